@@ -1,0 +1,22 @@
+#include "config.h"
+
+#include "actions/em-builtin-actions.h"
+#include "actions/em-adjust-focus-action.h"
+#include "actions/em-capture-image-action.h"
+#include "actions/em-move-stage-action.h"
+#include "actions/em-wait-action.h"
+
+/* the one place built-in actions are listed; transports read the registry */
+void
+em_builtin_actions_register (EmActionRegistry *registry)
+{
+  g_autoptr(EmAction) capture = em_capture_image_action_new ();
+  g_autoptr(EmAction) move = em_move_stage_action_new ();
+  g_autoptr(EmAction) focus = em_adjust_focus_action_new ();
+  g_autoptr(EmAction) wait = em_wait_action_new ();
+
+  em_action_registry_add (registry, capture);
+  em_action_registry_add (registry, move);
+  em_action_registry_add (registry, focus);
+  em_action_registry_add (registry, wait);
+}

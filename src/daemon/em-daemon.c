@@ -1,0 +1,253 @@
+#define G_LOG_DOMAIN "engine-manager"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include "actions/em-builtin-actions.h"
+#include "daemon/em-daemon.h"
+#include "dbus/em-dbus-service.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-error.h"
+#include "rest/em-rest-server.h"
+
+/* how long a cancelled action may take to wind down before the daemon exits anyway */
+#define STOP_GRACE_MS 5000
+#define STOP_POLL_MS 20
+
+struct _EmDaemon
+{
+  GObject          parent_instance;
+
+  EmDaemonConfig   config;
+  EmEngineManager *manager;
+  EmRestServer    *rest;
+  EmDbusService   *dbus;
+  gboolean         stopping;
+  gint64           stop_deadline;
+};
+
+G_DEFINE_FINAL_TYPE (EmDaemon, em_daemon, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_STOPPED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+void
+em_daemon_config_init_defaults (EmDaemonConfig *config)
+{
+  config->http_address = g_strdup ("127.0.0.1");
+  config->http_port = 8000;
+  config->http_enabled = TRUE;
+  config->data_dir = g_build_filename (g_get_user_data_dir (), "engine-manager", NULL);
+  config->camera_pipeline = g_strdup ("videotestsrc is-live=true pattern=ball");
+  config->camera_width = 640;
+  config->camera_height = 480;
+  config->bus = EM_BUS_SESSION;
+}
+
+void
+em_daemon_config_clear (EmDaemonConfig *config)
+{
+  g_clear_pointer (&config->http_address, g_free);
+  g_clear_pointer (&config->data_dir, g_free);
+  g_clear_pointer (&config->camera_pipeline, g_free);
+}
+
+static void
+em_daemon_finalize (GObject *object)
+{
+  EmDaemon *self = EM_DAEMON (object);
+
+  g_clear_object (&self->dbus);
+  g_clear_object (&self->rest);
+  g_clear_object (&self->manager);
+  em_daemon_config_clear (&self->config);
+
+  G_OBJECT_CLASS (em_daemon_parent_class)->finalize (object);
+}
+
+static void
+em_daemon_class_init (EmDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = em_daemon_finalize;
+
+  signals[SIGNAL_STOPPED] = g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 0);
+}
+
+static void
+em_daemon_init (EmDaemon *self)
+{
+}
+
+EmDaemon *
+em_daemon_new (const EmDaemonConfig *config)
+{
+  EmDaemon *self = g_object_new (EM_TYPE_DAEMON, NULL);
+
+  self->config.http_address = g_strdup (config->http_address);
+  self->config.http_port = config->http_port;
+  self->config.http_enabled = config->http_enabled;
+  self->config.data_dir = g_strdup (config->data_dir);
+  self->config.camera_pipeline = g_strdup (config->camera_pipeline);
+  self->config.camera_width = config->camera_width;
+  self->config.camera_height = config->camera_height;
+  self->config.bus = config->bus;
+  return self;
+}
+
+static gboolean
+prepare_data_dir (const char *data_dir, GError **error)
+{
+  g_autofree char *images = g_build_filename (data_dir, "images", NULL);
+
+  /* startup only, before the loop serves anyone */
+  if (g_mkdir_with_parents (images, 0750) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("Cannot create the data directory “%s”: %s"),
+                   images, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static EmEngineManager *
+build_engine (const EmDaemonConfig *config)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new (config->camera_pipeline,
+                                                  config->camera_width,
+                                                  config->camera_height);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+
+  em_builtin_actions_register (registry);
+  return em_engine_manager_new (registry, devices, config->data_dir);
+}
+
+static void
+dbus_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmDaemon *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!em_dbus_service_start_finish (self->dbus, result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+name_lost_cb (EmDbusService *dbus, EmDaemon *self)
+{
+  g_warning (_("Lost the D-Bus name %s; stopping"), EM_APP_ID);
+  em_daemon_stop (self);
+}
+
+void
+em_daemon_start_async (EmDaemon            *self,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base_url = NULL;
+
+  g_task_set_source_tag (task, em_daemon_start_async);
+
+  if (!prepare_data_dir (self->config.data_dir, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  self->manager = build_engine (&self->config);
+  g_message (_("Data directory: %s"), self->config.data_dir);
+  g_message (_("Camera: %s"), self->config.camera_pipeline);
+
+  if (self->config.http_enabled)
+    {
+      self->rest = em_rest_server_new (self->manager);
+      if (!em_rest_server_listen (self->rest, self->config.http_address,
+                                  self->config.http_port, &error))
+        {
+          g_prefix_error (&error, _("Cannot listen on %s port %u: "),
+                          self->config.http_address, self->config.http_port);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      base_url = em_rest_server_get_base_url (self->rest);
+      g_message (_("Listening on %s"), base_url);
+    }
+
+  if (self->config.bus == EM_BUS_NONE)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  self->dbus = em_dbus_service_new (self->manager, base_url);
+  g_signal_connect (self->dbus, "name-lost", G_CALLBACK (name_lost_cb), self);
+  em_dbus_service_start_async (self->dbus, cancellable, dbus_started_cb, g_steal_pointer (&task));
+}
+
+gboolean
+em_daemon_start_finish (EmDaemon *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+wait_idle_cb (gpointer user_data)
+{
+  EmDaemon *self = user_data;
+
+  if (self->manager != NULL && em_engine_manager_is_busy (self->manager) &&
+      g_get_monotonic_time () < self->stop_deadline)
+    return G_SOURCE_CONTINUE;
+
+  /* the cancelled events have gone out; now say goodbye to the clients */
+  if (self->rest != NULL)
+    em_rest_server_shutdown (self->rest);
+  if (self->dbus != NULL)
+    em_dbus_service_stop (self->dbus);
+  g_signal_emit (self, signals[SIGNAL_STOPPED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+em_daemon_stop (EmDaemon *self)
+{
+  g_return_if_fail (EM_IS_DAEMON (self));
+
+  if (self->stopping)
+    return;
+  self->stopping = TRUE;
+  self->stop_deadline = g_get_monotonic_time () + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+
+  if (self->manager != NULL)
+    em_engine_manager_shutdown (self->manager);
+  g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_POLL_MS, wait_idle_cb,
+                      g_object_ref (self), g_object_unref);
+}

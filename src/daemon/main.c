@@ -1,0 +1,184 @@
+#define G_LOG_DOMAIN "engine-manager"
+
+#include "config.h"
+
+#include <locale.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include "daemon/em-daemon.h"
+
+typedef struct {
+  GMainLoop *loop;
+  EmDaemon  *daemon;
+  int        exit_status;
+} Context;
+
+static void
+replace_str (char **target, const char *value)
+{
+  g_free (*target);
+  *target = g_strdup (value);
+}
+
+static gboolean
+parse_bus (const char *text, EmBusType *out, GError **error)
+{
+  if (g_strcmp0 (text, "session") == 0)
+    *out = EM_BUS_SESSION;
+  else if (g_strcmp0 (text, "none") == 0)
+    *out = EM_BUS_NONE;
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--bus must be “session” or “none”, not “%s”"), text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  g_message (_("Stopping"));
+  em_daemon_stop (ctx->daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stopped_cb (EmDaemon *daemon, Context *ctx)
+{
+  g_main_loop_quit (ctx->loop);
+}
+
+static void
+started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Context *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!em_daemon_start_finish (ctx->daemon, result, &error))
+    {
+      g_printerr ("engine-manager: %s\n", error->message);
+      ctx->exit_status = 1;
+      em_daemon_stop (ctx->daemon);
+      return;
+    }
+  g_message (_("Engine Manager %s ready"), PACKAGE_VERSION);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto(EmDaemonConfig) config = { 0, };
+  g_autoptr(GOptionContext) option_context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(EmDaemon) daemon = NULL;
+  g_autofree char *http_address = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *camera_pipeline = NULL;
+  g_autofree char *bus = NULL;
+  int http_port = -1;
+  int camera_width = 0;
+  int camera_height = 0;
+  gboolean no_http = FALSE;
+  gboolean version = FALSE;
+  Context ctx = { 0, };
+  guint sigint_id, sigterm_id;
+  const GOptionEntry entries[] = {
+    { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
+      N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
+    { "http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+      N_("Port of the REST server; 0 picks a free port (default 8000)"), N_("PORT") },
+    { "no-http", 0, 0, G_OPTION_ARG_NONE, &no_http,
+      N_("Do not serve REST and WebSocket"), NULL },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+      N_("Where tasks and captured images are kept (default $XDG_DATA_HOME/engine-manager)"), N_("DIR") },
+    { "camera-pipeline", 0, 0, G_OPTION_ARG_STRING, &camera_pipeline,
+      N_("GStreamer source description of the camera, e.g. “v4l2src device=/dev/video0”"), N_("DESC") },
+    { "camera-width", 0, 0, G_OPTION_ARG_INT, &camera_width,
+      N_("Width of captured images in pixels (default 640)"), N_("PIXELS") },
+    { "camera-height", 0, 0, G_OPTION_ARG_INT, &camera_height,
+      N_("Height of captured images in pixels (default 480)"), N_("PIXELS") },
+    { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
+      N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  option_context = g_option_context_new (NULL);
+  g_option_context_set_summary (option_context,
+                                _("Schedules and runs microscope operations as tasks."));
+  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (option_context, gst_init_get_option_group ());
+  if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("engine-manager: %s\n", error->message);
+      return 2;
+    }
+
+  if (version)
+    {
+      g_print ("engine-manager %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  /* built-in defaults, then the command line on top */
+  em_daemon_config_init_defaults (&config);
+  if (http_address != NULL)
+    replace_str (&config.http_address, http_address);
+  if (http_port >= 0)
+    {
+      if (http_port > 65535)
+        {
+          g_printerr ("engine-manager: %s\n", _("--http-port must be between 0 and 65535"));
+          return 2;
+        }
+      config.http_port = http_port;
+    }
+  if (no_http)
+    config.http_enabled = FALSE;
+  if (data_dir != NULL)
+    replace_str (&config.data_dir, data_dir);
+  if (camera_pipeline != NULL)
+    replace_str (&config.camera_pipeline, camera_pipeline);
+  if (camera_width > 0)
+    config.camera_width = camera_width;
+  if (camera_height > 0)
+    config.camera_height = camera_height;
+  if (bus != NULL && !parse_bus (bus, &config.bus, &error))
+    {
+      g_printerr ("engine-manager: %s\n", error->message);
+      return 2;
+    }
+
+  gst_init (NULL, NULL);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  daemon = em_daemon_new (&config);
+  ctx.loop = loop;
+  ctx.daemon = daemon;
+
+  sigint_id = g_unix_signal_add (SIGINT, signal_cb, &ctx);
+  sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, &ctx);
+  g_signal_connect (daemon, "stopped", G_CALLBACK (stopped_cb), &ctx);
+
+  em_daemon_start_async (daemon, NULL, started_cb, &ctx);
+  g_main_loop_run (loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_clear_object (&daemon);
+  gst_deinit ();
+  return ctx.exit_status;
+}

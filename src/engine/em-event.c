@@ -1,0 +1,151 @@
+#define G_LOG_DOMAIN "em-engine"
+
+#include "config.h"
+
+#include "engine/em-event.h"
+#include "engine/em-time.h"
+
+struct _EmEvent
+{
+  gatomicrefcount  ref_count;
+  EmEventType      type;
+  guint64          seq;
+  EmTask          *task;
+  GDateTime       *timestamp;
+  /* what the event says is fixed when it happens, whatever the task does later */
+  gdouble          progress;
+};
+
+G_DEFINE_BOXED_TYPE (EmEvent, em_event, em_event_ref, em_event_unref)
+
+static const char *type_names[] = {
+  "task_scheduled",
+  "task_started",
+  "task_progress",
+  "task_completed",
+  "task_failed",
+  "task_cancelled",
+};
+
+EmEvent *
+em_event_new (EmEventType type, guint64 seq, EmTask *task)
+{
+  EmEvent *self = g_new0 (EmEvent, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->type = type;
+  self->seq = seq;
+  self->task = g_object_ref (task);
+  self->timestamp = em_time_now ();
+  self->progress = em_task_get_progress (task);
+  return self;
+}
+
+EmEvent *
+em_event_ref (EmEvent *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+em_event_unref (EmEvent *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+  g_object_unref (self->task);
+  g_date_time_unref (self->timestamp);
+  g_free (self);
+}
+
+EmEventType
+em_event_get_event_type (EmEvent *self)
+{
+  return self->type;
+}
+
+const char *
+em_event_get_type_name (EmEvent *self)
+{
+  return type_names[self->type];
+}
+
+guint64
+em_event_get_seq (EmEvent *self)
+{
+  return self->seq;
+}
+
+EmTask *
+em_event_get_task (EmEvent *self)
+{
+  return self->task;
+}
+
+GDateTime *
+em_event_get_timestamp (EmEvent *self)
+{
+  return self->timestamp;
+}
+
+JsonNode *
+em_event_to_json (EmEvent *self)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autofree char *timestamp = em_time_format (self->timestamp);
+  EmTask *task = self->task;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, type_names[self->type]);
+  json_builder_set_member_name (builder, "task_id");
+  json_builder_add_string_value (builder, em_task_get_id (task));
+
+  switch (self->type)
+    {
+    case EM_EVENT_TASK_SCHEDULED:
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, em_task_get_name (task));
+      json_builder_set_member_name (builder, "action");
+      json_builder_add_string_value (builder, em_task_get_action (task));
+      break;
+    case EM_EVENT_TASK_PROGRESS:
+      json_builder_set_member_name (builder, "progress");
+      json_builder_add_double_value (builder, self->progress);
+      break;
+    case EM_EVENT_TASK_COMPLETED:
+      {
+        /* a task's result is set once and sealed, so sharing it is safe */
+        g_autoptr(JsonNode) result = json_node_new (JSON_NODE_OBJECT);
+
+        json_node_set_object (result, em_task_get_result (task));
+        json_builder_set_member_name (builder, "result");
+        json_builder_add_value (builder, g_steal_pointer (&result));
+        break;
+      }
+    case EM_EVENT_TASK_FAILED:
+      json_builder_set_member_name (builder, "error");
+      json_builder_add_string_value (builder, em_task_get_error (task));
+      break;
+    case EM_EVENT_TASK_STARTED:
+    case EM_EVENT_TASK_CANCELLED:
+    default:
+      break;
+    }
+
+  json_builder_set_member_name (builder, "timestamp");
+  json_builder_add_string_value (builder, timestamp);
+  json_builder_set_member_name (builder, "seq");
+  json_builder_add_int_value (builder, (gint64) self->seq);
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+char *
+em_event_to_json_string (EmEvent *self)
+{
+  g_autoptr(JsonNode) node = em_event_to_json (self);
+
+  return json_to_string (node, FALSE);
+}

@@ -1,0 +1,414 @@
+#define G_LOG_DOMAIN "em-engine"
+
+#include "config.h"
+
+#include "engine/em-enum-types.h"
+#include "engine/em-json-variant.h"
+#include "engine/em-task-private.h"
+#include "engine/em-time.h"
+
+struct _EmTask
+{
+  GObject       parent_instance;
+
+  guint64       serial;
+  char         *id;
+  char         *name;
+  char         *action;
+  JsonObject   *parameters;
+  EmTaskStatus  status;
+  JsonObject   *result;
+  char         *error;
+  GDateTime    *created_at;
+  GDateTime    *started_at;
+  GDateTime    *completed_at;
+  gdouble       progress;
+};
+
+G_DEFINE_FINAL_TYPE (EmTask, em_task, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_NAME,
+  PROP_ACTION,
+  PROP_PARAMETERS,
+  PROP_STATUS,
+  PROP_RESULT,
+  PROP_ERROR,
+  PROP_CREATED_AT,
+  PROP_STARTED_AT,
+  PROP_COMPLETED_AT,
+  PROP_PROGRESS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+em_task_finalize (GObject *object)
+{
+  EmTask *self = EM_TASK (object);
+
+  g_free (self->id);
+  g_free (self->name);
+  g_free (self->action);
+  g_clear_pointer (&self->parameters, json_object_unref);
+  g_clear_pointer (&self->result, json_object_unref);
+  g_free (self->error);
+  g_clear_pointer (&self->created_at, g_date_time_unref);
+  g_clear_pointer (&self->started_at, g_date_time_unref);
+  g_clear_pointer (&self->completed_at, g_date_time_unref);
+
+  G_OBJECT_CLASS (em_task_parent_class)->finalize (object);
+}
+
+static void
+em_task_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  EmTask *self = EM_TASK (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_string (value, self->id);
+      break;
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case PROP_ACTION:
+      g_value_set_string (value, self->action);
+      break;
+    case PROP_PARAMETERS:
+      g_value_set_boxed (value, self->parameters);
+      break;
+    case PROP_STATUS:
+      g_value_set_enum (value, self->status);
+      break;
+    case PROP_RESULT:
+      g_value_set_boxed (value, self->result);
+      break;
+    case PROP_ERROR:
+      g_value_set_string (value, self->error);
+      break;
+    case PROP_CREATED_AT:
+      g_value_set_boxed (value, self->created_at);
+      break;
+    case PROP_STARTED_AT:
+      g_value_set_boxed (value, self->started_at);
+      break;
+    case PROP_COMPLETED_AT:
+      g_value_set_boxed (value, self->completed_at);
+      break;
+    case PROP_PROGRESS:
+      g_value_set_double (value, self->progress);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_task_class_init (EmTaskClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = em_task_finalize;
+  object_class->get_property = em_task_get_property;
+
+  properties[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL, ro);
+  properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, ro);
+  properties[PROP_ACTION] = g_param_spec_string ("action", NULL, NULL, NULL, ro);
+  properties[PROP_PARAMETERS] = g_param_spec_boxed ("parameters", NULL, NULL, JSON_TYPE_OBJECT, ro);
+  properties[PROP_STATUS] = g_param_spec_enum ("status", NULL, NULL, EM_TYPE_TASK_STATUS,
+                                               EM_TASK_STATUS_PENDING, ro);
+  properties[PROP_RESULT] = g_param_spec_boxed ("result", NULL, NULL, JSON_TYPE_OBJECT, ro);
+  properties[PROP_ERROR] = g_param_spec_string ("error", NULL, NULL, NULL, ro);
+  properties[PROP_CREATED_AT] = g_param_spec_boxed ("created-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
+  properties[PROP_STARTED_AT] = g_param_spec_boxed ("started-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
+  properties[PROP_COMPLETED_AT] = g_param_spec_boxed ("completed-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
+  properties[PROP_PROGRESS] = g_param_spec_double ("progress", NULL, NULL, 0.0, 1.0, 0.0, ro);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+em_task_init (EmTask *self)
+{
+}
+
+EmTask *
+em_task_new (guint64     serial,
+             const char *name,
+             const char *action,
+             JsonObject *parameters)
+{
+  EmTask *self = g_object_new (EM_TYPE_TASK, NULL);
+
+  self->serial = serial;
+  self->id = g_uuid_string_random ();
+  self->name = g_strdup (name);
+  self->action = g_strdup (action);
+  self->parameters = parameters != NULL ? json_object_ref (parameters) : NULL;
+  self->created_at = em_time_now ();
+  return self;
+}
+
+static void
+set_status (EmTask *self, EmTaskStatus status)
+{
+  self->status = status;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
+}
+
+void
+em_task_mark_running (EmTask *self)
+{
+  g_return_if_fail (self->status == EM_TASK_STATUS_PENDING);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  self->started_at = em_time_now ();
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED_AT]);
+  set_status (self, EM_TASK_STATUS_RUNNING);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static void
+mark_finished (EmTask *self, EmTaskStatus status)
+{
+  g_return_if_fail (!em_task_is_finished (self));
+
+  self->completed_at = em_time_now ();
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPLETED_AT]);
+  set_status (self, status);
+}
+
+void
+em_task_mark_completed (EmTask *self, JsonObject *result)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  self->result = result != NULL ? json_object_ref (result) : json_object_new ();
+  json_object_seal (self->result);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
+  em_task_set_progress (self, 1.0);
+  mark_finished (self, EM_TASK_STATUS_COMPLETED);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+em_task_mark_failed (EmTask *self, const char *error)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  self->error = g_strdup (error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+  mark_finished (self, EM_TASK_STATUS_FAILED);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+em_task_mark_cancelled (EmTask *self)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  mark_finished (self, EM_TASK_STATUS_CANCELLED);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+em_task_set_progress (EmTask *self, gdouble progress)
+{
+  progress = CLAMP (progress, 0.0, 1.0);
+  if (progress == self->progress)
+    return;
+  self->progress = progress;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS]);
+}
+
+const char *
+em_task_get_id (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->id;
+}
+
+const char *
+em_task_get_name (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->name;
+}
+
+const char *
+em_task_get_action (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->action;
+}
+
+JsonObject *
+em_task_get_parameters (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->parameters;
+}
+
+EmTaskStatus
+em_task_get_status (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), EM_TASK_STATUS_PENDING);
+  return self->status;
+}
+
+JsonObject *
+em_task_get_result (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->result;
+}
+
+const char *
+em_task_get_error (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->error;
+}
+
+GDateTime *
+em_task_get_created_at (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->created_at;
+}
+
+GDateTime *
+em_task_get_started_at (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->started_at;
+}
+
+GDateTime *
+em_task_get_completed_at (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->completed_at;
+}
+
+gdouble
+em_task_get_progress (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0.0);
+  return self->progress;
+}
+
+guint64
+em_task_get_serial (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->serial;
+}
+
+gboolean
+em_task_is_finished (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), FALSE);
+  return self->status >= EM_TASK_STATUS_COMPLETED;
+}
+
+const char *
+em_task_status_to_string (EmTaskStatus status)
+{
+  static const char *names[] = { "pending", "running", "completed", "failed", "cancelled" };
+
+  g_return_val_if_fail (status < G_N_ELEMENTS (names), NULL);
+  return names[status];
+}
+
+gboolean
+em_task_status_from_string (const char *text, EmTaskStatus *out_status)
+{
+  for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
+    {
+      if (g_strcmp0 (text, em_task_status_to_string (i)) == 0)
+        {
+          *out_status = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+add_time (JsonBuilder *builder, const char *key, GDateTime *time)
+{
+  g_autofree char *text = em_time_format (time);
+
+  json_builder_set_member_name (builder, key);
+  if (text != NULL)
+    json_builder_add_string_value (builder, text);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_object (JsonBuilder *builder, const char *key, JsonObject *object)
+{
+  json_builder_set_member_name (builder, key);
+  if (object != NULL)
+    {
+      g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+      json_node_set_object (node, object);
+      json_builder_add_value (builder, g_steal_pointer (&node));
+    }
+  else
+    json_builder_add_null_value (builder);
+}
+
+JsonNode *
+em_task_to_json (EmTask *self)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, self->id);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, self->name);
+  json_builder_set_member_name (builder, "action");
+  json_builder_add_string_value (builder, self->action);
+  add_object (builder, "parameters", self->parameters);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, em_task_status_to_string (self->status));
+  add_object (builder, "result", self->result);
+  json_builder_set_member_name (builder, "error");
+  if (self->error != NULL)
+    json_builder_add_string_value (builder, self->error);
+  else
+    json_builder_add_null_value (builder);
+  add_time (builder, "created_at", self->created_at);
+  add_time (builder, "started_at", self->started_at);
+  add_time (builder, "completed_at", self->completed_at);
+  json_builder_set_member_name (builder, "progress");
+  json_builder_add_double_value (builder, self->progress);
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+GVariant *
+em_task_to_variant (EmTask *self)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  /* one description of the fields: the a{sv} form is the JSON form, nulls left out */
+  node = em_task_to_json (self);
+  return em_json_object_to_variant (json_node_get_object (node));
+}

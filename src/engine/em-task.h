@@ -1,0 +1,50 @@
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * EmTaskStatus:
+ * @EM_TASK_STATUS_PENDING: scheduled, not started yet
+ * @EM_TASK_STATUS_RUNNING: its action is running
+ * @EM_TASK_STATUS_COMPLETED: finished with a result
+ * @EM_TASK_STATUS_FAILED: finished with an error
+ * @EM_TASK_STATUS_CANCELLED: cancelled before it finished
+ */
+typedef enum {
+  EM_TASK_STATUS_PENDING,   /*< nick=pending >*/
+  EM_TASK_STATUS_RUNNING,   /*< nick=running >*/
+  EM_TASK_STATUS_COMPLETED, /*< nick=completed >*/
+  EM_TASK_STATUS_FAILED,    /*< nick=failed >*/
+  EM_TASK_STATUS_CANCELLED, /*< nick=cancelled >*/
+} EmTaskStatus;
+
+#define EM_TASK_STATUS_N_STATUSES (EM_TASK_STATUS_CANCELLED + 1)
+
+#define EM_TYPE_TASK (em_task_get_type ())
+G_DECLARE_FINAL_TYPE (EmTask, em_task, EM, TASK, GObject)
+
+const char   *em_task_get_id           (EmTask *self);
+const char   *em_task_get_name         (EmTask *self);
+const char   *em_task_get_action       (EmTask *self);
+JsonObject   *em_task_get_parameters   (EmTask *self);
+EmTaskStatus  em_task_get_status       (EmTask *self);
+JsonObject   *em_task_get_result       (EmTask *self);
+const char   *em_task_get_error        (EmTask *self);
+GDateTime    *em_task_get_created_at   (EmTask *self);
+GDateTime    *em_task_get_started_at   (EmTask *self);
+GDateTime    *em_task_get_completed_at (EmTask *self);
+gdouble       em_task_get_progress     (EmTask *self);
+guint64       em_task_get_serial       (EmTask *self);
+gboolean      em_task_is_finished      (EmTask *self);
+
+JsonNode     *em_task_to_json          (EmTask *self);
+GVariant     *em_task_to_variant       (EmTask *self);
+
+const char   *em_task_status_to_string   (EmTaskStatus status);
+gboolean      em_task_status_from_string (const char   *text,
+                                          EmTaskStatus *out_status);
+
+G_END_DECLS

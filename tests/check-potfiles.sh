@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Fails when a source file with translatable strings is missing from po/POTFILES,
+# or when POTFILES names a file that does not exist.
+set -euo pipefail
+cd "${1:?usage: check-potfiles.sh SOURCE_ROOT}"
+
+status=0
+while IFS= read -r file; do
+  if ! grep -qxF "$file" po/POTFILES; then
+    echo "po/POTFILES is missing $file"
+    status=1
+  fi
+done < <(grep -rlE '\b(N?_|C_|NC_|g_dngettext|ngettext)\(' src --include='*.c' | sort)
+
+while IFS= read -r file; do
+  case "$file" in ''|'#'*) continue ;; esac
+  if [ ! -f "$file" ]; then
+    echo "po/POTFILES names $file, which does not exist"
+    status=1
+  fi
+done < po/POTFILES
+
+exit $status

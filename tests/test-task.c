@@ -1,0 +1,304 @@
+#include "config.h"
+
+#include "engine/em-enum-types.h"
+#include "engine/em-json-variant.h"
+#include "engine/em-task-private.h"
+#include "engine/em-task-spec.h"
+#include "engine/em-error.h"
+#include "engine/em-time.h"
+
+static JsonObject *
+object_from_string (const char *text)
+{
+  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+
+  g_assert_nonnull (node);
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+test_new_task_fields (void)
+{
+  g_autoptr(JsonObject) params = object_from_string ("{\"exposure\": 10}");
+  g_autoptr(EmTask) task = em_task_new (1, "snap", "capture_image", params);
+  g_autoptr(EmTask) other = em_task_new (2, "snap", "capture_image", NULL);
+
+  g_assert_true (g_uuid_string_is_valid (em_task_get_id (task)));
+  g_assert_cmpstr (em_task_get_id (task), !=, em_task_get_id (other));
+  g_assert_cmpstr (em_task_get_name (task), ==, "snap");
+  g_assert_cmpstr (em_task_get_action (task), ==, "capture_image");
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+  g_assert_nonnull (em_task_get_created_at (task));
+  g_assert_null (em_task_get_started_at (task));
+  g_assert_null (em_task_get_completed_at (task));
+  g_assert_null (em_task_get_result (task));
+  g_assert_null (em_task_get_error (task));
+  g_assert_null (em_task_get_parameters (other));
+}
+
+static void
+count_notify (GObject *object, GParamSpec *pspec, GPtrArray *names)
+{
+  g_ptr_array_add (names, g_strdup (pspec->name));
+}
+
+static void
+test_transitions_notify (void)
+{
+  g_autoptr(EmTask) task = em_task_new (1, "move", "move_stage", NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonObject) result = object_from_string ("{\"x\": 1.5}");
+
+  g_signal_connect (task, "notify", G_CALLBACK (count_notify), names);
+
+  em_task_mark_running (task);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_RUNNING);
+  g_assert_nonnull (em_task_get_started_at (task));
+  g_assert_true (g_ptr_array_find_with_equal_func (names, "status", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (names, "started-at", g_str_equal, NULL));
+
+  g_ptr_array_set_size (names, 0);
+  em_task_set_progress (task, 0.5);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "progress");
+  em_task_set_progress (task, 0.5);
+  g_assert_cmpuint (names->len, ==, 1);
+
+  g_ptr_array_set_size (names, 0);
+  em_task_mark_completed (task, result);
+  g_assert_true (em_task_is_finished (task));
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_nonnull (em_task_get_completed_at (task));
+  g_assert_cmpfloat (em_task_get_progress (task), ==, 1.0);
+  g_assert_true (g_ptr_array_find_with_equal_func (names, "result", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (names, "completed-at", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (names, "status", g_str_equal, NULL));
+}
+
+static void
+test_failed_and_cancelled (void)
+{
+  g_autoptr(EmTask) failed = em_task_new (1, "a", "wait", NULL);
+  g_autoptr(EmTask) cancelled = em_task_new (2, "b", "wait", NULL);
+
+  em_task_mark_running (failed);
+  em_task_mark_failed (failed, "the stage is stuck");
+  g_assert_cmpint (em_task_get_status (failed), ==, EM_TASK_STATUS_FAILED);
+  g_assert_cmpstr (em_task_get_error (failed), ==, "the stage is stuck");
+
+  em_task_mark_cancelled (cancelled);
+  g_assert_cmpint (em_task_get_status (cancelled), ==, EM_TASK_STATUS_CANCELLED);
+  g_assert_null (em_task_get_started_at (cancelled));
+  g_assert_nonnull (em_task_get_completed_at (cancelled));
+}
+
+static void
+test_json_form (void)
+{
+  g_autoptr(JsonObject) params = object_from_string ("{\"exposure\": 10, \"format\": \"png\"}");
+  g_autoptr(EmTask) task = em_task_new (1, "snap", "capture_image", params);
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GRegex) rfc3339 = g_regex_new ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z$", 0, 0, NULL);
+  JsonObject *object;
+  const char *keys[] = { "id", "name", "action", "parameters", "status", "result", "error",
+                         "created_at", "started_at", "completed_at" };
+
+  node = em_task_to_json (task);
+  object = json_node_get_object (node);
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    g_assert_true (json_object_has_member (object, keys[i]));
+
+  g_assert_cmpstr (json_object_get_string_member (object, "id"), ==, em_task_get_id (task));
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "pending");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (object, "parameters"), "exposure"), ==, 10);
+  g_assert_true (json_object_get_null_member (object, "result"));
+  g_assert_true (json_object_get_null_member (object, "error"));
+  g_assert_true (json_object_get_null_member (object, "started_at"));
+  g_assert_true (g_regex_match (rfc3339, json_object_get_string_member (object, "created_at"), 0, NULL));
+
+  em_task_mark_running (task);
+  em_task_mark_failed (task, "no light");
+  g_clear_pointer (&node, json_node_unref);
+  node = em_task_to_json (task);
+  object = json_node_get_object (node);
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "failed");
+  g_assert_cmpstr (json_object_get_string_member (object, "error"), ==, "no light");
+  g_assert_true (g_regex_match (rfc3339, json_object_get_string_member (object, "completed_at"), 0, NULL));
+}
+
+static void
+test_variant_form (void)
+{
+  g_autoptr(JsonObject) params = object_from_string ("{\"x\": 10, \"y\": 2.5, \"relative\": true, \"tags\": [1, \"a\"]}");
+  g_autoptr(JsonObject) result = object_from_string ("{\"position\": {\"x\": 1.0}}");
+  g_autoptr(EmTask) task = em_task_new (1, "move", "move_stage", params);
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(GVariant) parameters = NULL;
+  g_autoptr(GVariant) tags = NULL;
+  g_autoptr(GVariant) res = NULL;
+  g_autoptr(GVariantDict) lookup = NULL;
+  const char *text;
+  gint64 x;
+  gdouble y;
+  gboolean relative;
+
+  em_task_mark_running (task);
+  em_task_mark_completed (task, result);
+  dict = em_task_to_variant (task);
+  g_assert_true (g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT));
+
+  lookup = g_variant_dict_new (dict);
+  g_assert_true (g_variant_dict_lookup (lookup, "id", "&s", &text));
+  g_assert_cmpstr (text, ==, em_task_get_id (task));
+  g_assert_true (g_variant_dict_lookup (lookup, "status", "&s", &text));
+  g_assert_cmpstr (text, ==, "completed");
+  g_assert_true (g_variant_dict_lookup (lookup, "started_at", "&s", &text));
+  /* null has no D-Bus form: the key is left out */
+  g_assert_false (g_variant_dict_contains (lookup, "error"));
+
+  parameters = g_variant_dict_lookup_value (lookup, "parameters", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (parameters);
+  g_assert_true (g_variant_lookup (parameters, "x", "x", &x));
+  g_assert_cmpint (x, ==, 10);
+  g_assert_true (g_variant_lookup (parameters, "y", "d", &y));
+  g_assert_cmpfloat (y, ==, 2.5);
+  g_assert_true (g_variant_lookup (parameters, "relative", "b", &relative));
+  g_assert_true (relative);
+  tags = g_variant_lookup_value (parameters, "tags", G_VARIANT_TYPE ("av"));
+  g_assert_nonnull (tags);
+  g_assert_cmpuint (g_variant_n_children (tags), ==, 2);
+
+  res = g_variant_dict_lookup_value (lookup, "result", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (res);
+}
+
+static void
+test_variant_round_trip (void)
+{
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "exposure", g_variant_new_double (12.5));
+  g_variant_builder_add (&builder, "{sv}", "count", g_variant_new_uint32 (3));
+  g_variant_builder_add (&builder, "{sv}", "format", g_variant_new_string ("tiff"));
+  dict = g_variant_ref_sink (g_variant_builder_end (&builder));
+
+  object = em_variant_to_json_object (dict, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (json_object_get_double_member (object, "exposure"), ==, 12.5);
+  g_assert_cmpint (json_object_get_int_member (object, "count"), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (object, "format"), ==, "tiff");
+
+  back = g_variant_ref_sink (em_json_object_to_variant (object));
+  g_assert_cmpuint (g_variant_n_children (back), ==, 3);
+}
+
+static void
+test_variant_refuses_unmappable (void)
+{
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "where", g_variant_new_object_path ("/a/b"));
+  dict = g_variant_ref_sink (g_variant_builder_end (&builder));
+
+  object = em_variant_to_json_object (dict, &error);
+  g_assert_null (object);
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "where"));
+}
+
+static void
+test_status_strings (void)
+{
+  EmTaskStatus status;
+  g_autoptr(GEnumClass) klass = g_type_class_ref (EM_TYPE_TASK_STATUS);
+
+  for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
+    {
+      g_assert_true (em_task_status_from_string (em_task_status_to_string (i), &status));
+      g_assert_cmpint (status, ==, i);
+      /* the registered GEnum nicks are the wire names */
+      g_assert_cmpstr (g_enum_get_value (klass, i)->value_nick, ==, em_task_status_to_string (i));
+    }
+  g_assert_false (em_task_status_from_string ("done", &status));
+  g_assert_false (em_task_status_from_string (NULL, &status));
+}
+
+static void
+test_time_format (void)
+{
+  g_autoptr(GTimeZone) tz = g_time_zone_new_identifier ("+02:00");
+  g_autoptr(GDateTime) local = g_date_time_new (tz, 2026, 1, 1, 14, 0, 0.123456);
+  g_autofree char *text = em_time_format (local);
+  g_autoptr(GDateTime) parsed = em_time_parse (text);
+
+  g_assert_cmpstr (text, ==, "2026-01-01T12:00:00.123456Z");
+  g_assert_nonnull (parsed);
+  g_assert_true (g_date_time_equal (parsed, local));
+  g_assert_null (em_time_parse ("2026-01-01T12:00:00"));
+  g_assert_null (em_time_parse ("yesterday"));
+}
+
+static void
+test_spec_from_json (void)
+{
+  struct {
+    const char *body;
+    const char *field;
+  } bad[] = {
+    { "[1]", "object" },
+    { "{\"name\": 1, \"action\": \"wait\"}", "name" },
+    { "{\"name\": \"a\", \"action\": true}", "action" },
+    { "{\"name\": \"a\", \"action\": \"wait\", \"parameters\": [1]}", "parameters" },
+    { "{\"name\": \"a\", \"action\": \"wait\", \"colour\": \"red\"}", "colour" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (bad[i].body, NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(EmTaskSpec) spec = em_task_spec_from_json (node, &error);
+
+      g_assert_null (spec);
+      g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (error->message, bad[i].field));
+    }
+
+  {
+    g_autoptr(JsonNode) node = json_from_string ("{\"name\": \"a\", \"action\": \"wait\", \"parameters\": null}", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(EmTaskSpec) spec = em_task_spec_from_json (node, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (spec->name, ==, "a");
+    g_assert_cmpstr (spec->action, ==, "wait");
+    g_assert_null (spec->parameters);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/engine/task/new", test_new_task_fields);
+  g_test_add_func ("/engine/task/transitions-notify", test_transitions_notify);
+  g_test_add_func ("/engine/task/failed-and-cancelled", test_failed_and_cancelled);
+  g_test_add_func ("/engine/task/json", test_json_form);
+  g_test_add_func ("/engine/task/variant", test_variant_form);
+  g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);
+  g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);
+  g_test_add_func ("/engine/task/status-strings", test_status_strings);
+  g_test_add_func ("/engine/task/time-format", test_time_format);
+  g_test_add_func ("/engine/task/spec-from-json", test_spec_from_json);
+
+  return g_test_run ();
+}
