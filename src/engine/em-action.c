@@ -278,6 +278,15 @@ em_action_validate (EmAction *self, JsonObject *parameters, GError **error)
   return TRUE;
 }
 
+gboolean
+em_action_is_retry_safe (EmAction *self, JsonObject *parameters)
+{
+  EmActionClass *klass = EM_ACTION_GET_CLASS (self);
+
+  g_return_val_if_fail (EM_IS_ACTION (self), FALSE);
+  return klass->is_retry_safe == NULL || klass->is_retry_safe (self, parameters);
+}
+
 void
 em_action_run_async (EmAction            *self,
                      EmActionContext     *context,

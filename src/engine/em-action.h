@@ -70,6 +70,8 @@ G_DECLARE_DERIVABLE_TYPE (EmAction, em_action, EM, ACTION, GObject)
  * @validate: extra checks beyond the parameter specs; optional
  * @run_async: start the action; must honour @cancellable and report progress in 0..1
  * @run_finish: the result object (transfer full) or %NULL with @error set
+ * @is_retry_safe: whether running again after a failed attempt is harmless with
+ *   these parameters (e.g. not for a relative move); %TRUE when not set
  */
 struct _EmActionClass
 {
@@ -87,8 +89,10 @@ struct _EmActionClass
   JsonObject * (*run_finish) (EmAction            *self,
                               GAsyncResult        *result,
                               GError             **error);
+  gboolean     (*is_retry_safe) (EmAction         *self,
+                                 JsonObject       *parameters);
 
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 const char         *em_action_get_name        (EmAction          *self);
@@ -108,6 +112,8 @@ void                em_action_set_info        (EmAction          *self,
 gboolean            em_action_validate        (EmAction          *self,
                                                JsonObject        *parameters,
                                                GError           **error);
+gboolean            em_action_is_retry_safe   (EmAction          *self,
+                                               JsonObject        *parameters);
 void                em_action_run_async       (EmAction            *self,
                                                EmActionContext     *context,
                                                JsonObject          *parameters,

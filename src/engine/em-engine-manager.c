@@ -2,24 +2,42 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <glib/gi18n.h>
 
 #include "engine/em-action-private.h"
 #include "engine/em-engine-manager.h"
+#include "engine/em-enum-types.h"
 #include "engine/em-error.h"
+#include "engine/em-scheduler.h"
 #include "engine/em-task-private.h"
+#include "engine/em-time.h"
 
 /* progress events per task are capped at this rate; the last value is never lost */
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 
+/*
+ * A pending task is in exactly one of three places: waiting for dependencies
+ * (waiting_on not empty), waiting for its time (in `timers`), or ready (in the
+ * scheduler). Running tasks hold their devices until their action returns, even
+ * when they were cancelled or timed out in the meantime.
+ */
 typedef struct
 {
-  EmEngineManager *manager;    /* unowned */
-  EmTask          *task;       /* owned */
+  EmSchedItem      item;         /* first: the scheduler hands items back */
+  EmEngineManager *manager;      /* unowned */
+  EmTask          *task;
+  EmAction        *action;
   GSequenceIter   *status_iter;
-  GList           *queue_link; /* in manager->ready while pending */
+  GSequenceIter   *timer_iter;
+  gint64           due_us;       /* real time */
+  GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
+  GPtrArray       *dependents;   /* TaskEntry that wait for this one */
   GCancellable    *cancellable;
-  EmActionContext *context;    /* while its action is in flight */
+  EmActionContext *context;
+  gboolean         in_flight;
+  gboolean         timed_out;
+  guint            timeout_source;
   gint64           last_progress_emit;
   guint            progress_source;
 } TaskEntry;
@@ -35,18 +53,33 @@ struct _EmEngineManager
   GHashTable       *entries;        /* id → TaskEntry, owns the entries */
   GPtrArray        *all;            /* TaskEntry in creation order */
   GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
-  GQueue            ready;          /* pending TaskEntry, FIFO */
-  TaskEntry        *running;        /* whose action is in flight */
+  EmScheduler      *scheduler;
+  GSequence        *timers;         /* delayed TaskEntry by due time */
+  guint             timer_source;
   guint             process_source;
+  guint             n_in_flight;
+  guint             max_concurrent;
+  gboolean          paused;
   guint64           next_serial;
 
   guint64           last_seq;
   GQueue            event_queue;    /* EmEvent waiting to be emitted */
   gboolean          emitting;
+  GQueue            cascade;        /* TaskEntry whose dependents need resolving */
+  gboolean          cascading;
   gboolean          shutting_down;
 };
 
 G_DEFINE_FINAL_TYPE (EmEngineManager, em_engine_manager, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_PAUSED,
+  PROP_MAX_CONCURRENT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 enum {
   SIGNAL_TASK_SCHEDULED,
@@ -55,6 +88,9 @@ enum {
   SIGNAL_TASK_COMPLETED,
   SIGNAL_TASK_FAILED,
   SIGNAL_TASK_CANCELLED,
+  SIGNAL_TASK_RETRYING,
+  SIGNAL_QUEUE_PAUSED,
+  SIGNAL_QUEUE_RESUMED,
   SIGNAL_EVENT,
   N_SIGNALS
 };
@@ -62,13 +98,18 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void process_queue (EmEngineManager *self);
+static void finish_entry  (EmEngineManager *self, TaskEntry *entry, EmEventType type);
 
 static void
 task_entry_free (TaskEntry *entry)
 {
   g_clear_handle_id (&entry->progress_source, g_source_remove);
+  g_clear_handle_id (&entry->timeout_source, g_source_remove);
   g_clear_object (&entry->cancellable);
   g_clear_pointer (&entry->context, em_action_context_free);
+  g_clear_pointer (&entry->waiting_on, g_ptr_array_unref);
+  g_clear_pointer (&entry->dependents, g_ptr_array_unref);
+  g_clear_pointer (&entry->item.batch, em_sched_batch_unref);
   g_object_unref (entry->task);
   g_free (entry);
 }
@@ -76,10 +117,20 @@ task_entry_free (TaskEntry *entry)
 static gint
 compare_serial (gconstpointer a, gconstpointer b, gpointer user_data)
 {
-  guint64 sa = em_task_get_serial (((const TaskEntry *) a)->task);
-  guint64 sb = em_task_get_serial (((const TaskEntry *) b)->task);
+  guint64 sa = ((const TaskEntry *) a)->item.serial;
+  guint64 sb = ((const TaskEntry *) b)->item.serial;
 
   return sa < sb ? -1 : sa > sb;
+}
+
+static gint
+compare_due (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const TaskEntry *ea = a, *eb = b;
+
+  if (ea->due_us != eb->due_us)
+    return ea->due_us < eb->due_us ? -1 : 1;
+  return compare_serial (a, b, NULL);
 }
 
 /* every status change goes through here, so the per-status indexes stay exact */
@@ -94,10 +145,53 @@ reindex (EmEngineManager *self, TaskEntry *entry)
                                                  compare_serial, NULL);
 }
 
+/* --- events --- */
+
 static void
-emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
+dispatch (EmEngineManager *self, EmEvent *event)
 {
-  g_queue_push_tail (&self->event_queue, em_event_new (type, ++self->last_seq, task));
+  EmTask *task = em_event_get_task (event);
+
+  switch (em_event_get_event_type (event))
+    {
+    case EM_EVENT_TASK_SCHEDULED:
+      g_signal_emit (self, signals[SIGNAL_TASK_SCHEDULED], 0, task);
+      break;
+    case EM_EVENT_TASK_STARTED:
+      g_signal_emit (self, signals[SIGNAL_TASK_STARTED], 0, task);
+      break;
+    case EM_EVENT_TASK_PROGRESS:
+      g_signal_emit (self, signals[SIGNAL_TASK_PROGRESS], 0, task, em_task_get_progress (task));
+      break;
+    case EM_EVENT_TASK_COMPLETED:
+      g_signal_emit (self, signals[SIGNAL_TASK_COMPLETED], 0, task);
+      break;
+    case EM_EVENT_TASK_FAILED:
+      g_signal_emit (self, signals[SIGNAL_TASK_FAILED], 0, task);
+      break;
+    case EM_EVENT_TASK_CANCELLED:
+      g_signal_emit (self, signals[SIGNAL_TASK_CANCELLED], 0, task);
+      break;
+    case EM_EVENT_TASK_RETRYING:
+      g_signal_emit (self, signals[SIGNAL_TASK_RETRYING], 0, task,
+                     em_event_get_attempt (event), em_event_get_error (event));
+      break;
+    case EM_EVENT_QUEUE_PAUSED:
+      g_signal_emit (self, signals[SIGNAL_QUEUE_PAUSED], 0);
+      break;
+    case EM_EVENT_QUEUE_RESUMED:
+      g_signal_emit (self, signals[SIGNAL_QUEUE_RESUMED], 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
+}
+
+static void
+queue_event (EmEngineManager *self, EmEvent *event)
+{
+  g_queue_push_tail (&self->event_queue, event);
 
   /* a handler may cause another event (e.g. cancel from task-scheduled): queueing
    * keeps every listener seeing events in seq order */
@@ -107,37 +201,20 @@ emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
   self->emitting = TRUE;
   while (!g_queue_is_empty (&self->event_queue))
     {
-      g_autoptr(EmEvent) event = g_queue_pop_head (&self->event_queue);
-      EmTask *event_task = em_event_get_task (event);
+      g_autoptr(EmEvent) next = g_queue_pop_head (&self->event_queue);
 
-      switch (em_event_get_event_type (event))
-        {
-        case EM_EVENT_TASK_SCHEDULED:
-          g_signal_emit (self, signals[SIGNAL_TASK_SCHEDULED], 0, event_task);
-          break;
-        case EM_EVENT_TASK_STARTED:
-          g_signal_emit (self, signals[SIGNAL_TASK_STARTED], 0, event_task);
-          break;
-        case EM_EVENT_TASK_PROGRESS:
-          g_signal_emit (self, signals[SIGNAL_TASK_PROGRESS], 0, event_task,
-                         em_task_get_progress (event_task));
-          break;
-        case EM_EVENT_TASK_COMPLETED:
-          g_signal_emit (self, signals[SIGNAL_TASK_COMPLETED], 0, event_task);
-          break;
-        case EM_EVENT_TASK_FAILED:
-          g_signal_emit (self, signals[SIGNAL_TASK_FAILED], 0, event_task);
-          break;
-        case EM_EVENT_TASK_CANCELLED:
-          g_signal_emit (self, signals[SIGNAL_TASK_CANCELLED], 0, event_task);
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
+      dispatch (self, next);
     }
   self->emitting = FALSE;
 }
+
+static void
+emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
+{
+  queue_event (self, em_event_new (type, ++self->last_seq, task));
+}
+
+/* --- progress --- */
 
 static void
 emit_progress_now (TaskEntry *entry)
@@ -162,7 +239,8 @@ progress_cb (gdouble fraction, gpointer user_data)
   TaskEntry *entry = user_data;
   gint64 now, wait_us;
 
-  if (em_task_is_finished (entry->task) || fraction <= em_task_get_progress (entry->task))
+  if (em_task_get_status (entry->task) != EM_TASK_STATUS_RUNNING ||
+      fraction <= em_task_get_progress (entry->task))
     return;
 
   em_task_set_progress (entry->task, fraction);
@@ -178,7 +256,7 @@ progress_cb (gdouble fraction, gpointer user_data)
                                                  progress_timeout_cb, entry, NULL);
 }
 
-/* the last progress value a client sees is the one the task ended with */
+/* the last progress value a client sees is the one the attempt ended with */
 static void
 flush_progress (TaskEntry *entry)
 {
@@ -188,12 +266,96 @@ flush_progress (TaskEntry *entry)
   emit_progress_now (entry);
 }
 
+/* --- delays --- */
+
+static gboolean timers_cb (gpointer user_data);
+
 static void
-finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
+rearm_timers (EmEngineManager *self)
 {
-  flush_progress (entry);
-  reindex (self, entry);
-  emit_event (self, type, entry->task);
+  TaskEntry *head;
+  gint64 wait_us;
+
+  g_clear_handle_id (&self->timer_source, g_source_remove);
+  if (g_sequence_is_empty (self->timers))
+    return;
+
+  /* one timer for the earliest due task, however many are delayed */
+  head = g_sequence_get (g_sequence_get_begin_iter (self->timers));
+  wait_us = MAX (0, head->due_us - g_get_real_time ());
+  self->timer_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (wait_us + 999) / 1000,
+                                           timers_cb, self, NULL);
+}
+
+static void
+remove_timer (EmEngineManager *self, TaskEntry *entry)
+{
+  gboolean was_head;
+
+  if (entry->timer_iter == NULL)
+    return;
+  was_head = g_sequence_iter_is_begin (entry->timer_iter);
+  g_sequence_remove (entry->timer_iter);
+  entry->timer_iter = NULL;
+  if (was_head)
+    rearm_timers (self);
+}
+
+static void
+add_timer (EmEngineManager *self, TaskEntry *entry, gint64 due_us)
+{
+  entry->due_us = due_us;
+  entry->timer_iter = g_sequence_insert_sorted (self->timers, entry, compare_due, NULL);
+  if (g_sequence_iter_is_begin (entry->timer_iter))
+    rearm_timers (self);
+}
+
+static void make_ready_if_possible (EmEngineManager *self, TaskEntry *entry);
+
+static gboolean
+timers_cb (gpointer user_data)
+{
+  EmEngineManager *self = user_data;
+  gint64 now = g_get_real_time ();
+
+  self->timer_source = 0;
+  while (!g_sequence_is_empty (self->timers))
+    {
+      GSequenceIter *iter = g_sequence_get_begin_iter (self->timers);
+      TaskEntry *entry = g_sequence_get (iter);
+
+      if (entry->due_us > now)
+        break;
+      g_sequence_remove (iter);
+      entry->timer_iter = NULL;
+      make_ready_if_possible (self, entry);
+    }
+  rearm_timers (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* --- readiness and dependencies --- */
+
+static void
+make_ready_if_possible (EmEngineManager *self, TaskEntry *entry)
+{
+  if (em_task_get_status (entry->task) != EM_TASK_STATUS_PENDING ||
+      entry->waiting_on->len > 0 || entry->timer_iter != NULL || entry->in_flight ||
+      em_scheduler_is_ready (&entry->item))
+    return;
+  em_scheduler_add_ready (self->scheduler, &entry->item);
+  process_queue (self);
+}
+
+static void
+publish_waiting_on (TaskEntry *entry)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+
+  for (guint i = 0; i < entry->waiting_on->len; i++)
+    g_ptr_array_add (ids, (gpointer) em_task_get_id (((TaskEntry *) g_ptr_array_index (entry->waiting_on, i))->task));
+  g_ptr_array_add (ids, NULL);
+  em_task_set_waiting_on (entry->task, (const char * const *) ids->pdata);
 }
 
 static void
@@ -201,6 +363,96 @@ fail_entry (EmEngineManager *self, TaskEntry *entry, const char *message)
 {
   em_task_mark_failed (entry->task, message);
   finish_entry (self, entry, EM_EVENT_TASK_FAILED);
+}
+
+/* a dependency finished: its dependents become ready or fail in turn; a worklist
+ * rather than recursion, so a long chain cannot exhaust the stack */
+static void
+resolve_dependents (EmEngineManager *self, TaskEntry *finished)
+{
+  g_queue_push_tail (&self->cascade, finished);
+  if (self->cascading)
+    return;
+
+  self->cascading = TRUE;
+  while (!g_queue_is_empty (&self->cascade))
+    {
+      TaskEntry *dep = g_queue_pop_head (&self->cascade);
+      EmTaskStatus status = em_task_get_status (dep->task);
+      g_autoptr(GPtrArray) dependents = g_steal_pointer (&dep->dependents);
+
+      for (guint i = 0; dependents != NULL && i < dependents->len; i++)
+        {
+          TaskEntry *entry = g_ptr_array_index (dependents, i);
+
+          if (em_task_is_finished (entry->task) || !g_ptr_array_remove (entry->waiting_on, dep))
+            continue;
+          publish_waiting_on (entry);
+
+          if (status == EM_TASK_STATUS_COMPLETED)
+            make_ready_if_possible (self, entry);
+          else
+            {
+              g_autofree char *message =
+                g_strdup_printf (status == EM_TASK_STATUS_CANCELLED
+                                 ? _("dependency %s was cancelled")
+                                 : _("dependency %s failed"),
+                                 em_task_get_id (dep->task));
+
+              fail_entry (self, entry, message);
+            }
+        }
+    }
+  self->cascading = FALSE;
+}
+
+static void
+finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
+{
+  em_scheduler_remove_ready (self->scheduler, &entry->item);
+  remove_timer (self, entry);
+  em_task_set_waiting_for (entry->task, NULL);
+  flush_progress (entry);
+  reindex (self, entry);
+  emit_event (self, type, entry->task);
+
+  if (entry->item.batch != NULL)
+    {
+      em_scheduler_batch_task_done (self->scheduler, entry->item.batch);
+      process_queue (self);
+    }
+  resolve_dependents (self, entry);
+}
+
+/* --- running --- */
+
+static void
+retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
+{
+  guint attempts = em_task_get_attempts (entry->task);
+  g_autoptr(GDateTime) now = NULL;
+  g_autoptr(GDateTime) retry_at = NULL;
+  gdouble delay;
+
+  if (self->shutting_down || attempts > em_task_get_max_retries (entry->task))
+    {
+      fail_entry (self, entry, message);
+      return;
+    }
+
+  delay = MIN (em_task_get_retry_delay (entry->task) * pow (2.0, attempts - 1),
+               EM_TASK_RETRY_DELAY_CAP);
+  now = em_time_now ();
+  retry_at = g_date_time_add (now, (GTimeSpan) (delay * G_TIME_SPAN_SECOND));
+
+  flush_progress (entry);
+  em_task_mark_retrying (entry->task, retry_at);
+  reindex (self, entry);
+  queue_event (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
+                                            message, retry_at));
+  if (em_task_get_status (entry->task) == EM_TASK_STATUS_PENDING)
+    add_timer (self, entry, g_date_time_to_unix (retry_at) * G_USEC_PER_SEC +
+                            g_date_time_get_microsecond (retry_at));
 }
 
 static void
@@ -214,17 +466,27 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   output = em_action_run_finish (EM_ACTION (source), result, &error);
 
-  self->running = NULL;
+  entry->in_flight = FALSE;
+  self->n_in_flight--;
+  em_scheduler_release (self->scheduler, &entry->item);
+  g_clear_handle_id (&entry->timeout_source, g_source_remove);
   g_clear_object (&entry->cancellable);
   g_clear_pointer (&entry->context, em_action_context_free);
 
   /* cancelled already: the device has stopped, nothing may flip the status now */
   if (!em_task_is_finished (entry->task))
     {
-      if (output != NULL)
+      if (output != NULL && !entry->timed_out)
         {
           em_task_mark_completed (entry->task, output);
           finish_entry (self, entry, EM_EVENT_TASK_COMPLETED);
+        }
+      else if (entry->timed_out)
+        {
+          g_autofree char *message = g_strdup_printf (_("timed out after %g s"),
+                                                      em_task_get_timeout (entry->task));
+
+          retry_or_fail (self, entry, message);
         }
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -233,19 +495,32 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       else
         {
-          fail_entry (self, entry, error->message);
+          retry_or_fail (self, entry, error->message);
         }
     }
 
+  make_ready_if_possible (self, entry);
   process_queue (self);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  TaskEntry *entry = user_data;
+
+  /* the action stops and returns; action_done_cb says why */
+  entry->timeout_source = 0;
+  entry->timed_out = TRUE;
+  g_cancellable_cancel (entry->cancellable);
+  return G_SOURCE_REMOVE;
 }
 
 static void
 start_entry (EmEngineManager *self, TaskEntry *entry)
 {
-  EmAction *action = em_action_registry_lookup (self->registry, em_task_get_action (entry->task));
-  self->running = entry;
-  entry->cancellable = g_cancellable_new ();
+  gdouble timeout;
+
+  em_task_set_waiting_for (entry->task, NULL);
   em_task_mark_running (entry->task);
   reindex (self, entry);
   emit_event (self, EM_EVENT_TASK_STARTED, entry->task);
@@ -253,16 +528,39 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
   /* a started handler may have cancelled it */
   if (em_task_is_finished (entry->task))
     {
-      self->running = NULL;
-      g_clear_object (&entry->cancellable);
+      em_scheduler_release (self->scheduler, &entry->item);
       return;
     }
 
+  entry->in_flight = TRUE;
+  entry->timed_out = FALSE;
+  self->n_in_flight++;
+  entry->cancellable = g_cancellable_new ();
   entry->context = em_action_context_new (self->devices, em_task_get_id (entry->task),
-                                         self->data_dir, progress_cb, entry);
+                                          self->data_dir, progress_cb, entry);
+  timeout = em_task_get_timeout (entry->task);
+  if (timeout > 0)
+    entry->timeout_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ceil (timeout * 1000),
+                                                timeout_cb, entry, NULL);
   g_object_ref (self);
-  em_action_run_async (action, entry->context, em_task_get_parameters (entry->task),
+  em_action_run_async (entry->action, entry->context, em_task_get_parameters (entry->task),
                        entry->cancellable, action_done_cb, entry);
+}
+
+static void
+waiting_cb (EmSchedItem *item, EmDeviceKind waiting_for, gpointer user_data)
+{
+  TaskEntry *entry = (TaskEntry *) item;
+  g_autoptr(GFlagsClass) kinds = g_type_class_ref (EM_TYPE_DEVICE_KIND);
+  const char *names[4] = { NULL, };
+  guint n = 0;
+
+  for (guint i = 0; i < kinds->n_values && n < G_N_ELEMENTS (names) - 1; i++)
+    {
+      if (kinds->values[i].value != 0 && (waiting_for & kinds->values[i].value) != 0)
+        names[n++] = kinds->values[i].value_nick;
+    }
+  em_task_set_waiting_for (entry->task, names);
 }
 
 static gboolean
@@ -271,15 +569,16 @@ process_idle_cb (gpointer user_data)
   EmEngineManager *self = user_data;
 
   self->process_source = 0;
-  while (self->running == NULL && !self->shutting_down)
+  while (!self->paused && !self->shutting_down &&
+         (self->max_concurrent == 0 || self->n_in_flight < self->max_concurrent))
     {
-      TaskEntry *entry = g_queue_pop_head (&self->ready);
+      EmSchedItem *item = em_scheduler_take_next (self->scheduler);
 
-      if (entry == NULL)
+      if (item == NULL)
         break;
-      entry->queue_link = NULL;
-      start_entry (self, entry);
+      start_entry (self, (TaskEntry *) item);
     }
+  em_scheduler_update_waiting (self->scheduler, waiting_cb, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -288,10 +587,12 @@ process_idle_cb (gpointer user_data)
 static void
 process_queue (EmEngineManager *self)
 {
-  if (self->process_source != 0 || self->running != NULL || g_queue_is_empty (&self->ready))
+  if (self->process_source != 0 || self->shutting_down)
     return;
   self->process_source = g_idle_add_full (G_PRIORITY_DEFAULT, process_idle_cb, self, NULL);
 }
+
+/* --- submission --- */
 
 static gboolean
 validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, GError **error)
@@ -336,9 +637,159 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
     }
   if (!em_action_validate (action, spec->parameters, error))
     return FALSE;
+  if (spec->max_retries > 0 && !em_action_is_retry_safe (action, spec->parameters))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("max_retries: action “%s” is not safe to retry with these parameters"),
+                   spec->action);
+      return FALSE;
+    }
 
   *out_action = action;
   return TRUE;
+}
+
+/* resolves depends_on to entries: ids of existing tasks, or `#<index>` of an
+ * earlier item of the same batch (which also rules out cycles) */
+static GPtrArray *
+resolve_depends_on (EmEngineManager *self,
+                    EmTaskSpec      *spec,
+                    guint            index,
+                    GPtrArray       *batch_entries,
+                    GError         **error)
+{
+  g_autoptr(GPtrArray) deps = g_ptr_array_new ();
+
+  for (guint i = 0; spec->depends_on != NULL && spec->depends_on[i] != NULL; i++)
+    {
+      const char *ref = spec->depends_on[i];
+      TaskEntry *dep = NULL;
+
+      if (ref[0] == '#')
+        {
+          guint64 n = 0;
+
+          if (batch_entries == NULL ||
+              !g_ascii_string_to_unsigned (ref + 1, 10, 0, G_MAXUINT, &n, NULL) || n >= index)
+            {
+              g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("depends_on: “%s” must name an earlier item of the same batch"), ref);
+              return NULL;
+            }
+          dep = g_ptr_array_index (batch_entries, n);
+        }
+      else
+        dep = g_hash_table_lookup (self->entries, ref);
+
+      if (dep == NULL)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("depends_on: unknown task “%s”"), ref);
+          return NULL;
+        }
+      if (!g_ptr_array_find (deps, dep, NULL))
+        g_ptr_array_add (deps, dep);
+    }
+  return g_steal_pointer (&deps);
+}
+
+static TaskEntry *
+create_entry (EmEngineManager *self, EmTaskSpec *spec, EmAction *action, EmSchedBatch *batch)
+{
+  TaskEntry *entry = g_new0 (TaskEntry, 1);
+
+  if (spec->parameters != NULL)
+    json_object_seal (spec->parameters);
+
+  entry->manager = self;
+  entry->action = action;
+  entry->item.priority = spec->priority;
+  entry->item.serial = ++self->next_serial;
+  entry->item.claims = em_action_get_claims (action);
+  entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
+  entry->waiting_on = g_ptr_array_new ();
+  entry->task = em_task_new (entry->item.serial, spec->name, em_action_get_name (action),
+                             spec->parameters);
+  return entry;
+}
+
+/* makes a created entry live: indexes, dependencies, delay, event, queue */
+static void
+enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrArray *deps)
+{
+  g_autoptr(GPtrArray) dep_ids = g_ptr_array_new ();
+  TaskEntry *broken = NULL;
+  gint64 now = g_get_real_time ();
+  gint64 due = 0;
+
+  for (guint i = 0; i < deps->len; i++)
+    {
+      TaskEntry *dep = g_ptr_array_index (deps, i);
+      EmTaskStatus status = em_task_get_status (dep->task);
+
+      g_ptr_array_add (dep_ids, (gpointer) em_task_get_id (dep->task));
+      if (status == EM_TASK_STATUS_COMPLETED)
+        continue;
+      if (em_task_is_finished (dep->task))
+        {
+          broken = broken != NULL ? broken : dep;
+          continue;
+        }
+      g_ptr_array_add (entry->waiting_on, dep);
+      if (dep->dependents == NULL)
+        dep->dependents = g_ptr_array_new ();
+      g_ptr_array_add (dep->dependents, entry);
+    }
+  g_ptr_array_add (dep_ids, NULL);
+
+  em_task_set_schedule (entry->task, spec->priority, (const char * const *) dep_ids->pdata,
+                        spec->max_retries, spec->retry_delay, spec->timeout,
+                        entry->item.batch != NULL ? em_sched_batch_get_id (entry->item.batch) : NULL);
+  publish_waiting_on (entry);
+
+  if (spec->run_at != NULL)
+    due = g_date_time_to_unix (spec->run_at) * G_USEC_PER_SEC + g_date_time_get_microsecond (spec->run_at);
+  else if (spec->delay > 0)
+    due = now + (gint64) (spec->delay * G_USEC_PER_SEC);
+  if (due > 0)
+    {
+      g_autoptr(GDateTime) run_at = g_date_time_new_from_unix_utc (due / G_USEC_PER_SEC);
+      g_autoptr(GDateTime) exact = g_date_time_add (run_at, due % G_USEC_PER_SEC);
+
+      em_task_set_run_at (entry->task, exact);
+    }
+
+  g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
+  g_ptr_array_add (self->all, entry);
+  reindex (self, entry);
+
+  g_debug ("scheduled %s (%s)", em_task_get_id (entry->task), em_task_get_action (entry->task));
+  emit_event (self, EM_EVENT_TASK_SCHEDULED, entry->task);
+  if (em_task_is_finished (entry->task))
+    return;
+
+  if (broken != NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (em_task_get_status (broken->task) == EM_TASK_STATUS_CANCELLED
+                         ? _("dependency %s was cancelled") : _("dependency %s failed"),
+                         em_task_get_id (broken->task));
+
+      fail_entry (self, entry, message);
+      return;
+    }
+  if (due > now)
+    add_timer (self, entry, due);
+  make_ready_if_possible (self, entry);
+}
+
+static gboolean
+check_accepting (EmEngineManager *self, GError **error)
+{
+  if (!self->shutting_down)
+    return TRUE;
+  g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE, _("the service is shutting down"));
+  return FALSE;
 }
 
 EmTask *
@@ -346,50 +797,121 @@ em_engine_manager_schedule_task (EmEngineManager  *self,
                                  EmTaskSpec       *spec,
                                  GError          **error)
 {
+  g_autoptr(GPtrArray) deps = NULL;
   EmAction *action = NULL;
   TaskEntry *entry;
 
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
   g_return_val_if_fail (spec != NULL, NULL);
 
-  if (!validate_spec (self, spec, &action, error))
+  if (!validate_spec (self, spec, &action, error) || !check_accepting (self, error))
     return NULL;
-  if (self->shutting_down)
-    {
-      g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                           _("the service is shutting down"));
-      return NULL;
-    }
+  deps = resolve_depends_on (self, spec, 0, NULL, error);
+  if (deps == NULL)
+    return NULL;
 
-  if (spec->parameters != NULL)
-    json_object_seal (spec->parameters);
-
-  entry = g_new0 (TaskEntry, 1);
-  entry->manager = self;
-  entry->task = em_task_new (++self->next_serial, spec->name, em_action_get_name (action),
-                             spec->parameters);
-  g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
-  g_ptr_array_add (self->all, entry);
-  reindex (self, entry);
-  g_queue_push_tail (&self->ready, entry);
-  entry->queue_link = self->ready.tail;
-
-  g_debug ("scheduled %s (%s)", em_task_get_id (entry->task), em_task_get_action (entry->task));
-  emit_event (self, EM_EVENT_TASK_SCHEDULED, entry->task);
-  process_queue (self);
+  entry = create_entry (self, spec, action, NULL);
+  enqueue_entry (self, entry, spec, deps);
   return entry->task;
 }
+
+static gboolean
+prefix_item_error (GError **error, guint index)
+{
+  g_prefix_error (error, "[%u] ", index);
+  return FALSE;
+}
+
+GPtrArray *
+em_engine_manager_schedule_batch (EmEngineManager  *self,
+                                  GPtrArray        *specs,
+                                  gboolean          exclusive,
+                                  GError          **error)
+{
+  g_autoptr(GPtrArray) actions = g_ptr_array_new ();
+  g_autoptr(GPtrArray) deps = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(EmSchedBatch) batch = NULL;
+  GPtrArray *tasks;
+  EmDeviceKind claims = 0;
+
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
+  g_return_val_if_fail (specs != NULL, NULL);
+
+  if (specs->len == 0)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("a batch needs at least one task"));
+      return NULL;
+    }
+  if (!check_accepting (self, error))
+    return NULL;
+
+  /* everything is checked before anything is created: all or nothing */
+  for (guint i = 0; i < specs->len; i++)
+    {
+      EmAction *action = NULL;
+
+      if (!validate_spec (self, g_ptr_array_index (specs, i), &action, error))
+        {
+          prefix_item_error (error, i);
+          return NULL;
+        }
+      g_ptr_array_add (actions, action);
+      claims |= em_action_get_claims (action);
+    }
+
+  /* `#<index>` references need the entries, so they are resolved against
+   * placeholders first and the real entries are made only once all resolve */
+  entries = g_ptr_array_new ();
+  for (guint i = 0; i < specs->len; i++)
+    g_ptr_array_add (entries, GUINT_TO_POINTER (i + 1));
+  for (guint i = 0; i < specs->len; i++)
+    {
+      GPtrArray *resolved = resolve_depends_on (self, g_ptr_array_index (specs, i), i, entries, error);
+
+      if (resolved == NULL)
+        {
+          prefix_item_error (error, i);
+          return NULL;
+        }
+      g_ptr_array_add (deps, resolved);
+    }
+
+  batch = em_sched_batch_new (exclusive, claims, specs->len);
+  for (guint i = 0; i < specs->len; i++)
+    g_ptr_array_index (entries, i) = create_entry (self, g_ptr_array_index (specs, i),
+                                                   g_ptr_array_index (actions, i), batch);
+
+  tasks = g_ptr_array_new_full (specs->len, NULL);
+  for (guint i = 0; i < specs->len; i++)
+    {
+      GPtrArray *item_deps = g_ptr_array_index (deps, i);
+      TaskEntry *entry = g_ptr_array_index (entries, i);
+
+      /* swap placeholders for the entries they stand for */
+      for (guint d = 0; d < item_deps->len; d++)
+        {
+          gpointer dep = g_ptr_array_index (item_deps, d);
+
+          if (GPOINTER_TO_UINT (dep) >= 1 && GPOINTER_TO_UINT (dep) <= specs->len)
+            g_ptr_array_index (item_deps, d) = g_ptr_array_index (entries, GPOINTER_TO_UINT (dep) - 1);
+        }
+      enqueue_entry (self, entry, g_ptr_array_index (specs, i), item_deps);
+      g_ptr_array_add (tasks, entry->task);
+    }
+  return tasks;
+}
+
+/* --- control --- */
 
 static void
 cancel_entry (EmEngineManager *self, TaskEntry *entry)
 {
-  if (entry->queue_link != NULL)
-    {
-      g_queue_delete_link (&self->ready, entry->queue_link);
-      entry->queue_link = NULL;
-    }
-  if (entry->cancellable != NULL)
+  if (entry->in_flight)
     g_cancellable_cancel (entry->cancellable);
+  else if (entry->item.holding)
+    em_scheduler_release (self->scheduler, &entry->item);
 
   em_task_mark_cancelled (entry->task);
   finish_entry (self, entry, EM_EVENT_TASK_CANCELLED);
@@ -422,6 +944,59 @@ em_engine_manager_cancel_task (EmEngineManager  *self,
   cancel_entry (self, entry);
   return TRUE;
 }
+
+void
+em_engine_manager_pause (EmEngineManager *self)
+{
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  if (self->paused)
+    return;
+  self->paused = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  emit_event (self, EM_EVENT_QUEUE_PAUSED, NULL);
+}
+
+void
+em_engine_manager_resume (EmEngineManager *self)
+{
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  if (!self->paused)
+    return;
+  self->paused = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  emit_event (self, EM_EVENT_QUEUE_RESUMED, NULL);
+  process_queue (self);
+}
+
+gboolean
+em_engine_manager_get_paused (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  return self->paused;
+}
+
+guint
+em_engine_manager_get_max_concurrent (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
+  return self->max_concurrent;
+}
+
+void
+em_engine_manager_set_max_concurrent (EmEngineManager *self, guint max_concurrent)
+{
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  if (self->max_concurrent == max_concurrent)
+    return;
+  self->max_concurrent = max_concurrent;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
+  process_queue (self);
+}
+
+/* --- queries --- */
 
 EmTask *
 em_engine_manager_get_task (EmEngineManager *self, const char *id)
@@ -484,7 +1059,7 @@ gboolean
 em_engine_manager_is_busy (EmEngineManager *self)
 {
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
-  return self->running != NULL;
+  return self->n_in_flight > 0;
 }
 
 guint64
@@ -492,6 +1067,16 @@ em_engine_manager_get_last_event_seq (EmEngineManager *self)
 {
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
   return self->last_seq;
+}
+
+static void
+cancel_all (EmEngineManager *self, EmTaskStatus status)
+{
+  GSequence *seq = self->by_status[status];
+
+  /* cancelling moves the entry to another index, so always take the head */
+  while (!g_sequence_is_empty (seq))
+    cancel_entry (self, g_sequence_get (g_sequence_get_begin_iter (seq)));
 }
 
 void
@@ -503,11 +1088,10 @@ em_engine_manager_shutdown (EmEngineManager *self)
     return;
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->process_source, g_source_remove);
+  g_clear_handle_id (&self->timer_source, g_source_remove);
 
-  while (!g_queue_is_empty (&self->ready))
-    cancel_entry (self, g_queue_peek_head (&self->ready));
-  if (self->running != NULL && !em_task_is_finished (self->running->task))
-    cancel_entry (self, self->running);
+  cancel_all (self, EM_TASK_STATUS_PENDING);
+  cancel_all (self, EM_TASK_STATUS_RUNNING);
 }
 
 EmActionRegistry *
@@ -531,14 +1115,64 @@ em_engine_manager_get_data_dir (EmEngineManager *self)
   return self->data_dir;
 }
 
+/* --- GObject --- */
+
+static void
+em_engine_manager_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  EmEngineManager *self = EM_ENGINE_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_PAUSED:
+      g_value_set_boolean (value, self->paused);
+      break;
+    case PROP_MAX_CONCURRENT:
+      g_value_set_uint (value, self->max_concurrent);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_engine_manager_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  EmEngineManager *self = EM_ENGINE_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_PAUSED:
+      if (g_value_get_boolean (value))
+        em_engine_manager_pause (self);
+      else
+        em_engine_manager_resume (self);
+      break;
+    case PROP_MAX_CONCURRENT:
+      em_engine_manager_set_max_concurrent (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 em_engine_manager_finalize (GObject *object)
 {
   EmEngineManager *self = EM_ENGINE_MANAGER (object);
 
   g_clear_handle_id (&self->process_source, g_source_remove);
-  g_queue_clear (&self->ready);
+  g_clear_handle_id (&self->timer_source, g_source_remove);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);
+  g_queue_clear (&self->cascade);
+  g_sequence_free (self->timers);
+  em_scheduler_free (self->scheduler);
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     g_sequence_free (self->by_status[i]);
   g_ptr_array_unref (self->all);
@@ -562,7 +1196,17 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
     [SIGNAL_TASK_CANCELLED] = "task-cancelled",
   };
 
+  object_class->get_property = em_engine_manager_get_property;
+  object_class->set_property = em_engine_manager_set_property;
   object_class->finalize = em_engine_manager_finalize;
+
+  properties[PROP_PAUSED] =
+    g_param_spec_boolean ("paused", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MAX_CONCURRENT] =
+    g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_MAX_CONCURRENT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   for (guint i = 0; i < G_N_ELEMENTS (task_signals); i++)
     {
@@ -575,6 +1219,16 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
   signals[SIGNAL_TASK_PROGRESS] = g_signal_new ("task-progress", G_TYPE_FROM_CLASS (klass),
                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                                 G_TYPE_NONE, 2, EM_TYPE_TASK, G_TYPE_DOUBLE);
+  signals[SIGNAL_TASK_RETRYING] = g_signal_new ("task-retrying", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 3, EM_TYPE_TASK, G_TYPE_UINT,
+                                                G_TYPE_STRING);
+  signals[SIGNAL_QUEUE_PAUSED] = g_signal_new ("queue-paused", G_TYPE_FROM_CLASS (klass),
+                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                               G_TYPE_NONE, 0);
+  signals[SIGNAL_QUEUE_RESUMED] = g_signal_new ("queue-resumed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 0);
   signals[SIGNAL_EVENT] = g_signal_new ("event", G_TYPE_FROM_CLASS (klass),
                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1,
@@ -589,8 +1243,11 @@ em_engine_manager_init (EmEngineManager *self)
   self->all = g_ptr_array_new ();
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     self->by_status[i] = g_sequence_new (NULL);
-  g_queue_init (&self->ready);
+  self->scheduler = em_scheduler_new ();
+  self->timers = g_sequence_new (NULL);
+  self->max_concurrent = EM_ENGINE_DEFAULT_MAX_CONCURRENT;
   g_queue_init (&self->event_queue);
+  g_queue_init (&self->cascade);
 }
 
 EmEngineManager *

@@ -14,6 +14,9 @@ struct _EmEvent
   GDateTime       *timestamp;
   /* what the event says is fixed when it happens, whatever the task does later */
   gdouble          progress;
+  guint            attempt;
+  char            *error;
+  GDateTime       *retry_at;
 };
 
 G_DEFINE_BOXED_TYPE (EmEvent, em_event, em_event_ref, em_event_unref)
@@ -25,6 +28,9 @@ static const char *type_names[] = {
   "task_completed",
   "task_failed",
   "task_cancelled",
+  "task_retrying",
+  "queue_paused",
+  "queue_resumed",
 };
 
 EmEvent *
@@ -35,9 +41,24 @@ em_event_new (EmEventType type, guint64 seq, EmTask *task)
   g_atomic_ref_count_init (&self->ref_count);
   self->type = type;
   self->seq = seq;
-  self->task = g_object_ref (task);
+  self->task = task != NULL ? g_object_ref (task) : NULL;
   self->timestamp = em_time_now ();
-  self->progress = em_task_get_progress (task);
+  self->progress = task != NULL ? em_task_get_progress (task) : 0.0;
+  return self;
+}
+
+EmEvent *
+em_event_new_retrying (guint64      seq,
+                       EmTask      *task,
+                       guint        attempt,
+                       const char  *error,
+                       GDateTime   *retry_at)
+{
+  EmEvent *self = em_event_new (EM_EVENT_TASK_RETRYING, seq, task);
+
+  self->attempt = attempt;
+  self->error = g_strdup (error);
+  self->retry_at = retry_at != NULL ? g_date_time_ref (retry_at) : NULL;
   return self;
 }
 
@@ -53,8 +74,10 @@ em_event_unref (EmEvent *self)
 {
   if (!g_atomic_ref_count_dec (&self->ref_count))
     return;
-  g_object_unref (self->task);
+  g_clear_object (&self->task);
   g_date_time_unref (self->timestamp);
+  g_free (self->error);
+  g_clear_pointer (&self->retry_at, g_date_time_unref);
   g_free (self);
 }
 
@@ -82,6 +105,18 @@ em_event_get_task (EmEvent *self)
   return self->task;
 }
 
+guint
+em_event_get_attempt (EmEvent *self)
+{
+  return self->attempt;
+}
+
+const char *
+em_event_get_error (EmEvent *self)
+{
+  return self->type == EM_EVENT_TASK_RETRYING ? self->error : NULL;
+}
+
 GDateTime *
 em_event_get_timestamp (EmEvent *self)
 {
@@ -98,8 +133,11 @@ em_event_to_json (EmEvent *self)
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "type");
   json_builder_add_string_value (builder, type_names[self->type]);
-  json_builder_set_member_name (builder, "task_id");
-  json_builder_add_string_value (builder, em_task_get_id (task));
+  if (task != NULL)
+    {
+      json_builder_set_member_name (builder, "task_id");
+      json_builder_add_string_value (builder, em_task_get_id (task));
+    }
 
   switch (self->type)
     {
@@ -127,8 +165,22 @@ em_event_to_json (EmEvent *self)
       json_builder_set_member_name (builder, "error");
       json_builder_add_string_value (builder, em_task_get_error (task));
       break;
+    case EM_EVENT_TASK_RETRYING:
+      {
+        g_autofree char *retry_at = em_time_format (self->retry_at);
+
+        json_builder_set_member_name (builder, "attempt");
+        json_builder_add_int_value (builder, self->attempt);
+        json_builder_set_member_name (builder, "error");
+        json_builder_add_string_value (builder, self->error);
+        json_builder_set_member_name (builder, "retry_at");
+        json_builder_add_string_value (builder, retry_at);
+        break;
+      }
     case EM_EVENT_TASK_STARTED:
     case EM_EVENT_TASK_CANCELLED:
+    case EM_EVENT_QUEUE_PAUSED:
+    case EM_EVENT_QUEUE_RESUMED:
     default:
       break;
     }

@@ -11,6 +11,9 @@ typedef enum {
   EM_EVENT_TASK_COMPLETED,
   EM_EVENT_TASK_FAILED,
   EM_EVENT_TASK_CANCELLED,
+  EM_EVENT_TASK_RETRYING,
+  EM_EVENT_QUEUE_PAUSED,
+  EM_EVENT_QUEUE_RESUMED,
 } EmEventType;
 
 /**
@@ -25,9 +28,16 @@ typedef struct _EmEvent EmEvent;
 #define EM_TYPE_EVENT (em_event_get_type ())
 GType        em_event_get_type      (void) G_GNUC_CONST;
 
+/* @task: (nullable): %NULL for queue events */
 EmEvent     *em_event_new           (EmEventType  type,
                                      guint64      seq,
                                      EmTask      *task);
+/* a failed attempt that will be tried again at @retry_at */
+EmEvent     *em_event_new_retrying  (guint64      seq,
+                                     EmTask      *task,
+                                     guint        attempt,
+                                     const char  *error,
+                                     GDateTime   *retry_at);
 EmEvent     *em_event_ref           (EmEvent     *self);
 void         em_event_unref         (EmEvent     *self);
 
@@ -35,6 +45,8 @@ EmEventType  em_event_get_event_type (EmEvent    *self);
 const char  *em_event_get_type_name  (EmEvent    *self);
 guint64      em_event_get_seq        (EmEvent    *self);
 EmTask      *em_event_get_task       (EmEvent    *self);
+guint        em_event_get_attempt    (EmEvent    *self);
+const char  *em_event_get_error      (EmEvent    *self);
 GDateTime   *em_event_get_timestamp  (EmEvent    *self);
 
 JsonNode    *em_event_to_json        (EmEvent    *self);

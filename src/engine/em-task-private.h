@@ -9,7 +9,23 @@ EmTask *em_task_new            (guint64      serial,
                                 const char  *name,
                                 const char  *action,
                                 JsonObject  *parameters);
+void    em_task_set_schedule   (EmTask      *self,
+                                gint         priority,
+                                const char * const *depends_on,
+                                guint        max_retries,
+                                gdouble      retry_delay,
+                                gdouble      timeout,
+                                const char  *batch);
+void    em_task_set_waiting_on (EmTask      *self,
+                                const char * const *ids);
+void    em_task_set_waiting_for (EmTask     *self,
+                                 const char * const *devices);
+void    em_task_set_run_at     (EmTask      *self,
+                                GDateTime   *run_at);
 void    em_task_mark_running   (EmTask      *self);
+/* back to pending after a failed attempt, to run again at @run_at */
+void    em_task_mark_retrying  (EmTask      *self,
+                                GDateTime   *run_at);
 void    em_task_mark_completed (EmTask      *self,
                                 JsonObject  *result);
 void    em_task_mark_failed    (EmTask      *self,

@@ -2,10 +2,12 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
 #include "engine/em-task-spec.h"
+#include "engine/em-time.h"
 
 EmTaskSpec *
 em_task_spec_new (const char *name,
@@ -17,6 +19,7 @@ em_task_spec_new (const char *name,
   self->name = g_strdup (name);
   self->action = g_strdup (action);
   self->parameters = parameters != NULL ? json_object_ref (parameters) : NULL;
+  self->retry_delay = EM_TASK_DEFAULT_RETRY_DELAY;
   return self;
 }
 
@@ -28,7 +31,15 @@ em_task_spec_free (EmTaskSpec *self)
   g_free (self->name);
   g_free (self->action);
   g_clear_pointer (&self->parameters, json_object_unref);
+  g_strfreev (self->depends_on);
+  g_clear_pointer (&self->run_at, g_date_time_unref);
   g_free (self);
+}
+
+static gboolean
+holds_type (JsonNode *node, GType type)
+{
+  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
 static gboolean
@@ -39,27 +50,190 @@ get_string_member (JsonObject  *object,
 {
   JsonNode *node = json_object_get_member (object, key);
 
+  *out = NULL;
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!holds_type (node, G_TYPE_STRING))
     {
-      *out = NULL;
-      return TRUE;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s must be a string"), key);
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s must be a string"), key);
       return FALSE;
     }
   *out = json_node_get_string (node);
   return TRUE;
 }
 
+static gboolean
+get_number (JsonNode    *node,
+            const char  *key,
+            gdouble      minimum,
+            gdouble      maximum,
+            gdouble     *out,
+            GError     **error)
+{
+  gdouble value;
+
+  if (!holds_type (node, G_TYPE_INT64) && !holds_type (node, G_TYPE_DOUBLE))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s must be a number"), key);
+      return FALSE;
+    }
+  value = json_node_get_double (node);
+  if (!isfinite (value) || value < minimum || value > maximum)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s must be between %g and %g, got %g"), key, minimum, maximum, value);
+      return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+get_integer (JsonNode    *node,
+             const char  *key,
+             gint64       minimum,
+             gint64       maximum,
+             gint64      *out,
+             GError     **error)
+{
+  gint64 value;
+
+  if (!holds_type (node, G_TYPE_INT64))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s must be an integer"), key);
+      return FALSE;
+    }
+  value = json_node_get_int (node);
+  if (value < minimum || value > maximum)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                     ", got %" G_GINT64_FORMAT), key, minimum, maximum, value);
+      return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+set_depends_on (EmTaskSpec *self, JsonNode *node, GError **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  JsonArray *array;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("depends_on must be an array of task ids"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+
+      if (!holds_type (item, G_TYPE_STRING))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("depends_on[%u] must be a task id string"), i);
+          return FALSE;
+        }
+      g_strv_builder_add (builder, json_node_get_string (item));
+    }
+  g_strfreev (self->depends_on);
+  self->depends_on = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gboolean
+set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
+{
+  gint64 integer;
+
+  if (g_str_equal (key, "priority"))
+    {
+      if (!get_integer (node, key, -EM_TASK_PRIORITY_LIMIT, EM_TASK_PRIORITY_LIMIT, &integer, error))
+        return FALSE;
+      self->priority = (gint) integer;
+      return TRUE;
+    }
+  if (g_str_equal (key, "depends_on"))
+    return set_depends_on (self, node, error);
+  if (g_str_equal (key, "max_retries"))
+    {
+      if (!get_integer (node, key, 0, EM_TASK_MAX_RETRIES, &integer, error))
+        return FALSE;
+      self->max_retries = (guint) integer;
+      return TRUE;
+    }
+  if (g_str_equal (key, "retry_delay"))
+    return get_number (node, key, 0, EM_TASK_RETRY_DELAY_CAP, &self->retry_delay, error);
+  if (g_str_equal (key, "delay"))
+    return get_number (node, key, 0, EM_TASK_MAX_DELAY, &self->delay, error);
+  if (g_str_equal (key, "timeout"))
+    {
+      if (!get_number (node, key, 0, EM_TASK_MAX_DELAY, &self->timeout, error))
+        return FALSE;
+      if (self->timeout == 0)
+        {
+          g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("timeout must be greater than 0"));
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (g_str_equal (key, "run_at"))
+    {
+      g_autoptr(GDateTime) run_at = NULL;
+
+      if (holds_type (node, G_TYPE_STRING))
+        run_at = em_time_parse (json_node_get_string (node));
+      if (run_at == NULL)
+        {
+          g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("run_at must be an RFC 3339 time with a time zone, e.g. 2026-01-01T12:00:00Z"));
+          return FALSE;
+        }
+      g_clear_pointer (&self->run_at, g_date_time_unref);
+      self->run_at = g_steal_pointer (&run_at);
+      return TRUE;
+    }
+
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s: unknown field"), key);
+  return FALSE;
+}
+
+gboolean
+em_task_spec_set_options (EmTaskSpec *self, JsonObject *options, GError **error)
+{
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *member;
+
+  if (options == NULL)
+    return TRUE;
+
+  json_object_iter_init_ordered (&iter, options);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
+    {
+      if (!set_option (self, key, member, error))
+        return FALSE;
+    }
+  if (self->run_at != NULL && self->delay > 0)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("delay: give run_at or delay, not both"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 EmTaskSpec *
 em_task_spec_from_json (JsonNode *node, GError **error)
 {
-  static const char *known[] = { "name", "action", "parameters", NULL };
+  g_autoptr(EmTaskSpec) spec = NULL;
+  g_autoptr(JsonObject) options = json_object_new ();
   JsonObject *object;
-  JsonNode *params_node;
   JsonObjectIter iter;
   const char *key;
   JsonNode *member;
@@ -75,34 +249,35 @@ em_task_spec_from_json (JsonNode *node, GError **error)
     }
   object = json_node_get_object (node);
 
-  json_object_iter_init_ordered (&iter, object);
-  while (json_object_iter_next_ordered (&iter, &key, &member))
-    {
-      if (!g_strv_contains (known, key))
-        {
-          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("%s: unknown field"), key);
-          return NULL;
-        }
-    }
-
   if (!get_string_member (object, "name", &name, error) ||
       !get_string_member (object, "action", &action, error))
     return NULL;
 
-  params_node = json_object_get_member (object, "parameters");
-  if (params_node != NULL && !JSON_NODE_HOLDS_NULL (params_node))
+  member = json_object_get_member (object, "parameters");
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
     {
-      if (!JSON_NODE_HOLDS_OBJECT (params_node))
+      if (!JSON_NODE_HOLDS_OBJECT (member))
         {
           g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                                _("parameters must be an object or null"));
           return NULL;
         }
-      parameters = json_node_get_object (params_node);
+      parameters = json_node_get_object (member);
     }
 
   /* presence and content of name and action are checked by the engine, so every
    * transport gets the same messages */
-  return em_task_spec_new (name, action, parameters);
+  spec = em_task_spec_new (name, action, parameters);
+
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
+    {
+      if (g_str_equal (key, "name") || g_str_equal (key, "action") || g_str_equal (key, "parameters"))
+        continue;
+      json_object_set_member (options, key, json_node_ref (member));
+    }
+  if (!em_task_spec_set_options (spec, options, error))
+    return NULL;
+
+  return g_steal_pointer (&spec);
 }

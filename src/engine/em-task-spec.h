@@ -10,6 +10,14 @@ G_BEGIN_DECLS
  * @name: 1–256 characters of UTF-8
  * @action: a registered action name
  * @parameters: (nullable): the action's parameters
+ * @priority: higher runs first; 0 by default
+ * @depends_on: (nullable): ids of tasks that must complete first; inside a batch,
+ *   `#<index>` names an earlier item of the same batch
+ * @max_retries: how many times a failed run is tried again
+ * @retry_delay: seconds before the first retry; doubles each time, up to a cap
+ * @run_at: (nullable): not before this time
+ * @delay: seconds from submission before it may start (exclusive with @run_at)
+ * @timeout: seconds a run may take before it fails; 0 for no limit
  *
  * What a client asks for when it submits a task, before the engine accepts it.
  * Transports build one from their wire form; the engine validates and schedules it.
@@ -18,17 +26,36 @@ typedef struct {
   char       *name;
   char       *action;
   JsonObject *parameters;
+  gint        priority;
+  GStrv       depends_on;
+  guint       max_retries;
+  gdouble     retry_delay;
+  GDateTime  *run_at;
+  gdouble     delay;
+  gdouble     timeout;
 } EmTaskSpec;
 
 #define EM_TASK_NAME_MAX_CHARS 256
+#define EM_TASK_MAX_RETRIES 100
+#define EM_TASK_DEFAULT_RETRY_DELAY 1.0
+/* a retry never waits longer than this, however often it doubled */
+#define EM_TASK_RETRY_DELAY_CAP 600.0
+#define EM_TASK_MAX_DELAY (366.0 * 24 * 3600)
+#define EM_TASK_PRIORITY_LIMIT 1000000
 
-EmTaskSpec *em_task_spec_new       (const char  *name,
-                                    const char  *action,
-                                    JsonObject  *parameters);
-/* the REST body: {"name", "action", "parameters"}; unknown keys are refused */
-EmTaskSpec *em_task_spec_from_json (JsonNode    *node,
-                                    GError     **error);
-void        em_task_spec_free      (EmTaskSpec  *self);
+EmTaskSpec *em_task_spec_new         (const char  *name,
+                                      const char  *action,
+                                      JsonObject  *parameters);
+/* the REST body: {"name", "action", "parameters"} plus the scheduling options;
+ * unknown keys are refused */
+EmTaskSpec *em_task_spec_from_json   (JsonNode    *node,
+                                      GError     **error);
+/* scheduling options only (priority, depends_on, max_retries, retry_delay,
+ * run_at, delay, timeout), e.g. the D-Bus `options` dictionary */
+gboolean    em_task_spec_set_options (EmTaskSpec  *self,
+                                      JsonObject  *options,
+                                      GError     **error);
+void        em_task_spec_free        (EmTaskSpec  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmTaskSpec, em_task_spec_free)
 

@@ -23,6 +23,18 @@ struct _EmTask
   GDateTime    *started_at;
   GDateTime    *completed_at;
   gdouble       progress;
+
+  /* scheduling */
+  gint          priority;
+  GStrv         depends_on;
+  GStrv         waiting_on;
+  guint         max_retries;
+  gdouble       retry_delay;
+  guint         attempts;
+  GDateTime    *run_at;
+  gdouble       timeout;
+  GStrv         waiting_for;
+  char         *batch;
 };
 
 G_DEFINE_FINAL_TYPE (EmTask, em_task, G_TYPE_OBJECT)
@@ -40,6 +52,16 @@ enum {
   PROP_STARTED_AT,
   PROP_COMPLETED_AT,
   PROP_PROGRESS,
+  PROP_PRIORITY,
+  PROP_DEPENDS_ON,
+  PROP_WAITING_ON,
+  PROP_MAX_RETRIES,
+  PROP_RETRY_DELAY,
+  PROP_ATTEMPTS,
+  PROP_RUN_AT,
+  PROP_TIMEOUT,
+  PROP_WAITING_FOR,
+  PROP_BATCH,
   N_PROPS
 };
 
@@ -59,6 +81,11 @@ em_task_finalize (GObject *object)
   g_clear_pointer (&self->created_at, g_date_time_unref);
   g_clear_pointer (&self->started_at, g_date_time_unref);
   g_clear_pointer (&self->completed_at, g_date_time_unref);
+  g_strfreev (self->depends_on);
+  g_strfreev (self->waiting_on);
+  g_clear_pointer (&self->run_at, g_date_time_unref);
+  g_strfreev (self->waiting_for);
+  g_free (self->batch);
 
   G_OBJECT_CLASS (em_task_parent_class)->finalize (object);
 }
@@ -106,6 +133,36 @@ em_task_get_property (GObject    *object,
     case PROP_PROGRESS:
       g_value_set_double (value, self->progress);
       break;
+    case PROP_PRIORITY:
+      g_value_set_int (value, self->priority);
+      break;
+    case PROP_DEPENDS_ON:
+      g_value_set_boxed (value, self->depends_on);
+      break;
+    case PROP_WAITING_ON:
+      g_value_set_boxed (value, self->waiting_on);
+      break;
+    case PROP_MAX_RETRIES:
+      g_value_set_uint (value, self->max_retries);
+      break;
+    case PROP_RETRY_DELAY:
+      g_value_set_double (value, self->retry_delay);
+      break;
+    case PROP_ATTEMPTS:
+      g_value_set_uint (value, self->attempts);
+      break;
+    case PROP_RUN_AT:
+      g_value_set_boxed (value, self->run_at);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_double (value, self->timeout);
+      break;
+    case PROP_WAITING_FOR:
+      g_value_set_boxed (value, self->waiting_for);
+      break;
+    case PROP_BATCH:
+      g_value_set_string (value, self->batch);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -132,6 +189,16 @@ em_task_class_init (EmTaskClass *klass)
   properties[PROP_STARTED_AT] = g_param_spec_boxed ("started-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
   properties[PROP_COMPLETED_AT] = g_param_spec_boxed ("completed-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
   properties[PROP_PROGRESS] = g_param_spec_double ("progress", NULL, NULL, 0.0, 1.0, 0.0, ro);
+  properties[PROP_PRIORITY] = g_param_spec_int ("priority", NULL, NULL, G_MININT, G_MAXINT, 0, ro);
+  properties[PROP_DEPENDS_ON] = g_param_spec_boxed ("depends-on", NULL, NULL, G_TYPE_STRV, ro);
+  properties[PROP_WAITING_ON] = g_param_spec_boxed ("waiting-on", NULL, NULL, G_TYPE_STRV, ro);
+  properties[PROP_MAX_RETRIES] = g_param_spec_uint ("max-retries", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  properties[PROP_RETRY_DELAY] = g_param_spec_double ("retry-delay", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
+  properties[PROP_ATTEMPTS] = g_param_spec_uint ("attempts", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  properties[PROP_RUN_AT] = g_param_spec_boxed ("run-at", NULL, NULL, G_TYPE_DATE_TIME, ro);
+  properties[PROP_TIMEOUT] = g_param_spec_double ("timeout", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
+  properties[PROP_WAITING_FOR] = g_param_spec_boxed ("waiting-for", NULL, NULL, G_TYPE_STRV, ro);
+  properties[PROP_BATCH] = g_param_spec_string ("batch", NULL, NULL, NULL, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -139,6 +206,9 @@ em_task_class_init (EmTaskClass *klass)
 static void
 em_task_init (EmTask *self)
 {
+  self->depends_on = g_new0 (char *, 1);
+  self->waiting_on = g_new0 (char *, 1);
+  self->waiting_for = g_new0 (char *, 1);
 }
 
 EmTask *
@@ -158,6 +228,66 @@ em_task_new (guint64     serial,
   return self;
 }
 
+void
+em_task_set_schedule (EmTask      *self,
+                      gint         priority,
+                      const char * const *depends_on,
+                      guint        max_retries,
+                      gdouble      retry_delay,
+                      gdouble      timeout,
+                      const char  *batch)
+{
+  self->priority = priority;
+  g_strfreev (self->depends_on);
+  self->depends_on = depends_on != NULL ? g_strdupv ((char **) depends_on) : g_new0 (char *, 1);
+  self->max_retries = max_retries;
+  self->retry_delay = retry_delay;
+  self->timeout = timeout;
+  g_free (self->batch);
+  self->batch = g_strdup (batch);
+}
+
+static gboolean
+strv_equal (char **a, char **b)
+{
+  return g_strv_equal ((const char * const *) a, (const char * const *) b);
+}
+
+void
+em_task_set_waiting_on (EmTask *self, const char * const *ids)
+{
+  g_auto(GStrv) copy = ids != NULL ? g_strdupv ((char **) ids) : g_new0 (char *, 1);
+
+  if (strv_equal (copy, self->waiting_on))
+    return;
+  g_strfreev (self->waiting_on);
+  self->waiting_on = g_steal_pointer (&copy);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_ON]);
+}
+
+void
+em_task_set_waiting_for (EmTask *self, const char * const *devices)
+{
+  g_auto(GStrv) copy = devices != NULL ? g_strdupv ((char **) devices) : g_new0 (char *, 1);
+
+  if (strv_equal (copy, self->waiting_for))
+    return;
+  g_strfreev (self->waiting_for);
+  self->waiting_for = g_steal_pointer (&copy);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_FOR]);
+}
+
+void
+em_task_set_run_at (EmTask *self, GDateTime *run_at)
+{
+  if (self->run_at == run_at || (self->run_at != NULL && run_at != NULL &&
+                                 g_date_time_equal (self->run_at, run_at)))
+    return;
+  g_clear_pointer (&self->run_at, g_date_time_unref);
+  self->run_at = run_at != NULL ? g_date_time_ref (run_at) : NULL;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_AT]);
+}
+
 static void
 set_status (EmTask *self, EmTaskStatus status)
 {
@@ -171,9 +301,24 @@ em_task_mark_running (EmTask *self)
   g_return_if_fail (self->status == EM_TASK_STATUS_PENDING);
 
   g_object_freeze_notify (G_OBJECT (self));
+  g_clear_pointer (&self->started_at, g_date_time_unref);
   self->started_at = em_time_now ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED_AT]);
+  self->attempts++;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ATTEMPTS]);
   set_status (self, EM_TASK_STATUS_RUNNING);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+em_task_mark_retrying (EmTask *self, GDateTime *run_at)
+{
+  g_return_if_fail (self->status == EM_TASK_STATUS_RUNNING);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  em_task_set_progress (self, 0.0);
+  em_task_set_run_at (self, run_at);
+  set_status (self, EM_TASK_STATUS_PENDING);
   g_object_thaw_notify (G_OBJECT (self));
 }
 
@@ -304,6 +449,76 @@ em_task_get_progress (EmTask *self)
   return self->progress;
 }
 
+gint
+em_task_get_priority (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->priority;
+}
+
+const char * const *
+em_task_get_depends_on (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return (const char * const *) self->depends_on;
+}
+
+const char * const *
+em_task_get_waiting_on (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return (const char * const *) self->waiting_on;
+}
+
+const char * const *
+em_task_get_waiting_for (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return (const char * const *) self->waiting_for;
+}
+
+guint
+em_task_get_max_retries (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->max_retries;
+}
+
+gdouble
+em_task_get_retry_delay (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->retry_delay;
+}
+
+guint
+em_task_get_attempts (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->attempts;
+}
+
+GDateTime *
+em_task_get_run_at (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->run_at;
+}
+
+gdouble
+em_task_get_timeout (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+  return self->timeout;
+}
+
+const char *
+em_task_get_batch (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->batch;
+}
+
 guint64
 em_task_get_serial (EmTask *self)
 {
@@ -354,6 +569,16 @@ add_time (JsonBuilder *builder, const char *key, GDateTime *time)
 }
 
 static void
+add_strv (JsonBuilder *builder, const char *key, char **strv)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_begin_array (builder);
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_builder_add_string_value (builder, strv[i]);
+  json_builder_end_array (builder);
+}
+
+static void
 add_object (JsonBuilder *builder, const char *key, JsonObject *object)
 {
   json_builder_set_member_name (builder, key);
@@ -396,6 +621,28 @@ em_task_to_json (EmTask *self)
   add_time (builder, "completed_at", self->completed_at);
   json_builder_set_member_name (builder, "progress");
   json_builder_add_double_value (builder, self->progress);
+  json_builder_set_member_name (builder, "priority");
+  json_builder_add_int_value (builder, self->priority);
+  add_strv (builder, "depends_on", self->depends_on);
+  add_strv (builder, "waiting_on", self->waiting_on);
+  add_strv (builder, "waiting_for", self->waiting_for);
+  json_builder_set_member_name (builder, "max_retries");
+  json_builder_add_int_value (builder, self->max_retries);
+  json_builder_set_member_name (builder, "retry_delay");
+  json_builder_add_double_value (builder, self->retry_delay);
+  json_builder_set_member_name (builder, "attempts");
+  json_builder_add_int_value (builder, self->attempts);
+  add_time (builder, "run_at", self->run_at);
+  json_builder_set_member_name (builder, "timeout");
+  if (self->timeout > 0)
+    json_builder_add_double_value (builder, self->timeout);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "batch");
+  if (self->batch != NULL)
+    json_builder_add_string_value (builder, self->batch);
+  else
+    json_builder_add_null_value (builder);
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);

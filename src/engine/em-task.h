@@ -37,6 +37,16 @@ GDateTime    *em_task_get_created_at   (EmTask *self);
 GDateTime    *em_task_get_started_at   (EmTask *self);
 GDateTime    *em_task_get_completed_at (EmTask *self);
 gdouble       em_task_get_progress     (EmTask *self);
+gint          em_task_get_priority     (EmTask *self);
+const char * const *em_task_get_depends_on (EmTask *self);
+const char * const *em_task_get_waiting_on (EmTask *self);
+const char * const *em_task_get_waiting_for (EmTask *self);
+guint         em_task_get_max_retries  (EmTask *self);
+gdouble       em_task_get_retry_delay  (EmTask *self);
+guint         em_task_get_attempts     (EmTask *self);
+GDateTime    *em_task_get_run_at       (EmTask *self);
+gdouble       em_task_get_timeout      (EmTask *self);
+const char   *em_task_get_batch        (EmTask *self);
 guint64       em_task_get_serial       (EmTask *self);
 gboolean      em_task_is_finished      (EmTask *self);
 

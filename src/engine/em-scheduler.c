@@ -1,0 +1,349 @@
+#define G_LOG_DOMAIN "em-engine"
+
+#include "config.h"
+
+#include "engine/em-scheduler.h"
+
+#define N_BUCKETS (EM_DEVICE_KIND_ALL + 1)
+#define N_DEVICES 3
+
+struct _EmSchedBatch
+{
+  gatomicrefcount ref_count;
+  char           *id;
+  gboolean        exclusive;
+  EmDeviceKind    claims;
+  guint           n_unfinished;
+  gboolean        holding;
+};
+
+/*
+ * Ready items live in one queue per claim set, so choosing what starts looks at
+ * no more than N_BUCKETS heads however many tasks wait. Items of an exclusive
+ * batch that has not started yet queue under the batch's whole claim set; once
+ * the batch holds its devices, its items move to `batch_ready`, because nothing
+ * else can use those devices and nothing should wait behind them.
+ */
+struct _EmScheduler
+{
+  GSequence    *buckets[N_BUCKETS];
+  EmDeviceKind  bucket_waiting[N_BUCKETS];
+  GSequence    *batch_ready;
+  GPtrArray    *fresh;                 /* items added since the last waiting update;
+                                        * the manager updates after every pass */
+  EmDeviceKind  busy;
+  EmSchedBatch *reserved_by[N_DEVICES];
+};
+
+static gint
+compare_items (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const EmSchedItem *ia = a, *ib = b;
+
+  if (ia->priority != ib->priority)
+    return ia->priority > ib->priority ? -1 : 1;
+  return ia->serial < ib->serial ? -1 : ia->serial > ib->serial;
+}
+
+EmScheduler *
+em_scheduler_new (void)
+{
+  EmScheduler *self = g_new0 (EmScheduler, 1);
+
+  for (guint i = 0; i < N_BUCKETS; i++)
+    self->buckets[i] = g_sequence_new (NULL);
+  self->batch_ready = g_sequence_new (NULL);
+  self->fresh = g_ptr_array_new ();
+  return self;
+}
+
+void
+em_scheduler_free (EmScheduler *self)
+{
+  if (self == NULL)
+    return;
+  for (guint i = 0; i < N_BUCKETS; i++)
+    g_sequence_free (self->buckets[i]);
+  g_sequence_free (self->batch_ready);
+  g_ptr_array_unref (self->fresh);
+  g_free (self);
+}
+
+EmSchedBatch *
+em_sched_batch_new (gboolean exclusive, EmDeviceKind claims, guint n_tasks)
+{
+  EmSchedBatch *batch = g_new0 (EmSchedBatch, 1);
+
+  g_atomic_ref_count_init (&batch->ref_count);
+  batch->id = g_uuid_string_random ();
+  batch->exclusive = exclusive;
+  batch->claims = claims;
+  batch->n_unfinished = n_tasks;
+  return batch;
+}
+
+EmSchedBatch *
+em_sched_batch_ref (EmSchedBatch *batch)
+{
+  g_atomic_ref_count_inc (&batch->ref_count);
+  return batch;
+}
+
+void
+em_sched_batch_unref (EmSchedBatch *batch)
+{
+  if (!g_atomic_ref_count_dec (&batch->ref_count))
+    return;
+  g_free (batch->id);
+  g_free (batch);
+}
+
+const char *
+em_sched_batch_get_id (EmSchedBatch *batch)
+{
+  return batch->id;
+}
+
+gboolean
+em_sched_batch_is_exclusive (EmSchedBatch *batch)
+{
+  return batch->exclusive;
+}
+
+static gboolean
+in_holding_batch (EmSchedItem *item)
+{
+  return item->batch != NULL && item->batch->exclusive && item->batch->holding;
+}
+
+/* the claim set an item competes with: its batch's, until the batch holds them */
+static EmDeviceKind
+bucket_claims (EmSchedItem *item)
+{
+  if (item->batch != NULL && item->batch->exclusive && !item->batch->holding)
+    return item->batch->claims;
+  return item->claims;
+}
+
+static EmDeviceKind
+reserved_mask (EmScheduler *self, EmSchedBatch *except)
+{
+  EmDeviceKind mask = 0;
+
+  for (guint i = 0; i < N_DEVICES; i++)
+    {
+      if (self->reserved_by[i] != NULL && self->reserved_by[i] != except)
+        mask |= 1 << i;
+    }
+  return mask;
+}
+
+void
+em_scheduler_add_ready (EmScheduler *self, EmSchedItem *item)
+{
+  GSequence *queue;
+
+  g_return_if_fail (item->ready_iter == NULL);
+
+  queue = in_holding_batch (item) ? self->batch_ready : self->buckets[bucket_claims (item)];
+  item->ready_iter = g_sequence_insert_sorted (queue, item, compare_items, NULL);
+  g_ptr_array_add (self->fresh, item);
+}
+
+void
+em_scheduler_remove_ready (EmScheduler *self, EmSchedItem *item)
+{
+  if (item->ready_iter == NULL)
+    return;
+  g_sequence_remove (item->ready_iter);
+  item->ready_iter = NULL;
+  /* left in `fresh`: the waiting update skips items that are no longer ready */
+}
+
+gboolean
+em_scheduler_is_ready (EmSchedItem *item)
+{
+  return item->ready_iter != NULL;
+}
+
+guint
+em_scheduler_count_ready (EmScheduler *self)
+{
+  guint n = g_sequence_get_length (self->batch_ready);
+
+  for (guint i = 0; i < N_BUCKETS; i++)
+    n += g_sequence_get_length (self->buckets[i]);
+  return n;
+}
+
+static void
+hold (EmScheduler *self, EmSchedItem *item)
+{
+  em_scheduler_remove_ready (self, item);
+  self->busy |= item->claims;
+  item->holding = TRUE;
+  item->waiting_for = 0;
+}
+
+/* the batch takes all its devices at once, and its waiting items leave the
+ * shared queues for its own */
+static void
+reserve (EmScheduler *self, EmSchedBatch *batch)
+{
+  GSequence *queue = self->buckets[batch->claims];
+  GSequenceIter *iter = g_sequence_get_begin_iter (queue);
+
+  batch->holding = TRUE;
+  for (guint i = 0; i < N_DEVICES; i++)
+    {
+      if (batch->claims & (1 << i))
+        self->reserved_by[i] = batch;
+    }
+
+  while (!g_sequence_iter_is_end (iter))
+    {
+      EmSchedItem *item = g_sequence_get (iter);
+
+      iter = g_sequence_iter_next (iter);
+      if (item->batch == batch)
+        {
+          em_scheduler_remove_ready (self, item);
+          em_scheduler_add_ready (self, item);
+        }
+    }
+}
+
+static EmSchedItem *
+take_from_batches (EmScheduler *self)
+{
+  GSequenceIter *iter = g_sequence_get_begin_iter (self->batch_ready);
+
+  for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+    {
+      EmSchedItem *item = g_sequence_get (iter);
+
+      if ((item->claims & self->busy) == 0)
+        {
+          hold (self, item);
+          return item;
+        }
+    }
+  return NULL;
+}
+
+/*
+ * Heads of the buckets are tried best first. A head that cannot start adds its
+ * claim set to `blocked`, and no lower item may take any of those devices: so a
+ * high-priority task is never starved by a stream of smaller ones, and devices
+ * are taken all at once, so no two tasks each hold what the other needs.
+ */
+EmSchedItem *
+em_scheduler_take_next (EmScheduler *self)
+{
+  EmDeviceKind blocked = 0;
+  EmSchedItem *item = take_from_batches (self);
+
+  if (item != NULL)
+    return item;
+
+  for (;;)
+    {
+      EmSchedItem *best = NULL;
+      EmDeviceKind claims, unavailable;
+
+      for (guint b = 0; b < N_BUCKETS; b++)
+        {
+          EmSchedItem *head;
+
+          if ((b & blocked) != 0 || g_sequence_is_empty (self->buckets[b]))
+            continue;
+          head = g_sequence_get (g_sequence_get_begin_iter (self->buckets[b]));
+          if (best == NULL || compare_items (head, best, NULL) < 0)
+            best = head;
+        }
+      if (best == NULL)
+        return NULL;
+
+      claims = bucket_claims (best);
+      unavailable = self->busy | reserved_mask (self, best->batch);
+      if ((claims & unavailable) == 0)
+        {
+          if (best->batch != NULL && best->batch->exclusive && !best->batch->holding)
+            reserve (self, best->batch);
+          hold (self, best);
+          return best;
+        }
+
+      /* an item with no claims is never unavailable, so this always grows */
+      blocked |= claims;
+    }
+}
+
+void
+em_scheduler_release (EmScheduler *self, EmSchedItem *item)
+{
+  if (!item->holding)
+    return;
+  item->holding = FALSE;
+  self->busy &= ~item->claims;
+}
+
+void
+em_scheduler_batch_task_done (EmScheduler *self, EmSchedBatch *batch)
+{
+  g_return_if_fail (batch->n_unfinished > 0);
+
+  if (--batch->n_unfinished > 0 || !batch->holding)
+    return;
+  batch->holding = FALSE;
+  for (guint i = 0; i < N_DEVICES; i++)
+    {
+      if (self->reserved_by[i] == batch)
+        self->reserved_by[i] = NULL;
+    }
+}
+
+static void
+set_waiting (EmSchedItem *item, EmDeviceKind mask, EmSchedWaitingFunc func, gpointer user_data)
+{
+  if (item->waiting_for == mask)
+    return;
+  item->waiting_for = mask;
+  func (item, mask, user_data);
+}
+
+void
+em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointer user_data)
+{
+  EmDeviceKind unavailable = self->busy | reserved_mask (self, NULL);
+
+  for (guint b = 0; b < N_BUCKETS; b++)
+    {
+      EmDeviceKind mask = b & unavailable;
+
+      /* whole buckets are revisited only when their answer changes */
+      if (mask != self->bucket_waiting[b])
+        {
+          GSequenceIter *iter = g_sequence_get_begin_iter (self->buckets[b]);
+
+          self->bucket_waiting[b] = mask;
+          for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+            set_waiting (g_sequence_get (iter), mask, func, user_data);
+        }
+    }
+
+  for (guint i = 0; i < self->fresh->len; i++)
+    {
+      EmSchedItem *item = g_ptr_array_index (self->fresh, i);
+      EmDeviceKind mask;
+
+      if (item->ready_iter == NULL)
+        continue;
+      mask = in_holding_batch (item)
+        ? item->claims & self->busy
+        : self->bucket_waiting[bucket_claims (item)];
+
+      set_waiting (item, mask, func, user_data);
+    }
+  g_ptr_array_set_size (self->fresh, 0);
+}

@@ -1,0 +1,72 @@
+#pragma once
+
+#include "engine/em-action.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The part of the engine that decides what may start: ready tasks ordered by
+ * priority (higher first) then submission, the devices held by running tasks,
+ * and the devices reserved by exclusive batches. It never touches tasks; the
+ * manager embeds an EmSchedItem in each of its entries.
+ */
+
+typedef struct _EmScheduler EmScheduler;
+typedef struct _EmSchedBatch EmSchedBatch;
+
+typedef struct {
+  gint           priority;
+  guint64        serial;
+  EmDeviceKind   claims;
+  EmSchedBatch  *batch;       /* (nullable) (owned): one reference per item */
+
+  /* scheduler-owned */
+  GSequenceIter *ready_iter;
+  EmDeviceKind   waiting_for;
+  gboolean       holding;     /* its devices are marked busy */
+} EmSchedItem;
+
+typedef void (*EmSchedWaitingFunc) (EmSchedItem  *item,
+                                    EmDeviceKind  waiting_for,
+                                    gpointer      user_data);
+
+#define EM_DEVICE_KIND_ALL (EM_DEVICE_KIND_CAMERA | EM_DEVICE_KIND_STAGE | EM_DEVICE_KIND_FOCUS)
+
+EmScheduler  *em_scheduler_new            (void);
+void          em_scheduler_free           (EmScheduler   *self);
+
+/* @claims: the union of the claims of the batch's tasks */
+EmSchedBatch *em_sched_batch_new          (gboolean       exclusive,
+                                           EmDeviceKind   claims,
+                                           guint          n_tasks);
+EmSchedBatch *em_sched_batch_ref          (EmSchedBatch  *batch);
+void          em_sched_batch_unref        (EmSchedBatch  *batch);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmSchedBatch, em_sched_batch_unref)
+const char   *em_sched_batch_get_id       (EmSchedBatch  *batch);
+gboolean      em_sched_batch_is_exclusive (EmSchedBatch  *batch);
+
+void          em_scheduler_add_ready      (EmScheduler   *self,
+                                           EmSchedItem   *item);
+void          em_scheduler_remove_ready   (EmScheduler   *self,
+                                           EmSchedItem   *item);
+gboolean      em_scheduler_is_ready       (EmSchedItem   *item);
+guint         em_scheduler_count_ready    (EmScheduler   *self);
+
+/* the best ready item whose devices are all free, now removed from the ready set
+ * with its devices marked busy; %NULL when nothing may start */
+EmSchedItem  *em_scheduler_take_next      (EmScheduler   *self);
+/* its action returned: the devices are free again */
+void          em_scheduler_release        (EmScheduler   *self,
+                                           EmSchedItem   *item);
+/* one task of the batch reached a final state; when all have, the batch's
+ * reservation ends */
+void          em_scheduler_batch_task_done (EmScheduler  *self,
+                                            EmSchedBatch *batch);
+
+/* tells, for ready items whose answer changed, which devices they wait for */
+void          em_scheduler_update_waiting (EmScheduler        *self,
+                                           EmSchedWaitingFunc  func,
+                                           gpointer            user_data);
+
+G_END_DECLS
