@@ -1,0 +1,750 @@
+#define G_LOG_DOMAIN "em-devices"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <gst/app/gstappsink.h>
+#include <gst/base/gstbasesrc.h>
+#include <gst/video/video.h>
+
+#include "devices/em-gst-camera.h"
+#include "devices/em-gst-source-controls.h"
+#include "engine/em-error.h"
+
+/* a capture waits out its exposure on a main-context timer, then takes the next
+ * frame the live pipeline delivers. frames arrive on the streaming thread, which
+ * only copies the pixels and hands them over under the lock; everything else,
+ * bus messages included, happens on the main context. */
+
+#define SINK_NAME            "em_camera_sink"
+#define PROGRESS_INTERVAL_MS 50
+#define FRAME_TIMEOUT_S      5
+
+struct _EmGstCamera
+{
+  EmCamera      parent_instance;
+
+  char         *source_description;
+  guint         width;
+  guint         height;
+
+  GMainContext *context;
+  GSource      *frame_source;   /* woken from the streaming thread */
+  GstElement   *pipeline;       /* NULL until built, and after an error */
+  GstElement   *source;
+  GSource      *bus_source;
+  GTask        *pending;
+
+  /* shared with the streaming thread */
+  GMutex        lock;
+  gboolean      armed;
+  EmFrame      *frame;
+};
+
+G_DEFINE_FINAL_TYPE (EmGstCamera, em_gst_camera, EM_TYPE_CAMERA)
+
+enum {
+  PROP_0,
+  PROP_SOURCE_DESCRIPTION,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+typedef struct
+{
+  gdouble         exposure_ms;
+  gdouble         gain;
+  gboolean        exposure_applied;
+  gboolean        gain_applied;
+  gint64          started_us;
+  EmProgressFunc  progress;
+  gpointer        progress_data;
+  GSource        *exposure_timer;
+  GSource        *frame_timeout;
+  GSource        *cancel_source;
+} Capture;
+
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+capture_free (gpointer data)
+{
+  Capture *capture = data;
+
+  clear_source (&capture->exposure_timer);
+  clear_source (&capture->frame_timeout);
+  clear_source (&capture->cancel_source);
+  g_free (capture);
+}
+
+static void
+set_armed (EmGstCamera *self, gboolean armed)
+{
+  g_mutex_lock (&self->lock);
+  self->armed = armed;
+  /* a frame that arrived before arming is stale */
+  g_clear_pointer (&self->frame, em_frame_unref);
+  g_mutex_unlock (&self->lock);
+}
+
+/* ends the capture in flight with @frame or @error (taken) */
+static void
+finish_capture (EmGstCamera *self, EmFrame *frame, GError *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->pending);
+  Capture *capture;
+
+  if (task == NULL)
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  capture = g_task_get_task_data (task);
+  clear_source (&capture->exposure_timer);
+  clear_source (&capture->frame_timeout);
+  clear_source (&capture->cancel_source);
+  set_armed (self, FALSE);
+
+  if (frame != NULL)
+    {
+      g_clear_error (&error);
+      em_frame_set_exposure (frame, capture->exposure_ms, capture->exposure_applied);
+      em_frame_set_gain (frame, capture->gain, capture->gain_applied);
+      g_task_return_pointer (task, em_frame_ref (frame), (GDestroyNotify) em_frame_unref);
+    }
+  else
+    {
+      g_task_return_error (task, error);
+    }
+}
+
+static void
+teardown (EmGstCamera *self)
+{
+  clear_source (&self->bus_source);
+  if (self->pipeline != NULL)
+    {
+      /* joins the streaming threads, so nothing calls back into us afterwards */
+      gst_element_set_state (self->pipeline, GST_STATE_NULL);
+      gst_clear_object (&self->source);
+      gst_clear_object (&self->pipeline);
+    }
+  set_armed (self, FALSE);
+}
+
+static EmFrame *
+frame_from_sample (GstSample *sample)
+{
+  GstCaps *caps = gst_sample_get_caps (sample);
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  GstVideoInfo info;
+  GstVideoFrame video_frame;
+  EmPixelFormat format;
+  guint8 *pixels;
+  gsize row_bytes;
+  guint width, height;
+  EmFrame *frame;
+
+  if (caps == NULL || buffer == NULL || !gst_video_info_from_caps (&info, caps))
+    return NULL;
+
+  switch (GST_VIDEO_INFO_FORMAT (&info))
+    {
+    case GST_VIDEO_FORMAT_RGB:
+      format = EM_PIXEL_FORMAT_RGB8;
+      break;
+    case GST_VIDEO_FORMAT_GRAY8:
+      format = EM_PIXEL_FORMAT_GRAY8;
+      break;
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    case GST_VIDEO_FORMAT_GRAY16_LE:
+#else
+    case GST_VIDEO_FORMAT_GRAY16_BE:
+#endif
+      format = EM_PIXEL_FORMAT_GRAY16;
+      break;
+    default:
+      return NULL;
+    }
+
+  if (!gst_video_frame_map (&video_frame, &info, buffer, GST_MAP_READ))
+    return NULL;
+
+  width = GST_VIDEO_FRAME_WIDTH (&video_frame);
+  height = GST_VIDEO_FRAME_HEIGHT (&video_frame);
+  row_bytes = (gsize) width * em_pixel_format_get_channels (format) *
+              (em_pixel_format_get_bit_depth (format) / 8);
+  pixels = g_malloc (row_bytes * height);
+  /* tightly packed rows: consumers need not know GStreamer's padding */
+  for (guint row = 0; row < height; row++)
+    memcpy (pixels + row * row_bytes,
+            (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&video_frame, 0) +
+              (gsize) row * GST_VIDEO_FRAME_PLANE_STRIDE (&video_frame, 0),
+            row_bytes);
+  gst_video_frame_unmap (&video_frame);
+
+  {
+    g_autoptr(GBytes) bytes = g_bytes_new_take (pixels, row_bytes * height);
+
+    frame = em_frame_new (format, width, height, row_bytes, bytes);
+  }
+  em_frame_set_timestamp (frame, g_get_real_time ());
+  return frame;
+}
+
+/* streaming thread */
+static GstFlowReturn
+new_sample_cb (GstAppSink *sink, gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  g_autoptr(GstSample) sample = gst_app_sink_pull_sample (sink);
+  g_autoptr(EmFrame) frame = NULL;
+  gboolean armed;
+
+  if (sample == NULL)
+    return GST_FLOW_OK;
+
+  g_mutex_lock (&self->lock);
+  armed = self->armed;
+  g_mutex_unlock (&self->lock);
+  if (!armed)
+    return GST_FLOW_OK;
+
+  /* copy outside the lock; only the hand-over holds it */
+  frame = frame_from_sample (sample);
+  if (frame == NULL)
+    {
+      g_debug ("dropping a sample the camera cannot read");
+      return GST_FLOW_OK;
+    }
+
+  g_mutex_lock (&self->lock);
+  if (self->armed)
+    {
+      self->armed = FALSE;
+      g_clear_pointer (&self->frame, em_frame_unref);
+      self->frame = g_steal_pointer (&frame);
+      g_source_set_ready_time (self->frame_source, 0);
+    }
+  g_mutex_unlock (&self->lock);
+
+  return GST_FLOW_OK;
+}
+
+static gboolean
+frame_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  /* reset before the callback reads the frame, so no wake-up is lost */
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs frame_source_funcs = {
+  .dispatch = frame_source_dispatch,
+};
+
+static gboolean
+frame_ready_cb (gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  g_autoptr(EmFrame) frame = NULL;
+
+  g_mutex_lock (&self->lock);
+  frame = g_steal_pointer (&self->frame);
+  g_mutex_unlock (&self->lock);
+
+  if (frame != NULL)
+    finish_capture (self, frame, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* GStreamer's message, plus the detail line of its debug text when there is one
+ * (for a missing file or an unplugged device that is where the name is) */
+static GError *
+error_from_message (GstMessage *message)
+{
+  g_autoptr(GError) gst_error = NULL;
+  g_autofree char *debug = NULL;
+  const char *detail = NULL;
+
+  gst_message_parse_error (message, &gst_error, &debug);
+  g_debug ("camera pipeline error: %s", debug != NULL ? debug : "no debug details");
+  if (debug != NULL && (detail = strchr (debug, '\n')) != NULL)
+    detail = g_strstrip ((char *) detail + 1);
+
+  if (detail != NULL && *detail != '\0')
+    return g_error_new (EM_ERROR, EM_ERROR_FAILED, _("Camera error: %s (%s)"),
+                        gst_error->message, detail);
+  return g_error_new (EM_ERROR, EM_ERROR_FAILED, _("Camera error: %s"), gst_error->message);
+}
+
+static gboolean
+bus_cb (GstBus *bus, GstMessage *message, gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  g_autoptr(GError) gst_error = NULL;
+  g_autofree char *debug = NULL;
+  GError *error = NULL;
+
+  switch (GST_MESSAGE_TYPE (message))
+    {
+    case GST_MESSAGE_ERROR:
+      error = error_from_message (message);
+      g_warning ("Camera pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
+                 error->message);
+      break;
+    case GST_MESSAGE_EOS:
+      g_warning ("Camera stream ended");
+      error = g_error_new_literal (EM_ERROR, EM_ERROR_FAILED, _("The camera stream ended"));
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning (message, &gst_error, &debug);
+      g_debug ("camera pipeline warning: %s", gst_error->message);
+      return G_SOURCE_CONTINUE;
+    default:
+      return G_SOURCE_CONTINUE;
+    }
+
+  /* the next capture builds a fresh pipeline */
+  teardown (self);
+  finish_capture (self, NULL, error);
+  return G_SOURCE_REMOVE;
+}
+
+static GstElement *
+find_source (GstBin *bin)
+{
+  g_autoptr(GstIterator) iter = gst_bin_iterate_sources (bin);
+  g_auto(GValue) item = G_VALUE_INIT;
+  GstElement *source = NULL;
+  gboolean done = FALSE;
+
+  while (!done)
+    {
+      switch (gst_iterator_next (iter, &item))
+        {
+        case GST_ITERATOR_OK:
+          source = g_value_dup_object (&item);
+          g_value_reset (&item);
+          done = TRUE;
+          break;
+        case GST_ITERATOR_RESYNC:
+          gst_iterator_resync (iter);
+          break;
+        case GST_ITERATOR_ERROR:
+        case GST_ITERATOR_DONE:
+        default:
+          done = TRUE;
+          break;
+        }
+    }
+  return source;
+}
+
+static gboolean
+source_is_live (GstElement *source)
+{
+  /* sources that are not base sources (bins) are taken as live, as cameras are */
+  return !GST_IS_BASE_SRC (source) || gst_base_src_is_live (GST_BASE_SRC (source));
+}
+
+static gboolean
+ensure_pipeline (EmGstCamera *self, GError **error)
+{
+  static GstAppSinkCallbacks callbacks = { .new_sample = new_sample_cb };
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GstBus) bus = NULL;
+
+  if (self->pipeline != NULL)
+    return TRUE;
+
+  if (!gst_init_check (NULL, NULL, &local_error))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("GStreamer cannot be initialised: %s"), local_error->message);
+      return FALSE;
+    }
+
+  description = g_strdup_printf ("%s ! videoconvert ! videoscale "
+                                 "! video/x-raw,format=RGB,width=%u,height=%u "
+                                 "! appsink name=" SINK_NAME " max-buffers=1 drop=true "
+                                 "sync=false enable-last-sample=false",
+                                 self->source_description, self->width, self->height);
+  pipeline = gst_parse_launch_full (description, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &local_error);
+  if (pipeline == NULL)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("The camera pipeline “%s” cannot be built: %s"),
+                   self->source_description, local_error->message);
+      return FALSE;
+    }
+  gst_object_ref_sink (pipeline);
+
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), SINK_NAME);
+  if (!GST_IS_BIN (pipeline) || sink == NULL || !GST_IS_APP_SINK (sink))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("The camera pipeline “%s” cannot be built: it must be a source description"),
+                   self->source_description);
+      return FALSE;
+    }
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
+
+  self->source = find_source (GST_BIN (pipeline));
+  if (self->source != NULL && !source_is_live (self->source))
+    {
+      /* a file or a test source without is-live runs flat out: pace it by the clock */
+      g_object_set (sink, "sync", TRUE, NULL);
+    }
+
+  bus = gst_element_get_bus (pipeline);
+  self->bus_source = gst_bus_create_watch (bus);
+  g_source_set_name (self->bus_source, "[engine-manager] camera bus");
+  g_source_set_callback (self->bus_source, G_SOURCE_FUNC (bus_cb), self, NULL);
+  g_source_attach (self->bus_source, self->context);
+  self->pipeline = g_steal_pointer (&pipeline);
+
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    {
+      g_autoptr(GstMessage) message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+      if (message != NULL)
+        {
+          g_propagate_error (error, error_from_message (message));
+        }
+      else
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                       _("The camera pipeline “%s” cannot be started"), self->source_description);
+        }
+      teardown (self);
+      return FALSE;
+    }
+
+  g_debug ("camera pipeline running: %s", description);
+  return TRUE;
+}
+
+static gboolean
+frame_timeout_cb (gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  Capture *capture = g_task_get_task_data (self->pending);
+
+  g_clear_pointer (&capture->frame_timeout, g_source_unref);
+  g_warning ("Camera delivered no frame within %d s; restarting its pipeline", FRAME_TIMEOUT_S);
+  teardown (self);
+  finish_capture (self, NULL,
+                  g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                               _("The camera delivered no frame within %d s"), FRAME_TIMEOUT_S));
+  return G_SOURCE_REMOVE;
+}
+
+static void schedule_exposure_tick (EmGstCamera *self, Capture *capture);
+
+static gboolean
+exposure_tick_cb (gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  Capture *capture = g_task_get_task_data (self->pending);
+  gint64 exposure_us = (gint64) (capture->exposure_ms * 1000.0);
+  gint64 elapsed_us = g_get_monotonic_time () - capture->started_us;
+
+  g_clear_pointer (&capture->exposure_timer, g_source_unref);
+
+  if (elapsed_us < exposure_us)
+    {
+      if (capture->progress != NULL)
+        capture->progress ((gdouble) elapsed_us / (gdouble) exposure_us, capture->progress_data);
+      schedule_exposure_tick (self, capture);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* the exposure is over: the next frame is ours */
+  set_armed (self, TRUE);
+  capture->frame_timeout = g_timeout_source_new_seconds (FRAME_TIMEOUT_S);
+  g_source_set_callback (capture->frame_timeout, frame_timeout_cb, self, NULL);
+  g_source_attach (capture->frame_timeout, self->context);
+  if (capture->progress != NULL)
+    capture->progress (1.0, capture->progress_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_exposure_tick (EmGstCamera *self, Capture *capture)
+{
+  gint64 remaining_us = capture->started_us + (gint64) (capture->exposure_ms * 1000.0) -
+                        g_get_monotonic_time ();
+  guint interval_ms = (guint) CLAMP ((remaining_us + 999) / 1000, 0, PROGRESS_INTERVAL_MS);
+
+  capture->exposure_timer = g_timeout_source_new (interval_ms);
+  g_source_set_name (capture->exposure_timer, "[engine-manager] camera exposure");
+  g_source_set_callback (capture->exposure_timer, exposure_tick_cb, self, NULL);
+  g_source_attach (capture->exposure_timer, self->context);
+}
+
+static gboolean
+cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  GError *error = NULL;
+
+  /* the pipeline keeps running; the frame is simply not taken */
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  finish_capture (self, NULL, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+em_gst_camera_capture_async (EmCamera            *camera,
+                             gdouble              exposure_ms,
+                             gdouble              gain,
+                             GCancellable        *cancellable,
+                             EmProgressFunc       progress,
+                             gpointer             progress_data,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  EmGstCamera *self = EM_GST_CAMERA (camera);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  Capture *capture;
+
+  g_task_set_source_tag (task, em_gst_camera_capture_async);
+
+  if (self->pending != NULL)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_CONFLICT,
+                               _("The camera is already capturing"));
+      return;
+    }
+  if (!ensure_pipeline (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  capture = g_new0 (Capture, 1);
+  capture->exposure_ms = exposure_ms;
+  capture->gain = gain;
+  capture->progress = progress;
+  capture->progress_data = progress_data;
+  capture->started_us = g_get_monotonic_time ();
+  em_gst_source_apply_settings (self->source, exposure_ms, gain,
+                                &capture->exposure_applied, &capture->gain_applied);
+  g_task_set_task_data (task, capture, capture_free);
+  self->pending = g_steal_pointer (&task);
+
+  if (cancellable != NULL)
+    {
+      capture->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (capture->cancel_source, G_SOURCE_FUNC (cancelled_cb), self, NULL);
+      g_source_attach (capture->cancel_source, self->context);
+    }
+  schedule_exposure_tick (self, capture);
+}
+
+static EmFrame *
+em_gst_camera_capture_finish (EmCamera *camera, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, camera), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+em_gst_camera_constructed (GObject *object)
+{
+  EmGstCamera *self = EM_GST_CAMERA (object);
+  g_autoptr(GError) error = NULL;
+
+  G_OBJECT_CLASS (em_gst_camera_parent_class)->constructed (object);
+
+  self->context = g_main_context_ref_thread_default ();
+  self->frame_source = g_source_new (&frame_source_funcs, sizeof (GSource));
+  g_source_set_name (self->frame_source, "[engine-manager] camera frame");
+  g_source_set_callback (self->frame_source, frame_ready_cb, self, NULL);
+  g_source_attach (self->frame_source, self->context);
+
+  /* start streaming now, so the first capture takes a frame instead of a pipeline
+   * start; a failure here is reported again by each capture until one succeeds */
+  if (!ensure_pipeline (self, &error))
+    g_warning ("%s", error->message);
+}
+
+static void
+em_gst_camera_dispose (GObject *object)
+{
+  EmGstCamera *self = EM_GST_CAMERA (object);
+
+  teardown (self);
+  clear_source (&self->frame_source);
+
+  G_OBJECT_CLASS (em_gst_camera_parent_class)->dispose (object);
+}
+
+static void
+em_gst_camera_finalize (GObject *object)
+{
+  EmGstCamera *self = EM_GST_CAMERA (object);
+
+  g_clear_pointer (&self->frame, em_frame_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (self->source_description);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (em_gst_camera_parent_class)->finalize (object);
+}
+
+static void
+em_gst_camera_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  EmGstCamera *self = EM_GST_CAMERA (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOURCE_DESCRIPTION:
+      g_value_set_string (value, self->source_description);
+      break;
+    case PROP_WIDTH:
+      g_value_set_uint (value, self->width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_uint (value, self->height);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_gst_camera_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  EmGstCamera *self = EM_GST_CAMERA (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOURCE_DESCRIPTION:
+      g_free (self->source_description);
+      self->source_description = g_value_dup_string (value);
+      if (self->source_description == NULL || *self->source_description == '\0')
+        {
+          g_free (self->source_description);
+          self->source_description = g_strdup (EM_GST_CAMERA_DEFAULT_SOURCE);
+        }
+      break;
+    case PROP_WIDTH:
+      self->width = g_value_get_uint (value);
+      break;
+    case PROP_HEIGHT:
+      self->height = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_gst_camera_class_init (EmGstCameraClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  EmCameraClass *camera_class = EM_CAMERA_CLASS (klass);
+
+  object_class->constructed = em_gst_camera_constructed;
+  object_class->dispose = em_gst_camera_dispose;
+  object_class->finalize = em_gst_camera_finalize;
+  object_class->get_property = em_gst_camera_get_property;
+  object_class->set_property = em_gst_camera_set_property;
+
+  camera_class->capture_async = em_gst_camera_capture_async;
+  camera_class->capture_finish = em_gst_camera_capture_finish;
+
+  properties[PROP_SOURCE_DESCRIPTION] =
+    g_param_spec_string ("source-description", NULL, NULL, EM_GST_CAMERA_DEFAULT_SOURCE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_WIDTH] =
+    g_param_spec_uint ("width", NULL, NULL, 1, G_MAXINT, EM_GST_CAMERA_DEFAULT_WIDTH,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HEIGHT] =
+    g_param_spec_uint ("height", NULL, NULL, 1, G_MAXINT, EM_GST_CAMERA_DEFAULT_HEIGHT,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+em_gst_camera_init (EmGstCamera *self)
+{
+  g_mutex_init (&self->lock);
+}
+
+/**
+ * em_gst_camera_new:
+ * @source_description: (nullable): a GStreamer source description such as
+ *   `v4l2src device=/dev/video0`, or %NULL for %EM_GST_CAMERA_DEFAULT_SOURCE
+ * @width: output width in pixels, 0 for the default
+ * @height: output height in pixels, 0 for the default
+ *
+ * Frames are converted and scaled to @width × @height RGB.
+ */
+EmCamera *
+em_gst_camera_new (const char *source_description, guint width, guint height)
+{
+  return g_object_new (EM_TYPE_GST_CAMERA,
+                       "source-description", source_description,
+                       "width", width > 0 ? width : EM_GST_CAMERA_DEFAULT_WIDTH,
+                       "height", height > 0 ? height : EM_GST_CAMERA_DEFAULT_HEIGHT,
+                       NULL);
+}
+
+const char *
+em_gst_camera_get_source_description (EmGstCamera *self)
+{
+  g_return_val_if_fail (EM_IS_GST_CAMERA (self), NULL);
+  return self->source_description;
+}
+
+guint
+em_gst_camera_get_width (EmGstCamera *self)
+{
+  g_return_val_if_fail (EM_IS_GST_CAMERA (self), 0);
+  return self->width;
+}
+
+guint
+em_gst_camera_get_height (EmGstCamera *self)
+{
+  g_return_val_if_fail (EM_IS_GST_CAMERA (self), 0);
+  return self->height;
+}
+
+GstElement *
+em_gst_camera_get_source (EmGstCamera *self)
+{
+  g_return_val_if_fail (EM_IS_GST_CAMERA (self), NULL);
+  return self->source != NULL ? gst_object_ref (self->source) : NULL;
+}

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <gst/gst.h>
+
+#include "devices/em-camera.h"
+
+G_BEGIN_DECLS
+
+/* stock elements only, so the service runs with no camera attached */
+#define EM_GST_CAMERA_DEFAULT_SOURCE "videotestsrc is-live=true pattern=ball"
+#define EM_GST_CAMERA_DEFAULT_WIDTH  640
+#define EM_GST_CAMERA_DEFAULT_HEIGHT 480
+
+#define EM_TYPE_GST_CAMERA (em_gst_camera_get_type ())
+G_DECLARE_FINAL_TYPE (EmGstCamera, em_gst_camera, EM, GST_CAMERA, EmCamera)
+
+/* never fails: a pipeline that cannot be built or started fails each capture
+ * with GStreamer's message, and is rebuilt by the next one */
+EmCamera    *em_gst_camera_new                    (const char  *source_description,
+                                                   guint        width,
+                                                   guint        height);
+
+const char  *em_gst_camera_get_source_description (EmGstCamera *self);
+guint        em_gst_camera_get_width              (EmGstCamera *self);
+guint        em_gst_camera_get_height             (EmGstCamera *self);
+/* the running source element, (transfer full) (nullable) */
+GstElement  *em_gst_camera_get_source             (EmGstCamera *self);
+
+G_END_DECLS

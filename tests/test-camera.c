@@ -1,0 +1,608 @@
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <png.h>
+#include <tiffio.h>
+
+#include "actions/em-capture-image-action.h"
+#include "actions/em-image-writer.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-action-private.h"
+#include "engine/em-error.h"
+#include "engine/em-time.h"
+#include "em-test-util.h"
+
+#define WIDTH  320
+#define HEIGHT 240
+#define SOURCE "videotestsrc is-live=true pattern=ball"
+
+typedef struct
+{
+  gboolean    done;
+  GError     *error;
+  EmFrame    *frame;
+  JsonObject *result;
+  gint64      finished_us;
+  GArray     *progress;
+} Run;
+
+static void
+run_init (Run *run)
+{
+  *run = (Run) { 0 };
+  run->progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+}
+
+static void
+run_clear (Run *run)
+{
+  g_clear_error (&run->error);
+  g_clear_pointer (&run->frame, em_frame_unref);
+  g_clear_pointer (&run->result, json_object_unref);
+  g_clear_pointer (&run->progress, g_array_unref);
+}
+
+static void
+progress_cb (gdouble fraction, gpointer user_data)
+{
+  Run *run = user_data;
+
+  g_array_append_val (run->progress, fraction);
+}
+
+static void
+captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Run *run = user_data;
+
+  run->frame = em_camera_capture_finish (EM_CAMERA (source), result, &run->error);
+  run->finished_us = g_get_monotonic_time ();
+  run->done = TRUE;
+}
+
+static void
+action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Run *run = user_data;
+
+  run->result = em_action_run_finish (EM_ACTION (source), result, &run->error);
+  run->finished_us = g_get_monotonic_time ();
+  run->done = TRUE;
+}
+
+static gboolean
+cancel_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+capture (EmCamera *camera, gdouble exposure_ms, GCancellable *cancellable, Run *run)
+{
+  run_init (run);
+  em_camera_capture_async (camera, exposure_ms, 0.0, cancellable, progress_cb, run, captured_cb, run);
+  EM_TEST_WAIT_UNTIL (run->done, 10000);
+}
+
+static void
+assert_png (const char *path, guint width, guint height)
+{
+  png_image image = { 0 };
+  g_autofree guint8 *pixels = NULL;
+  gboolean any_lit = FALSE;
+
+  image.version = PNG_IMAGE_VERSION;
+  g_assert_true (png_image_begin_read_from_file (&image, path));
+  g_assert_cmpuint (image.width, ==, width);
+  g_assert_cmpuint (image.height, ==, height);
+  g_assert_cmpuint (PNG_IMAGE_SAMPLE_CHANNELS (image.format), ==, 3);
+  image.format = PNG_FORMAT_RGB;
+  pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  g_assert_true (png_image_finish_read (&image, NULL, pixels, 0, NULL));
+  /* a real picture, not a zeroed buffer */
+  for (gsize i = 0; i < PNG_IMAGE_SIZE (image) && !any_lit; i++)
+    any_lit = pixels[i] != 0;
+  g_assert_true (any_lit);
+}
+
+static void
+test_capture_png (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(EmActionContext) context = NULL;
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"exposure\": 30, \"gain\": 2.5}", NULL);
+  g_autofree char *expected_path = g_build_filename (data_dir, "images", "task-1.png", NULL);
+  g_autoptr(GDateTime) before = em_time_now ();
+  g_autoptr(GDateTime) taken = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *stage_position;
+  JsonObject *applied;
+  Run run;
+
+  g_assert_cmpstr (em_action_get_name (action), ==, "capture_image");
+  g_assert_cmpint (em_action_get_claims (action), ==, EM_DEVICE_KIND_CAMERA);
+  g_assert_true (em_action_validate (action, json_node_get_object (parameters), &error));
+  g_assert_no_error (error);
+
+  run_init (&run);
+  context = em_action_context_new (devices, "task-1", data_dir, progress_cb, &run);
+  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+
+  g_assert_cmpstr (json_object_get_string_member (run.result, "path"), ==, expected_path);
+  g_assert_cmpstr (json_object_get_string_member (run.result, "format"), ==, "png");
+  g_assert_cmpint (json_object_get_int_member (run.result, "width"), ==, WIDTH);
+  g_assert_cmpint (json_object_get_int_member (run.result, "height"), ==, HEIGHT);
+  g_assert_cmpint (json_object_get_int_member (run.result, "bit_depth"), ==, 8);
+  g_assert_cmpfloat (json_object_get_double_member (run.result, "exposure"), ==, 30.0);
+  g_assert_cmpfloat (json_object_get_double_member (run.result, "gain"), ==, 2.5);
+  taken = em_time_parse (json_object_get_string_member (run.result, "timestamp"));
+  g_assert_nonnull (taken);
+  g_assert_cmpint (g_date_time_compare (taken, before), >=, 0);
+  stage_position = json_object_get_object_member (run.result, "stage_position");
+  g_assert_nonnull (stage_position);
+  g_assert_cmpfloat (json_object_get_double_member (stage_position, "x"), ==, 0.0);
+  g_assert_true (json_object_has_member (stage_position, "y"));
+  g_assert_true (json_object_has_member (stage_position, "z"));
+  g_assert_cmpfloat (json_object_get_double_member (run.result, "focus_position"), ==, 0.0);
+  /* videotestsrc has neither control, and the result says so */
+  applied = json_object_get_object_member (run.result, "applied");
+  g_assert_false (json_object_get_boolean_member (applied, "exposure"));
+  g_assert_false (json_object_get_boolean_member (applied, "gain"));
+
+  g_assert_cmpuint (run.progress->len, >, 1);
+  g_assert_cmpfloat (g_array_index (run.progress, gdouble, run.progress->len - 1), ==, 1.0);
+
+  assert_png (expected_path, WIDTH, HEIGHT);
+  run_clear (&run);
+  em_test_rmdir (data_dir);
+}
+
+static void
+test_capture_tiff (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(EmActionContext) context = NULL;
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"format\": \"tiff\"}", NULL);
+  g_autofree char *expected_path = g_build_filename (data_dir, "images", "task-2.tiff", NULL);
+  uint32_t width = 0, height = 0;
+  uint16_t bits = 0, samples = 0;
+  TIFF *tif;
+  Run run;
+
+  run_init (&run);
+  context = em_action_context_new (devices, "task-2", data_dir, progress_cb, &run);
+  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+
+  g_assert_cmpstr (json_object_get_string_member (run.result, "path"), ==, expected_path);
+  g_assert_cmpstr (json_object_get_string_member (run.result, "format"), ==, "tiff");
+  /* defaults */
+  g_assert_cmpfloat (json_object_get_double_member (run.result, "exposure"), ==, 10.0);
+  g_assert_cmpfloat (json_object_get_double_member (run.result, "gain"), ==, 0.0);
+  /* no stage or focus in this set */
+  g_assert_true (json_object_get_null_member (run.result, "stage_position"));
+  g_assert_true (json_object_get_null_member (run.result, "focus_position"));
+
+  tif = TIFFOpen (expected_path, "r");
+  g_assert_nonnull (tif);
+  TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &width);
+  TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &height);
+  TIFFGetField (tif, TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetField (tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
+  g_assert_cmpuint (width, ==, WIDTH);
+  g_assert_cmpuint (height, ==, HEIGHT);
+  g_assert_cmpuint (bits, ==, 8);
+  g_assert_cmpuint (samples, ==, 3);
+  {
+    g_autofree guint8 *row = g_malloc (TIFFScanlineSize (tif));
+
+    for (guint32 y = 0; y < height; y++)
+      g_assert_cmpint (TIFFReadScanline (tif, row, y, 0), ==, 1);
+  }
+  TIFFClose (tif);
+
+  run_clear (&run);
+  em_test_rmdir (data_dir);
+}
+
+static void
+test_capture_exposure (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  gint64 started_us, started_real_us;
+  gboolean applied = TRUE;
+  Run run;
+
+  started_us = g_get_monotonic_time ();
+  started_real_us = g_get_real_time ();
+  capture (camera, 300.0, NULL, &run);
+  g_assert_no_error (run.error);
+
+  /* the capture lasts at least the exposure, and takes a frame from after it */
+  g_assert_cmpint (run.finished_us - started_us, >=, 300 * 1000);
+  g_assert_cmpint (em_frame_get_timestamp (run.frame) - started_real_us, >=, 300 * 1000);
+  g_assert_cmpfloat (em_frame_get_exposure (run.frame, &applied), ==, 300.0);
+  g_assert_false (applied);
+  g_assert_cmpuint (em_frame_get_width (run.frame), ==, WIDTH);
+  g_assert_cmpuint (em_frame_get_height (run.frame), ==, HEIGHT);
+  g_assert_cmpuint (em_frame_get_format (run.frame), ==, EM_PIXEL_FORMAT_RGB8);
+  g_assert_cmpuint (em_frame_get_stride (run.frame), ==, WIDTH * 3);
+  g_assert_cmpuint (g_bytes_get_size (em_frame_get_data (run.frame)), ==, WIDTH * 3 * HEIGHT);
+
+  /* progress is the exposure elapsed: rising, several steps, ending at 1 */
+  g_assert_cmpuint (run.progress->len, >=, 4);
+  for (guint i = 1; i < run.progress->len; i++)
+    g_assert_cmpfloat (g_array_index (run.progress, gdouble, i), >=,
+                       g_array_index (run.progress, gdouble, i - 1));
+  g_assert_cmpfloat (g_array_index (run.progress, gdouble, 0), <, 0.5);
+  g_assert_cmpfloat (g_array_index (run.progress, gdouble, run.progress->len - 1), ==, 1.0);
+  g_assert_false (em_camera_is_capturing (camera));
+  run_clear (&run);
+}
+
+static void
+test_capture_next_frame (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  gint64 first_ts;
+  gint64 second_start;
+  Run run;
+
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  first_ts = em_frame_get_timestamp (run.frame);
+  run_clear (&run);
+
+  /* the second capture must not hand back a frame queued before it started */
+  second_start = g_get_real_time ();
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_cmpint (em_frame_get_timestamp (run.frame), >, first_ts);
+  g_assert_cmpint (em_frame_get_timestamp (run.frame), >=, second_start);
+  run_clear (&run);
+}
+
+static void
+test_capture_cancel (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gint64 started_us;
+  Run run;
+
+  started_us = g_get_monotonic_time ();
+  g_timeout_add (100, cancel_cb, cancellable);
+  capture (camera, 3000.0, cancellable, &run);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (run.frame);
+  /* abandoned at once, not at the end of the exposure */
+  g_assert_cmpint (run.finished_us - started_us, <, 1500 * 1000);
+  g_assert_false (em_camera_is_capturing (camera));
+  run_clear (&run);
+
+  /* the camera is free again */
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_nonnull (run.frame);
+  run_clear (&run);
+}
+
+static void
+test_capture_action_cancel (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autofree char *images = g_build_filename (data_dir, "images", "task-3.png", NULL);
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(EmActionContext) context = NULL;
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"exposure\": 2000}", NULL);
+  Run run;
+
+  run_init (&run);
+  context = em_action_context_new (devices, "task-3", data_dir, progress_cb, &run);
+  g_timeout_add (100, cancel_cb, cancellable);
+  em_action_run_async (action, context, json_node_get_object (parameters), cancellable,
+                       action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_test (images, G_FILE_TEST_EXISTS));
+  run_clear (&run);
+  em_test_rmdir (data_dir);
+}
+
+static void
+test_capture_busy (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  Run first, second;
+
+  run_init (&first);
+  run_init (&second);
+  em_camera_capture_async (camera, 50.0, 0.0, NULL, NULL, NULL, captured_cb, &first);
+  em_camera_capture_async (camera, 50.0, 0.0, NULL, NULL, NULL, captured_cb, &second);
+  EM_TEST_WAIT_UNTIL (first.done && second.done, 10000);
+  g_assert_no_error (first.error);
+  g_assert_error (second.error, EM_ERROR, EM_ERROR_CONFLICT);
+  run_clear (&first);
+  run_clear (&second);
+}
+
+static void
+test_capture_bad_settings (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  Run run;
+
+  capture (camera, 0.0, NULL, &run);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  run_clear (&run);
+
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, -1.0, NULL, NULL, NULL, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 1000);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  run_clear (&run);
+}
+
+static gboolean
+post_error_cb (gpointer user_data)
+{
+  EmGstCamera *camera = user_data;
+  g_autoptr(GstElement) source = em_gst_camera_get_source (camera);
+
+  /* what v4l2src posts when the device is unplugged */
+  g_assert_nonnull (source);
+  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Device went away."), ("test"));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_broken_pipeline_recovers (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(GstElement) before = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_autoptr(GstElement) after = NULL;
+  g_autoptr(GstElement) missing = NULL;
+  Run run;
+
+  g_assert_nonnull (before);
+
+  /* the error fails the capture in flight with GStreamer's message */
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*Device went away.*");
+  g_timeout_add (50, post_error_cb, camera);
+  capture (camera, 500.0, NULL, &run);
+  g_test_assert_expected_messages ();
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (run.error->message, "Device went away."));
+  g_assert_false (em_camera_is_capturing (camera));
+  /* torn down */
+  missing = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_assert_null (missing);
+  run_clear (&run);
+
+  /* the next capture rebuilds the pipeline and works */
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_nonnull (run.frame);
+  after = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_assert_nonnull (after);
+  g_assert_true (after != before);
+  run_clear (&run);
+}
+
+static void
+test_bad_description (void)
+{
+  g_autoptr(EmCamera) camera = NULL;
+  Run run;
+
+  /* the camera is created anyway; the problem is logged, then reported per capture */
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*nosuchcamerasrc*");
+  camera = em_gst_camera_new ("nosuchcamerasrc device=/dev/null", WIDTH, HEIGHT);
+  g_test_assert_expected_messages ();
+  g_assert_nonnull (camera);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      capture (camera, 5.0, NULL, &run);
+      g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+      g_test_message ("capture error: %s", run.error->message);
+      g_assert_nonnull (strstr (run.error->message, "nosuchcamerasrc"));
+      g_assert_false (em_camera_is_capturing (camera));
+      run_clear (&run);
+    }
+
+  /* not a source at all: still a clean failure */
+  g_clear_object (&camera);
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*cannot be built*");
+  camera = em_gst_camera_new ("videotestsrc ! ! ! appsink", WIDTH, HEIGHT);
+  g_test_assert_expected_messages ();
+  capture (camera, 5.0, NULL, &run);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+  run_clear (&run);
+}
+
+static void
+write_test_png (const char *path)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(EmFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 *pixels = g_malloc (64 * 48 * 3);
+
+  for (guint i = 0; i < 64 * 48 * 3; i++)
+    pixels[i] = (guint8) (i * 7);
+  bytes = g_bytes_new_take (pixels, 64 * 48 * 3);
+  frame = em_frame_new (EM_PIXEL_FORMAT_RGB8, 64, 48, 64 * 3, bytes);
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_device_comes_back (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *picture = g_build_filename (dir, "specimen.png", NULL);
+  g_autofree char *description = g_strdup_printf ("filesrc location=%s ! pngdec ! imagefreeze", picture);
+  g_autoptr(EmCamera) camera = NULL;
+  Run run;
+
+  /* the source cannot start: the camera fails with GStreamer's message */
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*specimen.png*");
+  camera = em_gst_camera_new (description, WIDTH, HEIGHT);
+  g_test_assert_expected_messages ();
+  capture (camera, 5.0, NULL, &run);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("capture error: %s", run.error->message);
+  g_assert_nonnull (strstr (run.error->message, "specimen.png"));
+  run_clear (&run);
+
+  /* once the resource is there the next capture rebuilds and works */
+  write_test_png (picture);
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_cmpuint (em_frame_get_width (run.frame), ==, WIDTH);
+  g_assert_cmpuint (em_frame_get_height (run.frame), ==, HEIGHT);
+  run_clear (&run);
+
+  g_clear_object (&camera);
+  em_test_rmdir (dir);
+}
+
+static EmFrame *
+make_frame (EmPixelFormat format, guint width, guint height, gsize stride)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  guint8 *pixels = g_malloc0 (stride * height);
+  guint bytes_per_pixel = em_pixel_format_get_channels (format) * em_pixel_format_get_bit_depth (format) / 8;
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width * bytes_per_pixel; x++)
+      pixels[y * stride + x] = (guint8) (x * 3 + y * 5);
+  bytes = g_bytes_new_take (pixels, stride * height);
+  return em_frame_new (format, width, height, stride, bytes);
+}
+
+static void
+test_writer_png_roundtrip (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "sub", "dir", "frame.png", NULL);
+  /* a padded stride, as GStreamer produces */
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_RGB8, 33, 17, 33 * 3 + 5);
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = NULL;
+  png_image image = { 0 };
+  const guint8 *source = g_bytes_get_data (em_frame_get_data (frame), NULL);
+
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_no_error (error);
+
+  image.version = PNG_IMAGE_VERSION;
+  g_assert_true (png_image_begin_read_from_file (&image, path));
+  g_assert_cmpuint (image.width, ==, 33);
+  g_assert_cmpuint (image.height, ==, 17);
+  image.format = PNG_FORMAT_RGB;
+  pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  g_assert_true (png_image_finish_read (&image, NULL, pixels, 0, NULL));
+  for (guint y = 0; y < 17; y++)
+    g_assert_cmpmem (pixels + y * 33 * 3, 33 * 3, source + y * (33 * 3 + 5), 33 * 3);
+
+  em_test_rmdir (dir);
+}
+
+static void
+test_writer_tiff16_roundtrip (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "frame.tiff", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY16, 20, 10, 20 * 2);
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *row = NULL;
+  const guint8 *source = g_bytes_get_data (em_frame_get_data (frame), NULL);
+  uint16_t bits = 0, samples = 0;
+  TIFF *tif;
+
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_TIFF, path, NULL, &error));
+  g_assert_no_error (error);
+
+  tif = TIFFOpen (path, "r");
+  g_assert_nonnull (tif);
+  TIFFGetField (tif, TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetField (tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
+  g_assert_cmpuint (bits, ==, 16);
+  g_assert_cmpuint (samples, ==, 1);
+  row = g_malloc (TIFFScanlineSize (tif));
+  for (guint y = 0; y < 10; y++)
+    {
+      g_assert_cmpint (TIFFReadScanline (tif, row, y, 0), ==, 1);
+      g_assert_cmpmem (row, 40, source + y * 40, 40);
+    }
+  TIFFClose (tif);
+  em_test_rmdir (dir);
+}
+
+static void
+test_writer_failure (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *blocker = g_build_filename (dir, "not-a-dir", NULL);
+  g_autofree char *path = g_build_filename (blocker, "frame.png", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "not-a-dir"));
+  em_test_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/camera/capture/png", test_capture_png);
+  g_test_add_func ("/camera/capture/tiff", test_capture_tiff);
+  g_test_add_func ("/camera/capture/exposure", test_capture_exposure);
+  g_test_add_func ("/camera/capture/next-frame", test_capture_next_frame);
+  g_test_add_func ("/camera/capture/cancel", test_capture_cancel);
+  g_test_add_func ("/camera/capture/action-cancel", test_capture_action_cancel);
+  g_test_add_func ("/camera/capture/busy", test_capture_busy);
+  g_test_add_func ("/camera/capture/bad-settings", test_capture_bad_settings);
+  g_test_add_func ("/camera/error/broken-pipeline-recovers", test_broken_pipeline_recovers);
+  g_test_add_func ("/camera/error/bad-description", test_bad_description);
+  g_test_add_func ("/camera/error/device-comes-back", test_device_comes_back);
+  g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
+  g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
+  g_test_add_func ("/camera/writer/failure", test_writer_failure);
+
+  ret = g_test_run ();
+  /* lets valgrind tell GStreamer's process-wide state from our leaks */
+  gst_deinit ();
+  return ret;
+}

@@ -1,0 +1,244 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "actions/em-builtin-actions.h"
+#include "engine/em-action-registry.h"
+#include "engine/em-error.h"
+
+/* every validation rule of every built-in action, through the registry as the
+ * engine uses it; each refusal must name the offending field */
+
+typedef struct
+{
+  EmActionRegistry *registry;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture->registry = em_action_registry_new ();
+  em_builtin_actions_register (fixture->registry);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  g_clear_object (&fixture->registry);
+}
+
+static gboolean
+validate (Fixture *fixture, const char *action_name, const char *json, GError **error)
+{
+  EmAction *action = em_action_registry_lookup (fixture->registry, action_name);
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert_nonnull (action);
+  if (json == NULL)
+    return em_action_validate (action, NULL, error);
+
+  node = json_from_string (json, NULL);
+  g_assert_nonnull (node);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return em_action_validate (action, json_node_get_object (node), error);
+}
+
+static void
+assert_valid (Fixture *fixture, const char *action_name, const char *json)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!validate (fixture, action_name, json, &error))
+    g_error ("%s %s refused: %s", action_name, json, error->message);
+}
+
+static void
+assert_refused (Fixture    *fixture,
+                const char *action_name,
+                const char *json,
+                const char *field)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *named = g_strdup_printf ("parameters.%s", field);
+
+  g_assert_false (validate (fixture, action_name, json, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s %s: %s", action_name, json != NULL ? json : "null", error->message);
+  if (strstr (error->message, named) == NULL)
+    g_error ("“%s” does not name %s", error->message, named);
+}
+
+static void
+test_registered (Fixture *fixture, gconstpointer data)
+{
+  g_auto(GStrv) names = em_action_registry_get_names (fixture->registry);
+
+  g_assert_true (g_strv_contains ((const char * const *) names, "capture_image"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "move_stage"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "adjust_focus"));
+}
+
+static void
+test_capture_image_valid (Fixture *fixture, gconstpointer data)
+{
+  EmAction *action = em_action_registry_lookup (fixture->registry, "capture_image");
+
+  assert_valid (fixture, "capture_image", NULL);
+  assert_valid (fixture, "capture_image", "{}");
+  assert_valid (fixture, "capture_image", "{\"exposure\": 0.01, \"gain\": 0, \"format\": \"png\"}");
+  assert_valid (fixture, "capture_image", "{\"exposure\": 60000, \"gain\": 12.5, \"format\": \"tiff\"}");
+  /* integers are numbers too */
+  assert_valid (fixture, "capture_image", "{\"exposure\": 5}");
+
+  /* defaults when absent */
+  g_assert_cmpfloat (em_action_param_double (action, NULL, "exposure"), ==, 10.0);
+  g_assert_cmpfloat (em_action_param_double (action, NULL, "gain"), ==, 0.0);
+  g_assert_cmpstr (em_action_param_string (action, NULL, "format"), ==, "png");
+}
+
+static void
+test_capture_image_wrong_type (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "capture_image", "{\"exposure\": \"10\"}", "exposure");
+  assert_refused (fixture, "capture_image", "{\"exposure\": true}", "exposure");
+  assert_refused (fixture, "capture_image", "{\"exposure\": null}", "exposure");
+  assert_refused (fixture, "capture_image", "{\"gain\": [1]}", "gain");
+  assert_refused (fixture, "capture_image", "{\"format\": 1}", "format");
+}
+
+static void
+test_capture_image_out_of_range (Fixture *fixture, gconstpointer data)
+{
+  /* exposure > 0: zero itself is refused */
+  assert_refused (fixture, "capture_image", "{\"exposure\": 0}", "exposure");
+  assert_refused (fixture, "capture_image", "{\"exposure\": -1}", "exposure");
+  assert_refused (fixture, "capture_image", "{\"exposure\": 60000.5}", "exposure");
+  /* gain ≥ 0: zero is fine, below is not */
+  assert_refused (fixture, "capture_image", "{\"gain\": -0.1}", "gain");
+}
+
+static void
+test_capture_image_bad_choice (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "capture_image", "{\"format\": \"jpeg\"}", "format");
+  assert_refused (fixture, "capture_image", "{\"format\": \"PNG\"}", "format");
+  assert_refused (fixture, "capture_image", "{\"format\": \"\"}", "format");
+}
+
+static void
+test_capture_image_unknown_key (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "capture_image", "{\"exposure_ms\": 10}", "exposure_ms");
+  assert_refused (fixture, "capture_image", "{\"exposure\": 10, \"x\": 1}", "x");
+}
+
+static void
+test_move_stage_valid (Fixture *fixture, gconstpointer data)
+{
+  assert_valid (fixture, "move_stage", "{\"x\": 100}");
+  assert_valid (fixture, "move_stage", "{\"y\": -100.5}");
+  assert_valid (fixture, "move_stage", "{\"z\": 0}");
+  assert_valid (fixture, "move_stage", "{\"x\": 1, \"y\": 2, \"z\": 3, \"speed\": 0.5, \"relative\": true}");
+  /* travel limits belong to the stage: checked when the task runs */
+  assert_valid (fixture, "move_stage", "{\"x\": 1e9}");
+}
+
+static void
+test_move_stage_wrong_type (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "move_stage", "{\"x\": \"100\"}", "x");
+  assert_refused (fixture, "move_stage", "{\"y\": false}", "y");
+  assert_refused (fixture, "move_stage", "{\"z\": {}}", "z");
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"relative\": \"yes\"}", "relative");
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"relative\": 1}", "relative");
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"speed\": \"fast\"}", "speed");
+}
+
+static void
+test_move_stage_out_of_range (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"speed\": 0}", "speed");
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"speed\": -10}", "speed");
+}
+
+static void
+test_move_stage_unknown_key (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "move_stage", "{\"x\": 1, \"w\": 2}", "w");
+  assert_refused (fixture, "move_stage", "{\"position\": 1}", "position");
+}
+
+static void
+test_move_stage_missing (Fixture *fixture, gconstpointer data)
+{
+  /* every axis is optional, but a move needs at least one */
+  assert_refused (fixture, "move_stage", NULL, "x");
+  assert_refused (fixture, "move_stage", "{}", "x");
+  assert_refused (fixture, "move_stage", "{\"speed\": 100, \"relative\": true}", "x");
+}
+
+static void
+test_adjust_focus_valid (Fixture *fixture, gconstpointer data)
+{
+  assert_valid (fixture, "adjust_focus", "{\"position\": 1500}");
+  assert_valid (fixture, "adjust_focus", "{\"position\": -2.5, \"relative\": true, \"speed\": 50}");
+}
+
+static void
+test_adjust_focus_wrong_type (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "adjust_focus", "{\"position\": \"high\"}", "position");
+  assert_refused (fixture, "adjust_focus", "{\"position\": 1, \"speed\": \"1\"}", "speed");
+  assert_refused (fixture, "adjust_focus", "{\"position\": 1, \"relative\": 0}", "relative");
+}
+
+static void
+test_adjust_focus_out_of_range (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "adjust_focus", "{\"position\": 1, \"speed\": 0}", "speed");
+  assert_refused (fixture, "adjust_focus", "{\"position\": 1, \"speed\": -1}", "speed");
+}
+
+static void
+test_adjust_focus_unknown_key (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "adjust_focus", "{\"position\": 1, \"z\": 1}", "z");
+}
+
+static void
+test_adjust_focus_missing (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "adjust_focus", NULL, "position");
+  assert_refused (fixture, "adjust_focus", "{}", "position");
+  assert_refused (fixture, "adjust_focus", "{\"speed\": 10}", "position");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/validation/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("registered", test_registered);
+  ADD ("capture-image/valid", test_capture_image_valid);
+  ADD ("capture-image/wrong-type", test_capture_image_wrong_type);
+  ADD ("capture-image/out-of-range", test_capture_image_out_of_range);
+  ADD ("capture-image/bad-choice", test_capture_image_bad_choice);
+  ADD ("capture-image/unknown-key", test_capture_image_unknown_key);
+  ADD ("move-stage/valid", test_move_stage_valid);
+  ADD ("move-stage/wrong-type", test_move_stage_wrong_type);
+  ADD ("move-stage/out-of-range", test_move_stage_out_of_range);
+  ADD ("move-stage/unknown-key", test_move_stage_unknown_key);
+  ADD ("move-stage/missing", test_move_stage_missing);
+  ADD ("adjust-focus/valid", test_adjust_focus_valid);
+  ADD ("adjust-focus/wrong-type", test_adjust_focus_wrong_type);
+  ADD ("adjust-focus/out-of-range", test_adjust_focus_out_of_range);
+  ADD ("adjust-focus/unknown-key", test_adjust_focus_unknown_key);
+  ADD ("adjust-focus/missing", test_adjust_focus_missing);
+
+#undef ADD
+
+  return g_test_run ();
+}
