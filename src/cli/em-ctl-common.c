@@ -1,0 +1,169 @@
+#define G_LOG_DOMAIN "enginectl"
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-json-variant.h"
+#include "dbus/em-dbus-util.h"
+#include "cli/em-ctl.h"
+
+GOptionContext *
+em_ctl_option_context_new (const char *command)
+{
+  const EmCtlCommand *info = em_ctl_lookup_command (command);
+  GOptionContext *context;
+
+  g_assert (info != NULL);
+  /* main() set the program name to "enginectl COMMAND" for the usage line */
+  context = g_option_context_new (info->parameters != NULL ? _(info->parameters) : NULL);
+  g_option_context_set_summary (context, _(info->summary));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+
+  return context;
+}
+
+void
+em_ctl_usage_error (const char *command,
+                    const char *format,
+                    ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_printerr ("enginectl %s: %s\n", command, message);
+  g_printerr (_("Try “enginectl %s --help” for more information.\n"), command);
+}
+
+gboolean
+em_ctl_parse_options (GOptionContext   *context,
+                      const char       *command,
+                      int              *argc,
+                      char           ***argv)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      em_ctl_usage_error (command, "%s", error->message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+EmDBusEngineManager1 *
+em_ctl_connect (GError **error)
+{
+  /* the registered names turn io.github.enginemanager.Error.* back into EM_ERROR */
+  (void) em_error_quark ();
+
+  return em_dbus_engine_manager1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION,
+                                                         G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                                         EM_DBUS_NAME,
+                                                         EM_DBUS_MANAGER_PATH,
+                                                         NULL, error);
+}
+
+gboolean
+em_ctl_ping (EmDBusEngineManager1  *proxy,
+             GError               **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)),
+                                       EM_DBUS_NAME, EM_DBUS_MANAGER_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping",
+                                       NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                                       NULL, error);
+  return reply != NULL;
+}
+
+gboolean
+em_ctl_error_is_not_found (const GError *error)
+{
+  return g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND);
+}
+
+static const char *
+error_hint (const GError *error)
+{
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    return _("Engine Manager is not running on the session bus, and it could not be "
+             "started automatically. Start it with “engine-manager”.");
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return _("Engine Manager did not answer in time.");
+  if (error->domain == G_IO_ERROR && error->code != G_IO_ERROR_DBUS_ERROR)
+    return _("Is a D-Bus session bus running? Check DBUS_SESSION_BUS_ADDRESS.");
+  return NULL;
+}
+
+void
+em_ctl_print_error (const GError *error)
+{
+  g_autoptr(GError) copy = g_error_copy (error);
+  const char *hint = error_hint (error);
+
+  g_dbus_error_strip_remote_error (copy);
+  g_printerr ("enginectl: %s\n", copy->message);
+  if (hint != NULL)
+    g_printerr ("%s\n", hint);
+}
+
+JsonNode *
+em_ctl_dict_to_node (GVariant *dict)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = em_variant_to_json_object (dict, &error);
+  JsonNode *node;
+
+  /* the service only sends values with a JSON form; keep going if not */
+  if (object == NULL)
+    {
+      g_warning ("%s", error->message);
+      object = json_object_new ();
+    }
+
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, object);
+  return node;
+}
+
+char *
+em_ctl_node_to_json (JsonNode *node,
+                     gboolean  pretty)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+
+  json_generator_set_pretty (generator, pretty);
+  json_generator_set_root (generator, node);
+  return json_generator_to_data (generator, NULL);
+}
+
+char *
+em_ctl_dict_to_json (GVariant *dict,
+                     gboolean  pretty)
+{
+  g_autoptr(JsonNode) node = em_ctl_dict_to_node (dict);
+
+  return em_ctl_node_to_json (node, pretty);
+}
+
+const char *
+em_ctl_dict_get_string (GVariant   *dict,
+                        const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_lookup (dict, key, "&s", &value))
+    return "";
+  return value;
+}

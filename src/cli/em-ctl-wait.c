@@ -1,0 +1,218 @@
+#define G_LOG_DOMAIN "enginectl"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+
+#include "cli/em-ctl.h"
+
+/* wait's own exit statuses, so a script can branch on the outcome */
+enum {
+  WAIT_COMPLETED = 0,
+  WAIT_FAILED = 1,
+  WAIT_CANCELLED = 2,
+  WAIT_ERROR = 3,
+};
+
+#define BAR_WIDTH 30
+
+typedef struct {
+  GMainLoop *loop;
+  const char *id;
+  gboolean show_bar;
+  gboolean bar_shown;
+  int status;
+} Wait;
+
+static void
+draw_bar (Wait    *wait,
+          gdouble  progress)
+{
+  int filled = (int) (CLAMP (progress, 0.0, 1.0) * BAR_WIDTH + 0.5);
+  g_autoptr(GString) bar = g_string_new ("\r[");
+
+  if (!wait->show_bar)
+    return;
+
+  for (int i = 0; i < BAR_WIDTH; i++)
+    g_string_append_c (bar, i < filled ? '#' : ' ');
+  g_string_append_printf (bar, "] %3.0f%%", CLAMP (progress, 0.0, 1.0) * 100.0);
+  g_print ("%s", bar->str);
+  fflush (stdout);
+  wait->bar_shown = TRUE;
+}
+
+static void
+finish (Wait       *wait,
+        int         status,
+        const char *message)
+{
+  if (wait->status != -1)
+    return;
+
+  if (status == WAIT_COMPLETED)
+    draw_bar (wait, 1.0);
+  if (wait->bar_shown)
+    g_print ("\n");
+
+  if (status == WAIT_COMPLETED)
+    g_print (_("Task %s completed\n"), wait->id);
+  else if (status == WAIT_CANCELLED)
+    g_printerr (_("Task %s was cancelled\n"), wait->id);
+  else if (status == WAIT_FAILED)
+    g_printerr (_("Task %s failed: %s\n"), wait->id, message);
+  else if (message != NULL)
+    g_printerr ("enginectl: %s\n", message);
+
+  wait->status = status;
+  g_main_loop_quit (wait->loop);
+}
+
+static void
+progress_cb (EmDBusEngineManager1 *proxy,
+             const char           *id,
+             gdouble               progress,
+             Wait                 *wait)
+{
+  if (g_str_equal (id, wait->id))
+    draw_bar (wait, progress);
+}
+
+static void
+completed_cb (EmDBusEngineManager1 *proxy,
+              const char           *id,
+              GVariant             *result,
+              Wait                 *wait)
+{
+  if (g_str_equal (id, wait->id))
+    finish (wait, WAIT_COMPLETED, NULL);
+}
+
+static void
+failed_cb (EmDBusEngineManager1 *proxy,
+           const char           *id,
+           const char           *error,
+           Wait                 *wait)
+{
+  if (g_str_equal (id, wait->id))
+    finish (wait, WAIT_FAILED, error);
+}
+
+static void
+cancelled_cb (EmDBusEngineManager1 *proxy,
+              const char           *id,
+              Wait                 *wait)
+{
+  if (g_str_equal (id, wait->id))
+    finish (wait, WAIT_CANCELLED, NULL);
+}
+
+static void
+name_owner_cb (GObject    *proxy,
+               GParamSpec *pspec,
+               Wait       *wait)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+
+  if (owner == NULL)
+    finish (wait, WAIT_ERROR, _("Engine Manager left the bus before the task finished"));
+}
+
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  finish (user_data, WAIT_ERROR, _("interrupted"));
+  return G_SOURCE_CONTINUE;
+}
+
+/* the outcome from a task dictionary, or -1 while it is still pending or running */
+static int
+status_of (GVariant    *task,
+           const char **error)
+{
+  const char *status = em_ctl_dict_get_string (task, "status");
+
+  *error = em_ctl_dict_get_string (task, "error");
+  if (g_str_equal (status, "completed"))
+    return WAIT_COMPLETED;
+  if (g_str_equal (status, "failed"))
+    return WAIT_FAILED;
+  if (g_str_equal (status, "cancelled"))
+    return WAIT_CANCELLED;
+  return -1;
+}
+
+int
+em_ctl_wait (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = em_ctl_option_context_new ("wait");
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *task_error = NULL;
+  Wait wait = { NULL, NULL, FALSE, FALSE, -1 };
+  gdouble progress = 0;
+  guint sigint, sigterm;
+  int outcome;
+
+  g_option_context_set_description (context,
+    _("Shows a progress bar when the output is a terminal.\n"
+      "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
+      "3 unknown task, service error or bad usage."));
+  if (!em_ctl_parse_options (context, "wait", &argc, &argv))
+    return WAIT_ERROR;
+  if (argc != 2)
+    {
+      em_ctl_usage_error ("wait", _("exactly one task ID is required"));
+      return WAIT_ERROR;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  wait.loop = loop;
+  wait.id = argv[1];
+  wait.show_bar = isatty (STDOUT_FILENO);
+
+  proxy = em_ctl_connect (&error);
+  if (proxy == NULL)
+    {
+      em_ctl_print_error (error);
+      return WAIT_ERROR;
+    }
+
+  /* subscribe before asking, so an end that comes in between is not missed */
+  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), &wait);
+  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), &wait);
+  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), &wait);
+  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), &wait);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &wait);
+
+  if (!em_dbus_engine_manager1_call_get_task_sync (proxy, wait.id, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                   &task, NULL, &error))
+    {
+      em_ctl_print_error (error);
+      g_signal_handlers_disconnect_by_data (proxy, &wait);
+      return WAIT_ERROR;
+    }
+
+  outcome = status_of (task, &task_error);
+  if (outcome != -1)
+    finish (&wait, outcome, task_error);
+  else
+    {
+      if (g_variant_lookup (task, "progress", "d", &progress))
+        draw_bar (&wait, progress);
+
+      sigint = g_unix_signal_add (SIGINT, interrupt_cb, &wait);
+      sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &wait);
+      g_main_loop_run (loop);
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
+    }
+
+  g_signal_handlers_disconnect_by_data (proxy, &wait);
+  return wait.status;
+}

@@ -1,0 +1,213 @@
+#define G_LOG_DOMAIN "enginectl"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+
+#include "cli/em-ctl.h"
+
+typedef struct {
+  GMainLoop *loop;
+  gboolean json;
+} Watch;
+
+/* one line per event: JSON with the WebSocket event's field names (the bus
+ * carries no seq or timestamp), or text */
+static void
+print_event (Watch      *watch,
+             const char *type,
+             const char *id,
+             JsonObject *members,
+             const char *text)
+{
+  if (watch->json)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+      g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+      g_autofree char *line = NULL;
+
+      json_object_set_string_member (object, "type", type);
+      json_object_set_string_member (object, "task_id", id);
+      if (members != NULL)
+        {
+          JsonObjectIter iter;
+          const char *key;
+          JsonNode *member;
+
+          json_object_iter_init_ordered (&iter, members);
+          while (json_object_iter_next_ordered (&iter, &key, &member))
+            json_object_set_member (object, key, json_node_copy (member));
+        }
+      json_node_set_object (root, object);
+      line = em_ctl_node_to_json (root, FALSE);
+      g_print ("%s\n", line);
+    }
+  else
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+      g_autofree char *time = g_date_time_format (now, "%H:%M:%S");
+
+      g_print ("%s  %-15s %s%s%s\n", time, type, id, text != NULL ? "  " : "",
+               text != NULL ? text : "");
+    }
+
+  /* one line per event, even into a pipe */
+  fflush (stdout);
+}
+
+static void
+scheduled_cb (EmDBusEngineManager1 *proxy,
+              const char           *id,
+              const char           *name,
+              const char           *action,
+              Watch                *watch)
+{
+  g_autoptr(JsonObject) members = json_object_new ();
+  g_autofree char *text = g_strdup_printf ("%s “%s”", action, name);
+
+  json_object_set_string_member (members, "name", name);
+  json_object_set_string_member (members, "action", action);
+  print_event (watch, "task_scheduled", id, members, text);
+}
+
+static void
+started_cb (EmDBusEngineManager1 *proxy,
+            const char           *id,
+            Watch                *watch)
+{
+  print_event (watch, "task_started", id, NULL, NULL);
+}
+
+static void
+progress_cb (EmDBusEngineManager1 *proxy,
+             const char           *id,
+             gdouble               progress,
+             Watch                *watch)
+{
+  g_autoptr(JsonObject) members = json_object_new ();
+  g_autofree char *text = g_strdup_printf ("%.0f %%", progress * 100.0);
+
+  json_object_set_double_member (members, "progress", progress);
+  print_event (watch, "task_progress", id, members, text);
+}
+
+static void
+completed_cb (EmDBusEngineManager1 *proxy,
+              const char           *id,
+              GVariant             *result,
+              Watch                *watch)
+{
+  g_autoptr(JsonObject) members = json_object_new ();
+  JsonNode *node = em_ctl_dict_to_node (result);
+  g_autofree char *text = em_ctl_node_to_json (node, FALSE);
+
+  json_object_set_member (members, "result", node);
+  print_event (watch, "task_completed", id, members, text);
+}
+
+static void
+failed_cb (EmDBusEngineManager1 *proxy,
+           const char           *id,
+           const char           *error,
+           Watch                *watch)
+{
+  g_autoptr(JsonObject) members = json_object_new ();
+
+  json_object_set_string_member (members, "error", error);
+  print_event (watch, "task_failed", id, members, error);
+}
+
+static void
+cancelled_cb (EmDBusEngineManager1 *proxy,
+              const char           *id,
+              Watch                *watch)
+{
+  print_event (watch, "task_cancelled", id, NULL, NULL);
+}
+
+static void
+name_owner_cb (GObject    *proxy,
+               GParamSpec *pspec,
+               Watch      *watch)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+
+  /* keep watching: a restarted service is picked up by the same match rules */
+  if (owner == NULL)
+    g_printerr (_("enginectl: Engine Manager left the bus; waiting for it to return\n"));
+  else
+    g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
+}
+
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  Watch *watch = user_data;
+
+  g_main_loop_quit (watch->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+em_ctl_watch (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = em_ctl_option_context_new ("watch");
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
+  Watch watch = { NULL, FALSE };
+  guint sigint, sigterm;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &watch.json,
+      N_("Print each event as one line of JSON, with the WebSocket event’s field names"), NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_description (context,
+    _("Prints one line per task event until interrupted with Ctrl+C."));
+  if (!em_ctl_parse_options (context, "watch", &argc, &argv))
+    return EM_CTL_EXIT_USAGE;
+  if (argc > 1)
+    {
+      em_ctl_usage_error ("watch", _("unexpected argument “%s”"), argv[1]);
+      return EM_CTL_EXIT_USAGE;
+    }
+
+  proxy = em_ctl_connect (&error);
+  if (proxy == NULL)
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+
+  g_signal_connect (proxy, "task-scheduled", G_CALLBACK (scheduled_cb), &watch);
+  g_signal_connect (proxy, "task-started", G_CALLBACK (started_cb), &watch);
+  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), &watch);
+  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), &watch);
+  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), &watch);
+  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), &watch);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &watch);
+
+  /* a round trip, so the match rules are in place before we say we are
+   * watching, and the service is started if it was not running */
+  if (!em_ctl_ping (proxy, &error))
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+  g_printerr (_("Watching task events; press Ctrl+C to stop.\n"));
+
+  loop = g_main_loop_new (NULL, FALSE);
+  watch.loop = loop;
+  sigint = g_unix_signal_add (SIGINT, interrupt_cb, &watch);
+  sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &watch);
+  g_main_loop_run (loop);
+  g_clear_handle_id (&sigint, g_source_remove);
+  g_clear_handle_id (&sigterm, g_source_remove);
+
+  g_signal_handlers_disconnect_by_data (proxy, &watch);
+  return EM_CTL_EXIT_OK;
+}

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "em-dbus-generated.h"
+
+G_BEGIN_DECLS
+
+/* exit statuses of every command but `wait`, which has its own (see em-ctl-wait.c) */
+enum {
+  EM_CTL_EXIT_OK = 0,
+  EM_CTL_EXIT_ERROR = 1,
+  EM_CTL_EXIT_USAGE = 2,
+};
+
+typedef struct {
+  const char *name;
+  const char *parameters;  /* after the command name in --help, e.g. "ID" */
+  const char *summary;     /* one line, marked N_() */
+  int (*run) (int argc, char **argv);
+} EmCtlCommand;
+
+int   em_ctl_schedule (int argc, char **argv);
+int   em_ctl_list     (int argc, char **argv);
+int   em_ctl_get      (int argc, char **argv);
+int   em_ctl_cancel   (int argc, char **argv);
+int   em_ctl_watch    (int argc, char **argv);
+int   em_ctl_wait     (int argc, char **argv);
+
+const EmCtlCommand *em_ctl_lookup_command (const char *name);
+
+/* a GOptionContext for @command with its parameters and summary; --help works */
+GOptionContext *em_ctl_option_context_new (const char *command);
+/* parses, printing a usage error on failure; argv keeps the positional args */
+gboolean        em_ctl_parse_options      (GOptionContext *context,
+                                           const char     *command,
+                                           int            *argc,
+                                           char         ***argv);
+void            em_ctl_usage_error        (const char     *command,
+                                           const char     *format,
+                                           ...) G_GNUC_PRINTF (2, 3);
+
+/* the manager proxy on the session bus; may start the service by activation */
+EmDBusEngineManager1 *em_ctl_connect      (GError        **error);
+/* a round trip to the service, starting it if needed */
+gboolean        em_ctl_ping               (EmDBusEngineManager1 *proxy,
+                                           GError        **error);
+/* prints "enginectl: <message>" with remote error names stripped and a hint for
+ * the usual cases (service not running, no bus) */
+void            em_ctl_print_error        (const GError   *error);
+gboolean        em_ctl_error_is_not_found (const GError   *error);
+
+/* a{sv} → JSON text, pretty or on one line */
+char           *em_ctl_dict_to_json       (GVariant       *dict,
+                                           gboolean        pretty);
+JsonNode       *em_ctl_dict_to_node       (GVariant       *dict);
+char           *em_ctl_node_to_json       (JsonNode       *node,
+                                           gboolean        pretty);
+/* a string member of an a{sv}, or "" */
+const char     *em_ctl_dict_get_string    (GVariant       *dict,
+                                           const char     *key);
+
+G_END_DECLS

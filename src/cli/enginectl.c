@@ -1,0 +1,104 @@
+#define G_LOG_DOMAIN "enginectl"
+
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <glib/gi18n.h>
+
+#include "cli/em-ctl.h"
+
+static const EmCtlCommand commands[] = {
+  { "schedule", N_("ACTION [KEY=VALUE…]"), N_("Schedule a task and print its id"), em_ctl_schedule },
+  { "list", NULL, N_("List tasks, oldest first"), em_ctl_list },
+  { "get", N_("ID"), N_("Show one task"), em_ctl_get },
+  { "cancel", N_("ID"), N_("Cancel a pending or running task"), em_ctl_cancel },
+  { "watch", NULL, N_("Print task events as they happen"), em_ctl_watch },
+  { "wait", N_("ID"), N_("Wait until a task finishes; the exit status tells how"), em_ctl_wait },
+};
+
+const EmCtlCommand *
+em_ctl_lookup_command (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+static void
+print_usage (FILE *stream)
+{
+  fprintf (stream, "%s\n", _("Usage:\n  enginectl COMMAND [OPTION…] [ARGUMENT…]"));
+  fprintf (stream, "\n%s\n", _("Drives Engine Manager over D-Bus."));
+  fprintf (stream, "\n%s\n", _("Commands:"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (stream, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf (stream, "\n%s\n", _("Run “enginectl COMMAND --help” for a command’s options."));
+  fprintf (stream, "\n%s\n", _("Options:\n  -h, --help     Show this help\n  --version      Print the version"));
+}
+
+int
+main (int argc, char **argv)
+{
+  const EmCtlCommand *command;
+  g_autofree char *prgname = NULL;
+  const char *name;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return EM_CTL_EXIT_USAGE;
+    }
+
+  name = argv[1];
+  if (g_str_equal (name, "--help") || g_str_equal (name, "-h"))
+    {
+      print_usage (stdout);
+      return EM_CTL_EXIT_OK;
+    }
+  if (g_str_equal (name, "--version"))
+    {
+      g_print ("enginectl %s\n", PACKAGE_VERSION);
+      return EM_CTL_EXIT_OK;
+    }
+
+  /* "enginectl help COMMAND" is "enginectl COMMAND --help" */
+  if (g_str_equal (name, "help"))
+    {
+      char *help_argv[] = { NULL, (char *) "--help", NULL };
+
+      if (argc < 3)
+        {
+          print_usage (stdout);
+          return EM_CTL_EXIT_OK;
+        }
+      command = em_ctl_lookup_command (argv[2]);
+      if (command != NULL)
+        {
+          prgname = g_strdup_printf ("enginectl %s", command->name);
+          g_set_prgname (prgname);
+          help_argv[0] = (char *) command->name;
+          return command->run (2, help_argv);
+        }
+      name = argv[2];
+    }
+
+  command = em_ctl_lookup_command (name);
+  if (command == NULL)
+    {
+      g_printerr (_("enginectl: unknown command “%s”\n"), name);
+      g_printerr (_("Run “enginectl --help” for the list of commands.\n"));
+      return EM_CTL_EXIT_USAGE;
+    }
+
+  /* the usage line of --help reads "enginectl COMMAND [OPTION…] …" */
+  prgname = g_strdup_printf ("enginectl %s", command->name);
+  g_set_prgname (prgname);
+  return command->run (argc - 1, argv + 1);
+}

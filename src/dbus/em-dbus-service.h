@@ -1,0 +1,25 @@
+#pragma once
+
+#include "engine/em-engine-manager.h"
+
+G_BEGIN_DECLS
+
+#define EM_TYPE_DBUS_SERVICE (em_dbus_service_get_type ())
+G_DECLARE_FINAL_TYPE (EmDbusService, em_dbus_service, EM, DBUS_SERVICE, GObject)
+
+/* @http_address: (nullable): the REST base URL, published as HttpAddress */
+EmDbusService *em_dbus_service_new          (EmEngineManager     *manager,
+                                             const char          *http_address);
+/* connects to the session bus, exports the objects and owns the well-known name;
+ * fails with a message a user can act on when the name is taken or no bus is
+ * reachable. Emits `name-lost` if the name is lost later. */
+void           em_dbus_service_start_async  (EmDbusService       *self,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+gboolean       em_dbus_service_start_finish (EmDbusService       *self,
+                                             GAsyncResult        *result,
+                                             GError             **error);
+void           em_dbus_service_stop         (EmDbusService       *self);
+
+G_END_DECLS

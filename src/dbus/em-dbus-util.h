@@ -1,0 +1,37 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define EM_DBUS_NAME         "io.github.enginemanager.EngineManager"
+#define EM_DBUS_MANAGER_PATH "/io/github/enginemanager/EngineManager"
+#define EM_DBUS_TASKS_PATH   EM_DBUS_MANAGER_PATH "/tasks"
+
+/* /io/github/enginemanager/EngineManager/tasks/<id, '-' replaced by '_'> */
+char     *em_dbus_task_path        (const char             *id);
+
+/* an empty a{sv}, floating */
+GVariant *em_dbus_empty_dict       (void);
+
+/* refuses any key of the a{sv} @dict not in @known, naming it as "@what.key" */
+gboolean  em_dbus_check_keys       (GVariant               *dict,
+                                    const char             *what,
+                                    const char * const     *known,
+                                    GError                **error);
+
+/* looks @key up in the a{sv} @dict; absent is fine (*out = NULL), a value of
+ * another type than @type is an INVALID_ARGUMENT naming "@what.key" */
+gboolean  em_dbus_lookup           (GVariant               *dict,
+                                    const char             *what,
+                                    const char             *key,
+                                    const GVariantType     *type,
+                                    GVariant              **out,
+                                    GError                **error);
+
+/* the one place errors cross to the bus: EM_ERROR as is, anything else mapped
+ * onto it, so callers only ever see io.github.enginemanager.Error.* names */
+void      em_dbus_return_error     (GDBusMethodInvocation  *invocation,
+                                    const GError           *error);
+
+G_END_DECLS

@@ -1,0 +1,750 @@
+#define G_LOG_DOMAIN "test-dbus"
+
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <gio/gio.h>
+
+#include "em-dbus-generated.h"
+#include "em-test-util.h"
+
+/* the real engine-manager on a private bus, driven as a client would */
+
+#define BUS_NAME     "io.github.enginemanager.EngineManager"
+#define MANAGER_PATH "/io/github/enginemanager/EngineManager"
+#define MANAGER_IFACE "io.github.enginemanager.EngineManager1"
+#define TASK_IFACE   "io.github.enginemanager.Task1"
+#define ERROR_PREFIX "io.github.enginemanager.Error."
+#define GRACE_SECONDS 5
+#define TIMEOUT_MS   10000
+
+typedef struct {
+  char *path;
+  char *interface;
+  char *member;
+  GVariant *parameters;
+  gint64 time;
+} Signal;
+
+static struct {
+  GTestDBus *bus;
+  char *data_dir;
+  GSubprocess *daemon;
+  GDBusConnection *connection;
+  guint subscription;
+  GPtrArray *signals; /* every signal the service sent, in order */
+} fixture;
+
+static void
+signal_free (gpointer data)
+{
+  Signal *signal = data;
+
+  g_free (signal->path);
+  g_free (signal->interface);
+  g_free (signal->member);
+  g_variant_unref (signal->parameters);
+  g_free (signal);
+}
+
+static void
+record_signal_cb (GDBusConnection *connection,
+                  const char      *sender,
+                  const char      *path,
+                  const char      *interface,
+                  const char      *member,
+                  GVariant        *parameters,
+                  gpointer         user_data)
+{
+  Signal *signal = g_new0 (Signal, 1);
+
+  signal->path = g_strdup (path);
+  signal->interface = g_strdup (interface);
+  signal->member = g_strdup (member);
+  signal->parameters = g_variant_ref (parameters);
+  signal->time = g_get_monotonic_time ();
+  g_ptr_array_add (fixture.signals, signal);
+}
+
+static const char *
+daemon_path (void)
+{
+  const char *path = g_getenv ("ENGINE_MANAGER");
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+static GSubprocess *
+spawn_daemon (GSubprocessFlags   flags,
+              const char        *data_dir,
+              GError           **error)
+{
+  return g_subprocess_new (flags, error, daemon_path (), "--bus", "session", "--no-http",
+                           "--data-dir", data_dir, NULL);
+}
+
+static void
+fixture_up (void)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean owned = FALSE;
+
+  fixture.signals = g_ptr_array_new_with_free_func (signal_free);
+  fixture.data_dir = em_test_mkdtemp ();
+  fixture.bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (fixture.bus);
+
+  fixture.connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  fixture.subscription =
+    g_dbus_connection_signal_subscribe (fixture.connection, BUS_NAME, NULL, NULL, NULL, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, record_signal_cb, NULL, NULL);
+
+  fixture.daemon = spawn_daemon (G_SUBPROCESS_FLAGS_NONE, fixture.data_dir, &error);
+  g_assert_no_error (error);
+
+  /* ready once the name is owned */
+  for (gint64 deadline = g_get_monotonic_time () + 3 * TIMEOUT_MS * 1000;
+       !owned && g_get_monotonic_time () < deadline;
+       g_usleep (20 * 1000))
+    {
+      g_autoptr(GVariant) reply = NULL;
+
+      reply = g_dbus_connection_call_sync (fixture.connection, "org.freedesktop.DBus",
+                                           "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                           "NameHasOwner", g_variant_new ("(s)", BUS_NAME),
+                                           G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
+                                           -1, NULL, &error);
+      g_assert_no_error (error);
+      g_variant_get (reply, "(b)", &owned);
+    }
+  g_assert_true (owned);
+}
+
+static void
+fixture_down (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* SIGTERM is the clean way out, and it must exit 0 */
+  g_subprocess_send_signal (fixture.daemon, SIGTERM);
+  g_subprocess_wait_check (fixture.daemon, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&fixture.daemon);
+
+  g_dbus_connection_signal_unsubscribe (fixture.connection, fixture.subscription);
+  g_clear_object (&fixture.connection);
+  g_test_dbus_down (fixture.bus);
+  g_clear_object (&fixture.bus);
+  em_test_rmdir (fixture.data_dir);
+  g_clear_pointer (&fixture.data_dir, g_free);
+  g_clear_pointer (&fixture.signals, g_ptr_array_unref);
+}
+
+/* calls a manager method; returns the reply or NULL with @error set */
+static GVariant *
+call (const char          *path,
+      const char          *interface,
+      const char          *method,
+      GVariant            *parameters,
+      const GVariantType  *reply_type,
+      GError             **error)
+{
+  return g_dbus_connection_call_sync (fixture.connection, BUS_NAME, path, interface, method,
+                                      parameters, reply_type, G_DBUS_CALL_FLAGS_NONE,
+                                      TIMEOUT_MS, NULL, error);
+}
+
+static void
+assert_dbus_error (GError     *error,
+                   const char *name,
+                   const char *needle)
+{
+  g_autofree char *remote = NULL;
+
+  g_assert_nonnull (error);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, name);
+  if (needle != NULL && strstr (error->message, needle) == NULL)
+    g_error ("“%s” does not mention “%s”", error->message, needle);
+}
+
+/* ScheduleTask with parameters in GVariant text format, e.g. "{'duration': <100>}" */
+static char *
+schedule (const char  *name,
+          const char  *action,
+          const char  *parameters,
+          char       **out_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) params = g_variant_parse (G_VARIANT_TYPE_VARDICT, parameters,
+                                                NULL, NULL, &error);
+  char *id = NULL;
+  char *path = NULL;
+
+  g_assert_no_error (error);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}a{sv})", name, action, params, NULL),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &id, &path);
+  if (out_path != NULL)
+    *out_path = path;
+  else
+    g_free (path);
+  return id;
+}
+
+static GVariant *
+get_task (const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (MANAGER_PATH, MANAGER_IFACE, "GetTask",
+                                    g_variant_new ("(s)", id), G_VARIANT_TYPE ("(a{sv})"), &error);
+  GVariant *task;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@a{sv})", &task);
+  return task;
+}
+
+static char *
+expected_path (const char *id)
+{
+  g_autofree char *element = g_strdelimit (g_strdup (id), "-", '_');
+
+  return g_strconcat (MANAGER_PATH "/tasks/", element, NULL);
+}
+
+/* whether @signal concerns the task @id at @path, and how it reads in a trace */
+static char *
+describe (Signal     *signal,
+          const char *id,
+          const char *path)
+{
+  if (g_str_equal (signal->interface, MANAGER_IFACE))
+    {
+      const char *signal_id = NULL;
+
+      g_variant_get_child (signal->parameters, 0, "&s", &signal_id);
+      if (!g_str_equal (signal_id, id) || g_str_equal (signal->member, "TaskProgress"))
+        return NULL;
+      return g_strdup (signal->member);
+    }
+
+  if (g_str_equal (signal->member, "InterfacesAdded") ||
+      g_str_equal (signal->member, "InterfacesRemoved"))
+    {
+      const char *object_path = NULL;
+
+      g_variant_get_child (signal->parameters, 0, "&o", &object_path);
+      return g_str_equal (object_path, path) ? g_strdup (signal->member) : NULL;
+    }
+
+  if (g_str_equal (signal->member, "PropertiesChanged") && g_str_equal (signal->path, path))
+    {
+      g_autoptr(GVariant) changed = g_variant_get_child_value (signal->parameters, 1);
+      const char *status = NULL;
+
+      if (!g_variant_lookup (changed, "Status", "&s", &status))
+        return NULL;
+      return g_strdup_printf ("Status=%s", status);
+    }
+
+  return NULL;
+}
+
+/* the task's signals in order, one word each, e.g. "InterfacesAdded TaskScheduled …" */
+static char *
+trace (const char *id,
+       const char *path)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      g_autofree char *word = describe (g_ptr_array_index (fixture.signals, i), id, path);
+
+      if (word != NULL)
+        g_string_append_printf (text, "%s%s", text->len > 0 ? " " : "", word);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static Signal *
+find_signal (const char *member,
+             const char *id)
+{
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      const char *signal_id = NULL;
+
+      if (!g_str_equal (signal->member, member) ||
+          !g_str_has_prefix (g_variant_get_type_string (signal->parameters), "(s"))
+        continue;
+      g_variant_get_child (signal->parameters, 0, "&s", &signal_id);
+      if (g_str_equal (signal_id, id))
+        return signal;
+    }
+  return NULL;
+}
+
+static const char *
+dict_string (GVariant   *dict,
+             const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_lookup (dict, key, "&s", &value))
+    return NULL;
+  return value;
+}
+
+static void
+test_properties (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GVariant) xml = NULL;
+  const char * const *actions;
+  const char *introspection = NULL;
+
+  proxy = em_dbus_engine_manager1_proxy_new_sync (fixture.connection, G_DBUS_PROXY_FLAGS_NONE,
+                                                  BUS_NAME, MANAGER_PATH, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpstr (em_dbus_engine_manager1_get_version (proxy), ==, PACKAGE_VERSION);
+  g_assert_cmpstr (em_dbus_engine_manager1_get_http_address (proxy), ==, "");
+  actions = em_dbus_engine_manager1_get_actions (proxy);
+  g_assert_nonnull (actions);
+  for (const char * const *name = (const char * const[]) { "adjust_focus", "capture_image",
+                                                          "move_stage", "wait", NULL };
+       *name != NULL; name++)
+    g_assert_true (g_strv_contains (actions, *name));
+
+  /* the manager path serves the interface and the ObjectManager */
+  xml = call (MANAGER_PATH, "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+              G_VARIANT_TYPE ("(s)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (xml, "(&s)", &introspection);
+  g_assert_nonnull (strstr (introspection, MANAGER_IFACE));
+  g_assert_nonnull (strstr (introspection, "org.freedesktop.DBus.ObjectManager"));
+}
+
+static void
+test_complete (void)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *id = schedule ("complete", "wait", "{'duration': <150>}", &path);
+  g_autofree char *want_path = expected_path (id);
+  g_autofree char *signals = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GVariant) result = NULL;
+  Signal *completed;
+
+  g_assert_cmpstr (path, ==, want_path);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+
+  signals = trace (id, path);
+  g_assert_cmpstr (signals, ==, "InterfacesAdded TaskScheduled Status=running TaskStarted "
+                                "Status=completed TaskCompleted");
+
+  completed = find_signal ("TaskCompleted", id);
+  g_assert_true (g_variant_is_of_type (completed->parameters, G_VARIANT_TYPE ("(sa{sv})")));
+
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "id"), ==, id);
+  g_assert_cmpstr (dict_string (task, "name"), ==, "complete");
+  g_assert_cmpstr (dict_string (task, "action"), ==, "wait");
+  g_assert_cmpstr (dict_string (task, "status"), ==, "completed");
+  g_assert_nonnull (dict_string (task, "created_at"));
+  g_assert_nonnull (dict_string (task, "started_at"));
+  g_assert_nonnull (dict_string (task, "completed_at"));
+  g_assert_null (dict_string (task, "error"));
+  result = g_variant_lookup_value (task, "result", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (result);
+}
+
+static void
+test_fail (void)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *id = schedule ("too far", "move_stage", "{'x': <60000.0>}", &path);
+  g_autofree char *signals = NULL;
+  g_autoptr(GVariant) task = NULL;
+  const char *reason = NULL;
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskFailed", id) != NULL, TIMEOUT_MS);
+
+  signals = trace (id, path);
+  g_assert_cmpstr (signals, ==, "InterfacesAdded TaskScheduled Status=running TaskStarted "
+                                "Status=failed TaskFailed");
+
+  g_variant_get (find_signal ("TaskFailed", id)->parameters, "(s&s)", NULL, &reason);
+  g_assert_cmpstr (reason, !=, "");
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "failed");
+  g_assert_cmpstr (dict_string (task, "error"), ==, reason);
+}
+
+static void
+test_cancel (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *id = schedule ("long", "wait", "{'duration': <60000>}", &path);
+  g_autofree char *signals = NULL;
+  g_autoptr(GVariant) task = NULL;
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskStarted", id) != NULL, TIMEOUT_MS);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", id),
+                G_VARIANT_TYPE_UNIT, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCancelled", id) != NULL, TIMEOUT_MS);
+
+  signals = trace (id, path);
+  g_assert_cmpstr (signals, ==, "InterfacesAdded TaskScheduled Status=running TaskStarted "
+                                "Status=cancelled TaskCancelled");
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "cancelled");
+
+  /* finished: a second cancel is a conflict, on both interfaces */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", id),
+                G_VARIANT_TYPE_UNIT, &error);
+  assert_dbus_error (error, ERROR_PREFIX "Conflict", NULL);
+  g_clear_error (&error);
+  reply = call (path, TASK_IFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT, &error);
+  assert_dbus_error (error, ERROR_PREFIX "Conflict", NULL);
+}
+
+static void
+status_notify_cb (GObject    *proxy,
+                  GParamSpec *pspec,
+                  GPtrArray  *seen)
+{
+  g_ptr_array_add (seen, g_strdup (em_dbus_task1_get_status (EM_DBUS_TASK1 (proxy))));
+}
+
+static void
+test_task_object (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmDBusTask1) task = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *path = NULL;
+  g_autofree char *id = schedule ("travel", "move_stage",
+                                  "{'x': <40000.0>, 'speed': <1.0>}", &path);
+  GVariant *parameters;
+  gdouble x = 0;
+
+  task = em_dbus_task1_proxy_new_sync (fixture.connection, G_DBUS_PROXY_FLAGS_NONE,
+                                       BUS_NAME, path, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (task, "notify::status", G_CALLBACK (status_notify_cb), seen);
+
+  g_assert_cmpstr (em_dbus_task1_get_id (task), ==, id);
+  g_assert_cmpstr (em_dbus_task1_get_name (task), ==, "travel");
+  g_assert_cmpstr (em_dbus_task1_get_action (task), ==, "move_stage");
+  g_assert_cmpstr (em_dbus_task1_get_created_at (task), !=, "");
+  g_assert_cmpstr (em_dbus_task1_get_completed_at (task), ==, "");
+  g_assert_cmpstr (em_dbus_task1_get_error (task), ==, "");
+  parameters = em_dbus_task1_get_parameters (task);
+  g_assert_true (g_variant_lookup (parameters, "x", "d", &x));
+  g_assert_cmpfloat (x, ==, 40000.0);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_dbus_task1_get_status (task), "running") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (em_dbus_task1_get_started_at (task), !=, "");
+
+  em_dbus_task1_call_cancel_sync (task, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+
+  /* the proxy learns it from PropertiesChanged */
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_dbus_task1_get_status (task), "cancelled") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (em_dbus_task1_get_completed_at (task), !=, "");
+  g_assert_cmpuint (seen->len, >, 0);
+  g_assert_cmpstr (g_ptr_array_index (seen, seen->len - 1), ==, "cancelled");
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCancelled", id) != NULL, TIMEOUT_MS);
+  g_signal_handlers_disconnect_by_data (task, seen);
+}
+
+static void
+test_errors (void)
+{
+  /* method, arguments, error name, what the message must name */
+  const struct {
+    const char *path;
+    const char *interface;
+    const char *method;
+    const char *arguments;
+    const char *error;
+    const char *needle;
+  } cases[] = {
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask", "('x', 'no_such_action', @a{sv} {}, @a{sv} {})",
+      "InvalidArgument", "no_such_action" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask", "('', 'wait', @a{sv} {}, @a{sv} {})",
+      "InvalidArgument", "name" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'capture_image', {'exposure': <'ten'>}, @a{sv} {})", "InvalidArgument", "parameters.exposure" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'colour': <'red'>}, @a{sv} {})", "InvalidArgument", "colour" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <objectpath '/a'>}, @a{sv} {})", "InvalidArgument", "parameters.duration" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <10>}, {'urgency': <1>})", "InvalidArgument", "options.urgency" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <10>}, {'priority': <'high'>})", "InvalidArgument", "options.priority" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <'sleeping'>},)",
+      "InvalidArgument", "sleeping" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <1>},)",
+      "InvalidArgument", "status" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'colour': <'red'>},)",
+      "InvalidArgument", "colour" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'limit': <'ten'>},)",
+      "InvalidArgument", "limit" },
+    { MANAGER_PATH, MANAGER_IFACE, "GetTask", "('no-such-id',)", "NotFound", "no-such-id" },
+    { MANAGER_PATH, MANAGER_IFACE, "CancelTask", "('no-such-id',)", "NotFound", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) arguments = g_variant_parse (NULL, cases[i].arguments, NULL, NULL, &error);
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *name = g_strconcat (ERROR_PREFIX, cases[i].error, NULL);
+
+      g_assert_no_error (error);
+      g_test_message ("%s%s", cases[i].method, cases[i].arguments);
+      reply = call (cases[i].path, cases[i].interface, cases[i].method,
+                    arguments, NULL, &error);
+      g_assert_null (reply);
+      assert_dbus_error (error, name, cases[i].needle);
+    }
+}
+
+static void
+test_list (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) running = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autofree char *first = schedule ("list 1", "wait", "{'duration': <0>}", NULL);
+  g_autofree char *second = schedule ("list 2", "wait", "{'duration': <60000>}", NULL);
+  GVariantIter *iter;
+  GVariant *task;
+  int first_index = -1, second_index = -1, index = 0;
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", first) != NULL, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskStarted", second) != NULL, TIMEOUT_MS);
+
+  /* oldest first */
+  all = call (MANAGER_PATH, MANAGER_IFACE, "ListTasks", g_variant_new_parsed ("(@a{sv} {},)"),
+              G_VARIANT_TYPE ("(aa{sv})"), &error);
+  g_assert_no_error (error);
+  g_variant_get (all, "(aa{sv})", &iter);
+  while (g_variant_iter_next (iter, "@a{sv}", &task))
+    {
+      if (g_strcmp0 (dict_string (task, "id"), first) == 0)
+        first_index = index;
+      if (g_strcmp0 (dict_string (task, "id"), second) == 0)
+        second_index = index;
+      index++;
+      g_variant_unref (task);
+    }
+  g_variant_iter_free (iter);
+  g_assert_cmpint (first_index, >=, 0);
+  g_assert_cmpint (second_index, >, first_index);
+
+  /* only the running one */
+  running = call (MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+                  g_variant_new_parsed ("({'status': <'running'>},)"),
+                  G_VARIANT_TYPE ("(aa{sv})"), &error);
+  g_assert_no_error (error);
+  g_variant_get (running, "(aa{sv})", &iter);
+  index = 0;
+  while (g_variant_iter_next (iter, "@a{sv}", &task))
+    {
+      g_assert_cmpstr (dict_string (task, "status"), ==, "running");
+      g_assert_cmpstr (dict_string (task, "id"), ==, second);
+      index++;
+      g_variant_unref (task);
+    }
+  g_variant_iter_free (iter);
+  g_assert_cmpint (index, ==, 1);
+
+  /* a page of one */
+  page = call (MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+               g_variant_new_parsed ("({'offset': <uint32 1>, 'limit': <uint32 1>},)"),
+               G_VARIANT_TYPE ("(aa{sv})"), &error);
+  g_assert_no_error (error);
+  g_variant_get (page, "(aa{sv})", &iter);
+  g_assert_cmpuint (g_variant_iter_n_children (iter), ==, 1);
+  g_variant_iter_free (iter);
+
+  g_clear_pointer (&page, g_variant_unref);
+  page = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", second),
+               G_VARIANT_TYPE_UNIT, &error);
+  g_assert_no_error (error);
+}
+
+static void
+object_added_cb (GDBusObjectManager *manager,
+                 GDBusObject        *object,
+                 GPtrArray          *added)
+{
+  g_ptr_array_add (added, g_strdup (g_dbus_object_get_object_path (object)));
+}
+
+static void
+object_removed_cb (GDBusObjectManager *manager,
+                   GDBusObject        *object,
+                   GPtrArray          *removed)
+{
+  g_ptr_array_add (removed, g_strdup (g_dbus_object_get_object_path (object)));
+}
+
+static gboolean
+contains_path (GPtrArray  *paths,
+               const char *path)
+{
+  return g_ptr_array_find_with_equal_func (paths, path, g_str_equal, NULL);
+}
+
+static void
+test_object_manager (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusObjectManager) manager = NULL;
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDBusObject) object = NULL;
+  g_autoptr(EmDBusTask1) task1 = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *signals = NULL;
+  gint64 completed_at, removed_at = 0;
+
+  manager = em_dbus_object_manager_client_new_sync (fixture.connection,
+                                                    G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
+                                                    BUS_NAME, MANAGER_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (manager, "object-added", G_CALLBACK (object_added_cb), added);
+  g_signal_connect (manager, "object-removed", G_CALLBACK (object_removed_cb), removed);
+
+  id = schedule ("followed", "wait", "{'duration': <300>}", &path);
+  EM_TEST_WAIT_UNTIL (contains_path (added, path), TIMEOUT_MS);
+
+  object = g_dbus_object_manager_get_object (manager, path);
+  g_assert_nonnull (object);
+  task1 = em_dbus_object_get_task1 (EM_DBUS_OBJECT (object));
+  g_assert_nonnull (task1);
+  g_assert_cmpstr (em_dbus_task1_get_id (task1), ==, id);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_dbus_task1_get_status (task1), "completed") == 0, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  completed_at = find_signal ("TaskCompleted", id)->time;
+
+  /* the object outlives the task by the grace period, then goes */
+  EM_TEST_WAIT_UNTIL (contains_path (removed, path), (GRACE_SECONDS + 5) * 1000);
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      const char *object_path = NULL;
+
+      if (!g_str_equal (signal->member, "InterfacesRemoved"))
+        continue;
+      g_variant_get_child (signal->parameters, 0, "&o", &object_path);
+      if (g_str_equal (object_path, path))
+        removed_at = signal->time;
+    }
+  g_assert_cmpint (removed_at - completed_at, >=, (GRACE_SECONDS - 1) * G_USEC_PER_SEC);
+
+  signals = trace (id, path);
+  g_assert_cmpstr (signals, ==, "InterfacesAdded TaskScheduled Status=running TaskStarted "
+                                "Status=completed TaskCompleted InterfacesRemoved");
+
+  /* gone from the bus, not from the service */
+  g_assert_null (g_dbus_object_manager_get_object (manager, path));
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "completed");
+
+  g_signal_handlers_disconnect_by_data (manager, added);
+  g_signal_handlers_disconnect_by_data (manager, removed);
+}
+
+static void
+test_name_taken (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) second = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+
+  second = spawn_daemon (G_SUBPROCESS_FLAGS_STDERR_PIPE, data_dir, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (second, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (second));
+  g_assert_cmpint (g_subprocess_get_exit_status (second), !=, 0);
+  g_assert_nonnull (strstr (err, "already owned"));
+  g_assert_nonnull (strstr (err, BUS_NAME));
+  em_test_rmdir (data_dir);
+}
+
+static void
+test_no_bus (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS",
+                                "unix:path=/nonexistent/engine-manager-test-bus", TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
+  daemon = g_subprocess_launcher_spawn (launcher, &error, daemon_path (), "--no-http",
+                                        "--data-dir", data_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (daemon, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (daemon), !=, 0);
+  g_assert_nonnull (strstr (err, "session bus"));
+  g_assert_nonnull (strstr (err, "--bus none"));
+  g_assert_nonnull (strstr (err, "dbus-run-session"));
+  em_test_rmdir (data_dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  guint wakeup;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/dbus/manager/properties", test_properties);
+  g_test_add_func ("/dbus/manager/errors", test_errors);
+  g_test_add_func ("/dbus/manager/list", test_list);
+  g_test_add_func ("/dbus/signals/complete", test_complete);
+  g_test_add_func ("/dbus/signals/fail", test_fail);
+  g_test_add_func ("/dbus/signals/cancel", test_cancel);
+  g_test_add_func ("/dbus/task/object", test_task_object);
+  g_test_add_func ("/dbus/object-manager/lifetime", test_object_manager);
+  g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
+  g_test_add_func ("/dbus/startup/no-bus", test_no_bus);
+
+  fixture_up ();
+  wakeup = em_test_add_wakeup (20);
+  status = g_test_run ();
+  g_source_remove (wakeup);
+  fixture_down ();
+
+  return status;
+}

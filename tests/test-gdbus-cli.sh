@@ -1,0 +1,271 @@
+#!/bin/bash
+# gdbus and enginectl against the real engine-manager on a private session bus:
+# the README's gdbus lines exactly as written, then every enginectl command and
+# its exit status
+set -u
+
+: "${ENGINE_MANAGER:?path of engine-manager}" "${ENGINECTL:?path of enginectl}" "${README:?path of README.md}"
+
+if [ -z "${EM_TEST_PRIVATE_BUS:-}" ]; then
+  EM_TEST_PRIVATE_BUS=1 exec dbus-run-session -- bash "$0" "$@"
+fi
+
+NAME=io.github.enginemanager.EngineManager
+failures=0
+tmp=$(mktemp -d)
+daemon_pid=
+background=()
+
+cleanup () {
+  for pid in "${background[@]}"; do kill "$pid" 2>/dev/null; done
+  if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail () { echo "not ok - $*"; failures=$((failures + 1)); }
+pass () { echo "ok - $*"; }
+
+# expect STATUS DESCRIPTION COMMAND…: runs it, output in $out and $err
+expect () {
+  local want=$1 what=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+  if [ "$got" -eq "$want" ]; then pass "$what (exit $got)"; else
+    fail "$what: exit $got, expected $want"; sed 's/^/#   /' "$tmp/out" "$tmp/err"; fi
+}
+
+contains () {
+  local haystack=$1 needle=$2 what=$3
+  case "$haystack" in *"$needle"*) pass "$what" ;; *) fail "$what: no “$needle” in: $haystack" ;; esac
+}
+
+# wait_for SECONDS COMMAND…: polls until the command succeeds
+wait_for () {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+
+status_of () { "$ENGINECTL" get --json "$1" | grep -o '"status" : "[a-z]*"' | cut -d'"' -f4; }
+is_status () { [ "$(status_of "$1")" = "$2" ]; }
+nothing_unfinished () {
+  "$ENGINECTL" list --status pending | grep -q 'No tasks' && "$ENGINECTL" list --status running | grep -q 'No tasks'
+}
+
+PATH="$(dirname "$ENGINECTL"):$PATH"
+export PATH
+
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/data" &
+daemon_pid=$!
+if ! gdbus wait --session --timeout 20 "$NAME"; then
+  fail "engine-manager did not take $NAME"
+  exit 1
+fi
+
+echo "# the README's D-Bus lines, as written"
+# the ```sh blocks of the D-Bus section, lines starting with gdbus or ID=
+readme_lines=$(awk '
+  /<!-- section:dbus -->/ { inside = 1 }
+  /<!-- end:dbus -->/     { inside = 0 }
+  inside && /^```/        { code = ($0 == "```sh"); next }
+  inside && code && (/^gdbus / || /^ID=/) { print }
+' "$README")
+count=$(printf '%s\n' "$readme_lines" | grep -c '^gdbus ')
+if [ "$count" -ge 8 ]; then pass "README shows $count gdbus lines"; else fail "README shows only $count gdbus lines"; fi
+printf '%s\n' "$readme_lines" | grep -q '^gdbus monitor ' || fail "README shows no gdbus monitor line"
+
+while IFS= read -r line; do
+  case "$line" in
+    "gdbus monitor "*)
+      # unbuffered, so what it printed survives the kill
+      eval "stdbuf -oL $line" >"$tmp/monitor" 2>&1 &
+      background+=($!)
+      # gdbus monitor says so once its match rules are in place
+      wait_for 10 grep -q '^Monitoring' "$tmp/monitor" || fail "gdbus monitor did not start"
+      ;;
+    *)
+      eval "$line" >"$tmp/out" 2>"$tmp/err"
+      status=$?
+      if [ "$status" -eq 0 ]; then pass "README: ${line:0:110}"; else
+        fail "README: $line: exit $status"; sed 's/^/#   /' "$tmp/out" "$tmp/err"; fi
+      ;;
+  esac
+done <<<"$readme_lines"
+
+# everything the README scheduled ends, and the monitor saw it happen
+wait_for 60 nothing_unfinished || fail "the README's tasks did not finish"
+sleep 0.5
+monitor=$(cat "$tmp/monitor")
+for member in TaskScheduled TaskStarted TaskProgress TaskCompleted TaskCancelled InterfacesAdded PropertiesChanged; do
+  contains "$monitor" "$member" "gdbus monitor shows $member"
+done
+
+echo "# introspection"
+expect 0 "gdbus introspect the manager" gdbus introspect --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager
+for member in ScheduleTask CancelTask GetTask ListTasks TaskScheduled TaskStarted TaskCompleted TaskFailed TaskCancelled \
+              Version Actions HttpAddress org.freedesktop.DBus.ObjectManager; do
+  contains "$out" "$member" "introspection lists $member"
+done
+expect 0 "Version property" gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+  --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 Version
+version=$("$ENGINECTL" --version | cut -d' ' -f2)
+contains "$out" "'$version'" "Version is the build's"
+
+echo "# enginectl: help"
+expect 0 "enginectl --help" "$ENGINECTL" --help
+for command in schedule list get cancel watch wait; do
+  contains "$out" "$command" "--help lists $command"
+done
+for command in schedule list get cancel watch wait; do
+  expect 0 "enginectl $command --help" "$ENGINECTL" "$command" --help
+  contains "$out" "enginectl $command" "$command --help shows its usage"
+done
+expect 0 "enginectl help wait" "$ENGINECTL" help wait
+contains "$out" "3 unknown task" "wait --help documents its exit statuses"
+expect 2 "no command" "$ENGINECTL"
+expect 2 "unknown command" "$ENGINECTL" frobnicate
+contains "$err" "frobnicate" "unknown command is named"
+
+echo "# enginectl: schedule"
+expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50
+quick=$out
+if [[ "$quick" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then pass "schedule prints a UUID"; else fail "schedule printed “$quick”"; fi
+expect 2 "schedule without an action" "$ENGINECTL" schedule
+expect 2 "schedule with a bad KEY=VALUE" "$ENGINECTL" schedule wait duration
+contains "$err" "KEY=VALUE" "bad KEY=VALUE is explained"
+expect 1 "schedule an unknown action" "$ENGINECTL" schedule no_such_action
+contains "$err" "no_such_action" "unknown action is named"
+expect 1 "schedule a parameter of the wrong type" "$ENGINECTL" schedule wait duration=soon
+contains "$err" "duration" "wrong parameter is named"
+contains "$err" "enginectl: " "error is prefixed"
+case "$err" in *GDBus.Error*) fail "remote error name leaks into the message: $err" ;; *) pass "remote error name stripped" ;; esac
+expect 0 "schedule with --priority and --option" "$ENGINECTL" schedule wait --priority 5 --option max_retries=2 duration=1
+expect 0 "the options reached the engine" "$ENGINECTL" get --json "$out"
+contains "$out" '"priority" : 5' "priority is set"
+contains "$out" '"max_retries" : 2' "max_retries is set"
+expect 1 "schedule with an unknown option" "$ENGINECTL" schedule wait --option urgency=1 duration=1
+contains "$err" "options.urgency" "unknown option is named"
+expect 2 "schedule with a non-numeric --priority" "$ENGINECTL" schedule wait --priority high
+
+echo "# enginectl: wait"
+expect 0 "wait for a completed task" "$ENGINECTL" wait "$quick"
+contains "$out" "completed" "wait says completed"
+failing=$("$ENGINECTL" schedule move_stage --name "too far" x=60000)
+expect 1 "wait for a failing task" "$ENGINECTL" wait "$failing"
+contains "$err" "failed" "wait says failed"
+long=$("$ENGINECTL" schedule wait --name long duration=60000)
+"$ENGINECTL" wait "$long" >"$tmp/wait-out" 2>&1 &
+wait_pid=$!
+wait_for 10 is_status "$long" running || fail "long task did not start"
+sleep 0.2
+expect 0 "cancel a running task" "$ENGINECTL" cancel "$long"
+wait "$wait_pid"
+status=$?
+if [ "$status" -eq 2 ]; then pass "wait for a cancelled task (exit 2)"; else fail "wait for a cancelled task: exit $status"; fi
+expect 2 "wait for an already cancelled task" "$ENGINECTL" wait "$long"
+expect 3 "wait for an unknown task" "$ENGINECTL" wait 00000000-0000-0000-0000-000000000000
+contains "$err" "00000000-0000-0000-0000-000000000000" "unknown id is named"
+expect 3 "wait without an id" "$ENGINECTL" wait
+
+echo "# enginectl: cancel, get, list"
+expect 1 "cancel a finished task" "$ENGINECTL" cancel "$long"
+contains "$err" "$long" "conflict names the task"
+expect 1 "cancel an unknown task" "$ENGINECTL" cancel nope
+expect 2 "cancel without an id" "$ENGINECTL" cancel
+expect 0 "get" "$ENGINECTL" get "$quick"
+contains "$out" "Status:" "get prints fields"
+contains "$out" "completed" "get prints the status"
+contains "$out" "quick" "get prints the name"
+expect 0 "get --json" "$ENGINECTL" get --json "$failing"
+contains "$out" "\"error\"" "get --json has the error"
+contains "$out" "\"status\" : \"failed\"" "get --json has the status"
+expect 1 "get an unknown task" "$ENGINECTL" get nope
+contains "$err" "nope" "unknown id is named"
+expect 0 "list" "$ENGINECTL" list
+contains "$out" "STATUS" "list prints a header"
+contains "$out" "$quick" "list shows a task"
+expect 0 "list --status failed" "$ENGINECTL" list --status failed
+contains "$out" "$failing" "filtered list has the failed task"
+case "$out" in *"$quick"*) fail "filtered list shows a completed task" ;; *) pass "filter leaves others out" ;; esac
+expect 0 "list --json" "$ENGINECTL" list --json --status cancelled
+contains "$out" "\"id\" : \"$long\"" "list --json has the task"
+if command -v /usr/bin/python3 >/dev/null; then
+  /usr/bin/python3 -c 'import json, sys; tasks = json.load(sys.stdin); assert all(t["status"] == "cancelled" for t in tasks)' <<<"$out" \
+    && pass "list --json is JSON" || fail "list --json is not the expected JSON"
+fi
+expect 1 "list --status bogus" "$ENGINECTL" list --status bogus
+contains "$err" "bogus" "bad status is named"
+expect 2 "list with an argument" "$ENGINECTL" list extra
+
+echo "# enginectl: watch"
+"$ENGINECTL" watch --json >"$tmp/watch-json" 2>"$tmp/watch-json-err" &
+watch_json=$!
+"$ENGINECTL" watch >"$tmp/watch-text" 2>"$tmp/watch-text-err" &
+watch_text=$!
+background+=("$watch_json" "$watch_text")
+# each says so on stderr once it is subscribed
+wait_for 10 grep -q Watching "$tmp/watch-json-err" && wait_for 10 grep -q Watching "$tmp/watch-text-err" \
+  || fail "watch did not start"
+watched=$("$ENGINECTL" schedule wait --name watched duration=200)
+"$ENGINECTL" wait "$watched" >/dev/null
+sleep 0.3
+kill -INT "$watch_json" "$watch_text"
+wait "$watch_json"; status_json=$?
+wait "$watch_text"; status_text=$?
+[ "$status_json" -eq 0 ] && [ "$status_text" -eq 0 ] && pass "watch exits 0 on Ctrl+C" || fail "watch exit $status_json/$status_text"
+events=$(grep "\"task_id\":\"$watched\"" "$tmp/watch-json" | grep -o '"type":"[a-z_]*"' | grep -v task_progress | cut -d'"' -f4 | tr '\n' ' ')
+if [ "$events" = "task_scheduled task_started task_completed " ]; then pass "watch --json: one line per event, in order"; else
+  fail "watch --json events: $events"; sed 's/^/#   /' "$tmp/watch-json"; fi
+contains "$(cat "$tmp/watch-json")" "\"name\":\"watched\"" "watch --json has the name"
+events=$(grep "$watched" "$tmp/watch-text" | awk '{ print $2 }' | grep -v task_progress | tr '\n' ' ')
+if [ "$events" = "task_scheduled task_started task_completed " ]; then pass "watch: one line per event, in order"; else
+  fail "watch events: $events"; sed 's/^/#   /' "$tmp/watch-text"; fi
+
+echo "# the README's ObjectManager example"
+if /usr/bin/python3 -c 'import gi' 2>/dev/null; then
+  awk '/<!-- section:dbus -->/ { inside = 1 } /<!-- end:dbus -->/ { inside = 0 }
+       inside && /^```/ { code = ($0 == "```python"); next } inside && code { print }' "$README" >"$tmp/follow.py"
+  timeout 20 /usr/bin/python3 -u "$tmp/follow.py" >"$tmp/follow" 2>&1 &
+  follow_pid=$!
+  background+=("$follow_pid")
+  sleep 2
+  followed=$("$ENGINECTL" schedule wait --name followed duration=200)
+  "$ENGINECTL" wait "$followed" >/dev/null
+  wait_for 10 grep -q "gone .*${followed//-/_}" "$tmp/follow" || true
+  kill "$follow_pid" 2>/dev/null
+  follow=$(cat "$tmp/follow")
+  contains "$follow" "$followed pending" "example sees the task appear"
+  contains "$follow" "$followed completed" "example sees it complete"
+  contains "$follow" "gone /io/github/enginemanager/EngineManager/tasks/${followed//-/_}" "example sees it go"
+  case "$follow" in *Traceback*) fail "example raised: $follow" ;; esac
+else
+  echo "# skipped: no python3-gi"
+fi
+
+echo "# the service gone"
+kill "$daemon_pid"
+wait "$daemon_pid"
+status=$?
+daemon_pid=
+[ "$status" -eq 0 ] && pass "engine-manager exits 0 on SIGTERM" || fail "engine-manager exit $status on SIGTERM"
+expect 1 "list without a service" "$ENGINECTL" list
+contains "$err" "not running" "missing service is explained"
+expect 3 "wait without a service" "$ENGINECTL" wait "$quick"
+
+echo "# HttpAddress names the REST side"
+"$ENGINE_MANAGER" --bus session --http-address 127.0.0.1 --http-port 0 --data-dir "$tmp/data" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager with HTTP did not take $NAME"
+expect 0 "HttpAddress property" gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+  --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 HttpAddress
+if [[ "$out" =~ \<\'http://127\.0\.0\.1:[1-9][0-9]*\'\> ]]; then pass "HttpAddress is the REST base URL: $out"; else fail "HttpAddress: $out"; fi
+
+if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
+echo "# all passed"
