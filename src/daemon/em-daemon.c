@@ -105,6 +105,8 @@ em_daemon_new (const EmDaemonConfig *config)
   self->config.camera_width = config->camera_width;
   self->config.camera_height = config->camera_height;
   self->config.bus = config->bus;
+  self->config.retention_max_tasks = config->retention_max_tasks;
+  self->config.retention_max_age_days = config->retention_max_age_days;
   return self;
 }
 
@@ -182,6 +184,16 @@ em_daemon_start_async (EmDaemon            *self,
     }
 
   self->manager = build_engine (&self->config);
+  g_object_set (self->manager,
+                "retention-max-tasks", self->config.retention_max_tasks,
+                "retention-max-age", (gdouble) self->config.retention_max_age_days * 24 * 3600,
+                NULL);
+  /* the record comes back before anyone is served; a bad file stops startup */
+  if (!em_engine_manager_open_store (self->manager, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   g_message (_("Data directory: %s"), self->config.data_dir);
   g_message (_("Camera: %s"), self->config.camera_pipeline);
 

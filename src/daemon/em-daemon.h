@@ -19,6 +19,9 @@ typedef struct {
   guint      camera_width;
   guint      camera_height;
   EmBusType  bus;
+  /* retention of finished history in the task database; 0: keep everything */
+  guint      retention_max_tasks;
+  guint      retention_max_age_days;
 } EmDaemonConfig;
 
 void em_daemon_config_init_defaults (EmDaemonConfig *config);

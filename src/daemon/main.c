@@ -85,6 +85,8 @@ main (int argc, char **argv)
   int http_port = -1;
   int camera_width = 0;
   int camera_height = 0;
+  int retention_max_tasks = -1;
+  int retention_max_age = -1;
   gboolean no_http = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
@@ -104,6 +106,10 @@ main (int argc, char **argv)
       N_("Width of captured images in pixels (default 640)"), N_("PIXELS") },
     { "camera-height", 0, 0, G_OPTION_ARG_INT, &camera_height,
       N_("Height of captured images in pixels (default 480)"), N_("PIXELS") },
+    { "retention-max-tasks", 0, 0, G_OPTION_ARG_INT, &retention_max_tasks,
+      N_("Keep at most N tasks in the history; older finished ones are pruned (default 0: no limit)"), N_("N") },
+    { "retention-max-age", 0, 0, G_OPTION_ARG_INT, &retention_max_age,
+      N_("Prune finished tasks older than DAYS days from the history (default 0: no limit)"), N_("DAYS") },
     { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -156,6 +162,10 @@ main (int argc, char **argv)
     config.camera_width = camera_width;
   if (camera_height > 0)
     config.camera_height = camera_height;
+  if (retention_max_tasks > 0)
+    config.retention_max_tasks = retention_max_tasks;
+  if (retention_max_age > 0)
+    config.retention_max_age_days = retention_max_age;
   if (bus != NULL && !parse_bus (bus, &config.bus, &error))
     {
       g_printerr ("engine-manager: %s\n", error->message);

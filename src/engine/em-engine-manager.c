@@ -9,12 +9,25 @@
 #include "engine/em-engine-manager.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
+#include "engine/em-event-ring.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-scheduler.h"
+#include "engine/em-store.h"
 #include "engine/em-task-private.h"
 #include "engine/em-time.h"
 
 /* progress events per task are capped at this rate; the last value is never lost */
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
+/* recent events kept as frames for clients that reconnect */
+#define EVENT_RING_SIZE 4096
+/* state changes reach the writer thread within this delay, so a task that starts
+ * and ends within it is serialized once; an acknowledgement (sync) or a query
+ * hands everything over at once instead of waiting */
+#define FLUSH_INTERVAL_MS 50
+/* past this many unwritten events the store gets them without waiting */
+#define FLUSH_THRESHOLD 1024
+#define PRUNE_INTERVAL_S 60
+#define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
 
 /*
  * A pending task is in exactly one of three places: waiting for dependencies
@@ -28,8 +41,11 @@ typedef struct
   EmEngineManager *manager;      /* unowned */
   EmTask          *task;
   EmAction        *action;
+  GSequenceIter   *all_iter;
   GSequenceIter   *status_iter;
   GSequenceIter   *timer_iter;
+  GList           *finished_link;  /* in `finished` */
+  guint64          scheduled_seq;
   gint64           due_us;       /* real time */
   GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
   GPtrArray       *dependents;   /* TaskEntry that wait for this one */
@@ -37,6 +53,7 @@ typedef struct
   EmActionContext *context;
   gboolean         in_flight;
   gboolean         timed_out;
+  gboolean         interrupted;  /* the service stopped under it: its outcome is ignored */
   guint            timeout_source;
   gint64           last_progress_emit;
   guint            progress_source;
@@ -51,7 +68,9 @@ struct _EmEngineManager
   char             *data_dir;
 
   GHashTable       *entries;        /* id → TaskEntry, owns the entries */
-  GPtrArray        *all;            /* TaskEntry in creation order */
+  GSequence        *all;            /* TaskEntry by serial */
+  GQueue            finished;       /* finished TaskEntry in memory, oldest first */
+  GHashTable       *gone;           /* id → EmTaskStatus of finished tasks only the store holds */
   GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
   EmScheduler      *scheduler;
   GSequence        *timers;         /* delayed TaskEntry by due time */
@@ -68,7 +87,37 @@ struct _EmEngineManager
   GQueue            cascade;        /* TaskEntry whose dependents need resolving */
   gboolean          cascading;
   gboolean          shutting_down;
+
+  /* history */
+  EmEventRing      *ring;
+  EmStore          *store;
+  GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
+  GHashTable       *dirty;          /* id → DirtyTask whose row is not handed over yet */
+  guint             flush_source;
+  guint             prune_source;
+  gboolean          pruning;
+  guint             keep_finished;
+  guint             retention_max_tasks;
+  gdouble           retention_max_age;
+  guint64           oldest_stored_seq; /* 0: the stored log is empty */
+  guint64           committed_seq;
 };
+
+/* what a task's row needs besides the task itself */
+typedef struct
+{
+  EmTask  *task;
+  gboolean batch_exclusive;
+  guint64  scheduled_seq;
+} DirtyTask;
+
+/* one resolved `depends_on` item: a task in memory, or one only the store holds */
+typedef struct
+{
+  TaskEntry    *entry;
+  const char   *gone_id;
+  EmTaskStatus  gone_status;
+} DepRef;
 
 G_DEFINE_FINAL_TYPE (EmEngineManager, em_engine_manager, G_TYPE_OBJECT)
 
@@ -76,6 +125,9 @@ enum {
   PROP_0,
   PROP_PAUSED,
   PROP_MAX_CONCURRENT,
+  PROP_KEEP_FINISHED,
+  PROP_RETENTION_MAX_TASKS,
+  PROP_RETENTION_MAX_AGE,
   N_PROPS
 };
 
@@ -92,6 +144,7 @@ enum {
   SIGNAL_QUEUE_PAUSED,
   SIGNAL_QUEUE_RESUMED,
   SIGNAL_EVENT,
+  SIGNAL_EVENTS_COMMITTED,
   N_SIGNALS
 };
 
@@ -145,12 +198,191 @@ reindex (EmEngineManager *self, TaskEntry *entry)
                                                  compare_serial, NULL);
 }
 
+/* makes an entry known: by id, in creation order, by status */
+static void
+insert_entry (EmEngineManager *self, TaskEntry *entry)
+{
+  g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
+  entry->all_iter = g_sequence_insert_sorted (self->all, entry, compare_serial, NULL);
+  reindex (self, entry);
+  if (em_task_is_finished (entry->task))
+    {
+      g_queue_push_tail (&self->finished, entry);
+      entry->finished_link = self->finished.tail;
+    }
+}
+
+/* drops a finished entry from memory; @remember keeps its final status so
+ * dependencies on it still resolve */
+static void
+forget_entry (EmEngineManager *self, TaskEntry *entry, gboolean remember)
+{
+  const char *id = em_task_get_id (entry->task);
+
+  if (remember)
+    g_hash_table_insert (self->gone, g_strdup (id),
+                         GINT_TO_POINTER (em_task_get_status (entry->task)));
+  if (entry->finished_link != NULL)
+    g_queue_delete_link (&self->finished, entry->finished_link);
+  g_sequence_remove (entry->all_iter);
+  g_sequence_remove (entry->status_iter);
+  g_hash_table_remove (self->entries, id);
+}
+
+/* --- history: the store and the recent events --- */
+
+static void
+dirty_task_free (DirtyTask *dirty)
+{
+  g_object_unref (dirty->task);
+  g_free (dirty);
+}
+
+static gint64
+time_to_us (GDateTime *time)
+{
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+static EmStoreTaskRow *
+make_task_row (DirtyTask *dirty)
+{
+  EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
+  EmTask *task = dirty->task;
+  GDateTime *completed = em_task_get_completed_at (task);
+
+  /* serialized here: json-glib reference counts are not atomic, and the task's
+   * parameters and result are shared with the loop */
+  row->id = g_strdup (em_task_get_id (task));
+  row->serial = em_task_get_serial (task);
+  row->status = em_task_status_to_string (em_task_get_status (task));
+  row->action = g_strdup (em_task_get_action (task));
+  row->created_at = em_json_format_time (em_task_get_created_at (task));
+  row->created_us = time_to_us (em_task_get_created_at (task));
+  row->finished_us = em_task_is_finished (task) && completed != NULL ? time_to_us (completed) : 0;
+  row->batch_exclusive = dirty->batch_exclusive;
+  row->scheduled_seq = dirty->scheduled_seq;
+  row->json = em_task_to_json_string (task);
+  return row;
+}
+
+/* hands everything emitted so far to the store, as one ordered write */
+static void
+flush_unwritten (EmEngineManager *self)
+{
+  g_autoptr(GPtrArray) rows = NULL;
+  GHashTableIter iter;
+  DirtyTask *dirty;
+
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  if (self->store == NULL || (self->unwritten->len == 0 && g_hash_table_size (self->dirty) == 0))
+    return;
+
+  rows = g_ptr_array_new_full (g_hash_table_size (self->dirty), (GDestroyNotify) em_store_task_row_free);
+  g_hash_table_iter_init (&iter, self->dirty);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &dirty))
+    g_ptr_array_add (rows, make_task_row (dirty));
+  g_hash_table_remove_all (self->dirty);
+
+  em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten));
+  self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+}
+
+static void forget_entry (EmEngineManager *self, TaskEntry *entry, gboolean remember);
+
+/* keeps memory bounded: the store has the rest of history */
+static void
+evict_finished (EmEngineManager *self)
+{
+  while (self->store != NULL && self->finished.length > self->keep_finished)
+    {
+      TaskEntry *oldest = g_queue_peek_head (&self->finished);
+
+      /* a cancelled action that has not returned yet still uses its entry */
+      if (oldest->in_flight)
+        break;
+      forget_entry (self, oldest, TRUE);
+    }
+}
+
+static gboolean
+flush_idle_cb (gpointer user_data)
+{
+  EmEngineManager *self = user_data;
+
+  self->flush_source = 0;
+  flush_unwritten (self);
+  evict_finished (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_flush (EmEngineManager *self)
+{
+  if (self->flush_source == 0)
+    self->flush_source = g_timeout_add_full (G_PRIORITY_DEFAULT, FLUSH_INTERVAL_MS,
+                                             flush_idle_cb, self, NULL);
+}
+
+static void
+mark_dirty (EmEngineManager *self, EmTask *task)
+{
+  TaskEntry *entry = g_hash_table_lookup (self->entries, em_task_get_id (task));
+  DirtyTask *dirty;
+
+  if (entry == NULL || g_hash_table_contains (self->dirty, em_task_get_id (task)))
+    return;
+  dirty = g_new0 (DirtyTask, 1);
+  dirty->task = g_object_ref (task);
+  dirty->batch_exclusive = entry->item.batch != NULL && em_sched_batch_is_exclusive (entry->item.batch);
+  dirty->scheduled_seq = entry->scheduled_seq;
+  g_hash_table_insert (self->dirty, (gpointer) em_task_get_id (task), dirty);
+}
+
+static void
+record_event (EmEngineManager *self, EmEvent *event)
+{
+  EmTask *task = em_event_get_task (event);
+  EmStoreEventRow *row;
+
+  em_event_ring_push (self->ring, em_event_get_seq (event), em_event_get_json_bytes (event));
+  if (self->store == NULL)
+    return;
+
+  if (task != NULL && em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
+    {
+      TaskEntry *entry = g_hash_table_lookup (self->entries, em_task_get_id (task));
+
+      if (entry != NULL)
+        entry->scheduled_seq = em_event_get_seq (event);
+    }
+  row = g_new0 (EmStoreEventRow, 1);
+  row->seq = em_event_get_seq (event);
+  row->type = em_event_get_type_name (event);
+  row->task_id = task != NULL ? g_strdup (em_task_get_id (task)) : NULL;
+  row->timestamp_us = time_to_us (em_event_get_timestamp (event));
+  row->json = g_bytes_ref (em_event_get_json_bytes (event));
+  g_ptr_array_add (self->unwritten, row);
+  if (self->oldest_stored_seq == 0)
+    self->oldest_stored_seq = row->seq;
+  if (task != NULL)
+    mark_dirty (self, task);
+
+  if (self->unwritten->len >= FLUSH_THRESHOLD)
+    flush_unwritten (self);
+  else
+    schedule_flush (self);
+}
+
 /* --- events --- */
 
 static void
 dispatch (EmEngineManager *self, EmEvent *event)
 {
   EmTask *task = em_event_get_task (event);
+
+  /* recorded before anyone hears of it, so a sync started by a listener covers it */
+  record_event (self, event);
 
   switch (em_event_get_event_type (event))
     {
@@ -239,7 +471,7 @@ progress_cb (gdouble fraction, gpointer user_data)
   TaskEntry *entry = user_data;
   gint64 now, wait_us;
 
-  if (em_task_get_status (entry->task) != EM_TASK_STATUS_RUNNING ||
+  if (em_task_get_status (entry->task) != EM_TASK_STATUS_RUNNING || entry->interrupted ||
       fraction <= em_task_get_progress (entry->task))
     return;
 
@@ -356,6 +588,13 @@ publish_waiting_on (TaskEntry *entry)
     g_ptr_array_add (ids, (gpointer) em_task_get_id (((TaskEntry *) g_ptr_array_index (entry->waiting_on, i))->task));
   g_ptr_array_add (ids, NULL);
   em_task_set_waiting_on (entry->task, (const char * const *) ids->pdata);
+  /* no event says so, but the record must: a restart relinks from it */
+  if (entry->manager->store != NULL && g_hash_table_contains (entry->manager->entries,
+                                                              em_task_get_id (entry->task)))
+    {
+      mark_dirty (entry->manager, entry->task);
+      schedule_flush (entry->manager);
+    }
 }
 
 static void
@@ -414,6 +653,8 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
   em_task_set_waiting_for (entry->task, NULL);
   flush_progress (entry);
   reindex (self, entry);
+  g_queue_push_tail (&self->finished, entry);
+  entry->finished_link = self->finished.tail;
   emit_event (self, type, entry->task);
 
   if (entry->item.batch != NULL)
@@ -472,6 +713,11 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_clear_handle_id (&entry->timeout_source, g_source_remove);
   g_clear_object (&entry->cancellable);
   g_clear_pointer (&entry->context, em_action_context_free);
+
+  /* the service is stopping: the task stays running in the store, and the next
+   * start settles it as interrupted */
+  if (entry->interrupted)
+    return;
 
   /* cancelled already: the device has stopped, nothing may flip the status now */
   if (!em_task_is_finished (entry->task))
@@ -649,8 +895,17 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
   return TRUE;
 }
 
+static gboolean
+has_dep (GPtrArray *deps, TaskEntry *dep)
+{
+  for (guint i = 0; i < deps->len; i++)
+    if (((DepRef *) g_ptr_array_index (deps, i))->entry == dep)
+      return TRUE;
+  return FALSE;
+}
+
 /* resolves depends_on to entries: ids of existing tasks, or `#<index>` of an
- * earlier item of the same batch (which also rules out cycles) */
+ * earlier item of the same batch (which also rules out cycles); DepRef items */
 static GPtrArray *
 resolve_depends_on (EmEngineManager *self,
                     EmTaskSpec      *spec,
@@ -658,12 +913,14 @@ resolve_depends_on (EmEngineManager *self,
                     GPtrArray       *batch_entries,
                     GError         **error)
 {
-  g_autoptr(GPtrArray) deps = g_ptr_array_new ();
+  g_autoptr(GPtrArray) deps = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; spec->depends_on != NULL && spec->depends_on[i] != NULL; i++)
     {
       const char *ref = spec->depends_on[i];
       TaskEntry *dep = NULL;
+      gpointer gone_status = NULL;
+      DepRef *resolved;
 
       if (ref[0] == '#')
         {
@@ -681,14 +938,27 @@ resolve_depends_on (EmEngineManager *self,
       else
         dep = g_hash_table_lookup (self->entries, ref);
 
+      /* finished long ago: only its final status is still in memory */
+      if (dep == NULL && ref[0] != '#' &&
+          g_hash_table_lookup_extended (self->gone, ref, NULL, &gone_status))
+        {
+          resolved = g_new0 (DepRef, 1);
+          resolved->gone_id = ref;
+          resolved->gone_status = GPOINTER_TO_INT (gone_status);
+          g_ptr_array_add (deps, resolved);
+          continue;
+        }
       if (dep == NULL)
         {
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                        _("depends_on: unknown task “%s”"), ref);
           return NULL;
         }
-      if (!g_ptr_array_find (deps, dep, NULL))
-        g_ptr_array_add (deps, dep);
+      if (has_dep (deps, dep))
+        continue;
+      resolved = g_new0 (DepRef, 1);
+      resolved->entry = dep;
+      g_ptr_array_add (deps, resolved);
     }
   return g_steal_pointer (&deps);
 }
@@ -718,21 +988,28 @@ static void
 enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrArray *deps)
 {
   g_autoptr(GPtrArray) dep_ids = g_ptr_array_new ();
-  TaskEntry *broken = NULL;
+  const char *broken = NULL;
+  EmTaskStatus broken_status = EM_TASK_STATUS_FAILED;
   gint64 now = g_get_real_time ();
   gint64 due = 0;
 
   for (guint i = 0; i < deps->len; i++)
     {
-      TaskEntry *dep = g_ptr_array_index (deps, i);
-      EmTaskStatus status = em_task_get_status (dep->task);
+      DepRef *ref = g_ptr_array_index (deps, i);
+      TaskEntry *dep = ref->entry;
+      const char *id = dep != NULL ? em_task_get_id (dep->task) : ref->gone_id;
+      EmTaskStatus status = dep != NULL ? em_task_get_status (dep->task) : ref->gone_status;
 
-      g_ptr_array_add (dep_ids, (gpointer) em_task_get_id (dep->task));
+      g_ptr_array_add (dep_ids, (gpointer) id);
       if (status == EM_TASK_STATUS_COMPLETED)
         continue;
-      if (em_task_is_finished (dep->task))
+      if (status >= EM_TASK_STATUS_COMPLETED)
         {
-          broken = broken != NULL ? broken : dep;
+          if (broken == NULL)
+            {
+              broken = id;
+              broken_status = status;
+            }
           continue;
         }
       g_ptr_array_add (entry->waiting_on, dep);
@@ -759,9 +1036,7 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
       em_task_set_run_at (entry->task, exact);
     }
 
-  g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
-  g_ptr_array_add (self->all, entry);
-  reindex (self, entry);
+  insert_entry (self, entry);
 
   g_debug ("scheduled %s (%s)", em_task_get_id (entry->task), em_task_get_action (entry->task));
   emit_event (self, EM_EVENT_TASK_SCHEDULED, entry->task);
@@ -771,9 +1046,9 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
   if (broken != NULL)
     {
       g_autofree char *message =
-        g_strdup_printf (em_task_get_status (broken->task) == EM_TASK_STATUS_CANCELLED
+        g_strdup_printf (broken_status == EM_TASK_STATUS_CANCELLED
                          ? _("dependency %s was cancelled") : _("dependency %s failed"),
-                         em_task_get_id (broken->task));
+                         broken);
 
       fail_entry (self, entry, message);
       return;
@@ -892,10 +1167,11 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
       /* swap placeholders for the entries they stand for */
       for (guint d = 0; d < item_deps->len; d++)
         {
-          gpointer dep = g_ptr_array_index (item_deps, d);
+          DepRef *ref = g_ptr_array_index (item_deps, d);
+          guint placeholder = GPOINTER_TO_UINT (ref->entry);
 
-          if (GPOINTER_TO_UINT (dep) >= 1 && GPOINTER_TO_UINT (dep) <= specs->len)
-            g_ptr_array_index (item_deps, d) = g_ptr_array_index (entries, GPOINTER_TO_UINT (dep) - 1);
+          if (ref->entry != NULL && placeholder >= 1 && placeholder <= specs->len)
+            ref->entry = g_ptr_array_index (entries, placeholder - 1);
         }
       enqueue_entry (self, entry, g_ptr_array_index (specs, i), item_deps);
       g_ptr_array_add (tasks, entry->task);
@@ -1015,7 +1291,7 @@ em_engine_manager_count_tasks (EmEngineManager *self, const EmTaskStatus *status
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
 
   if (status == NULL)
-    return self->all->len;
+    return g_sequence_get_length (self->all);
   g_return_val_if_fail (*status < EM_TASK_STATUS_N_STATUSES, 0);
   return g_sequence_get_length (self->by_status[*status]);
 }
@@ -1040,18 +1316,13 @@ em_engine_manager_list_tasks (EmEngineManager    *self,
   if (count == 0)
     return tasks;
 
-  if (status == NULL)
-    {
-      for (guint i = offset; i < offset + count; i++)
-        g_ptr_array_add (tasks, g_object_ref (((TaskEntry *) g_ptr_array_index (self->all, i))->task));
-    }
-  else
-    {
-      GSequenceIter *iter = g_sequence_get_iter_at_pos (self->by_status[*status], offset);
+  {
+    GSequence *seq = status != NULL ? self->by_status[*status] : self->all;
+    GSequenceIter *iter = g_sequence_get_iter_at_pos (seq, offset);
 
-      for (guint i = 0; i < count; i++, iter = g_sequence_iter_next (iter))
-        g_ptr_array_add (tasks, g_object_ref (((TaskEntry *) g_sequence_get (iter))->task));
-    }
+    for (guint i = 0; i < count; i++, iter = g_sequence_iter_next (iter))
+      g_ptr_array_add (tasks, g_object_ref (((TaskEntry *) g_sequence_get (iter))->task));
+  }
   return tasks;
 }
 
@@ -1090,6 +1361,26 @@ em_engine_manager_shutdown (EmEngineManager *self)
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
 
+  /* with a store, pending tasks wait for the next start, and running ones are
+   * stopped but stay running in the record: the next start settles them as
+   * interrupted, exactly as after a crash */
+  if (self->store != NULL)
+    {
+      GSequence *running = self->by_status[EM_TASK_STATUS_RUNNING];
+
+      for (GSequenceIter *iter = g_sequence_get_begin_iter (running);
+           !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+        {
+          TaskEntry *entry = g_sequence_get (iter);
+
+          entry->interrupted = TRUE;
+          if (entry->cancellable != NULL)
+            g_cancellable_cancel (entry->cancellable);
+        }
+      flush_unwritten (self);
+      return;
+    }
+
   cancel_all (self, EM_TASK_STATUS_PENDING);
   cancel_all (self, EM_TASK_STATUS_RUNNING);
 }
@@ -1115,6 +1406,798 @@ em_engine_manager_get_data_dir (EmEngineManager *self)
   return self->data_dir;
 }
 
+/* --- the store: opening and recovery --- */
+
+static void
+committed_cb (guint64 seq, gpointer user_data)
+{
+  EmEngineManager *self = user_data;
+
+  self->committed_seq = seq;
+  g_signal_emit (self, signals[SIGNAL_EVENTS_COMMITTED], 0, seq);
+}
+
+static TaskEntry *
+restore_entry (EmEngineManager *self, EmStoreLoadedTask *loaded, EmSchedBatch *batch, GError **error)
+{
+  g_autoptr(EmTask) task = em_task_new_from_json (loaded->serial, loaded->task, error);
+  TaskEntry *entry;
+
+  if (task == NULL)
+    return NULL;
+
+  entry = g_new0 (TaskEntry, 1);
+  entry->manager = self;
+  entry->task = g_steal_pointer (&task);
+  entry->action = em_action_registry_lookup (self->registry, em_task_get_action (entry->task));
+  entry->item.priority = em_task_get_priority (entry->task);
+  entry->item.serial = loaded->serial;
+  entry->item.claims = entry->action != NULL ? em_action_get_claims (entry->action) : 0;
+  entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
+  entry->waiting_on = g_ptr_array_new ();
+  if (g_hash_table_contains (self->entries, em_task_get_id (entry->task)))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("task “%s” is stored twice"),
+                   em_task_get_id (entry->task));
+      task_entry_free (entry);
+      return NULL;
+    }
+  insert_entry (self, entry);
+  return entry;
+}
+
+static const char *
+stored_string (JsonObject *object, const char *key)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
+}
+
+/* one scheduler batch per stored batch id, sized to its unfinished tasks */
+static GHashTable *
+restore_batches (EmEngineManager *self, GPtrArray *active)
+{
+  GHashTable *batches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) em_sched_batch_unref);
+  g_autoptr(GHashTable) sizes = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) claims = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < active->len; i++)
+    {
+      EmStoreLoadedTask *loaded = g_ptr_array_index (active, i);
+      const char *batch = stored_string (loaded->task, "batch");
+      const char *action_name = stored_string (loaded->task, "action");
+      EmAction *action = action_name != NULL ? em_action_registry_lookup (self->registry, action_name) : NULL;
+
+      if (batch == NULL)
+        continue;
+      g_hash_table_insert (sizes, (gpointer) batch,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (sizes, batch)) + 1));
+      g_hash_table_insert (claims, (gpointer) batch,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (claims, batch)) |
+                                             (action != NULL ? em_action_get_claims (action) : 0) |
+                                             (loaded->batch_exclusive ? 0x10000 : 0)));
+    }
+  g_hash_table_iter_init (&iter, sizes);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      guint bits = GPOINTER_TO_UINT (g_hash_table_lookup (claims, key));
+
+      g_hash_table_insert (batches, g_strdup (key),
+                           em_sched_batch_new ((bits & 0x10000) != 0, bits & 0xffff,
+                                               GPOINTER_TO_UINT (value)));
+    }
+  return batches;
+}
+
+/* links a pending task to the stored tasks it still waits on; returns (transfer
+ * none) the first dependency that will never complete, if any */
+static const char *
+restore_dependencies (EmEngineManager *self, TaskEntry *entry, EmTaskStatus *out_status)
+{
+  const char * const *depends_on = em_task_get_depends_on (entry->task);
+  g_auto(GStrv) waiting = g_strdupv ((char **) em_task_get_waiting_on (entry->task));
+  const char *broken = NULL;
+
+  for (guint i = 0; waiting[i] != NULL; i++)
+    {
+      TaskEntry *dep = g_hash_table_lookup (self->entries, waiting[i]);
+      gpointer gone_status = NULL;
+      EmTaskStatus status = EM_TASK_STATUS_FAILED;
+
+      if (dep != NULL)
+        status = em_task_get_status (dep->task);
+      else if (g_hash_table_lookup_extended (self->gone, waiting[i], NULL, &gone_status))
+        status = GPOINTER_TO_INT (gone_status);
+
+      if (status == EM_TASK_STATUS_COMPLETED)
+        continue;
+      if (status < EM_TASK_STATUS_COMPLETED)
+        {
+          g_ptr_array_add (entry->waiting_on, dep);
+          if (dep->dependents == NULL)
+            dep->dependents = g_ptr_array_new ();
+          g_ptr_array_add (dep->dependents, entry);
+          continue;
+        }
+      /* the string must outlive `waiting`: take the task's own copy */
+      for (guint d = 0; broken == NULL && depends_on[d] != NULL; d++)
+        if (g_strcmp0 (depends_on[d], waiting[i]) == 0)
+          {
+            broken = depends_on[d];
+            *out_status = status;
+          }
+    }
+  publish_waiting_on (entry);
+  return broken;
+}
+
+/* a stored pending or running task becomes live again */
+static void
+resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTaskStatus broken_status)
+{
+  EmTask *task = entry->task;
+  GDateTime *run_at;
+
+  /* failed already, with a dependency that failed here */
+  if (em_task_is_finished (task))
+    return;
+
+  if (entry->action == NULL)
+    {
+      g_autofree char *message = g_strdup_printf (_("action “%s” is no longer available"),
+                                                  em_task_get_action (task));
+
+      fail_entry (self, entry, message);
+      return;
+    }
+
+  if (em_task_get_status (task) == EM_TASK_STATUS_RUNNING)
+    {
+      g_autoptr(GDateTime) now = em_time_now ();
+      guint attempts = em_task_get_attempts (task);
+
+      if (attempts > em_task_get_max_retries (task))
+        {
+          fail_entry (self, entry, _(INTERRUPTED_MESSAGE));
+          return;
+        }
+      em_task_mark_retrying (task, now);
+      reindex (self, entry);
+      queue_event (self, em_event_new_retrying (++self->last_seq, task, attempts,
+                                                _(INTERRUPTED_MESSAGE), now));
+    }
+
+  if (broken != NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (broken_status == EM_TASK_STATUS_CANCELLED
+                         ? _("dependency %s was cancelled") : _("dependency %s failed"),
+                         broken);
+
+      fail_entry (self, entry, message);
+      return;
+    }
+
+  run_at = em_task_get_run_at (task);
+  if (run_at != NULL && time_to_us (run_at) > g_get_real_time ())
+    add_timer (self, entry, time_to_us (run_at));
+  make_ready_if_possible (self, entry);
+}
+
+static gboolean
+restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
+{
+  g_autoptr(GHashTable) batches = restore_batches (self, snapshot->active);
+  g_autoptr(GPtrArray) active = g_ptr_array_new ();
+  g_autoptr(GPtrArray) broken = g_ptr_array_new ();
+  g_autoptr(GArray) broken_status = g_array_new (FALSE, FALSE, sizeof (EmTaskStatus));
+
+  self->last_seq = snapshot->last_seq;
+  self->next_serial = snapshot->last_serial;
+  self->oldest_stored_seq = snapshot->oldest_seq;
+  self->committed_seq = snapshot->last_seq;
+  g_hash_table_unref (self->gone);
+  self->gone = g_steal_pointer (&snapshot->finished);
+
+  for (guint i = 0; i < snapshot->recent->len; i++)
+    {
+      TaskEntry *entry = restore_entry (self, g_ptr_array_index (snapshot->recent, i), NULL, error);
+
+      if (entry == NULL)
+        return FALSE;
+      g_hash_table_remove (self->gone, em_task_get_id (entry->task));
+    }
+
+  /* every active task exists before any is linked, failed or started */
+  for (guint i = 0; i < snapshot->active->len; i++)
+    {
+      EmStoreLoadedTask *loaded = g_ptr_array_index (snapshot->active, i);
+      const char *batch_id = stored_string (loaded->task, "batch");
+      TaskEntry *entry = restore_entry (self, loaded,
+                                        batch_id != NULL ? g_hash_table_lookup (batches, batch_id) : NULL,
+                                        error);
+
+      if (entry == NULL)
+        return FALSE;
+      g_ptr_array_add (active, entry);
+    }
+  for (guint i = 0; i < active->len; i++)
+    {
+      EmTaskStatus status = EM_TASK_STATUS_FAILED;
+
+      g_ptr_array_add (broken, (gpointer) restore_dependencies (self, g_ptr_array_index (active, i), &status));
+      g_array_append_val (broken_status, status);
+    }
+  for (guint i = 0; i < active->len; i++)
+    resume_entry (self, g_ptr_array_index (active, i), g_ptr_array_index (broken, i),
+                  g_array_index (broken_status, EmTaskStatus, i));
+  return TRUE;
+}
+
+static void prune_now (EmEngineManager *self);
+
+static gboolean
+prune_timeout_cb (gpointer user_data)
+{
+  prune_now (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+em_engine_manager_open_store (EmEngineManager *self, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(EmStore) store = NULL;
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  g_return_val_if_fail (self->store == NULL, FALSE);
+  g_return_val_if_fail (g_sequence_is_empty (self->all) && self->last_seq == 0, FALSE);
+  g_return_val_if_fail (self->data_dir != NULL, FALSE);
+
+  /* startup only: the one time the loop waits on the file, before serving anyone */
+  path = g_build_filename (self->data_dir, "tasks.db", NULL);
+  store = em_store_open (path, error);
+  if (store == NULL || !em_store_load (store, self->keep_finished, &snapshot, error))
+    return FALSE;
+
+  self->store = g_steal_pointer (&store);
+  em_store_start (self->store, committed_cb, self);
+  if (!restore (self, &snapshot, error))
+    {
+      /* nothing was written over the old record: restoring only reads it */
+      g_clear_pointer (&self->store, em_store_free);
+      return FALSE;
+    }
+  g_debug ("restored %u tasks from %s", g_sequence_get_length (self->all), path);
+
+  self->prune_source = g_timeout_add_seconds (PRUNE_INTERVAL_S, prune_timeout_cb, self);
+  prune_now (self);
+  return TRUE;
+}
+
+gboolean
+em_engine_manager_has_store (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  return self->store != NULL;
+}
+
+/* --- acknowledgement --- */
+
+static void
+sync_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!em_store_sync_finish (self->store, result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+em_engine_manager_sync_async (EmEngineManager     *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_sync_async);
+  if (self->store == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  flush_unwritten (self);
+  em_store_sync_async (self->store, NULL, sync_done_cb, g_steal_pointer (&task));
+}
+
+gboolean
+em_engine_manager_sync_finish (EmEngineManager *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint64
+em_engine_manager_get_committed_event_seq (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
+  return self->store != NULL ? self->committed_seq : self->last_seq;
+}
+
+/* --- history queries --- */
+
+typedef struct {
+  GPtrArray *tasks;
+  guint      total;
+} QueryAnswer;
+
+static void
+query_answer_free (QueryAnswer *answer)
+{
+  g_clear_pointer (&answer->tasks, g_ptr_array_unref);
+  g_free (answer);
+}
+
+static QueryAnswer *
+query_memory (EmEngineManager *self, const EmTaskQuery *query)
+{
+  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
+  GSequence *seq = self->all;
+  guint skipped = 0;
+
+  /* one status: walk just its index */
+  for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+    if (query->statuses == EM_TASK_QUERY_STATUS (s))
+      seq = self->by_status[s];
+
+  answer->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
+       !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+    {
+      TaskEntry *entry = g_sequence_get (iter);
+
+      if (!em_task_query_matches (query, entry->task))
+        continue;
+      answer->total++;
+      if (skipped < query->offset)
+        skipped++;
+      else if (query->limit == 0 || answer->tasks->len < query->limit)
+        g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
+    }
+  return answer;
+}
+
+static void
+query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
+
+  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &error);
+  if (answer->tasks == NULL)
+    {
+      query_answer_free (answer);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* a task in memory may have moved on without an event (waiting_on, progress) */
+  for (guint i = 0; i < answer->tasks->len; i++)
+    {
+      JsonObject *object = json_node_get_object (g_ptr_array_index (answer->tasks, i));
+      TaskEntry *entry = g_hash_table_lookup (self->entries,
+                                              json_object_get_string_member (object, "id"));
+
+      if (entry != NULL)
+        {
+          json_node_unref (g_ptr_array_index (answer->tasks, i));
+          g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
+        }
+    }
+  g_task_return_pointer (task, answer, (GDestroyNotify) query_answer_free);
+}
+
+void
+em_engine_manager_query_tasks_async (EmEngineManager     *self,
+                                     const EmTaskQuery   *query,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (query != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_query_tasks_async);
+  if (self->store == NULL)
+    {
+      g_task_return_pointer (task, query_memory (self, query), (GDestroyNotify) query_answer_free);
+      return;
+    }
+  flush_unwritten (self);
+  em_store_query_tasks_async (self->store, query, cancellable, query_done_cb, g_steal_pointer (&task));
+}
+
+GPtrArray *
+em_engine_manager_query_tasks_finish (EmEngineManager  *self,
+                                      GAsyncResult     *result,
+                                      guint            *out_total,
+                                      GError          **error)
+{
+  QueryAnswer *answer;
+  GPtrArray *tasks;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return NULL;
+  if (out_total != NULL)
+    *out_total = answer->total;
+  tasks = g_steal_pointer (&answer->tasks);
+  query_answer_free (answer);
+  return tasks;
+}
+
+static void
+lookup_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = em_store_lookup_task_finish (self->store, result, &error);
+  TaskEntry *entry;
+
+  if (node == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  entry = g_hash_table_lookup (self->entries,
+                               json_object_get_string_member (json_node_get_object (node), "id"));
+  if (entry != NULL)
+    {
+      json_node_unref (node);
+      node = em_task_to_json (entry->task);
+    }
+  g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
+}
+
+void
+em_engine_manager_lookup_task_async (EmEngineManager     *self,
+                                     const char          *id,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  TaskEntry *entry;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (id != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_lookup_task_async);
+  entry = g_hash_table_lookup (self->entries, id);
+  if (entry != NULL)
+    g_task_return_pointer (task, em_task_to_json (entry->task), (GDestroyNotify) json_node_unref);
+  else if (self->store != NULL)
+    {
+      flush_unwritten (self);
+      em_store_lookup_task_async (self->store, id, cancellable, lookup_done_cb, g_steal_pointer (&task));
+    }
+  else
+    g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+}
+
+JsonNode *
+em_engine_manager_lookup_task_finish (EmEngineManager *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- deleting history --- */
+
+static guint
+forget_deleted (EmEngineManager *self, GStrv ids)
+{
+  guint n = 0;
+
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++, n++)
+    {
+      TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
+
+      g_hash_table_remove (self->gone, ids[i]);
+      if (entry != NULL && em_task_is_finished (entry->task) && !entry->in_flight)
+        forget_entry (self, entry, FALSE);
+    }
+  return n;
+}
+
+static void
+delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = em_store_delete_tasks_finish (self->store, result, &error);
+
+  if (ids == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_int (task, forget_deleted (self, ids));
+}
+
+void
+em_engine_manager_delete_tasks_async (EmEngineManager     *self,
+                                      const EmTaskQuery   *query,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_auto(EmTaskQuery) finished = { 0, };
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (query != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_delete_tasks_async);
+  if ((query->statuses & ~EM_TASK_QUERY_FINISHED) != 0)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("status: only finished tasks (completed, failed, cancelled) "
+                                 "can be deleted"));
+      return;
+    }
+
+  em_task_query_copy (&finished, query);
+  if (finished.statuses == 0)
+    finished.statuses = EM_TASK_QUERY_FINISHED;
+  finished.offset = finished.limit = 0;
+
+  if (self->store != NULL)
+    {
+      flush_unwritten (self);
+      em_store_delete_tasks_async (self->store, &finished, cancellable, delete_done_cb,
+                                   g_steal_pointer (&task));
+      return;
+    }
+
+  {
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+    for (GList *l = self->finished.head; l != NULL; l = l->next)
+      {
+        TaskEntry *entry = l->data;
+
+        if (em_task_query_matches (&finished, entry->task) && !entry->in_flight)
+          g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
+      }
+    g_ptr_array_add (ids, NULL);
+    g_task_return_int (task, forget_deleted (self, (GStrv) ids->pdata));
+  }
+}
+
+gboolean
+em_engine_manager_delete_tasks_finish (EmEngineManager  *self,
+                                       GAsyncResult     *result,
+                                       guint            *out_count,
+                                       GError          **error)
+{
+  gssize count;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  count = g_task_propagate_int (G_TASK (result), error);
+  if (count < 0)
+    return FALSE;
+  if (out_count != NULL)
+    *out_count = count;
+  return TRUE;
+}
+
+/* --- retention --- */
+
+static void
+prune_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 0;
+  g_auto(GStrv) ids = em_store_prune_finish (self->store, result, &oldest, &error);
+
+  self->pruning = FALSE;
+  if (ids == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  self->oldest_stored_seq = oldest;
+  g_task_return_int (task, forget_deleted (self, ids));
+}
+
+void
+em_engine_manager_prune_async (EmEngineManager     *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_prune_async);
+  if (self->store == NULL || (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
+    {
+      g_task_return_int (task, 0);
+      return;
+    }
+  self->pruning = TRUE;
+  flush_unwritten (self);
+  em_store_prune_async (self->store, self->retention_max_tasks,
+                        (gint64) (self->retention_max_age * G_USEC_PER_SEC),
+                        NULL, prune_done_cb, g_steal_pointer (&task));
+}
+
+gboolean
+em_engine_manager_prune_finish (EmEngineManager  *self,
+                                GAsyncResult     *result,
+                                guint            *out_count,
+                                GError          **error)
+{
+  return em_engine_manager_delete_tasks_finish (self, result, out_count, error);
+}
+
+static void
+prune_finished_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  if (!em_engine_manager_prune_finish (EM_ENGINE_MANAGER (source), result, &count, &error))
+    g_warning (_("Pruning old tasks failed: %s"), error->message);
+  else if (count > 0)
+    g_debug ("retention removed %u tasks", count);
+}
+
+static void
+prune_now (EmEngineManager *self)
+{
+  if (self->pruning || self->store == NULL ||
+      (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
+    return;
+  em_engine_manager_prune_async (self, NULL, prune_finished_cb, NULL);
+}
+
+/* --- resumable events --- */
+
+guint64
+em_engine_manager_get_oldest_event_seq (EmEngineManager *self)
+{
+  guint64 ring_oldest;
+
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
+
+  if (self->store != NULL && self->oldest_stored_seq != 0)
+    return self->oldest_stored_seq;
+  ring_oldest = em_event_ring_get_oldest (self->ring);
+  return ring_oldest != 0 ? ring_oldest : self->last_seq + 1;
+}
+
+typedef struct {
+  GPtrArray *events;
+  guint64    oldest;
+} EventsAnswer;
+
+static void
+events_answer_free (EventsAnswer *answer)
+{
+  g_clear_pointer (&answer->events, g_ptr_array_unref);
+  g_free (answer);
+}
+
+static void
+read_events_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  EventsAnswer *answer = g_new0 (EventsAnswer, 1);
+
+  answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &error);
+  if (answer->events == NULL)
+    {
+      events_answer_free (answer);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (answer->oldest == 0)
+    answer->oldest = em_engine_manager_get_oldest_event_seq (self);
+  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+}
+
+void
+em_engine_manager_read_events_async (EmEngineManager     *self,
+                                     guint64              after_seq,
+                                     guint                limit,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  EventsAnswer *answer;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_read_events_async);
+
+  answer = g_new0 (EventsAnswer, 1);
+  answer->events = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  answer->oldest = em_engine_manager_get_oldest_event_seq (self);
+
+  /* recent enough for memory, or nothing to send */
+  if (after_seq >= self->last_seq ||
+      em_event_ring_read (self->ring, after_seq, limit, answer->events))
+    {
+      g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+      return;
+    }
+  if (self->store != NULL)
+    {
+      events_answer_free (answer);
+      flush_unwritten (self);
+      em_store_read_events_async (self->store, after_seq, limit, cancellable,
+                                  read_events_done_cb, g_steal_pointer (&task));
+      return;
+    }
+  /* without a store the ring is all there is: what it still holds */
+  em_event_ring_read (self->ring, answer->oldest - 1, limit, answer->events);
+  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+}
+
+GPtrArray *
+em_engine_manager_read_events_finish (EmEngineManager  *self,
+                                      GAsyncResult     *result,
+                                      guint64          *out_oldest_available,
+                                      GError          **error)
+{
+  EventsAnswer *answer;
+  GPtrArray *events;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return NULL;
+  if (out_oldest_available != NULL)
+    *out_oldest_available = answer->oldest;
+  events = g_steal_pointer (&answer->events);
+  events_answer_free (answer);
+  return events;
+}
+
 /* --- GObject --- */
 
 static void
@@ -1132,6 +2215,15 @@ em_engine_manager_get_property (GObject    *object,
       break;
     case PROP_MAX_CONCURRENT:
       g_value_set_uint (value, self->max_concurrent);
+      break;
+    case PROP_KEEP_FINISHED:
+      g_value_set_uint (value, self->keep_finished);
+      break;
+    case PROP_RETENTION_MAX_TASKS:
+      g_value_set_uint (value, self->retention_max_tasks);
+      break;
+    case PROP_RETENTION_MAX_AGE:
+      g_value_set_double (value, self->retention_max_age);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1157,6 +2249,16 @@ em_engine_manager_set_property (GObject      *object,
     case PROP_MAX_CONCURRENT:
       em_engine_manager_set_max_concurrent (self, g_value_get_uint (value));
       break;
+    case PROP_KEEP_FINISHED:
+      self->keep_finished = g_value_get_uint (value);
+      evict_finished (self);
+      break;
+    case PROP_RETENTION_MAX_TASKS:
+      self->retention_max_tasks = g_value_get_uint (value);
+      break;
+    case PROP_RETENTION_MAX_AGE:
+      self->retention_max_age = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1169,14 +2271,23 @@ em_engine_manager_finalize (GObject *object)
 
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
+  g_clear_handle_id (&self->prune_source, g_source_remove);
+  /* the last events reach the file before the writer thread stops */
+  flush_unwritten (self);
+  g_clear_pointer (&self->store, em_store_free);
+  g_ptr_array_unref (self->unwritten);
+  g_hash_table_unref (self->dirty);
+  em_event_ring_free (self->ring);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);
   g_queue_clear (&self->cascade);
+  g_queue_clear (&self->finished);
   g_sequence_free (self->timers);
   em_scheduler_free (self->scheduler);
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     g_sequence_free (self->by_status[i]);
-  g_ptr_array_unref (self->all);
+  g_sequence_free (self->all);
   g_hash_table_unref (self->entries);
+  g_hash_table_unref (self->gone);
   g_clear_object (&self->registry);
   g_clear_object (&self->devices);
   g_free (self->data_dir);
@@ -1206,6 +2317,15 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_MAX_CONCURRENT,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_KEEP_FINISHED] =
+    g_param_spec_uint ("keep-finished", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_KEEP_FINISHED,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RETENTION_MAX_TASKS] =
+    g_param_spec_uint ("retention-max-tasks", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RETENTION_MAX_AGE] =
+    g_param_spec_double ("retention-max-age", NULL, NULL, 0, G_MAXDOUBLE, 0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   for (guint i = 0; i < G_N_ELEMENTS (task_signals); i++)
@@ -1233,6 +2353,9 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1,
                                         EM_TYPE_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_EVENTS_COMMITTED] = g_signal_new ("events-committed", G_TYPE_FROM_CLASS (klass),
+                                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                   G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
@@ -1240,7 +2363,13 @@ em_engine_manager_init (EmEngineManager *self)
 {
   self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) task_entry_free);
-  self->all = g_ptr_array_new ();
+  self->all = g_sequence_new (NULL);
+  g_queue_init (&self->finished);
+  self->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->ring = em_event_ring_new (EVENT_RING_SIZE);
+  self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+  self->dirty = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) dirty_task_free);
+  self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     self->by_status[i] = g_sequence_new (NULL);
   self->scheduler = em_scheduler_new ();

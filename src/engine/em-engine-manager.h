@@ -5,6 +5,7 @@
 #include "engine/em-action-registry.h"
 #include "engine/em-event.h"
 #include "engine/em-task.h"
+#include "engine/em-task-query.h"
 #include "engine/em-task-spec.h"
 
 G_BEGIN_DECLS
@@ -26,12 +27,20 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
  *   failed and the task is pending again
  * - `queue-paused`, `queue-resumed` ()
  * - `event` (EmEvent *event): every one of the above, with its sequence number
+ * - `events-committed` (guint64 seq): with a store, every event up to @seq is
+ *   on disk (emitted after each commit, at most once per main-loop turn)
  *
- * Properties: `paused` (gboolean), `max-concurrent` (guint, 0 = no limit).
+ * Properties: `paused` (gboolean), `max-concurrent` (guint, 0 = no limit),
+ * `keep-finished` (guint: with a store, how many finished tasks stay in memory
+ * besides the store), `retention-max-tasks` (guint, 0 = no limit: stored rows
+ * beyond which the oldest finished tasks are pruned), `retention-max-age`
+ * (gdouble seconds, 0 = no limit: finished tasks older than this are pruned).
  */
 
 /* how many tasks may run at once unless told otherwise; devices limit it further */
 #define EM_ENGINE_DEFAULT_MAX_CONCURRENT 4
+/* with a store, finished tasks kept in memory for the synchronous getters */
+#define EM_ENGINE_DEFAULT_KEEP_FINISHED 1000
 
 EmEngineManager  *em_engine_manager_new            (EmActionRegistry *registry,
                                                     EmDeviceSet      *devices,
@@ -101,5 +110,134 @@ void              em_engine_manager_set_max_concurrent (EmEngineManager *self,
  * A cancelled action still has to return: wait while em_engine_manager_is_busy(). */
 void              em_engine_manager_shutdown       (EmEngineManager  *self);
 gboolean          em_engine_manager_is_busy        (EmEngineManager  *self);
+
+/* --- the durable record (see README, "Storage") --- */
+
+/**
+ * em_engine_manager_open_store:
+ *
+ * Opens `<data-dir>/tasks.db` (creating or migrating it), takes its lock and
+ * restores the tasks it holds: pending tasks resume with their priorities,
+ * dependencies, delays and batches; a task that was running fails with
+ * "interrupted: the service stopped while it was running", or is queued again
+ * when it has retries left. Sequence numbers and serials continue. Call once,
+ * at startup, before serving: it is the one call that reads the file on the
+ * calling thread. A corrupt, locked, read-only or unwritable file fails with a
+ * message naming it, and nothing is written.
+ *
+ * With a store, em_engine_manager_shutdown() leaves pending tasks pending and
+ * running ones running in the record (they are settled at the next start), and
+ * memory holds active tasks plus the `keep-finished` most recent finished ones:
+ * em_engine_manager_get_task() and _list_tasks() see only those, the _async
+ * queries below see everything.
+ */
+gboolean          em_engine_manager_open_store     (EmEngineManager  *self,
+                                                    GError          **error);
+gboolean          em_engine_manager_has_store      (EmEngineManager  *self);
+
+/**
+ * em_engine_manager_sync_async:
+ *
+ * Completes once every event emitted before the call, and the task state it
+ * describes, is committed to the store (at once without a store). Transports
+ * acknowledge a submission (HTTP 201, the D-Bus reply) only from its callback,
+ * so an acknowledged task survives a crash of the service. Fails (EM_ERROR_FAILED)
+ * when the store can no longer write.
+ */
+void              em_engine_manager_sync_async     (EmEngineManager     *self,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean          em_engine_manager_sync_finish    (EmEngineManager     *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+/* the highest seq known to be on disk; the last emitted one without a store */
+guint64           em_engine_manager_get_committed_event_seq (EmEngineManager *self);
+
+/**
+ * em_engine_manager_query_tasks_async:
+ * @query: filters (status mask, action, since ≤ created_at < until) and
+ *   offset/limit, copied
+ *
+ * All of history, oldest first: from the store (after every write queued
+ * before the call, so a task scheduled just before is seen), else from memory.
+ * Tasks still in memory are answered in their live form.
+ */
+void              em_engine_manager_query_tasks_async  (EmEngineManager     *self,
+                                                        const EmTaskQuery   *query,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+/* Returns: (transfer container) (element-type JsonNode): task objects, as
+ * em_task_to_json(); @out_total: how many match in all */
+GPtrArray        *em_engine_manager_query_tasks_finish (EmEngineManager     *self,
+                                                        GAsyncResult        *result,
+                                                        guint               *out_total,
+                                                        GError             **error);
+/* one task by id, wherever it is; EM_ERROR_NOT_FOUND when it is nowhere */
+void              em_engine_manager_lookup_task_async  (EmEngineManager     *self,
+                                                        const char          *id,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+/* Returns: (transfer full): the task object */
+JsonNode         *em_engine_manager_lookup_task_finish (EmEngineManager     *self,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+/**
+ * em_engine_manager_delete_tasks_async:
+ * @query: status mask (finished statuses only; 0 means all three), action,
+ *   since/until; offset and limit are ignored
+ *
+ * Removes finished history, from the store and from memory. A mask naming
+ * pending or running fails with EM_ERROR_INVALID_ARGUMENT. Their events stay
+ * in the event log until retention prunes it.
+ */
+void              em_engine_manager_delete_tasks_async  (EmEngineManager     *self,
+                                                         const EmTaskQuery   *query,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+gboolean          em_engine_manager_delete_tasks_finish (EmEngineManager     *self,
+                                                         GAsyncResult        *result,
+                                                         guint               *out_count,
+                                                         GError             **error);
+/* applies the retention properties now (the engine also does every minute and
+ * at startup); @out_count: how many tasks went */
+void              em_engine_manager_prune_async    (EmEngineManager     *self,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean          em_engine_manager_prune_finish   (EmEngineManager     *self,
+                                                    GAsyncResult        *result,
+                                                    guint               *out_count,
+                                                    GError             **error);
+
+/**
+ * em_engine_manager_read_events_async:
+ * @after_seq: the last seq the client has; 0 for everything retained
+ * @limit: at most this many; 0 means no limit (page through large gaps)
+ *
+ * The events after @after_seq, as their exact WebSocket frames, in seq order:
+ * from the in-memory ring of recent events when it reaches back far enough,
+ * else from the store (after every queued write). Events emitted after the
+ * call are not included: subscribe to `event` first, buffer, read, then drain
+ * the buffer skipping seq ≤ the last one read.
+ */
+void              em_engine_manager_read_events_async  (EmEngineManager     *self,
+                                                        guint64              after_seq,
+                                                        guint                limit,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+/* Returns: (transfer container) (element-type GBytes): frames without a
+ * trailing nul. @out_oldest_available: the oldest seq still retained; when
+ * @after_seq + 1 is older, events were lost and the client must resync */
+GPtrArray        *em_engine_manager_read_events_finish (EmEngineManager     *self,
+                                                        GAsyncResult        *result,
+                                                        guint64             *out_oldest_available,
+                                                        GError             **error);
+/* the oldest seq a client can still resume from; last seq + 1 when none is kept */
+guint64           em_engine_manager_get_oldest_event_seq (EmEngineManager *self);
 
 G_END_DECLS

@@ -2,7 +2,10 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "engine/em-event.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-time.h"
 
 struct _EmEvent
@@ -17,6 +20,7 @@ struct _EmEvent
   guint            attempt;
   char            *error;
   GDateTime       *retry_at;
+  GBytes          *json;      /* the frame, made once on first use */
 };
 
 G_DEFINE_BOXED_TYPE (EmEvent, em_event, em_event_ref, em_event_unref)
@@ -78,6 +82,7 @@ em_event_unref (EmEvent *self)
   g_date_time_unref (self->timestamp);
   g_free (self->error);
   g_clear_pointer (&self->retry_at, g_date_time_unref);
+  g_clear_pointer (&self->json, g_bytes_unref);
   g_free (self);
 }
 
@@ -194,10 +199,84 @@ em_event_to_json (EmEvent *self)
   return json_builder_get_root (builder);
 }
 
+/* em_event_to_json() as text, without a builder: every event is serialized once
+ * on the loop for the ring and the store */
+static char *
+write_frame (EmEvent *self)
+{
+  GString *out = g_string_sized_new (256);
+  EmTask *task = self->task;
+
+  g_string_append_c (out, '{');
+  em_json_write_key (out, "type");
+  em_json_write_string (out, type_names[self->type]);
+  if (task != NULL)
+    {
+      em_json_write_key (out, "task_id");
+      em_json_write_string (out, em_task_get_id (task));
+    }
+  switch (self->type)
+    {
+    case EM_EVENT_TASK_SCHEDULED:
+      em_json_write_key (out, "name");
+      em_json_write_string (out, em_task_get_name (task));
+      em_json_write_key (out, "action");
+      em_json_write_string (out, em_task_get_action (task));
+      break;
+    case EM_EVENT_TASK_PROGRESS:
+      em_json_write_key (out, "progress");
+      em_json_write_double (out, self->progress);
+      break;
+    case EM_EVENT_TASK_COMPLETED:
+      em_json_write_key (out, "result");
+      em_json_write_object (out, em_task_get_result (task));
+      break;
+    case EM_EVENT_TASK_FAILED:
+      em_json_write_key (out, "error");
+      em_json_write_string (out, em_task_get_error (task));
+      break;
+    case EM_EVENT_TASK_RETRYING:
+      em_json_write_key (out, "attempt");
+      g_string_append_printf (out, "%u", self->attempt);
+      em_json_write_key (out, "error");
+      em_json_write_string (out, self->error);
+      em_json_write_key (out, "retry_at");
+      em_json_write_time (out, self->retry_at);
+      break;
+    case EM_EVENT_TASK_STARTED:
+    case EM_EVENT_TASK_CANCELLED:
+    case EM_EVENT_QUEUE_PAUSED:
+    case EM_EVENT_QUEUE_RESUMED:
+    default:
+      break;
+    }
+  em_json_write_key (out, "timestamp");
+  em_json_write_time (out, self->timestamp);
+  em_json_write_key (out, "seq");
+  g_string_append_printf (out, "%" G_GUINT64_FORMAT, self->seq);
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
+}
+
+GBytes *
+em_event_get_json_bytes (EmEvent *self)
+{
+  /* every transport and the store send the same frame: serialize it once */
+  if (self->json == NULL)
+    {
+      char *text = write_frame (self);
+
+      self->json = g_bytes_new_take (text, strlen (text));
+    }
+  return self->json;
+}
+
 char *
 em_event_to_json_string (EmEvent *self)
 {
-  g_autoptr(JsonNode) node = em_event_to_json (self);
+  GBytes *json = em_event_get_json_bytes (self);
+  gsize size = 0;
+  const char *data = g_bytes_get_data (json, &size);
 
-  return json_to_string (node, FALSE);
+  return g_strndup (data, size);
 }

@@ -51,6 +51,9 @@ GDateTime   *em_event_get_timestamp  (EmEvent    *self);
 
 JsonNode    *em_event_to_json        (EmEvent    *self);
 char        *em_event_to_json_string (EmEvent    *self);
+/* (transfer none) the exact frame of em_event_to_json_string(), without the
+ * trailing nul; made on first use, so call it on the main context */
+GBytes      *em_event_get_json_bytes (EmEvent    *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmEvent, em_event_unref)
 

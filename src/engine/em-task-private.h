@@ -9,6 +9,13 @@ EmTask *em_task_new            (guint64      serial,
                                 const char  *name,
                                 const char  *action,
                                 JsonObject  *parameters);
+/* a task as the store kept it (its em_task_to_json() form); `waiting_for` is
+ * left empty, the scheduler sets it again */
+EmTask *em_task_new_from_json  (guint64      serial,
+                                JsonObject  *object,
+                                GError     **error);
+/* em_task_to_json() as text, made without a builder: the store's row */
+char   *em_task_to_json_string (EmTask      *self);
 void    em_task_set_schedule   (EmTask      *self,
                                 gint         priority,
                                 const char * const *depends_on,

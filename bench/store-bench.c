@@ -1,0 +1,138 @@
+/*
+ * Sustained task throughput with the store on and off, in one run: N `wait`
+ * tasks of duration 0, at most WINDOW outstanding, each completion submitting
+ * the next. With the store, the run ends only once everything is committed.
+ *
+ *   store-bench [N] [WINDOW]
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include "actions/em-builtin-actions.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+
+typedef struct {
+  EmEngineManager *manager;
+  guint            n_tasks;
+  guint            submitted;
+  guint            completed;
+  gboolean         synced;
+} Run;
+
+static EmTaskSpec *zero_wait;
+
+/* CPU time of the calling thread (the main loop), in µs */
+static gint64
+loop_cpu_us (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_THREAD, &usage);
+  return (gint64) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * G_USEC_PER_SEC +
+         usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+}
+
+static void
+submit_one (Run *run)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (em_engine_manager_schedule_task (run->manager, zero_wait, &error) == NULL)
+    g_error ("schedule: %s", error->message);
+  run->submitted++;
+}
+
+static void
+completed_cb (EmEngineManager *manager, EmTask *task, Run *run)
+{
+  run->completed++;
+  if (run->submitted < run->n_tasks)
+    submit_one (run);
+}
+
+static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error))
+    g_error ("sync: %s", error->message);
+  run->synced = TRUE;
+}
+
+static double
+run_once (gboolean with_store, guint n_tasks, guint window, double *out_loop_us)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new ("videotestsrc is-live=true", 64, 48);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("em-store-bench-XXXXXX", &error);
+  g_autofree char *db = NULL;
+  Run run = { 0, };
+  gint64 start, elapsed, cpu;
+
+  g_assert_no_error (error);
+  em_builtin_actions_register (registry);
+  run.manager = em_engine_manager_new (registry, devices, dir);
+  run.n_tasks = n_tasks;
+  em_engine_manager_set_max_concurrent (run.manager, 0);
+  if (with_store && !em_engine_manager_open_store (run.manager, &error))
+    g_error ("%s", error->message);
+  g_signal_connect (run.manager, "task-completed", G_CALLBACK (completed_cb), &run);
+
+  start = g_get_monotonic_time ();
+  cpu = loop_cpu_us ();
+  while (run.submitted < MIN (window, n_tasks))
+    submit_one (&run);
+  while (run.completed < n_tasks)
+    g_main_context_iteration (NULL, TRUE);
+  em_engine_manager_sync_async (run.manager, NULL, synced_cb, &run);
+  while (!run.synced)
+    g_main_context_iteration (NULL, TRUE);
+  elapsed = g_get_monotonic_time () - start;
+  if (out_loop_us != NULL)
+    *out_loop_us = (loop_cpu_us () - cpu) / (double) n_tasks;
+
+  g_object_unref (run.manager);
+  db = g_build_filename (dir, "tasks.db", NULL);
+  g_remove (db);
+  g_rmdir (dir);
+  return n_tasks / (elapsed / (double) G_USEC_PER_SEC);
+}
+
+int
+main (int argc, char **argv)
+{
+  guint n_tasks = argc > 1 ? (guint) atoi (argv[1]) : 20000;
+  guint window = argc > 2 ? (guint) atoi (argv[2]) : 256;
+  g_autoptr(JsonObject) params = json_object_new ();
+  double off, on, off_cpu, on_cpu;
+
+  gst_init (&argc, &argv);
+  json_object_set_double_member (params, "duration", 0);
+  zero_wait = em_task_spec_new ("bench", "wait", params);
+
+  /* a warm-up, then each mode once */
+  run_once (FALSE, MIN (n_tasks, 2000), window, NULL);
+  off = run_once (FALSE, n_tasks, window, &off_cpu);
+  on = run_once (TRUE, n_tasks, window, &on_cpu);
+
+  g_print ("tasks: %u, window: %u\n", n_tasks, window);
+  g_print ("store off: %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", off, off_cpu);
+  g_print ("store on:  %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", on, on_cpu);
+  g_print ("ratio on/off: %.2f (store cost %.0f%%)\n", on / off, 100.0 * (1.0 - on / off));
+  em_task_spec_free (zero_wait);
+  return 0;
+}

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Writes JSON text straight into a GString, in json-glib's own compact form
+ * (json_to_string (node, FALSE)), for the objects the engine serializes on every
+ * state change: a JsonBuilder costs several times more.
+ */
+
+/* a separating comma unless @out holds only the opening brace, then "key": */
+void em_json_write_key    (GString    *out,
+                           const char *key);
+/* @text: (nullable): null when NULL */
+void em_json_write_string (GString    *out,
+                           const char *text);
+void em_json_write_double (GString    *out,
+                           gdouble     value);
+/* @time: (nullable): em_time_format()'s form, or null */
+void em_json_write_time   (GString    *out,
+                           GDateTime  *time);
+/* em_time_format(), faster: (nullable) when @time is NULL */
+char *em_json_format_time (GDateTime  *time);
+/* @object: (nullable) */
+void em_json_write_object (GString    *out,
+                           JsonObject *object);
+void em_json_write_strv   (GString    *out,
+                           char      **strv);
+
+G_END_DECLS

@@ -1,0 +1,1093 @@
+#define G_LOG_DOMAIN "em-store"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-store-private.h"
+
+/* how many queued requests one transaction may take: rows from many loop
+ * iterations go into one commit while the previous commit is running */
+#define MAX_BATCH 512
+
+#define FINISHED_SQL "('completed', 'failed', 'cancelled')"
+
+typedef enum {
+  OP_WRITE,
+  OP_SYNC,
+  OP_QUERY,
+  OP_LOOKUP,
+  OP_DELETE,
+  OP_EVENTS,
+  OP_PRUNE,
+  OP_STOP,
+} OpKind;
+
+/* a request to the writer thread, and its answer */
+typedef struct {
+  OpKind       kind;
+  GTask       *task;        /* touched on the main context only */
+  GPtrArray   *tasks;
+  GPtrArray   *events;
+  EmTaskQuery  query;
+  char        *id;
+  guint64      after_seq;
+  guint        limit;
+  guint        max_tasks;
+  gint64       max_age_us;
+
+  GError      *error;
+  GPtrArray   *items;
+  JsonNode    *node;
+  guint        total;
+  guint64      oldest_seq;
+  GStrv        ids;
+} Op;
+
+struct _EmStore
+{
+  char                 *path;
+  sqlite3              *db;
+  GThread              *thread;
+  GAsyncQueue          *queue;
+  GMainContext         *context;
+  EmStoreCommittedFunc  committed_func;
+  gpointer              committed_data;
+
+  GMutex                lock;
+  GPtrArray            *done;           /* answered Op, under lock */
+  GSource              *wake;           /* under lock */
+  guint64               committed_seq;  /* under lock */
+  guint64               notified_seq;
+
+  /* writer thread only */
+  sqlite3_stmt         *upsert_task;
+  sqlite3_stmt         *insert_event;
+  sqlite3_stmt         *set_meta;
+  GError               *write_error;    /* sticky: a lost commit cannot be acknowledged */
+};
+
+static void
+op_free (Op *op)
+{
+  g_clear_object (&op->task);
+  g_clear_pointer (&op->tasks, g_ptr_array_unref);
+  g_clear_pointer (&op->events, g_ptr_array_unref);
+  em_task_query_clear (&op->query);
+  g_free (op->id);
+  g_clear_error (&op->error);
+  g_clear_pointer (&op->items, g_ptr_array_unref);
+  g_clear_pointer (&op->node, json_node_unref);
+  g_strfreev (op->ids);
+  g_free (op);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Op, op_free)
+
+void
+em_store_task_row_free (EmStoreTaskRow *row)
+{
+  g_free (row->id);
+  g_free (row->action);
+  g_free (row->created_at);
+  g_free (row->json);
+  g_free (row);
+}
+
+void
+em_store_event_row_free (EmStoreEventRow *row)
+{
+  g_free (row->task_id);
+  g_bytes_unref (row->json);
+  g_free (row);
+}
+
+static void
+loaded_task_free (EmStoreLoadedTask *loaded)
+{
+  json_object_unref (loaded->task);
+  g_free (loaded);
+}
+
+const char *
+em_store_get_path (EmStore *self)
+{
+  return self->path;
+}
+
+EmStore *
+em_store_open (const char *path, GError **error)
+{
+  EmStore *self;
+  sqlite3 *db = em_store_schema_open (path, error);
+
+  if (db == NULL)
+    return NULL;
+
+  self = g_new0 (EmStore, 1);
+  self->path = g_strdup (path);
+  self->db = db;
+  self->queue = g_async_queue_new ();
+  self->done = g_ptr_array_new ();
+  g_mutex_init (&self->lock);
+  return self;
+}
+
+/* --- loading, at startup --- */
+
+static gboolean
+prepare (EmStore *self, const char *sql, sqlite3_stmt **out, GError **error)
+{
+  int rc = sqlite3_prepare_v2 (self->db, sql, -1, out, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+load_int (EmStore *self, const char *sql, gint64 *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, sql, &stmt, error))
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      sqlite3_finalize (stmt);
+      return FALSE;
+    }
+  *out = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
+static JsonNode *
+parse_object (EmStore *self, const char *text, GError **error)
+{
+  g_autoptr(JsonNode) node = text != NULL ? json_from_string (text, NULL) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("The task database “%s” holds a task that cannot be read; restore "
+                     "it from a backup or move it away to start with an empty history"),
+                   self->path);
+      return NULL;
+    }
+  json_node_seal (node);
+  return g_steal_pointer (&node);
+}
+
+/* columns: serial, batch_exclusive, json */
+static gboolean
+load_tasks (EmStore *self, const char *sql, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, sql, &stmt, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(JsonNode) node = parse_object (self, (const char *) sqlite3_column_text (stmt, 2), error);
+      EmStoreLoadedTask *loaded;
+
+      if (node == NULL)
+        {
+          sqlite3_finalize (stmt);
+          return FALSE;
+        }
+      loaded = g_new0 (EmStoreLoadedTask, 1);
+      loaded->serial = sqlite3_column_int64 (stmt, 0);
+      loaded->batch_exclusive = sqlite3_column_int (stmt, 1) != 0;
+      loaded->task = json_object_ref (json_node_get_object (node));
+      g_ptr_array_add (out, loaded);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+load_finished (EmStore *self, GHashTable *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, "SELECT id, status FROM tasks WHERE status IN " FINISHED_SQL, &stmt, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      EmTaskStatus status;
+
+      if (em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 1), &status))
+        g_hash_table_insert (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
+                             GINT_TO_POINTER (status));
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+em_store_snapshot_clear (EmStoreSnapshot *snapshot)
+{
+  g_clear_pointer (&snapshot->active, g_ptr_array_unref);
+  g_clear_pointer (&snapshot->recent, g_ptr_array_unref);
+  g_clear_pointer (&snapshot->finished, g_hash_table_unref);
+}
+
+gboolean
+em_store_load (EmStore *self, guint n_recent, EmStoreSnapshot *out, GError **error)
+{
+  g_autofree char *recent_sql = NULL;
+  gint64 meta_seq = 0, max_seq = 0, oldest_seq = 0, meta_serial = 0, max_serial = 0;
+
+  g_return_val_if_fail (self->thread == NULL, FALSE);
+
+  memset (out, 0, sizeof *out);
+  out->active = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
+  out->recent = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
+  out->finished = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  recent_sql = g_strdup_printf ("SELECT * FROM (SELECT serial, batch_exclusive, json FROM tasks "
+                                "WHERE status IN " FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
+                                "ORDER BY serial", n_recent);
+  if (!load_int (self, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
+      !load_int (self, "SELECT COALESCE (MAX (seq), 0) FROM events", &max_seq, error) ||
+      !load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &oldest_seq, error) ||
+      !load_int (self, "SELECT value FROM meta WHERE key = 'last_serial'", &meta_serial, error) ||
+      !load_int (self, "SELECT COALESCE (MAX (serial), 0) FROM tasks", &max_serial, error) ||
+      !load_tasks (self, "SELECT serial, batch_exclusive, json FROM tasks "
+                         "WHERE status IN ('pending', 'running') ORDER BY serial",
+                   out->active, error) ||
+      !load_tasks (self, recent_sql, out->recent, error) ||
+      !load_finished (self, out->finished, error))
+    {
+      em_store_snapshot_clear (out);
+      return FALSE;
+    }
+
+  out->last_seq = MAX (meta_seq, max_seq);
+  out->oldest_seq = oldest_seq;
+  out->last_serial = MAX (meta_serial, max_serial);
+  self->committed_seq = self->notified_seq = out->last_seq;
+  return TRUE;
+}
+
+/* --- the writer thread --- */
+
+static gboolean
+step_done (EmStore *self, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
+{
+  sqlite3_stmt *stmt = self->upsert_task;
+
+  sqlite3_bind_text (stmt, 1, row->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) row->serial);
+  sqlite3_bind_text (stmt, 3, row->status, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, row->action, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, row->created_at, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 6, row->created_us);
+  if (row->finished_us != 0)
+    sqlite3_bind_int64 (stmt, 7, row->finished_us);
+  else
+    sqlite3_bind_null (stmt, 7);
+  sqlite3_bind_int (stmt, 8, row->batch_exclusive ? 1 : 0);
+  if (row->scheduled_seq != 0)
+    sqlite3_bind_int64 (stmt, 9, (sqlite3_int64) row->scheduled_seq);
+  else
+    sqlite3_bind_null (stmt, 9);
+  sqlite3_bind_text (stmt, 10, row->json, -1, SQLITE_STATIC);
+  return step_done (self, stmt, error);
+}
+
+static gboolean
+write_event (EmStore *self, EmStoreEventRow *row, GError **error)
+{
+  sqlite3_stmt *stmt = self->insert_event;
+  gsize size = 0;
+  const char *json = g_bytes_get_data (row->json, &size);
+
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->seq);
+  sqlite3_bind_text (stmt, 2, row->type, -1, SQLITE_STATIC);
+  if (row->task_id != NULL)
+    sqlite3_bind_text (stmt, 3, row->task_id, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (stmt, 3);
+  sqlite3_bind_int64 (stmt, 4, row->timestamp_us);
+  sqlite3_bind_text (stmt, 5, json, (int) size, SQLITE_STATIC);
+  return step_done (self, stmt, error);
+}
+
+static gboolean
+write_meta (EmStore *self, const char *key, guint64 value, GError **error)
+{
+  sqlite3_bind_text (self->set_meta, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (self->set_meta, 2, (sqlite3_int64) value);
+  return step_done (self, self->set_meta, error);
+}
+
+static gboolean
+write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
+{
+  guint64 max_seq = 0, max_serial = 0;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Op *op = g_ptr_array_index (batch, i);
+
+      if (op->kind != OP_WRITE)
+        continue;
+      for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
+        {
+          EmStoreTaskRow *row = g_ptr_array_index (op->tasks, t);
+
+          if (!write_task (self, row, error))
+            return FALSE;
+          max_serial = MAX (max_serial, row->serial);
+        }
+      for (guint e = 0; op->events != NULL && e < op->events->len; e++)
+        {
+          EmStoreEventRow *row = g_ptr_array_index (op->events, e);
+
+          if (!write_event (self, row, error))
+            return FALSE;
+          max_seq = MAX (max_seq, row->seq);
+        }
+    }
+  if ((max_seq > 0 && !write_meta (self, "last_seq", max_seq, error)) ||
+      (max_serial > 0 && !write_meta (self, "last_serial", max_serial, error)))
+    return FALSE;
+  *out_seq = max_seq;
+  return TRUE;
+}
+
+static gboolean
+has_writes (GPtrArray *batch)
+{
+  for (guint i = 0; i < batch->len; i++)
+    if (((Op *) g_ptr_array_index (batch, i))->kind == OP_WRITE)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean deliver_cb (gpointer user_data);
+
+/* hands an answer (or just news of a commit) back to the main context */
+static void
+deliver (EmStore *self, Op *op, guint64 committed_seq)
+{
+  g_mutex_lock (&self->lock);
+  if (op != NULL)
+    g_ptr_array_add (self->done, op);
+  self->committed_seq = MAX (self->committed_seq, committed_seq);
+  if (self->wake == NULL)
+    {
+      self->wake = g_idle_source_new ();
+      g_source_set_priority (self->wake, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->wake, deliver_cb, self, NULL);
+      g_source_set_static_name (self->wake, "[em-store] deliver");
+      g_source_attach (self->wake, self->context);
+      g_source_unref (self->wake);
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+commit_batch (EmStore *self, GPtrArray *batch)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 seq = 0;
+
+  if (!has_writes (batch))
+    return;
+  if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &error) ||
+      !write_ops (self, batch, &seq, &error) ||
+      !em_store_exec (self->db, self->path, "COMMIT", &error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      g_warning ("%s", error->message);
+      if (self->write_error == NULL)
+        self->write_error = g_steal_pointer (&error);
+      return;
+    }
+  if (seq > 0)
+    deliver (self, NULL, seq);
+}
+
+static void
+append_where (GString *sql, const EmTaskQuery *query)
+{
+  g_string_append (sql, " WHERE 1");
+  if (query->statuses != 0)
+    {
+      const char *sep = "";
+
+      g_string_append (sql, " AND status IN (");
+      for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+        {
+          if ((query->statuses & EM_TASK_QUERY_STATUS (s)) == 0)
+            continue;
+          g_string_append_printf (sql, "%s'%s'", sep, em_task_status_to_string (s));
+          sep = ", ";
+        }
+      g_string_append (sql, ")");
+    }
+  if (query->action != NULL)
+    g_string_append (sql, " AND action = :action");
+  if (query->since != NULL)
+    g_string_append (sql, " AND created_us >= :since");
+  if (query->until != NULL)
+    g_string_append (sql, " AND created_us < :until");
+}
+
+static gint64
+time_to_us (GDateTime *time)
+{
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+static void
+bind_named_int (sqlite3_stmt *stmt, const char *name, gint64 value)
+{
+  int index = sqlite3_bind_parameter_index (stmt, name);
+
+  if (index > 0)
+    sqlite3_bind_int64 (stmt, index, value);
+}
+
+static void
+bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
+{
+  int index = sqlite3_bind_parameter_index (stmt, ":action");
+
+  if (index > 0)
+    sqlite3_bind_text (stmt, index, query->action, -1, SQLITE_STATIC);
+  if (query->since != NULL)
+    bind_named_int (stmt, ":since", time_to_us (query->since));
+  if (query->until != NULL)
+    bind_named_int (stmt, ":until", time_to_us (query->until));
+  bind_named_int (stmt, ":limit", query->limit > 0 ? (gint64) query->limit : -1);
+  bind_named_int (stmt, ":offset", query->offset);
+}
+
+/* runs @sql whose first column is a task's JSON, adding the nodes to @out */
+static gboolean
+collect_tasks (EmStore *self, const char *sql, const EmTaskQuery *query, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, sql, &stmt, error))
+    return FALSE;
+  if (query != NULL)
+    bind_query (stmt, query);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      JsonNode *node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
+
+      if (node == NULL)
+        {
+          sqlite3_finalize (stmt);
+          return FALSE;
+        }
+      g_ptr_array_add (out, node);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+run_query (EmStore *self, Op *op)
+{
+  g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
+  g_autoptr(GString) rows_sql = g_string_new ("SELECT json FROM tasks");
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  append_where (count_sql, &op->query);
+  append_where (rows_sql, &op->query);
+  g_string_append (rows_sql, " ORDER BY serial LIMIT :limit OFFSET :offset");
+
+  if (!prepare (self, count_sql->str, &stmt, &op->error))
+    return;
+  bind_query (stmt, &op->query);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      em_store_set_error (&op->error, self->db, self->path, rc);
+      sqlite3_finalize (stmt);
+      return;
+    }
+  op->total = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  op->items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  collect_tasks (self, rows_sql->str, &op->query, op->items, &op->error);
+}
+
+static void
+run_lookup (EmStore *self, Op *op)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, "SELECT json FROM tasks WHERE id = ?", &stmt, &op->error))
+    return;
+  sqlite3_bind_text (stmt, 1, op->id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    op->node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), &op->error);
+  else if (rc == SQLITE_DONE)
+    g_set_error (&op->error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), op->id);
+  else
+    em_store_set_error (&op->error, self->db, self->path, rc);
+  sqlite3_finalize (stmt);
+}
+
+/* runs a `DELETE … RETURNING id`, adding the ids to @out */
+static gboolean
+delete_returning (EmStore *self, const char *sql, const EmTaskQuery *query,
+                  const char *param, gint64 value, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!prepare (self, sql, &stmt, error))
+    return FALSE;
+  if (query != NULL)
+    bind_query (stmt, query);
+  if (param != NULL)
+    bind_named_int (stmt, param, value);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GStrv
+steal_strv (GPtrArray *ids)
+{
+  g_ptr_array_add (ids, NULL);
+  return (GStrv) g_ptr_array_free (ids, FALSE);
+}
+
+static gboolean
+in_transaction (EmStore *self, gboolean ok, GError **error)
+{
+  if (ok && em_store_exec (self->db, self->path, "COMMIT", error))
+    return TRUE;
+  sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+  return FALSE;
+}
+
+static void
+run_delete (EmStore *self, Op *op)
+{
+  g_autoptr(GString) sql = g_string_new ("DELETE FROM tasks");
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok;
+
+  /* history only: never a task that may still run */
+  op->query.statuses = (op->query.statuses != 0 ? op->query.statuses : EM_TASK_QUERY_FINISHED)
+                       & EM_TASK_QUERY_FINISHED;
+  append_where (sql, &op->query);
+  g_string_append (sql, " RETURNING id");
+
+  ok = em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &op->error) &&
+       in_transaction (self, delete_returning (self, sql->str, &op->query, NULL, 0, ids, &op->error),
+                       &op->error);
+  if (!ok)
+    {
+      g_ptr_array_unref (ids);
+      return;
+    }
+  g_ptr_array_set_free_func (ids, NULL);
+  op->ids = steal_strv (ids);
+}
+
+static gboolean
+read_oldest_seq (EmStore *self, guint64 *out, GError **error)
+{
+  gint64 value = 0;
+
+  if (!load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &value, error))
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+static void
+run_read_events (EmStore *self, Op *op)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!read_oldest_seq (self, &op->oldest_seq, &op->error) ||
+      !prepare (self, "SELECT json FROM events WHERE seq > ? ORDER BY seq LIMIT ?", &stmt, &op->error))
+    return;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) op->after_seq);
+  sqlite3_bind_int64 (stmt, 2, op->limit > 0 ? (sqlite3_int64) op->limit : -1);
+  op->items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (op->items, g_bytes_new (sqlite3_column_text (stmt, 0),
+                                             sqlite3_column_bytes (stmt, 0)));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    em_store_set_error (&op->error, self->db, self->path, rc);
+}
+
+static gboolean
+prune (EmStore *self, Op *op, GPtrArray *ids, GError **error)
+{
+  if (op->max_age_us > 0 &&
+      !delete_returning (self, "DELETE FROM tasks WHERE status IN " FINISHED_SQL
+                               " AND finished_us < :cutoff RETURNING id",
+                         NULL, ":cutoff", g_get_real_time () - op->max_age_us, ids, error))
+    return FALSE;
+  if (op->max_tasks > 0 &&
+      !delete_returning (self, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+                               "WHERE status IN " FINISHED_SQL " ORDER BY serial "
+                               "LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) RETURNING id",
+                         NULL, ":max", op->max_tasks, ids, error))
+    return FALSE;
+  /* the log stays gapless: only the prefix older than every remaining task goes */
+  return em_store_exec (self->db, self->path,
+                        "DELETE FROM events WHERE seq < (SELECT MIN (scheduled_seq) FROM tasks)",
+                        error);
+}
+
+static void
+run_prune (EmStore *self, Op *op)
+{
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok;
+
+  ok = em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &op->error) &&
+       in_transaction (self, prune (self, op, ids, &op->error), &op->error) &&
+       read_oldest_seq (self, &op->oldest_seq, &op->error);
+  if (!ok)
+    {
+      g_ptr_array_unref (ids);
+      return;
+    }
+  if (ids->len > 0)
+    g_debug ("pruned %u tasks from %s", ids->len, self->path);
+  g_ptr_array_set_free_func (ids, NULL);
+  op->ids = steal_strv (ids);
+}
+
+static gboolean
+prepare_writes (EmStore *self, GError **error)
+{
+  return prepare (self,
+                  "INSERT INTO tasks (id, serial, status, action, created_at, created_us, "
+                  "finished_us, batch_exclusive, scheduled_seq, json) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                  "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                  "finished_us = excluded.finished_us, json = excluded.json",
+                  &self->upsert_task, error) &&
+         prepare (self, "INSERT INTO events (seq, type, task_id, timestamp_us, json) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)",
+                  &self->insert_event, error) &&
+         prepare (self, "UPDATE meta SET value = MAX (value, ?2) WHERE key = ?1",
+                  &self->set_meta, error);
+}
+
+static gboolean
+run_op (EmStore *self, Op *op)
+{
+  switch (op->kind)
+    {
+    case OP_WRITE:
+      op_free (op);
+      return TRUE;
+    case OP_STOP:
+      op_free (op);
+      return FALSE;
+    case OP_SYNC:
+      if (self->write_error != NULL)
+        op->error = g_error_copy (self->write_error);
+      break;
+    case OP_QUERY:
+      run_query (self, op);
+      break;
+    case OP_LOOKUP:
+      run_lookup (self, op);
+      break;
+    case OP_DELETE:
+      run_delete (self, op);
+      break;
+    case OP_EVENTS:
+      run_read_events (self, op);
+      break;
+    case OP_PRUNE:
+      run_prune (self, op);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  deliver (self, op, 0);
+  return TRUE;
+}
+
+static gpointer
+thread_main (gpointer user_data)
+{
+  EmStore *self = user_data;
+  gboolean running = TRUE;
+
+  if (!prepare_writes (self, &self->write_error))
+    g_warning ("%s", self->write_error->message);
+
+  while (running)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+      Op *op = g_async_queue_pop (self->queue);
+
+      /* group commit: whatever queued up meanwhile shares one transaction */
+      do
+        g_ptr_array_add (batch, op);
+      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->queue)) != NULL);
+
+      if (self->upsert_task != NULL)
+        commit_batch (self, batch);
+      for (guint i = 0; i < batch->len; i++)
+        running = run_op (self, g_ptr_array_index (batch, i)) && running;
+    }
+
+  g_clear_pointer (&self->upsert_task, sqlite3_finalize);
+  g_clear_pointer (&self->insert_event, sqlite3_finalize);
+  g_clear_pointer (&self->set_meta, sqlite3_finalize);
+  return NULL;
+}
+
+/* --- the main context's side --- */
+
+static void
+answer (Op *op)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&op->task);
+
+  if (op->error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&op->error));
+      op_free (op);
+    }
+  else if (op->kind == OP_SYNC)
+    {
+      g_task_return_boolean (task, TRUE);
+      op_free (op);
+    }
+  else
+    g_task_return_pointer (task, op, (GDestroyNotify) op_free);
+}
+
+static void
+take_answers (EmStore *self, GPtrArray **out_done, guint64 *out_committed)
+{
+  g_mutex_lock (&self->lock);
+  *out_done = g_steal_pointer (&self->done);
+  self->done = g_ptr_array_new ();
+  *out_committed = self->committed_seq;
+  g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+deliver_cb (gpointer user_data)
+{
+  EmStore *self = user_data;
+  g_autoptr(GPtrArray) done = NULL;
+  guint64 committed;
+
+  g_mutex_lock (&self->lock);
+  self->wake = NULL;
+  g_mutex_unlock (&self->lock);
+
+  take_answers (self, &done, &committed);
+  if (committed > self->notified_seq)
+    {
+      self->notified_seq = committed;
+      if (self->committed_func != NULL)
+        self->committed_func (committed, self->committed_data);
+    }
+  for (guint i = 0; i < done->len; i++)
+    answer (g_ptr_array_index (done, i));
+  return G_SOURCE_REMOVE;
+}
+
+void
+em_store_start (EmStore *self, EmStoreCommittedFunc func, gpointer user_data)
+{
+  g_return_if_fail (self->thread == NULL);
+
+  self->context = g_main_context_ref_thread_default ();
+  self->committed_func = func;
+  self->committed_data = user_data;
+  self->thread = g_thread_new ("em-store", thread_main, self);
+}
+
+static void
+push (EmStore *self, Op *op)
+{
+  g_async_queue_push (self->queue, op);
+}
+
+void
+em_store_free (EmStore *self)
+{
+  g_autoptr(GPtrArray) done = NULL;
+  guint64 committed;
+
+  if (self == NULL)
+    return;
+
+  if (self->thread != NULL)
+    {
+      Op *stop = g_new0 (Op, 1);
+
+      stop->kind = OP_STOP;
+      push (self, stop);
+      g_thread_join (g_steal_pointer (&self->thread));
+
+      g_mutex_lock (&self->lock);
+      if (self->wake != NULL)
+        g_source_destroy (g_steal_pointer (&self->wake));
+      g_mutex_unlock (&self->lock);
+      take_answers (self, &done, &committed);
+      for (guint i = 0; i < done->len; i++)
+        answer (g_ptr_array_index (done, i));
+    }
+
+  /* ops queued without a thread (startup failed) are dropped */
+  while (TRUE)
+    {
+      Op *op = g_async_queue_try_pop (self->queue);
+
+      if (op == NULL)
+        break;
+      op_free (op);
+    }
+
+  g_clear_error (&self->write_error);
+  sqlite3_close (self->db);
+  g_async_queue_unref (self->queue);
+  g_ptr_array_unref (self->done);
+  g_mutex_clear (&self->lock);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (self->path);
+  g_free (self);
+}
+
+void
+em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events)
+{
+  Op *op = g_new0 (Op, 1);
+
+  op->kind = OP_WRITE;
+  op->tasks = tasks;
+  op->events = events;
+  push (self, op);
+}
+
+static Op *
+new_request (EmStore             *self,
+             OpKind               kind,
+             gpointer             source_tag,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  Op *op = g_new0 (Op, 1);
+
+  op->kind = kind;
+  op->task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (op->task, source_tag);
+  em_task_query_init (&op->query);
+  return op;
+}
+
+static Op *
+finish_request (GAsyncResult *result, gpointer source_tag, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+em_store_sync_async (EmStore             *self,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  push (self, new_request (self, OP_SYNC, em_store_sync_async, cancellable, callback, user_data));
+}
+
+gboolean
+em_store_sync_finish (EmStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+em_store_query_tasks_async (EmStore             *self,
+                            const EmTaskQuery   *query,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  Op *op = new_request (self, OP_QUERY, em_store_query_tasks_async, cancellable, callback, user_data);
+
+  em_task_query_copy (&op->query, query);
+  push (self, op);
+}
+
+GPtrArray *
+em_store_query_tasks_finish (EmStore *self, GAsyncResult *result, guint *out_total, GError **error)
+{
+  g_autoptr(Op) op = finish_request (result, em_store_query_tasks_async, error);
+
+  if (op == NULL)
+    return NULL;
+  if (out_total != NULL)
+    *out_total = op->total;
+  return g_steal_pointer (&op->items);
+}
+
+void
+em_store_lookup_task_async (EmStore             *self,
+                            const char          *id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  Op *op = new_request (self, OP_LOOKUP, em_store_lookup_task_async, cancellable, callback, user_data);
+
+  op->id = g_strdup (id);
+  push (self, op);
+}
+
+JsonNode *
+em_store_lookup_task_finish (EmStore *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(Op) op = finish_request (result, em_store_lookup_task_async, error);
+
+  return op != NULL ? g_steal_pointer (&op->node) : NULL;
+}
+
+void
+em_store_delete_tasks_async (EmStore             *self,
+                             const EmTaskQuery   *query,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  Op *op = new_request (self, OP_DELETE, em_store_delete_tasks_async, cancellable, callback, user_data);
+
+  em_task_query_copy (&op->query, query);
+  push (self, op);
+}
+
+GStrv
+em_store_delete_tasks_finish (EmStore *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr(Op) op = finish_request (result, em_store_delete_tasks_async, error);
+
+  return op != NULL ? g_steal_pointer (&op->ids) : NULL;
+}
+
+void
+em_store_read_events_async (EmStore             *self,
+                            guint64              after_seq,
+                            guint                limit,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  Op *op = new_request (self, OP_EVENTS, em_store_read_events_async, cancellable, callback, user_data);
+
+  op->after_seq = after_seq;
+  op->limit = limit;
+  push (self, op);
+}
+
+GPtrArray *
+em_store_read_events_finish (EmStore *self, GAsyncResult *result, guint64 *out_oldest_seq, GError **error)
+{
+  g_autoptr(Op) op = finish_request (result, em_store_read_events_async, error);
+
+  if (op == NULL)
+    return NULL;
+  if (out_oldest_seq != NULL)
+    *out_oldest_seq = op->oldest_seq;
+  return g_steal_pointer (&op->items);
+}
+
+void
+em_store_prune_async (EmStore             *self,
+                      guint                max_tasks,
+                      gint64               max_age_us,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  Op *op = new_request (self, OP_PRUNE, em_store_prune_async, cancellable, callback, user_data);
+
+  op->max_tasks = max_tasks;
+  op->max_age_us = max_age_us;
+  push (self, op);
+}
+
+GStrv
+em_store_prune_finish (EmStore *self, GAsyncResult *result, guint64 *out_oldest_seq, GError **error)
+{
+  g_autoptr(Op) op = finish_request (result, em_store_prune_async, error);
+
+  if (op == NULL)
+    return NULL;
+  if (out_oldest_seq != NULL)
+    *out_oldest_seq = op->oldest_seq;
+  return g_steal_pointer (&op->ids);
+}

@@ -1,0 +1,146 @@
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "engine/em-task-query.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The durable record: tasks and the event log in SQLite. One connection owned
+ * by a writer thread; the main context hands it rows (already serialized) and
+ * requests, and gets answers back on its own context. Opening and loading are
+ * synchronous and happen once, at startup, before anything is served.
+ */
+typedef struct _EmStore EmStore;
+
+/* one task's state as of the events handed over with it */
+typedef struct {
+  char       *id;
+  guint64     serial;
+  const char *status;          /* static */
+  char       *action;
+  char       *created_at;
+  gint64      created_us;
+  gint64      finished_us;     /* 0 while unfinished */
+  gboolean    batch_exclusive;
+  guint64     scheduled_seq;
+  char       *json;
+} EmStoreTaskRow;
+
+typedef struct {
+  guint64     seq;
+  const char *type;            /* static */
+  char       *task_id;         /* (nullable) */
+  gint64      timestamp_us;
+  GBytes     *json;
+} EmStoreEventRow;
+
+typedef struct {
+  guint64     serial;
+  gboolean    batch_exclusive;
+  JsonObject *task;            /* the em_task_to_json() form */
+} EmStoreLoadedTask;
+
+typedef struct {
+  GPtrArray  *active;          /* EmStoreLoadedTask, pending and running, oldest first */
+  GPtrArray  *recent;          /* EmStoreLoadedTask, the newest finished, oldest first */
+  GHashTable *finished;        /* id → GINT_TO_POINTER (EmTaskStatus), every finished task */
+  guint64     last_seq;
+  guint64     oldest_seq;      /* 0 when the log is empty */
+  guint64     last_serial;
+} EmStoreSnapshot;
+
+/* called on the main context when events up to @seq are committed */
+typedef void (*EmStoreCommittedFunc) (guint64 seq, gpointer user_data);
+
+EmStore    *em_store_open               (const char            *path,
+                                         GError               **error);
+const char *em_store_get_path           (EmStore               *self);
+gboolean    em_store_load               (EmStore               *self,
+                                         guint                  n_recent,
+                                         EmStoreSnapshot       *out,
+                                         GError               **error);
+void        em_store_snapshot_clear     (EmStoreSnapshot       *snapshot);
+/* starts the writer thread; answers and @func run on the thread-default context */
+void        em_store_start              (EmStore               *self,
+                                         EmStoreCommittedFunc   func,
+                                         gpointer               user_data);
+/* flushes, stops the thread and closes the file; pending answers are delivered */
+void        em_store_free               (EmStore               *self);
+
+/* @tasks: (transfer container) (element-type EmStoreTaskRow)
+ * @events: (transfer container) (element-type EmStoreEventRow) */
+void        em_store_write              (EmStore               *self,
+                                         GPtrArray             *tasks,
+                                         GPtrArray             *events);
+void        em_store_task_row_free      (EmStoreTaskRow        *row);
+void        em_store_event_row_free     (EmStoreEventRow       *row);
+
+/* everything written before the call is committed */
+void        em_store_sync_async         (EmStore               *self,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+gboolean    em_store_sync_finish        (EmStore               *self,
+                                         GAsyncResult          *result,
+                                         GError               **error);
+/* (element-type JsonNode) sealed task objects, oldest first */
+void        em_store_query_tasks_async  (EmStore               *self,
+                                         const EmTaskQuery     *query,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+GPtrArray  *em_store_query_tasks_finish (EmStore               *self,
+                                         GAsyncResult          *result,
+                                         guint                 *out_total,
+                                         GError               **error);
+/* NOT_FOUND when no such task is stored */
+void        em_store_lookup_task_async  (EmStore               *self,
+                                         const char            *id,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+JsonNode   *em_store_lookup_task_finish (EmStore               *self,
+                                         GAsyncResult          *result,
+                                         GError               **error);
+/* deletes the matching tasks (the caller restricts it to finished ones);
+ * returns (transfer full) the deleted ids */
+void        em_store_delete_tasks_async (EmStore               *self,
+                                         const EmTaskQuery     *query,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+GStrv       em_store_delete_tasks_finish (EmStore              *self,
+                                          GAsyncResult         *result,
+                                          GError              **error);
+/* (element-type GBytes) frames with seq > @after_seq, in seq order */
+void        em_store_read_events_async  (EmStore               *self,
+                                         guint64                after_seq,
+                                         guint                  limit,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+GPtrArray  *em_store_read_events_finish (EmStore               *self,
+                                         GAsyncResult          *result,
+                                         guint64               *out_oldest_seq,
+                                         GError               **error);
+/* retention: finished tasks beyond @max_tasks rows or finished more than
+ * @max_age_us ago (0: no limit), then the events older than every remaining
+ * task; returns (transfer full) the pruned task ids */
+void        em_store_prune_async        (EmStore               *self,
+                                         guint                  max_tasks,
+                                         gint64                 max_age_us,
+                                         GCancellable          *cancellable,
+                                         GAsyncReadyCallback    callback,
+                                         gpointer               user_data);
+GStrv       em_store_prune_finish       (EmStore               *self,
+                                         GAsyncResult          *result,
+                                         guint64               *out_oldest_seq,
+                                         GError               **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmStore, em_store_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (EmStoreSnapshot, em_store_snapshot_clear)
+
+G_END_DECLS

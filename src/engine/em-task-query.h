@@ -1,0 +1,43 @@
+#pragma once
+
+#include "engine/em-task.h"
+
+G_BEGIN_DECLS
+
+/**
+ * EmTaskQuery:
+ * @statuses: a mask of `1 << EmTaskStatus`; 0 matches every status
+ * @action: (nullable): only tasks of this action
+ * @since: (nullable): only tasks created at or after this time
+ * @until: (nullable): only tasks created strictly before this time
+ * @offset: how many matching tasks to skip, oldest first
+ * @limit: at most this many; 0 means no limit
+ *
+ * A filter over all of history, in memory or in the store. Stack-allocate it,
+ * fill it with em_task_query_init() and release it with em_task_query_clear().
+ */
+typedef struct {
+  guint      statuses;
+  char      *action;
+  GDateTime *since;
+  GDateTime *until;
+  guint      offset;
+  guint      limit;
+} EmTaskQuery;
+
+#define EM_TASK_QUERY_STATUS(status) (1u << (status))
+#define EM_TASK_QUERY_FINISHED (EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED) | \
+                                EM_TASK_QUERY_STATUS (EM_TASK_STATUS_FAILED) |    \
+                                EM_TASK_QUERY_STATUS (EM_TASK_STATUS_CANCELLED))
+
+void     em_task_query_init    (EmTaskQuery       *query);
+void     em_task_query_clear   (EmTaskQuery       *query);
+void     em_task_query_copy    (EmTaskQuery       *dest,
+                                const EmTaskQuery *src);
+/* status, action and time filters; offset and limit are the caller's */
+gboolean em_task_query_matches (const EmTaskQuery *query,
+                                EmTask            *task);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (EmTaskQuery, em_task_query_clear)
+
+G_END_DECLS

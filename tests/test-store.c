@@ -1,0 +1,1062 @@
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include "actions/em-builtin-actions.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-error.h"
+#include "em-test-util.h"
+
+/* outside the stage's travel: fails at run time */
+#define FAILING "move_stage"
+#define FAILING_PARAMS "{\"x\": 60000}"
+#define INTERRUPTED "interrupted: the service stopped while it was running"
+
+typedef struct {
+  char            *data_dir;
+  char            *db_path;
+  EmEngineManager *manager;
+  GPtrArray       *events;   /* EmEvent seen by the current manager */
+  GPtrArray       *frames;   /* every frame seen by any manager, seq order */
+} Fixture;
+
+static void
+on_event (EmEngineManager *manager, EmEvent *event, Fixture *fx)
+{
+  g_ptr_array_add (fx->events, em_event_ref (event));
+  g_ptr_array_add (fx->frames, em_event_to_json_string (event));
+}
+
+static EmEngineManager *
+new_manager (Fixture *fx)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new ("videotestsrc is-live=true", 160, 120);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  EmEngineManager *manager;
+
+  em_builtin_actions_register (registry);
+  manager = em_engine_manager_new (registry, devices, fx->data_dir);
+  g_signal_connect (manager, "event", G_CALLBACK (on_event), fx);
+  return manager;
+}
+
+/* a manager on the fixture's directory with its store open */
+static void
+open_manager (Fixture *fx, guint keep_finished)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (fx->manager);
+  g_ptr_array_set_size (fx->events, 0);
+  fx->manager = new_manager (fx);
+  g_object_set (fx->manager, "keep-finished", keep_finished, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+}
+
+/* a clean stop: pending tasks stay pending, running ones are interrupted */
+static void
+close_manager (Fixture *fx)
+{
+  em_engine_manager_shutdown (fx->manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  g_assert_finalize_object (g_steal_pointer (&fx->manager));
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  fx->data_dir = em_test_mkdtemp ();
+  fx->db_path = g_build_filename (fx->data_dir, "tasks.db", NULL);
+  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) em_event_unref);
+  fx->frames = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  if (fx->manager != NULL)
+    close_manager (fx);
+  g_ptr_array_unref (fx->events);
+  g_ptr_array_unref (fx->frames);
+  g_chmod (fx->data_dir, 0700);
+  em_test_rmdir (fx->data_dir);
+  g_free (fx->data_dir);
+  g_free (fx->db_path);
+}
+
+static EmTaskSpec *
+spec_new (const char *action, const char *params_json)
+{
+  g_autoptr(JsonNode) params = params_json != NULL ? json_from_string (params_json, NULL) : NULL;
+
+  return em_task_spec_new ("stored", action, params != NULL ? json_node_get_object (params) : NULL);
+}
+
+static EmTask *
+schedule_spec (Fixture *fx, EmTaskSpec *spec)
+{
+  g_autoptr(GError) error = NULL;
+  EmTask *task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (task);
+  return task;
+}
+
+static EmTask *
+schedule (Fixture *fx, const char *action, const char *params_json)
+{
+  g_autoptr(EmTaskSpec) spec = spec_new (action, params_json);
+
+  return schedule_spec (fx, spec);
+}
+
+static char *
+task_json (EmTask *task)
+{
+  g_autoptr(JsonNode) node = em_task_to_json (task);
+
+  return json_to_string (node, FALSE);
+}
+
+static char *
+node_string (JsonNode *node)
+{
+  return json_to_string (node, FALSE);
+}
+
+/* --- synchronous wrappers around the async API, for the tests only --- */
+
+static void
+got_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+#define WAIT_RESULT(result) EM_TEST_WAIT_UNTIL ((result) != NULL, 10000)
+
+static void
+sync_store (Fixture *fx)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_engine_manager_sync_async (fx->manager, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  g_assert_true (em_engine_manager_sync_finish (fx->manager, result, &error));
+  g_assert_no_error (error);
+}
+
+static GPtrArray *
+query (Fixture *fx, const EmTaskQuery *q, guint *out_total)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *tasks;
+
+  em_engine_manager_query_tasks_async (fx->manager, q, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  tasks = em_engine_manager_query_tasks_finish (fx->manager, result, out_total, &error);
+  g_assert_no_error (error);
+  return tasks;
+}
+
+static GPtrArray *
+query_all (Fixture *fx)
+{
+  g_auto(EmTaskQuery) q;
+  guint total = 0;
+  GPtrArray *tasks;
+
+  em_task_query_init (&q);
+  tasks = query (fx, &q, &total);
+  g_assert_cmpuint (total, ==, tasks->len);
+  return tasks;
+}
+
+static JsonNode *
+lookup (Fixture *fx, const char *id, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  em_engine_manager_lookup_task_async (fx->manager, id, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  return em_engine_manager_lookup_task_finish (fx->manager, result, error);
+}
+
+static JsonObject *
+lookup_object (Fixture *fx, const char *id, JsonNode **out_node)
+{
+  g_autoptr(GError) error = NULL;
+
+  *out_node = lookup (fx, id, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (*out_node);
+}
+
+static GPtrArray *
+read_events (Fixture *fx, guint64 after, guint limit, guint64 *out_oldest)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *frames;
+
+  em_engine_manager_read_events_async (fx->manager, after, limit, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  frames = em_engine_manager_read_events_finish (fx->manager, result, out_oldest, &error);
+  g_assert_no_error (error);
+  return frames;
+}
+
+static gboolean
+delete_tasks (Fixture *fx, const EmTaskQuery *q, guint *out_count, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  em_engine_manager_delete_tasks_async (fx->manager, q, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  return em_engine_manager_delete_tasks_finish (fx->manager, result, out_count, error);
+}
+
+static guint
+prune (Fixture *fx)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint count = G_MAXUINT;
+
+  em_engine_manager_prune_async (fx->manager, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  g_assert_true (em_engine_manager_prune_finish (fx->manager, result, &count, &error));
+  g_assert_no_error (error);
+  return count;
+}
+
+static char *
+frame_string (GBytes *frame)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (frame, &size);
+
+  return g_strndup (data, size);
+}
+
+static gboolean
+all_finished (GPtrArray *tasks)
+{
+  for (guint i = 0; i < tasks->len; i++)
+    if (!em_task_is_finished (g_ptr_array_index (tasks, i)))
+      return FALSE;
+  return TRUE;
+}
+
+static const char *
+status_of (JsonObject *task)
+{
+  return json_object_get_string_member (task, "status");
+}
+
+/* --- tests --- */
+
+static void
+test_clean_restart (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) after = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 last_seq, max_serial = 0;
+  EmTask *next;
+
+  open_manager (fx, 1000);
+  for (guint i = 0; i < 6; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 5}"));
+  g_ptr_array_add (tasks, schedule (fx, FAILING, FAILING_PARAMS));
+  g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 60000}"));
+  g_assert_true (em_engine_manager_cancel_task (fx->manager,
+                                                em_task_get_id (g_ptr_array_index (tasks, 7)), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      g_ptr_array_add (before, task_json (g_ptr_array_index (tasks, i)));
+      max_serial = MAX (max_serial, em_task_get_serial (g_ptr_array_index (tasks, i)));
+    }
+  last_seq = em_engine_manager_get_last_event_seq (fx->manager);
+  g_assert_cmpuint (last_seq, ==, fx->events->len);
+  g_ptr_array_set_size (tasks, 0);
+  close_manager (fx);
+
+  /* all of history from the store itself: nothing kept in memory */
+  open_manager (fx, 0);
+  em_test_run_for (50);
+  after = query_all (fx);
+  g_assert_cmpuint (after->len, ==, before->len);
+  for (guint i = 0; i < after->len; i++)
+    {
+      g_autofree char *text = node_string (g_ptr_array_index (after, i));
+
+      g_assert_cmpstr (text, ==, g_ptr_array_index (before, i));
+    }
+  g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), ==, last_seq);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+  close_manager (fx);
+
+  /* and the recent ones back in memory, identical; numbering continues */
+  open_manager (fx, 1000);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, before->len);
+  for (guint i = 0; i < before->len; i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (g_ptr_array_index (before, i), NULL);
+      const char *id = json_object_get_string_member (json_node_get_object (node), "id");
+      EmTask *task = em_engine_manager_get_task (fx->manager, id);
+      g_autofree char *text = NULL;
+
+      g_assert_nonnull (task);
+      text = task_json (task);
+      g_assert_cmpstr (text, ==, g_ptr_array_index (before, i));
+    }
+  next = schedule (fx, "wait", "{\"duration\": 1}");
+  g_assert_cmpuint (em_task_get_serial (next), ==, max_serial + 1);
+  g_assert_cmpuint (em_event_get_seq (g_ptr_array_index (fx->events, 0)), ==, last_seq + 1);
+}
+
+static void
+test_recover_pending (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) high = spec_new ("wait", "{\"duration\": 30}");
+  g_autoptr(EmTaskSpec) later = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(EmTaskSpec) dependent = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(GPtrArray) batch_specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *low_id = NULL, *high_id = NULL, *dep_id = NULL, *later_id = NULL;
+  g_autofree char *later_run_at = NULL, *batch_id = NULL;
+  g_autofree char *b0 = NULL, *b1 = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  const char *started_first;
+  EmTask *low, *task;
+  const char *deps[2] = { NULL, NULL };
+
+  open_manager (fx, 1000);
+  em_engine_manager_pause (fx->manager);
+  low = schedule (fx, "wait", "{\"duration\": 30}");
+  low_id = g_strdup (em_task_get_id (low));
+  high->priority = 5;
+  high_id = g_strdup (em_task_get_id (schedule_spec (fx, high)));
+  deps[0] = low_id;
+  dependent->depends_on = g_strdupv ((char **) deps);
+  task = schedule_spec (fx, dependent);
+  dep_id = g_strdup (em_task_get_id (task));
+  g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, low_id);
+  later->delay = 3600;
+  task = schedule_spec (fx, later);
+  later_id = g_strdup (em_task_get_id (task));
+  later_run_at = g_date_time_format_iso8601 (em_task_get_run_at (task));
+  g_ptr_array_add (batch_specs, spec_new ("wait", "{\"duration\": 1}"));
+  g_ptr_array_add (batch_specs, spec_new ("wait", "{\"duration\": 1}"));
+  ((EmTaskSpec *) g_ptr_array_index (batch_specs, 1))->depends_on = g_strsplit ("#0", ",", -1);
+  batch = em_engine_manager_schedule_batch (fx->manager, batch_specs, TRUE, &error);
+  g_assert_no_error (error);
+  b0 = g_strdup (em_task_get_id (g_ptr_array_index (batch, 0)));
+  b1 = g_strdup (em_task_get_id (g_ptr_array_index (batch, 1)));
+  batch_id = g_strdup (em_task_get_batch (g_ptr_array_index (batch, 0)));
+  g_clear_pointer (&batch, g_ptr_array_unref);
+  close_manager (fx);
+
+  /* the pause is not part of the record: the queue runs after the restart */
+  fx->manager = new_manager (fx);
+  em_engine_manager_set_max_concurrent (fx->manager, 1);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager,
+                                                   &(EmTaskStatus) { EM_TASK_STATUS_PENDING }), ==, 6);
+  task = em_engine_manager_get_task (fx->manager, dep_id);
+  g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, low_id);
+  g_assert_cmpint (em_task_get_priority (em_engine_manager_get_task (fx->manager, high_id)), ==, 5);
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, dep_id)) &&
+                      em_task_is_finished (em_engine_manager_get_task (fx->manager, b1)), 5000);
+
+  /* the higher priority went first, the dependency before its dependent */
+  started_first = NULL;
+  for (guint i = 0; i < fx->events->len && started_first == NULL; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+
+      if (em_event_get_event_type (event) == EM_EVENT_TASK_STARTED)
+        started_first = em_task_get_id (em_event_get_task (event));
+    }
+  g_assert_cmpstr (started_first, ==, high_id);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, dep_id)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+  g_assert_true (g_date_time_compare (em_task_get_started_at (em_engine_manager_get_task (fx->manager, dep_id)),
+                                      em_task_get_completed_at (em_engine_manager_get_task (fx->manager, low_id))) >= 0);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, b0)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpstr (em_task_get_batch (em_engine_manager_get_task (fx->manager, b1)), ==, batch_id);
+
+  /* the delayed one still waits for its time */
+  task = em_engine_manager_get_task (fx->manager, later_id);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+  {
+    g_autofree char *run_at = g_date_time_format_iso8601 (em_task_get_run_at (task));
+
+    g_assert_cmpstr (run_at, ==, later_run_at);
+  }
+  node = lookup (fx, later_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (status_of (json_node_get_object (node)), ==, "pending");
+}
+
+static void
+test_recover_running (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) once = spec_new ("wait", "{\"duration\": 20000}");
+  g_autoptr(EmTaskSpec) retried = spec_new ("wait", "{\"duration\": 50}");
+  g_autoptr(EmTaskSpec) dependent = spec_new ("wait", "{\"duration\": 1}");
+  g_autofree char *once_id = NULL, *retried_id = NULL, *dep_id = NULL;
+  g_autoptr(GError) error = NULL;
+  EmTask *a, *b, *task;
+  const char *deps[2] = { NULL, NULL };
+  gboolean saw_retrying = FALSE;
+
+  open_manager (fx, 1000);
+  a = schedule_spec (fx, once);
+  retried->max_retries = 2;
+  /* long enough to still run at the stop, short for the second attempt */
+  json_object_set_double_member (retried->parameters, "duration", 20000);
+  b = schedule_spec (fx, retried);
+  once_id = g_strdup (em_task_get_id (a));
+  retried_id = g_strdup (em_task_get_id (b));
+  deps[0] = once_id;
+  dependent->depends_on = g_strdupv ((char **) deps);
+  dep_id = g_strdup (em_task_get_id (schedule_spec (fx, dependent)));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (a) == EM_TASK_STATUS_RUNNING &&
+                      em_task_get_status (b) == EM_TASK_STATUS_RUNNING, 5000);
+  close_manager (fx);
+
+  open_manager (fx, 1000);
+  task = em_engine_manager_get_task (fx->manager, once_id);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+  g_assert_cmpstr (em_task_get_error (task), ==, INTERRUPTED);
+  g_assert_cmpuint (em_task_get_attempts (task), ==, 1);
+  /* its dependent cannot run any more */
+  task = em_engine_manager_get_task (fx->manager, dep_id);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+
+  task = em_engine_manager_get_task (fx->manager, retried_id);
+  g_assert_false (em_task_is_finished (task));
+  g_assert_cmpuint (em_task_get_attempts (task), >=, 1);
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+
+      if (em_event_get_event_type (event) == EM_EVENT_TASK_RETRYING &&
+          em_event_get_task (event) == task)
+        {
+          g_assert_cmpstr (em_event_get_error (event), ==, INTERRUPTED);
+          g_assert_cmpuint (em_event_get_attempt (event), ==, 1);
+          saw_retrying = TRUE;
+        }
+    }
+  g_assert_true (saw_retrying);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_cmpuint (em_task_get_attempts (task), ==, 2);
+
+  /* the settled state is itself on disk */
+  close_manager (fx);
+  open_manager (fx, 0);
+  {
+    g_autoptr(JsonNode) node = NULL;
+    JsonObject *object = lookup_object (fx, once_id, &node);
+
+    g_assert_cmpstr (status_of (object), ==, "failed");
+    g_assert_cmpstr (json_object_get_string_member (object, "error"), ==, INTERRUPTED);
+  }
+  (void) error;
+}
+
+static void
+exec_sql (sqlite3 *db, const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("%s: %s", sql, message);
+}
+
+/* a file as the first release wrote it: tasks only, schema version 1 */
+static void
+write_v1_file (const char *path, int user_version)
+{
+  sqlite3 *db = NULL;
+  g_autofree char *version = g_strdup_printf ("PRAGMA user_version = %d", user_version);
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  exec_sql (db,
+            "CREATE TABLE tasks (id TEXT PRIMARY KEY NOT NULL, serial INTEGER NOT NULL UNIQUE,"
+            " status TEXT NOT NULL, action TEXT NOT NULL, created_at TEXT NOT NULL,"
+            " json TEXT NOT NULL);"
+            "CREATE INDEX tasks_status ON tasks (status, serial);"
+            "INSERT INTO tasks VALUES ('11111111-1111-4111-8111-111111111111', 1, 'completed',"
+            " 'wait', '2025-01-02T03:04:05.000006Z', '{\"id\":\"11111111-1111-4111-8111-111111111111\","
+            "\"name\":\"old\",\"action\":\"wait\",\"parameters\":{\"duration\":1},"
+            "\"status\":\"completed\",\"result\":{\"waited\":1.5},\"error\":null,"
+            "\"created_at\":\"2025-01-02T03:04:05.000006Z\",\"started_at\":\"2025-01-02T03:04:05.000010Z\","
+            "\"completed_at\":\"2025-01-02T03:04:05.001600Z\",\"progress\":1,\"priority\":0,"
+            "\"depends_on\":[],\"waiting_on\":[],\"waiting_for\":[],\"max_retries\":0,"
+            "\"retry_delay\":1,\"attempts\":1,\"run_at\":null,\"timeout\":null,\"batch\":null}');"
+            "INSERT INTO tasks VALUES ('22222222-2222-4222-8222-222222222222', 2, 'pending',"
+            " 'wait', '2025-06-01T00:00:00.000000Z', '{\"id\":\"22222222-2222-4222-8222-222222222222\","
+            "\"name\":\"waiting\",\"action\":\"wait\",\"parameters\":{\"duration\":1},"
+            "\"status\":\"pending\",\"result\":null,\"error\":null,"
+            "\"created_at\":\"2025-06-01T00:00:00.000000Z\",\"started_at\":null,"
+            "\"completed_at\":null,\"progress\":0,\"priority\":0,"
+            "\"depends_on\":[\"11111111-1111-4111-8111-111111111111\"],"
+            "\"waiting_on\":[],\"waiting_for\":[],\"max_retries\":0,"
+            "\"retry_delay\":1,\"attempts\":0,\"run_at\":null,\"timeout\":null,\"batch\":null}');");
+  exec_sql (db, version);
+  sqlite3_close (db);
+}
+
+static gint64
+file_user_version (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 version;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  version = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return version;
+}
+
+static void
+test_migrate_v1 (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(JsonNode) old = NULL;
+  g_autoptr(JsonNode) waiting = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GDateTime) since = g_date_time_new_utc (2025, 3, 1, 0, 0, 0);
+  g_auto(EmTaskQuery) q;
+  guint total = 0;
+  EmTask *next;
+
+  write_v1_file (fx->db_path, 1);
+  open_manager (fx, 0);
+
+  /* the pending task resumes; its dependency is known though only stored */
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_task (fx->manager, "22222222-2222-4222-8222-222222222222") != NULL &&
+                      em_task_is_finished (em_engine_manager_get_task (fx->manager,
+                                                                       "22222222-2222-4222-8222-222222222222")), 5000);
+  g_assert_cmpstr (status_of (lookup_object (fx, "22222222-2222-4222-8222-222222222222", &waiting)),
+                   ==, "completed");
+  g_assert_cmpfloat (json_object_get_double_member (json_object_get_object_member (
+                       lookup_object (fx, "11111111-1111-4111-8111-111111111111", &old), "result"),
+                       "waited"), ==, 1.5);
+
+  /* the new time columns were filled from the old rows */
+  em_task_query_init (&q);
+  q.since = g_date_time_ref (since);
+  found = query (fx, &q, &total);
+  g_assert_cmpuint (total, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 0)), "id"),
+                   ==, "22222222-2222-4222-8222-222222222222");
+
+  /* serials continue after the old ones; events are recorded from now on */
+  next = schedule (fx, "wait", "{\"duration\": 1}");
+  g_assert_cmpuint (em_task_get_serial (next), ==, 3);
+  close_manager (fx);
+  g_assert_cmpint (file_user_version (fx->db_path), ==, 2);
+
+  open_manager (fx, 0);
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, 0, 0, NULL);
+
+    g_assert_cmpuint (frames->len, >=, 3);
+  }
+}
+
+static void
+assert_open_fails (Fixture *fx, const char *what)
+{
+  g_autoptr(EmEngineManager) manager = new_manager (fx);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (em_engine_manager_open_store (manager, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s: %s", what, error->message);
+  /* the message names the file */
+  g_assert_nonnull (strstr (error->message, fx->db_path));
+  g_assert_false (em_engine_manager_has_store (manager));
+}
+
+static void
+test_refuse_newer (Fixture *fx, gconstpointer data)
+{
+  write_v1_file (fx->db_path, 99);
+  assert_open_fails (fx, "newer schema");
+  g_assert_cmpint (file_user_version (fx->db_path), ==, 99);
+}
+
+static void
+test_refuse_corrupt (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *garbage = g_strnfill (8192, 'x');
+  g_autofree char *after = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  g_autoptr(GError) error = NULL;
+
+  /* not a database at all: refused, and left exactly as it was */
+  g_assert_true (g_file_set_contents (fx->db_path, garbage, 8192, &error));
+  assert_open_fails (fx, "garbage");
+  g_assert_true (g_file_get_contents (fx->db_path, &after, &length, &error));
+  g_assert_cmpuint (length, ==, 8192);
+  g_assert_cmpmem (after, length, garbage, 8192);
+  g_remove (fx->db_path);
+
+  /* a real store with a damaged page */
+  open_manager (fx, 1000);
+  for (guint i = 0; i < 200; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 200, 10000);
+  close_manager (fx);
+  g_assert_true (g_file_get_contents (fx->db_path, &contents, &length, &error));
+  g_assert_cmpuint (length, >, 4 * 4096);
+  memset (contents + 2 * 4096, 0x5a, 4096);
+  g_assert_true (g_file_set_contents (fx->db_path, contents, length, &error));
+  assert_open_fails (fx, "damaged page");
+}
+
+static void
+test_refuse_unwritable (Fixture *fx, gconstpointer data)
+{
+  /* a directory where the file should be stops everyone, root included */
+  g_assert_cmpint (g_mkdir (fx->db_path, 0700), ==, 0);
+  assert_open_fails (fx, "directory in the way");
+  g_rmdir (fx->db_path);
+
+  /* a read-only directory; root ignores permission bits, so only as a user */
+  if (geteuid () != 0)
+    {
+      g_assert_cmpint (g_chmod (fx->data_dir, 0500), ==, 0);
+      assert_open_fails (fx, "read-only directory");
+      g_chmod (fx->data_dir, 0700);
+    }
+  else
+    g_test_message ("running as root: read-only directory check left to the directory case");
+
+  /* a read-only file, which binds root too through SQLite's own check */
+  open_manager (fx, 0);
+  close_manager (fx);
+  g_assert_cmpint (g_chmod (fx->db_path, 0400), ==, 0);
+  if (geteuid () != 0)
+    assert_open_fails (fx, "read-only file");
+  g_chmod (fx->db_path, 0600);
+}
+
+static void
+test_refuse_locked (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  open_manager (fx, 0);
+  {
+    g_autoptr(EmEngineManager) second = new_manager (fx);
+
+    g_assert_false (em_engine_manager_open_store (second, &error));
+    g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+    g_assert_nonnull (strstr (error->message, fx->db_path));
+    g_assert_nonnull (strstr (error->message, "locked"));
+  }
+  close_manager (fx);
+  open_manager (fx, 0);
+}
+
+static void
+test_retention (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) delayed = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *pending_id = NULL, *running_id = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 oldest;
+  guint n_pending = 0, n_running = 0;
+
+  open_manager (fx, 2);
+  delayed->delay = 3600;
+  pending_id = g_strdup (em_task_get_id (schedule_spec (fx, delayed)));
+  running_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 20000}")));
+  for (guint i = 0; i < 12; i++)
+    g_ptr_array_add (done, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, running_id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  /* every quick one finished, so the oldest rows are the pending and running ones */
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 1 &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 1, 5000);
+  sync_store (fx);
+
+  /* nothing configured: nothing goes */
+  g_assert_cmpuint (prune (fx), ==, 0);
+
+  /* five rows at most, pending and running always among them */
+  g_object_set (fx->manager, "retention-max-tasks", 5, NULL);
+  g_assert_cmpuint (prune (fx), ==, 9);
+  all = query_all (fx);
+  g_assert_cmpuint (all->len, ==, 5);
+  for (guint i = 0; i < all->len; i++)
+    {
+      JsonObject *task = json_node_get_object (g_ptr_array_index (all, i));
+      const char *id = json_object_get_string_member (task, "id");
+
+      n_pending += g_str_equal (id, pending_id);
+      n_running += g_str_equal (id, running_id);
+    }
+  g_assert_cmpuint (n_pending, ==, 1);
+  g_assert_cmpuint (n_running, ==, 1);
+  /* the newest finished ones stayed, the oldest went, from memory too */
+  {
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GError) not_found = NULL;
+
+    g_assert_nonnull (lookup_object (fx, g_ptr_array_index (done, 11), &node));
+    g_assert_null (lookup (fx, g_ptr_array_index (done, 0), &not_found));
+    g_assert_error (not_found, EM_ERROR, EM_ERROR_NOT_FOUND);
+    g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (done, 0)));
+  }
+  /* the early pending task keeps its events, so the log is untouched */
+  g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (fx->manager), ==, 1);
+
+  /* once it is gone too, the log's prefix goes with the old tasks */
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, pending_id, &error));
+  g_assert_no_error (error);
+  g_object_set (fx->manager, "retention-max-tasks", 1, NULL);
+  prune (fx);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = query_all (fx);
+  g_assert_cmpuint (all->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (all, 0)), "id"),
+                   ==, running_id);
+  oldest = em_engine_manager_get_oldest_event_seq (fx->manager);
+  g_assert_cmpuint (oldest, >, 1);
+  {
+    guint64 reported = 0;
+    g_autoptr(GPtrArray) frames = NULL;
+    g_autoptr(JsonNode) first = NULL;
+
+    /* a client asking from the start learns it must resync */
+    close_manager (fx);
+    open_manager (fx, 2);
+    frames = read_events (fx, 0, 0, &reported);
+    g_assert_cmpuint (reported, ==, oldest);
+    g_assert_cmpuint (frames->len, >, 0);
+    {
+      g_autofree char *text = frame_string (g_ptr_array_index (frames, 0));
+
+      first = json_from_string (text, NULL);
+    }
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (first), "seq"), ==, oldest);
+  }
+
+  /* by age: every finished task older than the limit */
+  schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) >= 1, 5000);
+  g_object_set (fx->manager, "retention-max-tasks", 0, "retention-max-age", 0.2, NULL);
+  em_test_run_for (400);
+  g_assert_cmpuint (prune (fx), >=, 1);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = query_all (fx);
+  for (guint i = 0; i < all->len; i++)
+    g_assert_cmpstr (status_of (json_node_get_object (g_ptr_array_index (all, i))), !=, "completed");
+}
+
+static void
+test_delete (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) left = NULL;
+  g_autofree char *failed_id = NULL, *first_id = NULL;
+  guint count = 0;
+
+  open_manager (fx, 1);
+  first_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  for (guint i = 0; i < 4; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  failed_id = g_strdup (em_task_get_id (schedule (fx, FAILING, FAILING_PARAMS)));
+  schedule (fx, "wait", "{\"duration\": 60000}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 1 &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0 &&
+                      em_engine_manager_get_task (fx->manager, failed_id) != NULL &&
+                      em_task_is_finished (em_engine_manager_get_task (fx->manager, failed_id)), 5000);
+
+  /* only history can be deleted */
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_RUNNING);
+  g_assert_false (delete_tasks (fx, &q, &count, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  q.until = g_date_time_new_now_utc ();
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 5);
+  g_assert_null (em_engine_manager_get_task (fx->manager, first_id));
+
+  left = query_all (fx);
+  g_assert_cmpuint (left->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (left, 0)), "id"),
+                   ==, failed_id);
+  /* a deleted task is no longer a valid dependency */
+  {
+    g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 1}");
+    const char *deps[2] = { first_id, NULL };
+
+    spec->depends_on = g_strdupv ((char **) deps);
+    g_assert_null (em_engine_manager_schedule_task (fx->manager, spec, &error));
+    g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  }
+}
+
+static void
+test_query_filters (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GDateTime) middle = NULL;
+  guint total = 0;
+
+  open_manager (fx, 0);
+  for (guint i = 0; i < 4; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+  em_test_run_for (5);
+  middle = g_date_time_new_now_utc ();
+  em_test_run_for (5);
+  for (guint i = 0; i < 3; i++)
+    schedule (fx, "move_stage", "{\"x\": 1}");
+  schedule (fx, FAILING, FAILING_PARAMS);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+
+  em_task_query_init (&q);
+  q.action = g_strdup ("move_stage");
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, 4);
+  }
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_FAILED);
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, 1);
+  }
+  g_clear_pointer (&q.action, g_free);
+  q.statuses = 0;
+  q.until = g_date_time_ref (middle);
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, 4);
+  }
+  g_clear_pointer (&q.until, g_date_time_unref);
+  q.since = g_date_time_ref (middle);
+  q.offset = 1;
+  q.limit = 2;
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, 4);
+    g_assert_cmpuint (found->len, ==, 2);
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (g_ptr_array_index (found, 0)),
+                                                 "attempts"), ==, 1);
+  }
+  /* memory stays bounded: everything above came from the store */
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+}
+
+static void
+test_dependency_on_evicted (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *ok_id = NULL, *failed_id = NULL;
+  g_autoptr(GError) error = NULL;
+  EmTask *task;
+  const char *deps[2] = { NULL, NULL };
+
+  open_manager (fx, 0);
+  ok_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  failed_id = g_strdup (em_task_get_id (schedule (fx, FAILING, FAILING_PARAMS)));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(EmTaskSpec) good = spec_new ("wait", "{\"duration\": 1}");
+      g_autoptr(EmTaskSpec) bad = spec_new ("wait", "{\"duration\": 1}");
+      g_autofree char *expected = g_strdup_printf ("dependency %s failed", failed_id);
+
+      deps[0] = ok_id;
+      good->depends_on = g_strdupv ((char **) deps);
+      task = em_engine_manager_schedule_task (fx->manager, good, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, NULL);
+      deps[0] = failed_id;
+      bad->depends_on = g_strdupv ((char **) deps);
+      task = em_engine_manager_schedule_task (fx->manager, bad, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+      g_assert_cmpstr (em_task_get_error (task), ==, expected);
+      EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+
+      /* and the same after a restart */
+      close_manager (fx);
+      open_manager (fx, 0);
+    }
+}
+
+static void
+test_events_resume (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  guint64 oldest = 0, last;
+
+  open_manager (fx, 1000);
+  for (guint i = 0; i < 5; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 1}"));
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  last = em_engine_manager_get_last_event_seq (fx->manager);
+  g_assert_cmpuint (fx->frames->len, ==, last);
+
+  /* from memory: the exact frames, in order, after the given seq */
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, 5, 0, &oldest);
+
+    g_assert_cmpuint (oldest, ==, 1);
+    g_assert_cmpuint (frames->len, ==, last - 5);
+    for (guint i = 0; i < frames->len; i++)
+      {
+        g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+        g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, 5 + i));
+      }
+  }
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, last, 0, NULL);
+
+    g_assert_cmpuint (frames->len, ==, 0);
+  }
+  g_ptr_array_set_size (tasks, 0);
+  close_manager (fx);
+
+  /* from the database, across the restart, then live ones follow without a gap */
+  open_manager (fx, 1000);
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, 5, 3, &oldest);
+
+    g_assert_cmpuint (oldest, ==, 1);
+    g_assert_cmpuint (frames->len, ==, 3);
+    for (guint i = 0; i < frames->len; i++)
+      {
+        g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+        g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, 5 + i));
+      }
+  }
+  {
+    EmTask *task = schedule (fx, "wait", "{\"duration\": 1}");
+    g_autoptr(GPtrArray) frames = NULL;
+
+    EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 5000);
+    g_assert_cmpuint (em_event_get_seq (g_ptr_array_index (fx->events, 0)), ==, last + 1);
+    frames = read_events (fx, 0, 0, &oldest);
+    g_assert_cmpuint (frames->len, ==, fx->frames->len);
+    for (guint i = 0; i < frames->len; i++)
+      {
+        g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+        g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, i));
+      }
+  }
+}
+
+static void
+test_memory_only (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  /* without a store: sync is immediate, history is what memory holds */
+  fx->manager = new_manager (fx);
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+  sync_store (fx);
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  {
+    g_autoptr(GPtrArray) all = query_all (fx);
+    g_autoptr(GPtrArray) frames = read_events (fx, 2, 0, NULL);
+
+    g_assert_cmpuint (all->len, ==, 3);
+    g_assert_cmpuint (frames->len, ==, fx->frames->len - 2);
+  }
+  em_task_query_init (&q);
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 3);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+  g_ptr_array_set_size (tasks, 0);
+  g_assert_false (g_file_test (fx->db_path, G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/store/restart/history", test_clean_restart);
+  ADD ("/store/recovery/pending", test_recover_pending);
+  ADD ("/store/recovery/running", test_recover_running);
+  ADD ("/store/migration/v1", test_migrate_v1);
+  ADD ("/store/refuse/newer", test_refuse_newer);
+  ADD ("/store/refuse/corrupt", test_refuse_corrupt);
+  ADD ("/store/refuse/unwritable", test_refuse_unwritable);
+  ADD ("/store/refuse/locked", test_refuse_locked);
+  ADD ("/store/retention", test_retention);
+  ADD ("/store/delete", test_delete);
+  ADD ("/store/query/filters", test_query_filters);
+  ADD ("/store/deps/evicted", test_dependency_on_evicted);
+  ADD ("/store/events/resume", test_events_resume);
+  ADD ("/store/memory-only", test_memory_only);
+
+  return g_test_run ();
+}
