@@ -6,13 +6,16 @@
 #include <gst/gst.h>
 #include <png.h>
 #include <tiffio.h>
+#include <linux/videodev2.h>
 
 #include "actions/em-capture-image-action.h"
 #include "actions/em-image-writer.h"
 #include "devices/em-device-set.h"
 #include "devices/em-gst-camera.h"
 #include "devices/em-sim-focus.h"
+#include "devices/em-sim-src.h"
 #include "devices/em-sim-stage.h"
+#include "devices/em-v4l2-controls.h"
 #include "engine/em-action-private.h"
 #include "engine/em-error.h"
 #include "engine/em-time.h"
@@ -454,7 +457,7 @@ write_test_png (const char *path)
     pixels[i] = (guint8) (i * 7);
   bytes = g_bytes_new_take (pixels, 64 * 48 * 3);
   frame = em_frame_new (EM_PIXEL_FORMAT_RGB8, 64, 48, 64 * 3, bytes);
-  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -515,7 +518,7 @@ test_writer_png_roundtrip (void)
   png_image image = { 0 };
   const guint8 *source = g_bytes_get_data (em_frame_get_data (frame), NULL);
 
-  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, NULL, &error));
   g_assert_no_error (error);
 
   image.version = PNG_IMAGE_VERSION;
@@ -543,7 +546,7 @@ test_writer_tiff16_roundtrip (void)
   uint16_t bits = 0, samples = 0;
   TIFF *tif;
 
-  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_TIFF, path, NULL, &error));
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_TIFF, path, NULL, NULL, &error));
   g_assert_no_error (error);
 
   tif = TIFFOpen (path, "r");
@@ -572,10 +575,88 @@ test_writer_failure (void)
   g_autoptr(GError) error = NULL;
 
   g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
-  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, &error));
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, NULL, NULL, &error));
   g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "not-a-dir"));
   em_test_rmdir (dir);
+}
+
+static void
+test_v4l2_control_names (void)
+{
+  const struct { const char *driver; const char *ours; } names[] = {
+    { "Exposure Time, Absolute", "exposure_time_absolute" },
+    { "Exposure (Absolute)", "exposure_absolute" },
+    { "Auto Exposure", "auto_exposure" },
+    { "Gain, Automatic", "gain_automatic" },
+    { "  Gain ", "gain" },
+  };
+
+  /* as v4l2src spells them in extra-controls */
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *name = em_v4l2_normalise_control_name (names[i].driver);
+
+      g_assert_cmpstr (name, ==, names[i].ours);
+    }
+}
+
+static void
+test_v4l2_control_mapping (void)
+{
+  g_autoptr(EmV4l2Controls) uvc = em_v4l2_controls_new ();
+  g_autoptr(EmV4l2Controls) bare = em_v4l2_controls_new ();
+  g_autoptr(GstStructure) controls = gst_structure_new_empty ("controls");
+  gboolean exposure_applied = FALSE, gain_applied = FALSE;
+  gint value = 0;
+
+  /* what a typical UVC microscope camera offers */
+  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_AUTO, "Auto Exposure", 0, 3);
+  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 3, 2047);
+  em_v4l2_controls_add (uvc, V4L2_CID_GAIN, "Gain", 0, 100);
+  g_assert_cmpstr (em_v4l2_controls_get_name (uvc, V4L2_CID_GAIN), ==, "gain");
+  g_assert_null (em_v4l2_controls_get_name (uvc, V4L2_CID_AUTOGAIN));
+
+  em_v4l2_controls_map (uvc, controls, 25.0, 12.0, &exposure_applied, &gain_applied);
+  g_assert_true (exposure_applied);
+  g_assert_true (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "auto_exposure", &value));
+  g_assert_cmpint (value, ==, V4L2_EXPOSURE_MANUAL);
+  /* 100 µs units */
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 250);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 12);
+
+  /* out of the driver's range: clamped, and not claimed as applied */
+  em_v4l2_controls_map (uvc, controls, 1000.0, 500.0, &exposure_applied, &gain_applied);
+  g_assert_false (exposure_applied);
+  g_assert_false (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 2047);
+
+  /* a driver without these controls: nothing set, nothing applied */
+  gst_structure_remove_all_fields (controls);
+  em_v4l2_controls_map (bare, controls, 25.0, 1.0, &exposure_applied, &gain_applied);
+  g_assert_false (exposure_applied);
+  g_assert_false (gain_applied);
+  g_assert_cmpint (gst_structure_n_fields (controls), ==, 0);
+}
+
+static void
+test_default_source (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (NULL, 160, 120);
+  g_autoptr(GstElement) source = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  Run run;
+
+  /* the simulated microscope, registered by the camera itself */
+  g_assert_cmpstr (em_gst_camera_get_source_description (EM_GST_CAMERA (camera)), ==, EM_GST_CAMERA_DEFAULT_SOURCE);
+  g_assert_true (EM_IS_SIM_SRC (source));
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_cmpuint (em_frame_get_bit_depth (run.frame), ==, 16);
+  run_clear (&run);
 }
 
 int
@@ -600,6 +681,9 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
+  g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
+  g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
+  g_test_add_func ("/camera/default-source", test_default_source);
 
   ret = g_test_run ();
   /* lets valgrind tell GStreamer's process-wide state from our leaks */

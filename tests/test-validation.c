@@ -76,6 +76,8 @@ test_registered (Fixture *fixture, gconstpointer data)
   g_assert_true (g_strv_contains ((const char * const *) names, "capture_image"));
   g_assert_true (g_strv_contains ((const char * const *) names, "move_stage"));
   g_assert_true (g_strv_contains ((const char * const *) names, "adjust_focus"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "autofocus"));
+  g_assert_true (g_strv_contains ((const char * const *) names, "tile_scan"));
 }
 
 static void
@@ -213,6 +215,63 @@ test_adjust_focus_missing (Fixture *fixture, gconstpointer data)
   assert_refused (fixture, "adjust_focus", "{\"speed\": 10}", "position");
 }
 
+static void
+test_autofocus_valid (Fixture *fixture, gconstpointer data)
+{
+  assert_valid (fixture, "autofocus", NULL);
+  assert_valid (fixture, "autofocus", "{}");
+  assert_valid (fixture, "autofocus", "{\"center\": 120, \"range\": 30, \"coarse_step\": 3,"
+                                      " \"tolerance\": 0.25, \"metric\": \"brenner\", \"exposure\": 5,"
+                                      " \"gain\": 2, \"speed\": 100}");
+}
+
+static void
+test_autofocus_refused (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "autofocus", "{\"range\": \"wide\"}", "range");
+  assert_refused (fixture, "autofocus", "{\"range\": 0}", "range");
+  assert_refused (fixture, "autofocus", "{\"coarse_step\": -1}", "coarse_step");
+  assert_refused (fixture, "autofocus", "{\"tolerance\": 0}", "tolerance");
+  assert_refused (fixture, "autofocus", "{\"metric\": \"tenengrad\"}", "metric");
+  assert_refused (fixture, "autofocus", "{\"exposure\": 0}", "exposure");
+  assert_refused (fixture, "autofocus", "{\"speed\": 0}", "speed");
+  assert_refused (fixture, "autofocus", "{\"focus\": 1}", "focus");
+  /* the parameters must fit together */
+  assert_refused (fixture, "autofocus", "{\"range\": 10, \"coarse_step\": 20}", "coarse_step");
+  assert_refused (fixture, "autofocus", "{\"range\": 10000, \"coarse_step\": 1}", "coarse_step");
+  assert_refused (fixture, "autofocus", "{\"coarse_step\": 2, \"tolerance\": 3}", "tolerance");
+}
+
+static void
+test_tile_scan_valid (Fixture *fixture, gconstpointer data)
+{
+  assert_valid (fixture, "tile_scan", "{\"step_x\": 100}");
+  assert_valid (fixture, "tile_scan", "{\"origin_x\": -500, \"origin_y\": 20.5, \"step_x\": 100,"
+                                      " \"step_y\": 80, \"nx\": 10, \"ny\": 4, \"serpentine\": false,"
+                                      " \"exposure\": 20, \"gain\": 1, \"format\": \"tiff\", \"speed\": 2000,"
+                                      " \"autofocus_every\": 5, \"autofocus_range\": 30,"
+                                      " \"autofocus_step\": 5, \"autofocus_tolerance\": 0.5,"
+                                      " \"autofocus_metric\": \"brenner\"}");
+}
+
+static void
+test_tile_scan_refused (Fixture *fixture, gconstpointer data)
+{
+  assert_refused (fixture, "tile_scan", NULL, "step_x");
+  assert_refused (fixture, "tile_scan", "{\"nx\": 2}", "step_x");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 0}", "step_x");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"step_y\": -1}", "step_y");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 0}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 1.5}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"ny\": \"3\"}", "ny");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 1000, \"ny\": 1000}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"format\": \"jpeg\"}", "format");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_every\": -1}", "autofocus_every");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_range\": 4, \"autofocus_step\": 8}",
+                  "autofocus_step");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"overlap\": 0.1}", "overlap");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -237,6 +296,10 @@ main (int argc, char **argv)
   ADD ("adjust-focus/out-of-range", test_adjust_focus_out_of_range);
   ADD ("adjust-focus/unknown-key", test_adjust_focus_unknown_key);
   ADD ("adjust-focus/missing", test_adjust_focus_missing);
+  ADD ("autofocus/valid", test_autofocus_valid);
+  ADD ("autofocus/refused", test_autofocus_refused);
+  ADD ("tile-scan/valid", test_tile_scan_valid);
+  ADD ("tile-scan/refused", test_tile_scan_refused);
 
 #undef ADD
 

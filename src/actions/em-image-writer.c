@@ -133,12 +133,15 @@ tiff_warning_cb (TIFF       *tif,
 }
 
 static gboolean
-write_tiff (EmFrame *frame, int fd, const char *path, GError **error)
+write_tiff (EmFrame *frame, int fd, const char *path, const char *metadata_json, GError **error)
 {
   g_autofree char *message = NULL;
   g_autofree guint8 *row = NULL;
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *date = g_date_time_format (now, "%Y:%m:%d %H:%M:%S");
+  gint64 taken_us = em_frame_get_timestamp (frame);
+  g_autoptr(GDateTime) taken = taken_us > 0 ? g_date_time_new_from_unix_utc (taken_us / G_USEC_PER_SEC)
+                                            : g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format (taken, "%Y:%m:%d %H:%M:%S");
+  gdouble pixel_size = em_frame_get_pixel_size (frame);
   TIFFOpenOptions *options = TIFFOpenOptionsAlloc ();
   const guint8 *pixels = g_bytes_get_data (em_frame_get_data (frame), NULL);
   guint width = em_frame_get_width (frame);
@@ -170,6 +173,15 @@ write_tiff (EmFrame *frame, int fd, const char *path, GError **error)
   TIFFSetField (tif, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize (tif, 0));
   TIFFSetField (tif, TIFFTAG_SOFTWARE, "Engine Manager " PACKAGE_VERSION);
   TIFFSetField (tif, TIFFTAG_DATETIME, date);
+  if (metadata_json != NULL)
+    TIFFSetField (tif, TIFFTAG_IMAGEDESCRIPTION, metadata_json);
+  if (pixel_size > 0.0)
+    {
+      /* pixels per centimetre at the sample */
+      TIFFSetField (tif, TIFFTAG_RESOLUTIONUNIT, (uint16_t) RESUNIT_CENTIMETER);
+      TIFFSetField (tif, TIFFTAG_XRESOLUTION, (float) (10000.0 / pixel_size));
+      TIFFSetField (tif, TIFFTAG_YRESOLUTION, (float) (10000.0 / pixel_size));
+    }
 
   /* libtiff may scribble on the row it is given */
   row = g_malloc (row_bytes);
@@ -212,10 +224,44 @@ fsync_directory (const char *dir)
   close (fd);
 }
 
+char *
+em_image_writer_sidecar_path (const char *path)
+{
+  const char *dot = strrchr (path, '.');
+  const char *slash = strrchr (path, '/');
+
+  g_autofree char *stem = NULL;
+
+  if (dot == NULL || (slash != NULL && dot < slash))
+    return g_strconcat (path, ".json", NULL);
+  stem = g_strndup (path, dot - path);
+  return g_strconcat (stem, ".json", NULL);
+}
+
+/* the sidecar, written the same careful way as the image */
+static gboolean
+write_sidecar (const char *path, const char *metadata_json, GError **error)
+{
+  g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+  g_autofree char *text = g_strconcat (metadata_json, "\n", NULL);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_set_contents_full (sidecar, text, -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0644, &local_error))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot write image metadata %s: %s"),
+                   sidecar, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 em_image_writer_write (EmFrame        *frame,
                        EmImageFormat   format,
                        const char     *path,
+                       const char     *metadata_json,
                        GCancellable   *cancellable,
                        GError        **error)
 {
@@ -236,6 +282,9 @@ em_image_writer_write (EmFrame        *frame,
                    dir, g_strerror (errno));
       return FALSE;
     }
+  /* the sidecar first: an image under its final name always has its metadata */
+  if (metadata_json != NULL && !write_sidecar (path, metadata_json, error))
+    return FALSE;
 
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
@@ -247,7 +296,7 @@ em_image_writer_write (EmFrame        *frame,
     }
 
   if (format == EM_IMAGE_FORMAT_TIFF)
-    written = write_tiff (frame, fd, path, error);
+    written = write_tiff (frame, fd, path, metadata_json, error);
   else
     written = write_png (frame, fd, path, error);
 
@@ -271,6 +320,7 @@ typedef struct
   EmFrame       *frame;
   EmImageFormat  format;
   char          *path;
+  char          *metadata_json;
 } WriteData;
 
 static void
@@ -280,6 +330,7 @@ write_data_free (gpointer data)
 
   em_frame_unref (write_data->frame);
   g_free (write_data->path);
+  g_free (write_data->metadata_json);
   g_free (write_data);
 }
 
@@ -292,7 +343,8 @@ write_thread (GTask        *task,
   WriteData *data = task_data;
   g_autoptr(GError) error = NULL;
 
-  if (!em_image_writer_write (data->frame, data->format, data->path, cancellable, &error))
+  if (!em_image_writer_write (data->frame, data->format, data->path, data->metadata_json,
+                              cancellable, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_boolean (task, TRUE);
@@ -302,6 +354,7 @@ void
 em_image_writer_write_async (EmFrame             *frame,
                              EmImageFormat        format,
                              const char          *path,
+                             const char          *metadata_json,
                              GCancellable        *cancellable,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
@@ -320,6 +373,7 @@ em_image_writer_write_async (EmFrame             *frame,
   data->frame = em_frame_ref (frame);
   data->format = format;
   data->path = g_strdup (path);
+  data->metadata_json = g_strdup (metadata_json);
   g_task_set_task_data (task, data, write_data_free);
 
   g_task_run_in_thread (task, write_thread);

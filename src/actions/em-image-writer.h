@@ -16,11 +16,18 @@ const char *em_image_format_to_string      (EmImageFormat   format);
 gboolean    em_image_format_from_string    (const char     *text,
                                             EmImageFormat  *out_format);
 
+/* where the metadata of the image at @path goes: the same name ending in .json */
+char       *em_image_writer_sidecar_path   (const char     *path);
+
 /* encodes @frame and writes it to @path durably: a temporary file in the same
- * directory, fsync, rename, fsync of the directory. Blocks: workers only. */
+ * directory, fsync, rename, fsync of the directory. With @metadata_json (a JSON
+ * object as text), also writes it to the sidecar file, and into a TIFF's
+ * ImageDescription; a TIFF also gets XResolution/YResolution in pixels per cm
+ * from the frame's pixel size, DateTime (UTC) and Software. Blocks: workers only. */
 gboolean    em_image_writer_write          (EmFrame        *frame,
                                             EmImageFormat   format,
                                             const char     *path,
+                                            const char     *metadata_json,
                                             GCancellable   *cancellable,
                                             GError        **error);
 
@@ -28,6 +35,7 @@ gboolean    em_image_writer_write          (EmFrame        *frame,
 void        em_image_writer_write_async    (EmFrame             *frame,
                                             EmImageFormat        format,
                                             const char          *path,
+                                            const char          *metadata_json,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);

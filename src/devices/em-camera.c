@@ -166,3 +166,16 @@ em_camera_is_capturing (EmCamera *self)
   g_return_val_if_fail (EM_IS_CAMERA (self), FALSE);
   return priv->capturing;
 }
+
+void
+em_camera_attach_devices (EmCamera *self,
+                          EmStage  *stage,
+                          EmFocus  *focus)
+{
+  g_return_if_fail (EM_IS_CAMERA (self));
+  g_return_if_fail (stage == NULL || EM_IS_STAGE (stage));
+  g_return_if_fail (focus == NULL || EM_IS_FOCUS (focus));
+
+  if (EM_CAMERA_GET_CLASS (self)->attach_devices != NULL)
+    EM_CAMERA_GET_CLASS (self)->attach_devices (self, stage, focus);
+}

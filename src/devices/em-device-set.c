@@ -38,6 +38,19 @@ em_device_set_dispose (GObject *object)
 }
 
 static void
+em_device_set_constructed (GObject *object)
+{
+  EmDeviceSet *self = EM_DEVICE_SET (object);
+
+  G_OBJECT_CLASS (em_device_set_parent_class)->constructed (object);
+
+  /* the camera looks through this stage and focus (the simulated one renders
+   * what they point at): handed over here, so no device looks the others up */
+  if (self->camera != NULL)
+    em_camera_attach_devices (self->camera, self->stage, self->focus);
+}
+
+static void
 em_device_set_get_property (GObject    *object,
                             guint       prop_id,
                             GValue     *value,
@@ -90,6 +103,7 @@ em_device_set_class_init (EmDeviceSetClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = em_device_set_constructed;
   object_class->dispose = em_device_set_dispose;
   object_class->get_property = em_device_set_get_property;
   object_class->set_property = em_device_set_set_property;

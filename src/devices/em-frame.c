@@ -17,6 +17,7 @@ struct _EmFrame
   gboolean        exposure_applied;
   gdouble         gain;
   gboolean        gain_applied;
+  gdouble         pixel_size;
 };
 
 G_DEFINE_BOXED_TYPE (EmFrame, em_frame, em_frame_ref, em_frame_unref)
@@ -186,4 +187,17 @@ em_frame_set_gain (EmFrame *self, gdouble gain, gboolean applied)
 {
   self->gain = gain;
   self->gain_applied = applied;
+}
+
+/* µm per pixel at the sample, 0 when the camera does not know */
+gdouble
+em_frame_get_pixel_size (EmFrame *self)
+{
+  return self->pixel_size;
+}
+
+void
+em_frame_set_pixel_size (EmFrame *self, gdouble um_per_pixel)
+{
+  self->pixel_size = um_per_pixel > 0.0 ? um_per_pixel : 0.0;
 }

@@ -55,6 +55,8 @@ gdouble        em_frame_get_exposure   (EmFrame       *self,
                                         gboolean      *out_applied);
 gdouble        em_frame_get_gain       (EmFrame       *self,
                                         gboolean      *out_applied);
+/* µm per pixel at the sample, 0 when unknown */
+gdouble        em_frame_get_pixel_size (EmFrame       *self);
 
 /* for cameras, before they hand the frame over */
 void           em_frame_set_timestamp  (EmFrame       *self,
@@ -65,6 +67,8 @@ void           em_frame_set_exposure   (EmFrame       *self,
 void           em_frame_set_gain       (EmFrame       *self,
                                         gdouble        gain,
                                         gboolean       applied);
+void           em_frame_set_pixel_size (EmFrame       *self,
+                                        gdouble        um_per_pixel);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmFrame, em_frame_unref)
 

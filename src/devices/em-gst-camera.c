@@ -11,6 +11,7 @@
 
 #include "devices/em-gst-camera.h"
 #include "devices/em-gst-source-controls.h"
+#include "devices/em-sim-src.h"
 #include "engine/em-error.h"
 
 /* a capture waits out its exposure on a main-context timer, then takes the next
@@ -22,6 +23,13 @@
 #define PROGRESS_INTERVAL_MS 50
 #define FRAME_TIMEOUT_S      5
 
+/* the formats a capture keeps: colour as RGB, monochrome at the source's depth */
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+#define OUTPUT_FORMATS "{ RGB, GRAY16_LE, GRAY8 }"
+#else
+#define OUTPUT_FORMATS "{ RGB, GRAY16_BE, GRAY8 }"
+#endif
+
 struct _EmGstCamera
 {
   EmCamera      parent_instance;
@@ -29,17 +37,23 @@ struct _EmGstCamera
   char         *source_description;
   guint         width;
   guint         height;
+  gdouble       pixel_size;
+  EmStage      *stage;
+  EmFocus      *focus;
 
   GMainContext *context;
   GSource      *frame_source;   /* woken from the streaming thread */
   GstElement   *pipeline;       /* NULL until built, and after an error */
   GstElement   *source;
+  EmGstSourceControls *controls;
   GSource      *bus_source;
   GTask        *pending;
 
   /* shared with the streaming thread */
   GMutex        lock;
+  gboolean      live;           /* whether frame timestamps are capture times */
   gboolean      armed;
+  GstClockTime  not_before;     /* running time the capture started at */
   EmFrame      *frame;
 };
 
@@ -50,6 +64,7 @@ enum {
   PROP_SOURCE_DESCRIPTION,
   PROP_WIDTH,
   PROP_HEIGHT,
+  PROP_PIXEL_SIZE,
   N_PROPS
 };
 
@@ -62,6 +77,7 @@ typedef struct
   gboolean        exposure_applied;
   gboolean        gain_applied;
   gint64          started_us;
+  GstClockTime    not_before;
   EmProgressFunc  progress;
   gpointer        progress_data;
   GSource        *exposure_timer;
@@ -90,13 +106,36 @@ capture_free (gpointer data)
 }
 
 static void
-set_armed (EmGstCamera *self, gboolean armed)
+set_armed (EmGstCamera *self, gboolean armed, GstClockTime not_before)
 {
   g_mutex_lock (&self->lock);
   self->armed = armed;
+  self->not_before = not_before;
   /* a frame that arrived before arming is stale */
   g_clear_pointer (&self->frame, em_frame_unref);
   g_mutex_unlock (&self->lock);
+}
+
+/* µm per pixel at the sample: what emsimsrc renders, scaled to the output size,
+ * or what the camera was told */
+static gdouble
+effective_pixel_size (EmGstCamera *self, EmFrame *frame)
+{
+  g_autoptr(GstPad) pad = NULL;
+  g_autoptr(GstCaps) caps = NULL;
+  gdouble source_pixel_size = 0.0;
+  gint source_width = 0;
+
+  if (self->source == NULL || !EM_IS_SIM_SRC (self->source))
+    return self->pixel_size;
+
+  g_object_get (self->source, "pixel-size", &source_pixel_size, NULL);
+  pad = gst_element_get_static_pad (self->source, "src");
+  caps = pad != NULL ? gst_pad_get_current_caps (pad) : NULL;
+  if (caps == NULL || !gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &source_width) ||
+      source_width <= 0 || em_frame_get_width (frame) == 0)
+    return source_pixel_size;
+  return source_pixel_size * source_width / em_frame_get_width (frame);
 }
 
 /* ends the capture in flight with @frame or @error (taken) */
@@ -116,13 +155,14 @@ finish_capture (EmGstCamera *self, EmFrame *frame, GError *error)
   clear_source (&capture->exposure_timer);
   clear_source (&capture->frame_timeout);
   clear_source (&capture->cancel_source);
-  set_armed (self, FALSE);
+  set_armed (self, FALSE, GST_CLOCK_TIME_NONE);
 
   if (frame != NULL)
     {
       g_clear_error (&error);
       em_frame_set_exposure (frame, capture->exposure_ms, capture->exposure_applied);
       em_frame_set_gain (frame, capture->gain, capture->gain_applied);
+      em_frame_set_pixel_size (frame, effective_pixel_size (self, frame));
       g_task_return_pointer (task, em_frame_ref (frame), (GDestroyNotify) em_frame_unref);
     }
   else
@@ -139,10 +179,11 @@ teardown (EmGstCamera *self)
     {
       /* joins the streaming threads, so nothing calls back into us afterwards */
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
+      g_clear_pointer (&self->controls, em_gst_source_controls_free);
       gst_clear_object (&self->source);
       gst_clear_object (&self->pipeline);
     }
-  set_armed (self, FALSE);
+  set_armed (self, FALSE, GST_CLOCK_TIME_NONE);
 }
 
 static EmFrame *
@@ -205,6 +246,19 @@ frame_from_sample (GstSample *sample)
   return frame;
 }
 
+/* when the frame was taken, as pipeline running time */
+static GstClockTime
+sample_running_time (GstSample *sample)
+{
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  const GstSegment *segment = gst_sample_get_segment (sample);
+
+  if (buffer == NULL || segment == NULL || segment->format != GST_FORMAT_TIME ||
+      !GST_BUFFER_PTS_IS_VALID (buffer))
+    return GST_CLOCK_TIME_NONE;
+  return gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+}
+
 /* streaming thread */
 static GstFlowReturn
 new_sample_cb (GstAppSink *sink, gpointer user_data)
@@ -212,6 +266,8 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
   EmGstCamera *self = user_data;
   g_autoptr(GstSample) sample = gst_app_sink_pull_sample (sink);
   g_autoptr(EmFrame) frame = NULL;
+  GstClockTime not_before;
+  GstClockTime taken;
   gboolean armed;
 
   if (sample == NULL)
@@ -219,9 +275,20 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
 
   g_mutex_lock (&self->lock);
   armed = self->armed;
+  not_before = self->not_before;
   g_mutex_unlock (&self->lock);
   if (!armed)
     return GST_FLOW_OK;
+
+  /* a frame exposed before the capture began shows the sample as it was then
+   * (a stage still moving): wait for the next */
+  taken = self->live ? sample_running_time (sample) : GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (taken) && GST_CLOCK_TIME_IS_VALID (not_before) && taken < not_before)
+    {
+      g_debug ("dropping a frame from %" GST_TIME_FORMAT ", before the capture began at %" GST_TIME_FORMAT,
+               GST_TIME_ARGS (taken), GST_TIME_ARGS (not_before));
+      return GST_FLOW_OK;
+    }
 
   /* copy outside the lock; only the hand-over holds it */
   frame = frame_from_sample (sample);
@@ -356,6 +423,39 @@ find_source (GstBin *bin)
   return source;
 }
 
+/* every emsimsrc in the pipeline follows our stage and focus */
+static void
+attach_sim_sources (EmGstCamera *self)
+{
+  g_autoptr(GstIterator) iter = NULL;
+  g_auto(GValue) item = G_VALUE_INIT;
+  gboolean done = FALSE;
+
+  if (self->pipeline == NULL)
+    return;
+
+  iter = gst_bin_iterate_recurse (GST_BIN (self->pipeline));
+  while (!done)
+    {
+      switch (gst_iterator_next (iter, &item))
+        {
+        case GST_ITERATOR_OK:
+          if (EM_IS_SIM_SRC (g_value_get_object (&item)))
+            g_object_set (g_value_get_object (&item), "stage", self->stage, "focus", self->focus, NULL);
+          g_value_reset (&item);
+          break;
+        case GST_ITERATOR_RESYNC:
+          gst_iterator_resync (iter);
+          break;
+        case GST_ITERATOR_ERROR:
+        case GST_ITERATOR_DONE:
+        default:
+          done = TRUE;
+          break;
+        }
+    }
+}
+
 static gboolean
 source_is_live (GstElement *source)
 {
@@ -382,9 +482,11 @@ ensure_pipeline (EmGstCamera *self, GError **error)
                    _("GStreamer cannot be initialised: %s"), local_error->message);
       return FALSE;
     }
+  /* the simulated microscope is ours: usable in any description, no plugin installed */
+  em_sim_src_register ();
 
   description = g_strdup_printf ("%s ! videoconvert ! videoscale "
-                                 "! video/x-raw,format=RGB,width=%u,height=%u "
+                                 "! video/x-raw,format=" OUTPUT_FORMATS ",width=%u,height=%u "
                                  "! appsink name=" SINK_NAME " max-buffers=1 drop=true "
                                  "sync=false enable-last-sample=false",
                                  self->source_description, self->width, self->height);
@@ -409,11 +511,15 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
 
   self->source = find_source (GST_BIN (pipeline));
+  g_mutex_lock (&self->lock);
+  self->live = self->source != NULL && source_is_live (self->source);
+  g_mutex_unlock (&self->lock);
   if (self->source != NULL && !source_is_live (self->source))
     {
       /* a file or a test source without is-live runs flat out: pace it by the clock */
       g_object_set (sink, "sync", TRUE, NULL);
     }
+  self->controls = em_gst_source_controls_new (self->source);
 
   bus = gst_element_get_bus (pipeline);
   self->bus_source = gst_bus_create_watch (bus);
@@ -421,6 +527,7 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   g_source_set_callback (self->bus_source, G_SOURCE_FUNC (bus_cb), self, NULL);
   g_source_attach (self->bus_source, self->context);
   self->pipeline = g_steal_pointer (&pipeline);
+  attach_sim_sources (self);
 
   if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     {
@@ -479,7 +586,7 @@ exposure_tick_cb (gpointer user_data)
     }
 
   /* the exposure is over: the next frame is ours */
-  set_armed (self, TRUE);
+  set_armed (self, TRUE, capture->not_before);
   capture->frame_timeout = g_timeout_source_new_seconds (FRAME_TIMEOUT_S);
   g_source_set_callback (capture->frame_timeout, frame_timeout_cb, self, NULL);
   g_source_attach (capture->frame_timeout, self->context);
@@ -548,7 +655,8 @@ em_gst_camera_capture_async (EmCamera            *camera,
   capture->progress = progress;
   capture->progress_data = progress_data;
   capture->started_us = g_get_monotonic_time ();
-  em_gst_source_apply_settings (self->source, exposure_ms, gain,
+  capture->not_before = gst_element_get_current_running_time (self->pipeline);
+  em_gst_source_controls_apply (self->controls, exposure_ms, gain,
                                 &capture->exposure_applied, &capture->gain_applied);
   g_task_set_task_data (task, capture, capture_free);
   self->pending = g_steal_pointer (&task);
@@ -568,6 +676,16 @@ em_gst_camera_capture_finish (EmCamera *camera, GAsyncResult *result, GError **e
   g_return_val_if_fail (g_task_is_valid (result, camera), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+em_gst_camera_attach_devices (EmCamera *camera, EmStage *stage, EmFocus *focus)
+{
+  EmGstCamera *self = EM_GST_CAMERA (camera);
+
+  g_set_object (&self->stage, stage);
+  g_set_object (&self->focus, focus);
+  attach_sim_sources (self);
 }
 
 static void
@@ -597,6 +715,8 @@ em_gst_camera_dispose (GObject *object)
 
   teardown (self);
   clear_source (&self->frame_source);
+  g_clear_object (&self->stage);
+  g_clear_object (&self->focus);
 
   G_OBJECT_CLASS (em_gst_camera_parent_class)->dispose (object);
 }
@@ -633,6 +753,9 @@ em_gst_camera_get_property (GObject    *object,
     case PROP_HEIGHT:
       g_value_set_uint (value, self->height);
       break;
+    case PROP_PIXEL_SIZE:
+      g_value_set_double (value, self->pixel_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -663,6 +786,9 @@ em_gst_camera_set_property (GObject      *object,
     case PROP_HEIGHT:
       self->height = g_value_get_uint (value);
       break;
+    case PROP_PIXEL_SIZE:
+      self->pixel_size = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -682,6 +808,7 @@ em_gst_camera_class_init (EmGstCameraClass *klass)
 
   camera_class->capture_async = em_gst_camera_capture_async;
   camera_class->capture_finish = em_gst_camera_capture_finish;
+  camera_class->attach_devices = em_gst_camera_attach_devices;
 
   properties[PROP_SOURCE_DESCRIPTION] =
     g_param_spec_string ("source-description", NULL, NULL, EM_GST_CAMERA_DEFAULT_SOURCE,
@@ -692,6 +819,11 @@ em_gst_camera_class_init (EmGstCameraClass *klass)
   properties[PROP_HEIGHT] =
     g_param_spec_uint ("height", NULL, NULL, 1, G_MAXINT, EM_GST_CAMERA_DEFAULT_HEIGHT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /* µm per pixel at the sample for frames from real cameras (0: unknown);
+   * emsimsrc knows its own */
+  properties[PROP_PIXEL_SIZE] =
+    g_param_spec_double ("pixel-size", NULL, NULL, 0.0, G_MAXDOUBLE, 0.0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -709,7 +841,8 @@ em_gst_camera_init (EmGstCamera *self)
  * @width: output width in pixels, 0 for the default
  * @height: output height in pixels, 0 for the default
  *
- * Frames are converted and scaled to @width × @height RGB.
+ * Frames are scaled to @width × @height: colour sources give RGB, monochrome
+ * ones GRAY8 or GRAY16 (16-bit sources keep their depth).
  */
 EmCamera *
 em_gst_camera_new (const char *source_description, guint width, guint height)

@@ -6,8 +6,9 @@
 
 G_BEGIN_DECLS
 
-/* stock elements only, so the service runs with no camera attached */
-#define EM_GST_CAMERA_DEFAULT_SOURCE "videotestsrc is-live=true pattern=ball"
+/* the simulated microscope (emsimsrc, registered by the camera itself), so the
+ * service runs with no camera attached */
+#define EM_GST_CAMERA_DEFAULT_SOURCE "emsimsrc"
 #define EM_GST_CAMERA_DEFAULT_WIDTH  640
 #define EM_GST_CAMERA_DEFAULT_HEIGHT 480
 

@@ -5,6 +5,25 @@
 #include <math.h>
 
 #include "devices/em-gst-source-controls.h"
+#include "devices/em-sim-src.h"
+#include "devices/em-v4l2-controls.h"
+
+/* the simulated sensor's gain range, in dB */
+#define SIM_MAX_GAIN 48.0
+
+typedef enum {
+  KIND_NONE,
+  KIND_SIM,
+  KIND_ARAVIS,
+  KIND_V4L2,
+} Kind;
+
+struct _EmGstSourceControls
+{
+  Kind            kind;
+  GstElement     *source;
+  EmV4l2Controls *v4l2;
+};
 
 static gboolean
 has_property (GstElement *element, const char *name, GType type)
@@ -13,6 +32,65 @@ has_property (GstElement *element, const char *name, GType type)
 
   return pspec != NULL && (pspec->flags & G_PARAM_WRITABLE) != 0 &&
          (type == G_TYPE_INVALID || g_type_is_a (pspec->value_type, type));
+}
+
+static const char *
+factory_name (GstElement *source)
+{
+  GstElementFactory *factory = gst_element_get_factory (source);
+
+  return factory != NULL ? gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory)) : NULL;
+}
+
+EmGstSourceControls *
+em_gst_source_controls_new (GstElement *source)
+{
+  EmGstSourceControls *self = g_new0 (EmGstSourceControls, 1);
+  const char *name;
+
+  if (source == NULL)
+    return self;
+
+  self->source = gst_object_ref (source);
+  name = factory_name (source);
+
+  if (EM_IS_SIM_SRC (source))
+    {
+      self->kind = KIND_SIM;
+    }
+  else if (g_strcmp0 (name, "aravissrc") == 0)
+    {
+      self->kind = KIND_ARAVIS;
+    }
+  else if (g_strcmp0 (name, "v4l2src") == 0 &&
+           has_property (source, "extra-controls", GST_TYPE_STRUCTURE))
+    {
+      g_autofree char *device = NULL;
+      g_autoptr(GError) error = NULL;
+
+      self->kind = KIND_V4L2;
+      g_object_get (source, "device", &device, NULL);
+      if (device == NULL)
+        device = g_strdup ("/dev/video0");
+      self->v4l2 = em_v4l2_controls_query (device, &error);
+      if (self->v4l2 == NULL)
+        g_debug ("no controls for %s: %s", device, error->message);
+    }
+  else
+    {
+      g_debug ("source %s has no exposure or gain controls we know of", name != NULL ? name : "(none)");
+    }
+  return self;
+}
+
+void
+em_gst_source_controls_free (EmGstSourceControls *self)
+{
+  if (self == NULL)
+    return;
+  gst_clear_object (&self->source);
+  em_v4l2_controls_free (self->v4l2);
+  g_free (self);
 }
 
 /* aravissrc (GenICam): exposure in µs, gain in dB; automatic modes off so they stick */
@@ -39,56 +117,57 @@ apply_aravis (GstElement *source,
     }
 }
 
-/* v4l2src (UVC): V4L2 controls through extra-controls, which v4l2src applies at
- * once while the device is open; exposure_time_absolute counts 100 µs units and
- * auto_exposure 1 is manual mode */
+/* v4l2src applies extra-controls at once while the device is open */
 static void
-apply_v4l2 (GstElement *source,
-            gdouble     exposure_ms,
-            gdouble     gain,
-            gboolean   *exposure_applied,
-            gboolean   *gain_applied)
+apply_v4l2 (EmGstSourceControls *self,
+            gdouble              exposure_ms,
+            gdouble              gain,
+            gboolean            *exposure_applied,
+            gboolean            *gain_applied)
 {
   GstStructure *current = NULL;
   g_autoptr(GstStructure) controls = NULL;
 
-  if (!has_property (source, "extra-controls", GST_TYPE_STRUCTURE))
+  if (self->v4l2 == NULL)
     return;
 
-  g_object_get (source, "extra-controls", &current, NULL);
+  g_object_get (self->source, "extra-controls", &current, NULL);
   controls = current != NULL ? current : gst_structure_new_empty ("controls");
-
-  gst_structure_set (controls,
-                     "auto_exposure", G_TYPE_INT, 1,
-                     "exposure_time_absolute", G_TYPE_INT, (gint) MAX (1, lround (exposure_ms * 10.0)),
-                     "gain", G_TYPE_INT, (gint) lround (gain),
-                     NULL);
-  g_object_set (source, "extra-controls", controls, NULL);
-  *exposure_applied = TRUE;
-  *gain_applied = TRUE;
+  em_v4l2_controls_map (self->v4l2, controls, exposure_ms, gain, exposure_applied, gain_applied);
+  g_object_set (self->source, "extra-controls", controls, NULL);
 }
 
 void
-em_gst_source_apply_settings (GstElement *source,
-                              gdouble     exposure_ms,
-                              gdouble     gain,
-                              gboolean   *out_exposure_applied,
-                              gboolean   *out_gain_applied)
+em_gst_source_controls_apply (EmGstSourceControls *self,
+                              gdouble              exposure_ms,
+                              gdouble              gain,
+                              gboolean            *out_exposure_applied,
+                              gboolean            *out_gain_applied)
 {
-  GstElementFactory *factory;
-  const char *name = NULL;
   gboolean exposure_applied = FALSE;
   gboolean gain_applied = FALSE;
 
-  if (source != NULL && (factory = gst_element_get_factory (source)) != NULL)
-    name = gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory));
-
-  if (g_strcmp0 (name, "aravissrc") == 0)
-    apply_aravis (source, exposure_ms, gain, &exposure_applied, &gain_applied);
-  else if (g_strcmp0 (name, "v4l2src") == 0)
-    apply_v4l2 (source, exposure_ms, gain, &exposure_applied, &gain_applied);
-  else
-    g_debug ("source %s has no exposure or gain controls we know of", name != NULL ? name : "(none)");
+  switch (self->kind)
+    {
+    case KIND_SIM:
+      /* the simulated sensor takes gain in dB, like GenICam cameras */
+      g_object_set (self->source,
+                    "exposure", MAX (exposure_ms, 0.001),
+                    "gain", MIN (gain, SIM_MAX_GAIN),
+                    NULL);
+      exposure_applied = TRUE;
+      gain_applied = gain <= SIM_MAX_GAIN;
+      break;
+    case KIND_ARAVIS:
+      apply_aravis (self->source, exposure_ms, gain, &exposure_applied, &gain_applied);
+      break;
+    case KIND_V4L2:
+      apply_v4l2 (self, exposure_ms, gain, &exposure_applied, &gain_applied);
+      break;
+    case KIND_NONE:
+    default:
+      break;
+    }
 
   if (out_exposure_applied != NULL)
     *out_exposure_applied = exposure_applied;

@@ -1,0 +1,230 @@
+#define G_LOG_DOMAIN "em-actions"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "actions/em-autofocus-action.h"
+#include "actions/em-autofocus.h"
+#include "devices/em-device-set.h"
+#include "engine/em-error.h"
+
+#define MAX_EXPOSURE_MS 60000.0
+
+struct _EmAutofocusAction
+{
+  EmAction parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (EmAutofocusAction, em_autofocus_action, EM_TYPE_ACTION)
+
+static const char *metric_choices[] = { "laplacian", "brenner", NULL };
+
+static const EmParamSpec autofocus_params[] = {
+  {
+    .name = "center",
+    .type = EM_PARAM_NUMBER,
+    .unit = "µm",
+    .description = N_("Middle of the search; the current focus position when absent"),
+  },
+  {
+    .name = "range",
+    .type = EM_PARAM_NUMBER,
+    .unit = "µm",
+    .description = N_("Full width of the search, clipped to the focus travel"),
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .exclusive_minimum = TRUE,
+    .has_maximum = TRUE,
+    .maximum = 10000,
+    .default_value = "40",
+  },
+  {
+    .name = "coarse_step",
+    .type = EM_PARAM_NUMBER,
+    .unit = "µm",
+    .description = N_("Spacing of the first sweep"),
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .exclusive_minimum = TRUE,
+    .default_value = "4",
+  },
+  {
+    .name = "tolerance",
+    .type = EM_PARAM_NUMBER,
+    .unit = "µm",
+    .description = N_("How close to the sharpest position the search ends"),
+    .has_minimum = TRUE,
+    .minimum = 0.01,
+    .default_value = "0.5",
+  },
+  {
+    .name = "metric",
+    .type = EM_PARAM_STRING,
+    .description = N_("Sharpness score: variance of the Laplacian, or the Brenner gradient"),
+    .choices = metric_choices,
+    .default_value = "\"laplacian\"",
+  },
+  {
+    .name = "exposure",
+    .type = EM_PARAM_NUMBER,
+    .unit = "ms",
+    .description = N_("Exposure time of each frame"),
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .exclusive_minimum = TRUE,
+    .has_maximum = TRUE,
+    .maximum = MAX_EXPOSURE_MS,
+    .default_value = "10",
+  },
+  {
+    .name = "gain",
+    .type = EM_PARAM_NUMBER,
+    .description = N_("Sensor gain of each frame, in the camera's own unit"),
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .default_value = "0",
+  },
+  {
+    .name = "speed",
+    .type = EM_PARAM_NUMBER,
+    .unit = "µm/s",
+    .description = N_("Speed of the focus drive; its default speed when absent"),
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .exclusive_minimum = TRUE,
+  },
+};
+
+/* a sweep of more frames than this is a mistake, not a search */
+#define MAX_COARSE_STEPS 1000
+
+static gboolean
+em_autofocus_action_validate (EmAction    *action,
+                              JsonObject  *parameters,
+                              GError     **error)
+{
+  gdouble range = em_action_param_double (action, parameters, "range");
+  gdouble coarse_step = em_action_param_double (action, parameters, "coarse_step");
+  gdouble tolerance = em_action_param_double (action, parameters, "tolerance");
+
+  if (coarse_step > range)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.coarse_step (%g µm) must not exceed parameters.range (%g µm)"),
+                   coarse_step, range);
+      return FALSE;
+    }
+  if (range / coarse_step > MAX_COARSE_STEPS)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.coarse_step (%g µm) makes more than %d frames over parameters.range"),
+                   coarse_step, MAX_COARSE_STEPS);
+      return FALSE;
+    }
+  if (tolerance > coarse_step)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.tolerance (%g µm) must not exceed parameters.coarse_step (%g µm)"),
+                   tolerance, coarse_step);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+progress_cb (gdouble fraction, gpointer user_data)
+{
+  em_action_context_report_progress (user_data, fraction);
+}
+
+static void
+focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonObject *reply = em_autofocus_run_finish (result, &error);
+
+  if (reply == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) json_object_unref);
+}
+
+static void
+em_autofocus_action_run_async (EmAction            *action,
+                               EmActionContext     *context,
+                               JsonObject          *parameters,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (action, cancellable, callback, user_data);
+  EmDeviceSet *devices = em_action_context_get_devices (context);
+  EmCamera *camera = devices != NULL ? em_device_set_get_camera (devices) : NULL;
+  EmFocus *focus = devices != NULL ? em_device_set_get_focus (devices) : NULL;
+  EmAutofocusSettings settings = { 0 };
+
+  g_task_set_source_tag (task, em_autofocus_action_run_async);
+
+  if (camera == NULL)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_UNAVAILABLE, _("No camera is configured"));
+      return;
+    }
+  if (focus == NULL)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_UNAVAILABLE, _("No focus drive is configured"));
+      return;
+    }
+
+  settings.center = em_action_param_has (parameters, "center")
+                      ? em_action_param_double (action, parameters, "center")
+                      : em_focus_get_position (focus);
+  settings.range = em_action_param_double (action, parameters, "range");
+  settings.coarse_step = em_action_param_double (action, parameters, "coarse_step");
+  settings.tolerance = em_action_param_double (action, parameters, "tolerance");
+  /* validated against the choices already */
+  if (!em_focus_metric_from_string (em_action_param_string (action, parameters, "metric"), &settings.metric))
+    settings.metric = EM_FOCUS_METRIC_LAPLACIAN;
+  settings.exposure_ms = em_action_param_double (action, parameters, "exposure");
+  settings.gain = em_action_param_double (action, parameters, "gain");
+  if (em_action_param_has (parameters, "speed"))
+    settings.speed = em_action_param_double (action, parameters, "speed");
+
+  em_autofocus_run_async (camera, focus, &settings, cancellable, progress_cb, context,
+                          focused_cb, g_steal_pointer (&task));
+}
+
+static JsonObject *
+em_autofocus_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+em_autofocus_action_class_init (EmAutofocusActionClass *klass)
+{
+  EmActionClass *action_class = EM_ACTION_CLASS (klass);
+
+  action_class->validate = em_autofocus_action_validate;
+  action_class->run_async = em_autofocus_action_run_async;
+  action_class->run_finish = em_autofocus_action_run_finish;
+}
+
+static void
+em_autofocus_action_init (EmAutofocusAction *self)
+{
+  em_action_set_info (EM_ACTION (self), "autofocus",
+                      N_("Find the sharpest focus position by sweeping the focus and scoring frames, and leave the focus there"),
+                      EM_DEVICE_KIND_FOCUS | EM_DEVICE_KIND_CAMERA,
+                      autofocus_params, G_N_ELEMENTS (autofocus_params));
+}
+
+EmAction *
+em_autofocus_action_new (void)
+{
+  return g_object_new (EM_TYPE_AUTOFOCUS_ACTION, NULL);
+}

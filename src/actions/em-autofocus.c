@@ -1,0 +1,370 @@
+#define G_LOG_DOMAIN "em-actions"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "actions/em-autofocus.h"
+#include "engine/em-error.h"
+
+/* positions closer than this are the same sample */
+#define SAME_POSITION 1e-6
+
+typedef struct {
+  gdouble position;
+  gdouble score;
+} Sample;
+
+typedef struct {
+  EmCamera            *camera;
+  EmFocus             *focus;
+  EmAutofocusSettings  settings;
+  EmProgressFunc       progress;
+  gpointer             progress_data;
+
+  gdouble              start_position;
+  gdouble              low;
+  gdouble              high;
+  gdouble              step;
+  GArray              *todo;      /* gdouble: positions still to sample */
+  GArray              *samples;   /* Sample */
+  gdouble              target;
+  gdouble              final_position;
+  guint                done;
+  guint                planned;
+} Autofocus;
+
+static void
+autofocus_free (gpointer data)
+{
+  Autofocus *af = data;
+
+  g_clear_object (&af->camera);
+  g_clear_object (&af->focus);
+  g_array_unref (af->todo);
+  g_array_unref (af->samples);
+  g_free (af);
+}
+
+static gboolean
+already_sampled (Autofocus *af, gdouble position)
+{
+  for (guint i = 0; i < af->samples->len; i++)
+    if (fabs (g_array_index (af->samples, Sample, i).position - position) < SAME_POSITION)
+      return TRUE;
+  return FALSE;
+}
+
+static const Sample *
+best_sample (Autofocus *af)
+{
+  const Sample *best = NULL;
+
+  for (guint i = 0; i < af->samples->len; i++)
+    {
+      const Sample *sample = &g_array_index (af->samples, Sample, i);
+
+      if (best == NULL || sample->score > best->score)
+        best = sample;
+    }
+  return best;
+}
+
+static const Sample *
+sample_at (Autofocus *af, gdouble position)
+{
+  for (guint i = 0; i < af->samples->len; i++)
+    {
+      const Sample *sample = &g_array_index (af->samples, Sample, i);
+
+      if (fabs (sample->position - position) < SAME_POSITION)
+        return sample;
+    }
+  return NULL;
+}
+
+static void
+queue (Autofocus *af, gdouble position)
+{
+  if (position < af->low - SAME_POSITION || position > af->high + SAME_POSITION ||
+      already_sampled (af, position))
+    return;
+  position = CLAMP (position, af->low, af->high);
+  g_array_append_val (af->todo, position);
+}
+
+/* the peak of the parabola through the best sample and its neighbours at ±step,
+ * kept within ±step: the true peak lies there */
+static gdouble
+peak_position (Autofocus *af)
+{
+  const Sample *best = best_sample (af);
+  const Sample *below;
+  const Sample *above;
+  gdouble curvature;
+  gdouble offset;
+
+  if (best == NULL)
+    return af->settings.center;
+  below = sample_at (af, best->position - af->step);
+  above = sample_at (af, best->position + af->step);
+  if (below == NULL || above == NULL)
+    return best->position;
+  curvature = below->score - 2.0 * best->score + above->score;
+  if (curvature >= 0.0)
+    return best->position;
+  offset = 0.5 * af->step * (below->score - above->score) / curvature;
+  return best->position + CLAMP (offset, -af->step, af->step);
+}
+
+static gint
+compare_samples (gconstpointer a, gconstpointer b)
+{
+  gdouble pa = ((const Sample *) a)->position;
+  gdouble pb = ((const Sample *) b)->position;
+
+  return (pa > pb) - (pa < pb);
+}
+
+static JsonObject *
+build_result (Autofocus *af)
+{
+  JsonObject *result = json_object_new ();
+  JsonObject *range = json_object_new ();
+  JsonArray *curve = json_array_new ();
+  const Sample *best = best_sample (af);
+  g_autoptr(GArray) sorted = g_array_copy (af->samples);
+
+  g_array_sort (sorted, compare_samples);
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const Sample *sample = &g_array_index (sorted, Sample, i);
+      JsonObject *point = json_object_new ();
+
+      json_object_set_double_member (point, "position", sample->position);
+      json_object_set_double_member (point, "score", sample->score);
+      json_array_add_object_element (curve, point);
+    }
+
+  json_object_set_double_member (result, "best_position", af->final_position);
+  json_object_set_double_member (result, "best_score", best != NULL ? best->score : 0.0);
+  json_object_set_string_member (result, "metric", em_focus_metric_to_string (af->settings.metric));
+  json_object_set_double_member (result, "start_position", af->start_position);
+  json_object_set_double_member (range, "min", af->low);
+  json_object_set_double_member (range, "max", af->high);
+  json_object_set_object_member (result, "range", range);
+  json_object_set_int_member (result, "samples", af->samples->len);
+  json_object_set_array_member (result, "curve", curve);
+  return result;
+}
+
+static void next_step (GTask *task);
+
+static void
+report_progress (Autofocus *af)
+{
+  if (af->progress != NULL)
+    af->progress (MIN ((gdouble) af->done / af->planned, 1.0), af->progress_data);
+}
+
+static void
+final_move_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Autofocus *af = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  af->done = af->planned;
+  report_progress (af);
+  g_task_return_pointer (task, build_result (af), (GDestroyNotify) json_object_unref);
+}
+
+static void
+scored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Autofocus *af = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  Sample sample = { .position = af->target };
+
+  if (!em_focus_metric_compute_finish (result, &sample.score, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_debug ("autofocus: %s at %.3f µm = %g", em_focus_metric_to_string (af->settings.metric),
+           sample.position, sample.score);
+  g_array_append_val (af->samples, sample);
+  af->done++;
+  report_progress (af);
+  next_step (g_steal_pointer (&task));
+}
+
+static void
+captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Autofocus *af = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmFrame) frame = em_camera_capture_finish (EM_CAMERA (source), result, &error);
+
+  if (frame == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  em_focus_metric_compute_async (af->settings.metric, frame, cancellable,
+                                 scored_cb, g_steal_pointer (&task));
+}
+
+static void
+moved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Autofocus *af = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  em_camera_capture_async (af->camera, af->settings.exposure_ms, af->settings.gain,
+                           cancellable, NULL, NULL,
+                           captured_cb, g_steal_pointer (&task));
+}
+
+/* takes @task */
+static void
+next_step (GTask *task)
+{
+  Autofocus *af = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return;
+    }
+
+  /* out of positions: halve the step around the best so far, until fine enough */
+  while (af->todo->len == 0 && af->samples->len > 0 && af->step > af->settings.tolerance)
+    {
+      gdouble best = best_sample (af)->position;
+
+      af->step /= 2.0;
+      queue (af, best - af->step);
+      queue (af, best + af->step);
+    }
+
+  if (af->todo->len > 0)
+    {
+      af->target = g_array_index (af->todo, gdouble, 0);
+      g_array_remove_index (af->todo, 0);
+      em_focus_move_async (af->focus, af->target, af->settings.speed, cancellable, NULL, NULL,
+                           moved_cb, task);
+      return;
+    }
+
+  af->final_position = CLAMP (peak_position (af), af->low, af->high);
+  em_focus_move_async (af->focus, af->final_position, af->settings.speed, cancellable, NULL, NULL,
+                       final_move_cb, task);
+}
+
+void
+em_autofocus_run_async (EmCamera                  *camera,
+                        EmFocus                   *focus,
+                        const EmAutofocusSettings *settings,
+                        GCancellable              *cancellable,
+                        EmProgressFunc             progress,
+                        gpointer                   progress_data,
+                        GAsyncReadyCallback        callback,
+                        gpointer                   user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Autofocus *af;
+  gdouble min, max;
+  guint n_coarse;
+  guint n_refine = 0;
+
+  g_return_if_fail (EM_IS_CAMERA (camera));
+  g_return_if_fail (EM_IS_FOCUS (focus));
+  g_return_if_fail (settings != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_autofocus_run_async);
+
+  if (!(settings->range > 0.0) || !(settings->coarse_step > 0.0) || !(settings->tolerance > 0.0))
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("The autofocus range, step and tolerance must be positive"));
+      return;
+    }
+
+  af = g_new0 (Autofocus, 1);
+  af->camera = g_object_ref (camera);
+  af->focus = g_object_ref (focus);
+  af->settings = *settings;
+  af->progress = progress;
+  af->progress_data = progress_data;
+  af->todo = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  af->samples = g_array_new (FALSE, FALSE, sizeof (Sample));
+  af->start_position = em_focus_get_position (focus);
+  af->step = settings->coarse_step;
+  g_task_set_task_data (task, af, autofocus_free);
+
+  em_focus_get_limits (focus, &min, &max);
+  af->low = MAX (settings->center - settings->range / 2.0, min);
+  af->high = MIN (settings->center + settings->range / 2.0, max);
+  if (af->low > af->high)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
+                               _("The autofocus range %g to %g µm is outside the focus travel (%g to %g µm)"),
+                               settings->center - settings->range / 2.0,
+                               settings->center + settings->range / 2.0, min, max);
+      return;
+    }
+
+  /* the coarse sweep starts from the end nearer the focus, to travel less */
+  n_coarse = (guint) floor ((af->high - af->low) / settings->coarse_step + SAME_POSITION) + 1;
+  for (guint k = 0; k < n_coarse; k++)
+    {
+      gdouble position = af->low + k * settings->coarse_step;
+
+      if (fabs (af->high - af->start_position) < fabs (af->low - af->start_position))
+        position = af->high - k * settings->coarse_step;
+      g_array_append_val (af->todo, position);
+    }
+  if (af->high - af->low - (n_coarse - 1) * settings->coarse_step > SAME_POSITION)
+    {
+      gdouble other_end = g_array_index (af->todo, gdouble, 0) == af->low ? af->high : af->low;
+
+      g_array_append_val (af->todo, other_end);
+      n_coarse++;
+    }
+
+  for (gdouble step = settings->coarse_step; step > settings->tolerance; step /= 2.0)
+    n_refine++;
+  /* every frame, plus the final move */
+  af->planned = n_coarse + 2 * n_refine + 1;
+
+  next_step (g_steal_pointer (&task));
+}
+
+JsonObject *
+em_autofocus_run_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, em_autofocus_run_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "actions/em-focus-metric.h"
+#include "devices/em-camera.h"
+#include "devices/em-focus.h"
+
+G_BEGIN_DECLS
+
+/**
+ * EmAutofocusSettings:
+ * @center: middle of the search, µm
+ * @range: full width of the search, µm, clipped to the drive's travel
+ * @coarse_step: spacing of the first sweep, µm
+ * @tolerance: the refinement stops once the step is at most this, µm
+ * @metric: the sharpness score
+ * @exposure_ms: exposure of each frame
+ * @gain: gain of each frame
+ * @speed: focus speed in µm/s, 0 for the drive's default
+ */
+typedef struct {
+  gdouble       center;
+  gdouble       range;
+  gdouble       coarse_step;
+  gdouble       tolerance;
+  EmFocusMetric metric;
+  gdouble       exposure_ms;
+  gdouble       gain;
+  gdouble       speed;
+} EmAutofocusSettings;
+
+/**
+ * em_autofocus_run_async:
+ * @progress: (nullable): the share of the planned frames taken, on the main context
+ *
+ * Sweeps the focus over the range in coarse steps, capturing a frame at each
+ * and scoring it in a worker thread; then halves the step around the best
+ * position until it is within the tolerance, and moves the focus to the peak
+ * (a parabola through the best three samples). Cancelling stops the move or
+ * capture in flight; the focus stays where it stopped.
+ *
+ * The result: `best_position` (µm), `best_score`, `metric`, `start_position`,
+ * `range` { `min`, `max` } as searched, `samples`, and `curve`, every sample
+ * as { `position`, `score` } in order of position.
+ */
+void        em_autofocus_run_async  (EmCamera                  *camera,
+                                     EmFocus                   *focus,
+                                     const EmAutofocusSettings *settings,
+                                     GCancellable              *cancellable,
+                                     EmProgressFunc             progress,
+                                     gpointer                   progress_data,
+                                     GAsyncReadyCallback        callback,
+                                     gpointer                   user_data);
+/* Returns: (transfer full): the result, or %NULL with @error set */
+JsonObject *em_autofocus_run_finish (GAsyncResult              *result,
+                                     GError                   **error);
+
+G_END_DECLS

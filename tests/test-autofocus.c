@@ -1,0 +1,248 @@
+#include "config.h"
+
+#include <math.h>
+
+#include <gst/gst.h>
+
+#include "actions/em-autofocus-action.h"
+#include "actions/em-focus-metric.h"
+#include "engine/em-error.h"
+#include "em-test-scope.h"
+#include "em-test-util.h"
+
+/* the focus metrics, and the autofocus action on the simulated microscope */
+
+#define WIDTH  160
+#define HEIGHT 120
+
+static EmFrame *
+pattern_frame (gboolean sharp)
+{
+  guint8 *pixels = g_malloc (64 * 64);
+  g_autoptr(GBytes) bytes = NULL;
+
+  for (guint j = 0; j < 64; j++)
+    for (guint i = 0; i < 64; i++)
+      {
+        /* a checkerboard, or the same with its edges smoothed */
+        guint phase_i = i % 8, phase_j = j % 8;
+        gboolean on = (i / 8 + j / 8) % 2 == 0;
+        gdouble value = on ? 200.0 : 50.0;
+
+        if (!sharp && (phase_i == 0 || phase_i == 7 || phase_j == 0 || phase_j == 7))
+          value = 125.0;
+        pixels[j * 64 + i] = (guint8) value;
+      }
+  bytes = g_bytes_new_take (pixels, 64 * 64);
+  return em_frame_new (EM_PIXEL_FORMAT_GRAY8, 64, 64, 64, bytes);
+}
+
+static void
+test_metrics (void)
+{
+  g_autoptr(EmFrame) sharp = pattern_frame (TRUE);
+  g_autoptr(EmFrame) soft = pattern_frame (FALSE);
+  g_autoptr(EmFrame) flat = NULL;
+  EmFocusMetric metric;
+
+  {
+    g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (32 * 32 * 2), 32 * 32 * 2);
+
+    flat = em_frame_new (EM_PIXEL_FORMAT_GRAY16, 32, 32, 64, bytes);
+  }
+
+  g_assert_true (em_focus_metric_from_string ("laplacian", &metric));
+  g_assert_cmpint (metric, ==, EM_FOCUS_METRIC_LAPLACIAN);
+  g_assert_true (em_focus_metric_from_string ("brenner", &metric));
+  g_assert_cmpint (metric, ==, EM_FOCUS_METRIC_BRENNER);
+  g_assert_false (em_focus_metric_from_string ("tenengrad", &metric));
+
+  for (metric = EM_FOCUS_METRIC_LAPLACIAN; metric <= EM_FOCUS_METRIC_BRENNER; metric++)
+    {
+      g_assert_cmpfloat (em_focus_metric_compute (metric, flat), ==, 0.0);
+      g_assert_cmpfloat (em_focus_metric_compute (metric, sharp), >,
+                         em_focus_metric_compute (metric, soft));
+      g_assert_cmpfloat (em_focus_metric_compute (metric, soft), >, 0.0);
+    }
+}
+
+static void
+assert_rising (GArray *progress)
+{
+  g_assert_cmpuint (progress->len, >=, 3);
+  for (guint i = 1; i < progress->len; i++)
+    g_assert_cmpfloat (g_array_index (progress, gdouble, i), >=, g_array_index (progress, gdouble, i - 1));
+  g_assert_cmpfloat (g_array_index (progress, gdouble, progress->len - 1), ==, 1.0);
+}
+
+/* from @offset µm off the focal plane, with the search centred on the start */
+static void
+converge (gdouble offset, const char *metric)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  gdouble plane, best;
+  JsonArray *curve;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* off the origin, where the tilted slide is sharp at another height */
+  em_test_scope_move_stage (&scope, 300.0, -200.0);
+  plane = em_test_scope_focal_plane (&scope, 300.0, -200.0);
+  em_test_scope_move_focus (&scope, plane + offset);
+
+  json = g_strdup_printf ("{\"range\": 40, \"coarse_step\": 4, \"tolerance\": 0.5, \"metric\": \"%s\"}", metric);
+  result = em_test_scope_run_action (&scope, action, "af", json, 2.0, progress, &error);
+  g_assert_no_error (error);
+
+  best = json_object_get_double_member (result, "best_position");
+  g_test_message ("%s from %+g µm: best %.3f µm, true plane %.3f µm, %" G_GINT64_FORMAT " frames",
+                  metric, offset, best, plane, json_object_get_int_member (result, "samples"));
+  g_assert_cmpfloat (fabs (best - plane), <, 1.0);
+  /* the focus is left there */
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, best);
+  g_assert_cmpstr (json_object_get_string_member (result, "metric"), ==, metric);
+  g_assert_cmpfloat (json_object_get_double_member (result, "start_position"), ==, plane + offset);
+
+  /* the curve: every frame, in order of position, peaking near the plane */
+  curve = json_object_get_array_member (result, "curve");
+  g_assert_cmpuint (json_array_get_length (curve), ==, json_object_get_int_member (result, "samples"));
+  g_assert_cmpuint (json_array_get_length (curve), >=, 11);
+  for (guint i = 1; i < json_array_get_length (curve); i++)
+    g_assert_cmpfloat (json_object_get_double_member (json_array_get_object_element (curve, i), "position"), >,
+                       json_object_get_double_member (json_array_get_object_element (curve, i - 1), "position"));
+
+  assert_rising (progress);
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_from_below (void)
+{
+  converge (-12.0, "laplacian");
+}
+
+static void
+test_from_above (void)
+{
+  converge (12.0, "laplacian");
+}
+
+static void
+test_brenner_from_below (void)
+{
+  converge (-9.0, "brenner");
+}
+
+static void
+test_brenner_from_above (void)
+{
+  converge (9.0, "brenner");
+}
+
+static void
+test_center_and_travel (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *range;
+  gdouble plane;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  plane = em_test_scope_focal_plane (&scope, 0.0, 0.0);
+
+  /* an explicit centre: the focus starts far away, at 0 */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"center\": 98, \"range\": 16}", 2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fabs (json_object_get_double_member (result, "best_position") - plane), <, 1.0);
+  range = json_object_get_object_member (result, "range");
+  g_assert_cmpfloat (json_object_get_double_member (range, "min"), ==, 90.0);
+  g_assert_cmpfloat (json_object_get_double_member (range, "max"), ==, 106.0);
+  g_clear_pointer (&result, json_object_unref);
+
+  /* a search past the end of the travel is clipped to it */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"center\": 2, \"range\": 8}", 2.0, NULL, &error);
+  g_assert_no_error (error);
+  range = json_object_get_object_member (result, "range");
+  g_assert_cmpfloat (json_object_get_double_member (range, "min"), ==, 0.0);
+  g_assert_cmpfloat (json_object_get_double_member (range, "max"), ==, 6.0);
+  g_clear_pointer (&result, json_object_unref);
+
+  /* and one entirely outside it fails */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"center\": -100, \"range\": 8}", 2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_cancel (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gdouble plane;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  plane = em_test_scope_focal_plane (&scope, 0.0, 0.0);
+  em_test_scope_move_focus (&scope, plane - 10.0);
+
+  /* cancelled part-way through the coarse sweep */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"range\": 40, \"coarse_step\": 4}",
+                                     0.25, progress, &error);
+  g_assert_null (result);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpfloat (g_array_index (progress, gdouble, progress->len - 1), <, 0.5);
+  /* nothing keeps running */
+  g_assert_false (em_focus_is_moving (scope.focus));
+  g_assert_false (em_camera_is_capturing (scope.camera));
+  em_test_run_for (100);
+  g_assert_false (em_focus_is_moving (scope.focus));
+
+  /* and the devices work for the next run */
+  g_clear_error (&error);
+  result = em_test_scope_run_action (&scope, action, "af", "{\"range\": 30, \"coarse_step\": 5}", 2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fabs (json_object_get_double_member (result, "best_position") - plane), <, 1.0);
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_claims (void)
+{
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+
+  g_assert_cmpstr (em_action_get_name (action), ==, "autofocus");
+  g_assert_cmpint (em_action_get_claims (action), ==, EM_DEVICE_KIND_FOCUS | EM_DEVICE_KIND_CAMERA);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/autofocus/metrics", test_metrics);
+  g_test_add_func ("/autofocus/claims", test_claims);
+  g_test_add_func ("/autofocus/converges/from-below", test_from_below);
+  g_test_add_func ("/autofocus/converges/from-above", test_from_above);
+  g_test_add_func ("/autofocus/converges/brenner-from-below", test_brenner_from_below);
+  g_test_add_func ("/autofocus/converges/brenner-from-above", test_brenner_from_above);
+  g_test_add_func ("/autofocus/center-and-travel", test_center_and_travel);
+  g_test_add_func ("/autofocus/cancel", test_cancel);
+
+  ret = g_test_run ();
+  gst_deinit ();
+  return ret;
+}

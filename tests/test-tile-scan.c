@@ -1,0 +1,246 @@
+#include "config.h"
+
+#include <math.h>
+
+#include <gst/gst.h>
+#include <png.h>
+
+#include "actions/em-tile-scan-action.h"
+#include "engine/em-error.h"
+#include "em-test-scope.h"
+#include "em-test-util.h"
+
+/* the tile_scan action on the simulated microscope */
+
+#define WIDTH  160
+#define HEIGHT 120
+
+static void
+assert_png16 (const char *path)
+{
+  png_image image = { 0 };
+  g_autofree guint16 *pixels = NULL;
+  guint lit = 0;
+
+  image.version = PNG_IMAGE_VERSION;
+  g_assert_true (png_image_begin_read_from_file (&image, path));
+  g_assert_cmpuint (image.width, ==, WIDTH);
+  g_assert_cmpuint (image.height, ==, HEIGHT);
+  g_assert_cmpuint (PNG_IMAGE_SAMPLE_CHANNELS (image.format), ==, 1);
+  g_assert_cmpuint (PNG_IMAGE_SAMPLE_COMPONENT_SIZE (image.format), ==, 2);
+  image.format = PNG_FORMAT_LINEAR_Y;
+  pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  g_assert_true (png_image_finish_read (&image, NULL, pixels, 0, NULL));
+  for (guint i = 0; i < WIDTH * HEIGHT; i++)
+    lit += pixels[i] > 0;
+  g_assert_cmpuint (lit, >, WIDTH * HEIGHT / 2);
+}
+
+static JsonObject *
+read_json (const char *path)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+test_grid (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *directory = NULL;
+  EmStagePosition position;
+  JsonArray *tiles;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 100, \"origin_y\": 50, \"step_x\": 40, \"step_y\": 30,"
+                                     " \"nx\": 3, \"ny\": 2, \"exposure\": 5}",
+                                     2.0, progress, &error);
+  g_assert_no_error (error);
+
+  directory = g_build_filename (scope.data_dir, "images", "scan", NULL);
+  g_assert_cmpstr (json_object_get_string_member (result, "directory"), ==, directory);
+  g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 6);
+  tiles = json_object_get_array_member (result, "tiles");
+  g_assert_cmpuint (json_array_get_length (tiles), ==, 6);
+
+  for (guint i = 0; i < 6; i++)
+    {
+      JsonObject *tile = json_array_get_object_element (tiles, i);
+      guint row = i / 3;
+      /* serpentine: the second row runs backwards */
+      guint column = row == 0 ? i : 2 - i % 3;
+      g_autofree char *name = g_strdup_printf ("tile-r%03u-c%03u.png", row, column);
+      g_autofree char *path = g_build_filename (directory, name, NULL);
+      g_autoptr(JsonObject) sidecar = NULL;
+      JsonObject *stage;
+
+      g_assert_cmpint (json_object_get_int_member (tile, "index"), ==, i);
+      g_assert_cmpint (json_object_get_int_member (tile, "row"), ==, row);
+      g_assert_cmpint (json_object_get_int_member (tile, "column"), ==, column);
+      g_assert_cmpfloat (json_object_get_double_member (tile, "x"), ==, 100.0 + 40.0 * column);
+      g_assert_cmpfloat (json_object_get_double_member (tile, "y"), ==, 50.0 + 30.0 * row);
+      g_assert_false (json_object_get_boolean_member (tile, "refocused"));
+      g_assert_cmpstr (json_object_get_string_member (tile, "path"), ==, path);
+      g_assert_cmpint (json_object_get_int_member (tile, "bit_depth"), ==, 16);
+
+      /* the file decodes, and its sidecar says where the stage was */
+      assert_png16 (path);
+      sidecar = read_json (json_object_get_string_member (tile, "metadata_path"));
+      stage = json_object_get_object_member (sidecar, "stage_position");
+      g_assert_cmpfloat (json_object_get_double_member (stage, "x"), ==, 100.0 + 40.0 * column);
+      g_assert_cmpfloat (json_object_get_double_member (stage, "y"), ==, 50.0 + 30.0 * row);
+      g_assert_cmpfloat (json_object_get_double_member (sidecar, "exposure"), ==, 5.0);
+    }
+
+  /* the stage ends on the last tile: row 1, column 0 */
+  em_stage_get_position (scope.stage, &position);
+  g_assert_cmpfloat (position.x, ==, 100.0);
+  g_assert_cmpfloat (position.y, ==, 80.0);
+
+  /* progress per tile, rising to 1 */
+  g_assert_cmpuint (progress->len, >=, 6);
+  for (guint i = 1; i < progress->len; i++)
+    g_assert_cmpfloat (g_array_index (progress, gdouble, i), >=, g_array_index (progress, gdouble, i - 1));
+  g_assert_cmpfloat (g_array_index (progress, gdouble, progress->len - 1), ==, 1.0);
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_autofocus (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *tiles;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* the focus starts at the plane of the origin; 2 mm along x the tilted slide
+   * is sharp 4 µm higher, so each tile has to refocus */
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0));
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 2000, \"origin_y\": 0, \"step_x\": 500,"
+                                     " \"nx\": 2, \"autofocus_every\": 1, \"autofocus_range\": 16,"
+                                     " \"format\": \"tiff\"}",
+                                     2.0, NULL, &error);
+  g_assert_no_error (error);
+
+  tiles = json_object_get_array_member (result, "tiles");
+  g_assert_cmpuint (json_array_get_length (tiles), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *tile = json_array_get_object_element (tiles, i);
+      gdouble x = json_object_get_double_member (tile, "x");
+      gdouble plane = em_test_scope_focal_plane (&scope, x, 0.0);
+      gdouble focus = json_object_get_double_member (tile, "focus_position");
+
+      g_test_message ("tile at x = %g µm: focus %.3f µm, plane %.3f µm", x, focus, plane);
+      g_assert_true (json_object_get_boolean_member (tile, "refocused"));
+      g_assert_cmpfloat (fabs (focus - plane), <, 1.0);
+      g_assert_true (g_file_test (json_object_get_string_member (tile, "path"), G_FILE_TEST_IS_REGULAR));
+    }
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_cancel_during_move (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  EmStagePosition position;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* 400 µm at 400 µm/s between tiles; the move is the first 30 % of a tile's
+   * progress, so this cancels about half-way to the second tile */
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 400, \"nx\": 3,"
+                                     " \"speed\": 400, \"exposure\": 2}",
+                                     1.0 / 3.0 + 0.05, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  /* the stage stopped where it was, on the way to the second tile */
+  g_assert_false (em_stage_is_moving (scope.stage));
+  g_assert_false (em_camera_is_capturing (scope.camera));
+  em_stage_get_position (scope.stage, &position);
+  g_test_message ("stopped at x = %g µm", position.x);
+  g_assert_cmpfloat (position.x, >, 0.0);
+  g_assert_cmpfloat (position.x, <, 400.0);
+  em_test_run_for (100);
+  g_assert_false (em_stage_is_moving (scope.stage));
+
+  first = g_build_filename (scope.data_dir, "images", "scan", "tile-r000-c000.png", NULL);
+  second = g_build_filename (scope.data_dir, "images", "scan", "tile-r000-c001.png", NULL);
+  g_assert_true (g_file_test (first, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (second, G_FILE_TEST_EXISTS));
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_outside_travel (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  EmStagePosition position;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* the last column would be past the end of x: refused before any move */
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 49900, \"step_x\": 100, \"nx\": 3}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  em_stage_get_position (scope.stage, &position);
+  g_assert_cmpfloat (position.x, ==, 0.0);
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_claims (void)
+{
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+
+  g_assert_cmpstr (em_action_get_name (action), ==, "tile_scan");
+  /* the whole run holds every device it touches */
+  g_assert_cmpint (em_action_get_claims (action), ==,
+                   EM_DEVICE_KIND_STAGE | EM_DEVICE_KIND_CAMERA | EM_DEVICE_KIND_FOCUS);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/tile-scan/claims", test_claims);
+  g_test_add_func ("/tile-scan/grid", test_grid);
+  g_test_add_func ("/tile-scan/autofocus", test_autofocus);
+  g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
+  g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
+
+  ret = g_test_run ();
+  gst_deinit ();
+  return ret;
+}
