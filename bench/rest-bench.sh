@@ -1,0 +1,120 @@
+#!/bin/sh
+# POST /tasks throughput and p99 latency of the service against a minimal libsoup
+# handler, at 16 connections with wrk, then WebSocket fan-out.
+#
+#   bench/rest-bench.sh [BUILD_DIR] [SECONDS_PER_ROUND]
+#
+# ROUNDS=3 sets how many rounds alternate between the two servers.
+#
+# FANOUT=0 skips the WebSocket part.
+#
+# The service runs tasks of the action "wait" with duration 0, which touch no
+# device, so what is measured is the HTTP path and the engine.
+set -eu
+
+build=${1:-build}
+duration=${2:-10}
+rounds=${ROUNDS:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+daemon=$build/src/daemon/engine-manager
+baseline=$build/bench/soup-baseline
+fanout=$build/bench/ws-fanout
+connections=16
+threads=2
+
+for tool in wrk "$daemon" "$baseline" "$fanout"; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=
+cleanup () {
+  for pid in $pids; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port () {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port () {
+  i=0
+  until curl -s -o /dev/null "http://127.0.0.1:$1/${2:-health}" -X "${3:-GET}"; do
+    i=$((i + 1)); [ $i -lt 200 ] || { echo "nothing listens on $1" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"name": "bench", "action": "wait", "parameters": {"duration": 0}}'
+wrk.headers["Content-Type"] = "application/json"
+done = function (summary, latency, requests)
+  io.write(string.format("rps %.1f\n", summary.requests / (summary.duration / 1e6)))
+  io.write(string.format("p99_ms %.3f\n", latency:percentile(99) / 1000))
+  io.write(string.format("non2xx %d\n", summary.errors.status))
+end
+LUA
+
+run_wrk () {
+  # a short warm-up, then the measured run
+  wrk -t$threads -c$connections -d2s -s "$work/post.lua" "$1" >/dev/null
+  wrk -t$threads -c$connections -d"${duration}s" --latency -s "$work/post.lua" "$1" > "$work/wrk.out"
+  cat "$work/wrk.out" >&2
+}
+
+service_port=$(free_port)
+"$daemon" --bus none --http-address 127.0.0.1 --http-port "$service_port" \
+  --data-dir "$work/data" > "$work/daemon.log" 2>&1 &
+pids="$pids $!"
+baseline_port=$(free_port)
+"$baseline" "$baseline_port" > "$work/baseline.log" 2>&1 &
+pids="$pids $!"
+wait_port "$service_port"
+wait_port "$baseline_port" tasks POST
+
+# rounds alternate between the two servers, so a busy moment on the machine
+# weighs on both; the medians are reported
+: > "$work/base.txt"
+: > "$work/svc.txt"
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round: libsoup baseline, POST /tasks, $connections connections, ${duration}s" >&2
+  run_wrk "http://127.0.0.1:$baseline_port/tasks"
+  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} END {print r, p}' "$work/wrk.out" >> "$work/base.txt"
+  echo "== round $round: engine-manager, POST /tasks, $connections connections, ${duration}s" >&2
+  run_wrk "http://127.0.0.1:$service_port/tasks"
+  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} END {print r, p, n}' "$work/wrk.out" >> "$work/svc.txt"
+done
+median () {
+  sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+base_rps=$(cut -d' ' -f1 "$work/base.txt" | median)
+base_p99=$(cut -d' ' -f2 "$work/base.txt" | median)
+svc_rps=$(cut -d' ' -f1 "$work/svc.txt" | median)
+svc_p99=$(cut -d' ' -f2 "$work/svc.txt" | median)
+svc_non2xx=$(awk '{ n += $3 } END { print n }' "$work/svc.txt")
+
+if [ "${FANOUT:-1}" != 0 ]; then
+  # a fresh daemon for fan-out, so the tasks above do not weigh on it
+  kill $pids 2>/dev/null || true
+  wait 2>/dev/null || true
+  pids=
+  fanout_port=$(free_port)
+  "$daemon" --bus none --http-address 127.0.0.1 --http-port "$fanout_port" \
+    --data-dir "$work/fanout-data" > "$work/fanout.log" 2>&1 &
+  pids="$!"
+  wait_port "$fanout_port"
+  echo "== WebSocket fan-out: 100 clients, 10000 events" >&2
+  "$fanout" "http://127.0.0.1:$fanout_port" 100 10000 > "$work/fanout.out" || true
+fi
+
+echo
+echo "POST /tasks at $connections connections, median of $rounds rounds of ${duration}s ($(nproc) cores)"
+printf '  %-22s %10s req/s   p99 %8s ms\n' "libsoup baseline" "$base_rps" "$base_p99"
+printf '  %-22s %10s req/s   p99 %8s ms   (non-2xx: %s)\n' "engine-manager" "$svc_rps" "$svc_p99" "$svc_non2xx"
+awk -v s="$svc_rps" -v b="$base_rps" 'BEGIN { printf "  throughput ratio       %.2f (target >= 0.70)\n", s / b }'
+if [ "${FANOUT:-1}" != 0 ]; then
+  echo "WebSocket fan-out"
+  sed 's/^/  /' "$work/fanout.out"
+fi

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* owned by the server, which outlives its messages' signal handlers */
+typedef struct {
+  guint64       max_bytes;
+  GCancellable *cancellable;
+} EmBodyLimit;
+
+/* libsoup 3.2 buffers any request body whole; this refuses one larger than
+ * @limit with 413 as soon as Content-Length or the streamed chunks show it,
+ * and closes the connection without reading the rest */
+void em_body_limit_watch (SoupServerMessage *msg,
+                          const EmBodyLimit *limit);
+
+G_END_DECLS

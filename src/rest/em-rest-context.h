@@ -1,0 +1,33 @@
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "engine/em-engine-manager.h"
+
+G_BEGIN_DECLS
+
+/* what every handler needs, owned by the EmRestServer */
+typedef struct {
+  EmEngineManager *manager;
+  GCancellable    *cancellable;
+  guint            max_json_depth;
+  guint            page_default;
+  guint            page_max;
+} EmRestContext;
+
+/* handlers, split by resource; each answers @msg, pausing it for async work */
+void em_rest_tasks_create  (EmRestContext *ctx, SoupServerMessage *msg);
+void em_rest_tasks_list    (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
+void em_rest_tasks_get     (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
+void em_rest_tasks_cancel  (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
+void em_rest_tasks_image   (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
+void em_rest_health        (EmRestContext *ctx, SoupServerMessage *msg);
+void em_rest_actions       (EmRestContext *ctx, SoupServerMessage *msg);
+
+/* streams a file as the response body, chunk by chunk, off the loop's back */
+void em_rest_send_file     (SoupServerMessage *msg,
+                            const char        *path,
+                            const char        *content_type,
+                            GCancellable      *cancellable);
+
+G_END_DECLS

@@ -1,0 +1,27 @@
+#pragma once
+
+/* the defaults of every limit the HTTP adapter enforces; README lists them */
+
+/* connections the kernel queues before the loop accepts them */
+#define EM_REST_LISTEN_BACKLOG            4096
+/* request bodies larger than this are refused with 413 before they are buffered */
+#define EM_REST_DEFAULT_MAX_BODY_SIZE     (1024 * 1024)
+/* json-glib 1.6 recurses per level and overflows the stack on deep nesting */
+#define EM_REST_MAX_JSON_DEPTH            64
+/* GET /tasks paging */
+#define EM_REST_DEFAULT_PAGE_LIMIT        100
+#define EM_REST_MAX_PAGE_LIMIT            1000
+/* bytes queued for one WebSocket client beyond what its socket took */
+#define EM_REST_DEFAULT_WS_BACKLOG        (1024 * 1024)
+#define EM_REST_DEFAULT_WS_KEEPALIVE      30
+#define EM_REST_DEFAULT_WS_MAX_CLIENTS    4096
+/* clients send nothing meaningful; anything larger is a protocol abuse */
+#define EM_REST_WS_MAX_INCOMING_PAYLOAD   4096
+/* the kernel's send buffer of a WebSocket: fixed, so a client that stops reading
+ * is noticed after this plus the backlog, not after megabytes of autotuning */
+#define EM_REST_WS_SEND_BUFFER            (256 * 1024)
+/* unacknowledged data (our pings included) for this long drops the peer */
+#define EM_REST_WS_TCP_USER_TIMEOUT_MS    60000
+/* how long a refused upload may keep its connection while the answer drains */
+#define EM_REST_LINGER_TIMEOUT_MS         2000
+#define EM_REST_LINGER_MAX_BYTES          (4 * 1024 * 1024)

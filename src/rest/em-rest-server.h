@@ -1,0 +1,27 @@
+#pragma once
+
+#include "engine/em-engine-manager.h"
+
+G_BEGIN_DECLS
+
+#define EM_TYPE_REST_SERVER (em_rest_server_get_type ())
+G_DECLARE_FINAL_TYPE (EmRestServer, em_rest_server, EM, REST_SERVER, GObject)
+
+EmRestServer *em_rest_server_new          (EmEngineManager *manager);
+/* port 0 picks a free port; em_rest_server_get_base_url() tells which */
+gboolean      em_rest_server_listen       (EmRestServer    *self,
+                                           const char      *address,
+                                           guint            port,
+                                           GError         **error);
+/* e.g. "http://127.0.0.1:8000", or %NULL when not listening */
+char         *em_rest_server_get_base_url (EmRestServer    *self);
+/* sends close frames to WebSocket clients and stops listening */
+void          em_rest_server_shutdown     (EmRestServer    *self);
+/* how many WebSocket clients follow the event stream now (open, not being dropped) */
+guint         em_rest_server_get_n_websocket_clients (EmRestServer *self);
+
+/* limits, as properties: "max-body-size" (bytes), "ws-max-backlog" (bytes),
+ * "ws-keepalive" (seconds, 0 turns pings off), "ws-max-clients"; the defaults
+ * are in em-rest-limits.h */
+
+G_END_DECLS

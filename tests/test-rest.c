@@ -1,0 +1,1335 @@
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <gst/gst.h>
+#include <libsoup/soup.h>
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+#include "actions/em-builtin-actions.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+#include "rest/em-rest-server.h"
+#include "em-test-util.h"
+
+#define TIMEOUT_MS 10000
+
+/* the engine and the server in this process, on a free loopback port, driven
+ * over real sockets the way clients drive the daemon */
+typedef struct {
+  char            *data_dir;
+  EmEngineManager *manager;
+  EmRestServer    *server;
+  char            *base_url;
+  guint16          port;
+  SoupSession     *session;
+  guint            wakeup_id;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new (EM_GST_CAMERA_DEFAULT_SOURCE, 160, 120);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autofree char *images = NULL;
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GProxyResolver) resolver = NULL;
+
+  f->data_dir = em_test_mkdtemp ();
+  images = g_build_filename (f->data_dir, "images", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
+
+  em_builtin_actions_register (registry);
+  f->manager = em_engine_manager_new (registry, devices, f->data_dir);
+  f->server = em_rest_server_new (f->manager);
+  if (data != NULL)
+    g_object_set (f->server, "ws-max-backlog", (guint64) GPOINTER_TO_UINT (data), NULL);
+  g_assert_true (em_rest_server_listen (f->server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+
+  f->base_url = em_rest_server_get_base_url (f->server);
+  g_assert_nonnull (f->base_url);
+  uri = g_uri_parse (f->base_url, G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_uri_get_host (uri), ==, "127.0.0.1");
+  f->port = (guint16) g_uri_get_port (uri);
+  g_assert_cmpuint (f->port, >, 0);
+
+  /* loopback only: no proxy lookups (libproxy's threads upset valgrind) */
+  resolver = g_simple_proxy_resolver_new (NULL, NULL);
+  f->session = soup_session_new_with_options ("max-conns", 2000, "max-conns-per-host", 2000,
+                                              "timeout", 20, "proxy-resolver", resolver, NULL);
+  f->wakeup_id = em_test_add_wakeup (10);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_clear_handle_id (&f->wakeup_id, g_source_remove);
+  /* clients leave first, as they would, so the server sees them go */
+  soup_session_abort (f->session);
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  em_rest_server_shutdown (f->server);
+  em_engine_manager_shutdown (f->manager);
+  /* let closes and cancelled calls finish before the objects go */
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_clear_object (&f->session);
+  g_clear_object (&f->server);
+  g_clear_object (&f->manager);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  em_test_rmdir (f->data_dir);
+  g_free (f->data_dir);
+  g_free (f->base_url);
+}
+
+/* --- HTTP through libsoup --- */
+
+typedef struct {
+  SoupMessage *msg;
+  GBytes      *body;
+  GError      *error;
+  gboolean     done;
+} Reply;
+
+static void
+reply_free (Reply *reply)
+{
+  g_clear_object (&reply->msg);
+  g_clear_pointer (&reply->body, g_bytes_unref);
+  g_clear_error (&reply->error);
+  g_free (reply);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reply, reply_free)
+
+static void
+sent_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Reply *reply = user_data;
+
+  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &reply->error);
+  reply->done = TRUE;
+}
+
+static Reply *
+http (Fixture    *f,
+      const char *method,
+      const char *path,
+      const char *content_type,
+      const char *body)
+{
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+  Reply *reply = g_new0 (Reply, 1);
+
+  reply->msg = soup_message_new (method, url);
+  g_assert_nonnull (reply->msg);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (reply->msg, content_type, bytes);
+    }
+  soup_session_send_and_read_async (f->session, reply->msg, G_PRIORITY_DEFAULT, NULL,
+                                    sent_cb, reply);
+  EM_TEST_WAIT_UNTIL (reply->done, TIMEOUT_MS);
+  g_assert_no_error (reply->error);
+  return reply;
+}
+
+static guint
+reply_status (Reply *reply)
+{
+  return soup_message_get_status (reply->msg);
+}
+
+static const char *
+reply_header (Reply      *reply,
+              const char *name)
+{
+  return soup_message_headers_get_one (soup_message_get_response_headers (reply->msg), name);
+}
+
+static JsonNode *
+parse_json (const char *data,
+            gsize       length)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, data, (gssize) length, &error);
+  g_assert_no_error (error);
+  return json_parser_steal_root (parser);
+}
+
+static JsonNode *
+reply_json (Reply *reply)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (reply->body, &length);
+
+  return parse_json (data, length);
+}
+
+static void
+assert_problem (Reply      *reply,
+                guint       status,
+                const char *detail_part)
+{
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *object;
+
+  g_assert_cmpuint (reply_status (reply), ==, status);
+  g_assert_cmpstr (reply_header (reply, "Content-Type"), ==, "application/problem+json");
+  node = reply_json (reply);
+  object = json_node_get_object (node);
+  g_assert_cmpint (json_object_get_int_member (object, "status"), ==, status);
+  g_assert_nonnull (json_object_get_string_member (object, "title"));
+  if (detail_part != NULL)
+    g_assert_nonnull (strstr (json_object_get_string_member (object, "detail"), detail_part));
+}
+
+static char *
+create_task (Fixture    *f,
+             const char *body)
+{
+  g_autoptr(Reply) reply = http (f, "POST", "/tasks", "application/json", body);
+  g_autoptr(JsonNode) node = NULL;
+
+  if (reply_status (reply) != 201)
+    g_error ("POST /tasks %s: %u %.*s", body, reply_status (reply),
+             (int) g_bytes_get_size (reply->body), (const char *) g_bytes_get_data (reply->body, NULL));
+  node = reply_json (reply);
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "id"));
+}
+
+static char *
+task_status (Fixture    *f,
+             const char *id)
+{
+  EmTask *task = em_engine_manager_get_task (f->manager, id);
+
+  g_assert_nonnull (task);
+  return g_strdup (em_task_status_to_string (em_task_get_status (task)));
+}
+
+static void
+wait_for_status (Fixture    *f,
+                 const char *id,
+                 const char *status)
+{
+  EmTask *task = em_engine_manager_get_task (f->manager, id);
+
+  g_assert_nonnull (task);
+  EM_TEST_WAIT_UNTIL (g_str_equal (em_task_status_to_string (em_task_get_status (task)), status),
+                      TIMEOUT_MS);
+}
+
+/* --- raw sockets, for what a well-behaved client library will not send --- */
+
+static GSocket *
+raw_connect (Fixture *f,
+             int      rcvbuf)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, f->port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  if (rcvbuf > 0)
+    g_assert_true (g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, rcvbuf, NULL));
+  g_socket_set_blocking (socket, FALSE);
+  if (!g_socket_connect (socket, address, NULL, &error))
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
+      g_clear_error (&error);
+    }
+  return socket;
+}
+
+static gboolean
+response_complete (GString *response)
+{
+  const char *end = strstr (response->str, "\r\n\r\n");
+  const char *length;
+
+  if (end == NULL)
+    return FALSE;
+  length = g_strstr_len (response->str, end - response->str, "Content-Length: ");
+  if (length == NULL)
+    return FALSE;
+  return response->len >= (gsize) (end + 4 - response->str) +
+                          g_ascii_strtoull (length + strlen ("Content-Length: "), NULL, 10);
+}
+
+/* sends @request and reads the whole answer, the loop turning all along */
+static GString *
+raw_exchange (Fixture    *f,
+              const char *request,
+              gsize       length)
+{
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  GString *response = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gsize sent = 0;
+  gboolean eof = FALSE;
+
+  while (!eof && g_get_monotonic_time () < deadline)
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (sent < length)
+        {
+          n = g_socket_send (socket, request + sent, length - sent, NULL, NULL);
+          if (n > 0)
+            sent += (gsize) n;
+          else if (n < 0 && response->len > 0)
+            sent = length;  /* the server answered early and stopped reading */
+        }
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      if (n == 0 || response_complete (response))
+        eof = TRUE;
+      else if (n < 0)
+        g_usleep (200);
+    }
+  g_assert_true (eof);
+  g_socket_close (socket, NULL);
+  return response;
+}
+
+static guint
+raw_status (GString *response)
+{
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 "));
+  return (guint) g_ascii_strtoull (response->str + 9, NULL, 10);
+}
+
+static JsonNode *
+raw_json (GString *response)
+{
+  const char *end = strstr (response->str, "\r\n\r\n");
+  gsize offset;
+
+  g_assert_nonnull (end);
+  offset = (gsize) (end - response->str) + 4;
+  return parse_json (response->str + offset, response->len - offset);
+}
+
+static char *
+raw_request (const char *method,
+             const char *path,
+             const char *body,
+             gsize       body_length)
+{
+  GString *request = g_string_new (NULL);
+
+  g_string_append_printf (request, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+                          method, path);
+  if (body != NULL)
+    g_string_append_printf (request, "Content-Length: %" G_GSIZE_FORMAT "\r\n", body_length);
+  g_string_append (request, "\r\n");
+  if (body != NULL)
+    g_string_append_len (request, body, (gssize) body_length);
+  return g_string_free (request, FALSE);
+}
+
+/* --- endpoints --- */
+
+static void
+test_health (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(Reply) reply = http (f, "GET", "/health", NULL, NULL);
+  g_autoptr(JsonNode) node = reply_json (reply);
+  JsonObject *object = json_node_get_object (node);
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  g_assert_cmpstr (reply_header (reply, "Content-Type"), ==, "application/json");
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, PACKAGE_VERSION);
+}
+
+static JsonObject *
+find_named (JsonArray  *array,
+            const char *name)
+{
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *object = json_array_get_object_element (array, i);
+
+      if (g_strcmp0 (json_object_get_string_member (object, "name"), name) == 0)
+        return object;
+    }
+  return NULL;
+}
+
+static void
+test_actions (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(Reply) reply = http (f, "GET", "/actions", NULL, NULL);
+  g_autoptr(JsonNode) node = reply_json (reply);
+  JsonArray *actions = json_node_get_array (node);
+  JsonObject *capture, *move, *exposure, *format, *x;
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  capture = find_named (actions, "capture_image");
+  move = find_named (actions, "move_stage");
+  g_assert_nonnull (capture);
+  g_assert_nonnull (move);
+  g_assert_nonnull (find_named (actions, "adjust_focus"));
+  g_assert_nonnull (find_named (actions, "wait"));
+
+  exposure = find_named (json_object_get_array_member (capture, "parameters"), "exposure");
+  g_assert_nonnull (exposure);
+  g_assert_cmpstr (json_object_get_string_member (exposure, "type"), ==, "number");
+  g_assert_nonnull (json_object_get_string_member (exposure, "unit"));
+  format = find_named (json_object_get_array_member (capture, "parameters"), "format");
+  g_assert_nonnull (format);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (format, "choices")), ==, 2);
+  x = find_named (json_object_get_array_member (move, "parameters"), "x");
+  g_assert_nonnull (x);
+  g_assert_cmpstr (json_object_get_string_member (x, "unit"), !=, NULL);
+}
+
+static void
+test_create_and_get (Fixture       *f,
+                     gconstpointer  data)
+{
+  /* the seed's curl example: no parameters, and curl's form content type */
+  g_autoptr(Reply) created = http (f, "POST", "/tasks", "application/x-www-form-urlencoded",
+                                   "{\"name\": \"test\", \"action\": \"capture_image\"}");
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(Reply) fetched = NULL;
+  g_autoptr(JsonNode) fetched_node = NULL;
+  g_autofree char *location = NULL;
+  JsonObject *task;
+  const char *id;
+
+  g_assert_cmpuint (reply_status (created), ==, 201);
+  g_assert_cmpstr (reply_header (created, "Content-Type"), ==, "application/json");
+  node = reply_json (created);
+  task = json_node_get_object (node);
+  id = json_object_get_string_member (task, "id");
+  g_assert_true (g_uuid_string_is_valid (id));
+  location = g_strconcat ("/tasks/", id, NULL);
+  g_assert_cmpstr (reply_header (created, "Location"), ==, location);
+  g_assert_cmpstr (json_object_get_string_member (task, "name"), ==, "test");
+  g_assert_cmpstr (json_object_get_string_member (task, "action"), ==, "capture_image");
+  g_assert_true (g_strv_contains ((const char *[]) { "pending", "running", NULL },
+                                  json_object_get_string_member (task, "status")));
+  g_assert_true (json_object_has_member (task, "parameters"));
+  g_assert_true (json_object_get_null_member (task, "result"));
+  g_assert_true (json_object_get_null_member (task, "error"));
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (task, "created_at"), "Z") ||
+                 strchr (json_object_get_string_member (task, "created_at"), '+') != NULL);
+  g_assert_true (json_object_has_member (task, "started_at"));
+  g_assert_true (json_object_has_member (task, "completed_at"));
+
+  wait_for_status (f, id, "completed");
+  fetched = http (f, "GET", location, NULL, NULL);
+  g_assert_cmpuint (reply_status (fetched), ==, 200);
+  fetched_node = reply_json (fetched);
+  task = json_node_get_object (fetched_node);
+  g_assert_cmpstr (json_object_get_string_member (task, "id"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (task, "status"), ==, "completed");
+  g_assert_nonnull (json_object_get_object_member (task, "result"));
+  g_assert_nonnull (json_object_get_string_member (task, "completed_at"));
+}
+
+static void
+test_list_paging (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *path = g_strdup ("/tasks?limit=10");
+  g_autoptr(Reply) everything = NULL;
+  g_autoptr(JsonNode) all_node = NULL;
+  guint pages = 0;
+
+  for (guint i = 0; i < 25; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("{\"name\":\"t%u\",\"action\":\"wait\"}", i);
+
+      g_ptr_array_add (ids, create_task (f, body));
+    }
+
+  while (path != NULL)
+    {
+      g_autoptr(Reply) reply = http (f, "GET", path, NULL, NULL);
+      g_autoptr(JsonNode) node = reply_json (reply);
+      JsonArray *array = json_node_get_array (node);
+      const char *link = reply_header (reply, "Link");
+
+      g_assert_cmpuint (reply_status (reply), ==, 200);
+      g_assert_cmpstr (reply_header (reply, "X-Total-Count"), ==, "25");
+      g_assert_cmpuint (json_array_get_length (array), <=, 10);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        g_ptr_array_add (seen, g_strdup (json_object_get_string_member (json_array_get_object_element (array, i), "id")));
+
+      g_clear_pointer (&path, g_free);
+      if (link != NULL)
+        {
+          const char *end = strchr (link, '>');
+
+          g_assert_true (g_str_has_prefix (link, "</tasks?"));
+          g_assert_nonnull (strstr (link, "rel=\"next\""));
+          path = g_strndup (link + 1, end - link - 1);
+        }
+      pages++;
+    }
+  g_assert_cmpuint (pages, ==, 3);
+  /* oldest first, each task once */
+  g_assert_cmpuint (seen->len, ==, 25);
+  for (guint i = 0; i < 25; i++)
+    g_assert_cmpstr (g_ptr_array_index (seen, i), ==, g_ptr_array_index (ids, i));
+
+  /* the default page holds them all */
+  everything = http (f, "GET", "/tasks", NULL, NULL);
+  all_node = reply_json (everything);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (all_node)), ==, 25);
+  g_assert_null (reply_header (everything, "Link"));
+}
+
+static void
+test_list_filter (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *done = create_task (f, "{\"name\":\"quick\",\"action\":\"wait\"}");
+  g_autofree char *slow = NULL;
+  const char *statuses[] = { "pending", "running", "completed", "failed", "cancelled" };
+
+  wait_for_status (f, done, "completed");
+  slow = create_task (f, "{\"name\":\"slow\",\"action\":\"wait\",\"parameters\":{\"duration\":60000}}");
+  wait_for_status (f, slow, "running");
+
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    {
+      g_autofree char *path = g_strconcat ("/tasks?status=", statuses[i], NULL);
+      g_autoptr(Reply) reply = http (f, "GET", path, NULL, NULL);
+      g_autoptr(JsonNode) node = reply_json (reply);
+      JsonArray *array = json_node_get_array (node);
+      guint expected = g_str_equal (statuses[i], "completed") || g_str_equal (statuses[i], "running") ? 1 : 0;
+
+      g_assert_cmpuint (reply_status (reply), ==, 200);
+      g_assert_cmpuint (json_array_get_length (array), ==, expected);
+      for (guint j = 0; j < json_array_get_length (array); j++)
+        g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (array, j), "status"),
+                         ==, statuses[i]);
+    }
+}
+
+static gint64
+time_request (Fixture    *f,
+              const char *path,
+              guint       expected_length)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(Reply) reply = http (f, "GET", path, NULL, NULL);
+  g_autoptr(JsonNode) node = reply_json (reply);
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (node)), ==, expected_length);
+  return g_get_monotonic_time () - start;
+}
+
+/* a big history must neither stall the loop nor be sent unasked */
+static void
+test_list_large (Fixture       *f,
+                 gconstpointer  data)
+{
+#ifdef HAVE_VALGRIND_H
+  /* the same shape, smaller: valgrind makes scheduling 50 times slower */
+  const guint n_tasks = RUNNING_ON_VALGRIND ? 20000 : 200000;
+#else
+  const guint n_tasks = 200000;
+#endif
+  EmTaskSpec spec = { .name = (char *) "queued", .action = (char *) "wait" };
+  g_autoptr(JsonObject) parameters = json_object_new ();
+  g_autoptr(Reply) first = NULL;
+  g_autoptr(JsonNode) first_node = NULL;
+  g_autofree char *total = g_strdup_printf ("%u", n_tasks);
+  g_autofree char *deep_path = NULL;
+  g_autoptr(Reply) deep = NULL;
+  g_autofree char *next = NULL;
+  gint64 small_time, large_time;
+
+  /* the first task holds the queue, so every other stays pending */
+  json_object_set_int_member (parameters, "duration", 600000);
+  spec.parameters = parameters;
+  for (guint i = 0; i < 1000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  small_time = MIN (time_request (f, "/tasks?status=pending&offset=800&limit=100", 100),
+                    time_request (f, "/tasks?status=pending&offset=800&limit=100", 100));
+  for (guint i = 1000; i < n_tasks; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+
+  /* unasked, a client gets one default page, not the history */
+  first = http (f, "GET", "/tasks", NULL, NULL);
+  g_assert_cmpuint (reply_status (first), ==, 200);
+  g_assert_cmpstr (reply_header (first, "X-Total-Count"), ==, total);
+  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?offset=100&limit=100>; rel=\"next\"");
+  first_node = reply_json (first);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (first_node)), ==, 100);
+  g_assert_cmpuint (g_bytes_get_size (first->body), <, 64 * 1024);
+
+  /* a page deep in a filtered listing costs what it costs at the start */
+  deep_path = g_strdup_printf ("/tasks?status=pending&offset=%u&limit=100", n_tasks - 1000);
+  large_time = MIN (time_request (f, deep_path, 100), time_request (f, deep_path, 100));
+  g_test_message ("a page of 100 pending among 1000: %.2f ms, among %u: %.2f ms",
+                  small_time / 1000.0, n_tasks, large_time / 1000.0);
+  g_assert_cmpint (large_time, <, MAX (5 * small_time, 50000));
+
+  deep = http (f, "GET", "/tasks?status=pending&offset=10&limit=1000", NULL, NULL);
+  next = g_strdup ("</tasks?status=pending&offset=1010&limit=1000>; rel=\"next\"");
+  g_assert_cmpstr (reply_header (deep, "Link"), ==, next);
+}
+
+static void
+test_cancel (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"far\",\"action\":\"move_stage\","
+                                        "\"parameters\":{\"x\":40000,\"speed\":1}}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
+  g_autoptr(Reply) cancelled = NULL;
+  g_autoptr(Reply) again = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *status = NULL;
+
+  wait_for_status (f, id, "running");
+  cancelled = http (f, "DELETE", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (cancelled), ==, 200);
+  node = reply_json (cancelled);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "status"), ==, "cancelled");
+  status = task_status (f, id);
+  g_assert_cmpstr (status, ==, "cancelled");
+
+  again = http (f, "DELETE", path, NULL, NULL);
+  assert_problem (again, 409, "cancelled");
+}
+
+static void
+test_image (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\","
+                                        "\"parameters\":{\"exposure\":5}}");
+  g_autofree char *tiff_id = NULL;
+  g_autofree char *wait_id = NULL;
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  g_autofree char *tiff_path = NULL;
+  g_autofree char *wait_path = NULL;
+  g_autoptr(Reply) early = http (f, "GET", path, NULL, NULL);
+  g_autoptr(Reply) image = NULL;
+  g_autoptr(Reply) tiff = NULL;
+  g_autoptr(Reply) none = NULL;
+  g_autofree char *file = NULL;
+  gsize file_length;
+  const guint8 *data_bytes;
+  gsize length;
+  JsonObject *result;
+
+  /* before completion there is nothing to serve */
+  if (reply_status (early) != 200)
+    assert_problem (early, 404, NULL);
+
+  wait_for_status (f, id, "completed");
+  image = http (f, "GET", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (image), ==, 200);
+  g_assert_cmpstr (reply_header (image, "Content-Type"), ==, "image/png");
+  data_bytes = g_bytes_get_data (image->body, &length);
+  g_assert_cmpuint (length, >, 8);
+  g_assert_cmpmem (data_bytes, 8, "\x89PNG\r\n\x1a\n", 8);
+  result = em_task_get_result (em_engine_manager_get_task (f->manager, id));
+  g_assert_true (g_file_get_contents (json_object_get_string_member (result, "path"),
+                                      &file, &file_length, NULL));
+  g_assert_cmpmem (data_bytes, length, file, file_length);
+
+  tiff_id = create_task (f, "{\"name\":\"tiff\",\"action\":\"capture_image\","
+                            "\"parameters\":{\"format\":\"tiff\"}}");
+  wait_for_status (f, tiff_id, "completed");
+  tiff_path = g_strconcat ("/tasks/", tiff_id, "/image", NULL);
+  tiff = http (f, "GET", tiff_path, NULL, NULL);
+  g_assert_cmpuint (reply_status (tiff), ==, 200);
+  g_assert_cmpstr (reply_header (tiff, "Content-Type"), ==, "image/tiff");
+
+  wait_id = create_task (f, "{\"name\":\"nap\",\"action\":\"wait\"}");
+  wait_for_status (f, wait_id, "completed");
+  wait_path = g_strconcat ("/tasks/", wait_id, "/image", NULL);
+  none = http (f, "GET", wait_path, NULL, NULL);
+  assert_problem (none, 404, "image");
+}
+
+/* --- malformed requests: each gets its own 4xx, and the service goes on --- */
+
+typedef struct {
+  const char *method;
+  const char *path;
+  const char *body;
+  guint       status;
+  const char *detail;
+} Malformed;
+
+static void
+test_malformed (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *long_name = g_strnfill (300, 'n');
+  g_autofree char *long_body = g_strdup_printf ("{\"name\":\"%s\",\"action\":\"wait\"}", long_name);
+  g_autofree char *deep = NULL;
+  const Malformed table[] = {
+    { "POST", "/tasks", "", 400, "body" },
+    { "POST", "/tasks", "{", 400, "JSON" },
+    { "POST", "/tasks", "not json", 400, "JSON" },
+    { "POST", "/tasks", "[]", 400, "object" },
+    { "POST", "/tasks", "123", 400, "object" },
+    { "POST", "/tasks", "{\"name\":\"x\"}", 400, "action" },
+    { "POST", "/tasks", "{\"action\":\"wait\"}", 400, "name" },
+    { "POST", "/tasks", "{\"name\":5,\"action\":\"wait\"}", 400, "name" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"teleport\"}", 400, "action" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"colour\":1}", 400, "colour" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"parameters\":[1]}", 400, "parameters" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":\"long\"}}", 400, "duration" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"bogus\":1}}", 400, "bogus" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"move_stage\",\"parameters\":{\"x\":99999999999999999999999}}", 400, "parameters.x" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"move_stage\",\"parameters\":{\"y\":-9223372036854775809}}", 400, "parameters.y" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"move_stage\",\"parameters\":{\"z\":1e999}}", 400, "parameters.z" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"move_stage\",\"parameters\":{\"x\":NaN}}", 400, "JSON" },
+    { "POST", "/tasks", "{\"name\":\"\xff\xfe\",\"action\":\"wait\"}", 400, "UTF-8" },
+    { "POST", "/tasks", "{\"name\":\"a\\u0000b\",\"action\":\"wait\"}", 400, "name" },
+    { "POST", "/tasks", "{\"name\":\"\\ud800\",\"action\":\"wait\"}", 400, "name" },
+    { "POST", "/tasks", "{\"name\":\"\",\"action\":\"wait\"}", 400, "name" },
+    { "POST", "/tasks", long_body, 400, "name" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"capture_image\",\"parameters\":{\"exposure\":-1}}", 400, "exposure" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"capture_image\",\"parameters\":{\"format\":\"jpeg\"}}", 400, "format" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\"} trailing", 400, "JSON" },
+    { "POST", "/tasks", NULL, 400, "body" },
+    { "GET", "/tasks?status=lost", NULL, 400, "status" },
+    { "GET", "/tasks?limit=0", NULL, 400, "limit" },
+    { "GET", "/tasks?limit=1001", NULL, 400, "limit" },
+    { "GET", "/tasks?limit=ten", NULL, 400, "limit" },
+    { "GET", "/tasks?offset=-1", NULL, 400, "offset" },
+    { "GET", "/tasks?colour=red", NULL, 400, "colour" },
+    { "PUT", "/tasks", "{}", 405, "PUT" },
+    { "DELETE", "/tasks", NULL, 405, "DELETE" },
+    { "PATCH", "/tasks/abc", "{}", 405, "PATCH" },
+    { "POST", "/health", "{}", 405, "POST" },
+    { "POST", "/ws", NULL, 405, "POST" },
+    { "GET", "/nowhere", NULL, 404, "/nowhere" },
+    { "GET", "/tasks/no-such-task", NULL, 404, "no-such-task" },
+    { "DELETE", "/tasks/no-such-task", NULL, 404, "no-such-task" },
+    { "GET", "/tasks/no-such-task/image", NULL, 404, "no-such-task" },
+    { "GET", "/tasks/a/b/c", NULL, 404, "path" },
+    { "GET", "/ws", NULL, 400, "WebSocket" },
+    { "POST", "/tasks", NULL /* deep, set below */, 400, "nested" },
+  };
+  GString *nested = g_string_new ("{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":");
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (nested, '[');
+  deep = g_string_free (nested, FALSE);
+  g_assert_cmpuint (G_N_ELEMENTS (table), >=, 20);
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      const Malformed *row = &table[i];
+      const char *body = i == G_N_ELEMENTS (table) - 1 ? deep : row->body;
+      g_autofree char *request = raw_request (row->method, row->path, body,
+                                              body != NULL ? strlen (body) : 0);
+      g_autoptr(GString) response = NULL;
+      g_autoptr(JsonNode) node = NULL;
+      const char *detail;
+      guint status;
+
+      g_test_message ("%s %s %.60s", row->method, row->path, body != NULL ? body : "");
+      response = raw_exchange (f, request, strlen (request));
+      status = raw_status (response);
+      g_assert_cmpuint (status, ==, row->status);
+      g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+      if (status == 405)
+        g_assert_nonnull (strstr (response->str, "Allow: "));
+      node = raw_json (response);
+      g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "status"), ==, status);
+      detail = json_object_get_string_member (json_node_get_object (node), "detail");
+      g_assert_nonnull (detail);
+      if (strstr (detail, row->detail) == NULL)
+        g_error ("row %u: “%s” does not mention “%s”", i, detail, row->detail);
+    }
+
+  /* nothing was scheduled, and the service still answers */
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+  {
+    g_autoptr(Reply) health = http (f, "GET", "/health", NULL, NULL);
+
+    g_assert_cmpuint (reply_status (health), ==, 200);
+  }
+}
+
+/* --- the body cap --- */
+
+static void
+test_body_cap (Fixture       *f,
+               gconstpointer  data)
+{
+  const char *head = "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2097152\r\n\r\n{\"name\":";
+  g_autoptr(GString) declared = NULL;
+  g_autoptr(GString) chunked_request = g_string_new ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                     "Transfer-Encoding: chunked\r\n\r\n");
+  g_autoptr(GString) chunked = NULL;
+  g_autoptr(GString) padded = g_string_new ("{\"name\":\"padded\",\"action\":\"wait\"}");
+  g_autoptr(Reply) accepted = NULL;
+  g_autoptr(Reply) health = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  gint64 start;
+
+  /* refused from the header alone: the body is never sent, the answer comes anyway */
+  start = g_get_monotonic_time ();
+  declared = raw_exchange (f, head, strlen (head));
+  g_assert_cmpuint (raw_status (declared), ==, 413);
+  g_assert_nonnull (strstr (declared->str, "application/problem+json"));
+  node = raw_json (declared);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "status"), ==, 413);
+  g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (node), "detail"), "1048576"));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+
+  /* refused while streaming: chunks with no length announced */
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *chunk = g_strnfill (32768, ' ');
+
+      g_string_append_printf (chunked_request, "8000\r\n%s\r\n", chunk);
+    }
+  g_string_append (chunked_request, "0\r\n\r\n");
+  chunked = raw_exchange (f, chunked_request->str, chunked_request->len);
+  g_assert_cmpuint (raw_status (chunked), ==, 413);
+
+  /* just under the limit is fine */
+  while (padded->len < 1000 * 1000)
+    g_string_append_c (padded, ' ');
+  accepted = http (f, "POST", "/tasks", "application/json", padded->str);
+  g_assert_cmpuint (reply_status (accepted), ==, 201);
+
+  health = http (f, "GET", "/health", NULL, NULL);
+  g_assert_cmpuint (reply_status (health), ==, 200);
+}
+
+/* a client that goes away mid-response must leave the service answering */
+static void
+test_disconnect_mid_response (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\"}");
+  g_autofree char *image_request = NULL;
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  const char *list_request = "GET /tasks?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  g_autoptr(Reply) health = NULL;
+
+  for (guint i = 0; i < 300; i++)
+    em_engine_manager_schedule_task (f->manager,
+                                     &(EmTaskSpec) { .name = (char *) "filler", .action = (char *) "wait" },
+                                     NULL);
+  wait_for_status (f, id, "completed");
+  image_request = raw_request ("GET", path, NULL, 0);
+
+  for (guint round = 0; round < 20; round++)
+    {
+      const char *request = round % 2 == 0 ? list_request : image_request;
+      g_autoptr(GSocket) socket = raw_connect (f, 1024);
+      char buffer[512];
+
+      EM_TEST_WAIT_UNTIL (g_socket_condition_check (socket, G_IO_OUT), TIMEOUT_MS);
+      g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, NULL), ==, strlen (request));
+      /* read a little of the answer, then vanish */
+      EM_TEST_WAIT_UNTIL (g_socket_condition_check (socket, G_IO_IN), TIMEOUT_MS);
+      g_assert_cmpint (g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL), >, 0);
+      g_socket_close (socket, NULL);
+      for (guint i = 0; i < 5; i++)
+        g_main_context_iteration (NULL, FALSE);
+    }
+
+  health = http (f, "GET", "/health", NULL, NULL);
+  g_assert_cmpuint (reply_status (health), ==, 200);
+}
+
+/* --- WebSocket --- */
+
+typedef struct {
+  SoupWebsocketConnection *conn;
+  GPtrArray               *events;  /* JsonNode */
+  GError                  *error;
+  gboolean                 closed;
+  gboolean                 connected;
+} WsClient;
+
+static void
+ws_client_free (WsClient *client)
+{
+  if (client->conn != NULL)
+    g_signal_handlers_disconnect_by_data (client->conn, client);
+  g_clear_object (&client->conn);
+  g_ptr_array_unref (client->events);
+  g_clear_error (&client->error);
+  g_free (client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WsClient, ws_client_free)
+
+static void
+ws_message_cb (SoupWebsocketConnection *conn,
+               gint                     type,
+               GBytes                  *message,
+               gpointer                 user_data)
+{
+  WsClient *client = user_data;
+  gsize length;
+  const char *data = g_bytes_get_data (message, &length);
+
+  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
+  g_ptr_array_add (client->events, parse_json (data, length));
+}
+
+static void
+ws_closed_cb (SoupWebsocketConnection *conn,
+              gpointer                 user_data)
+{
+  ((WsClient *) user_data)->closed = TRUE;
+}
+
+static void
+ws_connected_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  WsClient *client = user_data;
+
+  client->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &client->error);
+  if (client->conn != NULL)
+    {
+      g_signal_connect (client->conn, "message", G_CALLBACK (ws_message_cb), client);
+      g_signal_connect (client->conn, "closed", G_CALLBACK (ws_closed_cb), client);
+    }
+  client->connected = TRUE;
+}
+
+static WsClient *
+ws_connect (Fixture *f)
+{
+  g_autofree char *url = g_strconcat (f->base_url, "/ws", NULL);
+  g_autoptr(SoupMessage) msg = NULL;
+  WsClient *client = g_new0 (WsClient, 1);
+
+  memcpy (url, "ws", 2);
+  msg = soup_message_new ("GET", url);
+  client->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, ws_connected_cb, client);
+  EM_TEST_WAIT_UNTIL (client->connected, TIMEOUT_MS);
+  g_assert_no_error (client->error);
+  return client;
+}
+
+static const char *
+event_member (WsClient   *client,
+              guint       i,
+              const char *name)
+{
+  return json_object_get_string_member (json_node_get_object (g_ptr_array_index (client->events, i)), name);
+}
+
+static gint64
+event_seq (WsClient *client,
+           guint     i)
+{
+  return json_object_get_int_member (json_node_get_object (g_ptr_array_index (client->events, i)), "seq");
+}
+
+/* the non-progress event types of @task_id, in the order @client saw them */
+static char *
+event_story (WsClient   *client,
+             const char *task_id)
+{
+  GString *story = g_string_new (NULL);
+
+  for (guint i = 0; i < client->events->len; i++)
+    {
+      const char *type = event_member (client, i, "type");
+
+      if (g_strcmp0 (event_member (client, i, "task_id"), task_id) != 0 ||
+          g_str_equal (type, "task_progress"))
+        continue;
+      if (story->len > 0)
+        g_string_append_c (story, ' ');
+      g_string_append (story, type);
+    }
+  return g_string_free (story, FALSE);
+}
+
+static void
+test_ws_event_order (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WsClient) a = ws_connect (f);
+  g_autoptr(WsClient) b = ws_connect (f);
+  g_autofree char *done = NULL;
+  g_autofree char *failed = NULL;
+  g_autofree char *cancelled = NULL;
+  g_autofree char *cancel_path = NULL;
+  g_autofree char *story = NULL;
+  g_autoptr(Reply) reply = NULL;
+  WsClient *clients[] = { a, b };
+  guint64 last_seq;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+
+  done = create_task (f, "{\"name\":\"ok\",\"action\":\"wait\",\"parameters\":{\"duration\":10}}");
+  wait_for_status (f, done, "completed");
+  failed = create_task (f, "{\"name\":\"too far\",\"action\":\"move_stage\",\"parameters\":{\"x\":100000}}");
+  wait_for_status (f, failed, "failed");
+  cancelled = create_task (f, "{\"name\":\"slow\",\"action\":\"move_stage\","
+                              "\"parameters\":{\"x\":40000,\"speed\":1}}");
+  wait_for_status (f, cancelled, "running");
+  cancel_path = g_strconcat ("/tasks/", cancelled, NULL);
+  reply = http (f, "DELETE", cancel_path, NULL, NULL);
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+
+  last_seq = em_engine_manager_get_last_event_seq (f->manager);
+  for (guint c = 0; c < G_N_ELEMENTS (clients); c++)
+    {
+      WsClient *client = clients[c];
+
+      EM_TEST_WAIT_UNTIL (client->events->len > 0 &&
+                          (guint64) event_seq (client, client->events->len - 1) == last_seq,
+                          TIMEOUT_MS);
+      /* contiguous: nothing missed, nothing repeated */
+      for (guint i = 1; i < client->events->len; i++)
+        g_assert_cmpint (event_seq (client, i), ==, event_seq (client, i - 1) + 1);
+
+      story = event_story (client, done);
+      g_assert_cmpstr (story, ==, "task_scheduled task_started task_completed");
+      g_clear_pointer (&story, g_free);
+      story = event_story (client, failed);
+      g_assert_cmpstr (story, ==, "task_scheduled task_started task_failed");
+      g_clear_pointer (&story, g_free);
+      story = event_story (client, cancelled);
+      g_assert_cmpstr (story, ==, "task_scheduled task_started task_cancelled");
+      g_clear_pointer (&story, g_free);
+
+      for (guint i = 0; i < client->events->len; i++)
+        {
+          JsonObject *event = json_node_get_object (g_ptr_array_index (client->events, i));
+          const char *type = json_object_get_string_member (event, "type");
+
+          g_assert_nonnull (json_object_get_string_member (event, "task_id"));
+          g_assert_nonnull (json_object_get_string_member (event, "timestamp"));
+          if (g_str_equal (type, "task_scheduled"))
+            {
+              g_assert_nonnull (json_object_get_string_member (event, "name"));
+              g_assert_nonnull (json_object_get_string_member (event, "action"));
+            }
+          else if (g_str_equal (type, "task_completed"))
+            g_assert_true (json_object_has_member (event, "result"));
+          else if (g_str_equal (type, "task_failed"))
+            g_assert_nonnull (json_object_get_string_member (event, "error"));
+          else if (g_str_equal (type, "task_progress"))
+            g_assert_true (json_object_has_member (event, "progress"));
+        }
+    }
+
+  /* both saw the very same stream */
+  g_assert_cmpuint (a->events->len, ==, b->events->len);
+  for (guint i = 0; i < a->events->len; i++)
+    g_assert_true (json_node_equal (g_ptr_array_index (a->events, i), g_ptr_array_index (b->events, i)));
+}
+
+/* a raw WebSocket client that reads only when told to */
+static GSocket *
+raw_ws_connect (Fixture *f,
+                int      rcvbuf,
+                GString *leftover)
+{
+  const char *handshake = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+  GSocket *socket = raw_connect (f, rcvbuf);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  const char *end = NULL;
+
+  EM_TEST_WAIT_UNTIL (g_socket_condition_check (socket, G_IO_OUT), TIMEOUT_MS);
+  g_assert_cmpint (g_socket_send (socket, handshake, strlen (handshake), NULL, NULL), ==, strlen (handshake));
+  while (end == NULL && g_get_monotonic_time () < deadline)
+    {
+      char buffer[1024];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (leftover, buffer, n);
+      end = strstr (leftover->str, "\r\n\r\n");
+    }
+  g_assert_nonnull (end);
+  g_assert_true (g_str_has_prefix (leftover->str, "HTTP/1.1 101"));
+  g_string_erase (leftover, 0, end + 4 - leftover->str);
+  return socket;
+}
+
+/* reads frames until a close frame; returns its code */
+static guint
+raw_ws_read_until_close (GSocket *socket,
+                         GString *buffer,
+                         guint   *out_text_frames)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+
+  *out_text_frames = 0;
+  while (g_get_monotonic_time () < deadline)
+    {
+      char chunk[65536];
+      gssize n;
+
+      while (buffer->len >= 2)
+        {
+          guint8 opcode = (guint8) buffer->str[0] & 0x0f;
+          guint64 length = (guint8) buffer->str[1] & 0x7f;
+          gsize header = 2;
+
+          if (length == 126)
+            {
+              if (buffer->len < 4)
+                break;
+              length = ((guint8) buffer->str[2] << 8) | (guint8) buffer->str[3];
+              header = 4;
+            }
+          else if (length == 127)
+            {
+              if (buffer->len < 10)
+                break;
+              length = 0;
+              for (int i = 0; i < 8; i++)
+                length = (length << 8) | (guint8) buffer->str[2 + i];
+              header = 10;
+            }
+          if (buffer->len < header + length)
+            break;
+          if (opcode == 0x8)
+            return ((guint8) buffer->str[header] << 8) | (guint8) buffer->str[header + 1];
+          if (opcode == 0x1)
+            (*out_text_frames)++;
+          g_string_erase (buffer, 0, (gssize) (header + length));
+        }
+
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (socket, chunk, sizeof chunk, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (buffer, chunk, n);
+      else if (n == 0)
+        break;
+    }
+  return 0;
+}
+
+static void
+test_ws_slow_consumer (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(WsClient) fast = ws_connect (f);
+  g_autoptr(GString) slow_buffer = g_string_new (NULL);
+  g_autoptr(GSocket) slow = raw_ws_connect (f, 4096, slow_buffer);
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  guint64 first_seq = em_engine_manager_get_last_event_seq (f->manager) + 1;
+  guint64 last_seq;
+  guint text_frames = 0;
+  guint n_tasks;
+  guint code;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+
+  /* events until the slow client's socket, receive window and backlog are full
+   * and the server gives up on it */
+  for (n_tasks = 0; em_rest_server_get_n_websocket_clients (f->server) == 2; n_tasks++)
+    {
+      EmTaskSpec spec = { .name = long_name, .action = (char *) "wait" };
+
+      g_assert_cmpuint (n_tasks, <, 20000);
+      g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_test_message ("the slow client was dropped after %u tasks", n_tasks);
+
+  /* it was cut off with a policy-violation close, sent after what it had queued */
+  code = raw_ws_read_until_close (slow, slow_buffer, &text_frames);
+  g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_cmpuint (text_frames, >, 0);
+
+  /* the fast client got every event, in order, and stays */
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == n_tasks,
+                      4 * TIMEOUT_MS);
+  last_seq = em_engine_manager_get_last_event_seq (f->manager);
+  EM_TEST_WAIT_UNTIL (fast->events->len == last_seq - first_seq + 1, TIMEOUT_MS);
+  for (guint i = 0; i < fast->events->len; i++)
+    g_assert_cmpint (event_seq (fast, i), ==, (gint64) (first_seq + i));
+  g_assert_cmpuint (text_frames, <, fast->events->len);
+  g_assert_false (fast->closed);
+  g_socket_close (slow, NULL);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+}
+
+static void
+free_string (gpointer data)
+{
+  g_string_free (data, TRUE);
+}
+
+static void
+test_ws_many_clients (Fixture       *f,
+                      gconstpointer  data)
+{
+#ifdef HAVE_VALGRIND_H
+  /* valgrind serializes everything and runs it 50 times slower */
+  const guint n_clients = RUNNING_ON_VALGRIND ? 200 : 1000;
+#else
+  const guint n_clients = 1000;
+#endif
+  g_autoptr(GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (free_string);
+  const char *handshake = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+  g_autoptr(Reply) health = NULL;
+  g_autofree char *id = NULL;
+  guint upgraded = 0;
+  guint received = 0;
+  gint64 deadline;
+
+  /* all at once: connect everything before the server gets a turn */
+  for (guint i = 0; i < n_clients; i++)
+    {
+      g_ptr_array_add (sockets, raw_connect (f, 0));
+      g_ptr_array_add (buffers, g_string_new (NULL));
+    }
+  deadline = g_get_monotonic_time () + 4 * TIMEOUT_MS * 1000;
+  for (guint i = 0; i < n_clients; i++)
+    {
+      while (!g_socket_condition_check (g_ptr_array_index (sockets, i), G_IO_OUT) &&
+             g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpint (g_socket_send (g_ptr_array_index (sockets, i), handshake, strlen (handshake),
+                                      NULL, NULL), ==, strlen (handshake));
+    }
+
+  while (upgraded < n_clients && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      upgraded = 0;
+      for (guint i = 0; i < n_clients; i++)
+        {
+          GString *buffer = g_ptr_array_index (buffers, i);
+          char chunk[512];
+          gssize n = g_socket_receive (g_ptr_array_index (sockets, i), chunk, sizeof chunk, NULL, NULL);
+
+          if (n > 0)
+            g_string_append_len (buffer, chunk, n);
+          if (strstr (buffer->str, "\r\n\r\n") != NULL)
+            {
+              g_assert_true (g_str_has_prefix (buffer->str, "HTTP/1.1 101"));
+              upgraded++;
+            }
+        }
+    }
+  g_assert_cmpuint (upgraded, ==, n_clients);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == n_clients, TIMEOUT_MS);
+
+  /* one event reaches every one of them */
+  id = create_task (f, "{\"name\":\"broadcast\",\"action\":\"wait\"}");
+  wait_for_status (f, id, "completed");
+  while (received < n_clients && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      received = 0;
+      for (guint i = 0; i < n_clients; i++)
+        {
+          GString *buffer = g_ptr_array_index (buffers, i);
+          char chunk[2048];
+          gssize n = g_socket_receive (g_ptr_array_index (sockets, i), chunk, sizeof chunk, NULL, NULL);
+
+          if (n > 0)
+            g_string_append_len (buffer, chunk, n);
+          /* frame headers may hold NUL bytes */
+          if (memmem (buffer->str, buffer->len, "task_completed", strlen ("task_completed")) != NULL)
+            received++;
+        }
+    }
+  g_assert_cmpuint (received, ==, n_clients);
+
+  health = http (f, "GET", "/health", NULL, NULL);
+  g_assert_cmpuint (reply_status (health), ==, 200);
+
+  /* and all leaving at once is fine too */
+  for (guint i = 0; i < n_clients; i++)
+    g_socket_close (g_ptr_array_index (sockets, i), NULL);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 0, 4 * TIMEOUT_MS);
+}
+
+static void
+test_ws_shutdown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(WsClient) client = ws_connect (f);
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  em_rest_server_shutdown (f->server);
+  EM_TEST_WAIT_UNTIL (client->closed, TIMEOUT_MS);
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (client->conn), ==,
+                    SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+
+#define ADD(path, func, data) \
+  g_test_add (path, Fixture, data, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("/rest/health", test_health, NULL);
+  ADD ("/rest/actions", test_actions, NULL);
+  ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
+  ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
+  ADD ("/rest/tasks/list-filter", test_list_filter, NULL);
+  ADD ("/rest/tasks/list-large", test_list_large, NULL);
+  ADD ("/rest/tasks/cancel", test_cancel, NULL);
+  ADD ("/rest/tasks/image", test_image, NULL);
+  ADD ("/rest/errors/malformed", test_malformed, NULL);
+  ADD ("/rest/errors/body-cap", test_body_cap, NULL);
+  ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
+  ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
+  ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);
+  ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
+
+  return g_test_run ();
+}
