@@ -85,11 +85,71 @@ spawn_daemon (GSubprocessFlags   flags,
                            "--data-dir", data_dir, NULL);
 }
 
+static gboolean
+name_has_owner (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  gboolean owned = FALSE;
+
+  reply = g_dbus_connection_call_sync (fixture.connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", g_variant_new ("(s)", BUS_NAME),
+                                       G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
+                                       -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(b)", &owned);
+  return owned;
+}
+
+static void
+start_daemon (void)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean owned = FALSE;
+
+  fixture.daemon = spawn_daemon (G_SUBPROCESS_FLAGS_NONE, fixture.data_dir, &error);
+  g_assert_no_error (error);
+
+  /* ready once the name is owned */
+  for (gint64 deadline = g_get_monotonic_time () + 3 * TIMEOUT_MS * 1000;
+       !(owned = name_has_owner ()) && g_get_monotonic_time () < deadline;
+       g_usleep (20 * 1000))
+    ;
+  g_assert_true (owned);
+}
+
+/* SIGTERM is the clean way out, and it must exit 0; SIGKILL is a crash */
+static void
+stop_daemon (int signal_number)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_send_signal (fixture.daemon, signal_number);
+  if (signal_number == SIGTERM)
+    {
+      g_subprocess_wait_check (fixture.daemon, NULL, &error);
+      g_assert_no_error (error);
+    }
+  else
+    {
+      g_subprocess_wait (fixture.daemon, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_get_if_signaled (fixture.daemon));
+    }
+  g_clear_object (&fixture.daemon);
+
+  /* the bus notices the connection went before a new owner can take the name */
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+       name_has_owner () && g_get_monotonic_time () < deadline;
+       g_usleep (20 * 1000))
+    ;
+}
+
 static void
 fixture_up (void)
 {
   g_autoptr(GError) error = NULL;
-  gboolean owned = FALSE;
 
   fixture.signals = g_ptr_array_new_with_free_func (signal_free);
   fixture.data_dir = em_test_mkdtemp ();
@@ -101,38 +161,13 @@ fixture_up (void)
   fixture.subscription =
     g_dbus_connection_signal_subscribe (fixture.connection, BUS_NAME, NULL, NULL, NULL, NULL,
                                         G_DBUS_SIGNAL_FLAGS_NONE, record_signal_cb, NULL, NULL);
-
-  fixture.daemon = spawn_daemon (G_SUBPROCESS_FLAGS_NONE, fixture.data_dir, &error);
-  g_assert_no_error (error);
-
-  /* ready once the name is owned */
-  for (gint64 deadline = g_get_monotonic_time () + 3 * TIMEOUT_MS * 1000;
-       !owned && g_get_monotonic_time () < deadline;
-       g_usleep (20 * 1000))
-    {
-      g_autoptr(GVariant) reply = NULL;
-
-      reply = g_dbus_connection_call_sync (fixture.connection, "org.freedesktop.DBus",
-                                           "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                           "NameHasOwner", g_variant_new ("(s)", BUS_NAME),
-                                           G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
-                                           -1, NULL, &error);
-      g_assert_no_error (error);
-      g_variant_get (reply, "(b)", &owned);
-    }
-  g_assert_true (owned);
+  start_daemon ();
 }
 
 static void
 fixture_down (void)
 {
-  g_autoptr(GError) error = NULL;
-
-  /* SIGTERM is the clean way out, and it must exit 0 */
-  g_subprocess_send_signal (fixture.daemon, SIGTERM);
-  g_subprocess_wait_check (fixture.daemon, NULL, &error);
-  g_assert_no_error (error);
-  g_clear_object (&fixture.daemon);
+  stop_daemon (SIGTERM);
 
   g_dbus_connection_signal_unsubscribe (fixture.connection, fixture.subscription);
   g_clear_object (&fixture.connection);
@@ -152,9 +187,10 @@ call (const char          *path,
       const GVariantType  *reply_type,
       GError             **error)
 {
+  /* generous: under valgrind a reply can queue behind thousands of signals */
   return g_dbus_connection_call_sync (fixture.connection, BUS_NAME, path, interface, method,
                                       parameters, reply_type, G_DBUS_CALL_FLAGS_NONE,
-                                      TIMEOUT_MS, NULL, error);
+                                      6 * TIMEOUT_MS, NULL, error);
 }
 
 static void
@@ -506,6 +542,20 @@ test_errors (void)
       "InvalidArgument", "colour" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'limit': <'ten'>},)",
       "InvalidArgument", "limit" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'since': <'yesterday'>},)",
+      "InvalidArgument", "filter.since" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'until': <1>},)",
+      "InvalidArgument", "filter.until" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'offset': <-1>},)",
+      "InvalidArgument", "filter.offset" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'action': <1>},)",
+      "InvalidArgument", "filter.action" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'parameters': <{'duration': <'long'>}>}], @a{sv} {})",
+      "InvalidArgument", "tasks[0] parameters.duration" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'urgency': <1>}], @a{sv} {})",
+      "InvalidArgument", "urgency" },
     { MANAGER_PATH, MANAGER_IFACE, "GetTask", "('no-such-id',)", "NotFound", "no-such-id" },
     { MANAGER_PATH, MANAGER_IFACE, "CancelTask", "('no-such-id',)", "NotFound", NULL },
   };
@@ -721,6 +771,553 @@ test_no_bus (void)
   em_test_rmdir (data_dir);
 }
 
+/* --- scheduling (batches, queue control, retries, progress) --- */
+
+static GVariant *
+get_property (const char *path,
+              const char *interface,
+              const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (path, "org.freedesktop.DBus.Properties", "Get",
+                                    g_variant_new ("(ss)", interface, name),
+                                    G_VARIANT_TYPE ("(v)"), &error);
+  GVariant *value;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return value;
+}
+
+static guint64
+last_event_seq (void)
+{
+  g_autoptr(GVariant) value = get_property (MANAGER_PATH, MANAGER_IFACE, "LastEventSeq");
+
+  return g_variant_get_uint64 (value);
+}
+
+/* ScheduleBatch with the arguments in GVariant text format; NULL with @error set */
+static GStrv
+schedule_batch (const char  *arguments,
+                GError     **error)
+{
+  g_autoptr(GVariant) parsed = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GStrv ids = NULL;
+
+  parsed = g_variant_parse (G_VARIANT_TYPE ("(aa{sv}a{sv})"), arguments, NULL, NULL, error);
+  g_assert_no_error (*error);
+  /* a long one: the reply queues behind every signal of the tasks it started */
+  reply = g_dbus_connection_call_sync (fixture.connection, BUS_NAME, MANAGER_PATH, MANAGER_IFACE,
+                                       "ScheduleBatch", parsed, G_VARIANT_TYPE ("(as)"),
+                                       G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(^as)", &ids);
+  return ids;
+}
+
+static guint
+count_tasks (const char *filter)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) tasks = NULL;
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ListTasks", g_variant_new_parsed (filter),
+                G_VARIANT_TYPE ("(aa{sv})"), &error);
+  g_assert_no_error (error);
+  tasks = g_variant_get_child_value (reply, 0);
+  return g_variant_n_children (tasks);
+}
+
+static gboolean
+is_finished (const char *id)
+{
+  g_autoptr(GVariant) task = get_task (id);
+  const char *status = dict_string (task, "status");
+
+  return g_strcmp0 (status, "pending") != 0 && g_strcmp0 (status, "running") != 0;
+}
+
+static gboolean
+nothing_unfinished (void)
+{
+  return count_tasks ("({'status': <['pending', 'running']>},)") == 0;
+}
+
+static void
+test_batch (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GVariant) second = NULL;
+  g_autoptr(GVariant) depends_on = NULL;
+  g_autoptr(GVariant) dep = NULL;
+  guint before = count_tasks ("(@a{sv} {},)");
+
+  /* all or nothing: the second item is wrong, so the first is not created either */
+  ids = schedule_batch ("([{'name': <'ok'>, 'action': <'wait'>, 'parameters': <{'duration': <1>}>},"
+                        "  {'name': <'bad'>, 'action': <'wait'>, 'priority': <'high'>}], @a{sv} {})",
+                        &error);
+  g_assert_null (ids);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "tasks[1]");
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "priority");
+  g_clear_error (&error);
+  ids = schedule_batch ("([{'name': <'ok'>, 'action': <'wait'>},"
+                        "  {'name': <'bad'>, 'action': <'wait'>, 'depends_on': <['#5']>}], @a{sv} {})",
+                        &error);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "tasks[1]");
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "#5");
+  g_clear_error (&error);
+  ids = schedule_batch ("([{'name': <'ok'>, 'action': <'wait'>}], {'atomic': <true>})", &error);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "options.atomic");
+  g_clear_error (&error);
+  ids = schedule_batch ("([{'name': <'ok'>, 'action': <'wait'>}], {'exclusive': <1>})", &error);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "options.exclusive");
+  g_clear_error (&error);
+  ids = schedule_batch ("(@aa{sv} [], @a{sv} {})", &error);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", NULL);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_tasks ("(@a{sv} {},)"), ==, before);
+
+  /* "#0" is the first item of the same batch */
+  ids = schedule_batch ("([{'name': <'first'>, 'action': <'wait'>, 'parameters': <{'duration': <150>}>},"
+                        "  {'name': <'second'>, 'action': <'wait'>, 'depends_on': <['#0']>,"
+                        "   'priority': <7>}], @a{sv} {})", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (ids), ==, 2);
+  g_assert_cmpuint (count_tasks ("(@a{sv} {},)"), ==, before + 2);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", ids[1]) != NULL, TIMEOUT_MS);
+
+  first = get_task (ids[0]);
+  second = get_task (ids[1]);
+  depends_on = g_variant_lookup_value (second, "depends_on", G_VARIANT_TYPE ("av"));
+  g_assert_nonnull (depends_on);
+  g_assert_cmpuint (g_variant_n_children (depends_on), ==, 1);
+  g_variant_get_child (depends_on, 0, "v", &dep);
+  g_assert_cmpstr (g_variant_get_string (dep, NULL), ==, ids[0]);
+  g_assert_cmpstr (dict_string (first, "batch"), !=, NULL);
+  g_assert_cmpstr (dict_string (first, "batch"), ==, dict_string (second, "batch"));
+  /* RFC 3339 in UTC with fixed digits: text order is time order */
+  g_assert_cmpstr (dict_string (second, "started_at"), >=, dict_string (first, "completed_at"));
+}
+
+/* an exclusive batch of two stage moves against a higher-priority move from
+ * another client: when does the intruder start? */
+static gboolean
+intruder_slips_in (gboolean exclusive)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *arguments = NULL;
+  g_autofree char *intruder = NULL;
+  g_auto(GStrv) ids = NULL;
+  g_autoptr(GVariant) second = NULL;
+  g_autoptr(GVariant) other = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) params = g_variant_parse (G_VARIANT_TYPE_VARDICT,
+                                                "{'x': <0.0>, 'speed': <5000.0>}", NULL, NULL, NULL);
+
+  arguments = g_strdup_printf ("([{'name': <'out'>, 'action': <'move_stage'>,"
+                               "   'parameters': <{'x': <1000.0>, 'speed': <2500.0>}>},"
+                               "  {'name': <'back'>, 'action': <'move_stage'>, 'depends_on': <['#0']>,"
+                               "   'parameters': <{'x': <0.0>, 'speed': <2500.0>}>}],"
+                               " {'exclusive': <%s>})", exclusive ? "true" : "false");
+  ids = schedule_batch (arguments, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskStarted", ids[0]) != NULL, TIMEOUT_MS);
+
+  options = g_variant_ref_sink (g_variant_new_parsed ("{'priority': <10>}"));
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}@a{sv})", "intruder", "move_stage", params, options),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &intruder, NULL);
+  EM_TEST_WAIT_UNTIL (is_finished (ids[1]) && is_finished (intruder), TIMEOUT_MS);
+
+  second = get_task (ids[1]);
+  other = get_task (intruder);
+  g_assert_cmpstr (dict_string (second, "status"), ==, "completed");
+  g_assert_cmpstr (dict_string (other, "status"), ==, "completed");
+  return g_strcmp0 (dict_string (other, "started_at"), dict_string (second, "started_at")) < 0;
+}
+
+static void
+test_batch_exclusive (void)
+{
+  /* without the flag the intruder's priority wins the stage between the two */
+  g_assert_true (intruder_slips_in (FALSE));
+  g_assert_false (intruder_slips_in (TRUE));
+}
+
+static gboolean
+has_signal (const char *member)
+{
+  for (guint i = 0; i < fixture.signals->len; i++)
+    if (g_str_equal (((Signal *) g_ptr_array_index (fixture.signals, i))->member, member))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_pause_resume (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) queue = NULL;
+  g_autoptr(GVariant) counts = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autofree char *id = NULL;
+  gboolean paused = FALSE;
+  guint pending = 0;
+
+  proxy = em_dbus_engine_manager1_proxy_new_sync (fixture.connection, G_DBUS_PROXY_FLAGS_NONE,
+                                                  BUS_NAME, MANAGER_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (em_dbus_engine_manager1_get_paused (proxy));
+  g_assert_cmpuint (em_dbus_engine_manager1_get_max_concurrent (proxy), >, 0);
+  g_ptr_array_set_size (fixture.signals, 0);
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Pause", NULL, G_VARIANT_TYPE_UNIT, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (has_signal ("QueuePaused"), TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_dbus_engine_manager1_get_paused (proxy), TIMEOUT_MS);
+
+  /* nothing starts while paused */
+  id = schedule ("held", "wait", "{'duration': <0>}", NULL);
+  em_test_run_for (300);
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "pending");
+  g_assert_null (find_signal ("TaskStarted", id));
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetQueue", NULL, G_VARIANT_TYPE ("(a{sv})"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@a{sv})", &queue);
+  g_assert_true (g_variant_lookup (queue, "paused", "b", &paused));
+  g_assert_true (paused);
+  counts = g_variant_lookup_value (queue, "counts", G_VARIANT_TYPE ("a{su}"));
+  g_assert_nonnull (counts);
+  g_assert_true (g_variant_lookup (counts, "pending", "u", &pending));
+  g_assert_cmpuint (pending, ==, 1);
+  g_assert_true (g_variant_lookup (counts, "completed", "u", NULL));
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, G_VARIANT_TYPE_UNIT, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (has_signal ("QueueResumed"), TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (!em_dbus_engine_manager1_get_paused (proxy), TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+}
+
+static void
+test_retrying (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GVariant) options = g_variant_ref_sink (
+    g_variant_new_parsed ("{'max_retries': <2>, 'retry_delay': <0.05>}"));
+  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new_parsed ("{'x': <60000.0>}"));
+  g_autoptr(GString) attempts = g_string_new (NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  gint64 tries = 0;
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}@a{sv})", "retried", "move_stage", params, options),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &id, &path);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskFailed", id) != NULL, TIMEOUT_MS);
+
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      const char *signal_id = NULL, *reason = NULL;
+      guint attempt = 0;
+
+      if (!g_str_equal (signal->member, "TaskRetrying"))
+        continue;
+      g_assert_true (g_variant_is_of_type (signal->parameters, G_VARIANT_TYPE ("(sus)")));
+      g_variant_get (signal->parameters, "(&su&s)", &signal_id, &attempt, &reason);
+      if (!g_str_equal (signal_id, id))
+        continue;
+      g_assert_cmpstr (reason, !=, "");
+      g_string_append_printf (attempts, "%u ", attempt);
+    }
+  g_assert_cmpstr (attempts->str, ==, "1 2 ");
+
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "failed");
+  g_assert_true (g_variant_lookup (task, "attempts", "x", &tries));
+  g_assert_cmpint (tries, ==, 3);
+}
+
+static void
+progress_notify_cb (GObject    *proxy,
+                    GParamSpec *pspec,
+                    GArray     *seen)
+{
+  gdouble progress = em_dbus_task1_get_progress (EM_DBUS_TASK1 (proxy));
+
+  g_array_append_val (seen, progress);
+}
+
+static gint64
+time_us (const char *rfc3339)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_iso8601 (rfc3339, NULL);
+
+  g_assert_nonnull (time);
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+static void
+test_task_properties (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmDBusTask1) task = NULL;
+  g_autoptr(GArray) seen = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) params = g_variant_ref_sink (
+    g_variant_new_parsed ("{'x': <2000.0>, 'speed': <2000.0>}"));
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *blocker = schedule ("blocker", "wait", "{'duration': <200>}", NULL);
+  const char * const *depends_on;
+  gint64 started, finished;
+
+  /* it waits on the blocker first */
+  options = g_variant_ref_sink (g_variant_new_parsed (
+    "{'priority': <4>, 'max_retries': <1>, 'timeout': <30.0>, 'depends_on': <[%s]>}", blocker));
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}@a{sv})", "measured", "move_stage", params, options),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &id, &path);
+  task = em_dbus_task1_proxy_new_sync (fixture.connection, G_DBUS_PROXY_FLAGS_NONE,
+                                       BUS_NAME, path, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (task, "notify::progress", G_CALLBACK (progress_notify_cb), seen);
+
+  g_assert_cmpint (em_dbus_task1_get_priority (task), ==, 4);
+  g_assert_cmpuint (em_dbus_task1_get_max_retries (task), ==, 1);
+  g_assert_cmpfloat (em_dbus_task1_get_timeout (task), ==, 30.0);
+  g_assert_cmpstr (em_dbus_task1_get_batch (task), ==, "");
+  depends_on = em_dbus_task1_get_depends_on (task);
+  g_assert_cmpuint (g_strv_length ((GStrv) depends_on), ==, 1);
+  g_assert_cmpstr (depends_on[0], ==, blocker);
+  if (g_strcmp0 (em_dbus_task1_get_status (task), "pending") == 0)
+    g_assert_true (g_strv_contains (em_dbus_task1_get_waiting_on (task), blocker) ||
+                   find_signal ("TaskCompleted", blocker) != NULL);
+
+  /* the blocker done, nothing to wait on */
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_dbus_task1_get_status (task), "completed") == 0, TIMEOUT_MS);
+  g_assert_cmpuint (g_strv_length ((GStrv) em_dbus_task1_get_waiting_on (task)), ==, 0);
+  g_assert_cmpuint (em_dbus_task1_get_attempts (task), ==, 1);
+
+  /* the run's length by the service's clock, however slow this client is */
+  started = time_us (em_dbus_task1_get_started_at (task));
+  finished = time_us (em_dbus_task1_get_completed_at (task));
+  g_assert_cmpint (finished - started, >=, 900000);
+
+  /* Progress rose during the move, rate-limited, and ended at 1 */
+  g_assert_cmpfloat (em_dbus_task1_get_progress (task), ==, 1.0);
+  g_assert_cmpuint (seen->len, >=, 3);
+  g_assert_cmpfloat (g_array_index (seen, gdouble, 0), >, 0.0);
+  g_assert_cmpfloat (g_array_index (seen, gdouble, 0), <, 1.0);
+  g_assert_cmpuint (seen->len, <=, (finished - started) / 100000 + 4);
+  for (guint i = 1; i < seen->len; i++)
+    g_assert_cmpfloat (g_array_index (seen, gdouble, i), >=, g_array_index (seen, gdouble, i - 1));
+  g_signal_handlers_disconnect_by_data (task, seen);
+}
+
+/* how many PropertiesChanged of the manager carried @property, and the last value */
+static guint
+manager_property_changes (const char  *property,
+                          gint64       since,
+                          GVariant   **out_last)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      g_autoptr(GVariant) changed = NULL;
+      g_autoptr(GVariant) value = NULL;
+
+      if (signal->time < since || !g_str_equal (signal->member, "PropertiesChanged") ||
+          !g_str_equal (signal->path, MANAGER_PATH))
+        continue;
+      changed = g_variant_get_child_value (signal->parameters, 1);
+      value = g_variant_lookup_value (changed, property, NULL);
+      if (value == NULL)
+        continue;
+      count++;
+      if (out_last != NULL)
+        {
+          g_clear_pointer (out_last, g_variant_unref);
+          *out_last = g_steal_pointer (&value);
+        }
+    }
+  return count;
+}
+
+static void
+test_positions (void)
+{
+  g_autoptr(GVariant) last = NULL;
+  g_autoptr(GVariant) focus = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *focus_id = NULL;
+  gint64 begin = g_get_monotonic_time ();
+  gint64 elapsed;
+  gdouble x = 0, y = 0, z = 0;
+  guint changes;
+
+  /* one second of travel */
+  id = schedule ("travel", "move_stage", "{'x': <-1000.0>, 'y': <500.0>, 'speed': <1118.034>}", NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  em_test_run_for (300);
+  elapsed = g_get_monotonic_time () - begin;
+
+  changes = manager_property_changes ("StagePosition", begin, &last);
+  g_test_message ("%u StagePosition changes in %" G_GINT64_FORMAT " ms", changes, elapsed / 1000);
+  g_assert_cmpuint (changes, >=, 4);
+  g_assert_cmpuint (changes, <=, elapsed / 100000 + 2);
+  g_variant_get (last, "(ddd)", &x, &y, &z);
+  g_assert_cmpfloat_with_epsilon (x, -1000.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (y, 500.0, 1e-6);
+  value = get_property (MANAGER_PATH, MANAGER_IFACE, "StagePosition");
+  g_assert_true (g_variant_equal (value, last));
+
+  focus_id = schedule ("focus", "adjust_focus", "{'position': <150.0>, 'speed': <500.0>}", NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", focus_id) != NULL, TIMEOUT_MS);
+  em_test_run_for (300);
+  g_assert_cmpuint (manager_property_changes ("FocusPosition", begin, &focus), >=, 2);
+  g_assert_cmpfloat_with_epsilon (g_variant_get_double (focus), 150.0, 1e-6);
+}
+
+static void
+test_events (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GString) types = g_string_new (NULL);
+  g_autofree char *id = NULL;
+  guint64 before = last_event_seq ();
+  guint64 oldest = 0, expected;
+
+  id = schedule ("logged", "wait", "{'duration': <0>}", NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  /* the property follows every event */
+  EM_TEST_WAIT_UNTIL (last_event_seq () >= before + 3, TIMEOUT_MS);
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", before, 0),
+                G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@aa{sv}t)", &events, &oldest);
+  g_assert_cmpuint (oldest, <=, before + 1);
+  expected = before + 1;
+  for (gsize i = 0; i < g_variant_n_children (events); i++)
+    {
+      g_autoptr(GVariant) event = g_variant_get_child_value (events, i);
+      gint64 seq = 0;
+
+      /* one by one, no gap */
+      g_assert_true (g_variant_lookup (event, "seq", "x", &seq));
+      g_assert_cmpint (seq, ==, expected++);
+      g_assert_nonnull (dict_string (event, "timestamp"));
+      if (g_strcmp0 (dict_string (event, "task_id"), id) == 0)
+        g_string_append_printf (types, "%s ", dict_string (event, "type"));
+    }
+  g_assert_cmpuint (expected - 1, ==, last_event_seq ());
+  g_assert_cmpstr (types->str, ==, "task_scheduled task_started task_completed ");
+
+  /* a page of one */
+  g_clear_pointer (&reply, g_variant_unref);
+  g_clear_pointer (&events, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", before, 1),
+                G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@aa{sv}t)", &events, NULL);
+  g_assert_cmpuint (g_variant_n_children (events), ==, 1);
+}
+
+#define HISTORY_TASKS 1100
+
+static void
+test_history_restart (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) batch = g_string_new ("([");
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) options = g_variant_ref_sink (g_variant_new_parsed ("{'delay': <3600.0>}"));
+  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new_parsed ("{'duration': <0>}"));
+  g_autofree char *filter = NULL;
+  g_autofree char *delayed = NULL;
+  g_auto(GStrv) ids = NULL;
+  guint64 seq_before;
+  guint total;
+
+  /* more finished tasks than the service keeps in memory */
+  for (guint i = 0; i < HISTORY_TASKS; i++)
+    g_string_append_printf (batch, "%s{'name': <'history %u'>, 'action': <'wait'>}", i > 0 ? ", " : "", i);
+  g_string_append (batch, "], @a{sv} {})");
+  ids = schedule_batch (batch->str, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (nothing_unfinished (), 6 * TIMEOUT_MS);
+  total = count_tasks ("(@a{sv} {},)");
+  g_assert_cmpuint (total, >=, HISTORY_TASKS);
+
+  /* a reply means the task is on disk: a crash right after it loses nothing */
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}@a{sv})", "acknowledged", "wait", params, options),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &delayed, NULL);
+  seq_before = last_event_seq ();
+  stop_daemon (SIGKILL);
+  start_daemon ();
+
+  task = get_task (delayed);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "pending");
+  g_assert_nonnull (dict_string (task, "run_at"));
+  g_clear_pointer (&task, g_variant_unref);
+
+  /* the oldest is long out of memory, and still there */
+  task = get_task (ids[0]);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "completed");
+  g_assert_cmpstr (dict_string (task, "name"), ==, "history 0");
+  g_assert_cmpuint (count_tasks ("(@a{sv} {},)"), ==, total + 1);
+  g_assert_cmpuint (count_tasks ("({'status': <'completed'>, 'action': <'wait'>, 'limit': <uint32 5>},)"), ==, 5);
+  g_assert_cmpuint (count_tasks ("({'action': <'wait'>, 'offset': <uint32 2>},)"), ==,
+                    count_tasks ("({'action': <'wait'>},)") - 2);
+  g_assert_cmpuint (count_tasks ("({'action': <'no_such_action'>},)"), ==, 0);
+  filter = g_strdup_printf ("({'since': <'%s'>},)", dict_string (task, "created_at"));
+  g_assert_cmpuint (count_tasks (filter), >=, HISTORY_TASKS);
+  g_free (g_steal_pointer (&filter));
+  filter = g_strdup_printf ("({'until': <'%s'>},)", dict_string (task, "created_at"));
+  g_assert_cmpuint (count_tasks (filter), <, total - HISTORY_TASKS + 1);
+
+  /* sequence numbers go on where they stopped */
+  g_assert_cmpuint (last_event_seq (), >=, seq_before);
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", delayed),
+                G_VARIANT_TYPE_UNIT, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -737,6 +1334,14 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/signals/cancel", test_cancel);
   g_test_add_func ("/dbus/task/object", test_task_object);
   g_test_add_func ("/dbus/object-manager/lifetime", test_object_manager);
+  g_test_add_func ("/dbus/scheduling/batch", test_batch);
+  g_test_add_func ("/dbus/scheduling/batch-exclusive", test_batch_exclusive);
+  g_test_add_func ("/dbus/scheduling/pause-resume", test_pause_resume);
+  g_test_add_func ("/dbus/scheduling/retrying", test_retrying);
+  g_test_add_func ("/dbus/task/scheduling-properties", test_task_properties);
+  g_test_add_func ("/dbus/devices/positions", test_positions);
+  g_test_add_func ("/dbus/history/events", test_events);
+  g_test_add_func ("/dbus/history/restart", test_history_restart);
   g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
   g_test_add_func ("/dbus/startup/no-bus", test_no_bus);
 

@@ -109,8 +109,10 @@ done
 
 echo "# introspection"
 expect 0 "gdbus introspect the manager" gdbus introspect --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager
-for member in ScheduleTask CancelTask GetTask ListTasks TaskScheduled TaskStarted TaskCompleted TaskFailed TaskCancelled \
-              Version Actions HttpAddress org.freedesktop.DBus.ObjectManager; do
+for member in ScheduleTask ScheduleBatch CancelTask GetTask ListTasks Pause Resume GetQueue GetEvents \
+              TaskScheduled TaskStarted TaskCompleted TaskFailed TaskCancelled TaskRetrying QueuePaused QueueResumed \
+              Version Actions HttpAddress Paused MaxConcurrent LastEventSeq StagePosition FocusPosition \
+              org.freedesktop.DBus.ObjectManager; do
   contains "$out" "$member" "introspection lists $member"
 done
 expect 0 "Version property" gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
@@ -120,10 +122,10 @@ contains "$out" "'$version'" "Version is the build's"
 
 echo "# enginectl: help"
 expect 0 "enginectl --help" "$ENGINECTL" --help
-for command in schedule list get cancel watch wait; do
+for command in schedule list get cancel watch wait batch pause resume queue; do
   contains "$out" "$command" "--help lists $command"
 done
-for command in schedule list get cancel watch wait; do
+for command in schedule list get cancel watch wait batch pause resume queue; do
   expect 0 "enginectl $command --help" "$ENGINECTL" "$command" --help
   contains "$out" "enginectl $command" "$command --help shows its usage"
 done
@@ -153,6 +155,88 @@ contains "$out" '"max_retries" : 2' "max_retries is set"
 expect 1 "schedule with an unknown option" "$ENGINECTL" schedule wait --option urgency=1 duration=1
 contains "$err" "options.urgency" "unknown option is named"
 expect 2 "schedule with a non-numeric --priority" "$ENGINECTL" schedule wait --priority high
+
+expect 0 "schedule with every scheduling flag" "$ENGINECTL" schedule wait --name opts --priority 3 \
+  --depends-on "$quick" --max-retries 1 --retry-delay 0.5 --timeout 30 --delay 0.2 duration=1
+opts=$out
+expect 0 "get --json shows the scheduling fields" "$ENGINECTL" get --json "$opts"
+contains "$out" '"priority" : 3' "--priority is set"
+contains "$out" '"max_retries" : 1' "--max-retries is set"
+contains "$out" '"retry_delay" : 0.5' "--retry-delay is set"
+contains "$out" '"timeout" : 30' "--timeout is set"
+contains "$out" '"run_at" : "' "--delay gives a run_at"
+contains "$out" "\"$quick\"" "--depends-on is set"
+expect 0 "get shows the scheduling fields" "$ENGINECTL" get "$opts"
+contains "$out" "Priority:" "get prints the priority"
+contains "$out" "Depends on:" "get prints the dependencies"
+contains "$out" "Timeout:" "get prints the timeout"
+expect 0 "list shows the priority column" "$ENGINECTL" list
+contains "$out" "PRIO" "list has a priority column"
+expect 2 "schedule with a non-numeric --max-retries" "$ENGINECTL" schedule wait --max-retries many
+contains "$err" "--max-retries" "the bad flag is named"
+expect 2 "schedule with a non-numeric --delay" "$ENGINECTL" schedule wait --delay soon
+expect 2 "schedule with the priority twice" "$ENGINECTL" schedule wait --priority 1 --option priority=2
+expect 1 "schedule depending on an unknown task" "$ENGINECTL" schedule wait --depends-on 00000000-0000-0000-0000-000000000000
+contains "$err" "00000000-0000-0000-0000-000000000000" "the unknown dependency is named"
+expect 1 "schedule with a retry delay out of range" "$ENGINECTL" schedule wait --max-retries 1 --retry-delay 99999
+contains "$err" "retry_delay" "the bad option is named"
+expect 1 "schedule with a bad --run-at" "$ENGINECTL" schedule wait --run-at tomorrow
+contains "$err" "run_at" "the bad time is named"
+expect 0 "schedule with --run-at" "$ENGINECTL" schedule wait --run-at 2099-01-01T00:00:00Z
+later=$out
+expect 0 "a task with a run_at is pending" "$ENGINECTL" get --json "$later"
+contains "$out" '"run_at" : "2099-01-01T00:00:00' "run_at is kept"
+contains "$out" '"status" : "pending"' "it waits"
+expect 0 "cancel the delayed task" "$ENGINECTL" cancel "$later"
+
+echo "# enginectl: batch"
+task_count () { "$ENGINECTL" list --json | grep -c '"id" :'; }
+cat >"$tmp/batch.json" <<'JSON'
+[
+  {"name": "batch first", "action": "wait", "parameters": {"duration": 100}},
+  {"name": "batch second", "action": "wait", "parameters": {"duration": 10}, "depends_on": ["#0"], "priority": 2}
+]
+JSON
+expect 0 "batch --exclusive FILE" "$ENGINECTL" batch --exclusive "$tmp/batch.json"
+first=$(sed -n 1p "$tmp/out")
+second=$(sed -n 2p "$tmp/out")
+if [ "$(wc -l <"$tmp/out")" -eq 2 ] && [[ "$second" =~ ^[0-9a-f-]{36}$ ]]; then pass "batch prints one id a line"; else fail "batch printed: $out"; fi
+expect 0 "the batch's second task completes" "$ENGINECTL" wait "$second"
+expect 0 "get the batch's second task" "$ENGINECTL" get --json "$second"
+contains "$out" "\"$first\"" "#0 became the first task's id"
+contains "$out" '"batch" : "' "the task names its batch"
+expect 0 "batch from standard input" "$ENGINECTL" batch - <<<'[{"name": "piped", "action": "wait"}]'
+before=$(task_count)
+cat >"$tmp/bad-batch.json" <<'JSON'
+[{"name": "fine", "action": "wait"}, {"name": "wrong", "action": "wait", "priority": "high"}]
+JSON
+expect 1 "batch with a bad item" "$ENGINECTL" batch "$tmp/bad-batch.json"
+contains "$err" "tasks[1]" "the bad item is named"
+contains "$err" "priority" "the bad key is named"
+after=$(task_count)
+[ "$before" -eq "$after" ] && pass "a bad batch creates nothing" || fail "a bad batch created $((after - before)) tasks"
+expect 1 "batch of a JSON object" "$ENGINECTL" batch - <<<'{"name": "x", "action": "wait"}'
+contains "$err" "array" "a batch must be an array"
+expect 1 "batch of something that is not JSON" "$ENGINECTL" batch - <<<'move the stage'
+expect 1 "batch of a missing file" "$ENGINECTL" batch "$tmp/no-such-file.json"
+expect 2 "batch without a file" "$ENGINECTL" batch
+
+echo "# enginectl: pause, resume, queue"
+expect 0 "pause" "$ENGINECTL" pause
+expect 0 "queue" "$ENGINECTL" queue
+contains "$out" "Paused:" "queue shows whether it is paused"
+contains "$out" "yes" "the queue is paused"
+held=$("$ENGINECTL" schedule wait --name held duration=0)
+sleep 0.3
+is_status "$held" pending && pass "nothing starts while paused" || fail "a task started while paused"
+expect 0 "queue --json" "$ENGINECTL" queue --json
+if /usr/bin/python3 -c 'import json, sys; q = json.load(sys.stdin); assert q["paused"] is True and q["counts"]["pending"] >= 1 and q["counts"]["completed"] >= 1 and isinstance(q["running"], list)' <<<"$out"; then
+  pass "queue --json has paused, counts and running"; else fail "queue --json: $out"; fi
+expect 0 "resume" "$ENGINECTL" resume
+expect 0 "wait for the held task" "$ENGINECTL" wait "$held"
+expect 0 "queue after resume" "$ENGINECTL" queue
+contains "$out" "no" "the queue runs again"
+expect 2 "pause with an argument" "$ENGINECTL" pause now
 
 echo "# enginectl: wait"
 expect 0 "wait for a completed task" "$ENGINECTL" wait "$quick"
@@ -215,6 +299,9 @@ wait_for 10 grep -q Watching "$tmp/watch-json-err" && wait_for 10 grep -q Watchi
   || fail "watch did not start"
 watched=$("$ENGINECTL" schedule wait --name watched duration=200)
 "$ENGINECTL" wait "$watched" >/dev/null
+"$ENGINECTL" pause >/dev/null && "$ENGINECTL" resume >/dev/null
+retried=$("$ENGINECTL" schedule move_stage --name retried --max-retries 1 --retry-delay 0.05 x=60000)
+"$ENGINECTL" wait "$retried" >/dev/null 2>&1
 sleep 0.3
 kill -INT "$watch_json" "$watch_text"
 wait "$watch_json"; status_json=$?
@@ -227,6 +314,48 @@ contains "$(cat "$tmp/watch-json")" "\"name\":\"watched\"" "watch --json has the
 events=$(grep "$watched" "$tmp/watch-text" | awk '{ print $2 }' | grep -v task_progress | tr '\n' ' ')
 if [ "$events" = "task_scheduled task_started task_completed " ]; then pass "watch: one line per event, in order"; else
   fail "watch events: $events"; sed 's/^/#   /' "$tmp/watch-text"; fi
+contains "$(cat "$tmp/watch-json")" '{"type":"queue_paused"}' "watch --json shows queue_paused"
+contains "$(cat "$tmp/watch-json")" '{"type":"queue_resumed"}' "watch --json shows queue_resumed"
+contains "$(grep "$retried" "$tmp/watch-json")" '"type":"task_retrying","task_id":"'"$retried"'","attempt":1' "watch --json shows task_retrying"
+events=$(grep "\"task_id\":\"$retried\"" "$tmp/watch-json" | grep -o '"type":"[a-z_]*"' | grep -v task_progress | cut -d'"' -f4 | tr '\n' ' ')
+if [ "$events" = "task_scheduled task_started task_retrying task_started task_failed " ]; then pass "watch --json: a retry in order"; else
+  fail "watch --json retry events: $events"; fi
+contains "$(cat "$tmp/watch-text")" "task_retrying" "watch shows task_retrying"
+contains "$(cat "$tmp/watch-text")" "queue_paused" "watch shows queue_paused"
+
+echo "# enginectl: watch --since"
+last_seq () {
+  gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+    --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 LastEventSeq | grep -o '[0-9]*' | tail -1
+}
+seq_before=$(last_seq)
+[[ "$seq_before" =~ ^[0-9]+$ ]] && [ "$seq_before" -gt 0 ] && pass "LastEventSeq is $seq_before" || fail "LastEventSeq: $seq_before"
+"$ENGINECTL" watch --since "$seq_before" --json >"$tmp/since-live" 2>"$tmp/since-live-err" &
+since_pid=$!
+background+=("$since_pid")
+wait_for 10 grep -q Watching "$tmp/since-live-err" || fail "watch --since did not start"
+logged=$("$ENGINECTL" schedule wait --name logged duration=100)
+"$ENGINECTL" wait "$logged" >/dev/null
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$logged\"" "$tmp/since-live" || true
+seq_after=$(last_seq)
+# the same events again, this time all from the log
+timeout 3 "$ENGINECTL" watch --since "$seq_before" --json >"$tmp/since-log" 2>/dev/null
+kill -INT "$since_pid"; wait "$since_pid"
+status=$?
+[ "$status" -eq 0 ] && pass "watch --since exits 0 on Ctrl+C" || fail "watch --since exit $status"
+for file in since-live since-log; do
+  seqs=$(grep -o '"seq":[0-9]*' "$tmp/$file" | cut -d: -f2 | tr '\n' ' ')
+  want=$(seq $((seq_before + 1)) "$seq_after" | tr '\n' ' ')
+  if [ -n "$want" ] && [ "$seqs" = "$want" ]; then pass "$file: every seq after $seq_before once, in order"; else
+    fail "$file: seqs “$seqs”, expected “$want”"; fi
+  types=$(grep "\"task_id\":\"$logged\"" "$tmp/$file" | grep -o '"type":"[a-z_]*"' | grep -v task_progress | cut -d'"' -f4 | tr '\n' ' ')
+  [ "$types" = "task_scheduled task_started task_completed " ] && pass "$file: the task's events" || fail "$file: $types"
+done
+contains "$(cat "$tmp/since-log")" '"timestamp":"' "watch --since has timestamps"
+expect 0 "watch --since as text" timeout --preserve-status -s INT 2 "$ENGINECTL" watch --since "$seq_before"
+contains "$out" "$((seq_before + 1)) " "text lines start with the seq"
+contains "$out" "$logged" "text lines name the task"
+expect 2 "watch --since with a bad seq" "$ENGINECTL" watch --since soon
 
 echo "# the README's ObjectManager example"
 if /usr/bin/python3 -c 'import gi' 2>/dev/null; then
@@ -263,6 +392,15 @@ echo "# HttpAddress names the REST side"
 "$ENGINE_MANAGER" --bus session --http-address 127.0.0.1 --http-port 0 --data-dir "$tmp/data" 2>/dev/null &
 daemon_pid=$!
 gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager with HTTP did not take $NAME"
+
+echo "# history after a restart on the same data directory"
+expect 0 "get a task of the previous run" "$ENGINECTL" get "$quick"
+contains "$out" "completed" "the task is still completed"
+expect 0 "list the previous run's failures" "$ENGINECTL" list --status failed
+contains "$out" "$failing" "history lists the previous run"
+[ "$(last_seq)" -ge "$seq_after" ] && pass "seqs continue after a restart" || fail "LastEventSeq went back: $(last_seq) < $seq_after"
+timeout 3 "$ENGINECTL" watch --since "$seq_before" --json >"$tmp/since-restart" 2>/dev/null
+contains "$(cat "$tmp/since-restart")" "\"task_completed\",\"task_id\":\"$logged\"" "watch --since reaches back across the restart"
 expect 0 "HttpAddress property" gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
   --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 HttpAddress
 if [[ "$out" =~ \<\'http://127\.0\.0\.1:[1-9][0-9]*\'\> ]]; then pass "HttpAddress is the REST base URL: $out"; else fail "HttpAddress: $out"; fi

@@ -71,6 +71,39 @@ em_ctl_connect (GError **error)
                                                          NULL, error);
 }
 
+EmDBusEngineManager1 *
+em_ctl_connect_with_properties (GError **error)
+{
+  (void) em_error_quark ();
+
+  return em_dbus_engine_manager1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION,
+                                                         G_DBUS_PROXY_FLAGS_NONE,
+                                                         EM_DBUS_NAME,
+                                                         EM_DBUS_MANAGER_PATH,
+                                                         NULL, error);
+}
+
+GVariant *
+em_ctl_parse_value (const char  *key,
+                    const char  *text,
+                    GError     **error)
+{
+  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+
+  /* so `format=png` needs no quotes */
+  if (node == NULL)
+    return g_variant_new_string (text);
+
+  if (JSON_NODE_HOLDS_NULL (node))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s: null cannot be sent over D-Bus; leave the key out instead"), key);
+      return NULL;
+    }
+
+  return em_json_node_to_variant (node);
+}
+
 gboolean
 em_ctl_ping (EmDBusEngineManager1  *proxy,
              GError               **error)

@@ -6,29 +6,51 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
-#include "engine/em-json-variant.h"
 #include "cli/em-ctl.h"
 
-/* (floating) VALUE is JSON when it parses as JSON (10, 2.5, true, "text", [1, 2]), and a
- * plain string otherwise, so `format=png` needs no quotes */
-static GVariant *
-parse_value (const char  *key,
-             const char  *text,
-             GError     **error)
+typedef struct {
+  char *name;
+  char *priority;
+  GStrv depends_on;
+  char *max_retries;
+  char *retry_delay;
+  char *delay;
+  char *run_at;
+  char *timeout;
+  GStrv option_args;
+} ScheduleOptions;
+
+static void
+schedule_options_clear (ScheduleOptions *options)
 {
-  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+  g_free (options->name);
+  g_free (options->priority);
+  g_strfreev (options->depends_on);
+  g_free (options->max_retries);
+  g_free (options->retry_delay);
+  g_free (options->delay);
+  g_free (options->run_at);
+  g_free (options->timeout);
+  g_strfreev (options->option_args);
+}
 
-  if (node == NULL)
-    return g_variant_new_string (text);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScheduleOptions, schedule_options_clear)
 
-  if (JSON_NODE_HOLDS_NULL (node))
+static gboolean
+insert_value (GVariantDict  *dict,
+              const char    *key,
+              GVariant      *value,
+              GError       **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink (value);
+
+  if (g_variant_dict_contains (dict, key))
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s: null cannot be sent over D-Bus; leave the key out instead"), key);
-      return NULL;
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s is given twice"), key);
+      return FALSE;
     }
-
-  return em_json_node_to_variant (node);
+  g_variant_dict_insert_value (dict, key, owned);
+  return TRUE;
 }
 
 static gboolean
@@ -48,18 +70,73 @@ parse_assignment (GVariantDict  *dict,
     }
 
   key = g_strndup (argument, equals - argument);
-  if (g_variant_dict_contains (dict, key))
+  value = em_ctl_parse_value (key, equals + 1, error);
+  return value != NULL && insert_value (dict, key, value, error);
+}
+
+/* a number flag: its form is checked here (a usage error), its range by the
+ * service, whose message names the option */
+static gboolean
+insert_number (GVariantDict  *dict,
+               const char    *flag,
+               const char    *key,
+               const char    *text,
+               gboolean       integer,
+               GError       **error)
+{
+  gint64 whole = 0;
+  gdouble number = 0;
+  char *end = NULL;
+
+  if (text == NULL)
+    return TRUE;
+
+  if (integer && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
+    return insert_value (dict, key, g_variant_new_int64 (whole), error);
+
+  if (!integer && *text != '\0')
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s is given twice"), key);
-      return FALSE;
+      number = g_ascii_strtod (text, &end);
+      if (*end == '\0')
+        return insert_value (dict, key, g_variant_new_double (number), error);
     }
 
-  value = parse_value (key, equals + 1, error);
-  if (value == NULL)
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               integer ? _("%s takes a whole number, not “%s”")
+                       : _("%s takes a number of seconds, not “%s”"),
+               flag, text);
+  return FALSE;
+}
+
+static gboolean
+build_options (ScheduleOptions  *args,
+               GVariantDict     *options,
+               GError          **error)
+{
+  for (guint i = 0; args->option_args != NULL && args->option_args[i] != NULL; i++)
+    {
+      if (!parse_assignment (options, args->option_args[i], error))
+        {
+          g_prefix_error (error, "--option: ");
+          return FALSE;
+        }
+    }
+
+  if (!insert_number (options, "--priority", "priority", args->priority, TRUE, error) ||
+      !insert_number (options, "--max-retries", "max_retries", args->max_retries, TRUE, error) ||
+      !insert_number (options, "--retry-delay", "retry_delay", args->retry_delay, FALSE, error) ||
+      !insert_number (options, "--delay", "delay", args->delay, FALSE, error) ||
+      !insert_number (options, "--timeout", "timeout", args->timeout, FALSE, error))
     return FALSE;
 
-  g_variant_dict_insert_value (dict, key, value);
+  if (args->run_at != NULL &&
+      !insert_value (options, "run_at", g_variant_new_string (args->run_at), error))
+    return FALSE;
+  if (args->depends_on != NULL &&
+      !insert_value (options, "depends_on",
+                     g_variant_new_strv ((const char * const *) args->depends_on, -1), error))
+    return FALSE;
+
   return TRUE;
 }
 
@@ -69,31 +146,40 @@ em_ctl_schedule (int argc, char **argv)
   g_autoptr(GOptionContext) context = em_ctl_option_context_new ("schedule");
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *name = NULL;
-  g_auto(GStrv) option_args = NULL;
-  int priority = 0;
+  g_auto(ScheduleOptions) args = { NULL, };
   g_autofree char *id = NULL;
   g_autofree char *path = NULL;
   g_auto(GVariantDict) parameters = G_VARIANT_DICT_INIT (NULL);
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &args.name,
       N_("A name for the task (default: the action)"), N_("NAME") },
-    { "priority", 'p', 0, G_OPTION_ARG_INT, &priority,
-      N_("Higher runs first (default 0)"), N_("N") },
-    { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &option_args,
-      N_("A scheduling option, e.g. delay=30 or depends_on='[\"ID\"]'; repeatable"),
-      N_("KEY=VALUE") },
+    { "priority", 'p', 0, G_OPTION_ARG_STRING, &args.priority,
+      N_("Higher runs first among ready tasks (default 0)"), N_("N") },
+    { "depends-on", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &args.depends_on,
+      N_("Start only after this task completed; repeatable"), N_("ID") },
+    { "max-retries", 0, 0, G_OPTION_ARG_STRING, &args.max_retries,
+      N_("Run a failed task again up to N times"), N_("N") },
+    { "retry-delay", 0, 0, G_OPTION_ARG_STRING, &args.retry_delay,
+      N_("Seconds before the first retry, doubling after (default 1)"), N_("SECONDS") },
+    { "delay", 0, 0, G_OPTION_ARG_STRING, &args.delay,
+      N_("Start no sooner than this many seconds from now"), N_("SECONDS") },
+    { "run-at", 0, 0, G_OPTION_ARG_STRING, &args.run_at,
+      N_("Start no sooner than this RFC 3339 time, e.g. 2026-01-01T12:00:00Z"), N_("TIME") },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &args.timeout,
+      N_("Fail a run that takes longer than this many seconds"), N_("SECONDS") },
+    { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &args.option_args,
+      N_("Any scheduling option as KEY=VALUE, e.g. delay=30; repeatable"), N_("KEY=VALUE") },
     { NULL }
   };
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("VALUE is read as JSON when it is valid JSON (10, 2.5, true, \"text\") and as a\n"
-      "string otherwise. Example:\n"
+      "string otherwise. Examples:\n"
       "  enginectl schedule capture_image --name snap exposure=10 format=png\n"
-      "Scheduling options (--option): priority, depends_on, max_retries,\n"
-      "retry_delay, run_at, delay, timeout, as in the REST API.\n"
+      "  enginectl schedule move_stage --priority 5 --max-retries 2 x=1200 y=-350\n"
+      "  enginectl schedule capture_image --depends-on ID --timeout 30 exposure=10\n"
       "Prints the new task’s id."));
   if (!em_ctl_parse_options (context, "schedule", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
@@ -113,23 +199,16 @@ em_ctl_schedule (int argc, char **argv)
         }
     }
 
-  for (guint i = 0; option_args != NULL && option_args[i] != NULL; i++)
+  if (!build_options (&args, &options, &error))
     {
-      if (!parse_assignment (&options, option_args[i], &error))
-        {
-          em_ctl_usage_error ("schedule", "--option: %s", error->message);
-          return EM_CTL_EXIT_USAGE;
-        }
+      em_ctl_usage_error ("schedule", "%s", error->message);
+      return EM_CTL_EXIT_USAGE;
     }
-
-  /* 0 is the engine's default, so no --priority needs no option */
-  if (priority != 0 && !g_variant_dict_contains (&options, "priority"))
-    g_variant_dict_insert (&options, "priority", "i", priority);
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
       !em_dbus_engine_manager1_call_schedule_task_sync (proxy,
-                                                        name != NULL ? name : argv[1],
+                                                        args.name != NULL ? args.name : argv[1],
                                                         argv[1],
                                                         g_variant_dict_end (&parameters),
                                                         g_variant_dict_end (&options),

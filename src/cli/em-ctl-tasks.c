@@ -20,11 +20,45 @@ append_padded (GString    *line,
   g_string_append (line, "  ");
 }
 
+/* a field as a table cell or a line of `get`: strings as they are, numbers
+ * and lists readable, "" when absent */
+static char *
+field_text (GVariant   *task,
+            const char *key)
+{
+  g_autoptr(GVariant) value = g_variant_lookup_value (task, key, NULL);
+
+  if (value == NULL)
+    return g_strdup ("");
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    return g_variant_dup_string (value, NULL);
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return g_strdup_printf ("%g", g_variant_get_double (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      for (gsize i = 0; i < g_variant_n_children (value); i++)
+        {
+          g_autoptr(GVariant) boxed = g_variant_get_child_value (value, i);
+          g_autoptr(GVariant) item = g_variant_get_variant (boxed);
+
+          if (g_variant_is_of_type (item, G_VARIANT_TYPE_STRING))
+            g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "",
+                                    g_variant_get_string (item, NULL));
+        }
+      return g_string_free (g_steal_pointer (&text), FALSE);
+    }
+  return g_variant_print (value, FALSE);
+}
+
 static void
 print_table (GVariant *tasks)
 {
-  const char *keys[] = { "id", "status", "action", "created_at", "name" };
-  const char *titles[] = { N_("ID"), N_("STATUS"), N_("ACTION"), N_("CREATED"), N_("NAME") };
+  const char *keys[] = { "id", "status", "action", "priority", "created_at", "name" };
+  const char *titles[] = { N_("ID"), N_("STATUS"), N_("ACTION"), N_("PRIO"), N_("CREATED"), N_("NAME") };
   guint widths[G_N_ELEMENTS (keys)];
   gsize n = g_variant_n_children (tasks);
 
@@ -35,7 +69,11 @@ print_table (GVariant *tasks)
       g_autoptr(GVariant) task = g_variant_get_child_value (tasks, i);
 
       for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
-        widths[k] = MAX (widths[k], (guint) g_utf8_strlen (em_ctl_dict_get_string (task, keys[k]), -1));
+        {
+          g_autofree char *text = field_text (task, keys[k]);
+
+          widths[k] = MAX (widths[k], (guint) g_utf8_strlen (text, -1));
+        }
     }
 
   for (gsize i = 0; i <= n; i++)
@@ -45,7 +83,8 @@ print_table (GVariant *tasks)
 
       for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
         {
-          const char *text = task != NULL ? em_ctl_dict_get_string (task, keys[k]) : _(titles[k]);
+          g_autofree char *cell = task != NULL ? field_text (task, keys[k]) : NULL;
+          const char *text = task != NULL ? cell : _(titles[k]);
 
           /* the last column is not padded */
           if (k + 1 == G_N_ELEMENTS (keys))
@@ -84,12 +123,27 @@ em_ctl_list (int argc, char **argv)
   g_autoptr(GVariant) tasks = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *status = NULL;
+  g_autofree char *action = NULL;
+  g_autofree char *since = NULL;
+  g_autofree char *until = NULL;
+  int offset = 0;
+  int limit = 0;
   g_auto(GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "status", 's', 0, G_OPTION_ARG_STRING, &status,
       N_("Only tasks with this status: pending, running, completed, failed or cancelled"),
       N_("STATUS") },
+    { "action", 'a', 0, G_OPTION_ARG_STRING, &action,
+      N_("Only tasks of this action"), N_("ACTION") },
+    { "since", 0, 0, G_OPTION_ARG_STRING, &since,
+      N_("Only tasks created at or after this RFC 3339 time"), N_("TIME") },
+    { "until", 0, 0, G_OPTION_ARG_STRING, &until,
+      N_("Only tasks created before this RFC 3339 time"), N_("TIME") },
+    { "offset", 0, 0, G_OPTION_ARG_INT, &offset,
+      N_("Skip the first N matching tasks"), N_("N") },
+    { "limit", 'l', 0, G_OPTION_ARG_INT, &limit,
+      N_("Show at most N tasks (default: all)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print a JSON array of tasks, as the REST API returns them"), NULL },
     { NULL }
@@ -104,8 +158,24 @@ em_ctl_list (int argc, char **argv)
       return EM_CTL_EXIT_USAGE;
     }
 
+  if (offset < 0 || limit < 0)
+    {
+      em_ctl_usage_error ("list", _("--offset and --limit take a number ≥ 0"));
+      return EM_CTL_EXIT_USAGE;
+    }
+
   if (status != NULL)
     g_variant_dict_insert (&filter, "status", "s", status);
+  if (action != NULL)
+    g_variant_dict_insert (&filter, "action", "s", action);
+  if (since != NULL)
+    g_variant_dict_insert (&filter, "since", "s", since);
+  if (until != NULL)
+    g_variant_dict_insert (&filter, "until", "s", until);
+  if (offset > 0)
+    g_variant_dict_insert (&filter, "offset", "u", (guint) offset);
+  if (limit > 0)
+    g_variant_dict_insert (&filter, "limit", "u", (guint) limit);
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
@@ -132,7 +202,7 @@ print_field (const char *label,
              const char *value)
 {
   if (value != NULL && *value != '\0')
-    g_print ("%-12s %s\n", label, value);
+    g_print ("%-13s %s\n", label, value);
 }
 
 static void
@@ -150,9 +220,20 @@ print_dict_field (GVariant   *task,
 }
 
 static void
+print_text_field (GVariant   *task,
+                  const char *label,
+                  const char *key)
+{
+  g_autofree char *text = field_text (task, key);
+
+  print_field (label, text);
+}
+
+static void
 print_task (GVariant *task)
 {
   gdouble progress = 0;
+  gint64 max_retries = 0;
   g_autofree char *percent = NULL;
 
   print_field (_("ID:"), em_ctl_dict_get_string (task, "id"));
@@ -170,6 +251,19 @@ print_task (GVariant *task)
       percent = g_strdup_printf ("%.0f %%", progress * 100.0);
       print_field (_("Progress:"), percent);
     }
+  print_text_field (task, _("Priority:"), "priority");
+  print_text_field (task, _("Depends on:"), "depends_on");
+  print_text_field (task, _("Waiting on:"), "waiting_on");
+  print_text_field (task, _("Waiting for:"), "waiting_for");
+  print_text_field (task, _("Run at:"), "run_at");
+  print_text_field (task, _("Attempts:"), "attempts");
+  if (g_variant_lookup (task, "max_retries", "x", &max_retries) && max_retries > 0)
+    {
+      print_text_field (task, _("Max retries:"), "max_retries");
+      print_text_field (task, _("Retry delay:"), "retry_delay");
+    }
+  print_text_field (task, _("Timeout:"), "timeout");
+  print_text_field (task, _("Batch:"), "batch");
 }
 
 int

@@ -14,7 +14,7 @@ typedef struct {
 } Watch;
 
 /* one line per event: JSON with the WebSocket event's field names (the bus
- * carries no seq or timestamp), or text */
+ * signals carry no seq or timestamp; --since has them), or text */
 static void
 print_event (Watch      *watch,
              const char *type,
@@ -29,7 +29,8 @@ print_event (Watch      *watch,
       g_autofree char *line = NULL;
 
       json_object_set_string_member (object, "type", type);
-      json_object_set_string_member (object, "task_id", id);
+      if (id != NULL)
+        json_object_set_string_member (object, "task_id", id);
       if (members != NULL)
         {
           JsonObjectIter iter;
@@ -49,8 +50,8 @@ print_event (Watch      *watch,
       g_autoptr(GDateTime) now = g_date_time_new_now_local ();
       g_autofree char *time = g_date_time_format (now, "%H:%M:%S");
 
-      g_print ("%s  %-15s %s%s%s\n", time, type, id, text != NULL ? "  " : "",
-               text != NULL ? text : "");
+      g_print ("%s  %-15s %s%s%s\n", time, type, id != NULL ? id : "",
+               text != NULL && id != NULL ? "  " : "", text != NULL ? text : "");
     }
 
   /* one line per event, even into a pipe */
@@ -128,6 +129,35 @@ cancelled_cb (EmDBusEngineManager1 *proxy,
 }
 
 static void
+retrying_cb (EmDBusEngineManager1 *proxy,
+             const char           *id,
+             guint                 attempt,
+             const char           *error,
+             Watch                *watch)
+{
+  g_autoptr(JsonObject) members = json_object_new ();
+  g_autofree char *text = g_strdup_printf (_("attempt %u failed: %s"), attempt, error);
+
+  json_object_set_int_member (members, "attempt", attempt);
+  json_object_set_string_member (members, "error", error);
+  print_event (watch, "task_retrying", id, members, text);
+}
+
+static void
+queue_paused_cb (EmDBusEngineManager1 *proxy,
+                 Watch                *watch)
+{
+  print_event (watch, "queue_paused", NULL, NULL, NULL);
+}
+
+static void
+queue_resumed_cb (EmDBusEngineManager1 *proxy,
+                  Watch                *watch)
+{
+  print_event (watch, "queue_resumed", NULL, NULL, NULL);
+}
+
+static void
 name_owner_cb (GObject    *proxy,
                GParamSpec *pspec,
                Watch      *watch)
@@ -158,22 +188,40 @@ em_ctl_watch (int argc, char **argv)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
   Watch watch = { NULL, FALSE };
+  g_autofree char *since = NULL;
+  guint64 since_seq = 0;
   guint sigint, sigterm;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &watch.json,
       N_("Print each event as one line of JSON, with the WebSocket event’s field names"), NULL },
+    { "since", 's', 0, G_OPTION_ARG_STRING, &since,
+      N_("First print every event after SEQ from the service’s event log, then the live "
+         "ones, each with its seq"), N_("SEQ") },
     { NULL }
   };
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
-    _("Prints one line per task event until interrupted with Ctrl+C."));
+    _("Prints one line per event until interrupted with Ctrl+C.\n"
+      "With --since, the events come from the service’s event log with their seq\n"
+      "and timestamp, with no gap and no duplicate; take SEQ from an earlier\n"
+      "“watch --since” line or from the LastEventSeq property. When SEQ is older\n"
+      "than the log retains, a resync_required line says so first."));
   if (!em_ctl_parse_options (context, "watch", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
     {
       em_ctl_usage_error ("watch", _("unexpected argument “%s”"), argv[1]);
       return EM_CTL_EXIT_USAGE;
+    }
+  if (since != NULL)
+    {
+      if (!g_ascii_string_to_unsigned (since, 10, 0, G_MAXUINT64, &since_seq, NULL))
+        {
+          em_ctl_usage_error ("watch", _("--since takes an event seq, not “%s”"), since);
+          return EM_CTL_EXIT_USAGE;
+        }
+      return em_ctl_watch_since (since_seq, watch.json);
     }
 
   proxy = em_ctl_connect (&error);
@@ -189,6 +237,9 @@ em_ctl_watch (int argc, char **argv)
   g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), &watch);
   g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), &watch);
   g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), &watch);
+  g_signal_connect (proxy, "task-retrying", G_CALLBACK (retrying_cb), &watch);
+  g_signal_connect (proxy, "queue-paused", G_CALLBACK (queue_paused_cb), &watch);
+  g_signal_connect (proxy, "queue-resumed", G_CALLBACK (queue_resumed_cb), &watch);
   g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &watch);
 
   /* a round trip, so the match rules are in place before we say we are

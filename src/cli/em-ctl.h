@@ -27,6 +27,13 @@ int   em_ctl_get      (int argc, char **argv);
 int   em_ctl_cancel   (int argc, char **argv);
 int   em_ctl_watch    (int argc, char **argv);
 int   em_ctl_wait     (int argc, char **argv);
+int   em_ctl_batch    (int argc, char **argv);
+int   em_ctl_pause    (int argc, char **argv);
+int   em_ctl_resume   (int argc, char **argv);
+int   em_ctl_queue    (int argc, char **argv);
+
+/* watch --since SEQ: the event log over D-Bus (GetEvents), then live */
+int   em_ctl_watch_since (guint64 since, gboolean json);
 
 const EmCtlCommand *em_ctl_lookup_command (const char *name);
 
@@ -43,6 +50,8 @@ void            em_ctl_usage_error        (const char     *command,
 
 /* the manager proxy on the session bus; may start the service by activation */
 EmDBusEngineManager1 *em_ctl_connect      (GError        **error);
+/* the same, with its properties loaded and followed */
+EmDBusEngineManager1 *em_ctl_connect_with_properties (GError **error);
 /* a round trip to the service, starting it if needed */
 gboolean        em_ctl_ping               (EmDBusEngineManager1 *proxy,
                                            GError        **error);
@@ -57,6 +66,11 @@ char           *em_ctl_dict_to_json       (GVariant       *dict,
 JsonNode       *em_ctl_dict_to_node       (GVariant       *dict);
 char           *em_ctl_node_to_json       (JsonNode       *node,
                                            gboolean        pretty);
+/* (floating) VALUE read as JSON when it is valid JSON (10, 2.5, true, "text",
+ * [1, 2]) and as a plain string otherwise; %NULL for null, with @error naming @key */
+GVariant       *em_ctl_parse_value        (const char     *key,
+                                           const char     *text,
+                                           GError        **error);
 /* a string member of an a{sv}, or "" */
 const char     *em_ctl_dict_get_string    (GVariant       *dict,
                                            const char     *key);

@@ -15,6 +15,10 @@ static const EmCtlCommand commands[] = {
   { "cancel", N_("ID"), N_("Cancel a pending or running task"), em_ctl_cancel },
   { "watch", NULL, N_("Print task events as they happen"), em_ctl_watch },
   { "wait", N_("ID"), N_("Wait until a task finishes; the exit status tells how"), em_ctl_wait },
+  { "batch", N_("FILE|-"), N_("Schedule a JSON array of tasks, all or nothing"), em_ctl_batch },
+  { "pause", NULL, N_("Pause the queue: running tasks finish, nothing new starts"), em_ctl_pause },
+  { "resume", NULL, N_("Resume the queue"), em_ctl_resume },
+  { "queue", NULL, N_("Show the queue: paused, counts per status, running tasks"), em_ctl_queue },
 };
 
 const EmCtlCommand *

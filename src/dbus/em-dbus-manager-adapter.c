@@ -6,7 +6,10 @@
 
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
+#include "dbus/em-dbus-device-positions.h"
+#include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-submit.h"
 #include "dbus/em-dbus-task-table.h"
 #include "dbus/em-dbus-util.h"
 #include "em-dbus-generated.h"
@@ -18,35 +21,14 @@ struct _EmDbusManagerAdapter
   EmEngineManager *manager;
   EmDBusEngineManager1 *iface;
   EmDbusTaskTable *tasks;
+  EmDbusDevicePositions *positions;
+  /* cancelled when the adapter leaves the bus: calls still waiting on the
+   * engine then answer Unavailable */
+  GCancellable *cancellable;
   gboolean exported;
 };
 
 G_DEFINE_FINAL_TYPE (EmDbusManagerAdapter, em_dbus_manager_adapter, G_TYPE_OBJECT)
-
-static const char * const list_filter_keys[] = { "status", "offset", "limit", NULL };
-
-/* errors name the key as the validator does, "parameters.exposure" */
-static void
-prefix_key (GError     **error,
-            const char  *what)
-{
-  g_autofree char *prefix = g_strconcat (what, ".", NULL);
-
-  if (!g_str_has_prefix ((*error)->message, prefix))
-    g_prefix_error (error, "%s", prefix);
-}
-
-static JsonObject *
-dict_to_json (GVariant    *dict,
-              const char  *what,
-              GError     **error)
-{
-  JsonObject *object = em_variant_to_json_object (dict, error);
-
-  if (object == NULL)
-    prefix_key (error, what);
-  return object;
-}
 
 static gboolean
 handle_schedule_task_cb (EmDBusEngineManager1  *iface,
@@ -57,50 +39,20 @@ handle_schedule_task_cb (EmDBusEngineManager1  *iface,
                          GVariant              *options,
                          EmDbusManagerAdapter  *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) params = NULL;
-  g_autoptr(EmTaskSpec) spec = NULL;
-  EmDbusTaskObject *object;
-  EmTask *task;
+  em_dbus_submit_task (self->manager, self->tasks, iface, invocation, name, action,
+                       parameters, options, self->cancellable);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  /* an empty dictionary means "no parameters", as an absent JSON member does */
-  if (g_variant_n_children (parameters) > 0 &&
-      !(params = dict_to_json (parameters, "parameters", &error)))
-    {
-      em_dbus_return_error (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  spec = em_task_spec_new (name, action, params);
-
-  /* the scheduling options are the engine's (priority, depends_on, …), as the
-   * REST body's are; it refuses unknown keys */
-  if (g_variant_n_children (options) > 0)
-    {
-      g_autoptr(JsonObject) json_options = dict_to_json (options, "options", &error);
-
-      if (json_options == NULL || !em_task_spec_set_options (spec, json_options, &error))
-        {
-          if (json_options != NULL)
-            prefix_key (&error, "options");
-          em_dbus_return_error (invocation, error);
-          return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
-    }
-
-  task = em_engine_manager_schedule_task (self->manager, spec, &error);
-  if (task == NULL)
-    {
-      em_dbus_return_error (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  /* normally exported already by the task-scheduled event; this makes the path
-   * in the reply valid whatever the engine's signal order */
-  object = em_dbus_task_table_ensure (self->tasks, task);
-  em_dbus_engine_manager1_complete_schedule_task (iface, invocation,
-                                                  em_task_get_id (task),
-                                                  em_dbus_task_object_get_path (object));
+static gboolean
+handle_schedule_batch_cb (EmDBusEngineManager1  *iface,
+                          GDBusMethodInvocation *invocation,
+                          GVariant              *items,
+                          GVariant              *options,
+                          EmDbusManagerAdapter  *self)
+{
+  em_dbus_submit_batch (self->manager, self->tasks, iface, invocation, items, options,
+                        self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -126,53 +78,8 @@ handle_get_task_cb (EmDBusEngineManager1  *iface,
                     const char            *id,
                     EmDbusManagerAdapter  *self)
 {
-  EmTask *task = em_engine_manager_get_task (self->manager, id);
-  g_autoptr(GVariant) dict = NULL;
-
-  if (task == NULL)
-    {
-      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_NOT_FOUND,
-                                             _("No task with id “%s”"), id);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  dict = g_variant_take_ref (em_task_to_variant (task));
-  em_dbus_engine_manager1_complete_get_task (iface, invocation, dict);
+  em_dbus_history_get_task (self->manager, iface, invocation, id, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-parse_list_filter (GVariant      *filter,
-                   gboolean      *has_status,
-                   EmTaskStatus  *status,
-                   guint         *offset,
-                   guint         *limit,
-                   GError       **error)
-{
-  g_autoptr(GVariant) status_value = NULL;
-  g_autoptr(GVariant) offset_value = NULL;
-  g_autoptr(GVariant) limit_value = NULL;
-
-  if (!em_dbus_check_keys (filter, "filter", list_filter_keys, error) ||
-      !em_dbus_lookup (filter, "filter", "status", G_VARIANT_TYPE_STRING, &status_value, error) ||
-      !em_dbus_lookup (filter, "filter", "offset", G_VARIANT_TYPE_UINT32, &offset_value, error) ||
-      !em_dbus_lookup (filter, "filter", "limit", G_VARIANT_TYPE_UINT32, &limit_value, error))
-    return FALSE;
-
-  *has_status = status_value != NULL;
-  if (status_value != NULL &&
-      !em_task_status_from_string (g_variant_get_string (status_value, NULL), status))
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("filter.status: unknown status “%s” (expected pending, running, "
-                     "completed, failed or cancelled)"),
-                   g_variant_get_string (status_value, NULL));
-      return FALSE;
-    }
-
-  *offset = offset_value != NULL ? g_variant_get_uint32 (offset_value) : 0;
-  *limit = limit_value != NULL ? g_variant_get_uint32 (limit_value) : 0;
-  return TRUE;
 }
 
 static gboolean
@@ -181,32 +88,48 @@ handle_list_tasks_cb (EmDBusEngineManager1  *iface,
                       GVariant              *filter,
                       EmDbusManagerAdapter  *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) tasks = NULL;
-  GVariantBuilder builder;
-  gboolean has_status = FALSE;
-  EmTaskStatus status = EM_TASK_STATUS_PENDING;
-  guint offset = 0;
-  guint limit = 0;
+  em_dbus_history_list_tasks (self->manager, iface, invocation, filter, self->cancellable);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  if (!parse_list_filter (filter, &has_status, &status, &offset, &limit, &error))
-    {
-      em_dbus_return_error (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
+static gboolean
+handle_get_events_cb (EmDBusEngineManager1  *iface,
+                      GDBusMethodInvocation *invocation,
+                      guint64                after_seq,
+                      guint                  limit,
+                      EmDbusManagerAdapter  *self)
+{
+  em_dbus_history_get_events (self->manager, iface, invocation, after_seq, limit,
+                              self->cancellable);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  tasks = em_engine_manager_list_tasks (self->manager, has_status ? &status : NULL,
-                                        offset, limit, NULL);
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < tasks->len; i++)
-    {
-      g_autoptr(GVariant) dict = g_variant_take_ref (em_task_to_variant (g_ptr_array_index (tasks, i)));
+static gboolean
+handle_get_queue_cb (EmDBusEngineManager1  *iface,
+                     GDBusMethodInvocation *invocation,
+                     EmDbusManagerAdapter  *self)
+{
+  em_dbus_history_get_queue (self->manager, iface, invocation, self->cancellable);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-      g_variant_builder_add_value (&builder, dict);
-    }
+static gboolean
+handle_pause_cb (EmDBusEngineManager1  *iface,
+                 GDBusMethodInvocation *invocation,
+                 EmDbusManagerAdapter  *self)
+{
+  em_engine_manager_pause (self->manager);
+  em_dbus_engine_manager1_complete_pause (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  em_dbus_engine_manager1_complete_list_tasks (iface, invocation,
-                                               g_variant_builder_end (&builder));
+static gboolean
+handle_resume_cb (EmDBusEngineManager1  *iface,
+                  GDBusMethodInvocation *invocation,
+                  EmDbusManagerAdapter  *self)
+{
+  em_engine_manager_resume (self->manager);
+  em_dbus_engine_manager1_complete_resume (iface, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -222,14 +145,33 @@ emit_task_completed (EmDbusManagerAdapter *self,
   em_dbus_engine_manager1_emit_task_completed (self->iface, em_task_get_id (task), dict);
 }
 
-/* the engine's `event` signal carries every change in one order with a seq,
- * the order the WebSocket sees; following it alone keeps the bus in step */
 static void
-manager_event_cb (EmEngineManager      *manager,
-                  EmEvent              *event,
-                  EmDbusManagerAdapter *self)
+sync_queue_properties (EmDbusManagerAdapter *self)
 {
-  EmTask *task = em_event_get_task (event);
+  em_dbus_engine_manager1_set_paused (self->iface, em_engine_manager_get_paused (self->manager));
+  em_dbus_engine_manager1_set_max_concurrent (self->iface,
+                                              em_engine_manager_get_max_concurrent (self->manager));
+}
+
+static void
+emit_queue_event (EmDbusManagerAdapter *self,
+                  EmEvent              *event)
+{
+  /* Paused reads the new value when the signal arrives */
+  sync_queue_properties (self);
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
+
+  if (em_event_get_event_type (event) == EM_EVENT_QUEUE_PAUSED)
+    em_dbus_engine_manager1_emit_queue_paused (self->iface);
+  else
+    em_dbus_engine_manager1_emit_queue_resumed (self->iface);
+}
+
+static void
+emit_task_event (EmDbusManagerAdapter *self,
+                 EmEvent              *event,
+                 EmTask               *task)
+{
   const char *id = em_task_get_id (task);
   EmDbusTaskObject *object = em_dbus_task_table_ensure (self->tasks, task);
 
@@ -260,10 +202,42 @@ manager_event_cb (EmEngineManager      *manager,
     case EM_EVENT_TASK_CANCELLED:
       em_dbus_engine_manager1_emit_task_cancelled (self->iface, id);
       break;
+    case EM_EVENT_TASK_RETRYING:
+      em_dbus_engine_manager1_emit_task_retrying (self->iface, id, em_event_get_attempt (event),
+                                                  em_event_get_error (event) != NULL
+                                                    ? em_event_get_error (event) : "");
+      break;
     default:
       g_debug ("ignoring event %s", em_event_get_type_name (event));
       break;
     }
+}
+
+/* the engine's `event` signal carries every change in one order with a seq,
+ * the order the WebSocket sees; following it alone keeps the bus in step */
+static void
+manager_event_cb (EmEngineManager      *manager,
+                  EmEvent              *event,
+                  EmDbusManagerAdapter *self)
+{
+  EmTask *task = em_event_get_task (event);
+
+  /* queued with the rest of the interface's changes: one PropertiesChanged
+   * per main-loop turn however many events it saw */
+  em_dbus_engine_manager1_set_last_event_seq (self->iface, em_event_get_seq (event));
+
+  if (task != NULL)
+    emit_task_event (self, event, task);
+  else
+    emit_queue_event (self, event);
+}
+
+static void
+max_concurrent_notify_cb (EmEngineManager      *manager,
+                          GParamSpec           *pspec,
+                          EmDbusManagerAdapter *self)
+{
+  sync_queue_properties (self);
 }
 
 /* tasks that were pending or running before the bus came up get objects too */
@@ -288,6 +262,8 @@ em_dbus_manager_adapter_dispose (GObject *object)
   EmDbusManagerAdapter *self = EM_DBUS_MANAGER_ADAPTER (object);
 
   em_dbus_manager_adapter_unexport (self);
+  g_clear_object (&self->positions);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->tasks);
   g_clear_object (&self->iface);
   g_clear_object (&self->manager);
@@ -324,12 +300,22 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   em_dbus_engine_manager1_set_version (self->iface, PACKAGE_VERSION);
   em_dbus_engine_manager1_set_actions (self->iface, (const char * const *) actions);
   em_dbus_engine_manager1_set_http_address (self->iface, http_address != NULL ? http_address : "");
+  em_dbus_engine_manager1_set_last_event_seq (self->iface,
+                                              em_engine_manager_get_last_event_seq (manager));
+  sync_queue_properties (self);
+  self->positions = em_dbus_device_positions_new (em_engine_manager_get_devices (manager),
+                                                  self->iface);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 
   g_signal_connect (self->iface, "handle-schedule-task", G_CALLBACK (handle_schedule_task_cb), self);
+  g_signal_connect (self->iface, "handle-schedule-batch", G_CALLBACK (handle_schedule_batch_cb), self);
   g_signal_connect (self->iface, "handle-cancel-task", G_CALLBACK (handle_cancel_task_cb), self);
   g_signal_connect (self->iface, "handle-get-task", G_CALLBACK (handle_get_task_cb), self);
   g_signal_connect (self->iface, "handle-list-tasks", G_CALLBACK (handle_list_tasks_cb), self);
+  g_signal_connect (self->iface, "handle-get-events", G_CALLBACK (handle_get_events_cb), self);
+  g_signal_connect (self->iface, "handle-get-queue", G_CALLBACK (handle_get_queue_cb), self);
+  g_signal_connect (self->iface, "handle-pause", G_CALLBACK (handle_pause_cb), self);
+  g_signal_connect (self->iface, "handle-resume", G_CALLBACK (handle_resume_cb), self);
 
   return self;
 }
@@ -347,9 +333,16 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
                                          connection, EM_DBUS_MANAGER_PATH, error))
     return FALSE;
 
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
   em_dbus_task_table_set_connection (self->tasks, connection);
   export_unfinished_tasks (self);
   g_signal_connect (self->manager, "event", G_CALLBACK (manager_event_cb), self);
+  g_signal_connect (self->manager, "notify::max-concurrent",
+                    G_CALLBACK (max_concurrent_notify_cb), self);
+  sync_queue_properties (self);
+  em_dbus_engine_manager1_set_last_event_seq (self->iface,
+                                              em_engine_manager_get_last_event_seq (self->manager));
   self->exported = TRUE;
 
   return TRUE;
@@ -363,7 +356,9 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   if (!self->exported)
     return;
 
+  g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
+  g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
   em_dbus_task_table_set_connection (self->tasks, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
   self->exported = FALSE;

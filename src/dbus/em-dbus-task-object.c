@@ -79,6 +79,54 @@ sync_error (EmDbusTaskObject *self)
   em_dbus_task1_set_error (self->iface, error != NULL ? error : "");
 }
 
+static const char * const empty_strv[] = { NULL };
+
+static const char * const *
+strv_or_empty (const char * const *strv)
+{
+  return strv != NULL ? strv : empty_strv;
+}
+
+static void
+sync_waiting_on (EmDbusTaskObject *self)
+{
+  em_dbus_task1_set_waiting_on (self->iface, strv_or_empty (em_task_get_waiting_on (self->task)));
+}
+
+static void
+sync_waiting_for (EmDbusTaskObject *self)
+{
+  em_dbus_task1_set_waiting_for (self->iface, strv_or_empty (em_task_get_waiting_for (self->task)));
+}
+
+static void
+sync_attempts (EmDbusTaskObject *self)
+{
+  em_dbus_task1_set_attempts (self->iface, em_task_get_attempts (self->task));
+}
+
+static void
+sync_run_at (EmDbusTaskObject *self)
+{
+  g_autofree char *text = format_time (em_task_get_run_at (self->task));
+
+  em_dbus_task1_set_run_at (self->iface, text);
+}
+
+/* fixed at submission, set once */
+static void
+sync_scheduling (EmDbusTaskObject *self)
+{
+  const char *batch = em_task_get_batch (self->task);
+
+  em_dbus_task1_set_priority (self->iface, em_task_get_priority (self->task));
+  em_dbus_task1_set_depends_on (self->iface, strv_or_empty (em_task_get_depends_on (self->task)));
+  em_dbus_task1_set_max_retries (self->iface, em_task_get_max_retries (self->task));
+  em_dbus_task1_set_retry_delay (self->iface, em_task_get_retry_delay (self->task));
+  em_dbus_task1_set_timeout (self->iface, em_task_get_timeout (self->task));
+  em_dbus_task1_set_batch (self->iface, batch != NULL ? batch : "");
+}
+
 static void
 sync_all (EmDbusTaskObject *self)
 {
@@ -98,10 +146,17 @@ sync_all (EmDbusTaskObject *self)
   sync_progress (self);
   sync_result (self);
   sync_error (self);
+  sync_scheduling (self);
+  sync_waiting_on (self);
+  sync_waiting_for (self);
+  sync_attempts (self);
+  sync_run_at (self);
 }
 
 /* one handler per task property that can change; the generated setters only
- * queue a PropertiesChanged when the value really differs */
+ * queue a PropertiesChanged when the value really differs. Progress is not
+ * among them: it follows the engine's rate-limited progress events (see
+ * em_dbus_task_object_flush()), not every step of a move */
 static const struct {
   const char *property;
   void (*sync) (EmDbusTaskObject *self);
@@ -109,9 +164,12 @@ static const struct {
   { "status", sync_status },
   { "started-at", sync_started_at },
   { "completed-at", sync_completed_at },
-  { "progress", sync_progress },
   { "result", sync_result },
   { "error", sync_error },
+  { "waiting-on", sync_waiting_on },
+  { "waiting-for", sync_waiting_for },
+  { "attempts", sync_attempts },
+  { "run-at", sync_run_at },
 };
 
 static void
@@ -250,6 +308,7 @@ em_dbus_task_object_flush (EmDbusTaskObject *self)
 {
   g_return_if_fail (EM_IS_DBUS_TASK_OBJECT (self));
 
+  sync_progress (self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 }
 

@@ -15,7 +15,9 @@ EmTask              *em_dbus_task_object_get_task     (EmDbusTaskObject *self);
 const char          *em_dbus_task_object_get_path     (EmDbusTaskObject *self);
 GDBusObjectSkeleton *em_dbus_task_object_get_skeleton (EmDbusTaskObject *self);
 
-/* sends pending PropertiesChanged now, so they precede a lifecycle signal */
+/* called for every event of the task: takes its progress (rate-limited by
+ * the engine's events) and sends pending PropertiesChanged now, so they
+ * precede the event's signal */
 void                 em_dbus_task_object_flush        (EmDbusTaskObject *self);
 
 /* when the object is due to leave the bus (monotonic µs), or 0 while the task runs */

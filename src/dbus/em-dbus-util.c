@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "engine/em-error.h"
+#include "engine/em-time.h"
 #include "dbus/em-dbus-util.h"
 
 char *
@@ -81,6 +82,83 @@ em_dbus_lookup (GVariant            *dict,
     }
 
   *out = g_steal_pointer (&value);
+  return TRUE;
+}
+
+gboolean
+em_dbus_lookup_uint (GVariant    *dict,
+                     const char  *what,
+                     const char  *key,
+                     guint       *out,
+                     GError     **error)
+{
+  g_autoptr(GVariant) value = g_variant_lookup_value (dict, key, NULL);
+  gint64 number;
+
+  if (value == NULL)
+    return TRUE;
+
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE))
+    number = g_variant_get_byte (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT16))
+    number = g_variant_get_int16 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT16))
+    number = g_variant_get_uint16 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    number = g_variant_get_int32 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+    number = g_variant_get_uint32 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    number = g_variant_get_int64 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+    number = (gint64) MIN (g_variant_get_uint64 (value), (guint64) G_MAXINT64);
+  else
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s.%s must be an integer (type u), not %s"), what, key,
+                   g_variant_get_type_string (value));
+      return FALSE;
+    }
+
+  if (number < 0 || number > G_MAXUINT)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s.%s must be between 0 and %u, got %" G_GINT64_FORMAT),
+                   what, key, G_MAXUINT, number);
+      return FALSE;
+    }
+
+  *out = (guint) number;
+  return TRUE;
+}
+
+gboolean
+em_dbus_lookup_time (GVariant    *dict,
+                     const char  *what,
+                     const char  *key,
+                     GDateTime  **out,
+                     GError     **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  GDateTime *time;
+
+  if (!em_dbus_lookup (dict, what, key, G_VARIANT_TYPE_STRING, &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+
+  time = em_time_parse (g_variant_get_string (value, NULL));
+  if (time == NULL)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s.%s must be an RFC 3339 time with a time zone, e.g. "
+                     "2026-01-01T12:00:00Z, not “%s”"),
+                   what, key, g_variant_get_string (value, NULL));
+      return FALSE;
+    }
+
+  g_clear_pointer (out, g_date_time_unref);
+  *out = time;
   return TRUE;
 }
 

@@ -29,6 +29,20 @@ gboolean  em_dbus_lookup           (GVariant               *dict,
                                     GVariant              **out,
                                     GError                **error);
 
+/* a count: any integer type from 0 to G_MAXUINT, since `gdbus call` sends a
+ * bare 10 as int32; absent leaves *out alone */
+gboolean  em_dbus_lookup_uint      (GVariant               *dict,
+                                    const char             *what,
+                                    const char             *key,
+                                    guint                  *out,
+                                    GError                **error);
+/* an RFC 3339 string; absent leaves *out alone */
+gboolean  em_dbus_lookup_time      (GVariant               *dict,
+                                    const char             *what,
+                                    const char             *key,
+                                    GDateTime             **out,
+                                    GError                **error);
+
 /* the one place errors cross to the bus: EM_ERROR as is, anything else mapped
  * onto it, so callers only ever see io.github.enginemanager.Error.* names */
 void      em_dbus_return_error     (GDBusMethodInvocation  *invocation,

@@ -1,0 +1,169 @@
+#define G_LOG_DOMAIN "enginectl"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "cli/em-ctl.h"
+
+typedef gboolean (*QueueCall) (EmDBusEngineManager1  *proxy,
+                               GDBusCallFlags         flags,
+                               gint                   timeout,
+                               GCancellable          *cancellable,
+                               GError               **error);
+
+static int
+run_queue_call (const char *command,
+                int         argc,
+                char      **argv,
+                QueueCall   call,
+                const char *done)
+{
+  g_autoptr(GOptionContext) context = em_ctl_option_context_new (command);
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!em_ctl_parse_options (context, command, &argc, &argv))
+    return EM_CTL_EXIT_USAGE;
+  if (argc > 1)
+    {
+      em_ctl_usage_error (command, _("unexpected argument “%s”"), argv[1]);
+      return EM_CTL_EXIT_USAGE;
+    }
+
+  proxy = em_ctl_connect (&error);
+  if (proxy == NULL || !call (proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+
+  g_print ("%s\n", done);
+  return EM_CTL_EXIT_OK;
+}
+
+int
+em_ctl_pause (int argc, char **argv)
+{
+  return run_queue_call ("pause", argc, argv, em_dbus_engine_manager1_call_pause_sync,
+                         _("Queue paused: running tasks finish, nothing new starts."));
+}
+
+int
+em_ctl_resume (int argc, char **argv)
+{
+  return run_queue_call ("resume", argc, argv, em_dbus_engine_manager1_call_resume_sync,
+                         _("Queue resumed."));
+}
+
+static void
+print_queue (GVariant *queue)
+{
+  static const char * const statuses[] = { "pending", "running", "completed", "failed", "cancelled" };
+  static const char * const labels[] = { N_("Pending:"), N_("Running:"), N_("Completed:"),
+                                         N_("Failed:"), N_("Cancelled:") };
+  g_autoptr(GVariant) counts = g_variant_lookup_value (queue, "counts", G_VARIANT_TYPE ("a{su}"));
+  g_autofree const char **running = NULL;
+  gboolean paused = FALSE;
+
+  g_variant_lookup (queue, "paused", "b", &paused);
+  g_variant_lookup (queue, "running", "^a&s", &running);
+
+  g_print ("%-12s %s\n", _("Paused:"), paused ? _("yes") : _("no"));
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    {
+      guint count = 0;
+
+      if (counts != NULL)
+        g_variant_lookup (counts, statuses[i], "u", &count);
+      g_print ("%-12s %u\n", _(labels[i]), count);
+    }
+  for (guint i = 0; running != NULL && running[i] != NULL; i++)
+    g_print ("%-12s %s\n", i == 0 ? _("Running IDs:") : "", running[i]);
+}
+
+/* {"paused": …, "counts": {"pending": N, …}, "running": [ids]} */
+static char *
+queue_to_json (GVariant *queue)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(GVariant) counts = g_variant_lookup_value (queue, "counts", G_VARIANT_TYPE ("a{su}"));
+  g_autofree const char **running = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  gboolean paused = FALSE;
+  GVariantIter iter;
+  const char *status;
+  guint count;
+
+  g_variant_lookup (queue, "paused", "b", &paused);
+  g_variant_lookup (queue, "running", "^a&s", &running);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "paused");
+  json_builder_add_boolean_value (builder, paused);
+  json_builder_set_member_name (builder, "counts");
+  json_builder_begin_object (builder);
+  if (counts != NULL)
+    {
+      g_variant_iter_init (&iter, counts);
+      while (g_variant_iter_next (&iter, "{&su}", &status, &count))
+        {
+          json_builder_set_member_name (builder, status);
+          json_builder_add_int_value (builder, count);
+        }
+    }
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "running");
+  json_builder_begin_array (builder);
+  for (guint i = 0; running != NULL && running[i] != NULL; i++)
+    json_builder_add_string_value (builder, running[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  return em_ctl_node_to_json (root, TRUE);
+}
+
+int
+em_ctl_queue (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = em_ctl_option_context_new ("queue");
+  g_autoptr(EmDBusEngineManager1) proxy = NULL;
+  g_autoptr(GVariant) queue = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print JSON, as the REST API’s GET /queue returns it"), NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!em_ctl_parse_options (context, "queue", &argc, &argv))
+    return EM_CTL_EXIT_USAGE;
+  if (argc > 1)
+    {
+      em_ctl_usage_error ("queue", _("unexpected argument “%s”"), argv[1]);
+      return EM_CTL_EXIT_USAGE;
+    }
+
+  proxy = em_ctl_connect (&error);
+  if (proxy == NULL ||
+      !em_dbus_engine_manager1_call_get_queue_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                    &queue, NULL, &error))
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+
+  if (json)
+    {
+      g_autofree char *text = queue_to_json (queue);
+
+      g_print ("%s\n", text);
+    }
+  else
+    print_queue (queue);
+
+  return EM_CTL_EXIT_OK;
+}

@@ -1,0 +1,376 @@
+#define G_LOG_DOMAIN "em-dbus"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-json-variant.h"
+#include "engine/em-time.h"
+#include "dbus/em-dbus-history.h"
+#include "dbus/em-dbus-util.h"
+
+/* GetEvents pages through a long gap rather than building one huge message */
+#define EVENTS_PAGE 1000
+
+static const char * const list_filter_keys[] = {
+  "status", "action", "since", "until", "offset", "limit", NULL
+};
+
+/* the iface and the invocation an async engine call answers; the handler's
+ * reference to the invocation is consumed by the reply */
+typedef struct {
+  EmDBusEngineManager1 *iface;
+  GDBusMethodInvocation *invocation;
+} Call;
+
+static Call *
+call_new (EmDBusEngineManager1  *iface,
+          GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->iface = g_object_ref (iface);
+  call->invocation = invocation;
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->iface);
+  g_clear_object (&call->invocation);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static void
+call_return_error (Call         *call,
+                   const GError *error)
+{
+  em_dbus_return_error (g_steal_pointer (&call->invocation), error);
+}
+
+static GVariant *
+node_to_dict (JsonNode *node)
+{
+  return em_json_object_to_variant (json_node_get_object (node));
+}
+
+/* --- GetTask --- */
+
+static void
+lookup_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = em_engine_manager_lookup_task_finish (EM_ENGINE_MANAGER (source), result, &error);
+  if (node == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+  em_dbus_engine_manager1_complete_get_task (call->iface, g_steal_pointer (&call->invocation),
+                                             node_to_dict (node));
+}
+
+void
+em_dbus_history_get_task (EmEngineManager       *manager,
+                          EmDBusEngineManager1  *iface,
+                          GDBusMethodInvocation *invocation,
+                          const char            *id,
+                          GCancellable          *cancellable)
+{
+  em_engine_manager_lookup_task_async (manager, id, cancellable, lookup_done_cb,
+                                       call_new (iface, invocation));
+}
+
+/* --- ListTasks --- */
+
+static gboolean
+parse_status (GVariant  *value,
+              guint     *mask,
+              GError   **error)
+{
+  g_autofree const char **several = NULL;
+  const char *one[] = { NULL, NULL };
+  const char * const *names = one;
+  EmTaskStatus status;
+
+  /* one status, or several */
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    one[0] = g_variant_get_string (value, NULL);
+  else
+    names = several = g_variant_get_strv (value, NULL);
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      if (!em_task_status_from_string (names[i], &status))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("filter.status: unknown status “%s” (expected pending, running, "
+                         "completed, failed or cancelled)"), names[i]);
+          return FALSE;
+        }
+      *mask |= EM_TASK_QUERY_STATUS (status);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_list_filter (GVariant     *filter,
+                   EmTaskQuery  *query,
+                   GError      **error)
+{
+  g_autoptr(GVariant) status = g_variant_lookup_value (filter, "status", NULL);
+  g_autoptr(GVariant) action = NULL;
+
+  if (!em_dbus_check_keys (filter, "filter", list_filter_keys, error))
+    return FALSE;
+
+  if (status != NULL &&
+      !g_variant_is_of_type (status, G_VARIANT_TYPE_STRING) &&
+      !g_variant_is_of_type (status, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("filter.status must be of type s or as, not %s"),
+                   g_variant_get_type_string (status));
+      return FALSE;
+    }
+  if (status != NULL && !parse_status (status, &query->statuses, error))
+    return FALSE;
+
+  if (!em_dbus_lookup (filter, "filter", "action", G_VARIANT_TYPE_STRING, &action, error) ||
+      !em_dbus_lookup_time (filter, "filter", "since", &query->since, error) ||
+      !em_dbus_lookup_time (filter, "filter", "until", &query->until, error) ||
+      !em_dbus_lookup_uint (filter, "filter", "offset", &query->offset, error) ||
+      !em_dbus_lookup_uint (filter, "filter", "limit", &query->limit, error))
+    return FALSE;
+
+  if (action != NULL)
+    query->action = g_variant_dup_string (action, NULL);
+  return TRUE;
+}
+
+static void
+query_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  GVariantBuilder builder;
+
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, &error);
+  if (tasks == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < tasks->len; i++)
+    g_variant_builder_add_value (&builder, node_to_dict (g_ptr_array_index (tasks, i)));
+  em_dbus_engine_manager1_complete_list_tasks (call->iface, g_steal_pointer (&call->invocation),
+                                               g_variant_builder_end (&builder));
+}
+
+void
+em_dbus_history_list_tasks (EmEngineManager       *manager,
+                            EmDBusEngineManager1  *iface,
+                            GDBusMethodInvocation *invocation,
+                            GVariant              *filter,
+                            GCancellable          *cancellable)
+{
+  g_auto(EmTaskQuery) query;
+  g_autoptr(GError) error = NULL;
+
+  em_task_query_init (&query);
+  if (!parse_list_filter (filter, &query, &error))
+    {
+      em_dbus_return_error (invocation, error);
+      return;
+    }
+
+  em_engine_manager_query_tasks_async (manager, &query, cancellable, query_done_cb,
+                                       call_new (iface, invocation));
+}
+
+/* --- GetEvents --- */
+
+static void
+events_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  guint64 oldest = 0;
+  GVariantBuilder builder;
+
+  frames = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result,
+                                                 &oldest, &error);
+  if (frames == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GBytes *frame = g_ptr_array_index (frames, i);
+      gsize size = 0;
+      const char *data = g_bytes_get_data (frame, &size);
+      JsonNode *root;
+
+      /* the engine wrote these frames; one that does not parse is a bug there */
+      if (!json_parser_load_from_data (parser, data, size, &error) ||
+          (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        {
+          g_warning ("skipping an unreadable event frame: %s",
+                     error != NULL ? error->message : "not an object");
+          g_clear_error (&error);
+          continue;
+        }
+      g_variant_builder_add_value (&builder, node_to_dict (root));
+    }
+  em_dbus_engine_manager1_complete_get_events (call->iface, g_steal_pointer (&call->invocation),
+                                               g_variant_builder_end (&builder), oldest);
+}
+
+void
+em_dbus_history_get_events (EmEngineManager       *manager,
+                            EmDBusEngineManager1  *iface,
+                            GDBusMethodInvocation *invocation,
+                            guint64                after_seq,
+                            guint                  limit,
+                            GCancellable          *cancellable)
+{
+  if (limit == 0 || limit > EVENTS_PAGE)
+    limit = EVENTS_PAGE;
+  em_engine_manager_read_events_async (manager, after_seq, limit, cancellable, events_done_cb,
+                                       call_new (iface, invocation));
+}
+
+/* --- GetQueue --- */
+
+/* finished tasks may be only in the database: their counts are three queries */
+typedef struct {
+  Call *call;
+  gboolean paused;
+  guint counts[EM_TASK_STATUS_N_STATUSES];
+  GStrv running;
+  guint outstanding;
+  GError *error;
+} QueueAnswer;
+
+static void
+queue_answer_free (QueueAnswer *answer)
+{
+  g_clear_pointer (&answer->call, call_free);
+  g_clear_pointer (&answer->running, g_strfreev);
+  g_clear_error (&answer->error);
+  g_free (answer);
+}
+
+static void
+queue_answer_reply (QueueAnswer *answer)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  GVariantBuilder counts;
+
+  if (answer->error != NULL)
+    {
+      call_return_error (answer->call, answer->error);
+      return;
+    }
+
+  g_variant_builder_init (&counts, G_VARIANT_TYPE ("a{su}"));
+  for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+    g_variant_builder_add (&counts, "{su}", em_task_status_to_string (s), answer->counts[s]);
+
+  g_variant_dict_insert (&dict, "paused", "b", answer->paused);
+  g_variant_dict_insert_value (&dict, "counts", g_variant_builder_end (&counts));
+  g_variant_dict_insert_value (&dict, "running",
+                               g_variant_new_strv ((const char * const *) answer->running, -1));
+  em_dbus_engine_manager1_complete_get_queue (answer->call->iface,
+                                              g_steal_pointer (&answer->call->invocation),
+                                              g_variant_dict_end (&dict));
+}
+
+typedef struct {
+  QueueAnswer *answer;
+  EmTaskStatus status;
+} CountQuery;
+
+static void
+count_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autofree CountQuery *count = user_data;
+  QueueAnswer *answer = count->answer;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  guint total = 0;
+
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, &total, &error);
+  if (tasks == NULL && answer->error == NULL)
+    answer->error = g_steal_pointer (&error);
+  answer->counts[count->status] = total;
+
+  if (--answer->outstanding > 0)
+    return;
+  queue_answer_reply (answer);
+  queue_answer_free (answer);
+}
+
+void
+em_dbus_history_get_queue (EmEngineManager       *manager,
+                           EmDBusEngineManager1  *iface,
+                           GDBusMethodInvocation *invocation,
+                           GCancellable          *cancellable)
+{
+  const EmTaskStatus active[] = { EM_TASK_STATUS_PENDING, EM_TASK_STATUS_RUNNING };
+  const EmTaskStatus finished[] = {
+    EM_TASK_STATUS_COMPLETED, EM_TASK_STATUS_FAILED, EM_TASK_STATUS_CANCELLED
+  };
+  QueueAnswer *answer = g_new0 (QueueAnswer, 1);
+  g_autoptr(GPtrArray) running = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+
+  answer->call = call_new (iface, invocation);
+  answer->paused = em_engine_manager_get_paused (manager);
+
+  /* active tasks are all in memory */
+  for (guint i = 0; i < G_N_ELEMENTS (active); i++)
+    answer->counts[active[i]] = em_engine_manager_count_tasks (manager, &active[i]);
+  running = em_engine_manager_list_tasks (manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING },
+                                         0, 0, NULL);
+  for (guint i = 0; i < running->len; i++)
+    g_strv_builder_add (ids, em_task_get_id (g_ptr_array_index (running, i)));
+  answer->running = g_strv_builder_end (ids);
+
+  answer->outstanding = G_N_ELEMENTS (finished);
+  for (guint i = 0; i < G_N_ELEMENTS (finished); i++)
+    {
+      g_auto(EmTaskQuery) query;
+      CountQuery *count = g_new0 (CountQuery, 1);
+
+      em_task_query_init (&query);
+      query.statuses = EM_TASK_QUERY_STATUS (finished[i]);
+      query.limit = 1;
+      count->answer = answer;
+      count->status = finished[i];
+      em_engine_manager_query_tasks_async (manager, &query, cancellable, count_done_cb, count);
+    }
+}

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "engine/em-engine-manager.h"
+#include "em-dbus-generated.h"
+
+G_BEGIN_DECLS
+
+/* the methods that read all of history, in memory or in the task database;
+ * each answers @invocation from the engine's async callback */
+void em_dbus_history_get_task   (EmEngineManager       *manager,
+                                 EmDBusEngineManager1  *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 const char            *id,
+                                 GCancellable          *cancellable);
+void em_dbus_history_list_tasks (EmEngineManager       *manager,
+                                 EmDBusEngineManager1  *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 GVariant              *filter,
+                                 GCancellable          *cancellable);
+void em_dbus_history_get_events (EmEngineManager       *manager,
+                                 EmDBusEngineManager1  *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 guint64                after_seq,
+                                 guint                  limit,
+                                 GCancellable          *cancellable);
+void em_dbus_history_get_queue  (EmEngineManager       *manager,
+                                 EmDBusEngineManager1  *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 GCancellable          *cancellable);
+
+G_END_DECLS

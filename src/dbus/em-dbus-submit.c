@@ -1,0 +1,285 @@
+#define G_LOG_DOMAIN "em-dbus"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-json-variant.h"
+#include "dbus/em-dbus-submit.h"
+#include "dbus/em-dbus-util.h"
+
+static const char * const batch_option_keys[] = { "exclusive", NULL };
+
+/* what a reply needs once the engine has committed the tasks */
+typedef struct {
+  EmDBusEngineManager1 *iface;
+  GDBusMethodInvocation *invocation; /* the handler's reference, consumed by the reply */
+  GStrv ids;
+  char *path; /* ScheduleTask only */
+} Pending;
+
+static void
+pending_free (Pending *pending)
+{
+  g_clear_object (&pending->iface);
+  g_clear_object (&pending->invocation);
+  g_clear_pointer (&pending->ids, g_strfreev);
+  g_free (pending->path);
+  g_free (pending);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pending, pending_free)
+
+static Pending *
+pending_new (EmDBusEngineManager1  *iface,
+             GDBusMethodInvocation *invocation)
+{
+  Pending *pending = g_new0 (Pending, 1);
+
+  pending->iface = g_object_ref (iface);
+  pending->invocation = invocation;
+  return pending;
+}
+
+/* the validator names keys as "parameters.exposure"; errors from a{sv}
+ * conversion name the bare key */
+static void
+prefix_key (GError     **error,
+            const char  *what)
+{
+  g_autofree char *prefix = g_strconcat (what, ".", NULL);
+
+  if (!g_str_has_prefix ((*error)->message, prefix))
+    g_prefix_error (error, "%s", prefix);
+}
+
+static gboolean
+synced (EmEngineManager  *manager,
+        GAsyncResult     *result,
+        Pending          *pending)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (em_engine_manager_sync_finish (manager, result, &error))
+    return TRUE;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_dbus_method_invocation_return_error_literal (g_steal_pointer (&pending->invocation),
+                                                     EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                                     _("The service is shutting down"));
+      return FALSE;
+    }
+
+  /* the tasks exist but may not survive a crash: the client must not count on them */
+  g_dbus_method_invocation_return_error (g_steal_pointer (&pending->invocation),
+                                         EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                         _("The task could not be stored: %s"), error->message);
+  return FALSE;
+}
+
+static void
+task_synced_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(Pending) pending = user_data;
+
+  if (synced (EM_ENGINE_MANAGER (source), result, pending))
+    em_dbus_engine_manager1_complete_schedule_task (pending->iface,
+                                                    g_steal_pointer (&pending->invocation),
+                                                    pending->ids[0], pending->path);
+}
+
+static void
+batch_synced_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Pending) pending = user_data;
+
+  if (synced (EM_ENGINE_MANAGER (source), result, pending))
+    em_dbus_engine_manager1_complete_schedule_batch (pending->iface,
+                                                     g_steal_pointer (&pending->invocation),
+                                                     (const char * const *) pending->ids);
+}
+
+static EmTaskSpec *
+spec_from_call (const char  *name,
+                const char  *action,
+                GVariant    *parameters,
+                GVariant    *options,
+                GError     **error)
+{
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(JsonObject) json_options = NULL;
+  g_autoptr(EmTaskSpec) spec = NULL;
+
+  /* an empty dictionary means "no parameters", as an absent JSON member does */
+  if (g_variant_n_children (parameters) > 0 &&
+      (params = em_variant_to_json_object (parameters, error)) == NULL)
+    {
+      prefix_key (error, "parameters");
+      return NULL;
+    }
+
+  spec = em_task_spec_new (name, action, params);
+  if (g_variant_n_children (options) == 0)
+    return g_steal_pointer (&spec);
+
+  /* the scheduling options are the engine's (priority, depends_on, …), as the
+   * REST body's are; it refuses unknown keys */
+  json_options = em_variant_to_json_object (options, error);
+  if (json_options == NULL || !em_task_spec_set_options (spec, json_options, error))
+    {
+      prefix_key (error, "options");
+      return NULL;
+    }
+  return g_steal_pointer (&spec);
+}
+
+void
+em_dbus_submit_task (EmEngineManager       *manager,
+                     EmDbusTaskTable       *tasks,
+                     EmDBusEngineManager1  *iface,
+                     GDBusMethodInvocation *invocation,
+                     const char            *name,
+                     const char            *action,
+                     GVariant              *parameters,
+                     GVariant              *options,
+                     GCancellable          *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmTaskSpec) spec = NULL;
+  Pending *pending;
+  EmDbusTaskObject *object;
+  EmTask *task;
+
+  spec = spec_from_call (name, action, parameters, options, &error);
+  task = spec != NULL ? em_engine_manager_schedule_task (manager, spec, &error) : NULL;
+  if (task == NULL)
+    {
+      em_dbus_return_error (invocation, error);
+      return;
+    }
+
+  /* normally exported already by the task-scheduled event; this makes the path
+   * in the reply valid whatever the engine's signal order */
+  object = em_dbus_task_table_ensure (tasks, task);
+  pending = pending_new (iface, invocation);
+  pending->ids = g_strdupv ((char *[]) { (char *) em_task_get_id (task), NULL });
+  pending->path = g_strdup (em_dbus_task_object_get_path (object));
+  em_engine_manager_sync_async (manager, cancellable, task_synced_cb, pending);
+}
+
+/* one a{sv} item as the REST body's JSON object */
+static EmTaskSpec *
+spec_from_item (GVariant  *item,
+                guint      index,
+                GError   **error)
+{
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  EmTaskSpec *spec;
+  JsonNode *parameters;
+
+  object = em_variant_to_json_object (item, error);
+  if (object == NULL)
+    {
+      g_prefix_error (error, "tasks[%u] ", index);
+      return NULL;
+    }
+
+  /* as for ScheduleTask, an empty parameters dictionary means none */
+  parameters = json_object_get_member (object, "parameters");
+  if (parameters != NULL && JSON_NODE_HOLDS_OBJECT (parameters) &&
+      json_object_get_size (json_node_get_object (parameters)) == 0)
+    json_object_remove_member (object, "parameters");
+
+  node = json_node_init_object (json_node_alloc (), object);
+  spec = em_task_spec_from_json (node, error);
+  if (spec == NULL)
+    g_prefix_error (error, "tasks[%u] ", index);
+  return spec;
+}
+
+static gboolean
+parse_batch_options (GVariant  *options,
+                     gboolean  *exclusive,
+                     GError   **error)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  if (!em_dbus_check_keys (options, "options", batch_option_keys, error) ||
+      !em_dbus_lookup (options, "options", "exclusive", G_VARIANT_TYPE_BOOLEAN, &value, error))
+    return FALSE;
+
+  *exclusive = value != NULL && g_variant_get_boolean (value);
+  return TRUE;
+}
+
+static GPtrArray *
+schedule_batch (EmEngineManager  *manager,
+                GVariant         *items,
+                GVariant         *options,
+                GError          **error)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  gboolean exclusive = FALSE;
+  GPtrArray *created;
+  gsize n = g_variant_n_children (items);
+
+  if (!parse_batch_options (options, &exclusive, error))
+    return NULL;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) item = g_variant_get_child_value (items, i);
+      EmTaskSpec *spec = spec_from_item (item, i, error);
+
+      if (spec == NULL)
+        return NULL;
+      g_ptr_array_add (specs, spec);
+    }
+
+  /* the engine names an item as "[2] …" */
+  created = em_engine_manager_schedule_batch (manager, specs, exclusive, error);
+  if (created == NULL && g_str_has_prefix ((*error)->message, "["))
+    g_prefix_error (error, "tasks");
+  return created;
+}
+
+void
+em_dbus_submit_batch (EmEngineManager       *manager,
+                      EmDbusTaskTable       *tasks,
+                      EmDBusEngineManager1  *iface,
+                      GDBusMethodInvocation *invocation,
+                      GVariant              *items,
+                      GVariant              *options,
+                      GCancellable          *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) created = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  Pending *pending;
+
+  created = schedule_batch (manager, items, options, &error);
+  if (created == NULL)
+    {
+      em_dbus_return_error (invocation, error);
+      return;
+    }
+
+  for (guint i = 0; i < created->len; i++)
+    {
+      EmTask *task = g_ptr_array_index (created, i);
+
+      em_dbus_task_table_ensure (tasks, task);
+      g_strv_builder_add (ids, em_task_get_id (task));
+    }
+
+  pending = pending_new (iface, invocation);
+  pending->ids = g_strv_builder_end (ids);
+  em_engine_manager_sync_async (manager, cancellable, batch_synced_cb, pending);
+}
