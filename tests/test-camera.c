@@ -413,6 +413,45 @@ test_broken_pipeline_recovers (void)
   run_clear (&run);
 }
 
+static gboolean
+switch_source_cb (gpointer user_data)
+{
+  em_gst_camera_set_source_description (EM_GST_CAMERA (user_data), "videotestsrc is-live=true pattern=snow");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_switch_source (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(GstElement) first = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_autoptr(GstElement) second = NULL;
+  g_autoptr(GstElement) third = NULL;
+  Run run;
+
+  /* idle: the new source streams at once */
+  em_gst_camera_set_source_description (EM_GST_CAMERA (camera), "videotestsrc is-live=true pattern=smpte");
+  g_assert_cmpstr (em_gst_camera_get_source_description (EM_GST_CAMERA (camera)), ==,
+                   "videotestsrc is-live=true pattern=smpte");
+  second = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_assert_nonnull (second);
+  g_assert_true (second != first);
+
+  /* mid-capture: the capture finishes on the old pipeline, then it is replaced */
+  g_timeout_add (20, switch_source_cb, camera);
+  capture (camera, 200.0, NULL, &run);
+  g_assert_no_error (run.error);
+  g_assert_nonnull (run.frame);
+  run_clear (&run);
+  third = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_assert_nonnull (third);
+  g_assert_true (third != second);
+
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  run_clear (&run);
+}
+
 static void
 test_bad_description (void)
 {
@@ -668,6 +707,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/camera/capture/png", test_capture_png);
+  g_test_add_func ("/camera/switch-source", test_switch_source);
   g_test_add_func ("/camera/capture/tiff", test_capture_tiff);
   g_test_add_func ("/camera/capture/exposure", test_capture_exposure);
   g_test_add_func ("/camera/capture/next-frame", test_capture_next_frame);

@@ -35,6 +35,7 @@ struct _EmGstCamera
   EmCamera      parent_instance;
 
   char         *source_description;
+  gboolean      stale;   /* the description changed while a capture was in flight */
   guint         width;
   guint         height;
   gdouble       pixel_size;
@@ -138,6 +139,9 @@ effective_pixel_size (EmGstCamera *self, EmFrame *frame)
   return source_pixel_size * source_width / em_frame_get_width (frame);
 }
 
+static void     teardown        (EmGstCamera *self);
+static gboolean ensure_pipeline (EmGstCamera *self, GError **error);
+
 /* ends the capture in flight with @frame or @error (taken) */
 static void
 finish_capture (EmGstCamera *self, EmFrame *frame, GError *error)
@@ -168,6 +172,16 @@ finish_capture (EmGstCamera *self, EmFrame *frame, GError *error)
   else
     {
       g_task_return_error (task, error);
+    }
+
+  if (self->stale)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      self->stale = FALSE;
+      teardown (self);
+      if (!ensure_pipeline (self, &local_error))
+        g_warning ("%s", local_error->message);
     }
 }
 
@@ -772,13 +786,7 @@ em_gst_camera_set_property (GObject      *object,
   switch (prop_id)
     {
     case PROP_SOURCE_DESCRIPTION:
-      g_free (self->source_description);
-      self->source_description = g_value_dup_string (value);
-      if (self->source_description == NULL || *self->source_description == '\0')
-        {
-          g_free (self->source_description);
-          self->source_description = g_strdup (EM_GST_CAMERA_DEFAULT_SOURCE);
-        }
+      em_gst_camera_set_source_description (self, g_value_get_string (value));
       break;
     case PROP_WIDTH:
       self->width = g_value_get_uint (value);
@@ -812,7 +820,8 @@ em_gst_camera_class_init (EmGstCameraClass *klass)
 
   properties[PROP_SOURCE_DESCRIPTION] =
     g_param_spec_string ("source-description", NULL, NULL, EM_GST_CAMERA_DEFAULT_SOURCE,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
   properties[PROP_WIDTH] =
     g_param_spec_uint ("width", NULL, NULL, 1, G_MAXINT, EM_GST_CAMERA_DEFAULT_WIDTH,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -880,4 +889,41 @@ em_gst_camera_get_source (EmGstCamera *self)
 {
   g_return_val_if_fail (EM_IS_GST_CAMERA (self), NULL);
   return self->source != NULL ? gst_object_ref (self->source) : NULL;
+}
+
+/**
+ * em_gst_camera_set_source_description:
+ * @description: (nullable): a GStreamer source description; %NULL or empty for
+ *   the default
+ *
+ * Switches the camera to another source. An idle camera rebuilds its pipeline at
+ * once; a capture in flight finishes on the old one first.
+ */
+void
+em_gst_camera_set_source_description (EmGstCamera *self, const char *description)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (EM_IS_GST_CAMERA (self));
+
+  if (description == NULL || *description == '\0')
+    description = EM_GST_CAMERA_DEFAULT_SOURCE;
+  if (g_strcmp0 (self->source_description, description) == 0)
+    return;
+
+  g_free (self->source_description);
+  self->source_description = g_strdup (description);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOURCE_DESCRIPTION]);
+
+  /* during construction the pipeline is built by constructed() */
+  if (self->context == NULL)
+    return;
+  if (self->pending != NULL)
+    {
+      self->stale = TRUE;
+      return;
+    }
+  teardown (self);
+  if (!ensure_pipeline (self, &error))
+    g_warning ("%s", error->message);
 }

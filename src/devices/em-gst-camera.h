@@ -22,6 +22,8 @@ EmCamera    *em_gst_camera_new                    (const char  *source_descripti
                                                    guint        height);
 
 const char  *em_gst_camera_get_source_description (EmGstCamera *self);
+void         em_gst_camera_set_source_description (EmGstCamera *self,
+                                                   const char  *description);
 guint        em_gst_camera_get_width              (EmGstCamera *self);
 guint        em_gst_camera_get_height             (EmGstCamera *self);
 /* the running source element, (transfer full) (nullable) */
