@@ -78,6 +78,7 @@ struct _EmEngineManager
   guint             process_source;
   guint             n_in_flight;
   guint             max_concurrent;
+  guint             max_pending;    /* 0: no limit */
   gboolean          paused;
   guint64           next_serial;
 
@@ -128,6 +129,7 @@ enum {
   PROP_KEEP_FINISHED,
   PROP_RETENTION_MAX_TASKS,
   PROP_RETENTION_MAX_AGE,
+  PROP_MAX_PENDING,
   N_PROPS
 };
 
@@ -1058,6 +1060,27 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
   make_ready_if_possible (self, entry);
 }
 
+gboolean
+em_engine_manager_check_capacity (EmEngineManager *self, guint n_tasks, GError **error)
+{
+  guint pending;
+
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+
+  pending = g_sequence_get_length (self->by_status[EM_TASK_STATUS_PENDING]);
+  if (self->max_pending == 0 || (guint64) pending + n_tasks <= self->max_pending)
+    return TRUE;
+  if (n_tasks <= 1)
+    g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                 _("the queue is full: %u tasks are pending (limit %u)"),
+                 pending, self->max_pending);
+  else
+    g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                 _("the queue is full: %u tasks are pending (limit %u), too many for a batch of %u"),
+                 pending, self->max_pending, n_tasks);
+  return FALSE;
+}
+
 static gboolean
 check_accepting (EmEngineManager *self, GError **error)
 {
@@ -1079,7 +1102,8 @@ em_engine_manager_schedule_task (EmEngineManager  *self,
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
   g_return_val_if_fail (spec != NULL, NULL);
 
-  if (!validate_spec (self, spec, &action, error) || !check_accepting (self, error))
+  if (!validate_spec (self, spec, &action, error) || !check_accepting (self, error) ||
+      !em_engine_manager_check_capacity (self, 1, error))
     return NULL;
   deps = resolve_depends_on (self, spec, 0, NULL, error);
   if (deps == NULL)
@@ -1119,7 +1143,8 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
                            _("a batch needs at least one task"));
       return NULL;
     }
-  if (!check_accepting (self, error))
+  if (!check_accepting (self, error) ||
+      !em_engine_manager_check_capacity (self, specs->len, error))
     return NULL;
 
   /* everything is checked before anything is created: all or nothing */
@@ -1270,6 +1295,25 @@ em_engine_manager_set_max_concurrent (EmEngineManager *self, guint max_concurren
   self->max_concurrent = max_concurrent;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
   process_queue (self);
+}
+
+guint
+em_engine_manager_get_max_pending (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
+  return self->max_pending;
+}
+
+void
+em_engine_manager_set_max_pending (EmEngineManager *self, guint max_pending)
+{
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  if (self->max_pending == max_pending)
+    return;
+  /* a lower limit refuses new work; what is already pending stays */
+  self->max_pending = max_pending;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_PENDING]);
 }
 
 /* --- queries --- */
@@ -2216,6 +2260,9 @@ em_engine_manager_get_property (GObject    *object,
     case PROP_MAX_CONCURRENT:
       g_value_set_uint (value, self->max_concurrent);
       break;
+    case PROP_MAX_PENDING:
+      g_value_set_uint (value, self->max_pending);
+      break;
     case PROP_KEEP_FINISHED:
       g_value_set_uint (value, self->keep_finished);
       break;
@@ -2248,6 +2295,9 @@ em_engine_manager_set_property (GObject      *object,
       break;
     case PROP_MAX_CONCURRENT:
       em_engine_manager_set_max_concurrent (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_PENDING:
+      em_engine_manager_set_max_pending (self, g_value_get_uint (value));
       break;
     case PROP_KEEP_FINISHED:
       self->keep_finished = g_value_get_uint (value);
@@ -2326,6 +2376,9 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
   properties[PROP_RETENTION_MAX_AGE] =
     g_param_spec_double ("retention-max-age", NULL, NULL, 0, G_MAXDOUBLE, 0,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MAX_PENDING] =
+    g_param_spec_uint ("max-pending", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_MAX_PENDING,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   for (guint i = 0; i < G_N_ELEMENTS (task_signals); i++)
@@ -2375,6 +2428,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->scheduler = em_scheduler_new ();
   self->timers = g_sequence_new (NULL);
   self->max_concurrent = EM_ENGINE_DEFAULT_MAX_CONCURRENT;
+  self->max_pending = EM_ENGINE_DEFAULT_MAX_PENDING;
   g_queue_init (&self->event_queue);
   g_queue_init (&self->cascade);
 }

@@ -34,13 +34,18 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
  * `keep-finished` (guint: with a store, how many finished tasks stay in memory
  * besides the store), `retention-max-tasks` (guint, 0 = no limit: stored rows
  * beyond which the oldest finished tasks are pruned), `retention-max-age`
- * (gdouble seconds, 0 = no limit: finished tasks older than this are pruned).
+ * (gdouble seconds, 0 = no limit: finished tasks older than this are pruned),
+ * `max-pending` (guint, 0 = no limit: pending tasks beyond which submissions are
+ * refused with EM_ERROR_UNAVAILABLE).
  */
 
 /* how many tasks may run at once unless told otherwise; devices limit it further */
 #define EM_ENGINE_DEFAULT_MAX_CONCURRENT 4
 /* with a store, finished tasks kept in memory for the synchronous getters */
 #define EM_ENGINE_DEFAULT_KEEP_FINISHED 1000
+/* pending tasks beyond which new submissions are refused: a queue this long is a
+ * runaway client, and every pending task costs memory and a row */
+#define EM_ENGINE_DEFAULT_MAX_PENDING 100000
 
 EmEngineManager  *em_engine_manager_new            (EmActionRegistry *registry,
                                                     EmDeviceSet      *devices,
@@ -105,6 +110,16 @@ gboolean          em_engine_manager_get_paused     (EmEngineManager  *self);
 guint             em_engine_manager_get_max_concurrent (EmEngineManager *self);
 void              em_engine_manager_set_max_concurrent (EmEngineManager *self,
                                                         guint            max_concurrent);
+
+guint             em_engine_manager_get_max_pending (EmEngineManager *self);
+void              em_engine_manager_set_max_pending (EmEngineManager *self,
+                                                     guint            max_pending);
+/* whether @n_tasks more pending tasks fit under `max-pending`; if not, fails with
+ * EM_ERROR_UNAVAILABLE, "the queue is full: …", as _schedule_task() and
+ * _schedule_batch() would (transports that answer "too many requests" check first) */
+gboolean          em_engine_manager_check_capacity  (EmEngineManager *self,
+                                                     guint            n_tasks,
+                                                     GError         **error);
 
 /* cancels pending and running work and refuses new tasks; used at shutdown.
  * A cancelled action still has to return: wait while em_engine_manager_is_busy(). */

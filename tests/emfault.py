@@ -1,0 +1,154 @@
+"""Shared pieces of the fault tests: start the real engine-manager on a private
+data directory and a free loopback port (no bus), talk HTTP to it, stop it.
+
+Environment: EM_DAEMON, the engine-manager binary.
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+class Daemon:
+    """One engine-manager process; its stderr is kept for the test to search."""
+
+    def __init__(self, data_dir, extra_args=(), preexec_fn=None, expect_start=True):
+        # restore_signals would undo what preexec_fn sets up (SIGXFSZ)
+        self.log = []
+        self.port = None
+        self.proc = subprocess.Popen(
+            [os.environ["EM_DAEMON"], "--bus", "none", "--http-address", "127.0.0.1",
+             "--http-port", "0", "--data-dir", data_dir, *extra_args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", preexec_fn=preexec_fn,
+            restore_signals=preexec_fn is None)
+        listening = threading.Event()
+        self.reader = threading.Thread(target=self._read, args=(listening,), daemon=True)
+        self.reader.start()
+        if not expect_start:
+            return
+        deadline = time.monotonic() + 30
+        while not listening.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                fail("engine-manager did not start:\n" + self.output())
+
+    def _read(self, listening):
+        # keep draining stderr so the daemon never blocks on a full pipe
+        for line in self.proc.stderr:
+            self.log.append(line)
+            match = re.search(r"Listening on https?://[^:/]+:(\d+)", line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+                listening.set()
+
+    def output(self):
+        return "".join(self.log)
+
+    def wait_exit(self, timeout=10):
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            fail("engine-manager did not exit:\n" + self.output())
+        self.reader.join(5)
+        return code
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.wait_exit()
+        return code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def request(self, method, path, body=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            try:
+                payload = json.loads(data) if data else None
+            except ValueError:
+                payload = data
+            return response.status, payload
+        finally:
+            conn.close()
+
+    def healthy(self):
+        status, body = self.request("GET", "/health")
+        if status != 200 or body.get("status") != "ok":
+            fail("GET /health answered %d %s" % (status, body))
+
+    def submit(self, name, action, parameters=None, expect=201):
+        body = {"name": name, "action": action}
+        if parameters is not None:
+            body["parameters"] = parameters
+        status, task = self.request("POST", "/tasks", body)
+        if expect is not None and status != expect:
+            fail("POST /tasks %s answered %d: %s" % (name, status, task))
+        return status, task
+
+    def task(self, task_id):
+        status, task = self.request("GET", "/tasks/" + task_id)
+        if status != 200:
+            fail("GET /tasks/%s answered %d: %s" % (task_id, status, task))
+        return task
+
+    def wait_finished(self, task_id, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.task(task_id)
+            if task["status"] in ("completed", "failed", "cancelled"):
+                return task
+            if time.monotonic() > deadline:
+                fail("task %s is still %s" % (task_id, task["status"]))
+            time.sleep(0.05)
+
+    def all_tasks(self):
+        tasks, offset = [], 0
+        while True:
+            status, page = self.request("GET", "/tasks?offset=%d&limit=500" % offset)
+            if status != 200:
+                fail("GET /tasks answered %d: %s" % (status, page))
+            tasks += page
+            offset += len(page)
+            if len(page) < 500:
+                return tasks
+
+
+def check_acknowledged(daemon, acknowledged):
+    """every acknowledged task (id → name) is there after a restart, once"""
+    tasks = daemon.all_tasks()
+    ids = [t["id"] for t in tasks]
+    if len(set(ids)) != len(ids):
+        fail("duplicate tasks after the restart")
+    by_id = {t["id"]: t for t in tasks}
+    missing = [i for i in acknowledged if i not in by_id]
+    if missing:
+        fail("%d acknowledged tasks are missing after the restart, e.g. %s"
+             % (len(missing), missing[:3]))
+    for task_id, name in acknowledged.items():
+        if by_id[task_id]["name"] != name:
+            fail("%s came back as %s" % (name, by_id[task_id]["name"]))
+    return by_id

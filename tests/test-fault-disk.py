@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Fault: the data directory stops taking writes while tasks run.
+
+1. The images directory is replaced by a file: captures fail with a clear error,
+   stage and wait tasks keep being served, and captures work again once the
+   directory is back.
+2. The disk is "full": a file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored, so
+   writes fail with EFBIG as they would with ENOSPC) is put on the running
+   daemon. Captures fail clearly, GET /health keeps answering, and a submission
+   is either acknowledged or refused with a 5xx problem; never acknowledged and
+   then lost.
+
+After a restart every acknowledged task is in the database, once.
+"""
+
+import os
+import resource
+import shutil
+import signal
+import tempfile
+
+from emfault import Daemon, check_acknowledged, fail
+
+FULL_LIMIT = 1024
+
+
+def ignore_sigxfsz():
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-fault-disk-") as tmp:
+        data_dir = os.path.join(tmp, "data")
+        images = os.path.join(data_dir, "images")
+        acknowledged = {}
+        daemon = Daemon(data_dir, preexec_fn=ignore_sigxfsz)
+
+        def submit(name, action, parameters=None, expect=201):
+            status, task = daemon.submit(name, action, parameters, expect=expect)
+            if status == 201:
+                acknowledged[task["id"]] = name
+            return status, task
+
+        try:
+            _, first = submit("first-capture", "capture_image", {"exposure": 1})
+            task = daemon.wait_finished(first["id"])
+            if task["status"] != "completed" or not os.path.isdir(images):
+                fail("the first capture did not complete: %s" % task)
+
+            # 1. the images directory becomes a file
+            shutil.rmtree(images)
+            with open(images, "w") as blocker:
+                blocker.write("not a directory\n")
+            _, capture = submit("capture-unwritable", "capture_image", {"exposure": 1})
+            _, move = submit("move-while-unwritable", "move_stage", {"x": 50, "speed": 5000})
+            _, pause = submit("wait-while-unwritable", "wait", {"duration": 0.05})
+            capture = daemon.wait_finished(capture["id"])
+            if capture["status"] != "failed" or not capture["error"]:
+                fail("a capture into a file instead of a directory did not fail: %s" % capture)
+            print("capture with images/ a file: %s" % capture["error"], flush=True)
+            if "images" not in capture["error"] and "directory" not in capture["error"].lower():
+                fail("the capture's error does not say what is wrong: %s" % capture["error"])
+            for other in (move, pause):
+                other = daemon.wait_finished(other["id"])
+                if other["status"] != "completed":
+                    fail("%s did not complete: %s" % (other["name"], other))
+            daemon.healthy()
+
+            os.unlink(images)
+            _, again = submit("capture-after", "capture_image", {"exposure": 1})
+            again = daemon.wait_finished(again["id"])
+            if again["status"] != "completed":
+                fail("captures did not recover once images/ was a directory again: %s" % again)
+
+            # 2. the disk is full
+            soft, hard = resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE)
+            resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (FULL_LIMIT, hard))
+            outcomes = []
+            for i in range(6):
+                status, task = submit("while-full-%d" % i, "capture_image" if i % 2 == 0 else "wait",
+                                      {"exposure": 1} if i % 2 == 0 else {"duration": 0.01},
+                                      expect=None)
+                if status == 201:
+                    task = daemon.wait_finished(task["id"])
+                    outcomes.append(task["status"])
+                    if task["action"] == "capture_image" and task["status"] != "failed":
+                        fail("a capture succeeded on a full disk: %s" % task)
+                    if task["status"] == "failed" and not task["error"]:
+                        fail("a task failed without a reason: %s" % task)
+                    if task["status"] == "failed":
+                        print("on a full disk: %s" % task["error"], flush=True)
+                elif 500 <= status < 600 and isinstance(task, dict) and task.get("detail"):
+                    outcomes.append("refused %d: %s" % (status, task["detail"]))
+                else:
+                    fail("a submission on a full disk got %d: %s" % (status, task))
+                daemon.healthy()
+            print("submissions on a full disk: %s" % outcomes, flush=True)
+            if not daemon.alive():
+                fail("the daemon died on a full disk:\n" + daemon.output())
+            resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+            daemon.healthy()
+        finally:
+            daemon.stop()
+
+        # nothing acknowledged is lost
+        daemon = Daemon(data_dir)
+        try:
+            by_id = check_acknowledged(daemon, acknowledged)
+            print("after the restart: %d acknowledged tasks present" % len(acknowledged), flush=True)
+            if by_id[first["id"]]["status"] != "completed":
+                fail("the first capture came back as %s" % by_id[first["id"]])
+            if by_id[capture["id"]]["status"] != "failed":
+                fail("the failed capture came back as %s" % by_id[capture["id"]])
+            _, task = daemon.submit("after-restart", "capture_image", {"exposure": 1})
+            if daemon.wait_finished(task["id"])["status"] != "completed":
+                fail("captures do not work after the restart")
+        finally:
+            daemon.stop()
+    print("PASS", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Fault: clients send garbage and oversized frames on the WebSocket.
+
+Raw sockets, so the frames can be as broken as an attacker makes them: a reserved
+opcode, an unmasked client frame, a 10 MiB frame, binary junk after the
+handshake, and junk instead of a handshake. Each abuser is closed (with a close
+frame or by a dropped connection) within seconds; meanwhile a well-behaved
+WebSocket client keeps receiving every event, with `seq` contiguous, GET /health
+keeps answering, and every acknowledged task is there.
+"""
+
+import base64
+import json
+import os
+import random
+import socket
+import struct
+import tempfile
+import time
+
+from emfault import Daemon, fail
+
+CLOSE_TIMEOUT = 5
+
+
+def handshake(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=CLOSE_TIMEOUT)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n" % (port, key)).encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(4096)
+        if not chunk:
+            fail("the WebSocket handshake was refused")
+        response += chunk
+    head, rest = response.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 101"):
+        fail("the WebSocket handshake answered %r" % head.split(b"\r\n")[0])
+    return sock, rest
+
+
+def frame(opcode, payload, mask=True, fin=True, length=None):
+    length = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mask_bit = 0x80 if mask else 0
+    if length < 126:
+        head += bytes([mask_bit | length])
+    elif length < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class Reader:
+    """server frames (unmasked) from a raw socket"""
+
+    def __init__(self, sock, pending=b""):
+        self.sock = sock
+        self.buffer = pending
+
+    def _need(self, n):
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+
+    def next(self):
+        self._need(2)
+        opcode = self.buffer[0] & 0x0F
+        length = self.buffer[1] & 0x7F
+        offset = 2
+        if length == 126:
+            self._need(4)
+            length = struct.unpack("!H", self.buffer[2:4])[0]
+            offset = 4
+        elif length == 127:
+            self._need(10)
+            length = struct.unpack("!Q", self.buffer[2:10])[0]
+            offset = 10
+        self._need(offset + length)
+        payload = self.buffer[offset:offset + length]
+        self.buffer = self.buffer[offset + length:]
+        return opcode, payload
+
+
+def expect_closed(name, sock, pending=b""):
+    """the server ends the connection: a close frame, EOF or a reset, in time"""
+    reader = Reader(sock, pending)
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    code = None
+    try:
+        while time.monotonic() < deadline:
+            opcode, payload = reader.next()
+            if opcode == 0x8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                # the server closes its side after its close frame
+                try:
+                    while reader.next():
+                        pass
+                except (EOFError, OSError):
+                    pass
+                break
+    except socket.timeout:
+        fail("%s: the server kept the connection open" % name)
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        sock.close()
+    if code is not None and code not in (1002, 1003, 1007, 1008, 1009, 1011):
+        fail("%s: closed with code %d" % (name, code))
+    print("%s: closed (%s)" % (name, "code %d" % code if code else "connection dropped"), flush=True)
+
+
+def send_all(sock, data):
+    try:
+        sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server closed already: what this test wants
+
+
+class GoodClient:
+    def __init__(self, port):
+        self.sock, rest = handshake(port)
+        self.reader = Reader(self.sock, rest)
+        self.events = []
+
+    def wait_for(self, predicate, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                opcode, payload = self.reader.next()
+            except socket.timeout:
+                break
+            except (EOFError, OSError) as error:
+                fail("the well-behaved client was dropped: %r" % error)
+            if opcode == 0x9:
+                self.sock.sendall(frame(0xA, payload))
+            elif opcode == 0x1:
+                self.events.append(json.loads(payload))
+                if predicate(self.events[-1]):
+                    return self.events[-1]
+            elif opcode == 0x8:
+                fail("the well-behaved client got a close frame: %r" % payload)
+        fail("the well-behaved client did not see the expected event; got %s"
+             % [(e.get("type"), e.get("task_id")) for e in self.events[-5:]])
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-fault-ws-") as tmp:
+        daemon = Daemon(os.path.join(tmp, "data"))
+        acknowledged = {}
+        try:
+            good = GoodClient(daemon.port)
+
+            def round_trip(label):
+                _, task = daemon.submit("after-" + label, "wait", {"duration": 0.01})
+                acknowledged[task["id"]] = task["name"]
+                good.wait_for(lambda e: e.get("type") == "task_completed"
+                              and e.get("task_id") == task["id"])
+                daemon.healthy()
+
+            round_trip("start")
+            rng = random.Random(9)
+
+            sock, rest = handshake(daemon.port)
+            send_all(sock, frame(0x3, b"reserved opcode"))
+            expect_closed("reserved opcode", sock, rest)
+            round_trip("reserved-opcode")
+
+            sock, rest = handshake(daemon.port)
+            send_all(sock, frame(0x1, b"{\"unmasked\": true}", mask=False))
+            expect_closed("unmasked client frame", sock, rest)
+            round_trip("unmasked")
+
+            sock, rest = handshake(daemon.port)
+            big = 10 * 1024 * 1024
+            # the header announces 10 MiB; the payload follows in chunks
+            send_all(sock, frame(0x2, b"", length=big))
+            chunk = bytes(rng.getrandbits(8) for _ in range(65536))
+            sent = 0
+            try:
+                sock.settimeout(CLOSE_TIMEOUT)
+                while sent < big:
+                    sock.sendall(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                pass
+            print("10 MiB frame: the server took %d bytes of it before closing" % sent, flush=True)
+            if sent >= big:
+                print("10 MiB frame: all sent; the close must follow", flush=True)
+            expect_closed("10 MiB frame", sock, rest)
+            round_trip("oversized")
+
+            sock, rest = handshake(daemon.port)
+            send_all(sock, bytes(rng.getrandbits(8) for _ in range(4096)))
+            expect_closed("binary junk", sock, rest)
+            round_trip("junk")
+
+            sock, rest = handshake(daemon.port)
+            send_all(sock, frame(0x1, b"\xff\xfe not UTF-8"))
+            expect_closed("invalid UTF-8 text", sock, rest)
+            round_trip("bad-utf8")
+
+            # junk instead of a handshake
+            sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=CLOSE_TIMEOUT)
+            send_all(sock, bytes(rng.getrandbits(8) for _ in range(2048)) + b"\r\n\r\n")
+            try:
+                answer = sock.recv(4096)
+            except (ConnectionResetError, socket.timeout):
+                answer = b""
+            sock.close()
+            if answer and not (answer.startswith(b"HTTP/1.") and answer[8:10] == b" 4"):
+                fail("junk instead of a handshake got %r" % answer[:40])
+            round_trip("no-handshake")
+
+            seqs = [e["seq"] for e in good.events]
+            if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+                fail("the well-behaved client missed events: seq %s" % seqs)
+            print("the well-behaved client got %d events, seq %d..%d"
+                  % (len(seqs), seqs[0], seqs[-1]), flush=True)
+            good.sock.close()
+
+            listed = {t["id"] for t in daemon.all_tasks()}
+            missing = [i for i in acknowledged if i not in listed]
+            if missing:
+                fail("acknowledged tasks are missing: %s" % missing)
+            if not daemon.alive():
+                fail("the daemon died")
+        finally:
+            daemon.stop()
+    print("PASS", flush=True)
+
+
+if __name__ == "__main__":
+    main()
