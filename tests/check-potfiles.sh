@@ -10,7 +10,9 @@ while IFS= read -r file; do
     echo "po/POTFILES is missing $file"
     status=1
   fi
-done < <(grep -rlE '\b(N?_|C_|NC_|g_dngettext|ngettext)\(' src --include='*.c' | sort)
+done < <({ grep -rlE '\b(N?_|C_|NC_|g_dngettext|ngettext)\(' src --include='*.c'
+           grep -rlE '\b_\(' data/dashboard --include='*.js'
+           ls data/*.gschema.xml; } | sort)
 
 while IFS= read -r file; do
   case "$file" in ''|'#'*) continue ;; esac

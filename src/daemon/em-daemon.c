@@ -9,6 +9,7 @@
 
 #include "actions/em-builtin-actions.h"
 #include "daemon/em-daemon.h"
+#include "daemon/em-settings-watch.h"
 #include "dbus/em-dbus-service.h"
 #include "devices/em-device-set.h"
 #include "devices/em-gst-camera.h"
@@ -27,6 +28,8 @@ struct _EmDaemon
   GObject          parent_instance;
 
   EmDaemonConfig   config;
+  GSettings       *settings;
+  EmSettingsWatch *watch;
   EmEngineManager *manager;
   EmRestServer    *rest;
   EmDbusService   *dbus;
@@ -43,32 +46,13 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-void
-em_daemon_config_init_defaults (EmDaemonConfig *config)
-{
-  config->http_address = g_strdup ("127.0.0.1");
-  config->http_port = 8000;
-  config->http_enabled = TRUE;
-  config->data_dir = g_build_filename (g_get_user_data_dir (), "engine-manager", NULL);
-  config->camera_pipeline = g_strdup ("videotestsrc is-live=true pattern=ball");
-  config->camera_width = 640;
-  config->camera_height = 480;
-  config->bus = EM_BUS_SESSION;
-}
-
-void
-em_daemon_config_clear (EmDaemonConfig *config)
-{
-  g_clear_pointer (&config->http_address, g_free);
-  g_clear_pointer (&config->data_dir, g_free);
-  g_clear_pointer (&config->camera_pipeline, g_free);
-}
-
 static void
 em_daemon_finalize (GObject *object)
 {
   EmDaemon *self = EM_DAEMON (object);
 
+  g_clear_object (&self->watch);
+  g_clear_object (&self->settings);
   g_clear_object (&self->dbus);
   g_clear_object (&self->rest);
   g_clear_object (&self->manager);
@@ -93,20 +77,14 @@ em_daemon_init (EmDaemon *self)
 }
 
 EmDaemon *
-em_daemon_new (const EmDaemonConfig *config)
+em_daemon_new (const EmDaemonConfig *config,
+               GSettings            *settings)
 {
   EmDaemon *self = g_object_new (EM_TYPE_DAEMON, NULL);
 
-  self->config.http_address = g_strdup (config->http_address);
-  self->config.http_port = config->http_port;
-  self->config.http_enabled = config->http_enabled;
-  self->config.data_dir = g_strdup (config->data_dir);
-  self->config.camera_pipeline = g_strdup (config->camera_pipeline);
-  self->config.camera_width = config->camera_width;
-  self->config.camera_height = config->camera_height;
-  self->config.bus = config->bus;
-  self->config.retention_max_tasks = config->retention_max_tasks;
-  self->config.retention_max_age_days = config->retention_max_age_days;
+  em_daemon_config_copy (&self->config, config);
+  if (settings != NULL)
+    self->settings = g_object_ref (settings);
   return self;
 }
 
@@ -139,8 +117,59 @@ build_engine (const EmDaemonConfig *config)
   g_autoptr(EmFocus) focus = em_sim_focus_new ();
   g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
 
+  em_stage_set_limits (stage, &config->stage_min, &config->stage_max);
+  em_stage_set_default_speed (stage, config->stage_speed);
+  em_focus_set_limits (focus, config->focus_min, config->focus_max);
+  em_focus_set_default_speed (focus, config->focus_speed);
   em_builtin_actions_register (registry);
   return em_engine_manager_new (registry, devices, config->data_dir);
+}
+
+/* a token file asks for authentication: never serve without it */
+static gboolean
+apply_token_file (EmRestServer *rest,
+                  const char   *token_file,
+                  GError      **error)
+{
+  if (token_file == NULL)
+    return TRUE;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (rest), "token-file") == NULL)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("token-file: this build of the REST server cannot check tokens; "
+                     "clear the setting or serve D-Bus only with --no-http"));
+      return FALSE;
+    }
+  g_object_set (rest, "token-file", token_file, NULL);
+  return TRUE;
+}
+
+/* access control and limits of the REST server; the token comes from a file
+ * or the environment, never from the command line */
+static void
+apply_rest_options (EmRestServer         *rest,
+                    EmEngineManager      *manager,
+                    const EmDaemonConfig *config)
+{
+  const char *token = g_getenv ("ENGINE_MANAGER_TOKEN");
+
+  if (config->token_file == NULL && token != NULL && *token != '\0')
+    g_object_set (rest, "token", token, NULL);
+  g_object_set (rest,
+                "insecure", config->insecure,
+                "tls-certificate-file", config->tls_certificate,
+                "tls-key-file", config->tls_key,
+                "cors-origins", config->cors_origins,
+                NULL);
+  /* the engine's limit: 429 over REST, Unavailable over D-Bus */
+  if (config->max_pending >= 0)
+    g_object_set (manager, "max-pending", (guint) config->max_pending, NULL);
+  if (config->ws_max_clients > 0)
+    g_object_set (rest, "ws-max-clients", (guint) config->ws_max_clients, NULL);
+  if (config->max_header_size >= 0)
+    g_object_set (rest, "max-header-size", (guint) config->max_header_size, NULL);
+  if (config->idle_timeout >= 0)
+    g_object_set (rest, "idle-timeout", (guint) config->idle_timeout, NULL);
 }
 
 static void
@@ -185,9 +214,12 @@ em_daemon_start_async (EmDaemon            *self,
 
   self->manager = build_engine (&self->config);
   g_object_set (self->manager,
+                "max-concurrent", self->config.max_concurrent,
                 "retention-max-tasks", self->config.retention_max_tasks,
                 "retention-max-age", (gdouble) self->config.retention_max_age_days * 24 * 3600,
                 NULL);
+  if (self->settings != NULL)
+    self->watch = em_settings_watch_new (self->settings, self->manager, &self->config);
   /* the record comes back before anyone is served; a bad file stops startup */
   if (!em_engine_manager_open_store (self->manager, &error))
     {
@@ -200,6 +232,12 @@ em_daemon_start_async (EmDaemon            *self,
   if (self->config.http_enabled)
     {
       self->rest = em_rest_server_new (self->manager);
+      apply_rest_options (self->rest, self->manager, &self->config);
+      if (!apply_token_file (self->rest, self->config.token_file, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
       if (!em_rest_server_listen (self->rest, self->config.http_address,
                                   self->config.http_port, &error))
         {
@@ -257,6 +295,7 @@ em_daemon_stop (EmDaemon *self)
     return;
   self->stopping = TRUE;
   self->stop_deadline = g_get_monotonic_time () + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+  g_clear_object (&self->watch);
 
   if (self->manager != NULL)
     em_engine_manager_shutdown (self->manager);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -20,6 +21,13 @@ replace_str (char **target, const char *value)
 {
   g_free (*target);
   *target = g_strdup (value);
+}
+
+/* a key the command line set wins over GSettings, also when GSettings changes */
+static void
+pin (GPtrArray *pinned, const char *key)
+{
+  g_ptr_array_add (pinned, g_strdup (key));
 }
 
 static gboolean
@@ -81,12 +89,25 @@ main (int argc, char **argv)
   g_autofree char *http_address = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *camera_pipeline = NULL;
+  g_autofree char *token_file = NULL;
+  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GPtrArray) pinned = g_ptr_array_new_null_terminated (8, g_free, TRUE);
+  const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
   g_autofree char *bus = NULL;
   int http_port = -1;
   int camera_width = 0;
   int camera_height = 0;
   int retention_max_tasks = -1;
   int retention_max_age = -1;
+  int max_concurrent = -1;
+  gboolean insecure = FALSE;
+  g_autofree char *tls_certificate = NULL;
+  g_autofree char *tls_key = NULL;
+  g_auto(GStrv) cors_origins = NULL;
+  int max_pending = -1;
+  int ws_max_clients = -1;
+  int max_header_size = -1;
+  int idle_timeout = -1;
   gboolean no_http = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
@@ -98,6 +119,8 @@ main (int argc, char **argv)
       N_("Port of the REST server; 0 picks a free port (default 8000)"), N_("PORT") },
     { "no-http", 0, 0, G_OPTION_ARG_NONE, &no_http,
       N_("Do not serve REST and WebSocket"), NULL },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      N_("File whose first line is the token REST clients must present"), N_("FILE") },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
       N_("Where tasks and captured images are kept (default $XDG_DATA_HOME/engine-manager)"), N_("DIR") },
     { "camera-pipeline", 0, 0, G_OPTION_ARG_STRING, &camera_pipeline,
@@ -110,6 +133,24 @@ main (int argc, char **argv)
       N_("Keep at most N tasks in the history; older finished ones are pruned (default 0: no limit)"), N_("N") },
     { "retention-max-age", 0, 0, G_OPTION_ARG_INT, &retention_max_age,
       N_("Prune finished tasks older than DAYS days from the history (default 0: no limit)"), N_("DAYS") },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
+      N_("Serve REST on a non-loopback address without a token"), NULL },
+    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &tls_certificate,
+      N_("PEM certificate for HTTPS and WSS (with --tls-key)"), N_("FILE") },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+      N_("PEM private key of --tls-certificate"), N_("FILE") },
+    { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
+      N_("An origin (e.g. https://lab.example.org) whose web pages may use the REST API; repeatable"), N_("ORIGIN") },
+    { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
+      N_("Pending tasks beyond which submissions are refused (REST 429, D-Bus Unavailable); 0: no limit (default 100000)"), N_("N") },
+    { "ws-max-clients", 0, 0, G_OPTION_ARG_INT, &ws_max_clients,
+      N_("WebSocket clients served at once (default 4096)"), N_("N") },
+    { "max-header-size", 0, 0, G_OPTION_ARG_INT, &max_header_size,
+      N_("Bytes of request headers beyond which a request gets 431 (default 16384)"), N_("BYTES") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
+      N_("Seconds an HTTP connection may stay silent before it is closed; 0: never (default 60)"), N_("SECONDS") },
+    { "max-concurrent", 0, 0, G_OPTION_ARG_INT, &max_concurrent,
+      N_("How many tasks may run at once; 0: no limit (default 4)"), N_("N") },
     { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -117,8 +158,12 @@ main (int argc, char **argv)
     { NULL }
   };
 
+  /* a file-size limit must turn into write errors the service reports, not kill it */
+  signal (SIGXFSZ, SIG_IGN);
+
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* the build tree's catalogues under meson devenv and in the tests */
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
@@ -139,10 +184,18 @@ main (int argc, char **argv)
       return 0;
     }
 
-  /* built-in defaults, then the command line on top */
+  /* built-in defaults, then GSettings when its schema is there, then the
+   * command line on top */
   em_daemon_config_init_defaults (&config);
+  settings = em_daemon_settings_lookup ();
+  if (settings != NULL)
+    em_daemon_config_load_settings (&config, settings);
+
   if (http_address != NULL)
-    replace_str (&config.http_address, http_address);
+    {
+      replace_str (&config.http_address, http_address);
+      pin (pinned, "http-address");
+    }
   if (http_port >= 0)
     {
       if (http_port > 65535)
@@ -151,31 +204,72 @@ main (int argc, char **argv)
           return 2;
         }
       config.http_port = http_port;
+      pin (pinned, "http-port");
     }
   if (no_http)
-    config.http_enabled = FALSE;
+    {
+      config.http_enabled = FALSE;
+      pin (pinned, "http-enabled");
+    }
+  if (token_file != NULL)
+    {
+      replace_str (&config.token_file, *token_file != '\0' ? token_file : NULL);
+      pin (pinned, "token-file");
+    }
   if (data_dir != NULL)
-    replace_str (&config.data_dir, data_dir);
+    {
+      replace_str (&config.data_dir, data_dir);
+      pin (pinned, "data-dir");
+    }
   if (camera_pipeline != NULL)
-    replace_str (&config.camera_pipeline, camera_pipeline);
+    {
+      replace_str (&config.camera_pipeline, camera_pipeline);
+      pin (pinned, "camera-pipeline");
+    }
   if (camera_width > 0)
-    config.camera_width = camera_width;
+    {
+      config.camera_width = camera_width;
+      pin (pinned, "camera-width");
+    }
   if (camera_height > 0)
-    config.camera_height = camera_height;
-  if (retention_max_tasks > 0)
-    config.retention_max_tasks = retention_max_tasks;
-  if (retention_max_age > 0)
-    config.retention_max_age_days = retention_max_age;
+    {
+      config.camera_height = camera_height;
+      pin (pinned, "camera-height");
+    }
+  config.insecure = insecure;
+  replace_str (&config.tls_certificate, tls_certificate);
+  replace_str (&config.tls_key, tls_key);
+  config.cors_origins = g_steal_pointer (&cors_origins);
+  config.max_pending = max_pending;
+  config.ws_max_clients = ws_max_clients;
+  config.max_header_size = max_header_size;
+  config.idle_timeout = idle_timeout;
+  if (max_concurrent >= 0)
+    {
+      config.max_concurrent = max_concurrent;
+      pin (pinned, "max-concurrent");
+    }
+  if (retention_max_tasks >= 0)
+    {
+      config.retention_max_tasks = retention_max_tasks;
+      pin (pinned, "retention-max-tasks");
+    }
+  if (retention_max_age >= 0)
+    {
+      config.retention_max_age_days = retention_max_age;
+      pin (pinned, "retention-max-age-days");
+    }
   if (bus != NULL && !parse_bus (bus, &config.bus, &error))
     {
       g_printerr ("engine-manager: %s\n", error->message);
       return 2;
     }
+  config.pinned = (GStrv) g_ptr_array_steal (pinned, NULL);
 
   gst_init (NULL, NULL);
 
   loop = g_main_loop_new (NULL, FALSE);
-  daemon = em_daemon_new (&config);
+  daemon = em_daemon_new (&config, settings);
   ctx.loop = loop;
   ctx.daemon = daemon;
 

@@ -1,0 +1,722 @@
+// Engine Manager dashboard: the task table follows the WebSocket event stream,
+// forms come from GET /actions, and nothing here needs a build step.
+'use strict';
+
+(function () {
+  const MAX_ROWS = 200;
+  const RECONNECT_MAX_MS = 10000;
+  const DEVICE_POLL_BUSY_MS = 1000;
+  const DEVICE_POLL_IDLE_MS = 10000;
+  const STATUS_RANK = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
+
+  // --- translation: strings are marked with _() so that xgettext sees them
+  // and po/de.po holds the same translations as i18n.js
+
+  function pickLanguage () {
+    const tables = window.EM_TRANSLATIONS || {};
+    const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
+    for (const tag of wanted) {
+      const lower = String(tag).toLowerCase();
+      if (lower === 'en' || lower.startsWith('en-')) return 'en';
+      if (tables[lower]) return lower;
+      const primary = lower.split('-')[0];
+      if (tables[primary]) return primary;
+    }
+    return 'en';
+  }
+
+  const language = pickLanguage();
+  const table = (window.EM_TRANSLATIONS || {})[language] || {};
+
+  function _ (text) {
+    return Object.prototype.hasOwnProperty.call(table, text) ? table[text] : text;
+  }
+
+  // "%s" placeholders, filled in order
+  function format (text, ...args) {
+    let i = 0;
+    return text.replace(/%s/g, () => String(args[i++]));
+  }
+
+  const STATUS_LABELS = {
+    pending: _('pending'),
+    running: _('running'),
+    completed: _('completed'),
+    failed: _('failed'),
+    cancelled: _('cancelled')
+  };
+
+  // --- state
+
+  const tasks = new Map(); // id → task object as GET /tasks gives it
+  let lastSeq = 0;
+  let sinceSupported = true;
+  let socket = null;
+  let reconnectDelay = 500;
+  let snapshotPending = null; // events buffered while a snapshot loads
+  let actions = [];
+  let latestImageTask = null;
+  let devicesTimer = null;
+  let devicesInFlight = false;
+  let queueAvailable = true;
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- HTTP
+
+  async function api (method, path, body) {
+    const init = { method, headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    let data = null;
+    const type = response.headers.get('Content-Type') || '';
+    if (type.includes('json')) data = await response.json();
+    return { ok: response.ok, status: response.status, data, headers: response.headers };
+  }
+
+  function problemText (result) {
+    if (result.data && typeof result.data.detail === 'string') return result.data.detail;
+    if (result.data && typeof result.data.title === 'string') return result.data.title;
+    return format(_('The service answered %s'), result.status);
+  }
+
+  // --- static text
+
+  function setText (id, text) {
+    const element = $(id);
+    if (element) element.textContent = text;
+  }
+
+  function renderStaticText () {
+    document.documentElement.lang = language;
+    document.title = _('Engine Manager');
+    setText('app-title', _('Engine Manager'));
+    setText('tasks-title', _('Tasks'));
+    setText('col-name', _('Name'));
+    setText('col-action', _('Action'));
+    setText('col-status', _('Status'));
+    setText('col-created', _('Created'));
+    $('col-cancel').firstElementChild.textContent = _('Cancel');
+    setText('no-tasks', _('No tasks yet. Submit one with the form.'));
+    setText('submit-title', _('Submit a task'));
+    setText('action-label', _('Action'));
+    setText('queue-title', _('Queue'));
+    setText('queue-pause', _('Pause'));
+    setText('queue-resume', _('Resume'));
+    setText('devices-title', _('Devices'));
+    setText('stage-label', _('Stage'));
+    setText('focus-label', _('Focus'));
+    setText('camera-label', _('Camera'));
+    setText('image-title', _('Latest image'));
+    setText('image-caption', _('No image captured yet.'));
+  }
+
+  function setConnection (state) {
+    const badge = $('connection');
+    const labels = {
+      live: [_('Live'), 'ok'],
+      connecting: [_('Connecting…'), 'warn'],
+      offline: [_('Offline, reconnecting…'), 'bad']
+    };
+    const [text, cls] = labels[state];
+    badge.textContent = text;
+    badge.className = 'badge ' + cls;
+    badge.dataset.state = state;
+  }
+
+  // --- task table
+
+  function formatTime (text) {
+    if (!text) return '';
+    const date = new Date(text);
+    if (Number.isNaN(date.getTime())) return text;
+    return date.toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+
+  function isActive (task) {
+    return task.status === 'pending' || task.status === 'running';
+  }
+
+  function rowFor (task) {
+    let row = document.getElementById('task-' + task.id);
+    if (row) return row;
+    row = document.createElement('tr');
+    row.id = 'task-' + task.id;
+    row.dataset.taskId = task.id;
+
+    const name = document.createElement('td');
+    name.className = 'name';
+    const action = document.createElement('td');
+    action.className = 'action';
+    const status = document.createElement('td');
+    const statusBox = document.createElement('div');
+    statusBox.className = 'status';
+    const label = document.createElement('span');
+    label.className = 'status-label';
+    const progress = document.createElement('progress');
+    progress.max = 1;
+    statusBox.append(label, progress);
+    const error = document.createElement('span');
+    error.className = 'error';
+    status.append(statusBox, error);
+    const created = document.createElement('td');
+    created.className = 'created';
+    const cancelCell = document.createElement('td');
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'cancel';
+    cancel.textContent = _('Cancel');
+    cancel.addEventListener('click', () => cancelTask(task.id, cancel));
+    cancelCell.append(cancel);
+
+    row.append(name, action, status, created, cancelCell);
+    return row;
+  }
+
+  function renderTask (task) {
+    const rows = $('task-rows');
+    const row = rowFor(task);
+    row.dataset.status = task.status;
+    row.querySelector('.name').textContent = task.name;
+    row.querySelector('.action').textContent = task.action;
+    row.querySelector('.status-label').textContent = STATUS_LABELS[task.status] || task.status;
+    const progress = row.querySelector('progress');
+    progress.hidden = task.status !== 'running';
+    progress.value = typeof task.progress === 'number' ? task.progress : 0;
+    row.querySelector('.error').textContent = task.error || '';
+    row.querySelector('.created').textContent = formatTime(task.created_at);
+    const cancel = row.querySelector('button.cancel');
+    cancel.hidden = !isActive(task);
+    cancel.setAttribute('aria-label', format(_('Cancel “%s”'), task.name));
+    if (!row.parentNode) {
+      rows.prepend(row);
+      while (rows.rows.length > MAX_ROWS) {
+        const last = rows.rows[rows.rows.length - 1];
+        tasks.delete(last.dataset.taskId);
+        last.remove();
+      }
+    }
+    updateCounts();
+  }
+
+  function updateCounts () {
+    const count = $('task-rows').rows.length;
+    $('no-tasks').hidden = count > 0;
+    let active = 0;
+    for (const task of tasks.values()) if (isActive(task)) active++;
+    setText('task-count', format(_('%s shown, %s active'), count, active));
+    scheduleDevicePoll();
+  }
+
+  function mergeTask (task) {
+    const known = tasks.get(task.id);
+    const merged = Object.assign({}, known || {}, task);
+    tasks.set(task.id, merged);
+    renderTask(merged);
+    return merged;
+  }
+
+  async function cancelTask (id, button) {
+    button.disabled = true;
+    try {
+      const result = await api('DELETE', '/tasks/' + encodeURIComponent(id));
+      if (result.ok && result.data) mergeTask(result.data);
+      else if (!result.ok) alertRow(id, problemText(result));
+    } catch (error) {
+      alertRow(id, _('The service cannot be reached.'));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function alertRow (id, text) {
+    const row = document.getElementById('task-' + id);
+    if (row) row.querySelector('.error').textContent = text;
+  }
+
+  // --- snapshot: the newest tasks, then the events that came meanwhile
+
+  async function loadSnapshot () {
+    if (snapshotPending) return;
+    snapshotPending = [];
+    try {
+      const head = await api('GET', '/tasks?limit=1');
+      const total = Number(head.headers.get('X-Total-Count') || 0);
+      const offset = Math.max(0, total - MAX_ROWS);
+      const page = await api('GET', '/tasks?limit=' + MAX_ROWS + '&offset=' + offset);
+      if (page.ok && Array.isArray(page.data)) {
+        for (const task of page.data) {
+          const known = tasks.get(task.id);
+          // an event newer than the snapshot may already have finished it
+          if (known && STATUS_RANK[known.status] > STATUS_RANK[task.status]) continue;
+          mergeTask(task);
+          if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
+        }
+      }
+    } catch (error) {
+      console.warn('snapshot failed', error);
+    } finally {
+      const buffered = snapshotPending || [];
+      snapshotPending = null;
+      for (const event of buffered) applyEvent(event);
+      updateCounts();
+    }
+  }
+
+  // --- events
+
+  function handleEvent (event) {
+    if (typeof event.seq === 'number') {
+      if (lastSeq > 0 && event.seq <= lastSeq) return; // replayed: already seen
+      if (lastSeq > 0 && event.seq > lastSeq + 1 && event.type !== 'resync_required') {
+        lastSeq = event.seq;
+        loadSnapshot();
+        return;
+      }
+      lastSeq = event.seq;
+    }
+    if (event.type === 'resync_required') {
+      lastSeq = 0;
+      loadSnapshot();
+      return;
+    }
+    if (snapshotPending) {
+      snapshotPending.push(event);
+      return;
+    }
+    applyEvent(event);
+  }
+
+  function applyEvent (event) {
+    switch (event.type) {
+      case 'queue_paused':
+        showQueue(true);
+        return;
+      case 'queue_resumed':
+        showQueue(false);
+        return;
+      default:
+        break;
+    }
+    if (!event.task_id) return;
+    const known = tasks.get(event.task_id);
+    const update = { id: event.task_id };
+    switch (event.type) {
+      case 'task_scheduled':
+        update.name = event.name;
+        update.action = event.action;
+        update.status = 'pending';
+        update.created_at = event.timestamp;
+        update.progress = 0;
+        break;
+      case 'task_started':
+        update.status = 'running';
+        update.error = null;
+        break;
+      case 'task_progress':
+        update.progress = event.progress;
+        break;
+      case 'task_completed':
+        update.status = 'completed';
+        update.result = event.result;
+        update.progress = 1;
+        break;
+      case 'task_failed':
+        update.status = 'failed';
+        update.error = event.error;
+        break;
+      case 'task_cancelled':
+        update.status = 'cancelled';
+        break;
+      case 'task_retrying':
+        update.status = 'pending';
+        update.error = event.error || null;
+        break;
+      default:
+        return;
+    }
+    if (!known && event.type !== 'task_scheduled') {
+      // a task from before the snapshot window: fetch it whole
+      fetchTask(event.task_id);
+      return;
+    }
+    const task = mergeTask(update);
+    if (event.type === 'task_completed' && task.action === 'capture_image') showImage(task);
+    if (event.type !== 'task_progress' && task.action !== 'capture_image') refreshDevices();
+  }
+
+  async function fetchTask (id) {
+    try {
+      const result = await api('GET', '/tasks/' + encodeURIComponent(id));
+      if (result.ok && result.data) {
+        const task = mergeTask(result.data);
+        if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
+      }
+    } catch (error) {
+      console.warn('task fetch failed', error);
+    }
+  }
+
+  function connect () {
+    setConnection('connecting');
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const resume = sinceSupported && lastSeq > 0;
+    const url = scheme + '//' + location.host + '/ws' + (resume ? '?since=' + lastSeq : '');
+    let opened = false;
+    socket = new WebSocket(url);
+    socket.addEventListener('open', () => {
+      opened = true;
+      reconnectDelay = 500;
+      setConnection('live');
+      // without a resumable stream the table is rebuilt from REST
+      if (!resume) loadSnapshot();
+    });
+    socket.addEventListener('message', (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (error) {
+        return;
+      }
+      handleEvent(event);
+    });
+    socket.addEventListener('close', () => {
+      socket = null;
+      // a server that refuses ?since= is asked without it, and resynced
+      if (!opened && resume) sinceSupported = false;
+      setConnection('offline');
+      setTimeout(connect, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+    });
+  }
+
+  // --- latest image
+
+  function showImage (task) {
+    if (latestImageTask && latestImageTask.completed_at && task.completed_at &&
+        latestImageTask.completed_at > task.completed_at) return;
+    latestImageTask = task;
+    const image = $('latest-image');
+    const caption = $('image-caption');
+    const url = '/tasks/' + encodeURIComponent(task.id) + '/image';
+    const formatName = task.result && task.result.format;
+    if (formatName === 'tiff') {
+      // browsers do not show TIFF: offer the file instead
+      image.hidden = true;
+      image.removeAttribute('src');
+      caption.textContent = '';
+      const link = document.createElement('a');
+      link.href = url;
+      link.textContent = format(_('Download “%s” (TIFF)'), task.name);
+      caption.append(link);
+      return;
+    }
+    image.alt = format(_('Image of task “%s”'), task.name);
+    image.dataset.taskId = task.id;
+    image.src = url;
+    image.hidden = false;
+    caption.textContent = format(_('“%s”, %s'), task.name, formatTime(task.completed_at));
+  }
+
+  // --- devices
+
+  function number (value) {
+    return typeof value === 'number' ? value.toLocaleString(language, { maximumFractionDigits: 2 }) : '—';
+  }
+
+  async function refreshDevices () {
+    if (devicesInFlight) return;
+    devicesInFlight = true;
+    try {
+      const result = await api('GET', '/devices');
+      if (!result.ok || !result.data) return;
+      const devices = result.data;
+      if (devices.stage) {
+        const p = devices.stage.position;
+        setText('stage-position', format(_('x %s, y %s, z %s µm'), number(p.x), number(p.y), number(p.z)) +
+          (devices.stage.moving ? ' · ' + _('moving') : ''));
+      } else {
+        setText('stage-position', _('none'));
+      }
+      if (devices.focus) {
+        setText('focus-position', format(_('%s µm'), number(devices.focus.position)) +
+          (devices.focus.moving ? ' · ' + _('moving') : ''));
+      } else {
+        setText('focus-position', _('none'));
+      }
+      setText('camera-source', devices.camera ? (devices.camera.source || devices.camera.kind) : _('none'));
+    } catch (error) {
+      console.warn('device refresh failed', error);
+    } finally {
+      devicesInFlight = false;
+    }
+  }
+
+  function scheduleDevicePoll () {
+    let busy = false;
+    for (const task of tasks.values()) if (task.status === 'running') busy = true;
+    const wanted = busy ? DEVICE_POLL_BUSY_MS : DEVICE_POLL_IDLE_MS;
+    if (devicesTimer && devicesTimer.interval === wanted) return;
+    if (devicesTimer) clearInterval(devicesTimer.id);
+    devicesTimer = { interval: wanted, id: setInterval(refreshDevices, wanted) };
+  }
+
+  // --- queue
+
+  function showQueue (paused) {
+    const badge = $('queue-state');
+    badge.textContent = paused ? _('Paused') : _('Running');
+    badge.className = 'badge ' + (paused ? 'warn' : 'ok');
+    badge.dataset.paused = String(paused);
+    $('queue-pause').disabled = paused;
+    $('queue-resume').disabled = !paused;
+  }
+
+  function queueUnavailable () {
+    queueAvailable = false;
+    $('queue-state').textContent = '';
+    $('queue-pause').hidden = true;
+    $('queue-resume').hidden = true;
+    setText('queue-note', _('This service cannot pause its queue.'));
+  }
+
+  async function refreshQueue () {
+    try {
+      const result = await api('GET', '/queue');
+      if (result.status === 404 || result.status === 405) {
+        queueUnavailable();
+        return;
+      }
+      if (result.ok && result.data) showQueue(Boolean(result.data.paused));
+    } catch (error) {
+      console.warn('queue refresh failed', error);
+    }
+  }
+
+  async function setPaused (paused) {
+    if (!queueAvailable) return;
+    const result = await api('POST', paused ? '/queue/pause' : '/queue/resume');
+    if (result.status === 404 || result.status === 405) {
+      queueUnavailable();
+      return;
+    }
+    if (!result.ok) {
+      setText('queue-note', problemText(result));
+      return;
+    }
+    setText('queue-note', '');
+    if (result.data && typeof result.data.paused === 'boolean') showQueue(result.data.paused);
+    else refreshQueue();
+  }
+
+  // --- submit forms, one per action
+
+  function inputFor (action, parameter) {
+    const id = 'param-' + action.name + '-' + parameter.name;
+    const hint = [parameter.description || ''];
+    let control;
+
+    if (parameter.type === 'boolean') {
+      const wrapper = document.createElement('label');
+      wrapper.className = 'check';
+      control = document.createElement('input');
+      control.type = 'checkbox';
+      control.id = id;
+      control.name = parameter.name;
+      control.checked = parameter.default === true;
+      control.dataset.type = 'boolean';
+      const text = document.createElement('span');
+      text.textContent = parameter.name;
+      wrapper.title = parameter.description || '';
+      wrapper.append(control, text);
+      return wrapper;
+    }
+
+    const wrapper = document.createElement('label');
+    wrapper.className = 'field';
+    const title = document.createElement('span');
+    title.textContent = parameter.name + (parameter.required ? ' *' : '');
+    wrapper.append(title);
+
+    if (Array.isArray(parameter.choices)) {
+      control = document.createElement('select');
+      if (!parameter.required && parameter.default === undefined) {
+        control.append(new Option('—', ''));
+      }
+      for (const choice of parameter.choices) {
+        control.append(new Option(String(choice), String(choice), false, choice === parameter.default));
+      }
+    } else {
+      control = document.createElement('input');
+      if (parameter.type === 'number' || parameter.type === 'integer') {
+        control.type = 'number';
+        control.step = parameter.type === 'integer' ? '1' : 'any';
+        if (typeof parameter.minimum === 'number') control.min = String(parameter.minimum);
+        if (typeof parameter.maximum === 'number') control.max = String(parameter.maximum);
+        if (typeof parameter.exclusive_minimum === 'number') {
+          hint.push(format(_('greater than %s'), parameter.exclusive_minimum));
+        }
+      } else {
+        control.type = 'text';
+      }
+      if (parameter.default !== undefined && parameter.default !== null) {
+        control.value = String(parameter.default);
+      }
+    }
+    control.id = id;
+    control.name = parameter.name;
+    control.dataset.type = parameter.type;
+    if (parameter.required) control.required = true;
+
+    const row = document.createElement('div');
+    row.className = 'field-row';
+    row.append(control);
+    if (parameter.unit) {
+      const unit = document.createElement('span');
+      unit.className = 'unit';
+      unit.textContent = parameter.unit;
+      row.append(unit);
+    }
+    wrapper.append(row);
+    const small = document.createElement('small');
+    small.textContent = hint.filter(Boolean).join('; ');
+    wrapper.append(small);
+    return wrapper;
+  }
+
+  function collectParameters (form, action) {
+    const parameters = {};
+    for (const parameter of action.parameters || []) {
+      const control = form.elements.namedItem(parameter.name);
+      if (!control) continue;
+      if (parameter.type === 'boolean') {
+        if (control.checked !== (parameter.default === true)) parameters[parameter.name] = control.checked;
+        continue;
+      }
+      const text = control.value.trim();
+      if (text === '') continue;
+      if (parameter.type === 'number' || parameter.type === 'integer') {
+        parameters[parameter.name] = Number(text);
+      } else {
+        parameters[parameter.name] = text;
+      }
+    }
+    return parameters;
+  }
+
+  function formFor (action) {
+    const form = document.createElement('form');
+    form.className = 'action-form';
+    form.dataset.action = action.name;
+    form.noValidate = false;
+
+    const nameField = document.createElement('label');
+    nameField.className = 'field';
+    const nameTitle = document.createElement('span');
+    nameTitle.textContent = _('Task name') + ' *';
+    const nameInput = document.createElement('input');
+    nameInput.type = 'text';
+    nameInput.name = 'task-name';
+    nameInput.required = true;
+    nameInput.maxLength = 256;
+    nameInput.value = action.name;
+    nameField.append(nameTitle, nameInput);
+    form.append(nameField);
+
+    for (const parameter of action.parameters || []) form.append(inputFor(action, parameter));
+
+    const submit = document.createElement('button');
+    submit.type = 'submit';
+    submit.className = 'primary';
+    submit.textContent = _('Submit');
+    const message = document.createElement('p');
+    message.className = 'form-message';
+    message.setAttribute('role', 'alert');
+    form.append(submit, message);
+
+    form.addEventListener('submit', async (domEvent) => {
+      domEvent.preventDefault();
+      submit.disabled = true;
+      message.textContent = '';
+      message.className = 'form-message';
+      const body = {
+        name: nameInput.value.trim(),
+        action: action.name,
+        parameters: collectParameters(form, action)
+      };
+      try {
+        const result = await api('POST', '/tasks', body);
+        if (result.ok && result.data) {
+          mergeTask(result.data);
+          message.textContent = format(_('Scheduled “%s”.'), result.data.name);
+          message.className = 'form-message ok';
+        } else {
+          message.textContent = problemText(result);
+          message.className = 'form-message error';
+        }
+      } catch (error) {
+        message.textContent = _('The service cannot be reached.');
+        message.className = 'form-message error';
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  function showAction (name) {
+    for (const form of document.querySelectorAll('.action-form')) {
+      form.hidden = form.dataset.action !== name;
+    }
+    const action = actions.find((candidate) => candidate.name === name);
+    setText('action-description', action ? action.description : '');
+  }
+
+  async function loadActions () {
+    const result = await api('GET', '/actions');
+    if (!result.ok || !Array.isArray(result.data)) {
+      setText('action-description', problemText(result));
+      return;
+    }
+    actions = result.data;
+    const select = $('action-select');
+    const forms = $('action-forms');
+    select.textContent = '';
+    forms.textContent = '';
+    for (const action of actions) {
+      select.append(new Option(action.name, action.name));
+      forms.append(formFor(action));
+    }
+    select.addEventListener('change', () => showAction(select.value));
+    if (actions.length > 0) showAction(actions[0].name);
+  }
+
+  async function loadVersion () {
+    try {
+      const result = await api('GET', '/health');
+      if (result.ok && result.data && result.data.version) {
+        setText('version', format(_('version %s'), result.data.version));
+      }
+    } catch (error) {
+      console.warn('health failed', error);
+    }
+  }
+
+  function start () {
+    renderStaticText();
+    setConnection('connecting');
+    $('queue-pause').addEventListener('click', () => setPaused(true));
+    $('queue-resume').addEventListener('click', () => setPaused(false));
+    connect();
+    loadActions();
+    loadVersion();
+    refreshQueue();
+    refreshDevices();
+    updateCounts();
+  }
+
+  start();
+})();

@@ -1,0 +1,53 @@
+// Translations of the dashboard's text, selected by navigator.language.
+// Keys are the English strings app.js marks for translation; each table holds
+// the same translations as po/<language>.po (tests/test-translations.py
+// checks that they agree).
+window.EM_TRANSLATIONS = {
+  "de": {
+    "pending": "wartend",
+    "running": "läuft",
+    "completed": "abgeschlossen",
+    "failed": "fehlgeschlagen",
+    "cancelled": "abgebrochen",
+    "The service answered %s": "Der Dienst antwortete %s",
+    "Engine Manager": "Engine Manager",
+    "Tasks": "Aufgaben",
+    "Name": "Name",
+    "Action": "Aktion",
+    "Status": "Status",
+    "Created": "Angelegt",
+    "Cancel": "Abbrechen",
+    "No tasks yet. Submit one with the form.": "Noch keine Aufgaben. Reichen Sie eine mit dem Formular ein.",
+    "Submit a task": "Aufgabe einreichen",
+    "Queue": "Warteschlange",
+    "Pause": "Anhalten",
+    "Resume": "Fortsetzen",
+    "Devices": "Geräte",
+    "Stage": "Probentisch",
+    "Focus": "Fokus",
+    "Camera": "Kamera",
+    "Latest image": "Neuestes Bild",
+    "No image captured yet.": "Noch kein Bild aufgenommen.",
+    "Live": "Verbunden",
+    "Connecting…": "Verbinde…",
+    "Offline, reconnecting…": "Getrennt, verbinde neu…",
+    "Cancel “%s”": "„%s“ abbrechen",
+    "%s shown, %s active": "%s angezeigt, %s aktiv",
+    "The service cannot be reached.": "Der Dienst ist nicht erreichbar.",
+    "Download “%s” (TIFF)": "„%s“ herunterladen (TIFF)",
+    "Image of task “%s”": "Bild der Aufgabe „%s“",
+    "“%s”, %s": "„%s“, %s",
+    "x %s, y %s, z %s µm": "x %s, y %s, z %s µm",
+    "moving": "in Bewegung",
+    "none": "keine",
+    "%s µm": "%s µm",
+    "Paused": "Angehalten",
+    "Running": "Läuft",
+    "This service cannot pause its queue.": "Dieser Dienst kann seine Warteschlange nicht anhalten.",
+    "greater than %s": "größer als %s",
+    "Task name": "Name der Aufgabe",
+    "Submit": "Einreichen",
+    "Scheduled “%s”.": "„%s“ eingeplant.",
+    "version %s": "Version %s"
+  }
+};

@@ -1,0 +1,153 @@
+#define G_LOG_DOMAIN "engine-manager"
+
+#include "config.h"
+
+#include "daemon/em-daemon-config.h"
+#include "devices/em-gst-camera.h"
+#include "engine/em-engine-manager.h"
+
+/* the simulated devices' travel and speeds; the schema's defaults repeat them
+ * (tests/test-daemon-config.c checks that they agree) */
+static const EmStagePosition default_stage_min = { -50000.0, -50000.0, 0.0 };
+static const EmStagePosition default_stage_max = { 50000.0, 50000.0, 10000.0 };
+#define DEFAULT_STAGE_SPEED 1000.0
+#define DEFAULT_FOCUS_MIN   0.0
+#define DEFAULT_FOCUS_MAX   10000.0
+#define DEFAULT_FOCUS_SPEED 500.0
+
+static char *
+default_data_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "engine-manager", NULL);
+}
+
+void
+em_daemon_config_init_defaults (EmDaemonConfig *config)
+{
+  config->http_address = g_strdup ("127.0.0.1");
+  config->http_port = 8000;
+  config->http_enabled = TRUE;
+  config->token_file = NULL;
+  /* -1: the REST server's own default */
+  config->max_pending = -1;
+  config->ws_max_clients = -1;
+  config->max_header_size = -1;
+  config->idle_timeout = -1;
+  config->data_dir = default_data_dir ();
+  config->camera_pipeline = g_strdup (EM_GST_CAMERA_DEFAULT_SOURCE);
+  config->camera_width = EM_GST_CAMERA_DEFAULT_WIDTH;
+  config->camera_height = EM_GST_CAMERA_DEFAULT_HEIGHT;
+  config->stage_min = default_stage_min;
+  config->stage_max = default_stage_max;
+  config->stage_speed = DEFAULT_STAGE_SPEED;
+  config->focus_min = DEFAULT_FOCUS_MIN;
+  config->focus_max = DEFAULT_FOCUS_MAX;
+  config->focus_speed = DEFAULT_FOCUS_SPEED;
+  config->bus = EM_BUS_SESSION;
+  config->max_concurrent = EM_ENGINE_DEFAULT_MAX_CONCURRENT;
+  config->retention_max_tasks = 0;
+  config->retention_max_age_days = 0;
+  config->pinned = NULL;
+}
+
+void
+em_daemon_config_clear (EmDaemonConfig *config)
+{
+  g_clear_pointer (&config->http_address, g_free);
+  g_clear_pointer (&config->token_file, g_free);
+  g_clear_pointer (&config->tls_certificate, g_free);
+  g_clear_pointer (&config->tls_key, g_free);
+  g_clear_pointer (&config->cors_origins, g_strfreev);
+  g_clear_pointer (&config->data_dir, g_free);
+  g_clear_pointer (&config->camera_pipeline, g_free);
+  g_clear_pointer (&config->pinned, g_strfreev);
+}
+
+void
+em_daemon_config_copy (EmDaemonConfig       *dest,
+                       const EmDaemonConfig *src)
+{
+  *dest = *src;
+  dest->http_address = g_strdup (src->http_address);
+  dest->token_file = g_strdup (src->token_file);
+  dest->tls_certificate = g_strdup (src->tls_certificate);
+  dest->tls_key = g_strdup (src->tls_key);
+  dest->cors_origins = g_strdupv (src->cors_origins);
+  dest->data_dir = g_strdup (src->data_dir);
+  dest->camera_pipeline = g_strdup (src->camera_pipeline);
+  dest->pinned = g_strdupv (src->pinned);
+}
+
+gboolean
+em_daemon_config_is_pinned (const EmDaemonConfig *config,
+                            const char           *key)
+{
+  return config->pinned != NULL &&
+         g_strv_contains ((const char * const *) config->pinned, key);
+}
+
+GSettings *
+em_daemon_settings_lookup (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (source == NULL)
+    return NULL;
+  schema = g_settings_schema_source_lookup (source, EM_APP_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_debug ("no GSettings schema %s: using built-in defaults", EM_APP_ID);
+      return NULL;
+    }
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+/* empty strings in the schema mean "the built-in default" */
+static void
+load_string (GSettings  *settings,
+             const char *key,
+             char      **target)
+{
+  g_autofree char *value = g_settings_get_string (settings, key);
+
+  if (*value == '\0')
+    return;
+  g_free (*target);
+  *target = g_steal_pointer (&value);
+}
+
+static void
+load_position (GSettings       *settings,
+               const char      *key,
+               EmStagePosition *target)
+{
+  g_settings_get (settings, key, "(ddd)", &target->x, &target->y, &target->z);
+}
+
+void
+em_daemon_config_load_settings (EmDaemonConfig *config,
+                                GSettings      *settings)
+{
+  g_autofree char *token_file = g_settings_get_string (settings, "token-file");
+
+  load_string (settings, "http-address", &config->http_address);
+  config->http_port = (guint) g_settings_get_int (settings, "http-port");
+  config->http_enabled = g_settings_get_boolean (settings, "http-enabled");
+  g_clear_pointer (&config->token_file, g_free);
+  if (*token_file != '\0')
+    config->token_file = g_steal_pointer (&token_file);
+  load_string (settings, "data-dir", &config->data_dir);
+  load_string (settings, "camera-pipeline", &config->camera_pipeline);
+  config->camera_width = g_settings_get_uint (settings, "camera-width");
+  config->camera_height = g_settings_get_uint (settings, "camera-height");
+  load_position (settings, "stage-min", &config->stage_min);
+  load_position (settings, "stage-max", &config->stage_max);
+  config->stage_speed = g_settings_get_double (settings, "stage-speed");
+  config->focus_min = g_settings_get_double (settings, "focus-min");
+  config->focus_max = g_settings_get_double (settings, "focus-max");
+  config->focus_speed = g_settings_get_double (settings, "focus-speed");
+  config->max_concurrent = g_settings_get_uint (settings, "max-concurrent");
+  config->retention_max_tasks = g_settings_get_uint (settings, "retention-max-tasks");
+  config->retention_max_age_days = g_settings_get_uint (settings, "retention-max-age-days");
+}

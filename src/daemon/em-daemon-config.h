@@ -1,0 +1,65 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devices/em-stage.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  EM_BUS_SESSION,
+  EM_BUS_NONE,
+} EmBusType;
+
+/* everything the daemon can be told: built-in defaults, then GSettings, then
+ * the command line on top */
+typedef struct {
+  char            *http_address;
+  guint            http_port;
+  gboolean         http_enabled;
+  char            *token_file;
+  /* REST access control and limits; 0 or %NULL: the server's defaults */
+  gboolean         insecure;
+  char            *tls_certificate;
+  char            *tls_key;
+  GStrv            cors_origins;
+  gint             max_pending;
+  gint             ws_max_clients;
+  gint             max_header_size;
+  gint             idle_timeout;
+  char            *data_dir;
+  char            *camera_pipeline;
+  guint            camera_width;
+  guint            camera_height;
+  EmStagePosition  stage_min;
+  EmStagePosition  stage_max;
+  gdouble          stage_speed;
+  gdouble          focus_min;
+  gdouble          focus_max;
+  gdouble          focus_speed;
+  EmBusType        bus;
+  guint            max_concurrent;
+  /* retention of finished history in the task database; 0: keep everything */
+  guint            retention_max_tasks;
+  guint            retention_max_age_days;
+  /* GSettings keys the command line set: live changes to them are ignored */
+  GStrv            pinned;
+} EmDaemonConfig;
+
+void       em_daemon_config_init_defaults (EmDaemonConfig       *config);
+void       em_daemon_config_clear         (EmDaemonConfig       *config);
+void       em_daemon_config_copy          (EmDaemonConfig       *dest,
+                                           const EmDaemonConfig *src);
+gboolean   em_daemon_config_is_pinned     (const EmDaemonConfig *config,
+                                           const char           *key);
+
+/* the service's settings when the schema is installed (or found through
+ * GSETTINGS_SCHEMA_DIR), %NULL otherwise; never aborts */
+GSettings *em_daemon_settings_lookup      (void);
+/* overwrites @config with every key of @settings */
+void       em_daemon_config_load_settings (EmDaemonConfig       *config,
+                                           GSettings            *settings);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (EmDaemonConfig, em_daemon_config_clear)
+
+G_END_DECLS

@@ -1,0 +1,178 @@
+#define G_LOG_DOMAIN "engine-manager"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "daemon/em-settings-watch.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+
+#define SECONDS_PER_DAY (24.0 * 3600.0)
+
+struct _EmSettingsWatch
+{
+  GObject          parent_instance;
+
+  GSettings       *settings;
+  EmEngineManager *manager;
+  GStrv            pinned;
+  GCancellable    *cancellable;
+  gulong           changed_id;
+};
+
+G_DEFINE_FINAL_TYPE (EmSettingsWatch, em_settings_watch, G_TYPE_OBJECT)
+
+static void
+prune_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  if (!em_engine_manager_prune_finish (EM_ENGINE_MANAGER (source), result, &count, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning (_("Cannot apply the new retention: %s"), error->message);
+      return;
+    }
+  g_debug ("retention changed: pruned %u tasks", count);
+}
+
+static void
+apply_retention (EmSettingsWatch *self)
+{
+  g_object_set (self->manager,
+                "retention-max-tasks", g_settings_get_uint (self->settings, "retention-max-tasks"),
+                "retention-max-age",
+                g_settings_get_uint (self->settings, "retention-max-age-days") * SECONDS_PER_DAY,
+                NULL);
+  em_engine_manager_prune_async (self->manager, self->cancellable, prune_cb, NULL);
+}
+
+static void
+apply_stage (EmSettingsWatch *self)
+{
+  EmStage *stage = em_device_set_get_stage (em_engine_manager_get_devices (self->manager));
+  EmStagePosition min, max;
+
+  if (stage == NULL)
+    return;
+  g_settings_get (self->settings, "stage-min", "(ddd)", &min.x, &min.y, &min.z);
+  g_settings_get (self->settings, "stage-max", "(ddd)", &max.x, &max.y, &max.z);
+  em_stage_set_limits (stage, &min, &max);
+  em_stage_set_default_speed (stage, g_settings_get_double (self->settings, "stage-speed"));
+}
+
+static void
+apply_focus (EmSettingsWatch *self)
+{
+  EmFocus *focus = em_device_set_get_focus (em_engine_manager_get_devices (self->manager));
+
+  if (focus == NULL)
+    return;
+  em_focus_set_limits (focus, g_settings_get_double (self->settings, "focus-min"),
+                       g_settings_get_double (self->settings, "focus-max"));
+  em_focus_set_default_speed (focus, g_settings_get_double (self->settings, "focus-speed"));
+}
+
+static void
+apply_camera_pipeline (EmSettingsWatch *self)
+{
+  EmCamera *camera = em_device_set_get_camera (em_engine_manager_get_devices (self->manager));
+  g_autofree char *description = g_settings_get_string (self->settings, "camera-pipeline");
+
+  /* a capture in flight finishes on the old pipeline */
+  if (camera != NULL && EM_IS_GST_CAMERA (camera))
+    em_gst_camera_set_source_description (EM_GST_CAMERA (camera), description);
+}
+
+static void
+changed_cb (GSettings  *settings,
+            const char *key,
+            gpointer    user_data)
+{
+  EmSettingsWatch *self = user_data;
+
+  if (self->pinned != NULL && g_strv_contains ((const char * const *) self->pinned, key))
+    {
+      g_debug ("setting %s changed, but the command line set it", key);
+      return;
+    }
+
+  if (g_str_equal (key, "max-concurrent"))
+    em_engine_manager_set_max_concurrent (self->manager, g_settings_get_uint (settings, key));
+  else if (g_str_has_prefix (key, "retention-"))
+    apply_retention (self);
+  else if (g_str_has_prefix (key, "stage-"))
+    apply_stage (self);
+  else if (g_str_has_prefix (key, "focus-"))
+    apply_focus (self);
+  else if (g_str_equal (key, "camera-pipeline"))
+    apply_camera_pipeline (self);
+  else
+    {
+      /* the listening socket, the data directory */
+      g_message (_("Setting %s changed; it applies when the service next starts"), key);
+      return;
+    }
+  g_debug ("setting %s applied", key);
+}
+
+static void
+em_settings_watch_dispose (GObject *object)
+{
+  EmSettingsWatch *self = EM_SETTINGS_WATCH (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_signal_handler (&self->changed_id, self->settings);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->manager);
+
+  G_OBJECT_CLASS (em_settings_watch_parent_class)->dispose (object);
+}
+
+static void
+em_settings_watch_finalize (GObject *object)
+{
+  EmSettingsWatch *self = EM_SETTINGS_WATCH (object);
+
+  g_clear_object (&self->cancellable);
+  g_strfreev (self->pinned);
+
+  G_OBJECT_CLASS (em_settings_watch_parent_class)->finalize (object);
+}
+
+static void
+em_settings_watch_class_init (EmSettingsWatchClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = em_settings_watch_dispose;
+  object_class->finalize = em_settings_watch_finalize;
+}
+
+static void
+em_settings_watch_init (EmSettingsWatch *self)
+{
+  self->cancellable = g_cancellable_new ();
+}
+
+EmSettingsWatch *
+em_settings_watch_new (GSettings            *settings,
+                       EmEngineManager      *manager,
+                       const EmDaemonConfig *config)
+{
+  EmSettingsWatch *self;
+
+  g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (manager), NULL);
+
+  self = g_object_new (EM_TYPE_SETTINGS_WATCH, NULL);
+  self->settings = g_object_ref (settings);
+  self->manager = g_object_ref (manager);
+  self->pinned = g_strdupv (config->pinned);
+  self->changed_id = g_signal_connect (settings, "changed", G_CALLBACK (changed_cb), self);
+  return self;
+}

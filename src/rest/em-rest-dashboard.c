@@ -1,0 +1,139 @@
+#define G_LOG_DOMAIN "em-rest"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "em-dashboard-resources.h"
+#include "rest/em-problem.h"
+#include "rest/em-rest-dashboard.h"
+
+#define DASHBOARD_URL_PREFIX "/dashboard/"
+
+/* the page loads only its own files and talks only to this service */
+#define DASHBOARD_CSP \
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " \
+  "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static const struct {
+  const char *suffix;
+  const char *content_type;
+} content_types[] = {
+  { ".html", "text/html; charset=utf-8" },
+  { ".js", "text/javascript; charset=utf-8" },
+  { ".css", "text/css; charset=utf-8" },
+  { ".json", "application/json" },
+  { ".svg", "image/svg+xml" },
+  { ".png", "image/png" },
+};
+
+static const char *
+content_type_for (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (content_types); i++)
+    if (g_str_has_suffix (name, content_types[i].suffix))
+      return content_types[i].content_type;
+  return "application/octet-stream";
+}
+
+/* one plain file name: no directories, no dot files */
+static gboolean
+valid_file_name (const char *name)
+{
+  if (*name == '\0' || *name == '.')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '.' && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+em_rest_dashboard_is_path (const char *path)
+{
+  return g_str_equal (path, "/") || g_str_has_prefix (path, DASHBOARD_URL_PREFIX);
+}
+
+static gboolean
+etag_matches (SoupMessageHeaders *request_headers,
+              const char         *etag)
+{
+  const char *if_none_match = soup_message_headers_get_list (request_headers, "If-None-Match");
+  g_auto(GStrv) tags = NULL;
+
+  if (if_none_match == NULL)
+    return FALSE;
+  tags = g_strsplit (if_none_match, ",", 32);
+  for (guint i = 0; tags[i] != NULL; i++)
+    {
+      const char *tag = g_strstrip (tags[i]);
+
+      if (g_str_has_prefix (tag, "W/"))
+        tag += 2;
+      if (g_str_equal (tag, "*") || g_str_equal (tag, etag))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+void
+em_rest_serve_resource (SoupServerMessage *msg,
+                        const char        *resource_path,
+                        const char        *content_type)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *digest = NULL;
+  g_autofree char *etag = NULL;
+
+  /* the bytes are part of the binary: nothing here touches the disk */
+  bytes = g_resource_lookup_data (em_dashboard_get_resource (), resource_path,
+                                  G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  if (bytes == NULL)
+    {
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"),
+                                 g_uri_get_path (soup_server_message_get_uri (msg)));
+      return;
+    }
+
+  digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  etag = g_strdup_printf ("\"%.32s\"", digest);
+  soup_message_headers_replace (headers, "ETag", etag);
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+
+  if (etag_matches (soup_server_message_get_request_headers (msg), etag))
+    {
+      soup_server_message_set_status (msg, 304, NULL);
+      return;
+    }
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_replace (headers, "Content-Type", content_type);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
+}
+
+void
+em_rest_dashboard_handle (SoupServerMessage *msg,
+                          const char        *path)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *name = "index.html";
+  g_autofree char *resource_path = NULL;
+
+  if (g_str_has_prefix (path, DASHBOARD_URL_PREFIX))
+    name = path + strlen (DASHBOARD_URL_PREFIX);
+  if (!valid_file_name (name))
+    {
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), path);
+      return;
+    }
+
+  resource_path = g_strconcat (EM_RESOURCE_PREFIX "/dashboard/", name, NULL);
+  if (g_str_has_suffix (name, ".html"))
+    {
+      soup_message_headers_replace (headers, "Content-Security-Policy", DASHBOARD_CSP);
+      soup_message_headers_replace (headers, "Referrer-Policy", "no-referrer");
+    }
+  em_rest_serve_resource (msg, resource_path, content_type_for (name));
+}

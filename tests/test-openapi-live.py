@@ -1,0 +1,210 @@
+"""Checks the running service against data/openapi.json: GET /openapi.json
+serves the document; every documented example request is sent and its
+response validated against the documented status, content type and schema;
+WebSocket frames are validated against the Event schema; error documents
+follow Accept-Language."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import jsonschema
+import requests
+import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desktop_daemon import Daemon, wait_until  # noqa: E402
+
+SOURCE_ROOT = os.environ["SOURCE_ROOT"]
+DOC = json.load(open(os.path.join(SOURCE_ROOT, "data", "openapi.json"), encoding="utf-8"))
+RESOLVER = jsonschema.RefResolver.from_schema(DOC)
+FORMATS = jsonschema.FormatChecker()
+failures = []
+checked = 0
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def is_datetime(value):
+    if not isinstance(value, str):
+        return True
+    from datetime import datetime
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not (value.endswith("Z") or value[-6] in "+-"):
+        raise ValueError("no time zone")
+    return True
+
+
+def fail(message):
+    failures.append(message)
+    print("FAIL:", message)
+
+
+def validate(instance, schema, where):
+    global checked
+    validator = jsonschema.Draft202012Validator(schema, resolver=RESOLVER, format_checker=FORMATS)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    checked += 1
+    for error in errors[:3]:
+        fail(f"{where}: {error.message} at {list(error.absolute_path)}")
+    return not errors
+
+
+def resolve(node):
+    while isinstance(node, dict) and "$ref" in node:
+        _, node = RESOLVER.resolve(node["$ref"])
+    return node
+
+
+def check_response(method, path_template, operation, response, where):
+    responses = operation["responses"]
+    status = str(response.status_code)
+    if status not in responses:
+        fail(f"{where}: status {status} is not documented ({sorted(responses)}): {response.text[:200]}")
+        return
+    documented = resolve(responses[status])
+    content = documented.get("content")
+    if not content:
+        return
+    media = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if media not in content:
+        fail(f"{where}: Content-Type {media} is not documented ({sorted(content)})")
+        return
+    for header in documented.get("headers", {}):
+        if header == "Location" and header not in response.headers:
+            fail(f"{where}: no {header} header")
+    if media.endswith("json") and method != "HEAD":
+        validate(response.json(), content[media]["schema"], where)
+
+
+def parameters_of(path_item, operation):
+    params = [resolve(p) for p in path_item.get("parameters", []) + operation.get("parameters", [])]
+    return params
+
+
+def send(url, method, path_template, path_item, operation, ids, body=None, label=""):
+    params = parameters_of(path_item, operation)
+    path = path_template
+    query = {}
+    for param in params:
+        if param["in"] == "path":
+            value = ids.get(param["name"], param.get("example"))
+            path = path.replace("{" + param["name"] + "}", urllib.parse.quote(str(value), safe=""))
+        elif param["in"] == "query" and "example" in param:
+            query[param["name"]] = param["example"]
+    where = f"{method} {path_template}{' ' + label if label else ''}"
+    response = requests.request(method, url + path, params=query,
+                                json=body if body is not None else None, timeout=15)
+    check_response(method, path_template, operation, response, where)
+    return response
+
+
+def build_locale(root):
+    target = os.path.join(root, "de_DE.UTF-8")
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", target],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.path.isdir(target):
+        fail("localedef could not build de_DE.UTF-8 (install Debian's locales)")
+    return root
+
+
+async def follow_events(url, since, count):
+    frames = []
+    ws_url = url.replace("http://", "ws://") + "/ws" + (f"?since={since}" if since is not None else "")
+    async with websockets.connect(ws_url) as ws:
+        while len(frames) < count:
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return frames
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-openapi-") as tmp:
+        env = {"LOCPATH": build_locale(tmp), "LC_ALL": "C", "LANG": "C"}
+        with Daemon(env=env) as daemon:
+            url = daemon.url
+            served = requests.get(url + "/openapi.json", timeout=5)
+            if served.status_code != 200 or served.json() != DOC:
+                fail("GET /openapi.json does not serve data/openapi.json")
+
+            # a completed capture and a long move to cancel
+            capture = requests.post(url + "/tasks", json={"name": "snap", "action": "capture_image"}, timeout=5).json()
+            wait_until(lambda: requests.get(f"{url}/tasks/{capture['id']}", timeout=5).json()["status"] == "completed",
+                       what="the capture to complete")
+
+            order = ["post", "get", "delete"]
+            paths = DOC["paths"]
+            for path_template, path_item in paths.items():
+                if path_template == "/ws":
+                    continue
+                for method in sorted((m for m in path_item if m in order), key=order.index):
+                    operation = path_item[method]
+                    if path_template.startswith("/queue"):
+                        continue  # below, in a known order
+                    ids = {"id": capture["id"]}
+                    if method == "delete" and path_template == "/tasks/{id}":
+                        move = requests.post(url + "/tasks", json={"name": "long move", "action": "move_stage",
+                                                                   "parameters": {"x": 40000, "speed": 10}}, timeout=5).json()
+                        ids = {"id": move["id"]}
+                    body = operation.get("requestBody")
+                    if body:
+                        for name, example in body["content"]["application/json"]["examples"].items():
+                            send(url, method.upper(), path_template, path_item, operation, ids,
+                                 body=example["value"], label=name)
+                    else:
+                        send(url, method.upper(), path_template, path_item, operation, ids)
+
+            for path_template, method in (("/queue", "get"), ("/queue/pause", "post"),
+                                          ("/queue", "get"), ("/queue/resume", "post")):
+                response = send(url, method.upper(), path_template, paths[path_template],
+                                paths[path_template][method], {})
+                if path_template == "/queue/pause" and response.ok and response.json().get("paused") is not True:
+                    fail("POST /queue/pause did not pause")
+
+            # documented errors
+            for method, path, expected in (("GET", "/tasks/no-such-task", "404"),
+                                           ("DELETE", "/tasks/" + capture["id"], "409"),
+                                           ("GET", "/tasks?status=bogus", "400")):
+                template = "/tasks/{id}" if path.startswith("/tasks/") else "/tasks"
+                response = requests.request(method, url + path, timeout=5)
+                if str(response.status_code) != expected:
+                    fail(f"{method} {path}: {response.status_code}, expected {expected}")
+                check_response(method, template, paths[template][method.lower()], response, f"{method} {path}")
+
+            # problem documents follow Accept-Language
+            german = requests.get(url + "/tasks/no-such-task", headers={"Accept-Language": "de-DE,de;q=0.9"}, timeout=5)
+            english = requests.get(url + "/tasks/no-such-task", headers={"Accept-Language": "en"}, timeout=5)
+            if german.json().get("title") != "Nicht gefunden":
+                fail(f"Accept-Language: de gave {german.json()}")
+            if english.json().get("title") != "Not found":
+                fail(f"Accept-Language: en gave {english.json()}")
+
+            # the event stream: live, then replayed with since
+            event_schema = {"$ref": "#/components/schemas/Event"}
+
+            async def live():
+                task = asyncio.ensure_future(follow_events(url, None, 4))
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(requests.post, url + "/tasks",
+                                        json={"name": "ws", "action": "capture_image"}, timeout=5)
+                return await task
+            frames = asyncio.run(live())
+            for frame in frames:
+                validate(frame, event_schema, f"WebSocket {frame.get('type')}")
+            first = frames[0]["seq"]
+            replayed = asyncio.run(follow_events(url, first - 1, 4))
+            if [f["seq"] for f in replayed] != [f["seq"] for f in frames]:
+                fail(f"?since={first - 1} replayed {[f['seq'] for f in replayed]}, "
+                     f"expected {[f['seq'] for f in frames]}")
+            for frame in replayed:
+                validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
+
+    print(f"{checked} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

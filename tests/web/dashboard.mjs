@@ -1,0 +1,185 @@
+// The dashboard in headless Chromium, driven by playwright-core: submit a
+// capture_image from the form and watch it complete and its image appear,
+// cancel a long stage move from the page, pause and resume the queue, read the
+// page in German, and see no console error. Leaves a screenshot in the build
+// tree (EM_SCREENSHOT_DIR).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+if (!existsSync(join(here, 'node_modules', 'playwright-core'))) {
+  console.error('FAIL: tests/web/node_modules is missing; run: npm ci --prefix tests/web');
+  process.exit(1);
+}
+const { chromium } = await import('playwright-core');
+
+const TIMEOUT = 30000;
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+let passed = 0;
+
+function check (condition, message) {
+  if (!condition) throw new Error(message);
+  passed++;
+}
+
+function startDaemon (dataDir) {
+  const env = { ...process.env };
+  delete env.LANGUAGE;
+  const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', '0', '--data-dir', dataDir],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('engine-manager did not start:\n' + log)), TIMEOUT);
+    const onData = (chunk) => {
+      log += chunk;
+      const match = /Listening on (http:\/\/\S+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], log: () => log });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`engine-manager exited with ${code}:\n${log}`)));
+  });
+}
+
+function stopDaemon (daemon) {
+  return new Promise((resolve) => {
+    if (daemon.child.exitCode !== null) return resolve(daemon.child.exitCode);
+    daemon.child.removeAllListeners('exit');
+    daemon.child.on('exit', (code, signal) => resolve(code ?? signal));
+    daemon.child.kill('SIGTERM');
+  });
+}
+
+async function submit (page, action, name, fields) {
+  await page.selectOption('#action-select', action);
+  const form = page.locator(`form.action-form[data-action="${action}"]`);
+  await form.waitFor({ state: 'visible' });
+  await form.locator('input[name="task-name"]').fill(name);
+  for (const [field, value] of Object.entries(fields)) {
+    await form.locator(`[name="${field}"]`).fill(String(value));
+  }
+  await form.locator('button[type="submit"]').click();
+  await form.locator('.form-message.ok').waitFor({ timeout: TIMEOUT });
+  const row = page.locator('#task-rows tr', { hasText: name }).first();
+  await row.waitFor({ timeout: TIMEOUT });
+  return row;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
+const daemon = await startDaemon(dataDir);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+const problems = [];
+let exitCode = 0;
+let expectRefusal = false;
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    // the browser logs the refused submission that the test makes on purpose
+    if (expectRefusal && /status of 400/.test(message.text())) {
+      expectRefusal = false;
+      return;
+    }
+    problems.push(`console: ${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('response', (r) => { if (r.status() >= 400) console.log(`response ${r.status()} ${r.request().method()} ${r.url()}`); });
+
+  const response = await page.goto(daemon.url + '/');
+  check(response.status() === 200, `GET / answered ${response.status()}`);
+  await page.locator('#connection[data-state="live"]').waitFor();
+  await page.locator('form.action-form[data-action="capture_image"]').waitFor({ state: 'attached' });
+  check(await page.locator('form.action-form').count() >= 3, 'one form per action');
+
+  // a capture from the form: the row reaches completed and the image shows
+  const snap = await submit(page, 'capture_image', 'browser snap', { exposure: 5 });
+  await page.locator('#task-rows tr[data-status="completed"]', { hasText: 'browser snap' }).waitFor();
+  const snapId = await snap.getAttribute('data-task-id');
+  const image = page.locator('#latest-image');
+  await image.waitFor({ state: 'visible' });
+  await page.waitForFunction(() => {
+    const img = document.getElementById('latest-image');
+    return img.complete && img.naturalWidth > 0;
+  });
+  check(await image.getAttribute('data-task-id') === snapId, 'the latest image is that of the new capture');
+  check(await image.evaluate((img) => img.naturalWidth) === 640, 'the image is the camera frame');
+
+  // a long move, cancelled from the page
+  const move = await submit(page, 'move_stage', 'long move', { x: 40000, speed: 10 });
+  await page.locator('#task-rows tr[data-status="running"]', { hasText: 'long move' }).waitFor();
+  await page.waitForFunction(() => !/^—$|x 0, y 0/.test(document.getElementById('stage-position').textContent));
+  const moveId = await move.getAttribute('data-task-id');
+  await move.locator('button.cancel').click();
+  await page.locator('#task-rows tr[data-status="cancelled"]', { hasText: 'long move' }).waitFor();
+  const task = await (await fetch(`${daemon.url}/tasks/${moveId}`)).json();
+  check(task.status === 'cancelled', `the service says the move is ${task.status}`);
+  check(await move.locator('button.cancel').isHidden(), 'a finished task has no cancel button');
+
+  // an invalid submission shows the service's detail
+  await page.selectOption('#action-select', 'capture_image');
+  const captureForm = page.locator('form.action-form[data-action="capture_image"]');
+  await captureForm.locator('[name="exposure"]').fill('-1');
+  await captureForm.evaluate((form) => { form.noValidate = true; });
+  expectRefusal = true;
+  await captureForm.locator('button[type="submit"]').click();
+  await captureForm.locator('.form-message.error', { hasText: 'exposure' }).waitFor();
+  passed++;
+
+  // the queue
+  if (await page.locator('#queue-pause').isVisible()) {
+    await page.locator('#queue-pause').click();
+    await page.locator('#queue-state[data-paused="true"]').waitFor();
+    await page.locator('#queue-resume').click();
+    await page.locator('#queue-state[data-paused="false"]').waitFor();
+    passed++;
+  }
+
+  mkdirSync(process.env.EM_SCREENSHOT_DIR ?? '.', { recursive: true });
+  const screenshot = join(process.env.EM_SCREENSHOT_DIR ?? '.', 'dashboard.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+
+  // no horizontal scrolling on a laptop screen
+  check(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    'the page fits a 1366 px wide screen');
+
+  // the same page for a German browser
+  const german = await browser.newContext({ locale: 'de-DE' });
+  const dePage = await german.newPage();
+  dePage.on('pageerror', (error) => problems.push(`page error (de): ${error.message}`));
+  await dePage.goto(daemon.url + '/');
+  await dePage.locator('#connection[data-state="live"]').waitFor({ timeout: TIMEOUT });
+  check(await dePage.locator('#tasks-title').textContent() === 'Aufgaben', 'German headings');
+  check(await dePage.locator('html').getAttribute('lang') === 'de', 'lang="de"');
+  await german.close();
+
+  check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
+  await context.close();
+} catch (error) {
+  exitCode = 1;
+  console.error('FAIL:', error.message);
+  if (problems.length) console.error(problems.join('\n'));
+} finally {
+  await browser.close();
+  const code = await stopDaemon(daemon);
+  if (code !== 0) {
+    exitCode = 1;
+    console.error(`FAIL: engine-manager exited with ${code}\n${daemon.log()}`);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+console.log(`${passed} passed, ${exitCode === 0 ? 0 : 1} failed`);
+process.exit(exitCode);
