@@ -18,6 +18,10 @@
 #include "em-test-util.h"
 
 #define TIMEOUT_MS 10000
+/* fixture data: the engine with its SQLite store, keeping few finished tasks in
+ * memory so history answers come from the database */
+#define WITH_STORE GUINT_TO_POINTER (1)
+#define STORE_KEEP_FINISHED 2
 
 /* the engine and the server in this process, on a free loopback port, driven
  * over real sockets the way clients drive the daemon */
@@ -52,7 +56,13 @@ fixture_set_up (Fixture       *f,
   em_builtin_actions_register (registry);
   f->manager = em_engine_manager_new (registry, devices, f->data_dir);
   f->server = em_rest_server_new (f->manager);
-  if (data != NULL)
+  if (data == WITH_STORE)
+    {
+      g_object_set (f->manager, "keep-finished", STORE_KEEP_FINISHED, NULL);
+      g_assert_true (em_engine_manager_open_store (f->manager, &error));
+      g_assert_no_error (error);
+    }
+  else if (data != NULL)
     g_object_set (f->server, "ws-max-backlog", (guint64) GPOINTER_TO_UINT (data), NULL);
   g_assert_true (em_rest_server_listen (f->server, "127.0.0.1", 0, &error));
   g_assert_no_error (error);
@@ -577,6 +587,7 @@ test_list_large (Fixture       *f,
   gint64 small_time, large_time;
 
   /* the first task holds the queue, so every other stays pending */
+  g_object_set (f->manager, "max-pending", 0, NULL);
   json_object_set_int_member (parameters, "duration", 600000);
   spec.parameters = parameters;
   for (guint i = 0; i < 1000; i++)
@@ -704,7 +715,7 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", "", 400, "body" },
     { "POST", "/tasks", "{", 400, "JSON" },
     { "POST", "/tasks", "not json", 400, "JSON" },
-    { "POST", "/tasks", "[]", 400, "object" },
+    { "POST", "/tasks", "[]", 400, "tasks" },
     { "POST", "/tasks", "123", 400, "object" },
     { "POST", "/tasks", "{\"name\":\"x\"}", 400, "action" },
     { "POST", "/tasks", "{\"action\":\"wait\"}", 400, "name" },
@@ -734,7 +745,22 @@ test_malformed (Fixture       *f,
     { "GET", "/tasks?offset=-1", NULL, 400, "offset" },
     { "GET", "/tasks?colour=red", NULL, 400, "colour" },
     { "PUT", "/tasks", "{}", 405, "PUT" },
-    { "DELETE", "/tasks", NULL, 405, "DELETE" },
+    { "DELETE", "/tasks", NULL, 400, "status" },
+    { "DELETE", "/tasks?status=pending", NULL, 400, "status" },
+    { "DELETE", "/tasks?status=completed&until=nope", NULL, 400, "until" },
+    { "GET", "/tasks?since=yesterday", NULL, 400, "since" },
+    { "GET", "/tasks?until=2026-01-01T00:00:00", NULL, 400, "until" },
+    { "GET", "/tasks?status=completed,lost", NULL, 400, "status" },
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"parameters\":{\"bogus\":1}}]", 400, "[1] " },
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"colour\":2}]", 400, "[1] colour" },
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\",\"depends_on\":[\"#1\"]},{\"name\":\"b\",\"action\":\"wait\"}]", 400, "[0] depends_on" },
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"}, 7]", 400, "[1] " },
+    { "POST", "/tasks", "{\"tasks\":[],\"exclusive\":true}", 400, "tasks" },
+    { "POST", "/tasks", "{\"tasks\":{},\"exclusive\":true}", 400, "tasks" },
+    { "POST", "/tasks", "{\"tasks\":[{\"name\":\"a\",\"action\":\"wait\"}],\"exclusive\":\"yes\"}", 400, "exclusive" },
+    { "POST", "/tasks", "{\"tasks\":[{\"name\":\"a\",\"action\":\"wait\"}],\"colour\":1}", 400, "colour" },
+    { "GET", "/queue/pause", NULL, 405, "GET" },
+    { "POST", "/queue", "{}", 405, "POST" },
     { "PATCH", "/tasks/abc", "{}", 405, "PATCH" },
     { "POST", "/health", "{}", 405, "POST" },
     { "POST", "/ws", NULL, 405, "POST" },
@@ -935,9 +961,10 @@ ws_connected_cb (GObject      *source,
 }
 
 static WsClient *
-ws_connect (Fixture *f)
+ws_connect_path (Fixture    *f,
+                 const char *path)
 {
-  g_autofree char *url = g_strconcat (f->base_url, "/ws", NULL);
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
   g_autoptr(SoupMessage) msg = NULL;
   WsClient *client = g_new0 (WsClient, 1);
 
@@ -949,6 +976,12 @@ ws_connect (Fixture *f)
   EM_TEST_WAIT_UNTIL (client->connected, TIMEOUT_MS);
   g_assert_no_error (client->error);
   return client;
+}
+
+static WsClient *
+ws_connect (Fixture *f)
+{
+  return ws_connect_path (f, "/ws");
 }
 
 static const char *
@@ -1306,6 +1339,329 @@ test_ws_shutdown (Fixture       *f,
                     SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 }
 
+/* --- scheduling (batches, queue control) --- */
+
+static const char *
+member_string (JsonNode   *node,
+               const char *name)
+{
+  return json_object_get_string_member (json_node_get_object (node), name);
+}
+
+/* the README's acquisition: move, focus, capture, atomically and exclusively */
+static void
+test_batch (Fixture       *f,
+            gconstpointer  data)
+{
+  const char *body =
+    "{\"exclusive\": true, \"tasks\": ["
+    " {\"name\": \"to the well\", \"action\": \"move_stage\", \"parameters\": {\"x\": 100, \"y\": 50, \"speed\": 10000}},"
+    " {\"name\": \"focus\", \"action\": \"adjust_focus\", \"parameters\": {\"position\": 20, \"speed\": 10000}, \"depends_on\": [\"#0\"]},"
+    " {\"name\": \"frame\", \"action\": \"capture_image\", \"parameters\": {\"exposure\": 5}, \"depends_on\": [\"#0\", \"#1\"], \"priority\": 5}"
+    "]}";
+  g_autoptr(Reply) reply = http (f, "POST", "/tasks", "application/json", body);
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(Reply) plain = NULL;
+  g_autoptr(JsonNode) plain_node = NULL;
+  g_autofree char *location = NULL;
+  JsonArray *tasks;
+  const char *ids[3];
+
+  g_assert_cmpuint (reply_status (reply), ==, 201);
+  node = reply_json (reply);
+  tasks = json_node_get_array (node);
+  g_assert_cmpuint (json_array_get_length (tasks), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    ids[i] = member_string (json_array_get_element (tasks, i), "id");
+  location = g_strconcat ("/tasks/", ids[0], NULL);
+  g_assert_cmpstr (reply_header (reply, "Location"), ==, location);
+  g_assert_cmpstr (member_string (json_array_get_element (tasks, 1), "name"), ==, "focus");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (tasks, 2), "priority"), ==, 5);
+  /* the indexes became the ids of the earlier items */
+  {
+    JsonArray *deps = json_object_get_array_member (json_array_get_object_element (tasks, 2), "depends_on");
+
+    g_assert_cmpuint (json_array_get_length (deps), ==, 2);
+    g_assert_cmpstr (json_array_get_string_element (deps, 0), ==, ids[0]);
+    g_assert_cmpstr (json_array_get_string_element (deps, 1), ==, ids[1]);
+  }
+
+  for (guint i = 0; i < 3; i++)
+    wait_for_status (f, ids[i], "completed");
+  /* in order: each started after the one it depends on completed */
+  for (guint i = 1; i < 3; i++)
+    {
+      EmTask *before = em_engine_manager_get_task (f->manager, ids[i - 1]);
+      EmTask *after = em_engine_manager_get_task (f->manager, ids[i]);
+
+      g_assert_cmpint (g_date_time_compare (em_task_get_completed_at (before),
+                                            em_task_get_started_at (after)), <=, 0);
+    }
+
+  /* a plain array is a batch too */
+  plain = http (f, "POST", "/tasks", "application/json",
+                "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"depends_on\":[\"#0\"]}]");
+  g_assert_cmpuint (reply_status (plain), ==, 201);
+  plain_node = reply_json (plain);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (plain_node)), ==, 2);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 5);
+}
+
+static JsonObject *
+queue_document (Fixture    *f,
+                const char *method,
+                const char *path,
+                JsonNode  **out_node)
+{
+  g_autoptr(Reply) reply = http (f, method, path, NULL, NULL);
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  g_assert_cmpstr (reply_header (reply, "Content-Type"), ==, "application/json");
+  *out_node = reply_json (reply);
+  return json_node_get_object (*out_node);
+}
+
+static gboolean
+saw_event (WsClient   *client,
+           const char *type)
+{
+  for (guint i = 0; i < client->events->len; i++)
+    if (g_strcmp0 (event_member (client, i, "type"), type) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_queue (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(WsClient) watcher = ws_connect (f);
+  g_autoptr(JsonNode) n1 = NULL, n2 = NULL, n3 = NULL, n4 = NULL, n5 = NULL;
+  g_autofree char *held = NULL;
+  g_autofree char *waiting = NULL;
+  JsonObject *queue;
+
+  queue = queue_document (f, "GET", "/queue", &n1);
+  g_assert_false (json_object_get_boolean_member (queue, "paused"));
+  g_assert_cmpint (json_object_get_int_member (queue, "max_concurrent"), ==, EM_ENGINE_DEFAULT_MAX_CONCURRENT);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (queue, "running")), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (queue, "counts"), "pending"), ==, 0);
+  g_assert_true (json_object_has_member (json_object_get_object_member (queue, "counts"), "cancelled"));
+
+  held = create_task (f, "{\"name\":\"held\",\"action\":\"wait\",\"parameters\":{\"duration\":60000}}");
+  wait_for_status (f, held, "running");
+
+  queue = queue_document (f, "POST", "/queue/pause", &n2);
+  g_assert_true (json_object_get_boolean_member (queue, "paused"));
+  waiting = create_task (f, "{\"name\":\"waits\",\"action\":\"wait\"}");
+  em_test_run_for (200);
+  {
+    g_autofree char *status = task_status (f, waiting);
+
+    g_assert_cmpstr (status, ==, "pending");
+  }
+
+  queue = queue_document (f, "GET", "/queue", &n3);
+  g_assert_true (json_object_get_boolean_member (queue, "paused"));
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (queue, "counts"), "pending"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (queue, "counts"), "running"), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (queue, "running"), 0), ==, held);
+
+  /* pausing twice is harmless */
+  queue = queue_document (f, "POST", "/queue/pause", &n4);
+  g_assert_true (json_object_get_boolean_member (queue, "paused"));
+
+  queue = queue_document (f, "POST", "/queue/resume", &n5);
+  g_assert_false (json_object_get_boolean_member (queue, "paused"));
+  wait_for_status (f, waiting, "completed");
+  EM_TEST_WAIT_UNTIL (saw_event (watcher, "queue_paused") && saw_event (watcher, "queue_resumed"),
+                      TIMEOUT_MS);
+}
+
+/* --- history (the store) --- */
+
+static guint
+total_count (Fixture    *f,
+             const char *path)
+{
+  g_autoptr(Reply) reply = http (f, "GET", path, NULL, NULL);
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  return (guint) g_ascii_strtoull (reply_header (reply, "X-Total-Count"), NULL, 10);
+}
+
+static void
+test_history (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *capture = NULL;
+  g_autofree char *since = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(Reply) old = NULL;
+  g_autoptr(JsonNode) old_node = NULL;
+  g_autoptr(Reply) image = NULL;
+  g_autoptr(Reply) refused = NULL;
+  g_autoptr(Reply) deleted = NULL;
+  g_autoptr(JsonNode) deleted_node = NULL;
+  g_autoptr(Reply) gone = NULL;
+  g_autoptr(Reply) paged = NULL;
+
+  g_assert_true (em_engine_manager_has_store (f->manager));
+  capture = create_task (f, "{\"name\":\"frame\",\"action\":\"capture_image\",\"parameters\":{\"exposure\":2}}");
+  wait_for_status (f, capture, "completed");
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("{\"name\":\"w%u\",\"action\":\"wait\"}", i);
+      char *id = create_task (f, body);
+
+      g_ptr_array_add (ids, id);
+      wait_for_status (f, id, "completed");
+      if (i == 2)
+        {
+          EmTask *task = em_engine_manager_get_task (f->manager, id);
+
+          since = g_date_time_format_iso8601 (em_task_get_created_at (task));
+        }
+    }
+  /* let the last state changes reach the store */
+  em_test_run_for (100);
+
+  /* the capture and the first waits left memory, not the record */
+  g_assert_null (em_engine_manager_get_task (f->manager, capture));
+  g_assert_null (em_engine_manager_get_task (f->manager, g_ptr_array_index (ids, 0)));
+  path = g_strconcat ("/tasks/", g_ptr_array_index (ids, 0), NULL);
+  old = http (f, "GET", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (old), ==, 200);
+  old_node = reply_json (old);
+  g_assert_cmpstr (member_string (old_node, "status"), ==, "completed");
+  g_assert_cmpstr (member_string (old_node, "name"), ==, "w0");
+  refused = http (f, "DELETE", path, NULL, NULL);
+  assert_problem (refused, 409, "completed");
+  g_clear_pointer (&path, g_free);
+  path = g_strconcat ("/tasks/", capture, "/image", NULL);
+  image = http (f, "GET", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (image), ==, 200);
+  g_assert_cmpstr (reply_header (image, "Content-Type"), ==, "image/png");
+  g_assert_cmpmem (g_bytes_get_data (image->body, NULL), 4, "\x89PNG", 4);
+
+  /* filters over all of history */
+  g_assert_cmpuint (total_count (f, "/tasks"), ==, 7);
+  g_assert_cmpuint (total_count (f, "/tasks?status=completed"), ==, 7);
+  g_assert_cmpuint (total_count (f, "/tasks?action=capture_image"), ==, 1);
+  g_assert_cmpuint (total_count (f, "/tasks?status=failed,cancelled"), ==, 0);
+  g_clear_pointer (&path, g_free);
+  {
+    g_autofree char *escaped = g_uri_escape_string (since, NULL, FALSE);
+
+    path = g_strconcat ("/tasks?action=wait&since=", escaped, NULL);
+    g_assert_cmpuint (total_count (f, path), ==, 4);
+    g_clear_pointer (&path, g_free);
+    path = g_strconcat ("/tasks?until=", escaped, NULL);
+    g_assert_cmpuint (total_count (f, path), ==, 3);
+  }
+  /* the next page keeps the filters */
+  paged = http (f, "GET", "/tasks?action=wait&limit=2", NULL, NULL);
+  g_assert_cmpstr (reply_header (paged, "Link"), ==,
+                   "</tasks?action=wait&offset=2&limit=2>; rel=\"next\"");
+
+  deleted = http (f, "DELETE", "/tasks?status=completed&action=wait", NULL, NULL);
+  g_assert_cmpuint (reply_status (deleted), ==, 200);
+  deleted_node = reply_json (deleted);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (deleted_node), "deleted"), ==, 6);
+  g_assert_cmpuint (total_count (f, "/tasks"), ==, 1);
+  g_clear_pointer (&path, g_free);
+  path = g_strconcat ("/tasks/", g_ptr_array_index (ids, 5), NULL);
+  gone = http (f, "GET", path, NULL, NULL);
+  assert_problem (gone, 404, g_ptr_array_index (ids, 5));
+}
+
+/* ?since=SEQ: history then live, no gap, no duplicate, while events flow */
+static void
+check_resume (Fixture *f)
+{
+  g_autoptr(WsClient) live = ws_connect (f);
+  g_autoptr(WsClient) resumed = NULL;
+  g_autofree char *path = NULL;
+  EmTaskSpec spec = { .name = (char *) "flow", .action = (char *) "wait" };
+  guint64 since, last;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  for (guint i = 0; i < 50; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  /* with a store, finished tasks leave memory: count events, not tasks */
+  EM_TEST_WAIT_UNTIL (live->events->len >= 60, TIMEOUT_MS);
+  since = (guint64) event_seq (live, 20);
+
+  /* more events are on their way while the resumed client catches up */
+  for (guint i = 0; i < 200; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  path = g_strdup_printf ("/ws?since=%" G_GUINT64_FORMAT, since);
+  resumed = ws_connect_path (f, path);
+  for (guint i = 0; i < 100; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0 &&
+                      em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 0,
+                      4 * TIMEOUT_MS);
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  EM_TEST_WAIT_UNTIL (resumed->events->len > 0 &&
+                      (guint64) event_seq (resumed, resumed->events->len - 1) == last, TIMEOUT_MS);
+  g_assert_cmpint (event_seq (resumed, 0), ==, since + 1);
+  for (guint i = 1; i < resumed->events->len; i++)
+    g_assert_cmpint (event_seq (resumed, i), ==, event_seq (resumed, i - 1) + 1);
+  /* the same frames the live client saw */
+  for (guint i = 0; i < resumed->events->len; i++)
+    g_assert_true (json_node_equal (g_ptr_array_index (resumed->events, i),
+                                    g_ptr_array_index (live->events, 21 + i)));
+}
+
+static void
+test_ws_since (Fixture       *f,
+               gconstpointer  data)
+{
+  check_resume (f);
+}
+
+static void
+test_ws_resync (Fixture       *f,
+                gconstpointer  data)
+{
+  EmTaskSpec spec = { .name = (char *) "many", .action = (char *) "wait" };
+  g_autoptr(WsClient) resumed = NULL;
+  g_autofree char *ahead = NULL;
+  g_autoptr(GString) response = NULL;
+  JsonObject *first;
+  guint64 oldest;
+
+  /* more events than the in-memory ring keeps */
+  for (guint i = 0; i < 1500; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 1500,
+                      4 * TIMEOUT_MS);
+  oldest = em_engine_manager_get_oldest_event_seq (f->manager);
+  g_assert_cmpuint (oldest, >, 2);
+
+  resumed = ws_connect_path (f, "/ws?since=1");
+  EM_TEST_WAIT_UNTIL (resumed->events->len > 0 &&
+                      (guint64) event_seq (resumed, resumed->events->len - 1) ==
+                      em_engine_manager_get_last_event_seq (f->manager), TIMEOUT_MS);
+  first = json_node_get_object (g_ptr_array_index (resumed->events, 0));
+  g_assert_cmpstr (json_object_get_string_member (first, "type"), ==, "resync_required");
+  g_assert_cmpint (json_object_get_int_member (first, "oldest_seq"), ==, oldest);
+  g_assert_cmpint (event_seq (resumed, 1), ==, oldest);
+
+  /* a seq the service never reached is refused at the handshake */
+  ahead = g_strdup_printf ("GET /ws?since=%" G_GUINT64_FORMAT " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n",
+                           em_engine_manager_get_last_event_seq (f->manager) + 10);
+  response = raw_exchange (f, ahead, strlen (ahead));
+  g_assert_cmpuint (raw_status (response), ==, 400);
+  g_assert_nonnull (strstr (response->str, "since"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1330,6 +1686,12 @@ main (int argc, char **argv)
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
+  ADD ("/rest/tasks/batch", test_batch, NULL);
+  ADD ("/rest/queue", test_queue, NULL);
+  ADD ("/rest/tasks/history", test_history, WITH_STORE);
+  ADD ("/rest/ws/since", test_ws_since, NULL);
+  ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
+  ADD ("/rest/ws/resync", test_ws_resync, NULL);
 
   return g_test_run ();
 }

@@ -38,10 +38,14 @@ scanner_path (Scanner *s)
 
       if (f->is_object && f->key != NULL)
         {
+          const char *end;
+
           if (path->len > 0)
             g_string_append_c (path, '.');
-          /* keys were checked as UTF-8 with the whole body; cap what is echoed */
-          g_string_append_len (path, f->key, MIN (f->key_length, 64));
+          /* keys were checked as UTF-8 with the whole body; cap what is echoed,
+           * on a character boundary so the message stays UTF-8 */
+          g_utf8_validate_len (f->key, MIN (f->key_length, 64), &end);
+          g_string_append_len (path, f->key, end - f->key);
         }
       else if (!f->is_object)
         g_string_append_printf (path, "[%u]", f->index);
@@ -122,9 +126,18 @@ scan_string (Scanner     *s,
               s->pos += 12;
               continue;
             }
-          s->pos += unit >= 0 ? 6 : 2;
+          /* json-glib reads a short escape as if zero-padded, e.g. "\ud80" as a
+           * lone surrogate, and echoes it, as invalid UTF-8, in its error */
+          if (unit < 0)
+            return scanner_fail (s, error, _("\\u must be followed by four hexadecimal digits"));
+          s->pos += 6;
           continue;
         }
+      /* json-glib also takes C escapes such as octal "\222", which make strings
+       * that are not UTF-8: only JSON's own escapes pass */
+      if (s->pos + 1 < s->length &&
+          (s->data[s->pos + 1] == '\0' || strchr ("\"\\/bfnrt", s->data[s->pos + 1]) == NULL))
+        return scanner_fail (s, error, _("invalid escape sequence in a string"));
       s->pos += 2;
     }
   /* unterminated: json-glib reports the syntax error */
@@ -288,8 +301,11 @@ em_json_guard_parse (const char  *data,
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, (gssize) length, &local_error))
     {
+      /* the parser quotes the input back: keep the message valid UTF-8 */
+      g_autofree char *detail = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("body: not valid JSON: %s"), local_error->message);
+                   _("body: not valid JSON: %s"), detail);
       return NULL;
     }
   if (json_parser_get_root (parser) == NULL)

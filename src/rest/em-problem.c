@@ -6,30 +6,46 @@
 
 #include "engine/em-error.h"
 #include "rest/em-problem.h"
+#include "rest/em-rest-i18n.h"
 
 #define PROBLEM_CONTENT_TYPE "application/problem+json"
 #define JSON_CONTENT_TYPE "application/json"
 
-const char *
-em_problem_default_title (guint status)
+/* untranslated: the title is translated for each request's language */
+static const char *
+default_title_msgid (guint status)
 {
   switch (status)
     {
     case 400:
-      return _("Invalid request");
+      return N_("Invalid request");
+    case 401:
+      return N_("Unauthorized");
+    case 403:
+      return N_("Forbidden");
     case 404:
-      return _("Not found");
+      return N_("Not found");
     case 405:
-      return _("Method not allowed");
+      return N_("Method not allowed");
     case 409:
-      return _("Conflict");
+      return N_("Conflict");
     case 413:
-      return _("Request body too large");
+      return N_("Request body too large");
+    case 429:
+      return N_("Too many requests");
+    case 431:
+      return N_("Request header fields too large");
     case 503:
-      return _("Service unavailable");
+      return N_("Service unavailable");
     default:
-      return _("Internal error");
+      return N_("Internal error");
     }
+}
+
+const char *
+em_problem_default_title (guint status)
+{
+  return _(default_title_msgid (status));
 }
 
 char *
@@ -64,7 +80,11 @@ em_problem_respond (SoupServerMessage *msg,
                     const char        *title,
                     const char        *detail)
 {
-  char *body = em_problem_to_string (status, title, detail);
+  /* in the language the client asked for (Accept-Language); details are
+   * formatted by the handlers, which run in that language */
+  g_autofree char *translated = title == NULL ?
+                                em_rest_i18n_translate (msg, default_title_msgid (status)) : NULL;
+  char *body = em_problem_to_string (status, title != NULL ? title : translated, detail);
 
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, PROBLEM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
@@ -93,8 +113,7 @@ em_problem_respond_error (SoupServerMessage *msg,
 {
   guint status = em_error_to_http_status (error);
 
-  em_problem_respond (msg, status, em_error_to_http_title (error),
-                      error != NULL ? error->message : NULL);
+  em_problem_respond (msg, status, NULL, error != NULL ? error->message : NULL);
 }
 
 void

@@ -18,11 +18,16 @@ typedef struct {
 /* handlers, split by resource; each answers @msg, pausing it for async work */
 void em_rest_tasks_create  (EmRestContext *ctx, SoupServerMessage *msg);
 void em_rest_tasks_list    (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
+void em_rest_tasks_delete  (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
 void em_rest_tasks_get     (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
 void em_rest_tasks_cancel  (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
 void em_rest_tasks_image   (EmRestContext *ctx, SoupServerMessage *msg, const char *id);
 void em_rest_health        (EmRestContext *ctx, SoupServerMessage *msg);
 void em_rest_actions       (EmRestContext *ctx, SoupServerMessage *msg);
+/* GET /queue, POST /queue/pause, POST /queue/resume */
+void em_rest_queue_get     (EmRestContext *ctx, SoupServerMessage *msg);
+void em_rest_queue_pause   (EmRestContext *ctx, SoupServerMessage *msg);
+void em_rest_queue_resume  (EmRestContext *ctx, SoupServerMessage *msg);
 
 /* streams a file as the response body, chunk by chunk, off the loop's back */
 void em_rest_send_file     (SoupServerMessage *msg,

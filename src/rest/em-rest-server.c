@@ -10,8 +10,14 @@
 #include "engine/em-error.h"
 #include "rest/em-body-limit.h"
 #include "rest/em-problem.h"
+#include "rest/em-rest-auth.h"
 #include "rest/em-rest-context.h"
+#include "rest/em-rest-cors.h"
+#include "rest/em-rest-dashboard.h"
+#include "rest/em-rest-devices.h"
+#include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
+#include "rest/em-rest-openapi.h"
 #include "rest/em-rest-server.h"
 #include "rest/em-websocket-hub.h"
 
@@ -27,6 +33,16 @@ struct _EmRestServer
   guint64          ws_max_backlog;
   guint            ws_keepalive;
   guint            ws_max_clients;
+  /* access control (em-rest-auth.c, em-rest-cors.c) */
+  char            *token;
+  char            *token_file;
+  gboolean         insecure;
+  char            *tls_certificate_file;
+  char            *tls_key_file;
+  gboolean         tls;
+  GStrv            cors_origins;
+  guint            max_header_size;
+  guint            idle_timeout;
 };
 
 enum {
@@ -36,6 +52,14 @@ enum {
   PROP_WS_MAX_BACKLOG,
   PROP_WS_KEEPALIVE,
   PROP_WS_MAX_CLIENTS,
+  PROP_TOKEN,
+  PROP_TOKEN_FILE,
+  PROP_INSECURE,
+  PROP_TLS_CERTIFICATE_FILE,
+  PROP_TLS_KEY_FILE,
+  PROP_CORS_ORIGINS,
+  PROP_MAX_HEADER_SIZE,
+  PROP_IDLE_TIMEOUT,
   N_PROPS
 };
 
@@ -51,6 +75,12 @@ typedef enum {
   ROUTE_TASK,
   ROUTE_TASK_IMAGE,
   ROUTE_WS,
+  ROUTE_QUEUE,
+  ROUTE_QUEUE_PAUSE,
+  ROUTE_QUEUE_RESUME,
+  ROUTE_DEVICES,
+  ROUTE_OPENAPI,
+  ROUTE_DASHBOARD,
 } Route;
 
 /* the methods each route answers, for routing and for the Allow header */
@@ -60,11 +90,18 @@ route_allow (Route route)
   switch (route)
     {
     case ROUTE_TASKS:
-      return "GET, HEAD, POST";
+      return "GET, HEAD, POST, DELETE";
     case ROUTE_TASK:
       return "GET, HEAD, DELETE";
     case ROUTE_WS:
       return "GET";
+    case ROUTE_QUEUE_PAUSE:
+    case ROUTE_QUEUE_RESUME:
+      return "POST";
+    case ROUTE_DEVICES:
+    case ROUTE_OPENAPI:
+    case ROUTE_DASHBOARD:
+    case ROUTE_QUEUE:
     case ROUTE_HEALTH:
     case ROUTE_ACTIONS:
     case ROUTE_TASK_IMAGE:
@@ -91,6 +128,18 @@ route_for_path (const char  *path,
     return ROUTE_TASKS;
   if (g_str_equal (path, "/ws"))
     return ROUTE_WS;
+  if (g_str_equal (path, "/queue"))
+    return ROUTE_QUEUE;
+  if (g_str_equal (path, "/queue/pause"))
+    return ROUTE_QUEUE_PAUSE;
+  if (g_str_equal (path, "/queue/resume"))
+    return ROUTE_QUEUE_RESUME;
+  if (g_str_equal (path, "/devices"))
+    return ROUTE_DEVICES;
+  if (g_str_equal (path, "/openapi.json"))
+    return ROUTE_OPENAPI;
+  if (em_rest_dashboard_is_path (path))
+    return ROUTE_DASHBOARD;
   if (!g_str_has_prefix (path, "/tasks/"))
     return ROUTE_NONE;
 
@@ -120,6 +169,40 @@ method_allowed (Route       route,
   return g_strv_contains ((const char * const *) allowed, method);
 }
 
+/* what libsoup has read of the request head, name and value bytes */
+static gboolean
+check_header_size (EmRestServer      *self,
+                   SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+  guint64 size = 0;
+
+  if (self->max_header_size == 0)
+    return TRUE;
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    size += strlen (name) + strlen (value) + 4;
+  if (size <= self->max_header_size)
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  em_problem_respond_printf (msg, 431, _("headers: %" G_GUINT64_FORMAT " bytes of headers; "
+                                         "the limit is %u"), size, self->max_header_size);
+  return FALSE;
+}
+
+/* no Origin (not a browser page), the service's own, or a listed one */
+static gboolean
+origin_permitted (EmRestServer *self, SoupServerMessage *msg)
+{
+  const char *origin = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Origin");
+
+  return em_rest_cors_same_origin (msg, self->tls) ||
+         em_rest_cors_origin_allowed ((const char * const *) self->cors_origins, origin);
+}
+
 static void
 handle_request (SoupServer        *server,
                 SoupServerMessage *msg,
@@ -131,8 +214,26 @@ handle_request (SoupServer        *server,
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *id = NULL;
   Route route = route_for_path (path, &id);
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
   g_debug ("%s %s", method, path);
+  /* every message of the answer in the client's language */
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
+
+  if (!check_header_size (self, msg))
+    return;
+  em_rest_cors_add_headers (msg, (const char * const *) self->cors_origins);
+  /* a browser's preflight carries no credentials */
+  if (g_str_equal (method, "OPTIONS") && route != ROUTE_NONE &&
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                    "Access-Control-Request-Method") != NULL)
+    {
+      em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, route_allow (route));
+      return;
+    }
+  if (!(route == ROUTE_HEALTH && method_allowed (route, method)) &&
+      !em_rest_auth_check (msg, query, self->token, route == ROUTE_WS))
+    return;
 
   if (route == ROUTE_NONE)
     {
@@ -148,6 +249,15 @@ handle_request (SoupServer        *server,
       return;
     }
 
+  /* cross-site request forgery: a page elsewhere must not change anything here
+   * through the user's browser, even with a "simple" request that skips the
+   * preflight; reads are protected by the missing CORS headers instead */
+  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") && !origin_permitted (self, msg))
+    {
+      em_problem_respond (msg, 403, NULL, _("Origin: requests from this origin are not allowed"));
+      return;
+    }
+
   switch (route)
     {
     case ROUTE_HEALTH:
@@ -159,6 +269,8 @@ handle_request (SoupServer        *server,
     case ROUTE_TASKS:
       if (g_str_equal (method, "POST"))
         em_rest_tasks_create (&self->ctx, msg);
+      else if (g_str_equal (method, "DELETE"))
+        em_rest_tasks_delete (&self->ctx, msg, query);
       else
         em_rest_tasks_list (&self->ctx, msg, query);
       break;
@@ -172,7 +284,33 @@ handle_request (SoupServer        *server,
       em_rest_tasks_image (&self->ctx, msg, id);
       break;
     case ROUTE_WS:
-      em_websocket_hub_handle (self->hub, msg);
+      /* cross-site WebSocket hijacking: a page elsewhere must not drive us
+       * through the user's browser */
+      if (!origin_permitted (self, msg))
+        {
+          em_problem_respond (msg, 403, NULL,
+                              _("Origin: WebSocket connections from this origin are not allowed"));
+          break;
+        }
+      em_websocket_hub_handle (self->hub, msg, query);
+      break;
+    case ROUTE_QUEUE:
+      em_rest_queue_get (&self->ctx, msg);
+      break;
+    case ROUTE_QUEUE_PAUSE:
+      em_rest_queue_pause (&self->ctx, msg);
+      break;
+    case ROUTE_QUEUE_RESUME:
+      em_rest_queue_resume (&self->ctx, msg);
+      break;
+    case ROUTE_DEVICES:
+      em_rest_devices_handle (self->ctx.manager, msg);
+      break;
+    case ROUTE_OPENAPI:
+      em_rest_openapi_handle (msg);
+      break;
+    case ROUTE_DASHBOARD:
+      em_rest_dashboard_handle (msg, path);
       break;
     case ROUTE_NONE:
     default:
@@ -191,7 +329,12 @@ request_started_cb (SoupServer        *server,
   /* libsoup writes head and body apart; with Nagle the body would wait for the
    * client's (delayed) acknowledgement of the head */
   if (socket != NULL)
-    g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+    {
+      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      /* a connection that sends nothing for this long is closed; a WebSocket
+       * upgrade turns it off again */
+      g_socket_set_timeout (socket, self->idle_timeout);
+    }
   em_body_limit_watch (msg, &self->body_limit);
 }
 
@@ -225,14 +368,17 @@ listen_socket (SoupServer      *soup,
   g_socket_set_listen_backlog (socket, EM_REST_LISTEN_BACKLOG);
   if (!g_socket_bind (socket, address, TRUE, error) ||
       !g_socket_listen (socket, error) ||
-      !soup_server_listen_socket (soup, socket, 0, error))
+      !soup_server_listen_socket (soup, socket,
+                                  soup_server_get_tls_certificate (soup) != NULL ?
+                                  SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return NULL;
   return g_steal_pointer (&socket);
 }
 
 /* from the socket itself: soup_server_get_uris() leaks in libsoup 3.2 */
 static char *
-base_url_for (GSocket *socket)
+base_url_for (GSocket  *socket,
+              gboolean  tls)
 {
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
   g_autofree char *host = NULL;
@@ -243,8 +389,71 @@ base_url_for (GSocket *socket)
   inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
   host = g_inet_address_to_string (inet);
   return g_strdup_printf (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6 ?
-                          "http://[%s]:%u" : "http://%s:%u",
+                          "%s://[%s]:%u" : "%s://%s:%u", tls ? "https" : "http",
                           host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
+}
+
+/* the token file is read once, here, before anyone is served */
+static gboolean
+load_token (EmRestServer  *self,
+            GError       **error)
+{
+  char *token;
+
+  if (self->token_file == NULL)
+    return TRUE;
+  token = em_rest_auth_read_token_file (self->token_file, error);
+  if (token == NULL)
+    return FALSE;
+  g_free (self->token);
+  self->token = token;
+  return TRUE;
+}
+
+/* anyone on the network could move the hardware: not without a token */
+static gboolean
+check_exposure (EmRestServer  *self,
+                GInetAddress  *inet,
+                const char    *address,
+                GError       **error)
+{
+  if (g_inet_address_get_is_loopback (inet) || self->token != NULL || self->insecure)
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("http-address: refusing to serve on %s, which is reachable from other "
+                 "machines, without a token; set one with --token-file or the "
+                 "ENGINE_MANAGER_TOKEN environment variable, or pass --insecure"),
+               address);
+  return FALSE;
+}
+
+static GTlsCertificate *
+load_tls_certificate (EmRestServer  *self,
+                      GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GTlsCertificate *certificate;
+
+  if (self->tls_certificate_file == NULL || self->tls_key_file == NULL)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("tls-certificate: give both a certificate and a key file"));
+      return NULL;
+    }
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                           _("tls-certificate: this system has no TLS support for GLib "
+                             "(install glib-networking)"));
+      return NULL;
+    }
+  certificate = g_tls_certificate_new_from_files (self->tls_certificate_file,
+                                                  self->tls_key_file, &local_error);
+  if (certificate == NULL)
+    g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                 _("tls-certificate: cannot load “%s” with key “%s”: %s"),
+                 self->tls_certificate_file, self->tls_key_file, local_error->message);
+  return certificate;
 }
 
 gboolean
@@ -257,6 +466,7 @@ em_rest_server_listen (EmRestServer  *self,
   g_autoptr(GSocketAddress) socket_address = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GTlsCertificate) tls_certificate = NULL;
 
   g_return_val_if_fail (EM_IS_REST_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
@@ -277,11 +487,26 @@ em_rest_server_listen (EmRestServer  *self,
       return FALSE;
     }
 
+  if (!load_token (self, error) ||
+      !check_exposure (self, inet, address, error))
+    return FALSE;
+  if (self->tls_certificate_file != NULL || self->tls_key_file != NULL)
+    {
+      tls_certificate = load_tls_certificate (self, error);
+      if (tls_certificate == NULL)
+        return FALSE;
+    }
+
   raise_fd_limit ();
   em_websocket_hub_set_limits (self->hub, self->ws_max_backlog, self->ws_keepalive,
                                self->ws_max_clients);
 
   self->soup = soup_server_new ("server-header", "engine-manager/" PACKAGE_VERSION " ", NULL);
+  if (tls_certificate != NULL)
+    {
+      soup_server_set_tls_certificate (self->soup, tls_certificate);
+      self->tls = TRUE;
+    }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
@@ -294,7 +519,7 @@ em_rest_server_listen (EmRestServer  *self,
       g_clear_object (&self->soup);
       return FALSE;
     }
-  self->base_url = base_url_for (socket);
+  self->base_url = base_url_for (socket, self->tls);
   return TRUE;
 }
 
@@ -362,6 +587,11 @@ em_rest_server_finalize (GObject *object)
 
   g_clear_object (&self->ctx.cancellable);
   g_free (self->base_url);
+  g_free (self->token);
+  g_free (self->token_file);
+  g_free (self->tls_certificate_file);
+  g_free (self->tls_key_file);
+  g_strfreev (self->cors_origins);
 
   G_OBJECT_CLASS (em_rest_server_parent_class)->finalize (object);
 }
@@ -390,6 +620,31 @@ em_rest_server_get_property (GObject    *object,
       break;
     case PROP_WS_MAX_CLIENTS:
       g_value_set_uint (value, self->ws_max_clients);
+      break;
+    case PROP_TOKEN:
+      /* never read back */
+      g_value_set_string (value, NULL);
+      break;
+    case PROP_TOKEN_FILE:
+      g_value_set_string (value, self->token_file);
+      break;
+    case PROP_INSECURE:
+      g_value_set_boolean (value, self->insecure);
+      break;
+    case PROP_TLS_CERTIFICATE_FILE:
+      g_value_set_string (value, self->tls_certificate_file);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_value_set_string (value, self->tls_key_file);
+      break;
+    case PROP_CORS_ORIGINS:
+      g_value_set_boxed (value, self->cors_origins);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      g_value_set_uint (value, self->max_header_size);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_uint (value, self->idle_timeout);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -420,6 +675,37 @@ em_rest_server_set_property (GObject      *object,
       break;
     case PROP_WS_MAX_CLIENTS:
       self->ws_max_clients = g_value_get_uint (value);
+      break;
+    case PROP_TOKEN:
+      g_free (self->token);
+      self->token = g_value_dup_string (value);
+      if (self->token != NULL && *self->token == '\0')
+        g_clear_pointer (&self->token, g_free);
+      break;
+    case PROP_TOKEN_FILE:
+      g_free (self->token_file);
+      self->token_file = g_value_dup_string (value);
+      break;
+    case PROP_INSECURE:
+      self->insecure = g_value_get_boolean (value);
+      break;
+    case PROP_TLS_CERTIFICATE_FILE:
+      g_free (self->tls_certificate_file);
+      self->tls_certificate_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_free (self->tls_key_file);
+      self->tls_key_file = g_value_dup_string (value);
+      break;
+    case PROP_CORS_ORIGINS:
+      g_strfreev (self->cors_origins);
+      self->cors_origins = g_value_dup_boxed (value);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      self->max_header_size = g_value_get_uint (value);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      self->idle_timeout = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -458,6 +744,32 @@ em_rest_server_class_init (EmRestServerClass *klass)
   properties[PROP_WS_MAX_CLIENTS] =
     g_param_spec_uint ("ws-max-clients", NULL, NULL, 1, G_MAXUINT,
                        EM_REST_DEFAULT_WS_MAX_CLIENTS,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TOKEN] =
+    g_param_spec_string ("token", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TOKEN_FILE] =
+    g_param_spec_string ("token-file", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_INSECURE] =
+    g_param_spec_boolean ("insecure", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TLS_CERTIFICATE_FILE] =
+    g_param_spec_string ("tls-certificate-file", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TLS_KEY_FILE] =
+    g_param_spec_string ("tls-key-file", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CORS_ORIGINS] =
+    g_param_spec_boxed ("cors-origins", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MAX_HEADER_SIZE] =
+    g_param_spec_uint ("max-header-size", NULL, NULL, 0, G_MAXUINT,
+                       EM_REST_DEFAULT_MAX_HEADER_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_uint ("idle-timeout", NULL, NULL, 0, G_MAXUINT,
+                       EM_REST_DEFAULT_IDLE_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -21,7 +21,17 @@ void          em_rest_server_shutdown     (EmRestServer    *self);
 guint         em_rest_server_get_n_websocket_clients (EmRestServer *self);
 
 /* limits, as properties: "max-body-size" (bytes), "ws-max-backlog" (bytes),
- * "ws-keepalive" (seconds, 0 turns pings off), "ws-max-clients"; the defaults
- * are in em-rest-limits.h */
+ * "ws-keepalive" (seconds, 0 turns pings off), "ws-max-clients",
+ * "max-header-size" (bytes, 431 beyond), "idle-timeout" (seconds an HTTP
+ * connection may stay silent; 0: never); the defaults are in em-rest-limits.h.
+ * The pending-task limit is the engine's "max-pending" (429 here).
+ *
+ * access control, set before em_rest_server_listen(): "token" (or
+ * "token-file", read when listening) makes every request but GET /health need
+ * `Authorization: Bearer <token>` (WebSocket: or `?access_token=`); without
+ * one, listening on a non-loopback address fails unless "insecure" is set;
+ * "tls-certificate-file" and "tls-key-file" (PEM) serve HTTPS/WSS;
+ * "cors-origins" (strv, "*" for any) lists the origins browsers may call from
+ * and open WebSockets from, besides the service's own */
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,15 @@ typedef struct {
   EmCountingOutputStream  *counter;
   guint64                  queued;
   gboolean                 dropped;
+  /* resuming from ?since=: live events wait in @pending until the history
+   * before them has been sent; @last_sent is the seq of the last frame sent */
+  gboolean                 catching_up;
+  gboolean                 reading;
+  gboolean                 orphaned;
+  GQueue                   pending;
+  guint64                  pending_bytes;
+  guint64                  last_sent;
+  guint                    wait_id;
 } Client;
 
 struct _EmWebsocketHub
@@ -61,11 +71,20 @@ client_backlog (Client *client)
 static void
 client_free (Client *client)
 {
-  g_signal_handlers_disconnect_by_data (client->conn, client);
+  g_clear_handle_id (&client->wait_id, g_source_remove);
+  g_queue_clear_full (&client->pending, (GDestroyNotify) em_event_unref);
+  if (client->conn != NULL)
+    g_signal_handlers_disconnect_by_data (client->conn, client);
   g_clear_object (&client->conn);
   if (client->base_stream != NULL)
     g_io_stream_close_async (client->base_stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&client->base_stream);
+  /* a history read still running frees the rest when it returns */
+  if (client->reading)
+    {
+      client->orphaned = TRUE;
+      return;
+    }
   g_free (client);
 }
 
@@ -99,25 +118,190 @@ client_drop (Client     *client,
     soup_websocket_connection_close (client->conn, code, reason);
 }
 
+/* --- resuming with ?since=SEQ --- */
+
+/* RFC 6455 registry: "try again later"; libsoup 3.2 has no name for it */
+#define EM_WS_CLOSE_TRY_AGAIN_LATER 1013
+
+/* a page of history per read; a short page means the history is exhausted */
+#define CATCH_UP_PAGE 1000
+/* while a client's backlog is above half its limit, history waits this long */
+#define CATCH_UP_WAIT_MS 10
+
+/* the seq of a frame of em_event_to_json_string(), which ends with "seq":N} */
+static guint64
+frame_seq (GBytes *frame)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (frame, &length);
+  gsize end = length;
+  gsize start;
+  static const char key[] = "\"seq\":";
+
+  if (end == 0 || data[end - 1] != '}')
+    return 0;
+  end--;
+  start = end;
+  while (start > 0 && g_ascii_isdigit (data[start - 1]))
+    start--;
+  if (start == end || start < sizeof key - 1 ||
+      memcmp (data + start - (sizeof key - 1), key, sizeof key - 1) != 0)
+    return 0;
+  return g_ascii_strtoull (data + start, NULL, 10);
+}
+
+static void
+client_buffer (Client  *client,
+               EmEvent *event,
+               guint64  size)
+{
+  if (client->pending_bytes + size > client->hub->max_backlog)
+    {
+      g_debug ("dropping a WebSocket client that could not catch up");
+      client_drop (client, EM_WS_CLOSE_TRY_AGAIN_LATER, "could not catch up");
+      return;
+    }
+  client->pending_bytes += size;
+  g_queue_push_tail (&client->pending, em_event_ref (event));
+}
+
+static void
+client_send (Client *client,
+             GBytes *frame)
+{
+  client->queued += frame_size (g_bytes_get_size (frame));
+  soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
+}
+
+static gboolean
+client_is_open (Client *client)
+{
+  return !client->dropped && client->conn != NULL &&
+         soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/* the history is out: what arrived meanwhile follows, without duplicates */
+static void
+client_caught_up (Client *client)
+{
+  EmEvent *event;
+
+  while ((event = g_queue_pop_head (&client->pending)) != NULL)
+    {
+      if (em_event_get_seq (event) > client->last_sent)
+        {
+          client->last_sent = em_event_get_seq (event);
+          client_send (client, em_event_get_json_bytes (event));
+        }
+      em_event_unref (event);
+    }
+  client->pending_bytes = 0;
+  client->catching_up = FALSE;
+  g_debug ("WebSocket client caught up at seq %" G_GUINT64_FORMAT, client->last_sent);
+}
+
+static void client_read_history (Client *client);
+
+static gboolean
+client_wait_cb (gpointer user_data)
+{
+  Client *client = user_data;
+
+  if (client_is_open (client) && client_backlog (client) > client->hub->max_backlog / 2)
+    return G_SOURCE_CONTINUE;
+  client->wait_id = 0;
+  if (client_is_open (client))
+    client_read_history (client);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_resync (Client  *client,
+             guint64  oldest)
+{
+  g_autofree char *text = g_strdup_printf ("{\"type\":\"resync_required\",\"oldest_seq\":%"
+                                           G_GUINT64_FORMAT "}", oldest);
+  g_autoptr(GBytes) frame = g_bytes_new_take (g_steal_pointer (&text), strlen (text));
+
+  client_send (client, frame);
+}
+
+static void
+history_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Client *client = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) frames = NULL;
+  guint64 oldest = 0;
+
+  client->reading = FALSE;
+  frames = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result, &oldest, &error);
+  if (client->orphaned)
+    {
+      g_free (client);
+      return;
+    }
+  if (!client_is_open (client))
+    return;
+  if (frames == NULL)
+    {
+      g_debug ("cannot read the event history: %s", error->message);
+      client_drop (client, EM_WS_CLOSE_TRY_AGAIN_LATER, "event history unavailable");
+      return;
+    }
+
+  /* events after the one asked for were pruned: say so, then send what is left */
+  if (client->last_sent + 1 < oldest)
+    {
+      send_resync (client, oldest);
+      client->last_sent = oldest - 1;
+    }
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GBytes *frame = g_ptr_array_index (frames, i);
+      guint64 seq = frame_seq (frame);
+
+      if (seq != 0 && seq <= client->last_sent)
+        continue;
+      client_send (client, frame);
+      if (seq != 0)
+        client->last_sent = seq;
+    }
+
+  if (frames->len < CATCH_UP_PAGE)
+    client_caught_up (client);
+  else if (client_backlog (client) > client->hub->max_backlog / 2)
+    client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
+  else
+    client_read_history (client);
+}
+
+static void
+client_read_history (Client *client)
+{
+  client->reading = TRUE;
+  em_engine_manager_read_events_async (client->hub->manager, client->last_sent, CATCH_UP_PAGE,
+                                       NULL, history_cb, client);
+}
+
 static void
 event_cb (EmEngineManager *manager,
           EmEvent         *event,
           gpointer         user_data)
 {
   EmWebsocketHub *self = user_data;
-  g_autoptr(GBytes) bytes = NULL;
+  GBytes *bytes;
   guint64 size;
   GList *link;
-  char *text;
 
   if (self->clients.length == 0)
     return;
 
   /* serialized once; every client's frame is built from the same bytes */
-  text = em_event_to_json_string (event);
-  size = strlen (text);
-  bytes = g_bytes_new_take (text, size);
-  size = frame_size (size);
+  bytes = em_event_get_json_bytes (event);
+  size = frame_size (g_bytes_get_size (bytes));
 
   for (link = self->clients.head; link != NULL;)
     {
@@ -128,6 +312,11 @@ event_cb (EmEngineManager *manager,
           soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
         continue;
 
+      if (client->catching_up)
+        {
+          client_buffer (client, event, size);
+          continue;
+        }
       if (client_backlog (client) + size > self->max_backlog)
         {
           g_debug ("dropping a WebSocket client that stopped reading (%" G_GUINT64_FORMAT
@@ -150,6 +339,7 @@ wrote_informational_cb (SoupServerMessage *msg,
   g_autoptr(GOutputStream) counter = NULL;
   g_autoptr(GIOStream) wrapped = NULL;
   Client *client;
+  guint64 *since = g_object_get_data (G_OBJECT (msg), "em-ws-since");
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
@@ -162,6 +352,9 @@ wrote_informational_cb (SoupServerMessage *msg,
       g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, EM_REST_WS_SEND_BUFFER, NULL);
       /* events are small frames: waiting to coalesce them only adds latency */
       g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      /* the HTTP idle timeout does not apply: a quiet event stream is normal,
+       * and keepalive pings find dead peers */
+      g_socket_set_timeout (socket, 0);
     }
 
   stream = soup_server_message_steal_connection (msg);
@@ -189,15 +382,57 @@ wrote_informational_cb (SoupServerMessage *msg,
   soup_websocket_connection_set_keepalive_interval (client->conn, self->keepalive_seconds);
   g_signal_connect (client->conn, "closed", G_CALLBACK (client_closed_cb), client);
   g_signal_connect (client->conn, "message", G_CALLBACK (client_message_cb), client);
+  g_queue_init (&client->pending);
   g_queue_push_tail (&self->clients, client);
   g_debug ("WebSocket client connected (%u in all)", self->clients.length);
+
+  /* live events are buffered from now on, so history read next meets them */
+  if (since != NULL)
+    {
+      client->catching_up = TRUE;
+      client->last_sent = *since;
+      client_read_history (client);
+    }
+}
+
+/* ?since=SEQ: the last seq the client has; 0 asks for everything retained */
+static gboolean
+parse_since (EmWebsocketHub     *self,
+             SoupServerMessage  *msg,
+             GHashTable         *query,
+             guint64           **out_since)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, "since") : NULL;
+  guint64 last = em_engine_manager_get_last_event_seq (self->manager);
+  guint64 since;
+
+  *out_since = NULL;
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT64, &since, NULL))
+    {
+      em_problem_respond (msg, 400, NULL, _("since: must be an event seq, an integer ≥ 0"));
+      return FALSE;
+    }
+  if (since > last)
+    {
+      em_problem_respond_printf (msg, 400,
+                                 _("since: %" G_GUINT64_FORMAT " is ahead of the last event (%"
+                                   G_GUINT64_FORMAT ")"), since, last);
+      return FALSE;
+    }
+  *out_since = g_new (guint64, 1);
+  **out_since = since;
+  return TRUE;
 }
 
 void
 em_websocket_hub_handle (EmWebsocketHub    *self,
-                         SoupServerMessage *msg)
+                         SoupServerMessage *msg,
+                         GHashTable        *query)
 {
   g_autoptr(GError) error = NULL;
+  guint64 *since = NULL;
 
   g_return_if_fail (EM_IS_WEBSOCKET_HUB (self));
 
@@ -218,9 +453,32 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
                                  self->max_clients);
       return;
     }
+  if (query != NULL)
+    {
+      GHashTableIter iter;
+      const char *key;
+
+      g_hash_table_iter_init (&iter, query);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
+        {
+          if (!g_str_equal (key, "since") && !g_str_equal (key, "access_token"))
+            {
+              em_problem_respond_printf (msg, 400,
+                                         _("%s: unknown query parameter; use since"), key);
+              return;
+            }
+        }
+    }
+  if (!parse_since (self, msg, query, &since))
+    return;
   /* no extensions: a per-message deflate would give each client its own bytes */
   if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
-    return;
+    {
+      g_free (since);
+      return;
+    }
+  if (since != NULL)
+    g_object_set_data_full (G_OBJECT (msg), "em-ws-since", since, g_free);
 
   g_signal_connect_object (msg, "wrote-informational",
                            G_CALLBACK (wrote_informational_cb), self, 0);

@@ -16,9 +16,13 @@ void            em_websocket_hub_set_limits    (EmWebsocketHub    *self,
                                                 guint64            max_backlog,
                                                 guint              keepalive_seconds,
                                                 guint              max_clients);
-/* answers a GET /ws: a problem document, or the upgrade to a hub client */
+/* answers a GET /ws: a problem document, or the upgrade to a hub client;
+ * `?since=SEQ` first replays every event after SEQ (or sends
+ * {"type":"resync_required","oldest_seq":N} when they are no longer kept),
+ * then the live ones, with no gap and no duplicate */
 void            em_websocket_hub_handle        (EmWebsocketHub    *self,
-                                                SoupServerMessage *msg);
+                                                SoupServerMessage *msg,
+                                                GHashTable        *query);
 /* the clients still following: open and not being dropped */
 guint           em_websocket_hub_get_n_clients (EmWebsocketHub    *self);
 /* sends a close frame to every client and stops following the engine */

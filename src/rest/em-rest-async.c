@@ -1,0 +1,78 @@
+#define G_LOG_DOMAIN "em-rest"
+
+#include "config.h"
+
+#include "rest/em-rest-async.h"
+
+struct _EmRestAsync {
+  SoupServerMessage *msg;
+  gulong             finished_id;
+  gpointer           data;
+  GDestroyNotify     data_free;
+};
+
+static void
+finished_cb (SoupServerMessage *msg,
+             gpointer           user_data)
+{
+  EmRestAsync *self = user_data;
+
+  /* the client went away while the work ran: nothing left to answer */
+  g_clear_signal_handler (&self->finished_id, self->msg);
+  g_clear_object (&self->msg);
+}
+
+EmRestAsync *
+em_rest_async_begin (SoupServerMessage *msg,
+                     gpointer           data,
+                     GDestroyNotify     data_free)
+{
+  EmRestAsync *self = g_new0 (EmRestAsync, 1);
+
+  self->msg = g_object_ref (msg);
+  self->data = data;
+  self->data_free = data_free;
+  self->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (finished_cb), self);
+  soup_server_message_pause (msg);
+  return self;
+}
+
+SoupServerMessage *
+em_rest_async_get_message (EmRestAsync *self)
+{
+  return self->msg;
+}
+
+gpointer
+em_rest_async_get_data (EmRestAsync *self)
+{
+  return self->data;
+}
+
+static void
+async_free (EmRestAsync *self,
+            gboolean     unpause)
+{
+  if (self->msg != NULL)
+    {
+      g_clear_signal_handler (&self->finished_id, self->msg);
+      if (unpause)
+        soup_server_message_unpause (self->msg);
+      g_clear_object (&self->msg);
+    }
+  if (self->data_free != NULL && self->data != NULL)
+    self->data_free (self->data);
+  g_free (self);
+}
+
+void
+em_rest_async_done (EmRestAsync *self)
+{
+  async_free (self, TRUE);
+}
+
+void
+em_rest_async_release (EmRestAsync *self)
+{
+  async_free (self, FALSE);
+}

@@ -1,0 +1,86 @@
+#define G_LOG_DOMAIN "em-rest"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "rest/em-problem.h"
+#include "rest/em-rest-cors.h"
+
+/* how long a browser may cache a preflight answer, in seconds */
+#define PREFLIGHT_MAX_AGE "600"
+
+static const char *
+request_origin (SoupServerMessage *msg)
+{
+  return soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
+}
+
+gboolean
+em_rest_cors_origin_allowed (const char * const *allowed,
+                             const char         *origin)
+{
+  if (allowed == NULL || origin == NULL)
+    return FALSE;
+  for (guint i = 0; allowed[i] != NULL; i++)
+    {
+      if (g_str_equal (allowed[i], "*") || g_ascii_strcasecmp (allowed[i], origin) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+em_rest_cors_same_origin (SoupServerMessage *msg,
+                          gboolean           tls)
+{
+  const char *origin = request_origin (msg);
+  const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Host");
+  g_autofree char *own = NULL;
+
+  if (origin == NULL)
+    return TRUE;
+  if (host == NULL)
+    return FALSE;
+  own = g_strconcat (tls ? "https://" : "http://", host, NULL);
+  return g_ascii_strcasecmp (origin, own) == 0;
+}
+
+void
+em_rest_cors_add_headers (SoupServerMessage  *msg,
+                          const char * const *allowed)
+{
+  const char *origin = request_origin (msg);
+  SoupMessageHeaders *headers;
+
+  if (!em_rest_cors_origin_allowed (allowed, origin))
+    return;
+  headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
+  soup_message_headers_append (headers, "Vary", "Origin");
+  soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
+                                "Location, Link, X-Total-Count, Retry-After, WWW-Authenticate");
+}
+
+void
+em_rest_cors_preflight (SoupServerMessage  *msg,
+                        const char * const *allowed,
+                        const char         *methods)
+{
+  const char *origin = request_origin (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  if (!em_rest_cors_origin_allowed (allowed, origin))
+    {
+      em_problem_respond_printf (msg, 403, _("Origin: “%s” is not an allowed origin"),
+                                 origin != NULL ? origin : "");
+      return;
+    }
+  em_rest_cors_add_headers (msg, allowed);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Methods", methods);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Accept-Language");
+  soup_message_headers_replace (headers, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
+  soup_server_message_set_status (msg, 204, NULL);
+}

@@ -1,0 +1,200 @@
+#define G_LOG_DOMAIN "em-rest"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-time.h"
+#include "rest/em-rest-query.h"
+
+static const char * const filter_names[] = { "status", "action", "since", "until", NULL };
+static const char * const paging_names[] = { "limit", "offset", NULL };
+
+static gboolean
+parse_uint (const char  *name,
+            const char  *text,
+            guint        minimum,
+            guint        maximum,
+            guint       *out,
+            GError     **error)
+{
+  guint64 value;
+
+  if (!g_ascii_string_to_unsigned (text, 10, minimum, maximum, &value, NULL))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s: must be an integer from %u to %u"), name, minimum, maximum);
+      return FALSE;
+    }
+  *out = (guint) value;
+  return TRUE;
+}
+
+static gboolean
+parse_statuses (const char  *text,
+                guint       *out,
+                GError     **error)
+{
+  g_auto(GStrv) names = g_strsplit (text, ",", -1);
+  guint mask = 0;
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      EmTaskStatus status;
+
+      if (!em_task_status_from_string (g_strstrip (names[i]), &status))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("status: unknown status “%s”; use pending, running, "
+                         "completed, failed or cancelled, or several separated by commas"),
+                       names[i]);
+          return FALSE;
+        }
+      mask |= EM_TASK_QUERY_STATUS (status);
+    }
+  *out = mask;
+  return TRUE;
+}
+
+static gboolean
+parse_time (const char  *name,
+            const char  *text,
+            GDateTime  **out,
+            GError     **error)
+{
+  *out = em_time_parse (text);
+  if (*out == NULL)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s: “%s” is not an RFC 3339 time with a time zone, "
+                     "e.g. 2026-01-01T12:00:00Z"), name, text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* names and values are quoted back in messages, which must stay UTF-8 */
+static gboolean
+check_utf8 (GHashTable  *params,
+            GError     **error)
+{
+  GHashTableIter iter;
+  const char *key;
+  const char *value;
+
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
+    {
+      if (!g_utf8_validate (key, -1, NULL) || (value != NULL && !g_utf8_validate (value, -1, NULL)))
+        {
+          g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("query: not valid UTF-8"));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_known (GHashTable        *params,
+             EmRestQueryFlags   flags,
+             GError           **error)
+{
+  GHashTableIter iter;
+  const char *key;
+
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
+    {
+      if ((flags & EM_REST_QUERY_FILTERS) && g_strv_contains (filter_names, key))
+        continue;
+      if ((flags & EM_REST_QUERY_PAGING) && g_strv_contains (paging_names, key))
+        continue;
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   (flags & EM_REST_QUERY_PAGING) ?
+                   _("%s: unknown query parameter; use status, action, since, until, limit or offset") :
+                   _("%s: unknown query parameter; use status, action, since or until"),
+                   key);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+em_rest_query_parse (GHashTable        *params,
+                     EmRestQueryFlags   flags,
+                     guint              page_default,
+                     guint              page_max,
+                     EmTaskQuery       *query,
+                     GError           **error)
+{
+  const char *text;
+
+  em_task_query_init (query);
+  query->limit = (flags & EM_REST_QUERY_PAGING) ? page_default : 0;
+  if (params == NULL)
+    return TRUE;
+  if (!check_utf8 (params, error) || !check_known (params, flags, error))
+    return FALSE;
+
+  if ((text = g_hash_table_lookup (params, "status")) != NULL &&
+      !parse_statuses (text, &query->statuses, error))
+    return FALSE;
+  if ((text = g_hash_table_lookup (params, "action")) != NULL)
+    {
+      if (*text == '\0' || !g_utf8_validate (text, -1, NULL))
+        {
+          g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("action: must be an action name"));
+          return FALSE;
+        }
+      query->action = g_strdup (text);
+    }
+  if ((text = g_hash_table_lookup (params, "since")) != NULL &&
+      !parse_time ("since", text, &query->since, error))
+    return FALSE;
+  if ((text = g_hash_table_lookup (params, "until")) != NULL &&
+      !parse_time ("until", text, &query->until, error))
+    return FALSE;
+  if ((text = g_hash_table_lookup (params, "limit")) != NULL &&
+      !parse_uint ("limit", text, 1, page_max, &query->limit, error))
+    return FALSE;
+  if ((text = g_hash_table_lookup (params, "offset")) != NULL &&
+      !parse_uint ("offset", text, 0, G_MAXUINT, &query->offset, error))
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+em_rest_query_has_filter (GHashTable *params)
+{
+  if (params == NULL)
+    return FALSE;
+  for (guint i = 0; filter_names[i] != NULL; i++)
+    if (g_hash_table_contains (params, filter_names[i]))
+      return TRUE;
+  return FALSE;
+}
+
+char *
+em_rest_query_next_link (GHashTable *params,
+                         guint       offset,
+                         guint       limit)
+{
+  GString *link = g_string_new ("</tasks?");
+
+  /* in a fixed order, so the same query always links the same way */
+  for (guint i = 0; params != NULL && filter_names[i] != NULL; i++)
+    {
+      const char *value = g_hash_table_lookup (params, filter_names[i]);
+
+      if (value == NULL)
+        continue;
+      g_string_append_printf (link, "%s=", filter_names[i]);
+      g_string_append_uri_escaped (link, value, NULL, FALSE);
+      g_string_append_c (link, '&');
+    }
+  g_string_append_printf (link, "offset=%u&limit=%u>; rel=\"next\"", offset, limit);
+  return g_string_free (link, FALSE);
+}

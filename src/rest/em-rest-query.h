@@ -1,0 +1,39 @@
+#pragma once
+
+#include <glib.h>
+
+#include "engine/em-task-query.h"
+
+G_BEGIN_DECLS
+
+/* which query parameters a /tasks request may carry */
+typedef enum {
+  EM_REST_QUERY_FILTERS = 1 << 0,  /* status, action, since, until */
+  EM_REST_QUERY_PAGING  = 1 << 1,  /* limit, offset */
+} EmRestQueryFlags;
+
+/**
+ * em_rest_query_parse:
+ * @params: (nullable): the decoded query string
+ * @page_default: `limit` when none is given
+ * @page_max: the largest `limit` accepted
+ * @query: (out caller-allocates): initialized here, cleared by the caller
+ *
+ * `status` takes one status or a comma-separated list; `since` and `until` are
+ * RFC 3339 times with a zone. Errors are EM_ERROR_INVALID_ARGUMENT and start
+ * with the parameter's name.
+ */
+gboolean em_rest_query_parse     (GHashTable        *params,
+                                  EmRestQueryFlags   flags,
+                                  guint              page_default,
+                                  guint              page_max,
+                                  EmTaskQuery       *query,
+                                  GError           **error);
+/* whether any of status, action, since, until is present */
+gboolean em_rest_query_has_filter (GHashTable       *params);
+/* `</tasks?…&offset=N&limit=M>; rel="next"`, keeping every filter of @params */
+char    *em_rest_query_next_link (GHashTable        *params,
+                                  guint              offset,
+                                  guint              limit);
+
+G_END_DECLS

@@ -1,0 +1,269 @@
+#define G_LOG_DOMAIN "em-rest"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "rest/em-json-guard.h"
+#include "rest/em-problem.h"
+#include "rest/em-rest-async.h"
+#include "rest/em-rest-context.h"
+#include "rest/em-rest-i18n.h"
+
+/* seconds a client refused for the pending limit is asked to wait */
+#define RETRY_AFTER_SECONDS "1"
+
+/* POST /tasks takes one task object, an array of them (an atomic batch), or
+ * {"tasks": [...], "exclusive": true} */
+typedef struct {
+  EmEngineManager *manager;
+  GPtrArray       *tasks;   /* EmTask, referenced */
+  gboolean         batch;
+} Created;
+
+static void
+created_free (gpointer data)
+{
+  Created *created = data;
+
+  g_ptr_array_unref (created->tasks);
+  g_object_unref (created->manager);
+  g_free (created);
+}
+
+static char *
+task_location (EmTask *task)
+{
+  g_autofree char *escaped = g_uri_escape_string (em_task_get_id (task), NULL, FALSE);
+
+  return g_strconcat ("/tasks/", escaped, NULL);
+}
+
+static void
+respond_created (SoupServerMessage *msg,
+                 Created           *created)
+{
+  g_autofree char *location = task_location (g_ptr_array_index (created->tasks, 0));
+  g_autoptr(JsonNode) root = NULL;
+
+  /* a batch is located by its first task: every item is one GET /tasks/{id} away */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Location", location);
+  if (created->batch)
+    {
+      g_autoptr(JsonArray) array = json_array_sized_new (created->tasks->len);
+
+      for (guint i = 0; i < created->tasks->len; i++)
+        json_array_add_element (array, em_task_to_json (g_ptr_array_index (created->tasks, i)));
+      root = json_node_init_array (json_node_alloc (), array);
+    }
+  else
+    root = em_task_to_json (g_ptr_array_index (created->tasks, 0));
+  em_rest_respond_json (msg, 201, root);
+}
+
+static void
+synced_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  EmRestAsync *async = user_data;
+  Created *created = em_rest_async_get_data (async);
+  SoupServerMessage *msg = em_rest_async_get_message (async);
+  g_autoptr(GError) error = NULL;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  gboolean synced = em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error);
+
+  if (msg != NULL)
+    {
+      em_rest_i18n_scope_enter_for_message (&scope, msg);
+      if (synced)
+        respond_created (msg, created);
+      else
+        em_problem_respond_printf (msg, 503,
+                                   _("store: the task was not acknowledged because it "
+                                     "could not be recorded: %s"), error->message);
+    }
+  em_rest_async_done (async);
+}
+
+/* 201 only once the tasks are on disk: an acknowledged task survives a crash */
+static void
+acknowledge (EmRestContext     *ctx,
+             SoupServerMessage *msg,
+             GPtrArray         *tasks,
+             gboolean           batch)
+{
+  Created *created = g_new0 (Created, 1);
+  EmRestAsync *async;
+
+  created->manager = g_object_ref (ctx->manager);
+  created->tasks = g_ptr_array_new_full (tasks->len, g_object_unref);
+  for (guint i = 0; i < tasks->len; i++)
+    g_ptr_array_add (created->tasks, g_object_ref (g_ptr_array_index (tasks, i)));
+  created->batch = batch;
+
+  async = em_rest_async_begin (msg, created, created_free);
+  em_engine_manager_sync_async (ctx->manager, ctx->cancellable, synced_cb, async);
+}
+
+/* the engine's `max-pending`: over REST a full queue is "too many requests" */
+static gboolean
+check_pending_limit (EmRestContext     *ctx,
+                     SoupServerMessage *msg,
+                     guint              adding)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (em_engine_manager_check_capacity (ctx->manager, adding, &error))
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", RETRY_AFTER_SECONDS);
+  em_problem_respond_printf (msg, 429, _("tasks: %s; retry once some have started"),
+                             error->message);
+  return FALSE;
+}
+
+static void
+create_one (EmRestContext     *ctx,
+            SoupServerMessage *msg,
+            JsonNode          *root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmTaskSpec) spec = em_task_spec_from_json (root, &error);
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  EmTask *task;
+
+  if (spec == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
+  if (!check_pending_limit (ctx, msg, 1))
+    return;
+  task = em_engine_manager_schedule_task (ctx->manager, spec, &error);
+  if (task == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
+  g_ptr_array_add (tasks, task);
+  acknowledge (ctx, msg, tasks, FALSE);
+}
+
+static void
+create_batch (EmRestContext     *ctx,
+              SoupServerMessage *msg,
+              JsonArray         *items,
+              gboolean           exclusive)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n = json_array_get_length (items);
+
+  if (n == 0)
+    {
+      em_problem_respond (msg, 400, NULL, _("tasks: a batch needs at least one task"));
+      return;
+    }
+  /* every item is parsed before any is scheduled, and the engine checks them all
+   * again before creating one: all or nothing */
+  for (guint i = 0; i < n; i++)
+    {
+      EmTaskSpec *spec = em_task_spec_from_json (json_array_get_element (items, i), &error);
+
+      if (spec == NULL)
+        {
+          g_prefix_error (&error, "[%u] ", i);
+          em_problem_respond_error (msg, error);
+          return;
+        }
+      g_ptr_array_add (specs, spec);
+    }
+  if (!check_pending_limit (ctx, msg, n))
+    return;
+  tasks = em_engine_manager_schedule_batch (ctx->manager, specs, exclusive, &error);
+  if (tasks == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
+  acknowledge (ctx, msg, tasks, TRUE);
+}
+
+/* {"tasks": [...], "exclusive": bool}; nothing else */
+static void
+create_envelope (EmRestContext     *ctx,
+                 SoupServerMessage *msg,
+                 JsonObject        *envelope)
+{
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *member;
+  JsonNode *tasks = NULL;
+  gboolean exclusive = FALSE;
+
+  json_object_iter_init_ordered (&iter, envelope);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
+    {
+      if (g_str_equal (key, "tasks"))
+        tasks = member;
+      else if (g_str_equal (key, "exclusive"))
+        {
+          if (!JSON_NODE_HOLDS_VALUE (member) ||
+              json_node_get_value_type (member) != G_TYPE_BOOLEAN)
+            {
+              em_problem_respond (msg, 400, NULL, _("exclusive: must be true or false"));
+              return;
+            }
+          exclusive = json_node_get_boolean (member);
+        }
+      else
+        {
+          em_problem_respond_printf (msg, 400,
+                                     _("%s: unknown field of a batch; use tasks and exclusive"),
+                                     key);
+          return;
+        }
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (tasks))
+    {
+      em_problem_respond (msg, 400, NULL, _("tasks: must be an array of task objects"));
+      return;
+    }
+  create_batch (ctx, msg, json_node_get_array (tasks), exclusive);
+}
+
+void
+em_rest_tasks_create (EmRestContext     *ctx,
+                      SoupServerMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  const char *data;
+  gsize length;
+
+  body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  data = g_bytes_get_data (body, &length);
+
+  root = em_json_guard_parse (data, length, ctx->max_json_depth, &error);
+  if (root == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
+  if (JSON_NODE_HOLDS_ARRAY (root))
+    create_batch (ctx, msg, json_node_get_array (root), FALSE);
+  else if (JSON_NODE_HOLDS_OBJECT (root) &&
+           json_object_has_member (json_node_get_object (root), "tasks"))
+    create_envelope (ctx, msg, json_node_get_object (root));
+  else if (JSON_NODE_HOLDS_OBJECT (root))
+    create_one (ctx, msg, root);
+  else
+    em_problem_respond (msg, 400, NULL,
+                        _("body: expected a JSON object with “name” and “action”, "
+                          "or an array of them"));
+}
