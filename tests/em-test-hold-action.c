@@ -120,11 +120,6 @@ hold_run_async (EmAction            *action,
     }
 }
 
-static JsonObject *
-hold_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static gboolean
 hold_is_retry_safe (EmAction *action, JsonObject *parameters)
@@ -138,7 +133,6 @@ em_test_hold_action_class_init (EmTestHoldActionClass *klass)
   EmActionClass *action_class = EM_ACTION_CLASS (klass);
 
   action_class->run_async = hold_run_async;
-  action_class->run_finish = hold_run_finish;
   action_class->is_retry_safe = hold_is_retry_safe;
 }
 

@@ -98,13 +98,6 @@ em_adjust_focus_action_run_async (EmAction            *action,
                        moved_cb, g_steal_pointer (&task));
 }
 
-static JsonObject *
-em_adjust_focus_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static void
 em_adjust_focus_action_class_init (EmAdjustFocusActionClass *klass)
@@ -112,7 +105,6 @@ em_adjust_focus_action_class_init (EmAdjustFocusActionClass *klass)
   EmActionClass *action_class = EM_ACTION_CLASS (klass);
 
   action_class->run_async = em_adjust_focus_action_run_async;
-  action_class->run_finish = em_adjust_focus_action_run_finish;
 }
 
 static void

@@ -196,13 +196,6 @@ em_autofocus_action_run_async (EmAction            *action,
                           focused_cb, g_steal_pointer (&task));
 }
 
-static JsonObject *
-em_autofocus_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static void
 em_autofocus_action_class_init (EmAutofocusActionClass *klass)
@@ -211,7 +204,6 @@ em_autofocus_action_class_init (EmAutofocusActionClass *klass)
 
   action_class->validate = em_autofocus_action_validate;
   action_class->run_async = em_autofocus_action_run_async;
-  action_class->run_finish = em_autofocus_action_run_finish;
 }
 
 static void

@@ -112,13 +112,6 @@ em_capture_image_action_run_async (EmAction            *action,
                             captured_cb, g_steal_pointer (&task));
 }
 
-static JsonObject *
-em_capture_image_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static void
 em_capture_image_action_class_init (EmCaptureImageActionClass *klass)
@@ -126,7 +119,6 @@ em_capture_image_action_class_init (EmCaptureImageActionClass *klass)
   EmActionClass *action_class = EM_ACTION_CLASS (klass);
 
   action_class->run_async = em_capture_image_action_run_async;
-  action_class->run_finish = em_capture_image_action_run_finish;
 }
 
 static void

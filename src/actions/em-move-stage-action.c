@@ -148,13 +148,6 @@ em_move_stage_action_run_async (EmAction            *action,
                        moved_cb, g_steal_pointer (&task));
 }
 
-static JsonObject *
-em_move_stage_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 /* a relative move that failed part-way would land somewhere else if run again */
 static gboolean
@@ -170,7 +163,6 @@ em_move_stage_action_class_init (EmMoveStageActionClass *klass)
 
   action_class->validate = em_move_stage_action_validate;
   action_class->run_async = em_move_stage_action_run_async;
-  action_class->run_finish = em_move_stage_action_run_finish;
   action_class->is_retry_safe = em_move_stage_action_is_retry_safe;
 }
 

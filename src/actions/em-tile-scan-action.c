@@ -517,13 +517,6 @@ em_tile_scan_action_run_async (EmAction            *action,
   next_tile (g_steal_pointer (&task));
 }
 
-static JsonObject *
-em_tile_scan_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static void
 em_tile_scan_action_class_init (EmTileScanActionClass *klass)
@@ -532,7 +525,6 @@ em_tile_scan_action_class_init (EmTileScanActionClass *klass)
 
   action_class->validate = em_tile_scan_action_validate;
   action_class->run_async = em_tile_scan_action_run_async;
-  action_class->run_finish = em_tile_scan_action_run_finish;
 }
 
 static void

@@ -130,12 +130,6 @@ em_wait_action_run_async (EmAction            *action,
     }
 }
 
-static JsonObject *
-em_wait_action_run_finish (EmAction *action, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, action), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
 
 static void
 em_wait_action_class_init (EmWaitActionClass *klass)
@@ -143,7 +137,6 @@ em_wait_action_class_init (EmWaitActionClass *klass)
   EmActionClass *action_class = EM_ACTION_CLASS (klass);
 
   action_class->run_async = em_wait_action_run_async;
-  action_class->run_finish = em_wait_action_run_finish;
 }
 
 static void

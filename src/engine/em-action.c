@@ -305,9 +305,16 @@ em_action_run_async (EmAction            *self,
 JsonObject *
 em_action_run_finish (EmAction *self, GAsyncResult *result, GError **error)
 {
+  EmActionClass *klass = EM_ACTION_GET_CLASS (self);
+
   g_return_val_if_fail (EM_IS_ACTION (self), NULL);
 
-  return EM_ACTION_GET_CLASS (self)->run_finish (self, result, error);
+  if (klass->run_finish != NULL)
+    return klass->run_finish (self, result, error);
+
+  /* most actions return their result object from a GTask of their own */
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static JsonNode *

@@ -69,7 +69,9 @@ G_DECLARE_DERIVABLE_TYPE (EmAction, em_action, EM, ACTION, GObject)
  * EmActionClass:
  * @validate: extra checks beyond the parameter specs; optional
  * @run_async: start the action; must honour @cancellable and report progress in 0..1
- * @run_finish: the result object (transfer full) or %NULL with @error set
+ * @run_finish: the result object (transfer full) or %NULL with @error set; when
+ *   not set, @run_async's result must be a GTask with the action as source object
+ *   returning the result object as its pointer
  * @is_retry_safe: whether running again after a failed attempt is harmless with
  *   these parameters (e.g. not for a relative move); %TRUE when not set
  */
