@@ -34,6 +34,7 @@ static struct {
   GDBusConnection *connection;
   guint subscription;
   GPtrArray *signals; /* every signal the service sent, in order */
+  const char *max_calls; /* --dbus-max-calls-per-sender for the next start, or NULL */
 } fixture;
 
 static void
@@ -81,6 +82,10 @@ spawn_daemon (GSubprocessFlags   flags,
               const char        *data_dir,
               GError           **error)
 {
+  if (fixture.max_calls != NULL)
+    return g_subprocess_new (flags, error, daemon_path (), "--bus", "session", "--no-http",
+                             "--data-dir", data_dir,
+                             "--dbus-max-calls-per-sender", fixture.max_calls, NULL);
   return g_subprocess_new (flags, error, daemon_path (), "--bus", "session", "--no-http",
                            "--data-dir", data_dir, NULL);
 }
@@ -1318,6 +1323,159 @@ test_history_restart (void)
   g_assert_no_error (error);
 }
 
+/* --- per-sender limits --- */
+
+typedef struct {
+  guint replies;
+  guint ok;
+  guint refused;
+  char *refusal; /* the first refusal's message */
+} Replies;
+
+static void
+reply_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Replies *replies = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                              result, &error);
+  g_autofree char *remote = error != NULL ? g_dbus_error_get_remote_error (error) : NULL;
+
+  replies->replies++;
+  if (reply != NULL)
+    replies->ok++;
+  else if (g_strcmp0 (remote, ERROR_PREFIX "Unavailable") == 0)
+    {
+      replies->refused++;
+      if (replies->refusal == NULL)
+        replies->refusal = g_strdup (error->message);
+    }
+}
+
+/* ScheduleTask without waiting for the reply */
+static void
+schedule_async (GDBusConnection *connection,
+                const char      *name,
+                Replies         *replies)
+{
+  g_dbus_connection_call (connection, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                          g_variant_new_parsed ("(%s, 'wait', {'duration': <0>}, @a{sv} {})", name),
+                          G_VARIANT_TYPE ("(so)"), G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS,
+                          NULL, reply_cb, replies);
+}
+
+static GDBusConnection *
+private_connection (void)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection;
+
+  connection = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (fixture.bus),
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  return connection;
+}
+
+static guint
+senders_in_flight (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  reply = call (MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get",
+                g_variant_new ("(ss)", MANAGER_IFACE, "SendersInFlight"),
+                G_VARIANT_TYPE ("(v)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_get_uint32 (value);
+}
+
+#define LIMIT_CALLS 20
+
+static void
+test_sender_limit (void)
+{
+  g_autoptr(GDBusConnection) other = private_connection ();
+  Replies mine = { 0, };
+  Replies others = { 0, };
+
+  stop_daemon (SIGTERM);
+  fixture.max_calls = "2";
+  start_daemon ();
+
+  /* sent at once, they arrive before the first store sync is done */
+  for (guint i = 0; i < LIMIT_CALLS; i++)
+    schedule_async (fixture.connection, "limited", &mine);
+  /* the limit is per sender: another client is served meanwhile */
+  schedule_async (other, "other client", &others);
+  EM_TEST_WAIT_UNTIL (mine.replies == LIMIT_CALLS && others.replies == 1, 6 * TIMEOUT_MS);
+
+  g_assert_cmpuint (mine.ok + mine.refused, ==, LIMIT_CALLS);
+  g_assert_cmpuint (mine.ok, >=, 2);
+  g_assert_cmpuint (mine.refused, >, 0);
+  g_assert_nonnull (strstr (mine.refusal, "in flight"));
+  g_assert_nonnull (strstr (mine.refusal, "(limit 2)"));
+  g_assert_nonnull (strstr (mine.refusal, g_dbus_connection_get_unique_name (fixture.connection)));
+  g_assert_cmpuint (others.ok, ==, 1);
+  EM_TEST_WAIT_UNTIL (senders_in_flight () == 0, TIMEOUT_MS);
+
+  /* once the replies are in, the same client is served again */
+  g_free (schedule ("after the limit", "wait", "{'duration': <0>}", NULL));
+
+  g_free (mine.refusal);
+  stop_daemon (SIGTERM);
+  fixture.max_calls = NULL;
+  start_daemon ();
+}
+
+#define VANISHING_CALLS 30
+
+static guint
+count_scheduled (const char *name)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      const char *signal_name = NULL;
+
+      if (!g_str_equal (signal->member, "TaskScheduled"))
+        continue;
+      g_variant_get_child (signal->parameters, 1, "&s", &signal_name);
+      count += g_str_equal (signal_name, name);
+    }
+  return count;
+}
+
+static void
+test_sender_vanishes (void)
+{
+  g_autoptr(GDBusConnection) client = private_connection ();
+  g_autoptr(GError) error = NULL;
+  Replies replies = { 0, };
+
+  /* the client leaves with every call still waiting for its reply */
+  for (guint i = 0; i < VANISHING_CALLS; i++)
+    schedule_async (client, "vanishing", &replies);
+  g_dbus_connection_flush_sync (client, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_close_sync (client, NULL, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (replies.replies == VANISHING_CALLS, TIMEOUT_MS);
+
+  /* the calls were still served, their replies dropped, and nothing kept */
+  EM_TEST_WAIT_UNTIL (count_scheduled ("vanishing") == VANISHING_CALLS, 6 * TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (senders_in_flight () == 0, 6 * TIMEOUT_MS);
+  g_free (schedule ("after the client left", "wait", "{'duration': <0>}", NULL));
+  g_free (replies.refusal);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1342,6 +1500,8 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/devices/positions", test_positions);
   g_test_add_func ("/dbus/history/events", test_events);
   g_test_add_func ("/dbus/history/restart", test_history_restart);
+  g_test_add_func ("/dbus/limits/calls-per-sender", test_sender_limit);
+  g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);
   g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
   g_test_add_func ("/dbus/startup/no-bus", test_no_bus);
 

@@ -44,6 +44,7 @@ em_daemon_config_init_defaults (EmDaemonConfig *config)
   config->focus_max = DEFAULT_FOCUS_MAX;
   config->focus_speed = DEFAULT_FOCUS_SPEED;
   config->bus = EM_BUS_SESSION;
+  config->dbus_max_calls_per_sender = -1;
   config->max_concurrent = EM_ENGINE_DEFAULT_MAX_CONCURRENT;
   config->retention_max_tasks = 0;
   config->retention_max_age_days = 0;

@@ -38,6 +38,8 @@ typedef struct {
   gdouble          focus_max;
   gdouble          focus_speed;
   EmBusType        bus;
+  /* D-Bus calls one sender may have in flight; -1: the service's default */
+  gint             dbus_max_calls_per_sender;
   guint            max_concurrent;
   /* retention of finished history in the task database; 0: keep everything */
   guint            retention_max_tasks;

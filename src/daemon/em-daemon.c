@@ -257,6 +257,9 @@ em_daemon_start_async (EmDaemon            *self,
     }
 
   self->dbus = em_dbus_service_new (self->manager, base_url);
+  if (self->config.dbus_max_calls_per_sender > 0)
+    g_object_set (self->dbus, "max-calls-per-sender",
+                  (guint) self->config.dbus_max_calls_per_sender, NULL);
   g_signal_connect (self->dbus, "name-lost", G_CALLBACK (name_lost_cb), self);
   em_dbus_service_start_async (self->dbus, cancellable, dbus_started_cb, g_steal_pointer (&task));
 }

@@ -108,6 +108,7 @@ main (int argc, char **argv)
   int ws_max_clients = -1;
   int max_header_size = -1;
   int idle_timeout = -1;
+  int dbus_max_calls_per_sender = -1;
   gboolean no_http = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
@@ -153,6 +154,8 @@ main (int argc, char **argv)
       N_("How many tasks may run at once; 0: no limit (default 4)"), N_("N") },
     { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
+    { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_INT, &dbus_max_calls_per_sender,
+      N_("D-Bus method calls one client may have waiting for a reply; more get Unavailable (default 64)"), N_("N") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       N_("Print the version and exit"), NULL },
     { NULL }
@@ -244,6 +247,12 @@ main (int argc, char **argv)
   config.ws_max_clients = ws_max_clients;
   config.max_header_size = max_header_size;
   config.idle_timeout = idle_timeout;
+  if (dbus_max_calls_per_sender == 0 || dbus_max_calls_per_sender < -1)
+    {
+      g_printerr ("engine-manager: %s\n", _("--dbus-max-calls-per-sender must be at least 1"));
+      return 2;
+    }
+  config.dbus_max_calls_per_sender = dbus_max_calls_per_sender;
   if (max_concurrent >= 0)
     {
       config.max_concurrent = max_concurrent;

@@ -9,6 +9,7 @@
 #include "dbus/em-dbus-device-positions.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-sender-limits.h"
 #include "dbus/em-dbus-submit.h"
 #include "dbus/em-dbus-task-table.h"
 #include "dbus/em-dbus-util.h"
@@ -22,6 +23,8 @@ struct _EmDbusManagerAdapter
   EmDBusEngineManager1 *iface;
   EmDbusTaskTable *tasks;
   EmDbusDevicePositions *positions;
+  /* calls that reply later count against their sender until answered */
+  EmDbusSenderLimits *limits;
   /* cancelled when the adapter leaves the bus: calls still waiting on the
    * engine then answer Unavailable */
   GCancellable *cancellable;
@@ -39,6 +42,8 @@ handle_schedule_task_cb (EmDBusEngineManager1  *iface,
                          GVariant              *options,
                          EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_submit_task (self->manager, self->tasks, iface, invocation, name, action,
                        parameters, options, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -51,6 +56,8 @@ handle_schedule_batch_cb (EmDBusEngineManager1  *iface,
                           GVariant              *options,
                           EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_submit_batch (self->manager, self->tasks, iface, invocation, items, options,
                         self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -78,6 +85,8 @@ handle_get_task_cb (EmDBusEngineManager1  *iface,
                     const char            *id,
                     EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_history_get_task (self->manager, iface, invocation, id, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -88,6 +97,8 @@ handle_list_tasks_cb (EmDBusEngineManager1  *iface,
                       GVariant              *filter,
                       EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_history_list_tasks (self->manager, iface, invocation, filter, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -99,6 +110,8 @@ handle_get_events_cb (EmDBusEngineManager1  *iface,
                       guint                  limit,
                       EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_history_get_events (self->manager, iface, invocation, after_seq, limit,
                               self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -109,6 +122,8 @@ handle_get_queue_cb (EmDBusEngineManager1  *iface,
                      GDBusMethodInvocation *invocation,
                      EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_history_get_queue (self->manager, iface, invocation, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -257,12 +272,24 @@ export_unfinished_tasks (EmDbusManagerAdapter *self)
 }
 
 static void
+senders_notify_cb (EmDbusSenderLimits   *limits,
+                   GParamSpec           *pspec,
+                   EmDbusManagerAdapter *self)
+{
+  em_dbus_engine_manager1_set_senders_in_flight (self->iface,
+                                                 em_dbus_sender_limits_get_senders (limits));
+}
+
+static void
 em_dbus_manager_adapter_dispose (GObject *object)
 {
   EmDbusManagerAdapter *self = EM_DBUS_MANAGER_ADAPTER (object);
 
   em_dbus_manager_adapter_unexport (self);
   g_clear_object (&self->positions);
+  if (self->limits != NULL)
+    g_signal_handlers_disconnect_by_data (self->limits, self);
+  g_clear_object (&self->limits);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->tasks);
   g_clear_object (&self->iface);
@@ -305,6 +332,8 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   sync_queue_properties (self);
   self->positions = em_dbus_device_positions_new (em_engine_manager_get_devices (manager),
                                                   self->iface);
+  self->limits = em_dbus_sender_limits_new ();
+  g_signal_connect (self->limits, "notify::senders", G_CALLBACK (senders_notify_cb), self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 
   g_signal_connect (self->iface, "handle-schedule-task", G_CALLBACK (handle_schedule_task_cb), self);
@@ -346,6 +375,14 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   self->exported = TRUE;
 
   return TRUE;
+}
+
+EmDbusSenderLimits *
+em_dbus_manager_adapter_get_sender_limits (EmDbusManagerAdapter *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_MANAGER_ADAPTER (self), NULL);
+
+  return self->limits;
 }
 
 void

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engine/em-engine-manager.h"
+#include "dbus/em-dbus-sender-limits.h"
 
 G_BEGIN_DECLS
 
@@ -15,5 +16,7 @@ gboolean              em_dbus_manager_adapter_export   (EmDbusManagerAdapter *se
                                                         GDBusConnection      *connection,
                                                         GError              **error);
 void                  em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self);
+/* the per-sender limit on calls in flight; (transfer none) */
+EmDbusSenderLimits   *em_dbus_manager_adapter_get_sender_limits (EmDbusManagerAdapter *self);
 
 G_END_DECLS

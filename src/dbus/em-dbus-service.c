@@ -29,6 +29,14 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+enum {
+  PROP_0,
+  PROP_MAX_CALLS_PER_SENDER,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
 static void
 name_acquired_cb (GDBusConnection *connection,
                   const char      *name,
@@ -130,12 +138,65 @@ em_dbus_service_dispose (GObject *object)
   G_OBJECT_CLASS (em_dbus_service_parent_class)->dispose (object);
 }
 
+/* the limit lives in the adapter's sender table; the service only forwards it */
+static void
+em_dbus_service_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  EmDbusService *self = EM_DBUS_SERVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CALLS_PER_SENDER:
+      g_object_get_property (G_OBJECT (em_dbus_manager_adapter_get_sender_limits (self->adapter)),
+                             "max-per-sender", value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_dbus_service_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  EmDbusService *self = EM_DBUS_SERVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CALLS_PER_SENDER:
+      g_object_set_property (G_OBJECT (em_dbus_manager_adapter_get_sender_limits (self->adapter)),
+                             "max-per-sender", value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 em_dbus_service_class_init (EmDbusServiceClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = em_dbus_service_dispose;
+  object_class->get_property = em_dbus_service_get_property;
+  object_class->set_property = em_dbus_service_set_property;
+
+  /**
+   * EmDbusService:max-calls-per-sender:
+   *
+   * How many method calls that reply later (ScheduleTask, ListTasks, …) one
+   * bus client may have in flight; beyond it calls fail with Unavailable.
+   */
+  properties[PROP_MAX_CALLS_PER_SENDER] =
+    g_param_spec_uint ("max-calls-per-sender", NULL, NULL, 1, G_MAXUINT,
+                       EM_DBUS_DEFAULT_MAX_CALLS_PER_SENDER,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * EmDbusService::name-lost:

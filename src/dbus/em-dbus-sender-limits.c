@@ -1,0 +1,180 @@
+#define G_LOG_DOMAIN "em-dbus"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "dbus/em-dbus-sender-limits.h"
+
+struct _EmDbusSenderLimits
+{
+  GObject parent_instance;
+
+  GHashTable *in_flight; /* unique name → count, never 0 */
+  guint max_per_sender;
+};
+
+G_DEFINE_FINAL_TYPE (EmDbusSenderLimits, em_dbus_sender_limits, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_MAX_PER_SENDER,
+  PROP_SENDERS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+#define TICKET_KEY "em-dbus-sender-ticket"
+
+/* attached to an admitted invocation: the reply consumes the last reference,
+ * so its release covers every way of answering, success or error */
+typedef struct {
+  EmDbusSenderLimits *limits;
+  char *sender;
+} Ticket;
+
+static void
+ticket_release (gpointer data)
+{
+  Ticket *ticket = data;
+  EmDbusSenderLimits *self = ticket->limits;
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, ticket->sender));
+
+  /* an entry at 0 is dropped, so a vanished client leaves nothing behind */
+  if (count > 1)
+    g_hash_table_insert (self->in_flight, g_strdup (ticket->sender), GUINT_TO_POINTER (count - 1));
+  else if (g_hash_table_remove (self->in_flight, ticket->sender))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
+
+  g_object_unref (ticket->limits);
+  g_free (ticket->sender);
+  g_free (ticket);
+}
+
+static void
+em_dbus_sender_limits_finalize (GObject *object)
+{
+  EmDbusSenderLimits *self = EM_DBUS_SENDER_LIMITS (object);
+
+  g_hash_table_unref (self->in_flight);
+
+  G_OBJECT_CLASS (em_dbus_sender_limits_parent_class)->finalize (object);
+}
+
+static void
+em_dbus_sender_limits_get_property (GObject    *object,
+                                    guint       prop_id,
+                                    GValue     *value,
+                                    GParamSpec *pspec)
+{
+  EmDbusSenderLimits *self = EM_DBUS_SENDER_LIMITS (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_PER_SENDER:
+      g_value_set_uint (value, self->max_per_sender);
+      break;
+    case PROP_SENDERS:
+      g_value_set_uint (value, g_hash_table_size (self->in_flight));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_dbus_sender_limits_set_property (GObject      *object,
+                                    guint         prop_id,
+                                    const GValue *value,
+                                    GParamSpec   *pspec)
+{
+  EmDbusSenderLimits *self = EM_DBUS_SENDER_LIMITS (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_PER_SENDER:
+      self->max_per_sender = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_dbus_sender_limits_class_init (EmDbusSenderLimitsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = em_dbus_sender_limits_finalize;
+  object_class->get_property = em_dbus_sender_limits_get_property;
+  object_class->set_property = em_dbus_sender_limits_set_property;
+
+  properties[PROP_MAX_PER_SENDER] =
+    g_param_spec_uint ("max-per-sender", NULL, NULL, 1, G_MAXUINT,
+                       EM_DBUS_DEFAULT_MAX_CALLS_PER_SENDER,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+  properties[PROP_SENDERS] =
+    g_param_spec_uint ("senders", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+em_dbus_sender_limits_init (EmDbusSenderLimits *self)
+{
+  self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+EmDbusSenderLimits *
+em_dbus_sender_limits_new (void)
+{
+  return g_object_new (EM_TYPE_DBUS_SENDER_LIMITS, NULL);
+}
+
+gboolean
+em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
+                             GDBusMethodInvocation *invocation)
+{
+  const char *sender;
+  guint count;
+  Ticket *ticket;
+
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), FALSE);
+  g_return_val_if_fail (G_IS_DBUS_METHOD_INVOCATION (invocation), FALSE);
+
+  /* a peer-to-peer connection has no sender: nothing to tell clients apart by */
+  sender = g_dbus_method_invocation_get_sender (invocation);
+  if (sender == NULL)
+    return TRUE;
+
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, sender));
+  if (count >= self->max_per_sender)
+    {
+      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                             _("Too many calls in flight from %s (limit %u); "
+                                               "wait for their replies"),
+                                             sender, self->max_per_sender);
+      return FALSE;
+    }
+
+  g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count + 1));
+  if (count == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
+
+  ticket = g_new0 (Ticket, 1);
+  ticket->limits = g_object_ref (self);
+  ticket->sender = g_strdup (sender);
+  g_object_set_data_full (G_OBJECT (invocation), TICKET_KEY, ticket, ticket_release);
+  return TRUE;
+}
+
+guint
+em_dbus_sender_limits_get_senders (EmDbusSenderLimits *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), 0);
+
+  return g_hash_table_size (self->in_flight);
+}

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define EM_DBUS_DEFAULT_MAX_CALLS_PER_SENDER 64
+
+#define EM_TYPE_DBUS_SENDER_LIMITS (em_dbus_sender_limits_get_type ())
+G_DECLARE_FINAL_TYPE (EmDbusSenderLimits, em_dbus_sender_limits, EM, DBUS_SENDER_LIMITS, GObject)
+
+/* counts the method calls each bus sender has in flight, so one client cannot
+ * pile up unbounded work; "max-per-sender" is the limit and "senders" (read
+ * only) how many senders have calls in flight */
+EmDbusSenderLimits *em_dbus_sender_limits_new         (void);
+/* counts @invocation against its sender until it is answered and freed;
+ * beyond the limit it answers Unavailable itself (consuming @invocation) and
+ * returns FALSE */
+gboolean            em_dbus_sender_limits_admit       (EmDbusSenderLimits    *self,
+                                                       GDBusMethodInvocation *invocation);
+guint               em_dbus_sender_limits_get_senders (EmDbusSenderLimits    *self);
+
+G_END_DECLS
