@@ -304,8 +304,9 @@ test_retry_unsafe_refused (Fixture *fx, gconstpointer data)
 static void
 test_delay (Fixture *fx, gconstpointer data)
 {
-  EmTask *task = submit (fx, "{\"name\": \"later\", \"action\": \"hold_none\", \"delay\": 0.3}");
+  /* taken before submitting: under valgrind submitting alone takes a while */
   gint64 submitted = g_get_monotonic_time ();
+  EmTask *task = submit (fx, "{\"name\": \"later\", \"action\": \"hold_none\", \"delay\": 0.3}");
   gint64 started;
 
   g_assert_nonnull (em_task_get_run_at (task));
@@ -314,7 +315,7 @@ test_delay (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (em_task_get_status (task) != EM_TASK_STATUS_PENDING, 5000);
   started = g_get_monotonic_time ();
   g_assert_cmpint (started - submitted, >=, 290000);
-  g_assert_cmpint (started - submitted, <, 1000000);
+  g_assert_cmpint (started - submitted, <, 3000000);
 }
 
 static void
