@@ -41,11 +41,6 @@ static const EmParamSpec adjust_focus_params[] = {
   },
 };
 
-static void
-progress_cb (gdouble fraction, gpointer user_data)
-{
-  em_action_context_report_progress (user_data, fraction);
-}
 
 static void
 moved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -94,7 +89,7 @@ em_adjust_focus_action_run_async (EmAction            *action,
   if (em_action_param_has (parameters, "speed"))
     speed = em_action_param_double (action, parameters, "speed");
 
-  em_focus_move_async (focus, target, speed, cancellable, progress_cb, context,
+  em_focus_move_async (focus, target, speed, cancellable, em_action_context_forward_progress, context,
                        moved_cb, g_steal_pointer (&task));
 }
 

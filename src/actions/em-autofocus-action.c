@@ -132,11 +132,6 @@ em_autofocus_action_validate (EmAction    *action,
   return TRUE;
 }
 
-static void
-progress_cb (gdouble fraction, gpointer user_data)
-{
-  em_action_context_report_progress (user_data, fraction);
-}
 
 static void
 focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -192,7 +187,7 @@ em_autofocus_action_run_async (EmAction            *action,
   if (em_action_param_has (parameters, "speed"))
     settings.speed = em_action_param_double (action, parameters, "speed");
 
-  em_autofocus_run_async (camera, focus, &settings, cancellable, progress_cb, context,
+  em_autofocus_run_async (camera, focus, &settings, cancellable, em_action_context_forward_progress, context,
                           focused_cb, g_steal_pointer (&task));
 }
 

@@ -50,11 +50,6 @@ static const EmParamSpec capture_image_params[] = {
   },
 };
 
-static void
-progress_cb (gdouble fraction, gpointer user_data)
-{
-  em_action_context_report_progress (user_data, fraction);
-}
 
 static void
 captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -108,7 +103,7 @@ em_capture_image_action_run_async (EmAction            *action,
   em_capture_to_file_async (devices,
                             em_action_param_double (action, parameters, "exposure"),
                             em_action_param_double (action, parameters, "gain"),
-                            format, path, cancellable, progress_cb, context,
+                            format, path, cancellable, em_action_context_forward_progress, context,
                             captured_cb, g_steal_pointer (&task));
 }
 

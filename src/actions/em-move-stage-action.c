@@ -68,11 +68,6 @@ em_move_stage_action_validate (EmAction    *action,
   return TRUE;
 }
 
-static void
-progress_cb (gdouble fraction, gpointer user_data)
-{
-  em_action_context_report_progress (user_data, fraction);
-}
 
 static void
 moved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -144,7 +139,7 @@ em_move_stage_action_run_async (EmAction            *action,
   if (em_action_param_has (parameters, "speed"))
     speed = em_action_param_double (action, parameters, "speed");
 
-  em_stage_move_async (stage, &target, speed, cancellable, progress_cb, context,
+  em_stage_move_async (stage, &target, speed, cancellable, em_action_context_forward_progress, context,
                        moved_cb, g_steal_pointer (&task));
 }
 

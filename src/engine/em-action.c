@@ -517,3 +517,9 @@ em_action_context_report_progress (EmActionContext *context, gdouble fraction)
   if (context->progress != NULL)
     context->progress (fraction, context->progress_data);
 }
+
+void
+em_action_context_forward_progress (gdouble fraction, gpointer context)
+{
+  em_action_context_report_progress (context, fraction);
+}

@@ -149,5 +149,9 @@ const char         *em_action_context_get_task_id   (EmActionContext *context);
 const char         *em_action_context_get_data_dir  (EmActionContext *context);
 void                em_action_context_report_progress (EmActionContext *context,
                                                        gdouble          fraction);
+/* the same as an EmProgressFunc, for handing to a device: pass the context as
+ * its data */
+void                em_action_context_forward_progress (gdouble          fraction,
+                                                        gpointer         context);
 
 G_END_DECLS
