@@ -1403,7 +1403,9 @@ senders_in_flight (void)
 
 /* many (under the bus's own limit of pending replies per connection), against a
  * budget of one: even when valgrind slows the sender, some calls
- * arrive while an earlier one still waits for its store sync */
+ * arrive while an earlier one still waits for its store sync.  How many
+ * are served depends on how fast the commits are, so only "at least one"
+ * is certain. */
 #define LIMIT_CALLS 100
 
 static void
@@ -1425,7 +1427,7 @@ test_sender_limit (void)
   EM_TEST_WAIT_UNTIL (mine.replies == LIMIT_CALLS && others.replies == 1, 6 * TIMEOUT_MS);
 
   g_assert_cmpuint (mine.ok + mine.refused, ==, LIMIT_CALLS);
-  g_assert_cmpuint (mine.ok, >=, 2);
+  g_assert_cmpuint (mine.ok, >=, 1);
   g_assert_cmpuint (mine.refused, >, 0);
   g_assert_nonnull (strstr (mine.refusal, "in flight"));
   g_assert_nonnull (strstr (mine.refusal, "(limit 1)"));
