@@ -1004,6 +1004,58 @@ test_events_resume (Fixture *fx, gconstpointer data)
   }
 }
 
+typedef struct {
+  Fixture *fx;
+  guint64  scheduled_seq;  /* the last event before the sync was asked for */
+  guint    order;
+  guint   *answered;
+} SyncCall;
+
+static void
+grouped_sync_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SyncCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error));
+  g_assert_no_error (error);
+  /* answered in the order asked, and only once its events are on disk */
+  g_assert_cmpuint (call->order, ==, *call->answered);
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (EM_ENGINE_MANAGER (source)),
+                    >=, call->scheduled_seq);
+  (*call->answered)++;
+}
+
+static void
+count_commit (EmEngineManager *manager, guint64 seq, guint *commits)
+{
+  (*commits)++;
+}
+
+#define GROUPED_SYNCS 50
+
+/* syncs asked for while a commit runs share the next one */
+static void
+test_sync_grouped (Fixture *fx, gconstpointer data)
+{
+  SyncCall calls[GROUPED_SYNCS];
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  guint answered = 0;
+  guint commits = 0;
+
+  open_manager (fx, 100);
+  g_signal_connect (fx->manager, "events-committed", G_CALLBACK (count_commit), &commits);
+  for (guint i = 0; i < GROUPED_SYNCS; i++)
+    {
+      g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+      calls[i] = (SyncCall) { fx, em_engine_manager_get_last_event_seq (fx->manager), i, &answered };
+      em_engine_manager_sync_async (fx->manager, NULL, grouped_sync_cb, &calls[i]);
+    }
+  EM_TEST_WAIT_UNTIL (answered == GROUPED_SYNCS, 10000);
+  g_assert_cmpuint (commits, <, GROUPED_SYNCS / 2);
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+}
+
 static void
 test_memory_only (Fixture *fx, gconstpointer data)
 {
@@ -1056,6 +1108,7 @@ main (int argc, char **argv)
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/events/resume", test_events_resume);
+  ADD ("/store/sync/grouped", test_sync_grouped);
   ADD ("/store/memory-only", test_memory_only);
 
   return g_test_run ();

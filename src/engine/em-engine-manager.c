@@ -102,6 +102,8 @@ struct _EmEngineManager
   gdouble           retention_max_age;
   guint64           oldest_stored_seq; /* 0: the stored log is empty */
   guint64           committed_seq;
+  GPtrArray        *sync_waiters;   /* GTask for the commit after the one in flight */
+  gboolean          sync_in_flight;
 };
 
 /* what a task's row needs besides the task itself */
@@ -1734,17 +1736,44 @@ em_engine_manager_has_store (EmEngineManager *self)
 
 /* --- acknowledgement --- */
 
+static void start_sync (EmEngineManager *self);
+
 static void
 sync_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GPtrArray) waiters = user_data;
+  EmEngineManager *self = g_task_get_source_object (g_ptr_array_index (waiters, 0));
   g_autoptr(GError) error = NULL;
+  gboolean ok = em_store_sync_finish (self->store, result, &error);
 
-  if (!em_store_sync_finish (self->store, result, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_boolean (task, TRUE);
+  /* a reference held across the answers, which may drop the last others */
+  g_object_ref (self);
+  self->sync_in_flight = FALSE;
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+
+      if (ok)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, g_error_copy (error));
+    }
+  if (self->sync_waiters->len > 0)
+    start_sync (self);
+  g_object_unref (self);
+}
+
+/* one commit at a time: whoever asks meanwhile shares the next one, so under
+ * load a commit carries many acknowledgements and each task's rows coalesce */
+static void
+start_sync (EmEngineManager *self)
+{
+  GPtrArray *waiters = g_steal_pointer (&self->sync_waiters);
+
+  self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->sync_in_flight = TRUE;
+  flush_unwritten (self);
+  em_store_sync_async (self->store, NULL, sync_done_cb, waiters);
 }
 
 void
@@ -1764,8 +1793,9 @@ em_engine_manager_sync_async (EmEngineManager     *self,
       g_task_return_boolean (task, TRUE);
       return;
     }
-  flush_unwritten (self);
-  em_store_sync_async (self->store, NULL, sync_done_cb, g_steal_pointer (&task));
+  g_ptr_array_add (self->sync_waiters, g_steal_pointer (&task));
+  if (!self->sync_in_flight)
+    start_sync (self);
 }
 
 gboolean
@@ -2327,6 +2357,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
   g_hash_table_unref (self->dirty);
+  g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);
   g_queue_clear (&self->cascade);
@@ -2422,6 +2453,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->ring = em_event_ring_new (EVENT_RING_SIZE);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   self->dirty = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) dirty_task_free);
+  self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     self->by_status[i] = g_sequence_new (NULL);
