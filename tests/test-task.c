@@ -1,7 +1,10 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "engine/em-enum-types.h"
 #include "engine/em-json-variant.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-task-private.h"
 #include "engine/em-task-spec.h"
 #include "engine/em-error.h"
@@ -284,6 +287,41 @@ test_spec_from_json (void)
   }
 }
 
+/* the direct writer produces the generator's text, byte for byte, except
+ * where the generator's text is not JSON: it writes 1e-300 as "1e-300.0"
+ * and U+001F unescaped */
+static void
+test_json_writer_matches_generator (void)
+{
+  static const char *const documents[] = {
+    "{}",
+    "{\"duration\": 0, \"neg\": -9223372036854775807, \"d\": 0.5, \"whole\": 2.0}",
+    "{\"tiny\": 1e-300, \"big\": 1.7976931348623157e308, \"third\": 0.3333333333333333}",
+    "{\"t\": true, \"f\": false, \"n\": null, \"empty\": \"\", \"a\": []}",
+    "{\"text\": \"quote \\\" back \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\"}",
+    "{\"unicode\": \"µm ✓ \\u00e9 \\ud83d\\ude00\", \"slash\": \"a/b\"}",
+    "{\"nested\": {\"b\": [1, [2, {\"c\": [true, null, 3.25]}]], \"a\": {}}, \"z\": 1, \"y\": 2}",
+    "{\"tiles\": [{\"x\": 0.0, \"y\": -1.5e-7}, {\"x\": 1e21, \"y\": 123456789012}]}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (documents); i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (documents[i], NULL);
+      g_autofree char *expected = json_to_string (node, FALSE);
+      g_autoptr(JsonNode) generated = json_from_string (expected, NULL);
+      g_autoptr(GString) written = g_string_new (NULL);
+      g_autoptr(JsonNode) reread = NULL;
+
+      g_assert_nonnull (node);
+      em_json_write_object (written, json_node_get_object (node));
+      if (generated != NULL && strchr (expected, 0x1f) == NULL)
+        g_assert_cmpstr (written->str, ==, expected);
+      reread = json_from_string (written->str, NULL);
+      g_assert_nonnull (reread);
+      g_assert_true (json_node_equal (reread, node));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -293,6 +331,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/transitions-notify", test_transitions_notify);
   g_test_add_func ("/engine/task/failed-and-cancelled", test_failed_and_cancelled);
   g_test_add_func ("/engine/task/json", test_json_form);
+  g_test_add_func ("/engine/task/json-writer", test_json_writer_matches_generator);
   g_test_add_func ("/engine/task/variant", test_variant_form);
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);

@@ -128,20 +128,86 @@ em_json_format_time (GDateTime *time)
   return g_strdup (buffer);
 }
 
+static void write_node (GString *out, JsonNode *node);
+
+static void
+write_members (GString *out, JsonObject *object)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '{');
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    {
+      if (!first)
+        g_string_append_c (out, ',');
+      first = FALSE;
+      em_json_write_string (out, name);
+      g_string_append_c (out, ':');
+      write_node (out, member);
+    }
+  g_string_append_c (out, '}');
+}
+
+static void
+write_node (GString *out, JsonNode *node)
+{
+  switch (node != NULL ? JSON_NODE_TYPE (node) : JSON_NODE_NULL)
+    {
+    case JSON_NODE_OBJECT:
+      em_json_write_object (out, json_node_get_object (node));
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint length = array != NULL ? json_array_get_length (array) : 0;
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < length; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            write_node (out, json_array_get_element (array, i));
+          }
+        g_string_append_c (out, ']');
+      }
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          em_json_write_double (out, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        case G_TYPE_STRING:
+          em_json_write_string (out, json_node_get_string (node));
+          break;
+        default:
+          g_string_append (out, "null");
+        }
+      break;
+    case JSON_NODE_NULL:
+    default:
+      g_string_append (out, "null");
+    }
+}
+
+/* the generator's compact form, without building a generator per call */
 void
 em_json_write_object (GString *out, JsonObject *object)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autofree char *text = NULL;
-
   if (object == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
-  node = json_node_init_object (json_node_alloc (), object);
-  text = json_to_string (node, FALSE);
-  g_string_append (out, text);
+    g_string_append (out, "null");
+  else
+    write_members (out, object);
 }
 
 void
