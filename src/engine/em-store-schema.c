@@ -241,7 +241,11 @@ configure (sqlite3 *db, const char *path, GError **error)
   /* NORMAL in WAL mode: a commit is in the OS once COMMIT returns, so it survives
    * a crash of the service; only a power loss can undo the last commits, since
    * the WAL is synced at checkpoints rather than at every commit */
-  return em_store_exec (db, path, "PRAGMA synchronous = NORMAL", error);
+  if (!em_store_exec (db, path, "PRAGMA synchronous = NORMAL", error))
+    return FALSE;
+  /* history grows by tens of MB a day under load: index pages stay cached
+   * instead of being read back for every commit */
+  return em_store_exec (db, path, "PRAGMA cache_size = -32768", error);
 }
 
 sqlite3 *
