@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <glib/gstdio.h>
@@ -227,14 +228,14 @@ report (const char *label, GArray *values, const char *unit)
   for (guint i = 0; i < values->len; i++)
     sum += g_array_index (values, gdouble, i);
 
-  g_print ("%-36s n=%-3u median %9.*f  mean %9.*f  p95 %9.*f  min %9.*f  max %9.*f %s\n",
-           label, values->len,
-           digits, g_array_index (values, gdouble, values->len / 2),
-           digits, sum / values->len,
-           digits, g_array_index (values, gdouble, MIN (values->len - 1, (guint) ceil (values->len * 0.95) - 1)),
-           digits, g_array_index (values, gdouble, 0),
-           digits, g_array_index (values, gdouble, values->len - 1),
-           unit);
+  printf ("%-36s n=%-3u median %9.*f  mean %9.*f  p95 %9.*f  min %9.*f  max %9.*f %s\n",
+          label, values->len,
+          digits, g_array_index (values, gdouble, values->len / 2),
+          digits, sum / values->len,
+          digits, g_array_index (values, gdouble, MIN (values->len - 1, (guint) ceil (values->len * 0.95) - 1)),
+          digits, g_array_index (values, gdouble, 0),
+          digits, g_array_index (values, gdouble, values->len - 1),
+          unit);
 }
 
 static void

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <glib/gstdio.h>
@@ -129,10 +130,10 @@ main (int argc, char **argv)
   off = run_once (FALSE, n_tasks, window, &off_cpu);
   on = run_once (TRUE, n_tasks, window, &on_cpu);
 
-  g_print ("tasks: %u, window: %u\n", n_tasks, window);
-  g_print ("store off: %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", off, off_cpu);
-  g_print ("store on:  %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", on, on_cpu);
-  g_print ("ratio on/off: %.2f (store cost %.0f%%)\n", on / off, 100.0 * (1.0 - on / off));
+  printf ("tasks: %u, window: %u\n", n_tasks, window);
+  printf ("store off: %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", off, off_cpu);
+  printf ("store on:  %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", on, on_cpu);
+  printf ("ratio on/off: %.2f (store cost %.0f%%)\n", on / off, 100.0 * (1.0 - on / off));
   em_task_spec_free (zero_wait);
   return 0;
 }
