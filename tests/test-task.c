@@ -130,6 +130,43 @@ test_json_form (void)
 }
 
 static void
+assert_text_matches_tree (EmTask *task)
+{
+  g_autoptr(JsonNode) node = em_task_to_json (task);
+  g_autofree char *expected = json_to_string (node, FALSE);
+  g_autofree char *text = em_task_to_json_string (task);
+
+  g_assert_cmpstr (text, ==, expected);
+}
+
+/* the text form every response and store row uses is the tree's, in each state */
+static void
+test_json_text_form (void)
+{
+  g_autoptr(JsonObject) params = object_from_string ("{\"exposure\": 10, \"gain\": 1.5, \"tags\": [\"a\", null], \"note\": \"µm \\\"x\\\"\\n\"}");
+  g_autoptr(JsonObject) result = object_from_string ("{\"path\": \"/tmp/a.png\", \"focus\": {\"z\": -12.25}}");
+  g_autoptr(EmTask) task = em_task_new (7, "snap \"one\"", "capture_image", params);
+  g_autoptr(EmTask) failing = em_task_new (8, "fail", "wait", NULL);
+  const char *depends[] = { "a-1", "b-2", NULL };
+  const char *devices[] = { "camera", NULL };
+
+  assert_text_matches_tree (task);
+  em_task_set_schedule (task, -3, depends, 2, 0.25, 30, "batch-1");
+  em_task_set_waiting_on (task, depends);
+  em_task_set_waiting_for (task, devices);
+  assert_text_matches_tree (task);
+  em_task_mark_running (task);
+  em_task_set_progress (task, 0.3);
+  assert_text_matches_tree (task);
+  em_task_mark_completed (task, result);
+  assert_text_matches_tree (task);
+
+  em_task_mark_running (failing);
+  em_task_mark_failed (failing, "no light\tat all");
+  assert_text_matches_tree (failing);
+}
+
+static void
 test_variant_form (void)
 {
   g_autoptr(JsonObject) params = object_from_string ("{\"x\": 10, \"y\": 2.5, \"relative\": true, \"tags\": [1, \"a\"]}");
@@ -331,6 +368,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/transitions-notify", test_transitions_notify);
   g_test_add_func ("/engine/task/failed-and-cancelled", test_failed_and_cancelled);
   g_test_add_func ("/engine/task/json", test_json_form);
+  g_test_add_func ("/engine/task/json-text", test_json_text_form);
   g_test_add_func ("/engine/task/json-writer", test_json_writer_matches_generator);
   g_test_add_func ("/engine/task/variant", test_variant_form);
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);

@@ -14,8 +14,6 @@ EmTask *em_task_new            (guint64      serial,
 EmTask *em_task_new_from_json  (guint64      serial,
                                 JsonObject  *object,
                                 GError     **error);
-/* em_task_to_json() as text, made without a builder: the store's row */
-char   *em_task_to_json_string (EmTask      *self);
 void    em_task_set_schedule   (EmTask      *self,
                                 gint         priority,
                                 const char * const *depends_on,

@@ -51,6 +51,8 @@ guint64       em_task_get_serial       (EmTask *self);
 gboolean      em_task_is_finished      (EmTask *self);
 
 JsonNode     *em_task_to_json          (EmTask *self);
+/* json_to_string (em_task_to_json (), FALSE), without building a tree */
+char         *em_task_to_json_string   (EmTask *self);
 GVariant     *em_task_to_variant       (EmTask *self);
 
 const char   *em_task_status_to_string   (EmTaskStatus status);

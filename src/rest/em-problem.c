@@ -121,8 +121,14 @@ em_rest_respond_json (SoupServerMessage *msg,
                       guint              status,
                       JsonNode          *node)
 {
-  char *body = json_to_string (node, FALSE);
+  em_rest_respond_json_text (msg, status, json_to_string (node, FALSE));
+}
 
+void
+em_rest_respond_json_text (SoupServerMessage *msg,
+                           guint              status,
+                           char              *body)
+{
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, JSON_CONTENT_TYPE, SOUP_MEMORY_TAKE,
                                     body, strlen (body));

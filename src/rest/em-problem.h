@@ -26,5 +26,9 @@ void        em_problem_respond_error  (SoupServerMessage  *msg,
 void        em_rest_respond_json      (SoupServerMessage  *msg,
                                        guint               status,
                                        JsonNode           *node);
+/* @body: (transfer full): JSON text already written */
+void        em_rest_respond_json_text (SoupServerMessage  *msg,
+                                       guint               status,
+                                       char               *body);
 
 G_END_DECLS

@@ -45,22 +45,27 @@ respond_created (SoupServerMessage *msg,
                  Created           *created)
 {
   g_autofree char *location = task_location (g_ptr_array_index (created->tasks, 0));
-  g_autoptr(JsonNode) root = NULL;
+  GString *body;
 
   /* a batch is located by its first task: every item is one GET /tasks/{id} away */
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Location", location);
-  if (created->batch)
+  if (!created->batch)
     {
-      g_autoptr(JsonArray) array = json_array_sized_new (created->tasks->len);
-
-      for (guint i = 0; i < created->tasks->len; i++)
-        json_array_add_element (array, em_task_to_json (g_ptr_array_index (created->tasks, i)));
-      root = json_node_init_array (json_node_alloc (), array);
+      em_rest_respond_json_text (msg, 201, em_task_to_json_string (g_ptr_array_index (created->tasks, 0)));
+      return;
     }
-  else
-    root = em_task_to_json (g_ptr_array_index (created->tasks, 0));
-  em_rest_respond_json (msg, 201, root);
+  body = g_string_new ("[");
+  for (guint i = 0; i < created->tasks->len; i++)
+    {
+      g_autofree char *item = em_task_to_json_string (g_ptr_array_index (created->tasks, i));
+
+      if (i > 0)
+        g_string_append_c (body, ',');
+      g_string_append (body, item);
+    }
+  g_string_append_c (body, ']');
+  em_rest_respond_json_text (msg, 201, g_string_free (body, FALSE));
 }
 
 static void

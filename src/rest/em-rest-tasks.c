@@ -47,9 +47,7 @@ cancel_wait_free (CancelWait *wait)
 static void
 cancel_wait_done (CancelWait *wait)
 {
-  g_autoptr(JsonNode) json = em_task_to_json (wait->task);
-
-  em_rest_respond_json (wait->msg, 200, json);
+  em_rest_respond_json_text (wait->msg, 200, em_task_to_json_string (wait->task));
   soup_server_message_unpause (wait->msg);
   cancel_wait_free (wait);
 }
@@ -87,7 +85,6 @@ em_rest_tasks_cancel (EmRestContext     *ctx,
                       const char        *id)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) json = NULL;
   EmTask *task = em_engine_manager_get_task (ctx->manager, id);
   CancelWait *wait;
 
@@ -110,8 +107,7 @@ em_rest_tasks_cancel (EmRestContext     *ctx,
 
   if (em_task_is_finished (task))
     {
-      json = em_task_to_json (task);
-      em_rest_respond_json (msg, 200, json);
+      em_rest_respond_json_text (msg, 200, em_task_to_json_string (task));
       return;
     }
 
