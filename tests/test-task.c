@@ -338,6 +338,8 @@ test_json_writer_matches_generator (void)
     "{\"text\": \"quote \\\" back \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f ctl \\u0001 \\u001f\"}",
     "{\"unicode\": \"µm ✓ \\u00e9 \\ud83d\\ude00\", \"slash\": \"a/b\"}",
     "{\"nested\": {\"b\": [1, [2, {\"c\": [true, null, 3.25]}]], \"a\": {}}, \"z\": 1, \"y\": 2}",
+    "{\"z\": -0.0, \"w\": 1000000000.0, \"v\": 1000000001.0, \"u\": -3.0, \"p\": 1.0, \"q\": 1e9}",
+    "{\"edges\": \"\\nstarts and ends escaped\\t\", \"only\": \"\\\"\"}",
     "{\"tiles\": [{\"x\": 0.0, \"y\": -1.5e-7}, {\"x\": 1e21, \"y\": 123456789012}]}",
   };
 

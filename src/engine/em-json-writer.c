@@ -2,23 +2,39 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "engine/em-json-writer.h"
 
+/* what needs an escape: quote, backslash and the C0 controls */
+static inline gboolean
+needs_escape (guchar c)
+{
+  return c < 0x20 || c == '"' || c == '\\';
+}
+
 void
 em_json_write_string (GString *out, const char *text)
 {
+  const char *run;
+
   if (text == NULL)
     {
       g_string_append (out, "null");
       return;
     }
   g_string_append_c (out, '"');
+  run = text;
   for (const char *p = text; *p != '\0'; p++)
     {
       guchar c = *p;
 
+      if (!needs_escape (c))
+        continue;
+      /* plain text goes in runs, not a character at a time */
+      g_string_append_len (out, run, p - run);
+      run = p + 1;
       if (c == '"' || c == '\\')
         {
           g_string_append_c (out, '\\');
@@ -34,11 +50,10 @@ em_json_write_string (GString *out, const char *text)
         g_string_append (out, "\\b");
       else if (c == '\f')
         g_string_append (out, "\\f");
-      else if (c < 0x20)
-        g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_c (out, c);
+        g_string_append_printf (out, "\\u%04x", c);
     }
+  g_string_append (out, run);
   g_string_append_c (out, '"');
 }
 
@@ -55,8 +70,15 @@ void
 em_json_write_double (GString *out, gdouble value)
 {
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-  const char *text = g_ascii_dtostr (buffer, sizeof buffer, value);
+  const char *text;
 
+  /* whole numbers (progress 0 and 1, most delays) skip the shortest-form search */
+  if (value >= -1e9 && value <= 1e9 && value == floor (value) && !(value == 0 && signbit (value)))
+    {
+      g_string_append_printf (out, "%" G_GINT32_FORMAT ".0", (gint32) value);
+      return;
+    }
+  text = g_ascii_dtostr (buffer, sizeof buffer, value);
   g_string_append (out, text);
   /* a double stays a double when read back, as json-glib writes it */
   if (strpbrk (text, ".eEnN") == NULL)
