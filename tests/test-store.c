@@ -1056,6 +1056,28 @@ test_sync_grouped (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
 }
 
+#define CHECKPOINT_ROUNDS 400
+
+/* commits go on, but the write-ahead log is copied back and reused rather
+ * than growing with every commit since startup */
+static void
+test_wal_checkpointed (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *wal_path = g_strconcat (fx->db_path, "-wal", NULL);
+  GStatBuf st;
+
+  open_manager (fx, 100);
+  for (guint i = 0; i < CHECKPOINT_ROUNDS; i++)
+    {
+      schedule (fx, "wait", "{\"duration\": 0}");
+      sync_store (fx);
+    }
+  g_assert_cmpint (g_stat (wal_path, &st), ==, 0);
+  /* each commit adds several pages; unchecked, 400 commits leave well over
+   * 2500 frames of 4 KiB */
+  g_assert_cmpint (st.st_size, <, 2500 * (4096 + 24));
+}
+
 static void
 test_memory_only (Fixture *fx, gconstpointer data)
 {
@@ -1109,6 +1131,7 @@ main (int argc, char **argv)
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/sync/grouped", test_sync_grouped);
+  ADD ("/store/wal/checkpointed", test_wal_checkpointed);
   ADD ("/store/memory-only", test_memory_only);
 
   return g_test_run ();

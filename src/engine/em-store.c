@@ -66,7 +66,14 @@ struct _EmStore
   sqlite3_stmt         *insert_event;
   sqlite3_stmt         *set_meta;
   GError               *write_error;    /* sticky: a lost commit cannot be acknowledged */
+  int                   wal_frames;     /* in the WAL since its last checkpoint */
 };
+
+/* SQLite's own checkpoint runs inside COMMIT, before the batch's
+ * acknowledgements; this one runs after them, when nothing else waits */
+#define CHECKPOINT_FRAMES 1000
+/* under load that never pauses, the WAL is still checkpointed at this size */
+#define CHECKPOINT_FRAMES_MAX 8000
 
 static void
 op_free (Op *op)
@@ -717,6 +724,29 @@ run_prune (EmStore *self, Op *op)
   op->ids = steal_strv (ids);
 }
 
+static int
+wal_hook_cb (gpointer user_data, sqlite3 *db, const char *name, int frames)
+{
+  EmStore *self = user_data;
+
+  self->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+static void
+maybe_checkpoint (EmStore *self)
+{
+  int rc;
+
+  if (self->wal_frames < CHECKPOINT_FRAMES ||
+      (self->wal_frames < CHECKPOINT_FRAMES_MAX && g_async_queue_length (self->queue) > 0))
+    return;
+  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  if (rc != SQLITE_OK)
+    g_debug ("checkpoint of %s: %s", self->path, sqlite3_errstr (rc));
+  self->wal_frames = 0;
+}
+
 static gboolean
 prepare_writes (EmStore *self, GError **error)
 {
@@ -779,6 +809,7 @@ thread_main (gpointer user_data)
 
   if (!prepare_writes (self, &self->write_error))
     g_warning ("%s", self->write_error->message);
+  sqlite3_wal_hook (self->db, wal_hook_cb, self);
 
   while (running)
     {
@@ -794,6 +825,8 @@ thread_main (gpointer user_data)
         commit_batch (self, batch);
       for (guint i = 0; i < batch->len; i++)
         running = run_op (self, g_ptr_array_index (batch, i)) && running;
+      if (running)
+        maybe_checkpoint (self);
     }
 
   g_clear_pointer (&self->upsert_task, sqlite3_finalize);
