@@ -251,11 +251,22 @@ configure (sqlite3 *db, const char *path, GError **error)
 sqlite3 *
 em_store_schema_open (const char *path, GError **error)
 {
+  static gsize configured = 0;
   sqlite3 *db = NULL;
   gint64 version = 0;
   int rc;
 
-  rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  /* SQLite's global memory statistics take a mutex on every allocation;
+   * nothing here reads them.  Only possible before SQLite initializes. */
+  if (g_once_init_enter (&configured))
+    {
+      sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      g_once_init_leave (&configured, 1);
+    }
+  /* NOMUTEX: the connection is opened here and then used by the writer
+   * thread alone, never by two threads at once */
+  rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL);
   if (rc != SQLITE_OK)
     {
       em_store_set_error (error, db, path, rc);
