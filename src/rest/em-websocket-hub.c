@@ -8,29 +8,29 @@
 #include <netinet/tcp.h>
 #include <glib/gi18n.h>
 
-#include "rest/em-counting-output-stream.h"
+#include "rest/em-coalescing-output-stream.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-limits.h"
 #include "rest/em-websocket-hub.h"
 
 typedef struct {
-  EmWebsocketHub          *hub;
-  SoupWebsocketConnection *conn;
+  EmWebsocketHub            *hub;
+  SoupWebsocketConnection   *conn;
   /* the stream libsoup handed over; closing the connection's own stream leaves
    * the socket open, so this one is closed when the client goes */
-  GIOStream               *base_stream;
-  EmCountingOutputStream  *counter;
-  guint64                  queued;
-  gboolean                 dropped;
+  GIOStream                 *base_stream;
+  EmCoalescingOutputStream  *output;
+  guint64                    queued;
+  gboolean                   dropped;
   /* resuming from ?since=: live events wait in @pending until the history
    * before them has been sent; @last_sent is the seq of the last frame sent */
-  gboolean                 catching_up;
-  gboolean                 reading;
-  gboolean                 orphaned;
-  GQueue                   pending;
-  guint64                  pending_bytes;
-  guint64                  last_sent;
-  guint                    wait_id;
+  gboolean                   catching_up;
+  gboolean                   reading;
+  gboolean                   orphaned;
+  GQueue                     pending;
+  guint64                    pending_bytes;
+  guint64                    last_sent;
+  guint                      wait_id;
 } Client;
 
 struct _EmWebsocketHub
@@ -62,10 +62,24 @@ frame_size (gsize length)
 static guint64
 client_backlog (Client *client)
 {
-  guint64 written = em_counting_output_stream_get_written (client->counter);
+  guint64 written = em_coalescing_output_stream_get_written (client->output);
 
   /* pings and pongs are written but never queued here, so written can pass queued */
   return client->queued > written ? client->queued - written : 0;
+}
+
+/* whether @extra more bytes would take the backlog past @limit; frames wait
+ * for the end of the main-loop iteration before they are sent, so before a
+ * client is judged, the socket gets what it can take */
+static gboolean
+client_over_limit (Client  *client,
+                   guint64  extra,
+                   guint64  limit)
+{
+  if (client_backlog (client) + extra <= limit)
+    return FALSE;
+  em_coalescing_output_stream_flush_nonblocking (client->output);
+  return client_backlog (client) + extra > limit;
 }
 
 static void
@@ -76,6 +90,7 @@ client_free (Client *client)
   if (client->conn != NULL)
     g_signal_handlers_disconnect_by_data (client->conn, client);
   g_clear_object (&client->conn);
+  g_clear_object (&client->output);
   if (client->base_stream != NULL)
     g_io_stream_close_async (client->base_stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&client->base_stream);
@@ -114,8 +129,15 @@ client_drop (Client     *client,
              const char *reason)
 {
   client->dropped = TRUE;
-  if (soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (client->conn, code, reason);
+  if (soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  /* what the socket takes now still goes out; the close frame must not wait
+   * behind the rest, which a slow client would take minutes to read */
+  em_coalescing_output_stream_flush_nonblocking (client->output);
+  em_coalescing_output_stream_discard_unsent (client->output);
+  soup_websocket_connection_close (client->conn, code, reason);
+  /* at shutdown the main loop may not turn again */
+  em_coalescing_output_stream_flush_nonblocking (client->output);
 }
 
 /* --- resuming with ?since=SEQ --- */
@@ -272,7 +294,7 @@ history_cb (GObject      *source,
 
   if (frames->len < CATCH_UP_PAGE)
     client_caught_up (client);
-  else if (client_backlog (client) > client->hub->max_backlog / 2)
+  else if (client_over_limit (client, 0, client->hub->max_backlog / 2))
     client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
   else
     client_read_history (client);
@@ -317,7 +339,7 @@ event_cb (EmEngineManager *manager,
           client_buffer (client, event, size);
           continue;
         }
-      if (client_backlog (client) + size > self->max_backlog)
+      if (client_over_limit (client, size, self->max_backlog))
         {
           g_debug ("dropping a WebSocket client that stopped reading (%" G_GUINT64_FORMAT
                    " bytes queued)", client_backlog (client));
@@ -336,7 +358,7 @@ wrote_informational_cb (SoupServerMessage *msg,
   EmWebsocketHub *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
   g_autoptr(GIOStream) stream = NULL;
-  g_autoptr(GOutputStream) counter = NULL;
+  g_autoptr(GOutputStream) output = NULL;
   g_autoptr(GIOStream) wrapped = NULL;
   Client *client;
   guint64 *since = g_object_get_data (G_OBJECT (msg), "em-ws-since");
@@ -366,14 +388,18 @@ wrote_informational_cb (SoupServerMessage *msg,
       return;
     }
 
-  counter = em_counting_output_stream_new (g_io_stream_get_output_stream (stream));
-  g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (counter), FALSE);
-  wrapped = g_simple_io_stream_new (g_io_stream_get_input_stream (stream), counter);
+  /* the hub drops a client past its backlog limit, which bounds the buffer;
+   * the stream's own limit is only a safety net (history pages are not checked
+   * frame by frame) */
+  output = em_coalescing_output_stream_new (g_io_stream_get_output_stream (stream),
+                                            MIN (self->max_backlog, G_MAXSIZE / 2) * 2);
+  g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (output), FALSE);
+  wrapped = g_simple_io_stream_new (g_io_stream_get_input_stream (stream), output);
 
   client = g_new0 (Client, 1);
   client->hub = self;
   client->base_stream = g_steal_pointer (&stream);
-  client->counter = EM_COUNTING_OUTPUT_STREAM (counter);
+  client->output = EM_COALESCING_OUTPUT_STREAM (g_object_ref (output));
   client->conn = soup_websocket_connection_new (wrapped, soup_server_message_get_uri (msg),
                                                 SOUP_WEBSOCKET_CONNECTION_SERVER,
                                                 NULL, NULL, NULL);
