@@ -287,6 +287,56 @@ test_time_format (void)
   g_assert_null (em_time_parse ("yesterday"));
 }
 
+/* the writer's printf-free times and integers agree with em_time_format()
+ * and printf over the whole range, across days, leap years and offsets */
+static void
+test_json_writer_times_and_integers (void)
+{
+  g_autoptr(GTimeZone) east = g_time_zone_new_identifier ("+05:30");
+  g_autoptr(GTimeZone) west = g_time_zone_new_identifier ("-11:00");
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  static const gint64 integers[] = { 0, 1, -1, 9, 10, -10, 4294967295, G_MAXINT64, G_MININT64 };
+  struct { gint year, month, day, hour, minute; gdouble seconds; } fixed[] = {
+    { 1, 1, 1, 0, 0, 0 }, { 1969, 12, 31, 23, 59, 59.999999 }, { 1970, 1, 1, 0, 0, 0 },
+    { 2000, 2, 29, 12, 30, 1.5 }, { 2100, 3, 1, 0, 0, 0.000001 }, { 1600, 2, 29, 6, 7, 8 },
+    { 9999, 12, 31, 23, 59, 59.999999 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed) + 2000; i++)
+    {
+      g_autoptr(GDateTime) time = NULL;
+      g_autofree char *expected = NULL;
+      g_autofree char *written = NULL;
+
+      if (i < G_N_ELEMENTS (fixed))
+        time = g_date_time_new_utc (fixed[i].year, fixed[i].month, fixed[i].day,
+                                    fixed[i].hour, fixed[i].minute, fixed[i].seconds);
+      else
+        time = g_date_time_new (i % 3 == 0 ? east : west, g_rand_int_range (rand, 2, 9999),
+                                g_rand_int_range (rand, 1, 13), g_rand_int_range (rand, 1, 29),
+                                g_rand_int_range (rand, 0, 24), g_rand_int_range (rand, 0, 60),
+                                g_rand_int_range (rand, 0, 60000000) / 1e6);
+      g_assert_nonnull (time);
+      expected = em_time_format (time);
+      written = em_json_format_time (time);
+      g_assert_cmpstr (written, ==, expected);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (integers); i++)
+    {
+      g_autoptr(GString) written = g_string_new (NULL);
+      g_autofree char *expected = g_strdup_printf ("%" G_GINT64_FORMAT, integers[i]);
+
+      em_json_write_int64 (written, integers[i]);
+      g_assert_cmpstr (written->str, ==, expected);
+      g_string_truncate (written, 0);
+      g_free (expected);
+      expected = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) integers[i]);
+      em_json_write_uint64 (written, (guint64) integers[i]);
+      g_assert_cmpstr (written->str, ==, expected);
+    }
+}
+
 static void
 test_spec_from_json (void)
 {
@@ -377,6 +427,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);
+  g_test_add_func ("/engine/task/json-writer-times", test_json_writer_times_and_integers);
   g_test_add_func ("/engine/task/spec-from-json", test_spec_from_json);
 
   return g_test_run ();

@@ -237,7 +237,7 @@ write_frame (EmEvent *self)
       break;
     case EM_EVENT_TASK_RETRYING:
       em_json_write_key (out, "attempt");
-      g_string_append_printf (out, "%u", self->attempt);
+      em_json_write_uint64 (out, self->attempt);
       em_json_write_key (out, "error");
       em_json_write_string (out, self->error);
       em_json_write_key (out, "retry_at");
@@ -253,7 +253,7 @@ write_frame (EmEvent *self)
   em_json_write_key (out, "timestamp");
   em_json_write_time (out, self->timestamp);
   em_json_write_key (out, "seq");
-  g_string_append_printf (out, "%" G_GUINT64_FORMAT, self->seq);
+  em_json_write_uint64 (out, self->seq);
   g_string_append_c (out, '}');
   return g_string_free (out, FALSE);
 }

@@ -60,10 +60,62 @@ em_json_write_string (GString *out, const char *text)
 void
 em_json_write_key (GString *out, const char *key)
 {
+  char buffer[64];
+  gsize length = strlen (key);
+  char *p = buffer;
+
+  /* keys are the engine's own ASCII names: `,"key":` goes in with one append */
+  if (G_UNLIKELY (length > sizeof buffer - 4))
+    {
+      if (out->len > 1)
+        g_string_append_c (out, ',');
+      em_json_write_string (out, key);
+      g_string_append_c (out, ':');
+      return;
+    }
   if (out->len > 1)
-    g_string_append_c (out, ',');
-  em_json_write_string (out, key);
-  g_string_append_c (out, ':');
+    *p++ = ',';
+  *p++ = '"';
+  memcpy (p, key, length);
+  p += length;
+  *p++ = '"';
+  *p++ = ':';
+  g_string_append_len (out, buffer, p - buffer);
+}
+
+/* decimal digits of @value, ending at @end; returns where they start */
+static char *
+put_unsigned (char *end, guint64 value)
+{
+  do
+    {
+      *--end = '0' + value % 10;
+      value /= 10;
+    }
+  while (value != 0);
+  return end;
+}
+
+void
+em_json_write_uint64 (GString *out, guint64 value)
+{
+  char buffer[24];
+  char *start = put_unsigned (buffer + sizeof buffer, value);
+
+  g_string_append_len (out, start, buffer + sizeof buffer - start);
+}
+
+void
+em_json_write_int64 (GString *out, gint64 value)
+{
+  char buffer[24];
+  /* the magnitude as unsigned, so G_MININT64 needs no special case */
+  char *start = put_unsigned (buffer + sizeof buffer,
+                              value < 0 ? -(guint64) value : (guint64) value);
+
+  if (value < 0)
+    *--start = '-';
+  g_string_append_len (out, start, buffer + sizeof buffer - start);
 }
 
 void
@@ -75,7 +127,8 @@ em_json_write_double (GString *out, gdouble value)
   /* whole numbers (progress 0 and 1, most delays) skip the shortest-form search */
   if (value >= -1e9 && value <= 1e9 && value == floor (value) && !(value == 0 && signbit (value)))
     {
-      g_string_append_printf (out, "%" G_GINT32_FORMAT ".0", (gint32) value);
+      em_json_write_int64 (out, (gint64) value);
+      g_string_append_len (out, ".0", 2);
       return;
     }
   text = g_ascii_dtostr (buffer, sizeof buffer, value);
@@ -96,28 +149,52 @@ put_digits (char *p, guint value, guint width)
   return p + width;
 }
 
+/* the proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
+ * civil_from_days): no GDateTime is made for the UTC form */
+static void
+civil_from_days (gint64 days, gint *year, gint *month, gint *day)
+{
+  gint64 z = days + 719468;
+  gint64 era = (z >= 0 ? z : z - 146096) / 146097;
+  gint64 doe = z - era * 146097;
+  gint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  gint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  gint64 mp = (5 * doy + 2) / 153;
+
+  *day = (gint) (doy - (153 * mp + 2) / 5 + 1);
+  *month = (gint) (mp < 10 ? mp + 3 : mp - 9);
+  *year = (gint) (yoe + era * 400 + (*month <= 2));
+}
+
 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" and a nul into @buffer, without printf */
 static void
 format_time (char buffer[28], GDateTime *time)
 {
-  g_autoptr(GDateTime) utc = g_date_time_to_utc (time);
+  gint64 unix_seconds = g_date_time_to_unix (time);
+  gint64 days = unix_seconds / 86400;
+  gint64 second_of_day = unix_seconds % 86400;
   gint year, month, day;
   char *p = buffer;
 
-  g_date_time_get_ymd (utc, &year, &month, &day);
+  if (second_of_day < 0)
+    {
+      second_of_day += 86400;
+      days--;
+    }
+  civil_from_days (days, &year, &month, &day);
   p = put_digits (p, year, 4);
   *p++ = '-';
   p = put_digits (p, month, 2);
   *p++ = '-';
   p = put_digits (p, day, 2);
   *p++ = 'T';
-  p = put_digits (p, g_date_time_get_hour (utc), 2);
+  p = put_digits (p, second_of_day / 3600, 2);
   *p++ = ':';
-  p = put_digits (p, g_date_time_get_minute (utc), 2);
+  p = put_digits (p, second_of_day / 60 % 60, 2);
   *p++ = ':';
-  p = put_digits (p, g_date_time_get_second (utc), 2);
+  p = put_digits (p, second_of_day % 60, 2);
   *p++ = '.';
-  p = put_digits (p, g_date_time_get_microsecond (utc), 6);
+  p = put_digits (p, g_date_time_get_microsecond (time), 6);
   *p++ = 'Z';
   *p = '\0';
 }
@@ -125,7 +202,7 @@ format_time (char buffer[28], GDateTime *time)
 void
 em_json_write_time (GString *out, GDateTime *time)
 {
-  char buffer[28];
+  char buffer[29 + 1];
 
   if (time == NULL)
     {
@@ -133,10 +210,10 @@ em_json_write_time (GString *out, GDateTime *time)
       return;
     }
   /* em_time_format()'s form */
-  format_time (buffer, time);
-  g_string_append_c (out, '"');
-  g_string_append_len (out, buffer, 27);
-  g_string_append_c (out, '"');
+  buffer[0] = '"';
+  format_time (buffer + 1, time);
+  buffer[28] = '"';
+  g_string_append_len (out, buffer, 29);
 }
 
 char *
@@ -201,7 +278,7 @@ write_node (GString *out, JsonNode *node)
       switch (json_node_get_value_type (node))
         {
         case G_TYPE_INT64:
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          em_json_write_int64 (out, json_node_get_int (node));
           break;
         case G_TYPE_DOUBLE:
           em_json_write_double (out, json_node_get_double (node));

@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  * state change: a JsonBuilder costs several times more.
  */
 
-/* a separating comma unless @out holds only the opening brace, then "key": */
+/* a separating comma unless @out holds only the opening brace, then "key":
+ * (@key is one of the engine's ASCII names and is not escaped) */
 void em_json_write_key    (GString    *out,
                            const char *key);
 /* @text: (nullable): null when NULL */
@@ -18,6 +19,10 @@ void em_json_write_string (GString    *out,
                            const char *text);
 void em_json_write_double (GString    *out,
                            gdouble     value);
+void em_json_write_int64  (GString    *out,
+                           gint64      value);
+void em_json_write_uint64 (GString    *out,
+                           guint64     value);
 /* @time: (nullable): em_time_format()'s form, or null */
 void em_json_write_time   (GString    *out,
                            GDateTime  *time);

@@ -802,7 +802,7 @@ em_task_to_json_string (EmTask *self)
   em_json_write_key (out, "progress");
   em_json_write_double (out, self->progress);
   em_json_write_key (out, "priority");
-  g_string_append_printf (out, "%d", self->priority);
+  em_json_write_int64 (out, self->priority);
   em_json_write_key (out, "depends_on");
   em_json_write_strv (out, self->depends_on);
   em_json_write_key (out, "waiting_on");
@@ -810,11 +810,11 @@ em_task_to_json_string (EmTask *self)
   em_json_write_key (out, "waiting_for");
   em_json_write_strv (out, self->waiting_for);
   em_json_write_key (out, "max_retries");
-  g_string_append_printf (out, "%u", self->max_retries);
+  em_json_write_uint64 (out, self->max_retries);
   em_json_write_key (out, "retry_delay");
   em_json_write_double (out, self->retry_delay);
   em_json_write_key (out, "attempts");
-  g_string_append_printf (out, "%u", self->attempts);
+  em_json_write_uint64 (out, self->attempts);
   em_json_write_key (out, "run_at");
   em_json_write_time (out, self->run_at);
   em_json_write_key (out, "timeout");
