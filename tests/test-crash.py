@@ -36,6 +36,9 @@ def start_daemon(data_dir):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     for line in proc.stderr:
+        # the writes acknowledged but not yet in the database when it was killed
+        if "task journal" in line:
+            print(line.strip(), flush=True)
         match = re.search(r"Listening on http://[^:/]+:(\d+)", line)
         if match:
             # keep draining stderr so the daemon never blocks on a full pipe

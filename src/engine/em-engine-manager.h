@@ -28,7 +28,7 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
  * - `queue-paused`, `queue-resumed` ()
  * - `event` (EmEvent *event): every one of the above, with its sequence number
  * - `events-committed` (guint64 seq): with a store, every event up to @seq is
- *   on disk (emitted after each commit, at most once per main-loop turn)
+ *   durable, in the journal or the database (at most once per main-loop turn)
  *
  * Properties: `paused` (gboolean), `max-concurrent` (guint, 0 = no limit),
  * `keep-finished` (guint: with a store, how many finished tasks stay in memory
@@ -154,7 +154,8 @@ gboolean          em_engine_manager_has_store      (EmEngineManager  *self);
  * em_engine_manager_sync_async:
  *
  * Completes once every event emitted before the call, and the task state it
- * describes, is committed to the store (at once without a store). Transports
+ * describes, is durable: appended to the store's journal, which the database
+ * replays after a crash (at once without a store). Transports
  * acknowledge a submission (HTTP 201, the D-Bus reply) only from its callback,
  * so an acknowledged task survives a crash of the service. Fails (EM_ERROR_FAILED)
  * when the store can no longer write.

@@ -5,11 +5,17 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-store-journal.h"
 #include "engine/em-store-private.h"
 
 /* how many queued requests one transaction may take: rows from many loop
  * iterations go into one commit while the previous commit is running */
 #define MAX_BATCH 512
+/* past this size the journal waits for the database to catch up and starts
+ * over: it bounds both the file and the work not yet in the database */
+#define JOURNAL_MAX_BYTES (8 * 1024 * 1024)
+/* below it, the journal is emptied only when the database has caught up anyway */
+#define JOURNAL_TRIM_BYTES (256 * 1024)
 
 #define FINISHED_SQL "('completed', 'failed', 'cancelled')"
 
@@ -45,27 +51,44 @@ typedef struct {
   GStrv        ids;
 } Op;
 
+/*
+ * Two threads: requests go to the journal thread, which appends each write to
+ * the journal and answers syncs as soon as their writes are there, then hands
+ * every request on, in order, to the writer thread, which commits the writes
+ * to SQLite and answers the queries.
+ */
 struct _EmStore
 {
   char                 *path;
   sqlite3              *db;
+  EmStoreJournal       *journal;
+  GThread              *journal_thread;
   GThread              *thread;
-  GAsyncQueue          *queue;
+  GAsyncQueue          *queue;          /* to the journal thread */
+  GAsyncQueue          *writer_queue;   /* from the journal thread to the writer */
   GMainContext         *context;
   EmStoreCommittedFunc  committed_func;
   gpointer              committed_data;
 
   GMutex                lock;
+  GCond                 applied_cond;
   GPtrArray            *done;           /* answered Op, under lock */
   GSource              *wake;           /* under lock */
   guint64               committed_seq;  /* under lock */
+  guint64               applied_writes; /* under lock: committed to SQLite */
+  gboolean              writer_failed;  /* under lock */
   guint64               notified_seq;
+
+  /* journal thread only */
+  GError               *journal_error;  /* sticky: an unwritten record cannot be acknowledged */
+  guint64               forwarded_writes;
 
   /* writer thread only */
   sqlite3_stmt         *upsert_task;
   sqlite3_stmt         *insert_event;
   sqlite3_stmt         *set_meta;
-  GError               *write_error;    /* sticky: a lost commit cannot be acknowledged */
+  GError               *write_error;    /* sticky: after a failed commit nothing more is
+                                         * committed, so the journal replays it all */
   int                   wal_frames;     /* in the WAL since its last checkpoint */
 };
 
@@ -123,9 +146,13 @@ em_store_get_path (EmStore *self)
   return self->path;
 }
 
+static gboolean prepare_writes (EmStore *self, GError **error);
+static gboolean replay_journal (EmStore *self, GError **error);
+
 EmStore *
 em_store_open (const char *path, GError **error)
 {
+  g_autofree char *journal_path = NULL;
   EmStore *self;
   sqlite3 *db = em_store_schema_open (path, error);
 
@@ -136,8 +163,20 @@ em_store_open (const char *path, GError **error)
   self->path = g_strdup (path);
   self->db = db;
   self->queue = g_async_queue_new ();
+  self->writer_queue = g_async_queue_new ();
   self->done = g_ptr_array_new ();
   g_mutex_init (&self->lock);
+  g_cond_init (&self->applied_cond);
+
+  /* the database lock is held: nobody else appends to the journal */
+  journal_path = em_store_journal_path_for (path);
+  if (!prepare_writes (self, error) ||
+      (self->journal = em_store_journal_open (journal_path, error)) == NULL ||
+      !replay_journal (self, error))
+    {
+      em_store_free (self);
+      return NULL;
+    }
   return self;
 }
 
@@ -365,6 +404,42 @@ write_meta (EmStore *self, const char *key, guint64 value, GError **error)
 }
 
 static gboolean
+write_rows (EmStore   *self,
+            GPtrArray *tasks,
+            GPtrArray *events,
+            guint64   *inout_seq,
+            guint64   *inout_serial,
+            GError   **error)
+{
+  for (guint t = 0; tasks != NULL && t < tasks->len; t++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (tasks, t);
+
+      if (!write_task (self, row, error))
+        return FALSE;
+      *inout_serial = MAX (*inout_serial, row->serial);
+    }
+  for (guint e = 0; events != NULL && e < events->len; e++)
+    {
+      EmStoreEventRow *row = g_ptr_array_index (events, e);
+
+      if (!write_event (self, row, error))
+        return FALSE;
+      *inout_seq = MAX (*inout_seq, row->seq);
+    }
+  return TRUE;
+}
+
+/* the counters move in the same transaction as the rows: last_seq says which
+ * journal records the database already has */
+static gboolean
+write_counters (EmStore *self, guint64 max_seq, guint64 max_serial, GError **error)
+{
+  return (max_seq == 0 || write_meta (self, "last_seq", max_seq, error)) &&
+         (max_serial == 0 || write_meta (self, "last_serial", max_serial, error));
+}
+
+static gboolean
 write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 {
   guint64 max_seq = 0, max_serial = 0;
@@ -373,39 +448,62 @@ write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
     {
       Op *op = g_ptr_array_index (batch, i);
 
-      if (op->kind != OP_WRITE)
-        continue;
-      for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
-        {
-          EmStoreTaskRow *row = g_ptr_array_index (op->tasks, t);
-
-          if (!write_task (self, row, error))
-            return FALSE;
-          max_serial = MAX (max_serial, row->serial);
-        }
-      for (guint e = 0; op->events != NULL && e < op->events->len; e++)
-        {
-          EmStoreEventRow *row = g_ptr_array_index (op->events, e);
-
-          if (!write_event (self, row, error))
-            return FALSE;
-          max_seq = MAX (max_seq, row->seq);
-        }
+      if (op->kind == OP_WRITE &&
+          !write_rows (self, op->tasks, op->events, &max_seq, &max_serial, error))
+        return FALSE;
     }
-  if ((max_seq > 0 && !write_meta (self, "last_seq", max_seq, error)) ||
-      (max_serial > 0 && !write_meta (self, "last_serial", max_serial, error)))
+  if (!write_counters (self, max_seq, max_serial, error))
     return FALSE;
   *out_seq = max_seq;
   return TRUE;
 }
 
+typedef struct {
+  EmStore *self;
+  gint64   last_seq;     /* what the database had */
+  guint64  max_seq;
+  guint64  max_serial;
+  guint    records;
+} Replay;
+
 static gboolean
-has_writes (GPtrArray *batch)
+replay_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError **error)
 {
-  for (guint i = 0; i < batch->len; i++)
-    if (((Op *) g_ptr_array_index (batch, i))->kind == OP_WRITE)
-      return TRUE;
-  return FALSE;
+  Replay *replay = user_data;
+  guint64 record_seq = 0;
+
+  for (guint e = 0; e < events->len; e++)
+    record_seq = MAX (record_seq, ((EmStoreEventRow *) g_ptr_array_index (events, e))->seq);
+  /* committed before the crash: its commit moved last_seq past it */
+  if (record_seq != 0 && record_seq <= (guint64) replay->last_seq)
+    return TRUE;
+  replay->records++;
+  return write_rows (replay->self, tasks, events, &replay->max_seq, &replay->max_serial, error);
+}
+
+/* at startup: what was acknowledged but not yet in the database goes in now,
+ * in one transaction, and the journal starts over */
+static gboolean
+replay_journal (EmStore *self, GError **error)
+{
+  Replay replay = { self, 0, 0, 0, 0 };
+
+  if (em_store_journal_get_size (self->journal) == 0)
+    return TRUE;
+  if (!load_int (self, "SELECT value FROM meta WHERE key = 'last_seq'", &replay.last_seq, error) ||
+      !em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!em_store_journal_replay (self->journal, replay_record, &replay, error) ||
+      !write_counters (self, replay.max_seq, replay.max_serial, error) ||
+      !em_store_exec (self->db, self->path, "COMMIT", error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  if (replay.records > 0)
+    g_message (_("Recovered %u writes from the task journal “%s”"), replay.records,
+               em_store_journal_get_path (self->journal));
+  return em_store_journal_truncate (self->journal, error);
 }
 
 static gboolean deliver_cb (gpointer user_data);
@@ -430,13 +528,26 @@ deliver (EmStore *self, Op *op, guint64 committed_seq)
   g_mutex_unlock (&self->lock);
 }
 
+static guint
+count_writes (GPtrArray *batch)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < batch->len; i++)
+    n += ((Op *) g_ptr_array_index (batch, i))->kind == OP_WRITE;
+  return n;
+}
+
 static void
 commit_batch (EmStore *self, GPtrArray *batch)
 {
   g_autoptr(GError) error = NULL;
+  guint writes = count_writes (batch);
   guint64 seq = 0;
 
-  if (!has_writes (batch))
+  /* after a failed commit, later ones would move last_seq past the lost rows
+   * and hide them from the replay: the journal keeps them all instead */
+  if (writes == 0 || self->write_error != NULL)
     return;
   if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &error) ||
       !write_ops (self, batch, &seq, &error) ||
@@ -444,10 +555,17 @@ commit_batch (EmStore *self, GPtrArray *batch)
     {
       sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
       g_warning ("%s", error->message);
-      if (self->write_error == NULL)
-        self->write_error = g_steal_pointer (&error);
+      self->write_error = g_steal_pointer (&error);
+      g_mutex_lock (&self->lock);
+      self->writer_failed = TRUE;
+      g_cond_broadcast (&self->applied_cond);
+      g_mutex_unlock (&self->lock);
       return;
     }
+  g_mutex_lock (&self->lock);
+  self->applied_writes += writes;
+  g_cond_broadcast (&self->applied_cond);
+  g_mutex_unlock (&self->lock);
   if (seq > 0)
     deliver (self, NULL, seq);
 }
@@ -775,10 +893,6 @@ run_op (EmStore *self, Op *op)
     case OP_STOP:
       op_free (op);
       return FALSE;
-    case OP_SYNC:
-      if (self->write_error != NULL)
-        op->error = g_error_copy (self->write_error);
-      break;
     case OP_QUERY:
       run_query (self, op);
       break;
@@ -807,31 +921,121 @@ thread_main (gpointer user_data)
   EmStore *self = user_data;
   gboolean running = TRUE;
 
-  if (!prepare_writes (self, &self->write_error))
-    g_warning ("%s", self->write_error->message);
   sqlite3_wal_hook (self->db, wal_hook_cb, self);
 
   while (running)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-      Op *op = g_async_queue_pop (self->queue);
+      Op *op = g_async_queue_pop (self->writer_queue);
 
       /* group commit: whatever queued up meanwhile shares one transaction */
       do
         g_ptr_array_add (batch, op);
-      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->queue)) != NULL);
+      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->writer_queue)) != NULL);
 
-      if (self->upsert_task != NULL)
-        commit_batch (self, batch);
+      commit_batch (self, batch);
       for (guint i = 0; i < batch->len; i++)
         running = run_op (self, g_ptr_array_index (batch, i)) && running;
       if (running)
         maybe_checkpoint (self);
     }
+  return NULL;
+}
 
-  g_clear_pointer (&self->upsert_task, sqlite3_finalize);
-  g_clear_pointer (&self->insert_event, sqlite3_finalize);
-  g_clear_pointer (&self->set_meta, sqlite3_finalize);
+/* --- the journal thread --- */
+
+static void
+answer_sync (EmStore *self, Op *op, guint64 journaled_seq)
+{
+  gboolean writer_failed;
+
+  g_mutex_lock (&self->lock);
+  writer_failed = self->writer_failed;
+  g_mutex_unlock (&self->lock);
+
+  if (self->journal_error != NULL)
+    op->error = g_error_copy (self->journal_error);
+  else if (writer_failed)
+    g_set_error (&op->error, EM_ERROR, EM_ERROR_FAILED,
+                 _("Cannot write the task database “%s”; see the service's log"), self->path);
+  deliver (self, op, op->error == NULL ? journaled_seq : 0);
+}
+
+/* starts the journal over once the database has everything in it; past the
+ * size limit, waits for that */
+static void
+trim_journal (EmStore *self)
+{
+  gsize size = em_store_journal_get_size (self->journal);
+  g_autoptr(GError) error = NULL;
+  gboolean caught_up;
+
+  if (self->journal_error != NULL || size < JOURNAL_TRIM_BYTES)
+    return;
+  g_mutex_lock (&self->lock);
+  while (size >= JOURNAL_MAX_BYTES && !self->writer_failed &&
+         self->applied_writes < self->forwarded_writes)
+    g_cond_wait (&self->applied_cond, &self->lock);
+  caught_up = !self->writer_failed && self->applied_writes == self->forwarded_writes;
+  g_mutex_unlock (&self->lock);
+  if (caught_up && !em_store_journal_truncate (self->journal, &error))
+    g_warning ("%s", error->message);
+}
+
+static gpointer
+journal_main (gpointer user_data)
+{
+  EmStore *self = user_data;
+  g_autoptr(GByteArray) records = g_byte_array_new ();
+  guint64 journaled_seq = self->committed_seq;
+  gboolean running = TRUE;
+
+  while (running)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+      Op *op = g_async_queue_pop (self->queue);
+      guint64 batch_seq = 0;
+
+      do
+        g_ptr_array_add (batch, op);
+      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->queue)) != NULL);
+
+      /* every write of the batch in one append */
+      g_byte_array_set_size (records, 0);
+      for (guint i = 0; i < batch->len; i++)
+        {
+          op = g_ptr_array_index (batch, i);
+          if (op->kind != OP_WRITE)
+            continue;
+          em_store_journal_encode (records, op->tasks, op->events);
+          for (guint e = 0; op->events != NULL && e < op->events->len; e++)
+            batch_seq = MAX (batch_seq, ((EmStoreEventRow *) g_ptr_array_index (op->events, e))->seq);
+        }
+      if (records->len > 0 && self->journal_error == NULL)
+        {
+          if (em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
+            journaled_seq = MAX (journaled_seq, batch_seq);
+          else
+            g_warning ("%s", self->journal_error->message);
+        }
+
+      for (guint i = 0; i < batch->len; i++)
+        {
+          op = g_ptr_array_index (batch, i);
+          if (op->kind == OP_SYNC)
+            {
+              answer_sync (self, op, journaled_seq);
+              continue;
+            }
+          if (op->kind == OP_WRITE)
+            self->forwarded_writes++;
+          else if (op->kind == OP_STOP)
+            running = FALSE;
+          g_async_queue_push (self->writer_queue, op);
+        }
+      if (running)
+        trim_journal (self);
+    }
   return NULL;
 }
 
@@ -898,6 +1102,7 @@ em_store_start (EmStore *self, EmStoreCommittedFunc func, gpointer user_data)
   self->committed_func = func;
   self->committed_data = user_data;
   self->thread = g_thread_new ("em-store", thread_main, self);
+  self->journal_thread = g_thread_new ("em-journal", journal_main, self);
 }
 
 static void
@@ -919,9 +1124,15 @@ em_store_free (EmStore *self)
     {
       Op *stop = g_new0 (Op, 1);
 
+      /* the journal thread hands the stop on to the writer after the rest */
       stop->kind = OP_STOP;
       push (self, stop);
+      g_thread_join (g_steal_pointer (&self->journal_thread));
       g_thread_join (g_steal_pointer (&self->thread));
+      /* everything reached the database: the next start has nothing to replay */
+      if (self->journal_error == NULL && self->write_error == NULL &&
+          !em_store_journal_truncate (self->journal, &self->journal_error))
+        g_warning ("%s", self->journal_error->message);
 
       g_mutex_lock (&self->lock);
       if (self->wake != NULL)
@@ -943,8 +1154,15 @@ em_store_free (EmStore *self)
     }
 
   g_clear_error (&self->write_error);
+  g_clear_error (&self->journal_error);
+  g_clear_pointer (&self->journal, em_store_journal_free);
+  g_clear_pointer (&self->upsert_task, sqlite3_finalize);
+  g_clear_pointer (&self->insert_event, sqlite3_finalize);
+  g_clear_pointer (&self->set_meta, sqlite3_finalize);
   sqlite3_close (self->db);
   g_async_queue_unref (self->queue);
+  g_async_queue_unref (self->writer_queue);
+  g_cond_clear (&self->applied_cond);
   g_ptr_array_unref (self->done);
   g_mutex_clear (&self->lock);
   g_clear_pointer (&self->context, g_main_context_unref);

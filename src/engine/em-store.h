@@ -8,10 +8,13 @@
 G_BEGIN_DECLS
 
 /*
- * The durable record: tasks and the event log in SQLite. One connection owned
- * by a writer thread; the main context hands it rows (already serialized) and
- * requests, and gets answers back on its own context. Opening and loading are
- * synchronous and happen once, at startup, before anything is served.
+ * The durable record: tasks and the event log in SQLite, fronted by an
+ * append-only journal (em-store-journal.h). The main context hands rows
+ * (already serialized) and requests to a journal thread, which appends the
+ * rows and answers syncs, then passes everything on to a writer thread owning
+ * the one SQLite connection; answers come back on the main context. Opening
+ * (with the replay of the journal) and loading are synchronous and happen
+ * once, at startup, before anything is served.
  */
 typedef struct _EmStore EmStore;
 
@@ -52,7 +55,7 @@ typedef struct {
   guint64     last_serial;
 } EmStoreSnapshot;
 
-/* called on the main context when events up to @seq are committed */
+/* called on the main context when events up to @seq are durable */
 typedef void (*EmStoreCommittedFunc) (guint64 seq, gpointer user_data);
 
 EmStore    *em_store_open               (const char            *path,
@@ -78,7 +81,8 @@ void        em_store_write              (EmStore               *self,
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
 void        em_store_event_row_free     (EmStoreEventRow       *row);
 
-/* everything written before the call is committed */
+/* everything written before the call survives a crash of the service: it is
+ * in the journal, and in the database soon after */
 void        em_store_sync_async         (EmStore               *self,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,

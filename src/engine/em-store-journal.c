@@ -1,0 +1,399 @@
+#define G_LOG_DOMAIN "em-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "engine/em-error.h"
+#include "engine/em-store-journal.h"
+
+/*
+ * A record: "EMJ1", the payload's length and its CRC-32, all little-endian
+ * 32-bit, then the payload: the task count, the event count, the task rows,
+ * the event rows. A string is its length (G_MAXUINT32 for NULL), its bytes and
+ * a NUL, so that replay can point into the buffer.
+ */
+#define RECORD_MAGIC  0x314a4d45u
+#define HEADER_SIZE   12
+#define NULL_STRING   G_MAXUINT32
+
+struct _EmStoreJournal
+{
+  char  *path;
+  int    fd;
+  gsize  size;
+};
+
+static guint32 crc_table[256];
+
+static void
+init_crc_table (void)
+{
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      for (guint32 n = 0; n < 256; n++)
+        {
+          guint32 c = n;
+
+          for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+          crc_table[n] = c;
+        }
+      g_once_init_leave (&initialized, 1);
+    }
+}
+
+/* CRC-32 (IEEE 802.3), as zlib's crc32() */
+static guint32
+crc32_of (const guint8 *data, gsize length)
+{
+  guint32 c = 0xffffffffu;
+
+  for (gsize i = 0; i < length; i++)
+    c = crc_table[(c ^ data[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+char *
+em_store_journal_path_for (const char *db_path)
+{
+  if (g_str_has_suffix (db_path, ".db"))
+    {
+      g_autofree char *stem = g_strndup (db_path, strlen (db_path) - 3);
+
+      return g_strconcat (stem, ".journal", NULL);
+    }
+  return g_strconcat (db_path, ".journal", NULL);
+}
+
+static void
+set_io_error (GError **error, const char *path, int saved_errno)
+{
+  g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+               _("Cannot write the task journal “%s”: %s"), path, g_strerror (saved_errno));
+}
+
+EmStoreJournal *
+em_store_journal_open (const char *path, GError **error)
+{
+  EmStoreJournal *self;
+  struct stat st;
+  int fd;
+
+  init_crc_table ();
+  fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0 || fstat (fd, &st) != 0)
+    {
+      set_io_error (error, path, errno);
+      if (fd >= 0)
+        close (fd);
+      return NULL;
+    }
+  self = g_new0 (EmStoreJournal, 1);
+  self->path = g_strdup (path);
+  self->fd = fd;
+  self->size = (gsize) st.st_size;
+  return self;
+}
+
+void
+em_store_journal_free (EmStoreJournal *self)
+{
+  if (self == NULL)
+    return;
+  close (self->fd);
+  g_free (self->path);
+  g_free (self);
+}
+
+const char *
+em_store_journal_get_path (EmStoreJournal *self)
+{
+  return self->path;
+}
+
+gsize
+em_store_journal_get_size (EmStoreJournal *self)
+{
+  return self->size;
+}
+
+/* --- encoding --- */
+
+static void
+put_u32 (GByteArray *out, guint32 value)
+{
+  guint32 le = GUINT32_TO_LE (value);
+
+  g_byte_array_append (out, (const guint8 *) &le, 4);
+}
+
+static void
+put_u64 (GByteArray *out, guint64 value)
+{
+  guint64 le = GUINT64_TO_LE (value);
+
+  g_byte_array_append (out, (const guint8 *) &le, 8);
+}
+
+static void
+put_bytes (GByteArray *out, const char *text, gsize length)
+{
+  put_u32 (out, (guint32) length);
+  g_byte_array_append (out, (const guint8 *) text, length);
+  g_byte_array_append (out, (const guint8 *) "", 1);
+}
+
+static void
+put_string (GByteArray *out, const char *text)
+{
+  if (text == NULL)
+    put_u32 (out, NULL_STRING);
+  else
+    put_bytes (out, text, strlen (text));
+}
+
+void
+em_store_journal_encode (GByteArray *out, GPtrArray *tasks, GPtrArray *events)
+{
+  guint start = out->len;
+  guint32 header[3];
+
+  g_byte_array_set_size (out, start + HEADER_SIZE);
+  put_u32 (out, tasks != NULL ? tasks->len : 0);
+  put_u32 (out, events != NULL ? events->len : 0);
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
+
+      put_string (out, row->id);
+      put_u64 (out, row->serial);
+      put_string (out, row->status);
+      put_string (out, row->action);
+      put_string (out, row->created_at);
+      put_u64 (out, (guint64) row->created_us);
+      put_u64 (out, (guint64) row->finished_us);
+      put_u32 (out, row->batch_exclusive ? 1 : 0);
+      put_u64 (out, row->scheduled_seq);
+      put_string (out, row->json);
+    }
+  for (guint i = 0; events != NULL && i < events->len; i++)
+    {
+      EmStoreEventRow *row = g_ptr_array_index (events, i);
+      gsize size = 0;
+      const char *json = g_bytes_get_data (row->json, &size);
+
+      put_u64 (out, row->seq);
+      put_string (out, row->type);
+      put_string (out, row->task_id);
+      put_u64 (out, (guint64) row->timestamp_us);
+      put_bytes (out, json, size);
+    }
+  header[0] = GUINT32_TO_LE (RECORD_MAGIC);
+  header[1] = GUINT32_TO_LE (out->len - start - HEADER_SIZE);
+  header[2] = GUINT32_TO_LE (crc32_of (out->data + start + HEADER_SIZE,
+                                       out->len - start - HEADER_SIZE));
+  memcpy (out->data + start, header, HEADER_SIZE);
+}
+
+/* --- decoding --- */
+
+typedef struct {
+  const guint8 *p;
+  const guint8 *end;
+  gboolean      ok;
+} Reader;
+
+static guint32
+get_u32 (Reader *r)
+{
+  guint32 le;
+
+  if (!r->ok || r->end - r->p < 4)
+    {
+      r->ok = FALSE;
+      return 0;
+    }
+  memcpy (&le, r->p, 4);
+  r->p += 4;
+  return GUINT32_FROM_LE (le);
+}
+
+static guint64
+get_u64 (Reader *r)
+{
+  guint64 le;
+
+  if (!r->ok || r->end - r->p < 8)
+    {
+      r->ok = FALSE;
+      return 0;
+    }
+  memcpy (&le, r->p, 8);
+  r->p += 8;
+  return GUINT64_FROM_LE (le);
+}
+
+/* a pointer into the record, NUL-terminated; NULL for a null string */
+static const char *
+get_string (Reader *r, gsize *out_length)
+{
+  guint32 length = get_u32 (r);
+  const char *text;
+
+  if (!r->ok || length == NULL_STRING)
+    return NULL;
+  if ((gsize) (r->end - r->p) < (gsize) length + 1 || r->p[length] != '\0')
+    {
+      r->ok = FALSE;
+      return NULL;
+    }
+  text = (const char *) r->p;
+  r->p += (gsize) length + 1;
+  if (out_length != NULL)
+    *out_length = length;
+  return text;
+}
+
+static void
+event_row_clear (EmStoreEventRow *row)
+{
+  g_bytes_unref (row->json);
+  g_free (row);
+}
+
+/* rows that point into the record: only the structs (and the GBytes) are freed */
+static gboolean
+decode_record (const guint8 *payload, gsize length, GPtrArray *tasks, GPtrArray *events)
+{
+  Reader r = { payload, payload + length, TRUE };
+  guint32 n_tasks = get_u32 (&r);
+  guint32 n_events = get_u32 (&r);
+
+  for (guint32 i = 0; r.ok && i < n_tasks; i++)
+    {
+      EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
+
+      g_ptr_array_add (tasks, row);
+      row->id = (char *) get_string (&r, NULL);
+      row->serial = get_u64 (&r);
+      row->status = get_string (&r, NULL);
+      row->action = (char *) get_string (&r, NULL);
+      row->created_at = (char *) get_string (&r, NULL);
+      row->created_us = (gint64) get_u64 (&r);
+      row->finished_us = (gint64) get_u64 (&r);
+      row->batch_exclusive = get_u32 (&r) != 0;
+      row->scheduled_seq = get_u64 (&r);
+      row->json = (char *) get_string (&r, NULL);
+      r.ok = r.ok && row->id != NULL && row->status != NULL && row->action != NULL &&
+             row->created_at != NULL && row->json != NULL;
+    }
+  for (guint32 i = 0; r.ok && i < n_events; i++)
+    {
+      EmStoreEventRow *row = g_new0 (EmStoreEventRow, 1);
+      const char *json;
+      gsize size = 0;
+
+      g_ptr_array_add (events, row);
+      row->seq = get_u64 (&r);
+      row->type = get_string (&r, NULL);
+      row->task_id = (char *) get_string (&r, NULL);
+      row->timestamp_us = (gint64) get_u64 (&r);
+      json = get_string (&r, &size);
+      row->json = g_bytes_new_static (json != NULL ? json : "", size);
+      r.ok = r.ok && row->type != NULL && json != NULL;
+    }
+  return r.ok && r.p == r.end;
+}
+
+gboolean
+em_store_journal_replay (EmStoreJournal      *self,
+                         EmStoreJournalFunc   func,
+                         gpointer             user_data,
+                         GError             **error)
+{
+  g_autofree guint8 *contents = NULL;
+  g_autoptr(GError) read_error = NULL;
+  gsize length = 0, offset = 0;
+
+  if (!g_file_get_contents (self->path, (char **) &contents, &length, &read_error))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("Cannot read the task journal “%s”: %s"), self->path, read_error->message);
+      return FALSE;
+    }
+
+  while (length - offset >= HEADER_SIZE)
+    {
+      guint32 header[3];
+      g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_row_clear);
+      guint32 size;
+
+      memcpy (header, contents + offset, HEADER_SIZE);
+      size = GUINT32_FROM_LE (header[1]);
+      if (GUINT32_FROM_LE (header[0]) != RECORD_MAGIC ||
+          size > length - offset - HEADER_SIZE ||
+          crc32_of (contents + offset + HEADER_SIZE, size) != GUINT32_FROM_LE (header[2]) ||
+          !decode_record (contents + offset + HEADER_SIZE, size, tasks, events))
+        break;
+      if (!func (tasks, events, user_data, error))
+        return FALSE;
+      offset += HEADER_SIZE + size;
+    }
+
+  if (offset < length)
+    g_warning (_("Ignored the last %lu bytes of the task journal “%s”: "
+                 "a write cut short, never acknowledged"), (gulong) (length - offset), self->path);
+  return TRUE;
+}
+
+/* --- writing --- */
+
+gboolean
+em_store_journal_append (EmStoreJournal *self, const guint8 *data, gsize length, GError **error)
+{
+  gsize written = 0;
+
+  while (written < length)
+    {
+      gssize n = write (self->fd, data + written, length - written);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved_errno = n < 0 ? errno : ENOSPC;
+
+          /* best effort: no torn record stays behind for the next append */
+          if (ftruncate (self->fd, (off_t) self->size) != 0)
+            g_debug ("could not cut %s back: %s", self->path, g_strerror (errno));
+          set_io_error (error, self->path, saved_errno);
+          return FALSE;
+        }
+      written += (gsize) n;
+    }
+  self->size += length;
+  return TRUE;
+}
+
+gboolean
+em_store_journal_truncate (EmStoreJournal *self, GError **error)
+{
+  if (ftruncate (self->fd, 0) != 0)
+    {
+      set_io_error (error, self->path, errno);
+      return FALSE;
+    }
+  self->size = 0;
+  return TRUE;
+}

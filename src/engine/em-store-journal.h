@@ -1,0 +1,57 @@
+#pragma once
+
+#include "engine/em-store.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The store's acknowledgement journal: an append-only file next to the
+ * database, one checksummed record per write, each holding the same task and
+ * event rows the SQLite transaction will. A write is durable for the service's
+ * purposes once its record is in the file (the OS has it, as with SQLite's own
+ * WAL at synchronous=NORMAL), so an acknowledgement waits for one write()
+ * instead of a transaction; the database catches up behind it, and at startup
+ * whatever the database does not have yet is replayed from here.
+ */
+typedef struct _EmStoreJournal EmStoreJournal;
+
+/* called for each intact record, oldest first; rows are (transfer none) and
+ * valid only during the call */
+typedef gboolean (*EmStoreJournalFunc) (GPtrArray  *tasks,
+                                        GPtrArray  *events,
+                                        gpointer    user_data,
+                                        GError    **error);
+
+/* the journal's file name for the database at @db_path */
+char           *em_store_journal_path_for  (const char          *db_path);
+/* opens (creating) the file for appending; nothing is read yet */
+EmStoreJournal *em_store_journal_open      (const char          *path,
+                                            GError             **error);
+void            em_store_journal_free      (EmStoreJournal      *self);
+const char     *em_store_journal_get_path  (EmStoreJournal      *self);
+/* bytes in the file */
+gsize           em_store_journal_get_size  (EmStoreJournal      *self);
+
+/* passes every intact record to @func; a torn or damaged tail (a write cut by
+ * a crash) ends the reading with a warning, since nothing past it was ever
+ * acknowledged */
+gboolean        em_store_journal_replay    (EmStoreJournal      *self,
+                                            EmStoreJournalFunc   func,
+                                            gpointer             user_data,
+                                            GError             **error);
+/* appends one record for @tasks (EmStoreTaskRow) and @events (EmStoreEventRow) */
+void            em_store_journal_encode    (GByteArray          *out,
+                                            GPtrArray           *tasks,
+                                            GPtrArray           *events);
+/* writes @data at the end, whole, or fails */
+gboolean        em_store_journal_append    (EmStoreJournal      *self,
+                                            const guint8        *data,
+                                            gsize                length,
+                                            GError             **error);
+/* empties the file: everything in it is in the database */
+gboolean        em_store_journal_truncate  (EmStoreJournal      *self,
+                                            GError             **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmStoreJournal, em_store_journal_free)
+
+G_END_DECLS

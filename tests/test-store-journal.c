@@ -1,0 +1,336 @@
+#include "config.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "engine/em-error.h"
+#include "engine/em-store-journal.h"
+#include "engine/em-store.h"
+#include "em-test-util.h"
+
+/*
+ * The acknowledgement journal on its own (records written and read back) and
+ * through EmStore: what a crash leaves in the journal but not in the database
+ * is replayed at the next open, once, and a write cut short is ignored.
+ */
+
+typedef struct {
+  char *dir;
+  char *db_path;
+  char *journal_path;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  fx->dir = em_test_mkdtemp ();
+  fx->db_path = g_build_filename (fx->dir, "tasks.db", NULL);
+  fx->journal_path = g_build_filename (fx->dir, "tasks.journal", NULL);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  em_test_rmdir (fx->dir);
+  g_free (fx->dir);
+  g_free (fx->db_path);
+  g_free (fx->journal_path);
+}
+
+static EmStoreTaskRow *
+task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_seq)
+{
+  EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
+
+  row->id = g_strdup (id);
+  row->serial = serial;
+  row->status = status;
+  row->action = g_strdup ("wait");
+  row->created_at = g_strdup ("2026-11-26T10:00:00.000000Z");
+  row->created_us = 1795600800000000;
+  row->finished_us = g_str_equal (status, "completed") ? 1795600801000000 : 0;
+  row->batch_exclusive = serial % 2 == 0;
+  row->scheduled_seq = scheduled_seq;
+  row->json = g_strdup_printf ("{\"id\":\"%s\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"%s\"}",
+                               id, status);
+  return row;
+}
+
+static EmStoreEventRow *
+event_row (guint64 seq, const char *type, const char *task_id)
+{
+  EmStoreEventRow *row = g_new0 (EmStoreEventRow, 1);
+  char *frame = g_strdup_printf ("{\"type\":\"%s\",\"seq\":%" G_GUINT64_FORMAT "}", type, seq);
+
+  row->seq = seq;
+  row->type = type;
+  row->task_id = g_strdup (task_id);
+  row->timestamp_us = 1795600800000000 + (gint64) seq;
+  row->json = g_bytes_new_take (frame, strlen (frame));
+  return row;
+}
+
+static GPtrArray *
+task_rows (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_task_row_free);
+}
+
+static GPtrArray *
+event_rows (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+}
+
+static void
+append_record (const char *path, GPtrArray *tasks, GPtrArray *events, gsize cut)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmStoreJournal) journal = em_store_journal_open (path, &error);
+  g_autoptr(GByteArray) record = g_byte_array_new ();
+
+  g_assert_no_error (error);
+  em_store_journal_encode (record, tasks, events);
+  g_assert_true (em_store_journal_append (journal, record->data, record->len - cut, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct {
+  GPtrArray *seen;  /* GStrv per record: a line per row */
+} Collected;
+
+static gboolean
+collect_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError **error)
+{
+  Collected *collected = user_data;
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
+
+      g_string_append_printf (text, "task %s %" G_GUINT64_FORMAT " %s %s %s %" G_GINT64_FORMAT
+                              " %" G_GINT64_FORMAT " %d %" G_GUINT64_FORMAT " %s\n",
+                              row->id, row->serial, row->status, row->action, row->created_at,
+                              row->created_us, row->finished_us, row->batch_exclusive,
+                              row->scheduled_seq, row->json);
+    }
+  for (guint i = 0; i < events->len; i++)
+    {
+      EmStoreEventRow *row = g_ptr_array_index (events, i);
+
+      g_string_append_printf (text, "event %" G_GUINT64_FORMAT " %s %s %" G_GINT64_FORMAT " %.*s\n",
+                              row->seq, row->type, row->task_id != NULL ? row->task_id : "(null)",
+                              row->timestamp_us, (int) g_bytes_get_size (row->json),
+                              (const char *) g_bytes_get_data (row->json, NULL));
+    }
+  g_ptr_array_add (collected->seen, g_string_free (text, FALSE));
+  return TRUE;
+}
+
+static GPtrArray *
+replay_all (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmStoreJournal) journal = em_store_journal_open (path, &error);
+  Collected collected = { g_ptr_array_new_with_free_func (g_free) };
+
+  g_assert_no_error (error);
+  g_assert_true (em_store_journal_replay (journal, collect_record, &collected, &error));
+  g_assert_no_error (error);
+  return collected.seen;
+}
+
+/* every field comes back as written, NULLs included */
+static void
+test_round_trip (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = task_rows ();
+  g_autoptr(GPtrArray) events = event_rows ();
+  g_autoptr(GPtrArray) empty_tasks = task_rows ();
+  g_autoptr(GPtrArray) queue_events = event_rows ();
+  g_autoptr(GPtrArray) seen = NULL;
+  g_autofree char *path = em_store_journal_path_for (fx->db_path);
+
+  g_assert_cmpstr (path, ==, fx->journal_path);
+  g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
+  g_ptr_array_add (tasks, task_row ("b", 2, "completed", 2));
+  g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+  g_ptr_array_add (events, event_row (2, "task_completed", "b"));
+  g_ptr_array_add (queue_events, event_row (3, "queue_paused", NULL));
+  append_record (path, tasks, events, 0);
+  append_record (path, empty_tasks, queue_events, 0);
+
+  seen = replay_all (path);
+  g_assert_cmpuint (seen->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==,
+                   "task a 1 pending wait 2026-11-26T10:00:00.000000Z 1795600800000000 0 0 1 "
+                   "{\"id\":\"a\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"pending\"}\n"
+                   "task b 2 completed wait 2026-11-26T10:00:00.000000Z 1795600800000000 "
+                   "1795600801000000 1 2 "
+                   "{\"id\":\"b\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"completed\"}\n"
+                   "event 1 task_scheduled a 1795600800000001 {\"type\":\"task_scheduled\",\"seq\":1}\n"
+                   "event 2 task_completed b 1795600800000002 {\"type\":\"task_completed\",\"seq\":2}\n");
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==,
+                   "event 3 queue_paused (null) 1795600800000003 {\"type\":\"queue_paused\",\"seq\":3}\n");
+}
+
+/* a record cut short or with a flipped byte ends the reading; what came before counts */
+static void
+test_damaged_tail (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = task_rows ();
+  g_autoptr(GPtrArray) events = event_rows ();
+  g_autoptr(GPtrArray) seen = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
+  g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+  append_record (fx->journal_path, tasks, events, 0);
+  append_record (fx->journal_path, tasks, events, 7);
+
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*tasks.journal*");
+  seen = replay_all (fx->journal_path);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (seen->len, ==, 1);
+
+  /* a flipped byte inside the only record: its checksum no longer matches */
+  g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
+  contents[20] ^= 0x40;
+  g_assert_true (g_file_set_contents (fx->journal_path, contents, length, NULL));
+  g_clear_pointer (&seen, g_ptr_array_unref);
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*tasks.journal*");
+  seen = replay_all (fx->journal_path);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (seen->len, ==, 0);
+}
+
+static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (em_store_sync_finish ((EmStore *) source, result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static EmStore *
+open_store (Fixture *fx, EmStoreSnapshot *snapshot)
+{
+  g_autoptr(GError) error = NULL;
+  EmStore *store = em_store_open (fx->db_path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (store);
+  g_assert_true (em_store_load (store, 100, snapshot, &error));
+  g_assert_no_error (error);
+  return store;
+}
+
+static const char *
+loaded_status (EmStoreSnapshot *snapshot, const char *id)
+{
+  GPtrArray *lists[] = { snapshot->active, snapshot->recent };
+
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    for (guint i = 0; i < lists[l]->len; i++)
+      {
+        EmStoreLoadedTask *loaded = g_ptr_array_index (lists[l], i);
+
+        if (g_strcmp0 (json_object_get_string_member (loaded->task, "id"), id) == 0)
+          return json_object_get_string_member (loaded->task, "status");
+      }
+  return NULL;
+}
+
+/* a write the database has is not applied twice; one it lacks is applied at
+ * the next open; a clean close leaves nothing to replay */
+static void
+test_replay_on_open (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) first = { 0, };
+  g_auto(EmStoreSnapshot) second = { 0, };
+  g_autoptr(GPtrArray) tasks = task_rows ();
+  g_autoptr(GPtrArray) events = event_rows ();
+  GPtrArray *written_tasks = task_rows ();
+  GPtrArray *written_events = event_rows ();
+  EmStore *store;
+  gboolean done = FALSE;
+  GStatBuf st;
+
+  /* "a" reaches the database through the threads, as in service */
+  store = open_store (fx, &first);
+  g_assert_cmpuint (first.last_seq, ==, 0);
+  em_store_start (store, NULL, NULL);
+  g_ptr_array_add (written_tasks, task_row ("a", 1, "pending", 1));
+  g_ptr_array_add (written_events, event_row (1, "task_scheduled", "a"));
+  em_store_write (store, written_tasks, written_events);
+  em_store_sync_async (store, NULL, synced_cb, &done);
+  EM_TEST_WAIT_UNTIL (done, 5000);
+  em_store_free (store);
+  g_assert_cmpint (g_stat (fx->journal_path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
+
+  /* what a crash leaves: a record the database already has (with another
+   * status, which must not win), one it lacks, and half a record */
+  g_ptr_array_add (tasks, task_row ("a", 1, "completed", 1));
+  g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+  append_record (fx->journal_path, tasks, events, 0);
+  g_ptr_array_set_size (tasks, 0);
+  g_ptr_array_set_size (events, 0);
+  g_ptr_array_add (tasks, task_row ("b", 2, "pending", 2));
+  g_ptr_array_add (events, event_row (2, "task_scheduled", "b"));
+  append_record (fx->journal_path, tasks, events, 0);
+  g_ptr_array_set_size (tasks, 0);
+  g_ptr_array_set_size (events, 0);
+  g_ptr_array_add (tasks, task_row ("c", 3, "pending", 3));
+  g_ptr_array_add (events, event_row (3, "task_scheduled", "c"));
+  append_record (fx->journal_path, tasks, events, 30);
+
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*");
+  g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered 1 writes*tasks.journal*");
+  store = open_store (fx, &second);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (loaded_status (&second, "a"), ==, "pending");
+  g_assert_cmpstr (loaded_status (&second, "b"), ==, "pending");
+  g_assert_null (loaded_status (&second, "c"));
+  g_assert_cmpuint (second.last_seq, ==, 2);
+  g_assert_cmpuint (second.last_serial, ==, 2);
+  g_assert_cmpint (g_stat (fx->journal_path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
+  em_store_free (store);
+}
+
+/* a journal that cannot be opened stops the store, naming the file */
+static void
+test_unwritable (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  EmStore *store;
+
+  g_assert_cmpint (g_mkdir (fx->journal_path, 0700), ==, 0);
+  store = em_store_open (fx->db_path, &error);
+  g_assert_null (store);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, fx->journal_path));
+  g_rmdir (fx->journal_path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/store-journal/round-trip", test_round_trip);
+  ADD ("/store-journal/damaged-tail", test_damaged_tail);
+  ADD ("/store-journal/replay-on-open", test_replay_on_open);
+  ADD ("/store-journal/unwritable", test_unwritable);
+
+  return g_test_run ();
+}
