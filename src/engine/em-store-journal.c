@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -31,36 +32,22 @@ struct _EmStoreJournal
   gsize  size;
 };
 
-static guint32 crc_table[256];
-
-static void
-init_crc_table (void)
-{
-  static gsize initialized = 0;
-
-  if (g_once_init_enter (&initialized))
-    {
-      for (guint32 n = 0; n < 256; n++)
-        {
-          guint32 c = n;
-
-          for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-          crc_table[n] = c;
-        }
-      g_once_init_leave (&initialized, 1);
-    }
-}
-
-/* CRC-32 (IEEE 802.3), as zlib's crc32() */
+/* CRC-32 (IEEE 802.3) */
 static guint32
 crc32_of (const guint8 *data, gsize length)
 {
-  guint32 c = 0xffffffffu;
+  uLong crc = crc32 (0L, Z_NULL, 0);
 
-  for (gsize i = 0; i < length; i++)
-    c = crc_table[(c ^ data[i]) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
+  /* zlib takes lengths as uInt */
+  while (length > 0)
+    {
+      uInt chunk = (uInt) MIN (length, G_MAXUINT32);
+
+      crc = crc32 (crc, data, chunk);
+      data += chunk;
+      length -= chunk;
+    }
+  return (guint32) crc;
 }
 
 char *
@@ -89,7 +76,6 @@ em_store_journal_open (const char *path, GError **error)
   struct stat st;
   int fd;
 
-  init_crc_table ();
   fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0 || fstat (fd, &st) != 0)
     {
@@ -129,80 +115,106 @@ em_store_journal_get_size (EmStoreJournal *self)
 
 /* --- encoding --- */
 
-static void
-put_u32 (GByteArray *out, guint32 value)
+static gsize
+string_size (const char *text)
+{
+  return 4 + (text != NULL ? strlen (text) + 1 : 0);
+}
+
+static guint8 *
+put_u32 (guint8 *p, guint32 value)
 {
   guint32 le = GUINT32_TO_LE (value);
 
-  g_byte_array_append (out, (const guint8 *) &le, 4);
+  memcpy (p, &le, 4);
+  return p + 4;
 }
 
-static void
-put_u64 (GByteArray *out, guint64 value)
+static guint8 *
+put_u64 (guint8 *p, guint64 value)
 {
   guint64 le = GUINT64_TO_LE (value);
 
-  g_byte_array_append (out, (const guint8 *) &le, 8);
+  memcpy (p, &le, 8);
+  return p + 8;
 }
 
-static void
-put_bytes (GByteArray *out, const char *text, gsize length)
+static guint8 *
+put_bytes (guint8 *p, const char *text, gsize length)
 {
-  put_u32 (out, (guint32) length);
-  g_byte_array_append (out, (const guint8 *) text, length);
-  g_byte_array_append (out, (const guint8 *) "", 1);
+  p = put_u32 (p, (guint32) length);
+  memcpy (p, text, length);
+  p[length] = '\0';
+  return p + length + 1;
 }
 
-static void
-put_string (GByteArray *out, const char *text)
+static guint8 *
+put_string (guint8 *p, const char *text)
 {
-  if (text == NULL)
-    put_u32 (out, NULL_STRING);
-  else
-    put_bytes (out, text, strlen (text));
+  return text != NULL ? put_bytes (p, text, strlen (text)) : put_u32 (p, NULL_STRING);
 }
 
 void
 em_store_journal_encode (GByteArray *out, GPtrArray *tasks, GPtrArray *events)
 {
-  guint start = out->len;
-  guint32 header[3];
+  guint n_tasks = tasks != NULL ? tasks->len : 0;
+  guint n_events = events != NULL ? events->len : 0;
+  gsize size = 8, start = out->len;
+  guint8 *payload, *p;
 
-  g_byte_array_set_size (out, start + HEADER_SIZE);
-  put_u32 (out, tasks != NULL ? tasks->len : 0);
-  put_u32 (out, events != NULL ? events->len : 0);
-  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+  /* sized first, so the record is one allocation and straight copies */
+  for (guint i = 0; i < n_tasks; i++)
     {
       EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
 
-      put_string (out, row->id);
-      put_u64 (out, row->serial);
-      put_string (out, row->status);
-      put_string (out, row->action);
-      put_string (out, row->created_at);
-      put_u64 (out, (guint64) row->created_us);
-      put_u64 (out, (guint64) row->finished_us);
-      put_u32 (out, row->batch_exclusive ? 1 : 0);
-      put_u64 (out, row->scheduled_seq);
-      put_string (out, row->json);
+      size += string_size (row->id) + string_size (row->status) + string_size (row->action) +
+              string_size (row->created_at) + string_size (row->json) + 8 * 4 + 4;
     }
-  for (guint i = 0; events != NULL && i < events->len; i++)
+  for (guint i = 0; i < n_events; i++)
     {
       EmStoreEventRow *row = g_ptr_array_index (events, i);
-      gsize size = 0;
-      const char *json = g_bytes_get_data (row->json, &size);
 
-      put_u64 (out, row->seq);
-      put_string (out, row->type);
-      put_string (out, row->task_id);
-      put_u64 (out, (guint64) row->timestamp_us);
-      put_bytes (out, json, size);
+      size += 8 + string_size (row->type) + string_size (row->task_id) + 8 +
+              4 + g_bytes_get_size (row->json) + 1;
     }
-  header[0] = GUINT32_TO_LE (RECORD_MAGIC);
-  header[1] = GUINT32_TO_LE (out->len - start - HEADER_SIZE);
-  header[2] = GUINT32_TO_LE (crc32_of (out->data + start + HEADER_SIZE,
-                                       out->len - start - HEADER_SIZE));
-  memcpy (out->data + start, header, HEADER_SIZE);
+  g_byte_array_set_size (out, start + HEADER_SIZE + size);
+  payload = p = out->data + start + HEADER_SIZE;
+
+  p = put_u32 (p, n_tasks);
+  p = put_u32 (p, n_events);
+  for (guint i = 0; i < n_tasks; i++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
+
+      p = put_string (p, row->id);
+      p = put_u64 (p, row->serial);
+      p = put_string (p, row->status);
+      p = put_string (p, row->action);
+      p = put_string (p, row->created_at);
+      p = put_u64 (p, (guint64) row->created_us);
+      p = put_u64 (p, (guint64) row->finished_us);
+      p = put_u32 (p, row->batch_exclusive ? 1 : 0);
+      p = put_u64 (p, row->scheduled_seq);
+      p = put_string (p, row->json);
+    }
+  for (guint i = 0; i < n_events; i++)
+    {
+      EmStoreEventRow *row = g_ptr_array_index (events, i);
+      gsize json_size = 0;
+      const char *json = g_bytes_get_data (row->json, &json_size);
+
+      p = put_u64 (p, row->seq);
+      p = put_string (p, row->type);
+      p = put_string (p, row->task_id);
+      p = put_u64 (p, (guint64) row->timestamp_us);
+      p = put_bytes (p, json != NULL ? json : "", json_size);
+    }
+  g_assert ((gsize) (p - payload) == size);
+
+  p = out->data + start;
+  p = put_u32 (p, RECORD_MAGIC);
+  p = put_u32 (p, (guint32) size);
+  put_u32 (p, crc32_of (payload, size));
 }
 
 /* --- decoding --- */
