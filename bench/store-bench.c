@@ -2,8 +2,10 @@
  * Sustained task throughput with the store on and off, in one run: N `wait`
  * tasks of duration 0, at most WINDOW outstanding, each completion submitting
  * the next. With the store, the run ends only once everything is committed.
+ * ROUNDS rounds alternate the two modes (their order swapped every round, so
+ * drift in the machine's load hits both alike); the medians are compared.
  *
- *   store-bench [N] [WINDOW]
+ *   store-bench [N] [WINDOW] [ROUNDS]
  */
 #include "config.h"
 
@@ -113,27 +115,65 @@ run_once (gboolean with_store, guint n_tasks, guint window, double *out_loop_us)
   return n_tasks / (elapsed / (double) G_USEC_PER_SEC);
 }
 
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+median (double *values, guint n)
+{
+  qsort (values, n, sizeof *values, compare_doubles);
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
 int
 main (int argc, char **argv)
 {
   guint n_tasks = argc > 1 ? (guint) atoi (argv[1]) : 20000;
   guint window = argc > 2 ? (guint) atoi (argv[2]) : 256;
+  guint rounds = argc > 3 ? (guint) CLAMP (atoi (argv[3]), 1, 99) : 5;
   g_autoptr(JsonObject) params = json_object_new ();
-  double off, on, off_cpu, on_cpu;
+  g_autofree double *off = g_new0 (double, rounds);
+  g_autofree double *on = g_new0 (double, rounds);
+  g_autofree double *off_cpu = g_new0 (double, rounds);
+  g_autofree double *on_cpu = g_new0 (double, rounds);
+  double off_median, on_median;
 
   gst_init (&argc, &argv);
   json_object_set_double_member (params, "duration", 0);
   zero_wait = em_task_spec_new ("bench", "wait", params);
 
-  /* a warm-up, then each mode once */
-  run_once (FALSE, MIN (n_tasks, 2000), window, NULL);
-  off = run_once (FALSE, n_tasks, window, &off_cpu);
-  on = run_once (TRUE, n_tasks, window, &on_cpu);
+  printf ("tasks: %u, window: %u, rounds: %u\n", n_tasks, window, rounds);
+  run_once (FALSE, MIN (n_tasks, 2000), window, NULL);   /* warm-up */
+  for (guint r = 0; r < rounds; r++)
+    {
+      if (r % 2 == 0)
+        {
+          off[r] = run_once (FALSE, n_tasks, window, &off_cpu[r]);
+          on[r] = run_once (TRUE, n_tasks, window, &on_cpu[r]);
+        }
+      else
+        {
+          on[r] = run_once (TRUE, n_tasks, window, &on_cpu[r]);
+          off[r] = run_once (FALSE, n_tasks, window, &off_cpu[r]);
+        }
+      printf ("round %u: store off %.0f tasks/s (%.1f µs main-loop CPU per task), "
+              "store on %.0f tasks/s (%.1f µs)\n",
+              r + 1, off[r], off_cpu[r], on[r], on_cpu[r]);
+    }
 
-  printf ("tasks: %u, window: %u\n", n_tasks, window);
-  printf ("store off: %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", off, off_cpu);
-  printf ("store on:  %.0f tasks/s (main loop: %.1f µs of CPU per task)\n", on, on_cpu);
-  printf ("ratio on/off: %.2f (store cost %.0f%%)\n", on / off, 100.0 * (1.0 - on / off));
+  off_median = median (off, rounds);
+  on_median = median (on, rounds);
+  printf ("store off: %.0f tasks/s (median; main loop: %.1f µs of CPU per task)\n",
+          off_median, median (off_cpu, rounds));
+  printf ("store on:  %.0f tasks/s (median; main loop: %.1f µs of CPU per task)\n",
+          on_median, median (on_cpu, rounds));
+  printf ("ratio on/off: %.2f (store cost %.0f%%)\n",
+          on_median / off_median, 100.0 * (1.0 - on_median / off_median));
   em_task_spec_free (zero_wait);
   return 0;
 }
