@@ -1216,6 +1216,39 @@ test_positions (void)
   g_assert_cmpfloat_with_epsilon (g_variant_get_double (focus), 150.0, 1e-6);
 }
 
+#define SEQ_BURST 40
+
+/* a burst of events moves LastEventSeq ten times a second at most, and the
+ * last change carries the last seq; SendersInFlight is read, never signalled */
+static void
+test_last_event_seq_rate (void)
+{
+  g_autoptr(GVariant) last = NULL;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  gint64 begin = g_get_monotonic_time ();
+  guint64 final_seq;
+  gint64 elapsed;
+  guint changes;
+
+  for (guint i = 0; i < SEQ_BURST; i++)
+    g_ptr_array_add (ids, schedule ("burst", "wait", "{'duration': <0>}", NULL));
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", g_ptr_array_index (ids, SEQ_BURST - 1)) != NULL,
+                      TIMEOUT_MS);
+  final_seq = last_event_seq ();
+  em_test_run_for (300);
+  elapsed = g_get_monotonic_time () - begin;
+
+  changes = manager_property_changes ("LastEventSeq", begin, &last);
+  g_test_message ("%u LastEventSeq changes for %u events in %" G_GINT64_FORMAT " ms",
+                  changes, 3 * SEQ_BURST, elapsed / 1000);
+  g_assert_cmpuint (changes, >=, 1);
+  g_assert_cmpuint (changes, <=, elapsed / 100000 + 2);
+  g_assert_cmpuint (changes, <, 3 * SEQ_BURST);
+  g_assert_cmpuint (g_variant_get_uint64 (last), ==, last_event_seq ());
+  g_assert_cmpuint (g_variant_get_uint64 (last), >=, final_seq);
+  g_assert_cmpuint (manager_property_changes ("SendersInFlight", 0, NULL), ==, 0);
+}
+
 static void
 test_events (void)
 {
@@ -1513,6 +1546,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/task/scheduling-properties", test_task_properties);
   g_test_add_func ("/dbus/devices/positions", test_positions);
   g_test_add_func ("/dbus/history/events", test_events);
+  g_test_add_func ("/dbus/history/last-event-seq-rate", test_last_event_seq_rate);
   g_test_add_func ("/dbus/history/restart", test_history_restart);
   g_test_add_func ("/dbus/limits/calls-per-sender", test_sender_limit);
   g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);

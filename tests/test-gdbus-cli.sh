@@ -337,7 +337,11 @@ wait_for 10 grep -q Watching "$tmp/since-live-err" || fail "watch --since did no
 logged=$("$ENGINECTL" schedule wait --name logged duration=100)
 "$ENGINECTL" wait "$logged" >/dev/null
 wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$logged\"" "$tmp/since-live" || true
-seq_after=$(last_seq)
+# the last event is the task's completion; the property follows within 100 ms
+seq_after=$(grep "\"task_completed\",\"task_id\":\"$logged\"" "$tmp/since-live" | grep -o '"seq":[0-9]*' | cut -d: -f2)
+last_seq_is () { [ "$(last_seq)" = "$1" ]; }
+wait_for 5 last_seq_is "$seq_after" && pass "LastEventSeq reaches $seq_after" ||
+  fail "LastEventSeq is $(last_seq), the last event $seq_after"
 # the same events again, this time all from the log
 timeout 3 "$ENGINECTL" watch --since "$seq_before" --json >"$tmp/since-log" 2>/dev/null
 kill -INT "$since_pid"; wait "$since_pid"

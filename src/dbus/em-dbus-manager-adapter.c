@@ -29,7 +29,15 @@ struct _EmDbusManagerAdapter
    * engine then answer Unavailable */
   GCancellable *cancellable;
   gboolean exported;
+  /* LastEventSeq is published at most every LAST_EVENT_SEQ_INTERVAL_US */
+  guint64 seen_seq;
+  gint64 seq_published_us;
+  guint seq_timer;
 };
+
+/* one PropertiesChanged per event was a third of the bus traffic a task
+ * causes; followers need the latest seq, not every step */
+#define LAST_EVENT_SEQ_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 
 G_DEFINE_FINAL_TYPE (EmDbusManagerAdapter, em_dbus_manager_adapter, G_TYPE_OBJECT)
 
@@ -231,15 +239,49 @@ emit_task_event (EmDbusManagerAdapter *self,
 /* the engine's `event` signal carries every change in one order with a seq,
  * the order the WebSocket sees; following it alone keeps the bus in step */
 static void
+publish_event_seq (EmDbusManagerAdapter *self)
+{
+  em_dbus_engine_manager1_set_last_event_seq (self->iface, self->seen_seq);
+  self->seq_published_us = g_get_monotonic_time ();
+}
+
+static gboolean
+event_seq_timer_cb (gpointer user_data)
+{
+  EmDbusManagerAdapter *self = user_data;
+
+  self->seq_timer = 0;
+  publish_event_seq (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* the first event after a quiet spell is published at once, the ones in a
+ * burst together when the interval is over: the last value always goes out,
+ * and the property never runs ahead of what GetEvents and ListTasks return */
+static void
+note_event_seq (EmDbusManagerAdapter *self, guint64 seq)
+{
+  gint64 since = g_get_monotonic_time () - self->seq_published_us;
+
+  self->seen_seq = MAX (self->seen_seq, seq);
+  if (self->seq_timer != 0)
+    return;
+  if (since >= LAST_EVENT_SEQ_INTERVAL_US)
+    publish_event_seq (self);
+  else
+    self->seq_timer = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                          (LAST_EVENT_SEQ_INTERVAL_US - since) / 1000 + 1,
+                                          event_seq_timer_cb, self, NULL);
+}
+
+static void
 manager_event_cb (EmEngineManager      *manager,
                   EmEvent              *event,
                   EmDbusManagerAdapter *self)
 {
   EmTask *task = em_event_get_task (event);
 
-  /* queued with the rest of the interface's changes: one PropertiesChanged
-   * per main-loop turn however many events it saw */
-  em_dbus_engine_manager1_set_last_event_seq (self->iface, em_event_get_seq (event));
+  note_event_seq (self, em_event_get_seq (event));
 
   if (task != NULL)
     emit_task_event (self, event, task);
@@ -370,8 +412,8 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   g_signal_connect (self->manager, "notify::max-concurrent",
                     G_CALLBACK (max_concurrent_notify_cb), self);
   sync_queue_properties (self);
-  em_dbus_engine_manager1_set_last_event_seq (self->iface,
-                                              em_engine_manager_get_last_event_seq (self->manager));
+  self->seen_seq = em_engine_manager_get_last_event_seq (self->manager);
+  publish_event_seq (self);
   self->exported = TRUE;
 
   return TRUE;
@@ -396,6 +438,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
+  g_clear_handle_id (&self->seq_timer, g_source_remove);
   em_dbus_task_table_set_connection (self->tasks, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
   self->exported = FALSE;
