@@ -7,6 +7,21 @@
 
 #include "engine/em-json-writer.h"
 
+/* g_string_append_len() without its general checks (overlap, position): most
+ * appends here are a few bytes into a buffer already large enough */
+static inline void
+put (GString *out, const char *data, gsize length)
+{
+  if (G_LIKELY (out->len + length < out->allocated_len))
+    {
+      memcpy (out->str + out->len, data, length);
+      out->len += length;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, data, length);
+}
+
 /* what needs an escape: quote, backslash and the C0 controls */
 static inline gboolean
 needs_escape (guchar c)
@@ -18,22 +33,23 @@ void
 em_json_write_string (GString *out, const char *text)
 {
   const char *run;
+  const char *p;
 
   if (text == NULL)
     {
-      g_string_append (out, "null");
+      put (out, "null", 4);
       return;
     }
   g_string_append_c (out, '"');
   run = text;
-  for (const char *p = text; *p != '\0'; p++)
+  for (p = text; *p != '\0'; p++)
     {
       guchar c = *p;
 
       if (!needs_escape (c))
         continue;
       /* plain text goes in runs, not a character at a time */
-      g_string_append_len (out, run, p - run);
+      put (out, run, p - run);
       run = p + 1;
       if (c == '"' || c == '\\')
         {
@@ -53,7 +69,7 @@ em_json_write_string (GString *out, const char *text)
       else
         g_string_append_printf (out, "\\u%04x", c);
     }
-  g_string_append (out, run);
+  put (out, run, p - run);
   g_string_append_c (out, '"');
 }
 
@@ -80,7 +96,7 @@ em_json_write_key (GString *out, const char *key)
   p += length;
   *p++ = '"';
   *p++ = ':';
-  g_string_append_len (out, buffer, p - buffer);
+  put (out, buffer, p - buffer);
 }
 
 /* decimal digits of @value, ending at @end; returns where they start */
@@ -102,7 +118,7 @@ em_json_write_uint64 (GString *out, guint64 value)
   char buffer[24];
   char *start = put_unsigned (buffer + sizeof buffer, value);
 
-  g_string_append_len (out, start, buffer + sizeof buffer - start);
+  put (out, start, buffer + sizeof buffer - start);
 }
 
 void
@@ -115,7 +131,7 @@ em_json_write_int64 (GString *out, gint64 value)
 
   if (value < 0)
     *--start = '-';
-  g_string_append_len (out, start, buffer + sizeof buffer - start);
+  put (out, start, buffer + sizeof buffer - start);
 }
 
 void
@@ -128,7 +144,7 @@ em_json_write_double (GString *out, gdouble value)
   if (value >= -1e9 && value <= 1e9 && value == floor (value) && !(value == 0 && signbit (value)))
     {
       em_json_write_int64 (out, (gint64) value);
-      g_string_append_len (out, ".0", 2);
+      put (out, ".0", 2);
       return;
     }
   text = g_ascii_dtostr (buffer, sizeof buffer, value);
@@ -206,14 +222,14 @@ em_json_write_time (GString *out, GDateTime *time)
 
   if (time == NULL)
     {
-      g_string_append (out, "null");
+      put (out, "null", 4);
       return;
     }
   /* em_time_format()'s form */
   buffer[0] = '"';
   format_time (buffer + 1, time);
   buffer[28] = '"';
-  g_string_append_len (out, buffer, 29);
+  put (out, buffer, 29);
 }
 
 char *
@@ -290,12 +306,12 @@ write_node (GString *out, JsonNode *node)
           em_json_write_string (out, json_node_get_string (node));
           break;
         default:
-          g_string_append (out, "null");
+          put (out, "null", 4);
         }
       break;
     case JSON_NODE_NULL:
     default:
-      g_string_append (out, "null");
+      put (out, "null", 4);
     }
 }
 
@@ -304,7 +320,7 @@ void
 em_json_write_object (GString *out, JsonObject *object)
 {
   if (object == NULL)
-    g_string_append (out, "null");
+    put (out, "null", 4);
   else
     write_members (out, object);
 }
