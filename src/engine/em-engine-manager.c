@@ -193,6 +193,18 @@ compare_due (gconstpointer a, gconstpointer b, gpointer user_data)
   return compare_serial (a, b, NULL);
 }
 
+/* in serial order; the newest task, the usual case, is appended without a search */
+static GSequenceIter *
+insert_by_serial (GSequence *sequence, TaskEntry *entry)
+{
+  GSequenceIter *last = g_sequence_iter_prev (g_sequence_get_end_iter (sequence));
+
+  if (g_sequence_iter_is_end (last) ||
+      compare_serial (g_sequence_get (last), entry, NULL) < 0)
+    return g_sequence_append (sequence, entry);
+  return g_sequence_insert_sorted (sequence, entry, compare_serial, NULL);
+}
+
 /* every status change goes through here, so the per-status indexes stay exact */
 static void
 reindex (EmEngineManager *self, TaskEntry *entry)
@@ -201,8 +213,7 @@ reindex (EmEngineManager *self, TaskEntry *entry)
 
   if (entry->status_iter != NULL)
     g_sequence_remove (entry->status_iter);
-  entry->status_iter = g_sequence_insert_sorted (self->by_status[status], entry,
-                                                 compare_serial, NULL);
+  entry->status_iter = insert_by_serial (self->by_status[status], entry);
 }
 
 /* makes an entry known: by id, in creation order, by status */
@@ -210,7 +221,7 @@ static void
 insert_entry (EmEngineManager *self, TaskEntry *entry)
 {
   g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
-  entry->all_iter = g_sequence_insert_sorted (self->all, entry, compare_serial, NULL);
+  entry->all_iter = insert_by_serial (self->all, entry);
   reindex (self, entry);
   if (em_task_is_finished (entry->task))
     {
