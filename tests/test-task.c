@@ -9,6 +9,7 @@
 #include "engine/em-task-spec.h"
 #include "engine/em-error.h"
 #include "engine/em-time.h"
+#include "engine/em-uuid.h"
 
 static JsonObject *
 object_from_string (const char *text)
@@ -337,6 +338,25 @@ test_json_writer_times_and_integers (void)
     }
 }
 
+/* ids are version 4 UUIDs, each different */
+static void
+test_uuid (void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < 10000; i++)
+    {
+      char *id = em_uuid_string_random ();
+
+      g_assert_true (g_uuid_string_is_valid (id));
+      g_assert_cmpint (id[14], ==, '4');
+      g_assert_nonnull (strchr ("89ab", id[19]));
+      for (const char *c = id; *c != '\0'; c++)
+        g_assert_false (g_ascii_isupper (*c));
+      g_assert_true (g_hash_table_add (seen, id));
+    }
+}
+
 static void
 test_spec_from_json (void)
 {
@@ -429,6 +449,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/time-format", test_time_format);
   g_test_add_func ("/engine/task/json-writer-times", test_json_writer_times_and_integers);
   g_test_add_func ("/engine/task/spec-from-json", test_spec_from_json);
+  g_test_add_func ("/engine/task/uuid", test_uuid);
 
   return g_test_run ();
 }

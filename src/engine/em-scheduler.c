@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "engine/em-scheduler.h"
+#include "engine/em-uuid.h"
 
 #define N_BUCKETS (EM_DEVICE_KIND_ALL + 1)
 #define N_DEVICES 3
@@ -75,7 +76,7 @@ em_sched_batch_new (gboolean exclusive, EmDeviceKind claims, guint n_tasks)
   EmSchedBatch *batch = g_new0 (EmSchedBatch, 1);
 
   g_atomic_ref_count_init (&batch->ref_count);
-  batch->id = g_uuid_string_random ();
+  batch->id = em_uuid_string_random ();
   batch->exclusive = exclusive;
   batch->claims = claims;
   batch->n_unfinished = n_tasks;

@@ -12,6 +12,7 @@
 #include "engine/em-json-writer.h"
 #include "engine/em-task-private.h"
 #include "engine/em-time.h"
+#include "engine/em-uuid.h"
 
 struct _EmTask
 {
@@ -226,7 +227,7 @@ em_task_new (guint64     serial,
   EmTask *self = g_object_new (EM_TYPE_TASK, NULL);
 
   self->serial = serial;
-  self->id = g_uuid_string_random ();
+  self->id = em_uuid_string_random ();
   self->name = g_strdup (name);
   self->action = g_strdup (action);
   self->parameters = parameters != NULL ? json_object_ref (parameters) : NULL;
