@@ -236,8 +236,6 @@ emit_task_event (EmDbusManagerAdapter *self,
     }
 }
 
-/* the engine's `event` signal carries every change in one order with a seq,
- * the order the WebSocket sees; following it alone keeps the bus in step */
 static void
 publish_event_seq (EmDbusManagerAdapter *self)
 {
@@ -274,6 +272,8 @@ note_event_seq (EmDbusManagerAdapter *self, guint64 seq)
                                           event_seq_timer_cb, self, NULL);
 }
 
+/* the engine's `event` signal carries every change in one order with a seq,
+ * the order the WebSocket sees; following it alone keeps the bus in step */
 static void
 manager_event_cb (EmEngineManager      *manager,
                   EmEvent              *event,
