@@ -987,8 +987,12 @@ journal_main (gpointer user_data)
 {
   EmStore *self = user_data;
   g_autoptr(GByteArray) records = g_byte_array_new ();
-  guint64 journaled_seq = self->committed_seq;
+  guint64 journaled_seq;
   gboolean running = TRUE;
+
+  g_mutex_lock (&self->lock);
+  journaled_seq = self->committed_seq;
+  g_mutex_unlock (&self->lock);
 
   while (running)
     {
