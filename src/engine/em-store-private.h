@@ -9,6 +9,14 @@ G_BEGIN_DECLS
 /* the schema this build writes; older files are migrated when opened */
 #define EM_STORE_SCHEMA_VERSION 2
 
+#define EM_STORE_FINISHED_SQL "('completed', 'failed', 'cancelled')"
+
+/* a connection and the file its errors name */
+typedef struct {
+  sqlite3 *db;
+  char    *path;
+} EmStoreDb;
+
 gboolean em_store_exec           (sqlite3     *db,
                                   const char  *path,
                                   const char  *sql,
@@ -21,5 +29,49 @@ void     em_store_set_error      (GError     **error,
 /* opens, locks and checks the file and brings its schema up to date */
 sqlite3 *em_store_schema_open    (const char  *path,
                                   GError     **error);
+
+/* em-store-sql.c: the statements behind loading, queries, deletions and
+ * retention, run by whichever thread owns the connection */
+gboolean   em_store_sql_prepare       (EmStoreDb          *self,
+                                       const char         *sql,
+                                       sqlite3_stmt      **out,
+                                       GError            **error);
+gboolean   em_store_sql_load_int      (EmStoreDb          *self,
+                                       const char         *sql,
+                                       gint64             *out,
+                                       GError            **error);
+/* @sql's columns: serial, batch_exclusive, json; adds EmStoreLoadedTask to @out */
+gboolean   em_store_sql_load_tasks    (EmStoreDb          *self,
+                                       const char         *sql,
+                                       GPtrArray          *out,
+                                       GError            **error);
+/* id → GINT_TO_POINTER (EmTaskStatus) of every finished task */
+gboolean   em_store_sql_load_finished (EmStoreDb          *self,
+                                       GHashTable         *out,
+                                       GError            **error);
+/* (element-type JsonNode) sealed task objects, oldest first */
+GPtrArray *em_store_sql_query_tasks   (EmStoreDb          *self,
+                                       const EmTaskQuery  *query,
+                                       guint              *out_total,
+                                       GError            **error);
+JsonNode  *em_store_sql_lookup_task   (EmStoreDb          *self,
+                                       const char         *id,
+                                       GError            **error);
+/* restricts @query to finished tasks; the deleted ids */
+GStrv      em_store_sql_delete_tasks  (EmStoreDb          *self,
+                                       EmTaskQuery        *query,
+                                       GError            **error);
+/* (element-type GBytes) frames with seq > @after_seq */
+GPtrArray *em_store_sql_read_events   (EmStoreDb          *self,
+                                       guint64             after_seq,
+                                       guint               limit,
+                                       guint64            *out_oldest_seq,
+                                       GError            **error);
+/* the pruned task ids */
+GStrv      em_store_sql_prune         (EmStoreDb          *self,
+                                       guint               max_tasks,
+                                       gint64              max_age_us,
+                                       guint64            *out_oldest_seq,
+                                       GError            **error);
 
 G_END_DECLS

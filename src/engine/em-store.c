@@ -17,8 +17,6 @@
 /* below it, the journal is emptied only when the database has caught up anyway */
 #define JOURNAL_TRIM_BYTES (256 * 1024)
 
-#define FINISHED_SQL "('completed', 'failed', 'cancelled')"
-
 typedef enum {
   OP_WRITE,
   OP_SYNC,
@@ -59,8 +57,7 @@ typedef struct {
  */
 struct _EmStore
 {
-  char                 *path;
-  sqlite3              *db;
+  EmStoreDb             conn;
   EmStoreJournal       *journal;
   GThread              *journal_thread;
   GThread              *thread;
@@ -143,7 +140,7 @@ loaded_task_free (EmStoreLoadedTask *loaded)
 const char *
 em_store_get_path (EmStore *self)
 {
-  return self->path;
+  return self->conn.path;
 }
 
 static gboolean prepare_writes (EmStore *self, GError **error);
@@ -160,8 +157,8 @@ em_store_open (const char *path, GError **error)
     return NULL;
 
   self = g_new0 (EmStore, 1);
-  self->path = g_strdup (path);
-  self->db = db;
+  self->conn.path = g_strdup (path);
+  self->conn.db = db;
   self->queue = g_async_queue_new ();
   self->writer_queue = g_async_queue_new ();
   self->done = g_ptr_array_new ();
@@ -181,115 +178,6 @@ em_store_open (const char *path, GError **error)
 }
 
 /* --- loading, at startup --- */
-
-static gboolean
-prepare (EmStore *self, const char *sql, sqlite3_stmt **out, GError **error)
-{
-  int rc = sqlite3_prepare_v2 (self->db, sql, -1, out, NULL);
-
-  if (rc != SQLITE_OK)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-load_int (EmStore *self, const char *sql, gint64 *out, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, sql, &stmt, error))
-    return FALSE;
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      sqlite3_finalize (stmt);
-      return FALSE;
-    }
-  *out = sqlite3_column_int64 (stmt, 0);
-  sqlite3_finalize (stmt);
-  return TRUE;
-}
-
-static JsonNode *
-parse_object (EmStore *self, const char *text, GError **error)
-{
-  g_autoptr(JsonNode) node = text != NULL ? json_from_string (text, NULL) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("The task database “%s” holds a task that cannot be read; restore "
-                     "it from a backup or move it away to start with an empty history"),
-                   self->path);
-      return NULL;
-    }
-  json_node_seal (node);
-  return g_steal_pointer (&node);
-}
-
-/* columns: serial, batch_exclusive, json */
-static gboolean
-load_tasks (EmStore *self, const char *sql, GPtrArray *out, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, sql, &stmt, error))
-    return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      g_autoptr(JsonNode) node = parse_object (self, (const char *) sqlite3_column_text (stmt, 2), error);
-      EmStoreLoadedTask *loaded;
-
-      if (node == NULL)
-        {
-          sqlite3_finalize (stmt);
-          return FALSE;
-        }
-      loaded = g_new0 (EmStoreLoadedTask, 1);
-      loaded->serial = sqlite3_column_int64 (stmt, 0);
-      loaded->batch_exclusive = sqlite3_column_int (stmt, 1) != 0;
-      loaded->task = json_object_ref (json_node_get_object (node));
-      g_ptr_array_add (out, loaded);
-    }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-load_finished (EmStore *self, GHashTable *out, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, "SELECT id, status FROM tasks WHERE status IN " FINISHED_SQL, &stmt, error))
-    return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      EmTaskStatus status;
-
-      if (em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 1), &status))
-        g_hash_table_insert (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
-                             GINT_TO_POINTER (status));
-    }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      return FALSE;
-    }
-  return TRUE;
-}
 
 void
 em_store_snapshot_clear (EmStoreSnapshot *snapshot)
@@ -313,18 +201,18 @@ em_store_load (EmStore *self, guint n_recent, EmStoreSnapshot *out, GError **err
   out->finished = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   recent_sql = g_strdup_printf ("SELECT * FROM (SELECT serial, batch_exclusive, json FROM tasks "
-                                "WHERE status IN " FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
+                                "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
                                 "ORDER BY serial", n_recent);
-  if (!load_int (self, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
-      !load_int (self, "SELECT COALESCE (MAX (seq), 0) FROM events", &max_seq, error) ||
-      !load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &oldest_seq, error) ||
-      !load_int (self, "SELECT value FROM meta WHERE key = 'last_serial'", &meta_serial, error) ||
-      !load_int (self, "SELECT COALESCE (MAX (serial), 0) FROM tasks", &max_serial, error) ||
-      !load_tasks (self, "SELECT serial, batch_exclusive, json FROM tasks "
+  if (!em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MAX (seq), 0) FROM events", &max_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MIN (seq), 0) FROM events", &oldest_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_serial'", &meta_serial, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MAX (serial), 0) FROM tasks", &max_serial, error) ||
+      !em_store_sql_load_tasks (&self->conn, "SELECT serial, batch_exclusive, json FROM tasks "
                          "WHERE status IN ('pending', 'running') ORDER BY serial",
                    out->active, error) ||
-      !load_tasks (self, recent_sql, out->recent, error) ||
-      !load_finished (self, out->finished, error))
+      !em_store_sql_load_tasks (&self->conn, recent_sql, out->recent, error) ||
+      !em_store_sql_load_finished (&self->conn, out->finished, error))
     {
       em_store_snapshot_clear (out);
       return FALSE;
@@ -347,7 +235,7 @@ step_done (EmStore *self, sqlite3_stmt *stmt, GError **error)
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE)
     {
-      em_store_set_error (error, self->db, self->path, rc);
+      em_store_set_error (error, self->conn.db, self->conn.path, rc);
       return FALSE;
     }
   return TRUE;
@@ -490,14 +378,14 @@ replay_journal (EmStore *self, GError **error)
 
   if (em_store_journal_get_size (self->journal) == 0)
     return TRUE;
-  if (!load_int (self, "SELECT value FROM meta WHERE key = 'last_seq'", &replay.last_seq, error) ||
-      !em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error))
+  if (!em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &replay.last_seq, error) ||
+      !em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", error))
     return FALSE;
   if (!em_store_journal_replay (self->journal, replay_record, &replay, error) ||
       !write_counters (self, replay.max_seq, replay.max_serial, error) ||
-      !em_store_exec (self->db, self->path, "COMMIT", error))
+      !em_store_exec (self->conn.db, self->conn.path, "COMMIT", error))
     {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
     }
   if (replay.records > 0)
@@ -549,11 +437,11 @@ commit_batch (EmStore *self, GPtrArray *batch)
    * and hide them from the replay: the journal keeps them all instead */
   if (writes == 0 || self->write_error != NULL)
     return;
-  if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &error) ||
+  if (!em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", &error) ||
       !write_ops (self, batch, &seq, &error) ||
-      !em_store_exec (self->db, self->path, "COMMIT", &error))
+      !em_store_exec (self->conn.db, self->conn.path, "COMMIT", &error))
     {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
       g_warning ("%s", error->message);
       self->write_error = g_steal_pointer (&error);
       g_mutex_lock (&self->lock);
@@ -568,278 +456,6 @@ commit_batch (EmStore *self, GPtrArray *batch)
   g_mutex_unlock (&self->lock);
   if (seq > 0)
     deliver (self, NULL, seq);
-}
-
-static void
-append_where (GString *sql, const EmTaskQuery *query)
-{
-  g_string_append (sql, " WHERE 1");
-  if (query->statuses != 0)
-    {
-      const char *sep = "";
-
-      g_string_append (sql, " AND status IN (");
-      for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
-        {
-          if ((query->statuses & EM_TASK_QUERY_STATUS (s)) == 0)
-            continue;
-          g_string_append_printf (sql, "%s'%s'", sep, em_task_status_to_string (s));
-          sep = ", ";
-        }
-      g_string_append (sql, ")");
-    }
-  if (query->action != NULL)
-    g_string_append (sql, " AND action = :action");
-  if (query->since != NULL)
-    g_string_append (sql, " AND created_us >= :since");
-  if (query->until != NULL)
-    g_string_append (sql, " AND created_us < :until");
-}
-
-static gint64
-time_to_us (GDateTime *time)
-{
-  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
-}
-
-static void
-bind_named_int (sqlite3_stmt *stmt, const char *name, gint64 value)
-{
-  int index = sqlite3_bind_parameter_index (stmt, name);
-
-  if (index > 0)
-    sqlite3_bind_int64 (stmt, index, value);
-}
-
-static void
-bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
-{
-  int index = sqlite3_bind_parameter_index (stmt, ":action");
-
-  if (index > 0)
-    sqlite3_bind_text (stmt, index, query->action, -1, SQLITE_STATIC);
-  if (query->since != NULL)
-    bind_named_int (stmt, ":since", time_to_us (query->since));
-  if (query->until != NULL)
-    bind_named_int (stmt, ":until", time_to_us (query->until));
-  bind_named_int (stmt, ":limit", query->limit > 0 ? (gint64) query->limit : -1);
-  bind_named_int (stmt, ":offset", query->offset);
-}
-
-/* runs @sql whose first column is a task's JSON, adding the nodes to @out */
-static gboolean
-collect_tasks (EmStore *self, const char *sql, const EmTaskQuery *query, GPtrArray *out, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, sql, &stmt, error))
-    return FALSE;
-  if (query != NULL)
-    bind_query (stmt, query);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      JsonNode *node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
-
-      if (node == NULL)
-        {
-          sqlite3_finalize (stmt);
-          return FALSE;
-        }
-      g_ptr_array_add (out, node);
-    }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-run_query (EmStore *self, Op *op)
-{
-  g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
-  g_autoptr(GString) rows_sql = g_string_new ("SELECT json FROM tasks");
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  append_where (count_sql, &op->query);
-  append_where (rows_sql, &op->query);
-  g_string_append (rows_sql, " ORDER BY serial LIMIT :limit OFFSET :offset");
-
-  if (!prepare (self, count_sql->str, &stmt, &op->error))
-    return;
-  bind_query (stmt, &op->query);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
-    {
-      em_store_set_error (&op->error, self->db, self->path, rc);
-      sqlite3_finalize (stmt);
-      return;
-    }
-  op->total = sqlite3_column_int (stmt, 0);
-  sqlite3_finalize (stmt);
-
-  op->items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  collect_tasks (self, rows_sql->str, &op->query, op->items, &op->error);
-}
-
-static void
-run_lookup (EmStore *self, Op *op)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, "SELECT json FROM tasks WHERE id = ?", &stmt, &op->error))
-    return;
-  sqlite3_bind_text (stmt, 1, op->id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    op->node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), &op->error);
-  else if (rc == SQLITE_DONE)
-    g_set_error (&op->error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), op->id);
-  else
-    em_store_set_error (&op->error, self->db, self->path, rc);
-  sqlite3_finalize (stmt);
-}
-
-/* runs a `DELETE … RETURNING id`, adding the ids to @out */
-static gboolean
-delete_returning (EmStore *self, const char *sql, const EmTaskQuery *query,
-                  const char *param, gint64 value, GPtrArray *out, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!prepare (self, sql, &stmt, error))
-    return FALSE;
-  if (query != NULL)
-    bind_query (stmt, query);
-  if (param != NULL)
-    bind_named_int (stmt, param, value);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      em_store_set_error (error, self->db, self->path, rc);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static GStrv
-steal_strv (GPtrArray *ids)
-{
-  g_ptr_array_add (ids, NULL);
-  return (GStrv) g_ptr_array_free (ids, FALSE);
-}
-
-static gboolean
-in_transaction (EmStore *self, gboolean ok, GError **error)
-{
-  if (ok && em_store_exec (self->db, self->path, "COMMIT", error))
-    return TRUE;
-  sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
-}
-
-static void
-run_delete (EmStore *self, Op *op)
-{
-  g_autoptr(GString) sql = g_string_new ("DELETE FROM tasks");
-  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok;
-
-  /* history only: never a task that may still run */
-  op->query.statuses = (op->query.statuses != 0 ? op->query.statuses : EM_TASK_QUERY_FINISHED)
-                       & EM_TASK_QUERY_FINISHED;
-  append_where (sql, &op->query);
-  g_string_append (sql, " RETURNING id");
-
-  ok = em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &op->error) &&
-       in_transaction (self, delete_returning (self, sql->str, &op->query, NULL, 0, ids, &op->error),
-                       &op->error);
-  if (!ok)
-    {
-      g_ptr_array_unref (ids);
-      return;
-    }
-  g_ptr_array_set_free_func (ids, NULL);
-  op->ids = steal_strv (ids);
-}
-
-static gboolean
-read_oldest_seq (EmStore *self, guint64 *out, GError **error)
-{
-  gint64 value = 0;
-
-  if (!load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &value, error))
-    return FALSE;
-  *out = value;
-  return TRUE;
-}
-
-static void
-run_read_events (EmStore *self, Op *op)
-{
-  sqlite3_stmt *stmt = NULL;
-  int rc;
-
-  if (!read_oldest_seq (self, &op->oldest_seq, &op->error) ||
-      !prepare (self, "SELECT json FROM events WHERE seq > ? ORDER BY seq LIMIT ?", &stmt, &op->error))
-    return;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) op->after_seq);
-  sqlite3_bind_int64 (stmt, 2, op->limit > 0 ? (sqlite3_int64) op->limit : -1);
-  op->items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (op->items, g_bytes_new (sqlite3_column_text (stmt, 0),
-                                             sqlite3_column_bytes (stmt, 0)));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    em_store_set_error (&op->error, self->db, self->path, rc);
-}
-
-static gboolean
-prune (EmStore *self, Op *op, GPtrArray *ids, GError **error)
-{
-  if (op->max_age_us > 0 &&
-      !delete_returning (self, "DELETE FROM tasks WHERE status IN " FINISHED_SQL
-                               " AND finished_us < :cutoff RETURNING id",
-                         NULL, ":cutoff", g_get_real_time () - op->max_age_us, ids, error))
-    return FALSE;
-  if (op->max_tasks > 0 &&
-      !delete_returning (self, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
-                               "WHERE status IN " FINISHED_SQL " ORDER BY serial "
-                               "LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) RETURNING id",
-                         NULL, ":max", op->max_tasks, ids, error))
-    return FALSE;
-  /* the log stays gapless: only the prefix older than every remaining task goes */
-  return em_store_exec (self->db, self->path,
-                        "DELETE FROM events WHERE seq < (SELECT MIN (scheduled_seq) FROM tasks)",
-                        error);
-}
-
-static void
-run_prune (EmStore *self, Op *op)
-{
-  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok;
-
-  ok = em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", &op->error) &&
-       in_transaction (self, prune (self, op, ids, &op->error), &op->error) &&
-       read_oldest_seq (self, &op->oldest_seq, &op->error);
-  if (!ok)
-    {
-      g_ptr_array_unref (ids);
-      return;
-    }
-  if (ids->len > 0)
-    g_debug ("pruned %u tasks from %s", ids->len, self->path);
-  g_ptr_array_set_free_func (ids, NULL);
-  op->ids = steal_strv (ids);
 }
 
 static int
@@ -859,26 +475,26 @@ maybe_checkpoint (EmStore *self)
   if (self->wal_frames < CHECKPOINT_FRAMES ||
       (self->wal_frames < CHECKPOINT_FRAMES_MAX && g_async_queue_length (self->queue) > 0))
     return;
-  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  rc = sqlite3_wal_checkpoint_v2 (self->conn.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   if (rc != SQLITE_OK)
-    g_debug ("checkpoint of %s: %s", self->path, sqlite3_errstr (rc));
+    g_debug ("checkpoint of %s: %s", self->conn.path, sqlite3_errstr (rc));
   self->wal_frames = 0;
 }
 
 static gboolean
 prepare_writes (EmStore *self, GError **error)
 {
-  return prepare (self,
+  return em_store_sql_prepare (&self->conn,
                   "INSERT INTO tasks (id, serial, status, action, created_at, created_us, "
                   "finished_us, batch_exclusive, scheduled_seq, json) "
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                   "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                   "finished_us = excluded.finished_us, json = excluded.json",
                   &self->upsert_task, error) &&
-         prepare (self, "INSERT INTO events (seq, type, task_id, timestamp_us, json) "
+         em_store_sql_prepare (&self->conn, "INSERT INTO events (seq, type, task_id, timestamp_us, json) "
                         "VALUES (?1, ?2, ?3, ?4, ?5)",
                   &self->insert_event, error) &&
-         prepare (self, "UPDATE meta SET value = MAX (value, ?2) WHERE key = ?1",
+         em_store_sql_prepare (&self->conn, "UPDATE meta SET value = MAX (value, ?2) WHERE key = ?1",
                   &self->set_meta, error);
 }
 
@@ -894,19 +510,21 @@ run_op (EmStore *self, Op *op)
       op_free (op);
       return FALSE;
     case OP_QUERY:
-      run_query (self, op);
+      op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, &op->error);
       break;
     case OP_LOOKUP:
-      run_lookup (self, op);
+      op->node = em_store_sql_lookup_task (&self->conn, op->id, &op->error);
       break;
     case OP_DELETE:
-      run_delete (self, op);
+      op->ids = em_store_sql_delete_tasks (&self->conn, &op->query, &op->error);
       break;
     case OP_EVENTS:
-      run_read_events (self, op);
+      op->items = em_store_sql_read_events (&self->conn, op->after_seq, op->limit,
+                                            &op->oldest_seq, &op->error);
       break;
     case OP_PRUNE:
-      run_prune (self, op);
+      op->ids = em_store_sql_prune (&self->conn, op->max_tasks, op->max_age_us,
+                                    &op->oldest_seq, &op->error);
       break;
     default:
       g_assert_not_reached ();
@@ -921,7 +539,7 @@ thread_main (gpointer user_data)
   EmStore *self = user_data;
   gboolean running = TRUE;
 
-  sqlite3_wal_hook (self->db, wal_hook_cb, self);
+  sqlite3_wal_hook (self->conn.db, wal_hook_cb, self);
 
   while (running)
     {
@@ -957,7 +575,7 @@ answer_sync (EmStore *self, Op *op, guint64 journaled_seq)
     op->error = g_error_copy (self->journal_error);
   else if (writer_failed)
     g_set_error (&op->error, EM_ERROR, EM_ERROR_FAILED,
-                 _("Cannot write the task database “%s”; see the service's log"), self->path);
+                 _("Cannot write the task database “%s”; see the service's log"), self->conn.path);
   deliver (self, op, op->error == NULL ? journaled_seq : 0);
 }
 
@@ -1163,14 +781,14 @@ em_store_free (EmStore *self)
   g_clear_pointer (&self->upsert_task, sqlite3_finalize);
   g_clear_pointer (&self->insert_event, sqlite3_finalize);
   g_clear_pointer (&self->set_meta, sqlite3_finalize);
-  sqlite3_close (self->db);
+  sqlite3_close (self->conn.db);
   g_async_queue_unref (self->queue);
   g_async_queue_unref (self->writer_queue);
   g_cond_clear (&self->applied_cond);
   g_ptr_array_unref (self->done);
   g_mutex_clear (&self->lock);
   g_clear_pointer (&self->context, g_main_context_unref);
-  g_free (self->path);
+  g_free (self->conn.path);
   g_free (self);
 }
 

@@ -1,0 +1,407 @@
+#define G_LOG_DOMAIN "em-store"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
+#include "engine/em-store-private.h"
+
+/*
+ * The statements the store reads with at startup and answers queries,
+ * deletions and pruning with. They run on whichever thread owns the
+ * connection: the opening thread at startup, the writer thread after.
+ */
+
+gboolean
+em_store_sql_prepare (EmStoreDb *self, const char *sql, sqlite3_stmt **out, GError **error)
+{
+  int rc = sqlite3_prepare_v2 (self->db, sql, -1, out, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+em_store_sql_load_int (EmStoreDb *self, const char *sql, gint64 *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, sql, &stmt, error))
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      sqlite3_finalize (stmt);
+      return FALSE;
+    }
+  *out = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
+static JsonNode *
+parse_object (EmStoreDb *self, const char *text, GError **error)
+{
+  g_autoptr(JsonNode) node = text != NULL ? json_from_string (text, NULL) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("The task database “%s” holds a task that cannot be read; restore "
+                     "it from a backup or move it away to start with an empty history"),
+                   self->path);
+      return NULL;
+    }
+  json_node_seal (node);
+  return g_steal_pointer (&node);
+}
+
+gboolean
+em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, sql, &stmt, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(JsonNode) node = parse_object (self, (const char *) sqlite3_column_text (stmt, 2), error);
+      EmStoreLoadedTask *loaded;
+
+      if (node == NULL)
+        {
+          sqlite3_finalize (stmt);
+          return FALSE;
+        }
+      loaded = g_new0 (EmStoreLoadedTask, 1);
+      loaded->serial = sqlite3_column_int64 (stmt, 0);
+      loaded->batch_exclusive = sqlite3_column_int (stmt, 1) != 0;
+      loaded->task = json_object_ref (json_node_get_object (node));
+      g_ptr_array_add (out, loaded);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+em_store_sql_load_finished (EmStoreDb *self, GHashTable *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, "SELECT id, status FROM tasks WHERE status IN " EM_STORE_FINISHED_SQL, &stmt, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      EmTaskStatus status;
+
+      if (em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 1), &status))
+        g_hash_table_insert (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
+                             GINT_TO_POINTER (status));
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- queries, deletions, retention --- */
+
+static void
+append_where (GString *sql, const EmTaskQuery *query)
+{
+  g_string_append (sql, " WHERE 1");
+  if (query->statuses != 0)
+    {
+      const char *sep = "";
+
+      g_string_append (sql, " AND status IN (");
+      for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+        {
+          if ((query->statuses & EM_TASK_QUERY_STATUS (s)) == 0)
+            continue;
+          g_string_append_printf (sql, "%s'%s'", sep, em_task_status_to_string (s));
+          sep = ", ";
+        }
+      g_string_append (sql, ")");
+    }
+  if (query->action != NULL)
+    g_string_append (sql, " AND action = :action");
+  if (query->since != NULL)
+    g_string_append (sql, " AND created_us >= :since");
+  if (query->until != NULL)
+    g_string_append (sql, " AND created_us < :until");
+}
+
+static gint64
+time_to_us (GDateTime *time)
+{
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+static void
+bind_named_int (sqlite3_stmt *stmt, const char *name, gint64 value)
+{
+  int index = sqlite3_bind_parameter_index (stmt, name);
+
+  if (index > 0)
+    sqlite3_bind_int64 (stmt, index, value);
+}
+
+static void
+bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
+{
+  int index = sqlite3_bind_parameter_index (stmt, ":action");
+
+  if (index > 0)
+    sqlite3_bind_text (stmt, index, query->action, -1, SQLITE_STATIC);
+  if (query->since != NULL)
+    bind_named_int (stmt, ":since", time_to_us (query->since));
+  if (query->until != NULL)
+    bind_named_int (stmt, ":until", time_to_us (query->until));
+  bind_named_int (stmt, ":limit", query->limit > 0 ? (gint64) query->limit : -1);
+  bind_named_int (stmt, ":offset", query->offset);
+}
+
+/* runs @sql whose first column is a task's JSON, adding the nodes to @out */
+static gboolean
+collect_tasks (EmStoreDb *self, const char *sql, const EmTaskQuery *query, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, sql, &stmt, error))
+    return FALSE;
+  if (query != NULL)
+    bind_query (stmt, query);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      JsonNode *node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
+
+      if (node == NULL)
+        {
+          sqlite3_finalize (stmt);
+          return FALSE;
+        }
+      g_ptr_array_add (out, node);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GPtrArray *
+em_store_sql_query_tasks (EmStoreDb          *self,
+                          const EmTaskQuery  *query,
+                          guint              *out_total,
+                          GError            **error)
+{
+  g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
+  g_autoptr(GString) rows_sql = g_string_new ("SELECT json FROM tasks");
+  g_autoptr(GPtrArray) items = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  append_where (count_sql, query);
+  append_where (rows_sql, query);
+  g_string_append (rows_sql, " ORDER BY serial LIMIT :limit OFFSET :offset");
+
+  if (!em_store_sql_prepare (self, count_sql->str, &stmt, error))
+    return NULL;
+  bind_query (stmt, query);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  *out_total = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  if (!collect_tasks (self, rows_sql->str, query, items, error))
+    return NULL;
+  return g_steal_pointer (&items);
+}
+
+JsonNode *
+em_store_sql_lookup_task (EmStoreDb *self, const char *id, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  JsonNode *node = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, "SELECT json FROM tasks WHERE id = ?", &stmt, error))
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+  else
+    em_store_set_error (error, self->db, self->path, rc);
+  sqlite3_finalize (stmt);
+  return node;
+}
+
+/* runs a `DELETE … RETURNING id`, adding the ids to @out */
+static gboolean
+delete_returning (EmStoreDb *self, const char *sql, const EmTaskQuery *query,
+                  const char *param, gint64 value, GPtrArray *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, sql, &stmt, error))
+    return FALSE;
+  if (query != NULL)
+    bind_query (stmt, query);
+  if (param != NULL)
+    bind_named_int (stmt, param, value);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* @ids: (transfer full) */
+static GStrv
+steal_strv (GPtrArray *ids)
+{
+  g_ptr_array_set_free_func (ids, NULL);
+  g_ptr_array_add (ids, NULL);
+  return (GStrv) g_ptr_array_free (ids, FALSE);
+}
+
+static gboolean
+in_transaction (EmStoreDb *self, gboolean ok, GError **error)
+{
+  if (ok && em_store_exec (self->db, self->path, "COMMIT", error))
+    return TRUE;
+  sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+  return FALSE;
+}
+
+GStrv
+em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, GError **error)
+{
+  g_autoptr(GString) sql = g_string_new ("DELETE FROM tasks");
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  /* history only: never a task that may still run */
+  query->statuses = (query->statuses != 0 ? query->statuses : EM_TASK_QUERY_FINISHED)
+                    & EM_TASK_QUERY_FINISHED;
+  append_where (sql, query);
+  g_string_append (sql, " RETURNING id");
+
+  if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error) ||
+      !in_transaction (self, delete_returning (self, sql->str, query, NULL, 0, ids, error), error))
+    return NULL;
+  return steal_strv (g_steal_pointer (&ids));
+}
+
+static gboolean
+read_oldest_seq (EmStoreDb *self, guint64 *out, GError **error)
+{
+  gint64 value = 0;
+
+  if (!em_store_sql_load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &value, error))
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+GPtrArray *
+em_store_sql_read_events (EmStoreDb  *self,
+                          guint64     after_seq,
+                          guint       limit,
+                          guint64    *out_oldest_seq,
+                          GError    **error)
+{
+  g_autoptr(GPtrArray) items = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!read_oldest_seq (self, out_oldest_seq, error) ||
+      !em_store_sql_prepare (self, "SELECT json FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                             &stmt, error))
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after_seq);
+  sqlite3_bind_int64 (stmt, 2, limit > 0 ? (sqlite3_int64) limit : -1);
+  items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (items, g_bytes_new (sqlite3_column_text (stmt, 0),
+                                         sqlite3_column_bytes (stmt, 0)));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return NULL;
+    }
+  return g_steal_pointer (&items);
+}
+
+static gboolean
+prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, GPtrArray *ids, GError **error)
+{
+  if (max_age_us > 0 &&
+      !delete_returning (self, "DELETE FROM tasks WHERE status IN " EM_STORE_FINISHED_SQL
+                               " AND finished_us < :cutoff RETURNING id",
+                         NULL, ":cutoff", g_get_real_time () - max_age_us, ids, error))
+    return FALSE;
+  if (max_tasks > 0 &&
+      !delete_returning (self, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+                               "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial "
+                               "LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) RETURNING id",
+                         NULL, ":max", max_tasks, ids, error))
+    return FALSE;
+  /* the log stays gapless: only the prefix older than every remaining task goes */
+  return em_store_exec (self->db, self->path,
+                        "DELETE FROM events WHERE seq < (SELECT MIN (scheduled_seq) FROM tasks)",
+                        error);
+}
+
+GStrv
+em_store_sql_prune (EmStoreDb  *self,
+                    guint       max_tasks,
+                    gint64      max_age_us,
+                    guint64    *out_oldest_seq,
+                    GError    **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error) ||
+      !in_transaction (self, prune (self, max_tasks, max_age_us, ids, error), error) ||
+      !read_oldest_seq (self, out_oldest_seq, error))
+    return NULL;
+  if (ids->len > 0)
+    g_debug ("pruned %u tasks from %s", ids->len, self->path);
+  return steal_strv (g_steal_pointer (&ids));
+}
