@@ -6,7 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-action-private.h"
-#include "engine/em-engine-manager.h"
+#include "engine/em-engine-manager-private.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
 #include "engine/em-event-ring.h"
@@ -31,83 +31,6 @@
 #define FLUSH_THRESHOLD 8192
 #define PRUNE_INTERVAL_S 60
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
-
-/*
- * A pending task is in exactly one of three places: waiting for dependencies
- * (waiting_on not empty), waiting for its time (in `timers`), or ready (in the
- * scheduler). Running tasks hold their devices until their action returns, even
- * when they were cancelled or timed out in the meantime.
- */
-typedef struct
-{
-  EmSchedItem      item;         /* first: the scheduler hands items back */
-  EmEngineManager *manager;      /* unowned */
-  EmTask          *task;
-  EmAction        *action;
-  GSequenceIter   *all_iter;
-  GSequenceIter   *status_iter;
-  GSequenceIter   *timer_iter;
-  GList           *finished_link;  /* in `finished` */
-  guint64          scheduled_seq;
-  gint64           due_us;       /* real time */
-  GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
-  GPtrArray       *dependents;   /* TaskEntry that wait for this one */
-  GCancellable    *cancellable;
-  EmActionContext *context;
-  gboolean         in_flight;
-  gboolean         timed_out;
-  gboolean         interrupted;  /* the service stopped under it: its outcome is ignored */
-  guint            timeout_source;
-  gint64           last_progress_emit;
-  guint            progress_source;
-} TaskEntry;
-
-struct _EmEngineManager
-{
-  GObject           parent_instance;
-
-  EmActionRegistry *registry;
-  EmDeviceSet      *devices;
-  char             *data_dir;
-
-  GHashTable       *entries;        /* id → TaskEntry, owns the entries */
-  GSequence        *all;            /* TaskEntry by serial */
-  GQueue            finished;       /* finished TaskEntry in memory, oldest first */
-  GHashTable       *gone;           /* id → EmTaskStatus of finished tasks only the store holds */
-  GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
-  EmScheduler      *scheduler;
-  GSequence        *timers;         /* delayed TaskEntry by due time */
-  guint             timer_source;
-  guint             process_source;
-  guint             n_in_flight;
-  guint             max_concurrent;
-  guint             max_pending;    /* 0: no limit */
-  gboolean          paused;
-  guint64           next_serial;
-
-  guint64           last_seq;
-  GQueue            event_queue;    /* EmEvent waiting to be emitted */
-  gboolean          emitting;
-  GQueue            cascade;        /* TaskEntry whose dependents need resolving */
-  gboolean          cascading;
-  gboolean          shutting_down;
-
-  /* history */
-  EmEventRing      *ring;
-  EmStore          *store;
-  GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
-  GHashTable       *dirty;          /* id → DirtyTask whose row is not handed over yet */
-  guint             flush_source;
-  guint             prune_source;
-  gboolean          pruning;
-  guint             keep_finished;
-  guint             retention_max_tasks;
-  gdouble           retention_max_age;
-  guint64           oldest_stored_seq; /* 0: the stored log is empty */
-  guint64           committed_seq;
-  GPtrArray        *sync_waiters;   /* GTask for the commit after the one in flight */
-  gboolean          sync_in_flight;
-};
 
 /* what a task's row needs besides the task itself */
 typedef struct
@@ -230,10 +153,8 @@ insert_entry (EmEngineManager *self, TaskEntry *entry)
     }
 }
 
-/* drops a finished entry from memory; @remember keeps its final status so
- * dependencies on it still resolve */
-static void
-forget_entry (EmEngineManager *self, TaskEntry *entry, gboolean remember)
+void
+em_engine_manager_forget_entry (EmEngineManager *self, TaskEntry *entry, gboolean remember)
 {
   const char *id = em_task_get_id (entry->task);
 
@@ -284,9 +205,8 @@ make_task_row (DirtyTask *dirty)
   return row;
 }
 
-/* hands everything emitted so far to the store, as one ordered write */
-static void
-flush_unwritten (EmEngineManager *self)
+void
+em_engine_manager_flush_unwritten (EmEngineManager *self)
 {
   g_autoptr(GPtrArray) rows = NULL;
   GHashTableIter iter;
@@ -306,7 +226,6 @@ flush_unwritten (EmEngineManager *self)
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
 }
 
-static void forget_entry (EmEngineManager *self, TaskEntry *entry, gboolean remember);
 
 /* keeps memory bounded: the store has the rest of history */
 static void
@@ -319,7 +238,7 @@ evict_finished (EmEngineManager *self)
       /* a cancelled action that has not returned yet still uses its entry */
       if (oldest->in_flight)
         break;
-      forget_entry (self, oldest, TRUE);
+      em_engine_manager_forget_entry (self, oldest, TRUE);
     }
 }
 
@@ -329,7 +248,7 @@ flush_idle_cb (gpointer user_data)
   EmEngineManager *self = user_data;
 
   self->flush_source = 0;
-  flush_unwritten (self);
+  em_engine_manager_flush_unwritten (self);
   evict_finished (self);
   return G_SOURCE_REMOVE;
 }
@@ -387,7 +306,7 @@ record_event (EmEngineManager *self, EmEvent *event)
     mark_dirty (self, task);
 
   if (self->unwritten->len >= FLUSH_THRESHOLD)
-    flush_unwritten (self);
+    em_engine_manager_flush_unwritten (self);
   else
     schedule_flush (self);
 }
@@ -1437,7 +1356,7 @@ em_engine_manager_shutdown (EmEngineManager *self)
           if (entry->cancellable != NULL)
             g_cancellable_cancel (entry->cancellable);
         }
-      flush_unwritten (self);
+      em_engine_manager_flush_unwritten (self);
       return;
     }
 
@@ -1699,12 +1618,10 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
   return TRUE;
 }
 
-static void prune_now (EmEngineManager *self);
-
 static gboolean
 prune_timeout_cb (gpointer user_data)
 {
-  prune_now (user_data);
+  em_engine_manager_prune_now (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1737,7 +1654,7 @@ em_engine_manager_open_store (EmEngineManager *self, GError **error)
   g_debug ("restored %u tasks from %s", g_sequence_get_length (self->all), path);
 
   self->prune_source = g_timeout_add_seconds (PRUNE_INTERVAL_S, prune_timeout_cb, self);
-  prune_now (self);
+  em_engine_manager_prune_now (self);
   return TRUE;
 }
 
@@ -1786,7 +1703,7 @@ start_sync (EmEngineManager *self)
 
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->sync_in_flight = TRUE;
-  flush_unwritten (self);
+  em_engine_manager_flush_unwritten (self);
   em_store_sync_async (self->store, NULL, sync_done_cb, waiters);
 }
 
@@ -1824,466 +1741,6 @@ em_engine_manager_get_committed_event_seq (EmEngineManager *self)
 {
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
   return self->store != NULL ? self->committed_seq : self->last_seq;
-}
-
-/* --- history queries --- */
-
-typedef struct {
-  GPtrArray *tasks;
-  guint      total;
-} QueryAnswer;
-
-static void
-query_answer_free (QueryAnswer *answer)
-{
-  g_clear_pointer (&answer->tasks, g_ptr_array_unref);
-  g_free (answer);
-}
-
-static QueryAnswer *
-query_memory (EmEngineManager *self, const EmTaskQuery *query)
-{
-  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
-  GSequence *seq = self->all;
-  guint skipped = 0;
-
-  /* one status: walk just its index */
-  for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
-    if (query->statuses == EM_TASK_QUERY_STATUS (s))
-      seq = self->by_status[s];
-
-  answer->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
-       !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
-    {
-      TaskEntry *entry = g_sequence_get (iter);
-
-      if (!em_task_query_matches (query, entry->task))
-        continue;
-      answer->total++;
-      if (skipped < query->offset)
-        skipped++;
-      else if (query->limit == 0 || answer->tasks->len < query->limit)
-        g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
-    }
-  return answer;
-}
-
-static void
-query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
-
-  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &error);
-  if (answer->tasks == NULL)
-    {
-      query_answer_free (answer);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  /* a task in memory may have moved on without an event (waiting_on, progress) */
-  for (guint i = 0; i < answer->tasks->len; i++)
-    {
-      JsonObject *object = json_node_get_object (g_ptr_array_index (answer->tasks, i));
-      TaskEntry *entry = g_hash_table_lookup (self->entries,
-                                              json_object_get_string_member (object, "id"));
-
-      if (entry != NULL)
-        {
-          json_node_unref (g_ptr_array_index (answer->tasks, i));
-          g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
-        }
-    }
-  g_task_return_pointer (task, answer, (GDestroyNotify) query_answer_free);
-}
-
-void
-em_engine_manager_query_tasks_async (EmEngineManager     *self,
-                                     const EmTaskQuery   *query,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-
-  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
-  g_return_if_fail (query != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, em_engine_manager_query_tasks_async);
-  if (self->store == NULL)
-    {
-      g_task_return_pointer (task, query_memory (self, query), (GDestroyNotify) query_answer_free);
-      return;
-    }
-  flush_unwritten (self);
-  em_store_query_tasks_async (self->store, query, cancellable, query_done_cb, g_steal_pointer (&task));
-}
-
-GPtrArray *
-em_engine_manager_query_tasks_finish (EmEngineManager  *self,
-                                      GAsyncResult     *result,
-                                      guint            *out_total,
-                                      GError          **error)
-{
-  QueryAnswer *answer;
-  GPtrArray *tasks;
-
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  answer = g_task_propagate_pointer (G_TASK (result), error);
-  if (answer == NULL)
-    return NULL;
-  if (out_total != NULL)
-    *out_total = answer->total;
-  tasks = g_steal_pointer (&answer->tasks);
-  query_answer_free (answer);
-  return tasks;
-}
-
-static void
-lookup_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  JsonNode *node = em_store_lookup_task_finish (self->store, result, &error);
-  TaskEntry *entry;
-
-  if (node == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  entry = g_hash_table_lookup (self->entries,
-                               json_object_get_string_member (json_node_get_object (node), "id"));
-  if (entry != NULL)
-    {
-      json_node_unref (node);
-      node = em_task_to_json (entry->task);
-    }
-  g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
-}
-
-void
-em_engine_manager_lookup_task_async (EmEngineManager     *self,
-                                     const char          *id,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  TaskEntry *entry;
-
-  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
-  g_return_if_fail (id != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, em_engine_manager_lookup_task_async);
-  entry = g_hash_table_lookup (self->entries, id);
-  if (entry != NULL)
-    g_task_return_pointer (task, em_task_to_json (entry->task), (GDestroyNotify) json_node_unref);
-  else if (self->store != NULL)
-    {
-      flush_unwritten (self);
-      em_store_lookup_task_async (self->store, id, cancellable, lookup_done_cb, g_steal_pointer (&task));
-    }
-  else
-    g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
-}
-
-JsonNode *
-em_engine_manager_lookup_task_finish (EmEngineManager *self, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/* --- deleting history --- */
-
-static guint
-forget_deleted (EmEngineManager *self, GStrv ids)
-{
-  guint n = 0;
-
-  for (guint i = 0; ids != NULL && ids[i] != NULL; i++, n++)
-    {
-      TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
-
-      g_hash_table_remove (self->gone, ids[i]);
-      if (entry != NULL && em_task_is_finished (entry->task) && !entry->in_flight)
-        forget_entry (self, entry, FALSE);
-    }
-  return n;
-}
-
-static void
-delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) ids = em_store_delete_tasks_finish (self->store, result, &error);
-
-  if (ids == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_int (task, forget_deleted (self, ids));
-}
-
-void
-em_engine_manager_delete_tasks_async (EmEngineManager     *self,
-                                      const EmTaskQuery   *query,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_auto(EmTaskQuery) finished = { 0, };
-
-  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
-  g_return_if_fail (query != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, em_engine_manager_delete_tasks_async);
-  if ((query->statuses & ~EM_TASK_QUERY_FINISHED) != 0)
-    {
-      g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                               _("status: only finished tasks (completed, failed, cancelled) "
-                                 "can be deleted"));
-      return;
-    }
-
-  em_task_query_copy (&finished, query);
-  if (finished.statuses == 0)
-    finished.statuses = EM_TASK_QUERY_FINISHED;
-  finished.offset = finished.limit = 0;
-
-  if (self->store != NULL)
-    {
-      flush_unwritten (self);
-      em_store_delete_tasks_async (self->store, &finished, cancellable, delete_done_cb,
-                                   g_steal_pointer (&task));
-      return;
-    }
-
-  {
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
-
-    for (GList *l = self->finished.head; l != NULL; l = l->next)
-      {
-        TaskEntry *entry = l->data;
-
-        if (em_task_query_matches (&finished, entry->task) && !entry->in_flight)
-          g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
-      }
-    g_ptr_array_add (ids, NULL);
-    g_task_return_int (task, forget_deleted (self, (GStrv) ids->pdata));
-  }
-}
-
-gboolean
-em_engine_manager_delete_tasks_finish (EmEngineManager  *self,
-                                       GAsyncResult     *result,
-                                       guint            *out_count,
-                                       GError          **error)
-{
-  gssize count;
-
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  count = g_task_propagate_int (G_TASK (result), error);
-  if (count < 0)
-    return FALSE;
-  if (out_count != NULL)
-    *out_count = count;
-  return TRUE;
-}
-
-/* --- retention --- */
-
-static void
-prune_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  guint64 oldest = 0;
-  g_auto(GStrv) ids = em_store_prune_finish (self->store, result, &oldest, &error);
-
-  self->pruning = FALSE;
-  if (ids == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  self->oldest_stored_seq = oldest;
-  g_task_return_int (task, forget_deleted (self, ids));
-}
-
-void
-em_engine_manager_prune_async (EmEngineManager     *self,
-                               GCancellable        *cancellable,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-
-  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, em_engine_manager_prune_async);
-  if (self->store == NULL || (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
-    {
-      g_task_return_int (task, 0);
-      return;
-    }
-  self->pruning = TRUE;
-  flush_unwritten (self);
-  em_store_prune_async (self->store, self->retention_max_tasks,
-                        (gint64) (self->retention_max_age * G_USEC_PER_SEC),
-                        NULL, prune_done_cb, g_steal_pointer (&task));
-}
-
-gboolean
-em_engine_manager_prune_finish (EmEngineManager  *self,
-                                GAsyncResult     *result,
-                                guint            *out_count,
-                                GError          **error)
-{
-  return em_engine_manager_delete_tasks_finish (self, result, out_count, error);
-}
-
-static void
-prune_finished_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GError) error = NULL;
-  guint count = 0;
-
-  if (!em_engine_manager_prune_finish (EM_ENGINE_MANAGER (source), result, &count, &error))
-    g_warning (_("Pruning old tasks failed: %s"), error->message);
-  else if (count > 0)
-    g_debug ("retention removed %u tasks", count);
-}
-
-static void
-prune_now (EmEngineManager *self)
-{
-  if (self->pruning || self->store == NULL ||
-      (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
-    return;
-  em_engine_manager_prune_async (self, NULL, prune_finished_cb, NULL);
-}
-
-/* --- resumable events --- */
-
-guint64
-em_engine_manager_get_oldest_event_seq (EmEngineManager *self)
-{
-  guint64 ring_oldest;
-
-  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
-
-  if (self->store != NULL && self->oldest_stored_seq != 0)
-    return self->oldest_stored_seq;
-  ring_oldest = em_event_ring_get_oldest (self->ring);
-  return ring_oldest != 0 ? ring_oldest : self->last_seq + 1;
-}
-
-typedef struct {
-  GPtrArray *events;
-  guint64    oldest;
-} EventsAnswer;
-
-static void
-events_answer_free (EventsAnswer *answer)
-{
-  g_clear_pointer (&answer->events, g_ptr_array_unref);
-  g_free (answer);
-}
-
-static void
-read_events_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  EmEngineManager *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  EventsAnswer *answer = g_new0 (EventsAnswer, 1);
-
-  answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &error);
-  if (answer->events == NULL)
-    {
-      events_answer_free (answer);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (answer->oldest == 0)
-    answer->oldest = em_engine_manager_get_oldest_event_seq (self);
-  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
-}
-
-void
-em_engine_manager_read_events_async (EmEngineManager     *self,
-                                     guint64              after_seq,
-                                     guint                limit,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  EventsAnswer *answer;
-
-  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, em_engine_manager_read_events_async);
-
-  answer = g_new0 (EventsAnswer, 1);
-  answer->events = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  answer->oldest = em_engine_manager_get_oldest_event_seq (self);
-
-  /* recent enough for memory, or nothing to send */
-  if (after_seq >= self->last_seq ||
-      em_event_ring_read (self->ring, after_seq, limit, answer->events))
-    {
-      g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
-      return;
-    }
-  if (self->store != NULL)
-    {
-      events_answer_free (answer);
-      flush_unwritten (self);
-      em_store_read_events_async (self->store, after_seq, limit, cancellable,
-                                  read_events_done_cb, g_steal_pointer (&task));
-      return;
-    }
-  /* without a store the ring is all there is: what it still holds */
-  em_event_ring_read (self->ring, answer->oldest - 1, limit, answer->events);
-  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
-}
-
-GPtrArray *
-em_engine_manager_read_events_finish (EmEngineManager  *self,
-                                      GAsyncResult     *result,
-                                      guint64          *out_oldest_available,
-                                      GError          **error)
-{
-  EventsAnswer *answer;
-  GPtrArray *events;
-
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  answer = g_task_propagate_pointer (G_TASK (result), error);
-  if (answer == NULL)
-    return NULL;
-  if (out_oldest_available != NULL)
-    *out_oldest_available = answer->oldest;
-  events = g_steal_pointer (&answer->events);
-  events_answer_free (answer);
-  return events;
 }
 
 /* --- GObject --- */
@@ -2367,7 +1824,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_handle_id (&self->timer_source, g_source_remove);
   g_clear_handle_id (&self->prune_source, g_source_remove);
   /* the last events reach the file before the writer thread stops */
-  flush_unwritten (self);
+  em_engine_manager_flush_unwritten (self);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
   g_hash_table_unref (self->dirty);

@@ -1,0 +1,476 @@
+#define G_LOG_DOMAIN "em-engine"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "engine/em-engine-manager-private.h"
+#include "engine/em-error.h"
+#include "engine/em-task-private.h"
+
+/*
+ * The engine's history beyond what memory holds: queries over every task, the
+ * deletion of finished ones, retention, and the event log for clients that
+ * resume. Memory answers what it can; the store answers the rest, after the
+ * writes handed to it before the question.
+ */
+
+/* --- history queries --- */
+
+typedef struct {
+  GPtrArray *tasks;
+  guint      total;
+} QueryAnswer;
+
+static void
+query_answer_free (QueryAnswer *answer)
+{
+  g_clear_pointer (&answer->tasks, g_ptr_array_unref);
+  g_free (answer);
+}
+
+static QueryAnswer *
+query_memory (EmEngineManager *self, const EmTaskQuery *query)
+{
+  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
+  GSequence *seq = self->all;
+  guint skipped = 0;
+
+  /* one status: walk just its index */
+  for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+    if (query->statuses == EM_TASK_QUERY_STATUS (s))
+      seq = self->by_status[s];
+
+  answer->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
+       !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+    {
+      TaskEntry *entry = g_sequence_get (iter);
+
+      if (!em_task_query_matches (query, entry->task))
+        continue;
+      answer->total++;
+      if (skipped < query->offset)
+        skipped++;
+      else if (query->limit == 0 || answer->tasks->len < query->limit)
+        g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
+    }
+  return answer;
+}
+
+static void
+query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  QueryAnswer *answer = g_new0 (QueryAnswer, 1);
+
+  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &error);
+  if (answer->tasks == NULL)
+    {
+      query_answer_free (answer);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* a task in memory may have moved on without an event (waiting_on, progress) */
+  for (guint i = 0; i < answer->tasks->len; i++)
+    {
+      JsonObject *object = json_node_get_object (g_ptr_array_index (answer->tasks, i));
+      TaskEntry *entry = g_hash_table_lookup (self->entries,
+                                              json_object_get_string_member (object, "id"));
+
+      if (entry != NULL)
+        {
+          json_node_unref (g_ptr_array_index (answer->tasks, i));
+          g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
+        }
+    }
+  g_task_return_pointer (task, answer, (GDestroyNotify) query_answer_free);
+}
+
+void
+em_engine_manager_query_tasks_async (EmEngineManager     *self,
+                                     const EmTaskQuery   *query,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (query != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_query_tasks_async);
+  if (self->store == NULL)
+    {
+      g_task_return_pointer (task, query_memory (self, query), (GDestroyNotify) query_answer_free);
+      return;
+    }
+  em_engine_manager_flush_unwritten (self);
+  em_store_query_tasks_async (self->store, query, cancellable, query_done_cb, g_steal_pointer (&task));
+}
+
+GPtrArray *
+em_engine_manager_query_tasks_finish (EmEngineManager  *self,
+                                      GAsyncResult     *result,
+                                      guint            *out_total,
+                                      GError          **error)
+{
+  QueryAnswer *answer;
+  GPtrArray *tasks;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return NULL;
+  if (out_total != NULL)
+    *out_total = answer->total;
+  tasks = g_steal_pointer (&answer->tasks);
+  query_answer_free (answer);
+  return tasks;
+}
+
+static void
+lookup_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = em_store_lookup_task_finish (self->store, result, &error);
+  TaskEntry *entry;
+
+  if (node == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  entry = g_hash_table_lookup (self->entries,
+                               json_object_get_string_member (json_node_get_object (node), "id"));
+  if (entry != NULL)
+    {
+      json_node_unref (node);
+      node = em_task_to_json (entry->task);
+    }
+  g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
+}
+
+void
+em_engine_manager_lookup_task_async (EmEngineManager     *self,
+                                     const char          *id,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  TaskEntry *entry;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (id != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_lookup_task_async);
+  entry = g_hash_table_lookup (self->entries, id);
+  if (entry != NULL)
+    g_task_return_pointer (task, em_task_to_json (entry->task), (GDestroyNotify) json_node_unref);
+  else if (self->store != NULL)
+    {
+      em_engine_manager_flush_unwritten (self);
+      em_store_lookup_task_async (self->store, id, cancellable, lookup_done_cb, g_steal_pointer (&task));
+    }
+  else
+    g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+}
+
+JsonNode *
+em_engine_manager_lookup_task_finish (EmEngineManager *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- deleting history --- */
+
+static guint
+forget_deleted (EmEngineManager *self, GStrv ids)
+{
+  guint n = 0;
+
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++, n++)
+    {
+      TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
+
+      g_hash_table_remove (self->gone, ids[i]);
+      if (entry != NULL && em_task_is_finished (entry->task) && !entry->in_flight)
+        em_engine_manager_forget_entry (self, entry, FALSE);
+    }
+  return n;
+}
+
+static void
+delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = em_store_delete_tasks_finish (self->store, result, &error);
+
+  if (ids == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_int (task, forget_deleted (self, ids));
+}
+
+void
+em_engine_manager_delete_tasks_async (EmEngineManager     *self,
+                                      const EmTaskQuery   *query,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_auto(EmTaskQuery) finished = { 0, };
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (query != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_delete_tasks_async);
+  if ((query->statuses & ~EM_TASK_QUERY_FINISHED) != 0)
+    {
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                               _("status: only finished tasks (completed, failed, cancelled) "
+                                 "can be deleted"));
+      return;
+    }
+
+  em_task_query_copy (&finished, query);
+  if (finished.statuses == 0)
+    finished.statuses = EM_TASK_QUERY_FINISHED;
+  finished.offset = finished.limit = 0;
+
+  if (self->store != NULL)
+    {
+      em_engine_manager_flush_unwritten (self);
+      em_store_delete_tasks_async (self->store, &finished, cancellable, delete_done_cb,
+                                   g_steal_pointer (&task));
+      return;
+    }
+
+  {
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+    for (GList *l = self->finished.head; l != NULL; l = l->next)
+      {
+        TaskEntry *entry = l->data;
+
+        if (em_task_query_matches (&finished, entry->task) && !entry->in_flight)
+          g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
+      }
+    g_ptr_array_add (ids, NULL);
+    g_task_return_int (task, forget_deleted (self, (GStrv) ids->pdata));
+  }
+}
+
+gboolean
+em_engine_manager_delete_tasks_finish (EmEngineManager  *self,
+                                       GAsyncResult     *result,
+                                       guint            *out_count,
+                                       GError          **error)
+{
+  gssize count;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  count = g_task_propagate_int (G_TASK (result), error);
+  if (count < 0)
+    return FALSE;
+  if (out_count != NULL)
+    *out_count = count;
+  return TRUE;
+}
+
+/* --- retention --- */
+
+static void
+prune_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 0;
+  g_auto(GStrv) ids = em_store_prune_finish (self->store, result, &oldest, &error);
+
+  self->pruning = FALSE;
+  if (ids == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  self->oldest_stored_seq = oldest;
+  g_task_return_int (task, forget_deleted (self, ids));
+}
+
+void
+em_engine_manager_prune_async (EmEngineManager     *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_prune_async);
+  if (self->store == NULL || (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
+    {
+      g_task_return_int (task, 0);
+      return;
+    }
+  self->pruning = TRUE;
+  em_engine_manager_flush_unwritten (self);
+  em_store_prune_async (self->store, self->retention_max_tasks,
+                        (gint64) (self->retention_max_age * G_USEC_PER_SEC),
+                        NULL, prune_done_cb, g_steal_pointer (&task));
+}
+
+gboolean
+em_engine_manager_prune_finish (EmEngineManager  *self,
+                                GAsyncResult     *result,
+                                guint            *out_count,
+                                GError          **error)
+{
+  return em_engine_manager_delete_tasks_finish (self, result, out_count, error);
+}
+
+static void
+prune_finished_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  if (!em_engine_manager_prune_finish (EM_ENGINE_MANAGER (source), result, &count, &error))
+    g_warning (_("Pruning old tasks failed: %s"), error->message);
+  else if (count > 0)
+    g_debug ("retention removed %u tasks", count);
+}
+
+void
+em_engine_manager_prune_now (EmEngineManager *self)
+{
+  if (self->pruning || self->store == NULL ||
+      (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
+    return;
+  em_engine_manager_prune_async (self, NULL, prune_finished_cb, NULL);
+}
+
+/* --- resumable events --- */
+
+guint64
+em_engine_manager_get_oldest_event_seq (EmEngineManager *self)
+{
+  guint64 ring_oldest;
+
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), 0);
+
+  if (self->store != NULL && self->oldest_stored_seq != 0)
+    return self->oldest_stored_seq;
+  ring_oldest = em_event_ring_get_oldest (self->ring);
+  return ring_oldest != 0 ? ring_oldest : self->last_seq + 1;
+}
+
+typedef struct {
+  GPtrArray *events;
+  guint64    oldest;
+} EventsAnswer;
+
+static void
+events_answer_free (EventsAnswer *answer)
+{
+  g_clear_pointer (&answer->events, g_ptr_array_unref);
+  g_free (answer);
+}
+
+static void
+read_events_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  EventsAnswer *answer = g_new0 (EventsAnswer, 1);
+
+  answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &error);
+  if (answer->events == NULL)
+    {
+      events_answer_free (answer);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (answer->oldest == 0)
+    answer->oldest = em_engine_manager_get_oldest_event_seq (self);
+  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+}
+
+void
+em_engine_manager_read_events_async (EmEngineManager     *self,
+                                     guint64              after_seq,
+                                     guint                limit,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  EventsAnswer *answer;
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_read_events_async);
+
+  answer = g_new0 (EventsAnswer, 1);
+  answer->events = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  answer->oldest = em_engine_manager_get_oldest_event_seq (self);
+
+  /* recent enough for memory, or nothing to send */
+  if (after_seq >= self->last_seq ||
+      em_event_ring_read (self->ring, after_seq, limit, answer->events))
+    {
+      g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+      return;
+    }
+  if (self->store != NULL)
+    {
+      events_answer_free (answer);
+      em_engine_manager_flush_unwritten (self);
+      em_store_read_events_async (self->store, after_seq, limit, cancellable,
+                                  read_events_done_cb, g_steal_pointer (&task));
+      return;
+    }
+  /* without a store the ring is all there is: what it still holds */
+  em_event_ring_read (self->ring, answer->oldest - 1, limit, answer->events);
+  g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
+}
+
+GPtrArray *
+em_engine_manager_read_events_finish (EmEngineManager  *self,
+                                      GAsyncResult     *result,
+                                      guint64          *out_oldest_available,
+                                      GError          **error)
+{
+  EventsAnswer *answer;
+  GPtrArray *events;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return NULL;
+  if (out_oldest_available != NULL)
+    *out_oldest_available = answer->oldest;
+  events = g_steal_pointer (&answer->events);
+  events_answer_free (answer);
+  return events;
+}

@@ -1,0 +1,104 @@
+#pragma once
+
+#include "engine/em-action.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-event-ring.h"
+#include "engine/em-scheduler.h"
+#include "engine/em-store.h"
+
+G_BEGIN_DECLS
+
+/*
+ * What em-engine-manager.c (tasks, scheduling, running, the store's writes)
+ * shares with em-engine-history.c (history queries, deletion, retention and
+ * resumable events).
+ */
+
+/*
+ * A pending task is in exactly one of three places: waiting for dependencies
+ * (waiting_on not empty), waiting for its time (in `timers`), or ready (in the
+ * scheduler). Running tasks hold their devices until their action returns, even
+ * when they were cancelled or timed out in the meantime.
+ */
+typedef struct
+{
+  EmSchedItem      item;         /* first: the scheduler hands items back */
+  EmEngineManager *manager;      /* unowned */
+  EmTask          *task;
+  EmAction        *action;
+  GSequenceIter   *all_iter;
+  GSequenceIter   *status_iter;
+  GSequenceIter   *timer_iter;
+  GList           *finished_link;  /* in `finished` */
+  guint64          scheduled_seq;
+  gint64           due_us;       /* real time */
+  GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
+  GPtrArray       *dependents;   /* TaskEntry that wait for this one */
+  GCancellable    *cancellable;
+  EmActionContext *context;
+  gboolean         in_flight;
+  gboolean         timed_out;
+  gboolean         interrupted;  /* the service stopped under it: its outcome is ignored */
+  guint            timeout_source;
+  gint64           last_progress_emit;
+  guint            progress_source;
+} TaskEntry;
+
+struct _EmEngineManager
+{
+  GObject           parent_instance;
+
+  EmActionRegistry *registry;
+  EmDeviceSet      *devices;
+  char             *data_dir;
+
+  GHashTable       *entries;        /* id → TaskEntry, owns the entries */
+  GSequence        *all;            /* TaskEntry by serial */
+  GQueue            finished;       /* finished TaskEntry in memory, oldest first */
+  GHashTable       *gone;           /* id → EmTaskStatus of finished tasks only the store holds */
+  GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
+  EmScheduler      *scheduler;
+  GSequence        *timers;         /* delayed TaskEntry by due time */
+  guint             timer_source;
+  guint             process_source;
+  guint             n_in_flight;
+  guint             max_concurrent;
+  guint             max_pending;    /* 0: no limit */
+  gboolean          paused;
+  guint64           next_serial;
+
+  guint64           last_seq;
+  GQueue            event_queue;    /* EmEvent waiting to be emitted */
+  gboolean          emitting;
+  GQueue            cascade;        /* TaskEntry whose dependents need resolving */
+  gboolean          cascading;
+  gboolean          shutting_down;
+
+  /* history */
+  EmEventRing      *ring;
+  EmStore          *store;
+  GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
+  GHashTable       *dirty;          /* id → DirtyTask whose row is not handed over yet */
+  guint             flush_source;
+  guint             prune_source;
+  gboolean          pruning;
+  guint             keep_finished;
+  guint             retention_max_tasks;
+  gdouble           retention_max_age;
+  guint64           oldest_stored_seq; /* 0: the stored log is empty */
+  guint64           committed_seq;
+  GPtrArray        *sync_waiters;   /* GTask for the commit after the one in flight */
+  gboolean          sync_in_flight;
+};
+
+/* hands everything emitted so far to the store, as one ordered write */
+void em_engine_manager_flush_unwritten (EmEngineManager *self);
+/* drops a finished entry from memory; @remember keeps its final status so
+ * dependencies on it still resolve */
+void em_engine_manager_forget_entry    (EmEngineManager *self,
+                                        TaskEntry       *entry,
+                                        gboolean         remember);
+/* applies the retention policy now, unless a pruning is already running */
+void em_engine_manager_prune_now       (EmEngineManager *self);
+
+G_END_DECLS
