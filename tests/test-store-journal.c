@@ -40,13 +40,10 @@ fixture_teardown (Fixture *fx, gconstpointer data)
 static EmStoreTaskRow *
 task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_seq)
 {
-  EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
+  EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z");
 
-  row->id = g_strdup (id);
   row->serial = serial;
   row->status = status;
-  row->action = g_strdup ("wait");
-  row->created_at = g_strdup ("2026-11-26T10:00:00.000000Z");
   row->created_us = 1795600800000000;
   row->finished_us = g_str_equal (status, "completed") ? 1795600801000000 : 0;
   row->batch_exclusive = serial % 2 == 0;
@@ -59,12 +56,11 @@ task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_
 static EmStoreEventRow *
 event_row (guint64 seq, const char *type, const char *task_id)
 {
-  EmStoreEventRow *row = g_new0 (EmStoreEventRow, 1);
+  EmStoreEventRow *row = em_store_event_row_new (task_id);
   char *frame = g_strdup_printf ("{\"type\":\"%s\",\"seq\":%" G_GUINT64_FORMAT "}", type, seq);
 
   row->seq = seq;
   row->type = type;
-  row->task_id = g_strdup (task_id);
   row->timestamp_us = 1795600800000000 + (gint64) seq;
   row->json = g_bytes_new_take (frame, strlen (frame));
   return row;

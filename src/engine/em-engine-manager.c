@@ -186,17 +186,17 @@ time_to_us (GDateTime *time)
 static EmStoreTaskRow *
 make_task_row (DirtyTask *dirty)
 {
-  EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
   EmTask *task = dirty->task;
   GDateTime *completed = em_task_get_completed_at (task);
+  char created_at[EM_JSON_TIME_SIZE];
+  EmStoreTaskRow *row;
 
+  em_json_format_time_into (em_task_get_created_at (task), created_at);
+  row = em_store_task_row_new (em_task_get_id (task), em_task_get_action (task), created_at);
   /* serialized here: json-glib reference counts are not atomic, and the task's
    * parameters and result are shared with the loop */
-  row->id = g_strdup (em_task_get_id (task));
   row->serial = em_task_get_serial (task);
   row->status = em_task_status_to_string (em_task_get_status (task));
-  row->action = g_strdup (em_task_get_action (task));
-  row->created_at = em_json_format_time (em_task_get_created_at (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
   row->finished_us = em_task_is_finished (task) && completed != NULL ? time_to_us (completed) : 0;
   row->batch_exclusive = dirty->batch_exclusive;
@@ -293,10 +293,9 @@ record_event (EmEngineManager *self, EmEvent *event)
       if (entry != NULL)
         entry->scheduled_seq = em_event_get_seq (event);
     }
-  row = g_new0 (EmStoreEventRow, 1);
+  row = em_store_event_row_new (task != NULL ? em_task_get_id (task) : NULL);
   row->seq = em_event_get_seq (event);
   row->type = em_event_get_type_name (event);
-  row->task_id = task != NULL ? g_strdup (em_task_get_id (task)) : NULL;
   row->timestamp_us = time_to_us (em_event_get_timestamp (event));
   row->json = g_bytes_ref (em_event_get_json_bytes (event));
   g_ptr_array_add (self->unwritten, row);

@@ -232,6 +232,12 @@ em_json_write_time (GString *out, GDateTime *time)
   put (out, buffer, 29);
 }
 
+void
+em_json_format_time_into (GDateTime *time, char buffer[EM_JSON_TIME_SIZE])
+{
+  format_time (buffer, time);
+}
+
 char *
 em_json_format_time (GDateTime *time)
 {

@@ -28,6 +28,10 @@ void em_json_write_time   (GString    *out,
                            GDateTime  *time);
 /* em_time_format(), faster: (nullable) when @time is NULL */
 char *em_json_format_time (GDateTime  *time);
+/* the same text and its NUL into @buffer */
+#define EM_JSON_TIME_SIZE 28
+void  em_json_format_time_into (GDateTime *time,
+                                char       buffer[EM_JSON_TIME_SIZE]);
 /* @object: (nullable) */
 void em_json_write_object (GString    *out,
                            JsonObject *object);

@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -112,20 +114,50 @@ op_free (Op *op)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Op, op_free)
 
+/* copies @text to @at and returns where the next string goes */
+static char *
+put_string (char **field, char *at, const char *text, gsize length)
+{
+  memcpy (at, text, length + 1);
+  *field = at;
+  return at + length + 1;
+}
+
+EmStoreTaskRow *
+em_store_task_row_new (const char *id, const char *action, const char *created_at)
+{
+  gsize id_length = strlen (id), action_length = strlen (action);
+  gsize created_length = strlen (created_at);
+  EmStoreTaskRow *row = g_malloc0 (sizeof *row + id_length + action_length + created_length + 3);
+  char *at = (char *) (row + 1);
+
+  at = put_string (&row->id, at, id, id_length);
+  at = put_string (&row->action, at, action, action_length);
+  put_string (&row->created_at, at, created_at, created_length);
+  return row;
+}
+
 void
 em_store_task_row_free (EmStoreTaskRow *row)
 {
-  g_free (row->id);
-  g_free (row->action);
-  g_free (row->created_at);
   g_free (row->json);
   g_free (row);
+}
+
+EmStoreEventRow *
+em_store_event_row_new (const char *task_id)
+{
+  gsize length = task_id != NULL ? strlen (task_id) : 0;
+  EmStoreEventRow *row = g_malloc0 (sizeof *row + (task_id != NULL ? length + 1 : 0));
+
+  if (task_id != NULL)
+    put_string (&row->task_id, (char *) (row + 1), task_id, length);
+  return row;
 }
 
 void
 em_store_event_row_free (EmStoreEventRow *row)
 {
-  g_free (row->task_id);
   g_bytes_unref (row->json);
   g_free (row);
 }

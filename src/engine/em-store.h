@@ -20,7 +20,7 @@ typedef struct _EmStore EmStore;
 
 /* one task's state as of the events handed over with it */
 typedef struct {
-  char       *id;
+  char       *id;              /* id, action and created_at share the row's block */
   guint64     serial;
   const char *status;          /* static */
   char       *action;
@@ -78,7 +78,16 @@ void        em_store_free               (EmStore               *self);
 void        em_store_write              (EmStore               *self,
                                          GPtrArray             *tasks,
                                          GPtrArray             *events);
+/* a row with copies of the strings in its own block, the rest zeroed: one
+ * allocation however many fields (rows are made for every state change) */
+EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
+                                         const char            *action,
+                                         const char            *created_at);
+/* also frees row->json */
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
+/* @task_id: (nullable) */
+EmStoreEventRow *em_store_event_row_new (const char            *task_id);
+/* also unrefs row->json */
 void        em_store_event_row_free     (EmStoreEventRow       *row);
 
 /* everything written before the call survives a crash of the service: it is
