@@ -3,16 +3,15 @@
 #include "config.h"
 
 #include "dbus/em-dbus-device-positions.h"
+#include "engine/em-rate-limit.h"
 
-/* one rate-limited property: published at once when the last publication is
- * old enough, else by a timer that reads the position when it fires, so the
- * final position of a move always goes out */
+/* one rate-limited property: the publication reads the position when it
+ * runs, so the final position of a move always goes out */
 typedef struct {
   EmDbusDevicePositions *owner;
   GObject *device;
   void (*publish) (EmDbusDevicePositions *self);
-  gint64 last_us;
-  guint source;
+  EmRateLimit limit;
 } Mirror;
 
 struct _EmDbusDevicePositions
@@ -49,20 +48,11 @@ publish_focus (EmDbusDevicePositions *self)
 }
 
 static void
-mirror_publish (Mirror *mirror)
-{
-  mirror->last_us = g_get_monotonic_time ();
-  mirror->publish (mirror->owner);
-}
-
-static gboolean
-mirror_timeout_cb (gpointer user_data)
+mirror_publish (gpointer user_data)
 {
   Mirror *mirror = user_data;
 
-  mirror->source = 0;
-  mirror_publish (mirror);
-  return G_SOURCE_REMOVE;
+  mirror->publish (mirror->owner);
 }
 
 /* device positions change on the main context (see em_stage_update_position) */
@@ -72,19 +62,8 @@ position_notify_cb (GObject    *device,
                     gpointer    user_data)
 {
   Mirror *mirror = user_data;
-  gint64 wait_us;
 
-  if (mirror->source != 0)
-    return;
-
-  wait_us = mirror->last_us + EM_DBUS_POSITION_INTERVAL_MS * 1000 - g_get_monotonic_time ();
-  if (wait_us <= 0)
-    {
-      mirror_publish (mirror);
-      return;
-    }
-  mirror->source = g_timeout_add (wait_us / 1000 + 1, mirror_timeout_cb, mirror);
-  g_source_set_name_by_id (mirror->source, "[em-dbus] position rate limit");
+  em_rate_limit_poke (&mirror->limit);
 }
 
 static void
@@ -96,6 +75,8 @@ mirror_init (Mirror                *mirror,
 {
   mirror->owner = owner;
   mirror->publish = publish;
+  em_rate_limit_init (&mirror->limit, EM_DBUS_POSITION_INTERVAL_MS * G_TIME_SPAN_MILLISECOND,
+                      "[em-dbus] position rate limit", mirror_publish, mirror);
   mirror->device = device != NULL ? g_object_ref (device) : NULL;
   for (guint i = 0; mirror->device != NULL && properties[i] != NULL; i++)
     {
@@ -109,7 +90,7 @@ mirror_init (Mirror                *mirror,
 static void
 mirror_clear (Mirror *mirror)
 {
-  g_clear_handle_id (&mirror->source, g_source_remove);
+  em_rate_limit_clear (&mirror->limit);
   if (mirror->device != NULL)
     g_signal_handlers_disconnect_by_data (mirror->device, mirror);
   g_clear_object (&mirror->device);

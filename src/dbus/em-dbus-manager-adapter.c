@@ -6,6 +6,7 @@
 
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
+#include "engine/em-rate-limit.h"
 #include "dbus/em-dbus-device-positions.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
@@ -31,8 +32,7 @@ struct _EmDbusManagerAdapter
   gboolean exported;
   /* LastEventSeq is published at most every LAST_EVENT_SEQ_INTERVAL_US */
   guint64 seen_seq;
-  gint64 seq_published_us;
-  guint seq_timer;
+  EmRateLimit seq_limit;
 };
 
 /* one PropertiesChanged per event was a third of the bus traffic a task
@@ -236,40 +236,14 @@ emit_task_event (EmDbusManagerAdapter *self,
     }
 }
 
+/* the last value always goes out, and the property never runs ahead of what
+ * GetEvents and ListTasks return */
 static void
-publish_event_seq (EmDbusManagerAdapter *self)
-{
-  em_dbus_engine_manager1_set_last_event_seq (self->iface, self->seen_seq);
-  self->seq_published_us = g_get_monotonic_time ();
-}
-
-static gboolean
-event_seq_timer_cb (gpointer user_data)
+publish_event_seq (gpointer user_data)
 {
   EmDbusManagerAdapter *self = user_data;
 
-  self->seq_timer = 0;
-  publish_event_seq (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* the first event after a quiet spell is published at once, the ones in a
- * burst together when the interval is over: the last value always goes out,
- * and the property never runs ahead of what GetEvents and ListTasks return */
-static void
-note_event_seq (EmDbusManagerAdapter *self, guint64 seq)
-{
-  gint64 since = g_get_monotonic_time () - self->seq_published_us;
-
-  self->seen_seq = MAX (self->seen_seq, seq);
-  if (self->seq_timer != 0)
-    return;
-  if (since >= LAST_EVENT_SEQ_INTERVAL_US)
-    publish_event_seq (self);
-  else
-    self->seq_timer = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                          (LAST_EVENT_SEQ_INTERVAL_US - since) / 1000 + 1,
-                                          event_seq_timer_cb, self, NULL);
+  em_dbus_engine_manager1_set_last_event_seq (self->iface, self->seen_seq);
 }
 
 /* the engine's `event` signal carries every change in one order with a seq,
@@ -281,7 +255,8 @@ manager_event_cb (EmEngineManager      *manager,
 {
   EmTask *task = em_event_get_task (event);
 
-  note_event_seq (self, em_event_get_seq (event));
+  self->seen_seq = MAX (self->seen_seq, em_event_get_seq (event));
+  em_rate_limit_poke (&self->seq_limit);
 
   if (task != NULL)
     emit_task_event (self, event, task);
@@ -349,6 +324,8 @@ em_dbus_manager_adapter_class_init (EmDbusManagerAdapterClass *klass)
 static void
 em_dbus_manager_adapter_init (EmDbusManagerAdapter *self)
 {
+  em_rate_limit_init (&self->seq_limit, LAST_EVENT_SEQ_INTERVAL_US,
+                      "[em-dbus] LastEventSeq rate limit", publish_event_seq, self);
 }
 
 EmDbusManagerAdapter *
@@ -438,7 +415,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
-  g_clear_handle_id (&self->seq_timer, g_source_remove);
+  em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
   self->exported = FALSE;

@@ -3,6 +3,7 @@
 #include "engine/em-action.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-event-ring.h"
+#include "engine/em-rate-limit.h"
 #include "engine/em-scheduler.h"
 #include "engine/em-store.h"
 
@@ -40,8 +41,7 @@ typedef struct
   gboolean         timed_out;
   gboolean         interrupted;  /* the service stopped under it: its outcome is ignored */
   guint            timeout_source;
-  gint64           last_progress_emit;
-  guint            progress_source;
+  EmRateLimit      progress;     /* task_progress events */
 } TaskEntry;
 
 struct _EmEngineManager

@@ -83,10 +83,25 @@ static guint signals[N_SIGNALS];
 static void process_queue (EmEngineManager *self);
 static void finish_entry  (EmEngineManager *self, TaskEntry *entry, EmEventType type);
 
+static void emit_progress (gpointer user_data);
+
+/* the parts every entry has, new or restored */
+static TaskEntry *
+task_entry_new (EmEngineManager *self)
+{
+  TaskEntry *entry = g_new0 (TaskEntry, 1);
+
+  entry->manager = self;
+  entry->waiting_on = g_ptr_array_new ();
+  em_rate_limit_init (&entry->progress, PROGRESS_INTERVAL_US, "[em-engine] progress rate limit",
+                      emit_progress, entry);
+  return entry;
+}
+
 static void
 task_entry_free (TaskEntry *entry)
 {
-  g_clear_handle_id (&entry->progress_source, g_source_remove);
+  em_rate_limit_clear (&entry->progress);
   g_clear_handle_id (&entry->timeout_source, g_source_remove);
   g_clear_object (&entry->cancellable);
   g_clear_pointer (&entry->context, em_action_context_free);
@@ -385,53 +400,31 @@ emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
 /* --- progress --- */
 
 static void
-emit_progress_now (TaskEntry *entry)
-{
-  entry->last_progress_emit = g_get_monotonic_time ();
-  emit_event (entry->manager, EM_EVENT_TASK_PROGRESS, entry->task);
-}
-
-static gboolean
-progress_timeout_cb (gpointer user_data)
+emit_progress (gpointer user_data)
 {
   TaskEntry *entry = user_data;
 
-  entry->progress_source = 0;
-  emit_progress_now (entry);
-  return G_SOURCE_REMOVE;
+  emit_event (entry->manager, EM_EVENT_TASK_PROGRESS, entry->task);
 }
 
 static void
 progress_cb (gdouble fraction, gpointer user_data)
 {
   TaskEntry *entry = user_data;
-  gint64 now, wait_us;
 
   if (em_task_get_status (entry->task) != EM_TASK_STATUS_RUNNING || entry->interrupted ||
       fraction <= em_task_get_progress (entry->task))
     return;
 
   em_task_set_progress (entry->task, fraction);
-  if (entry->progress_source != 0)
-    return;
-
-  now = g_get_monotonic_time ();
-  wait_us = entry->last_progress_emit + PROGRESS_INTERVAL_US - now;
-  if (wait_us <= 0)
-    emit_progress_now (entry);
-  else
-    entry->progress_source = g_timeout_add_full (G_PRIORITY_DEFAULT, wait_us / 1000 + 1,
-                                                 progress_timeout_cb, entry, NULL);
+  em_rate_limit_poke (&entry->progress);
 }
 
 /* the last progress value a client sees is the one the attempt ended with */
 static void
 flush_progress (TaskEntry *entry)
 {
-  if (entry->progress_source == 0)
-    return;
-  g_clear_handle_id (&entry->progress_source, g_source_remove);
-  emit_progress_now (entry);
+  em_rate_limit_flush (&entry->progress);
 }
 
 /* --- delays --- */
@@ -902,18 +895,16 @@ resolve_depends_on (EmEngineManager *self,
 static TaskEntry *
 create_entry (EmEngineManager *self, EmTaskSpec *spec, EmAction *action, EmSchedBatch *batch)
 {
-  TaskEntry *entry = g_new0 (TaskEntry, 1);
+  TaskEntry *entry = task_entry_new (self);
 
   if (spec->parameters != NULL)
     json_object_seal (spec->parameters);
 
-  entry->manager = self;
   entry->action = action;
   entry->item.priority = spec->priority;
   entry->item.serial = ++self->next_serial;
   entry->item.claims = em_action_get_claims (action);
   entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
-  entry->waiting_on = g_ptr_array_new ();
   entry->task = em_task_new (entry->item.serial, spec->name, em_action_get_name (action),
                              spec->parameters);
   return entry;
@@ -1404,15 +1395,13 @@ restore_entry (EmEngineManager *self, EmStoreLoadedTask *loaded, EmSchedBatch *b
   if (task == NULL)
     return NULL;
 
-  entry = g_new0 (TaskEntry, 1);
-  entry->manager = self;
+  entry = task_entry_new (self);
   entry->task = g_steal_pointer (&task);
   entry->action = em_action_registry_lookup (self->registry, em_task_get_action (entry->task));
   entry->item.priority = em_task_get_priority (entry->task);
   entry->item.serial = loaded->serial;
   entry->item.claims = entry->action != NULL ? em_action_get_claims (entry->action) : 0;
   entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
-  entry->waiting_on = g_ptr_array_new ();
   if (g_hash_table_contains (self->entries, em_task_get_id (entry->task)))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("task “%s” is stored twice"),
