@@ -225,18 +225,26 @@ typedef struct {
   gboolean      ok;
 } Reader;
 
+/* the next @size bytes into @out, or zeros and the reader marked bad */
+static void
+take (Reader *r, void *out, gsize size)
+{
+  if (!r->ok || (gsize) (r->end - r->p) < size)
+    {
+      r->ok = FALSE;
+      memset (out, 0, size);
+      return;
+    }
+  memcpy (out, r->p, size);
+  r->p += size;
+}
+
 static guint32
 get_u32 (Reader *r)
 {
   guint32 le;
 
-  if (!r->ok || r->end - r->p < 4)
-    {
-      r->ok = FALSE;
-      return 0;
-    }
-  memcpy (&le, r->p, 4);
-  r->p += 4;
+  take (r, &le, sizeof le);
   return GUINT32_FROM_LE (le);
 }
 
@@ -245,13 +253,7 @@ get_u64 (Reader *r)
 {
   guint64 le;
 
-  if (!r->ok || r->end - r->p < 8)
-    {
-      r->ok = FALSE;
-      return 0;
-    }
-  memcpy (&le, r->p, 8);
-  r->p += 8;
+  take (r, &le, sizeof le);
   return GUINT64_FROM_LE (le);
 }
 
