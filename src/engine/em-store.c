@@ -386,14 +386,21 @@ typedef struct {
   guint    records;
 } Replay;
 
+/* a write's events are in seq order; 0 when it has none */
+static guint64
+last_event_seq (GPtrArray *events)
+{
+  if (events == NULL || events->len == 0)
+    return 0;
+  return ((EmStoreEventRow *) g_ptr_array_index (events, events->len - 1))->seq;
+}
+
 static gboolean
 replay_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError **error)
 {
   Replay *replay = user_data;
-  guint64 record_seq = 0;
+  guint64 record_seq = last_event_seq (events);
 
-  for (guint e = 0; e < events->len; e++)
-    record_seq = MAX (record_seq, ((EmStoreEventRow *) g_ptr_array_index (events, e))->seq);
   /* committed before the crash: its commit moved last_seq past it */
   if (record_seq != 0 && record_seq <= (guint64) replay->last_seq)
     return TRUE;
@@ -662,8 +669,7 @@ journal_main (gpointer user_data)
           if (op->kind != OP_WRITE)
             continue;
           em_store_journal_encode (records, op->tasks, op->events);
-          for (guint e = 0; op->events != NULL && e < op->events->len; e++)
-            batch_seq = MAX (batch_seq, ((EmStoreEventRow *) g_ptr_array_index (op->events, e))->seq);
+          batch_seq = MAX (batch_seq, last_event_seq (op->events));
         }
       if (records->len > 0 && self->journal_error == NULL)
         {
