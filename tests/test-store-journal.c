@@ -40,7 +40,10 @@ fixture_teardown (Fixture *fx, gconstpointer data)
 static EmStoreTaskRow *
 task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_seq)
 {
-  EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z");
+  g_autofree char *json = g_strdup_printf ("{\"id\":\"%s\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"%s\"}",
+                                           id, status);
+  EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z",
+                                               json, strlen (json));
 
   row->serial = serial;
   row->status = status;
@@ -48,8 +51,6 @@ task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_
   row->finished_us = g_str_equal (status, "completed") ? 1795600801000000 : 0;
   row->batch_exclusive = serial % 2 == 0;
   row->scheduled_seq = scheduled_seq;
-  row->json = g_strdup_printf ("{\"id\":\"%s\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"%s\"}",
-                               id, status);
   return row;
 }
 

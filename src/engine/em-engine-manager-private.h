@@ -79,6 +79,7 @@ struct _EmEngineManager
   EmStore          *store;
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
   GHashTable       *dirty;          /* id → DirtyTask whose row is not handed over yet */
+  GString          *row_text;       /* reused to serialize a row */
   guint             flush_source;
   guint             prune_source;
   gboolean          pruning;

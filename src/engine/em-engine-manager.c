@@ -199,7 +199,7 @@ time_to_us (GDateTime *time)
 }
 
 static EmStoreTaskRow *
-make_task_row (DirtyTask *dirty)
+make_task_row (DirtyTask *dirty, GString *scratch)
 {
   EmTask *task = dirty->task;
   GDateTime *completed = em_task_get_completed_at (task);
@@ -207,16 +207,19 @@ make_task_row (DirtyTask *dirty)
   EmStoreTaskRow *row;
 
   em_json_format_time_into (em_task_get_created_at (task), created_at);
-  row = em_store_task_row_new (em_task_get_id (task), em_task_get_action (task), created_at);
   /* serialized here: json-glib reference counts are not atomic, and the task's
-   * parameters and result are shared with the loop */
+   * parameters and result are shared with the loop. The text is built in a
+   * reused buffer, so the row is one small allocation for malloc. */
+  g_string_truncate (scratch, 0);
+  em_task_append_json (task, scratch);
+  row = em_store_task_row_new (em_task_get_id (task), em_task_get_action (task), created_at,
+                               scratch->str, scratch->len);
   row->serial = em_task_get_serial (task);
   row->status = em_task_status_to_string (em_task_get_status (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
   row->finished_us = em_task_is_finished (task) && completed != NULL ? time_to_us (completed) : 0;
   row->batch_exclusive = dirty->batch_exclusive;
   row->scheduled_seq = dirty->scheduled_seq;
-  row->json = em_task_to_json_string (task);
   return row;
 }
 
@@ -234,7 +237,7 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
   rows = g_ptr_array_new_full (g_hash_table_size (self->dirty), (GDestroyNotify) em_store_task_row_free);
   g_hash_table_iter_init (&iter, self->dirty);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &dirty))
-    g_ptr_array_add (rows, make_task_row (dirty));
+    g_ptr_array_add (rows, make_task_row (dirty, self->row_text));
   g_hash_table_remove_all (self->dirty);
 
   em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten));
@@ -1816,6 +1819,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
   g_hash_table_unref (self->dirty);
+  g_string_free (self->row_text, TRUE);
   g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);
@@ -1912,6 +1916,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->ring = em_event_ring_new (EVENT_RING_SIZE);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   self->dirty = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) dirty_task_free);
+  self->row_text = g_string_sized_new (1024);
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)

@@ -124,23 +124,30 @@ put_string (char **field, char *at, const char *text, gsize length)
 }
 
 EmStoreTaskRow *
-em_store_task_row_new (const char *id, const char *action, const char *created_at)
+em_store_task_row_new (const char *id,
+                       const char *action,
+                       const char *created_at,
+                       const char *json,
+                       gsize       json_length)
 {
   gsize id_length = strlen (id), action_length = strlen (action);
   gsize created_length = strlen (created_at);
-  EmStoreTaskRow *row = g_malloc0 (sizeof *row + id_length + action_length + created_length + 3);
+  EmStoreTaskRow *row = g_malloc0 (sizeof *row + id_length + action_length + created_length +
+                                   json_length + 4);
   char *at = (char *) (row + 1);
 
   at = put_string (&row->id, at, id, id_length);
   at = put_string (&row->action, at, action, action_length);
-  put_string (&row->created_at, at, created_at, created_length);
+  at = put_string (&row->created_at, at, created_at, created_length);
+  memcpy (at, json, json_length);
+  at[json_length] = '\0';
+  row->json = at;
   return row;
 }
 
 void
 em_store_task_row_free (EmStoreTaskRow *row)
 {
-  g_free (row->json);
   g_free (row);
 }
 

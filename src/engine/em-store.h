@@ -20,7 +20,7 @@ typedef struct _EmStore EmStore;
 
 /* one task's state as of the events handed over with it */
 typedef struct {
-  char       *id;              /* id, action and created_at share the row's block */
+  char       *id;              /* id, action, created_at and json share the row's block */
   guint64     serial;
   const char *status;          /* static */
   char       *action;
@@ -82,8 +82,9 @@ void        em_store_write              (EmStore               *self,
  * allocation however many fields (rows are made for every state change) */
 EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
                                          const char            *action,
-                                         const char            *created_at);
-/* also frees row->json */
+                                         const char            *created_at,
+                                         const char            *json,
+                                         gsize                  json_length);
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
 /* @task_id: (nullable) */
 EmStoreEventRow *em_store_event_row_new (const char            *task_id);

@@ -775,9 +775,19 @@ em_task_to_json (EmTask *self)
 char *
 em_task_to_json_string (EmTask *self)
 {
-  GString *out = g_string_sized_new (512);
+  /* a pending task's text fits: 512 bytes are still a small allocation for malloc */
+  GString *out = g_string_sized_new (480);
 
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  em_task_append_json (self, out);
+  return g_string_free (out, FALSE);
+}
+
+void
+em_task_append_json (EmTask *self, GString *out)
+{
+  g_return_if_fail (EM_IS_TASK (self));
 
   g_string_append_c (out, '{');
   em_json_write_key (out, "id");
@@ -826,7 +836,6 @@ em_task_to_json_string (EmTask *self)
   em_json_write_key (out, "batch");
   em_json_write_string (out, self->batch);
   g_string_append_c (out, '}');
-  return g_string_free (out, FALSE);
 }
 
 GVariant *
