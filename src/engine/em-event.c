@@ -201,7 +201,7 @@ em_event_to_json (EmEvent *self)
 
 /* em_event_to_json() as text, without a builder: every event is serialized once
  * on the loop for the ring and the store */
-static char *
+static GString *
 write_frame (EmEvent *self)
 {
   GString *out = g_string_sized_new (256);
@@ -255,7 +255,7 @@ write_frame (EmEvent *self)
   em_json_write_key (out, "seq");
   em_json_write_uint64 (out, self->seq);
   g_string_append_c (out, '}');
-  return g_string_free (out, FALSE);
+  return out;
 }
 
 GBytes *
@@ -264,9 +264,9 @@ em_event_get_json_bytes (EmEvent *self)
   /* every transport and the store send the same frame: serialize it once */
   if (self->json == NULL)
     {
-      char *text = write_frame (self);
+      GString *frame = write_frame (self);
 
-      self->json = g_bytes_new_take (text, strlen (text));
+      self->json = g_string_free_to_bytes (frame);
     }
   return self->json;
 }
