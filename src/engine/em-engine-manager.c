@@ -7,6 +7,7 @@
 
 #include "engine/em-action-private.h"
 #include "engine/em-engine-manager-private.h"
+#include "engine/em-debug.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
 #include "engine/em-event-ring.h"
@@ -968,7 +969,7 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
 
   insert_entry (self, entry);
 
-  g_debug ("scheduled %s (%s)", em_task_get_id (entry->task), em_task_get_action (entry->task));
+  em_debug_hot ("scheduled %s (%s)", em_task_get_id (entry->task), em_task_get_action (entry->task));
   emit_event (self, EM_EVENT_TASK_SCHEDULED, entry->task);
   if (em_task_is_finished (entry->task))
     return;

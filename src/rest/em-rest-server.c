@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-debug.h"
 #include "engine/em-error.h"
 #include "rest/em-body-limit.h"
 #include "rest/em-problem.h"
@@ -216,7 +217,7 @@ handle_request (SoupServer        *server,
   Route route = route_for_path (path, &id);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
-  g_debug ("%s %s", method, path);
+  em_debug_hot ("%s %s", method, path);
   /* every message of the answer in the client's language */
   em_rest_i18n_scope_enter_for_message (&scope, msg);
 
