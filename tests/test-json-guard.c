@@ -4,6 +4,7 @@
 
 #include "engine/em-error.h"
 #include "rest/em-json-guard.h"
+#include "rest/em-json-reader.h"
 
 typedef struct {
   const char *json;
@@ -122,6 +123,76 @@ test_parse (void)
   g_assert_nonnull (strstr (error->message, "not valid JSON"));
 }
 
+/* json-glib's own tree for @json, as text */
+static char *
+json_glib_text (const char *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  return json_to_string (json_parser_get_root (parser), FALSE);
+}
+
+static void
+test_reader_agrees (void)
+{
+  const char *cases[] = {
+    "{\"name\": \"bench\", \"action\": \"wait\", \"parameters\": {\"duration\": 0}}",
+    " {\"a\":[1,-2,3.5,-0.25e-3,1E+2,0,-0,-0.0,true,false,null,\"\",[],{}]}\r\n\t",
+    "{\"x\": 9223372036854775807, \"y\": -9223372036854775808}",
+    "{\"x\": 1e308, \"y\": -1.5e-320, \"z\": 123456789.123456789}",
+    "{\"s\": \"quote \\\" back \\\\ slash \\/ \\b\\f\\n\\r\\t end\"}",
+    "{\"s\": \"caf\xc3\xa9 \\u00e9 \\u20AC \\ud83d\\ude00\"}",
+    "{\"\\u006bey\": {\"nested\": {\"deeper\": [[[\"x\"]]]}}}",
+    "[1, \"two\", {\"three\": 3}]",
+    "\"just a string\"",
+    "42",
+    "{\"order\": 1, \"of\": 2, \"members\": 3, \"kept\": 4}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) node = em_json_reader_read (cases[i], strlen (cases[i]), 64);
+      g_autofree char *ours = NULL;
+      g_autofree char *theirs = json_glib_text (cases[i]);
+
+      g_test_message ("%s", cases[i]);
+      g_assert_nonnull (node);
+      g_assert_true (json_node_is_immutable (node));
+      ours = json_to_string (node, FALSE);
+      g_assert_cmpstr (ours, ==, theirs);
+    }
+}
+
+static void
+test_reader_declines (void)
+{
+  /* each is left to the guard and json-glib, which explain or accept it */
+  const char *cases[] = {
+    "", "   ", "{", "{\"a\": }", "{\"a\" 1}", "{\"a\": 1,}", "[1,]", "[1 2]", "{} x",
+    "{'a': 1}", "{a: 1}", "tru", "nul", "-", "01", "-01", "1.", ".5", "1e", "1e+", "+1",
+    "{\"x\": 9223372036854775808}", "{\"x\": -9223372036854775809}", "{\"x\": 1e309}",
+    "[12345678901234567890123.5]",
+    "[[[[[]]]]]",
+    "{\"s\": \"a\\u0000b\"}", "{\"s\": \"\\ud800\"}", "{\"s\": \"\\udc00\"}",
+    "{\"s\": \"\\ud800\\u0041\"}", "{\"s\": \"\\u12\"}", "{\"s\": \"\\222\"}",
+    "{\"s\": \"\\x41\"}", "{\"s\": \"raw\ttab\"}", "{\"s\": \"unterminated}",
+    "{\"s\": \"caf\xe9\"}", "{\"a\": 1, \"a\": 2}", "/* comment */ {}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) node = em_json_reader_read (cases[i], strlen (cases[i]), 4);
+
+      g_test_message ("%s", cases[i]);
+      g_assert_null (node);
+    }
+  /* a NUL byte inside the length */
+  g_assert_null (em_json_reader_read ("{\"s\": \"a\0b\"}", 12, 4));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -131,6 +202,8 @@ main (int argc, char **argv)
   g_test_add_func ("/rest/json-guard/depth", test_depth);
   g_test_add_func ("/rest/json-guard/strings", test_strings);
   g_test_add_func ("/rest/json-guard/parse", test_parse);
+  g_test_add_func ("/rest/json-reader/agrees-with-json-glib", test_reader_agrees);
+  g_test_add_func ("/rest/json-reader/declines", test_reader_declines);
 
   return g_test_run ();
 }
