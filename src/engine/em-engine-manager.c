@@ -212,7 +212,7 @@ make_task_row (DirtyTask *dirty, GString *scratch)
    * parameters and result are shared with the loop. The text is built in a
    * reused buffer, so the row is one small allocation for malloc. */
   g_string_truncate (scratch, 0);
-  em_task_append_json (task, scratch);
+  em_task_write_json (task, scratch);
   row = em_store_task_row_new (em_task_get_id (task), em_task_get_action (task), created_at,
                                scratch->str, scratch->len);
   row->serial = em_task_get_serial (task);

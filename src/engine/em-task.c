@@ -780,14 +780,15 @@ em_task_to_json_string (EmTask *self)
 
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
 
-  em_task_append_json (self, out);
+  em_task_write_json (self, out);
   return g_string_free (out, FALSE);
 }
 
 void
-em_task_append_json (EmTask *self, GString *out)
+em_task_write_json (EmTask *self, GString *out)
 {
   g_return_if_fail (EM_IS_TASK (self));
+  g_return_if_fail (out->len == 0);
 
   g_string_append_c (out, '{');
   em_json_write_key (out, "id");

@@ -53,8 +53,9 @@ gboolean      em_task_is_finished      (EmTask *self);
 JsonNode     *em_task_to_json          (EmTask *self);
 /* json_to_string (em_task_to_json (), FALSE), without building a tree */
 char         *em_task_to_json_string   (EmTask *self);
-/* the same text, appended to @out */
-void          em_task_append_json      (EmTask  *self,
+/* the same text into @out, which must be empty (em_json_write_key() places
+ * its commas by the length written so far) */
+void          em_task_write_json       (EmTask  *self,
                                         GString *out);
 GVariant     *em_task_to_variant       (EmTask *self);
 
