@@ -901,6 +901,33 @@ test_query_filters (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
 }
 
+/* finished tasks leave memory as tasks keep coming, a few per pass, and stay
+ * findable through the store */
+static void
+test_eviction (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  open_manager (fx, 5);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+      /* the first ones finish while the rest arrive */
+      if (i % 50 == 49)
+        EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+    }
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) <= 5, 5000);
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *object = lookup_object (fx, g_ptr_array_index (ids, i), &node);
+
+      g_assert_cmpstr (status_of (object), ==, "completed");
+    }
+}
+
 static void
 test_dependency_on_evicted (Fixture *fx, gconstpointer data)
 {
@@ -1128,6 +1155,7 @@ main (int argc, char **argv)
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/query/filters", test_query_filters);
+  ADD ("/store/eviction", test_eviction);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/sync/grouped", test_sync_grouped);
