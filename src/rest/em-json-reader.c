@@ -58,10 +58,11 @@ static gboolean
 read_unicode_escape (Reader *r)
 {
   int unit = r->p + 6 <= r->end ? em_json_hex4 (r->p + 2) : -1;
-  gunichar c = unit;
+  gunichar c;
 
   if (unit <= 0 || (unit >= 0xdc00 && unit <= 0xdfff))
     return FALSE;
+  c = unit;
   r->p += 6;
   if (unit >= 0xd800 && unit <= 0xdbff)
     {
