@@ -21,6 +21,8 @@ G_BEGIN_DECLS
  * scheduler). Running tasks hold their devices until their action returns, even
  * when they were cancelled or timed out in the meantime.
  */
+typedef struct _DirtyTask DirtyTask;
+
 typedef struct
 {
   EmSchedItem      item;         /* first: the scheduler hands items back */
@@ -42,6 +44,7 @@ typedef struct
   gboolean         interrupted;  /* the service stopped under it: its outcome is ignored */
   guint            timeout_source;
   EmRateLimit      progress;     /* task_progress events */
+  DirtyTask       *dirty;        /* its row waiting in `dirty`, or NULL */
 } TaskEntry;
 
 struct _EmEngineManager
@@ -78,7 +81,7 @@ struct _EmEngineManager
   EmEventRing      *ring;
   EmStore          *store;
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
-  GHashTable       *dirty;          /* id → DirtyTask whose row is not handed over yet */
+  GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   GString          *row_text;       /* reused to serialize a row */
   guint             flush_source;
   guint             prune_source;

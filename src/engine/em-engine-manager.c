@@ -33,13 +33,15 @@
 #define PRUNE_INTERVAL_S 60
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
 
-/* what a task's row needs besides the task itself */
-typedef struct
+/* what a task's row needs besides the task itself; it outlives an entry that
+ * is dropped before the flush */
+struct _DirtyTask
 {
-  EmTask  *task;
-  gboolean batch_exclusive;
-  guint64  scheduled_seq;
-} DirtyTask;
+  EmTask    *task;
+  TaskEntry *entry;            /* NULL once the entry is gone */
+  gboolean   batch_exclusive;
+  guint64    scheduled_seq;
+};
 
 /* one resolved `depends_on` item: a task in memory, or one only the store holds */
 typedef struct
@@ -102,6 +104,8 @@ task_entry_new (EmEngineManager *self)
 static void
 task_entry_free (TaskEntry *entry)
 {
+  if (entry->dirty != NULL)
+    entry->dirty->entry = NULL;
   em_rate_limit_clear (&entry->progress);
   g_clear_handle_id (&entry->timeout_source, g_source_remove);
   g_clear_object (&entry->cancellable);
@@ -228,18 +232,22 @@ void
 em_engine_manager_flush_unwritten (EmEngineManager *self)
 {
   g_autoptr(GPtrArray) rows = NULL;
-  GHashTableIter iter;
-  DirtyTask *dirty;
 
   g_clear_handle_id (&self->flush_source, g_source_remove);
-  if (self->store == NULL || (self->unwritten->len == 0 && g_hash_table_size (self->dirty) == 0))
+  if (self->store == NULL || (self->unwritten->len == 0 && self->dirty->len == 0))
     return;
 
-  rows = g_ptr_array_new_full (g_hash_table_size (self->dirty), (GDestroyNotify) em_store_task_row_free);
-  g_hash_table_iter_init (&iter, self->dirty);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &dirty))
-    g_ptr_array_add (rows, make_task_row (dirty, self->row_text));
-  g_hash_table_remove_all (self->dirty);
+  rows = g_ptr_array_new_full (self->dirty->len, (GDestroyNotify) em_store_task_row_free);
+  for (guint i = 0; i < self->dirty->len; i++)
+    {
+      DirtyTask *dirty = g_ptr_array_index (self->dirty, i);
+
+      g_ptr_array_add (rows, make_task_row (dirty, self->row_text));
+      if (dirty->entry != NULL)
+        dirty->entry->dirty = NULL;
+    }
+  /* emptied, not shrunk: it fills up again by the next flush */
+  g_ptr_array_set_size (self->dirty, 0);
 
   em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten));
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
@@ -281,37 +289,35 @@ schedule_flush (EmEngineManager *self)
 }
 
 static void
-mark_dirty (EmEngineManager *self, EmTask *task)
+mark_dirty (EmEngineManager *self, TaskEntry *entry)
 {
-  TaskEntry *entry = g_hash_table_lookup (self->entries, em_task_get_id (task));
   DirtyTask *dirty;
 
-  if (entry == NULL || g_hash_table_contains (self->dirty, em_task_get_id (task)))
+  if (entry->dirty != NULL)
     return;
   dirty = g_new0 (DirtyTask, 1);
-  dirty->task = g_object_ref (task);
+  dirty->task = g_object_ref (entry->task);
+  dirty->entry = entry;
   dirty->batch_exclusive = entry->item.batch != NULL && em_sched_batch_is_exclusive (entry->item.batch);
   dirty->scheduled_seq = entry->scheduled_seq;
-  g_hash_table_insert (self->dirty, (gpointer) em_task_get_id (task), dirty);
+  entry->dirty = dirty;
+  g_ptr_array_add (self->dirty, dirty);
 }
 
 static void
 record_event (EmEngineManager *self, EmEvent *event)
 {
   EmTask *task = em_event_get_task (event);
+  TaskEntry *entry;
   EmStoreEventRow *row;
 
   em_event_ring_push (self->ring, em_event_get_seq (event), em_event_get_json_bytes (event));
   if (self->store == NULL)
     return;
 
-  if (task != NULL && em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
-    {
-      TaskEntry *entry = g_hash_table_lookup (self->entries, em_task_get_id (task));
-
-      if (entry != NULL)
-        entry->scheduled_seq = em_event_get_seq (event);
-    }
+  entry = task != NULL ? g_hash_table_lookup (self->entries, em_task_get_id (task)) : NULL;
+  if (entry != NULL && em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
+    entry->scheduled_seq = em_event_get_seq (event);
   row = em_store_event_row_new (task != NULL ? em_task_get_id (task) : NULL);
   row->seq = em_event_get_seq (event);
   row->type = em_event_get_type_name (event);
@@ -320,8 +326,8 @@ record_event (EmEngineManager *self, EmEvent *event)
   g_ptr_array_add (self->unwritten, row);
   if (self->oldest_stored_seq == 0)
     self->oldest_stored_seq = row->seq;
-  if (task != NULL)
-    mark_dirty (self, task);
+  if (entry != NULL)
+    mark_dirty (self, entry);
 
   if (self->unwritten->len >= FLUSH_THRESHOLD)
     em_engine_manager_flush_unwritten (self);
@@ -525,7 +531,7 @@ publish_waiting_on (TaskEntry *entry)
   if (entry->manager->store != NULL && g_hash_table_contains (entry->manager->entries,
                                                               em_task_get_id (entry->task)))
     {
-      mark_dirty (entry->manager, entry->task);
+      mark_dirty (entry->manager, entry);
       schedule_flush (entry->manager);
     }
 }
@@ -1819,7 +1825,7 @@ em_engine_manager_finalize (GObject *object)
   em_engine_manager_flush_unwritten (self);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
-  g_hash_table_unref (self->dirty);
+  g_ptr_array_unref (self->dirty);
   g_string_free (self->row_text, TRUE);
   g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
@@ -1916,7 +1922,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->ring = em_event_ring_new (EVENT_RING_SIZE);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
-  self->dirty = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) dirty_task_free);
+  self->dirty = g_ptr_array_new_with_free_func ((GDestroyNotify) dirty_task_free);
   self->row_text = g_string_sized_new (1024);
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
