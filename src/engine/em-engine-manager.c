@@ -1825,7 +1825,6 @@ em_engine_manager_finalize (GObject *object)
   em_engine_manager_flush_unwritten (self);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
-  g_ptr_array_unref (self->dirty);
   g_string_free (self->row_text, TRUE);
   g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
@@ -1838,6 +1837,9 @@ em_engine_manager_finalize (GObject *object)
     g_sequence_free (self->by_status[i]);
   g_sequence_free (self->all);
   g_hash_table_unref (self->entries);
+  /* after the entries, which point at their rows: rows are left unflushed when
+   * the store failed to restore */
+  g_ptr_array_unref (self->dirty);
   g_hash_table_unref (self->gone);
   g_clear_object (&self->registry);
   g_clear_object (&self->devices);
