@@ -227,8 +227,8 @@ open_store (Fixture *fx, EmStoreSnapshot *snapshot)
   return store;
 }
 
-static const char *
-loaded_status (EmStoreSnapshot *snapshot, const char *id)
+static EmStoreLoadedTask *
+find_loaded (EmStoreSnapshot *snapshot, const char *id)
 {
   GPtrArray *lists[] = { snapshot->active, snapshot->recent };
 
@@ -238,9 +238,17 @@ loaded_status (EmStoreSnapshot *snapshot, const char *id)
         EmStoreLoadedTask *loaded = g_ptr_array_index (lists[l], i);
 
         if (g_strcmp0 (json_object_get_string_member (loaded->task, "id"), id) == 0)
-          return json_object_get_string_member (loaded->task, "status");
+          return loaded;
       }
   return NULL;
+}
+
+static const char *
+loaded_status (EmStoreSnapshot *snapshot, const char *id)
+{
+  EmStoreLoadedTask *loaded = find_loaded (snapshot, id);
+
+  return loaded != NULL ? json_object_get_string_member (loaded->task, "status") : NULL;
 }
 
 /* a write the database has is not applied twice; one it lacks is applied at
@@ -301,6 +309,53 @@ test_replay_on_open (Fixture *fx, gconstpointer data)
   em_store_free (store);
 }
 
+/* the writer puts in only the last of a task's rows in a commit: whichever
+ * commits the writes meet in, and with several rows of one task in one
+ * write, the database ends with each task's last state */
+static void
+test_last_row_wins (Fixture *fx, gconstpointer data)
+{
+  static const char *statuses[] = { "pending", "running", "completed" };
+  static const char *types[] = { "task_scheduled", "task_started", "task_completed" };
+  g_auto(EmStoreSnapshot) first = { 0, };
+  g_auto(EmStoreSnapshot) second = { 0, };
+  EmStore *store = open_store (fx, &first);
+  EmStoreLoadedTask *loaded;
+  guint64 seq = 0;
+
+  /* queued before the threads start, so that they tend to share a commit */
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    {
+      GPtrArray *tasks = task_rows ();
+      GPtrArray *events = event_rows ();
+
+      g_ptr_array_add (tasks, task_row ("a", 2, statuses[i], 1));
+      g_ptr_array_add (events, event_row (++seq, types[i], "a"));
+      if (i == 1)
+        {
+          g_ptr_array_add (tasks, task_row ("b", 3, "pending", seq + 1));
+          g_ptr_array_add (events, event_row (++seq, "task_scheduled", "b"));
+          g_ptr_array_add (tasks, task_row ("b", 3, "cancelled", seq));
+          g_ptr_array_add (events, event_row (++seq, "task_cancelled", "b"));
+        }
+      em_store_write (store, tasks, events);
+    }
+  em_store_start (store, NULL, NULL);
+  /* a clean stop commits everything queued */
+  em_store_free (store);
+
+  store = open_store (fx, &second);
+  g_assert_cmpuint (second.last_seq, ==, seq);
+  g_assert_cmpuint (second.last_serial, ==, 3);
+  loaded = find_loaded (&second, "a");
+  g_assert_nonnull (loaded);
+  g_assert_cmpstr (json_object_get_string_member (loaded->task, "status"), ==, "completed");
+  g_assert_cmpuint (loaded->serial, ==, 2);
+  g_assert_true (loaded->batch_exclusive);
+  g_assert_cmpstr (loaded_status (&second, "b"), ==, "cancelled");
+  em_store_free (store);
+}
+
 /* a journal that cannot be opened stops the store, naming the file */
 static void
 test_unwritable (Fixture *fx, gconstpointer data)
@@ -327,6 +382,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/round-trip", test_round_trip);
   ADD ("/store-journal/damaged-tail", test_damaged_tail);
   ADD ("/store-journal/replay-on-open", test_replay_on_open);
+  ADD ("/store-journal/last-row-wins", test_last_row_wins);
   ADD ("/store-journal/unwritable", test_unwritable);
 
   return g_test_run ();

@@ -89,8 +89,11 @@ struct _EmStore
   GError               *write_error;    /* sticky: after a failed commit nothing more is
                                          * committed, so the journal replays it all */
   int                   wal_frames;     /* in the WAL since its last checkpoint */
+  gint64                last_commit_us;
 };
 
+/* the least time between two commits while writes keep coming */
+#define COMMIT_INTERVAL_US (20 * 1000)
 /* SQLite's own checkpoint runs inside COMMIT, before the batch's
  * acknowledgements; this one runs after them, when nothing else waits */
 #define CHECKPOINT_FRAMES 1000
@@ -366,17 +369,44 @@ write_counters (EmStore *self, guint64 max_seq, guint64 max_serial, GError **err
          (max_serial == 0 || write_meta (self, "last_serial", max_serial, error));
 }
 
+/* a task changes state several times between two commits: only its last row
+ * goes in (the columns the upsert keeps from the first never change) */
+static gboolean
+write_latest_rows (EmStore *self, GPtrArray *batch, guint64 *inout_serial, GError **error)
+{
+  g_autoptr(GHashTable) written = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = batch->len; i-- > 0;)
+    {
+      Op *op = g_ptr_array_index (batch, i);
+
+      for (guint t = op->kind == OP_WRITE && op->tasks != NULL ? op->tasks->len : 0; t-- > 0;)
+        {
+          EmStoreTaskRow *row = g_ptr_array_index (op->tasks, t);
+
+          if (!g_hash_table_add (written, row->id))
+            continue;
+          if (!write_task (self, row, error))
+            return FALSE;
+          *inout_serial = MAX (*inout_serial, row->serial);
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 {
   guint64 max_seq = 0, max_serial = 0;
 
+  if (!write_latest_rows (self, batch, &max_serial, error))
+    return FALSE;
   for (guint i = 0; i < batch->len; i++)
     {
       Op *op = g_ptr_array_index (batch, i);
 
       if (op->kind == OP_WRITE &&
-          !write_rows (self, op->tasks, op->events, &max_seq, &max_serial, error))
+          !write_rows (self, NULL, op->events, &max_seq, &max_serial, error))
         return FALSE;
     }
   if (!write_counters (self, max_seq, max_serial, error))
@@ -579,6 +609,32 @@ run_op (EmStore *self, Op *op)
   return TRUE;
 }
 
+/* group commit: whatever queued up meanwhile shares one transaction. Under
+ * load, writes also wait for COMMIT_INTERVAL_US after the last commit, since a
+ * commit costs its pages whatever it holds; anything but a write ends the wait. */
+static GPtrArray *
+collect_batch (EmStore *self)
+{
+  GPtrArray *batch = g_ptr_array_new ();
+  gint64 deadline = self->last_commit_us + COMMIT_INTERVAL_US;
+  Op *op = g_async_queue_pop (self->writer_queue);
+
+  while (TRUE)
+    {
+      gint64 wait;
+
+      g_ptr_array_add (batch, op);
+      if (op->kind != OP_WRITE || batch->len >= MAX_BATCH)
+        break;
+      wait = deadline - g_get_monotonic_time ();
+      op = wait > 0 ? g_async_queue_timeout_pop (self->writer_queue, (guint64) wait)
+                    : g_async_queue_try_pop (self->writer_queue);
+      if (op == NULL)
+        break;
+    }
+  return batch;
+}
+
 static gpointer
 thread_main (gpointer user_data)
 {
@@ -589,15 +645,10 @@ thread_main (gpointer user_data)
 
   while (running)
     {
-      g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-      Op *op = g_async_queue_pop (self->writer_queue);
-
-      /* group commit: whatever queued up meanwhile shares one transaction */
-      do
-        g_ptr_array_add (batch, op);
-      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->writer_queue)) != NULL);
+      g_autoptr(GPtrArray) batch = collect_batch (self);
 
       commit_batch (self, batch);
+      self->last_commit_us = g_get_monotonic_time ();
       for (guint i = 0; i < batch->len; i++)
         running = run_op (self, g_ptr_array_index (batch, i)) && running;
       if (running)
