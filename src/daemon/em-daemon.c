@@ -19,7 +19,8 @@
 #include "engine/em-error.h"
 #include "rest/em-rest-server.h"
 
-/* how long a cancelled action may take to wind down before the daemon exits anyway */
+/* how long cancelled actions, then unanswered acknowledgements, may take to
+ * wind down before the daemon exits anyway */
 #define STOP_GRACE_MS 5000
 #define STOP_POLL_MS 20
 
@@ -34,6 +35,7 @@ struct _EmDaemon
   EmRestServer    *rest;
   EmDbusService   *dbus;
   gboolean         stopping;
+  gboolean         clients_closed;
   gint64           stop_deadline;
 };
 
@@ -275,16 +277,28 @@ static gboolean
 wait_idle_cb (gpointer user_data)
 {
   EmDaemon *self = user_data;
+  gint64 now = g_get_monotonic_time ();
 
-  if (self->manager != NULL && em_engine_manager_is_busy (self->manager) &&
-      g_get_monotonic_time () < self->stop_deadline)
+  if (!self->clients_closed)
+    {
+      if (self->manager != NULL && em_engine_manager_is_busy (self->manager) &&
+          now < self->stop_deadline)
+        return G_SOURCE_CONTINUE;
+
+      /* the cancelled events have gone out; now say goodbye to the clients */
+      if (self->rest != NULL)
+        em_rest_server_shutdown (self->rest);
+      if (self->dbus != NULL)
+        em_dbus_service_stop (self->dbus);
+      self->clients_closed = TRUE;
+      self->stop_deadline = now + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+    }
+  /* acknowledgements asked for before the clients went still hold the engine;
+   * left unanswered, it and its camera's streaming thread would outlive the loop */
+  if (self->manager != NULL && em_engine_manager_is_acknowledging (self->manager) &&
+      now < self->stop_deadline)
     return G_SOURCE_CONTINUE;
 
-  /* the cancelled events have gone out; now say goodbye to the clients */
-  if (self->rest != NULL)
-    em_rest_server_shutdown (self->rest);
-  if (self->dbus != NULL)
-    em_dbus_service_stop (self->dbus);
   g_signal_emit (self, signals[SIGNAL_STOPPED], 0);
   return G_SOURCE_REMOVE;
 }
@@ -304,4 +318,11 @@ em_daemon_stop (EmDaemon *self)
     em_engine_manager_shutdown (self->manager);
   g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_POLL_MS, wait_idle_cb,
                       g_object_ref (self), g_object_unref);
+}
+
+EmEngineManager *
+em_daemon_get_engine (EmDaemon *self)
+{
+  g_return_val_if_fail (EM_IS_DAEMON (self), NULL);
+  return self->manager;
 }

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "daemon/em-daemon-config.h"
+#include "engine/em-engine-manager.h"
 
 G_BEGIN_DECLS
 
@@ -24,5 +25,7 @@ gboolean  em_daemon_start_finish (EmDaemon            *self,
                                   GError             **error);
 /* cancels work, closes clients; emits `stopped` once everything has wound down */
 void      em_daemon_stop         (EmDaemon            *self);
+/* (nullable): the engine, once started */
+EmEngineManager *em_daemon_get_engine (EmDaemon *self);
 
 G_END_DECLS

@@ -1312,6 +1312,13 @@ em_engine_manager_is_busy (EmEngineManager *self)
   return self->n_in_flight > 0;
 }
 
+gboolean
+em_engine_manager_is_acknowledging (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  return self->sync_in_flight || self->sync_waiters->len > 0;
+}
+
 guint64
 em_engine_manager_get_last_event_seq (EmEngineManager *self)
 {

@@ -125,6 +125,9 @@ gboolean          em_engine_manager_check_capacity  (EmEngineManager *self,
  * A cancelled action still has to return: wait while em_engine_manager_is_busy(). */
 void              em_engine_manager_shutdown       (EmEngineManager  *self);
 gboolean          em_engine_manager_is_busy        (EmEngineManager  *self);
+/* an acknowledgement (em_engine_manager_sync_async()) has not been answered
+ * yet: its caller, and the engine, wait on the store */
+gboolean          em_engine_manager_is_acknowledging (EmEngineManager *self);
 
 /* --- the durable record (see README, "Storage") --- */
 
