@@ -16,8 +16,9 @@
 /* past this size the journal waits for the database to catch up and starts
  * over: it bounds both the file and the work not yet in the database */
 #define JOURNAL_MAX_BYTES (8 * 1024 * 1024)
-/* below it, the journal is emptied only when the database has caught up anyway */
-#define JOURNAL_TRIM_BYTES (256 * 1024)
+/* below it, the journal is emptied only when the database has caught up anyway;
+ * past it, the writer stops spacing its commits until the journal is emptied */
+#define JOURNAL_TRIM_BYTES (4 * 1024 * 1024)
 
 typedef enum {
   OP_WRITE,
@@ -90,6 +91,8 @@ struct _EmStore
                                          * committed, so the journal replays it all */
   int                   wal_frames;     /* in the WAL since its last checkpoint */
   gint64                last_commit_us;
+
+  gint                  catch_up;       /* atomic: the journal waits to be emptied */
 };
 
 /* the least time between two commits while writes keep coming */
@@ -616,7 +619,7 @@ static GPtrArray *
 collect_batch (EmStore *self)
 {
   GPtrArray *batch = g_ptr_array_new ();
-  gint64 deadline = self->last_commit_us + COMMIT_INTERVAL_US;
+  gint64 deadline = g_atomic_int_get (&self->catch_up) ? 0 : self->last_commit_us + COMMIT_INTERVAL_US;
   Op *op = g_async_queue_pop (self->writer_queue);
 
   while (TRUE)
@@ -693,6 +696,7 @@ trim_journal (EmStore *self)
     g_cond_wait (&self->applied_cond, &self->lock);
   caught_up = !self->writer_failed && self->applied_writes == self->forwarded_writes;
   g_mutex_unlock (&self->lock);
+  g_atomic_int_set (&self->catch_up, !caught_up);
   if (caught_up && !em_store_journal_truncate (self->journal, &error))
     g_warning ("%s", error->message);
 }
