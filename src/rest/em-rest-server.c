@@ -327,16 +327,31 @@ request_started_cb (SoupServer        *server,
   EmRestServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
 
-  /* libsoup writes head and body apart; with Nagle the body would wait for the
-   * client's (delayed) acknowledgement of the head */
+  /* libsoup writes head and body apart. Corked until the response is written,
+   * they leave in one segment rather than two (with its acknowledgement, half
+   * the packets on a keep-alive connection); without the cork, Nagle would hold
+   * the body until the client acknowledged the head, hence TCP_NODELAY too. */
   if (socket != NULL)
     {
       g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 1, NULL);
       /* a connection that sends nothing for this long is closed; a WebSocket
        * upgrade turns it off again */
       g_socket_set_timeout (socket, self->idle_timeout);
     }
   em_body_limit_watch (msg, &self->body_limit);
+}
+
+/* the response is written: out it goes */
+static void
+request_finished_cb (SoupServer        *server,
+                     SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL)
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 0, NULL);
 }
 
 /* a thousand WebSocket clients need more descriptors than the usual soft
@@ -509,6 +524,7 @@ em_rest_server_listen (EmRestServer  *self,
       self->tls = TRUE;
     }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
+  g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (inet, (guint16) port);
