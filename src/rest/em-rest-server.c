@@ -319,6 +319,8 @@ handle_request (SoupServer        *server,
     }
 }
 
+static G_DEFINE_QUARK (em-rest-nodelay, nodelay)
+
 static void
 request_started_cb (SoupServer        *server,
                     SoupServerMessage *msg,
@@ -333,7 +335,12 @@ request_started_cb (SoupServer        *server,
    * the body until the client acknowledged the head, hence TCP_NODELAY too. */
   if (socket != NULL)
     {
-      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      /* once per connection: a keep-alive one carries many requests */
+      if (g_object_get_qdata (G_OBJECT (socket), nodelay_quark ()) == NULL)
+        {
+          g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+          g_object_set_qdata (G_OBJECT (socket), nodelay_quark (), GINT_TO_POINTER (1));
+        }
       g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 1, NULL);
       /* a connection that sends nothing for this long is closed; a WebSocket
        * upgrade turns it off again */
