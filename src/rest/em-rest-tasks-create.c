@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -35,8 +37,13 @@ created_free (gpointer data)
 static char *
 task_location (EmTask *task)
 {
-  g_autofree char *escaped = g_uri_escape_string (em_task_get_id (task), NULL, FALSE);
+  const char *id = em_task_get_id (task);
+  g_autofree char *escaped = NULL;
 
+  /* the engine's ids are UUIDs, with nothing to escape */
+  if (id[strspn (id, "0123456789abcdef-")] == '\0')
+    return g_strconcat ("/tasks/", id, NULL);
+  escaped = g_uri_escape_string (id, NULL, FALSE);
   return g_strconcat ("/tasks/", escaped, NULL);
 }
 
