@@ -23,6 +23,8 @@ struct _EmTask
   char         *name;
   char         *action;
   JsonObject   *parameters;
+  char         *json_head;    /* `{"id":…,"parameters":…`: these never change */
+  gsize         json_head_len;
   EmTaskStatus  status;
   JsonObject   *result;
   char         *error;
@@ -83,6 +85,7 @@ em_task_finalize (GObject *object)
   g_free (self->name);
   g_free (self->action);
   g_clear_pointer (&self->parameters, json_object_unref);
+  g_free (self->json_head);
   g_clear_pointer (&self->result, json_object_unref);
   g_free (self->error);
   g_clear_pointer (&self->created_at, g_date_time_unref);
@@ -790,15 +793,24 @@ em_task_write_json (EmTask *self, GString *out)
   g_return_if_fail (EM_IS_TASK (self));
   g_return_if_fail (out->len == 0);
 
-  g_string_append_c (out, '{');
-  em_json_write_key (out, "id");
-  em_json_write_string (out, self->id);
-  em_json_write_key (out, "name");
-  em_json_write_string (out, self->name);
-  em_json_write_key (out, "action");
-  em_json_write_string (out, self->action);
-  em_json_write_key (out, "parameters");
-  em_json_write_object (out, self->parameters);
+  /* a task is written several times over its life (a store row per change,
+   * replies): the part that never changes is written once and kept */
+  if (self->json_head == NULL)
+    {
+      g_string_append_c (out, '{');
+      em_json_write_key (out, "id");
+      em_json_write_string (out, self->id);
+      em_json_write_key (out, "name");
+      em_json_write_string (out, self->name);
+      em_json_write_key (out, "action");
+      em_json_write_string (out, self->action);
+      em_json_write_key (out, "parameters");
+      em_json_write_object (out, self->parameters);
+      self->json_head = g_strndup (out->str, out->len);
+      self->json_head_len = out->len;
+    }
+  else
+    g_string_append_len (out, self->json_head, self->json_head_len);
   em_json_write_key (out, "status");
   em_json_write_string (out, em_task_status_to_string (self->status));
   em_json_write_key (out, "result");
