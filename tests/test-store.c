@@ -928,6 +928,22 @@ test_eviction (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a steady stream of acknowledgements keeps the flush timer from firing:
+ * finished tasks must leave memory all the same */
+static void
+test_eviction_under_acknowledgements (Fixture *fx, gconstpointer data)
+{
+  open_manager (fx, 5);
+  for (guint i = 0; i < 200; i++)
+    {
+      schedule (fx, "wait", "{\"duration\": 0}");
+      sync_store (fx);
+      /* the limit, its allowance of twice the limit, and a task or two
+       * still on its way */
+      g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), <=, 2 * 5 + 3);
+    }
+}
+
 static void
 test_dependency_on_evicted (Fixture *fx, gconstpointer data)
 {
@@ -1156,6 +1172,7 @@ main (int argc, char **argv)
   ADD ("/store/delete", test_delete);
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/eviction", test_eviction);
+  ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/sync/grouped", test_sync_grouped);

@@ -84,6 +84,8 @@ struct _EmEngineManager
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   GString          *row_text;       /* reused to serialize a row */
   guint             flush_source;
+  guint             evict_source;
+  gint              evict_priority;
   guint             prune_source;
   gboolean          pruning;
   guint             keep_finished;

@@ -270,13 +270,43 @@ evict_finished (EmEngineManager *self)
 }
 
 static gboolean
+evict_idle_cb (gpointer user_data)
+{
+  EmEngineManager *self = user_data;
+
+  self->evict_source = 0;
+  evict_finished (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* after a flush, the finished tasks past the limit are in the store's queue
+ * and can go. Freeing them waits until the loop has nothing better to do,
+ * unless memory would grow past twice the limit; either way it runs from an
+ * idle, never inside whatever flushed (a listener of the event being sent). */
+static void
+schedule_eviction (EmEngineManager *self)
+{
+  gint priority;
+
+  if (self->store == NULL || self->finished.length <= self->keep_finished)
+    return;
+  priority = self->finished.length > 2 * (guint64) self->keep_finished ? G_PRIORITY_DEFAULT
+                                                                       : G_PRIORITY_LOW;
+  if (self->evict_source != 0 && self->evict_priority <= priority)
+    return;
+  g_clear_handle_id (&self->evict_source, g_source_remove);
+  self->evict_source = g_idle_add_full (priority, evict_idle_cb, self, NULL);
+  self->evict_priority = priority;
+}
+
+static gboolean
 flush_idle_cb (gpointer user_data)
 {
   EmEngineManager *self = user_data;
 
   self->flush_source = 0;
   em_engine_manager_flush_unwritten (self);
-  evict_finished (self);
+  schedule_eviction (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1709,6 +1739,9 @@ start_sync (EmEngineManager *self)
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->sync_in_flight = TRUE;
   em_engine_manager_flush_unwritten (self);
+  /* under a steady stream of acknowledgements the flush timer never fires:
+   * this is where finished tasks leave memory then */
+  schedule_eviction (self);
   em_store_sync_async (self->store, NULL, sync_done_cb, waiters);
 }
 
@@ -1828,6 +1861,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
   g_clear_handle_id (&self->prune_source, g_source_remove);
+  g_clear_handle_id (&self->evict_source, g_source_remove);
   /* the last events reach the file before the writer thread stops */
   em_engine_manager_flush_unwritten (self);
   g_clear_pointer (&self->store, em_store_free);
