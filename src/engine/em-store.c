@@ -619,7 +619,8 @@ static GPtrArray *
 collect_batch (EmStore *self)
 {
   GPtrArray *batch = g_ptr_array_new ();
-  gint64 deadline = g_atomic_int_get (&self->catch_up) ? 0 : self->last_commit_us + COMMIT_INTERVAL_US;
+  gint64 deadline = g_atomic_int_get (&self->catch_up) ? 0
+                                                       : self->last_commit_us + COMMIT_INTERVAL_US;
   Op *op = g_async_queue_pop (self->writer_queue);
 
   while (TRUE)
