@@ -329,24 +329,36 @@ request_started_cb (SoupServer        *server,
   EmRestServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
 
-  /* libsoup writes head and body apart. Corked until the response is written,
-   * they leave in one segment rather than two (with its acknowledgement, half
-   * the packets on a keep-alive connection); without the cork, Nagle would hold
-   * the body until the client acknowledged the head, hence TCP_NODELAY too. */
+  /* libsoup writes head and body apart; with Nagle the body would wait for the
+   * client's (delayed) acknowledgement of the head. Once per connection: a
+   * keep-alive one carries many requests. */
   if (socket != NULL)
     {
-      /* once per connection: a keep-alive one carries many requests */
       if (g_object_get_qdata (G_OBJECT (socket), nodelay_quark ()) == NULL)
         {
           g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
           g_object_set_qdata (G_OBJECT (socket), nodelay_quark (), GINT_TO_POINTER (1));
         }
-      g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 1, NULL);
       /* a connection that sends nothing for this long is closed; a WebSocket
        * upgrade turns it off again */
       g_socket_set_timeout (socket, self->idle_timeout);
     }
   em_body_limit_watch (msg, &self->body_limit);
+}
+
+/* Corked from the end of the request until its response is written, head and
+ * body leave in one segment rather than two (with its acknowledgement, half the
+ * packets on a keep-alive connection). Not earlier: a "100 Continue" is written
+ * before the body is read, and must not wait for the cork. */
+static void
+request_read_cb (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL)
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 1, NULL);
 }
 
 /* the response is written: out it goes */
@@ -531,6 +543,7 @@ em_rest_server_listen (EmRestServer  *self,
       self->tls = TRUE;
     }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
