@@ -319,8 +319,6 @@ handle_request (SoupServer        *server,
     }
 }
 
-static G_DEFINE_QUARK (em-rest-nodelay, nodelay)
-
 static void
 request_started_cb (SoupServer        *server,
                     SoupServerMessage *msg,
@@ -329,16 +327,8 @@ request_started_cb (SoupServer        *server,
   EmRestServer *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
 
-  /* libsoup writes head and body apart; with Nagle the body would wait for the
-   * client's (delayed) acknowledgement of the head. Once per connection: a
-   * keep-alive one carries many requests. */
   if (socket != NULL)
     {
-      if (g_object_get_qdata (G_OBJECT (socket), nodelay_quark ()) == NULL)
-        {
-          g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-          g_object_set_qdata (G_OBJECT (socket), nodelay_quark (), GINT_TO_POINTER (1));
-        }
       /* a connection that sends nothing for this long is closed; a WebSocket
        * upgrade turns it off again */
       g_socket_set_timeout (socket, self->idle_timeout);
@@ -401,6 +391,10 @@ listen_socket (SoupServer      *soup,
   if (socket == NULL)
     return NULL;
   g_socket_set_listen_backlog (socket, EM_REST_LISTEN_BACKLOG);
+  /* accepted connections inherit it, so no request pays a system call for it:
+   * libsoup writes head and body apart, and with Nagle a body that misses the
+   * cork (an early error) would wait for the client's delayed acknowledgement */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   if (!g_socket_bind (socket, address, TRUE, error) ||
       !g_socket_listen (socket, error) ||
       !soup_server_listen_socket (soup, socket,
