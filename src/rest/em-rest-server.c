@@ -339,28 +339,17 @@ request_started_cb (SoupServer        *server,
 /* Corked from the end of the request until its response is written, head and
  * body leave in one segment rather than two (with its acknowledgement, half the
  * packets on a keep-alive connection). Not earlier: a "100 Continue" is written
- * before the body is read, and must not wait for the cork. */
+ * before the body is read, and must not wait for the cork. @user_data is 1 on
+ * request-read and 0 on request-finished. */
 static void
-request_read_cb (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 gpointer           user_data)
+set_cork_cb (SoupServer        *server,
+             SoupServerMessage *msg,
+             gpointer           user_data)
 {
   GSocket *socket = soup_server_message_get_socket (msg);
 
   if (socket != NULL)
-    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 1, NULL);
-}
-
-/* the response is written: out it goes */
-static void
-request_finished_cb (SoupServer        *server,
-                     SoupServerMessage *msg,
-                     gpointer           user_data)
-{
-  GSocket *socket = soup_server_message_get_socket (msg);
-
-  if (socket != NULL)
-    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 0, NULL);
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, GPOINTER_TO_INT (user_data), NULL);
 }
 
 /* a thousand WebSocket clients need more descriptors than the usual soft
@@ -537,8 +526,8 @@ em_rest_server_listen (EmRestServer  *self,
       self->tls = TRUE;
     }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
-  g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
-  g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (set_cork_cb), GINT_TO_POINTER (1));
+  g_signal_connect (self->soup, "request-finished", G_CALLBACK (set_cork_cb), GINT_TO_POINTER (0));
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (inet, (guint16) port);
