@@ -82,7 +82,6 @@ struct _EmEngineManager
   EmStore          *store;
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
-  GString          *row_text;       /* reused to serialize a row */
   guint             flush_source;
   guint             evict_source;
   gint              evict_priority;

@@ -204,21 +204,16 @@ time_to_us (GDateTime *time)
 }
 
 static EmStoreTaskRow *
-make_task_row (DirtyTask *dirty, GString *scratch)
+make_task_row (DirtyTask *dirty)
 {
   EmTask *task = dirty->task;
   GDateTime *completed = em_task_get_completed_at (task);
-  char created_at[EM_JSON_TIME_SIZE];
   EmStoreTaskRow *row;
 
-  em_json_format_time_into (em_task_get_created_at (task), created_at);
-  /* serialized here: json-glib reference counts are not atomic, and the task's
-   * parameters and result are shared with the loop. The text is built in a
-   * reused buffer, so the row is one small allocation for malloc. */
-  g_string_truncate (scratch, 0);
-  em_task_write_json (task, scratch);
-  row = em_store_task_row_new (em_task_get_id (task), em_task_get_action (task), created_at,
-                               scratch->str, scratch->len);
+  /* the row's text is written by the store's journal thread from a copy of
+   * the task's fields: the loop only copies them */
+  row = em_store_task_row_new_from_state (em_task_get_id (task), em_task_get_action (task),
+                                          em_task_dup_state (task));
   row->serial = em_task_get_serial (task);
   row->status = em_task_status_to_string (em_task_get_status (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
@@ -232,6 +227,7 @@ void
 em_engine_manager_flush_unwritten (EmEngineManager *self)
 {
   g_autoptr(GPtrArray) rows = NULL;
+  guint n_events;
 
   g_clear_handle_id (&self->flush_source, g_source_remove);
   if (self->store == NULL || (self->unwritten->len == 0 && self->dirty->len == 0))
@@ -242,15 +238,18 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
     {
       DirtyTask *dirty = g_ptr_array_index (self->dirty, i);
 
-      g_ptr_array_add (rows, make_task_row (dirty, self->row_text));
+      g_ptr_array_add (rows, make_task_row (dirty));
       if (dirty->entry != NULL)
         dirty->entry->dirty = NULL;
     }
   /* emptied, not shrunk: it fills up again by the next flush */
   g_ptr_array_set_size (self->dirty, 0);
 
+  n_events = self->unwritten->len;
   em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten));
-  self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+  /* sized for as many as last time: growing it by doubling under load meant
+   * large reallocations, each one a consolidation of malloc's fast bins */
+  self->unwritten = g_ptr_array_new_full (n_events, (GDestroyNotify) em_store_event_row_free);
 }
 
 
@@ -1866,7 +1865,6 @@ em_engine_manager_finalize (GObject *object)
   em_engine_manager_flush_unwritten (self);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
-  g_string_free (self->row_text, TRUE);
   g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);
@@ -1966,7 +1964,6 @@ em_engine_manager_init (EmEngineManager *self)
   self->ring = em_event_ring_new (EVENT_RING_SIZE);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   self->dirty = g_ptr_array_new_with_free_func ((GDestroyNotify) dirty_task_free);
-  self->row_text = g_string_sized_new (1024);
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)

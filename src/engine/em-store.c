@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-store-journal.h"
 #include "engine/em-store-private.h"
 
@@ -151,9 +152,41 @@ em_store_task_row_new (const char *id,
   return row;
 }
 
+EmStoreTaskRow *
+em_store_task_row_new_from_state (const char *id, const char *action, EmTaskState *state)
+{
+  gsize id_length = strlen (id), action_length = strlen (action);
+  EmStoreTaskRow *row = g_malloc0 (sizeof *row + id_length + action_length + 2);
+  char *at = (char *) (row + 1);
+
+  at = put_string (&row->id, at, id, id_length);
+  put_string (&row->action, at, action, action_length);
+  row->state = state;
+  return row;
+}
+
+void
+em_store_task_row_render (EmStoreTaskRow *row, GString *scratch)
+{
+  if (row->json != NULL)
+    return;
+  g_string_truncate (scratch, 0);
+  em_task_state_write_json (row->state, scratch);
+  /* one block for both, as for a row made with its text */
+  row->rendered = g_malloc (EM_JSON_TIME_SIZE + scratch->len + 1);
+  em_json_format_time_into (em_task_state_get_created_at (row->state), row->rendered);
+  row->created_at = row->rendered;
+  row->json = row->rendered + EM_JSON_TIME_SIZE;
+  memcpy (row->json, scratch->str, scratch->len + 1);
+}
+
 void
 em_store_task_row_free (EmStoreTaskRow *row)
 {
+  if (row == NULL)
+    return;
+  em_task_state_free (row->state);
+  g_free (row->rendered);
   g_free (row);
 }
 
@@ -707,6 +740,7 @@ journal_main (gpointer user_data)
 {
   EmStore *self = user_data;
   g_autoptr(GByteArray) records = g_byte_array_new ();
+  g_autoptr(GString) scratch = g_string_sized_new (1024);
   guint64 journaled_seq;
   gboolean running = TRUE;
 
@@ -731,6 +765,8 @@ journal_main (gpointer user_data)
           op = g_ptr_array_index (batch, i);
           if (op->kind != OP_WRITE)
             continue;
+          for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
+            em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch);
           em_store_journal_encode (records, op->tasks, op->events);
           batch_seq = MAX (batch_seq, last_event_seq (op->events));
         }

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-task.h"
 #include "engine/em-task-query.h"
 
 G_BEGIN_DECLS
@@ -20,7 +21,8 @@ typedef struct _EmStore EmStore;
 
 /* one task's state as of the events handed over with it */
 typedef struct {
-  char       *id;              /* id, action, created_at and json share the row's block */
+  char       *id;              /* id and action share the row's block; so do created_at
+                                * and json, unless rendered from @state */
   guint64     serial;
   const char *status;          /* static */
   char       *action;
@@ -29,7 +31,9 @@ typedef struct {
   gint64      finished_us;     /* 0 while unfinished */
   gboolean    batch_exclusive;
   guint64     scheduled_seq;
-  char       *json;
+  char       *json;            /* NULL until em_store_task_row_render() */
+  EmTaskState *state;          /* (nullable) what created_at and json are rendered from */
+  char       *rendered;        /* (nullable) the block they were rendered into */
 } EmStoreTaskRow;
 
 typedef struct {
@@ -85,6 +89,15 @@ EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
                                          const char            *created_at,
                                          const char            *json,
                                          gsize                  json_length);
+/* a row whose created_at and json are rendered from @state (transfer full)
+ * later, by em_store_task_row_render(), off the main loop */
+EmStoreTaskRow  *em_store_task_row_new_from_state (const char    *id,
+                                                   const char    *action,
+                                                   EmTaskState   *state);
+/* fills in created_at and json from the state, if not done yet; @scratch is
+ * any empty or reusable buffer */
+void        em_store_task_row_render    (EmStoreTaskRow        *row,
+                                         GString               *scratch);
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
 /* @task_id: (nullable) */
 EmStoreEventRow *em_store_event_row_new (const char            *task_id);

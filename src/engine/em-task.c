@@ -23,8 +23,8 @@ struct _EmTask
   char         *name;
   char         *action;
   JsonObject   *parameters;
-  char         *json_head;    /* `{"id":…,"parameters":…`: these never change */
-  gsize         json_head_len;
+  GBytes       *json_head;    /* `{"id":…,"parameters":…`: these never change */
+  GBytes       *result_json;  /* @result as JSON, made on first use */
   EmTaskStatus  status;
   JsonObject   *result;
   char         *error;
@@ -85,7 +85,8 @@ em_task_finalize (GObject *object)
   g_free (self->name);
   g_free (self->action);
   g_clear_pointer (&self->parameters, json_object_unref);
-  g_free (self->json_head);
+  g_clear_pointer (&self->json_head, g_bytes_unref);
+  g_clear_pointer (&self->result_json, g_bytes_unref);
   g_clear_pointer (&self->result, json_object_unref);
   g_free (self->error);
   g_clear_pointer (&self->created_at, g_date_time_unref);
@@ -463,6 +464,7 @@ em_task_mark_completed (EmTask *self, JsonObject *result)
   g_object_freeze_notify (G_OBJECT (self));
   self->result = result != NULL ? json_object_ref (result) : json_object_new ();
   json_object_seal (self->result);
+  g_clear_pointer (&self->result_json, g_bytes_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
   em_task_set_progress (self, 1.0);
   mark_finished (self, EM_TASK_STATUS_COMPLETED);
@@ -787,68 +789,204 @@ em_task_to_json_string (EmTask *self)
   return g_string_free (out, FALSE);
 }
 
+struct _EmTaskState
+{
+  GBytes       *head;
+  EmTaskStatus  status;
+  GBytes       *result;       /* (nullable) */
+  char         *error;
+  GDateTime    *created_at;
+  GDateTime    *started_at;
+  GDateTime    *completed_at;
+  gdouble       progress;
+  gint          priority;
+  GStrv         depends_on;
+  GStrv         waiting_on;
+  guint         max_retries;
+  gdouble       retry_delay;
+  guint         attempts;
+  GDateTime    *run_at;
+  gdouble       timeout;
+  GStrv         waiting_for;
+  char         *batch;
+};
+
+/* a task is written several times over its life (a store row per change,
+ * replies): the part that never changes is written once and kept, and so is
+ * the result, which is set once */
+static void
+borrow_state (EmTask *self, EmTaskState *state)
+{
+  if (self->json_head == NULL)
+    {
+      GString *head = g_string_sized_new (256);
+
+      g_string_append_c (head, '{');
+      em_json_write_key (head, "id");
+      em_json_write_string (head, self->id);
+      em_json_write_key (head, "name");
+      em_json_write_string (head, self->name);
+      em_json_write_key (head, "action");
+      em_json_write_string (head, self->action);
+      em_json_write_key (head, "parameters");
+      em_json_write_object (head, self->parameters);
+      self->json_head = g_string_free_to_bytes (head);
+    }
+  if (self->result != NULL && self->result_json == NULL)
+    {
+      GString *result = g_string_new (NULL);
+
+      em_json_write_object (result, self->result);
+      self->result_json = g_string_free_to_bytes (result);
+    }
+
+  state->head = self->json_head;
+  state->status = self->status;
+  state->result = self->result_json;
+  state->error = self->error;
+  state->created_at = self->created_at;
+  state->started_at = self->started_at;
+  state->completed_at = self->completed_at;
+  state->progress = self->progress;
+  state->priority = self->priority;
+  state->depends_on = self->depends_on;
+  state->waiting_on = self->waiting_on;
+  state->max_retries = self->max_retries;
+  state->retry_delay = self->retry_delay;
+  state->attempts = self->attempts;
+  state->run_at = self->run_at;
+  state->timeout = self->timeout;
+  state->waiting_for = self->waiting_for;
+  state->batch = self->batch;
+}
+
 void
 em_task_write_json (EmTask *self, GString *out)
 {
+  EmTaskState state;
+
   g_return_if_fail (EM_IS_TASK (self));
   g_return_if_fail (out->len == 0);
 
-  /* a task is written several times over its life (a store row per change,
-   * replies): the part that never changes is written once and kept */
-  if (self->json_head == NULL)
+  borrow_state (self, &state);
+  em_task_state_write_json (&state, out);
+}
+
+static GDateTime *
+time_ref0 (GDateTime *time)
+{
+  return time != NULL ? g_date_time_ref (time) : NULL;
+}
+
+/* an empty list is written as [] either way; most are empty */
+static GStrv
+strv_dup0 (GStrv strv)
+{
+  return strv != NULL && strv[0] != NULL ? g_strdupv (strv) : NULL;
+}
+
+EmTaskState *
+em_task_dup_state (EmTask *self)
+{
+  EmTaskState *state;
+
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  state = g_new (EmTaskState, 1);
+  borrow_state (self, state);
+  g_bytes_ref (state->head);
+  if (state->result != NULL)
+    g_bytes_ref (state->result);
+  state->error = g_strdup (state->error);
+  state->created_at = time_ref0 (state->created_at);
+  state->started_at = time_ref0 (state->started_at);
+  state->completed_at = time_ref0 (state->completed_at);
+  state->run_at = time_ref0 (state->run_at);
+  state->depends_on = strv_dup0 (state->depends_on);
+  state->waiting_on = strv_dup0 (state->waiting_on);
+  state->waiting_for = strv_dup0 (state->waiting_for);
+  state->batch = g_strdup (state->batch);
+  return state;
+}
+
+GDateTime *
+em_task_state_get_created_at (const EmTaskState *state)
+{
+  return state->created_at;
+}
+
+void
+em_task_state_write_json (const EmTaskState *state, GString *out)
+{
+  gsize size = 0;
+  const char *text = g_bytes_get_data (state->head, &size);
+
+  g_return_if_fail (out->len == 0);
+
+  g_string_append_len (out, text, size);
+  em_json_write_key (out, "status");
+  em_json_write_string (out, em_task_status_to_string (state->status));
+  em_json_write_key (out, "result");
+  if (state->result != NULL)
     {
-      g_string_append_c (out, '{');
-      em_json_write_key (out, "id");
-      em_json_write_string (out, self->id);
-      em_json_write_key (out, "name");
-      em_json_write_string (out, self->name);
-      em_json_write_key (out, "action");
-      em_json_write_string (out, self->action);
-      em_json_write_key (out, "parameters");
-      em_json_write_object (out, self->parameters);
-      self->json_head = g_strndup (out->str, out->len);
-      self->json_head_len = out->len;
+      text = g_bytes_get_data (state->result, &size);
+      g_string_append_len (out, text, size);
     }
   else
-    g_string_append_len (out, self->json_head, self->json_head_len);
-  em_json_write_key (out, "status");
-  em_json_write_string (out, em_task_status_to_string (self->status));
-  em_json_write_key (out, "result");
-  em_json_write_object (out, self->result);
+    g_string_append (out, "null");
   em_json_write_key (out, "error");
-  em_json_write_string (out, self->error);
+  em_json_write_string (out, state->error);
   em_json_write_key (out, "created_at");
-  em_json_write_time (out, self->created_at);
+  em_json_write_time (out, state->created_at);
   em_json_write_key (out, "started_at");
-  em_json_write_time (out, self->started_at);
+  em_json_write_time (out, state->started_at);
   em_json_write_key (out, "completed_at");
-  em_json_write_time (out, self->completed_at);
+  em_json_write_time (out, state->completed_at);
   em_json_write_key (out, "progress");
-  em_json_write_double (out, self->progress);
+  em_json_write_double (out, state->progress);
   em_json_write_key (out, "priority");
-  em_json_write_int64 (out, self->priority);
+  em_json_write_int64 (out, state->priority);
   em_json_write_key (out, "depends_on");
-  em_json_write_strv (out, self->depends_on);
+  em_json_write_strv (out, state->depends_on);
   em_json_write_key (out, "waiting_on");
-  em_json_write_strv (out, self->waiting_on);
+  em_json_write_strv (out, state->waiting_on);
   em_json_write_key (out, "waiting_for");
-  em_json_write_strv (out, self->waiting_for);
+  em_json_write_strv (out, state->waiting_for);
   em_json_write_key (out, "max_retries");
-  em_json_write_uint64 (out, self->max_retries);
+  em_json_write_uint64 (out, state->max_retries);
   em_json_write_key (out, "retry_delay");
-  em_json_write_double (out, self->retry_delay);
+  em_json_write_double (out, state->retry_delay);
   em_json_write_key (out, "attempts");
-  em_json_write_uint64 (out, self->attempts);
+  em_json_write_uint64 (out, state->attempts);
   em_json_write_key (out, "run_at");
-  em_json_write_time (out, self->run_at);
+  em_json_write_time (out, state->run_at);
   em_json_write_key (out, "timeout");
-  if (self->timeout > 0)
-    em_json_write_double (out, self->timeout);
+  if (state->timeout > 0)
+    em_json_write_double (out, state->timeout);
   else
     g_string_append (out, "null");
   em_json_write_key (out, "batch");
-  em_json_write_string (out, self->batch);
+  em_json_write_string (out, state->batch);
   g_string_append_c (out, '}');
+}
+
+void
+em_task_state_free (EmTaskState *state)
+{
+  if (state == NULL)
+    return;
+  g_bytes_unref (state->head);
+  g_clear_pointer (&state->result, g_bytes_unref);
+  g_free (state->error);
+  g_clear_pointer (&state->created_at, g_date_time_unref);
+  g_clear_pointer (&state->started_at, g_date_time_unref);
+  g_clear_pointer (&state->completed_at, g_date_time_unref);
+  g_clear_pointer (&state->run_at, g_date_time_unref);
+  g_strfreev (state->depends_on);
+  g_strfreev (state->waiting_on);
+  g_strfreev (state->waiting_for);
+  g_free (state->batch);
+  g_free (state);
 }
 
 GVariant *

@@ -59,6 +59,18 @@ void          em_task_write_json       (EmTask  *self,
                                         GString *out);
 GVariant     *em_task_to_variant       (EmTask *self);
 
+/* a copy of what em_task_write_json() writes, taken on the loop and written
+ * out on any thread: it holds no json-glib object (their reference counts
+ * are not atomic), only copies and atomically counted GBytes and GDateTime */
+typedef struct _EmTaskState EmTaskState;
+
+EmTaskState  *em_task_dup_state        (EmTask            *self);
+GDateTime    *em_task_state_get_created_at (const EmTaskState *state);
+/* @out must be empty, as for em_task_write_json() */
+void          em_task_state_write_json (const EmTaskState *state,
+                                        GString           *out);
+void          em_task_state_free       (EmTaskState       *state);
+
 const char   *em_task_status_to_string   (EmTaskStatus status);
 gboolean      em_task_status_from_string (const char   *text,
                                           EmTaskStatus *out_status);
