@@ -41,6 +41,7 @@ static struct {
   guint subscription;
   GPtrArray *signals; /* every signal the service sent, in order */
   const char *max_calls; /* --dbus-max-calls-per-sender for the next start, or NULL */
+  gboolean little_memory; /* --keep-finished 0 --finished-cache-size 1 for the next start */
 } fixture;
 
 static void
@@ -88,12 +89,19 @@ spawn_daemon (GSubprocessFlags   flags,
               const char        *data_dir,
               GError           **error)
 {
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  g_auto(GStrv) args = NULL;
+
+  g_strv_builder_addv (argv, (const char *[]) { daemon_path (), "--bus", "session", "--no-http",
+                                                 "--data-dir", data_dir, NULL });
   if (fixture.max_calls != NULL)
-    return g_subprocess_new (flags, error, daemon_path (), "--bus", "session", "--no-http",
-                             "--data-dir", data_dir,
-                             "--dbus-max-calls-per-sender", fixture.max_calls, NULL);
-  return g_subprocess_new (flags, error, daemon_path (), "--bus", "session", "--no-http",
-                           "--data-dir", data_dir, NULL);
+    g_strv_builder_addv (argv, (const char *[]) { "--dbus-max-calls-per-sender",
+                                                   fixture.max_calls, NULL });
+  if (fixture.little_memory)
+    g_strv_builder_addv (argv, (const char *[]) { "--keep-finished", "0",
+                                                   "--finished-cache-size", "1", NULL });
+  args = g_strv_builder_end (argv);
+  return g_subprocess_newv ((const char * const *) args, flags, error);
 }
 
 static gboolean
@@ -436,6 +444,63 @@ test_fail (void)
   task = get_task (id);
   g_assert_cmpstr (dict_string (task, "status"), ==, "failed");
   g_assert_cmpstr (dict_string (task, "error"), ==, reason);
+}
+
+/* a dependency on a task only the task database still knows of: the
+ * service looks it up before scheduling */
+static void
+test_dependency_from_history (void)
+{
+  g_autofree char *done = NULL, *failed = NULL, *expected = NULL;
+  g_autofree char *after = NULL, *after_failed = NULL, *newest = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GError) error = NULL;
+
+  stop_daemon (SIGTERM);
+  fixture.little_memory = TRUE;
+  start_daemon ();
+
+  done = schedule ("done", "wait", "{'duration': <0>}", NULL);
+  failed = schedule ("too far", "move_stage", "{'x': <60000.0>}", NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskFailed", failed) != NULL, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", done) != NULL, TIMEOUT_MS);
+  /* the newest finished task takes the one final status kept in memory, once
+   * its last state is flushed (within 50 ms) and it leaves memory */
+  newest = schedule ("newest", "wait", "{'duration': <0>}", NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", newest) != NULL, TIMEOUT_MS);
+  em_test_run_for (300);
+
+  options = g_variant_ref_sink (g_variant_new_parsed ("{'depends_on': <[%s]>}", done));
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new ("(ss@a{sv}@a{sv})", "after", "wait",
+                               g_variant_new_parsed ("{'duration': <0>}"), options),
+                G_VARIANT_TYPE ("(so)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(so)", &after, NULL);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", after) != NULL, TIMEOUT_MS);
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+                g_variant_new_parsed ("([{'name': <'after failed'>, 'action': <'wait'>, "
+                                      "'depends_on': <[%s]>}], @a{sv} {})", failed),
+                G_VARIANT_TYPE ("(as)"), &error);
+  g_assert_no_error (error);
+  {
+    g_auto(GStrv) ids = NULL;
+
+    g_variant_get (reply, "(^as)", &ids);
+    after_failed = g_strdup (ids[0]);
+  }
+  task = get_task (after_failed);
+  expected = g_strdup_printf ("dependency %s failed", failed);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "failed");
+  g_assert_cmpstr (dict_string (task, "error"), ==, expected);
+
+  stop_daemon (SIGTERM);
+  fixture.little_memory = FALSE;
+  start_daemon ();
 }
 
 static void
@@ -1540,6 +1605,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/task/object", test_task_object);
   g_test_add_func ("/dbus/object-manager/lifetime", test_object_manager);
   g_test_add_func ("/dbus/scheduling/batch", test_batch);
+  g_test_add_func ("/dbus/scheduling/dependency-from-history", test_dependency_from_history);
   g_test_add_func ("/dbus/scheduling/batch-exclusive", test_batch_exclusive);
   g_test_add_func ("/dbus/scheduling/pause-resume", test_pause_resume);
   g_test_add_func ("/dbus/scheduling/retrying", test_retrying);

@@ -1574,6 +1574,26 @@ test_history (Fixture       *f,
   path = g_strconcat ("/tasks/", g_ptr_array_index (ids, 5), NULL);
   gone = http (f, "GET", path, NULL, NULL);
   assert_problem (gone, 404, g_ptr_array_index (ids, 5));
+
+  /* with the final status of only the newest in memory, depends_on on an
+   * older task is looked up in the store */
+  g_object_set (f->manager, "finished-cache-size", 1, NULL);
+  {
+    g_autofree char *body = g_strdup_printf ("{\"name\":\"after\",\"action\":\"wait\","
+                                             "\"depends_on\":[\"%s\"]}", capture);
+    g_autofree char *batch = g_strdup_printf ("[{\"name\":\"b\",\"action\":\"wait\","
+                                              "\"depends_on\":[\"%s\"]}]", capture);
+    g_autofree char *deleted_dep = g_strdup_printf ("{\"name\":\"x\",\"action\":\"wait\","
+                                                    "\"depends_on\":[\"%s\"]}",
+                                                    (char *) g_ptr_array_index (ids, 5));
+    g_autofree char *after = create_task (f, body);
+    g_autoptr(Reply) batch_reply = http (f, "POST", "/tasks", "application/json", batch);
+    g_autoptr(Reply) unknown = http (f, "POST", "/tasks", "application/json", deleted_dep);
+
+    wait_for_status (f, after, "completed");
+    g_assert_cmpuint (reply_status (batch_reply), ==, 201);
+    assert_problem (unknown, 400, "depends_on");
+  }
 }
 
 /* ?since=SEQ: history then live, no gap, no duplicate, while events flow */

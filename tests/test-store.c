@@ -13,6 +13,7 @@
 #include "devices/em-sim-stage.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-finished-cache.h"
 #include "em-test-util.h"
 
 /* outside the stage's travel: fails at run time */
@@ -983,6 +984,165 @@ test_dependency_on_evicted (Fixture *fx, gconstpointer data)
 }
 
 static void
+dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (em_engine_manager_look_up_dependencies_finish (EM_ENGINE_MANAGER (source),
+                                                                result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static EmTask *
+schedule_after_lookup (Fixture *fx, const char *dependency, GError **error)
+{
+  g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(GPtrArray) specs = g_ptr_array_new ();
+  gboolean done = FALSE;
+
+  spec->depends_on = g_strdupv ((char *[]) { (char *) dependency, NULL });
+  g_ptr_array_add (specs, spec);
+  if (!em_engine_manager_dependencies_known (fx->manager, specs))
+    {
+      em_engine_manager_look_up_dependencies_async (fx->manager, specs, NULL,
+                                                    dependencies_looked_up_cb, &done);
+      EM_TEST_WAIT_UNTIL (done, 5000);
+    }
+  return em_engine_manager_schedule_task (fx->manager, spec, error);
+}
+
+/* the final status of finished tasks is kept in memory up to a limit; past
+ * it, a dependency on one is looked up in the store before scheduling */
+static void
+test_dependency_beyond_cache (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *ok_id = NULL, *failed_id = NULL, *expected = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  EmTaskSpec *spec;
+  EmTask *task;
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_assert_null (fx->manager);
+      fx->manager = new_manager (fx);
+      g_object_set (fx->manager, "keep-finished", 0, "finished-cache-size", 1, NULL);
+      g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+      g_assert_no_error (error);
+
+      if (round == 0)
+        {
+          ok_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+          failed_id = g_strdup (em_task_get_id (schedule (fx, FAILING, FAILING_PARAMS)));
+          expected = g_strdup_printf ("dependency %s failed", failed_id);
+          /* a third finished task takes the one place in memory */
+          schedule (fx, "wait", "{\"duration\": 0}");
+          EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+          sync_store (fx);
+        }
+
+      /* without the lookup, the id is unknown */
+      spec = spec_new ("wait", "{\"duration\": 1}");
+      spec->depends_on = g_strdupv ((char *[]) { ok_id, NULL });
+      g_ptr_array_add (specs, spec);
+      g_assert_false (em_engine_manager_dependencies_known (fx->manager, specs));
+      g_assert_null (em_engine_manager_schedule_task (fx->manager, spec, &error));
+      g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+
+      task = schedule_after_lookup (fx, ok_id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (em_task_get_status (task), !=, EM_TASK_STATUS_FAILED);
+      g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, NULL);
+      task = schedule_after_lookup (fx, failed_id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+      g_assert_cmpstr (em_task_get_error (task), ==, expected);
+      g_assert_null (schedule_after_lookup (fx, "0b5c0b7e-0000-4000-8000-000000000000", &error));
+      g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+
+      EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+      close_manager (fx);
+    }
+}
+
+/* a record can still list a dependency that finished just before a crash; at
+ * the next start its final status comes from the database, however old */
+static void
+test_restart_waiting_on_old (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) later = spec_new ("wait", "{\"duration\": 0}");
+  g_autoptr(EmTaskSpec) waiting = spec_new ("wait", "{\"duration\": 0}");
+  g_autofree char *old_id = NULL, *later_id = NULL, *waiting_id = NULL, *sql = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+  EmTask *task;
+
+  open_manager (fx, 0);
+  g_object_set (fx->manager, "finished-cache-size", 1, NULL);
+  old_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  later->delay = 3600;
+  later_id = g_strdup (em_task_get_id (schedule_spec (fx, later)));
+  waiting->depends_on = g_strdupv ((char *[]) { later_id, NULL });
+  waiting_id = g_strdup (em_task_get_id (schedule_spec (fx, waiting)));
+  /* two more finish after the old one: its status is no longer kept */
+  schedule (fx, "wait", "{\"duration\": 0}");
+  schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 2, 5000);
+  close_manager (fx);
+
+  /* the record as a crash could leave it: depending on the old task, and
+   * still waiting on it */
+  g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
+  sql = g_strdup_printf ("UPDATE tasks SET json = json_set (json, "
+                         "'$.depends_on', json_array ('%s', '%s'), "
+                         "'$.waiting_on', json_array ('%s', '%s')) WHERE id = '%s'",
+                         old_id, later_id, old_id, later_id, waiting_id);
+  exec_sql (db, sql);
+  sqlite3_close (db);
+
+  fx->manager = new_manager (fx);
+  g_object_set (fx->manager, "keep-finished", 0, "finished-cache-size", 1, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  task = em_engine_manager_get_task (fx->manager, waiting_id);
+  g_assert_nonnull (task);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+  g_assert_cmpstrv (em_task_get_waiting_on (task), ((const char *[]) { later_id, NULL }));
+}
+
+/* the oldest go first once past the maximum; a re-added id becomes the newest */
+static void
+test_finished_cache (void)
+{
+  g_autoptr(EmFinishedCache) cache = em_finished_cache_new (2);
+  EmTaskStatus status = EM_TASK_STATUS_PENDING;
+
+  em_finished_cache_add (cache, "a", EM_TASK_STATUS_COMPLETED);
+  em_finished_cache_add (cache, "b", EM_TASK_STATUS_FAILED);
+  em_finished_cache_add (cache, "a", EM_TASK_STATUS_CANCELLED);
+  em_finished_cache_add (cache, "c", EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpuint (em_finished_cache_get_size (cache), ==, 2);
+  g_assert_false (em_finished_cache_lookup (cache, "b", NULL));
+  g_assert_true (em_finished_cache_lookup (cache, "a", &status));
+  g_assert_cmpint (status, ==, EM_TASK_STATUS_CANCELLED);
+
+  em_finished_cache_remove (cache, "a");
+  em_finished_cache_remove (cache, "no such id");
+  g_assert_false (em_finished_cache_lookup (cache, "a", NULL));
+  g_assert_true (em_finished_cache_lookup (cache, "c", NULL));
+
+  em_finished_cache_add (cache, "d", EM_TASK_STATUS_FAILED);
+  em_finished_cache_set_max_size (cache, 1);
+  g_assert_cmpuint (em_finished_cache_get_size (cache), ==, 1);
+  g_assert_true (em_finished_cache_lookup (cache, "d", &status));
+  g_assert_cmpint (status, ==, EM_TASK_STATUS_FAILED);
+}
+
+static void
 test_events_resume (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
@@ -1174,6 +1334,9 @@ main (int argc, char **argv)
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
+  ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
+  ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
+  g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/sync/grouped", test_sync_grouped);
   ADD ("/store/wal/checkpointed", test_wal_checkpointed);

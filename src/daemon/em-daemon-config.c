@@ -30,6 +30,8 @@ em_daemon_config_init_defaults (EmDaemonConfig *config)
   config->token_file = NULL;
   /* -1: the REST server's own default */
   config->max_pending = -1;
+  config->keep_finished = -1;
+  config->finished_cache_size = -1;
   config->ws_max_clients = -1;
   config->max_header_size = -1;
   config->idle_timeout = -1;

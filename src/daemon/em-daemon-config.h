@@ -24,6 +24,10 @@ typedef struct {
   char            *tls_key;
   GStrv            cors_origins;
   gint             max_pending;
+  /* finished tasks kept in memory whole, then by final status only (for
+   * depends_on); -1 (or 0 for the second): the engine's defaults */
+  gint             keep_finished;
+  gint             finished_cache_size;
   gint             ws_max_clients;
   gint             max_header_size;
   gint             idle_timeout;

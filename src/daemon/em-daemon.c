@@ -220,6 +220,10 @@ em_daemon_start_async (EmDaemon            *self,
                 "retention-max-tasks", self->config.retention_max_tasks,
                 "retention-max-age", (gdouble) self->config.retention_max_age_days * 24 * 3600,
                 NULL);
+  if (self->config.keep_finished >= 0)
+    g_object_set (self->manager, "keep-finished", (guint) self->config.keep_finished, NULL);
+  if (self->config.finished_cache_size > 0)
+    g_object_set (self->manager, "finished-cache-size", (guint) self->config.finished_cache_size, NULL);
   if (self->settings != NULL)
     self->watch = em_settings_watch_new (self->settings, self->manager, &self->config);
   /* the record comes back before anyone is served; a bad file stops startup */

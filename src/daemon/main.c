@@ -105,6 +105,8 @@ main (int argc, char **argv)
   g_autofree char *tls_key = NULL;
   g_auto(GStrv) cors_origins = NULL;
   int max_pending = -1;
+  int keep_finished = -1;
+  int finished_cache_size = -1;
   int ws_max_clients = -1;
   int max_header_size = -1;
   int idle_timeout = -1;
@@ -144,6 +146,10 @@ main (int argc, char **argv)
       N_("An origin (e.g. https://lab.example.org) whose web pages may use the REST API; repeatable"), N_("ORIGIN") },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       N_("Pending tasks beyond which submissions are refused (REST 429, D-Bus Unavailable); 0: no limit (default 100000)"), N_("N") },
+    { "keep-finished", 0, 0, G_OPTION_ARG_INT, &keep_finished,
+      N_("Finished tasks kept whole in memory for quick answers; the rest are read from the task database (default 1000)"), N_("N") },
+    { "finished-cache-size", 0, 0, G_OPTION_ARG_INT, &finished_cache_size,
+      N_("Finished tasks whose final status stays in memory for depends_on; older ones are read from the task database (default 100000)"), N_("N") },
     { "ws-max-clients", 0, 0, G_OPTION_ARG_INT, &ws_max_clients,
       N_("WebSocket clients served at once (default 4096)"), N_("N") },
     { "max-header-size", 0, 0, G_OPTION_ARG_INT, &max_header_size,
@@ -244,6 +250,8 @@ main (int argc, char **argv)
   replace_str (&config.tls_key, tls_key);
   config.cors_origins = g_steal_pointer (&cors_origins);
   config.max_pending = max_pending;
+  config.keep_finished = keep_finished;
+  config.finished_cache_size = finished_cache_size;
   config.ws_max_clients = ws_max_clients;
   config.max_header_size = max_header_size;
   config.idle_timeout = idle_timeout;

@@ -139,40 +139,6 @@ spec_from_call (const char  *name,
   return g_steal_pointer (&spec);
 }
 
-void
-em_dbus_submit_task (EmEngineManager       *manager,
-                     EmDbusTaskTable       *tasks,
-                     EmDBusEngineManager1  *iface,
-                     GDBusMethodInvocation *invocation,
-                     const char            *name,
-                     const char            *action,
-                     GVariant              *parameters,
-                     GVariant              *options,
-                     GCancellable          *cancellable)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(EmTaskSpec) spec = NULL;
-  Pending *pending;
-  EmDbusTaskObject *object;
-  EmTask *task;
-
-  spec = spec_from_call (name, action, parameters, options, &error);
-  task = spec != NULL ? em_engine_manager_schedule_task (manager, spec, &error) : NULL;
-  if (task == NULL)
-    {
-      em_dbus_return_error (invocation, error);
-      return;
-    }
-
-  /* normally exported already by the task-scheduled event; this makes the path
-   * in the reply valid whatever the engine's signal order */
-  object = em_dbus_task_table_ensure (tasks, task);
-  pending = pending_new (iface, invocation);
-  pending->ids = g_strdupv ((char *[]) { (char *) em_task_get_id (task), NULL });
-  pending->path = g_strdup (em_dbus_task_object_get_path (object));
-  em_engine_manager_sync_async (manager, cancellable, task_synced_cb, pending);
-}
-
 /* one a{sv} item as the REST body's JSON object */
 static EmTaskSpec *
 spec_from_item (GVariant  *item,
@@ -220,17 +186,15 @@ parse_batch_options (GVariant  *options,
 }
 
 static GPtrArray *
-schedule_batch (EmEngineManager  *manager,
-                GVariant         *items,
-                GVariant         *options,
-                GError          **error)
+specs_from_batch (GVariant  *items,
+                  GVariant  *options,
+                  gboolean  *exclusive,
+                  GError   **error)
 {
   g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
-  gboolean exclusive = FALSE;
-  GPtrArray *created;
   gsize n = g_variant_n_children (items);
 
-  if (!parse_batch_options (options, &exclusive, error))
+  if (!parse_batch_options (options, exclusive, error))
     return NULL;
 
   for (gsize i = 0; i < n; i++)
@@ -242,12 +206,130 @@ schedule_batch (EmEngineManager  *manager,
         return NULL;
       g_ptr_array_add (specs, spec);
     }
+  return g_steal_pointer (&specs);
+}
 
-  /* the engine names an item as "[2] …" */
-  created = em_engine_manager_schedule_batch (manager, specs, exclusive, error);
-  if (created == NULL && g_str_has_prefix ((*error)->message, "["))
-    g_prefix_error (error, "tasks");
-  return created;
+/* what scheduling needs, and where the reply goes */
+typedef struct {
+  EmEngineManager       *manager;
+  EmDbusTaskTable       *tasks;
+  EmDBusEngineManager1  *iface;
+  GDBusMethodInvocation *invocation;
+  GPtrArray             *specs;     /* EmTaskSpec */
+  gboolean               batch;
+  gboolean               exclusive;
+  GCancellable          *cancellable;
+} Submission;
+
+static void
+submission_free (Submission *submission)
+{
+  g_object_unref (submission->manager);
+  g_object_unref (submission->tasks);
+  g_object_unref (submission->iface);
+  g_ptr_array_unref (submission->specs);
+  g_clear_object (&submission->cancellable);
+  g_free (submission);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Submission, submission_free)
+
+/* schedules, then replies once the tasks are committed; consumes the invocation */
+static void
+schedule (Submission *submission)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  g_autoptr(GPtrArray) created = NULL;
+  GDBusMethodInvocation *invocation = submission->invocation;
+  EmDbusTaskObject *object = NULL;
+  Pending *pending;
+
+  if (submission->batch)
+    {
+      created = em_engine_manager_schedule_batch (submission->manager, submission->specs,
+                                                  submission->exclusive, &error);
+      /* the engine names an item as "[2] …" */
+      if (created == NULL && g_str_has_prefix (error->message, "["))
+        g_prefix_error (&error, "tasks");
+    }
+  else
+    {
+      EmTask *task = em_engine_manager_schedule_task (submission->manager,
+                                                      g_ptr_array_index (submission->specs, 0),
+                                                      &error);
+
+      if (task != NULL)
+        {
+          created = g_ptr_array_new ();
+          g_ptr_array_add (created, task);
+        }
+    }
+  if (created == NULL)
+    {
+      em_dbus_return_error (invocation, error);
+      return;
+    }
+
+  /* normally exported already by the task-scheduled event; this makes the
+   * paths in the reply valid whatever the engine's signal order */
+  for (guint i = 0; i < created->len; i++)
+    {
+      EmTask *task = g_ptr_array_index (created, i);
+
+      object = em_dbus_task_table_ensure (submission->tasks, task);
+      g_strv_builder_add (ids, em_task_get_id (task));
+    }
+
+  pending = pending_new (submission->iface, invocation);
+  pending->ids = g_strv_builder_end (ids);
+  if (!submission->batch)
+    pending->path = g_strdup (em_dbus_task_object_get_path (object));
+  em_engine_manager_sync_async (submission->manager, submission->cancellable,
+                                submission->batch ? batch_synced_cb : task_synced_cb, pending);
+}
+
+static void
+dependencies_found_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(Submission) submission = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (em_engine_manager_look_up_dependencies_finish (EM_ENGINE_MANAGER (source), result, &error))
+    schedule (submission);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_dbus_method_invocation_return_error_literal (submission->invocation, EM_ERROR,
+                                                   EM_ERROR_UNAVAILABLE,
+                                                   _("The service is shutting down"));
+  else
+    g_dbus_method_invocation_return_error (submission->invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                           _("depends_on: the task history cannot be read: %s"),
+                                           error->message);
+}
+
+/* a dependency on a task that finished long ago is looked up in the store
+ * first; everything else is scheduled at once */
+static void
+submit (Submission *now)
+{
+  Submission *later;
+
+  if (em_engine_manager_dependencies_known (now->manager, now->specs))
+    {
+      schedule (now);
+      return;
+    }
+  later = g_memdup2 (now, sizeof *now);
+  g_object_ref (later->manager);
+  g_object_ref (later->tasks);
+  g_object_ref (later->iface);
+  g_ptr_array_ref (later->specs);
+  if (later->cancellable != NULL)
+    g_object_ref (later->cancellable);
+  em_engine_manager_look_up_dependencies_async (later->manager, later->specs, later->cancellable,
+                                                dependencies_found_cb, later);
 }
 
 void
@@ -260,26 +342,38 @@ em_dbus_submit_batch (EmEngineManager       *manager,
                       GCancellable          *cancellable)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) created = NULL;
-  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
-  Pending *pending;
+  g_autoptr(GPtrArray) specs = NULL;
+  gboolean exclusive = FALSE;
 
-  created = schedule_batch (manager, items, options, &error);
-  if (created == NULL)
+  specs = specs_from_batch (items, options, &exclusive, &error);
+  if (specs == NULL)
     {
       em_dbus_return_error (invocation, error);
       return;
     }
+  submit (&(Submission) { manager, tasks, iface, invocation, specs, TRUE, exclusive, cancellable });
+}
 
-  for (guint i = 0; i < created->len; i++)
+void
+em_dbus_submit_task (EmEngineManager       *manager,
+                     EmDbusTaskTable       *tasks,
+                     EmDBusEngineManager1  *iface,
+                     GDBusMethodInvocation *invocation,
+                     const char            *name,
+                     const char            *action,
+                     GVariant              *parameters,
+                     GVariant              *options,
+                     GCancellable          *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  EmTaskSpec *spec = spec_from_call (name, action, parameters, options, &error);
+
+  if (spec == NULL)
     {
-      EmTask *task = g_ptr_array_index (created, i);
-
-      em_dbus_task_table_ensure (tasks, task);
-      g_strv_builder_add (ids, em_task_get_id (task));
+      em_dbus_return_error (invocation, error);
+      return;
     }
-
-  pending = pending_new (iface, invocation);
-  pending->ids = g_strv_builder_end (ids);
-  em_engine_manager_sync_async (manager, cancellable, batch_synced_cb, pending);
+  g_ptr_array_add (specs, spec);
+  submit (&(Submission) { manager, tasks, iface, invocation, specs, FALSE, FALSE, cancellable });
 }

@@ -7,6 +7,7 @@
 #include "engine/em-engine-manager-private.h"
 #include "engine/em-error.h"
 #include "engine/em-task-private.h"
+#include "engine/em-task-spec.h"
 
 /*
  * The engine's history beyond what memory holds: queries over every task, the
@@ -191,6 +192,124 @@ em_engine_manager_lookup_task_finish (EmEngineManager *self, GAsyncResult *resul
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* --- dependencies on tasks only the store holds --- */
+
+static gboolean
+dependency_known (EmEngineManager *self, const char *id)
+{
+  return id[0] == '#' || g_hash_table_contains (self->entries, id) ||
+         em_finished_cache_lookup (self->gone, id, NULL);
+}
+
+gboolean
+em_engine_manager_dependencies_known (EmEngineManager *self, GPtrArray *specs)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), TRUE);
+
+  if (self->store == NULL)
+    return TRUE;
+  for (guint i = 0; i < specs->len; i++)
+    {
+      EmTaskSpec *spec = g_ptr_array_index (specs, i);
+
+      for (guint d = 0; spec->depends_on != NULL && spec->depends_on[d] != NULL; d++)
+        if (!dependency_known (self, spec->depends_on[d]))
+          return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  guint   outstanding;
+  GError *error;
+} DependencyLookup;
+
+static void
+dependency_lookup_free (DependencyLookup *lookup)
+{
+  g_clear_error (&lookup->error);
+  g_free (lookup);
+}
+
+static void
+dependency_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  DependencyLookup *lookup = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = em_store_lookup_task_finish (self->store, result, &error);
+
+  if (node != NULL)
+    {
+      JsonObject *object = json_node_get_object (node);
+      const char *id = json_object_get_string_member_with_default (object, "id", NULL);
+      const char *text = json_object_get_string_member_with_default (object, "status", NULL);
+      EmTaskStatus status;
+
+      if (id != NULL && text != NULL && em_task_status_from_string (text, &status) &&
+          status >= EM_TASK_STATUS_COMPLETED && !g_hash_table_contains (self->entries, id))
+        em_finished_cache_add (self->gone, id, status);
+    }
+  /* an unknown id is for scheduling to refuse, with its usual message */
+  else if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND) && lookup->error == NULL)
+    lookup->error = g_steal_pointer (&error);
+
+  if (--lookup->outstanding > 0)
+    return;
+  if (lookup->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&lookup->error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+em_engine_manager_look_up_dependencies_async (EmEngineManager     *self,
+                                              GPtrArray           *specs,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GHashTable) asked = g_hash_table_new (g_str_hash, g_str_equal);
+  DependencyLookup *lookup = g_new0 (DependencyLookup, 1);
+
+  g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, em_engine_manager_look_up_dependencies_async);
+  g_task_set_task_data (task, lookup, (GDestroyNotify) dependency_lookup_free);
+
+  /* one lookup each: a task depends on a handful of others at most */
+  lookup->outstanding = 1;
+  for (guint i = 0; self->store != NULL && i < specs->len; i++)
+    {
+      EmTaskSpec *spec = g_ptr_array_index (specs, i);
+
+      for (guint d = 0; spec->depends_on != NULL && spec->depends_on[d] != NULL; d++)
+        {
+          const char *id = spec->depends_on[d];
+
+          if (dependency_known (self, id) || !g_hash_table_add (asked, (gpointer) id))
+            continue;
+          lookup->outstanding++;
+          em_store_lookup_task_async (self->store, id, cancellable, dependency_found_cb,
+                                      g_object_ref (task));
+        }
+    }
+  if (--lookup->outstanding == 0)
+    g_task_return_boolean (task, TRUE);
+}
+
+gboolean
+em_engine_manager_look_up_dependencies_finish (EmEngineManager *self,
+                                               GAsyncResult    *result,
+                                               GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* --- deleting history --- */
 
 static guint
@@ -202,7 +321,7 @@ forget_deleted (EmEngineManager *self, GStrv ids)
     {
       TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
 
-      g_hash_table_remove (self->gone, ids[i]);
+      em_finished_cache_remove (self->gone, ids[i]);
       if (entry != NULL && em_task_is_finished (entry->task) && !entry->in_flight)
         em_engine_manager_forget_entry (self, entry, FALSE);
     }

@@ -3,6 +3,7 @@
 #include "engine/em-action.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-event-ring.h"
+#include "engine/em-finished-cache.h"
 #include "engine/em-rate-limit.h"
 #include "engine/em-scheduler.h"
 #include "engine/em-store.h"
@@ -58,7 +59,7 @@ struct _EmEngineManager
   GHashTable       *entries;        /* id → TaskEntry, owns the entries */
   GSequence        *all;            /* TaskEntry by serial */
   GQueue            finished;       /* finished TaskEntry in memory, oldest first */
-  GHashTable       *gone;           /* id → EmTaskStatus of finished tasks only the store holds */
+  EmFinishedCache  *gone;           /* final status of finished tasks only the store holds */
   GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
   EmScheduler      *scheduler;
   GSequence        *timers;         /* delayed TaskEntry by due time */

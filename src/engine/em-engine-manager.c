@@ -58,6 +58,7 @@ enum {
   PROP_PAUSED,
   PROP_MAX_CONCURRENT,
   PROP_KEEP_FINISHED,
+  PROP_FINISHED_CACHE_SIZE,
   PROP_RETENTION_MAX_TASKS,
   PROP_RETENTION_MAX_AGE,
   PROP_MAX_PENDING,
@@ -179,8 +180,7 @@ em_engine_manager_forget_entry (EmEngineManager *self, TaskEntry *entry, gboolea
   const char *id = em_task_get_id (entry->task);
 
   if (remember)
-    g_hash_table_insert (self->gone, g_strdup (id),
-                         GINT_TO_POINTER (em_task_get_status (entry->task)));
+    em_finished_cache_add (self->gone, id, em_task_get_status (entry->task));
   if (entry->finished_link != NULL)
     g_queue_delete_link (&self->finished, entry->finished_link);
   g_sequence_remove (entry->all_iter);
@@ -887,7 +887,7 @@ resolve_depends_on (EmEngineManager *self,
     {
       const char *ref = spec->depends_on[i];
       TaskEntry *dep = NULL;
-      gpointer gone_status = NULL;
+      EmTaskStatus gone_status;
       DepRef *resolved;
 
       if (ref[0] == '#')
@@ -907,12 +907,11 @@ resolve_depends_on (EmEngineManager *self,
         dep = g_hash_table_lookup (self->entries, ref);
 
       /* finished long ago: only its final status is still in memory */
-      if (dep == NULL && ref[0] != '#' &&
-          g_hash_table_lookup_extended (self->gone, ref, NULL, &gone_status))
+      if (dep == NULL && ref[0] != '#' && em_finished_cache_lookup (self->gone, ref, &gone_status))
         {
           resolved = g_new0 (DepRef, 1);
           resolved->gone_id = ref;
-          resolved->gone_status = GPOINTER_TO_INT (gone_status);
+          resolved->gone_status = gone_status;
           g_ptr_array_add (deps, resolved);
           continue;
         }
@@ -1519,13 +1518,12 @@ restore_dependencies (EmEngineManager *self, TaskEntry *entry, EmTaskStatus *out
   for (guint i = 0; waiting[i] != NULL; i++)
     {
       TaskEntry *dep = g_hash_table_lookup (self->entries, waiting[i]);
-      gpointer gone_status = NULL;
       EmTaskStatus status = EM_TASK_STATUS_FAILED;
 
       if (dep != NULL)
         status = em_task_get_status (dep->task);
-      else if (g_hash_table_lookup_extended (self->gone, waiting[i], NULL, &gone_status))
-        status = GPOINTER_TO_INT (gone_status);
+      else
+        em_finished_cache_lookup (self->gone, waiting[i], &status);
 
       if (status == EM_TASK_STATUS_COMPLETED)
         continue;
@@ -1614,7 +1612,7 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
   self->next_serial = snapshot->last_serial;
   self->oldest_stored_seq = snapshot->oldest_seq;
   self->committed_seq = snapshot->last_seq;
-  g_hash_table_unref (self->gone);
+  em_finished_cache_free (self->gone);
   self->gone = g_steal_pointer (&snapshot->finished);
 
   for (guint i = 0; i < snapshot->recent->len; i++)
@@ -1623,7 +1621,7 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
 
       if (entry == NULL)
         return FALSE;
-      g_hash_table_remove (self->gone, em_task_get_id (entry->task));
+      em_finished_cache_remove (self->gone, em_task_get_id (entry->task));
     }
 
   /* every active task exists before any is linked, failed or started */
@@ -1674,7 +1672,9 @@ em_engine_manager_open_store (EmEngineManager *self, GError **error)
   /* startup only: the one time the loop waits on the file, before serving anyone */
   path = g_build_filename (self->data_dir, "tasks.db", NULL);
   store = em_store_open (path, error);
-  if (store == NULL || !em_store_load (store, self->keep_finished, &snapshot, error))
+  if (store == NULL ||
+      !em_store_load (store, self->keep_finished, em_finished_cache_get_max_size (self->gone),
+                      &snapshot, error))
     return FALSE;
 
   self->store = g_steal_pointer (&store);
@@ -1804,6 +1804,9 @@ em_engine_manager_get_property (GObject    *object,
     case PROP_KEEP_FINISHED:
       g_value_set_uint (value, self->keep_finished);
       break;
+    case PROP_FINISHED_CACHE_SIZE:
+      g_value_set_uint (value, em_finished_cache_get_max_size (self->gone));
+      break;
     case PROP_RETENTION_MAX_TASKS:
       g_value_set_uint (value, self->retention_max_tasks);
       break;
@@ -1840,6 +1843,9 @@ em_engine_manager_set_property (GObject      *object,
     case PROP_KEEP_FINISHED:
       self->keep_finished = g_value_get_uint (value);
       evict_finished (self);
+      break;
+    case PROP_FINISHED_CACHE_SIZE:
+      em_finished_cache_set_max_size (self->gone, g_value_get_uint (value));
       break;
     case PROP_RETENTION_MAX_TASKS:
       self->retention_max_tasks = g_value_get_uint (value);
@@ -1879,7 +1885,7 @@ em_engine_manager_finalize (GObject *object)
   /* after the entries, which point at their rows: rows are left unflushed when
    * the store failed to restore */
   g_ptr_array_unref (self->dirty);
-  g_hash_table_unref (self->gone);
+  em_finished_cache_free (self->gone);
   g_clear_object (&self->registry);
   g_clear_object (&self->devices);
   g_free (self->data_dir);
@@ -1911,6 +1917,12 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_KEEP_FINISHED] =
     g_param_spec_uint ("keep-finished", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_KEEP_FINISHED,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /* with a store, how many more finished tasks keep their final status in
+   * memory, for depends_on; the store answers for older ones (at least one:
+   * a status looked up must stay until the task that waited for it is made) */
+  properties[PROP_FINISHED_CACHE_SIZE] =
+    g_param_spec_uint ("finished-cache-size", NULL, NULL, 1, G_MAXUINT, EM_ENGINE_FINISHED_CACHE_SIZE,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   properties[PROP_RETENTION_MAX_TASKS] =
     g_param_spec_uint ("retention-max-tasks", NULL, NULL, 0, G_MAXUINT, 0,
@@ -1960,7 +1972,7 @@ em_engine_manager_init (EmEngineManager *self)
                                          (GDestroyNotify) task_entry_free);
   self->all = g_sequence_new (NULL);
   g_queue_init (&self->finished);
-  self->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->gone = em_finished_cache_new (EM_ENGINE_FINISHED_CACHE_SIZE);
   self->ring = em_event_ring_new (EVENT_RING_SIZE);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   self->dirty = g_ptr_array_new_with_free_func ((GDestroyNotify) dirty_task_free);

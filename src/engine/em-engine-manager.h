@@ -43,6 +43,9 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
 #define EM_ENGINE_DEFAULT_MAX_CONCURRENT 4
 /* with a store, finished tasks kept in memory for the synchronous getters */
 #define EM_ENGINE_DEFAULT_KEEP_FINISHED 1000
+/* beyond those, the final status of this many more, for depends_on without a
+ * query (about 100 bytes each); older ones are looked up in the store */
+#define EM_ENGINE_FINISHED_CACHE_SIZE 100000
 /* pending tasks beyond which new submissions are refused: a queue this long is a
  * runaway client, and every pending task costs memory and a row */
 #define EM_ENGINE_DEFAULT_MAX_PENDING 100000
@@ -203,6 +206,20 @@ void              em_engine_manager_lookup_task_async  (EmEngineManager     *sel
 JsonNode         *em_engine_manager_lookup_task_finish (EmEngineManager     *self,
                                                         GAsyncResult        *result,
                                                         GError             **error);
+/* depends_on may name a task that finished long ago: its final status is then
+ * in the store only. Scheduling refuses such an id as unknown, so a caller
+ * checks first, and when this says FALSE, looks the ids up and schedules from
+ * the callback. @specs: (element-type EmTaskSpec) */
+gboolean          em_engine_manager_dependencies_known (EmEngineManager *self,
+                                                        GPtrArray       *specs);
+void              em_engine_manager_look_up_dependencies_async  (EmEngineManager     *self,
+                                                                 GPtrArray           *specs,
+                                                                 GCancellable        *cancellable,
+                                                                 GAsyncReadyCallback  callback,
+                                                                 gpointer             user_data);
+gboolean          em_engine_manager_look_up_dependencies_finish (EmEngineManager     *self,
+                                                                 GAsyncResult        *result,
+                                                                 GError             **error);
 /**
  * em_engine_manager_delete_tasks_async:
  * @query: status mask (finished statuses only; 0 means all three), action,

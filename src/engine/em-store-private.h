@@ -45,9 +45,17 @@ gboolean   em_store_sql_load_tasks    (EmStoreDb          *self,
                                        const char         *sql,
                                        GPtrArray          *out,
                                        GError            **error);
-/* id → GINT_TO_POINTER (EmTaskStatus) of every finished task */
+/* the final status of the finished tasks @active (EmStoreLoadedTask) still
+ * lists in waiting_on, wherever they are in history */
+gboolean   em_store_sql_load_waited_on (EmStoreDb         *self,
+                                        GPtrArray         *active,
+                                        EmFinishedCache   *out,
+                                        GError           **error);
+/* the newest finished tasks after the @skip newest, as many as @out holds,
+ * oldest first */
 gboolean   em_store_sql_load_finished (EmStoreDb          *self,
-                                       GHashTable         *out,
+                                       guint               skip,
+                                       EmFinishedCache    *out,
                                        GError            **error);
 /* (element-type JsonNode) sealed task objects, oldest first */
 GPtrArray *em_store_sql_query_tasks   (EmStoreDb          *self,

@@ -97,20 +97,23 @@ em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GErro
 }
 
 gboolean
-em_store_sql_load_finished (EmStoreDb *self, GHashTable *out, GError **error)
+em_store_sql_load_finished (EmStoreDb *self, guint skip, EmFinishedCache *out, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
   int rc;
 
-  if (!em_store_sql_prepare (self, "SELECT id, status FROM tasks WHERE status IN " EM_STORE_FINISHED_SQL, &stmt, error))
+  if (!em_store_sql_prepare (self, "SELECT id, status FROM (SELECT serial, id, status FROM tasks "
+                                   "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial DESC "
+                                   "LIMIT ?1 OFFSET ?2) ORDER BY serial", &stmt, error))
     return FALSE;
+  sqlite3_bind_int64 (stmt, 1, em_finished_cache_get_max_size (out));
+  sqlite3_bind_int64 (stmt, 2, skip);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       EmTaskStatus status;
 
       if (em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 1), &status))
-        g_hash_table_insert (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
-                             GINT_TO_POINTER (status));
+        em_finished_cache_add (out, (const char *) sqlite3_column_text (stmt, 0), status);
     }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
@@ -119,6 +122,46 @@ em_store_sql_load_finished (EmStoreDb *self, GHashTable *out, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+em_store_sql_load_waited_on (EmStoreDb *self, GPtrArray *active, EmFinishedCache *out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok = TRUE;
+
+  if (!em_store_sql_prepare (self, "SELECT status FROM tasks WHERE id = ?1 AND status IN "
+                                   EM_STORE_FINISHED_SQL, &stmt, error))
+    return FALSE;
+  for (guint i = 0; ok && i < active->len; i++)
+    {
+      EmStoreLoadedTask *loaded = g_ptr_array_index (active, i);
+      JsonNode *member = json_object_get_member (loaded->task, "waiting_on");
+      JsonArray *ids = member != NULL && JSON_NODE_HOLDS_ARRAY (member) ? json_node_get_array (member) : NULL;
+
+      for (guint d = 0; ok && ids != NULL && d < json_array_get_length (ids); d++)
+        {
+          const char *id = json_array_get_string_element (ids, d);
+          EmTaskStatus status;
+          int rc;
+
+          if (id == NULL || em_finished_cache_lookup (out, id, NULL))
+            continue;
+          sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+          rc = sqlite3_step (stmt);
+          if (rc == SQLITE_ROW &&
+              em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 0), &status))
+            em_finished_cache_add (out, id, status);
+          else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            {
+              em_store_set_error (error, self->db, self->path, rc);
+              ok = FALSE;
+            }
+          sqlite3_reset (stmt);
+        }
+    }
+  sqlite3_finalize (stmt);
+  return ok;
 }
 
 /* --- queries, deletions, retention --- */

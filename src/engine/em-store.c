@@ -262,11 +262,11 @@ em_store_snapshot_clear (EmStoreSnapshot *snapshot)
 {
   g_clear_pointer (&snapshot->active, g_ptr_array_unref);
   g_clear_pointer (&snapshot->recent, g_ptr_array_unref);
-  g_clear_pointer (&snapshot->finished, g_hash_table_unref);
+  g_clear_pointer (&snapshot->finished, em_finished_cache_free);
 }
 
 gboolean
-em_store_load (EmStore *self, guint n_recent, EmStoreSnapshot *out, GError **error)
+em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot *out, GError **error)
 {
   g_autofree char *recent_sql = NULL;
   gint64 meta_seq = 0, max_seq = 0, oldest_seq = 0, meta_serial = 0, max_serial = 0;
@@ -276,7 +276,7 @@ em_store_load (EmStore *self, guint n_recent, EmStoreSnapshot *out, GError **err
   memset (out, 0, sizeof *out);
   out->active = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
   out->recent = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
-  out->finished = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  out->finished = em_finished_cache_new (n_finished);
 
   recent_sql = g_strdup_printf ("SELECT * FROM (SELECT serial, batch_exclusive, json FROM tasks "
                                 "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
@@ -290,7 +290,8 @@ em_store_load (EmStore *self, guint n_recent, EmStoreSnapshot *out, GError **err
                          "WHERE status IN ('pending', 'running') ORDER BY serial",
                    out->active, error) ||
       !em_store_sql_load_tasks (&self->conn, recent_sql, out->recent, error) ||
-      !em_store_sql_load_finished (&self->conn, out->finished, error))
+      !em_store_sql_load_finished (&self->conn, n_recent, out->finished, error) ||
+      !em_store_sql_load_waited_on (&self->conn, out->active, out->finished, error))
     {
       em_store_snapshot_clear (out);
       return FALSE;

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-finished-cache.h"
 #include "engine/em-task.h"
 #include "engine/em-task-query.h"
 
@@ -53,7 +54,7 @@ typedef struct {
 typedef struct {
   GPtrArray  *active;          /* EmStoreLoadedTask, pending and running, oldest first */
   GPtrArray  *recent;          /* EmStoreLoadedTask, the newest finished, oldest first */
-  GHashTable *finished;        /* id → GINT_TO_POINTER (EmTaskStatus), every finished task */
+  EmFinishedCache *finished;   /* the newest finished tasks beyond @recent */
   guint64     last_seq;
   guint64     oldest_seq;      /* 0 when the log is empty */
   guint64     last_serial;
@@ -67,6 +68,7 @@ EmStore    *em_store_open               (const char            *path,
 const char *em_store_get_path           (EmStore               *self);
 gboolean    em_store_load               (EmStore               *self,
                                          guint                  n_recent,
+                                         guint                  n_finished,
                                          EmStoreSnapshot       *out,
                                          GError               **error);
 void        em_store_snapshot_clear     (EmStoreSnapshot       *snapshot);

@@ -102,7 +102,8 @@ synced_cb (GObject      *source,
 
 /* 201 only once the tasks are on disk: an acknowledged task survives a crash */
 static void
-acknowledge (EmRestContext     *ctx,
+acknowledge (EmEngineManager   *manager,
+             GCancellable      *cancellable,
              SoupServerMessage *msg,
              GPtrArray         *tasks,
              gboolean           batch)
@@ -110,14 +111,14 @@ acknowledge (EmRestContext     *ctx,
   Created *created = g_new0 (Created, 1);
   EmRestAsync *async;
 
-  created->manager = g_object_ref (ctx->manager);
+  created->manager = g_object_ref (manager);
   created->tasks = g_ptr_array_new_full (tasks->len, g_object_unref);
   for (guint i = 0; i < tasks->len; i++)
     g_ptr_array_add (created->tasks, g_object_ref (g_ptr_array_index (tasks, i)));
   created->batch = batch;
 
   async = em_rest_async_begin (msg, created, created_free);
-  em_engine_manager_sync_async (ctx->manager, ctx->cancellable, synced_cb, async);
+  em_engine_manager_sync_async (manager, cancellable, synced_cb, async);
 }
 
 /* the engine's `max-pending`: over REST a full queue is "too many requests" */
@@ -137,31 +138,132 @@ check_pending_limit (EmRestContext     *ctx,
   return FALSE;
 }
 
+typedef struct {
+  EmEngineManager *manager;
+  GCancellable    *cancellable;
+  GPtrArray       *specs;     /* EmTaskSpec */
+  gboolean         batch;
+  gboolean         exclusive;
+} Submission;
+
+static void
+submission_free (gpointer data)
+{
+  Submission *submission = data;
+
+  g_object_unref (submission->manager);
+  g_clear_object (&submission->cancellable);
+  g_ptr_array_unref (submission->specs);
+  g_free (submission);
+}
+
+/* answers at once, or returns TRUE when the acknowledgement will */
+static gboolean
+schedule (Submission *submission, SoupServerMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+
+  if (submission->batch)
+    tasks = em_engine_manager_schedule_batch (submission->manager, submission->specs,
+                                              submission->exclusive, &error);
+  else
+    {
+      EmTask *task = em_engine_manager_schedule_task (submission->manager,
+                                                      g_ptr_array_index (submission->specs, 0),
+                                                      &error);
+
+      if (task != NULL)
+        {
+          tasks = g_ptr_array_new ();
+          g_ptr_array_add (tasks, task);
+        }
+    }
+  if (tasks == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return FALSE;
+    }
+  acknowledge (submission->manager, submission->cancellable, msg, tasks, submission->batch);
+  return TRUE;
+}
+
+static void
+dependencies_found_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  EmRestAsync *async = user_data;
+  SoupServerMessage *msg = em_rest_async_get_message (async);
+  g_autoptr(GError) error = NULL;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  gboolean found = em_engine_manager_look_up_dependencies_finish (EM_ENGINE_MANAGER (source),
+                                                                  result, &error);
+
+  if (msg == NULL)
+    {
+      em_rest_async_done (async);
+      return;
+    }
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  if (!found)
+    em_problem_respond_printf (msg, 503, _("depends_on: the task history cannot be read: %s"),
+                               error->message);
+  /* the acknowledgement holds the message paused from here on */
+  else if (schedule (em_rest_async_get_data (async), msg))
+    {
+      em_rest_async_release (async);
+      return;
+    }
+  em_rest_async_done (async);
+}
+
+/* a dependency on a task that finished long ago is looked up in the store
+ * first; everything else is scheduled at once */
+static void
+submit (EmRestContext     *ctx,
+        SoupServerMessage *msg,
+        GPtrArray         *specs,
+        gboolean           batch,
+        gboolean           exclusive)
+{
+  Submission now = { ctx->manager, ctx->cancellable, specs, batch, exclusive };
+  Submission *later;
+  EmRestAsync *async;
+
+  if (!check_pending_limit (ctx, msg, specs->len))
+    return;
+  if (em_engine_manager_dependencies_known (ctx->manager, specs))
+    {
+      (void) schedule (&now, msg);
+      return;
+    }
+  later = g_memdup2 (&now, sizeof now);
+  g_object_ref (later->manager);
+  if (later->cancellable != NULL)
+    g_object_ref (later->cancellable);
+  g_ptr_array_ref (later->specs);
+  async = em_rest_async_begin (msg, later, submission_free);
+  em_engine_manager_look_up_dependencies_async (ctx->manager, specs, ctx->cancellable,
+                                                dependencies_found_cb, async);
+}
+
 static void
 create_one (EmRestContext     *ctx,
             SoupServerMessage *msg,
             JsonNode          *root)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(EmTaskSpec) spec = em_task_spec_from_json (root, &error);
-  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
-  EmTask *task;
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  EmTaskSpec *spec = em_task_spec_from_json (root, &error);
 
   if (spec == NULL)
     {
       em_problem_respond_error (msg, error);
       return;
     }
-  if (!check_pending_limit (ctx, msg, 1))
-    return;
-  task = em_engine_manager_schedule_task (ctx->manager, spec, &error);
-  if (task == NULL)
-    {
-      em_problem_respond_error (msg, error);
-      return;
-    }
-  g_ptr_array_add (tasks, task);
-  acknowledge (ctx, msg, tasks, FALSE);
+  g_ptr_array_add (specs, spec);
+  submit (ctx, msg, specs, FALSE, FALSE);
 }
 
 static void
@@ -171,7 +273,6 @@ create_batch (EmRestContext     *ctx,
               gboolean           exclusive)
 {
   g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
-  g_autoptr(GPtrArray) tasks = NULL;
   g_autoptr(GError) error = NULL;
   guint n = json_array_get_length (items);
 
@@ -194,15 +295,7 @@ create_batch (EmRestContext     *ctx,
         }
       g_ptr_array_add (specs, spec);
     }
-  if (!check_pending_limit (ctx, msg, n))
-    return;
-  tasks = em_engine_manager_schedule_batch (ctx->manager, specs, exclusive, &error);
-  if (tasks == NULL)
-    {
-      em_problem_respond_error (msg, error);
-      return;
-    }
-  acknowledge (ctx, msg, tasks, TRUE);
+  submit (ctx, msg, specs, TRUE, exclusive);
 }
 
 /* {"tasks": [...], "exclusive": bool}; nothing else */
