@@ -996,13 +996,13 @@ dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_
 }
 
 static EmTask *
-schedule_after_lookup (Fixture *fx, const char *dependency, GError **error)
+schedule_after_lookup (Fixture *fx, const char *dependency, const char *other, GError **error)
 {
   g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 1}");
   g_autoptr(GPtrArray) specs = g_ptr_array_new ();
   gboolean done = FALSE;
 
-  spec->depends_on = g_strdupv ((char *[]) { (char *) dependency, NULL });
+  spec->depends_on = g_strdupv ((char *[]) { (char *) dependency, (char *) other, NULL });
   g_ptr_array_add (specs, spec);
   if (!em_engine_manager_dependencies_known (fx->manager, specs))
     {
@@ -1018,7 +1018,7 @@ schedule_after_lookup (Fixture *fx, const char *dependency, GError **error)
 static void
 test_dependency_beyond_cache (Fixture *fx, gconstpointer data)
 {
-  g_autofree char *ok_id = NULL, *failed_id = NULL, *expected = NULL;
+  g_autofree char *ok_id = NULL, *failed_id = NULL, *other_id = NULL, *expected = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
   EmTaskSpec *spec;
@@ -1035,6 +1035,7 @@ test_dependency_beyond_cache (Fixture *fx, gconstpointer data)
       if (round == 0)
         {
           ok_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+          other_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
           failed_id = g_strdup (em_task_get_id (schedule (fx, FAILING, FAILING_PARAMS)));
           expected = g_strdup_printf ("dependency %s failed", failed_id);
           /* a third finished task takes the one place in memory */
@@ -1052,15 +1053,19 @@ test_dependency_beyond_cache (Fixture *fx, gconstpointer data)
       g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
 
-      task = schedule_after_lookup (fx, ok_id, &error);
+      task = schedule_after_lookup (fx, ok_id, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (em_task_get_status (task), !=, EM_TASK_STATUS_FAILED);
       g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, NULL);
-      task = schedule_after_lookup (fx, failed_id, &error);
+      /* two looked up at once, with room for one: both stay until it is made */
+      task = schedule_after_lookup (fx, ok_id, other_id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (em_task_get_status (task), !=, EM_TASK_STATUS_FAILED);
+      task = schedule_after_lookup (fx, failed_id, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
       g_assert_cmpstr (em_task_get_error (task), ==, expected);
-      g_assert_null (schedule_after_lookup (fx, "0b5c0b7e-0000-4000-8000-000000000000", &error));
+      g_assert_null (schedule_after_lookup (fx, "0b5c0b7e-0000-4000-8000-000000000000", NULL, &error));
       g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
 
@@ -1076,7 +1081,8 @@ test_restart_waiting_on_old (Fixture *fx, gconstpointer data)
 {
   g_autoptr(EmTaskSpec) later = spec_new ("wait", "{\"duration\": 0}");
   g_autoptr(EmTaskSpec) waiting = spec_new ("wait", "{\"duration\": 0}");
-  g_autofree char *old_id = NULL, *later_id = NULL, *waiting_id = NULL, *sql = NULL;
+  g_autofree char *old_id = NULL, *older_id = NULL, *later_id = NULL, *waiting_id = NULL;
+  g_autofree char *sql = NULL;
   g_autoptr(GError) error = NULL;
   sqlite3 *db = NULL;
   EmTask *task;
@@ -1084,6 +1090,7 @@ test_restart_waiting_on_old (Fixture *fx, gconstpointer data)
   open_manager (fx, 0);
   g_object_set (fx->manager, "finished-cache-size", 1, NULL);
   old_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  older_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
   later->delay = 3600;
   later_id = g_strdup (em_task_get_id (schedule_spec (fx, later)));
   waiting->depends_on = g_strdupv ((char *[]) { later_id, NULL });
@@ -1094,13 +1101,13 @@ test_restart_waiting_on_old (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 2, 5000);
   close_manager (fx);
 
-  /* the record as a crash could leave it: depending on the old task, and
-   * still waiting on it */
+  /* the record as a crash could leave it: depending on two old tasks (more
+   * than the cache keeps), and still waiting on them */
   g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
   sql = g_strdup_printf ("UPDATE tasks SET json = json_set (json, "
-                         "'$.depends_on', json_array ('%s', '%s'), "
-                         "'$.waiting_on', json_array ('%s', '%s')) WHERE id = '%s'",
-                         old_id, later_id, old_id, later_id, waiting_id);
+                         "'$.depends_on', json_array ('%s', '%s', '%s'), "
+                         "'$.waiting_on', json_array ('%s', '%s', '%s')) WHERE id = '%s'",
+                         old_id, older_id, later_id, old_id, older_id, later_id, waiting_id);
   exec_sql (db, sql);
   sqlite3_close (db);
 
@@ -1140,6 +1147,18 @@ test_finished_cache (void)
   g_assert_cmpuint (em_finished_cache_get_size (cache), ==, 1);
   g_assert_true (em_finished_cache_lookup (cache, "d", &status));
   g_assert_cmpint (status, ==, EM_TASK_STATUS_FAILED);
+
+  /* pinned ones stay whatever the size, until unpinned as the newest */
+  em_finished_cache_pin (cache, "e", EM_TASK_STATUS_COMPLETED);
+  em_finished_cache_pin (cache, "f", EM_TASK_STATUS_CANCELLED);
+  em_finished_cache_add (cache, "g", EM_TASK_STATUS_COMPLETED);
+  g_assert_true (em_finished_cache_lookup (cache, "e", NULL));
+  g_assert_true (em_finished_cache_lookup (cache, "f", &status));
+  g_assert_cmpint (status, ==, EM_TASK_STATUS_CANCELLED);
+  em_finished_cache_unpin_all (cache);
+  g_assert_cmpuint (em_finished_cache_get_size (cache), ==, 1);
+  g_assert_false (em_finished_cache_lookup (cache, "g", NULL));
+  g_assert_true (em_finished_cache_lookup (cache, "e", NULL) || em_finished_cache_lookup (cache, "f", NULL));
 }
 
 static void

@@ -255,6 +255,16 @@ main (int argc, char **argv)
   config.ws_max_clients = ws_max_clients;
   config.max_header_size = max_header_size;
   config.idle_timeout = idle_timeout;
+  if (finished_cache_size == 0 || finished_cache_size < -1)
+    {
+      g_printerr ("engine-manager: %s\n", _("--finished-cache-size must be at least 1"));
+      return 2;
+    }
+  if (keep_finished < -1)
+    {
+      g_printerr ("engine-manager: %s\n", _("--keep-finished must not be negative"));
+      return 2;
+    }
   if (dbus_max_calls_per_sender == 0 || dbus_max_calls_per_sender < -1)
     {
       g_printerr ("engine-manager: %s\n", _("--dbus-max-calls-per-sender must be at least 1"));

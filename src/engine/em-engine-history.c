@@ -220,15 +220,44 @@ em_engine_manager_dependencies_known (EmEngineManager *self, GPtrArray *specs)
 }
 
 typedef struct {
-  guint   outstanding;
-  GError *error;
+  guint       outstanding;
+  GHashTable *found;        /* id → GINT_TO_POINTER (EmTaskStatus) */
+  GError     *error;
 } DependencyLookup;
 
 static void
 dependency_lookup_free (DependencyLookup *lookup)
 {
+  g_hash_table_unref (lookup->found);
   g_clear_error (&lookup->error);
   g_free (lookup);
+}
+
+static gboolean
+unpin_idle_cb (gpointer user_data)
+{
+  EmEngineManager *self = user_data;
+
+  self->unpin_source = 0;
+  em_finished_cache_unpin_all (self->gone);
+  return G_SOURCE_REMOVE;
+}
+
+/* the statuses found stay until the caller has made its tasks: it does so in
+ * its callback, which runs right away, before this idle */
+static void
+pin_found (EmEngineManager *self, GHashTable *found)
+{
+  GHashTableIter iter;
+  gpointer id, status;
+
+  if (g_hash_table_size (found) == 0)
+    return;
+  g_hash_table_iter_init (&iter, found);
+  while (g_hash_table_iter_next (&iter, &id, &status))
+    em_finished_cache_pin (self->gone, id, GPOINTER_TO_INT (status));
+  if (self->unpin_source == 0)
+    self->unpin_source = g_idle_add_full (G_PRIORITY_LOW, unpin_idle_cb, self, NULL);
 }
 
 static void
@@ -248,8 +277,8 @@ dependency_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       EmTaskStatus status;
 
       if (id != NULL && text != NULL && em_task_status_from_string (text, &status) &&
-          status >= EM_TASK_STATUS_COMPLETED && !g_hash_table_contains (self->entries, id))
-        em_finished_cache_add (self->gone, id, status);
+          status >= EM_TASK_STATUS_COMPLETED)
+        g_hash_table_insert (lookup->found, g_strdup (id), GINT_TO_POINTER (status));
     }
   /* an unknown id is for scheduling to refuse, with its usual message */
   else if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND) && lookup->error == NULL)
@@ -258,9 +287,12 @@ dependency_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (--lookup->outstanding > 0)
     return;
   if (lookup->error != NULL)
-    g_task_return_error (task, g_steal_pointer (&lookup->error));
-  else
-    g_task_return_boolean (task, TRUE);
+    {
+      g_task_return_error (task, g_steal_pointer (&lookup->error));
+      return;
+    }
+  pin_found (self, lookup->found);
+  g_task_return_boolean (task, TRUE);
 }
 
 void
@@ -271,16 +303,23 @@ em_engine_manager_look_up_dependencies_async (EmEngineManager     *self,
                                               gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GHashTable) asked = g_hash_table_new (g_str_hash, g_str_equal);
-  DependencyLookup *lookup = g_new0 (DependencyLookup, 1);
+  g_autoptr(GHashTable) asked = NULL;
+  DependencyLookup *lookup;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
+  g_return_if_fail (specs != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, em_engine_manager_look_up_dependencies_async);
+  lookup = g_new0 (DependencyLookup, 1);
+  lookup->found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_task_set_task_data (task, lookup, (GDestroyNotify) dependency_lookup_free);
 
-  /* one lookup each: a task depends on a handful of others at most */
+  /* the rows of tasks that just left memory may not be handed over yet */
+  if (self->store != NULL)
+    em_engine_manager_flush_unwritten (self);
+  /* one lookup per id, each a point query by primary key */
+  asked = g_hash_table_new (g_str_hash, g_str_equal);
   lookup->outstanding = 1;
   for (guint i = 0; self->store != NULL && i < specs->len; i++)
     {
@@ -289,8 +328,17 @@ em_engine_manager_look_up_dependencies_async (EmEngineManager     *self,
       for (guint d = 0; spec->depends_on != NULL && spec->depends_on[d] != NULL; d++)
         {
           const char *id = spec->depends_on[d];
+          EmTaskStatus status;
 
-          if (dependency_known (self, id) || !g_hash_table_add (asked, (gpointer) id))
+          if (id[0] == '#' || g_hash_table_contains (self->entries, id))
+            continue;
+          /* known now, but the cache may drop it while the others are read */
+          if (em_finished_cache_lookup (self->gone, id, &status))
+            {
+              g_hash_table_insert (lookup->found, g_strdup (id), GINT_TO_POINTER (status));
+              continue;
+            }
+          if (!g_hash_table_add (asked, (gpointer) id))
             continue;
           lookup->outstanding++;
           em_store_lookup_task_async (self->store, id, cancellable, dependency_found_cb,
@@ -298,7 +346,10 @@ em_engine_manager_look_up_dependencies_async (EmEngineManager     *self,
         }
     }
   if (--lookup->outstanding == 0)
-    g_task_return_boolean (task, TRUE);
+    {
+      pin_found (self, lookup->found);
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 gboolean

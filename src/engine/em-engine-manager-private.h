@@ -59,7 +59,8 @@ struct _EmEngineManager
   GHashTable       *entries;        /* id → TaskEntry, owns the entries */
   GSequence        *all;            /* TaskEntry by serial */
   GQueue            finished;       /* finished TaskEntry in memory, oldest first */
-  EmFinishedCache  *gone;           /* final status of finished tasks only the store holds */
+  EmFinishedCache  *gone;           /* final status of the newest finished tasks no longer in
+                                     * memory; the store holds them all */
   GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
   EmScheduler      *scheduler;
   GSequence        *timers;         /* delayed TaskEntry by due time */
@@ -85,6 +86,7 @@ struct _EmEngineManager
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   guint             flush_source;
   guint             evict_source;
+  guint             unpin_source;
   gint              evict_priority;
   guint             prune_source;
   gboolean          pruning;

@@ -1644,6 +1644,8 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
       g_ptr_array_add (broken, (gpointer) restore_dependencies (self, g_ptr_array_index (active, i), &status));
       g_array_append_val (broken_status, status);
     }
+  /* the statuses read for those links were kept beyond the cache's size */
+  em_finished_cache_unpin_all (self->gone);
   for (guint i = 0; i < active->len; i++)
     resume_entry (self, g_ptr_array_index (active, i), g_ptr_array_index (broken, i),
                   g_array_index (broken_status, EmTaskStatus, i));
@@ -1866,6 +1868,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
   g_clear_handle_id (&self->prune_source, g_source_remove);
+  g_clear_handle_id (&self->unpin_source, g_source_remove);
   g_clear_handle_id (&self->evict_source, g_source_remove);
   /* the last events reach the file before the writer thread stops */
   em_engine_manager_flush_unwritten (self);
@@ -1919,8 +1922,7 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
     g_param_spec_uint ("keep-finished", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_KEEP_FINISHED,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /* with a store, how many more finished tasks keep their final status in
-   * memory, for depends_on; the store answers for older ones (at least one:
-   * a status looked up must stay until the task that waited for it is made) */
+   * memory, for depends_on; the store answers for older ones */
   properties[PROP_FINISHED_CACHE_SIZE] =
     g_param_spec_uint ("finished-cache-size", NULL, NULL, 1, G_MAXUINT, EM_ENGINE_FINISHED_CACHE_SIZE,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);

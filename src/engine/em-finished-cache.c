@@ -15,6 +15,7 @@ struct _EmFinishedCache
   GHashTable *by_id;        /* id (the entry's) → Entry */
   GQueue      order;        /* oldest first */
   guint       max_size;
+  GHashTable *pinned;       /* id → GINT_TO_POINTER (EmTaskStatus) */
 };
 
 EmFinishedCache *
@@ -24,6 +25,7 @@ em_finished_cache_new (guint max_size)
 
   /* the entries are freed through @order, the table only points at them */
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->pinned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->order);
   self->max_size = max_size;
   return self;
@@ -52,6 +54,7 @@ em_finished_cache_free (EmFinishedCache *self)
   self->max_size = 0;
   trim (self);
   g_hash_table_unref (self->by_id);
+  g_hash_table_unref (self->pinned);
   g_free (self);
 }
 
@@ -81,11 +84,18 @@ gboolean
 em_finished_cache_lookup (EmFinishedCache *self, const char *id, EmTaskStatus *out_status)
 {
   Entry *entry = g_hash_table_lookup (self->by_id, id);
+  gpointer pinned = NULL;
 
-  if (entry == NULL)
+  if (entry != NULL)
+    {
+      if (out_status != NULL)
+        *out_status = entry->status;
+      return TRUE;
+    }
+  if (!g_hash_table_lookup_extended (self->pinned, id, NULL, &pinned))
     return FALSE;
   if (out_status != NULL)
-    *out_status = entry->status;
+    *out_status = GPOINTER_TO_INT (pinned);
   return TRUE;
 }
 
@@ -94,8 +104,27 @@ em_finished_cache_remove (EmFinishedCache *self, const char *id)
 {
   Entry *entry = g_hash_table_lookup (self->by_id, id);
 
+  g_hash_table_remove (self->pinned, id);
   if (entry != NULL)
     drop (self, entry);
+}
+
+void
+em_finished_cache_pin (EmFinishedCache *self, const char *id, EmTaskStatus status)
+{
+  g_hash_table_insert (self->pinned, g_strdup (id), GINT_TO_POINTER (status));
+}
+
+void
+em_finished_cache_unpin_all (EmFinishedCache *self)
+{
+  GHashTableIter iter;
+  gpointer id, status;
+
+  g_hash_table_iter_init (&iter, self->pinned);
+  while (g_hash_table_iter_next (&iter, &id, &status))
+    em_finished_cache_add (self, id, GPOINTER_TO_INT (status));
+  g_hash_table_remove_all (self->pinned);
 }
 
 guint

@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 /*
  * The final status of tasks that finished and left memory, for depends_on:
  * the most recent ones, up to a maximum. Older ones are in the store only
- * (em_engine_manager_look_up_dependencies_async()).
+ * (em_engine_manager_look_up_dependencies_async()); what is read from there
+ * for a task about to be made is pinned, beyond the maximum, until then.
  */
 typedef struct _EmFinishedCache EmFinishedCache;
 
@@ -24,6 +25,12 @@ gboolean         em_finished_cache_lookup (EmFinishedCache *self,
                                            EmTaskStatus    *out_status);
 void             em_finished_cache_remove (EmFinishedCache *self,
                                            const char      *id);
+/* kept whatever the maximum until em_finished_cache_unpin_all() */
+void             em_finished_cache_pin    (EmFinishedCache *self,
+                                           const char      *id,
+                                           EmTaskStatus     status);
+/* the pinned ones become the newest ordinary entries */
+void             em_finished_cache_unpin_all (EmFinishedCache *self);
 guint            em_finished_cache_get_size     (EmFinishedCache *self);
 guint            em_finished_cache_get_max_size (EmFinishedCache *self);
 void             em_finished_cache_set_max_size (EmFinishedCache *self,

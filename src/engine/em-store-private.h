@@ -46,7 +46,7 @@ gboolean   em_store_sql_load_tasks    (EmStoreDb          *self,
                                        GPtrArray          *out,
                                        GError            **error);
 /* the final status of the finished tasks @active (EmStoreLoadedTask) still
- * lists in waiting_on, wherever they are in history */
+ * lists in waiting_on, wherever they are in history: pinned in @out */
 gboolean   em_store_sql_load_waited_on (EmStoreDb         *self,
                                         GPtrArray         *active,
                                         EmFinishedCache   *out,

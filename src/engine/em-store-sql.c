@@ -151,7 +151,7 @@ em_store_sql_load_waited_on (EmStoreDb *self, GPtrArray *active, EmFinishedCache
           rc = sqlite3_step (stmt);
           if (rc == SQLITE_ROW &&
               em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 0), &status))
-            em_finished_cache_add (out, id, status);
+            em_finished_cache_pin (out, id, status);
           else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             {
               em_store_set_error (error, self->db, self->path, rc);

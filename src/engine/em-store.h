@@ -32,7 +32,7 @@ typedef struct {
   gint64      finished_us;     /* 0 while unfinished */
   gboolean    batch_exclusive;
   guint64     scheduled_seq;
-  char       *json;            /* NULL until em_store_task_row_render() */
+  char       *json;            /* for a row made from @state, NULL until rendered */
   EmTaskState *state;          /* (nullable) what created_at and json are rendered from */
   char       *rendered;        /* (nullable) the block they were rendered into */
 } EmStoreTaskRow;
@@ -54,7 +54,8 @@ typedef struct {
 typedef struct {
   GPtrArray  *active;          /* EmStoreLoadedTask, pending and running, oldest first */
   GPtrArray  *recent;          /* EmStoreLoadedTask, the newest finished, oldest first */
-  EmFinishedCache *finished;   /* the newest finished tasks beyond @recent */
+  EmFinishedCache *finished;   /* the newest finished tasks beyond @recent, and those
+                                * @active still waits on, pinned */
   guint64     last_seq;
   guint64     oldest_seq;      /* 0 when the log is empty */
   guint64     last_serial;

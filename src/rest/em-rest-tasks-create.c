@@ -123,13 +123,13 @@ acknowledge (EmEngineManager   *manager,
 
 /* the engine's `max-pending`: over REST a full queue is "too many requests" */
 static gboolean
-check_pending_limit (EmRestContext     *ctx,
+check_pending_limit (EmEngineManager   *manager,
                      SoupServerMessage *msg,
                      guint              adding)
 {
   g_autoptr(GError) error = NULL;
 
-  if (em_engine_manager_check_capacity (ctx->manager, adding, &error))
+  if (em_engine_manager_check_capacity (manager, adding, &error))
     return TRUE;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Retry-After", RETRY_AFTER_SECONDS);
@@ -164,6 +164,8 @@ schedule (Submission *submission, SoupServerMessage *msg)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
 
+  if (!check_pending_limit (submission->manager, msg, submission->specs->len))
+    return FALSE;
   if (submission->batch)
     tasks = em_engine_manager_schedule_batch (submission->manager, submission->specs,
                                               submission->exclusive, &error);
@@ -206,7 +208,9 @@ dependencies_found_cb (GObject      *source,
       return;
     }
   em_rest_i18n_scope_enter_for_message (&scope, msg);
-  if (!found)
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    em_problem_respond (msg, 503, NULL, _("The service is shutting down"));
+  else if (!found)
     em_problem_respond_printf (msg, 503, _("depends_on: the task history cannot be read: %s"),
                                error->message);
   /* the acknowledgement holds the message paused from here on */
@@ -231,8 +235,6 @@ submit (EmRestContext     *ctx,
   Submission *later;
   EmRestAsync *async;
 
-  if (!check_pending_limit (ctx, msg, specs->len))
-    return;
   if (em_engine_manager_dependencies_known (ctx->manager, specs))
     {
       (void) schedule (&now, msg);
