@@ -131,7 +131,6 @@ refuse (SoupServerMessage *msg,
 {
   g_autofree char *detail = NULL;
   g_autofree char *problem = NULL;
-  g_autofree char *head = NULL;
   g_autoptr(GSocket) socket = NULL;
   GString *response;
   Linger *linger;
