@@ -209,13 +209,13 @@ em_ctl_watch_since (guint64  since,
       g_signal_handlers_disconnect_by_data (proxy, &follow);
       return EM_CTL_EXIT_ERROR;
     }
-  g_printerr (_("Watching events after seq %" G_GUINT64_FORMAT "; press Ctrl+C to stop.\n"),
-              follow.last);
-
   loop = g_main_loop_new (NULL, FALSE);
   follow.loop = loop;
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &follow);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &follow);
+  /* said once Ctrl+C is ours to handle */
+  g_printerr (_("Watching events after seq %" G_GUINT64_FORMAT "; press Ctrl+C to stop.\n"),
+              follow.last);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);

@@ -249,12 +249,12 @@ em_ctl_watch (int argc, char **argv)
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
     }
-  g_printerr (_("Watching task events; press Ctrl+C to stop.\n"));
-
   loop = g_main_loop_new (NULL, FALSE);
   watch.loop = loop;
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &watch);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &watch);
+  /* said once Ctrl+C is ours to handle */
+  g_printerr (_("Watching task events; press Ctrl+C to stop.\n"));
   g_main_loop_run (loop);
   g_clear_handle_id (&sigint, g_source_remove);
   g_clear_handle_id (&sigterm, g_source_remove);
