@@ -14,26 +14,18 @@
 #include "engine/em-time.h"
 #include "engine/em-uuid.h"
 
-struct _EmTask
+/* everything a task's JSON shows: the part that never changes as text, the
+ * rest as values. A copy of it is written out on any thread (em_task_dup_state()) */
+struct _EmTaskState
 {
-  GObject       parent_instance;
-
-  guint64       serial;
-  char         *id;
-  char         *name;
-  char         *action;
-  JsonObject   *parameters;
   GBytes       *json_head;    /* `{"id":…,"parameters":…`: these never change */
-  GBytes       *result_json;  /* @result as JSON, made on first use */
   EmTaskStatus  status;
-  JsonObject   *result;
+  GBytes       *result_json;  /* (nullable) the result, made on first use */
   char         *error;
   GDateTime    *created_at;
   GDateTime    *started_at;
   GDateTime    *completed_at;
   gdouble       progress;
-
-  /* scheduling */
   gint          priority;
   GStrv         depends_on;
   GStrv         waiting_on;
@@ -44,6 +36,19 @@ struct _EmTask
   gdouble       timeout;
   GStrv         waiting_for;
   char         *batch;
+};
+
+struct _EmTask
+{
+  GObject       parent_instance;
+
+  guint64       serial;
+  char         *id;
+  char         *name;
+  char         *action;
+  JsonObject   *parameters;
+  JsonObject   *result;
+  EmTaskState   state;
 };
 
 G_DEFINE_FINAL_TYPE (EmTask, em_task, G_TYPE_OBJECT)
@@ -77,6 +82,22 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void
+state_clear (EmTaskState *state)
+{
+  g_clear_pointer (&state->json_head, g_bytes_unref);
+  g_clear_pointer (&state->result_json, g_bytes_unref);
+  g_clear_pointer (&state->error, g_free);
+  g_clear_pointer (&state->created_at, g_date_time_unref);
+  g_clear_pointer (&state->started_at, g_date_time_unref);
+  g_clear_pointer (&state->completed_at, g_date_time_unref);
+  g_clear_pointer (&state->run_at, g_date_time_unref);
+  g_clear_pointer (&state->depends_on, g_strfreev);
+  g_clear_pointer (&state->waiting_on, g_strfreev);
+  g_clear_pointer (&state->waiting_for, g_strfreev);
+  g_clear_pointer (&state->batch, g_free);
+}
+
+static void
 em_task_finalize (GObject *object)
 {
   EmTask *self = EM_TASK (object);
@@ -85,18 +106,8 @@ em_task_finalize (GObject *object)
   g_free (self->name);
   g_free (self->action);
   g_clear_pointer (&self->parameters, json_object_unref);
-  g_clear_pointer (&self->json_head, g_bytes_unref);
-  g_clear_pointer (&self->result_json, g_bytes_unref);
   g_clear_pointer (&self->result, json_object_unref);
-  g_free (self->error);
-  g_clear_pointer (&self->created_at, g_date_time_unref);
-  g_clear_pointer (&self->started_at, g_date_time_unref);
-  g_clear_pointer (&self->completed_at, g_date_time_unref);
-  g_strfreev (self->depends_on);
-  g_strfreev (self->waiting_on);
-  g_clear_pointer (&self->run_at, g_date_time_unref);
-  g_strfreev (self->waiting_for);
-  g_free (self->batch);
+  state_clear (&self->state);
 
   G_OBJECT_CLASS (em_task_parent_class)->finalize (object);
 }
@@ -124,55 +135,55 @@ em_task_get_property (GObject    *object,
       g_value_set_boxed (value, self->parameters);
       break;
     case PROP_STATUS:
-      g_value_set_enum (value, self->status);
+      g_value_set_enum (value, self->state.status);
       break;
     case PROP_RESULT:
       g_value_set_boxed (value, self->result);
       break;
     case PROP_ERROR:
-      g_value_set_string (value, self->error);
+      g_value_set_string (value, self->state.error);
       break;
     case PROP_CREATED_AT:
-      g_value_set_boxed (value, self->created_at);
+      g_value_set_boxed (value, self->state.created_at);
       break;
     case PROP_STARTED_AT:
-      g_value_set_boxed (value, self->started_at);
+      g_value_set_boxed (value, self->state.started_at);
       break;
     case PROP_COMPLETED_AT:
-      g_value_set_boxed (value, self->completed_at);
+      g_value_set_boxed (value, self->state.completed_at);
       break;
     case PROP_PROGRESS:
-      g_value_set_double (value, self->progress);
+      g_value_set_double (value, self->state.progress);
       break;
     case PROP_PRIORITY:
-      g_value_set_int (value, self->priority);
+      g_value_set_int (value, self->state.priority);
       break;
     case PROP_DEPENDS_ON:
-      g_value_set_boxed (value, self->depends_on);
+      g_value_set_boxed (value, self->state.depends_on);
       break;
     case PROP_WAITING_ON:
-      g_value_set_boxed (value, self->waiting_on);
+      g_value_set_boxed (value, self->state.waiting_on);
       break;
     case PROP_MAX_RETRIES:
-      g_value_set_uint (value, self->max_retries);
+      g_value_set_uint (value, self->state.max_retries);
       break;
     case PROP_RETRY_DELAY:
-      g_value_set_double (value, self->retry_delay);
+      g_value_set_double (value, self->state.retry_delay);
       break;
     case PROP_ATTEMPTS:
-      g_value_set_uint (value, self->attempts);
+      g_value_set_uint (value, self->state.attempts);
       break;
     case PROP_RUN_AT:
-      g_value_set_boxed (value, self->run_at);
+      g_value_set_boxed (value, self->state.run_at);
       break;
     case PROP_TIMEOUT:
-      g_value_set_double (value, self->timeout);
+      g_value_set_double (value, self->state.timeout);
       break;
     case PROP_WAITING_FOR:
-      g_value_set_boxed (value, self->waiting_for);
+      g_value_set_boxed (value, self->state.waiting_for);
       break;
     case PROP_BATCH:
-      g_value_set_string (value, self->batch);
+      g_value_set_string (value, self->state.batch);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -217,9 +228,9 @@ em_task_class_init (EmTaskClass *klass)
 static void
 em_task_init (EmTask *self)
 {
-  self->depends_on = g_new0 (char *, 1);
-  self->waiting_on = g_new0 (char *, 1);
-  self->waiting_for = g_new0 (char *, 1);
+  self->state.depends_on = g_new0 (char *, 1);
+  self->state.waiting_on = g_new0 (char *, 1);
+  self->state.waiting_for = g_new0 (char *, 1);
 }
 
 EmTask *
@@ -235,7 +246,7 @@ em_task_new (guint64     serial,
   self->name = g_strdup (name);
   self->action = g_strdup (action);
   self->parameters = parameters != NULL ? json_object_ref (parameters) : NULL;
-  self->created_at = em_time_now ();
+  self->state.created_at = em_time_now ();
   return self;
 }
 
@@ -328,29 +339,29 @@ em_task_new_from_json (guint64 serial, JsonObject *object, GError **error)
   self = g_object_new (EM_TYPE_TASK, NULL);
   self->serial = serial;
   self->id = g_strdup (id);
-  self->status = value;
+  self->state.status = value;
   self->name = g_strdup (string_member (object, "name"));
   self->action = g_strdup (string_member (object, "action"));
   self->parameters = object_member (object, "parameters");
   self->result = object_member (object, "result");
-  self->error = g_strdup (string_member (object, "error"));
-  self->created_at = time_member (object, "created_at");
-  if (self->created_at == NULL)
-    self->created_at = em_time_now ();
-  self->started_at = time_member (object, "started_at");
-  self->completed_at = time_member (object, "completed_at");
-  self->progress = double_member (object, "progress");
-  self->priority = int_member (object, "priority");
-  g_strfreev (self->depends_on);
-  self->depends_on = strv_member (object, "depends_on");
-  g_strfreev (self->waiting_on);
-  self->waiting_on = strv_member (object, "waiting_on");
-  self->max_retries = int_member (object, "max_retries");
-  self->retry_delay = double_member (object, "retry_delay");
-  self->attempts = int_member (object, "attempts");
-  self->run_at = time_member (object, "run_at");
-  self->timeout = double_member (object, "timeout");
-  self->batch = g_strdup (string_member (object, "batch"));
+  self->state.error = g_strdup (string_member (object, "error"));
+  self->state.created_at = time_member (object, "created_at");
+  if (self->state.created_at == NULL)
+    self->state.created_at = em_time_now ();
+  self->state.started_at = time_member (object, "started_at");
+  self->state.completed_at = time_member (object, "completed_at");
+  self->state.progress = double_member (object, "progress");
+  self->state.priority = int_member (object, "priority");
+  g_strfreev (self->state.depends_on);
+  self->state.depends_on = strv_member (object, "depends_on");
+  g_strfreev (self->state.waiting_on);
+  self->state.waiting_on = strv_member (object, "waiting_on");
+  self->state.max_retries = int_member (object, "max_retries");
+  self->state.retry_delay = double_member (object, "retry_delay");
+  self->state.attempts = int_member (object, "attempts");
+  self->state.run_at = time_member (object, "run_at");
+  self->state.timeout = double_member (object, "timeout");
+  self->state.batch = g_strdup (string_member (object, "batch"));
   return g_steal_pointer (&self);
 }
 
@@ -363,14 +374,14 @@ em_task_set_schedule (EmTask      *self,
                       gdouble      timeout,
                       const char  *batch)
 {
-  self->priority = priority;
-  g_strfreev (self->depends_on);
-  self->depends_on = depends_on != NULL ? g_strdupv ((char **) depends_on) : g_new0 (char *, 1);
-  self->max_retries = max_retries;
-  self->retry_delay = retry_delay;
-  self->timeout = timeout;
-  g_free (self->batch);
-  self->batch = g_strdup (batch);
+  self->state.priority = priority;
+  g_strfreev (self->state.depends_on);
+  self->state.depends_on = depends_on != NULL ? g_strdupv ((char **) depends_on) : g_new0 (char *, 1);
+  self->state.max_retries = max_retries;
+  self->state.retry_delay = retry_delay;
+  self->state.timeout = timeout;
+  g_free (self->state.batch);
+  self->state.batch = g_strdup (batch);
 }
 
 static gboolean
@@ -384,10 +395,10 @@ em_task_set_waiting_on (EmTask *self, const char * const *ids)
 {
   g_auto(GStrv) copy = ids != NULL ? g_strdupv ((char **) ids) : g_new0 (char *, 1);
 
-  if (strv_equal (copy, self->waiting_on))
+  if (strv_equal (copy, self->state.waiting_on))
     return;
-  g_strfreev (self->waiting_on);
-  self->waiting_on = g_steal_pointer (&copy);
+  g_strfreev (self->state.waiting_on);
+  self->state.waiting_on = g_steal_pointer (&copy);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_ON]);
 }
 
@@ -396,41 +407,41 @@ em_task_set_waiting_for (EmTask *self, const char * const *devices)
 {
   g_auto(GStrv) copy = devices != NULL ? g_strdupv ((char **) devices) : g_new0 (char *, 1);
 
-  if (strv_equal (copy, self->waiting_for))
+  if (strv_equal (copy, self->state.waiting_for))
     return;
-  g_strfreev (self->waiting_for);
-  self->waiting_for = g_steal_pointer (&copy);
+  g_strfreev (self->state.waiting_for);
+  self->state.waiting_for = g_steal_pointer (&copy);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_FOR]);
 }
 
 void
 em_task_set_run_at (EmTask *self, GDateTime *run_at)
 {
-  if (self->run_at == run_at || (self->run_at != NULL && run_at != NULL &&
-                                 g_date_time_equal (self->run_at, run_at)))
+  if (self->state.run_at == run_at || (self->state.run_at != NULL && run_at != NULL &&
+                                 g_date_time_equal (self->state.run_at, run_at)))
     return;
-  g_clear_pointer (&self->run_at, g_date_time_unref);
-  self->run_at = run_at != NULL ? g_date_time_ref (run_at) : NULL;
+  g_clear_pointer (&self->state.run_at, g_date_time_unref);
+  self->state.run_at = run_at != NULL ? g_date_time_ref (run_at) : NULL;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_AT]);
 }
 
 static void
 set_status (EmTask *self, EmTaskStatus status)
 {
-  self->status = status;
+  self->state.status = status;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
 }
 
 void
 em_task_mark_running (EmTask *self)
 {
-  g_return_if_fail (self->status == EM_TASK_STATUS_PENDING);
+  g_return_if_fail (self->state.status == EM_TASK_STATUS_PENDING);
 
   g_object_freeze_notify (G_OBJECT (self));
-  g_clear_pointer (&self->started_at, g_date_time_unref);
-  self->started_at = em_time_now ();
+  g_clear_pointer (&self->state.started_at, g_date_time_unref);
+  self->state.started_at = em_time_now ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED_AT]);
-  self->attempts++;
+  self->state.attempts++;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ATTEMPTS]);
   set_status (self, EM_TASK_STATUS_RUNNING);
   g_object_thaw_notify (G_OBJECT (self));
@@ -439,7 +450,7 @@ em_task_mark_running (EmTask *self)
 void
 em_task_mark_retrying (EmTask *self, GDateTime *run_at)
 {
-  g_return_if_fail (self->status == EM_TASK_STATUS_RUNNING);
+  g_return_if_fail (self->state.status == EM_TASK_STATUS_RUNNING);
 
   g_object_freeze_notify (G_OBJECT (self));
   em_task_set_progress (self, 0.0);
@@ -453,7 +464,7 @@ mark_finished (EmTask *self, EmTaskStatus status)
 {
   g_return_if_fail (!em_task_is_finished (self));
 
-  self->completed_at = em_time_now ();
+  self->state.completed_at = em_time_now ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPLETED_AT]);
   set_status (self, status);
 }
@@ -464,7 +475,7 @@ em_task_mark_completed (EmTask *self, JsonObject *result)
   g_object_freeze_notify (G_OBJECT (self));
   self->result = result != NULL ? json_object_ref (result) : json_object_new ();
   json_object_seal (self->result);
-  g_clear_pointer (&self->result_json, g_bytes_unref);
+  g_clear_pointer (&self->state.result_json, g_bytes_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
   em_task_set_progress (self, 1.0);
   mark_finished (self, EM_TASK_STATUS_COMPLETED);
@@ -475,7 +486,7 @@ void
 em_task_mark_failed (EmTask *self, const char *error)
 {
   g_object_freeze_notify (G_OBJECT (self));
-  self->error = g_strdup (error);
+  self->state.error = g_strdup (error);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
   mark_finished (self, EM_TASK_STATUS_FAILED);
   g_object_thaw_notify (G_OBJECT (self));
@@ -493,9 +504,9 @@ void
 em_task_set_progress (EmTask *self, gdouble progress)
 {
   progress = CLAMP (progress, 0.0, 1.0);
-  if (progress == self->progress)
+  if (progress == self->state.progress)
     return;
-  self->progress = progress;
+  self->state.progress = progress;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS]);
 }
 
@@ -531,7 +542,7 @@ EmTaskStatus
 em_task_get_status (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), EM_TASK_STATUS_PENDING);
-  return self->status;
+  return self->state.status;
 }
 
 JsonObject *
@@ -545,105 +556,105 @@ const char *
 em_task_get_error (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->error;
+  return self->state.error;
 }
 
 GDateTime *
 em_task_get_created_at (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->created_at;
+  return self->state.created_at;
 }
 
 GDateTime *
 em_task_get_started_at (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->started_at;
+  return self->state.started_at;
 }
 
 GDateTime *
 em_task_get_completed_at (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->completed_at;
+  return self->state.completed_at;
 }
 
 gdouble
 em_task_get_progress (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0.0);
-  return self->progress;
+  return self->state.progress;
 }
 
 gint
 em_task_get_priority (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0);
-  return self->priority;
+  return self->state.priority;
 }
 
 const char * const *
 em_task_get_depends_on (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return (const char * const *) self->depends_on;
+  return (const char * const *) self->state.depends_on;
 }
 
 const char * const *
 em_task_get_waiting_on (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return (const char * const *) self->waiting_on;
+  return (const char * const *) self->state.waiting_on;
 }
 
 const char * const *
 em_task_get_waiting_for (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return (const char * const *) self->waiting_for;
+  return (const char * const *) self->state.waiting_for;
 }
 
 guint
 em_task_get_max_retries (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0);
-  return self->max_retries;
+  return self->state.max_retries;
 }
 
 gdouble
 em_task_get_retry_delay (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0);
-  return self->retry_delay;
+  return self->state.retry_delay;
 }
 
 guint
 em_task_get_attempts (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0);
-  return self->attempts;
+  return self->state.attempts;
 }
 
 GDateTime *
 em_task_get_run_at (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->run_at;
+  return self->state.run_at;
 }
 
 gdouble
 em_task_get_timeout (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), 0);
-  return self->timeout;
+  return self->state.timeout;
 }
 
 const char *
 em_task_get_batch (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
-  return self->batch;
+  return self->state.batch;
 }
 
 guint64
@@ -657,7 +668,7 @@ gboolean
 em_task_is_finished (EmTask *self)
 {
   g_return_val_if_fail (EM_IS_TASK (self), FALSE);
-  return self->status >= EM_TASK_STATUS_COMPLETED;
+  return self->state.status >= EM_TASK_STATUS_COMPLETED;
 }
 
 const char *
@@ -736,38 +747,38 @@ em_task_to_json (EmTask *self)
   json_builder_add_string_value (builder, self->action);
   add_object (builder, "parameters", self->parameters);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, em_task_status_to_string (self->status));
+  json_builder_add_string_value (builder, em_task_status_to_string (self->state.status));
   add_object (builder, "result", self->result);
   json_builder_set_member_name (builder, "error");
-  if (self->error != NULL)
-    json_builder_add_string_value (builder, self->error);
+  if (self->state.error != NULL)
+    json_builder_add_string_value (builder, self->state.error);
   else
     json_builder_add_null_value (builder);
-  add_time (builder, "created_at", self->created_at);
-  add_time (builder, "started_at", self->started_at);
-  add_time (builder, "completed_at", self->completed_at);
+  add_time (builder, "created_at", self->state.created_at);
+  add_time (builder, "started_at", self->state.started_at);
+  add_time (builder, "completed_at", self->state.completed_at);
   json_builder_set_member_name (builder, "progress");
-  json_builder_add_double_value (builder, self->progress);
+  json_builder_add_double_value (builder, self->state.progress);
   json_builder_set_member_name (builder, "priority");
-  json_builder_add_int_value (builder, self->priority);
-  add_strv (builder, "depends_on", self->depends_on);
-  add_strv (builder, "waiting_on", self->waiting_on);
-  add_strv (builder, "waiting_for", self->waiting_for);
+  json_builder_add_int_value (builder, self->state.priority);
+  add_strv (builder, "depends_on", self->state.depends_on);
+  add_strv (builder, "waiting_on", self->state.waiting_on);
+  add_strv (builder, "waiting_for", self->state.waiting_for);
   json_builder_set_member_name (builder, "max_retries");
-  json_builder_add_int_value (builder, self->max_retries);
+  json_builder_add_int_value (builder, self->state.max_retries);
   json_builder_set_member_name (builder, "retry_delay");
-  json_builder_add_double_value (builder, self->retry_delay);
+  json_builder_add_double_value (builder, self->state.retry_delay);
   json_builder_set_member_name (builder, "attempts");
-  json_builder_add_int_value (builder, self->attempts);
-  add_time (builder, "run_at", self->run_at);
+  json_builder_add_int_value (builder, self->state.attempts);
+  add_time (builder, "run_at", self->state.run_at);
   json_builder_set_member_name (builder, "timeout");
-  if (self->timeout > 0)
-    json_builder_add_double_value (builder, self->timeout);
+  if (self->state.timeout > 0)
+    json_builder_add_double_value (builder, self->state.timeout);
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "batch");
-  if (self->batch != NULL)
-    json_builder_add_string_value (builder, self->batch);
+  if (self->state.batch != NULL)
+    json_builder_add_string_value (builder, self->state.batch);
   else
     json_builder_add_null_value (builder);
   json_builder_end_object (builder);
@@ -789,35 +800,14 @@ em_task_to_json_string (EmTask *self)
   return g_string_free (out, FALSE);
 }
 
-struct _EmTaskState
-{
-  GBytes       *head;
-  EmTaskStatus  status;
-  GBytes       *result;       /* (nullable) */
-  char         *error;
-  GDateTime    *created_at;
-  GDateTime    *started_at;
-  GDateTime    *completed_at;
-  gdouble       progress;
-  gint          priority;
-  GStrv         depends_on;
-  GStrv         waiting_on;
-  guint         max_retries;
-  gdouble       retry_delay;
-  guint         attempts;
-  GDateTime    *run_at;
-  gdouble       timeout;
-  GStrv         waiting_for;
-  char         *batch;
-};
 
 /* a task is written several times over its life (a store row per change,
  * replies): the part that never changes is written once and kept, and so is
  * the result, which is set once */
-static void
-borrow_state (EmTask *self, EmTaskState *state)
+static const EmTaskState *
+ensure_state_text (EmTask *self)
 {
-  if (self->json_head == NULL)
+  if (self->state.json_head == NULL)
     {
       GString *head = g_string_sized_new (256);
 
@@ -830,46 +820,25 @@ borrow_state (EmTask *self, EmTaskState *state)
       em_json_write_string (head, self->action);
       em_json_write_key (head, "parameters");
       em_json_write_object (head, self->parameters);
-      self->json_head = g_string_free_to_bytes (head);
+      self->state.json_head = g_string_free_to_bytes (head);
     }
-  if (self->result != NULL && self->result_json == NULL)
+  if (self->result != NULL && self->state.result_json == NULL)
     {
       GString *result = g_string_new (NULL);
 
       em_json_write_object (result, self->result);
-      self->result_json = g_string_free_to_bytes (result);
+      self->state.result_json = g_string_free_to_bytes (result);
     }
-
-  state->head = self->json_head;
-  state->status = self->status;
-  state->result = self->result_json;
-  state->error = self->error;
-  state->created_at = self->created_at;
-  state->started_at = self->started_at;
-  state->completed_at = self->completed_at;
-  state->progress = self->progress;
-  state->priority = self->priority;
-  state->depends_on = self->depends_on;
-  state->waiting_on = self->waiting_on;
-  state->max_retries = self->max_retries;
-  state->retry_delay = self->retry_delay;
-  state->attempts = self->attempts;
-  state->run_at = self->run_at;
-  state->timeout = self->timeout;
-  state->waiting_for = self->waiting_for;
-  state->batch = self->batch;
+  return &self->state;
 }
 
 void
 em_task_write_json (EmTask *self, GString *out)
 {
-  EmTaskState state;
-
   g_return_if_fail (EM_IS_TASK (self));
   g_return_if_fail (out->len == 0);
 
-  borrow_state (self, &state);
-  em_task_state_write_json (&state, out);
+  em_task_state_write_json (ensure_state_text (self), out);
 }
 
 static GDateTime *
@@ -892,11 +861,10 @@ em_task_dup_state (EmTask *self)
 
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
 
-  state = g_new (EmTaskState, 1);
-  borrow_state (self, state);
-  g_bytes_ref (state->head);
-  if (state->result != NULL)
-    g_bytes_ref (state->result);
+  state = g_memdup2 (ensure_state_text (self), sizeof *state);
+  g_bytes_ref (state->json_head);
+  if (state->result_json != NULL)
+    g_bytes_ref (state->result_json);
   state->error = g_strdup (state->error);
   state->created_at = time_ref0 (state->created_at);
   state->started_at = time_ref0 (state->started_at);
@@ -919,7 +887,7 @@ void
 em_task_state_write_json (const EmTaskState *state, GString *out)
 {
   gsize size = 0;
-  const char *text = g_bytes_get_data (state->head, &size);
+  const char *text = g_bytes_get_data (state->json_head, &size);
 
   g_return_if_fail (out->len == 0);
 
@@ -927,9 +895,9 @@ em_task_state_write_json (const EmTaskState *state, GString *out)
   em_json_write_key (out, "status");
   em_json_write_string (out, em_task_status_to_string (state->status));
   em_json_write_key (out, "result");
-  if (state->result != NULL)
+  if (state->result_json != NULL)
     {
-      text = g_bytes_get_data (state->result, &size);
+      text = g_bytes_get_data (state->result_json, &size);
       g_string_append_len (out, text, size);
     }
   else
@@ -975,17 +943,7 @@ em_task_state_free (EmTaskState *state)
 {
   if (state == NULL)
     return;
-  g_bytes_unref (state->head);
-  g_clear_pointer (&state->result, g_bytes_unref);
-  g_free (state->error);
-  g_clear_pointer (&state->created_at, g_date_time_unref);
-  g_clear_pointer (&state->started_at, g_date_time_unref);
-  g_clear_pointer (&state->completed_at, g_date_time_unref);
-  g_clear_pointer (&state->run_at, g_date_time_unref);
-  g_strfreev (state->depends_on);
-  g_strfreev (state->waiting_on);
-  g_strfreev (state->waiting_for);
-  g_free (state->batch);
+  state_clear (state);
   g_free (state);
 }
 
