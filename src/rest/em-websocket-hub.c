@@ -372,10 +372,9 @@ wrote_informational_cb (SoupServerMessage *msg,
       g_socket_set_option (socket, IPPROTO_TCP, TCP_USER_TIMEOUT,
                            EM_REST_WS_TCP_USER_TIMEOUT_MS, NULL);
       g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, EM_REST_WS_SEND_BUFFER, NULL);
-      /* events are small frames: waiting to coalesce them only adds latency
-       * (the stream coalesces what one iteration writes), and the cork the
-       * HTTP response had is lifted, which also sends the 101 */
-      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      /* the cork the HTTP response had is lifted, which also sends the 101;
+       * Nagle is off already (set on the listening socket): events are small
+       * frames, and the stream coalesces what one iteration writes */
       g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, 0, NULL);
       /* the HTTP idle timeout does not apply: a quiet event stream is normal,
        * and keepalive pings find dead peers */
