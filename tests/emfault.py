@@ -100,6 +100,13 @@ class Daemon:
         if status != 200 or body.get("status") != "ok":
             fail("GET /health answered %d %s" % (status, body))
 
+    def store_failed(self):
+        """GET /health says the store cannot write: 503, with the reason."""
+        status, body = self.request("GET", "/health")
+        if status != 503 or body.get("status") != "error" or not body.get("detail"):
+            fail("GET /health answered %d %s with the store failed" % (status, body))
+        return body["detail"]
+
     def submit(self, name, action, parameters=None, expect=201):
         body = {"name": name, "action": action}
         if parameters is not None:

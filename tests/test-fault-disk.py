@@ -6,9 +6,10 @@
    directory is back.
 2. The disk is "full": a file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored, so
    writes fail with EFBIG as they would with ENOSPC) is put on the running
-   daemon. Captures fail clearly, GET /health keeps answering, and a submission
-   is either acknowledged or refused with a 5xx problem; never acknowledged and
-   then lost.
+   daemon. Captures fail clearly, and a submission is either acknowledged or
+   refused with a 5xx problem; never acknowledged and then lost. Once the store
+   cannot write, GET /health answers 503 with the reason, and goes on saying so
+   (the store refuses submissions until a restart) while the rest still answers.
 
 After a restart every acknowledged task is in the database, once.
 """
@@ -76,6 +77,7 @@ def main():
             soft, hard = resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE)
             resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (FULL_LIMIT, hard))
             outcomes = []
+            store_failed = False
             for i in range(6):
                 status, task = submit("while-full-%d" % i, "capture_image" if i % 2 == 0 else "wait",
                                       {"exposure": 1} if i % 2 == 0 else {"duration": 0.01},
@@ -91,14 +93,25 @@ def main():
                         print("on a full disk: %s" % task["error"], flush=True)
                 elif 500 <= status < 600 and isinstance(task, dict) and task.get("detail"):
                     outcomes.append("refused %d: %s" % (status, task["detail"]))
+                    store_failed = True
                 else:
                     fail("a submission on a full disk got %d: %s" % (status, task))
-                daemon.healthy()
+                if store_failed:
+                    daemon.store_failed()
+                else:
+                    daemon.healthy()
             print("submissions on a full disk: %s" % outcomes, flush=True)
             if not daemon.alive():
                 fail("the daemon died on a full disk:\n" + daemon.output())
             resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
-            daemon.healthy()
+            if store_failed:
+                detail = daemon.store_failed()
+                print("GET /health with the store failed: 503 %s" % detail, flush=True)
+                if "tasks." not in detail:
+                    fail("GET /health does not name the file that failed: %s" % detail)
+                daemon.task(again["id"])
+            else:
+                daemon.healthy()
         finally:
             daemon.stop()
 

@@ -1,7 +1,9 @@
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sqlite3.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -694,6 +696,105 @@ test_refuse_locked (Fixture *fx, gconstpointer data)
   open_manager (fx, 0);
 }
 
+/* an acknowledgement that the store cannot give; @file names what failed */
+static void
+assert_sync_fails (Fixture *fx, const char *file)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  schedule (fx, "wait", "{\"duration\": 0}");
+  em_engine_manager_sync_async (fx->manager, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  g_assert_false (em_engine_manager_sync_finish (fx->manager, result, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, file));
+}
+
+static void
+assert_store_failed (Fixture *fx, const char *file)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (em_engine_manager_check_store (fx->manager, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, file));
+}
+
+/* a full disk, for this process: writes past @bytes fail with EFBIG. The
+ * store logs each write that fails, on its own threads: warnings stop being
+ * fatal until the manager is closed (end_disk_full()) */
+static struct rlimit
+limit_file_size (rlim_t bytes, GLogLevelFlags *out_fatal_mask)
+{
+  struct rlimit before, limit;
+
+  *out_fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  limit = before;
+  limit.rlim_cur = bytes;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  return before;
+}
+
+static void
+end_disk_full (Fixture *fx, GLogLevelFlags fatal_mask)
+{
+  close_manager (fx);
+  g_log_set_always_fatal (fatal_mask);
+}
+
+/* the journal cannot grow: every acknowledgement fails from then on, and the
+ * store says so, naming the journal, even once there is room again */
+static void
+test_failure_journal (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *journal = g_build_filename (fx->data_dir, "tasks.journal", NULL);
+  g_autoptr(GError) error = NULL;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+
+  open_manager (fx, 50);
+  schedule (fx, "wait", "{\"duration\": 0}");
+  sync_store (fx);
+  g_assert_true (em_engine_manager_check_store (fx->manager, &error));
+  g_assert_no_error (error);
+
+  before = limit_file_size (1, &fatal_mask);
+  assert_sync_fails (fx, journal);
+  assert_store_failed (fx, journal);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+
+  assert_sync_fails (fx, journal);
+  assert_store_failed (fx, journal);
+  end_disk_full (fx, fatal_mask);
+}
+
+/* the database cannot grow while the journal can: the same, naming the database */
+static void
+test_failure_database (Fixture *fx, gconstpointer data)
+{
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint rounds = 0;
+
+  open_manager (fx, 50);
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  /* each commit adds pages to the WAL, each acknowledgement a record of about
+   * a kilobyte to the journal: the WAL reaches the limit first */
+  while (em_engine_manager_check_store (fx->manager, NULL))
+    {
+      schedule (fx, "wait", "{\"duration\": 0}");
+      em_test_run_for (30);
+      g_assert_cmpuint (++rounds, <, 1000);
+    }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  assert_store_failed (fx, fx->db_path);
+  assert_sync_fails (fx, fx->db_path);
+  end_disk_full (fx, fatal_mask);
+}
+
 static void
 test_retention (Fixture *fx, gconstpointer data)
 {
@@ -1347,6 +1448,8 @@ main (int argc, char **argv)
   ADD ("/store/refuse/corrupt", test_refuse_corrupt);
   ADD ("/store/refuse/unwritable", test_refuse_unwritable);
   ADD ("/store/refuse/locked", test_refuse_locked);
+  ADD ("/store/failure/journal", test_failure_journal);
+  ADD ("/store/failure/database", test_failure_database);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/query/filters", test_query_filters);

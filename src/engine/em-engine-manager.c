@@ -1701,6 +1701,13 @@ em_engine_manager_has_store (EmEngineManager *self)
   return self->store != NULL;
 }
 
+gboolean
+em_engine_manager_check_store (EmEngineManager *self, GError **error)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  return self->store == NULL || em_store_check (self->store, error);
+}
+
 /* --- acknowledgement --- */
 
 static void start_sync (EmEngineManager *self);

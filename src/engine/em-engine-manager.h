@@ -155,6 +155,10 @@ gboolean          em_engine_manager_is_acknowledging (EmEngineManager *self);
 gboolean          em_engine_manager_open_store     (EmEngineManager  *self,
                                                     GError          **error);
 gboolean          em_engine_manager_has_store      (EmEngineManager  *self);
+/* FALSE, with the reason, once the store can no longer write (a full disk, an
+ * I/O error): submissions are refused from then on, until a restart */
+gboolean          em_engine_manager_check_store    (EmEngineManager  *self,
+                                                    GError          **error);
 
 /**
  * em_engine_manager_sync_async:

@@ -78,6 +78,7 @@ struct _EmStore
   guint64               committed_seq;  /* under lock */
   guint64               applied_writes; /* under lock: committed to SQLite */
   gboolean              writer_failed;  /* under lock */
+  gboolean              journal_failed; /* under lock; journal_error is set before it */
   guint64               notified_seq;
 
   /* journal thread only */
@@ -697,20 +698,37 @@ thread_main (gpointer user_data)
 
 /* --- the journal thread --- */
 
-static void
-answer_sync (EmStore *self, Op *op, guint64 journaled_seq)
+/* Both failures are for good: after a failed append, later records would leave
+ * a gap in the journal's events, and after a failed commit a later one would
+ * hide the lost rows from the replay. Any thread. */
+gboolean
+em_store_check (EmStore *self, GError **error)
 {
-  gboolean writer_failed;
+  gboolean journal_failed, writer_failed;
 
   g_mutex_lock (&self->lock);
+  journal_failed = self->journal_failed;
   writer_failed = self->writer_failed;
   g_mutex_unlock (&self->lock);
 
-  if (self->journal_error != NULL)
-    op->error = g_error_copy (self->journal_error);
-  else if (writer_failed)
-    g_set_error (&op->error, EM_ERROR, EM_ERROR_FAILED,
-                 _("Cannot write the task database “%s”; see the service's log"), self->conn.path);
+  if (journal_failed)
+    {
+      g_propagate_error (error, g_error_copy (self->journal_error));
+      return FALSE;
+    }
+  if (writer_failed)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("Cannot write the task database “%s”; see the service's log"), self->conn.path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+answer_sync (EmStore *self, Op *op, guint64 journaled_seq)
+{
+  em_store_check (self, &op->error);
   deliver (self, op, op->error == NULL ? journaled_seq : 0);
 }
 
@@ -776,7 +794,12 @@ journal_main (gpointer user_data)
           if (em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
             journaled_seq = MAX (journaled_seq, batch_seq);
           else
-            g_warning ("%s", self->journal_error->message);
+            {
+              g_warning ("%s", self->journal_error->message);
+              g_mutex_lock (&self->lock);
+              self->journal_failed = TRUE;
+              g_mutex_unlock (&self->lock);
+            }
         }
 
       for (guint i = 0; i < batch->len; i++)

@@ -79,6 +79,8 @@ void        em_store_start              (EmStore               *self,
                                          gpointer               user_data);
 /* flushes, stops the thread and closes the file; pending answers are delivered */
 void        em_store_free               (EmStore               *self);
+gboolean    em_store_check              (EmStore               *self,
+                                         GError               **error);
 
 /* @tasks: (transfer container) (element-type EmStoreTaskRow)
  * @events: (transfer container) (element-type EmStoreEventRow) */

@@ -11,11 +11,17 @@ em_rest_health (EmRestContext     *ctx,
 {
   g_autoptr(JsonObject) object = json_object_new ();
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = em_engine_manager_check_store (ctx->manager, &error);
 
-  json_object_set_string_member (object, "status", "ok");
+  /* a monitor restarts what answers 503: a store that cannot write refuses
+   * every submission until then */
+  json_object_set_string_member (object, "status", ok ? "ok" : "error");
   json_object_set_string_member (object, "version", PACKAGE_VERSION);
+  if (!ok)
+    json_object_set_string_member (object, "detail", error->message);
   root = json_node_init_object (json_node_alloc (), object);
-  em_rest_respond_json (msg, 200, root);
+  em_rest_respond_json (msg, ok ? 200 : 503, root);
 }
 
 void
