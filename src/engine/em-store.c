@@ -696,8 +696,6 @@ thread_main (gpointer user_data)
   return NULL;
 }
 
-/* --- the journal thread --- */
-
 /* Both failures are for good: after a failed append, later records would leave
  * a gap in the journal's events, and after a failed commit a later one would
  * hide the lost rows from the replay. Any thread. */
@@ -724,6 +722,8 @@ em_store_check (EmStore *self, GError **error)
     }
   return TRUE;
 }
+
+/* --- the journal thread --- */
 
 static void
 answer_sync (EmStore *self, Op *op, guint64 journaled_seq)

@@ -79,6 +79,8 @@ void        em_store_start              (EmStore               *self,
                                          gpointer               user_data);
 /* flushes, stops the thread and closes the file; pending answers are delivered */
 void        em_store_free               (EmStore               *self);
+/* FALSE, with the reason naming the file, once the journal or the database
+ * has failed a write; from any thread */
 gboolean    em_store_check              (EmStore               *self,
                                          GError               **error);
 
