@@ -13,6 +13,7 @@
 #include "devices/em-gst-camera.h"
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
+#include "engine/em-durable-feed.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
 #include "engine/em-finished-cache.h"
@@ -1274,6 +1275,7 @@ test_events_resume (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
   last = em_engine_manager_get_last_event_seq (fx->manager);
   g_assert_cmpuint (fx->frames->len, ==, last);
+  sync_store (fx);
 
   /* from memory: the exact frames, in order, after the given seq */
   {
@@ -1316,6 +1318,7 @@ test_events_resume (Fixture *fx, gconstpointer data)
 
     EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 5000);
     g_assert_cmpuint (em_event_get_seq (g_ptr_array_index (fx->events, 0)), ==, last + 1);
+    sync_store (fx);
     frames = read_events (fx, 0, 0, &oldest);
     g_assert_cmpuint (frames->len, ==, fx->frames->len);
     for (guint i = 0; i < frames->len; i++)
@@ -1325,6 +1328,134 @@ test_events_resume (Fixture *fx, gconstpointer data)
         g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, i));
       }
   }
+}
+
+/* an event is read only once it is on disk: a crash could take back the
+ * others, and the next start would number new events with their seqs */
+static void
+test_events_durable_only (Fixture *fx, gconstpointer data)
+{
+  guint64 seq;
+
+  open_manager (fx, 1000);
+  schedule (fx, "wait", "{\"duration\": 60}");
+  seq = em_engine_manager_get_last_event_seq (fx->manager);
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (fx->manager), <, seq);
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, seq - 1, 0, NULL);
+
+    g_assert_cmpuint (frames->len, ==, 0);
+  }
+  sync_store (fx);
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (fx->manager), >=, seq);
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, seq - 1, 1, NULL);
+    g_autofree char *text = NULL;
+
+    g_assert_cmpuint (frames->len, ==, 1);
+    text = frame_string (g_ptr_array_index (frames, 0));
+    g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, seq - 1));
+  }
+}
+
+typedef struct {
+  EmEngineManager *manager;
+  GPtrArray       *seqs;       /* guint64 in pointers: what was delivered */
+  gboolean         wanted;
+  guint            overflows;
+} FeedLog;
+
+static void
+feed_deliver (EmEvent *event, gpointer user_data)
+{
+  FeedLog *log = user_data;
+  guint64 seq = em_event_get_seq (event);
+
+  /* on disk before anyone sees it, and in order */
+  g_assert_cmpuint (seq, <=, em_engine_manager_get_committed_event_seq (log->manager));
+  if (log->seqs->len > 0)
+    g_assert_cmpuint (seq, ==, GPOINTER_TO_SIZE (g_ptr_array_index (log->seqs, log->seqs->len - 1)) + 1);
+  g_ptr_array_add (log->seqs, GSIZE_TO_POINTER (seq));
+}
+
+static gboolean
+feed_wanted (gpointer user_data)
+{
+  return ((FeedLog *) user_data)->wanted;
+}
+
+static void
+feed_overflow (gpointer user_data)
+{
+  ((FeedLog *) user_data)->overflows++;
+}
+
+static const EmDurableFeedFuncs feed_funcs = { feed_deliver, feed_wanted, feed_overflow };
+
+/* the feed asks for the journal itself: every event arrives, without a flush
+ * by anyone else, and none before it is durable */
+static void
+test_events_durable_feed (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GPtrArray) seqs = g_ptr_array_new ();
+  FeedLog log = { NULL, seqs, TRUE, 0 };
+  g_autoptr(EmDurableFeed) feed = NULL;
+  guint64 first, last;
+
+  open_manager (fx, 1000);
+  log.manager = fx->manager;
+  feed = em_durable_feed_new (fx->manager, 1024 * 1024, &feed_funcs, &log);
+  first = em_engine_manager_get_last_event_seq (fx->manager) + 1;
+  for (guint i = 0; i < 20; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+  g_assert_cmpuint (seqs->len, ==, 0);
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  last = em_engine_manager_get_last_event_seq (fx->manager);
+  EM_TEST_WAIT_UNTIL (seqs->len == last - first + 1, 5000);
+  g_assert_cmpuint (GPOINTER_TO_SIZE (g_ptr_array_index (seqs, 0)), ==, first);
+  g_assert_cmpuint (log.overflows, ==, 0);
+
+  /* more than it may hold waits for the store: dropped, and said so */
+  em_durable_feed_set_max_held_bytes (feed, 10);
+  g_ptr_array_set_size (seqs, 0);
+  schedule (fx, "wait", "{\"duration\": 60}");
+  g_assert_cmpuint (log.overflows, ==, 1);
+  sync_store (fx);
+  g_assert_cmpuint (seqs->len, ==, 0);
+
+  /* nobody wants them: nothing is held */
+  em_durable_feed_set_max_held_bytes (feed, 1024 * 1024);
+  log.wanted = FALSE;
+  schedule (fx, "wait", "{\"duration\": 60}");
+  sync_store (fx);
+  g_assert_cmpuint (seqs->len, ==, 0);
+
+  /* freed with a sync in flight: its answer finds nothing */
+  log.wanted = TRUE;
+  schedule (fx, "wait", "{\"duration\": 60}");
+  g_clear_pointer (&feed, em_durable_feed_free);
+  sync_store (fx);
+  g_assert_cmpuint (seqs->len, ==, 0);
+}
+
+/* without a store, events are as durable as they get at once */
+static void
+test_events_durable_feed_memory (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) seqs = g_ptr_array_new ();
+  g_autoptr(EmEngineManager) manager = new_manager (fx);
+  FeedLog log = { manager, seqs, TRUE, 0 };
+  g_autoptr(EmDurableFeed) feed = em_durable_feed_new (manager, 1024 * 1024, &feed_funcs, &log);
+  g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 60}");
+  g_autoptr(GError) error = NULL;
+  EmTask *task = em_engine_manager_schedule_task (manager, spec, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (task);
+  g_assert_cmpuint (seqs->len, ==, 1);
+  em_engine_manager_shutdown (manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (manager), 5000);
 }
 
 typedef struct {
@@ -1460,6 +1591,9 @@ main (int argc, char **argv)
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
   ADD ("/store/events/resume", test_events_resume);
+  ADD ("/store/events/durable-only", test_events_durable_only);
+  ADD ("/store/events/durable-feed", test_events_durable_feed);
+  ADD ("/store/events/durable-feed-memory", test_events_durable_feed_memory);
   ADD ("/store/sync/grouped", test_sync_grouped);
   ADD ("/store/wal/checkpointed", test_wal_checkpointed);
   ADD ("/store/memory-only", test_memory_only);

@@ -594,6 +594,7 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
 {
   g_autoptr(GTask) task = NULL;
   EventsAnswer *answer;
+  guint64 durable;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
 
@@ -604,9 +605,11 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
   answer->events = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   answer->oldest = em_engine_manager_get_oldest_event_seq (self);
 
-  /* recent enough for memory, or nothing to send */
-  if (after_seq >= self->last_seq ||
-      em_event_ring_read (self->ring, after_seq, limit, answer->events))
+  /* recent enough for memory, or nothing to send; the ring also holds events
+   * not yet on disk, which a crash would take back and number again */
+  durable = em_engine_manager_get_committed_event_seq (self);
+  if (after_seq >= durable ||
+      em_event_ring_read (self->ring, after_seq, durable, limit, answer->events))
     {
       g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
       return;
@@ -620,7 +623,7 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
       return;
     }
   /* without a store the ring is all there is: what it still holds */
-  em_event_ring_read (self->ring, answer->oldest - 1, limit, answer->events);
+  em_event_ring_read (self->ring, answer->oldest - 1, durable, limit, answer->events);
   g_task_return_pointer (task, answer, (GDestroyNotify) events_answer_free);
 }
 

@@ -69,10 +69,11 @@ em_event_ring_get_oldest (EmEventRing *self)
 gboolean
 em_event_ring_read (EmEventRing *self,
                     guint64      after_seq,
+                    guint64      up_to_seq,
                     guint        limit,
                     GPtrArray   *out)
 {
-  guint64 newest = self->oldest + self->length - 1;
+  guint64 newest = MIN (self->oldest + self->length - 1, up_to_seq);
   guint n = 0;
 
   if (self->length == 0 || after_seq + 1 < self->oldest)

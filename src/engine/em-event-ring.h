@@ -19,11 +19,12 @@ void         em_event_ring_push       (EmEventRing *self,
                                        GBytes      *json);
 /* 0 when empty */
 guint64      em_event_ring_get_oldest (EmEventRing *self);
-/* adds (element-type GBytes) the events after @after_seq to @out, at most @limit
- * (0: all); FALSE, adding nothing, when the ring does not hold seq after_seq + 1
- * and later */
+/* adds (element-type GBytes) the events after @after_seq, up to @up_to_seq, to
+ * @out, at most @limit (0: all); FALSE, adding nothing, when the ring does not
+ * hold seq after_seq + 1 and later */
 gboolean     em_event_ring_read       (EmEventRing *self,
                                        guint64      after_seq,
+                                       guint64      up_to_seq,
                                        guint        limit,
                                        GPtrArray   *out);
 
