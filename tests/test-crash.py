@@ -4,6 +4,11 @@ while 1 000 tasks are being submitted over HTTP and executed, then restarted on
 the same data directory. Every task acknowledged with 201 must be there, exactly
 once, in a terminal or resumable state, and the resumed ones must finish.
 
+A WebSocket client follows the events until the kill. What it saw must still be
+true after the restart: every frame is in the record under the same seq, byte
+for byte (no seq is numbered again); every task it saw scheduled is there; and
+a task it saw finish has the status it saw.
+
 Environment: EM_DAEMON, the engine-manager binary.
 """
 
@@ -17,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from emws import Reader, frame, handshake
 
 N_TASKS = 1000
 N_SUBMITTERS = 4
@@ -79,6 +86,88 @@ def submit(port, indexes, acked, lock, stop):
                 stop.set()
 
 
+class Witness(threading.Thread):
+    """a WebSocket client that keeps every frame it gets until the connection
+    dies; once armed, the next event it gets is the moment of the kill, the
+    moment when what it saw is most likely still only in the service's memory"""
+
+    def __init__(self, port, pid):
+        super().__init__(daemon=True)
+        self.sock, rest = handshake(port)
+        self.sock.settimeout(None)
+        self.reader = Reader(self.sock, rest)
+        self.frames = []
+        self.pid = pid
+        self.armed = threading.Event()
+        self.killed = threading.Event()
+
+    def run(self):
+        try:
+            while True:
+                opcode, payload = self.reader.next()
+                if opcode == 0x1:
+                    self.frames.append(payload)
+                    if self.armed.is_set() and not self.killed.is_set():
+                        os.kill(self.pid, signal.SIGKILL)
+                        self.killed.set()
+                elif opcode == 0x9:
+                    self.sock.sendall(frame(0xA, payload))
+                elif opcode == 0x8:
+                    return
+        except (EOFError, OSError):
+            return
+
+
+def recorded_frames(port, after, until):
+    """the frames after seq @after up to @until, as a client resuming gets them"""
+    sock, rest = handshake(port, "/ws?since=%d" % after)
+    sock.settimeout(30)
+    reader = Reader(sock, rest)
+    frames = {}
+    try:
+        while not frames or max(frames) < until:
+            opcode, payload = reader.next()
+            if opcode == 0x9:
+                sock.sendall(frame(0xA, payload))
+            elif opcode == 0x1:
+                event = json.loads(payload)
+                if "seq" not in event:
+                    fail("resuming from %d: %s" % (after, payload))
+                frames[event["seq"]] = payload
+    finally:
+        sock.close()
+    return frames
+
+
+def check_witness(port, witnessed, tasks):
+    """what the client saw before the kill is what the record says after it"""
+    events = [json.loads(f) for f in witnessed]
+    seqs = [e["seq"] for e in events]
+    if not seqs:
+        fail("the WebSocket client saw no event before the kill")
+    if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+        fail("the WebSocket client saw seqs with a gap or out of order")
+    recorded = recorded_frames(port, seqs[0] - 1, seqs[-1])
+    for seq, payload in zip(seqs, witnessed):
+        if recorded.get(seq) != payload:
+            fail("seq %d was %s before the kill and is %s after it"
+                 % (seq, payload, recorded.get(seq)))
+    finished = {"task_completed": "completed", "task_failed": "failed",
+                "task_cancelled": "cancelled"}
+    seen_finished = 0
+    for event in events:
+        task_id = event.get("task_id")
+        if event["type"] == "task_scheduled" and task_id not in tasks:
+            fail("task %s was seen scheduled and is gone" % task_id)
+        if event["type"] in finished:
+            seen_finished += 1
+            if tasks[task_id]["status"] != finished[event["type"]]:
+                fail("task %s was seen %s and came back %s"
+                     % (task_id, event["type"], tasks[task_id]["status"]))
+    print("the WebSocket client saw seq %d..%d (%d tasks finishing); all of it is in the record"
+          % (seqs[0], seqs[-1], seen_finished), flush=True)
+
+
 def all_tasks(port):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     tasks, offset = [], 0
@@ -96,6 +185,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="em-crash-") as tmp:
         data_dir = os.path.join(tmp, "data")
         proc, port = start_daemon(data_dir)
+        witness = Witness(port, proc.pid)
+        witness.start()
 
         acked, lock, stop = {}, threading.Lock(), threading.Event()
         threads = [threading.Thread(target=submit,
@@ -105,10 +196,13 @@ def main():
             thread.start()
         stop.wait(60)
         # mid-flight: submissions and executions are both under way
-        os.kill(proc.pid, signal.SIGKILL)
+        witness.armed.set()
+        if not witness.killed.wait(5):
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         for thread in threads:
             thread.join()
+        witness.join(timeout=10)
         with lock:
             acknowledged = dict(acked)
         print("acknowledged %d tasks before the kill" % len(acknowledged), flush=True)
@@ -118,6 +212,7 @@ def main():
         proc, port = start_daemon(data_dir)
         try:
             tasks = all_tasks(port)
+            check_witness(port, list(witness.frames), {t["id"]: t for t in tasks})
             ids = [t["id"] for t in tasks]
             names = [t["name"] for t in tasks]
             if len(set(ids)) != len(ids) or len(set(names)) != len(names):

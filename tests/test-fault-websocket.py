@@ -9,7 +9,6 @@ WebSocket client keeps receiving every event, with `seq` contiguous, GET /health
 keeps answering, and every acknowledged task is there.
 """
 
-import base64
 import json
 import os
 import random
@@ -19,75 +18,7 @@ import tempfile
 import time
 
 from emfault import Daemon, fail
-
-CLOSE_TIMEOUT = 5
-
-
-def handshake(port):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=CLOSE_TIMEOUT)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n" % (port, key)).encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            fail("the WebSocket handshake was refused")
-        response += chunk
-    head, rest = response.split(b"\r\n\r\n", 1)
-    if not head.startswith(b"HTTP/1.1 101"):
-        fail("the WebSocket handshake answered %r" % head.split(b"\r\n")[0])
-    return sock, rest
-
-
-def frame(opcode, payload, mask=True, fin=True, length=None):
-    length = len(payload) if length is None else length
-    head = bytes([(0x80 if fin else 0) | opcode])
-    mask_bit = 0x80 if mask else 0
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-class Reader:
-    """server frames (unmasked) from a raw socket"""
-
-    def __init__(self, sock, pending=b""):
-        self.sock = sock
-        self.buffer = pending
-
-    def _need(self, n):
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buffer += chunk
-
-    def next(self):
-        self._need(2)
-        opcode = self.buffer[0] & 0x0F
-        length = self.buffer[1] & 0x7F
-        offset = 2
-        if length == 126:
-            self._need(4)
-            length = struct.unpack("!H", self.buffer[2:4])[0]
-            offset = 4
-        elif length == 127:
-            self._need(10)
-            length = struct.unpack("!Q", self.buffer[2:10])[0]
-            offset = 10
-        self._need(offset + length)
-        payload = self.buffer[offset:offset + length]
-        self.buffer = self.buffer[offset + length:]
-        return opcode, payload
+from emws import CLOSE_TIMEOUT, Reader, frame, handshake
 
 
 def expect_closed(name, sock, pending=b""):

@@ -1637,6 +1637,41 @@ check_resume (Fixture *f)
 }
 
 static void
+assert_recorded_cb (SoupWebsocketConnection *conn,
+                    gint                     type,
+                    GBytes                  *message,
+                    gpointer                 user_data)
+{
+  EmEngineManager *manager = user_data;
+  gsize length;
+  const char *data = g_bytes_get_data (message, &length);
+  g_autoptr(JsonNode) event = parse_json (data, length);
+  guint64 seq = (guint64) json_object_get_int_member (json_node_get_object (event), "seq");
+
+  g_assert_cmpuint (seq, <=, em_engine_manager_get_committed_event_seq (manager));
+}
+
+/* with a store, a client gets an event only once the journal has it, and
+ * without anyone else asking for the journal (no acknowledgement here) */
+static void
+test_ws_recorded_only (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(WsClient) client = ws_connect (f);
+  EmTaskSpec spec = { .name = (char *) "recorded", .action = (char *) "wait" };
+  guint64 first = em_engine_manager_get_last_event_seq (f->manager) + 1;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  g_signal_connect (client->conn, "message", G_CALLBACK (assert_recorded_cb), f->manager);
+  for (guint i = 0; i < 20; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (f->manager), <, first);
+  EM_TEST_WAIT_UNTIL (client->events->len >= 60, TIMEOUT_MS);
+  for (guint i = 0; i < client->events->len; i++)
+    g_assert_cmpint (event_seq (client, i), ==, (gint64) (first + i));
+}
+
+static void
 test_ws_since (Fixture       *f,
                gconstpointer  data)
 {
@@ -1709,6 +1744,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/batch", test_batch, NULL);
   ADD ("/rest/queue", test_queue, NULL);
   ADD ("/rest/tasks/history", test_history, WITH_STORE);
+  ADD ("/rest/ws/recorded-only", test_ws_recorded_only, WITH_STORE);
   ADD ("/rest/ws/since", test_ws_since, NULL);
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);

@@ -237,13 +237,32 @@ emit_task_event (EmDbusManagerAdapter *self,
 }
 
 /* the last value always goes out, and the property never runs ahead of what
- * GetEvents and ListTasks return */
+ * GetEvents and ListTasks return: GetEvents gives only events on disk */
 static void
 publish_event_seq (gpointer user_data)
 {
   EmDbusManagerAdapter *self = user_data;
 
   em_dbus_engine_manager1_set_last_event_seq (self->iface, self->seen_seq);
+}
+
+static void
+see_durable_seq (EmDbusManagerAdapter *self)
+{
+  guint64 durable = em_engine_manager_get_committed_event_seq (self->manager);
+
+  if (durable <= self->seen_seq)
+    return;
+  self->seen_seq = durable;
+  em_rate_limit_poke (&self->seq_limit);
+}
+
+static void
+events_committed_cb (EmEngineManager      *manager,
+                     guint64               seq,
+                     EmDbusManagerAdapter *self)
+{
+  see_durable_seq (self);
 }
 
 /* the engine's `event` signal carries every change in one order with a seq,
@@ -255,8 +274,8 @@ manager_event_cb (EmEngineManager      *manager,
 {
   EmTask *task = em_event_get_task (event);
 
-  self->seen_seq = MAX (self->seen_seq, em_event_get_seq (event));
-  em_rate_limit_poke (&self->seq_limit);
+  /* at once without a store; with one, once the event is on disk */
+  see_durable_seq (self);
 
   if (task != NULL)
     emit_task_event (self, event, task);
@@ -347,7 +366,7 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   em_dbus_engine_manager1_set_actions (self->iface, (const char * const *) actions);
   em_dbus_engine_manager1_set_http_address (self->iface, http_address != NULL ? http_address : "");
   em_dbus_engine_manager1_set_last_event_seq (self->iface,
-                                              em_engine_manager_get_last_event_seq (manager));
+                                              em_engine_manager_get_committed_event_seq (manager));
   sync_queue_properties (self);
   self->positions = em_dbus_device_positions_new (em_engine_manager_get_devices (manager),
                                                   self->iface);
@@ -386,10 +405,11 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   em_dbus_task_table_set_connection (self->tasks, connection);
   export_unfinished_tasks (self);
   g_signal_connect (self->manager, "event", G_CALLBACK (manager_event_cb), self);
+  g_signal_connect (self->manager, "events-committed", G_CALLBACK (events_committed_cb), self);
   g_signal_connect (self->manager, "notify::max-concurrent",
                     G_CALLBACK (max_concurrent_notify_cb), self);
   sync_queue_properties (self);
-  self->seen_seq = em_engine_manager_get_last_event_seq (self->manager);
+  self->seen_seq = em_engine_manager_get_committed_event_seq (self->manager);
   publish_event_seq (self);
   self->exported = TRUE;
 
@@ -414,6 +434,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
 
   g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
+  g_signal_handlers_disconnect_by_func (self->manager, events_committed_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
   em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);

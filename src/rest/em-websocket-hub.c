@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-durable-feed.h"
 #include "rest/em-coalescing-output-stream.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-limits.h"
@@ -38,7 +39,7 @@ struct _EmWebsocketHub
   GObject          parent_instance;
 
   EmEngineManager *manager;
-  gulong           event_id;
+  EmDurableFeed   *feed;
   GQueue           clients;
   guint64          max_backlog;
   guint            keepalive_seconds;
@@ -308,10 +309,10 @@ client_read_history (Client *client)
                                        NULL, history_cb, client);
 }
 
+/* a durable event: a client never sees one that a crash could take back */
 static void
-event_cb (EmEngineManager *manager,
-          EmEvent         *event,
-          gpointer         user_data)
+deliver_cb (EmEvent  *event,
+            gpointer  user_data)
 {
   EmWebsocketHub *self = user_data;
   GBytes *bytes;
@@ -350,6 +351,39 @@ event_cb (EmEngineManager *manager,
       soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, bytes);
     }
 }
+
+static gboolean
+wanted_cb (gpointer user_data)
+{
+  EmWebsocketHub *self = user_data;
+
+  return self->clients.length > 0;
+}
+
+static void
+drop_all (EmWebsocketHub *self,
+          gushort         code,
+          const char     *reason)
+{
+  for (GList *link = self->clients.head; link != NULL;)
+    {
+      Client *client = link->data;
+
+      link = link->next;
+      client_drop (client, code, reason);
+    }
+}
+
+/* the store fell so far behind that a backlog's worth of events waits for it:
+ * the clients resume with ?since= once it has caught up */
+static void
+overflow_cb (gpointer user_data)
+{
+  g_debug ("dropping every WebSocket client: the task store is a backlog behind");
+  drop_all (user_data, EM_WS_CLOSE_TRY_AGAIN_LATER, "events are not recorded yet");
+}
+
+static const EmDurableFeedFuncs feed_funcs = { deliver_cb, wanted_cb, overflow_cb };
 
 static void
 wrote_informational_cb (SoupServerMessage *msg,
@@ -537,6 +571,8 @@ em_websocket_hub_set_limits (EmWebsocketHub *self,
 {
   g_return_if_fail (EM_IS_WEBSOCKET_HUB (self));
   self->max_backlog = max_backlog;
+  if (self->feed != NULL)
+    em_durable_feed_set_max_held_bytes (self->feed, max_backlog);
   self->keepalive_seconds = keepalive_seconds;
   self->max_clients = max_clients;
 }
@@ -549,14 +585,8 @@ em_websocket_hub_close_all (EmWebsocketHub *self,
   g_return_if_fail (EM_IS_WEBSOCKET_HUB (self));
 
   self->closed = TRUE;
-  g_clear_signal_handler (&self->event_id, self->manager);
-  for (GList *link = self->clients.head; link != NULL;)
-    {
-      Client *client = link->data;
-
-      link = link->next;
-      client_drop (client, code, reason);
-    }
+  g_clear_pointer (&self->feed, em_durable_feed_free);
+  drop_all (self, code, reason);
 }
 
 static void
@@ -565,8 +595,7 @@ em_websocket_hub_dispose (GObject *object)
   EmWebsocketHub *self = EM_WEBSOCKET_HUB (object);
   Client *client;
 
-  if (self->manager != NULL)
-    g_clear_signal_handler (&self->event_id, self->manager);
+  g_clear_pointer (&self->feed, em_durable_feed_free);
   while ((client = g_queue_pop_head (&self->clients)) != NULL)
     client_free (client);
   g_clear_object (&self->manager);
@@ -597,6 +626,6 @@ em_websocket_hub_new (EmEngineManager *manager)
   EmWebsocketHub *self = g_object_new (EM_TYPE_WEBSOCKET_HUB, NULL);
 
   self->manager = g_object_ref (manager);
-  self->event_id = g_signal_connect (manager, "event", G_CALLBACK (event_cb), self);
+  self->feed = em_durable_feed_new (manager, self->max_backlog, &feed_funcs, self);
   return self;
 }
