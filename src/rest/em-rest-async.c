@@ -49,6 +49,21 @@ em_rest_async_get_data (EmRestAsync *self)
   return self->data;
 }
 
+SoupServerMessage *
+em_rest_async_resume (EmRestAsync     *self,
+                      EmRestI18nScope *scope)
+{
+  SoupServerMessage *msg = self->msg;
+
+  if (msg == NULL)
+    {
+      em_rest_async_done (self);
+      return NULL;
+    }
+  em_rest_i18n_scope_enter_for_message (scope, msg);
+  return msg;
+}
+
 static void
 async_free (EmRestAsync *self,
             gboolean     unpause)

@@ -98,19 +98,15 @@ listed_cb (GObject      *source,
 {
   EmRestAsync *async = user_data;
   Listing *listing = em_rest_async_get_data (async);
-  SoupServerMessage *msg = em_rest_async_get_message (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   guint total = 0;
   g_autoptr(GPtrArray) tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source),
                                                                      result, &total, &error);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
-  if (msg == NULL)
-    {
-      em_rest_async_done (async);
-      return;
-    }
-  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
   if (tasks == NULL)
     {
       em_problem_respond_error (msg, error);
@@ -157,28 +153,26 @@ deleted_cb (GObject      *source,
             gpointer      user_data)
 {
   EmRestAsync *async = user_data;
-  SoupServerMessage *msg = em_rest_async_get_message (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   guint count = 0;
   gboolean deleted = em_engine_manager_delete_tasks_finish (EM_ENGINE_MANAGER (source), result,
                                                             &count, &error);
 
-  if (msg != NULL)
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  if (deleted)
     {
-      em_rest_i18n_scope_enter_for_message (&scope, msg);
-      if (deleted)
-        {
-          g_autoptr(JsonObject) object = json_object_new ();
-          g_autoptr(JsonNode) root = NULL;
+      g_autoptr(JsonObject) object = json_object_new ();
+      g_autoptr(JsonNode) root = NULL;
 
-          json_object_set_int_member (object, "deleted", count);
-          root = json_node_init_object (json_node_alloc (), object);
-          em_rest_respond_json (msg, 200, root);
-        }
-      else
-        em_problem_respond_error (msg, error);
+      json_object_set_int_member (object, "deleted", count);
+      root = json_node_init_object (json_node_alloc (), object);
+      em_rest_respond_json (msg, 200, root);
     }
+  else
+    em_problem_respond_error (msg, error);
   em_rest_async_done (async);
 }
 

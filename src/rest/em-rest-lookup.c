@@ -32,19 +32,15 @@ looked_up_cb (GObject      *source,
 {
   EmRestAsync *async = user_data;
   Lookup *lookup = em_rest_async_get_data (async);
-  SoupServerMessage *msg = em_rest_async_get_message (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = em_engine_manager_lookup_task_finish (EM_ENGINE_MANAGER (source),
                                                                    result, &error);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   g_autoptr(SoupServerMessage) held = NULL;
 
-  if (msg == NULL)
-    {
-      em_rest_async_done (async);
-      return;
-    }
-  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
   if (node == NULL)
     {
       if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))

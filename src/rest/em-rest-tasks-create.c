@@ -82,21 +82,19 @@ synced_cb (GObject      *source,
 {
   EmRestAsync *async = user_data;
   Created *created = em_rest_async_get_data (async);
-  SoupServerMessage *msg = em_rest_async_get_message (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   gboolean synced = em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error);
 
-  if (msg != NULL)
-    {
-      em_rest_i18n_scope_enter_for_message (&scope, msg);
-      if (synced)
-        respond_created (msg, created);
-      else
-        em_problem_respond_printf (msg, 503,
-                                   _("store: the task was not acknowledged because it "
-                                     "could not be recorded: %s"), error->message);
-    }
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  if (synced)
+    respond_created (msg, created);
+  else
+    em_problem_respond_printf (msg, 503,
+                               _("store: the task was not acknowledged because it "
+                                 "could not be recorded: %s"), error->message);
   em_rest_async_done (async);
 }
 
@@ -196,18 +194,14 @@ dependencies_found_cb (GObject      *source,
                        gpointer      user_data)
 {
   EmRestAsync *async = user_data;
-  SoupServerMessage *msg = em_rest_async_get_message (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   gboolean found = em_engine_manager_look_up_dependencies_finish (EM_ENGINE_MANAGER (source),
                                                                   result, &error);
 
-  if (msg == NULL)
-    {
-      em_rest_async_done (async);
-      return;
-    }
-  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     em_problem_respond (msg, 503, NULL, _("The service is shutting down"));
   else if (!found)
