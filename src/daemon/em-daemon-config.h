@@ -48,6 +48,8 @@ typedef struct {
   /* retention of finished history in the task database; 0: keep everything */
   guint            retention_max_tasks;
   guint            retention_max_age_days;
+  /* benchmarks only: no task database, the whole history stays in memory */
+  gboolean         in_memory;
   /* GSettings keys the command line set: live changes to them are ignored */
   GStrv            pinned;
 } EmDaemonConfig;

@@ -227,7 +227,9 @@ em_daemon_start_async (EmDaemon            *self,
   if (self->settings != NULL)
     self->watch = em_settings_watch_new (self->settings, self->manager, &self->config);
   /* the record comes back before anyone is served; a bad file stops startup */
-  if (!em_engine_manager_open_store (self->manager, &error))
+  if (self->config.in_memory)
+    g_warning (_("No task database (--in-memory): the history is lost when the service stops"));
+  else if (!em_engine_manager_open_store (self->manager, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -112,6 +112,7 @@ main (int argc, char **argv)
   int idle_timeout = -1;
   int dbus_max_calls_per_sender = -1;
   gboolean no_http = FALSE;
+  gboolean in_memory = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
   guint sigint_id, sigterm_id;
@@ -162,6 +163,9 @@ main (int argc, char **argv)
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
     { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_INT, &dbus_max_calls_per_sender,
       N_("D-Bus method calls one client may have waiting for a reply; more get Unavailable (default 64)"), N_("N") },
+    /* hidden: it gives up the durable record, which no lab should want */
+    { "in-memory", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &in_memory,
+      N_("Keep no task database: history lives in memory and is lost at exit (for benchmarks)"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       N_("Print the version and exit"), NULL },
     { NULL }
@@ -220,6 +224,7 @@ main (int argc, char **argv)
       config.http_enabled = FALSE;
       pin (pinned, "http-enabled");
     }
+  config.in_memory = in_memory;
   if (token_file != NULL)
     {
       replace_str (&config.token_file, *token_file != '\0' ? token_file : NULL);
