@@ -9,7 +9,9 @@
 # FANOUT=0 skips the WebSocket part.
 #
 # The service runs tasks of the action "wait" with duration 0, which touch no
-# device, so what is measured is the HTTP path and the engine.
+# device, so what is measured is the HTTP path and the engine. A second instance
+# runs with --in-memory (no task database), which tells how much of the
+# difference to the baseline is the store's.
 set -eu
 
 build=${1:-build}
@@ -68,16 +70,22 @@ service_port=$(free_port)
 "$daemon" --bus none --http-address 127.0.0.1 --http-port "$service_port" \
   --data-dir "$work/data" > "$work/daemon.log" 2>&1 &
 pids="$pids $!"
+memory_port=$(free_port)
+"$daemon" --bus none --http-address 127.0.0.1 --http-port "$memory_port" \
+  --data-dir "$work/memory-data" --in-memory > "$work/memory.log" 2>&1 &
+pids="$pids $!"
 baseline_port=$(free_port)
 "$baseline" "$baseline_port" > "$work/baseline.log" 2>&1 &
 pids="$pids $!"
 wait_port "$service_port"
+wait_port "$memory_port"
 wait_port "$baseline_port" tasks POST
 
 # rounds alternate between the two servers, so a busy moment on the machine
 # weighs on both; the medians are reported
 : > "$work/base.txt"
 : > "$work/svc.txt"
+: > "$work/mem.txt"
 for round in $(seq 1 "$rounds"); do
   echo "== round $round: libsoup baseline, POST /tasks, $connections connections, ${duration}s" >&2
   run_wrk "http://127.0.0.1:$baseline_port/tasks"
@@ -85,6 +93,9 @@ for round in $(seq 1 "$rounds"); do
   echo "== round $round: engine-manager, POST /tasks, $connections connections, ${duration}s" >&2
   run_wrk "http://127.0.0.1:$service_port/tasks"
   awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} END {print r, p, n}' "$work/wrk.out" >> "$work/svc.txt"
+  echo "== round $round: engine-manager --in-memory, POST /tasks, $connections connections, ${duration}s" >&2
+  run_wrk "http://127.0.0.1:$memory_port/tasks"
+  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} END {print r, p, n}' "$work/wrk.out" >> "$work/mem.txt"
 done
 median () {
   sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -94,6 +105,9 @@ base_p99=$(cut -d' ' -f2 "$work/base.txt" | median)
 svc_rps=$(cut -d' ' -f1 "$work/svc.txt" | median)
 svc_p99=$(cut -d' ' -f2 "$work/svc.txt" | median)
 svc_non2xx=$(awk '{ n += $3 } END { print n }' "$work/svc.txt")
+mem_rps=$(cut -d' ' -f1 "$work/mem.txt" | median)
+mem_p99=$(cut -d' ' -f2 "$work/mem.txt" | median)
+mem_non2xx=$(awk '{ n += $3 } END { print n }' "$work/mem.txt")
 
 if [ "${FANOUT:-1}" != 0 ]; then
   # a fresh daemon for fan-out, so the tasks above do not weigh on it
@@ -114,6 +128,9 @@ echo "POST /tasks at $connections connections, median of $rounds rounds of ${dur
 printf '  %-22s %10s req/s   p99 %8s ms\n' "libsoup baseline" "$base_rps" "$base_p99"
 printf '  %-22s %10s req/s   p99 %8s ms   (non-2xx: %s)\n' "engine-manager" "$svc_rps" "$svc_p99" "$svc_non2xx"
 awk -v s="$svc_rps" -v b="$base_rps" 'BEGIN { printf "  throughput ratio       %.2f (target >= 0.70)\n", s / b }'
+echo "Without the task database (--in-memory, for comparison only)"
+printf '  %-22s %10s req/s   p99 %8s ms   (non-2xx: %s)\n' "engine-manager" "$mem_rps" "$mem_p99" "$mem_non2xx"
+awk -v s="$mem_rps" -v b="$base_rps" -v t="$svc_rps" 'BEGIN { printf "  throughput ratio       %.2f (the store costs %.0f%% of it)\n", s / b, 100 * (1 - t / s) }'
 if [ "${FANOUT:-1}" != 0 ]; then
   echo "WebSocket fan-out"
   sed 's/^/  /' "$work/fanout.out"
