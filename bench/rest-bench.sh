@@ -4,7 +4,7 @@
 #
 #   bench/rest-bench.sh [BUILD_DIR] [SECONDS_PER_ROUND]
 #
-# ROUNDS=3 sets how many rounds alternate between the two servers.
+# ROUNDS=3 sets how many rounds alternate between the servers.
 #
 # FANOUT=0 skips the WebSocket part.
 #
@@ -81,8 +81,8 @@ wait_port "$service_port"
 wait_port "$memory_port"
 wait_port "$baseline_port" tasks POST
 
-# rounds alternate between the two servers, so a busy moment on the machine
-# weighs on both; the medians are reported
+# rounds alternate between the servers, so a busy moment on the machine
+# weighs on all; the medians are reported
 : > "$work/base.txt"
 : > "$work/svc.txt"
 : > "$work/mem.txt"
