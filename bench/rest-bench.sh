@@ -36,9 +36,8 @@ cleanup () {
 }
 trap cleanup EXIT INT TERM
 
-free_port () {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$here/bench-lib.sh"
+post_lua=$here/post-task.lua
 
 wait_port () {
   i=0
@@ -48,21 +47,10 @@ wait_port () {
   done
 }
 
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"name": "bench", "action": "wait", "parameters": {"duration": 0}}'
-wrk.headers["Content-Type"] = "application/json"
-done = function (summary, latency, requests)
-  io.write(string.format("rps %.1f\n", summary.requests / (summary.duration / 1e6)))
-  io.write(string.format("p99_ms %.3f\n", latency:percentile(99) / 1000))
-  io.write(string.format("non2xx %d\n", summary.errors.status))
-end
-LUA
-
 run_wrk () {
   # a short warm-up, then the measured run
-  wrk -t$threads -c$connections -d2s -s "$work/post.lua" "$1" >/dev/null
-  wrk -t$threads -c$connections -d"${duration}s" --latency -s "$work/post.lua" "$1" > "$work/wrk.out"
+  wrk -t$threads -c$connections -d2s -s "$post_lua" "$1" >/dev/null
+  wrk -t$threads -c$connections -d"${duration}s" --latency -s "$post_lua" "$1" > "$work/wrk.out"
   cat "$work/wrk.out" >&2
 }
 

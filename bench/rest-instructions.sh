@@ -14,6 +14,7 @@ set -eu
 
 build=${1:-build}
 duration=${2:-20}
+here=$(cd "$(dirname "$0")" && pwd)
 daemon=$build/src/daemon/engine-manager
 baseline=$build/bench/soup-baseline
 
@@ -29,15 +30,8 @@ cleanup () {
 }
 trap cleanup EXIT INT TERM
 
-free_port () {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"name": "bench", "action": "wait", "parameters": {"duration": 0}}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+. "$here/bench-lib.sh"
+post_lua=$here/post-task.lua
 
 # measure NAME PORT COMMAND...: prints "NAME REQUESTS MAIN OTHERS"
 measure () {
@@ -51,9 +45,9 @@ measure () {
     i=$((i + 1)); [ $i -lt 600 ] || { echo "$name did not start" >&2; exit 1; }
     sleep 0.1
   done
-  wrk -t1 -c16 -d3s -s "$work/post.lua" "http://127.0.0.1:$port/tasks" > /dev/null
+  wrk -t1 -c16 -d3s -s "$post_lua" "http://127.0.0.1:$port/tasks" > /dev/null
   callgrind_control -z "$pid" > /dev/null 2>&1
-  requests=$(wrk -t1 -c16 -d"${duration}s" -s "$work/post.lua" "http://127.0.0.1:$port/tasks" |
+  requests=$(wrk -t1 -c16 -d"${duration}s" -s "$post_lua" "http://127.0.0.1:$port/tasks" |
              awk '/requests in/ { print $1 }')
   callgrind_control -d "$pid" > /dev/null 2>&1
   kill "$pid"
