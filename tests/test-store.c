@@ -895,6 +895,13 @@ test_retention (Fixture *fx, gconstpointer data)
   all = query_all (fx);
   for (guint i = 0; i < all->len; i++)
     g_assert_cmpstr (status_of (json_node_get_object (g_ptr_array_index (all, i))), !=, "completed");
+
+  /* the running task became failed at the restart: with it gone too, no task
+   * is left, and the log keeps only its newest event, to resume from */
+  g_assert_cmpuint (all->len, ==, 0);
+  g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), >, oldest);
+  g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (fx->manager), ==,
+                    em_engine_manager_get_last_event_seq (fx->manager));
 }
 
 static void

@@ -425,9 +425,12 @@ prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, GPtrArray *ids, GErr
                                "LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) RETURNING id",
                          NULL, ":max", max_tasks, ids, error))
     return FALSE;
-  /* the log stays gapless: only the prefix older than every remaining task goes */
+  /* the log stays gapless: only the prefix older than every remaining task
+   * goes; with no task left, all but the newest event, which a client resumes
+   * from */
   return em_store_exec (self->db, self->path,
-                        "DELETE FROM events WHERE seq < (SELECT MIN (scheduled_seq) FROM tasks)",
+                        "DELETE FROM events WHERE seq < COALESCE ((SELECT MIN (scheduled_seq) FROM tasks), "
+                        "(SELECT MAX (seq) FROM events))",
                         error);
 }
 
