@@ -2,6 +2,7 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
+#include <zlib.h>
 
 #include "engine/em-error.h"
 #include "engine/em-store-journal.h"
@@ -80,14 +81,14 @@ event_rows (void)
 }
 
 static void
-append_record (const char *path, GPtrArray *tasks, GPtrArray *events, gsize cut)
+append_record (const char *path, guint64 write_no, GPtrArray *tasks, GPtrArray *events, gsize cut)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(EmStoreJournal) journal = em_store_journal_open (path, &error);
   g_autoptr(GByteArray) record = g_byte_array_new ();
 
   g_assert_no_error (error);
-  em_store_journal_encode (record, tasks, events);
+  em_store_journal_encode (record, write_no, tasks, events);
   g_assert_true (em_store_journal_append (journal, record->data, record->len - cut, &error));
   g_assert_no_error (error);
 }
@@ -97,11 +98,13 @@ typedef struct {
 } Collected;
 
 static gboolean
-collect_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError **error)
+collect_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer user_data,
+                GError **error)
 {
   Collected *collected = user_data;
   GString *text = g_string_new (NULL);
 
+  g_string_append_printf (text, "write %" G_GUINT64_FORMAT "\n", write_no);
   for (guint i = 0; i < tasks->len; i++)
     {
       EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
@@ -155,12 +158,13 @@ test_round_trip (Fixture *fx, gconstpointer data)
   g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
   g_ptr_array_add (events, event_row (2, "task_completed", "b"));
   g_ptr_array_add (queue_events, event_row (3, "queue_paused", NULL));
-  append_record (path, tasks, events, 0);
-  append_record (path, empty_tasks, queue_events, 0);
+  append_record (path, 7, tasks, events, 0);
+  append_record (path, 8, empty_tasks, queue_events, 0);
 
   seen = replay_all (path);
   g_assert_cmpuint (seen->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (seen, 0), ==,
+                   "write 7\n"
                    "task a 1 pending wait 2026-11-26T10:00:00.000000Z 1795600800000000 0 0 1 "
                    "{\"id\":\"a\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"pending\"}\n"
                    "task b 2 completed wait 2026-11-26T10:00:00.000000Z 1795600800000000 "
@@ -169,6 +173,7 @@ test_round_trip (Fixture *fx, gconstpointer data)
                    "event 1 task_scheduled a 1795600800000001 {\"type\":\"task_scheduled\",\"seq\":1}\n"
                    "event 2 task_completed b 1795600800000002 {\"type\":\"task_completed\",\"seq\":2}\n");
   g_assert_cmpstr (g_ptr_array_index (seen, 1), ==,
+                   "write 8\n"
                    "event 3 queue_paused (null) 1795600800000003 {\"type\":\"queue_paused\",\"seq\":3}\n");
 }
 
@@ -184,8 +189,8 @@ test_damaged_tail (Fixture *fx, gconstpointer data)
 
   g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
   g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
-  append_record (fx->journal_path, tasks, events, 0);
-  append_record (fx->journal_path, tasks, events, 7);
+  append_record (fx->journal_path, 1, tasks, events, 0);
+  append_record (fx->journal_path, 2, tasks, events, 7);
 
   g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*tasks.journal*");
   seen = replay_all (fx->journal_path);
@@ -283,17 +288,17 @@ test_replay_on_open (Fixture *fx, gconstpointer data)
    * status, which must not win), one it lacks, and half a record */
   g_ptr_array_add (tasks, task_row ("a", 1, "completed", 1));
   g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
-  append_record (fx->journal_path, tasks, events, 0);
+  append_record (fx->journal_path, 1, tasks, events, 0);
   g_ptr_array_set_size (tasks, 0);
   g_ptr_array_set_size (events, 0);
   g_ptr_array_add (tasks, task_row ("b", 2, "pending", 2));
   g_ptr_array_add (events, event_row (2, "task_scheduled", "b"));
-  append_record (fx->journal_path, tasks, events, 0);
+  append_record (fx->journal_path, 2, tasks, events, 0);
   g_ptr_array_set_size (tasks, 0);
   g_ptr_array_set_size (events, 0);
   g_ptr_array_add (tasks, task_row ("c", 3, "pending", 3));
   g_ptr_array_add (events, event_row (3, "task_scheduled", "c"));
-  append_record (fx->journal_path, tasks, events, 30);
+  append_record (fx->journal_path, 3, tasks, events, 30);
 
   g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*");
   g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered 1 writes*tasks.journal*");
@@ -356,6 +361,136 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
   em_store_free (store);
 }
 
+static void
+committed_cb (guint64 seq, gpointer user_data)
+{
+  guint64 *committed = user_data;
+
+  *committed = MAX (*committed, seq);
+}
+
+/* a write with a task's row but no event (a dependency's change of
+ * waiting_on) is committed like any other: after a crash that leaves it in the
+ * journal, it must not be replayed over the rows committed after it */
+static void
+test_rows_without_events (Fixture *fx, gconstpointer data)
+{
+  static const char *statuses[] = { "pending", "running", "completed" };
+  g_auto(EmStoreSnapshot) first = { 0, };
+  g_auto(EmStoreSnapshot) second = { 0, };
+  g_auto(EmStoreSnapshot) third = { 0, };
+  g_autofree char *journal = NULL;
+  gsize journal_length = 0;
+  g_autoptr(GPtrArray) seen = NULL;
+  guint64 committed = 0;
+  EmStore *store = open_store (fx, &first);
+  guint64 seq = 0;
+  GStatBuf st;
+
+  em_store_start (store, committed_cb, &committed);
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    {
+      GPtrArray *tasks = task_rows ();
+      GPtrArray *events = event_rows ();
+
+      g_ptr_array_add (tasks, task_row ("a", 1, statuses[i], 1));
+      /* the middle write has no event */
+      if (i != 1)
+        g_ptr_array_add (events, event_row (++seq, "task_scheduled", "a"));
+      em_store_write (store, tasks, events);
+    }
+  EM_TEST_WAIT_UNTIL (committed == seq, 5000);
+
+  /* what kill -9 leaves now: every write in the database, and in the journal */
+  g_assert_true (g_file_get_contents (fx->journal_path, &journal, &journal_length, NULL));
+  g_assert_cmpuint (journal_length, >, 0);
+  em_store_free (store);
+  g_assert_true (g_file_set_contents (fx->journal_path, journal, journal_length, NULL));
+
+  store = open_store (fx, &second);
+  g_assert_cmpstr (loaded_status (&second, "a"), ==, "completed");
+  g_assert_cmpuint (second.last_seq, ==, seq);
+  em_store_free (store);
+
+  /* and the numbers go on from the database's: a write made now is not taken
+   * for one the database has */
+  store = open_store (fx, &third);
+  em_store_start (store, NULL, NULL);
+  {
+    GPtrArray *tasks = task_rows ();
+
+    g_ptr_array_add (tasks, task_row ("b", 2, "pending", 0));
+    em_store_write (store, tasks, NULL);
+  }
+  EM_TEST_WAIT_UNTIL (g_stat (fx->journal_path, &st) == 0 && st.st_size > 0, 5000);
+  seen = replay_all (fx->journal_path);
+  g_assert_cmpuint (seen->len, ==, 1);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (seen, 0), "write 4\ntask b "));
+  em_store_free (store);
+}
+
+/* a record from before writes were numbered ("EMJ1", no number in front of
+ * the rows) is still read, and told committed or not by its events */
+static void
+test_unnumbered_record (Fixture *fx, gconstpointer data)
+{
+  const char *seqs[] = { "1", "2" };
+  g_autoptr(GByteArray) file = g_byte_array_new ();
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autoptr(GError) error = NULL;
+  EmStore *store;
+  gboolean done = FALSE;
+
+  /* the database has "a" and event 1 */
+  store = open_store (fx, &snapshot);
+  em_store_start (store, NULL, NULL);
+  {
+    GPtrArray *tasks = task_rows ();
+    GPtrArray *events = event_rows ();
+
+    g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
+    g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+    em_store_write (store, tasks, events);
+  }
+  em_store_sync_async (store, NULL, synced_cb, &done);
+  EM_TEST_WAIT_UNTIL (done, 5000);
+  em_store_free (store);
+  em_store_snapshot_clear (&snapshot);
+
+  /* the old format: the same record without its number, in "EMJ1" */
+  for (guint i = 0; i < G_N_ELEMENTS (seqs); i++)
+    {
+      g_autoptr(GPtrArray) tasks = task_rows ();
+      g_autoptr(GPtrArray) events = event_rows ();
+      g_autoptr(GByteArray) record = g_byte_array_new ();
+      const char *status = i == 0 ? "completed" : "running";
+      guint32 header[3];
+      guint8 *payload;
+      gsize size;
+
+      g_ptr_array_add (tasks, task_row ("a", 1, status, 1));
+      g_ptr_array_add (events, event_row (g_ascii_strtoull (seqs[i], NULL, 10), "task_started", "a"));
+      em_store_journal_encode (record, 0, tasks, events);
+      payload = record->data + 12 + 8;
+      size = record->len - 12 - 8;
+      header[0] = GUINT32_TO_LE (0x314a4d45u);
+      header[1] = GUINT32_TO_LE ((guint32) size);
+      header[2] = GUINT32_TO_LE ((guint32) crc32 (0, payload, (uInt) size));
+      g_byte_array_append (file, (const guint8 *) header, sizeof header);
+      g_byte_array_append (file, payload, (guint) size);
+    }
+  g_assert_true (g_file_set_contents (fx->journal_path, (const char *) file->data, file->len, &error));
+  g_assert_no_error (error);
+
+  /* event 1 is in the database, so the first record is skipped; event 2 is not */
+  g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered 1 writes*");
+  store = open_store (fx, &snapshot);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (loaded_status (&snapshot, "a"), ==, "running");
+  g_assert_cmpuint (snapshot.last_seq, ==, 2);
+  em_store_free (store);
+}
+
 /* a journal that cannot be opened stops the store, naming the file */
 static void
 test_unwritable (Fixture *fx, gconstpointer data)
@@ -383,6 +518,8 @@ main (int argc, char **argv)
   ADD ("/store-journal/damaged-tail", test_damaged_tail);
   ADD ("/store-journal/replay-on-open", test_replay_on_open);
   ADD ("/store-journal/last-row-wins", test_last_row_wins);
+  ADD ("/store-journal/rows-without-events", test_rows_without_events);
+  ADD ("/store-journal/unnumbered-record", test_unnumbered_record);
   ADD ("/store-journal/unwritable", test_unwritable);
 
   return g_test_run ();

@@ -16,12 +16,14 @@
 #include "engine/em-store-journal.h"
 
 /*
- * A record: "EMJ1", the payload's length and its CRC-32, all little-endian
- * 32-bit, then the payload: the task count, the event count, the task rows,
- * the event rows. A string is its length (G_MAXUINT32 for NULL), its bytes and
- * a NUL, so that replay can point into the buffer.
+ * A record: "EMJ2", the payload's length and its CRC-32, all little-endian
+ * 32-bit, then the payload: the write's number (64-bit), the task count, the
+ * event count, the task rows, the event rows. A string is its length
+ * (G_MAXUINT32 for NULL), its bytes and a NUL, so that replay can point into
+ * the buffer. "EMJ1" records, from before writes were numbered, lack the number.
  */
-#define RECORD_MAGIC  0x314a4d45u
+#define RECORD_MAGIC  0x324a4d45u
+#define RECORD_MAGIC_UNNUMBERED 0x314a4d45u
 #define HEADER_SIZE   12
 #define NULL_STRING   G_MAXUINT32
 
@@ -155,11 +157,11 @@ put_string (guint8 *p, const char *text)
 }
 
 void
-em_store_journal_encode (GByteArray *out, GPtrArray *tasks, GPtrArray *events)
+em_store_journal_encode (GByteArray *out, guint64 write_no, GPtrArray *tasks, GPtrArray *events)
 {
   guint n_tasks = tasks != NULL ? tasks->len : 0;
   guint n_events = events != NULL ? events->len : 0;
-  gsize size = 8, start = out->len;
+  gsize size = 8 + 8, start = out->len;
   guint8 *payload, *p;
 
   /* sized first, so the record is one allocation and straight copies */
@@ -180,6 +182,7 @@ em_store_journal_encode (GByteArray *out, GPtrArray *tasks, GPtrArray *events)
   g_byte_array_set_size (out, start + HEADER_SIZE + size);
   payload = p = out->data + start + HEADER_SIZE;
 
+  p = put_u64 (p, write_no);
   p = put_u32 (p, n_tasks);
   p = put_u32 (p, n_events);
   for (guint i = 0; i < n_tasks; i++)
@@ -287,12 +290,19 @@ event_row_clear (EmStoreEventRow *row)
 
 /* rows that point into the record: only the structs (and the GBytes) are freed */
 static gboolean
-decode_record (const guint8 *payload, gsize length, GPtrArray *tasks, GPtrArray *events)
+decode_record (const guint8 *payload,
+               gsize         length,
+               gboolean      numbered,
+               guint64      *out_write_no,
+               GPtrArray    *tasks,
+               GPtrArray    *events)
 {
   Reader r = { payload, payload + length, TRUE };
+  guint64 write_no = numbered ? get_u64 (&r) : 0;
   guint32 n_tasks = get_u32 (&r);
   guint32 n_events = get_u32 (&r);
 
+  *out_write_no = write_no;
   for (guint32 i = 0; r.ok && i < n_tasks; i++)
     {
       EmStoreTaskRow *row = g_new0 (EmStoreTaskRow, 1);
@@ -351,16 +361,19 @@ em_store_journal_replay (EmStoreJournal      *self,
       guint32 header[3];
       g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_free);
       g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_row_clear);
-      guint32 size;
+      guint32 size, magic;
+      guint64 write_no = 0;
 
       memcpy (header, contents + offset, HEADER_SIZE);
+      magic = GUINT32_FROM_LE (header[0]);
       size = GUINT32_FROM_LE (header[1]);
-      if (GUINT32_FROM_LE (header[0]) != RECORD_MAGIC ||
+      if ((magic != RECORD_MAGIC && magic != RECORD_MAGIC_UNNUMBERED) ||
           size > length - offset - HEADER_SIZE ||
           crc32_of (contents + offset + HEADER_SIZE, size) != GUINT32_FROM_LE (header[2]) ||
-          !decode_record (contents + offset + HEADER_SIZE, size, tasks, events))
+          !decode_record (contents + offset + HEADER_SIZE, size, magic == RECORD_MAGIC,
+                          &write_no, tasks, events))
         break;
-      if (!func (tasks, events, user_data, error))
+      if (!func (write_no, tasks, events, user_data, error))
         return FALSE;
       offset += HEADER_SIZE + size;
     }

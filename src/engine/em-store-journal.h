@@ -15,9 +15,11 @@ G_BEGIN_DECLS
  */
 typedef struct _EmStoreJournal EmStoreJournal;
 
-/* called for each intact record, oldest first; rows are (transfer none) and
- * valid only during the call */
-typedef gboolean (*EmStoreJournalFunc) (GPtrArray  *tasks,
+/* called for each intact record, oldest first, with the number it was written
+ * under (0 for a record from before records were numbered); rows are
+ * (transfer none) and valid only during the call */
+typedef gboolean (*EmStoreJournalFunc) (guint64     write_no,
+                                        GPtrArray  *tasks,
                                         GPtrArray  *events,
                                         gpointer    user_data,
                                         GError    **error);
@@ -39,8 +41,10 @@ gboolean        em_store_journal_replay    (EmStoreJournal      *self,
                                             EmStoreJournalFunc   func,
                                             gpointer             user_data,
                                             GError             **error);
-/* appends one record for @tasks (EmStoreTaskRow) and @events (EmStoreEventRow) */
+/* appends one record, numbered @write_no, for @tasks (EmStoreTaskRow) and
+ * @events (EmStoreEventRow) */
 void            em_store_journal_encode    (GByteArray          *out,
+                                            guint64              write_no,
                                             GPtrArray           *tasks,
                                             GPtrArray           *events);
 /* writes @data at the end, whole, or fails */

@@ -40,6 +40,7 @@ typedef struct {
   GPtrArray   *events;
   EmTaskQuery  query;
   char        *id;
+  guint64      write_no;    /* OP_WRITE: its number in the journal, from 1 */
   guint64      after_seq;
   guint        limit;
   guint        max_tasks;
@@ -84,6 +85,7 @@ struct _EmStore
   /* journal thread only */
   GError               *journal_error;  /* sticky: an unwritten record cannot be acknowledged */
   guint64               forwarded_writes;
+  guint64               last_write_no;  /* set at open, before the thread starts */
 
   /* writer thread only */
   sqlite3_stmt         *upsert_task;
@@ -398,13 +400,15 @@ write_rows (EmStore   *self,
   return TRUE;
 }
 
-/* the counters move in the same transaction as the rows: last_seq says which
+/* the counters move in the same transaction as the rows: last_write says which
  * journal records the database already has */
 static gboolean
-write_counters (EmStore *self, guint64 max_seq, guint64 max_serial, GError **error)
+write_counters (EmStore *self, guint64 max_seq, guint64 max_serial, guint64 max_write,
+                GError **error)
 {
   return (max_seq == 0 || write_meta (self, "last_seq", max_seq, error)) &&
-         (max_serial == 0 || write_meta (self, "last_serial", max_serial, error));
+         (max_serial == 0 || write_meta (self, "last_serial", max_serial, error)) &&
+         (max_write == 0 || write_meta (self, "last_write", max_write, error));
 }
 
 /* a task changes state several times between two commits: only its last row
@@ -435,7 +439,7 @@ write_latest_rows (EmStore *self, GPtrArray *batch, guint64 *inout_serial, GErro
 static gboolean
 write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 {
-  guint64 max_seq = 0, max_serial = 0;
+  guint64 max_seq = 0, max_serial = 0, max_write = 0;
 
   if (!write_latest_rows (self, batch, &max_serial, error))
     return FALSE;
@@ -443,11 +447,13 @@ write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
     {
       Op *op = g_ptr_array_index (batch, i);
 
-      if (op->kind == OP_WRITE &&
-          !write_rows (self, NULL, op->events, &max_seq, &max_serial, error))
+      if (op->kind != OP_WRITE)
+        continue;
+      if (!write_rows (self, NULL, op->events, &max_seq, &max_serial, error))
         return FALSE;
+      max_write = MAX (max_write, op->write_no);
     }
-  if (!write_counters (self, max_seq, max_serial, error))
+  if (!write_counters (self, max_seq, max_serial, max_write, error))
     return FALSE;
   *out_seq = max_seq;
   return TRUE;
@@ -456,8 +462,10 @@ write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 typedef struct {
   EmStore *self;
   gint64   last_seq;     /* what the database had */
+  gint64   last_write;
   guint64  max_seq;
   guint64  max_serial;
+  guint64  max_write;
   guint    records;
 } Replay;
 
@@ -471,15 +479,22 @@ last_event_seq (GPtrArray *events)
 }
 
 static gboolean
-replay_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError **error)
+replay_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer user_data,
+               GError **error)
 {
   Replay *replay = user_data;
   guint64 record_seq = last_event_seq (events);
 
-  /* committed before the crash: its commit moved last_seq past it */
-  if (record_seq != 0 && record_seq <= (guint64) replay->last_seq)
+  /* committed before the crash: its commit moved last_write past it. A write
+   * with rows but no events must be told by its number too, or its rows would
+   * overwrite the newer ones committed after it */
+  if (write_no != 0 && write_no <= (guint64) replay->last_write)
+    return TRUE;
+  /* a record from before writes were numbered: only its events tell */
+  if (write_no == 0 && record_seq != 0 && record_seq <= (guint64) replay->last_seq)
     return TRUE;
   replay->records++;
+  replay->max_write = MAX (replay->max_write, write_no);
   return write_rows (replay->self, tasks, events, &replay->max_seq, &replay->max_serial, error);
 }
 
@@ -488,15 +503,22 @@ replay_record (GPtrArray *tasks, GPtrArray *events, gpointer user_data, GError *
 static gboolean
 replay_journal (EmStore *self, GError **error)
 {
-  Replay replay = { self, 0, 0, 0, 0 };
+  Replay replay = { self, 0, 0, 0, 0, 0, 0 };
 
+  /* the journal's numbers go on from the database's, so that a record
+   * written now is never taken for one the database has */
+  if (!em_store_sql_load_int (&self->conn,
+                              "SELECT COALESCE ((SELECT value FROM meta WHERE key = 'last_write'), 0)",
+                              &replay.last_write, error))
+    return FALSE;
+  self->last_write_no = (guint64) replay.last_write;
   if (em_store_journal_get_size (self->journal) == 0)
     return TRUE;
   if (!em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &replay.last_seq, error) ||
       !em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", error))
     return FALSE;
   if (!em_store_journal_replay (self->journal, replay_record, &replay, error) ||
-      !write_counters (self, replay.max_seq, replay.max_serial, error) ||
+      !write_counters (self, replay.max_seq, replay.max_serial, replay.max_write, error) ||
       !em_store_exec (self->conn.db, self->conn.path, "COMMIT", error))
     {
       sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
@@ -505,6 +527,7 @@ replay_journal (EmStore *self, GError **error)
   if (replay.records > 0)
     g_message (_("Recovered %u writes from the task journal “%s”"), replay.records,
                em_store_journal_get_path (self->journal));
+  self->last_write_no = MAX (self->last_write_no, replay.max_write);
   return em_store_journal_truncate (self->journal, error);
 }
 
@@ -608,7 +631,8 @@ prepare_writes (EmStore *self, GError **error)
          em_store_sql_prepare (&self->conn, "INSERT INTO events (seq, type, task_id, timestamp_us, json) "
                         "VALUES (?1, ?2, ?3, ?4, ?5)",
                   &self->insert_event, error) &&
-         em_store_sql_prepare (&self->conn, "UPDATE meta SET value = MAX (value, ?2) WHERE key = ?1",
+         em_store_sql_prepare (&self->conn, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                               "ON CONFLICT (key) DO UPDATE SET value = MAX (value, excluded.value)",
                   &self->set_meta, error);
 }
 
@@ -786,7 +810,8 @@ journal_main (gpointer user_data)
             continue;
           for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
             em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch);
-          em_store_journal_encode (records, op->tasks, op->events);
+          op->write_no = ++self->last_write_no;
+          em_store_journal_encode (records, op->write_no, op->tasks, op->events);
           batch_seq = MAX (batch_seq, last_event_seq (op->events));
         }
       if (records->len > 0 && self->journal_error == NULL)
