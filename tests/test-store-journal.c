@@ -208,6 +208,50 @@ test_damaged_tail (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (seen->len, ==, 0);
 }
 
+/* damage with intact records after it is not a write cut short: those were
+ * acknowledged, so the reading fails, naming the file, and the store does not
+ * open */
+static void
+test_damaged_middle (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = task_rows ();
+  g_autoptr(GPtrArray) events = event_rows ();
+  g_autoptr(EmStoreJournal) journal = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  Collected collected = { g_ptr_array_new_with_free_func (g_free) };
+  gsize length = 0;
+  EmStore *store;
+
+  g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
+  g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+  for (guint i = 1; i <= 3; i++)
+    append_record (fx->journal_path, i, tasks, events, 0);
+  g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
+  contents[length / 3 + length / 6] ^= 0x40;
+  g_assert_true (g_file_set_contents (fx->journal_path, contents, length, NULL));
+
+  journal = em_store_journal_open (fx->journal_path, &error);
+  g_assert_no_error (error);
+  g_assert_false (em_store_journal_replay (journal, collect_record, &collected, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, fx->journal_path));
+  g_assert_nonnull (strstr (error->message, "damaged"));
+  /* the first record had been read */
+  g_assert_cmpuint (collected.seen->len, ==, 1);
+  g_ptr_array_unref (collected.seen);
+  g_clear_error (&error);
+
+  store = em_store_open (fx->db_path, &error);
+  g_assert_null (store);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, fx->journal_path));
+  /* and the journal is left as it was */
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
+  g_assert_cmpuint (length, >, 0);
+}
+
 static void
 synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -516,6 +560,7 @@ main (int argc, char **argv)
 
   ADD ("/store-journal/round-trip", test_round_trip);
   ADD ("/store-journal/damaged-tail", test_damaged_tail);
+  ADD ("/store-journal/damaged-middle", test_damaged_middle);
   ADD ("/store-journal/replay-on-open", test_replay_on_open);
   ADD ("/store-journal/last-row-wins", test_last_row_wins);
   ADD ("/store-journal/rows-without-events", test_rows_without_events);

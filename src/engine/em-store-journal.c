@@ -339,6 +339,28 @@ decode_record (const guint8 *payload,
   return r.ok && r.p == r.end;
 }
 
+/* whether an intact record starts anywhere after @offset: a write cut short
+ * is always the last thing in the file, so damage with records after it is not
+ * that */
+static gboolean
+intact_record_after (const guint8 *contents, gsize length, gsize offset)
+{
+  for (gsize at = offset + 1; at + HEADER_SIZE <= length; at++)
+    {
+      guint32 header[3];
+      guint32 magic, size;
+
+      memcpy (header, contents + at, HEADER_SIZE);
+      magic = GUINT32_FROM_LE (header[0]);
+      size = GUINT32_FROM_LE (header[1]);
+      if ((magic == RECORD_MAGIC || magic == RECORD_MAGIC_UNNUMBERED) &&
+          size <= length - at - HEADER_SIZE &&
+          crc32_of (contents + at + HEADER_SIZE, size) == GUINT32_FROM_LE (header[2]))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 gboolean
 em_store_journal_replay (EmStoreJournal      *self,
                          EmStoreJournalFunc   func,
@@ -378,6 +400,15 @@ em_store_journal_replay (EmStoreJournal      *self,
       offset += HEADER_SIZE + size;
     }
 
+  if (offset < length && intact_record_after (contents, length, offset))
+    {
+      /* what follows was acknowledged: dropping it would lose it silently */
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("The task journal “%s” is damaged at byte %lu, with intact writes after it; "
+                     "move it aside to start without them"),
+                   self->path, (gulong) offset);
+      return FALSE;
+    }
   if (offset < length)
     g_warning (_("Ignored the last %lu bytes of the task journal “%s”: "
                  "a write cut short, never acknowledged"), (gulong) (length - offset), self->path);

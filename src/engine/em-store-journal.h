@@ -36,7 +36,7 @@ gsize           em_store_journal_get_size  (EmStoreJournal      *self);
 
 /* passes every intact record to @func; a torn or damaged tail (a write cut by
  * a crash) ends the reading with a warning, since nothing past it was ever
- * acknowledged */
+ * acknowledged. Damage with intact records after it fails, naming the file */
 gboolean        em_store_journal_replay    (EmStoreJournal      *self,
                                             EmStoreJournalFunc   func,
                                             gpointer             user_data,
