@@ -9,6 +9,11 @@ true after the restart: every frame is in the record under the same seq, byte
 for byte (no seq is numbered again); every task it saw scheduled is there; and
 a task it saw finish has the status it saw.
 
+A second run kills the daemon after a clean restart: restoring a delayed task
+writes its row without an event, and that write, still in the journal at the
+kill, must not bring the task back pending once it has finished, nor run it
+again, and neither may a dependent that finished after its dependency.
+
 Environment: EM_DAEMON, the engine-manager binary.
 """
 
@@ -181,8 +186,75 @@ def all_tasks(port):
             return tasks
 
 
+def wait_for(port, task_ids, statuses, seconds):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    deadline = time.monotonic() + seconds
+    while True:
+        tasks = {}
+        for task_id in task_ids:
+            status, _, tasks[task_id] = request(conn, "GET", "/tasks/" + task_id)
+            if status != 200:
+                fail("GET /tasks/%s answered %d" % (task_id, status))
+        if all(t["status"] in statuses for t in tasks.values()):
+            return tasks
+        if time.monotonic() > deadline:
+            fail("tasks did not reach %s: %s" % (statuses, [t["status"] for t in tasks.values()]))
+        time.sleep(0.05)
+
+
+def kill_after_restore(tmp):
+    data_dir = os.path.join(tmp, "restore")
+    proc, port = start_daemon(data_dir)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    status, _, delayed = request(conn, "POST", "/tasks", {
+        "name": "delayed", "action": "wait", "parameters": {"duration": 0}, "delay": 1.5})
+    if status != 201:
+        fail("POST /tasks answered %d" % status)
+    status, _, dependent = request(conn, "POST", "/tasks", {
+        "name": "dependent", "action": "wait", "parameters": {"duration": 0},
+        "depends_on": [delayed["id"]]})
+    if status != 201:
+        fail("POST /tasks answered %d" % status)
+    conn.close()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+    ids = [delayed["id"], dependent["id"]]
+    proc, port = start_daemon(data_dir)
+    # a client following the events, as a GUI would
+    witness = Witness(port, proc.pid)
+    witness.start()
+    before = wait_for(port, ids, ("completed",), 30)
+    time.sleep(0.2)  # past the flush interval: every row is in the journal
+    proc.kill()
+    proc.wait()
+    witness.join(timeout=10)
+
+    proc, port = start_daemon(data_dir)
+    try:
+        time.sleep(0.5)
+        after = wait_for(port, ids, ("completed", "failed", "cancelled", "pending", "running"), 10)
+        for task_id in ids:
+            b, a = before[task_id], after[task_id]
+            if (a["status"], a["started_at"], a["attempts"]) != (b["status"], b["started_at"], b["attempts"]):
+                fail("%s finished before the kill (started %s, attempt %d) and came back %s "
+                     "(started %s, attempt %d)" % (b["name"], b["started_at"], b["attempts"],
+                                                   a["status"], a["started_at"], a["attempts"]))
+        frames = recorded_frames(port, 0, max(json.loads(f)["seq"] for f in witness.frames))
+        started = [json.loads(f)["task_id"] for f in frames.values()
+                   if json.loads(f)["type"] == "task_started"]
+        for task_id in ids:
+            if started.count(task_id) != 1:
+                fail("%s started %d times" % (task_id, started.count(task_id)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print("a restored task and its dependent, finished before the kill, stay finished", flush=True)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-crash-") as tmp:
+        kill_after_restore(tmp)
         data_dir = os.path.join(tmp, "data")
         proc, port = start_daemon(data_dir)
         witness = Witness(port, proc.pid)
