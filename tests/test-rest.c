@@ -619,6 +619,82 @@ test_list_large (Fixture       *f,
 }
 
 static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_assert_true (em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, NULL));
+  *done = TRUE;
+}
+
+/* the same with the task database, where a listing of all tasks is a query on
+ * it, run by the store's thread: one page unasked, and a page deep in the
+ * history holds what it should */
+static void
+test_list_large_store (Fixture       *f,
+                       gconstpointer  data)
+{
+#ifdef HAVE_VALGRIND_H
+  const guint n_tasks = RUNNING_ON_VALGRIND ? 20000 : 200000;
+#else
+  const guint n_tasks = 200000;
+#endif
+  EmTaskSpec spec = { .action = (char *) "wait" };
+  g_autoptr(JsonObject) parameters = json_object_new ();
+  g_autoptr(Reply) first = NULL;
+  g_autoptr(JsonNode) first_node = NULL;
+  g_autoptr(Reply) deep = NULL;
+  g_autoptr(JsonNode) deep_node = NULL;
+  g_autofree char *total = g_strdup_printf ("%u", n_tasks);
+  g_autofree char *deep_path = g_strdup_printf ("/tasks?offset=%u&limit=100", n_tasks - 150);
+  g_autofree char *next = NULL;
+  JsonArray *page;
+  gboolean synced = FALSE;
+
+  g_assert_true (em_engine_manager_has_store (f->manager));
+  g_object_set (f->manager, "max-pending", 0, NULL);
+  json_object_set_int_member (parameters, "duration", 600000);
+  spec.parameters = parameters;
+  for (guint i = 0; i < n_tasks; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("t%06u", i);
+
+      spec.name = name;
+      g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+    }
+  em_engine_manager_sync_async (f->manager, NULL, synced_cb, &synced);
+  EM_TEST_WAIT_UNTIL (synced, 120000);
+
+  first = http (f, "GET", "/tasks", NULL, NULL);
+  g_assert_cmpuint (reply_status (first), ==, 200);
+  g_assert_cmpstr (reply_header (first, "X-Total-Count"), ==, total);
+  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?offset=100&limit=100>; rel=\"next\"");
+  g_assert_cmpuint (g_bytes_get_size (first->body), <, 64 * 1024);
+  first_node = reply_json (first);
+  page = json_node_get_array (first_node);
+  g_assert_cmpuint (json_array_get_length (page), ==, 100);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (page, 0), "name"),
+                   ==, "t000000");
+
+  /* in creation order, from the database, 150 from the end */
+  deep = http (f, "GET", deep_path, NULL, NULL);
+  g_assert_cmpuint (reply_status (deep), ==, 200);
+  g_assert_cmpstr (reply_header (deep, "X-Total-Count"), ==, total);
+  next = g_strdup_printf ("</tasks?offset=%u&limit=100>; rel=\"next\"", n_tasks - 50);
+  g_assert_cmpstr (reply_header (deep, "Link"), ==, next);
+  deep_node = reply_json (deep);
+  page = json_node_get_array (deep_node);
+  g_assert_cmpuint (json_array_get_length (page), ==, 100);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("t%06u", n_tasks - 150 + i);
+
+      g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (page, i), "name"),
+                       ==, name);
+    }
+}
+
+static void
 test_cancel (Fixture       *f,
              gconstpointer  data)
 {
@@ -1735,6 +1811,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
   ADD ("/rest/tasks/list-filter", test_list_filter, NULL);
   ADD ("/rest/tasks/list-large", test_list_large, NULL);
+  ADD ("/rest/tasks/list-large-store", test_list_large_store, WITH_STORE);
   ADD ("/rest/tasks/cancel", test_cancel, NULL);
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
