@@ -4,16 +4,17 @@
 
 G_BEGIN_DECLS
 
-/* Strict RFC 8259 JSON into a sealed json-glib tree, in one pass. It declines
- * (returns NULL) anything em_json_guard_check() would refuse, anything json-glib
- * might read differently, and anything malformed: the caller then takes the
- * guarded json-glib path, which explains the error. What it accepts gives the
- * same tree as json-glib, member order and number types included. */
-JsonNode *em_json_reader_read (const char *data,
-                               gsize       length,
-                               guint       max_depth);
-
-/* the value of four hexadecimal digits, or -1 */
-int       em_json_hex4        (const char *p);
+/* RFC 8259 JSON, and nothing else, into a sealed json-glib tree in one pass.
+ * Beyond the grammar it refuses what json-glib would keep in a changed form:
+ * nesting deeper than @max_depth, integers outside int64, non-finite numbers,
+ * NUL characters, lone UTF-16 surrogates and repeated member names. Errors are
+ * EM_ERROR_INVALID_ARGUMENT and start with the member or element where the body
+ * goes wrong (e.g. "parameters.x", "[2]", or "body"); syntax errors also give the
+ * byte offset. What it accepts gives the same tree as json-glib, member order and
+ * number types included. */
+JsonNode *em_json_reader_read (const char  *data,
+                               gsize        length,
+                               guint        max_depth,
+                               GError     **error);
 
 G_END_DECLS
