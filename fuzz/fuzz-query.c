@@ -139,6 +139,34 @@ read_query (const char *text)
 }
 
 #ifdef HAVE_EM_REST_QUERY
+/* the check every request's query passes first: refused with an EM_ERROR, or
+ * names and values that are UTF-8 */
+static void
+check_rest_query (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) form = NULL;
+  GHashTableIter iter;
+  const char *key;
+  const char *value;
+
+  if (!em_rest_query_check_encoded (text, &error))
+    {
+      em_fuzz_assert_error (error);
+      return;
+    }
+  form = soup_form_decode (text);
+  g_hash_table_iter_init (&iter, form);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
+    {
+      if (!g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
+        {
+          g_printerr ("“%s” passed the check with a name or value that is not UTF-8\n", text);
+          abort ();
+        }
+    }
+}
+
 /* the adapter's parser: refused with an EM_ERROR, or a query whose next link
  * carries the same filters */
 static void
@@ -198,6 +226,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   check_time (text);
   read_query (text);
 #ifdef HAVE_EM_REST_QUERY
+  check_rest_query (text);
   read_rest_query (text);
 #endif
   return 0;

@@ -14,6 +14,7 @@
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
 #include "engine/em-engine-manager.h"
+#include "rest/em-problem.h"
 #include "rest/em-rest-server.h"
 #include "em-test-util.h"
 
@@ -864,6 +865,17 @@ test_malformed (Fixture       *f,
     { "GET", "/tasks/no-such-task/image", NULL, 404, "no-such-task" },
     { "GET", "/tasks/a/b/c", NULL, 404, "path" },
     { "GET", "/ws", NULL, 400, "WebSocket" },
+    /* not UTF-8 once decoded: refused before anything quotes it back */
+    { "GET", "/tasks/%ff%fe", NULL, 400, "path: not valid UTF-8" },
+    { "DELETE", "/tasks/%ff%fe", NULL, 400, "path: not valid UTF-8" },
+    { "GET", "/tasks/%ff/image", NULL, 400, "path: not valid UTF-8" },
+    { "GET", "/nowhere%ff", NULL, 400, "path: not valid UTF-8" },
+    { "PATCH", "/tasks/%ff", "{}", 400, "path: not valid UTF-8" },
+    { "GET", "/dashboard/%c3", NULL, 400, "path: not valid UTF-8" },
+    { "GET", "/ws?%ff=1", NULL, 400, "query: not valid UTF-8" },
+    { "GET", "/ws?since=%ff", NULL, 400, "query: not valid UTF-8" },
+    { "GET", "/tasks?%ff%fe=1", NULL, 400, "query: not valid UTF-8" },
+    { "GET", "/health?x=%c3%28", NULL, 400, "query: not valid UTF-8" },
     { "POST", "/tasks", NULL /* deep, set below */, 400, "nested" },
   };
   GString *nested = g_string_new ("{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":");
@@ -891,6 +903,8 @@ test_malformed (Fixture       *f,
       g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
       if (status == 405)
         g_assert_nonnull (strstr (response->str, "Allow: "));
+      /* JSON text is UTF-8, whatever the request held */
+      g_assert_true (g_utf8_validate_len (response->str, response->len, NULL));
       node = raw_json (response);
       g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "status"), ==, status);
       detail = json_object_get_string_member (json_node_get_object (node), "detail");
@@ -906,6 +920,21 @@ test_malformed (Fixture       *f,
 
     g_assert_cmpuint (reply_status (health), ==, 200);
   }
+}
+
+/* whatever a handler quotes, the problem document stays JSON */
+static void
+test_problem_utf8 (void)
+{
+  g_autofree char *text = em_problem_to_string (404, "Not \xff found", "id: no task “\xff\xfe”");
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *object;
+
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  node = parse_json (text, strlen (text));
+  object = json_node_get_object (node);
+  g_assert_cmpstr (json_object_get_string_member (object, "title"), ==, "Not \uFFFD found");
+  g_assert_cmpstr (json_object_get_string_member (object, "detail"), ==, "id: no task “\uFFFD\uFFFD”");
 }
 
 /* --- the body cap --- */
@@ -1833,6 +1862,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/cancel", test_cancel, NULL);
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
+  g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);

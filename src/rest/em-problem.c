@@ -55,6 +55,15 @@ em_problem_to_string (guint       status,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
+  g_autofree char *valid_title = NULL;
+  g_autofree char *valid_detail = NULL;
+
+  /* json-glib writes strings' bytes as they are: a message quoting the client's
+   * input that is not UTF-8 would make the whole document invalid JSON */
+  if (title != NULL && !g_utf8_validate (title, -1, NULL))
+    title = valid_title = g_utf8_make_valid (title, -1);
+  if (detail != NULL && !g_utf8_validate (detail, -1, NULL))
+    detail = valid_detail = g_utf8_make_valid (detail, -1);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "type");

@@ -29,6 +29,10 @@ gboolean em_rest_query_parse     (GHashTable        *params,
                                   guint              page_max,
                                   EmTaskQuery       *query,
                                   GError           **error);
+/* what any request's query must be, whatever the path: names and values that
+ * decode to UTF-8. @encoded is the query as it came, percent-encoded. */
+gboolean em_rest_query_check_encoded (const char    *encoded,
+                                      GError       **error);
 /* whether any of status, action, since, until is present */
 gboolean em_rest_query_has_filter (GHashTable       *params);
 /* `</tasks?…&offset=N&limit=M>; rel="next"`, keeping every filter of @params */

@@ -19,6 +19,7 @@
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
 #include "rest/em-rest-openapi.h"
+#include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
 #include "rest/em-websocket-hub.h"
 
@@ -216,6 +217,7 @@ handle_request (SoupServer        *server,
   g_autofree char *id = NULL;
   Route route = route_for_path (path, &id);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  g_autoptr(GError) error = NULL;
 
   em_debug_hot ("%s %s", method, path);
   /* every message of the answer in the client's language */
@@ -235,6 +237,19 @@ handle_request (SoupServer        *server,
   if (!(route == ROUTE_HEALTH && method_allowed (route, method)) &&
       !em_rest_auth_check (msg, query, self->token, route == ROUTE_WS))
     return;
+
+  /* the path and query are quoted back in problem documents, which are JSON,
+   * and the WebSocket hub reads the query too: refused before anyone does */
+  if (!g_utf8_validate (path, -1, NULL))
+    {
+      em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
+      return;
+    }
+  if (!em_rest_query_check_encoded (g_uri_get_query (soup_server_message_get_uri (msg)), &error))
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
 
   if (route == ROUTE_NONE)
     {
