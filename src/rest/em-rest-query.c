@@ -172,18 +172,32 @@ em_rest_query_check_encoded (const char  *encoded,
                              GError     **error)
 {
   g_auto(GStrv) pairs = NULL;
+  g_autoptr(GHashTable) seen = NULL;
 
   if (encoded == NULL)
     return TRUE;
   /* pair by pair, each decoded as libsoup decodes the whole query for the
-   * handlers: a value they never see (a name given twice) is checked too */
+   * handlers, which keeps only the last value of a name given twice */
   pairs = g_strsplit (encoded, "&", -1);
+  seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; pairs[i] != NULL; i++)
     {
       g_autoptr(GHashTable) pair = soup_form_decode (pairs[i]);
+      GHashTableIter iter;
+      const char *key;
 
       if (!check_utf8 (pair, error))
         return FALSE;
+      g_hash_table_iter_init (&iter, pair);
+      if (!g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
+        continue;
+      if (g_hash_table_contains (seen, key))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: given more than once; give each query parameter once"), key);
+          return FALSE;
+        }
+      g_hash_table_add (seen, g_strdup (key));
     }
   return TRUE;
 }

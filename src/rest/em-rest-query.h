@@ -30,7 +30,8 @@ gboolean em_rest_query_parse     (GHashTable        *params,
                                   EmTaskQuery       *query,
                                   GError           **error);
 /* what any request's query must be, whatever the path: names and values that
- * decode to UTF-8. @encoded is the query as it came, percent-encoded. */
+ * decode to UTF-8, and no name twice. @encoded is the query as it came,
+ * percent-encoded. */
 gboolean em_rest_query_check_encoded (const char    *encoded,
                                       GError       **error);
 /* whether any of status, action, since, until is present */
