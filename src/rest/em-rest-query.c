@@ -40,6 +40,14 @@ parse_statuses (const char  *text,
   g_auto(GStrv) names = g_strsplit (text, ",", -1);
   guint mask = 0;
 
+  /* no names at all would be no filter: every task */
+  if (names[0] == NULL)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("status: empty; use pending, running, completed, failed or "
+                             "cancelled, or several separated by commas"));
+      return FALSE;
+    }
   for (guint i = 0; names[i] != NULL; i++)
     {
       EmTaskStatus status;
