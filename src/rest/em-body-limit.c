@@ -125,11 +125,14 @@ wrote_cb (GObject      *source,
   drain_next (linger);
 }
 
+/* @reason: the status line's reason phrase */
 static void
 refuse (SoupServerMessage *msg,
-        Watch             *watch)
+        Watch             *watch,
+        guint              status,
+        const char        *reason,
+        const char        *detail)
 {
-  g_autofree char *detail = NULL;
   g_autofree char *problem = NULL;
   g_autoptr(GSocket) socket = NULL;
   GString *response;
@@ -137,17 +140,15 @@ refuse (SoupServerMessage *msg,
   GIOStream *stream;
 
   watch->refused = TRUE;
-  detail = g_strdup_printf (_("body: larger than the limit of %" G_GUINT64_FORMAT " bytes"),
-                            watch->max_bytes);
-  problem = em_problem_to_string (413, NULL, detail);
+  problem = em_problem_to_string (status, NULL, detail);
   response = g_string_new (NULL);
   g_string_append_printf (response,
-                          "HTTP/1.1 413 Content Too Large\r\n"
+                          "HTTP/1.1 %u %s\r\n"
                           "Content-Type: application/problem+json\r\n"
                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                           "Connection: close\r\n"
                           "\r\n%s",
-                          strlen (problem), problem);
+                          status, reason, strlen (problem), problem);
 
   /* taken before the steal, which takes it out of the message */
   socket = soup_server_message_get_socket (msg) != NULL ?
@@ -158,7 +159,7 @@ refuse (SoupServerMessage *msg,
       g_string_free (response, TRUE);
       return;
     }
-  g_debug ("refused a request body over %" G_GUINT64_FORMAT " bytes", watch->max_bytes);
+  g_debug ("refused a request body: %s", detail);
 
   linger = g_new0 (Linger, 1);
   linger->stream = stream;
@@ -182,6 +183,17 @@ refuse (SoupServerMessage *msg,
 }
 
 static void
+refuse_too_large (SoupServerMessage *msg,
+                  Watch             *watch)
+{
+  /* the number apart: a format macro would cut the msgid short */
+  g_autofree char *max_bytes = g_strdup_printf ("%" G_GUINT64_FORMAT, watch->max_bytes);
+  g_autofree char *detail = g_strdup_printf (_("body: larger than the limit of %s bytes"), max_bytes);
+
+  refuse (msg, watch, 413, "Content Too Large", detail);
+}
+
+static void
 got_chunk_cb (SoupServerMessage *msg,
               GBytes            *chunk,
               gpointer           user_data)
@@ -192,7 +204,20 @@ got_chunk_cb (SoupServerMessage *msg,
     return;
   watch->received += g_bytes_get_size (chunk);
   if (watch->received > watch->max_bytes)
-    refuse (msg, watch);
+    refuse_too_large (msg, watch);
+}
+
+/* RFC 9110's 1*DIGIT, given once: libsoup reads "-5" and "+5" with strtoull,
+ * the first as 2^64 - 5, and of two Content-Length headers believes the last */
+static gboolean
+is_one_length (const char *text)
+{
+  if (text == NULL || *text == '\0')
+    return FALSE;
+  for (; *text != '\0'; text++)
+    if (!g_ascii_isdigit (*text))
+      return FALSE;
+  return TRUE;
 }
 
 static void
@@ -201,13 +226,16 @@ got_headers_cb (SoupServerMessage *msg,
 {
   const EmBodyLimit *limit = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gboolean bad_length = FALSE;
   Watch *watch;
 
   switch (soup_message_headers_get_encoding (headers))
     {
     case SOUP_ENCODING_CONTENT_LENGTH:
-      /* the common case costs a header lookup and nothing else */
-      if ((guint64) soup_message_headers_get_content_length (headers) <= limit->max_bytes)
+      /* the common case costs two header lookups and nothing else */
+      bad_length = !is_one_length (soup_message_headers_get_list (headers, "Content-Length"));
+      if (!bad_length &&
+          (guint64) soup_message_headers_get_content_length (headers) <= limit->max_bytes)
         return;
       break;
     case SOUP_ENCODING_NONE:
@@ -220,8 +248,12 @@ got_headers_cb (SoupServerMessage *msg,
   watch->max_bytes = limit->max_bytes;
   watch->cancellable = limit->cancellable != NULL ? g_object_ref (limit->cancellable) : NULL;
   g_object_set_data_full (G_OBJECT (msg), "em-body-limit", watch, watch_free);
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
-    refuse (msg, watch);
+  /* where the body ends is unknown: answered, and the connection closed */
+  if (bad_length)
+    refuse (msg, watch, 400, "Bad Request",
+            _("Content-Length: must be one number of bytes, in decimal digits"));
+  else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+    refuse_too_large (msg, watch);
   else
     g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), watch);
 }
