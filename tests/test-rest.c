@@ -1270,15 +1270,21 @@ raw_ws_connect (Fixture *f,
   return socket;
 }
 
-/* reads frames until a close frame; returns its code */
+/* reads frames until a close frame; returns its code, and counts the text
+ * frames and their bytes (headers included) before it */
 static guint
 raw_ws_read_until_close (GSocket *socket,
                          GString *buffer,
-                         guint   *out_text_frames)
+                         guint   *out_text_frames,
+                         guint64 *out_text_bytes)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  guint64 text_bytes = 0;
 
   *out_text_frames = 0;
+  if (out_text_bytes == NULL)
+    out_text_bytes = &text_bytes;
+  *out_text_bytes = 0;
   while (g_get_monotonic_time () < deadline)
     {
       char chunk[65536];
@@ -1311,7 +1317,10 @@ raw_ws_read_until_close (GSocket *socket,
           if (opcode == 0x8)
             return ((guint8) buffer->str[header] << 8) | (guint8) buffer->str[header + 1];
           if (opcode == 0x1)
-            (*out_text_frames)++;
+            {
+              (*out_text_frames)++;
+              *out_text_bytes += header + length;
+            }
           g_string_erase (buffer, 0, (gssize) (header + length));
         }
 
@@ -1354,7 +1363,7 @@ test_ws_slow_consumer (Fixture       *f,
   g_test_message ("the slow client was dropped after %u tasks", n_tasks);
 
   /* it was cut off with a policy-violation close, sent after what it had queued */
-  code = raw_ws_read_until_close (slow, slow_buffer, &text_frames);
+  code = raw_ws_read_until_close (slow, slow_buffer, &text_frames, NULL);
   g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
   g_assert_cmpuint (text_frames, >, 0);
 
@@ -1369,6 +1378,101 @@ test_ws_slow_consumer (Fixture       *f,
   g_assert_false (fast->closed);
   g_socket_close (slow, NULL);
   EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+}
+
+/* @n pings with a full (125-byte) payload, masked with a zero key, then
+ * reads until their pongs are in; returns the pong bytes read */
+static guint64
+raw_ws_ping (GSocket *socket,
+             GString *buffer,
+             guint    n)
+{
+  const gsize ping_size = 2 + 4 + 125;
+  g_autofree guint8 *pings = g_malloc0 (n * ping_size);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  guint64 pong_bytes = 0;
+  gsize sent = 0;
+  guint pongs = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      pings[i * ping_size] = 0x89;
+      pings[i * ping_size + 1] = 0x80 | 125;
+    }
+  while (pongs < n && g_get_monotonic_time () < deadline)
+    {
+      char chunk[65536];
+      gssize got;
+
+      if (sent < n * ping_size)
+        {
+          gssize put = g_socket_send (socket, (const char *) pings + sent, n * ping_size - sent, NULL, NULL);
+
+          if (put > 0)
+            sent += put;
+        }
+      g_main_context_iteration (NULL, FALSE);
+      got = g_socket_receive (socket, chunk, sizeof chunk, NULL, NULL);
+      if (got > 0)
+        g_string_append_len (buffer, chunk, got);
+      /* server frames are unmasked, and pongs are short */
+      while (buffer->len >= 2 && (guint8) buffer->str[1] < 126 &&
+             buffer->len >= 2 + (gsize) (guint8) buffer->str[1])
+        {
+          gsize length = 2 + (guint8) buffer->str[1];
+
+          g_assert_cmpuint ((guint8) buffer->str[0], ==, 0x8a);
+          pongs++;
+          pong_bytes += length;
+          g_string_erase (buffer, 0, (gssize) length);
+        }
+    }
+  g_assert_cmpuint (pongs, ==, n);
+  g_assert_cmpuint (buffer->len, ==, 0);
+  return pong_bytes;
+}
+
+/* pongs are frames on the socket like events: a client that read megabytes of
+ * them and then stops reading is closed as soon as its event backlog is over
+ * the limit, not megabytes later */
+static void
+test_ws_pong_credit (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WsClient) fast = ws_connect (f);
+  g_autoptr(GString) slow_buffer = g_string_new (NULL);
+  g_autoptr(GSocket) slow = raw_ws_connect (f, 4096, slow_buffer);
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  guint64 pong_bytes = 0;
+  guint64 text_bytes = 0;
+  guint text_frames = 0;
+  guint n_tasks;
+  guint code;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+
+  while (pong_bytes < 4 * 1024 * 1024)
+    pong_bytes += raw_ws_ping (slow, slow_buffer, 1000);
+
+  for (n_tasks = 0; em_rest_server_get_n_websocket_clients (f->server) == 2; n_tasks++)
+    {
+      EmTaskSpec spec = { .name = long_name, .action = (char *) "wait" };
+
+      g_assert_cmpuint (n_tasks, <, 40000);
+      g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_test_message ("after %" G_GUINT64_FORMAT " bytes of pongs, the slow client was dropped "
+                  "after %u tasks", pong_bytes, n_tasks);
+
+  /* what it got before the close is what its socket held, plus the backlog:
+   * far less than the pongs it read */
+  code = raw_ws_read_until_close (slow, slow_buffer, &text_frames, &text_bytes);
+  g_test_message ("it got %u events (%" G_GUINT64_FORMAT " bytes) before the close",
+                  text_frames, text_bytes);
+  g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_cmpuint (text_bytes, <, pong_bytes / 4);
+  g_assert_false (fast->closed);
 }
 
 static void
@@ -1885,6 +1989,7 @@ main (int argc, char **argv)
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/pong-credit", test_ws_pong_credit, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);

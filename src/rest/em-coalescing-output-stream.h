@@ -11,7 +11,8 @@ G_BEGIN_DECLS
  * of the main context it was created in, and hands it to its base stream in
  * one write: fanning an event out to many WebSocket clients then costs one
  * send per client per iteration rather than one per frame. It counts the bytes
- * its base stream took, so the hub can tell how much a client has not received.
+ * its base stream took and those still waiting, so the hub can tell how much a
+ * client has not received.
  *
  * A base stream that takes only part of the buffer is waited on; writes are
  * refused (%G_IO_ERROR_WOULD_BLOCK) only once @max_buffered bytes wait. Closing

@@ -21,7 +21,6 @@ typedef struct {
    * the socket open, so this one is closed when the client goes */
   GIOStream                 *base_stream;
   EmCoalescingOutputStream  *output;
-  guint64                    queued;
   gboolean                   dropped;
   /* resuming from ?since=: live events wait in @pending until the history
    * before them has been sent; @last_sent is the seq of the last frame sent */
@@ -60,13 +59,14 @@ frame_size (gsize length)
   return length + 10;
 }
 
+/* every frame the socket did not take yet: events, and the pongs and pings
+ * libsoup writes beside them, so that pongs a client read earn it no room
+ * for events it does not; libsoup queues a frame itself only once the stream
+ * refuses it, at twice the backlog limit, which is over the limit already */
 static guint64
 client_backlog (Client *client)
 {
-  guint64 written = em_coalescing_output_stream_get_written (client->output);
-
-  /* pings and pongs are written but never queued here, so written can pass queued */
-  return client->queued > written ? client->queued - written : 0;
+  return em_coalescing_output_stream_get_buffered (client->output);
 }
 
 /* whether @extra more bytes would take the backlog past @limit; frames wait
@@ -192,7 +192,6 @@ static void
 client_send (Client *client,
              GBytes *frame)
 {
-  client->queued += frame_size (g_bytes_get_size (frame));
   soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
 }
 
@@ -347,7 +346,6 @@ deliver_cb (EmEvent  *event,
           client_drop (client, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "backlog limit exceeded");
           continue;
         }
-      client->queued += size;
       soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, bytes);
     }
 }
