@@ -7,6 +7,10 @@ handshake, and junk instead of a handshake. Each abuser is closed (with a close
 frame or by a dropped connection) within seconds; meanwhile a well-behaved
 WebSocket client keeps receiving every event, with `seq` contiguous, GET /health
 keeps answering, and every acknowledged task is there.
+
+A message over 4 KiB, in one frame or in fragments, gets a close frame with
+1009 (message too big), and the daemon's memory does not grow with what the
+client keeps sending.
 """
 
 import json
@@ -21,8 +25,10 @@ from emfault import Daemon, fail
 from emws import CLOSE_TIMEOUT, Reader, frame, handshake
 
 
-def expect_closed(name, sock, pending=b""):
-    """the server ends the connection: a close frame, EOF or a reset, in time"""
+def expect_closed(name, sock, pending=b"", want=None, answer=False):
+    """the server ends the connection: a close frame, EOF or a reset, in time;
+    with want, a close frame with that code; with answer, the client answers
+    it with its own close frame, as clients do"""
     reader = Reader(sock, pending)
     deadline = time.monotonic() + CLOSE_TIMEOUT
     code = None
@@ -31,6 +37,8 @@ def expect_closed(name, sock, pending=b""):
             opcode, payload = reader.next()
             if opcode == 0x8:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                if answer:
+                    send_all(sock, frame(0x8, payload[:2]))
                 # the server closes its side after its close frame
                 try:
                     while reader.next():
@@ -44,9 +52,20 @@ def expect_closed(name, sock, pending=b""):
         pass
     finally:
         sock.close()
+    if want is not None and code != want:
+        fail("%s: closed with %s, not code %d"
+             % (name, "code %d" % code if code else "no close frame", want))
     if code is not None and code not in (1002, 1003, 1007, 1008, 1009, 1011):
         fail("%s: closed with code %d" % (name, code))
     print("%s: closed (%s)" % (name, "code %d" % code if code else "connection dropped"), flush=True)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    fail("no VmRSS for process %d" % pid)
 
 
 def send_all(sock, data):
@@ -127,8 +146,37 @@ def main():
             print("10 MiB frame: the server took %d bytes of it before closing" % sent, flush=True)
             if sent >= big:
                 print("10 MiB frame: all sent; the close must follow", flush=True)
-            expect_closed("10 MiB frame", sock, rest)
+            expect_closed("10 MiB frame", sock, rest, want=1009)
             round_trip("oversized")
+
+            # just over the limit: the close frame comes, and once the client
+            # answers it the server ends the connection
+            sock, rest = handshake(daemon.port)
+            send_all(sock, frame(0x1, b"x" * 5000))
+            expect_closed("5000-byte frame", sock, rest, want=1009, answer=True)
+            round_trip("5000-byte")
+
+            # 4000-byte fragments of one text message, up to 32 MB: libsoup
+            # checks each frame, not the message they add up to
+            sock, rest = handshake(daemon.port)
+            before = rss_kib(daemon.proc.pid)
+            fragment = frame(0x0, b"y" * 4000, fin=False)
+            sent = 0
+            try:
+                sock.settimeout(CLOSE_TIMEOUT)
+                sock.sendall(frame(0x1, b"y" * 4000, fin=False))
+                while sent < 32 * 1000 * 1000:
+                    sock.sendall(fragment)
+                    sent += len(fragment)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                pass
+            grown = rss_kib(daemon.proc.pid) - before
+            print("fragmented message: the server took %d bytes of fragments; "
+                  "its RSS grew by %d KiB" % (sent, grown), flush=True)
+            expect_closed("fragmented message", sock, rest, want=1009)
+            if grown > 8 * 1024:
+                fail("fragmented message: the daemon's RSS grew by %d KiB" % grown)
+            round_trip("fragmented")
 
             sock, rest = handshake(daemon.port)
             send_all(sock, bytes(rng.getrandbits(8) for _ in range(4096)))

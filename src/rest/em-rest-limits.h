@@ -15,8 +15,12 @@
 #define EM_REST_DEFAULT_WS_BACKLOG        (1024 * 1024)
 #define EM_REST_DEFAULT_WS_KEEPALIVE      30
 #define EM_REST_DEFAULT_WS_MAX_CLIENTS    4096
-/* clients send nothing meaningful; anything larger is a protocol abuse */
-#define EM_REST_WS_MAX_INCOMING_PAYLOAD   4096
+/* clients send nothing meaningful: a message (all its frames) larger than
+ * this is an abuse, closed with 1009 */
+#define EM_REST_WS_MAX_INCOMING_MESSAGE   4096
+/* what such a client sends next is read and dropped, so that it can read the
+ * close frame rather than meet a reset; past this much it is cut off */
+#define EM_REST_WS_MAX_DISCARDED          (1024 * 1024)
 /* the kernel's send buffer of a WebSocket: fixed, so a client that stops reading
  * is noticed after this plus the backlog, not after megabytes of autotuning */
 #define EM_REST_WS_SEND_BUFFER            (256 * 1024)

@@ -10,6 +10,7 @@
 
 #include "engine/em-durable-feed.h"
 #include "rest/em-coalescing-output-stream.h"
+#include "rest/em-message-limit-input-stream.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-limits.h"
 #include "rest/em-websocket-hub.h"
@@ -20,6 +21,7 @@ typedef struct {
   /* the stream libsoup handed over; closing the connection's own stream leaves
    * the socket open, so this one is closed when the client goes */
   GIOStream                 *base_stream;
+  GInputStream              *input;
   EmCoalescingOutputStream  *output;
   gboolean                   dropped;
   /* resuming from ?since=: live events wait in @pending until the history
@@ -90,7 +92,10 @@ client_free (Client *client)
   g_queue_clear_full (&client->pending, (GDestroyNotify) em_event_unref);
   if (client->conn != NULL)
     g_signal_handlers_disconnect_by_data (client->conn, client);
+  if (client->input != NULL)
+    g_signal_handlers_disconnect_by_data (client->input, client);
   g_clear_object (&client->conn);
+  g_clear_object (&client->input);
   g_clear_object (&client->output);
   if (client->base_stream != NULL)
     g_io_stream_close_async (client->base_stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -139,6 +144,17 @@ client_drop (Client     *client,
   soup_websocket_connection_close (client->conn, code, reason);
   /* at shutdown the main loop may not turn again */
   em_coalescing_output_stream_flush_nonblocking (client->output);
+}
+
+static void
+client_too_big_cb (EmMessageLimitInputStream *input,
+                   gpointer                   user_data)
+{
+  Client *client = user_data;
+
+  g_debug ("dropping a WebSocket client that sent a message over %u bytes",
+           EM_REST_WS_MAX_INCOMING_MESSAGE);
+  client_drop (client, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
 }
 
 /* --- resuming with ?since=SEQ --- */
@@ -390,6 +406,7 @@ wrote_informational_cb (SoupServerMessage *msg,
   EmWebsocketHub *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
   g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GInputStream) input = NULL;
   g_autoptr(GOutputStream) output = NULL;
   g_autoptr(GIOStream) wrapped = NULL;
   Client *client;
@@ -428,20 +445,28 @@ wrote_informational_cb (SoupServerMessage *msg,
   output = em_coalescing_output_stream_new (g_io_stream_get_output_stream (stream),
                                             MIN (self->max_backlog, G_MAXSIZE / 2) * 2);
   g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (output), FALSE);
-  wrapped = g_simple_io_stream_new (g_io_stream_get_input_stream (stream), output);
+  /* libsoup bounds each frame, not the message its fragments make up */
+  input = em_message_limit_input_stream_new (g_io_stream_get_input_stream (stream),
+                                             EM_REST_WS_MAX_INCOMING_MESSAGE,
+                                             EM_REST_WS_MAX_DISCARDED);
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (input), FALSE);
+  wrapped = g_simple_io_stream_new (input, output);
 
   client = g_new0 (Client, 1);
   client->hub = self;
   client->base_stream = g_steal_pointer (&stream);
+  client->input = g_object_ref (input);
   client->output = EM_COALESCING_OUTPUT_STREAM (g_object_ref (output));
   client->conn = soup_websocket_connection_new (wrapped, soup_server_message_get_uri (msg),
                                                 SOUP_WEBSOCKET_CONNECTION_SERVER,
                                                 NULL, NULL, NULL);
+  /* the input stream passes on no frame this large; a second guard */
   soup_websocket_connection_set_max_incoming_payload_size (client->conn,
-                                                           EM_REST_WS_MAX_INCOMING_PAYLOAD);
+                                                           EM_REST_WS_MAX_INCOMING_MESSAGE);
   soup_websocket_connection_set_keepalive_interval (client->conn, self->keepalive_seconds);
   g_signal_connect (client->conn, "closed", G_CALLBACK (client_closed_cb), client);
   g_signal_connect (client->conn, "message", G_CALLBACK (client_message_cb), client);
+  g_signal_connect (input, "too-big", G_CALLBACK (client_too_big_cb), client);
   g_queue_init (&client->pending);
   g_queue_push_tail (&self->clients, client);
   g_debug ("WebSocket client connected (%u in all)", self->clients.length);
