@@ -138,6 +138,8 @@ add_frame (GByteArray *wire,
 
 typedef struct {
   guint   too_big;
+  guint   pings;
+  guint64 ping_length;
 } Seen;
 
 static void
@@ -145,6 +147,17 @@ too_big_cb (EmMessageLimitInputStream *stream,
             gpointer                   user_data)
 {
   ((Seen *) user_data)->too_big++;
+}
+
+static void
+ping_cb (EmMessageLimitInputStream *stream,
+         guint64                    length,
+         gpointer                   user_data)
+{
+  Seen *seen = user_data;
+
+  seen->pings++;
+  seen->ping_length = length;
 }
 
 /* everything the filter passes on from @wire, read @chunk bytes at a time */
@@ -162,6 +175,7 @@ read_through (GByteArray *wire,
 
   memset (seen, 0, sizeof *seen);
   g_signal_connect (stream, "too-big", G_CALLBACK (too_big_cb), seen);
+  g_signal_connect (stream, "ping", G_CALLBACK (ping_cb), seen);
   g_assert_true (g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream)));
   for (;;)
     {
@@ -214,6 +228,8 @@ test_within_limit (void)
 
         assert_bytes_equal (out, wire);
         g_assert_cmpuint (seen.too_big, ==, 0);
+        g_assert_cmpuint (seen.pings, ==, 1);
+        g_assert_cmpuint (seen.ping_length, ==, 125);
       }
 }
 
@@ -243,6 +259,8 @@ test_fragmented_message (void)
 
         assert_bytes_equal (out, expected);
         g_assert_cmpuint (seen.too_big, ==, 1);
+        /* the ping after the excess is dropped, so not answered */
+        g_assert_cmpuint (seen.pings, ==, 1);
       }
 }
 

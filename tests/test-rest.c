@@ -1475,6 +1475,43 @@ test_ws_pong_credit (Fixture       *f,
   g_assert_false (fast->closed);
 }
 
+/* pings are answered with pongs: a client that pings and never reads is
+ * closed once the pongs it left fill its backlog, with no event needed */
+static void
+test_ws_ping_flood (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(WsClient) fast = ws_connect (f);
+  g_autoptr(GString) slow_buffer = g_string_new (NULL);
+  g_autoptr(GSocket) slow = raw_ws_connect (f, 4096, slow_buffer);
+  guint8 pings[100 * (2 + 4 + 125)] = { 0 };
+  guint64 sent = 0;
+  guint text_frames = 0;
+  guint code;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+
+  for (gsize i = 0; i < sizeof pings; i += 2 + 4 + 125)
+    {
+      pings[i] = 0x89;
+      pings[i + 1] = 0x80 | 125;
+    }
+  while (em_rest_server_get_n_websocket_clients (f->server) == 2)
+    {
+      gssize put = g_socket_send (slow, (const char *) pings, sizeof pings, NULL, NULL);
+
+      if (put > 0)
+        sent += (guint64) put;
+      g_assert_cmpuint (sent, <, 64 * 1024 * 1024);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_test_message ("the client was dropped after %" G_GUINT64_FORMAT " bytes of pings", sent);
+
+  code = raw_ws_read_until_close (slow, slow_buffer, &text_frames, NULL);
+  g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_false (fast->closed);
+}
+
 static void
 free_string (gpointer data)
 {
@@ -1990,6 +2027,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/pong-credit", test_ws_pong_credit, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/ping-flood", test_ws_ping_flood, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);

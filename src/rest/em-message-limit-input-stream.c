@@ -14,6 +14,7 @@
 #define OPCODE_CONTINUATION 0x0
 #define OPCODE_CONTROL      0x8
 #define OPCODE_CLOSE        0x8
+#define OPCODE_PING         0x9
 #define MAX_CONTROL_PAYLOAD 125
 
 struct _EmMessageLimitInputStream
@@ -45,6 +46,7 @@ struct _EmMessageLimitInputStream
 
 enum {
   SIGNAL_TOO_BIG,
+  SIGNAL_PING,
   N_SIGNALS
 };
 
@@ -147,6 +149,8 @@ header_done (EmMessageLimitInputStream *self)
     pass (self, self->header, size);
   else
     self->discarded += size;
+  if (self->passing && !self->over && opcode == OPCODE_PING)
+    g_signal_emit (self, signals[SIGNAL_PING], 0, length);
 }
 
 static void
@@ -331,6 +335,10 @@ em_message_limit_input_stream_class_init (EmMessageLimitInputStreamClass *klass)
   signals[SIGNAL_TOO_BIG] = g_signal_new ("too-big", G_TYPE_FROM_CLASS (klass),
                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                           G_TYPE_NONE, 0);
+  /* a ping goes through, with its payload length */
+  signals[SIGNAL_PING] = g_signal_new ("ping", G_TYPE_FROM_CLASS (klass),
+                                       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                       G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void

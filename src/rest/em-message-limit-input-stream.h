@@ -19,6 +19,9 @@ G_BEGIN_DECLS
  * What the client sends after that is read and dropped, so that the client
  * can still read that close frame rather than meet a reset, up to
  * @max_discarded bytes; the stream then ends.
+ *
+ * ::ping is emitted for each ping passed on, with its payload length: libsoup
+ * answers each with a pong of the same payload.
  */
 #define EM_TYPE_MESSAGE_LIMIT_INPUT_STREAM (em_message_limit_input_stream_get_type ())
 G_DECLARE_FINAL_TYPE (EmMessageLimitInputStream, em_message_limit_input_stream,

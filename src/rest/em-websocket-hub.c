@@ -146,6 +146,13 @@ client_drop (Client     *client,
   em_coalescing_output_stream_flush_nonblocking (client->output);
 }
 
+static gboolean
+client_is_open (Client *client)
+{
+  return !client->dropped && client->conn != NULL &&
+         soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void
 client_too_big_cb (EmMessageLimitInputStream *input,
                    gpointer                   user_data)
@@ -155,6 +162,23 @@ client_too_big_cb (EmMessageLimitInputStream *input,
   g_debug ("dropping a WebSocket client that sent a message over %u bytes",
            EM_REST_WS_MAX_INCOMING_MESSAGE);
   client_drop (client, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+}
+
+/* libsoup answers a ping at once: a client that pings and does not read
+ * fills its backlog with pongs, with no event to have it judged */
+static void
+client_ping_cb (EmMessageLimitInputStream *input,
+                guint64                    length,
+                gpointer                   user_data)
+{
+  Client *client = user_data;
+
+  if (!client_is_open (client) || !client_over_limit (client, frame_size (length),
+                                                      client->hub->max_backlog))
+    return;
+  g_debug ("dropping a WebSocket client that pings and does not read (%" G_GUINT64_FORMAT
+           " bytes queued)", client_backlog (client));
+  client_drop (client, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "backlog limit exceeded");
 }
 
 /* --- resuming with ?since=SEQ --- */
@@ -209,13 +233,6 @@ client_send (Client *client,
              GBytes *frame)
 {
   soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
-}
-
-static gboolean
-client_is_open (Client *client)
-{
-  return !client->dropped && client->conn != NULL &&
-         soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN;
 }
 
 /* the history is out: what arrived meanwhile follows, without duplicates */
@@ -467,6 +484,7 @@ wrote_informational_cb (SoupServerMessage *msg,
   g_signal_connect (client->conn, "closed", G_CALLBACK (client_closed_cb), client);
   g_signal_connect (client->conn, "message", G_CALLBACK (client_message_cb), client);
   g_signal_connect (input, "too-big", G_CALLBACK (client_too_big_cb), client);
+  g_signal_connect (input, "ping", G_CALLBACK (client_ping_cb), client);
   g_queue_init (&client->pending);
   g_queue_push_tail (&self->clients, client);
   g_debug ("WebSocket client connected (%u in all)", self->clients.length);
