@@ -39,12 +39,16 @@ def expect_closed(name, sock, pending=b"", want=None, answer=False):
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                 if answer:
                     send_all(sock, frame(0x8, payload[:2]))
+                answered = time.monotonic()
                 # the server closes its side after its close frame
                 try:
                     while reader.next():
                         pass
                 except (EOFError, OSError):
                     pass
+                # libsoup gives up waiting for the client's close frame after 5 s
+                if answer and time.monotonic() - answered > 4:
+                    fail("%s: the server did not see the client's close frame" % name)
                 break
     except socket.timeout:
         fail("%s: the server kept the connection open" % name)
