@@ -1415,15 +1415,19 @@ raw_ws_ping (GSocket *socket,
       got = g_socket_receive (socket, chunk, sizeof chunk, NULL, NULL);
       if (got > 0)
         g_string_append_len (buffer, chunk, got);
-      /* server frames are unmasked, and pongs are short */
+      /* server frames are unmasked, and pongs (and keepalive pings) are short */
       while (buffer->len >= 2 && (guint8) buffer->str[1] < 126 &&
              buffer->len >= 2 + (gsize) (guint8) buffer->str[1])
         {
           gsize length = 2 + (guint8) buffer->str[1];
 
-          g_assert_cmpuint ((guint8) buffer->str[0], ==, 0x8a);
-          pongs++;
-          pong_bytes += length;
+          if ((guint8) buffer->str[0] == 0x8a)
+            {
+              pongs++;
+              pong_bytes += length;
+            }
+          else
+            g_assert_cmpuint ((guint8) buffer->str[0], ==, 0x89);
           g_string_erase (buffer, 0, (gssize) length);
         }
     }
@@ -1498,7 +1502,10 @@ test_ws_ping_flood (Fixture       *f,
     }
   while (em_rest_server_get_n_websocket_clients (f->server) == 2)
     {
-      gssize put = g_socket_send (slow, (const char *) pings, sizeof pings, NULL, NULL);
+      /* on from where the last send stopped, so no frame is cut */
+      gsize offset = sent % sizeof pings;
+      gssize put = g_socket_send (slow, (const char *) pings + offset, sizeof pings - offset,
+                                  NULL, NULL);
 
       if (put > 0)
         sent += (guint64) put;
