@@ -120,17 +120,18 @@ header_done (EmMessageLimitInputStream *self)
   gboolean fin = (self->header[0] & 0x80) != 0;
   guint64 length = payload_length (self->header);
   gsize size = self->header_length;
-  guint64 message_size = length;
+  /* the message's payload with this frame's (a control frame stands alone) */
+  guint64 total = length;
 
   self->header_length = 0;
   self->payload_left = length;
 
   if (!control && opcode == OPCODE_CONTINUATION && length <= self->max_message)
-    message_size += self->message_size;
+    total += self->message_size;
 
   if (self->over)
     self->passing = opcode == OPCODE_CLOSE && length <= MAX_CONTROL_PAYLOAD;
-  else if (message_size > self->max_message)
+  else if (total > self->max_message)
     {
       g_debug ("a WebSocket frame of %" G_GUINT64_FORMAT " bytes takes its message past the "
                "limit of %" G_GSIZE_FORMAT, length, self->max_message);
@@ -142,7 +143,7 @@ header_done (EmMessageLimitInputStream *self)
     {
       self->passing = TRUE;
       if (!control)
-        self->message_size = fin ? 0 : message_size;
+        self->message_size = fin ? 0 : total;
     }
 
   if (self->passing)

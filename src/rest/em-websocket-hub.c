@@ -159,7 +159,7 @@ client_too_big_cb (EmMessageLimitInputStream *input,
 {
   Client *client = user_data;
 
-  g_debug ("dropping a WebSocket client that sent a message over %u bytes",
+  g_debug ("dropping a WebSocket client that sent a message over %d bytes",
            EM_REST_WS_MAX_INCOMING_MESSAGE);
   client_drop (client, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
 }
