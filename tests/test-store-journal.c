@@ -300,31 +300,39 @@ loaded_status (EmStoreSnapshot *snapshot, const char *id)
   return loaded != NULL ? json_object_get_string_member (loaded->task, "status") : NULL;
 }
 
+/* a new database gets "a", pending, and event 1 through the store's threads,
+ * as in service, and is closed cleanly */
+static void
+store_first_task (Fixture *fx)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  GPtrArray *tasks = task_rows ();
+  GPtrArray *events = event_rows ();
+  EmStore *store = open_store (fx, &snapshot);
+  gboolean done = FALSE;
+
+  g_assert_cmpuint (snapshot.last_seq, ==, 0);
+  em_store_start (store, NULL, NULL);
+  g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
+  g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
+  em_store_write (store, tasks, events);
+  em_store_sync_async (store, NULL, synced_cb, &done);
+  EM_TEST_WAIT_UNTIL (done, 5000);
+  em_store_free (store);
+}
+
 /* a write the database has is not applied twice; one it lacks is applied at
  * the next open; a clean close leaves nothing to replay */
 static void
 test_replay_on_open (Fixture *fx, gconstpointer data)
 {
-  g_auto(EmStoreSnapshot) first = { 0, };
   g_auto(EmStoreSnapshot) second = { 0, };
   g_autoptr(GPtrArray) tasks = task_rows ();
   g_autoptr(GPtrArray) events = event_rows ();
-  GPtrArray *written_tasks = task_rows ();
-  GPtrArray *written_events = event_rows ();
   EmStore *store;
-  gboolean done = FALSE;
   GStatBuf st;
 
-  /* "a" reaches the database through the threads, as in service */
-  store = open_store (fx, &first);
-  g_assert_cmpuint (first.last_seq, ==, 0);
-  em_store_start (store, NULL, NULL);
-  g_ptr_array_add (written_tasks, task_row ("a", 1, "pending", 1));
-  g_ptr_array_add (written_events, event_row (1, "task_scheduled", "a"));
-  em_store_write (store, written_tasks, written_events);
-  em_store_sync_async (store, NULL, synced_cb, &done);
-  EM_TEST_WAIT_UNTIL (done, 5000);
-  em_store_free (store);
+  store_first_task (fx);
   g_assert_cmpint (g_stat (fx->journal_path, &st), ==, 0);
   g_assert_cmpint (st.st_size, ==, 0);
 
@@ -478,42 +486,27 @@ test_rows_without_events (Fixture *fx, gconstpointer data)
 static void
 test_unnumbered_record (Fixture *fx, gconstpointer data)
 {
-  const char *seqs[] = { "1", "2" };
   g_autoptr(GByteArray) file = g_byte_array_new ();
   g_auto(EmStoreSnapshot) snapshot = { 0, };
   g_autoptr(GError) error = NULL;
   EmStore *store;
-  gboolean done = FALSE;
 
-  /* the database has "a" and event 1 */
-  store = open_store (fx, &snapshot);
-  em_store_start (store, NULL, NULL);
-  {
-    GPtrArray *tasks = task_rows ();
-    GPtrArray *events = event_rows ();
+  store_first_task (fx);
 
-    g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
-    g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
-    em_store_write (store, tasks, events);
-  }
-  em_store_sync_async (store, NULL, synced_cb, &done);
-  EM_TEST_WAIT_UNTIL (done, 5000);
-  em_store_free (store);
-  em_store_snapshot_clear (&snapshot);
-
-  /* the old format: the same record without its number, in "EMJ1" */
-  for (guint i = 0; i < G_N_ELEMENTS (seqs); i++)
+  /* the old format, records without their number, in "EMJ1": event 1 again,
+   * then event 2 */
+  for (guint64 seq = 1; seq <= 2; seq++)
     {
       g_autoptr(GPtrArray) tasks = task_rows ();
       g_autoptr(GPtrArray) events = event_rows ();
       g_autoptr(GByteArray) record = g_byte_array_new ();
-      const char *status = i == 0 ? "completed" : "running";
+      const char *status = seq == 1 ? "completed" : "running";
       guint32 header[3];
       guint8 *payload;
       gsize size;
 
       g_ptr_array_add (tasks, task_row ("a", 1, status, 1));
-      g_ptr_array_add (events, event_row (g_ascii_strtoull (seqs[i], NULL, 10), "task_started", "a"));
+      g_ptr_array_add (events, event_row (seq, "task_started", "a"));
       em_store_journal_encode (record, 0, tasks, events);
       payload = record->data + 12 + 8;
       size = record->len - 12 - 8;
