@@ -90,12 +90,12 @@ print_resync (Follow  *follow,
   if (follow->json)
     g_print ("{\"type\":\"resync_required\",\"oldest_seq\":%" G_GUINT64_FORMAT "}\n", oldest);
   else
-    g_print (_("resync_required  events were pruned; the log starts at seq %" G_GUINT64_FORMAT "\n"),
-             oldest);
-  g_printerr (_("enginectl: the events after %" G_GUINT64_FORMAT " are no longer kept; "
-                "the oldest is %" G_GUINT64_FORMAT ". Take a fresh snapshot "
+    g_print (_("resync_required  events were pruned; the log starts at seq %llu\n"),
+             (unsigned long long) oldest);
+  g_printerr (_("enginectl: the events after %llu are no longer kept; "
+                "the oldest is %llu. Take a fresh snapshot "
                 "(enginectl list) and go on from there.\n"),
-              follow->last, oldest);
+              (unsigned long long) follow->last, (unsigned long long) oldest);
 }
 
 /* prints every event after follow->last, page by page */
@@ -214,8 +214,8 @@ em_ctl_watch_since (guint64  since,
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &follow);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &follow);
   /* said once Ctrl+C is ours to handle */
-  g_printerr (_("Watching events after seq %" G_GUINT64_FORMAT "; press Ctrl+C to stop.\n"),
-              follow.last);
+  g_printerr (_("Watching events after seq %llu; press Ctrl+C to stop.\n"),
+              (unsigned long long) follow.last);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);

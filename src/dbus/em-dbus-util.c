@@ -123,8 +123,8 @@ em_dbus_lookup_uint (GVariant    *dict,
   if (number < 0 || number > G_MAXUINT)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s.%s must be between 0 and %u, got %" G_GINT64_FORMAT),
-                   what, key, G_MAXUINT, number);
+                   _("%s.%s must be between 0 and %u, got %lld"),
+                   what, key, G_MAXUINT, (long long) number);
       return FALSE;
     }
 

@@ -179,7 +179,7 @@ migrate_step (sqlite3 *db, const char *path, gint64 from, gint64 to, GError **er
     }
   /* a new file passes through every version silently */
   if (from > 0 && to == EM_STORE_SCHEMA_VERSION)
-    g_message (_("Migrated the task database “%s” to schema version %" G_GINT64_FORMAT), path, to);
+    g_message (_("Migrated the task database “%s” to schema version %lld"), path, (long long) to);
   return TRUE;
 }
 
@@ -298,9 +298,9 @@ em_store_schema_open (const char *path, GError **error)
   if (version > EM_STORE_SCHEMA_VERSION)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("The task database “%s” has schema version %" G_GINT64_FORMAT
-                     ", newer than this engine-manager understands (%d)"),
-                   path, version, EM_STORE_SCHEMA_VERSION);
+                   _("The task database “%s” has schema version %lld, newer than this "
+                     "engine-manager understands (%d)"),
+                   path, (long long) version, EM_STORE_SCHEMA_VERSION);
       sqlite3_close (db);
       return NULL;
     }

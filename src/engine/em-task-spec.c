@@ -107,8 +107,8 @@ get_integer (JsonNode    *node,
   if (value < minimum || value > maximum)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
-                     ", got %" G_GINT64_FORMAT), key, minimum, maximum, value);
+                   _("%s must be between %lld and %lld, got %lld"), key,
+                   (long long) minimum, (long long) maximum, (long long) value);
       return FALSE;
     }
   *out = value;

@@ -331,8 +331,8 @@ em_task_new_from_json (guint64 serial, JsonObject *object, GError **error)
       !em_task_status_from_string (status, &value))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("stored task %" G_GUINT64_FORMAT " lacks its id, name, action or status"),
-                   serial);
+                   _("stored task %llu lacks its id, name, action or status"),
+                   (unsigned long long) serial);
       return NULL;
     }
 

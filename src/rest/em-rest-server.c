@@ -189,8 +189,8 @@ check_header_size (EmRestServer      *self,
   if (size <= self->max_header_size)
     return TRUE;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
-  em_problem_respond_printf (msg, 431, _("headers: %" G_GUINT64_FORMAT " bytes of headers; "
-                                         "the limit is %u"), size, self->max_header_size);
+  em_problem_respond_printf (msg, 431, _("headers: %llu bytes of headers; the limit is %u"),
+                             (unsigned long long) size, self->max_header_size);
   return FALSE;
 }
 

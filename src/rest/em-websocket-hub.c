@@ -520,8 +520,8 @@ parse_since (EmWebsocketHub     *self,
   if (since > last)
     {
       em_problem_respond_printf (msg, 400,
-                                 _("since: %" G_GUINT64_FORMAT " is ahead of the last event (%"
-                                   G_GUINT64_FORMAT ")"), since, last);
+                                 _("since: %llu is ahead of the last event (%llu)"),
+                                 (unsigned long long) since, (unsigned long long) last);
       return FALSE;
     }
   *out_since = g_new (guint64, 1);
