@@ -147,7 +147,13 @@ em_json_write_double (GString *out, gdouble value)
       put (out, ".0", 2);
       return;
     }
-  text = g_ascii_dtostr (buffer, sizeof buffer, value);
+  /* the fewest digits that read back as the same double, as most JSON writers
+   * do: 0.3 rather than g_ascii_dtostr()'s 0.29999999999999999 */
+  text = g_ascii_formatd (buffer, sizeof buffer, "%.15g", value);
+  if (g_ascii_strtod (text, NULL) != value)
+    text = g_ascii_formatd (buffer, sizeof buffer, "%.16g", value);
+  if (g_ascii_strtod (text, NULL) != value)
+    text = g_ascii_dtostr (buffer, sizeof buffer, value);
   g_string_append (out, text);
   /* a double stays a double when read back, as json-glib writes it */
   if (strpbrk (text, ".eEnN") == NULL)
@@ -329,6 +335,15 @@ em_json_write_object (GString *out, JsonObject *object)
     put (out, "null", 4);
   else
     write_members (out, object);
+}
+
+void
+em_json_write_node (GString *out, JsonNode *node)
+{
+  if (node == NULL)
+    put (out, "null", 4);
+  else
+    write_node (out, node);
 }
 
 void

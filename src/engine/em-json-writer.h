@@ -7,7 +7,9 @@ G_BEGIN_DECLS
 /*
  * Writes JSON text straight into a GString, in json-glib's own compact form
  * (json_to_string (node, FALSE)), for the objects the engine serializes on every
- * state change: a JsonBuilder costs several times more.
+ * state change: a JsonBuilder costs several times more. Doubles differ: they
+ * take the fewest digits that read back the same (0.3, where json-glib writes
+ * 0.29999999999999999).
  */
 
 /* a separating comma unless @out holds only the opening brace, then "key":
@@ -35,6 +37,9 @@ void  em_json_format_time_into (GDateTime *time,
 /* @object: (nullable) */
 void em_json_write_object (GString    *out,
                            JsonObject *object);
+/* @node: (nullable): any value, null when NULL */
+void em_json_write_node   (GString    *out,
+                           JsonNode   *node);
 void em_json_write_strv   (GString    *out,
                            char      **strv);
 

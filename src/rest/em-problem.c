@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
 
@@ -130,7 +131,11 @@ em_rest_respond_json (SoupServerMessage *msg,
                       guint              status,
                       JsonNode          *node)
 {
-  em_rest_respond_json_text (msg, status, json_to_string (node, FALSE));
+  GString *body = g_string_sized_new (1024);
+
+  /* the engine's writer, so that numbers read the same in every answer */
+  em_json_write_node (body, node);
+  em_rest_respond_json_text (msg, status, g_string_free (body, FALSE));
 }
 
 void
