@@ -152,6 +152,9 @@ expect 0 "schedule with --priority and --option" "$ENGINECTL" schedule wait --pr
 expect 0 "the options reached the engine" "$ENGINECTL" get --json "$out"
 contains "$out" '"priority" : 5' "priority is set"
 contains "$out" '"max_retries" : 2' "max_retries is set"
+expect 0 "schedule a fractional duration" "$ENGINECTL" schedule wait duration=0.3
+expect 0 "get --json of it" "$ENGINECTL" get --json "$out"
+contains "$out" $'"duration" : 0.3\n' "a double reads as it was given, not 0.29999999999999999"
 expect 1 "schedule with an unknown option" "$ENGINECTL" schedule wait --option urgency=1 duration=1
 contains "$err" "options.urgency" "unknown option is named"
 expect 2 "schedule with a non-numeric --priority" "$ENGINECTL" schedule wait --priority high

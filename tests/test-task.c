@@ -499,6 +499,46 @@ test_json_writer_matches_generator (void)
     }
 }
 
+/* the pretty form is the generator's layout, except "{}" for an empty
+ * object (json-glib writes "{  }") and doubles in their shortest form */
+static void
+test_json_writer_pretty (void)
+{
+  static const struct { const char *json; const char *pretty; } documents[] = {
+    { "{}", "{}" },
+    { "[]", "[]" },
+    { "3", "3" },
+    { "{\"d\": 0.3}", "{\n  \"d\" : 0.3\n}" },
+    { "[{\"x\": null, \"y\": {}}]", "[\n  {\n    \"x\" : null,\n    \"y\" : {}\n  }\n]" },
+  };
+  static const char *const like_generator[] = {
+    "{\"a\": 1, \"b\": [1, 2.5, \"s\", true], \"c\": [], \"e\": [{\"x\": null, \"y\": [[1]]}], \"f\": \"\\n\"}",
+    "[[], [[]], {\"k\": {\"l\": {\"m\": -2}}}]",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (documents); i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (documents[i].json, NULL);
+      g_autoptr(GString) written = g_string_new (NULL);
+
+      em_json_write_node_pretty (written, node);
+      g_assert_cmpstr (written->str, ==, documents[i].pretty);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (like_generator); i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (like_generator[i], NULL);
+      g_autoptr(JsonGenerator) generator = json_generator_new ();
+      g_autofree char *expected = NULL;
+      g_autoptr(GString) written = g_string_new (NULL);
+
+      json_generator_set_pretty (generator, TRUE);
+      json_generator_set_root (generator, node);
+      expected = json_generator_to_data (generator, NULL);
+      em_json_write_node_pretty (written, node);
+      g_assert_cmpstr (written->str, ==, expected);
+    }
+}
+
 static char *
 write_double (gdouble value)
 {
@@ -556,6 +596,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/json-text", test_json_text_form);
   g_test_add_func ("/engine/task/json-writer", test_json_writer_matches_generator);
   g_test_add_func ("/engine/task/json-writer-doubles", test_json_writer_doubles);
+  g_test_add_func ("/engine/task/json-writer-pretty", test_json_writer_pretty);
   g_test_add_func ("/engine/task/state-copy", test_state_copy);
   g_test_add_func ("/engine/task/variant", test_variant_form);
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);

@@ -7,6 +7,7 @@
 
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
+#include "engine/em-json-writer.h"
 #include "dbus/em-dbus-util.h"
 #include "cli/em-ctl.h"
 
@@ -174,11 +175,15 @@ char *
 em_ctl_node_to_json (JsonNode *node,
                      gboolean  pretty)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  /* the engine's writer, not json-glib's generator: a double reads as the
+   * service wrote it (0.3, not 0.29999999999999999) */
+  GString *out = g_string_new (NULL);
 
-  json_generator_set_pretty (generator, pretty);
-  json_generator_set_root (generator, node);
-  return json_generator_to_data (generator, NULL);
+  if (pretty)
+    em_json_write_node_pretty (out, node);
+  else
+    em_json_write_node (out, node);
+  return g_string_free (out, FALSE);
 }
 
 char *

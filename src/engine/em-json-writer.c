@@ -255,10 +255,27 @@ em_json_format_time (GDateTime *time)
   return g_strdup (buffer);
 }
 
-static void write_node (GString *out, JsonNode *node);
+static void write_node (GString *out, JsonNode *node, gint depth);
+
+/* @depth < 0: the compact form; otherwise a new line indented for @depth */
+static void
+break_line (GString *out, gint depth)
+{
+  if (depth < 0)
+    return;
+  g_string_append_c (out, '\n');
+  for (gint i = 0; i < depth; i++)
+    put (out, "  ", 2);
+}
+
+static gint
+inner (gint depth)
+{
+  return depth < 0 ? depth : depth + 1;
+}
 
 static void
-write_members (GString *out, JsonObject *object)
+write_members (GString *out, JsonObject *object, gint depth)
 {
   JsonObjectIter iter;
   const char *name;
@@ -272,35 +289,50 @@ write_members (GString *out, JsonObject *object)
       if (!first)
         g_string_append_c (out, ',');
       first = FALSE;
+      break_line (out, inner (depth));
       em_json_write_string (out, name);
-      g_string_append_c (out, ':');
-      write_node (out, member);
+      if (depth < 0)
+        g_string_append_c (out, ':');
+      else
+        put (out, " : ", 3);
+      write_node (out, member, inner (depth));
     }
+  if (!first)
+    break_line (out, depth);
   g_string_append_c (out, '}');
 }
 
 static void
-write_node (GString *out, JsonNode *node)
+write_elements (GString *out, JsonArray *array, gint depth)
+{
+  guint length = array != NULL ? json_array_get_length (array) : 0;
+
+  g_string_append_c (out, '[');
+  for (guint i = 0; i < length; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      break_line (out, inner (depth));
+      write_node (out, json_array_get_element (array, i), inner (depth));
+    }
+  if (length > 0)
+    break_line (out, depth);
+  g_string_append_c (out, ']');
+}
+
+static void
+write_node (GString *out, JsonNode *node, gint depth)
 {
   switch (node != NULL ? JSON_NODE_TYPE (node) : JSON_NODE_NULL)
     {
     case JSON_NODE_OBJECT:
-      em_json_write_object (out, json_node_get_object (node));
+      if (json_node_get_object (node) == NULL)
+        put (out, "null", 4);
+      else
+        write_members (out, json_node_get_object (node), depth);
       break;
     case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint length = array != NULL ? json_array_get_length (array) : 0;
-
-        g_string_append_c (out, '[');
-        for (guint i = 0; i < length; i++)
-          {
-            if (i > 0)
-              g_string_append_c (out, ',');
-            write_node (out, json_array_get_element (array, i));
-          }
-        g_string_append_c (out, ']');
-      }
+      write_elements (out, json_node_get_array (node), depth);
       break;
     case JSON_NODE_VALUE:
       switch (json_node_get_value_type (node))
@@ -334,16 +366,21 @@ em_json_write_object (GString *out, JsonObject *object)
   if (object == NULL)
     put (out, "null", 4);
   else
-    write_members (out, object);
+    write_members (out, object, -1);
 }
 
 void
 em_json_write_node (GString *out, JsonNode *node)
 {
-  if (node == NULL)
-    put (out, "null", 4);
-  else
-    write_node (out, node);
+  write_node (out, node, -1);
+}
+
+/* for people: the generator's pretty layout, two spaces a level, with the
+ * same numbers as the compact form */
+void
+em_json_write_node_pretty (GString *out, JsonNode *node)
+{
+  write_node (out, node, 0);
 }
 
 void

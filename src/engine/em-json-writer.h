@@ -40,6 +40,8 @@ void em_json_write_object (GString    *out,
 /* @node: (nullable): any value, null when NULL */
 void em_json_write_node   (GString    *out,
                            JsonNode   *node);
+void em_json_write_node_pretty (GString  *out,
+                                JsonNode *node);
 void em_json_write_strv   (GString    *out,
                            char      **strv);
 
