@@ -7,6 +7,7 @@ follow Accept-Language."""
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,19 @@ def build_locale(root):
     return root
 
 
+def raw_post(url, content_length, language):
+    """POST /tasks with only the headers of a body: (status, problem document)"""
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall((f"POST /tasks HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                      f"Accept-Language: {language}\r\nContent-Length: {content_length}\r\n\r\n").encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
 async def follow_events(url, since, count):
     frames = []
     ws_url = url.replace("http://", "ws://") + "/ws" + (f"?since={since}" if since is not None else "")
@@ -181,6 +195,12 @@ def main():
                 fail(f"Accept-Language: de gave {german.json()}")
             if english.json().get("title") != "Not found":
                 fail(f"Accept-Language: en gave {english.json()}")
+            # so do the refusals made before any handler runs, from the headers alone
+            for length, title, detail in (("2000000000", "Anfragekörper zu groß", "body: größer als"),
+                                          ("-5", "Ungültige Anfrage", "Content-Length: muss")):
+                status, problem = raw_post(url, length, "de")
+                if title != problem.get("title") or not problem.get("detail", "").startswith(detail):
+                    fail(f"Content-Length {length} with Accept-Language: de gave {status} {problem}")
 
             # the event stream: live, then replayed with since
             event_schema = {"$ref": "#/components/schemas/Event"}

@@ -6,6 +6,7 @@
 
 #include "rest/em-body-limit.h"
 #include "rest/em-problem.h"
+#include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
 
 typedef struct {
@@ -199,12 +200,16 @@ got_chunk_cb (SoupServerMessage *msg,
               gpointer           user_data)
 {
   Watch *watch = user_data;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
   if (watch->refused)
     return;
   watch->received += g_bytes_get_size (chunk);
-  if (watch->received > watch->max_bytes)
-    refuse_too_large (msg, watch);
+  if (watch->received <= watch->max_bytes)
+    return;
+  /* before any handler: the answer speaks the client's language from here */
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  refuse_too_large (msg, watch);
 }
 
 /* RFC 9110's 1*DIGIT, given once: libsoup reads "-5" and "+5" with strtoull,
@@ -226,6 +231,7 @@ got_headers_cb (SoupServerMessage *msg,
 {
   const EmBodyLimit *limit = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   gboolean bad_length = FALSE;
   Watch *watch;
 
@@ -248,6 +254,7 @@ got_headers_cb (SoupServerMessage *msg,
   watch->max_bytes = limit->max_bytes;
   watch->cancellable = limit->cancellable != NULL ? g_object_ref (limit->cancellable) : NULL;
   g_object_set_data_full (G_OBJECT (msg), "em-body-limit", watch, watch_free);
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
   /* where the body ends is unknown: answered, and the connection closed */
   if (bad_length)
     refuse (msg, watch, 400, "Bad Request",
