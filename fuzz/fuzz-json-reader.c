@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rest/em-json-reader.h"
+#include "engine/em-json-reader.h"
 #include "rest/em-rest-limits.h"
 #include "em-fuzz-common.h"
 

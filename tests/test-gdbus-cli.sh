@@ -221,6 +221,16 @@ after=$(task_count)
 expect 1 "batch of a JSON object" "$ENGINECTL" batch - <<<'{"name": "x", "action": "wait"}'
 contains "$err" "array" "a batch must be an array"
 expect 1 "batch of something that is not JSON" "$ENGINECTL" batch - <<<'move the stage'
+# what json-glib's parser would take in a changed form, or crash on, is refused
+expect 1 "batch with a number written 010" "$ENGINECTL" batch - <<<'[{"name": "o", "action": "wait", "parameters": {"duration": 010}}]'
+contains "$err" "[0].parameters.duration" "the octal-looking number is named"
+expect 1 "batch with an integer past 64 bits" "$ENGINECTL" batch - <<<'[{"name": "w", "action": "wait", "priority": 18446744073709551621}]'
+contains "$err" "[0].priority" "the overflowing integer is named"
+expect 1 "batch with a member given twice" "$ENGINECTL" batch - <<<'[{"name": "a", "name": "b", "action": "wait"}]'
+contains "$err" "[0].name" "the repeated member is named"
+/usr/bin/python3 -c 'print("[" * 200000)' >"$tmp/deep.json"
+expect 1 "batch nested 200 000 deep" "$ENGINECTL" batch "$tmp/deep.json"
+contains "$err" "nested deeper than" "deep nesting is refused"
 expect 1 "batch of a missing file" "$ENGINECTL" batch "$tmp/no-such-file.json"
 expect 2 "batch without a file" "$ENGINECTL" batch
 

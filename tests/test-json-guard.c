@@ -4,7 +4,7 @@
 
 #include "engine/em-error.h"
 #include "rest/em-json-guard.h"
-#include "rest/em-json-reader.h"
+#include "engine/em-json-reader.h"
 
 typedef struct {
   const char *json;

@@ -7,7 +7,7 @@
 
 #include "engine/em-error.h"
 #include "rest/em-json-guard.h"
-#include "rest/em-json-reader.h"
+#include "engine/em-json-reader.h"
 
 static gboolean
 is_blank (const char *data,

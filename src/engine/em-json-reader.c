@@ -1,4 +1,4 @@
-#define G_LOG_DOMAIN "em-rest"
+#define G_LOG_DOMAIN "em-engine"
 
 #include "config.h"
 
@@ -7,7 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
-#include "rest/em-json-reader.h"
+#include "engine/em-json-reader.h"
 
 /* json-glib's GScanner costs most of a request's parsing, and reads more than
  * JSON (hexadecimal and octal numbers that wrap, single quotes, comments, C
