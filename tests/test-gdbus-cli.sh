@@ -152,6 +152,12 @@ expect 0 "schedule with --priority and --option" "$ENGINECTL" schedule wait --pr
 expect 0 "the options reached the engine" "$ENGINECTL" get --json "$out"
 contains "$out" '"priority" : 5' "priority is set"
 contains "$out" '"max_retries" : 2' "max_retries is set"
+expect 1 "schedule with a value written 010" "$ENGINECTL" schedule wait duration=010
+contains "$err" "parameters.duration must be a number" "010 is not read as 8"
+expect 1 "schedule with an integer past 64 bits" "$ENGINECTL" schedule wait --option priority=18446744073709551621 duration=1
+contains "$err" "options.priority" "the overflowing integer is refused by name"
+expect 1 "schedule with a value nested 100 000 deep" "$ENGINECTL" schedule wait "duration=$(/usr/bin/python3 -c 'print("[" * 100000)')"
+contains "$err" "parameters.duration" "the deep value is refused by name"
 expect 0 "schedule a fractional duration" "$ENGINECTL" schedule wait duration=0.3
 expect 0 "get --json of it" "$ENGINECTL" get --json "$out"
 contains "$out" $'"duration" : 0.3\n' "a double reads as it was given, not 0.29999999999999999"

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-json-reader.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-json-writer.h"
 #include "dbus/em-dbus-util.h"
@@ -84,14 +85,20 @@ em_ctl_connect_with_properties (GError **error)
                                                          NULL, error);
 }
 
+/* the REST API's limit */
+#define VALUE_MAX_DEPTH 64
+
 GVariant *
 em_ctl_parse_value (const char  *key,
                     const char  *text,
                     GError     **error)
 {
-  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+  /* strictly, as the service reads JSON: json-glib's parser would take 010
+   * as 8, wrap an integer past 64 bits, and crash on deep nesting */
+  g_autoptr(JsonNode) node = em_json_reader_read (text, strlen (text), VALUE_MAX_DEPTH, NULL);
 
-  /* so `format=png` needs no quotes */
+  /* so `format=png` needs no quotes; what is not JSON goes as text, which
+   * the service then refuses by name where it wants a number */
   if (node == NULL)
     return g_variant_new_string (text);
 
