@@ -529,6 +529,35 @@ test_cancel (void)
   assert_dbus_error (error, ERROR_PREFIX "Conflict", NULL);
 }
 
+/* a task that finished before the last start is only in the task database:
+ * cancelling it is still a conflict, not an unknown task */
+static void
+test_cancel_from_history (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *id = schedule ("short", "wait", "{'duration': <0>}", NULL);
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  stop_daemon (SIGTERM);
+  fixture.little_memory = TRUE;
+  start_daemon ();
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", id),
+                G_VARIANT_TYPE_UNIT, &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, ERROR_PREFIX "Conflict", "completed");
+  g_clear_error (&error);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", "no-such-id"),
+                G_VARIANT_TYPE_UNIT, &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, ERROR_PREFIX "NotFound", "no-such-id");
+
+  stop_daemon (SIGTERM);
+  fixture.little_memory = FALSE;
+  start_daemon ();
+}
+
 static void
 status_notify_cb (GObject    *proxy,
                   GParamSpec *pspec,
@@ -1603,6 +1632,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/signals/complete", test_complete);
   g_test_add_func ("/dbus/signals/fail", test_fail);
   g_test_add_func ("/dbus/signals/cancel", test_cancel);
+  g_test_add_func ("/dbus/signals/cancel-from-history", test_cancel_from_history);
   g_test_add_func ("/dbus/task/object", test_task_object);
   g_test_add_func ("/dbus/object-manager/lifetime", test_object_manager);
   g_test_add_func ("/dbus/scheduling/batch", test_batch);

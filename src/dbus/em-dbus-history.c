@@ -90,6 +90,59 @@ em_dbus_history_get_task (EmEngineManager       *manager,
                                        call_new (iface, invocation));
 }
 
+/* --- CancelTask --- */
+
+static void
+cancel_lookup_done_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  EmEngineManager *manager = EM_ENGINE_MANAGER (source);
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *task;
+  const char *id;
+
+  node = em_engine_manager_lookup_task_finish (manager, result, &error);
+  if (node == NULL)
+    {
+      call_return_error (call, error);
+      return;
+    }
+
+  /* only finished tasks leave memory; should it be back meanwhile, the
+   * engine decides */
+  task = json_node_get_object (node);
+  id = json_object_get_string_member_with_default (task, "id", "");
+  if (em_engine_manager_cancel_task (manager, id, &error))
+    {
+      em_dbus_engine_manager1_complete_cancel_task (call->iface,
+                                                    g_steal_pointer (&call->invocation));
+      return;
+    }
+  if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
+    {
+      call_return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_error (g_steal_pointer (&call->invocation),
+                                         EM_ERROR, EM_ERROR_CONFLICT,
+                                         _("task “%s” has already finished: its status is %s"),
+                                         id, json_object_get_string_member_with_default (task, "status", ""));
+}
+
+void
+em_dbus_history_cancel_task (EmEngineManager       *manager,
+                             EmDBusEngineManager1  *iface,
+                             GDBusMethodInvocation *invocation,
+                             const char            *id,
+                             GCancellable          *cancellable)
+{
+  em_engine_manager_lookup_task_async (manager, id, cancellable, cancel_lookup_done_cb,
+                                       call_new (iface, invocation));
+}
+
 /* --- ListTasks --- */
 
 static gboolean

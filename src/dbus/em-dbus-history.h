@@ -12,6 +12,12 @@ void em_dbus_history_get_task   (EmEngineManager       *manager,
                                  GDBusMethodInvocation *invocation,
                                  const char            *id,
                                  GCancellable          *cancellable);
+/* CancelTask of a task no longer in memory: finished, or unknown */
+void em_dbus_history_cancel_task (EmEngineManager       *manager,
+                                  EmDBusEngineManager1  *iface,
+                                  GDBusMethodInvocation *invocation,
+                                  const char            *id,
+                                  GCancellable          *cancellable);
 void em_dbus_history_list_tasks (EmEngineManager       *manager,
                                  EmDBusEngineManager1  *iface,
                                  GDBusMethodInvocation *invocation,

@@ -79,10 +79,14 @@ handle_cancel_task_cb (EmDBusEngineManager1  *iface,
 {
   g_autoptr(GError) error = NULL;
 
-  if (!em_engine_manager_cancel_task (self->manager, id, &error))
-    em_dbus_return_error (invocation, error);
-  else
+  if (em_engine_manager_cancel_task (self->manager, id, &error))
     em_dbus_engine_manager1_complete_cancel_task (iface, invocation);
+  else if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
+    em_dbus_return_error (invocation, error);
+  /* a task that finished long ago is in the task database only: a conflict,
+   * as for one still in memory, which the database tells off the loop */
+  else if (em_dbus_sender_limits_admit (self->limits, invocation))
+    em_dbus_history_cancel_task (self->manager, iface, invocation, id, self->cancellable);
 
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
