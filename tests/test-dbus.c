@@ -637,6 +637,9 @@ test_errors (void)
       "InvalidArgument", "sleeping" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <1>},)",
       "InvalidArgument", "status" },
+    /* no status at all would be no filter: every task */
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <@as []>},)",
+      "InvalidArgument", "filter.status" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'colour': <'red'>},)",
       "InvalidArgument", "colour" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'limit': <'ten'>},)",

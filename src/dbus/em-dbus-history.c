@@ -161,6 +161,15 @@ parse_status (GVariant  *value,
   else
     names = several = g_variant_get_strv (value, NULL);
 
+  /* no names at all would be no filter: every task, the opposite of what an
+   * empty selection means */
+  if (names[0] == NULL)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("filter.status: empty; give at least one of pending, running, "
+                             "completed, failed or cancelled"));
+      return FALSE;
+    }
   for (guint i = 0; names[i] != NULL; i++)
     {
       if (!em_task_status_from_string (names[i], &status))
