@@ -650,6 +650,9 @@ test_errors (void)
       "InvalidArgument", "filter.until" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'offset': <-1>},)",
       "InvalidArgument", "filter.offset" },
+    /* the value quoted back is the one sent */
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'limit': <uint64 18446744073709551615>},)",
+      "InvalidArgument", "filter.limit must be between 0 and 4294967295, got 18446744073709551615" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'action': <1>},)",
       "InvalidArgument", "filter.action" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",

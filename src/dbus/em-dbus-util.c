@@ -93,6 +93,7 @@ em_dbus_lookup_uint (GVariant    *dict,
                      GError     **error)
 {
   g_autoptr(GVariant) value = g_variant_lookup_value (dict, key, NULL);
+  g_autofree char *text = NULL;
   gint64 number;
 
   if (value == NULL)
@@ -111,7 +112,12 @@ em_dbus_lookup_uint (GVariant    *dict,
   else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
     number = g_variant_get_int64 (value);
   else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
-    number = (gint64) MIN (g_variant_get_uint64 (value), (guint64) G_MAXINT64);
+    {
+      /* beyond any gint64 too: quoted back as sent */
+      if (g_variant_get_uint64 (value) > G_MAXUINT)
+        text = g_strdup_printf ("%" G_GUINT64_FORMAT, g_variant_get_uint64 (value));
+      number = (gint64) MIN (g_variant_get_uint64 (value), (guint64) G_MAXINT64);
+    }
   else
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
@@ -122,9 +128,12 @@ em_dbus_lookup_uint (GVariant    *dict,
 
   if (number < 0 || number > G_MAXUINT)
     {
+      if (text == NULL)
+        text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
+      /* the number apart: a format macro would cut the msgid short */
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s.%s must be between 0 and %u, got %lld"),
-                   what, key, G_MAXUINT, (long long) number);
+                   _("%s.%s must be between 0 and %u, got %s"),
+                   what, key, G_MAXUINT, text);
       return FALSE;
     }
 
