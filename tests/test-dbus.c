@@ -558,6 +558,47 @@ test_cancel_from_history (void)
   start_daemon ();
 }
 
+/* a finished task leaves the engine's memory (here at once, with
+ * --keep-finished 0) while its object stays for the grace period: Cancel on
+ * it is a conflict all along, until the object goes */
+static void
+test_task_cancel_grace (void)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  guint conflicts = 0;
+
+  stop_daemon (SIGTERM);
+  fixture.little_memory = TRUE;
+  start_daemon ();
+
+  id = schedule ("short", "wait", "{'duration': <0>}", &path);
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  for (gint64 deadline = g_get_monotonic_time () + (GRACE_SECONDS + 5) * G_USEC_PER_SEC;
+       g_get_monotonic_time () < deadline;
+       em_test_run_for (10))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = call (path, TASK_IFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT,
+                                        &error);
+      g_autofree char *remote = NULL;
+
+      g_assert_null (reply);
+      remote = g_dbus_error_get_remote_error (error);
+      /* the object is gone: the bus answers for it */
+      if (remote == NULL || !g_str_has_prefix (remote, ERROR_PREFIX))
+        break;
+      assert_dbus_error (error, ERROR_PREFIX "Conflict", "completed");
+      conflicts++;
+    }
+  g_assert_cmpuint (conflicts, >, 0);
+  g_assert_nonnull (get_task (id));
+
+  stop_daemon (SIGTERM);
+  fixture.little_memory = FALSE;
+  start_daemon ();
+}
+
 static void
 status_notify_cb (GObject    *proxy,
                   GParamSpec *pspec,
@@ -1640,6 +1681,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/signals/cancel", test_cancel);
   g_test_add_func ("/dbus/signals/cancel-from-history", test_cancel_from_history);
   g_test_add_func ("/dbus/task/object", test_task_object);
+  g_test_add_func ("/dbus/task/cancel-grace", test_task_cancel_grace);
   g_test_add_func ("/dbus/object-manager/lifetime", test_object_manager);
   g_test_add_func ("/dbus/scheduling/batch", test_batch);
   g_test_add_func ("/dbus/scheduling/dependency-from-history", test_dependency_from_history);

@@ -2,6 +2,9 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
+#include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
 #include "dbus/em-dbus-task-object.h"
@@ -196,11 +199,18 @@ handle_cancel_cb (EmDBusTask1           *iface,
 {
   EmDbusTaskObject *self = user_data;
   g_autoptr(GError) error = NULL;
+  const char *id = em_task_get_id (self->task);
 
-  if (!em_engine_manager_cancel_task (self->manager, em_task_get_id (self->task), &error))
-    em_dbus_return_error (invocation, error);
-  else
+  if (em_engine_manager_cancel_task (self->manager, id, &error))
     em_dbus_task1_complete_cancel (iface, invocation);
+  /* a finished task may leave the engine's memory while its object stays for
+   * the grace period: still a conflict, not an unknown task */
+  else if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND) && em_task_is_finished (self->task))
+    g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_CONFLICT,
+                                           _("task “%s” has already finished: its status is %s"),
+                                           id, em_task_status_to_string (em_task_get_status (self->task)));
+  else
+    em_dbus_return_error (invocation, error);
 
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
