@@ -428,6 +428,77 @@ test_cross_site_post (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 2);
 }
 
+/* a request under the name @host, from a page served under that name */
+static guint
+raw_named (Fixture    *f,
+           const char *method,
+           const char *path,
+           const char *host,
+           const char *extra,
+           const char *body,
+           GString   **out_response)
+{
+  g_autofree char *request =
+    g_strdup_printf ("%s %s HTTP/1.1\r\nHost: %s:%u\r\nOrigin: http://%s:%u\r\n%s"
+                     "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n%s",
+                     method, path, host, f->port, host, f->port, extra != NULL ? extra : "",
+                     body != NULL ? strlen (body) : 0, body != NULL ? body : "");
+  GString *response = raw_exchange (f, request);
+  guint status = raw_status (response);
+
+  if (out_response != NULL)
+    *out_response = response;
+  else
+    g_string_free (response, TRUE);
+  return status;
+}
+
+/* DNS rebinding: a page at http://evil.example:PORT whose name the attacker
+ * then points at 127.0.0.1 is same-origin with itself, so its requests pass
+ * the Origin check. Without a token only names that cannot be rebound, IP
+ * addresses and localhost, reach the service. */
+static void
+test_dns_rebinding (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *body = "{\"name\": \"x\", \"action\": \"wait\"}";
+  g_autoptr(GString) refused = NULL;
+
+  fixture_listen (f, "127.0.0.1");
+  g_assert_cmpuint (raw_named (f, "POST", "/tasks", "evil.example", "Content-Type: text/plain\r\n",
+                               body, &refused), ==, 403);
+  g_assert_nonnull (strstr (refused->str, "application/problem+json"));
+  g_assert_nonnull (strstr (refused->str, "\"detail\":\"Host: "));
+  g_assert_cmpuint (raw_named (f, "GET", "/tasks", "evil.example", NULL, NULL, NULL), ==, 403);
+  g_assert_cmpuint (raw_named (f, "GET", "/ws", "evil.example", WS_HANDSHAKE_HEADERS, NULL, NULL),
+                    ==, 403);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+  /* a monitor may probe health under any name: it tells nothing */
+  g_assert_cmpuint (raw_named (f, "GET", "/health", "evil.example", NULL, NULL, NULL), ==, 200);
+
+  g_assert_cmpuint (raw_named (f, "POST", "/tasks", "localhost", NULL, body, NULL), ==, 201);
+  g_assert_cmpuint (raw_named (f, "POST", "/tasks", "LocalHost", NULL, body, NULL), ==, 201);
+  g_assert_cmpuint (raw_named (f, "POST", "/tasks", "127.0.0.1", NULL, body, NULL), ==, 201);
+  g_assert_cmpuint (raw_named (f, "GET", "/tasks", "[::1]", NULL, NULL, NULL), ==, 200);
+  g_assert_cmpuint (raw_named (f, "GET", "/ws", "localhost", WS_HANDSHAKE_HEADERS, NULL, NULL),
+                    ==, 101);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 3);
+}
+
+/* with a token the name does not matter: a rebound page does not have it */
+static void
+test_dns_rebinding_token (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *authorization = g_strdup ("Authorization: Bearer secret\r\n");
+
+  g_object_set (f->server, "token", "secret", NULL);
+  fixture_listen (f, "127.0.0.1");
+  g_assert_cmpuint (raw_named (f, "GET", "/tasks", "scope.lab.example", authorization, NULL, NULL),
+                    ==, 200);
+  g_assert_cmpuint (raw_named (f, "GET", "/tasks", "scope.lab.example", NULL, NULL, NULL), ==, 401);
+}
+
 static void
 test_cors_allowed (Fixture       *f,
                    gconstpointer  data)
@@ -590,6 +661,8 @@ main (int argc, char **argv)
   ADD ("/rest-auth/cors-default", test_cors_default);
   ADD ("/rest-auth/cors-allowed", test_cors_allowed);
   ADD ("/rest-auth/cross-site-post", test_cross_site_post);
+  ADD ("/rest-auth/dns-rebinding", test_dns_rebinding);
+  ADD ("/rest-auth/dns-rebinding-token", test_dns_rebinding_token);
   ADD ("/rest-auth/limits/max-pending", test_max_pending);
   ADD ("/rest-auth/limits/ws-max-clients", test_ws_max_clients);
   ADD ("/rest-auth/limits/header-size", test_header_size);

@@ -16,6 +16,7 @@
 #include "rest/em-rest-cors.h"
 #include "rest/em-rest-dashboard.h"
 #include "rest/em-rest-devices.h"
+#include "rest/em-rest-host.h"
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
 #include "rest/em-rest-openapi.h"
@@ -194,6 +195,26 @@ check_header_size (EmRestServer      *self,
   return FALSE;
 }
 
+/* DNS rebinding: a page at http://evil.example:8000 whose name the attacker
+ * points at this machine is same-origin with itself, and passes the Origin
+ * check. Without a token, only names DNS cannot redirect reach the service;
+ * with one, or with --insecure, the name does not matter. */
+static gboolean
+check_host (EmRestServer      *self,
+            SoupServerMessage *msg)
+{
+  const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Host");
+
+  if (self->token != NULL || self->insecure || host == NULL || em_rest_host_is_fixed (host))
+    return TRUE;
+  em_problem_respond_printf (msg, 403,
+                             _("Host: “%s” is a name DNS could point at this service from "
+                               "another site; without a token it answers only to localhost "
+                               "and IP addresses"), host);
+  return FALSE;
+}
+
 /* no Origin (not a browser page), the service's own, or a listed one */
 static gboolean
 origin_permitted (EmRestServer *self, SoupServerMessage *msg)
@@ -224,6 +245,9 @@ handle_request (SoupServer        *server,
   em_rest_i18n_scope_enter_for_message (&scope, msg);
 
   if (!check_header_size (self, msg))
+    return;
+  /* health tells nothing, under any name */
+  if (!(route == ROUTE_HEALTH && method_allowed (route, method)) && !check_host (self, msg))
     return;
   em_rest_cors_add_headers (msg, (const char * const *) self->cors_origins);
   /* a browser's preflight carries no credentials */
