@@ -1970,6 +1970,36 @@ test_ws_since (Fixture       *f,
   check_resume (f);
 }
 
+/* a client resuming when nobody else listens: the events not yet recorded as
+ * it joins are not in the history it reads, and still reach it once recorded */
+static void
+test_ws_since_alone (Fixture       *f,
+                     gconstpointer  data)
+{
+  EmTaskSpec spec = { .name = (char *) "alone", .action = (char *) "wait" };
+  g_autoptr(WsClient) resumed = NULL;
+  guint64 last;
+
+  for (guint i = 0; i < 20; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  /* nothing asked the journal for them yet: they are not recorded */
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (f->manager), <,
+                    em_engine_manager_get_last_event_seq (f->manager));
+  resumed = ws_connect_path (f, "/ws?since=0");
+
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0 &&
+                      em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 0,
+                      4 * TIMEOUT_MS);
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_committed_event_seq (f->manager) == last, TIMEOUT_MS);
+  /* one more event, so that the client has everything once it has this one */
+  g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  EM_TEST_WAIT_UNTIL (resumed->events->len > 0 &&
+                      (guint64) event_seq (resumed, resumed->events->len - 1) > last, TIMEOUT_MS);
+  for (guint i = 0; i < resumed->events->len; i++)
+    g_assert_cmpint (event_seq (resumed, i), ==, i + 1);
+}
+
 static void
 test_ws_resync (Fixture       *f,
                 gconstpointer  data)
@@ -2044,6 +2074,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since", test_ws_since, NULL);
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
+  ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);
 
   return g_test_run ();
 }

@@ -32,6 +32,9 @@ typedef struct {
   GQueue                     pending;
   guint64                    pending_bytes;
   guint64                    last_sent;
+  /* the last event before it joined: later ones reach it live, these only
+   * through the history */
+  guint64                    joined_seq;
   guint                      wait_id;
 } Client;
 
@@ -334,10 +337,45 @@ history_cb (GObject      *source,
 }
 
 static void
+client_synced_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Client *client = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean synced = em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error);
+
+  client->reading = FALSE;
+  if (client->orphaned)
+    {
+      g_free (client);
+      return;
+    }
+  if (!client_is_open (client))
+    return;
+  if (!synced)
+    {
+      g_debug ("cannot record the events to resume from: %s", error->message);
+      client_drop (client, EM_WS_CLOSE_TRY_AGAIN_LATER, "event history unavailable");
+      return;
+    }
+  client_read_history (client);
+}
+
+static void
 client_read_history (Client *client)
 {
+  EmEngineManager *manager = client->hub->manager;
+
   client->reading = TRUE;
-  em_engine_manager_read_events_async (client->hub->manager, client->last_sent, CATCH_UP_PAGE,
+  /* the history holds only recorded events, and the feed passed the ones not
+   * yet recorded when the client joined to nobody: ask the journal for them */
+  if (em_engine_manager_get_committed_event_seq (manager) < client->joined_seq)
+    {
+      em_engine_manager_sync_async (manager, NULL, client_synced_cb, client);
+      return;
+    }
+  em_engine_manager_read_events_async (manager, client->last_sent, CATCH_UP_PAGE,
                                        NULL, history_cb, client);
 }
 
@@ -494,6 +532,7 @@ wrote_informational_cb (SoupServerMessage *msg,
     {
       client->catching_up = TRUE;
       client->last_sent = *since;
+      client->joined_seq = em_engine_manager_get_last_event_seq (self->manager);
       client_read_history (client);
     }
 }
