@@ -1037,6 +1037,42 @@ test_query_filters (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
 }
 
+/* a task that changes status while the store answers a query is listed as
+ * the store found it, not with a status the filter excludes */
+static void
+test_query_status_moved_on (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) later = spec_new ("wait", "{\"duration\": 0}");
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmTaskQuery) q;
+  g_autofree char *id = NULL;
+  guint total = 0;
+
+  open_manager (fx, 0);
+  later->delay = 3600;
+  id = g_strdup (em_task_get_id (schedule_spec (fx, later)));
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_PENDING) |
+               EM_TASK_QUERY_STATUS (EM_TASK_STATUS_RUNNING);
+  em_engine_manager_query_tasks_async (fx->manager, &q, NULL, got_result, &result);
+  /* before the answer can come back to this thread */
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+  WAIT_RESULT (result);
+  found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (total, ==, 1);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 0)),
+                                                  "id"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 0)),
+                                                  "status"), ==, "pending");
+}
+
 /* finished tasks leave memory as tasks keep coming, a few per pass, and stay
  * findable through the store */
 static void
@@ -1617,6 +1653,7 @@ main (int argc, char **argv)
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/query/filters", test_query_filters);
+  ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);

@@ -60,10 +60,18 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
 }
 
 static void
+query_free (EmTaskQuery *query)
+{
+  em_task_query_clear (query);
+  g_free (query);
+}
+
+static void
 query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   EmEngineManager *self = g_task_get_source_object (task);
+  const EmTaskQuery *query = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   QueryAnswer *answer = g_new0 (QueryAnswer, 1);
 
@@ -74,14 +82,16 @@ query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  /* a task in memory may have moved on without an event (waiting_on, progress) */
+  /* a task in memory may have moved on without an event (waiting_on, progress);
+   * one that moved out of the filter meanwhile stays as the store found it,
+   * so the listing and its total keep to the filter */
   for (guint i = 0; i < answer->tasks->len; i++)
     {
       JsonObject *object = json_node_get_object (g_ptr_array_index (answer->tasks, i));
       TaskEntry *entry = g_hash_table_lookup (self->entries,
                                               json_object_get_string_member (object, "id"));
 
-      if (entry != NULL)
+      if (entry != NULL && em_task_query_matches (query, entry->task))
         {
           json_node_unref (g_ptr_array_index (answer->tasks, i));
           g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
@@ -98,6 +108,7 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
                                      gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  EmTaskQuery *copy;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
   g_return_if_fail (query != NULL);
@@ -109,6 +120,9 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
       g_task_return_pointer (task, query_memory (self, query), (GDestroyNotify) query_answer_free);
       return;
     }
+  copy = g_new0 (EmTaskQuery, 1);
+  em_task_query_copy (copy, query);
+  g_task_set_task_data (task, copy, (GDestroyNotify) query_free);
   em_engine_manager_flush_unwritten (self);
   em_store_query_tasks_async (self->store, query, cancellable, query_done_cb, g_steal_pointer (&task));
 }
