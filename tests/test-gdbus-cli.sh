@@ -388,6 +388,9 @@ out=$(cat "$tmp/since-text")
 contains "$out" "$((seq_before + 1)) " "text lines start with the seq"
 contains "$out" "$logged" "text lines name the task"
 expect 2 "watch --since with a bad seq" "$ENGINECTL" watch --since soon
+# a seq the service never reached would hide every event up to it: refused, as /ws?since= is
+expect 1 "watch --since ahead of the last event" timeout 10 "$ENGINECTL" watch --since $((seq_after + 1000))
+contains "$err" "$((seq_after + 1000)) is ahead of the last recorded event" "watch --since ahead says why"
 
 echo "# the README's ObjectManager example"
 if /usr/bin/python3 -c 'import gi' 2>/dev/null; then

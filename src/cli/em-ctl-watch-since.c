@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
+#include "engine/em-error.h"
 #include "cli/em-ctl.h"
 
 /* what GetEvents gives at most per call; a shorter page means we are level */
@@ -138,6 +139,31 @@ catch_up (Follow  *follow,
   return TRUE;
 }
 
+/* whether the service has recorded the event follow->last: from a seq it never
+ * reached, every event up to that seq would be skipped without a word */
+static gboolean
+since_reached (Follow  *follow,
+               GError **error)
+{
+  g_autoptr(GVariant) events = NULL;
+  guint64 oldest = 0;
+
+  if (follow->last == 0)
+    return TRUE;
+  /* that event, or the oldest kept when it was pruned: nothing only beyond the log */
+  if (!em_dbus_engine_manager1_call_get_events_sync (follow->proxy, follow->last - 1, 1,
+                                                     G_DBUS_CALL_FLAGS_NONE, -1,
+                                                     &events, &oldest, NULL, error))
+    return FALSE;
+  if (g_variant_n_children (events) > 0)
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("--since %llu is ahead of the last recorded event; take SEQ from an earlier "
+                 "“watch --since” line or from the LastEventSeq property"),
+               (unsigned long long) follow->last);
+  return FALSE;
+}
+
 static void
 follow_up (Follow *follow)
 {
@@ -203,7 +229,7 @@ em_ctl_watch_since (guint64  since,
   g_signal_connect (proxy, "notify::last-event-seq", G_CALLBACK (last_event_seq_cb), &follow);
   g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &follow);
 
-  if (!catch_up (&follow, &error))
+  if (!since_reached (&follow, &error) || !catch_up (&follow, &error))
     {
       em_ctl_print_error (error);
       g_signal_handlers_disconnect_by_data (proxy, &follow);
