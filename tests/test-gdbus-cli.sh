@@ -62,6 +62,15 @@ nothing_unfinished () {
 PATH="$(dirname "$ENGINECTL"):$PATH"
 export PATH
 
+echo "# engine-manager refuses a negative retention"
+# a negative limit would otherwise be dropped in silence, keeping all of history
+expect 2 "--retention-max-tasks -5 is refused" timeout 10 "$ENGINE_MANAGER" --bus none --no-http \
+  --data-dir "$tmp/refused" --retention-max-tasks -5
+contains "$err" "--retention-max-tasks" "the message names --retention-max-tasks"
+expect 2 "--retention-max-age -1 is refused" timeout 10 "$ENGINE_MANAGER" --bus none --no-http \
+  --data-dir "$tmp/refused" --retention-max-age -1
+contains "$err" "--retention-max-age" "the message names --retention-max-age"
+
 "$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/data" &
 daemon_pid=$!
 if ! gdbus wait --session --timeout 20 "$NAME"; then

@@ -97,8 +97,9 @@ main (int argc, char **argv)
   int http_port = -1;
   int camera_width = 0;
   int camera_height = 0;
-  int retention_max_tasks = -1;
-  int retention_max_age = -1;
+  /* any negative value is a mistake to refuse, so "not given" is out of reach */
+  int retention_max_tasks = G_MININT;
+  int retention_max_age = G_MININT;
   int max_concurrent = -1;
   gboolean insecure = FALSE;
   g_autofree char *tls_certificate = NULL;
@@ -280,6 +281,16 @@ main (int argc, char **argv)
     {
       config.max_concurrent = max_concurrent;
       pin (pinned, "max-concurrent");
+    }
+  if (retention_max_tasks < 0 && retention_max_tasks != G_MININT)
+    {
+      g_printerr ("engine-manager: %s\n", _("--retention-max-tasks must not be negative"));
+      return 2;
+    }
+  if (retention_max_age < 0 && retention_max_age != G_MININT)
+    {
+      g_printerr ("engine-manager: %s\n", _("--retention-max-age must not be negative"));
+      return 2;
     }
   if (retention_max_tasks >= 0)
     {
