@@ -449,5 +449,29 @@ expect 0 "HttpAddress property" gdbus call --session --dest "$NAME" --object-pat
   --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 HttpAddress
 if [[ "$out" =~ \<\'http://127\.0\.0\.1:[1-9][0-9]*\'\> ]]; then pass "HttpAddress is the REST base URL: $out"; else fail "HttpAddress: $out"; fi
 
+echo "# watch --since told of what a restart pruned before it could read it"
+"$ENGINECTL" watch --since "$(last_seq)" --json >"$tmp/since-pruned" 2>"$tmp/since-pruned-err" &
+behind_pid=$!
+background+=("$behind_pid")
+wait_for 10 grep -q Watching "$tmp/since-pruned-err" || fail "watch --since (behind) did not start"
+# it reads nothing while two tasks come and go, and the next start keeps one row
+kill -STOP "$behind_pid"
+pruned=$("$ENGINECTL" schedule wait --name pruned duration=0)
+"$ENGINECTL" wait "$pruned" >/dev/null
+kept=$("$ENGINECTL" schedule wait --name kept duration=0)
+"$ENGINECTL" wait "$kept" >/dev/null
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/data" --retention-max-tasks 1 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager with retention did not take $NAME"
+kill -CONT "$behind_pid"
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$kept\"" "$tmp/since-pruned" ||
+  fail "watch --since did not go on after the restart"
+kill -INT "$behind_pid"; wait "$behind_pid"
+behind=$(cat "$tmp/since-pruned")
+case "$behind" in *"\"task_id\":\"$pruned\""*) fail "the pruned task's events were still read" ;; esac
+contains "$behind" '{"type":"resync_required","oldest_seq":' "watch --since says the events it missed are gone"
+
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

@@ -20,7 +20,6 @@ typedef struct {
   GMainLoop *loop;
   gboolean json;
   guint64 last;
-  gboolean checked_gap;
 } Follow;
 
 static char *
@@ -116,10 +115,10 @@ catch_up (Follow  *follow,
                                                          &events, &oldest, NULL, error))
         return FALSE;
 
-      /* only the first read can find a gap: after it, we ask from what we printed */
-      if (!follow->checked_gap && follow->last > 0 && follow->last + 1 < oldest)
+      /* any read can find a gap: a restart's retention may prune what we had
+       * not read yet */
+      if (follow->last > 0 && follow->last + 1 < oldest)
         print_resync (follow, oldest);
-      follow->checked_gap = TRUE;
 
       n = g_variant_n_children (events);
       for (gsize i = 0; i < n; i++)
@@ -215,7 +214,7 @@ em_ctl_watch_since (guint64  since,
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
-  Follow follow = { NULL, NULL, json, since, FALSE };
+  Follow follow = { NULL, NULL, json, since };
   guint sigint, sigterm;
 
   /* properties followed from the start, so no change after the first read is missed */
