@@ -472,6 +472,11 @@ kill -INT "$behind_pid"; wait "$behind_pid"
 behind=$(cat "$tmp/since-pruned")
 case "$behind" in *"\"task_id\":\"$pruned\""*) fail "the pruned task's events were still read" ;; esac
 contains "$behind" '{"type":"resync_required","oldest_seq":' "watch --since says the events it missed are gone"
+timeout 3 "$ENGINECTL" watch --since 0 --json >"$tmp/since-zero" 2>/dev/null
+case "$(head -n 1 "$tmp/since-zero")" in
+  '{"type":"resync_required","oldest_seq":'*) pass "watch --since 0 first says the log no longer starts at 1" ;;
+  *) fail "watch --since 0 over a pruned log began with: $(head -n 1 "$tmp/since-zero")" ;;
+esac
 
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

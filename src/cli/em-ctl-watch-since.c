@@ -116,8 +116,9 @@ catch_up (Follow  *follow,
         return FALSE;
 
       /* any read can find a gap: a restart's retention may prune what we had
-       * not read yet */
-      if (follow->last > 0 && follow->last + 1 < oldest)
+       * not read yet. From 0 too, as on the WebSocket: whoever builds its
+       * state from the events must know the first ones are gone */
+      if (follow->last + 1 < oldest)
         print_resync (follow, oldest);
 
       n = g_variant_n_children (events);
