@@ -722,6 +722,29 @@ test_errors (void)
     }
 }
 
+/* arguments past 1 MiB are refused before they are read, like a REST body */
+static void
+test_huge_arguments (void)
+{
+  g_autofree char *big = g_strnfill (2 * 1024 * 1024, 'x');
+  GVariant *parameters[] = {
+    g_variant_new_parsed ("('huge', 'wait', {'duration': <%s>}, @a{sv} {})", big),
+    g_variant_new_parsed ("([{'name': <'huge'>, 'action': <'wait'>, 'parameters': <{'duration': <%s>}>}], "
+                          "@a{sv} {})", big),
+  };
+  const char *methods[] = { "ScheduleTask", "ScheduleBatch" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = call (MANAGER_PATH, MANAGER_IFACE, methods[i], parameters[i],
+                                        NULL, &error);
+
+      g_assert_null (reply);
+      assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "arguments: larger than the limit of 1048576 bytes");
+    }
+}
+
 static void
 test_list (void)
 {
@@ -1675,6 +1698,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/dbus/manager/properties", test_properties);
   g_test_add_func ("/dbus/manager/errors", test_errors);
+  g_test_add_func ("/dbus/manager/huge-arguments", test_huge_arguments);
   g_test_add_func ("/dbus/manager/list", test_list);
   g_test_add_func ("/dbus/signals/complete", test_complete);
   g_test_add_func ("/dbus/signals/fail", test_fail);

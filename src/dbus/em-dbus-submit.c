@@ -11,6 +11,10 @@
 
 static const char * const batch_option_keys[] = { "exclusive", NULL };
 
+/* a REST body's default cap: no task needs more, and converting more would
+ * hold up the main loop (the bus itself lets through up to 128 MiB) */
+#define MAX_ARGUMENT_BYTES (1024 * 1024)
+
 /* what a reply needs once the engine has committed the tasks */
 typedef struct {
   EmDBusEngineManager1 *iface;
@@ -103,6 +107,23 @@ batch_synced_cb (GObject      *source,
     em_dbus_engine_manager1_complete_schedule_batch (pending->iface,
                                                      g_steal_pointer (&pending->invocation),
                                                      (const char * const *) pending->ids);
+}
+
+/* refused before any of it is read */
+static gboolean
+check_size (GDBusMethodInvocation  *invocation,
+            GError                **error)
+{
+  gsize size = g_variant_get_size (g_dbus_method_invocation_get_parameters (invocation));
+  g_autofree char *limit = NULL;
+
+  if (size <= MAX_ARGUMENT_BYTES)
+    return TRUE;
+  /* the number apart: a format macro would cut the msgid short */
+  limit = g_strdup_printf ("%d", MAX_ARGUMENT_BYTES);
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("arguments: larger than the limit of %s bytes"), limit);
+  return FALSE;
 }
 
 static EmTaskSpec *
@@ -345,7 +366,10 @@ em_dbus_submit_batch (EmEngineManager       *manager,
   g_autoptr(GPtrArray) specs = NULL;
   gboolean exclusive = FALSE;
 
-  specs = specs_from_batch (items, options, &exclusive, &error);
+  /* a batch the queue has no room for is refused before it is converted */
+  if (check_size (invocation, &error) &&
+      em_engine_manager_check_capacity (manager, g_variant_n_children (items), &error))
+    specs = specs_from_batch (items, options, &exclusive, &error);
   if (specs == NULL)
     {
       em_dbus_return_error (invocation, error);
@@ -367,7 +391,8 @@ em_dbus_submit_task (EmEngineManager       *manager,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
-  EmTaskSpec *spec = spec_from_call (name, action, parameters, options, &error);
+  EmTaskSpec *spec = check_size (invocation, &error) ?
+                     spec_from_call (name, action, parameters, options, &error) : NULL;
 
   if (spec == NULL)
     {
