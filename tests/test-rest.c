@@ -16,6 +16,7 @@
 #include "engine/em-engine-manager.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-server.h"
+#include "em-test-stubborn-action.h"
 #include "em-test-util.h"
 
 #define TIMEOUT_MS 10000
@@ -23,6 +24,8 @@
  * memory so history answers come from the database */
 #define WITH_STORE GUINT_TO_POINTER (1)
 #define STORE_KEEP_FINISHED 2
+/* fixture data: the built-in actions and one that ignores cancellation */
+#define WITH_STUBBORN GUINT_TO_POINTER (2)
 
 /* the engine and the server in this process, on a free loopback port, driven
  * over real sockets the way clients drive the daemon */
@@ -55,6 +58,12 @@ fixture_set_up (Fixture       *f,
   g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
 
   em_builtin_actions_register (registry);
+  if (data == WITH_STUBBORN)
+    {
+      g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
+
+      em_action_registry_add (registry, stubborn);
+    }
   f->manager = em_engine_manager_new (registry, devices, f->data_dir);
   f->server = em_rest_server_new (f->manager);
   if (data == WITH_STORE)
@@ -63,7 +72,7 @@ fixture_set_up (Fixture       *f,
       g_assert_true (em_engine_manager_open_store (f->manager, &error));
       g_assert_no_error (error);
     }
-  else if (data != NULL)
+  else if (data != NULL && data != WITH_STUBBORN)
     g_object_set (f->server, "ws-max-backlog", (guint64) GPOINTER_TO_UINT (data), NULL);
   g_assert_true (em_rest_server_listen (f->server, "127.0.0.1", 0, &error));
   g_assert_no_error (error);
@@ -717,6 +726,36 @@ test_cancel (Fixture       *f,
 
   again = http (f, "DELETE", path, NULL, NULL);
   assert_problem (again, 409, "cancelled");
+}
+
+/* an action that does not stop when asked: the task is cancelled at once all
+ * the same, and what the action returns later changes nothing */
+static void
+test_cancel_unheeded (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"deaf\",\"action\":\"stubborn\","
+                                        "\"parameters\":{\"duration\":300}}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
+  g_autoptr(EmTask) task = NULL;
+  g_autoptr(Reply) reply = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *status = NULL;
+  guint returned = em_test_stubborn_get_returned ();
+
+  wait_for_status (f, id, "running");
+  task = g_object_ref (em_engine_manager_get_task (f->manager, id));
+  reply = http (f, "DELETE", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  node = reply_json (reply);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "status"), ==, "cancelled");
+
+  /* the action returns its result after its 300 ms, and the engine has
+   * taken it (g_task_return_pointer() calls back at once) */
+  EM_TEST_WAIT_UNTIL (em_test_stubborn_get_returned () > returned, TIMEOUT_MS);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+  status = task_status (f, id);
+  g_assert_cmpstr (status, ==, "cancelled");
 }
 
 static void
@@ -2056,6 +2095,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/list-large", test_list_large, NULL);
   ADD ("/rest/tasks/list-large-store", test_list_large_store, WITH_STORE);
   ADD ("/rest/tasks/cancel", test_cancel, NULL);
+  ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
