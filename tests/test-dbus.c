@@ -674,6 +674,12 @@ test_errors (void)
       "('x', 'wait', {'duration': <10>}, {'urgency': <1>})", "InvalidArgument", "options.urgency" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', {'duration': <10>}, {'priority': <'high'>})", "InvalidArgument", "options.priority" },
+    /* a key twice, as a JSON member twice, is refused rather than one kept */
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <10>, 'duration': <20000>}, @a{sv} {})", "InvalidArgument",
+      "parameters.duration: member name appears more than once" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', @a{sv} {}, {'priority': <1>, 'priority': <2>})", "InvalidArgument", "options.priority" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <'sleeping'>},)",
       "InvalidArgument", "sleeping" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <1>},)",

@@ -202,6 +202,15 @@ em_variant_to_json_object (GVariant *dict, GError **error)
 
       if (member == NULL)
         return NULL;
+      /* D-Bus allows a key twice; the last would win silently, and a JSON
+       * body with a member twice is refused too */
+      if (json_object_has_member (object, key))
+        {
+          json_node_unref (member);
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s", key,
+                       _("member name appears more than once"));
+          return NULL;
+        }
       json_object_set_member (object, key, member);
     }
   return g_steal_pointer (&object);
