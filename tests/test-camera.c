@@ -1,6 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -500,6 +504,112 @@ write_test_png (const char *path)
   g_assert_no_error (error);
 }
 
+static gboolean
+source_gone (EmCamera *camera)
+{
+  g_autoptr(GstElement) source = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+
+  return source == NULL;
+}
+
+/* stands in for the main loop's clients: unblocks a main thread stuck opening
+ * the FIFO, so that the test fails instead of hanging */
+typedef struct
+{
+  GMutex      lock;
+  GCond       cond;
+  const char *fifo;
+  gboolean    loop_ran;
+  gboolean    fired;
+  int         fd;
+} Watchdog;
+
+static gpointer
+watchdog_main (gpointer data)
+{
+  Watchdog *watchdog = data;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&watchdog->lock);
+  while (!watchdog->loop_ran &&
+         g_cond_wait_until (&watchdog->cond, &watchdog->lock, deadline))
+    ;
+  if (!watchdog->loop_ran)
+    {
+      watchdog->fired = TRUE;
+      watchdog->fd = open (watchdog->fifo, O_WRONLY | O_CLOEXEC);
+    }
+  g_mutex_unlock (&watchdog->lock);
+  return NULL;
+}
+
+/* TRUE once *fd is open (or cannot be); without a reader it is not yet */
+static gboolean
+open_writer (const char *fifo, int *fd)
+{
+  if (*fd < 0)
+    *fd = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  return *fd >= 0 || errno != ENXIO;
+}
+
+/* a source slow to open (here a FIFO nobody writes yet, as a camera being
+ * probed or discovered on the network) leaves the main loop free, and the
+ * capture waiting for it goes on once it opens */
+static void
+test_slow_start_keeps_loop_free (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *picture = g_build_filename (dir, "specimen.png", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "camera", NULL);
+  g_autofree char *description = g_strdup_printf ("filesrc location=%s ! pngdec ! imagefreeze", fifo);
+  g_autofree char *contents = NULL;
+  g_autoptr(EmCamera) camera = NULL;
+  g_autoptr(GError) error = NULL;
+  Watchdog watchdog = { .fifo = fifo, .fd = -1 };
+  GThread *thread;
+  gsize length = 0;
+  int fd = -1;
+  Run run;
+
+  write_test_png (picture);
+  g_assert_true (g_file_get_contents (picture, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_mutex_init (&watchdog.lock);
+  g_cond_init (&watchdog.cond);
+  thread = g_thread_new ("watchdog", watchdog_main, &watchdog);
+
+  camera = em_gst_camera_new (description, WIDTH, HEIGHT);
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 0.0, NULL, progress_cb, &run, captured_cb, &run);
+
+  /* a writer can open a FIFO only while a reader is opening it: the main loop
+   * turns here while the camera's open() waits */
+  EM_TEST_WAIT_UNTIL (open_writer (fifo, &fd), 10000);
+  g_mutex_lock (&watchdog.lock);
+  watchdog.loop_ran = TRUE;
+  g_cond_signal (&watchdog.cond);
+  g_mutex_unlock (&watchdog.lock);
+  g_thread_join (thread);
+  g_assert_false (watchdog.fired);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_false (run.done);
+
+  /* the device opens: the capture that waited for it takes a frame */
+  g_assert_cmpint (fcntl (fd, F_SETFL, 0), ==, 0);
+  g_assert_cmpint (write (fd, contents, length), ==, (gssize) length);
+  close (fd);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  g_assert_cmpuint (em_frame_get_width (run.frame), ==, WIDTH);
+  run_clear (&run);
+
+  g_clear_object (&camera);
+  g_mutex_clear (&watchdog.lock);
+  g_cond_clear (&watchdog.cond);
+  em_test_rmdir (dir);
+}
+
 static void
 test_device_comes_back (void)
 {
@@ -509,9 +619,11 @@ test_device_comes_back (void)
   g_autoptr(EmCamera) camera = NULL;
   Run run;
 
-  /* the source cannot start: the camera fails with GStreamer's message */
+  /* the source cannot start: the camera's worker says so with GStreamer's
+   * message, and the pipeline goes */
   g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*specimen.png*");
   camera = em_gst_camera_new (description, WIDTH, HEIGHT);
+  EM_TEST_WAIT_UNTIL (source_gone (camera), 10000);
   g_test_assert_expected_messages ();
   capture (camera, 5.0, NULL, &run);
   g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
@@ -718,6 +830,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/error/broken-pipeline-recovers", test_broken_pipeline_recovers);
   g_test_add_func ("/camera/error/bad-description", test_bad_description);
   g_test_add_func ("/camera/error/device-comes-back", test_device_comes_back);
+  g_test_add_func ("/camera/start/slow-open-keeps-loop-free", test_slow_start_keeps_loop_free);
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);

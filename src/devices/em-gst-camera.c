@@ -17,7 +17,10 @@
 /* a capture waits out its exposure on a main-context timer, then takes the next
  * frame the live pipeline delivers. frames arrive on the streaming thread, which
  * only copies the pixels and hands them over under the lock; everything else,
- * bus messages included, happens on the main context. */
+ * bus messages included, happens on the main context, except the pipeline's
+ * state changes: starting one opens the device (a v4l2 probe, a GenICam
+ * discovery) and stopping one joins its streaming threads, either of which can
+ * take seconds, so a worker runs them. */
 
 #define SINK_NAME            "em_camera_sink"
 #define PROGRESS_INTERVAL_MS 50
@@ -46,9 +49,16 @@ struct _EmGstCamera
   GSource      *frame_source;   /* woken from the streaming thread */
   GstElement   *pipeline;       /* NULL until built, and after an error */
   GstElement   *source;
-  EmGstSourceControls *controls;
+  EmGstSourceControls *controls; /* NULL while starting */
   GSource      *bus_source;
   GTask        *pending;
+  /* the worker has not answered the pipeline's start yet; a capture waits */
+  gboolean      starting;
+  GError       *start_error;    /* what the bus said meanwhile */
+  /* starts and stops pipelines one at a time, in order, so a device is
+   * released before the next pipeline opens it */
+  GThreadPool  *worker;
+  GSource      *started_source; /* woken from the worker */
 
   /* shared with the streaming thread */
   GMutex        lock;
@@ -56,6 +66,7 @@ struct _EmGstCamera
   gboolean      armed;
   GstClockTime  not_before;     /* running time the capture started at */
   EmFrame      *frame;
+  GPtrArray    *started;        /* (element-type PipelineOp) answered starts */
 };
 
 G_DEFINE_FINAL_TYPE (EmGstCamera, em_gst_camera, EM_TYPE_CAMERA)
@@ -85,6 +96,41 @@ typedef struct
   GSource        *frame_timeout;
   GSource        *cancel_source;
 } Capture;
+
+/* a state change for the worker */
+typedef struct
+{
+  GstElement          *pipeline;
+  GstState             target;
+  GstElement          *source;       /* a start's */
+  char                *description;  /* a start's */
+  EmGstSourceControls *controls;     /* what a start found */
+  gboolean             failed;
+  GError              *error;        /* GStreamer's reason, when it gave one */
+} PipelineOp;
+
+static PipelineOp *
+pipeline_op_new (GstElement *pipeline, GstState target)
+{
+  PipelineOp *op = g_new0 (PipelineOp, 1);
+
+  op->pipeline = gst_object_ref (pipeline);
+  op->target = target;
+  return op;
+}
+
+static void
+pipeline_op_free (gpointer data)
+{
+  PipelineOp *op = data;
+
+  gst_clear_object (&op->pipeline);
+  gst_clear_object (&op->source);
+  g_free (op->description);
+  g_clear_pointer (&op->controls, em_gst_source_controls_free);
+  g_clear_error (&op->error);
+  g_free (op);
+}
 
 static void
 clear_source (GSource **source)
@@ -189,10 +235,13 @@ static void
 teardown (EmGstCamera *self)
 {
   clear_source (&self->bus_source);
+  self->starting = FALSE;
+  g_clear_error (&self->start_error);
   if (self->pipeline != NULL)
     {
-      /* joins the streaming threads, so nothing calls back into us afterwards */
-      gst_element_set_state (self->pipeline, GST_STATE_NULL);
+      /* queued behind its own start, if that is still running; the next
+       * pipeline starts after it, so no frame of this one reaches a capture */
+      g_thread_pool_push (self->worker, pipeline_op_new (self->pipeline, GST_STATE_NULL), NULL);
       g_clear_pointer (&self->controls, em_gst_source_controls_free);
       gst_clear_object (&self->source);
       gst_clear_object (&self->pipeline);
@@ -386,11 +435,8 @@ bus_cb (GstBus *bus, GstMessage *message, gpointer user_data)
     {
     case GST_MESSAGE_ERROR:
       error = error_from_message (message);
-      g_warning ("Camera pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
-                 error->message);
       break;
     case GST_MESSAGE_EOS:
-      g_warning ("Camera stream ended");
       error = g_error_new_literal (EM_ERROR, EM_ERROR_FAILED, _("The camera stream ended"));
       break;
     case GST_MESSAGE_WARNING:
@@ -401,6 +447,21 @@ bus_cb (GstBus *bus, GstMessage *message, gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
 
+  /* the start's answer reports it */
+  if (self->starting)
+    {
+      if (self->start_error == NULL)
+        self->start_error = error;
+      else
+        g_error_free (error);
+      return G_SOURCE_CONTINUE;
+    }
+
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR)
+    g_warning ("Camera pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
+               error->message);
+  else
+    g_warning ("Camera stream ended");
   /* the next capture builds a fresh pipeline */
   teardown (self);
   finish_capture (self, NULL, error);
@@ -486,6 +547,7 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   g_autoptr(GstElement) pipeline = NULL;
   g_autoptr(GstElement) sink = NULL;
   g_autoptr(GstBus) bus = NULL;
+  PipelineOp *start;
 
   if (self->pipeline != NULL)
     return TRUE;
@@ -533,7 +595,6 @@ ensure_pipeline (EmGstCamera *self, GError **error)
       /* a file or a test source without is-live runs flat out: pace it by the clock */
       g_object_set (sink, "sync", TRUE, NULL);
     }
-  self->controls = em_gst_source_controls_new (self->source);
 
   bus = gst_element_get_bus (pipeline);
   self->bus_source = gst_bus_create_watch (bus);
@@ -543,25 +604,47 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   self->pipeline = g_steal_pointer (&pipeline);
   attach_sim_sources (self);
 
-  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    {
-      g_autoptr(GstMessage) message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  start = pipeline_op_new (self->pipeline, GST_STATE_PLAYING);
+  start->source = self->source != NULL ? gst_object_ref (self->source) : NULL;
+  start->description = g_strdup (self->source_description);
+  self->starting = TRUE;
+  g_thread_pool_push (self->worker, start, NULL);
+  g_debug ("camera pipeline starting: %s", description);
+  return TRUE;
+}
 
-      if (message != NULL)
-        {
-          g_propagate_error (error, error_from_message (message));
-        }
-      else
-        {
-          g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                       _("The camera pipeline “%s” cannot be started"), self->source_description);
-        }
-      teardown (self);
-      return FALSE;
+/* the worker: a state change that may block */
+static void
+worker_run (gpointer data, gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  PipelineOp *op = data;
+
+  if (op->target == GST_STATE_NULL)
+    {
+      /* joins the streaming threads */
+      gst_element_set_state (op->pipeline, GST_STATE_NULL);
+      pipeline_op_free (op);
+      return;
     }
 
-  g_debug ("camera pipeline running: %s", description);
-  return TRUE;
+  /* a v4l2 source's controls are read from the device */
+  op->controls = em_gst_source_controls_new (op->source);
+  if (gst_element_set_state (op->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    {
+      g_autoptr(GstBus) bus = gst_element_get_bus (op->pipeline);
+      g_autoptr(GstMessage) message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+      /* without the message the bus watch has it */
+      op->failed = TRUE;
+      if (message != NULL)
+        op->error = error_from_message (message);
+    }
+
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->started, op);
+  g_mutex_unlock (&self->lock);
+  g_source_set_ready_time (self->started_source, 0);
 }
 
 static gboolean
@@ -622,6 +705,65 @@ schedule_exposure_tick (EmGstCamera *self, Capture *capture)
   g_source_attach (capture->exposure_timer, self->context);
 }
 
+/* the exposure starts once the pipeline runs */
+static void
+begin_capture (EmGstCamera *self)
+{
+  Capture *capture = g_task_get_task_data (self->pending);
+
+  capture->started_us = g_get_monotonic_time ();
+  capture->not_before = gst_element_get_current_running_time (self->pipeline);
+  em_gst_source_controls_apply (self->controls, capture->exposure_ms, capture->gain,
+                                &capture->exposure_applied, &capture->gain_applied);
+  schedule_exposure_tick (self, capture);
+}
+
+static gboolean
+started_cb (gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  g_autoptr(GPtrArray) started = NULL;
+
+  g_mutex_lock (&self->lock);
+  started = g_steal_pointer (&self->started);
+  self->started = g_ptr_array_new_with_free_func (pipeline_op_free);
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < started->len; i++)
+    {
+      PipelineOp *op = g_ptr_array_index (started, i);
+      g_autoptr(GError) error = NULL;
+
+      /* torn down meanwhile: its stop is queued */
+      if (op->pipeline != self->pipeline)
+        continue;
+
+      self->starting = FALSE;
+      if (op->error != NULL)
+        error = g_steal_pointer (&op->error);
+      else
+        error = g_steal_pointer (&self->start_error);
+      if (error == NULL && op->failed)
+        error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                             _("The camera pipeline “%s” cannot be started"), op->description);
+      if (error != NULL)
+        {
+          /* a waiting capture reports it; otherwise the log must */
+          if (self->pending == NULL)
+            g_warning ("%s", error->message);
+          teardown (self);
+          finish_capture (self, NULL, g_steal_pointer (&error));
+          continue;
+        }
+
+      g_debug ("camera pipeline running: %s", op->description);
+      self->controls = g_steal_pointer (&op->controls);
+      if (self->pending != NULL)
+        begin_capture (self);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 cancelled_cb (GCancellable *cancellable, gpointer user_data)
 {
@@ -668,10 +810,6 @@ em_gst_camera_capture_async (EmCamera            *camera,
   capture->gain = gain;
   capture->progress = progress;
   capture->progress_data = progress_data;
-  capture->started_us = g_get_monotonic_time ();
-  capture->not_before = gst_element_get_current_running_time (self->pipeline);
-  em_gst_source_controls_apply (self->controls, exposure_ms, gain,
-                                &capture->exposure_applied, &capture->gain_applied);
   g_task_set_task_data (task, capture, capture_free);
   self->pending = g_steal_pointer (&task);
 
@@ -681,7 +819,9 @@ em_gst_camera_capture_async (EmCamera            *camera,
       g_source_set_callback (capture->cancel_source, G_SOURCE_FUNC (cancelled_cb), self, NULL);
       g_source_attach (capture->cancel_source, self->context);
     }
-  schedule_exposure_tick (self, capture);
+  /* otherwise the start's answer begins it */
+  if (!self->starting)
+    begin_capture (self);
 }
 
 static EmFrame *
@@ -715,6 +855,10 @@ em_gst_camera_constructed (GObject *object)
   g_source_set_name (self->frame_source, "[engine-manager] camera frame");
   g_source_set_callback (self->frame_source, frame_ready_cb, self, NULL);
   g_source_attach (self->frame_source, self->context);
+  self->started_source = g_source_new (&frame_source_funcs, sizeof (GSource));
+  g_source_set_name (self->started_source, "[engine-manager] camera started");
+  g_source_set_callback (self->started_source, started_cb, self, NULL);
+  g_source_attach (self->started_source, self->context);
 
   /* start streaming now, so the first capture takes a frame instead of a pipeline
    * start; a failure here is reported again by each capture until one succeeds */
@@ -728,7 +872,12 @@ em_gst_camera_dispose (GObject *object)
   EmGstCamera *self = EM_GST_CAMERA (object);
 
   teardown (self);
+  /* waits for the stops, so no streaming thread calls back into us; a start
+   * stuck opening its device holds this up as long as it holds the device */
+  if (self->worker != NULL)
+    g_thread_pool_free (g_steal_pointer (&self->worker), FALSE, TRUE);
   clear_source (&self->frame_source);
+  clear_source (&self->started_source);
   g_clear_object (&self->stage);
   g_clear_object (&self->focus);
 
@@ -741,6 +890,7 @@ em_gst_camera_finalize (GObject *object)
   EmGstCamera *self = EM_GST_CAMERA (object);
 
   g_clear_pointer (&self->frame, em_frame_unref);
+  g_clear_pointer (&self->started, g_ptr_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->source_description);
   g_mutex_clear (&self->lock);
@@ -841,6 +991,9 @@ static void
 em_gst_camera_init (EmGstCamera *self)
 {
   g_mutex_init (&self->lock);
+  self->started = g_ptr_array_new_with_free_func (pipeline_op_free);
+  /* one thread at most: state changes run in the order they were asked for */
+  self->worker = g_thread_pool_new (worker_run, self, 1, FALSE, NULL);
 }
 
 /**
@@ -918,12 +1071,16 @@ em_gst_camera_set_source_description (EmGstCamera *self, const char *description
   /* during construction the pipeline is built by constructed() */
   if (self->context == NULL)
     return;
-  if (self->pending != NULL)
+  /* a capture still waiting for the old source waits for the new one instead */
+  if (self->pending != NULL && !self->starting)
     {
       self->stale = TRUE;
       return;
     }
   teardown (self);
-  if (!ensure_pipeline (self, &error))
-    g_warning ("%s", error->message);
+  if (ensure_pipeline (self, &error))
+    return;
+  g_warning ("%s", error->message);
+  /* and a capture that was waiting for the old source has none */
+  finish_capture (self, NULL, g_steal_pointer (&error));
 }

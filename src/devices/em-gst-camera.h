@@ -26,7 +26,7 @@ void         em_gst_camera_set_source_description (EmGstCamera *self,
                                                    const char  *description);
 guint        em_gst_camera_get_width              (EmGstCamera *self);
 guint        em_gst_camera_get_height             (EmGstCamera *self);
-/* the running source element, (transfer full) (nullable) */
+/* the source element, running or still starting, (transfer full) (nullable) */
 GstElement  *em_gst_camera_get_source             (EmGstCamera *self);
 
 G_END_DECLS
