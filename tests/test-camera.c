@@ -512,44 +512,104 @@ source_gone (EmCamera *camera)
   return source == NULL;
 }
 
-/* stands in for the main loop's clients: unblocks a main thread stuck opening
- * the FIFO, so that the test fails instead of hanging */
+/* stands in for the main loop's clients: if the main thread has not come back
+ * by the deadline, it is stuck in the camera, and @rescue frees it so that the
+ * test fails instead of hanging */
 typedef struct
 {
-  GMutex      lock;
-  GCond       cond;
-  const char *fifo;
-  gboolean    loop_ran;
-  gboolean    fired;
-  int         fd;
+  GMutex   lock;
+  GCond    cond;
+  GThread *thread;
+  gint64   deadline;
+  GFunc    rescue;
+  gpointer rescue_data;
+  gboolean loop_ran;
+  gboolean fired;
 } Watchdog;
 
 static gpointer
 watchdog_main (gpointer data)
 {
   Watchdog *watchdog = data;
-  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
 
   g_mutex_lock (&watchdog->lock);
   while (!watchdog->loop_ran &&
-         g_cond_wait_until (&watchdog->cond, &watchdog->lock, deadline))
+         g_cond_wait_until (&watchdog->cond, &watchdog->lock, watchdog->deadline))
     ;
   if (!watchdog->loop_ran)
     {
       watchdog->fired = TRUE;
-      watchdog->fd = open (watchdog->fifo, O_WRONLY | O_CLOEXEC);
+      watchdog->rescue (watchdog->rescue_data, NULL);
     }
   g_mutex_unlock (&watchdog->lock);
   return NULL;
 }
 
-/* TRUE once *fd is open (or cannot be); without a reader it is not yet */
-static gboolean
-open_writer (const char *fifo, int *fd)
+static void
+watchdog_start (Watchdog *watchdog, guint seconds, GFunc rescue, gpointer rescue_data)
 {
-  if (*fd < 0)
-    *fd = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  return *fd >= 0 || errno != ENXIO;
+  *watchdog = (Watchdog) {
+    .deadline = g_get_monotonic_time () + seconds * G_TIME_SPAN_SECOND,
+    .rescue = rescue,
+    .rescue_data = rescue_data,
+  };
+  g_mutex_init (&watchdog->lock);
+  g_cond_init (&watchdog->cond);
+  watchdog->thread = g_thread_new ("watchdog", watchdog_main, watchdog);
+}
+
+/* the main thread is back: TRUE if it came back by itself */
+static gboolean
+watchdog_stop (Watchdog *watchdog)
+{
+  g_mutex_lock (&watchdog->lock);
+  watchdog->loop_ran = TRUE;
+  g_cond_signal (&watchdog->cond);
+  g_mutex_unlock (&watchdog->lock);
+  g_thread_join (watchdog->thread);
+  g_mutex_clear (&watchdog->lock);
+  g_cond_clear (&watchdog->cond);
+  return !watchdog->fired;
+}
+
+typedef struct
+{
+  const char *path;
+  int         fd;
+} Fifo;
+
+static void
+fifo_close_fd (Fifo *fifo)
+{
+  if (fifo->fd >= 0)
+    close (fifo->fd);
+  fifo->fd = -1;
+}
+
+/* a reader stuck opening the FIFO goes on once a writer opens it */
+static void
+fifo_open_writer (gpointer data, gpointer unused)
+{
+  Fifo *fifo = data;
+
+  fifo->fd = open (fifo->path, O_WRONLY | O_CLOEXEC);
+}
+
+/* a reader stuck reading the FIFO gets the end of the stream once the last
+ * writer closes it */
+static void
+fifo_close (gpointer data, gpointer unused)
+{
+  fifo_close_fd (data);
+}
+
+/* TRUE once the writer is open (or cannot be); without a reader it is not yet */
+static gboolean
+fifo_try_open_writer (Fifo *fifo)
+{
+  if (fifo->fd < 0)
+    fifo->fd = open (fifo->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  return fifo->fd >= 0 || errno != ENXIO;
 }
 
 /* a source slow to open (here a FIFO nobody writes yet, as a camera being
@@ -560,53 +620,78 @@ test_slow_start_keeps_loop_free (void)
 {
   g_autofree char *dir = em_test_mkdtemp ();
   g_autofree char *picture = g_build_filename (dir, "specimen.png", NULL);
-  g_autofree char *fifo = g_build_filename (dir, "camera", NULL);
-  g_autofree char *description = g_strdup_printf ("filesrc location=%s ! pngdec ! imagefreeze", fifo);
+  g_autofree char *path = g_build_filename (dir, "camera", NULL);
+  g_autofree char *description = g_strdup_printf ("filesrc location=%s ! pngdec ! imagefreeze", path);
   g_autofree char *contents = NULL;
   g_autoptr(EmCamera) camera = NULL;
   g_autoptr(GError) error = NULL;
-  Watchdog watchdog = { .fifo = fifo, .fd = -1 };
-  GThread *thread;
+  Fifo fifo = { path, -1 };
+  Watchdog watchdog;
   gsize length = 0;
-  int fd = -1;
   Run run;
 
   write_test_png (picture);
   g_assert_true (g_file_get_contents (picture, &contents, &length, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  g_mutex_init (&watchdog.lock);
-  g_cond_init (&watchdog.cond);
-  thread = g_thread_new ("watchdog", watchdog_main, &watchdog);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
 
+  watchdog_start (&watchdog, 10, fifo_open_writer, &fifo);
   camera = em_gst_camera_new (description, WIDTH, HEIGHT);
   run_init (&run);
   em_camera_capture_async (camera, 5.0, 0.0, NULL, progress_cb, &run, captured_cb, &run);
-
   /* a writer can open a FIFO only while a reader is opening it: the main loop
    * turns here while the camera's open() waits */
-  EM_TEST_WAIT_UNTIL (open_writer (fifo, &fd), 10000);
-  g_mutex_lock (&watchdog.lock);
-  watchdog.loop_ran = TRUE;
-  g_cond_signal (&watchdog.cond);
-  g_mutex_unlock (&watchdog.lock);
-  g_thread_join (thread);
-  g_assert_false (watchdog.fired);
-  g_assert_cmpint (fd, >=, 0);
+  EM_TEST_WAIT_UNTIL (fifo_try_open_writer (&fifo), 10000);
+  g_assert_true (watchdog_stop (&watchdog));
+  g_assert_cmpint (fifo.fd, >=, 0);
   g_assert_false (run.done);
 
   /* the device opens: the capture that waited for it takes a frame */
-  g_assert_cmpint (fcntl (fd, F_SETFL, 0), ==, 0);
-  g_assert_cmpint (write (fd, contents, length), ==, (gssize) length);
-  close (fd);
+  g_assert_cmpint (fcntl (fifo.fd, F_SETFL, 0), ==, 0);
+  g_assert_cmpint (write (fifo.fd, contents, length), ==, (gssize) length);
+  fifo_close_fd (&fifo);
   EM_TEST_WAIT_UNTIL (run.done, 10000);
   g_assert_no_error (run.error);
   g_assert_cmpuint (em_frame_get_width (run.frame), ==, WIDTH);
   run_clear (&run);
 
   g_clear_object (&camera);
-  g_mutex_clear (&watchdog.lock);
-  g_cond_clear (&watchdog.cond);
+  em_test_rmdir (dir);
+}
+
+/* a source stuck in a read (here a FIFO whose writer sends nothing) fails the
+ * capture after the frame timeout, and stopping it, which waits for that read,
+ * leaves the main loop free */
+static void
+test_stuck_stop_keeps_loop_free (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "camera", NULL);
+  g_autofree char *description = g_strdup_printf ("filesrc location=%s ! pngdec ! imagefreeze", path);
+  g_autoptr(EmCamera) camera = NULL;
+  Fifo fifo = { path, -1 };
+  Watchdog watchdog;
+  Run run;
+
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  /* a writer from the start, so the camera's open() does not wait */
+  fifo.fd = open (path, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fifo.fd, >=, 0);
+  camera = em_gst_camera_new (description, WIDTH, HEIGHT);
+
+  watchdog_start (&watchdog, 20, fifo_close, &fifo);
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*no frame within*");
+  capture (camera, 5.0, NULL, &run);
+  /* the stop of the stuck pipeline cannot end before the writer goes */
+  g_assert_true (watchdog_stop (&watchdog));
+  g_test_assert_expected_messages ();
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (run.error->message, "no frame"));
+  run_clear (&run);
+
+  /* the read ends, and so does the stop */
+  fifo_close_fd (&fifo);
+  g_clear_object (&camera);
   em_test_rmdir (dir);
 }
 
@@ -831,6 +916,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/error/bad-description", test_bad_description);
   g_test_add_func ("/camera/error/device-comes-back", test_device_comes_back);
   g_test_add_func ("/camera/start/slow-open-keeps-loop-free", test_slow_start_keeps_loop_free);
+  g_test_add_func ("/camera/stop/stuck-source-keeps-loop-free", test_stuck_stop_keeps_loop_free);
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
