@@ -7,6 +7,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
+#include "dbus/em-dbus-cancel.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-util.h"
 
@@ -115,10 +116,9 @@ cancel_lookup_done_cb (GObject      *source,
    * engine decides */
   task = json_node_get_object (node);
   id = json_object_get_string_member_with_default (task, "id", "");
-  if (em_engine_manager_cancel_task (manager, id, &error))
+  if (em_dbus_cancel_task (manager, id, call->invocation, NULL, &error))
     {
-      em_dbus_engine_manager1_complete_cancel_task (call->iface,
-                                                    g_steal_pointer (&call->invocation));
+      call->invocation = NULL;
       return;
     }
   if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))

@@ -7,6 +7,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-rate-limit.h"
+#include "dbus/em-dbus-cancel.h"
 #include "dbus/em-dbus-device-positions.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
@@ -79,9 +80,9 @@ handle_cancel_task_cb (EmDBusEngineManager1  *iface,
 {
   g_autoptr(GError) error = NULL;
 
-  if (em_engine_manager_cancel_task (self->manager, id, &error))
-    em_dbus_engine_manager1_complete_cancel_task (iface, invocation);
-  else if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
+  if (em_dbus_cancel_task (self->manager, id, invocation, self->cancellable, &error))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
     em_dbus_return_error (invocation, error);
   /* a task that finished long ago is in the task database only: a conflict,
    * as for one still in memory, which the database tells off the loop */

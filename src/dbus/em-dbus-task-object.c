@@ -7,6 +7,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
+#include "dbus/em-dbus-cancel.h"
 #include "dbus/em-dbus-task-object.h"
 #include "dbus/em-dbus-util.h"
 #include "em-dbus-generated.h"
@@ -201,11 +202,11 @@ handle_cancel_cb (EmDBusTask1           *iface,
   g_autoptr(GError) error = NULL;
   const char *id = em_task_get_id (self->task);
 
-  if (em_engine_manager_cancel_task (self->manager, id, &error))
-    em_dbus_task1_complete_cancel (iface, invocation);
+  if (em_dbus_cancel_task (self->manager, id, invocation, NULL, &error))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   /* a finished task may leave the engine's memory while its object stays for
    * the grace period: still a conflict, not an unknown task */
-  else if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND) && em_task_is_finished (self->task))
+  if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND) && em_task_is_finished (self->task))
     g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_CONFLICT,
                                            _("task “%s” has already finished: its status is %s"),
                                            id, em_task_status_to_string (em_task_get_status (self->task)));

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Crash test of cancellations: a cancellation the service answered survives a
+crash that comes right after the answer. The real engine-manager is killed
+with SIGKILL the moment the client has its answer (REST DELETE /tasks/{id}
+with 200, D-Bus CancelTask or Task1.Cancel with their reply), then restarted
+on the same data directory: the task must still be cancelled, not pending
+again (and run), nor re-queued because it was running.
+
+Runs on a private session bus of its own (dbus-run-session).
+
+Environment: EM_DAEMON, the engine-manager binary.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from emfault import Daemon, fail
+from emws import Reader, frame, handshake
+
+NAME = "io.github.enginemanager.EngineManager"
+MANAGER_PATH = "/io/github/enginemanager/EngineManager"
+
+
+def start(data_dir):
+    daemon = Daemon(data_dir, extra_args=("--bus", "session"))
+    # "Listening" comes before the name is owned
+    subprocess.run(["gdbus", "wait", "--session", "--timeout", "10", NAME], check=True)
+    return daemon
+
+
+def gdbus_call(path, method, *args):
+    result = subprocess.run(["gdbus", "call", "--session", "--dest", NAME, "--object-path", path,
+                             "--method", method, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        fail("%s answered: %s" % (method, result.stderr.strip()))
+
+
+def wait_started(port, task_id):
+    """the task_started event of @task_id, from the start of the log"""
+    sock, rest = handshake(port, "/ws?since=0")
+    sock.settimeout(30)
+    reader = Reader(sock, rest)
+    try:
+        while True:
+            opcode, payload = reader.next()
+            if opcode == 0x9:
+                sock.sendall(frame(0xA, payload))
+            elif opcode == 0x1:
+                event = json.loads(payload)
+                if event.get("type") == "task_started" and event.get("task_id") == task_id:
+                    return
+    finally:
+        sock.close()
+
+
+def check_cancelled_after_kill(data_dir, daemon, task_id, how):
+    daemon.kill()
+    daemon = start(data_dir)
+    try:
+        task = daemon.task(task_id)
+        if task["status"] != "cancelled":
+            fail("task %s, cancelled with %s, came back %s after the kill (attempts %d)"
+                 % (task_id, how, task["status"], task["attempts"]))
+    finally:
+        daemon.stop()
+    print("cancelled with %s, killed at once: still cancelled" % how, flush=True)
+
+
+def rest_cancel_running(data_dir):
+    daemon = start(data_dir)
+    # retries left: a task still running in the record would be queued again
+    status, task = daemon.request("POST", "/tasks", {
+        "name": "long", "action": "wait", "parameters": {"duration": 600000},
+        "max_retries": 3})
+    if status != 201:
+        fail("POST /tasks answered %d: %s" % (status, task))
+    wait_started(daemon.port, task["id"])
+    status, cancelled = daemon.request("DELETE", "/tasks/" + task["id"])
+    if status != 200 or cancelled["status"] != "cancelled":
+        fail("DELETE /tasks/%s answered %d: %s" % (task["id"], status, cancelled))
+    check_cancelled_after_kill(data_dir, daemon, task["id"], "DELETE /tasks/{id}")
+
+
+def submit_delayed(daemon):
+    status, task = daemon.request("POST", "/tasks", {
+        "name": "later", "action": "wait", "parameters": {"duration": 0}, "delay": 600})
+    if status != 201:
+        fail("POST /tasks answered %d: %s" % (status, task))
+    return task["id"]
+
+
+def dbus_cancel_task(data_dir):
+    daemon = start(data_dir)
+    task_id = submit_delayed(daemon)
+    gdbus_call(MANAGER_PATH, NAME + "1.CancelTask", task_id)
+    check_cancelled_after_kill(data_dir, daemon, task_id, "CancelTask")
+
+
+def dbus_task_cancel(data_dir):
+    daemon = start(data_dir)
+    task_id = submit_delayed(daemon)
+    gdbus_call(MANAGER_PATH + "/tasks/" + task_id.replace("-", "_"),
+               "io.github.enginemanager.Task1.Cancel")
+    check_cancelled_after_kill(data_dir, daemon, task_id, "Task1.Cancel")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-crash-cancel-") as tmp:
+        data_dir = os.path.join(tmp, "data")
+        rest_cancel_running(data_dir)
+        dbus_cancel_task(data_dir)
+        dbus_task_cancel(data_dir)
+    print("PASS", flush=True)
+
+
+if __name__ == "__main__":
+    if not os.environ.get("EM_TEST_PRIVATE_BUS"):
+        os.environ["EM_TEST_PRIVATE_BUS"] = "1"
+        os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
+    main()
