@@ -383,16 +383,21 @@ test_recover_pending (Fixture *fx, gconstpointer data)
   g_clear_pointer (&batch, g_ptr_array_unref);
   close_manager (fx);
 
-  /* the pause is not part of the record: the queue runs after the restart */
+  /* the pause is part of the record: nothing starts until it is resumed */
   fx->manager = new_manager (fx);
   em_engine_manager_set_max_concurrent (fx->manager, 1);
   g_assert_true (em_engine_manager_open_store (fx->manager, &error));
   g_assert_no_error (error);
+  g_assert_true (em_engine_manager_get_paused (fx->manager));
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager,
                                                    &(EmTaskStatus) { EM_TASK_STATUS_PENDING }), ==, 6);
   task = em_engine_manager_get_task (fx->manager, dep_id);
   g_assert_cmpstr (em_task_get_waiting_on (task)[0], ==, low_id);
   g_assert_cmpint (em_task_get_priority (em_engine_manager_get_task (fx->manager, high_id)), ==, 5);
+  em_test_run_for (50);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager,
+                                                   &(EmTaskStatus) { EM_TASK_STATUS_PENDING }), ==, 6);
+  em_engine_manager_resume (fx->manager);
 
   EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, dep_id)) &&
                       em_task_is_finished (em_engine_manager_get_task (fx->manager, b1)), 5000);

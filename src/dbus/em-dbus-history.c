@@ -7,8 +7,8 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
-#include "dbus/em-dbus-cancel.h"
 #include "dbus/em-dbus-history.h"
+#include "dbus/em-dbus-recorded.h"
 #include "dbus/em-dbus-util.h"
 
 /* GetEvents pages through a long gap rather than building one huge message */

@@ -7,10 +7,10 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-rate-limit.h"
-#include "dbus/em-dbus-cancel.h"
 #include "dbus/em-dbus-device-positions.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-recorded.h"
 #include "dbus/em-dbus-sender-limits.h"
 #include "dbus/em-dbus-submit.h"
 #include "dbus/em-dbus-task-table.h"
@@ -146,8 +146,7 @@ handle_pause_cb (EmDBusEngineManager1  *iface,
                  GDBusMethodInvocation *invocation,
                  EmDbusManagerAdapter  *self)
 {
-  em_engine_manager_pause (self->manager);
-  em_dbus_engine_manager1_complete_pause (iface, invocation);
+  em_dbus_set_paused (self->manager, TRUE, invocation, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -156,8 +155,7 @@ handle_resume_cb (EmDBusEngineManager1  *iface,
                   GDBusMethodInvocation *invocation,
                   EmDbusManagerAdapter  *self)
 {
-  em_engine_manager_resume (self->manager);
-  em_dbus_engine_manager1_complete_resume (iface, invocation);
+  em_dbus_set_paused (self->manager, FALSE, invocation, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

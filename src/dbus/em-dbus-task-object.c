@@ -7,7 +7,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
-#include "dbus/em-dbus-cancel.h"
+#include "dbus/em-dbus-recorded.h"
 #include "dbus/em-dbus-task-object.h"
 #include "dbus/em-dbus-util.h"
 #include "em-dbus-generated.h"

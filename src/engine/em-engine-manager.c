@@ -1612,6 +1612,13 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
   self->next_serial = snapshot->last_serial;
   self->oldest_stored_seq = snapshot->oldest_seq;
   self->committed_seq = snapshot->last_seq;
+  /* a paused queue stays paused: its pending tasks wait for a resume, as
+   * before the stop, and the event log still ends paused */
+  if (snapshot->paused != self->paused)
+    {
+      self->paused = snapshot->paused;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+    }
   em_finished_cache_free (self->gone);
   self->gone = g_steal_pointer (&snapshot->finished);
 

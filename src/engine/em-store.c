@@ -273,6 +273,7 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
 {
   g_autofree char *recent_sql = NULL;
   gint64 meta_seq = 0, max_seq = 0, oldest_seq = 0, meta_serial = 0, max_serial = 0;
+  gint64 paused_seq = 0, resumed_seq = 0;
 
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
@@ -289,6 +290,10 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MIN (seq), 0) FROM events", &oldest_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_serial'", &meta_serial, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MAX (serial), 0) FROM tasks", &max_serial, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT COALESCE ((SELECT value FROM meta WHERE key = 'paused_seq'), 0)",
+                              &paused_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT COALESCE ((SELECT value FROM meta WHERE key = 'resumed_seq'), 0)",
+                              &resumed_seq, error) ||
       !em_store_sql_load_tasks (&self->conn, "SELECT serial, batch_exclusive, json FROM tasks "
                          "WHERE status IN ('pending', 'running') ORDER BY serial",
                    out->active, error) ||
@@ -303,6 +308,7 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
   out->last_seq = MAX (meta_seq, max_seq);
   out->oldest_seq = oldest_seq;
   out->last_serial = MAX (meta_serial, max_serial);
+  out->paused = paused_seq > resumed_seq;
   self->committed_seq = self->notified_seq = out->last_seq;
   return TRUE;
 }
@@ -373,12 +379,20 @@ write_meta (EmStore *self, const char *key, guint64 value, GError **error)
   return step_done (self, self->set_meta, error);
 }
 
+/* the highest of each in what one transaction writes */
+typedef struct {
+  guint64 seq;
+  guint64 serial;
+  guint64 write;
+  guint64 paused_seq;   /* the last queue_paused event */
+  guint64 resumed_seq;  /* the last queue_resumed event */
+} Counters;
+
 static gboolean
 write_rows (EmStore   *self,
             GPtrArray *tasks,
             GPtrArray *events,
-            guint64   *inout_seq,
-            guint64   *inout_serial,
+            Counters  *counters,
             GError   **error)
 {
   for (guint t = 0; tasks != NULL && t < tasks->len; t++)
@@ -387,7 +401,7 @@ write_rows (EmStore   *self,
 
       if (!write_task (self, row, error))
         return FALSE;
-      *inout_serial = MAX (*inout_serial, row->serial);
+      counters->serial = MAX (counters->serial, row->serial);
     }
   for (guint e = 0; events != NULL && e < events->len; e++)
     {
@@ -395,26 +409,32 @@ write_rows (EmStore   *self,
 
       if (!write_event (self, row, error))
         return FALSE;
-      *inout_seq = MAX (*inout_seq, row->seq);
+      counters->seq = MAX (counters->seq, row->seq);
+      if (g_strcmp0 (row->type, "queue_paused") == 0)
+        counters->paused_seq = MAX (counters->paused_seq, row->seq);
+      else if (g_strcmp0 (row->type, "queue_resumed") == 0)
+        counters->resumed_seq = MAX (counters->resumed_seq, row->seq);
     }
   return TRUE;
 }
 
 /* the counters move in the same transaction as the rows: last_write says which
- * journal records the database already has */
+ * journal records the database already has. The queue's state is kept as the
+ * seq of its last pause and resume, since retention may prune those events */
 static gboolean
-write_counters (EmStore *self, guint64 max_seq, guint64 max_serial, guint64 max_write,
-                GError **error)
+write_counters (EmStore *self, const Counters *counters, GError **error)
 {
-  return (max_seq == 0 || write_meta (self, "last_seq", max_seq, error)) &&
-         (max_serial == 0 || write_meta (self, "last_serial", max_serial, error)) &&
-         (max_write == 0 || write_meta (self, "last_write", max_write, error));
+  return (counters->seq == 0 || write_meta (self, "last_seq", counters->seq, error)) &&
+         (counters->serial == 0 || write_meta (self, "last_serial", counters->serial, error)) &&
+         (counters->write == 0 || write_meta (self, "last_write", counters->write, error)) &&
+         (counters->paused_seq == 0 || write_meta (self, "paused_seq", counters->paused_seq, error)) &&
+         (counters->resumed_seq == 0 || write_meta (self, "resumed_seq", counters->resumed_seq, error));
 }
 
 /* a task changes state several times between two commits: only its last row
  * goes in (the columns the upsert keeps from the first never change) */
 static gboolean
-write_latest_rows (EmStore *self, GPtrArray *batch, guint64 *inout_serial, GError **error)
+write_latest_rows (EmStore *self, GPtrArray *batch, Counters *counters, GError **error)
 {
   g_autoptr(GHashTable) written = g_hash_table_new (g_str_hash, g_str_equal);
 
@@ -430,7 +450,7 @@ write_latest_rows (EmStore *self, GPtrArray *batch, guint64 *inout_serial, GErro
             continue;
           if (!write_task (self, row, error))
             return FALSE;
-          *inout_serial = MAX (*inout_serial, row->serial);
+          counters->serial = MAX (counters->serial, row->serial);
         }
     }
   return TRUE;
@@ -439,9 +459,9 @@ write_latest_rows (EmStore *self, GPtrArray *batch, guint64 *inout_serial, GErro
 static gboolean
 write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 {
-  guint64 max_seq = 0, max_serial = 0, max_write = 0;
+  Counters counters = { 0, };
 
-  if (!write_latest_rows (self, batch, &max_serial, error))
+  if (!write_latest_rows (self, batch, &counters, error))
     return FALSE;
   for (guint i = 0; i < batch->len; i++)
     {
@@ -449,13 +469,13 @@ write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
 
       if (op->kind != OP_WRITE)
         continue;
-      if (!write_rows (self, NULL, op->events, &max_seq, &max_serial, error))
+      if (!write_rows (self, NULL, op->events, &counters, error))
         return FALSE;
-      max_write = MAX (max_write, op->write_no);
+      counters.write = MAX (counters.write, op->write_no);
     }
-  if (!write_counters (self, max_seq, max_serial, max_write, error))
+  if (!write_counters (self, &counters, error))
     return FALSE;
-  *out_seq = max_seq;
+  *out_seq = counters.seq;
   return TRUE;
 }
 
@@ -463,9 +483,7 @@ typedef struct {
   EmStore *self;
   gint64   last_seq;     /* what the database had */
   gint64   last_write;
-  guint64  max_seq;
-  guint64  max_serial;
-  guint64  max_write;
+  Counters counters;
   guint    records;
 } Replay;
 
@@ -494,8 +512,8 @@ replay_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer u
   if (write_no == 0 && record_seq != 0 && record_seq <= (guint64) replay->last_seq)
     return TRUE;
   replay->records++;
-  replay->max_write = MAX (replay->max_write, write_no);
-  return write_rows (replay->self, tasks, events, &replay->max_seq, &replay->max_serial, error);
+  replay->counters.write = MAX (replay->counters.write, write_no);
+  return write_rows (replay->self, tasks, events, &replay->counters, error);
 }
 
 /* at startup: what was acknowledged but not yet in the database goes in now,
@@ -503,7 +521,7 @@ replay_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer u
 static gboolean
 replay_journal (EmStore *self, GError **error)
 {
-  Replay replay = { self, 0, 0, 0, 0, 0, 0 };
+  Replay replay = { self, 0, 0, { 0, }, 0 };
 
   /* the journal's numbers go on from the database's, so that a record
    * written now is never taken for one the database has */
@@ -518,7 +536,7 @@ replay_journal (EmStore *self, GError **error)
       !em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", error))
     return FALSE;
   if (!em_store_journal_replay (self->journal, replay_record, &replay, error) ||
-      !write_counters (self, replay.max_seq, replay.max_serial, replay.max_write, error) ||
+      !write_counters (self, &replay.counters, error) ||
       !em_store_exec (self->conn.db, self->conn.path, "COMMIT", error))
     {
       sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
@@ -527,7 +545,7 @@ replay_journal (EmStore *self, GError **error)
   if (replay.records > 0)
     g_message (_("Recovered %u writes from the task journal “%s”"), replay.records,
                em_store_journal_get_path (self->journal));
-  self->last_write_no = MAX (self->last_write_no, replay.max_write);
+  self->last_write_no = MAX (self->last_write_no, replay.counters.write);
   return em_store_journal_truncate (self->journal, error);
 }
 

@@ -59,6 +59,7 @@ typedef struct {
   guint64     last_seq;
   guint64     oldest_seq;      /* 0 when the log is empty */
   guint64     last_serial;
+  gboolean    paused;          /* the queue's last event was queue_paused */
 } EmStoreSnapshot;
 
 /* called on the main context when events up to @seq are durable */

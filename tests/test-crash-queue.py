@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Restart test of the queue's pause: a paused queue stays paused across a
+restart of the real engine-manager, so that its pending tasks do not start
+behind the back of whoever paused it, and the event log, which ends with
+queue_paused, stays true.
+
+1. D-Bus Pause, and SIGKILL the moment the reply is in: after the restart the
+   queue is paused.
+2. A task submitted while paused, a clean stop, a start with retention that
+   prunes the queue_paused event from the log: the queue is still paused and
+   the task pending, also after one more restart.
+3. Resume over REST, and SIGKILL the moment the answer is in: after the
+   restart the queue runs, and the task completes.
+
+Runs on a private session bus of its own (dbus-run-session).
+
+Environment: EM_DAEMON, the engine-manager binary.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from emfault import Daemon, fail
+from emws import Reader, frame, handshake
+
+NAME = "io.github.enginemanager.EngineManager"
+MANAGER_PATH = "/io/github/enginemanager/EngineManager"
+
+
+def start(data_dir, *args):
+    daemon = Daemon(data_dir, extra_args=("--bus", "session") + args)
+    # "Listening" comes before the name is owned
+    subprocess.run(["gdbus", "wait", "--session", "--timeout", "10", NAME], check=True)
+    return daemon
+
+
+def queue(daemon):
+    status, doc = daemon.request("GET", "/queue")
+    if status != 200:
+        fail("GET /queue answered %d: %s" % (status, doc))
+    return doc
+
+
+def expect_paused(daemon, paused, when):
+    doc = queue(daemon)
+    if doc["paused"] != paused:
+        fail("%s: the queue is %s" % (when, "paused" if doc["paused"] else "running"))
+
+
+def first_event(port):
+    """the first message a client resuming from the start of the log gets"""
+    sock, rest = handshake(port, "/ws?since=0")
+    sock.settimeout(30)
+    reader = Reader(sock, rest)
+    try:
+        while True:
+            opcode, payload = reader.next()
+            if opcode == 0x9:
+                sock.sendall(frame(0xA, payload))
+            elif opcode == 0x1:
+                return json.loads(payload)
+    finally:
+        sock.close()
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-crash-queue-") as tmp:
+        data_dir = os.path.join(tmp, "data")
+
+        # 1. paused over D-Bus, killed right after the reply
+        daemon = start(data_dir)
+        result = subprocess.run(["gdbus", "call", "--session", "--dest", NAME, "--object-path",
+                                 MANAGER_PATH, "--method", NAME + "1.Pause"],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            fail("Pause answered: %s" % result.stderr.strip())
+        daemon.kill()
+        daemon = start(data_dir)
+        expect_paused(daemon, True, "paused over D-Bus and killed at once, then restarted")
+        print("paused, killed at once: paused after the restart", flush=True)
+
+        # 2. a task waits in the paused queue across restarts, even once
+        # retention has pruned the queue_paused event
+        status, task = daemon.request("POST", "/tasks", {
+            "name": "held", "action": "wait", "parameters": {"duration": 0}})
+        if status != 201:
+            fail("POST /tasks answered %d: %s" % (status, task))
+        if daemon.stop() != 0:
+            fail("the daemon did not stop cleanly:\n" + daemon.output())
+        daemon = start(data_dir, "--retention-max-tasks", "1")
+        expect_paused(daemon, True, "after a clean stop")
+        event = first_event(daemon.port)
+        if event.get("type") != "resync_required":
+            fail("retention did not prune the log's start: the first event is %s" % event)
+        if daemon.stop() != 0:
+            fail("the daemon did not stop cleanly:\n" + daemon.output())
+        daemon = start(data_dir)
+        expect_paused(daemon, True, "with queue_paused pruned from the log")
+        if daemon.task(task["id"])["status"] != "pending":
+            fail("a task ran while the queue was paused: %s" % daemon.task(task["id"]))
+        print("a task submitted while paused is still pending after restarts", flush=True)
+
+        # 3. resumed over REST, killed right after the answer
+        status, doc = daemon.request("POST", "/queue/resume")
+        if status != 200 or doc["paused"]:
+            fail("POST /queue/resume answered %d: %s" % (status, doc))
+        daemon.kill()
+        daemon = start(data_dir)
+        try:
+            expect_paused(daemon, False, "resumed and killed at once, then restarted")
+            if daemon.wait_finished(task["id"])["status"] != "completed":
+                fail("the held task did not complete once resumed")
+        finally:
+            daemon.stop()
+        print("resumed, killed at once: running after the restart", flush=True)
+    print("PASS", flush=True)
+
+
+if __name__ == "__main__":
+    if not os.environ.get("EM_TEST_PRIVATE_BUS"):
+        os.environ["EM_TEST_PRIVATE_BUS"] = "1"
+        os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
+    main()
