@@ -65,7 +65,9 @@ def check_cancelled_after_kill(data_dir, daemon, task_id, how):
             fail("task %s, cancelled with %s, came back %s after the kill (attempts %d)"
                  % (task_id, how, task["status"], task["attempts"]))
     finally:
-        daemon.stop()
+        code = daemon.stop()
+    if code != 0:
+        fail("the daemon did not stop cleanly:\n" + daemon.output())
     print("cancelled with %s, killed at once: still cancelled" % how, flush=True)
 
 

@@ -114,7 +114,9 @@ def main():
             if daemon.wait_finished(task["id"])["status"] != "completed":
                 fail("the held task did not complete once resumed")
         finally:
-            daemon.stop()
+            code = daemon.stop()
+        if code != 0:
+            fail("the daemon did not stop cleanly:\n" + daemon.output())
         print("resumed, killed at once: running after the restart", flush=True)
     print("PASS", flush=True)
 
