@@ -55,6 +55,7 @@ struct _EmGstCamera
   /* the worker has not answered the pipeline's start yet; a capture waits */
   gboolean      starting;
   GError       *start_error;    /* what the bus said meanwhile */
+  guint32       start_error_seqnum;
   /* starts and stops pipelines one at a time, in order, so a device is
    * released before the next pipeline opens it */
   GThreadPool  *worker;
@@ -107,6 +108,7 @@ typedef struct
   EmGstSourceControls *controls;     /* what a start found */
   gboolean             failed;
   GError              *error;        /* GStreamer's reason, when it gave one */
+  guint32              error_seqnum;
 } PipelineOp;
 
 static PipelineOp *
@@ -451,7 +453,10 @@ bus_cb (GstBus *bus, GstMessage *message, gpointer user_data)
   if (self->starting)
     {
       if (self->start_error == NULL)
-        self->start_error = error;
+        {
+          self->start_error = error;
+          self->start_error_seqnum = GST_MESSAGE_SEQNUM (message);
+        }
       else
         g_error_free (error);
       return G_SOURCE_CONTINUE;
@@ -638,7 +643,10 @@ worker_run (gpointer data, gpointer user_data)
       /* without the message the bus watch has it */
       op->failed = TRUE;
       if (message != NULL)
-        op->error = error_from_message (message);
+        {
+          op->error = error_from_message (message);
+          op->error_seqnum = GST_MESSAGE_SEQNUM (message);
+        }
     }
 
   g_mutex_lock (&self->lock);
@@ -739,7 +747,11 @@ started_cb (gpointer user_data)
         continue;
 
       self->starting = FALSE;
-      if (op->error != NULL)
+      /* the bus watch and the worker each take the errors they find first:
+       * the earliest tells the cause ("no such file"), a later one only
+       * that the start failed */
+      if (op->error != NULL &&
+          (self->start_error == NULL || op->error_seqnum < self->start_error_seqnum))
         error = g_steal_pointer (&op->error);
       else
         error = g_steal_pointer (&self->start_error);
