@@ -219,6 +219,50 @@ parse_list_filter (GVariant     *filter,
   return TRUE;
 }
 
+/* a listing and the call it answers; freed on the loop, where the
+ * invocation's last reference must go (the sender limits count it) */
+typedef struct {
+  Call      *call;
+  GPtrArray *tasks;   /* (element-type JsonNode) */
+} Listing;
+
+static void
+listing_free (Listing *listing)
+{
+  call_free (listing->call);
+  g_ptr_array_unref (listing->tasks);
+  g_free (listing);
+}
+
+/* in a worker: without a limit a listing is all of history, and converting
+ * and serializing a reply of hundreds of thousands of tasks would hold up the
+ * loop for seconds. The tasks are only read here; the loop frees them */
+static void
+reply_listing_thread (GTask        *task,
+                      gpointer      source,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  Listing *listing = task_data;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < listing->tasks->len; i++)
+    g_variant_builder_add_value (&builder, node_to_dict (g_ptr_array_index (listing->tasks, i)));
+  em_dbus_engine_manager1_complete_list_tasks (listing->call->iface,
+                                               g_object_ref (listing->call->invocation),
+                                               g_variant_builder_end (&builder));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+listing_replied_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  listing_free (user_data);
+}
+
 static void
 query_done_cb (GObject      *source,
                GAsyncResult *result,
@@ -227,7 +271,8 @@ query_done_cb (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
-  GVariantBuilder builder;
+  g_autoptr(GTask) task = NULL;
+  Listing *listing;
 
   tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, &error);
   if (tasks == NULL)
@@ -236,11 +281,13 @@ query_done_cb (GObject      *source,
       return;
     }
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < tasks->len; i++)
-    g_variant_builder_add_value (&builder, node_to_dict (g_ptr_array_index (tasks, i)));
-  em_dbus_engine_manager1_complete_list_tasks (call->iface, g_steal_pointer (&call->invocation),
-                                               g_variant_builder_end (&builder));
+  listing = g_new0 (Listing, 1);
+  listing->call = g_steal_pointer (&call);
+  listing->tasks = g_steal_pointer (&tasks);
+  task = g_task_new (NULL, NULL, listing_replied_cb, listing);
+  g_task_set_source_tag (task, query_done_cb);
+  g_task_set_task_data (task, listing, NULL);
+  g_task_run_in_thread (task, reply_listing_thread);
 }
 
 void
