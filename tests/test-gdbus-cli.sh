@@ -249,6 +249,30 @@ contains "$err" "nested deeper than" "deep nesting is refused"
 expect 1 "batch of a missing file" "$ENGINECTL" batch "$tmp/no-such-file.json"
 expect 2 "batch without a file" "$ENGINECTL" batch
 
+echo "# enginectl list: more tasks than one ListTasks page"
+/usr/bin/python3 -c 'import json; print(json.dumps([{"name": "page%d" % i, "action": "wait"} for i in range(2300)]))' >"$tmp/many.json"
+expect 0 "batch of 2300 tasks" "$ENGINECTL" batch "$tmp/many.json"
+ids=$(/usr/bin/python3 -c 'import sys; print(" ".join(sys.stdin.read().split()))' <<<"$out")
+expect 0 "list --json of every task" "$ENGINECTL" list --json
+if /usr/bin/python3 -c '
+import json, sys
+tasks = json.load(open(sys.argv[1]))
+ids = [t["id"] for t in tasks]
+batch = sys.argv[2].split()
+assert len(ids) == len(set(ids)), "a task twice"
+at = ids.index(batch[0])
+assert ids[at:at + len(batch)] == batch, "the batch is not whole and in order"
+' <(printf '%s' "$out") "$ids"; then pass "list pages through all 2300, each once, in order"; else fail "list over several pages"; fi
+first=$(cut -d' ' -f1 <<<"$ids")
+expect 0 "list --offset --limit across pages" "$ENGINECTL" list --json --action wait --limit 1500 \
+  --offset "$("$ENGINECTL" list --json --action wait | /usr/bin/python3 -c 'import json, sys; print([t["id"] for t in json.load(sys.stdin)].index(sys.argv[1]) + 10)' "$first")"
+if /usr/bin/python3 -c '
+import json, sys
+tasks = json.load(open(sys.argv[1]))
+assert len(tasks) == 1500, len(tasks)
+assert [t["id"] for t in tasks] == sys.argv[2].split()[10:1510]
+' <(printf '%s' "$out") "$ids"; then pass "--limit 1500 --offset N gives exactly those tasks"; else fail "--limit and --offset over pages"; fi
+
 echo "# enginectl: pause, resume, queue"
 expect 0 "pause" "$ENGINECTL" pause
 expect 0 "queue" "$ENGINECTL" queue

@@ -115,12 +115,56 @@ print_json_array (GVariant *tasks)
   g_print ("%s\n", text);
 }
 
+/* tasks per ListTasks call: all of history in one reply could be hundreds of
+ * megabytes, past the bus's message limit and its default call timeout */
+#define LIST_PAGE 1000
+
+/* the tasks @filter selects, from @offset on, at most @limit of them (0: all),
+ * asked for page by page */
+static GVariant *
+list_tasks (EmDBusEngineManager1  *proxy,
+            GVariant              *filter,
+            guint                  offset,
+            guint                  limit,
+            GError               **error)
+{
+  GVariantBuilder all;
+  guint got = 0;
+
+  g_variant_builder_init (&all, G_VARIANT_TYPE ("aa{sv}"));
+  for (;;)
+    {
+      g_auto(GVariantDict) page_filter = G_VARIANT_DICT_INIT (filter);
+      g_autoptr(GVariant) page = NULL;
+      guint want = limit > 0 ? MIN (LIST_PAGE, limit - got) : LIST_PAGE;
+      gsize n;
+
+      g_variant_dict_insert (&page_filter, "offset", "u", offset + got);
+      g_variant_dict_insert (&page_filter, "limit", "u", want);
+      if (!em_dbus_engine_manager1_call_list_tasks_sync (proxy, g_variant_dict_end (&page_filter),
+                                                         G_DBUS_CALL_FLAGS_NONE, -1,
+                                                         &page, NULL, error))
+        {
+          g_variant_builder_clear (&all);
+          return NULL;
+        }
+      n = g_variant_n_children (page);
+      for (gsize i = 0; i < n; i++)
+        g_variant_builder_add_value (&all, g_variant_get_child_value (page, i));
+      got += n;
+      if (n < want || (limit > 0 && got >= limit))
+        break;
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&all));
+}
+
 int
 em_ctl_list (int argc, char **argv)
 {
   g_autoptr(GOptionContext) context = em_ctl_option_context_new ("list");
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GVariant) tasks = NULL;
+  g_autoptr(GVariant) base_filter = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *status = NULL;
   g_autofree char *action = NULL;
@@ -172,16 +216,12 @@ em_ctl_list (int argc, char **argv)
     g_variant_dict_insert (&filter, "since", "s", since);
   if (until != NULL)
     g_variant_dict_insert (&filter, "until", "s", until);
-  if (offset > 0)
-    g_variant_dict_insert (&filter, "offset", "u", (guint) offset);
-  if (limit > 0)
-    g_variant_dict_insert (&filter, "limit", "u", (guint) limit);
 
+  base_filter = g_variant_ref_sink (g_variant_dict_end (&filter));
   proxy = em_ctl_connect (&error);
-  if (proxy == NULL ||
-      !em_dbus_engine_manager1_call_list_tasks_sync (proxy, g_variant_dict_end (&filter),
-                                                     G_DBUS_CALL_FLAGS_NONE, -1,
-                                                     &tasks, NULL, &error))
+  if (proxy != NULL)
+    tasks = list_tasks (proxy, base_filter, (guint) offset, (guint) limit, &error);
+  if (tasks == NULL)
     {
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
