@@ -566,6 +566,7 @@ test_task_cancel_grace (void)
 {
   g_autofree char *path = NULL;
   g_autofree char *id = NULL;
+  g_autoptr(GVariant) task = NULL;
   guint conflicts = 0;
 
   stop_daemon (SIGTERM);
@@ -592,7 +593,8 @@ test_task_cancel_grace (void)
       conflicts++;
     }
   g_assert_cmpuint (conflicts, >, 0);
-  g_assert_nonnull (get_task (id));
+  task = get_task (id);
+  g_assert_nonnull (task);
 
   stop_daemon (SIGTERM);
   fixture.little_memory = FALSE;
