@@ -47,6 +47,23 @@ def frame(opcode, payload, mask=True, fin=True, length=None):
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
+def text_frames(port, path, timeout=30):
+    """the payloads of the text frames a client of @path gets, pings answered;
+    the connection closes with the generator"""
+    sock, rest = handshake(port, path)
+    sock.settimeout(timeout)
+    reader = Reader(sock, rest)
+    try:
+        while True:
+            opcode, payload = reader.next()
+            if opcode == 0x9:
+                sock.sendall(frame(0xA, payload))
+            elif opcode == 0x1:
+                yield payload
+    finally:
+        sock.close()
+
+
 class Reader:
     """server frames (unmasked) from a raw socket"""
 

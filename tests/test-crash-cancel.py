@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 from emfault import Daemon, fail
-from emws import Reader, frame, handshake
+from emws import text_frames
 
 NAME = "io.github.enginemanager.EngineManager"
 MANAGER_PATH = "/io/github/enginemanager/EngineManager"
@@ -40,20 +40,14 @@ def gdbus_call(path, method, *args):
 
 def wait_started(port, task_id):
     """the task_started event of @task_id, from the start of the log"""
-    sock, rest = handshake(port, "/ws?since=0")
-    sock.settimeout(30)
-    reader = Reader(sock, rest)
+    stream = text_frames(port, "/ws?since=0")
     try:
-        while True:
-            opcode, payload = reader.next()
-            if opcode == 0x9:
-                sock.sendall(frame(0xA, payload))
-            elif opcode == 0x1:
-                event = json.loads(payload)
-                if event.get("type") == "task_started" and event.get("task_id") == task_id:
-                    return
+        for payload in stream:
+            event = json.loads(payload)
+            if event.get("type") == "task_started" and event.get("task_id") == task_id:
+                return
     finally:
-        sock.close()
+        stream.close()
 
 
 def check_cancelled_after_kill(data_dir, daemon, task_id, how):

@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 from emfault import Daemon, fail
-from emws import Reader, frame, handshake
+from emws import text_frames
 
 NAME = "io.github.enginemanager.EngineManager"
 MANAGER_PATH = "/io/github/enginemanager/EngineManager"
@@ -52,18 +52,11 @@ def expect_paused(daemon, paused, when):
 
 def first_event(port):
     """the first message a client resuming from the start of the log gets"""
-    sock, rest = handshake(port, "/ws?since=0")
-    sock.settimeout(30)
-    reader = Reader(sock, rest)
+    stream = text_frames(port, "/ws?since=0")
     try:
-        while True:
-            opcode, payload = reader.next()
-            if opcode == 0x9:
-                sock.sendall(frame(0xA, payload))
-            elif opcode == 0x1:
-                return json.loads(payload)
+        return json.loads(next(stream))
     finally:
-        sock.close()
+        stream.close()
 
 
 def main():

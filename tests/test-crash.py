@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from emws import Reader, frame, handshake
+from emws import Reader, frame, handshake, text_frames
 
 N_TASKS = 1000
 N_SUBMITTERS = 4
@@ -125,22 +125,17 @@ class Witness(threading.Thread):
 
 def recorded_frames(port, after, until):
     """the frames after seq @after up to @until, as a client resuming gets them"""
-    sock, rest = handshake(port, "/ws?since=%d" % after)
-    sock.settimeout(30)
-    reader = Reader(sock, rest)
     frames = {}
+    stream = text_frames(port, "/ws?since=%d" % after)
     try:
         while not frames or max(frames) < until:
-            opcode, payload = reader.next()
-            if opcode == 0x9:
-                sock.sendall(frame(0xA, payload))
-            elif opcode == 0x1:
-                event = json.loads(payload)
-                if "seq" not in event:
-                    fail("resuming from %d: %s" % (after, payload))
-                frames[event["seq"]] = payload
+            payload = next(stream)
+            event = json.loads(payload)
+            if "seq" not in event:
+                fail("resuming from %d: %s" % (after, payload))
+            frames[event["seq"]] = payload
     finally:
-        sock.close()
+        stream.close()
     return frames
 
 
