@@ -161,14 +161,12 @@ raw_has_header (GString    *response,
 }
 
 /* GET @path with @extra header lines (each ending in \r\n) */
+/* @request's status, and the whole answer in @out_response if wanted */
 static guint
-raw_get (Fixture    *f,
-         const char *path,
-         const char *extra,
-         GString   **out_response)
+raw_answer (Fixture     *f,
+            const char  *request,
+            GString    **out_response)
 {
-  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s\r\n",
-                                              path, f->port, extra != NULL ? extra : "");
   GString *response = raw_exchange (f, request);
   guint status = raw_status (response);
 
@@ -177,6 +175,17 @@ raw_get (Fixture    *f,
   else
     g_string_free (response, TRUE);
   return status;
+}
+
+static guint
+raw_get (Fixture    *f,
+         const char *path,
+         const char *extra,
+         GString   **out_response)
+{
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s\r\n",
+                                              path, f->port, extra != NULL ? extra : "");
+  return raw_answer (f, request, out_response);
 }
 
 static guint
@@ -192,14 +201,7 @@ raw_method (Fixture    *f,
                                               method, path, f->port, extra != NULL ? extra : "",
                                               body != NULL ? strlen (body) : 0,
                                               body != NULL ? body : "");
-  GString *response = raw_exchange (f, request);
-  guint status = raw_status (response);
-
-  if (out_response != NULL)
-    *out_response = response;
-  else
-    g_string_free (response, TRUE);
-  return status;
+  return raw_answer (f, request, out_response);
 }
 
 static char *
@@ -443,14 +445,7 @@ raw_named (Fixture    *f,
                      "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n%s",
                      method, path, host, f->port, host, f->port, extra != NULL ? extra : "",
                      body != NULL ? strlen (body) : 0, body != NULL ? body : "");
-  GString *response = raw_exchange (f, request);
-  guint status = raw_status (response);
-
-  if (out_response != NULL)
-    *out_response = response;
-  else
-    g_string_free (response, TRUE);
-  return status;
+  return raw_answer (f, request, out_response);
 }
 
 /* DNS rebinding: a page at http://evil.example:PORT whose name the attacker
