@@ -219,8 +219,8 @@ parse_list_filter (GVariant     *filter,
   return TRUE;
 }
 
-/* a listing and the call it answers; freed on the loop, where the
- * invocation's last reference must go (the sender limits count it) */
+/* a listing and the call it answers. The call is freed on the loop, where
+ * the invocation's last reference must go (the sender limits count it) */
 typedef struct {
   Call      *call;
   GPtrArray *tasks;   /* (element-type JsonNode) */
@@ -230,13 +230,14 @@ static void
 listing_free (Listing *listing)
 {
   call_free (listing->call);
-  g_ptr_array_unref (listing->tasks);
+  g_clear_pointer (&listing->tasks, g_ptr_array_unref);
   g_free (listing);
 }
 
-/* in a worker: without a limit a listing is all of history, and converting
- * and serializing a reply of hundreds of thousands of tasks would hold up the
- * loop for seconds. The tasks are only read here; the loop frees them */
+/* in a worker: without a limit a listing is all of history, and converting,
+ * serializing and freeing hundreds of thousands of tasks would hold up the
+ * loop for seconds. The trees share nothing with the engine's tasks
+ * (em_task_to_json() copies), so they may go here too */
 static void
 reply_listing_thread (GTask        *task,
                       gpointer      source,
@@ -252,6 +253,7 @@ reply_listing_thread (GTask        *task,
   em_dbus_engine_manager1_complete_list_tasks (listing->call->iface,
                                                g_object_ref (listing->call->invocation),
                                                g_variant_builder_end (&builder));
+  g_clear_pointer (&listing->tasks, g_ptr_array_unref);
   g_task_return_boolean (task, TRUE);
 }
 

@@ -716,17 +716,70 @@ add_strv (JsonBuilder *builder, const char *key, char **strv)
   json_builder_end_array (builder);
 }
 
+static void copy_node (JsonBuilder *builder, JsonNode *node);
+
+static void
+copy_members (JsonBuilder *builder, JsonObject *object)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  json_builder_begin_object (builder);
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    {
+      json_builder_set_member_name (builder, name);
+      copy_node (builder, member);
+    }
+  json_builder_end_object (builder);
+}
+
+static void
+copy_node (JsonBuilder *builder, JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      copy_members (builder, json_node_get_object (node));
+      break;
+    case JSON_NODE_ARRAY:
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+        copy_node (builder, json_array_get_element (json_node_get_array (node), i));
+      json_builder_end_array (builder);
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          json_builder_add_int_value (builder, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          json_builder_add_double_value (builder, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          json_builder_add_boolean_value (builder, json_node_get_boolean (node));
+          break;
+        default:
+          json_builder_add_string_value (builder, json_node_get_string (node));
+        }
+      break;
+    case JSON_NODE_NULL:
+    default:
+      json_builder_add_null_value (builder);
+    }
+}
+
+/* a copy, not a reference: json-glib counts an object's references without
+ * atomics, and a task's tree may be read and freed on another thread (a
+ * D-Bus listing is answered from a worker) while the task lives on */
 static void
 add_object (JsonBuilder *builder, const char *key, JsonObject *object)
 {
   json_builder_set_member_name (builder, key);
   if (object != NULL)
-    {
-      g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-
-      json_node_set_object (node, object);
-      json_builder_add_value (builder, g_steal_pointer (&node));
-    }
+    copy_members (builder, object);
   else
     json_builder_add_null_value (builder);
 }

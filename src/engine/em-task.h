@@ -50,6 +50,8 @@ const char   *em_task_get_batch        (EmTask *self);
 guint64       em_task_get_serial       (EmTask *self);
 gboolean      em_task_is_finished      (EmTask *self);
 
+/* a tree of its own, sharing nothing with the task: it may be read and freed
+ * on another thread */
 JsonNode     *em_task_to_json          (EmTask *self);
 /* json_to_string (em_task_to_json (), FALSE), without building a tree */
 char         *em_task_to_json_string   (EmTask *self);
