@@ -50,7 +50,7 @@ task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_
   row->status = status;
   row->created_us = 1795600800000000;
   row->finished_us = g_str_equal (status, "completed") ? 1795600801000000 : 0;
-  row->batch_exclusive = serial % 2 == 0;
+  row->batch_state = serial % 2 == 0 ? 0x71 : 0;
   row->scheduled_seq = scheduled_seq;
   return row;
 }
@@ -110,9 +110,9 @@ collect_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer 
       EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
 
       g_string_append_printf (text, "task %s %" G_GUINT64_FORMAT " %s %s %s %" G_GINT64_FORMAT
-                              " %" G_GINT64_FORMAT " %d %" G_GUINT64_FORMAT " %s\n",
+                              " %" G_GINT64_FORMAT " %u %" G_GUINT64_FORMAT " %s\n",
                               row->id, row->serial, row->status, row->action, row->created_at,
-                              row->created_us, row->finished_us, row->batch_exclusive,
+                              row->created_us, row->finished_us, row->batch_state,
                               row->scheduled_seq, row->json);
     }
   for (guint i = 0; i < events->len; i++)
@@ -168,7 +168,7 @@ test_round_trip (Fixture *fx, gconstpointer data)
                    "task a 1 pending wait 2026-11-26T10:00:00.000000Z 1795600800000000 0 0 1 "
                    "{\"id\":\"a\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"pending\"}\n"
                    "task b 2 completed wait 2026-11-26T10:00:00.000000Z 1795600800000000 "
-                   "1795600801000000 1 2 "
+                   "1795600801000000 113 2 "
                    "{\"id\":\"b\",\"name\":\"n\",\"action\":\"wait\",\"status\":\"completed\"}\n"
                    "event 1 task_scheduled a 1795600800000001 {\"type\":\"task_scheduled\",\"seq\":1}\n"
                    "event 2 task_completed b 1795600800000002 {\"type\":\"task_completed\",\"seq\":2}\n");
@@ -408,7 +408,7 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
   g_assert_nonnull (loaded);
   g_assert_cmpstr (json_object_get_string_member (loaded->task, "status"), ==, "completed");
   g_assert_cmpuint (loaded->serial, ==, 2);
-  g_assert_true (loaded->batch_exclusive);
+  g_assert_cmpuint (loaded->batch_state, ==, 0x71);
   g_assert_cmpstr (loaded_status (&second, "b"), ==, "cancelled");
   em_store_free (store);
 }

@@ -501,6 +501,66 @@ test_recover_running (Fixture *fx, gconstpointer data)
   (void) error;
 }
 
+/* the stage is held from the batch's move on, as before the stop */
+static void
+assert_waits_for_stage (Fixture *fx, const char *id)
+{
+  EmTask *task = em_engine_manager_get_task (fx->manager, id);
+  const char * const *waiting_for;
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) != EM_TASK_STATUS_PENDING ||
+                      (em_task_get_waiting_for (task) != NULL &&
+                       em_task_get_waiting_for (task)[0] != NULL), 5000);
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (task)), ==, "pending");
+  waiting_for = em_task_get_waiting_for (task);
+  g_assert_cmpstr (waiting_for[0], ==, "stage");
+  g_assert_null (waiting_for[1]);
+}
+
+static void
+test_recover_exclusive_batch (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *move_id = NULL, *capture_id = NULL, *other_id = NULL;
+  EmTaskSpec *capture;
+
+  /* a move, then a capture an hour later: the batch holds stage and camera
+   * in between */
+  open_manager (fx, 1000);
+  g_ptr_array_add (specs, spec_new ("move_stage", "{\"x\": 10}"));
+  capture = spec_new ("capture_image", "{\"exposure\": 1}");
+  capture->depends_on = g_strsplit ("#0", ",", -1);
+  capture->delay = 3600;
+  g_ptr_array_add (specs, capture);
+  batch = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  move_id = g_strdup (em_task_get_id (g_ptr_array_index (batch, 0)));
+  capture_id = g_strdup (em_task_get_id (g_ptr_array_index (batch, 1)));
+  g_clear_pointer (&batch, g_ptr_array_unref);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, move_id)), 5000);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, move_id)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+
+  /* another client's move waits for the batch's end */
+  other_id = g_strdup (em_task_get_id (schedule (fx, "move_stage", "{\"x\": 20}")));
+  assert_waits_for_stage (fx, other_id);
+  close_manager (fx);
+
+  open_manager (fx, 1000);
+  assert_waits_for_stage (fx, other_id);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, capture_id)), ==,
+                   EM_TASK_STATUS_PENDING);
+
+  /* the batch's end frees the stage */
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, capture_id, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, other_id)), 5000);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, other_id)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+}
+
 static void
 exec_sql (sqlite3 *db, const char *sql)
 {
@@ -1648,6 +1708,7 @@ main (int argc, char **argv)
   ADD ("/store/restart/history", test_clean_restart);
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/recovery/running", test_recover_running);
+  ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/migration/v1", test_migrate_v1);
   ADD ("/store/refuse/newer", test_refuse_newer);
   ADD ("/store/refuse/corrupt", test_refuse_corrupt);

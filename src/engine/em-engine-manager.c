@@ -33,13 +33,20 @@
 #define PRUNE_INTERVAL_S 60
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
 
+/* a task's batch state in its row: an exclusive batch's whole claim set, and
+ * whether it holds it, so that a restart gives it back the same devices even
+ * when the tasks that claimed them have finished */
+#define BATCH_EXCLUSIVE    0x1
+#define BATCH_HOLDING      0x2
+#define BATCH_CLAIMS_SHIFT 4
+
 /* what a task's row needs besides the task itself; it outlives an entry that
  * is dropped before the flush */
 struct _DirtyTask
 {
   EmTask    *task;
   TaskEntry *entry;            /* NULL once the entry is gone */
-  gboolean   batch_exclusive;
+  guint      batch_state;
   guint64    scheduled_seq;
 };
 
@@ -113,7 +120,7 @@ task_entry_free (TaskEntry *entry)
   g_clear_pointer (&entry->context, em_action_context_free);
   g_clear_pointer (&entry->waiting_on, g_ptr_array_unref);
   g_clear_pointer (&entry->dependents, g_ptr_array_unref);
-  g_clear_pointer (&entry->item.batch, em_sched_batch_unref);
+  em_sched_item_clear_batch (&entry->item);
   g_object_unref (entry->task);
   g_free (entry);
 }
@@ -218,7 +225,7 @@ make_task_row (DirtyTask *dirty)
   row->status = em_task_status_to_string (em_task_get_status (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
   row->finished_us = em_task_is_finished (task) && completed != NULL ? time_to_us (completed) : 0;
-  row->batch_exclusive = dirty->batch_exclusive;
+  row->batch_state = dirty->batch_state;
   row->scheduled_seq = dirty->scheduled_seq;
   return row;
 }
@@ -317,17 +324,31 @@ schedule_flush (EmEngineManager *self)
                                              flush_idle_cb, self, NULL);
 }
 
+static guint
+batch_state (TaskEntry *entry)
+{
+  EmSchedBatch *batch = entry->item.batch;
+
+  if (batch == NULL || !em_sched_batch_is_exclusive (batch))
+    return 0;
+  return BATCH_EXCLUSIVE | (em_sched_batch_is_holding (batch) ? BATCH_HOLDING : 0) |
+         em_sched_batch_get_claims (batch) << BATCH_CLAIMS_SHIFT;
+}
+
 static void
 mark_dirty (EmEngineManager *self, TaskEntry *entry)
 {
   DirtyTask *dirty;
 
   if (entry->dirty != NULL)
-    return;
+    {
+      entry->dirty->batch_state = batch_state (entry);
+      return;
+    }
   dirty = g_new0 (DirtyTask, 1);
   dirty->task = g_object_ref (entry->task);
   dirty->entry = entry;
-  dirty->batch_exclusive = entry->item.batch != NULL && em_sched_batch_is_exclusive (entry->item.batch);
+  dirty->batch_state = batch_state (entry);
   dirty->scheduled_seq = entry->scheduled_seq;
   entry->dirty = dirty;
   g_ptr_array_add (self->dirty, dirty);
@@ -627,7 +648,7 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
 
   if (entry->item.batch != NULL)
     {
-      em_scheduler_batch_task_done (self->scheduler, entry->item.batch);
+      em_scheduler_batch_task_done (self->scheduler, &entry->item);
       process_queue (self);
     }
   resolve_dependents (self, entry);
@@ -786,10 +807,21 @@ process_idle_cb (gpointer user_data)
   while (!self->paused && !self->shutting_down &&
          (self->max_concurrent == 0 || self->n_in_flight < self->max_concurrent))
     {
-      EmSchedItem *item = em_scheduler_take_next (self->scheduler);
+      EmSchedBatch *reserved = NULL;
+      EmSchedItem *item = em_scheduler_take_next (self->scheduler, &reserved);
 
       if (item == NULL)
         break;
+      /* the record must say the batch holds its devices, on every task of it
+       * a restart may find pending */
+      if (reserved != NULL && self->store != NULL)
+        {
+          GPtrArray *items = em_sched_batch_get_items (reserved);
+
+          for (guint i = 0; i < items->len; i++)
+            mark_dirty (self, g_ptr_array_index (items, i));
+          schedule_flush (self);
+        }
       start_entry (self, (TaskEntry *) item);
     }
   em_scheduler_update_waiting (self->scheduler, waiting_cb, self);
@@ -942,7 +974,8 @@ create_entry (EmEngineManager *self, EmTaskSpec *spec, EmAction *action, EmSched
   entry->item.priority = spec->priority;
   entry->item.serial = ++self->next_serial;
   entry->item.claims = em_action_get_claims (action);
-  entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
+  if (batch != NULL)
+    em_sched_item_set_batch (&entry->item, batch);
   entry->task = em_task_new (entry->item.serial, spec->name, em_action_get_name (action),
                              spec->parameters);
   return entry;
@@ -1446,7 +1479,8 @@ restore_entry (EmEngineManager *self, EmStoreLoadedTask *loaded, EmSchedBatch *b
   entry->item.priority = em_task_get_priority (entry->task);
   entry->item.serial = loaded->serial;
   entry->item.claims = entry->action != NULL ? em_action_get_claims (entry->action) : 0;
-  entry->item.batch = batch != NULL ? em_sched_batch_ref (batch) : NULL;
+  if (batch != NULL)
+    em_sched_item_set_batch (&entry->item, batch);
   if (g_hash_table_contains (self->entries, em_task_get_id (entry->task)))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("task “%s” is stored twice"),
@@ -1467,14 +1501,17 @@ stored_string (JsonObject *object, const char *key)
          json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
 }
 
-/* one scheduler batch per stored batch id, sized to its unfinished tasks */
+/* one scheduler batch per stored batch id, sized to its unfinished tasks; an
+ * exclusive one claims what its rows say all its tasks claimed (older rows
+ * say nothing: then what its unfinished ones claim), and holds it again if it
+ * held it at the stop */
 static GHashTable *
 restore_batches (EmEngineManager *self, GPtrArray *active)
 {
   GHashTable *batches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) em_sched_batch_unref);
   g_autoptr(GHashTable) sizes = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GHashTable) claims = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) states = g_hash_table_new (g_str_hash, g_str_equal);
   GHashTableIter iter;
   gpointer key, value;
 
@@ -1484,24 +1521,28 @@ restore_batches (EmEngineManager *self, GPtrArray *active)
       const char *batch = stored_string (loaded->task, "batch");
       const char *action_name = stored_string (loaded->task, "action");
       EmAction *action = action_name != NULL ? em_action_registry_lookup (self->registry, action_name) : NULL;
+      guint state = loaded->batch_state;
 
       if (batch == NULL)
         continue;
+      if (action != NULL)
+        state |= em_action_get_claims (action) << BATCH_CLAIMS_SHIFT;
       g_hash_table_insert (sizes, (gpointer) batch,
                            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (sizes, batch)) + 1));
-      g_hash_table_insert (claims, (gpointer) batch,
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (claims, batch)) |
-                                             (action != NULL ? em_action_get_claims (action) : 0) |
-                                             (loaded->batch_exclusive ? 0x10000 : 0)));
+      g_hash_table_insert (states, (gpointer) batch,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (states, batch)) | state));
     }
   g_hash_table_iter_init (&iter, sizes);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      guint bits = GPOINTER_TO_UINT (g_hash_table_lookup (claims, key));
+      guint state = GPOINTER_TO_UINT (g_hash_table_lookup (states, key));
+      EmSchedBatch *batch = em_sched_batch_new ((state & BATCH_EXCLUSIVE) != 0,
+                                                (state >> BATCH_CLAIMS_SHIFT) & EM_DEVICE_KIND_ALL,
+                                                GPOINTER_TO_UINT (value));
 
-      g_hash_table_insert (batches, g_strdup (key),
-                           em_sched_batch_new ((bits & 0x10000) != 0, bits & 0xffff,
-                                               GPOINTER_TO_UINT (value)));
+      if ((state & BATCH_EXCLUSIVE) != 0 && (state & BATCH_HOLDING) != 0)
+        em_scheduler_hold_batch (self->scheduler, batch);
+      g_hash_table_insert (batches, g_strdup (key), batch);
     }
   return batches;
 }

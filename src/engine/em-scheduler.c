@@ -15,6 +15,7 @@ struct _EmSchedBatch
   gboolean        exclusive;
   EmDeviceKind    claims;
   guint           n_unfinished;
+  GPtrArray      *items;           /* EmSchedItem not finished yet, unowned */
   gboolean        holding;
 };
 
@@ -80,6 +81,7 @@ em_sched_batch_new (gboolean exclusive, EmDeviceKind claims, guint n_tasks)
   batch->exclusive = exclusive;
   batch->claims = claims;
   batch->n_unfinished = n_tasks;
+  batch->items = g_ptr_array_sized_new (n_tasks);
   return batch;
 }
 
@@ -95,6 +97,7 @@ em_sched_batch_unref (EmSchedBatch *batch)
 {
   if (!g_atomic_ref_count_dec (&batch->ref_count))
     return;
+  g_ptr_array_unref (batch->items);
   g_free (batch->id);
   g_free (batch);
 }
@@ -109,6 +112,42 @@ gboolean
 em_sched_batch_is_exclusive (EmSchedBatch *batch)
 {
   return batch->exclusive;
+}
+
+EmDeviceKind
+em_sched_batch_get_claims (EmSchedBatch *batch)
+{
+  return batch->claims;
+}
+
+gboolean
+em_sched_batch_is_holding (EmSchedBatch *batch)
+{
+  return batch->holding;
+}
+
+GPtrArray *
+em_sched_batch_get_items (EmSchedBatch *batch)
+{
+  return batch->items;
+}
+
+void
+em_sched_item_set_batch (EmSchedItem *item, EmSchedBatch *batch)
+{
+  g_return_if_fail (item->batch == NULL);
+
+  item->batch = em_sched_batch_ref (batch);
+  g_ptr_array_add (batch->items, item);
+}
+
+void
+em_sched_item_clear_batch (EmSchedItem *item)
+{
+  if (item->batch == NULL)
+    return;
+  g_ptr_array_remove_fast (item->batch->items, item);
+  g_clear_pointer (&item->batch, em_sched_batch_unref);
 }
 
 static gboolean
@@ -239,11 +278,13 @@ take_from_batches (EmScheduler *self)
  * are taken all at once, so no two tasks each hold what the other needs.
  */
 EmSchedItem *
-em_scheduler_take_next (EmScheduler *self)
+em_scheduler_take_next (EmScheduler *self, EmSchedBatch **out_reserved)
 {
   EmDeviceKind blocked = 0;
   EmSchedItem *item = take_from_batches (self);
 
+  if (out_reserved != NULL)
+    *out_reserved = NULL;
   if (item != NULL)
     return item;
 
@@ -270,7 +311,11 @@ em_scheduler_take_next (EmScheduler *self)
       if ((claims & unavailable) == 0)
         {
           if (best->batch != NULL && best->batch->exclusive && !best->batch->holding)
-            reserve (self, best->batch);
+            {
+              reserve (self, best->batch);
+              if (out_reserved != NULL)
+                *out_reserved = best->batch;
+            }
           hold (self, best);
           return best;
         }
@@ -290,10 +335,21 @@ em_scheduler_release (EmScheduler *self, EmSchedItem *item)
 }
 
 void
-em_scheduler_batch_task_done (EmScheduler *self, EmSchedBatch *batch)
+em_scheduler_hold_batch (EmScheduler *self, EmSchedBatch *batch)
 {
+  g_return_if_fail (batch->exclusive && !batch->holding);
+
+  reserve (self, batch);
+}
+
+void
+em_scheduler_batch_task_done (EmScheduler *self, EmSchedItem *item)
+{
+  EmSchedBatch *batch = item->batch;
+
   g_return_if_fail (batch->n_unfinished > 0);
 
+  g_ptr_array_remove_fast (batch->items, item);
   if (--batch->n_unfinished > 0 || !batch->holding)
     return;
   batch->holding = FALSE;

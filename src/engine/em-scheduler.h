@@ -45,6 +45,15 @@ void          em_sched_batch_unref        (EmSchedBatch  *batch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmSchedBatch, em_sched_batch_unref)
 const char   *em_sched_batch_get_id       (EmSchedBatch  *batch);
 gboolean      em_sched_batch_is_exclusive (EmSchedBatch  *batch);
+EmDeviceKind  em_sched_batch_get_claims   (EmSchedBatch  *batch);
+/* an exclusive batch holds its devices from its first start to its end */
+gboolean      em_sched_batch_is_holding   (EmSchedBatch  *batch);
+/* (transfer none): the EmSchedItem of its tasks not finished yet */
+GPtrArray    *em_sched_batch_get_items    (EmSchedBatch  *batch);
+/* @item joins @batch, taking a reference on it */
+void          em_sched_item_set_batch     (EmSchedItem   *item,
+                                           EmSchedBatch  *batch);
+void          em_sched_item_clear_batch   (EmSchedItem   *item);
 
 void          em_scheduler_add_ready      (EmScheduler   *self,
                                            EmSchedItem   *item);
@@ -54,15 +63,21 @@ gboolean      em_scheduler_is_ready       (EmSchedItem   *item);
 guint         em_scheduler_count_ready    (EmScheduler   *self);
 
 /* the best ready item whose devices are all free, now removed from the ready set
- * with its devices marked busy; %NULL when nothing may start */
-EmSchedItem  *em_scheduler_take_next      (EmScheduler   *self);
+ * with its devices marked busy; %NULL when nothing may start. @out_reserved:
+ * (optional): the exclusive batch that took its devices with this start */
+EmSchedItem  *em_scheduler_take_next      (EmScheduler   *self,
+                                           EmSchedBatch **out_reserved);
+/* a batch that held its devices before a restart takes them again, before
+ * anything starts */
+void          em_scheduler_hold_batch     (EmScheduler   *self,
+                                           EmSchedBatch  *batch);
 /* its action returned: the devices are free again */
 void          em_scheduler_release        (EmScheduler   *self,
                                            EmSchedItem   *item);
 /* one task of the batch reached a final state; when all have, the batch's
  * reservation ends */
 void          em_scheduler_batch_task_done (EmScheduler  *self,
-                                            EmSchedBatch *batch);
+                                            EmSchedItem  *item);
 
 /* tells, for ready items whose answer changed, which devices they wait for */
 void          em_scheduler_update_waiting (EmScheduler        *self,

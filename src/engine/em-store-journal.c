@@ -196,7 +196,7 @@ em_store_journal_encode (GByteArray *out, guint64 write_no, GPtrArray *tasks, GP
       p = put_string (p, row->created_at);
       p = put_u64 (p, (guint64) row->created_us);
       p = put_u64 (p, (guint64) row->finished_us);
-      p = put_u32 (p, row->batch_exclusive ? 1 : 0);
+      p = put_u32 (p, row->batch_state);
       p = put_u64 (p, row->scheduled_seq);
       p = put_string (p, row->json);
     }
@@ -315,7 +315,7 @@ decode_record (const guint8 *payload,
       row->created_at = (char *) get_string (&r, NULL);
       row->created_us = (gint64) get_u64 (&r);
       row->finished_us = (gint64) get_u64 (&r);
-      row->batch_exclusive = get_u32 (&r) != 0;
+      row->batch_state = get_u32 (&r);
       row->scheduled_seq = get_u64 (&r);
       row->json = (char *) get_string (&r, NULL);
       r.ok = r.ok && row->id != NULL && row->status != NULL && row->action != NULL &&

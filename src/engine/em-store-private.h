@@ -40,7 +40,7 @@ gboolean   em_store_sql_load_int      (EmStoreDb          *self,
                                        const char         *sql,
                                        gint64             *out,
                                        GError            **error);
-/* @sql's columns: serial, batch_exclusive, json; adds EmStoreLoadedTask to @out */
+/* @sql's columns: serial, batch_exclusive (the batch state), json; adds EmStoreLoadedTask to @out */
 gboolean   em_store_sql_load_tasks    (EmStoreDb          *self,
                                        const char         *sql,
                                        GPtrArray          *out,

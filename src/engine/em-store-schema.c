@@ -13,6 +13,10 @@
  * columns the history filters and retention need, and a small key/value table
  * for counters that must survive pruning. A file is migrated one step at a
  * time, each step in its own transaction with its user_version bump.
+ *
+ * tasks.batch_exclusive is nonzero for a task of an exclusive batch; it holds
+ * the engine's batch state (whether the batch holds its devices, and which),
+ * which older files, with 1, lack.
  */
 
 static const char schema_v1[] =

@@ -83,7 +83,7 @@ em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GErro
         }
       loaded = g_new0 (EmStoreLoadedTask, 1);
       loaded->serial = sqlite3_column_int64 (stmt, 0);
-      loaded->batch_exclusive = sqlite3_column_int (stmt, 1) != 0;
+      loaded->batch_state = (guint) sqlite3_column_int (stmt, 1);
       loaded->task = json_object_ref (json_node_get_object (node));
       g_ptr_array_add (out, loaded);
     }

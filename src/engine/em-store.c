@@ -344,7 +344,7 @@ write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
     sqlite3_bind_int64 (stmt, 7, row->finished_us);
   else
     sqlite3_bind_null (stmt, 7);
-  sqlite3_bind_int (stmt, 8, row->batch_exclusive ? 1 : 0);
+  sqlite3_bind_int (stmt, 8, (int) row->batch_state);
   if (row->scheduled_seq != 0)
     sqlite3_bind_int64 (stmt, 9, (sqlite3_int64) row->scheduled_seq);
   else

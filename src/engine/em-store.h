@@ -30,7 +30,7 @@ typedef struct {
   char       *created_at;
   gint64      created_us;
   gint64      finished_us;     /* 0 while unfinished */
-  gboolean    batch_exclusive;
+  guint       batch_state;     /* the engine's, opaque here; 0 outside an exclusive batch */
   guint64     scheduled_seq;
   char       *json;            /* for a row made from @state, NULL until rendered */
   EmTaskState *state;          /* (nullable) what created_at and json are rendered from */
@@ -47,7 +47,7 @@ typedef struct {
 
 typedef struct {
   guint64     serial;
-  gboolean    batch_exclusive;
+  guint       batch_state;     /* as written in EmStoreTaskRow */
   JsonObject *task;            /* the em_task_to_json() form */
 } EmStoreLoadedTask;
 
