@@ -644,7 +644,8 @@ prepare_writes (EmStore *self, GError **error)
                   "finished_us, batch_exclusive, scheduled_seq, json) "
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                   "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-                  "finished_us = excluded.finished_us, json = excluded.json",
+                  "finished_us = excluded.finished_us, batch_exclusive = excluded.batch_exclusive, "
+                  "json = excluded.json",
                   &self->upsert_task, error) &&
          em_store_sql_prepare (&self->conn, "INSERT INTO events (seq, type, task_id, timestamp_us, json) "
                         "VALUES (?1, ?2, ?3, ?4, ?5)",
