@@ -135,6 +135,69 @@ async def follow_events(url, since, count):
     return frames
 
 
+def event_schemas():
+    """The schema of each event type, from the Event schema's oneOf."""
+    schemas = {}
+    for choice in DOC["components"]["schemas"]["Event"]["oneOf"]:
+        schema = resolve(choice)
+        schemas[schema["properties"]["type"]["const"]] = schema
+    return schemas
+
+
+def check_event(frame, where):
+    """Validates a frame against Event, and that each of its members is documented
+    for its type: the schemas allow more members, so a field the document leaves
+    out would otherwise go unnoticed."""
+    validate(frame, {"$ref": "#/components/schemas/Event"}, where)
+    schema = event_schemas().get(frame.get("type"))
+    if schema is None:
+        fail(f"{where}: type {frame.get('type')!r} is not documented")
+        return
+    undocumented = sorted(set(frame) - set(schema["properties"]))
+    if undocumented:
+        fail(f"{where}: members {undocumented} are not documented")
+
+
+async def collect_events(url, types, act):
+    """Follows /ws while act() runs, until a frame of each of types has come."""
+    frames = []
+    async with websockets.connect(url.replace("http://", "ws://") + "/ws") as ws:
+        await asyncio.to_thread(act)
+        while not types <= {f["type"] for f in frames}:
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return frames
+
+
+def check_every_event(tmp):
+    """Every kind of event, live, then the resync_required notice of a pruned log."""
+    data_dir = os.path.join(tmp, "pruned")
+    kinds = {"task_scheduled", "task_started", "task_retrying", "task_failed",
+             "task_cancelled", "queue_paused", "queue_resumed"}
+    with Daemon("--retention-max-tasks", "1", data_dir=data_dir) as daemon:
+        url = daemon.url
+
+        def act():
+            requests.post(url + "/tasks", json={"name": "off the stage", "action": "move_stage",
+                                                "parameters": {"x": 100000}, "max_retries": 1,
+                                                "retry_delay": 0.1}, timeout=5)
+            long = requests.post(url + "/tasks", json={"name": "long", "action": "wait",
+                                                       "parameters": {"duration": 60000}}, timeout=5).json()
+            requests.delete(f"{url}/tasks/{long['id']}", timeout=5)
+            requests.post(url + "/queue/pause", timeout=5)
+            requests.post(url + "/queue/resume", timeout=5)
+        for frame in asyncio.run(collect_events(url, kinds, act)):
+            check_event(frame, f"WebSocket {frame.get('type')}")
+    # retention prunes at startup, and the events before the task it keeps with them
+    with Daemon("--retention-max-tasks", "1", data_dir=data_dir) as daemon:
+        url = daemon.url
+        wait_until(lambda: requests.get(url + "/tasks", timeout=5).headers.get("X-Total-Count") == "1",
+                   what="retention to prune the history")
+        first = asyncio.run(follow_events(url, 0, 1))[0]
+        if first.get("type") != "resync_required":
+            fail(f"?since=0 of a pruned log began with {first}")
+        check_event(first, "WebSocket resync_required")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-openapi-") as tmp:
         env = {"LOCPATH": build_locale(tmp), "LC_ALL": "C", "LANG": "C"}
@@ -221,6 +284,8 @@ def main():
                      f"expected {[f['seq'] for f in frames]}")
             for frame in replayed:
                 validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
+
+        check_every_event(tmp)
 
     print(f"{checked} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
