@@ -270,6 +270,13 @@ test_tile_scan_refused (Fixture *fixture, gconstpointer data)
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_range\": 4, \"autofocus_step\": 8}",
                   "autofocus_step");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"overlap\": 0.1}", "overlap");
+  /* its autofocus parameters follow the autofocus action's rules */
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_range\": 20000, \"autofocus_step\": 20}",
+                  "autofocus_range");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_range\": 10000, \"autofocus_step\": 1}",
+                  "autofocus_step");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_step\": 2, \"autofocus_tolerance\": 3}",
+                  "autofocus_tolerance");
 }
 
 int

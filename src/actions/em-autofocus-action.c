@@ -36,7 +36,7 @@ static const EmParamSpec autofocus_params[] = {
     .minimum = 0,
     .exclusive_minimum = TRUE,
     .has_maximum = TRUE,
-    .maximum = 10000,
+    .maximum = EM_AUTOFOCUS_MAX_RANGE,
     .default_value = "40",
   },
   {
@@ -97,7 +97,6 @@ static const EmParamSpec autofocus_params[] = {
 };
 
 /* a sweep of more frames than this is a mistake, not a search */
-#define MAX_COARSE_STEPS 1000
 
 static gboolean
 em_autofocus_action_validate (EmAction    *action,
@@ -115,11 +114,11 @@ em_autofocus_action_validate (EmAction    *action,
                    coarse_step, range);
       return FALSE;
     }
-  if (range / coarse_step > MAX_COARSE_STEPS)
+  if (range / coarse_step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.coarse_step (%g µm) makes more than %d frames over parameters.range"),
-                   coarse_step, MAX_COARSE_STEPS);
+                   coarse_step, EM_AUTOFOCUS_MAX_COARSE_STEPS);
       return FALSE;
     }
   if (tolerance > coarse_step)

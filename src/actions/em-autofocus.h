@@ -9,6 +9,11 @@
 
 G_BEGIN_DECLS
 
+/* the widest search and the most coarse frames a request may ask for, the
+ * same for the autofocus action and the one tile_scan runs */
+#define EM_AUTOFOCUS_MAX_RANGE         10000.0
+#define EM_AUTOFOCUS_MAX_COARSE_STEPS  1000
+
 /**
  * EmAutofocusSettings:
  * @center: middle of the search, µm

@@ -137,6 +137,8 @@ static const EmParamSpec tile_scan_params[] = {
     .has_minimum = TRUE,
     .minimum = 0,
     .exclusive_minimum = TRUE,
+    .has_maximum = TRUE,
+    .maximum = EM_AUTOFOCUS_MAX_RANGE,
     .default_value = "20",
   },
   {
@@ -214,6 +216,7 @@ em_tile_scan_action_validate (EmAction    *action,
   gdouble ny = em_action_param_double (action, parameters, "ny");
   gdouble range = em_action_param_double (action, parameters, "autofocus_range");
   gdouble step = em_action_param_double (action, parameters, "autofocus_step");
+  gdouble tolerance = em_action_param_double (action, parameters, "autofocus_tolerance");
 
   if (nx * ny > MAX_TILES)
     {
@@ -226,6 +229,20 @@ em_tile_scan_action_validate (EmAction    *action,
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.autofocus_step (%g µm) must not exceed parameters.autofocus_range (%g µm)"),
                    step, range);
+      return FALSE;
+    }
+  if (range / step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.autofocus_step (%g µm) makes more than %d frames over parameters.autofocus_range"),
+                   step, EM_AUTOFOCUS_MAX_COARSE_STEPS);
+      return FALSE;
+    }
+  if (tolerance > step)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.autofocus_tolerance (%g µm) must not exceed parameters.autofocus_step (%g µm)"),
+                   tolerance, step);
       return FALSE;
     }
   return TRUE;
@@ -483,8 +500,7 @@ em_tile_scan_action_run_async (EmAction            *action,
   scan->autofocus_every = (guint) em_action_param_double (action, parameters, "autofocus_every");
   scan->autofocus.range = em_action_param_double (action, parameters, "autofocus_range");
   scan->autofocus.coarse_step = em_action_param_double (action, parameters, "autofocus_step");
-  scan->autofocus.tolerance = MIN (em_action_param_double (action, parameters, "autofocus_tolerance"),
-                                   scan->autofocus.coarse_step);
+  scan->autofocus.tolerance = em_action_param_double (action, parameters, "autofocus_tolerance");
   if (!em_focus_metric_from_string (em_action_param_string (action, parameters, "autofocus_metric"),
                                     &scan->autofocus.metric))
     scan->autofocus.metric = EM_FOCUS_METRIC_LAPLACIAN;
