@@ -216,6 +216,21 @@ test_adjust_focus_missing (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_range_quoted_exactly (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) small = NULL;
+
+  /* the bound and the value a client sent, written out in full: with six
+   * significant digits both read 8.64e+07 */
+  g_assert_false (validate (fixture, "wait", "{\"duration\": 86400001}", &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "parameters.duration must be at most 86400000, got 86400001");
+  g_assert_false (validate (fixture, "capture_image", "{\"exposure\": -0.125}", &small));
+  g_assert_cmpstr (small->message, ==, "parameters.exposure must be greater than 0, got -0.125");
+}
+
+static void
 test_autofocus_valid (Fixture *fixture, gconstpointer data)
 {
   assert_valid (fixture, "autofocus", NULL);
@@ -307,6 +322,7 @@ main (int argc, char **argv)
   ADD ("autofocus/refused", test_autofocus_refused);
   ADD ("tile-scan/valid", test_tile_scan_valid);
   ADD ("tile-scan/refused", test_tile_scan_refused);
+  ADD ("range-quoted-exactly", test_range_quoted_exactly);
 
 #undef ADD
 

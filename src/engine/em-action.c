@@ -164,9 +164,28 @@ node_has_type (JsonNode *node, EmParamType type)
     }
 }
 
+/* the fewest digits that read back as the same number: with %g's six, a
+ * refused 86400001 and its bound 86400000 both read 8.64e+07 */
+static const char *
+format_number (char *buffer, gsize size, gdouble value)
+{
+  static const char * const formats[] = { "%.15g", "%.16g", "%.17g" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      g_ascii_formatd (buffer, size, formats[i], value);
+      if (g_ascii_strtod (buffer, NULL) == value)
+        break;
+    }
+  return buffer;
+}
+
 static gboolean
 check_range (const EmParamSpec *spec, gdouble value, GError **error)
 {
+  char bound[G_ASCII_DTOSTR_BUF_SIZE];
+  char given[G_ASCII_DTOSTR_BUF_SIZE];
+
   if (!isfinite (value))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
@@ -176,22 +195,25 @@ check_range (const EmParamSpec *spec, gdouble value, GError **error)
   if (spec->has_minimum && spec->exclusive_minimum && !(value > spec->minimum))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s must be greater than %g, got %g"),
-                   spec->name, spec->minimum, value);
+                   _("parameters.%s must be greater than %s, got %s"),
+                   spec->name, format_number (bound, sizeof bound, spec->minimum),
+                   format_number (given, sizeof given, value));
       return FALSE;
     }
   if (spec->has_minimum && !spec->exclusive_minimum && value < spec->minimum)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s must be at least %g, got %g"),
-                   spec->name, spec->minimum, value);
+                   _("parameters.%s must be at least %s, got %s"),
+                   spec->name, format_number (bound, sizeof bound, spec->minimum),
+                   format_number (given, sizeof given, value));
       return FALSE;
     }
   if (spec->has_maximum && value > spec->maximum)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s must be at most %g, got %g"),
-                   spec->name, spec->maximum, value);
+                   _("parameters.%s must be at most %s, got %s"),
+                   spec->name, format_number (bound, sizeof bound, spec->maximum),
+                   format_number (given, sizeof given, value));
       return FALSE;
     }
   return TRUE;
