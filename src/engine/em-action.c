@@ -8,6 +8,7 @@
 #include "engine/em-action-private.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 typedef struct
 {
@@ -164,22 +165,6 @@ node_has_type (JsonNode *node, EmParamType type)
     }
 }
 
-/* the fewest digits that read back as the same number: with %g's six, a
- * refused 86400001 and its bound 86400000 both read 8.64e+07 */
-static const char *
-format_number (char *buffer, gsize size, gdouble value)
-{
-  static const char * const formats[] = { "%.15g", "%.16g", "%.17g" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
-    {
-      g_ascii_formatd (buffer, size, formats[i], value);
-      if (g_ascii_strtod (buffer, NULL) == value)
-        break;
-    }
-  return buffer;
-}
-
 static gboolean
 check_range (const EmParamSpec *spec, gdouble value, GError **error)
 {
@@ -196,24 +181,24 @@ check_range (const EmParamSpec *spec, gdouble value, GError **error)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.%s must be greater than %s, got %s"),
-                   spec->name, format_number (bound, sizeof bound, spec->minimum),
-                   format_number (given, sizeof given, value));
+                   spec->name, em_json_format_double (bound, spec->minimum),
+                   em_json_format_double (given, value));
       return FALSE;
     }
   if (spec->has_minimum && !spec->exclusive_minimum && value < spec->minimum)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.%s must be at least %s, got %s"),
-                   spec->name, format_number (bound, sizeof bound, spec->minimum),
-                   format_number (given, sizeof given, value));
+                   spec->name, em_json_format_double (bound, spec->minimum),
+                   em_json_format_double (given, value));
       return FALSE;
     }
   if (spec->has_maximum && value > spec->maximum)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.%s must be at most %s, got %s"),
-                   spec->name, format_number (bound, sizeof bound, spec->maximum),
-                   format_number (given, sizeof given, value));
+                   spec->name, em_json_format_double (bound, spec->maximum),
+                   em_json_format_double (given, value));
       return FALSE;
     }
   return TRUE;

@@ -134,6 +134,20 @@ em_json_write_int64 (GString *out, gint64 value)
   put (out, start, buffer + sizeof buffer - start);
 }
 
+const char *
+em_json_format_double (char buffer[G_ASCII_DTOSTR_BUF_SIZE], gdouble value)
+{
+  /* the fewest digits that read back as the same double, as most JSON writers
+   * do: 0.3 rather than g_ascii_dtostr()'s 0.29999999999999999 */
+  const char *text = g_ascii_formatd (buffer, G_ASCII_DTOSTR_BUF_SIZE, "%.15g", value);
+
+  if (g_ascii_strtod (text, NULL) != value)
+    text = g_ascii_formatd (buffer, G_ASCII_DTOSTR_BUF_SIZE, "%.16g", value);
+  if (g_ascii_strtod (text, NULL) != value)
+    text = g_ascii_dtostr (buffer, G_ASCII_DTOSTR_BUF_SIZE, value);
+  return text;
+}
+
 void
 em_json_write_double (GString *out, gdouble value)
 {
@@ -147,13 +161,7 @@ em_json_write_double (GString *out, gdouble value)
       put (out, ".0", 2);
       return;
     }
-  /* the fewest digits that read back as the same double, as most JSON writers
-   * do: 0.3 rather than g_ascii_dtostr()'s 0.29999999999999999 */
-  text = g_ascii_formatd (buffer, sizeof buffer, "%.15g", value);
-  if (g_ascii_strtod (text, NULL) != value)
-    text = g_ascii_formatd (buffer, sizeof buffer, "%.16g", value);
-  if (g_ascii_strtod (text, NULL) != value)
-    text = g_ascii_dtostr (buffer, sizeof buffer, value);
+  text = em_json_format_double (buffer, value);
   g_string_append (out, text);
   /* a double stays a double when read back, as json-glib writes it */
   if (strpbrk (text, ".eEnN") == NULL)

@@ -21,6 +21,10 @@ void em_json_write_string (GString    *out,
                            const char *text);
 void em_json_write_double (GString    *out,
                            gdouble     value);
+/* @value in the fewest digits that read back as it, in @buffer ("0.3", "2",
+ * "1e+21"): for messages; JSON needs em_json_write_double()'s "2.0" */
+const char *em_json_format_double (char    buffer[G_ASCII_DTOSTR_BUF_SIZE],
+                                   gdouble value);
 void em_json_write_int64  (GString    *out,
                            gint64      value);
 void em_json_write_uint64 (GString    *out,
