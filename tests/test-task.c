@@ -430,6 +430,11 @@ test_spec_from_json (void)
     { "{\"name\": \"a\", \"action\": true}", "action" },
     { "{\"name\": \"a\", \"action\": \"wait\", \"parameters\": [1]}", "parameters" },
     { "{\"name\": \"a\", \"action\": \"wait\", \"colour\": \"red\"}", "colour" },
+    /* a value just past its bound is quoted in full, not as the bound */
+    { "{\"name\": \"a\", \"action\": \"wait\", \"retry_delay\": 600.000001}",
+      "retry_delay must be between 0 and 600, got 600.000001" },
+    { "{\"name\": \"a\", \"action\": \"wait\", \"delay\": 31622401}",
+      "delay must be between 0 and 31622400, got 31622401" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)

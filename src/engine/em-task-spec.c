@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-task-spec.h"
 #include "engine/em-time.h"
 
@@ -70,6 +71,7 @@ get_number (JsonNode    *node,
             gdouble     *out,
             GError     **error)
 {
+  char low[G_ASCII_DTOSTR_BUF_SIZE], high[G_ASCII_DTOSTR_BUF_SIZE], given[G_ASCII_DTOSTR_BUF_SIZE];
   gdouble value;
 
   if (!holds_type (node, G_TYPE_INT64) && !holds_type (node, G_TYPE_DOUBLE))
@@ -80,8 +82,11 @@ get_number (JsonNode    *node,
   value = json_node_get_double (node);
   if (!isfinite (value) || value < minimum || value > maximum)
     {
+      /* in full: with %g's six digits a value just past a bound reads as it */
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s must be between %g and %g, got %g"), key, minimum, maximum, value);
+                   _("%s must be between %s and %s, got %s"), key,
+                   em_json_format_double (low, minimum), em_json_format_double (high, maximum),
+                   em_json_format_double (given, value));
       return FALSE;
     }
   *out = value;
