@@ -13,29 +13,11 @@ Environment: EM_DAEMON, the engine-manager binary.
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-from emfault import Daemon, fail
+from embus import MANAGER_PATH, NAME, gdbus_call, on_private_bus, start
+from emfault import fail
 from emws import text_frames
-
-NAME = "io.github.enginemanager.EngineManager"
-MANAGER_PATH = "/io/github/enginemanager/EngineManager"
-
-
-def start(data_dir):
-    daemon = Daemon(data_dir, extra_args=("--bus", "session"))
-    # "Listening" comes before the name is owned
-    subprocess.run(["gdbus", "wait", "--session", "--timeout", "10", NAME], check=True)
-    return daemon
-
-
-def gdbus_call(path, method, *args):
-    result = subprocess.run(["gdbus", "call", "--session", "--dest", NAME, "--object-path", path,
-                             "--method", method, *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        fail("%s answered: %s" % (method, result.stderr.strip()))
 
 
 def wait_started(port, task_id):
@@ -113,7 +95,5 @@ def main():
 
 
 if __name__ == "__main__":
-    if not os.environ.get("EM_TEST_PRIVATE_BUS"):
-        os.environ["EM_TEST_PRIVATE_BUS"] = "1"
-        os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
+    on_private_bus()
     main()

@@ -19,22 +19,11 @@ Environment: EM_DAEMON, the engine-manager binary.
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-from emfault import Daemon, fail
+from embus import MANAGER_PATH, NAME, gdbus_call, on_private_bus, start
+from emfault import fail
 from emws import text_frames
-
-NAME = "io.github.enginemanager.EngineManager"
-MANAGER_PATH = "/io/github/enginemanager/EngineManager"
-
-
-def start(data_dir, *args):
-    daemon = Daemon(data_dir, extra_args=("--bus", "session") + args)
-    # "Listening" comes before the name is owned
-    subprocess.run(["gdbus", "wait", "--session", "--timeout", "10", NAME], check=True)
-    return daemon
 
 
 def queue(daemon):
@@ -65,11 +54,7 @@ def main():
 
         # 1. paused over D-Bus, killed right after the reply
         daemon = start(data_dir)
-        result = subprocess.run(["gdbus", "call", "--session", "--dest", NAME, "--object-path",
-                                 MANAGER_PATH, "--method", NAME + "1.Pause"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            fail("Pause answered: %s" % result.stderr.strip())
+        gdbus_call(MANAGER_PATH, NAME + "1.Pause")
         daemon.kill()
         daemon = start(data_dir)
         expect_paused(daemon, True, "paused over D-Bus and killed at once, then restarted")
@@ -115,7 +100,5 @@ def main():
 
 
 if __name__ == "__main__":
-    if not os.environ.get("EM_TEST_PRIVATE_BUS"):
-        os.environ["EM_TEST_PRIVATE_BUS"] = "1"
-        os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
+    on_private_bus()
     main()
