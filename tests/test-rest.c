@@ -704,15 +704,13 @@ test_list_large_store (Fixture       *f,
     }
 }
 
+/* DELETE of a running task: 200, the task cancelled, and GET agrees */
 static void
-test_cancel (Fixture       *f,
-             gconstpointer  data)
+cancel_running (Fixture    *f,
+                const char *id)
 {
-  g_autofree char *id = create_task (f, "{\"name\":\"far\",\"action\":\"move_stage\","
-                                        "\"parameters\":{\"x\":40000,\"speed\":1}}");
   g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
   g_autoptr(Reply) cancelled = NULL;
-  g_autoptr(Reply) again = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autofree char *status = NULL;
 
@@ -723,7 +721,18 @@ test_cancel (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "status"), ==, "cancelled");
   status = task_status (f, id);
   g_assert_cmpstr (status, ==, "cancelled");
+}
 
+static void
+test_cancel (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"far\",\"action\":\"move_stage\","
+                                        "\"parameters\":{\"x\":40000,\"speed\":1}}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
+  g_autoptr(Reply) again = NULL;
+
+  cancel_running (f, id);
   again = http (f, "DELETE", path, NULL, NULL);
   assert_problem (again, 409, "cancelled");
 }
@@ -736,19 +745,12 @@ test_cancel_unheeded (Fixture       *f,
 {
   g_autofree char *id = create_task (f, "{\"name\":\"deaf\",\"action\":\"stubborn\","
                                         "\"parameters\":{\"duration\":300}}");
-  g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
   g_autoptr(EmTask) task = NULL;
-  g_autoptr(Reply) reply = NULL;
-  g_autoptr(JsonNode) node = NULL;
   g_autofree char *status = NULL;
   guint returned = em_test_stubborn_get_returned ();
 
-  wait_for_status (f, id, "running");
   task = g_object_ref (em_engine_manager_get_task (f->manager, id));
-  reply = http (f, "DELETE", path, NULL, NULL);
-  g_assert_cmpuint (reply_status (reply), ==, 200);
-  node = reply_json (reply);
-  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "status"), ==, "cancelled");
+  cancel_running (f, id);
 
   /* the action returns its result after its 300 ms, and the engine has
    * taken it (g_task_return_pointer() calls back at once) */
