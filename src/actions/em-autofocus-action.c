@@ -96,39 +96,15 @@ static const EmParamSpec autofocus_params[] = {
   },
 };
 
-/* a sweep of more frames than this is a mistake, not a search */
-
 static gboolean
 em_autofocus_action_validate (EmAction    *action,
                               JsonObject  *parameters,
                               GError     **error)
 {
-  gdouble range = em_action_param_double (action, parameters, "range");
-  gdouble coarse_step = em_action_param_double (action, parameters, "coarse_step");
-  gdouble tolerance = em_action_param_double (action, parameters, "tolerance");
-
-  if (coarse_step > range)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.coarse_step (%g µm) must not exceed parameters.range (%g µm)"),
-                   coarse_step, range);
-      return FALSE;
-    }
-  if (range / coarse_step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.coarse_step (%g µm) makes more than %d frames over parameters.range"),
-                   coarse_step, EM_AUTOFOCUS_MAX_COARSE_STEPS);
-      return FALSE;
-    }
-  if (tolerance > coarse_step)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.tolerance (%g µm) must not exceed parameters.coarse_step (%g µm)"),
-                   tolerance, coarse_step);
-      return FALSE;
-    }
-  return TRUE;
+  return em_autofocus_check_search (em_action_param_double (action, parameters, "range"),
+                                    em_action_param_double (action, parameters, "coarse_step"),
+                                    em_action_param_double (action, parameters, "tolerance"),
+                                    "range", "coarse_step", "tolerance", error);
 }
 
 

@@ -368,3 +368,37 @@ em_autofocus_run_finish (GAsyncResult *result, GError **error)
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+gboolean
+em_autofocus_check_search (gdouble      range,
+                           gdouble      step,
+                           gdouble      tolerance,
+                           const char  *range_key,
+                           const char  *step_key,
+                           const char  *tolerance_key,
+                           GError     **error)
+{
+  if (step > range)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.%s (%g µm) must not exceed parameters.%s (%g µm)"),
+                   step_key, step, range_key, range);
+      return FALSE;
+    }
+  /* a sweep of more frames than this is a mistake, not a search */
+  if (range / step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.%s (%g µm) makes more than %d frames over parameters.%s"),
+                   step_key, step, EM_AUTOFOCUS_MAX_COARSE_STEPS, range_key);
+      return FALSE;
+    }
+  if (tolerance > step)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("parameters.%s (%g µm) must not exceed parameters.%s (%g µm)"),
+                   tolerance_key, tolerance, step_key, step);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -62,4 +62,16 @@ void        em_autofocus_run_async  (EmCamera                  *camera,
 JsonObject *em_autofocus_run_finish (GAsyncResult              *result,
                                      GError                   **error);
 
+/* whether a search of @range in steps of @step down to @tolerance is one to
+ * run (the step within the range, at most EM_AUTOFOCUS_MAX_COARSE_STEPS
+ * frames, the tolerance within the step); the error names the parameters
+ * by the keys given, as each action calls them */
+gboolean    em_autofocus_check_search (gdouble      range,
+                                       gdouble      step,
+                                       gdouble      tolerance,
+                                       const char  *range_key,
+                                       const char  *step_key,
+                                       const char  *tolerance_key,
+                                       GError     **error);
+
 G_END_DECLS

@@ -224,28 +224,8 @@ em_tile_scan_action_validate (EmAction    *action,
                    _("parameters.nx × parameters.ny must be at most %d tiles"), MAX_TILES);
       return FALSE;
     }
-  if (step > range)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.autofocus_step (%g µm) must not exceed parameters.autofocus_range (%g µm)"),
-                   step, range);
-      return FALSE;
-    }
-  if (range / step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.autofocus_step (%g µm) makes more than %d frames over parameters.autofocus_range"),
-                   step, EM_AUTOFOCUS_MAX_COARSE_STEPS);
-      return FALSE;
-    }
-  if (tolerance > step)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.autofocus_tolerance (%g µm) must not exceed parameters.autofocus_step (%g µm)"),
-                   tolerance, step);
-      return FALSE;
-    }
-  return TRUE;
+  return em_autofocus_check_search (range, step, tolerance, "autofocus_range", "autofocus_step",
+                                    "autofocus_tolerance", error);
 }
 
 static void
