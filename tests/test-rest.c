@@ -478,6 +478,33 @@ test_create_and_get (Fixture       *f,
   g_assert_nonnull (json_object_get_string_member (task, "completed_at"));
 }
 
+/* the path of a reply's `Link: <…>; rel="next"`, or NULL */
+static char *
+next_path (Reply *reply)
+{
+  const char *link = reply_header (reply, "Link");
+
+  if (link == NULL)
+    return NULL;
+  g_assert_true (g_str_has_prefix (link, "</tasks?"));
+  g_assert_true (g_str_has_suffix (link, ">; rel=\"next\""));
+  return g_strndup (link + 1, strchr (link, '>') - link - 1);
+}
+
+/* the ids of a listing's page */
+static GStrv
+page_ids (Reply *reply)
+{
+  g_autoptr(JsonNode) node = reply_json (reply);
+  JsonArray *array = json_node_get_array (node);
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+
+  g_assert_cmpuint (reply_status (reply), ==, 200);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    g_strv_builder_add (ids, json_object_get_string_member (json_array_get_object_element (array, i), "id"));
+  return g_strv_builder_end (ids);
+}
+
 static void
 test_list_paging (Fixture       *f,
                   gconstpointer  data)
@@ -499,25 +526,14 @@ test_list_paging (Fixture       *f,
   while (path != NULL)
     {
       g_autoptr(Reply) reply = http (f, "GET", path, NULL, NULL);
-      g_autoptr(JsonNode) node = reply_json (reply);
-      JsonArray *array = json_node_get_array (node);
-      const char *link = reply_header (reply, "Link");
+      g_auto(GStrv) page = page_ids (reply);
 
-      g_assert_cmpuint (reply_status (reply), ==, 200);
       g_assert_cmpstr (reply_header (reply, "X-Total-Count"), ==, "25");
-      g_assert_cmpuint (json_array_get_length (array), <=, 10);
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        g_ptr_array_add (seen, g_strdup (json_object_get_string_member (json_array_get_object_element (array, i), "id")));
-
-      g_clear_pointer (&path, g_free);
-      if (link != NULL)
-        {
-          const char *end = strchr (link, '>');
-
-          g_assert_true (g_str_has_prefix (link, "</tasks?"));
-          g_assert_nonnull (strstr (link, "rel=\"next\""));
-          path = g_strndup (link + 1, end - link - 1);
-        }
+      g_assert_cmpuint (g_strv_length (page), <=, 10);
+      for (guint i = 0; page[i] != NULL; i++)
+        g_ptr_array_add (seen, g_strdup (page[i]));
+      g_free (path);
+      path = next_path (reply);
       pages++;
     }
   g_assert_cmpuint (pages, ==, 3);
@@ -531,6 +547,61 @@ test_list_paging (Fixture       *f,
   all_node = reply_json (everything);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (all_node)), ==, 25);
   g_assert_null (reply_header (everything, "Link"));
+}
+
+/* the next page starts after the last task of the one before, not at an
+ * offset: pending tasks that leave the filter in between make it skip none */
+static void
+test_list_cursor (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(Reply) first = NULL, second = NULL, last = NULL;
+  g_auto(GStrv) first_ids = NULL, second_ids = NULL, last_ids = NULL;
+  g_autofree char *second_path = NULL, *last_path = NULL, *after_last = NULL;
+
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("{\"name\":\"t%u\",\"action\":\"wait\"}", i);
+
+      g_ptr_array_add (ids, create_task (f, body));
+    }
+
+  first = http (f, "GET", "/tasks?status=pending&limit=2", NULL, NULL);
+  first_ids = page_ids (first);
+  g_assert_cmpuint (g_strv_length (first_ids), ==, 2);
+  g_assert_cmpstr (first_ids[0], ==, g_ptr_array_index (ids, 0));
+  g_assert_cmpstr (first_ids[1], ==, g_ptr_array_index (ids, 1));
+  g_assert_cmpstr (reply_header (first, "X-Total-Count"), ==, "6");
+  second_path = next_path (first);
+  g_assert_nonnull (strstr (second_path, "status=pending&limit=2&cursor="));
+
+  /* the first page's tasks are no longer pending */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_strconcat ("/tasks/", g_ptr_array_index (ids, i), NULL);
+      g_autoptr(Reply) cancelled = http (f, "DELETE", path, NULL, NULL);
+
+      g_assert_cmpuint (reply_status (cancelled), ==, 200);
+    }
+
+  second = http (f, "GET", second_path, NULL, NULL);
+  second_ids = page_ids (second);
+  g_assert_cmpuint (g_strv_length (second_ids), ==, 2);
+  g_assert_cmpstr (second_ids[0], ==, g_ptr_array_index (ids, 2));
+  g_assert_cmpstr (second_ids[1], ==, g_ptr_array_index (ids, 3));
+  g_assert_cmpstr (reply_header (second, "X-Total-Count"), ==, "4");
+  last_path = next_path (second);
+  g_assert_nonnull (last_path);
+
+  last = http (f, "GET", last_path, NULL, NULL);
+  last_ids = page_ids (last);
+  g_assert_cmpuint (g_strv_length (last_ids), ==, 2);
+  g_assert_cmpstr (last_ids[0], ==, g_ptr_array_index (ids, 4));
+  g_assert_cmpstr (last_ids[1], ==, g_ptr_array_index (ids, 5));
+  after_last = next_path (last);
+  g_assert_null (after_last);
 }
 
 static void
@@ -611,7 +682,7 @@ test_list_large (Fixture       *f,
   first = http (f, "GET", "/tasks", NULL, NULL);
   g_assert_cmpuint (reply_status (first), ==, 200);
   g_assert_cmpstr (reply_header (first, "X-Total-Count"), ==, total);
-  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?offset=100&limit=100>; rel=\"next\"");
+  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?limit=100&cursor=100>; rel=\"next\"");
   first_node = reply_json (first);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (first_node)), ==, 100);
   g_assert_cmpuint (g_bytes_get_size (first->body), <, 64 * 1024);
@@ -624,7 +695,10 @@ test_list_large (Fixture       *f,
   g_assert_cmpint (large_time, <, MAX (5 * small_time, 50000));
 
   deep = http (f, "GET", "/tasks?status=pending&offset=10&limit=1000", NULL, NULL);
-  next = g_strdup ("</tasks?status=pending&offset=1010&limit=1000>; rel=\"next\"");
+  /* the first EM_ENGINE_DEFAULT_MAX_CONCURRENT tasks run: the pending ones
+   * start after them, and the page ends at the 1 010th */
+  next = g_strdup_printf ("</tasks?status=pending&limit=1000&cursor=%u>; rel=\"next\"",
+                          EM_ENGINE_DEFAULT_MAX_CONCURRENT + 1010);
   g_assert_cmpstr (reply_header (deep, "Link"), ==, next);
 }
 
@@ -658,6 +732,10 @@ test_list_large_store (Fixture       *f,
   g_autofree char *total = g_strdup_printf ("%u", n_tasks);
   g_autofree char *deep_path = g_strdup_printf ("/tasks?offset=%u&limit=100", n_tasks - 150);
   g_autofree char *next = NULL;
+  g_autofree char *last_path = NULL;
+  g_autofree char *first_name = NULL;
+  g_autoptr(Reply) last = NULL;
+  g_autoptr(JsonNode) last_node = NULL;
   JsonArray *page;
   gboolean synced = FALSE;
 
@@ -678,7 +756,7 @@ test_list_large_store (Fixture       *f,
   first = http (f, "GET", "/tasks", NULL, NULL);
   g_assert_cmpuint (reply_status (first), ==, 200);
   g_assert_cmpstr (reply_header (first, "X-Total-Count"), ==, total);
-  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?offset=100&limit=100>; rel=\"next\"");
+  g_assert_cmpstr (reply_header (first, "Link"), ==, "</tasks?limit=100&cursor=100>; rel=\"next\"");
   g_assert_cmpuint (g_bytes_get_size (first->body), <, 64 * 1024);
   first_node = reply_json (first);
   page = json_node_get_array (first_node);
@@ -690,7 +768,7 @@ test_list_large_store (Fixture       *f,
   deep = http (f, "GET", deep_path, NULL, NULL);
   g_assert_cmpuint (reply_status (deep), ==, 200);
   g_assert_cmpstr (reply_header (deep, "X-Total-Count"), ==, total);
-  next = g_strdup_printf ("</tasks?offset=%u&limit=100>; rel=\"next\"", n_tasks - 50);
+  next = g_strdup_printf ("</tasks?limit=100&cursor=%u>; rel=\"next\"", n_tasks - 50);
   g_assert_cmpstr (reply_header (deep, "Link"), ==, next);
   deep_node = reply_json (deep);
   page = json_node_get_array (deep_node);
@@ -702,6 +780,18 @@ test_list_large_store (Fixture       *f,
       g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (page, i), "name"),
                        ==, name);
     }
+
+  /* the link leads to the last 50, and no further */
+  last_path = next_path (deep);
+  last = http (f, "GET", last_path, NULL, NULL);
+  g_assert_cmpuint (reply_status (last), ==, 200);
+  last_node = reply_json (last);
+  page = json_node_get_array (last_node);
+  g_assert_cmpuint (json_array_get_length (page), ==, 50);
+  first_name = g_strdup_printf ("t%06u", n_tasks - 50);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (page, 0), "name"),
+                   ==, first_name);
+  g_assert_null (reply_header (last, "Link"));
 }
 
 /* DELETE of a running task: 200, the task cancelled, and GET agrees */
@@ -880,6 +970,9 @@ test_malformed (Fixture       *f,
     { "GET", "/tasks?limit=1001", NULL, 400, "limit" },
     { "GET", "/tasks?limit=ten", NULL, 400, "limit" },
     { "GET", "/tasks?offset=-1", NULL, 400, "offset" },
+    { "GET", "/tasks?cursor=later", NULL, 400, "cursor: not a cursor" },
+    { "GET", "/tasks?cursor=0", NULL, 400, "cursor: not a cursor" },
+    { "GET", "/tasks?cursor=4&offset=2", NULL, 400, "cursor: give either" },
     { "GET", "/tasks?colour=red", NULL, 400, "colour" },
     { "PUT", "/tasks", "{}", 405, "PUT" },
     { "DELETE", "/tasks", NULL, 400, "status" },
@@ -1893,7 +1986,7 @@ test_history (Fixture       *f,
   /* the next page keeps the filters */
   paged = http (f, "GET", "/tasks?action=wait&limit=2", NULL, NULL);
   g_assert_cmpstr (reply_header (paged, "Link"), ==,
-                   "</tasks?action=wait&offset=2&limit=2>; rel=\"next\"");
+                   "</tasks?action=wait&limit=2&cursor=3>; rel=\"next\"");
 
   deleted = http (f, "DELETE", "/tasks?status=completed&action=wait", NULL, NULL);
   g_assert_cmpuint (reply_status (deleted), ==, 200);
@@ -2093,6 +2186,8 @@ main (int argc, char **argv)
   ADD ("/rest/actions", test_actions, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
+  ADD ("/rest/tasks/list-cursor", test_list_cursor, NULL);
+  ADD ("/rest/tasks/list-cursor-store", test_list_cursor, WITH_STORE);
   ADD ("/rest/tasks/list-filter", test_list_filter, NULL);
   ADD ("/rest/tasks/list-large", test_list_large, NULL);
   ADD ("/rest/tasks/list-large-store", test_list_large_store, WITH_STORE);

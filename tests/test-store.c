@@ -174,7 +174,7 @@ query (Fixture *fx, const EmTaskQuery *q, guint *out_total)
 
   em_engine_manager_query_tasks_async (fx->manager, q, NULL, got_result, &result);
   WAIT_RESULT (result);
-  tasks = em_engine_manager_query_tasks_finish (fx->manager, result, out_total, &error);
+  tasks = em_engine_manager_query_tasks_finish (fx->manager, result, out_total, NULL, &error);
   g_assert_no_error (error);
   return tasks;
 }
@@ -1131,7 +1131,7 @@ test_query_status_moved_on (Fixture *fx, gconstpointer data)
   g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
   g_assert_no_error (error);
   WAIT_RESULT (result);
-  found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, &error);
+  found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, NULL, &error);
   g_assert_no_error (error);
 
   g_assert_cmpuint (total, ==, 1);

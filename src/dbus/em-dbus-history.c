@@ -276,7 +276,8 @@ query_done_cb (GObject      *source,
   g_autoptr(GTask) task = NULL;
   Listing *listing;
 
-  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, &error);
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, NULL,
+                                                &error);
   if (tasks == NULL)
     {
       call_return_error (call, error);
@@ -434,7 +435,8 @@ count_done_cb (GObject      *source,
   g_autoptr(GPtrArray) tasks = NULL;
   guint total = 0;
 
-  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, &total, &error);
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, &total, NULL,
+                                                &error);
   if (tasks == NULL && answer->error == NULL)
     answer->error = g_steal_pointer (&error);
   answer->counts[count->status] = total;

@@ -21,6 +21,7 @@
 typedef struct {
   GPtrArray *tasks;
   guint      total;
+  guint64    next;       /* the cursor after the page, 0 on the last one */
 } QueryAnswer;
 
 static void
@@ -36,6 +37,7 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
   QueryAnswer *answer = g_new0 (QueryAnswer, 1);
   GSequence *seq = self->all;
   guint skipped = 0;
+  guint64 last = 0;
 
   /* one status: walk just its index */
   for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
@@ -51,10 +53,17 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
       if (!em_task_query_matches (query, entry->task))
         continue;
       answer->total++;
+      if (entry->item.serial <= query->after)
+        continue;
       if (skipped < query->offset)
         skipped++;
       else if (query->limit == 0 || answer->tasks->len < query->limit)
-        g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
+        {
+          g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
+          last = entry->item.serial;
+        }
+      else if (answer->next == 0)
+        answer->next = last;
     }
   return answer;
 }
@@ -75,7 +84,8 @@ query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   QueryAnswer *answer = g_new0 (QueryAnswer, 1);
 
-  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &error);
+  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &answer->next,
+                                               &error);
   if (answer->tasks == NULL)
     {
       query_answer_free (answer);
@@ -131,6 +141,7 @@ GPtrArray *
 em_engine_manager_query_tasks_finish (EmEngineManager  *self,
                                       GAsyncResult     *result,
                                       guint            *out_total,
+                                      guint64          *out_next,
                                       GError          **error)
 {
   QueryAnswer *answer;
@@ -143,6 +154,8 @@ em_engine_manager_query_tasks_finish (EmEngineManager  *self,
     return NULL;
   if (out_total != NULL)
     *out_total = answer->total;
+  if (out_next != NULL)
+    *out_next = answer->next;
   tasks = g_steal_pointer (&answer->tasks);
   query_answer_free (answer);
   return tasks;

@@ -183,7 +183,7 @@ guint64           em_engine_manager_get_committed_event_seq (EmEngineManager *se
 /**
  * em_engine_manager_query_tasks_async:
  * @query: filters (status mask, action, since ≤ created_at < until) and
- *   offset/limit, copied
+ *   after/offset/limit, copied
  *
  * All of history, oldest first: from the store (after every write queued
  * before the call, so a task scheduled just before is seen), else from memory.
@@ -195,10 +195,12 @@ void              em_engine_manager_query_tasks_async  (EmEngineManager     *sel
                                                         GAsyncReadyCallback  callback,
                                                         gpointer             user_data);
 /* Returns: (transfer container) (element-type JsonNode): task objects, as
- * em_task_to_json(); @out_total: how many match in all */
+ * em_task_to_json(); @out_total: how many match in all; @out_next: the
+ * query's `after` for the next page, 0 when no task follows this one */
 GPtrArray        *em_engine_manager_query_tasks_finish (EmEngineManager     *self,
                                                         GAsyncResult        *result,
                                                         guint               *out_total,
+                                                        guint64             *out_next,
                                                         GError             **error);
 /* one task by id, wherever it is; EM_ERROR_NOT_FOUND when it is nowhere */
 void              em_engine_manager_lookup_task_async  (EmEngineManager     *self,

@@ -57,10 +57,12 @@ gboolean   em_store_sql_load_finished (EmStoreDb          *self,
                                        guint               skip,
                                        EmFinishedCache    *out,
                                        GError            **error);
-/* (element-type JsonNode) sealed task objects, oldest first */
+/* (element-type JsonNode) sealed task objects, oldest first; @out_next: the
+ * serial of the last one when more follow, else 0 */
 GPtrArray *em_store_sql_query_tasks   (EmStoreDb          *self,
                                        const EmTaskQuery  *query,
                                        guint              *out_total,
+                                       guint64            *out_next,
                                        GError            **error);
 JsonNode  *em_store_sql_lookup_task   (EmStoreDb          *self,
                                        const char         *id,

@@ -218,31 +218,48 @@ bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
     bind_named_int (stmt, ":since", time_to_us (query->since));
   if (query->until != NULL)
     bind_named_int (stmt, ":until", time_to_us (query->until));
-  bind_named_int (stmt, ":limit", query->limit > 0 ? (gint64) query->limit : -1);
+  bind_named_int (stmt, ":after", (gint64) MIN (query->after, G_MAXINT64));
+  /* one row beyond the page tells whether another page follows */
+  bind_named_int (stmt, ":page", query->limit > 0 ? (gint64) query->limit + 1 : -1);
   bind_named_int (stmt, ":offset", query->offset);
 }
 
-/* runs @sql whose first column is a task's JSON, adding the nodes to @out */
+/* runs @sql whose columns are a task's JSON and serial, adding the nodes to
+ * @out up to the query's limit; @out_next: see em_store_sql_query_tasks() */
 static gboolean
-collect_tasks (EmStoreDb *self, const char *sql, const EmTaskQuery *query, GPtrArray *out, GError **error)
+collect_tasks (EmStoreDb         *self,
+               const char        *sql,
+               const EmTaskQuery *query,
+               GPtrArray         *out,
+               guint64           *out_next,
+               GError           **error)
 {
   sqlite3_stmt *stmt = NULL;
+  guint64 last = 0;
   int rc;
 
+  *out_next = 0;
   if (!em_store_sql_prepare (self, sql, &stmt, error))
     return FALSE;
-  if (query != NULL)
-    bind_query (stmt, query);
+  bind_query (stmt, query);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      JsonNode *node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
+      JsonNode *node;
 
+      if (query->limit > 0 && out->len == query->limit)
+        {
+          *out_next = last;
+          rc = SQLITE_DONE;
+          break;
+        }
+      node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
       if (node == NULL)
         {
           sqlite3_finalize (stmt);
           return FALSE;
         }
       g_ptr_array_add (out, node);
+      last = (guint64) sqlite3_column_int64 (stmt, 1);
     }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
@@ -257,17 +274,20 @@ GPtrArray *
 em_store_sql_query_tasks (EmStoreDb          *self,
                           const EmTaskQuery  *query,
                           guint              *out_total,
+                          guint64            *out_next,
                           GError            **error)
 {
   g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
-  g_autoptr(GString) rows_sql = g_string_new ("SELECT json FROM tasks");
+  g_autoptr(GString) rows_sql = g_string_new ("SELECT json, serial FROM tasks");
   g_autoptr(GPtrArray) items = NULL;
   sqlite3_stmt *stmt = NULL;
   int rc;
 
   append_where (count_sql, query);
   append_where (rows_sql, query);
-  g_string_append (rows_sql, " ORDER BY serial LIMIT :limit OFFSET :offset");
+  if (query->after > 0)
+    g_string_append (rows_sql, " AND serial > :after");
+  g_string_append (rows_sql, " ORDER BY serial LIMIT :page OFFSET :offset");
 
   if (!em_store_sql_prepare (self, count_sql->str, &stmt, error))
     return NULL;
@@ -283,7 +303,7 @@ em_store_sql_query_tasks (EmStoreDb          *self,
   sqlite3_finalize (stmt);
 
   items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  if (!collect_tasks (self, rows_sql->str, query, items, error))
+  if (!collect_tasks (self, rows_sql->str, query, items, out_next, error))
     return NULL;
   return g_steal_pointer (&items);
 }

@@ -50,6 +50,7 @@ typedef struct {
   GPtrArray   *items;
   JsonNode    *node;
   guint        total;
+  guint64      next;        /* OP_QUERY: the cursor of the next page */
   guint64      oldest_seq;
   GStrv        ids;
 } Op;
@@ -667,7 +668,8 @@ run_op (EmStore *self, Op *op)
       op_free (op);
       return FALSE;
     case OP_QUERY:
-      op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, &op->error);
+      op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, &op->next,
+                                            &op->error);
       break;
     case OP_LOOKUP:
       op->node = em_store_sql_lookup_task (&self->conn, op->id, &op->error);
@@ -1063,7 +1065,11 @@ em_store_query_tasks_async (EmStore             *self,
 }
 
 GPtrArray *
-em_store_query_tasks_finish (EmStore *self, GAsyncResult *result, guint *out_total, GError **error)
+em_store_query_tasks_finish (EmStore       *self,
+                             GAsyncResult  *result,
+                             guint         *out_total,
+                             guint64       *out_next,
+                             GError       **error)
 {
   g_autoptr(Op) op = finish_request (result, em_store_query_tasks_async, error);
 
@@ -1071,6 +1077,8 @@ em_store_query_tasks_finish (EmStore *self, GAsyncResult *result, guint *out_tot
     return NULL;
   if (out_total != NULL)
     *out_total = op->total;
+  if (out_next != NULL)
+    *out_next = op->next;
   return g_steal_pointer (&op->items);
 }
 

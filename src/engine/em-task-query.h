@@ -10,7 +10,10 @@ G_BEGIN_DECLS
  * @action: (nullable): only tasks of this action
  * @since: (nullable): only tasks created at or after this time
  * @until: (nullable): only tasks created strictly before this time
- * @offset: how many matching tasks to skip, oldest first
+ * @after: a cursor: only tasks with a serial above it are listed (0: from the
+ *   first); unlike the filters it leaves the total alone, which still counts
+ *   the matching tasks before it
+ * @offset: how many matching tasks to skip, oldest first, from @after on
  * @limit: at most this many; 0 means no limit
  *
  * A filter over all of history, in memory or in the store. Stack-allocate it,
@@ -21,6 +24,7 @@ typedef struct {
   char      *action;
   GDateTime *since;
   GDateTime *until;
+  guint64    after;
   guint      offset;
   guint      limit;
 } EmTaskQuery;
@@ -34,7 +38,7 @@ void     em_task_query_init    (EmTaskQuery       *query);
 void     em_task_query_clear   (EmTaskQuery       *query);
 void     em_task_query_copy    (EmTaskQuery       *dest,
                                 const EmTaskQuery *src);
-/* status, action and time filters; offset and limit are the caller's */
+/* status, action and time filters; after, offset and limit are the caller's */
 gboolean em_task_query_matches (const EmTaskQuery *query,
                                 EmTask            *task);
 

@@ -15,7 +15,6 @@
 
 typedef struct {
   GHashTable *params;
-  guint       offset;
   guint       limit;
 } Listing;
 
@@ -28,11 +27,15 @@ listing_free (gpointer data)
   g_free (listing);
 }
 
+/* @next: the serial of the page's last task when more follow, else 0. The
+ * next page starts after it rather than at an offset, so that tasks leaving
+ * the filter meanwhile (a pending task that starts) make it skip none. */
 static void
 respond_listing (SoupServerMessage *msg,
                  Listing           *listing,
                  GPtrArray         *tasks,
-                 guint              total)
+                 guint              total,
+                 guint64            next)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   g_autoptr(JsonArray) array = json_array_sized_new (tasks->len);
@@ -41,11 +44,9 @@ respond_listing (SoupServerMessage *msg,
 
   g_snprintf (total_text, sizeof total_text, "%u", total);
   soup_message_headers_replace (headers, "X-Total-Count", total_text);
-  if (tasks->len > 0 && (guint64) listing->offset + tasks->len < total)
+  if (next != 0)
     {
-      g_autofree char *link = em_rest_query_next_link (listing->params,
-                                                       listing->offset + tasks->len,
-                                                       listing->limit);
+      g_autofree char *link = em_rest_query_next_link (listing->params, listing->limit, next);
 
       soup_message_headers_replace (headers, "Link", link);
     }
@@ -71,7 +72,8 @@ list_from_indexes (EmRestContext     *ctx,
   EmTaskStatus status = EM_TASK_STATUS_N_STATUSES;
   guint total = 0;
 
-  if (filter->action != NULL || filter->since != NULL || filter->until != NULL)
+  if (filter->action != NULL || filter->since != NULL || filter->until != NULL ||
+      filter->after != 0)
     return FALSE;
   for (EmTaskStatus s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
     if (filter->statuses == EM_TASK_QUERY_STATUS (s))
@@ -87,7 +89,9 @@ list_from_indexes (EmRestContext     *ctx,
   nodes = g_ptr_array_new_full (tasks->len, (GDestroyNotify) json_node_unref);
   for (guint i = 0; i < tasks->len; i++)
     g_ptr_array_add (nodes, em_task_to_json (g_ptr_array_index (tasks, i)));
-  respond_listing (msg, listing, nodes, total);
+  respond_listing (msg, listing, nodes, total,
+                   tasks->len > 0 && (guint64) filter->offset + tasks->len < total
+                     ? em_task_get_serial (g_ptr_array_index (tasks, tasks->len - 1)) : 0);
   return TRUE;
 }
 
@@ -101,8 +105,10 @@ listed_cb (GObject      *source,
   SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
   guint total = 0;
+  guint64 next = 0;
   g_autoptr(GPtrArray) tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source),
-                                                                     result, &total, &error);
+                                                                     result, &total, &next,
+                                                                     &error);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
   if ((msg = em_rest_async_resume (async, &scope)) == NULL)
@@ -114,7 +120,7 @@ listed_cb (GObject      *source,
       return;
     }
 
-  respond_listing (msg, listing, tasks, total);
+  respond_listing (msg, listing, tasks, total, next);
   em_rest_async_done (async);
 }
 
@@ -136,7 +142,6 @@ em_rest_tasks_list (EmRestContext     *ctx,
 
   listing = g_new0 (Listing, 1);
   listing->params = query != NULL ? g_hash_table_ref (query) : NULL;
-  listing->offset = filter.offset;
   listing->limit = filter.limit;
   if (list_from_indexes (ctx, msg, &filter, listing))
     {

@@ -10,7 +10,7 @@
 #include "rest/em-rest-query.h"
 
 static const char * const filter_names[] = { "status", "action", "since", "until", NULL };
-static const char * const paging_names[] = { "limit", "offset", NULL };
+static const char * const paging_names[] = { "limit", "offset", "cursor", NULL };
 
 static gboolean
 parse_uint (const char  *name,
@@ -29,6 +29,30 @@ parse_uint (const char  *name,
       return FALSE;
     }
   *out = (guint) value;
+  return TRUE;
+}
+
+/* a cursor is the serial of the last task of a page; clients take it from
+ * the Link header rather than make one */
+static gboolean
+parse_cursor (const char  *text,
+              GHashTable  *params,
+              guint64     *out,
+              GError     **error)
+{
+  if (g_hash_table_contains (params, "offset"))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("cursor: give either cursor or offset, not both"));
+      return FALSE;
+    }
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, out, NULL))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("cursor: not a cursor of this service; take it from the "
+                             "Link header of the page before"));
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -122,7 +146,8 @@ check_known (GHashTable        *params,
         continue;
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    (flags & EM_REST_QUERY_PAGING) ?
-                   _("%s: unknown query parameter; use status, action, since, until, limit or offset") :
+                   _("%s: unknown query parameter; use status, action, since, until, limit, "
+                     "offset or cursor") :
                    _("%s: unknown query parameter; use status, action, since or until"),
                    key);
       return FALSE;
@@ -171,6 +196,9 @@ em_rest_query_parse (GHashTable        *params,
     return FALSE;
   if ((text = g_hash_table_lookup (params, "offset")) != NULL &&
       !parse_uint ("offset", text, 0, G_MAXUINT, &query->offset, error))
+    return FALSE;
+  if ((text = g_hash_table_lookup (params, "cursor")) != NULL &&
+      !parse_cursor (text, params, &query->after, error))
     return FALSE;
   return TRUE;
 }
@@ -223,8 +251,8 @@ em_rest_query_has_filter (GHashTable *params)
 
 char *
 em_rest_query_next_link (GHashTable *params,
-                         guint       offset,
-                         guint       limit)
+                         guint       limit,
+                         guint64     cursor)
 {
   GString *link = g_string_new ("</tasks?");
 
@@ -239,6 +267,6 @@ em_rest_query_next_link (GHashTable *params,
       g_string_append_uri_escaped (link, value, NULL, FALSE);
       g_string_append_c (link, '&');
     }
-  g_string_append_printf (link, "offset=%u&limit=%u>; rel=\"next\"", offset, limit);
+  g_string_append_printf (link, "limit=%u&cursor=%" G_GUINT64_FORMAT ">; rel=\"next\"", limit, cursor);
   return g_string_free (link, FALSE);
 }

@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 /* which query parameters a /tasks request may carry */
 typedef enum {
   EM_REST_QUERY_FILTERS = 1 << 0,  /* status, action, since, until */
-  EM_REST_QUERY_PAGING  = 1 << 1,  /* limit, offset */
+  EM_REST_QUERY_PAGING  = 1 << 1,  /* limit, offset, cursor */
 } EmRestQueryFlags;
 
 /**
@@ -20,7 +20,8 @@ typedef enum {
  * @query: (out caller-allocates): initialized here, cleared by the caller
  *
  * `status` takes one status or a comma-separated list; `since` and `until` are
- * RFC 3339 times with a zone. Errors are EM_ERROR_INVALID_ARGUMENT and start
+ * RFC 3339 times with a zone; `cursor` (not with `offset`) sets the query's
+ * `after`. Errors are EM_ERROR_INVALID_ARGUMENT and start
  * with the parameter's name.
  */
 gboolean em_rest_query_parse     (GHashTable        *params,
@@ -36,9 +37,10 @@ gboolean em_rest_query_check_encoded (const char    *encoded,
                                       GError       **error);
 /* whether any of status, action, since, until is present */
 gboolean em_rest_query_has_filter (GHashTable       *params);
-/* `</tasks?…&offset=N&limit=M>; rel="next"`, keeping every filter of @params */
+/* `</tasks?…&limit=M&cursor=C>; rel="next"`, keeping every filter of @params;
+ * @cursor is the serial of the page's last task */
 char    *em_rest_query_next_link (GHashTable        *params,
-                                  guint              offset,
-                                  guint              limit);
+                                  guint              limit,
+                                  guint64            cursor);
 
 G_END_DECLS

@@ -58,7 +58,8 @@ counted_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   guint total = 0;
 
-  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, &total, &error);
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, &total, NULL,
+                                                &error);
   if (tasks != NULL)
     json_object_set_int_member (doc->counts, call->status, total);
   else if (doc->error == NULL)
