@@ -129,7 +129,7 @@ pipeline_op_free (gpointer data)
   gst_clear_object (&op->pipeline);
   gst_clear_object (&op->source);
   g_free (op->description);
-  g_clear_pointer (&op->controls, em_gst_source_controls_free);
+  g_clear_pointer (&op->controls, em_gst_source_controls_unref);
   g_clear_error (&op->error);
   g_free (op);
 }
@@ -244,7 +244,7 @@ teardown (EmGstCamera *self)
       /* queued behind its own start, if that is still running; the next
        * pipeline starts after it, so no frame of this one reaches a capture */
       g_thread_pool_push (self->worker, pipeline_op_new (self->pipeline, GST_STATE_NULL), NULL);
-      g_clear_pointer (&self->controls, em_gst_source_controls_free);
+      g_clear_pointer (&self->controls, em_gst_source_controls_unref);
       gst_clear_object (&self->source);
       gst_clear_object (&self->pipeline);
     }

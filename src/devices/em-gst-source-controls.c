@@ -20,6 +20,7 @@ typedef enum {
 
 struct _EmGstSourceControls
 {
+  gatomicrefcount ref_count;
   Kind            kind;
   GstElement     *source;
   EmV4l2Controls *v4l2;
@@ -48,6 +49,7 @@ em_gst_source_controls_new (GstElement *source)
   EmGstSourceControls *self = g_new0 (EmGstSourceControls, 1);
   const char *name;
 
+  g_atomic_ref_count_init (&self->ref_count);
   if (source == NULL)
     return self;
 
@@ -83,10 +85,19 @@ em_gst_source_controls_new (GstElement *source)
   return self;
 }
 
-void
-em_gst_source_controls_free (EmGstSourceControls *self)
+EmGstSourceControls *
+em_gst_source_controls_ref (EmGstSourceControls *self)
 {
-  if (self == NULL)
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+em_gst_source_controls_unref (EmGstSourceControls *self)
+{
+  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
     return;
   gst_clear_object (&self->source);
   em_v4l2_controls_free (self->v4l2);

@@ -20,7 +20,8 @@ typedef struct _EmGstSourceControls EmGstSourceControls;
 
 /* may open the source's device (v4l2src) to list its controls */
 EmGstSourceControls *em_gst_source_controls_new        (GstElement          *source);
-void                 em_gst_source_controls_free       (EmGstSourceControls *self);
+EmGstSourceControls *em_gst_source_controls_ref        (EmGstSourceControls *self);
+void                 em_gst_source_controls_unref      (EmGstSourceControls *self);
 
 /* main context, at the start of each capture */
 void                 em_gst_source_controls_apply      (EmGstSourceControls *self,
@@ -29,6 +30,6 @@ void                 em_gst_source_controls_apply      (EmGstSourceControls *sel
                                                         gboolean            *out_exposure_applied,
                                                         gboolean            *out_gain_applied);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmGstSourceControls, em_gst_source_controls_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmGstSourceControls, em_gst_source_controls_unref)
 
 G_END_DECLS
