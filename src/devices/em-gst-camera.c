@@ -17,10 +17,11 @@
 /* a capture waits out its exposure on a main-context timer, then takes the next
  * frame the live pipeline delivers. frames arrive on the streaming thread, which
  * only copies the pixels and hands them over under the lock; everything else,
- * bus messages included, happens on the main context, except the pipeline's
- * state changes: starting one opens the device (a v4l2 probe, a GenICam
- * discovery) and stopping one joins its streaming threads, either of which can
- * take seconds, so a worker runs them. */
+ * bus messages included, happens on the main context, except what talks to the
+ * device: starting a pipeline opens it (a v4l2 probe, a GenICam discovery),
+ * applying a capture's exposure and gain is an ioctl or a network round trip,
+ * and stopping a pipeline joins its streaming threads, any of which can take
+ * seconds, so a worker runs them. */
 
 #define SINK_NAME            "em_camera_sink"
 #define PROGRESS_INTERVAL_MS 50
@@ -56,10 +57,10 @@ struct _EmGstCamera
   gboolean      starting;
   GError       *start_error;    /* what the bus said meanwhile */
   guint32       start_error_seqnum;
-  /* starts and stops pipelines one at a time, in order, so a device is
-   * released before the next pipeline opens it */
+  /* starts pipelines, applies controls and stops pipelines one at a time, in
+   * order, so a device is released before the next pipeline opens it */
   GThreadPool  *worker;
-  GSource      *started_source; /* woken from the worker */
+  GSource      *answered_source; /* woken from the worker */
 
   /* shared with the streaming thread */
   GMutex        lock;
@@ -67,7 +68,7 @@ struct _EmGstCamera
   gboolean      armed;
   GstClockTime  not_before;     /* running time the capture started at */
   EmFrame      *frame;
-  GPtrArray    *started;        /* (element-type PipelineOp) answered starts */
+  GPtrArray    *answered;       /* (element-type PipelineOp) starts and applications done */
 };
 
 G_DEFINE_FINAL_TYPE (EmGstCamera, em_gst_camera, EM_TYPE_CAMERA)
@@ -83,10 +84,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+typedef struct _PipelineOp PipelineOp;
+
 typedef struct
 {
   gdouble         exposure_ms;
   gdouble         gain;
+  PipelineOp     *applying;      /* the worker's step it waits for, if any */
   gboolean        exposure_applied;
   gboolean        gain_applied;
   gint64          started_us;
@@ -98,26 +102,38 @@ typedef struct
   GSource        *cancel_source;
 } Capture;
 
-/* a state change for the worker */
-typedef struct
+typedef enum {
+  OP_START,
+  OP_APPLY,
+  OP_STOP,
+} OpKind;
+
+/* a step for the worker */
+struct _PipelineOp
 {
+  OpKind               kind;
   GstElement          *pipeline;
-  GstState             target;
   GstElement          *source;       /* a start's */
   char                *description;  /* a start's */
-  EmGstSourceControls *controls;     /* what a start found */
-  gboolean             failed;
+  EmGstSourceControls *controls;     /* what a start found, what an application sets */
+  gboolean             failed;       /* a start's */
   GError              *error;        /* GStreamer's reason, when it gave one */
   guint32              error_seqnum;
-} PipelineOp;
+  gdouble              exposure_ms;  /* an application's */
+  gdouble              gain;
+  gboolean             exposure_applied;
+  gboolean             gain_applied;
+  gint64               applied_us;   /* monotonic time the source had them */
+  GstClockTime         applied_at;   /* the same, as running time */
+};
 
 static PipelineOp *
-pipeline_op_new (GstElement *pipeline, GstState target)
+pipeline_op_new (GstElement *pipeline, OpKind kind)
 {
   PipelineOp *op = g_new0 (PipelineOp, 1);
 
   op->pipeline = gst_object_ref (pipeline);
-  op->target = target;
+  op->kind = kind;
   return op;
 }
 
@@ -241,9 +257,10 @@ teardown (EmGstCamera *self)
   g_clear_error (&self->start_error);
   if (self->pipeline != NULL)
     {
-      /* queued behind its own start, if that is still running; the next
-       * pipeline starts after it, so no frame of this one reaches a capture */
-      g_thread_pool_push (self->worker, pipeline_op_new (self->pipeline, GST_STATE_NULL), NULL);
+      /* queued behind its own start and applications, if those are still
+       * running; the next pipeline starts after it, so no frame of this one
+       * reaches a capture */
+      g_thread_pool_push (self->worker, pipeline_op_new (self->pipeline, OP_STOP), NULL);
       g_clear_pointer (&self->controls, em_gst_source_controls_unref);
       gst_clear_object (&self->source);
       gst_clear_object (&self->pipeline);
@@ -609,7 +626,7 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   self->pipeline = g_steal_pointer (&pipeline);
   attach_sim_sources (self);
 
-  start = pipeline_op_new (self->pipeline, GST_STATE_PLAYING);
+  start = pipeline_op_new (self->pipeline, OP_START);
   start->source = self->source != NULL ? gst_object_ref (self->source) : NULL;
   start->description = g_strdup (self->source_description);
   self->starting = TRUE;
@@ -618,21 +635,9 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   return TRUE;
 }
 
-/* the worker: a state change that may block */
 static void
-worker_run (gpointer data, gpointer user_data)
+worker_start (PipelineOp *op)
 {
-  EmGstCamera *self = user_data;
-  PipelineOp *op = data;
-
-  if (op->target == GST_STATE_NULL)
-    {
-      /* joins the streaming threads */
-      gst_element_set_state (op->pipeline, GST_STATE_NULL);
-      pipeline_op_free (op);
-      return;
-    }
-
   /* a v4l2 source's controls are read from the device */
   op->controls = em_gst_source_controls_new (op->source);
   if (gst_element_set_state (op->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
@@ -648,11 +653,45 @@ worker_run (gpointer data, gpointer user_data)
           op->error_seqnum = GST_MESSAGE_SEQNUM (message);
         }
     }
+}
+
+static void
+worker_apply (PipelineOp *op)
+{
+  em_gst_source_controls_apply (op->controls, op->exposure_ms, op->gain,
+                                &op->exposure_applied, &op->gain_applied);
+  /* the exposure counts from here, and no earlier frame shows these settings */
+  op->applied_us = g_get_monotonic_time ();
+  op->applied_at = gst_element_get_current_running_time (op->pipeline);
+}
+
+/* the worker: a step that may block */
+static void
+worker_run (gpointer data, gpointer user_data)
+{
+  EmGstCamera *self = user_data;
+  PipelineOp *op = data;
+
+  switch (op->kind)
+    {
+    case OP_STOP:
+      /* joins the streaming threads */
+      gst_element_set_state (op->pipeline, GST_STATE_NULL);
+      pipeline_op_free (op);
+      return;
+    case OP_START:
+      worker_start (op);
+      break;
+    case OP_APPLY:
+    default:
+      worker_apply (op);
+      break;
+    }
 
   g_mutex_lock (&self->lock);
-  g_ptr_array_add (self->started, op);
+  g_ptr_array_add (self->answered, op);
   g_mutex_unlock (&self->lock);
-  g_source_set_ready_time (self->started_source, 0);
+  g_source_set_ready_time (self->answered_source, 0);
 }
 
 static gboolean
@@ -713,65 +752,95 @@ schedule_exposure_tick (EmGstCamera *self, Capture *capture)
   g_source_attach (capture->exposure_timer, self->context);
 }
 
-/* the exposure starts once the pipeline runs */
+/* the worker gives the source the capture's settings; the exposure starts
+ * once it has them */
 static void
 begin_capture (EmGstCamera *self)
 {
   Capture *capture = g_task_get_task_data (self->pending);
+  PipelineOp *apply = pipeline_op_new (self->pipeline, OP_APPLY);
 
-  capture->started_us = g_get_monotonic_time ();
-  capture->not_before = gst_element_get_current_running_time (self->pipeline);
-  em_gst_source_controls_apply (self->controls, capture->exposure_ms, capture->gain,
-                                &capture->exposure_applied, &capture->gain_applied);
+  apply->controls = em_gst_source_controls_ref (self->controls);
+  apply->exposure_ms = capture->exposure_ms;
+  apply->gain = capture->gain;
+  capture->applying = apply;
+  g_thread_pool_push (self->worker, apply, NULL);
+}
+
+static void
+pipeline_started (EmGstCamera *self, PipelineOp *op)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->starting = FALSE;
+  /* the bus watch and the worker each take the errors they find first:
+   * the earliest tells the cause ("no such file"), a later one only
+   * that the start failed */
+  if (op->error != NULL &&
+      (self->start_error == NULL || op->error_seqnum < self->start_error_seqnum))
+    error = g_steal_pointer (&op->error);
+  else
+    error = g_steal_pointer (&self->start_error);
+  if (error == NULL && op->failed)
+    error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                         _("The camera pipeline “%s” cannot be started"), op->description);
+  if (error != NULL)
+    {
+      /* a waiting capture reports it; otherwise the log must */
+      if (self->pending == NULL)
+        g_warning ("%s", error->message);
+      teardown (self);
+      finish_capture (self, NULL, g_steal_pointer (&error));
+      return;
+    }
+
+  g_debug ("camera pipeline running: %s", op->description);
+  self->controls = g_steal_pointer (&op->controls);
+  if (self->pending != NULL)
+    begin_capture (self);
+}
+
+static void
+controls_applied (EmGstCamera *self, PipelineOp *op)
+{
+  Capture *capture = self->pending != NULL ? g_task_get_task_data (self->pending) : NULL;
+
+  /* the capture that asked ended meanwhile; @op is still alive, so no later
+   * capture can be waiting for another step at its address */
+  if (capture == NULL || capture->applying != op)
+    return;
+
+  capture->applying = NULL;
+  capture->exposure_applied = op->exposure_applied;
+  capture->gain_applied = op->gain_applied;
+  capture->started_us = op->applied_us;
+  capture->not_before = op->applied_at;
   schedule_exposure_tick (self, capture);
 }
 
 static gboolean
-started_cb (gpointer user_data)
+answered_cb (gpointer user_data)
 {
   EmGstCamera *self = user_data;
-  g_autoptr(GPtrArray) started = NULL;
+  g_autoptr(GPtrArray) answered = NULL;
 
   g_mutex_lock (&self->lock);
-  started = g_steal_pointer (&self->started);
-  self->started = g_ptr_array_new_with_free_func (pipeline_op_free);
+  answered = g_steal_pointer (&self->answered);
+  self->answered = g_ptr_array_new_with_free_func (pipeline_op_free);
   g_mutex_unlock (&self->lock);
 
-  for (guint i = 0; i < started->len; i++)
+  for (guint i = 0; i < answered->len; i++)
     {
-      PipelineOp *op = g_ptr_array_index (started, i);
-      g_autoptr(GError) error = NULL;
+      PipelineOp *op = g_ptr_array_index (answered, i);
 
       /* torn down meanwhile: its stop is queued */
       if (op->pipeline != self->pipeline)
         continue;
 
-      self->starting = FALSE;
-      /* the bus watch and the worker each take the errors they find first:
-       * the earliest tells the cause ("no such file"), a later one only
-       * that the start failed */
-      if (op->error != NULL &&
-          (self->start_error == NULL || op->error_seqnum < self->start_error_seqnum))
-        error = g_steal_pointer (&op->error);
+      if (op->kind == OP_START)
+        pipeline_started (self, op);
       else
-        error = g_steal_pointer (&self->start_error);
-      if (error == NULL && op->failed)
-        error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
-                             _("The camera pipeline “%s” cannot be started"), op->description);
-      if (error != NULL)
-        {
-          /* a waiting capture reports it; otherwise the log must */
-          if (self->pending == NULL)
-            g_warning ("%s", error->message);
-          teardown (self);
-          finish_capture (self, NULL, g_steal_pointer (&error));
-          continue;
-        }
-
-      g_debug ("camera pipeline running: %s", op->description);
-      self->controls = g_steal_pointer (&op->controls);
-      if (self->pending != NULL)
-        begin_capture (self);
+        controls_applied (self, op);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -867,10 +936,10 @@ em_gst_camera_constructed (GObject *object)
   g_source_set_name (self->frame_source, "[engine-manager] camera frame");
   g_source_set_callback (self->frame_source, frame_ready_cb, self, NULL);
   g_source_attach (self->frame_source, self->context);
-  self->started_source = g_source_new (&frame_source_funcs, sizeof (GSource));
-  g_source_set_name (self->started_source, "[engine-manager] camera started");
-  g_source_set_callback (self->started_source, started_cb, self, NULL);
-  g_source_attach (self->started_source, self->context);
+  self->answered_source = g_source_new (&frame_source_funcs, sizeof (GSource));
+  g_source_set_name (self->answered_source, "[engine-manager] camera worker");
+  g_source_set_callback (self->answered_source, answered_cb, self, NULL);
+  g_source_attach (self->answered_source, self->context);
 
   /* start streaming now, so the first capture takes a frame instead of a pipeline
    * start; a failure here is reported again by each capture until one succeeds */
@@ -885,11 +954,12 @@ em_gst_camera_dispose (GObject *object)
 
   teardown (self);
   /* waits for the stops, so no streaming thread calls back into us; a start
-   * stuck opening its device holds this up as long as it holds the device */
+   * stuck opening its device, or an application stuck setting its controls,
+   * holds this up as long as the device does not answer */
   if (self->worker != NULL)
     g_thread_pool_free (g_steal_pointer (&self->worker), FALSE, TRUE);
   clear_source (&self->frame_source);
-  clear_source (&self->started_source);
+  clear_source (&self->answered_source);
   g_clear_object (&self->stage);
   g_clear_object (&self->focus);
 
@@ -902,7 +972,7 @@ em_gst_camera_finalize (GObject *object)
   EmGstCamera *self = EM_GST_CAMERA (object);
 
   g_clear_pointer (&self->frame, em_frame_unref);
-  g_clear_pointer (&self->started, g_ptr_array_unref);
+  g_clear_pointer (&self->answered, g_ptr_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->source_description);
   g_mutex_clear (&self->lock);
@@ -1003,8 +1073,8 @@ static void
 em_gst_camera_init (EmGstCamera *self)
 {
   g_mutex_init (&self->lock);
-  self->started = g_ptr_array_new_with_free_func (pipeline_op_free);
-  /* one thread at most: state changes run in the order they were asked for */
+  self->answered = g_ptr_array_new_with_free_func (pipeline_op_free);
+  /* one thread at most: its steps run in the order they were asked for */
   self->worker = g_thread_pool_new (worker_run, self, 1, FALSE, NULL);
 }
 

@@ -23,7 +23,8 @@ EmGstSourceControls *em_gst_source_controls_new        (GstElement          *sou
 EmGstSourceControls *em_gst_source_controls_ref        (EmGstSourceControls *self);
 void                 em_gst_source_controls_unref      (EmGstSourceControls *self);
 
-/* main context, at the start of each capture */
+/* at the start of each capture; may block on the device (an ioctl, a GenICam
+ * network round trip), so never on the main context */
 void                 em_gst_source_controls_apply      (EmGstSourceControls *self,
                                                         gdouble              exposure_ms,
                                                         gdouble              gain,
