@@ -23,6 +23,7 @@
 #include "engine/em-action-private.h"
 #include "engine/em-error.h"
 #include "engine/em-time.h"
+#include "em-test-gate-src.h"
 #include "em-test-util.h"
 
 #define WIDTH  320
@@ -695,6 +696,191 @@ test_stuck_stop_keeps_loop_free (void)
   em_test_rmdir (dir);
 }
 
+/* the watchdog's rescue: lets the stuck setter go */
+static void
+gate_open (gpointer data, gpointer unused)
+{
+  em_test_gate_src_open (data);
+}
+
+static gpointer
+gate_open_later (gpointer data)
+{
+  g_usleep (100 * 1000);
+  em_test_gate_src_open (data);
+  return NULL;
+}
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* a GenICam camera (the gated stand-in for aravissrc), running, its gate closed */
+static EmCamera *
+gated_camera_new (EmTestGateSrc **out_gate)
+{
+  EmCamera *camera = em_gst_camera_new ("aravissrc", WIDTH, HEIGHT);
+  g_autoptr(GstElement) source = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  Run run;
+
+  g_assert_true (EM_IS_TEST_GATE_SRC (source));
+  /* once through with the gate open, so the pipeline runs */
+  capture (camera, 5.0, NULL, &run);
+  g_assert_no_error (run.error);
+  run_clear (&run);
+
+  em_test_gate_src_close (EM_TEST_GATE_SRC (source));
+  *out_gate = EM_TEST_GATE_SRC (g_steal_pointer (&source));
+  return camera;
+}
+
+/* a camera slow to take its exposure and gain (a GenICam camera answering late
+ * on the network, a UVC driver stuck in an ioctl) leaves the main loop free,
+ * and the exposure counts from when the camera has them */
+static void
+test_slow_controls_keep_loop_free (void)
+{
+  g_autoptr(EmTestGateSrc) gate = NULL;
+  g_autoptr(EmCamera) camera = gated_camera_new (&gate);
+  gboolean ticked = FALSE;
+  gboolean applied = FALSE;
+  gdouble exposure_us = 0.0, gain_db = 0.0;
+  gint64 opened_us;
+  Watchdog watchdog;
+  Run run;
+
+  watchdog_start (&watchdog, 10, gate_open, gate);
+  run_init (&run);
+  em_camera_capture_async (camera, 200.0, 6.0, NULL, progress_cb, &run, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (em_test_gate_src_reached (gate), 10000);
+  g_timeout_add (100, set_flag_cb, &ticked);
+  EM_TEST_WAIT_UNTIL (ticked, 10000);
+  g_assert_true (watchdog_stop (&watchdog));
+  /* the timer fired while the camera was still taking the settings, and the
+   * exposure has not begun */
+  g_assert_true (em_test_gate_src_is_waiting (gate));
+  g_assert_false (run.done);
+  g_assert_cmpuint (run.progress->len, ==, 0);
+
+  opened_us = g_get_monotonic_time ();
+  em_test_gate_src_open (gate);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  g_assert_cmpint (run.finished_us - opened_us, >=, 200 * 1000);
+  g_assert_cmpfloat (em_frame_get_exposure (run.frame, &applied), ==, 200.0);
+  g_assert_true (applied);
+  g_assert_cmpfloat (em_frame_get_gain (run.frame, &applied), ==, 6.0);
+  g_assert_true (applied);
+  /* in aravissrc's units */
+  g_object_get (gate, "exposure", &exposure_us, "gain", &gain_db, NULL);
+  g_assert_cmpfloat (exposure_us, ==, 200000.0);
+  g_assert_cmpfloat (gain_db, ==, 6.0);
+  run_clear (&run);
+}
+
+/* a capture cancelled (or timed out) while the camera takes its settings ends
+ * at once; the next one waits its turn and gets its own settings, and the
+ * camera can go while a setting is still in flight */
+static void
+test_cancel_while_applying (void)
+{
+  g_autoptr(EmTestGateSrc) gate = NULL;
+  g_autoptr(EmCamera) camera = gated_camera_new (&gate);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) second_cancellable = g_cancellable_new ();
+  gboolean applied = FALSE;
+  gdouble gain_db = 0.0;
+  gpointer alive = NULL;
+  GThread *opener;
+  Watchdog watchdog;
+  Run run;
+
+  watchdog_start (&watchdog, 10, gate_open, gate);
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 1.0, cancellable, progress_cb, &run, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (em_test_gate_src_reached (gate), 10000);
+  g_cancellable_cancel (cancellable);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_true (watchdog_stop (&watchdog));
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (em_test_gate_src_is_waiting (gate));
+  g_assert_false (em_camera_is_capturing (camera));
+  run_clear (&run);
+
+  /* the next capture waits behind the setting in flight, then gets its own */
+  run_init (&run);
+  em_camera_capture_async (camera, 50.0, 3.0, NULL, progress_cb, &run, captured_cb, &run);
+  em_test_run_for (200);
+  g_assert_false (run.done);
+  em_test_gate_src_open (gate);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  g_assert_cmpfloat (em_frame_get_gain (run.frame, &applied), ==, 3.0);
+  g_assert_true (applied);
+  g_object_get (gate, "gain", &gain_db, NULL);
+  g_assert_cmpfloat (gain_db, ==, 3.0);
+  run_clear (&run);
+
+  /* dropped while its source is stuck in a setter: the camera waits for it
+   * as it waits for a stop, and goes */
+  em_test_gate_src_close (gate);
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 0.0, second_cancellable, progress_cb, &run, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (em_test_gate_src_reached (gate), 10000);
+  g_cancellable_cancel (second_cancellable);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  run_clear (&run);
+  alive = camera;
+  g_object_add_weak_pointer (G_OBJECT (camera), &alive);
+  opener = g_thread_new ("opener", gate_open_later, gate);
+  g_clear_object (&camera);
+  g_thread_join (opener);
+  g_assert_null (alive);
+}
+
+/* the device fails while the camera takes its settings: the capture fails
+ * with its message, and the rebuilt pipeline starts once the old device has
+ * answered */
+static void
+test_error_while_applying (void)
+{
+  g_autoptr(EmTestGateSrc) gate = NULL;
+  g_autoptr(EmCamera) camera = gated_camera_new (&gate);
+  g_autoptr(GstElement) rebuilt = NULL;
+  Watchdog watchdog;
+  Run run;
+
+  watchdog_start (&watchdog, 10, gate_open, gate);
+  g_test_expect_message ("em-devices", G_LOG_LEVEL_WARNING, "*Device went away.*");
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 0.0, NULL, progress_cb, &run, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (em_test_gate_src_reached (gate), 10000);
+  post_error_cb (camera);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_true (watchdog_stop (&watchdog));
+  g_test_assert_expected_messages ();
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (run.error->message, "Device went away."));
+  g_assert_true (source_gone (camera));
+  g_assert_true (em_test_gate_src_is_waiting (gate));
+  run_clear (&run);
+
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 0.0, NULL, progress_cb, &run, captured_cb, &run);
+  em_test_run_for (200);
+  g_assert_false (run.done);
+  em_test_gate_src_open (gate);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  rebuilt = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+  g_assert_true (rebuilt != GST_ELEMENT (gate));
+  run_clear (&run);
+}
+
 static void
 test_device_comes_back (void)
 {
@@ -902,6 +1088,7 @@ main (int argc, char **argv)
 
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  em_test_gate_src_register ();
 
   g_test_add_func ("/camera/capture/png", test_capture_png);
   g_test_add_func ("/camera/switch-source", test_switch_source);
@@ -917,6 +1104,9 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/error/device-comes-back", test_device_comes_back);
   g_test_add_func ("/camera/start/slow-open-keeps-loop-free", test_slow_start_keeps_loop_free);
   g_test_add_func ("/camera/stop/stuck-source-keeps-loop-free", test_stuck_stop_keeps_loop_free);
+  g_test_add_func ("/camera/controls/slow-apply-keeps-loop-free", test_slow_controls_keep_loop_free);
+  g_test_add_func ("/camera/controls/cancel-while-applying", test_cancel_while_applying);
+  g_test_add_func ("/camera/controls/error-while-applying", test_error_while_applying);
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
