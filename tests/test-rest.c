@@ -26,6 +26,8 @@
 #define STORE_KEEP_FINISHED 2
 /* fixture data: the built-in actions and one that ignores cancellation */
 #define WITH_STUBBORN GUINT_TO_POINTER (2)
+/* fixture data: both */
+#define WITH_STORE_STUBBORN GUINT_TO_POINTER (3)
 
 /* the engine and the server in this process, on a free loopback port, driven
  * over real sockets the way clients drive the daemon */
@@ -58,7 +60,7 @@ fixture_set_up (Fixture       *f,
   g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
 
   em_builtin_actions_register (registry);
-  if (data == WITH_STUBBORN)
+  if (data == WITH_STUBBORN || data == WITH_STORE_STUBBORN)
     {
       g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
 
@@ -66,7 +68,7 @@ fixture_set_up (Fixture       *f,
     }
   f->manager = em_engine_manager_new (registry, devices, f->data_dir);
   f->server = em_rest_server_new (f->manager);
-  if (data == WITH_STORE)
+  if (data == WITH_STORE || data == WITH_STORE_STUBBORN)
     {
       g_object_set (f->manager, "keep-finished", STORE_KEEP_FINISHED, NULL);
       g_assert_true (em_engine_manager_open_store (f->manager, &error));
@@ -1913,6 +1915,42 @@ total_count (Fixture    *f,
   return (guint) g_ascii_strtoull (reply_header (reply, "X-Total-Count"), NULL, 10);
 }
 
+/* with a store: until the action returns, the cancelled task is not history,
+ * and DELETE /tasks, GET /tasks/{id} and the listing agree on that */
+static void
+test_cancel_unheeded_delete (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"deaf\",\"action\":\"stubborn\","
+                                        "\"parameters\":{\"duration\":4000}}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, NULL);
+  g_autoptr(Reply) kept = NULL;
+  g_autoptr(Reply) got = NULL;
+  g_autoptr(Reply) deleted = NULL;
+  g_autoptr(Reply) gone = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  guint returned = em_test_stubborn_get_returned ();
+
+  cancel_running (f, id);
+  kept = http (f, "DELETE", "/tasks?status=cancelled", NULL, NULL);
+  g_assert_cmpuint (reply_status (kept), ==, 200);
+  node = reply_json (kept);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "deleted"), ==, 0);
+  got = http (f, "GET", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (got), ==, 200);
+  g_assert_cmpuint (total_count (f, "/tasks?status=cancelled"), ==, 1);
+  g_assert_cmpuint (em_test_stubborn_get_returned (), ==, returned);
+
+  EM_TEST_WAIT_UNTIL (em_test_stubborn_get_returned () > returned, TIMEOUT_MS);
+  g_clear_pointer (&node, json_node_unref);
+  deleted = http (f, "DELETE", "/tasks?status=cancelled", NULL, NULL);
+  node = reply_json (deleted);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "deleted"), ==, 1);
+  gone = http (f, "GET", path, NULL, NULL);
+  assert_problem (gone, 404, id);
+  g_assert_cmpuint (total_count (f, "/tasks?status=cancelled"), ==, 0);
+}
+
 static void
 test_history (Fixture       *f,
               gconstpointer  data)
@@ -2193,6 +2231,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/list-large-store", test_list_large_store, WITH_STORE);
   ADD ("/rest/tasks/cancel", test_cancel, NULL);
   ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
+  ADD ("/rest/tasks/cancel-unheeded-delete", test_cancel_unheeded_delete, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);

@@ -19,6 +19,7 @@
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
 #include "engine/em-finished-cache.h"
+#include "em-test-stubborn-action.h"
 #include "em-test-util.h"
 
 /* outside the stage's travel: fails at run time */
@@ -52,6 +53,11 @@ new_manager (Fixture *fx)
   EmEngineManager *manager;
 
   em_builtin_actions_register (registry);
+  {
+    g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
+
+    em_action_registry_add (registry, stubborn);
+  }
   manager = em_engine_manager_new (registry, devices, fx->data_dir);
   g_signal_connect (manager, "event", G_CALLBACK (on_event), fx);
   return manager;
@@ -1050,6 +1056,57 @@ test_delete (Fixture *fx, gconstpointer data)
   }
 }
 
+/* a cancelled action that goes on running (it ignores its cancellable): the
+ * task is cancelled at once, but it is not history until the action returns.
+ * Deletion and retention leave it and do not count it meanwhile: memory and
+ * the database agree, and a restart still finds it */
+static void
+test_delete_unreturned (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *id = NULL;
+  guint returned = em_test_stubborn_get_returned ();
+  guint count = G_MAXUINT;
+
+  open_manager (fx, 50);
+  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 4000}")));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_CANCELLED);
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 0);
+  g_object_set (fx->manager, "retention-max-age", 0.05, "retention-max-tasks", 1, NULL);
+  em_test_run_for (100);
+  g_assert_cmpuint (prune (fx), ==, 0);
+  g_object_set (fx->manager, "retention-max-age", 0.0, "retention-max-tasks", 0, NULL);
+
+  stored = query_all (fx);
+  g_assert_cmpuint (stored->len, ==, 1);
+  g_assert_cmpstr (status_of (json_node_get_object (g_ptr_array_index (stored, 0))), ==, "cancelled");
+  g_assert_cmpuint (em_test_stubborn_get_returned (), ==, returned);
+
+  /* once it has returned, it is history like any other */
+  EM_TEST_WAIT_UNTIL (em_test_stubborn_get_returned () > returned, 10000);
+  close_manager (fx);
+  open_manager (fx, 50);
+  g_assert_cmpstr (status_of (lookup_object (fx, id, &node)), ==, "cancelled");
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 1);
+  g_assert_null (em_engine_manager_get_task (fx->manager, id));
+  g_clear_pointer (&stored, g_ptr_array_unref);
+  stored = query_all (fx);
+  g_assert_cmpuint (stored->len, ==, 0);
+}
+
 static void
 test_query_filters (Fixture *fx, gconstpointer data)
 {
@@ -1722,6 +1779,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database", test_failure_database);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
+  ADD ("/store/delete/unreturned", test_delete_unreturned);
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/eviction", test_eviction);

@@ -390,6 +390,25 @@ em_engine_manager_look_up_dependencies_finish (EmEngineManager *self,
 
 /* --- deleting history --- */
 
+/* finished tasks whose action has not returned yet (cancelled, but the action
+ * ignored it): not history yet, since their entry is still in use and their
+ * devices still busy. Deletion and retention leave them until it returns. */
+static GStrv
+unreturned_ids (EmEngineManager *self)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+
+  for (GList *l = self->n_in_flight > 0 ? self->finished.head : NULL; l != NULL; l = l->next)
+    {
+      TaskEntry *entry = l->data;
+
+      if (entry->in_flight)
+        g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
+    }
+  g_ptr_array_add (ids, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&ids), FALSE);
+}
+
 static guint
 forget_deleted (EmEngineManager *self, GStrv ids)
 {
@@ -450,9 +469,11 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
 
   if (self->store != NULL)
     {
+      g_auto(GStrv) keep = unreturned_ids (self);
+
       em_engine_manager_flush_unwritten (self);
-      em_store_delete_tasks_async (self->store, &finished, cancellable, delete_done_cb,
-                                   g_steal_pointer (&task));
+      em_store_delete_tasks_async (self->store, &finished, (const char * const *) keep, cancellable,
+                                   delete_done_cb, g_steal_pointer (&task));
       return;
     }
 
@@ -517,6 +538,7 @@ em_engine_manager_prune_async (EmEngineManager     *self,
                                gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_auto(GStrv) keep = NULL;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
 
@@ -528,10 +550,11 @@ em_engine_manager_prune_async (EmEngineManager     *self,
       return;
     }
   self->pruning = TRUE;
+  keep = unreturned_ids (self);
   em_engine_manager_flush_unwritten (self);
   em_store_prune_async (self->store, self->retention_max_tasks,
                         (gint64) (self->retention_max_age * G_USEC_PER_SEC),
-                        NULL, prune_done_cb, g_steal_pointer (&task));
+                        (const char * const *) keep, NULL, prune_done_cb, g_steal_pointer (&task));
 }
 
 gboolean

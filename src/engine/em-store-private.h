@@ -67,9 +67,11 @@ GPtrArray *em_store_sql_query_tasks   (EmStoreDb          *self,
 JsonNode  *em_store_sql_lookup_task   (EmStoreDb          *self,
                                        const char         *id,
                                        GError            **error);
-/* restricts @query to finished tasks; the deleted ids */
+/* restricts @query to finished tasks, leaves those in @keep (nullable);
+ * the deleted ids */
 GStrv      em_store_sql_delete_tasks  (EmStoreDb          *self,
                                        EmTaskQuery        *query,
+                                       const char * const *keep,
                                        GError            **error);
 /* (element-type GBytes) frames with seq > @after_seq */
 GPtrArray *em_store_sql_read_events   (EmStoreDb          *self,
@@ -77,10 +79,11 @@ GPtrArray *em_store_sql_read_events   (EmStoreDb          *self,
                                        guint               limit,
                                        guint64            *out_oldest_seq,
                                        GError            **error);
-/* the pruned task ids */
+/* the pruned task ids; those in @keep (nullable) stay */
 GStrv      em_store_sql_prune         (EmStoreDb          *self,
                                        guint               max_tasks,
                                        gint64              max_age_us,
+                                       const char * const *keep,
                                        guint64            *out_oldest_seq,
                                        GError            **error);
 

@@ -329,10 +329,36 @@ em_store_sql_lookup_task (EmStoreDb *self, const char *id, GError **error)
   return node;
 }
 
+/* " AND id NOT IN (:keep0, …)", bound by bind_keep(); the ids are few: the
+ * cancelled tasks whose action has not returned yet */
+static void
+append_keep (GString *sql, const char * const *keep)
+{
+  if (keep == NULL || keep[0] == NULL)
+    return;
+  g_string_append (sql, " AND id NOT IN (");
+  for (guint i = 0; keep[i] != NULL; i++)
+    g_string_append_printf (sql, "%s:keep%u", i > 0 ? ", " : "", i);
+  g_string_append (sql, ")");
+}
+
+static void
+bind_keep (sqlite3_stmt *stmt, const char * const *keep)
+{
+  for (guint i = 0; keep != NULL && keep[i] != NULL; i++)
+    {
+      char name[32];
+
+      g_snprintf (name, sizeof name, ":keep%u", i);
+      sqlite3_bind_text (stmt, sqlite3_bind_parameter_index (stmt, name), keep[i], -1, SQLITE_STATIC);
+    }
+}
+
 /* runs a `DELETE … RETURNING id`, adding the ids to @out */
 static gboolean
 delete_returning (EmStoreDb *self, const char *sql, const EmTaskQuery *query,
-                  const char *param, gint64 value, GPtrArray *out, GError **error)
+                  const char * const *keep, const char *param, gint64 value,
+                  GPtrArray *out, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
   int rc;
@@ -341,6 +367,7 @@ delete_returning (EmStoreDb *self, const char *sql, const EmTaskQuery *query,
     return FALSE;
   if (query != NULL)
     bind_query (stmt, query);
+  bind_keep (stmt, keep);
   if (param != NULL)
     bind_named_int (stmt, param, value);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -373,7 +400,8 @@ in_transaction (EmStoreDb *self, gboolean ok, GError **error)
 }
 
 GStrv
-em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, GError **error)
+em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, const char * const *keep,
+                           GError **error)
 {
   g_autoptr(GString) sql = g_string_new ("DELETE FROM tasks");
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
@@ -382,10 +410,12 @@ em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, GError **error)
   query->statuses = (query->statuses != 0 ? query->statuses : EM_TASK_QUERY_FINISHED)
                     & EM_TASK_QUERY_FINISHED;
   append_where (sql, query);
+  append_keep (sql, keep);
   g_string_append (sql, " RETURNING id");
 
   if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error) ||
-      !in_transaction (self, delete_returning (self, sql->str, query, NULL, 0, ids, error), error))
+      !in_transaction (self, delete_returning (self, sql->str, query, keep, NULL, 0, ids, error),
+                       error))
     return NULL;
   return steal_strv (g_steal_pointer (&ids));
 }
@@ -432,18 +462,25 @@ em_store_sql_read_events (EmStoreDb  *self,
 }
 
 static gboolean
-prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, GPtrArray *ids, GError **error)
+prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, const char * const *keep,
+       GPtrArray *ids, GError **error)
 {
+  g_autoptr(GString) by_age = g_string_new ("DELETE FROM tasks WHERE status IN "
+                                            EM_STORE_FINISHED_SQL " AND finished_us < :cutoff");
+  g_autoptr(GString) by_count = g_string_new ("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
+                                              "WHERE status IN " EM_STORE_FINISHED_SQL);
+
+  append_keep (by_age, keep);
+  g_string_append (by_age, " RETURNING id");
+  append_keep (by_count, keep);
+  g_string_append (by_count, " ORDER BY serial LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) "
+                             "RETURNING id");
   if (max_age_us > 0 &&
-      !delete_returning (self, "DELETE FROM tasks WHERE status IN " EM_STORE_FINISHED_SQL
-                               " AND finished_us < :cutoff RETURNING id",
-                         NULL, ":cutoff", g_get_real_time () - max_age_us, ids, error))
+      !delete_returning (self, by_age->str, NULL, keep, ":cutoff",
+                         g_get_real_time () - max_age_us, ids, error))
     return FALSE;
   if (max_tasks > 0 &&
-      !delete_returning (self, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks "
-                               "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial "
-                               "LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) RETURNING id",
-                         NULL, ":max", max_tasks, ids, error))
+      !delete_returning (self, by_count->str, NULL, keep, ":max", max_tasks, ids, error))
     return FALSE;
   /* the log stays gapless: only the prefix older than every remaining task
    * goes; with no task left, all but the newest event, which a client resumes
@@ -455,16 +492,17 @@ prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, GPtrArray *ids, GErr
 }
 
 GStrv
-em_store_sql_prune (EmStoreDb  *self,
-                    guint       max_tasks,
-                    gint64      max_age_us,
-                    guint64    *out_oldest_seq,
-                    GError    **error)
+em_store_sql_prune (EmStoreDb          *self,
+                    guint               max_tasks,
+                    gint64              max_age_us,
+                    const char * const *keep,
+                    guint64            *out_oldest_seq,
+                    GError            **error)
 {
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
 
   if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error) ||
-      !in_transaction (self, prune (self, max_tasks, max_age_us, ids, error), error) ||
+      !in_transaction (self, prune (self, max_tasks, max_age_us, keep, ids, error), error) ||
       !read_oldest_seq (self, out_oldest_seq, error))
     return NULL;
   if (ids->len > 0)

@@ -40,6 +40,7 @@ typedef struct {
   GPtrArray   *events;
   EmTaskQuery  query;
   char        *id;
+  GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
   guint64      write_no;    /* OP_WRITE: its number in the journal, from 1 */
   guint64      after_seq;
   guint        limit;
@@ -116,6 +117,7 @@ op_free (Op *op)
   g_clear_pointer (&op->events, g_ptr_array_unref);
   em_task_query_clear (&op->query);
   g_free (op->id);
+  g_strfreev (op->keep);
   g_clear_error (&op->error);
   g_clear_pointer (&op->items, g_ptr_array_unref);
   g_clear_pointer (&op->node, json_node_unref);
@@ -675,7 +677,8 @@ run_op (EmStore *self, Op *op)
       op->node = em_store_sql_lookup_task (&self->conn, op->id, &op->error);
       break;
     case OP_DELETE:
-      op->ids = em_store_sql_delete_tasks (&self->conn, &op->query, &op->error);
+      op->ids = em_store_sql_delete_tasks (&self->conn, &op->query,
+                                           (const char * const *) op->keep, &op->error);
       break;
     case OP_EVENTS:
       op->items = em_store_sql_read_events (&self->conn, op->after_seq, op->limit,
@@ -683,7 +686,7 @@ run_op (EmStore *self, Op *op)
       break;
     case OP_PRUNE:
       op->ids = em_store_sql_prune (&self->conn, op->max_tasks, op->max_age_us,
-                                    &op->oldest_seq, &op->error);
+                                    (const char * const *) op->keep, &op->oldest_seq, &op->error);
       break;
     default:
       g_assert_not_reached ();
@@ -1106,6 +1109,7 @@ em_store_lookup_task_finish (EmStore *self, GAsyncResult *result, GError **error
 void
 em_store_delete_tasks_async (EmStore             *self,
                              const EmTaskQuery   *query,
+                             const char * const  *keep,
                              GCancellable        *cancellable,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
@@ -1113,6 +1117,7 @@ em_store_delete_tasks_async (EmStore             *self,
   Op *op = new_request (self, OP_DELETE, em_store_delete_tasks_async, cancellable, callback, user_data);
 
   em_task_query_copy (&op->query, query);
+  op->keep = g_strdupv ((char **) keep);
   push (self, op);
 }
 
@@ -1155,6 +1160,7 @@ void
 em_store_prune_async (EmStore             *self,
                       guint                max_tasks,
                       gint64               max_age_us,
+                      const char * const  *keep,
                       GCancellable        *cancellable,
                       GAsyncReadyCallback  callback,
                       gpointer             user_data)
@@ -1163,6 +1169,7 @@ em_store_prune_async (EmStore             *self,
 
   op->max_tasks = max_tasks;
   op->max_age_us = max_age_us;
+  op->keep = g_strdupv ((char **) keep);
   push (self, op);
 }
 

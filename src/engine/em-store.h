@@ -142,10 +142,11 @@ void        em_store_lookup_task_async  (EmStore               *self,
 JsonNode   *em_store_lookup_task_finish (EmStore               *self,
                                          GAsyncResult          *result,
                                          GError               **error);
-/* deletes the matching tasks (the caller restricts it to finished ones);
- * returns (transfer full) the deleted ids */
+/* deletes the matching tasks (the caller restricts it to finished ones)
+ * but those in @keep (nullable); returns (transfer full) the deleted ids */
 void        em_store_delete_tasks_async (EmStore               *self,
                                          const EmTaskQuery     *query,
+                                         const char * const    *keep,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data);
@@ -163,12 +164,14 @@ GPtrArray  *em_store_read_events_finish (EmStore               *self,
                                          GAsyncResult          *result,
                                          guint64               *out_oldest_seq,
                                          GError               **error);
-/* retention: finished tasks beyond @max_tasks rows or finished more than
- * @max_age_us ago (0: no limit), then the events older than every remaining
- * task; returns (transfer full) the pruned task ids */
+/* retention: finished tasks but those in @keep (nullable) beyond @max_tasks
+ * rows or finished more than @max_age_us ago (0: no limit), then the events
+ * older than every remaining task; returns (transfer full) the pruned task
+ * ids */
 void        em_store_prune_async        (EmStore               *self,
                                          guint                  max_tasks,
                                          gint64                 max_age_us,
+                                         const char * const    *keep,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data);
