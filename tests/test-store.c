@@ -897,6 +897,70 @@ test_failure_database (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
+/* after a failed commit the database lacks what the journal keeps for the
+ * next start: a deletion or a pruning would act on a stale record (a task
+ * cancelled since then is cancelled in memory and in the journal, running in
+ * the database). Both are refused, naming the file, until a restart, which
+ * has everything again */
+static void
+test_failure_database_delete (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) pruned = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *done_id = NULL, *long_id = NULL;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint count = G_MAXUINT, rounds = 0;
+
+  open_manager (fx, 50);
+  done_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  long_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 60000}")));
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, done_id)) &&
+                      em_task_get_status (em_engine_manager_get_task (fx->manager, long_id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  sync_store (fx);
+
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  while (em_engine_manager_check_store (fx->manager, NULL))
+    {
+      schedule (fx, "wait", "{\"duration\": 0}");
+      em_test_run_for (30);
+      g_assert_cmpuint (++rounds, <, 1000);
+    }
+  /* room again: only the failed commit stands in the way */
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, long_id, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager) &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0, 5000);
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_FINISHED;
+  g_assert_false (delete_tasks (fx, &q, &count, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, fx->db_path));
+  g_clear_error (&error);
+  g_object_set (fx->manager, "retention-max-tasks", 1, NULL);
+  em_engine_manager_prune_async (fx->manager, NULL, got_result, &pruned);
+  WAIT_RESULT (pruned);
+  g_assert_false (em_engine_manager_prune_finish (fx->manager, pruned, &count, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+  g_clear_object (&pruned);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, done_id));
+  end_disk_full (fx, fatal_mask);
+
+  open_manager (fx, 50);
+  g_assert_cmpstr (status_of (lookup_object (fx, long_id, &node)), ==, "cancelled");
+  /* every task is there, finished, and deletable again */
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, rounds + 2);
+}
+
 static void
 test_retention (Fixture *fx, gconstpointer data)
 {
@@ -1777,6 +1841,7 @@ main (int argc, char **argv)
   ADD ("/store/refuse/locked", test_refuse_locked);
   ADD ("/store/failure/journal", test_failure_journal);
   ADD ("/store/failure/database", test_failure_database);
+  ADD ("/store/failure/database-delete", test_failure_database_delete);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/unreturned", test_delete_unreturned);

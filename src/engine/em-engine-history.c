@@ -581,7 +581,8 @@ prune_finished_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 em_engine_manager_prune_now (EmEngineManager *self)
 {
-  if (self->pruning || self->store == NULL ||
+  /* a failed store refuses it until the restart: no warning every minute */
+  if (self->pruning || self->store == NULL || !em_store_check (self->store, NULL) ||
       (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
     return;
   em_engine_manager_prune_async (self, NULL, prune_finished_cb, NULL);

@@ -658,6 +658,23 @@ prepare_writes (EmStore *self, GError **error)
                   &self->set_meta, error);
 }
 
+/* after a failed commit the database lacks what the journal keeps for the
+ * next start: tasks that finished since are pending or running in it, and
+ * their rows come with the replay. A deletion would skip them and answer as
+ * if it had not, so it waits for the restart, as after any failed write. */
+static gboolean
+check_deletable (EmStore *self, GError **error)
+{
+  g_autoptr(GError) failure = NULL;
+
+  if (em_store_check (self, &failure))
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
+               _("store: history cannot be deleted until the service restarts: %s"),
+               failure->message);
+  return FALSE;
+}
+
 static gboolean
 run_op (EmStore *self, Op *op)
 {
@@ -677,6 +694,8 @@ run_op (EmStore *self, Op *op)
       op->node = em_store_sql_lookup_task (&self->conn, op->id, &op->error);
       break;
     case OP_DELETE:
+      if (!check_deletable (self, &op->error))
+        break;
       op->ids = em_store_sql_delete_tasks (&self->conn, &op->query,
                                            (const char * const *) op->keep, &op->error);
       break;
@@ -685,6 +704,8 @@ run_op (EmStore *self, Op *op)
                                             &op->oldest_seq, &op->error);
       break;
     case OP_PRUNE:
+      if (!check_deletable (self, &op->error))
+        break;
       op->ids = em_store_sql_prune (&self->conn, op->max_tasks, op->max_age_us,
                                     (const char * const *) op->keep, &op->oldest_seq, &op->error);
       break;

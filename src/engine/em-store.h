@@ -143,7 +143,8 @@ JsonNode   *em_store_lookup_task_finish (EmStore               *self,
                                          GAsyncResult          *result,
                                          GError               **error);
 /* deletes the matching tasks (the caller restricts it to finished ones)
- * but those in @keep (nullable); returns (transfer full) the deleted ids */
+ * but those in @keep (nullable); returns (transfer full) the deleted ids.
+ * UNAVAILABLE once the store has failed a write (em_store_check()) */
 void        em_store_delete_tasks_async (EmStore               *self,
                                          const EmTaskQuery     *query,
                                          const char * const    *keep,
@@ -167,7 +168,7 @@ GPtrArray  *em_store_read_events_finish (EmStore               *self,
 /* retention: finished tasks but those in @keep (nullable) beyond @max_tasks
  * rows or finished more than @max_age_us ago (0: no limit), then the events
  * older than every remaining task; returns (transfer full) the pruned task
- * ids */
+ * ids. UNAVAILABLE as deletion is */
 void        em_store_prune_async        (EmStore               *self,
                                          guint                  max_tasks,
                                          gint64                 max_age_us,
