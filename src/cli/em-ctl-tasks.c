@@ -120,7 +120,8 @@ print_json_array (GVariant *tasks)
 #define LIST_PAGE 1000
 
 /* the tasks @filter selects, from @offset on, at most @limit of them (0: all),
- * asked for page by page */
+ * asked for page by page, each after the last task of the one before, so that
+ * tasks leaving the filter meanwhile (pending ones that start) skip none */
 static GVariant *
 list_tasks (EmDBusEngineManager1  *proxy,
             GVariant              *filter,
@@ -129,6 +130,7 @@ list_tasks (EmDBusEngineManager1  *proxy,
             GError               **error)
 {
   GVariantBuilder all;
+  g_autofree char *last_id = NULL;
   guint got = 0;
 
   g_variant_builder_init (&all, G_VARIANT_TYPE ("aa{sv}"));
@@ -139,7 +141,10 @@ list_tasks (EmDBusEngineManager1  *proxy,
       guint want = limit > 0 ? MIN (LIST_PAGE, limit - got) : LIST_PAGE;
       gsize n;
 
-      g_variant_dict_insert (&page_filter, "offset", "u", offset + got);
+      if (last_id == NULL)
+        g_variant_dict_insert (&page_filter, "offset", "u", offset);
+      else
+        g_variant_dict_insert (&page_filter, "after", "s", last_id);
       g_variant_dict_insert (&page_filter, "limit", "u", want);
       if (!em_dbus_engine_manager1_call_list_tasks_sync (proxy, g_variant_dict_end (&page_filter),
                                                          G_DBUS_CALL_FLAGS_NONE, -1,
@@ -152,6 +157,14 @@ list_tasks (EmDBusEngineManager1  *proxy,
       for (gsize i = 0; i < n; i++)
         g_variant_builder_add_value (&all, g_variant_get_child_value (page, i));
       got += n;
+      if (n > 0)
+        {
+          g_autoptr(GVariant) last = g_variant_get_child_value (page, n - 1);
+
+          g_clear_pointer (&last_id, g_free);
+          if (!g_variant_lookup (last, "id", "s", &last_id))
+            break;
+        }
       if (n < want || (limit > 0 && got >= limit))
         break;
     }

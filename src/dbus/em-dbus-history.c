@@ -15,7 +15,7 @@
 #define EVENTS_PAGE 1000
 
 static const char * const list_filter_keys[] = {
-  "status", "action", "since", "until", "offset", "limit", NULL
+  "status", "action", "since", "until", "after", "offset", "limit", NULL
 };
 
 /* the iface and the invocation an async engine call answers; the handler's
@@ -191,6 +191,7 @@ parse_list_filter (GVariant     *filter,
 {
   g_autoptr(GVariant) status = g_variant_lookup_value (filter, "status", NULL);
   g_autoptr(GVariant) action = NULL;
+  g_autoptr(GVariant) after = NULL;
 
   if (!em_dbus_check_keys (filter, "filter", list_filter_keys, error))
     return FALSE;
@@ -208,6 +209,7 @@ parse_list_filter (GVariant     *filter,
     return FALSE;
 
   if (!em_dbus_lookup (filter, "filter", "action", G_VARIANT_TYPE_STRING, &action, error) ||
+      !em_dbus_lookup (filter, "filter", "after", G_VARIANT_TYPE_STRING, &after, error) ||
       !em_dbus_lookup_time (filter, "filter", "since", &query->since, error) ||
       !em_dbus_lookup_time (filter, "filter", "until", &query->until, error) ||
       !em_dbus_lookup_uint (filter, "filter", "offset", &query->offset, error) ||
@@ -216,6 +218,8 @@ parse_list_filter (GVariant     *filter,
 
   if (action != NULL)
     query->action = g_variant_dup_string (action, NULL);
+  if (after != NULL)
+    query->after_id = g_variant_dup_string (after, NULL);
   return TRUE;
 }
 
@@ -280,6 +284,9 @@ query_done_cb (GObject      *source,
                                                 &error);
   if (tasks == NULL)
     {
+      /* the one task a listing looks up is its cursor */
+      if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
+        g_prefix_error (&error, "filter.after: ");
       call_return_error (call, error);
       return;
     }

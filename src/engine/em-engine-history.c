@@ -119,22 +119,34 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
 {
   g_autoptr(GTask) task = NULL;
   EmTaskQuery *copy;
+  TaskEntry *cursor;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
   g_return_if_fail (query != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, em_engine_manager_query_tasks_async);
-  if (self->store == NULL)
-    {
-      g_task_return_pointer (task, query_memory (self, query), (GDestroyNotify) query_answer_free);
-      return;
-    }
   copy = g_new0 (EmTaskQuery, 1);
   em_task_query_copy (copy, query);
   g_task_set_task_data (task, copy, (GDestroyNotify) query_free);
+  /* a cursor task still in memory is resolved here; the store finds the others */
+  if (copy->after_id != NULL &&
+      (cursor = g_hash_table_lookup (self->entries, copy->after_id)) != NULL)
+    {
+      copy->after = MAX (copy->after, cursor->item.serial);
+      g_clear_pointer (&copy->after_id, g_free);
+    }
+  if (self->store == NULL)
+    {
+      if (copy->after_id != NULL)
+        g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"),
+                                 copy->after_id);
+      else
+        g_task_return_pointer (task, query_memory (self, copy), (GDestroyNotify) query_answer_free);
+      return;
+    }
   em_engine_manager_flush_unwritten (self);
-  em_store_query_tasks_async (self->store, query, cancellable, query_done_cb, g_steal_pointer (&task));
+  em_store_query_tasks_async (self->store, copy, cancellable, query_done_cb, g_steal_pointer (&task));
 }
 
 GPtrArray *

@@ -270,6 +270,41 @@ collect_tasks (EmStoreDb         *self,
   return TRUE;
 }
 
+/* prepares @sql, whose one parameter is a task id, and steps to its row: the
+ * statement there, or NULL with NOT_FOUND or the database's error */
+static sqlite3_stmt *
+select_task (EmStoreDb *self, const char *sql, const char *id, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!em_store_sql_prepare (self, sql, &stmt, error))
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return stmt;
+  if (rc == SQLITE_DONE)
+    g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+  else
+    em_store_set_error (error, self->db, self->path, rc);
+  sqlite3_finalize (stmt);
+  return NULL;
+}
+
+/* the serial of the task @id, for a cursor given as a task */
+static gboolean
+lookup_serial (EmStoreDb *self, const char *id, guint64 *out, GError **error)
+{
+  sqlite3_stmt *stmt = select_task (self, "SELECT serial FROM tasks WHERE id = ?", id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  *out = (guint64) sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
 GPtrArray *
 em_store_sql_query_tasks (EmStoreDb          *self,
                           const EmTaskQuery  *query,
@@ -280,9 +315,18 @@ em_store_sql_query_tasks (EmStoreDb          *self,
   g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
   g_autoptr(GString) rows_sql = g_string_new ("SELECT json, serial FROM tasks");
   g_autoptr(GPtrArray) items = NULL;
+  EmTaskQuery resolved = *query;
   sqlite3_stmt *stmt = NULL;
+  guint64 after_task = 0;
   int rc;
 
+  if (query->after_id != NULL)
+    {
+      if (!lookup_serial (self, query->after_id, &after_task, error))
+        return NULL;
+      resolved.after = MAX (resolved.after, after_task);
+      query = &resolved;
+    }
   append_where (count_sql, query);
   append_where (rows_sql, query);
   if (query->after > 0)
@@ -311,20 +355,12 @@ em_store_sql_query_tasks (EmStoreDb          *self,
 JsonNode *
 em_store_sql_lookup_task (EmStoreDb *self, const char *id, GError **error)
 {
-  sqlite3_stmt *stmt = NULL;
-  JsonNode *node = NULL;
-  int rc;
+  sqlite3_stmt *stmt = select_task (self, "SELECT json FROM tasks WHERE id = ?", id, error);
+  JsonNode *node;
 
-  if (!em_store_sql_prepare (self, "SELECT json FROM tasks WHERE id = ?", &stmt, error))
+  if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
-  else if (rc == SQLITE_DONE)
-    g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
-  else
-    em_store_set_error (error, self->db, self->path, rc);
+  node = parse_object (self, (const char *) sqlite3_column_text (stmt, 0), error);
   sqlite3_finalize (stmt);
   return node;
 }

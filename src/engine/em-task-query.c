@@ -16,6 +16,7 @@ void
 em_task_query_clear (EmTaskQuery *query)
 {
   g_clear_pointer (&query->action, g_free);
+  g_clear_pointer (&query->after_id, g_free);
   g_clear_pointer (&query->since, g_date_time_unref);
   g_clear_pointer (&query->until, g_date_time_unref);
 }
@@ -25,6 +26,7 @@ em_task_query_copy (EmTaskQuery *dest, const EmTaskQuery *src)
 {
   *dest = *src;
   dest->action = g_strdup (src->action);
+  dest->after_id = g_strdup (src->after_id);
   dest->since = src->since != NULL ? g_date_time_ref (src->since) : NULL;
   dest->until = src->until != NULL ? g_date_time_ref (src->until) : NULL;
 }

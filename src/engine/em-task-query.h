@@ -13,6 +13,9 @@ G_BEGIN_DECLS
  * @after: a cursor: only tasks with a serial above it are listed (0: from the
  *   first); unlike the filters it leaves the total alone, which still counts
  *   the matching tasks before it
+ * @after_id: (nullable): the same cursor given as a task, for clients that
+ *   see ids only: tasks created after it (EM_ERROR_NOT_FOUND when history
+ *   has no such task); the query resolves it into @after
  * @offset: how many matching tasks to skip, oldest first, from @after on
  * @limit: at most this many; 0 means no limit
  *
@@ -25,6 +28,7 @@ typedef struct {
   GDateTime *since;
   GDateTime *until;
   guint64    after;
+  char      *after_id;
   guint      offset;
   guint      limit;
 } EmTaskQuery;
