@@ -144,10 +144,15 @@ raw_exchange (Fixture    *f,
   return response;
 }
 
+/* the status code, once its line is known to have the code's reason phrase */
 static guint
 raw_status (GString *response)
 {
+  const char *end = strstr (response->str, "\r\n");
+
   g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 "));
+  g_assert_nonnull (end);
+  g_assert_null (g_strstr_len (response->str, end - response->str, "Unknown Error"));
   return (guint) g_ascii_strtoull (response->str + 9, NULL, 10);
 }
 
@@ -537,6 +542,7 @@ test_max_pending (Fixture       *f,
   for (guint i = 0; i < 3; i++)
     g_assert_cmpuint (raw_method (f, "POST", "/tasks", NULL, body, NULL), ==, 201);
   g_assert_cmpuint (raw_method (f, "POST", "/tasks", NULL, body, &refused), ==, 429);
+  g_assert_true (g_str_has_prefix (refused->str, "HTTP/1.1 429 Too Many Requests\r\n"));
   g_assert_true (raw_has_header (refused, "Retry-After: "));
   g_assert_true (raw_has_header (refused, "application/problem+json"));
   g_assert_cmpuint (raw_method (f, "POST", "/tasks", NULL, "[{\"name\":\"a\",\"action\":\"wait\"}]", NULL),
@@ -592,6 +598,7 @@ test_header_size (Fixture       *f,
   fixture_listen (f, "127.0.0.1");
   g_assert_cmpuint (raw_get (f, "/health", "X-Small: 1\r\n", NULL), ==, 200);
   g_assert_cmpuint (raw_get (f, "/health", line, &refused), ==, 431);
+  g_assert_true (g_str_has_prefix (refused->str, "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
   g_assert_nonnull (strstr (refused->str, "1024"));
   /* far beyond: refused too, whatever part refuses it, and the service goes on */
   huge_request = g_strdup_printf ("GET /health HTTP/1.1\r\nHost: x\r\n%s\r\n", huge_line);

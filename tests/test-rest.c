@@ -340,10 +340,15 @@ raw_exchange (Fixture    *f,
   return response;
 }
 
+/* the status code, once its line is known to have the code's reason phrase */
 static guint
 raw_status (GString *response)
 {
+  const char *end = strstr (response->str, "\r\n");
+
   g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 "));
+  g_assert_nonnull (end);
+  g_assert_null (g_strstr_len (response->str, end - response->str, "Unknown Error"));
   return (guint) g_ascii_strtoull (response->str + 9, NULL, 10);
 }
 

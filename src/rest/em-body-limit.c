@@ -8,6 +8,7 @@
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
+#include "rest/em-rest-status.h"
 
 typedef struct {
   guint64       max_bytes;
@@ -126,12 +127,10 @@ wrote_cb (GObject      *source,
   drain_next (linger);
 }
 
-/* @reason: the status line's reason phrase */
 static void
 refuse (SoupServerMessage *msg,
         Watch             *watch,
         guint              status,
-        const char        *reason,
         const char        *detail)
 {
   g_autofree char *problem = NULL;
@@ -149,7 +148,7 @@ refuse (SoupServerMessage *msg,
                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                           "Connection: close\r\n"
                           "\r\n%s",
-                          status, reason, strlen (problem), problem);
+                          status, em_rest_status_phrase (status), strlen (problem), problem);
 
   /* taken before the steal, which takes it out of the message */
   socket = soup_server_message_get_socket (msg) != NULL ?
@@ -191,7 +190,7 @@ refuse_too_large (SoupServerMessage *msg,
   g_autofree char *max_bytes = g_strdup_printf ("%" G_GUINT64_FORMAT, watch->max_bytes);
   g_autofree char *detail = g_strdup_printf (_("body: larger than the limit of %s bytes"), max_bytes);
 
-  refuse (msg, watch, 413, "Content Too Large", detail);
+  refuse (msg, watch, 413, detail);
 }
 
 static void
@@ -257,7 +256,7 @@ got_headers_cb (SoupServerMessage *msg,
   em_rest_i18n_scope_enter_for_message (&scope, msg);
   /* where the body ends is unknown: answered, and the connection closed */
   if (bad_length)
-    refuse (msg, watch, 400, "Bad Request",
+    refuse (msg, watch, 400,
             _("Content-Length: must be one number of bytes, in decimal digits"));
   else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
     refuse_too_large (msg, watch);

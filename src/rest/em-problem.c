@@ -8,6 +8,7 @@
 #include "engine/em-json-writer.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
+#include "rest/em-rest-status.h"
 
 #define PROBLEM_CONTENT_TYPE "application/problem+json"
 #define JSON_CONTENT_TYPE "application/json"
@@ -96,7 +97,7 @@ em_problem_respond (SoupServerMessage *msg,
                                 em_rest_i18n_translate (msg, default_title_msgid (status)) : NULL;
   char *body = em_problem_to_string (status, title != NULL ? title : translated, detail);
 
-  soup_server_message_set_status (msg, status, NULL);
+  em_rest_set_status (msg, status);
   soup_server_message_set_response (msg, PROBLEM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
                                     body, strlen (body));
 }
@@ -143,7 +144,7 @@ em_rest_respond_json_text (SoupServerMessage *msg,
                            guint              status,
                            char              *body)
 {
-  soup_server_message_set_status (msg, status, NULL);
+  em_rest_set_status (msg, status);
   soup_server_message_set_response (msg, JSON_CONTENT_TYPE, SOUP_MEMORY_TAKE,
                                     body, strlen (body));
 }

@@ -6,6 +6,7 @@
 
 #include "rest/em-problem.h"
 #include "rest/em-rest-cors.h"
+#include "rest/em-rest-status.h"
 
 /* how long a browser may cache a preflight answer, in seconds */
 #define PREFLIGHT_MAX_AGE "600"
@@ -82,5 +83,5 @@ em_rest_cors_preflight (SoupServerMessage  *msg,
   soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
                                 "Authorization, Content-Type, Accept-Language");
   soup_message_headers_replace (headers, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
-  soup_server_message_set_status (msg, 204, NULL);
+  em_rest_set_status (msg, 204);
 }

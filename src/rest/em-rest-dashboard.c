@@ -7,6 +7,7 @@
 #include "em-dashboard-resources.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-dashboard.h"
+#include "rest/em-rest-status.h"
 
 #define DASHBOARD_URL_PREFIX "/dashboard/"
 
@@ -104,11 +105,11 @@ em_rest_serve_resource (SoupServerMessage *msg,
 
   if (etag_matches (soup_server_message_get_request_headers (msg), etag))
     {
-      soup_server_message_set_status (msg, 304, NULL);
+      em_rest_set_status (msg, 304);
       return;
     }
 
-  soup_server_message_set_status (msg, 200, NULL);
+  em_rest_set_status (msg, 200);
   soup_message_headers_replace (headers, "Content-Type", content_type);
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
 }

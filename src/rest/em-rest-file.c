@@ -6,6 +6,7 @@
 
 #include "rest/em-problem.h"
 #include "rest/em-rest-context.h"
+#include "rest/em-rest-status.h"
 
 #define CHUNK_SIZE (64 * 1024)
 
@@ -144,7 +145,7 @@ query_info_cb (GObject      *source,
       return;
     }
 
-  soup_server_message_set_status (send->msg, 200, NULL);
+  em_rest_set_status (send->msg, 200);
   soup_message_headers_set_content_type (soup_server_message_get_response_headers (send->msg),
                                          send->content_type, NULL);
   soup_message_headers_set_content_length (soup_server_message_get_response_headers (send->msg),
