@@ -145,6 +145,7 @@ refuse (SoupServerMessage *msg,
   g_string_append_printf (response,
                           "HTTP/1.1 %u %s\r\n"
                           "Content-Type: application/problem+json\r\n"
+                          "Vary: Accept-Language\r\n"
                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                           "Connection: close\r\n"
                           "\r\n%s",

@@ -9,6 +9,7 @@
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-status.h"
+#include "rest/em-rest-vary.h"
 
 #define PROBLEM_CONTENT_TYPE "application/problem+json"
 #define JSON_CONTENT_TYPE "application/json"
@@ -98,6 +99,7 @@ em_problem_respond (SoupServerMessage *msg,
   char *body = em_problem_to_string (status, title != NULL ? title : translated, detail);
 
   em_rest_set_status (msg, status);
+  em_rest_vary (msg, "Accept-Language");
   soup_server_message_set_response (msg, PROBLEM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
                                     body, strlen (body));
 }

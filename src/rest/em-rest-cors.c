@@ -7,6 +7,7 @@
 #include "rest/em-problem.h"
 #include "rest/em-rest-cors.h"
 #include "rest/em-rest-status.h"
+#include "rest/em-rest-vary.h"
 
 /* how long a browser may cache a preflight answer, in seconds */
 #define PREFLIGHT_MAX_AGE "600"
@@ -55,11 +56,15 @@ em_rest_cors_add_headers (SoupServerMessage  *msg,
   const char *origin = request_origin (msg);
   SoupMessageHeaders *headers;
 
+  if (allowed == NULL || allowed[0] == NULL)
+    return;
+  /* with or without the headers below: a cache must not hand an answer made
+   * for one origin, or for none, to another */
+  em_rest_vary (msg, "Origin");
   if (!em_rest_cors_origin_allowed (allowed, origin))
     return;
   headers = soup_server_message_get_response_headers (msg);
   soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
-  soup_message_headers_append (headers, "Vary", "Origin");
   soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
                                 "Location, Link, X-Total-Count, Retry-After, WWW-Authenticate");
 }

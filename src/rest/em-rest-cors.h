@@ -13,7 +13,8 @@ gboolean em_rest_cors_origin_allowed (const char * const *allowed,
  * Host header), or the request has no Origin (not from a browser page) */
 gboolean em_rest_cors_same_origin    (SoupServerMessage  *msg,
                                       gboolean            tls);
-/* on a listed origin's request, the Access-Control-Allow-Origin headers */
+/* on a listed origin's request, the Access-Control-Allow-Origin headers; with
+ * any origin listed, Vary: Origin on every answer */
 void     em_rest_cors_add_headers    (SoupServerMessage  *msg,
                                       const char * const *allowed);
 /* answers an OPTIONS preflight: 204 with the allowed methods and headers for a
