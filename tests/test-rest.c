@@ -914,6 +914,63 @@ test_image (Fixture       *f,
   assert_problem (none, 404, "image");
 }
 
+/* --- an encoded slash is part of its segment, never a separator --- */
+
+/* @method @path by raw socket: the problem document's status and detail */
+static guint
+raw_problem (Fixture     *f,
+             const char  *method,
+             const char  *path,
+             char       **out_detail)
+{
+  g_autofree char *request = raw_request (method, path, NULL, 0);
+  g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+  node = raw_json (response);
+  *out_detail = g_strdup (json_object_get_string_member (json_node_get_object (node), "detail"));
+  return raw_status (response);
+}
+
+static void
+test_encoded_slash (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"nap\",\"action\":\"wait\"}");
+  g_autofree char *image_id = g_strconcat (id, "/image", NULL);
+  const struct {
+    const char *method;
+    const char *before;
+    const char *after;  /* with the task's id between them; NULL: no id */
+    const char *unknown;  /* in the detail: the id or path that does not exist */
+  } table[] = {
+    { "GET", "/tasks%2F", "", "path: no resource at" },
+    { "DELETE", "/tasks%2f", "", "path: no resource at" },
+    { "GET", "/tasks/", "%2Fimage", image_id },
+    { "DELETE", "/tasks/", "%2Fimage", image_id },
+    { "GET", "/tasks/abc%2Fdef", NULL, "id: no task “abc/def”" },
+    { "POST", "/queue%2Fpause", NULL, "path: no resource at" },
+    { "GET", "/dashboard%2Fapp.js", NULL, "path: no resource at" },
+  };
+
+  wait_for_status (f, id, "completed");
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_autofree char *path = table[i].after != NULL ?
+                              g_strconcat (table[i].before, id, table[i].after, NULL) :
+                              g_strdup (table[i].before);
+      g_autofree char *detail = NULL;
+
+      g_test_message ("%s %s", table[i].method, path);
+      g_assert_cmpuint (raw_problem (f, table[i].method, path, &detail), ==, 404);
+      if (strstr (detail, table[i].unknown) == NULL)
+        g_error ("%s %s: “%s” does not mention “%s”", table[i].method, path, detail, table[i].unknown);
+    }
+  g_assert_false (em_engine_manager_get_paused (f->manager));
+  g_assert_cmpstr (task_status (f, id), ==, "completed");
+}
+
 /* --- malformed requests: each gets its own 4xx, and the service goes on --- */
 
 typedef struct {
@@ -1017,6 +1074,8 @@ test_malformed (Fixture       *f,
     { "GET", "/nowhere%ff", NULL, 400, "path: not valid UTF-8" },
     { "PATCH", "/tasks/%ff", "{}", 400, "path: not valid UTF-8" },
     { "GET", "/dashboard/%c3", NULL, 400, "path: not valid UTF-8" },
+    { "GET", "/health%00", NULL, 400, "path: holds a NUL byte once percent-decoded" },
+    { "DELETE", "/tasks/a%00b", NULL, 400, "path: holds a NUL byte once percent-decoded" },
     { "GET", "/ws?%ff=1", NULL, 400, "query: not valid UTF-8" },
     { "GET", "/ws?since=%ff", NULL, 400, "query: not valid UTF-8" },
     { "GET", "/tasks?%ff%fe=1", NULL, 400, "query: not valid UTF-8" },
@@ -2238,6 +2297,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
   ADD ("/rest/tasks/cancel-unheeded-delete", test_cancel_unheeded_delete, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
+  ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);

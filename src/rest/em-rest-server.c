@@ -115,6 +115,9 @@ route_allow (Route route)
     }
 }
 
+/* @path: as the client sent it, percent-encoded (the server's raw-paths); it
+ * is cut at its slashes before a segment is decoded, so an encoded slash
+ * ("%2F") stays in its segment, an id, and never reaches another route */
 static Route
 route_for_path (const char  *path,
                 char       **out_id)
@@ -148,19 +151,11 @@ route_for_path (const char  *path,
 
   parts = g_strsplit (path + strlen ("/tasks/"), "/", 3);
   n = g_strv_length (parts);
-  if (n == 0 || *parts[0] == '\0')
+  if (n == 0 || *parts[0] == '\0' || n > 2 || (n == 2 && !g_str_equal (parts[1], "image")))
     return ROUTE_NONE;
-  if (n == 1)
-    {
-      *out_id = g_strdup (parts[0]);
-      return ROUTE_TASK;
-    }
-  if (n == 2 && g_str_equal (parts[1], "image"))
-    {
-      *out_id = g_strdup (parts[0]);
-      return ROUTE_TASK_IMAGE;
-    }
-  return ROUTE_NONE;
+  /* NULL for a NUL byte, which the path check refuses */
+  *out_id = g_uri_unescape_string (parts[0], NULL);
+  return n == 1 ? ROUTE_TASK : ROUTE_TASK_IMAGE;
 }
 
 static gboolean
@@ -237,6 +232,8 @@ handle_request (SoupServer        *server,
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *id = NULL;
   Route route = route_for_path (path, &id);
+  /* NULL when it would hold a NUL byte */
+  g_autofree char *decoded = g_uri_unescape_string (path, NULL);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   g_autoptr(GError) error = NULL;
 
@@ -264,7 +261,12 @@ handle_request (SoupServer        *server,
 
   /* the path and query are quoted back in problem documents, which are JSON,
    * and the WebSocket hub reads the query too: refused before anyone does */
-  if (!g_utf8_validate (path, -1, NULL))
+  if (decoded == NULL)
+    {
+      em_problem_respond (msg, 400, NULL, _("path: holds a NUL byte once percent-decoded"));
+      return;
+    }
+  if (!g_utf8_validate (decoded, -1, NULL))
     {
       em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
       return;
@@ -277,7 +279,7 @@ handle_request (SoupServer        *server,
 
   if (route == ROUTE_NONE)
     {
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), path);
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), decoded);
       return;
     }
   if (!method_allowed (route, method))
@@ -285,7 +287,7 @@ handle_request (SoupServer        *server,
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "Allow", route_allow (route));
       em_problem_respond_printf (msg, 405, _("method: %s is not allowed on %s; use %s"),
-                                 method, path, route_allow (route));
+                                 method, decoded, route_allow (route));
       return;
     }
 
@@ -558,7 +560,9 @@ em_rest_server_listen (EmRestServer  *self,
   em_websocket_hub_set_limits (self->hub, self->ws_max_backlog, self->ws_keepalive,
                                self->ws_max_clients);
 
-  self->soup = soup_server_new ("server-header", "engine-manager/" PACKAGE_VERSION " ", NULL);
+  /* the router decodes the path itself, segment by segment */
+  self->soup = soup_server_new ("server-header", "engine-manager/" PACKAGE_VERSION " ",
+                                "raw-paths", TRUE, NULL);
   if (tls_certificate != NULL)
     {
       soup_server_set_tls_certificate (self->soup, tls_certificate);
