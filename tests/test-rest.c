@@ -1140,6 +1140,54 @@ test_malformed (Fixture       *f,
   }
 }
 
+/* what libsoup refuses itself, before any handler runs, gets a problem
+ * document too (and HTTP/1.0 when it could not read the version) */
+static void
+test_unparsed (Fixture       *f,
+               gconstpointer  data)
+{
+  const struct {
+    const char *request;
+    guint       status;
+    const char *title;
+    const char *detail;
+  } table[] = {
+    { "GARBAGE\r\n\r\n", 400, "Invalid request", "request" },
+    { "GET /tasks HTTP/1.1\r\n\r\n", 400, "Invalid request", "request" },
+    { "GET /tasks/%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "Invalid request", "request" },
+    { "GET https://127.0.0.1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "Invalid request",
+      "request" },
+    { "GET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: teapot\r\n\r\n", 417,
+      "Expectation failed", "Expect" },
+    { "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+      "Not implemented", "Transfer-Encoding" },
+    { "GET /tasks HTTP/2.5\r\nHost: 127.0.0.1\r\n\r\n", 505, "HTTP version not supported",
+      "HTTP/1.1" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_autoptr(GString) response = raw_exchange (f, table[i].request, strlen (table[i].request));
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *problem;
+
+      g_test_message ("%s", table[i].request);
+      g_assert_true (g_str_has_prefix (response->str, "HTTP/1."));
+      g_assert_cmpuint (g_ascii_strtoull (response->str + 9, NULL, 10), ==, table[i].status);
+      g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+      node = raw_json (response);
+      problem = json_node_get_object (node);
+      g_assert_cmpint (json_object_get_int_member (problem, "status"), ==, table[i].status);
+      g_assert_cmpstr (json_object_get_string_member (problem, "title"), ==, table[i].title);
+      g_assert_nonnull (strstr (json_object_get_string_member (problem, "detail"), table[i].detail));
+    }
+  {
+    g_autoptr(Reply) health = http (f, "GET", "/health", NULL, NULL);
+
+    g_assert_cmpuint (reply_status (health), ==, 200);
+  }
+}
+
 /* whatever a handler quotes, the problem document stays JSON */
 static void
 test_problem_utf8 (void)
@@ -2299,6 +2347,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
+  ADD ("/rest/errors/unparsed", test_unparsed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);

@@ -34,12 +34,18 @@ default_title_msgid (guint status)
       return N_("Conflict");
     case 413:
       return N_("Request body too large");
+    case 417:
+      return N_("Expectation failed");
     case 429:
       return N_("Too many requests");
     case 431:
       return N_("Request header fields too large");
+    case 501:
+      return N_("Not implemented");
     case 503:
       return N_("Service unavailable");
+    case 505:
+      return N_("HTTP version not supported");
     default:
       return N_("Internal error");
     }

@@ -22,6 +22,7 @@
 #include "rest/em-rest-openapi.h"
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
+#include "rest/em-rest-unparsed.h"
 #include "rest/em-websocket-hub.h"
 
 struct _EmRestServer
@@ -374,6 +375,7 @@ request_started_cb (SoupServer        *server,
        * upgrade turns it off again */
       g_socket_set_timeout (socket, self->idle_timeout);
     }
+  em_rest_unparsed_watch (msg);
   em_body_limit_watch (msg, &self->body_limit);
 }
 

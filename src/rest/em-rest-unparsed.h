@@ -1,0 +1,12 @@
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* gives a problem document to the requests libsoup refuses itself, before any
+ * handler sees them (a malformed request line or header, an unknown
+ * Transfer-Encoding, Expect or HTTP version); on request-started */
+void em_rest_unparsed_watch (SoupServerMessage *msg);
+
+G_END_DECLS
