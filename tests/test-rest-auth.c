@@ -258,8 +258,13 @@ test_token (Fixture       *f,
   g_object_set (f->server, "token-file", path, NULL);
   fixture_listen (f, "127.0.0.1");
 
-  /* health stays open, for probes */
+  /* health stays open, for probes, and so do the dashboard's files, which a
+   * browser loads before the page can ask for the token; nothing else */
   g_assert_cmpuint (raw_get (f, "/health", NULL, NULL), ==, 200);
+  g_assert_cmpuint (raw_get (f, "/", NULL, NULL), ==, 200);
+  g_assert_cmpuint (raw_get (f, "/dashboard/app.js", NULL, NULL), ==, 200);
+  g_assert_cmpuint (raw_method (f, "POST", "/", NULL, NULL, NULL), ==, 401);
+  g_assert_cmpuint (raw_get (f, "/openapi.json", NULL, NULL), ==, 401);
   g_assert_cmpuint (raw_get (f, "/tasks", NULL, &missing), ==, 401);
   g_assert_true (raw_has_header (missing, "WWW-Authenticate: Bearer"));
   g_assert_true (raw_has_header (missing, "application/problem+json"));

@@ -59,22 +59,89 @@
   let devicesTimer = null;
   let devicesInFlight = false;
   let queueAvailable = true;
+  let imageUrl = null; // object URL of the image shown
 
   const $ = (id) => document.getElementById(id);
+
+  // --- the token, for a service started with one: kept for this tab only,
+  // sent as Authorization, and on the WebSocket, where a browser cannot set
+  // headers, as access_token
+
+  const TOKEN_KEY = 'engine-manager-token';
+  let token = readToken();
+  let locked = false;
+
+  function readToken () {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function storeToken (value) {
+    token = value;
+    try {
+      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (error) {
+      // no storage: the token lasts until the page goes
+    }
+  }
+
+  function authorize (headers) {
+    if (token) headers.Authorization = 'Bearer ' + token;
+    return headers;
+  }
+
+  // a 401: show the form, and stop everything else until a token works
+  function askForToken (response) {
+    const wrong = /invalid_token/.test(response.headers.get('WWW-Authenticate') || '');
+    if (wrong) storeToken(null);
+    if (!locked) {
+      locked = true;
+      $('main').hidden = true;
+      $('token-panel').hidden = false;
+      $('forget-token').hidden = true;
+      setConnection('locked');
+      if (socket) socket.close();
+      $('token-input').focus();
+    }
+    if (wrong) setText('token-message', _('The token was not accepted.'));
+  }
+
+  function unlock (value) {
+    storeToken(value);
+    locked = false;
+    setText('token-message', '');
+    $('token-input').value = '';
+    $('token-panel').hidden = true;
+    $('main').hidden = false;
+    $('forget-token').hidden = !token;
+    load();
+  }
 
   // --- HTTP
 
   async function api (method, path, body) {
-    const init = { method, headers: { Accept: 'application/json' } };
+    const init = { method, headers: authorize({ Accept: 'application/json' }) };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
     const response = await fetch(path, init);
+    if (response.status === 401) askForToken(response);
     let data = null;
     const type = response.headers.get('Content-Type') || '';
     if (type.includes('json')) data = await response.json();
     return { ok: response.ok, status: response.status, data, headers: response.headers };
+  }
+
+  // a file the page shows or offers, fetched with the token
+  async function fetchFile (path) {
+    const response = await fetch(path, { headers: authorize({}) });
+    if (response.status === 401) askForToken(response);
+    return response.ok ? response.blob() : null;
   }
 
   function problemText (result) {
@@ -112,6 +179,11 @@
     setText('camera-label', _('Camera'));
     setText('image-title', _('Latest image'));
     setText('image-caption', _('No image captured yet.'));
+    setText('token-title', _('Token needed'));
+    setText('token-help', _('This service needs its token. It is kept in this tab until the tab is closed.'));
+    setText('token-label', _('Token'));
+    setText('token-submit', _('Use token'));
+    setText('forget-token', _('Forget token'));
   }
 
   function setConnection (state) {
@@ -119,7 +191,8 @@
     const labels = {
       live: [_('Live'), 'ok'],
       connecting: [_('Connecting…'), 'warn'],
-      offline: [_('Offline, reconnecting…'), 'bad']
+      offline: [_('Offline, reconnecting…'), 'bad'],
+      locked: [_('Token needed'), 'warn']
     };
     const [text, cls] = labels[state];
     badge.textContent = text;
@@ -361,10 +434,15 @@
   }
 
   function connect () {
+    if (locked || socket) return;
     setConnection('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const resume = sinceSupported && lastSeq > 0;
-    const url = scheme + '//' + location.host + '/ws' + (resume ? '?since=' + lastSeq : '');
+    const query = new URLSearchParams();
+    if (resume) query.set('since', String(lastSeq));
+    if (token) query.set('access_token', token);
+    const search = query.toString();
+    const url = scheme + '//' + location.host + '/ws' + (search ? '?' + search : '');
     let opened = false;
     socket = new WebSocket(url);
     socket.addEventListener('open', () => {
@@ -385,6 +463,8 @@
     });
     socket.addEventListener('close', () => {
       socket = null;
+      // the token form brings it back
+      if (locked) return;
       // a server that refuses ?since= is asked without it, and resynced
       if (!opened && resume) sinceSupported = false;
       setConnection('offline');
@@ -395,7 +475,24 @@
 
   // --- latest image
 
-  function showImage (task) {
+  // an <img> or a link cannot carry the token: the file is fetched, and shown
+  // or saved from memory
+  function setImageUrl (url) {
+    if (imageUrl) URL.revokeObjectURL(imageUrl);
+    imageUrl = url;
+  }
+
+  async function download (path, fileName) {
+    const blob = await fetchFile(path);
+    if (!blob) return;
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = fileName;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  }
+
+  async function showImage (task) {
     if (latestImageTask && latestImageTask.completed_at && task.completed_at &&
         latestImageTask.completed_at > task.completed_at) return;
     latestImageTask = task;
@@ -407,16 +504,30 @@
       // browsers do not show TIFF: offer the file instead
       image.hidden = true;
       image.removeAttribute('src');
+      setImageUrl(null);
       caption.textContent = '';
       const link = document.createElement('a');
       link.href = url;
       link.textContent = format(_('Download “%s” (TIFF)'), task.name);
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        download(url, task.id + '.tiff').catch((error) => console.warn('download failed', error));
+      });
       caption.append(link);
       return;
     }
+    let blob;
+    try {
+      blob = await fetchFile(url);
+    } catch (error) {
+      console.warn('image fetch failed', error);
+    }
+    // a newer one may have come meanwhile
+    if (!blob || latestImageTask !== task) return;
+    setImageUrl(URL.createObjectURL(blob));
     image.alt = format(_('Image of task “%s”'), task.name);
     image.dataset.taskId = task.id;
-    image.src = url;
+    image.src = imageUrl;
     image.hidden = false;
     caption.textContent = format(_('“%s”, %s'), task.name, formatTime(task.completed_at));
   }
@@ -428,7 +539,7 @@
   }
 
   async function refreshDevices () {
-    if (devicesInFlight) return;
+    if (devicesInFlight || locked) return;
     devicesInFlight = true;
     try {
       const result = await api('GET', '/devices');
@@ -690,7 +801,6 @@
       select.append(new Option(action.name, action.name));
       forms.append(formFor(action));
     }
-    select.addEventListener('change', () => showAction(select.value));
     if (actions.length > 0) showAction(actions[0].name);
   }
 
@@ -705,16 +815,32 @@
     }
   }
 
+  // what the page asks of the service, at the start and once a token is given
+  function load () {
+    connect();
+    loadActions();
+    refreshQueue();
+    refreshDevices();
+  }
+
   function start () {
     renderStaticText();
     setConnection('connecting');
     $('queue-pause').addEventListener('click', () => setPaused(true));
     $('queue-resume').addEventListener('click', () => setPaused(false));
-    connect();
-    loadActions();
+    $('action-select').addEventListener('change', () => showAction($('action-select').value));
+    $('token-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = $('token-input').value.trim();
+      if (value) unlock(value);
+    });
+    $('forget-token').addEventListener('click', () => {
+      storeToken(null);
+      location.reload();
+    });
+    $('forget-token').hidden = !token;
+    load();
     loadVersion();
-    refreshQueue();
-    refreshDevices();
     updateCounts();
   }
 

@@ -48,6 +48,12 @@ window.EM_TRANSLATIONS = {
     "Task name": "Name der Aufgabe",
     "Submit": "Einreichen",
     "Scheduled “%s”.": "„%s“ eingeplant.",
-    "version %s": "Version %s"
+    "version %s": "Version %s",
+    "The token was not accepted.": "Das Token wurde nicht angenommen.",
+    "Token": "Token",
+    "This service needs its token. It is kept in this tab until the tab is closed.": "Dieser Dienst braucht sein Token. Es bleibt in diesem Tab, bis der Tab geschlossen wird.",
+    "Use token": "Token verwenden",
+    "Forget token": "Token vergessen",
+    "Token needed": "Token nötig"
   }
 };

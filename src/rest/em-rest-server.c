@@ -168,6 +168,16 @@ method_allowed (Route       route,
   return g_strv_contains ((const char * const *) allowed, method);
 }
 
+/* what anyone may read without the token: health tells nothing, and the
+ * dashboard's files are those of the binary, holding no data; a browser must
+ * load the page before the page can ask for the token */
+static gboolean
+is_public (Route       route,
+           const char *method)
+{
+  return (route == ROUTE_HEALTH || route == ROUTE_DASHBOARD) && method_allowed (route, method);
+}
+
 /* what libsoup has read of the request head, name and value bytes */
 static gboolean
 check_header_size (EmRestServer      *self,
@@ -256,7 +266,7 @@ handle_request (SoupServer        *server,
       em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, route_allow (route));
       return;
     }
-  if (!(route == ROUTE_HEALTH && method_allowed (route, method)) &&
+  if (!is_public (route, method) &&
       !em_rest_auth_check (msg, query, self->token, route == ROUTE_WS))
     return;
 

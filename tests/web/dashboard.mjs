@@ -1,8 +1,9 @@
 // The dashboard in headless Chromium, driven by playwright-core: submit a
 // capture_image from the form and watch it complete and its image appear,
 // cancel a long stage move from the page, pause and resume the queue, read the
-// page in German, and see no console error. Leaves a screenshot in the build
-// tree (EM_SCREENSHOT_DIR).
+// page in German, and see no console error; then, against a service with a
+// token, give the token on the page and capture again. Leaves a screenshot in
+// the build tree (EM_SCREENSHOT_DIR).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ if (!existsSync(join(here, 'node_modules', 'playwright-core'))) {
 const { chromium } = await import('playwright-core');
 
 const TIMEOUT = 30000;
+const TOKEN = 'dashboard-test-token';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 let passed = 0;
@@ -28,8 +30,8 @@ function check (condition, message) {
   passed++;
 }
 
-function startDaemon (dataDir) {
-  const env = { ...process.env };
+function startDaemon (dataDir, extraEnv = {}) {
+  const env = { ...process.env, ...extraEnv };
   delete env.LANGUAGE;
   const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', '0', '--data-dir', dataDir],
     { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,6 +74,65 @@ async function submit (page, action, name, fields) {
   const row = page.locator('#task-rows tr', { hasText: name }).first();
   await row.waitFor({ timeout: TIMEOUT });
   return row;
+}
+
+async function waitForImage (page, taskId) {
+  const image = page.locator(`#latest-image[data-task-id="${taskId}"]`);
+  await image.waitFor({ state: 'visible' });
+  await page.waitForFunction(() => {
+    const img = document.getElementById('latest-image');
+    return img.complete && img.naturalWidth > 0;
+  });
+  return image;
+}
+
+// A service with a token: the page loads without it, asks for it, keeps it for
+// the tab, and sends it with every request, the image and the WebSocket too.
+async function checkToken () {
+  const tokenDir = mkdtempSync(join(tmpdir(), 'em-dashboard-token-'));
+  const service = await startDaemon(tokenDir, { ENGINE_MANAGER_TOKEN: TOKEN });
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    page.on('console', (message) => {
+      // the refusals before the token is given, which the browser logs
+      if (message.type() === 'error' && !/status of 401/.test(message.text())) {
+        problems.push(`console (token): ${message.text()}`);
+      }
+    });
+    page.on('pageerror', (error) => problems.push(`page error (token): ${error.message}`));
+
+    const response = await page.goto(service.url + '/');
+    check(response.status() === 200, `GET / of a service with a token answered ${response.status()}`);
+    await page.locator('#token-form').waitFor({ state: 'visible' });
+    check(await page.locator('#connection').getAttribute('data-state') === 'locked', 'the badge asks for the token');
+
+    await page.fill('#token-input', 'not-the-token');
+    await page.locator('#token-form button[type="submit"]').click();
+    await page.locator('#token-message', { hasText: 'not accepted' }).waitFor();
+    check(await page.locator('#token-form').isVisible(), 'a wrong token is asked for again');
+
+    await page.fill('#token-input', TOKEN);
+    await page.locator('#token-form button[type="submit"]').click();
+    await page.locator('#connection[data-state="live"]').waitFor();
+    check(await page.locator('#token-form').isHidden(), 'the form goes once the token works');
+    const row = await submit(page, 'capture_image', 'snap with a token', { exposure: 5 });
+    await page.locator('#task-rows tr[data-status="completed"]', { hasText: 'snap with a token' }).waitFor();
+    await waitForImage(page, await row.getAttribute('data-task-id'));
+
+    // kept for the tab: a reload does not ask again
+    await page.reload();
+    await page.locator('#connection[data-state="live"]').waitFor();
+    check(await page.locator('#token-form').isHidden(), 'the tab keeps the token across a reload');
+    await page.locator('#task-rows tr', { hasText: 'snap with a token' }).waitFor();
+    check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
+  } finally {
+    await context.close();
+    const code = await stopDaemon(service);
+    rmSync(tokenDir, { recursive: true, force: true });
+    if (code !== 0) throw new Error(`engine-manager with a token exited with ${code}\n${service.log()}`);
+  }
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
@@ -167,6 +228,7 @@ try {
 
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
   await context.close();
+  await checkToken();
 } catch (error) {
   exitCode = 1;
   console.error('FAIL:', error.message);
