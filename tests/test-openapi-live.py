@@ -1,6 +1,9 @@
 """Checks the running service against data/openapi.json: GET /openapi.json
 serves the document; every documented example request is sent and its
 response validated against the documented status, content type and schema;
+every method the document does not list gets 405 with the documented Allow;
+the refusals any request can meet (a bad query, headers or body over the
+limits, a foreign Host, a missing token) are documented on every operation;
 WebSocket frames are validated against the Event schema; error documents
 follow Accept-Language."""
 
@@ -102,6 +105,63 @@ def send(url, method, path_template, path_item, operation, ids, body=None, label
                                 json=body if body is not None else None, timeout=15)
     check_response(method, path_template, operation, response, where)
     return response
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def operations():
+    """(template, method, operation) of every documented operation, HEAD with
+    each GET but a WebSocket upgrade's"""
+    for template, item in DOC["paths"].items():
+        for method in METHODS:
+            operation = item.get(method.lower())
+            if method == "HEAD" and "get" in item and "101" not in item["get"]["responses"]:
+                operation = item["get"]
+            if operation:
+                yield template, method, operation
+
+
+def concrete(template, ids):
+    return template.replace("{id}", ids["id"]).replace("{file}", "app.js")
+
+
+def check_other_methods(url, ids):
+    """A method a path does not document: 405, as MethodNotAllowed describes it,
+    with an Allow header naming exactly the path's documented methods."""
+    refused = resolve(DOC["components"].get("responses", {}).get("MethodNotAllowed", {}))
+    if "Allow" not in refused.get("headers", {}):
+        fail("components/responses/MethodNotAllowed with an Allow header is missing")
+        return
+    schema = refused["content"]["application/problem+json"]["schema"]
+    for template in DOC["paths"]:
+        allowed = {method for path, method, _ in operations() if path == template}
+        for method in sorted(set(METHODS) - allowed):
+            where = f"{method} {template}"
+            response = requests.request(method, url + concrete(template, ids), timeout=5)
+            allow = {m.strip() for m in response.headers.get("Allow", "").split(",") if m.strip()}
+            if response.status_code != 405:
+                fail(f"{where}: {response.status_code}, expected 405")
+            elif allow != allowed:
+                fail(f"{where}: Allow: {sorted(allow)}, but the document has {sorted(allowed)}")
+            elif method != "HEAD":
+                validate(response.json(), schema, where)
+
+
+def check_refusals(url, ids, label, headers=None, query="", statuses=None):
+    """Every documented operation, refused before its handler runs: the status
+    is one it documents (and one of @statuses)."""
+    for template, method, operation in operations():
+        where = f"{method} {template} {label}"
+        response = requests.request(method, url + concrete(template, ids) + query,
+                                    headers=headers, timeout=5)
+        if statuses and response.status_code not in statuses(operation):
+            fail(f"{where}: {response.status_code}")
+        check_response(method, template, operation, response, where)
+
+
+def public(operation):
+    return operation.get("security") == []
 
 
 def build_locale(root):
@@ -251,6 +311,20 @@ def main():
                     fail(f"{method} {path}: {response.status_code}, expected {expected}")
                 check_response(method, template, paths[template][method.lower()], response, f"{method} {path}")
 
+            # every other method, and what any request can meet
+            check_other_methods(url, {"id": capture["id"]})
+            ids = {"id": capture["id"]}
+            check_refusals(url, ids, "with a query that is not UTF-8", query="?x=%ff",
+                           statuses=lambda op: {400})
+            check_refusals(url, ids, "with a parameter given twice", query="?x=1&x=2",
+                           statuses=lambda op: {400})
+            check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
+                           statuses=lambda op: {413})
+            check_refusals(url, ids, "with headers over the limit", headers={"X-Padding": "h" * 20000},
+                           statuses=lambda op: {431})
+            check_refusals(url, ids, "under a name DNS could rebind", headers={"Host": "rebound.example"},
+                           statuses=lambda op: {200} if op is DOC["paths"]["/health"]["get"] else {403})
+
             # problem documents follow Accept-Language
             german = requests.get(url + "/tasks/no-such-task", headers={"Accept-Language": "de-DE,de;q=0.9"}, timeout=5)
             english = requests.get(url + "/tasks/no-such-task", headers={"Accept-Language": "en"}, timeout=5)
@@ -286,6 +360,11 @@ def main():
                 validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
 
         check_every_event(tmp)
+
+        # with a token: every operation needs it, but those the document marks public
+        with Daemon(env={"ENGINE_MANAGER_TOKEN": "openapi-live-token"}) as daemon:
+            check_refusals(daemon.url, {"id": "6f1c2b8e-3d0a-4c55-9a57-2f4de1b0c9a1"}, "without the token",
+                           statuses=lambda op: {200, 404} if public(op) else {401})
 
     print(f"{checked} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
