@@ -1163,6 +1163,8 @@ test_unparsed (Fixture       *f,
       "Not implemented", "Transfer-Encoding" },
     { "GET /tasks HTTP/2.5\r\nHost: 127.0.0.1\r\n\r\n", 505, "HTTP version not supported",
       "HTTP/1.1" },
+    { "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 404, "Not found",
+      "“*”" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (table); i++)

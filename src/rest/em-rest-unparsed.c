@@ -68,6 +68,14 @@ got_headers_cb (SoupServerMessage *msg,
       em_rest_i18n_scope_enter_for_message (&scope, msg);
       em_problem_respond (msg, status, NULL, detail_for (status));
     }
+  /* "OPTIONS *" reaches no handler, and libsoup would answer an empty 404 */
+  else if (soup_server_message_is_options_ping (msg))
+    {
+      g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+      em_rest_i18n_scope_enter_for_message (&scope, msg);
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), "*");
+    }
 }
 
 void
