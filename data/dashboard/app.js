@@ -815,10 +815,13 @@
     }
   }
 
-  // what the page asks of the service, at the start and once a token is given
+  // what the page asks of the service, at the start and once a token is given;
+  // the WebSocket once a request has shown whether the token is needed and
+  // right, as the browser tells the page nothing of a refused handshake
   function load () {
-    connect();
-    loadActions();
+    loadActions()
+      .catch((error) => console.warn('actions failed', error))
+      .finally(connect);
     refreshQueue();
     refreshDevices();
   }
