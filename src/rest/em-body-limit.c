@@ -225,11 +225,10 @@ is_one_length (const char *text)
   return TRUE;
 }
 
-static void
-got_headers_cb (SoupServerMessage *msg,
-                gpointer           user_data)
+void
+em_body_limit_check_head (SoupServerMessage *msg,
+                          const EmBodyLimit *limit)
 {
-  const EmBodyLimit *limit = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   gboolean bad_length = FALSE;
@@ -263,11 +262,4 @@ got_headers_cb (SoupServerMessage *msg,
     refuse_too_large (msg, watch);
   else
     g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), watch);
-}
-
-void
-em_body_limit_watch (SoupServerMessage *msg,
-                     const EmBodyLimit *limit)
-{
-  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), (gpointer) limit);
 }

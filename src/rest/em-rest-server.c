@@ -371,6 +371,17 @@ handle_request (SoupServer        *server,
     }
 }
 
+/* one handler for the checks of the head, connected to every request */
+static void
+got_headers_cb (SoupServerMessage *msg,
+                gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+
+  em_rest_unparsed_head_read (msg);
+  em_body_limit_check_head (msg, &self->body_limit);
+}
+
 static void
 request_started_cb (SoupServer        *server,
                     SoupServerMessage *msg,
@@ -386,7 +397,8 @@ request_started_cb (SoupServer        *server,
       g_socket_set_timeout (socket, self->idle_timeout);
     }
   em_rest_unparsed_watch (msg);
-  em_body_limit_watch (msg, &self->body_limit);
+  /* the server outlives its messages' handlers */
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), self);
 }
 
 /* Corked from the end of the request until its response is written, head and

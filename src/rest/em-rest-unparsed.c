@@ -13,7 +13,9 @@
  * starts out set for that answer, a body delimited by the end of the
  * connection (which libsoup closes after such a request), whose text is
  * written once the status is known, after the head; got-headers, which
- * every readable request sees, puts the default back for the handlers. */
+ * every readable request sees, puts the default back for the handlers. The
+ * text is written from an emission hook, installed once, since a handler
+ * connected to each request costs more than the rest of the request's check. */
 
 static const char *
 detail_for (guint status)
@@ -34,30 +36,59 @@ detail_for (guint status)
     }
 }
 
-static void
-wrote_headers_cb (SoupServerMessage *msg,
-                  gpointer           user_data)
+/* wrote-headers of every server message: only one whose head libsoup could
+ * not read is still set up as em_rest_unparsed_watch() left it */
+static gboolean
+wrote_headers_hook (GSignalInvocationHint *hint,
+                    guint                  n_values,
+                    const GValue          *values,
+                    gpointer               user_data)
 {
-  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  SoupServerMessage *msg = g_value_get_object (&values[0]);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   guint status = soup_server_message_get_status (msg);
   char *problem;
 
+  if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_EOF || body->length > 0 ||
+      g_strcmp0 (soup_message_headers_get_content_type (headers, NULL),
+                 "application/problem+json") != 0)
+    return TRUE;
   /* what headers libsoup did read may ask for a language */
   em_rest_i18n_scope_enter_for_message (&scope, msg);
   problem = em_problem_to_string (status, NULL, detail_for (status));
   soup_message_body_append (body, SOUP_MEMORY_TAKE, problem, strlen (problem));
   soup_message_body_complete (body);
+  return TRUE;
 }
 
-static void
-got_headers_cb (SoupServerMessage *msg,
-                gpointer           user_data)
+static gpointer
+install_hook (gpointer data)
+{
+  g_signal_add_emission_hook (g_signal_lookup ("wrote-headers", SOUP_TYPE_SERVER_MESSAGE), 0,
+                              wrote_headers_hook, NULL, NULL);
+  return NULL;
+}
+
+void
+em_rest_unparsed_watch (SoupServerMessage *msg)
+{
+  static GOnce once = G_ONCE_INIT;
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  g_once (&once, install_hook, NULL);
+  /* a new response has no Content-Type to replace */
+  soup_message_headers_append (headers, "Content-Type", "application/problem+json");
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_EOF);
+}
+
+void
+em_rest_unparsed_head_read (SoupServerMessage *msg)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   guint status = soup_server_message_get_status (msg);
 
-  g_signal_handlers_disconnect_by_func (msg, wrote_headers_cb, NULL);
   soup_message_headers_remove (headers, "Content-Type");
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CONTENT_LENGTH);
   /* refused by libsoup's own check of the head (a URI of another scheme) */
@@ -76,15 +107,4 @@ got_headers_cb (SoupServerMessage *msg,
       em_rest_i18n_scope_enter_for_message (&scope, msg);
       em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), "*");
     }
-}
-
-void
-em_rest_unparsed_watch (SoupServerMessage *msg)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Content-Type", "application/problem+json");
-  soup_message_headers_set_encoding (headers, SOUP_ENCODING_EOF);
-  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), NULL);
-  g_signal_connect (msg, "wrote-headers", G_CALLBACK (wrote_headers_cb), NULL);
 }
