@@ -17,6 +17,11 @@
 #define OPCODE_PING         0x9
 #define MAX_CONTROL_PAYLOAD 125
 
+/* what non-blocking reads pass on before one says it would block: libsoup
+ * reads until the socket is empty, which a client that keeps sending never
+ * lets happen, and the main loop would not turn meanwhile */
+#define READ_BUDGET (64 * 1024)
+
 struct _EmMessageLimitInputStream
 {
   GFilterInputStream parent_instance;
@@ -42,6 +47,8 @@ struct _EmMessageLimitInputStream
   guint8    ready[READ_SIZE + MAX_HEADER];
   gsize     ready_head;
   gsize     ready_length;
+  /* passed on by non-blocking reads since the last that would block */
+  gsize     budget_used;
 };
 
 enum {
@@ -296,7 +303,26 @@ limit_read_nonblocking (GPollableInputStream  *stream,
                         gsize                  count,
                         GError               **error)
 {
-  return read_ready (EM_MESSAGE_LIMIT_INPUT_STREAM (stream), buffer, count, FALSE, NULL, error);
+  EmMessageLimitInputStream *self = EM_MESSAGE_LIMIT_INPUT_STREAM (stream);
+  g_autoptr(GError) local_error = NULL;
+  gssize n;
+
+  /* the caller's source fires again on the next iteration, after the others */
+  if (self->budget_used >= READ_BUDGET)
+    {
+      self->budget_used = 0;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                           "read budget used up for this iteration");
+      return -1;
+    }
+  n = read_ready (self, buffer, count, FALSE, NULL, &local_error);
+  if (n > 0)
+    self->budget_used += (gsize) n;
+  else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    self->budget_used = 0;
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return n;
 }
 
 static GSource *
