@@ -221,6 +221,23 @@ class RestEndToEnd(unittest.TestCase):
         status, _, _ = self.curl(f"{self.base}/health")
         self.assertEqual(status, 200)
 
+    def test_04_refused_upgrade_is_reported_at_once(self):
+        # websockets reports a refusal once the server has closed the connection
+        async def refused(path, **kwargs):
+            start = time.monotonic()
+            with self.assertRaises(websockets.InvalidStatusCode) as raised:
+                async with websockets.connect(f"ws://127.0.0.1:{self.port}{path}",
+                                              open_timeout=30, **kwargs):
+                    pass
+            return raised.exception.status_code, time.monotonic() - start
+
+        for path, kwargs, status in (("/ws?since=18446744073709551615", {}, 400),
+                                     ("/ws?follow=1", {}, 400),
+                                     ("/ws", {"origin": "http://elsewhere.example"}, 403)):
+            code, took = asyncio.run(refused(path, **kwargs))
+            self.assertEqual(code, status, path)
+            self.assertLess(took, 2, f"{path}: the refusal took {took:.1f} s to arrive")
+
     def test_99_sigterm_closes_websockets(self):
         async def follow():
             async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as ws:

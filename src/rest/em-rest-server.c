@@ -251,6 +251,12 @@ handle_request (SoupServer        *server,
   em_debug_hot ("%s %s", method, path);
   /* every message of the answer in the client's language */
   em_rest_i18n_scope_enter_for_message (&scope, msg);
+  /* a refused upgrade ends the connection, as libsoup's own refusals do:
+   * WebSocket clients wait for the close before they report the refusal;
+   * the hub takes this back when it accepts */
+  if (route == ROUTE_WS)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
 
   if (!check_header_size (self, msg))
     return;

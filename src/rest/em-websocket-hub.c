@@ -613,6 +613,8 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
     }
   if (!parse_since (self, msg, query, &since))
     return;
+  /* the server asked for a refusal to end the connection; this is no refusal */
+  soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Connection");
   /* no extensions: a per-message deflate would give each client its own bytes */
   if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
     {
