@@ -250,8 +250,11 @@ test_discard_unsent (void)
   g_assert_cmpuint (em_coalescing_output_stream_get_buffered (coalescing (&pair)), <, 4 + FRAME_PAYLOAD);
   g_assert_cmpuint (em_coalescing_output_stream_discard_unsent (coalescing (&pair)), ==, 0);
 
-  /* what is written next follows what is left */
+  /* what is written next follows what is left; once sealed, what comes after
+   * is taken and dropped */
   g_assert_cmpint (write_frame (&pair, CLOSE_MARK, 10, NULL), ==, 14);
+  em_coalescing_output_stream_seal (coalescing (&pair));
+  g_assert_cmpint (write_frame (&pair, n, 10, NULL), ==, 14);
   EM_TEST_WAIT_UNTIL ((pair_read (&pair),
                        em_coalescing_output_stream_get_buffered (coalescing (&pair)) == 0), TIMEOUT_MS);
   pair_read (&pair);

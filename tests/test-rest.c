@@ -1502,15 +1502,17 @@ test_ws_event_order (Fixture       *f,
     g_assert_true (json_node_equal (g_ptr_array_index (a->events, i), g_ptr_array_index (b->events, i)));
 }
 
-/* a raw WebSocket client that reads only when told to */
+/* a raw WebSocket client of @path that reads only when told to */
 static GSocket *
-raw_ws_connect (Fixture *f,
-                int      rcvbuf,
-                GString *leftover)
+raw_ws_connect_path (Fixture    *f,
+                     const char *path,
+                     int         rcvbuf,
+                     GString    *leftover)
 {
-  const char *handshake = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                          "Sec-WebSocket-Version: 13\r\n\r\n";
+  g_autofree char *handshake =
+    g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n", path);
   GSocket *socket = raw_connect (f, rcvbuf);
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
   const char *end = NULL;
@@ -1532,6 +1534,14 @@ raw_ws_connect (Fixture *f,
   g_assert_true (g_str_has_prefix (leftover->str, "HTTP/1.1 101"));
   g_string_erase (leftover, 0, end + 4 - leftover->str);
   return socket;
+}
+
+static GSocket *
+raw_ws_connect (Fixture *f,
+                int      rcvbuf,
+                GString *leftover)
+{
+  return raw_ws_connect_path (f, "/ws", rcvbuf, leftover);
 }
 
 /* reads frames until a close frame; returns its code, and counts the text
@@ -2300,6 +2310,58 @@ test_ws_since_alone (Fixture       *f,
     g_assert_cmpint (event_seq (resumed, i), ==, i + 1);
 }
 
+/* a client resuming from 0 that does not read: the live events wait for the
+ * history until there are a backlog's worth, then it is told to come back
+ * (1013, which libsoup would not send itself), and its answer ends it */
+static void
+test_ws_catch_up_overflow (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  EmTaskSpec spec = { .name = long_name, .action = (char *) "wait" };
+  g_autoptr(GString) buffer = g_string_new (NULL);
+  g_autoptr(GSocket) slow = NULL;
+  static const guint8 close_frame[] = { 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xf5 };
+  guint text_frames = 0;
+  guint n_tasks;
+  guint code;
+
+  /* more history than the socket buffers and the backlog hold: about 1 MB */
+  for (guint i = 0; i < 1000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 1000,
+                      4 * TIMEOUT_MS);
+  slow = raw_ws_connect_path (f, "/ws?since=0", 4096, buffer);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+
+  for (n_tasks = 0; em_rest_server_get_n_websocket_clients (f->server) == 1; n_tasks++)
+    {
+      g_assert_cmpuint (n_tasks, <, 20000);
+      g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_test_message ("the resuming client was dropped after %u more tasks", n_tasks);
+
+  code = raw_ws_read_until_close (slow, buffer, &text_frames, NULL);
+  g_assert_cmpuint (code, ==, 1013);
+  g_assert_cmpuint (text_frames, >, 0);
+  g_assert_cmpint (g_socket_send (slow, (const char *) close_frame, sizeof close_frame, NULL, NULL),
+                   ==, sizeof close_frame);
+  /* the server ends the connection at once, with nothing after its close frame */
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;;)
+    {
+      char chunk[4096];
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (slow, chunk, sizeof chunk, NULL, NULL);
+      if (n == 0)
+        break;
+      g_assert_cmpint (n, <, 0);
+    }
+}
+
 static void
 test_ws_resync (Fixture       *f,
                 gconstpointer  data)
@@ -2378,6 +2440,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/history", test_history, WITH_STORE);
   ADD ("/rest/ws/recorded-only", test_ws_recorded_only, WITH_STORE);
   ADD ("/rest/ws/since", test_ws_since, NULL);
+  ADD ("/rest/ws/catch-up-overflow", test_ws_catch_up_overflow, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
   ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);

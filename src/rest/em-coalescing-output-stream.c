@@ -38,6 +38,8 @@ struct _EmCoalescingOutputStream
   GSource      *writable_source;
   /* the base stream failed: later writes fail the same way */
   GError       *error;
+  /* what is written from now on is dropped */
+  gboolean      sealed;
 
   GTask        *flush_task;
   GSource      *flush_cancel_source;
@@ -327,8 +329,8 @@ coalescing_write_nonblocking (GPollableOutputStream  *stream,
       g_propagate_error (error, g_error_copy (self->error));
       return -1;
     }
-  if (count == 0)
-    return 0;
+  if (count == 0 || self->sealed)
+    return count;
 
   /* a full buffer may still fit in the socket */
   if (buffered (self) >= self->max_buffered && self->writable_source == NULL)
@@ -462,7 +464,8 @@ coalescing_write (GOutputStream  *stream,
   EmCoalescingOutputStream *self = EM_COALESCING_OUTPUT_STREAM (stream);
 
   /* a full buffer makes a blocking writer wait rather than fail */
-  if (buffered (self) >= self->max_buffered && !drain_blocking (self, cancellable, error))
+  if (!self->sealed && buffered (self) >= self->max_buffered &&
+      !drain_blocking (self, cancellable, error))
     return -1;
   return coalescing_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), buffer, count, error);
 }
@@ -753,4 +756,12 @@ em_coalescing_output_stream_discard_unsent (EmCoalescingOutputStream *self)
     drained (self);
   g_debug ("dropped %" G_GSIZE_FORMAT " unsent bytes", dropped);
   return dropped;
+}
+
+void
+em_coalescing_output_stream_seal (EmCoalescingOutputStream *self)
+{
+  g_return_if_fail (EM_IS_COALESCING_OUTPUT_STREAM (self));
+
+  self->sealed = TRUE;
 }

@@ -35,5 +35,8 @@ void           em_coalescing_output_stream_flush_nonblocking (EmCoalescingOutput
  * part of is kept to its end, so the peer never sees a cut frame; returns the
  * number of bytes dropped */
 gsize          em_coalescing_output_stream_discard_unsent    (EmCoalescingOutputStream *self);
+/* accepts and drops everything written from now on (what is buffered still
+ * goes out): the peer has had the last frame it is to get */
+void           em_coalescing_output_stream_seal              (EmCoalescingOutputStream *self);
 
 G_END_DECLS

@@ -132,6 +132,31 @@ client_message_cb (SoupWebsocketConnection *conn,
   /* the stream is one-way; what a client says is ignored */
 }
 
+/* RFC 6455 registry: "try again later"; libsoup 3.2 has no name for it */
+#define EM_WS_CLOSE_TRY_AGAIN_LATER 1013
+
+/* libsoup 3.2 sends no close code under 3000 that it does not know, 1013
+ * among them: it closes with 1002 (protocol error) instead. The close frame is
+ * written here, and libsoup's, which follows it, dropped; libsoup then waits
+ * for the client's close frame as usual. */
+static void
+client_close_try_again_later (Client     *client,
+                              const char *reason)
+{
+  guint8 frame[4 + 123];
+  gsize length = MIN (strlen (reason), sizeof frame - 4);
+
+  frame[0] = 0x88;
+  frame[1] = (guint8) (2 + length);
+  frame[2] = EM_WS_CLOSE_TRY_AGAIN_LATER >> 8;
+  frame[3] = EM_WS_CLOSE_TRY_AGAIN_LATER & 0xff;
+  memcpy (frame + 4, reason, length);
+  g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (client->output),
+                                              frame, 4 + length, NULL, NULL);
+  em_coalescing_output_stream_seal (client->output);
+  soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+}
+
 static void
 client_drop (Client     *client,
              gushort     code,
@@ -144,7 +169,10 @@ client_drop (Client     *client,
    * behind the rest, which a slow client would take minutes to read */
   em_coalescing_output_stream_flush_nonblocking (client->output);
   em_coalescing_output_stream_discard_unsent (client->output);
-  soup_websocket_connection_close (client->conn, code, reason);
+  if (code == EM_WS_CLOSE_TRY_AGAIN_LATER)
+    client_close_try_again_later (client, reason);
+  else
+    soup_websocket_connection_close (client->conn, code, reason);
   /* at shutdown the main loop may not turn again */
   em_coalescing_output_stream_flush_nonblocking (client->output);
 }
@@ -185,9 +213,6 @@ client_ping_cb (EmMessageLimitInputStream *input,
 }
 
 /* --- resuming with ?since=SEQ --- */
-
-/* RFC 6455 registry: "try again later"; libsoup 3.2 has no name for it */
-#define EM_WS_CLOSE_TRY_AGAIN_LATER 1013
 
 /* a page of history per read; a short page means the history is exhausted */
 #define CATCH_UP_PAGE 1000
