@@ -238,6 +238,14 @@ class RestEndToEnd(unittest.TestCase):
             self.assertEqual(code, status, path)
             self.assertLess(took, 2, f"{path}: the refusal took {took:.1f} s to arrive")
 
+    def test_05_other_websocket_version_learns_ours(self):
+        upgrade = ["-H", "Upgrade: websocket", "-H", "Connection: Upgrade",
+                   "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+        status, headers, _ = self.curl(*upgrade, "-H", "Sec-WebSocket-Version: 8",
+                                       f"{self.base}/ws")
+        self.assertEqual(status, 400)
+        self.assertEqual(headers.get("sec-websocket-version"), "13")
+
     def test_99_sigterm_closes_websockets(self):
         async def follow():
             async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as ws:

@@ -610,6 +610,13 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
     }
   if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
     {
+      SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+      const char *version = soup_message_headers_get_one (request, "Sec-WebSocket-Version");
+
+      /* RFC 6455 §4.4: a client of another version learns which one we speak */
+      if (version != NULL && g_strcmp0 (version, "13") != 0)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                      "Sec-WebSocket-Version", "13");
       em_problem_respond_printf (msg, 400, _("upgrade: not a WebSocket handshake: %s"),
                                  error->message);
       return;
