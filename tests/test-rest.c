@@ -340,6 +340,81 @@ raw_exchange (Fixture    *f,
   return response;
 }
 
+/* the descriptors this process has open, the server's among them */
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* a keep-alive connection its client closes between two requests is closed
+ * on the server's side too, not left open (libsoup 3.2 leaves it, and a
+ * script calling curl once a second would use up the descriptors) */
+static void
+test_connection_client_closed (Fixture       *f,
+                               gconstpointer  data)
+{
+  const char *request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  guint before = count_fds ();
+  gint64 deadline;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+
+      g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 200"));
+    }
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (count_fds () > before && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (count_fds (), <=, before);
+}
+
+/* a connection that sends nothing after its request for the idle timeout is
+ * closed, as README's limits say */
+static void
+test_connection_idle_timeout (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 6 * G_USEC_PER_SEC;
+  gint64 answered = 0;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  g_object_set (f->server, "idle-timeout", 1, NULL);
+  while (!closed && g_get_monotonic_time () < deadline)
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (sent < strlen (request) &&
+          (n = g_socket_send (socket, request + sent, strlen (request) - sent, NULL, NULL)) > 0)
+        sent += (gsize) n;
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      if (answered == 0 && response_complete (response))
+        answered = g_get_monotonic_time ();
+      if (n == 0)
+        closed = TRUE;
+      else if (n < 0)
+        g_usleep (1000);
+    }
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 200"));
+  g_assert_true (closed);
+  /* not before the timeout, and within the sweeps after it */
+  g_assert_cmpint (g_get_monotonic_time () - answered, >=, G_USEC_PER_SEC);
+}
+
 /* the status code, once its line is known to have the code's reason phrase */
 static guint
 raw_status (GString *response)
@@ -2428,6 +2503,8 @@ main (int argc, char **argv)
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
+  ADD ("/rest/connections/client-closed", test_connection_client_closed, NULL);
+  ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));

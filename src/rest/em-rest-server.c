@@ -22,6 +22,7 @@
 #include "rest/em-rest-openapi.h"
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
+#include "rest/em-rest-idle.h"
 #include "rest/em-rest-unparsed.h"
 #include "rest/em-websocket-hub.h"
 
@@ -47,6 +48,7 @@ struct _EmRestServer
   GStrv            cors_origins;
   guint            max_header_size;
   guint            idle_timeout;
+  EmRestIdle      *idle;
 };
 
 enum {
@@ -402,6 +404,7 @@ request_started_cb (SoupServer        *server,
        * upgrade turns it off again */
       g_socket_set_timeout (socket, self->idle_timeout);
     }
+  em_rest_idle_started (self->idle, msg);
   em_rest_unparsed_watch (msg);
   /* the server outlives its messages' handlers */
   g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), self);
@@ -411,7 +414,7 @@ request_started_cb (SoupServer        *server,
  * body leave in one segment rather than two (with its acknowledgement, half the
  * packets on a keep-alive connection). Not earlier: a "100 Continue" is written
  * before the body is read, and must not wait for the cork. @user_data is 1 on
- * request-read and 0 on request-finished. */
+ * request-read and 0 on request-finished (request_finished_cb()). */
 static void
 set_cork_cb (SoupServer        *server,
              SoupServerMessage *msg,
@@ -421,6 +424,18 @@ set_cork_cb (SoupServer        *server,
 
   if (socket != NULL)
     g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, GPOINTER_TO_INT (user_data), NULL);
+}
+
+static void
+request_finished_cb (SoupServer        *server,
+                     SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+
+  set_cork_cb (server, msg, GINT_TO_POINTER (0));
+  /* between two requests from here: the idle timeout runs */
+  em_rest_idle_finished (self->idle, msg);
 }
 
 /* a thousand WebSocket clients need more descriptors than the usual soft
@@ -600,7 +615,7 @@ em_rest_server_listen (EmRestServer  *self,
     }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
   g_signal_connect (self->soup, "request-read", G_CALLBACK (set_cork_cb), GINT_TO_POINTER (1));
-  g_signal_connect (self->soup, "request-finished", G_CALLBACK (set_cork_cb), GINT_TO_POINTER (0));
+  g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (inet, (guint16) port);
@@ -669,6 +684,7 @@ em_rest_server_dispose (GObject *object)
     }
   g_clear_object (&self->hub);
   g_clear_object (&self->ctx.manager);
+  g_clear_pointer (&self->idle, em_rest_idle_free);
 
   G_OBJECT_CLASS (em_rest_server_parent_class)->dispose (object);
 }
@@ -799,6 +815,7 @@ em_rest_server_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       self->idle_timeout = g_value_get_uint (value);
+      em_rest_idle_set_timeout (self->idle, self->idle_timeout);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -875,6 +892,7 @@ em_rest_server_init (EmRestServer *self)
   self->ctx.max_json_depth = EM_REST_MAX_JSON_DEPTH;
   self->ctx.page_default = EM_REST_DEFAULT_PAGE_LIMIT;
   self->ctx.page_max = EM_REST_MAX_PAGE_LIMIT;
+  self->idle = em_rest_idle_new ();
 }
 
 EmRestServer *
