@@ -1777,6 +1777,73 @@ test_sender_vanishes (void)
   g_free (replies.refusal);
 }
 
+/* --- stopping --- */
+
+#define STOP_CALLS 60
+
+typedef struct {
+  guint replies;
+  guint timed_out;
+} Answers;
+
+static void
+answer_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Answers *answers = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                              result, &error);
+
+  answers->replies++;
+  answers->timed_out += g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
+static void
+exited_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *exited = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *exited = TRUE;
+}
+
+static void
+test_stop_with_calls_in_flight (void)
+{
+  g_autoptr(GDBusConnection) client = private_connection ();
+  g_autoptr(GError) error = NULL;
+  Answers answers = { 0, };
+  gboolean exited = FALSE;
+
+  /* listings of the long history of the tests before, still with the task
+   * database when the stop comes */
+  for (guint i = 0; i < STOP_CALLS; i++)
+    g_dbus_connection_call (client, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+                            g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(aa{sv})"),
+                            G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, answer_cb, &answers);
+  g_dbus_connection_flush_sync (client, NULL, &error);
+  g_assert_no_error (error);
+  g_subprocess_send_signal (fixture.daemon, SIGTERM);
+  g_subprocess_wait_async (fixture.daemon, NULL, exited_cb, &exited);
+
+  /* the service exits, cleanly, and no caller is left to time out */
+  EM_TEST_WAIT_UNTIL (exited, TIMEOUT_MS);
+  g_assert_true (g_subprocess_get_successful (fixture.daemon));
+  EM_TEST_WAIT_UNTIL (answers.replies == STOP_CALLS, TIMEOUT_MS);
+  g_assert_cmpuint (answers.timed_out, ==, 0);
+
+  g_clear_object (&fixture.daemon);
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+       name_has_owner () && g_get_monotonic_time () < deadline;
+       g_usleep (20 * 1000))
+    ;
+  start_daemon ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1809,6 +1876,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/history/restart", test_history_restart);
   g_test_add_func ("/dbus/limits/calls-per-sender", test_sender_limit);
   g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);
+  g_test_add_func ("/dbus/stop/calls-in-flight", test_stop_with_calls_in_flight);
   g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
   g_test_add_func ("/dbus/startup/no-bus", test_no_bus);
 

@@ -299,9 +299,11 @@ wait_idle_cb (gpointer user_data)
       self->clients_closed = TRUE;
       self->stop_deadline = now + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
     }
-  /* acknowledgements asked for before the clients went still hold the engine;
-   * left unanswered, it and its camera's streaming thread would outlive the loop */
-  if (self->manager != NULL && em_engine_manager_is_acknowledging (self->manager) &&
+  /* acknowledgements asked for before the clients went, and bus calls still
+   * waiting on the task database, hold the engine; left unanswered, it and its
+   * camera's streaming thread would outlive the loop, and the exit would hang */
+  if (((self->manager != NULL && em_engine_manager_is_acknowledging (self->manager)) ||
+       (self->dbus != NULL && em_dbus_service_is_answering (self->dbus))) &&
       now < self->stop_deadline)
     return G_SOURCE_CONTINUE;
 

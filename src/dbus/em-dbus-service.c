@@ -283,3 +283,15 @@ em_dbus_service_stop (EmDbusService *self)
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                              _("The D-Bus service was stopped"));
 }
+
+gboolean
+em_dbus_service_is_answering (EmDbusService *self)
+{
+  EmDbusSenderLimits *limits;
+
+  g_return_val_if_fail (EM_IS_DBUS_SERVICE (self), FALSE);
+
+  /* every such call holds a ticket of its sender until its reply is sent */
+  limits = em_dbus_manager_adapter_get_sender_limits (self->adapter);
+  return em_dbus_sender_limits_get_senders (limits) > 0;
+}

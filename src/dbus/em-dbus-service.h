@@ -21,5 +21,7 @@ gboolean       em_dbus_service_start_finish (EmDbusService       *self,
                                              GAsyncResult        *result,
                                              GError             **error);
 void           em_dbus_service_stop         (EmDbusService       *self);
+/* whether calls that reply later are still unanswered, also after a stop */
+gboolean       em_dbus_service_is_answering (EmDbusService       *self);
 
 G_END_DECLS
