@@ -1780,10 +1780,13 @@ test_sender_vanishes (void)
 /* --- stopping --- */
 
 #define STOP_CALLS 60
+#define STOP_HISTORY 1000
 
 typedef struct {
   guint replies;
   guint timed_out;
+  guint refused;
+  char *vague; /* a refusal that does not say why */
 } Answers;
 
 static void
@@ -1796,8 +1799,16 @@ answer_cb (GObject      *source,
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
                                                               result, &error);
 
+  g_autofree char *remote = error != NULL ? g_dbus_error_get_remote_error (error) : NULL;
+
   answers->replies++;
   answers->timed_out += g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  if (g_strcmp0 (remote, ERROR_PREFIX "Unavailable") == 0)
+    {
+      answers->refused++;
+      if (strstr (error->message, "shutting down") == NULL && answers->vague == NULL)
+        answers->vague = g_strdup (error->message);
+    }
 }
 
 static void
@@ -1816,11 +1827,20 @@ test_stop_with_calls_in_flight (void)
 {
   g_autoptr(GDBusConnection) client = private_connection ();
   g_autoptr(GError) error = NULL;
+  g_autoptr(GString) batch = g_string_new ("([");
+  g_auto(GStrv) ids = NULL;
   Answers answers = { 0, };
   gboolean exited = FALSE;
 
-  /* listings of the long history of the tests before, still with the task
+  /* a history long enough that listings of it are still with the task
    * database when the stop comes */
+  for (guint i = 0; i < STOP_HISTORY; i++)
+    g_string_append_printf (batch, "%s{'name': <'stop %u'>, 'action': <'wait'>}", i > 0 ? ", " : "", i);
+  g_string_append (batch, "], @a{sv} {})");
+  ids = schedule_batch (batch->str, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (nothing_unfinished (), 6 * TIMEOUT_MS);
+
   for (guint i = 0; i < STOP_CALLS; i++)
     g_dbus_connection_call (client, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListTasks",
                             g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(aa{sv})"),
@@ -1835,6 +1855,10 @@ test_stop_with_calls_in_flight (void)
   g_assert_true (g_subprocess_get_successful (fixture.daemon));
   EM_TEST_WAIT_UNTIL (answers.replies == STOP_CALLS, TIMEOUT_MS);
   g_assert_cmpuint (answers.timed_out, ==, 0);
+  /* those the stop cut short say so */
+  g_assert_cmpuint (answers.refused, >, 0);
+  g_assert_cmpstr (answers.vague, ==, NULL);
+  g_free (answers.vague);
 
   g_clear_object (&fixture.daemon);
   for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;

@@ -50,7 +50,13 @@ static void
 call_return_error (Call         *call,
                    const GError *error)
 {
-  em_dbus_return_error (g_steal_pointer (&call->invocation), error);
+  /* the calls' cancellable goes off only when the service leaves the bus */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_dbus_method_invocation_return_error_literal (g_steal_pointer (&call->invocation),
+                                                   EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                                   _("The service is shutting down"));
+  else
+    em_dbus_return_error (g_steal_pointer (&call->invocation), error);
 }
 
 static GVariant *
