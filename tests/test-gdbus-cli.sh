@@ -336,6 +336,14 @@ if command -v /usr/bin/python3 >/dev/null; then
   /usr/bin/python3 -c 'import json, sys; tasks = json.load(sys.stdin); assert all(t["status"] == "cancelled" for t in tasks)' <<<"$out" \
     && pass "list --json is JSON" || fail "list --json is not the expected JSON"
 fi
+# several statuses, as the REST API's status=failed,cancelled: repeated or by commas
+for several in "--status failed --status cancelled" "--status failed,cancelled"; do
+  # shellcheck disable=SC2086
+  expect 0 "list $several" "$ENGINECTL" list $several
+  contains "$out" "$failing" "list $several has the failed task"
+  contains "$out" "$long" "list $several has the cancelled task"
+  case "$out" in *"$quick"*) fail "list $several shows a completed task" ;; *) pass "list $several leaves others out" ;; esac
+done
 expect 1 "list --status bogus" "$ENGINECTL" list --status bogus
 contains "$err" "bogus" "bad status is named"
 expect 2 "list with an argument" "$ENGINECTL" list extra

@@ -171,6 +171,25 @@ list_tasks (EmDBusEngineManager1  *proxy,
   return g_variant_ref_sink (g_variant_builder_end (&all));
 }
 
+/* every --status, each possibly a comma-separated list, as the REST
+ * API's status=failed,cancelled; the last one alone would drop the rest
+ * without a word */
+static GVariant *
+statuses_variant (GStrv options)
+{
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_auto(GStrv) all = NULL;
+
+  for (guint i = 0; options[i] != NULL; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (options[i], ",", -1);
+
+      g_strv_builder_addv (names, (const char **) parts);
+    }
+  all = g_strv_builder_end (names);
+  return g_variant_new_strv ((const char * const *) all, -1);
+}
+
 int
 em_ctl_list (int argc, char **argv)
 {
@@ -179,7 +198,7 @@ em_ctl_list (int argc, char **argv)
   g_autoptr(GVariant) tasks = NULL;
   g_autoptr(GVariant) base_filter = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *status = NULL;
+  g_auto(GStrv) status = NULL;
   g_autofree char *action = NULL;
   g_autofree char *since = NULL;
   g_autofree char *until = NULL;
@@ -188,8 +207,9 @@ em_ctl_list (int argc, char **argv)
   g_auto(GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "status", 's', 0, G_OPTION_ARG_STRING, &status,
-      N_("Only tasks with this status: pending, running, completed, failed or cancelled"),
+    { "status", 's', 0, G_OPTION_ARG_STRING_ARRAY, &status,
+      N_("Only tasks with this status: pending, running, completed, failed or cancelled; "
+         "repeatable, or several separated by commas"),
       N_("STATUS") },
     { "action", 'a', 0, G_OPTION_ARG_STRING, &action,
       N_("Only tasks of this action"), N_("ACTION") },
@@ -222,7 +242,7 @@ em_ctl_list (int argc, char **argv)
     }
 
   if (status != NULL)
-    g_variant_dict_insert (&filter, "status", "s", status);
+    g_variant_dict_insert_value (&filter, "status", statuses_variant (status));
   if (action != NULL)
     g_variant_dict_insert (&filter, "action", "s", action);
   if (since != NULL)
