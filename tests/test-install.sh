@@ -130,8 +130,11 @@ if [ -n "$completion" ] && [ -f /usr/share/bash-completion/bash_completion ]; th
     complete_line "enginectl sch"
     complete_line "enginectl list --status c"
     complete_line "enginectl schedule capture_image --na"
+    complete_line "enginectl watch -s "
+    complete_line "enginectl list --status failed,c"
   ' _ "$completion" 2>&1)
-  expected=$'schedule\ncompleted cancelled\n--name'
+  # nothing after watch -s: there it is --since, a seq, not a status
+  expected=$'schedule\ncompleted cancelled\n--name\n\nfailed,completed failed,cancelled'
   if [ "$result" = "$expected" ]; then pass; else fail "bash completion gave: $result"; fi
 else
   fail "no bash completion for enginectl (or bash-completion is not installed)"
