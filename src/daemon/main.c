@@ -86,6 +86,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(EmDaemon) daemon = NULL;
+  EmEngineManager *engine = NULL;
   g_autofree char *http_address = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *camera_pipeline = NULL;
@@ -325,7 +326,16 @@ main (int argc, char **argv)
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  /* requests still unanswered when the stop's grace ran out hold the engine,
+   * and so the camera's streaming thread, which gst_deinit() would wait for
+   * forever */
+  engine = em_daemon_get_engine (daemon);
+  if (engine != NULL)
+    g_object_add_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
   g_clear_object (&daemon);
-  gst_deinit ();
+  if (engine == NULL)
+    gst_deinit ();
+  else
+    g_object_remove_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
   return ctx.exit_status;
 }
