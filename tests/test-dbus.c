@@ -1137,7 +1137,7 @@ test_batch (void)
   assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "options.exclusive");
   g_clear_error (&error);
   ids = schedule_batch ("(@aa{sv} [], @a{sv} {})", &error);
-  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", NULL);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "tasks: ");
   g_clear_error (&error);
   g_assert_cmpuint (count_tasks ("(@a{sv} {},)"), ==, before);
 

@@ -1136,7 +1136,7 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
   if (specs->len == 0)
     {
       g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                           _("a batch needs at least one task"));
+                           _("tasks: a batch needs at least one task"));
       return NULL;
     }
   if (!check_accepting (self, error) ||
