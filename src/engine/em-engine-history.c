@@ -94,18 +94,23 @@ query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* a task in memory may have moved on without an event (waiting_on, progress);
    * one that moved out of the filter meanwhile stays as the store found it,
-   * so the listing and its total keep to the filter */
+   * so the listing and its total keep to the filter. A finished task's row
+   * that says so is its last state: rebuilding the thousand finished tasks
+   * memory keeps, for every listing, held up the loop */
   for (guint i = 0; i < answer->tasks->len; i++)
     {
       JsonObject *object = json_node_get_object (g_ptr_array_index (answer->tasks, i));
       TaskEntry *entry = g_hash_table_lookup (self->entries,
                                               json_object_get_string_member (object, "id"));
 
-      if (entry != NULL && em_task_query_matches (query, entry->task))
-        {
-          json_node_unref (g_ptr_array_index (answer->tasks, i));
-          g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
-        }
+      if (entry == NULL || !em_task_query_matches (query, entry->task))
+        continue;
+      if (em_task_is_finished (entry->task) &&
+          g_strcmp0 (json_object_get_string_member (object, "status"),
+                     em_task_status_to_string (em_task_get_status (entry->task))) == 0)
+        continue;
+      json_node_unref (g_ptr_array_index (answer->tasks, i));
+      g_ptr_array_index (answer->tasks, i) = em_task_to_json (entry->task);
     }
   g_task_return_pointer (task, answer, (GDestroyNotify) query_answer_free);
 }
