@@ -168,7 +168,7 @@ check_rest_query (const char *text)
 }
 
 /* the adapter's parser: refused with an EM_ERROR, or a query whose next link
- * carries the same filters */
+ * carries the same filters and page size, and its cursor */
 static void
 read_rest_query (const char *text)
 {
@@ -181,6 +181,7 @@ read_rest_query (const char *text)
   const char *prefix = "</tasks?";
   const char *suffix = ">; rel=\"next\"";
   g_autofree char *inner = NULL;
+  guint64 cursor;
 
   if (!em_rest_query_parse (form, EM_REST_QUERY_FILTERS | EM_REST_QUERY_PAGING, 100, 1000,
                             &query, &error))
@@ -194,7 +195,9 @@ read_rest_query (const char *text)
   if (query.since != NULL)
     check_time (g_hash_table_lookup (form, "since"));
 
-  link = em_rest_query_next_link (form, query.offset + query.limit, query.limit);
+  /* the serial of a page's last task: the page's own cursor will do */
+  cursor = query.after > 0 ? query.after : 1;
+  link = em_rest_query_next_link (form, query.limit, cursor);
   g_assert_true (g_str_has_prefix (link, prefix) && g_str_has_suffix (link, suffix));
   inner = g_strndup (link + strlen (prefix), strlen (link) - strlen (prefix) - strlen (suffix));
   again = soup_form_decode (inner);
@@ -210,7 +213,8 @@ read_rest_query (const char *text)
       (query.since != NULL && !g_date_time_equal (query.since, query_again.since)) ||
       (query.until == NULL) != (query_again.until == NULL) ||
       (query.until != NULL && !g_date_time_equal (query.until, query_again.until)) ||
-      query_again.limit != query.limit)
+      query_again.limit != query.limit || query_again.after != cursor ||
+      query_again.offset != 0)
     {
       g_printerr ("the next link “%s” of “%s” changed the query\n", link, text);
       abort ();
