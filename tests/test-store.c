@@ -873,24 +873,34 @@ test_failure_journal (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
-/* the database cannot grow while the journal can: the same, naming the database */
-static void
-test_failure_database (Fixture *fx, gconstpointer data)
+/* schedules tasks until the store, under a small file-size limit, has failed
+ * a write; how many it scheduled */
+static guint
+schedule_until_failed (Fixture *fx)
 {
-  GLogLevelFlags fatal_mask;
-  struct rlimit before;
   guint rounds = 0;
 
-  open_manager (fx, 50);
-  before = limit_file_size (64 * 1024, &fatal_mask);
-  /* each commit adds pages to the WAL, each acknowledgement a record of about
-   * a kilobyte to the journal: the WAL reaches the limit first */
   while (em_engine_manager_check_store (fx->manager, NULL))
     {
       schedule (fx, "wait", "{\"duration\": 0}");
       em_test_run_for (30);
       g_assert_cmpuint (++rounds, <, 1000);
     }
+  return rounds;
+}
+
+/* the database cannot grow while the journal can: the same, naming the database */
+static void
+test_failure_database (Fixture *fx, gconstpointer data)
+{
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+
+  open_manager (fx, 50);
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  /* each commit adds pages to the WAL, each acknowledgement a record of about
+   * a kilobyte to the journal: the WAL reaches the limit first */
+  schedule_until_failed (fx);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
   assert_store_failed (fx, fx->db_path);
   assert_sync_fails (fx, fx->db_path);
@@ -912,7 +922,7 @@ test_failure_database_delete (Fixture *fx, gconstpointer data)
   g_autofree char *done_id = NULL, *long_id = NULL;
   GLogLevelFlags fatal_mask;
   struct rlimit before;
-  guint count = G_MAXUINT, rounds = 0;
+  guint count = G_MAXUINT, rounds;
 
   open_manager (fx, 50);
   done_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
@@ -923,12 +933,7 @@ test_failure_database_delete (Fixture *fx, gconstpointer data)
   sync_store (fx);
 
   before = limit_file_size (64 * 1024, &fatal_mask);
-  while (em_engine_manager_check_store (fx->manager, NULL))
-    {
-      schedule (fx, "wait", "{\"duration\": 0}");
-      em_test_run_for (30);
-      g_assert_cmpuint (++rounds, <, 1000);
-    }
+  rounds = schedule_until_failed (fx);
   /* room again: only the failed commit stands in the way */
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
   g_assert_true (em_engine_manager_cancel_task (fx->manager, long_id, &error));
