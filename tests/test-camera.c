@@ -696,6 +696,24 @@ test_stuck_stop_keeps_loop_free (void)
   em_test_rmdir (dir);
 }
 
+/* a capture asked for while @gate holds a setting: it waits until the gate
+ * opens, then succeeds */
+static void
+capture_behind_gate (EmCamera       *camera,
+                     EmTestGateSrc  *gate,
+                     gdouble         exposure_ms,
+                     gdouble         gain,
+                     Run            *run)
+{
+  run_init (run);
+  em_camera_capture_async (camera, exposure_ms, gain, NULL, progress_cb, run, captured_cb, run);
+  em_test_run_for (200);
+  g_assert_false (run->done);
+  em_test_gate_src_open (gate);
+  EM_TEST_WAIT_UNTIL (run->done, 10000);
+  g_assert_no_error (run->error);
+}
+
 /* the watchdog's rescue: lets the stuck setter go */
 static void
 gate_open (gpointer data, gpointer unused)
@@ -811,13 +829,7 @@ test_cancel_while_applying (void)
   run_clear (&run);
 
   /* the next capture waits behind the setting in flight, then gets its own */
-  run_init (&run);
-  em_camera_capture_async (camera, 50.0, 3.0, NULL, progress_cb, &run, captured_cb, &run);
-  em_test_run_for (200);
-  g_assert_false (run.done);
-  em_test_gate_src_open (gate);
-  EM_TEST_WAIT_UNTIL (run.done, 10000);
-  g_assert_no_error (run.error);
+  capture_behind_gate (camera, gate, 50.0, 3.0, &run);
   g_assert_cmpfloat (em_frame_get_gain (run.frame, &applied), ==, 3.0);
   g_assert_true (applied);
   g_object_get (gate, "gain", &gain_db, NULL);
@@ -869,13 +881,7 @@ test_error_while_applying (void)
   g_assert_true (em_test_gate_src_is_waiting (gate));
   run_clear (&run);
 
-  run_init (&run);
-  em_camera_capture_async (camera, 5.0, 0.0, NULL, progress_cb, &run, captured_cb, &run);
-  em_test_run_for (200);
-  g_assert_false (run.done);
-  em_test_gate_src_open (gate);
-  EM_TEST_WAIT_UNTIL (run.done, 10000);
-  g_assert_no_error (run.error);
+  capture_behind_gate (camera, gate, 5.0, 0.0, &run);
   rebuilt = em_gst_camera_get_source (EM_GST_CAMERA (camera));
   g_assert_true (rebuilt != GST_ELEMENT (gate));
   run_clear (&run);
