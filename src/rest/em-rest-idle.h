@@ -12,6 +12,8 @@ G_BEGIN_DECLS
  * requests' start and finish (server signals, nothing connected per request),
  * and a sweep every second takes back from libsoup, and closes, those between
  * two requests whose client has gone or that sent nothing for the timeout.
+ * libsoup 3.2 also keeps a reference to every socket it accepts: the sweep
+ * drops it once the connection has ended.
  */
 typedef struct _EmRestIdle EmRestIdle;
 
