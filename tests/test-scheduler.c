@@ -289,6 +289,69 @@ test_cancel_during_backoff (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (count_events (fx, task, EM_EVENT_TASK_STARTED), ==, 1);
 }
 
+/* the run_at of every start of @task, "null" for none */
+static void
+record_run_at (EmEngineManager *manager, EmTask *task, GPtrArray *run_ats)
+{
+  GDateTime *run_at = em_task_get_run_at (task);
+
+  g_ptr_array_add (run_ats, run_at != NULL ? em_time_format (run_at) : g_strdup ("null"));
+}
+
+static char *
+retry_at_of (Fixture *fx, EmTask *task)
+{
+  EmEvent *event = g_ptr_array_index (fx->events, event_index (fx, task, EM_EVENT_TASK_RETRYING));
+  g_autoptr(JsonNode) node = em_event_to_json (event);
+
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "retry_at"));
+}
+
+/* `run_at` is the time asked at submission; a retry's time shows only while
+ * the retry waits, and is gone once the retry runs */
+static void
+test_retry_run_at (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GDateTime) now = em_time_now ();
+  g_autoptr(GDateTime) past = g_date_time_add_seconds (now, -60);
+  g_autofree char *past_text = em_time_format (past);
+  g_autofree char *json = g_strdup_printf ("{\"name\": \"d\", \"action\": \"hold_none\","
+                                           " \"parameters\": {\"fail\": true}, \"max_retries\": 1,"
+                                           " \"retry_delay\": 0.2, \"run_at\": \"%s\"}", past_text);
+  g_autoptr(GPtrArray) run_ats = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *retry_at = NULL;
+  g_autofree char *shown = NULL;
+  EmTask *plain, *delayed;
+
+  em_engine_manager_set_max_concurrent (fx->manager, 1);
+  g_signal_connect (fx->manager, "task-started", G_CALLBACK (record_run_at), run_ats);
+  plain = submit (fx, "{\"name\": \"p\", \"action\": \"hold_none\", \"parameters\": {\"fail\": true},"
+                      " \"max_retries\": 1, \"retry_delay\": 0.2}");
+  EM_TEST_WAIT_UNTIL (count_events (fx, plain, EM_EVENT_TASK_RETRYING) == 1, 5000);
+  /* waiting: the retry's time */
+  g_assert_cmpint (em_task_get_status (plain), ==, EM_TASK_STATUS_PENDING);
+  retry_at = retry_at_of (fx, plain);
+  shown = em_time_format (em_task_get_run_at (plain));
+  g_assert_cmpstr (shown, ==, retry_at);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (plain), 5000);
+  g_assert_cmpuint (em_task_get_attempts (plain), ==, 2);
+  g_assert_null (em_task_get_run_at (plain));
+
+  delayed = submit (fx, json);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (delayed), 5000);
+  g_assert_cmpuint (em_task_get_attempts (delayed), ==, 2);
+  g_clear_pointer (&shown, g_free);
+  shown = em_time_format (em_task_get_run_at (delayed));
+  g_assert_cmpstr (shown, ==, past_text);
+
+  /* and so while each retry runs */
+  g_assert_cmpuint (run_ats->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (run_ats, 0), ==, "null");
+  g_assert_cmpstr (g_ptr_array_index (run_ats, 1), ==, "null");
+  g_assert_cmpstr (g_ptr_array_index (run_ats, 2), ==, past_text);
+  g_assert_cmpstr (g_ptr_array_index (run_ats, 3), ==, past_text);
+}
+
 static void
 test_retry_unsafe_refused (Fixture *fx, gconstpointer data)
 {
@@ -801,6 +864,7 @@ main (int argc, char **argv)
   ADD ("unknown-dependency-refused", test_unknown_dependency_refused);
   ADD ("retries", test_retries);
   ADD ("cancel-during-backoff", test_cancel_during_backoff);
+  ADD ("retry-run-at", test_retry_run_at);
   ADD ("retry-unsafe-refused", test_retry_unsafe_refused);
   ADD ("delay", test_delay);
   ADD ("run-at", test_run_at);

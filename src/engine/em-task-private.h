@@ -25,10 +25,12 @@ void    em_task_set_waiting_on (EmTask      *self,
                                 const char * const *ids);
 void    em_task_set_waiting_for (EmTask     *self,
                                  const char * const *devices);
+/* the start time asked at submission */
 void    em_task_set_run_at     (EmTask      *self,
                                 GDateTime   *run_at);
 void    em_task_mark_running   (EmTask      *self);
-/* back to pending after a failed attempt, to run again at @run_at */
+/* back to pending after a failed attempt, to run again at @run_at; `run_at`
+ * shows it until the retry starts */
 void    em_task_mark_retrying  (EmTask      *self,
                                 GDateTime   *run_at);
 void    em_task_mark_completed (EmTask      *self,

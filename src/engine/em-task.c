@@ -49,6 +49,8 @@ struct _EmTask
   JsonObject   *parameters;
   JsonObject   *result;
   EmTaskState   state;
+  GDateTime    *asked_run_at;  /* as submitted: `run_at` shows a retry's time
+                                * only while the retry waits */
 };
 
 G_DEFINE_FINAL_TYPE (EmTask, em_task, G_TYPE_OBJECT)
@@ -107,6 +109,7 @@ em_task_finalize (GObject *object)
   g_free (self->action);
   g_clear_pointer (&self->parameters, json_object_unref);
   g_clear_pointer (&self->result, json_object_unref);
+  g_clear_pointer (&self->asked_run_at, g_date_time_unref);
   state_clear (&self->state);
 
   G_OBJECT_CLASS (em_task_parent_class)->finalize (object);
@@ -360,6 +363,10 @@ em_task_new_from_json (guint64 serial, JsonObject *object, GError **error)
   self->state.retry_delay = double_member (object, "retry_delay");
   self->state.attempts = int_member (object, "attempts");
   self->state.run_at = time_member (object, "run_at");
+  /* a pending task that has run before waits for a retry: its `run_at` is the
+   * retry's, and what was asked at submission is no longer known */
+  if (value != EM_TASK_STATUS_PENDING || self->state.attempts == 0)
+    self->asked_run_at = self->state.run_at != NULL ? g_date_time_ref (self->state.run_at) : NULL;
   self->state.timeout = double_member (object, "timeout");
   self->state.batch = g_strdup (string_member (object, "batch"));
   return g_steal_pointer (&self);
@@ -414,8 +421,8 @@ em_task_set_waiting_for (EmTask *self, const char * const *devices)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_FOR]);
 }
 
-void
-em_task_set_run_at (EmTask *self, GDateTime *run_at)
+static void
+set_run_at (EmTask *self, GDateTime *run_at)
 {
   if (self->state.run_at == run_at || (self->state.run_at != NULL && run_at != NULL &&
                                  g_date_time_equal (self->state.run_at, run_at)))
@@ -423,6 +430,14 @@ em_task_set_run_at (EmTask *self, GDateTime *run_at)
   g_clear_pointer (&self->state.run_at, g_date_time_unref);
   self->state.run_at = run_at != NULL ? g_date_time_ref (run_at) : NULL;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUN_AT]);
+}
+
+void
+em_task_set_run_at (EmTask *self, GDateTime *run_at)
+{
+  g_clear_pointer (&self->asked_run_at, g_date_time_unref);
+  self->asked_run_at = run_at != NULL ? g_date_time_ref (run_at) : NULL;
+  set_run_at (self, run_at);
 }
 
 static void
@@ -443,6 +458,8 @@ em_task_mark_running (EmTask *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED_AT]);
   self->state.attempts++;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ATTEMPTS]);
+  /* a retry's time is spent once it runs */
+  set_run_at (self, self->asked_run_at);
   set_status (self, EM_TASK_STATUS_RUNNING);
   g_object_thaw_notify (G_OBJECT (self));
 }
@@ -454,7 +471,7 @@ em_task_mark_retrying (EmTask *self, GDateTime *run_at)
 
   g_object_freeze_notify (G_OBJECT (self));
   em_task_set_progress (self, 0.0);
-  em_task_set_run_at (self, run_at);
+  set_run_at (self, run_at);
   set_status (self, EM_TASK_STATUS_PENDING);
   g_object_thaw_notify (G_OBJECT (self));
 }
