@@ -507,6 +507,77 @@ test_recover_running (Fixture *fx, gconstpointer data)
   (void) error;
 }
 
+/* the stop fails the running attempt: the retry waits its delay, as after any
+ * failed attempt, and the event says until when */
+static void
+test_recover_running_backoff (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 20000}");
+  g_autoptr(GDateTime) before = NULL;
+  g_autoptr(GDateTime) after = NULL;
+  g_autoptr(GDateTime) earliest = NULL;
+  g_autoptr(GDateTime) latest = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *run_at = NULL;
+  g_autofree char *retry_at = NULL;
+  EmTask *task;
+
+  open_manager (fx, 1000);
+  spec->max_retries = 2;
+  spec->retry_delay = 30;
+  task = schedule_spec (fx, spec);
+  id = g_strdup (em_task_get_id (task));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 5000);
+  close_manager (fx);
+
+  before = g_date_time_new_now_utc ();
+  open_manager (fx, 1000);
+  after = g_date_time_new_now_utc ();
+  task = em_engine_manager_get_task (fx->manager, id);
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+
+      if (em_event_get_event_type (event) == EM_EVENT_TASK_RETRYING)
+        {
+          g_autoptr(JsonNode) node = em_event_to_json (event);
+
+          g_assert_null (retry_at);
+          retry_at = g_strdup (json_object_get_string_member (json_node_get_object (node), "retry_at"));
+        }
+    }
+  g_assert_nonnull (retry_at);
+  g_assert_nonnull (em_task_get_run_at (task));
+  run_at = g_date_time_format_iso8601 (em_task_get_run_at (task));
+  {
+    g_autoptr(GDateTime) parsed = g_date_time_new_from_iso8601 (retry_at, NULL);
+    g_autofree char *normalized = g_date_time_format_iso8601 (parsed);
+
+    g_assert_cmpstr (normalized, ==, run_at);
+  }
+  /* retry_delay × 2^(attempt − 1) from the start, for attempt 1 */
+  earliest = g_date_time_add_seconds (before, 30);
+  latest = g_date_time_add_seconds (after, 30);
+  g_assert_cmpint (g_date_time_compare (em_task_get_run_at (task), earliest), >=, 0);
+  g_assert_cmpint (g_date_time_compare (em_task_get_run_at (task), latest), <=, 0);
+
+  em_test_run_for (100);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+  g_assert_cmpuint (em_task_get_attempts (task), ==, 1);
+
+  /* the wait itself is on disk */
+  close_manager (fx);
+  open_manager (fx, 1000);
+  task = em_engine_manager_get_task (fx->manager, id);
+  {
+    g_autofree char *stored = g_date_time_format_iso8601 (em_task_get_run_at (task));
+
+    g_assert_cmpstr (stored, ==, run_at);
+  }
+  em_test_run_for (100);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+}
+
 /* the stage is held from the batch's move on, as before the stop */
 static void
 assert_waits_for_stage (Fixture *fx, const char *id)
@@ -1838,6 +1909,7 @@ main (int argc, char **argv)
   ADD ("/store/restart/history", test_clean_restart);
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/recovery/running", test_recover_running);
+  ADD ("/store/recovery/running-backoff", test_recover_running_backoff);
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/migration/v1", test_migrate_v1);
   ADD ("/store/refuse/newer", test_refuse_newer);

@@ -656,13 +656,23 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
 
 /* --- running --- */
 
+/* when a task whose attempt @attempts failed just now runs again: the delay
+ * doubles with every failed attempt */
+static GDateTime *
+retry_time (EmTask *task, guint attempts)
+{
+  g_autoptr(GDateTime) now = em_time_now ();
+  gdouble delay = MIN (em_task_get_retry_delay (task) * pow (2.0, attempts - 1),
+                       EM_TASK_RETRY_DELAY_CAP);
+
+  return g_date_time_add (now, (GTimeSpan) (delay * G_TIME_SPAN_SECOND));
+}
+
 static void
 retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
 {
   guint attempts = em_task_get_attempts (entry->task);
-  g_autoptr(GDateTime) now = NULL;
   g_autoptr(GDateTime) retry_at = NULL;
-  gdouble delay;
 
   if (self->shutting_down || attempts > em_task_get_max_retries (entry->task))
     {
@@ -670,11 +680,7 @@ retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
       return;
     }
 
-  delay = MIN (em_task_get_retry_delay (entry->task) * pow (2.0, attempts - 1),
-               EM_TASK_RETRY_DELAY_CAP);
-  now = em_time_now ();
-  retry_at = g_date_time_add (now, (GTimeSpan) (delay * G_TIME_SPAN_SECOND));
-
+  retry_at = retry_time (entry->task, attempts);
   flush_progress (entry);
   em_task_mark_retrying (entry->task, retry_at);
   reindex (self, entry);
@@ -1608,9 +1614,10 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
       return;
     }
 
+  /* the stop failed its attempt: it waits like any other failed attempt */
   if (em_task_get_status (task) == EM_TASK_STATUS_RUNNING)
     {
-      g_autoptr(GDateTime) now = em_time_now ();
+      g_autoptr(GDateTime) retry_at = NULL;
       guint attempts = em_task_get_attempts (task);
 
       if (attempts > em_task_get_max_retries (task))
@@ -1618,10 +1625,14 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
           fail_entry (self, entry, _(INTERRUPTED_MESSAGE));
           return;
         }
-      em_task_mark_retrying (task, now);
+      retry_at = retry_time (task, attempts);
+      em_task_mark_retrying (task, retry_at);
       reindex (self, entry);
       queue_event (self, em_event_new_retrying (++self->last_seq, task, attempts,
-                                                _(INTERRUPTED_MESSAGE), now));
+                                                _(INTERRUPTED_MESSAGE), retry_at));
+      /* a listener may have cancelled it */
+      if (em_task_is_finished (task))
+        return;
     }
 
   if (broken != NULL)
