@@ -497,6 +497,45 @@ test_exclusive_batch (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_test_hold_get_overlaps (), ==, 0);
 }
 
+/* a batch's waiting task says when its device is free again, as any other does,
+ * also while nothing can start */
+static void
+test_exclusive_batch_waiting_for (Fixture *fx, gconstpointer data)
+{
+  const char *items[] = {
+    "{\"name\": \"first\", \"action\": \"hold_camera\", \"parameters\": {\"duration\": 200}}",
+    "{\"name\": \"second\", \"action\": \"hold_camera\"}",
+    NULL
+  };
+  g_autoptr(GPtrArray) specs = specs_from (items);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  EmTask *first, *second, *lone, *behind;
+
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  first = g_ptr_array_index (tasks, 0);
+  second = g_ptr_array_index (tasks, 1);
+  lone = submit (fx, "{\"name\": \"lone\", \"action\": \"hold_focus\", \"parameters\": {\"duration\": 200}}");
+  behind = submit (fx, "{\"name\": \"behind\", \"action\": \"hold_focus\"}");
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_RUNNING &&
+                      em_task_get_status (lone) == EM_TASK_STATUS_RUNNING, 2000);
+  g_assert_cmpstr (em_task_get_waiting_for (second)[0], ==, "camera");
+  g_assert_cmpstr (em_task_get_waiting_for (behind)[0], ==, "focus");
+
+  em_engine_manager_pause (fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (first) && em_task_is_finished (lone), 5000);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (em_task_get_status (second), ==, EM_TASK_STATUS_PENDING);
+  g_assert_null (em_task_get_waiting_for (behind)[0]);
+  g_assert_null (em_task_get_waiting_for (second)[0]);
+
+  em_engine_manager_resume (fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (second) && em_task_is_finished (behind), 5000);
+  g_assert_cmpint (em_task_get_status (second), ==, EM_TASK_STATUS_COMPLETED);
+}
+
 static void
 test_device_concurrency (Fixture *fx, gconstpointer data)
 {
@@ -870,6 +909,7 @@ main (int argc, char **argv)
   ADD ("run-at", test_run_at);
   ADD ("batch-all-or-nothing", test_batch_all_or_nothing);
   ADD ("exclusive-batch", test_exclusive_batch);
+  ADD ("exclusive-batch-waiting-for", test_exclusive_batch_waiting_for);
   ADD ("device-concurrency", test_device_concurrency);
   ADD ("no-starvation", test_no_starvation);
   ADD ("max-concurrent", test_max_concurrent);

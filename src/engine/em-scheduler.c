@@ -31,6 +31,7 @@ struct _EmScheduler
   GSequence    *buckets[N_BUCKETS];
   EmDeviceKind  bucket_waiting[N_BUCKETS];
   GSequence    *batch_ready;
+  EmDeviceKind  batch_ready_busy;      /* `busy` when batch_ready's waiting was set */
   GPtrArray    *fresh;                 /* items added since the last waiting update;
                                         * the manager updates after every pass */
   EmDeviceKind  busy;
@@ -386,6 +387,20 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
           self->bucket_waiting[b] = mask;
           for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
             set_waiting (g_sequence_get (iter), mask, func, user_data);
+        }
+    }
+
+  /* a holding batch's items wait only for its own running tasks */
+  if (self->busy != self->batch_ready_busy)
+    {
+      GSequenceIter *iter = g_sequence_get_begin_iter (self->batch_ready);
+
+      self->batch_ready_busy = self->busy;
+      for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+        {
+          EmSchedItem *item = g_sequence_get (iter);
+
+          set_waiting (item, item->claims & self->busy, func, user_data);
         }
     }
 
