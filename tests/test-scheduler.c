@@ -285,6 +285,8 @@ test_cancel_during_backoff (Fixture *fx, gconstpointer data)
   g_assert_nonnull (em_task_get_run_at (task));
   g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (task), NULL));
   g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+  /* the retry it waited for never comes */
+  g_assert_null (em_task_get_run_at (task));
   em_test_run_for (100);
   g_assert_cmpuint (count_events (fx, task, EM_EVENT_TASK_STARTED), ==, 1);
 }

@@ -483,6 +483,8 @@ mark_finished (EmTask *self, EmTaskStatus status)
 
   self->state.completed_at = em_time_now ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPLETED_AT]);
+  /* cancelled while a retry waited: that retry never comes */
+  set_run_at (self, self->asked_run_at);
   set_status (self, status);
 }
 
