@@ -150,12 +150,12 @@ check_rest_query (const char *text)
   const char *key;
   const char *value;
 
-  if (!em_rest_query_check_encoded (text, &error))
+  form = em_rest_query_decode (text, &error);
+  if (form == NULL)
     {
       em_fuzz_assert_error (error);
       return;
     }
-  form = soup_form_decode (text);
   g_hash_table_iter_init (&iter, form);
   while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
     {

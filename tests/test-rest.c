@@ -1142,6 +1142,11 @@ typedef struct {
   const char *headers;  /* instead of the Content-Length of @body */
 } Malformed;
 
+/* the headers of a WebSocket upgrade, for the refusals only the hub makes */
+#define WS_HANDSHAKE "Upgrade: websocket\r\nConnection: Upgrade\r\n" \
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+                     "Sec-WebSocket-Version: 13\r\n"
+
 static void
 test_malformed (Fixture       *f,
                 gconstpointer  data)
@@ -1246,6 +1251,17 @@ test_malformed (Fixture       *f,
     { "DELETE", "/tasks?status=completed&status=failed", NULL, 400, "status: given more than once" },
     { "GET", "/tasks?a+b=1&a%20b=2", NULL, 400, "a b: given more than once" },
     { "GET", "/ws?since=1&since=2", NULL, 400, "since: given more than once" },
+    /* a name without '=' is there with an empty value, which libsoup would drop */
+    { "GET", "/tasks?limit", NULL, 400, "limit: must be an integer" },
+    { "GET", "/tasks?offset&limit=5", NULL, 400, "offset: must be an integer" },
+    { "GET", "/tasks?cursor", NULL, 400, "cursor: not a cursor" },
+    { "GET", "/tasks?colour", NULL, 400, "colour: unknown query parameter" },
+    { "DELETE", "/tasks?status", NULL, 400, "status: empty" },
+    { "GET", "/tasks?limit&limit=2", NULL, 400, "limit: given more than once" },
+    { "GET", "/health?x&x", NULL, 400, "x: given more than once" },
+    { "GET", "/ws?since", NULL, 400, "since: must be an event seq", WS_HANDSHAKE },
+    { "GET", "/ws?since=", NULL, 400, "since: must be an event seq", WS_HANDSHAKE },
+    { "GET", "/ws?colour", NULL, 400, "colour: unknown query parameter", WS_HANDSHAKE },
     /* libsoup would read -5 as 2^64 - 5, and of two lengths believe the last */
     { "POST", "/tasks", NULL, 400, "Content-Length: must be one number", "Content-Length: -5\r\n" },
     { "POST", "/tasks", NULL, 400, "Content-Length", "Content-Length: +5\r\n" },

@@ -203,39 +203,47 @@ em_rest_query_parse (GHashTable        *params,
   return TRUE;
 }
 
-gboolean
-em_rest_query_check_encoded (const char  *encoded,
-                             GError     **error)
+GHashTable *
+em_rest_query_decode (const char  *encoded,
+                      GError     **error)
 {
   g_auto(GStrv) pairs = NULL;
-  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(GHashTable) params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   if (encoded == NULL)
-    return TRUE;
-  /* pair by pair, each decoded as libsoup decodes the whole query for the
-   * handlers, which keeps only the last value of a name given twice */
+    return g_steal_pointer (&params);
+  /* pair by pair, each decoded as libsoup decodes a query: the whole at once
+   * would keep only the last value of a name given twice */
   pairs = g_strsplit (encoded, "&", -1);
-  seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; pairs[i] != NULL; i++)
     {
-      g_autoptr(GHashTable) pair = soup_form_decode (pairs[i]);
+      g_autofree char *valued = NULL;
+      g_autoptr(GHashTable) pair = NULL;
       GHashTableIter iter;
-      const char *key;
+      char *key;
+      char *value;
 
-      if (!check_utf8 (pair, error))
-        return FALSE;
-      g_hash_table_iter_init (&iter, pair);
-      if (!g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
+      /* nothing between two '&' is no parameter */
+      if (*pairs[i] == '\0')
         continue;
-      if (g_hash_table_contains (seen, key))
+      /* a name alone is a name with nothing for its value */
+      if (strchr (pairs[i], '=') == NULL)
+        valued = g_strconcat (pairs[i], "=", NULL);
+      pair = soup_form_decode (valued != NULL ? valued : pairs[i]);
+      if (!check_utf8 (pair, error))
+        return NULL;
+      g_hash_table_iter_init (&iter, pair);
+      if (!g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
+        continue;
+      if (g_hash_table_contains (params, key))
         {
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                        _("%s: given more than once; give each query parameter once"), key);
-          return FALSE;
+          return NULL;
         }
-      g_hash_table_add (seen, g_strdup (key));
+      g_hash_table_insert (params, g_strdup (key), g_strdup (value));
     }
-  return TRUE;
+  return g_steal_pointer (&params);
 }
 
 gboolean

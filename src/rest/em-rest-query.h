@@ -32,9 +32,11 @@ gboolean em_rest_query_parse     (GHashTable        *params,
                                   GError           **error);
 /* what any request's query must be, whatever the path: names and values that
  * decode to UTF-8, and no name twice. @encoded is the query as it came,
- * percent-encoded. */
-gboolean em_rest_query_check_encoded (const char    *encoded,
-                                      GError       **error);
+ * percent-encoded. Returns the decoded names and values, where a name given
+ * without `=` has the empty value (libsoup would leave it out, so that
+ * `limit` alone would not be refused as `limit=` is). */
+GHashTable *em_rest_query_decode (const char    *encoded,
+                                  GError       **error);
 /* whether any of status, action, since, until is present */
 gboolean em_rest_query_has_filter (GHashTable       *params);
 /* `</tasks?…&limit=M&cursor=C>; rel="next"`, keeping every filter of @params;

@@ -248,6 +248,8 @@ handle_request (SoupServer        *server,
   /* NULL when it would hold a NUL byte */
   g_autofree char *decoded = g_uri_unescape_string (path, NULL);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  /* the query as the handlers read it, bare names kept */
+  g_autoptr(GHashTable) params = NULL;
   g_autoptr(GError) error = NULL;
 
   em_debug_hot ("%s %s", method, path);
@@ -290,7 +292,8 @@ handle_request (SoupServer        *server,
       em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
       return;
     }
-  if (!em_rest_query_check_encoded (g_uri_get_query (soup_server_message_get_uri (msg)), &error))
+  params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)), &error);
+  if (params == NULL)
     {
       em_problem_respond_error (msg, error);
       return;
@@ -331,9 +334,9 @@ handle_request (SoupServer        *server,
       if (g_str_equal (method, "POST"))
         em_rest_tasks_create (&self->ctx, msg);
       else if (g_str_equal (method, "DELETE"))
-        em_rest_tasks_delete (&self->ctx, msg, query);
+        em_rest_tasks_delete (&self->ctx, msg, params);
       else
-        em_rest_tasks_list (&self->ctx, msg, query);
+        em_rest_tasks_list (&self->ctx, msg, params);
       break;
     case ROUTE_TASK:
       if (g_str_equal (method, "DELETE"))
@@ -353,7 +356,7 @@ handle_request (SoupServer        *server,
                               _("Origin: WebSocket connections from this origin are not allowed"));
           break;
         }
-      em_websocket_hub_handle (self->hub, msg, query);
+      em_websocket_hub_handle (self->hub, msg, params);
       break;
     case ROUTE_QUEUE:
       em_rest_queue_get (&self->ctx, msg);
