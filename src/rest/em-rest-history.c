@@ -189,17 +189,18 @@ em_rest_tasks_delete (EmRestContext     *ctx,
   g_auto(EmTaskQuery) filter = { 0, };
   g_autoptr(GError) error = NULL;
 
+  /* an unknown parameter is named first: it may be a misspelt filter */
+  if (!em_rest_query_parse (query, EM_REST_QUERY_FILTERS, 0, 0, &filter, &error))
+    {
+      em_problem_respond_error (msg, error);
+      return;
+    }
   /* a bare DELETE /tasks would wipe the whole record: ask for a filter */
   if (!em_rest_query_has_filter (query))
     {
       em_problem_respond (msg, 400, NULL,
                           _("status: give at least one of status, action, since or until; "
                             "e.g. DELETE /tasks?status=completed&until=2026-01-01T00:00:00Z"));
-      return;
-    }
-  if (!em_rest_query_parse (query, EM_REST_QUERY_FILTERS, 0, 0, &filter, &error))
-    {
-      em_problem_respond_error (msg, error);
       return;
     }
   if ((filter.statuses & ~EM_TASK_QUERY_FINISHED) != 0)
