@@ -349,6 +349,43 @@ test_time_format (void)
   g_assert_null (em_time_parse ("yesterday"));
 }
 
+/* RFC 3339's date-time, and none of the rest of ISO 8601 */
+static void
+test_time_parse_rfc3339 (void)
+{
+  static const char * const accepted[] = {
+    "2026-01-01T12:00:00Z", "2026-01-01T12:00:00.5Z", "2026-01-01T12:00:00.123456789Z",
+    "2026-01-01T14:00:00+02:00", "2026-01-01T07:30:00-04:30", "2026-01-01t12:00:00z",
+    "2026-01-01 12:00:00Z",
+  };
+  static const char * const refused[] = {
+    "20260101T120000Z", "2026-01-01T120000Z", "2026-001T12:00:00Z", "2026-W01-4T12:00:00Z",
+    "2026-01-01T12:00:00+02", "2026-01-01T12:00:00+0200", "2026-01-01T12:00:00,5Z",
+    "2026-01-01T12:00Z", "2026-01-01T12Z", "2026-01-01", "2026-01-01T12:00:00.Z",
+    "2026-01-01T12:00:00Z ", " 2026-01-01T12:00:00Z", "+2026-01-01T12:00:00Z",
+    "2026-13-01T12:00:00Z", "2026-02-30T12:00:00Z", "2026-01-01T24:00:00Z", "",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (accepted); i++)
+    {
+      g_autoptr(GDateTime) time = em_time_parse (accepted[i]);
+      g_autofree char *text = NULL;
+
+      if (time == NULL)
+        g_error ("“%s” is RFC 3339 but was refused", accepted[i]);
+      /* each names noon UTC */
+      text = em_time_format (time);
+      g_assert_true (g_str_has_prefix (text, "2026-01-01T12:00:00."));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GDateTime) time = em_time_parse (refused[i]);
+
+      if (time != NULL)
+        g_error ("“%s” is not RFC 3339 but was accepted", refused[i]);
+    }
+}
+
 /* the writer's printf-free times and integers agree with em_time_format()
  * and printf over the whole range, across days, leap years and offsets */
 static void
@@ -608,6 +645,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);
+  g_test_add_func ("/engine/task/time-parse-rfc3339", test_time_parse_rfc3339);
   g_test_add_func ("/engine/task/json-writer-times", test_json_writer_times_and_integers);
   g_test_add_func ("/engine/task/spec-from-json", test_spec_from_json);
   g_test_add_func ("/engine/task/uuid", test_uuid);

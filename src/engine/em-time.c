@@ -21,17 +21,60 @@ em_time_format (GDateTime *time)
                           g_date_time_get_microsecond (utc));
 }
 
+/* RFC 3339's date-time (§5.6), whose "T" and "Z" may be lowercase (and the
+ * "T" a space, as its note allows). GLib reads all of ISO 8601, which is
+ * more: week and ordinal dates, the basic format without separators, an
+ * offset of hours only, a decimal comma. */
+static gboolean
+is_rfc3339 (const char *text)
+{
+  /* 'd' stands for a digit and 'T' for the separator */
+  static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+  const char *p = text;
+
+  for (guint i = 0; shape[i] != '\0'; i++, p++)
+    {
+      gboolean fits;
+
+      if (shape[i] == 'd')
+        fits = g_ascii_isdigit (*p);
+      else if (shape[i] == 'T')
+        fits = *p == 'T' || *p == 't' || *p == ' ';
+      else
+        fits = *p == shape[i];
+      if (!fits)
+        return FALSE;
+    }
+  if (*p == '.')
+    {
+      if (!g_ascii_isdigit (*++p))
+        return FALSE;
+      while (g_ascii_isdigit (*p))
+        p++;
+    }
+  if (*p == 'Z' || *p == 'z')
+    return p[1] == '\0';
+  if (*p != '+' && *p != '-')
+    return FALSE;
+  p++;
+  return g_ascii_isdigit (p[0]) && g_ascii_isdigit (p[1]) && p[2] == ':' &&
+         g_ascii_isdigit (p[3]) && g_ascii_isdigit (p[4]) && p[5] == '\0';
+}
+
 GDateTime *
 em_time_parse (const char *text)
 {
   g_autoptr(GDateTime) time = NULL;
   g_autoptr(GDateTime) utc = NULL;
+  g_autofree char *upper = NULL;
 
-  if (text == NULL)
+  /* no zone is no RFC 3339: a bare local time is ambiguous for a lab record */
+  if (text == NULL || !is_rfc3339 (text))
     return NULL;
 
-  /* no default zone: a bare local time is ambiguous for a lab record, so it fails */
-  time = g_date_time_new_from_iso8601 (text, NULL);
+  /* GLib reads only an uppercase "T" and "Z"; it checks the ranges */
+  upper = g_ascii_strup (text, -1);
+  time = g_date_time_new_from_iso8601 (upper, NULL);
   /* at the ends of the calendar a time may have no UTC form (9999-12-31T23:00-05:00);
    * everything is stored and compared in UTC, so such a time is refused */
   utc = time != NULL ? g_date_time_to_utc (time) : NULL;
