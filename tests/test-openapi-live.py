@@ -160,6 +160,37 @@ def check_refusals(url, ids, label, headers=None, query="", statuses=None):
         check_response(method, template, operation, response, where)
 
 
+def ws_status(url):
+    """The status a WebSocket handshake on @url gets"""
+    async def connect():
+        try:
+            async with websockets.connect(url.replace("http://", "ws://"), open_timeout=5):
+                return 101
+        except websockets.exceptions.InvalidStatusCode as error:
+            return error.status_code
+    return asyncio.run(connect())
+
+
+def check_bare_names(url, ids):
+    """A documented query parameter named without '=' has the empty value, which
+    none of them takes: 400, never the answer the request would get without it."""
+    for template, method, operation in operations():
+        for param in parameters_of(DOC["paths"][template], operation):
+            if param["in"] != "query" or param["name"] == "access_token":
+                continue
+            where = f"{method} {template}?{param['name']}"
+            if template == "/ws":
+                status = ws_status(url + "/ws?" + param["name"])
+                if status != 400:
+                    fail(f"{where}: {status}, expected 400")
+                continue
+            response = requests.request(method, url + concrete(template, ids) + "?" + param["name"],
+                                        timeout=5)
+            if response.status_code != 400:
+                fail(f"{where}: {response.status_code}, expected 400")
+            check_response(method, template, operation, response, where)
+
+
 def public(operation):
     return operation.get("security") == []
 
@@ -318,6 +349,7 @@ def main():
                            statuses=lambda op: {400})
             check_refusals(url, ids, "with a parameter given twice", query="?x=1&x=2",
                            statuses=lambda op: {400})
+            check_bare_names(url, ids)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
             check_refusals(url, ids, "with headers over the limit", headers={"X-Padding": "h" * 20000},
