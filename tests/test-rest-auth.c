@@ -635,10 +635,24 @@ test_header_size (Fixture       *f,
   g_autoptr(GString) refused = NULL;
   g_autoptr(GString) huge_response = NULL;
   g_autofree char *huge_request = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *pad = NULL;
+  g_autofree char *at_limit = NULL;
+  g_autofree char *past_limit = NULL;
+  gsize room;
 
   g_object_set (f->server, "max-header-size", 1024, NULL);
   fixture_listen (f, "127.0.0.1");
   g_assert_cmpuint (raw_get (f, "/health", "X-Small: 1\r\n", NULL), ==, 200);
+  /* as the README counts: each line whole, its ": " and line end included */
+  host = g_strdup_printf ("127.0.0.1:%u", f->port);
+  room = 1024 - (strlen ("Host") + strlen (host) + 4) - (strlen ("X-Padding") + 4);
+  pad = g_strnfill (room + 1, 'h');
+  past_limit = g_strdup_printf ("X-Padding: %s\r\n", pad);
+  pad[room] = '\0';
+  at_limit = g_strdup_printf ("X-Padding: %s\r\n", pad);
+  g_assert_cmpuint (raw_get (f, "/health", at_limit, NULL), ==, 200);
+  g_assert_cmpuint (raw_get (f, "/health", past_limit, NULL), ==, 431);
   g_assert_cmpuint (raw_get (f, "/health", line, &refused), ==, 431);
   g_assert_true (g_str_has_prefix (refused->str, "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
   g_assert_nonnull (strstr (refused->str, "1024"));

@@ -180,7 +180,7 @@ is_public (Route       route,
   return (route == ROUTE_HEALTH || route == ROUTE_DASHBOARD) && method_allowed (route, method);
 }
 
-/* what libsoup has read of the request head, name and value bytes */
+/* what libsoup has read of the request head: each line, its ": " and CRLF included */
 static gboolean
 check_header_size (EmRestServer      *self,
                    SoupServerMessage *msg)
