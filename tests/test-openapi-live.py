@@ -79,7 +79,8 @@ def check_response(method, path_template, operation, response, where):
         fail(f"{where}: Content-Type {media} is not documented ({sorted(content)})")
         return
     for header in documented.get("headers", {}):
-        if header == "Location" and header not in response.headers:
+        # Link only while more pages follow
+        if header != "Link" and header not in response.headers:
             fail(f"{where}: no {header} header")
     if media.endswith("json") and method != "HEAD":
         validate(response.json(), content[media]["schema"], where)
@@ -289,6 +290,21 @@ def check_every_event(tmp):
         check_event(first, "WebSocket resync_required")
 
 
+def check_pending_limit(tmp):
+    """Past --max-pending, POST /tasks gets 429 with the Retry-After it documents."""
+    operation = DOC["paths"]["/tasks"]["post"]
+    if "Retry-After" not in resolve(operation["responses"].get("429", {})).get("headers", {}):
+        fail("POST /tasks 429: the Retry-After header is not documented")
+    with Daemon("--max-pending", "1", data_dir=os.path.join(tmp, "full")) as daemon:
+        requests.post(daemon.url + "/queue/pause", timeout=5)
+        for _ in range(2):
+            response = requests.post(daemon.url + "/tasks", json={"name": "queued", "action": "wait"},
+                                     timeout=5)
+        if response.status_code != 429:
+            fail(f"POST /tasks past --max-pending: {response.status_code}, expected 429")
+        check_response("POST", "/tasks", operation, response, "POST /tasks past --max-pending")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-openapi-") as tmp:
         env = {"LOCPATH": build_locale(tmp), "LC_ALL": "C", "LANG": "C"}
@@ -392,6 +408,7 @@ def main():
                 validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
 
         check_every_event(tmp)
+        check_pending_limit(tmp)
 
         # with a token: every operation needs it, but those the document marks public
         with Daemon(env={"ENGINE_MANAGER_TOKEN": "openapi-live-token"}) as daemon:
