@@ -292,8 +292,10 @@ handle_request (SoupServer        *server,
       em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
       return;
     }
-  params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)), &error);
-  if (params == NULL)
+  /* most requests have none: their handlers take NULL, as libsoup gives it */
+  if (query != NULL &&
+      (params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)),
+                                      &error)) == NULL)
     {
       em_problem_respond_error (msg, error);
       return;
