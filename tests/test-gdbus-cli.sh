@@ -143,6 +143,16 @@ contains "$out" "3 unknown task" "wait --help documents its exit statuses"
 expect 2 "no command" "$ENGINECTL"
 expect 2 "unknown command" "$ENGINECTL" frobnicate
 contains "$err" "frobnicate" "unknown command is named"
+# what follows --version or help COMMAND is refused, as after a command that takes none
+expect 2 "--version with an argument" "$ENGINECTL" --version extra
+contains "$err" "“extra”" "the extra argument after --version is named"
+[ -z "$out" ] && pass "--version with an argument prints no version" || fail "--version extra printed: $out"
+expect 2 "help COMMAND with another argument" "$ENGINECTL" help wait extra
+contains "$err" "“extra”" "the extra argument after help COMMAND is named"
+expect 0 "--help COMMAND" "$ENGINECTL" --help wait
+contains "$out" "enginectl wait" "--help COMMAND is that command's help"
+expect 2 "--help with an unknown command" "$ENGINECTL" --help frobnicate
+contains "$err" "frobnicate" "--help names the unknown command"
 
 echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50

@@ -42,6 +42,16 @@ print_usage (FILE *stream)
   fprintf (stream, "\n%s\n", _("Options:\n  -h, --help     Show this help\n  --version      Print the version"));
 }
 
+/* what follows --version or "help COMMAND" would otherwise be dropped without a word */
+static int
+unexpected_argument (const char *after,
+                     const char *argument)
+{
+  g_printerr (_("enginectl: unexpected argument “%s” after “%s”\n"), argument, after);
+  g_printerr (_("Run “enginectl --help” for the list of commands.\n"));
+  return EM_CTL_EXIT_USAGE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -61,19 +71,16 @@ main (int argc, char **argv)
     }
 
   name = argv[1];
-  if (g_str_equal (name, "--help") || g_str_equal (name, "-h"))
-    {
-      print_usage (stdout);
-      return EM_CTL_EXIT_OK;
-    }
   if (g_str_equal (name, "--version"))
     {
+      if (argc > 2)
+        return unexpected_argument (name, argv[2]);
       g_print ("enginectl %s\n", PACKAGE_VERSION);
       return EM_CTL_EXIT_OK;
     }
 
-  /* "enginectl help COMMAND" is "enginectl COMMAND --help" */
-  if (g_str_equal (name, "help"))
+  /* "enginectl help COMMAND" (or --help COMMAND) is "enginectl COMMAND --help" */
+  if (g_str_equal (name, "help") || g_str_equal (name, "--help") || g_str_equal (name, "-h"))
     {
       char *help_argv[] = { NULL, (char *) "--help", NULL };
 
@@ -82,6 +89,8 @@ main (int argc, char **argv)
           print_usage (stdout);
           return EM_CTL_EXIT_OK;
         }
+      if (argc > 3)
+        return unexpected_argument (argv[2], argv[3]);
       command = em_ctl_lookup_command (argv[2]);
       if (command != NULL)
         {
