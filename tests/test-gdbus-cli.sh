@@ -282,6 +282,22 @@ tasks = json.load(open(sys.argv[1]))
 assert len(tasks) == 1500, len(tasks)
 assert [t["id"] for t in tasks] == sys.argv[2].split()[10:1510]
 ' <(printf '%s' "$out") "$ids"; then pass "--limit 1500 --offset N gives exactly those tasks"; else fail "--limit and --offset over pages"; fi
+# counts are decimal, as --priority is: 010 is ten, not eight, and 0x10 is no number
+expect 0 "list --limit 010" "$ENGINECTL" list --json --limit 010
+count=$(grep -c '"id" :' <<<"$out")
+[ "$count" -eq 10 ] && pass "--limit 010 gives ten tasks" || fail "--limit 010 gave $count tasks"
+tenth=$("$ENGINECTL" list --json --offset 10 --limit 1 | grep '"id" :')
+expect 0 "list --offset 010" "$ENGINECTL" list --json --offset 010 --limit 1
+contains "$out" "$tenth" "--offset 010 skips ten tasks"
+expect 2 "list --limit 0x10" "$ENGINECTL" list --limit 0x10
+contains "$err" "--limit takes a whole number" "--limit 0x10 is refused by name"
+contains "$err" "“0x10”" "the hexadecimal value is named"
+expect 2 "list --limit -5" "$ENGINECTL" list --limit -5
+contains "$err" "--limit takes a whole number from 0 to 4294967295, not “-5”" "a negative --limit is refused by name"
+expect 2 "list --offset -1" "$ENGINECTL" list --offset -1
+contains "$err" "--offset takes a whole number from 0 to 4294967295, not “-1”" "a negative --offset is refused by name"
+expect 2 "list --limit with nothing" "$ENGINECTL" list --limit ""
+contains "$err" "--limit takes a whole number" "an empty --limit is refused by name"
 
 echo "# enginectl: pause, resume, queue"
 expect 0 "pause" "$ENGINECTL" pause

@@ -190,6 +190,23 @@ statuses_variant (GStrv options)
   return g_variant_new_strv ((const char * const *) all, -1);
 }
 
+/* a count of tasks, in decimal as the service's ListTasks takes it (u): GOption's
+ * own integers read 010 as 8 and 0x10 as 16, and stop at 2^31 */
+static gboolean
+parse_count (const char *flag,
+             const char *text,
+             guint64    *out_count)
+{
+  if (text == NULL)
+    return TRUE;
+  if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, out_count, NULL))
+    return TRUE;
+
+  em_ctl_usage_error ("list", _("%s takes a whole number from 0 to %u, not “%s”"),
+                      flag, G_MAXUINT32, text);
+  return FALSE;
+}
+
 int
 em_ctl_list (int argc, char **argv)
 {
@@ -202,8 +219,10 @@ em_ctl_list (int argc, char **argv)
   g_autofree char *action = NULL;
   g_autofree char *since = NULL;
   g_autofree char *until = NULL;
-  int offset = 0;
-  int limit = 0;
+  g_autofree char *offset_text = NULL;
+  g_autofree char *limit_text = NULL;
+  guint64 offset = 0;
+  guint64 limit = 0;
   g_auto(GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
@@ -217,9 +236,9 @@ em_ctl_list (int argc, char **argv)
       N_("Only tasks created at or after this RFC 3339 time"), N_("TIME") },
     { "until", 0, 0, G_OPTION_ARG_STRING, &until,
       N_("Only tasks created before this RFC 3339 time"), N_("TIME") },
-    { "offset", 0, 0, G_OPTION_ARG_INT, &offset,
+    { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_text,
       N_("Skip the first N matching tasks"), N_("N") },
-    { "limit", 'l', 0, G_OPTION_ARG_INT, &limit,
+    { "limit", 'l', 0, G_OPTION_ARG_STRING, &limit_text,
       N_("Show at most N tasks (default: all)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print a JSON array of tasks, as the REST API returns them"), NULL },
@@ -235,11 +254,9 @@ em_ctl_list (int argc, char **argv)
       return EM_CTL_EXIT_USAGE;
     }
 
-  if (offset < 0 || limit < 0)
-    {
-      em_ctl_usage_error ("list", _("--offset and --limit take a number ≥ 0"));
-      return EM_CTL_EXIT_USAGE;
-    }
+  if (!parse_count ("--offset", offset_text, &offset) ||
+      !parse_count ("--limit", limit_text, &limit))
+    return EM_CTL_EXIT_USAGE;
 
   if (status != NULL)
     g_variant_dict_insert_value (&filter, "status", statuses_variant (status));
