@@ -203,6 +203,14 @@ contains "$out" "PRIO" "list has a priority column"
 expect 2 "schedule with a non-numeric --max-retries" "$ENGINECTL" schedule wait --max-retries many
 contains "$err" "--max-retries" "the bad flag is named"
 expect 2 "schedule with a non-numeric --delay" "$ENGINECTL" schedule wait --delay soon
+# what strtod takes beyond decimal numbers is no number of seconds either
+for value in nan inf -infinity 0x10 " 5"; do
+  expect 2 "schedule with --delay “$value”" "$ENGINECTL" schedule wait --delay "$value"
+  contains "$err" "--delay takes a number of seconds, not “$value”" "--delay “$value” is refused by name"
+done
+expect 2 "schedule with --timeout nan" "$ENGINECTL" schedule wait --timeout nan
+contains "$err" "--timeout" "--timeout nan is refused by name"
+expect 0 "schedule with --delay 1e-3" "$ENGINECTL" schedule wait --delay 1e-3 duration=0
 expect 2 "schedule with the priority twice" "$ENGINECTL" schedule wait --priority 1 --option priority=2
 expect 1 "schedule depending on an unknown task" "$ENGINECTL" schedule wait --depends-on 00000000-0000-0000-0000-000000000000
 contains "$err" "00000000-0000-0000-0000-000000000000" "the unknown dependency is named"

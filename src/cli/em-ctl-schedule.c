@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -94,10 +95,13 @@ insert_number (GVariantDict  *dict,
   if (integer && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
     return insert_value (dict, key, g_variant_new_int64 (whole), error);
 
-  if (!integer && *text != '\0')
+  /* decimal only: strtod also takes " 5", 0x10, inf and nan, and the last two,
+   * which have no JSON form, came back from the service as a puzzle about
+   * D-Bus types instead of a usage error naming the flag */
+  if (!integer && *text != '\0' && text[strspn (text, "0123456789+-.eE")] == '\0')
     {
       number = g_ascii_strtod (text, &end);
-      if (*end == '\0')
+      if (*end == '\0' && isfinite (number))
         return insert_value (dict, key, g_variant_new_double (number), error);
     }
 
