@@ -159,6 +159,9 @@ expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50
 quick=$out
 if [[ "$quick" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then pass "schedule prints a UUID"; else fail "schedule printed “$quick”"; fi
 expect 2 "schedule without an action" "$ENGINECTL" schedule
+# as the default name, an empty action was refused as an empty --name nobody gave
+expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1
+contains "$err" "an ACTION is required" "the empty action is what is refused"
 expect 2 "schedule with a bad KEY=VALUE" "$ENGINECTL" schedule wait duration
 contains "$err" "KEY=VALUE" "bad KEY=VALUE is explained"
 expect 1 "schedule an unknown action" "$ENGINECTL" schedule no_such_action

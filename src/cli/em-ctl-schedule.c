@@ -188,7 +188,8 @@ em_ctl_schedule (int argc, char **argv)
   if (!em_ctl_parse_options (context, "schedule", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
 
-  if (argc < 2)
+  /* an empty one too: as the default name, it was refused as an empty name */
+  if (argc < 2 || *argv[1] == '\0')
     {
       em_ctl_usage_error ("schedule", _("an ACTION is required"));
       return EM_CTL_EXIT_USAGE;
