@@ -5,6 +5,7 @@
 set -u
 
 : "${ENGINE_MANAGER:?path of engine-manager}" "${ENGINECTL:?path of enginectl}" "${README:?path of README.md}"
+: "${ENGINECTL_COMPLETION:?path of enginectl.bash-completion}"
 
 if [ -z "${EM_TEST_PRIVATE_BUS:-}" ]; then
   EM_TEST_PRIVATE_BUS=1 exec dbus-run-session -- bash "$0" "$@"
@@ -489,6 +490,47 @@ if /usr/bin/python3 -c 'import gi' 2>/dev/null; then
   case "$follow" in *Traceback*) fail "example raised: $follow" ;; esac
 else
   echo "# skipped: no python3-gi"
+fi
+
+echo "# bash completion"
+# completions LINE: what the completion offers with the cursor at the end of LINE,
+# sorted, on one line; the words split as readline splits them, at blanks and
+# at COMP_WORDBREAKS' = and :, each of which is a word of its own
+completions () {
+  bash --norc --noprofile -c '
+    set -f
+    . /usr/share/bash-completion/bash_completion
+    . "$1"
+    COMP_LINE=$2 COMP_POINT=${#2}
+    COMP_WORDS=() word=
+    for ((at = 0; at < ${#2}; at++)); do
+      c=${2:at:1}
+      case $c in
+        " ") [ -n "$word" ] && COMP_WORDS+=("$word"); word= ;;
+        "=" | ":") [ -n "$word" ] && COMP_WORDS+=("$word"); COMP_WORDS+=("$c"); word= ;;
+        *) word+=$c ;;
+      esac
+    done
+    case $2 in *"="|*":") ;; *) COMP_WORDS+=("$word") ;; esac
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    _enginectl enginectl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
+    ((${#COMPREPLY[@]} > 0)) && printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "
+  ' completions "$ENGINECTL_COMPLETION" "$1"
+}
+offers () {
+  local got
+  got=$(completions "$1")
+  if [ "$got" = "$2" ]; then pass "completing “$1” offers “$2”"; else fail "completing “$1” offers “$got”, expected “$2”"; fi
+}
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+  offers "enginectl li" "list "
+  offers "enginectl list --status " "cancelled completed failed pending running "
+  offers "enginectl schedule --name snap capture_image " ""
+  # task ids from the service that runs
+  offers "enginectl get ${quick:0:20}" "$quick "
+  offers "enginectl cancel ${long:0:20}" "$long "
+else
+  echo "# skipped: no bash-completion"
 fi
 
 echo "# the service gone"
