@@ -525,10 +525,22 @@ offers () {
 if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl li" "list "
   offers "enginectl list --status " "cancelled completed failed pending running "
+  offers "enginectl list --status=" "cancelled completed failed pending running "
+  offers "enginectl list --status=fa" "failed "
+  offers "enginectl list --status=failed,ca" "failed,cancelled "
+  # a word after --status=VALUE is no value of it
+  offers "enginectl list --status=pending --j" "--json "
+  offers "enginectl list --status=pending p" ""
+  offers "enginectl list --action=move" "move_stage "
+  offers "enginectl list --json=" ""
+  offers "enginectl schedule --name=snap capt" "capture_image "
   offers "enginectl schedule --name snap capture_image " ""
+  offers "enginectl schedule --option=max" "max_retries= "
+  offers "enginectl watch --since=" ""
   # task ids from the service that runs
   offers "enginectl get ${quick:0:20}" "$quick "
   offers "enginectl cancel ${long:0:20}" "$long "
+  offers "enginectl schedule wait --depends-on=${quick:0:20}" "$quick "
 else
   echo "# skipped: no bash-completion"
 fi
