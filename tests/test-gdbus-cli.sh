@@ -537,6 +537,9 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl schedule --name snap capture_image " ""
   offers "enginectl schedule --option=max" "max_retries= "
   offers "enginectl watch --since=" ""
+  offers "enginectl --version " ""
+  offers "enginectl help wa" "wait watch "
+  offers "enginectl help wait " ""
   # task ids from the service that runs
   offers "enginectl get ${quick:0:20}" "$quick "
   offers "enginectl cancel ${long:0:20}" "$long "
