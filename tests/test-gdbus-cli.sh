@@ -340,13 +340,38 @@ wait_pid=$!
 wait_for 10 is_status "$long" running || fail "long task did not start"
 sleep 0.2
 expect 0 "cancel a running task" "$ENGINECTL" cancel "$long"
+contains "$out" "Cancelled $long" "cancel says so on stdout"
+[ -z "$err" ] && pass "cancel prints nothing on stderr" || fail "cancel printed on stderr: $err"
 wait "$wait_pid"
 status=$?
 if [ "$status" -eq 2 ]; then pass "wait for a cancelled task (exit 2)"; else fail "wait for a cancelled task: exit $status"; fi
 expect 2 "wait for an already cancelled task" "$ENGINECTL" wait "$long"
+contains "$err" "Task $long was cancelled" "wait says cancelled on stderr"
+[ -z "$out" ] && pass "nothing on stdout when the task was cancelled" || fail "wait printed on stdout: $out"
 expect 3 "wait for an unknown task" "$ENGINECTL" wait 00000000-0000-0000-0000-000000000000
 contains "$err" "00000000-0000-0000-0000-000000000000" "unknown id is named"
 expect 3 "wait without an id" "$ENGINECTL" wait
+# interrupted, it cannot say how the task ended: 3, as --help and the README say
+interrupted=$("$ENGINECTL" schedule wait --name interrupted duration=60000)
+"$ENGINECTL" wait "$interrupted" >"$tmp/wait-out" 2>"$tmp/wait-err" &
+wait_pid=$!
+wait_for 10 is_status "$interrupted" running || fail "the task to interrupt did not start"
+sleep 0.2
+kill -INT "$wait_pid"
+wait "$wait_pid"
+status=$?
+[ "$status" -eq 3 ] && pass "wait interrupted (exit 3)" || fail "wait interrupted: exit $status"
+contains "$(cat "$tmp/wait-err")" "interrupted" "wait says it was interrupted"
+"$ENGINECTL" cancel "$interrupted" >/dev/null
+expect 0 "wait --help" "$ENGINECTL" wait --help
+contains "$out" "interrupted" "wait --help documents the exit status of an interruption"
+# what it says, and where, as the README has it
+expect 0 "wait for a completed task" "$ENGINECTL" wait "$quick"
+contains "$out" "Task $quick completed" "wait says completed on stdout"
+[ -z "$err" ] && pass "nothing on stderr when the task completed" || fail "wait printed on stderr: $err"
+expect 1 "wait for a failed task" "$ENGINECTL" wait "$failing"
+contains "$err" "Task $failing failed: " "wait says failed, with the error, on stderr"
+[ -z "$out" ] && pass "nothing on stdout when the task failed" || fail "wait printed on stdout: $out"
 
 echo "# enginectl: cancel, get, list"
 expect 1 "cancel a finished task" "$ENGINECTL" cancel "$long"

@@ -162,7 +162,7 @@ em_ctl_wait (int argc, char **argv)
   g_option_context_set_description (context,
     _("Shows a progress bar when the output is a terminal.\n"
       "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
-      "3 unknown task, service error or bad usage."));
+      "3 unknown task, service error, bad usage or interrupted."));
   if (!em_ctl_parse_options (context, "wait", &argc, &argv))
     return WAIT_ERROR;
   if (argc != 2)
