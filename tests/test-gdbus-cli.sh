@@ -216,6 +216,19 @@ expect 2 "schedule with --timeout nan" "$ENGINECTL" schedule wait --timeout nan
 contains "$err" "--timeout" "--timeout nan is refused by name"
 expect 0 "schedule with --delay 1e-3" "$ENGINECTL" schedule wait --delay 1e-3 duration=0
 expect 2 "schedule with the priority twice" "$ENGINECTL" schedule wait --priority 1 --option priority=2
+# an option that takes one value, given twice, is refused rather than the last taken
+expect 2 "schedule with --priority twice" "$ENGINECTL" schedule wait --priority 1 --priority 2
+contains "$err" "--priority is given twice, as “1” and as “2”" "the repeated --priority is named"
+expect 2 "schedule with --name twice" "$ENGINECTL" schedule wait --name first -n second
+contains "$err" "--name is given twice" "the repeated --name is named"
+expect 2 "schedule with --run-at twice" "$ENGINECTL" schedule wait --run-at 2099-01-01T00:00:00Z --run-at=2098-01-01T00:00:00Z
+contains "$err" "--run-at is given twice" "the repeated --run-at is named"
+expect 2 "list with --action twice" "$ENGINECTL" list --action wait --action move_stage
+contains "$err" "--action is given twice, as “wait” and as “move_stage”" "the repeated --action is named"
+expect 2 "list with --limit twice" "$ENGINECTL" list --limit 1 -l 2
+contains "$err" "--limit is given twice" "the repeated --limit is named"
+expect 2 "watch with --since twice" timeout 10 "$ENGINECTL" watch --since 1 --since 2
+contains "$err" "--since is given twice" "the repeated --since is named"
 expect 1 "schedule depending on an unknown task" "$ENGINECTL" schedule wait --depends-on 00000000-0000-0000-0000-000000000000
 contains "$err" "00000000-0000-0000-0000-000000000000" "the unknown dependency is named"
 expect 1 "schedule with a retry delay out of range" "$ENGINECTL" schedule wait --max-retries 1 --retry-delay 99999

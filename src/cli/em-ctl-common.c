@@ -44,6 +44,23 @@ em_ctl_usage_error (const char *command,
 }
 
 gboolean
+em_ctl_option_once (const char  *flag,
+                    GStrv        values,
+                    const char **out_value,
+                    GError     **error)
+{
+  /* GOption keeps the last of a G_OPTION_ARG_STRING given twice, which drops
+   * the first without a word: "--action a --action b" listed b's tasks alone */
+  *out_value = values != NULL ? values[0] : NULL;
+  if (values == NULL || values[1] == NULL)
+    return TRUE;
+
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("%s is given twice, as “%s” and as “%s”"), flag, values[0], values[1]);
+  return FALSE;
+}
+
+gboolean
 em_ctl_parse_options (GOptionContext   *context,
                       const char       *command,
                       int              *argc,

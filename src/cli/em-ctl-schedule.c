@@ -9,29 +9,30 @@
 #include "engine/em-error.h"
 #include "cli/em-ctl.h"
 
+/* each as given, so that an option that takes one value can be refused twice */
 typedef struct {
-  char *name;
-  char *priority;
+  GStrv name;
+  GStrv priority;
   GStrv depends_on;
-  char *max_retries;
-  char *retry_delay;
-  char *delay;
-  char *run_at;
-  char *timeout;
+  GStrv max_retries;
+  GStrv retry_delay;
+  GStrv delay;
+  GStrv run_at;
+  GStrv timeout;
   GStrv option_args;
 } ScheduleOptions;
 
 static void
 schedule_options_clear (ScheduleOptions *options)
 {
-  g_free (options->name);
-  g_free (options->priority);
+  g_strfreev (options->name);
+  g_strfreev (options->priority);
   g_strfreev (options->depends_on);
-  g_free (options->max_retries);
-  g_free (options->retry_delay);
-  g_free (options->delay);
-  g_free (options->run_at);
-  g_free (options->timeout);
+  g_strfreev (options->max_retries);
+  g_strfreev (options->retry_delay);
+  g_strfreev (options->delay);
+  g_strfreev (options->run_at);
+  g_strfreev (options->timeout);
   g_strfreev (options->option_args);
 }
 
@@ -81,14 +82,17 @@ static gboolean
 insert_number (GVariantDict  *dict,
                const char    *flag,
                const char    *key,
-               const char    *text,
+               GStrv          values,
                gboolean       integer,
                GError       **error)
 {
+  const char *text = NULL;
   gint64 whole = 0;
   gdouble number = 0;
   char *end = NULL;
 
+  if (!em_ctl_option_once (flag, values, &text, error))
+    return FALSE;
   if (text == NULL)
     return TRUE;
 
@@ -117,6 +121,8 @@ build_options (ScheduleOptions  *args,
                GVariantDict     *options,
                GError          **error)
 {
+  const char *run_at = NULL;
+
   for (guint i = 0; args->option_args != NULL && args->option_args[i] != NULL; i++)
     {
       if (!parse_assignment (options, args->option_args[i], error))
@@ -133,8 +139,10 @@ build_options (ScheduleOptions  *args,
       !insert_number (options, "--timeout", "timeout", args->timeout, FALSE, error))
     return FALSE;
 
-  if (args->run_at != NULL &&
-      !insert_value (options, "run_at", g_variant_new_string (args->run_at), error))
+  if (!em_ctl_option_once ("--run-at", args->run_at, &run_at, error))
+    return FALSE;
+  if (run_at != NULL &&
+      !insert_value (options, "run_at", g_variant_new_string (run_at), error))
     return FALSE;
   if (args->depends_on != NULL &&
       !insert_value (options, "depends_on",
@@ -151,26 +159,27 @@ em_ctl_schedule (int argc, char **argv)
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(ScheduleOptions) args = { NULL, };
+  const char *name = NULL;
   g_autofree char *id = NULL;
   g_autofree char *path = NULL;
   g_auto(GVariantDict) parameters = G_VARIANT_DICT_INIT (NULL);
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &args.name,
+    { "name", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &args.name,
       N_("A name for the task (default: the action)"), N_("NAME") },
-    { "priority", 'p', 0, G_OPTION_ARG_STRING, &args.priority,
+    { "priority", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &args.priority,
       N_("Higher runs first among ready tasks (default 0)"), N_("N") },
     { "depends-on", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &args.depends_on,
       N_("Start only after this task completed; repeatable"), N_("ID") },
-    { "max-retries", 0, 0, G_OPTION_ARG_STRING, &args.max_retries,
+    { "max-retries", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.max_retries,
       N_("Run a failed task again up to N times"), N_("N") },
-    { "retry-delay", 0, 0, G_OPTION_ARG_STRING, &args.retry_delay,
+    { "retry-delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.retry_delay,
       N_("Seconds before the first retry, doubling after (default 1)"), N_("SECONDS") },
-    { "delay", 0, 0, G_OPTION_ARG_STRING, &args.delay,
+    { "delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.delay,
       N_("Start no sooner than this many seconds from now"), N_("SECONDS") },
-    { "run-at", 0, 0, G_OPTION_ARG_STRING, &args.run_at,
+    { "run-at", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.run_at,
       N_("Start no sooner than this RFC 3339 time, e.g. 2026-01-01T12:00:00Z"), N_("TIME") },
-    { "timeout", 0, 0, G_OPTION_ARG_STRING, &args.timeout,
+    { "timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.timeout,
       N_("Fail a run that takes longer than this many seconds"), N_("SECONDS") },
     { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &args.option_args,
       N_("Any scheduling option as KEY=VALUE, e.g. delay=30; repeatable"), N_("KEY=VALUE") },
@@ -204,7 +213,8 @@ em_ctl_schedule (int argc, char **argv)
         }
     }
 
-  if (!build_options (&args, &options, &error))
+  if (!em_ctl_option_once ("--name", args.name, &name, &error) ||
+      !build_options (&args, &options, &error))
     {
       em_ctl_usage_error ("schedule", "%s", error->message);
       return EM_CTL_EXIT_USAGE;
@@ -213,7 +223,7 @@ em_ctl_schedule (int argc, char **argv)
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
       !em_dbus_engine_manager1_call_schedule_task_sync (proxy,
-                                                        args.name != NULL ? args.name : argv[1],
+                                                        name != NULL ? name : argv[1],
                                                         argv[1],
                                                         g_variant_dict_end (&parameters),
                                                         g_variant_dict_end (&options),

@@ -216,11 +216,13 @@ em_ctl_list (int argc, char **argv)
   g_autoptr(GVariant) base_filter = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) status = NULL;
-  g_autofree char *action = NULL;
-  g_autofree char *since = NULL;
-  g_autofree char *until = NULL;
-  g_autofree char *offset_text = NULL;
-  g_autofree char *limit_text = NULL;
+  g_auto(GStrv) action_args = NULL;
+  g_auto(GStrv) since_args = NULL;
+  g_auto(GStrv) until_args = NULL;
+  g_auto(GStrv) offset_args = NULL;
+  g_auto(GStrv) limit_args = NULL;
+  const char *action = NULL, *since = NULL, *until = NULL;
+  const char *offset_text = NULL, *limit_text = NULL;
   guint64 offset = 0;
   guint64 limit = 0;
   g_auto(GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
@@ -230,15 +232,15 @@ em_ctl_list (int argc, char **argv)
       N_("Only tasks with this status: pending, running, completed, failed or cancelled; "
          "repeatable, or several separated by commas"),
       N_("STATUS") },
-    { "action", 'a', 0, G_OPTION_ARG_STRING, &action,
+    { "action", 'a', 0, G_OPTION_ARG_STRING_ARRAY, &action_args,
       N_("Only tasks of this action"), N_("ACTION") },
-    { "since", 0, 0, G_OPTION_ARG_STRING, &since,
+    { "since", 0, 0, G_OPTION_ARG_STRING_ARRAY, &since_args,
       N_("Only tasks created at or after this RFC 3339 time"), N_("TIME") },
-    { "until", 0, 0, G_OPTION_ARG_STRING, &until,
+    { "until", 0, 0, G_OPTION_ARG_STRING_ARRAY, &until_args,
       N_("Only tasks created before this RFC 3339 time"), N_("TIME") },
-    { "offset", 0, 0, G_OPTION_ARG_STRING, &offset_text,
+    { "offset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &offset_args,
       N_("Skip the first N matching tasks"), N_("N") },
-    { "limit", 'l', 0, G_OPTION_ARG_STRING, &limit_text,
+    { "limit", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &limit_args,
       N_("Show at most N tasks (default: all)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print a JSON array of tasks, as the REST API returns them"), NULL },
@@ -254,6 +256,15 @@ em_ctl_list (int argc, char **argv)
       return EM_CTL_EXIT_USAGE;
     }
 
+  if (!em_ctl_option_once ("--action", action_args, &action, &error) ||
+      !em_ctl_option_once ("--since", since_args, &since, &error) ||
+      !em_ctl_option_once ("--until", until_args, &until, &error) ||
+      !em_ctl_option_once ("--offset", offset_args, &offset_text, &error) ||
+      !em_ctl_option_once ("--limit", limit_args, &limit_text, &error))
+    {
+      em_ctl_usage_error ("list", "%s", error->message);
+      return EM_CTL_EXIT_USAGE;
+    }
   if (!parse_count ("--offset", offset_text, &offset) ||
       !parse_count ("--limit", limit_text, &limit))
     return EM_CTL_EXIT_USAGE;

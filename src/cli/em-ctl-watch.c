@@ -188,13 +188,14 @@ em_ctl_watch (int argc, char **argv)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
   Watch watch = { NULL, FALSE };
-  g_autofree char *since = NULL;
+  g_auto(GStrv) since_args = NULL;
+  const char *since = NULL;
   guint64 since_seq = 0;
   guint sigint, sigterm;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &watch.json,
       N_("Print each event as one line of JSON, with the WebSocket event’s field names"), NULL },
-    { "since", 's', 0, G_OPTION_ARG_STRING, &since,
+    { "since", 's', 0, G_OPTION_ARG_STRING_ARRAY, &since_args,
       N_("First print every event after SEQ from the service’s event log, then the live "
          "ones, each with its seq"), N_("SEQ") },
     { NULL }
@@ -212,6 +213,11 @@ em_ctl_watch (int argc, char **argv)
   if (argc > 1)
     {
       em_ctl_usage_error ("watch", _("unexpected argument “%s”"), argv[1]);
+      return EM_CTL_EXIT_USAGE;
+    }
+  if (!em_ctl_option_once ("--since", since_args, &since, &error))
+    {
+      em_ctl_usage_error ("watch", "%s", error->message);
       return EM_CTL_EXIT_USAGE;
     }
   if (since != NULL)

@@ -47,6 +47,12 @@ gboolean        em_ctl_parse_options      (GOptionContext *context,
 void            em_ctl_usage_error        (const char     *command,
                                            const char     *format,
                                            ...) G_GNUC_PRINTF (2, 3);
+/* the value of an option that takes one, gathered as G_OPTION_ARG_STRING_ARRAY
+ * so that a second one is a usage error, not the value; %NULL when absent */
+gboolean        em_ctl_option_once        (const char     *flag,
+                                           GStrv           values,
+                                           const char    **out_value,
+                                           GError        **error);
 
 /* the manager proxy on the session bus; may start the service by activation */
 EmDBusEngineManager1 *em_ctl_connect      (GError        **error);
