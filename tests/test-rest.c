@@ -1269,6 +1269,8 @@ test_malformed (Fixture       *f,
     { "GET", "/ws?since", NULL, 400, "since: must be an event seq", WS_HANDSHAKE },
     { "GET", "/ws?since=", NULL, 400, "since: must be an event seq", WS_HANDSHAKE },
     { "GET", "/ws?colour", NULL, 400, "colour: unknown query parameter", WS_HANDSHAKE },
+    { "GET", "/tasks?=1", NULL, 400, "query: “=1” has no parameter name" },
+    { "GET", "/ws?since=1&=", NULL, 400, "query: “=” has no parameter name", WS_HANDSHAKE },
     /* libsoup would read -5 as 2^64 - 5, and of two lengths believe the last */
     { "POST", "/tasks", NULL, 400, "Content-Length: must be one number", "Content-Length: -5\r\n" },
     { "POST", "/tasks", NULL, 400, "Content-Length", "Content-Length: +5\r\n" },

@@ -235,6 +235,12 @@ em_rest_query_decode (const char  *encoded,
       g_hash_table_iter_init (&iter, pair);
       if (!g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
         continue;
+      if (*key == '\0')
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("query: “%s” has no parameter name"), pairs[i]);
+          return NULL;
+        }
       if (g_hash_table_contains (params, key))
         {
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
