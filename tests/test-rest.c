@@ -1033,6 +1033,12 @@ test_image (Fixture       *f,
   g_autoptr(Reply) image = NULL;
   g_autoptr(Reply) tiff = NULL;
   g_autoptr(Reply) none = NULL;
+  g_autofree char *cancelled_id = NULL;
+  g_autofree char *cancelled_path = NULL;
+  g_autoptr(Reply) cancel = NULL;
+  g_autoptr(Reply) never = NULL;
+  g_autoptr(Reply) paused_again = NULL;
+  g_autoptr(JsonNode) never_json = NULL;
   g_autofree char *file = NULL;
   gsize file_length;
   const guint8 *data_bytes;
@@ -1042,6 +1048,7 @@ test_image (Fixture       *f,
   /* before completion there is nothing to serve */
   g_assert_cmpuint (reply_status (paused), ==, 200);
   assert_problem (early, 404, id);
+  assert_problem (early, 404, "is pending and has no image yet");
   resumed = http (f, "POST", "/queue/resume", NULL, NULL);
   g_assert_cmpuint (reply_status (resumed), ==, 200);
 
@@ -1070,6 +1077,21 @@ test_image (Fixture       *f,
   wait_path = g_strconcat ("/tasks/", wait_id, "/image", NULL);
   none = http (f, "GET", wait_path, NULL, NULL);
   assert_problem (none, 404, "image");
+
+  /* a capture that will never have one does not say "yet" */
+  paused_again = http (f, "POST", "/queue/pause", NULL, NULL);
+  g_assert_cmpuint (reply_status (paused_again), ==, 200);
+  cancelled_id = create_task (f, "{\"name\":\"never\",\"action\":\"capture_image\"}");
+  cancelled_path = g_strconcat ("/tasks/", cancelled_id, NULL);
+  cancel = http (f, "DELETE", cancelled_path, NULL, NULL);
+  g_assert_cmpuint (reply_status (cancel), ==, 200);
+  g_free (cancelled_path);
+  cancelled_path = g_strconcat ("/tasks/", cancelled_id, "/image", NULL);
+  never = http (f, "GET", cancelled_path, NULL, NULL);
+  assert_problem (never, 404, "is cancelled and has no image");
+  never_json = reply_json (never);
+  g_assert_null (strstr (json_object_get_string_member (json_node_get_object (never_json), "detail"),
+                         "yet"));
 }
 
 /* --- an encoded slash is part of its segment, never a separator --- */

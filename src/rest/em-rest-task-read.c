@@ -45,9 +45,16 @@ respond_image (EmRestContext     *ctx,
                                  id, action);
       return;
     }
-  if (!g_str_equal (status, "completed") || result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
+  if (g_str_equal (status, "pending") || g_str_equal (status, "running"))
     {
       em_problem_respond_printf (msg, 404, _("id: task “%s” is %s and has no image yet"),
+                                 id, status);
+      return;
+    }
+  /* failed or cancelled: it never will */
+  if (!g_str_equal (status, "completed") || result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
+    {
+      em_problem_respond_printf (msg, 404, _("id: task “%s” is %s and has no image"),
                                  id, status);
       return;
     }
