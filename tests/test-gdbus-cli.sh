@@ -580,7 +580,13 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl help wait " ""
   # task ids from the service that runs
   offers "enginectl get ${quick:0:20}" "$quick "
-  offers "enginectl cancel ${long:0:20}" "$long "
+  active=$("$ENGINECTL" schedule wait --name active duration=60000)
+  offers "enginectl cancel ${active:0:20}" "$active "
+  offers "enginectl wait ${active:0:20}" "$active "
+  # a finished task cannot be cancelled or waited for any more
+  offers "enginectl cancel ${long:0:20}" ""
+  offers "enginectl wait ${quick:0:20}" ""
+  "$ENGINECTL" cancel "$active" >/dev/null
   offers "enginectl schedule wait --depends-on=${quick:0:20}" "$quick "
 else
   echo "# skipped: no bash-completion"
