@@ -1009,6 +1009,59 @@ test_writer_failure (void)
   em_test_rmdir (dir);
 }
 
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while (g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
+}
+
+/* the image cannot take its final name: neither it nor its metadata stays */
+static void
+test_writer_failure_leaves_nothing (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+  g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{}", NULL, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_false (g_file_test (sidecar, G_FILE_TEST_EXISTS));
+  /* only the directory in the way */
+  g_assert_cmpuint (count_entries (dir), ==, 1);
+  em_test_rmdir (dir);
+}
+
+static void
+test_writer_cancelled_leaves_nothing (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY16, 8, 8, 16);
+
+  g_cancellable_cancel (cancellable);
+  for (guint i = 0; i < 2; i++)
+    {
+      EmImageFormat format = i == 0 ? EM_IMAGE_FORMAT_PNG : EM_IMAGE_FORMAT_TIFF;
+      g_autofree char *name = g_strdup_printf ("frame.%s", em_image_format_to_string (format));
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (em_image_writer_write (frame, format, path, "{}", cancellable, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_cmpuint (count_entries (dir), ==, 0);
+    }
+  em_test_rmdir (dir);
+}
+
 static void
 test_v4l2_control_names (void)
 {
@@ -1116,6 +1169,8 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
+  g_test_add_func ("/camera/writer/failure-leaves-nothing", test_writer_failure_leaves_nothing);
+  g_test_add_func ("/camera/writer/cancelled-leaves-nothing", test_writer_cancelled_leaves_nothing);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
   g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
   g_test_add_func ("/camera/default-source", test_default_source);

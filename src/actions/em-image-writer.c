@@ -257,6 +257,15 @@ write_sidecar (const char *path, const char *metadata_json, GError **error)
   return TRUE;
 }
 
+/* an image that was not written leaves no metadata behind: a failed or
+ * cancelled capture writes nothing */
+static void
+discard_sidecar (const char *sidecar)
+{
+  if (sidecar != NULL && g_unlink (sidecar) != 0)
+    g_debug ("cannot remove %s: %s", sidecar, g_strerror (errno));
+}
+
 gboolean
 em_image_writer_write (EmFrame        *frame,
                        EmImageFormat   format,
@@ -268,6 +277,7 @@ em_image_writer_write (EmFrame        *frame,
   g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
   g_autofree char *tmp_path = NULL;
+  g_autofree char *sidecar = NULL;
   gboolean written;
   int fd;
 
@@ -283,8 +293,12 @@ em_image_writer_write (EmFrame        *frame,
       return FALSE;
     }
   /* the sidecar first: an image under its final name always has its metadata */
-  if (metadata_json != NULL && !write_sidecar (path, metadata_json, error))
-    return FALSE;
+  if (metadata_json != NULL)
+    {
+      if (!write_sidecar (path, metadata_json, error))
+        return FALSE;
+      sidecar = em_image_writer_sidecar_path (path);
+    }
 
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
@@ -292,6 +306,7 @@ em_image_writer_write (EmFrame        *frame,
   if (fd < 0)
     {
       set_errno_error (error, path, errno);
+      discard_sidecar (sidecar);
       return FALSE;
     }
 
@@ -303,12 +318,14 @@ em_image_writer_write (EmFrame        *frame,
   if (!written || g_cancellable_set_error_if_cancelled (cancellable, error))
     {
       g_unlink (tmp_path);
+      discard_sidecar (sidecar);
       return FALSE;
     }
   if (g_rename (tmp_path, path) != 0)
     {
       set_errno_error (error, path, errno);
       g_unlink (tmp_path);
+      discard_sidecar (sidecar);
       return FALSE;
     }
   fsync_directory (dir);
