@@ -300,6 +300,41 @@ test_stage_limits (void)
   run_clear (&run);
 }
 
+/* a move that would take longer than a gint64 of microseconds crawls; it does
+ * not arrive at once */
+static void
+test_stage_very_slow_move (void)
+{
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  const EmStagePosition target = { 100.0, 0.0, 0.0 };
+  EmStagePosition position;
+  Run run, focus_run;
+
+  run_init (&run);
+  run_init (&focus_run);
+  em_stage_move_async (stage, &target, 1e-13, cancellable, NULL, NULL, stage_moved_cb, &run);
+  em_focus_move_async (focus, 100.0, 1e-13, cancellable, NULL, NULL, focus_moved_cb, &focus_run);
+  em_test_run_for (100);
+
+  g_assert_false (run.done);
+  g_assert_false (focus_run.done);
+  g_assert_true (em_stage_is_moving (stage));
+  em_stage_get_position (stage, &position);
+  g_assert_cmpfloat (position.x, <, 1e-3);
+  g_assert_cmpfloat (em_focus_get_position (focus), <, 1e-3);
+
+  g_cancellable_cancel (cancellable);
+  EM_TEST_WAIT_UNTIL (run.done && focus_run.done, 5000);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_error (focus_run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  em_stage_get_position (stage, &position);
+  g_assert_cmpfloat (position.x, <, 1e-3);
+  run_clear (&run);
+  run_clear (&focus_run);
+}
+
 static void
 test_stage_stop_mid_move (void)
 {
@@ -610,6 +645,7 @@ main (int argc, char **argv)
   g_test_add_func ("/devices/stage/progress", test_stage_progress);
   g_test_add_func ("/devices/stage/limits", test_stage_limits);
   g_test_add_func ("/devices/stage/stop-mid-move", test_stage_stop_mid_move);
+  g_test_add_func ("/devices/stage/very-slow-move", test_stage_very_slow_move);
   g_test_add_func ("/devices/stage/cancelled-before-start", test_stage_cancelled_before_start);
   g_test_add_func ("/devices/stage/busy", test_stage_busy);
   g_test_add_func ("/devices/focus/move-timing", test_focus_move_timing);

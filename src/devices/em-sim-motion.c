@@ -12,6 +12,10 @@
 
 #define TICK_MS 20
 
+/* some 70 000 years: a slower move still crawls rather than arriving at once,
+ * and the arrival time stays far from overflowing */
+#define MAX_DURATION_US (G_MAXINT64 / 4)
+
 typedef struct
 {
   guint                n_axes;
@@ -151,6 +155,7 @@ em_sim_motion_run_async (gpointer             source_object,
   g_autoptr(GTask) task = NULL;
   Motion *motion;
   gdouble distance = 0.0;
+  gdouble duration_us;
 
   g_return_if_fail (n_axes > 0);
   g_return_if_fail (start != NULL && target != NULL);
@@ -177,7 +182,8 @@ em_sim_motion_run_async (gpointer             source_object,
   distance = sqrt (distance);
 
   motion->started_us = g_get_monotonic_time ();
-  motion->duration_us = (gint64) llround (distance / speed * G_USEC_PER_SEC);
+  duration_us = distance / speed * G_USEC_PER_SEC;
+  motion->duration_us = duration_us < MAX_DURATION_US ? (gint64) llround (duration_us) : MAX_DURATION_US;
 
   if (cancellable != NULL)
     {
