@@ -153,6 +153,38 @@ test_autofocus (void)
   em_test_scope_clear (&scope);
 }
 
+/* a period longer than the scan refocuses before the first tile only, however
+ * long: values past 32 bits once wrapped to "never" or to "every tile" */
+static void
+test_autofocus_long_period (void)
+{
+  const char *periods[] = { "3", "4294967296", "4294967297", "9007199254740993" };
+
+  for (guint p = 0; p < G_N_ELEMENTS (periods); p++)
+    {
+      EmTestScope scope;
+      g_autoptr(EmAction) action = em_tile_scan_action_new ();
+      g_autoptr(JsonObject) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *json = g_strdup_printf ("{\"step_x\": 50, \"nx\": 2, \"exposure\": 2,"
+                                               " \"autofocus_every\": %s, \"autofocus_range\": 8}",
+                                               periods[p]);
+      JsonArray *tiles;
+
+      em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+      em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0));
+      result = em_test_scope_run_action (&scope, action, "scan", json, 2.0, NULL, &error);
+      g_assert_no_error (error);
+
+      tiles = json_object_get_array_member (result, "tiles");
+      g_assert_cmpuint (json_array_get_length (tiles), ==, 2);
+      g_test_message ("autofocus_every %s", periods[p]);
+      g_assert_true (json_object_get_boolean_member (json_array_get_object_element (tiles, 0), "refocused"));
+      g_assert_false (json_object_get_boolean_member (json_array_get_object_element (tiles, 1), "refocused"));
+      em_test_scope_clear (&scope);
+    }
+}
+
 static void
 test_cancel_during_move (void)
 {
@@ -237,6 +269,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/claims", test_claims);
   g_test_add_func ("/tile-scan/grid", test_grid);
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
+  g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
 

@@ -477,7 +477,10 @@ em_tile_scan_action_run_async (EmAction            *action,
   scan->step_y = em_action_param_has (parameters, "step_y")
                    ? em_action_param_double (action, parameters, "step_y") : scan->step_x;
 
-  scan->autofocus_every = (guint) em_action_param_double (action, parameters, "autofocus_every");
+  /* no upper bound is documented: a period of at least the tile count means
+   * before the first tile only, and converting more would wrap */
+  scan->autofocus_every = (guint) MIN (em_action_param_double (action, parameters, "autofocus_every"),
+                                       MAX_TILES);
   scan->autofocus.range = em_action_param_double (action, parameters, "autofocus_range");
   scan->autofocus.coarse_step = em_action_param_double (action, parameters, "autofocus_step");
   scan->autofocus.tolerance = em_action_param_double (action, parameters, "autofocus_tolerance");
