@@ -312,6 +312,33 @@ test_camera_exposure (void)
   em_test_scope_clear (&scope);
 }
 
+/* settings the simulated sensor cannot take are clamped, and the frame says so */
+static void
+test_camera_clamped_settings (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmFrame) short_frame = NULL;
+  g_autoptr(EmFrame) loud_frame = NULL;
+  gboolean applied = TRUE;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* the sensor's shortest exposure is 1 µs */
+  short_frame = em_test_scope_capture (&scope, 0.0005, 0.0);
+  em_frame_get_exposure (short_frame, &applied);
+  g_assert_false (applied);
+  em_frame_get_gain (short_frame, &applied);
+  g_assert_true (applied);
+
+  /* and its highest gain 48 dB */
+  loud_frame = em_test_scope_capture (&scope, 1.0, 60.0);
+  em_frame_get_exposure (loud_frame, &applied);
+  g_assert_true (applied);
+  em_frame_get_gain (loud_frame, &applied);
+  g_assert_false (applied);
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_capture_metadata (void)
 {
@@ -468,6 +495,7 @@ main (int argc, char **argv)
   g_test_add_func ("/simscope/camera/fov-shift", test_camera_fov_shift);
   g_test_add_func ("/simscope/camera/sharpness", test_camera_sharpness);
   g_test_add_func ("/simscope/camera/exposure", test_camera_exposure);
+  g_test_add_func ("/simscope/camera/clamped-settings", test_camera_clamped_settings);
   g_test_add_func ("/simscope/camera/metadata", test_capture_metadata);
   g_test_add_func ("/simscope/aravis", test_aravis);
 

@@ -8,8 +8,10 @@
 #include "devices/em-sim-src.h"
 #include "devices/em-v4l2-controls.h"
 
-/* the simulated sensor's gain range, in dB */
-#define SIM_MAX_GAIN 48.0
+/* the simulated sensor's ranges: exposure in ms, gain in dB */
+#define SIM_MIN_EXPOSURE 0.001
+#define SIM_MAX_EXPOSURE 3600000.0
+#define SIM_MAX_GAIN     48.0
 
 typedef enum {
   KIND_NONE,
@@ -163,11 +165,11 @@ em_gst_source_controls_apply (EmGstSourceControls *self,
     case KIND_SIM:
       /* the simulated sensor takes gain in dB, like GenICam cameras */
       g_object_set (self->source,
-                    "exposure", MAX (exposure_ms, 0.001),
-                    "gain", MIN (gain, SIM_MAX_GAIN),
+                    "exposure", CLAMP (exposure_ms, SIM_MIN_EXPOSURE, SIM_MAX_EXPOSURE),
+                    "gain", CLAMP (gain, 0.0, SIM_MAX_GAIN),
                     NULL);
-      exposure_applied = TRUE;
-      gain_applied = gain <= SIM_MAX_GAIN;
+      exposure_applied = exposure_ms >= SIM_MIN_EXPOSURE && exposure_ms <= SIM_MAX_EXPOSURE;
+      gain_applied = gain >= 0.0 && gain <= SIM_MAX_GAIN;
       break;
     case KIND_ARAVIS:
       apply_aravis (self->source, exposure_ms, gain, &exposure_applied, &gain_applied);
