@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1062,6 +1064,51 @@ test_writer_cancelled_leaves_nothing (void)
   em_test_rmdir (dir);
 }
 
+/* a full disk (here: a file size limit) is reported as the system's reason,
+ * not the encoder's "Write Error" */
+static void
+test_writer_disk_full (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree guint8 *pixels = g_malloc (256 * 256 * 2);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(EmFrame) frame = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  struct rlimit saved, limited;
+  void (*saved_handler) (int);
+
+  /* noise does not compress: the image cannot fit */
+  for (gsize i = 0; i < 256 * 256 * 2; i++)
+    pixels[i] = (guint8) g_rand_int (rand);
+  bytes = g_bytes_new_take (g_steal_pointer (&pixels), 256 * 256 * 2);
+  frame = em_frame_new (EM_PIXEL_FORMAT_GRAY16, 256, 256, 256 * 2, bytes);
+
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  limited = saved;
+  limited.rlim_cur = 16 * 1024;
+  saved_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limited), ==, 0);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      EmImageFormat format = i == 0 ? EM_IMAGE_FORMAT_PNG : EM_IMAGE_FORMAT_TIFF;
+      g_autofree char *name = g_strdup_printf ("frame.%s", em_image_format_to_string (format));
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (em_image_writer_write (frame, format, path, "{}", NULL, &error));
+      g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, name));
+      g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
+      g_assert_cmpuint (count_entries (dir), ==, 0);
+    }
+
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, saved_handler);
+  em_test_rmdir (dir);
+}
+
 static void
 test_v4l2_control_names (void)
 {
@@ -1171,6 +1218,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
   g_test_add_func ("/camera/writer/failure-leaves-nothing", test_writer_failure_leaves_nothing);
   g_test_add_func ("/camera/writer/cancelled-leaves-nothing", test_writer_cancelled_leaves_nothing);
+  g_test_add_func ("/camera/writer/disk-full", test_writer_disk_full);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
   g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
   g_test_add_func ("/camera/default-source", test_default_source);

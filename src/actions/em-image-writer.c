@@ -74,14 +74,21 @@ write_png (EmFrame *frame, int fd, const char *path, GError **error)
       return FALSE;
     }
 
+  /* libpng only says "Write Error": the system says why (a full disk) */
+  errno = 0;
   ok = png_image_write_to_stdio (&image, file, 0,
                                  g_bytes_get_data (em_frame_get_data (frame), NULL),
                                  (png_int_32) (em_frame_get_stride (frame) / component_size),
                                  NULL);
   if (!ok)
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot encode PNG %s: %s"),
-                   path, image.message);
+      int saved_errno = errno;
+
+      if (saved_errno != 0)
+        set_errno_error (error, path, saved_errno);
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot encode PNG %s: %s"),
+                     path, image.message);
       png_image_free (&image);
       fclose (file);
       return FALSE;
@@ -149,6 +156,7 @@ write_tiff (EmFrame *frame, int fd, const char *path, const char *metadata_json,
   guint channels = em_frame_get_channels (frame);
   gsize row_bytes = (gsize) width * channels * (em_frame_get_bit_depth (frame) / 8);
   gboolean ok = TRUE;
+  int write_errno;
   TIFF *tif;
 
   TIFFOpenOptionsSetErrorHandlerExtR (options, tiff_error_cb, &message);
@@ -185,12 +193,15 @@ write_tiff (EmFrame *frame, int fd, const char *path, const char *metadata_json,
 
   /* libtiff may scribble on the row it is given */
   row = g_malloc (row_bytes);
+  /* libtiff only says "Write error at scanline …": the system says why */
+  errno = 0;
   for (guint y = 0; ok && y < height; y++)
     {
       memcpy (row, pixels + (gsize) y * em_frame_get_stride (frame), row_bytes);
       ok = TIFFWriteScanline (tif, row, y, 0) == 1;
     }
   ok = ok && TIFFFlush (tif) == 1;
+  write_errno = ok ? 0 : errno;
   if (ok && fsync (fd) != 0)
     {
       int saved_errno = errno;
@@ -202,6 +213,11 @@ write_tiff (EmFrame *frame, int fd, const char *path, const char *metadata_json,
   /* closes fd */
   TIFFClose (tif);
 
+  if (!ok && write_errno != 0)
+    {
+      set_errno_error (error, path, write_errno);
+      return FALSE;
+    }
   if (!ok)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot encode TIFF %s: %s"),
