@@ -34,12 +34,21 @@ em_dbus_check_keys (GVariant            *dict,
                     const char * const  *known,
                     GError             **error)
 {
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   GVariantIter iter;
   const char *key;
 
   g_variant_iter_init (&iter, dict);
   while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
     {
+      /* D-Bus allows a key twice and a lookup would take one of them in
+       * silence; a JSON member twice is refused too */
+      if (!g_hash_table_add (seen, (gpointer) key))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s.%s: %s", what, key,
+                       _("member name appears more than once"));
+          return FALSE;
+        }
       if (known == NULL || !g_strv_contains (known, key))
         {
           g_autofree char *list = known != NULL ? g_strjoinv (", ", (char **) known) : NULL;

@@ -14,7 +14,8 @@ char     *em_dbus_task_path        (const char             *id);
 /* an empty a{sv}, floating */
 GVariant *em_dbus_empty_dict       (void);
 
-/* refuses any key of the a{sv} @dict not in @known, naming it as "@what.key" */
+/* refuses any key of the a{sv} @dict not in @known, and any key given twice,
+ * naming it as "@what.key" */
 gboolean  em_dbus_check_keys       (GVariant               *dict,
                                     const char             *what,
                                     const char * const     *known,
