@@ -106,8 +106,13 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
     {
       JsonObject *object = em_variant_to_json_object (value, error);
 
+      /* a key inside names its whole path, "parameters.duration", as a
+       * JSON body's refusal does */
       if (object == NULL)
-        return NULL;
+        {
+          g_prefix_error (error, "%s.", key);
+          return NULL;
+        }
       node = json_node_new (JSON_NODE_OBJECT);
       json_node_take_object (node, object);
       return node;
@@ -150,12 +155,14 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
         JsonArray *array = json_array_new ();
         GVariantIter iter;
         GVariant *child;
+        guint index = 0;
 
         g_variant_iter_init (&iter, value);
         while ((child = g_variant_iter_next_value (&iter)) != NULL)
           {
             g_autoptr(GVariant) owned = child;
-            JsonNode *item = em_variant_to_json_node (owned, key, error);
+            g_autofree char *item_key = g_strdup_printf ("%s[%u]", key, index++);
+            JsonNode *item = em_variant_to_json_node (owned, item_key, error);
 
             if (item == NULL)
               {
