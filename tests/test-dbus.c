@@ -1256,6 +1256,7 @@ test_pause_resume (void)
   g_autofree char *id = NULL;
   gboolean paused = FALSE;
   guint pending = 0;
+  guint max_concurrent = 0;
 
   proxy = em_dbus_engine_manager1_proxy_new_sync (fixture.connection, G_DBUS_PROXY_FLAGS_NONE,
                                                   BUS_NAME, MANAGER_PATH, NULL, &error);
@@ -1287,6 +1288,9 @@ test_pause_resume (void)
   g_assert_true (g_variant_lookup (counts, "pending", "u", &pending));
   g_assert_cmpuint (pending, ==, 1);
   g_assert_true (g_variant_lookup (counts, "completed", "u", NULL));
+  /* the same fields as the REST API's GET /queue */
+  g_assert_true (g_variant_lookup (queue, "max_concurrent", "u", &max_concurrent));
+  g_assert_cmpuint (max_concurrent, ==, em_dbus_engine_manager1_get_max_concurrent (proxy));
 
   g_clear_pointer (&reply, g_variant_unref);
   reply = call (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, G_VARIANT_TYPE_UNIT, &error);

@@ -333,8 +333,8 @@ held=$("$ENGINECTL" schedule wait --name held duration=0)
 sleep 0.3
 is_status "$held" pending && pass "nothing starts while paused" || fail "a task started while paused"
 expect 0 "queue --json" "$ENGINECTL" queue --json
-if /usr/bin/python3 -c 'import json, sys; q = json.load(sys.stdin); assert q["paused"] is True and q["counts"]["pending"] >= 1 and q["counts"]["completed"] >= 1 and isinstance(q["running"], list)' <<<"$out"; then
-  pass "queue --json has paused, counts and running"; else fail "queue --json: $out"; fi
+if /usr/bin/python3 -c 'import json, sys; q = json.load(sys.stdin); assert q["paused"] is True and q["counts"]["pending"] >= 1 and q["counts"]["completed"] >= 1 and isinstance(q["running"], list) and q["max_concurrent"] == 4' <<<"$out"; then
+  pass "queue --json has paused, counts, running and max_concurrent, as GET /queue"; else fail "queue --json: $out"; fi
 expect 0 "resume" "$ENGINECTL" resume
 expect 0 "wait for the held task" "$ENGINECTL" wait "$held"
 expect 0 "queue after resume" "$ENGINECTL" queue

@@ -82,7 +82,7 @@ print_queue (GVariant *queue)
     g_print ("%-12s %s\n", i == 0 ? _("Running IDs:") : "", running[i]);
 }
 
-/* {"paused": …, "counts": {"pending": N, …}, "running": [ids]} */
+/* {"paused": …, "counts": {"pending": N, …}, "running": [ids], "max_concurrent": N} */
 static char *
 queue_to_json (GVariant *queue)
 {
@@ -91,6 +91,7 @@ queue_to_json (GVariant *queue)
   g_autofree const char **running = NULL;
   g_autoptr(JsonNode) root = NULL;
   gboolean paused = FALSE;
+  guint max_concurrent = 0;
   GVariantIter iter;
   const char *status;
   guint count;
@@ -118,6 +119,12 @@ queue_to_json (GVariant *queue)
   for (guint i = 0; running != NULL && running[i] != NULL; i++)
     json_builder_add_string_value (builder, running[i]);
   json_builder_end_array (builder);
+  /* an older service leaves it out */
+  if (g_variant_lookup (queue, "max_concurrent", "u", &max_concurrent))
+    {
+      json_builder_set_member_name (builder, "max_concurrent");
+      json_builder_add_int_value (builder, max_concurrent);
+    }
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);

@@ -392,6 +392,7 @@ em_dbus_history_get_events (EmEngineManager       *manager,
 typedef struct {
   Call *call;
   gboolean paused;
+  guint max_concurrent;
   guint counts[EM_TASK_STATUS_N_STATUSES];
   GStrv running;
   guint outstanding;
@@ -427,6 +428,7 @@ queue_answer_reply (QueueAnswer *answer)
   g_variant_dict_insert_value (&dict, "counts", g_variant_builder_end (&counts));
   g_variant_dict_insert_value (&dict, "running",
                                g_variant_new_strv ((const char * const *) answer->running, -1));
+  g_variant_dict_insert (&dict, "max_concurrent", "u", answer->max_concurrent);
   em_dbus_engine_manager1_complete_get_queue (answer->call->iface,
                                               g_steal_pointer (&answer->call->invocation),
                                               g_variant_dict_end (&dict));
@@ -476,6 +478,7 @@ em_dbus_history_get_queue (EmEngineManager       *manager,
 
   answer->call = call_new (iface, invocation);
   answer->paused = em_engine_manager_get_paused (manager);
+  answer->max_concurrent = em_engine_manager_get_max_concurrent (manager);
 
   /* active tasks are all in memory */
   for (guint i = 0; i < G_N_ELEMENTS (active); i++)
