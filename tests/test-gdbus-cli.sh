@@ -198,6 +198,20 @@ contains "$out" '"retry_delay" : 0.5' "--retry-delay is set"
 contains "$out" '"timeout" : 30' "--timeout is set"
 contains "$out" '"run_at" : "' "--delay gives a run_at"
 contains "$out" "\"$quick\"" "--depends-on is set"
+# the members GET /tasks/{id} has, in its order, null ones included
+if /usr/bin/python3 -c '
+import json, sys
+task = json.load(sys.stdin)
+assert list(task) == ["id", "name", "action", "parameters", "status", "result", "error", "created_at",
+                      "started_at", "completed_at", "progress", "priority", "depends_on", "waiting_on",
+                      "waiting_for", "max_retries", "retry_delay", "attempts", "run_at", "timeout", "batch"], list(task)
+assert task["error"] is None and task["batch"] is None, task
+' <<<"$out"; then pass "get --json has every member of the REST task, null ones too"; else fail "get --json: $out"; fi
+expect 0 "list --json of it" "$ENGINECTL" list --json --status pending,running,completed
+if /usr/bin/python3 -c '
+import json, sys
+assert all("error" in task and "batch" in task for task in json.load(sys.stdin))
+' <<<"$out"; then pass "list --json keeps null members"; else fail "list --json: $out"; fi
 expect 0 "get shows the scheduling fields" "$ENGINECTL" get "$opts"
 contains "$out" "Priority:" "get prints the priority"
 contains "$out" "Depends on:" "get prints the dependencies"

@@ -96,6 +96,42 @@ print_table (GVariant *tasks)
     }
 }
 
+/* the REST API's task members, in its order. The bus leaves out those that
+ * are null; --json puts them back, so that a script reads `get --json` as it
+ * reads GET /tasks/{id} ("error" null, not missing) */
+static const char * const rest_members[] = {
+  "id", "name", "action", "parameters", "status", "result", "error", "created_at",
+  "started_at", "completed_at", "progress", "priority", "depends_on", "waiting_on",
+  "waiting_for", "max_retries", "retry_delay", "attempts", "run_at", "timeout", "batch",
+};
+
+static JsonNode *
+task_to_node (GVariant *task)
+{
+  g_autoptr(JsonNode) sent = em_ctl_dict_to_node (task);
+  JsonObject *from = json_node_get_object (sent);
+  g_autoptr(JsonObject) object = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  for (guint i = 0; i < G_N_ELEMENTS (rest_members); i++)
+    {
+      member = json_object_get_member (from, rest_members[i]);
+      json_object_set_member (object, rest_members[i],
+                              member != NULL ? json_node_copy (member)
+                                             : json_node_new (JSON_NODE_NULL));
+    }
+  /* members a newer service added, as it sent them */
+  json_object_iter_init_ordered (&iter, from);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    {
+      if (!json_object_has_member (object, name))
+        json_object_set_member (object, name, json_node_copy (member));
+    }
+  return json_node_init_object (json_node_alloc (), object);
+}
+
 static void
 print_json_array (GVariant *tasks)
 {
@@ -108,7 +144,7 @@ print_json_array (GVariant *tasks)
     {
       g_autoptr(GVariant) task = g_variant_get_child_value (tasks, i);
 
-      json_array_add_element (array, em_ctl_dict_to_node (task));
+      json_array_add_element (array, task_to_node (task));
     }
   json_node_set_array (root, array);
   text = em_ctl_node_to_json (root, TRUE);
@@ -401,7 +437,8 @@ em_ctl_get (int argc, char **argv)
 
   if (json)
     {
-      g_autofree char *text = em_ctl_dict_to_json (task, TRUE);
+      g_autoptr(JsonNode) node = task_to_node (task);
+      g_autofree char *text = em_ctl_node_to_json (node, TRUE);
 
       g_print ("%s\n", text);
     }
