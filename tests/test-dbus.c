@@ -679,6 +679,15 @@ test_errors (void)
       "('x', 'wait', {'duration': <10>}, {'urgency': <1>})", "InvalidArgument", "options.urgency" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', {'duration': <10>}, {'priority': <'high'>})", "InvalidArgument", "options.priority" },
+    /* what only the engine can tell names the option as the type checks do */
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', @a{sv} {}, {'depends_on': <['no-such-id']>})", "InvalidArgument",
+      "options.depends_on: unknown task “no-such-id”" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', @a{sv} {}, {'depends_on': <['#0']>})", "InvalidArgument", "options.depends_on: " },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'move_stage', {'x': <1.0>, 'relative': <true>}, {'max_retries': <1>})", "InvalidArgument",
+      "options.max_retries: action “move_stage” is not safe to retry" },
     /* a key twice, as a JSON member twice, is refused rather than one kept */
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', {'duration': <10>, 'duration': <20000>}, @a{sv} {})", "InvalidArgument",

@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -10,6 +12,11 @@
 #include "dbus/em-dbus-util.h"
 
 static const char * const batch_option_keys[] = { "exclusive", NULL };
+
+/* ScheduleTask's options, as the engine names them in its refusals */
+static const char * const task_option_keys[] = {
+  "priority", "depends_on", "max_retries", "retry_delay", "run_at", "delay", "timeout", NULL
+};
 
 /* a REST body's default cap: no task needs more, and converting more would
  * hold up the main loop (the bus itself lets through up to 128 MiB) */
@@ -56,6 +63,26 @@ prefix_key (GError     **error,
 
   if (!g_str_has_prefix ((*error)->message, prefix))
     g_prefix_error (error, "%s", prefix);
+}
+
+/* the engine refuses an option by its bare key ("depends_on: unknown task …");
+ * in ScheduleTask it is a key of options, named so as every other refusal of one */
+static void
+prefix_option (GError **error)
+{
+  const char *message = (*error)->message;
+
+  for (guint i = 0; task_option_keys[i] != NULL; i++)
+    {
+      gsize length = strlen (task_option_keys[i]);
+
+      if (strncmp (message, task_option_keys[i], length) == 0 &&
+          (message[length] == ':' || message[length] == '['))
+        {
+          g_prefix_error (error, "options.");
+          return;
+        }
+    }
 }
 
 static gboolean
@@ -285,6 +312,8 @@ schedule (Submission *submission)
           created = g_ptr_array_new ();
           g_ptr_array_add (created, task);
         }
+      else
+        prefix_option (&error);
     }
   if (created == NULL)
     {
