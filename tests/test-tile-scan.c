@@ -258,6 +258,25 @@ test_claims (void)
                    EM_DEVICE_KIND_STAGE | EM_DEVICE_KIND_CAMERA | EM_DEVICE_KIND_FOCUS);
 }
 
+/* a row of up to 10 000 tiles: names sort as the grid, and the usual grids
+ * keep three digits */
+static void
+test_names_sort (void)
+{
+  g_autofree char *small = em_tile_scan_tile_name (2, 15, 3, 20, "png");
+  g_autofree char *largest_small = em_tile_scan_tile_name (0, 999, 1000, 1, "png");
+  g_autofree char *before = em_tile_scan_tile_name (0, 999, 1200, 1, "tiff");
+  g_autofree char *thousandth = em_tile_scan_tile_name (0, 1000, 1200, 1, "tiff");
+  g_autofree char *widest = em_tile_scan_tile_name (9999, 0, 1, 10000, "png");
+
+  g_assert_cmpstr (small, ==, "tile-r002-c015.png");
+  g_assert_cmpstr (largest_small, ==, "tile-r000-c999.png");
+  g_assert_cmpstr (before, ==, "tile-r0000-c0999.tiff");
+  g_assert_cmpstr (thousandth, ==, "tile-r0000-c1000.tiff");
+  g_assert_cmpint (strcmp (before, thousandth), <, 0);
+  g_assert_cmpstr (widest, ==, "tile-r9999-c0000.png");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -266,6 +285,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/tile-scan/names-sort", test_names_sort);
   g_test_add_func ("/tile-scan/claims", test_claims);
   g_test_add_func ("/tile-scan/grid", test_grid);
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);

@@ -313,6 +313,17 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   next_tile (g_steal_pointer (&task));
 }
 
+char *
+em_tile_scan_tile_name (guint row, guint column, guint nx, guint ny, const char *extension)
+{
+  guint largest = MAX (MAX (nx, ny), 1) - 1;
+  int width = 3;
+
+  for (guint limit = 1000; largest >= limit && width < 10; limit *= 10)
+    width++;
+  return g_strdup_printf ("tile-r%0*u-c%0*u.%s", width, row, width, column, extension);
+}
+
 static void
 capture_tile (GTask *task)
 {
@@ -323,7 +334,8 @@ capture_tile (GTask *task)
   EmStagePosition position;
 
   tile_position (scan, scan->index, &row, &column, &position);
-  name = g_strdup_printf ("tile-r%03u-c%03u.%s", row, column, em_image_format_to_string (scan->format));
+  name = em_tile_scan_tile_name (row, column, scan->nx, scan->ny,
+                                 em_image_format_to_string (scan->format));
   path = g_build_filename (scan->directory, name, NULL);
   em_capture_to_file_async (scan->devices, scan->exposure_ms, scan->gain, scan->format, path,
                             g_task_get_cancellable (task), capture_progress_cb, scan,
