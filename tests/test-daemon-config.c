@@ -234,6 +234,28 @@ test_pinned_keys (Fixture *fixture, gconstpointer data)
   g_assert_false (em_daemon_config_is_pinned (&config, "retention-max-tasks"));
 }
 
+/* a retention key the command line set survives a change of the other one */
+static void
+test_pinned_retention (Fixture *fixture, gconstpointer data)
+{
+  g_auto(EmDaemonConfig) config = { 0, };
+  g_autoptr(EmSettingsWatch) watch = NULL;
+  const char *pinned[] = { "retention-max-tasks", NULL };
+  guint retention_tasks = 0;
+  gdouble retention_age = 0;
+
+  em_daemon_config_init_defaults (&config);
+  config.pinned = g_strdupv ((char **) pinned);
+  g_object_set (fixture->manager, "retention-max-tasks", 9, NULL);
+  watch = em_settings_watch_new (fixture->settings, fixture->manager, &config);
+
+  g_settings_set_uint (fixture->settings, "retention-max-age-days", 3);
+  g_object_get (fixture->manager, "retention-max-tasks", &retention_tasks,
+                "retention-max-age", &retention_age, NULL);
+  g_assert_cmpuint (retention_tasks, ==, 9);
+  g_assert_cmpfloat (retention_age, ==, 3 * 24 * 3600.0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -247,5 +269,7 @@ main (int argc, char **argv)
               fixture_set_up, test_live_changes, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-keys", Fixture, NULL,
               fixture_set_up, test_pinned_keys, fixture_tear_down);
+  g_test_add ("/daemon/settings/pinned-retention", Fixture, NULL,
+              fixture_set_up, test_pinned_retention, fixture_tear_down);
   return g_test_run ();
 }

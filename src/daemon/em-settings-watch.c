@@ -41,13 +41,16 @@ prune_cb (GObject      *source,
 }
 
 static void
-apply_retention (EmSettingsWatch *self)
+apply_retention (EmSettingsWatch *self,
+                 const char      *key)
 {
-  g_object_set (self->manager,
-                "retention-max-tasks", g_settings_get_uint (self->settings, "retention-max-tasks"),
-                "retention-max-age",
-                g_settings_get_uint (self->settings, "retention-max-age-days") * SECONDS_PER_DAY,
-                NULL);
+  /* only the key that changed: the other may be the command line's */
+  if (g_str_equal (key, "retention-max-tasks"))
+    g_object_set (self->manager, "retention-max-tasks",
+                  g_settings_get_uint (self->settings, key), NULL);
+  else
+    g_object_set (self->manager, "retention-max-age",
+                  g_settings_get_uint (self->settings, key) * SECONDS_PER_DAY, NULL);
   em_engine_manager_prune_async (self->manager, self->cancellable, prune_cb, NULL);
 }
 
@@ -104,7 +107,7 @@ changed_cb (GSettings  *settings,
   if (g_str_equal (key, "max-concurrent"))
     em_engine_manager_set_max_concurrent (self->manager, g_settings_get_uint (settings, key));
   else if (g_str_has_prefix (key, "retention-"))
-    apply_retention (self);
+    apply_retention (self, key);
   else if (g_str_has_prefix (key, "stage-"))
     apply_stage (self);
   else if (g_str_has_prefix (key, "focus-"))
