@@ -30,6 +30,45 @@ pin (GPtrArray *pinned, const char *key)
   g_ptr_array_add (pinned, g_strdup (key));
 }
 
+/* what an integer option holds when it was not given: no option accepts it */
+#define UNSET G_MININT
+
+/* @max of G_MAXINT: no upper bound */
+static gboolean
+check_range (const char *option, int value, int min, int max)
+{
+  g_autofree char *message = NULL;
+
+  if (value == UNSET || (value >= min && value <= max))
+    return TRUE;
+  if (max == G_MAXINT)
+    message = g_strdup_printf (_("--%s must be at least %d, not %d"), option, min, value);
+  else
+    message = g_strdup_printf (_("--%s must be between %d and %d, not %d"),
+                               option, min, max, value);
+  g_printerr ("engine-manager: %s\n", message);
+  return FALSE;
+}
+
+static gboolean
+check_not_empty (const char *option, const char *value)
+{
+  g_autofree char *message = NULL;
+
+  if (value == NULL || *value != '\0')
+    return TRUE;
+  message = g_strdup_printf (_("--%s must not be empty"), option);
+  g_printerr ("engine-manager: %s\n", message);
+  return FALSE;
+}
+
+/* the server's own default when not given */
+static int
+or_default (int value)
+{
+  return value != UNSET ? value : -1;
+}
+
 static gboolean
 parse_bus (const char *text, EmBusType *out, GError **error)
 {
@@ -95,24 +134,23 @@ main (int argc, char **argv)
   g_autoptr(GPtrArray) pinned = g_ptr_array_new_null_terminated (8, g_free, TRUE);
   const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
   g_autofree char *bus = NULL;
-  int http_port = -1;
-  int camera_width = 0;
-  int camera_height = 0;
-  /* any negative value is a mistake to refuse, so "not given" is out of reach */
-  int retention_max_tasks = G_MININT;
-  int retention_max_age = G_MININT;
-  int max_concurrent = -1;
+  int http_port = UNSET;
+  int camera_width = UNSET;
+  int camera_height = UNSET;
+  int retention_max_tasks = UNSET;
+  int retention_max_age = UNSET;
+  int max_concurrent = UNSET;
   gboolean insecure = FALSE;
   g_autofree char *tls_certificate = NULL;
   g_autofree char *tls_key = NULL;
   g_auto(GStrv) cors_origins = NULL;
-  int max_pending = -1;
-  int keep_finished = -1;
-  int finished_cache_size = -1;
-  int ws_max_clients = -1;
-  int max_header_size = -1;
-  int idle_timeout = -1;
-  int dbus_max_calls_per_sender = -1;
+  int max_pending = UNSET;
+  int keep_finished = UNSET;
+  int finished_cache_size = UNSET;
+  int ws_max_clients = UNSET;
+  int max_header_size = UNSET;
+  int idle_timeout = UNSET;
+  int dbus_max_calls_per_sender = UNSET;
   gboolean no_http = FALSE;
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
@@ -199,6 +237,26 @@ main (int argc, char **argv)
       return 0;
     }
 
+  /* the schema's ranges where a key has one; a bad value is refused, never
+   * replaced by a default */
+  if (!check_range ("http-port", http_port, 0, 65535) ||
+      !check_range ("camera-width", camera_width, 16, 16384) ||
+      !check_range ("camera-height", camera_height, 16, 16384) ||
+      !check_range ("max-concurrent", max_concurrent, 0, 1024) ||
+      !check_range ("retention-max-tasks", retention_max_tasks, 0, G_MAXINT) ||
+      !check_range ("retention-max-age", retention_max_age, 0, G_MAXINT) ||
+      !check_range ("max-pending", max_pending, 0, G_MAXINT) ||
+      !check_range ("keep-finished", keep_finished, 0, G_MAXINT) ||
+      !check_range ("finished-cache-size", finished_cache_size, 1, G_MAXINT) ||
+      !check_range ("ws-max-clients", ws_max_clients, 1, G_MAXINT) ||
+      !check_range ("max-header-size", max_header_size, 0, G_MAXINT) ||
+      !check_range ("idle-timeout", idle_timeout, 0, G_MAXINT) ||
+      !check_range ("dbus-max-calls-per-sender", dbus_max_calls_per_sender, 1, G_MAXINT) ||
+      !check_not_empty ("http-address", http_address) ||
+      !check_not_empty ("data-dir", data_dir) ||
+      !check_not_empty ("camera-pipeline", camera_pipeline))
+    return 2;
+
   /* built-in defaults, then GSettings when its schema is there, then the
    * command line on top */
   em_daemon_config_init_defaults (&config);
@@ -211,13 +269,8 @@ main (int argc, char **argv)
       replace_str (&config.http_address, http_address);
       pin (pinned, "http-address");
     }
-  if (http_port >= 0)
+  if (http_port != UNSET)
     {
-      if (http_port > 65535)
-        {
-          g_printerr ("engine-manager: %s\n", _("--http-port must be between 0 and 65535"));
-          return 2;
-        }
       config.http_port = http_port;
       pin (pinned, "http-port");
     }
@@ -242,12 +295,12 @@ main (int argc, char **argv)
       replace_str (&config.camera_pipeline, camera_pipeline);
       pin (pinned, "camera-pipeline");
     }
-  if (camera_width > 0)
+  if (camera_width != UNSET)
     {
       config.camera_width = camera_width;
       pin (pinned, "camera-width");
     }
-  if (camera_height > 0)
+  if (camera_height != UNSET)
     {
       config.camera_height = camera_height;
       pin (pinned, "camera-height");
@@ -256,49 +309,24 @@ main (int argc, char **argv)
   replace_str (&config.tls_certificate, tls_certificate);
   replace_str (&config.tls_key, tls_key);
   config.cors_origins = g_steal_pointer (&cors_origins);
-  config.max_pending = max_pending;
-  config.keep_finished = keep_finished;
-  config.finished_cache_size = finished_cache_size;
-  config.ws_max_clients = ws_max_clients;
-  config.max_header_size = max_header_size;
-  config.idle_timeout = idle_timeout;
-  if (finished_cache_size == 0 || finished_cache_size < -1)
-    {
-      g_printerr ("engine-manager: %s\n", _("--finished-cache-size must be at least 1"));
-      return 2;
-    }
-  if (keep_finished < -1)
-    {
-      g_printerr ("engine-manager: %s\n", _("--keep-finished must not be negative"));
-      return 2;
-    }
-  if (dbus_max_calls_per_sender == 0 || dbus_max_calls_per_sender < -1)
-    {
-      g_printerr ("engine-manager: %s\n", _("--dbus-max-calls-per-sender must be at least 1"));
-      return 2;
-    }
-  config.dbus_max_calls_per_sender = dbus_max_calls_per_sender;
-  if (max_concurrent >= 0)
+  config.max_pending = or_default (max_pending);
+  config.keep_finished = or_default (keep_finished);
+  config.finished_cache_size = or_default (finished_cache_size);
+  config.ws_max_clients = or_default (ws_max_clients);
+  config.max_header_size = or_default (max_header_size);
+  config.idle_timeout = or_default (idle_timeout);
+  config.dbus_max_calls_per_sender = or_default (dbus_max_calls_per_sender);
+  if (max_concurrent != UNSET)
     {
       config.max_concurrent = max_concurrent;
       pin (pinned, "max-concurrent");
     }
-  if (retention_max_tasks < 0 && retention_max_tasks != G_MININT)
-    {
-      g_printerr ("engine-manager: %s\n", _("--retention-max-tasks must not be negative"));
-      return 2;
-    }
-  if (retention_max_age < 0 && retention_max_age != G_MININT)
-    {
-      g_printerr ("engine-manager: %s\n", _("--retention-max-age must not be negative"));
-      return 2;
-    }
-  if (retention_max_tasks >= 0)
+  if (retention_max_tasks != UNSET)
     {
       config.retention_max_tasks = retention_max_tasks;
       pin (pinned, "retention-max-tasks");
     }
-  if (retention_max_age >= 0)
+  if (retention_max_age != UNSET)
     {
       config.retention_max_age_days = retention_max_age;
       pin (pinned, "retention-max-age-days");

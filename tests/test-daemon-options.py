@@ -1,0 +1,109 @@
+"""The daemon's command line as a user meets it: a bad value is refused with a
+message naming its option and exit status 2 before anything is created, a
+failure to start exits 1, and a good configuration serves and stops cleanly."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desktop_daemon import Daemon  # noqa: E402
+
+DAEMON = os.environ["EM_DAEMON"]
+FAILED = []
+
+
+def check(condition, what):
+    if not condition:
+        FAILED.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def env():
+    e = dict(os.environ, LC_ALL="C.UTF-8")
+    e.pop("LANGUAGE", None)
+    return e
+
+
+def run(*args, cwd=None):
+    """the daemon's exit status and output; None if it kept running"""
+    argv = [DAEMON, "--bus", "none", "--http-port", "0", *args]
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=5)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return None, out
+    return p.returncode, p.stdout
+
+
+def refused(args, option, status=2, cwd=None):
+    code, out = run(*args, cwd=cwd)
+    what = " ".join(repr(a) for a in args)
+    check(code == status, f"{what}: exit {status} expected, got {code}:\n{out}")
+    check(option in out, f"{what}: the message names {option}:\n{out}")
+    check("Listening on" not in out, f"{what}: nothing is served:\n{out}")
+
+
+def test_bad_values(root):
+    cases = [
+        (["--http-port", "-5"], "--http-port"),
+        (["--http-port", "65536"], "--http-port"),
+        (["--http-port", "abc"], "--http-port"),
+        (["--http-port", "99999999999"], "--http-port"),
+        (["--http-port", ""], "--http-port"),
+        (["--camera-width", "0"], "--camera-width"),
+        (["--camera-width", "-3"], "--camera-width"),
+        (["--camera-height", "16385"], "--camera-height"),
+        (["--max-concurrent", "-1"], "--max-concurrent"),
+        (["--max-concurrent", "1025"], "--max-concurrent"),
+        (["--max-pending", "-5"], "--max-pending"),
+        (["--keep-finished", "-1"], "--keep-finished"),
+        (["--finished-cache-size", "0"], "--finished-cache-size"),
+        (["--finished-cache-size", "-1"], "--finished-cache-size"),
+        (["--ws-max-clients", "0"], "--ws-max-clients"),
+        (["--max-header-size", "-1"], "--max-header-size"),
+        (["--idle-timeout", "-1"], "--idle-timeout"),
+        (["--dbus-max-calls-per-sender", "0"], "--dbus-max-calls-per-sender"),
+        (["--dbus-max-calls-per-sender", "-1"], "--dbus-max-calls-per-sender"),
+        (["--retention-max-tasks", "-5"], "--retention-max-tasks"),
+        (["--retention-max-age", "-1"], "--retention-max-age"),
+        (["--http-address", ""], "--http-address"),
+        (["--camera-pipeline", ""], "--camera-pipeline"),
+        (["--bus", "system"], "--bus"),
+    ]
+    for args, option in cases:
+        refused(["--data-dir", os.path.join(root, "data"), *args], option)
+    check(not os.path.exists(os.path.join(root, "data")), "a refused start creates nothing")
+
+    # an empty data directory would be the working directory
+    cwd = os.path.join(root, "cwd")
+    os.makedirs(cwd)
+    refused(["--data-dir", ""], "--data-dir", cwd=cwd)
+    check(os.listdir(cwd) == [], f"nothing is created in the working directory: {os.listdir(cwd)}")
+
+
+def test_limits_accepted(root):
+    # the schema's bounds themselves are fine
+    with Daemon("--camera-width", "16", "--camera-height", "16384",
+                "--max-concurrent", "1024") as daemon:
+        r = requests.get(daemon.url + "/queue", timeout=5)
+        check(r.json()["max_concurrent"] == 1024, f"--max-concurrent 1024: {r.text}")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="em-options-") as root:
+        test_bad_values(root)
+        test_limits_accepted(root)
+
+    if FAILED:
+        print(f"{len(FAILED)} failed", file=sys.stderr)
+        sys.exit(1)
+    print("passed")
+
+
+if __name__ == "__main__":
+    main()
