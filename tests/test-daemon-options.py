@@ -3,6 +3,7 @@ message naming its option and exit status 2 before anything is created, a
 failure to start exits 1, and a good configuration serves and stops cleanly."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -94,10 +95,27 @@ def test_limits_accepted(root):
         check(r.json()["max_concurrent"] == 1024, f"--max-concurrent 1024: {r.text}")
 
 
+def test_signals(root):
+    # SIGHUP (the terminal closed) stops cleanly, as SIGINT and SIGTERM do
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        daemon = Daemon()
+        with daemon:
+            r = requests.post(daemon.url + "/tasks", json={"name": "w", "action": "wait",
+                                                          "parameters": {"duration": 60000}},
+                              timeout=5)
+            check(r.status_code == 201, r.text)
+            daemon.process.send_signal(sig)
+            code = daemon.process.wait(timeout=15)
+            out = daemon.output()
+            check(code == 0, f"{sig.name}: exit 0 expected, got {code}:\n{out}")
+            check("Stopping" in out, f"{sig.name}: the stop is logged:\n{out}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
         test_bad_values(root)
         test_limits_accepted(root)
+        test_signals(root)
 
     if FAILED:
         print(f"{len(FAILED)} failed", file=sys.stderr)

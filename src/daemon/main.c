@@ -155,7 +155,7 @@ main (int argc, char **argv)
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
-  guint sigint_id, sigterm_id;
+  guint sigint_id, sigterm_id, sighup_id;
   const GOptionEntry entries[] = {
     { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
       N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
@@ -347,6 +347,9 @@ main (int argc, char **argv)
 
   sigint_id = g_unix_signal_add (SIGINT, signal_cb, &ctx);
   sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, &ctx);
+  /* the terminal it ran in went away: stop as cleanly as on SIGTERM rather
+   * than die with running tasks unrecorded */
+  sighup_id = g_unix_signal_add (SIGHUP, signal_cb, &ctx);
   g_signal_connect (daemon, "stopped", G_CALLBACK (stopped_cb), &ctx);
 
   em_daemon_start_async (daemon, NULL, started_cb, &ctx);
@@ -354,6 +357,7 @@ main (int argc, char **argv)
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  g_source_remove (sighup_id);
   /* requests still unanswered when the stop's grace ran out hold the engine,
    * and so the camera's streaming thread, which gst_deinit() would wait for
    * forever */
