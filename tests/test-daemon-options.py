@@ -75,6 +75,8 @@ def test_bad_values(root):
         (["--http-address", ""], "--http-address"),
         (["--camera-pipeline", ""], "--camera-pipeline"),
         (["--bus", "system"], "--bus"),
+        # nothing would reach it
+        (["--no-http"], "--no-http"),
     ]
     for args, option in cases:
         refused(["--data-dir", os.path.join(root, "data"), *args], option)

@@ -336,6 +336,13 @@ main (int argc, char **argv)
       g_printerr ("engine-manager: %s\n", error->message);
       return 2;
     }
+  if (!config.http_enabled && config.bus == EM_BUS_NONE)
+    {
+      g_printerr ("engine-manager: %s\n",
+                  _("--bus none with HTTP off (--no-http or the http-enabled setting) "
+                    "leaves no way to reach the service"));
+      return 2;
+    }
   config.pinned = (GStrv) g_ptr_array_steal (pinned, NULL);
 
   gst_init (NULL, NULL);
