@@ -256,6 +256,42 @@ test_pinned_retention (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (retention_age, ==, 3 * 24 * 3600.0);
 }
 
+/* a lower limit past the upper one is refused, with the old limits kept */
+static void
+test_crossed_limits (Fixture *fixture, gconstpointer data)
+{
+  g_auto(EmDaemonConfig) config = { 0, };
+  g_autoptr(EmSettingsWatch) watch = NULL;
+  EmDeviceSet *devices = em_engine_manager_get_devices (fixture->manager);
+  EmStagePosition min, max;
+  gdouble fmin, fmax;
+
+  em_daemon_config_init_defaults (&config);
+  watch = em_settings_watch_new (fixture->settings, fixture->manager, &config);
+
+  g_test_expect_message ("engine-manager", G_LOG_LEVEL_WARNING,
+                         "*stage-min’s x (60000) exceeds stage-max’s (50000)*");
+  g_settings_set (fixture->settings, "stage-min", "(ddd)", 60000.0, 0.0, 0.0);
+  g_test_assert_expected_messages ();
+  em_stage_get_limits (em_device_set_get_stage (devices), &min, &max);
+  g_assert_cmpfloat (min.x, ==, -50000.0);
+  g_assert_cmpfloat (max.x, ==, 50000.0);
+
+  /* the second change of a pair makes it a range again */
+  g_settings_set (fixture->settings, "stage-max", "(ddd)", 70000.0, 50000.0, 10000.0);
+  em_stage_get_limits (em_device_set_get_stage (devices), &min, &max);
+  g_assert_cmpfloat (min.x, ==, 60000.0);
+  g_assert_cmpfloat (max.x, ==, 70000.0);
+
+  g_test_expect_message ("engine-manager", G_LOG_LEVEL_WARNING,
+                         "*focus-min (0) exceeds focus-max (-5)*");
+  g_settings_set_double (fixture->settings, "focus-max", -5.0);
+  g_test_assert_expected_messages ();
+  em_focus_get_limits (em_device_set_get_focus (devices), &fmin, &fmax);
+  g_assert_cmpfloat (fmin, ==, 0.0);
+  g_assert_cmpfloat (fmax, ==, 10000.0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -269,6 +305,8 @@ main (int argc, char **argv)
               fixture_set_up, test_live_changes, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-keys", Fixture, NULL,
               fixture_set_up, test_pinned_keys, fixture_tear_down);
+  g_test_add ("/daemon/settings/crossed-limits", Fixture, NULL,
+              fixture_set_up, test_crossed_limits, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-retention", Fixture, NULL,
               fixture_set_up, test_pinned_retention, fixture_tear_down);
   return g_test_run ();

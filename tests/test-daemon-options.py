@@ -113,11 +113,37 @@ def test_signals(root):
             check("Stopping" in out, f"{sig.name}: the stop is logged:\n{out}")
 
 
+def test_crossed_settings(root):
+    # the schema cannot refuse a lower limit past the upper one; the service does
+    config_home = os.path.join(root, "config")
+    settings = os.path.join(config_home, "glib-2.0", "settings")
+    os.makedirs(settings)
+    settings_env = {"GSETTINGS_BACKEND": "keyfile", "XDG_CONFIG_HOME": config_home}
+    for key, value, message in [
+            ("stage-min", "(60000.0, 0.0, 0.0)", "stage-min’s x (60000) exceeds stage-max’s (50000)"),
+            ("focus-max", "-5.0", "focus-min (0) exceeds focus-max (-5)")]:
+        with open(os.path.join(settings, "keyfile"), "w") as f:
+            f.write(f"[io/github/enginemanager/EngineManager]\n{key}={value}\n")
+        data_dir = os.path.join(root, "crossed")
+        argv = [DAEMON, "--bus", "none", "--http-port", "0", "--data-dir", data_dir]
+        try:
+            p = subprocess.run(argv, env=dict(env(), **settings_env), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=5)
+            code, out = p.returncode, p.stdout
+        except subprocess.TimeoutExpired:
+            code, out = None, ""
+        check(code == 1, f"{key}={value}: exit 1 expected, got {code}:\n{out}")
+        check(message in out, f"{key}={value}: the message says why:\n{out}")
+        check("CRITICAL" not in out, f"{key}={value}: no critical:\n{out}")
+        check(not os.path.exists(data_dir), f"{key}={value}: nothing is created")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
         test_bad_values(root)
         test_limits_accepted(root)
         test_signals(root)
+        test_crossed_settings(root)
 
     if FAILED:
         print(f"{len(FAILED)} failed", file=sys.stderr)

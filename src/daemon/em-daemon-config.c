@@ -2,9 +2,12 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "daemon/em-daemon-config.h"
 #include "devices/em-gst-camera.h"
 #include "engine/em-engine-manager.h"
+#include "engine/em-error.h"
 
 /* the simulated devices' travel and speeds; the schema's defaults repeat them
  * (tests/test-daemon-config.c checks that they agree) */
@@ -87,6 +90,39 @@ em_daemon_config_is_pinned (const EmDaemonConfig *config,
 {
   return config->pinned != NULL &&
          g_strv_contains ((const char * const *) config->pinned, key);
+}
+
+static gboolean
+check_range (const char *axis, gdouble min, gdouble max, GError **error)
+{
+  /* also false for NaN */
+  if (min <= max)
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("stage-min’s %s (%g) exceeds stage-max’s (%g)"), axis, min, max);
+  return FALSE;
+}
+
+gboolean
+em_daemon_check_stage_limits (const EmStagePosition  *min,
+                              const EmStagePosition  *max,
+                              GError                **error)
+{
+  return check_range ("x", min->x, max->x, error) &&
+         check_range ("y", min->y, max->y, error) &&
+         check_range ("z", min->z, max->z, error);
+}
+
+gboolean
+em_daemon_check_focus_limits (gdouble   min,
+                              gdouble   max,
+                              GError  **error)
+{
+  if (min <= max)
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("focus-min (%g) exceeds focus-max (%g)"), min, max);
+  return FALSE;
 }
 
 GSettings *

@@ -61,6 +61,15 @@ void       em_daemon_config_copy          (EmDaemonConfig       *dest,
 gboolean   em_daemon_config_is_pinned     (const EmDaemonConfig *config,
                                            const char           *key);
 
+/* what the schema's ranges cannot say: a lower limit must not exceed the
+ * upper one */
+gboolean   em_daemon_check_stage_limits   (const EmStagePosition *min,
+                                           const EmStagePosition *max,
+                                           GError               **error);
+gboolean   em_daemon_check_focus_limits   (gdouble                min,
+                                           gdouble                max,
+                                           GError               **error);
+
 /* the service's settings when the schema is installed (or found through
  * GSETTINGS_SCHEMA_DIR), %NULL otherwise; never aborts */
 GSettings *em_daemon_settings_lookup      (void);

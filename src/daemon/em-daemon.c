@@ -208,6 +208,14 @@ em_daemon_start_async (EmDaemon            *self,
 
   g_task_set_source_tag (task, em_daemon_start_async);
 
+  /* the settings' limits, before anything is created */
+  if (!em_daemon_check_stage_limits (&self->config.stage_min, &self->config.stage_max, &error) ||
+      !em_daemon_check_focus_limits (self->config.focus_min, self->config.focus_max, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
   if (!prepare_data_dir (self->config.data_dir, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));

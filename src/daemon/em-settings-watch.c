@@ -59,12 +59,18 @@ apply_stage (EmSettingsWatch *self)
 {
   EmStage *stage = em_device_set_get_stage (em_engine_manager_get_devices (self->manager));
   EmStagePosition min, max;
+  g_autoptr(GError) error = NULL;
 
   if (stage == NULL)
     return;
   g_settings_get (self->settings, "stage-min", "(ddd)", &min.x, &min.y, &min.z);
   g_settings_get (self->settings, "stage-max", "(ddd)", &max.x, &max.y, &max.z);
-  em_stage_set_limits (stage, &min, &max);
+  /* moving both limits past each other takes two changes: the first is
+   * refused, the second applies both */
+  if (em_daemon_check_stage_limits (&min, &max, &error))
+    em_stage_set_limits (stage, &min, &max);
+  else
+    g_warning (_("Keeping the stage’s travel limits: %s"), error->message);
   em_stage_set_default_speed (stage, g_settings_get_double (self->settings, "stage-speed"));
 }
 
@@ -72,11 +78,16 @@ static void
 apply_focus (EmSettingsWatch *self)
 {
   EmFocus *focus = em_device_set_get_focus (em_engine_manager_get_devices (self->manager));
+  gdouble min = g_settings_get_double (self->settings, "focus-min");
+  gdouble max = g_settings_get_double (self->settings, "focus-max");
+  g_autoptr(GError) error = NULL;
 
   if (focus == NULL)
     return;
-  em_focus_set_limits (focus, g_settings_get_double (self->settings, "focus-min"),
-                       g_settings_get_double (self->settings, "focus-max"));
+  if (em_daemon_check_focus_limits (min, max, &error))
+    em_focus_set_limits (focus, min, max);
+  else
+    g_warning (_("Keeping the focus drive’s travel limits: %s"), error->message);
   em_focus_set_default_speed (focus, g_settings_get_double (self->settings, "focus-speed"));
 }
 
