@@ -3,6 +3,7 @@ message naming its option and exit status 2 before anything is created, a
 failure to start exits 1, and a good configuration serves and stops cleanly."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,8 +139,35 @@ def test_crossed_settings(root):
         check(not os.path.exists(data_dir), f"{key}={value}: nothing is created")
 
 
+def test_documented(root):
+    # every option of --help is in the man page and the README, with its default
+    help_text = subprocess.run([DAEMON, "--help"], env=env(), stdout=subprocess.PIPE,
+                               text=True, check=True).stdout
+    source = os.environ["SOURCE_ROOT"]
+    with open(os.path.join(source, "data", "engine-manager.1")) as f:
+        man = f.read()
+    with open(os.path.join(source, "README.md")) as f:
+        readme = f.read()
+    # the man page's paragraph of each option, unescaped
+    paragraphs = {}
+    for block in man.replace("\\-", "-").split(".TP\n"):
+        for name in re.findall(r"--([a-z-]+)", block.split("\n", 1)[0]):
+            paragraphs.setdefault(name, " ".join(block.split()))
+    for name, text in re.findall(r"^  --([a-z-]+)(?:=\S+)?\s+(.*)$", help_text, re.M):
+        if name in ("help", "help-all", "help-gst"):
+            continue
+        check(name in paragraphs, f"--{name} is in the man page")
+        check(f"`--{name}" in readme, f"--{name} is in the README")
+        default = re.search(r"\(default (\S+?)[:)]", text)
+        if default and name in paragraphs:
+            check(f"default {default.group(1)}" in paragraphs[name]
+                  or default.group(1) in paragraphs[name],
+                  f"--{name}: the man page says default {default.group(1)}: {paragraphs[name]}")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
+        test_documented(root)
         test_bad_values(root)
         test_limits_accepted(root)
         test_signals(root)
