@@ -443,6 +443,57 @@ test_fail (void)
   g_assert_cmpstr (dict_string (task, "error"), ==, reason);
 }
 
+/* a task's last TaskProgress (and the Progress it sets) comes before the
+ * PropertiesChanged that says it finished, and carries what the action reported */
+static void
+test_last_progress (void)
+{
+  g_autofree char *path = NULL;
+  /* the stage reports every 20 ms, progress goes out every 100 ms: the final
+   * value is still held back when the move ends */
+  g_autofree char *id = schedule ("move", "move_stage", "{'x': <-2345.0>, 'speed': <5000.0>}", &path);
+  gint last_progress = -1, last_progress_property = -1, finished = -1;
+  gdouble progress = -1.0;
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+
+  for (guint i = 0; i < fixture.signals->len; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+
+      if (g_str_equal (signal->member, "TaskProgress"))
+        {
+          const char *signal_id = NULL;
+          gdouble value;
+
+          g_variant_get (signal->parameters, "(&sd)", &signal_id, &value);
+          if (g_str_equal (signal_id, id))
+            {
+              last_progress = i;
+              progress = value;
+            }
+        }
+      else if (g_str_equal (signal->member, "PropertiesChanged") &&
+               g_str_equal (signal->path, path))
+        {
+          g_autoptr(GVariant) changed = g_variant_get_child_value (signal->parameters, 1);
+          const char *status = NULL;
+          gdouble value;
+
+          if (g_variant_lookup (changed, "Status", "&s", &status) &&
+              g_str_equal (status, "completed"))
+            finished = i;
+          else if (g_variant_lookup (changed, "Progress", "d", &value))
+            last_progress_property = i;
+        }
+    }
+  g_assert_cmpint (last_progress, >=, 0);
+  g_assert_cmpint (finished, >=, 0);
+  g_assert_cmpint (last_progress, <, finished);
+  g_assert_cmpint (last_progress_property, <, last_progress);
+  g_assert_cmpfloat (progress, ==, 1.0);
+}
+
 /* a dependency on a task only the task database still knows of: the
  * service looks it up before scheduling */
 static void
@@ -1934,6 +1985,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/manager/list-after", test_list_after);
   g_test_add_func ("/dbus/signals/complete", test_complete);
   g_test_add_func ("/dbus/signals/fail", test_fail);
+  g_test_add_func ("/dbus/signals/last-progress", test_last_progress);
   g_test_add_func ("/dbus/signals/cancel", test_cancel);
   g_test_add_func ("/dbus/signals/cancel-from-history", test_cancel_from_history);
   g_test_add_func ("/dbus/task/object", test_task_object);

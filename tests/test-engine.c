@@ -399,6 +399,61 @@ test_progress_throttled (Fixture *fx, gconstpointer data)
   g_assert_cmpint (last_progress_index, <, completed_index);
 }
 
+/* a progress event reads the task as it is when it goes out: still running, and
+ * at the value the action reported last, never the 1 a completed task reads */
+static void
+progress_status_cb (EmEngineManager *manager, EmEvent *event, GString *seen)
+{
+  EmTask *task = em_event_get_task (event);
+  g_autoptr(JsonNode) node = NULL;
+
+  if (em_event_get_event_type (event) != EM_EVENT_TASK_PROGRESS)
+    return;
+  node = em_event_to_json (event);
+  g_string_append_printf (seen, "%s%s@%g", seen->len > 0 ? " " : "",
+                          em_task_status_to_string (em_task_get_status (task)),
+                          json_object_get_double_member (json_node_get_object (node), "progress"));
+}
+
+static void
+test_last_progress_before_status (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GString) seen = g_string_new (NULL);
+  EmTask *moved, *cancelled;
+  gint last_progress_index = -1, cancelled_index = -1;
+
+  g_signal_connect (fx->manager, "event", G_CALLBACK (progress_status_cb), seen);
+
+  /* the stage reports every 20 ms, events go out every 100 ms: the final 1.0 is
+   * still held back when the move ends */
+  moved = schedule (fx, "move_stage", "{\"x\": 300}");
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (moved), 5000);
+  g_assert_cmpint (em_task_get_status (moved), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_nonnull (strstr (seen->str, "running@1"));
+  g_assert_null (strstr (seen->str, "completed"));
+
+  /* cancelled while a value is held back: it goes out first, as it was */
+  cancelled = schedule (fx, "wait", "{\"duration\": 100000}");
+  EM_TEST_WAIT_UNTIL (em_task_get_progress (cancelled) > 0.0, 5000);
+  em_engine_manager_cancel_task (fx->manager, em_task_get_id (cancelled), NULL);
+  g_assert_null (strstr (seen->str, "cancelled"));
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+
+      if (em_event_get_task (event) != cancelled)
+        continue;
+      if (em_event_get_event_type (event) == EM_EVENT_TASK_PROGRESS)
+        last_progress_index = i;
+      else if (em_event_get_event_type (event) == EM_EVENT_TASK_CANCELLED)
+        cancelled_index = i;
+    }
+  g_assert_cmpint (last_progress_index, >=, 0);
+  g_assert_cmpint (last_progress_index, <, cancelled_index);
+  assert_seq_contiguous (fx);
+  g_signal_handlers_disconnect_by_data (fx->manager, seen);
+}
+
 static void
 test_event_json (Fixture *fx, gconstpointer data)
 {
@@ -463,6 +518,7 @@ main (int argc, char **argv)
   ADD ("list-by-status", test_list_by_status);
   ADD ("reentrant-event-order", test_reentrant_event_order);
   ADD ("progress-throttled", test_progress_throttled);
+  ADD ("last-progress-before-status", test_last_progress_before_status);
   ADD ("event-json", test_event_json);
   ADD ("shutdown", test_shutdown);
 #undef ADD

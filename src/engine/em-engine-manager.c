@@ -480,7 +480,10 @@ progress_cb (gdouble fraction, gpointer user_data)
   em_rate_limit_poke (&entry->progress);
 }
 
-/* the last progress value a client sees is the one the attempt ended with */
+/* the last progress value a client sees is the one the attempt ended with, and
+ * it goes out before the status changes: a listener reads the task as it is when
+ * the event comes, so a later flush would pair it with the final status (and a
+ * completed task's progress of 1) and reach D-Bus after Status */
 static void
 flush_progress (TaskEntry *entry)
 {
@@ -589,6 +592,7 @@ publish_waiting_on (TaskEntry *entry)
 static void
 fail_entry (EmEngineManager *self, TaskEntry *entry, const char *message)
 {
+  flush_progress (entry);
   em_task_mark_failed (entry->task, message);
   finish_entry (self, entry, EM_EVENT_TASK_FAILED);
 }
@@ -640,7 +644,6 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
   em_scheduler_remove_ready (self->scheduler, &entry->item);
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
-  flush_progress (entry);
   reindex (self, entry);
   g_queue_push_tail (&self->finished, entry);
   entry->finished_link = self->finished.tail;
@@ -717,6 +720,7 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* cancelled already: the device has stopped, nothing may flip the status now */
   if (!em_task_is_finished (entry->task))
     {
+      flush_progress (entry);
       if (output != NULL && !entry->timed_out)
         {
           em_task_mark_completed (entry->task, output);
@@ -1216,6 +1220,7 @@ cancel_entry (EmEngineManager *self, TaskEntry *entry)
   else if (entry->item.holding)
     em_scheduler_release (self->scheduler, &entry->item);
 
+  flush_progress (entry);
   em_task_mark_cancelled (entry->task);
   finish_entry (self, entry, EM_EVENT_TASK_CANCELLED);
 }
