@@ -472,6 +472,12 @@ if [ "$events" = "task_scheduled task_started task_retrying task_started task_fa
   fail "watch --json retry events: $events"; fi
 contains "$(cat "$tmp/watch-text")" "task_retrying" "watch shows task_retrying"
 contains "$(cat "$tmp/watch-text")" "queue_paused" "watch shows queue_paused"
+# a line ends with its last word: queue events have no id and no text after them
+if grep -q ' $' "$tmp/watch-text"; then fail "watch lines end in blanks"; grep ' $' "$tmp/watch-text" | sed 's/^/#   /;s/$/|/'
+else pass "watch lines end without blanks"; fi
+for queue in queue_paused queue_resumed; do
+  grep -Eq "^[0-9:]{8}  $queue\$" "$tmp/watch-text" && pass "watch: the $queue line" || fail "watch: no line “HH:MM:SS  $queue”"
+done
 
 echo "# enginectl: watch --since"
 last_seq () {

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -217,6 +218,25 @@ em_ctl_dict_to_json (GVariant *dict,
   g_autoptr(JsonNode) node = em_ctl_dict_to_node (dict);
 
   return em_ctl_node_to_json (node, pretty);
+}
+
+char *
+em_ctl_event_text (const char *type,
+                   const char *id,
+                   const char *text)
+{
+  GString *line = g_string_new (type);
+  gboolean has_id = id != NULL && *id != '\0';
+
+  if (!has_id && text == NULL)
+    return g_string_free (line, FALSE);
+  /* the ids line up in a column */
+  g_string_append_printf (line, "%*s", (int) MAX (1, 16 - (gssize) strlen (type)), "");
+  if (has_id)
+    g_string_append (line, id);
+  if (text != NULL)
+    g_string_append_printf (line, "%s%s", has_id ? "  " : "", text);
+  return g_string_free (line, FALSE);
 }
 
 const char *

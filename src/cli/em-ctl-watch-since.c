@@ -78,8 +78,9 @@ print_event (Follow   *follow,
       g_autofree char *text = describe (event, type);
       const char *id = em_ctl_dict_get_string (event, "task_id");
 
-      g_print ("%-6" G_GUINT64_FORMAT " %s  %-15s %s%s%s\n", seq, time, type, id,
-               text != NULL && *id != '\0' ? "  " : "", text != NULL ? text : "");
+      g_autofree char *line = em_ctl_event_text (type, id, text);
+
+      g_print ("%-6" G_GUINT64_FORMAT " %s  %s\n", seq, time, line);
     }
 }
 

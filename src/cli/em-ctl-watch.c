@@ -50,8 +50,9 @@ print_event (Watch      *watch,
       g_autoptr(GDateTime) now = g_date_time_new_now_local ();
       g_autofree char *time = g_date_time_format (now, "%H:%M:%S");
 
-      g_print ("%s  %-15s %s%s%s\n", time, type, id != NULL ? id : "",
-               text != NULL && id != NULL ? "  " : "", text != NULL ? text : "");
+      g_autofree char *line = em_ctl_event_text (type, id, text);
+
+      g_print ("%s  %s\n", time, line);
     }
 
   /* one line per event, even into a pipe */

@@ -72,6 +72,11 @@ char           *em_ctl_dict_to_json       (GVariant       *dict,
 JsonNode       *em_ctl_dict_to_node       (GVariant       *dict);
 char           *em_ctl_node_to_json       (JsonNode       *node,
                                            gboolean        pretty);
+/* a `watch` line after its time: the type, then the task id and @text when
+ * there are any, with no trailing blanks */
+char           *em_ctl_event_text         (const char     *type,
+                                           const char     *id,
+                                           const char     *text);
 /* (floating) VALUE read as JSON when it is valid JSON (10, 2.5, true, "text",
  * [1, 2]) and as a plain string otherwise; %NULL for null, with @error naming @key */
 GVariant       *em_ctl_parse_value        (const char     *key,
