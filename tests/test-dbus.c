@@ -735,7 +735,13 @@ test_errors (void)
       "('x', 'wait', @a{sv} {}, {'depends_on': <['no-such-id']>})", "InvalidArgument",
       "options.depends_on: unknown task “no-such-id”" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
-      "('x', 'wait', @a{sv} {}, {'depends_on': <['#0']>})", "InvalidArgument", "options.depends_on: " },
+      "('x', 'wait', @a{sv} {}, {'depends_on': <['#0']>})", "InvalidArgument",
+      "options.depends_on[0]: “#0” refers to an item of a batch; #N references exist only inside "
+      "one (ScheduleBatch, or POST /tasks with a tasks array)" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'a'>, 'action': <'wait'>}, {'name': <'b'>, 'action': <'wait'>, "
+      "'depends_on': <['#0', '#1']>}], @a{sv} {})", "InvalidArgument",
+      "tasks[1] depends_on[1]: “#1” must name an earlier item of the same batch" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'move_stage', {'x': <1.0>, 'relative': <true>}, {'max_retries': <1>})", "InvalidArgument",
       "options.max_retries: action “move_stage” is not safe to retry" },
