@@ -436,6 +436,13 @@ for several in "--status failed --status cancelled" "--status failed,cancelled";
 done
 expect 1 "list --status bogus" "$ENGINECTL" list --status bogus
 contains "$err" "bogus" "bad status is named"
+# the service names its filter's key; the user typed a flag, and reads that back
+contains "$err" "enginectl: --status: unknown status “bogus”" "a bad status names --status"
+expect 1 "list --since yesterday" "$ENGINECTL" list --since yesterday
+contains "$err" "enginectl: --since must be an RFC 3339 time" "a bad time names --since"
+expect 1 "list --until in month 13" "$ENGINECTL" list --status failed --until 2026-13-01T00:00:00Z
+contains "$err" "enginectl: --until must be an RFC 3339 time" "a bad time names --until"
+case "$err" in *filter.*) fail "list names the D-Bus filter: $err" ;; *) pass "list names no D-Bus key" ;; esac
 expect 2 "list with an argument" "$ENGINECTL" list extra
 
 echo "# enginectl: watch"

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "cli/em-ctl.h"
@@ -243,6 +244,34 @@ parse_count (const char *flag,
   return FALSE;
 }
 
+/* the service names a refused key of the filter ("filter.status: unknown status
+ * …"); when enginectl filled that key from a flag, the user knows it as the flag */
+static void
+name_flag (GError             *error,
+           const char * const *keys)
+{
+  g_dbus_error_strip_remote_error (error);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autofree char *prefix = NULL;
+      gsize length;
+      char *message;
+
+      if (*keys[i] == '\0')
+        continue;
+      prefix = g_strconcat ("filter.", keys[i], NULL);
+      length = strlen (prefix);
+      /* the key itself, not one that starts with it */
+      if (!g_str_has_prefix (error->message, prefix) || error->message[length] == '\0' ||
+          strchr (":[ ", error->message[length]) == NULL)
+        continue;
+      message = g_strconcat ("--", keys[i], error->message + length, NULL);
+      g_free (error->message);
+      error->message = message;
+      return;
+    }
+}
+
 int
 em_ctl_list (int argc, char **argv)
 {
@@ -320,6 +349,15 @@ em_ctl_list (int argc, char **argv)
     tasks = list_tasks (proxy, base_filter, (guint) offset, (guint) limit, &error);
   if (tasks == NULL)
     {
+      /* what enginectl sends of its own (the page's limit and after) keeps its key */
+      const char *flags[] = {
+        status != NULL ? "status" : "", action != NULL ? "action" : "",
+        since != NULL ? "since" : "", until != NULL ? "until" : "",
+        offset_text != NULL ? "offset" : "", NULL
+      };
+
+      if (proxy != NULL)
+        name_flag (error, flags);
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
     }
