@@ -1633,6 +1633,35 @@ event_story (WsClient   *client,
   return g_string_free (story, FALSE);
 }
 
+/* an action that reports nothing completes with {}, not null: the same object
+ * TaskCompleted (a{sv}, which has no null) and enginectl watch --json show */
+static void
+test_ws_empty_result (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WsClient) client = ws_connect (f);
+  g_autofree char *id = NULL;
+  JsonObject *completed = NULL;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  id = create_task (f, "{\"name\":\"quiet\",\"action\":\"stubborn\"}");
+  wait_for_status (f, id, "completed");
+  EM_TEST_WAIT_UNTIL (client->events->len > 0 &&
+                      (guint64) event_seq (client, client->events->len - 1) ==
+                      em_engine_manager_get_last_event_seq (f->manager), TIMEOUT_MS);
+  for (guint i = 0; i < client->events->len; i++)
+    {
+      JsonObject *event = json_node_get_object (g_ptr_array_index (client->events, i));
+
+      if (g_str_equal (json_object_get_string_member (event, "type"), "task_completed"))
+        completed = event;
+    }
+  g_assert_nonnull (completed);
+  g_assert_cmpstr (json_object_get_string_member (completed, "task_id"), ==, id);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_object_get_member (completed, "result")));
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (completed, "result")), ==, 0);
+}
+
 static void
 test_ws_event_order (Fixture       *f,
                      gconstpointer  data)
@@ -2641,6 +2670,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
+  ADD ("/rest/ws/empty-result", test_ws_empty_result, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/pong-credit", test_ws_pong_credit, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/ping-flood", test_ws_ping_flood, GUINT_TO_POINTER (16 * 1024));
