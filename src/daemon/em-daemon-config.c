@@ -93,7 +93,7 @@ em_daemon_config_is_pinned (const EmDaemonConfig *config,
 }
 
 static gboolean
-check_range (const char *axis, gdouble min, gdouble max, GError **error)
+check_stage_axis (const char *axis, gdouble min, gdouble max, GError **error)
 {
   /* also false for NaN */
   if (min <= max)
@@ -108,9 +108,9 @@ em_daemon_check_stage_limits (const EmStagePosition  *min,
                               const EmStagePosition  *max,
                               GError                **error)
 {
-  return check_range ("x", min->x, max->x, error) &&
-         check_range ("y", min->y, max->y, error) &&
-         check_range ("z", min->z, max->z, error);
+  return check_stage_axis ("x", min->x, max->x, error) &&
+         check_stage_axis ("y", min->y, max->y, error) &&
+         check_stage_axis ("z", min->z, max->z, error);
 }
 
 gboolean
