@@ -393,14 +393,22 @@ watch_connections (Fixture *f)
                                      connection_made_cb, NULL, NULL);
 }
 
+/* @n connections were made since watch_connections() gave @hook, and libsoup
+ * let go of each, and of its socket, within 5 s */
 static void
-wait_connections_freed (void)
+assert_connections_freed (gulong hook,
+                          guint  n)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
   while ((connections_freed < connections_made || sockets_freed < connections_made) &&
          g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  g_signal_remove_emission_hook (g_signal_lookup ("connected", g_type_from_name ("SoupServerConnection")),
+                                 hook);
+  g_assert_cmpuint (connections_made, ==, n);
+  g_assert_cmpuint (connections_freed, ==, n);
+  g_assert_cmpuint (sockets_freed, ==, n);
 }
 
 /* a keep-alive connection its client closes between two requests is closed
@@ -427,12 +435,7 @@ test_connection_client_closed (Fixture       *f,
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (count_fds (), <=, before);
 
-  wait_connections_freed ();
-  g_signal_remove_emission_hook (g_signal_lookup ("connected", g_type_from_name ("SoupServerConnection")),
-                                 hook);
-  g_assert_cmpuint (connections_made, ==, 20);
-  g_assert_cmpuint (connections_freed, ==, 20);
-  g_assert_cmpuint (sockets_freed, ==, 20);
+  assert_connections_freed (hook, 20);
 }
 
 /* a connection libsoup closes itself (the client asked it to) frees its
@@ -450,12 +453,7 @@ test_connection_closed_by_server (Fixture       *f,
 
       g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 200"));
     }
-  wait_connections_freed ();
-  g_signal_remove_emission_hook (g_signal_lookup ("connected", g_type_from_name ("SoupServerConnection")),
-                                 hook);
-  g_assert_cmpuint (connections_made, ==, 20);
-  g_assert_cmpuint (connections_freed, ==, 20);
-  g_assert_cmpuint (sockets_freed, ==, 20);
+  assert_connections_freed (hook, 20);
 }
 
 /* a connection that sends nothing after its request for the idle timeout is
