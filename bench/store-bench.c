@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,22 @@ synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   run->synced = TRUE;
 }
 
+static void
+remove_files (const char *dir, ...)
+{
+  va_list names;
+  const char *name;
+
+  va_start (names, dir);
+  while ((name = va_arg (names, const char *)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      g_remove (path);
+    }
+  va_end (names);
+}
+
 static double
 run_once (gboolean with_store, guint n_tasks, guint window, double *out_loop_us,
           double *out_store_us)
@@ -116,7 +134,6 @@ run_once (gboolean with_store, guint n_tasks, guint window, double *out_loop_us,
   g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("em-store-bench-XXXXXX", &error);
-  g_autofree char *db = NULL;
   Run run = { 0, };
   gint64 start, elapsed, cpu;
 
@@ -145,9 +162,9 @@ run_once (gboolean with_store, guint n_tasks, guint window, double *out_loop_us,
     *out_store_us = (threads_cpu_us ("em-store") + threads_cpu_us ("em-journal")) / (double) n_tasks;
 
   g_object_unref (run.manager);
-  db = g_build_filename (dir, "tasks.db", NULL);
-  g_remove (db);
-  g_rmdir (dir);
+  remove_files (dir, "tasks.db", "tasks.journal", NULL);
+  if (g_rmdir (dir) != 0)
+    g_warning ("%s is left behind: %s", dir, g_strerror (errno));
   return n_tasks / (elapsed / (double) G_USEC_PER_SEC);
 }
 
