@@ -12,6 +12,12 @@
 # device, so what is measured is the HTTP path and the engine. A second instance
 # runs with --in-memory (no task database), which tells how much of the
 # difference to the baseline is the store's.
+#
+# Throughput counts 2xx answers only: without the store's acknowledgement to pace
+# it, the service can accept tasks faster than it runs them (--max-concurrent at
+# a time, and even a task that ends at once takes a turn of the loop), and once
+# --max-pending are waiting it answers 429, which is cheap and creates no task.
+# The non-2xx counts are printed too.
 set -eu
 
 build=${1:-build}
