@@ -553,6 +553,35 @@ test_health (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, PACKAGE_VERSION);
 }
 
+/* a 304 says nothing of a length, or the length of what the client holds */
+static void
+test_not_modified (Fixture       *f,
+                   gconstpointer  data)
+{
+  const char *paths[] = { "/openapi.json", "/", "/dashboard/app.js" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(Reply) full = http (f, "GET", paths[i], NULL, NULL);
+      g_autofree char *request = NULL;
+      g_autoptr(GString) response = NULL;
+      const char *length;
+
+      g_assert_cmpuint (reply_status (full), ==, 200);
+      g_assert_nonnull (reply_header (full, "ETag"));
+      request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                 "If-None-Match: %s\r\n\r\n", paths[i], reply_header (full, "ETag"));
+      response = raw_exchange (f, request, strlen (request));
+      g_assert_cmpuint (raw_status (response), ==, 304);
+      /* no body follows the head */
+      g_assert_true (g_str_has_suffix (response->str, "\r\n\r\n"));
+      length = strstr (response->str, "Content-Length: ");
+      if (length != NULL)
+        g_assert_cmpuint (g_ascii_strtoull (length + strlen ("Content-Length: "), NULL, 10), ==,
+                          g_bytes_get_size (full->body));
+    }
+}
+
 static JsonObject *
 find_named (JsonArray  *array,
             const char *name)
@@ -2647,6 +2676,7 @@ main (int argc, char **argv)
 
   ADD ("/rest/health", test_health, NULL);
   ADD ("/rest/actions", test_actions, NULL);
+  ADD ("/rest/not-modified", test_not_modified, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
   ADD ("/rest/tasks/list-cursor", test_list_cursor, NULL);

@@ -105,6 +105,9 @@ em_rest_serve_resource (SoupServerMessage *msg,
 
   if (etag_matches (soup_server_message_get_request_headers (msg), etag))
     {
+      /* libsoup would claim a length of 0 for the empty body, which a cache
+       * may take for the length of what it holds (RFC 9110 §8.6) */
+      soup_message_headers_set_content_length (headers, g_bytes_get_size (bytes));
       em_rest_set_status (msg, 304);
       return;
     }
