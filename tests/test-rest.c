@@ -582,6 +582,42 @@ test_not_modified (Fixture       *f,
     }
 }
 
+static GString *
+raw_post_encoded (Fixture    *f,
+                  const char *encoding,
+                  const char *body)
+{
+  g_autofree char *request = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                              "Connection: close\r\nContent-Encoding: %s\r\n"
+                                              "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n%s",
+                                              encoding, strlen (body), body);
+
+  return raw_exchange (f, request, strlen (request));
+}
+
+/* a compressed body is refused for its coding, not for bytes that are not JSON */
+static void
+test_content_encoding (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *body = "{\"name\":\"plain\",\"action\":\"wait\"}";
+  g_autoptr(GString) refused = raw_post_encoded (f, "gzip", body);
+  g_autoptr(GString) accepted = raw_post_encoded (f, "identity", body);
+  g_autoptr(JsonNode) node = NULL;
+  guint total = 0;
+
+  g_assert_cmpuint (raw_status (refused), ==, 415);
+  g_assert_nonnull (strstr (refused->str, "\r\nAccept-Encoding: identity\r\n"));
+  g_assert_nonnull (strstr (refused->str, "\r\nContent-Type: application/problem+json\r\n"));
+  node = raw_json (refused);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (node), "detail"),
+                                   "Content-Encoding: “gzip” is not supported"));
+  g_assert_cmpuint (raw_status (accepted), ==, 201);
+  /* only the second was scheduled */
+  g_ptr_array_unref (em_engine_manager_list_tasks (f->manager, NULL, 0, 10, &total));
+  g_assert_cmpuint (total, ==, 1);
+}
+
 static JsonObject *
 find_named (JsonArray  *array,
             const char *name)
@@ -2677,6 +2713,7 @@ main (int argc, char **argv)
   ADD ("/rest/health", test_health, NULL);
   ADD ("/rest/actions", test_actions, NULL);
   ADD ("/rest/not-modified", test_not_modified, NULL);
+  ADD ("/rest/tasks/content-encoding", test_content_encoding, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
   ADD ("/rest/tasks/list-cursor", test_list_cursor, NULL);

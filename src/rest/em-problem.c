@@ -34,6 +34,8 @@ default_title_msgid (guint status)
       return N_("Conflict");
     case 413:
       return N_("Request body too large");
+    case 415:
+      return N_("Unsupported media type");
     case 417:
       return N_("Expectation failed");
     case 429:

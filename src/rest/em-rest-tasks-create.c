@@ -337,6 +337,35 @@ create_envelope (EmRestContext     *ctx,
   create_batch (ctx, msg, json_node_get_array (tasks), exclusive);
 }
 
+/* the body is read as it came: a compressed one would otherwise be refused
+ * for its bytes ("not valid UTF-8 at byte 1"), which misleads the client */
+static gboolean
+check_content_encoding (SoupServerMessage *msg)
+{
+  const char *encoding = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                                        "Content-Encoding");
+  g_auto(GStrv) codings = NULL;
+
+  if (encoding == NULL)
+    return TRUE;
+  codings = g_strsplit (encoding, ",", -1);
+  for (guint i = 0; codings[i] != NULL; i++)
+    {
+      const char *coding = g_strstrip (codings[i]);
+
+      if (*coding == '\0' || g_ascii_strcasecmp (coding, "identity") == 0)
+        continue;
+      /* RFC 9110 §12.5.3: say which codings are taken */
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Accept-Encoding", "identity");
+      em_problem_respond_printf (msg, 415,
+                                 _("Content-Encoding: “%s” is not supported; send the body "
+                                   "uncompressed"), coding);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 em_rest_tasks_create (EmRestContext     *ctx,
                       SoupServerMessage *msg)
@@ -347,6 +376,8 @@ em_rest_tasks_create (EmRestContext     *ctx,
   const char *data;
   gsize length;
 
+  if (!check_content_encoding (msg))
+    return;
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   data = g_bytes_get_data (body, &length);
 
