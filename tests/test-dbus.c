@@ -443,6 +443,40 @@ test_fail (void)
   g_assert_cmpstr (dict_string (task, "error"), ==, reason);
 }
 
+/* an integer parameter sent as a double with no fraction is that integer, as
+ * 2.0 is in a JSON body; 2.5 is refused naming the field */
+static void
+test_integral_double (void)
+{
+  g_autofree char *id = schedule ("grid", "tile_scan",
+                                  "{'step_x': <100.0>, 'nx': <2.0>, 'ny': <1.0>,"
+                                  " 'autofocus_every': <0.0>, 'exposure': <1.0>}", NULL);
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) arguments = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 count = 0;
+
+  EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL ||
+                      find_signal ("TaskFailed", id) != NULL, TIMEOUT_MS);
+  task = get_task (id);
+  g_assert_cmpstr (dict_string (task, "status"), ==, "completed");
+  result = g_variant_lookup_value (task, "result", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (result);
+  g_assert_true (g_variant_lookup (result, "count", "x", &count));
+  g_assert_cmpint (count, ==, 2);
+
+  arguments = g_variant_parse (NULL, "('x', 'tile_scan', {'step_x': <100.0>, 'nx': <2.5>}, @a{sv} {})",
+                               NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask", g_steal_pointer (&arguments),
+                NULL, &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument",
+                     "parameters.nx must be an integer, got 2.5");
+}
+
 /* a task's last TaskProgress (and the Progress it sets) comes before the
  * PropertiesChanged that says it finished, and carries what the action reported */
 static void
@@ -1987,6 +2021,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/manager/properties", test_properties);
   g_test_add_func ("/dbus/manager/errors", test_errors);
   g_test_add_func ("/dbus/manager/huge-arguments", test_huge_arguments);
+  g_test_add_func ("/dbus/manager/integral-double", test_integral_double);
   g_test_add_func ("/dbus/manager/list", test_list);
   g_test_add_func ("/dbus/manager/list-after", test_list_after);
   g_test_add_func ("/dbus/signals/complete", test_complete);

@@ -1157,6 +1157,22 @@ test_image (Fixture       *f,
                          "yet"));
 }
 
+/* JSON Schema's "integer" takes 2.0, and so does an integer parameter */
+static void
+test_integral_number (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"grid\",\"action\":\"tile_scan\","
+                                        "\"parameters\":{\"step_x\":100,\"nx\":2.0,\"ny\":1e0,"
+                                        "\"exposure\":1}}");
+  JsonObject *result;
+
+  wait_for_status (f, id, "completed");
+  result = em_task_get_result (em_engine_manager_get_task (f->manager, id));
+  g_assert_cmpint (json_object_get_int_member (result, "nx"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 2);
+}
+
 /* --- an encoded slash is part of its segment, never a separator --- */
 
 /* @method @path by raw socket: the problem document's status and detail */
@@ -1264,6 +1280,8 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", long_body, 400, "name" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"capture_image\",\"parameters\":{\"exposure\":-1}}", 400, "exposure" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"capture_image\",\"parameters\":{\"format\":\"jpeg\"}}", 400, "format" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"tile_scan\",\"parameters\":{\"step_x\":1,\"nx\":2.5}}", 400, "parameters.nx must be an integer, got 2.5" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"tile_scan\",\"parameters\":{\"step_x\":1,\"autofocus_every\":1e19}}", 400, "parameters.autofocus_every" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\"} trailing", 400, "JSON" },
     /* what json-glib's own parser would take: numbers that wrap, and not JSON at all */
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"adjust_focus\",\"parameters\":{\"position\":0x1000000000000000A}}", 400, "parameters.position: not valid JSON at byte 62: invalid number" },
@@ -2725,6 +2743,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
   ADD ("/rest/tasks/cancel-unheeded-delete", test_cancel_unheeded_delete, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
+  ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);

@@ -267,6 +267,11 @@ test_tile_scan_valid (Fixture *fixture, gconstpointer data)
                                       " \"autofocus_every\": 5, \"autofocus_range\": 30,"
                                       " \"autofocus_step\": 5, \"autofocus_tolerance\": 0.5,"
                                       " \"autofocus_metric\": \"brenner\"}");
+  /* JSON has no 2 apart from 2.0: an integer may come with a zero fraction */
+  assert_valid (fixture, "tile_scan", "{\"step_x\": 100, \"nx\": 2.0, \"ny\": 3e0,"
+                                      " \"autofocus_every\": 1.0}");
+  assert_valid (fixture, "tile_scan", "{\"step_x\": 100, \"nx\": 1e2, \"ny\": 1e2}");
+  assert_valid (fixture, "tile_scan", "{\"step_x\": 100, \"autofocus_every\": -0.0}");
 }
 
 static void
@@ -278,6 +283,20 @@ test_tile_scan_refused (Fixture *fixture, gconstpointer data)
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"step_y\": -1}", "step_y");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 0}", "nx");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 1.5}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"ny\": 2.000001}", "ny");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 0.0}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 10001.0}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 100.0, \"ny\": 101.0}", "nx");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_every\": 2.5}", "autofocus_every");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_every\": -1.0}", "autofocus_every");
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (validate (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 2.5}", &error));
+    g_assert_cmpstr (error->message, ==, "parameters.nx must be an integer, got 2.5");
+  }
+  /* whole, but past the 64 bits a JSON integer may have */
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"autofocus_every\": 1e19}", "autofocus_every");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"ny\": \"3\"}", "ny");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"nx\": 1000, \"ny\": 1000}", "nx");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"format\": \"jpeg\"}", "format");

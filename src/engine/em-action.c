@@ -154,9 +154,9 @@ node_has_type (JsonNode *node, EmParamType type)
   switch (type)
     {
     case EM_PARAM_NUMBER:
-      return value_type == G_TYPE_INT64 || value_type == G_TYPE_DOUBLE;
     case EM_PARAM_INTEGER:
-      return value_type == G_TYPE_INT64;
+      /* whether a number is whole is check_integral's: JSON has no 2 apart from 2.0 */
+      return value_type == G_TYPE_INT64 || value_type == G_TYPE_DOUBLE;
     case EM_PARAM_BOOLEAN:
       return value_type == G_TYPE_BOOLEAN;
     case EM_PARAM_STRING:
@@ -204,6 +204,30 @@ check_range (const EmParamSpec *spec, gdouble value, GError **error)
   return TRUE;
 }
 
+/* JSON Schema's "integer": any number whose fractional part is zero, 2.0 as 2,
+ * within the signed 64 bits a JSON integer may have here */
+static gboolean
+check_integral (const EmParamSpec *spec, JsonNode *node, GError **error)
+{
+  char given[G_ASCII_DTOSTR_BUF_SIZE];
+  gdouble value;
+
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return TRUE;
+
+  value = json_node_get_double (node);
+  /* non-finite values get check_range's message */
+  if (!isfinite (value))
+    return TRUE;
+  if (value == trunc (value) && value >= -0x1p63 && value < 0x1p63)
+    return TRUE;
+
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("parameters.%s must be an integer, got %s"),
+               spec->name, em_json_format_double (given, value));
+  return FALSE;
+}
+
 static gboolean
 check_param (const EmParamSpec *spec, JsonNode *node, GError **error)
 {
@@ -214,6 +238,8 @@ check_param (const EmParamSpec *spec, JsonNode *node, GError **error)
       return FALSE;
     }
 
+  if (spec->type == EM_PARAM_INTEGER && !check_integral (spec, node, error))
+    return FALSE;
   if (spec->type == EM_PARAM_NUMBER || spec->type == EM_PARAM_INTEGER)
     return check_range (spec, json_node_get_double (node), error);
 
