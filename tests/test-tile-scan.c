@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <gst/gst.h>
 #include <png.h>
@@ -224,6 +226,46 @@ test_cancel_during_move (void)
   em_test_scope_clear (&scope);
 }
 
+/* a disk that takes no more: the first tile cannot be written, and the scan
+ * leaves no empty directory of its own behind */
+static void
+test_first_tile_fails (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *directory = NULL;
+  g_autoptr(GDir) dir = NULL;
+  struct rlimit saved, full;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  images = g_build_filename (scope.data_dir, "images", NULL);
+  directory = g_build_filename (images, "scan", NULL);
+
+  /* writes past 1 KiB fail with EFBIG, as a full disk's do with ENOSPC */
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  full = saved;
+  full.rlim_cur = 1024;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &full), ==, 0);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"step_x\": 40, \"nx\": 3, \"exposure\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_false (g_file_test (directory, G_FILE_TEST_EXISTS));
+  /* nor anything else: no sidecar, no temporary file */
+  dir = g_dir_open (images, 0, NULL);
+  g_assert_true (dir == NULL || g_dir_read_name (dir) == NULL);
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_outside_travel (void)
 {
@@ -291,6 +333,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
+  g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
 
   ret = g_test_run ();

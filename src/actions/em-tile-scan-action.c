@@ -6,6 +6,7 @@
 
 #include "actions/em-autofocus.h"
 #include "actions/em-capture-to-file.h"
+#include "actions/em-image-dir.h"
 #include "actions/em-tile-scan-action.h"
 #include "devices/em-device-set.h"
 #include "engine/em-error.h"
@@ -193,6 +194,7 @@ typedef struct
   gboolean             refocused;
   JsonObject          *focus_result;
   JsonArray           *tiles;
+  GError              *error;
 } Scan;
 
 static void
@@ -204,6 +206,7 @@ scan_free (gpointer data)
   g_free (scan->directory);
   g_clear_pointer (&scan->focus_result, json_object_unref);
   g_clear_pointer (&scan->tiles, json_array_unref);
+  g_clear_error (&scan->error);
   g_free (scan);
 }
 
@@ -281,6 +284,33 @@ capture_progress_cb (gdouble fraction, gpointer user_data)
 static void next_tile (GTask *task);
 
 static void
+cleaned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Scan *scan = g_task_get_task_data (task);
+
+  em_image_dir_remove_empty_finish (result);
+  g_task_return_error (task, g_steal_pointer (&scan->error));
+}
+
+/* takes @task and @error; a scan that wrote no tile leaves no empty directory,
+ * as a failed capture_image leaves no file; the file system is the worker's */
+static void
+fail (GTask *task, GError *error)
+{
+  Scan *scan = g_task_get_task_data (task);
+
+  if (json_array_get_length (scan->tiles) > 0)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  scan->error = error;
+  em_image_dir_remove_empty_async (scan->directory, cleaned_cb, task);
+}
+
+static void
 captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
@@ -292,7 +322,7 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (tile == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
     }
 
@@ -353,7 +383,7 @@ focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   scan->focus_result = em_autofocus_run_finish (result, &error);
   if (scan->focus_result == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
     }
   scan->refocused = TRUE;
@@ -371,7 +401,7 @@ moved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!em_stage_move_finish (EM_STAGE (source), result, &error))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
     }
 
@@ -408,11 +438,12 @@ next_tile (GTask *task)
   Scan *scan = g_task_get_task_data (task);
   EmStagePosition target;
   guint row, column;
+  GError *error = NULL;
 
   /* between tiles: a cancel that arrived while a file was written stops here */
-  if (g_task_return_error_if_cancelled (task))
+  if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error))
     {
-      g_object_unref (task);
+      fail (task, error);
       return;
     }
   if (scan->index == scan->nx * scan->ny)
