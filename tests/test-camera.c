@@ -1064,6 +1064,52 @@ test_writer_cancelled_leaves_nothing (void)
   em_test_rmdir (dir);
 }
 
+/* a rewrite that fails or is cancelled (a retried tile_scan writes its tiles
+ * again) leaves the image already there with its own metadata */
+static void
+test_writer_failed_rewrite_keeps_pair (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+  g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY16, 32, 32, 64);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) cancelled = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  struct rlimit saved, limited;
+  void (*saved_handler) (int);
+
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 1}", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &before, NULL, NULL));
+
+  g_cancellable_cancel (cancellable);
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}",
+                                         cancellable, &cancelled));
+  g_assert_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  /* a sidecar fits, the image does not */
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  limited = saved;
+  limited.rlim_cur = 64;
+  saved_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limited), ==, 0);
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 3}", NULL, &error));
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, saved_handler);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+
+  g_assert_true (g_file_get_contents (path, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, before);
+  g_clear_pointer (&after, g_free);
+  g_assert_true (g_file_get_contents (sidecar, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, "{\"attempt\": 1}\n");
+  g_assert_cmpuint (count_entries (dir), ==, 2);
+  em_test_rmdir (dir);
+}
+
 /* a full disk (here: a file size limit) is reported as the system's reason,
  * not the encoder's "Write Error" */
 static void
@@ -1219,6 +1265,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/failure-leaves-nothing", test_writer_failure_leaves_nothing);
   g_test_add_func ("/camera/writer/cancelled-leaves-nothing", test_writer_cancelled_leaves_nothing);
   g_test_add_func ("/camera/writer/disk-full", test_writer_disk_full);
+  g_test_add_func ("/camera/writer/failed-rewrite-keeps-pair", test_writer_failed_rewrite_keeps_pair);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
   g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
   g_test_add_func ("/camera/default-source", test_default_source);

@@ -308,21 +308,12 @@ em_image_writer_write (EmFrame        *frame,
                    dir, g_strerror (errno));
       return FALSE;
     }
-  /* the sidecar first: an image under its final name always has its metadata */
-  if (metadata_json != NULL)
-    {
-      if (!write_sidecar (path, metadata_json, error))
-        return FALSE;
-      sidecar = em_image_writer_sidecar_path (path);
-    }
-
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
   fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0)
     {
       set_errno_error (error, path, errno);
-      discard_sidecar (sidecar);
       return FALSE;
     }
 
@@ -334,8 +325,19 @@ em_image_writer_write (EmFrame        *frame,
   if (!written || g_cancellable_set_error_if_cancelled (cancellable, error))
     {
       g_unlink (tmp_path);
-      discard_sidecar (sidecar);
       return FALSE;
+    }
+  /* the sidecar once the image is safe, before it takes its name: an image
+   * under its final name always has its metadata, and an image already there
+   * (a retried scan's tile) keeps its own when this one fails */
+  if (metadata_json != NULL)
+    {
+      if (!write_sidecar (path, metadata_json, error))
+        {
+          g_unlink (tmp_path);
+          return FALSE;
+        }
+      sidecar = em_image_writer_sidecar_path (path);
     }
   if (g_rename (tmp_path, path) != 0)
     {
