@@ -340,6 +340,75 @@ test_capture_action_cancel (void)
   em_test_rmdir (data_dir);
 }
 
+static gboolean
+has_temporary_file (const char *dir)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      if (name[0] == '.')
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* a cancel that lands once the image has its final name, before the capture
+ * has returned it, still leaves nothing: the task has ended without it */
+static void
+test_capture_cancel_after_rename (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autofree char *images = g_build_filename (data_dir, "images", NULL);
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"exposure\": 1, \"format\": \"tiff\"}", NULL);
+  gboolean hit = FALSE;
+
+  /* the writer's temporary file says it is in the worker; from then on the
+   * main context is not run, so the capture cannot return before the cancel */
+  for (guint attempt = 0; attempt < 20 && !hit; attempt++)
+    {
+      g_autofree char *task_id = g_strdup_printf ("late-%u", attempt);
+      g_autofree char *name = g_strconcat (task_id, ".tiff", NULL);
+      g_autofree char *path = g_build_filename (images, name, NULL);
+      g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(EmActionContext) context = NULL;
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+      Run run;
+
+      run_init (&run);
+      context = em_action_context_new (devices, task_id, data_dir, progress_cb, &run);
+      em_action_run_async (action, context, json_node_get_object (parameters), cancellable,
+                           action_done_cb, &run);
+      while (!run.done && !has_temporary_file (images))
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_main_context_iteration (NULL, FALSE);
+        }
+      if (!run.done)
+        {
+          while (!g_file_test (path, G_FILE_TEST_EXISTS) && has_temporary_file (images))
+            g_usleep (100);
+          hit = g_file_test (path, G_FILE_TEST_EXISTS);
+          g_cancellable_cancel (cancellable);
+        }
+      EM_TEST_WAIT_UNTIL (run.done, 10000);
+      if (hit)
+        {
+          g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+          g_assert_false (g_file_test (sidecar, G_FILE_TEST_EXISTS));
+        }
+      run_clear (&run);
+    }
+  g_assert_true (hit);
+  em_test_rmdir (data_dir);
+}
+
 static void
 test_capture_busy (void)
 {
@@ -1249,6 +1318,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/capture/next-frame", test_capture_next_frame);
   g_test_add_func ("/camera/capture/cancel", test_capture_cancel);
   g_test_add_func ("/camera/capture/action-cancel", test_capture_action_cancel);
+  g_test_add_func ("/camera/capture/cancel-after-rename", test_capture_cancel_after_rename);
   g_test_add_func ("/camera/capture/busy", test_capture_busy);
   g_test_add_func ("/camera/capture/bad-settings", test_capture_bad_settings);
   g_test_add_func ("/camera/error/broken-pipeline-recovers", test_broken_pipeline_recovers);

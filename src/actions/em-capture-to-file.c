@@ -33,6 +33,15 @@ capture_data_free (gpointer data)
 }
 
 static void
+discarded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  em_image_writer_discard_finish (result);
+  g_task_return_error_if_cancelled (task);
+}
+
+static void
 written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
@@ -42,6 +51,13 @@ written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!em_image_writer_write_finish (result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* cancelled (or timed out) once the image had its name: the task has ended
+   * without it, and a file no result names would stay behind */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      em_image_writer_discard_async (capture->path, discarded_cb, g_steal_pointer (&task));
       return;
     }
   if (capture->progress != NULL)

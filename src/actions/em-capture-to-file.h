@@ -16,8 +16,8 @@ G_BEGIN_DECLS
  * @progress: (nullable): the exposure elapsed, scaled to 0..0.9, then 1 when written
  *
  * Captures one frame and writes it with its metadata; encoding and writing run
- * in a worker thread. Nothing is written when @cancellable fires during the
- * exposure. The result is the image metadata (em_image_metadata_new()) plus
+ * in a worker thread. Nothing stays written when @cancellable fires before the
+ * result is returned, even after the image took its name. The result is the image metadata (em_image_metadata_new()) plus
  * `path`, `format` and `metadata_path`.
  */
 void        em_capture_to_file_async  (EmDeviceSet         *devices,

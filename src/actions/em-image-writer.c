@@ -410,6 +410,8 @@ em_image_writer_write_async (EmFrame             *frame,
   data->path = g_strdup (path);
   data->metadata_json = g_strdup (metadata_json);
   g_task_set_task_data (task, data, write_data_free);
+  /* a cancel after the rename must not hide that the files are there */
+  g_task_set_check_cancellable (task, FALSE);
 
   g_task_run_in_thread (task, write_thread);
 }
@@ -421,4 +423,45 @@ em_image_writer_write_finish (GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_async_result_is_tagged (result, em_image_writer_write_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+discard_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  const char *path = task_data;
+  g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_debug ("cannot remove %s: %s", path, g_strerror (errno));
+  if (g_unlink (sidecar) != 0 && errno != ENOENT)
+    g_debug ("cannot remove %s: %s", sidecar, g_strerror (errno));
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+em_image_writer_discard_async (const char          *path,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (path != NULL);
+
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, em_image_writer_discard_async);
+  g_task_set_name (task, "[engine-manager] discard image");
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, discard_thread);
+}
+
+void
+em_image_writer_discard_finish (GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, NULL));
+  g_return_if_fail (g_async_result_is_tagged (result, em_image_writer_discard_async));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
 }

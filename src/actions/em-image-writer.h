@@ -31,7 +31,9 @@ gboolean    em_image_writer_write          (EmFrame        *frame,
                                             GCancellable   *cancellable,
                                             GError        **error);
 
-/* the same in a worker thread; creates the directory if needed */
+/* the same in a worker thread; creates the directory if needed. A write that
+ * completed is reported as such even when @cancellable fired meanwhile: the
+ * caller then knows the files are there, to discard them */
 void        em_image_writer_write_async    (EmFrame             *frame,
                                             EmImageFormat        format,
                                             const char          *path,
@@ -41,5 +43,12 @@ void        em_image_writer_write_async    (EmFrame             *frame,
                                             gpointer             user_data);
 gboolean    em_image_writer_write_finish   (GAsyncResult        *result,
                                             GError             **error);
+
+/* removes the image at @path and its sidecar in a worker thread; never
+ * cancelled, as it cleans up after a cancel */
+void        em_image_writer_discard_async  (const char          *path,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+void        em_image_writer_discard_finish (GAsyncResult        *result);
 
 G_END_DECLS
