@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <gio/gio.h>
@@ -475,6 +476,15 @@ test_integral_double (void)
   g_assert_null (reply);
   assert_dbus_error (error, ERROR_PREFIX "InvalidArgument",
                      "parameters.nx must be an integer, got 2.5");
+
+  /* a non-finite double, which no JSON body can carry, is refused by name too */
+  g_clear_error (&error);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new_parsed ("('x', 'tile_scan', {'step_x': <100.0>, 'nx': %v}, @a{sv} {})",
+                                      g_variant_new_variant (g_variant_new_double (INFINITY))),
+                NULL, &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "parameters.nx");
 }
 
 /* a task's last TaskProgress (and the Progress it sets) comes before the

@@ -239,13 +239,14 @@ test_first_tile_fails (void)
   g_autofree char *directory = NULL;
   g_autoptr(GDir) dir = NULL;
   struct rlimit saved, full;
+  void (*saved_handler) (int);
 
   em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
   images = g_build_filename (scope.data_dir, "images", NULL);
   directory = g_build_filename (images, "scan", NULL);
 
   /* writes past 1 KiB fail with EFBIG, as a full disk's do with ENOSPC */
-  signal (SIGXFSZ, SIG_IGN);
+  saved_handler = signal (SIGXFSZ, SIG_IGN);
   g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
   full = saved;
   full.rlim_cur = 1024;
@@ -254,6 +255,7 @@ test_first_tile_fails (void)
                                      "{\"step_x\": 40, \"nx\": 3, \"exposure\": 2}",
                                      2.0, NULL, &error);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, saved_handler);
 
   g_assert_null (result);
   g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
