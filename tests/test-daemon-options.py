@@ -90,6 +90,22 @@ def test_bad_values(root):
     check(os.listdir(cwd) == [], f"nothing is created in the working directory: {os.listdir(cwd)}")
 
 
+def test_token_file(root):
+    # a token file that cannot be used stops the start, and the message is
+    # about that file, not about listening
+    missing = os.path.join(root, "no-token")
+    shared = os.path.join(root, "shared-token")
+    with open(shared, "w") as f:
+        f.write("secret\n")
+    os.chmod(shared, 0o644)
+    for path in (missing, shared):
+        code, out = run("--data-dir", os.path.join(root, "token-data"), "--token-file", path)
+        check(code == 1, f"--token-file {path}: exit 1 expected, got {code}:\n{out}")
+        check("token file" in out and path in out,
+              f"--token-file {path}: the message names the token file:\n{out}")
+        check("listen" not in out, f"--token-file {path}: nothing about listening:\n{out}")
+
+
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
@@ -169,6 +185,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
         test_documented(root)
         test_bad_values(root)
+        test_token_file(root)
         test_limits_accepted(root)
         test_signals(root)
         test_crossed_settings(root)

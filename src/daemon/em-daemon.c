@@ -254,11 +254,11 @@ em_daemon_start_async (EmDaemon            *self,
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
+      /* its errors say which setting is at fault (a token file that is not
+       * private, a bad address) or that the port is taken: no prefix here */
       if (!em_rest_server_listen (self->rest, self->config.http_address,
                                   self->config.http_port, &error))
         {
-          g_prefix_error (&error, _("Cannot listen on %s port %u: "),
-                          self->config.http_address, self->config.http_port);
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }

@@ -26,20 +26,20 @@ em_rest_auth_read_token_file (const char  *path,
       int saved_errno = errno;
 
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("token-file: cannot read “%s”: %s"), path, g_strerror (saved_errno));
+                   _("Cannot read the token file “%s”: %s"), path, g_strerror (saved_errno));
       return NULL;
     }
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("token-file: “%s” is readable by other users; make it private "
-                     "with chmod 600"), path);
+                   _("The token file “%s” is readable by other users; make it "
+                     "private with chmod 600"), path);
       return NULL;
     }
   if (!g_file_get_contents (path, &contents, NULL, &local_error))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("token-file: %s"), local_error->message);
+                   _("Cannot read the token file “%s”: %s"), path, local_error->message);
       return NULL;
     }
   newline = strpbrk (contents, "\r\n");
@@ -49,7 +49,7 @@ em_rest_auth_read_token_file (const char  *path,
   if (*contents == '\0')
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("token-file: “%s” holds no token on its first line"), path);
+                   _("The token file “%s” holds no token on its first line"), path);
       return NULL;
     }
   return g_steal_pointer (&contents);
