@@ -106,6 +106,20 @@ def test_token_file(root):
         check("listen" not in out, f"--token-file {path}: nothing about listening:\n{out}")
 
 
+def test_data_dir_not_a_directory(root):
+    # a data directory that is a file cannot be used; the message says which
+    # option chose it and what it is
+    path = os.path.join(root, "a-file")
+    with open(path, "w") as f:
+        f.write("not a directory\n")
+    for data_dir in (path, os.path.join(path, "below")):
+        code, out = run("--data-dir", data_dir)
+        check(code == 1, f"--data-dir {data_dir}: exit 1 expected, got {code}:\n{out}")
+        check("--data-dir" in out and data_dir in out,
+              f"--data-dir {data_dir}: the message names the option and the path:\n{out}")
+        check("Listening on" not in out, f"--data-dir {data_dir}: nothing is served:\n{out}")
+
+
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
@@ -186,6 +200,7 @@ def main():
         test_documented(root)
         test_bad_values(root)
         test_token_file(root)
+        test_data_dir_not_a_directory(root)
         test_limits_accepted(root)
         test_signals(root)
         test_crossed_settings(root)

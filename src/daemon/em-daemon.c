@@ -90,19 +90,37 @@ em_daemon_new (const EmDaemonConfig *config,
   return self;
 }
 
+/* @from_option: --data-dir chose it, so the message names that */
 static gboolean
-prepare_data_dir (const char *data_dir, GError **error)
+prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
 {
   g_autofree char *images = g_build_filename (data_dir, "images", NULL);
 
   /* startup only, before the loop serves anyone */
+  if (g_file_test (data_dir, G_FILE_TEST_EXISTS) &&
+      !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
+    {
+      if (from_option)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("--data-dir: “%s” is not a directory"), data_dir);
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("The data directory “%s” is not a directory; choose another "
+                       "with --data-dir"), data_dir);
+      return FALSE;
+    }
   if (g_mkdir_with_parents (images, 0750) != 0)
     {
       int saved_errno = errno;
 
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("Cannot create the data directory “%s”: %s"),
-                   images, g_strerror (saved_errno));
+      if (from_option)
+        g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                     _("--data-dir: cannot create “%s”: %s"),
+                     images, g_strerror (saved_errno));
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                     _("Cannot create the data directory “%s”: %s"),
+                     images, g_strerror (saved_errno));
       return FALSE;
     }
   return TRUE;
@@ -216,7 +234,8 @@ em_daemon_start_async (EmDaemon            *self,
       return;
     }
 
-  if (!prepare_data_dir (self->config.data_dir, &error))
+  if (!prepare_data_dir (self->config.data_dir,
+                         em_daemon_config_is_pinned (&self->config, "data-dir"), &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
