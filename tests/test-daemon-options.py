@@ -12,7 +12,7 @@ import tempfile
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desktop_daemon import Daemon  # noqa: E402
+from desktop_daemon import Daemon, wait_until  # noqa: E402
 
 DAEMON = os.environ["EM_DAEMON"]
 FAILED = []
@@ -144,6 +144,44 @@ def test_signals(root):
             check("Stopping" in out, f"{sig.name}: the stop is logged:\n{out}")
 
 
+def test_bus_lost(root):
+    # the bus going away takes the name with it: the service stops, and a
+    # service manager must see a failure, not a clean stop
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    log_path = os.path.join(root, "bus-lost.log")
+    daemon = None
+    try:
+        address = bus.stdout.readline().strip()
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen(
+                [DAEMON, "--bus", "session", "--http-port", "0",
+                 "--data-dir", os.path.join(root, "bus-lost")],
+                env=dict(env(), DBUS_SESSION_BUS_ADDRESS=address),
+                stdout=log, stderr=subprocess.STDOUT)
+
+        def output():
+            with open(log_path) as f:
+                return f.read()
+
+        wait_until(lambda: "ready" in output() or daemon.poll() is not None,
+                   what="the bus name")
+        bus.terminate()
+        bus.wait(timeout=5)
+        try:
+            code = daemon.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            code = None
+        out = output()
+        check(code not in (None, 0), f"bus lost: a failure status expected, got {code}:\n{out}")
+        check("Lost the D-Bus name" in out, f"bus lost: the reason is logged:\n{out}")
+    finally:
+        for process in (daemon, bus):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_crossed_settings(root):
     # the schema cannot refuse a lower limit past the upper one; the service does
     config_home = os.path.join(root, "config")
@@ -204,6 +242,7 @@ def main():
         test_limits_accepted(root)
         test_signals(root)
         test_crossed_settings(root)
+        test_bus_lost(root)
 
     if FAILED:
         print(f"{len(FAILED)} failed", file=sys.stderr)

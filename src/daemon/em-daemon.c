@@ -35,6 +35,8 @@ struct _EmDaemon
   EmRestServer    *rest;
   EmDbusService   *dbus;
   gboolean         stopping;
+  /* it stopped on its own because it could no longer serve */
+  gboolean         failed;
   gboolean         clients_closed;
   gint64           stop_deadline;
 };
@@ -210,7 +212,10 @@ dbus_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 name_lost_cb (EmDbusService *dbus, EmDaemon *self)
 {
+  /* clients can no longer reach it: a service manager must see a failure
+   * and may restart it */
   g_warning (_("Lost the D-Bus name %s; stopping"), EM_APP_ID);
+  self->failed = TRUE;
   em_daemon_stop (self);
 }
 
@@ -353,6 +358,13 @@ em_daemon_stop (EmDaemon *self)
     em_engine_manager_shutdown (self->manager);
   g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_POLL_MS, wait_idle_cb,
                       g_object_ref (self), g_object_unref);
+}
+
+gboolean
+em_daemon_get_failed (EmDaemon *self)
+{
+  g_return_val_if_fail (EM_IS_DAEMON (self), FALSE);
+  return self->failed;
 }
 
 EmEngineManager *

@@ -25,6 +25,9 @@ gboolean  em_daemon_start_finish (EmDaemon            *self,
                                   GError             **error);
 /* cancels work, closes clients; emits `stopped` once everything has wound down */
 void      em_daemon_stop         (EmDaemon            *self);
+/* whether it stopped on its own because it could no longer serve (the bus
+ * name was lost), having logged why */
+gboolean  em_daemon_get_failed   (EmDaemon            *self);
 /* (nullable): the engine, once started */
 EmEngineManager *em_daemon_get_engine (EmDaemon *self);
 

@@ -98,6 +98,8 @@ signal_cb (gpointer user_data)
 static void
 stopped_cb (EmDaemon *daemon, Context *ctx)
 {
+  if (em_daemon_get_failed (daemon))
+    ctx->exit_status = 1;
   g_main_loop_quit (ctx->loop);
 }
 
