@@ -57,6 +57,12 @@ def test_bad_values(root):
         (["--http-port", "abc"], "--http-port"),
         (["--http-port", "99999999999"], "--http-port"),
         (["--http-port", ""], "--http-port"),
+        # no value stands for "not given"
+        (["--http-port", "-2147483648"], "--http-port"),
+        (["--max-pending", "-2147483648"], "--max-pending"),
+        # decimal only: GOption's own integers took 0x10 as 16
+        (["--camera-width", "0x10"], "--camera-width"),
+        (["--keep-finished", "99999999999999999999999"], "--keep-finished"),
         (["--camera-width", "0"], "--camera-width"),
         (["--camera-width", "-3"], "--camera-width"),
         (["--camera-height", "16385"], "--camera-height"),

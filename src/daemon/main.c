@@ -4,6 +4,7 @@
 
 #include <locale.h>
 #include <signal.h>
+#include <string.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -30,24 +31,89 @@ pin (GPtrArray *pinned, const char *key)
   g_ptr_array_add (pinned, g_strdup (key));
 }
 
-/* what an integer option holds when it was not given: no option accepts it */
-#define UNSET G_MININT
+/* the integer options, each with the schema's range where its key has one;
+ * whether one was given is tracked apart from its value, so no value stands
+ * for "not given" and escapes the range check */
+enum {
+  OPT_HTTP_PORT,
+  OPT_CAMERA_WIDTH,
+  OPT_CAMERA_HEIGHT,
+  OPT_RETENTION_MAX_TASKS,
+  OPT_RETENTION_MAX_AGE,
+  OPT_MAX_CONCURRENT,
+  OPT_MAX_PENDING,
+  OPT_KEEP_FINISHED,
+  OPT_FINISHED_CACHE_SIZE,
+  OPT_WS_MAX_CLIENTS,
+  OPT_MAX_HEADER_SIZE,
+  OPT_IDLE_TIMEOUT,
+  OPT_DBUS_MAX_CALLS_PER_SENDER,
+  N_INT_OPTIONS
+};
 
-/* @max of G_MAXINT: no upper bound */
-static gboolean
-check_range (const char *option, int value, int min, int max)
+typedef struct {
+  const char *name;
+  int         min;
+  int         max;  /* G_MAXINT: no upper bound */
+  gboolean    given;
+  int         value;
+} IntOption;
+
+static void
+set_range_error (const IntOption *option, const char *text, gboolean below, GError **error)
 {
-  g_autofree char *message = NULL;
-
-  if (value == UNSET || (value >= min && value <= max))
-    return TRUE;
-  if (max == G_MAXINT)
-    message = g_strdup_printf (_("--%s must be at least %d, not %d"), option, min, value);
+  if (option->max == G_MAXINT && below)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 _("--%s must be at least %d, not %s"), option->name, option->min, text);
   else
-    message = g_strdup_printf (_("--%s must be between %d and %d, not %d"),
-                               option, min, max, value);
-  g_printerr ("engine-manager: %s\n", message);
-  return FALSE;
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 _("--%s must be between %d and %d, not %s"),
+                 option->name, option->min, option->max, text);
+}
+
+/* an optional minus and decimal digits, nothing else */
+static gboolean
+is_whole_number (const char *text)
+{
+  const char *digits = *text == '-' ? text + 1 : text;
+
+  return *digits != '\0' && strspn (digits, "0123456789") == strlen (digits);
+}
+
+/* in decimal, as the REST API and enginectl read numbers: GOption's own
+ * integers take 010 as 8 and 0x10 as 16 */
+static gboolean
+int_option_cb (const char  *option_name,
+               const char  *text,
+               gpointer     user_data,
+               GError     **error)
+{
+  IntOption *options = user_data;
+  IntOption *option = NULL;
+  gint64 value;
+
+  for (guint i = 0; i < N_INT_OPTIONS; i++)
+    if (g_str_equal (option_name + strlen ("--"), options[i].name))
+      option = &options[i];
+  g_assert (option != NULL);
+
+  if (!is_whole_number (text))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--%s takes a whole number, not “%s”"), option->name, text);
+      return FALSE;
+    }
+  /* digits past 64 bits are a number too, just out of range */
+  if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &value, NULL))
+    value = *text == '-' ? G_MININT64 : G_MAXINT64;
+  if (value < option->min || value > option->max)
+    {
+      set_range_error (option, text, value < option->min, error);
+      return FALSE;
+    }
+  option->value = (int) value;
+  option->given = TRUE;
+  return TRUE;
 }
 
 static gboolean
@@ -64,9 +130,9 @@ check_not_empty (const char *option, const char *value)
 
 /* the server's own default when not given */
 static int
-or_default (int value)
+or_default (const IntOption *option)
 {
-  return value != UNSET ? value : -1;
+  return option->given ? option->value : -1;
 }
 
 static gboolean
@@ -124,6 +190,7 @@ main (int argc, char **argv)
 {
   g_auto(EmDaemonConfig) config = { 0, };
   g_autoptr(GOptionContext) option_context = NULL;
+  GOptionGroup *main_group;
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(EmDaemon) daemon = NULL;
@@ -136,23 +203,25 @@ main (int argc, char **argv)
   g_autoptr(GPtrArray) pinned = g_ptr_array_new_null_terminated (8, g_free, TRUE);
   const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
   g_autofree char *bus = NULL;
-  int http_port = UNSET;
-  int camera_width = UNSET;
-  int camera_height = UNSET;
-  int retention_max_tasks = UNSET;
-  int retention_max_age = UNSET;
-  int max_concurrent = UNSET;
   gboolean insecure = FALSE;
   g_autofree char *tls_certificate = NULL;
   g_autofree char *tls_key = NULL;
   g_auto(GStrv) cors_origins = NULL;
-  int max_pending = UNSET;
-  int keep_finished = UNSET;
-  int finished_cache_size = UNSET;
-  int ws_max_clients = UNSET;
-  int max_header_size = UNSET;
-  int idle_timeout = UNSET;
-  int dbus_max_calls_per_sender = UNSET;
+  IntOption ints[N_INT_OPTIONS] = {
+    [OPT_HTTP_PORT] = { "http-port", 0, 65535 },
+    [OPT_CAMERA_WIDTH] = { "camera-width", 16, 16384 },
+    [OPT_CAMERA_HEIGHT] = { "camera-height", 16, 16384 },
+    [OPT_RETENTION_MAX_TASKS] = { "retention-max-tasks", 0, G_MAXINT },
+    [OPT_RETENTION_MAX_AGE] = { "retention-max-age", 0, G_MAXINT },
+    [OPT_MAX_CONCURRENT] = { "max-concurrent", 0, 1024 },
+    [OPT_MAX_PENDING] = { "max-pending", 0, G_MAXINT },
+    [OPT_KEEP_FINISHED] = { "keep-finished", 0, G_MAXINT },
+    [OPT_FINISHED_CACHE_SIZE] = { "finished-cache-size", 1, G_MAXINT },
+    [OPT_WS_MAX_CLIENTS] = { "ws-max-clients", 1, G_MAXINT },
+    [OPT_MAX_HEADER_SIZE] = { "max-header-size", 0, G_MAXINT },
+    [OPT_IDLE_TIMEOUT] = { "idle-timeout", 0, G_MAXINT },
+    [OPT_DBUS_MAX_CALLS_PER_SENDER] = { "dbus-max-calls-per-sender", 1, G_MAXINT },
+  };
   gboolean no_http = FALSE;
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
@@ -161,7 +230,7 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
       N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
-    { "http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+    { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Port of the REST server; 0 picks a free port (default 8000)"), N_("PORT") },
     { "no-http", 0, 0, G_OPTION_ARG_NONE, &no_http,
       N_("Do not serve REST and WebSocket"), NULL },
@@ -171,13 +240,13 @@ main (int argc, char **argv)
       N_("Where tasks and captured images are kept (default $XDG_DATA_HOME/engine-manager)"), N_("DIR") },
     { "camera-pipeline", 0, 0, G_OPTION_ARG_STRING, &camera_pipeline,
       N_("GStreamer source description of the camera, e.g. “v4l2src device=/dev/video0”"), N_("DESC") },
-    { "camera-width", 0, 0, G_OPTION_ARG_INT, &camera_width,
+    { "camera-width", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Width of captured images in pixels (default 640)"), N_("PIXELS") },
-    { "camera-height", 0, 0, G_OPTION_ARG_INT, &camera_height,
+    { "camera-height", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Height of captured images in pixels (default 480)"), N_("PIXELS") },
-    { "retention-max-tasks", 0, 0, G_OPTION_ARG_INT, &retention_max_tasks,
+    { "retention-max-tasks", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Keep at most N tasks in the history; older finished ones are pruned (default 0: no limit)"), N_("N") },
-    { "retention-max-age", 0, 0, G_OPTION_ARG_INT, &retention_max_age,
+    { "retention-max-age", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Prune finished tasks older than DAYS days from the history (default 0: no limit)"), N_("DAYS") },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
       N_("Serve REST on a non-loopback address without a token"), NULL },
@@ -187,23 +256,23 @@ main (int argc, char **argv)
       N_("PEM private key of --tls-certificate"), N_("FILE") },
     { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
       N_("An origin (e.g. https://lab.example.org) whose web pages may use the REST API; repeatable"), N_("ORIGIN") },
-    { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
+    { "max-pending", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Pending tasks beyond which submissions are refused (REST 429, D-Bus Unavailable); 0: no limit (default 100000)"), N_("N") },
-    { "keep-finished", 0, 0, G_OPTION_ARG_INT, &keep_finished,
+    { "keep-finished", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks kept whole in memory for quick answers; the rest are read from the task database (default 1000)"), N_("N") },
-    { "finished-cache-size", 0, 0, G_OPTION_ARG_INT, &finished_cache_size,
+    { "finished-cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks whose final status stays in memory for depends_on; older ones are read from the task database (default 100000)"), N_("N") },
-    { "ws-max-clients", 0, 0, G_OPTION_ARG_INT, &ws_max_clients,
+    { "ws-max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("WebSocket clients served at once (default 4096)"), N_("N") },
-    { "max-header-size", 0, 0, G_OPTION_ARG_INT, &max_header_size,
+    { "max-header-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Bytes of request headers beyond which a request gets 431 (default 16384)"), N_("BYTES") },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
+    { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Seconds an HTTP connection may stay silent before it is closed; 0: never (default 60)"), N_("SECONDS") },
-    { "max-concurrent", 0, 0, G_OPTION_ARG_INT, &max_concurrent,
+    { "max-concurrent", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("How many tasks may run at once; 0: no limit (default 4)"), N_("N") },
     { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
-    { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_INT, &dbus_max_calls_per_sender,
+    { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("D-Bus method calls one client may have waiting for a reply; more get Unavailable (default 64)"), N_("N") },
     /* hidden: it gives up the durable record, which no lab should want */
     { "in-memory", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &in_memory,
@@ -225,7 +294,11 @@ main (int argc, char **argv)
   option_context = g_option_context_new (NULL);
   g_option_context_set_summary (option_context,
                                 _("Schedules and runs microscope operations as tasks."));
-  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  /* the group's data is what int_option_cb fills in */
+  main_group = g_option_group_new (NULL, NULL, NULL, ints, NULL);
+  g_option_group_add_entries (main_group, entries);
+  g_option_group_set_translation_domain (main_group, GETTEXT_PACKAGE);
+  g_option_context_set_main_group (option_context, main_group);
   g_option_context_add_group (option_context, gst_init_get_option_group ());
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
     {
@@ -239,22 +312,9 @@ main (int argc, char **argv)
       return 0;
     }
 
-  /* the schema's ranges where a key has one; a bad value is refused, never
-   * replaced by a default */
-  if (!check_range ("http-port", http_port, 0, 65535) ||
-      !check_range ("camera-width", camera_width, 16, 16384) ||
-      !check_range ("camera-height", camera_height, 16, 16384) ||
-      !check_range ("max-concurrent", max_concurrent, 0, 1024) ||
-      !check_range ("retention-max-tasks", retention_max_tasks, 0, G_MAXINT) ||
-      !check_range ("retention-max-age", retention_max_age, 0, G_MAXINT) ||
-      !check_range ("max-pending", max_pending, 0, G_MAXINT) ||
-      !check_range ("keep-finished", keep_finished, 0, G_MAXINT) ||
-      !check_range ("finished-cache-size", finished_cache_size, 1, G_MAXINT) ||
-      !check_range ("ws-max-clients", ws_max_clients, 1, G_MAXINT) ||
-      !check_range ("max-header-size", max_header_size, 0, G_MAXINT) ||
-      !check_range ("idle-timeout", idle_timeout, 0, G_MAXINT) ||
-      !check_range ("dbus-max-calls-per-sender", dbus_max_calls_per_sender, 1, G_MAXINT) ||
-      !check_not_empty ("http-address", http_address) ||
+  /* as with the integers, checked as they were read: a bad value is
+   * refused, never replaced by a default */
+  if (!check_not_empty ("http-address", http_address) ||
       !check_not_empty ("data-dir", data_dir) ||
       !check_not_empty ("camera-pipeline", camera_pipeline))
     return 2;
@@ -271,9 +331,9 @@ main (int argc, char **argv)
       replace_str (&config.http_address, http_address);
       pin (pinned, "http-address");
     }
-  if (http_port != UNSET)
+  if (ints[OPT_HTTP_PORT].given)
     {
-      config.http_port = http_port;
+      config.http_port = ints[OPT_HTTP_PORT].value;
       pin (pinned, "http-port");
     }
   if (no_http)
@@ -297,40 +357,40 @@ main (int argc, char **argv)
       replace_str (&config.camera_pipeline, camera_pipeline);
       pin (pinned, "camera-pipeline");
     }
-  if (camera_width != UNSET)
+  if (ints[OPT_CAMERA_WIDTH].given)
     {
-      config.camera_width = camera_width;
+      config.camera_width = ints[OPT_CAMERA_WIDTH].value;
       pin (pinned, "camera-width");
     }
-  if (camera_height != UNSET)
+  if (ints[OPT_CAMERA_HEIGHT].given)
     {
-      config.camera_height = camera_height;
+      config.camera_height = ints[OPT_CAMERA_HEIGHT].value;
       pin (pinned, "camera-height");
     }
   config.insecure = insecure;
   replace_str (&config.tls_certificate, tls_certificate);
   replace_str (&config.tls_key, tls_key);
   config.cors_origins = g_steal_pointer (&cors_origins);
-  config.max_pending = or_default (max_pending);
-  config.keep_finished = or_default (keep_finished);
-  config.finished_cache_size = or_default (finished_cache_size);
-  config.ws_max_clients = or_default (ws_max_clients);
-  config.max_header_size = or_default (max_header_size);
-  config.idle_timeout = or_default (idle_timeout);
-  config.dbus_max_calls_per_sender = or_default (dbus_max_calls_per_sender);
-  if (max_concurrent != UNSET)
+  config.max_pending = or_default (&ints[OPT_MAX_PENDING]);
+  config.keep_finished = or_default (&ints[OPT_KEEP_FINISHED]);
+  config.finished_cache_size = or_default (&ints[OPT_FINISHED_CACHE_SIZE]);
+  config.ws_max_clients = or_default (&ints[OPT_WS_MAX_CLIENTS]);
+  config.max_header_size = or_default (&ints[OPT_MAX_HEADER_SIZE]);
+  config.idle_timeout = or_default (&ints[OPT_IDLE_TIMEOUT]);
+  config.dbus_max_calls_per_sender = or_default (&ints[OPT_DBUS_MAX_CALLS_PER_SENDER]);
+  if (ints[OPT_MAX_CONCURRENT].given)
     {
-      config.max_concurrent = max_concurrent;
+      config.max_concurrent = ints[OPT_MAX_CONCURRENT].value;
       pin (pinned, "max-concurrent");
     }
-  if (retention_max_tasks != UNSET)
+  if (ints[OPT_RETENTION_MAX_TASKS].given)
     {
-      config.retention_max_tasks = retention_max_tasks;
+      config.retention_max_tasks = ints[OPT_RETENTION_MAX_TASKS].value;
       pin (pinned, "retention-max-tasks");
     }
-  if (retention_max_age != UNSET)
+  if (ints[OPT_RETENTION_MAX_AGE].given)
     {
-      config.retention_max_age_days = retention_max_age;
+      config.retention_max_age_days = ints[OPT_RETENTION_MAX_AGE].value;
       pin (pinned, "retention-max-age-days");
     }
   if (bus != NULL && !parse_bus (bus, &config.bus, &error))
