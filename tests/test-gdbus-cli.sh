@@ -154,6 +154,14 @@ expect 0 "--help COMMAND" "$ENGINECTL" --help wait
 contains "$out" "enginectl wait" "--help COMMAND is that command's help"
 expect 2 "--help with an unknown command" "$ENGINECTL" --help frobnicate
 contains "$err" "frobnicate" "--help names the unknown command"
+# a command that takes one argument names the one too many
+for command in get cancel wait batch; do
+  status=2; [ "$command" = wait ] && status=3
+  expect "$status" "$command with two arguments" "$ENGINECTL" "$command" first second
+  contains "$err" "“second”" "$command names the extra argument"
+done
+expect 2 "get with no argument" "$ENGINECTL" get
+contains "$err" "exactly one task ID" "get says what it wants"
 
 echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50

@@ -113,11 +113,8 @@ em_ctl_batch (int argc, char **argv)
       "   {\"name\": \"snap\", \"action\": \"capture_image\", \"depends_on\": [\"#0\"]}]"));
   if (!em_ctl_parse_options (context, "batch", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
-  if (argc != 2)
-    {
-      em_ctl_usage_error ("batch", _("exactly one FILE (or “-”) is required"));
-      return EM_CTL_EXIT_USAGE;
-    }
+  if (!em_ctl_one_argument ("batch", argc, argv, _("exactly one FILE (or “-”) is required")))
+    return EM_CTL_EXIT_USAGE;
 
   tasks = load_batch (argv[1], &error);
   if (tasks == NULL)

@@ -45,6 +45,27 @@ em_ctl_usage_error (const char *command,
 }
 
 gboolean
+em_ctl_one_argument (const char  *command,
+                     int          argc,
+                     char       **argv,
+                     const char  *missing)
+{
+  /* the extra one by name: "get A B" may be a pasted line, or a second id
+   * meant for a second call */
+  if (argc > 2)
+    {
+      em_ctl_usage_error (command, _("unexpected argument “%s”"), argv[2]);
+      return FALSE;
+    }
+  if (argc < 2)
+    {
+      em_ctl_usage_error (command, "%s", missing);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 em_ctl_option_once (const char  *flag,
                     GStrv        values,
                     const char **out_value,

@@ -458,11 +458,8 @@ em_ctl_get (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!em_ctl_parse_options (context, "get", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
-  if (argc != 2)
-    {
-      em_ctl_usage_error ("get", _("exactly one task ID is required"));
-      return EM_CTL_EXIT_USAGE;
-    }
+  if (!em_ctl_one_argument ("get", argc, argv, _("exactly one task ID is required")))
+    return EM_CTL_EXIT_USAGE;
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
@@ -495,11 +492,8 @@ em_ctl_cancel (int argc, char **argv)
 
   if (!em_ctl_parse_options (context, "cancel", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
-  if (argc != 2)
-    {
-      em_ctl_usage_error ("cancel", _("exactly one task ID is required"));
-      return EM_CTL_EXIT_USAGE;
-    }
+  if (!em_ctl_one_argument ("cancel", argc, argv, _("exactly one task ID is required")))
+    return EM_CTL_EXIT_USAGE;
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||

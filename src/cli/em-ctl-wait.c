@@ -165,11 +165,8 @@ em_ctl_wait (int argc, char **argv)
       "3 unknown task, service error, bad usage or interrupted."));
   if (!em_ctl_parse_options (context, "wait", &argc, &argv))
     return WAIT_ERROR;
-  if (argc != 2)
-    {
-      em_ctl_usage_error ("wait", _("exactly one task ID is required"));
-      return WAIT_ERROR;
-    }
+  if (!em_ctl_one_argument ("wait", argc, argv, _("exactly one task ID is required")))
+    return WAIT_ERROR;
 
   loop = g_main_loop_new (NULL, FALSE);
   wait.loop = loop;

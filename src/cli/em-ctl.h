@@ -47,6 +47,12 @@ gboolean        em_ctl_parse_options      (GOptionContext *context,
 void            em_ctl_usage_error        (const char     *command,
                                            const char     *format,
                                            ...) G_GNUC_PRINTF (2, 3);
+/* whether the positional arguments left in @argv are exactly one; if not,
+ * prints a usage error: @missing when there is none, else the extra one */
+gboolean        em_ctl_one_argument       (const char     *command,
+                                           int             argc,
+                                           char          **argv,
+                                           const char     *missing);
 /* the value of an option that takes one, gathered as G_OPTION_ARG_STRING_ARRAY
  * so that a second one is a usage error, not the value; %NULL when absent */
 gboolean        em_ctl_option_once        (const char     *flag,
