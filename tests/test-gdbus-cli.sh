@@ -614,15 +614,23 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl help wa" "wait watch "
   offers "enginectl help wait " ""
   # task ids from the service that runs
-  offers "enginectl get ${quick:0:20}" "$quick "
   active=$("$ENGINECTL" schedule wait --name active duration=60000)
+  offers "enginectl get ${active:0:20}" "$active "
   offers "enginectl cancel ${active:0:20}" "$active "
   offers "enginectl wait ${active:0:20}" "$active "
   # a finished task cannot be cancelled or waited for any more
   offers "enginectl cancel ${long:0:20}" ""
   offers "enginectl wait ${quick:0:20}" ""
   "$ENGINECTL" cancel "$active" >/dev/null
-  offers "enginectl schedule wait --depends-on=${quick:0:20}" "$quick "
+  offers "enginectl schedule wait --depends-on=${active:0:20}" "$active "
+  # only the 100 tasks created last are offered: the history may be long
+  items=$(for ((n = 0; n < 100; n++)); do printf '{"name": "recent", "action": "wait", "parameters": {"duration": 0}},'; done)
+  recent=$(echo "[${items%,}]" | "$ENGINECTL" batch - | tail -n 1)
+  "$ENGINECTL" wait "$recent" >/dev/null
+  offers "enginectl get ${recent:0:20}" "$recent "
+  offers "enginectl get ${quick:0:20}" ""
+  offers "enginectl schedule wait --depends-on=${recent:0:20}" "$recent "
+  offers "enginectl schedule wait --depends-on=${quick:0:20}" ""
 else
   echo "# skipped: no bash-completion"
 fi
