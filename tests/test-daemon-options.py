@@ -82,6 +82,8 @@ def test_bad_values(root):
         (["--http-address", ""], "--http-address"),
         (["--camera-pipeline", ""], "--camera-pipeline"),
         (["--bus", "system"], "--bus"),
+        # it takes no arguments: a stray word is no option to be ignored
+        (["http-port", "8080"], "“http-port”"),
         # nothing would reach it
         (["--no-http"], "--no-http"),
     ]

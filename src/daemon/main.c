@@ -306,6 +306,15 @@ main (int argc, char **argv)
       return 2;
     }
 
+  /* it takes none: a stray word is most likely a mistyped option */
+  if (argc > 1)
+    {
+      g_autofree char *message = g_strdup_printf (_("unexpected argument “%s”"), argv[1]);
+
+      g_printerr ("engine-manager: %s\n", message);
+      return 2;
+    }
+
   if (version)
     {
       g_print ("engine-manager %s\n", PACKAGE_VERSION);
