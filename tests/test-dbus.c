@@ -1862,6 +1862,88 @@ test_sender_limit (void)
   start_daemon ();
 }
 
+/* @method at @path without waiting for the reply */
+static void
+call_async (const char *path,
+            const char *interface,
+            const char *method,
+            GVariant   *parameters,
+            Replies    *replies)
+{
+  g_dbus_connection_call (fixture.connection, BUS_NAME, path, interface, method, parameters,
+                          NULL, G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS, NULL, reply_cb, replies);
+}
+
+/* the calls of a burst; with a budget of one, some are refused while the
+ * first waits for the journal */
+static void
+assert_counted (const char *method,
+                Replies    *replies)
+{
+  EM_TEST_WAIT_UNTIL (replies->replies == LIMIT_CALLS, 6 * TIMEOUT_MS);
+  if (replies->refused == 0)
+    g_error ("%s: no call of %u was counted in flight (%u answered)", method, LIMIT_CALLS,
+             replies->ok);
+  g_assert_nonnull (strstr (replies->refusal, "(limit 1)"));
+  g_assert_cmpuint (replies->ok, >=, 1);
+  g_assert_cmpuint (replies->ok + replies->refused, ==, LIMIT_CALLS);
+  EM_TEST_WAIT_UNTIL (senders_in_flight () == 0, TIMEOUT_MS);
+  g_free (replies->refusal);
+}
+
+/* every call whose reply waits for the journal counts against its sender,
+ * not ScheduleTask's alone */
+static void
+test_sender_limit_recorded (void)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  Replies pause = { 0, }, resume = { 0, }, cancel = { 0, }, object_cancel = { 0, };
+
+  stop_daemon (SIGTERM);
+  fixture.max_calls = "1";
+  start_daemon ();
+
+  for (guint i = 0; i < LIMIT_CALLS; i++)
+    call_async (MANAGER_PATH, MANAGER_IFACE, "Pause", NULL, &pause);
+  assert_counted ("Pause", &pause);
+  for (guint i = 0; i < LIMIT_CALLS; i++)
+    call_async (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, &resume);
+  assert_counted ("Resume", &resume);
+
+  /* tasks that stay pending, each cancelled once, so every cancellation is
+   * written to the journal */
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Pause", NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2 * LIMIT_CALLS; i++)
+    {
+      char *path = NULL;
+
+      g_ptr_array_add (ids, schedule ("cancelled", "wait", "{'duration': <0>}", &path));
+      g_ptr_array_add (paths, path);
+    }
+  for (guint i = 0; i < LIMIT_CALLS; i++)
+    call_async (MANAGER_PATH, MANAGER_IFACE, "CancelTask",
+                g_variant_new ("(s)", (char *) ids->pdata[i]), &cancel);
+  assert_counted ("CancelTask", &cancel);
+  for (guint i = LIMIT_CALLS; i < 2 * LIMIT_CALLS; i++)
+    call_async (paths->pdata[i], TASK_IFACE, "Cancel", NULL, &object_cancel);
+  assert_counted ("Task1.Cancel", &object_cancel);
+
+  /* the queue's state outlives a restart: the tasks left run, and the next
+   * tests find it running */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, NULL, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (nothing_unfinished (), 6 * TIMEOUT_MS);
+
+  stop_daemon (SIGTERM);
+  fixture.max_calls = NULL;
+  start_daemon ();
+}
+
 #define VANISHING_CALLS 30
 
 /* tasks called @name that the service holds, created since @since */
@@ -2054,6 +2136,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/history/restart", test_history_restart);
   g_test_add_func ("/dbus/limits/calls-per-sender", test_sender_limit);
   g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);
+  g_test_add_func ("/dbus/limits/recorded-calls", test_sender_limit_recorded);
   g_test_add_func ("/dbus/stop/calls-in-flight", test_stop_with_calls_in_flight);
   g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
   g_test_add_func ("/dbus/startup/no-bus", test_no_bus);

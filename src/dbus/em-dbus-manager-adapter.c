@@ -80,13 +80,16 @@ handle_cancel_task_cb (EmDBusEngineManager1  *iface,
 {
   g_autoptr(GError) error = NULL;
 
+  /* every answer waits: for the journal, or for the task database */
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (em_dbus_cancel_task (self->manager, id, invocation, self->cancellable, &error))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
     em_dbus_return_error (invocation, error);
   /* a task that finished long ago is in the task database only: a conflict,
    * as for one still in memory, which the database tells off the loop */
-  else if (em_dbus_sender_limits_admit (self->limits, invocation))
+  else
     em_dbus_history_cancel_task (self->manager, iface, invocation, id, self->cancellable);
 
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -146,6 +149,8 @@ handle_pause_cb (EmDBusEngineManager1  *iface,
                  GDBusMethodInvocation *invocation,
                  EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_set_paused (self->manager, TRUE, invocation, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -155,6 +160,8 @@ handle_resume_cb (EmDBusEngineManager1  *iface,
                   GDBusMethodInvocation *invocation,
                   EmDbusManagerAdapter  *self)
 {
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   em_dbus_set_paused (self->manager, FALSE, invocation, self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -361,7 +368,8 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
 
   self = g_object_new (EM_TYPE_DBUS_MANAGER_ADAPTER, NULL);
   self->manager = g_object_ref (manager);
-  self->tasks = em_dbus_task_table_new (manager);
+  self->limits = em_dbus_sender_limits_new ();
+  self->tasks = em_dbus_task_table_new (manager, self->limits);
   self->iface = em_dbus_engine_manager1_skeleton_new ();
 
   actions = em_action_registry_get_names (em_engine_manager_get_registry (manager));
@@ -373,7 +381,6 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   sync_queue_properties (self);
   self->positions = em_dbus_device_positions_new (em_engine_manager_get_devices (manager),
                                                   self->iface);
-  self->limits = em_dbus_sender_limits_new ();
   g_signal_connect (self->limits, "notify::senders", G_CALLBACK (senders_notify_cb), self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 

@@ -18,6 +18,7 @@ struct _EmDbusTaskObject
 
   EmEngineManager *manager;
   EmTask *task;
+  EmDbusSenderLimits *limits;
   char *path;
   EmDBusObjectSkeleton *object;
   EmDBusTask1 *iface;
@@ -202,6 +203,9 @@ handle_cancel_cb (EmDBusTask1           *iface,
   g_autoptr(GError) error = NULL;
   const char *id = em_task_get_id (self->task);
 
+  /* its reply waits for the journal, as CancelTask's does */
+  if (!em_dbus_sender_limits_admit (self->limits, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (em_dbus_cancel_task (self->manager, id, invocation, NULL, &error))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   /* a finished task may leave the engine's memory while its object stays for
@@ -228,6 +232,7 @@ em_dbus_task_object_dispose (GObject *object)
   g_clear_object (&self->iface);
   g_clear_object (&self->object);
   g_clear_object (&self->task);
+  g_clear_object (&self->limits);
   g_clear_object (&self->manager);
 
   G_OBJECT_CLASS (em_dbus_task_object_parent_class)->dispose (object);
@@ -258,17 +263,20 @@ em_dbus_task_object_init (EmDbusTaskObject *self)
 }
 
 EmDbusTaskObject *
-em_dbus_task_object_new (EmEngineManager *manager,
-                         EmTask          *task)
+em_dbus_task_object_new (EmEngineManager    *manager,
+                         EmTask             *task,
+                         EmDbusSenderLimits *limits)
 {
   EmDbusTaskObject *self;
 
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (manager), NULL);
   g_return_val_if_fail (EM_IS_TASK (task), NULL);
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (limits), NULL);
 
   self = g_object_new (EM_TYPE_DBUS_TASK_OBJECT, NULL);
   self->manager = g_object_ref (manager);
   self->task = g_object_ref (task);
+  self->limits = g_object_ref (limits);
   self->path = em_dbus_task_path (em_task_get_id (task));
   self->object = em_dbus_object_skeleton_new (self->path);
   self->iface = em_dbus_task1_skeleton_new ();

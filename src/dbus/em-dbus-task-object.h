@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engine/em-engine-manager.h"
+#include "dbus/em-dbus-sender-limits.h"
 
 G_BEGIN_DECLS
 
@@ -8,9 +9,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (EmDbusTaskObject, em_dbus_task_object, EM, DBUS_TASK_OBJECT, GObject)
 
 /* the io.github.enginemanager.Task1 object of one task: mirrors the task's
- * fields into the generated skeleton as they change and serves Cancel() */
-EmDbusTaskObject    *em_dbus_task_object_new          (EmEngineManager  *manager,
-                                                       EmTask           *task);
+ * fields into the generated skeleton as they change and serves Cancel(),
+ * which counts against @limits until its reply */
+EmDbusTaskObject    *em_dbus_task_object_new          (EmEngineManager    *manager,
+                                                       EmTask             *task,
+                                                       EmDbusSenderLimits *limits);
 EmTask              *em_dbus_task_object_get_task     (EmDbusTaskObject *self);
 const char          *em_dbus_task_object_get_path     (EmDbusTaskObject *self);
 GDBusObjectSkeleton *em_dbus_task_object_get_skeleton (EmDbusTaskObject *self);

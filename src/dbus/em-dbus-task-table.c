@@ -10,6 +10,7 @@ struct _EmDbusTaskTable
   GObject parent_instance;
 
   EmEngineManager *manager;
+  EmDbusSenderLimits *limits;
   GDBusObjectManagerServer *server;
   GHashTable *objects; /* id → EmDbusTaskObject */
   /* ids of finished tasks in the order they expire: the grace period is the same
@@ -111,6 +112,7 @@ em_dbus_task_table_dispose (GObject *object)
     }
   g_clear_pointer (&self->objects, g_hash_table_unref);
   g_clear_object (&self->server);
+  g_clear_object (&self->limits);
   g_clear_object (&self->manager);
 
   G_OBJECT_CLASS (em_dbus_task_table_parent_class)->dispose (object);
@@ -131,14 +133,17 @@ em_dbus_task_table_init (EmDbusTaskTable *self)
 }
 
 EmDbusTaskTable *
-em_dbus_task_table_new (EmEngineManager *manager)
+em_dbus_task_table_new (EmEngineManager    *manager,
+                        EmDbusSenderLimits *limits)
 {
   EmDbusTaskTable *self;
 
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (manager), NULL);
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (limits), NULL);
 
   self = g_object_new (EM_TYPE_DBUS_TASK_TABLE, NULL);
   self->manager = g_object_ref (manager);
+  self->limits = g_object_ref (limits);
 
   return self;
 }
@@ -167,7 +172,7 @@ em_dbus_task_table_ensure (EmDbusTaskTable *self,
   object = g_hash_table_lookup (self->objects, em_task_get_id (task));
   if (object == NULL)
     {
-      object = em_dbus_task_object_new (self->manager, task);
+      object = em_dbus_task_object_new (self->manager, task, self->limits);
       g_hash_table_insert (self->objects, g_strdup (em_task_get_id (task)), object);
       g_dbus_object_manager_server_export (self->server,
                                            em_dbus_task_object_get_skeleton (object));

@@ -12,8 +12,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (EmDbusTaskTable, em_dbus_task_table, EM, DBUS_TASK_TABLE, GObject)
 
 /* the task objects under the ObjectManager at the manager path: exported when a
- * task is scheduled, unexported a grace period after it finished */
-EmDbusTaskTable  *em_dbus_task_table_new            (EmEngineManager *manager);
+ * task is scheduled, unexported a grace period after it finished; their
+ * Cancel() calls count against @limits */
+EmDbusTaskTable  *em_dbus_task_table_new            (EmEngineManager    *manager,
+                                                     EmDbusSenderLimits *limits);
 void              em_dbus_task_table_set_connection (EmDbusTaskTable *self,
                                                      GDBusConnection *connection);
 /* exports @task's object if it is not yet, and arms the grace timer once the
