@@ -200,6 +200,22 @@ emit_queue_event (EmDbusManagerAdapter *self,
     em_dbus_engine_manager1_emit_queue_resumed (self->iface);
 }
 
+/* the value the event captured, as on the WebSocket. A listener may have
+ * cancelled the task while the event went out: the Status that the later
+ * event brings waits for that event, so the bus keeps the events' order */
+static void
+emit_task_progress (EmDbusManagerAdapter *self,
+                    EmEvent              *event,
+                    EmDbusTaskObject     *object,
+                    EmTask               *task)
+{
+  gdouble progress = em_event_get_progress (event);
+
+  if (em_task_get_status (task) == EM_TASK_STATUS_RUNNING)
+    em_dbus_task_object_flush (object, progress);
+  em_dbus_engine_manager1_emit_task_progress (self->iface, em_task_get_id (task), progress);
+}
+
 static void
 emit_task_event (EmDbusManagerAdapter *self,
                  EmEvent              *event,
@@ -208,9 +224,15 @@ emit_task_event (EmDbusManagerAdapter *self,
   const char *id = em_task_get_id (task);
   EmDbusTaskObject *object = em_dbus_task_table_ensure (self->tasks, task);
 
+  if (em_event_get_event_type (event) == EM_EVENT_TASK_PROGRESS)
+    {
+      emit_task_progress (self, event, object, task);
+      return;
+    }
+
   /* PropertiesChanged of the task object go first, so a client reacting to a
    * lifecycle signal already reads the new Status */
-  em_dbus_task_object_flush (object);
+  em_dbus_task_object_flush (object, em_event_get_progress (event));
 
   switch (em_event_get_event_type (event))
     {
@@ -220,9 +242,6 @@ emit_task_event (EmDbusManagerAdapter *self,
       break;
     case EM_EVENT_TASK_STARTED:
       em_dbus_engine_manager1_emit_task_started (self->iface, id);
-      break;
-    case EM_EVENT_TASK_PROGRESS:
-      em_dbus_engine_manager1_emit_task_progress (self->iface, id, em_task_get_progress (task));
       break;
     case EM_EVENT_TASK_COMPLETED:
       emit_task_completed (self, task);

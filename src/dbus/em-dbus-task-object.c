@@ -323,11 +323,12 @@ em_dbus_task_object_get_skeleton (EmDbusTaskObject *self)
 }
 
 void
-em_dbus_task_object_flush (EmDbusTaskObject *self)
+em_dbus_task_object_flush (EmDbusTaskObject *self,
+                           gdouble           progress)
 {
   g_return_if_fail (EM_IS_DBUS_TASK_OBJECT (self));
 
-  sync_progress (self);
+  em_dbus_task1_set_progress (self->iface, progress);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 }
 

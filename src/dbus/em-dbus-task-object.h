@@ -18,11 +18,11 @@ EmTask              *em_dbus_task_object_get_task     (EmDbusTaskObject *self);
 const char          *em_dbus_task_object_get_path     (EmDbusTaskObject *self);
 GDBusObjectSkeleton *em_dbus_task_object_get_skeleton (EmDbusTaskObject *self);
 
-/* called for every event of the task: takes its progress (rate-limited by
- * the engine's events) and sends pending PropertiesChanged now, so they
- * precede the event's signal */
-void                 em_dbus_task_object_flush        (EmDbusTaskObject *self);
-
+/* called for every event of the task: sets Progress to what the event
+ * captured (rate-limited by the engine's events) and sends pending
+ * PropertiesChanged now, so they precede the event's signal */
+void                 em_dbus_task_object_flush        (EmDbusTaskObject *self,
+                                                       gdouble           progress);
 /* when the object is due to leave the bus (monotonic µs), or 0 while the task runs */
 gint64               em_dbus_task_object_get_expires_at (EmDbusTaskObject *self);
 void                 em_dbus_task_object_set_expires_at (EmDbusTaskObject *self,

@@ -110,6 +110,12 @@ em_event_get_task (EmEvent *self)
   return self->task;
 }
 
+gdouble
+em_event_get_progress (EmEvent *self)
+{
+  return self->progress;
+}
+
 guint
 em_event_get_attempt (EmEvent *self)
 {

@@ -45,6 +45,8 @@ EmEventType  em_event_get_event_type (EmEvent    *self);
 const char  *em_event_get_type_name  (EmEvent    *self);
 guint64      em_event_get_seq        (EmEvent    *self);
 EmTask      *em_event_get_task       (EmEvent    *self);
+/* the task's progress when the event happened */
+gdouble      em_event_get_progress   (EmEvent    *self);
 guint        em_event_get_attempt    (EmEvent    *self);
 const char  *em_event_get_error      (EmEvent    *self);
 GDateTime   *em_event_get_timestamp  (EmEvent    *self);

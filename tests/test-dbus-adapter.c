@@ -1,0 +1,193 @@
+#include "config.h"
+
+#include <gst/gst.h>
+
+#include "actions/em-builtin-actions.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-util.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-task-private.h"
+#include "engine/em-task-spec.h"
+#include "em-test-util.h"
+
+/* the D-Bus adapter in this process, on a private bus, so that a test can hook
+ * into the engine while an event goes out; a second connection listens */
+
+#define MANAGER_IFACE "io.github.enginemanager.EngineManager1"
+#define TIMEOUT_MS    10000
+
+typedef struct {
+  GTestDBus            *bus;
+  char                 *data_dir;
+  EmEngineManager      *manager;
+  EmDbusManagerAdapter *adapter;
+  GDBusConnection      *service;
+  GDBusConnection      *client;
+  GPtrArray            *trace;          /* what the client saw, one word each */
+  gdouble               event_progress; /* of the progress event the task was cancelled in */
+  gdouble               signal_progress;
+  gboolean              cancelled;
+} Fixture;
+
+static GDBusConnection *
+connect_bus (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection;
+
+  connection = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (fx->bus),
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  return connection;
+}
+
+static void
+signal_cb (GDBusConnection *connection,
+           const char      *sender,
+           const char      *path,
+           const char      *interface,
+           const char      *member,
+           GVariant        *parameters,
+           gpointer         user_data)
+{
+  Fixture *fx = user_data;
+
+  if (g_str_equal (member, "TaskProgress"))
+    {
+      g_variant_get (parameters, "(&sd)", NULL, &fx->signal_progress);
+      g_ptr_array_add (fx->trace, g_strdup (member));
+    }
+  else if (g_str_equal (member, "TaskCancelled"))
+    g_ptr_array_add (fx->trace, g_strdup (member));
+  else if (g_str_equal (member, "PropertiesChanged"))
+    {
+      g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
+      const char *status = NULL;
+
+      if (g_variant_lookup (changed, "Status", "&s", &status))
+        g_ptr_array_add (fx->trace, g_strdup_printf ("Status=%s", status));
+    }
+}
+
+/* a listener that cancels the task while its first progress event goes out
+ * past the middle of the move */
+static void
+cancel_on_progress_cb (EmEngineManager *manager,
+                       EmEvent         *event,
+                       Fixture         *fx)
+{
+  g_autoptr(GError) error = NULL;
+  EmTask *task = em_event_get_task (event);
+
+  if (fx->cancelled || em_event_get_event_type (event) != EM_EVENT_TASK_PROGRESS ||
+      em_event_get_progress (event) < 0.5)
+    return;
+  fx->cancelled = TRUE;
+  fx->event_progress = em_event_get_progress (event);
+  em_engine_manager_cancel_task (manager, em_task_get_id (task), &error);
+  g_assert_no_error (error);
+  /* what the task reports from now on is not what the event said */
+  em_task_set_progress (task, 0.0);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new ("videotestsrc is-live=true", 160, 120);
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autoptr(GError) error = NULL;
+
+  em_builtin_actions_register (registry);
+  fx->data_dir = em_test_mkdtemp ();
+  fx->manager = em_engine_manager_new (registry, devices, fx->data_dir);
+  fx->trace = g_ptr_array_new_with_free_func (g_free);
+
+  fx->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (fx->bus);
+  fx->service = connect_bus (fx);
+  fx->client = connect_bus (fx);
+  g_dbus_connection_signal_subscribe (fx->client, g_dbus_connection_get_unique_name (fx->service),
+                                      NULL, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                      signal_cb, fx, NULL);
+  /* before the adapter's handler, as any listener connected earlier */
+  g_signal_connect (fx->manager, "event", G_CALLBACK (cancel_on_progress_cb), fx);
+  fx->adapter = em_dbus_manager_adapter_new (fx->manager, NULL);
+  em_dbus_manager_adapter_export (fx->adapter, fx->service, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  em_dbus_manager_adapter_unexport (fx->adapter);
+  g_clear_object (&fx->adapter);
+  em_engine_manager_shutdown (fx->manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  g_clear_object (&fx->manager);
+  g_dbus_connection_close_sync (fx->client, NULL, NULL);
+  g_dbus_connection_close_sync (fx->service, NULL, NULL);
+  g_clear_object (&fx->client);
+  g_clear_object (&fx->service);
+  g_test_dbus_down (fx->bus);
+  g_clear_object (&fx->bus);
+  g_ptr_array_unref (fx->trace);
+  em_test_rmdir (fx->data_dir);
+  g_free (fx->data_dir);
+}
+
+static char *
+joined (GPtrArray *words)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) strv = NULL;
+
+  for (guint i = 0; i < words->len; i++)
+    g_strv_builder_add (builder, words->pdata[i]);
+  strv = g_strv_builder_end (builder);
+  return g_strjoinv (" ", strv);
+}
+
+/* the bus follows the events' order and values: the progress event's
+ * TaskProgress comes before the Status of the cancellation that a listener
+ * made while it went out, and says what the event said */
+static void
+test_progress_then_cancel (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(JsonNode) params = json_from_string ("{\"x\": 2000, \"speed\": 4000}", NULL);
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("move", "move_stage", json_node_get_object (params));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmTask) task = NULL;
+  g_autofree char *trace = NULL;
+
+  task = g_object_ref (em_engine_manager_schedule_task (fx->manager, spec, &error));
+  g_assert_no_error (error);
+
+  EM_TEST_WAIT_UNTIL (fx->trace->len > 0 &&
+                      g_str_equal (g_ptr_array_index (fx->trace, fx->trace->len - 1), "TaskCancelled"),
+                      TIMEOUT_MS);
+  g_assert_true (fx->cancelled);
+  trace = joined (fx->trace);
+  g_assert_true (g_str_has_suffix (trace, "TaskProgress Status=cancelled TaskCancelled"));
+  g_assert_cmpfloat (fx->signal_progress, ==, fx->event_progress);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/dbus/adapter/progress-then-cancel", Fixture, NULL, fixture_setup,
+              test_progress_then_cancel, fixture_teardown);
+
+  return g_test_run ();
+}
