@@ -94,8 +94,11 @@
     return headers;
   }
 
-  // a 401: show the form, and stop everything else until a token works
-  function askForToken (response) {
+  // a 401: show the form, and stop everything else until a token works. A
+  // refusal of a token the user has replaced since (a request still on its
+  // way when the next token was given) says nothing of the new one
+  function askForToken (response, sent) {
+    if (sent !== token) return;
     const wrong = /invalid_token/.test(response.headers.get('WWW-Authenticate') || '');
     if (wrong) storeToken(null);
     if (!locked) {
@@ -104,7 +107,12 @@
       $('token-panel').hidden = false;
       $('forget-token').hidden = true;
       setConnection('locked');
-      if (socket) socket.close();
+      if (socket) {
+        // its close event comes later, when a token may have opened the next
+        const closing = socket;
+        socket = null;
+        closing.close();
+      }
       $('token-input').focus();
     }
     if (wrong) setText('token-message', _('The token was not accepted.'));
@@ -124,13 +132,14 @@
   // --- HTTP
 
   async function api (method, path, body) {
+    const sent = token;
     const init = { method, headers: authorize({ Accept: 'application/json' }) };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
     const response = await fetch(path, init);
-    if (response.status === 401) askForToken(response);
+    if (response.status === 401) askForToken(response, sent);
     let data = null;
     const type = response.headers.get('Content-Type') || '';
     if (type.includes('json')) data = await response.json();
@@ -139,8 +148,9 @@
 
   // a file the page shows or offers, fetched with the token
   async function fetchFile (path) {
+    const sent = token;
     const response = await fetch(path, { headers: authorize({}) });
-    if (response.status === 401) askForToken(response);
+    if (response.status === 401) askForToken(response, sent);
     return response.ok ? response.blob() : null;
   }
 
@@ -444,15 +454,17 @@
     const search = query.toString();
     const url = scheme + '//' + location.host + '/ws' + (search ? '?' + search : '');
     let opened = false;
-    socket = new WebSocket(url);
-    socket.addEventListener('open', () => {
+    const current = new WebSocket(url);
+    socket = current;
+    current.addEventListener('open', () => {
       opened = true;
       reconnectDelay = 500;
       setConnection('live');
       // without a resumable stream the table is rebuilt from REST
       if (!resume) loadSnapshot();
     });
-    socket.addEventListener('message', (message) => {
+    current.addEventListener('message', (message) => {
+      if (socket !== current) return;
       let event;
       try {
         event = JSON.parse(message.data);
@@ -461,7 +473,9 @@
       }
       handleEvent(event);
     });
-    socket.addEventListener('close', () => {
+    current.addEventListener('close', () => {
+      // one the token form let go: the page has moved on
+      if (socket !== current) return;
       socket = null;
       // the token form brings it back
       if (locked) return;

@@ -3,7 +3,8 @@
 // cancel a long stage move from the page, pause and resume the queue, read the
 // page in German, and see no console error; then, against a service with a
 // token, give the token on the page and capture again. Leaves a screenshot in
-// the build tree (EM_SCREENSHOT_DIR).
+// the build tree (EM_SCREENSHOT_DIR). A failure names the page and the step
+// that waited and prints what the pages logged and each service's log.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,18 +25,47 @@ const TOKEN = 'dashboard-test-token';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 let passed = 0;
+// what is being waited for, which a failure names
+let where = 'starting';
+const services = []; // { label, log }
+const pageLog = [];
+
+function step (label) {
+  where = label;
+}
+
+// everything a page says, for a failure to show
+function watchPage (page, label) {
+  page.on('console', (message) => pageLog.push(`[${label}] console.${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => pageLog.push(`[${label}] page error: ${error.message}`));
+  page.on('websocket', (socket) => {
+    pageLog.push(`[${label}] WebSocket ${socket.url()}`);
+    socket.on('close', () => pageLog.push(`[${label}] WebSocket closed`));
+    socket.on('socketerror', (error) => pageLog.push(`[${label}] WebSocket error: ${error}`));
+  });
+  page.on('requestfailed', (request) =>
+    pageLog.push(`[${label}] request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
+}
+
+function report (error) {
+  console.error(`FAIL while waiting for: ${where}\n${error.message}`);
+  if (pageLog.length) console.error('--- what the pages logged\n' + pageLog.join('\n'));
+  for (const service of services) console.error(`--- log of ${service.label}\n${service.log()}`);
+}
 
 function check (condition, message) {
   if (!condition) throw new Error(message);
   passed++;
 }
 
-function startDaemon (dataDir, extraEnv = {}) {
-  const env = { ...process.env, ...extraEnv };
+function startDaemon (label, dataDir, extraEnv = {}) {
+  // the log then says when each WebSocket client comes and goes
+  const env = { G_MESSAGES_DEBUG: 'em-rest', ...process.env, ...extraEnv };
   delete env.LANGUAGE;
   const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', '0', '--data-dir', dataDir],
     { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
+  services.push({ label, log: () => log });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('engine-manager did not start:\n' + log)), TIMEOUT);
     const onData = (chunk) => {
@@ -61,7 +91,8 @@ function stopDaemon (daemon) {
   });
 }
 
-async function submit (page, action, name, fields) {
+async function submit (page, label, action, name, fields) {
+  step(`${label}: the ${action} form`);
   await page.selectOption('#action-select', action);
   const form = page.locator(`form.action-form[data-action="${action}"]`);
   await form.waitFor({ state: 'visible' });
@@ -70,13 +101,16 @@ async function submit (page, action, name, fields) {
     await form.locator(`[name="${field}"]`).fill(String(value));
   }
   await form.locator('button[type="submit"]').click();
+  step(`${label}: the form says "${name}" is scheduled`);
   await form.locator('.form-message.ok').waitFor({ timeout: TIMEOUT });
+  step(`${label}: the row of "${name}"`);
   const row = page.locator('#task-rows tr', { hasText: name }).first();
   await row.waitFor({ timeout: TIMEOUT });
   return row;
 }
 
-async function waitForImage (page, taskId) {
+async function waitForImage (page, label, taskId) {
+  step(`${label}: the image of task ${taskId}`);
   const image = page.locator(`#latest-image[data-task-id="${taskId}"]`);
   await image.waitFor({ state: 'visible' });
   await page.waitForFunction(() => {
@@ -86,15 +120,23 @@ async function waitForImage (page, taskId) {
   return image;
 }
 
+async function waitLive (page, label) {
+  step(`${label}: the connection badge says live`);
+  await page.locator('#connection[data-state="live"]').waitFor({ timeout: TIMEOUT });
+}
+
 // A service with a token: the page loads without it, asks for it, keeps it for
 // the tab, and sends it with every request, the image and the WebSocket too.
 async function checkToken () {
+  const label = 'token page';
   const tokenDir = mkdtempSync(join(tmpdir(), 'em-dashboard-token-'));
-  const service = await startDaemon(tokenDir, { ENGINE_MANAGER_TOKEN: TOKEN });
+  step('the service with a token starts');
+  const service = await startDaemon('the service with a token', tokenDir, { ENGINE_MANAGER_TOKEN: TOKEN });
   const context = await browser.newContext({ locale: 'en-US' });
   try {
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
     page.on('console', (message) => {
       // the refusals before the token is given, which the browser logs
       if (message.type() === 'error' && !/status of 401/.test(message.text())) {
@@ -103,49 +145,74 @@ async function checkToken () {
     });
     page.on('pageerror', (error) => problems.push(`page error (token): ${error.message}`));
 
+    step(`${label}: GET /`);
     const response = await page.goto(service.url + '/');
     check(response.status() === 200, `GET / of a service with a token answered ${response.status()}`);
+    step(`${label}: the token form shows`);
     await page.locator('#token-form').waitFor({ state: 'visible' });
     check(await page.locator('#connection').getAttribute('data-state') === 'locked', 'the badge asks for the token');
 
+    // one refusal of the wrong token comes late, after the right one is given
+    let releaseLate;
+    const late = new Promise((resolve) => { releaseLate = resolve; });
+    await page.route('**/queue', async (route) => {
+      if (route.request().headers().authorization === 'Bearer not-the-token') await late;
+      await route.continue();
+    });
     await page.fill('#token-input', 'not-the-token');
     await page.locator('#token-form button[type="submit"]').click();
+    step(`${label}: a wrong token is refused`);
     await page.locator('#token-message', { hasText: 'not accepted' }).waitFor();
     check(await page.locator('#token-form').isVisible(), 'a wrong token is asked for again');
 
     await page.fill('#token-input', TOKEN);
     await page.locator('#token-form button[type="submit"]').click();
-    await page.locator('#connection[data-state="live"]').waitFor();
-    check(await page.locator('#token-form').isHidden(), 'the form goes once the token works');
-    const row = await submit(page, 'capture_image', 'snap with a token', { exposure: 5 });
+    await waitLive(page, `${label}, with the right token`);
+    step(`${label}: the late refusal of the wrong token`);
+    const lateRefusal = page.waitForResponse((r) => r.url().endsWith('/queue') && r.status() === 401);
+    releaseLate();
+    await lateRefusal;
+    await page.unroute('**/queue');
+    // the page has handled it once a request of its own made after it is through
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    check(await page.locator('#token-form').isHidden(), 'a late refusal of the wrong token does not ask again');
+    check(await page.locator('#connection').getAttribute('data-state') === 'live',
+      'a late refusal of the wrong token leaves the page live');
+    const row = await submit(page, label, 'capture_image', 'snap with a token', { exposure: 5 });
+    step(`${label}: "snap with a token" completes`);
     await page.locator('#task-rows tr[data-status="completed"]', { hasText: 'snap with a token' }).waitFor();
-    await waitForImage(page, await row.getAttribute('data-task-id'));
+    await waitForImage(page, label, await row.getAttribute('data-task-id'));
 
     // kept for the tab: a reload does not ask again
+    step(`${label}: reload`);
     await page.reload();
-    await page.locator('#connection[data-state="live"]').waitFor();
+    await waitLive(page, `${label}, reloaded`);
     check(await page.locator('#token-form').isHidden(), 'the tab keeps the token across a reload');
+    step(`${label}, reloaded: the row of "snap with a token"`);
     await page.locator('#task-rows tr', { hasText: 'snap with a token' }).waitFor();
     check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
   } finally {
     await context.close();
     const code = await stopDaemon(service);
     rmSync(tokenDir, { recursive: true, force: true });
-    if (code !== 0) throw new Error(`engine-manager with a token exited with ${code}\n${service.log()}`);
+    if (code !== 0) throw new Error(`engine-manager with a token exited with ${code}`);
   }
 }
 
+step('the service starts');
 const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
-const daemon = await startDaemon(dataDir);
+const daemon = await startDaemon('the service', dataDir);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 const problems = [];
 let exitCode = 0;
 let expectRefusal = false;
 
 try {
+  const label = 'English page';
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'en-US' });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
+  watchPage(page, label);
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     // the browser logs the refused submission that the test makes on purpose
@@ -158,55 +225,61 @@ try {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('response', (r) => { if (r.status() >= 400) console.log(`response ${r.status()} ${r.request().method()} ${r.url()}`); });
 
+  step(`${label}: GET /`);
   const response = await page.goto(daemon.url + '/');
   check(response.status() === 200, `GET / answered ${response.status()}`);
-  await page.locator('#connection[data-state="live"]').waitFor();
+  await waitLive(page, label);
+  step(`${label}: the forms from GET /actions`);
   await page.locator('form.action-form[data-action="capture_image"]').waitFor({ state: 'attached' });
   check(await page.locator('form.action-form').count() >= 3, 'one form per action');
 
   // a capture from the form: the row reaches completed and the image shows
-  const snap = await submit(page, 'capture_image', 'browser snap', { exposure: 5 });
+  const snap = await submit(page, label, 'capture_image', 'browser snap', { exposure: 5 });
+  step(`${label}: "browser snap" completes`);
   await page.locator('#task-rows tr[data-status="completed"]', { hasText: 'browser snap' }).waitFor();
   const snapId = await snap.getAttribute('data-task-id');
-  const image = page.locator('#latest-image');
-  await image.waitFor({ state: 'visible' });
-  await page.waitForFunction(() => {
-    const img = document.getElementById('latest-image');
-    return img.complete && img.naturalWidth > 0;
-  });
+  const image = await waitForImage(page, label, snapId);
   check(await image.getAttribute('data-task-id') === snapId, 'the latest image is that of the new capture');
   check(await image.evaluate((img) => img.naturalWidth) === 640, 'the image is the camera frame');
 
   // a long move, cancelled from the page
-  const move = await submit(page, 'move_stage', 'long move', { x: 40000, speed: 10 });
+  const move = await submit(page, label, 'move_stage', 'long move', { x: 40000, speed: 10 });
+  step(`${label}: "long move" runs`);
   await page.locator('#task-rows tr[data-status="running"]', { hasText: 'long move' }).waitFor();
+  step(`${label}: the stage position shows the move`);
   await page.waitForFunction(() => !/^—$|x 0, y 0/.test(document.getElementById('stage-position').textContent));
   const moveId = await move.getAttribute('data-task-id');
   await move.locator('button.cancel').click();
+  step(`${label}: "long move" is cancelled`);
   await page.locator('#task-rows tr[data-status="cancelled"]', { hasText: 'long move' }).waitFor();
   const task = await (await fetch(`${daemon.url}/tasks/${moveId}`)).json();
   check(task.status === 'cancelled', `the service says the move is ${task.status}`);
   check(await move.locator('button.cancel').isHidden(), 'a finished task has no cancel button');
 
   // an invalid submission shows the service's detail
+  step(`${label}: an invalid capture`);
   await page.selectOption('#action-select', 'capture_image');
   const captureForm = page.locator('form.action-form[data-action="capture_image"]');
   await captureForm.locator('[name="exposure"]').fill('-1');
   await captureForm.evaluate((form) => { form.noValidate = true; });
   expectRefusal = true;
   await captureForm.locator('button[type="submit"]').click();
+  step(`${label}: the form shows the refusal of exposure -1`);
   await captureForm.locator('.form-message.error', { hasText: 'exposure' }).waitFor();
   passed++;
 
   // the queue
   if (await page.locator('#queue-pause').isVisible()) {
     await page.locator('#queue-pause').click();
+    step(`${label}: the queue shows paused`);
     await page.locator('#queue-state[data-paused="true"]').waitFor();
     await page.locator('#queue-resume').click();
+    step(`${label}: the queue shows running`);
     await page.locator('#queue-state[data-paused="false"]').waitFor();
     passed++;
   }
 
+  step(`${label}: screenshot`);
   mkdirSync(process.env.EM_SCREENSHOT_DIR ?? '.', { recursive: true });
   const screenshot = join(process.env.EM_SCREENSHOT_DIR ?? '.', 'dashboard.png');
   await page.screenshot({ path: screenshot, fullPage: true });
@@ -219,9 +292,12 @@ try {
   // the same page for a German browser
   const german = await browser.newContext({ locale: 'de-DE' });
   const dePage = await german.newPage();
+  dePage.setDefaultTimeout(TIMEOUT);
+  watchPage(dePage, 'German page');
   dePage.on('pageerror', (error) => problems.push(`page error (de): ${error.message}`));
+  step('German page: GET /');
   await dePage.goto(daemon.url + '/');
-  await dePage.locator('#connection[data-state="live"]').waitFor({ timeout: TIMEOUT });
+  await waitLive(dePage, 'German page');
   check(await dePage.locator('#tasks-title').textContent() === 'Aufgaben', 'German headings');
   check(await dePage.locator('html').getAttribute('lang') === 'de', 'lang="de"');
   await german.close();
@@ -231,7 +307,7 @@ try {
   await checkToken();
 } catch (error) {
   exitCode = 1;
-  console.error('FAIL:', error.message);
+  report(error);
   if (problems.length) console.error(problems.join('\n'));
 } finally {
   await browser.close();
