@@ -415,8 +415,10 @@
         update.status = 'cancelled';
         break;
       case 'task_retrying':
+        // the next attempt starts from nothing, with no task_progress to say so
         update.status = 'pending';
         update.error = event.error || null;
+        update.progress = 0;
         break;
       default:
         return;

@@ -1,10 +1,11 @@
 // The dashboard in headless Chromium, driven by playwright-core: submit a
 // capture_image from the form and watch it complete and its image appear,
 // cancel a long stage move from the page, pause and resume the queue, read the
-// page in German, and see no console error; then, against a service with a
-// token, give the token on the page and capture again. Leaves a screenshot in
-// the build tree (EM_SCREENSHOT_DIR). A failure names the page and the step
-// that waited and prints what the pages logged and each service's log.
+// page in German, see a retried task's progress start again, and see no
+// console error; then, against a service with a token, give the token on the
+// page and capture again. Leaves a screenshot in the build tree
+// (EM_SCREENSHOT_DIR). A failure names the page and the step that waited
+// and prints what the pages logged and each service's log.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -199,6 +200,48 @@ async function checkToken () {
   }
 }
 
+// A retried task starts its progress again: the page is given the events of
+// a task whose first attempt failed half way (the simulated devices do not
+// fail on their own), on a WebSocket the test plays, beside the real REST.
+async function checkRetry (url) {
+  const label = 'retry page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (retry): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    const id = '00000000-0000-4000-8000-000000000001';
+    const time = new Date().toISOString();
+    let seq = 1000;
+    const send = (event) => server.send(JSON.stringify({ task_id: id, timestamp: time, seq: ++seq, ...event }));
+    const progress = page.locator(`#task-${id} progress`);
+
+    send({ type: 'task_scheduled', name: 'retried move', action: 'move_stage' });
+    send({ type: 'task_started' });
+    send({ type: 'task_progress', progress: 0.6 });
+    step(`${label}: the first attempt's progress shows`);
+    await page.waitForFunction((selector) => document.querySelector(selector)?.value === 0.6,
+      `#task-${id} progress`);
+    send({ type: 'task_retrying', attempt: 1, error: 'stage: lost', retry_at: time });
+    step(`${label}: the task waits for its retry`);
+    await page.locator(`#task-${id}[data-status="pending"]`).waitFor();
+    send({ type: 'task_started' });
+    step(`${label}: the retry runs`);
+    await page.locator(`#task-${id}[data-status="running"]`).waitFor();
+    check(await progress.isVisible(), 'the retry shows its progress');
+    const value = await progress.evaluate((element) => element.value);
+    check(value === 0, `the retry starts from nothing, not from ${value}`);
+  } finally {
+    await context.close();
+  }
+}
+
 step('the service starts');
 const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
 const daemon = await startDaemon('the service', dataDir);
@@ -302,6 +345,7 @@ try {
   check(await dePage.locator('html').getAttribute('lang') === 'de', 'lang="de"');
   await german.close();
 
+  await checkRetry(daemon.url);
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
   await context.close();
   await checkToken();
