@@ -1164,11 +1164,15 @@ test_integral_number (Fixture       *f,
 {
   g_autofree char *id = create_task (f, "{\"name\":\"grid\",\"action\":\"tile_scan\","
                                         "\"parameters\":{\"step_x\":100,\"nx\":2.0,\"ny\":1e0,"
-                                        "\"exposure\":1}}");
+                                        "\"exposure\":1},\"priority\":3.0,\"max_retries\":1e0}");
   JsonObject *result;
+  EmTask *task;
 
   wait_for_status (f, id, "completed");
-  result = em_task_get_result (em_engine_manager_get_task (f->manager, id));
+  task = em_engine_manager_get_task (f->manager, id);
+  g_assert_cmpint (em_task_get_priority (task), ==, 3);
+  g_assert_cmpuint (em_task_get_max_retries (task), ==, 1);
+  result = em_task_get_result (task);
   g_assert_cmpint (json_object_get_int_member (result, "nx"), ==, 2);
   g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 2);
 }
@@ -1282,6 +1286,8 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"capture_image\",\"parameters\":{\"format\":\"jpeg\"}}", 400, "format" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"tile_scan\",\"parameters\":{\"step_x\":1,\"nx\":2.5}}", 400, "parameters.nx must be an integer, got 2.5" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"tile_scan\",\"parameters\":{\"step_x\":1,\"autofocus_every\":1e19}}", 400, "parameters.autofocus_every" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"priority\":2.5}", 400, "priority must be an integer between -1000000 and 1000000, got 2.5" },
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"max_retries\":1e3}", 400, "max_retries must be between 0 and 100, got 1000" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\"} trailing", 400, "JSON" },
     /* what json-glib's own parser would take: numbers that wrap, and not JSON at all */
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"adjust_focus\",\"parameters\":{\"position\":0x1000000000000000A}}", 400, "parameters.position: not valid JSON at byte 62: invalid number" },

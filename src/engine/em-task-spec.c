@@ -101,12 +101,33 @@ get_integer (JsonNode    *node,
              gint64      *out,
              GError     **error)
 {
+  char given[G_ASCII_DTOSTR_BUF_SIZE];
   gint64 value;
 
-  if (!holds_type (node, G_TYPE_INT64))
+  if (!holds_type (node, G_TYPE_INT64) && !holds_type (node, G_TYPE_DOUBLE))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s must be an integer"), key);
       return FALSE;
+    }
+  /* JSON has no 2 apart from 2.0, as for an action's integer parameter; the
+   * bounds here are far inside what a double holds exactly */
+  if (holds_type (node, G_TYPE_DOUBLE))
+    {
+      gdouble number = json_node_get_double (node);
+
+      if (!isfinite (number) || number != trunc (number) ||
+          number < (gdouble) minimum || number > (gdouble) maximum)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       number == trunc (number) && isfinite (number)
+                         ? _("%s must be between %lld and %lld, got %s")
+                         : _("%s must be an integer between %lld and %lld, got %s"),
+                       key, (long long) minimum, (long long) maximum,
+                       em_json_format_double (given, number));
+          return FALSE;
+        }
+      *out = (gint64) number;
+      return TRUE;
     }
   value = json_node_get_int (node);
   if (value < minimum || value > maximum)
