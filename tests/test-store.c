@@ -1382,6 +1382,31 @@ test_eviction_under_acknowledgements (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a cancelled action that has not returned keeps its own entry, not every
+ * finished task after it: memory stays bounded while it hangs */
+static void
+test_eviction_past_unreturned (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  guint returned = em_test_stubborn_get_returned ();
+
+  open_manager (fx, 5);
+  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 4000}")));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < 100; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) <= 5 + 1, 3000);
+  g_assert_cmpuint (em_test_stubborn_get_returned (), ==, returned);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, id));
+
+  EM_TEST_WAIT_UNTIL (em_test_stubborn_get_returned () > returned, 10000);
+}
+
 static void
 test_dependency_on_evicted (Fixture *fx, gconstpointer data)
 {
@@ -1926,6 +1951,7 @@ main (int argc, char **argv)
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
+  ADD ("/store/eviction-past-unreturned", test_eviction_past_unreturned);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);

@@ -264,14 +264,17 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
 static void
 evict_finished (EmEngineManager *self)
 {
-  while (self->store != NULL && self->finished.length > self->keep_finished)
-    {
-      TaskEntry *oldest = g_queue_peek_head (&self->finished);
+  GList *link = self->finished.head;
 
-      /* a cancelled action that has not returned yet still uses its entry */
-      if (oldest->in_flight)
-        break;
-      em_engine_manager_forget_entry (self, oldest, TRUE);
+  while (self->store != NULL && link != NULL && self->finished.length > self->keep_finished)
+    {
+      TaskEntry *oldest = link->data;
+
+      /* a cancelled action that has not returned yet still uses its entry;
+       * stopping there would keep every task that finishes until it returns */
+      link = link->next;
+      if (!oldest->in_flight)
+        em_engine_manager_forget_entry (self, oldest, TRUE);
     }
 }
 
