@@ -1382,6 +1382,31 @@ test_eviction_under_acknowledgements (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a client that keeps asking (a listing, a lookup) flushes before every
+ * question, so the flush timer never fires: finished tasks must leave memory
+ * all the same */
+static void
+test_eviction_under_queries (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+
+  open_manager (fx, 5);
+  em_task_query_init (&q);
+  q.limit = 1;
+  for (guint i = 0; i < 200; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  while (em_engine_manager_is_busy (fx->manager) ||
+         em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) > 0)
+    g_ptr_array_unref (query (fx, &q, NULL));
+  for (guint i = 0; i < 20; i++)
+    {
+      g_ptr_array_unref (query (fx, &q, NULL));
+      /* the limit, its allowance of twice the limit, and a task or two
+       * still on its way */
+      g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), <=, 2 * 5 + 3);
+    }
+}
+
 /* a cancelled action that has not returned keeps its own entry, not every
  * finished task after it: memory stays bounded while it hangs */
 static void
@@ -1951,6 +1976,7 @@ main (int argc, char **argv)
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
+  ADD ("/store/eviction-under-queries", test_eviction_under_queries);
   ADD ("/store/eviction-past-unreturned", test_eviction_past_unreturned);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);

@@ -91,8 +91,9 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static void process_queue (EmEngineManager *self);
-static void finish_entry  (EmEngineManager *self, TaskEntry *entry, EmEventType type);
+static void process_queue     (EmEngineManager *self);
+static void finish_entry      (EmEngineManager *self, TaskEntry *entry, EmEventType type);
+static void schedule_eviction (EmEngineManager *self);
 
 static void emit_progress (gpointer user_data);
 
@@ -257,6 +258,9 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
   /* sized for as many as last time: growing it by doubling under load meant
    * large reallocations, each one a consolidation of malloc's fast bins */
   self->unwritten = g_ptr_array_new_full (n_events, (GDestroyNotify) em_store_event_row_free);
+  /* whatever flushed (the timer, an acknowledgement, a query) cancelled the
+   * timer: clients that keep asking would otherwise keep every task in memory */
+  schedule_eviction (self);
 }
 
 
@@ -315,7 +319,6 @@ flush_idle_cb (gpointer user_data)
 
   self->flush_source = 0;
   em_engine_manager_flush_unwritten (self);
-  schedule_eviction (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1824,9 +1827,6 @@ start_sync (EmEngineManager *self)
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->sync_in_flight = TRUE;
   em_engine_manager_flush_unwritten (self);
-  /* under a steady stream of acknowledgements the flush timer never fires:
-   * this is where finished tasks leave memory then */
-  schedule_eviction (self);
   em_store_sync_async (self->store, NULL, sync_done_cb, waiters);
 }
 
@@ -1953,9 +1953,10 @@ em_engine_manager_finalize (GObject *object)
   g_clear_handle_id (&self->timer_source, g_source_remove);
   g_clear_handle_id (&self->prune_source, g_source_remove);
   g_clear_handle_id (&self->unpin_source, g_source_remove);
-  g_clear_handle_id (&self->evict_source, g_source_remove);
   /* the last events reach the file before the writer thread stops */
   em_engine_manager_flush_unwritten (self);
+  /* after the flush, which schedules it */
+  g_clear_handle_id (&self->evict_source, g_source_remove);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
   g_ptr_array_unref (self->sync_waiters);
