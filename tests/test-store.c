@@ -983,6 +983,39 @@ test_failure_database (Fixture *fx, gconstpointer data)
  * cancelled since then is cancelled in memory and in the journal, running in
  * the database). Both are refused, naming the file, until a restart, which
  * has everything again */
+/* the same stale record would answer for the tasks that leave memory: they
+ * stay until the restart, so that a task finished since reads as finished */
+static void
+test_failure_database_eviction (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *long_id = NULL;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+
+  open_manager (fx, 2);
+  long_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 60000}")));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, long_id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  sync_store (fx);
+
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  schedule_until_failed (fx);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, long_id, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 10; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager) &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0, 5000);
+  em_test_run_for (200);
+
+  g_assert_cmpstr (status_of (lookup_object (fx, long_id, &node)), ==, "cancelled");
+  end_disk_full (fx, fatal_mask);
+}
+
 static void
 test_failure_database_delete (Fixture *fx, gconstpointer data)
 {
@@ -1969,6 +2002,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/journal", test_failure_journal);
   ADD ("/store/failure/database", test_failure_database);
   ADD ("/store/failure/database-delete", test_failure_database_delete);
+  ADD ("/store/failure/database-eviction", test_failure_database_eviction);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/unreturned", test_delete_unreturned);

@@ -270,7 +270,11 @@ evict_finished (EmEngineManager *self)
 {
   GList *link = self->finished.head;
 
-  while (self->store != NULL && link != NULL && self->finished.length > self->keep_finished)
+  /* after a failed write the database lacks what finished since: it would
+   * answer for the evicted tasks with their old state until the restart */
+  if (self->store == NULL || !em_store_check (self->store, NULL))
+    return;
+  while (link != NULL && self->finished.length > self->keep_finished)
     {
       TaskEntry *oldest = link->data;
 
