@@ -9,6 +9,7 @@
 #include "engine/em-time.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-recorded.h"
+#include "dbus/em-dbus-sender-limits.h"
 #include "dbus/em-dbus-util.h"
 
 /* GetEvents pages through a long gap rather than building one huge message */
@@ -260,6 +261,7 @@ reply_listing_thread (GTask        *task,
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < listing->tasks->len; i++)
     g_variant_builder_add_value (&builder, node_to_dict (g_ptr_array_index (listing->tasks, i)));
+  em_dbus_sender_limits_release (listing->call->invocation);
   em_dbus_engine_manager1_complete_list_tasks (listing->call->iface,
                                                g_object_ref (listing->call->invocation),
                                                g_variant_builder_end (&builder));

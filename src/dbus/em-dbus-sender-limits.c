@@ -11,8 +11,10 @@ struct _EmDbusSenderLimits
 {
   GObject parent_instance;
 
-  GHashTable *in_flight; /* unique name → count, never 0 */
-  guint max_per_sender;
+  GMutex        lock;       /* a reply may be sent from a worker thread */
+  GHashTable   *in_flight;  /* under lock: unique name → count, never 0 */
+  guint         max_per_sender;
+  GMainContext *context;    /* where "senders" is notified */
 };
 
 G_DEFINE_FINAL_TYPE (EmDbusSenderLimits, em_dbus_sender_limits, G_TYPE_OBJECT)
@@ -35,18 +37,40 @@ typedef struct {
   char *sender;
 } Ticket;
 
+static gboolean
+notify_senders_cb (gpointer user_data)
+{
+  g_object_notify_by_pspec (G_OBJECT (user_data), properties[PROP_SENDERS]);
+  return G_SOURCE_REMOVE;
+}
+
+/* at once on the loop, from an idle there when a worker released */
+static void
+notify_senders (EmDbusSenderLimits *self)
+{
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, notify_senders_cb,
+                              g_object_ref (self), g_object_unref);
+}
+
+/* any thread */
 static void
 ticket_release (gpointer data)
 {
   Ticket *ticket = data;
   EmDbusSenderLimits *self = ticket->limits;
-  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, ticket->sender));
+  gboolean emptied = FALSE;
+  guint count;
 
+  g_mutex_lock (&self->lock);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, ticket->sender));
   /* an entry at 0 is dropped, so a vanished client leaves nothing behind */
   if (count > 1)
     g_hash_table_insert (self->in_flight, g_strdup (ticket->sender), GUINT_TO_POINTER (count - 1));
-  else if (g_hash_table_remove (self->in_flight, ticket->sender))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
+  else
+    emptied = g_hash_table_remove (self->in_flight, ticket->sender);
+  g_mutex_unlock (&self->lock);
+  if (emptied)
+    notify_senders (self);
 
   g_object_unref (ticket->limits);
   g_free (ticket->sender);
@@ -59,6 +83,8 @@ em_dbus_sender_limits_finalize (GObject *object)
   EmDbusSenderLimits *self = EM_DBUS_SENDER_LIMITS (object);
 
   g_hash_table_unref (self->in_flight);
+  g_mutex_clear (&self->lock);
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (em_dbus_sender_limits_parent_class)->finalize (object);
 }
@@ -77,7 +103,7 @@ em_dbus_sender_limits_get_property (GObject    *object,
       g_value_set_uint (value, self->max_per_sender);
       break;
     case PROP_SENDERS:
-      g_value_set_uint (value, g_hash_table_size (self->in_flight));
+      g_value_set_uint (value, em_dbus_sender_limits_get_senders (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -125,7 +151,9 @@ em_dbus_sender_limits_class_init (EmDbusSenderLimitsClass *klass)
 static void
 em_dbus_sender_limits_init (EmDbusSenderLimits *self)
 {
+  g_mutex_init (&self->lock);
   self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->context = g_main_context_ref_thread_default ();
 }
 
 EmDbusSenderLimits *
@@ -150,7 +178,11 @@ em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
   if (sender == NULL)
     return TRUE;
 
+  g_mutex_lock (&self->lock);
   count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, sender));
+  if (count < self->max_per_sender)
+    g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count + 1));
+  g_mutex_unlock (&self->lock);
   if (count >= self->max_per_sender)
     {
       g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
@@ -160,7 +192,6 @@ em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
       return FALSE;
     }
 
-  g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count + 1));
   if (count == 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
 
@@ -171,10 +202,27 @@ em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
   return TRUE;
 }
 
+void
+em_dbus_sender_limits_release (GDBusMethodInvocation *invocation)
+{
+  Ticket *ticket;
+
+  g_return_if_fail (G_IS_DBUS_METHOD_INVOCATION (invocation));
+
+  ticket = g_object_steal_data (G_OBJECT (invocation), TICKET_KEY);
+  if (ticket != NULL)
+    ticket_release (ticket);
+}
+
 guint
 em_dbus_sender_limits_get_senders (EmDbusSenderLimits *self)
 {
+  guint senders;
+
   g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), 0);
 
-  return g_hash_table_size (self->in_flight);
+  g_mutex_lock (&self->lock);
+  senders = g_hash_table_size (self->in_flight);
+  g_mutex_unlock (&self->lock);
+  return senders;
 }
