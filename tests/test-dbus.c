@@ -454,7 +454,6 @@ test_integral_double (void)
                                   " 'autofocus_every': <0.0>, 'exposure': <1.0>}", NULL);
   g_autoptr(GVariant) task = NULL;
   g_autoptr(GVariant) result = NULL;
-  g_autoptr(GVariant) arguments = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   gint64 count = 0;
@@ -468,10 +467,8 @@ test_integral_double (void)
   g_assert_true (g_variant_lookup (result, "count", "x", &count));
   g_assert_cmpint (count, ==, 2);
 
-  arguments = g_variant_parse (NULL, "('x', 'tile_scan', {'step_x': <100.0>, 'nx': <2.5>}, @a{sv} {})",
-                               NULL, NULL, &error);
-  g_assert_no_error (error);
-  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask", g_steal_pointer (&arguments),
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                g_variant_new_parsed ("('x', 'tile_scan', {'step_x': <100.0>, 'nx': <2.5>}, @a{sv} {})"),
                 NULL, &error);
   g_assert_null (reply);
   assert_dbus_error (error, ERROR_PREFIX "InvalidArgument",
