@@ -368,6 +368,7 @@ test_tls (Fixture       *f,
 {
   g_autofree char *cert = g_build_filename (f->data_dir, "cert.pem", NULL);
   g_autofree char *key = g_build_filename (f->data_dir, "key.pem", NULL);
+  g_autofree char *other_key = g_build_filename (f->data_dir, "other-key.pem", NULL);
   g_autofree char *command = NULL;
   g_autofree char *url = NULL;
   g_autoptr(GSubprocess) client = NULL;
@@ -407,6 +408,21 @@ test_tls (Fixture       *f,
   g_clear_error (&error);
   g_assert_false (em_rest_server_listen (broken, "127.0.0.1", 0, &error));
   g_assert_nonnull (strstr (error->message, "tls-certificate"));
+
+  /* so does the key of another certificate, which GIO loads without a word
+   * and which would fail every handshake */
+  g_clear_pointer (&command, g_free);
+  command = g_strdup_printf ("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+                             "-subj /CN=127.0.0.1 -keyout %s -out %s/other-cert.pem",
+                             other_key, f->data_dir);
+  g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_clear_object (&broken);
+  broken = em_rest_server_new (f->manager);
+  g_object_set (broken, "tls-certificate-file", cert, "tls-key-file", other_key, NULL);
+  g_clear_error (&error);
+  g_assert_false (em_rest_server_listen (broken, "127.0.0.1", 0, &error));
+  g_assert_nonnull (strstr (error->message, "does not fit"));
 }
 
 /* --- CORS and the WebSocket Origin --- */

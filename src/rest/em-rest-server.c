@@ -22,6 +22,7 @@
 #include "rest/em-rest-openapi.h"
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
+#include "rest/em-rest-tls.h"
 #include "rest/em-rest-idle.h"
 #include "rest/em-rest-unparsed.h"
 #include "rest/em-websocket-hub.h"
@@ -559,9 +560,22 @@ load_tls_certificate (EmRestServer  *self,
   certificate = g_tls_certificate_new_from_files (self->tls_certificate_file,
                                                   self->tls_key_file, &local_error);
   if (certificate == NULL)
-    g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                 _("tls-certificate: cannot load “%s” with key “%s”: %s"),
-                 self->tls_certificate_file, self->tls_key_file, local_error->message);
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("tls-certificate: cannot load “%s” with key “%s”: %s"),
+                   self->tls_certificate_file, self->tls_key_file, local_error->message);
+      return NULL;
+    }
+  /* a key of another certificate loads, and would fail every handshake */
+  if (!em_rest_tls_check_certificate (certificate, &local_error))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("tls-certificate: the key “%s” does not fit the certificate “%s”: "
+                     "a test handshake failed: %s"),
+                   self->tls_key_file, self->tls_certificate_file, local_error->message);
+      g_object_unref (certificate);
+      return NULL;
+    }
   return certificate;
 }
 
