@@ -167,6 +167,20 @@ echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50
 quick=$out
 if [[ "$quick" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then pass "schedule prints a UUID"; else fail "schedule printed “$quick”"; fi
+# another client named a task with escape sequences: a terminal must not act on them
+expect 0 "schedule with control characters in the name" "$ENGINECTL" schedule wait \
+  --name $'evil\e]0;owned\a\e[2J\xc2\x9b1m' duration=1
+hostile=$out
+for command in "get $hostile" "list" "get --json $hostile"; do
+  expect 0 "$command with a hostile name" "$ENGINECTL" $command
+  case "$out" in
+    *[$'\e\a']*|*$'\xc2\x9b'*) fail "$command passed a control character to the terminal" ;;
+    *) pass "$command prints no control character" ;;
+  esac
+done
+contains "$out" 'evil\u001b]0;owned\u0007' "get --json escapes them as JSON does"
+expect 0 "get of the hostile name" "$ENGINECTL" get "$hostile"
+contains "$out" 'evil\u001b]0;owned\u0007\u001b[2J\u009b1m' "get shows them escaped"
 expect 2 "schedule without an action" "$ENGINECTL" schedule
 # as the default name, an empty action was refused as an empty --name nobody gave
 expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1

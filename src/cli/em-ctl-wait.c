@@ -40,7 +40,8 @@ draw_bar (Wait    *wait,
   for (int i = 0; i < BAR_WIDTH; i++)
     g_string_append_c (bar, i < filled ? '#' : ' ');
   g_string_append_printf (bar, "] %3.0f%%", CLAMP (progress, 0.0, 1.0) * 100.0);
-  g_print ("%s", bar->str);
+  /* past g_print(), which would escape the carriage return */
+  fputs (bar->str, stdout);
   fflush (stdout);
   wait->bar_shown = TRUE;
 }

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "cli/em-ctl.h"
+#include "cli/em-ctl-output.h"
 
 static const EmCtlCommand commands[] = {
   { "schedule", N_("ACTION [KEY=VALUE…]"), N_("Schedule a task and print its id"), em_ctl_schedule },
@@ -63,6 +64,7 @@ main (int argc, char **argv)
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+  em_ctl_install_safe_output ();
 
   if (argc < 2)
     {

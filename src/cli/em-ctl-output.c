@@ -1,0 +1,77 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/em-ctl-output.h"
+
+static gboolean
+is_control (gunichar c)
+{
+  return (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f);
+}
+
+char *
+em_ctl_escape_controls (const char *text)
+{
+  GString *escaped = g_string_sized_new (strlen (text));
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      const char *next;
+
+      /* D-Bus strings are UTF-8; a stray byte is shown, not passed on */
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (escaped, "\\x%02x", (guchar) *p);
+          p++;
+          continue;
+        }
+      next = g_utf8_next_char (p);
+      if (is_control (c))
+        g_string_append_printf (escaped, "\\u%04x", c);
+      else
+        g_string_append_len (escaped, p, next - p);
+      p = next;
+    }
+  return g_string_free (escaped, FALSE);
+}
+
+static void
+write_escaped (FILE *stream, const char *string)
+{
+  g_autofree char *escaped = em_ctl_escape_controls (string);
+  const char *charset;
+
+  if (g_get_console_charset (&charset))
+    fputs (escaped, stream);
+  else
+    {
+      g_autofree char *converted = g_convert_with_fallback (escaped, -1, charset, "UTF-8", "?",
+                                                            NULL, NULL, NULL);
+
+      fputs (converted != NULL ? converted : escaped, stream);
+    }
+  fflush (stream);
+}
+
+static void
+print_cb (const char *string)
+{
+  write_escaped (stdout, string);
+}
+
+static void
+printerr_cb (const char *string)
+{
+  write_escaped (stderr, string);
+}
+
+void
+em_ctl_install_safe_output (void)
+{
+  g_set_print_handler (print_cb);
+  g_set_printerr_handler (printerr_cb);
+}

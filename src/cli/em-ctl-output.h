@@ -1,0 +1,16 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* @text with every control character but the line feed written as \uXXXX:
+ * what the service sends (task names, errors) is typed by other clients, and
+ * a terminal would act on an escape sequence in it. JSON reads the escape as
+ * the same character. */
+char *em_ctl_escape_controls     (const char *text);
+
+/* g_print() and g_printerr() escape as above from now on */
+void  em_ctl_install_safe_output (void);
+
+G_END_DECLS
