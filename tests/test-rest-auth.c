@@ -714,6 +714,45 @@ test_idle_timeout (Fixture       *f,
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 }
 
+/* slowloris: a byte now and then kept a request, and its connection, open for
+ * good, as every byte restarted the socket's timeout */
+static void
+test_slow_request (Fixture       *f,
+                   gconstpointer  data)
+{
+  const char *request = "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: "
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  g_autoptr(GSocket) slow = NULL;
+  gint64 start;
+  gint64 last_send = 0;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+  char buffer[4096];
+
+  g_object_set (f->server, "idle-timeout", 1, NULL);
+  fixture_listen (f, "127.0.0.1");
+
+  slow = raw_connect (f);
+  start = g_get_monotonic_time ();
+  while (!closed && sent < strlen (request) && g_get_monotonic_time () - start < 8 * G_USEC_PER_SEC)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      /* a byte every 200 ms: never a second of silence */
+      if (g_get_monotonic_time () - last_send > G_USEC_PER_SEC / 5)
+        {
+          closed = g_socket_send (slow, request + sent, 1, NULL, NULL) != 1;
+          sent++;
+          last_send = g_get_monotonic_time ();
+        }
+      closed = closed || g_socket_receive (slow, buffer, sizeof buffer, NULL, NULL) == 0;
+      g_usleep (1000);
+    }
+  g_assert_true (closed);
+  /* the request's whole head had the timeout, and a little more for the sweep */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 4 * G_USEC_PER_SEC);
+  g_assert_cmpuint (raw_get (f, "/health", NULL, NULL), ==, 200);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -732,6 +771,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rest-auth/constant-time-equal", test_constant_time_equal);
   ADD ("/rest-auth/exposure", test_exposure);
   ADD ("/rest-auth/tls", test_tls);
+  ADD ("/rest-auth/slow-request", test_slow_request);
   ADD ("/rest-auth/cors-default", test_cors_default);
   ADD ("/rest-auth/cors-allowed", test_cors_allowed);
   ADD ("/rest-auth/cross-site-post", test_cross_site_post);

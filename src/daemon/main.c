@@ -267,7 +267,7 @@ main (int argc, char **argv)
     { "max-header-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Bytes of request headers beyond which a request gets 431 (default 16384)"), N_("BYTES") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
-      N_("Seconds an HTTP connection may stay silent before it is closed; 0: never (default 60)"), N_("SECONDS") },
+      N_("Seconds an HTTP connection may stay silent, or take for one request, before it is closed; 0: never (default 60)"), N_("SECONDS") },
     { "max-concurrent", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("How many tasks may run at once; 0: no limit (default 4)"), N_("N") },
     { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,

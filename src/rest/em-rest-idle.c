@@ -15,6 +15,8 @@ typedef struct
   gconstpointer last;          /* its latest request, compared, never used */
   guint         idle_since;    /* monotonic second its last request finished; 0 while
                                 * one is under way */
+  guint         reading_since; /* monotonic second its latest request started; 0 once
+                                * that request has been read whole */
   gboolean      ending;        /* seen gone (or shut down) by the last sweep */
   GObject      *conn;          /* (owned) (nullable) libsoup's SoupServerConnection */
 } Connection;
@@ -160,6 +162,16 @@ sweep_cb (gpointer user_data)
           forget (&iter, socket, connection);
           continue;
         }
+      /* slowloris: a byte now and then restarts the socket's timeout, but
+       * the whole request, head and body, has the timeout */
+      if (connection->reading_since != 0 && !connection->ending && self->timeout_s > 0 &&
+          now - connection->reading_since > self->timeout_s)
+        {
+          g_debug ("ending a connection whose request took over %u s", self->timeout_s);
+          g_socket_shutdown (socket, TRUE, TRUE, NULL);
+          connection->ending = TRUE;
+          continue;
+        }
       if (connection->idle_since == 0)
         continue;
       /* a sweep after the one that saw it gone: libsoup has had a turn of
@@ -212,6 +224,7 @@ em_rest_idle_started (EmRestIdle *self, SoupServerMessage *msg)
     }
   connection->last = msg;
   connection->idle_since = 0;
+  connection->reading_since = now_s ();
   connection->ending = FALSE;
   if (self->sweep_source == 0)
     self->sweep_source = g_timeout_add_seconds (SWEEP_INTERVAL_S, sweep_cb, self);
@@ -225,4 +238,14 @@ em_rest_idle_finished (EmRestIdle *self, SoupServerMessage *msg)
 
   if (connection != NULL && connection->last == msg)
     connection->idle_since = now_s ();
+}
+
+void
+em_rest_idle_read (EmRestIdle *self, SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Connection *connection = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
+
+  if (connection != NULL && connection->last == msg)
+    connection->reading_since = 0;
 }

@@ -25,6 +25,10 @@ void        em_rest_idle_set_timeout (EmRestIdle        *self,
 /* on the server's request-started */
 void        em_rest_idle_started     (EmRestIdle        *self,
                                       SoupServerMessage *msg);
+/* on the server's request-read: from request-started until then, the
+ * request has the timeout as a whole, however often a byte of it comes */
+void        em_rest_idle_read        (EmRestIdle        *self,
+                                      SoupServerMessage *msg);
 /* on the server's request-finished and request-aborted */
 void        em_rest_idle_finished    (EmRestIdle        *self,
                                       SoupServerMessage *msg);

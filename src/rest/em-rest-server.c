@@ -433,6 +433,17 @@ set_cork_cb (SoupServer        *server,
 }
 
 static void
+request_read_cb (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+
+  set_cork_cb (server, msg, GINT_TO_POINTER (1));
+  em_rest_idle_read (self->idle, msg);
+}
+
+static void
 request_finished_cb (SoupServer        *server,
                      SoupServerMessage *msg,
                      gpointer           user_data)
@@ -633,7 +644,7 @@ em_rest_server_listen (EmRestServer  *self,
       self->tls = TRUE;
     }
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
-  g_signal_connect (self->soup, "request-read", G_CALLBACK (set_cork_cb), GINT_TO_POINTER (1));
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
