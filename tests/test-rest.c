@@ -1364,6 +1364,10 @@ test_malformed (Fixture       *f,
     { "GET", "/ws?since=%ff", NULL, 400, "query: not valid UTF-8" },
     { "GET", "/tasks?%ff%fe=1", NULL, 400, "query: not valid UTF-8" },
     { "GET", "/health?x=%c3%28", NULL, 400, "query: not valid UTF-8" },
+    /* a decoded NUL would cut the name or value short */
+    { "GET", "/tasks?%00x=1", NULL, 400, "query: holds a NUL byte once percent-decoded" },
+    { "GET", "/tasks?action=wait%00%ff", NULL, 400, "query: holds a NUL byte once percent-decoded" },
+    { "GET", "/ws?since=1%00", NULL, 400, "query: holds a NUL byte once percent-decoded" },
     /* libsoup keeps the last of a repeated name: refused rather than guessed */
     { "GET", "/tasks?limit=2&limit=3", NULL, 400, "limit: given more than once" },
     { "GET", "/tasks?status=pending&action=wait&status=running", NULL, 400, "status: given more than once" },

@@ -212,6 +212,19 @@ em_rest_query_decode (const char  *encoded,
 
   if (encoded == NULL)
     return g_steal_pointer (&params);
+  /* refused whole before decoding: a decoded NUL would end a name or value
+   * early and hide what follows it, which may not even be UTF-8 */
+  if (!g_utf8_validate (encoded, -1, NULL))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("query: not valid UTF-8"));
+      return NULL;
+    }
+  if (g_strstr_len (encoded, -1, "%00") != NULL)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("query: holds a NUL byte once percent-decoded"));
+      return NULL;
+    }
   /* pair by pair, each decoded as libsoup decodes a query: the whole at once
    * would keep only the last value of a name given twice */
   pairs = g_strsplit (encoded, "&", -1);
