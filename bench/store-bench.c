@@ -6,6 +6,9 @@
  * drift in the machine's load hits both alike); the medians are compared.
  *
  *   store-bench [N] [WINDOW] [ROUNDS]
+ *
+ * With EM_STORE_BENCH_ONLY=on or off, every round runs that mode alone, for a
+ * profiler to see one mode (no ratio is printed then).
  */
 #include "config.h"
 
@@ -195,12 +198,29 @@ main (int argc, char **argv)
   g_autofree double *off_cpu = g_new0 (double, rounds);
   g_autofree double *on_cpu = g_new0 (double, rounds);
   g_autofree double *store_cpu = g_new0 (double, rounds);
+  const char *only = g_getenv ("EM_STORE_BENCH_ONLY");
   double off_median, on_median;
 
   gst_init (&argc, &argv);
   json_object_set_double_member (params, "duration", 0);
   zero_wait = em_task_spec_new ("bench", "wait", params);
 
+  if (only != NULL)
+    {
+      gboolean with_store = g_str_equal (only, "on");
+
+      if (!with_store && !g_str_equal (only, "off"))
+        g_error ("EM_STORE_BENCH_ONLY must be on or off, not “%s”", only);
+      for (guint r = 0; r < rounds; r++)
+        {
+          double rate = run_once (with_store, n_tasks, window, &on_cpu[r], &store_cpu[r]);
+
+          printf ("round %u: store %s %.0f tasks/s (%.1f µs main-loop CPU per task)\n",
+                  r + 1, only, rate, on_cpu[r]);
+        }
+      em_task_spec_free (zero_wait);
+      return 0;
+    }
   printf ("tasks: %u, window: %u, rounds: %u\n", n_tasks, window, rounds);
   run_once (FALSE, MIN (n_tasks, 2000), window, NULL, NULL);   /* warm-up */
   for (guint r = 0; r < rounds; r++)
