@@ -24,6 +24,7 @@
 #include "rest/em-rest-server.h"
 #include "rest/em-rest-tls.h"
 #include "rest/em-rest-idle.h"
+#include "rest/em-rest-listen-guard.h"
 #include "rest/em-rest-unparsed.h"
 #include "rest/em-websocket-hub.h"
 
@@ -50,6 +51,7 @@ struct _EmRestServer
   guint            max_header_size;
   guint            idle_timeout;
   EmRestIdle      *idle;
+  EmRestListenGuard *listen_guard;
 };
 
 enum {
@@ -473,9 +475,10 @@ raise_fd_limit (void)
 /* libsoup would listen with GLib's backlog of 10: a thousand clients connecting
  * at once would see dropped SYNs and retry for seconds */
 static GSocket *
-listen_socket (SoupServer      *soup,
-               GSocketAddress  *address,
-               GError         **error)
+listen_socket (SoupServer               *soup,
+               GSocketAddress           *address,
+               SoupServerListenOptions   options,
+               GError                  **error)
 {
   g_autoptr(GSocket) socket = g_socket_new (g_socket_address_get_family (address),
                                             G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
@@ -489,9 +492,7 @@ listen_socket (SoupServer      *soup,
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   if (!g_socket_bind (socket, address, TRUE, error) ||
       !g_socket_listen (socket, error) ||
-      !soup_server_listen_socket (soup, socket,
-                                  soup_server_get_tls_certificate (soup) != NULL ?
-                                  SOUP_SERVER_LISTEN_HTTPS : 0, error))
+      !soup_server_listen_socket (soup, socket, options, error))
     return NULL;
   return g_steal_pointer (&socket);
 }
@@ -601,6 +602,7 @@ em_rest_server_listen (EmRestServer  *self,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GTlsCertificate) tls_certificate = NULL;
+  SoupServerListenOptions options;
 
   g_return_val_if_fail (EM_IS_REST_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
@@ -649,7 +651,8 @@ em_rest_server_listen (EmRestServer  *self,
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (inet, (guint16) port);
-  socket = listen_socket (self->soup, socket_address, &local_error);
+  options = self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0;
+  socket = listen_socket (self->soup, socket_address, options, &local_error);
   if (socket == NULL)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
@@ -658,6 +661,7 @@ em_rest_server_listen (EmRestServer  *self,
       return FALSE;
     }
   self->base_url = base_url_for (socket, self->tls);
+  self->listen_guard = em_rest_listen_guard_new (self->soup, socket, options);
   return TRUE;
 }
 
@@ -676,6 +680,7 @@ em_rest_server_shutdown (EmRestServer *self)
   em_websocket_hub_close_all (self->hub, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                               "server shutting down");
   g_cancellable_cancel (self->ctx.cancellable);
+  g_clear_pointer (&self->listen_guard, em_rest_listen_guard_free);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_pointer (&self->base_url, g_free);
@@ -706,6 +711,7 @@ em_rest_server_dispose (GObject *object)
 
   if (self->ctx.cancellable != NULL)
     g_cancellable_cancel (self->ctx.cancellable);
+  g_clear_pointer (&self->listen_guard, em_rest_listen_guard_free);
   if (self->soup != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->soup, self);
