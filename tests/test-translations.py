@@ -24,11 +24,11 @@ def unquote(text):
 
 def parse_po(path):
     """msgid → (msgstr, flags) of a catalogue, obsolete entries left out"""
-    entries, msgid, msgstr, flags, field = {}, None, None, set(), None
+    entries, msgid, msgstr, flags, field, others = {}, None, None, set(), None, []
 
     def flush():
         if msgid is not None:
-            entries[msgid] = (msgstr, flags)
+            entries[msgid] = (msgstr if all(others) else "", flags)
 
     with open(path, encoding="utf-8") as po:
         for line in po:
@@ -39,17 +39,25 @@ def parse_po(path):
                 flags = {f.strip() for f in line[2:].split(",")}
             elif line.startswith("msgid "):
                 flush()
-                msgid, msgstr, field = unquote(line[6:]), None, "msgid"
-            elif line.startswith("msgstr "):
-                msgstr, field = unquote(line[7:]), "msgstr"
+                msgid, msgstr, field, others = unquote(line[6:]), None, "msgid", []
+            elif line.startswith("msgid_plural "):
+                field = "other"
+            elif line.startswith("msgstr ") or line.startswith("msgstr[0] "):
+                msgstr, field = unquote(line.split(" ", 1)[1]), "msgstr"
+            elif line.startswith("msgstr["):
+                # another plural form: kept apart, an empty one empties the entry
+                others.append(unquote(line.split(" ", 1)[1]))
+                field = "plural"
             elif line.startswith('"'):
                 if field == "msgid":
                     msgid += unquote(line)
-                else:
+                elif field == "msgstr":
                     msgstr += unquote(line)
+                elif field == "plural":
+                    others[-1] += unquote(line)
             elif not line.strip():
                 flush()
-                msgid, msgstr, flags, field = None, None, set(), None
+                msgid, msgstr, flags, field, others = None, None, set(), None, []
     flush()
     return entries
 
