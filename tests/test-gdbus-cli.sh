@@ -181,6 +181,14 @@ done
 contains "$out" 'evil\u001b]0;owned\u0007' "get --json escapes them as JSON does"
 expect 0 "get of the hostile name" "$ENGINECTL" get "$hostile"
 contains "$out" 'evil\u001b]0;owned\u0007\u001b[2J\u009b1m' "get shows them escaped"
+# a line feed in a name would end the row or field and start what reads as another
+two_lines=$'two\n99:99:99  task_completed  spoofed'
+expect 0 "schedule with a line feed in the name" "$ENGINECTL" schedule wait --name "$two_lines" duration=1
+multiline=$out
+expect 0 "get of the name with a line feed" "$ENGINECTL" get "$multiline"
+contains "$out" 'Name:         two\u000a99:99:99  task_completed  spoofed' "get keeps the name on its line"
+expect 0 "list with a name with a line feed" "$ENGINECTL" list
+if grep -q "^99:99:99" <<<"$out"; then fail "list split a name over two rows"; else pass "list keeps each task on its row"; fi
 expect 2 "schedule without an action" "$ENGINECTL" schedule
 # as the default name, an empty action was refused as an empty --name nobody gave
 expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1
@@ -477,6 +485,7 @@ background+=("$watch_json" "$watch_text")
 wait_for 10 grep -q Watching "$tmp/watch-json-err" && wait_for 10 grep -q Watching "$tmp/watch-text-err" \
   || fail "watch did not start"
 watched=$("$ENGINECTL" schedule wait --name watched duration=200)
+"$ENGINECTL" schedule wait --name "$two_lines" duration=1 >/dev/null
 "$ENGINECTL" wait "$watched" >/dev/null
 "$ENGINECTL" pause >/dev/null && "$ENGINECTL" resume >/dev/null
 retried=$("$ENGINECTL" schedule move_stage --name retried --max-retries 1 --retry-delay 0.05 x=60000)
@@ -504,6 +513,10 @@ contains "$(cat "$tmp/watch-text")" "queue_paused" "watch shows queue_paused"
 # a line ends with its last word: queue events have no id and no text after them
 if grep -q ' $' "$tmp/watch-text"; then fail "watch lines end in blanks"; grep ' $' "$tmp/watch-text" | sed 's/^/#   /;s/$/|/'
 else pass "watch lines end without blanks"; fi
+# one event, one line, whatever a task's name holds
+if grep -q '^99:99:99' "$tmp/watch-text"; then fail "watch: a name's line feed made a line of its own"
+else pass "watch: every line is one event"; fi
+contains "$(cat "$tmp/watch-text")" 'wait “two\u000a99:99:99  task_completed  spoofed”' "watch keeps a name with a line feed on its line"
 for queue in queue_paused queue_resumed; do
   grep -Eq "^[0-9:]{8}  $queue\$" "$tmp/watch-text" && pass "watch: the $queue line" || fail "watch: no line “HH:MM:SS  $queue”"
 done
@@ -519,6 +532,7 @@ seq_before=$(last_seq)
 since_pid=$!
 background+=("$since_pid")
 wait_for 10 grep -q Watching "$tmp/since-live-err" || fail "watch --since did not start"
+"$ENGINECTL" wait "$("$ENGINECTL" schedule wait --name "$two_lines" duration=1)" >/dev/null
 logged=$("$ENGINECTL" schedule wait --name logged duration=100)
 "$ENGINECTL" wait "$logged" >/dev/null
 wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$logged\"" "$tmp/since-live" || true
@@ -552,6 +566,8 @@ status=$?
   { fail "watch --since as text: exit $status"; sed 's/^/#   /' "$tmp/since-text" "$tmp/since-text-err"; }
 out=$(cat "$tmp/since-text")
 contains "$out" "$((seq_before + 1)) " "text lines start with the seq"
+if grep -q '^99:99:99' "$tmp/since-text"; then fail "watch --since: a name's line feed made a line of its own"
+else pass "watch --since: every line is one event"; fi
 contains "$out" "$logged" "text lines name the task"
 expect 2 "watch --since with a bad seq" "$ENGINECTL" watch --since soon
 # a seq the service never reached would hide every event up to it: refused, as /ws?since= is

@@ -12,6 +12,7 @@
 #include "engine/em-json-writer.h"
 #include "dbus/em-dbus-util.h"
 #include "cli/em-ctl.h"
+#include "cli/em-ctl-output.h"
 
 GOptionContext *
 em_ctl_option_context_new (const char *command)
@@ -248,6 +249,7 @@ em_ctl_event_text (const char *type,
 {
   GString *line = g_string_new (type);
   gboolean has_id = id != NULL && *id != '\0';
+  g_autofree char *text_line = NULL;
 
   if (!has_id && text == NULL)
     return g_string_free (line, FALSE);
@@ -257,7 +259,9 @@ em_ctl_event_text (const char *type,
     g_string_append (line, id);
   if (text != NULL)
     g_string_append_printf (line, "%s%s", has_id ? "  " : "", text);
-  return g_string_free (line, FALSE);
+  /* a task's name or error is another client's text: one event, one line */
+  text_line = g_string_free (line, FALSE);
+  return em_ctl_one_line (text_line);
 }
 
 const char *

@@ -39,6 +39,15 @@ em_ctl_escape_controls (const char *text)
   return g_string_free (escaped, FALSE);
 }
 
+char *
+em_ctl_one_line (const char *text)
+{
+  GString *line = g_string_new (text);
+
+  g_string_replace (line, "\n", "\\u000a", 0);
+  return g_string_free (line, FALSE);
+}
+
 static void
 write_escaped (FILE *stream, const char *string)
 {

@@ -10,6 +10,11 @@ G_BEGIN_DECLS
  * the same character. */
 char *em_ctl_escape_controls     (const char *text);
 
+/* @text with each line feed written as \u000a: a value inside a line of text
+ * output (a table cell, a `get` field, a `watch` line) must not end that line
+ * and start what reads as another task or event */
+char *em_ctl_one_line            (const char *text);
+
 /* g_print() and g_printerr() escape as above from now on */
 void  em_ctl_install_safe_output (void);
 

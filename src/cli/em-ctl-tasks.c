@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "cli/em-ctl.h"
+#include "cli/em-ctl-output.h"
 
 /* pads by characters, not bytes, so names in any script line up */
 static void
@@ -21,11 +22,9 @@ append_padded (GString    *line,
   g_string_append (line, "  ");
 }
 
-/* a field as a table cell or a line of `get`: strings as they are, numbers
- * and lists readable, "" when absent */
 static char *
-field_text (GVariant   *task,
-            const char *key)
+field_value_text (GVariant   *task,
+                  const char *key)
 {
   g_autoptr(GVariant) value = g_variant_lookup_value (task, key, NULL);
 
@@ -53,6 +52,17 @@ field_text (GVariant   *task,
       return g_string_free (g_steal_pointer (&text), FALSE);
     }
   return g_variant_print (value, FALSE);
+}
+
+/* a field as a table cell or a line of `get`: strings as they are but for
+ * line feeds, numbers and lists readable, "" when absent */
+static char *
+field_text (GVariant   *task,
+            const char *key)
+{
+  g_autofree char *text = field_value_text (task, key);
+
+  return em_ctl_one_line (text);
 }
 
 static void
@@ -376,8 +386,12 @@ static void
 print_field (const char *label,
              const char *value)
 {
-  if (value != NULL && *value != '\0')
-    g_print ("%-13s %s\n", label, value);
+  g_autofree char *line = NULL;
+
+  if (value == NULL || *value == '\0')
+    return;
+  line = em_ctl_one_line (value);
+  g_print ("%-13s %s\n", label, line);
 }
 
 static void

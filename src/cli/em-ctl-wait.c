@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 
 #include "cli/em-ctl.h"
+#include "cli/em-ctl-output.h"
 
 /* wait's own exit statuses, so a script can branch on the outcome */
 enum {
@@ -64,7 +65,11 @@ finish (Wait       *wait,
   else if (status == WAIT_CANCELLED)
     g_printerr (_("Task %s was cancelled\n"), wait->id);
   else if (status == WAIT_FAILED)
-    g_printerr (_("Task %s failed: %s\n"), wait->id, message);
+    {
+      g_autofree char *error = em_ctl_one_line (message);
+
+      g_printerr (_("Task %s failed: %s\n"), wait->id, error);
+    }
   else if (message != NULL)
     g_printerr ("enginectl: %s\n", message);
 
