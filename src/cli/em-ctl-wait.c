@@ -178,11 +178,17 @@ em_ctl_wait (int argc, char **argv)
   wait.loop = loop;
   wait.id = argv[1];
   wait.show_bar = isatty (STDOUT_FILENO);
+  /* before the first call: Ctrl+C while the service starts or answers is an
+   * interruption too (3), not death by SIGINT; it is handled once the loop runs */
+  sigint = g_unix_signal_add (SIGINT, interrupt_cb, &wait);
+  sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &wait);
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL)
     {
       em_ctl_print_error (error);
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
       return WAIT_ERROR;
     }
 
@@ -198,6 +204,8 @@ em_ctl_wait (int argc, char **argv)
     {
       em_ctl_print_error (error);
       g_signal_handlers_disconnect_by_data (proxy, &wait);
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
       return WAIT_ERROR;
     }
 
@@ -208,14 +216,11 @@ em_ctl_wait (int argc, char **argv)
     {
       if (g_variant_lookup (task, "progress", "d", &progress))
         draw_bar (&wait, progress);
-
-      sigint = g_unix_signal_add (SIGINT, interrupt_cb, &wait);
-      sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &wait);
       g_main_loop_run (loop);
-      g_source_remove (sigint);
-      g_source_remove (sigterm);
     }
 
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
   g_signal_handlers_disconnect_by_data (proxy, &wait);
   return wait.status;
 }
