@@ -734,5 +734,18 @@ case "$(head -n 1 "$tmp/since-zero")" in
   *) fail "watch --since 0 over a pruned log began with: $(head -n 1 "$tmp/since-zero")" ;;
 esac
 
+echo "# --max-pending without HTTP"
+# the engine's limit, so D-Bus meets it whether REST is served or not
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/full" --max-pending 1 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager with --max-pending did not take $NAME"
+"$ENGINECTL" pause >/dev/null
+expect 0 "the one pending task --max-pending 1 allows" "$ENGINECTL" schedule wait duration=0
+expect 1 "a second pending task past --max-pending 1" "$ENGINECTL" schedule wait duration=0
+contains "$err" "the queue is full" "the refusal says the queue is full"
+"$ENGINECTL" resume >/dev/null
+
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

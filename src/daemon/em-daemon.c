@@ -170,7 +170,6 @@ apply_token_file (EmRestServer *rest,
  * or the environment, never from the command line */
 static void
 apply_rest_options (EmRestServer         *rest,
-                    EmEngineManager      *manager,
                     const EmDaemonConfig *config)
 {
   const char *token = g_getenv ("ENGINE_MANAGER_TOKEN");
@@ -183,9 +182,6 @@ apply_rest_options (EmRestServer         *rest,
                 "tls-key-file", config->tls_key,
                 "cors-origins", config->cors_origins,
                 NULL);
-  /* the engine's limit: 429 over REST, Unavailable over D-Bus */
-  if (config->max_pending >= 0)
-    g_object_set (manager, "max-pending", (guint) config->max_pending, NULL);
   if (config->ws_max_clients > 0)
     g_object_set (rest, "ws-max-clients", (guint) config->ws_max_clients, NULL);
   if (config->max_header_size >= 0)
@@ -252,6 +248,9 @@ em_daemon_start_async (EmDaemon            *self,
                 "retention-max-tasks", self->config.retention_max_tasks,
                 "retention-max-age", (gdouble) self->config.retention_max_age_days * 24 * 3600,
                 NULL);
+  /* the engine's limit, with or without HTTP: 429 over REST, Unavailable over D-Bus */
+  if (self->config.max_pending >= 0)
+    g_object_set (self->manager, "max-pending", (guint) self->config.max_pending, NULL);
   if (self->config.keep_finished >= 0)
     g_object_set (self->manager, "keep-finished", (guint) self->config.keep_finished, NULL);
   if (self->config.finished_cache_size > 0)
@@ -272,7 +271,7 @@ em_daemon_start_async (EmDaemon            *self,
   if (self->config.http_enabled)
     {
       self->rest = em_rest_server_new (self->manager);
-      apply_rest_options (self->rest, self->manager, &self->config);
+      apply_rest_options (self->rest, &self->config);
       if (!apply_token_file (self->rest, self->config.token_file, &error))
         {
           g_task_return_error (task, g_steal_pointer (&error));
