@@ -189,6 +189,18 @@ expect 0 "get of the name with a line feed" "$ENGINECTL" get "$multiline"
 contains "$out" 'Name:         two\u000a99:99:99  task_completed  spoofed' "get keeps the name on its line"
 expect 0 "list with a name with a line feed" "$ENGINECTL" list
 if grep -q "^99:99:99" <<<"$out"; then fail "list split a name over two rows"; else pass "list keeps each task on its row"; fi
+# D-Bus strings are UTF-8: other bytes went out as GLib's placeholder, after a critical
+for command in get cancel; do
+  expect 2 "$command with an id that is not UTF-8" "$ENGINECTL" $command $'\xff'
+  contains "$err" '“\xff” is neither UTF-8' "$command names the bytes it cannot read"
+done
+expect 3 "wait with an id that is not UTF-8" "$ENGINECTL" wait $'\xff'
+expect 2 "schedule with an action that is not UTF-8" "$ENGINECTL" schedule $'wait\xff'
+expect 2 "schedule with a KEY=VALUE that is not UTF-8" "$ENGINECTL" schedule wait $'duration=\xff'
+case "$err" in *CRITICAL*) fail "enginectl hit a critical: $err" ;; *) pass "no critical warning" ;; esac
+# UTF-8 is taken whatever the locale, as before
+expect 1 "get with a UTF-8 id under LC_ALL=C" env LC_ALL=C "$ENGINECTL" get 'ké'
+contains "$err" "no task with id" "the UTF-8 id reached the service"
 expect 2 "schedule without an action" "$ENGINECTL" schedule
 # as the default name, an empty action was refused as an empty --name nobody gave
 expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1

@@ -66,6 +66,23 @@ em_ctl_one_argument (const char  *command,
   return TRUE;
 }
 
+char *
+em_ctl_argument_text (const char *command,
+                      const char *argument)
+{
+  char *text;
+
+  /* UTF-8 as it is, whatever the locale: scripts often run under LC_ALL=C */
+  if (g_utf8_validate (argument, -1, NULL))
+    return g_strdup (argument);
+  text = g_locale_to_utf8 (argument, -1, NULL, NULL, NULL);
+  /* the bytes as given: the safe output shows what is not UTF-8 as \xNN */
+  if (text == NULL)
+    em_ctl_usage_error (command, _("“%s” is neither UTF-8 nor text in the locale’s character set"),
+                        argument);
+  return text;
+}
+
 gboolean
 em_ctl_option_once (const char  *flag,
                     GStrv        values,

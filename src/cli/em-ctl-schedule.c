@@ -160,6 +160,7 @@ em_ctl_schedule (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_auto(ScheduleOptions) args = { NULL, };
   const char *name = NULL;
+  g_autofree char *action = NULL;
   g_autofree char *id = NULL;
   g_autofree char *path = NULL;
   g_auto(GVariantDict) parameters = G_VARIANT_DICT_INIT (NULL);
@@ -203,10 +204,16 @@ em_ctl_schedule (int argc, char **argv)
       em_ctl_usage_error ("schedule", _("an ACTION is required"));
       return EM_CTL_EXIT_USAGE;
     }
+  if ((action = em_ctl_argument_text ("schedule", argv[1])) == NULL)
+    return EM_CTL_EXIT_USAGE;
 
   for (int i = 2; i < argc; i++)
     {
-      if (!parse_assignment (&parameters, argv[i], &error))
+      g_autofree char *assignment = em_ctl_argument_text ("schedule", argv[i]);
+
+      if (assignment == NULL)
+        return EM_CTL_EXIT_USAGE;
+      if (!parse_assignment (&parameters, assignment, &error))
         {
           em_ctl_usage_error ("schedule", "%s", error->message);
           return EM_CTL_EXIT_USAGE;
@@ -223,8 +230,8 @@ em_ctl_schedule (int argc, char **argv)
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
       !em_dbus_engine_manager1_call_schedule_task_sync (proxy,
-                                                        name != NULL ? name : argv[1],
-                                                        argv[1],
+                                                        name != NULL ? name : action,
+                                                        action,
                                                         g_variant_dict_end (&parameters),
                                                         g_variant_dict_end (&options),
                                                         G_DBUS_CALL_FLAGS_NONE, -1,

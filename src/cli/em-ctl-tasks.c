@@ -462,6 +462,7 @@ em_ctl_get (int argc, char **argv)
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GVariant) task = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -472,12 +473,13 @@ em_ctl_get (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!em_ctl_parse_options (context, "get", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
-  if (!em_ctl_one_argument ("get", argc, argv, _("exactly one task ID is required")))
+  if (!em_ctl_one_argument ("get", argc, argv, _("exactly one task ID is required")) ||
+      (id = em_ctl_argument_text ("get", argv[1])) == NULL)
     return EM_CTL_EXIT_USAGE;
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
-      !em_dbus_engine_manager1_call_get_task_sync (proxy, argv[1], G_DBUS_CALL_FLAGS_NONE, -1,
+      !em_dbus_engine_manager1_call_get_task_sync (proxy, id, G_DBUS_CALL_FLAGS_NONE, -1,
                                                    &task, NULL, &error))
     {
       em_ctl_print_error (error);
@@ -503,21 +505,23 @@ em_ctl_cancel (int argc, char **argv)
   g_autoptr(GOptionContext) context = em_ctl_option_context_new ("cancel");
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
 
   if (!em_ctl_parse_options (context, "cancel", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
-  if (!em_ctl_one_argument ("cancel", argc, argv, _("exactly one task ID is required")))
+  if (!em_ctl_one_argument ("cancel", argc, argv, _("exactly one task ID is required")) ||
+      (id = em_ctl_argument_text ("cancel", argv[1])) == NULL)
     return EM_CTL_EXIT_USAGE;
 
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
-      !em_dbus_engine_manager1_call_cancel_task_sync (proxy, argv[1], G_DBUS_CALL_FLAGS_NONE, -1,
+      !em_dbus_engine_manager1_call_cancel_task_sync (proxy, id, G_DBUS_CALL_FLAGS_NONE, -1,
                                                       NULL, &error))
     {
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
     }
 
-  g_print (_("Cancelled %s\n"), argv[1]);
+  g_print (_("Cancelled %s\n"), id);
   return EM_CTL_EXIT_OK;
 }

@@ -159,6 +159,7 @@ em_ctl_wait (int argc, char **argv)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GVariant) task = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
   const char *task_error = NULL;
   Wait wait = { NULL, NULL, FALSE, FALSE, -1 };
   gdouble progress = 0;
@@ -171,12 +172,13 @@ em_ctl_wait (int argc, char **argv)
       "3 unknown task, service error, bad usage or interrupted."));
   if (!em_ctl_parse_options (context, "wait", &argc, &argv))
     return WAIT_ERROR;
-  if (!em_ctl_one_argument ("wait", argc, argv, _("exactly one task ID is required")))
+  if (!em_ctl_one_argument ("wait", argc, argv, _("exactly one task ID is required")) ||
+      (id = em_ctl_argument_text ("wait", argv[1])) == NULL)
     return WAIT_ERROR;
 
   loop = g_main_loop_new (NULL, FALSE);
   wait.loop = loop;
-  wait.id = argv[1];
+  wait.id = id;
   wait.show_bar = isatty (STDOUT_FILENO);
   /* before the first call: Ctrl+C while the service starts or answers is an
    * interruption too (3), not death by SIGINT; it is handled once the loop runs */

@@ -53,6 +53,11 @@ gboolean        em_ctl_one_argument       (const char     *command,
                                            int             argc,
                                            char          **argv,
                                            const char     *missing);
+/* a positional argument as UTF-8, which D-Bus strings must be: GOption converts
+ * only the options' values from the locale's encoding. %NULL, with a usage
+ * error, when it is neither UTF-8 nor text in that encoding */
+char           *em_ctl_argument_text      (const char     *command,
+                                           const char     *argument);
 /* the value of an option that takes one, gathered as G_OPTION_ARG_STRING_ARRAY
  * so that a second one is a usage error, not the value; %NULL when absent */
 gboolean        em_ctl_option_once        (const char     *flag,
