@@ -843,6 +843,16 @@ test_errors (void)
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', @a{sv} {}, {'depends_on': <[<'a'>, <objectpath '/a'>]>})",
       "InvalidArgument", "options.depends_on[1]: a value of D-Bus type" },
+    /* numbers no JSON body could hold are named as such, not as D-Bus types */
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', @a{sv} {}, {'max_retries': <uint64 18446744073709551615>})", "InvalidArgument",
+      "options.max_retries: 18446744073709551615 is out of range; integers go up to 9223372036854775807" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <inf>}, @a{sv} {})", "InvalidArgument",
+      "parameters.duration: inf is not a finite number" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'delay': <nan>}], @a{sv} {})",
+      "InvalidArgument", "tasks[0] delay: nan is not a finite number" },
     { MANAGER_PATH, MANAGER_IFACE, "GetTask", "('no-such-id',)", "NotFound", "no-such-id" },
     { MANAGER_PATH, MANAGER_IFACE, "CancelTask", "('no-such-id',)", "NotFound", NULL },
   };

@@ -138,11 +138,29 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
       return number_node (g_variant_get_int64 (value));
     case G_VARIANT_CLASS_UINT64:
       if (g_variant_get_uint64 (value) > G_MAXINT64)
-        break;
+        {
+          /* the numbers apart: a format macro would cut the msgid short */
+          g_autofree char *number = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                     g_variant_get_uint64 (value));
+          g_autofree char *limit = g_strdup_printf ("%" G_GINT64_FORMAT, G_MAXINT64);
+
+          /* a JSON body's integers stop there too; "type t has no JSON form"
+           * read as if no uint64 were taken */
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: %s is out of range; integers go up to %s"), key, number, limit);
+          return NULL;
+        }
       return number_node ((gint64) g_variant_get_uint64 (value));
     case G_VARIANT_CLASS_DOUBLE:
       if (!isfinite (g_variant_get_double (value)))
-        break;
+        {
+          char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: %s is not a finite number"), key,
+                       g_ascii_dtostr (number, sizeof number, g_variant_get_double (value)));
+          return NULL;
+        }
       node = json_node_new (JSON_NODE_VALUE);
       json_node_set_double (node, g_variant_get_double (value));
       return node;
