@@ -759,5 +759,33 @@ expect 1 "a second pending task past --max-pending 1" "$ENGINECTL" schedule wait
 contains "$err" "the queue is full" "the refusal says the queue is full"
 "$ENGINECTL" resume >/dev/null
 
+echo "# watch --since told of a service back with a log that starts over"
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME"
+first=$("$ENGINECTL" schedule wait --name first duration=0)
+"$ENGINECTL" wait "$first" >/dev/null
+"$ENGINECTL" watch --since 0 --json >"$tmp/since-over" 2>"$tmp/since-over-err" &
+over_pid=$!
+background+=("$over_pid")
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$first\"" "$tmp/since-over" || fail "watch --since 0 did not read the log"
+# a log kept in memory starts at seq 1 again: reading on after the old seqs hid every event
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME again"
+second=$("$ENGINECTL" schedule wait --name second duration=0)
+"$ENGINECTL" wait "$second" >/dev/null
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$second\"" "$tmp/since-over" ||
+  fail "watch --since printed nothing of the new log"
+kill -INT "$over_pid"; wait "$over_pid"
+over=$(cat "$tmp/since-over")
+contains "$over" $'}\n{"type":"resync_required","oldest_seq":1}\n{"type":"task_scheduled","task_id":"'"$second" \
+  "watch --since says the log started over, then follows it"
+contains "$(cat "$tmp/since-over-err")" "ends before seq" "watch --since says why on stderr"
+
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

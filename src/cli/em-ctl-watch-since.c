@@ -84,15 +84,27 @@ print_event (Follow   *follow,
     }
 }
 
+/* @started_over: the log is another one, not the same one pruned */
+static void
+print_resync_line (Follow   *follow,
+                   guint64   oldest,
+                   gboolean  started_over)
+{
+  if (follow->json)
+    g_print ("{\"type\":\"resync_required\",\"oldest_seq\":%" G_GUINT64_FORMAT "}\n", oldest);
+  else if (started_over)
+    g_print (_("resync_required  the service's event log started over; it starts at seq %llu\n"),
+             (unsigned long long) oldest);
+  else
+    g_print (_("resync_required  events were pruned; the log starts at seq %llu\n"),
+             (unsigned long long) oldest);
+}
+
 static void
 print_resync (Follow  *follow,
               guint64  oldest)
 {
-  if (follow->json)
-    g_print ("{\"type\":\"resync_required\",\"oldest_seq\":%" G_GUINT64_FORMAT "}\n", oldest);
-  else
-    g_print (_("resync_required  events were pruned; the log starts at seq %llu\n"),
-             (unsigned long long) oldest);
+  print_resync_line (follow, oldest, FALSE);
   g_printerr (_("enginectl: the events after %llu are no longer kept; "
                 "the oldest is %llu. Take a fresh snapshot "
                 "(enginectl list) and go on from there.\n"),
@@ -140,23 +152,41 @@ catch_up (Follow  *follow,
   return TRUE;
 }
 
+/* whether the service's log reaches the event follow->last: it holds it, or
+ * pruned it; *out_oldest is the oldest event it keeps */
+static gboolean
+log_reaches_last (Follow   *follow,
+                  gboolean *out_reaches,
+                  guint64  *out_oldest,
+                  GError  **error)
+{
+  g_autoptr(GVariant) events = NULL;
+
+  *out_reaches = TRUE;
+  *out_oldest = 1;
+  if (follow->last == 0)
+    return TRUE;
+  /* that event, or the oldest kept when it was pruned: nothing only beyond the log */
+  if (!em_dbus_engine_manager1_call_get_events_sync (follow->proxy, follow->last - 1, 1,
+                                                     G_DBUS_CALL_FLAGS_NONE, -1,
+                                                     &events, out_oldest, NULL, error))
+    return FALSE;
+  *out_reaches = g_variant_n_children (events) > 0;
+  return TRUE;
+}
+
 /* whether the service has recorded the event follow->last: from a seq it never
  * reached, every event up to that seq would be skipped without a word */
 static gboolean
 since_reached (Follow  *follow,
                GError **error)
 {
-  g_autoptr(GVariant) events = NULL;
-  guint64 oldest = 0;
+  gboolean reaches;
+  guint64 oldest;
 
-  if (follow->last == 0)
-    return TRUE;
-  /* that event, or the oldest kept when it was pruned: nothing only beyond the log */
-  if (!em_dbus_engine_manager1_call_get_events_sync (follow->proxy, follow->last - 1, 1,
-                                                     G_DBUS_CALL_FLAGS_NONE, -1,
-                                                     &events, &oldest, NULL, error))
+  if (!log_reaches_last (follow, &reaches, &oldest, error))
     return FALSE;
-  if (g_variant_n_children (events) > 0)
+  if (reaches)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                _("--since %llu is ahead of the last recorded event; take SEQ from an earlier "
@@ -173,6 +203,31 @@ follow_up (Follow *follow)
   /* a transient failure (the service restarting) is retried on the next change */
   if (!catch_up (follow, &error))
     em_ctl_print_error (error);
+}
+
+/* a service back with a log that ends before what was printed (--in-memory, another
+ * data directory) numbers its events from 1 again: reading after the old seq
+ * would skip them all without a word */
+static void
+restarted_log (Follow *follow)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean reaches;
+  guint64 oldest;
+
+  if (!log_reaches_last (follow, &reaches, &oldest, &error))
+    {
+      em_ctl_print_error (error);
+      return;
+    }
+  if (reaches)
+    return;
+  print_resync_line (follow, oldest, TRUE);
+  g_printerr (_("enginectl: the service came back with an event log that ends before "
+                "seq %llu; following it from its oldest event, %llu. Take a fresh "
+                "snapshot (enginectl list) and go on from there.\n"),
+              (unsigned long long) follow->last, (unsigned long long) oldest);
+  follow->last = oldest - 1;
 }
 
 static void
@@ -197,6 +252,7 @@ name_owner_cb (GObject    *proxy,
       return;
     }
   g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
+  restarted_log (follow);
   follow_up (follow);
 }
 
