@@ -1881,12 +1881,34 @@ call_async (const char *path,
                           NULL, G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS, NULL, reply_cb, replies);
 }
 
+/* a burst reaches the service all at once, however slowly this process sends
+ * it: under valgrind each call took longer than the service's answer to it,
+ * and none was ever refused */
+static void
+freeze_daemon (void)
+{
+  g_subprocess_send_signal (fixture.daemon, SIGSTOP);
+}
+
+static void
+thaw_daemon (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_dbus_connection_flush_sync (fixture.connection, NULL, &error);
+  g_assert_no_error (error);
+  /* for the bus to pass them on to the stopped service's socket */
+  g_usleep (100 * 1000);
+  g_subprocess_send_signal (fixture.daemon, SIGCONT);
+}
+
 /* the calls of a burst; with a budget of one, some are refused while the
  * first waits for the journal */
 static void
 assert_counted (const char *method,
                 Replies    *replies)
 {
+  thaw_daemon ();
   EM_TEST_WAIT_UNTIL (replies->replies == LIMIT_CALLS, 6 * TIMEOUT_MS);
   if (replies->refused == 0)
     g_error ("%s: no call of %u was counted in flight (%u answered)", method, LIMIT_CALLS,
@@ -1915,9 +1937,11 @@ test_sender_limit_recorded (void)
   fixture.max_calls = "1";
   start_daemon ();
 
+  freeze_daemon ();
   for (guint i = 0; i < LIMIT_CALLS; i++)
     call_async (MANAGER_PATH, MANAGER_IFACE, "Pause", NULL, &pause);
   assert_counted ("Pause", &pause);
+  freeze_daemon ();
   for (guint i = 0; i < LIMIT_CALLS; i++)
     call_async (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, &resume);
   assert_counted ("Resume", &resume);
@@ -1933,10 +1957,12 @@ test_sender_limit_recorded (void)
       g_ptr_array_add (ids, schedule ("cancelled", "wait", "{'duration': <0>}", &path));
       g_ptr_array_add (paths, path);
     }
+  freeze_daemon ();
   for (guint i = 0; i < LIMIT_CALLS; i++)
     call_async (MANAGER_PATH, MANAGER_IFACE, "CancelTask",
                 g_variant_new ("(s)", (char *) ids->pdata[i]), &cancel);
   assert_counted ("CancelTask", &cancel);
+  freeze_daemon ();
   for (guint i = LIMIT_CALLS; i < 2 * LIMIT_CALLS; i++)
     call_async (paths->pdata[i], TASK_IFACE, "Cancel", NULL, &object_cancel);
   assert_counted ("Task1.Cancel", &object_cancel);
