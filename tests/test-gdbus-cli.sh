@@ -777,6 +777,8 @@ wait "$daemon_pid"
 "$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
 daemon_pid=$!
 gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME again"
+# told before the new log reaches the old seqs: past them, the two cannot be told apart
+wait_for 10 grep -q resync_required "$tmp/since-over" || fail "watch --since did not see the log start over"
 second=$("$ENGINECTL" schedule wait --name second duration=0)
 "$ENGINECTL" wait "$second" >/dev/null
 wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$second\"" "$tmp/since-over" ||
