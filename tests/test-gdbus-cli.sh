@@ -207,6 +207,13 @@ expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1
 contains "$err" "an ACTION is required" "the empty action is what is refused"
 expect 2 "schedule with a bad KEY=VALUE" "$ENGINECTL" schedule wait duration
 contains "$err" "KEY=VALUE" "bad KEY=VALUE is explained"
+# D-Bus has no null: dropped from an object or made "" in an array, unsaid
+expect 2 "schedule with a null VALUE" "$ENGINECTL" schedule wait duration=null
+contains "$err" "duration: null cannot be sent" "the null is named"
+expect 2 "schedule with a null inside a list" "$ENGINECTL" schedule wait 'duration=[1, null]'
+contains "$err" "duration[1]: null cannot be sent" "the null item is named"
+expect 2 "schedule with a null inside an object" "$ENGINECTL" schedule wait 'duration={"a": {"b": null}}'
+contains "$err" "duration.a.b: null cannot be sent" "the null member is named"
 expect 1 "schedule an unknown action" "$ENGINECTL" schedule no_such_action
 contains "$err" "no_such_action" "unknown action is named"
 expect 1 "schedule a parameter of the wrong type" "$ENGINECTL" schedule wait duration=soon
@@ -324,6 +331,10 @@ contains "$err" "tasks[1]" "the bad item is named"
 contains "$err" "priority" "the bad key is named"
 after=$(task_count)
 [ "$before" -eq "$after" ] && pass "a bad batch creates nothing" || fail "a bad batch created $((after - before)) tasks"
+expect 1 "batch with a null name" "$ENGINECTL" batch - <<<'[{"name": "fine", "action": "wait"}, {"name": null, "action": "wait"}]'
+contains "$err" "tasks[1].name: null cannot be sent" "the null member is named, not taken for a missing name"
+expect 1 "batch with a null parameter item" "$ENGINECTL" batch - <<<'[{"name": "n", "action": "wait", "parameters": {"duration": [null]}}]'
+contains "$err" "tasks[0].parameters.duration[0]: null" "the null item is named"
 expect 1 "batch of a JSON object" "$ENGINECTL" batch - <<<'{"name": "x", "action": "wait"}'
 contains "$err" "array" "a batch must be an array"
 expect 1 "batch of something that is not JSON" "$ENGINECTL" batch - <<<'move the stage'

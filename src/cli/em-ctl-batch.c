@@ -71,12 +71,24 @@ load_batch (const char  *path,
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
       JsonNode *item = json_array_get_element (array, i);
+      g_autofree char *prefix = NULL;
+      g_autofree char *null_at = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (item))
         {
           g_variant_builder_clear (&builder);
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                        _("tasks[%u] must be a JSON object"), i);
+          return NULL;
+        }
+      /* the conversion would drop a null member: "name": null read as no name */
+      prefix = g_strdup_printf ("tasks[%u]", i);
+      null_at = em_ctl_find_null (item, prefix);
+      if (null_at != NULL)
+        {
+          g_variant_builder_clear (&builder);
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: null cannot be sent over D-Bus; leave the key out instead"), null_at);
           return NULL;
         }
       g_variant_builder_add_value (&builder, em_json_object_to_variant (json_node_get_object (item)));

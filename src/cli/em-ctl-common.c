@@ -145,6 +145,47 @@ em_ctl_connect_with_properties (GError **error)
 /* the REST API's limit */
 #define VALUE_MAX_DEPTH 64
 
+char *
+em_ctl_find_null (JsonNode   *node,
+                  const char *path)
+{
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *member;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_NULL:
+      return g_strdup (path);
+    case JSON_NODE_ARRAY:
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+        {
+          g_autofree char *item = g_strdup_printf ("%s[%u]", path, i);
+          char *found = em_ctl_find_null (json_array_get_element (json_node_get_array (node), i),
+                                          item);
+
+          if (found != NULL)
+            return found;
+        }
+      return NULL;
+    case JSON_NODE_OBJECT:
+      json_object_iter_init_ordered (&iter, json_node_get_object (node));
+      while (json_object_iter_next_ordered (&iter, &key, &member))
+        {
+          g_autofree char *child = *path != '\0' ? g_strdup_printf ("%s.%s", path, key)
+                                                    : g_strdup (key);
+          char *found = em_ctl_find_null (member, child);
+
+          if (found != NULL)
+            return found;
+        }
+      return NULL;
+    case JSON_NODE_VALUE:
+    default:
+      return NULL;
+    }
+}
+
 GVariant *
 em_ctl_parse_value (const char  *key,
                     const char  *text,
@@ -153,16 +194,19 @@ em_ctl_parse_value (const char  *key,
   /* strictly, as the service reads JSON: json-glib's parser would take 010
    * as 8, wrap an integer past 64 bits, and crash on deep nesting */
   g_autoptr(JsonNode) node = em_json_reader_read (text, strlen (text), VALUE_MAX_DEPTH, NULL);
+  g_autofree char *null_at = NULL;
 
   /* so `format=png` needs no quotes; what is not JSON goes as text, which
    * the service then refuses by name where it wants a number */
   if (node == NULL)
     return g_variant_new_string (text);
 
-  if (JSON_NODE_HOLDS_NULL (node))
+  /* the conversion would drop a null member or make a null item "" */
+  null_at = em_ctl_find_null (node, key);
+  if (null_at != NULL)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s: null cannot be sent over D-Bus; leave the key out instead"), key);
+                   _("%s: null cannot be sent over D-Bus; leave the key out instead"), null_at);
       return NULL;
     }
 

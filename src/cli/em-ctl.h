@@ -88,8 +88,13 @@ char           *em_ctl_node_to_json       (JsonNode       *node,
 char           *em_ctl_event_text         (const char     *type,
                                            const char     *id,
                                            const char     *text);
+/* the path of the first null in @node, which is at @path ("" for the top):
+ * `key[1]`, `key.member`; %NULL when there is none. D-Bus has no null */
+char           *em_ctl_find_null          (JsonNode       *node,
+                                           const char     *path);
 /* (floating) VALUE read as JSON when it is valid JSON (10, 2.5, true, "text",
- * [1, 2]) and as a plain string otherwise; %NULL for null, with @error naming @key */
+ * [1, 2]) and as a plain string otherwise; %NULL for a null anywhere in it,
+ * with @error naming where */
 GVariant       *em_ctl_parse_value        (const char     *key,
                                            const char     *text,
                                            GError        **error);
