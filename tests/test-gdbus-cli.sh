@@ -141,6 +141,9 @@ for command in schedule list get cancel watch wait batch pause resume queue; do
 done
 expect 0 "enginectl help wait" "$ENGINECTL" help wait
 contains "$out" "3 unknown task" "wait --help documents its exit statuses"
+# completion offers help after help
+expect 0 "enginectl help help" "$ENGINECTL" help help
+contains "$out" "enginectl COMMAND" "help help shows the usage"
 expect 2 "no command" "$ENGINECTL"
 expect 2 "unknown command" "$ENGINECTL" frobnicate
 contains "$err" "frobnicate" "unknown command is named"

@@ -86,7 +86,8 @@ main (int argc, char **argv)
     {
       char *help_argv[] = { NULL, (char *) "--help", NULL };
 
-      if (argc < 3)
+      /* "help help" too: completion offers help after help */
+      if (argc < 3 || (argc == 3 && g_str_equal (argv[2], "help")))
         {
           print_usage (stdout);
           return EM_CTL_EXIT_OK;
