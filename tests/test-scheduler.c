@@ -360,13 +360,20 @@ test_retry_unsafe_refused (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = refuse (fx, "{\"name\": \"u\", \"action\": \"hold_unsafe\", \"max_retries\": 1}");
   g_autoptr(GError) relative = refuse (fx, "{\"name\": \"m\", \"action\": \"move_stage\", \"max_retries\": 1,"
                                            " \"parameters\": {\"x\": 5, \"relative\": true}}");
+  g_autoptr(GError) focus_relative = refuse (fx, "{\"name\": \"f\", \"action\": \"adjust_focus\", \"max_retries\": 1,"
+                                                 " \"parameters\": {\"position\": 5, \"relative\": true}}");
   EmTask *absolute = submit (fx, "{\"name\": \"m\", \"action\": \"move_stage\", \"max_retries\": 1,"
                                  " \"parameters\": {\"x\": 5}}");
+  EmTask *focus_absolute = submit (fx, "{\"name\": \"f\", \"action\": \"adjust_focus\", \"max_retries\": 1,"
+                                       " \"parameters\": {\"position\": 5}}");
 
   g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "max_retries"));
   g_assert_nonnull (strstr (relative->message, "max_retries"));
   g_assert_nonnull (absolute);
+  g_assert_error (focus_relative, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (focus_relative->message, "max_retries"));
+  g_assert_nonnull (focus_absolute);
 }
 
 static void

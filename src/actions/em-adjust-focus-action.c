@@ -94,12 +94,21 @@ em_adjust_focus_action_run_async (EmAction            *action,
 }
 
 
+/* as for the stage: a relative move that failed part-way would land
+ * somewhere else if run again */
+static gboolean
+em_adjust_focus_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+{
+  return !em_action_param_boolean (action, parameters, "relative");
+}
+
 static void
 em_adjust_focus_action_class_init (EmAdjustFocusActionClass *klass)
 {
   EmActionClass *action_class = EM_ACTION_CLASS (klass);
 
   action_class->run_async = em_adjust_focus_action_run_async;
+  action_class->is_retry_safe = em_adjust_focus_action_is_retry_safe;
 }
 
 static void
