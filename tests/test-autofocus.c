@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <gst/gst.h>
 
@@ -216,6 +217,29 @@ test_cancel (void)
   em_test_scope_clear (&scope);
 }
 
+/* a black field has no peak: the task fails and the focus goes back */
+static void
+test_no_contrast (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_test_scope_init (&scope, "videotestsrc is-live=true pattern=black", WIDTH, HEIGHT);
+  em_test_scope_move_focus (&scope, 50.0);
+
+  result = em_test_scope_run_action (&scope, action, "af", "{\"range\": 20, \"coarse_step\": 5}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "no contrast"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, 50.0);
+  g_assert_false (em_focus_is_moving (scope.focus));
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_claims (void)
 {
@@ -241,6 +265,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/converges/brenner-from-above", test_brenner_from_above);
   g_test_add_func ("/autofocus/center-and-travel", test_center_and_travel);
   g_test_add_func ("/autofocus/cancel", test_cancel);
+  g_test_add_func ("/autofocus/no-contrast", test_no_contrast);
 
   ret = g_test_run ();
   gst_deinit ();

@@ -162,6 +162,37 @@ build_result (Autofocus *af)
 
 static void next_step (GTask *task);
 
+/* a dark or blank field scores the same everywhere: no position is sharper */
+static gboolean
+curve_is_flat (Autofocus *af)
+{
+  if (af->samples->len < 2)
+    return FALSE;
+  for (guint i = 1; i < af->samples->len; i++)
+    if (g_array_index (af->samples, Sample, i).score != g_array_index (af->samples, Sample, 0).score)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Autofocus *af = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
+                           _("Autofocus found no contrast: every frame from %g to %g µm scored %g; "
+                             "the focus is back at %g µm"),
+                           af->low, af->high, g_array_index (af->samples, Sample, 0).score,
+                           af->start_position);
+}
+
 static void
 report_progress (Autofocus *af)
 {
@@ -253,6 +284,15 @@ next_step (GTask *task)
   if (g_task_return_error_if_cancelled (task))
     {
       g_object_unref (task);
+      return;
+    }
+
+  /* the coarse sweep found nothing to focus on: any end of the range would be
+   * a guess, so the focus goes back to where it was */
+  if (af->todo->len == 0 && af->step == af->settings.coarse_step && curve_is_flat (af))
+    {
+      em_focus_move_async (af->focus, af->start_position, af->settings.speed, cancellable, NULL, NULL,
+                           returned_cb, task);
       return;
     }
 
