@@ -272,6 +272,7 @@ test_stage_limits (void)
   const EmStagePosition low_y = { 0.0, -50001.0, 0.0 };
   const EmStagePosition below_z = { 0.0, 0.0, -1.0 };
   const EmStagePosition nan_x = { NAN, 0.0, 0.0 };
+  const EmStagePosition just_past_x = { 50000.0001, 0.0, 0.0 };
   const EmStagePosition min = { -10.0, -20.0, 5.0 };
   const EmStagePosition max = { 10.0, 20.0, 30.0 };
   const EmStagePosition edge = { 10.0, -20.0, 30.0 };
@@ -281,6 +282,8 @@ test_stage_limits (void)
   assert_limit_error (stage, &far_x, "x =", "-50000", "50000");
   assert_limit_error (stage, &low_y, "y =", "-50000", "50000");
   assert_limit_error (stage, &below_z, "z =", "0 to", "10000");
+  /* just past the edge: the message shows by how much */
+  assert_limit_error (stage, &just_past_x, "x = 50000.0001 µm", "-50000", "50000");
 
   run_init (&run);
   em_stage_move_async (stage, &nan_x, 0.0, NULL, NULL, NULL, stage_moved_cb, &run);
@@ -470,6 +473,13 @@ test_focus_limits (void)
   g_assert_nonnull (strstr (run.error->message, "position"));
   g_assert_nonnull (strstr (run.error->message, "0 to 10000"));
   g_assert_cmpfloat (em_focus_get_position (focus), ==, 0.0);
+  run_clear (&run);
+
+  run_init (&run);
+  em_focus_move_async (focus, 10000.0001, 0.0, NULL, NULL, NULL, focus_moved_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 1000);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (run.error->message, "= 10000.0001 µm"));
   run_clear (&run);
 
   em_focus_set_limits (focus, 100.0, 200.0);

@@ -7,6 +7,7 @@
 
 #include "devices/em-focus.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 typedef struct
 {
@@ -152,9 +153,15 @@ em_focus_check_target (EmFocus *self, gdouble target, GError **error)
     }
   if (target < priv->min || target > priv->max)
     {
+      char given[G_ASCII_DTOSTR_BUF_SIZE];
+      char low[G_ASCII_DTOSTR_BUF_SIZE];
+      char high[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* every digit it takes: %g calls 10000.0001 "10000", inside 10000 */
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("Focus target position = %g µm is outside the travel limits of the focus (%g to %g µm)"),
-                   target, priv->min, priv->max);
+                   _("Focus target position = %s µm is outside the travel limits of the focus (%s to %s µm)"),
+                   em_json_format_double (given, target),
+                   em_json_format_double (low, priv->min), em_json_format_double (high, priv->max));
       return FALSE;
     }
   return TRUE;

@@ -7,6 +7,7 @@
 
 #include "devices/em-stage.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 typedef struct
 {
@@ -162,9 +163,15 @@ check_axis (const char *axis,
     }
   if (value < min || value > max)
     {
+      char given[G_ASCII_DTOSTR_BUF_SIZE];
+      char low[G_ASCII_DTOSTR_BUF_SIZE];
+      char high[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* every digit it takes: %g calls 50000.0001 "50000", inside 50000 */
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("Stage target %s = %g µm is outside the travel limits of %s (%g to %g µm)"),
-                   axis, value, axis, min, max);
+                   _("Stage target %s = %s µm is outside the travel limits of %s (%s to %s µm)"),
+                   axis, em_json_format_double (given, value), axis,
+                   em_json_format_double (low, min), em_json_format_double (high, max));
       return FALSE;
     }
   return TRUE;
