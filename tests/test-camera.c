@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -15,6 +16,7 @@
 #include <linux/videodev2.h>
 
 #include "actions/em-capture-image-action.h"
+#include "actions/em-image-dir.h"
 #include "actions/em-image-writer.h"
 #include "devices/em-device-set.h"
 #include "devices/em-gst-camera.h"
@@ -1179,6 +1181,95 @@ test_writer_failed_rewrite_keeps_pair (void)
   em_test_rmdir (dir);
 }
 
+static void
+swept_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gint *removed = user_data;
+
+  *removed = (gint) em_image_dir_sweep_temporaries_finish (result);
+}
+
+static void
+touch (const char *dir, const char *name, gboolean old)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  struct utimbuf an_hour_ago = { time (NULL) - 3600, time (NULL) - 3600 };
+
+  g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+  if (old)
+    g_assert_cmpint (g_utime (path, &an_hour_ago), ==, 0);
+}
+
+static gboolean
+exists (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* a write the service died in the middle of leaves its temporaries; the next
+ * start removes those, and only those */
+static void
+test_writer_sweep_temporaries (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *tiles = g_build_filename (dir, "5e1d2c3b-7a6f-4e21-9c0d-1f2e3d4c5b6a", NULL);
+  g_autofree char *other = g_build_filename (dir, "scans", NULL);
+  g_autofree char *written = g_build_filename (dir, "done.png", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 8, 8, 8);
+  g_autoptr(GError) error = NULL;
+  gint removed = -1;
+
+  g_assert_cmpint (g_mkdir (tiles, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (other, 0755), ==, 0);
+  /* left by writes a crash interrupted */
+  touch (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12Cd", TRUE);
+  touch (dir, "0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.json.Xy34Zw", TRUE);
+  touch (tiles, ".tile-r000-c001.tiff.Qw3rTy", TRUE);
+  touch (tiles, "tile-r000-c001.json.a1B2c3", TRUE);
+  /* a write of this run, still going */
+  touch (dir, ".1c7a3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Fr35h1", FALSE);
+  /* everything else is somebody's, even when it looks much the same */
+  touch (dir, "notes.txt", TRUE);
+  touch (dir, ".hidden", TRUE);
+  touch (dir, "notes.json.backup", TRUE);
+  touch (dir, ".holiday.png.backup", TRUE);
+  touch (dir, "0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12Cd", TRUE);
+  touch (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.jpg.Ab12Cd", TRUE);
+  touch (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12C", TRUE);
+  touch (dir, ".tile-r000-c001.png.Ab12Cd", TRUE);
+  touch (other, ".tile-r000-c001.png.Ab12Cd", TRUE);
+  touch (tiles, "tile-r000-c000.png", TRUE);
+  touch (tiles, ".tile-r000-c001-old.png.Ab12Cd", TRUE);
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, written, "{}", NULL, &error));
+  g_assert_no_error (error);
+
+  em_image_dir_sweep_temporaries_async (dir, g_get_real_time () / G_USEC_PER_SEC, swept_cb, &removed);
+  EM_TEST_WAIT_UNTIL (removed >= 0, 10000);
+
+  g_assert_cmpint (removed, ==, 4);
+  g_assert_false (exists (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12Cd"));
+  g_assert_false (exists (dir, "0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.json.Xy34Zw"));
+  g_assert_false (exists (tiles, ".tile-r000-c001.tiff.Qw3rTy"));
+  g_assert_false (exists (tiles, "tile-r000-c001.json.a1B2c3"));
+  g_assert_true (exists (dir, ".1c7a3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Fr35h1"));
+  g_assert_true (exists (dir, "notes.txt"));
+  g_assert_true (exists (dir, ".hidden"));
+  g_assert_true (exists (dir, "notes.json.backup"));
+  g_assert_true (exists (dir, ".holiday.png.backup"));
+  g_assert_true (exists (dir, "0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12Cd"));
+  g_assert_true (exists (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.jpg.Ab12Cd"));
+  g_assert_true (exists (dir, ".0b6f3a2e-1c4d-4b5a-8e7f-9a0b1c2d3e4f.png.Ab12C"));
+  g_assert_true (exists (dir, ".tile-r000-c001.png.Ab12Cd"));
+  g_assert_true (exists (other, ".tile-r000-c001.png.Ab12Cd"));
+  g_assert_true (exists (tiles, "tile-r000-c000.png"));
+  g_assert_true (exists (tiles, ".tile-r000-c001-old.png.Ab12Cd"));
+  g_assert_true (exists (dir, "done.png"));
+  g_assert_true (exists (dir, "done.json"));
+  em_test_rmdir (dir);
+}
+
 /* a full disk (here: a file size limit) is reported as the system's reason,
  * not the encoder's "Write Error" */
 static void
@@ -1336,6 +1427,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/cancelled-leaves-nothing", test_writer_cancelled_leaves_nothing);
   g_test_add_func ("/camera/writer/disk-full", test_writer_disk_full);
   g_test_add_func ("/camera/writer/failed-rewrite-keeps-pair", test_writer_failed_rewrite_keeps_pair);
+  g_test_add_func ("/camera/writer/sweep-temporaries", test_writer_sweep_temporaries);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
   g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
   g_test_add_func ("/camera/default-source", test_default_source);

@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 
 #include "actions/em-builtin-actions.h"
+#include "actions/em-image-dir.h"
 #include "daemon/em-daemon.h"
 #include "daemon/em-settings-watch.h"
 #include "dbus/em-dbus-service.h"
@@ -128,6 +129,15 @@ prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
   return TRUE;
 }
 
+static void
+swept_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  guint removed = em_image_dir_sweep_temporaries_finish (result);
+
+  if (removed > 0)
+    g_debug ("removed %u temporaries of image writes a stop interrupted", removed);
+}
+
 static EmEngineManager *
 build_engine (const EmDaemonConfig *config)
 {
@@ -224,6 +234,8 @@ em_daemon_start_async (EmDaemon            *self,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GError) error = NULL;
   g_autofree char *base_url = NULL;
+  /* before anything can write an image */
+  gint64 started_s = g_get_real_time () / G_USEC_PER_SEC;
 
   g_task_set_source_tag (task, em_daemon_start_async);
 
@@ -241,7 +253,6 @@ em_daemon_start_async (EmDaemon            *self,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-
   self->manager = build_engine (&self->config);
   g_object_set (self->manager,
                 "max-concurrent", self->config.max_concurrent,
@@ -265,6 +276,14 @@ em_daemon_start_async (EmDaemon            *self,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* a write cut short by a crash left its temporaries; writes from now on
+   * are this run's and keep theirs. After the store: a second service that
+   * cannot have it must not touch the first one's writes */
+  {
+    g_autofree char *images = g_build_filename (self->config.data_dir, "images", NULL);
+
+    em_image_dir_sweep_temporaries_async (images, started_s, swept_cb, NULL);
+  }
   g_message (_("Data directory: %s"), self->config.data_dir);
   g_message (_("Camera: %s"), self->config.camera_pipeline);
 
