@@ -1340,6 +1340,7 @@ test_v4l2_control_mapping (void)
 {
   g_autoptr(EmV4l2Controls) uvc = em_v4l2_controls_new ();
   g_autoptr(EmV4l2Controls) bare = em_v4l2_controls_new ();
+  g_autoptr(EmV4l2Controls) fine = em_v4l2_controls_new ();
   g_autoptr(GstStructure) controls = gst_structure_new_empty ("controls");
   gboolean exposure_applied = FALSE, gain_applied = FALSE;
   gint value = 0;
@@ -1368,6 +1369,16 @@ test_v4l2_control_mapping (void)
   g_assert_false (gain_applied);
   g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
   g_assert_cmpint (value, ==, 2047);
+
+  /* shorter than the driver's 100 µs unit: it exposes one unit, more than
+   * was asked for, and does not claim otherwise */
+  em_v4l2_controls_add (fine, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 1, 10000);
+  em_v4l2_controls_map (fine, controls, 0.02, 0.0, &exposure_applied, &gain_applied);
+  g_assert_false (exposure_applied);
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 1);
+  em_v4l2_controls_map (fine, controls, 0.1, 0.0, &exposure_applied, &gain_applied);
+  g_assert_true (exposure_applied);
 
   /* a driver without these controls: nothing set, nothing applied */
   gst_structure_remove_all_fields (controls);

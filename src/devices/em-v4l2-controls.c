@@ -177,9 +177,12 @@ em_v4l2_controls_map (const EmV4l2Controls *self,
   /* absolute exposure counts 100 µs units; it only holds in manual mode */
   if (find (self, V4L2_CID_EXPOSURE_ABSOLUTE) != NULL)
     {
+      gint64 units = llround (exposure_ms * 10.0);
+
       set_control (self, controls, V4L2_CID_EXPOSURE_AUTO, V4L2_EXPOSURE_MANUAL);
-      exposure_applied = set_control (self, controls, V4L2_CID_EXPOSURE_ABSOLUTE,
-                                      MAX (1, (gint64) llround (exposure_ms * 10.0)));
+      /* under half a unit is raised to one: clamped as much as past the range */
+      exposure_applied = set_control (self, controls, V4L2_CID_EXPOSURE_ABSOLUTE, MAX (1, units)) &&
+                         units >= 1;
     }
 
   /* gain has no standard unit: the driver's own */
