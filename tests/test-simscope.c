@@ -419,6 +419,47 @@ test_capture_metadata (void)
   em_test_scope_clear (&scope);
 }
 
+/* the stage and focus go elsewhere once the camera has handed its frame over,
+ * before the capture gets to write it: as when the main loop is busy while
+ * another task moves the stage */
+static void
+moved_after_frame_cb (GObject *camera, GParamSpec *pspec, EmTestScope *scope)
+{
+  const EmStagePosition elsewhere = { 900.0, 700.0, 0.0 };
+
+  if (em_camera_is_capturing (EM_CAMERA (camera)))
+    return;
+  em_stage_update_position (scope->stage, &elsewhere);
+  em_focus_update_position (scope->focus, 50.0);
+}
+
+/* the metadata says where the sample was when the frame came in */
+static void
+test_capture_positions_of_frame (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  JsonObject *stage;
+  gulong handler;
+
+  em_test_scope_init (&scope, NULL, 160, 120);
+  em_test_scope_move_stage (&scope, 250.0, -40.0);
+  em_test_scope_move_focus (&scope, 101.5);
+  handler = g_signal_connect (scope.camera, "notify::capturing", G_CALLBACK (moved_after_frame_cb), &scope);
+
+  result = em_test_scope_run_action (&scope, action, "shot", "{\"exposure\": 2}", 2.0, NULL, &error);
+  g_assert_no_error (error);
+  stage = json_object_get_object_member (result, "stage_position");
+  g_assert_cmpfloat (json_object_get_double_member (stage, "x"), ==, 250.0);
+  g_assert_cmpfloat (json_object_get_double_member (stage, "y"), ==, -40.0);
+  g_assert_cmpfloat (json_object_get_double_member (result, "focus_position"), ==, 101.5);
+
+  g_signal_handler_disconnect (scope.camera, handler);
+  em_test_scope_clear (&scope);
+}
+
 static void
 done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -497,6 +538,7 @@ main (int argc, char **argv)
   g_test_add_func ("/simscope/camera/exposure", test_camera_exposure);
   g_test_add_func ("/simscope/camera/clamped-settings", test_camera_clamped_settings);
   g_test_add_func ("/simscope/camera/metadata", test_capture_metadata);
+  g_test_add_func ("/simscope/camera/positions-of-frame", test_capture_positions_of_frame);
   g_test_add_func ("/simscope/aravis", test_aravis);
 
   ret = g_test_run ();

@@ -79,6 +79,8 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   EmFocus *focus = em_device_set_get_focus (capture->devices);
   EmStagePosition stage_position;
   gdouble focus_position = 0.0;
+  gboolean has_stage;
+  gboolean has_focus;
 
   frame = em_camera_capture_finish (EM_CAMERA (source), result, &error);
   if (frame == NULL)
@@ -87,13 +89,22 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  /* where the sample was when the frame came in */
-  if (stage != NULL)
-    em_stage_get_position (stage, &stage_position);
-  if (focus != NULL)
-    focus_position = em_focus_get_position (focus);
-  capture->result = em_image_metadata_new (frame, stage != NULL ? &stage_position : NULL,
-                                           focus != NULL ? &focus_position : NULL);
+  /* where the sample was when the frame came in, if the camera noted it;
+   * otherwise where it is now */
+  has_stage = em_frame_get_stage_position (frame, &stage_position.x, &stage_position.y, &stage_position.z);
+  if (!has_stage && stage != NULL)
+    {
+      em_stage_get_position (stage, &stage_position);
+      has_stage = TRUE;
+    }
+  has_focus = em_frame_get_focus_position (frame, &focus_position);
+  if (!has_focus && focus != NULL)
+    {
+      focus_position = em_focus_get_position (focus);
+      has_focus = TRUE;
+    }
+  capture->result = em_image_metadata_new (frame, has_stage ? &stage_position : NULL,
+                                           has_focus ? &focus_position : NULL);
 
   /* the text goes to the worker; the object stays on this thread */
   node = json_node_init_object (json_node_alloc (), capture->result);

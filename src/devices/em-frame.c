@@ -18,6 +18,10 @@ struct _EmFrame
   gdouble         gain;
   gboolean        gain_applied;
   gdouble         pixel_size;
+  gboolean        has_stage_position;
+  gdouble         stage_position[3];
+  gboolean        has_focus_position;
+  gdouble         focus_position;
 };
 
 G_DEFINE_BOXED_TYPE (EmFrame, em_frame, em_frame_ref, em_frame_unref)
@@ -200,4 +204,40 @@ void
 em_frame_set_pixel_size (EmFrame *self, gdouble um_per_pixel)
 {
   self->pixel_size = um_per_pixel > 0.0 ? um_per_pixel : 0.0;
+}
+
+gboolean
+em_frame_get_stage_position (EmFrame *self, gdouble *out_x, gdouble *out_y, gdouble *out_z)
+{
+  if (!self->has_stage_position)
+    return FALSE;
+  *out_x = self->stage_position[0];
+  *out_y = self->stage_position[1];
+  *out_z = self->stage_position[2];
+  return TRUE;
+}
+
+void
+em_frame_set_stage_position (EmFrame *self, gdouble x, gdouble y, gdouble z)
+{
+  self->has_stage_position = TRUE;
+  self->stage_position[0] = x;
+  self->stage_position[1] = y;
+  self->stage_position[2] = z;
+}
+
+gboolean
+em_frame_get_focus_position (EmFrame *self, gdouble *out_position)
+{
+  if (!self->has_focus_position)
+    return FALSE;
+  *out_position = self->focus_position;
+  return TRUE;
+}
+
+void
+em_frame_set_focus_position (EmFrame *self, gdouble position)
+{
+  self->has_focus_position = TRUE;
+  self->focus_position = position;
 }

@@ -57,6 +57,14 @@ gdouble        em_frame_get_gain       (EmFrame       *self,
                                         gboolean      *out_applied);
 /* µm per pixel at the sample, 0 when unknown */
 gdouble        em_frame_get_pixel_size (EmFrame       *self);
+/* where the stage (x, y, z in µm) and the focus (µm) were when the frame
+ * arrived; FALSE when the camera did not record it */
+gboolean       em_frame_get_stage_position (EmFrame   *self,
+                                            gdouble   *out_x,
+                                            gdouble   *out_y,
+                                            gdouble   *out_z);
+gboolean       em_frame_get_focus_position (EmFrame   *self,
+                                            gdouble   *out_position);
 
 /* for cameras, before they hand the frame over */
 void           em_frame_set_timestamp  (EmFrame       *self,
@@ -69,6 +77,12 @@ void           em_frame_set_gain       (EmFrame       *self,
                                         gboolean       applied);
 void           em_frame_set_pixel_size (EmFrame       *self,
                                         gdouble        um_per_pixel);
+void           em_frame_set_stage_position (EmFrame   *self,
+                                            gdouble    x,
+                                            gdouble    y,
+                                            gdouble    z);
+void           em_frame_set_focus_position (EmFrame   *self,
+                                            gdouble    position);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmFrame, em_frame_unref)
 

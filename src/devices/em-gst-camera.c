@@ -383,6 +383,17 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
   g_mutex_lock (&self->lock);
   if (self->armed)
     {
+      /* where the sample is as the frame arrives: by the time the main loop
+       * gets to it, another task may have moved the stage */
+      if (self->stage != NULL)
+        {
+          EmStagePosition position;
+
+          em_stage_get_position (self->stage, &position);
+          em_frame_set_stage_position (frame, position.x, position.y, position.z);
+        }
+      if (self->focus != NULL)
+        em_frame_set_focus_position (frame, em_focus_get_position (self->focus));
       self->armed = FALSE;
       g_clear_pointer (&self->frame, em_frame_unref);
       self->frame = g_steal_pointer (&frame);
@@ -918,8 +929,11 @@ em_gst_camera_attach_devices (EmCamera *camera, EmStage *stage, EmFocus *focus)
 {
   EmGstCamera *self = EM_GST_CAMERA (camera);
 
+  /* the streaming thread reads them as frames arrive */
+  g_mutex_lock (&self->lock);
   g_set_object (&self->stage, stage);
   g_set_object (&self->focus, focus);
+  g_mutex_unlock (&self->lock);
   attach_sim_sources (self);
 }
 
