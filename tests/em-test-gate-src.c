@@ -99,12 +99,12 @@ em_test_gate_src_class_init (EmTestGateSrcClass *klass)
   object_class->set_property = em_test_gate_src_set_property;
   object_class->finalize = em_test_gate_src_finalize;
 
-  /* as aravissrc has them */
+  /* as aravissrc has them, ranges included */
   properties[PROP_EXPOSURE] =
-    g_param_spec_double ("exposure", NULL, NULL, 0.0, G_MAXDOUBLE, 0.0,
+    g_param_spec_double ("exposure", NULL, NULL, -1.0, 100000000.0, 500.0,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   properties[PROP_GAIN] =
-    g_param_spec_double ("gain", NULL, NULL, 0.0, G_MAXDOUBLE, 0.0,
+    g_param_spec_double ("gain", NULL, NULL, -1.0, 500.0, 0.0,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -872,6 +872,31 @@ test_slow_controls_keep_loop_free (void)
   run_clear (&run);
 }
 
+/* a gain past what aravissrc takes (500 dB) is clamped to it and reported as
+ * not applied, rather than refused by the element with the old value kept */
+static void
+test_aravis_gain_clamped (void)
+{
+  g_autoptr(EmTestGateSrc) gate = NULL;
+  g_autoptr(EmCamera) camera = gated_camera_new (&gate);
+  gboolean applied = TRUE;
+  gdouble gain_db = 0.0;
+  Run run;
+
+  em_test_gate_src_open (gate);
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, 600.0, NULL, progress_cb, &run, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  g_assert_cmpfloat (em_frame_get_gain (run.frame, &applied), ==, 600.0);
+  g_assert_false (applied);
+  em_frame_get_exposure (run.frame, &applied);
+  g_assert_true (applied);
+  g_object_get (gate, "gain", &gain_db, NULL);
+  g_assert_cmpfloat (gain_db, ==, 500.0);
+  run_clear (&run);
+}
+
 /* a capture cancelled (or timed out) while the camera takes its settings ends
  * at once; the next one waits its turn and gets its own settings, and the
  * camera can go while a setting is still in flight */
@@ -1430,6 +1455,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/stop/stuck-source-keeps-loop-free", test_stuck_stop_keeps_loop_free);
   g_test_add_func ("/camera/controls/slow-apply-keeps-loop-free", test_slow_controls_keep_loop_free);
   g_test_add_func ("/camera/controls/cancel-while-applying", test_cancel_while_applying);
+  g_test_add_func ("/camera/controls/aravis-gain-clamped", test_aravis_gain_clamped);
   g_test_add_func ("/camera/controls/error-while-applying", test_error_while_applying);
   g_test_add_func ("/camera/writer/png-roundtrip", test_writer_png_roundtrip);
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);

@@ -106,6 +106,22 @@ em_gst_source_controls_unref (EmGstSourceControls *self)
   g_free (self);
 }
 
+/* sets a double property within its declared range, which GObject would
+ * otherwise refuse, keeping the old value; TRUE when it needed no clamping */
+static gboolean
+set_double_clamped (GstElement *source, const char *name, gdouble value)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (source), name);
+  gdouble clamped = value;
+
+  if (G_IS_PARAM_SPEC_DOUBLE (pspec))
+    clamped = CLAMP (value, G_PARAM_SPEC_DOUBLE (pspec)->minimum, G_PARAM_SPEC_DOUBLE (pspec)->maximum);
+  if (clamped != value)
+    g_debug ("%s = %g is outside what the source takes; %g instead", name, value, clamped);
+  g_object_set (source, name, clamped, NULL);
+  return clamped == value;
+}
+
 /* aravissrc (GenICam): exposure in µs, gain in dB; automatic modes off so they stick */
 static void
 apply_aravis (GstElement *source,
@@ -118,15 +134,13 @@ apply_aravis (GstElement *source,
     {
       if (has_property (source, "exposure-auto", G_TYPE_ENUM))
         gst_util_set_object_arg (G_OBJECT (source), "exposure-auto", "off");
-      g_object_set (source, "exposure", exposure_ms * 1000.0, NULL);
-      *exposure_applied = TRUE;
+      *exposure_applied = set_double_clamped (source, "exposure", exposure_ms * 1000.0);
     }
   if (has_property (source, "gain", G_TYPE_DOUBLE))
     {
       if (has_property (source, "gain-auto", G_TYPE_ENUM))
         gst_util_set_object_arg (G_OBJECT (source), "gain-auto", "off");
-      g_object_set (source, "gain", gain, NULL);
-      *gain_applied = TRUE;
+      *gain_applied = set_double_clamped (source, "gain", gain);
     }
 }
 
