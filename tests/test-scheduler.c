@@ -506,6 +506,76 @@ test_exclusive_batch (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_test_hold_get_overlaps (), ==, 0);
 }
 
+/* an exclusive batch that waits on another client's task does not take its
+ * devices before that task has run: holding them, it would keep that task,
+ * and so itself, waiting for ever */
+static void
+test_exclusive_batch_outside_dependency (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *second = NULL;
+  const char *items[] = {
+    "{\"name\": \"move\", \"action\": \"hold_stage\", \"parameters\": {\"duration\": 20}}",
+    NULL,
+    NULL
+  };
+  g_autoptr(GPtrArray) specs = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  EmTask *other;
+
+  /* the other client's move may start only in a while */
+  other = submit (fx, "{\"name\": \"other\", \"action\": \"hold_stage\", \"delay\": 0.1}");
+  second = g_strdup_printf ("{\"name\": \"capture\", \"action\": \"hold_camera\", "
+                            "\"depends_on\": [\"#0\", \"%s\"]}", em_task_get_id (other));
+  items[1] = second;
+  specs = specs_from (items);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (g_ptr_array_index (tasks, 1)), 5000);
+  g_assert_cmpint (em_task_get_status (other), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 0)), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 1)), ==, EM_TASK_STATUS_COMPLETED);
+  /* and nothing slipped into the batch: it started once the other had run */
+  g_assert_cmpint (event_index (fx, other, EM_EVENT_TASK_COMPLETED), <,
+                   event_index (fx, g_ptr_array_index (tasks, 0), EM_EVENT_TASK_STARTED));
+  g_assert_cmpuint (em_test_hold_get_overlaps (), ==, 0);
+}
+
+/* the outside task is cancelled: the task waiting on it fails, and the rest of
+ * the batch goes ahead */
+static void
+test_exclusive_batch_outside_cancelled (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *second = NULL;
+  const char *items[] = {
+    "{\"name\": \"move\", \"action\": \"hold_stage\"}",
+    NULL,
+    NULL
+  };
+  g_autoptr(GPtrArray) specs = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  EmTask *other;
+
+  other = submit (fx, "{\"name\": \"other\", \"action\": \"hold_stage\", \"delay\": 60}");
+  second = g_strdup_printf ("{\"name\": \"capture\", \"action\": \"hold_camera\", "
+                            "\"depends_on\": [\"%s\"]}", em_task_get_id (other));
+  items[1] = second;
+  specs = specs_from (items);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+
+  em_test_run_for (50);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 0)), ==, EM_TASK_STATUS_PENDING);
+
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (other), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (g_ptr_array_index (tasks, 0)), 5000);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 0)), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 1)), ==, EM_TASK_STATUS_FAILED);
+}
+
 /* a batch's waiting task says when its device is free again, as any other does,
  * also while nothing can start */
 static void
@@ -919,6 +989,8 @@ main (int argc, char **argv)
   ADD ("batch-all-or-nothing", test_batch_all_or_nothing);
   ADD ("exclusive-batch", test_exclusive_batch);
   ADD ("exclusive-batch-waiting-for", test_exclusive_batch_waiting_for);
+  ADD ("exclusive-batch-outside-dependency", test_exclusive_batch_outside_dependency);
+  ADD ("exclusive-batch-outside-cancelled", test_exclusive_batch_outside_cancelled);
   ADD ("device-concurrency", test_device_concurrency);
   ADD ("no-starvation", test_no_starvation);
   ADD ("max-concurrent", test_max_concurrent);

@@ -573,12 +573,66 @@ timers_cb (gpointer user_data)
 static void
 make_ready_if_possible (EmEngineManager *self, TaskEntry *entry)
 {
+  EmSchedBatch *batch = entry->item.batch;
+
   if (em_task_get_status (entry->task) != EM_TASK_STATUS_PENDING ||
       entry->waiting_on->len > 0 || entry->timer_iter != NULL || entry->in_flight ||
       em_scheduler_is_ready (&entry->item))
     return;
+  if (batch != NULL && !em_sched_batch_is_holding (batch) && em_sched_batch_is_waiting_outside (batch))
+    return;
   em_scheduler_add_ready (self->scheduler, &entry->item);
   process_queue (self);
+}
+
+static void
+make_batch_ready (EmEngineManager *self, EmSchedBatch *batch)
+{
+  GPtrArray *items = em_sched_batch_get_items (batch);
+
+  for (guint i = 0; i < items->len; i++)
+    make_ready_if_possible (self, (TaskEntry *) g_ptr_array_index (items, i));
+}
+
+/* an exclusive batch holds its devices from its first start to its end: had
+ * it started while one of its tasks waits on a task outside it that needs
+ * those devices, neither could ever run. So it starts only once none waits
+ * outside. */
+static gboolean
+is_outside_link (TaskEntry *entry, TaskEntry *dep)
+{
+  EmSchedBatch *batch = entry->item.batch;
+
+  return batch != NULL && em_sched_batch_is_exclusive (batch) && dep->item.batch != batch;
+}
+
+static void
+link_dependency (EmEngineManager *self, TaskEntry *entry, TaskEntry *dep)
+{
+  EmSchedBatch *batch = entry->item.batch;
+
+  g_ptr_array_add (entry->waiting_on, dep);
+  if (dep->dependents == NULL)
+    dep->dependents = g_ptr_array_new ();
+  g_ptr_array_add (dep->dependents, entry);
+  if (!is_outside_link (entry, dep))
+    return;
+  em_sched_batch_wait_outside (batch);
+  /* the batch's earlier items may be ready already: they wait with it */
+  if (!em_sched_batch_is_holding (batch))
+    {
+      GPtrArray *items = em_sched_batch_get_items (batch);
+
+      for (guint i = 0; i < items->len; i++)
+        em_scheduler_remove_ready (self->scheduler, g_ptr_array_index (items, i));
+    }
+}
+
+/* @entry no longer waits on @dep; returns whether its batch may now start */
+static gboolean
+unlink_outside (TaskEntry *entry, TaskEntry *dep)
+{
+  return is_outside_link (entry, dep) && em_sched_batch_stop_waiting_outside (entry->item.batch);
 }
 
 static void
@@ -627,8 +681,11 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
         {
           TaskEntry *entry = g_ptr_array_index (dependents, i);
 
+          gboolean batch_free;
+
           if (em_task_is_finished (entry->task) || !g_ptr_array_remove (entry->waiting_on, dep))
             continue;
+          batch_free = unlink_outside (entry, dep);
           publish_waiting_on (entry);
 
           if (status == EM_TASK_STATUS_COMPLETED)
@@ -643,6 +700,8 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
 
               fail_entry (self, entry, message);
             }
+          if (batch_free)
+            make_batch_ready (self, entry->item.batch);
         }
     }
   self->cascading = FALSE;
@@ -651,6 +710,11 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
 static void
 finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
 {
+  gboolean batch_free = FALSE;
+
+  /* what it still waits on no longer holds its batch back */
+  for (guint i = 0; i < entry->waiting_on->len; i++)
+    batch_free |= unlink_outside (entry, g_ptr_array_index (entry->waiting_on, i));
   em_scheduler_remove_ready (self->scheduler, &entry->item);
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
@@ -662,6 +726,8 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
   if (entry->item.batch != NULL)
     {
       em_scheduler_batch_task_done (self->scheduler, &entry->item);
+      if (batch_free)
+        make_batch_ready (self, entry->item.batch);
       process_queue (self);
     }
   resolve_dependents (self, entry);
@@ -1040,10 +1106,7 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
             }
           continue;
         }
-      g_ptr_array_add (entry->waiting_on, dep);
-      if (dep->dependents == NULL)
-        dep->dependents = g_ptr_array_new ();
-      g_ptr_array_add (dep->dependents, entry);
+      link_dependency (self, entry, dep);
     }
   g_ptr_array_add (dep_ids, NULL);
 
@@ -1601,10 +1664,7 @@ restore_dependencies (EmEngineManager *self, TaskEntry *entry, EmTaskStatus *out
         continue;
       if (status < EM_TASK_STATUS_COMPLETED)
         {
-          g_ptr_array_add (entry->waiting_on, dep);
-          if (dep->dependents == NULL)
-            dep->dependents = g_ptr_array_new ();
-          g_ptr_array_add (dep->dependents, entry);
+          link_dependency (self, entry, dep);
           continue;
         }
       /* the string must outlive `waiting`: take the task's own copy */

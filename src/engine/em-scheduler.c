@@ -17,6 +17,7 @@ struct _EmSchedBatch
   guint           n_unfinished;
   GPtrArray      *items;           /* EmSchedItem not finished yet, unowned */
   gboolean        holding;
+  guint           n_outside;       /* links from its items to unfinished tasks outside it */
 };
 
 /*
@@ -131,6 +132,26 @@ GPtrArray *
 em_sched_batch_get_items (EmSchedBatch *batch)
 {
   return batch->items;
+}
+
+void
+em_sched_batch_wait_outside (EmSchedBatch *batch)
+{
+  batch->n_outside++;
+}
+
+gboolean
+em_sched_batch_stop_waiting_outside (EmSchedBatch *batch)
+{
+  g_return_val_if_fail (batch->n_outside > 0, FALSE);
+
+  return --batch->n_outside == 0;
+}
+
+gboolean
+em_sched_batch_is_waiting_outside (EmSchedBatch *batch)
+{
+  return batch->n_outside > 0;
 }
 
 void

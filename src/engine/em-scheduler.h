@@ -50,6 +50,13 @@ EmDeviceKind  em_sched_batch_get_claims   (EmSchedBatch  *batch);
 gboolean      em_sched_batch_is_holding   (EmSchedBatch  *batch);
 /* (transfer none): the EmSchedItem of its tasks not finished yet */
 GPtrArray    *em_sched_batch_get_items    (EmSchedBatch  *batch);
+/* an item of an exclusive batch waits on a task outside it: until none does,
+ * the manager keeps the batch's items from the ready set, because a batch
+ * holding its devices would keep such a task, and so itself, waiting */
+void          em_sched_batch_wait_outside (EmSchedBatch  *batch);
+/* %TRUE when that was the last such wait */
+gboolean      em_sched_batch_stop_waiting_outside (EmSchedBatch *batch);
+gboolean      em_sched_batch_is_waiting_outside   (EmSchedBatch *batch);
 /* @item joins @batch, taking a reference on it */
 void          em_sched_item_set_batch     (EmSchedItem   *item,
                                            EmSchedBatch  *batch);
