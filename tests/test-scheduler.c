@@ -730,6 +730,20 @@ test_timeout_during_move (Fixture *fx, gconstpointer data)
   g_assert_cmpfloat (later.x, ==, where.x);
 }
 
+/* a timeout longer than 2^32 ms (about 50 days; up to a year is allowed) does
+ * not wrap round to a short one */
+static void
+test_long_timeout (Fixture *fx, gconstpointer data)
+{
+  /* 2^32 ms and 50 ms more */
+  EmTask *task = submit (fx, "{\"name\": \"long\", \"action\": \"hold_none\", "
+                             "\"timeout\": 4294967.346, \"parameters\": {\"duration\": 300}}");
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 3000);
+  g_assert_cmpstr (em_task_get_error (task), ==, NULL);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
+}
+
 static void
 test_priority_with_dependencies (Fixture *fx, gconstpointer data)
 {
@@ -996,6 +1010,7 @@ main (int argc, char **argv)
   ADD ("max-concurrent", test_max_concurrent);
   ADD ("pause-resume", test_pause_resume);
   ADD ("timeout-during-move", test_timeout_during_move);
+  ADD ("long-timeout", test_long_timeout);
   ADD ("priority-with-dependencies", test_priority_with_dependencies);
   ADD ("randomized", test_randomized);
 #undef ADD

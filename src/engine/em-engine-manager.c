@@ -517,7 +517,10 @@ rearm_timers (EmEngineManager *self)
   /* one timer for the earliest due task, however many are delayed */
   head = g_sequence_get (g_sequence_get_begin_iter (self->timers));
   wait_us = MAX (0, head->due_us - g_get_real_time ());
-  self->timer_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (wait_us + 999) / 1000,
+  /* past what a guint of milliseconds holds (about 50 days), the timer wakes
+   * early and arms itself again */
+  self->timer_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                           (guint) MIN ((wait_us + 999) / 1000, G_MAXUINT),
                                            timers_cb, self, NULL);
 }
 
@@ -860,9 +863,14 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
   entry->context = em_action_context_new (self->devices, em_task_get_id (entry->task),
                                           self->data_dir, progress_cb, entry);
   timeout = em_task_get_timeout (entry->task);
-  if (timeout > 0)
+  /* a guint of milliseconds ends at about 50 days, and timeouts go up to a
+   * year: beyond that, whole seconds (which a guint holds) */
+  if (timeout > 0 && ceil (timeout * 1000) <= G_MAXUINT)
     entry->timeout_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ceil (timeout * 1000),
                                                 timeout_cb, entry, NULL);
+  else if (timeout > 0)
+    entry->timeout_source = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, (guint) ceil (timeout),
+                                                        timeout_cb, entry, NULL);
   g_object_ref (self);
   em_action_run_async (entry->action, entry->context, em_task_get_parameters (entry->task),
                        entry->cancellable, action_done_cb, entry);
