@@ -1503,6 +1503,35 @@ test_dependency_on_evicted (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a dependent that ended first (cancelled) and left memory is no longer among
+ * its dependency's dependents: the dependency's end does not look at it */
+static void
+test_dependent_evicted_first (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) spec = spec_new ("wait", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dependent_id = NULL;
+  EmTask *dependency;
+  const char *deps[2] = { NULL, NULL };
+
+  open_manager (fx, 0);
+  dependency = g_object_ref (schedule (fx, "wait", "{\"duration\": 300}"));
+  deps[0] = em_task_get_id (dependency);
+  spec->depends_on = g_strdupv ((char **) deps);
+  dependent_id = g_strdup (em_task_get_id (schedule_spec (fx, spec)));
+
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, dependent_id, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_task (fx->manager, dependent_id) == NULL, 5000);
+  /* what the freed entry held is overwritten, as a reuse of its memory would */
+  for (guint i = 0; i < 64; i++)
+    g_free (g_malloc0 (sizeof (gpointer) * 16));
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (dependency), 5000);
+  g_assert_cmpint (em_task_get_status (dependency), ==, EM_TASK_STATUS_COMPLETED);
+  g_object_unref (dependency);
+}
+
 static void
 dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -2013,6 +2042,7 @@ main (int argc, char **argv)
   ADD ("/store/eviction-under-queries", test_eviction_under_queries);
   ADD ("/store/eviction-past-unreturned", test_eviction_past_unreturned);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
+  ADD ("/store/deps/dependent-evicted-first", test_dependent_evicted_first);
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);

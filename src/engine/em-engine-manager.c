@@ -715,9 +715,17 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
 {
   gboolean batch_free = FALSE;
 
-  /* what it still waits on no longer holds its batch back */
+  /* it waits on nothing now: the tasks it waited on forget it, since it may
+   * leave memory before they end, and it no longer holds its batch back */
   for (guint i = 0; i < entry->waiting_on->len; i++)
-    batch_free |= unlink_outside (entry, g_ptr_array_index (entry->waiting_on, i));
+    {
+      TaskEntry *dep = g_ptr_array_index (entry->waiting_on, i);
+
+      if (dep->dependents != NULL)
+        g_ptr_array_remove (dep->dependents, entry);
+      batch_free |= unlink_outside (entry, dep);
+    }
+  g_ptr_array_set_size (entry->waiting_on, 0);
   em_scheduler_remove_ready (self->scheduler, &entry->item);
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
