@@ -1533,6 +1533,45 @@ test_dependent_evicted_first (Fixture *fx, gconstpointer data)
 }
 
 static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_assert_true (em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, NULL));
+  *done = TRUE;
+}
+
+/* a task that became ready and was cancelled before the scheduler's next pass
+ * may leave memory first: that pass does not read it */
+static void
+test_ready_evicted_before_pass (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) early = spec_new ("wait", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *early_id = NULL, *ready_id = NULL;
+  gboolean synced = FALSE;
+
+  open_manager (fx, 0);
+  /* a finished task, handed to the store: its eviction is due (delayed, it
+   * never asked for a pass) */
+  early->delay = 60;
+  early_id = g_strdup (em_task_get_id (schedule_spec (fx, early)));
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, early_id, &error));
+  em_engine_manager_sync_async (fx->manager, NULL, synced_cb, &synced);
+
+  /* then one that is ready, and cancelled before the loop turns */
+  ready_id = g_strdup (em_task_get_id (schedule (fx, "wait", NULL)));
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, ready_id, &error));
+  g_assert_no_error (error);
+
+  EM_TEST_WAIT_UNTIL (synced && em_engine_manager_get_task (fx->manager, ready_id) == NULL, 5000);
+  for (guint i = 0; i < 64; i++)
+    g_free (g_malloc0 (sizeof (gpointer) * 16));
+  em_test_run_for (50);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+}
+
+static void
 dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   gboolean *done = user_data;
@@ -2043,6 +2082,7 @@ main (int argc, char **argv)
   ADD ("/store/eviction-past-unreturned", test_eviction_past_unreturned);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/deps/dependent-evicted-first", test_dependent_evicted_first);
+  ADD ("/store/eviction/ready-before-pass", test_ready_evicted_before_pass);
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);

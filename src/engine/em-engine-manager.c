@@ -191,6 +191,7 @@ em_engine_manager_forget_entry (EmEngineManager *self, TaskEntry *entry, gboolea
     em_finished_cache_add (self->gone, id, em_task_get_status (entry->task));
   if (entry->finished_link != NULL)
     g_queue_delete_link (&self->finished, entry->finished_link);
+  em_scheduler_forget (self->scheduler, &entry->item);
   g_sequence_remove (entry->all_iter);
   g_sequence_remove (entry->status_iter);
   g_hash_table_remove (self->entries, id);

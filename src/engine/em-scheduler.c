@@ -209,7 +209,11 @@ em_scheduler_add_ready (EmScheduler *self, EmSchedItem *item)
 
   queue = in_holding_batch (item) ? self->batch_ready : self->buckets[bucket_claims (item)];
   item->ready_iter = g_sequence_insert_sorted (queue, item, compare_items, NULL);
-  g_ptr_array_add (self->fresh, item);
+  if (!item->fresh)
+    {
+      item->fresh = TRUE;
+      g_ptr_array_add (self->fresh, item);
+    }
 }
 
 void
@@ -226,6 +230,19 @@ gboolean
 em_scheduler_is_ready (EmSchedItem *item)
 {
   return item->ready_iter != NULL;
+}
+
+/* an item that was ready and ended before the next update may be freed before
+ * it: rare, so a search is cheap enough */
+void
+em_scheduler_forget (EmScheduler *self, EmSchedItem *item)
+{
+  em_scheduler_remove_ready (self, item);
+  if (item->fresh)
+    {
+      g_ptr_array_remove_fast (self->fresh, item);
+      item->fresh = FALSE;
+    }
 }
 
 guint
@@ -430,6 +447,7 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
       EmSchedItem *item = g_ptr_array_index (self->fresh, i);
       EmDeviceKind mask;
 
+      item->fresh = FALSE;
       if (item->ready_iter == NULL)
         continue;
       mask = in_holding_batch (item)

@@ -24,6 +24,7 @@ typedef struct {
   GSequenceIter *ready_iter;
   EmDeviceKind   waiting_for;
   gboolean       holding;     /* its devices are marked busy */
+  gboolean       fresh;       /* its waiting_for is due at the next update */
 } EmSchedItem;
 
 typedef void (*EmSchedWaitingFunc) (EmSchedItem  *item,
@@ -67,6 +68,9 @@ void          em_scheduler_add_ready      (EmScheduler   *self,
 void          em_scheduler_remove_ready   (EmScheduler   *self,
                                            EmSchedItem   *item);
 gboolean      em_scheduler_is_ready       (EmSchedItem   *item);
+/* @item is about to be freed: the scheduler keeps no pointer to it */
+void          em_scheduler_forget         (EmScheduler   *self,
+                                           EmSchedItem   *item);
 guint         em_scheduler_count_ready    (EmScheduler   *self);
 
 /* the best ready item whose devices are all free, now removed from the ready set
