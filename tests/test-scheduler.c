@@ -744,6 +744,17 @@ test_long_timeout (Fixture *fx, gconstpointer data)
   g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
 }
 
+/* the error gives the timeout as it was asked, not rounded to six digits */
+static void
+test_timeout_message (Fixture *fx, gconstpointer data)
+{
+  EmTask *task = submit (fx, "{\"name\": \"t\", \"action\": \"hold_none\", "
+                             "\"timeout\": 0.0500001, \"parameters\": {\"duration\": 5000}}");
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 3000);
+  g_assert_cmpstr (em_task_get_error (task), ==, "timed out after 0.0500001 s");
+}
+
 static void
 test_priority_with_dependencies (Fixture *fx, gconstpointer data)
 {
@@ -1011,6 +1022,7 @@ main (int argc, char **argv)
   ADD ("pause-resume", test_pause_resume);
   ADD ("timeout-during-move", test_timeout_during_move);
   ADD ("long-timeout", test_long_timeout);
+  ADD ("timeout-message", test_timeout_message);
   ADD ("priority-with-dependencies", test_priority_with_dependencies);
   ADD ("randomized", test_randomized);
 #undef ADD

@@ -816,8 +816,11 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       else if (entry->timed_out)
         {
-          g_autofree char *message = g_strdup_printf (_("timed out after %g s"),
-                                                      em_task_get_timeout (entry->task));
+          char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+          /* in full, as given: %g wrote 1000000 as 1e+06 */
+          g_autofree char *message =
+            g_strdup_printf (_("timed out after %s s"),
+                             em_json_format_double (seconds, em_task_get_timeout (entry->task)));
 
           retry_or_fail (self, entry, message);
         }
