@@ -642,6 +642,52 @@ test_recover_exclusive_batch (Fixture *fx, gconstpointer data)
                    EM_TASK_STATUS_COMPLETED);
 }
 
+/* an exclusive batch that waits on another client's task still waits for it
+ * after a restart, rather than taking the devices that task needs */
+static void
+test_recover_batch_outside_dependency (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmTaskSpec) other = spec_new ("move_stage", "{\"x\": 20}");
+  g_autofree char *other_id = NULL, *move_id = NULL, *capture_id = NULL;
+  EmTaskSpec *capture;
+  const char *deps[2] = { NULL, NULL };
+  EmTask *move;
+
+  open_manager (fx, 1000);
+  other->delay = 1;
+  other_id = g_strdup (em_task_get_id (schedule_spec (fx, other)));
+  g_ptr_array_add (specs, spec_new ("move_stage", "{\"x\": 10}"));
+  capture = spec_new ("capture_image", "{\"exposure\": 1}");
+  deps[0] = other_id;
+  capture->depends_on = g_strdupv ((char **) deps);
+  g_ptr_array_add (specs, capture);
+  batch = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  move_id = g_strdup (em_task_get_id (g_ptr_array_index (batch, 0)));
+  capture_id = g_strdup (em_task_get_id (g_ptr_array_index (batch, 1)));
+  g_clear_pointer (&batch, g_ptr_array_unref);
+  em_test_run_for (50);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, move_id)), ==,
+                   EM_TASK_STATUS_PENDING);
+  close_manager (fx);
+
+  open_manager (fx, 1000);
+  move = em_engine_manager_get_task (fx->manager, move_id);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, capture_id)), 5000);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, other_id)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (move), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, capture_id)), ==,
+                   EM_TASK_STATUS_COMPLETED);
+  /* the batch started once the other task had run */
+  g_assert_cmpint (g_date_time_compare (
+                     em_task_get_completed_at (em_engine_manager_get_task (fx->manager, other_id)),
+                     em_task_get_started_at (move)), <=, 0);
+}
+
 static void
 exec_sql (sqlite3 *db, const char *sql)
 {
@@ -2062,6 +2108,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/running", test_recover_running);
   ADD ("/store/recovery/running-backoff", test_recover_running_backoff);
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
+  ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);
   ADD ("/store/refuse/newer", test_refuse_newer);
   ADD ("/store/refuse/corrupt", test_refuse_corrupt);
