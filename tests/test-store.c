@@ -1617,6 +1617,44 @@ test_ready_evicted_before_pass (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
 }
 
+/* a client pages with the last task of its page as the cursor (D-Bus
+ * ListTasks `after`); retention may remove that very task before the next
+ * page is asked for, and the next page still follows it */
+static void
+test_query_cursor_deleted (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) second = NULL;
+  g_auto(EmTaskQuery) q;
+  guint total = 0;
+
+  open_manager (fx, 0);
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+
+  em_task_query_init (&q);
+  q.limit = 2;
+  first = query (fx, &q, &total);
+  g_assert_cmpuint (first->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (first, 1)), "id"),
+                   ==, g_ptr_array_index (ids, 1));
+
+  /* the oldest two go, the cursor among them */
+  g_object_set (fx->manager, "retention-max-tasks", 2, NULL);
+  g_assert_cmpuint (prune (fx), ==, 2);
+
+  q.after_id = g_strdup (g_ptr_array_index (ids, 1));
+  second = query (fx, &q, &total);
+  g_assert_cmpuint (second->len, ==, 2);
+  g_assert_cmpuint (total, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (second, 0)), "id"),
+                   ==, g_ptr_array_index (ids, 2));
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (second, 1)), "id"),
+                   ==, g_ptr_array_index (ids, 3));
+}
+
 static void
 dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -2123,6 +2161,7 @@ main (int argc, char **argv)
   ADD ("/store/delete/unreturned", test_delete_unreturned);
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
+  ADD ("/store/query/cursor-deleted", test_query_cursor_deleted);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);
   ADD ("/store/eviction-under-queries", test_eviction_under_queries);

@@ -13,8 +13,10 @@ G_BEGIN_DECLS
 
 /* a connection and the file its errors name */
 typedef struct {
-  sqlite3 *db;
-  char    *path;
+  sqlite3    *db;
+  char       *path;
+  GHashTable *deleted;        /* id → serial of the latest tasks deleted, for cursors */
+  GQueue      deleted_order;  /* the same, oldest deletion first */
 } EmStoreDb;
 
 gboolean em_store_exec           (sqlite3     *db,
@@ -32,6 +34,8 @@ sqlite3 *em_store_schema_open    (const char  *path,
 
 /* em-store-sql.c: the statements behind loading, queries, deletions and
  * retention, run by whichever thread owns the connection */
+/* frees what they keep between calls */
+void       em_store_sql_clear         (EmStoreDb          *self);
 gboolean   em_store_sql_prepare       (EmStoreDb          *self,
                                        const char         *sql,
                                        sqlite3_stmt      **out,

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -12,6 +13,53 @@
  * deletions and pruning with. They run on whichever thread owns the
  * connection: the opening thread at startup, the writer thread after.
  */
+
+/* a client pages with the last task of a page as its cursor (D-Bus ListTasks
+ * `after`), and retention or DELETE /tasks may remove that task before the
+ * next page: the serials of the latest deleted tasks keep such cursors
+ * working, about 100 bytes each */
+#define DELETED_CURSORS 100000
+
+typedef struct {
+  GList   link;      /* in deleted_order; data is the entry itself */
+  guint64 serial;
+  char    id[];
+} DeletedTask;
+
+static void
+remember_deleted (EmStoreDb *self, const char *id, guint64 serial)
+{
+  gsize length = strlen (id);
+  DeletedTask *task;
+
+  if (self->deleted == NULL)
+    self->deleted = g_hash_table_new (g_str_hash, g_str_equal);
+  if (g_hash_table_contains (self->deleted, id))
+    return;
+  task = g_malloc0 (sizeof *task + length + 1);
+  memcpy (task->id, id, length + 1);
+  task->serial = serial;
+  task->link.data = task;
+  g_queue_push_tail_link (&self->deleted_order, &task->link);
+  g_hash_table_insert (self->deleted, task->id, task);
+  while (self->deleted_order.length > DELETED_CURSORS)
+    {
+      DeletedTask *oldest = g_queue_pop_head_link (&self->deleted_order)->data;
+
+      g_hash_table_remove (self->deleted, oldest->id);
+      g_free (oldest);
+    }
+}
+
+void
+em_store_sql_clear (EmStoreDb *self)
+{
+  GList *link;
+
+  g_clear_pointer (&self->deleted, g_hash_table_unref);
+  while ((link = g_queue_pop_head_link (&self->deleted_order)) != NULL)
+    g_free (link->data);
+}
 
 gboolean
 em_store_sql_prepare (EmStoreDb *self, const char *sql, sqlite3_stmt **out, GError **error)
@@ -292,14 +340,28 @@ select_task (EmStoreDb *self, const char *sql, const char *id, GError **error)
   return NULL;
 }
 
-/* the serial of the task @id, for a cursor given as a task */
+/* the serial of the task @id, for a cursor given as a task, also one deleted
+ * lately */
 static gboolean
 lookup_serial (EmStoreDb *self, const char *id, guint64 *out, GError **error)
 {
-  sqlite3_stmt *stmt = select_task (self, "SELECT serial FROM tasks WHERE id = ?", id, error);
+  g_autoptr(GError) local_error = NULL;
+  sqlite3_stmt *stmt = select_task (self, "SELECT serial FROM tasks WHERE id = ?", id, &local_error);
 
   if (stmt == NULL)
-    return FALSE;
+    {
+      DeletedTask *gone = NULL;
+
+      if (self->deleted != NULL && g_error_matches (local_error, EM_ERROR, EM_ERROR_NOT_FOUND))
+        gone = g_hash_table_lookup (self->deleted, id);
+      if (gone == NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      *out = gone->serial;
+      return TRUE;
+    }
   *out = (guint64) sqlite3_column_int64 (stmt, 0);
   sqlite3_finalize (stmt);
   return TRUE;
@@ -390,7 +452,7 @@ bind_keep (sqlite3_stmt *stmt, const char * const *keep)
     }
 }
 
-/* runs a `DELETE … RETURNING id`, adding the ids to @out */
+/* runs a `DELETE … RETURNING id, serial`, adding the ids to @out */
 static gboolean
 delete_returning (EmStoreDb *self, const char *sql, const EmTaskQuery *query,
                   const char * const *keep, const char *param, gint64 value,
@@ -407,7 +469,13 @@ delete_returning (EmStoreDb *self, const char *sql, const EmTaskQuery *query,
   if (param != NULL)
     bind_named_int (stmt, param, value);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+    {
+      const char *id = (const char *) sqlite3_column_text (stmt, 0);
+
+      g_ptr_array_add (out, g_strdup (id));
+      /* before the commit: a task still there after a rollback is found first */
+      remember_deleted (self, id, (guint64) sqlite3_column_int64 (stmt, 1));
+    }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
     {
@@ -447,7 +515,7 @@ em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, const char * con
                     & EM_TASK_QUERY_FINISHED;
   append_where (sql, query);
   append_keep (sql, keep);
-  g_string_append (sql, " RETURNING id");
+  g_string_append (sql, " RETURNING id, serial");
 
   if (!em_store_exec (self->db, self->path, "BEGIN IMMEDIATE", error) ||
       !in_transaction (self, delete_returning (self, sql->str, query, keep, NULL, 0, ids, error),
@@ -507,10 +575,10 @@ prune (EmStoreDb *self, guint max_tasks, gint64 max_age_us, const char * const *
                                               "WHERE status IN " EM_STORE_FINISHED_SQL);
 
   append_keep (by_age, keep);
-  g_string_append (by_age, " RETURNING id");
+  g_string_append (by_age, " RETURNING id, serial");
   append_keep (by_count, keep);
   g_string_append (by_count, " ORDER BY serial LIMIT MAX (0, (SELECT count(*) FROM tasks) - :max)) "
-                             "RETURNING id");
+                             "RETURNING id, serial");
   if (max_age_us > 0 &&
       !delete_returning (self, by_age->str, NULL, keep, ":cutoff",
                          g_get_real_time () - max_age_us, ids, error))

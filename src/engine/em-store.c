@@ -1012,6 +1012,7 @@ em_store_free (EmStore *self)
   g_clear_pointer (&self->upsert_task, sqlite3_finalize);
   g_clear_pointer (&self->insert_event, sqlite3_finalize);
   g_clear_pointer (&self->set_meta, sqlite3_finalize);
+  em_store_sql_clear (&self->conn);
   sqlite3_close (self->conn.db);
   g_async_queue_unref (self->queue);
   g_async_queue_unref (self->writer_queue);
