@@ -1655,6 +1655,27 @@ test_query_cursor_deleted (Fixture *fx, gconstpointer data)
                    ==, g_ptr_array_index (ids, 3));
 }
 
+/* a dependency named twice is listed once, whether it is still in memory or
+ * only its final status is */
+static void
+test_dependency_named_twice (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) spec = spec_new ("wait", NULL);
+  g_autofree char *done_id = NULL;
+  const char *deps[3] = { NULL, NULL, NULL };
+  EmTask *task;
+
+  open_manager (fx, 0);
+  done_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, NULL) == 0, 5000);
+
+  deps[0] = deps[1] = done_id;
+  spec->depends_on = g_strdupv ((char **) deps);
+  task = schedule_spec (fx, spec);
+  g_assert_cmpuint (g_strv_length ((char **) em_task_get_depends_on (task)), ==, 1);
+  g_assert_cmpstr (em_task_get_depends_on (task)[0], ==, done_id);
+}
+
 static void
 dependencies_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -2168,6 +2189,7 @@ main (int argc, char **argv)
   ADD ("/store/eviction-past-unreturned", test_eviction_past_unreturned);
   ADD ("/store/deps/evicted", test_dependency_on_evicted);
   ADD ("/store/deps/dependent-evicted-first", test_dependent_evicted_first);
+  ADD ("/store/deps/named-twice", test_dependency_named_twice);
   ADD ("/store/eviction/ready-before-pass", test_ready_evicted_before_pass);
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);

@@ -1001,12 +1001,17 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
   return TRUE;
 }
 
+/* @dep, or the task @gone_id that left memory, is listed already */
 static gboolean
-has_dep (GPtrArray *deps, TaskEntry *dep)
+has_dep (GPtrArray *deps, TaskEntry *dep, const char *gone_id)
 {
   for (guint i = 0; i < deps->len; i++)
-    if (((DepRef *) g_ptr_array_index (deps, i))->entry == dep)
-      return TRUE;
+    {
+      DepRef *ref = g_ptr_array_index (deps, i);
+
+      if (dep != NULL ? ref->entry == dep : g_strcmp0 (ref->gone_id, gone_id) == 0)
+        return TRUE;
+    }
   return FALSE;
 }
 
@@ -1057,6 +1062,8 @@ resolve_depends_on (EmEngineManager *self,
       /* finished long ago: only its final status is still in memory */
       if (dep == NULL && ref[0] != '#' && em_finished_cache_lookup (self->gone, ref, &gone_status))
         {
+          if (has_dep (deps, NULL, ref))
+            continue;
           resolved = g_new0 (DepRef, 1);
           resolved->gone_id = ref;
           resolved->gone_status = gone_status;
@@ -1069,7 +1076,7 @@ resolve_depends_on (EmEngineManager *self,
                        _("depends_on: unknown task “%s”"), ref);
           return NULL;
         }
-      if (has_dep (deps, dep))
+      if (has_dep (deps, dep, NULL))
         continue;
       resolved = g_new0 (DepRef, 1);
       resolved->entry = dep;
