@@ -990,6 +990,99 @@ test_randomized (Fixture *fx, gconstpointer data)
   g_string_free (model.report, TRUE);
 }
 
+/* exclusive batches among other tasks, their items depending on each other and
+ * on outside tasks, some cancelled: everything ends, and no device is ever
+ * used twice at once */
+static void
+test_randomized_batches (Fixture *fx, gconstpointer data)
+{
+  const char *actions[] = { "hold_none", "hold_camera", "hold_stage", "hold_focus",
+                            "hold_camera_stage", "hold_all" };
+  guint32 seed = g_test_rand_int ();
+  g_autoptr(GRand) rand = NULL;
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  gboolean all_done = FALSE;
+
+  if (g_getenv ("EM_TEST_SEED") != NULL)
+    seed = (guint32) g_ascii_strtoull (g_getenv ("EM_TEST_SEED"), NULL, 10);
+  g_test_message ("seed %u (rerun with EM_TEST_SEED=%u)", seed, seed);
+  rand = g_rand_new_with_seed (seed);
+  em_engine_manager_set_max_concurrent (fx->manager, 3);
+
+  for (guint round = 0; round < 300; round++)
+    {
+      guint n = g_rand_int_range (rand, 1, 4);
+      gboolean batch = g_rand_int_range (rand, 0, 100) < 40;
+      g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = 0; i < (batch ? n : 1); i++)
+        {
+          g_autoptr(GString) json = g_string_new (NULL);
+          gboolean outside = tasks->len > 0 && g_rand_int_range (rand, 0, 100) < 30;
+          gboolean inside = batch && i > 0 && g_rand_int_range (rand, 0, 100) < 50;
+
+          g_string_append_printf (json, "{\"name\": \"t\", \"action\": \"%s\", \"priority\": %d,"
+                                        " \"parameters\": {\"duration\": %d, \"fail\": %s}",
+                                  actions[g_rand_int_range (rand, 0, G_N_ELEMENTS (actions))],
+                                  g_rand_int_range (rand, -2, 3), g_rand_int_range (rand, 0, 4),
+                                  g_rand_int_range (rand, 0, 100) < 5 ? "true" : "false");
+          if (g_rand_int_range (rand, 0, 100) < 10)
+            g_string_append_printf (json, ", \"delay\": %g", g_rand_double_range (rand, 0, 0.03));
+          if (outside || inside)
+            {
+              guint lo = tasks->len > 20 ? tasks->len - 20 : 0;
+
+              g_string_append (json, ", \"depends_on\": [");
+              if (outside)
+                g_string_append_printf (json, "\"%s\"",
+                                        em_task_get_id (g_ptr_array_index (tasks, g_rand_int_range (rand, lo, tasks->len))));
+              if (inside)
+                g_string_append_printf (json, "%s\"#%u\"", outside ? ", " : "", g_rand_int_range (rand, 0, i));
+              g_string_append (json, "]");
+            }
+          g_string_append (json, "}");
+          g_ptr_array_add (specs, spec_from (json->str));
+        }
+
+      if (batch)
+        {
+          g_autoptr(GPtrArray) made = em_engine_manager_schedule_batch (fx->manager, specs,
+                                                                        g_rand_boolean (rand), &error);
+
+          g_assert_no_error (error);
+          g_ptr_array_extend (tasks, made, NULL, NULL);
+        }
+      else
+        {
+          EmTask *task = em_engine_manager_schedule_task (fx->manager, g_ptr_array_index (specs, 0), &error);
+
+          g_assert_no_error (error);
+          g_ptr_array_add (tasks, task);
+        }
+      if (g_rand_int_range (rand, 0, 100) < 5)
+        em_engine_manager_cancel_task (fx->manager,
+                                       em_task_get_id (g_ptr_array_index (tasks, g_rand_int_range (rand, 0, tasks->len))),
+                                       NULL);
+      if (round % 10 == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+
+  for (gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;;)
+    {
+      all_done = TRUE;
+      for (guint i = 0; i < tasks->len && all_done; i++)
+        all_done = em_task_is_finished (g_ptr_array_index (tasks, i));
+      if (all_done || g_get_monotonic_time () > deadline)
+        break;
+      em_test_run_for (20);
+    }
+  if (!all_done)
+    g_test_message ("seed %u: some tasks never ended", seed);
+  g_assert_true (all_done);
+  g_assert_cmpuint (em_test_hold_get_overlaps (), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1025,6 +1118,7 @@ main (int argc, char **argv)
   ADD ("timeout-message", test_timeout_message);
   ADD ("priority-with-dependencies", test_priority_with_dependencies);
   ADD ("randomized", test_randomized);
+  ADD ("randomized-batches", test_randomized_batches);
 #undef ADD
 
   ret = g_test_run ();
