@@ -418,6 +418,27 @@ test_run_at (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (no_zone->message, "run_at"));
 }
 
+/* a run_at long past, before 1970 or at its very start, runs at once and still
+ * says what was asked */
+static void
+test_run_at_before_epoch (Fixture *fx, gconstpointer data)
+{
+  const char *times[] = { "1969-12-31T23:59:59.5Z", "1970-01-01T00:00:00Z" };
+  const char *expected[] = { "1969-12-31T23:59:59.500000Z", "1970-01-01T00:00:00.000000Z" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (times); i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"name\": \"old\", \"action\": \"hold_none\", "
+                                               "\"run_at\": \"%s\"}", times[i]);
+      EmTask *task = submit (fx, json);
+      g_autofree char *run_at = em_time_format (em_task_get_run_at (task));
+
+      g_assert_cmpstr (run_at, ==, expected[i]);
+      EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 2000);
+      g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
+    }
+}
+
 static GPtrArray *
 specs_from (const char *const *items)
 {
@@ -1104,6 +1125,7 @@ main (int argc, char **argv)
   ADD ("retry-unsafe-refused", test_retry_unsafe_refused);
   ADD ("delay", test_delay);
   ADD ("run-at", test_run_at);
+  ADD ("run-at-before-epoch", test_run_at_before_epoch);
   ADD ("batch-all-or-nothing", test_batch_all_or_nothing);
   ADD ("exclusive-batch", test_exclusive_batch);
   ADD ("exclusive-batch-waiting-for", test_exclusive_batch_waiting_for);

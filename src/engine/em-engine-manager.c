@@ -1146,7 +1146,8 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
     due = g_date_time_to_unix (spec->run_at) * G_USEC_PER_SEC + g_date_time_get_microsecond (spec->run_at);
   else if (spec->delay > 0)
     due = now + (gint64) (spec->delay * G_USEC_PER_SEC);
-  if (due > 0)
+  /* a time before 1970 is still the time asked for */
+  if (spec->run_at != NULL || spec->delay > 0)
     {
       g_autoptr(GDateTime) run_at = g_date_time_new_from_unix_utc (due / G_USEC_PER_SEC);
       g_autoptr(GDateTime) exact = g_date_time_add (run_at, due % G_USEC_PER_SEC);
