@@ -386,6 +386,31 @@ test_time_parse_rfc3339 (void)
     }
 }
 
+/* digits past the microsecond are kept, as the next microsecond: "since" is
+ * inclusive and "until" exclusive on times stamped in whole microseconds */
+static void
+test_time_parse_fraction (void)
+{
+  static const struct { const char *text, *parsed; } cases[] = {
+    { "2026-01-01T12:00:00Z", "2026-01-01T12:00:00.000000Z" },
+    { "2026-01-01T12:00:00.5Z", "2026-01-01T12:00:00.500000Z" },
+    { "2026-01-01T12:00:00.123456Z", "2026-01-01T12:00:00.123456Z" },
+    { "2026-01-01T12:00:00.1234560000Z", "2026-01-01T12:00:00.123456Z" },
+    { "2026-01-01T12:00:00.1234561Z", "2026-01-01T12:00:00.123457Z" },
+    { "2026-01-01T12:00:07.123456999999999Z", "2026-01-01T12:00:07.123457Z" },
+    { "2026-01-01T12:00:00.9999991Z", "2026-01-01T12:00:01.000000Z" },
+    { "2026-01-01T14:00:00.0000001+02:00", "2026-01-01T12:00:00.000001Z" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GDateTime) time = em_time_parse (cases[i].text);
+      g_autofree char *text = em_time_format (time);
+
+      g_assert_cmpstr (text, ==, cases[i].parsed);
+    }
+}
+
 /* the writer's printf-free times and integers agree with em_time_format()
  * and printf over the whole range, across days, leap years and offsets */
 static void
@@ -646,6 +671,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);
   g_test_add_func ("/engine/task/time-parse-rfc3339", test_time_parse_rfc3339);
+  g_test_add_func ("/engine/task/time-parse-fraction", test_time_parse_fraction);
   g_test_add_func ("/engine/task/json-writer-times", test_json_writer_times_and_integers);
   g_test_add_func ("/engine/task/spec-from-json", test_spec_from_json);
   g_test_add_func ("/engine/task/uuid", test_uuid);

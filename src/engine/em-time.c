@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "engine/em-time.h"
 
 /* RFC 3339 in UTC, always with microseconds, so strings sort like the times they name */
@@ -61,12 +63,42 @@ is_rfc3339 (const char *text)
          g_ascii_isdigit (p[3]) && g_ascii_isdigit (p[4]) && p[5] == '\0';
 }
 
+/* removes the fraction of a second from @text and returns it in microseconds.
+ * GLib reads it through a double, which past six digits sometimes rounds up
+ * and sometimes not; a time between two microseconds stands for the later
+ * one, so that "at or after" (since, run_at) and "before" (until) hold for
+ * the microseconds tasks are stamped with */
+static gint64
+take_fraction (char *text)
+{
+  char *dot = strchr (text, '.');
+  const char *p;
+  gint64 fraction_us = 0;
+  gboolean beyond = FALSE;
+  guint n = 0;
+
+  if (dot == NULL)
+    return 0;
+  for (p = dot + 1; g_ascii_isdigit (*p); p++, n++)
+    {
+      if (n < 6)
+        fraction_us = fraction_us * 10 + (*p - '0');
+      else if (*p != '0')
+        beyond = TRUE;
+    }
+  for (; n < 6; n++)
+    fraction_us *= 10;
+  memmove (dot, p, strlen (p) + 1);
+  return fraction_us + (beyond ? 1 : 0);
+}
+
 GDateTime *
 em_time_parse (const char *text)
 {
   g_autoptr(GDateTime) time = NULL;
   g_autoptr(GDateTime) utc = NULL;
   g_autofree char *upper = NULL;
+  gint64 fraction_us;
 
   /* no zone is no RFC 3339: a bare local time is ambiguous for a lab record */
   if (text == NULL || !is_rfc3339 (text))
@@ -74,7 +106,15 @@ em_time_parse (const char *text)
 
   /* GLib reads only an uppercase "T" and "Z"; it checks the ranges */
   upper = g_ascii_strup (text, -1);
+  fraction_us = take_fraction (upper);
   time = g_date_time_new_from_iso8601 (upper, NULL);
+  if (time != NULL && fraction_us > 0)
+    {
+      GDateTime *exact = g_date_time_add (time, fraction_us);
+
+      g_date_time_unref (time);
+      time = exact;
+    }
   /* at the ends of the calendar a time may have no UTC form (9999-12-31T23:00-05:00);
    * everything is stored and compared in UTC, so such a time is refused */
   utc = time != NULL ? g_date_time_to_utc (time) : NULL;
