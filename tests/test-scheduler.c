@@ -765,6 +765,22 @@ test_long_timeout (Fixture *fx, gconstpointer data)
   g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
 }
 
+/* a timed-out attempt is retried like a failed one, each with its own timeout */
+static void
+test_timeout_retried (Fixture *fx, gconstpointer data)
+{
+  EmTask *task = submit (fx, "{\"name\": \"t\", \"action\": \"hold_none\", \"timeout\": 0.05, "
+                             "\"max_retries\": 2, \"retry_delay\": 0.01, "
+                             "\"parameters\": {\"duration\": 5000}}");
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 3000);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+  g_assert_cmpstr (em_task_get_error (task), ==, "timed out after 0.05 s");
+  g_assert_cmpuint (em_task_get_attempts (task), ==, 3);
+  g_assert_cmpuint (count_events (fx, task, EM_EVENT_TASK_RETRYING), ==, 2);
+  g_assert_cmpuint (count_events (fx, task, EM_EVENT_TASK_STARTED), ==, 3);
+}
+
 /* the error gives the timeout as it was asked, not rounded to six digits */
 static void
 test_timeout_message (Fixture *fx, gconstpointer data)
@@ -1138,6 +1154,7 @@ main (int argc, char **argv)
   ADD ("timeout-during-move", test_timeout_during_move);
   ADD ("long-timeout", test_long_timeout);
   ADD ("timeout-message", test_timeout_message);
+  ADD ("timeout-retried", test_timeout_retried);
   ADD ("priority-with-dependencies", test_priority_with_dependencies);
   ADD ("randomized", test_randomized);
   ADD ("randomized-batches", test_randomized_batches);
