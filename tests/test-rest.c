@@ -2638,6 +2638,56 @@ test_ws_since_alone (Fixture       *f,
     g_assert_cmpint (event_seq (resumed, i), ==, i + 1);
 }
 
+/* a client resuming more than a page of history back while events come as
+ * fast as the history goes out: once the history reaches the point where
+ * the client joined, the live events it buffered meanwhile carry it on; a
+ * catch-up that waited for a short page would chase the newest event until
+ * its buffer overflowed */
+static void
+test_ws_since_busy (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *url = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(WsClient) resumed = g_new0 (WsClient, 1);
+  EmTaskSpec spec = { .name = (char *) "busy", .action = (char *) "wait" };
+  guint64 since, last;
+
+  /* only task_scheduled events: one per task, as fast as the test makes them */
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 3000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+  since = em_engine_manager_get_last_event_seq (f->manager) - 1500;
+
+  /* "http://…" becomes "ws://…" */
+  url = g_strdup_printf ("ws%s/ws?since=%" G_GUINT64_FORMAT, f->base_url + 4, since);
+  msg = soup_message_new ("GET", url);
+  resumed->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, ws_connected_cb, resumed);
+  /* it has joined; its first page of history is read on a later turn */
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+
+  /* a page of history goes out a turn, and a page's worth of events comes,
+   * for more turns than the backlog holds them */
+  for (guint turn = 0; turn < 12 && em_rest_server_get_n_websocket_clients (f->server) == 1; turn++)
+    {
+      for (guint i = 0; i < 1000; i++)
+        g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &spec, NULL));
+      g_main_context_iteration (NULL, FALSE);
+    }
+
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  EM_TEST_WAIT_UNTIL (resumed->closed ||
+                      (resumed->events->len > 0 &&
+                       (guint64) event_seq (resumed, resumed->events->len - 1) == last),
+                      4 * TIMEOUT_MS);
+  g_assert_false (resumed->closed);
+  g_assert_cmpint (event_seq (resumed, 0), ==, since + 1);
+  for (guint i = 1; i < resumed->events->len; i++)
+    g_assert_cmpint (event_seq (resumed, i), ==, event_seq (resumed, i - 1) + 1);
+}
+
 /* a client resuming from 0 that does not read: the live events wait for the
  * history until there are a backlog's worth, then it is told to come back
  * (1013, which libsoup would not send itself), and its answer ends it */
@@ -2779,6 +2829,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
   ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);
+  ADD ("/rest/ws/since-busy", test_ws_since_busy, NULL);
 
   return g_test_run ();
 }

@@ -353,7 +353,10 @@ history_cb (GObject      *source,
         client->last_sent = seq;
     }
 
-  if (frames->len < CATCH_UP_PAGE)
+  /* past the event it joined at, the live events it buffered take over: a
+   * history chasing the newest event would never get a short page while
+   * events come as fast as it goes out, and the buffer would overflow */
+  if (frames->len < CATCH_UP_PAGE || client->last_sent >= client->joined_seq)
     client_caught_up (client);
   else if (client_over_limit (client, 0, client->hub->max_backlog / 2))
     client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
