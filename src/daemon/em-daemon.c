@@ -351,9 +351,12 @@ wait_idle_cb (gpointer user_data)
     }
   /* acknowledgements asked for before the clients went, and bus calls still
    * waiting on the task database, hold the engine; left unanswered, it and its
-   * camera's streaming thread would outlive the loop, and the exit would hang */
+   * camera's streaming thread would outlive the loop, and the exit would hang.
+   * A WebSocket client slow to read has its close frame still queued behind
+   * the socket, which the exit would drop: it would see the connection cut */
   if (((self->manager != NULL && em_engine_manager_is_acknowledging (self->manager)) ||
-       (self->dbus != NULL && em_dbus_service_is_answering (self->dbus))) &&
+       (self->dbus != NULL && em_dbus_service_is_answering (self->dbus)) ||
+       (self->rest != NULL && em_rest_server_is_flushing (self->rest))) &&
       now < self->stop_deadline)
     return G_SOURCE_CONTINUE;
 

@@ -686,6 +686,13 @@ em_rest_server_shutdown (EmRestServer *self)
   g_clear_pointer (&self->base_url, g_free);
 }
 
+gboolean
+em_rest_server_is_flushing (EmRestServer *self)
+{
+  g_return_val_if_fail (EM_IS_REST_SERVER (self), FALSE);
+  return em_websocket_hub_is_flushing (self->hub);
+}
+
 guint
 em_rest_server_get_n_websocket_clients (EmRestServer *self)
 {

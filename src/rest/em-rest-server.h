@@ -17,6 +17,9 @@ gboolean      em_rest_server_listen       (EmRestServer    *self,
 char         *em_rest_server_get_base_url (EmRestServer    *self);
 /* sends close frames to WebSocket clients and stops listening */
 void          em_rest_server_shutdown     (EmRestServer    *self);
+/* after em_rest_server_shutdown(): whether a WebSocket client's close frame
+ * still waits for room in its socket; exiting now would lose it */
+gboolean      em_rest_server_is_flushing  (EmRestServer    *self);
 /* how many WebSocket clients follow the event stream now (open, not being dropped) */
 guint         em_rest_server_get_n_websocket_clients (EmRestServer *self);
 

@@ -680,6 +680,21 @@ em_websocket_hub_get_n_clients (EmWebsocketHub *self)
   return n;
 }
 
+gboolean
+em_websocket_hub_is_flushing (EmWebsocketHub *self)
+{
+  g_return_val_if_fail (EM_IS_WEBSOCKET_HUB (self), FALSE);
+
+  for (GList *link = self->clients.head; link != NULL; link = link->next)
+    {
+      Client *client = link->data;
+
+      if (client->output != NULL && em_coalescing_output_stream_get_buffered (client->output) > 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 void
 em_websocket_hub_set_limits (EmWebsocketHub *self,
                              guint64         max_backlog,

@@ -25,6 +25,9 @@ void            em_websocket_hub_handle        (EmWebsocketHub    *self,
                                                 GHashTable        *query);
 /* the clients still following: open and not being dropped */
 guint           em_websocket_hub_get_n_clients (EmWebsocketHub    *self);
+/* whether a client still has frames its socket did not take, its close frame
+ * among them after em_websocket_hub_close_all() */
+gboolean        em_websocket_hub_is_flushing   (EmWebsocketHub    *self);
 /* sends a close frame to every client and stops following the engine */
 void            em_websocket_hub_close_all     (EmWebsocketHub    *self,
                                                 gushort            code,
