@@ -1320,6 +1320,11 @@ test_malformed (Fixture       *f,
     { "DELETE", "/tasks?limit=5", NULL, 400, "limit: unknown query parameter" },
     { "DELETE", "/tasks?status=completed&until=nope", NULL, 400, "until" },
     { "GET", "/tasks?since=yesterday", NULL, 400, "since" },
+    /* swapped bounds, in one zone and across two */
+    { "DELETE", "/tasks?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", NULL, 400,
+      "until: 2026-01-01T00:00:00Z is before since (2026-02-01T00:00:00Z)" },
+    { "GET", "/tasks?since=2026-01-01T10:00:00-05:00&until=2026-01-01T12:00:00Z", NULL, 400,
+      "until: 2026-01-01T12:00:00Z is before since" },
     /* ISO 8601, but not RFC 3339 */
     { "GET", "/tasks?since=2026-W01-4T00:00:00Z", NULL, 400, "since: “2026-W01-4T00:00:00Z” is not an RFC 3339 time" },
     { "GET", "/tasks?until=20260101T000000Z", NULL, 400, "until: “20260101T000000Z” is not an RFC 3339 time" },

@@ -191,6 +191,17 @@ em_rest_query_parse (GHashTable        *params,
   if ((text = g_hash_table_lookup (params, "until")) != NULL &&
       !parse_time ("until", text, &query->until, error))
     return FALSE;
+  /* swapped bounds would match nothing, and a DELETE would say it deleted 0 */
+  if (query->since != NULL && query->until != NULL &&
+      g_date_time_compare (query->until, query->since) < 0)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("until: %s is before since (%s); since is the start of the "
+                     "window, until its end"),
+                   (const char *) g_hash_table_lookup (params, "until"),
+                   (const char *) g_hash_table_lookup (params, "since"));
+      return FALSE;
+    }
   if ((text = g_hash_table_lookup (params, "limit")) != NULL &&
       !parse_uint ("limit", text, 1, page_max, &query->limit, error))
     return FALSE;
