@@ -116,6 +116,14 @@ def main():
                 print("DELETE /tasks with the store failed: %d %s" % (status, problem), flush=True)
                 if status != 503 or "restart" not in problem.get("detail", ""):
                     fail("DELETE /tasks with the store failed answered %d %s" % (status, problem))
+                # a pause the journal cannot keep is not acknowledged, as over D-Bus
+                for change in ("pause", "resume"):
+                    status, problem = daemon.request("POST", "/queue/" + change)
+                    print("POST /queue/%s with the store failed: %d %s" % (change, status, problem),
+                          flush=True)
+                    if status != 503 or "store" not in problem.get("detail", ""):
+                        fail("POST /queue/%s with the store failed answered %d %s"
+                             % (change, status, problem))
             else:
                 daemon.healthy()
         finally:

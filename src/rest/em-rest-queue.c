@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "rest/em-problem.h"
 #include "rest/em-rest-async.h"
 #include "rest/em-rest-context.h"
@@ -132,21 +134,65 @@ em_rest_queue_get (EmRestContext     *ctx,
   respond_queue (ctx, msg);
 }
 
+/* the answer waits for the journal, as over D-Bus: a pause answered and then
+ * lost in a crash would start the pending tasks after the restart */
+static void
+queue_recorded_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  EmRestAsync *async = user_data;
+  EmRestContext *ctx = em_rest_async_get_data (async);
+  SoupServerMessage *msg;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  g_autoptr(SoupServerMessage) held = NULL;
+  gboolean recorded = em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error);
+
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  if (!recorded)
+    {
+      em_problem_respond_printf (msg, 503,
+                                 _("store: the queue's state could not be recorded "
+                                   "and a restart may not keep it: %s"),
+                                 error->message);
+      em_rest_async_done (async);
+      return;
+    }
+  /* the queue document may be read from the store: then it answers */
+  held = g_object_ref (msg);
+  respond_queue (ctx, held);
+  if (soup_server_message_get_status (held) != 0)
+    em_rest_async_done (async);
+  else
+    em_rest_async_release (async);
+}
+
+static void
+set_paused (EmRestContext     *ctx,
+            SoupServerMessage *msg,
+            gboolean           paused)
+{
+  /* idempotent: pausing a paused queue changes nothing and emits nothing */
+  if (paused && !em_engine_manager_get_paused (ctx->manager))
+    em_engine_manager_pause (ctx->manager);
+  else if (!paused && em_engine_manager_get_paused (ctx->manager))
+    em_engine_manager_resume (ctx->manager);
+  em_engine_manager_sync_async (ctx->manager, ctx->cancellable, queue_recorded_cb,
+                                em_rest_async_begin (msg, ctx, NULL));
+}
+
 void
 em_rest_queue_pause (EmRestContext     *ctx,
                      SoupServerMessage *msg)
 {
-  /* idempotent: pausing a paused queue changes nothing and emits nothing */
-  if (!em_engine_manager_get_paused (ctx->manager))
-    em_engine_manager_pause (ctx->manager);
-  respond_queue (ctx, msg);
+  set_paused (ctx, msg, TRUE);
 }
 
 void
 em_rest_queue_resume (EmRestContext     *ctx,
                       SoupServerMessage *msg)
 {
-  if (em_engine_manager_get_paused (ctx->manager))
-    em_engine_manager_resume (ctx->manager);
-  respond_queue (ctx, msg);
+  set_paused (ctx, msg, FALSE);
 }
