@@ -1,13 +1,16 @@
 """The Flatpak manifest agrees with the tree: its build options exist in
 meson_options.txt, its app id is the one the schema, the metainfo and the
-D-Bus files use, its command is an installed binary, and every finish-arg is
+D-Bus files use, its command is an installed binary, the activation file its
+build exports starts that binary without systemd, and every finish-arg is
 justified in the README."""
 
 import json
 import os
 import re
+import configparser
 import subprocess
 import sys
+import tempfile
 
 SOURCE_ROOT = os.environ["SOURCE_ROOT"]
 BUILD_ROOT = os.environ["BUILD_ROOT"]
@@ -41,6 +44,22 @@ def installed_files():
     out = subprocess.run(["meson", "introspect", BUILD_ROOT, "--installed"],
                          check=True, capture_output=True, text=True).stdout
     return list(json.loads(out).values())
+
+
+def flatpak_activation(app_id, config_opts):
+    """The activation file a build with the manifest's options and Flatpak's
+    prefix generates (at configure time, so no compiling), and whether that
+    build installs a systemd unit."""
+    with tempfile.TemporaryDirectory() as builddir:
+        subprocess.run(["meson", "setup", builddir, SOURCE_ROOT, "--prefix=/app", *config_opts],
+                       check=True, capture_output=True, text=True)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str
+        parser.read(os.path.join(builddir, "data", f"{app_id}.service"))
+        out = subprocess.run(["meson", "introspect", builddir, "--installed"],
+                             check=True, capture_output=True, text=True).stdout
+        units = [path for path in json.loads(out).values() if "/systemd/" in path]
+    return parser["D-BUS Service"], units
 
 
 def main():
@@ -88,6 +107,17 @@ def main():
             path = os.path.normpath(os.path.join(os.path.dirname(MANIFEST), source["path"]))
             check(os.path.exists(os.path.join(path, "meson.build")),
                   f"source dir {source['path']} is not the project")
+
+    # flatpak exports the D-Bus activation file but no systemd unit: a
+    # SystemdService line there would have the bus ask systemd for a unit that
+    # does not exist, and activation would fail on every systemd desktop
+    activation, units = flatpak_activation(app_id, ours.get("config-opts", []))
+    check(activation.get("Exec") == f"/app/bin/{command}",
+          f"the Flatpak build's activation file runs {activation.get('Exec')}, not /app/bin/{command}")
+    check("SystemdService" not in activation,
+          f"the Flatpak build's activation file names SystemdService={activation.get('SystemdService')}, "
+          "a unit flatpak does not export")
+    check(not units, f"the Flatpak build installs systemd units nothing uses: {units}")
 
     finish_args = manifest.get("finish-args", [])
     check(f"--own-name={app_id}" in finish_args, "finish-args do not own the bus name")
