@@ -152,6 +152,37 @@ def test_signals(root):
             check("Stopping" in out, f"{sig.name}: the stop is logged:\n{out}")
 
 
+def test_stop_keeps_pending(root):
+    # a stop leaves pending tasks for the next start and records a running one
+    # as interrupted, as README and the man page say
+    data_dir = os.path.join(root, "stop-keeps-pending")
+    with Daemon("--max-concurrent", "1", data_dir=data_dir) as daemon:
+        ids = []
+        for name in ("running", "pending"):
+            r = requests.post(daemon.url + "/tasks", json={"name": name, "action": "wait",
+                                                          "parameters": {"duration": 60000}},
+                              timeout=5)
+            check(r.status_code == 201, r.text)
+            ids.append(r.json()["id"])
+        wait_until(lambda: requests.get(f"{daemon.url}/tasks/{ids[0]}", timeout=5)
+                   .json()["status"] == "running", what="the first task to run")
+    with Daemon("--max-concurrent", "0", data_dir=data_dir) as daemon:
+        first = requests.get(f"{daemon.url}/tasks/{ids[0]}", timeout=5).json()
+        second = requests.get(f"{daemon.url}/tasks/{ids[1]}", timeout=5).json()
+        check(first["status"] == "failed" and "interrupted" in (first["error"] or ""),
+              f"the running task is recorded as interrupted: {first}")
+        check(second["status"] in ("pending", "running"),
+              f"the pending task waits for the next start: {second}")
+        requests.delete(f"{daemon.url}/tasks/{ids[1]}", timeout=5)
+
+    source = os.environ["SOURCE_ROOT"]
+    with open(os.path.join(source, "data", "engine-manager.1")) as f:
+        man = " ".join(f.read().split())
+    check("pending tasks are cancelled" not in man and "running and pending tasks are cancelled" not in man,
+          "the man page says a stop cancels pending tasks")
+    check("resume" in man, "the man page says pending tasks resume at the next start")
+
+
 def test_bus_lost(root):
     # the bus going away takes the name with it: the service stops, and a
     # service manager must see a failure, not a clean stop
@@ -249,6 +280,7 @@ def main():
         test_data_dir_not_a_directory(root)
         test_limits_accepted(root)
         test_signals(root)
+        test_stop_keeps_pending(root)
         test_crossed_settings(root)
         test_bus_lost(root)
 
