@@ -10,7 +10,7 @@ import time
 
 
 class Daemon:
-    def __init__(self, *args, env=None, data_dir=None, pass_data_dir=True):
+    def __init__(self, *args, env=None, data_dir=None, pass_data_dir=True, cwd=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="em-desktop-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.log_path = os.path.join(self.tmp.name, "daemon.log")
@@ -21,13 +21,14 @@ class Daemon:
         self.env = dict(os.environ)
         self.env.pop("LANGUAGE", None)
         self.env.update(env or {})
+        self.cwd = cwd
         self.process = None
         self.url = None
 
     def __enter__(self):
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(self.args, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, cwd=self.cwd)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             text = self.output()

@@ -183,6 +183,28 @@ def test_stop_keeps_pending(root):
     check("resume" in man, "the man page says pending tasks resume at the next start")
 
 
+def test_relative_data_dir(root):
+    # a relative --data-dir is taken from where the service started, once: the
+    # image paths it records stay valid from any other working directory
+    workdir = os.path.join(root, "relative")
+    os.makedirs(workdir)
+    with Daemon("--data-dir", "lab", cwd=workdir) as daemon:
+        check(f"Data directory: {workdir}/lab" in daemon.output(),
+              f"the log names the data directory in full:\n{daemon.output()}")
+        r = requests.post(daemon.url + "/tasks", json={"name": "snap", "action": "capture_image"},
+                          timeout=5)
+        check(r.status_code == 201, r.text)
+        task_id = r.json()["id"]
+        task = wait_until(lambda: (lambda t: t if t["status"] not in ("pending", "running") else None)(
+            requests.get(f"{daemon.url}/tasks/{task_id}", timeout=5).json()), what="the capture")
+        path = (task.get("result") or {}).get("path", "")
+        check(task["status"] == "completed" and path == os.path.join(workdir, "lab", "images", f"{task_id}.png"),
+              f"the recorded image path is absolute: {task}")
+    with Daemon(data_dir=os.path.join(workdir, "lab"), cwd=root) as daemon:
+        r = requests.get(f"{daemon.url}/tasks/{task_id}/image", timeout=5)
+        check(r.status_code == 200, f"the image after a start from elsewhere: {r.status_code} {r.text[:200]}")
+
+
 def test_bus_lost(root):
     # the bus going away takes the name with it: the service stops, and a
     # service manager must see a failure, not a clean stop
@@ -281,6 +303,7 @@ def main():
         test_limits_accepted(root)
         test_signals(root)
         test_stop_keeps_pending(root)
+        test_relative_data_dir(root)
         test_crossed_settings(root)
         test_bus_lost(root)
 

@@ -247,6 +247,16 @@ em_daemon_start_async (EmDaemon            *self,
       return;
     }
 
+  /* image paths are recorded under it and handed to clients: relative to
+   * this start's working directory they would mean nothing to a client, nor
+   * to the next start */
+  if (!g_path_is_absolute (self->config.data_dir))
+    {
+      g_autofree char *relative = g_steal_pointer (&self->config.data_dir);
+
+      self->config.data_dir = g_canonicalize_filename (relative, NULL);
+    }
+
   if (!prepare_data_dir (self->config.data_dir,
                          em_daemon_config_is_pinned (&self->config, "data-dir"), &error))
     {
