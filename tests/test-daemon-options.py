@@ -98,6 +98,22 @@ def test_bad_values(root):
     check(os.listdir(cwd) == [], f"nothing is created in the working directory: {os.listdir(cwd)}")
 
 
+def test_cors_origin(root):
+    # a browser's Origin is scheme://host[:port]; anything else never matches
+    # one, so CORS would silently stay off
+    for origin in ("https://lab.example.org/", "lab.example.org", "https://lab.example.org/app",
+                   "ftp://lab.example.org", "https://", "null", "",
+                   "https://user@lab.example.org", "https://lab.example.org?x=1"):
+        refused(["--data-dir", os.path.join(root, "cors"), "--cors-origin", origin], "--cors-origin")
+    check(not os.path.exists(os.path.join(root, "cors")), "a refused origin creates nothing")
+    with Daemon("--cors-origin", "https://lab.example.org:8443",
+                "--cors-origin", "http://[::1]:8000", "--cors-origin", "*") as daemon:
+        r = requests.get(daemon.url + "/health", headers={"Origin": "https://other.example"},
+                         timeout=5)
+        check(r.headers.get("Access-Control-Allow-Origin") in ("*", "https://other.example"),
+              f"--cors-origin '*' lets any origin in: {dict(r.headers)}")
+
+
 def test_token_file(root):
     # a token file that cannot be used stops the start, and the message is
     # about that file, not about listening
@@ -298,6 +314,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
         test_documented(root)
         test_bad_values(root)
+        test_cors_origin(root)
         test_token_file(root)
         test_data_dir_not_a_directory(root)
         test_limits_accepted(root)

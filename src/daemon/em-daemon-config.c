@@ -125,6 +125,30 @@ em_daemon_check_focus_limits (gdouble   min,
   return FALSE;
 }
 
+gboolean
+em_daemon_check_cors_origin (const char  *origin,
+                             GError     **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  if (g_str_equal (origin, "*"))
+    return TRUE;
+  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (uri != NULL &&
+      (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) &&
+      g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+      g_uri_get_userinfo (uri) == NULL && *g_uri_get_path (uri) == '\0' &&
+      g_uri_get_query (uri) == NULL && g_uri_get_fragment (uri) == NULL)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("--cors-origin takes an origin such as “https://lab.example.org” or "
+                 "“http://127.0.0.1:8080” (a scheme, a host and maybe a port; no path, "
+                 "not even “/”) or “*”, not “%s”"), origin);
+  return FALSE;
+}
+
 GSettings *
 em_daemon_settings_lookup (void)
 {

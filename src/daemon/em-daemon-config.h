@@ -70,6 +70,11 @@ gboolean   em_daemon_check_focus_limits   (gdouble                min,
                                            gdouble                max,
                                            GError               **error);
 
+/* an origin as browsers send it (scheme://host[:port], http or https) or "*":
+ * anything else would never match one */
+gboolean   em_daemon_check_cors_origin    (const char            *origin,
+                                           GError               **error);
+
 /* the service's settings when the schema is installed (or found through
  * GSETTINGS_SCHEMA_DIR), %NULL otherwise; never aborts */
 GSettings *em_daemon_settings_lookup      (void);

@@ -328,6 +328,13 @@ main (int argc, char **argv)
       !check_not_empty ("camera-pipeline", camera_pipeline))
     return 2;
 
+  for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
+    if (!em_daemon_check_cors_origin (cors_origins[i], &error))
+      {
+        g_printerr ("engine-manager: %s\n", error->message);
+        return 2;
+      }
+
   /* built-in defaults, then GSettings when its schema is there, then the
    * command line on top */
   em_daemon_config_init_defaults (&config);
