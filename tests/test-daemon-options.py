@@ -221,6 +221,35 @@ def test_relative_data_dir(root):
         check(r.status_code == 200, f"the image after a start from elsewhere: {r.status_code} {r.text[:200]}")
 
 
+def test_schema_of_another_version(root):
+    # an installed schema from another version (a key missing, or of another
+    # type) must not crash the service: it says so and uses its defaults
+    source = os.path.join(os.environ["SOURCE_ROOT"], "data",
+                          "io.github.enginemanager.EngineManager.gschema.xml")
+    with open(source) as f:
+        schema = f.read()
+    missing = re.sub(r'\s*<key name="retention-max-age-days".*?</key>', "", schema, flags=re.S)
+    retyped = re.sub(r'(<key name="max-concurrent" type=)"u">\s*<range min="0" max="1024"/>',
+                     r'\1"i">', schema)
+    check(missing != schema and retyped != schema, "the test edits the schema")
+    for name, text, key in (("missing", missing, "retention-max-age-days"),
+                            ("retyped", retyped, "max-concurrent")):
+        schema_dir = os.path.join(root, f"schema-{name}")
+        os.makedirs(schema_dir)
+        with open(os.path.join(schema_dir, os.path.basename(source)), "w") as f:
+            f.write(text)
+        subprocess.run(["glib-compile-schemas", schema_dir], check=True)
+        try:
+            with Daemon(env={"GSETTINGS_SCHEMA_DIR": schema_dir}) as daemon:
+                r = requests.get(daemon.url + "/queue", timeout=5)
+                check(r.json()["max_concurrent"] == 4, f"{name}: the built-in default: {r.text}")
+                out = daemon.output()
+                check(key in out and "built-in defaults" in out,
+                      f"{name}: the log names the key and says what is used:\n{out}")
+        except RuntimeError as e:
+            check(False, f"{name} schema: {e}")
+
+
 def test_bus_lost(root):
     # the bus going away takes the name with it: the service stops, and a
     # service manager must see a failure, not a clean stop
@@ -322,6 +351,7 @@ def main():
         test_stop_keeps_pending(root)
         test_relative_data_dir(root)
         test_crossed_settings(root)
+        test_schema_of_another_version(root)
         test_bus_lost(root)
 
     if FAILED:

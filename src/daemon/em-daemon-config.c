@@ -149,6 +149,59 @@ em_daemon_check_cors_origin (const char  *origin,
   return FALSE;
 }
 
+/* every key the daemon reads, with the type it reads it as */
+static const struct {
+  const char *name;
+  const char *type;
+} settings_keys[] = {
+  { "http-address", "s" },
+  { "http-port", "i" },
+  { "http-enabled", "b" },
+  { "token-file", "s" },
+  { "data-dir", "s" },
+  { "camera-pipeline", "s" },
+  { "camera-width", "u" },
+  { "camera-height", "u" },
+  { "stage-min", "(ddd)" },
+  { "stage-max", "(ddd)" },
+  { "stage-speed", "d" },
+  { "focus-min", "d" },
+  { "focus-max", "d" },
+  { "focus-speed", "d" },
+  { "max-concurrent", "u" },
+  { "retention-max-tasks", "u" },
+  { "retention-max-age-days", "u" },
+};
+
+/* a schema installed by another version may lack a key or give it another
+ * type; GSettings aborts on the first and misreads the second */
+static gboolean
+schema_fits (GSettingsSchema *schema)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (settings_keys); i++)
+    {
+      g_autoptr(GSettingsSchemaKey) key = NULL;
+
+      if (!g_settings_schema_has_key (schema, settings_keys[i].name))
+        {
+          g_warning (_("The installed GSettings schema %s has no key %s (it belongs to "
+                       "another version); using the built-in defaults"),
+                     EM_APP_ID, settings_keys[i].name);
+          return FALSE;
+        }
+      key = g_settings_schema_get_key (schema, settings_keys[i].name);
+      if (!g_variant_type_equal (g_settings_schema_key_get_value_type (key),
+                                 G_VARIANT_TYPE (settings_keys[i].type)))
+        {
+          g_warning (_("The installed GSettings schema %s gives the key %s another type "
+                       "(it belongs to another version); using the built-in defaults"),
+                     EM_APP_ID, settings_keys[i].name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 GSettings *
 em_daemon_settings_lookup (void)
 {
@@ -163,6 +216,8 @@ em_daemon_settings_lookup (void)
       g_debug ("no GSettings schema %s: using built-in defaults", EM_APP_ID);
       return NULL;
     }
+  if (!schema_fits (schema))
+    return NULL;
   return g_settings_new_full (schema, NULL, NULL);
 }
 

@@ -76,7 +76,8 @@ gboolean   em_daemon_check_cors_origin    (const char            *origin,
                                            GError               **error);
 
 /* the service's settings when the schema is installed (or found through
- * GSETTINGS_SCHEMA_DIR), %NULL otherwise; never aborts */
+ * GSETTINGS_SCHEMA_DIR) and has every key it reads, with its type; %NULL
+ * otherwise, with a warning for a schema of another version; never aborts */
 GSettings *em_daemon_settings_lookup      (void);
 /* overwrites @config with every key of @settings */
 void       em_daemon_config_load_settings (EmDaemonConfig       *config,
