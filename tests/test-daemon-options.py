@@ -154,6 +154,8 @@ def test_limits_accepted(root):
 
 def test_signals(root):
     # SIGHUP (the terminal closed) stops cleanly, as SIGINT and SIGTERM do
+    # (with SIGHUP as a terminal leaves it, even if this test was run under nohup)
+    original = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
         daemon = Daemon()
         with daemon:
@@ -166,6 +168,30 @@ def test_signals(root):
             out = daemon.output()
             check(code == 0, f"{sig.name}: exit 0 expected, got {code}:\n{out}")
             check("Stopping" in out, f"{sig.name}: the stop is logged:\n{out}")
+    signal.signal(signal.SIGHUP, original)
+
+
+def test_nohup(root):
+    # started with SIGHUP ignored (nohup, or a shell's disown), it must
+    # outlive its terminal as the user asked
+    daemon = Daemon()
+    original = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        daemon.__enter__()
+    finally:
+        signal.signal(signal.SIGHUP, original)
+    try:
+        daemon.process.send_signal(signal.SIGHUP)
+        try:
+            code = daemon.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        check(code is None, f"SIGHUP ignored at start: still running, not exit {code}:\n{daemon.output()}")
+        if code is None:
+            r = requests.get(daemon.url + "/health", timeout=5)
+            check(r.status_code == 200, f"it still serves: {r.status_code}")
+    finally:
+        daemon.__exit__(None, None, None)
 
 
 def test_stop_keeps_pending(root):
@@ -349,6 +375,7 @@ def main():
         test_limits_accepted(root)
         test_signals(root)
         test_stop_keeps_pending(root)
+        test_nohup(root)
         test_relative_data_dir(root)
         test_crossed_settings(root)
         test_schema_of_another_version(root)

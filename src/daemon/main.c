@@ -226,7 +226,8 @@ main (int argc, char **argv)
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
-  guint sigint_id, sigterm_id, sighup_id;
+  guint sigint_id, sigterm_id, sighup_id = 0;
+  struct sigaction sighup_action;
   const GOptionEntry entries[] = {
     { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
       N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
@@ -433,8 +434,10 @@ main (int argc, char **argv)
   sigint_id = g_unix_signal_add (SIGINT, signal_cb, &ctx);
   sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, &ctx);
   /* the terminal it ran in went away: stop as cleanly as on SIGTERM rather
-   * than die with running tasks unrecorded */
-  sighup_id = g_unix_signal_add (SIGHUP, signal_cb, &ctx);
+   * than die with running tasks unrecorded; unless it was started with the
+   * signal ignored (nohup), which asks it to outlive the terminal */
+  if (sigaction (SIGHUP, NULL, &sighup_action) != 0 || sighup_action.sa_handler != SIG_IGN)
+    sighup_id = g_unix_signal_add (SIGHUP, signal_cb, &ctx);
   g_signal_connect (daemon, "stopped", G_CALLBACK (stopped_cb), &ctx);
 
   em_daemon_start_async (daemon, NULL, started_cb, &ctx);
@@ -442,7 +445,7 @@ main (int argc, char **argv)
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  g_source_remove (sighup_id);
+  g_clear_handle_id (&sighup_id, g_source_remove);
   /* requests still unanswered when the stop's grace ran out hold the engine,
    * and so the camera's streaming thread, which gst_deinit() would wait for
    * forever */
