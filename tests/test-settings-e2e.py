@@ -78,6 +78,23 @@ def main():
                 return int(r.headers["X-Total-Count"])
             wait_until(lambda: total() <= 2, what="retention to prune to 2 tasks")
 
+        # a path in the settings does not depend on how the service was
+        # started (a shell's directory, / under D-Bus activation): a relative
+        # one, or one under ~/, is in the home directory
+        home = os.path.join(root, "home")
+        elsewhere = os.path.join(root, "elsewhere")
+        os.makedirs(home)
+        os.makedirs(elsewhere)
+        for value, expected in (("'lab'", os.path.join(home, "lab")),
+                                ("'~/lab2'", os.path.join(home, "lab2"))):
+            keyfile.set(max_concurrent=1, data_dir=value)
+            with Daemon(env=dict(settings_env, HOME=home), pass_data_dir=False,
+                        cwd=elsewhere) as daemon:
+                assert f"Data directory: {expected}\n" in daemon.output(), daemon.output()
+                assert os.path.isdir(os.path.join(expected, "images")), os.listdir(home)
+            assert os.listdir(elsewhere) == [], os.listdir(elsewhere)
+        keyfile.values.pop("data-dir")
+
         # the command line wins over the settings, also when they change
         keyfile.set(max_concurrent=1, retention_max_tasks=0)
         with Daemon("--max-concurrent", "5", "--camera-pipeline", "videotestsrc",

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "daemon/em-daemon-config.h"
@@ -235,6 +236,34 @@ load_string (GSettings  *settings,
   *target = g_steal_pointer (&value);
 }
 
+/* a setting holds no working directory: the shell's, or / under D-Bus
+ * activation, would make one value name different places. A relative path,
+ * or one under ~/, is in the home directory */
+static char *
+settings_path (const char *value)
+{
+  if (g_path_is_absolute (value))
+    return g_strdup (value);
+  if (g_str_equal (value, "~"))
+    return g_strdup (g_get_home_dir ());
+  if (g_str_has_prefix (value, "~/"))
+    value += strlen ("~/");
+  return g_build_filename (g_get_home_dir (), value, NULL);
+}
+
+static void
+load_path (GSettings   *settings,
+           const char  *key,
+           char       **target)
+{
+  g_autofree char *value = g_settings_get_string (settings, key);
+
+  if (*value == '\0')
+    return;
+  g_free (*target);
+  *target = settings_path (value);
+}
+
 static void
 load_position (GSettings       *settings,
                const char      *key,
@@ -254,8 +283,8 @@ em_daemon_config_load_settings (EmDaemonConfig *config,
   config->http_enabled = g_settings_get_boolean (settings, "http-enabled");
   g_clear_pointer (&config->token_file, g_free);
   if (*token_file != '\0')
-    config->token_file = g_steal_pointer (&token_file);
-  load_string (settings, "data-dir", &config->data_dir);
+    config->token_file = settings_path (token_file);
+  load_path (settings, "data-dir", &config->data_dir);
   load_string (settings, "camera-pipeline", &config->camera_pipeline);
   config->camera_width = g_settings_get_uint (settings, "camera-width");
   config->camera_height = g_settings_get_uint (settings, "camera-height");
