@@ -5,9 +5,12 @@ failure to start exits 1, and a good configuration serves and stops cleanly."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import requests
 
@@ -314,6 +317,76 @@ def test_bus_lost(root):
                 process.wait()
 
 
+def test_stop_while_owning_name(root):
+    # a stop asked for while the bus name is still being requested is a clean
+    # stop like any other: status 0, no error. A relay between the service and
+    # a private bus sends SIGTERM when it sees the RequestName call and holds
+    # the bus's answers back until the stop has begun.
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    relay_path = os.path.join(root, "relay")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(relay_path)
+    listener.listen(1)
+    log_path = os.path.join(root, "owning-name.log")
+    daemon = None
+    try:
+        address = bus.stdout.readline().strip()
+        bus_path = re.match(r"unix:path=([^,]+)", address)
+        check(bus_path is not None, f"a unix:path bus address: {address}")
+        if bus_path is None:
+            return
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen(
+                [DAEMON, "--bus", "session", "--http-port", "0",
+                 "--data-dir", os.path.join(root, "owning-name")],
+                env=dict(env(), DBUS_SESSION_BUS_ADDRESS=f"unix:path={relay_path}"),
+                stdout=log, stderr=subprocess.STDOUT)
+        listener.settimeout(15)
+        client, _ = listener.accept()
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(bus_path.group(1))
+        asked = threading.Event()
+
+        def to_bus():
+            while data := client.recv(65536):
+                if b"RequestName" in data and not asked.is_set():
+                    daemon.send_signal(signal.SIGTERM)
+                    asked.set()
+                upstream.sendall(data)
+
+        def to_service():
+            while data := upstream.recv(65536):
+                if asked.is_set():
+                    time.sleep(0.5)
+                client.sendall(data)
+
+        for pump in (to_bus, to_service):
+            threading.Thread(target=lambda p=pump: _quietly(p), daemon=True).start()
+        try:
+            code = daemon.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            code = None
+        with open(log_path) as f:
+            out = f.read()
+        check(asked.is_set(), f"the relay saw the name requested:\n{out}")
+        check(code == 0, f"stop while owning the name: exit 0 expected, got {code}:\n{out}")
+        check("engine-manager:" not in out, f"stop while owning the name: no error:\n{out}")
+    finally:
+        listener.close()
+        for process in (daemon, bus):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _quietly(function):
+    try:
+        function()
+    except OSError:
+        pass
+
+
 def test_crossed_settings(root):
     # the schema cannot refuse a lower limit past the upper one; the service does
     config_home = os.path.join(root, "config")
@@ -380,6 +453,7 @@ def main():
         test_crossed_settings(root)
         test_schema_of_another_version(root)
         test_bus_lost(root)
+        test_stop_while_owning_name(root)
 
     if FAILED:
         print(f"{len(FAILED)} failed", file=sys.stderr)

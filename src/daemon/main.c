@@ -15,6 +15,7 @@ typedef struct {
   GMainLoop *loop;
   EmDaemon  *daemon;
   int        exit_status;
+  gboolean   stop_requested;
 } Context;
 
 static void
@@ -157,6 +158,7 @@ signal_cb (gpointer user_data)
   Context *ctx = user_data;
 
   g_message (_("Stopping"));
+  ctx->stop_requested = TRUE;
   em_daemon_stop (ctx->daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -177,6 +179,10 @@ started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!em_daemon_start_finish (ctx->daemon, result, &error))
     {
+      /* a signal came while the start waited for the bus: the stop cut it
+       * short, as asked, and is no failure */
+      if (ctx->stop_requested && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
       g_printerr ("engine-manager: %s\n", error->message);
       ctx->exit_status = 1;
       em_daemon_stop (ctx->daemon);
