@@ -84,6 +84,11 @@ def test_bad_values(root):
         (["--retention-max-age", "-1"], "--retention-max-age"),
         (["--http-address", ""], "--http-address"),
         (["--camera-pipeline", ""], "--camera-pipeline"),
+        (["--tls-certificate", ""], "--tls-certificate"),
+        (["--tls-key", ""], "--tls-key"),
+        # one without the other is a usage error, found before anything is made
+        (["--tls-certificate", "/etc/hostname"], "--tls-key"),
+        (["--tls-key", "/etc/hostname"], "--tls-certificate"),
         (["--bus", "system"], "--bus"),
         # it takes no arguments: a stray word is no option to be ignored
         (["http-port", "8080"], "“http-port”"),

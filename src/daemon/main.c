@@ -332,8 +332,16 @@ main (int argc, char **argv)
    * refused, never replaced by a default */
   if (!check_not_empty ("http-address", http_address) ||
       !check_not_empty ("data-dir", data_dir) ||
-      !check_not_empty ("camera-pipeline", camera_pipeline))
+      !check_not_empty ("camera-pipeline", camera_pipeline) ||
+      !check_not_empty ("tls-certificate", tls_certificate) ||
+      !check_not_empty ("tls-key", tls_key))
     return 2;
+  if ((tls_certificate == NULL) != (tls_key == NULL))
+    {
+      g_printerr ("engine-manager: %s\n",
+                  _("--tls-certificate and --tls-key go together: give both, or neither"));
+      return 2;
+    }
 
   for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
     if (!em_daemon_check_cors_origin (cors_origins[i], &error))
