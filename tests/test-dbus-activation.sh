@@ -43,11 +43,16 @@ trap 'rm -rf "$tmp"' EXIT
 echo "# the files data/ installs"
 has_line "$SERVICE_FILE" "\\[D-BUS Service\\]"
 has_line "$SERVICE_FILE" "Name=$NAME"
-has_line "$SERVICE_FILE" "SystemdService=engine-manager.service"
 grep -q '^Exec=/.*/engine-manager$' "$SERVICE_FILE" && pass "Exec is an absolute path" || fail "bad Exec line"
-has_line "$UNIT_FILE" "Type=dbus"
-has_line "$UNIT_FILE" "BusName=$NAME"
-grep -q '^ExecStart=/.*/engine-manager$' "$UNIT_FILE" && pass "ExecStart is an absolute path" || fail "bad ExecStart line"
+if [ "${EM_SYSTEMD_UNIT:-1}" = 1 ]; then
+  has_line "$SERVICE_FILE" "SystemdService=engine-manager.service"
+  has_line "$UNIT_FILE" "Type=dbus"
+  has_line "$UNIT_FILE" "BusName=$NAME"
+  grep -q '^ExecStart=/.*/engine-manager$' "$UNIT_FILE" && pass "ExecStart is an absolute path" || fail "bad ExecStart line"
+else
+  # -Dsystemd=false: no unit, so the bus must not be sent to systemd for one
+  grep -q '^SystemdService' "$SERVICE_FILE" && fail "SystemdService without a unit" || pass "no SystemdService"
+fi
 echo "# activation on a private bus"
 mkdir -p "$tmp/services" "$tmp/data"
 # the same file, started from the build tree and kept off the network

@@ -56,9 +56,11 @@ for iface in io.github.enginemanager.EngineManager1 io.github.enginemanager.Task
   fi
 done
 
-# systemd user unit
+# systemd user unit, unless -Dsystemd=false (then nothing may name it)
 unit=$(find "$dest" -path '*systemd/user/engine-manager.service' | head -n 1)
-if [ -n "$unit" ]; then
+if [ "$(option systemd)" != True ]; then
+  if [ -z "$unit" ] && ! grep -q '^SystemdService' "$service"; then pass; else fail "-Dsystemd=false installed or named a unit"; fi
+elif [ -n "$unit" ]; then
   pass
   if grep -q "^BusName=$app_id" "$unit" && grep -q '^ExecStart=.*engine-manager' "$unit"; then pass; else fail "$unit: BusName or ExecStart"; fi
   if command -v systemd-analyze >/dev/null; then
