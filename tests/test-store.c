@@ -1277,6 +1277,50 @@ test_delete (Fixture *fx, gconstpointer data)
   }
 }
 
+/* the caller gives up (its client went away) while the database deletes:
+ * the rows are gone all the same, and memory forgets the tasks with them, so
+ * a lookup does not find what a listing no longer shows */
+static void
+test_delete_cancelled (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) left = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmTaskQuery) q;
+  guint count = 0;
+
+  open_manager (fx, 50);
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 3,
+                      5000);
+
+  em_task_query_init (&q);
+  em_engine_manager_delete_tasks_async (fx->manager, &q, cancellable, got_result, &result);
+  g_cancellable_cancel (cancellable);
+  WAIT_RESULT (result);
+  g_assert_false (em_engine_manager_delete_tasks_finish (fx->manager, result, &count, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  left = query_all (fx);
+  g_assert_cmpuint (left->len, ==, 0);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+
+      g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, i)));
+      node = lookup (fx, g_ptr_array_index (ids, i), &error);
+      g_assert_null (node);
+      g_assert_error (error, EM_ERROR, EM_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+}
+
 /* a cancelled action that goes on running (it ignores its cancellable): the
  * task is cancelled at once, but it is not history until the action returns.
  * Deletion and retention leave it and do not count it meanwhile: memory and
@@ -2182,6 +2226,7 @@ main (int argc, char **argv)
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/unreturned", test_delete_unreturned);
+  ADD ("/store/delete/cancelled", test_delete_cancelled);
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/query/cursor-deleted", test_query_cursor_deleted);

@@ -450,6 +450,8 @@ delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) ids = em_store_delete_tasks_finish (self->store, result, &error);
 
+  /* memory forgets what the database lost even if the caller has gone: the
+   * caller's cancellable only decides the answer, in g_task_return_int() */
   if (ids == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -489,7 +491,8 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
       g_auto(GStrv) keep = unreturned_ids (self);
 
       em_engine_manager_flush_unwritten (self);
-      em_store_delete_tasks_async (self->store, &finished, (const char * const *) keep, cancellable,
+      /* no cancellable: once queued the rows go, and their ids must come back */
+      em_store_delete_tasks_async (self->store, &finished, (const char * const *) keep, NULL,
                                    delete_done_cb, g_steal_pointer (&task));
       return;
     }
