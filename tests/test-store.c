@@ -15,6 +15,7 @@
 #include "devices/em-gst-camera.h"
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
+#include "engine/em-deleted-serials.h"
 #include "engine/em-durable-feed.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
@@ -2199,6 +2200,66 @@ test_memory_only (Fixture *fx, gconstpointer data)
   g_assert_false (g_file_test (fx->db_path, G_FILE_TEST_EXISTS));
 }
 
+/* without a store as with one (/store/query/cursor-deleted): a page's last
+ * task, deleted before the next page is asked for, still marks where it went */
+static void
+test_memory_only_cursor_deleted (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GPtrArray) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmTaskQuery) q;
+  guint total = 0, count = 0;
+
+  fx->manager = new_manager (fx);
+  for (guint i = 0; i < 2; i++)
+    {
+      EmTask *task = schedule (fx, "wait", "{\"duration\": 0}");
+
+      g_ptr_array_add (tasks, task);
+      g_ptr_array_add (ids, g_strdup (em_task_get_id (task)));
+    }
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  em_task_query_init (&q);
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 2);
+  g_ptr_array_set_size (tasks, 0);
+  for (guint i = 0; i < 2; i++)
+    g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 60000}"))));
+
+  q.after_id = g_strdup (g_ptr_array_index (ids, 1));
+  second = query (fx, &q, &total);
+  g_assert_cmpuint (second->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (second, 0)), "id"),
+                   ==, g_ptr_array_index (ids, 2));
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (second, 1)), "id"),
+                   ==, g_ptr_array_index (ids, 3));
+  g_assert_false (g_file_test (fx->db_path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_deleted_serials (void)
+{
+  g_autoptr(EmDeletedSerials) deleted = em_deleted_serials_new (2);
+  guint64 serial = 0;
+
+  em_deleted_serials_add (deleted, "a", 1);
+  em_deleted_serials_add (deleted, "b", 2);
+  em_deleted_serials_add (deleted, "a", 7);
+  g_assert_true (em_deleted_serials_lookup (deleted, "a", &serial));
+  g_assert_cmpuint (serial, ==, 1);
+  /* past the maximum the oldest goes */
+  em_deleted_serials_add (deleted, "c", 3);
+  g_assert_cmpuint (em_deleted_serials_get_size (deleted), ==, 2);
+  g_assert_false (em_deleted_serials_lookup (deleted, "a", NULL));
+  g_assert_true (em_deleted_serials_lookup (deleted, "b", &serial));
+  g_assert_cmpuint (serial, ==, 2);
+  g_assert_true (em_deleted_serials_lookup (deleted, "c", &serial));
+  g_assert_cmpuint (serial, ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2248,6 +2309,8 @@ main (int argc, char **argv)
   ADD ("/store/sync/grouped", test_sync_grouped);
   ADD ("/store/wal/checkpointed", test_wal_checkpointed);
   ADD ("/store/memory-only", test_memory_only);
+  ADD ("/store/memory-only/cursor-deleted", test_memory_only_cursor_deleted);
+  g_test_add_func ("/store/query/deleted-serials", test_deleted_serials);
 
   return g_test_run ();
 }

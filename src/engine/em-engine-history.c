@@ -125,6 +125,7 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
   g_autoptr(GTask) task = NULL;
   EmTaskQuery *copy;
   TaskEntry *cursor;
+  guint64 deleted_serial = 0;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
   g_return_if_fail (query != NULL);
@@ -139,6 +140,12 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
       (cursor = g_hash_table_lookup (self->entries, copy->after_id)) != NULL)
     {
       copy->after = MAX (copy->after, cursor->item.serial);
+      g_clear_pointer (&copy->after_id, g_free);
+    }
+  else if (copy->after_id != NULL && self->deleted != NULL &&
+           em_deleted_serials_lookup (self->deleted, copy->after_id, &deleted_serial))
+    {
+      copy->after = MAX (copy->after, deleted_serial);
       g_clear_pointer (&copy->after_id, g_free);
     }
   if (self->store == NULL)
@@ -436,8 +443,15 @@ forget_deleted (EmEngineManager *self, GStrv ids)
       TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
 
       em_finished_cache_remove (self->gone, ids[i]);
-      if (entry != NULL && em_task_is_finished (entry->task) && !entry->in_flight)
-        em_engine_manager_forget_entry (self, entry, FALSE);
+      if (entry == NULL || !em_task_is_finished (entry->task) || entry->in_flight)
+        continue;
+      if (self->store == NULL)
+        {
+          if (self->deleted == NULL)
+            self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
+          em_deleted_serials_add (self->deleted, ids[i], entry->item.serial);
+        }
+      em_engine_manager_forget_entry (self, entry, FALSE);
     }
   return n;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engine/em-action.h"
+#include "engine/em-deleted-serials.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-event-ring.h"
 #include "engine/em-finished-cache.h"
@@ -82,6 +83,8 @@ struct _EmEngineManager
   /* history */
   EmEventRing      *ring;
   EmStore          *store;
+  EmDeletedSerials *deleted;        /* without a store: the latest tasks deleted, for
+                                     * cursors; NULL until one is */
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   guint             flush_source;

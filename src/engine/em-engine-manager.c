@@ -2066,6 +2066,7 @@ em_engine_manager_finalize (GObject *object)
    * the store failed to restore */
   g_ptr_array_unref (self->dirty);
   em_finished_cache_free (self->gone);
+  g_clear_pointer (&self->deleted, em_deleted_serials_free);
   g_clear_object (&self->registry);
   g_clear_object (&self->devices);
   g_free (self->data_dir);

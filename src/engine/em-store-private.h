@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "engine/em-deleted-serials.h"
 #include "engine/em-store.h"
 
 G_BEGIN_DECLS
@@ -15,8 +16,7 @@ G_BEGIN_DECLS
 typedef struct {
   sqlite3    *db;
   char       *path;
-  GHashTable *deleted;        /* id → serial of the latest tasks deleted, for cursors */
-  GQueue      deleted_order;  /* the same, oldest deletion first */
+  EmDeletedSerials *deleted;  /* the latest tasks deleted, for cursors; NULL until one is */
 } EmStoreDb;
 
 gboolean em_store_exec           (sqlite3     *db,

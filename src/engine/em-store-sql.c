@@ -2,7 +2,6 @@
 
 #include "config.h"
 
-#include <string.h>
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
@@ -14,51 +13,20 @@
  * connection: the opening thread at startup, the writer thread after.
  */
 
-/* a client pages with the last task of a page as its cursor (D-Bus ListTasks
- * `after`), and retention or DELETE /tasks may remove that task before the
- * next page: the serials of the latest deleted tasks keep such cursors
- * working, about 100 bytes each */
-#define DELETED_CURSORS 100000
-
-typedef struct {
-  GList   link;      /* in deleted_order; data is the entry itself */
-  guint64 serial;
-  char    id[];
-} DeletedTask;
-
+/* the serials of the latest deleted tasks keep paging cursors that name them
+ * working (em-deleted-serials.h) */
 static void
 remember_deleted (EmStoreDb *self, const char *id, guint64 serial)
 {
-  gsize length = strlen (id);
-  DeletedTask *task;
-
   if (self->deleted == NULL)
-    self->deleted = g_hash_table_new (g_str_hash, g_str_equal);
-  if (g_hash_table_contains (self->deleted, id))
-    return;
-  task = g_malloc0 (sizeof *task + length + 1);
-  memcpy (task->id, id, length + 1);
-  task->serial = serial;
-  task->link.data = task;
-  g_queue_push_tail_link (&self->deleted_order, &task->link);
-  g_hash_table_insert (self->deleted, task->id, task);
-  while (self->deleted_order.length > DELETED_CURSORS)
-    {
-      DeletedTask *oldest = g_queue_pop_head_link (&self->deleted_order)->data;
-
-      g_hash_table_remove (self->deleted, oldest->id);
-      g_free (oldest);
-    }
+    self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
+  em_deleted_serials_add (self->deleted, id, serial);
 }
 
 void
 em_store_sql_clear (EmStoreDb *self)
 {
-  GList *link;
-
-  g_clear_pointer (&self->deleted, g_hash_table_unref);
-  while ((link = g_queue_pop_head_link (&self->deleted_order)) != NULL)
-    g_free (link->data);
+  g_clear_pointer (&self->deleted, em_deleted_serials_free);
 }
 
 gboolean
@@ -350,17 +318,11 @@ lookup_serial (EmStoreDb *self, const char *id, guint64 *out, GError **error)
 
   if (stmt == NULL)
     {
-      DeletedTask *gone = NULL;
-
-      if (self->deleted != NULL && g_error_matches (local_error, EM_ERROR, EM_ERROR_NOT_FOUND))
-        gone = g_hash_table_lookup (self->deleted, id);
-      if (gone == NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      *out = gone->serial;
-      return TRUE;
+      if (self->deleted != NULL && g_error_matches (local_error, EM_ERROR, EM_ERROR_NOT_FOUND) &&
+          em_deleted_serials_lookup (self->deleted, id, out))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
   *out = (guint64) sqlite3_column_int64 (stmt, 0);
   sqlite3_finalize (stmt);
