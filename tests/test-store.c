@@ -700,6 +700,37 @@ exec_sql (sqlite3 *db, const char *sql)
     g_error ("%s: %s", sql, message);
 }
 
+/* a running task recorded without attempts (a hand-edited or very old file)
+ * has still run once: the stop ends it as interrupted, as any other, rather
+ * than retrying it after the longest delay */
+static void
+test_recover_running_no_attempts (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *sql = NULL;
+  EmTask *task;
+  sqlite3 *db;
+
+  open_manager (fx, 1000);
+  task = schedule (fx, "wait", "{\"duration\": 20000}");
+  id = g_strdup (em_task_get_id (task));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 5000);
+  close_manager (fx);
+
+  g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
+  sql = g_strdup_printf ("UPDATE tasks SET json = json_set (json, '$.attempts', 0) "
+                         "WHERE id = '%s' AND status = 'running'", id);
+  exec_sql (db, sql);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+
+  open_manager (fx, 1000);
+  task = em_engine_manager_get_task (fx->manager, id);
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (task)), ==, "failed");
+  g_assert_cmpstr (em_task_get_error (task), ==, INTERRUPTED);
+  g_assert_cmpuint (em_task_get_attempts (task), ==, 1);
+}
+
 /* a file as the first release wrote it: tasks only, schema version 1 */
 static void
 write_v1_file (const char *path, int user_version)
@@ -2273,6 +2304,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/recovery/running", test_recover_running);
   ADD ("/store/recovery/running-backoff", test_recover_running_backoff);
+  ADD ("/store/recovery/running-no-attempts", test_recover_running_no_attempts);
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);

@@ -362,6 +362,10 @@ em_task_new_from_json (guint64 serial, JsonObject *object, GError **error)
   self->state.max_retries = int_member (object, "max_retries");
   self->state.retry_delay = double_member (object, "retry_delay");
   self->state.attempts = int_member (object, "attempts");
+  /* it has started once at least, whatever a hand-edited or very old record
+   * says: the stop's failed attempt is numbered from it */
+  if (value == EM_TASK_STATUS_RUNNING && self->state.attempts == 0)
+    self->state.attempts = 1;
   self->state.run_at = time_member (object, "run_at");
   /* a pending task that has run before waits for a retry: its `run_at` is the
    * retry's, and what was asked at submission is no longer known */
