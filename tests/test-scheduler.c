@@ -781,6 +781,22 @@ test_timeout_retried (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (count_events (fx, task, EM_EVENT_TASK_STARTED), ==, 3);
 }
 
+/* the action returned in time, but the loop was busy until past the timeout
+ * (a long request, a slow disk): both are due in the same turn, the timeout
+ * first since it was set first. The answer that came in time counts. */
+static void
+test_timeout_answer_in_time (Fixture *fx, gconstpointer data)
+{
+  EmTask *task = submit (fx, "{\"name\": \"t\", \"action\": \"hold_none\", \"timeout\": 0.5, "
+                             "\"parameters\": {\"duration\": 200}}");
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 3000);
+  g_usleep (800 * 1000);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task), 3000);
+  g_assert_cmpstr (em_task_get_error (task), ==, NULL);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
+}
+
 /* the error gives the timeout as it was asked, not rounded to six digits */
 static void
 test_timeout_message (Fixture *fx, gconstpointer data)
@@ -1155,6 +1171,7 @@ main (int argc, char **argv)
   ADD ("long-timeout", test_long_timeout);
   ADD ("timeout-message", test_timeout_message);
   ADD ("timeout-retried", test_timeout_retried);
+  ADD ("timeout-answer-in-time", test_timeout_answer_in_time);
   ADD ("priority-with-dependencies", test_priority_with_dependencies);
   ADD ("randomized", test_randomized);
   ADD ("randomized-batches", test_randomized_batches);

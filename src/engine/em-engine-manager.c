@@ -840,7 +840,7 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static gboolean
-timeout_cb (gpointer user_data)
+timed_out_cb (gpointer user_data)
 {
   TaskEntry *entry = user_data;
 
@@ -848,6 +848,18 @@ timeout_cb (gpointer user_data)
   entry->timeout_source = 0;
   entry->timed_out = TRUE;
   g_cancellable_cancel (entry->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  TaskEntry *entry = user_data;
+
+  /* after a busy spell of the loop, an answer that came in time may be due in
+   * this same turn, behind the timeout that was set first: the verdict waits
+   * for the next turn, and action_done_cb removes it if the answer came */
+  entry->timeout_source = g_idle_add_full (G_PRIORITY_DEFAULT, timed_out_cb, entry, NULL);
   return G_SOURCE_REMOVE;
 }
 
