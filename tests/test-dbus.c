@@ -807,6 +807,10 @@ test_errors (void)
       "InvalidArgument", "filter.since" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'until': <1>},)",
       "InvalidArgument", "filter.until" },
+    /* swapped bounds would match nothing: refused rather than an empty list */
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+      "({'since': <'2026-01-02T00:00:00Z'>, 'until': <'2026-01-01T00:00:00Z'>},)",
+      "InvalidArgument", "filter.until: 2026-01-01T00:00:00Z is before filter.since" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'offset': <-1>},)",
       "InvalidArgument", "filter.offset" },
     /* the value quoted back is the one sent */

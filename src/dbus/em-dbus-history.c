@@ -222,6 +222,19 @@ parse_list_filter (GVariant     *filter,
       !em_dbus_lookup_uint (filter, "filter", "offset", &query->offset, error) ||
       !em_dbus_lookup_uint (filter, "filter", "limit", &query->limit, error))
     return FALSE;
+  /* swapped bounds would match nothing: refused, as REST refuses them */
+  if (query->since != NULL && query->until != NULL &&
+      g_date_time_compare (query->until, query->since) < 0)
+    {
+      g_autoptr(GVariant) since = g_variant_lookup_value (filter, "since", NULL);
+      g_autoptr(GVariant) until = g_variant_lookup_value (filter, "until", NULL);
+
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("filter.until: %s is before filter.since (%s); since is the start "
+                     "of the window, until its end"),
+                   g_variant_get_string (until, NULL), g_variant_get_string (since, NULL));
+      return FALSE;
+    }
 
   if (action != NULL)
     query->action = g_variant_dup_string (action, NULL);
