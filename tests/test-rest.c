@@ -1157,6 +1157,119 @@ test_image (Fixture       *f,
                          "yet"));
 }
 
+/* GET @path with one conditional header line (no CRLF) */
+static GString *
+conditional_get (Fixture    *f,
+                 const char *path,
+                 const char *condition)
+{
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                              "Connection: close\r\n%s\r\n\r\n",
+                                              path, condition);
+
+  return raw_exchange (f, request, strlen (request));
+}
+
+static const char *
+raw_header_value (GString    *response,
+                  const char *name,
+                  char      **out)
+{
+  g_autofree char *prefix = g_strconcat ("\r\n", name, ": ", NULL);
+  const char *start = strstr (response->str, prefix);
+  const char *end;
+
+  g_assert_nonnull (start);
+  start += strlen (prefix);
+  end = strstr (start, "\r\n");
+  *out = g_strndup (start, end - start);
+  return *out;
+}
+
+/* a capture never changes: a client that holds it is told so with 304,
+ * by its ETag or by its date, and the file is not sent again */
+static void
+test_image_validators (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\"}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  g_autoptr(Reply) image = NULL;
+  g_autoptr(GDateTime) modified = NULL;
+  g_autoptr(GDateTime) earlier = NULL;
+  g_autofree char *earlier_text = NULL;
+  const char *etag;
+  const char *last_modified;
+  struct {
+    const char *condition;
+    guint       status;
+  } cases[6];
+
+  wait_for_status (f, id, "completed");
+  image = http (f, "GET", path, NULL, NULL);
+  g_assert_cmpuint (reply_status (image), ==, 200);
+  etag = reply_header (image, "ETag");
+  last_modified = reply_header (image, "Last-Modified");
+  g_assert_nonnull (etag);
+  g_assert_true (g_str_has_prefix (etag, "\"") && g_str_has_suffix (etag, "\""));
+  /* the path the file is at is not given away */
+  g_assert_null (strstr (etag, "images"));
+  g_assert_nonnull (last_modified);
+  modified = soup_date_time_new_from_http_string (last_modified);
+  g_assert_nonnull (modified);
+  g_assert_cmpstr (reply_header (image, "Cache-Control"), ==, "private, no-cache");
+
+  earlier = g_date_time_add_days (modified, -1);
+  earlier_text = soup_date_time_to_string (earlier, SOUP_DATE_HTTP);
+  cases[0].condition = g_strdup_printf ("If-None-Match: %s", etag);
+  cases[0].status = 304;
+  cases[1].condition = g_strdup_printf ("If-None-Match: \"other\", W/%s", etag);
+  cases[1].status = 304;
+  cases[2].condition = g_strdup ("If-None-Match: \"other\"");
+  cases[2].status = 200;
+  cases[3].condition = g_strdup_printf ("If-Modified-Since: %s", last_modified);
+  cases[3].status = 304;
+  cases[4].condition = g_strdup_printf ("If-Modified-Since: %s", earlier_text);
+  cases[4].status = 200;
+  /* with both, the tag decides (RFC 9110 §13.2.2) */
+  cases[5].condition = g_strdup_printf ("If-None-Match: \"other\"\r\nIf-Modified-Since: %s",
+                                        last_modified);
+  cases[5].status = 200;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GString) response = conditional_get (f, path, cases[i].condition);
+      g_autofree char *length = NULL;
+      g_autofree char *tag = NULL;
+      const char *end = strstr (response->str, "\r\n\r\n");
+
+      g_test_message ("%s", cases[i].condition);
+      g_assert_cmpuint (raw_status (response), ==, cases[i].status);
+      g_assert_cmpstr (raw_header_value (response, "ETag", &tag), ==, etag);
+      /* the length is the file's either way; only a 200 sends it */
+      g_assert_cmpuint (g_ascii_strtoull (raw_header_value (response, "Content-Length", &length),
+                                          NULL, 10), ==, g_bytes_get_size (image->body));
+      g_assert_cmpuint (response->len - (gsize) (end + 4 - response->str), ==,
+                        cases[i].status == 304 ? 0 : g_bytes_get_size (image->body));
+      g_free ((char *) cases[i].condition);
+    }
+
+  /* HEAD answers as GET does, without the body */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *request =
+        g_strdup_printf ("HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                         "If-None-Match: %s\r\n\r\n", path, i == 0 ? etag : "\"other\"");
+      g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+      g_autofree char *length = NULL;
+
+      g_assert_cmpuint (raw_status (response), ==, i == 0 ? 304 : 200);
+      g_assert_cmpuint (g_ascii_strtoull (raw_header_value (response, "Content-Length", &length),
+                                          NULL, 10), ==, g_bytes_get_size (image->body));
+      g_assert_true (g_str_has_suffix (response->str, "\r\n\r\n"));
+    }
+}
+
 /* JSON Schema's "integer" takes 2.0, and so does an integer parameter */
 static void
 test_integral_number (Fixture       *f,
@@ -2808,6 +2921,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
   ADD ("/rest/tasks/cancel-unheeded-delete", test_cancel_unheeded_delete, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
+  ADD ("/rest/tasks/image/validators", test_image_validators, NULL);
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);

@@ -29,10 +29,13 @@ void em_rest_queue_get     (EmRestContext *ctx, SoupServerMessage *msg);
 void em_rest_queue_pause   (EmRestContext *ctx, SoupServerMessage *msg);
 void em_rest_queue_resume  (EmRestContext *ctx, SoupServerMessage *msg);
 
-/* streams a file as the response body, chunk by chunk, off the loop's back */
+/* streams a file as the response body, chunk by chunk, off the loop's back,
+ * with an ETag (from @tag, the file's size and modification time) and
+ * Last-Modified; 304 when the request's conditions match them */
 void em_rest_send_file     (SoupServerMessage *msg,
                             const char        *path,
                             const char        *content_type,
+                            const char        *tag,
                             GCancellable      *cancellable);
 
 G_END_DECLS

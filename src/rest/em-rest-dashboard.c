@@ -6,6 +6,7 @@
 
 #include "em-dashboard-resources.h"
 #include "rest/em-problem.h"
+#include "rest/em-rest-conditional.h"
 #include "rest/em-rest-dashboard.h"
 #include "rest/em-rest-status.h"
 
@@ -55,28 +56,6 @@ em_rest_dashboard_is_path (const char *path)
   return g_str_equal (path, "/") || g_str_has_prefix (path, DASHBOARD_URL_PREFIX);
 }
 
-static gboolean
-etag_matches (SoupMessageHeaders *request_headers,
-              const char         *etag)
-{
-  const char *if_none_match = soup_message_headers_get_list (request_headers, "If-None-Match");
-  g_auto(GStrv) tags = NULL;
-
-  if (if_none_match == NULL)
-    return FALSE;
-  tags = g_strsplit (if_none_match, ",", 32);
-  for (guint i = 0; tags[i] != NULL; i++)
-    {
-      const char *tag = g_strstrip (tags[i]);
-
-      if (g_str_has_prefix (tag, "W/"))
-        tag += 2;
-      if (g_str_equal (tag, "*") || g_str_equal (tag, etag))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 void
 em_rest_serve_resource (SoupServerMessage *msg,
                         const char        *resource_path,
@@ -103,7 +82,7 @@ em_rest_serve_resource (SoupServerMessage *msg,
   soup_message_headers_replace (headers, "Cache-Control", "no-cache");
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
 
-  if (etag_matches (soup_server_message_get_request_headers (msg), etag))
+  if (em_rest_etag_matches (soup_server_message_get_request_headers (msg), etag))
     {
       /* libsoup would claim a length of 0 for the empty body, which a cache
        * may take for the length of what it holds (RFC 9110 §8.6) */

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "rest/em-problem.h"
+#include "rest/em-rest-conditional.h"
 #include "rest/em-rest-context.h"
 #include "rest/em-rest-status.h"
 
@@ -15,6 +16,7 @@ typedef struct {
   SoupServerMessage *msg;
   GFile             *file;
   char              *content_type;
+  char              *tag;
   GInputStream      *stream;
   GCancellable      *cancellable;
   GCancellable      *server_cancellable;
@@ -38,6 +40,7 @@ file_send_free (FileSend *send)
   g_clear_object (&send->stream);
   g_clear_object (&send->cancellable);
   g_free (send->content_type);
+  g_free (send->tag);
   g_free (send);
 }
 
@@ -121,6 +124,24 @@ wrote_chunk_cb (SoupServerMessage *msg,
   read_next (user_data);
 }
 
+/* a captured file is written once and never changed, so what it is, its
+ * size and when it was written tell one version from another; the tag is a
+ * digest of those, telling nothing of the path */
+static char *
+make_etag (const char *tag,
+           GFileInfo  *info)
+{
+  g_autoptr(GDateTime) modified = g_file_info_get_modification_date_time (info);
+  g_autofree char *seed = g_strdup_printf ("%s\n%" G_GOFFSET_FORMAT "\n%" G_GINT64_FORMAT,
+                                           tag, g_file_info_get_size (info),
+                                           modified != NULL ?
+                                           g_date_time_to_unix (modified) * G_USEC_PER_SEC +
+                                           g_date_time_get_microsecond (modified) : 0);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
+
+  return g_strdup_printf ("\"%.32s\"", digest);
+}
+
 static void
 query_info_cb (GObject      *source,
                GAsyncResult *result,
@@ -130,6 +151,9 @@ query_info_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GFileInfo) info = g_file_input_stream_query_info_finish (G_FILE_INPUT_STREAM (source),
                                                                      result, &error);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (send->msg);
+  g_autoptr(GDateTime) modified = NULL;
+  g_autofree char *etag = NULL;
 
   send->busy = FALSE;
   if (send->finished)
@@ -145,11 +169,31 @@ query_info_cb (GObject      *source,
       return;
     }
 
+  modified = g_file_info_get_modification_date_time (info);
+  etag = make_etag (send->tag, info);
+  soup_message_headers_replace (headers, "ETag", etag);
+  if (modified != NULL)
+    {
+      g_autofree char *date = soup_date_time_to_string (modified, SOUP_DATE_HTTP);
+
+      soup_message_headers_replace (headers, "Last-Modified", date);
+    }
+  /* the token guards it, so no shared cache may keep it; the client asks
+   * each time, since the task and its file may have been deleted meanwhile */
+  soup_message_headers_replace (headers, "Cache-Control", "private, no-cache");
+  soup_message_headers_set_content_length (headers, g_file_info_get_size (info));
+  if (em_rest_not_modified (send->msg, etag, modified))
+    {
+      /* the length is the file's, as for a 200 (RFC 9110 §8.6): libsoup
+       * would claim 0 for the empty body */
+      em_rest_set_status (send->msg, 304);
+      soup_server_message_unpause (send->msg);
+      file_send_free (send);
+      return;
+    }
+
   em_rest_set_status (send->msg, 200);
-  soup_message_headers_set_content_type (soup_server_message_get_response_headers (send->msg),
-                                         send->content_type, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (send->msg),
-                                           g_file_info_get_size (info));
+  soup_message_headers_set_content_type (headers, send->content_type, NULL);
   /* chunks are dropped once written, so memory stays at one chunk */
   soup_message_body_set_accumulate (soup_server_message_get_response_body (send->msg), FALSE);
   send->wrote_chunk_id = g_signal_connect (send->msg, "wrote-chunk",
@@ -184,7 +228,9 @@ open_cb (GObject      *source,
   send->stream = G_INPUT_STREAM (g_steal_pointer (&stream));
   send->busy = TRUE;
   g_file_input_stream_query_info_async (G_FILE_INPUT_STREAM (send->stream),
-                                        G_FILE_ATTRIBUTE_STANDARD_SIZE, G_PRIORITY_DEFAULT,
+                                        G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                                        G_FILE_ATTRIBUTE_TIME_MODIFIED ","
+                                        G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC, G_PRIORITY_DEFAULT,
                                         send->cancellable, query_info_cb, send);
 }
 
@@ -192,6 +238,7 @@ void
 em_rest_send_file (SoupServerMessage *msg,
                    const char        *path,
                    const char        *content_type,
+                   const char        *tag,
                    GCancellable      *cancellable)
 {
   FileSend *send = g_new0 (FileSend, 1);
@@ -199,6 +246,7 @@ em_rest_send_file (SoupServerMessage *msg,
   send->msg = g_object_ref (msg);
   send->file = g_file_new_for_path (path);
   send->content_type = g_strdup (content_type);
+  send->tag = g_strdup (tag);
   send->cancellable = g_cancellable_new ();
   if (cancellable != NULL)
     {

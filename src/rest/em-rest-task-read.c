@@ -68,7 +68,7 @@ respond_image (EmRestContext     *ctx,
       return;
     }
   em_rest_send_file (msg, path, g_strcmp0 (format, "tiff") == 0 ? "image/tiff" : "image/png",
-                     ctx->cancellable);
+                     id, ctx->cancellable);
 }
 
 void
