@@ -753,6 +753,117 @@ test_slow_request (Fixture       *f,
   g_assert_cmpuint (raw_get (f, "/health", NULL, NULL), ==, 200);
 }
 
+/* --- Expect: 100-continue --- */
+
+/* reads until a whole head has come, or the end of the connection */
+static void
+raw_read_head (GSocket *socket,
+               GString *response)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+
+  while (g_get_monotonic_time () < deadline && strstr (response->str, "\r\n\r\n") == NULL)
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      else if (n == 0)
+        break;
+      else
+        g_usleep (200);
+    }
+}
+
+#define EXPECT_BODY "{\"name\":\"x\",\"action\":\"wait\"}"
+
+/* what answers the head of a request with a body and Expect: 100-continue,
+ * the body not sent: a refusal must come instead of 100, the connection
+ * closed, since the client may send the body anyway (RFC 9110 §10.1.1) */
+static guint
+expect_refused (Fixture    *f,
+                const char *method,
+                const char *path,
+                const char *host,
+                const char *extra,
+                guint64     length)
+{
+  g_autoptr(GSocket) socket = raw_connect (f);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *head =
+    g_strdup_printf ("%s %s HTTP/1.1\r\nHost: %s:%u\r\n%sContent-Type: application/json\r\n"
+                     "Content-Length: %" G_GUINT64_FORMAT "\r\nExpect: 100-continue\r\n\r\n",
+                     method, path, host, f->port, extra != NULL ? extra : "", length);
+
+  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, NULL), ==, strlen (head));
+  raw_read_head (socket, response);
+  g_test_message ("%s %s: %s", method, path, response->str);
+  g_assert_cmpuint (raw_status (response), !=, 100);
+  g_assert_true (raw_has_header (response, "Connection: close"));
+  g_assert_true (raw_has_header (response, "application/problem+json"));
+  g_socket_close (socket, NULL);
+  return raw_status (response);
+}
+
+static void
+test_expect_token (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *head = NULL;
+  gsize length = strlen (EXPECT_BODY);
+
+  g_object_set (f->server, "token", TOKEN, NULL);
+  fixture_listen (f, "127.0.0.1");
+
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "127.0.0.1", NULL, length), ==, 401);
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "127.0.0.1",
+                                    "Authorization: Bearer nope\r\n", length), ==, 401);
+  g_assert_cmpuint (expect_refused (f, "POST", "/nowhere", "127.0.0.1",
+                                    "Authorization: Bearer " TOKEN "\r\n", length), ==, 404);
+  g_assert_cmpuint (expect_refused (f, "PUT", "/tasks", "127.0.0.1",
+                                    "Authorization: Bearer " TOKEN "\r\n", length), ==, 405);
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "127.0.0.1",
+                                    "Authorization: Bearer " TOKEN "\r\n"
+                                    "Origin: http://evil.example\r\n", length), ==, 403);
+  /* as a body too large for the limit is, before the token is looked at */
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "127.0.0.1",
+                                    "Authorization: Bearer " TOKEN "\r\n",
+                                    G_GUINT64_CONSTANT (1) << 40), ==, 413);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+
+  /* a request that will be taken gets its 100, then its answer */
+  socket = raw_connect (f);
+  head = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                          "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\nExpect: 100-continue\r\n\r\n",
+                          f->port, strlen (EXPECT_BODY));
+  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, NULL), ==, strlen (head));
+  raw_read_head (socket, response);
+  g_assert_cmpuint (raw_status (response), ==, 100);
+  g_string_truncate (response, 0);
+  g_assert_cmpint (g_socket_send (socket, EXPECT_BODY, strlen (EXPECT_BODY), NULL, NULL), ==,
+                   strlen (EXPECT_BODY));
+  raw_read_head (socket, response);
+  g_assert_cmpuint (raw_status (response), ==, 201);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 1);
+}
+
+/* without a token, the Host check refuses from the head too */
+static void
+test_expect_host (Fixture       *f,
+                  gconstpointer  data)
+{
+  fixture_listen (f, "127.0.0.1");
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "evil.example", NULL,
+                                    strlen (EXPECT_BODY)), ==, 403);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -781,6 +892,8 @@ main (int argc, char **argv)
   ADD ("/rest-auth/limits/ws-max-clients", test_ws_max_clients);
   ADD ("/rest-auth/limits/header-size", test_header_size);
   ADD ("/rest-auth/limits/idle-timeout", test_idle_timeout);
+  ADD ("/rest-auth/expect/token", test_expect_token);
+  ADD ("/rest-auth/expect/host", test_expect_host);
 
   return g_test_run ();
 }

@@ -225,7 +225,7 @@ is_one_length (const char *text)
   return TRUE;
 }
 
-void
+gboolean
 em_body_limit_check_head (SoupServerMessage *msg,
                           const EmBodyLimit *limit)
 {
@@ -241,10 +241,10 @@ em_body_limit_check_head (SoupServerMessage *msg,
       bad_length = !is_one_length (soup_message_headers_get_list (headers, "Content-Length"));
       if (!bad_length &&
           (guint64) soup_message_headers_get_content_length (headers) <= limit->max_bytes)
-        return;
+        return TRUE;
       break;
     case SOUP_ENCODING_NONE:
-      return;
+      return TRUE;
     default:
       break;
     }
@@ -261,5 +261,9 @@ em_body_limit_check_head (SoupServerMessage *msg,
   else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
     refuse_too_large (msg, watch);
   else
-    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), watch);
+    {
+      g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), watch);
+      return TRUE;
+    }
+  return FALSE;
 }

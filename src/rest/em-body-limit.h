@@ -13,8 +13,9 @@ typedef struct {
 /* libsoup 3.2 buffers any request body whole; this refuses one larger than
  * @limit with 413 as soon as Content-Length or the streamed chunks show it,
  * and a Content-Length that is not one decimal number with 400, and closes
- * the connection without reading the rest; on got-headers */
-void em_body_limit_check_head (SoupServerMessage *msg,
-                               const EmBodyLimit *limit);
+ * the connection without reading the rest; on got-headers. FALSE once it
+ * has answered, the connection taken from @msg */
+gboolean em_body_limit_check_head (SoupServerMessage *msg,
+                                   const EmBodyLimit *limit);
 
 G_END_DECLS

@@ -237,6 +237,96 @@ origin_permitted (EmRestServer *self, SoupServerMessage *msg)
          em_rest_cors_origin_allowed ((const char * const *) self->cors_origins, origin);
 }
 
+/* the refusals the request's head decides, in the order they apply; FALSE
+ * once @msg is answered. @path is the raw path, @query as libsoup decodes
+ * it; @out_params: the query as the handlers read it, bare names kept, NULL
+ * when there is none. Idempotent: a request that waits for "100 Continue"
+ * goes through it on got-headers, and again in the handler. */
+static gboolean
+check_head (EmRestServer       *self,
+            SoupServerMessage  *msg,
+            const char         *path,
+            GHashTable         *query,
+            Route               route,
+            GHashTable        **out_params)
+{
+  const char *method = soup_server_message_get_method (msg);
+  /* NULL when it would hold a NUL byte */
+  g_autofree char *decoded = g_uri_unescape_string (path, NULL);
+  g_autoptr(GError) error = NULL;
+
+  *out_params = NULL;
+  /* a refused upgrade ends the connection, as libsoup's own refusals do:
+   * WebSocket clients wait for the close before they report the refusal;
+   * the hub takes this back when it accepts */
+  if (route == ROUTE_WS)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
+
+  if (!check_header_size (self, msg))
+    return FALSE;
+  /* health tells nothing, under any name */
+  if (!(route == ROUTE_HEALTH && method_allowed (route, method)) && !check_host (self, msg))
+    return FALSE;
+  em_rest_cors_add_headers (msg, (const char * const *) self->cors_origins);
+  /* a browser's preflight carries no credentials */
+  if (g_str_equal (method, "OPTIONS") && route != ROUTE_NONE &&
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                    "Access-Control-Request-Method") != NULL)
+    {
+      em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, route_allow (route));
+      return FALSE;
+    }
+  if (!is_public (route, method) &&
+      !em_rest_auth_check (msg, query, self->token, route == ROUTE_WS))
+    return FALSE;
+
+  /* the path and query are quoted back in problem documents, which are JSON,
+   * and the WebSocket hub reads the query too: refused before anyone does */
+  if (decoded == NULL)
+    {
+      em_problem_respond (msg, 400, NULL, _("path: holds a NUL byte once percent-decoded"));
+      return FALSE;
+    }
+  if (!g_utf8_validate (decoded, -1, NULL))
+    {
+      em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
+      return FALSE;
+    }
+  /* most requests have none: their handlers take NULL, as libsoup gives it */
+  if (query != NULL &&
+      (*out_params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)),
+                                           &error)) == NULL)
+    {
+      em_problem_respond_error (msg, error);
+      return FALSE;
+    }
+
+  if (route == ROUTE_NONE)
+    {
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), decoded);
+      return FALSE;
+    }
+  if (!method_allowed (route, method))
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", route_allow (route));
+      em_problem_respond_printf (msg, 405, _("method: %s is not allowed on %s; use %s"),
+                                 method, decoded, route_allow (route));
+      return FALSE;
+    }
+
+  /* cross-site request forgery: a page elsewhere must not change anything here
+   * through the user's browser, even with a "simple" request that skips the
+   * preflight; reads are protected by the missing CORS headers instead */
+  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") && !origin_permitted (self, msg))
+    {
+      em_problem_respond (msg, 403, NULL, _("Origin: requests from this origin are not allowed"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 handle_request (SoupServer        *server,
                 SoupServerMessage *msg,
@@ -248,84 +338,15 @@ handle_request (SoupServer        *server,
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *id = NULL;
   Route route = route_for_path (path, &id);
-  /* NULL when it would hold a NUL byte */
-  g_autofree char *decoded = g_uri_unescape_string (path, NULL);
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
   /* the query as the handlers read it, bare names kept */
   g_autoptr(GHashTable) params = NULL;
-  g_autoptr(GError) error = NULL;
 
   em_debug_hot ("%s %s", method, path);
   /* every message of the answer in the client's language */
   em_rest_i18n_scope_enter_for_message (&scope, msg);
-  /* a refused upgrade ends the connection, as libsoup's own refusals do:
-   * WebSocket clients wait for the close before they report the refusal;
-   * the hub takes this back when it accepts */
-  if (route == ROUTE_WS)
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Connection", "close");
-
-  if (!check_header_size (self, msg))
+  if (!check_head (self, msg, path, query, route, &params))
     return;
-  /* health tells nothing, under any name */
-  if (!(route == ROUTE_HEALTH && method_allowed (route, method)) && !check_host (self, msg))
-    return;
-  em_rest_cors_add_headers (msg, (const char * const *) self->cors_origins);
-  /* a browser's preflight carries no credentials */
-  if (g_str_equal (method, "OPTIONS") && route != ROUTE_NONE &&
-      soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                    "Access-Control-Request-Method") != NULL)
-    {
-      em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, route_allow (route));
-      return;
-    }
-  if (!is_public (route, method) &&
-      !em_rest_auth_check (msg, query, self->token, route == ROUTE_WS))
-    return;
-
-  /* the path and query are quoted back in problem documents, which are JSON,
-   * and the WebSocket hub reads the query too: refused before anyone does */
-  if (decoded == NULL)
-    {
-      em_problem_respond (msg, 400, NULL, _("path: holds a NUL byte once percent-decoded"));
-      return;
-    }
-  if (!g_utf8_validate (decoded, -1, NULL))
-    {
-      em_problem_respond (msg, 400, NULL, _("path: not valid UTF-8"));
-      return;
-    }
-  /* most requests have none: their handlers take NULL, as libsoup gives it */
-  if (query != NULL &&
-      (params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)),
-                                      &error)) == NULL)
-    {
-      em_problem_respond_error (msg, error);
-      return;
-    }
-
-  if (route == ROUTE_NONE)
-    {
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), decoded);
-      return;
-    }
-  if (!method_allowed (route, method))
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Allow", route_allow (route));
-      em_problem_respond_printf (msg, 405, _("method: %s is not allowed on %s; use %s"),
-                                 method, decoded, route_allow (route));
-      return;
-    }
-
-  /* cross-site request forgery: a page elsewhere must not change anything here
-   * through the user's browser, even with a "simple" request that skips the
-   * preflight; reads are protected by the missing CORS headers instead */
-  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") && !origin_permitted (self, msg))
-    {
-      em_problem_respond (msg, 403, NULL, _("Origin: requests from this origin are not allowed"));
-      return;
-    }
 
   switch (route)
     {
@@ -387,6 +408,28 @@ handle_request (SoupServer        *server,
     }
 }
 
+/* check_head() before the body: as libsoup's handler would see the request */
+static void
+refuse_head (EmRestServer      *self,
+             SoupServerMessage *msg)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *raw_query = g_uri_get_query (uri);
+  g_autoptr(GHashTable) query = raw_query != NULL ? soup_form_decode (raw_query) : NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *id = NULL;
+  Route route = route_for_path (g_uri_get_path (uri), &id);
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  if (check_head (self, msg, g_uri_get_path (uri), query, route, &params))
+    return;
+  /* the client may send the body all the same, after its own wait: it must
+   * not be read as the next request */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+}
+
 /* one handler for the checks of the head, connected to every request */
 static void
 got_headers_cb (SoupServerMessage *msg,
@@ -395,7 +438,15 @@ got_headers_cb (SoupServerMessage *msg,
   EmRestServer *self = user_data;
 
   em_rest_unparsed_head_read (msg);
-  em_body_limit_check_head (msg, &self->body_limit);
+  if (!em_body_limit_check_head (msg, &self->body_limit))
+    return;
+  /* libsoup sends "100 Continue" after this unless the message has a status
+   * by then: a request the head already refuses is answered now, and the
+   * client does not send a body only to be refused (RFC 9110 §10.1.1) */
+  if (soup_server_message_get_status (msg) == 0 &&
+      (soup_message_headers_get_expectations (soup_server_message_get_request_headers (msg)) &
+       SOUP_EXPECTATION_CONTINUE) != 0)
+    refuse_head (self, msg);
 }
 
 static void
