@@ -322,6 +322,45 @@ def test_bus_lost(root):
                 process.wait()
 
 
+def test_name_taken(root):
+    # a second service on the same bus is refused by name, and cleanly: no
+    # GLib warning (fatal under G_DEBUG=fatal-warnings) on the way out
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    log_path = os.path.join(root, "name-taken.log")
+    first = None
+    try:
+        address = bus.stdout.readline().strip()
+        bus_env = dict(env(), DBUS_SESSION_BUS_ADDRESS=address)
+        with open(log_path, "w") as log:
+            first = subprocess.Popen(
+                [DAEMON, "--bus", "session", "--http-port", "0",
+                 "--data-dir", os.path.join(root, "name-taken-1")],
+                env=bus_env, stdout=log, stderr=subprocess.STDOUT)
+
+        def output():
+            with open(log_path) as f:
+                return f.read()
+
+        wait_until(lambda: "ready" in output() or first.poll() is not None,
+                   what="the first service")
+        second = subprocess.run(
+            [DAEMON, "--bus", "session", "--http-port", "0",
+             "--data-dir", os.path.join(root, "name-taken-2")],
+            env=dict(bus_env, G_DEBUG="fatal-warnings"), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, timeout=20)
+        out = second.stdout
+        check(second.returncode == 1, f"name taken: exit 1 expected, got {second.returncode}:\n{out}")
+        check("is already owned on the session bus" in out, f"name taken: the reason is given:\n{out}")
+        check("WARNING" not in out, f"name taken: no warning on the way out:\n{out}")
+        check(first.poll() is None, f"name taken: the first service keeps running:\n{output()}")
+    finally:
+        for process in (first, bus):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_stop_while_owning_name(root):
     # a stop asked for while the bus name is still being requested is a clean
     # stop like any other: status 0, no error. A relay between the service and
@@ -458,6 +497,7 @@ def main():
         test_crossed_settings(root)
         test_schema_of_another_version(root)
         test_bus_lost(root)
+        test_name_taken(root)
         test_stop_while_owning_name(root)
 
     if FAILED:

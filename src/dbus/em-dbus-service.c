@@ -51,6 +51,13 @@ name_acquired_cb (GDBusConnection *connection,
     g_task_return_boolean (task, TRUE);
 }
 
+static gboolean
+unown_idle_cb (gpointer user_data)
+{
+  g_bus_unown_name (GPOINTER_TO_UINT (user_data));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 name_lost_cb (GDBusConnection *connection,
               const char      *name,
@@ -61,7 +68,13 @@ name_lost_cb (GDBusConnection *connection,
 
   if (task != NULL)
     {
-      /* never had it: with DO_NOT_QUEUE this means another owner */
+      /* never had it: with DO_NOT_QUEUE this means another owner. GLib
+       * (2.74) marks a refused name as not to release only after this
+       * handler returns; unowning now would release a name never owned and
+       * warn "Unexpected reply 3", so the unown waits for the loop */
+      g_idle_add_full (G_PRIORITY_HIGH, unown_idle_cb,
+                       GUINT_TO_POINTER (self->owner_id), NULL);
+      self->owner_id = 0;
       em_dbus_service_stop (self);
       if (connection == NULL || g_dbus_connection_is_closed (connection))
         g_task_return_new_error (task, EM_ERROR, EM_ERROR_UNAVAILABLE,
