@@ -480,6 +480,22 @@ def test_documented(root):
             check(f"default {default.group(1)}" in paragraphs[name]
                   or default.group(1) in paragraphs[name],
                   f"--{name}: the man page says default {default.group(1)}: {paragraphs[name]}")
+        # what 0 means, and the range, are said in all three places or none
+        row = next((line for line in readme.splitlines()
+                    if line.startswith("| ") and f"`--{name}" in line.split(" | ")[0]), "")
+        man_text = paragraphs.get(name, "")
+        zero_help = re.search(r"\b0(:| picks)", text) is not None
+        zero_man = re.search(r"\b0( means|:| picks)", man_text) is not None
+        check(zero_help == zero_man,
+              f"--{name}: --help and the man page agree on what 0 means:\n{text}\n{man_text}")
+        check(zero_help == ("`0`" in row),
+              f"--{name}: --help and the README agree on what 0 means:\n{text}\n{row}")
+        for bound in re.findall(r"(?:at most|\d+ to) (\d+)", man_text):
+            check(bound in text, f"--{name}: --help gives the bound {bound} of the man page:\n{text}")
+    # the idle timeout also bounds a whole request, however slowly it trickles in
+    for where, text in (("--help", help_text), ("the man page", paragraphs.get("idle-timeout", ""))):
+        check(re.search(r"idle-timeout.*\brequest\b", " ".join(text.split())) is not None,
+              f"--idle-timeout: {where} says it bounds a whole request")
 
 
 def main():
