@@ -93,6 +93,22 @@ def main():
                 assert f"Data directory: {expected}\n" in daemon.output(), daemon.output()
                 assert os.path.isdir(os.path.join(expected, "images")), os.listdir(home)
             assert os.listdir(elsewhere) == [], os.listdir(elsewhere)
+
+        # an unusable data directory from the settings: the message names the
+        # key as its source, and how to change it
+        a_file = os.path.join(root, "a-file")
+        with open(a_file, "w") as f:
+            f.write("not a directory\n")
+        for data_dir in (a_file, os.path.join(a_file, "below")):
+            keyfile.set(max_concurrent=1, data_dir=f"'{data_dir}'")
+            try:
+                with Daemon(env=settings_env, pass_data_dir=False):
+                    raise AssertionError(f"data-dir {data_dir}: the service started")
+            except RuntimeError as e:
+                out = str(e)
+            assert data_dir in out, out
+            assert "gsettings set io.github.enginemanager.EngineManager data-dir" in out, out
+            assert "Listening on" not in out, out
         keyfile.values.pop("data-dir")
 
         # the command line wins over the settings, also when they change

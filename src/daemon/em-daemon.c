@@ -93,9 +93,15 @@ em_daemon_new (const EmDaemonConfig *config,
   return self;
 }
 
-/* @from_option: --data-dir chose it, so the message names that */
+typedef enum {
+  DATA_DIR_DEFAULT,
+  DATA_DIR_OPTION,
+  DATA_DIR_SETTING,
+} DataDirSource;
+
+/* @source: what chose it, so the message says what to change */
 static gboolean
-prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
+prepare_data_dir (const char *data_dir, DataDirSource source, GError **error)
 {
   g_autofree char *images = g_build_filename (data_dir, "images", NULL);
 
@@ -103,9 +109,14 @@ prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
   if (g_file_test (data_dir, G_FILE_TEST_EXISTS) &&
       !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
     {
-      if (from_option)
+      if (source == DATA_DIR_OPTION)
         g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                      _("--data-dir: “%s” is not a directory"), data_dir);
+      else if (source == DATA_DIR_SETTING)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("The data directory “%s” of the setting data-dir is not a "
+                       "directory; choose another with “gsettings set %s data-dir "
+                       "DIR”, or with --data-dir"), data_dir, EM_APP_ID);
       else
         g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                      _("The data directory “%s” is not a directory; choose another "
@@ -116,10 +127,16 @@ prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
     {
       int saved_errno = errno;
 
-      if (from_option)
+      if (source == DATA_DIR_OPTION)
         g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
                      _("--data-dir: cannot create “%s”: %s"),
                      images, g_strerror (saved_errno));
+      else if (source == DATA_DIR_SETTING)
+        g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                     _("Cannot create the data directory “%s” of the setting data-dir: "
+                       "%s; choose another with “gsettings set %s data-dir DIR”, "
+                       "or with --data-dir"),
+                     images, g_strerror (saved_errno), EM_APP_ID);
       else
         g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
                      _("Cannot create the data directory “%s”: %s"),
@@ -127,6 +144,20 @@ prepare_data_dir (const char *data_dir, gboolean from_option, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static DataDirSource
+data_dir_source (EmDaemon *self)
+{
+  g_autofree char *setting = NULL;
+
+  if (em_daemon_config_is_pinned (&self->config, "data-dir"))
+    return DATA_DIR_OPTION;
+  /* the settings were read into the configuration just before: a value
+   * there is where the directory came from */
+  if (self->settings != NULL)
+    setting = g_settings_get_string (self->settings, "data-dir");
+  return setting != NULL && *setting != '\0' ? DATA_DIR_SETTING : DATA_DIR_DEFAULT;
 }
 
 static void
@@ -257,8 +288,7 @@ em_daemon_start_async (EmDaemon            *self,
       self->config.data_dir = g_canonicalize_filename (relative, NULL);
     }
 
-  if (!prepare_data_dir (self->config.data_dir,
-                         em_daemon_config_is_pinned (&self->config, "data-dir"), &error))
+  if (!prepare_data_dir (self->config.data_dir, data_dir_source (self), &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
