@@ -612,6 +612,28 @@ expect 2 "watch --since with a bad seq" "$ENGINECTL" watch --since soon
 # a seq the service never reached would hide every event up to it: refused, as /ws?since= is
 expect 1 "watch --since ahead of the last event" timeout 10 "$ENGINECTL" watch --since $((seq_after + 1000))
 contains "$err" "$((seq_after + 1000)) is ahead of the last recorded event" "watch --since ahead says why"
+# Ctrl+C before it says it is watching (the service not answering yet, or the
+# catch-up under way) ends it as after: 0 at once, not death by SIGINT. A
+# terminal's Ctrl+C finds SIGINT at its default, which a script's & ignores
+interrupted_early () {
+  local what=$1 pid status
+  shift
+  kill -STOP "$daemon_pid"
+  env --default-signal=INT "$ENGINECTL" "$@" >"$tmp/early-out" 2>"$tmp/early-err" &
+  pid=$!
+  sleep 0.5
+  kill -INT "$pid"
+  # it ends while the service is still frozen: nothing it waits for can come
+  wait_for 5 bash -c "! kill -0 $pid" || fail "$what: still running 5 s after Ctrl+C"
+  kill -CONT "$daemon_pid"
+  wait "$pid"
+  status=$?
+  [ "$status" -eq 0 ] && pass "$what interrupted before watching (exit 0)" ||
+    { fail "$what interrupted before watching: exit $status"; sed 's/^/#   /' "$tmp/early-out" "$tmp/early-err"; }
+}
+interrupted_early "watch --since" watch --since "$seq_before"
+interrupted_early "watch --since 0 --json" watch --since 0 --json
+interrupted_early "watch" watch
 
 echo "# the README's ObjectManager example"
 if /usr/bin/python3 -c 'import gi' 2>/dev/null; then

@@ -130,16 +130,19 @@ em_ctl_connect (GError **error)
                                                          NULL, error);
 }
 
-EmDBusEngineManager1 *
-em_ctl_connect_with_properties (GError **error)
+void
+em_ctl_connect_async (gboolean             with_properties,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
 {
   (void) em_error_quark ();
 
-  return em_dbus_engine_manager1_proxy_new_for_bus_sync (G_BUS_TYPE_SESSION,
-                                                         G_DBUS_PROXY_FLAGS_NONE,
-                                                         EM_DBUS_NAME,
-                                                         EM_DBUS_MANAGER_PATH,
-                                                         NULL, error);
+  em_dbus_engine_manager1_proxy_new_for_bus (G_BUS_TYPE_SESSION,
+                                             with_properties ? G_DBUS_PROXY_FLAGS_NONE
+                                                             : G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                             EM_DBUS_NAME, EM_DBUS_MANAGER_PATH,
+                                             cancellable, callback, user_data);
 }
 
 /* the REST API's limit */
@@ -225,6 +228,19 @@ em_ctl_ping (EmDBusEngineManager1  *proxy,
                                        NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
                                        NULL, error);
   return reply != NULL;
+}
+
+void
+em_ctl_ping_async (EmDBusEngineManager1 *proxy,
+                   GCancellable         *cancellable,
+                   GAsyncReadyCallback   callback,
+                   gpointer              user_data)
+{
+  g_dbus_connection_call (g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)),
+                          EM_DBUS_NAME, EM_DBUS_MANAGER_PATH,
+                          "org.freedesktop.DBus.Peer", "Ping",
+                          NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                          cancellable, callback, user_data);
 }
 
 gboolean

@@ -14,12 +14,20 @@
 
 /* watch --since: the event log read over D-Bus. Every change of LastEventSeq
  * asks for what follows the last seq printed, so events come in seq order with
- * no gap and no duplicate, whether they are old or new. */
+ * no gap and no duplicate, whether they are old or new. Every call is
+ * asynchronous, under the main loop from the start: Ctrl+C ends it at once,
+ * while the service has not answered yet as well as between pages. */
 typedef struct {
   EmDBusEngineManager1 *proxy;
   GMainLoop *loop;
+  GCancellable *cancellable;
   gboolean json;
   guint64 last;
+  gboolean watching;       /* the first catch-up is done: errors are transient */
+  gboolean busy;           /* a read of the log is under way */
+  gboolean again;          /* LastEventSeq moved meanwhile: read once more */
+  gboolean check_restart;  /* the service came back: does its log reach last? */
+  int status;
 } Follow;
 
 static char *
@@ -111,123 +119,169 @@ print_resync (Follow  *follow,
               (unsigned long long) follow->last, (unsigned long long) oldest);
 }
 
-/* prints every event after follow->last, page by page */
-static gboolean
-catch_up (Follow  *follow,
-          GError **error)
+static void read_log (Follow *follow);
+
+static void
+stop (Follow *follow,
+      int     status)
 {
+  follow->status = status;
+  g_main_loop_quit (follow->loop);
+}
+
+/* before watching, a failure ends it; after, the service may be restarting
+ * and the next change of LastEventSeq tries again */
+static void
+read_failed (Follow *follow,
+             GError *error)
+{
+  follow->busy = FALSE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  em_ctl_print_error (error);
+  if (!follow->watching)
+    stop (follow, EM_CTL_EXIT_ERROR);
+}
+
+static void
+read_done (Follow *follow)
+{
+  follow->busy = FALSE;
+  if (!follow->watching)
+    {
+      follow->watching = TRUE;
+      /* said once the log is read up to now */
+      g_printerr (_("Watching events after seq %llu; press Ctrl+C to stop.\n"),
+                  (unsigned long long) follow->last);
+    }
+  if (follow->again)
+    read_log (follow);
+}
+
+static void request_page (Follow *follow);
+
+/* prints a page of the events after follow->last; a full one asks for the next */
+static void
+page_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 0;
   gsize n;
 
-  do
+  if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
+                                                       &oldest, result, &error))
     {
-      g_autoptr(GVariant) events = NULL;
-      guint64 oldest = 0;
-
-      if (!em_dbus_engine_manager1_call_get_events_sync (follow->proxy, follow->last, PAGE,
-                                                         G_DBUS_CALL_FLAGS_NONE, -1,
-                                                         &events, &oldest, NULL, error))
-        return FALSE;
-
-      /* any read can find a gap: a restart's retention may prune what we had
-       * not read yet. From 0 too, as on the WebSocket: whoever builds its
-       * state from the events must know the first ones are gone */
-      if (follow->last + 1 < oldest)
-        print_resync (follow, oldest);
-
-      n = g_variant_n_children (events);
-      for (gsize i = 0; i < n; i++)
-        {
-          g_autoptr(GVariant) event = g_variant_get_child_value (events, i);
-          gint64 seq = 0;
-
-          if (!g_variant_lookup (event, "seq", "x", &seq) || (guint64) seq <= follow->last)
-            continue;
-          print_event (follow, event, seq);
-          follow->last = seq;
-        }
-      fflush (stdout);
+      read_failed (follow, error);
+      return;
     }
-  while (n >= PAGE);
+  /* a page that came in just as Ctrl+C did is not printed after it */
+  if (g_cancellable_is_cancelled (follow->cancellable))
+    {
+      follow->busy = FALSE;
+      return;
+    }
 
-  return TRUE;
+  /* any read can find a gap: a restart's retention may prune what we had
+   * not read yet. From 0 too, as on the WebSocket: whoever builds its
+   * state from the events must know the first ones are gone */
+  if (follow->last + 1 < oldest)
+    print_resync (follow, oldest);
+
+  n = g_variant_n_children (events);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) event = g_variant_get_child_value (events, i);
+      gint64 seq = 0;
+
+      if (!g_variant_lookup (event, "seq", "x", &seq) || (guint64) seq <= follow->last)
+        continue;
+      print_event (follow, event, seq);
+      follow->last = seq;
+    }
+  fflush (stdout);
+
+  if (n >= PAGE)
+    request_page (follow);
+  else
+    read_done (follow);
+}
+
+static void
+request_page (Follow *follow)
+{
+  em_dbus_engine_manager1_call_get_events (follow->proxy, follow->last, PAGE,
+                                           G_DBUS_CALL_FLAGS_NONE, -1, follow->cancellable,
+                                           page_cb, follow);
 }
 
 /* whether the service's log reaches the event follow->last: it holds it, or
- * pruned it; *out_oldest is the oldest event it keeps */
-static gboolean
-log_reaches_last (Follow   *follow,
-                  gboolean *out_reaches,
-                  guint64  *out_oldest,
-                  GError  **error)
+ * pruned it; the reply's oldest is the oldest event it keeps. That event, or
+ * the oldest kept when it was pruned: nothing only beyond the log */
+static void
+request_last (Follow              *follow,
+              GAsyncReadyCallback  callback)
 {
+  em_dbus_engine_manager1_call_get_events (follow->proxy, follow->last - 1, 1,
+                                           G_DBUS_CALL_FLAGS_NONE, -1, follow->cancellable,
+                                           callback, follow);
+}
+
+/* a service back with a log that ends before what was printed (--in-memory,
+ * another data directory) numbers its events from 1 again: reading after the
+ * old seq would skip them all without a word */
+static void
+restarted_log_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Follow *follow = user_data;
   g_autoptr(GVariant) events = NULL;
-
-  *out_reaches = TRUE;
-  *out_oldest = 1;
-  if (follow->last == 0)
-    return TRUE;
-  /* that event, or the oldest kept when it was pruned: nothing only beyond the log */
-  if (!em_dbus_engine_manager1_call_get_events_sync (follow->proxy, follow->last - 1, 1,
-                                                     G_DBUS_CALL_FLAGS_NONE, -1,
-                                                     &events, out_oldest, NULL, error))
-    return FALSE;
-  *out_reaches = g_variant_n_children (events) > 0;
-  return TRUE;
-}
-
-/* whether the service has recorded the event follow->last: from a seq it never
- * reached, every event up to that seq would be skipped without a word */
-static gboolean
-since_reached (Follow  *follow,
-               GError **error)
-{
-  gboolean reaches;
-  guint64 oldest;
-
-  if (!log_reaches_last (follow, &reaches, &oldest, error))
-    return FALSE;
-  if (reaches)
-    return TRUE;
-  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-               _("--since %llu is ahead of the last recorded event; take SEQ from an earlier "
-                 "“watch --since” line or from the LastEventSeq property"),
-               (unsigned long long) follow->last);
-  return FALSE;
-}
-
-static void
-follow_up (Follow *follow)
-{
   g_autoptr(GError) error = NULL;
+  guint64 oldest = 1;
 
-  /* a transient failure (the service restarting) is retried on the next change */
-  if (!catch_up (follow, &error))
-    em_ctl_print_error (error);
-}
-
-/* a service back with a log that ends before what was printed (--in-memory, another
- * data directory) numbers its events from 1 again: reading after the old seq
- * would skip them all without a word */
-static void
-restarted_log (Follow *follow)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean reaches;
-  guint64 oldest;
-
-  if (!log_reaches_last (follow, &reaches, &oldest, &error))
+  if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
+                                                       &oldest, result, &error))
     {
-      em_ctl_print_error (error);
+      /* asked again with the next read */
+      follow->check_restart = TRUE;
+      read_failed (follow, error);
       return;
     }
-  if (reaches)
-    return;
-  print_resync_line (follow, oldest, TRUE);
-  g_printerr (_("enginectl: the service came back with an event log that ends before "
-                "seq %llu; following it from its oldest event, %llu. Take a fresh "
-                "snapshot (enginectl list) and go on from there.\n"),
-              (unsigned long long) follow->last, (unsigned long long) oldest);
-  follow->last = oldest - 1;
+  if (g_variant_n_children (events) == 0)
+    {
+      print_resync_line (follow, oldest, TRUE);
+      g_printerr (_("enginectl: the service came back with an event log that ends before "
+                    "seq %llu; following it from its oldest event, %llu. Take a fresh "
+                    "snapshot (enginectl list) and go on from there.\n"),
+                  (unsigned long long) follow->last, (unsigned long long) oldest);
+      follow->last = oldest - 1;
+    }
+  request_page (follow);
+}
+
+/* reads the log after follow->last, one read at a time */
+static void
+read_log (Follow *follow)
+{
+  if (follow->busy)
+    {
+      follow->again = TRUE;
+      return;
+    }
+  follow->busy = TRUE;
+  follow->again = FALSE;
+  if (follow->check_restart && follow->last > 0)
+    {
+      follow->check_restart = FALSE;
+      request_last (follow, restarted_log_cb);
+      return;
+    }
+  follow->check_restart = FALSE;
+  request_page (follow);
 }
 
 static void
@@ -236,7 +290,7 @@ last_event_seq_cb (GObject    *proxy,
                    Follow     *follow)
 {
   if (em_dbus_engine_manager1_get_last_event_seq (follow->proxy) > follow->last)
-    follow_up (follow);
+    read_log (follow);
 }
 
 static void
@@ -252,16 +306,91 @@ name_owner_cb (GObject    *proxy,
       return;
     }
   g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
-  restarted_log (follow);
-  follow_up (follow);
+  follow->check_restart = TRUE;
+  read_log (follow);
 }
 
+/* whether the service has recorded the event follow->last: from a seq it never
+ * reached, every event up to that seq would be skipped without a word */
+static void
+since_reached_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 0;
+
+  if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
+                                                       &oldest, result, &error))
+    {
+      read_failed (follow, error);
+      return;
+    }
+  if (g_variant_n_children (events) == 0)
+    {
+      g_set_error (&error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("--since %llu is ahead of the last recorded event; take SEQ from an earlier "
+                     "“watch --since” line or from the LastEventSeq property"),
+                   (unsigned long long) follow->last);
+      read_failed (follow, error);
+      return;
+    }
+  request_page (follow);
+}
+
+static void
+ping_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    {
+      read_failed (follow, error);
+      return;
+    }
+  /* the first read: no change after the properties were first read is missed,
+   * as a change meanwhile asks for another */
+  if (follow->last == 0)
+    request_page (follow);
+  else
+    request_last (follow, since_reached_cb);
+}
+
+static void
+proxy_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GError) error = NULL;
+
+  follow->proxy = em_dbus_engine_manager1_proxy_new_for_bus_finish (result, &error);
+  if (follow->proxy == NULL)
+    {
+      read_failed (follow, error);
+      return;
+    }
+  g_signal_connect (follow->proxy, "notify::last-event-seq", G_CALLBACK (last_event_seq_cb), follow);
+  g_signal_connect (follow->proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), follow);
+  /* a round trip, starting the service if it was not running */
+  em_ctl_ping_async (follow->proxy, follow->cancellable, ping_cb, follow);
+}
+
+/* Ctrl+C ends the watch, whatever it was waiting for: the end a user asks for */
 static gboolean
 interrupt_cb (gpointer user_data)
 {
   Follow *follow = user_data;
 
-  g_main_loop_quit (follow->loop);
+  g_cancellable_cancel (follow->cancellable);
+  stop (follow, EM_CTL_EXIT_OK);
   return G_SOURCE_CONTINUE;
 }
 
@@ -269,40 +398,29 @@ int
 em_ctl_watch_since (guint64  since,
                     gboolean json)
 {
-  g_autoptr(EmDBusEngineManager1) proxy = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GError) error = NULL;
-  Follow follow = { NULL, NULL, json, since };
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Follow follow = { NULL, loop, cancellable, json, since, FALSE, TRUE, FALSE, FALSE,
+                    EM_CTL_EXIT_OK };
   guint sigint, sigterm;
 
-  /* properties followed from the start, so no change after the first read is missed */
-  proxy = em_ctl_connect_with_properties (&error);
-  if (proxy == NULL || !em_ctl_ping (proxy, &error))
-    {
-      em_ctl_print_error (error);
-      return EM_CTL_EXIT_ERROR;
-    }
-  follow.proxy = proxy;
-  g_signal_connect (proxy, "notify::last-event-seq", G_CALLBACK (last_event_seq_cb), &follow);
-  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &follow);
-
-  if (!since_reached (&follow, &error) || !catch_up (&follow, &error))
-    {
-      em_ctl_print_error (error);
-      g_signal_handlers_disconnect_by_data (proxy, &follow);
-      return EM_CTL_EXIT_ERROR;
-    }
-  loop = g_main_loop_new (NULL, FALSE);
-  follow.loop = loop;
+  /* before the first call: Ctrl+C while the service starts or answers ends
+   * the watch as it does later, not by death from SIGINT */
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &follow);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &follow);
-  /* said once Ctrl+C is ours to handle */
-  g_printerr (_("Watching events after seq %llu; press Ctrl+C to stop.\n"),
-              (unsigned long long) follow.last);
+  /* properties followed from the start, so no change after the first read is missed */
+  em_ctl_connect_async (TRUE, cancellable, proxy_cb, &follow);
   g_main_loop_run (loop);
+  /* the cancelled calls end soon; their callbacks must not outlive @follow */
+  while (follow.busy)
+    g_main_context_iteration (NULL, TRUE);
   g_source_remove (sigint);
   g_source_remove (sigterm);
 
-  g_signal_handlers_disconnect_by_data (proxy, &follow);
-  return EM_CTL_EXIT_OK;
+  if (follow.proxy != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (follow.proxy, &follow);
+      g_object_unref (follow.proxy);
+    }
+  return follow.status;
 }

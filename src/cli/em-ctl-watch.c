@@ -11,6 +11,10 @@
 typedef struct {
   GMainLoop *loop;
   gboolean json;
+  EmDBusEngineManager1 *proxy;
+  GCancellable *cancellable;
+  gboolean starting;  /* connecting or in the first round trip */
+  int status;
 } Watch;
 
 /* one line per event: JSON with the WebSocket event's field names (the bus
@@ -172,23 +176,89 @@ name_owner_cb (GObject    *proxy,
     g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
 }
 
+/* Ctrl+C ends the watch, also while the service has not answered yet */
 static gboolean
 interrupt_cb (gpointer user_data)
 {
   Watch *watch = user_data;
 
+  g_cancellable_cancel (watch->cancellable);
   g_main_loop_quit (watch->loop);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+start_failed (Watch  *watch,
+              GError *error)
+{
+  watch->starting = FALSE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  em_ctl_print_error (error);
+  watch->status = EM_CTL_EXIT_ERROR;
+  g_main_loop_quit (watch->loop);
+}
+
+static void
+ping_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    {
+      start_failed (watch, error);
+      return;
+    }
+  watch->starting = FALSE;
+  if (g_cancellable_is_cancelled (watch->cancellable))
+    return;
+  g_printerr (_("Watching task events; press Ctrl+C to stop.\n"));
+}
+
+static void
+proxy_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+  EmDBusEngineManager1 *proxy;
+
+  watch->proxy = proxy = em_dbus_engine_manager1_proxy_new_for_bus_finish (result, &error);
+  if (proxy == NULL)
+    {
+      start_failed (watch, error);
+      return;
+    }
+  g_signal_connect (proxy, "task-scheduled", G_CALLBACK (scheduled_cb), watch);
+  g_signal_connect (proxy, "task-started", G_CALLBACK (started_cb), watch);
+  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), watch);
+  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), watch);
+  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), watch);
+  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), watch);
+  g_signal_connect (proxy, "task-retrying", G_CALLBACK (retrying_cb), watch);
+  g_signal_connect (proxy, "queue-paused", G_CALLBACK (queue_paused_cb), watch);
+  g_signal_connect (proxy, "queue-resumed", G_CALLBACK (queue_resumed_cb), watch);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), watch);
+
+  /* a round trip, so the match rules are in place before we say we are
+   * watching, and the service is started if it was not running */
+  em_ctl_ping_async (proxy, watch->cancellable, ping_cb, watch);
 }
 
 int
 em_ctl_watch (int argc, char **argv)
 {
   g_autoptr(GOptionContext) context = em_ctl_option_context_new ("watch");
-  g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
   g_autoptr(GError) error = NULL;
-  Watch watch = { NULL, FALSE };
+  Watch watch = { NULL, FALSE, NULL, NULL, FALSE, EM_CTL_EXIT_OK };
   g_auto(GStrv) since_args = NULL;
   const char *since = NULL;
   guint64 since_seq = 0;
@@ -231,41 +301,27 @@ em_ctl_watch (int argc, char **argv)
       return em_ctl_watch_since (since_seq, watch.json);
     }
 
-  proxy = em_ctl_connect (&error);
-  if (proxy == NULL)
-    {
-      em_ctl_print_error (error);
-      return EM_CTL_EXIT_ERROR;
-    }
-
-  g_signal_connect (proxy, "task-scheduled", G_CALLBACK (scheduled_cb), &watch);
-  g_signal_connect (proxy, "task-started", G_CALLBACK (started_cb), &watch);
-  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), &watch);
-  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), &watch);
-  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), &watch);
-  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), &watch);
-  g_signal_connect (proxy, "task-retrying", G_CALLBACK (retrying_cb), &watch);
-  g_signal_connect (proxy, "queue-paused", G_CALLBACK (queue_paused_cb), &watch);
-  g_signal_connect (proxy, "queue-resumed", G_CALLBACK (queue_resumed_cb), &watch);
-  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &watch);
-
-  /* a round trip, so the match rules are in place before we say we are
-   * watching, and the service is started if it was not running */
-  if (!em_ctl_ping (proxy, &error))
-    {
-      em_ctl_print_error (error);
-      return EM_CTL_EXIT_ERROR;
-    }
   loop = g_main_loop_new (NULL, FALSE);
+  cancellable = g_cancellable_new ();
   watch.loop = loop;
+  watch.cancellable = cancellable;
+  watch.starting = TRUE;
+  /* before the first call: Ctrl+C while the service starts or answers ends
+   * the watch as it does later, not by death from SIGINT */
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &watch);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &watch);
-  /* said once Ctrl+C is ours to handle */
-  g_printerr (_("Watching task events; press Ctrl+C to stop.\n"));
+  em_ctl_connect_async (FALSE, cancellable, proxy_cb, &watch);
   g_main_loop_run (loop);
+  /* the cancelled calls end soon; their callbacks must not outlive @watch */
+  while (watch.starting)
+    g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&sigint, g_source_remove);
   g_clear_handle_id (&sigterm, g_source_remove);
 
-  g_signal_handlers_disconnect_by_data (proxy, &watch);
-  return EM_CTL_EXIT_OK;
+  if (watch.proxy != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (watch.proxy, &watch);
+      g_object_unref (watch.proxy);
+    }
+  return watch.status;
 }

@@ -67,11 +67,20 @@ gboolean        em_ctl_option_once        (const char     *flag,
 
 /* the manager proxy on the session bus; may start the service by activation */
 EmDBusEngineManager1 *em_ctl_connect      (GError        **error);
-/* the same, with its properties loaded and followed */
-EmDBusEngineManager1 *em_ctl_connect_with_properties (GError **error);
+/* the same, without blocking, with its properties loaded and followed or
+ * not: for a command that Ctrl+C ends at any time; finish with em_dbus_engine_manager1_proxy_new_for_bus_finish() */
+void            em_ctl_connect_async      (gboolean        with_properties,
+                                           GCancellable   *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer        user_data);
 /* a round trip to the service, starting it if needed */
 gboolean        em_ctl_ping               (EmDBusEngineManager1 *proxy,
                                            GError        **error);
+/* the same, without blocking; finish with g_dbus_connection_call_finish() */
+void            em_ctl_ping_async         (EmDBusEngineManager1 *proxy,
+                                           GCancellable   *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer        user_data);
 /* prints "enginectl: <message>" with remote error names stripped and a hint for
  * the usual cases (service not running, no bus) */
 void            em_ctl_print_error        (const GError   *error);
