@@ -412,6 +412,57 @@ test_capture_cancel_after_rename (void)
 }
 
 static void
+cancel_once_renamed_cb (const char *step, gpointer user_data)
+{
+  if (g_strcmp0 (step, "renamed") == 0)
+    g_cancellable_cancel (user_data);
+}
+
+/* a retried capture (a tile_scan's tile) cancelled once its files took the
+ * place of the earlier ones keeps them: removing them would leave neither */
+static void
+test_capture_cancel_after_replacing_keeps_pair (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (data_dir, "images", "again.png", NULL);
+  g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(EmActionContext) context = NULL;
+  g_autoptr(JsonNode) first = json_from_string ("{\"exposure\": 1}", NULL);
+  g_autoptr(JsonNode) second = json_from_string ("{\"exposure\": 2}", NULL);
+  g_autoptr(JsonNode) metadata = NULL;
+  g_autofree char *text = NULL;
+  Run run;
+
+  run_init (&run);
+  context = em_action_context_new (devices, "again", data_dir, progress_cb, &run);
+  em_action_run_async (action, context, json_node_get_object (first), NULL, action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+  run_clear (&run);
+
+  run_init (&run);
+  em_image_writer_set_test_hook (cancel_once_renamed_cb, cancellable);
+  em_action_run_async (action, context, json_node_get_object (second), cancellable,
+                       action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  em_image_writer_set_test_hook (NULL, NULL);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  /* the new pair, whole */
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_get_contents (sidecar, &text, NULL, NULL));
+  metadata = json_from_string (text, NULL);
+  g_assert_nonnull (metadata);
+  g_assert_cmpfloat (json_object_get_double_member (json_node_get_object (metadata), "exposure"), ==, 2.0);
+  run_clear (&run);
+  em_test_rmdir (data_dir);
+}
+
+static void
 test_capture_busy (void)
 {
   g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
@@ -1207,6 +1258,72 @@ test_writer_failed_rewrite_keeps_pair (void)
 }
 
 static void
+cancel_at_step_cb (const char *step, gpointer user_data)
+{
+  if (g_strcmp0 (step, "sidecar-synced") == 0)
+    g_cancellable_cancel (user_data);
+}
+
+/* a cancel that comes while the new sidecar is synced stops the write before
+ * either file takes its name: the retried tile keeps its earlier pair */
+static void
+test_writer_cancel_before_rename_keeps_pair (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "tile-r000-c000.png", NULL);
+  g_autofree char *sidecar = g_build_filename (dir, "tile-r000-c000.json", NULL);
+  g_autoptr(EmFrame) first = make_frame (EM_PIXEL_FORMAT_GRAY8, 8, 8, 8);
+  g_autoptr(EmFrame) second = make_frame (EM_PIXEL_FORMAT_GRAY16, 16, 16, 32);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_length = 0, after_length = 0;
+
+  g_assert_true (em_image_writer_write (first, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 1}", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &before, &before_length, NULL));
+
+  em_image_writer_set_test_hook (cancel_at_step_cb, cancellable);
+  g_assert_false (em_image_writer_write (second, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}",
+                                         cancellable, &error));
+  em_image_writer_set_test_hook (NULL, NULL);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_assert_true (g_file_get_contents (path, &after, &after_length, NULL));
+  g_assert_cmpmem (after, after_length, before, before_length);
+  g_clear_pointer (&after, g_free);
+  g_assert_true (g_file_get_contents (sidecar, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, "{\"attempt\": 1}\n");
+  /* no temporaries either */
+  g_assert_cmpuint (count_entries (dir), ==, 2);
+  em_test_rmdir (dir);
+}
+
+/* the image cannot take its name over an earlier one: the earlier sidecar
+ * stays as it was, not replaced by the new one nor removed */
+static void
+test_writer_rename_failure_keeps_sidecar (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+  g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+
+  g_assert_true (g_file_set_contents (sidecar, "{\"attempt\": 1}\n", -1, NULL));
+  /* rename() cannot put a file over a directory */
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}", NULL, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_true (g_file_get_contents (sidecar, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"attempt\": 1}\n");
+  g_assert_cmpuint (count_entries (dir), ==, 2);
+  em_test_rmdir (dir);
+}
+
+static void
 swept_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   gint *removed = user_data;
@@ -1465,6 +1582,10 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/disk-full", test_writer_disk_full);
   g_test_add_func ("/camera/writer/failed-rewrite-keeps-pair", test_writer_failed_rewrite_keeps_pair);
   g_test_add_func ("/camera/writer/sweep-temporaries", test_writer_sweep_temporaries);
+  g_test_add_func ("/camera/writer/cancel-before-rename-keeps-pair", test_writer_cancel_before_rename_keeps_pair);
+  g_test_add_func ("/camera/writer/rename-failure-keeps-sidecar", test_writer_rename_failure_keeps_sidecar);
+  g_test_add_func ("/camera/capture/cancel-after-replacing-keeps-pair",
+                   test_capture_cancel_after_replacing_keeps_pair);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);
   g_test_add_func ("/camera/v4l2/control-mapping", test_v4l2_control_mapping);
   g_test_add_func ("/camera/default-source", test_default_source);

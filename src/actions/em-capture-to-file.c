@@ -47,16 +47,24 @@ written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) task = user_data;
   CaptureData *capture = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  gboolean replaced = FALSE;
 
-  if (!em_image_writer_write_finish (result, &error))
+  if (!em_image_writer_write_finish (result, &replaced, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   /* cancelled (or timed out) once the image had its name: the task has ended
-   * without it, and a file no result names would stay behind */
+   * without it, and a file no result names would stay behind. One that took
+   * the place of an earlier pair (a retried tile) stays: removing it would
+   * leave neither */
   if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     {
+      if (replaced)
+        {
+          g_task_return_error_if_cancelled (task);
+          return;
+        }
       em_image_writer_discard_async (capture->path, discarded_cb, g_steal_pointer (&task));
       return;
     }

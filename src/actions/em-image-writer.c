@@ -41,6 +41,23 @@ em_image_format_from_string (const char *text, EmImageFormat *out_format)
   return TRUE;
 }
 
+static EmImageWriterTestHook test_hook;
+static gpointer test_hook_data;
+
+void
+em_image_writer_set_test_hook (EmImageWriterTestHook hook, gpointer user_data)
+{
+  test_hook = hook;
+  test_hook_data = user_data;
+}
+
+static void
+run_test_hook (const char *step)
+{
+  if (test_hook != NULL)
+    test_hook (step, test_hook_data);
+}
+
 static void
 set_errno_error (GError **error, const char *path, int saved_errno)
 {
@@ -254,52 +271,127 @@ em_image_writer_sidecar_path (const char *path)
   return g_strconcat (stem, ".json", NULL);
 }
 
-/* the sidecar, written the same careful way as the image */
-static gboolean
-write_sidecar (const char *path, const char *metadata_json, GError **error)
+static void
+set_sidecar_error (GError **error, const char *sidecar, int saved_errno)
 {
-  g_autofree char *sidecar = em_image_writer_sidecar_path (path);
-  g_autofree char *text = g_strconcat (metadata_json, "\n", NULL);
-  g_autoptr(GError) local_error = NULL;
+  g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot write image metadata %s: %s"),
+               sidecar, g_strerror (saved_errno));
+}
 
-  if (!g_file_set_contents_full (sidecar, text, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, &local_error))
+/* the sidecar, written the same careful way as the image, under the temporary
+ * name g_file_set_contents() would give it (the start-up sweep knows it);
+ * returns that name */
+static char *
+write_sidecar_temporary (const char *sidecar, const char *metadata_json, GError **error)
+{
+  g_autofree char *tmp = g_strconcat (sidecar, ".XXXXXX", NULL);
+  g_autofree char *text = g_strconcat (metadata_json, "\n", NULL);
+  gsize length = strlen (text);
+  gsize done = 0;
+  int fd;
+
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot write image metadata %s: %s"),
-                   sidecar, local_error->message);
+      set_sidecar_error (error, sidecar, errno);
+      return NULL;
+    }
+  while (done < length)
+    {
+      gssize n = write (fd, text + done, length - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      done += n;
+    }
+  if (done < length || fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      g_unlink (tmp);
+      set_sidecar_error (error, sidecar, saved_errno);
+      return NULL;
+    }
+  if (close (fd) != 0)
+    {
+      set_sidecar_error (error, sidecar, errno);
+      g_unlink (tmp);
+      return NULL;
+    }
+  return g_steal_pointer (&tmp);
+}
+
+static void
+discard_temporary (const char *path)
+{
+  if (path != NULL && g_unlink (path) != 0)
+    g_debug ("cannot remove %s: %s", path, g_strerror (errno));
+}
+
+/* gives both files their names: the sidecar first, so an image under its
+ * final name always has its metadata. The earlier sidecar, if any, is swapped
+ * into the temporary rather than replaced, so that when the image cannot take
+ * its name it goes back and the earlier pair stays as it was */
+static gboolean
+rename_pair (const char  *tmp_path,
+             const char  *path,
+             const char  *sidecar_tmp,
+             const char  *sidecar,
+             gboolean    *out_replaced,
+             GError     **error)
+{
+  gboolean exchanged = FALSE;
+
+  *out_replaced = g_file_test (path, G_FILE_TEST_EXISTS);
+  if (sidecar_tmp != NULL)
+    {
+      if (renameat2 (AT_FDCWD, sidecar_tmp, AT_FDCWD, sidecar, RENAME_EXCHANGE) == 0)
+        exchanged = TRUE;
+      /* no earlier sidecar, or a file system that cannot swap */
+      else if (g_rename (sidecar_tmp, sidecar) != 0)
+        {
+          set_sidecar_error (error, sidecar, errno);
+          discard_temporary (sidecar_tmp);
+          discard_temporary (tmp_path);
+          return FALSE;
+        }
+    }
+  if (g_rename (tmp_path, path) != 0)
+    {
+      set_errno_error (error, path, errno);
+      discard_temporary (tmp_path);
+      if (exchanged && g_rename (sidecar_tmp, sidecar) != 0)
+        g_debug ("cannot put back %s: %s", sidecar, g_strerror (errno));
+      else if (!exchanged)
+        discard_temporary (sidecar);
       return FALSE;
     }
+  if (exchanged)
+    discard_temporary (sidecar_tmp);
   return TRUE;
 }
 
-/* an image that was not written leaves no metadata behind: a failed or
- * cancelled capture writes nothing */
-static void
-discard_sidecar (const char *sidecar)
-{
-  if (sidecar != NULL && g_unlink (sidecar) != 0)
-    g_debug ("cannot remove %s: %s", sidecar, g_strerror (errno));
-}
-
-gboolean
-em_image_writer_write (EmFrame        *frame,
-                       EmImageFormat   format,
-                       const char     *path,
-                       const char     *metadata_json,
-                       GCancellable   *cancellable,
-                       GError        **error)
+static gboolean
+write_pair (EmFrame        *frame,
+            EmImageFormat   format,
+            const char     *path,
+            const char     *metadata_json,
+            GCancellable   *cancellable,
+            gboolean       *out_replaced,
+            GError        **error)
 {
   g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
   g_autofree char *tmp_path = NULL;
   g_autofree char *sidecar = NULL;
+  g_autofree char *sidecar_tmp = NULL;
   gboolean written;
   int fd;
 
-  g_return_val_if_fail (frame != NULL, FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
-
+  *out_replaced = FALSE;
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
   if (g_mkdir_with_parents (dir, 0755) != 0)
@@ -327,27 +419,45 @@ em_image_writer_write (EmFrame        *frame,
       g_unlink (tmp_path);
       return FALSE;
     }
-  /* the sidecar once the image is safe, before it takes its name: an image
-   * under its final name always has its metadata, and an image already there
-   * (a retried scan's tile) keeps its own when this one fails */
   if (metadata_json != NULL)
     {
-      if (!write_sidecar (path, metadata_json, error))
+      sidecar = em_image_writer_sidecar_path (path);
+      sidecar_tmp = write_sidecar_temporary (sidecar, metadata_json, error);
+      if (sidecar_tmp == NULL)
         {
           g_unlink (tmp_path);
           return FALSE;
         }
-      sidecar = em_image_writer_sidecar_path (path);
     }
-  if (g_rename (tmp_path, path) != 0)
+  run_test_hook ("sidecar-synced");
+  /* the last point where a cancel leaves the files already there untouched */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
     {
-      set_errno_error (error, path, errno);
-      g_unlink (tmp_path);
-      discard_sidecar (sidecar);
+      discard_temporary (tmp_path);
+      discard_temporary (sidecar_tmp);
       return FALSE;
     }
+  if (!rename_pair (tmp_path, path, sidecar_tmp, sidecar, out_replaced, error))
+    return FALSE;
+  run_test_hook ("renamed");
   fsync_directory (dir);
   return TRUE;
+}
+
+gboolean
+em_image_writer_write (EmFrame        *frame,
+                       EmImageFormat   format,
+                       const char     *path,
+                       const char     *metadata_json,
+                       GCancellable   *cancellable,
+                       GError        **error)
+{
+  gboolean replaced;
+
+  g_return_val_if_fail (frame != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  return write_pair (frame, format, path, metadata_json, cancellable, &replaced, error);
 }
 
 typedef struct
@@ -356,6 +466,7 @@ typedef struct
   EmImageFormat  format;
   char          *path;
   char          *metadata_json;
+  gboolean       replaced;
 } WriteData;
 
 static void
@@ -378,8 +489,8 @@ write_thread (GTask        *task,
   WriteData *data = task_data;
   g_autoptr(GError) error = NULL;
 
-  if (!em_image_writer_write (data->frame, data->format, data->path, data->metadata_json,
-                              cancellable, &error))
+  if (!write_pair (data->frame, data->format, data->path, data->metadata_json,
+                   cancellable, &data->replaced, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_boolean (task, TRUE);
@@ -417,11 +528,18 @@ em_image_writer_write_async (EmFrame             *frame,
 }
 
 gboolean
-em_image_writer_write_finish (GAsyncResult *result, GError **error)
+em_image_writer_write_finish (GAsyncResult  *result,
+                              gboolean      *out_replaced,
+                              GError       **error)
 {
+  WriteData *data;
+
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, em_image_writer_write_async), FALSE);
 
+  data = g_task_get_task_data (G_TASK (result));
+  if (out_replaced != NULL)
+    *out_replaced = data->replaced;
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

@@ -21,9 +21,11 @@ char       *em_image_writer_sidecar_path   (const char     *path);
 
 /* encodes @frame and writes it to @path durably: a temporary file in the same
  * directory, fsync, rename, fsync of the directory. With @metadata_json (a JSON
- * object as text), also writes it to the sidecar file, and into a TIFF's
- * ImageDescription; a TIFF also gets XResolution/YResolution in pixels per cm
- * from the frame's pixel size, DateTime (UTC) and Software. Blocks: workers only. */
+ * object as text), also writes it to the sidecar file (its own temporary, renamed
+ * just before the image), and into a TIFF's ImageDescription; a TIFF also gets
+ * XResolution/YResolution in pixels per cm from the frame's pixel size, DateTime
+ * (UTC) and Software. A failure, or a cancel before the renames, leaves an image
+ * and sidecar already there as they were. Blocks: workers only. */
 gboolean    em_image_writer_write          (EmFrame        *frame,
                                             EmImageFormat   format,
                                             const char     *path,
@@ -33,7 +35,8 @@ gboolean    em_image_writer_write          (EmFrame        *frame,
 
 /* the same in a worker thread; creates the directory if needed. A write that
  * completed is reported as such even when @cancellable fired meanwhile: the
- * caller then knows the files are there, to discard them */
+ * caller then knows the files are there, and from @out_replaced whether they
+ * took the place of an earlier image (which is then gone) */
 void        em_image_writer_write_async    (EmFrame             *frame,
                                             EmImageFormat        format,
                                             const char          *path,
@@ -42,6 +45,7 @@ void        em_image_writer_write_async    (EmFrame             *frame,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
 gboolean    em_image_writer_write_finish   (GAsyncResult        *result,
+                                            gboolean            *out_replaced,
                                             GError             **error);
 
 /* removes the image at @path and its sidecar in a worker thread; never
@@ -50,5 +54,13 @@ void        em_image_writer_discard_async  (const char          *path,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
 void        em_image_writer_discard_finish (GAsyncResult        *result);
+
+/* tests only: @hook runs in the writing thread between the steps of a write,
+ * named by @step ("sidecar-synced": both temporaries are durable, nothing is
+ * renamed yet; "renamed": both files have their names), so that a test can
+ * cancel at that very point */
+typedef void (*EmImageWriterTestHook) (const char *step, gpointer user_data);
+void        em_image_writer_set_test_hook  (EmImageWriterTestHook  hook,
+                                            gpointer               user_data);
 
 G_END_DECLS
