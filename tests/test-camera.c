@@ -1323,6 +1323,43 @@ test_writer_rename_failure_keeps_sidecar (void)
   em_test_rmdir (dir);
 }
 
+static guint
+file_mode (const char *path)
+{
+  struct stat info;
+
+  g_assert_cmpint (g_stat (path, &info), ==, 0);
+  return info.st_mode & 07777;
+}
+
+/* a tile scan's directory, its images and sidecars are no more open than the
+ * images/ directory the daemon creates (0750) */
+static void
+test_writer_modes (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *tiles = g_build_filename (dir, "images", "scan", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+  mode_t saved_umask = umask (022);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      EmImageFormat format = i == 0 ? EM_IMAGE_FORMAT_PNG : EM_IMAGE_FORMAT_TIFF;
+      g_autofree char *name = g_strdup_printf ("tile-r000-c00%u.%s", i, em_image_format_to_string (format));
+      g_autofree char *path = g_build_filename (tiles, name, NULL);
+      g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (em_image_writer_write (frame, format, path, "{}", NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (file_mode (path), ==, 0640);
+      g_assert_cmpuint (file_mode (sidecar), ==, 0640);
+    }
+  umask (saved_umask);
+  g_assert_cmpuint (file_mode (tiles), ==, 0750);
+  em_test_rmdir (dir);
+}
+
 static void
 swept_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1584,6 +1621,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/sweep-temporaries", test_writer_sweep_temporaries);
   g_test_add_func ("/camera/writer/cancel-before-rename-keeps-pair", test_writer_cancel_before_rename_keeps_pair);
   g_test_add_func ("/camera/writer/rename-failure-keeps-sidecar", test_writer_rename_failure_keeps_sidecar);
+  g_test_add_func ("/camera/writer/modes", test_writer_modes);
   g_test_add_func ("/camera/capture/cancel-after-replacing-keeps-pair",
                    test_capture_cancel_after_replacing_keeps_pair);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);

@@ -16,6 +16,10 @@
 #include "actions/em-image-writer.h"
 #include "engine/em-error.h"
 
+/* the modes the daemon gives images/: the user's group may read, others not */
+#define IMAGE_DIR_MODE  0750
+#define IMAGE_FILE_MODE 0640
+
 const char *
 em_image_format_to_string (EmImageFormat format)
 {
@@ -290,7 +294,7 @@ write_sidecar_temporary (const char *sidecar, const char *metadata_json, GError 
   gsize done = 0;
   int fd;
 
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0644);
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, IMAGE_FILE_MODE);
   if (fd < 0)
     {
       set_sidecar_error (error, sidecar, errno);
@@ -394,7 +398,7 @@ write_pair (EmFrame        *frame,
   *out_replaced = FALSE;
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
+  if (g_mkdir_with_parents (dir, IMAGE_DIR_MODE) != 0)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
                    dir, g_strerror (errno));
@@ -402,7 +406,7 @@ write_pair (EmFrame        *frame,
     }
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
+  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, IMAGE_FILE_MODE);
   if (fd < 0)
     {
       set_errno_error (error, path, errno);
