@@ -1559,6 +1559,19 @@ test_v4l2_control_mapping (void)
   em_v4l2_controls_map (fine, controls, 0.1, 0.0, &exposure_applied, &gain_applied);
   g_assert_true (exposure_applied);
 
+  /* between the driver's steps: rounded, and not claimed as applied either */
+  em_v4l2_controls_map (uvc, controls, 10.04, 2.4, &exposure_applied, &gain_applied);
+  g_assert_false (exposure_applied);
+  g_assert_false (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 100);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 2);
+  /* what decimal fractions become in binary is not rounding */
+  em_v4l2_controls_map (uvc, controls, 0.3, 3.0, &exposure_applied, &gain_applied);
+  g_assert_true (exposure_applied);
+  g_assert_true (gain_applied);
+
   /* a driver without these controls: nothing set, nothing applied */
   gst_structure_remove_all_fields (controls);
   em_v4l2_controls_map (bare, controls, 25.0, 1.0, &exposure_applied, &gain_applied);

@@ -162,6 +162,14 @@ set_control (const EmV4l2Controls *self, GstStructure *controls, guint32 id, gin
   return clamped == value;
 }
 
+/* whether rounding @value to a control's integer leaves it as asked, give or
+ * take what the decimal→binary conversion adds (0.3 ms × 10 is not quite 3) */
+static gboolean
+is_whole (gdouble value)
+{
+  return fabs (value - (gdouble) llround (value)) < 1e-6;
+}
+
 void
 em_v4l2_controls_map (const EmV4l2Controls *self,
                       GstStructure         *controls,
@@ -182,14 +190,15 @@ em_v4l2_controls_map (const EmV4l2Controls *self,
       set_control (self, controls, V4L2_CID_EXPOSURE_AUTO, V4L2_EXPOSURE_MANUAL);
       /* under half a unit is raised to one: clamped as much as past the range */
       exposure_applied = set_control (self, controls, V4L2_CID_EXPOSURE_ABSOLUTE, MAX (1, units)) &&
-                         units >= 1;
+                         units >= 1 && is_whole (exposure_ms * 10.0);
     }
 
-  /* gain has no standard unit: the driver's own */
+  /* gain has no standard unit: the driver's own, in whole steps */
   if (find (self, gain_id) != NULL)
     {
       set_control (self, controls, V4L2_CID_AUTOGAIN, 0);
-      gain_applied = set_control (self, controls, gain_id, (gint64) llround (gain));
+      gain_applied = set_control (self, controls, gain_id, (gint64) llround (gain)) &&
+                     is_whole (gain);
     }
 
   *out_exposure_applied = exposure_applied;

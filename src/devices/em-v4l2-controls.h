@@ -33,8 +33,8 @@ char           *em_v4l2_normalise_control_name (const char          *driver_name
 
 /* adds our exposure (ms) and gain (the driver's unit) to @controls, an
  * extra-controls structure, with automatic modes off; a setting the driver has
- * no control for, or that is outside the control's range (then clamped), is
- * reported as not applied */
+ * no control for, that is outside the control's range (then clamped) or between
+ * its steps (then rounded: 100 µs, a whole gain) is reported as not applied */
 void            em_v4l2_controls_map          (const EmV4l2Controls *self,
                                                GstStructure         *controls,
                                                gdouble               exposure_ms,
