@@ -13,7 +13,17 @@ struct _EmTestGateSrc
   guint    waiting;
   gdouble  exposure_us;
   gdouble  gain_db;
+  char    *camera_name;
 };
+
+/* naming the camera, as aravissrc searches for it then; process-wide, as the
+ * element is named while it is created. Held, it waits at most this long, so
+ * that a caller that should not wait is seen to, without hanging */
+#define NAME_HOLD_MAX_S 5
+static GMutex name_lock;
+static GCond name_cond;
+static gboolean names_held;
+static guint names_waiting;
 
 G_DEFINE_FINAL_TYPE (EmTestGateSrc, em_test_gate_src, GST_TYPE_BIN)
 
@@ -21,6 +31,7 @@ enum {
   PROP_0,
   PROP_EXPOSURE,
   PROP_GAIN,
+  PROP_CAMERA_NAME,
   N_PROPS
 };
 
@@ -43,6 +54,9 @@ em_test_gate_src_get_property (GObject    *object,
     case PROP_GAIN:
       g_value_set_double (value, self->gain_db);
       break;
+    case PROP_CAMERA_NAME:
+      g_value_set_string (value, self->camera_name);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -56,6 +70,23 @@ em_test_gate_src_set_property (GObject      *object,
                                GParamSpec   *pspec)
 {
   EmTestGateSrc *self = EM_TEST_GATE_SRC (object);
+
+  if (prop_id == PROP_CAMERA_NAME)
+    {
+      gint64 deadline = g_get_monotonic_time () + NAME_HOLD_MAX_S * G_USEC_PER_SEC;
+
+      g_mutex_lock (&name_lock);
+      names_waiting++;
+      while (names_held && g_cond_wait_until (&name_cond, &name_lock, deadline))
+        ;
+      names_waiting--;
+      g_mutex_unlock (&name_lock);
+      g_mutex_lock (&self->lock);
+      g_free (self->camera_name);
+      self->camera_name = g_value_dup_string (value);
+      g_mutex_unlock (&self->lock);
+      return;
+    }
 
   g_mutex_lock (&self->lock);
   if (self->closed)
@@ -86,6 +117,7 @@ em_test_gate_src_finalize (GObject *object)
 
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
+  g_free (self->camera_name);
 
   G_OBJECT_CLASS (em_test_gate_src_parent_class)->finalize (object);
 }
@@ -105,6 +137,9 @@ em_test_gate_src_class_init (EmTestGateSrcClass *klass)
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   properties[PROP_GAIN] =
     g_param_spec_double ("gain", NULL, NULL, -1.0, 500.0, 0.0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAMERA_NAME] =
+    g_param_spec_string ("camera-name", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -162,6 +197,26 @@ em_test_gate_src_reached (EmTestGateSrc *self)
   reached = self->reached;
   g_mutex_unlock (&self->lock);
   return reached;
+}
+
+void
+em_test_gate_src_hold_names (gboolean hold)
+{
+  g_mutex_lock (&name_lock);
+  names_held = hold;
+  g_cond_broadcast (&name_cond);
+  g_mutex_unlock (&name_lock);
+}
+
+gboolean
+em_test_gate_src_name_is_waiting (void)
+{
+  gboolean waiting;
+
+  g_mutex_lock (&name_lock);
+  waiting = names_waiting > 0;
+  g_mutex_unlock (&name_lock);
+  return waiting;
 }
 
 gboolean

@@ -12,6 +12,14 @@
 
 #define QUICK 10000.0
 
+static gboolean
+has_source (EmCamera *camera)
+{
+  g_autoptr(GstElement) source = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+
+  return source != NULL;
+}
+
 void
 em_test_scope_init (EmTestScope *scope, const char *description, guint width, guint height)
 {
@@ -20,6 +28,8 @@ em_test_scope_init (EmTestScope *scope, const char *description, guint width, gu
   scope->focus = em_sim_focus_new ();
   scope->devices = em_device_set_new (scope->camera, scope->stage, scope->focus);
   scope->data_dir = em_test_mkdtemp ();
+  /* the camera's worker builds its pipeline */
+  EM_TEST_WAIT_UNTIL (has_source (scope->camera), 10000);
 }
 
 void

@@ -18,10 +18,11 @@
  * frame the live pipeline delivers. frames arrive on the streaming thread, which
  * only copies the pixels and hands them over under the lock; everything else,
  * bus messages included, happens on the main context, except what talks to the
- * device: starting a pipeline opens it (a v4l2 probe, a GenICam discovery),
- * applying a capture's exposure and gain is an ioctl or a network round trip,
- * and stopping a pipeline joins its streaming threads, any of which can take
- * seconds, so a worker runs them. */
+ * device: building a pipeline loads plugins and creates the source (aravissrc
+ * looks for its camera as soon as it has a name), starting it opens the device
+ * (a v4l2 probe, a GenICam discovery), applying a capture's exposure and gain is
+ * an ioctl or a network round trip, and stopping a pipeline joins its streaming
+ * threads, any of which can take seconds, so a worker runs them. */
 
 #define SINK_NAME            "em_camera_sink"
 #define PROGRESS_INTERVAL_MS 50
@@ -113,8 +114,9 @@ struct _PipelineOp
 {
   OpKind               kind;
   GstElement          *pipeline;
-  GstElement          *source;       /* a start's */
-  char                *description;  /* a start's */
+  GstElement          *source;       /* what a start found */
+  char                *description;  /* a start's source description */
+  char                *launch;       /* a start's whole description, to parse */
   EmGstSourceControls *controls;     /* what a start found, what an application sets */
   gboolean             failed;       /* a start's */
   GError              *error;        /* GStreamer's reason, when it gave one */
@@ -145,6 +147,7 @@ pipeline_op_free (gpointer data)
   gst_clear_object (&op->pipeline);
   gst_clear_object (&op->source);
   g_free (op->description);
+  g_free (op->launch);
   g_clear_pointer (&op->controls, em_gst_source_controls_unref);
   g_clear_error (&op->error);
   g_free (op);
@@ -571,14 +574,12 @@ source_is_live (GstElement *source)
   return !GST_IS_BASE_SRC (source) || gst_base_src_is_live (GST_BASE_SRC (source));
 }
 
+/* the pipeline is an empty bin until the worker has parsed the description
+ * into it: creating the elements may load plugins and reach the device */
 static gboolean
 ensure_pipeline (EmGstCamera *self, GError **error)
 {
-  static GstAppSinkCallbacks callbacks = { .new_sample = new_sample_cb };
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *description = NULL;
-  g_autoptr(GstElement) pipeline = NULL;
-  g_autoptr(GstElement) sink = NULL;
   g_autoptr(GstBus) bus = NULL;
   PipelineOp *start;
 
@@ -594,61 +595,79 @@ ensure_pipeline (EmGstCamera *self, GError **error)
   /* the simulated microscope is ours: usable in any description, no plugin installed */
   em_sim_src_register ();
 
-  description = g_strdup_printf ("%s ! videoconvert ! videoscale "
-                                 "! video/x-raw,format=" OUTPUT_FORMATS ",width=%u,height=%u "
-                                 "! appsink name=" SINK_NAME " max-buffers=1 drop=true "
-                                 "sync=false enable-last-sample=false",
-                                 self->source_description, self->width, self->height);
-  pipeline = gst_parse_launch_full (description, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &local_error);
-  if (pipeline == NULL)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("The camera pipeline “%s” cannot be built: %s"),
-                   self->source_description, local_error->message);
-      return FALSE;
-    }
-  gst_object_ref_sink (pipeline);
-
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), SINK_NAME);
-  if (!GST_IS_BIN (pipeline) || sink == NULL || !GST_IS_APP_SINK (sink))
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("The camera pipeline “%s” cannot be built: it must be a source description"),
-                   self->source_description);
-      return FALSE;
-    }
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
-
-  self->source = find_source (GST_BIN (pipeline));
-  g_mutex_lock (&self->lock);
-  self->live = self->source != NULL && source_is_live (self->source);
-  g_mutex_unlock (&self->lock);
-  if (self->source != NULL && !source_is_live (self->source))
-    {
-      /* a file or a test source without is-live runs flat out: pace it by the clock */
-      g_object_set (sink, "sync", TRUE, NULL);
-    }
-
-  bus = gst_element_get_bus (pipeline);
+  self->pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
+  bus = gst_element_get_bus (self->pipeline);
   self->bus_source = gst_bus_create_watch (bus);
   g_source_set_name (self->bus_source, "[engine-manager] camera bus");
   g_source_set_callback (self->bus_source, G_SOURCE_FUNC (bus_cb), self, NULL);
   g_source_attach (self->bus_source, self->context);
-  self->pipeline = g_steal_pointer (&pipeline);
-  attach_sim_sources (self);
 
   start = pipeline_op_new (self->pipeline, OP_START);
-  start->source = self->source != NULL ? gst_object_ref (self->source) : NULL;
   start->description = g_strdup (self->source_description);
+  start->launch = g_strdup_printf ("%s ! videoconvert ! videoscale "
+                                   "! video/x-raw,format=" OUTPUT_FORMATS ",width=%u,height=%u "
+                                   "! appsink name=" SINK_NAME " max-buffers=1 drop=true "
+                                   "sync=false enable-last-sample=false",
+                                   self->source_description, self->width, self->height);
   self->starting = TRUE;
   g_thread_pool_push (self->worker, start, NULL);
-  g_debug ("camera pipeline starting: %s", description);
+  g_debug ("camera pipeline starting: %s", start->launch);
+  return TRUE;
+}
+
+/* worker: parses the description into the start's pipeline */
+static gboolean
+worker_build (EmGstCamera *self, PipelineOp *op)
+{
+  static GstAppSinkCallbacks callbacks = { .new_sample = new_sample_cb };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  GstElement *bin;
+  gboolean live;
+
+  bin = gst_parse_bin_from_description_full (op->launch, FALSE, NULL,
+                                             GST_PARSE_FLAG_FATAL_ERRORS, &local_error);
+  if (bin == NULL)
+    {
+      op->error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                               _("The camera pipeline “%s” cannot be built: %s"),
+                               op->description, local_error->message);
+      return FALSE;
+    }
+  gst_bin_add (GST_BIN (op->pipeline), bin);
+
+  sink = gst_bin_get_by_name (GST_BIN (bin), SINK_NAME);
+  if (sink == NULL || !GST_IS_APP_SINK (sink))
+    {
+      op->error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                               _("The camera pipeline “%s” cannot be built: it must be a source description"),
+                               op->description);
+      return FALSE;
+    }
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
+
+  op->source = find_source (GST_BIN (bin));
+  live = op->source != NULL && source_is_live (op->source);
+  /* the previous pipeline has stopped: no frame of it reads this meanwhile */
+  g_mutex_lock (&self->lock);
+  self->live = live;
+  g_mutex_unlock (&self->lock);
+  if (op->source != NULL && !live)
+    {
+      /* a file or a test source without is-live runs flat out: pace it by the clock */
+      g_object_set (sink, "sync", TRUE, NULL);
+    }
   return TRUE;
 }
 
 static void
-worker_start (PipelineOp *op)
+worker_start (EmGstCamera *self, PipelineOp *op)
 {
+  if (!worker_build (self, op))
+    {
+      op->failed = TRUE;
+      return;
+    }
   /* a v4l2 source's controls are read from the device */
   op->controls = em_gst_source_controls_new (op->source);
   if (gst_element_set_state (op->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
@@ -691,7 +710,7 @@ worker_run (gpointer data, gpointer user_data)
       pipeline_op_free (op);
       return;
     case OP_START:
-      worker_start (op);
+      worker_start (self, op);
       break;
     case OP_APPLY:
     default:
@@ -806,7 +825,9 @@ pipeline_started (EmGstCamera *self, PipelineOp *op)
     }
 
   g_debug ("camera pipeline running: %s", op->description);
+  self->source = g_steal_pointer (&op->source);
   self->controls = g_steal_pointer (&op->controls);
+  attach_sim_sources (self);
   if (self->pending != NULL)
     begin_capture (self);
 }

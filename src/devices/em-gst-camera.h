@@ -26,7 +26,8 @@ void         em_gst_camera_set_source_description (EmGstCamera *self,
                                                    const char  *description);
 guint        em_gst_camera_get_width              (EmGstCamera *self);
 guint        em_gst_camera_get_height             (EmGstCamera *self);
-/* the source element, running or still starting, (transfer full) (nullable) */
+/* the source element once its pipeline has started, (transfer full) (nullable):
+ * %NULL while the worker builds and starts it, and after an error */
 GstElement  *em_gst_camera_get_source             (EmGstCamera *self);
 
 G_END_DECLS
