@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -2291,6 +2292,33 @@ test_deleted_serials (void)
   g_assert_cmpuint (serial, ==, 3);
 }
 
+static guint
+file_mode (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  GStatBuf info;
+
+  g_assert_cmpint (g_stat (path, &info), ==, 0);
+  return info.st_mode & 0777;
+}
+
+/* the database, its WAL and the journal are as private as the images, not
+ * SQLite's and open()'s 0644 */
+static void
+test_file_modes (Fixture *fx, gconstpointer data)
+{
+  mode_t old_umask = umask (022);
+
+  open_manager (fx, 1000);
+  schedule (fx, "wait", "{\"duration\": 0}");
+  sync_store (fx);
+  g_assert_cmpuint (file_mode (fx->data_dir, "tasks.db"), ==, 0640);
+  g_assert_cmpuint (file_mode (fx->data_dir, "tasks.db-wal"), ==, 0640);
+  g_assert_cmpuint (file_mode (fx->data_dir, "tasks.journal"), ==, 0640);
+  close_manager (fx);
+  umask (old_umask);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2301,6 +2329,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("/store/restart/history", test_clean_restart);
+  ADD ("/store/file-modes", test_file_modes);
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/recovery/running", test_recover_running);
   ADD ("/store/recovery/running-backoff", test_recover_running_backoff);

@@ -78,7 +78,8 @@ em_store_journal_open (const char *path, GError **error)
   struct stat st;
   int fd;
 
-  fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  /* as the data directory's images: the group may read, no one else */
+  fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0 || fstat (fd, &st) != 0)
     {
       set_io_error (error, path, errno);

@@ -1,6 +1,9 @@
 #define G_LOG_DOMAIN "em-store"
 
 #include "config.h"
+#include <fcntl.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #include <glib/gi18n.h>
 
@@ -259,6 +262,7 @@ em_store_schema_open (const char *path, GError **error)
   sqlite3 *db = NULL;
   gint64 version = 0;
   int rc;
+  int fd;
 
   /* SQLite's global memory statistics take a mutex on every allocation;
    * nothing here reads them.  Only possible before SQLite initializes. */
@@ -267,6 +271,12 @@ em_store_schema_open (const char *path, GError **error)
       sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
       g_once_init_leave (&configured, 1);
     }
+  /* SQLite would create the file 0644, and its -wal and -shm like it: as the
+   * data directory's images, the group may read, no one else. An existing
+   * file keeps its mode; any error here is SQLite's to report */
+  fd = g_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd >= 0)
+    close (fd);
   /* NOMUTEX: the connection is opened here and then used by the writer
    * thread alone, never by two threads at once */
   rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
