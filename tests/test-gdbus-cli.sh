@@ -445,19 +445,22 @@ wait "$wait_pid"
 status=$?
 [ "$status" -eq 3 ] && pass "wait interrupted (exit 3)" || fail "wait interrupted: exit $status"
 contains "$(cat "$tmp/wait-err")" "interrupted" "wait says it was interrupted"
-# Ctrl+C while the service has not answered yet: 3 too, not death by SIGINT. A
-# terminal's Ctrl+C finds SIGINT at its default, which a script's & ignores
+# Ctrl+C while the service has not answered yet: 3 too, not death by SIGINT, and
+# at once, not when GetTask times out (25 s). A terminal's Ctrl+C finds SIGINT at
+# its default, which a script's & ignores
 kill -STOP "$daemon_pid"
 env --default-signal=INT "$ENGINECTL" wait "$interrupted" >"$tmp/wait-out" 2>"$tmp/wait-err" &
 wait_pid=$!
 sleep 0.5
 kill -INT "$wait_pid"
-sleep 0.2
+# it ends while the service is still frozen: nothing it waits for can come
+wait_for 5 bash -c "! kill -0 $wait_pid" || fail "wait: still running 5 s after Ctrl+C"
 kill -CONT "$daemon_pid"
 wait "$wait_pid"
 status=$?
 [ "$status" -eq 3 ] && pass "wait interrupted before the service answered (exit 3)" ||
   fail "wait interrupted before the service answered: exit $status"
+contains "$(cat "$tmp/wait-err")" "interrupted" "wait says it was interrupted before the service answered"
 "$ENGINECTL" cancel "$interrupted" >/dev/null
 expect 0 "wait --help" "$ENGINECTL" wait --help
 contains "$out" "interrupted" "wait --help documents the exit status of an interruption"

@@ -20,11 +20,16 @@ enum {
 
 #define BAR_WIDTH 30
 
+/* every call is asynchronous, under the main loop from the start: Ctrl+C
+ * ends the wait at once, also while the service has not answered yet */
 typedef struct {
   GMainLoop *loop;
+  GCancellable *cancellable;
+  EmDBusEngineManager1 *proxy;
   const char *id;
   gboolean show_bar;
   gboolean bar_shown;
+  gboolean starting;  /* connecting or asking for the task */
   int status;
 } Wait;
 
@@ -35,7 +40,8 @@ draw_bar (Wait    *wait,
   int filled = (int) (CLAMP (progress, 0.0, 1.0) * BAR_WIDTH + 0.5);
   g_autoptr(GString) bar = g_string_new ("\r[");
 
-  if (!wait->show_bar)
+  /* nothing after the outcome's line */
+  if (!wait->show_bar || wait->status != -1)
     return;
 
   for (int i = 0; i < BAR_WIDTH; i++)
@@ -151,20 +157,82 @@ status_of (GVariant    *task,
   return -1;
 }
 
+/* a failure to connect or to get the task ends the wait with 3, unless
+ * Ctrl+C (or the outcome) already ended it and cancelled the call */
+static void
+start_failed (Wait   *wait,
+              GError *error)
+{
+  wait->starting = FALSE;
+  if (wait->status != -1 || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  em_ctl_print_error (error);
+  finish (wait, WAIT_ERROR, NULL);
+}
+
+static void
+get_task_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Wait *wait = user_data;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *task_error = NULL;
+  gdouble progress = 0;
+  int outcome;
+
+  if (!em_dbus_engine_manager1_call_get_task_finish (EM_DBUS_ENGINE_MANAGER1 (source), &task,
+                                                     result, &error))
+    {
+      start_failed (wait, error);
+      return;
+    }
+  wait->starting = FALSE;
+
+  outcome = status_of (task, &task_error);
+  if (outcome != -1)
+    finish (wait, outcome, task_error);
+  else if (g_variant_lookup (task, "progress", "d", &progress))
+    draw_bar (wait, progress);
+}
+
+static void
+proxy_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Wait *wait = user_data;
+  g_autoptr(GError) error = NULL;
+  EmDBusEngineManager1 *proxy;
+
+  wait->proxy = proxy = em_dbus_engine_manager1_proxy_new_for_bus_finish (result, &error);
+  if (proxy == NULL)
+    {
+      start_failed (wait, error);
+      return;
+    }
+
+  /* subscribe before asking, so an end that comes in between is not missed */
+  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), wait);
+  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), wait);
+  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), wait);
+  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), wait);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), wait);
+
+  em_dbus_engine_manager1_call_get_task (proxy, wait->id, G_DBUS_CALL_FLAGS_NONE, -1,
+                                         wait->cancellable, get_task_cb, wait);
+}
+
 int
 em_ctl_wait (int argc, char **argv)
 {
   g_autoptr(GOptionContext) context = em_ctl_option_context_new ("wait");
-  g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GVariant) task = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
   g_autofree char *id = NULL;
-  const char *task_error = NULL;
-  Wait wait = { NULL, NULL, FALSE, FALSE, -1 };
-  gdouble progress = 0;
+  Wait wait = { NULL, NULL, NULL, NULL, FALSE, FALSE, FALSE, -1 };
   guint sigint, sigterm;
-  int outcome;
 
   g_option_context_set_description (context,
     _("Shows a progress bar when the output is a terminal.\n"
@@ -177,52 +245,30 @@ em_ctl_wait (int argc, char **argv)
     return WAIT_ERROR;
 
   loop = g_main_loop_new (NULL, FALSE);
+  cancellable = g_cancellable_new ();
   wait.loop = loop;
+  wait.cancellable = cancellable;
   wait.id = id;
   wait.show_bar = isatty (STDOUT_FILENO);
+  wait.starting = TRUE;
   /* before the first call: Ctrl+C while the service starts or answers is an
-   * interruption too (3), not death by SIGINT; it is handled once the loop runs */
+   * interruption too (3), not death by SIGINT */
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &wait);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &wait);
+  em_ctl_connect_async (FALSE, cancellable, proxy_cb, &wait);
+  g_main_loop_run (loop);
+  /* an outcome by signal may come before GetTask's answer; the cancelled
+   * calls end soon, and their callbacks must not outlive @wait */
+  g_cancellable_cancel (cancellable);
+  while (wait.starting)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_handle_id (&sigint, g_source_remove);
+  g_clear_handle_id (&sigterm, g_source_remove);
 
-  proxy = em_ctl_connect (&error);
-  if (proxy == NULL)
+  if (wait.proxy != NULL)
     {
-      em_ctl_print_error (error);
-      g_source_remove (sigint);
-      g_source_remove (sigterm);
-      return WAIT_ERROR;
+      g_signal_handlers_disconnect_by_data (wait.proxy, &wait);
+      g_object_unref (wait.proxy);
     }
-
-  /* subscribe before asking, so an end that comes in between is not missed */
-  g_signal_connect (proxy, "task-progress", G_CALLBACK (progress_cb), &wait);
-  g_signal_connect (proxy, "task-completed", G_CALLBACK (completed_cb), &wait);
-  g_signal_connect (proxy, "task-failed", G_CALLBACK (failed_cb), &wait);
-  g_signal_connect (proxy, "task-cancelled", G_CALLBACK (cancelled_cb), &wait);
-  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &wait);
-
-  if (!em_dbus_engine_manager1_call_get_task_sync (proxy, wait.id, G_DBUS_CALL_FLAGS_NONE, -1,
-                                                   &task, NULL, &error))
-    {
-      em_ctl_print_error (error);
-      g_signal_handlers_disconnect_by_data (proxy, &wait);
-      g_source_remove (sigint);
-      g_source_remove (sigterm);
-      return WAIT_ERROR;
-    }
-
-  outcome = status_of (task, &task_error);
-  if (outcome != -1)
-    finish (&wait, outcome, task_error);
-  else
-    {
-      if (g_variant_lookup (task, "progress", "d", &progress))
-        draw_bar (&wait, progress);
-      g_main_loop_run (loop);
-    }
-
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
-  g_signal_handlers_disconnect_by_data (proxy, &wait);
   return wait.status;
 }
