@@ -216,20 +216,6 @@ em_ctl_parse_value (const char  *key,
   return em_json_node_to_variant (node);
 }
 
-gboolean
-em_ctl_ping (EmDBusEngineManager1  *proxy,
-             GError               **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)),
-                                       EM_DBUS_NAME, EM_DBUS_MANAGER_PATH,
-                                       "org.freedesktop.DBus.Peer", "Ping",
-                                       NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                                       NULL, error);
-  return reply != NULL;
-}
-
 void
 em_ctl_ping_async (EmDBusEngineManager1 *proxy,
                    GCancellable         *cancellable,

@@ -73,10 +73,8 @@ void            em_ctl_connect_async      (gboolean        with_properties,
                                            GCancellable   *cancellable,
                                            GAsyncReadyCallback callback,
                                            gpointer        user_data);
-/* a round trip to the service, starting it if needed */
-gboolean        em_ctl_ping               (EmDBusEngineManager1 *proxy,
-                                           GError        **error);
-/* the same, without blocking; finish with g_dbus_connection_call_finish() */
+/* a round trip to the service, starting it if needed, without blocking;
+ * finish with g_dbus_connection_call_finish() */
 void            em_ctl_ping_async         (EmDBusEngineManager1 *proxy,
                                            GCancellable   *cancellable,
                                            GAsyncReadyCallback callback,
