@@ -582,6 +582,51 @@ test_not_modified (Fixture       *f,
     }
 }
 
+/* the page talks to this service only: a WebSocket to any other host is
+ * refused as a fetch is ('self' covers ws: and wss: of the same origin) */
+static void
+test_dashboard_headers (Fixture       *f,
+                        gconstpointer  data)
+{
+  const char *pages[] = { "/", "/dashboard/index.html" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      g_autoptr(Reply) reply = http (f, "GET", pages[i], NULL, NULL);
+      const char *csp = reply_header (reply, "Content-Security-Policy");
+      g_auto(GStrv) directives = NULL;
+      gboolean has_connect = FALSE;
+
+      g_assert_cmpuint (reply_status (reply), ==, 200);
+      g_assert_nonnull (csp);
+      directives = g_strsplit (csp, ";", -1);
+      for (guint j = 0; directives[j] != NULL; j++)
+        {
+          const char *directive = g_strstrip (directives[j]);
+
+          if (g_str_has_prefix (directive, "connect-src "))
+            {
+              g_assert_cmpstr (directive, ==, "connect-src 'self'");
+              has_connect = TRUE;
+            }
+          g_assert_false (g_str_has_prefix (directive, "script-src") &&
+                          strstr (directive, "unsafe") != NULL);
+        }
+      g_assert_true (has_connect);
+      g_assert_nonnull (strstr (csp, "default-src 'none'"));
+      g_assert_nonnull (strstr (csp, "frame-ancestors 'none'"));
+      g_assert_cmpstr (reply_header (reply, "X-Content-Type-Options"), ==, "nosniff");
+      g_assert_cmpstr (reply_header (reply, "Referrer-Policy"), ==, "no-referrer");
+    }
+  {
+    g_autoptr(Reply) script = http (f, "GET", "/dashboard/app.js", NULL, NULL);
+
+    g_assert_cmpuint (reply_status (script), ==, 200);
+    g_assert_cmpstr (reply_header (script, "X-Content-Type-Options"), ==, "nosniff");
+    g_assert_cmpstr (reply_header (script, "Content-Type"), ==, "text/javascript; charset=utf-8");
+  }
+}
+
 static GString *
 raw_post_encoded (Fixture    *f,
                   const char *encoding,
@@ -2909,6 +2954,7 @@ main (int argc, char **argv)
   ADD ("/rest/health", test_health, NULL);
   ADD ("/rest/actions", test_actions, NULL);
   ADD ("/rest/not-modified", test_not_modified, NULL);
+  ADD ("/rest/dashboard/headers", test_dashboard_headers, NULL);
   ADD ("/rest/tasks/content-encoding", test_content_encoding, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
