@@ -322,6 +322,12 @@
 
   // --- snapshot: the newest tasks, then the events that came meanwhile
 
+  function forgetTask (id) {
+    tasks.delete(id);
+    const row = document.getElementById('task-' + id);
+    if (row) row.remove();
+  }
+
   async function loadSnapshot () {
     if (snapshotPending) return;
     snapshotPending = [];
@@ -331,6 +337,10 @@
       const offset = Math.max(0, total - MAX_ROWS);
       const page = await api('GET', '/tasks?limit=' + MAX_ROWS + '&offset=' + offset);
       if (page.ok && Array.isArray(page.data)) {
+        // the table becomes what the service lists: a row of a task deleted
+        // or pruned while events were missed would otherwise stay as it was
+        const listed = new Set(page.data.map((task) => task.id));
+        for (const id of Array.from(tasks.keys())) if (!listed.has(id)) forgetTask(id);
         for (const task of page.data) {
           const known = tasks.get(task.id);
           // an event newer than the snapshot may already have finished it
@@ -352,19 +362,17 @@
   // --- events
 
   function handleEvent (event) {
+    if (event.type === 'resync_required') {
+      // what follows is the retained history from long before, not what was
+      // missed: a new stream from now and the table from REST instead
+      restartStream();
+      return;
+    }
     if (typeof event.seq === 'number') {
       if (lastSeq > 0 && event.seq <= lastSeq) return; // replayed: already seen
-      if (lastSeq > 0 && event.seq > lastSeq + 1 && event.type !== 'resync_required') {
-        lastSeq = event.seq;
-        loadSnapshot();
-        return;
-      }
+      // missed events: reload, and apply this one after the snapshot
+      if (lastSeq > 0 && event.seq > lastSeq + 1) loadSnapshot();
       lastSeq = event.seq;
-    }
-    if (event.type === 'resync_required') {
-      lastSeq = 0;
-      loadSnapshot();
-      return;
     }
     if (snapshotPending) {
       snapshotPending.push(event);
@@ -443,6 +451,16 @@
     } catch (error) {
       console.warn('task fetch failed', error);
     }
+  }
+
+  function restartStream () {
+    if (socket) {
+      const closing = socket;
+      socket = null;
+      closing.close();
+    }
+    lastSeq = 0;
+    connect();
   }
 
   function connect () {

@@ -242,6 +242,44 @@ async function checkRetry (url) {
   }
 }
 
+// resync_required: the events the page missed are gone, so it reloads the
+// table from GET /tasks, and a row the service no longer lists goes with it;
+// the history that follows the message is not played onto the table
+async function checkResync (url) {
+  const label = 'resync page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (resync): ${error.message}`));
+    const streams = [];
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { streams.push(ws); });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    const gone = '00000000-0000-4000-8000-000000000002';
+    const old = '00000000-0000-4000-8000-000000000003';
+    const time = new Date().toISOString();
+    const first = streams[0];
+    first.send(JSON.stringify({ type: 'task_scheduled', task_id: gone, name: 'deleted meanwhile',
+      action: 'wait', timestamp: time, seq: 2001 }));
+    step(`${label}: the row of a task the service does not list`);
+    await page.locator(`#task-${gone}`).waitFor();
+    first.send(JSON.stringify({ type: 'resync_required', oldest_seq: 5001 }));
+    first.send(JSON.stringify({ type: 'task_scheduled', task_id: old, name: 'long ago',
+      action: 'wait', timestamp: time, seq: 5001 }));
+    step(`${label}: the reload drops the row of the task the service does not list`);
+    await page.locator(`#task-${gone}`).waitFor({ state: 'detached', timeout: 10000 });
+    await waitLive(page, `${label}, after the resync`);
+    check(await page.locator(`#task-${old}`).count() === 0, 'the retained history is not played onto the table');
+    check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
+      'the reload shows the tasks the service lists, once');
+  } finally {
+    await context.close();
+  }
+}
+
 step('the service starts');
 const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
 const daemon = await startDaemon('the service', dataDir);
@@ -346,6 +384,7 @@ try {
   await german.close();
 
   await checkRetry(daemon.url);
+  await checkResync(daemon.url);
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
   await context.close();
   await checkToken();
