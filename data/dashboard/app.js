@@ -50,7 +50,6 @@
 
   const tasks = new Map(); // id → task object as GET /tasks gives it
   let lastSeq = 0;
-  let sinceSupported = true;
   let socket = null;
   let reconnectDelay = 500;
   let snapshotPending = null; // events buffered while a snapshot loads
@@ -467,7 +466,7 @@
     if (locked || socket) return;
     setConnection('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const resume = sinceSupported && lastSeq > 0;
+    const resume = lastSeq > 0;
     const query = new URLSearchParams();
     if (resume) query.set('since', String(lastSeq));
     if (token) query.set('access_token', token);
@@ -499,12 +498,31 @@
       socket = null;
       // the token form brings it back
       if (locked) return;
-      // a server that refuses ?since= is asked without it, and resynced
-      if (!opened && resume) sinceSupported = false;
       setConnection('offline');
-      setTimeout(connect, reconnectDelay);
-      reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+      if (opened) reconnectLater();
+      else handshakeFailed(resume).finally(reconnectLater);
     });
+  }
+
+  function reconnectLater () {
+    if (locked) return;
+    setTimeout(connect, reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+  }
+
+  // the browser tells the page nothing of a refused handshake, so a request
+  // tells why: no answer is a service still away (resume from the same seq
+  // once it is back), a 401 asks for the token, and any other answer is a
+  // service that refused the rest, such as a ?since= beyond what a fresh
+  // database holds: the next stream starts from now, with the table reloaded
+  async function handshakeFailed (resumed) {
+    let result;
+    try {
+      result = await api('GET', '/tasks?limit=1');
+    } catch (error) {
+      return;
+    }
+    if (result.status !== 401 && resumed && socket === null) lastSeq = 0;
   }
 
   // --- latest image

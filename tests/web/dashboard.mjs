@@ -59,11 +59,11 @@ function check (condition, message) {
   passed++;
 }
 
-function startDaemon (label, dataDir, extraEnv = {}) {
+function startDaemon (label, dataDir, extraEnv = {}, port = 0) {
   // the log then says when each WebSocket client comes and goes
   const env = { G_MESSAGES_DEBUG: 'em-rest', ...process.env, ...extraEnv };
   delete env.LANGUAGE;
-  const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', '0', '--data-dir', dataDir],
+  const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', String(port), '--data-dir', dataDir],
     { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   services.push({ label, log: () => log });
@@ -280,6 +280,79 @@ async function checkResync (url) {
   }
 }
 
+function postTask (url, name, headers = {}) {
+  return fetch(url + '/tasks', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify({ name, action: 'capture_image' })
+  }).then((response) => response.json());
+}
+
+// The service restarts under the page: with the same database the page
+// resumes with ?since= even though it tried while the service was away; with
+// a fresh database (whose seq starts again) and a token, it asks for the
+// token and follows the new stream from its start.
+async function checkRestart () {
+  const label = 'restart page';
+  const firstDir = mkdtempSync(join(tmpdir(), 'em-dashboard-restart-'));
+  const freshDir = mkdtempSync(join(tmpdir(), 'em-dashboard-fresh-'));
+  step('the service to restart starts');
+  let service = await startDaemon('the service before its restart', firstDir);
+  const port = Number(new URL(service.url).port);
+  const context = await browser.newContext({ locale: 'en-US' });
+  const sockets = [];
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (restart): ${error.message}`));
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    step(`${label}: GET /`);
+    await page.goto(service.url + '/');
+    await waitLive(page, label);
+    const before = await postTask(service.url, 'before the restart');
+    step(`${label}: "before the restart" completes`);
+    await page.locator(`#task-${before.id}[data-status="completed"]`).waitFor();
+
+    step(`${label}: the page sees the service go`);
+    await stopDaemon(service);
+    await page.locator('#connection[data-state="offline"]').waitFor();
+    // a try while the service is away
+    const tries = sockets.length;
+    while (sockets.length < tries + 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    step('the service starts again on its port');
+    service = await startDaemon('the service after its restart', firstDir, {}, port);
+    await waitLive(page, `${label}, after the restart`);
+    const resumed = sockets[sockets.length - 1];
+    check(/[?&]since=[1-9]/.test(resumed), `the page resumes after a restart, with ${resumed}`);
+    const after = await postTask(service.url, 'after the restart');
+    step(`${label}: "after the restart" completes`);
+    await page.locator(`#task-${after.id}[data-status="completed"]`).waitFor();
+    check(await page.locator('#task-rows tr', { hasText: 'before the restart' }).count() === 1,
+      'one row per task after the resume');
+
+    step(`${label}: the service starts again with a fresh database and a token`);
+    await stopDaemon(service);
+    service = await startDaemon('the fresh service with a token', freshDir, { ENGINE_MANAGER_TOKEN: TOKEN }, port);
+    step(`${label}: the token form shows after the restart`);
+    await page.locator('#token-form').waitFor({ state: 'visible' });
+    await page.fill('#token-input', TOKEN);
+    await page.locator('#token-form button[type="submit"]').click();
+    await waitLive(page, `${label}, with the fresh service`);
+    const fresh = await postTask(service.url, 'on the fresh service', { Authorization: 'Bearer ' + TOKEN });
+    step(`${label}: "on the fresh service" completes, from the events of the new stream`);
+    await page.locator(`#task-${fresh.id}[data-status="completed"]`).waitFor();
+    check(await page.locator(`#task-${before.id}`).count() === 0,
+      'a task of the former database has no row');
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(firstDir, { recursive: true, force: true });
+    rmSync(freshDir, { recursive: true, force: true });
+  }
+}
+
 step('the service starts');
 const dataDir = mkdtempSync(join(tmpdir(), 'em-dashboard-'));
 const daemon = await startDaemon('the service', dataDir);
@@ -385,6 +458,7 @@ try {
 
   await checkRetry(daemon.url);
   await checkResync(daemon.url);
+  await checkRestart();
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
   await context.close();
   await checkToken();
