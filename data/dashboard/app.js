@@ -370,7 +370,7 @@
     if (typeof event.seq === 'number') {
       if (lastSeq > 0 && event.seq <= lastSeq) return; // replayed: already seen
       // missed events: reload, and apply this one after the snapshot
-      if (lastSeq > 0 && event.seq > lastSeq + 1) loadSnapshot();
+      if (lastSeq > 0 && event.seq > lastSeq + 1) reloadState();
       lastSeq = event.seq;
     }
     if (snapshotPending) {
@@ -452,6 +452,13 @@
     }
   }
 
+  // what missed events would have changed: the tasks, and whether the queue
+  // is paused
+  function reloadState () {
+    loadSnapshot();
+    refreshQueue();
+  }
+
   function restartStream () {
     if (socket) {
       const closing = socket;
@@ -479,8 +486,8 @@
       opened = true;
       reconnectDelay = 500;
       setConnection('live');
-      // without a resumable stream the table is rebuilt from REST
-      if (!resume) loadSnapshot();
+      // without a resumable stream the page is rebuilt from REST
+      if (!resume) reloadState();
     });
     current.addEventListener('message', (message) => {
       if (socket !== current) return;

@@ -243,7 +243,8 @@ async function checkRetry (url) {
 }
 
 // resync_required: the events the page missed are gone, so it reloads the
-// table from GET /tasks, and a row the service no longer lists goes with it;
+// table from GET /tasks, and a row the service no longer lists goes with it,
+// and the queue from GET /queue;
 // the history that follows the message is not played onto the table
 async function checkResync (url) {
   const label = 'resync page';
@@ -264,8 +265,11 @@ async function checkResync (url) {
     const first = streams[0];
     first.send(JSON.stringify({ type: 'task_scheduled', task_id: gone, name: 'deleted meanwhile',
       action: 'wait', timestamp: time, seq: 2001 }));
+    first.send(JSON.stringify({ type: 'queue_paused', timestamp: time, seq: 2002 }));
     step(`${label}: the row of a task the service does not list`);
     await page.locator(`#task-${gone}`).waitFor();
+    step(`${label}: the queue shows paused`);
+    await page.locator('#queue-state[data-paused="true"]').waitFor();
     first.send(JSON.stringify({ type: 'resync_required', oldest_seq: 5001 }));
     first.send(JSON.stringify({ type: 'task_scheduled', task_id: old, name: 'long ago',
       action: 'wait', timestamp: time, seq: 5001 }));
@@ -273,6 +277,8 @@ async function checkResync (url) {
     await page.locator(`#task-${gone}`).waitFor({ state: 'detached', timeout: 10000 });
     await waitLive(page, `${label}, after the resync`);
     check(await page.locator(`#task-${old}`).count() === 0, 'the retained history is not played onto the table');
+    step(`${label}: the queue shows what GET /queue says after the resync`);
+    await page.locator('#queue-state[data-paused="false"]').waitFor({ timeout: 10000 });
     check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
       'the reload shows the tasks the service lists, once');
   } finally {
