@@ -402,6 +402,20 @@ try {
   check(await image.getAttribute('data-task-id') === snapId, 'the latest image is that of the new capture');
   check(await image.evaluate((img) => img.naturalWidth) === 640, 'the image is the camera frame');
 
+  // a name another client gave is text: no element, no script (the CSP would
+  // stop an inline handler, so the DOM itself is checked)
+  const markup = '<img src=x onerror="window.emInjected=1"><b>bold</b>';
+  const marked = await postTask(daemon.url, markup);
+  step(`${label}: the row of the task named with markup completes`);
+  const markedRow = page.locator(`#task-${marked.id}[data-status="completed"]`);
+  await markedRow.waitFor();
+  check(await markedRow.locator('.name').textContent() === markup, 'a task name shows as text');
+  check(await markedRow.locator('img, b').count() === 0, 'a task name makes no element');
+  await waitForImage(page, label, marked.id);
+  check((await page.locator('#image-caption').textContent()).includes(markup), 'the caption shows the name as text');
+  check(await page.locator('.image img, .image b').count() === 1, 'the caption makes no element');
+  check(await page.evaluate(() => window.emInjected === undefined), 'no script of a task name ran');
+
   // a long move, cancelled from the page
   const move = await submit(page, label, 'move_stage', 'long move', { x: 40000, speed: 10 });
   step(`${label}: "long move" runs`);
