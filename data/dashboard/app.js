@@ -321,10 +321,12 @@
 
   // --- snapshot: the newest tasks, then the events that came meanwhile
 
+  // a task the service no longer lists: its file is gone with it
   function forgetTask (id) {
     tasks.delete(id);
     const row = document.getElementById('task-' + id);
     if (row) row.remove();
+    if (latestImageTask && latestImageTask.id === id) clearImage();
   }
 
   async function loadSnapshot () {
@@ -539,6 +541,16 @@
   function setImageUrl (url) {
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = url;
+  }
+
+  function clearImage () {
+    latestImageTask = null;
+    const image = $('latest-image');
+    image.hidden = true;
+    image.removeAttribute('src');
+    delete image.dataset.taskId;
+    setImageUrl(null);
+    setText('image-caption', _('No image captured yet.'));
   }
 
   async function download (path, fileName) {

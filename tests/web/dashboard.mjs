@@ -346,6 +346,9 @@ async function checkRestart () {
     await page.fill('#token-input', TOKEN);
     await page.locator('#token-form button[type="submit"]').click();
     await waitLive(page, `${label}, with the fresh service`);
+    step(`${label}: the image of a task of the former database goes`);
+    await page.locator('#latest-image').waitFor({ state: 'hidden', timeout: 10000 });
+    check(await page.locator('#latest-image[data-task-id]').count() === 0, 'no image of a task the service does not list');
     const fresh = await postTask(service.url, 'on the fresh service', { Authorization: 'Bearer ' + TOKEN });
     step(`${label}: "on the fresh service" completes, from the events of the new stream`);
     await page.locator(`#task-${fresh.id}[data-status="completed"]`).waitFor();
