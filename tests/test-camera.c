@@ -103,14 +103,22 @@ capture (EmCamera *camera, gdouble exposure_ms, GCancellable *cancellable, Run *
   EM_TEST_WAIT_UNTIL (run->done, 10000);
 }
 
-/* the source of the camera's pipeline, once its worker has built and started it */
+static gboolean
+has_source (EmCamera *camera)
+{
+  g_autoptr(GstElement) source = em_gst_camera_get_source (EM_GST_CAMERA (camera));
+
+  return source != NULL;
+}
+
+/* the source of the camera's pipeline, once its worker has built and started
+ * it; not taken in the wait's condition: EM_TEST_WAIT_UNTIL evaluates it once
+ * more at the end, and each evaluation takes a reference */
 static GstElement *
 wait_for_source (EmCamera *camera)
 {
-  GstElement *source = NULL;
-
-  EM_TEST_WAIT_UNTIL ((source = em_gst_camera_get_source (EM_GST_CAMERA (camera))) != NULL, 10000);
-  return source;
+  EM_TEST_WAIT_UNTIL (has_source (camera), 10000);
+  return em_gst_camera_get_source (EM_GST_CAMERA (camera));
 }
 
 static const char *awaited_warning;
