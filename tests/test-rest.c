@@ -1993,12 +1993,13 @@ test_ws_event_order (Fixture       *f,
     g_assert_true (json_node_equal (g_ptr_array_index (a->events, i), g_ptr_array_index (b->events, i)));
 }
 
-/* a raw WebSocket client of @path that reads only when told to */
+/* a raw WebSocket upgrade of @path; returns the socket and the answer's status */
 static GSocket *
-raw_ws_connect_path (Fixture    *f,
-                     const char *path,
-                     int         rcvbuf,
-                     GString    *leftover)
+raw_ws_upgrade (Fixture    *f,
+                const char *path,
+                int         rcvbuf,
+                GString    *leftover,
+                guint      *out_status)
 {
   g_autofree char *handshake =
     g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -2022,8 +2023,22 @@ raw_ws_connect_path (Fixture    *f,
       end = strstr (leftover->str, "\r\n\r\n");
     }
   g_assert_nonnull (end);
-  g_assert_true (g_str_has_prefix (leftover->str, "HTTP/1.1 101"));
+  *out_status = raw_status (leftover);
   g_string_erase (leftover, 0, end + 4 - leftover->str);
+  return socket;
+}
+
+/* a raw WebSocket client of @path that reads only when told to */
+static GSocket *
+raw_ws_connect_path (Fixture    *f,
+                     const char *path,
+                     int         rcvbuf,
+                     GString    *leftover)
+{
+  guint status = 0;
+  GSocket *socket = raw_ws_upgrade (f, path, rcvbuf, leftover, &status);
+
+  g_assert_cmpuint (status, ==, 101);
   return socket;
 }
 
@@ -2282,6 +2297,49 @@ test_ws_ping_flood (Fixture       *f,
   code = raw_ws_read_until_close (slow, slow_buffer, &text_frames, NULL);
   g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
   g_assert_false (fast->closed);
+}
+
+/* a client closed by the service holds no place while its close handshake
+ * lasts (up to 5 s for one that does not answer): the place is free for
+ * whoever comes next, as a reconnect after a mass close does */
+static void
+test_ws_max_clients_closing (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(WsClient) stay = NULL;
+  g_autoptr(GString) buffer = g_string_new (NULL);
+  g_autoptr(GString) next_buffer = g_string_new (NULL);
+  g_autoptr(GSocket) abuser = NULL;
+  g_autoptr(GSocket) refused = NULL;
+  g_autoptr(GSocket) next = NULL;
+  g_autofree guint8 *frame = g_malloc0 (8 + 5000);
+  guint text_frames = 0;
+  guint status = 0;
+
+  g_object_set (f->server, "ws-max-clients", 2, NULL);
+  stay = ws_connect (f);
+  abuser = raw_ws_connect (f, 0, buffer);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+  refused = raw_ws_upgrade (f, "/ws", 0, next_buffer, &status);
+  g_assert_cmpuint (status, ==, 503);
+  g_clear_object (&refused);
+  g_string_truncate (next_buffer, 0);
+
+  /* a message over the limit (masked with a zero key) is closed with 1009;
+   * the client reads the close frame and does not answer it */
+  frame[0] = 0x81;
+  frame[1] = 0x80 | 126;
+  frame[2] = 5000 >> 8;
+  frame[3] = 5000 & 0xff;
+  g_assert_cmpint (g_socket_send (abuser, (const char *) frame, 8 + 5000, NULL, NULL), ==, 8 + 5000);
+  g_assert_cmpuint (raw_ws_read_until_close (abuser, buffer, &text_frames, NULL), ==,
+                    SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+
+  next = raw_ws_upgrade (f, "/ws", 0, next_buffer, &status);
+  g_assert_cmpuint (status, ==, 101);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+  g_assert_false (stay->closed);
 }
 
 static void
@@ -2984,6 +3042,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/pong-credit", test_ws_pong_credit, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/ping-flood", test_ws_ping_flood, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);
+  ADD ("/rest/ws/max-clients-closing", test_ws_max_clients_closing, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);
   ADD ("/rest/queue", test_queue, NULL);

@@ -624,7 +624,12 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
                                  error->message);
       return;
     }
-  if (self->clients.length >= self->max_clients)
+  /* a client in its close handshake is gone but for its socket (its backlog is
+   * dropped); counting it until the handshake ends, 5 s for one that does not
+   * answer, would refuse the reconnects that follow a mass close; they are
+   * counted out only when the list is long enough to matter */
+  if (self->clients.length >= self->max_clients &&
+      em_websocket_hub_get_n_clients (self) >= self->max_clients)
     {
       em_problem_respond_printf (msg, 503, _("upgrade: too many WebSocket clients (limit %u)"),
                                  self->max_clients);
