@@ -2050,6 +2050,51 @@ raw_ws_connect (Fixture *f,
   return raw_ws_connect_path (f, "/ws", rcvbuf, leftover);
 }
 
+/* takes the whole frames off @buffer, adding the text frames and their bytes
+ * (headers included) to the counts; returns the code of a close frame, at
+ * which it stops, or 0 */
+static guint
+raw_ws_take_frames (GString *buffer,
+                    guint   *text_frames,
+                    guint64 *text_bytes)
+{
+  while (buffer->len >= 2)
+    {
+      guint8 opcode = (guint8) buffer->str[0] & 0x0f;
+      guint64 length = (guint8) buffer->str[1] & 0x7f;
+      gsize header = 2;
+
+      if (length == 126)
+        {
+          if (buffer->len < 4)
+            break;
+          length = ((guint8) buffer->str[2] << 8) | (guint8) buffer->str[3];
+          header = 4;
+        }
+      else if (length == 127)
+        {
+          if (buffer->len < 10)
+            break;
+          length = 0;
+          for (int i = 0; i < 8; i++)
+            length = (length << 8) | (guint8) buffer->str[2 + i];
+          header = 10;
+        }
+      if (buffer->len < header + length)
+        break;
+      if (opcode == 0x8)
+        return ((guint8) buffer->str[header] << 8) | (guint8) buffer->str[header + 1];
+      if (opcode == 0x1)
+        {
+          (*text_frames)++;
+          if (text_bytes != NULL)
+            *text_bytes += header + length;
+        }
+      g_string_erase (buffer, 0, (gssize) (header + length));
+    }
+  return 0;
+}
+
 /* reads frames until a close frame; returns its code, and counts the text
  * frames and their bytes (headers included) before it */
 static guint
@@ -2069,41 +2114,10 @@ raw_ws_read_until_close (GSocket *socket,
     {
       char chunk[65536];
       gssize n;
+      guint code = raw_ws_take_frames (buffer, out_text_frames, out_text_bytes);
 
-      while (buffer->len >= 2)
-        {
-          guint8 opcode = (guint8) buffer->str[0] & 0x0f;
-          guint64 length = (guint8) buffer->str[1] & 0x7f;
-          gsize header = 2;
-
-          if (length == 126)
-            {
-              if (buffer->len < 4)
-                break;
-              length = ((guint8) buffer->str[2] << 8) | (guint8) buffer->str[3];
-              header = 4;
-            }
-          else if (length == 127)
-            {
-              if (buffer->len < 10)
-                break;
-              length = 0;
-              for (int i = 0; i < 8; i++)
-                length = (length << 8) | (guint8) buffer->str[2 + i];
-              header = 10;
-            }
-          if (buffer->len < header + length)
-            break;
-          if (opcode == 0x8)
-            return ((guint8) buffer->str[header] << 8) | (guint8) buffer->str[header + 1];
-          if (opcode == 0x1)
-            {
-              (*out_text_frames)++;
-              *out_text_bytes += header + length;
-            }
-          g_string_erase (buffer, 0, (gssize) (header + length));
-        }
-
+      if (code != 0)
+        return code;
       g_main_context_iteration (NULL, FALSE);
       n = g_socket_receive (socket, chunk, sizeof chunk, NULL, NULL);
       if (n > 0)
@@ -2961,6 +2975,78 @@ test_ws_catch_up_overflow (Fixture       *f,
     }
 }
 
+/* a resuming client that reads far faster than events come: the end of the
+ * history and the live events buffered meanwhile may not count against it
+ * at the first live event, or it is closed although it keeps up */
+static void
+test_ws_catch_up_burst (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  EmTaskSpec history = { .name = long_name, .action = (char *) "wait" };
+  EmTaskSpec live = { .name = (char *) "live", .action = (char *) "wait" };
+  g_autoptr(GString) buffer = g_string_new (NULL);
+  g_autoptr(GSocket) client = NULL;
+  g_autofree char *path = NULL;
+  guint text_frames = 0;
+  guint after = 0;
+  guint64 since, last;
+
+  /* task_scheduled events only: two pages of history, some 800 KB, more
+   * than the socket takes */
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 2000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &history, NULL));
+  since = em_engine_manager_get_last_event_seq (f->manager) - 2000;
+  path = g_strdup_printf ("/ws?since=%" G_GUINT64_FORMAT, since);
+  client = raw_ws_connect_path (f, path, 4096, buffer);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+
+  /* an event of some 150 bytes a turn, 16 KiB read a turn, until 50 turns
+   * after the history is in */
+  for (guint turn = 0; after < 50; turn++)
+    {
+      guint64 got = 0;
+      gssize n;
+
+      g_assert_cmpuint (turn, <, 5000);
+      g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &live, NULL));
+      g_main_context_iteration (NULL, FALSE);
+      do
+        {
+          char chunk[4096];
+
+          n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
+          if (n > 0)
+            {
+              g_string_append_len (buffer, chunk, n);
+              got += (guint64) n;
+            }
+        }
+      while (n > 0 && got < 16 * 1024);
+      g_assert_cmpuint (raw_ws_take_frames (buffer, &text_frames, NULL), ==, 0);
+      after += text_frames >= 2000;
+      g_usleep (1000);
+    }
+
+  /* it stayed, and gets every event */
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000; text_frames < last - since;)
+    {
+      char chunk[65536];
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (buffer, chunk, n);
+      g_assert_cmpuint (raw_ws_take_frames (buffer, &text_frames, NULL), ==, 0);
+    }
+  g_assert_cmpuint (text_frames, ==, last - since);
+  g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
+}
+
 static void
 test_ws_resync (Fixture       *f,
                 gconstpointer  data)
@@ -3051,6 +3137,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since", test_ws_since, NULL);
   ADD ("/rest/ws/catch-up-overflow", test_ws_catch_up_overflow, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
+  ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
   ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);
   ADD ("/rest/ws/since-busy", test_ws_since_busy, NULL);

@@ -27,6 +27,8 @@ typedef struct {
   /* resuming from ?since=: live events wait in @pending until the history
    * before them has been sent; @last_sent is the seq of the last frame sent */
   gboolean                   catching_up;
+  /* the history is out; @pending drains, paced as the history was */
+  gboolean                   history_done;
   gboolean                   reading;
   gboolean                   orphaned;
   GQueue                     pending;
@@ -263,14 +265,31 @@ client_send (Client *client,
   soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
 }
 
-/* the history is out: what arrived meanwhile follows, without duplicates */
+static gboolean client_wait_cb (gpointer user_data);
+
+/* the history is out: what arrived meanwhile follows, without duplicates.
+ * Live events are judged against the full backlog, so the client goes live
+ * only with its backlog under half of it, as each history page waits for;
+ * until then the buffer drains at the pace the client reads, and keeps
+ * taking live events up to its own limit */
 static void
-client_caught_up (Client *client)
+client_drain_pending (Client *client)
 {
   EmEvent *event;
 
-  while ((event = g_queue_pop_head (&client->pending)) != NULL)
+  client->history_done = TRUE;
+  while ((event = g_queue_peek_head (&client->pending)) != NULL ||
+         client_backlog (client) > client->hub->max_backlog / 2)
     {
+      if (client_over_limit (client, 0, client->hub->max_backlog / 2))
+        {
+          client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
+          return;
+        }
+      if (event == NULL)
+        break;
+      g_queue_pop_head (&client->pending);
+      client->pending_bytes -= frame_size (g_bytes_get_size (em_event_get_json_bytes (event)));
       if (em_event_get_seq (event) > client->last_sent)
         {
           client->last_sent = em_event_get_seq (event);
@@ -293,7 +312,11 @@ client_wait_cb (gpointer user_data)
   if (client_is_open (client) && client_backlog (client) > client->hub->max_backlog / 2)
     return G_SOURCE_CONTINUE;
   client->wait_id = 0;
-  if (client_is_open (client))
+  if (!client_is_open (client))
+    return G_SOURCE_REMOVE;
+  if (client->history_done)
+    client_drain_pending (client);
+  else
     client_read_history (client);
   return G_SOURCE_REMOVE;
 }
@@ -357,7 +380,7 @@ history_cb (GObject      *source,
    * history chasing the newest event would never get a short page while
    * events come as fast as it goes out, and the buffer would overflow */
   if (frames->len < CATCH_UP_PAGE || client->last_sent >= client->joined_seq)
-    client_caught_up (client);
+    client_drain_pending (client);
   else if (client_over_limit (client, 0, client->hub->max_backlog / 2))
     client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
   else
