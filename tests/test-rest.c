@@ -3047,6 +3047,51 @@ test_ws_catch_up_burst (Fixture       *f,
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 }
 
+/* a resuming client is sent its history at the pace it reads: a ping it
+ * sends before it has read a page is judged against a backlog of its own
+ * making, not against the page the service put out at once */
+static void
+test_ws_catch_up_ping (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  EmTaskSpec history = { .name = long_name, .action = (char *) "wait" };
+  static const guint8 ping[] = { 0x89, 0x80, 0, 0, 0, 0 };
+  g_autoptr(GString) buffer = g_string_new (NULL);
+  g_autoptr(GSocket) client = NULL;
+  g_autofree char *path = NULL;
+  guint text_frames = 0;
+  guint64 since;
+
+  /* a page of history, some 400 KB: more than the socket and the backlog take */
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 1000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &history, NULL));
+  since = em_engine_manager_get_last_event_seq (f->manager) - 1000;
+  path = g_strdup_printf ("/ws?since=%" G_GUINT64_FORMAT, since);
+  client = raw_ws_connect_path (f, path, 4096, buffer);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  em_test_run_for (100);
+
+  g_assert_cmpint (g_socket_send (client, (const char *) ping, sizeof ping, NULL, NULL), ==, sizeof ping);
+  em_test_run_for (100);
+  g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
+
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000; text_frames < 1000;)
+    {
+      char chunk[65536];
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (buffer, chunk, n);
+      g_assert_cmpuint (raw_ws_take_frames (buffer, &text_frames, NULL), ==, 0);
+    }
+  g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
+}
+
 static void
 test_ws_resync (Fixture       *f,
                 gconstpointer  data)
@@ -3138,6 +3183,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/catch-up-overflow", test_ws_catch_up_overflow, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
   ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);
   ADD ("/rest/ws/since-busy", test_ws_since_busy, NULL);

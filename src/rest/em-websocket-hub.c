@@ -27,6 +27,9 @@ typedef struct {
   /* resuming from ?since=: live events wait in @pending until the history
    * before them has been sent; @last_sent is the seq of the last frame sent */
   gboolean                   catching_up;
+  /* the page of history being sent, from @page_next on */
+  GPtrArray                 *page;
+  guint                      page_next;
   /* the history is out; @pending drains, paced as the history was */
   gboolean                   history_done;
   gboolean                   reading;
@@ -95,6 +98,7 @@ client_free (Client *client)
 {
   g_clear_handle_id (&client->wait_id, g_source_remove);
   g_queue_clear_full (&client->pending, (GDestroyNotify) em_event_unref);
+  g_clear_pointer (&client->page, g_ptr_array_unref);
   if (client->conn != NULL)
     g_signal_handlers_disconnect_by_data (client->conn, client);
   if (client->input != NULL)
@@ -218,7 +222,8 @@ client_ping_cb (EmMessageLimitInputStream *input,
 
 /* a page of history per read; a short page means the history is exhausted */
 #define CATCH_UP_PAGE 1000
-/* while a client's backlog is above half its limit, history waits this long */
+/* while a client's backlog is above half its limit, history waits this long
+ * before it looks again */
 #define CATCH_UP_WAIT_MS 10
 
 /* the seq of a frame of em_event_to_json_string(), which ends with "seq":N} */
@@ -269,7 +274,7 @@ static gboolean client_wait_cb (gpointer user_data);
 
 /* the history is out: what arrived meanwhile follows, without duplicates.
  * Live events are judged against the full backlog, so the client goes live
- * only with its backlog under half of it, as each history page waits for;
+ * only with its backlog under half of it, as the history waits for;
  * until then the buffer drains at the pace the client reads, and keeps
  * taking live events up to its own limit */
 static void
@@ -304,6 +309,43 @@ client_drain_pending (Client *client)
 
 static void client_read_history (Client *client);
 
+/* a page goes out a frame at a time while the backlog is under half the
+ * limit: sent at once, it would put the client over the limit it is judged
+ * by at its next ping */
+static void
+client_send_page (Client *client)
+{
+  gboolean short_page;
+
+  while (client->page_next < client->page->len)
+    {
+      GBytes *frame = g_ptr_array_index (client->page, client->page_next);
+      guint64 seq = frame_seq (frame);
+
+      if (client_over_limit (client, 0, client->hub->max_backlog / 2))
+        {
+          client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
+          return;
+        }
+      client->page_next++;
+      if (seq != 0 && seq <= client->last_sent)
+        continue;
+      client_send (client, frame);
+      if (seq != 0)
+        client->last_sent = seq;
+    }
+  short_page = client->page->len < CATCH_UP_PAGE;
+  g_clear_pointer (&client->page, g_ptr_array_unref);
+
+  /* past the event it joined at, the live events it buffered take over: a
+   * history chasing the newest event would never get a short page while
+   * events come as fast as it goes out, and the buffer would overflow */
+  if (short_page || client->last_sent >= client->joined_seq)
+    client_drain_pending (client);
+  else
+    client_read_history (client);
+}
+
 static gboolean
 client_wait_cb (gpointer user_data)
 {
@@ -314,10 +356,10 @@ client_wait_cb (gpointer user_data)
   client->wait_id = 0;
   if (!client_is_open (client))
     return G_SOURCE_REMOVE;
-  if (client->history_done)
-    client_drain_pending (client);
+  if (client->page != NULL)
+    client_send_page (client);
   else
-    client_read_history (client);
+    client_drain_pending (client);
   return G_SOURCE_REMOVE;
 }
 
@@ -364,27 +406,9 @@ history_cb (GObject      *source,
       send_resync (client, oldest);
       client->last_sent = oldest - 1;
     }
-  for (guint i = 0; i < frames->len; i++)
-    {
-      GBytes *frame = g_ptr_array_index (frames, i);
-      guint64 seq = frame_seq (frame);
-
-      if (seq != 0 && seq <= client->last_sent)
-        continue;
-      client_send (client, frame);
-      if (seq != 0)
-        client->last_sent = seq;
-    }
-
-  /* past the event it joined at, the live events it buffered take over: a
-   * history chasing the newest event would never get a short page while
-   * events come as fast as it goes out, and the buffer would overflow */
-  if (frames->len < CATCH_UP_PAGE || client->last_sent >= client->joined_seq)
-    client_drain_pending (client);
-  else if (client_over_limit (client, 0, client->hub->max_backlog / 2))
-    client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
-  else
-    client_read_history (client);
+  client->page = g_steal_pointer (&frames);
+  client->page_next = 0;
+  client_send_page (client);
 }
 
 static void
@@ -546,8 +570,7 @@ wrote_informational_cb (SoupServerMessage *msg,
     }
 
   /* the hub drops a client past its backlog limit, which bounds the buffer;
-   * the stream's own limit is only a safety net (history pages are not checked
-   * frame by frame) */
+   * the stream's own limit is only a safety net */
   output = em_coalescing_output_stream_new (g_io_stream_get_output_stream (stream),
                                             MIN (self->max_backlog, G_MAXSIZE / 2) * 2);
   g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (output), FALSE);
