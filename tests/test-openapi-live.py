@@ -58,6 +58,61 @@ def validate(instance, schema, where):
     return not errors
 
 
+# for each named schema an object response met: how many objects, and how many
+# of them had each member
+seen_members = {}
+
+
+def walk_members(instance, schema, where, name=None):
+    """Each object member of @instance is one its schema documents: the schemas
+    allow more members, so a field the document leaves out would otherwise go
+    unnoticed. Counts the members of each named schema for check_required()."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        name = schema["$ref"]
+        schema = resolve(schema)
+    if not isinstance(schema, dict):
+        return
+    for key in ("oneOf", "anyOf"):
+        for choice in schema.get(key, []):
+            validator = jsonschema.Draft202012Validator(choice, resolver=RESOLVER)
+            if validator.is_valid(instance):
+                walk_members(instance, choice, where, name)
+                return
+    if isinstance(instance, dict) and "properties" in schema:
+        undocumented = sorted(set(instance) - set(schema["properties"]))
+        if undocumented and schema.get("additionalProperties") is None:
+            fail(f"{where}: members {undocumented} are not documented")
+        if name is not None:
+            counts = seen_members.setdefault(name, {"objects": 0, "members": {}})
+            counts["objects"] += 1
+            for member in instance:
+                counts["members"][member] = counts["members"].get(member, 0) + 1
+        for member, value in instance.items():
+            if member in schema["properties"]:
+                walk_members(value, schema["properties"][member], f"{where}.{member}")
+    elif isinstance(instance, list) and "items" in schema:
+        for item in instance:
+            walk_members(item, schema["items"], where)
+
+
+# members that every answer here has, but not every answer can have: a problem
+# detail where there is nothing to add to the title, an action parameter's
+# description where an extension's action gives none
+OPTIONAL = {"#/components/schemas/Problem": {"detail"},
+            "#/components/schemas/ActionParameter": {"description"}}
+
+
+def check_required():
+    """A member every answer had is one the document says is always there."""
+    for name, counts in sorted(seen_members.items()):
+        schema = resolve({"$ref": name})
+        always = {m for m, n in counts["members"].items() if n == counts["objects"]}
+        always -= OPTIONAL.get(name, set())
+        optional = sorted(always - set(schema.get("required", [])))
+        if optional:
+            fail(f"{name}: {optional} came in all {counts['objects']} answers but are not required")
+
+
 def resolve(node):
     while isinstance(node, dict) and "$ref" in node:
         _, node = RESOLVER.resolve(node["$ref"])
@@ -83,7 +138,8 @@ def check_response(method, path_template, operation, response, where):
         if header != "Link" and header not in response.headers:
             fail(f"{where}: no {header} header")
     if media.endswith("json") and method != "HEAD":
-        validate(response.json(), content[media]["schema"], where)
+        if validate(response.json(), content[media]["schema"], where):
+            walk_members(response.json(), content[media]["schema"], where)
 
 
 def parameters_of(path_item, operation):
@@ -240,7 +296,8 @@ def check_event(frame, where):
     """Validates a frame against Event, and that each of its members is documented
     for its type: the schemas allow more members, so a field the document leaves
     out would otherwise go unnoticed."""
-    validate(frame, {"$ref": "#/components/schemas/Event"}, where)
+    if validate(frame, {"$ref": "#/components/schemas/Event"}, where):
+        walk_members(frame, {"$ref": "#/components/schemas/Event"}, where)
     schema = event_schemas().get(frame.get("type"))
     if schema is None:
         fail(f"{where}: type {frame.get('type')!r} is not documented")
@@ -398,7 +455,7 @@ def main():
                 return await task
             frames = asyncio.run(live())
             for frame in frames:
-                validate(frame, event_schema, f"WebSocket {frame.get('type')}")
+                check_event(frame, f"WebSocket {frame.get('type')}")
             first = frames[0]["seq"]
             replayed = asyncio.run(follow_events(url, first - 1, 4))
             if [f["seq"] for f in replayed] != [f["seq"] for f in frames]:
@@ -415,6 +472,7 @@ def main():
             check_refusals(daemon.url, {"id": "6f1c2b8e-3d0a-4c55-9a57-2f4de1b0c9a1"}, "without the token",
                            statuses=lambda op: {200, 404} if public(op) else {401})
 
+    check_required()
     print(f"{checked} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
 
