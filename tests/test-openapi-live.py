@@ -347,6 +347,59 @@ def check_every_event(tmp):
         check_event(first, "WebSocket resync_required")
 
 
+def request_schema():
+    return DOC["paths"]["/tasks"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def past(bound, schema, direction):
+    """the nearest value past @bound the schema's type allows"""
+    return bound + direction * (1 if schema["type"] == "integer" else 0.5)
+
+
+def check_submission_bounds(tmp):
+    """Each numeric option of TaskSubmission documents both its bounds, and the
+    service takes a value at each and refuses one just past it; the bare array
+    of tasks the service takes is a form the document allows."""
+    schema = resolve(DOC["components"]["schemas"]["TaskSubmission"])
+    with Daemon(data_dir=os.path.join(tmp, "bounds")) as daemon:
+        url = daemon.url
+        requests.post(url + "/queue/pause", timeout=5)
+
+        def submit(option, value, expected):
+            body = {"name": "bounds", "action": "wait", option: value}
+            response = requests.post(url + "/tasks", json=body, timeout=5)
+            if response.status_code != expected:
+                fail(f"POST /tasks with {option}={value}: {response.status_code}, expected {expected}: "
+                     f"{response.text[:200]}")
+            valid = jsonschema.Draft202012Validator(request_schema(), resolver=RESOLVER).is_valid(body)
+            if valid != (expected == 201):
+                fail(f"POST /tasks with {option}={value}: the document {'allows' if valid else 'refuses'} it, "
+                     f"the service answers {response.status_code}")
+
+        for option, prop in schema["properties"].items():
+            if prop.get("type") not in ("integer", "number"):
+                continue
+            low = prop.get("minimum", prop.get("exclusiveMinimum"))
+            if low is None or "maximum" not in prop:
+                fail(f"TaskSubmission.{option}: the document gives no lower or no upper bound")
+                continue
+            if "exclusiveMinimum" in prop:
+                submit(option, low, 400)
+                submit(option, low + 0.5, 201)
+            else:
+                submit(option, low, 201)
+                submit(option, past(low, prop, -1), 400)
+            submit(option, prop["maximum"], 201)
+            submit(option, past(prop["maximum"], prop, 1), 400)
+
+        bare = [{"name": "first", "action": "wait"}, {"name": "second", "action": "wait"}]
+        response = requests.post(url + "/tasks", json=bare, timeout=5)
+        if response.status_code != 201:
+            fail(f"POST /tasks with an array: {response.status_code}")
+        validate(bare, request_schema(), "POST /tasks request body, an array of tasks")
+        check_response("POST", "/tasks", DOC["paths"]["/tasks"]["post"], response, "POST /tasks array")
+
+
 def check_pending_limit(tmp):
     """Past --max-pending, POST /tasks gets 429 with the Retry-After it documents."""
     operation = DOC["paths"]["/tasks"]["post"]
@@ -393,8 +446,12 @@ def main():
                     body = operation.get("requestBody")
                     if body:
                         for name, example in body["content"]["application/json"]["examples"].items():
-                            send(url, method.upper(), path_template, path_item, operation, ids,
-                                 body=example["value"], label=name)
+                            response = send(url, method.upper(), path_template, path_item, operation, ids,
+                                            body=example["value"], label=name)
+                            # what the service takes, the document allows
+                            if response.ok:
+                                validate(example["value"], body["content"]["application/json"]["schema"],
+                                         f"{method.upper()} {path_template} request body {name}")
                     else:
                         send(url, method.upper(), path_template, path_item, operation, ids)
 
@@ -466,6 +523,7 @@ def main():
 
         check_every_event(tmp)
         check_pending_limit(tmp)
+        check_submission_bounds(tmp)
 
         # with a token: every operation needs it, but those the document marks public
         with Daemon(env={"ENGINE_MANAGER_TOKEN": "openapi-live-token"}) as daemon:
