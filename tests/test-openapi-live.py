@@ -248,6 +248,44 @@ def check_bare_names(url, ids):
             check_response(method, template, operation, response, where)
 
 
+def probes(schema):
+    """values to try for a query parameter of @schema: at and past its bounds,
+    and text of the wrong kind"""
+    if schema.get("type") == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is None or high is None:
+            return None
+        return [str(low), str(low - 1), str(high), str(high + 1), "ten"]
+    return ["bogus", "2026-01-01T00:00:00Z", "completed,bogus", "pending", "failed, cancelled"]
+
+
+def check_query_values(url, ids):
+    """Each query parameter of GET /tasks and DELETE /tasks: a value its schema
+    allows is taken, one it refuses gets 400; an integer documents both bounds."""
+    for template, method in (("/tasks", "GET"), ("/tasks", "DELETE")):
+        operation = DOC["paths"][template][method.lower()]
+        for param in parameters_of(DOC["paths"][template], operation):
+            if param["in"] != "query":
+                continue
+            schema = param["schema"]
+            values = probes(schema)
+            if values is None:
+                fail(f"{method} {template}?{param['name']}: the document gives no lower or no upper bound")
+                continue
+            validator = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
+            for value in values:
+                typed = int(value) if schema.get("type") == "integer" and value.lstrip("-").isdigit() else value
+                allowed = validator.is_valid(typed)
+                query = {param["name"]: value}
+                # a filter that matches nothing: the probes delete no task
+                if method == "DELETE":
+                    query.setdefault("action", "no_such_action")
+                response = requests.request(method, url + template, params=query, timeout=5)
+                if allowed != response.ok:
+                    fail(f"{method} {template}?{param['name']}={value}: {response.status_code}, but the "
+                         f"document {'allows' if allowed else 'refuses'} it: {response.text[:200]}")
+
+
 def public(operation):
     return operation.get("security") == []
 
@@ -480,6 +518,7 @@ def main():
             check_refusals(url, ids, "with a parameter given twice", query="?x=1&x=2",
                            statuses=lambda op: {400})
             check_bare_names(url, ids)
+            check_query_values(url, ids)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
             check_refusals(url, ids, "with headers over the limit", headers={"X-Padding": "h" * 20000},
