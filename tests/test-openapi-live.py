@@ -119,6 +119,12 @@ def resolve(node):
     return node
 
 
+# the response headers a client acts on: each one an answer carries is listed
+# for its status
+CONTRACT_HEADERS = ("Location", "Link", "X-Total-Count", "Retry-After", "Allow", "ETag",
+                    "Last-Modified", "Cache-Control", "WWW-Authenticate", "Accept-Encoding")
+
+
 def check_response(method, path_template, operation, response, where):
     responses = operation["responses"]
     status = str(response.status_code)
@@ -126,6 +132,14 @@ def check_response(method, path_template, operation, response, where):
         fail(f"{where}: status {status} is not documented ({sorted(responses)}): {response.text[:200]}")
         return
     documented = resolve(responses[status])
+    for header in documented.get("headers", {}):
+        # Link only while more pages follow
+        if header != "Link" and header not in response.headers:
+            fail(f"{where}: no {header} header")
+    undocumented = sorted(h for h in CONTRACT_HEADERS
+                          if h in response.headers and h not in documented.get("headers", {}))
+    if undocumented:
+        fail(f"{where}: {status} sends {undocumented}, which the document does not list")
     content = documented.get("content")
     if not content:
         return
@@ -133,10 +147,6 @@ def check_response(method, path_template, operation, response, where):
     if media not in content:
         fail(f"{where}: Content-Type {media} is not documented ({sorted(content)})")
         return
-    for header in documented.get("headers", {}):
-        # Link only while more pages follow
-        if header != "Link" and header not in response.headers:
-            fail(f"{where}: no {header} header")
     if media.endswith("json") and method != "HEAD":
         if validate(response.json(), content[media]["schema"], where):
             walk_members(response.json(), content[media]["schema"], where)
@@ -226,6 +236,24 @@ def ws_status(url):
         except websockets.exceptions.InvalidStatusCode as error:
             return error.status_code
     return asyncio.run(connect())
+
+
+def check_revalidation(url, ids):
+    """Each operation that documents 304 answers it to the ETag of its 200."""
+    for template, method, operation in operations():
+        if "304" not in operation["responses"]:
+            continue
+        where = f"{method} {template} revalidated"
+        first = requests.request(method, url + concrete(template, ids), timeout=5)
+        etag = first.headers.get("ETag")
+        if first.status_code != 200 or etag is None:
+            fail(f"{where}: the first answer was {first.status_code}, ETag {etag}")
+            continue
+        response = requests.request(method, url + concrete(template, ids),
+                                    headers={"If-None-Match": etag}, timeout=5)
+        if response.status_code != 304:
+            fail(f"{where}: {response.status_code}, expected 304")
+        check_response(method, template, operation, response, where)
 
 
 def check_bare_names(url, ids):
@@ -518,6 +546,7 @@ def main():
             check_refusals(url, ids, "with a parameter given twice", query="?x=1&x=2",
                            statuses=lambda op: {400})
             check_bare_names(url, ids)
+            check_revalidation(url, ids)
             check_query_values(url, ids)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
