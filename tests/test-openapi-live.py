@@ -383,6 +383,25 @@ async def collect_events(url, types, act):
     return frames
 
 
+async def close_code_of_long_message(url):
+    """the close code a client that sends a message over the limit gets"""
+    async with websockets.connect(url.replace("http://", "ws://") + "/ws") as ws:
+        await ws.send("x" * 5000)
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        return ws.close_code
+
+
+def check_close_codes(url):
+    """The close code the service ends a stream with is one /ws documents."""
+    code = asyncio.run(close_code_of_long_message(url))
+    if str(code) not in DOC["paths"]["/ws"]["get"]["description"]:
+        fail(f"WebSocket: a message over 4 KiB closed the stream with {code}, which /ws does not document")
+
+
 def check_every_event(tmp):
     """Every kind of event, live, then the resync_required notice of a pruned log."""
     data_dir = os.path.join(tmp, "pruned")
@@ -588,6 +607,7 @@ def main():
                      f"expected {[f['seq'] for f in frames]}")
             for frame in replayed:
                 validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
+            check_close_codes(url)
 
         check_every_event(tmp)
         check_pending_limit(tmp)
