@@ -227,6 +227,36 @@ def check_refusals(url, ids, label, headers=None, query="", statuses=None):
         check_response(method, template, operation, response, where)
 
 
+def raw_request(url, request_line, headers=""):
+    """@request_line and @headers sent as they are, on a connection of their
+    own: (status, problem document or None)"""
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(f"{request_line}\r\nHost: {host}\r\nConnection: close\r\n{headers}\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split()[1].decode(), json.loads(body) if body else None
+
+
+def check_raw_refusals(url, ids):
+    """What requests cannot send: a request line of an HTTP version the service
+    does not speak (505), a transfer coding it cannot read and no Content-Length
+    (501); each a status every operation documents, with a problem document."""
+    for template, method, operation in operations():
+        target = concrete(template, ids)
+        for request_line, headers, expected in (
+                (f"{method} {target} HTTP/2.0", "", "505"),
+                (f"{method} {target} HTTP/1.1", "Transfer-Encoding: gzip\r\n", "501")):
+            status, problem = raw_request(url, request_line, headers)
+            where = f"{request_line} {headers.strip()}"
+            if status != expected or status not in operation["responses"]:
+                fail(f"{where}: {status}, documented {sorted(operation['responses'])}")
+            elif method != "HEAD":
+                validate(problem, {"$ref": "#/components/schemas/Problem"}, where)
+
+
 def ws_status(url):
     """The status a WebSocket handshake on @url gets"""
     async def connect():
@@ -569,6 +599,9 @@ def main():
             check_query_values(url, ids)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
+            check_refusals(url, ids, "with an expectation the service does not know",
+                           headers={"Expect": "something-else"}, statuses=lambda op: {417})
+            check_raw_refusals(url, ids)
             check_refusals(url, ids, "with headers over the limit", headers={"X-Padding": "h" * 20000},
                            statuses=lambda op: {431})
             check_refusals(url, ids, "under a name DNS could rebind", headers={"Host": "rebound.example"},
