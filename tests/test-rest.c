@@ -1554,6 +1554,11 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", NULL, 400, "Content-Length: must be one number", "Content-Length: -5\r\n" },
     { "POST", "/tasks", NULL, 400, "Content-Length", "Content-Length: +5\r\n" },
     { "POST", "/tasks", NULL, 400, "Content-Length", "Content-Length: 5\r\nContent-Length: 6\r\n" },
+    /* a proxy would go by the Transfer-Encoding, libsoup by the length */
+    { "POST", "/queue/pause", NULL, 400, "not both", "Transfer-Encoding: gzip\r\nContent-Length: 0\r\n" },
+    { "POST", "/tasks", NULL, 400, "not both", "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n" },
+    /* in this order libsoup refuses the unknown coding itself */
+    { "POST", "/tasks", NULL, 501, "Transfer-Encoding", "Content-Length: 0\r\nTransfer-Encoding: gzip\r\n" },
     { "POST", "/tasks", NULL /* deep, set below */, 400, "nested" },
   };
   GString *nested = g_string_new ("{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":");
@@ -1595,8 +1600,9 @@ test_malformed (Fixture       *f,
         g_error ("row %u: “%s” does not mention “%s”", i, detail, row->detail);
     }
 
-  /* nothing was scheduled, and the service still answers */
+  /* nothing was scheduled or paused, and the service still answers */
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+  g_assert_false (em_engine_manager_get_paused (f->manager));
   {
     g_autoptr(Reply) health = http (f, "GET", "/health", NULL, NULL);
 
