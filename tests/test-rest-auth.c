@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
@@ -864,6 +865,100 @@ test_expect_host (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* the whole answer, head and body, as the client reads it until the end of
+ * the connection, with the body sent at once after a head with Expect, as
+ * curl does once it stops waiting for "100 Continue"; @sent: how much of the
+ * request went out before the connection failed, if it did */
+static GString *
+expect_raced (Fixture    *f,
+              const char *extra,
+              gsize      *sent,
+              gsize      *length)
+{
+  g_autoptr(GSocket) socket = raw_connect (f);
+  GString *response = g_string_new (NULL);
+  g_autofree char *body = g_strnfill (512 * 1024, ' ');
+  g_autofree char *request =
+    g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s"
+                     "Content-Type: application/json\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
+                     "Expect: 100-continue\r\n\r\n%s",
+                     f->port, extra, strlen (body), body);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean send_failed = FALSE;
+  gboolean read_all = FALSE;
+
+  /* a small buffer: the client is still sending when the answer comes */
+  g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, 16 * 1024, NULL);
+  *length = strlen (request);
+  *sent = 0;
+  while (g_get_monotonic_time () < deadline && !(read_all && (*sent == *length || send_failed)))
+    {
+      g_autoptr(GError) error = NULL;
+      char buffer[4096];
+      gssize n;
+
+      gboolean moved = FALSE;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (*sent < *length && !send_failed)
+        {
+          g_autoptr(GError) send_error = NULL;
+
+          n = g_socket_send (socket, request + *sent, *length - *sent, NULL, &send_error);
+          if (n > 0)
+            {
+              *sent += (gsize) n;
+              moved = TRUE;
+            }
+          else if (!g_error_matches (send_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            send_failed = TRUE;
+        }
+      if (!read_all)
+        {
+          n = g_socket_receive (socket, buffer, sizeof buffer, NULL, &error);
+          if (n > 0)
+            g_string_append_len (response, buffer, n);
+          else if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            read_all = TRUE;
+          moved = moved || n >= 0;
+        }
+      if (!moved)
+        g_usleep (100);
+    }
+  g_socket_close (socket, NULL);
+  return response;
+}
+
+/* the refusal goes out while the body comes in: closing on unread input would
+ * reset the connection, and the client lose the answer */
+static void
+test_expect_raced (Fixture       *f,
+                   gconstpointer  data)
+{
+  /* a body larger than the socket buffers, which the client is still sending
+   * when the answer comes */
+  g_object_set (f->server, "token", TOKEN, NULL);
+  fixture_listen (f, "127.0.0.1");
+
+  for (guint i = 0; i < 20; i++)
+    {
+      gsize sent, length;
+      g_autoptr(GString) response = expect_raced (f, "", &sent, &length);
+      const char *body = strstr (response->str, "\r\n\r\n");
+
+      /* as a client that stops at an error on sending would */
+      g_assert_cmpuint (sent, ==, length);
+
+      g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 401 Unauthorized\r\n"));
+      g_assert_true (raw_has_header (response, "Connection: close"));
+      g_assert_true (raw_has_header (response, "WWW-Authenticate: "));
+      g_assert_nonnull (body);
+      g_assert_true (g_str_has_prefix (body + 4, "{"));
+      g_assert_true (g_str_has_suffix (body + 4, "}"));
+      g_assert_nonnull (strstr (body, "\"status\":401"));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -894,6 +989,7 @@ main (int argc, char **argv)
   ADD ("/rest-auth/limits/idle-timeout", test_idle_timeout);
   ADD ("/rest-auth/expect/token", test_expect_token);
   ADD ("/rest-auth/expect/host", test_expect_host);
+  ADD ("/rest-auth/expect/raced", test_expect_raced);
 
   return g_test_run ();
 }

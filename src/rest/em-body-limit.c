@@ -7,7 +7,7 @@
 #include "rest/em-body-limit.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
-#include "rest/em-rest-limits.h"
+#include "rest/em-rest-linger.h"
 #include "rest/em-rest-status.h"
 
 typedef struct {
@@ -26,107 +26,6 @@ watch_free (gpointer data)
   g_free (watch);
 }
 
-/* the answer is written by hand on the stolen connection, and the connection is
- * kept for a short while to drain input: closing with unread data would reset it
- * and the client could lose the 413 */
-typedef struct {
-  GIOStream    *stream;
-  GSocket      *socket;
-  GCancellable *cancellable;
-  GCancellable *server_cancellable;
-  gulong        server_cancelled_id;
-  GBytes       *response;
-  guint         timeout_id;
-  guint64       drained;
-  guint8        buffer[16384];
-} Linger;
-
-static void
-linger_free (Linger *linger)
-{
-  g_clear_handle_id (&linger->timeout_id, g_source_remove);
-  if (linger->server_cancellable != NULL)
-    g_cancellable_disconnect (linger->server_cancellable, linger->server_cancelled_id);
-  g_clear_object (&linger->server_cancellable);
-  g_clear_object (&linger->cancellable);
-  g_clear_pointer (&linger->response, g_bytes_unref);
-  g_clear_object (&linger->stream);
-  g_clear_object (&linger->socket);
-  g_free (linger);
-}
-
-static void
-linger_finish (Linger *linger)
-{
-  /* closing needs no answer; the stream holds itself until it is done */
-  g_io_stream_close_async (linger->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
-  linger_free (linger);
-}
-
-static gboolean
-linger_timeout_cb (gpointer user_data)
-{
-  Linger *linger = user_data;
-
-  linger->timeout_id = 0;
-  g_cancellable_cancel (linger->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-server_cancelled_cb (GCancellable *server_cancellable,
-                     gpointer      user_data)
-{
-  Linger *linger = user_data;
-
-  g_cancellable_cancel (linger->cancellable);
-}
-
-static void drain_next (Linger *linger);
-
-static void
-drained_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Linger *linger = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0 || linger->drained + (guint64) n > EM_REST_LINGER_MAX_BYTES)
-    {
-      linger_finish (linger);
-      return;
-    }
-  linger->drained += (guint64) n;
-  drain_next (linger);
-}
-
-static void
-drain_next (Linger *linger)
-{
-  g_input_stream_read_async (g_io_stream_get_input_stream (linger->stream),
-                             linger->buffer, sizeof linger->buffer,
-                             G_PRIORITY_LOW, linger->cancellable, drained_cb, linger);
-}
-
-static void
-wrote_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Linger *linger = user_data;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
-    {
-      linger_finish (linger);
-      return;
-    }
-  /* the end of the answer, for clients that read until the end of the stream */
-  if (linger->socket != NULL)
-    g_socket_shutdown (linger->socket, FALSE, TRUE, NULL);
-  drain_next (linger);
-}
-
 static void
 refuse (SoupServerMessage *msg,
         Watch             *watch,
@@ -134,10 +33,7 @@ refuse (SoupServerMessage *msg,
         const char        *detail)
 {
   g_autofree char *problem = NULL;
-  g_autoptr(GSocket) socket = NULL;
   GString *response;
-  Linger *linger;
-  GIOStream *stream;
 
   watch->refused = TRUE;
   problem = em_problem_to_string (status, NULL, detail);
@@ -150,37 +46,8 @@ refuse (SoupServerMessage *msg,
                           "Connection: close\r\n"
                           "\r\n%s",
                           status, em_rest_status_phrase (status), strlen (problem), problem);
-
-  /* taken before the steal, which takes it out of the message */
-  socket = soup_server_message_get_socket (msg) != NULL ?
-           g_object_ref (soup_server_message_get_socket (msg)) : NULL;
-  stream = soup_server_message_steal_connection (msg);
-  if (stream == NULL)
-    {
-      g_string_free (response, TRUE);
-      return;
-    }
-  g_debug ("refused a request body: %s", detail);
-
-  linger = g_new0 (Linger, 1);
-  linger->stream = stream;
-  linger->socket = g_steal_pointer (&socket);
-  linger->cancellable = g_cancellable_new ();
-  linger->response = g_string_free_to_bytes (response);
-  linger->timeout_id = g_timeout_add (EM_REST_LINGER_TIMEOUT_MS, linger_timeout_cb, linger);
-  if (watch->cancellable != NULL)
-    {
-      linger->server_cancellable = g_object_ref (watch->cancellable);
-      linger->server_cancelled_id =
-        g_cancellable_connect (watch->cancellable, G_CALLBACK (server_cancelled_cb),
-                               linger, NULL);
-    }
-
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream),
-                                   g_bytes_get_data (linger->response, NULL),
-                                   g_bytes_get_size (linger->response),
-                                   G_PRIORITY_DEFAULT, linger->cancellable,
-                                   wrote_cb, linger);
+  if (em_rest_linger_respond (msg, g_string_free_to_bytes (response), watch->cancellable))
+    g_debug ("refused a request body: %s", detail);
 }
 
 static void

@@ -19,6 +19,7 @@
 #include "rest/em-rest-host.h"
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-limits.h"
+#include "rest/em-rest-linger.h"
 #include "rest/em-rest-openapi.h"
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
@@ -425,9 +426,11 @@ refuse_head (EmRestServer      *self,
   if (check_head (self, msg, g_uri_get_path (uri), query, route, &params))
     return;
   /* the client may send the body all the same, after its own wait: it must
-   * not be read as the next request */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Connection", "close");
+   * not be read as the next request, nor reset the connection as it comes in
+   * while the answer goes out */
+  if (!em_rest_linger_respond_message (msg, self->body_limit.cancellable))
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
 }
 
 /* one handler for the checks of the head, connected to every request */
