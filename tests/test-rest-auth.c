@@ -809,13 +809,33 @@ expect_refused (Fixture    *f,
   return raw_status (response);
 }
 
+/* the status that follows the "100 Continue" a POST /tasks with a body and
+ * Expect must get, the token given */
+static guint
+expect_accepted (Fixture *f)
+{
+  g_autoptr(GSocket) socket = raw_connect (f);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *head =
+    g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                     "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %" G_GSIZE_FORMAT "\r\nExpect: 100-continue\r\n\r\n",
+                     f->port, strlen (EXPECT_BODY));
+
+  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, NULL), ==, strlen (head));
+  raw_read_head (socket, response);
+  g_assert_cmpuint (raw_status (response), ==, 100);
+  g_string_truncate (response, 0);
+  g_assert_cmpint (g_socket_send (socket, EXPECT_BODY, strlen (EXPECT_BODY), NULL, NULL), ==,
+                   strlen (EXPECT_BODY));
+  raw_read_head (socket, response);
+  return raw_status (response);
+}
+
 static void
 test_expect_token (Fixture       *f,
                    gconstpointer  data)
 {
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GString) response = g_string_new (NULL);
-  g_autofree char *head = NULL;
   gsize length = strlen (EXPECT_BODY);
 
   g_object_set (f->server, "token", TOKEN, NULL);
@@ -838,19 +858,7 @@ test_expect_token (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 
   /* a request that will be taken gets its 100, then its answer */
-  socket = raw_connect (f);
-  head = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-                          "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %" G_GSIZE_FORMAT "\r\nExpect: 100-continue\r\n\r\n",
-                          f->port, strlen (EXPECT_BODY));
-  g_assert_cmpint (g_socket_send (socket, head, strlen (head), NULL, NULL), ==, strlen (head));
-  raw_read_head (socket, response);
-  g_assert_cmpuint (raw_status (response), ==, 100);
-  g_string_truncate (response, 0);
-  g_assert_cmpint (g_socket_send (socket, EXPECT_BODY, strlen (EXPECT_BODY), NULL, NULL), ==,
-                   strlen (EXPECT_BODY));
-  raw_read_head (socket, response);
-  g_assert_cmpuint (raw_status (response), ==, 201);
+  g_assert_cmpuint (expect_accepted (f), ==, 201);
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 1);
 }
 
@@ -959,6 +967,37 @@ test_expect_raced (Fixture       *f,
     }
 }
 
+/* a full queue refuses from the head too: the body would only be turned away,
+ * with 429 and its Retry-After as the handler answers it */
+static void
+test_expect_max_pending (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GString) refused = NULL;
+  gsize sent, length;
+
+  g_object_set (f->manager, "max-pending", 1, NULL);
+  fixture_listen (f, "127.0.0.1");
+  em_engine_manager_pause (f->manager);
+  g_assert_cmpuint (raw_method (f, "POST", "/tasks", NULL, EXPECT_BODY, NULL), ==, 201);
+
+  g_assert_cmpuint (expect_refused (f, "POST", "/tasks", "127.0.0.1", NULL,
+                                    strlen (EXPECT_BODY)), ==, 429);
+  refused = expect_raced (f, "", &sent, &length);
+  g_assert_cmpuint (sent, ==, length);
+  g_assert_true (g_str_has_prefix (refused->str, "HTTP/1.1 429 Too Many Requests\r\n"));
+  g_assert_true (raw_has_header (refused, "Retry-After: 1\r\n"));
+  g_assert_nonnull (strstr (refused->str, "\"status\":429"));
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 1);
+
+  /* room again: the 100, then the task */
+  em_engine_manager_resume (f->manager);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (f->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0,
+                      TIMEOUT_MS);
+  g_assert_cmpuint (expect_accepted (f), ==, 201);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -990,6 +1029,7 @@ main (int argc, char **argv)
   ADD ("/rest-auth/expect/token", test_expect_token);
   ADD ("/rest-auth/expect/host", test_expect_host);
   ADD ("/rest-auth/expect/raced", test_expect_raced);
+  ADD ("/rest-auth/expect/max-pending", test_expect_max_pending);
 
   return g_test_run ();
 }

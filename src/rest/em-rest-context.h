@@ -17,6 +17,11 @@ typedef struct {
 
 /* handlers, split by resource; each answers @msg, pausing it for async work */
 void em_rest_tasks_create  (EmRestContext *ctx, SoupServerMessage *msg);
+/* the engine's `max-pending`: over REST a full queue is "too many requests",
+ * answered with 429 and Retry-After; FALSE once it has answered */
+gboolean em_rest_tasks_check_capacity (EmEngineManager   *manager,
+                                       SoupServerMessage *msg,
+                                       guint              adding);
 void em_rest_tasks_list    (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
 void em_rest_tasks_delete  (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
 void em_rest_tasks_get     (EmRestContext *ctx, SoupServerMessage *msg, const char *id);

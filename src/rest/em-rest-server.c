@@ -409,7 +409,9 @@ handle_request (SoupServer        *server,
     }
 }
 
-/* check_head() before the body: as libsoup's handler would see the request */
+/* check_head() before the body: as libsoup's handler would see the request;
+ * and a full queue for a new task, which the handler checks again once the
+ * body has come, as tasks may have been added meanwhile */
 static void
 refuse_head (EmRestServer      *self,
              SoupServerMessage *msg)
@@ -420,10 +422,13 @@ refuse_head (EmRestServer      *self,
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *id = NULL;
   Route route = route_for_path (g_uri_get_path (uri), &id);
+  gboolean creates = route == ROUTE_TASKS &&
+                     g_str_equal (soup_server_message_get_method (msg), "POST");
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
   em_rest_i18n_scope_enter_for_message (&scope, msg);
-  if (check_head (self, msg, g_uri_get_path (uri), query, route, &params))
+  if (check_head (self, msg, g_uri_get_path (uri), query, route, &params) &&
+      (!creates || em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
     return;
   /* the client may send the body all the same, after its own wait: it must
    * not be read as the next request, nor reset the connection as it comes in

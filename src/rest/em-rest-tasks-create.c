@@ -119,11 +119,10 @@ acknowledge (EmEngineManager   *manager,
   em_engine_manager_sync_async (manager, cancellable, synced_cb, async);
 }
 
-/* the engine's `max-pending`: over REST a full queue is "too many requests" */
-static gboolean
-check_pending_limit (EmEngineManager   *manager,
-                     SoupServerMessage *msg,
-                     guint              adding)
+gboolean
+em_rest_tasks_check_capacity (EmEngineManager   *manager,
+                              SoupServerMessage *msg,
+                              guint              adding)
 {
   g_autoptr(GError) error = NULL;
 
@@ -162,7 +161,7 @@ schedule (Submission *submission, SoupServerMessage *msg)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
 
-  if (!check_pending_limit (submission->manager, msg, submission->specs->len))
+  if (!em_rest_tasks_check_capacity (submission->manager, msg, submission->specs->len))
     return FALSE;
   if (submission->batch)
     tasks = em_engine_manager_schedule_batch (submission->manager, submission->specs,
