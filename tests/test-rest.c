@@ -2099,6 +2099,27 @@ raw_ws_take_frames (GString *buffer,
   return 0;
 }
 
+/* reads until @want text frames have come, none of them a close frame */
+static void
+raw_ws_read_text_frames (GSocket *socket,
+                         GString *buffer,
+                         guint   *text_frames,
+                         guint64  want)
+{
+  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000; *text_frames < want;)
+    {
+      char chunk[65536];
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (socket, chunk, sizeof chunk, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (buffer, chunk, n);
+      g_assert_cmpuint (raw_ws_take_frames (buffer, text_frames, NULL), ==, 0);
+    }
+}
+
 /* reads frames until a close frame; returns its code, and counts the text
  * frames and their bytes (headers included) before it */
 static guint
@@ -3035,18 +3056,7 @@ test_ws_catch_up_burst (Fixture       *f,
 
   /* it stayed, and gets every event */
   last = em_engine_manager_get_last_event_seq (f->manager);
-  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000; text_frames < last - since;)
-    {
-      char chunk[65536];
-      gssize n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
-      if (n > 0)
-        g_string_append_len (buffer, chunk, n);
-      g_assert_cmpuint (raw_ws_take_frames (buffer, &text_frames, NULL), ==, 0);
-    }
+  raw_ws_read_text_frames (client, buffer, &text_frames, last - since);
   g_assert_cmpuint (text_frames, ==, last - since);
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 }
@@ -3081,18 +3091,7 @@ test_ws_catch_up_ping (Fixture       *f,
   em_test_run_for (100);
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 
-  for (gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000; text_frames < 1000;)
-    {
-      char chunk[65536];
-      gssize n;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
-      if (n > 0)
-        g_string_append_len (buffer, chunk, n);
-      g_assert_cmpuint (raw_ws_take_frames (buffer, &text_frames, NULL), ==, 0);
-    }
+  raw_ws_read_text_frames (client, buffer, &text_frames, 1000);
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 }
 
