@@ -464,11 +464,19 @@ test_capture_cancel_after_rename (void)
   em_test_rmdir (data_dir);
 }
 
+/* the image writer's test hook: cancels @cancellable once the write reaches @step */
+typedef struct {
+  const char   *step;
+  GCancellable *cancellable;
+} CancelAt;
+
 static void
-cancel_once_renamed_cb (const char *step, gpointer user_data)
+cancel_at_step_cb (const char *step, gpointer user_data)
 {
-  if (g_strcmp0 (step, "renamed") == 0)
-    g_cancellable_cancel (user_data);
+  CancelAt *at = user_data;
+
+  if (g_strcmp0 (step, at->step) == 0)
+    g_cancellable_cancel (at->cancellable);
 }
 
 /* a retried capture (a tile_scan's tile) cancelled once its files took the
@@ -498,7 +506,7 @@ test_capture_cancel_after_replacing_keeps_pair (void)
   run_clear (&run);
 
   run_init (&run);
-  em_image_writer_set_test_hook (cancel_once_renamed_cb, cancellable);
+  em_image_writer_set_test_hook (cancel_at_step_cb, &(CancelAt) { "renamed", cancellable });
   em_action_run_async (action, context, json_node_get_object (second), cancellable,
                        action_done_cb, &run);
   EM_TEST_WAIT_UNTIL (run.done, 10000);
@@ -1339,13 +1347,6 @@ test_writer_failed_rewrite_keeps_pair (void)
   em_test_rmdir (dir);
 }
 
-static void
-cancel_at_step_cb (const char *step, gpointer user_data)
-{
-  if (g_strcmp0 (step, "sidecar-synced") == 0)
-    g_cancellable_cancel (user_data);
-}
-
 /* a cancel that comes while the new sidecar is synced stops the write before
  * either file takes its name: the retried tile keeps its earlier pair */
 static void
@@ -1366,7 +1367,7 @@ test_writer_cancel_before_rename_keeps_pair (void)
   g_assert_no_error (error);
   g_assert_true (g_file_get_contents (path, &before, &before_length, NULL));
 
-  em_image_writer_set_test_hook (cancel_at_step_cb, cancellable);
+  em_image_writer_set_test_hook (cancel_at_step_cb, &(CancelAt) { "sidecar-synced", cancellable });
   g_assert_false (em_image_writer_write (second, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}",
                                          cancellable, &error));
   em_image_writer_set_test_hook (NULL, NULL);
