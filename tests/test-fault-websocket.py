@@ -11,6 +11,10 @@ keeps answering, and every acknowledged task is there.
 A message over 4 KiB, in one frame or in fragments, gets a close frame with
 1009 (message too big), and the daemon's memory does not grow with what the
 client keeps sending.
+
+Clients that resume with ?since= and leave without reading the history the
+service is sending them (the write fails, which closes the connection at once)
+cost the service nothing: it stops sending there, and stays up.
 """
 
 import json
@@ -22,7 +26,7 @@ import tempfile
 import time
 
 from emfault import Daemon, fail
-from emws import CLOSE_TIMEOUT, Reader, frame, handshake
+from emws import CLOSE_TIMEOUT, Reader, frame, handshake, text_frames
 
 
 def expect_closed(name, sock, pending=b"", want=None, answer=False):
@@ -107,8 +111,37 @@ class GoodClient:
              % [(e.get("type"), e.get("task_id")) for e in self.events[-5:]])
 
 
+def check_abandoned_catch_up(tmp):
+    daemon = Daemon(os.path.join(tmp, "catch-up"))
+    try:
+        ids = []
+        # three events each: several pages of history
+        for first in range(0, 1400, 200):
+            items = [{"name": "history-%d" % i, "action": "wait", "parameters": {"duration": 0}}
+                     for i in range(first, first + 200)]
+            status, tasks = daemon.request("POST", "/tasks", items)
+            if status != 201:
+                fail("POST /tasks with a batch answered %d: %s" % (status, tasks))
+            ids += [task["id"] for task in tasks]
+        daemon.wait_finished(ids[-1])
+        for attempt in range(20):
+            try:
+                stream = text_frames(daemon.port, "/ws?since=1")
+                next(stream)
+                # unread frames make the close a reset, and the next write fail
+                stream.close()
+            except OSError as error:
+                fail("client %d: %s\n%s" % (attempt, error, daemon.output()))
+        daemon.healthy()
+    finally:
+        if daemon.stop() != 0:
+            fail("the daemon did not stop cleanly after abandoned catch-ups:\n" + daemon.output())
+    print("20 clients left in the middle of their history; the daemon stayed up", flush=True)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-fault-ws-") as tmp:
+        check_abandoned_catch_up(tmp)
         daemon = Daemon(os.path.join(tmp, "data"))
         acknowledged = {}
         try:

@@ -263,11 +263,17 @@ client_buffer (Client  *client,
   g_queue_push_tail (&client->pending, em_event_ref (event));
 }
 
-static void
+/* a write that fails (a client gone without reading) closes the connection
+ * at once: nothing more may be sent to it, which libsoup would refuse with
+ * a critical, and the catch-up stops there */
+static gboolean
 client_send (Client *client,
              GBytes *frame)
 {
+  if (!client_is_open (client))
+    return FALSE;
   soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, frame);
+  return TRUE;
 }
 
 static gboolean client_wait_cb (gpointer user_data);
@@ -298,7 +304,11 @@ client_drain_pending (Client *client)
       if (em_event_get_seq (event) > client->last_sent)
         {
           client->last_sent = em_event_get_seq (event);
-          client_send (client, em_event_get_json_bytes (event));
+          if (!client_send (client, em_event_get_json_bytes (event)))
+            {
+              em_event_unref (event);
+              return;
+            }
         }
       em_event_unref (event);
     }
@@ -330,7 +340,8 @@ client_send_page (Client *client)
       client->page_next++;
       if (seq != 0 && seq <= client->last_sent)
         continue;
-      client_send (client, frame);
+      if (!client_send (client, frame))
+        return;
       if (seq != 0)
         client->last_sent = seq;
     }
