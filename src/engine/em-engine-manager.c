@@ -265,7 +265,8 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
 }
 
 
-/* keeps memory bounded: the store has the rest of history */
+/* keeps memory bounded: the store has the rest of history; without one,
+ * the older finished tasks are gone, as if deleted */
 static void
 evict_finished (EmEngineManager *self)
 {
@@ -273,7 +274,7 @@ evict_finished (EmEngineManager *self)
 
   /* after a failed write the database lacks what finished since: it would
    * answer for the evicted tasks with their old state until the restart */
-  if (self->store == NULL || !em_store_check (self->store, NULL))
+  if (self->store != NULL && !em_store_check (self->store, NULL))
     return;
   while (link != NULL && self->finished.length > self->keep_finished)
     {
@@ -282,8 +283,17 @@ evict_finished (EmEngineManager *self)
       /* a cancelled action that has not returned yet still uses its entry;
        * stopping there would keep every task that finishes until it returns */
       link = link->next;
-      if (!oldest->in_flight)
-        em_engine_manager_forget_entry (self, oldest, TRUE);
+      if (oldest->in_flight)
+        continue;
+      /* a paging cursor on it still finds its place in the listing */
+      if (self->store == NULL)
+        {
+          if (self->deleted == NULL)
+            self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
+          em_deleted_serials_add (self->deleted, em_task_get_id (oldest->task),
+                                  oldest->item.serial);
+        }
+      em_engine_manager_forget_entry (self, oldest, TRUE);
     }
 }
 
@@ -298,7 +308,7 @@ evict_idle_cb (gpointer user_data)
 }
 
 /* after a flush, the finished tasks past the limit are in the store's queue
- * and can go. Freeing them waits until the loop has nothing better to do,
+ * and can go (without a store, after each task that finishes). Freeing them waits until the loop has nothing better to do,
  * unless memory would grow past twice the limit; either way it runs from an
  * idle, never inside whatever flushed (a listener of the event being sent). */
 static void
@@ -306,7 +316,7 @@ schedule_eviction (EmEngineManager *self)
 {
   gint priority;
 
-  if (self->store == NULL || self->finished.length <= self->keep_finished)
+  if (self->finished.length <= self->keep_finished)
     return;
   priority = self->finished.length > 2 * (guint64) self->keep_finished ? G_PRIORITY_DEFAULT
                                                                        : G_PRIORITY_LOW;
@@ -734,6 +744,9 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
   g_queue_push_tail (&self->finished, entry);
   entry->finished_link = self->finished.tail;
   emit_event (self, type, entry->task);
+  /* with a store, each flush schedules it, once the rows are on their way */
+  if (self->store == NULL)
+    schedule_eviction (self);
 
   if (entry->item.batch != NULL)
     {
