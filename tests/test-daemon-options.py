@@ -82,6 +82,9 @@ def test_bad_values(root):
         (["--dbus-max-calls-per-sender", "-1"], "--dbus-max-calls-per-sender"),
         (["--retention-max-tasks", "-5"], "--retention-max-tasks"),
         (["--retention-max-age", "-1"], "--retention-max-age"),
+        # in microseconds, as the store compares ages, more would not fit in 64 bits
+        (["--retention-max-age", "36500001"], "--retention-max-age"),
+        (["--retention-max-age", "2147483647"], "--retention-max-age"),
         (["--http-address", ""], "--http-address"),
         (["--camera-pipeline", ""], "--camera-pipeline"),
         (["--tls-certificate", ""], "--tls-certificate"),
@@ -155,9 +158,14 @@ def test_data_dir_not_a_directory(root):
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
-                "--max-concurrent", "1024") as daemon:
+                "--max-concurrent", "1024", "--retention-max-age", "36500000") as daemon:
         r = requests.get(daemon.url + "/queue", timeout=5)
         check(r.json()["max_concurrent"] == 1024, f"--max-concurrent 1024: {r.text}")
+    # the key's range is the option's, so GSettings clamps what the option refuses
+    r = subprocess.run(["gsettings", "range", "io.github.enginemanager.EngineManager",
+                        "retention-max-age-days"], env=env(), stdout=subprocess.PIPE, text=True)
+    check(r.stdout.split() == ["range", "u", "0", "36500000"],
+          f"the range of retention-max-age-days: {r.stdout!r}")
 
 
 def test_signals(root):

@@ -11,6 +11,10 @@ typedef enum {
   EM_BUS_NONE,
 } EmBusType;
 
+/* 100 000 years: in microseconds, as the store compares ages, a day count
+ * much larger would not fit in 64 bits; the schema's range says the same */
+#define EM_RETENTION_MAX_AGE_DAYS_MAX 36500000
+
 /* everything the daemon can be told: built-in defaults, then GSettings, then
  * the command line on top */
 typedef struct {

@@ -573,6 +573,7 @@ em_engine_manager_prune_async (EmEngineManager     *self,
 {
   g_autoptr(GTask) task = NULL;
   g_auto(GStrv) keep = NULL;
+  gint64 max_age_us;
 
   g_return_if_fail (EM_IS_ENGINE_MANAGER (self));
 
@@ -586,8 +587,11 @@ em_engine_manager_prune_async (EmEngineManager     *self,
   self->pruning = TRUE;
   keep = unreturned_ids (self);
   em_engine_manager_flush_unwritten (self);
-  em_store_prune_async (self->store, self->retention_max_tasks,
-                        (gint64) (self->retention_max_age * G_USEC_PER_SEC),
+  /* an age past what 64-bit microseconds hold (292 000 years) prunes
+   * nothing either; converting it as it is would be undefined */
+  max_age_us = self->retention_max_age < (gdouble) G_MAXINT64 / G_USEC_PER_SEC
+                 ? (gint64) (self->retention_max_age * G_USEC_PER_SEC) : G_MAXINT64;
+  em_store_prune_async (self->store, self->retention_max_tasks, max_age_us,
                         (const char * const *) keep, NULL, prune_done_cb, g_steal_pointer (&task));
 }
 
