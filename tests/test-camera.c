@@ -1406,6 +1406,64 @@ test_writer_rename_failure_keeps_sidecar (void)
   em_test_rmdir (dir);
 }
 
+/* what renameat2 (RENAME_EXCHANGE) fails with where the file system or the
+ * kernel cannot swap */
+static const int no_exchange_errnos[] = { EINVAL, ENOSYS, EOPNOTSUPP };
+
+/* without a swap, a capture over an earlier one still replaces the pair and
+ * leaves no temporary behind */
+static void
+test_writer_no_exchange_rewrite (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (no_exchange_errnos); i++)
+    {
+      g_autofree char *dir = em_test_mkdtemp ();
+      g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+      g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+      g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *contents = NULL;
+
+      em_image_writer_set_test_exchange_errno (no_exchange_errnos[i]);
+      g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 1}", NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}", NULL, &error));
+      g_assert_no_error (error);
+      em_image_writer_set_test_exchange_errno (0);
+      g_assert_true (g_file_get_contents (sidecar, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, "{\"attempt\": 2}\n");
+      g_assert_cmpuint (count_entries (dir), ==, 2);
+      em_test_rmdir (dir);
+    }
+}
+
+/* without a swap, the image failing to take its name still leaves the earlier
+ * sidecar as it was */
+static void
+test_writer_no_exchange_rename_failure_keeps_sidecar (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (no_exchange_errnos); i++)
+    {
+      g_autofree char *dir = em_test_mkdtemp ();
+      g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+      g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+      g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *contents = NULL;
+
+      g_assert_true (g_file_set_contents (sidecar, "{\"attempt\": 1}\n", -1, NULL));
+      g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+      em_image_writer_set_test_exchange_errno (no_exchange_errnos[i]);
+      g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{\"attempt\": 2}", NULL, &error));
+      em_image_writer_set_test_exchange_errno (0);
+      g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+      g_assert_true (g_file_get_contents (sidecar, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, "{\"attempt\": 1}\n");
+      g_assert_cmpuint (count_entries (dir), ==, 2);
+      em_test_rmdir (dir);
+    }
+}
+
 static guint
 file_mode (const char *path)
 {
@@ -1718,6 +1776,9 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/sweep-temporaries", test_writer_sweep_temporaries);
   g_test_add_func ("/camera/writer/cancel-before-rename-keeps-pair", test_writer_cancel_before_rename_keeps_pair);
   g_test_add_func ("/camera/writer/rename-failure-keeps-sidecar", test_writer_rename_failure_keeps_sidecar);
+  g_test_add_func ("/camera/writer/no-exchange-rewrite", test_writer_no_exchange_rewrite);
+  g_test_add_func ("/camera/writer/no-exchange-rename-failure-keeps-sidecar",
+                   test_writer_no_exchange_rename_failure_keeps_sidecar);
   g_test_add_func ("/camera/writer/modes", test_writer_modes);
   g_test_add_func ("/camera/capture/cancel-after-replacing-keeps-pair",
                    test_capture_cancel_after_replacing_keeps_pair);

@@ -62,6 +62,14 @@ run_test_hook (const char *step)
     test_hook (step, test_hook_data);
 }
 
+static int test_exchange_errno;
+
+void
+em_image_writer_set_test_exchange_errno (int errnum)
+{
+  test_exchange_errno = errnum;
+}
+
 static void
 set_errno_error (GError **error, const char *path, int saved_errno)
 {
@@ -335,10 +343,54 @@ discard_temporary (const char *path)
     g_debug ("cannot remove %s: %s", path, g_strerror (errno));
 }
 
+static gboolean
+exchange (const char *from, const char *to)
+{
+  if (test_exchange_errno != 0)
+    {
+      errno = test_exchange_errno;
+      return FALSE;
+    }
+  return renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0;
+}
+
+/* a second link to the earlier sidecar, under a temporary name the start-up
+ * sweep knows, so that it can be put back; NULL when there is none or the
+ * file system has no hard links */
+static char *
+link_aside (const char *sidecar)
+{
+  for (guint attempt = 0; attempt < 4; attempt++)
+    {
+      g_autofree char *aside = g_strconcat (sidecar, ".XXXXXX", NULL);
+      int fd = g_mkstemp_full (aside, O_WRONLY | O_CLOEXEC, IMAGE_FILE_MODE);
+
+      /* only a free name is wanted: link() cannot replace */
+      if (fd < 0)
+        return NULL;
+      close (fd);
+      g_unlink (aside);
+      if (link (sidecar, aside) == 0)
+        return g_steal_pointer (&aside);
+      if (errno != EEXIST)
+        return NULL;
+    }
+  return NULL;
+}
+
+static void
+put_back (const char *from, const char *sidecar)
+{
+  if (g_rename (from, sidecar) != 0)
+    g_debug ("cannot put back %s: %s", sidecar, g_strerror (errno));
+}
+
 /* gives both files their names: the sidecar first, so an image under its
  * final name always has its metadata. The earlier sidecar, if any, is swapped
- * into the temporary rather than replaced, so that when the image cannot take
- * its name it goes back and the earlier pair stays as it was */
+ * into the temporary rather than replaced (or, on a file system that cannot
+ * swap, such as some network and FUSE ones, linked aside first), so that when
+ * the image cannot take its name it goes back and the earlier pair stays as
+ * it was */
 static gboolean
 rename_pair (const char  *tmp_path,
              const char  *path,
@@ -347,17 +399,20 @@ rename_pair (const char  *tmp_path,
              gboolean    *out_replaced,
              GError     **error)
 {
+  g_autofree char *aside = NULL;
   gboolean exchanged = FALSE;
 
   *out_replaced = g_file_test (path, G_FILE_TEST_EXISTS);
   if (sidecar_tmp != NULL)
     {
-      if (renameat2 (AT_FDCWD, sidecar_tmp, AT_FDCWD, sidecar, RENAME_EXCHANGE) == 0)
-        exchanged = TRUE;
-      /* no earlier sidecar, or a file system that cannot swap */
-      else if (g_rename (sidecar_tmp, sidecar) != 0)
+      exchanged = exchange (sidecar_tmp, sidecar);
+      /* ENOENT: no earlier sidecar to keep */
+      if (!exchanged && errno != ENOENT)
+        aside = link_aside (sidecar);
+      if (!exchanged && g_rename (sidecar_tmp, sidecar) != 0)
         {
           set_sidecar_error (error, sidecar, errno);
+          discard_temporary (aside);
           discard_temporary (sidecar_tmp);
           discard_temporary (tmp_path);
           return FALSE;
@@ -367,14 +422,17 @@ rename_pair (const char  *tmp_path,
     {
       set_errno_error (error, path, errno);
       discard_temporary (tmp_path);
-      if (exchanged && g_rename (sidecar_tmp, sidecar) != 0)
-        g_debug ("cannot put back %s: %s", sidecar, g_strerror (errno));
-      else if (!exchanged)
+      if (exchanged)
+        put_back (sidecar_tmp, sidecar);
+      else if (aside != NULL)
+        put_back (aside, sidecar);
+      else
         discard_temporary (sidecar);
       return FALSE;
     }
   if (exchanged)
     discard_temporary (sidecar_tmp);
+  discard_temporary (aside);
   return TRUE;
 }
 

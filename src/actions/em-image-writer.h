@@ -62,5 +62,8 @@ void        em_image_writer_discard_finish (GAsyncResult        *result);
 typedef void (*EmImageWriterTestHook) (const char *step, gpointer user_data);
 void        em_image_writer_set_test_hook  (EmImageWriterTestHook  hook,
                                             gpointer               user_data);
+/* tests only: swapping the sidecar with the earlier one fails with @errnum,
+ * as on a file system without RENAME_EXCHANGE (EINVAL); 0 swaps again */
+void        em_image_writer_set_test_exchange_errno (int errnum);
 
 G_END_DECLS
