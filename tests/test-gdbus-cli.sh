@@ -712,6 +712,8 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl get ${active:0:20}" "$active "
   offers "enginectl cancel ${active:0:20}" "$active "
   offers "enginectl wait ${active:0:20}" "$active "
+  offers "enginectl wait --ret" "--return-timeout "
+  offers "enginectl wait --return-timeout " ""
   # a finished task cannot be cancelled or waited for any more
   offers "enginectl cancel ${long:0:20}" ""
   offers "enginectl wait ${quick:0:20}" ""
@@ -797,6 +799,77 @@ expect 0 "the one pending task --max-pending 1 allows" "$ENGINECTL" schedule wai
 expect 1 "a second pending task past --max-pending 1" "$ENGINECTL" schedule wait duration=0
 contains "$err" "the queue is full" "the refusal says the queue is full"
 "$ENGINECTL" resume >/dev/null
+
+echo "# wait goes on across a restart of the service"
+# the store keeps the task, so a restart is no reason to give up on it
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/restart" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager did not take $NAME"
+"$ENGINECTL" pause >/dev/null
+across=$("$ENGINECTL" schedule wait --name across duration=0)
+"$ENGINECTL" wait "$across" >"$tmp/across-out" 2>"$tmp/across-err" &
+waiter=$!
+background+=("$waiter")
+# time to ask for the task: one that never knew it gives up as before
+sleep 1
+kill "$daemon_pid"
+wait "$daemon_pid"
+wait_for 10 grep -q "left the bus" "$tmp/across-err" || fail "wait did not say the service left"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/restart" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager did not take $NAME again"
+"$ENGINECTL" resume >/dev/null
+wait_for 20 bash -c "! kill -0 $waiter" || fail "wait did not end after the restart"
+wait "$waiter"
+status=$?
+[ "$status" -eq 0 ] && pass "wait across a restart exits 0 when the task completes" ||
+  { fail "wait across a restart: exit $status"; sed 's/^/#   /' "$tmp/across-out" "$tmp/across-err"; }
+contains "$(cat "$tmp/across-out")" "Task $across completed" "wait across a restart reports the outcome"
+contains "$(cat "$tmp/across-err")" "back on the bus" "wait says the service is back"
+
+echo "# wait gives up when the service stays away"
+"$ENGINECTL" pause >/dev/null
+stranded=$("$ENGINECTL" schedule wait --name stranded duration=0)
+"$ENGINECTL" wait --return-timeout 1 "$stranded" >/dev/null 2>"$tmp/away-err" &
+waiter=$!
+background+=("$waiter")
+sleep 1
+kill "$daemon_pid"
+wait "$daemon_pid"
+daemon_pid=
+wait_for 10 bash -c "! kill -0 $waiter" || fail "wait --return-timeout 1 still runs 10 s after the service left"
+wait "$waiter"
+status=$?
+[ "$status" -eq 3 ] && pass "wait exits 3 once --return-timeout passes" || fail "wait --return-timeout 1: exit $status"
+contains "$(cat "$tmp/away-err")" "did not return within 1 seconds" "wait says the service did not return"
+expect 3 "wait with a bad --return-timeout" "$ENGINECTL" wait --return-timeout soon "$stranded"
+contains "$err" "--return-timeout" "the message names --return-timeout"
+expect 3 "wait with a negative --return-timeout" "$ENGINECTL" wait --return-timeout -1 "$stranded"
+
+echo "# wait ends when the task did not survive the restart"
+"$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME"
+"$ENGINECTL" pause >/dev/null
+lost=$("$ENGINECTL" schedule wait --name lost duration=0)
+"$ENGINECTL" wait "$lost" >/dev/null 2>"$tmp/lost-err" &
+waiter=$!
+background+=("$waiter")
+sleep 1
+# a clean stop would cancel it first: without a store nothing is kept
+kill -KILL "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME again"
+wait_for 10 bash -c "! kill -0 $waiter" || fail "wait for a task gone with the restart still runs"
+wait "$waiter"
+status=$?
+[ "$status" -eq 3 ] && pass "wait exits 3 when the task is gone after a restart" ||
+  fail "wait for a task gone with the restart: exit $status"
+contains "$(cat "$tmp/lost-err")" "no task with id “$lost”" "the message names the task that is gone"
 
 echo "# watch --since told of a service back with a log that starts over"
 kill "$daemon_pid"

@@ -2,7 +2,9 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
@@ -20,6 +22,9 @@ enum {
 
 #define BAR_WIDTH 30
 
+/* how long a restart of the service may take before the wait gives up */
+#define DEFAULT_RETURN_TIMEOUT 60.0
+
 /* every call is asynchronous, under the main loop from the start: Ctrl+C
  * ends the wait at once, also while the service has not answered yet */
 typedef struct {
@@ -29,7 +34,10 @@ typedef struct {
   const char *id;
   gboolean show_bar;
   gboolean bar_shown;
-  gboolean starting;  /* connecting or asking for the task */
+  guint calls;        /* in flight: connecting or asking for the task */
+  gboolean seen;      /* the service has answered for the task once */
+  gdouble return_timeout;
+  guint return_source; /* while the service is away */
   int status;
 } Wait;
 
@@ -122,6 +130,41 @@ cancelled_cb (EmDBusEngineManager1 *proxy,
     finish (wait, WAIT_CANCELLED, NULL);
 }
 
+static gboolean
+return_timeout_cb (gpointer user_data)
+{
+  Wait *wait = user_data;
+  g_autofree char *message = NULL;
+
+  wait->return_source = 0;
+  message = g_strdup_printf (_("Engine Manager did not return within %g seconds"),
+                             wait->return_timeout);
+  finish (wait, WAIT_ERROR, message);
+  return G_SOURCE_REMOVE;
+}
+
+/* a restart keeps the task (the store has it): the wait goes on once the
+ * service is back, unless it stays away too long */
+static void
+service_left (Wait *wait)
+{
+  if (wait->return_source != 0 || wait->status != -1)
+    return;
+  if (wait->return_timeout <= 0)
+    {
+      finish (wait, WAIT_ERROR, _("Engine Manager left the bus before the task finished"));
+      return;
+    }
+  if (wait->bar_shown)
+    g_print ("\n");
+  wait->bar_shown = FALSE;
+  g_printerr (_("enginectl: Engine Manager left the bus; waiting for it to return\n"));
+  wait->return_source = g_timeout_add (MIN (wait->return_timeout * 1000, G_MAXUINT),
+                                       return_timeout_cb, wait);
+}
+
+static void get_task_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
 static void
 name_owner_cb (GObject    *proxy,
                GParamSpec *pspec,
@@ -130,7 +173,31 @@ name_owner_cb (GObject    *proxy,
   g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
 
   if (owner == NULL)
-    finish (wait, WAIT_ERROR, _("Engine Manager left the bus before the task finished"));
+    {
+      service_left (wait);
+      return;
+    }
+  if (wait->return_source == 0 || wait->status != -1)
+    return;
+  g_clear_handle_id (&wait->return_source, g_source_remove);
+  g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
+  /* what it missed meanwhile, or whether the task is gone */
+  wait->calls++;
+  em_dbus_engine_manager1_call_get_task (wait->proxy, wait->id, G_DBUS_CALL_FLAGS_NONE, -1,
+                                         wait->cancellable, get_task_cb, wait);
+}
+
+/* the service went away while it was asked, as opposed to an answer; no
+ * reply from a service still on the bus is a hang, not a restart */
+static gboolean
+is_service_gone (Wait         *wait,
+                 const GError *error)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (wait->proxy));
+
+  return (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) && owner == NULL) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER);
 }
 
 static gboolean
@@ -163,7 +230,6 @@ static void
 start_failed (Wait   *wait,
               GError *error)
 {
-  wait->starting = FALSE;
   if (wait->status != -1 || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   em_ctl_print_error (error);
@@ -182,13 +248,21 @@ get_task_cb (GObject      *source,
   gdouble progress = 0;
   int outcome;
 
+  wait->calls--;
   if (!em_dbus_engine_manager1_call_get_task_finish (EM_DBUS_ENGINE_MANAGER1 (source), &task,
                                                      result, &error))
     {
+      /* once it knew the task, a service leaving is not an answer: the
+       * name's return asks again */
+      if (wait->seen && is_service_gone (wait, error))
+        {
+          service_left (wait);
+          return;
+        }
       start_failed (wait, error);
       return;
     }
-  wait->starting = FALSE;
+  wait->seen = TRUE;
 
   outcome = status_of (task, &task_error);
   if (outcome != -1)
@@ -209,6 +283,7 @@ proxy_cb (GObject      *source,
   wait->proxy = proxy = em_dbus_engine_manager1_proxy_new_for_bus_finish (result, &error);
   if (proxy == NULL)
     {
+      wait->calls--;
       start_failed (wait, error);
       return;
     }
@@ -224,6 +299,19 @@ proxy_cb (GObject      *source,
                                          wait->cancellable, get_task_cb, wait);
 }
 
+/* decimal only, as schedule's --delay: strtod also takes 0x10, inf and nan */
+static gboolean
+parse_seconds (const char *text,
+               gdouble    *out)
+{
+  char *end = NULL;
+
+  if (*text == '\0' || text[strspn (text, "0123456789.eE+-")] != '\0')
+    return FALSE;
+  *out = g_ascii_strtod (text, &end);
+  return *end == '\0' && isfinite (*out) && *out >= 0;
+}
+
 int
 em_ctl_wait (int argc, char **argv)
 {
@@ -231,15 +319,36 @@ em_ctl_wait (int argc, char **argv)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
   g_autofree char *id = NULL;
-  Wait wait = { NULL, NULL, NULL, NULL, FALSE, FALSE, FALSE, -1 };
+  g_auto(GStrv) return_timeout_args = NULL;
+  const char *return_timeout = NULL;
+  g_autoptr(GError) error = NULL;
+  Wait wait = { NULL, NULL, NULL, NULL, FALSE, FALSE, 0, FALSE, DEFAULT_RETURN_TIMEOUT, 0, -1 };
   guint sigint, sigterm;
+  const GOptionEntry entries[] = {
+    { "return-timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &return_timeout_args,
+      N_("How long to wait for Engine Manager to return when it leaves the bus, as it "
+         "does when restarted (default 60; 0: give up at once)"), N_("SECONDS") },
+    { NULL }
+  };
 
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("Shows a progress bar when the output is a terminal.\n"
       "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
       "3 unknown task, service error, bad usage or interrupted."));
   if (!em_ctl_parse_options (context, "wait", &argc, &argv))
     return WAIT_ERROR;
+  if (!em_ctl_option_once ("--return-timeout", return_timeout_args, &return_timeout, &error))
+    {
+      em_ctl_usage_error ("wait", "%s", error->message);
+      return WAIT_ERROR;
+    }
+  if (return_timeout != NULL && !parse_seconds (return_timeout, &wait.return_timeout))
+    {
+      em_ctl_usage_error ("wait", _("%s takes a number of seconds, not “%s”"),
+                          "--return-timeout", return_timeout);
+      return WAIT_ERROR;
+    }
   if (!em_ctl_one_argument ("wait", argc, argv, _("exactly one task ID is required")) ||
       (id = em_ctl_argument_text ("wait", argv[1])) == NULL)
     return WAIT_ERROR;
@@ -250,7 +359,7 @@ em_ctl_wait (int argc, char **argv)
   wait.cancellable = cancellable;
   wait.id = id;
   wait.show_bar = isatty (STDOUT_FILENO);
-  wait.starting = TRUE;
+  wait.calls = 1;
   /* before the first call: Ctrl+C while the service starts or answers is an
    * interruption too (3), not death by SIGINT */
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &wait);
@@ -260,10 +369,11 @@ em_ctl_wait (int argc, char **argv)
   /* an outcome by signal may come before GetTask's answer; the cancelled
    * calls end soon, and their callbacks must not outlive @wait */
   g_cancellable_cancel (cancellable);
-  while (wait.starting)
+  while (wait.calls > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&sigint, g_source_remove);
   g_clear_handle_id (&sigterm, g_source_remove);
+  g_clear_handle_id (&wait.return_source, g_source_remove);
 
   if (wait.proxy != NULL)
     {
