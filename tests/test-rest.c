@@ -1231,6 +1231,57 @@ raw_header_value (GString    *response,
   return *out;
 }
 
+/* RFC 9110 §15.5.6: every route's Allow lists exactly what it answers. A
+ * method it lists is never refused with 405, one it does not is, with that
+ * same Allow; OPTIONS answers it too */
+static void
+test_allow (Fixture       *f,
+            gconstpointer  data)
+{
+  const char *methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+  const struct {
+    const char *path;
+    const char *allow;
+  } table[] = {
+    { "/health", "GET, HEAD, OPTIONS" },
+    { "/actions", "GET, HEAD, OPTIONS" },
+    { "/devices", "GET, HEAD, OPTIONS" },
+    { "/openapi.json", "GET, HEAD, OPTIONS" },
+    { "/", "GET, HEAD, OPTIONS" },
+    { "/dashboard/app.js", "GET, HEAD, OPTIONS" },
+    { "/queue", "GET, HEAD, OPTIONS" },
+    { "/queue/pause", "POST, OPTIONS" },
+    { "/queue/resume", "POST, OPTIONS" },
+    { "/tasks", "GET, HEAD, POST, DELETE, OPTIONS" },
+    { "/tasks/no-such-task", "GET, HEAD, DELETE, OPTIONS" },
+    { "/tasks/no-such-task/image", "GET, HEAD, OPTIONS" },
+    { "/ws", "GET, OPTIONS" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_auto(GStrv) allowed = g_strsplit (table[i].allow, ", ", -1);
+
+      for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
+        {
+          g_autofree char *request = raw_request (methods[m], table[i].path, "", 0);
+          g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+          g_autofree char *allow = NULL;
+          guint status = raw_status (response);
+
+          g_test_message ("%s %s: %u", methods[m], table[i].path, status);
+          if (g_strv_contains ((const char * const *) allowed, methods[m]))
+            g_assert_cmpuint (status, !=, 405);
+          else
+            g_assert_cmpuint (status, ==, 405);
+          if (status == 405 || g_str_equal (methods[m], "OPTIONS"))
+            g_assert_cmpstr (raw_header_value (response, "Allow", &allow), ==, table[i].allow);
+          if (g_str_equal (methods[m], "OPTIONS"))
+            g_assert_cmpuint (status, ==, 204);
+        }
+    }
+}
+
 /* a capture never changes: a client that holds it is told so with 304,
  * by its ETag or by its date, and the file is not sent again */
 static void
@@ -3163,6 +3214,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
+  ADD ("/rest/errors/allow", test_allow, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);

@@ -23,6 +23,7 @@
 #include "rest/em-rest-openapi.h"
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
+#include "rest/em-rest-status.h"
 #include "rest/em-rest-tls.h"
 #include "rest/em-rest-idle.h"
 #include "rest/em-rest-listen-guard.h"
@@ -93,21 +94,22 @@ typedef enum {
   ROUTE_DASHBOARD,
 } Route;
 
-/* the methods each route answers, for routing and for the Allow header */
+/* the methods each route answers, for routing and for the Allow header:
+ * every route also answers OPTIONS, with this list or as a CORS preflight */
 static const char *
 route_allow (Route route)
 {
   switch (route)
     {
     case ROUTE_TASKS:
-      return "GET, HEAD, POST, DELETE";
+      return "GET, HEAD, POST, DELETE, OPTIONS";
     case ROUTE_TASK:
-      return "GET, HEAD, DELETE";
+      return "GET, HEAD, DELETE, OPTIONS";
     case ROUTE_WS:
-      return "GET";
+      return "GET, OPTIONS";
     case ROUTE_QUEUE_PAUSE:
     case ROUTE_QUEUE_RESUME:
-      return "POST";
+      return "POST, OPTIONS";
     case ROUTE_DEVICES:
     case ROUTE_OPENAPI:
     case ROUTE_DASHBOARD:
@@ -115,11 +117,21 @@ route_allow (Route route)
     case ROUTE_HEALTH:
     case ROUTE_ACTIONS:
     case ROUTE_TASK_IMAGE:
-      return "GET, HEAD";
+      return "GET, HEAD, OPTIONS";
     case ROUTE_NONE:
     default:
       return "";
     }
+}
+
+/* what a preflight lets a page send: OPTIONS itself needs no permission */
+static char *
+route_preflight_methods (Route route)
+{
+  const char *allow = route_allow (route);
+
+  g_assert (g_str_has_suffix (allow, ", OPTIONS"));
+  return g_strndup (allow, strlen (allow) - strlen (", OPTIONS"));
 }
 
 /* @path: as the client sent it, percent-encoded (the server's raw-paths); it
@@ -275,7 +287,13 @@ check_head (EmRestServer       *self,
       soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                     "Access-Control-Request-Method") != NULL)
     {
-      em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, route_allow (route));
+      g_autofree char *methods = route_preflight_methods (route);
+
+      em_rest_cors_preflight (msg, (const char * const *) self->cors_origins, methods);
+      /* an answer to OPTIONS like the one without the preflight's header */
+      if (soup_server_message_get_status (msg) == 204)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                      "Allow", route_allow (route));
       return FALSE;
     }
   if (!is_public (route, method) &&
@@ -320,7 +338,8 @@ check_head (EmRestServer       *self,
   /* cross-site request forgery: a page elsewhere must not change anything here
    * through the user's browser, even with a "simple" request that skips the
    * preflight; reads are protected by the missing CORS headers instead */
-  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") && !origin_permitted (self, msg))
+  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD") &&
+      !g_str_equal (method, "OPTIONS") && !origin_permitted (self, msg))
     {
       em_problem_respond (msg, 403, NULL, _("Origin: requests from this origin are not allowed"));
       return FALSE;
@@ -348,6 +367,15 @@ handle_request (SoupServer        *server,
   em_rest_i18n_scope_enter_for_message (&scope, msg);
   if (!check_head (self, msg, path, query, route, &params))
     return;
+
+  /* RFC 9110 §9.3.7: what the path takes, the Allow of its 405s */
+  if (g_str_equal (method, "OPTIONS"))
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", route_allow (route));
+      em_rest_set_status (msg, 204);
+      return;
+    }
 
   switch (route)
     {
