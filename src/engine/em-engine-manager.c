@@ -308,9 +308,10 @@ evict_idle_cb (gpointer user_data)
 }
 
 /* after a flush, the finished tasks past the limit are in the store's queue
- * and can go (without a store, after each task that finishes). Freeing them waits until the loop has nothing better to do,
- * unless memory would grow past twice the limit; either way it runs from an
- * idle, never inside whatever flushed (a listener of the event being sent). */
+ * and can go (without a store, after each task that finishes). Freeing them
+ * waits until the loop has nothing better to do, unless memory would grow past
+ * twice the limit; either way it runs from an idle, never inside whatever
+ * flushed (a listener of the event being sent). */
 static void
 schedule_eviction (EmEngineManager *self)
 {
