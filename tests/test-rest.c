@@ -1136,6 +1136,9 @@ test_image (Fixture       *f,
   g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
   g_autofree char *tiff_path = NULL;
   g_autofree char *wait_path = NULL;
+  g_autofree char *focus_id = NULL;
+  g_autofree char *focus_path = NULL;
+  g_autoptr(Reply) unfocused = NULL;
   g_autoptr(Reply) early = http (f, "GET", path, NULL, NULL);
   g_autoptr(Reply) resumed = NULL;
   g_autoptr(Reply) image = NULL;
@@ -1184,7 +1187,14 @@ test_image (Fixture       *f,
   wait_for_status (f, wait_id, "completed");
   wait_path = g_strconcat ("/tasks/", wait_id, "/image", NULL);
   none = http (f, "GET", wait_path, NULL, NULL);
-  assert_problem (none, 404, "image");
+  assert_problem (none, 404, "has no image: action wait captures none");
+  /* the action's name takes no article: "a adjust_focus task" read wrong */
+  focus_id = create_task (f, "{\"name\":\"focus\",\"action\":\"adjust_focus\","
+                             "\"parameters\":{\"position\":0}}");
+  wait_for_status (f, focus_id, "completed");
+  focus_path = g_strconcat ("/tasks/", focus_id, "/image", NULL);
+  unfocused = http (f, "GET", focus_path, NULL, NULL);
+  assert_problem (unfocused, 404, "has no image: action adjust_focus captures none");
 
   /* a capture that will never have one does not say "yet" */
   paused_again = http (f, "POST", "/queue/pause", NULL, NULL);

@@ -41,7 +41,8 @@ respond_image (EmRestContext     *ctx,
 
   if (!g_str_equal (action, "capture_image"))
     {
-      em_problem_respond_printf (msg, 404, _("id: task “%s” is a %s task and has no image"),
+      /* no article before the name: "a autofocus task" */
+      em_problem_respond_printf (msg, 404, _("id: task “%s” has no image: action %s captures none"),
                                  id, action);
       return;
     }
