@@ -330,6 +330,39 @@ def test_bus_lost(root):
                 process.wait()
 
 
+def test_logs_bus_name(root):
+    # "it logs where it listens": with --no-http the bus name is the only place
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    log_path = os.path.join(root, "bus-name.log")
+    daemon = None
+    try:
+        address = bus.stdout.readline().strip()
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen(
+                [DAEMON, "--bus", "session", "--no-http",
+                 "--data-dir", os.path.join(root, "bus-name")],
+                env=dict(env(), DBUS_SESSION_BUS_ADDRESS=address),
+                stdout=log, stderr=subprocess.STDOUT)
+
+        def output():
+            with open(log_path) as f:
+                return f.read()
+
+        wait_until(lambda: "ready" in output() or daemon.poll() is not None,
+                   what="the bus name")
+        out = output()
+        check("Serving io.github.enginemanager.EngineManager on the session bus" in out,
+              f"--no-http: the log says where the service is reached:\n{out}")
+        daemon.send_signal(signal.SIGTERM)
+        check(daemon.wait(timeout=15) == 0, f"--no-http: a clean stop:\n{output()}")
+    finally:
+        for process in (daemon, bus):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_name_taken(root):
     # a second service on the same bus is refused by name, and cleanly: no
     # GLib warning (fatal under G_DEBUG=fatal-warnings) on the way out
@@ -521,6 +554,7 @@ def main():
         test_crossed_settings(root)
         test_schema_of_another_version(root)
         test_bus_lost(root)
+        test_logs_bus_name(root)
         test_name_taken(root)
         test_stop_while_owning_name(root)
 

@@ -243,6 +243,8 @@ dbus_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* where it listens, as "Listening on" says for HTTP; with --no-http the only place */
+  g_message (_("Serving %s on the session bus"), EM_APP_ID);
   g_task_return_boolean (task, TRUE);
 }
 
