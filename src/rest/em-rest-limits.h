@@ -29,7 +29,8 @@
 /* how long a refused upload may keep its connection while the answer drains */
 #define EM_REST_LINGER_TIMEOUT_MS         2000
 #define EM_REST_LINGER_MAX_BYTES          (4 * 1024 * 1024)
-/* request header bytes (names and values) beyond which a request gets 431 */
+/* request header bytes beyond which a request gets 431, each line counted
+ * with its ": " and CRLF */
 #define EM_REST_DEFAULT_MAX_HEADER_SIZE   (16 * 1024)
 /* seconds a connection may send nothing before it is closed (0: never);
  * WebSocket clients are exempt, keepalive pings watch them */
