@@ -95,10 +95,14 @@ test_task (Fixture *fx, gconstpointer data)
   EmTask *first;
 
   em_engine_manager_pause (fx->manager);
-  em_engine_manager_set_max_pending (fx->manager, 3);
-
+  em_engine_manager_set_max_pending (fx->manager, 1);
   first = schedule (fx, 1, &error);
   g_assert_no_error (error);
+  g_assert_null (schedule (fx, 1, &error));
+  g_assert_cmpstr (error->message, ==, "the queue is full: 1 task is pending (limit 1)");
+  g_clear_error (&error);
+  em_engine_manager_set_max_pending (fx->manager, 3);
+
   for (guint i = 1; i < 3; i++)
     {
       g_assert_nonnull (schedule (fx, 1, &error));

@@ -90,7 +90,7 @@ name_lost_cb (GDBusConnection *connection,
   if (!self->name_acquired)
     return;
 
-  g_message ("lost the name %s on the session bus", name);
+  g_message (_("Lost the name %s on the session bus"), name);
   self->name_acquired = FALSE;
   g_signal_emit (self, signals[SIGNAL_NAME_LOST], 0);
 }

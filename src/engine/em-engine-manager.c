@@ -1215,11 +1215,14 @@ em_engine_manager_check_capacity (EmEngineManager *self, guint n_tasks, GError *
     return TRUE;
   if (n_tasks <= 1)
     g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                 _("the queue is full: %u tasks are pending (limit %u)"),
+                 ngettext ("the queue is full: %u task is pending (limit %u)",
+                           "the queue is full: %u tasks are pending (limit %u)", pending),
                  pending, self->max_pending);
   else
     g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                 _("the queue is full: %u tasks are pending (limit %u), too many for a batch of %u"),
+                 ngettext ("the queue is full: %u task is pending (limit %u), too many for a batch of %u",
+                           "the queue is full: %u tasks are pending (limit %u), too many for a batch of %u",
+                           pending),
                  pending, self->max_pending, n_tasks);
   return FALSE;
 }
