@@ -155,6 +155,18 @@ def test_data_dir_not_a_directory(root):
         check("Listening on" not in out, f"--data-dir {data_dir}: nothing is served:\n{out}")
 
 
+def test_data_dir_not_utf8(root):
+    # image paths under it go out in JSON and D-Bus strings, which are UTF-8
+    # only: such a directory is refused before anything is written to it
+    data_dir = os.path.join(root, "caf\udce9")  # the byte 0xE9, Latin-1 for é
+    code, out = run("--data-dir", data_dir)
+    check(code == 1, f"a non-UTF-8 --data-dir: exit 1 expected, got {code}:\n{out}")
+    check("--data-dir" in out and "UTF-8" in out,
+          f"a non-UTF-8 --data-dir: the message names the option and why:\n{out}")
+    check("Listening on" not in out, f"a non-UTF-8 --data-dir: nothing is served:\n{out}")
+    check(not os.path.exists(data_dir), "a non-UTF-8 --data-dir: nothing is created")
+
+
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
@@ -546,6 +558,7 @@ def main():
         test_cors_origin(root)
         test_token_file(root)
         test_data_dir_not_a_directory(root)
+        test_data_dir_not_utf8(root)
         test_limits_accepted(root)
         test_signals(root)
         test_stop_keeps_pending(root)

@@ -105,6 +105,24 @@ prepare_data_dir (const char *data_dir, DataDirSource source, GError **error)
 {
   g_autofree char *images = g_build_filename (data_dir, "images", NULL);
 
+  /* task results name files inside it, and JSON and D-Bus strings are UTF-8
+   * only: such a path would break every answer that carries one */
+  if (!g_utf8_validate (data_dir, -1, NULL))
+    {
+      g_autofree char *shown = g_filename_display_name (data_dir);
+
+      if (source == DATA_DIR_OPTION)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("--data-dir: “%s” is not valid UTF-8; task results hold paths "
+                       "inside it, and JSON and D-Bus carry only UTF-8"), shown);
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("The data directory “%s” is not valid UTF-8; task results hold "
+                       "paths inside it, and JSON and D-Bus carry only UTF-8. Choose "
+                       "another with --data-dir"), shown);
+      return FALSE;
+    }
+
   /* startup only, before the loop serves anyone */
   if (g_file_test (data_dir, G_FILE_TEST_EXISTS) &&
       !g_file_test (data_dir, G_FILE_TEST_IS_DIR))
