@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <string.h>
 
 #include <gst/gst.h>
 
@@ -204,6 +205,69 @@ test_progress_then_cancel (Fixture *fx, gconstpointer data)
   g_assert_cmpfloat (fx->signal_progress, ==, fx->event_progress);
 }
 
+static void
+replied_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* the service answers on this thread's loop: the call must not block it */
+static GVariant *
+list_tasks (Fixture     *fx,
+            const char  *filter,
+            GError     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service),
+                          EM_DBUS_MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+                          g_variant_new_parsed (filter), G_VARIANT_TYPE ("(aa{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+  return g_dbus_connection_call_finish (fx->client, result, error);
+}
+
+/* a listing larger than one D-Bus message may be is refused, not sent: the
+ * bus disconnects a sender whose message is over the limit, and the service
+ * would lose its name. The limit is lowered here; for real it is 64 MiB, which
+ * ListTasks over a long history (or tasks with long dependency lists) passes */
+static void
+test_listing_too_large (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GVariant) tasks = NULL;
+  g_autofree char *remote = NULL;
+
+  em_engine_manager_pause (fx->manager);
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = em_task_spec_new ("listed", "wait", NULL);
+
+      em_engine_manager_schedule_task (fx->manager, spec, &error);
+      g_assert_no_error (error);
+    }
+  g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+
+  all = list_tasks (fx, "(@a{sv} {},)", &error);
+  g_assert_null (all);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.InvalidArgument");
+  g_assert_nonnull (strstr (error->message, "filter.limit: the 40 matching tasks"));
+  g_clear_error (&error);
+
+  /* still on the bus, and a page that fits is sent */
+  g_assert_false (g_dbus_connection_is_closed (fx->service));
+  page = list_tasks (fx, "({'limit': <uint32 5>},)", &error);
+  g_assert_no_error (error);
+  tasks = g_variant_get_child_value (page, 0);
+  g_assert_cmpuint (g_variant_n_children (tasks), ==, 5);
+  g_assert_cmpuint (g_variant_get_size (page), <=, 8192);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -212,6 +276,8 @@ main (int argc, char **argv)
 
   g_test_add ("/dbus/adapter/progress-then-cancel", Fixture, NULL, fixture_setup,
               test_progress_then_cancel, fixture_teardown);
+  g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,
+              test_listing_too_large, fixture_teardown);
 
   return g_test_run ();
 }

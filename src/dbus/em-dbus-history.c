@@ -248,6 +248,7 @@ parse_list_filter (GVariant     *filter,
 typedef struct {
   Call      *call;
   GPtrArray *tasks;   /* (element-type JsonNode) */
+  gsize      max_bytes;
 } Listing;
 
 static void
@@ -262,6 +263,32 @@ listing_free (Listing *listing)
  * serializing and freeing hundreds of thousands of tasks would hold up the
  * loop for seconds. The trees share nothing with the engine's tasks
  * (em_task_to_json() copies), so they may go here too */
+/* (transfer full) (nullable): NULL when the listing would be over max_bytes */
+static GVariant *
+build_listing (Listing *listing)
+{
+  g_autoptr(GVariant) tasks = NULL;
+  GVariantBuilder builder;
+  gsize size = 0;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < listing->tasks->len; i++)
+    {
+      g_autoptr(GVariant) dict = g_variant_ref_sink (node_to_dict (g_ptr_array_index (listing->tasks, i)));
+
+      /* the sum of the items is less than the whole: over it, no need to go on */
+      size += g_variant_get_size (dict);
+      if (size > listing->max_bytes)
+        {
+          g_variant_builder_clear (&builder);
+          return NULL;
+        }
+      g_variant_builder_add_value (&builder, dict);
+    }
+  tasks = g_variant_ref_sink (g_variant_builder_end (&builder));
+  return g_variant_get_size (tasks) <= listing->max_bytes ? g_steal_pointer (&tasks) : NULL;
+}
+
 static void
 reply_listing_thread (GTask        *task,
                       gpointer      source,
@@ -269,15 +296,26 @@ reply_listing_thread (GTask        *task,
                       GCancellable *cancellable)
 {
   Listing *listing = task_data;
-  GVariantBuilder builder;
+  g_autoptr(GVariant) tasks = build_listing (listing);
+  GDBusMethodInvocation *invocation = listing->call->invocation;
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < listing->tasks->len; i++)
-    g_variant_builder_add_value (&builder, node_to_dict (g_ptr_array_index (listing->tasks, i)));
-  em_dbus_sender_limits_release (listing->call->invocation);
-  em_dbus_engine_manager1_complete_list_tasks (listing->call->iface,
-                                               g_object_ref (listing->call->invocation),
-                                               g_variant_builder_end (&builder));
+  em_dbus_sender_limits_release (invocation);
+  if (tasks != NULL)
+    em_dbus_engine_manager1_complete_list_tasks (listing->call->iface, g_object_ref (invocation),
+                                                 tasks);
+  else
+    {
+      /* the numbers apart: a format macro would cut the msgid short */
+      g_autofree char *count = g_strdup_printf ("%u", listing->tasks->len);
+      g_autofree char *limit = g_strdup_printf ("%" G_GSIZE_FORMAT, listing->max_bytes);
+
+      g_dbus_method_invocation_return_error (g_object_ref (invocation), EM_ERROR,
+                                             EM_ERROR_INVALID_ARGUMENT,
+                                             _("filter.limit: the %s matching tasks take more "
+                                               "than the %s bytes one D-Bus reply may hold; ask "
+                                               "for fewer with limit and page on with after"),
+                                             count, limit);
+    }
   g_clear_pointer (&listing->tasks, g_ptr_array_unref);
   g_task_return_boolean (task, TRUE);
 }
@@ -290,12 +328,19 @@ listing_replied_cb (GObject      *source,
   listing_free (user_data);
 }
 
+/* what a listing waits for: the call, and how large its reply may be */
+typedef struct {
+  Call  *call;
+  gsize  max_bytes;
+} ListCall;
+
 static void
 query_done_cb (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autofree ListCall *list_call = user_data;
+  g_autoptr(Call) call = list_call->call;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
   g_autoptr(GTask) task = NULL;
@@ -315,6 +360,7 @@ query_done_cb (GObject      *source,
   listing = g_new0 (Listing, 1);
   listing->call = g_steal_pointer (&call);
   listing->tasks = g_steal_pointer (&tasks);
+  listing->max_bytes = list_call->max_bytes;
   task = g_task_new (NULL, NULL, listing_replied_cb, listing);
   g_task_set_source_tag (task, query_done_cb);
   g_task_set_task_data (task, listing, NULL);
@@ -326,10 +372,12 @@ em_dbus_history_list_tasks (EmEngineManager       *manager,
                             EmDBusEngineManager1  *iface,
                             GDBusMethodInvocation *invocation,
                             GVariant              *filter,
+                            gsize                  max_reply_bytes,
                             GCancellable          *cancellable)
 {
   g_auto(EmTaskQuery) query;
   g_autoptr(GError) error = NULL;
+  ListCall *list_call;
 
   em_task_query_init (&query);
   if (!parse_list_filter (filter, &query, &error))
@@ -338,8 +386,10 @@ em_dbus_history_list_tasks (EmEngineManager       *manager,
       return;
     }
 
-  em_engine_manager_query_tasks_async (manager, &query, cancellable, query_done_cb,
-                                       call_new (iface, invocation));
+  list_call = g_new0 (ListCall, 1);
+  list_call->call = call_new (iface, invocation);
+  list_call->max_bytes = max_reply_bytes;
+  em_engine_manager_query_tasks_async (manager, &query, cancellable, query_done_cb, list_call);
 }
 
 /* --- GetEvents --- */

@@ -18,10 +18,12 @@ void em_dbus_history_cancel_task (EmEngineManager       *manager,
                                   GDBusMethodInvocation *invocation,
                                   const char            *id,
                                   GCancellable          *cancellable);
+/* a reply over @max_reply_bytes is refused rather than sent */
 void em_dbus_history_list_tasks (EmEngineManager       *manager,
                                  EmDBusEngineManager1  *iface,
                                  GDBusMethodInvocation *invocation,
                                  GVariant              *filter,
+                                 gsize                  max_reply_bytes,
                                  GCancellable          *cancellable);
 void em_dbus_history_get_events (EmEngineManager       *manager,
                                  EmDBusEngineManager1  *iface,

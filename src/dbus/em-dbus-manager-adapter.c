@@ -34,7 +34,17 @@ struct _EmDbusManagerAdapter
   /* LastEventSeq is published at most every LAST_EVENT_SEQ_INTERVAL_US */
   guint64 seen_seq;
   EmRateLimit seq_limit;
+  /* ListTasks refuses a reply larger than this */
+  guint max_reply_bytes;
 };
+
+enum {
+  PROP_0,
+  PROP_MAX_REPLY_BYTES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 /* one PropertiesChanged per event was a third of the bus traffic a task
  * causes; followers need the latest seq, not every step */
@@ -115,7 +125,8 @@ handle_list_tasks_cb (EmDBusEngineManager1  *iface,
 {
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_history_list_tasks (self->manager, iface, invocation, filter, self->cancellable);
+  em_dbus_history_list_tasks (self->manager, iface, invocation, filter, self->max_reply_bytes,
+                              self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -364,9 +375,62 @@ em_dbus_manager_adapter_dispose (GObject *object)
 }
 
 static void
+em_dbus_manager_adapter_get_property (GObject    *object,
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
+{
+  EmDbusManagerAdapter *self = EM_DBUS_MANAGER_ADAPTER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_REPLY_BYTES:
+      g_value_set_uint (value, self->max_reply_bytes);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+em_dbus_manager_adapter_set_property (GObject      *object,
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
+{
+  EmDbusManagerAdapter *self = EM_DBUS_MANAGER_ADAPTER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_REPLY_BYTES:
+      self->max_reply_bytes = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 em_dbus_manager_adapter_class_init (EmDbusManagerAdapterClass *klass)
 {
-  G_OBJECT_CLASS (klass)->dispose = em_dbus_manager_adapter_dispose;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = em_dbus_manager_adapter_dispose;
+  object_class->get_property = em_dbus_manager_adapter_get_property;
+  object_class->set_property = em_dbus_manager_adapter_set_property;
+
+  /**
+   * EmDbusManagerAdapter:max-reply-bytes:
+   *
+   * The largest ListTasks reply sent; a larger one is refused. The default is
+   * what the D-Bus specification allows a message; a bus may be configured
+   * for less.
+   */
+  properties[PROP_MAX_REPLY_BYTES] =
+    g_param_spec_uint ("max-reply-bytes", NULL, NULL, 1, EM_DBUS_MAX_REPLY_BYTES,
+                       EM_DBUS_MAX_REPLY_BYTES,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void

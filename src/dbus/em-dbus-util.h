@@ -8,6 +8,12 @@ G_BEGIN_DECLS
 #define EM_DBUS_MANAGER_PATH "/io/github/enginemanager/EngineManager"
 #define EM_DBUS_TASKS_PATH   EM_DBUS_MANAGER_PATH "/tasks"
 
+/* the D-Bus specification caps an array at 64 MiB (and a message at 128),
+ * and the bus disconnects a sender that goes beyond: a reply holding such an
+ * array would take the service off the bus. A reply's body within this
+ * holds no array over the cap */
+#define EM_DBUS_MAX_REPLY_BYTES (64 * 1024 * 1024)
+
 /* /io/github/enginemanager/EngineManager/tasks/<id, '-' replaced by '_'> */
 char     *em_dbus_task_path        (const char             *id);
 
