@@ -215,18 +215,45 @@ replied_cb (GObject      *source,
 
 /* the service answers on this thread's loop: the call must not block it */
 static GVariant *
-list_tasks (Fixture     *fx,
-            const char  *filter,
-            GError     **error)
+call_service (Fixture            *fx,
+              const char         *interface,
+              const char         *method,
+              GVariant           *parameters,
+              const GVariantType *reply_type,
+              GError            **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
   g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service),
-                          EM_DBUS_MANAGER_PATH, MANAGER_IFACE, "ListTasks",
-                          g_variant_new_parsed (filter), G_VARIANT_TYPE ("(aa{sv})"),
+                          EM_DBUS_MANAGER_PATH, interface, method, parameters, reply_type,
                           G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, replied_cb, &result);
   EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
   return g_dbus_connection_call_finish (fx->client, result, error);
+}
+
+static GVariant *
+list_tasks (Fixture     *fx,
+            const char  *filter,
+            GError     **error)
+{
+  return call_service (fx, MANAGER_IFACE, "ListTasks", g_variant_new_parsed (filter),
+                       G_VARIANT_TYPE ("(aa{sv})"), error);
+}
+
+static void
+schedule_pending (Fixture *fx,
+                  guint    n)
+{
+  g_autoptr(GError) error = NULL;
+
+  em_engine_manager_pause (fx->manager);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = em_task_spec_new ("listed", "wait", NULL);
+
+      em_engine_manager_schedule_task (fx->manager, spec, &error);
+      g_assert_no_error (error);
+    }
 }
 
 /* a listing larger than one D-Bus message may be is refused, not sent: the
@@ -242,14 +269,7 @@ test_listing_too_large (Fixture *fx, gconstpointer data)
   g_autoptr(GVariant) tasks = NULL;
   g_autofree char *remote = NULL;
 
-  em_engine_manager_pause (fx->manager);
-  for (guint i = 0; i < 40; i++)
-    {
-      g_autoptr(EmTaskSpec) spec = em_task_spec_new ("listed", "wait", NULL);
-
-      em_engine_manager_schedule_task (fx->manager, spec, &error);
-      g_assert_no_error (error);
-    }
+  schedule_pending (fx, 40);
   g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
 
   all = list_tasks (fx, "(@a{sv} {},)", &error);
@@ -268,6 +288,35 @@ test_listing_too_large (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (g_variant_get_size (page), <=, 8192);
 }
 
+/* the same for the replies GLib builds: GetManagedObjects grows with the
+ * task objects (thousands of pending tasks with long dependency lists were
+ * over 128 MiB) and, sent, took the service off the bus */
+static void
+test_managed_objects_too_large (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autofree char *remote = NULL;
+
+  schedule_pending (fx, 40);
+  g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+
+  g_test_expect_message ("em-dbus", G_LOG_LEVEL_WARNING, "refusing to send a reply of *");
+  objects = call_service (fx, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
+                          G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), &error);
+  g_test_assert_expected_messages ();
+  g_assert_null (objects);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.Failed");
+  g_assert_nonnull (strstr (error->message, "bytes one D-Bus message may hold"));
+  g_clear_error (&error);
+
+  g_assert_false (g_dbus_connection_is_closed (fx->service));
+  page = list_tasks (fx, "({'limit': <uint32 5>},)", &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -278,6 +327,8 @@ main (int argc, char **argv)
               test_progress_then_cancel, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,
               test_listing_too_large, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
+              test_managed_objects_too_large, fixture_teardown);
 
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
 #include "dbus/em-dbus-recorded.h"
+#include "dbus/em-dbus-reply-guard.h"
 #include "dbus/em-dbus-sender-limits.h"
 #include "dbus/em-dbus-submit.h"
 #include "dbus/em-dbus-task-table.h"
@@ -34,8 +35,11 @@ struct _EmDbusManagerAdapter
   /* LastEventSeq is published at most every LAST_EVENT_SEQ_INTERVAL_US */
   guint64 seen_seq;
   EmRateLimit seq_limit;
-  /* ListTasks refuses a reply larger than this */
+  /* ListTasks refuses a reply larger than this, and the guard on the
+   * connection any other */
   guint max_reply_bytes;
+  GDBusConnection *connection;
+  guint reply_guard;
 };
 
 enum {
@@ -404,6 +408,11 @@ em_dbus_manager_adapter_set_property (GObject      *object,
     {
     case PROP_MAX_REPLY_BYTES:
       self->max_reply_bytes = g_value_get_uint (value);
+      if (self->reply_guard != 0)
+        {
+          g_dbus_connection_remove_filter (self->connection, self->reply_guard);
+          self->reply_guard = em_dbus_reply_guard_add (self->connection, self->max_reply_bytes);
+        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -422,9 +431,9 @@ em_dbus_manager_adapter_class_init (EmDbusManagerAdapterClass *klass)
   /**
    * EmDbusManagerAdapter:max-reply-bytes:
    *
-   * The largest ListTasks reply sent; a larger one is refused. The default is
-   * what the D-Bus specification allows a message; a bus may be configured
-   * for less.
+   * The largest method reply sent; a larger one is refused, ListTasks's
+   * naming its limit. The default is what the D-Bus specification allows a
+   * message; a bus may be configured for less.
    */
   properties[PROP_MAX_REPLY_BYTES] =
     g_param_spec_uint ("max-reply-bytes", NULL, NULL, 1, EM_DBUS_MAX_REPLY_BYTES,
@@ -495,6 +504,8 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
 
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
+  g_set_object (&self->connection, connection);
+  self->reply_guard = em_dbus_reply_guard_add (connection, self->max_reply_bytes);
   em_dbus_task_table_set_connection (self->tasks, connection);
   export_unfinished_tasks (self);
   g_signal_connect (self->manager, "event", G_CALLBACK (manager_event_cb), self);
@@ -532,5 +543,9 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
+  if (self->reply_guard != 0)
+    g_dbus_connection_remove_filter (self->connection, self->reply_guard);
+  self->reply_guard = 0;
+  g_clear_object (&self->connection);
   self->exported = FALSE;
 }
