@@ -799,6 +799,10 @@ test_errors (void)
     /* no status at all would be no filter: every task */
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <@as []>},)",
       "InvalidArgument", "filter.status" },
+    /* no action is an action's name: an empty one matched nothing, where
+     * GET /tasks?action= is refused */
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'action': <''>},)",
+      "InvalidArgument", "filter.action" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'colour': <'red'>},)",
       "InvalidArgument", "colour" },
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'limit': <'ten'>},)",

@@ -236,6 +236,13 @@ parse_list_filter (GVariant     *filter,
       return FALSE;
     }
 
+  /* no action has an empty name: refused, as REST refuses action= */
+  if (action != NULL && *g_variant_get_string (action, NULL) == '\0')
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("filter.action: must be an action name"));
+      return FALSE;
+    }
   if (action != NULL)
     query->action = g_variant_dup_string (action, NULL);
   if (after != NULL)
