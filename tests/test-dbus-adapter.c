@@ -12,6 +12,7 @@
 #include "devices/em-sim-stage.h"
 #include "dbus/em-dbus-manager-adapter.h"
 #include "dbus/em-dbus-util.h"
+#include "engine/em-task-query.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-task-private.h"
 #include "engine/em-task-spec.h"
@@ -240,6 +241,29 @@ list_tasks (Fixture     *fx,
                        G_VARIANT_TYPE ("(aa{sv})"), error);
 }
 
+/* Task1's Status at @path, or NULL with @error set */
+static char *
+task_status (Fixture     *fx,
+             const char  *path,
+             GError     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service), path,
+                          "org.freedesktop.DBus.Properties", "Get",
+                          g_variant_new ("(ss)", "io.github.enginemanager.Task1", "Status"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL,
+                          replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+  reply = g_dbus_connection_call_finish (fx->client, result, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_dup_string (value, NULL);
+}
+
 static void
 schedule_pending (Fixture *fx,
                   guint    n)
@@ -317,6 +341,46 @@ test_managed_objects_too_large (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* a task deleted from history (DELETE /tasks, retention) leaves the bus at
+ * once: its object stayed for the rest of its grace period, showing a task
+ * that GetTask and ListTasks no longer knew */
+static void
+test_deleted_task_unexported (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("deleted", "wait", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *gone = NULL;
+  g_auto(EmTaskQuery) query;
+  EmTask *task;
+  guint deleted = 0;
+
+  task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+  g_assert_no_error (error);
+  path = em_dbus_task_path (em_task_get_id (task));
+  g_object_ref (task);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  g_object_unref (task);
+  /* within the grace period, the object is there */
+  status = task_status (fx, path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (status, ==, "completed");
+
+  em_task_query_init (&query);
+  query.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  em_engine_manager_delete_tasks_async (fx->manager, &query, NULL, replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, TIMEOUT_MS);
+  g_assert_true (em_engine_manager_delete_tasks_finish (fx->manager, result, &deleted, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (deleted, ==, 1);
+
+  gone = task_status (fx, path, &error);
+  g_assert_null (gone);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -329,6 +393,8 @@ main (int argc, char **argv)
               test_listing_too_large, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
               test_managed_objects_too_large, fixture_teardown);
+  g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,
+              test_deleted_task_unexported, fixture_teardown);
 
   return g_test_run ();
 }

@@ -327,6 +327,16 @@ manager_event_cb (EmEngineManager      *manager,
     emit_queue_event (self, event);
 }
 
+/* a deleted task is gone from GetTask and ListTasks: its object, still in
+ * its grace period, must not show it */
+static void
+tasks_deleted_cb (EmEngineManager      *manager,
+                  const char * const   *ids,
+                  EmDbusManagerAdapter *self)
+{
+  em_dbus_task_table_forget (self->tasks, ids);
+}
+
 static void
 max_concurrent_notify_cb (EmEngineManager      *manager,
                           GParamSpec           *pspec,
@@ -512,6 +522,7 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   g_signal_connect (self->manager, "events-committed", G_CALLBACK (events_committed_cb), self);
   g_signal_connect (self->manager, "notify::max-concurrent",
                     G_CALLBACK (max_concurrent_notify_cb), self);
+  g_signal_connect (self->manager, "tasks-deleted", G_CALLBACK (tasks_deleted_cb), self);
   sync_queue_properties (self);
   self->seen_seq = em_engine_manager_get_committed_event_seq (self->manager);
   publish_event_seq (self);
@@ -540,6 +551,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, events_committed_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
+  g_signal_handlers_disconnect_by_func (self->manager, tasks_deleted_cb, self);
   em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));

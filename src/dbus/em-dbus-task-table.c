@@ -193,6 +193,22 @@ em_dbus_task_table_lookup (EmDbusTaskTable *self,
   return g_hash_table_lookup (self->objects, id);
 }
 
+void
+em_dbus_task_table_forget (EmDbusTaskTable     *self,
+                           const char * const  *ids)
+{
+  g_return_if_fail (EM_IS_DBUS_TASK_TABLE (self));
+
+  /* their entries in the expiry queue find no object and are dropped */
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    {
+      EmDbusTaskObject *object = g_hash_table_lookup (self->objects, ids[i]);
+
+      if (object != NULL)
+        unexport (self, object);
+    }
+}
+
 guint
 em_dbus_task_table_get_size (EmDbusTaskTable *self)
 {

@@ -26,5 +26,8 @@ EmDbusTaskObject *em_dbus_task_table_ensure         (EmDbusTaskTable *self,
 EmDbusTaskObject *em_dbus_task_table_lookup         (EmDbusTaskTable *self,
                                                      const char      *id);
 guint             em_dbus_task_table_get_size       (EmDbusTaskTable *self);
+/* unexports the objects of @ids at once: their tasks left history */
+void              em_dbus_task_table_forget         (EmDbusTaskTable     *self,
+                                                     const char * const  *ids);
 
 G_END_DECLS

@@ -453,6 +453,7 @@ forget_deleted (EmEngineManager *self, GStrv ids)
         }
       em_engine_manager_forget_entry (self, entry, FALSE);
     }
+  em_engine_manager_emit_tasks_deleted (self, (const char * const *) ids);
   return n;
 }
 

@@ -109,6 +109,9 @@ void em_engine_manager_flush_unwritten (EmEngineManager *self);
 void em_engine_manager_forget_entry    (EmEngineManager *self,
                                         TaskEntry       *entry,
                                         gboolean         remember);
+/* emits tasks-deleted for @ids, if any */
+void em_engine_manager_emit_tasks_deleted (EmEngineManager     *self,
+                                           const char * const  *ids);
 /* applies the retention policy now, unless a pruning is already running */
 void em_engine_manager_prune_now       (EmEngineManager *self);
 

@@ -86,6 +86,7 @@ enum {
   SIGNAL_QUEUE_RESUMED,
   SIGNAL_EVENT,
   SIGNAL_EVENTS_COMMITTED,
+  SIGNAL_TASKS_DELETED,
   N_SIGNALS
 };
 
@@ -1606,6 +1607,13 @@ em_engine_manager_get_data_dir (EmEngineManager *self)
 
 /* --- the store: opening and recovery --- */
 
+void
+em_engine_manager_emit_tasks_deleted (EmEngineManager *self, const char * const *ids)
+{
+  if (ids != NULL && ids[0] != NULL)
+    g_signal_emit (self, signals[SIGNAL_TASKS_DELETED], 0, ids);
+}
+
 static void
 committed_cb (guint64 seq, gpointer user_data)
 {
@@ -2169,6 +2177,11 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1,
                                         EM_TYPE_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
+  /* finished tasks removed from history (DELETE /tasks, retention), by id:
+   * whatever a transport still shows of them goes too */
+  signals[SIGNAL_TASKS_DELETED] = g_signal_new ("tasks-deleted", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 1, G_TYPE_STRV);
   signals[SIGNAL_EVENTS_COMMITTED] = g_signal_new ("events-committed", G_TYPE_FROM_CLASS (klass),
                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                                    G_TYPE_NONE, 1, G_TYPE_UINT64);
