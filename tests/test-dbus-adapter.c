@@ -381,6 +381,30 @@ test_deleted_task_unexported (Fixture *fx, gconstpointer data)
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
 }
 
+/* without a store, a finished task past keep-finished is gone as a deleted
+ * one is, and so is its object */
+static void
+test_evicted_task_unexported (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("evicted", "wait", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *gone = NULL;
+  EmTask *task;
+
+  g_object_set (fx->manager, "keep-finished", 0, NULL);
+  task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+  g_assert_no_error (error);
+  id = g_strdup (em_task_get_id (task));
+  path = em_dbus_task_path (id);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_task (fx->manager, id) == NULL, TIMEOUT_MS);
+
+  gone = task_status (fx, path, &error);
+  g_assert_null (gone);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -395,6 +419,8 @@ main (int argc, char **argv)
               test_managed_objects_too_large, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,
               test_deleted_task_unexported, fixture_teardown);
+  g_test_add ("/dbus/adapter/evicted-task-unexported", Fixture, NULL, fixture_setup,
+              test_evicted_task_unexported, fixture_teardown);
 
   return g_test_run ();
 }

@@ -272,11 +272,15 @@ static void
 evict_finished (EmEngineManager *self)
 {
   GList *link = self->finished.head;
+  g_autoptr(GPtrArray) gone = NULL;
 
   /* after a failed write the database lacks what finished since: it would
    * answer for the evicted tasks with their old state until the restart */
   if (self->store != NULL && !em_store_check (self->store, NULL))
     return;
+  /* without a store they are gone, as deleted ones are, and say so */
+  if (self->store == NULL)
+    gone = g_ptr_array_new_with_free_func (g_free);
   while (link != NULL && self->finished.length > self->keep_finished)
     {
       TaskEntry *oldest = link->data;
@@ -293,8 +297,14 @@ evict_finished (EmEngineManager *self)
             self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
           em_deleted_serials_add (self->deleted, em_task_get_id (oldest->task),
                                   oldest->item.serial);
+          g_ptr_array_add (gone, g_strdup (em_task_get_id (oldest->task)));
         }
       em_engine_manager_forget_entry (self, oldest, TRUE);
+    }
+  if (gone != NULL && gone->len > 0)
+    {
+      g_ptr_array_add (gone, NULL);
+      em_engine_manager_emit_tasks_deleted (self, (const char * const *) gone->pdata);
     }
 }
 
