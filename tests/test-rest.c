@@ -3156,6 +3156,55 @@ test_ws_catch_up_ping (Fixture       *f,
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
 }
 
+/* resets @user_data's connection once the first bytes of its history came */
+static gpointer
+reset_on_first_bytes (gpointer user_data)
+{
+  GSocket *client = user_data;
+  struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+  char byte;
+
+  g_assert_true (g_socket_condition_timed_wait (client, G_IO_IN, TIMEOUT_MS * 1000, NULL, NULL));
+  g_assert_cmpint (recv (g_socket_get_fd (client), &byte, 1, 0), ==, 1);
+  g_assert_cmpint (setsockopt (g_socket_get_fd (client), SOL_SOCKET, SO_LINGER,
+                               &reset, sizeof reset), ==, 0);
+  g_assert_true (g_socket_close (client, NULL));
+  return NULL;
+}
+
+/* a client that resets its connection while a page of its history goes out:
+ * the first frame that meets the reset ends the connection, and nothing more
+ * is sent on it */
+static void
+test_ws_catch_up_reset (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *long_name = g_strnfill (250, 'x');
+  EmTaskSpec history = { .name = long_name, .action = (char *) "wait" };
+
+  /* a page of history, some 400 KB: more than the socket takes */
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 1000; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &history, NULL));
+
+  for (guint round = 0; round < 5; round++)
+    {
+      g_autoptr(GString) buffer = g_string_new (NULL);
+      g_autoptr(GSocket) client = NULL;
+      g_autofree char *path = NULL;
+      GThread *resetter;
+
+      path = g_strdup_printf ("/ws?since=%" G_GUINT64_FORMAT,
+                              em_engine_manager_get_last_event_seq (f->manager) - 1000);
+      client = raw_ws_connect_path (f, path, 4096, buffer);
+      g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 1);
+      resetter = g_thread_new ("reset", reset_on_first_bytes, client);
+      EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 0, TIMEOUT_MS);
+      g_thread_join (resetter);
+      em_test_run_for (50);
+    }
+}
+
 static void
 test_ws_resync (Fixture       *f,
                 gconstpointer  data)
@@ -3249,6 +3298,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/catch-up-reset", test_ws_catch_up_reset, NULL);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
   ADD ("/rest/ws/since-alone", test_ws_since_alone, WITH_STORE);
   ADD ("/rest/ws/since-busy", test_ws_since_busy, NULL);
