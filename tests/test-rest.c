@@ -984,6 +984,40 @@ synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   *done = TRUE;
 }
 
+static gboolean
+count_emission (GSignalInvocationHint *hint,
+                guint                  n_params,
+                const GValue          *params,
+                gpointer               user_data)
+{
+  (*(guint *) user_data)++;
+  return TRUE;
+}
+
+/* a listing read from the task database when the service stops: its
+ * connection is gone by the time the rows come, and they are dropped rather
+ * than answered on a message that has no connection left */
+static void
+test_list_after_shutdown (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *request = raw_request ("GET", "/tasks?status=completed", NULL, 0);
+  g_autoptr(GSocket) client = raw_connect (f, 0);
+  g_autoptr(GTypeClass) klass = g_type_class_ref (SOUP_TYPE_SERVER_MESSAGE);
+  guint got_body = g_signal_lookup ("got-body", SOUP_TYPE_SERVER_MESSAGE);
+  guint read = 0;
+  gulong hook = g_signal_add_emission_hook (got_body, 0, count_emission, &read, NULL);
+
+  EM_TEST_WAIT_UNTIL (g_socket_condition_check (client, G_IO_OUT), TIMEOUT_MS);
+  g_assert_cmpint (g_socket_send (client, request, strlen (request), NULL, NULL), ==, strlen (request));
+  /* the turn that read the request ran its handler: the query is on its way */
+  EM_TEST_WAIT_UNTIL (read == 1, TIMEOUT_MS);
+  g_signal_remove_emission_hook (got_body, hook);
+
+  em_rest_server_shutdown (f->server);
+  em_test_run_for (200);
+}
+
 /* the same with the task database, where a listing of all tasks is a query on
  * it, run by the store's thread: one page unasked, and a page deep in the
  * history holds what it should */
@@ -1290,6 +1324,34 @@ test_allow (Fixture       *f,
             g_assert_cmpuint (status, ==, 204);
         }
     }
+}
+
+/* an image being read when the service stops: its connection is gone by the
+ * time the file answers, and nothing is sent on it */
+static void
+test_image_after_shutdown (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\","
+                                        "\"parameters\":{\"exposure\":5}}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  g_autofree char *request = raw_request ("GET", path, NULL, 0);
+  g_autoptr(GSocket) client = raw_connect (f, 0);
+  g_autoptr(GTypeClass) klass = g_type_class_ref (SOUP_TYPE_SERVER_MESSAGE);
+  guint got_body = g_signal_lookup ("got-body", SOUP_TYPE_SERVER_MESSAGE);
+  guint read = 0;
+  gulong hook;
+
+  wait_for_status (f, id, "completed");
+  hook = g_signal_add_emission_hook (got_body, 0, count_emission, &read, NULL);
+  EM_TEST_WAIT_UNTIL (g_socket_condition_check (client, G_IO_OUT), TIMEOUT_MS);
+  g_assert_cmpint (g_socket_send (client, request, strlen (request), NULL, NULL), ==, strlen (request));
+  /* the turn that read the request ran its handler: the file is being opened */
+  EM_TEST_WAIT_UNTIL (read == 1, TIMEOUT_MS);
+  g_signal_remove_emission_hook (got_body, hook);
+
+  em_rest_server_shutdown (f->server);
+  em_test_run_for (200);
 }
 
 /* a capture never changes: a client that holds it is told so with 304,
@@ -3265,11 +3327,13 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/list-filter", test_list_filter, NULL);
   ADD ("/rest/tasks/list-large", test_list_large, NULL);
   ADD ("/rest/tasks/list-large-store", test_list_large_store, WITH_STORE);
+  ADD ("/rest/tasks/list-after-shutdown", test_list_after_shutdown, WITH_STORE);
   ADD ("/rest/tasks/cancel", test_cancel, NULL);
   ADD ("/rest/tasks/cancel-unheeded", test_cancel_unheeded, WITH_STUBBORN);
   ADD ("/rest/tasks/cancel-unheeded-delete", test_cancel_unheeded_delete, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/tasks/image/validators", test_image_validators, NULL);
+  ADD ("/rest/tasks/image/after-shutdown", test_image_after_shutdown, NULL);
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);

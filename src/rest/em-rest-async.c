@@ -7,19 +7,27 @@
 struct _EmRestAsync {
   SoupServerMessage *msg;
   gulong             finished_id;
+  gulong             disconnected_id;
   gpointer           data;
   GDestroyNotify     data_free;
 };
 
 static void
-finished_cb (SoupServerMessage *msg,
-             gpointer           user_data)
+forget_message (EmRestAsync *self)
 {
-  EmRestAsync *self = user_data;
-
-  /* the client went away while the work ran: nothing left to answer */
   g_clear_signal_handler (&self->finished_id, self->msg);
+  g_clear_signal_handler (&self->disconnected_id, self->msg);
   g_clear_object (&self->msg);
+}
+
+/* the client went away while the work ran, or the server dropped its
+ * connection (at shutdown, which ends no paused message): nothing left to
+ * answer, and nothing to unpause, which libsoup refuses without a connection */
+static void
+gone_cb (SoupServerMessage *msg,
+         gpointer           user_data)
+{
+  forget_message (user_data);
 }
 
 EmRestAsync *
@@ -32,7 +40,8 @@ em_rest_async_begin (SoupServerMessage *msg,
   self->msg = g_object_ref (msg);
   self->data = data;
   self->data_free = data_free;
-  self->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (finished_cb), self);
+  self->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (gone_cb), self);
+  self->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (gone_cb), self);
   soup_server_message_pause (msg);
   return self;
 }
@@ -70,10 +79,11 @@ async_free (EmRestAsync *self,
 {
   if (self->msg != NULL)
     {
-      g_clear_signal_handler (&self->finished_id, self->msg);
+      g_autoptr(SoupServerMessage) msg = g_object_ref (self->msg);
+
+      forget_message (self);
       if (unpause)
-        soup_server_message_unpause (self->msg);
-      g_clear_object (&self->msg);
+        soup_server_message_unpause (msg);
     }
   if (self->data_free != NULL && self->data != NULL)
     self->data_free (self->data);

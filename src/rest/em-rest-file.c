@@ -22,6 +22,7 @@ typedef struct {
   GCancellable      *server_cancellable;
   gulong             server_cancelled_id;
   gulong             finished_id;
+  gulong             disconnected_id;
   gulong             wrote_chunk_id;
   gboolean           finished;
   gboolean           busy;
@@ -34,6 +35,7 @@ file_send_free (FileSend *send)
     g_cancellable_disconnect (send->server_cancellable, send->server_cancelled_id);
   g_clear_object (&send->server_cancellable);
   g_clear_signal_handler (&send->finished_id, send->msg);
+  g_clear_signal_handler (&send->disconnected_id, send->msg);
   g_clear_signal_handler (&send->wrote_chunk_id, send->msg);
   g_clear_object (&send->msg);
   g_clear_object (&send->file);
@@ -50,7 +52,9 @@ finished_cb (SoupServerMessage *msg,
 {
   FileSend *send = user_data;
 
-  /* the client went away or the response is done: stop reading */
+  /* the client went away, the response is done, or the server dropped the
+   * connection (at shutdown, which ends no paused message, and libsoup
+   * refuses to unpause one without a connection): stop reading */
   send->finished = TRUE;
   g_cancellable_cancel (send->cancellable);
   /* with no call pending, nothing else would free it */
@@ -256,6 +260,7 @@ em_rest_send_file (SoupServerMessage *msg,
                                                          send, NULL);
     }
   send->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (finished_cb), send);
+  send->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (finished_cb), send);
 
   soup_server_message_pause (msg);
   send->busy = TRUE;
