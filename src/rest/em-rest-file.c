@@ -2,7 +2,13 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <glib/gi18n.h>
+#include <gio/gunixinputstream.h>
 
 #include "rest/em-problem.h"
 #include "rest/em-rest-conditional.h"
@@ -14,7 +20,7 @@
 /* one response in flight; holds the message until the last async call returns */
 typedef struct {
   SoupServerMessage *msg;
-  GFile             *file;
+  char              *path;
   char              *content_type;
   char              *tag;
   GInputStream      *stream;
@@ -38,7 +44,7 @@ file_send_free (FileSend *send)
   g_clear_signal_handler (&send->disconnected_id, send->msg);
   g_clear_signal_handler (&send->wrote_chunk_id, send->msg);
   g_clear_object (&send->msg);
-  g_clear_object (&send->file);
+  g_free (send->path);
   g_clear_object (&send->stream);
   g_clear_object (&send->cancellable);
   g_free (send->content_type);
@@ -95,7 +101,7 @@ read_cb (GObject      *source,
     {
       /* headers already promised a length; cutting the connection is all that is left */
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("reading %s failed: %s", g_file_peek_path (send->file), error->message);
+        g_warning ("reading %s failed: %s", send->path, error->message);
       soup_server_message_unpause (send->msg);
       g_clear_signal_handler (&send->wrote_chunk_id, send->msg);
       soup_message_body_complete (body);
@@ -128,64 +134,119 @@ wrote_chunk_cb (SoupServerMessage *msg,
   read_next (user_data);
 }
 
+/* what the worker learnt of the file it opened */
+typedef struct {
+  int    fd;
+  gint64 size;
+  gint64 modified_us;
+} Opened;
+
+static void
+opened_free (Opened *opened)
+{
+  if (opened->fd >= 0)
+    close (opened->fd);
+  g_free (opened);
+}
+
+/* the last component is never followed: a link planted where an image
+ * belongs must not serve whatever it points at; and only a regular file is
+ * served, not a FIFO that would hold the worker, nor a device */
+static void
+open_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  const char *path = task_data;
+  g_autofree Opened *opened = g_new0 (Opened, 1);
+  struct stat info;
+  int saved_errno;
+
+  opened->fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (opened->fd < 0)
+    {
+      saved_errno = errno;
+      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                               "%s", saved_errno == ELOOP ? _("it is a symbolic link")
+                                                          : g_strerror (saved_errno));
+      return;
+    }
+  if (fstat (opened->fd, &info) != 0 || !S_ISREG (info.st_mode))
+    {
+      close (opened->fd);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                               "%s", _("it is not a regular file"));
+      return;
+    }
+  opened->size = info.st_size;
+  opened->modified_us = (gint64) info.st_mtim.tv_sec * G_USEC_PER_SEC +
+                        info.st_mtim.tv_nsec / 1000;
+  g_task_return_pointer (task, g_steal_pointer (&opened), (GDestroyNotify) opened_free);
+}
+
 /* a captured file is written once and never changed, so what it is, its
  * size and when it was written tell one version from another; the tag is a
  * digest of those, telling nothing of the path */
 static char *
-make_etag (const char *tag,
-           GFileInfo  *info)
+make_etag (const char   *tag,
+           const Opened *opened)
 {
-  g_autoptr(GDateTime) modified = g_file_info_get_modification_date_time (info);
-  g_autofree char *seed = g_strdup_printf ("%s\n%" G_GOFFSET_FORMAT "\n%" G_GINT64_FORMAT,
-                                           tag, g_file_info_get_size (info),
-                                           modified != NULL ?
-                                           g_date_time_to_unix (modified) * G_USEC_PER_SEC +
-                                           g_date_time_get_microsecond (modified) : 0);
+  g_autofree char *seed = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%" G_GINT64_FORMAT,
+                                           tag, opened->size, opened->modified_us);
   g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
 
   return g_strdup_printf ("\"%.32s\"", digest);
 }
 
 static void
-query_info_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+opened_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
 {
   FileSend *send = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GFileInfo) info = g_file_input_stream_query_info_finish (G_FILE_INPUT_STREAM (source),
-                                                                     result, &error);
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (send->msg);
+  Opened *opened = g_task_propagate_pointer (G_TASK (result), &error);
+  SoupMessageHeaders *headers;
   g_autoptr(GDateTime) modified = NULL;
   g_autofree char *etag = NULL;
+  g_autofree char *date = NULL;
 
   send->busy = FALSE;
   if (send->finished)
     {
+      g_clear_pointer (&opened, opened_free);
       file_send_free (send);
       return;
     }
-  if (info == NULL)
+  if (opened == NULL)
     {
-      em_problem_respond (send->msg, 500, NULL, error->message);
+      /* the file went away after the task completed, or is not one to serve */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        em_problem_respond_printf (send->msg, 404, _("image: the file of this task is gone: %s"),
+                                   error->message);
+      else
+        em_problem_respond_printf (send->msg, 404,
+                                   _("image: the file of this task cannot be served: %s"),
+                                   error->message);
       soup_server_message_unpause (send->msg);
       file_send_free (send);
       return;
     }
 
-  modified = g_file_info_get_modification_date_time (info);
-  etag = make_etag (send->tag, info);
+  send->stream = g_unix_input_stream_new (opened->fd, TRUE);
+  opened->fd = -1;
+  headers = soup_server_message_get_response_headers (send->msg);
+  etag = make_etag (send->tag, opened);
+  modified = g_date_time_new_from_unix_utc (opened->modified_us / G_USEC_PER_SEC);
+  date = soup_date_time_to_string (modified, SOUP_DATE_HTTP);
   soup_message_headers_replace (headers, "ETag", etag);
-  if (modified != NULL)
-    {
-      g_autofree char *date = soup_date_time_to_string (modified, SOUP_DATE_HTTP);
-
-      soup_message_headers_replace (headers, "Last-Modified", date);
-    }
+  soup_message_headers_replace (headers, "Last-Modified", date);
   /* the token guards it, so no shared cache may keep it; the client asks
    * each time, since the task and its file may have been deleted meanwhile */
   soup_message_headers_replace (headers, "Cache-Control", "private, no-cache");
-  soup_message_headers_set_content_length (headers, g_file_info_get_size (info));
+  soup_message_headers_set_content_length (headers, opened->size);
+  g_clear_pointer (&opened, opened_free);
   if (em_rest_not_modified (send->msg, etag, modified))
     {
       /* the length is the file's, as for a 200 (RFC 9110 §8.6): libsoup
@@ -205,39 +266,6 @@ query_info_cb (GObject      *source,
   read_next (send);
 }
 
-static void
-open_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  FileSend *send = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GFileInputStream) stream = g_file_read_finish (G_FILE (source), result, &error);
-
-  send->busy = FALSE;
-  if (send->finished)
-    {
-      file_send_free (send);
-      return;
-    }
-  if (stream == NULL)
-    {
-      /* the file went away after the task completed */
-      em_problem_respond_printf (send->msg, 404, _("image: the file of this task is gone: %s"),
-                                 error->message);
-      soup_server_message_unpause (send->msg);
-      file_send_free (send);
-      return;
-    }
-  send->stream = G_INPUT_STREAM (g_steal_pointer (&stream));
-  send->busy = TRUE;
-  g_file_input_stream_query_info_async (G_FILE_INPUT_STREAM (send->stream),
-                                        G_FILE_ATTRIBUTE_STANDARD_SIZE ","
-                                        G_FILE_ATTRIBUTE_TIME_MODIFIED ","
-                                        G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC, G_PRIORITY_DEFAULT,
-                                        send->cancellable, query_info_cb, send);
-}
-
 void
 em_rest_send_file (SoupServerMessage *msg,
                    const char        *path,
@@ -246,9 +274,10 @@ em_rest_send_file (SoupServerMessage *msg,
                    GCancellable      *cancellable)
 {
   FileSend *send = g_new0 (FileSend, 1);
+  g_autoptr(GTask) task = NULL;
 
   send->msg = g_object_ref (msg);
-  send->file = g_file_new_for_path (path);
+  send->path = g_strdup (path);
   send->content_type = g_strdup (content_type);
   send->tag = g_strdup (tag);
   send->cancellable = g_cancellable_new ();
@@ -264,5 +293,9 @@ em_rest_send_file (SoupServerMessage *msg,
 
   soup_server_message_pause (msg);
   send->busy = TRUE;
-  g_file_read_async (send->file, G_PRIORITY_DEFAULT, send->cancellable, open_cb, send);
+  task = g_task_new (NULL, send->cancellable, opened_cb, send);
+  g_task_set_source_tag (task, em_rest_send_file);
+  g_task_set_name (task, "[engine-manager] open a file to serve");
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, open_thread);
 }

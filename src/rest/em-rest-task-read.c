@@ -38,6 +38,10 @@ respond_image (EmRestContext     *ctx,
   JsonObject *object;
   const char *path;
   const char *format;
+  const char *task_id;
+  const char *data_dir;
+  g_autofree char *name = NULL;
+  g_autofree char *file = NULL;
 
   if (!g_str_equal (action, "capture_image"))
     {
@@ -63,12 +67,20 @@ respond_image (EmRestContext     *ctx,
   object = json_node_get_object (result);
   path = json_object_get_string_member_with_default (object, "path", NULL);
   format = json_object_get_string_member_with_default (object, "format", "png");
-  if (path == NULL || !g_path_is_absolute (path))
+  task_id = json_object_get_string_member_with_default (task, "id", "");
+  data_dir = em_engine_manager_get_data_dir (ctx->manager);
+  /* the record says an image was written, not where to read: a record
+   * changed on disk must not make this serve any file the service can read.
+   * The file is the one the capture names, in this data directory */
+  if (path == NULL || data_dir == NULL || !g_uuid_string_is_valid (task_id) ||
+      (g_strcmp0 (format, "png") != 0 && g_strcmp0 (format, "tiff") != 0))
     {
       em_problem_respond_printf (msg, 404, _("id: task “%s” recorded no image file"), id);
       return;
     }
-  em_rest_send_file (msg, path, g_strcmp0 (format, "tiff") == 0 ? "image/tiff" : "image/png",
+  name = g_strconcat (task_id, ".", format, NULL);
+  file = g_build_filename (data_dir, "images", name, NULL);
+  em_rest_send_file (msg, file, g_str_equal (format, "tiff") ? "image/tiff" : "image/png",
                      id, ctx->cancellable);
 }
 
