@@ -2,7 +2,8 @@
 """GET /tasks/{id}/image serves the capture's own file from the data
 directory, and nothing else the service can read: not the file a record
 changed on disk names, not what a symbolic link planted in images/ points at,
-and not a FIFO there, which would hold the request for good.
+and not a FIFO there, which would hold the request for good. What it serves
+carries headers that keep a browser from taking it for a page.
 
 Environment: EM_DAEMON, the engine-manager binary.
 """
@@ -30,6 +31,18 @@ def get_image(daemon, task_id):
         conn.close()
 
 
+def check_safe_headers(headers):
+    """a browser that opens the image on its own neither sniffs it as a page
+    nor runs anything it holds"""
+    if headers.get("Content-Type") != "image/png":
+        fail("the image is served as %s" % headers.get("Content-Type"))
+    if headers.get("X-Content-Type-Options") != "nosniff":
+        fail("the image is served without X-Content-Type-Options: nosniff: %s" % headers)
+    policy = headers.get("Content-Security-Policy", "")
+    if "default-src 'none'" not in policy or "sandbox" not in policy:
+        fail("the image is served without a sandboxing Content-Security-Policy: %s" % headers)
+
+
 def capture(daemon, name):
     _, task = daemon.submit(name, "capture_image", {"exposure": 1})
     task = daemon.wait_finished(task["id"])
@@ -50,9 +63,10 @@ def main():
             tampered = capture(daemon, "tampered")
             linked = capture(daemon, "linked")
             fifo = capture(daemon, "fifo")
-            status, _, body = get_image(daemon, tampered["id"])
+            status, headers, body = get_image(daemon, tampered["id"])
             if status != 200 or not body.startswith(PNG_MAGIC):
                 fail("the capture's own image answered %d, %r" % (status, body[:16]))
+            check_safe_headers(headers)
         finally:
             if daemon.stop() != 0:
                 fail("engine-manager did not stop cleanly:\n" + daemon.output())

@@ -259,6 +259,9 @@ opened_cb (GObject      *source,
 
   em_rest_set_status (send->msg, 200);
   soup_message_headers_set_content_type (headers, send->content_type, NULL);
+  /* opened on its own in a browser, the file is no document that may run
+   * anything or reach anywhere, whatever its bytes hold */
+  soup_message_headers_replace (headers, "Content-Security-Policy", "default-src 'none'; sandbox");
   /* chunks are dropped once written, so memory stays at one chunk */
   soup_message_body_set_accumulate (soup_server_message_get_response_body (send->msg), FALSE);
   send->wrote_chunk_id = g_signal_connect (send->msg, "wrote-chunk",

@@ -269,6 +269,10 @@ check_head (EmRestServer       *self,
   g_autoptr(GError) error = NULL;
 
   *out_params = NULL;
+  /* JSON, images, the dashboard's files: each answer is what its type says,
+   * and a browser must not take one for a page because of its bytes */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Content-Type-Options", "nosniff");
   /* a refused upgrade ends the connection, as libsoup's own refusals do:
    * WebSocket clients wait for the close before they report the refusal;
    * the hub takes this back when it accepts */
