@@ -442,11 +442,13 @@ handle_request (SoupServer        *server,
 }
 
 /* check_head() before the body: as libsoup's handler would see the request;
- * and a full queue for a new task, which the handler checks again once the
- * body has come, as tasks may have been added meanwhile */
+ * and, for a client that waits for "100 Continue", a full queue for a new
+ * task, which the handler checks again once the body has come, as tasks may
+ * have been added meanwhile */
 static void
 refuse_head (EmRestServer      *self,
-             SoupServerMessage *msg)
+             SoupServerMessage *msg,
+             gboolean           expects_continue)
 {
   GUri *uri = soup_server_message_get_uri (msg);
   const char *raw_query = g_uri_get_query (uri);
@@ -460,7 +462,8 @@ refuse_head (EmRestServer      *self,
 
   em_rest_i18n_scope_enter_for_message (&scope, msg);
   if (check_head (self, msg, g_uri_get_path (uri), query, route, &params) &&
-      (!creates || em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
+      (!creates || !expects_continue ||
+       em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
     return;
   /* the client may send the body all the same, after its own wait: it must
    * not be read as the next request, nor reset the connection as it comes in
@@ -477,16 +480,37 @@ got_headers_cb (SoupServerMessage *msg,
 {
   EmRestServer *self = user_data;
 
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gboolean expects_continue;
+  gboolean has_body;
+
   em_rest_unparsed_head_read (msg);
   if (!em_body_limit_check_head (msg, &self->body_limit))
     return;
+  if (soup_server_message_get_status (msg) != 0)
+    return;
   /* libsoup sends "100 Continue" after this unless the message has a status
    * by then: a request the head already refuses is answered now, and the
-   * client does not send a body only to be refused (RFC 9110 §10.1.1) */
-  if (soup_server_message_get_status (msg) == 0 &&
-      (soup_message_headers_get_expectations (soup_server_message_get_request_headers (msg)) &
-       SOUP_EXPECTATION_CONTINUE) != 0)
-    refuse_head (self, msg);
+   * client does not send a body only to be refused (RFC 9110 §10.1.1).
+   * Without the expectation, libsoup would read the whole body, up to the
+   * limit, before the handler looks at the token: a client without one
+   * could make the service hold a megabyte for each connection it opens */
+  expects_continue = (soup_message_headers_get_expectations (headers) &
+                      SOUP_EXPECTATION_CONTINUE) != 0;
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      has_body = FALSE;
+      break;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      has_body = soup_message_headers_get_content_length (headers) > 0;
+      break;
+    default:
+      has_body = TRUE;
+      break;
+    }
+  if (expects_continue || has_body)
+    refuse_head (self, msg, expects_continue);
 }
 
 static void
