@@ -141,6 +141,30 @@ def test_token_file(root):
         check("listen" not in out, f"--token-file {path}: nothing about listening:\n{out}")
 
 
+def test_tls_key(root):
+    # a private key every user can read lets any of them pose as the service:
+    # it stops the start, and the message names the file; the group may read it
+    cert = os.path.join(root, "cert.pem")
+    key = os.path.join(root, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    check(r.returncode == 0, f"openssl made no certificate: {r.stderr}")
+    for mode in (0o644, 0o602):
+        os.chmod(key, mode)
+        code, out = run("--data-dir", os.path.join(root, "tls-data"),
+                        "--tls-certificate", cert, "--tls-key", key)
+        check(code == 1, f"--tls-key mode {mode:o}: exit 1 expected, got {code}:\n{out}")
+        check("tls-key" in out and key in out and "chmod" in out,
+              f"--tls-key mode {mode:o}: the message names the key file:\n{out}")
+        check("Listening on" not in out, f"--tls-key mode {mode:o}: nothing is served:\n{out}")
+    os.chmod(key, 0o640)
+    code, out = run("--data-dir", os.path.join(root, "tls-data"),
+                    "--tls-certificate", cert, "--tls-key", key)
+    check(code is None and "Listening on https://" in out,
+          f"--tls-key mode 640: the service serves HTTPS:\n{out}")
+
+
 def test_data_dir_not_a_directory(root):
     # a data directory that is a file cannot be used; the message says which
     # option chose it and what it is
@@ -557,6 +581,7 @@ def main():
         test_bad_values(root)
         test_cors_origin(root)
         test_token_file(root)
+        test_tls_key(root)
         test_data_dir_not_a_directory(root)
         test_data_dir_not_utf8(root)
         test_limits_accepted(root)

@@ -3,9 +3,11 @@
 #include "config.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "engine/em-debug.h"
 #include "engine/em-error.h"
@@ -664,6 +666,26 @@ check_exposure (EmRestServer  *self,
   return FALSE;
 }
 
+/* whoever reads the key can pose as the service, and whoever writes it can
+ * swap it: as ssh does for its keys, a key every user may read or write stops
+ * startup. The group may read it (Debian's ssl-cert) */
+static gboolean
+check_tls_key_mode (const char  *path,
+                    GError     **error)
+{
+  GStatBuf info;
+
+  /* startup only, before the loop serves anyone; a file that cannot be
+   * read is reported by the loading that follows */
+  if (g_stat (path, &info) != 0 || (info.st_mode & (S_IROTH | S_IWOTH)) == 0)
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("tls-key: the key file “%s” can be read or written by every user; "
+                 "make it private with chmod 600 (or 640 for a group such as ssl-cert)"),
+               path);
+  return FALSE;
+}
+
 static GTlsCertificate *
 load_tls_certificate (EmRestServer  *self,
                       GError       **error)
@@ -677,6 +699,8 @@ load_tls_certificate (EmRestServer  *self,
                            _("tls-certificate: give both a certificate and a key file"));
       return NULL;
     }
+  if (!check_tls_key_mode (self->tls_key_file, error))
+    return NULL;
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
       g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
