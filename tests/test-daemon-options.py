@@ -165,6 +165,24 @@ def test_tls_key(root):
           f"--tls-key mode 640: the service serves HTTPS:\n{out}")
 
 
+def test_shared_data_dir(root):
+    # a data directory every user may write lets them swap the database or
+    # put links among the images: the service starts, and the log says so
+    shared = os.path.join(root, "shared-data")
+    images = os.path.join(shared, "images")
+    os.makedirs(images, mode=0o750)
+    for directory in (shared, images):
+        os.chmod(directory, 0o777)
+        with Daemon(data_dir=shared) as daemon:
+            out = daemon.output()
+        check(f"“{directory}” can be written by every user" in out and "chmod 750" in out,
+              f"a data directory with {directory} writable by every user: no warning:\n{out}")
+        os.chmod(directory, 0o750)
+    with Daemon(data_dir=shared) as daemon:
+        out = daemon.output()
+    check("every user" not in out, f"a private data directory: a warning all the same:\n{out}")
+
+
 def test_data_dir_not_a_directory(root):
     # a data directory that is a file cannot be used; the message says which
     # option chose it and what it is
@@ -584,6 +602,7 @@ def main():
         test_tls_key(root)
         test_data_dir_not_a_directory(root)
         test_data_dir_not_utf8(root)
+        test_shared_data_dir(root)
         test_limits_accepted(root)
         test_signals(root)
         test_stop_keeps_pending(root)

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -99,6 +100,20 @@ typedef enum {
   DATA_DIR_SETTING,
 } DataDirSource;
 
+/* every user who can write here can swap the task database, or put links
+ * where the images and a tile scan's directory go: the service works all the
+ * same, but the operator must know */
+static void
+warn_if_shared (const char *directory)
+{
+  GStatBuf info;
+
+  if (g_stat (directory, &info) == 0 && (info.st_mode & S_IWOTH) != 0)
+    g_warning (_("The directory “%s” can be written by every user, who could replace "
+                 "the task database or the images in it; make it private with chmod 750"),
+               directory);
+}
+
 /* @source: what chose it, so the message says what to change */
 static gboolean
 prepare_data_dir (const char *data_dir, DataDirSource source, GError **error)
@@ -161,6 +176,8 @@ prepare_data_dir (const char *data_dir, DataDirSource source, GError **error)
                      images, g_strerror (saved_errno));
       return FALSE;
     }
+  warn_if_shared (data_dir);
+  warn_if_shared (images);
   return TRUE;
 }
 
