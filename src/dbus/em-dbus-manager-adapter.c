@@ -480,6 +480,7 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   em_dbus_engine_manager1_set_http_address (self->iface, http_address != NULL ? http_address : "");
   em_dbus_engine_manager1_set_last_event_seq (self->iface,
                                               em_engine_manager_get_committed_event_seq (manager));
+  em_dbus_engine_manager1_set_event_log_id (self->iface, em_engine_manager_get_event_log_id (manager));
   sync_queue_properties (self);
   self->positions = em_dbus_device_positions_new (em_engine_manager_get_devices (manager),
                                                   self->iface);

@@ -74,6 +74,7 @@ struct _EmEngineManager
   guint64           next_serial;
 
   guint64           last_seq;
+  char              event_log_id[17]; /* 16 hex digits; seqs mean something only within it */
   GQueue            event_queue;    /* EmEvent waiting to be emitted */
   gboolean          emitting;
   GQueue            cascade;        /* TaskEntry whose dependents need resolving */

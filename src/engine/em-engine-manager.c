@@ -1542,6 +1542,13 @@ em_engine_manager_is_acknowledging (EmEngineManager *self)
   return self->sync_in_flight || self->sync_waiters->len > 0;
 }
 
+const char *
+em_engine_manager_get_event_log_id (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
+  return self->event_log_id;
+}
+
 guint64
 em_engine_manager_get_last_event_seq (EmEngineManager *self)
 {
@@ -1812,6 +1819,12 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
   make_ready_if_possible (self, entry);
 }
 
+static void
+set_event_log_id (EmEngineManager *self, guint64 id)
+{
+  g_snprintf (self->event_log_id, sizeof self->event_log_id, "%016" G_GINT64_MODIFIER "x", id);
+}
+
 static gboolean
 restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
 {
@@ -1821,6 +1834,7 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
   g_autoptr(GArray) broken_status = g_array_new (FALSE, FALSE, sizeof (EmTaskStatus));
 
   self->last_seq = snapshot->last_seq;
+  set_event_log_id (self, snapshot->log_id);
   self->next_serial = snapshot->last_serial;
   self->oldest_stored_seq = snapshot->oldest_seq;
   self->committed_seq = snapshot->last_seq;
@@ -2218,6 +2232,9 @@ em_engine_manager_init (EmEngineManager *self)
   self->max_pending = EM_ENGINE_DEFAULT_MAX_PENDING;
   g_queue_init (&self->event_queue);
   g_queue_init (&self->cascade);
+  /* a log kept in memory only is a new one every run; a store replaces it
+   * with the id kept in its file */
+  set_event_log_id (self, ((guint64) g_random_int () << 32) | g_random_int ());
 }
 
 EmEngineManager *

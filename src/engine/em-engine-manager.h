@@ -105,6 +105,10 @@ GPtrArray        *em_engine_manager_list_tasks     (EmEngineManager  *self,
 guint             em_engine_manager_count_tasks    (EmEngineManager  *self,
                                                     const EmTaskStatus *status);
 guint64           em_engine_manager_get_last_event_seq (EmEngineManager *self);
+/* the event log's identity, 16 hex digits: a seq means something only with
+ * it. Kept in the task database across restarts; a new one for every run
+ * without a store and for every new database */
+const char       *em_engine_manager_get_event_log_id (EmEngineManager *self);
 
 /* running tasks finish; nothing new starts until resumed */
 void              em_engine_manager_pause          (EmEngineManager  *self);

@@ -54,6 +54,13 @@ static const char schema_v2[] =
   "  ('last_seq', 0),"
   "  ('last_serial', COALESCE ((SELECT MAX (serial) FROM tasks), 0));";
 
+/* the event log's identity: seqs mean something only within one log, so a
+ * client resuming by seq checks it is still reading the log it read. Made
+ * with the first open of a file (an older file gets one then) and kept
+ * for the file's life; SQLite's random() is seeded from the system */
+static const char ensure_log_id[] =
+  "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', random())";
+
 gboolean
 em_store_exec (sqlite3 *db, const char *path, const char *sql, GError **error)
 {
@@ -325,6 +332,11 @@ em_store_schema_open (const char *path, GError **error)
           sqlite3_close (db);
           return NULL;
         }
+    }
+  if (!em_store_exec (db, path, ensure_log_id, error))
+    {
+      sqlite3_close (db);
+      return NULL;
     }
   return db;
 }

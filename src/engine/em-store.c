@@ -276,7 +276,7 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
 {
   g_autofree char *recent_sql = NULL;
   gint64 meta_seq = 0, max_seq = 0, oldest_seq = 0, meta_serial = 0, max_serial = 0;
-  gint64 paused_seq = 0, resumed_seq = 0;
+  gint64 paused_seq = 0, resumed_seq = 0, log_id = 0;
 
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
@@ -297,6 +297,7 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
                               &paused_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE ((SELECT value FROM meta WHERE key = 'resumed_seq'), 0)",
                               &resumed_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'log_id'", &log_id, error) ||
       !em_store_sql_load_tasks (&self->conn, "SELECT serial, batch_exclusive, json FROM tasks "
                          "WHERE status IN ('pending', 'running') ORDER BY serial",
                    out->active, error) ||
@@ -312,6 +313,7 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
   out->oldest_seq = oldest_seq;
   out->last_serial = MAX (meta_serial, max_serial);
   out->paused = paused_seq > resumed_seq;
+  out->log_id = (guint64) log_id;
   self->committed_seq = self->notified_seq = out->last_seq;
   return TRUE;
 }

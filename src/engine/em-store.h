@@ -59,6 +59,7 @@ typedef struct {
   guint64     last_seq;
   guint64     oldest_seq;      /* 0 when the log is empty */
   guint64     last_serial;
+  guint64     log_id;          /* the event log's identity, kept with the file */
   gboolean    paused;          /* the queue's last event was queue_paused */
 } EmStoreSnapshot;
 

@@ -37,6 +37,8 @@ typedef struct {
   GQueue                     pending;
   guint64                    pending_bytes;
   guint64                    last_sent;
+  /* it resumed with the seq of another log: resync_required comes first */
+  gboolean                   other_log;
   /* the last event before it joined: later ones reach it live, these only
    * through the history */
   guint64                    joined_seq;
@@ -55,6 +57,12 @@ struct _EmWebsocketHub
   guint            max_clients;
   gboolean         closed;
 };
+
+/* what ?since= (and &log=) asked for */
+typedef struct {
+  guint64  seq;
+  gboolean other_log;
+} Resume;
 
 G_DEFINE_FINAL_TYPE (EmWebsocketHub, em_websocket_hub, G_TYPE_OBJECT)
 
@@ -378,8 +386,10 @@ static void
 send_resync (Client  *client,
              guint64  oldest)
 {
+  /* the id is 16 hex digits: nothing to escape */
   g_autofree char *text = g_strdup_printf ("{\"type\":\"resync_required\",\"oldest_seq\":%"
-                                           G_GUINT64_FORMAT "}", oldest);
+                                           G_GUINT64_FORMAT ",\"log_id\":\"%s\"}", oldest,
+                                           em_engine_manager_get_event_log_id (client->hub->manager));
   g_autoptr(GBytes) frame = g_bytes_new_take (g_steal_pointer (&text), strlen (text));
 
   client_send (client, frame);
@@ -411,9 +421,11 @@ history_cb (GObject      *source,
       return;
     }
 
-  /* events after the one asked for were pruned: say so, then send what is left */
-  if (client->last_sent + 1 < oldest)
+  /* events after the one asked for were pruned, or the seq was another
+   * log's: say so, then send what is left */
+  if (client->other_log || client->last_sent + 1 < oldest)
     {
+      client->other_log = FALSE;
       send_resync (client, oldest);
       client->last_sent = oldest - 1;
     }
@@ -551,7 +563,7 @@ wrote_informational_cb (SoupServerMessage *msg,
   g_autoptr(GOutputStream) output = NULL;
   g_autoptr(GIOStream) wrapped = NULL;
   Client *client;
-  guint64 *since = g_object_get_data (G_OBJECT (msg), "em-ws-since");
+  Resume *since = g_object_get_data (G_OBJECT (msg), "em-ws-since");
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
@@ -616,30 +628,51 @@ wrote_informational_cb (SoupServerMessage *msg,
   if (since != NULL)
     {
       client->catching_up = TRUE;
-      client->last_sent = *since;
+      client->last_sent = since->seq;
+      client->other_log = since->other_log;
       client->joined_seq = em_engine_manager_get_last_event_seq (self->manager);
       client_read_history (client);
     }
 }
 
-/* ?since=SEQ: the last seq the client has; 0 asks for everything retained */
+/* ?since=SEQ: the last seq the client has; 0 asks for everything retained.
+ * &log=ID: the log that seq is from; another log's seq means nothing here,
+ * whether or not this one has reached it, so it reads this one from the start */
 static gboolean
 parse_since (EmWebsocketHub     *self,
              SoupServerMessage  *msg,
              GHashTable         *query,
-             guint64           **out_since)
+             Resume            **out_since)
 {
   const char *text = query != NULL ? g_hash_table_lookup (query, "since") : NULL;
+  const char *log = query != NULL ? g_hash_table_lookup (query, "log") : NULL;
   guint64 last = em_engine_manager_get_last_event_seq (self->manager);
   guint64 since;
 
   *out_since = NULL;
+  if (log != NULL && *log == '\0')
+    {
+      em_problem_respond (msg, 400, NULL,
+                          _("log: must be an event log id, as the Event-Log-Id header gives it"));
+      return FALSE;
+    }
+  if (log != NULL && text == NULL)
+    {
+      em_problem_respond (msg, 400, NULL, _("log: names the log of since’s seq; give since too"));
+      return FALSE;
+    }
   if (text == NULL)
     return TRUE;
   if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT64, &since, NULL))
     {
       em_problem_respond (msg, 400, NULL, _("since: must be an event seq, an integer ≥ 0"));
       return FALSE;
+    }
+  if (log != NULL && !g_str_equal (log, em_engine_manager_get_event_log_id (self->manager)))
+    {
+      *out_since = g_new0 (Resume, 1);
+      (*out_since)->other_log = TRUE;
+      return TRUE;
     }
   if (since > last)
     {
@@ -648,8 +681,8 @@ parse_since (EmWebsocketHub     *self,
                                  (unsigned long long) since, (unsigned long long) last);
       return FALSE;
     }
-  *out_since = g_new (guint64, 1);
-  **out_since = since;
+  *out_since = g_new0 (Resume, 1);
+  (*out_since)->seq = since;
   return TRUE;
 }
 
@@ -659,7 +692,7 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
                          GHashTable        *query)
 {
   g_autoptr(GError) error = NULL;
-  guint64 *since = NULL;
+  Resume *since = NULL;
 
   g_return_if_fail (EM_IS_WEBSOCKET_HUB (self));
 
@@ -700,10 +733,11 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
       g_hash_table_iter_init (&iter, query);
       while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
         {
-          if (!g_str_equal (key, "since") && !g_str_equal (key, "access_token"))
+          if (!g_str_equal (key, "since") && !g_str_equal (key, "log") &&
+              !g_str_equal (key, "access_token"))
             {
               em_problem_respond_printf (msg, 400,
-                                         _("%s: unknown query parameter; use since"), key);
+                                         _("%s: unknown query parameter; use since and log"), key);
               return;
             }
         }
@@ -712,6 +746,9 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
     return;
   /* the server asked for a refusal to end the connection; this is no refusal */
   soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Connection");
+  /* the log the stream's seqs belong to, for a later ?since=SEQ&log=ID */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Event-Log-Id",
+                                em_engine_manager_get_event_log_id (self->manager));
   /* no extensions: a per-message deflate would give each client its own bytes */
   if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
     {
