@@ -889,17 +889,65 @@ wait "$daemon_pid"
 "$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
 daemon_pid=$!
 gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME again"
-# told before the new log reaches the old seqs: past them, the two cannot be told apart
 wait_for 10 grep -q resync_required "$tmp/since-over" || fail "watch --since did not see the log start over"
+over_log=$(gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+  --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 EventLogId | cut -d"'" -f2)
 second=$("$ENGINECTL" schedule wait --name second duration=0)
 "$ENGINECTL" wait "$second" >/dev/null
 wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$second\"" "$tmp/since-over" ||
   fail "watch --since printed nothing of the new log"
 kill -INT "$over_pid"; wait "$over_pid"
 over=$(cat "$tmp/since-over")
-contains "$over" $'}\n{"type":"resync_required","oldest_seq":1}\n{"type":"task_scheduled","task_id":"'"$second" \
+contains "$over" $'}\n{"type":"resync_required","oldest_seq":1,"log_id":"'"$over_log"$'"}\n{"type":"task_scheduled","task_id":"'"$second" \
   "watch --since says the log started over, then follows it"
-contains "$(cat "$tmp/since-over-err")" "ends before seq" "watch --since says why on stderr"
+contains "$(cat "$tmp/since-over-err")" "event log is now $over_log" "watch --since says why on stderr"
+
+echo "# watch --since tells another log by its id, even one already past the seq"
+# the watcher is stopped while the service restarts and the new log runs past
+# the seq it printed last: by seqs alone, the new log looks like its own going on
+"$ENGINECTL" watch --since 0 --json >"$tmp/since-past" 2>"$tmp/since-past-err" &
+past_pid=$!
+background+=("$past_pid")
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$second\"" "$tmp/since-past" ||
+  fail "watch --since 0 did not read the log"
+wait_for 10 grep -q Watching "$tmp/since-past-err" || fail "watch --since 0 did not start watching"
+contains "$(cat "$tmp/since-past-err")" "of event log $over_log" "watch --since names the log it watches"
+kill -STOP "$past_pid"
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager --in-memory did not take $NAME again"
+past_log=$(gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+  --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 EventLogId | cut -d"'" -f2)
+[ -n "$past_log" ] && [ "$past_log" != "$over_log" ] && pass "an --in-memory restart has another EventLogId" ||
+  fail "EventLogId across an --in-memory restart: $over_log, then $past_log"
+past=()
+for i in 1 2 3; do
+  past+=("$("$ENGINECTL" schedule wait --name "past-$i" duration=0)")
+  "$ENGINECTL" wait "${past[-1]}" >/dev/null
+done
+kill -CONT "$past_pid"
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"${past[2]}\"" "$tmp/since-past" ||
+  fail "watch --since printed nothing of the new log"
+kill -INT "$past_pid"; wait "$past_pid"
+contains "$(cat "$tmp/since-past")" \
+  $'}\n{"type":"resync_required","oldest_seq":1,"log_id":"'"$past_log"$'"}\n{"type":"task_scheduled","task_id":"'"${past[0]}" \
+  "watch --since follows another log from its start, though it is past the last seq printed"
+
+# a seq kept from an earlier watch, with its log: another log is read from its start
+expect 0 "watch --since SEQ --log <another log>" timeout --preserve-status -s INT 3 \
+  "$ENGINECTL" watch --since 2 --log "$over_log" --json
+contains "$out" '{"type":"resync_required","oldest_seq":1,"log_id":"'"$past_log"$'"}\n{"type":"task_scheduled","task_id":"'"${past[0]}" \
+  "watch --since --log with another log's seq starts from the current log's oldest event"
+expect 0 "watch --since SEQ --log <its log>" timeout --preserve-status -s INT 3 \
+  "$ENGINECTL" watch --since 3 --log "$past_log" --json
+case "$(head -n 1 <<<"$out")" in
+  *'"seq":4}') pass "watch --since --log with the current log resumes after SEQ" ;;
+  *) fail "watch --since 3 --log <its log> printed: $out" ;;
+esac
+expect 2 "watch --log without --since" "$ENGINECTL" watch --log "$past_log"
+contains "$err" "give --since too" "watch --log without --since says why"
 
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

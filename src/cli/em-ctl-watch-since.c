@@ -27,6 +27,9 @@ typedef struct {
   gboolean busy;           /* a read of the log is under way */
   gboolean again;          /* LastEventSeq moved meanwhile: read once more */
   gboolean check_restart;  /* the service came back: does its log reach last? */
+  /* the log last is a seq of (EventLogId); NULL from a service without one */
+  char *log_id;
+  gboolean new_log;        /* the service has another log: read it from its start */
   int status;
 } Follow;
 
@@ -98,7 +101,23 @@ print_resync_line (Follow   *follow,
                    guint64   oldest,
                    gboolean  started_over)
 {
-  if (follow->json)
+  /* as the WebSocket's; the id comes from the bus, so it is escaped as JSON */
+  if (follow->json && follow->log_id != NULL)
+    {
+      g_autoptr(GVariant) line = NULL;
+      g_autofree char *text = NULL;
+      GVariantBuilder builder;
+
+      /* a builder keeps the WebSocket's order of the members */
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&builder, "{sv}", "type", g_variant_new_string ("resync_required"));
+      g_variant_builder_add (&builder, "{sv}", "oldest_seq", g_variant_new_int64 ((gint64) oldest));
+      g_variant_builder_add (&builder, "{sv}", "log_id", g_variant_new_string (follow->log_id));
+      line = g_variant_ref_sink (g_variant_builder_end (&builder));
+      text = em_ctl_dict_to_json (line, FALSE);
+      g_print ("%s\n", text);
+    }
+  else if (follow->json)
     g_print ("{\"type\":\"resync_required\",\"oldest_seq\":%" G_GUINT64_FORMAT "}\n", oldest);
   else if (started_over)
     g_print (_("resync_required  the service's event log started over; it starts at seq %llu\n"),
@@ -150,9 +169,13 @@ read_done (Follow *follow)
   if (!follow->watching)
     {
       follow->watching = TRUE;
-      /* said once the log is read up to now */
-      g_printerr (_("Watching events after seq %llu; press Ctrl+C to stop.\n"),
-                  (unsigned long long) follow->last);
+      /* said once the log is read up to now; with the log, to resume in it */
+      if (follow->log_id != NULL)
+        g_printerr (_("Watching events after seq %llu of event log %s; press Ctrl+C to stop.\n"),
+                    (unsigned long long) follow->last, follow->log_id);
+      else
+        g_printerr (_("Watching events after seq %llu; press Ctrl+C to stop.\n"),
+                    (unsigned long long) follow->last);
     }
   if (follow->again)
     read_log (follow);
@@ -263,6 +286,56 @@ restarted_log_cb (GObject      *source,
   request_page (follow);
 }
 
+/* the service has another log (EventLogId changed, or is not the one of
+ * --log): its seqs say nothing of ours, even where it has reached them, so
+ * it is read from its oldest event */
+static void
+new_log_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 1;
+
+  if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
+                                                       &oldest, result, &error))
+    {
+      follow->new_log = TRUE;
+      read_failed (follow, error);
+      return;
+    }
+  oldest = MAX (oldest, 1);
+  print_resync_line (follow, oldest, TRUE);
+  g_printerr (_("enginectl: the service's event log is now %s, not the one seq %llu is from; "
+                "following it from its oldest event, %llu. Take a fresh "
+                "snapshot (enginectl list) and go on from there.\n"),
+              follow->log_id, (unsigned long long) follow->last, (unsigned long long) oldest);
+  follow->last = oldest - 1;
+  request_page (follow);
+}
+
+/* whether the service's log is still the one read: FALSE while its id is
+ * not known yet (the service just came back), to wait for it */
+static gboolean
+check_log_id (Follow *follow)
+{
+  const char *current = em_dbus_engine_manager1_get_event_log_id (follow->proxy);
+
+  if (follow->log_id == NULL)
+    return TRUE;
+  if (current == NULL || *current == '\0')
+    return FALSE;
+  if (!g_str_equal (current, follow->log_id))
+    {
+      g_free (follow->log_id);
+      follow->log_id = g_strdup (current);
+      follow->new_log = TRUE;
+    }
+  return TRUE;
+}
+
 /* reads the log after follow->last, one read at a time */
 static void
 read_log (Follow *follow)
@@ -272,8 +345,19 @@ read_log (Follow *follow)
       follow->again = TRUE;
       return;
     }
+  /* asked again once the service's properties are in (name_owner_cb) */
+  if (!check_log_id (follow))
+    return;
   follow->busy = TRUE;
   follow->again = FALSE;
+  if (follow->new_log)
+    {
+      follow->new_log = FALSE;
+      follow->check_restart = FALSE;
+      em_dbus_engine_manager1_call_get_events (follow->proxy, 0, 1, G_DBUS_CALL_FLAGS_NONE, -1,
+                                               follow->cancellable, new_log_cb, follow);
+      return;
+    }
   if (follow->check_restart && follow->last > 0)
     {
       follow->check_restart = FALSE;
@@ -306,6 +390,9 @@ name_owner_cb (GObject    *proxy,
       return;
     }
   g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
+  /* its properties are in by now: one without EventLogId names no log */
+  if (em_dbus_engine_manager1_get_event_log_id (follow->proxy) == NULL)
+    g_clear_pointer (&follow->log_id, g_free);
   follow->check_restart = TRUE;
   read_log (follow);
 }
@@ -348,6 +435,7 @@ ping_cb (GObject      *source,
   Follow *follow = user_data;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
+  const char *current;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply == NULL)
@@ -357,6 +445,27 @@ ping_cb (GObject      *source,
     }
   /* the first read: no change after the properties were first read is missed,
    * as a change meanwhile asks for another */
+  current = em_dbus_engine_manager1_get_event_log_id (follow->proxy);
+  if (current == NULL || *current == '\0')
+    {
+      /* a service that names no log: seqs are all there is */
+      g_clear_pointer (&follow->log_id, g_free);
+    }
+  else if (follow->log_id != NULL && !g_str_equal (current, follow->log_id))
+    {
+      /* SEQ is another log's (--log): whether this one reached it says nothing */
+      g_free (follow->log_id);
+      follow->log_id = g_strdup (current);
+      follow->busy = FALSE;
+      follow->new_log = TRUE;
+      read_log (follow);
+      return;
+    }
+  else
+    {
+      g_free (follow->log_id);
+      follow->log_id = g_strdup (current);
+    }
   if (follow->last == 0)
     request_page (follow);
   else
@@ -395,13 +504,14 @@ interrupt_cb (gpointer user_data)
 }
 
 int
-em_ctl_watch_since (guint64  since,
-                    gboolean json)
+em_ctl_watch_since (guint64     since,
+                    const char *log_id,
+                    gboolean    json)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Follow follow = { NULL, loop, cancellable, json, since, FALSE, TRUE, FALSE, FALSE,
-                    EM_CTL_EXIT_OK };
+                    g_strdup (log_id), FALSE, EM_CTL_EXIT_OK };
   guint sigint, sigterm;
 
   /* before the first call: Ctrl+C while the service starts or answers ends
@@ -422,5 +532,6 @@ em_ctl_watch_since (guint64  since,
       g_signal_handlers_disconnect_by_data (follow.proxy, &follow);
       g_object_unref (follow.proxy);
     }
+  g_free (follow.log_id);
   return follow.status;
 }

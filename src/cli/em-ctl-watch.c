@@ -260,7 +260,9 @@ em_ctl_watch (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   Watch watch = { NULL, FALSE, NULL, NULL, FALSE, EM_CTL_EXIT_OK };
   g_auto(GStrv) since_args = NULL;
+  g_auto(GStrv) log_args = NULL;
   const char *since = NULL;
+  const char *log_id = NULL;
   guint64 since_seq = 0;
   guint sigint, sigterm;
   const GOptionEntry entries[] = {
@@ -269,6 +271,9 @@ em_ctl_watch (int argc, char **argv)
     { "since", 's', 0, G_OPTION_ARG_STRING_ARRAY, &since_args,
       N_("First print every event after SEQ from the service’s event log, then the live "
          "ones, each with its seq"), N_("SEQ") },
+    { "log", 0, 0, G_OPTION_ARG_STRING_ARRAY, &log_args,
+      N_("With --since: the event log SEQ is from; another log is read from its start"),
+      N_("ID") },
     { NULL }
   };
 
@@ -278,7 +283,10 @@ em_ctl_watch (int argc, char **argv)
       "With --since, the events come from the service’s event log with their seq\n"
       "and timestamp, with no gap and no duplicate; take SEQ from an earlier\n"
       "“watch --since” line or from the LastEventSeq property. When SEQ is older\n"
-      "than the log retains, a resync_required line says so first."));
+      "than the log retains, a resync_required line says so first. So does it\n"
+      "when the service has another event log than the --log given (its\n"
+      "EventLogId), or comes back with another one; that log is then read from\n"
+      "its start."));
   if (!em_ctl_parse_options (context, "watch", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
@@ -286,9 +294,15 @@ em_ctl_watch (int argc, char **argv)
       em_ctl_usage_error ("watch", _("unexpected argument “%s”"), argv[1]);
       return EM_CTL_EXIT_USAGE;
     }
-  if (!em_ctl_option_once ("--since", since_args, &since, &error))
+  if (!em_ctl_option_once ("--since", since_args, &since, &error) ||
+      !em_ctl_option_once ("--log", log_args, &log_id, &error))
     {
       em_ctl_usage_error ("watch", "%s", error->message);
+      return EM_CTL_EXIT_USAGE;
+    }
+  if (log_id != NULL && since == NULL)
+    {
+      em_ctl_usage_error ("watch", _("--log names the log of --since’s SEQ; give --since too"));
       return EM_CTL_EXIT_USAGE;
     }
   if (since != NULL)
@@ -298,7 +312,7 @@ em_ctl_watch (int argc, char **argv)
           em_ctl_usage_error ("watch", _("--since takes an event seq, not “%s”"), since);
           return EM_CTL_EXIT_USAGE;
         }
-      return em_ctl_watch_since (since_seq, watch.json);
+      return em_ctl_watch_since (since_seq, log_id, watch.json);
     }
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -33,7 +33,7 @@ int   em_ctl_resume   (int argc, char **argv);
 int   em_ctl_queue    (int argc, char **argv);
 
 /* watch --since SEQ: the event log over D-Bus (GetEvents), then live */
-int   em_ctl_watch_since (guint64 since, gboolean json);
+int   em_ctl_watch_since (guint64 since, const char *log_id, gboolean json);
 
 const EmCtlCommand *em_ctl_lookup_command (const char *name);
 
