@@ -842,6 +842,46 @@ assert_open_fails (Fixture *fx, const char *what)
   g_assert_false (em_engine_manager_has_store (manager));
 }
 
+/* a seq means something only within its log: the id is the file's, kept
+ * across restarts, made for a file that has none (an older version's) */
+static void
+test_log_id (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmEngineManager) memory = new_manager (fx);
+  g_autoptr(EmEngineManager) other = new_manager (fx);
+  g_autofree char *first = NULL;
+  g_autofree char *made = NULL;
+  sqlite3 *db = NULL;
+
+  /* without a store, a new log every run */
+  g_assert_cmpuint (strlen (em_engine_manager_get_event_log_id (memory)), ==, 16);
+  g_assert_cmpstr (em_engine_manager_get_event_log_id (memory), !=,
+                   em_engine_manager_get_event_log_id (other));
+
+  open_manager (fx, 0);
+  first = g_strdup (em_engine_manager_get_event_log_id (fx->manager));
+  g_assert_cmpuint (strspn (first, "0123456789abcdef"), ==, 16);
+  g_assert_cmpstr (first, !=, em_engine_manager_get_event_log_id (memory));
+  schedule (fx, "wait", "{\"duration\": 0}");
+  close_manager (fx);
+
+  open_manager (fx, 0);
+  g_assert_cmpstr (em_engine_manager_get_event_log_id (fx->manager), ==, first);
+  close_manager (fx);
+
+  /* a file from before the id: it gets one, kept from then on */
+  g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DELETE FROM meta WHERE key = 'log_id'", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+  open_manager (fx, 0);
+  made = g_strdup (em_engine_manager_get_event_log_id (fx->manager));
+  g_assert_cmpuint (strspn (made, "0123456789abcdef"), ==, 16);
+  close_manager (fx);
+  open_manager (fx, 0);
+  g_assert_cmpstr (em_engine_manager_get_event_log_id (fx->manager), ==, made);
+}
+
 static void
 test_refuse_newer (Fixture *fx, gconstpointer data)
 {
@@ -2337,6 +2377,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);
+  ADD ("/store/log-id", test_log_id);
   ADD ("/store/refuse/newer", test_refuse_newer);
   ADD ("/store/refuse/corrupt", test_refuse_corrupt);
   ADD ("/store/refuse/unwritable", test_refuse_unwritable);
