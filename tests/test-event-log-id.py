@@ -39,6 +39,16 @@ def bus_log_id():
     return result.stdout.strip().split("'")[1]
 
 
+def ws_refused(port, path):
+    """the status line of a handshake that must not be accepted"""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
+        return sock.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
 def ws_open(port, path):
     """the handshake's Event-Log-Id, the socket and a generator of the text frames"""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -146,6 +156,11 @@ def main():
             _, frames = first_frames(memory.port, "/ws?since=1000&log=" + stored, 1)
             if frames[0] != expected:
                 fail("/ws?since=1000&log=<another log> began with %s" % frames[0])
+            # a log names the log of a seq: alone, or empty, it is a mistake
+            for path in ("/ws?log=" + stored, "/ws?since=1&log="):
+                status = ws_refused(memory.port, path)
+                if not status.startswith("HTTP/1.1 400"):
+                    fail("%s answered %s, expected 400" % (path, status))
             # without log= the client is unchanged
             _, frames = first_frames(memory.port, "/ws?since=2", 1)
             if frames[0].get("seq") != 3:
