@@ -50,6 +50,7 @@
 
   const tasks = new Map(); // id → task object as GET /tasks gives it
   let lastSeq = 0;
+  let lastFrame = null; // the frame of lastSeq, as the service sent it
   let socket = null;
   let reconnectDelay = 500;
   let snapshotPending = null; // events buffered while a snapshot loads
@@ -362,7 +363,7 @@
 
   // --- events
 
-  function handleEvent (event) {
+  function handleEvent (event, frame) {
     if (event.type === 'resync_required') {
       // what follows is the retained history from long before, not what was
       // missed: a new stream from now and the table from REST instead
@@ -374,6 +375,7 @@
       // missed events: reload, and apply this one after the snapshot
       if (lastSeq > 0 && event.seq > lastSeq + 1) reloadState();
       lastSeq = event.seq;
+      lastFrame = frame;
     }
     if (snapshotPending) {
       snapshotPending.push(event);
@@ -468,6 +470,7 @@
       closing.close();
     }
     lastSeq = 0;
+    lastFrame = null;
     connect();
   }
 
@@ -475,9 +478,13 @@
     if (locked || socket) return;
     setConnection('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const resume = lastSeq > 0;
+    const resume = lastSeq > 0 && lastFrame !== null;
     const query = new URLSearchParams();
-    if (resume) query.set('since', String(lastSeq));
+    // from the event before the last one seen, which the service's log must
+    // send again byte for byte: otherwise it is another log (a fresh
+    // database, --in-memory) whose seqs say nothing of ours, even past them
+    if (resume) query.set('since', String(lastSeq - 1));
+    let expected = resume ? lastFrame : null;
     if (token) query.set('access_token', token);
     const search = query.toString();
     const url = scheme + '//' + location.host + '/ws' + (search ? '?' + search : '');
@@ -499,7 +506,16 @@
       } catch (error) {
         return;
       }
-      handleEvent(event);
+      if (expected !== null) {
+        const another = event.type !== 'resync_required' && message.data !== expected;
+        expected = null;
+        // a new stream from now, and the table from REST
+        if (another) {
+          restartStream();
+          return;
+        }
+      }
+      handleEvent(event, message.data);
     });
     current.addEventListener('close', () => {
       // one the token form let go: the page has moved on

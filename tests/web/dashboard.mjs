@@ -295,12 +295,14 @@ function postTask (url, name, headers = {}) {
 }
 
 // The service restarts under the page: with the same database the page
-// resumes with ?since= even though it tried while the service was away; with
-// a fresh database (whose seq starts again) and a token, it asks for the
-// token and follows the new stream from its start.
+// resumes with ?since= even though it tried while the service was away; on
+// another database whose log is already past the page's seq, it tells the
+// other log and reloads; with a fresh database (whose seq starts again) and a
+// token, it asks for the token and follows the new stream from its start.
 async function checkRestart () {
   const label = 'restart page';
   const firstDir = mkdtempSync(join(tmpdir(), 'em-dashboard-restart-'));
+  const otherDir = mkdtempSync(join(tmpdir(), 'em-dashboard-other-'));
   const freshDir = mkdtempSync(join(tmpdir(), 'em-dashboard-fresh-'));
   step('the service to restart starts');
   let service = await startDaemon('the service before its restart', firstDir);
@@ -338,6 +340,28 @@ async function checkRestart () {
     check(await page.locator('#task-rows tr', { hasText: 'before the restart' }).count() === 1,
       'one row per task after the resume');
 
+    step(`${label}: another database gets a log longer than the page's`);
+    const filling = await startDaemon('the other database, filled', otherDir);
+    const others = [];
+    for (let i = 0; i < 6; i++) others.push(await postTask(filling.url, `other ${i}`));
+    for (const task of others) {
+      for (;;) {
+        const current = await fetch(filling.url + '/tasks/' + task.id).then((response) => response.json());
+        if (current.status === 'completed') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    await stopDaemon(filling);
+    step(`${label}: the service starts again on the other database`);
+    await stopDaemon(service);
+    service = await startDaemon('the service on the other database', otherDir, {}, port);
+    await waitLive(page, `${label}, on the other database`);
+    step(`${label}: the rows of the former log go, those of the other come`);
+    await page.locator(`#task-${others[5].id}[data-status="completed"]`).waitFor();
+    await page.locator(`#task-${before.id}`).waitFor({ state: 'detached' });
+    check(await page.locator(`#task-${after.id}`).count() === 0,
+      'a seq of another log is not resumed, though that log is past it');
+
     step(`${label}: the service starts again with a fresh database and a token`);
     await stopDaemon(service);
     service = await startDaemon('the fresh service with a token', freshDir, { ENGINE_MANAGER_TOKEN: TOKEN }, port);
@@ -358,6 +382,7 @@ async function checkRestart () {
     await context.close();
     await stopDaemon(service);
     rmSync(firstDir, { recursive: true, force: true });
+    rmSync(otherDir, { recursive: true, force: true });
     rmSync(freshDir, { recursive: true, force: true });
   }
 }
