@@ -949,5 +949,55 @@ esac
 expect 2 "watch --log without --since" "$ENGINECTL" watch --log "$past_log"
 contains "$err" "give --since too" "watch --log without --since says why"
 
+echo "# watch --since tells a database restored from a backup"
+# the backup keeps its log's id; the restored log goes on from an older seq
+# than the watcher's, so by the time it is back it is past it
+kill "$daemon_pid"
+wait "$daemon_pid"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/restored" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager did not take $NAME"
+kept=$("$ENGINECTL" schedule wait --name kept duration=0)
+"$ENGINECTL" wait "$kept" >/dev/null
+kill "$daemon_pid"
+wait "$daemon_pid"
+cp -a "$tmp/restored" "$tmp/backup"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/restored" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager did not take $NAME again"
+backup_log=$(gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+  --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 EventLogId | cut -d"'" -f2)
+"$ENGINECTL" watch --since 0 --json >"$tmp/since-restored" 2>"$tmp/since-restored-err" &
+restored_pid=$!
+background+=("$restored_pid")
+for name in dropped-1 dropped-2; do
+  dropped=$("$ENGINECTL" schedule wait --name "$name" duration=0)
+  "$ENGINECTL" wait "$dropped" >/dev/null
+done
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"$dropped\"" "$tmp/since-restored" ||
+  fail "watch --since 0 did not read the log"
+kill -STOP "$restored_pid"
+kill "$daemon_pid"
+wait "$daemon_pid"
+rm -rf "$tmp/restored"
+cp -a "$tmp/backup" "$tmp/restored"
+"$ENGINE_MANAGER" --bus session --no-http --data-dir "$tmp/restored" 2>/dev/null &
+daemon_pid=$!
+gdbus wait --session --timeout 20 "$NAME" || fail "engine-manager on the restored backup did not take $NAME"
+again=()
+for i in 1 2 3 4; do
+  again+=("$("$ENGINECTL" schedule wait --name "again-$i" duration=0)")
+  "$ENGINECTL" wait "${again[-1]}" >/dev/null
+done
+kill -CONT "$restored_pid"
+wait_for 10 grep -q "\"task_completed\",\"task_id\":\"${again[3]}\"" "$tmp/since-restored" ||
+  fail "watch --since printed nothing of the restored log"
+kill -INT "$restored_pid"; wait "$restored_pid"
+contains "$(cat "$tmp/since-restored")" \
+  $'}\n{"type":"resync_required","oldest_seq":1,"log_id":"'"$backup_log"$'"}\n{"type":"task_scheduled","task_id":"'"$kept" \
+  "watch --since reads a restored backup from its start, though it has the same id and is past the seq"
+contains "$(cat "$tmp/since-restored-err")" "is another event than the one printed" \
+  "watch --since says why on stderr"
+
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

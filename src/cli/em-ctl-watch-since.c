@@ -30,6 +30,7 @@ typedef struct {
   /* the log last is a seq of (EventLogId); NULL from a service without one */
   char *log_id;
   gboolean new_log;        /* the service has another log: read it from its start */
+  GVariant *last_event;    /* the event last printed, to find it again after a restart */
   int status;
 } Follow;
 
@@ -224,6 +225,8 @@ page_cb (GObject      *source,
         continue;
       print_event (follow, event, seq);
       follow->last = seq;
+      g_clear_pointer (&follow->last_event, g_variant_unref);
+      follow->last_event = g_variant_ref (event);
     }
   fflush (stdout);
 
@@ -253,6 +256,24 @@ request_last (Follow              *follow,
                                            callback, follow);
 }
 
+/* whether @events (from the seq before follow->last) hold the event last
+ * printed as it was: the log keeps each event as recorded, so another event
+ * under that seq means another history; a pruned one cannot be compared */
+static gboolean
+same_last_event (Follow   *follow,
+                 GVariant *events)
+{
+  g_autoptr(GVariant) first = g_variant_get_child_value (events, 0);
+  gint64 seq = 0, printed = 0;
+
+  /* follow->last moves without a print when a log is followed from its oldest */
+  if (follow->last_event == NULL ||
+      !g_variant_lookup (follow->last_event, "seq", "x", &printed) || (guint64) printed != follow->last ||
+      !g_variant_lookup (first, "seq", "x", &seq) || (guint64) seq != follow->last)
+    return TRUE;
+  return g_variant_equal (first, follow->last_event);
+}
+
 /* a service back with a log that ends before what was printed (--in-memory,
  * another data directory) numbers its events from 1 again: reading after the
  * old seq would skip them all without a word */
@@ -280,6 +301,18 @@ restarted_log_cb (GObject      *source,
       g_printerr (_("enginectl: the service came back with an event log that ends before "
                     "seq %llu; following it from its oldest event, %llu. Take a fresh "
                     "snapshot (enginectl list) and go on from there.\n"),
+                  (unsigned long long) follow->last, (unsigned long long) oldest);
+      follow->last = oldest - 1;
+    }
+  else if (!same_last_event (follow, events))
+    {
+      /* the same id, but not the same events: a database restored from a
+       * backup, which went on from an older seq than ours */
+      print_resync_line (follow, oldest, TRUE);
+      g_printerr (_("enginectl: the service came back with an event log whose seq %llu is "
+                    "another event than the one printed; following it from its oldest "
+                    "event, %llu. Take a fresh snapshot (enginectl list) and go on from "
+                    "there.\n"),
                   (unsigned long long) follow->last, (unsigned long long) oldest);
       follow->last = oldest - 1;
     }
@@ -511,7 +544,7 @@ em_ctl_watch_since (guint64     since,
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Follow follow = { NULL, loop, cancellable, json, since, FALSE, TRUE, FALSE, FALSE,
-                    g_strdup (log_id), FALSE, EM_CTL_EXIT_OK };
+                    g_strdup (log_id), FALSE, NULL, EM_CTL_EXIT_OK };
   guint sigint, sigterm;
 
   /* before the first call: Ctrl+C while the service starts or answers ends
@@ -533,5 +566,6 @@ em_ctl_watch_since (guint64     since,
       g_object_unref (follow.proxy);
     }
   g_free (follow.log_id);
+  g_clear_pointer (&follow.last_event, g_variant_unref);
   return follow.status;
 }
