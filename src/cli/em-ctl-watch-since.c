@@ -27,6 +27,7 @@ typedef struct {
   gboolean busy;           /* a read of the log is under way */
   gboolean again;          /* LastEventSeq moved meanwhile: read once more */
   gboolean check_restart;  /* the service came back: does its log reach last? */
+  gboolean away;           /* the service left the bus and is not known back yet */
   /* the log last is a seq of (EventLogId); NULL from a service without one */
   char *log_id;
   gboolean new_log;        /* the service has another log: read it from its start */
@@ -378,8 +379,9 @@ read_log (Follow *follow)
       follow->again = TRUE;
       return;
     }
-  /* asked again once the service's properties are in (name_owner_cb) */
-  if (!check_log_id (follow))
+  /* asked again once the service is back with its properties (name_owner_cb):
+   * its signals may come first, and a read then would skip the checks */
+  if (follow->away || !check_log_id (follow))
     return;
   follow->busy = TRUE;
   follow->again = FALSE;
@@ -419,9 +421,11 @@ name_owner_cb (GObject    *proxy,
 
   if (owner == NULL)
     {
+      follow->away = TRUE;
       g_printerr (_("enginectl: Engine Manager left the bus; waiting for it to return\n"));
       return;
     }
+  follow->away = FALSE;
   g_printerr (_("enginectl: Engine Manager is back on the bus\n"));
   /* its properties are in by now: one without EventLogId names no log */
   if (em_dbus_engine_manager1_get_event_log_id (follow->proxy) == NULL)
@@ -544,7 +548,7 @@ em_ctl_watch_since (guint64     since,
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Follow follow = { NULL, loop, cancellable, json, since, FALSE, TRUE, FALSE, FALSE,
-                    g_strdup (log_id), FALSE, NULL, EM_CTL_EXIT_OK };
+                    FALSE, g_strdup (log_id), FALSE, NULL, EM_CTL_EXIT_OK };
   guint sigint, sigterm;
 
   /* before the first call: Ctrl+C while the service starts or answers ends
