@@ -1694,6 +1694,18 @@ test_events (void)
   g_assert_no_error (error);
   g_variant_get (reply, "(@aa{sv}t)", &events, NULL);
   g_assert_cmpuint (g_variant_n_children (events), ==, 1);
+
+  /* the last seq itself is fine, beyond it is refused, as /ws?since= */
+  g_clear_pointer (&reply, g_variant_unref);
+  g_clear_pointer (&events, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", expected - 1, 0),
+                G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", expected + 1000, 0),
+                G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "after_seq");
 }
 
 #define HISTORY_TASKS 1100

@@ -275,6 +275,49 @@ same_last_event (Follow   *follow,
   return g_variant_equal (first, follow->last_event);
 }
 
+/* whether GetEvents refused a seq beyond the service's last event */
+static gboolean
+beyond_log (const GError *error)
+{
+  return g_error_matches (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+}
+
+/* the service's log ends before follow->last: it is read from its oldest */
+static void
+follow_short_log (Follow  *follow,
+                  guint64  oldest)
+{
+  oldest = MAX (oldest, 1);
+  print_resync_line (follow, oldest, TRUE);
+  g_printerr (_("enginectl: the service came back with an event log that ends before "
+                "seq %llu; following it from its oldest event, %llu. Take a fresh "
+                "snapshot (enginectl list) and go on from there.\n"),
+              (unsigned long long) follow->last, (unsigned long long) oldest);
+  follow->last = oldest - 1;
+}
+
+/* the oldest event of a log that ends before follow->last - 1 */
+static void
+short_log_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Follow *follow = user_data;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 oldest = 1;
+
+  if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
+                                                       &oldest, result, &error))
+    {
+      follow->check_restart = TRUE;
+      read_failed (follow, error);
+      return;
+    }
+  follow_short_log (follow, oldest);
+  request_page (follow);
+}
+
 /* a service back with a log that ends before what was printed (--in-memory,
  * another data directory) numbers its events from 1 again: reading after the
  * old seq would skip them all without a word */
@@ -291,20 +334,20 @@ restarted_log_cb (GObject      *source,
   if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
                                                        &oldest, result, &error))
     {
+      /* a log that ends before follow->last - 1: its oldest seq is asked for */
+      if (beyond_log (error))
+        {
+          em_dbus_engine_manager1_call_get_events (follow->proxy, 0, 1, G_DBUS_CALL_FLAGS_NONE,
+                                                   -1, follow->cancellable, short_log_cb, follow);
+          return;
+        }
       /* asked again with the next read */
       follow->check_restart = TRUE;
       read_failed (follow, error);
       return;
     }
   if (g_variant_n_children (events) == 0)
-    {
-      print_resync_line (follow, oldest, TRUE);
-      g_printerr (_("enginectl: the service came back with an event log that ends before "
-                    "seq %llu; following it from its oldest event, %llu. Take a fresh "
-                    "snapshot (enginectl list) and go on from there.\n"),
-                  (unsigned long long) follow->last, (unsigned long long) oldest);
-      follow->last = oldest - 1;
-    }
+    follow_short_log (follow, oldest);
   else if (!same_last_event (follow, events))
     {
       /* the same id, but not the same events: a database restored from a
@@ -449,11 +492,16 @@ since_reached_cb (GObject      *source,
   if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
                                                        &oldest, result, &error))
     {
-      read_failed (follow, error);
-      return;
+      if (!beyond_log (error))
+        {
+          read_failed (follow, error);
+          return;
+        }
+      g_clear_pointer (&events, g_variant_unref);
     }
-  if (g_variant_n_children (events) == 0)
+  if (events == NULL || g_variant_n_children (events) == 0)
     {
+      g_clear_error (&error);
       g_set_error (&error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("--since %llu is ahead of the last recorded event; take SEQ from an earlier "
                      "“watch --since” line or from the LastEventSeq property"),

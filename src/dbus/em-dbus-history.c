@@ -452,6 +452,18 @@ em_dbus_history_get_events (EmEngineManager       *manager,
                             guint                  limit,
                             GCancellable          *cancellable)
 {
+  guint64 last = em_engine_manager_get_last_event_seq (manager);
+
+  /* as /ws?since=: a seq the log never reached is another log's, or a typo,
+   * and an empty list would read as "nothing new" */
+  if (after_seq > last)
+    {
+      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                                             _("after_seq: %llu is ahead of the last event (%llu)"),
+                                             (unsigned long long) after_seq,
+                                             (unsigned long long) last);
+      return;
+    }
   if (limit == 0 || limit > EVENTS_PAGE)
     limit = EVENTS_PAGE;
   em_engine_manager_read_events_async (manager, after_seq, limit, cancellable, events_done_cb,
