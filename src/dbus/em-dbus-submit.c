@@ -353,9 +353,14 @@ dependencies_found_cb (GObject      *source,
     g_dbus_method_invocation_return_error_literal (submission->invocation, EM_ERROR,
                                                    EM_ERROR_UNAVAILABLE,
                                                    _("The service is shutting down"));
+  /* in ScheduleTask the key is one of options, named so as any other
+   * refusal of it; a batch item holds it at its top level */
   else
     g_dbus_method_invocation_return_error (submission->invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                                           _("depends_on: the task history cannot be read: %s"),
+                                           submission->batch
+                                           ? _("depends_on: the task history cannot be read: %s")
+                                           : _("options.depends_on: the task history cannot be "
+                                               "read: %s"),
                                            error->message);
 }
 
