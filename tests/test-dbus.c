@@ -1708,6 +1708,26 @@ test_events (void)
   assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "after_seq");
 }
 
+/* an unknown id is quoted up to a bound: a megabyte of id gives no
+ * megabyte of error */
+static void
+test_long_id_clipped (void)
+{
+  const char *methods[] = { "GetTask", "CancelTask" };
+  g_autofree char *id = g_strnfill (1024 * 1024, 'x');
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = call (MANAGER_PATH, MANAGER_IFACE, methods[i],
+                                        g_variant_new ("(s)", id), NULL, &error);
+
+      g_assert_null (reply);
+      assert_dbus_error (error, ERROR_PREFIX "NotFound", "xxxxxxxxxx…”");
+      g_assert_cmpuint (strlen (error->message), <, 400);
+    }
+}
+
 #define HISTORY_TASKS 1100
 
 static void
@@ -2184,6 +2204,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/signals/fail", test_fail);
   g_test_add_func ("/dbus/signals/last-progress", test_last_progress);
   g_test_add_func ("/dbus/signals/cancel", test_cancel);
+  g_test_add_func ("/dbus/errors/long-id-clipped", test_long_id_clipped);
   g_test_add_func ("/dbus/signals/cancel-from-history", test_cancel_from_history);
   g_test_add_func ("/dbus/task/object", test_task_object);
   g_test_add_func ("/dbus/task/cancel-grace", test_task_cancel_grace);

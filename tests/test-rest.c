@@ -1517,6 +1517,26 @@ test_encoded_slash (Fixture       *f,
   g_assert_cmpstr (status, ==, "completed");
 }
 
+/* an unknown id or path is quoted up to a bound, not echoed whole */
+static void
+test_long_id_clipped (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *prefixes[] = { "/tasks/", "/nowhere/" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autofree char *id = g_strnfill (4000, 'x');
+      g_autofree char *path = g_strconcat (prefixes[i], id, NULL);
+      g_autofree char *detail = NULL;
+
+      g_assert_cmpuint (raw_problem (f, "GET", path, &detail), ==, 404);
+      g_test_message ("%s", detail);
+      g_assert_cmpuint (strlen (detail), <, 300);
+      g_assert_nonnull (strstr (detail, "xxxxxxxxxx…”"));
+    }
+}
+
 /* --- malformed requests: each gets its own 4xx, and the service goes on --- */
 
 typedef struct {
@@ -3336,6 +3356,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/image/after-shutdown", test_image_after_shutdown, NULL);
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
+  ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   ADD ("/rest/errors/allow", test_allow, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);

@@ -4,6 +4,7 @@
 
 #include "actions/em-builtin-actions.h"
 #include "engine/em-action-registry.h"
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 
 /* every validation rule of every built-in action, through the registry as the
@@ -313,6 +314,34 @@ test_tile_scan_refused (Fixture *fixture, gconstpointer data)
                   "autofocus_tolerance");
 }
 
+/* quoting a client's text: whole when short, cut between characters when
+ * long, and valid UTF-8 whatever came in */
+static void
+test_clip_for_message (void)
+{
+  g_autoptr(GString) long_text = g_string_new (NULL);
+  g_autofree char *short_text = em_clip_for_message ("abc");
+  g_autofree char *clipped = NULL;
+  g_autofree char *invalid = NULL;
+  g_autofree char *truncated_lead = NULL;
+
+  g_assert_cmpstr (short_text, ==, "abc");
+
+  /* two-byte characters: a byte count would cut one in half */
+  for (guint i = 0; i < EM_CLIP_MAX_CHARS + 5; i++)
+    g_string_append (long_text, "é");
+  clipped = em_clip_for_message (long_text->str);
+  g_assert_true (g_utf8_validate (clipped, -1, NULL));
+  g_assert_cmpuint (g_utf8_strlen (clipped, -1), ==, EM_CLIP_MAX_CHARS + 1);
+  g_assert_true (g_str_has_suffix (clipped, "é…"));
+
+  invalid = em_clip_for_message ("a\xff\xfe" "b");
+  g_assert_cmpstr (invalid, ==, "a\uFFFD\uFFFDb");
+  /* a lead byte promising more than the string holds */
+  truncated_lead = em_clip_for_message ("a\xf0");
+  g_assert_cmpstr (truncated_lead, ==, "a\uFFFD");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -342,6 +371,7 @@ main (int argc, char **argv)
   ADD ("tile-scan/valid", test_tile_scan_valid);
   ADD ("tile-scan/refused", test_tile_scan_refused);
   ADD ("range-quoted-exactly", test_range_quoted_exactly);
+  g_test_add_func ("/validation/clip-for-message", test_clip_for_message);
 
 #undef ADD
 

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-engine-manager-private.h"
 #include "engine/em-error.h"
 #include "engine/em-task-private.h"
@@ -151,8 +152,12 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
   if (self->store == NULL)
     {
       if (copy->after_id != NULL)
-        g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"),
-                                 copy->after_id);
+        {
+          g_autofree char *quoted = em_clip_for_message (copy->after_id);
+
+          g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"),
+                                   quoted);
+        }
       else
         g_task_return_pointer (task, query_memory (self, copy), (GDestroyNotify) query_answer_free);
       return;
@@ -233,7 +238,12 @@ em_engine_manager_lookup_task_async (EmEngineManager     *self,
       em_store_lookup_task_async (self->store, id, cancellable, lookup_done_cb, g_steal_pointer (&task));
     }
   else
-    g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+    {
+      g_autofree char *quoted = em_clip_for_message (id);
+
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"),
+                               quoted);
+    }
 }
 
 JsonNode *

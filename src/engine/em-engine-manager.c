@@ -7,6 +7,7 @@
 
 #include "engine/em-action-private.h"
 #include "engine/em-engine-manager-private.h"
+#include "engine/em-clip.h"
 #include "engine/em-debug.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
@@ -1109,8 +1110,10 @@ resolve_depends_on (EmEngineManager *self,
         }
       if (dep == NULL)
         {
+          g_autofree char *quoted = em_clip_for_message (ref);
+
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("depends_on: unknown task “%s”"), ref);
+                       _("depends_on: unknown task “%s”"), quoted);
           return NULL;
         }
       if (has_dep (deps, dep, NULL))
@@ -1388,8 +1391,9 @@ em_engine_manager_cancel_task (EmEngineManager  *self,
   entry = id != NULL ? g_hash_table_lookup (self->entries, id) : NULL;
   if (entry == NULL)
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"),
-                   id != NULL ? id : "");
+      g_autofree char *quoted = em_clip_for_message (id != NULL ? id : "");
+
+      g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), quoted);
       return FALSE;
     }
   if (em_task_is_finished (entry->task))

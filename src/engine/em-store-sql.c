@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "engine/em-store-private.h"
 
@@ -301,7 +302,11 @@ select_task (EmStoreDb *self, const char *sql, const char *id, GError **error)
   if (rc == SQLITE_ROW)
     return stmt;
   if (rc == SQLITE_DONE)
-    g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), id);
+    {
+      g_autofree char *quoted = em_clip_for_message (id);
+
+      g_set_error (error, EM_ERROR, EM_ERROR_NOT_FOUND, _("no task with id “%s”"), quoted);
+    }
   else
     em_store_set_error (error, self->db, self->path, rc);
   sqlite3_finalize (stmt);

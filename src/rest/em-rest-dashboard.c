@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "em-dashboard-resources.h"
+#include "engine/em-clip.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-conditional.h"
 #include "rest/em-rest-dashboard.h"
@@ -73,8 +74,10 @@ em_rest_serve_resource (SoupServerMessage *msg,
                                   G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
   if (bytes == NULL)
     {
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"),
-                                 g_uri_get_path (soup_server_message_get_uri (msg)));
+      g_autofree char *quoted =
+        em_clip_for_message (g_uri_get_path (soup_server_message_get_uri (msg)));
+
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), quoted);
       return;
     }
 
@@ -110,7 +113,9 @@ em_rest_dashboard_handle (SoupServerMessage *msg,
     name = path + strlen (DASHBOARD_URL_PREFIX);
   if (!valid_file_name (name))
     {
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), path);
+      g_autofree char *quoted = em_clip_for_message (path);
+
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), quoted);
       return;
     }
 

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-async.h"
@@ -44,7 +45,11 @@ looked_up_cb (GObject      *source,
   if (node == NULL)
     {
       if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
-        em_problem_respond_printf (msg, 404, _("id: no task “%s”"), lookup->id);
+        {
+          g_autofree char *quoted = em_clip_for_message (lookup->id);
+
+          em_problem_respond_printf (msg, 404, _("id: no task “%s”"), quoted);
+        }
       else
         em_problem_respond_error (msg, error);
       em_rest_async_done (async);

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-debug.h"
 #include "engine/em-error.h"
 #include "rest/em-body-limit.h"
@@ -329,7 +330,9 @@ check_head (EmRestServer       *self,
 
   if (route == ROUTE_NONE)
     {
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), decoded);
+      g_autofree char *quoted = em_clip_for_message (decoded);
+
+      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), quoted);
       return FALSE;
     }
   if (!method_allowed (route, method))
