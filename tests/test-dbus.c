@@ -1726,6 +1726,28 @@ test_long_id_clipped (void)
       assert_dbus_error (error, ERROR_PREFIX "NotFound", "xxxxxxxxxx…”");
       g_assert_cmpuint (strlen (error->message), <, 400);
     }
+
+  /* and a dependency: an unknown id, or a #N reference outside a batch */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      /* within the 1 MiB ScheduleTask takes */
+      g_autofree char *ref = g_strconcat (i == 0 ? "" : "#", id + 1024 * 1024 - 4000, NULL);
+      const char *refs[] = { ref, NULL };
+      g_autoptr(GVariant) reply = NULL;
+      GVariantBuilder options;
+
+      g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&options, "{sv}", "depends_on", g_variant_new_strv (refs, -1));
+      reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+                    g_variant_new ("(ss@a{sv}a{sv})", "long-dependency", "wait",
+                                   g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0),
+                                   &options),
+                    NULL, &error);
+      g_assert_null (reply);
+      assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "xxxxxxxxxx…”");
+      g_assert_cmpuint (strlen (error->message), <, 400);
+    }
 }
 
 #define HISTORY_TASKS 1100

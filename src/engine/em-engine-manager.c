@@ -1079,17 +1079,21 @@ resolve_depends_on (EmEngineManager *self,
            * send the client looking for one */
           if (batch_entries == NULL)
             {
+              g_autofree char *quoted = em_clip_for_message (ref);
+
               g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                            _("depends_on[%u]: “%s” refers to an item of a batch; #N references "
                              "exist only inside one (ScheduleBatch, or POST /tasks with a tasks array)"),
-                           i, ref);
+                           i, quoted);
               return NULL;
             }
           if (!g_ascii_string_to_unsigned (ref + 1, 10, 0, G_MAXUINT, &n, NULL) || n >= index)
             {
+              g_autofree char *quoted = em_clip_for_message (ref);
+
               g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                            _("depends_on[%u]: “%s” must name an earlier item of the same batch"),
-                           i, ref);
+                           i, quoted);
               return NULL;
             }
           dep = g_ptr_array_index (batch_entries, n);
