@@ -2,6 +2,8 @@
 
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
@@ -309,6 +311,48 @@ test_token_file_refused (Fixture       *f,
   g_object_set (second, "token-file", empty_path, NULL);
   g_assert_false (em_rest_server_listen (second, "127.0.0.1", 0, &error));
   g_assert_nonnull (strstr (error->message, "no token"));
+}
+
+/* refuses what the service cannot be sure of when it reads the token:
+ * each listen must fail, naming why */
+static void
+assert_token_file_refused (Fixture    *f,
+                           const char *path,
+                           const char *why)
+{
+  g_autoptr(EmRestServer) server = em_rest_server_new (f->manager);
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (server, "token-file", path, NULL);
+  g_assert_false (em_rest_server_listen (server, "127.0.0.1", 0, &error));
+  g_test_message ("%s", error->message);
+  if (strstr (error->message, why) == NULL)
+    g_error ("“%s” does not say “%s”", error->message, why);
+}
+
+static void
+test_token_file_untrusted (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *path = write_token_file (f, TOKEN "\n", 0600);
+  g_autofree char *link = g_build_filename (f->data_dir, "token-link", NULL);
+  g_autofree char *fifo = g_build_filename (f->data_dir, "token-fifo", NULL);
+
+  /* a link could be pointed elsewhere between a check and the read */
+  g_assert_cmpint (symlink (path, link), ==, 0);
+  assert_token_file_refused (f, link, "symbolic link");
+  /* a FIFO would hold startup until someone writes to it */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  assert_token_file_refused (f, fifo, "not a regular file");
+
+  /* another user's file: only root can make one to try */
+  if (geteuid () == 0)
+    {
+      g_assert_cmpint (chown (path, 65534, 65534), ==, 0);
+      assert_token_file_refused (f, path, "another user");
+    }
+  else
+    g_test_message ("not root: another user's file not tried");
 }
 
 static void
@@ -1013,6 +1057,7 @@ main (int argc, char **argv)
 
   ADD ("/rest-auth/token", test_token);
   ADD ("/rest-auth/token-file-refused", test_token_file_refused);
+  ADD ("/rest-auth/token-file-untrusted", test_token_file_untrusted);
   g_test_add_func ("/rest-auth/constant-time-equal", test_constant_time_equal);
   ADD ("/rest-auth/exposure", test_exposure);
   ADD ("/rest-auth/tls", test_tls);

@@ -3,40 +3,110 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <gio/gio.h>
 
 #include "engine/em-error.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-auth.h"
 
+static char *
+read_all (int      fd,
+          GError **error)
+{
+  g_autoptr(GString) contents = g_string_new (NULL);
+  char buffer[4096];
+
+  for (;;)
+    {
+      gssize n = read (fd, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                               g_strerror (saved_errno));
+          return NULL;
+        }
+      if (n == 0)
+        return g_string_free (g_steal_pointer (&contents), FALSE);
+      g_string_append_len (contents, buffer, n);
+    }
+}
+
+/* opened once and checked through that descriptor: a path checked and then
+ * opened again could be swapped in between */
 char *
 em_rest_auth_read_token_file (const char  *path,
                               GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *contents = NULL;
-  GStatBuf info;
+  struct stat info;
   char *newline;
+  int fd;
 
   /* startup only, before the loop serves anyone */
-  if (g_stat (path, &info) != 0)
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+  if (fd < 0)
     {
       int saved_errno = errno;
 
+      if (saved_errno == ELOOP)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("The token file “%s” is a symbolic link; give the path of the "
+                       "file itself"), path);
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("Cannot read the token file “%s”: %s"), path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (fstat (fd, &info) != 0)
+    {
+      int saved_errno = errno;
+
+      g_close (fd, NULL);
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("Cannot read the token file “%s”: %s"), path, g_strerror (saved_errno));
       return NULL;
     }
+  /* a FIFO or a device would hold startup, or hand out something else */
+  if (!S_ISREG (info.st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("The token file “%s” is not a regular file"), path);
+      return NULL;
+    }
+  /* another user could rewrite it, or loosen its mode later; root's files
+   * are as trusted as the system itself */
+  if (info.st_uid != geteuid () && info.st_uid != 0)
+    {
+      g_close (fd, NULL);
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("The token file “%s” belongs to another user (uid %u); it must be "
+                     "the service's user's or root's"), path, (guint) info.st_uid);
+      return NULL;
+    }
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     {
+      g_close (fd, NULL);
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("The token file “%s” is readable by other users; make it "
                      "private with chmod 600"), path);
       return NULL;
     }
-  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+  contents = read_all (fd, &local_error);
+  g_close (fd, NULL);
+  if (contents == NULL)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("Cannot read the token file “%s”: %s"), path, local_error->message);
