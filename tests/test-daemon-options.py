@@ -141,6 +141,53 @@ def test_token_file(root):
         check("listen" not in out, f"--token-file {path}: nothing about listening:\n{out}")
 
 
+def _plugin_scanner():
+    """GStreamer's plugin scanner, whose environment shows what the
+    service's children inherit; None where it cannot be found"""
+    for libdir in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                   "/usr/lib", "/usr/libexec"):
+        path = os.path.join(libdir, "gstreamer1.0", "gstreamer-1.0", "gst-plugin-scanner")
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def test_token_not_inherited(root):
+    # the token from the environment stays with the service: a child
+    # (GStreamer's plugin scanner, run for a registry not built yet) has none
+    scanner = _plugin_scanner()
+    if scanner is None:
+        print("# no gst-plugin-scanner found: token inheritance not tried")
+        return
+    seen = os.path.join(root, "scanner-env")
+    wrapper = os.path.join(root, "scanner-wrapper")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nenv >> '{seen}'\nexec '{scanner}' \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    e = env()
+    e.update(ENGINE_MANAGER_TOKEN="inherited-secret", GST_PLUGIN_SCANNER=wrapper,
+             GST_REGISTRY=os.path.join(root, "fresh-registry.bin"), GST_REGISTRY_FORK="yes")
+    e.pop("GST_REGISTRY_UPDATE", None)
+    p = subprocess.Popen([DAEMON, "--bus", "none", "--http-port", "0",
+                          "--data-dir", os.path.join(root, "scanner-data")],
+                         env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = []
+    try:
+        for line in p.stdout:
+            out.append(line)
+            if "Listening on" in line:
+                break
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rest, _ = p.communicate(timeout=10)
+        out.append(rest)
+    check(os.path.exists(seen), "the plugin scanner ran:\n" + "".join(out))
+    if os.path.exists(seen):
+        with open(seen) as f:
+            check("ENGINE_MANAGER_TOKEN" not in f.read(),
+                  "ENGINE_MANAGER_TOKEN reached the plugin scanner")
+
+
 def test_tls_key(root):
     # a private key every user can read lets any of them pose as the service:
     # it stops the start, and the message names the file; the group may read it
@@ -599,6 +646,7 @@ def main():
         test_bad_values(root)
         test_cors_origin(root)
         test_token_file(root)
+        test_token_not_inherited(root)
         test_tls_key(root)
         test_data_dir_not_a_directory(root)
         test_data_dir_not_utf8(root)

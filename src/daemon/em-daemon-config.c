@@ -62,6 +62,7 @@ em_daemon_config_clear (EmDaemonConfig *config)
 {
   g_clear_pointer (&config->http_address, g_free);
   g_clear_pointer (&config->token_file, g_free);
+  g_clear_pointer (&config->token, g_free);
   g_clear_pointer (&config->tls_certificate, g_free);
   g_clear_pointer (&config->tls_key, g_free);
   g_clear_pointer (&config->cors_origins, g_strfreev);
@@ -77,6 +78,7 @@ em_daemon_config_copy (EmDaemonConfig       *dest,
   *dest = *src;
   dest->http_address = g_strdup (src->http_address);
   dest->token_file = g_strdup (src->token_file);
+  dest->token = g_strdup (src->token);
   dest->tls_certificate = g_strdup (src->tls_certificate);
   dest->tls_key = g_strdup (src->tls_key);
   dest->cors_origins = g_strdupv (src->cors_origins);

@@ -22,6 +22,9 @@ typedef struct {
   guint            http_port;
   gboolean         http_enabled;
   char            *token_file;
+  /* ENGINE_MANAGER_TOKEN, taken out of the environment at startup; used
+   * when no token file is set */
+  char            *token;
   /* REST access control and limits; 0 or %NULL: the server's defaults */
   gboolean         insecure;
   char            *tls_certificate;

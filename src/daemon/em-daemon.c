@@ -248,10 +248,8 @@ static void
 apply_rest_options (EmRestServer         *rest,
                     const EmDaemonConfig *config)
 {
-  const char *token = g_getenv ("ENGINE_MANAGER_TOKEN");
-
-  if (config->token_file == NULL && token != NULL && *token != '\0')
-    g_object_set (rest, "token", token, NULL);
+  if (config->token_file == NULL && config->token != NULL && *config->token != '\0')
+    g_object_set (rest, "token", config->token, NULL);
   g_object_set (rest,
                 "insecure", config->insecure,
                 "tls-certificate-file", config->tls_certificate,

@@ -205,6 +205,7 @@ main (int argc, char **argv)
   g_autofree char *data_dir = NULL;
   g_autofree char *camera_pipeline = NULL;
   g_autofree char *token_file = NULL;
+  g_autofree char *env_token = g_strdup (g_getenv ("ENGINE_MANAGER_TOKEN"));
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GPtrArray) pinned = g_ptr_array_new_null_terminated (8, g_free, TRUE);
   const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
@@ -288,6 +289,10 @@ main (int argc, char **argv)
       N_("Print the version and exit"), NULL },
     { NULL }
   };
+
+  /* taken out before any thread starts (unsetenv is not thread-safe) or any
+   * child inherits it: GStreamer's plugin scanner has no use for the token */
+  g_unsetenv ("ENGINE_MANAGER_TOKEN");
 
   /* a file-size limit must turn into write errors the service reports, not kill it */
   signal (SIGXFSZ, SIG_IGN);
@@ -437,6 +442,7 @@ main (int argc, char **argv)
       return 2;
     }
   config.pinned = (GStrv) g_ptr_array_steal (pinned, NULL);
+  config.token = g_steal_pointer (&env_token);
 
   gst_init (NULL, NULL);
 
