@@ -2,8 +2,11 @@
 
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <png.h>
 
@@ -268,6 +271,43 @@ test_first_tile_fails (void)
   em_test_scope_clear (&scope);
 }
 
+/* a link planted where the scan's directory goes: the scan fails, saying
+ * so, and writes nothing where the link points */
+static void
+test_directory_is_link (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *directory = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autoptr(GDir) dir = NULL;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  images = g_build_filename (scope.data_dir, "images", NULL);
+  directory = g_build_filename (images, "scan", NULL);
+  elsewhere = g_build_filename (scope.data_dir, "elsewhere", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
+  g_assert_cmpint (g_mkdir (elsewhere, 0750), ==, 0);
+  g_assert_cmpint (symlink (elsewhere, directory), ==, 0);
+
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"step_x\": 40, \"nx\": 2, \"exposure\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+  g_assert_nonnull (strstr (error->message, directory));
+  dir = g_dir_open (elsewhere, 0, NULL);
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_outside_travel (void)
 {
@@ -337,6 +377,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
+  g_test_add_func ("/tile-scan/directory-is-link", test_directory_is_link);
 
   ret = g_test_run ();
   gst_deinit ();

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -436,6 +437,49 @@ rename_pair (const char  *tmp_path,
   return TRUE;
 }
 
+/* creates @dir, or finds it, as a real directory: a symbolic link planted
+ * there (images/<task-id> of a tile scan is known before the scan writes)
+ * would send the images wherever it points */
+static gboolean
+ensure_directory (const char  *dir,
+                  GError     **error)
+{
+  g_autofree char *parent = g_path_get_dirname (dir);
+  GStatBuf info;
+
+  if (g_mkdir_with_parents (parent, IMAGE_DIR_MODE) != 0 ||
+      (g_mkdir (dir, IMAGE_DIR_MODE) != 0 && errno != EEXIST))
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
+                   dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (g_lstat (dir, &info) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
+                   dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (S_ISLNK (info.st_mode))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("Cannot write images into %s: it is a symbolic link, not a directory; "
+                     "remove it"), dir);
+      return FALSE;
+    }
+  if (!S_ISDIR (info.st_mode))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                   _("Cannot write images into %s: it is not a directory; remove it"), dir);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_pair (EmFrame        *frame,
             EmImageFormat   format,
@@ -456,12 +500,8 @@ write_pair (EmFrame        *frame,
   *out_replaced = FALSE;
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
-  if (g_mkdir_with_parents (dir, IMAGE_DIR_MODE) != 0)
-    {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
-                   dir, g_strerror (errno));
-      return FALSE;
-    }
+  if (!ensure_directory (dir, error))
+    return FALSE;
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
   fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, IMAGE_FILE_MODE);
