@@ -271,10 +271,11 @@ test_first_tile_fails (void)
   em_test_scope_clear (&scope);
 }
 
-/* a link planted where the scan's directory goes: the scan fails, saying
- * so, and writes nothing where the link points */
+/* a link another user planted where the scan's directory goes: the scan
+ * fails, saying so, and writes nothing where the link points. Only root can
+ * make a link owned by another user */
 static void
-test_directory_is_link (void)
+test_directory_is_foreign_link (void)
 {
   EmTestScope scope;
   g_autoptr(EmAction) action = em_tile_scan_action_new ();
@@ -285,6 +286,11 @@ test_directory_is_link (void)
   g_autofree char *elsewhere = NULL;
   g_autoptr(GDir) dir = NULL;
 
+  if (geteuid () != 0)
+    {
+      g_test_skip ("making a link owned by another user needs root");
+      return;
+    }
   em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
   images = g_build_filename (scope.data_dir, "images", NULL);
   directory = g_build_filename (images, "scan", NULL);
@@ -292,6 +298,7 @@ test_directory_is_link (void)
   g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
   g_assert_cmpint (g_mkdir (elsewhere, 0750), ==, 0);
   g_assert_cmpint (symlink (elsewhere, directory), ==, 0);
+  g_assert_cmpint (lchown (directory, 65534, 65534), ==, 0);
 
   result = em_test_scope_run_action (&scope, action, "scan",
                                      "{\"step_x\": 40, \"nx\": 2, \"exposure\": 2}",
@@ -304,6 +311,35 @@ test_directory_is_link (void)
   dir = g_dir_open (elsewhere, 0, NULL);
   g_assert_nonnull (dir);
   g_assert_null (g_dir_read_name (dir));
+
+  em_test_scope_clear (&scope);
+}
+
+/* images/ linked to another disk by the service's own user: followed */
+static void
+test_directory_is_own_link (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autofree char *written = NULL;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  images = g_build_filename (scope.data_dir, "images", NULL);
+  elsewhere = g_build_filename (scope.data_dir, "other-disk", NULL);
+  g_assert_cmpint (g_mkdir (elsewhere, 0750), ==, 0);
+  g_assert_cmpint (symlink (elsewhere, images), ==, 0);
+
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"step_x\": 40, \"nx\": 2, \"exposure\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  written = g_build_filename (elsewhere, "scan", NULL);
+  g_assert_true (g_file_test (written, G_FILE_TEST_IS_DIR));
 
   em_test_scope_clear (&scope);
 }
@@ -377,7 +413,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
-  g_test_add_func ("/tile-scan/directory-is-link", test_directory_is_link);
+  g_test_add_func ("/tile-scan/directory-is-foreign-link", test_directory_is_foreign_link);
+  g_test_add_func ("/tile-scan/directory-is-own-link", test_directory_is_own_link);
 
   ret = g_test_run ();
   gst_deinit ();

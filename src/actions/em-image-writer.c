@@ -437,9 +437,10 @@ rename_pair (const char  *tmp_path,
   return TRUE;
 }
 
-/* creates @dir, or finds it, as a real directory: a symbolic link planted
- * there (images/<task-id> of a tile scan is known before the scan writes)
- * would send the images wherever it points */
+/* creates @dir, or finds it, as a directory. A symbolic link there is
+ * followed only when the service's user or root made it (images/ on another
+ * disk): one planted by another user (images/<task-id> of a tile scan is
+ * known before the scan writes) would send the images wherever it points */
 static gboolean
 ensure_directory (const char  *dir,
                   GError     **error)
@@ -466,10 +467,21 @@ ensure_directory (const char  *dir,
     }
   if (S_ISLNK (info.st_mode))
     {
-      g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("Cannot write images into %s: it is a symbolic link, not a directory; "
-                     "remove it"), dir);
-      return FALSE;
+      if (info.st_uid != geteuid () && info.st_uid != 0)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                       _("Cannot write images into %s: it is a symbolic link another user "
+                         "made; remove it"), dir);
+          return FALSE;
+        }
+      if (g_stat (dir, &info) != 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
+                       dir, g_strerror (saved_errno));
+          return FALSE;
+        }
     }
   if (!S_ISDIR (info.st_mode))
     {
