@@ -123,6 +123,16 @@ client_gone (GSocket *socket)
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* whether libsoup still has a request on @conn: each of its requests follows
+ * its connection's "accept-certificate" (nothing else does) until it is freed */
+static gboolean
+holds_request (GObject *conn)
+{
+  guint signal_id = g_signal_lookup ("accept-certificate", G_OBJECT_TYPE (conn));
+
+  return signal_id == 0 || g_signal_has_handler_pending (conn, signal_id, 0, TRUE);
+}
+
 /* libsoup 3.2's listener never drops the reference g_socket_accept() gave it
  * (about 700 bytes a connection, for good). Once a connection has ended and
  * nothing but that reference and ours holds its socket, the socket is freed.
@@ -182,6 +192,15 @@ sweep_cb (gpointer user_data)
        * once the connection says it is disconnected */
       if (connection->ending)
         {
+          /* not while libsoup holds a request on it: "disconnected" takes the
+           * request's I/O data but leaves its source, which then runs on none
+           * (a paused request's at once). Shut down, its read or write fails
+           * and libsoup ends the request; a later sweep closes. */
+          if (connection->conn != NULL && holds_request (connection->conn))
+            {
+              g_socket_shutdown (socket, TRUE, TRUE, NULL);
+              continue;
+            }
           g_debug ("closing a connection its client left");
           g_socket_close (socket, NULL);
           if (connection->conn != NULL)
