@@ -29,7 +29,7 @@ void        em_rest_idle_started     (EmRestIdle        *self,
  * request has the timeout as a whole, however often a byte of it comes */
 void        em_rest_idle_read        (EmRestIdle        *self,
                                       SoupServerMessage *msg);
-/* on the server's request-finished and request-aborted */
+/* on the server's request-finished */
 void        em_rest_idle_finished    (EmRestIdle        *self,
                                       SoupServerMessage *msg);
 
