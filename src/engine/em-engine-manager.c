@@ -268,21 +268,24 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
 
 
 /* keeps memory bounded: the store has the rest of history; without one,
- * the older finished tasks are gone, as if deleted */
-static void
-evict_finished (EmEngineManager *self)
+ * the older finished tasks are gone, as if deleted. At most @max_tasks go
+ * (0: all past the limit); returns whether more are past it */
+static gboolean
+evict_finished (EmEngineManager *self, guint max_tasks)
 {
   GList *link = self->finished.head;
   g_autoptr(GPtrArray) gone = NULL;
+  guint evicted = 0;
 
   /* after a failed write the database lacks what finished since: it would
    * answer for the evicted tasks with their old state until the restart */
   if (self->store != NULL && !em_store_check (self->store, NULL))
-    return;
+    return FALSE;
   /* without a store they are gone, as deleted ones are, and say so */
   if (self->store == NULL)
     gone = g_ptr_array_new_with_free_func (g_free);
-  while (link != NULL && self->finished.length > self->keep_finished)
+  while (link != NULL && self->finished.length > self->keep_finished &&
+         (max_tasks == 0 || evicted < max_tasks))
     {
       TaskEntry *oldest = link->data;
 
@@ -301,21 +304,28 @@ evict_finished (EmEngineManager *self)
           g_ptr_array_add (gone, g_strdup (em_task_get_id (oldest->task)));
         }
       em_engine_manager_forget_entry (self, oldest, TRUE);
+      evicted++;
     }
   if (gone != NULL && gone->len > 0)
     {
       g_ptr_array_add (gone, NULL);
       em_engine_manager_emit_tasks_deleted (self, (const char * const *) gone->pdata);
     }
+  return link != NULL && self->finished.length > self->keep_finished;
 }
+
+/* a turn of the loop frees at most this many: past twice the limit under
+ * load, freeing all the excess at once held every client up for milliseconds */
+#define EVICT_PER_TURN 128
 
 static gboolean
 evict_idle_cb (gpointer user_data)
 {
   EmEngineManager *self = user_data;
 
+  if (evict_finished (self, EVICT_PER_TURN))
+    return G_SOURCE_CONTINUE;
   self->evict_source = 0;
-  evict_finished (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -2089,7 +2099,7 @@ em_engine_manager_set_property (GObject      *object,
       break;
     case PROP_KEEP_FINISHED:
       self->keep_finished = g_value_get_uint (value);
-      evict_finished (self);
+      evict_finished (self, 0);
       break;
     case PROP_FINISHED_CACHE_SIZE:
       em_finished_cache_set_max_size (self->gone, g_value_get_uint (value));
