@@ -1537,6 +1537,40 @@ test_long_id_clipped (Fixture       *f,
     }
 }
 
+/* what a client wrote in a field is quoted up to a bound too: an action
+ * name, a status or a time of a few thousand characters */
+static void
+test_long_value_clipped (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *value = g_strnfill (4000, 'x');
+  g_autofree char *body = g_strdup_printf ("{\"name\":\"n\",\"action\":\"%s\"}", value);
+  g_autofree char *by_status = g_strconcat ("/tasks?status=", value, NULL);
+  g_autofree char *by_time = g_strconcat ("/tasks?since=", value, NULL);
+  const char *paths[] = { by_status, by_time };
+  Reply *reply = http (f, "POST", "/tasks", "application/json", body);
+  g_autoptr(JsonNode) node = NULL;
+  const char *detail;
+
+  g_assert_cmpuint (reply_status (reply), ==, 400);
+  node = reply_json (reply);
+  detail = json_object_get_string_member (json_node_get_object (node), "detail");
+  g_test_message ("%s", detail);
+  g_assert_cmpuint (strlen (detail), <, 400);
+  g_assert_nonnull (strstr (detail, "xxxxxxxxxx…”"));
+  reply_free (reply);
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *text = NULL;
+
+      g_assert_cmpuint (raw_problem (f, "GET", paths[i], &text), ==, 400);
+      g_test_message ("%s", text);
+      g_assert_cmpuint (strlen (text), <, 400);
+      g_assert_nonnull (strstr (text, "xxxxxxxxxx…”"));
+    }
+}
+
 /* --- malformed requests: each gets its own 4xx, and the service goes on --- */
 
 typedef struct {
@@ -3357,6 +3391,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);
+  ADD ("/rest/routing/long-value-clipped", test_long_value_clipped, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   ADD ("/rest/errors/allow", test_allow, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-clip.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-time.h"
 #include "dbus/em-dbus-history.h"
@@ -181,9 +182,11 @@ parse_status (GVariant  *value,
     {
       if (!em_task_status_from_string (names[i], &status))
         {
+          g_autofree char *quoted = em_clip_for_message (names[i]);
+
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                        _("filter.status: unknown status “%s” (expected pending, running, "
-                         "completed, failed or cancelled)"), names[i]);
+                         "completed, failed or cancelled)"), quoted);
           return FALSE;
         }
       *mask |= EM_TASK_QUERY_STATUS (status);

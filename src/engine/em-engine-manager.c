@@ -1030,9 +1030,10 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
     {
       g_auto(GStrv) names = em_action_registry_get_names (self->registry);
       g_autofree char *known = g_strjoinv (", ", names);
+      g_autofree char *quoted = em_clip_for_message (spec->action);
 
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("action: unknown action “%s” (known: %s)"), spec->action, known);
+                   _("action: unknown action “%s” (known: %s)"), quoted, known);
       return FALSE;
     }
   if (!em_action_validate (action, spec->parameters, error))

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-cors.h"
 #include "rest/em-rest-status.h"
@@ -79,8 +80,9 @@ em_rest_cors_preflight (SoupServerMessage  *msg,
 
   if (!em_rest_cors_origin_allowed (allowed, origin))
     {
-      em_problem_respond_printf (msg, 403, _("Origin: “%s” is not an allowed origin"),
-                                 origin != NULL ? origin : "");
+      g_autofree char *quoted = em_clip_for_message (origin != NULL ? origin : "");
+
+      em_problem_respond_printf (msg, 403, _("Origin: “%s” is not an allowed origin"), quoted);
       return;
     }
   em_rest_cors_add_headers (msg, allowed);

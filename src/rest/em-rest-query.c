@@ -6,6 +6,7 @@
 #include <libsoup/soup.h>
 
 #include "engine/em-error.h"
+#include "engine/em-clip.h"
 #include "engine/em-time.h"
 #include "rest/em-rest-query.h"
 
@@ -78,10 +79,12 @@ parse_statuses (const char  *text,
 
       if (!em_task_status_from_string (g_strstrip (names[i]), &status))
         {
+          g_autofree char *quoted = em_clip_for_message (names[i]);
+
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                        _("status: unknown status “%s”; use pending, running, "
                          "completed, failed or cancelled, or several separated by commas"),
-                       names[i]);
+                       quoted);
           return FALSE;
         }
       mask |= EM_TASK_QUERY_STATUS (status);
@@ -99,9 +102,11 @@ parse_time (const char  *name,
   *out = em_time_parse (text);
   if (*out == NULL)
     {
+      g_autofree char *quoted = em_clip_for_message (text);
+
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("%s: “%s” is not an RFC 3339 time with a time zone, "
-                     "e.g. 2026-01-01T12:00:00Z"), name, text);
+                     "e.g. 2026-01-01T12:00:00Z"), name, quoted);
       return FALSE;
     }
   return TRUE;
