@@ -13,8 +13,10 @@ from emfault import fail
 CLOSE_TIMEOUT = 5
 
 
-def handshake(port, path="/ws"):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=CLOSE_TIMEOUT)
+def upgrade(port, path="/ws", timeout=CLOSE_TIMEOUT):
+    """sends a WebSocket upgrade for @path: the socket, the status line, the
+    response's headers and what came after its head"""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -23,11 +25,18 @@ def handshake(port, path="/ws"):
     while b"\r\n\r\n" not in response:
         chunk = sock.recv(4096)
         if not chunk:
-            fail("the WebSocket handshake was refused")
+            fail("the WebSocket handshake of %s was refused" % path)
         response += chunk
     head, rest = response.split(b"\r\n\r\n", 1)
-    if not head.startswith(b"HTTP/1.1 101"):
-        fail("the WebSocket handshake answered %r" % head.split(b"\r\n")[0])
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return sock, lines[0], headers, rest
+
+
+def handshake(port, path="/ws"):
+    sock, status, _, rest = upgrade(port, path)
+    if not status.startswith("HTTP/1.1 101"):
+        fail("the WebSocket handshake answered %r" % status)
     return sock, rest
 
 

@@ -14,17 +14,15 @@ resync_required):
    one, where the seq alone cannot tell the logs apart.
 """
 
-import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 
 from embus import MANAGER_PATH, NAME, on_private_bus, start
 from emfault import fail
-from emws import Reader, frame
+from emws import Reader, frame, upgrade
 
 
 def bus_log_id():
@@ -41,32 +39,16 @@ def bus_log_id():
 
 def ws_refused(port, path):
     """the status line of a handshake that must not be accepted"""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
-        return sock.recv(4096).split(b"\r\n", 1)[0].decode()
+    sock, status, _, _ = upgrade(port, path, timeout=10)
+    sock.close()
+    return status
 
 
 def ws_open(port, path):
     """the handshake's Event-Log-Id, the socket and a generator of the text frames"""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            fail("the WebSocket handshake of %s was refused" % path)
-        response += chunk
-    head, rest = response.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
-    if not lines[0].startswith("HTTP/1.1 101"):
-        fail("the WebSocket handshake of %s answered %s" % (path, lines[0]))
-    headers = dict(line.split(": ", 1) for line in lines[1:])
+    sock, status, headers, rest = upgrade(port, path, timeout=10)
+    if not status.startswith("HTTP/1.1 101"):
+        fail("the WebSocket handshake of %s answered %s" % (path, status))
 
     def frames():
         reader = Reader(sock, rest)
