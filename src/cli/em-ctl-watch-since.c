@@ -282,18 +282,31 @@ beyond_log (const GError *error)
   return g_error_matches (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
 }
 
-/* the service's log ends before follow->last: it is read from its oldest */
+/* the service's log is not the one follow->last is from: says so, with
+ * @message, and reads it from @oldest, its oldest event */
+static void
+follow_from_oldest (Follow     *follow,
+                    guint64     oldest,
+                    const char *message)
+{
+  print_resync_line (follow, oldest, TRUE);
+  g_printerr ("%s", message);
+  follow->last = oldest - 1;
+}
+
+/* the service's log ends before follow->last */
 static void
 follow_short_log (Follow  *follow,
                   guint64  oldest)
 {
+  g_autofree char *message = NULL;
+
   oldest = MAX (oldest, 1);
-  print_resync_line (follow, oldest, TRUE);
-  g_printerr (_("enginectl: the service came back with an event log that ends before "
-                "seq %llu; following it from its oldest event, %llu. Take a fresh "
-                "snapshot (enginectl list) and go on from there.\n"),
-              (unsigned long long) follow->last, (unsigned long long) oldest);
-  follow->last = oldest - 1;
+  message = g_strdup_printf (_("enginectl: the service came back with an event log that ends "
+                               "before seq %llu; following it from its oldest event, %llu. Take "
+                               "a fresh snapshot (enginectl list) and go on from there.\n"),
+                             (unsigned long long) follow->last, (unsigned long long) oldest);
+  follow_from_oldest (follow, oldest, message);
 }
 
 /* the oldest event of a log that ends before follow->last - 1 */
@@ -352,13 +365,14 @@ restarted_log_cb (GObject      *source,
     {
       /* the same id, but not the same events: a database restored from a
        * backup, which went on from an older seq than ours */
-      print_resync_line (follow, oldest, TRUE);
-      g_printerr (_("enginectl: the service came back with an event log whose seq %llu is "
-                    "another event than the one printed; following it from its oldest "
-                    "event, %llu. Take a fresh snapshot (enginectl list) and go on from "
-                    "there.\n"),
-                  (unsigned long long) follow->last, (unsigned long long) oldest);
-      follow->last = oldest - 1;
+      g_autofree char *message =
+        g_strdup_printf (_("enginectl: the service came back with an event log whose seq %llu is "
+                           "another event than the one printed; following it from its oldest "
+                           "event, %llu. Take a fresh snapshot (enginectl list) and go on from "
+                           "there.\n"),
+                         (unsigned long long) follow->last, (unsigned long long) oldest);
+
+      follow_from_oldest (follow, oldest, message);
     }
   request_page (follow);
 }
@@ -375,6 +389,7 @@ new_log_cb (GObject      *source,
   g_autoptr(GVariant) events = NULL;
   g_autoptr(GError) error = NULL;
   guint64 oldest = 1;
+  g_autofree char *message = NULL;
 
   if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
                                                        &oldest, result, &error))
@@ -384,12 +399,12 @@ new_log_cb (GObject      *source,
       return;
     }
   oldest = MAX (oldest, 1);
-  print_resync_line (follow, oldest, TRUE);
-  g_printerr (_("enginectl: the service's event log is now %s, not the one seq %llu is from; "
-                "following it from its oldest event, %llu. Take a fresh "
-                "snapshot (enginectl list) and go on from there.\n"),
-              follow->log_id, (unsigned long long) follow->last, (unsigned long long) oldest);
-  follow->last = oldest - 1;
+  message = g_strdup_printf (_("enginectl: the service's event log is now %s, not the one seq "
+                               "%llu is from; following it from its oldest event, %llu. Take a "
+                               "fresh snapshot (enginectl list) and go on from there.\n"),
+                             follow->log_id, (unsigned long long) follow->last,
+                             (unsigned long long) oldest);
+  follow_from_oldest (follow, oldest, message);
   request_page (follow);
 }
 
