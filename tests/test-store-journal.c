@@ -58,13 +58,13 @@ task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_
 static EmStoreEventRow *
 event_row (guint64 seq, const char *type, const char *task_id)
 {
-  EmStoreEventRow *row = em_store_event_row_new (task_id);
-  char *frame = g_strdup_printf ("{\"type\":\"%s\",\"seq\":%" G_GUINT64_FORMAT "}", type, seq);
+  g_autofree char *frame = g_strdup_printf ("{\"type\":\"%s\",\"seq\":%" G_GUINT64_FORMAT "}",
+                                            type, seq);
+  EmStoreEventRow *row = em_store_event_row_new (task_id, frame, strlen (frame));
 
   row->seq = seq;
   row->type = type;
   row->timestamp_us = 1795600800000000 + (gint64) seq;
-  row->json = g_bytes_new_take (frame, strlen (frame));
   return row;
 }
 
@@ -121,8 +121,7 @@ collect_record (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer 
 
       g_string_append_printf (text, "event %" G_GUINT64_FORMAT " %s %s %" G_GINT64_FORMAT " %.*s\n",
                               row->seq, row->type, row->task_id != NULL ? row->task_id : "(null)",
-                              row->timestamp_us, (int) g_bytes_get_size (row->json),
-                              (const char *) g_bytes_get_data (row->json, NULL));
+                              row->timestamp_us, (int) row->json_length, row->json);
     }
   g_ptr_array_add (collected->seen, g_string_free (text, FALSE));
   return TRUE;
@@ -315,7 +314,7 @@ store_first_task (Fixture *fx)
   em_store_start (store, NULL, NULL);
   g_ptr_array_add (tasks, task_row ("a", 1, "pending", 1));
   g_ptr_array_add (events, event_row (1, "task_scheduled", "a"));
-  em_store_write (store, tasks, events);
+  em_store_write (store, tasks, events, NULL);
   em_store_sync_async (store, NULL, synced_cb, &done);
   EM_TEST_WAIT_UNTIL (done, 5000);
   em_store_free (store);
@@ -395,7 +394,7 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
           g_ptr_array_add (tasks, task_row ("b", 3, "cancelled", seq));
           g_ptr_array_add (events, event_row (++seq, "task_cancelled", "b"));
         }
-      em_store_write (store, tasks, events);
+      em_store_write (store, tasks, events, NULL);
     }
   em_store_start (store, NULL, NULL);
   /* a clean stop commits everything queued */
@@ -449,7 +448,7 @@ test_rows_without_events (Fixture *fx, gconstpointer data)
       /* the middle write has no event */
       if (i != 1)
         g_ptr_array_add (events, event_row (++seq, "task_scheduled", "a"));
-      em_store_write (store, tasks, events);
+      em_store_write (store, tasks, events, NULL);
     }
   EM_TEST_WAIT_UNTIL (committed == seq, 5000);
 
@@ -472,7 +471,7 @@ test_rows_without_events (Fixture *fx, gconstpointer data)
     GPtrArray *tasks = task_rows ();
 
     g_ptr_array_add (tasks, task_row ("b", 2, "pending", 0));
-    em_store_write (store, tasks, NULL);
+    em_store_write (store, tasks, NULL, NULL);
   }
   EM_TEST_WAIT_UNTIL (g_stat (fx->journal_path, &st) == 0 && st.st_size > 0, 5000);
   seen = replay_all (fx->journal_path);

@@ -172,60 +172,62 @@ test_json_text_form (void)
   assert_text_matches_tree (failing);
 }
 
-/* a state is a copy: it writes the task as it was, on any thread, and the
- * task can change or go meanwhile */
+/* a snapshot is a copy: it writes the task as it was, on any thread, and
+ * the task can change or go meanwhile */
 static gpointer
-write_state_thread (gpointer data)
+write_snapshot_thread (gpointer data)
 {
   GString *out = g_string_new (NULL);
 
-  em_task_state_write_json (data, out);
+  em_task_snapshot_write_json (data, out);
   return g_string_free (out, FALSE);
 }
 
 static char *
-write_state_elsewhere (EmTaskState *state)
+write_snapshot_elsewhere (EmTaskSnapshot *snapshot)
 {
-  return g_thread_join (g_thread_new ("state", write_state_thread, state));
+  return g_thread_join (g_thread_new ("snapshot", write_snapshot_thread, snapshot));
 }
 
 static void
-test_state_copy (void)
+test_snapshot (void)
 {
   g_autoptr(JsonObject) params = object_from_string ("{\"exposure\": 10, \"note\": \"µm\"}");
   g_autoptr(JsonObject) result = object_from_string ("{\"path\": \"/tmp/a.png\"}");
+  g_autoptr(EmArena) arena = em_arena_new ();
   EmTask *task = em_task_new (7, "snap", "capture_image", params);
   const char *depends[] = { "a-1", "b-2", NULL };
   const char *devices[] = { "camera", NULL };
   g_autofree char *pending_text = em_task_to_json_string (task);
-  EmTaskState *pending = em_task_dup_state (task);
+  EmTaskSnapshot *pending = em_task_snapshot_new (task, arena);
   g_autofree char *running_text = NULL, *completed_text = NULL;
   g_autofree char *pending_written = NULL, *running_written = NULL, *completed_written = NULL;
-  EmTaskState *running, *completed;
+  EmTaskSnapshot *running, *completed;
+  GDateTime *created = em_task_get_created_at (task);
 
   em_task_set_schedule (task, -3, depends, 2, 0.25, 30, "batch-1");
   em_task_set_waiting_on (task, depends);
   em_task_set_waiting_for (task, devices);
   em_task_mark_running (task);
   running_text = em_task_to_json_string (task);
-  running = em_task_dup_state (task);
+  running = em_task_snapshot_new (task, arena);
   em_task_mark_completed (task, result);
   completed_text = em_task_to_json_string (task);
-  completed = em_task_dup_state (task);
-  g_assert_true (em_task_state_get_created_at (completed) == em_task_get_created_at (task));
+  completed = em_task_snapshot_new (task, arena);
+  g_assert_cmpint (completed->created_us, ==,
+                   g_date_time_to_unix (created) * G_USEC_PER_SEC + g_date_time_get_microsecond (created));
+  g_assert_cmpint (pending->started_us, ==, EM_TASK_NO_TIME);
   g_object_unref (task);
 
-  pending_written = write_state_elsewhere (pending);
-  running_written = write_state_elsewhere (running);
-  completed_written = write_state_elsewhere (completed);
+  pending_written = write_snapshot_elsewhere (pending);
+  running_written = write_snapshot_elsewhere (running);
+  completed_written = write_snapshot_elsewhere (completed);
   g_assert_cmpstr (pending_written, ==, pending_text);
   g_assert_cmpstr (running_written, ==, running_text);
   g_assert_cmpstr (completed_written, ==, completed_text);
   g_assert_nonnull (strstr (running_written, "\"waiting_for\":[\"camera\"]"));
+  g_assert_nonnull (strstr (running_written, "\"batch\":\"batch-1\""));
   g_assert_nonnull (strstr (completed_written, "\"result\":{\"path\":\"/tmp/a.png\"}"));
-  em_task_state_free (pending);
-  em_task_state_free (running);
-  em_task_state_free (completed);
 }
 
 static void
@@ -664,7 +666,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/json-writer", test_json_writer_matches_generator);
   g_test_add_func ("/engine/task/json-writer-doubles", test_json_writer_doubles);
   g_test_add_func ("/engine/task/json-writer-pretty", test_json_writer_pretty);
-  g_test_add_func ("/engine/task/state-copy", test_state_copy);
+  g_test_add_func ("/engine/task/snapshot", test_snapshot);
   g_test_add_func ("/engine/task/variant", test_variant_form);
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);

@@ -87,6 +87,7 @@ struct _EmEngineManager
   EmDeletedSerials *deleted;        /* without a store: the latest tasks deleted, for
                                      * cursors; NULL until one is */
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
+  EmArena          *unwritten_arena; /* (nullable) theirs, and the next flush's task rows */
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   guint             flush_source;
   guint             evict_source;

@@ -214,17 +214,27 @@ time_to_us (GDateTime *time)
   return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
 }
 
+/* where the next write's rows go; handed to the store with them */
+static EmArena *
+unwritten_arena (EmEngineManager *self)
+{
+  if (self->unwritten_arena == NULL)
+    self->unwritten_arena = em_arena_new ();
+  return self->unwritten_arena;
+}
+
 static EmStoreTaskRow *
-make_task_row (DirtyTask *dirty)
+make_task_row (EmEngineManager *self, DirtyTask *dirty)
 {
   EmTask *task = dirty->task;
+  EmArena *arena = unwritten_arena (self);
   GDateTime *completed = em_task_get_completed_at (task);
   EmStoreTaskRow *row;
 
   /* the row's text is written by the store's journal thread from a copy of
    * the task's fields: the loop only copies them */
-  row = em_store_task_row_new_from_state (em_task_get_id (task), em_task_get_action (task),
-                                          em_task_dup_state (task));
+  row = em_store_task_row_new_in (arena, em_task_get_id (task), em_task_get_action (task),
+                                  em_task_snapshot_new (task, arena));
   row->serial = em_task_get_serial (task);
   row->status = em_task_status_to_string (em_task_get_status (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
@@ -249,7 +259,7 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
     {
       DirtyTask *dirty = g_ptr_array_index (self->dirty, i);
 
-      g_ptr_array_add (rows, make_task_row (dirty));
+      g_ptr_array_add (rows, make_task_row (self, dirty));
       if (dirty->entry != NULL)
         dirty->entry->dirty = NULL;
     }
@@ -257,7 +267,8 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
   g_ptr_array_set_size (self->dirty, 0);
 
   n_events = self->unwritten->len;
-  em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten));
+  em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten),
+                  g_steal_pointer (&self->unwritten_arena));
   /* sized for as many as last time: growing it by doubling under load meant
    * large reallocations, each one a consolidation of malloc's fast bins */
   self->unwritten = g_ptr_array_new_full (n_events, (GDestroyNotify) em_store_event_row_free);
@@ -404,6 +415,8 @@ record_event (EmEngineManager *self, EmEvent *event)
   EmTask *task = em_event_get_task (event);
   TaskEntry *entry;
   EmStoreEventRow *row;
+  const char *json;
+  gsize json_length = 0;
 
   em_event_ring_push (self->ring, em_event_get_seq (event), em_event_get_json_bytes (event));
   if (self->store == NULL)
@@ -412,11 +425,14 @@ record_event (EmEngineManager *self, EmEvent *event)
   entry = task != NULL ? g_hash_table_lookup (self->entries, em_task_get_id (task)) : NULL;
   if (entry != NULL && em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
     entry->scheduled_seq = em_event_get_seq (event);
-  row = em_store_event_row_new (task != NULL ? em_task_get_id (task) : NULL);
+  json = g_bytes_get_data (em_event_get_json_bytes (event), &json_length);
+  /* a copy: the frame's last reference dropped on the store's thread would
+   * free it there, into the main thread's malloc arena, under its lock */
+  row = em_store_event_row_new_in (unwritten_arena (self),
+                                   task != NULL ? em_task_get_id (task) : NULL, json, json_length);
   row->seq = em_event_get_seq (event);
   row->type = em_event_get_type_name (event);
   row->timestamp_us = time_to_us (em_event_get_timestamp (event));
-  row->json = g_bytes_ref (em_event_get_json_bytes (event));
   g_ptr_array_add (self->unwritten, row);
   if (self->oldest_stored_seq == 0)
     self->oldest_stored_seq = row->seq;
@@ -2131,6 +2147,7 @@ em_engine_manager_finalize (GObject *object)
   g_clear_handle_id (&self->evict_source, g_source_remove);
   g_clear_pointer (&self->store, em_store_free);
   g_ptr_array_unref (self->unwritten);
+  g_clear_pointer (&self->unwritten_arena, em_arena_free);
   g_ptr_array_unref (self->sync_waiters);
   em_event_ring_free (self->ring);
   g_queue_clear_full (&self->event_queue, (GDestroyNotify) em_event_unref);

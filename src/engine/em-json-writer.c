@@ -198,14 +198,21 @@ civil_from_days (gint64 days, gint *year, gint *month, gint *day)
 
 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" and a nul into @buffer, without printf */
 static void
-format_time (char buffer[28], GDateTime *time)
+format_time_us (char buffer[28], gint64 time_us)
 {
-  gint64 unix_seconds = g_date_time_to_unix (time);
-  gint64 days = unix_seconds / 86400;
-  gint64 second_of_day = unix_seconds % 86400;
+  gint64 unix_seconds = time_us / G_USEC_PER_SEC;
+  gint64 microsecond = time_us % G_USEC_PER_SEC;
+  gint64 days, second_of_day;
   gint year, month, day;
   char *p = buffer;
 
+  if (microsecond < 0)
+    {
+      microsecond += G_USEC_PER_SEC;
+      unix_seconds--;
+    }
+  days = unix_seconds / 86400;
+  second_of_day = unix_seconds % 86400;
   if (second_of_day < 0)
     {
       second_of_day += 86400;
@@ -224,32 +231,52 @@ format_time (char buffer[28], GDateTime *time)
   *p++ = ':';
   p = put_digits (p, second_of_day % 60, 2);
   *p++ = '.';
-  p = put_digits (p, g_date_time_get_microsecond (time), 6);
+  p = put_digits (p, microsecond, 6);
   *p++ = 'Z';
   *p = '\0';
+}
+
+static void
+format_time (char buffer[28], GDateTime *time)
+{
+  format_time_us (buffer, g_date_time_to_unix (time) * G_USEC_PER_SEC +
+                          g_date_time_get_microsecond (time));
+}
+
+void
+em_json_write_time_us (GString *out, gint64 time_us)
+{
+  char buffer[29 + 1];
+
+  /* em_time_format()'s form */
+  buffer[0] = '"';
+  format_time_us (buffer + 1, time_us);
+  buffer[28] = '"';
+  put (out, buffer, 29);
 }
 
 void
 em_json_write_time (GString *out, GDateTime *time)
 {
-  char buffer[29 + 1];
-
   if (time == NULL)
     {
       put (out, "null", 4);
       return;
     }
-  /* em_time_format()'s form */
-  buffer[0] = '"';
-  format_time (buffer + 1, time);
-  buffer[28] = '"';
-  put (out, buffer, 29);
+  em_json_write_time_us (out, g_date_time_to_unix (time) * G_USEC_PER_SEC +
+                              g_date_time_get_microsecond (time));
 }
 
 void
 em_json_format_time_into (GDateTime *time, char buffer[EM_JSON_TIME_SIZE])
 {
   format_time (buffer, time);
+}
+
+void
+em_json_format_time_us_into (gint64 time_us, char buffer[EM_JSON_TIME_SIZE])
+{
+  format_time_us (buffer, time_us);
 }
 
 char *

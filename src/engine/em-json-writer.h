@@ -38,6 +38,11 @@ char *em_json_format_time (GDateTime  *time);
 #define EM_JSON_TIME_SIZE 28
 void  em_json_format_time_into (GDateTime *time,
                                 char       buffer[EM_JSON_TIME_SIZE]);
+/* the same from µs since the epoch (UTC), for a time copied off its GDateTime */
+void  em_json_write_time_us    (GString   *out,
+                                gint64     time_us);
+void  em_json_format_time_us_into (gint64  time_us,
+                                   char    buffer[EM_JSON_TIME_SIZE]);
 /* @object: (nullable) */
 void em_json_write_object (GString    *out,
                            JsonObject *object);

@@ -178,7 +178,7 @@ em_store_journal_encode (GByteArray *out, guint64 write_no, GPtrArray *tasks, GP
       EmStoreEventRow *row = g_ptr_array_index (events, i);
 
       size += 8 + string_size (row->type) + string_size (row->task_id) + 8 +
-              4 + g_bytes_get_size (row->json) + 1;
+              4 + row->json_length + 1;
     }
   g_byte_array_set_size (out, start + HEADER_SIZE + size);
   payload = p = out->data + start + HEADER_SIZE;
@@ -204,14 +204,12 @@ em_store_journal_encode (GByteArray *out, guint64 write_no, GPtrArray *tasks, GP
   for (guint i = 0; i < n_events; i++)
     {
       EmStoreEventRow *row = g_ptr_array_index (events, i);
-      gsize json_size = 0;
-      const char *json = g_bytes_get_data (row->json, &json_size);
 
       p = put_u64 (p, row->seq);
       p = put_string (p, row->type);
       p = put_string (p, row->task_id);
       p = put_u64 (p, (guint64) row->timestamp_us);
-      p = put_bytes (p, json != NULL ? json : "", json_size);
+      p = put_bytes (p, row->json != NULL ? row->json : "", row->json_length);
     }
   g_assert ((gsize) (p - payload) == size);
 
@@ -282,14 +280,7 @@ get_string (Reader *r, gsize *out_length)
   return text;
 }
 
-static void
-event_row_clear (EmStoreEventRow *row)
-{
-  g_bytes_unref (row->json);
-  g_free (row);
-}
-
-/* rows that point into the record: only the structs (and the GBytes) are freed */
+/* rows that point into the record: only the structs are freed */
 static gboolean
 decode_record (const guint8 *payload,
                gsize         length,
@@ -334,7 +325,8 @@ decode_record (const guint8 *payload,
       row->task_id = (char *) get_string (&r, NULL);
       row->timestamp_us = (gint64) get_u64 (&r);
       json = get_string (&r, &size);
-      row->json = g_bytes_new_static (json != NULL ? json : "", size);
+      row->json = json != NULL ? json : "";
+      row->json_length = size;
       r.ok = r.ok && row->type != NULL && json != NULL;
     }
   return r.ok && r.p == r.end;
@@ -383,7 +375,7 @@ em_store_journal_replay (EmStoreJournal      *self,
     {
       guint32 header[3];
       g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_free);
-      g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_row_clear);
+      g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
       guint32 size, magic;
       guint64 write_no = 0;
 

@@ -38,6 +38,7 @@ typedef struct {
   GTask       *task;        /* touched on the main context only */
   GPtrArray   *tasks;
   GPtrArray   *events;
+  EmArena     *arena;       /* OP_WRITE: where its rows are, if anywhere */
   EmTaskQuery  query;
   char        *id;
   GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
@@ -115,6 +116,8 @@ op_free (Op *op)
   g_clear_object (&op->task);
   g_clear_pointer (&op->tasks, g_ptr_array_unref);
   g_clear_pointer (&op->events, g_ptr_array_unref);
+  /* after the rows */
+  g_clear_pointer (&op->arena, em_arena_free);
   em_task_query_clear (&op->query);
   g_free (op->id);
   g_strfreev (op->keep);
@@ -159,15 +162,19 @@ em_store_task_row_new (const char *id,
 }
 
 EmStoreTaskRow *
-em_store_task_row_new_from_state (const char *id, const char *action, EmTaskState *state)
+em_store_task_row_new_in (EmArena              *arena,
+                          const char           *id,
+                          const char           *action,
+                          const EmTaskSnapshot *snapshot)
 {
   gsize id_length = strlen (id), action_length = strlen (action);
-  EmStoreTaskRow *row = g_malloc0 (sizeof *row + id_length + action_length + 2);
+  EmStoreTaskRow *row = em_arena_alloc0 (arena, sizeof *row + id_length + action_length + 2);
   char *at = (char *) (row + 1);
 
   at = put_string (&row->id, at, id, id_length);
   put_string (&row->action, at, action, action_length);
-  row->state = state;
+  row->snapshot = snapshot;
+  row->in_arena = TRUE;
   return row;
 }
 
@@ -177,10 +184,10 @@ em_store_task_row_render (EmStoreTaskRow *row, GString *scratch)
   if (row->json != NULL)
     return;
   g_string_truncate (scratch, 0);
-  em_task_state_write_json (row->state, scratch);
+  em_task_snapshot_write_json (row->snapshot, scratch);
   /* one block for both, as for a row made with its text */
   row->rendered = g_malloc (EM_JSON_TIME_SIZE + scratch->len + 1);
-  em_json_format_time_into (em_task_state_get_created_at (row->state), row->rendered);
+  em_json_format_time_us_into (row->snapshot->created_us, row->rendered);
   row->created_at = row->rendered;
   row->json = row->rendered + EM_JSON_TIME_SIZE;
   memcpy (row->json, scratch->str, scratch->len + 1);
@@ -191,27 +198,51 @@ em_store_task_row_free (EmStoreTaskRow *row)
 {
   if (row == NULL)
     return;
-  em_task_state_free (row->state);
   g_free (row->rendered);
-  g_free (row);
+  if (!row->in_arena)
+    g_free (row);
+}
+
+/* the task id and the frame after the row, in one block */
+static EmStoreEventRow *
+event_row_init (EmStoreEventRow *row, const char *task_id, gsize id_length, const char *json,
+                gsize json_length)
+{
+  char *at = (char *) (row + 1);
+
+  if (task_id != NULL)
+    at = put_string (&row->task_id, at, task_id, id_length);
+  memcpy (at, json, json_length);
+  at[json_length] = '\0';
+  row->json = at;
+  row->json_length = json_length;
+  return row;
 }
 
 EmStoreEventRow *
-em_store_event_row_new (const char *task_id)
+em_store_event_row_new (const char *task_id, const char *json, gsize json_length)
 {
-  gsize length = task_id != NULL ? strlen (task_id) : 0;
-  EmStoreEventRow *row = g_malloc0 (sizeof *row + (task_id != NULL ? length + 1 : 0));
+  gsize id_length = task_id != NULL ? strlen (task_id) : 0;
+  EmStoreEventRow *row = g_malloc0 (sizeof *row + id_length + 1 + json_length + 1);
 
-  if (task_id != NULL)
-    put_string (&row->task_id, (char *) (row + 1), task_id, length);
-  return row;
+  return event_row_init (row, task_id, id_length, json, json_length);
+}
+
+EmStoreEventRow *
+em_store_event_row_new_in (EmArena *arena, const char *task_id, const char *json, gsize json_length)
+{
+  gsize id_length = task_id != NULL ? strlen (task_id) : 0;
+  EmStoreEventRow *row = em_arena_alloc0 (arena, sizeof *row + id_length + 1 + json_length + 1);
+
+  row->in_arena = TRUE;
+  return event_row_init (row, task_id, id_length, json, json_length);
 }
 
 void
 em_store_event_row_free (EmStoreEventRow *row)
 {
-  g_bytes_unref (row->json);
-  g_free (row);
+  if (row != NULL && !row->in_arena)
+    g_free (row);
 }
 
 static void
@@ -362,9 +393,6 @@ static gboolean
 write_event (EmStore *self, EmStoreEventRow *row, GError **error)
 {
   sqlite3_stmt *stmt = self->insert_event;
-  gsize size = 0;
-  const char *json = g_bytes_get_data (row->json, &size);
-
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->seq);
   sqlite3_bind_text (stmt, 2, row->type, -1, SQLITE_STATIC);
   if (row->task_id != NULL)
@@ -372,7 +400,7 @@ write_event (EmStore *self, EmStoreEventRow *row, GError **error)
   else
     sqlite3_bind_null (stmt, 3);
   sqlite3_bind_int64 (stmt, 4, row->timestamp_us);
-  sqlite3_bind_text (stmt, 5, json, (int) size, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, row->json, (int) row->json_length, SQLITE_STATIC);
   return step_done (self, stmt, error);
 }
 
@@ -1027,13 +1055,14 @@ em_store_free (EmStore *self)
 }
 
 void
-em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events)
+em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
 {
   Op *op = g_new0 (Op, 1);
 
   op->kind = OP_WRITE;
   op->tasks = tasks;
   op->events = events;
+  op->arena = arena;
   push (self, op);
 }
 

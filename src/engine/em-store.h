@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-arena.h"
 #include "engine/em-finished-cache.h"
 #include "engine/em-task.h"
 #include "engine/em-task-query.h"
@@ -32,9 +33,11 @@ typedef struct {
   gint64      finished_us;     /* 0 while unfinished */
   guint       batch_state;     /* the engine's, opaque here; 0 outside an exclusive batch */
   guint64     scheduled_seq;
-  char       *json;            /* for a row made from @state, NULL until rendered */
-  EmTaskState *state;          /* (nullable) what created_at and json are rendered from */
+  char       *json;            /* for a row made from @snapshot, NULL until rendered */
+  const EmTaskSnapshot *snapshot; /* (nullable) what created_at and json are rendered
+                                   * from, in the row's arena */
   char       *rendered;        /* (nullable) the block they were rendered into */
+  gboolean    in_arena;        /* freed with its arena, but for @rendered */
 } EmStoreTaskRow;
 
 typedef struct {
@@ -42,7 +45,9 @@ typedef struct {
   const char *type;            /* static */
   char       *task_id;         /* (nullable) */
   gint64      timestamp_us;
-  GBytes     *json;
+  const char *json;            /* the frame, in the row's block or arena */
+  gsize       json_length;
+  gboolean    in_arena;
 } EmStoreEventRow;
 
 typedef struct {
@@ -86,11 +91,13 @@ void        em_store_free               (EmStore               *self);
 gboolean    em_store_check              (EmStore               *self,
                                          GError               **error);
 
-/* @tasks: (transfer container) (element-type EmStoreTaskRow)
- * @events: (transfer container) (element-type EmStoreEventRow) */
+/* @tasks: (transfer full) (element-type EmStoreTaskRow)
+ * @events: (transfer full) (element-type EmStoreEventRow)
+ * @arena: (transfer full) (nullable): where rows of either are, freed after them */
 void        em_store_write              (EmStore               *self,
                                          GPtrArray             *tasks,
-                                         GPtrArray             *events);
+                                         GPtrArray             *events,
+                                         EmArena               *arena);
 /* a row with copies of the strings in its own block, the rest zeroed: one
  * allocation however many fields (rows are made for every state change) */
 EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
@@ -98,19 +105,26 @@ EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
                                          const char            *created_at,
                                          const char            *json,
                                          gsize                  json_length);
-/* a row whose created_at and json are rendered from @state (transfer full)
- * later, by em_store_task_row_render(), off the main loop */
-EmStoreTaskRow  *em_store_task_row_new_from_state (const char    *id,
-                                                   const char    *action,
-                                                   EmTaskState   *state);
-/* fills in created_at and json from the state, if not done yet; @scratch is
+/* a row in @arena whose created_at and json are rendered from @snapshot (in
+ * the same arena) later, by em_store_task_row_render(), off the main loop */
+EmStoreTaskRow  *em_store_task_row_new_in (EmArena               *arena,
+                                           const char            *id,
+                                           const char            *action,
+                                           const EmTaskSnapshot  *snapshot);
+/* fills in created_at and json from the snapshot, if not done yet; @scratch is
  * any empty or reusable buffer */
 void        em_store_task_row_render    (EmStoreTaskRow        *row,
                                          GString               *scratch);
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
-/* @task_id: (nullable) */
-EmStoreEventRow *em_store_event_row_new (const char            *task_id);
-/* also unrefs row->json */
+/* @task_id: (nullable); the row holds copies of it and of @json */
+EmStoreEventRow *em_store_event_row_new (const char            *task_id,
+                                         const char            *json,
+                                         gsize                  json_length);
+EmStoreEventRow *em_store_event_row_new_in (EmArena            *arena,
+                                            const char         *task_id,
+                                            const char         *json,
+                                            gsize               json_length);
+/* a row in an arena waits for its arena */
 void        em_store_event_row_free     (EmStoreEventRow       *row);
 
 /* everything written before the call survives a crash of the service: it is

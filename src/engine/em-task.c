@@ -15,7 +15,9 @@
 #include "engine/em-uuid.h"
 
 /* everything a task's JSON shows: the part that never changes as text, the
- * rest as values. A copy of it is written out on any thread (em_task_dup_state()) */
+ * rest as values. Written out on any thread from a snapshot (em_task_snapshot_new()) */
+typedef struct _EmTaskState EmTaskState;
+
 struct _EmTaskState
 {
   GBytes       *json_head;    /* `{"id":…,"parameters":…`: these never change */
@@ -908,119 +910,131 @@ ensure_state_text (EmTask *self)
   return &self->state;
 }
 
+static gint64
+time_us (GDateTime *time)
+{
+  if (time == NULL)
+    return EM_TASK_NO_TIME;
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+/* the task's fields as they are now, pointing into the task */
+static void
+view_state (EmTask *self, EmTaskSnapshot *view)
+{
+  const EmTaskState *state = ensure_state_text (self);
+
+  view->head = g_bytes_get_data (state->json_head, &view->head_length);
+  view->status = state->status;
+  view->result = NULL;
+  view->result_length = 0;
+  if (state->result_json != NULL)
+    view->result = g_bytes_get_data (state->result_json, &view->result_length);
+  view->error = state->error;
+  view->created_us = time_us (state->created_at);
+  view->started_us = time_us (state->started_at);
+  view->completed_us = time_us (state->completed_at);
+  view->run_at_us = time_us (state->run_at);
+  view->progress = state->progress;
+  view->priority = state->priority;
+  view->depends_on = state->depends_on;
+  view->waiting_on = state->waiting_on;
+  view->waiting_for = state->waiting_for;
+  view->max_retries = state->max_retries;
+  view->retry_delay = state->retry_delay;
+  view->attempts = state->attempts;
+  view->timeout = state->timeout;
+  view->batch = state->batch;
+}
+
 void
 em_task_write_json (EmTask *self, GString *out)
 {
+  EmTaskSnapshot view;
+
   g_return_if_fail (EM_IS_TASK (self));
   g_return_if_fail (out->len == 0);
 
-  em_task_state_write_json (ensure_state_text (self), out);
+  view_state (self, &view);
+  em_task_snapshot_write_json (&view, out);
 }
 
-static GDateTime *
-time_ref0 (GDateTime *time)
+EmTaskSnapshot *
+em_task_snapshot_new (EmTask *self, EmArena *arena)
 {
-  return time != NULL ? g_date_time_ref (time) : NULL;
-}
-
-/* an empty list is written as [] either way; most are empty */
-static GStrv
-strv_dup0 (GStrv strv)
-{
-  return strv != NULL && strv[0] != NULL ? g_strdupv (strv) : NULL;
-}
-
-EmTaskState *
-em_task_dup_state (EmTask *self)
-{
-  EmTaskState *state;
+  EmTaskSnapshot *snapshot;
 
   g_return_val_if_fail (EM_IS_TASK (self), NULL);
 
-  state = g_memdup2 (ensure_state_text (self), sizeof *state);
-  g_bytes_ref (state->json_head);
-  if (state->result_json != NULL)
-    g_bytes_ref (state->result_json);
-  state->error = g_strdup (state->error);
-  state->created_at = time_ref0 (state->created_at);
-  state->started_at = time_ref0 (state->started_at);
-  state->completed_at = time_ref0 (state->completed_at);
-  state->run_at = time_ref0 (state->run_at);
-  state->depends_on = strv_dup0 (state->depends_on);
-  state->waiting_on = strv_dup0 (state->waiting_on);
-  state->waiting_for = strv_dup0 (state->waiting_for);
-  state->batch = g_strdup (state->batch);
-  return state;
+  snapshot = em_arena_alloc (arena, sizeof *snapshot);
+  view_state (self, snapshot);
+  snapshot->head = em_arena_memdup (arena, snapshot->head, snapshot->head_length);
+  if (snapshot->result != NULL)
+    snapshot->result = em_arena_memdup (arena, snapshot->result, snapshot->result_length);
+  snapshot->error = em_arena_strdup (arena, snapshot->error);
+  snapshot->depends_on = em_arena_strdupv (arena, snapshot->depends_on);
+  snapshot->waiting_on = em_arena_strdupv (arena, snapshot->waiting_on);
+  snapshot->waiting_for = em_arena_strdupv (arena, snapshot->waiting_for);
+  snapshot->batch = em_arena_strdup (arena, snapshot->batch);
+  return snapshot;
 }
 
-GDateTime *
-em_task_state_get_created_at (const EmTaskState *state)
+static void
+write_time (GString *out, gint64 time_us)
 {
-  return state->created_at;
+  if (time_us == EM_TASK_NO_TIME)
+    g_string_append (out, "null");
+  else
+    em_json_write_time_us (out, time_us);
 }
 
 void
-em_task_state_write_json (const EmTaskState *state, GString *out)
+em_task_snapshot_write_json (const EmTaskSnapshot *snapshot, GString *out)
 {
-  gsize size = 0;
-  const char *text = g_bytes_get_data (state->json_head, &size);
-
   g_return_if_fail (out->len == 0);
 
-  g_string_append_len (out, text, size);
+  g_string_append_len (out, snapshot->head, snapshot->head_length);
   em_json_write_key (out, "status");
-  em_json_write_string (out, em_task_status_to_string (state->status));
+  em_json_write_string (out, em_task_status_to_string (snapshot->status));
   em_json_write_key (out, "result");
-  if (state->result_json != NULL)
-    {
-      text = g_bytes_get_data (state->result_json, &size);
-      g_string_append_len (out, text, size);
-    }
+  if (snapshot->result != NULL)
+    g_string_append_len (out, snapshot->result, snapshot->result_length);
   else
     g_string_append (out, "null");
   em_json_write_key (out, "error");
-  em_json_write_string (out, state->error);
+  em_json_write_string (out, snapshot->error);
   em_json_write_key (out, "created_at");
-  em_json_write_time (out, state->created_at);
+  write_time (out, snapshot->created_us);
   em_json_write_key (out, "started_at");
-  em_json_write_time (out, state->started_at);
+  write_time (out, snapshot->started_us);
   em_json_write_key (out, "completed_at");
-  em_json_write_time (out, state->completed_at);
+  write_time (out, snapshot->completed_us);
   em_json_write_key (out, "progress");
-  em_json_write_double (out, state->progress);
+  em_json_write_double (out, snapshot->progress);
   em_json_write_key (out, "priority");
-  em_json_write_int64 (out, state->priority);
+  em_json_write_int64 (out, snapshot->priority);
   em_json_write_key (out, "depends_on");
-  em_json_write_strv (out, state->depends_on);
+  em_json_write_strv (out, snapshot->depends_on);
   em_json_write_key (out, "waiting_on");
-  em_json_write_strv (out, state->waiting_on);
+  em_json_write_strv (out, snapshot->waiting_on);
   em_json_write_key (out, "waiting_for");
-  em_json_write_strv (out, state->waiting_for);
+  em_json_write_strv (out, snapshot->waiting_for);
   em_json_write_key (out, "max_retries");
-  em_json_write_uint64 (out, state->max_retries);
+  em_json_write_uint64 (out, snapshot->max_retries);
   em_json_write_key (out, "retry_delay");
-  em_json_write_double (out, state->retry_delay);
+  em_json_write_double (out, snapshot->retry_delay);
   em_json_write_key (out, "attempts");
-  em_json_write_uint64 (out, state->attempts);
+  em_json_write_uint64 (out, snapshot->attempts);
   em_json_write_key (out, "run_at");
-  em_json_write_time (out, state->run_at);
+  write_time (out, snapshot->run_at_us);
   em_json_write_key (out, "timeout");
-  if (state->timeout > 0)
-    em_json_write_double (out, state->timeout);
+  if (snapshot->timeout > 0)
+    em_json_write_double (out, snapshot->timeout);
   else
     g_string_append (out, "null");
   em_json_write_key (out, "batch");
-  em_json_write_string (out, state->batch);
+  em_json_write_string (out, snapshot->batch);
   g_string_append_c (out, '}');
-}
-
-void
-em_task_state_free (EmTaskState *state)
-{
-  if (state == NULL)
-    return;
-  state_clear (state);
-  g_free (state);
 }
 
 GVariant *

@@ -3,6 +3,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-arena.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -61,17 +63,40 @@ void          em_task_write_json       (EmTask  *self,
                                         GString *out);
 GVariant     *em_task_to_variant       (EmTask *self);
 
-/* a copy of what em_task_write_json() writes, taken on the loop and written
- * out on any thread: it holds no json-glib object (their reference counts
- * are not atomic), only copies and atomically counted GBytes and GDateTime */
-typedef struct _EmTaskState EmTaskState;
+/* what em_task_write_json() writes, as plain values: taken on the loop into an
+ * arena (em_task_snapshot_new()) and written out on any thread, while the task
+ * changes or goes. It holds no json-glib object (their reference counts are
+ * not atomic) and nothing counted: only copies, all in the arena */
+#define EM_TASK_NO_TIME G_MININT64
 
-EmTaskState  *em_task_dup_state        (EmTask            *self);
-GDateTime    *em_task_state_get_created_at (const EmTaskState *state);
+typedef struct {
+  const char   *head;            /* `{"id":…,"parameters":…`, not nul-terminated */
+  gsize         head_length;
+  EmTaskStatus  status;
+  const char   *result;          /* (nullable) the result object's text */
+  gsize         result_length;
+  const char   *error;
+  gint64        created_us;      /* since the epoch; EM_TASK_NO_TIME when unset */
+  gint64        started_us;
+  gint64        completed_us;
+  gint64        run_at_us;
+  gdouble       progress;
+  gint          priority;
+  char        **depends_on;      /* NULL for an empty list */
+  char        **waiting_on;
+  char        **waiting_for;
+  guint         max_retries;
+  gdouble       retry_delay;
+  guint         attempts;
+  gdouble       timeout;
+  const char   *batch;
+} EmTaskSnapshot;
+
+EmTaskSnapshot *em_task_snapshot_new        (EmTask               *self,
+                                             EmArena              *arena);
 /* @out must be empty, as for em_task_write_json() */
-void          em_task_state_write_json (const EmTaskState *state,
-                                        GString           *out);
-void          em_task_state_free       (EmTaskState       *state);
+void            em_task_snapshot_write_json (const EmTaskSnapshot *snapshot,
+                                             GString              *out);
 
 const char   *em_task_status_to_string   (EmTaskStatus status);
 gboolean      em_task_status_from_string (const char   *text,
