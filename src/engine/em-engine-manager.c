@@ -28,9 +28,9 @@
 #define FLUSH_INTERVAL_MS 50
 /* past this many unwritten events the store gets them without waiting. Too
  * small and a task is split across flushes and written twice (1 024 flushed
- * every 10 ms at ~100 000 events/s); too large and a flush's arena no longer
- * stays in the cache: store-bench did best at 4 096 (against 2 048, 8 192
- * and 32 768) */
+ * every 10 ms at ~100 000 events/s); too large and, likely, a flush's arena
+ * no longer stays in the cache: store-bench did best at 4 096 (against 2 048,
+ * 8 192 and 32 768) */
 #define FLUSH_THRESHOLD 4096
 #define PRUNE_INTERVAL_S 60
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
