@@ -7,6 +7,7 @@
 #include "engine/em-error.h"
 #include "engine/em-store-journal.h"
 #include "engine/em-store.h"
+#include "engine/em-task-private.h"
 #include "em-test-util.h"
 
 /*
@@ -320,6 +321,52 @@ store_first_task (Fixture *fx)
   em_store_free (store);
 }
 
+/* rows from an arena, the task's rendered from its snapshot off the loop, and
+ * the acknowledgement in the same request: once it is answered the record is
+ * in the journal, whatever the database has yet */
+static void
+test_write_and_sync (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autoptr(EmTask) task = em_task_new (5, "n", "wait", NULL);
+  g_autoptr(GPtrArray) seen = NULL;
+  g_autofree char *pending_json = em_task_to_json_string (task);
+  g_autofree char *expected = NULL;
+  const char *frame = "{\"type\":\"task_scheduled\",\"seq\":1}";
+  GPtrArray *tasks = task_rows ();
+  GPtrArray *events = event_rows ();
+  EmArena *arena = em_arena_new ();
+  EmStore *store = open_store (fx, &snapshot);
+  EmStoreTaskRow *row;
+  EmStoreEventRow *event;
+  gboolean done = FALSE;
+
+  em_store_start (store, NULL, NULL);
+  row = em_store_task_row_new_in (arena, em_task_get_id (task), "wait",
+                                  em_task_snapshot_new (task, arena));
+  row->serial = 5;
+  row->status = "pending";
+  row->created_us = 1795600800000000;
+  g_ptr_array_add (tasks, row);
+  event = em_store_event_row_new_in (arena, em_task_get_id (task), frame, strlen (frame));
+  event->seq = 1;
+  event->type = "task_scheduled";
+  event->timestamp_us = 1795600800000001;
+  g_ptr_array_add (events, event);
+  /* the task moves on: the row keeps what it was */
+  em_task_mark_running (task);
+  em_store_write_and_sync_async (store, tasks, events, arena, NULL, synced_cb, &done);
+  EM_TEST_WAIT_UNTIL (done, 5000);
+
+  seen = replay_all (fx->journal_path);
+  g_assert_cmpuint (seen->len, ==, 1);
+  expected = g_strdup_printf ("event 1 task_scheduled %s 1795600800000001 %s\n",
+                              em_task_get_id (task), frame);
+  g_assert_nonnull (strstr (g_ptr_array_index (seen, 0), pending_json));
+  g_assert_true (g_str_has_suffix (g_ptr_array_index (seen, 0), expected));
+  em_store_free (store);
+}
+
 /* a write the database has is not applied twice; one it lacks is applied at
  * the next open; a clean close leaves nothing to replay */
 static void
@@ -554,6 +601,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/damaged-tail", test_damaged_tail);
   ADD ("/store-journal/damaged-middle", test_damaged_middle);
   ADD ("/store-journal/replay-on-open", test_replay_on_open);
+  ADD ("/store-journal/write-and-sync", test_write_and_sync);
   ADD ("/store-journal/last-row-wins", test_last_row_wins);
   ADD ("/store-journal/rows-without-events", test_rows_without_events);
   ADD ("/store-journal/unnumbered-record", test_unnumbered_record);

@@ -245,15 +245,25 @@ make_task_row (EmEngineManager *self, DirtyTask *dirty)
   return row;
 }
 
-void
-em_engine_manager_flush_unwritten (EmEngineManager *self)
+/* hands the unwritten rows to the store, with an acknowledgement request
+ * (@sync_cb) when there is one */
+static void
+flush_unwritten (EmEngineManager     *self,
+                 GAsyncReadyCallback  sync_cb,
+                 gpointer             sync_data)
 {
   g_autoptr(GPtrArray) rows = NULL;
   guint n_events;
 
   g_clear_handle_id (&self->flush_source, g_source_remove);
-  if (self->store == NULL || (self->unwritten->len == 0 && self->dirty->len == 0))
+  if (self->store == NULL)
     return;
+  if (self->unwritten->len == 0 && self->dirty->len == 0)
+    {
+      if (sync_cb != NULL)
+        em_store_sync_async (self->store, NULL, sync_cb, sync_data);
+      return;
+    }
 
   rows = g_ptr_array_new_full (self->dirty->len, (GDestroyNotify) em_store_task_row_free);
   for (guint i = 0; i < self->dirty->len; i++)
@@ -268,14 +278,26 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
   g_ptr_array_set_size (self->dirty, 0);
 
   n_events = self->unwritten->len;
-  em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten),
-                  g_steal_pointer (&self->unwritten_arena));
+  if (sync_cb != NULL)
+    em_store_write_and_sync_async (self->store, g_steal_pointer (&rows),
+                                   g_steal_pointer (&self->unwritten),
+                                   g_steal_pointer (&self->unwritten_arena), NULL, sync_cb,
+                                   sync_data);
+  else
+    em_store_write (self->store, g_steal_pointer (&rows), g_steal_pointer (&self->unwritten),
+                    g_steal_pointer (&self->unwritten_arena));
   /* sized for as many as last time: growing it by doubling under load meant
    * large reallocations, each one a consolidation of malloc's fast bins */
   self->unwritten = g_ptr_array_new_full (n_events, (GDestroyNotify) em_store_event_row_free);
   /* whatever flushed (the timer, an acknowledgement, a query) cancelled the
    * timer: clients that keep asking would otherwise keep every task in memory */
   schedule_eviction (self);
+}
+
+void
+em_engine_manager_flush_unwritten (EmEngineManager *self)
+{
+  flush_unwritten (self, NULL, NULL);
 }
 
 
@@ -2015,8 +2037,7 @@ start_sync (EmEngineManager *self)
 
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->sync_in_flight = TRUE;
-  em_engine_manager_flush_unwritten (self);
-  em_store_sync_async (self->store, NULL, sync_done_cb, waiters);
+  flush_unwritten (self, sync_done_cb, waiters);
 }
 
 void

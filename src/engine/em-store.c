@@ -33,12 +33,13 @@ typedef enum {
 } OpKind;
 
 /* a request to the writer thread, and its answer */
-typedef struct {
+typedef struct _Op {
   OpKind       kind;
   GTask       *task;        /* touched on the main context only */
   GPtrArray   *tasks;
   GPtrArray   *events;
   EmArena     *arena;       /* OP_WRITE: where its rows are, if anywhere */
+  struct _Op  *sync;        /* OP_WRITE: an OP_SYNC answered once it is journaled */
   EmTaskQuery  query;
   char        *id;
   GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
@@ -56,6 +57,8 @@ typedef struct {
   guint64      oldest_seq;
   GStrv        ids;
 } Op;
+
+static void op_free (Op *op);
 
 /*
  * Two threads: requests go to the journal thread, which appends each write to
@@ -118,6 +121,7 @@ op_free (Op *op)
   g_clear_pointer (&op->events, g_ptr_array_unref);
   /* after the rows */
   g_clear_pointer (&op->arena, em_arena_free);
+  g_clear_pointer (&op->sync, op_free);
   em_task_query_clear (&op->query);
   g_free (op->id);
   g_strfreev (op->keep);
@@ -910,6 +914,8 @@ journal_main (gpointer user_data)
               answer_sync (self, op, journaled_seq);
               continue;
             }
+          if (op->kind == OP_WRITE && op->sync != NULL)
+            answer_sync (self, g_steal_pointer (&op->sync), journaled_seq);
           if (op->kind == OP_WRITE)
             self->forwarded_writes++;
           else if (op->kind == OP_STOP)
@@ -1054,8 +1060,8 @@ em_store_free (EmStore *self)
   g_free (self);
 }
 
-void
-em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
+static Op *
+new_write (GPtrArray *tasks, GPtrArray *events, EmArena *arena)
 {
   Op *op = g_new0 (Op, 1);
 
@@ -1063,6 +1069,31 @@ em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *are
   op->tasks = tasks;
   op->events = events;
   op->arena = arena;
+  return op;
+}
+
+void
+em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
+{
+  push (self, new_write (tasks, events, arena));
+}
+
+static Op *new_request (EmStore *self, OpKind kind, gpointer source_tag, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data);
+
+/* one request for both: two woke the journal thread twice, a futex call each */
+void
+em_store_write_and_sync_async (EmStore             *self,
+                               GPtrArray           *tasks,
+                               GPtrArray           *events,
+                               EmArena             *arena,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  Op *op = new_write (tasks, events, arena);
+
+  op->sync = new_request (self, OP_SYNC, em_store_sync_async, cancellable, callback, user_data);
   push (self, op);
 }
 

@@ -98,6 +98,15 @@ void        em_store_write              (EmStore               *self,
                                          GPtrArray             *tasks,
                                          GPtrArray             *events,
                                          EmArena               *arena);
+/* em_store_write() and then em_store_sync_async(), as one request; finished
+ * with em_store_sync_finish() */
+void        em_store_write_and_sync_async (EmStore             *self,
+                                           GPtrArray           *tasks,
+                                           GPtrArray           *events,
+                                           EmArena             *arena,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
 /* a row with copies of the strings in its own block, the rest zeroed: one
  * allocation however many fields (rows are made for every state change) */
 EmStoreTaskRow  *em_store_task_row_new  (const char            *id,
