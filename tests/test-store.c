@@ -767,19 +767,45 @@ write_v1_file (const char *path, int user_version)
 }
 
 static gint64
-file_user_version (const char *path)
+file_pragma (const char *path, const char *pragma)
 {
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
-  gint64 version;
+  g_autofree char *sql = g_strdup_printf ("PRAGMA %s", pragma);
+  gint64 value;
 
   g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-  version = sqlite3_column_int64 (stmt, 0);
+  value = sqlite3_column_int64 (stmt, 0);
   sqlite3_finalize (stmt);
   sqlite3_close (db);
-  return version;
+  return value;
+}
+
+static gint64
+file_user_version (const char *path)
+{
+  return file_pragma (path, "user_version");
+}
+
+/* a file this build makes has large pages; an older one keeps its own */
+static void
+test_page_size (Fixture *fx, gconstpointer data)
+{
+  open_manager (fx, 0);
+  schedule (fx, "wait", "{\"duration\": 0}");
+  close_manager (fx);
+  g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, 16384);
+
+  g_assert_cmpint (g_unlink (fx->db_path), ==, 0);
+  write_v1_file (fx->db_path, 1);
+  g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, 4096);
+  open_manager (fx, 0);
+  schedule (fx, "wait", "{\"duration\": 0}");
+  close_manager (fx);
+  g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, 4096);
+  g_assert_cmpint (file_user_version (fx->db_path), ==, 2);
 }
 
 static void
@@ -2377,6 +2403,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);
+  ADD ("/store/page-size", test_page_size);
   ADD ("/store/log-id", test_log_id);
   ADD ("/store/refuse/newer", test_refuse_newer);
   ADD ("/store/refuse/corrupt", test_refuse_corrupt);

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 /* the schema this build writes; older files are migrated when opened */
 #define EM_STORE_SCHEMA_VERSION 2
 
+/* the page size of a file this build creates */
+#define EM_STORE_PAGE_SIZE 16384
+
 #define EM_STORE_FINISHED_SQL "('completed', 'failed', 'cancelled')"
 
 /* a connection and the file its errors name */

@@ -235,6 +235,12 @@ configure (sqlite3 *db, const char *path, GError **error)
    * second daemon on the same directory fails here, and no -shm file is used */
   if (!em_store_exec (db, path, "PRAGMA locking_mode = EXCLUSIVE", error))
     return FALSE;
+  /* for a new file only (an existing one keeps its size): every commit writes
+   * each page it touched whole, and a task's row touches pages all over its
+   * indexes; with 16 KiB pages the writer thread spent 7.8-8.0 µs of CPU per
+   * task in store-bench, against 10.0-10.3 µs with SQLite's 4 KiB */
+  if (!em_store_exec (db, path, "PRAGMA page_size = " G_STRINGIFY (EM_STORE_PAGE_SIZE), error))
+    return FALSE;
   rc = sqlite3_prepare_v2 (db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_step (stmt);
