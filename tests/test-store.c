@@ -20,6 +20,7 @@
 #include "engine/em-durable-feed.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-store-private.h"
 #include "engine/em-finished-cache.h"
 #include "em-test-stubborn-action.h"
 #include "em-test-util.h"
@@ -796,7 +797,7 @@ test_page_size (Fixture *fx, gconstpointer data)
   open_manager (fx, 0);
   schedule (fx, "wait", "{\"duration\": 0}");
   close_manager (fx);
-  g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, 16384);
+  g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, EM_STORE_PAGE_SIZE);
 
   g_assert_cmpint (g_unlink (fx->db_path), ==, 0);
   write_v1_file (fx->db_path, 1);
@@ -922,7 +923,7 @@ test_refuse_corrupt (Fixture *fx, gconstpointer data)
   g_autofree char *garbage = g_strnfill (8192, 'x');
   g_autofree char *after = NULL;
   g_autofree char *contents = NULL;
-  gsize length = 0;
+  gsize length = 0, page;
   g_autoptr(GError) error = NULL;
 
   /* not a database at all: refused, and left exactly as it was */
@@ -940,9 +941,10 @@ test_refuse_corrupt (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
                                                      &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 200, 10000);
   close_manager (fx);
+  page = (gsize) file_pragma (fx->db_path, "page_size");
   g_assert_true (g_file_get_contents (fx->db_path, &contents, &length, &error));
-  g_assert_cmpuint (length, >, 4 * 4096);
-  memset (contents + 2 * 4096, 0x5a, 4096);
+  g_assert_cmpuint (length, >, 4 * page);
+  memset (contents + 2 * page, 0x5a, page);
   g_assert_true (g_file_set_contents (fx->db_path, contents, length, &error));
   assert_open_fails (fx, "damaged page");
 }
@@ -2264,8 +2266,8 @@ test_wal_checkpointed (Fixture *fx, gconstpointer data)
     }
   g_assert_cmpint (g_stat (wal_path, &st), ==, 0);
   /* each commit adds several pages; unchecked, 400 commits leave well over
-   * 2500 frames of 4 KiB */
-  g_assert_cmpint (st.st_size, <, 2500 * (4096 + 24));
+   * 2500 frames */
+  g_assert_cmpint (st.st_size, <, 2500 * (EM_STORE_PAGE_SIZE + 24));
 }
 
 static void
