@@ -30,6 +30,7 @@ typedef enum {
   OP_EVENTS,
   OP_PRUNE,
   OP_STOP,
+  OP_WAKE,      /* from the journal thread: end the writer's wait between commits */
 } OpKind;
 
 /* a request to the writer thread, and its answer */
@@ -100,6 +101,8 @@ struct _EmStore
   GError               *write_error;    /* sticky: after a failed commit nothing more is
                                          * committed, so the journal replays it all */
   int                   wal_frames;     /* in the WAL since its last checkpoint */
+  int                   checkpoint_frames;      /* CHECKPOINT_BYTES in frames */
+  int                   checkpoint_frames_max;
   gint64                last_commit_us;
 
   gint                  catch_up;       /* atomic: the journal waits to be emptied */
@@ -117,10 +120,11 @@ struct _EmStore
  * 0.33-0.41 of the rate without a store with 100 ms and no such bound) */
 #define MAX_BATCH_ROWS 8192
 /* SQLite's own checkpoint runs inside COMMIT, before the batch's
- * acknowledgements; this one runs after them, when nothing else waits */
-#define CHECKPOINT_FRAMES 1000
+ * acknowledgements; this one runs after them, when nothing else waits, once
+ * the WAL holds this much (in frames of the file's own page size) */
+#define CHECKPOINT_BYTES (4 * 1024 * 1024)
 /* under load that never pauses, the WAL is still checkpointed at this size */
-#define CHECKPOINT_FRAMES_MAX 8000
+#define CHECKPOINT_BYTES_MAX (32 * 1024 * 1024)
 
 static void
 op_free (Op *op)
@@ -272,6 +276,21 @@ em_store_get_path (EmStore *self)
 }
 
 static gboolean prepare_writes (EmStore *self, GError **error);
+
+/* the checkpoint sizes in frames of this file's pages (an older file has
+ * smaller ones than a new one) */
+static gboolean
+set_checkpoint_size (EmStore *self, GError **error)
+{
+  gint64 page_size = 0;
+
+  if (!em_store_sql_load_int (&self->conn, "PRAGMA page_size", &page_size, error))
+    return FALSE;
+  page_size = MAX (page_size, 512);
+  self->checkpoint_frames = (int) (CHECKPOINT_BYTES / page_size);
+  self->checkpoint_frames_max = (int) (CHECKPOINT_BYTES_MAX / page_size);
+  return TRUE;
+}
 static gboolean replay_journal (EmStore *self, GError **error);
 
 EmStore *
@@ -295,7 +314,8 @@ em_store_open (const char *path, GError **error)
 
   /* the database lock is held: nobody else appends to the journal */
   journal_path = em_store_journal_path_for (path);
-  if (!prepare_writes (self, error) ||
+  if (!set_checkpoint_size (self, error) ||
+      !prepare_writes (self, error) ||
       (self->journal = em_store_journal_open (journal_path, error)) == NULL ||
       !replay_journal (self, error))
     {
@@ -602,6 +622,12 @@ static void
 deliver (EmStore *self, Op *op, guint64 committed_seq)
 {
   g_mutex_lock (&self->lock);
+  /* a commit's seq has mostly been reported by the journal already */
+  if (op == NULL && committed_seq <= self->committed_seq)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
   if (op != NULL)
     g_ptr_array_add (self->done, op);
   self->committed_seq = MAX (self->committed_seq, committed_seq);
@@ -673,8 +699,8 @@ maybe_checkpoint (EmStore *self)
 {
   int rc;
 
-  if (self->wal_frames < CHECKPOINT_FRAMES ||
-      (self->wal_frames < CHECKPOINT_FRAMES_MAX && g_async_queue_length (self->queue) > 0))
+  if (self->wal_frames < self->checkpoint_frames ||
+      (self->wal_frames < self->checkpoint_frames_max && g_async_queue_length (self->queue) > 0))
     return;
   rc = sqlite3_wal_checkpoint_v2 (self->conn.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   if (rc != SQLITE_OK)
@@ -729,6 +755,9 @@ run_op (EmStore *self, Op *op)
     case OP_STOP:
       op_free (op);
       return FALSE;
+    case OP_WAKE:
+      op_free (op);
+      return TRUE;
     case OP_QUERY:
       op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, &op->next,
                                             &op->error);
@@ -859,6 +888,16 @@ trim_journal (EmStore *self)
 
   if (self->journal_error != NULL || size < JOURNAL_TRIM_BYTES)
     return;
+  /* the writer may be sitting out its interval between commits, with nothing
+   * more coming while this thread waits: acknowledgements would wait with it */
+  if (!g_atomic_int_get (&self->catch_up))
+    {
+      Op *wake = g_new0 (Op, 1);
+
+      wake->kind = OP_WAKE;
+      g_atomic_int_set (&self->catch_up, TRUE);
+      g_async_queue_push (self->writer_queue, wake);
+    }
   g_mutex_lock (&self->lock);
   while (size >= JOURNAL_MAX_BYTES && !self->writer_failed &&
          self->applied_writes < self->forwarded_writes)
@@ -910,10 +949,11 @@ journal_main (gpointer user_data)
         {
           /* the events are durable now: LastEventSeq and catch-up follow the
            * journal, not the database's commits, which come up to
-           * COMMIT_INTERVAL_US later (queries wait for those anyway) */
+           * COMMIT_INTERVAL_US later (queries wait for those anyway). Not
+           * once the database has failed: its answers would stop short */
           if (em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
             {
-              if (batch_seq > journaled_seq)
+              if (batch_seq > journaled_seq && em_store_check (self, NULL))
                 deliver (self, NULL, batch_seq);
               journaled_seq = MAX (journaled_seq, batch_seq);
             }
