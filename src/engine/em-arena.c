@@ -18,7 +18,7 @@ struct _Chunk
 
 struct _EmArena
 {
-  Chunk *chunks;     /* newest first; the last is the arena's own */
+  Chunk *chunks;     /* the one being filled first; the arena lives in one of them */
   char  *at;         /* the free space in the newest chunk */
   char  *end;
   gsize  next_size;
@@ -124,7 +124,7 @@ em_arena_free (EmArena *self)
   if (self == NULL)
     return;
   chunk = self->chunks;
-  /* the arena lives in the last chunk: read nothing of it after that */
+  /* the arena lives in one of the chunks: nothing of it is read past here */
   while (chunk != NULL)
     {
       Chunk *next = chunk->next;
