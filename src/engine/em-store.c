@@ -291,6 +291,7 @@ set_checkpoint_size (EmStore *self, GError **error)
   self->checkpoint_frames_max = (int) (CHECKPOINT_BYTES_MAX / page_size);
   return TRUE;
 }
+
 static gboolean replay_journal (EmStore *self, GError **error);
 
 EmStore *
@@ -426,6 +427,7 @@ static gboolean
 write_event (EmStore *self, EmStoreEventRow *row, GError **error)
 {
   sqlite3_stmt *stmt = self->insert_event;
+
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->seq);
   sqlite3_bind_text (stmt, 2, row->type, -1, SQLITE_STATIC);
   if (row->task_id != NULL)
