@@ -630,6 +630,91 @@ test_cors_allowed (Fixture       *f,
                     ==, 403);
 }
 
+/* @request's final answer, past any "100 Continue": the loop turns, and the
+ * rest of @request goes out, until its head has come or the server closes */
+static GString *
+raw_exchange_final (Fixture    *f,
+                    const char *request,
+                    gsize       length)
+{
+  g_autoptr(GSocket) socket = raw_connect (f);
+  GString *response = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gsize sent = 0;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      const char *end = strstr (response->str, "\r\n\r\n");
+      char buffer[4096];
+      gssize n;
+
+      if (end != NULL && g_str_has_prefix (response->str, "HTTP/1.1 1"))
+        g_string_erase (response, 0, end + 4 - response->str);
+      else if (end != NULL)
+        break;
+      g_main_context_iteration (NULL, FALSE);
+      if (sent < length)
+        {
+          n = g_socket_send (socket, request + sent, length - sent, NULL, NULL);
+          if (n > 0)
+            sent += (gsize) n;
+          else if (n < 0 && response->len > 0)
+            sent = length;  /* answered, and no longer reading */
+        }
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      else if (n == 0)
+        break;
+      else
+        g_usleep (200);
+    }
+  g_socket_close (socket, NULL);
+  return response;
+}
+
+/* a body refused as it comes (over the limit, or framed twice) is answered
+ * like any other request: nosniff, and a listed origin's page may read why,
+ * whether the head was checked first or not, and after "100 Continue" */
+static void
+test_cors_refused_body (Fixture       *f,
+                        gconstpointer  data)
+{
+  const char *origins[] = { "https://lab.example", NULL };
+  const char *heads[] = {
+    "Content-Length: 2097152\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n",
+    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+  };
+  const guint statuses[] = { 413, 413, 413, 400 };
+  g_autofree char *filler = g_strnfill (32768, ' ');
+
+  g_object_set (f->server, "cors-origins", origins, NULL);
+  fixture_listen (f, "127.0.0.1");
+  for (guint i = 0; i < G_N_ELEMENTS (heads); i++)
+    {
+      g_autoptr(GString) request = g_string_new (NULL);
+      g_autoptr(GString) response = NULL;
+      g_autofree char *vary = NULL;
+
+      g_string_printf (request, "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                       "Origin: https://lab.example\r\n%s\r\n", f->port, heads[i]);
+      for (guint chunk = 0; chunk < 40; chunk++)
+        g_string_append_printf (request, "8000\r\n%s\r\n", filler);
+      g_string_append (request, "0\r\n\r\n");
+      response = raw_exchange_final (f, request->str, request->len);
+      g_test_message ("%s: %.*s", heads[i], (int) MIN (response->len, 400), response->str);
+      g_assert_cmpuint (raw_status (response), ==, statuses[i]);
+      g_assert_true (raw_has_header (response, "Connection: close"));
+      g_assert_true (raw_has_header (response, "X-Content-Type-Options: nosniff"));
+      g_assert_true (raw_has_header (response, "Access-Control-Allow-Origin: https://lab.example"));
+      vary = raw_vary (response);
+      g_assert_cmpstr (vary, ==, "Origin, Accept-Language");
+    }
+  g_assert_cmpuint (raw_get (f, "/health", NULL, NULL), ==, 200);
+}
+
 /* --- limits --- */
 
 static void
@@ -1064,6 +1149,7 @@ main (int argc, char **argv)
   ADD ("/rest-auth/slow-request", test_slow_request);
   ADD ("/rest-auth/cors-default", test_cors_default);
   ADD ("/rest-auth/cors-allowed", test_cors_allowed);
+  ADD ("/rest-auth/cors-refused-body", test_cors_refused_body);
   ADD ("/rest-auth/cross-site-post", test_cross_site_post);
   ADD ("/rest-auth/dns-rebinding", test_dns_rebinding);
   ADD ("/rest-auth/dns-rebinding-token", test_dns_rebinding_token);

@@ -8,13 +8,15 @@
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
 #include "rest/em-rest-linger.h"
-#include "rest/em-rest-status.h"
 
 typedef struct {
   guint64       max_bytes;
   guint64       received;
   gboolean      refused;
   GCancellable *cancellable;
+  void        (*add_headers) (SoupServerMessage *msg,
+                              gpointer           user_data);
+  gpointer      add_headers_data;
 } Watch;
 
 static void
@@ -32,21 +34,11 @@ refuse (SoupServerMessage *msg,
         guint              status,
         const char        *detail)
 {
-  g_autofree char *problem = NULL;
-  GString *response;
-
   watch->refused = TRUE;
-  problem = em_problem_to_string (status, NULL, detail);
-  response = g_string_new (NULL);
-  g_string_append_printf (response,
-                          "HTTP/1.1 %u %s\r\n"
-                          "Content-Type: application/problem+json\r\n"
-                          "Vary: Accept-Language\r\n"
-                          "Content-Length: %" G_GSIZE_FORMAT "\r\n"
-                          "Connection: close\r\n"
-                          "\r\n%s",
-                          status, em_rest_status_phrase (status), strlen (problem), problem);
-  if (em_rest_linger_respond (msg, g_string_free_to_bytes (response), watch->cancellable))
+  if (watch->add_headers != NULL)
+    watch->add_headers (msg, watch->add_headers_data);
+  em_problem_respond (msg, status, NULL, detail);
+  if (em_rest_linger_respond_message (msg, watch->cancellable))
     g_debug ("refused a request body: %s", detail);
 }
 
@@ -126,6 +118,8 @@ em_body_limit_check_head (SoupServerMessage *msg,
   watch = g_new0 (Watch, 1);
   watch->max_bytes = limit->max_bytes;
   watch->cancellable = limit->cancellable != NULL ? g_object_ref (limit->cancellable) : NULL;
+  watch->add_headers = limit->add_headers;
+  watch->add_headers_data = limit->add_headers_data;
   g_object_set_data_full (G_OBJECT (msg), "em-body-limit", watch, watch_free);
   em_rest_i18n_scope_enter_for_message (&scope, msg);
   /* where the body ends is unknown: answered, and the connection closed */

@@ -8,6 +8,12 @@ G_BEGIN_DECLS
 typedef struct {
   guint64       max_bytes;
   GCancellable *cancellable;
+  /* (nullable) adds the headers every answer of the server carries to a
+   * refusal: the head's checks may not have run, or their headers may be
+   * gone, cleared by libsoup once it sent "100 Continue" */
+  void        (*add_headers) (SoupServerMessage *msg,
+                              gpointer           user_data);
+  gpointer      add_headers_data;
 } EmBodyLimit;
 
 /* libsoup 3.2 buffers any request body whole; this refuses one larger than

@@ -271,6 +271,20 @@ origin_permitted (EmRestServer *self, SoupServerMessage *msg)
          em_rest_cors_origin_allowed ((const char * const *) self->cors_origins, origin);
 }
 
+/* what every answer carries, as check_head() sets it; for em-body-limit.c's
+ * refusals, which may come before check_head() or after libsoup has cleared
+ * the answer's headers with its "100 Continue" */
+static void
+add_answer_headers (SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Content-Type-Options", "nosniff");
+  em_rest_cors_add_headers (msg, (const char * const *) self->cors_origins);
+}
+
 /* the refusals the request's head decides, in the order they apply; FALSE
  * once @msg is answered. @path is the raw path, @query as libsoup decodes
  * it; @out_params: the query as the handlers read it, bare names kept, NULL
@@ -1137,6 +1151,9 @@ em_rest_server_init (EmRestServer *self)
 {
   self->ctx.cancellable = g_cancellable_new ();
   self->body_limit.cancellable = self->ctx.cancellable;
+  /* the server outlives its messages' signal handlers */
+  self->body_limit.add_headers = add_answer_headers;
+  self->body_limit.add_headers_data = self;
   self->ctx.max_json_depth = EM_REST_MAX_JSON_DEPTH;
   self->ctx.page_default = EM_REST_DEFAULT_PAGE_LIMIT;
   self->ctx.page_max = EM_REST_MAX_PAGE_LIMIT;
