@@ -456,6 +456,46 @@ test_connection_closed_by_server (Fixture       *f,
   assert_connections_freed (hook, 20);
 }
 
+/* a 204 leaves its connection open, as the other answers do: libsoup takes
+ * its Content-Length off and then takes it for an answer ended by the close */
+static void
+test_connection_no_content (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char *requests = "OPTIONS /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                         "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gsize sent = 0;
+
+  while (strstr (response->str, "\"status\":\"ok\"") == NULL &&
+         g_get_monotonic_time () < deadline)
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (sent < strlen (requests))
+        {
+          n = g_socket_send (socket, requests + sent, strlen (requests) - sent, NULL, NULL);
+          if (n > 0)
+            sent += (gsize) n;
+        }
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      else if (n == 0)
+        break;
+      else
+        g_usleep (200);
+    }
+  g_test_message ("%s", response->str);
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 204 "));
+  g_assert_null (strstr (response->str, "Connection: close"));
+  g_assert_nonnull (strstr (response->str, "\r\n\r\nHTTP/1.1 200 "));
+}
+
 /* a connection that sends nothing after its request for the idle timeout is
  * closed, as README's limits say */
 static void
@@ -3401,6 +3441,7 @@ main (int argc, char **argv)
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
   ADD ("/rest/connections/client-closed", test_connection_client_closed, NULL);
   ADD ("/rest/connections/closed-by-server", test_connection_closed_by_server, NULL);
+  ADD ("/rest/connections/no-content", test_connection_no_content, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);

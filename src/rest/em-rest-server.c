@@ -650,6 +650,12 @@ request_finished_cb (SoupServer        *server,
   EmRestServer *self = user_data;
 
   set_cork_cb (server, msg, GINT_TO_POINTER (0));
+  /* libsoup takes the Content-Length off a 204, as it must, and then reads
+   * the answer as one the close of the connection ends, and closes it right
+   * after this: each preflight would cost a browser a new connection */
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_NO_CONTENT)
+    soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                       SOUP_ENCODING_NONE);
   /* between two requests from here: the idle timeout runs */
   em_rest_idle_finished (self->idle, msg);
 }
