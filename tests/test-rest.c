@@ -1837,7 +1837,8 @@ test_malformed (Fixture       *f,
 #endif
 
 /* what libsoup refuses itself, before any handler runs, gets a problem
- * document too (and HTTP/1.0 when it could not read the version) */
+ * document too (and HTTP/1.0 when it could not read the version), with the
+ * headers of any other: nosniff, and the Vary of its translated text */
 static void
 test_unparsed (Fixture       *f,
                gconstpointer  data)
@@ -1868,6 +1869,7 @@ test_unparsed (Fixture       *f,
       g_autoptr(GString) response = NULL;
       g_autoptr(JsonNode) node = NULL;
       JsonObject *problem;
+      gsize head_length;
 
       if (table[i].status == 501 && LEAK_CHECKED_WITHOUT_LIBSOUP_FRAMES)
         continue;
@@ -1876,6 +1878,9 @@ test_unparsed (Fixture       *f,
       g_assert_true (g_str_has_prefix (response->str, "HTTP/1."));
       g_assert_cmpuint (g_ascii_strtoull (response->str + 9, NULL, 10), ==, table[i].status);
       g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+      head_length = strstr (response->str, "\r\n\r\n") - response->str;
+      g_assert_nonnull (g_strstr_len (response->str, head_length, "X-Content-Type-Options: nosniff"));
+      g_assert_nonnull (g_strstr_len (response->str, head_length, "Vary: Accept-Language"));
       node = raw_json (response);
       problem = json_node_get_object (node);
       g_assert_cmpint (json_object_get_int_member (problem, "status"), ==, table[i].status);

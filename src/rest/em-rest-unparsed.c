@@ -78,8 +78,12 @@ em_rest_unparsed_watch (SoupServerMessage *msg)
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   g_once (&once, install_hook, NULL);
-  /* a new response has no Content-Type to replace */
+  /* a new response has no Content-Type to replace; nosniff stays for the
+   * handlers' answers, as check_head() would set it anyway */
   soup_message_headers_append (headers, "Content-Type", "application/problem+json");
+  soup_message_headers_append (headers, "X-Content-Type-Options", "nosniff");
+  /* the text follows Accept-Language, when libsoup read one */
+  soup_message_headers_append (headers, "Vary", "Accept-Language");
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_EOF);
 }
 
@@ -90,6 +94,7 @@ em_rest_unparsed_head_read (SoupServerMessage *msg)
   guint status = soup_server_message_get_status (msg);
 
   soup_message_headers_remove (headers, "Content-Type");
+  soup_message_headers_remove (headers, "Vary");
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CONTENT_LENGTH);
   /* refused by libsoup's own check of the head (a URI of another scheme) */
   if (status != 0)
