@@ -20,6 +20,7 @@
 #include "engine/em-durable-feed.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-store-journal.h"
 #include "engine/em-store-private.h"
 #include "engine/em-finished-cache.h"
 #include "em-test-stubborn-action.h"
@@ -347,6 +348,62 @@ test_clean_restart (Fixture *fx, gconstpointer data)
   next = schedule (fx, "wait", "{\"duration\": 1}");
   g_assert_cmpuint (em_task_get_serial (next), ==, max_serial + 1);
   g_assert_cmpuint (em_event_get_seq (g_ptr_array_index (fx->events, 0)), ==, last_seq + 1);
+}
+
+static gboolean
+count_task_rows (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer user_data,
+                 GError **error)
+{
+  *(guint *) user_data += tasks->len;
+  return TRUE;
+}
+
+/* the task rows in the journal: what was handed to the store since it was
+ * last emptied */
+static guint
+journal_task_rows (Fixture *fx)
+{
+  g_autofree char *path = g_build_filename (fx->data_dir, "tasks.journal", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmStoreJournal) journal = em_store_journal_open (path, &error);
+  guint rows = 0;
+
+  g_assert_no_error (error);
+  g_assert_true (em_store_journal_replay (journal, count_task_rows, &rows, &error));
+  g_assert_no_error (error);
+  return rows;
+}
+
+/* a restart rewrites no pending task whose record is already right: with a
+ * full queue that was every one of them (100 000 rows) in one write, far past
+ * the journal's bound and the writer's rows per commit */
+static void
+test_restart_rewrites_nothing (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) dependent = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(EmTaskSpec) later = spec_new ("wait", "{\"duration\": 1}");
+  g_autofree char *first_id = NULL, *dependent_id = NULL;
+  const char *deps[2] = { NULL, NULL };
+
+  open_manager (fx, 1000);
+  em_engine_manager_pause (fx->manager);
+  first_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 1}")));
+  deps[0] = first_id;
+  dependent->depends_on = g_strdupv ((char **) deps);
+  dependent_id = g_strdup (em_task_get_id (schedule_spec (fx, dependent)));
+  later->delay = 3600;
+  schedule_spec (fx, later);
+  sync_store (fx);
+  close_manager (fx);
+  g_assert_cmpuint (journal_task_rows (fx), ==, 0);
+
+  open_manager (fx, 1000);
+  sync_store (fx);
+  g_assert_cmpuint (journal_task_rows (fx), ==, 0);
+  /* still linked as before */
+  g_assert_cmpstr (em_task_get_waiting_on (em_engine_manager_get_task (fx->manager,
+                                                                       dependent_id))[0], ==,
+                   first_id);
 }
 
 static void
@@ -2404,6 +2461,7 @@ main (int argc, char **argv)
   ADD ("/store/restart/history", test_clean_restart);
   ADD ("/store/file-modes", test_file_modes);
   ADD ("/store/recovery/pending", test_recover_pending);
+  ADD ("/store/restart/rewrites-nothing", test_restart_rewrites_nothing);
   ADD ("/store/recovery/running", test_recover_running);
   ADD ("/store/recovery/running-backoff", test_recover_running_backoff);
   ADD ("/store/recovery/running-no-attempts", test_recover_running_no_attempts);

@@ -719,7 +719,10 @@ publish_waiting_on (TaskEntry *entry)
   for (guint i = 0; i < entry->waiting_on->len; i++)
     g_ptr_array_add (ids, (gpointer) em_task_get_id (((TaskEntry *) g_ptr_array_index (entry->waiting_on, i))->task));
   g_ptr_array_add (ids, NULL);
-  em_task_set_waiting_on (entry->task, (const char * const *) ids->pdata);
+  /* unchanged, the record says so already: a restart relinks every pending
+   * task, and rewrote them all in one write */
+  if (!em_task_set_waiting_on (entry->task, (const char * const *) ids->pdata))
+    return;
   /* no event says so, but the record must: a restart relinks from it */
   if (entry->manager->store != NULL && g_hash_table_contains (entry->manager->entries,
                                                               em_task_get_id (entry->task)))

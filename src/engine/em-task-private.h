@@ -21,8 +21,9 @@ void    em_task_set_schedule   (EmTask      *self,
                                 gdouble      retry_delay,
                                 gdouble      timeout,
                                 const char  *batch);
-void    em_task_set_waiting_on (EmTask      *self,
-                                const char * const *ids);
+/* TRUE when the list changed */
+gboolean em_task_set_waiting_on (EmTask      *self,
+                                 const char * const *ids);
 void    em_task_set_waiting_for (EmTask     *self,
                                  const char * const *devices);
 /* the start time asked at submission */

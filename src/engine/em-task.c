@@ -403,16 +403,17 @@ strv_equal (char **a, char **b)
   return g_strv_equal ((const char * const *) a, (const char * const *) b);
 }
 
-void
+gboolean
 em_task_set_waiting_on (EmTask *self, const char * const *ids)
 {
   g_auto(GStrv) copy = ids != NULL ? g_strdupv ((char **) ids) : g_new0 (char *, 1);
 
   if (strv_equal (copy, self->state.waiting_on))
-    return;
+    return FALSE;
   g_strfreev (self->state.waiting_on);
   self->state.waiting_on = g_steal_pointer (&copy);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_ON]);
+  return TRUE;
 }
 
 void
