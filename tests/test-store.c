@@ -358,10 +358,16 @@ count_task_rows (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer
   return TRUE;
 }
 
-/* the task rows in the journal: what was handed to the store since it was
- * last emptied */
+static gboolean
+most_task_rows (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer user_data,
+                GError **error)
+{
+  *(guint *) user_data = MAX (*(guint *) user_data, tasks->len);
+  return TRUE;
+}
+
 static guint
-journal_task_rows (Fixture *fx)
+replay_journal_with (Fixture *fx, EmStoreJournalFunc func)
 {
   g_autofree char *path = g_build_filename (fx->data_dir, "tasks.journal", NULL);
   g_autoptr(GError) error = NULL;
@@ -369,9 +375,17 @@ journal_task_rows (Fixture *fx)
   guint rows = 0;
 
   g_assert_no_error (error);
-  g_assert_true (em_store_journal_replay (journal, count_task_rows, &rows, &error));
+  g_assert_true (em_store_journal_replay (journal, func, &rows, &error));
   g_assert_no_error (error);
   return rows;
+}
+
+/* the task rows in the journal: what was handed to the store since it was
+ * last emptied */
+static guint
+journal_task_rows (Fixture *fx)
+{
+  return replay_journal_with (fx, count_task_rows);
 }
 
 /* a restart rewrites no pending task whose record is already right: with a
@@ -404,6 +418,45 @@ test_restart_rewrites_nothing (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (em_task_get_waiting_on (em_engine_manager_get_task (fx->manager,
                                                                        dependent_id))[0], ==,
                    first_id);
+}
+
+/* rows that change without an event (a dependency ended: the waiting_on of
+ * every dependent) go to the store in hand-overs of a bounded size, as events
+ * do: one task with 100 000 dependents made one write of all of them */
+#define MANY_DEPENDENTS 4500
+
+static void
+test_dependents_handed_over_in_parts (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *first_id = NULL;
+  const char *deps[2] = { NULL, NULL };
+  EmTask *first;
+
+  open_manager (fx, 1000);
+  em_engine_manager_pause (fx->manager);
+  first = schedule (fx, "wait", "{\"duration\": 0}");
+  first_id = g_strdup (em_task_get_id (first));
+  deps[0] = first_id;
+  for (guint i = 0; i < MANY_DEPENDENTS; i++)
+    {
+      g_autoptr(EmTaskSpec) dependent = spec_new ("wait", "{\"duration\": 0}");
+
+      dependent->depends_on = g_strdupv ((char **) deps);
+      /* so that they stay pending: only their waiting_on changes */
+      dependent->delay = 3600;
+      schedule_spec (fx, dependent);
+    }
+  sync_store (fx);
+  /* a clean stop empties the journal */
+  close_manager (fx);
+
+  open_manager (fx, 1000);
+  first = em_engine_manager_get_task (fx->manager, first_id);
+  em_engine_manager_resume (fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (first), 5000);
+  sync_store (fx);
+  g_assert_cmpuint (journal_task_rows (fx), >=, MANY_DEPENDENTS);
+  g_assert_cmpuint (replay_journal_with (fx, most_task_rows), <=, 4096);
 }
 
 static void
@@ -2462,6 +2515,7 @@ main (int argc, char **argv)
   ADD ("/store/file-modes", test_file_modes);
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/restart/rewrites-nothing", test_restart_rewrites_nothing);
+  ADD ("/store/dependents-handed-over-in-parts", test_dependents_handed_over_in_parts);
   ADD ("/store/recovery/running", test_recover_running);
   ADD ("/store/recovery/running-backoff", test_recover_running_backoff);
   ADD ("/store/recovery/running-no-attempts", test_recover_running_no_attempts);

@@ -26,11 +26,11 @@
  * and ends within it is serialized once; an acknowledgement (sync) or a query
  * hands everything over at once instead of waiting */
 #define FLUSH_INTERVAL_MS 50
-/* past this many unwritten events the store gets them without waiting. Too
- * small and a task is split across flushes and written twice (1 024 flushed
- * every 10 ms at ~100 000 events/s); too large and, likely, a flush's arena
- * no longer stays in the cache: store-bench did best at 4 096 (against 2 048,
- * 8 192 and 32 768) */
+/* past this many unwritten events (or changed tasks) the store gets them
+ * without waiting. Too small and a task is split across flushes and written
+ * twice (1 024 flushed every 10 ms at ~100 000 events/s); too large and,
+ * likely, a flush's arena no longer stays in the cache: store-bench did best
+ * at 4 096 (against 2 048, 8 192 and 32 768) */
 #define FLUSH_THRESHOLD 4096
 #define PRUNE_INTERVAL_S 60
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
@@ -430,6 +430,11 @@ mark_dirty (EmEngineManager *self, TaskEntry *entry)
   dirty->scheduled_seq = entry->scheduled_seq;
   entry->dirty = dirty;
   g_ptr_array_add (self->dirty, dirty);
+  /* rows that change without an event count too: a dependency's end changes
+   * the row of every dependent, and they all went over as one write, however
+   * many, past the journal's bound */
+  if (self->dirty->len >= FLUSH_THRESHOLD)
+    em_engine_manager_flush_unwritten (self);
 }
 
 static void
