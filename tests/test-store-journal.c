@@ -459,6 +459,47 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
   em_store_free (store);
 }
 
+/* large rows (a big result) queued while the journal thread is busy go out
+ * in appends of a bounded size, so that the journal stays near its bound:
+ * taken in one append, 32 MiB of them made a 32 MiB journal */
+#define LARGE_ROW_SIZE (1024 * 1024)
+#define LARGE_ROWS 32
+
+static void
+test_large_rows_bounded (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autofree char *json = g_malloc (LARGE_ROW_SIZE + 1);
+  EmStore *store = open_store (fx, &snapshot);
+  gboolean done = FALSE;
+  GStatBuf st;
+
+  memset (json, 'x', LARGE_ROW_SIZE);
+  json[LARGE_ROW_SIZE] = '\0';
+  /* queued before the threads start: all of them wait for the journal thread */
+  for (guint i = 0; i < LARGE_ROWS; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%u", i);
+      GPtrArray *tasks = task_rows ();
+      EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z",
+                                                   json, LARGE_ROW_SIZE);
+
+      row->serial = i + 1;
+      row->status = "pending";
+      row->created_us = 1795600800000000;
+      g_ptr_array_add (tasks, row);
+      em_store_write (store, tasks, event_rows (), NULL);
+    }
+  em_store_sync_async (store, NULL, synced_cb, &done);
+  em_store_start (store, NULL, NULL);
+  EM_TEST_WAIT_UNTIL (done, 20000);
+  /* answered once the last write is appended; the database, committing
+   * megabytes, is still behind */
+  g_assert_cmpint (g_stat (fx->journal_path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, <, 16 * 1024 * 1024);
+  em_store_free (store);
+}
+
 static void
 committed_cb (guint64 seq, gpointer user_data)
 {
@@ -603,6 +644,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/replay-on-open", test_replay_on_open);
   ADD ("/store-journal/write-and-sync", test_write_and_sync);
   ADD ("/store-journal/last-row-wins", test_last_row_wins);
+  ADD ("/store-journal/large-rows-bounded", test_large_rows_bounded);
   ADD ("/store-journal/rows-without-events", test_rows_without_events);
   ADD ("/store-journal/unnumbered-record", test_unnumbered_record);
   ADD ("/store-journal/unwritable", test_unwritable);

@@ -930,22 +930,24 @@ journal_main (gpointer user_data)
       Op *op = g_async_queue_pop (self->queue);
       guint64 batch_seq = 0;
 
-      do
-        g_ptr_array_add (batch, op);
-      while (batch->len < MAX_BATCH && (op = g_async_queue_try_pop (self->queue)) != NULL);
-
-      /* every write of the batch in one append */
+      /* every write of the batch in one append, of at most about
+       * JOURNAL_TRIM_BYTES: what queued up while this thread waited for the
+       * database could otherwise take the journal any distance past its bound */
       g_byte_array_set_size (records, 0);
-      for (guint i = 0; i < batch->len; i++)
+      while (TRUE)
         {
-          op = g_ptr_array_index (batch, i);
-          if (op->kind != OP_WRITE)
-            continue;
-          for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
-            em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch);
-          op->write_no = ++self->last_write_no;
-          em_store_journal_encode (records, op->write_no, op->tasks, op->events);
-          batch_seq = MAX (batch_seq, last_event_seq (op->events));
+          g_ptr_array_add (batch, op);
+          if (op->kind == OP_WRITE)
+            {
+              for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
+                em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch);
+              op->write_no = ++self->last_write_no;
+              em_store_journal_encode (records, op->write_no, op->tasks, op->events);
+              batch_seq = MAX (batch_seq, last_event_seq (op->events));
+            }
+          if (batch->len >= MAX_BATCH || records->len >= JOURNAL_TRIM_BYTES ||
+              (op = g_async_queue_try_pop (self->queue)) == NULL)
+            break;
         }
       if (records->len > 0 && self->journal_error == NULL)
         {
