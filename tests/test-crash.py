@@ -9,10 +9,11 @@ true after the restart: every frame is in the record under the same seq, byte
 for byte (no seq is numbered again); every task it saw scheduled is there; and
 a task it saw finish has the status it saw.
 
-A second run kills the daemon after a clean restart: restoring a delayed task
-writes its row without an event, and that write, still in the journal at the
-kill, must not bring the task back pending once it has finished, nor run it
-again, and neither may a dependent that finished after its dependency.
+A second run kills the daemon after a clean restart: a dependency's end
+rewrites its dependent's row without an event, and such a write, still in the
+journal at the kill, must not bring a task back pending once it has finished,
+nor run it again, and neither may a dependent that finished after its
+dependency.
 
 Environment: EM_DAEMON, the engine-manager binary.
 """
