@@ -112,6 +112,37 @@ raw_connect (Fixture *f)
   return socket;
 }
 
+/* one turn: the loop runs, more of @request goes out, what came is added to
+ * @response; FALSE at EOF */
+static gboolean
+raw_step (GSocket    *socket,
+          const char *request,
+          gsize       length,
+          gsize      *sent,
+          GString    *response)
+{
+  char buffer[4096];
+  gssize n;
+
+  g_main_context_iteration (NULL, FALSE);
+  if (*sent < length)
+    {
+      n = g_socket_send (socket, request + *sent, length - *sent, NULL, NULL);
+      if (n > 0)
+        *sent += (gsize) n;
+      else if (n < 0 && response->len > 0)
+        *sent = length;  /* answered, and no longer reading */
+    }
+  n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+  if (n > 0)
+    g_string_append_len (response, buffer, n);
+  else if (n == 0)
+    return FALSE;
+  else
+    g_usleep (200);
+  return TRUE;
+}
+
 /* the response head (and what followed it) once it is complete, or at EOF */
 static GString *
 raw_exchange (Fixture    *f,
@@ -120,29 +151,11 @@ raw_exchange (Fixture    *f,
   g_autoptr(GSocket) socket = raw_connect (f);
   GString *response = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-  gsize length = strlen (request);
   gsize sent = 0;
 
-  while (g_get_monotonic_time () < deadline && strstr (response->str, "\r\n\r\n") == NULL)
-    {
-      char buffer[4096];
-      gssize n;
-
-      g_main_context_iteration (NULL, FALSE);
-      if (sent < length)
-        {
-          n = g_socket_send (socket, request + sent, length - sent, NULL, NULL);
-          if (n > 0)
-            sent += (gsize) n;
-        }
-      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
-      if (n > 0)
-        g_string_append_len (response, buffer, n);
-      else if (n == 0)
-        break;
-      else
-        g_usleep (200);
-    }
+  while (g_get_monotonic_time () < deadline && strstr (response->str, "\r\n\r\n") == NULL &&
+         raw_step (socket, request, strlen (request), &sent, response))
+    ;
   g_socket_close (socket, NULL);
   return response;
 }
@@ -645,29 +658,13 @@ raw_exchange_final (Fixture    *f,
   while (g_get_monotonic_time () < deadline)
     {
       const char *end = strstr (response->str, "\r\n\r\n");
-      char buffer[4096];
-      gssize n;
 
       if (end != NULL && g_str_has_prefix (response->str, "HTTP/1.1 1"))
         g_string_erase (response, 0, end + 4 - response->str);
       else if (end != NULL)
         break;
-      g_main_context_iteration (NULL, FALSE);
-      if (sent < length)
-        {
-          n = g_socket_send (socket, request + sent, length - sent, NULL, NULL);
-          if (n > 0)
-            sent += (gsize) n;
-          else if (n < 0 && response->len > 0)
-            sent = length;  /* answered, and no longer reading */
-        }
-      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
-      if (n > 0)
-        g_string_append_len (response, buffer, n);
-      else if (n == 0)
+      if (!raw_step (socket, request, length, &sent, response))
         break;
-      else
-        g_usleep (200);
     }
   g_socket_close (socket, NULL);
   return response;
