@@ -6,6 +6,7 @@
 
 #include "engine/em-event.h"
 #include "engine/em-json-writer.h"
+#include "engine/em-task-private.h"
 #include "engine/em-time.h"
 
 struct _EmEvent
@@ -234,8 +235,16 @@ write_frame (EmEvent *self)
       em_json_write_double (out, self->progress);
       break;
     case EM_EVENT_TASK_COMPLETED:
-      em_json_write_key (out, "result");
-      em_json_write_object (out, em_task_get_result (task));
+      {
+        gsize length;
+        const char *result = em_task_get_result_json (task, &length);
+
+        em_json_write_key (out, "result");
+        if (result != NULL)
+          g_string_append_len (out, result, length);
+        else
+          g_string_append (out, "null");
+      }
       break;
     case EM_EVENT_TASK_FAILED:
       em_json_write_key (out, "error");

@@ -41,5 +41,8 @@ void    em_task_mark_failed    (EmTask      *self,
 void    em_task_mark_cancelled (EmTask      *self);
 void    em_task_set_progress   (EmTask      *self,
                                 gdouble      progress);
+/* (nullable) the result as JSON text, made once */
+const char *em_task_get_result_json (EmTask *self,
+                                     gsize  *length);
 
 G_END_DECLS

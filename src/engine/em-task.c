@@ -20,9 +20,11 @@ typedef struct _EmTaskState EmTaskState;
 
 struct _EmTaskState
 {
-  GBytes       *json_head;    /* `{"id":…,"parameters":…`: these never change */
+  char         *head;         /* `{"id":…,"parameters":…`: these never change */
+  gsize         head_length;
   EmTaskStatus  status;
-  GBytes       *result_json;  /* (nullable) the result, made on first use */
+  char         *result_json;  /* (nullable) the result, made on first use */
+  gsize         result_length;
   char         *error;
   GDateTime    *created_at;
   GDateTime    *started_at;
@@ -88,8 +90,8 @@ static GParamSpec *properties[N_PROPS];
 static void
 state_clear (EmTaskState *state)
 {
-  g_clear_pointer (&state->json_head, g_bytes_unref);
-  g_clear_pointer (&state->result_json, g_bytes_unref);
+  g_clear_pointer (&state->head, g_free);
+  g_clear_pointer (&state->result_json, g_free);
   g_clear_pointer (&state->error, g_free);
   g_clear_pointer (&state->created_at, g_date_time_unref);
   g_clear_pointer (&state->started_at, g_date_time_unref);
@@ -501,7 +503,7 @@ em_task_mark_completed (EmTask *self, JsonObject *result)
   g_object_freeze_notify (G_OBJECT (self));
   self->result = result != NULL ? json_object_ref (result) : json_object_new ();
   json_object_seal (self->result);
-  g_clear_pointer (&self->state.result_json, g_bytes_unref);
+  g_clear_pointer (&self->state.result_json, g_free);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
   em_task_set_progress (self, 1.0);
   mark_finished (self, EM_TASK_STATUS_COMPLETED);
@@ -883,10 +885,30 @@ em_task_to_json_string (EmTask *self)
 /* a task is written several times over its life (a store row per change,
  * replies): the part that never changes is written once and kept, and so is
  * the result, which is set once */
+/* text kept as the GString's own buffer: no second block to make and free */
+static char *
+steal_text (GString *text, gsize *length)
+{
+  *length = text->len;
+  return g_string_free (text, FALSE);
+}
+
+static void
+ensure_result_text (EmTask *self)
+{
+  if (self->result != NULL && self->state.result_json == NULL)
+    {
+      GString *result = g_string_new (NULL);
+
+      em_json_write_object (result, self->result);
+      self->state.result_json = steal_text (result, &self->state.result_length);
+    }
+}
+
 static const EmTaskState *
 ensure_state_text (EmTask *self)
 {
-  if (self->state.json_head == NULL)
+  if (self->state.head == NULL)
     {
       GString *head = g_string_sized_new (256);
 
@@ -899,16 +921,21 @@ ensure_state_text (EmTask *self)
       em_json_write_string (head, self->action);
       em_json_write_key (head, "parameters");
       em_json_write_object (head, self->parameters);
-      self->state.json_head = g_string_free_to_bytes (head);
+      self->state.head = steal_text (head, &self->state.head_length);
     }
-  if (self->result != NULL && self->state.result_json == NULL)
-    {
-      GString *result = g_string_new (NULL);
-
-      em_json_write_object (result, self->result);
-      self->state.result_json = g_string_free_to_bytes (result);
-    }
+  ensure_result_text (self);
   return &self->state;
+}
+
+/* the same text for the task's own JSON and its task_completed event */
+const char *
+em_task_get_result_json (EmTask *self, gsize *length)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  ensure_result_text (self);
+  *length = self->state.result_length;
+  return self->state.result_json;
 }
 
 static gint64
@@ -925,12 +952,11 @@ view_state (EmTask *self, EmTaskSnapshot *view)
 {
   const EmTaskState *state = ensure_state_text (self);
 
-  view->head = g_bytes_get_data (state->json_head, &view->head_length);
+  view->head = state->head;
+  view->head_length = state->head_length;
   view->status = state->status;
-  view->result = NULL;
-  view->result_length = 0;
-  if (state->result_json != NULL)
-    view->result = g_bytes_get_data (state->result_json, &view->result_length);
+  view->result = state->result_json;
+  view->result_length = state->result_length;
   view->error = state->error;
   view->created_us = time_us (state->created_at);
   view->started_us = time_us (state->started_at);
