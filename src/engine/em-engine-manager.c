@@ -125,6 +125,8 @@ task_entry_free (TaskEntry *entry)
   g_clear_pointer (&entry->waiting_on, g_ptr_array_unref);
   g_clear_pointer (&entry->dependents, g_ptr_array_unref);
   em_sched_item_clear_batch (&entry->item);
+  if (em_task_get_engine_entry (entry->task) == entry)
+    em_task_set_engine_entry (entry->task, NULL);
   g_object_unref (entry->task);
   g_free (entry);
 }
@@ -176,6 +178,7 @@ static void
 insert_entry (EmEngineManager *self, TaskEntry *entry)
 {
   g_hash_table_insert (self->entries, (gpointer) em_task_get_id (entry->task), entry);
+  em_task_set_engine_entry (entry->task, entry);
   entry->all_iter = insert_by_serial (self->all, entry);
   reindex (self, entry);
   if (em_task_is_finished (entry->task))
@@ -450,7 +453,8 @@ record_event (EmEngineManager *self, EmEvent *event)
   if (self->store == NULL)
     return;
 
-  entry = task != NULL ? g_hash_table_lookup (self->entries, em_task_get_id (task)) : NULL;
+  entry = task != NULL ? em_task_get_engine_entry (task) : NULL;
+  g_assert (entry == NULL || entry->manager == self);
   if (entry != NULL && em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
     entry->scheduled_seq = em_event_get_seq (event);
   json = g_bytes_get_data (em_event_get_json_bytes (event), &json_length);

@@ -41,6 +41,11 @@ void    em_task_mark_failed    (EmTask      *self,
 void    em_task_mark_cancelled (EmTask      *self);
 void    em_task_set_progress   (EmTask      *self,
                                 gdouble      progress);
+/* the engine's record of the task while the task is in its memory, NULL
+ * before and after: found from an event without a lookup by id */
+void        em_task_set_engine_entry (EmTask   *self,
+                                      gpointer  entry);
+gpointer    em_task_get_engine_entry (EmTask   *self);
 /* (nullable) the result as JSON text, made once */
 const char *em_task_get_result_json (EmTask *self,
                                      gsize  *length);

@@ -55,6 +55,7 @@ struct _EmTask
   EmTaskState   state;
   GDateTime    *asked_run_at;  /* as submitted: `run_at` shows a retry's time
                                 * only while the retry waits */
+  gpointer      engine_entry;  /* unowned */
 };
 
 G_DEFINE_FINAL_TYPE (EmTask, em_task, G_TYPE_OBJECT)
@@ -925,6 +926,20 @@ ensure_state_text (EmTask *self)
     }
   ensure_result_text (self);
   return &self->state;
+}
+
+void
+em_task_set_engine_entry (EmTask *self, gpointer entry)
+{
+  g_return_if_fail (EM_IS_TASK (self));
+  self->engine_entry = entry;
+}
+
+gpointer
+em_task_get_engine_entry (EmTask *self)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+  return self->engine_entry;
 }
 
 /* the same text for the task's own JSON and its task_completed event */
