@@ -50,7 +50,8 @@ task_row (const char *id, guint64 serial, const char *status, guint64 scheduled_
   row->serial = serial;
   row->status = status;
   row->created_us = 1795600800000000;
-  row->finished_us = g_str_equal (status, "completed") ? 1795600801000000 : 0;
+  row->finished_us = g_strv_contains ((const char * const[]) { "completed", "failed", "cancelled", NULL },
+                                      status) ? 1795600801000000 : 0;
   row->batch_state = serial % 2 == 0 ? 0x71 : 0;
   row->scheduled_seq = scheduled_seq;
   return row;
@@ -414,7 +415,9 @@ test_replay_on_open (Fixture *fx, gconstpointer data)
 
 /* the writer puts in only the last of a task's rows in a commit: whichever
  * commits the writes meet in, and with several rows of one task in one
- * write, the database ends with each task's last state */
+ * write, the database ends with each task's last state. A finished task's
+ * row goes in as it comes and an unfinished one's at the commit: a retry
+ * ("failed", then "pending") must still end pending */
 static void
 test_last_row_wins (Fixture *fx, gconstpointer data)
 {
@@ -434,6 +437,11 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
 
       g_ptr_array_add (tasks, task_row ("a", 2, statuses[i], 1));
       g_ptr_array_add (events, event_row (++seq, types[i], "a"));
+      if (i != 1)
+        {
+          g_ptr_array_add (tasks, task_row ("c", 4, i == 0 ? "failed" : "pending", 0));
+          g_ptr_array_add (events, event_row (++seq, i == 0 ? "task_failed" : "task_retrying", "c"));
+        }
       if (i == 1)
         {
           g_ptr_array_add (tasks, task_row ("b", 3, "pending", seq + 1));
@@ -449,13 +457,14 @@ test_last_row_wins (Fixture *fx, gconstpointer data)
 
   store = open_store (fx, &second);
   g_assert_cmpuint (second.last_seq, ==, seq);
-  g_assert_cmpuint (second.last_serial, ==, 3);
+  g_assert_cmpuint (second.last_serial, ==, 4);
   loaded = find_loaded (&second, "a");
   g_assert_nonnull (loaded);
   g_assert_cmpstr (json_object_get_string_member (loaded->task, "status"), ==, "completed");
   g_assert_cmpuint (loaded->serial, ==, 2);
   g_assert_cmpuint (loaded->batch_state, ==, 0x71);
   g_assert_cmpstr (loaded_status (&second, "b"), ==, "cancelled");
+  g_assert_cmpstr (loaded_status (&second, "c"), ==, "pending");
   em_store_free (store);
 }
 

@@ -501,50 +501,81 @@ write_counters (EmStore *self, const Counters *counters, GError **error)
 
 /* a task changes state several times between two commits: only its last row
  * goes in (the columns the upsert keeps from the first never change) */
-static gboolean
-write_latest_rows (EmStore *self, GPtrArray *batch, Counters *counters, GError **error)
+/* a batch's transaction: rows go in as their writes arrive, so that what is
+ * left at the commit, which the queries and acknowledgements after the batch
+ * wait for, is little. A row of an unfinished task waits for the commit
+ * instead, and goes in only if no newer row of the task came meanwhile: a task
+ * usually finishes within one batch, and one row is written instead of two */
+typedef struct {
+  gboolean    open;
+  GError     *error;
+  GHashTable *newest;    /* task id → its newest row in the batch */
+  GPtrArray  *held;      /* rows of unfinished tasks */
+  Counters    counters;
+} Transaction;
+
+static void
+transaction_clear (Transaction *txn)
 {
-  g_autoptr(GHashTable) written = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = batch->len; i-- > 0;)
-    {
-      Op *op = g_ptr_array_index (batch, i);
-
-      for (guint t = op->kind == OP_WRITE && op->tasks != NULL ? op->tasks->len : 0; t-- > 0;)
-        {
-          EmStoreTaskRow *row = g_ptr_array_index (op->tasks, t);
-
-          if (!g_hash_table_add (written, row->id))
-            continue;
-          if (!write_task (self, row, error))
-            return FALSE;
-          counters->serial = MAX (counters->serial, row->serial);
-        }
-    }
-  return TRUE;
+  g_clear_error (&txn->error);
+  g_clear_pointer (&txn->newest, g_hash_table_unref);
+  g_clear_pointer (&txn->held, g_ptr_array_unref);
 }
 
 static gboolean
-write_ops (EmStore *self, GPtrArray *batch, guint64 *out_seq, GError **error)
+row_is_final (const EmStoreTaskRow *row)
 {
-  Counters counters = { 0, };
+  return row->finished_us != 0;
+}
 
-  if (!write_latest_rows (self, batch, &counters, error))
-    return FALSE;
-  for (guint i = 0; i < batch->len; i++)
+/* the write's rows into the transaction, opened by the first write */
+static void
+transaction_add (EmStore *self, Transaction *txn, Op *op)
+{
+  if (txn->error != NULL || self->write_error != NULL)
+    return;
+  if (!txn->open)
     {
-      Op *op = g_ptr_array_index (batch, i);
-
-      if (op->kind != OP_WRITE)
-        continue;
-      if (!write_rows (self, NULL, op->events, &counters, error))
-        return FALSE;
-      counters.write = MAX (counters.write, op->write_no);
+      if (!em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", &txn->error))
+        return;
+      txn->open = TRUE;
+      txn->newest = g_hash_table_new (g_str_hash, g_str_equal);
+      txn->held = g_ptr_array_new ();
     }
-  if (!write_counters (self, &counters, error))
-    return FALSE;
-  *out_seq = counters.seq;
-  return TRUE;
+  for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (op->tasks, t);
+
+      g_hash_table_insert (txn->newest, row->id, row);
+      txn->counters.serial = MAX (txn->counters.serial, row->serial);
+      if (!row_is_final (row))
+        g_ptr_array_add (txn->held, row);
+      else if (!write_task (self, row, &txn->error))
+        return;
+    }
+  if (!write_rows (self, NULL, op->events, &txn->counters, &txn->error))
+    return;
+  txn->counters.write = MAX (txn->counters.write, op->write_no);
+}
+
+/* the held rows still newest, the counters, and the commit */
+static gboolean
+transaction_commit (EmStore *self, Transaction *txn, GError **error)
+{
+  if (txn->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&txn->error));
+      return FALSE;
+    }
+  for (guint i = 0; i < txn->held->len; i++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (txn->held, i);
+
+      if (g_hash_table_lookup (txn->newest, row->id) == row && !write_task (self, row, error))
+        return FALSE;
+    }
+  return write_counters (self, &txn->counters, error) &&
+         em_store_exec (self->conn.db, self->conn.path, "COMMIT", error);
 }
 
 typedef struct {
@@ -656,19 +687,15 @@ count_writes (GPtrArray *batch)
 }
 
 static void
-commit_batch (EmStore *self, GPtrArray *batch)
+commit_batch (EmStore *self, GPtrArray *batch, Transaction *txn)
 {
   g_autoptr(GError) error = NULL;
-  guint writes = count_writes (batch);
-  guint64 seq = 0;
 
   /* after a failed commit, later ones would move last_seq past the lost rows
    * and hide them from the replay: the journal keeps them all instead */
-  if (writes == 0 || self->write_error != NULL)
+  if (count_writes (batch) == 0 || self->write_error != NULL)
     return;
-  if (!em_store_exec (self->conn.db, self->conn.path, "BEGIN IMMEDIATE", &error) ||
-      !write_ops (self, batch, &seq, &error) ||
-      !em_store_exec (self->conn.db, self->conn.path, "COMMIT", &error))
+  if (!transaction_commit (self, txn, &error))
     {
       sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
       g_warning ("%s", error->message);
@@ -680,11 +707,11 @@ commit_batch (EmStore *self, GPtrArray *batch)
       return;
     }
   g_mutex_lock (&self->lock);
-  self->applied_writes += writes;
+  self->applied_writes += count_writes (batch);
   g_cond_broadcast (&self->applied_cond);
   g_mutex_unlock (&self->lock);
-  if (seq > 0)
-    deliver (self, NULL, seq);
+  if (txn->counters.seq > 0)
+    deliver (self, NULL, txn->counters.seq);
 }
 
 static int
@@ -790,11 +817,12 @@ run_op (EmStore *self, Op *op)
   return TRUE;
 }
 
-/* group commit: whatever queued up meanwhile shares one transaction. Under
- * load, writes also wait for COMMIT_INTERVAL_US after the last commit, since a
- * commit costs its pages whatever it holds; anything but a write ends the wait. */
+/* group commit: whatever queued up meanwhile shares one transaction, each
+ * write's rows going in as it comes. Under load, writes also wait for
+ * COMMIT_INTERVAL_US after the last commit, since a commit costs its pages
+ * whatever it holds; anything but a write ends the wait. */
 static GPtrArray *
-collect_batch (EmStore *self)
+collect_batch (EmStore *self, Transaction *txn)
 {
   GPtrArray *batch = g_ptr_array_new ();
   gint64 deadline = g_atomic_int_get (&self->catch_up) ? 0
@@ -809,7 +837,10 @@ collect_batch (EmStore *self)
 
       g_ptr_array_add (batch, op);
       if (op->kind == OP_WRITE)
-        rows += (op->tasks != NULL ? op->tasks->len : 0) + (op->events != NULL ? op->events->len : 0);
+        {
+          rows += (op->tasks != NULL ? op->tasks->len : 0) + (op->events != NULL ? op->events->len : 0);
+          transaction_add (self, txn, op);
+        }
       if (op->kind != OP_WRITE || batch->len >= MAX_BATCH || rows >= MAX_BATCH_ROWS)
         break;
       wait = deadline - g_get_monotonic_time ();
@@ -831,9 +862,11 @@ thread_main (gpointer user_data)
 
   while (running)
     {
-      g_autoptr(GPtrArray) batch = collect_batch (self);
+      Transaction txn = { 0, };
+      g_autoptr(GPtrArray) batch = collect_batch (self, &txn);
 
-      commit_batch (self, batch);
+      commit_batch (self, batch, &txn);
+      transaction_clear (&txn);
       /* the spacing is between commits: a batch of queries commits nothing */
       if (count_writes (batch) > 0)
         self->last_commit_us = g_get_monotonic_time ();
