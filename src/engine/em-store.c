@@ -499,13 +499,13 @@ write_counters (EmStore *self, const Counters *counters, GError **error)
          (counters->resumed_seq == 0 || write_meta (self, "resumed_seq", counters->resumed_seq, error));
 }
 
-/* a task changes state several times between two commits: only its last row
- * goes in (the columns the upsert keeps from the first never change) */
 /* a batch's transaction: rows go in as their writes arrive, so that what is
  * left at the commit, which the queries and acknowledgements after the batch
  * wait for, is little. A row of an unfinished task waits for the commit
  * instead, and goes in only if no newer row of the task came meanwhile: a task
- * usually finishes within one batch, and one row is written instead of two */
+ * usually finishes within one batch, and one row is written instead of two.
+ * A task may still get several rows in one commit, the last winning: the
+ * columns the upsert keeps from the first never change */
 typedef struct {
   gboolean    open;
   GError     *error;
