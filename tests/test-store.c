@@ -350,6 +350,53 @@ test_clean_restart (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_event_get_seq (g_ptr_array_index (fx->events, 0)), ==, last_seq + 1);
 }
 
+
+typedef struct {
+  char     *victim;
+  gboolean  done;
+} LimitInHandler;
+
+static void
+cancel_and_lower_limit (EmEngineManager *manager, EmTask *task, LimitInHandler *in)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (in->done)
+    return;
+  in->done = TRUE;
+  g_assert_true (em_engine_manager_cancel_task (manager, in->victim, &error));
+  g_assert_no_error (error);
+  g_object_set (manager, "keep-finished", 0, NULL);
+}
+
+/* a listener lowering keep-finished while a task's last event is still
+ * queued: the task's last row must still reach the database, or the
+ * cancelled task comes back pending after a restart */
+static void
+test_keep_finished_lowered_in_handler (Fixture *fx, gconstpointer data)
+{
+  LimitInHandler in = { NULL, FALSE };
+  g_autofree char *trigger = NULL;
+  EmTask *task;
+
+  open_manager (fx, 1000);
+  em_engine_manager_pause (fx->manager);
+  in.victim = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  sync_store (fx);
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (cancel_and_lower_limit), &in);
+  trigger = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}")));
+  g_assert_true (in.done);
+  sync_store (fx);
+  close_manager (fx);
+
+  open_manager (fx, 1000);
+  task = em_engine_manager_get_task (fx->manager, in.victim);
+  g_assert_nonnull (task);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, trigger));
+  g_free (in.victim);
+}
+
 static gboolean
 count_task_rows (guint64 write_no, GPtrArray *tasks, GPtrArray *events, gpointer user_data,
                  GError **error)
@@ -2512,6 +2559,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("/store/restart/history", test_clean_restart);
+  ADD ("/store/restart/keep-finished-lowered-in-handler", test_keep_finished_lowered_in_handler);
   ADD ("/store/file-modes", test_file_modes);
   ADD ("/store/recovery/pending", test_recover_pending);
   ADD ("/store/restart/rewrites-nothing", test_restart_rewrites_nothing);

@@ -2150,7 +2150,9 @@ em_engine_manager_set_property (GObject      *object,
       break;
     case PROP_KEEP_FINISHED:
       self->keep_finished = g_value_get_uint (value);
-      evict_finished (self, 0);
+      /* from an idle, as always: set by a listener, freeing at once would drop
+       * entries whose last event is still queued, and with them their last row */
+      schedule_eviction (self);
       break;
     case PROP_FINISHED_CACHE_SIZE:
       em_finished_cache_set_max_size (self->gone, g_value_get_uint (value));
