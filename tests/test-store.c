@@ -2158,6 +2158,48 @@ test_finished_cache (void)
   g_assert_true (em_finished_cache_lookup (cache, "e", NULL) || em_finished_cache_lookup (cache, "f", NULL));
 }
 
+/* events retention pruned are gone from every read, also while the ring of
+ * recent frames still holds them: a read answers as it will after a restart,
+ * from the oldest event it reports */
+static void
+test_events_pruned_from_ring (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autoptr(JsonNode) first = NULL;
+  guint64 oldest = 0, reported = 0;
+
+  open_manager (fx, 1000);
+  for (guint i = 0; i < 6; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  sync_store (fx);
+  g_object_set (fx->manager, "retention-max-tasks", 1, NULL);
+  g_assert_cmpuint (prune (fx), ==, 5);
+  oldest = em_engine_manager_get_oldest_event_seq (fx->manager);
+  g_assert_cmpuint (oldest, >, 1);
+
+  frames = read_events (fx, 0, 0, &reported);
+  g_assert_cmpuint (reported, ==, oldest);
+  g_assert_cmpuint (frames->len, ==, em_engine_manager_get_last_event_seq (fx->manager) - oldest + 1);
+  {
+    g_autofree char *text = frame_string (g_ptr_array_index (frames, 0));
+
+    first = json_from_string (text, NULL);
+  }
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (first), "seq"), ==, oldest);
+  g_clear_pointer (&frames, g_ptr_array_unref);
+
+  /* from the event before the oldest: nothing was pruned after it */
+  frames = read_events (fx, oldest - 1, 1, &reported);
+  g_assert_cmpuint (frames->len, ==, 1);
+  {
+    g_autofree char *text = frame_string (g_ptr_array_index (frames, 0));
+
+    g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, oldest - 1));
+  }
+}
+
 static void
 test_events_resume (Fixture *fx, gconstpointer data)
 {
@@ -2599,6 +2641,7 @@ main (int argc, char **argv)
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
   ADD ("/store/events/resume", test_events_resume);
+  ADD ("/store/events/pruned-from-ring", test_events_pruned_from_ring);
   ADD ("/store/events/durable-only", test_events_durable_only);
   ADD ("/store/events/durable-feed", test_events_durable_feed);
   ADD ("/store/events/durable-feed-memory", test_events_durable_feed_memory);

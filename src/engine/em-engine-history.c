@@ -708,6 +708,10 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
   /* recent enough for memory, or nothing to send; the ring also holds events
    * not yet on disk, which a crash would take back and number again */
   durable = em_engine_manager_get_committed_event_seq (self);
+  /* the ring may still hold events retention pruned from the store: the
+   * answer starts at the oldest it reports, as the store's would */
+  if (self->store != NULL && answer->oldest > 0)
+    after_seq = MAX (after_seq, answer->oldest - 1);
   if (after_seq >= durable ||
       em_event_ring_read (self->ring, after_seq, durable, limit, answer->events))
     {
