@@ -1484,6 +1484,70 @@ test_retention (Fixture *fx, gconstpointer data)
                     em_engine_manager_get_last_event_seq (fx->manager));
 }
 
+typedef struct {
+  Fixture       *fx;
+  GPtrArray     *ids;
+  GAsyncResult **result;
+  gboolean       partly_forgotten;
+} ForgetWatch;
+
+/* every turn of the loop until the deletion answers: are some of the
+ * deleted tasks still in memory while others are gone already? */
+static gboolean
+watch_forgetting_cb (gpointer user_data)
+{
+  ForgetWatch *watch = user_data;
+  guint in_memory = 0;
+
+  if (*watch->result != NULL)
+    return G_SOURCE_REMOVE;
+  for (guint i = 0; i < watch->ids->len; i++)
+    in_memory += em_engine_manager_get_task (watch->fx->manager, g_ptr_array_index (watch->ids, i)) != NULL;
+  if (in_memory > 0 && in_memory < watch->ids->len)
+    watch->partly_forgotten = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* a large deletion leaves memory over several turns of the loop, which
+ * serves its other clients in between, and is answered once all are gone */
+static void
+test_delete_large (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmTaskQuery) q;
+  ForgetWatch watch = { fx, ids, &result, FALSE };
+  guint count = 0;
+
+  open_manager (fx, 10000);
+  for (guint i = 0; i < 4000; i++)
+    {
+      EmTask *task = schedule (fx, "wait", "{\"duration\": 0}");
+
+      g_ptr_array_add (tasks, task);
+      g_ptr_array_add (ids, g_strdup (em_task_get_id (task)));
+    }
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 20000);
+  g_ptr_array_set_size (tasks, 0);
+  sync_store (fx);
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  em_engine_manager_delete_tasks_async (fx->manager, &q, NULL, got_result, &result);
+  g_idle_add_full (G_PRIORITY_DEFAULT, watch_forgetting_cb, &watch, NULL);
+  WAIT_RESULT (result);
+  g_assert_true (em_engine_manager_delete_tasks_finish (fx->manager, result, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, ids->len);
+  for (guint i = 0; i < ids->len; i++)
+    g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, i)));
+  g_assert_true (watch.partly_forgotten);
+  /* the watch sees the answer and ends */
+  em_test_run_for (10);
+}
+
 static void
 test_delete (Fixture *fx, gconstpointer data)
 {
@@ -2624,6 +2688,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database-eviction", test_failure_database_eviction);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
+  ADD ("/store/delete/large", test_delete_large);
   ADD ("/store/delete/unreturned", test_delete_unreturned);
   ADD ("/store/delete/cancelled", test_delete_cancelled);
   ADD ("/store/query/filters", test_query_filters);

@@ -443,28 +443,86 @@ unreturned_ids (EmEngineManager *self)
   return (GStrv) g_ptr_array_free (g_steal_pointer (&ids), FALSE);
 }
 
-static guint
-forget_deleted (EmEngineManager *self, GStrv ids)
+/* memory forgets what the database deleted a slice at a time, one slice per
+ * turn of the loop: a deletion of 60 000 tasks held every client up for
+ * 60 ms when it was forgotten at once */
+#define FORGET_PER_TURN 1024
+
+typedef struct {
+  GTask *task;     /* answered with the count once every id is forgotten */
+  GStrv  ids;
+  guint  next;
+} Forgetting;
+
+static void
+forgetting_free (Forgetting *forgetting)
 {
-  guint n = 0;
+  g_clear_object (&forgetting->task);
+  g_strfreev (forgetting->ids);
+  g_free (forgetting);
+}
 
-  for (guint i = 0; ids != NULL && ids[i] != NULL; i++, n++)
+static void
+forget_one (EmEngineManager *self, const char *id)
+{
+  TaskEntry *entry = g_hash_table_lookup (self->entries, id);
+
+  em_finished_cache_remove (self->gone, id);
+  if (entry == NULL || !em_task_is_finished (entry->task) || entry->in_flight)
+    return;
+  if (self->store == NULL)
     {
-      TaskEntry *entry = g_hash_table_lookup (self->entries, ids[i]);
-
-      em_finished_cache_remove (self->gone, ids[i]);
-      if (entry == NULL || !em_task_is_finished (entry->task) || entry->in_flight)
-        continue;
-      if (self->store == NULL)
-        {
-          if (self->deleted == NULL)
-            self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
-          em_deleted_serials_add (self->deleted, ids[i], entry->item.serial);
-        }
-      em_engine_manager_forget_entry (self, entry, FALSE);
+      if (self->deleted == NULL)
+        self->deleted = em_deleted_serials_new (EM_DELETED_SERIALS_MAX);
+      em_deleted_serials_add (self->deleted, id, entry->item.serial);
     }
-  em_engine_manager_emit_tasks_deleted (self, (const char * const *) ids);
-  return n;
+  em_engine_manager_forget_entry (self, entry, FALSE);
+}
+
+static gboolean
+forget_slice_cb (gpointer user_data)
+{
+  Forgetting *forgetting = user_data;
+  EmEngineManager *self = g_task_get_source_object (forgetting->task);
+  GStrv ids = forgetting->ids;
+  guint start = forgetting->next;
+  guint end = start;
+  char *after;
+
+  while (ids[end] != NULL && end - start < FORGET_PER_TURN)
+    forget_one (self, ids[end++]);
+  forgetting->next = end;
+
+  /* the slice's ids as a list of their own, for the signal */
+  after = ids[end];
+  ids[end] = NULL;
+  em_engine_manager_emit_tasks_deleted (self, (const char * const *) ids + start);
+  ids[end] = after;
+
+  if (after != NULL)
+    return G_SOURCE_CONTINUE;
+  if (g_task_get_source_tag (forgetting->task) == em_engine_manager_prune_async)
+    self->pruning = FALSE;
+  g_task_return_int (forgetting->task, end);
+  return G_SOURCE_REMOVE;
+}
+
+/* answers @task with the number of @ids once memory has forgotten them all */
+static void
+forget_deleted (EmEngineManager *self, GStrv ids, GTask *task)
+{
+  Forgetting *forgetting = g_new0 (Forgetting, 1);
+
+  forgetting->task = g_object_ref (task);
+  forgetting->ids = ids;
+  /* the first slice now: a small deletion is answered in this turn */
+  if (forget_slice_cb (forgetting) == G_SOURCE_REMOVE)
+    {
+      forgetting_free (forgetting);
+      return;
+    }
+  g_idle_add_full (G_PRIORITY_DEFAULT, forget_slice_cb, forgetting,
+                   (GDestroyNotify) forgetting_free);
 }
 
 static void
@@ -473,14 +531,14 @@ delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) task = user_data;
   EmEngineManager *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) ids = em_store_delete_tasks_finish (self->store, result, &error);
+  GStrv ids = em_store_delete_tasks_finish (self->store, result, &error);
 
   /* memory forgets what the database lost even if the caller has gone: the
    * caller's cancellable only decides the answer, in g_task_return_int() */
   if (ids == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
-    g_task_return_int (task, forget_deleted (self, ids));
+    forget_deleted (self, ids, task);
 }
 
 void
@@ -533,7 +591,7 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
           g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
       }
     g_ptr_array_add (ids, NULL);
-    g_task_return_int (task, forget_deleted (self, (GStrv) ids->pdata));
+    forget_deleted (self, (GStrv) g_ptr_array_free (g_steal_pointer (&ids), FALSE), task);
   }
 }
 
@@ -564,16 +622,17 @@ prune_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   EmEngineManager *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
   guint64 oldest = 0;
-  g_auto(GStrv) ids = em_store_prune_finish (self->store, result, &oldest, &error);
+  GStrv ids = em_store_prune_finish (self->store, result, &oldest, &error);
 
-  self->pruning = FALSE;
   if (ids == NULL)
     {
+      self->pruning = FALSE;
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   self->oldest_stored_seq = oldest;
-  g_task_return_int (task, forget_deleted (self, ids));
+  /* still pruning until memory has forgotten them */
+  forget_deleted (self, ids, task);
 }
 
 void
