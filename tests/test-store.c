@@ -1489,6 +1489,8 @@ typedef struct {
   GPtrArray     *ids;
   GAsyncResult **result;
   gboolean       partly_forgotten;
+  gboolean       shut_down;            /* shut the engine down on seeing it */
+  gboolean       answered_at_shutdown;
 } ForgetWatch;
 
 /* every turn of the loop until the deletion answers: are some of the
@@ -1504,12 +1506,22 @@ watch_forgetting_cb (gpointer user_data)
   for (guint i = 0; i < watch->ids->len; i++)
     in_memory += em_engine_manager_get_task (watch->fx->manager, g_ptr_array_index (watch->ids, i)) != NULL;
   if (in_memory > 0 && in_memory < watch->ids->len)
-    watch->partly_forgotten = TRUE;
+    {
+      watch->partly_forgotten = TRUE;
+      if (watch->shut_down)
+        {
+          em_engine_manager_shutdown (watch->fx->manager);
+          watch->answered_at_shutdown = *watch->result != NULL;
+          return G_SOURCE_REMOVE;
+        }
+    }
   return G_SOURCE_CONTINUE;
 }
 
 /* a large deletion leaves memory over several turns of the loop, which
- * serves its other clients in between, and is answered once all are gone */
+ * serves its other clients in between, and is answered once all are gone.
+ * A shutdown in between lets go of the rest at once: the unanswered
+ * deletion would hold the engine past the loop, its store never closed */
 static void
 test_delete_large (Fixture *fx, gconstpointer data)
 {
@@ -1518,7 +1530,7 @@ test_delete_large (Fixture *fx, gconstpointer data)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(EmTaskQuery) q;
-  ForgetWatch watch = { fx, ids, &result, FALSE };
+  ForgetWatch watch = { fx, ids, &result, FALSE, GPOINTER_TO_INT (data), FALSE };
   guint count = 0;
 
   open_manager (fx, 10000);
@@ -1544,6 +1556,7 @@ test_delete_large (Fixture *fx, gconstpointer data)
   for (guint i = 0; i < ids->len; i++)
     g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, i)));
   g_assert_true (watch.partly_forgotten);
+  g_assert_true (watch.answered_at_shutdown == watch.shut_down);
   /* the watch sees the answer and ends */
   em_test_run_for (10);
 }
@@ -2689,6 +2702,8 @@ main (int argc, char **argv)
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/large", test_delete_large);
+  g_test_add ("/store/delete/large-at-shutdown", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_delete_large, fixture_teardown);
   ADD ("/store/delete/unreturned", test_delete_unreturned);
   ADD ("/store/delete/cancelled", test_delete_cancelled);
   ADD ("/store/query/filters", test_query_filters);

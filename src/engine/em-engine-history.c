@@ -452,6 +452,7 @@ typedef struct {
   GTask *task;     /* answered with the count once every id is forgotten */
   GStrv  ids;
   guint  next;
+  guint  source;   /* the idle doing the rest */
 } Forgetting;
 
 static void
@@ -501,10 +502,26 @@ forget_slice_cb (gpointer user_data)
 
   if (after != NULL)
     return G_SOURCE_CONTINUE;
+  g_queue_remove (&self->forgetting, forgetting);
   if (g_task_get_source_tag (forgetting->task) == em_engine_manager_prune_async)
     self->pruning = FALSE;
   g_task_return_int (forgetting->task, end);
   return G_SOURCE_REMOVE;
+}
+
+/* at shutdown: the answer's task holds the engine, which the idle would
+ * otherwise keep alive past the loop, its store never closed */
+void
+em_engine_manager_finish_forgetting (EmEngineManager *self)
+{
+  Forgetting *forgetting;
+
+  while ((forgetting = g_queue_peek_head (&self->forgetting)) != NULL)
+    {
+      while (forget_slice_cb (forgetting) == G_SOURCE_CONTINUE)
+        ;
+      g_source_remove (forgetting->source);
+    }
 }
 
 /* answers @task with the number of @ids once memory has forgotten them all */
@@ -512,17 +529,22 @@ static void
 forget_deleted (EmEngineManager *self, GStrv ids, GTask *task)
 {
   Forgetting *forgetting = g_new0 (Forgetting, 1);
+  gboolean more;
 
   forgetting->task = g_object_ref (task);
   forgetting->ids = ids;
-  /* the first slice now: a small deletion is answered in this turn */
-  if (forget_slice_cb (forgetting) == G_SOURCE_REMOVE)
+  /* the first slice now: a small deletion is answered in this turn; past
+   * the shutdown, all of it */
+  while ((more = forget_slice_cb (forgetting) == G_SOURCE_CONTINUE) && self->shutting_down)
+    ;
+  if (!more)
     {
       forgetting_free (forgetting);
       return;
     }
-  g_idle_add_full (G_PRIORITY_DEFAULT, forget_slice_cb, forgetting,
-                   (GDestroyNotify) forgetting_free);
+  g_queue_push_tail (&self->forgetting, forgetting);
+  forgetting->source = g_idle_add_full (G_PRIORITY_DEFAULT, forget_slice_cb, forgetting,
+                                        (GDestroyNotify) forgetting_free);
 }
 
 static void

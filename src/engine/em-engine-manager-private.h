@@ -95,6 +95,7 @@ struct _EmEngineManager
   gint              evict_priority;
   guint             prune_source;
   gboolean          pruning;
+  GQueue            forgetting;     /* deletions memory is still letting go of */
   guint             keep_finished;
   guint             retention_max_tasks;
   gdouble           retention_max_age;
@@ -116,5 +117,7 @@ void em_engine_manager_emit_tasks_deleted (EmEngineManager     *self,
                                            const char * const  *ids);
 /* applies the retention policy now, unless a pruning is already running */
 void em_engine_manager_prune_now       (EmEngineManager *self);
+/* lets go of what deletions still hold, at once, and answers them */
+void em_engine_manager_finish_forgetting (EmEngineManager *self);
 
 G_END_DECLS

@@ -1646,6 +1646,7 @@ em_engine_manager_shutdown (EmEngineManager *self)
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
+  em_engine_manager_finish_forgetting (self);
 
   /* with a store, pending tasks wait for the next start, and running ones are
    * stopped but stay running in the record: the next start settles them as
