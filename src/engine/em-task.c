@@ -883,9 +883,6 @@ em_task_to_json_string (EmTask *self)
 }
 
 
-/* a task is written several times over its life (a store row per change,
- * replies): the part that never changes is written once and kept, and so is
- * the result, which is set once */
 /* text kept as the GString's own buffer: no second block to make and free */
 static char *
 steal_text (GString *text, gsize *length)
@@ -906,6 +903,9 @@ ensure_result_text (EmTask *self)
     }
 }
 
+/* a task is written several times over its life (a store row per change,
+ * replies): the part that never changes is written once and kept, and so is
+ * the result, which is set once */
 static const EmTaskState *
 ensure_state_text (EmTask *self)
 {
