@@ -745,6 +745,9 @@ static void
 fail_entry (EmEngineManager *self, TaskEntry *entry, const char *message)
 {
   flush_progress (entry);
+  /* a listener of that progress may have cancelled it: that is its end */
+  if (em_task_is_finished (entry->task))
+    return;
   em_task_mark_failed (entry->task, message);
   finish_entry (self, entry, EM_EVENT_TASK_FAILED);
 }
@@ -858,8 +861,10 @@ retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
       return;
     }
 
-  retry_at = retry_time (entry->task, attempts);
   flush_progress (entry);
+  if (em_task_is_finished (entry->task))
+    return;
+  retry_at = retry_time (entry->task, attempts);
   em_task_mark_retrying (entry->task, retry_at);
   reindex (self, entry);
   queue_event (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
@@ -892,10 +897,13 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (entry->interrupted)
     return;
 
-  /* cancelled already: the device has stopped, nothing may flip the status now */
+  /* the attempt's last progress goes out before its outcome */
+  if (!em_task_is_finished (entry->task))
+    flush_progress (entry);
+  /* cancelled already, maybe by a listener of that progress: the device has
+   * stopped, nothing may flip the status now */
   if (!em_task_is_finished (entry->task))
     {
-      flush_progress (entry);
       if (output != NULL && !entry->timed_out)
         {
           em_task_mark_completed (entry->task, output);
@@ -1441,6 +1449,9 @@ cancel_entry (EmEngineManager *self, TaskEntry *entry)
     em_scheduler_release (self->scheduler, &entry->item);
 
   flush_progress (entry);
+  /* a listener of that progress may have cancelled it already */
+  if (em_task_is_finished (entry->task))
+    return;
   em_task_mark_cancelled (entry->task);
   finish_entry (self, entry, EM_EVENT_TASK_CANCELLED);
 }

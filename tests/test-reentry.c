@@ -1,0 +1,264 @@
+#include "config.h"
+
+#include <gst/gst.h>
+
+#include "actions/em-builtin-actions.h"
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-error.h"
+#include "em-test-step-action.h"
+#include "em-test-util.h"
+
+/*
+ * What a listener of the engine's signals may do inside its handler, through
+ * the public API: cancel, delete, schedule, pause, shut down. Whatever it
+ * does, every task's events must stay in a valid order, the seqs gapless, and
+ * the record must hold each task's final state across a restart.
+ */
+
+typedef struct {
+  char            *data_dir;
+  EmEngineManager *manager;
+  GPtrArray       *events;   /* EmEvent seen by the current manager, in order */
+} Fixture;
+
+static void
+on_event (EmEngineManager *manager, EmEvent *event, Fixture *fx)
+{
+  g_ptr_array_add (fx->events, em_event_ref (event));
+}
+
+static void
+open_manager (Fixture *fx, gboolean with_store)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new ("videotestsrc is-live=true", 160, 120);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autoptr(EmAction) step = em_test_step_action_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (fx->manager);
+  em_builtin_actions_register (registry);
+  em_action_registry_add (registry, step);
+  g_ptr_array_set_size (fx->events, 0);
+  fx->manager = em_engine_manager_new (registry, devices, fx->data_dir);
+  g_signal_connect (fx->manager, "event", G_CALLBACK (on_event), fx);
+  if (with_store)
+    {
+      g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+      g_assert_no_error (error);
+    }
+}
+
+static void
+close_manager (Fixture *fx)
+{
+  em_engine_manager_shutdown (fx->manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  g_assert_finalize_object (g_steal_pointer (&fx->manager));
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  fx->data_dir = em_test_mkdtemp ();
+  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) em_event_unref);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  if (fx->manager != NULL)
+    close_manager (fx);
+  g_ptr_array_unref (fx->events);
+  em_test_rmdir (fx->data_dir);
+  g_free (fx->data_dir);
+}
+
+static EmTask *
+schedule (Fixture *fx, const char *action, const char *params_json, guint max_retries)
+{
+  g_autoptr(JsonNode) params = params_json != NULL ? json_from_string (params_json, NULL) : NULL;
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("reentry", action,
+                                                 params != NULL ? json_node_get_object (params) : NULL);
+  g_autoptr(GError) error = NULL;
+  EmTask *task;
+
+  spec->max_retries = max_retries;
+  spec->retry_delay = 0.01;
+  task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (task);
+  return task;
+}
+
+static void
+got_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static void
+sync_store (Fixture *fx)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_engine_manager_sync_async (fx->manager, NULL, got_result, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 10000);
+  g_assert_true (em_engine_manager_sync_finish (fx->manager, result, &error));
+  g_assert_no_error (error);
+}
+
+/* the event types one task went through, e.g. "scheduled started completed";
+ * progress as "progress" */
+static char *
+events_of (Fixture *fx, const char *id)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+      EmTask *task = em_event_get_task (event);
+
+      if (task == NULL || g_strcmp0 (em_task_get_id (task), id) != 0)
+        continue;
+      if (out->len > 0)
+        g_string_append_c (out, ' ');
+      g_string_append (out, em_event_get_type_name (event) + strlen ("task_"));
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* seqs grow by one, and no task has an event after its final one */
+static void
+assert_events_valid (Fixture *fx)
+{
+  g_autoptr(GHashTable) ended = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+      EmTask *task = em_event_get_task (event);
+      EmEventType type = em_event_get_event_type (event);
+
+      if (i > 0)
+        g_assert_cmpuint (em_event_get_seq (event), ==,
+                          em_event_get_seq (g_ptr_array_index (fx->events, i - 1)) + 1);
+      if (task == NULL)
+        continue;
+      if (g_hash_table_contains (ended, em_task_get_id (task)))
+        g_error ("%s of task %s after its final event", em_event_get_type_name (event),
+                 em_task_get_id (task));
+      if (type == EM_EVENT_TASK_COMPLETED || type == EM_EVENT_TASK_FAILED ||
+          type == EM_EVENT_TASK_CANCELLED)
+        g_hash_table_add (ended, (gpointer) em_task_get_id (task));
+    }
+  g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), ==,
+                    fx->events->len == 0 ? 0
+                    : em_event_get_seq (g_ptr_array_index (fx->events, fx->events->len - 1)));
+}
+
+/* the status a restarted manager finds for @id */
+static EmTaskStatus
+status_after_restart (Fixture *fx, const char *id)
+{
+  EmTask *task;
+
+  sync_store (fx);
+  close_manager (fx);
+  open_manager (fx, TRUE);
+  task = em_engine_manager_get_task (fx->manager, id);
+  g_assert_nonnull (task);
+  return em_task_get_status (task);
+}
+
+/* --- a listener cancels the task whose last progress goes out as it ends --- */
+
+static void
+cancel_on_last_progress (EmEngineManager *manager, EmTask *task, gdouble fraction, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (fraction < 0.5)
+    return;
+  g_assert_true (em_engine_manager_cancel_task (manager, em_task_get_id (task), &error));
+  g_assert_no_error (error);
+}
+
+/* the progress that ends an attempt goes out before its outcome: a listener
+ * that cancels the task then has the last word, and nothing flips it after */
+static void
+test_cancel_on_last_progress (Fixture *fx, gconstpointer data)
+{
+  const char *params = data;
+  /* "retry": fails, with retries left */
+  gboolean retry = g_str_has_prefix (params, "retry");
+  g_autofree char *id = NULL;
+  g_autofree char *seen = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  g_signal_connect (fx->manager, "task-progress", G_CALLBACK (cancel_on_last_progress), NULL);
+  task = schedule (fx, "step", retry ? params + strlen ("retry") : params, retry ? 2 : 0);
+  id = g_strdup (em_task_get_id (task));
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
+  em_test_run_for (50);
+
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+  seen = events_of (fx, id);
+  g_assert_cmpstr (seen, ==, "scheduled started progress progress cancelled");
+  assert_events_valid (fx);
+  g_assert_cmpint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_CANCELLED }), ==, 1);
+  g_assert_cmpint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 1);
+  g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
+}
+
+/* cancelling sends the last progress first: a listener that cancels on it
+ * cancels once, and the cancellation it interrupted does not do it again */
+static void
+test_cancel_with_progress_pending (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *seen = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  g_signal_connect (fx->manager, "task-progress", G_CALLBACK (cancel_on_last_progress), NULL);
+  task = schedule (fx, "step", "{\"duration\": 200}", 0);
+  id = g_strdup (em_task_get_id (task));
+  /* started: 0.25 went out, 0.5 waits behind the rate limit */
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+
+  seen = events_of (fx, id);
+  g_assert_cmpstr (seen, ==, "scheduled started progress progress cancelled");
+  assert_events_valid (fx);
+  g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func, data) \
+  g_test_add ("/engine/reentry/" path, Fixture, data, fixture_setup, func, fixture_teardown)
+
+  ADD ("progress/cancel-then-complete", test_cancel_on_last_progress, "{\"duration\": 0}");
+  ADD ("progress/cancel-then-fail", test_cancel_on_last_progress, "{\"fail\": true}");
+  ADD ("progress/cancel-then-retry", test_cancel_on_last_progress, "retry{\"fail\": true}");
+  ADD ("progress/cancel-in-cancel", test_cancel_with_progress_pending, NULL);
+
+  return g_test_run ();
+}
