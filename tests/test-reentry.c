@@ -246,6 +246,51 @@ test_cancel_with_progress_pending (Fixture *fx, gconstpointer data)
   g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
 }
 
+/* --- a listener of the task's properties ends it mid-transition --- */
+
+static void
+cancel_on_status (EmTask *task, GParamSpec *pspec, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  EmTaskStatus when = GPOINTER_TO_INT (data);
+  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+
+  if (em_task_get_status (task) != when)
+    return;
+  g_signal_handlers_disconnect_by_func (task, cancel_on_status, data);
+  g_assert_true (em_engine_manager_cancel_task (manager, em_task_get_id (task), &error));
+  g_assert_no_error (error);
+}
+
+/* notify::status comes before the event of the change: a listener that
+ * cancels the task there ends it, and the event of the change it
+ * interrupted must not follow the cancellation */
+static void
+test_cancel_on_status (Fixture *fx, gconstpointer data)
+{
+  gboolean retry = g_strcmp0 (data, "retry") == 0;
+  g_autofree char *id = NULL;
+  g_autofree char *seen = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  task = schedule (fx, "step", retry ? "{\"fail\": true}" : "{\"duration\": 200}", retry ? 2 : 0);
+  id = g_strdup (em_task_get_id (task));
+  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
+  /* running: the start; pending again: the retry */
+  g_signal_connect (task, "notify::status", G_CALLBACK (cancel_on_status),
+                    GINT_TO_POINTER (retry ? EM_TASK_STATUS_PENDING : EM_TASK_STATUS_RUNNING));
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
+  em_test_run_for (50);
+
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+  seen = events_of (fx, id);
+  g_assert_cmpstr (seen, ==, retry ? "scheduled started progress progress cancelled"
+                                   : "scheduled cancelled");
+  assert_events_valid (fx);
+  g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -259,6 +304,8 @@ main (int argc, char **argv)
   ADD ("progress/cancel-then-fail", test_cancel_on_last_progress, "{\"fail\": true}");
   ADD ("progress/cancel-then-retry", test_cancel_on_last_progress, "retry{\"fail\": true}");
   ADD ("progress/cancel-in-cancel", test_cancel_with_progress_pending, NULL);
+  ADD ("notify/cancel-on-start", test_cancel_on_status, "start");
+  ADD ("notify/cancel-on-retry", test_cancel_on_status, "retry");
 
   return g_test_run ();
 }

@@ -866,6 +866,9 @@ retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
     return;
   retry_at = retry_time (entry->task, attempts);
   em_task_mark_retrying (entry->task, retry_at);
+  /* cancelled by a listener of its properties: that is its end */
+  if (em_task_is_finished (entry->task))
+    return;
   reindex (self, entry);
   queue_event (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
                                             message, retry_at));
@@ -964,7 +967,15 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
   gdouble timeout;
 
   em_task_set_waiting_for (entry->task, NULL);
-  em_task_mark_running (entry->task);
+  if (!em_task_is_finished (entry->task))
+    em_task_mark_running (entry->task);
+  /* a listener of the task's properties may have cancelled it at either
+   * step: it never started, and no event may say it did */
+  if (em_task_is_finished (entry->task))
+    {
+      em_scheduler_release (self->scheduler, &entry->item);
+      return;
+    }
   reindex (self, entry);
   emit_event (self, EM_EVENT_TASK_STARTED, entry->task);
 
@@ -1876,10 +1887,12 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
         }
       retry_at = retry_time (task, attempts);
       em_task_mark_retrying (task, retry_at);
+      /* a listener of its properties or of the event may have cancelled it */
+      if (em_task_is_finished (task))
+        return;
       reindex (self, entry);
       queue_event (self, em_event_new_retrying (++self->last_seq, task, attempts,
                                                 _(INTERRUPTED_MESSAGE), retry_at));
-      /* a listener may have cancelled it */
       if (em_task_is_finished (task))
         return;
     }
