@@ -291,6 +291,38 @@ test_cancel_on_status (Fixture *fx, gconstpointer data)
   g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
 }
 
+static void
+cancel_on_progress (EmTask *task, GParamSpec *pspec, EmEngineManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_signal_handlers_disconnect_by_func (task, cancel_on_progress, manager);
+  g_assert_true (em_engine_manager_cancel_task (manager, em_task_get_id (task), &error));
+  g_assert_no_error (error);
+}
+
+/* a listener of notify::progress that cancels the task: the progress it
+ * heard of is not sent after the cancellation */
+static void
+test_cancel_on_progress_notify (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *seen = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  task = schedule (fx, "step", "{\"duration\": 50}", 0);
+  id = g_strdup (em_task_get_id (task));
+  g_signal_connect (task, "notify::progress", G_CALLBACK (cancel_on_progress), fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
+  em_test_run_for (150);
+
+  seen = events_of (fx, id);
+  g_assert_cmpstr (seen, ==, "scheduled started cancelled");
+  assert_events_valid (fx);
+  g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -306,6 +338,7 @@ main (int argc, char **argv)
   ADD ("progress/cancel-in-cancel", test_cancel_with_progress_pending, NULL);
   ADD ("notify/cancel-on-start", test_cancel_on_status, "start");
   ADD ("notify/cancel-on-retry", test_cancel_on_status, "retry");
+  ADD ("notify/cancel-on-progress", test_cancel_on_progress_notify, NULL);
 
   return g_test_run ();
 }

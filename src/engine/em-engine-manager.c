@@ -556,6 +556,9 @@ emit_progress (gpointer user_data)
 {
   TaskEntry *entry = user_data;
 
+  /* a listener of notify::progress may have ended the task just before */
+  if (em_task_get_status (entry->task) != EM_TASK_STATUS_RUNNING)
+    return;
   emit_event (entry->manager, EM_EVENT_TASK_PROGRESS, entry->task);
 }
 
