@@ -323,6 +323,53 @@ test_cancel_on_progress_notify (Fixture *fx, gconstpointer data)
   g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
 }
 
+/* --- a listener of the queue's state changes it back --- */
+
+static void
+undo_pause (EmEngineManager *manager, GParamSpec *pspec, gpointer data)
+{
+  gboolean paused = em_engine_manager_get_paused (manager);
+
+  g_signal_handlers_disconnect_by_func (manager, undo_pause, data);
+  if (paused)
+    em_engine_manager_resume (manager);
+  else
+    em_engine_manager_pause (manager);
+}
+
+/* the queue's events follow its changes in order, so the last one says the
+ * state a restart comes back to */
+static void
+test_pause_undone_in_notify (Fixture *fx, gconstpointer data)
+{
+  gboolean pause = g_strcmp0 (data, "pause") == 0;
+  GPtrArray *events;
+
+  open_manager (fx, TRUE);
+  if (!pause)
+    em_engine_manager_pause (fx->manager);
+  g_ptr_array_set_size (fx->events, 0);
+  g_signal_connect (fx->manager, "notify::paused", G_CALLBACK (undo_pause), NULL);
+  if (pause)
+    em_engine_manager_pause (fx->manager);
+  else
+    em_engine_manager_resume (fx->manager);
+
+  events = fx->events;
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpint (em_event_get_event_type (g_ptr_array_index (events, 0)), ==,
+                   pause ? EM_EVENT_QUEUE_PAUSED : EM_EVENT_QUEUE_RESUMED);
+  g_assert_cmpint (em_event_get_event_type (g_ptr_array_index (events, 1)), ==,
+                   pause ? EM_EVENT_QUEUE_RESUMED : EM_EVENT_QUEUE_PAUSED);
+  assert_events_valid (fx);
+  g_assert_cmpint (em_engine_manager_get_paused (fx->manager), ==, !pause);
+
+  sync_store (fx);
+  close_manager (fx);
+  open_manager (fx, TRUE);
+  g_assert_cmpint (em_engine_manager_get_paused (fx->manager), ==, !pause);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -339,6 +386,8 @@ main (int argc, char **argv)
   ADD ("notify/cancel-on-start", test_cancel_on_status, "start");
   ADD ("notify/cancel-on-retry", test_cancel_on_status, "retry");
   ADD ("notify/cancel-on-progress", test_cancel_on_progress_notify, NULL);
+  ADD ("notify/pause-undone", test_pause_undone_in_notify, "pause");
+  ADD ("notify/resume-undone", test_pause_undone_in_notify, "resume");
 
   return g_test_run ();
 }

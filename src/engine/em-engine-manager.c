@@ -1507,8 +1507,10 @@ em_engine_manager_pause (EmEngineManager *self)
   if (self->paused)
     return;
   self->paused = TRUE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  /* the event first: a listener of the notification may resume, and the
+   * last event must say the state a restart comes back to */
   emit_event (self, EM_EVENT_QUEUE_PAUSED, NULL);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
 }
 
 void
@@ -1519,8 +1521,9 @@ em_engine_manager_resume (EmEngineManager *self)
   if (!self->paused)
     return;
   self->paused = FALSE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  /* the event first, as in pause */
   emit_event (self, EM_EVENT_QUEUE_RESUMED, NULL);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
   process_queue (self);
 }
 
