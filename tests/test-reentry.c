@@ -370,6 +370,59 @@ test_pause_undone_in_notify (Fixture *fx, gconstpointer data)
   g_assert_cmpint (em_engine_manager_get_paused (fx->manager), ==, !pause);
 }
 
+/* --- a listener cancels tasks as the scheduler tells them what they wait for --- */
+
+static void
+cancel_if_waiting (EmTask *task, GParamSpec *pspec, EmEngineManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+  const char * const *waiting_for = em_task_get_waiting_for (task);
+
+  if (waiting_for == NULL || waiting_for[0] == NULL || em_task_is_finished (task))
+    return;
+  g_assert_true (em_engine_manager_cancel_task (manager, em_task_get_id (task), &error));
+  g_assert_no_error (error);
+}
+
+/* tasks that would have to wait for the stage are cancelled by a listener
+ * of their waiting_for, while the scheduler walks its queue to set it */
+static void
+test_cancel_on_waiting_for (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  EmTask *first, *mover;
+
+  open_manager (fx, TRUE);
+  em_engine_manager_set_max_concurrent (fx->manager, 1);
+  first = schedule (fx, "step", "{\"duration\": 100}", 0);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_RUNNING, 5000);
+  /* ready while the stage is free; the first of them takes it once the
+   * step ends, and the others then wait for it */
+  mover = schedule (fx, "move_stage", "{\"x\": 10}", 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      EmTask *task = schedule (fx, "move_stage", "{\"x\": 20}", 0);
+
+      g_signal_connect (task, "notify::waiting-for", G_CALLBACK (cancel_if_waiting), fx->manager);
+      g_ptr_array_add (ids, g_strdup (em_task_get_id (task)));
+    }
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (mover) && !em_engine_manager_is_busy (fx->manager), 5000);
+
+  g_assert_cmpint (em_task_get_status (mover), ==, EM_TASK_STATUS_COMPLETED);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autofree char *seen = events_of (fx, g_ptr_array_index (ids, i));
+      EmTask *task = em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, i));
+
+      g_assert_cmpstr (seen, ==, "scheduled cancelled");
+      g_assert_cmpstrv (em_task_get_waiting_for (task), ((const char * const []) { NULL }));
+    }
+  assert_events_valid (fx);
+  g_assert_cmpint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }), ==, 0);
+  for (guint i = 0; i < ids->len; i++)
+    g_assert_cmpint (status_after_restart (fx, g_ptr_array_index (ids, i)), ==, EM_TASK_STATUS_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -388,6 +441,7 @@ main (int argc, char **argv)
   ADD ("notify/cancel-on-progress", test_cancel_on_progress_notify, NULL);
   ADD ("notify/pause-undone", test_pause_undone_in_notify, "pause");
   ADD ("notify/resume-undone", test_pause_undone_in_notify, "resume");
+  ADD ("notify/cancel-on-waiting-for", test_cancel_on_waiting_for, NULL);
 
   return g_test_run ();
 }

@@ -399,19 +399,24 @@ em_scheduler_batch_task_done (EmScheduler *self, EmSchedItem *item)
     }
 }
 
+/* an item whose answer changed, found during the walk */
+typedef struct {
+  EmSchedItem  *item;
+  EmDeviceKind  mask;
+} WaitingChange;
+
 static void
-set_waiting (EmSchedItem *item, EmDeviceKind mask, EmSchedWaitingFunc func, gpointer user_data)
+note_waiting (GArray *changes, EmSchedItem *item, EmDeviceKind mask)
 {
-  if (item->waiting_for == mask)
-    return;
-  item->waiting_for = mask;
-  func (item, mask, user_data);
+  if (item->waiting_for != mask)
+    g_array_append_vals (changes, &(WaitingChange) { item, mask }, 1);
 }
 
 void
 em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointer user_data)
 {
   EmDeviceKind unavailable = self->busy | reserved_mask (self, NULL);
+  g_autoptr(GArray) changes = g_array_new (FALSE, FALSE, sizeof (WaitingChange));
 
   for (guint b = 0; b < N_BUCKETS; b++)
     {
@@ -424,7 +429,7 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
 
           self->bucket_waiting[b] = mask;
           for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
-            set_waiting (g_sequence_get (iter), mask, func, user_data);
+            note_waiting (changes, g_sequence_get (iter), mask);
         }
     }
 
@@ -438,23 +443,32 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
         {
           EmSchedItem *item = g_sequence_get (iter);
 
-          set_waiting (item, item->claims & self->busy, func, user_data);
+          note_waiting (changes, item, item->claims & self->busy);
         }
     }
 
   for (guint i = 0; i < self->fresh->len; i++)
     {
       EmSchedItem *item = g_ptr_array_index (self->fresh, i);
-      EmDeviceKind mask;
 
       item->fresh = FALSE;
       if (item->ready_iter == NULL)
         continue;
-      mask = in_holding_batch (item)
-        ? item->claims & self->busy
-        : self->bucket_waiting[bucket_claims (item)];
-
-      set_waiting (item, mask, func, user_data);
+      note_waiting (changes, item, in_holding_batch (item)
+                                     ? item->claims & self->busy
+                                     : self->bucket_waiting[bucket_claims (item)]);
     }
   g_ptr_array_set_size (self->fresh, 0);
+
+  /* @func reaches listeners, who may cancel tasks and so take items out of
+   * the queues: told only once the walk is over, and only while still ready */
+  for (guint i = 0; i < changes->len; i++)
+    {
+      WaitingChange *change = &g_array_index (changes, WaitingChange, i);
+
+      if (change->item->ready_iter == NULL || change->item->waiting_for == change->mask)
+        continue;
+      change->item->waiting_for = change->mask;
+      func (change->item, change->mask, user_data);
+    }
 }
