@@ -423,6 +423,84 @@ test_cancel_on_waiting_for (Fixture *fx, gconstpointer data)
     g_assert_cmpint (status_after_restart (fx, g_ptr_array_index (ids, i)), ==, EM_TASK_STATUS_CANCELLED);
 }
 
+/* --- a listener deletes history as a task finishes --- */
+
+typedef struct {
+  guint asked;
+  guint answered;
+  guint deleted;
+} Deletions;
+
+static void
+deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  Deletions *deletions = user_data;
+  guint count = 0;
+
+  g_assert_true (em_engine_manager_delete_tasks_finish (EM_ENGINE_MANAGER (source), result,
+                                                        &count, &error));
+  g_assert_no_error (error);
+  deletions->answered++;
+  deletions->deleted += count;
+}
+
+static void
+delete_finished (EmEngineManager *manager, EmTask *task, Deletions *deletions)
+{
+  g_auto(EmTaskQuery) query;
+
+  em_task_query_init (&query);
+  query.statuses = EM_TASK_QUERY_FINISHED;
+  deletions->asked++;
+  em_engine_manager_delete_tasks_async (manager, &query, NULL, deleted_cb, deletions);
+}
+
+/* without a store, deleting drops tasks from memory: asked by a listener of
+ * a task's end, while the engine still finishes that task (its batch, its
+ * dependents), it must not pull the task from under it */
+static void
+test_delete_on_end (Fixture *fx, gconstpointer data)
+{
+  const char *signal = data;
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first_id = NULL;
+  g_autofree char *seen = NULL;
+  Deletions deletions = { 0, };
+  EmTask *second;
+
+  open_manager (fx, FALSE);
+  g_signal_connect (fx->manager, signal, G_CALLBACK (delete_finished), &deletions);
+  /* the second waits for the first, in one batch */
+  g_ptr_array_add (specs, em_task_spec_new ("first", "step", NULL));
+  g_ptr_array_add (specs, em_task_spec_new ("second", "step", NULL));
+  ((EmTaskSpec *) g_ptr_array_index (specs, 1))->depends_on = g_strdupv ((char *[]) { "#0", NULL });
+  if (g_str_equal (signal, "task-failed"))
+    json_object_set_boolean_member (((EmTaskSpec *) g_ptr_array_index (specs, 0))->parameters = json_object_new (),
+                                    "fail", TRUE);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  first_id = g_strdup (em_task_get_id (g_ptr_array_index (tasks, 0)));
+  second = g_object_ref (g_ptr_array_index (tasks, 1));
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (second) && deletions.answered == 2 &&
+                      !em_engine_manager_is_busy (fx->manager), 5000);
+  seen = events_of (fx, em_task_get_id (second));
+  if (g_str_equal (signal, "task-failed"))
+    g_assert_cmpstr (seen, ==, "scheduled failed");
+  else
+    g_assert_cmpstr (seen, ==, "scheduled started progress progress completed");
+  assert_events_valid (fx);
+  g_assert_cmpuint (deletions.asked, ==, 2);
+  g_assert_cmpuint (deletions.deleted, ==, 2);
+  g_assert_null (em_engine_manager_get_task (fx->manager, first_id));
+  g_assert_null (em_engine_manager_get_task (fx->manager, em_task_get_id (second)));
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
+  g_object_unref (second);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -442,6 +520,8 @@ main (int argc, char **argv)
   ADD ("notify/pause-undone", test_pause_undone_in_notify, "pause");
   ADD ("notify/resume-undone", test_pause_undone_in_notify, "resume");
   ADD ("notify/cancel-on-waiting-for", test_cancel_on_waiting_for, NULL);
+  ADD ("delete/on-completed", test_delete_on_end, "task-completed");
+  ADD ("delete/on-failed", test_delete_on_end, "task-failed");
 
   return g_test_run ();
 }

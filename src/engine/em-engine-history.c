@@ -563,6 +563,26 @@ delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     forget_deleted (self, ids, task);
 }
 
+static gboolean
+delete_in_memory_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  EmEngineManager *self = g_task_get_source_object (task);
+  const EmTaskQuery *finished = g_task_get_task_data (task);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (GList *l = self->finished.head; l != NULL; l = l->next)
+    {
+      TaskEntry *entry = l->data;
+
+      if (em_task_query_matches (finished, entry->task) && !entry->in_flight)
+        g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
+    }
+  g_ptr_array_add (ids, NULL);
+  forget_deleted (self, (GStrv) g_ptr_array_free (ids, FALSE), task);
+  return G_SOURCE_REMOVE;
+}
+
 void
 em_engine_manager_delete_tasks_async (EmEngineManager     *self,
                                       const EmTaskQuery   *query,
@@ -602,18 +622,16 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
       return;
     }
 
+  /* from an idle, as eviction: asked by a listener while the engine still
+   * finishes the task it hears of, freeing its entry at once pulled it from
+   * under the engine */
   {
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+    EmTaskQuery *copy = g_new0 (EmTaskQuery, 1);
 
-    for (GList *l = self->finished.head; l != NULL; l = l->next)
-      {
-        TaskEntry *entry = l->data;
-
-        if (em_task_query_matches (&finished, entry->task) && !entry->in_flight)
-          g_ptr_array_add (ids, g_strdup (em_task_get_id (entry->task)));
-      }
-    g_ptr_array_add (ids, NULL);
-    forget_deleted (self, (GStrv) g_ptr_array_free (g_steal_pointer (&ids), FALSE), task);
+    em_task_query_copy (copy, &finished);
+    g_task_set_task_data (task, copy, (GDestroyNotify) query_free);
+    g_idle_add_full (G_PRIORITY_DEFAULT, delete_in_memory_cb, g_steal_pointer (&task),
+                     g_object_unref);
   }
 }
 
