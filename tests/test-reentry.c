@@ -501,6 +501,38 @@ test_delete_on_end (Fixture *fx, gconstpointer data)
   g_object_unref (second);
 }
 
+/* --- a listener stops the service as a task starts --- */
+
+static void
+shutdown_on_start (EmEngineManager *manager, EmTask *task, gpointer data)
+{
+  em_engine_manager_shutdown (manager);
+}
+
+/* the task that was starting is stopped with the rest: its action does not
+ * run on into the stop, and the next start settles it as interrupted */
+static void
+test_shutdown_on_start (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  g_signal_connect (fx->manager, "task-started", G_CALLBACK (shutdown_on_start), NULL);
+  /* two seconds of travel */
+  task = schedule (fx, "move_stage", "{\"x\": 2000, \"speed\": 1000}", 0);
+  id = g_strdup (em_task_get_id (task));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_RUNNING, 5000);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 500);
+  assert_events_valid (fx);
+
+  g_assert_finalize_object (g_steal_pointer (&fx->manager));
+  open_manager (fx, TRUE);
+  task = em_engine_manager_get_task (fx->manager, id);
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_FAILED);
+  g_assert_cmpstr (em_task_get_error (task), ==, "interrupted: the service stopped while it was running");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -522,6 +554,7 @@ main (int argc, char **argv)
   ADD ("notify/cancel-on-waiting-for", test_cancel_on_waiting_for, NULL);
   ADD ("delete/on-completed", test_delete_on_end, "task-completed");
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
+  ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
 
   return g_test_run ();
 }

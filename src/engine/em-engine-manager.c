@@ -982,8 +982,9 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
   reindex (self, entry);
   emit_event (self, EM_EVENT_TASK_STARTED, entry->task);
 
-  /* a started handler may have cancelled it */
-  if (em_task_is_finished (entry->task))
+  /* a started handler may have cancelled it, or stopped the service: the
+   * action then never runs, and the next start settles the task */
+  if (em_task_is_finished (entry->task) || entry->interrupted)
     {
       em_scheduler_release (self->scheduler, &entry->item);
       return;
