@@ -533,6 +533,43 @@ test_shutdown_on_start (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (em_task_get_error (task), ==, "interrupted: the service stopped while it was running");
 }
 
+static void
+shutdown_on_end (EmTask *task, GParamSpec *pspec, EmEngineManager *manager)
+{
+  if (!em_task_is_finished (task))
+    return;
+  g_signal_handlers_disconnect_by_func (task, shutdown_on_end, manager);
+  em_engine_manager_shutdown (manager);
+}
+
+/* without a store the stop cancels what is pending or running; a task that
+ * notify::status announced as finished, still being finished further up
+ * the stack, ends as it was going to, once */
+static void
+test_shutdown_on_end (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *seen = NULL;
+  g_autofree char *seen_other = NULL;
+  EmTask *task, *other;
+
+  open_manager (fx, FALSE);
+  task = schedule (fx, "step", NULL, 0);
+  other = schedule (fx, "step", "{\"duration\": 200}", 0);
+  g_signal_connect (task, "notify::status", G_CALLBACK (shutdown_on_end), fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && em_task_is_finished (other) &&
+                      !em_engine_manager_is_busy (fx->manager), 5000);
+
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (other), ==, EM_TASK_STATUS_CANCELLED);
+  seen = events_of (fx, em_task_get_id (task));
+  g_assert_cmpstr (seen, ==, "scheduled started progress progress completed");
+  seen_other = events_of (fx, em_task_get_id (other));
+  g_assert_cmpstr (seen_other, ==, "scheduled started progress progress cancelled");
+  assert_events_valid (fx);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }), ==, 1);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -555,6 +592,7 @@ main (int argc, char **argv)
   ADD ("delete/on-completed", test_delete_on_end, "task-completed");
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
+  ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
 
   return g_test_run ();
 }

@@ -1659,10 +1659,21 @@ static void
 cancel_all (EmEngineManager *self, EmTaskStatus status)
 {
   GSequence *seq = self->by_status[status];
+  g_autoptr(GPtrArray) entries = g_ptr_array_new ();
 
-  /* cancelling moves the entry to another index, so always take the head */
-  while (!g_sequence_is_empty (seq))
-    cancel_entry (self, g_sequence_get (g_sequence_get_begin_iter (seq)));
+  /* cancelling moves the entry to another index: walk a copy */
+  for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
+       !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
+    g_ptr_array_add (entries, g_sequence_get (iter));
+  /* one already finished is being finished further up the stack (a listener
+   * of its notify::status stops the service), or a listener ended it */
+  for (guint i = 0; i < entries->len; i++)
+    {
+      TaskEntry *entry = g_ptr_array_index (entries, i);
+
+      if (!em_task_is_finished (entry->task))
+        cancel_entry (self, entry);
+    }
 }
 
 void
