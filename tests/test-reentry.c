@@ -501,6 +501,61 @@ test_delete_on_end (Fixture *fx, gconstpointer data)
   g_object_unref (second);
 }
 
+/* --- a listener of notify::status reads the listings --- */
+
+/* appends the status, and "!" unless the task is listed under it alone */
+static void
+check_listed (EmTask *task, GParamSpec *pspec, GString *seen)
+{
+  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+  EmTaskStatus status = em_task_get_status (task);
+  gboolean right = TRUE;
+
+  for (EmTaskStatus s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+    {
+      g_autoptr(GPtrArray) listed = em_engine_manager_list_tasks (manager, &s, 0, 0, NULL);
+
+      if (g_ptr_array_find (listed, task, NULL) != (s == status))
+        right = FALSE;
+    }
+  g_string_append_printf (seen, "%s%s%s", seen->len > 0 ? " " : "",
+                          em_task_status_to_string (status), right ? "" : "!");
+}
+
+static EmTask *
+schedule_checked (Fixture *fx, const char *params, guint max_retries, GString *seen)
+{
+  EmTask *task = schedule (fx, "step", params, max_retries);
+
+  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
+  g_signal_connect (task, "notify::status", G_CALLBACK (check_listed), seen);
+  return task;
+}
+
+/* a listener that hears of a new status finds the task listed under it */
+static void
+test_listed_on_status (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GString) done = g_string_new (NULL);
+  g_autoptr(GString) retried = g_string_new (NULL);
+  g_autoptr(GString) cancelled = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  EmTask *first, *second, *third;
+
+  open_manager (fx, TRUE);
+  first = schedule_checked (fx, NULL, 0, done);
+  second = schedule_checked (fx, "{\"fail\": true}", 1, retried);
+  third = schedule_checked (fx, NULL, 0, cancelled);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (third), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (first) && em_task_is_finished (second) &&
+                      !em_engine_manager_is_busy (fx->manager), 5000);
+
+  g_assert_cmpstr (done->str, ==, "running completed");
+  g_assert_cmpstr (retried->str, ==, "running pending running failed");
+  g_assert_cmpstr (cancelled->str, ==, "cancelled");
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -589,6 +644,7 @@ main (int argc, char **argv)
   ADD ("notify/pause-undone", test_pause_undone_in_notify, "pause");
   ADD ("notify/resume-undone", test_pause_undone_in_notify, "resume");
   ADD ("notify/cancel-on-waiting-for", test_cancel_on_waiting_for, NULL);
+  ADD ("notify/listed", test_listed_on_status, NULL);
   ADD ("delete/on-completed", test_delete_on_end, "task-completed");
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);

@@ -95,7 +95,8 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void process_queue     (EmEngineManager *self);
-static void finish_entry      (EmEngineManager *self, TaskEntry *entry, EmEventType type);
+static void finish_entry      (EmEngineManager *self, TaskEntry *entry, EmEventType type,
+                               JsonObject *result, const char *message);
 static void schedule_eviction (EmEngineManager *self);
 
 static void emit_progress (gpointer user_data);
@@ -751,8 +752,7 @@ fail_entry (EmEngineManager *self, TaskEntry *entry, const char *message)
   /* a listener of that progress may have cancelled it: that is its end */
   if (em_task_is_finished (entry->task))
     return;
-  em_task_mark_failed (entry->task, message);
-  finish_entry (self, entry, EM_EVENT_TASK_FAILED);
+  finish_entry (self, entry, EM_EVENT_TASK_FAILED, NULL, message);
 }
 
 /* a dependency finished: its dependents become ready or fail in turn; a worklist
@@ -801,10 +801,25 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
   self->cascading = FALSE;
 }
 
+/* ends the task as @type says, with @result or the error @message */
 static void
-finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
+finish_entry (EmEngineManager *self,
+              TaskEntry       *entry,
+              EmEventType      type,
+              JsonObject      *result,
+              const char      *message)
 {
   gboolean batch_free = FALSE;
+
+  /* listeners of its properties hear of the end once the indexes have it,
+   * and the listings they read agree with the status they are told */
+  g_object_freeze_notify (G_OBJECT (entry->task));
+  if (type == EM_EVENT_TASK_COMPLETED)
+    em_task_mark_completed (entry->task, result);
+  else if (type == EM_EVENT_TASK_FAILED)
+    em_task_mark_failed (entry->task, message);
+  else
+    em_task_mark_cancelled (entry->task);
 
   /* it waits on nothing now: the tasks it waited on forget it, since it may
    * leave memory before they end, and it no longer holds its batch back */
@@ -823,6 +838,7 @@ finish_entry (EmEngineManager *self, TaskEntry *entry, EmEventType type)
   reindex (self, entry);
   g_queue_push_tail (&self->finished, entry);
   entry->finished_link = self->finished.tail;
+  g_object_thaw_notify (G_OBJECT (entry->task));
   emit_event (self, type, entry->task);
   /* with a store, each flush schedules it, once the rows are on their way */
   if (self->store == NULL)
@@ -868,11 +884,13 @@ retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
   if (em_task_is_finished (entry->task))
     return;
   retry_at = retry_time (entry->task, attempts);
+  g_object_freeze_notify (G_OBJECT (entry->task));
   em_task_mark_retrying (entry->task, retry_at);
+  reindex (self, entry);
+  g_object_thaw_notify (G_OBJECT (entry->task));
   /* cancelled by a listener of its properties: that is its end */
   if (em_task_is_finished (entry->task))
     return;
-  reindex (self, entry);
   queue_event (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
                                             message, retry_at));
   if (em_task_get_status (entry->task) == EM_TASK_STATUS_PENDING)
@@ -911,10 +929,7 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!em_task_is_finished (entry->task))
     {
       if (output != NULL && !entry->timed_out)
-        {
-          em_task_mark_completed (entry->task, output);
-          finish_entry (self, entry, EM_EVENT_TASK_COMPLETED);
-        }
+        finish_entry (self, entry, EM_EVENT_TASK_COMPLETED, output, NULL);
       else if (entry->timed_out)
         {
           char seconds[G_ASCII_DTOSTR_BUF_SIZE];
@@ -926,10 +941,7 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           retry_or_fail (self, entry, message);
         }
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          em_task_mark_cancelled (entry->task);
-          finish_entry (self, entry, EM_EVENT_TASK_CANCELLED);
-        }
+        finish_entry (self, entry, EM_EVENT_TASK_CANCELLED, NULL, NULL);
       else
         {
           retry_or_fail (self, entry, error->message);
@@ -971,7 +983,13 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
 
   em_task_set_waiting_for (entry->task, NULL);
   if (!em_task_is_finished (entry->task))
-    em_task_mark_running (entry->task);
+    {
+      /* its listeners find it listed as running */
+      g_object_freeze_notify (G_OBJECT (entry->task));
+      em_task_mark_running (entry->task);
+      reindex (self, entry);
+      g_object_thaw_notify (G_OBJECT (entry->task));
+    }
   /* a listener of the task's properties may have cancelled it at either
    * step: it never started, and no event may say it did */
   if (em_task_is_finished (entry->task))
@@ -979,7 +997,6 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
       em_scheduler_release (self->scheduler, &entry->item);
       return;
     }
-  reindex (self, entry);
   emit_event (self, EM_EVENT_TASK_STARTED, entry->task);
 
   /* a started handler may have cancelled it, or stopped the service: the
@@ -1467,8 +1484,7 @@ cancel_entry (EmEngineManager *self, TaskEntry *entry)
   /* a listener of that progress may have cancelled it already */
   if (em_task_is_finished (entry->task))
     return;
-  em_task_mark_cancelled (entry->task);
-  finish_entry (self, entry, EM_EVENT_TASK_CANCELLED);
+  finish_entry (self, entry, EM_EVENT_TASK_CANCELLED, NULL, NULL);
 }
 
 gboolean
@@ -1904,11 +1920,13 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
           return;
         }
       retry_at = retry_time (task, attempts);
+      g_object_freeze_notify (G_OBJECT (task));
       em_task_mark_retrying (task, retry_at);
+      reindex (self, entry);
+      g_object_thaw_notify (G_OBJECT (task));
       /* a listener of its properties or of the event may have cancelled it */
       if (em_task_is_finished (task))
         return;
-      reindex (self, entry);
       queue_event (self, em_event_new_retrying (++self->last_seq, task, attempts,
                                                 _(INTERRUPTED_MESSAGE), retry_at));
       if (em_task_is_finished (task))
