@@ -625,6 +625,275 @@ test_shutdown_on_end (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }), ==, 0);
 }
 
+/* --- listeners doing a bit of everything, at random --- */
+
+typedef struct {
+  Fixture   *fx;
+  GPtrArray *ids;      /* every task scheduled */
+  guint      budget;   /* tasks still to schedule */
+  guint      depth;
+  gboolean   stopped;
+} Chaos;
+
+static void
+chaos_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  /* the answers do not matter, only what asking did meanwhile */
+  g_autoptr(GError) error = NULL;
+  EmEngineManager *manager = EM_ENGINE_MANAGER (source);
+
+  if (g_async_result_is_tagged (result, em_engine_manager_sync_async))
+    em_engine_manager_sync_finish (manager, result, &error);
+  else if (g_async_result_is_tagged (result, em_engine_manager_query_tasks_async))
+    {
+      g_autoptr(GPtrArray) tasks = em_engine_manager_query_tasks_finish (manager, result, NULL,
+                                                                         NULL, &error);
+    }
+  else
+    em_engine_manager_delete_tasks_finish (manager, result, NULL, &error);
+}
+
+static const char *
+chaos_step_params (void)
+{
+  static const char *params[] = {
+    "{\"duration\": 0}", "{\"duration\": 30}", "{\"fail\": true}", "{\"fail\": true, \"duration\": 20}",
+  };
+
+  return params[g_test_rand_int_range (0, G_N_ELEMENTS (params))];
+}
+
+static EmTaskSpec *
+chaos_spec (const char *action, const char *params_json)
+{
+  g_autoptr(JsonNode) params = json_from_string (params_json, NULL);
+
+  return em_task_spec_new ("chaos", action, json_node_get_object (params));
+}
+
+/* a batch of up to three device or step tasks, exclusive or not */
+static void
+chaos_schedule_batch (Chaos *c)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  guint n = g_test_rand_int_range (1, 4);
+
+  for (guint i = 0; i < n; i++)
+    {
+      guint kind = g_test_rand_int_range (0, 3);
+      EmTaskSpec *spec = kind == 0 ? chaos_spec ("move_stage", "{\"x\": 5}")
+                       : kind == 1 ? chaos_spec ("adjust_focus", "{\"position\": 5}")
+                       : chaos_spec ("step", chaos_step_params ());
+
+      if (i > 0 && g_test_rand_bit ())
+        spec->depends_on = g_strdupv ((char *[]) { "#0", NULL });
+      g_ptr_array_add (specs, spec);
+    }
+  tasks = em_engine_manager_schedule_batch (c->fx->manager, specs, g_test_rand_bit (), NULL);
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+    g_ptr_array_add (c->ids, g_strdup (em_task_get_id (g_ptr_array_index (tasks, i))));
+  c->budget -= MIN (c->budget, n);
+}
+
+/* a step, maybe retried, maybe depending on @after or on any earlier task */
+static void
+chaos_schedule (Chaos *c, EmTask *after)
+{
+  g_autoptr(EmTaskSpec) spec = chaos_spec ("step", chaos_step_params ());
+  const char *dep = after != NULL ? em_task_get_id (after)
+                  : c->ids->len > 0 && g_test_rand_bit ()
+                  ? g_ptr_array_index (c->ids, g_test_rand_int_range (0, c->ids->len)) : NULL;
+  EmTask *task;
+
+  if (c->budget == 0)
+    return;
+  if (after == NULL && g_test_rand_int_range (0, 3) == 0)
+    {
+      chaos_schedule_batch (c);
+      return;
+    }
+  if (dep != NULL)
+    spec->depends_on = g_strdupv ((char *[]) { (char *) dep, NULL });
+  spec->max_retries = g_test_rand_int_range (0, 2);
+  spec->retry_delay = 0.01;
+  task = em_engine_manager_schedule_task (c->fx->manager, spec, NULL);
+  if (task != NULL)
+    g_ptr_array_add (c->ids, g_strdup (em_task_get_id (task)));
+  c->budget--;
+}
+
+static void
+chaos_act (Chaos *c, EmTask *task)
+{
+  EmEngineManager *manager = c->fx->manager;
+  g_auto(EmTaskQuery) query;
+
+  em_task_query_init (&query);
+  if (c->stopped || c->depth > 3)
+    return;
+  c->depth++;
+  switch (g_test_rand_int_range (0, 14))
+    {
+    case 0:
+      if (task != NULL)
+        em_engine_manager_cancel_task (manager, em_task_get_id (task), NULL);
+      break;
+    case 1:
+      if (c->ids->len > 0)
+        em_engine_manager_cancel_task (manager, g_ptr_array_index (c->ids, g_test_rand_int_range (0, c->ids->len)),
+                                       NULL);
+      break;
+    case 2:
+      chaos_schedule (c, task);
+      break;
+    case 3:
+      chaos_schedule (c, NULL);
+      break;
+    case 4:
+      em_engine_manager_pause (manager);
+      break;
+    case 5:
+      em_engine_manager_resume (manager);
+      break;
+    case 6:
+      em_engine_manager_set_max_concurrent (manager, g_test_rand_int_range (0, 3));
+      break;
+    case 7:
+      em_engine_manager_sync_async (manager, NULL, chaos_done, NULL);
+      break;
+    case 8:
+      query.statuses = EM_TASK_QUERY_STATUS (g_test_rand_int_range (EM_TASK_STATUS_COMPLETED,
+                                                                    EM_TASK_STATUS_N_STATUSES));
+      em_engine_manager_delete_tasks_async (manager, &query, NULL, chaos_done, NULL);
+      break;
+    case 9:
+      em_engine_manager_query_tasks_async (manager, &query, NULL, chaos_done, NULL);
+      break;
+    case 10:
+      g_object_set (manager, "keep-finished", g_test_rand_int_range (0, 4), NULL);
+      break;
+    case 11:
+      g_object_set (manager, "finished-cache-size", g_test_rand_int_range (1, 4), NULL);
+      break;
+    case 12:
+      em_engine_manager_set_max_pending (manager, g_test_rand_int_range (0, 20));
+      break;
+    default:
+      break;
+    }
+  c->depth--;
+}
+
+static void
+chaos_event (EmEngineManager *manager, EmEvent *event, Chaos *c)
+{
+  chaos_act (c, em_event_get_task (event));
+}
+
+static void
+chaos_notify (EmTask *task, GParamSpec *pspec, Chaos *c)
+{
+  if (g_test_rand_int_range (0, 4) == 0)
+    chaos_act (c, task);
+}
+
+static void
+chaos_scheduled (EmEngineManager *manager, EmTask *task, Chaos *c)
+{
+  g_signal_connect (task, "notify", G_CALLBACK (chaos_notify), c);
+}
+
+static gboolean
+all_settled (EmEngineManager *manager)
+{
+  return em_engine_manager_count_tasks (manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0 &&
+         em_engine_manager_count_tasks (manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 0 &&
+         !em_engine_manager_is_busy (manager);
+}
+
+/* listeners of every event and every task property cancel, schedule
+ * (also on the task they hear of), pause, resume, delete, query and change
+ * the limits at random (the seed is g_test's: --seed to replay a run);
+ * every task must still end with one final event, in order, and the record
+ * must say that end */
+static void
+test_random (Fixture *fx, gconstpointer data)
+{
+  Chaos c = { fx, g_ptr_array_new_with_free_func (g_free), 60, 0, FALSE };
+  /* task id → its status at the end */
+  g_autoptr(GHashTable) ends = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gboolean store = g_test_rand_bit ();
+  GHashTableIter iter;
+  gpointer id, status;
+
+  open_manager (fx, store);
+  g_signal_connect (fx->manager, "event", G_CALLBACK (chaos_event), &c);
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (chaos_scheduled), &c);
+  for (guint i = 0; i < 5; i++)
+    chaos_schedule (&c, NULL);
+  for (guint round = 0; round < 100 && !all_settled (fx->manager); round++)
+    em_test_run_for (10);
+
+  /* calm: whatever is left runs to its end */
+  c.stopped = TRUE;
+  em_engine_manager_resume (fx->manager);
+  em_engine_manager_set_max_concurrent (fx->manager, 0);
+  EM_TEST_WAIT_UNTIL (all_settled (fx->manager), 10000);
+  /* the last answers, which hold the manager */
+  em_test_run_for (50);
+  assert_events_valid (fx);
+
+  /* each task's last event is its end */
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+      EmTask *task = em_event_get_task (event);
+
+      if (task == NULL)
+        continue;
+      g_hash_table_insert (ends, g_strdup (em_task_get_id (task)),
+                           GINT_TO_POINTER (em_event_get_event_type (event)));
+    }
+  g_hash_table_iter_init (&iter, ends);
+  while (g_hash_table_iter_next (&iter, &id, &status))
+    {
+      EmEventType type = GPOINTER_TO_INT (status);
+      EmTaskStatus end = type == EM_EVENT_TASK_COMPLETED ? EM_TASK_STATUS_COMPLETED
+                       : type == EM_EVENT_TASK_FAILED ? EM_TASK_STATUS_FAILED
+                       : type == EM_EVENT_TASK_CANCELLED ? EM_TASK_STATUS_CANCELLED
+                       : EM_TASK_STATUS_PENDING;
+
+      if (end == EM_TASK_STATUS_PENDING)
+        g_error ("task %s ended without a final event", (char *) id);
+      g_hash_table_iter_replace (&iter, GINT_TO_POINTER (end));
+    }
+  g_ptr_array_unref (c.ids);
+  if (!store)
+    return;
+
+  /* the record after a restart: the same end, or deleted */
+  sync_store (fx);
+  close_manager (fx);
+  open_manager (fx, TRUE);
+  g_hash_table_iter_init (&iter, ends);
+  while (g_hash_table_iter_next (&iter, &id, &status))
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = NULL;
+
+      em_engine_manager_lookup_task_async (fx->manager, id, NULL, got_result, &result);
+      EM_TEST_WAIT_UNTIL (result != NULL, 5000);
+      node = em_engine_manager_lookup_task_finish (fx->manager, result, &error);
+      if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
+        continue;
+      g_assert_no_error (error);
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "status"), ==,
+                       em_task_status_to_string (GPOINTER_TO_INT (status)));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -649,6 +918,7 @@ main (int argc, char **argv)
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
+  ADD ("random", test_random, NULL);
 
   return g_test_run ();
 }
