@@ -556,6 +556,72 @@ test_listed_on_status (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (cancelled->str, ==, "cancelled");
 }
 
+/* --- a listener cancels what a batch waits on while the batch is made --- */
+
+static void
+cancel_outside (EmEngineManager *manager, EmTask *task, const char *outside)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (em_task_get_name (task), "first") != 0)
+    return;
+  g_assert_true (em_engine_manager_cancel_task (manager, outside, &error));
+  g_assert_no_error (error);
+}
+
+static guint
+event_index (Fixture *fx, EmTask *task, EmEventType type)
+{
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmEvent *event = g_ptr_array_index (fx->events, i);
+
+      if (em_event_get_task (event) == task && em_event_get_event_type (event) == type)
+        return i;
+    }
+  g_assert_not_reached ();
+}
+
+/* the first task of an exclusive batch waits on a task outside it, which a
+ * listener of its task_scheduled cancels: the first fails, and the batch
+ * may start, but its later items still wait on their own dependencies */
+static void
+test_batch_freed_while_made (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) duration = json_from_string ("{\"duration\": 100}", NULL);
+  g_autofree char *outside = NULL;
+  EmTaskSpec *spec;
+  EmTask *second, *third;
+
+  open_manager (fx, TRUE);
+  em_engine_manager_pause (fx->manager);
+  outside = g_strdup (em_task_get_id (schedule (fx, "step", NULL, 0)));
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (cancel_outside), outside);
+  spec = em_task_spec_new ("first", "step", NULL);
+  spec->depends_on = g_strdupv ((char *[]) { outside, NULL });
+  g_ptr_array_add (specs, spec);
+  g_ptr_array_add (specs, em_task_spec_new ("second", "step", json_node_get_object (duration)));
+  spec = em_task_spec_new ("third", "step", NULL);
+  spec->depends_on = g_strdupv ((char *[]) { "#1", NULL });
+  g_ptr_array_add (specs, spec);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  second = g_ptr_array_index (tasks, 1);
+  third = g_ptr_array_index (tasks, 2);
+  g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, 0)), ==, EM_TASK_STATUS_FAILED);
+
+  em_engine_manager_resume (fx->manager);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (third) && !em_engine_manager_is_busy (fx->manager), 5000);
+  g_assert_cmpint (em_task_get_status (second), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpint (em_task_get_status (third), ==, EM_TASK_STATUS_COMPLETED);
+  g_assert_cmpuint (event_index (fx, third, EM_EVENT_TASK_STARTED), >,
+                    event_index (fx, second, EM_EVENT_TASK_COMPLETED));
+  assert_events_valid (fx);
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -916,6 +982,7 @@ main (int argc, char **argv)
   ADD ("notify/listed", test_listed_on_status, NULL);
   ADD ("delete/on-completed", test_delete_on_end, "task-completed");
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
+  ADD ("batch/freed-while-made", test_batch_freed_while_made, NULL);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);

@@ -664,6 +664,10 @@ make_ready_if_possible (EmEngineManager *self, TaskEntry *entry)
 {
   EmSchedBatch *batch = entry->item.batch;
 
+  /* a batch's later items exist before they are linked to their
+   * dependencies and announced: enqueue_entry() makes them ready itself */
+  if (entry->all_iter == NULL)
+    return;
   if (em_task_get_status (entry->task) != EM_TASK_STATUS_PENDING ||
       entry->waiting_on->len > 0 || entry->timer_iter != NULL || entry->in_flight ||
       em_scheduler_is_ready (&entry->item))
