@@ -136,10 +136,12 @@ events_of (Fixture *fx, const char *id)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-/* seqs grow by one, and no task has an event after its final one */
+/* seqs grow by one, no task has an event after its final one, and none
+ * starts before the tasks it depends on completed */
 static void
 assert_events_valid (Fixture *fx)
 {
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GHashTable) ended = g_hash_table_new (g_str_hash, g_str_equal);
 
   for (guint i = 0; i < fx->events->len; i++)
@@ -147,18 +149,28 @@ assert_events_valid (Fixture *fx)
       EmEvent *event = g_ptr_array_index (fx->events, i);
       EmTask *task = em_event_get_task (event);
       EmEventType type = em_event_get_event_type (event);
+      const char *id = task != NULL ? em_task_get_id (task) : NULL;
 
       if (i > 0)
         g_assert_cmpuint (em_event_get_seq (event), ==,
                           em_event_get_seq (g_ptr_array_index (fx->events, i - 1)) + 1);
       if (task == NULL)
         continue;
-      if (g_hash_table_contains (ended, em_task_get_id (task)))
-        g_error ("%s of task %s after its final event", em_event_get_type_name (event),
-                 em_task_get_id (task));
+      if (g_hash_table_contains (ended, id))
+        g_error ("%s of task %s after its final event", em_event_get_type_name (event), id);
+      g_hash_table_add (seen, (gpointer) id);
+      if (type == EM_EVENT_TASK_STARTED)
+        {
+          const char * const *deps = em_task_get_depends_on (task);
+
+          for (guint d = 0; deps != NULL && deps[d] != NULL; d++)
+            if (g_hash_table_contains (seen, deps[d]) &&
+                GPOINTER_TO_INT (g_hash_table_lookup (ended, deps[d])) != EM_EVENT_TASK_COMPLETED)
+              g_error ("task %s started before its dependency %s completed", id, deps[d]);
+        }
       if (type == EM_EVENT_TASK_COMPLETED || type == EM_EVENT_TASK_FAILED ||
           type == EM_EVENT_TASK_CANCELLED)
-        g_hash_table_add (ended, (gpointer) em_task_get_id (task));
+        g_hash_table_insert (ended, (gpointer) id, GINT_TO_POINTER (type));
     }
   g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), ==,
                     fx->events->len == 0 ? 0
@@ -752,8 +764,12 @@ chaos_schedule_batch (Chaos *c)
                        : kind == 1 ? chaos_spec ("adjust_focus", "{\"position\": 5}")
                        : chaos_spec ("step", chaos_step_params ());
 
+      /* on an earlier item, or on a task outside the batch */
       if (i > 0 && g_test_rand_bit ())
-        spec->depends_on = g_strdupv ((char *[]) { "#0", NULL });
+        spec->depends_on = g_strdupv ((char *[]) { i == 2 && g_test_rand_bit () ? "#1" : "#0", NULL });
+      else if (c->ids->len > 0 && g_test_rand_bit ())
+        spec->depends_on = g_strdupv ((char *[]) {
+          g_ptr_array_index (c->ids, g_test_rand_int_range (0, c->ids->len)), NULL });
       g_ptr_array_add (specs, spec);
     }
   tasks = em_engine_manager_schedule_batch (c->fx->manager, specs, g_test_rand_bit (), NULL);
