@@ -634,6 +634,64 @@ test_batch_freed_while_made (Fixture *fx, gconstpointer data)
   assert_events_valid (fx);
 }
 
+/* --- a listener cancels and waits for the cancellation to be recorded --- */
+
+typedef struct {
+  char    *victim;
+  guint64  committed;   /* the durable seq when the acknowledgement came */
+  gboolean answered;
+} Acknowledged;
+
+static void
+cancel_synced (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  EmEngineManager *manager = EM_ENGINE_MANAGER (source);
+  g_autoptr(GError) error = NULL;
+  Acknowledged *ack = user_data;
+
+  g_assert_true (em_engine_manager_sync_finish (manager, result, &error));
+  g_assert_no_error (error);
+  ack->committed = em_engine_manager_get_committed_event_seq (manager);
+  ack->answered = TRUE;
+}
+
+static void
+cancel_and_sync (EmEngineManager *manager, EmTask *task, Acknowledged *ack)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_signal_handlers_disconnect_by_func (manager, cancel_and_sync, ack);
+  g_assert_true (em_engine_manager_cancel_task (manager, ack->victim, &error));
+  g_assert_no_error (error);
+  em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
+}
+
+/* an acknowledgement asked for by a listener covers what it did before
+ * asking, though its events wait behind the one being sent */
+static void
+test_sync_in_handler (Fixture *fx, gconstpointer data)
+{
+  Acknowledged ack = { NULL, 0, FALSE };
+  g_autofree char *seen = NULL;
+  guint64 cancelled_seq = 0;
+
+  open_manager (fx, TRUE);
+  em_engine_manager_pause (fx->manager);
+  ack.victim = g_strdup (em_task_get_id (schedule (fx, "step", NULL, 0)));
+  sync_store (fx);
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (cancel_and_sync), &ack);
+  schedule (fx, "step", NULL, 0);
+  EM_TEST_WAIT_UNTIL (ack.answered, 5000);
+
+  seen = events_of (fx, ack.victim);
+  g_assert_cmpstr (seen, ==, "scheduled cancelled");
+  for (guint i = 0; i < fx->events->len; i++)
+    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == EM_EVENT_TASK_CANCELLED)
+      cancelled_seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
+  g_assert_cmpuint (ack.committed, >=, cancelled_seq);
+  g_free (ack.victim);
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -999,6 +1057,7 @@ main (int argc, char **argv)
   ADD ("delete/on-completed", test_delete_on_end, "task-completed");
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
   ADD ("batch/freed-while-made", test_batch_freed_while_made, NULL);
+  ADD ("sync/in-handler", test_sync_in_handler, NULL);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);

@@ -485,9 +485,6 @@ dispatch (EmEngineManager *self, EmEvent *event)
 {
   EmTask *task = em_event_get_task (event);
 
-  /* recorded before anyone hears of it, so a sync started by a listener covers it */
-  record_event (self, event);
-
   switch (em_event_get_event_type (event))
     {
     case EM_EVENT_TASK_SCHEDULED:
@@ -527,6 +524,10 @@ dispatch (EmEngineManager *self, EmEvent *event)
 static void
 queue_event (EmEngineManager *self, EmEvent *event)
 {
+  /* recorded as it happens, before anyone hears of it: an acknowledgement
+   * or a query a listener starts covers it, even while it waits in the
+   * queue behind the event that listener hears of */
+  record_event (self, event);
   g_queue_push_tail (&self->event_queue, event);
 
   /* a handler may cause another event (e.g. cancel from task-scheduled): queueing
