@@ -692,6 +692,42 @@ test_sync_in_handler (Fixture *fx, gconstpointer data)
   g_free (ack.victim);
 }
 
+static void
+sync_on_end (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
+{
+  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+
+  if (!em_task_is_finished (task))
+    return;
+  g_signal_handlers_disconnect_by_func (task, sync_on_end, ack);
+  em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
+}
+
+/* a listener of notify::status that asks for an acknowledgement as the task
+ * ends gets it once the end is recorded, its event included */
+static void
+test_sync_on_end (Fixture *fx, gconstpointer data)
+{
+  Acknowledged ack = { NULL, 0, FALSE };
+  g_autoptr(GError) error = NULL;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  em_engine_manager_pause (fx->manager);
+  task = schedule (fx, "step", NULL, 0);
+  sync_store (fx);
+  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
+  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_end), &ack);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (task), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (ack.answered, 5000);
+
+  g_assert_cmpint (em_event_get_event_type (g_ptr_array_index (fx->events, fx->events->len - 1)), ==,
+                   EM_EVENT_TASK_CANCELLED);
+  g_assert_cmpuint (ack.committed, >=, em_engine_manager_get_last_event_seq (fx->manager));
+  assert_events_valid (fx);
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -1058,6 +1094,7 @@ main (int argc, char **argv)
   ADD ("delete/on-failed", test_delete_on_end, "task-failed");
   ADD ("batch/freed-while-made", test_batch_freed_while_made, NULL);
   ADD ("sync/in-handler", test_sync_in_handler, NULL);
+  ADD ("sync/on-end", test_sync_on_end, NULL);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);

@@ -522,19 +522,8 @@ dispatch (EmEngineManager *self, EmEvent *event)
 }
 
 static void
-queue_event (EmEngineManager *self, EmEvent *event)
+drain_events (EmEngineManager *self)
 {
-  /* recorded as it happens, before anyone hears of it: an acknowledgement
-   * or a query a listener starts covers it, even while it waits in the
-   * queue behind the event that listener hears of */
-  record_event (self, event);
-  g_queue_push_tail (&self->event_queue, event);
-
-  /* a handler may cause another event (e.g. cancel from task-scheduled): queueing
-   * keeps every listener seeing events in seq order */
-  if (self->emitting)
-    return;
-
   self->emitting = TRUE;
   while (!g_queue_is_empty (&self->event_queue))
     {
@@ -546,9 +535,41 @@ queue_event (EmEngineManager *self, EmEvent *event)
 }
 
 static void
+queue_event (EmEngineManager *self, EmEvent *event)
+{
+  /* recorded as it happens, before anyone hears of it: an acknowledgement
+   * or a query a listener starts covers it, even while it waits in the
+   * queue behind the event that listener hears of */
+  record_event (self, event);
+  g_queue_push_tail (&self->event_queue, event);
+
+  /* a handler may cause another event (e.g. cancel from task-scheduled): queueing
+   * keeps every listener seeing events in seq order */
+  if (!self->emitting)
+    drain_events (self);
+}
+
+static void
 emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
 {
   queue_event (self, em_event_new (type, ++self->last_seq, task));
+}
+
+/* the event of a change whose property notifications were held: recorded
+ * and queued before they go out, so an acknowledgement one of their
+ * listeners asks for covers it and what they cause comes after it; sent
+ * once they have run, so the properties still change before it */
+static void
+emit_event_thawing (EmEngineManager *self, EmEventType type, EmTask *task)
+{
+  gboolean emitting = self->emitting;
+
+  self->emitting = TRUE;
+  emit_event (self, type, task);
+  g_object_thaw_notify (G_OBJECT (task));
+  self->emitting = emitting;
+  if (!emitting)
+    drain_events (self);
 }
 
 /* --- progress --- */
@@ -843,8 +864,7 @@ finish_entry (EmEngineManager *self,
   reindex (self, entry);
   g_queue_push_tail (&self->finished, entry);
   entry->finished_link = self->finished.tail;
-  g_object_thaw_notify (G_OBJECT (entry->task));
-  emit_event (self, type, entry->task);
+  emit_event_thawing (self, type, entry->task);
   /* with a store, each flush schedules it, once the rows are on their way */
   if (self->store == NULL)
     schedule_eviction (self);
