@@ -275,8 +275,8 @@ cancel_on_status (EmTask *task, GParamSpec *pspec, gpointer data)
 }
 
 /* notify::status comes before the event of the change: a listener that
- * cancels the task there ends it, and the event of the change it
- * interrupted must not follow the cancellation */
+ * cancels the task there ends it, and no event of the change it
+ * interrupted may follow the cancellation */
 static void
 test_cancel_on_status (Fixture *fx, gconstpointer data)
 {
@@ -297,7 +297,9 @@ test_cancel_on_status (Fixture *fx, gconstpointer data)
 
   g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
   seen = events_of (fx, id);
-  g_assert_cmpstr (seen, ==, retry ? "scheduled started progress progress cancelled"
+  /* a retry's event is recorded with the change, before its listeners
+   * hear of it; a start's only after they have */
+  g_assert_cmpstr (seen, ==, retry ? "scheduled started progress progress retrying cancelled"
                                    : "scheduled cancelled");
   assert_events_valid (fx);
   g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
@@ -728,6 +730,41 @@ test_sync_on_end (Fixture *fx, gconstpointer data)
   assert_events_valid (fx);
 }
 
+static void
+sync_on_retry (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
+{
+  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+
+  if (em_task_get_status (task) != EM_TASK_STATUS_PENDING)
+    return;
+  g_signal_handlers_disconnect_by_func (task, sync_on_retry, ack);
+  em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
+}
+
+/* the same as the task turns pending again for a retry: the
+ * acknowledgement covers its task_retrying */
+static void
+test_sync_on_retry (Fixture *fx, gconstpointer data)
+{
+  Acknowledged ack = { NULL, 0, FALSE };
+  guint64 retrying_seq = 0;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  task = schedule (fx, "step", "{\"fail\": true}", 1);
+  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
+  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_retry), &ack);
+  EM_TEST_WAIT_UNTIL (ack.answered, 5000);
+
+  for (guint i = 0; i < fx->events->len; i++)
+    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == EM_EVENT_TASK_RETRYING)
+      retrying_seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
+  g_assert_cmpuint (retrying_seq, >, 0);
+  g_assert_cmpuint (ack.committed, >=, retrying_seq);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
+  assert_events_valid (fx);
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -1095,6 +1132,7 @@ main (int argc, char **argv)
   ADD ("batch/freed-while-made", test_batch_freed_while_made, NULL);
   ADD ("sync/in-handler", test_sync_in_handler, NULL);
   ADD ("sync/on-end", test_sync_on_end, NULL);
+  ADD ("sync/on-retry", test_sync_on_retry, NULL);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);

@@ -560,16 +560,22 @@ emit_event (EmEngineManager *self, EmEventType type, EmTask *task)
  * listeners asks for covers it and what they cause comes after it; sent
  * once they have run, so the properties still change before it */
 static void
-emit_event_thawing (EmEngineManager *self, EmEventType type, EmTask *task)
+queue_event_thawing (EmEngineManager *self, EmEvent *event, EmTask *task)
 {
   gboolean emitting = self->emitting;
 
   self->emitting = TRUE;
-  emit_event (self, type, task);
+  queue_event (self, event);
   g_object_thaw_notify (G_OBJECT (task));
   self->emitting = emitting;
   if (!emitting)
     drain_events (self);
+}
+
+static void
+emit_event_thawing (EmEngineManager *self, EmEventType type, EmTask *task)
+{
+  queue_event_thawing (self, em_event_new (type, ++self->last_seq, task), task);
 }
 
 /* --- progress --- */
@@ -912,12 +918,10 @@ retry_or_fail (EmEngineManager *self, TaskEntry *entry, const char *message)
   g_object_freeze_notify (G_OBJECT (entry->task));
   em_task_mark_retrying (entry->task, retry_at);
   reindex (self, entry);
-  g_object_thaw_notify (G_OBJECT (entry->task));
-  /* cancelled by a listener of its properties: that is its end */
-  if (em_task_is_finished (entry->task))
-    return;
-  queue_event (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
-                                            message, retry_at));
+  queue_event_thawing (self, em_event_new_retrying (++self->last_seq, entry->task, attempts,
+                                                    message, retry_at),
+                       entry->task);
+  /* a listener of its properties or of the event may have cancelled it */
   if (em_task_get_status (entry->task) == EM_TASK_STATUS_PENDING)
     add_timer (self, entry, g_date_time_to_unix (retry_at) * G_USEC_PER_SEC +
                             g_date_time_get_microsecond (retry_at));
@@ -1948,12 +1952,10 @@ resume_entry (EmEngineManager *self, TaskEntry *entry, const char *broken, EmTas
       g_object_freeze_notify (G_OBJECT (task));
       em_task_mark_retrying (task, retry_at);
       reindex (self, entry);
-      g_object_thaw_notify (G_OBJECT (task));
+      queue_event_thawing (self, em_event_new_retrying (++self->last_seq, task, attempts,
+                                                        _(INTERRUPTED_MESSAGE), retry_at),
+                           task);
       /* a listener of its properties or of the event may have cancelled it */
-      if (em_task_is_finished (task))
-        return;
-      queue_event (self, em_event_new_retrying (++self->last_seq, task, attempts,
-                                                _(INTERRUPTED_MESSAGE), retry_at));
       if (em_task_is_finished (task))
         return;
     }
