@@ -1707,6 +1707,30 @@ test_delete_unreturned (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (stored->len, ==, 0);
 }
 
+/* a cancelled task whose action goes on until it returns is kept in memory
+ * past keep-finished while it runs; once it returns it leaves like any
+ * other, without waiting for some later change to trigger the eviction */
+static void
+test_evict_after_return (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  guint returned = em_test_stubborn_get_returned ();
+
+  open_manager (fx, 0);
+  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 300}")));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+  /* flushed and past the limit, but still running */
+  em_test_run_for (150);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, id));
+
+  EM_TEST_WAIT_UNTIL (em_test_stubborn_get_returned () > returned, 10000);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_task (fx->manager, id) == NULL, 2000);
+}
+
 static void
 test_query_filters (Fixture *fx, gconstpointer data)
 {
@@ -2678,6 +2702,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("/store/restart/history", test_clean_restart);
+  ADD ("/store/evict-after-return", test_evict_after_return);
   ADD ("/store/restart/keep-finished-lowered-in-handler", test_keep_finished_lowered_in_handler);
   ADD ("/store/file-modes", test_file_modes);
   ADD ("/store/recovery/pending", test_recover_pending);

@@ -950,6 +950,9 @@ action_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (entry->interrupted)
     return;
 
+  /* cancelled while it ran: eviction passed it over until now */
+  if (em_task_is_finished (entry->task))
+    schedule_eviction (self);
   /* the attempt's last progress goes out before its outcome */
   if (!em_task_is_finished (entry->task))
     flush_progress (entry);
