@@ -765,6 +765,39 @@ test_sync_on_retry (Fixture *fx, gconstpointer data)
   assert_events_valid (fx);
 }
 
+static void
+sync_on_start (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
+{
+  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+
+  if (em_task_get_status (task) != EM_TASK_STATUS_RUNNING)
+    return;
+  g_signal_handlers_disconnect_by_func (task, sync_on_start, ack);
+  em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
+}
+
+/* the same as the task starts: the acknowledgement covers its task_started */
+static void
+test_sync_on_start (Fixture *fx, gconstpointer data)
+{
+  Acknowledged ack = { NULL, 0, FALSE };
+  guint64 started_seq = 0;
+  EmTask *task;
+
+  open_manager (fx, TRUE);
+  task = schedule (fx, "step", "{\"duration\": 300}", 0);
+  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
+  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_start), &ack);
+  EM_TEST_WAIT_UNTIL (ack.answered, 5000);
+  for (guint i = 0; i < fx->events->len; i++)
+    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == EM_EVENT_TASK_STARTED)
+      started_seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
+  g_assert_cmpuint (started_seq, >, 0);
+  g_assert_cmpuint (ack.committed, >=, started_seq);
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
+  assert_events_valid (fx);
+}
+
 /* --- a listener stops the service as a task starts --- */
 
 static void
@@ -1133,6 +1166,7 @@ main (int argc, char **argv)
   ADD ("sync/in-handler", test_sync_in_handler, NULL);
   ADD ("sync/on-end", test_sync_on_end, NULL);
   ADD ("sync/on-retry", test_sync_on_retry, NULL);
+  ADD ("sync/on-start", test_sync_on_start, NULL);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);
