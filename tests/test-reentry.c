@@ -1114,6 +1114,21 @@ test_random (Fixture *fx, gconstpointer data)
         g_error ("task %s ended without a final event", (char *) id);
       g_hash_table_iter_replace (&iter, GINT_TO_POINTER (end));
     }
+  /* the task objects say the same end, and every task scheduled had events:
+   * checked from the events alone, a task never announced would go unseen */
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      EmTask *task = em_event_get_task (g_ptr_array_index (fx->events, i));
+
+      if (task != NULL)
+        g_assert_cmpstr (em_task_status_to_string (em_task_get_status (task)), ==,
+                         em_task_status_to_string (GPOINTER_TO_INT (
+                           g_hash_table_lookup (ends, em_task_get_id (task)))));
+    }
+  g_assert_cmpuint (c.ids->len, >, 0);
+  for (guint i = 0; i < c.ids->len; i++)
+    if (!g_hash_table_contains (ends, g_ptr_array_index (c.ids, i)))
+      g_error ("task %s scheduled without events", (char *) g_ptr_array_index (c.ids, i));
   g_ptr_array_unref (c.ids);
   if (!store)
     return;
