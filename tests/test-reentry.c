@@ -274,9 +274,10 @@ cancel_on_status (EmTask *task, GParamSpec *pspec, gpointer data)
   g_assert_no_error (error);
 }
 
-/* notify::status comes before the event of the change: a listener that
- * cancels the task there ends it, and no event of the change it
- * interrupted may follow the cancellation */
+/* notify::status comes before the event of the change is sent, but after
+ * it is recorded: a listener that cancels the task there ends it, its
+ * cancellation coming after the change it interrupted, and the action of
+ * a start so cancelled never runs */
 static void
 test_cancel_on_status (Fixture *fx, gconstpointer data)
 {
@@ -297,10 +298,9 @@ test_cancel_on_status (Fixture *fx, gconstpointer data)
 
   g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
   seen = events_of (fx, id);
-  /* a retry's event is recorded with the change, before its listeners
-   * hear of it; a start's only after they have */
+  /* the change's event is recorded with it, before its listeners hear of it */
   g_assert_cmpstr (seen, ==, retry ? "scheduled started progress progress retrying cancelled"
-                                   : "scheduled cancelled");
+                                   : "scheduled started cancelled");
   assert_events_valid (fx);
   g_assert_cmpint (status_after_restart (fx, id), ==, EM_TASK_STATUS_CANCELLED);
 }

@@ -103,7 +103,6 @@ struct _EmEngineManager
   guint64           committed_seq;
   GPtrArray        *sync_waiters;   /* GTask for the commit after the one in flight */
   gboolean          sync_in_flight;
-  gboolean          syncs_held;     /* a start is under way: its event is not recorded yet */
 };
 
 /* hands everything emitted so far to the store, as one ordered write */

@@ -98,7 +98,6 @@ static void process_queue     (EmEngineManager *self);
 static void finish_entry      (EmEngineManager *self, TaskEntry *entry, EmEventType type,
                                JsonObject *result, const char *message);
 static void schedule_eviction (EmEngineManager *self);
-static void start_sync        (EmEngineManager *self);
 
 static void emit_progress (gpointer user_data);
 
@@ -1015,27 +1014,21 @@ start_entry (EmEngineManager *self, TaskEntry *entry)
   gdouble timeout;
 
   em_task_set_waiting_for (entry->task, NULL);
-  /* an acknowledgement a listener of its properties asks for waits for the
-   * start's event (or for the end the listener gave it instead) */
-  self->syncs_held = TRUE;
+  /* a listener of that may have cancelled it: it never started */
   if (!em_task_is_finished (entry->task))
     {
-      /* its listeners find it listed as running */
+      /* its listeners find it listed as running, and its event recorded, as
+       * for an end: it has started_at and an attempt, even if one of them
+       * cancels it there */
       g_object_freeze_notify (G_OBJECT (entry->task));
       em_task_mark_running (entry->task);
       reindex (self, entry);
-      g_object_thaw_notify (G_OBJECT (entry->task));
+      emit_event_thawing (self, EM_EVENT_TASK_STARTED, entry->task);
     }
-  /* a listener of the task's properties may have cancelled it at either
-   * step: it never started, and no event may say it did */
-  if (!em_task_is_finished (entry->task))
-    emit_event (self, EM_EVENT_TASK_STARTED, entry->task);
-  self->syncs_held = FALSE;
-  if (self->sync_waiters->len > 0 && !self->sync_in_flight)
-    start_sync (self);
 
-  /* cancelled so, or by a started handler, or a handler stopped the
-   * service: the action then never runs, and the next start settles it */
+  /* cancelled by a listener of its properties or by a started handler, or a
+   * handler stopped the service: the action then never runs, and the next
+   * start settles it */
   if (em_task_is_finished (entry->task) || entry->interrupted)
     {
       em_scheduler_release (self->scheduler, &entry->item);
@@ -2107,6 +2100,8 @@ em_engine_manager_check_store (EmEngineManager *self, GError **error)
 
 /* --- acknowledgement --- */
 
+static void start_sync (EmEngineManager *self);
+
 static void
 sync_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -2162,7 +2157,7 @@ em_engine_manager_sync_async (EmEngineManager     *self,
       return;
     }
   g_ptr_array_add (self->sync_waiters, g_steal_pointer (&task));
-  if (!self->sync_in_flight && !self->syncs_held)
+  if (!self->sync_in_flight)
     start_sync (self);
 }
 
