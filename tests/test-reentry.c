@@ -730,70 +730,54 @@ test_sync_on_end (Fixture *fx, gconstpointer data)
   assert_events_valid (fx);
 }
 
+/* the same as the task starts, or turns pending again for a retry: the
+ * acknowledgement covers the event of that change */
+typedef struct {
+  EmTaskStatus  status;   /* what the task turns */
+  const char   *params;
+  guint         retries;
+  EmEventType   event;    /* what the acknowledgement must cover */
+} SyncCase;
+
+static const SyncCase sync_on_start_case = {
+  EM_TASK_STATUS_RUNNING, "{\"duration\": 300}", 0, EM_EVENT_TASK_STARTED
+};
+static const SyncCase sync_on_retry_case = {
+  EM_TASK_STATUS_PENDING, "{\"fail\": true}", 1, EM_EVENT_TASK_RETRYING
+};
+
 static void
-sync_on_retry (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
+sync_on_status (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
 {
   EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
+  const SyncCase *c = g_object_get_data (G_OBJECT (task), "sync-case");
 
-  if (em_task_get_status (task) != EM_TASK_STATUS_PENDING)
+  if (em_task_get_status (task) != c->status)
     return;
-  g_signal_handlers_disconnect_by_func (task, sync_on_retry, ack);
+  g_signal_handlers_disconnect_by_func (task, sync_on_status, ack);
   em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
 }
 
-/* the same as the task turns pending again for a retry: the
- * acknowledgement covers its task_retrying */
 static void
-test_sync_on_retry (Fixture *fx, gconstpointer data)
+test_sync_on_change (Fixture *fx, gconstpointer data)
 {
+  const SyncCase *c = data;
   Acknowledged ack = { NULL, 0, FALSE };
-  guint64 retrying_seq = 0;
+  guint64 seq = 0;
   EmTask *task;
 
   open_manager (fx, TRUE);
-  task = schedule (fx, "step", "{\"fail\": true}", 1);
+  task = schedule (fx, "step", c->params, c->retries);
   g_object_set_data (G_OBJECT (task), "manager", fx->manager);
-  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_retry), &ack);
+  g_object_set_data (G_OBJECT (task), "sync-case", (gpointer) c);
+  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_status), &ack);
   EM_TEST_WAIT_UNTIL (ack.answered, 5000);
 
   for (guint i = 0; i < fx->events->len; i++)
-    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == EM_EVENT_TASK_RETRYING)
-      retrying_seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
-  g_assert_cmpuint (retrying_seq, >, 0);
-  g_assert_cmpuint (ack.committed, >=, retrying_seq);
-  EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
-  assert_events_valid (fx);
-}
-
-static void
-sync_on_start (EmTask *task, GParamSpec *pspec, Acknowledged *ack)
-{
-  EmEngineManager *manager = g_object_get_data (G_OBJECT (task), "manager");
-
-  if (em_task_get_status (task) != EM_TASK_STATUS_RUNNING)
-    return;
-  g_signal_handlers_disconnect_by_func (task, sync_on_start, ack);
-  em_engine_manager_sync_async (manager, NULL, cancel_synced, ack);
-}
-
-/* the same as the task starts: the acknowledgement covers its task_started */
-static void
-test_sync_on_start (Fixture *fx, gconstpointer data)
-{
-  Acknowledged ack = { NULL, 0, FALSE };
-  guint64 started_seq = 0;
-  EmTask *task;
-
-  open_manager (fx, TRUE);
-  task = schedule (fx, "step", "{\"duration\": 300}", 0);
-  g_object_set_data (G_OBJECT (task), "manager", fx->manager);
-  g_signal_connect (task, "notify::status", G_CALLBACK (sync_on_start), &ack);
-  EM_TEST_WAIT_UNTIL (ack.answered, 5000);
-  for (guint i = 0; i < fx->events->len; i++)
-    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == EM_EVENT_TASK_STARTED)
-      started_seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
-  g_assert_cmpuint (started_seq, >, 0);
-  g_assert_cmpuint (ack.committed, >=, started_seq);
+    if (em_event_get_event_type (g_ptr_array_index (fx->events, i)) == c->event)
+      seq = em_event_get_seq (g_ptr_array_index (fx->events, i));
+  g_assert_cmpuint (seq, >, 0);
+  g_assert_cmpuint (ack.committed, >=, seq);
   EM_TEST_WAIT_UNTIL (em_task_is_finished (task) && !em_engine_manager_is_busy (fx->manager), 5000);
   assert_events_valid (fx);
 }
@@ -1180,8 +1164,8 @@ main (int argc, char **argv)
   ADD ("batch/freed-while-made", test_batch_freed_while_made, NULL);
   ADD ("sync/in-handler", test_sync_in_handler, NULL);
   ADD ("sync/on-end", test_sync_on_end, NULL);
-  ADD ("sync/on-retry", test_sync_on_retry, NULL);
-  ADD ("sync/on-start", test_sync_on_start, NULL);
+  ADD ("sync/on-retry", test_sync_on_change, &sync_on_retry_case);
+  ADD ("sync/on-start", test_sync_on_change, &sync_on_start_case);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("random", test_random, NULL);
