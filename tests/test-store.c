@@ -1656,6 +1656,22 @@ test_delete_cancelled (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), ==, 0);
 }
 
+/* a task of the action that runs on after a cancellation, cancelled once it
+ * runs: it stays in flight for @duration_ms; returns its id */
+static char *
+cancel_while_running (Fixture *fx, guint duration_ms)
+{
+  g_autofree char *params = g_strdup_printf ("{\"duration\": %u}", duration_ms);
+  g_autoptr(GError) error = NULL;
+  char *id = g_strdup (em_task_get_id (schedule (fx, "stubborn", params)));
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
+                      EM_TASK_STATUS_RUNNING, 5000);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
 /* a cancelled action that goes on running (it ignores its cancellable): the
  * task is cancelled at once, but it is not history until the action returns.
  * Deletion and retention leave it and do not count it meanwhile: memory and
@@ -1672,11 +1688,7 @@ test_delete_unreturned (Fixture *fx, gconstpointer data)
   guint count = G_MAXUINT;
 
   open_manager (fx, 50);
-  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 4000}")));
-  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
-                      EM_TASK_STATUS_RUNNING, 5000);
-  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
-  g_assert_no_error (error);
+  id = cancel_while_running (fx, 4000);
 
   em_task_query_init (&q);
   q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_CANCELLED);
@@ -1713,16 +1725,11 @@ test_delete_unreturned (Fixture *fx, gconstpointer data)
 static void
 test_evict_after_return (Fixture *fx, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *id = NULL;
   guint returned = em_test_stubborn_get_returned ();
 
   open_manager (fx, 0);
-  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 300}")));
-  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
-                      EM_TASK_STATUS_RUNNING, 5000);
-  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
-  g_assert_no_error (error);
+  id = cancel_while_running (fx, 300);
   /* flushed and past the limit, but still running */
   em_test_run_for (150);
   g_assert_nonnull (em_engine_manager_get_task (fx->manager, id));
@@ -1896,16 +1903,11 @@ test_eviction_under_queries (Fixture *fx, gconstpointer data)
 static void
 test_eviction_past_unreturned (Fixture *fx, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *id = NULL;
   guint returned = em_test_stubborn_get_returned ();
 
   open_manager (fx, 5);
-  id = g_strdup (em_task_get_id (schedule (fx, "stubborn", "{\"duration\": 4000}")));
-  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, id)) ==
-                      EM_TASK_STATUS_RUNNING, 5000);
-  g_assert_true (em_engine_manager_cancel_task (fx->manager, id, &error));
-  g_assert_no_error (error);
+  id = cancel_while_running (fx, 4000);
 
   for (guint i = 0; i < 100; i++)
     schedule (fx, "wait", "{\"duration\": 0}");
