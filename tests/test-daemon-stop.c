@@ -1,14 +1,17 @@
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
 #include "daemon/em-daemon.h"
+#include "engine/em-task-spec.h"
 #include "em-test-util.h"
 
 /*
  * The whole daemon, in process, on a private data directory with the REST
  * server on a free port and no bus: a stop waits for the acknowledgements
- * asked for before it, and then everything, camera included, winds down.
+ * and the history queries asked for before it, and then everything, engine
+ * and camera included, winds down.
  */
 
 /* well past the daemon's first look at whether it may stop; and however
@@ -63,12 +66,32 @@ synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
+/* each answer asks for the next listing, so one always waits on the store */
 static void
-test_stop_answers_acknowledgements (void)
+listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Fixture *fx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_auto(EmTaskQuery) query = { 0, };
+
+  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, NULL,
+                                                &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (tasks);
+  fx->answered++;
+  if (g_get_monotonic_time () < fx->chain_end || fx->asked < CHAIN_MIN)
+    {
+      fx->asked++;
+      em_task_query_init (&query);
+      em_engine_manager_query_tasks_async (EM_ENGINE_MANAGER (source), &query, NULL, listed_cb, fx);
+    }
+}
+
+static EmEngineManager *
+start_daemon (Fixture *fx, const char *data_dir)
 {
   g_auto(EmDaemonConfig) config = { 0, };
-  g_autofree char *data_dir = em_test_mkdtemp ();
-  Fixture fx = { 0, };
   EmEngineManager *engine;
 
   em_daemon_config_init_defaults (&config);
@@ -76,12 +99,21 @@ test_stop_answers_acknowledgements (void)
   config.data_dir = g_strdup (data_dir);
   config.http_port = 0;
   config.bus = EM_BUS_NONE;
-  fx.daemon = em_daemon_new (&config, NULL);
-  g_signal_connect (fx.daemon, "stopped", G_CALLBACK (stopped_cb), &fx);
-  em_daemon_start_async (fx.daemon, NULL, started_cb, &fx);
-  EM_TEST_WAIT_UNTIL (fx.started, 20000);
-  engine = em_daemon_get_engine (fx.daemon);
+  fx->daemon = em_daemon_new (&config, NULL);
+  g_signal_connect (fx->daemon, "stopped", G_CALLBACK (stopped_cb), fx);
+  em_daemon_start_async (fx->daemon, NULL, started_cb, fx);
+  EM_TEST_WAIT_UNTIL (fx->started, 20000);
+  engine = em_daemon_get_engine (fx->daemon);
   g_assert_nonnull (engine);
+  return engine;
+}
+
+static void
+test_stop_answers_acknowledgements (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  Fixture fx = { 0, };
+  EmEngineManager *engine = start_daemon (&fx, data_dir);
 
   fx.chain_end = g_get_monotonic_time () + CHAIN_MS * G_TIME_SPAN_MILLISECOND;
   fx.asked = 1;
@@ -99,6 +131,43 @@ test_stop_answers_acknowledgements (void)
   em_test_rmdir (data_dir);
 }
 
+/* a listing answered from the task database holds the engine until its
+ * answer: a stop that did not wait left the engine, and with it the store,
+ * open past the loop, and the journal unemptied */
+static void
+test_stop_answers_queries (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autofree char *journal = g_build_filename (data_dir, "tasks.journal", NULL);
+  g_auto(EmTaskQuery) query = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("w", "wait", NULL);
+  Fixture fx = { 0, };
+  EmEngineManager *engine = start_daemon (&fx, data_dir);
+  GStatBuf info;
+
+  /* something for the journal to hold until the store closes */
+  g_assert_nonnull (em_engine_manager_schedule_task (engine, spec, &error));
+  g_assert_no_error (error);
+
+  fx.chain_end = g_get_monotonic_time () + CHAIN_MS * G_TIME_SPAN_MILLISECOND;
+  fx.asked = 1;
+  em_task_query_init (&query);
+  em_engine_manager_query_tasks_async (engine, &query, NULL, listed_cb, &fx);
+  em_daemon_stop (fx.daemon);
+  EM_TEST_WAIT_UNTIL (fx.stopped, 20000);
+
+  g_assert_cmpuint (fx.asked_at_stop, >=, CHAIN_MIN);
+  g_assert_cmpuint (fx.answered_at_stop, ==, fx.asked_at_stop);
+  g_object_add_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
+  g_assert_finalize_object (fx.daemon);
+  /* the engine went with the daemon, and closed its store: nothing to replay */
+  g_assert_null (engine);
+  g_assert_cmpint (g_stat (journal, &info), ==, 0);
+  g_assert_cmpint (info.st_size, ==, 0);
+  em_test_rmdir (data_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -107,6 +176,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/daemon/stop/answers-acknowledgements", test_stop_answers_acknowledgements);
+  g_test_add_func ("/daemon/stop/answers-queries", test_stop_answers_queries);
   status = g_test_run ();
   gst_deinit ();
   return status;

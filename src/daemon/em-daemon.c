@@ -424,12 +424,15 @@ wait_idle_cb (gpointer user_data)
       self->clients_closed = TRUE;
       self->stop_deadline = now + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
     }
-  /* acknowledgements asked for before the clients went, and bus calls still
-   * waiting on the task database, hold the engine; left unanswered, it and its
-   * camera's streaming thread would outlive the loop, and the exit would hang.
+  /* acknowledgements asked for before the clients went, history requests
+   * (a listing, a lookup, a deletion, a pruning) and bus calls still waiting
+   * on the task database hold the engine; left unanswered, it and its
+   * camera's streaming thread would outlive the loop, its store never closed
+   * nor its journal emptied, and the exit would hang.
    * A WebSocket client slow to read has its close frame still queued behind
    * the socket, which the exit would drop: it would see the connection cut */
-  if (((self->manager != NULL && em_engine_manager_is_acknowledging (self->manager)) ||
+  if (((self->manager != NULL && (em_engine_manager_is_acknowledging (self->manager) ||
+                                  em_engine_manager_has_store_requests (self->manager))) ||
        (self->dbus != NULL && em_dbus_service_is_answering (self->dbus)) ||
        (self->rest != NULL && em_rest_server_is_flushing (self->rest))) &&
       now < self->stop_deadline)

@@ -85,6 +85,7 @@ query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   QueryAnswer *answer = g_new0 (QueryAnswer, 1);
 
+  self->store_requests--;
   answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &answer->next,
                                                &error);
   if (answer->tasks == NULL)
@@ -163,6 +164,7 @@ em_engine_manager_query_tasks_async (EmEngineManager     *self,
       return;
     }
   em_engine_manager_flush_unwritten (self);
+  self->store_requests++;
   em_store_query_tasks_async (self->store, copy, cancellable, query_done_cb, g_steal_pointer (&task));
 }
 
@@ -199,6 +201,7 @@ lookup_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   JsonNode *node = em_store_lookup_task_finish (self->store, result, &error);
   TaskEntry *entry;
 
+  self->store_requests--;
   if (node == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -235,6 +238,7 @@ em_engine_manager_lookup_task_async (EmEngineManager     *self,
   else if (self->store != NULL)
     {
       em_engine_manager_flush_unwritten (self);
+      self->store_requests++;
       em_store_lookup_task_async (self->store, id, cancellable, lookup_done_cb, g_steal_pointer (&task));
     }
   else
@@ -330,6 +334,7 @@ dependency_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = em_store_lookup_task_finish (self->store, result, &error);
 
+  self->store_requests--;
   if (node != NULL)
     {
       JsonObject *object = json_node_get_object (node);
@@ -402,6 +407,7 @@ em_engine_manager_look_up_dependencies_async (EmEngineManager     *self,
           if (!g_hash_table_add (asked, (gpointer) id))
             continue;
           lookup->outstanding++;
+          self->store_requests++;
           em_store_lookup_task_async (self->store, id, cancellable, dependency_found_cb,
                                       g_object_ref (task));
         }
@@ -555,6 +561,7 @@ delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GStrv ids = em_store_delete_tasks_finish (self->store, result, &error);
 
+  self->store_requests--;
   /* memory forgets what the database lost even if the caller has gone: the
    * caller's cancellable only decides the answer, in g_task_return_int() */
   if (ids == NULL)
@@ -617,6 +624,7 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
 
       em_engine_manager_flush_unwritten (self);
       /* no cancellable: once queued the rows go, and their ids must come back */
+      self->store_requests++;
       em_store_delete_tasks_async (self->store, &finished, (const char * const *) keep, NULL,
                                    delete_done_cb, g_steal_pointer (&task));
       return;
@@ -664,6 +672,7 @@ prune_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   guint64 oldest = 0;
   GStrv ids = em_store_prune_finish (self->store, result, &oldest, &error);
 
+  self->store_requests--;
   if (ids == NULL)
     {
       self->pruning = FALSE;
@@ -701,6 +710,7 @@ em_engine_manager_prune_async (EmEngineManager     *self,
    * nothing either; converting it as it is would be undefined */
   max_age_us = self->retention_max_age < (gdouble) G_MAXINT64 / G_USEC_PER_SEC
                  ? (gint64) (self->retention_max_age * G_USEC_PER_SEC) : G_MAXINT64;
+  self->store_requests++;
   em_store_prune_async (self->store, self->retention_max_tasks, max_age_us,
                         (const char * const *) keep, NULL, prune_done_cb, g_steal_pointer (&task));
 }
@@ -730,7 +740,8 @@ void
 em_engine_manager_prune_now (EmEngineManager *self)
 {
   /* a failed store refuses it until the restart: no warning every minute */
-  if (self->pruning || self->store == NULL || !em_store_check (self->store, NULL) ||
+  if (self->pruning || self->shutting_down || self->store == NULL ||
+      !em_store_check (self->store, NULL) ||
       (self->retention_max_tasks == 0 && self->retention_max_age <= 0))
     return;
   em_engine_manager_prune_async (self, NULL, prune_finished_cb, NULL);
@@ -771,6 +782,7 @@ read_events_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   EventsAnswer *answer = g_new0 (EventsAnswer, 1);
 
+  self->store_requests--;
   answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &error);
   if (answer->events == NULL)
     {
@@ -821,6 +833,7 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
     {
       events_answer_free (answer);
       em_engine_manager_flush_unwritten (self);
+      self->store_requests++;
       em_store_read_events_async (self->store, after_seq, limit, cancellable,
                                   read_events_done_cb, g_steal_pointer (&task));
       return;

@@ -103,6 +103,8 @@ struct _EmEngineManager
   guint64           committed_seq;
   GPtrArray        *sync_waiters;   /* GTask for the commit after the one in flight */
   gboolean          sync_in_flight;
+  guint             store_requests; /* queries, lookups, deletions, prunings and event
+                                     * reads the store has not answered yet */
 };
 
 /* hands everything emitted so far to the store, as one ordered write */

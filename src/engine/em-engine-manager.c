@@ -1685,6 +1685,13 @@ em_engine_manager_is_acknowledging (EmEngineManager *self)
   return self->sync_in_flight || self->sync_waiters->len > 0;
 }
 
+gboolean
+em_engine_manager_has_store_requests (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
+  return self->store_requests > 0;
+}
+
 const char *
 em_engine_manager_get_event_log_id (EmEngineManager *self)
 {
@@ -1730,6 +1737,8 @@ em_engine_manager_shutdown (EmEngineManager *self)
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->process_source, g_source_remove);
   g_clear_handle_id (&self->timer_source, g_source_remove);
+  /* a pruning started now would hold the engine past the stop's wait */
+  g_clear_handle_id (&self->prune_source, g_source_remove);
   em_engine_manager_finish_forgetting (self);
 
   /* with a store, pending tasks wait for the next start, and running ones are

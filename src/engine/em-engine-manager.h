@@ -135,6 +135,9 @@ gboolean          em_engine_manager_is_busy        (EmEngineManager  *self);
 /* an acknowledgement (em_engine_manager_sync_async()) has not been answered
  * yet: its caller, and the engine, wait on the store */
 gboolean          em_engine_manager_is_acknowledging (EmEngineManager *self);
+/* a history query, lookup, deletion, pruning or event read has not been
+ * answered by the store yet: its request holds the engine until then */
+gboolean          em_engine_manager_has_store_requests (EmEngineManager *self);
 
 /* --- the durable record (see README, "Storage") --- */
 
