@@ -463,9 +463,6 @@ main (int argc, char **argv)
   em_daemon_start_async (daemon, NULL, started_cb, &ctx);
   g_main_loop_run (loop);
 
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
-  g_clear_handle_id (&sighup_id, g_source_remove);
   /* requests still unanswered when the stop's grace ran out hold the engine,
    * and so the camera's streaming thread, which gst_deinit() would wait for
    * forever */
@@ -477,5 +474,11 @@ main (int argc, char **argv)
     gst_deinit ();
   else
     g_object_remove_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
+  /* only now: removing the last watch of a signal restores its default
+   * action, and a second Ctrl+C or SIGTERM while the store closes above
+   * would kill the process halfway, its journal not emptied */
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_clear_handle_id (&sighup_id, g_source_remove);
   return ctx.exit_status;
 }
