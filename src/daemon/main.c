@@ -476,9 +476,17 @@ main (int argc, char **argv)
     g_object_remove_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
   /* only now: removing the last watch of a signal restores its default
    * action, and a second Ctrl+C or SIGTERM while the store closes above
-   * would kill the process halfway, its journal not emptied */
+   * would kill the process halfway, its journal not emptied. Past here all
+   * is closed: more of them are ignored, not left to kill the exit (which
+   * a sanitizer's leak check makes long) with their status */
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  g_clear_handle_id (&sighup_id, g_source_remove);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGTERM, SIG_IGN);
+  if (sighup_id != 0)
+    {
+      g_source_remove (sighup_id);
+      signal (SIGHUP, SIG_IGN);
+    }
   return ctx.exit_status;
 }
