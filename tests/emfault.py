@@ -116,6 +116,24 @@ class Daemon:
             fail("POST /tasks %s answered %d: %s" % (name, status, task))
         return status, task
 
+    def post_tasks(self, count, batch, prefix="t"):
+        """@count zero-length wait tasks, @batch to a request"""
+        for start in range(0, count, batch):
+            status, body = self.request("POST", "/tasks",
+                                        [{"name": "%s%d" % (prefix, i), "action": "wait"}
+                                         for i in range(start, min(start + batch, count))])
+            if status != 201:
+                fail("POST /tasks answered %d: %s" % (status, body))
+
+    def complete_tasks(self, count, batch, prefix="t", timeout=30):
+        """@count tasks posted and finished: the history a test works on"""
+        self.post_tasks(count, batch, prefix)
+        deadline = time.monotonic() + timeout
+        while self.request("GET", "/queue")[1]["counts"]["completed"] < count:
+            if time.monotonic() > deadline:
+                fail("the tasks did not complete")
+            time.sleep(0.05)
+
     def task(self, task_id):
         status, task = self.request("GET", "/tasks/" + task_id)
         if status != 200:

@@ -25,20 +25,6 @@ BATCH = 1000
 EXIT_WITHIN_S = 6
 
 
-def fill(daemon):
-    for start in range(0, TASKS, BATCH):
-        status, body = daemon.request("POST", "/tasks",
-                                      [{"name": "t%d" % i, "action": "wait"}
-                                       for i in range(start, start + BATCH)])
-        if status != 201:
-            fail("POST /tasks answered %d: %s" % (status, body))
-    deadline = time.monotonic() + 30
-    while daemon.request("GET", "/queue")[1]["counts"]["completed"] < TASKS:
-        if time.monotonic() > deadline:
-            fail("the tasks did not complete")
-        time.sleep(0.05)
-
-
 def stop_and_check(daemon, data_dir, what):
     started = time.monotonic()
     daemon.proc.send_signal(15)
@@ -74,7 +60,7 @@ def deletion_in_flight(data_dir):
     what = "during DELETE /tasks"
     daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"])
     try:
-        fill(daemon)
+        daemon.complete_tasks(TASKS, BATCH)
         conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=10)
         conn.request("DELETE", "/tasks?status=completed")
         time.sleep(0.02)
@@ -99,7 +85,7 @@ def pruning_in_flight(data_dir):
     what = "during retention's pruning"
     daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"])
     try:
-        fill(daemon)
+        daemon.complete_tasks(TASKS, BATCH)
         if daemon.stop() != 0:
             fail("engine-manager exited with an error:\n" + daemon.output())
     finally:

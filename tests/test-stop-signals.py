@@ -28,12 +28,7 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"])
         try:
-            for start in range(0, TASKS, BATCH):
-                status, body = daemon.request("POST", "/tasks",
-                                              [{"name": "t%d" % i, "action": "wait"}
-                                               for i in range(start, start + BATCH)])
-                if status != 201:
-                    fail("POST /tasks answered %d: %s" % (status, body))
+            daemon.post_tasks(TASKS, BATCH)
             started = time.monotonic()
             daemon.proc.send_signal(signal.SIGTERM)
             while daemon.alive() and time.monotonic() - started < EXIT_WITHIN_S:

@@ -27,17 +27,7 @@ def main():
         daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"])
         try:
             sock, pending = handshake(daemon.port)
-            for start in range(0, TASKS, BATCH):
-                status, body = daemon.request("POST", "/tasks",
-                                              [{"name": "w%d" % i, "action": "wait"}
-                                               for i in range(start, start + BATCH)])
-                if status != 201:
-                    fail("POST /tasks answered %d: %s" % (status, body))
-            deadline = time.monotonic() + 30
-            while daemon.request("GET", "/queue")[1]["counts"]["completed"] < TASKS:
-                if time.monotonic() > deadline:
-                    fail("the tasks did not complete")
-                time.sleep(0.05)
+            daemon.complete_tasks(TASKS, BATCH, prefix="w")
             time.sleep(0.5)
 
             daemon.proc.send_signal(15)
