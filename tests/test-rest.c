@@ -1315,6 +1315,76 @@ raw_header_value (GString    *response,
   return *out;
 }
 
+/* sends what is left of @data on @socket, reads what comes, the loop turning;
+ * TRUE once the server has closed the connection */
+static gboolean
+raw_pump (GSocket *socket, const char *data, gsize *sent, GString *response)
+{
+  char buffer[4096];
+  gssize n;
+
+  g_main_context_iteration (NULL, FALSE);
+  if (*sent < strlen (data) &&
+      (n = g_socket_send (socket, data + *sent, strlen (data) - *sent, NULL, NULL)) > 0)
+    *sent += (gsize) n;
+  n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+  if (n > 0)
+    g_string_append_len (response, buffer, n);
+  else if (n < 0)
+    g_usleep (200);
+  return n == 0;
+}
+
+/* the start of a stop: a request begun before it is still answered, and the
+ * connection closed after the answer; one begun after it gets 503. Neither
+ * connection is cut without an answer, and nothing is submitted */
+static void
+test_connection_drain (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *body = "{\"name\": \"late\", \"action\": \"wait\"}";
+  g_autofree char *head = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Content-Length: %zu\r\n\r\n", strlen (body));
+  g_autofree char *whole = g_strconcat (head, body, NULL);
+  const char *health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  g_autoptr(GSocket) begun = raw_connect (f, 0);
+  g_autoptr(GSocket) later = raw_connect (f, 0);
+  g_autoptr(GString) begun_response = g_string_new (NULL);
+  g_autoptr(GString) later_response = g_string_new (NULL);
+  g_autoptr(GString) ignored = g_string_new (NULL);
+  g_autoptr(JsonNode) problem = NULL;
+  g_autofree char *connection = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean begun_closed = FALSE, later_closed = FALSE;
+  gsize sent = 0, later_sent = 0;
+
+  g_assert_false (em_rest_server_is_answering (f->server));
+  /* the head only: the request is in progress, its handler not yet run */
+  while (!em_rest_server_is_answering (f->server) && g_get_monotonic_time () < deadline)
+    raw_pump (begun, head, &sent, ignored);
+  g_assert_true (em_rest_server_is_answering (f->server));
+
+  em_rest_server_drain (f->server);
+  while ((!begun_closed || !later_closed) && g_get_monotonic_time () < deadline)
+    {
+      begun_closed = begun_closed || raw_pump (begun, whole, &sent, begun_response);
+      later_closed = later_closed || raw_pump (later, health, &later_sent, later_response);
+    }
+  g_assert_true (begun_closed);
+  g_assert_true (later_closed);
+  g_assert_false (em_rest_server_is_answering (f->server));
+
+  g_assert_cmpuint (raw_status (begun_response), ==, 503);
+  g_assert_cmpstr (raw_header_value (begun_response, "Connection", &connection), ==, "close");
+  g_assert_cmpuint (raw_status (later_response), ==, 503);
+  g_clear_pointer (&connection, g_free);
+  g_assert_cmpstr (raw_header_value (later_response, "Connection", &connection), ==, "close");
+  problem = raw_json (later_response);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (problem), "status"), ==, 503);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 /* RFC 9110 §15.5.6: every route's Allow lists exactly what it answers. A
  * method it lists is never refused with 405, one it does not is, with that
  * same Allow; OPTIONS answers it too. Methods are case-sensitive, and a part
@@ -3447,6 +3517,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/client-closed", test_connection_client_closed, NULL);
   ADD ("/rest/connections/closed-by-server", test_connection_closed_by_server, NULL);
   ADD ("/rest/connections/no-content", test_connection_no_content, NULL);
+  ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);

@@ -412,7 +412,10 @@ wait_idle_cb (gpointer user_data)
 
   if (!self->clients_closed)
     {
-      if (self->manager != NULL && em_engine_manager_is_busy (self->manager) &&
+      /* a request the engine has answered, a submission above all, gets its
+       * answer written before the connections go */
+      if (((self->manager != NULL && em_engine_manager_is_busy (self->manager)) ||
+           (self->rest != NULL && em_rest_server_is_answering (self->rest))) &&
           now < self->stop_deadline)
         return G_SOURCE_CONTINUE;
 
@@ -455,6 +458,8 @@ em_daemon_stop (EmDaemon *self)
 
   if (self->manager != NULL)
     em_engine_manager_shutdown (self->manager);
+  if (self->rest != NULL)
+    em_rest_server_drain (self->rest);
   g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_POLL_MS, wait_idle_cb,
                       g_object_ref (self), g_object_unref);
 }

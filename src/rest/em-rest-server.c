@@ -29,6 +29,7 @@
 #include "rest/em-rest-server.h"
 #include "rest/em-rest-status.h"
 #include "rest/em-rest-tls.h"
+#include "rest/em-rest-drain.h"
 #include "rest/em-rest-idle.h"
 #include "rest/em-rest-listen-guard.h"
 #include "rest/em-rest-unparsed.h"
@@ -57,6 +58,7 @@ struct _EmRestServer
   guint            max_header_size;
   guint            idle_timeout;
   EmRestIdle      *idle;
+  EmRestDrain     *drain;
   EmRestListenGuard *listen_guard;
 };
 
@@ -443,6 +445,8 @@ handle_request (SoupServer        *server,
   if (!take_checked_head (msg, &params) &&
       !check_head (self, msg, path, query, route, &params))
     return;
+  if (em_rest_drain_refuse (self->drain, msg))
+    return;
 
   /* RFC 9110 §9.3.7: what the path takes, the Allow of its 405s */
   if (g_str_equal (method, "OPTIONS"))
@@ -566,6 +570,7 @@ got_headers_cb (SoupServerMessage *msg,
   gboolean expects_continue;
   gboolean has_body;
 
+  em_rest_drain_begun (self->drain, msg);
   em_rest_unparsed_head_read (msg);
   if (!em_body_limit_check_head (msg, &self->body_limit))
     return;
@@ -658,6 +663,17 @@ request_finished_cb (SoupServer        *server,
                                        SOUP_ENCODING_NONE);
   /* between two requests from here: the idle timeout runs */
   em_rest_idle_finished (self->idle, msg);
+  em_rest_drain_ended (self->drain, msg);
+}
+
+static void
+request_aborted_cb (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+
+  em_rest_drain_ended (self->drain, msg);
 }
 
 /* a thousand WebSocket clients need more descriptors than the usual soft
@@ -873,6 +889,7 @@ em_rest_server_listen (EmRestServer  *self,
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
   g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self);
+  g_signal_connect (self->soup, "request-aborted", G_CALLBACK (request_aborted_cb), self);
   soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (inet, (guint16) port);
@@ -909,6 +926,20 @@ em_rest_server_shutdown (EmRestServer *self)
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_pointer (&self->base_url, g_free);
+}
+
+void
+em_rest_server_drain (EmRestServer *self)
+{
+  g_return_if_fail (EM_IS_REST_SERVER (self));
+  em_rest_drain_start (self->drain);
+}
+
+gboolean
+em_rest_server_is_answering (EmRestServer *self)
+{
+  g_return_val_if_fail (EM_IS_REST_SERVER (self), FALSE);
+  return em_rest_drain_is_answering (self->drain);
 }
 
 gboolean
@@ -953,6 +984,7 @@ em_rest_server_dispose (GObject *object)
   g_clear_object (&self->hub);
   g_clear_object (&self->ctx.manager);
   g_clear_pointer (&self->idle, em_rest_idle_free);
+  g_clear_pointer (&self->drain, em_rest_drain_free);
 
   G_OBJECT_CLASS (em_rest_server_parent_class)->dispose (object);
 }
@@ -1164,6 +1196,7 @@ em_rest_server_init (EmRestServer *self)
   self->ctx.page_default = EM_REST_DEFAULT_PAGE_LIMIT;
   self->ctx.page_max = EM_REST_MAX_PAGE_LIMIT;
   self->idle = em_rest_idle_new ();
+  self->drain = em_rest_drain_new ();
 }
 
 EmRestServer *

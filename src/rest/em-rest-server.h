@@ -15,6 +15,11 @@ gboolean      em_rest_server_listen       (EmRestServer    *self,
                                            GError         **error);
 /* e.g. "http://127.0.0.1:8000", or %NULL when not listening */
 char         *em_rest_server_get_base_url (EmRestServer    *self);
+/* the start of a stop: requests in progress get their answers, with
+ * "Connection: close", and new ones 503 */
+void          em_rest_server_drain        (EmRestServer    *self);
+/* whether a request begun before is still being answered */
+gboolean      em_rest_server_is_answering (EmRestServer    *self);
 /* sends close frames to WebSocket clients and stops listening */
 void          em_rest_server_shutdown     (EmRestServer    *self);
 /* after em_rest_server_shutdown(): whether a WebSocket client's close frame

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Closing every connection at once, as soup_server_disconnect() does, cuts off
+ * the answers of the requests in progress: a submission the engine has
+ * recorded reaches its client as a connection closed without a response, and
+ * a client that retries submits it twice. This follows each request from its
+ * head to its answer (or its failure), so that a stop can wait for them while
+ * everything that comes meanwhile is refused with 503 and "Connection: close".
+ */
+typedef struct _EmRestDrain EmRestDrain;
+
+EmRestDrain *em_rest_drain_new          (void);
+void         em_rest_drain_free         (EmRestDrain       *self);
+/* on a message's got-headers: it is in progress from now */
+void         em_rest_drain_begun        (EmRestDrain       *self,
+                                         SoupServerMessage *msg);
+/* on the server's request-finished and request-aborted */
+void         em_rest_drain_ended        (EmRestDrain       *self,
+                                         SoupServerMessage *msg);
+/* from now on the connections of the requests in progress close after their
+ * answers, and new requests are refused */
+void         em_rest_drain_start        (EmRestDrain       *self);
+/* when draining, answers @msg with 503 and "Connection: close" and returns TRUE */
+gboolean     em_rest_drain_refuse       (EmRestDrain       *self,
+                                         SoupServerMessage *msg);
+/* whether a request is still being answered */
+gboolean     em_rest_drain_is_answering (EmRestDrain       *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmRestDrain, em_rest_drain_free)
+
+G_END_DECLS
