@@ -1422,6 +1422,37 @@ test_connection_drain_head (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* a request whose body is still arriving when a stop begins is answered then,
+ * with 503: a client that never sends the rest holds neither the stop nor
+ * its own connection until the grace time runs out */
+static void
+test_connection_drain_body (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char *head = "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"name\"";
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *connection = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  while (!em_rest_server_is_answering (f->server) && g_get_monotonic_time () < deadline)
+    raw_pump (socket, head, &sent, response);
+  g_assert_true (em_rest_server_is_answering (f->server));
+  g_assert_cmpuint (response->len, ==, 0);
+
+  em_rest_server_drain (f->server);
+  while (!closed && g_get_monotonic_time () < deadline)
+    closed = raw_pump (socket, head, &sent, response);
+  g_assert_true (closed);
+  g_assert_cmpuint (raw_status (response), ==, 503);
+  g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
+  EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 /* RFC 9110 §15.5.6: every route's Allow lists exactly what it answers. A
  * method it lists is never refused with 405, one it does not is, with that
  * same Allow; OPTIONS answers it too. Methods are case-sensitive, and a part
@@ -3556,6 +3587,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/no-content", test_connection_no_content, NULL);
   ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
+  ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);

@@ -9,7 +9,8 @@
 
 struct _EmRestDrain
 {
-  GHashTable *in_progress;   /* SoupServerMessage, weakly: each leaves at its end */
+  GHashTable *in_progress;   /* SoupServerMessage, weakly: each leaves at its end
+                              * → TRUE once its request has been read whole */
   gboolean    draining;
 };
 
@@ -57,10 +58,17 @@ em_rest_drain_begun (EmRestDrain *self, SoupServerMessage *msg)
 {
   /* weakly: a message libsoup lets go of without either signal (a WebSocket
    * upgrade) must not stay behind */
-  if (g_hash_table_add (self->in_progress, msg))
+  if (g_hash_table_insert (self->in_progress, msg, GINT_TO_POINTER (FALSE)))
     g_object_weak_ref (G_OBJECT (msg), message_gone_cb, self);
   if (self->draining)
     close_after_answer (msg);
+}
+
+void
+em_rest_drain_read (EmRestDrain *self, SoupServerMessage *msg)
+{
+  if (g_hash_table_contains (self->in_progress, msg))
+    g_hash_table_insert (self->in_progress, msg, GINT_TO_POINTER (TRUE));
 }
 
 void
@@ -71,17 +79,29 @@ em_rest_drain_ended (EmRestDrain *self, SoupServerMessage *msg)
 }
 
 void
-em_rest_drain_start (EmRestDrain *self)
+em_rest_drain_start (EmRestDrain           *self,
+                     EmRestDrainRefuseFunc  refuse_unread,
+                     gpointer               user_data)
 {
+  g_autoptr(GPtrArray) unread = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
-  gpointer msg;
+  gpointer msg, read;
 
   self->draining = TRUE;
   /* an answer whose head is already out keeps its connection; the stop's
    * disconnect closes it once the rest are answered */
   g_hash_table_iter_init (&iter, self->in_progress);
-  while (g_hash_table_iter_next (&iter, &msg, NULL))
-    close_after_answer (msg);
+  while (g_hash_table_iter_next (&iter, &msg, &read))
+    {
+      close_after_answer (msg);
+      /* its body would only be refused once it came, and a client that
+       * never sends it would hold the stop for the whole grace time */
+      if (!GPOINTER_TO_INT (read) && soup_server_message_get_status (msg) == 0)
+        g_ptr_array_add (unread, g_object_ref (msg));
+    }
+  /* apart: answering one may end it, and take it out of the table */
+  for (guint i = 0; i < unread->len; i++)
+    refuse_unread (g_ptr_array_index (unread, i), user_data);
 }
 
 gboolean

@@ -19,12 +19,23 @@ void         em_rest_drain_free         (EmRestDrain       *self);
 /* on a message's got-headers: it is in progress from now */
 void         em_rest_drain_begun        (EmRestDrain       *self,
                                          SoupServerMessage *msg);
+/* on the server's request-read: its body has come whole */
+void         em_rest_drain_read         (EmRestDrain       *self,
+                                         SoupServerMessage *msg);
 /* on the server's request-finished and request-aborted */
 void         em_rest_drain_ended        (EmRestDrain       *self,
                                          SoupServerMessage *msg);
+/* answers @msg, whose body has not come whole, with what
+ * em_rest_drain_refuse() sets, at once */
+typedef void (*EmRestDrainRefuseFunc) (SoupServerMessage *msg,
+                                       gpointer           user_data);
+
 /* from now on the connections of the requests in progress close after their
- * answers, and new requests are refused */
-void         em_rest_drain_start        (EmRestDrain       *self);
+ * answers, and new requests are refused; so are those in progress whose body
+ * is still arriving, through @refuse_unread */
+void         em_rest_drain_start        (EmRestDrain           *self,
+                                         EmRestDrainRefuseFunc  refuse_unread,
+                                         gpointer               user_data);
 /* when draining, answers @msg with 503 and "Connection: close" and returns TRUE */
 gboolean     em_rest_drain_refuse       (EmRestDrain       *self,
                                          SoupServerMessage *msg);

@@ -649,6 +649,7 @@ request_read_cb (SoupServer        *server,
 
   set_cork_cb (server, msg, GINT_TO_POINTER (1));
   em_rest_idle_read (self->idle, msg);
+  em_rest_drain_read (self->drain, msg);
 }
 
 static void
@@ -932,11 +933,26 @@ em_rest_server_shutdown (EmRestServer *self)
   g_clear_pointer (&self->base_url, g_free);
 }
 
+/* a request whose body is still arriving when a stop begins: answered now,
+ * what is left of its body read and discarded */
+static void
+refuse_unread_cb (SoupServerMessage *msg,
+                  gpointer           user_data)
+{
+  EmRestServer *self = user_data;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+  em_rest_i18n_scope_enter_for_message (&scope, msg);
+  em_rest_drain_refuse (self->drain, msg);
+  add_answer_headers (msg, self);
+  em_rest_linger_respond_message (msg, self->body_limit.cancellable);
+}
+
 void
 em_rest_server_drain (EmRestServer *self)
 {
   g_return_if_fail (EM_IS_REST_SERVER (self));
-  em_rest_drain_start (self->drain);
+  em_rest_drain_start (self->drain, refuse_unread_cb, self);
 }
 
 gboolean
