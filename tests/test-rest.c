@@ -1453,6 +1453,80 @@ test_connection_drain_body (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* the answer of @operation (an OpenAPI operation object) for @status, its
+ * reference to a shared response followed */
+static JsonObject *
+documented_response (JsonObject *doc,
+                     JsonObject *operation,
+                     const char *status)
+{
+  JsonObject *responses = json_object_get_object_member (operation, "responses");
+  JsonObject *response;
+  const char *ref;
+
+  if (!json_object_has_member (responses, status))
+    return NULL;
+  response = json_object_get_object_member (responses, status);
+  ref = json_object_get_string_member_with_default (response, "$ref", NULL);
+  if (ref == NULL)
+    return response;
+  g_assert_true (g_str_has_prefix (ref, "#/components/responses/"));
+  return json_object_get_object_member (
+    json_object_get_object_member (json_object_get_object_member (doc, "components"), "responses"),
+    ref + strlen ("#/components/responses/"));
+}
+
+/* during a stop every request is refused with 503 and a problem document: the
+ * OpenAPI document says so for every operation, as for the other refusals any
+ * request can meet */
+static void
+test_connection_drain_documented (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(Reply) served = http (f, "GET", "/openapi.json", NULL, NULL);
+  g_autoptr(JsonNode) root = reply_json (served);
+  JsonObject *doc = json_node_get_object (root);
+  JsonObject *paths = json_object_get_object_member (doc, "paths");
+  g_autoptr(GList) templates = json_object_get_members (paths);
+  g_autoptr(GString) undocumented = g_string_new (NULL);
+  guint checked = 0;
+
+  g_assert_cmpuint (reply_status (served), ==, 200);
+  em_rest_server_drain (f->server);
+  for (GList *t = templates; t != NULL; t = t->next)
+    {
+      JsonObject *operations = json_object_get_object_member (paths, t->data);
+      g_autoptr(GList) methods = json_object_get_members (operations);
+      g_autoptr(GString) path = g_string_new (t->data);
+
+      g_string_replace (path, "{id}", "6f1c2b8e-3d0a-4c55-9a57-2f4de1b0c9a1", 0);
+      g_string_replace (path, "{file}", "app.js", 0);
+      for (GList *m = methods; m != NULL; m = m->next)
+        {
+          JsonNode *node = json_object_get_member (operations, m->data);
+          g_autofree char *method = g_ascii_strup (m->data, -1);
+          g_autoptr(Reply) reply = NULL;
+          JsonObject *response;
+          JsonObject *content;
+
+          if (!JSON_NODE_HOLDS_OBJECT (node) ||
+              !json_object_has_member (json_node_get_object (node), "responses"))
+            continue;
+          reply = http (f, method, path->str, NULL, NULL);
+          g_test_message ("%s %s: %u", method, path->str, reply_status (reply));
+          g_assert_cmpuint (reply_status (reply), ==, 503);
+          g_assert_cmpstr (reply_header (reply, "Content-Type"), ==, "application/problem+json");
+          checked++;
+          response = documented_response (doc, json_node_get_object (node), "503");
+          content = response != NULL ? json_object_get_object_member (response, "content") : NULL;
+          if (content == NULL || !json_object_has_member (content, "application/problem+json"))
+            g_string_append_printf (undocumented, "%s %s; ", method, (const char *) t->data);
+        }
+    }
+  g_assert_cmpuint (checked, >, 20);
+  g_assert_cmpstr (undocumented->str, ==, "");
+}
+
 /* RFC 9110 §15.5.6: every route's Allow lists exactly what it answers. A
  * method it lists is never refused with 405, one it does not is, with that
  * same Allow; OPTIONS answers it too. Methods are case-sensitive, and a part
@@ -3588,6 +3662,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
   ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
+  ADD ("/rest/connections/drain-documented", test_connection_drain_documented, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
