@@ -1917,6 +1917,11 @@ test_malformed (Fixture       *f,
     /* ISO 8601, but not RFC 3339 */
     { "GET", "/tasks?since=2026-W01-4T00:00:00Z", NULL, 400, "since: “2026-W01-4T00:00:00Z” is not an RFC 3339 time" },
     { "GET", "/tasks?until=20260101T000000Z", NULL, 400, "until: “20260101T000000Z” is not an RFC 3339 time" },
+    /* a zone's "+" sent as it is reads as a space: the detail says why */
+    { "GET", "/tasks?since=2026-01-01T10:00:00+01:00", NULL, 400,
+      "since: “2026-01-01T10:00:00 01:00” has a space where its time zone’s “+” belongs; "
+      "a “+” in a query reads as a space, so send it as %2B" },
+    { "DELETE", "/tasks?until=2026-01-01T10:00:00.5+01:00", NULL, 400, "send it as %2B" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"run_at\":\"2026-001T12:00:00+01\"}", 400, "run_at must be an RFC 3339 time" },
     { "GET", "/tasks?until=2026-01-01T00:00:00", NULL, 400, "until" },
     { "GET", "/tasks?status=completed,lost", NULL, 400, "status" },

@@ -103,10 +103,19 @@ parse_time (const char  *name,
   if (*out == NULL)
     {
       g_autofree char *quoted = em_clip_for_message (text);
+      g_autofree char *plus = g_strdelimit (g_strdup (text), " ", '+');
+      g_autoptr(GDateTime) with_plus = em_time_parse (plus);
 
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s: “%s” is not an RFC 3339 time with a time zone, "
-                     "e.g. 2026-01-01T12:00:00Z"), name, quoted);
+      /* a query reads "+" as a space: the client sent a zone such as
+       * +01:00 as it is, and would not recognise the value quoted back */
+      if (with_plus != NULL)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("%s: “%s” has a space where its time zone’s “+” belongs; a “+” "
+                       "in a query reads as a space, so send it as %%2B"), name, quoted);
+      else
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("%s: “%s” is not an RFC 3339 time with a time zone, "
+                       "e.g. 2026-01-01T12:00:00Z"), name, quoted);
       return FALSE;
     }
   return TRUE;
