@@ -1825,6 +1825,36 @@ test_long_value_clipped (Fixture       *f,
     }
 }
 
+/* an unknown member name is the client's text too: a field of a task, of a
+ * batch or of an action's parameters */
+static void
+test_long_name_clipped (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *name = g_strnfill (5000, 'x');
+  g_autofree char *field = g_strdup_printf ("{\"name\":\"n\",\"action\":\"move_stage\","
+                                            "\"%s\":1}", name);
+  g_autofree char *batch = g_strdup_printf ("{\"tasks\":[],\"%s\":1}", name);
+  g_autofree char *parameter = g_strdup_printf ("{\"name\":\"n\",\"action\":\"move_stage\","
+                                                "\"parameters\":{\"%s\":1}}", name);
+  const char *bodies[] = { field, batch, parameter };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      Reply *reply = http (f, "POST", "/tasks", "application/json", bodies[i]);
+      g_autoptr(JsonNode) node = NULL;
+      const char *detail;
+
+      g_assert_cmpuint (reply_status (reply), ==, 400);
+      node = reply_json (reply);
+      detail = json_object_get_string_member (json_node_get_object (node), "detail");
+      g_test_message ("%s", detail);
+      g_assert_cmpuint (strlen (detail), <, 300);
+      g_assert_nonnull (strstr (detail, "xxxxxxxxxx…"));
+      reply_free (reply);
+    }
+}
+
 /* --- malformed requests: each gets its own 4xx, and the service goes on --- */
 
 typedef struct {
@@ -3656,6 +3686,7 @@ main (int argc, char **argv)
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);
   ADD ("/rest/routing/long-value-clipped", test_long_value_clipped, NULL);
+  ADD ("/rest/routing/long-name-clipped", test_long_name_clipped, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   ADD ("/rest/errors/allow", test_allow, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-action-private.h"
+#include "engine/em-clip.h"
 #include "engine/em-enum-types.h"
 #include "engine/em-error.h"
 #include "engine/em-json-writer.h"
@@ -285,9 +286,11 @@ em_action_validate (EmAction *self, JsonObject *parameters, GError **error)
 
           if (spec == NULL)
             {
+              g_autofree char *quoted = em_clip_for_message (key);
+
               g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                            _("parameters.%s: unknown parameter for action “%s”"),
-                           key, priv->name);
+                           quoted, priv->name);
               return FALSE;
             }
           if (!check_param (spec, member, error))

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "engine/em-json-writer.h"
 #include "engine/em-task-spec.h"
@@ -174,6 +175,7 @@ set_depends_on (EmTaskSpec *self, JsonNode *node, GError **error)
 static gboolean
 set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
 {
+  g_autofree char *quoted = NULL;
   gint64 integer;
 
   if (g_str_equal (key, "priority"))
@@ -225,7 +227,9 @@ set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
       return TRUE;
     }
 
-  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s: unknown field"), key);
+  /* the name is the client's: quoted up to a bound, as an unknown id is */
+  quoted = em_clip_for_message (key);
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s: unknown field"), quoted);
   return FALSE;
 }
 

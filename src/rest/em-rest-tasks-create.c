@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "rest/em-json-guard.h"
 #include "rest/em-problem.h"
@@ -322,9 +323,11 @@ create_envelope (EmRestContext     *ctx,
         }
       else
         {
+          g_autofree char *quoted = em_clip_for_message (key);
+
           em_problem_respond_printf (msg, 400,
                                      _("%s: unknown field of a batch; use tasks and exclusive"),
-                                     key);
+                                     quoted);
           return;
         }
     }
