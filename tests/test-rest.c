@@ -1453,6 +1453,55 @@ test_connection_drain_body (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+static void
+drain_after_handler_cb (SoupServerMessage *msg,
+                        EmRestServer      *server)
+{
+  if (g_str_equal (g_uri_get_path (soup_server_message_get_uri (msg)), "/ws"))
+    em_rest_server_drain (server);
+}
+
+/* libsoup runs the handler in its own got-body handler, connected before
+ * SoupServer::request-started; one connected then runs after it, with the
+ * handler's status set and nothing written yet: a stop starts there */
+static gboolean
+drain_after_handler_hook (GSignalInvocationHint *hint,
+                          guint                  n_params,
+                          const GValue          *params,
+                          gpointer               user_data)
+{
+  g_signal_connect (g_value_get_object (&params[1]), "got-body",
+                    G_CALLBACK (drain_after_handler_cb), user_data);
+  return TRUE;
+}
+
+/* a WebSocket upgrade whose 101 is set when a stop begins keeps its
+ * "Connection: Upgrade": a client fails a handshake without it (RFC 6455
+ * §4.1), and the hub closes the stream properly at the stop's end */
+static void
+test_connection_drain_upgrade (Fixture       *f,
+                               gconstpointer  data)
+{
+  const char *upgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n";
+  guint signal_id = g_signal_lookup ("request-started", SOUP_TYPE_SERVER);
+  gulong hook = g_signal_add_emission_hook (signal_id, 0, drain_after_handler_hook, f->server, NULL);
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *connection = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gsize sent = 0;
+
+  while (strstr (response->str, "\r\n\r\n") == NULL && g_get_monotonic_time () < deadline)
+    raw_pump (socket, upgrade, &sent, response);
+  g_signal_remove_emission_hook (signal_id, hook);
+  g_test_message ("%s", response->str);
+  g_assert_cmpuint (raw_status (response), ==, 101);
+  g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "Upgrade");
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+}
+
 /* the answer of @operation (an OpenAPI operation object) for @status, its
  * reference to a shared response followed */
 static JsonObject *
@@ -3698,6 +3747,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
   ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
+  ADD ("/rest/connections/drain-upgrade", test_connection_drain_upgrade, NULL);
   ADD ("/rest/connections/drain-documented", test_connection_drain_documented, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);

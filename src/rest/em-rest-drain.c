@@ -93,10 +93,17 @@ em_rest_drain_start (EmRestDrain           *self,
   g_hash_table_iter_init (&iter, self->in_progress);
   while (g_hash_table_iter_next (&iter, &msg, &read))
     {
+      guint status = soup_server_message_get_status (msg);
+
+      /* a WebSocket upgrade answered but not yet written: "close" would
+       * replace its "Connection: Upgrade", and the client fail the
+       * handshake; the stop closes the stream with a close frame instead */
+      if (status == SOUP_STATUS_SWITCHING_PROTOCOLS)
+        continue;
       close_after_answer (msg);
       /* its body would only be refused once it came, and a client that
        * never sends it would hold the stop for the whole grace time */
-      if (!GPOINTER_TO_INT (read) && soup_server_message_get_status (msg) == 0)
+      if (!GPOINTER_TO_INT (read) && status == 0)
         g_ptr_array_add (unread, g_object_ref (msg));
     }
   /* apart: answering one may end it, and take it out of the table */
