@@ -1502,6 +1502,55 @@ test_connection_drain_upgrade (Fixture       *f,
   EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
 }
 
+static void
+note_answering_cb (SoupServerMessage *msg,
+                   gpointer           user_data)
+{
+  Fixture *f = user_data;
+
+  g_object_set_data (G_OBJECT (f->server), "answering-at-refusal",
+                     GINT_TO_POINTER (em_rest_server_is_answering (f->server) ? 1 : 2));
+}
+
+static gboolean
+note_answering_hook (GSignalInvocationHint *hint,
+                     guint                  n_params,
+                     const GValue          *params,
+                     gpointer               user_data)
+{
+  g_signal_connect (g_value_get_object (&params[1]), "got-body",
+                    G_CALLBACK (note_answering_cb), user_data);
+  return TRUE;
+}
+
+/* a request that comes during a stop is being answered until its 503 is
+ * out, so the stop does not cut it off; being refused at once, it holds the
+ * stop no longer than that */
+static void
+test_connection_drain_refused_counted (Fixture       *f,
+                                       gconstpointer  data)
+{
+  const char *health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  guint signal_id = g_signal_lookup ("request-started", SOUP_TYPE_SERVER);
+  gulong hook = g_signal_add_emission_hook (signal_id, 0, note_answering_hook, f, NULL);
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  em_rest_server_drain (f->server);
+  g_assert_false (em_rest_server_is_answering (f->server));
+  while (!closed && g_get_monotonic_time () < deadline)
+    closed = raw_pump (socket, health, &sent, response);
+  g_signal_remove_emission_hook (signal_id, hook);
+  g_assert_true (closed);
+  g_assert_cmpuint (raw_status (response), ==, 503);
+  g_assert_cmpint (GPOINTER_TO_INT (g_object_get_data (G_OBJECT (f->server),
+                                                       "answering-at-refusal")), ==, 1);
+  g_assert_false (em_rest_server_is_answering (f->server));
+}
+
 /* the answer of @operation (an OpenAPI operation object) for @status, its
  * reference to a shared response followed */
 static JsonObject *
@@ -3748,6 +3797,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
   ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
   ADD ("/rest/connections/drain-upgrade", test_connection_drain_upgrade, NULL);
+  ADD ("/rest/connections/drain-refused-counted", test_connection_drain_refused_counted, NULL);
   ADD ("/rest/connections/drain-documented", test_connection_drain_documented, NULL);
   ADD ("/rest/connections/idle-timeout", test_connection_idle_timeout, NULL);
   ADD ("/rest/errors/disconnect-mid-response", test_disconnect_mid_response, NULL);

@@ -39,7 +39,9 @@ void         em_rest_drain_start        (EmRestDrain           *self,
 /* when draining, answers @msg with 503 and "Connection: close" and returns TRUE */
 gboolean     em_rest_drain_refuse       (EmRestDrain       *self,
                                          SoupServerMessage *msg);
-/* whether a request is still being answered */
+/* whether a request is still being answered, one refused since the start
+ * of the drain included: a stop that closed the connections now would cut
+ * its 503 off */
 gboolean     em_rest_drain_is_answering (EmRestDrain       *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmRestDrain, em_rest_drain_free)

@@ -18,7 +18,9 @@ char         *em_rest_server_get_base_url (EmRestServer    *self);
 /* the start of a stop: requests in progress get their answers, with
  * "Connection: close", and new ones 503 */
 void          em_rest_server_drain        (EmRestServer    *self);
-/* whether a request begun before is still being answered */
+/* whether a request is still being answered: one begun before
+ * em_rest_server_drain(), or one refused with 503 since, until that answer
+ * is written (within a turn of the loop, unless its client does not read) */
 gboolean      em_rest_server_is_answering (EmRestServer    *self);
 /* sends close frames to WebSocket clients and stops listening */
 void          em_rest_server_shutdown     (EmRestServer    *self);
