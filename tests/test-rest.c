@@ -1953,6 +1953,61 @@ test_long_name_clipped (Fixture       *f,
     }
 }
 
+/* the problem document's status and detail for @request, sent whole */
+static guint
+raw_problem_for (Fixture     *f,
+                 const char  *request,
+                 char       **out_detail)
+{
+  g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+  node = raw_json (response);
+  *out_detail = g_strdup (json_object_get_string_member (json_node_get_object (node), "detail"));
+  return raw_status (response);
+}
+
+/* what a client wrote in a request's head is quoted up to a bound too: a
+ * query parameter's name, a time, a method, a path, a header's value */
+static void
+test_long_head_text_clipped (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *x = g_strnfill (4000, 'x');
+  g_autofree char *zeros = g_strnfill (4000, '0');
+  g_autofree char *method = g_ascii_strup (x, -1);
+  const char *ws = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  struct {
+    guint  status;
+    char  *request;
+  } table[] = {
+    { 400, g_strdup_printf ("GET /tasks?%s=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", x) },
+    { 400, g_strdup_printf ("GET /tasks?%s=1&%s=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", x, x) },
+    { 400, g_strdup_printf ("GET /tasks?=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", x) },
+    { 400, g_strdup_printf ("GET /tasks?since=2026-01-01T00:00:00.%s1Z&until=2025-01-01T00:00:00.%s1Z "
+                            "HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", zeros, zeros) },
+    { 400, g_strdup_printf ("GET /ws?%s=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", x, ws) },
+    { 405, g_strdup_printf ("PUT /tasks/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", x) },
+    { 405, g_strdup_printf ("%s /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", method) },
+    { 403, g_strdup_printf ("GET /tasks HTTP/1.1\r\nHost: %s\r\n\r\n", x) },
+    { 415, g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: %s\r\n"
+                            "Content-Length: 2\r\n\r\n{}", x) },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_autofree char *request = table[i].request;
+      g_autofree char *detail = NULL;
+
+      g_assert_cmpuint (raw_problem_for (f, request, &detail), ==, table[i].status);
+      g_test_message ("%s", detail);
+      g_assert_cmpuint (strlen (detail), <, 400);
+      g_assert_nonnull (strstr (detail, "…"));
+    }
+}
+
 /* --- malformed requests: each gets its own 4xx, and the service goes on --- */
 
 typedef struct {
@@ -3785,6 +3840,7 @@ main (int argc, char **argv)
   ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);
   ADD ("/rest/routing/long-value-clipped", test_long_value_clipped, NULL);
   ADD ("/rest/routing/long-name-clipped", test_long_name_clipped, NULL);
+  ADD ("/rest/routing/long-head-text-clipped", test_long_head_text_clipped, NULL);
   ADD ("/rest/errors/malformed", test_malformed, NULL);
   ADD ("/rest/errors/allow", test_allow, NULL);
   ADD ("/rest/errors/unparsed", test_unparsed, NULL);

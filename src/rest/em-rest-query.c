@@ -154,16 +154,19 @@ check_known (GHashTable        *params,
   g_hash_table_iter_init (&iter, params);
   while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
     {
+      g_autofree char *quoted = NULL;
+
       if ((flags & EM_REST_QUERY_FILTERS) && g_strv_contains (filter_names, key))
         continue;
       if ((flags & EM_REST_QUERY_PAGING) && g_strv_contains (paging_names, key))
         continue;
+      quoted = em_clip_for_message (key);
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    (flags & EM_REST_QUERY_PAGING) ?
                    _("%s: unknown query parameter; use status, action, since, until, limit, "
                      "offset or cursor") :
                    _("%s: unknown query parameter; use status, action, since or until"),
-                   key);
+                   quoted);
       return FALSE;
     }
   return TRUE;
@@ -209,11 +212,14 @@ em_rest_query_parse (GHashTable        *params,
   if (query->since != NULL && query->until != NULL &&
       g_date_time_compare (query->until, query->since) < 0)
     {
+      /* a time may have any number of digits after its second */
+      g_autofree char *until = em_clip_for_message (g_hash_table_lookup (params, "until"));
+      g_autofree char *since = em_clip_for_message (g_hash_table_lookup (params, "since"));
+
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("until: %s is before since (%s); since is the start of the "
                      "window, until its end"),
-                   (const char *) g_hash_table_lookup (params, "until"),
-                   (const char *) g_hash_table_lookup (params, "since"));
+                   until, since);
       return FALSE;
     }
   if ((text = g_hash_table_lookup (params, "limit")) != NULL &&
@@ -275,14 +281,18 @@ em_rest_query_decode (const char  *encoded,
         continue;
       if (*key == '\0')
         {
+          g_autofree char *quoted = em_clip_for_message (pairs[i]);
+
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("query: “%s” has no parameter name"), pairs[i]);
+                       _("query: “%s” has no parameter name"), quoted);
           return NULL;
         }
       if (g_hash_table_contains (params, key))
         {
+          g_autofree char *quoted = em_clip_for_message (key);
+
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("%s: given more than once; give each query parameter once"), key);
+                       _("%s: given more than once; give each query parameter once"), quoted);
           return NULL;
         }
       g_hash_table_insert (params, g_strdup (key), g_strdup (value));

@@ -253,12 +253,15 @@ check_host (EmRestServer      *self,
   const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                    "Host");
 
+  g_autofree char *quoted = NULL;
+
   if (self->token != NULL || self->insecure || host == NULL || em_rest_host_is_fixed (host))
     return TRUE;
+  quoted = em_clip_for_message (host);
   em_problem_respond_printf (msg, 403,
                              _("Host: “%s” is a name DNS could point at this service from "
                                "another site; without a token it answers only to localhost "
-                               "and IP addresses"), host);
+                               "and IP addresses"), quoted);
   return FALSE;
 }
 
@@ -372,10 +375,13 @@ check_head (EmRestServer       *self,
     }
   if (!method_allowed (route, method))
     {
+      g_autofree char *quoted_method = em_clip_for_message (method);
+      g_autofree char *quoted_path = em_clip_for_message (decoded);
+
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "Allow", route_allow (route));
       em_problem_respond_printf (msg, 405, _("method: %s is not allowed on %s; use %s"),
-                                 method, decoded, route_allow (route));
+                                 quoted_method, quoted_path, route_allow (route));
       return FALSE;
     }
 

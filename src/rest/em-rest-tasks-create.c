@@ -354,15 +354,17 @@ check_content_encoding (SoupServerMessage *msg)
   for (guint i = 0; codings[i] != NULL; i++)
     {
       const char *coding = g_strstrip (codings[i]);
+      g_autofree char *quoted = NULL;
 
       if (*coding == '\0' || g_ascii_strcasecmp (coding, "identity") == 0)
         continue;
+      quoted = em_clip_for_message (coding);
       /* RFC 9110 §12.5.3: say which codings are taken */
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "Accept-Encoding", "identity");
       em_problem_respond_printf (msg, 415,
                                  _("Content-Encoding: “%s” is not supported; send the body "
-                                   "uncompressed"), coding);
+                                   "uncompressed"), quoted);
       return FALSE;
     }
   return TRUE;

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-durable-feed.h"
 #include "rest/em-coalescing-output-stream.h"
 #include "rest/em-message-limit-input-stream.h"
@@ -736,8 +737,11 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
           if (!g_str_equal (key, "since") && !g_str_equal (key, "log") &&
               !g_str_equal (key, "access_token"))
             {
+              g_autofree char *quoted = em_clip_for_message (key);
+
               em_problem_respond_printf (msg, 400,
-                                         _("%s: unknown query parameter; use since and log"), key);
+                                         _("%s: unknown query parameter; use since and log"),
+                                         quoted);
               return;
             }
         }
