@@ -6,6 +6,7 @@
 #include "engine/em-action-registry.h"
 #include "engine/em-clip.h"
 #include "engine/em-error.h"
+#include "engine/em-json-variant.h"
 
 /* every validation rule of every built-in action, through the registry as the
  * engine uses it; each refusal must name the offending field */
@@ -342,6 +343,40 @@ test_clip_for_message (void)
   g_assert_cmpstr (truncated_lead, ==, "a\uFFFD");
 }
 
+/* a D-Bus caller's dictionary key is quoted up to a bound, as a JSON
+ * member's name is: one of no JSON form, one given twice, one inside */
+static void
+test_variant_key_clipped (void)
+{
+  g_autofree char *key = g_strnfill (5000, 'x');
+  GVariant *dicts[3];
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", key, g_variant_new_object_path ("/a"));
+  dicts[0] = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", key, g_variant_new_int32 (1));
+  g_variant_builder_add (&builder, "{sv}", key, g_variant_new_int32 (2));
+  dicts[1] = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", key, g_variant_ref (dicts[0]));
+  dicts[2] = g_variant_ref_sink (g_variant_builder_end (&builder));
+
+  for (guint i = 0; i < G_N_ELEMENTS (dicts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonObject) object = em_variant_to_json_object (dicts[i], &error);
+
+      g_assert_null (object);
+      g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+      g_test_message ("%s", error->message);
+      g_assert_cmpuint (strlen (error->message), <, 400);
+      g_assert_nonnull (strstr (error->message, "xxxxxxxxxx…"));
+      g_variant_unref (dicts[i]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -372,6 +407,7 @@ main (int argc, char **argv)
   ADD ("tile-scan/refused", test_tile_scan_refused);
   ADD ("range-quoted-exactly", test_range_quoted_exactly);
   g_test_add_func ("/validation/clip-for-message", test_clip_for_message);
+  g_test_add_func ("/validation/variant-key-clipped", test_variant_key_clipped);
 
 #undef ADD
 

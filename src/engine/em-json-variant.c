@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 
@@ -223,7 +224,9 @@ em_variant_to_json_object (GVariant *dict, GError **error)
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       g_autoptr(GVariant) owned = value;
-      JsonNode *member = em_variant_to_json_node (owned, key, error);
+      /* the key as a refusal names it: a caller's key may be megabytes */
+      g_autofree char *quoted = em_clip_for_message (key);
+      JsonNode *member = em_variant_to_json_node (owned, quoted, error);
 
       if (member == NULL)
         return NULL;
@@ -232,7 +235,7 @@ em_variant_to_json_object (GVariant *dict, GError **error)
       if (json_object_has_member (object, key))
         {
           json_node_unref (member);
-          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s", key,
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s", quoted,
                        _("member name appears more than once"));
           return NULL;
         }
