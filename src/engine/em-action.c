@@ -248,10 +248,11 @@ check_param (const EmParamSpec *spec, JsonNode *node, GError **error)
       !g_strv_contains (spec->choices, json_node_get_string (node)))
     {
       g_autofree char *allowed = g_strjoinv (", ", (char **) spec->choices);
+      g_autofree char *quoted = em_clip_for_message (json_node_get_string (node));
 
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("parameters.%s must be one of %s, got “%s”"),
-                   spec->name, allowed, json_node_get_string (node));
+                   spec->name, allowed, quoted);
       return FALSE;
     }
   return TRUE;
