@@ -1376,6 +1376,154 @@ test_failure_database_delete (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (count, ==, rounds + 2);
 }
 
+/* what a listing answers once the database has stopped taking writes: every
+ * task as it is now, whether its last rows reached the file or not. A task
+ * cancelled since is listed as cancelled, not as running, and counted with
+ * the cancelled ones; paging crosses tasks of both kinds */
+static void
+test_failure_database_listing (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GPtrArray) early = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) later = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *long_id = NULL;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint total = G_MAXUINT;
+
+  open_manager (fx, 2);
+  for (guint i = 0; i < 5; i++)
+    g_ptr_array_add (early, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+  long_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 60000}")));
+  EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, long_id)) ==
+                      EM_TASK_STATUS_RUNNING &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) <= 2,
+                      5000);
+  /* the evicted ones are in the database for good */
+  em_task_query_init (&q);
+  g_ptr_array_unref (query_all (fx));
+
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  while (em_engine_manager_check_store (fx->manager, NULL))
+    {
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+
+      spec->delay = 3600;
+      g_ptr_array_add (later, g_strdup (em_task_get_id (schedule_spec (fx, spec))));
+      em_test_run_for (30);
+      g_assert_cmpuint (later->len, <, 1000);
+    }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, long_id, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < later->len; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (later, i), &error));
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  em_test_run_for (100);
+
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_RUNNING);
+  g_ptr_array_unref (query (fx, &q, &total));
+  g_assert_cmpuint (total, ==, 0);
+
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_CANCELLED);
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, later->len + 1);
+    g_assert_cmpuint (found->len, ==, later->len + 1);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 0)),
+                                                    "id"), ==, long_id);
+  }
+
+  /* the completed ones, most only in the database, page by page */
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  q.limit = 2;
+  for (guint i = 0; i < early->len; i += 2)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GPtrArray) found = NULL;
+      guint64 next = 0;
+
+      em_engine_manager_query_tasks_async (fx->manager, &q, NULL, got_result, &result);
+      WAIT_RESULT (result);
+      found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, &next, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (total, ==, early->len);
+      g_assert_cmpuint (found->len, ==, MIN (2, early->len - i));
+      for (guint k = 0; k < found->len; k++)
+        g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, k)),
+                                                        "id"), ==, g_ptr_array_index (early, i + k));
+      g_assert_true ((next != 0) == (i + 2 < early->len));
+      q.after = next;
+    }
+
+  /* everything, offset past the memory's first tasks */
+  q.statuses = 0;
+  q.after = 0;
+  q.limit = 3;
+  q.offset = 4;
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, early->len + 1 + later->len);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 0)),
+                                                    "id"), ==, g_ptr_array_index (early, 4));
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 1)),
+                                                    "id"), ==, long_id);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 1)),
+                                                    "status"), ==, "cancelled");
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, 2)),
+                                                    "id"), ==, g_ptr_array_index (later, 0));
+  }
+  end_disk_full (fx, fatal_mask);
+}
+
+/* the tasks that left memory just before a commit failed: their last rows
+ * were in that commit, and the database still has them pending or running.
+ * They read as they finished, in a lookup and in a listing */
+static void
+test_failure_database_evicted (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_auto(EmTaskQuery) q;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint total = G_MAXUINT;
+
+  open_manager (fx, 0);
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  while (em_engine_manager_check_store (fx->manager, NULL))
+    {
+      for (guint i = 0; i < 3; i++)
+        g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+      em_test_run_for (20);
+      g_assert_cmpuint (ids->len, <, 3000);
+    }
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager) &&
+                      em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0, 5000);
+  em_test_run_for (100);
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+
+      g_assert_cmpstr (status_of (lookup_object (fx, g_ptr_array_index (ids, i), &node)), ==,
+                       "completed");
+    }
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  g_ptr_array_unref (query (fx, &q, &total));
+  g_assert_cmpuint (total, ==, ids->len);
+  end_disk_full (fx, fatal_mask);
+}
+
 static void
 test_retention (Fixture *fx, gconstpointer data)
 {
@@ -2726,6 +2874,8 @@ main (int argc, char **argv)
   ADD ("/store/failure/database", test_failure_database);
   ADD ("/store/failure/database-delete", test_failure_database_delete);
   ADD ("/store/failure/database-eviction", test_failure_database_eviction);
+  ADD ("/store/failure/database-listing", test_failure_database_listing);
+  ADD ("/store/failure/database-evicted", test_failure_database_evicted);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/large", test_delete_large);

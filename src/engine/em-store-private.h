@@ -20,6 +20,7 @@ typedef struct {
   sqlite3    *db;
   char       *path;
   EmDeletedSerials *deleted;  /* the latest tasks deleted, for cursors; NULL until one is */
+  gboolean    overlay;        /* reads go through the overlay (em_store_sql_start_overlay) */
 } EmStoreDb;
 
 gboolean em_store_exec           (sqlite3     *db,
@@ -63,6 +64,14 @@ gboolean   em_store_sql_load_waited_on (EmStoreDb         *self,
 gboolean   em_store_sql_load_finished (EmStoreDb          *self,
                                        guint               skip,
                                        EmFinishedCache    *out,
+                                       GError            **error);
+/* once a commit has failed, the database takes nothing more until the
+ * restart, which replays the journal. The rows it could not take, and those
+ * that follow, go into tables of the same shape in an attached in-memory
+ * database, "overlay", and reads from then on see both, the overlay's row
+ * first: the answers are those the database would give had the commits
+ * succeeded. Deletions and pruning are refused meanwhile, so they need not */
+gboolean   em_store_sql_start_overlay (EmStoreDb          *self,
                                        GError            **error);
 /* (element-type JsonNode) sealed task objects, oldest first; @out_next: the
  * serial of the last one when more follow, else 0 */

@@ -181,6 +181,46 @@ em_store_sql_load_waited_on (EmStoreDb *self, GPtrArray *active, EmFinishedCache
   return ok;
 }
 
+/* --- the overlay, after a failed commit --- */
+
+gboolean
+em_store_sql_start_overlay (EmStoreDb *self, GError **error)
+{
+  if (!em_store_exec (self->db, self->path,
+                      "ATTACH DATABASE ':memory:' AS overlay;"
+                      "CREATE TABLE overlay.tasks ("
+                      "  id TEXT PRIMARY KEY NOT NULL, serial INTEGER NOT NULL, status TEXT NOT NULL,"
+                      "  action TEXT NOT NULL, created_at TEXT NOT NULL, created_us INTEGER,"
+                      "  finished_us INTEGER, batch_exclusive INTEGER NOT NULL DEFAULT 0,"
+                      "  scheduled_seq INTEGER, json TEXT NOT NULL);"
+                      "CREATE TABLE overlay.events ("
+                      "  seq INTEGER PRIMARY KEY NOT NULL, type TEXT NOT NULL, task_id TEXT,"
+                      "  timestamp_us INTEGER NOT NULL, json TEXT NOT NULL);",
+                      error))
+    return FALSE;
+  self->overlay = TRUE;
+  return TRUE;
+}
+
+/* what reads take their tasks and events from, as a table name */
+static const char *
+tasks_source (EmStoreDb *self)
+{
+  return self->overlay
+    ? "(SELECT id, serial, status, action, created_us, json FROM overlay.tasks UNION ALL "
+      "SELECT id, serial, status, action, created_us, json FROM main.tasks "
+      "WHERE id NOT IN (SELECT id FROM overlay.tasks))"
+    : "tasks";
+}
+
+static const char *
+events_source (EmStoreDb *self)
+{
+  return self->overlay
+    ? "(SELECT seq, json FROM main.events UNION ALL SELECT seq, json FROM overlay.events)"
+    : "events";
+}
+
 /* --- queries, deletions, retention --- */
 
 static void
@@ -319,7 +359,8 @@ static gboolean
 lookup_serial (EmStoreDb *self, const char *id, guint64 *out, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  sqlite3_stmt *stmt = select_task (self, "SELECT serial FROM tasks WHERE id = ?", id, &local_error);
+  g_autofree char *sql = g_strdup_printf ("SELECT serial FROM %s WHERE id = ?", tasks_source (self));
+  sqlite3_stmt *stmt = select_task (self, sql, id, &local_error);
 
   if (stmt == NULL)
     {
@@ -341,8 +382,8 @@ em_store_sql_query_tasks (EmStoreDb          *self,
                           guint64            *out_next,
                           GError            **error)
 {
-  g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM tasks");
-  g_autoptr(GString) rows_sql = g_string_new ("SELECT json, serial FROM tasks");
+  g_autoptr(GString) count_sql = g_string_new ("SELECT count(*) FROM ");
+  g_autoptr(GString) rows_sql = g_string_new ("SELECT json, serial FROM ");
   g_autoptr(GPtrArray) items = NULL;
   EmTaskQuery resolved = *query;
   sqlite3_stmt *stmt = NULL;
@@ -356,6 +397,8 @@ em_store_sql_query_tasks (EmStoreDb          *self,
       resolved.after = MAX (resolved.after, after_task);
       query = &resolved;
     }
+  g_string_append (count_sql, tasks_source (self));
+  g_string_append (rows_sql, tasks_source (self));
   append_where (count_sql, query);
   append_where (rows_sql, query);
   if (query->after > 0)
@@ -384,7 +427,8 @@ em_store_sql_query_tasks (EmStoreDb          *self,
 JsonNode *
 em_store_sql_lookup_task (EmStoreDb *self, const char *id, GError **error)
 {
-  sqlite3_stmt *stmt = select_task (self, "SELECT json FROM tasks WHERE id = ?", id, error);
+  g_autofree char *sql = g_strdup_printf ("SELECT json FROM %s WHERE id = ?", tasks_source (self));
+  sqlite3_stmt *stmt = select_task (self, sql, id, error);
   JsonNode *node;
 
   if (stmt == NULL)
@@ -494,9 +538,11 @@ em_store_sql_delete_tasks (EmStoreDb *self, EmTaskQuery *query, const char * con
 static gboolean
 read_oldest_seq (EmStoreDb *self, guint64 *out, GError **error)
 {
+  g_autofree char *sql = g_strdup_printf ("SELECT COALESCE (MIN (seq), 0) FROM %s",
+                                          events_source (self));
   gint64 value = 0;
 
-  if (!em_store_sql_load_int (self, "SELECT COALESCE (MIN (seq), 0) FROM events", &value, error))
+  if (!em_store_sql_load_int (self, sql, &value, error))
     return FALSE;
   *out = value;
   return TRUE;
@@ -510,12 +556,13 @@ em_store_sql_read_events (EmStoreDb  *self,
                           GError    **error)
 {
   g_autoptr(GPtrArray) items = NULL;
+  g_autofree char *sql = g_strdup_printf ("SELECT json FROM %s WHERE seq > ? ORDER BY seq LIMIT ?",
+                                          events_source (self));
   sqlite3_stmt *stmt = NULL;
   int rc;
 
   if (!read_oldest_seq (self, out_oldest_seq, error) ||
-      !em_store_sql_prepare (self, "SELECT json FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                             &stmt, error))
+      !em_store_sql_prepare (self, sql, &stmt, error))
     return NULL;
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after_seq);
   sqlite3_bind_int64 (stmt, 2, limit > 0 ? (sqlite3_int64) limit : -1);

@@ -98,6 +98,8 @@ struct _EmStore
   sqlite3_stmt         *upsert_task;
   sqlite3_stmt         *insert_event;
   sqlite3_stmt         *set_meta;
+  sqlite3_stmt         *overlay_task;   /* once a commit has failed (em_store_sql_start_overlay) */
+  sqlite3_stmt         *overlay_event;
   GError               *write_error;    /* sticky: after a failed commit nothing more is
                                          * committed, so the journal replays it all */
   int                   wal_frames;     /* in the WAL since its last checkpoint */
@@ -400,10 +402,8 @@ step_done (EmStore *self, sqlite3_stmt *stmt, GError **error)
 }
 
 static gboolean
-write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
+write_task_with (EmStore *self, sqlite3_stmt *stmt, EmStoreTaskRow *row, GError **error)
 {
-  sqlite3_stmt *stmt = self->upsert_task;
-
   sqlite3_bind_text (stmt, 1, row->id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) row->serial);
   sqlite3_bind_text (stmt, 3, row->status, -1, SQLITE_STATIC);
@@ -424,10 +424,14 @@ write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
 }
 
 static gboolean
-write_event (EmStore *self, EmStoreEventRow *row, GError **error)
+write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
 {
-  sqlite3_stmt *stmt = self->insert_event;
+  return write_task_with (self, self->upsert_task, row, error);
+}
 
+static gboolean
+write_event_with (EmStore *self, sqlite3_stmt *stmt, EmStoreEventRow *row, GError **error)
+{
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->seq);
   sqlite3_bind_text (stmt, 2, row->type, -1, SQLITE_STATIC);
   if (row->task_id != NULL)
@@ -437,6 +441,12 @@ write_event (EmStore *self, EmStoreEventRow *row, GError **error)
   sqlite3_bind_int64 (stmt, 4, row->timestamp_us);
   sqlite3_bind_text (stmt, 5, row->json, (int) row->json_length, SQLITE_STATIC);
   return step_done (self, stmt, error);
+}
+
+static gboolean
+write_event (EmStore *self, EmStoreEventRow *row, GError **error)
+{
+  return write_event_with (self, self->insert_event, row, error);
 }
 
 static gboolean
@@ -528,11 +538,64 @@ row_is_final (const EmStoreTaskRow *row)
   return row->finished_us != 0;
 }
 
+/* after a failed commit: a write's rows go into the overlay, in order, the
+ * last row of a task replacing the one before */
+static void
+overlay_add (EmStore *self, Op *op)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->overlay_task == NULL)
+    return;
+  for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
+    if (!write_task_with (self, self->overlay_task, g_ptr_array_index (op->tasks, t), &error))
+      break;
+  for (guint e = 0; error == NULL && op->events != NULL && e < op->events->len; e++)
+    if (!write_event_with (self, self->overlay_event, g_ptr_array_index (op->events, e), &error))
+      break;
+  if (error != NULL)
+    g_debug ("overlay of %s: %s", self->conn.path, error->message);
+}
+
+/* once a commit has failed: the overlay, with the rows of the batch that
+ * failed; later writes go there as they arrive */
+static void
+start_overlay (EmStore *self, GPtrArray *batch)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!em_store_sql_start_overlay (&self->conn, &error) ||
+      !em_store_sql_prepare (&self->conn,
+                             "INSERT OR REPLACE INTO overlay.tasks (id, serial, status, action, "
+                             "created_at, created_us, finished_us, batch_exclusive, scheduled_seq, "
+                             "json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                             &self->overlay_task, &error) ||
+      !em_store_sql_prepare (&self->conn,
+                             "INSERT OR REPLACE INTO overlay.events (seq, type, task_id, "
+                             "timestamp_us, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                             &self->overlay_event, &error))
+    {
+      /* reads stay with what the database has */
+      g_warning ("%s", error->message);
+      self->conn.overlay = FALSE;
+      g_clear_pointer (&self->overlay_task, sqlite3_finalize);
+      return;
+    }
+  for (guint i = 0; i < batch->len; i++)
+    if (((Op *) g_ptr_array_index (batch, i))->kind == OP_WRITE)
+      overlay_add (self, g_ptr_array_index (batch, i));
+}
+
 /* the write's rows into the transaction, opened by the first write */
 static void
 transaction_add (EmStore *self, Transaction *txn, Op *op)
 {
-  if (txn->error != NULL || self->write_error != NULL)
+  if (self->write_error != NULL)
+    {
+      overlay_add (self, op);
+      return;
+    }
+  if (txn->error != NULL)
     return;
   if (!txn->open)
     {
@@ -700,6 +763,7 @@ commit_batch (EmStore *self, GPtrArray *batch, Transaction *txn)
       sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
       g_warning ("%s", error->message);
       self->write_error = g_steal_pointer (&error);
+      start_overlay (self, batch);
       g_mutex_lock (&self->lock);
       self->writer_failed = TRUE;
       g_cond_broadcast (&self->applied_cond);
@@ -1147,6 +1211,8 @@ em_store_free (EmStore *self)
   g_clear_pointer (&self->upsert_task, sqlite3_finalize);
   g_clear_pointer (&self->insert_event, sqlite3_finalize);
   g_clear_pointer (&self->set_meta, sqlite3_finalize);
+  g_clear_pointer (&self->overlay_task, sqlite3_finalize);
+  g_clear_pointer (&self->overlay_event, sqlite3_finalize);
   em_store_sql_clear (&self->conn);
   sqlite3_close (self->conn.db);
   g_async_queue_unref (self->queue);
