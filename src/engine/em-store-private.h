@@ -73,11 +73,13 @@ gboolean   em_store_sql_load_finished (EmStoreDb          *self,
  * succeeded. Deletions and pruning are refused meanwhile, so they need not */
 gboolean   em_store_sql_start_overlay (EmStoreDb          *self,
                                        GError            **error);
-/* (element-type JsonNode) sealed task objects, oldest first; @out_next: the
- * serial of the last one when more follow, else 0 */
+/* (element-type JsonNode) sealed task objects, oldest first, and their
+ * serials appended to @out_serials; @out_next: the serial of the last one
+ * when more follow, else 0 */
 GPtrArray *em_store_sql_query_tasks   (EmStoreDb          *self,
                                        const EmTaskQuery  *query,
                                        guint              *out_total,
+                                       GArray             *out_serials,
                                        guint64            *out_next,
                                        GError            **error);
 JsonNode  *em_store_sql_lookup_task   (EmStoreDb          *self,

@@ -282,12 +282,14 @@ bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
 }
 
 /* runs @sql whose columns are a task's JSON and serial, adding the nodes to
- * @out up to the query's limit; @out_next: see em_store_sql_query_tasks() */
+ * @out and their serials to @out_serials up to the query's limit; @out_next:
+ * see em_store_sql_query_tasks() */
 static gboolean
 collect_tasks (EmStoreDb         *self,
                const char        *sql,
                const EmTaskQuery *query,
                GPtrArray         *out,
+               GArray            *out_serials,
                guint64           *out_next,
                GError           **error)
 {
@@ -317,6 +319,7 @@ collect_tasks (EmStoreDb         *self,
         }
       g_ptr_array_add (out, node);
       last = (guint64) sqlite3_column_int64 (stmt, 1);
+      g_array_append_val (out_serials, last);
     }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
@@ -379,6 +382,7 @@ GPtrArray *
 em_store_sql_query_tasks (EmStoreDb          *self,
                           const EmTaskQuery  *query,
                           guint              *out_total,
+                          GArray             *out_serials,
                           guint64            *out_next,
                           GError            **error)
 {
@@ -419,7 +423,7 @@ em_store_sql_query_tasks (EmStoreDb          *self,
   sqlite3_finalize (stmt);
 
   items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  if (!collect_tasks (self, rows_sql->str, query, items, out_next, error))
+  if (!collect_tasks (self, rows_sql->str, query, items, out_serials, out_next, error))
     return NULL;
   return g_steal_pointer (&items);
 }

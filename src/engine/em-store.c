@@ -55,6 +55,7 @@ typedef struct _Op {
   JsonNode    *node;
   guint        total;
   guint64      next;        /* OP_QUERY: the cursor of the next page */
+  GArray      *serials;     /* OP_QUERY: those of @items */
   guint64      oldest_seq;
   GStrv        ids;
 } Op;
@@ -142,6 +143,7 @@ op_free (Op *op)
   g_strfreev (op->keep);
   g_clear_error (&op->error);
   g_clear_pointer (&op->items, g_ptr_array_unref);
+  g_clear_pointer (&op->serials, g_array_unref);
   g_clear_pointer (&op->node, json_node_unref);
   g_strfreev (op->ids);
   g_free (op);
@@ -852,8 +854,9 @@ run_op (EmStore *self, Op *op)
       op_free (op);
       return TRUE;
     case OP_QUERY:
-      op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, &op->next,
-                                            &op->error);
+      op->serials = g_array_new (FALSE, FALSE, sizeof (guint64));
+      op->items = em_store_sql_query_tasks (&self->conn, &op->query, &op->total, op->serials,
+                                            &op->next, &op->error);
       break;
     case OP_LOOKUP:
       op->node = em_store_sql_lookup_task (&self->conn, op->id, &op->error);
@@ -1320,6 +1323,7 @@ GPtrArray *
 em_store_query_tasks_finish (EmStore       *self,
                              GAsyncResult  *result,
                              guint         *out_total,
+                             GArray       **out_serials,
                              guint64       *out_next,
                              GError       **error)
 {
@@ -1329,6 +1333,8 @@ em_store_query_tasks_finish (EmStore       *self,
     return NULL;
   if (out_total != NULL)
     *out_total = op->total;
+  if (out_serials != NULL)
+    *out_serials = g_steal_pointer (&op->serials);
   if (out_next != NULL)
     *out_next = op->next;
   return g_steal_pointer (&op->items);

@@ -151,10 +151,13 @@ void        em_store_query_tasks_async  (EmStore               *self,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data);
-/* @out_next: the serial to list after for the next page, 0 on the last */
+/* @out_serials: (out) (optional) (transfer full): the tasks' serials, in the
+ * same order; @out_next: the serial to list after for the next page, 0 on
+ * the last */
 GPtrArray  *em_store_query_tasks_finish (EmStore               *self,
                                          GAsyncResult          *result,
                                          guint                 *out_total,
+                                         GArray               **out_serials,
                                          guint64               *out_next,
                                          GError               **error);
 /* NOT_FOUND when no such task is stored */
