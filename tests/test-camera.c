@@ -1692,6 +1692,13 @@ test_v4l2_control_mapping (void)
   g_assert_false (gain_applied);
   g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
   g_assert_cmpint (value, ==, 2047);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 100);
+  /* past any 64-bit integer: still the control's maximum, not its minimum */
+  em_v4l2_controls_map (uvc, controls, 1000.0, 1e300, &exposure_applied, &gain_applied);
+  g_assert_false (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 100);
 
   /* shorter than the driver's 100 µs unit: it exposes one unit, more than
    * was asked for, and does not claim otherwise */

@@ -162,12 +162,21 @@ set_control (const EmV4l2Controls *self, GstStructure *controls, guint32 id, gin
   return clamped == value;
 }
 
+/* the nearest whole number; a value past a control's 32-bit range stays past
+ * it: llround() of one past 64 bits is undefined (LLONG_MIN on x86), which
+ * would set a huge gain to the control's minimum instead of its maximum */
+static gint64
+round_to_int64 (gdouble value)
+{
+  return llround (CLAMP (value, (gdouble) G_MININT32 * 4.0, (gdouble) G_MAXINT32 * 4.0));
+}
+
 /* whether rounding @value to a control's integer leaves it as asked, give or
  * take what the decimal→binary conversion adds (0.3 ms × 10 is not quite 3) */
 static gboolean
 is_whole (gdouble value)
 {
-  return fabs (value - (gdouble) llround (value)) < 1e-6;
+  return fabs (value - round (value)) < 1e-6;
 }
 
 void
@@ -185,7 +194,7 @@ em_v4l2_controls_map (const EmV4l2Controls *self,
   /* absolute exposure counts 100 µs units; it only holds in manual mode */
   if (find (self, V4L2_CID_EXPOSURE_ABSOLUTE) != NULL)
     {
-      gint64 units = llround (exposure_ms * 10.0);
+      gint64 units = round_to_int64 (exposure_ms * 10.0);
 
       set_control (self, controls, V4L2_CID_EXPOSURE_AUTO, V4L2_EXPOSURE_MANUAL);
       /* under half a unit is raised to one: clamped as much as past the range */
@@ -197,7 +206,7 @@ em_v4l2_controls_map (const EmV4l2Controls *self,
   if (find (self, gain_id) != NULL)
     {
       set_control (self, controls, V4L2_CID_AUTOGAIN, 0);
-      gain_applied = set_control (self, controls, gain_id, (gint64) llround (gain)) &&
+      gain_applied = set_control (self, controls, gain_id, round_to_int64 (gain)) &&
                      is_whole (gain);
     }
 
