@@ -315,6 +315,46 @@ test_directory_is_foreign_link (void)
   em_test_scope_clear (&scope);
 }
 
+/* images/ itself planted as a link by another user: a scan's own directory
+ * below it is no way around the check */
+static void
+test_images_is_foreign_link (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autoptr(GDir) dir = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("making a link owned by another user needs root");
+      return;
+    }
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  images = g_build_filename (scope.data_dir, "images", NULL);
+  elsewhere = g_build_filename (scope.data_dir, "elsewhere", NULL);
+  g_assert_cmpint (g_mkdir (elsewhere, 0750), ==, 0);
+  g_assert_cmpint (symlink (elsewhere, images), ==, 0);
+  g_assert_cmpint (lchown (images, 65534, 65534), ==, 0);
+
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"step_x\": 40, \"nx\": 2, \"exposure\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+  g_assert_nonnull (strstr (error->message, images));
+  dir = g_dir_open (elsewhere, 0, NULL);
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
+
+  em_test_scope_clear (&scope);
+}
+
 /* images/ linked to another disk by the service's own user: followed */
 static void
 test_directory_is_own_link (void)
@@ -415,6 +455,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
   g_test_add_func ("/tile-scan/directory-is-foreign-link", test_directory_is_foreign_link);
   g_test_add_func ("/tile-scan/directory-is-own-link", test_directory_is_own_link);
+  g_test_add_func ("/tile-scan/images-is-foreign-link", test_images_is_foreign_link);
 
   ret = g_test_run ();
   gst_deinit ();

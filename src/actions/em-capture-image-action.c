@@ -76,6 +76,7 @@ em_capture_image_action_run_async (EmAction            *action,
   EmDeviceSet *devices = em_action_context_get_devices (context);
   const char *data_dir = em_action_context_get_data_dir (context);
   g_autofree char *file_name = NULL;
+  g_autofree char *images_dir = NULL;
   g_autofree char *path = NULL;
   EmImageFormat format;
 
@@ -98,12 +99,13 @@ em_capture_image_action_run_async (EmAction            *action,
     format = EM_IMAGE_FORMAT_PNG;
   file_name = g_strdup_printf ("%s.%s", em_action_context_get_task_id (context),
                                em_image_format_to_string (format));
-  path = g_build_filename (data_dir, "images", file_name, NULL);
+  images_dir = g_build_filename (data_dir, "images", NULL);
+  path = g_build_filename (images_dir, file_name, NULL);
 
   em_capture_to_file_async (devices,
                             em_action_param_double (action, parameters, "exposure"),
                             em_action_param_double (action, parameters, "gain"),
-                            format, path, cancellable, em_action_context_forward_progress, context,
+                            format, images_dir, path, cancellable, em_action_context_forward_progress, context,
                             captured_cb, g_steal_pointer (&task));
 }
 

@@ -15,6 +15,7 @@ typedef struct
 {
   EmDeviceSet    *devices;
   EmImageFormat   format;
+  char           *images_dir;
   char           *path;
   EmProgressFunc  progress;
   gpointer        progress_data;
@@ -27,6 +28,7 @@ capture_data_free (gpointer data)
   CaptureData *capture = data;
 
   g_clear_object (&capture->devices);
+  g_free (capture->images_dir);
   g_free (capture->path);
   g_clear_pointer (&capture->result, json_object_unref);
   g_free (capture);
@@ -123,7 +125,7 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_string_member (capture->result, "format", em_image_format_to_string (capture->format));
   json_object_set_string_member (capture->result, "metadata_path", metadata_path);
 
-  em_image_writer_write_async (frame, capture->format, capture->path, metadata_json,
+  em_image_writer_write_async (frame, capture->format, capture->images_dir, capture->path, metadata_json,
                                g_task_get_cancellable (task),
                                written_cb, g_object_ref (task));
 }
@@ -142,6 +144,7 @@ em_capture_to_file_async (EmDeviceSet         *devices,
                           gdouble              exposure_ms,
                           gdouble              gain,
                           EmImageFormat        format,
+                          const char          *images_dir,
                           const char          *path,
                           GCancellable        *cancellable,
                           EmProgressFunc       progress,
@@ -169,6 +172,7 @@ em_capture_to_file_async (EmDeviceSet         *devices,
   capture = g_new0 (CaptureData, 1);
   capture->devices = g_object_ref (devices);
   capture->format = format;
+  capture->images_dir = g_strdup (images_dir);
   capture->path = g_strdup (path);
   capture->progress = progress;
   capture->progress_data = progress_data;

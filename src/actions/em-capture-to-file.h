@@ -12,6 +12,8 @@ G_BEGIN_DECLS
  * em_capture_to_file_async:
  * @devices: the camera takes the frame; the stage and focus, when present, give
  *   the positions recorded with it
+ * @images_dir: (nullable): the images directory @path lies in, or below: each
+ *   directory from it down to @path's is checked before anything is written
  * @path: the image file; the metadata goes next to it (em_image_writer_sidecar_path())
  * @progress: (nullable): the exposure elapsed, scaled to 0..0.9, then 1 when written
  *
@@ -24,6 +26,7 @@ void        em_capture_to_file_async  (EmDeviceSet         *devices,
                                        gdouble              exposure_ms,
                                        gdouble              gain,
                                        EmImageFormat        format,
+                                       const char          *images_dir,
                                        const char          *path,
                                        GCancellable        *cancellable,
                                        EmProgressFunc       progress,

@@ -492,9 +492,27 @@ ensure_directory (const char  *dir,
   return TRUE;
 }
 
+/* every directory from @root (images/) down to @dir, each as
+ * ensure_directory() wants it: a tile scan's images/<task-id> is not the only
+ * link to check, images/ above it may be one too */
+static gboolean
+ensure_directories (const char  *root,
+                    const char  *dir,
+                    GError     **error)
+{
+  gsize root_length = root != NULL ? strlen (root) : 0;
+  g_autofree char *parent = NULL;
+
+  if (root == NULL || !g_str_has_prefix (dir, root) || dir[root_length] != G_DIR_SEPARATOR)
+    return ensure_directory (dir, error);
+  parent = g_path_get_dirname (dir);
+  return ensure_directories (root, parent, error) && ensure_directory (dir, error);
+}
+
 static gboolean
 write_pair (EmFrame        *frame,
             EmImageFormat   format,
+            const char     *root,
             const char     *path,
             const char     *metadata_json,
             GCancellable   *cancellable,
@@ -512,7 +530,7 @@ write_pair (EmFrame        *frame,
   *out_replaced = FALSE;
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
-  if (!ensure_directory (dir, error))
+  if (!ensure_directories (root, dir, error))
     return FALSE;
   /* a reader never sees a half-written image under the final name */
   tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
@@ -571,13 +589,14 @@ em_image_writer_write (EmFrame        *frame,
   g_return_val_if_fail (frame != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  return write_pair (frame, format, path, metadata_json, cancellable, &replaced, error);
+  return write_pair (frame, format, NULL, path, metadata_json, cancellable, &replaced, error);
 }
 
 typedef struct
 {
   EmFrame       *frame;
   EmImageFormat  format;
+  char          *root;
   char          *path;
   char          *metadata_json;
   gboolean       replaced;
@@ -589,6 +608,7 @@ write_data_free (gpointer data)
   WriteData *write_data = data;
 
   em_frame_unref (write_data->frame);
+  g_free (write_data->root);
   g_free (write_data->path);
   g_free (write_data->metadata_json);
   g_free (write_data);
@@ -603,7 +623,7 @@ write_thread (GTask        *task,
   WriteData *data = task_data;
   g_autoptr(GError) error = NULL;
 
-  if (!write_pair (data->frame, data->format, data->path, data->metadata_json,
+  if (!write_pair (data->frame, data->format, data->root, data->path, data->metadata_json,
                    cancellable, &data->replaced, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -613,6 +633,7 @@ write_thread (GTask        *task,
 void
 em_image_writer_write_async (EmFrame             *frame,
                              EmImageFormat        format,
+                             const char          *root,
                              const char          *path,
                              const char          *metadata_json,
                              GCancellable        *cancellable,
@@ -632,6 +653,7 @@ em_image_writer_write_async (EmFrame             *frame,
   data = g_new0 (WriteData, 1);
   data->frame = em_frame_ref (frame);
   data->format = format;
+  data->root = g_strdup (root);
   data->path = g_strdup (path);
   data->metadata_json = g_strdup (metadata_json);
   g_task_set_task_data (task, data, write_data_free);

@@ -33,12 +33,15 @@ gboolean    em_image_writer_write          (EmFrame        *frame,
                                             GCancellable   *cancellable,
                                             GError        **error);
 
-/* the same in a worker thread; creates the directory if needed. A write that
+/* the same in a worker thread; creates the directory if needed, and every
+ * one from @root (nullable: the image's own only) down to it, each a real
+ * directory or a link the service's user or root made. A write that
  * completed is reported as such even when @cancellable fired meanwhile: the
  * caller then knows the files are there, and from @out_replaced whether they
  * took the place of an earlier image (which is then gone) */
 void        em_image_writer_write_async    (EmFrame             *frame,
                                             EmImageFormat        format,
+                                            const char          *root,
                                             const char          *path,
                                             const char          *metadata_json,
                                             GCancellable        *cancellable,

@@ -174,6 +174,7 @@ typedef struct
 {
   EmActionContext     *context;
   EmDeviceSet         *devices;
+  char                *images_dir;
   char                *directory;
   EmImageFormat        format;
   gdouble              exposure_ms;
@@ -203,6 +204,7 @@ scan_free (gpointer data)
   Scan *scan = data;
 
   g_clear_object (&scan->devices);
+  g_free (scan->images_dir);
   g_free (scan->directory);
   g_clear_pointer (&scan->focus_result, json_object_unref);
   g_clear_pointer (&scan->tiles, json_array_unref);
@@ -367,7 +369,8 @@ capture_tile (GTask *task)
   name = em_tile_scan_tile_name (row, column, scan->nx, scan->ny,
                                  em_image_format_to_string (scan->format));
   path = g_build_filename (scan->directory, name, NULL);
-  em_capture_to_file_async (scan->devices, scan->exposure_ms, scan->gain, scan->format, path,
+  em_capture_to_file_async (scan->devices, scan->exposure_ms, scan->gain, scan->format,
+                            scan->images_dir, path,
                             g_task_get_cancellable (task), capture_progress_cb, scan,
                             captured_cb, task);
 }
@@ -498,7 +501,8 @@ em_tile_scan_action_run_async (EmAction            *action,
   g_task_set_task_data (task, scan, scan_free);
   scan->context = context;
   scan->devices = g_object_ref (devices);
-  scan->directory = g_build_filename (data_dir, "images", em_action_context_get_task_id (context), NULL);
+  scan->images_dir = g_build_filename (data_dir, "images", NULL);
+  scan->directory = g_build_filename (scan->images_dir, em_action_context_get_task_id (context), NULL);
   scan->tiles = json_array_new ();
   if (!em_image_format_from_string (em_action_param_string (action, parameters, "format"), &scan->format))
     scan->format = EM_IMAGE_FORMAT_PNG;
