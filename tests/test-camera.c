@@ -1664,14 +1664,15 @@ test_v4l2_control_mapping (void)
   g_autoptr(EmV4l2Controls) uvc = em_v4l2_controls_new ();
   g_autoptr(EmV4l2Controls) bare = em_v4l2_controls_new ();
   g_autoptr(EmV4l2Controls) fine = em_v4l2_controls_new ();
+  g_autoptr(EmV4l2Controls) coarse = em_v4l2_controls_new ();
   g_autoptr(GstStructure) controls = gst_structure_new_empty ("controls");
   gboolean exposure_applied = FALSE, gain_applied = FALSE;
   gint value = 0;
 
   /* what a typical UVC microscope camera offers */
-  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_AUTO, "Auto Exposure", 0, 3);
-  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 3, 2047);
-  em_v4l2_controls_add (uvc, V4L2_CID_GAIN, "Gain", 0, 100);
+  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_AUTO, "Auto Exposure", 0, 3, 1);
+  em_v4l2_controls_add (uvc, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 3, 2047, 1);
+  em_v4l2_controls_add (uvc, V4L2_CID_GAIN, "Gain", 0, 100, 1);
   g_assert_cmpstr (em_v4l2_controls_get_name (uvc, V4L2_CID_GAIN), ==, "gain");
   g_assert_null (em_v4l2_controls_get_name (uvc, V4L2_CID_AUTOGAIN));
 
@@ -1702,7 +1703,7 @@ test_v4l2_control_mapping (void)
 
   /* shorter than the driver's 100 µs unit: it exposes one unit, more than
    * was asked for, and does not claim otherwise */
-  em_v4l2_controls_add (fine, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 1, 10000);
+  em_v4l2_controls_add (fine, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 1, 10000, 1);
   em_v4l2_controls_map (fine, controls, 0.02, 0.0, &exposure_applied, &gain_applied);
   g_assert_false (exposure_applied);
   g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
@@ -1722,6 +1723,32 @@ test_v4l2_control_mapping (void)
   em_v4l2_controls_map (uvc, controls, 0.3, 3.0, &exposure_applied, &gain_applied);
   g_assert_true (exposure_applied);
   g_assert_true (gain_applied);
+
+  /* a gain in steps of 4 from 2 and an exposure in steps of 5 units (500 µs):
+   * what is not on a step is set to the nearest one, as the driver would,
+   * and not claimed as applied */
+  em_v4l2_controls_add (coarse, V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", 5, 1000, 5);
+  em_v4l2_controls_add (coarse, V4L2_CID_GAIN, "Gain", 2, 31, 4);
+  em_v4l2_controls_map (coarse, controls, 10.0, 10.0, &exposure_applied, &gain_applied);
+  g_assert_true (exposure_applied);
+  g_assert_true (gain_applied);
+  em_v4l2_controls_map (coarse, controls, 10.2, 11.0, &exposure_applied, &gain_applied);
+  g_assert_false (exposure_applied);
+  g_assert_false (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 100);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 10);
+  em_v4l2_controls_map (coarse, controls, 10.3, 12.0, &exposure_applied, &gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "exposure_time_absolute", &value));
+  g_assert_cmpint (value, ==, 105);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 14);
+  /* the top step, not one past the maximum */
+  em_v4l2_controls_map (coarse, controls, 10.0, 500.0, &exposure_applied, &gain_applied);
+  g_assert_false (gain_applied);
+  g_assert_true (gst_structure_get_int (controls, "gain", &value));
+  g_assert_cmpint (value, ==, 30);
 
   /* a driver without these controls: nothing set, nothing applied */
   gst_structure_remove_all_fields (controls);

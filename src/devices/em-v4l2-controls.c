@@ -20,6 +20,7 @@ typedef struct {
   char    *name;
   gint64   minimum;
   gint64   maximum;
+  gint64   step;
 } Control;
 
 struct _EmV4l2Controls
@@ -75,13 +76,15 @@ em_v4l2_controls_add (EmV4l2Controls *self,
                       guint32         id,
                       const char     *driver_name,
                       gint64          minimum,
-                      gint64          maximum)
+                      gint64          maximum,
+                      gint64          step)
 {
   Control control = {
     .id = id,
     .name = em_v4l2_normalise_control_name (driver_name),
     .minimum = minimum,
     .maximum = maximum,
+    .step = MAX (step, 1),
   };
 
   g_array_append_val (self->controls, control);
@@ -136,8 +139,9 @@ em_v4l2_controls_query (const char *device, GError **error)
           char name[sizeof query.name + 1] = { 0 };
 
           memcpy (name, query.name, sizeof query.name);
-          em_v4l2_controls_add (self, query.id, name, query.minimum, query.maximum);
-          g_debug ("%s offers control %s (%d to %d)", device, name, query.minimum, query.maximum);
+          em_v4l2_controls_add (self, query.id, name, query.minimum, query.maximum, query.step);
+          g_debug ("%s offers control %s (%d to %d, step %u)", device, name, query.minimum,
+                   query.maximum, query.step);
         }
       query.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
     }
@@ -145,7 +149,9 @@ em_v4l2_controls_query (const char *device, GError **error)
   return g_steal_pointer (&self);
 }
 
-/* sets @id to @value, clamped to its range; TRUE when it needed no clamping */
+/* sets @id to @value, clamped to its range and rounded to its steps as the
+ * kernel would (half a step up); TRUE when it needed neither: a driver does
+ * not take a gain of 6 for a control that goes in steps of 4, it sets 8 */
 static gboolean
 set_control (const EmV4l2Controls *self, GstStructure *controls, guint32 id, gint64 value)
 {
@@ -155,10 +161,14 @@ set_control (const EmV4l2Controls *self, GstStructure *controls, guint32 id, gin
   if (control == NULL)
     return FALSE;
   clamped = CLAMP (value, control->minimum, control->maximum);
+  clamped = control->minimum + (clamped - control->minimum + control->step / 2) / control->step * control->step;
+  if (clamped > control->maximum)
+    clamped -= control->step;
   gst_structure_set (controls, control->name, G_TYPE_INT, (gint) clamped, NULL);
   if (clamped != value)
-    g_debug ("%s = %" G_GINT64_FORMAT " is outside %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-             control->name, value, control->minimum, control->maximum);
+    g_debug ("%s = %" G_GINT64_FORMAT " is not one of %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+             " in steps of %" G_GINT64_FORMAT "; %" G_GINT64_FORMAT " instead",
+             control->name, value, control->minimum, control->maximum, control->step, clamped);
   return clamped == value;
 }
 

@@ -23,7 +23,8 @@ void            em_v4l2_controls_add          (EmV4l2Controls       *self,
                                                guint32               id,
                                                const char           *driver_name,
                                                gint64                minimum,
-                                               gint64                maximum);
+                                               gint64                maximum,
+                                               gint64                step);
 /* the extra-controls name of @id, or %NULL when the driver lacks it */
 const char     *em_v4l2_controls_get_name     (const EmV4l2Controls *self,
                                                guint32               id);
@@ -34,7 +35,8 @@ char           *em_v4l2_normalise_control_name (const char          *driver_name
 /* adds our exposure (ms) and gain (the driver's unit) to @controls, an
  * extra-controls structure, with automatic modes off; a setting the driver has
  * no control for, that is outside the control's range (then clamped) or between
- * its steps (then rounded: 100 µs, a whole gain) is reported as not applied */
+ * its steps (then rounded to the nearest: 100 µs units, whole gain units, and
+ * the control's own step) is reported as not applied */
 void            em_v4l2_controls_map          (const EmV4l2Controls *self,
                                                GstStructure         *controls,
                                                gdouble               exposure_ms,
