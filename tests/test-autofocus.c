@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 
 #include "actions/em-autofocus-action.h"
+#include "actions/em-autofocus.h"
 #include "actions/em-focus-metric.h"
 #include "engine/em-error.h"
 #include "em-test-scope.h"
@@ -178,6 +179,24 @@ test_center_and_travel (void)
   result = em_test_scope_run_action (&scope, action, "af", "{\"center\": -100, \"range\": 8}", 2.0, NULL, &error);
   g_assert_null (result);
   g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* a hair past the top of the travel: the message shows the hair, not a
+   * range that starts where the travel ends */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"center\": 10004.0001, \"range\": 8}", 2.0,
+                                     NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "10000.0001 to 10008.0001 µm"));
+  g_clear_error (&error);
+
+  /* the same at submission: a step a hair longer than the range */
+  g_assert_false (em_autofocus_check_search (10.0, 10.0000001, 0.5, "range", "coarse_step", "tolerance",
+                                             &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "(10.0000001 µm)"));
 
   em_test_scope_clear (&scope);
 }

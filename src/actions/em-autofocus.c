@@ -8,6 +8,7 @@
 
 #include "actions/em-autofocus.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 /* positions closer than this are the same sample */
 #define SAME_POSITION 1e-6
@@ -180,6 +181,9 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) task = user_data;
   Autofocus *af = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  char low[G_ASCII_DTOSTR_BUF_SIZE];
+  char high[G_ASCII_DTOSTR_BUF_SIZE];
+  char start[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
     {
@@ -187,10 +191,11 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
-                           _("Autofocus found no contrast: every frame from %g to %g µm scored %g; "
-                             "the focus is back at %g µm"),
-                           af->low, af->high, g_array_index (af->samples, Sample, 0).score,
-                           af->start_position);
+                           _("Autofocus found no contrast: every frame from %s to %s µm scored %g; "
+                             "the focus is back at %s µm"),
+                           em_json_format_double (low, af->low), em_json_format_double (high, af->high),
+                           g_array_index (af->samples, Sample, 0).score,
+                           em_json_format_double (start, af->start_position));
 }
 
 static void
@@ -367,10 +372,17 @@ em_autofocus_run_async (EmCamera                  *camera,
   af->high = MIN (settings->center + settings->range / 2.0, max);
   if (af->low > af->high)
     {
+      char from[G_ASCII_DTOSTR_BUF_SIZE];
+      char to[G_ASCII_DTOSTR_BUF_SIZE];
+      char low[G_ASCII_DTOSTR_BUF_SIZE];
+      char high[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* every digit it takes: %g calls 10000.0001 "10000", inside the travel */
       g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
-                               _("The autofocus range %g to %g µm is outside the focus travel (%g to %g µm)"),
-                               settings->center - settings->range / 2.0,
-                               settings->center + settings->range / 2.0, min, max);
+                               _("The autofocus range %s to %s µm is outside the focus travel (%s to %s µm)"),
+                               em_json_format_double (from, settings->center - settings->range / 2.0),
+                               em_json_format_double (to, settings->center + settings->range / 2.0),
+                               em_json_format_double (low, min), em_json_format_double (high, max));
       return;
     }
 
@@ -418,26 +430,31 @@ em_autofocus_check_search (gdouble      range,
                            const char  *tolerance_key,
                            GError     **error)
 {
+  /* every digit it takes: %g calls a step of 10.0000001 "10", as the range */
+  char a[G_ASCII_DTOSTR_BUF_SIZE];
+  char b[G_ASCII_DTOSTR_BUF_SIZE];
+
   if (step > range)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s (%g µm) must not exceed parameters.%s (%g µm)"),
-                   step_key, step, range_key, range);
+                   _("parameters.%s (%s µm) must not exceed parameters.%s (%s µm)"),
+                   step_key, em_json_format_double (a, step), range_key, em_json_format_double (b, range));
       return FALSE;
     }
   /* a sweep of more frames than this is a mistake, not a search */
   if (range / step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s (%g µm) makes more than %d frames over parameters.%s"),
-                   step_key, step, EM_AUTOFOCUS_MAX_COARSE_STEPS, range_key);
+                   _("parameters.%s (%s µm) makes more than %d frames over parameters.%s"),
+                   step_key, em_json_format_double (a, step), EM_AUTOFOCUS_MAX_COARSE_STEPS, range_key);
       return FALSE;
     }
   if (tolerance > step)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s (%g µm) must not exceed parameters.%s (%g µm)"),
-                   tolerance_key, tolerance, step_key, step);
+                   _("parameters.%s (%s µm) must not exceed parameters.%s (%s µm)"),
+                   tolerance_key, em_json_format_double (a, tolerance), step_key,
+                   em_json_format_double (b, step));
       return FALSE;
     }
   return TRUE;
