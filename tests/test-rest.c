@@ -1797,6 +1797,7 @@ test_integral_number (Fixture       *f,
 {
   g_autofree char *id = create_task (f, "{\"name\":\"grid\",\"action\":\"tile_scan\","
                                         "\"parameters\":{\"step_x\":100,\"nx\":2.0,\"ny\":1e0,"
+                                        "\"origin_x\":0,\"origin_y\":0,"
                                         "\"exposure\":1},\"priority\":3.0,\"max_retries\":1e0}");
   JsonObject *result;
   EmTask *task;

@@ -10,7 +10,10 @@
 #include <gst/gst.h>
 #include <png.h>
 
+#include "actions/em-builtin-actions.h"
 #include "actions/em-tile-scan-action.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-task-spec.h"
 #include "engine/em-error.h"
 #include "em-test-scope.h"
 #include "em-test-util.h"
@@ -418,6 +421,55 @@ test_claims (void)
                    EM_DEVICE_KIND_STAGE | EM_DEVICE_KIND_CAMERA | EM_DEVICE_KIND_FOCUS);
 }
 
+static GError *
+schedule_error (EmEngineManager *manager, const char *json)
+{
+  g_autoptr(JsonNode) node = json_from_string (json, NULL);
+  g_autoptr(EmTaskSpec) spec = NULL;
+  EmTask *task;
+  GError *error = NULL;
+
+  spec = em_task_spec_from_json (node, &error);
+  g_assert_no_error (error);
+  task = em_engine_manager_schedule_task (manager, spec, &error);
+  if (task != NULL)
+    em_engine_manager_cancel_task (manager, em_task_get_id (task), NULL);
+  return error;
+}
+
+/* a grid that starts where the stage is would start, run again after failing
+ * part-way, where the stage stopped: retries need an origin */
+static void
+test_retry_needs_origin (void)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmEngineManager) manager = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(GError) no_origin = NULL;
+  g_autoptr(GError) half_origin = NULL;
+  g_autoptr(GError) with_origin = NULL;
+
+  em_builtin_actions_register (registry);
+  manager = em_engine_manager_new (registry, NULL, data_dir);
+
+  no_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+                                       " \"parameters\": {\"step_x\": 40, \"nx\": 3}}");
+  g_assert_error (no_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (no_origin->message, "max_retries"));
+  half_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+                                         " \"parameters\": {\"step_x\": 40, \"nx\": 3, \"origin_x\": 0}}");
+  g_assert_error (half_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  with_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+                                         " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
+                                         " \"origin_x\": 0, \"origin_y\": 0}}");
+  g_assert_no_error (with_origin);
+
+  em_engine_manager_shutdown (manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (manager), 5000);
+  g_clear_object (&manager);
+  em_test_rmdir (data_dir);
+}
+
 /* a row of up to 10 000 tiles: names sort as the grid, and the usual grids
  * keep three digits */
 static void
@@ -447,6 +499,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/tile-scan/names-sort", test_names_sort);
   g_test_add_func ("/tile-scan/claims", test_claims);
+  g_test_add_func ("/tile-scan/retry-needs-origin", test_retry_needs_origin);
   g_test_add_func ("/tile-scan/grid", test_grid);
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);

@@ -564,6 +564,15 @@ em_tile_scan_action_run_async (EmAction            *action,
 }
 
 
+/* without an origin the grid starts where the stage is: run again after
+ * failing part-way, it would start where the stage stopped, another grid,
+ * and write its tiles over the first one's under the same names */
+static gboolean
+em_tile_scan_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+{
+  return em_action_param_has (parameters, "origin_x") && em_action_param_has (parameters, "origin_y");
+}
+
 static void
 em_tile_scan_action_class_init (EmTileScanActionClass *klass)
 {
@@ -571,6 +580,7 @@ em_tile_scan_action_class_init (EmTileScanActionClass *klass)
 
   action_class->validate = em_tile_scan_action_validate;
   action_class->run_async = em_tile_scan_action_run_async;
+  action_class->is_retry_safe = em_tile_scan_action_is_retry_safe;
 }
 
 static void
