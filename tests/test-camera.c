@@ -1473,6 +1473,42 @@ file_mode (const char *path)
   return info.st_mode & 07777;
 }
 
+static void
+record_step_cb (const char *step, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (step));
+}
+
+/* a directory made for an image (a tile scan's) has its name synced into its
+ * parent before the image takes its own: a task that completed does not lose
+ * it to a power cut. One that is already there is left alone */
+static void
+test_writer_new_directory_synced (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *first = g_build_filename (dir, "scan", "tile-r000-c000.png", NULL);
+  g_autofree char *second = g_build_filename (dir, "scan", "tile-r000-c001.png", NULL);
+  g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 8, 8, 8);
+  g_autoptr(GPtrArray) steps = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  guint synced = 0, renamed = 0;
+
+  em_image_writer_set_test_hook (record_step_cb, steps);
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, first, "{}", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_ptr_array_find_with_equal_func (steps, "directory-synced", g_str_equal, &synced));
+  g_assert_true (g_ptr_array_find_with_equal_func (steps, "renamed", g_str_equal, &renamed));
+  g_assert_cmpuint (synced, <, renamed);
+
+  g_ptr_array_set_size (steps, 0);
+  g_assert_true (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, second, "{}", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_ptr_array_find_with_equal_func (steps, "directory-synced", g_str_equal, NULL));
+  em_image_writer_set_test_hook (NULL, NULL);
+
+  em_test_rmdir (dir);
+}
+
 /* a tile scan's directory, its images and sidecars are no more open than the
  * images/ directory the daemon creates (0750) */
 static void
@@ -1817,6 +1853,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/no-exchange-rename-failure-keeps-sidecar",
                    test_writer_no_exchange_rename_failure_keeps_sidecar);
   g_test_add_func ("/camera/writer/modes", test_writer_modes);
+  g_test_add_func ("/camera/writer/new-directory-synced", test_writer_new_directory_synced);
   g_test_add_func ("/camera/capture/cancel-after-replacing-keeps-pair",
                    test_capture_cancel_after_replacing_keeps_pair);
   g_test_add_func ("/camera/v4l2/control-names", test_v4l2_control_names);

@@ -446,16 +446,24 @@ ensure_directory (const char  *dir,
                   GError     **error)
 {
   g_autofree char *parent = g_path_get_dirname (dir);
+  gboolean created = FALSE;
   GStatBuf info;
 
   if (g_mkdir_with_parents (parent, IMAGE_DIR_MODE) != 0 ||
-      (g_mkdir (dir, IMAGE_DIR_MODE) != 0 && errno != EEXIST))
+      (!(created = g_mkdir (dir, IMAGE_DIR_MODE) == 0) && errno != EEXIST))
     {
       int saved_errno = errno;
 
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED, _("Cannot create directory %s: %s"),
                    dir, g_strerror (saved_errno));
       return FALSE;
+    }
+  /* its name is an entry of the parent: unsynced, a power cut could lose
+   * the directory, and every image synced into it, of a task that completed */
+  if (created)
+    {
+      fsync_directory (parent);
+      run_test_hook ("directory-synced");
     }
   if (g_lstat (dir, &info) != 0)
     {

@@ -59,7 +59,8 @@ void        em_image_writer_discard_async  (const char          *path,
 void        em_image_writer_discard_finish (GAsyncResult        *result);
 
 /* tests only: @hook runs in the writing thread between the steps of a write,
- * named by @step ("sidecar-synced": both temporaries are durable, nothing is
+ * named by @step ("directory-synced": a directory the write created is in its
+ * parent for good; "sidecar-synced": both temporaries are durable, nothing is
  * renamed yet; "renamed": both files have their names), so that a test can
  * cancel at that very point */
 typedef void (*EmImageWriterTestHook) (const char *step, gpointer user_data);
