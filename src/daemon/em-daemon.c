@@ -41,6 +41,11 @@ struct _EmDaemon
   gboolean         failed;
   gboolean         clients_closed;
   gint64           stop_deadline;
+  /* the bus connection under way: a stop cancels it, and waits for its
+   * answer, since until then it holds the D-Bus service and the engine */
+  GCancellable    *bus_cancellable;
+  gulong           bus_cancel_id;
+  gboolean         bus_starting;
 };
 
 G_DEFINE_FINAL_TYPE (EmDaemon, em_daemon, G_TYPE_OBJECT)
@@ -59,6 +64,7 @@ em_daemon_finalize (GObject *object)
 
   g_clear_object (&self->watch);
   g_clear_object (&self->settings);
+  g_clear_object (&self->bus_cancellable);
   g_clear_object (&self->dbus);
   g_clear_object (&self->rest);
   g_clear_object (&self->manager);
@@ -271,6 +277,9 @@ dbus_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   EmDaemon *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
 
+  self->bus_starting = FALSE;
+  g_cancellable_disconnect (g_task_get_cancellable (task), self->bus_cancel_id);
+  self->bus_cancel_id = 0;
   if (!em_dbus_service_start_finish (self->dbus, result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -279,6 +288,12 @@ dbus_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* where it listens, as "Listening on" says for HTTP; with --no-http the only place */
   g_message (_("Serving %s on the session bus"), EM_APP_ID);
   g_task_return_boolean (task, TRUE);
+}
+
+static void
+cancel_bus_cb (GCancellable *cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
 static void
@@ -394,7 +409,15 @@ em_daemon_start_async (EmDaemon            *self,
     g_object_set (self->dbus, "max-calls-per-sender",
                   (guint) self->config.dbus_max_calls_per_sender, NULL);
   g_signal_connect (self->dbus, "name-lost", G_CALLBACK (name_lost_cb), self);
-  em_dbus_service_start_async (self->dbus, cancellable, dbus_started_cb, g_steal_pointer (&task));
+  /* cancelled by a stop as by the caller */
+  self->bus_cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    self->bus_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (cancel_bus_cb),
+                                                 g_object_ref (self->bus_cancellable),
+                                                 g_object_unref);
+  self->bus_starting = TRUE;
+  em_dbus_service_start_async (self->dbus, self->bus_cancellable, dbus_started_cb,
+                               g_steal_pointer (&task));
 }
 
 gboolean
@@ -436,6 +459,7 @@ wait_idle_cb (gpointer user_data)
    * the socket, which the exit would drop: it would see the connection cut */
   if (((self->manager != NULL && (em_engine_manager_is_acknowledging (self->manager) ||
                                   em_engine_manager_has_store_requests (self->manager))) ||
+       self->bus_starting ||
        (self->dbus != NULL && em_dbus_service_is_answering (self->dbus)) ||
        (self->rest != NULL && em_rest_server_is_flushing (self->rest))) &&
       now < self->stop_deadline)
@@ -455,6 +479,8 @@ em_daemon_stop (EmDaemon *self)
   self->stopping = TRUE;
   self->stop_deadline = g_get_monotonic_time () + STOP_GRACE_MS * G_TIME_SPAN_MILLISECOND;
   g_clear_object (&self->watch);
+  if (self->bus_cancellable != NULL)
+    g_cancellable_cancel (self->bus_cancellable);
 
   if (self->manager != NULL)
     em_engine_manager_shutdown (self->manager);
