@@ -25,6 +25,8 @@
  * wind down before the daemon exits anyway */
 #define STOP_GRACE_MS 5000
 #define STOP_POLL_MS 20
+/* the bus connection's last flush, even when the grace has run out */
+#define STOP_FLUSH_MIN_MS 1000
 
 struct _EmDaemon
 {
@@ -46,6 +48,7 @@ struct _EmDaemon
   GCancellable    *bus_cancellable;
   gulong           bus_cancel_id;
   gboolean         bus_starting;
+  gboolean         bus_flushed;
 };
 
 G_DEFINE_FINAL_TYPE (EmDaemon, em_daemon, G_TYPE_OBJECT)
@@ -462,6 +465,20 @@ wait_idle_cb (gpointer user_data)
        self->bus_starting ||
        (self->dbus != NULL && em_dbus_service_is_answering (self->dbus)) ||
        (self->rest != NULL && em_rest_server_is_flushing (self->rest))) &&
+      now < self->stop_deadline)
+    return G_SOURCE_CONTINUE;
+
+  /* the bus connection writes from a queue of its own, which the exit would
+   * drop: the last replies and signals, the stop's InterfacesRemoved among
+   * them, are written out first */
+  if (self->dbus != NULL && !self->bus_flushed)
+    {
+      self->bus_flushed = TRUE;
+      em_dbus_service_flush (self->dbus);
+      self->stop_deadline = MAX (self->stop_deadline,
+                                 now + STOP_FLUSH_MIN_MS * G_TIME_SPAN_MILLISECOND);
+    }
+  if (self->dbus != NULL && em_dbus_service_is_flushing (self->dbus) &&
       now < self->stop_deadline)
     return G_SOURCE_CONTINUE;
 

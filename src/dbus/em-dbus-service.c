@@ -15,6 +15,9 @@ struct _EmDbusService
 
   EmDbusManagerAdapter *adapter;
   GDBusConnection *connection;
+  /* the connection it served on, kept past the stop for the last flush */
+  GDBusConnection *served;
+  gboolean flushing;
   guint owner_id;
   GTask *start_task; /* until the name is acquired or refused */
   gboolean name_acquired;
@@ -123,6 +126,7 @@ bus_get_cb (GObject      *source,
 
   /* the daemon decides what a lost bus means (name-lost), not GDBus's SIGTERM */
   g_dbus_connection_set_exit_on_close (connection, FALSE);
+  g_set_object (&self->served, connection);
   self->connection = g_steal_pointer (&connection);
 
   /* objects first, name second: a client activated by the name must find them */
@@ -147,6 +151,7 @@ em_dbus_service_dispose (GObject *object)
 
   em_dbus_service_stop (self);
   g_clear_object (&self->adapter);
+  g_clear_object (&self->served);
 
   G_OBJECT_CLASS (em_dbus_service_parent_class)->dispose (object);
 }
@@ -307,4 +312,46 @@ em_dbus_service_is_answering (EmDbusService *self)
   /* every such call holds a ticket of its sender until its reply is sent */
   limits = em_dbus_manager_adapter_get_sender_limits (self->adapter);
   return em_dbus_sender_limits_get_senders (limits) > 0;
+}
+
+/* the weak reference: a flush the bus never completes must not keep the
+ * service, and with it the engine, past the stop */
+static void
+flushed_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  GWeakRef *ref = user_data;
+  g_autoptr(EmDbusService) self = g_weak_ref_get (ref);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), result, &error))
+    g_debug ("could not flush the bus connection: %s", error->message);
+  if (self != NULL)
+    self->flushing = FALSE;
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+void
+em_dbus_service_flush (EmDbusService *self)
+{
+  GWeakRef *ref;
+
+  g_return_if_fail (EM_IS_DBUS_SERVICE (self));
+
+  if (self->served == NULL || self->flushing)
+    return;
+  self->flushing = TRUE;
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  g_dbus_connection_flush (self->served, NULL, flushed_cb, ref);
+}
+
+gboolean
+em_dbus_service_is_flushing (EmDbusService *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_SERVICE (self), FALSE);
+
+  return self->flushing;
 }

@@ -23,5 +23,10 @@ gboolean       em_dbus_service_start_finish (EmDbusService       *self,
 void           em_dbus_service_stop         (EmDbusService       *self);
 /* whether calls that reply later are still unanswered, also after a stop */
 gboolean       em_dbus_service_is_answering (EmDbusService       *self);
+/* writes out what was sent on the bus, replies and signals, which the
+ * connection otherwise still holds in its own queue when the process exits;
+ * also after a stop */
+void           em_dbus_service_flush        (EmDbusService       *self);
+gboolean       em_dbus_service_is_flushing  (EmDbusService       *self);
 
 G_END_DECLS
