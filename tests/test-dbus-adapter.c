@@ -11,6 +11,7 @@
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
 #include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-service.h"
 #include "dbus/em-dbus-util.h"
 #include "engine/em-task-query.h"
 #include "engine/em-engine-manager.h"
@@ -405,6 +406,78 @@ test_evicted_task_unexported (Fixture *fx, gconstpointer data)
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
 }
 
+static GDBusMessage *
+count_reply_cb (GDBusConnection *connection,
+                GDBusMessage    *message,
+                gboolean         incoming,
+                gpointer         user_data)
+{
+  if (!incoming && g_dbus_message_get_message_type (message) == G_DBUS_MESSAGE_TYPE_METHOD_RETURN)
+    g_atomic_int_inc ((gint *) user_data);
+  return message;
+}
+
+static void
+service_started_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (em_dbus_service_start_finish (EM_DBUS_SERVICE (source), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+#define LISTED_TASKS 2000
+
+/* a stop waits while the service is answering calls, then flushes its
+ * connection and exits: a listing's reply, sent by a worker, must be on the
+ * connection by the time its call stops counting, or the flush misses it and
+ * the exit drops it */
+static void
+test_answering_until_sent (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmDbusService) service = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  gboolean started = FALSE;
+  gint replies = 0;
+  guint filter;
+
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", fx->bus_address, TRUE);
+  service = em_dbus_service_new (fx->manager, NULL);
+  em_dbus_service_start_async (service, NULL, service_started_cb, &started);
+  EM_TEST_WAIT_UNTIL (started, TIMEOUT_MS);
+  /* many tasks: a reply that takes a while to build and send */
+  schedule_pending (fx, LISTED_TASKS);
+  /* the connection the service answers on */
+  connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  filter = g_dbus_connection_add_filter (connection, count_reply_cb, &replies, NULL);
+
+  g_dbus_connection_call (fx->client, EM_DBUS_NAME, EM_DBUS_MANAGER_PATH, MANAGER_IFACE,
+                          "ListTasks", g_variant_new_parsed ("(@a{sv} {},)"),
+                          G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS,
+                          NULL, replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (em_dbus_service_is_answering (service), TIMEOUT_MS);
+  /* as the stop looks, but without missing a moment */
+  while (em_dbus_service_is_answering (service))
+    g_main_context_iteration (NULL, FALSE);
+  g_dbus_connection_flush_sync (connection, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&replies), ==, 1);
+
+  EM_TEST_WAIT_UNTIL (result != NULL, 6 * TIMEOUT_MS);
+  reply = g_dbus_connection_call_finish (fx->client, result, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_remove_filter (connection, filter);
+  em_dbus_service_stop (service);
+  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -421,6 +494,8 @@ main (int argc, char **argv)
               test_deleted_task_unexported, fixture_teardown);
   g_test_add ("/dbus/adapter/evicted-task-unexported", Fixture, NULL, fixture_setup,
               test_evicted_task_unexported, fixture_teardown);
+  g_test_add ("/dbus/adapter/answering-until-sent", Fixture, NULL, fixture_setup,
+              test_answering_until_sent, fixture_teardown);
 
   return g_test_run ();
 }

@@ -15,6 +15,7 @@ struct _EmDbusSenderLimits
   GHashTable   *in_flight;  /* under lock: unique name → count, never 0 */
   guint         max_per_sender;
   GMainContext *context;    /* where "senders" is notified */
+  gint          unsent;     /* atomic: admitted calls whose reply is not yet on the connection */
 };
 
 G_DEFINE_FINAL_TYPE (EmDbusSenderLimits, em_dbus_sender_limits, G_TYPE_OBJECT)
@@ -31,10 +32,12 @@ static GParamSpec *properties[N_PROPS];
 #define TICKET_KEY "em-dbus-sender-ticket"
 
 /* attached to an admitted invocation: the reply consumes the last reference,
- * so its release covers every way of answering, success or error */
+ * so its release covers every way of answering, success or error. It may
+ * stop counting against its sender earlier (em_dbus_sender_limits_release()),
+ * but counts as unsent until then */
 typedef struct {
   EmDbusSenderLimits *limits;
-  char *sender;
+  char *sender; /* NULL once released from its sender's count */
 } Ticket;
 
 static gboolean
@@ -54,26 +57,37 @@ notify_senders (EmDbusSenderLimits *self)
 
 /* any thread */
 static void
-ticket_release (gpointer data)
+ticket_release (Ticket *ticket)
 {
-  Ticket *ticket = data;
   EmDbusSenderLimits *self = ticket->limits;
+  g_autofree char *sender = g_steal_pointer (&ticket->sender);
   gboolean emptied = FALSE;
   guint count;
 
+  if (sender == NULL)
+    return;
+
   g_mutex_lock (&self->lock);
-  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, ticket->sender));
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, sender));
   /* an entry at 0 is dropped, so a vanished client leaves nothing behind */
   if (count > 1)
-    g_hash_table_insert (self->in_flight, g_strdup (ticket->sender), GUINT_TO_POINTER (count - 1));
+    g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count - 1));
   else
-    emptied = g_hash_table_remove (self->in_flight, ticket->sender);
+    emptied = g_hash_table_remove (self->in_flight, sender);
   g_mutex_unlock (&self->lock);
   if (emptied)
     notify_senders (self);
+}
 
+/* any thread: the invocation is gone, so its reply, if any, was sent */
+static void
+ticket_free (gpointer data)
+{
+  Ticket *ticket = data;
+
+  ticket_release (ticket);
+  g_atomic_int_dec_and_test (&ticket->limits->unsent);
   g_object_unref (ticket->limits);
-  g_free (ticket->sender);
   g_free (ticket);
 }
 
@@ -198,7 +212,8 @@ em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
   ticket = g_new0 (Ticket, 1);
   ticket->limits = g_object_ref (self);
   ticket->sender = g_strdup (sender);
-  g_object_set_data_full (G_OBJECT (invocation), TICKET_KEY, ticket, ticket_release);
+  g_atomic_int_inc (&self->unsent);
+  g_object_set_data_full (G_OBJECT (invocation), TICKET_KEY, ticket, ticket_free);
   return TRUE;
 }
 
@@ -209,7 +224,8 @@ em_dbus_sender_limits_release (GDBusMethodInvocation *invocation)
 
   g_return_if_fail (G_IS_DBUS_METHOD_INVOCATION (invocation));
 
-  ticket = g_object_steal_data (G_OBJECT (invocation), TICKET_KEY);
+  /* the ticket stays: the reply is still to be sent */
+  ticket = g_object_get_data (G_OBJECT (invocation), TICKET_KEY);
   if (ticket != NULL)
     ticket_release (ticket);
 }
@@ -225,4 +241,12 @@ em_dbus_sender_limits_get_senders (EmDbusSenderLimits *self)
   senders = g_hash_table_size (self->in_flight);
   g_mutex_unlock (&self->lock);
   return senders;
+}
+
+guint
+em_dbus_sender_limits_get_unsent (EmDbusSenderLimits *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), 0);
+
+  return (guint) g_atomic_int_get (&self->unsent);
 }

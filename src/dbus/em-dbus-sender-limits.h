@@ -18,10 +18,13 @@ EmDbusSenderLimits *em_dbus_sender_limits_new         (void);
  * returns FALSE */
 gboolean            em_dbus_sender_limits_admit       (EmDbusSenderLimits    *self,
                                                        GDBusMethodInvocation *invocation);
-/* stops counting @invocation now, from any thread: a reply sent by a worker
- * must not reach the client while its call still counts, or the client's
- * next call could be refused at the limit */
+/* stops counting @invocation against its sender now, from any thread: a
+ * reply sent by a worker must not reach the client while its call still
+ * counts, or the client's next call could be refused at the limit. It stays
+ * unsent until the invocation is freed */
 void                em_dbus_sender_limits_release     (GDBusMethodInvocation *invocation);
 guint               em_dbus_sender_limits_get_senders (EmDbusSenderLimits    *self);
+/* admitted calls whose reply is not on the connection yet, from any thread */
+guint               em_dbus_sender_limits_get_unsent  (EmDbusSenderLimits    *self);
 
 G_END_DECLS

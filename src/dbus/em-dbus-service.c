@@ -309,9 +309,11 @@ em_dbus_service_is_answering (EmDbusService *self)
 
   g_return_val_if_fail (EM_IS_DBUS_SERVICE (self), FALSE);
 
-  /* every such call holds a ticket of its sender until its reply is sent */
+  /* every such call holds a ticket until its reply is on the connection; a
+   * listing stops counting against its sender just before, which is not
+   * enough for the flush that follows */
   limits = em_dbus_manager_adapter_get_sender_limits (self->adapter);
-  return em_dbus_sender_limits_get_senders (limits) > 0;
+  return em_dbus_sender_limits_get_unsent (limits) > 0;
 }
 
 /* the weak reference: a flush the bus never completes must not keep the
