@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <gst/gst.h>
 
@@ -102,18 +103,29 @@ cancel_on_progress_cb (EmEngineManager *manager,
   em_task_set_progress (task, 0.0);
 }
 
+/* a failed assertion ends the test without its teardown: the bus must not
+ * outlive it, holding the test's stderr open, which kept the test runner
+ * waiting for its timeout */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* a bus daemon of its own, not GTestDBus: that forks a watcher from this
  * process, threads and all, and under the sanitizers the fork was seen to
  * hang at exit, keeping the test from ending */
 static GSubprocess *
 start_bus (char **out_address)
 {
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) output = NULL;
   GSubprocess *daemon;
 
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "dbus-daemon", "--session",
-                             "--nofork", "--print-address=1", NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session",
+                                        "--nofork", "--print-address=1", NULL);
   g_assert_no_error (error);
   output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (daemon));
   *out_address = g_data_input_stream_read_line (output, NULL, NULL, &error);
