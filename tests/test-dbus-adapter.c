@@ -490,6 +490,49 @@ test_answering_until_sent (Fixture *fx, gconstpointer data)
   g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
 }
 
+static gboolean
+unexport_cb (gpointer user_data)
+{
+  em_dbus_manager_adapter_unexport (EM_DBUS_MANAGER_ADAPTER (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* the adapter leaves the bus, as a stop makes it, once the task is created
+ * and its acknowledgement asked of the store, before that answers */
+static void
+leave_on_scheduled_cb (EmEngineManager *manager,
+                       EmEvent         *event,
+                       Fixture         *fx)
+{
+  if (em_event_get_event_type (event) == EM_EVENT_TASK_SCHEDULED)
+    g_idle_add_full (G_PRIORITY_HIGH, unexport_cb, g_object_ref (fx->adapter), g_object_unref);
+}
+
+/* a submission the store took while the service left the bus is answered
+ * as taken: "Unavailable: the service is shutting down" told the client it
+ * was not, and one that sent it again had it run twice */
+static void
+test_acknowledged_while_leaving (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  const char *id = NULL;
+
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  g_signal_connect (fx->manager, "event", G_CALLBACK (leave_on_scheduled_cb), fx);
+
+  reply = call_service (fx, MANAGER_IFACE, "ScheduleTask",
+                        g_variant_new_parsed ("('left', 'wait', @a{sv} {}, @a{sv} {})"),
+                        G_VARIANT_TYPE ("(so)"), &error);
+  tasks = em_engine_manager_list_tasks (fx->manager, NULL, 0, 0, NULL);
+  g_assert_cmpuint (tasks->len, ==, 1);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&so)", &id, NULL);
+  g_assert_cmpstr (id, ==, em_task_get_id (g_ptr_array_index (tasks, 0)));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -508,6 +551,8 @@ main (int argc, char **argv)
               test_evicted_task_unexported, fixture_teardown);
   g_test_add ("/dbus/adapter/answering-until-sent", Fixture, NULL, fixture_setup,
               test_answering_until_sent, fixture_teardown);
+  g_test_add ("/dbus/adapter/acknowledged-while-leaving", Fixture, NULL, fixture_setup,
+              test_acknowledged_while_leaving, fixture_teardown);
 
   return g_test_run ();
 }

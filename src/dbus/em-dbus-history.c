@@ -124,7 +124,7 @@ cancel_lookup_done_cb (GObject      *source,
    * engine decides */
   task = json_node_get_object (node);
   id = json_object_get_string_member_with_default (task, "id", "");
-  if (em_dbus_cancel_task (manager, id, call->invocation, NULL, &error))
+  if (em_dbus_cancel_task (manager, id, call->invocation, &error))
     {
       call->invocation = NULL;
       return;

@@ -28,8 +28,9 @@ struct _EmDbusManagerAdapter
   EmDbusDevicePositions *positions;
   /* calls that reply later count against their sender until answered */
   EmDbusSenderLimits *limits;
-  /* cancelled when the adapter leaves the bus: calls still waiting on the
-   * engine then answer Unavailable */
+  /* cancelled when the adapter leaves the bus: lookups still waiting on the
+   * engine then answer Unavailable (changes already made wait for the
+   * journal's answer) */
   GCancellable *cancellable;
   gboolean exported;
   /* LastEventSeq is published at most every LAST_EVENT_SEQ_INTERVAL_US */
@@ -97,7 +98,7 @@ handle_cancel_task_cb (EmDBusEngineManager1  *iface,
   /* every answer waits: for the journal, or for the task database */
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (em_dbus_cancel_task (self->manager, id, invocation, self->cancellable, &error))
+  if (em_dbus_cancel_task (self->manager, id, invocation, &error))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
     em_dbus_return_error (invocation, error);
@@ -166,7 +167,7 @@ handle_pause_cb (EmDBusEngineManager1  *iface,
 {
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_set_paused (self->manager, TRUE, invocation, self->cancellable);
+  em_dbus_set_paused (self->manager, TRUE, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -177,7 +178,7 @@ handle_resume_cb (EmDBusEngineManager1  *iface,
 {
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_set_paused (self->manager, FALSE, invocation, self->cancellable);
+  em_dbus_set_paused (self->manager, FALSE, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -51,38 +51,35 @@ recorded_cb (GObject      *source,
 static void
 return_once_recorded (EmEngineManager       *manager,
                       GDBusMethodInvocation *invocation,
-                      const char            *task_id,
-                      GCancellable          *cancellable)
+                      const char            *task_id)
 {
   Change *change = g_new0 (Change, 1);
 
   change->invocation = invocation;
   change->task_id = g_strdup (task_id);
-  em_engine_manager_sync_async (manager, cancellable, recorded_cb, change);
+  em_engine_manager_sync_async (manager, NULL, recorded_cb, change);
 }
 
 gboolean
 em_dbus_cancel_task (EmEngineManager        *manager,
                      const char             *id,
                      GDBusMethodInvocation  *invocation,
-                     GCancellable           *cancellable,
                      GError                **error)
 {
   if (!em_engine_manager_cancel_task (manager, id, error))
     return FALSE;
-  return_once_recorded (manager, invocation, id, cancellable);
+  return_once_recorded (manager, invocation, id);
   return TRUE;
 }
 
 void
 em_dbus_set_paused (EmEngineManager       *manager,
                     gboolean               paused,
-                    GDBusMethodInvocation *invocation,
-                    GCancellable          *cancellable)
+                    GDBusMethodInvocation *invocation)
 {
   if (paused)
     em_engine_manager_pause (manager);
   else
     em_engine_manager_resume (manager);
-  return_once_recorded (manager, invocation, NULL, cancellable);
+  return_once_recorded (manager, invocation, NULL);
 }

@@ -335,7 +335,10 @@ schedule (Submission *submission)
   pending->ids = g_strv_builder_end (ids);
   if (!submission->batch)
     pending->path = g_strdup (em_dbus_task_object_get_path (object));
-  em_engine_manager_sync_async (submission->manager, submission->cancellable,
+  /* the tasks exist now: the reply says whether the store has them, also
+   * when the service leaves the bus meanwhile (a stop waits for it), since
+   * "shutting down" would have the client send them again */
+  em_engine_manager_sync_async (submission->manager, NULL,
                                 submission->batch ? batch_synced_cb : task_synced_cb, pending);
 }
 

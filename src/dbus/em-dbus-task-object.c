@@ -206,7 +206,7 @@ handle_cancel_cb (EmDBusTask1           *iface,
   /* its reply waits for the journal, as CancelTask's does */
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (em_dbus_cancel_task (self->manager, id, invocation, NULL, &error))
+  if (em_dbus_cancel_task (self->manager, id, invocation, &error))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   /* a finished task may leave the engine's memory while its object stays for
    * the grace period: still a conflict, not an unknown task */
