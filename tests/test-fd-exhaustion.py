@@ -32,6 +32,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="em-fd-exhaustion-") as tmp:
         daemon = Daemon(tmp)
         try:
+            # the camera's pipeline starts in a worker thread, which loads
+            # GStreamer's plugins: with the descriptors gone it could not, and
+            # GStreamer's criticals are fatal here. One capture waits for it
+            _, warm_up = daemon.submit("warm-up", "capture_image")
+            if daemon.wait_finished(warm_up["id"])["status"] != "completed":
+                fail("the warm-up capture did not complete:\n" + daemon.output())
             # set from outside once it runs: it raises its own soft limit at
             # startup, and a valgrind-run test cannot lower its child's
             resource.prlimit(daemon.proc.pid, resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
