@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "engine/em-time.h"
 #include "dbus/em-dbus-util.h"
@@ -41,11 +42,13 @@ em_dbus_check_keys (GVariant            *dict,
   g_variant_iter_init (&iter, dict);
   while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
     {
+      g_autofree char *quoted = em_clip_member_name (key);
+
       /* D-Bus allows a key twice and a lookup would take one of them in
        * silence; a JSON member twice is refused too */
       if (!g_hash_table_add (seen, (gpointer) key))
         {
-          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s.%s: %s", what, key,
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s.%s: %s", what, quoted,
                        _("member name appears more than once"));
           return FALSE;
         }
@@ -55,10 +58,10 @@ em_dbus_check_keys (GVariant            *dict,
 
           if (list != NULL && *list != '\0')
             g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                         _("%s.%s is not a known key (known keys: %s)"), what, key, list);
+                         _("%s.%s is not a known key (known keys: %s)"), what, quoted, list);
           else
             g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                         _("%s.%s is not a known key (%s takes no keys yet)"), what, key, what);
+                         _("%s.%s is not a known key (%s takes no keys yet)"), what, quoted, what);
           return FALSE;
         }
     }

@@ -287,7 +287,7 @@ em_action_validate (EmAction *self, JsonObject *parameters, GError **error)
 
           if (spec == NULL)
             {
-              g_autofree char *quoted = em_clip_for_message (key);
+              g_autofree char *quoted = em_clip_member_name (key);
 
               g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                            _("parameters.%s: unknown parameter for action “%s”"),

@@ -19,3 +19,13 @@ em_clip_for_message (const char *text)
     return g_steal_pointer (&valid);
   return g_strconcat (valid, "…", NULL);
 }
+
+char *
+em_clip_member_name (const char *name)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (*name == '\0')
+    return g_strdup ("“”");
+  return em_clip_for_message (name);
+}

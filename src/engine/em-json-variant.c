@@ -225,7 +225,7 @@ em_variant_to_json_object (GVariant *dict, GError **error)
     {
       g_autoptr(GVariant) owned = value;
       /* the key as a refusal names it: a caller's key may be megabytes */
-      g_autofree char *quoted = em_clip_for_message (key);
+      g_autofree char *quoted = em_clip_member_name (key);
       JsonNode *member = em_variant_to_json_node (owned, quoted, error);
 
       if (member == NULL)

@@ -228,7 +228,7 @@ set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
     }
 
   /* the name is the client's: quoted up to a bound, as an unknown id is */
-  quoted = em_clip_for_message (key);
+  quoted = em_clip_member_name (key);
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s: unknown field"), quoted);
   return FALSE;
 }

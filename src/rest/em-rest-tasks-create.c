@@ -323,7 +323,7 @@ create_envelope (EmRestContext     *ctx,
         }
       else
         {
-          g_autofree char *quoted = em_clip_for_message (key);
+          g_autofree char *quoted = em_clip_member_name (key);
 
           em_problem_respond_printf (msg, 400,
                                      _("%s: unknown field of a batch; use tasks and exclusive"),
