@@ -360,7 +360,7 @@ test_variant_key_clipped (void)
   g_variant_builder_add (&builder, "{sv}", key, g_variant_new_int32 (2));
   dicts[1] = g_variant_ref_sink (g_variant_builder_end (&builder));
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", key, g_variant_ref (dicts[0]));
+  g_variant_builder_add (&builder, "{sv}", key, dicts[0]);
   dicts[2] = g_variant_ref_sink (g_variant_builder_end (&builder));
 
   for (guint i = 0; i < G_N_ELEMENTS (dicts); i++)
