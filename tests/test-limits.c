@@ -182,6 +182,45 @@ test_batch (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (count (fx, EM_TASK_STATUS_PENDING), ==, 5);
 }
 
+/* a listener of the batch's first task-scheduled schedules one more: the
+ * batch's later items hold their room, so that one is refused rather than
+ * taking the queue past the limit */
+static void
+schedule_one_more (EmEngineManager *manager, EmTask *task, GError **out_error)
+{
+  g_autoptr(EmTaskSpec) spec = wait_spec ("from a handler", 1);
+
+  if (*out_error != NULL)
+    return;
+  if (em_engine_manager_schedule_task (manager, spec, out_error) != NULL)
+    g_set_error_literal (out_error, EM_ERROR, EM_ERROR_FAILED, "scheduled");
+}
+
+static void
+test_batch_reentrant (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) handler_error = NULL;
+  gulong id;
+
+  em_engine_manager_pause (fx->manager);
+  em_engine_manager_set_max_pending (fx->manager, 3);
+  g_assert_nonnull (schedule (fx, 1, NULL));
+  for (guint i = 0; i < 2; i++)
+    g_ptr_array_add (specs, wait_spec ("item", 1));
+
+  id = g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (schedule_one_more),
+                         &handler_error);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, FALSE, &error);
+  g_signal_handler_disconnect (fx->manager, id);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tasks->len, ==, 2);
+  g_assert_error (handler_error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+  g_assert_cmpuint (count (fx, EM_TASK_STATUS_PENDING), ==, 3);
+}
+
 /* only waiting tasks count: a running one has left the queue */
 static void
 test_running_not_counted (Fixture *fx, gconstpointer data)
@@ -219,6 +258,7 @@ main (int argc, char **argv)
   ADD ("/limits/max-pending/property", test_property);
   ADD ("/limits/max-pending/task", test_task);
   ADD ("/limits/max-pending/batch", test_batch);
+  ADD ("/limits/max-pending/batch-reentrant", test_batch_reentrant);
   ADD ("/limits/max-pending/running-not-counted", test_running_not_counted);
 #undef ADD
 

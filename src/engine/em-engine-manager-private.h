@@ -70,6 +70,7 @@ struct _EmEngineManager
   guint             n_in_flight;
   guint             max_concurrent;
   guint             max_pending;    /* 0: no limit */
+  guint             reserved_pending; /* items of a batch being made, not enqueued yet */
   gboolean          paused;
   guint64           next_serial;
 

@@ -1358,7 +1358,10 @@ em_engine_manager_check_capacity (EmEngineManager *self, guint n_tasks, GError *
 
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
 
-  pending = g_sequence_get_length (self->by_status[EM_TASK_STATUS_PENDING]);
+  /* a batch's items not enqueued yet count: a listener of an earlier one's
+   * events may schedule more while the batch is being made */
+  pending = g_sequence_get_length (self->by_status[EM_TASK_STATUS_PENDING]) +
+            self->reserved_pending;
   if (self->max_pending == 0 || (guint64) pending + n_tasks <= self->max_pending)
     return TRUE;
   if (n_tasks <= 1)
@@ -1478,6 +1481,7 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
                                                    g_ptr_array_index (actions, i), batch);
 
   tasks = g_ptr_array_new_full (specs->len, NULL);
+  self->reserved_pending += specs->len;
   for (guint i = 0; i < specs->len; i++)
     {
       GPtrArray *item_deps = g_ptr_array_index (deps, i);
@@ -1492,6 +1496,7 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
           if (ref->entry != NULL && placeholder >= 1 && placeholder <= specs->len)
             ref->entry = g_ptr_array_index (entries, placeholder - 1);
         }
+      self->reserved_pending--;
       enqueue_entry (self, entry, g_ptr_array_index (specs, i), item_deps);
       g_ptr_array_add (tasks, entry->task);
     }
