@@ -851,6 +851,86 @@ test_shutdown_on_end (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }), ==, 0);
 }
 
+/* --- a listener stops the service while a batch is being made --- */
+
+static void
+shutdown_once (EmEngineManager *manager, EmTask *task, gpointer data)
+{
+  g_signal_handlers_disconnect_by_func (manager, shutdown_once, data);
+  em_engine_manager_shutdown (manager);
+}
+
+static GPtrArray *
+schedule_batch_shutting_down (Fixture *fx)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GError) error = NULL;
+  GPtrArray *tasks;
+  EmTaskSpec *spec;
+
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (shutdown_once), NULL);
+  g_ptr_array_add (specs, em_task_spec_new ("first", "step", NULL));
+  g_ptr_array_add (specs, em_task_spec_new ("second", "step", NULL));
+  spec = em_task_spec_new ("third", "step", NULL);
+  spec->depends_on = g_strdupv ((char *[]) { "#1", NULL });
+  g_ptr_array_add (specs, spec);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, FALSE, &error);
+  g_assert_no_error (error);
+  g_ptr_array_set_free_func (tasks, g_object_unref);
+  for (guint i = 0; i < tasks->len; i++)
+    g_object_ref (g_ptr_array_index (tasks, i));
+  return tasks;
+}
+
+/* without a store the stop cancels what is pending: the items made after it
+ * too, which nothing would ever run or settle */
+static void
+test_shutdown_in_batch (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = NULL;
+
+  open_manager (fx, FALSE);
+  tasks = schedule_batch_shutting_down (fx);
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      EmTask *task = g_ptr_array_index (tasks, i);
+      g_autofree char *seen = events_of (fx, em_task_get_id (task));
+
+      g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_CANCELLED);
+      g_assert_cmpstr (seen, ==, "scheduled cancelled");
+    }
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }), ==, 0);
+  assert_events_valid (fx);
+}
+
+/* with a store, pending tasks wait for the next start: the items made
+ * after the stop too */
+static void
+test_shutdown_in_stored_batch (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_auto(GStrv) ids = g_new0 (char *, 4);
+
+  open_manager (fx, TRUE);
+  tasks = schedule_batch_shutting_down (fx);
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      ids[i] = g_strdup (em_task_get_id (g_ptr_array_index (tasks, i)));
+      g_assert_cmpint (em_task_get_status (g_ptr_array_index (tasks, i)), ==, EM_TASK_STATUS_PENDING);
+    }
+  assert_events_valid (fx);
+  g_clear_pointer (&tasks, g_ptr_array_unref);
+  g_assert_finalize_object (g_steal_pointer (&fx->manager));
+
+  open_manager (fx, TRUE);
+  for (guint i = 0; i < 3; i++)
+    g_assert_nonnull (em_engine_manager_get_task (fx->manager, ids[i]));
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (em_engine_manager_get_task (fx->manager, ids[2])), 5000);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, ids[i])), ==,
+                     EM_TASK_STATUS_COMPLETED);
+}
+
 /* --- listeners doing a bit of everything, at random --- */
 
 typedef struct {
@@ -1168,6 +1248,8 @@ main (int argc, char **argv)
   ADD ("sync/on-start", test_sync_on_change, &sync_on_start_case);
   ADD ("shutdown/on-start", test_shutdown_on_start, NULL);
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
+  ADD ("shutdown/in-batch", test_shutdown_in_batch, NULL);
+  ADD ("shutdown/in-stored-batch", test_shutdown_in_stored_batch, NULL);
   ADD ("random", test_random, NULL);
 
   return g_test_run ();

@@ -98,6 +98,7 @@ static void process_queue     (EmEngineManager *self);
 static void finish_entry      (EmEngineManager *self, TaskEntry *entry, EmEventType type,
                                JsonObject *result, const char *message);
 static void schedule_eviction (EmEngineManager *self);
+static void cancel_entry      (EmEngineManager *self, TaskEntry *entry);
 
 static void emit_progress (gpointer user_data);
 
@@ -1335,6 +1336,14 @@ enqueue_entry (EmEngineManager *self, TaskEntry *entry, EmTaskSpec *spec, GPtrAr
   emit_event (self, EM_EVENT_TASK_SCHEDULED, entry->task);
   if (em_task_is_finished (entry->task))
     return;
+  /* a listener stopped the service while a batch was being made: without a
+   * store the stop cancels what is pending, and nothing would ever settle
+   * the items made after it */
+  if (self->shutting_down && self->store == NULL)
+    {
+      cancel_entry (self, entry);
+      return;
+    }
 
   if (broken != NULL)
     {
