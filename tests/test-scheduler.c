@@ -636,6 +636,74 @@ test_exclusive_batch_waiting_for (Fixture *fx, gconstpointer data)
   g_assert_cmpint (em_task_get_status (second), ==, EM_TASK_STATUS_COMPLETED);
 }
 
+typedef struct {
+  EmEngineManager *manager;
+  GPtrArray       *batch;   /* EmTask of the exclusive batch */
+} EndBatch;
+
+/* told it waits for the focus the batch holds, a listener ends the batch */
+static void
+end_batch_if_waiting (EmTask *task, GParamSpec *pspec, EndBatch *end)
+{
+  const char * const *waiting_for = em_task_get_waiting_for (task);
+
+  if (waiting_for[0] == NULL || end->batch == NULL)
+    return;
+  for (guint i = end->batch->len; i > 0; i--)
+    g_assert_true (em_engine_manager_cancel_task (end->manager,
+                                                  em_task_get_id (g_ptr_array_index (end->batch, i - 1)),
+                                                  NULL));
+  end->batch = NULL;
+}
+
+static void
+record_waiting_for (EmTask *task, GParamSpec *pspec, GString *told)
+{
+  g_autofree char *joined = g_strjoinv (",", (char **) em_task_get_waiting_for (task));
+
+  g_string_append_printf (told, "[%s]", joined);
+}
+
+/* a listener of one task's waiting_for frees a device: the tasks told after
+ * it in the same pass are told what they wait for now, not before it */
+static void
+test_waiting_for_after_release (Fixture *fx, gconstpointer data)
+{
+  const char *items[] = {
+    "{\"name\": \"move\", \"action\": \"hold_stage\", \"parameters\": {\"duration\": 5000}}",
+    "{\"name\": \"focus\", \"action\": \"hold_focus\", \"depends_on\": [\"#0\"]}",
+    NULL
+  };
+  g_autoptr(GPtrArray) specs = specs_from (items);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GString) told = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  EndBatch end = { fx->manager, NULL };
+  EmTask *first, *second;
+
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, TRUE, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (g_ptr_array_index (tasks, 0)) == EM_TASK_STATUS_RUNNING, 2000);
+  em_engine_manager_pause (fx->manager);
+
+  /* both new in the same pass; the first's listener frees the batch's focus */
+  first = submit (fx, "{\"name\": \"first\", \"action\": \"hold_focus\"}");
+  second = submit (fx, "{\"name\": \"second\", \"action\": \"hold_focus\"}");
+  end.batch = tasks;
+  g_signal_connect (first, "notify::waiting-for", G_CALLBACK (end_batch_if_waiting), &end);
+  g_signal_connect (second, "notify::waiting-for", G_CALLBACK (record_waiting_for), told);
+  EM_TEST_WAIT_UNTIL (end.batch == NULL, 2000);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  g_assert_cmpstr (told->str, ==, "");
+  g_assert_null (em_task_get_waiting_for (first)[0]);
+  g_assert_null (em_task_get_waiting_for (second)[0]);
+  g_signal_handlers_disconnect_by_data (first, &end);
+  g_signal_handlers_disconnect_by_data (second, told);
+}
+
 static void
 test_device_concurrency (Fixture *fx, gconstpointer data)
 {
@@ -1164,6 +1232,7 @@ main (int argc, char **argv)
   ADD ("batch-all-or-nothing", test_batch_all_or_nothing);
   ADD ("exclusive-batch", test_exclusive_batch);
   ADD ("exclusive-batch-waiting-for", test_exclusive_batch_waiting_for);
+  ADD ("waiting-for-after-release", test_waiting_for_after_release);
   ADD ("exclusive-batch-outside-dependency", test_exclusive_batch_outside_dependency);
   ADD ("exclusive-batch-outside-cancelled", test_exclusive_batch_outside_cancelled);
   ADD ("device-concurrency", test_device_concurrency);

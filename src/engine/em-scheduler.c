@@ -400,23 +400,18 @@ em_scheduler_batch_task_done (EmScheduler *self, EmSchedItem *item)
 }
 
 /* an item whose answer changed, found during the walk */
-typedef struct {
-  EmSchedItem  *item;
-  EmDeviceKind  mask;
-} WaitingChange;
-
 static void
-note_waiting (GArray *changes, EmSchedItem *item, EmDeviceKind mask)
+note_waiting (GPtrArray *changes, EmSchedItem *item, EmDeviceKind mask)
 {
   if (item->waiting_for != mask)
-    g_array_append_vals (changes, &(WaitingChange) { item, mask }, 1);
+    g_ptr_array_add (changes, item);
 }
 
 void
 em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointer user_data)
 {
   EmDeviceKind unavailable = self->busy | reserved_mask (self, NULL);
-  g_autoptr(GArray) changes = g_array_new (FALSE, FALSE, sizeof (WaitingChange));
+  g_autoptr(GPtrArray) changes = g_ptr_array_new ();
 
   for (guint b = 0; b < N_BUCKETS; b++)
     {
@@ -461,14 +456,23 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
   g_ptr_array_set_size (self->fresh, 0);
 
   /* @func reaches listeners, who may cancel tasks and so take items out of
-   * the queues: told only once the walk is over, and only while still ready */
+   * the queues: told only once the walk is over, and only while still ready.
+   * Ending an exclusive batch frees its devices at once, so each is told
+   * what it waits for at its turn, not at the walk: the buckets' answers
+   * kept from the walk differ then, and the next pass (which that end
+   * brings) walks them again */
   for (guint i = 0; i < changes->len; i++)
     {
-      WaitingChange *change = &g_array_index (changes, WaitingChange, i);
+      EmSchedItem *item = g_ptr_array_index (changes, i);
+      EmDeviceKind mask;
 
-      if (change->item->ready_iter == NULL || change->item->waiting_for == change->mask)
+      if (item->ready_iter == NULL)
         continue;
-      change->item->waiting_for = change->mask;
-      func (change->item, change->mask, user_data);
+      mask = in_holding_batch (item) ? item->claims & self->busy
+                                     : bucket_claims (item) & (self->busy | reserved_mask (self, NULL));
+      if (item->waiting_for == mask)
+        continue;
+      item->waiting_for = mask;
+      func (item, mask, user_data);
     }
 }
