@@ -931,6 +931,59 @@ test_shutdown_in_stored_batch (Fixture *fx, gconstpointer data)
                      EM_TASK_STATUS_COMPLETED);
 }
 
+/* a batch item depends on a finished task that a deletion is still letting
+ * go of; a listener of an earlier item's task-scheduled stops the service,
+ * which lets go of it at once: the later item still knows how it ended */
+static void
+test_shutdown_in_batch_forgetting (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *last = NULL;
+  g_auto(EmTaskQuery) query;
+  Deletions deletions = { 0, };
+  EmTaskSpec *spec;
+
+  open_manager (fx, FALSE);
+  g_object_set (fx->manager, "keep-finished", 5000, NULL);
+  em_engine_manager_pause (fx->manager);
+  /* more than a deletion lets go of in one turn */
+  for (guint i = 0; i < 1100; i++)
+    {
+      EmTask *task = schedule (fx, "step", NULL, 0);
+
+      g_clear_pointer (&last, g_free);
+      last = g_strdup (em_task_get_id (task));
+      if (first == NULL)
+        first = g_strdup (last);
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, last, NULL));
+    }
+  em_task_query_init (&query);
+  query.statuses = EM_TASK_QUERY_FINISHED;
+  em_engine_manager_delete_tasks_async (fx->manager, &query, NULL, deleted_cb, &deletions);
+  /* the first slice goes in the deletion's turn, the rest in later ones */
+  while (em_engine_manager_get_task (fx->manager, first) != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, last));
+  /* the engine's entry holds the last reference to it */
+  g_ptr_array_set_size (fx->events, 0);
+
+  g_signal_connect (fx->manager, "task-scheduled", G_CALLBACK (shutdown_once), NULL);
+  g_ptr_array_add (specs, em_task_spec_new ("first", "step", NULL));
+  spec = em_task_spec_new ("second", "step", NULL);
+  spec->depends_on = g_strdupv ((char *[]) { last, NULL });
+  g_ptr_array_add (specs, spec);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_null (em_engine_manager_get_task (fx->manager, last));
+  for (guint i = 0; i < tasks->len; i++)
+    g_assert_true (em_task_is_finished (g_ptr_array_index (tasks, i)));
+  assert_events_valid (fx);
+  EM_TEST_WAIT_UNTIL (deletions.answered == 1, 5000);
+}
+
 /* --- listeners doing a bit of everything, at random --- */
 
 typedef struct {
@@ -1250,6 +1303,7 @@ main (int argc, char **argv)
   ADD ("shutdown/on-end", test_shutdown_on_end, NULL);
   ADD ("shutdown/in-batch", test_shutdown_in_batch, NULL);
   ADD ("shutdown/in-stored-batch", test_shutdown_in_stored_batch, NULL);
+  ADD ("shutdown/in-batch-forgetting", test_shutdown_in_batch_forgetting, NULL);
   ADD ("random", test_random, NULL);
 
   return g_test_run ();

@@ -1230,26 +1230,35 @@ resolve_depends_on (EmEngineManager *self,
           dep = g_ptr_array_index (batch_entries, n);
         }
       else
-        dep = g_hash_table_lookup (self->entries, ref);
-
-      /* finished long ago: only its final status is still in memory */
-      if (dep == NULL && ref[0] != '#' && em_finished_cache_lookup (self->gone, ref, &gone_status))
         {
-          if (has_dep (deps, NULL, ref))
-            continue;
-          resolved = g_new0 (DepRef, 1);
-          resolved->gone_id = ref;
-          resolved->gone_status = gone_status;
-          g_ptr_array_add (deps, resolved);
-          continue;
-        }
-      if (dep == NULL)
-        {
-          g_autofree char *quoted = em_clip_for_message (ref);
+          dep = g_hash_table_lookup (self->entries, ref);
+          /* finished: its final status is all that counts. A batch's later
+           * items are made after listeners of the earlier ones ran, and one
+           * of them may have let go of its entry (a stop ends a deletion) */
+          if (dep != NULL && em_task_is_finished (dep->task))
+            {
+              gone_status = em_task_get_status (dep->task);
+              dep = NULL;
+            }
+          /* finished long ago: only its final status is still in memory */
+          else if (dep == NULL && !em_finished_cache_lookup (self->gone, ref, &gone_status))
+            {
+              g_autofree char *quoted = em_clip_for_message (ref);
 
-          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("depends_on: unknown task “%s”"), quoted);
-          return NULL;
+              g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("depends_on: unknown task “%s”"), quoted);
+              return NULL;
+            }
+          if (dep == NULL)
+            {
+              if (has_dep (deps, NULL, ref))
+                continue;
+              resolved = g_new0 (DepRef, 1);
+              resolved->gone_id = ref;
+              resolved->gone_status = gone_status;
+              g_ptr_array_add (deps, resolved);
+              continue;
+            }
         }
       if (has_dep (deps, dep, NULL))
         continue;
