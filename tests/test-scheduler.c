@@ -393,6 +393,21 @@ test_delay (Fixture *fx, gconstpointer data)
   g_assert_cmpint (started - submitted, <, 3000000);
 }
 
+/* the timer of delayed tasks counts the loop's monotonic time, which stands
+ * still while the machine sleeps and does not follow a change of the clock:
+ * a task due in an hour is checked again well before, so that neither can
+ * hold it back for long past its run_at */
+static void
+test_delay_rechecks_clock (Fixture *fx, gconstpointer data)
+{
+  EmTask *task = submit (fx, "{\"name\": \"in an hour\", \"action\": \"hold_none\", \"delay\": 3600}");
+  GSource *timer = g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, fx->manager);
+
+  g_assert_cmpint (em_task_get_status (task), ==, EM_TASK_STATUS_PENDING);
+  g_assert_nonnull (timer);
+  g_assert_cmpint (g_source_get_ready_time (timer) - g_get_monotonic_time (), <=, 60 * G_USEC_PER_SEC);
+}
+
 static void
 test_run_at (Fixture *fx, gconstpointer data)
 {
@@ -1227,6 +1242,7 @@ main (int argc, char **argv)
   ADD ("retry-run-at", test_retry_run_at);
   ADD ("retry-unsafe-refused", test_retry_unsafe_refused);
   ADD ("delay", test_delay);
+  ADD ("delay-rechecks-clock", test_delay_rechecks_clock);
   ADD ("run-at", test_run_at);
   ADD ("run-at-before-epoch", test_run_at_before_epoch);
   ADD ("batch-all-or-nothing", test_batch_all_or_nothing);

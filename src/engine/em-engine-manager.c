@@ -33,6 +33,10 @@
  * at 4 096 (against 2 048, 8 192 and 32 768) */
 #define FLUSH_THRESHOLD 4096
 #define PRUNE_INTERVAL_S 60
+/* the delayed tasks' timer runs on monotonic time, which stands still while
+ * the machine sleeps and ignores changes of the clock, while run_at is a time
+ * of day: the timer looks at the clock at least this often */
+#define TIMERS_RECHECK_MS (60 * 1000)
 #define INTERRUPTED_MESSAGE N_("interrupted: the service stopped while it was running")
 
 /* a task's batch state in its row: an exclusive batch's whole claim set, and
@@ -629,13 +633,12 @@ rearm_timers (EmEngineManager *self)
   if (g_sequence_is_empty (self->timers))
     return;
 
-  /* one timer for the earliest due task, however many are delayed */
+  /* one timer for the earliest due task, however many are delayed; a
+   * longer wait wakes early and arms itself again */
   head = g_sequence_get (g_sequence_get_begin_iter (self->timers));
   wait_us = MAX (0, head->due_us - g_get_real_time ());
-  /* past what a guint of milliseconds holds (about 50 days), the timer wakes
-   * early and arms itself again */
   self->timer_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                           (guint) MIN ((wait_us + 999) / 1000, G_MAXUINT),
+                                           (guint) MIN ((wait_us + 999) / 1000, TIMERS_RECHECK_MS),
                                            timers_cb, self, NULL);
 }
 
