@@ -1625,6 +1625,79 @@ test_connection_drain_documented (Fixture       *f,
   g_assert_cmpstr (undocumented->str, ==, "");
 }
 
+/* the stop's shutdown follows the drain as soon as nothing is being answered,
+ * as the daemon's does: a client still sending the body of a request the
+ * drain refused sends it all and reads its 503, and the exit waits for it,
+ * rather than the connection being reset under it */
+static void
+test_connection_drain_body_shutdown (Fixture       *f,
+                                     gconstpointer  data)
+{
+  const gsize length = 512 * 1024;
+  g_autofree char *head = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Content-Length: %zu\r\n\r\n{", length);
+  g_autofree char *rest = g_strnfill (length - 1, ' ');
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autoptr(GError) send_error = NULL;
+  g_autoptr(GError) receive_error = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  while (!em_rest_server_is_answering (f->server) && g_get_monotonic_time () < deadline)
+    raw_pump (socket, head, &sent, response);
+  g_assert_true (em_rest_server_is_answering (f->server));
+
+  em_rest_server_drain (f->server);
+  EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
+  em_rest_server_shutdown (f->server);
+
+  /* the answer comes first, then its end; the body goes on until it is whole */
+  sent = 0;
+  while ((!closed || sent < length - 1) && send_error == NULL &&
+         g_get_monotonic_time () < deadline)
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (sent < length - 1)
+        {
+          /* a little at a time, as over a slower link than loopback */
+          n = g_socket_send (socket, rest + sent, MIN (length - 1 - sent, 16384), NULL,
+                             &send_error);
+          if (n > 0)
+            sent += (gsize) n;
+          else if (g_error_matches (send_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            g_clear_error (&send_error);
+          if (sent == length - 1)
+            g_socket_shutdown (socket, FALSE, TRUE, NULL);
+        }
+      if (!closed)
+        {
+          n = g_socket_receive (socket, buffer, sizeof buffer, NULL, &receive_error);
+          if (n > 0)
+            g_string_append_len (response, buffer, n);
+          else if (n == 0)
+            closed = TRUE;
+          else if (g_error_matches (receive_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            g_clear_error (&receive_error);
+          else
+            break;
+        }
+      g_usleep (1000);
+    }
+  g_assert_no_error (send_error);
+  g_assert_no_error (receive_error);
+  g_assert_cmpuint (sent, ==, length - 1);
+  g_assert_true (closed);
+  g_assert_cmpuint (raw_status (response), ==, 503);
+  EM_TEST_WAIT_UNTIL (!em_rest_server_is_flushing (f->server), TIMEOUT_MS);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 /* RFC 9110 §15.5.6: every route's Allow lists exactly what it answers. A
  * method it lists is never refused with 405, one it does not is, with that
  * same Allow; OPTIONS answers it too. Methods are case-sensitive, and a part
@@ -3862,6 +3935,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
   ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
+  ADD ("/rest/connections/drain-body-shutdown", test_connection_drain_body_shutdown, NULL);
   ADD ("/rest/connections/drain-upgrade", test_connection_drain_upgrade, NULL);
   ADD ("/rest/connections/drain-refused-counted", test_connection_drain_refused_counted, NULL);
   ADD ("/rest/connections/drain-documented", test_connection_drain_documented, NULL);

@@ -18,12 +18,28 @@ typedef struct {
   guint8        buffer[16384];
 } Linger;
 
+/* on the server's cancellable, which each linger holds: counted there, the
+ * count outlives a server that goes first */
+#define LINGERING_KEY "em-rest-lingering"
+
+static void
+count_lingering (GCancellable *server_cancellable, gint delta)
+{
+  guint n = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (server_cancellable), LINGERING_KEY));
+
+  g_object_set_data (G_OBJECT (server_cancellable), LINGERING_KEY,
+                     GUINT_TO_POINTER ((guint) ((gint) n + delta)));
+}
+
 static void
 linger_free (Linger *linger)
 {
   g_clear_handle_id (&linger->timeout_id, g_source_remove);
   if (linger->server_cancellable != NULL)
-    g_cancellable_disconnect (linger->server_cancellable, linger->server_cancelled_id);
+    {
+      g_cancellable_disconnect (linger->server_cancellable, linger->server_cancelled_id);
+      count_lingering (linger->server_cancellable, -1);
+    }
   g_clear_object (&linger->server_cancellable);
   g_clear_object (&linger->cancellable);
   g_clear_pointer (&linger->response, g_bytes_unref);
@@ -130,6 +146,7 @@ em_rest_linger_respond (SoupServerMessage *msg,
   if (server_cancellable != NULL)
     {
       linger->server_cancellable = g_object_ref (server_cancellable);
+      count_lingering (server_cancellable, 1);
       linger->server_cancelled_id =
         g_cancellable_connect (server_cancellable, G_CALLBACK (server_cancelled_cb),
                                linger, NULL);
@@ -176,4 +193,12 @@ em_rest_linger_respond_message (SoupServerMessage *msg,
   if (!g_str_equal (soup_server_message_get_method (msg), "HEAD"))
     g_string_append_len (response, g_bytes_get_data (content, NULL), g_bytes_get_size (content));
   return em_rest_linger_respond (msg, g_string_free_to_bytes (response), server_cancellable);
+}
+
+guint
+em_rest_linger_count (GCancellable *server_cancellable)
+{
+  g_return_val_if_fail (G_IS_CANCELLABLE (server_cancellable), 0);
+
+  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (server_cancellable), LINGERING_KEY));
 }

@@ -17,4 +17,7 @@ gboolean em_rest_linger_respond         (SoupServerMessage *msg,
 gboolean em_rest_linger_respond_message (SoupServerMessage *msg,
                                          GCancellable      *server_cancellable);
 
+/* answers given with @server_cancellable whose connection is still open */
+guint    em_rest_linger_count           (GCancellable      *server_cancellable);
+
 G_END_DECLS

@@ -43,6 +43,9 @@ struct _EmRestServer
   SoupServer      *soup;
   EmWebsocketHub  *hub;
   char            *base_url;
+  /* its cancellable ends the lingers of refused requests (em-rest-linger.c):
+   * not at the stop's shutdown, whose exit waits for them instead, since a
+   * client still sending the body of one would have it reset under it */
   EmBodyLimit      body_limit;
   guint64          ws_max_backlog;
   guint            ws_keepalive;
@@ -972,7 +975,8 @@ gboolean
 em_rest_server_is_flushing (EmRestServer *self)
 {
   g_return_val_if_fail (EM_IS_REST_SERVER (self), FALSE);
-  return em_websocket_hub_is_flushing (self->hub);
+  return em_websocket_hub_is_flushing (self->hub) ||
+         em_rest_linger_count (self->body_limit.cancellable) > 0;
 }
 
 guint
@@ -1000,6 +1004,8 @@ em_rest_server_dispose (GObject *object)
 
   if (self->ctx.cancellable != NULL)
     g_cancellable_cancel (self->ctx.cancellable);
+  if (self->body_limit.cancellable != NULL)
+    g_cancellable_cancel (self->body_limit.cancellable);
   g_clear_pointer (&self->listen_guard, em_rest_listen_guard_free);
   if (self->soup != NULL)
     {
@@ -1021,6 +1027,7 @@ em_rest_server_finalize (GObject *object)
   EmRestServer *self = EM_REST_SERVER (object);
 
   g_clear_object (&self->ctx.cancellable);
+  g_clear_object (&self->body_limit.cancellable);
   g_free (self->base_url);
   g_free (self->token);
   g_free (self->token_file);
@@ -1214,7 +1221,7 @@ static void
 em_rest_server_init (EmRestServer *self)
 {
   self->ctx.cancellable = g_cancellable_new ();
-  self->body_limit.cancellable = self->ctx.cancellable;
+  self->body_limit.cancellable = g_cancellable_new ();
   /* the server outlives its messages' signal handlers */
   self->body_limit.add_headers = add_answer_headers;
   self->body_limit.add_headers_data = self;

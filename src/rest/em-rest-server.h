@@ -25,7 +25,9 @@ gboolean      em_rest_server_is_answering (EmRestServer    *self);
 /* sends close frames to WebSocket clients and stops listening */
 void          em_rest_server_shutdown     (EmRestServer    *self);
 /* after em_rest_server_shutdown(): whether a WebSocket client's close frame
- * still waits for room in its socket; exiting now would lose it */
+ * still waits for room in its socket, or a refused request's client still
+ * sends the body its answer came before (for at most 2 s); exiting now would
+ * lose the one, and reset the other's connection under it */
 gboolean      em_rest_server_is_flushing  (EmRestServer    *self);
 /* how many WebSocket clients follow the event stream now (open, not being dropped) */
 guint         em_rest_server_get_n_websocket_clients (EmRestServer *self);
