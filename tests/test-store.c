@@ -2165,12 +2165,16 @@ test_eviction_under_queries (Fixture *fx, gconstpointer data)
   while (em_engine_manager_is_busy (fx->manager) ||
          em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) > 0)
     g_ptr_array_unref (query (fx, &q, NULL));
+  /* a query's answer may come before the eviction the last tasks scheduled,
+   * but queries alone must let it finish */
+  for (guint i = 0; i < 50 && em_engine_manager_count_tasks (fx->manager, NULL) > 2 * 5 + 3; i++)
+    g_ptr_array_unref (query (fx, &q, NULL));
   for (guint i = 0; i < 20; i++)
     {
-      g_ptr_array_unref (query (fx, &q, NULL));
       /* the limit, its allowance of twice the limit, and a task or two
        * still on its way */
       g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, NULL), <=, 2 * 5 + 3);
+      g_ptr_array_unref (query (fx, &q, NULL));
     }
 }
 
