@@ -140,7 +140,7 @@ em_v4l2_controls_query (const char *device, GError **error)
 
           memcpy (name, query.name, sizeof query.name);
           em_v4l2_controls_add (self, query.id, name, query.minimum, query.maximum, query.step);
-          g_debug ("%s offers control %s (%d to %d, step %u)", device, name, query.minimum,
+          g_debug ("%s offers control %s (%d to %d, step %d)", device, name, query.minimum,
                    query.maximum, query.step);
         }
       query.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
