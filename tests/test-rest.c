@@ -1453,26 +1453,47 @@ test_connection_drain_body (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* what runs after the handler of every request while the hook is there */
+typedef struct {
+  GCallback callback;   /* (SoupServerMessage *msg, gpointer data) */
+  gpointer  data;
+} AfterHandler;
+
+/* libsoup runs the handler in its own got-body handler, connected before
+ * SoupServer::request-started; one connected then runs after it, with the
+ * handler's status set and nothing written yet */
+static gboolean
+after_handler_hook (GSignalInvocationHint *hint,
+                    guint                  n_params,
+                    const GValue          *params,
+                    gpointer               user_data)
+{
+  AfterHandler *after = user_data;
+
+  g_signal_connect (g_value_get_object (&params[1]), "got-body", after->callback, after->data);
+  return TRUE;
+}
+
+static gulong
+add_after_handler_hook (AfterHandler *after)
+{
+  return g_signal_add_emission_hook (g_signal_lookup ("request-started", SOUP_TYPE_SERVER), 0,
+                                     after_handler_hook, after, NULL);
+}
+
+static void
+remove_after_handler_hook (gulong hook)
+{
+  g_signal_remove_emission_hook (g_signal_lookup ("request-started", SOUP_TYPE_SERVER), hook);
+}
+
+/* a stop starts between the handler and the answer */
 static void
 drain_after_handler_cb (SoupServerMessage *msg,
                         EmRestServer      *server)
 {
   if (g_str_equal (g_uri_get_path (soup_server_message_get_uri (msg)), "/ws"))
     em_rest_server_drain (server);
-}
-
-/* libsoup runs the handler in its own got-body handler, connected before
- * SoupServer::request-started; one connected then runs after it, with the
- * handler's status set and nothing written yet: a stop starts there */
-static gboolean
-drain_after_handler_hook (GSignalInvocationHint *hint,
-                          guint                  n_params,
-                          const GValue          *params,
-                          gpointer               user_data)
-{
-  g_signal_connect (g_value_get_object (&params[1]), "got-body",
-                    G_CALLBACK (drain_after_handler_cb), user_data);
-  return TRUE;
 }
 
 /* a WebSocket upgrade whose 101 is set when a stop begins keeps its
@@ -1485,8 +1506,8 @@ test_connection_drain_upgrade (Fixture       *f,
   const char *upgrade = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                         "Sec-WebSocket-Version: 13\r\n\r\n";
-  guint signal_id = g_signal_lookup ("request-started", SOUP_TYPE_SERVER);
-  gulong hook = g_signal_add_emission_hook (signal_id, 0, drain_after_handler_hook, f->server, NULL);
+  AfterHandler after = { G_CALLBACK (drain_after_handler_cb), f->server };
+  gulong hook = add_after_handler_hook (&after);
   g_autoptr(GSocket) socket = raw_connect (f, 0);
   g_autoptr(GString) response = g_string_new (NULL);
   g_autofree char *connection = NULL;
@@ -1495,7 +1516,7 @@ test_connection_drain_upgrade (Fixture       *f,
 
   while (strstr (response->str, "\r\n\r\n") == NULL && g_get_monotonic_time () < deadline)
     raw_pump (socket, upgrade, &sent, response);
-  g_signal_remove_emission_hook (signal_id, hook);
+  remove_after_handler_hook (hook);
   g_test_message ("%s", response->str);
   g_assert_cmpuint (raw_status (response), ==, 101);
   g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "Upgrade");
@@ -1512,17 +1533,6 @@ note_answering_cb (SoupServerMessage *msg,
                      GINT_TO_POINTER (em_rest_server_is_answering (f->server) ? 1 : 2));
 }
 
-static gboolean
-note_answering_hook (GSignalInvocationHint *hint,
-                     guint                  n_params,
-                     const GValue          *params,
-                     gpointer               user_data)
-{
-  g_signal_connect (g_value_get_object (&params[1]), "got-body",
-                    G_CALLBACK (note_answering_cb), user_data);
-  return TRUE;
-}
-
 /* a request that comes during a stop is being answered until its 503 is
  * out, so the stop does not cut it off; being refused at once, it holds the
  * stop no longer than that */
@@ -1531,8 +1541,8 @@ test_connection_drain_refused_counted (Fixture       *f,
                                        gconstpointer  data)
 {
   const char *health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  guint signal_id = g_signal_lookup ("request-started", SOUP_TYPE_SERVER);
-  gulong hook = g_signal_add_emission_hook (signal_id, 0, note_answering_hook, f, NULL);
+  AfterHandler after = { G_CALLBACK (note_answering_cb), f };
+  gulong hook = add_after_handler_hook (&after);
   g_autoptr(GSocket) socket = raw_connect (f, 0);
   g_autoptr(GString) response = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
@@ -1543,7 +1553,7 @@ test_connection_drain_refused_counted (Fixture       *f,
   g_assert_false (em_rest_server_is_answering (f->server));
   while (!closed && g_get_monotonic_time () < deadline)
     closed = raw_pump (socket, health, &sent, response);
-  g_signal_remove_emission_hook (signal_id, hook);
+  remove_after_handler_hook (hook);
   g_assert_true (closed);
   g_assert_cmpuint (raw_status (response), ==, 503);
   g_assert_cmpint (GPOINTER_TO_INT (g_object_get_data (G_OBJECT (f->server),
