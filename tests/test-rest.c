@@ -1896,6 +1896,21 @@ test_integral_number (Fixture       *f,
 
 /* --- an encoded slash is part of its segment, never a separator --- */
 
+/* the problem document's status and detail for @request, sent whole */
+static guint
+raw_problem_for (Fixture     *f,
+                 const char  *request,
+                 char       **out_detail)
+{
+  g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
+  node = raw_json (response);
+  *out_detail = g_strdup (json_object_get_string_member (json_node_get_object (node), "detail"));
+  return raw_status (response);
+}
+
 /* @method @path by raw socket: the problem document's status and detail */
 static guint
 raw_problem (Fixture     *f,
@@ -1904,13 +1919,8 @@ raw_problem (Fixture     *f,
              char       **out_detail)
 {
   g_autofree char *request = raw_request (method, path, NULL, 0);
-  g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
-  g_autoptr(JsonNode) node = NULL;
 
-  g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
-  node = raw_json (response);
-  *out_detail = g_strdup (json_object_get_string_member (json_node_get_object (node), "detail"));
-  return raw_status (response);
+  return raw_problem_for (f, request, out_detail);
 }
 
 static void
@@ -2042,21 +2052,6 @@ test_long_name_clipped (Fixture       *f,
       g_assert_nonnull (strstr (detail, "xxxxxxxxxx…"));
       reply_free (reply);
     }
-}
-
-/* the problem document's status and detail for @request, sent whole */
-static guint
-raw_problem_for (Fixture     *f,
-                 const char  *request,
-                 char       **out_detail)
-{
-  g_autoptr(GString) response = raw_exchange (f, request, strlen (request));
-  g_autoptr(JsonNode) node = NULL;
-
-  g_assert_nonnull (strstr (response->str, "Content-Type: application/problem+json"));
-  node = raw_json (response);
-  *out_detail = g_strdup (json_object_get_string_member (json_node_get_object (node), "detail"));
-  return raw_status (response);
 }
 
 /* what a client wrote in a request's head is quoted up to a bound too: a
