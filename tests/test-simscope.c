@@ -150,6 +150,52 @@ test_specimen_tilt (void)
   g_assert_cmpfloat (em_sim_specimen_blur_sigma (&specimen, &there), >, 3.0);
 }
 
+/* far out on the slide the view stops at the coordinate limit: the picture there
+ * is still the slide, not a smear of one column, and no coordinate overflows a
+ * tile index */
+static void
+test_specimen_far_away (void)
+{
+  const gdouble far[] = { 1e300, 1e11, G_MAXDOUBLE };
+  EmSimSpecimen specimen;
+  EmSimView edge = { .x = EM_SIM_MAX_COORDINATE, .y = -EM_SIM_MAX_COORDINATE, .exposure_ms = 10.0 };
+  g_autofree guint16 *at_edge = g_new (guint16, WIDTH * HEIGHT);
+  g_autofree guint16 *beyond = g_new (guint16, WIDTH * HEIGHT);
+  g_autofree guint16 *origin = g_new (guint16, WIDTH * HEIGHT);
+  guint16 lo = G_MAXUINT16, hi = 0;
+
+  em_sim_specimen_init_defaults (&specimen);
+  edge.focus = em_sim_specimen_focal_plane (&specimen, edge.x, edge.y);
+  render (&specimen, &edge, FALSE, at_edge);
+  for (guint i = 0; i < WIDTH; i++)
+    {
+      lo = MIN (lo, at_edge[HEIGHT / 2 * WIDTH + i]);
+      hi = MAX (hi, at_edge[HEIGHT / 2 * WIDTH + i]);
+    }
+  g_assert_cmpuint (hi - lo, >, 100);
+
+  for (guint k = 0; k < G_N_ELEMENTS (far); k++)
+    {
+      EmSimView view = edge;
+
+      view.x = far[k];
+      view.y = -far[k];
+      render (&specimen, &view, FALSE, beyond);
+      g_assert_cmpmem (beyond, WIDTH * HEIGHT * 2, at_edge, WIDTH * HEIGHT * 2);
+    }
+
+  /* a coordinate that is not a number is taken as 0 */
+  {
+    EmSimView view = { .x = NAN, .y = 0.0, .exposure_ms = 10.0 };
+    EmSimView zero = { .x = 0.0, .y = 0.0, .exposure_ms = 10.0 };
+
+    view.focus = zero.focus = em_sim_specimen_focal_plane (&specimen, 0.0, 0.0);
+    render (&specimen, &zero, FALSE, origin);
+    render (&specimen, &view, FALSE, beyond);
+    g_assert_cmpmem (beyond, WIDTH * HEIGHT * 2, origin, WIDTH * HEIGHT * 2);
+  }
+}
+
 static void
 test_element (void)
 {
@@ -172,6 +218,22 @@ test_element (void)
   pipeline = gst_parse_launch ("emsimsrc seed=7 exposure=20 gain=3 ! fakesink", &error);
   g_assert_no_error (error);
   g_assert_nonnull (pipeline);
+  gst_clear_object (&pipeline);
+
+  /* without a stage, its own x and y: any value renders frames */
+  pipeline = gst_parse_launch ("emsimsrc x=1e300 y=-1e300 num-buffers=2 ! "
+                               "video/x-raw,width=64,height=48 ! fakesink", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  {
+    g_autoptr(GstBus) bus = gst_element_get_bus (pipeline);
+    g_autoptr(GstMessage) message =
+      gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+
+    g_assert_nonnull (message);
+    g_assert_cmpint (GST_MESSAGE_TYPE (message), ==, GST_MESSAGE_EOS);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
 }
 
 /* the shift (sx, sy) for which b(i, j) best matches a(i + sx, j + sy), by
@@ -532,6 +594,7 @@ main (int argc, char **argv)
   g_test_add_func ("/simscope/specimen/deterministic", test_specimen_deterministic);
   g_test_add_func ("/simscope/specimen/exposure-and-noise", test_specimen_exposure);
   g_test_add_func ("/simscope/specimen/tilt", test_specimen_tilt);
+  g_test_add_func ("/simscope/specimen/far-away", test_specimen_far_away);
   g_test_add_func ("/simscope/element", test_element);
   g_test_add_func ("/simscope/camera/fov-shift", test_camera_fov_shift);
   g_test_add_func ("/simscope/camera/sharpness", test_camera_sharpness);

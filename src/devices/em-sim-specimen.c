@@ -103,10 +103,21 @@ em_sim_specimen_focal_plane (const EmSimSpecimen *specimen, gdouble x, gdouble y
   return specimen->focal_plane + specimen->tilt_x * x + specimen->tilt_y * y;
 }
 
+/* the slide ends at EM_SIM_MAX_COORDINATE: past it a double can no longer tell
+ * one pixel from the next, and tile indices would not fit a gint32 */
+static gdouble
+clamp_coordinate (gdouble value)
+{
+  if (isnan (value))
+    return 0.0;
+  return CLAMP (value, -EM_SIM_MAX_COORDINATE, EM_SIM_MAX_COORDINATE);
+}
+
 gdouble
 em_sim_specimen_blur_sigma (const EmSimSpecimen *specimen, const EmSimView *view)
 {
-  gdouble defocus = view->focus - em_sim_specimen_focal_plane (specimen, view->x, view->y);
+  gdouble defocus = view->focus - em_sim_specimen_focal_plane (specimen, clamp_coordinate (view->x),
+                                                               clamp_coordinate (view->y));
   gdouble spread = specimen->blur_per_um * defocus;
 
   return MIN (sqrt (OPTICS_SIGMA * OPTICS_SIGMA + spread * spread), EM_SIM_MAX_BLUR_SIGMA);
@@ -406,8 +417,8 @@ em_sim_specimen_render_radiance (const EmSimSpecimen *specimen,
    * pixel's value depends only on where it is on the slide */
   canvas = (Canvas) {
     .specimen = specimen,
-    .x0 = view->x + (0.5 - 0.5 * width - radius) * specimen->pixel_size,
-    .y0 = view->y + (0.5 - 0.5 * height - radius) * specimen->pixel_size,
+    .x0 = clamp_coordinate (view->x) + (0.5 - 0.5 * width - radius) * specimen->pixel_size,
+    .y0 = clamp_coordinate (view->y) + (0.5 - 0.5 * height - radius) * specimen->pixel_size,
     .step = specimen->pixel_size,
     .width = canvas_width,
     .height = canvas_height,

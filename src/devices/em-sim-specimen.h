@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 #define EM_SIM_DEFAULT_TILT_Y      -0.001 /* µm of focal plane per µm of y */
 #define EM_SIM_DEFAULT_BLUR        0.4    /* px of blur sigma per µm of defocus */
 #define EM_SIM_MAX_BLUR_SIGMA      16.0   /* px: beyond this the picture is mush anyway */
+#define EM_SIM_MAX_COORDINATE      1e9    /* µm: the view stops 1 km out; tile and noise indices fit 32 bits */
 
 /**
  * EmSimSpecimen:
