@@ -197,6 +197,15 @@ test_center_and_travel (void)
   g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "(10.0000001 µm)"));
+  g_clear_error (&error);
+
+  /* the limit counts steps: 1000 steps over the range are 1001 frames */
+  g_assert_true (em_autofocus_check_search (1000.0, 1.0, 0.5, "range", "coarse_step", "tolerance", NULL));
+  g_assert_false (em_autofocus_check_search (1001.0, 1.0, 0.5, "range", "coarse_step", "tolerance", &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_cmpstr (error->message, ==,
+                   "parameters.coarse_step (1 µm) makes more than 1000 steps over parameters.range (1001 µm)");
 
   em_test_scope_clear (&scope);
 }

@@ -441,12 +441,13 @@ em_autofocus_check_search (gdouble      range,
                    step_key, em_json_format_double (a, step), range_key, em_json_format_double (b, range));
       return FALSE;
     }
-  /* a sweep of more frames than this is a mistake, not a search */
+  /* a sweep of more steps than this is a mistake, not a search */
   if (range / step > EM_AUTOFOCUS_MAX_COARSE_STEPS)
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("parameters.%s (%s µm) makes more than %d frames over parameters.%s"),
-                   step_key, em_json_format_double (a, step), EM_AUTOFOCUS_MAX_COARSE_STEPS, range_key);
+                   _("parameters.%s (%s µm) makes more than %d steps over parameters.%s (%s µm)"),
+                   step_key, em_json_format_double (a, step), EM_AUTOFOCUS_MAX_COARSE_STEPS, range_key,
+                   em_json_format_double (b, range));
       return FALSE;
     }
   if (tolerance > step)
