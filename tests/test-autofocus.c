@@ -7,8 +7,11 @@
 
 #include "actions/em-autofocus-action.h"
 #include "actions/em-autofocus.h"
+#include "actions/em-builtin-actions.h"
 #include "actions/em-focus-metric.h"
+#include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-task-spec.h"
 #include "em-test-scope.h"
 #include "em-test-util.h"
 
@@ -277,6 +280,49 @@ test_claims (void)
   g_assert_cmpint (em_action_get_claims (action), ==, EM_DEVICE_KIND_FOCUS | EM_DEVICE_KIND_CAMERA);
 }
 
+static GError *
+schedule_error (EmEngineManager *manager, const char *json)
+{
+  g_autoptr(JsonNode) node = json_from_string (json, NULL);
+  g_autoptr(EmTaskSpec) spec = NULL;
+  EmTask *task;
+  GError *error = NULL;
+
+  spec = em_task_spec_from_json (node, &error);
+  g_assert_no_error (error);
+  task = em_engine_manager_schedule_task (manager, spec, &error);
+  if (task != NULL)
+    em_engine_manager_cancel_task (manager, em_task_get_id (task), NULL);
+  return error;
+}
+
+/* without a center the search is around where the focus is: run again after
+ * failing part-way, it would search around where the focus stopped */
+static void
+test_retry_needs_center (void)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmEngineManager) manager = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(GError) no_center = NULL;
+  g_autoptr(GError) with_center = NULL;
+
+  em_builtin_actions_register (registry);
+  manager = em_engine_manager_new (registry, NULL, data_dir);
+
+  no_center = schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2}");
+  g_assert_error (no_center, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (no_center->message, "max_retries"));
+  with_center = schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2,"
+                                         " \"parameters\": {\"center\": 100}}");
+  g_assert_no_error (with_center);
+
+  em_engine_manager_shutdown (manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (manager), 5000);
+  g_clear_object (&manager);
+  em_test_rmdir (data_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -294,6 +340,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/center-and-travel", test_center_and_travel);
   g_test_add_func ("/autofocus/cancel", test_cancel);
   g_test_add_func ("/autofocus/no-contrast", test_no_contrast);
+  g_test_add_func ("/autofocus/retry-needs-center", test_retry_needs_center);
 
   ret = g_test_run ();
   gst_deinit ();

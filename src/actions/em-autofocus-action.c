@@ -167,6 +167,15 @@ em_autofocus_action_run_async (EmAction            *action,
 }
 
 
+/* without a center the search is around the focus's position at the start:
+ * run again after failing part-way, it would search around where the focus
+ * stopped, another range */
+static gboolean
+em_autofocus_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+{
+  return em_action_param_has (parameters, "center");
+}
+
 static void
 em_autofocus_action_class_init (EmAutofocusActionClass *klass)
 {
@@ -174,6 +183,7 @@ em_autofocus_action_class_init (EmAutofocusActionClass *klass)
 
   action_class->validate = em_autofocus_action_validate;
   action_class->run_async = em_autofocus_action_run_async;
+  action_class->is_retry_safe = em_autofocus_action_is_retry_safe;
 }
 
 static void
