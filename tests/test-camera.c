@@ -1301,6 +1301,36 @@ test_writer_cancelled_leaves_nothing (void)
   em_test_rmdir (dir);
 }
 
+/* a directory where the sidecar goes is refused, as rename() would refuse
+ * it, rather than swapped aside under a temporary name nothing removes; with
+ * or without renameat2's exchange */
+static void
+test_writer_sidecar_is_directory (void)
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *dir = em_test_mkdtemp ();
+      g_autofree char *path = g_build_filename (dir, "frame.png", NULL);
+      g_autofree char *sidecar = g_build_filename (dir, "frame.json", NULL);
+      g_autofree char *inside = g_build_filename (sidecar, "kept", NULL);
+      g_autoptr(EmFrame) frame = make_frame (EM_PIXEL_FORMAT_GRAY8, 4, 4, 4);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_cmpint (g_mkdir (sidecar, 0755), ==, 0);
+      g_assert_true (g_file_set_contents (inside, "mine", -1, NULL));
+      em_image_writer_set_test_exchange_errno (i == 0 ? 0 : EINVAL);
+      g_assert_false (em_image_writer_write (frame, EM_IMAGE_FORMAT_PNG, path, "{}", NULL, &error));
+      em_image_writer_set_test_exchange_errno (0);
+      g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, sidecar));
+      /* the directory stays where it was, with what it holds, and nothing else */
+      g_assert_true (g_file_test (inside, G_FILE_TEST_IS_REGULAR));
+      g_assert_cmpuint (count_entries (dir), ==, 1);
+      em_test_rmdir (dir);
+    }
+}
+
 /* a rewrite that fails or is cancelled (a retried tile_scan writes its tiles
  * again) leaves the image already there with its own metadata */
 static void
@@ -1843,6 +1873,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/writer/tiff16-roundtrip", test_writer_tiff16_roundtrip);
   g_test_add_func ("/camera/writer/failure", test_writer_failure);
   g_test_add_func ("/camera/writer/failure-leaves-nothing", test_writer_failure_leaves_nothing);
+  g_test_add_func ("/camera/writer/sidecar-is-directory", test_writer_sidecar_is_directory);
   g_test_add_func ("/camera/writer/cancelled-leaves-nothing", test_writer_cancelled_leaves_nothing);
   g_test_add_func ("/camera/writer/disk-full", test_writer_disk_full);
   g_test_add_func ("/camera/writer/failed-rewrite-keeps-pair", test_writer_failed_rewrite_keeps_pair);

@@ -402,11 +402,23 @@ rename_pair (const char  *tmp_path,
 {
   g_autofree char *aside = NULL;
   gboolean exchanged = FALSE;
+  struct stat swapped;
 
   *out_replaced = g_file_test (path, G_FILE_TEST_EXISTS);
   if (sidecar_tmp != NULL)
     {
       exchanged = exchange (sidecar_tmp, sidecar);
+      /* the exchange swaps a directory as readily as a file, and would leave
+       * it under a temporary name nothing removes: refuse it, as rename() does */
+      if (exchanged && lstat (sidecar_tmp, &swapped) == 0 && S_ISDIR (swapped.st_mode))
+        {
+          if (!exchange (sidecar_tmp, sidecar))
+            g_debug ("cannot put back %s: %s", sidecar, g_strerror (errno));
+          set_sidecar_error (error, sidecar, EISDIR);
+          discard_temporary (sidecar_tmp);
+          discard_temporary (tmp_path);
+          return FALSE;
+        }
       /* ENOENT: no earlier sidecar to keep */
       if (!exchanged && errno != ENOENT)
         aside = link_aside (sidecar);
