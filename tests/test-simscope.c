@@ -310,6 +310,63 @@ test_camera_fov_shift (void)
   em_test_scope_clear (&scope);
 }
 
+/* a crop in the description keeps the sample's pixel size, a scale changes
+ * it: what the frame says matches how far the picture moves with the stage */
+static void
+test_camera_cropped_pixel_size (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmFrame) first = NULL;
+  g_autoptr(EmFrame) shifted = NULL;
+  g_autofree gfloat *a = NULL;
+  g_autofree gfloat *b = NULL;
+  const gdouble dx = 12.5;
+  gdouble pixel_size;
+  gint sx = G_MININT, sy = G_MININT;
+
+  /* 640 × 480 cropped to 320 × 240, then scaled to 256 × 192 */
+  em_test_scope_init (&scope, "emsimsrc ! video/x-raw,width=640,height=480 ! "
+                      "videocrop left=160 right=160 top=120 bottom=120", WIDTH, HEIGHT);
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0));
+  first = em_test_scope_capture (&scope, 10.0, 0.0);
+  pixel_size = em_frame_get_pixel_size (first);
+  g_assert_cmpfloat_with_epsilon (pixel_size, EM_SIM_DEFAULT_PIXEL_SIZE * 320 / WIDTH, 1e-9);
+
+  em_test_scope_move_stage (&scope, dx, 0.0);
+  shifted = em_test_scope_capture (&scope, 10.0, 0.0);
+  a = em_test_frame_luminance (first);
+  b = em_test_frame_luminance (shifted);
+  cross_correlate (a, b, 40, &sx, &sy);
+  g_test_message ("stage moved by %g µm; picture shifted by %d px at %g µm per pixel", dx, sx, pixel_size);
+  g_assert_cmpint (sx, ==, (gint) lround (dx / pixel_size));
+  g_assert_cmpint (sy, ==, 0);
+  em_test_scope_clear (&scope);
+
+  /* pixels made twice as wide as tall have no one size: unknown, not wrong */
+  em_test_scope_init (&scope, "emsimsrc ! video/x-raw,width=640,height=480 ! "
+                      "videoscale ! video/x-raw,width=320,height=480", WIDTH, HEIGHT);
+  g_clear_pointer (&first, em_frame_unref);
+  first = em_test_scope_capture (&scope, 10.0, 0.0);
+  g_assert_cmpfloat (em_frame_get_pixel_size (first), ==, 0.0);
+  em_test_scope_clear (&scope);
+
+  /* a quarter turn keeps the size of a pixel */
+  em_test_scope_init (&scope, "emsimsrc ! video/x-raw,width=480,height=640 ! videoflip video-direction=90r",
+                      WIDTH, HEIGHT);
+  g_clear_pointer (&first, em_frame_unref);
+  first = em_test_scope_capture (&scope, 10.0, 0.0);
+  g_assert_cmpfloat_with_epsilon (em_frame_get_pixel_size (first), EM_SIM_DEFAULT_PIXEL_SIZE * 640 / WIDTH, 1e-9);
+  em_test_scope_clear (&scope);
+
+  /* a square scale in the description counts */
+  em_test_scope_init (&scope, "emsimsrc ! video/x-raw,width=640,height=480 ! "
+                      "videoscale ! video/x-raw,width=320,height=240", WIDTH, HEIGHT);
+  g_clear_pointer (&first, em_frame_unref);
+  first = em_test_scope_capture (&scope, 10.0, 0.0);
+  g_assert_cmpfloat_with_epsilon (em_frame_get_pixel_size (first), EM_SIM_DEFAULT_PIXEL_SIZE * 640 / WIDTH, 1e-9);
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_camera_sharpness (void)
 {
@@ -597,6 +654,7 @@ main (int argc, char **argv)
   g_test_add_func ("/simscope/specimen/far-away", test_specimen_far_away);
   g_test_add_func ("/simscope/element", test_element);
   g_test_add_func ("/simscope/camera/fov-shift", test_camera_fov_shift);
+  g_test_add_func ("/simscope/camera/cropped-pixel-size", test_camera_cropped_pixel_size);
   g_test_add_func ("/simscope/camera/sharpness", test_camera_sharpness);
   g_test_add_func ("/simscope/camera/exposure", test_camera_exposure);
   g_test_add_func ("/simscope/camera/clamped-settings", test_camera_clamped_settings);

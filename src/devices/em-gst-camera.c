@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 
 #include "devices/em-gst-camera.h"
+#include "devices/em-gst-pixel-size.h"
 #include "devices/em-gst-source-controls.h"
 #include "devices/em-sim-src.h"
 #include "engine/em-error.h"
@@ -184,26 +185,18 @@ set_armed (EmGstCamera *self, gboolean armed, GstClockTime not_before)
   g_mutex_unlock (&self->lock);
 }
 
-/* µm per pixel at the sample: what emsimsrc renders, scaled to the output size,
- * or what the camera was told */
+/* µm per pixel at the sample: what emsimsrc renders, through what the
+ * description and the camera's own scaling do to it, or what the camera was told */
 static gdouble
-effective_pixel_size (EmGstCamera *self, EmFrame *frame)
+effective_pixel_size (EmGstCamera *self)
 {
-  g_autoptr(GstPad) pad = NULL;
-  g_autoptr(GstCaps) caps = NULL;
   gdouble source_pixel_size = 0.0;
-  gint source_width = 0;
 
   if (self->source == NULL || !EM_IS_SIM_SRC (self->source))
     return self->pixel_size;
 
   g_object_get (self->source, "pixel-size", &source_pixel_size, NULL);
-  pad = gst_element_get_static_pad (self->source, "src");
-  caps = pad != NULL ? gst_pad_get_current_caps (pad) : NULL;
-  if (caps == NULL || !gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &source_width) ||
-      source_width <= 0 || em_frame_get_width (frame) == 0)
-    return source_pixel_size;
-  return source_pixel_size * source_width / em_frame_get_width (frame);
+  return em_gst_pixel_size_at_sink (self->source, source_pixel_size);
 }
 
 static void     teardown        (EmGstCamera *self);
@@ -233,7 +226,7 @@ finish_capture (EmGstCamera *self, EmFrame *frame, GError *error)
       g_clear_error (&error);
       em_frame_set_exposure (frame, capture->exposure_ms, capture->exposure_applied);
       em_frame_set_gain (frame, capture->gain, capture->gain_applied);
-      em_frame_set_pixel_size (frame, effective_pixel_size (self, frame));
+      em_frame_set_pixel_size (frame, effective_pixel_size (self));
       g_task_return_pointer (task, em_frame_ref (frame), (GDestroyNotify) em_frame_unref);
     }
   else
