@@ -724,7 +724,7 @@ test_actions (Fixture       *f,
   g_autoptr(Reply) reply = http (f, "GET", "/actions", NULL, NULL);
   g_autoptr(JsonNode) node = reply_json (reply);
   JsonArray *actions = json_node_get_array (node);
-  JsonObject *capture, *move, *exposure, *format, *x;
+  JsonObject *capture, *move, *exposure, *format, *x, *scan, *every;
 
   g_assert_cmpuint (reply_status (reply), ==, 200);
   capture = find_named (actions, "capture_image");
@@ -744,6 +744,14 @@ test_actions (Fixture       *f,
   x = find_named (json_object_get_array_member (move, "parameters"), "x");
   g_assert_nonnull (x);
   g_assert_cmpstr (json_object_get_string_member (x, "unit"), !=, NULL);
+
+  /* a count of tiles, as the README's table says, not a bare number */
+  scan = find_named (actions, "tile_scan");
+  g_assert_nonnull (scan);
+  every = find_named (json_object_get_array_member (scan, "parameters"), "autofocus_every");
+  g_assert_nonnull (every);
+  g_assert_true (json_object_has_member (every, "unit"));
+  g_assert_cmpstr (json_object_get_string_member (every, "unit"), ==, "tiles");
 }
 
 static void

@@ -125,6 +125,7 @@ static const EmParamSpec tile_scan_params[] = {
   {
     .name = "autofocus_every",
     .type = EM_PARAM_INTEGER,
+    .unit = "tiles",
     .description = N_("Autofocus before the first tile and then every this many tiles; 0 never"),
     .has_minimum = TRUE,
     .minimum = 0,
