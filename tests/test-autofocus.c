@@ -11,6 +11,7 @@
 #include "actions/em-focus-metric.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 #include "engine/em-task-spec.h"
 #include "em-test-scope.h"
 #include "em-test-util.h"
@@ -271,6 +272,36 @@ test_no_contrast (void)
   em_test_scope_clear (&scope);
 }
 
+/* a picture the focus does not change scores the same everywhere, not 0: the
+ * message gives that score with every digit it takes, whatever the locale */
+static void
+test_no_contrast_score (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmFrame) frame = NULL;
+  char expected[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autofree char *scored = NULL;
+  gdouble score;
+
+  em_test_scope_init (&scope, "videotestsrc is-live=true pattern=pinwheel", WIDTH, HEIGHT);
+  frame = em_test_scope_capture (&scope, 1.0, 0.0);
+  score = em_focus_metric_compute (EM_FOCUS_METRIC_LAPLACIAN, frame);
+  g_assert_cmpfloat (score, >, 0.0);
+
+  result = em_test_scope_run_action (&scope, action, "af", "{\"range\": 20, \"coarse_step\": 5, \"exposure\": 1}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  scored = g_strdup_printf ("scored %s;", em_json_format_double (expected, score));
+  g_assert_nonnull (strstr (error->message, scored));
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_claims (void)
 {
@@ -340,6 +371,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/center-and-travel", test_center_and_travel);
   g_test_add_func ("/autofocus/cancel", test_cancel);
   g_test_add_func ("/autofocus/no-contrast", test_no_contrast);
+  g_test_add_func ("/autofocus/no-contrast-score", test_no_contrast_score);
   g_test_add_func ("/autofocus/retry-needs-center", test_retry_needs_center);
 
   ret = g_test_run ();

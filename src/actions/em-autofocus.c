@@ -184,17 +184,19 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   char low[G_ASCII_DTOSTR_BUF_SIZE];
   char high[G_ASCII_DTOSTR_BUF_SIZE];
   char start[G_ASCII_DTOSTR_BUF_SIZE];
+  char score[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* the score as the result's curve gives it, with a point in any locale */
   g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
-                           _("Autofocus found no contrast: every frame from %s to %s µm scored %g; "
+                           _("Autofocus found no contrast: every frame from %s to %s µm scored %s; "
                              "the focus is back at %s µm"),
                            em_json_format_double (low, af->low), em_json_format_double (high, af->high),
-                           g_array_index (af->samples, Sample, 0).score,
+                           em_json_format_double (score, g_array_index (af->samples, Sample, 0).score),
                            em_json_format_double (start, af->start_position));
 }
 
