@@ -2,6 +2,7 @@
 
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
 #ifdef HAVE_VALGRIND_H
@@ -1795,6 +1796,54 @@ test_image_after_shutdown (Fixture       *f,
 
   em_rest_server_shutdown (f->server);
   em_test_run_for (200);
+}
+
+/* a file that ends before the length its headers promised (cut short while
+ * it was being sent): the body cannot be finished, so the connection is
+ * closed at once rather than left open for the idle timeout, with the
+ * client waiting for bytes that never come */
+static void
+test_image_cut_short (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\"}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  /* keep-alive, as a browser or any client library asks */
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *length = NULL;
+  const gsize size = 32 * 1024 * 1024;
+  g_autofree char *filler = g_malloc0 (size);
+  gint64 deadline;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+  const char *file;
+  const char *end;
+
+  wait_for_status (f, id, "completed");
+  file = json_object_get_string_member (em_task_get_result (em_engine_manager_get_task (f->manager, id)),
+                                        "path");
+  /* larger than any socket buffers, so the server is still reading it when it shrinks */
+  g_assert_true (g_file_set_contents (file, filler, (gssize) size, NULL));
+
+  client = raw_connect (f, 4096);
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  while (strstr (response->str, "\r\n\r\n") == NULL && g_get_monotonic_time () < deadline)
+    raw_pump (client, request, &sent, response);
+  g_assert_cmpuint (raw_status (response), ==, 200);
+  g_assert_cmpstr (raw_header_value (response, "Content-Length", &length), ==, "33554432");
+  g_test_expect_message ("em-rest", G_LOG_LEVEL_WARNING, "reading *bytes early");
+  g_assert_cmpint (truncate (file, 0), ==, 0);
+
+  /* well inside the idle timeout */
+  deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (!closed && g_get_monotonic_time () < deadline)
+    closed = raw_pump (client, request, &sent, response);
+  g_assert_true (closed);
+  g_test_assert_expected_messages ();
+  end = strstr (response->str, "\r\n\r\n") + 4;
+  g_assert_cmpuint (response->len - (gsize) (end - response->str), <, size);
 }
 
 /* a capture never changes: a client that holds it is told so with 304,
@@ -3931,6 +3980,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/image", test_image, NULL);
   ADD ("/rest/tasks/image/validators", test_image_validators, NULL);
   ADD ("/rest/tasks/image/after-shutdown", test_image_after_shutdown, NULL);
+  ADD ("/rest/tasks/image/cut-short", test_image_cut_short, NULL);
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);

@@ -27,6 +27,7 @@ typedef struct {
   GCancellable      *cancellable;
   GCancellable      *server_cancellable;
   gulong             server_cancelled_id;
+  gint64             remaining;      /* of the length the headers promised */
   gulong             finished_id;
   gulong             disconnected_id;
   gulong             wrote_chunk_id;
@@ -97,25 +98,42 @@ read_cb (GObject      *source,
     }
 
   body = soup_server_message_get_response_body (send->msg);
-  if (chunk == NULL)
+  if (chunk == NULL || g_bytes_get_size (chunk) == 0)
     {
-      /* headers already promised a length; cutting the connection is all that is left */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (chunk == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_warning ("reading %s failed: %s", send->path, error->message);
-      soup_server_message_unpause (send->msg);
+      else if (chunk != NULL && send->remaining > 0)
+        g_warning ("reading %s failed: it ended %" G_GINT64_FORMAT " bytes early",
+                   send->path, send->remaining);
+      /* the headers promised a length the body falls short of: a client
+       * would wait for the rest on a kept connection until the idle
+       * timeout, so it is closed once what was read has gone out */
+      if (send->remaining > 0)
+        soup_message_headers_replace (soup_server_message_get_response_headers (send->msg),
+                                      "Connection", "close");
       g_clear_signal_handler (&send->wrote_chunk_id, send->msg);
       soup_message_body_complete (body);
+      soup_server_message_unpause (send->msg);
       file_send_free (send);
       return;
     }
-  if (g_bytes_get_size (chunk) == 0)
+  /* a file grown since its size was taken is sent as long as promised */
+  if ((gint64) g_bytes_get_size (chunk) > send->remaining)
     {
+      g_autoptr(GBytes) whole = g_steal_pointer (&chunk);
+
+      chunk = g_bytes_new_from_bytes (whole, 0, (gsize) send->remaining);
+    }
+  send->remaining -= (gint64) g_bytes_get_size (chunk);
+  soup_message_body_append_bytes (body, chunk);
+  if (send->remaining == 0)
+    {
+      g_clear_signal_handler (&send->wrote_chunk_id, send->msg);
       soup_message_body_complete (body);
       soup_server_message_unpause (send->msg);
       file_send_free (send);
       return;
     }
-  soup_message_body_append_bytes (body, chunk);
   soup_server_message_unpause (send->msg);
 }
 
@@ -246,6 +264,7 @@ opened_cb (GObject      *source,
    * each time, since the task and its file may have been deleted meanwhile */
   soup_message_headers_replace (headers, "Cache-Control", "private, no-cache");
   soup_message_headers_set_content_length (headers, opened->size);
+  send->remaining = opened->size;
   g_clear_pointer (&opened, opened_free);
   if (em_rest_not_modified (send->msg, etag, modified))
     {
