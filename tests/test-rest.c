@@ -1431,6 +1431,46 @@ test_connection_drain_head (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* during a stop, a request its head refuses anyway gets that answer, with
+ * or without a body, as at any other time: a 503 would only invite a retry
+ * that is refused the same way. Its connection is closed all the same */
+static void
+test_connection_drain_head_refused (Fixture       *f,
+                                    gconstpointer  data)
+{
+  const struct {
+    const char *head;
+    guint       status;
+  } cases[] = {
+    { "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 404 },
+    { "POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: 40\r\n\r\n", 404 },
+    { "PUT /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: 40\r\n\r\n", 405 },
+    { "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+      "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n", 413 },
+  };
+
+  em_rest_server_drain (f->server);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GSocket) socket = raw_connect (f, 0);
+      g_autoptr(GString) response = g_string_new (NULL);
+      g_autofree char *connection = NULL;
+      gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+      gboolean closed = FALSE;
+      gsize sent = 0;
+
+      g_test_message ("%s", cases[i].head);
+      while (!closed && g_get_monotonic_time () < deadline)
+        closed = raw_pump (socket, cases[i].head, &sent, response);
+      g_assert_true (closed);
+      g_assert_cmpuint (raw_status (response), ==, cases[i].status);
+      g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
+      EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
+    }
+}
+
 /* a request whose body is still arriving when a stop begins is answered then,
  * with 503: a client that never sends the rest holds neither the stop nor
  * its own connection until the grace time runs out */
@@ -3997,6 +4037,7 @@ main (int argc, char **argv)
   ADD ("/rest/connections/no-content", test_connection_no_content, NULL);
   ADD ("/rest/connections/drain", test_connection_drain, NULL);
   ADD ("/rest/connections/drain-head", test_connection_drain_head, NULL);
+  ADD ("/rest/connections/drain-head-refused", test_connection_drain_head_refused, NULL);
   ADD ("/rest/connections/drain-body", test_connection_drain_body, NULL);
   ADD ("/rest/connections/drain-body-shutdown", test_connection_drain_body_shutdown, NULL);
   ADD ("/rest/connections/drain-upgrade", test_connection_drain_upgrade, NULL);

@@ -546,13 +546,14 @@ refuse_head (EmRestServer      *self,
   g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
   em_rest_i18n_scope_enter_for_message (&scope, msg);
-  /* a stop has begun: the body would only be refused, so neither the client
-   * nor the stop waits for it */
-  if (em_rest_drain_refuse (self->drain, msg))
-    add_answer_headers (msg, self);
-  else if (check_head (self, msg, g_uri_get_path (uri), query, route, &params) &&
-           (!creates || !expects_continue ||
-            em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
+  /* the head's own refusals first, as for a request without a body: a
+   * retry after the stop would be refused the same way. Then a stop that
+   * has begun: the body would only be refused, so neither the client nor
+   * the stop waits for it */
+  if (check_head (self, msg, g_uri_get_path (uri), query, route, &params) &&
+      !em_rest_drain_refuse (self->drain, msg) &&
+      (!creates || !expects_continue ||
+       em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
     {
       if (!expects_continue)
         {
