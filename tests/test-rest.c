@@ -3367,6 +3367,38 @@ test_batch (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 5);
 }
 
+/* a full queue does not hide what is wrong with a submission: one task or
+ * a batch that is invalid gets its 400 naming the item and field, which a
+ * retry would only meet again; a valid one gets 429 to retry later */
+static void
+test_full_queue_validates_first (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(Reply) paused = http (f, "POST", "/queue/pause", NULL, NULL);
+  g_autofree char *held = NULL;
+  g_autoptr(Reply) one = NULL;
+  g_autoptr(Reply) batch = NULL;
+  g_autoptr(Reply) valid = NULL;
+
+  g_assert_cmpuint (reply_status (paused), ==, 200);
+  g_object_set (f->manager, "max-pending", 1, NULL);
+  held = create_task (f, "{\"name\":\"held\",\"action\":\"wait\"}");
+
+  one = http (f, "POST", "/tasks", "application/json",
+              "{\"name\":\"bad\",\"action\":\"no_such_action\"}");
+  assert_problem (one, 400, "action: unknown action");
+  batch = http (f, "POST", "/tasks", "application/json",
+                "[{\"name\":\"good\",\"action\":\"wait\"},"
+                "{\"name\":\"bad\",\"action\":\"capture_image\",\"parameters\":{\"exposure\":-1}}]");
+  assert_problem (batch, 400, "[1] ");
+  assert_problem (batch, 400, "exposure");
+  valid = http (f, "POST", "/tasks", "application/json",
+                "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\"}]");
+  assert_problem (valid, 429, "the queue is full");
+  g_assert_cmpstr (reply_header (valid, "Retry-After"), ==, "1");
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 1);
+}
+
 static JsonObject *
 queue_document (Fixture    *f,
                 const char *method,
@@ -4054,6 +4086,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/max-clients-closing", test_ws_max_clients_closing, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);
+  ADD ("/rest/tasks/full-queue-validates-first", test_full_queue_validates_first, NULL);
   ADD ("/rest/queue", test_queue, NULL);
   ADD ("/rest/tasks/history", test_history, WITH_STORE);
   ADD ("/rest/ws/recorded-only", test_ws_recorded_only, WITH_STORE);

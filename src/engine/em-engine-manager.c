@@ -1461,11 +1461,10 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
                            _("tasks: a batch needs at least one task"));
       return NULL;
     }
-  if (!check_accepting (self, error) ||
-      !em_engine_manager_check_capacity (self, specs->len, error))
-    return NULL;
 
-  /* everything is checked before anything is created: all or nothing */
+  /* everything is checked before anything is created: all or nothing; the
+   * items first, as for one task, so an invalid one is named even when the
+   * queue is full, rather than retried only to be refused again */
   for (guint i = 0; i < specs->len; i++)
     {
       EmAction *action = NULL;
@@ -1478,6 +1477,9 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
       g_ptr_array_add (actions, action);
       claims |= em_action_get_claims (action);
     }
+  if (!check_accepting (self, error) ||
+      !em_engine_manager_check_capacity (self, specs->len, error))
+    return NULL;
 
   /* `#<index>` references need the entries, so they are resolved against
    * placeholders first and the real entries are made only once all resolve */

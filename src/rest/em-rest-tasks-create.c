@@ -162,8 +162,8 @@ schedule (Submission *submission, SoupServerMessage *msg)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
 
-  if (!em_rest_tasks_check_capacity (submission->manager, msg, submission->specs->len))
-    return FALSE;
+  /* the engine validates the tasks before it looks for room, so an invalid
+   * one gets its 400 even when the queue is full */
   if (submission->batch)
     tasks = em_engine_manager_schedule_batch (submission->manager, submission->specs,
                                               submission->exclusive, &error);
@@ -181,7 +181,10 @@ schedule (Submission *submission, SoupServerMessage *msg)
     }
   if (tasks == NULL)
     {
-      em_problem_respond_error (msg, error);
+      /* no room is 429, to retry shortly, not the 503 of a stop */
+      if (!g_error_matches (error, EM_ERROR, EM_ERROR_UNAVAILABLE) ||
+          em_rest_tasks_check_capacity (submission->manager, msg, submission->specs->len))
+        em_problem_respond_error (msg, error);
       return FALSE;
     }
   acknowledge (submission->manager, submission->cancellable, msg, tasks, submission->batch);
