@@ -800,6 +800,52 @@ test_create_and_get (Fixture       *f,
   g_assert_nonnull (json_object_get_string_member (task, "completed_at"));
 }
 
+/* null for an optional field is the field left out, as many clients write
+ * it: the defaults apply, for the task's own fields, the action's parameters
+ * and a batch's "exclusive"; a null under an unknown name is still refused,
+ * so a misspelt field is not ignored */
+static void
+test_create_null_is_absent (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(Reply) reply = http (f, "POST", "/tasks", "application/json",
+                                 "{\"name\":\"n\",\"action\":\"capture_image\","
+                                 "\"parameters\":{\"exposure\":null,\"gain\":null,\"format\":null},"
+                                 "\"priority\":null,\"depends_on\":null,\"max_retries\":null,"
+                                 "\"retry_delay\":null,\"delay\":null,\"run_at\":null,\"timeout\":null}");
+  g_autoptr(Reply) batch = http (f, "POST", "/tasks", "application/json",
+                                 "{\"tasks\":[{\"name\":\"b\",\"action\":\"wait\",\"run_at\":null}],"
+                                 "\"exclusive\":null}");
+  g_autoptr(Reply) unknown = http (f, "POST", "/tasks", "application/json",
+                                   "{\"name\":\"u\",\"action\":\"wait\",\"prority\":null}");
+  g_autoptr(Reply) unknown_parameter = http (f, "POST", "/tasks", "application/json",
+                                             "{\"name\":\"u\",\"action\":\"wait\","
+                                             "\"parameters\":{\"duraton\":null}}");
+  g_autoptr(Reply) required = http (f, "POST", "/tasks", "application/json",
+                                    "{\"name\":\"r\",\"action\":\"adjust_focus\","
+                                    "\"parameters\":{\"position\":null}}");
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *task;
+
+  g_assert_cmpuint (reply_status (reply), ==, 201);
+  node = reply_json (reply);
+  task = json_node_get_object (node);
+  g_assert_cmpint (json_object_get_int_member (task, "priority"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (task, "max_retries"), ==, 0);
+  g_assert_cmpfloat (json_object_get_double_member (task, "retry_delay"), ==, 1.0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (task, "depends_on")), ==, 0);
+  g_assert_true (json_object_get_null_member (task, "run_at"));
+  g_assert_true (json_object_get_null_member (task, "timeout"));
+  /* the action sees the parameters left out, and its defaults apply */
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (task, "parameters")), ==, 0);
+  wait_for_status (f, json_object_get_string_member (task, "id"), "completed");
+
+  g_assert_cmpuint (reply_status (batch), ==, 201);
+  assert_problem (unknown, 400, "prority: unknown field");
+  assert_problem (unknown_parameter, 400, "parameters.duraton: unknown parameter");
+  assert_problem (required, 400, "parameters.position is required");
+}
+
 /* the path of a reply's `Link: <…>; rel="next"`, or NULL */
 static char *
 next_path (Reply *reply)
@@ -4039,6 +4085,7 @@ main (int argc, char **argv)
   ADD ("/rest/dashboard/headers", test_dashboard_headers, NULL);
   ADD ("/rest/tasks/content-encoding", test_content_encoding, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
+  ADD ("/rest/tasks/create-null-is-absent", test_create_null_is_absent, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);
   ADD ("/rest/tasks/list-cursor", test_list_cursor, NULL);
   ADD ("/rest/tasks/list-cursor-store", test_list_cursor, WITH_STORE);

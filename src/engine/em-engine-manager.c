@@ -1159,6 +1159,7 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
                    _("action: unknown action “%s” (known: %s)"), quoted, known);
       return FALSE;
     }
+  em_task_spec_drop_null_parameters (spec, action);
   if (!em_action_validate (action, spec->parameters, error))
     return FALSE;
   if (spec->max_retries > 0 && !em_action_is_retry_safe (action, spec->parameters))

@@ -172,11 +172,21 @@ set_depends_on (EmTaskSpec *self, JsonNode *node, GError **error)
   return TRUE;
 }
 
+/* the options a submission may give; each is optional */
+static const char * const option_keys[] = {
+  "priority", "depends_on", "max_retries", "retry_delay", "delay", "timeout", "run_at", NULL
+};
+
 static gboolean
 set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
 {
   g_autofree char *quoted = NULL;
   gint64 integer;
+
+  /* many clients write a field they leave out as null: it keeps its
+   * default. Not under an unknown name, which may be a misspelt one */
+  if (JSON_NODE_HOLDS_NULL (node) && g_strv_contains (option_keys, key))
+    return TRUE;
 
   if (g_str_equal (key, "priority"))
     {
@@ -256,6 +266,47 @@ em_task_spec_set_options (EmTaskSpec *self, JsonObject *options, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+is_declared (const EmParamSpec *params,
+             guint              n_params,
+             const char        *name)
+{
+  for (guint i = 0; i < n_params; i++)
+    if (g_str_equal (params[i].name, name))
+      return TRUE;
+  return FALSE;
+}
+
+void
+em_task_spec_drop_null_parameters (EmTaskSpec *self,
+                                   EmAction   *action)
+{
+  const EmParamSpec *params;
+  guint n_params = 0;
+  JsonObject *kept;
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *member;
+  gboolean any = FALSE;
+
+  if (self->parameters == NULL)
+    return;
+  json_object_iter_init_ordered (&iter, self->parameters);
+  while (!any && json_object_iter_next_ordered (&iter, &key, &member))
+    any = JSON_NODE_HOLDS_NULL (member);
+  if (!any)
+    return;
+
+  params = em_action_get_params (action, &n_params);
+  kept = json_object_new ();
+  json_object_iter_init_ordered (&iter, self->parameters);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
+    if (!JSON_NODE_HOLDS_NULL (member) || !is_declared (params, n_params, key))
+      json_object_set_member (kept, key, json_node_ref (member));
+  json_object_unref (self->parameters);
+  self->parameters = kept;
 }
 
 EmTaskSpec *

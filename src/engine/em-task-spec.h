@@ -3,6 +3,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "engine/em-action.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -55,6 +57,11 @@ EmTaskSpec *em_task_spec_from_json   (JsonNode    *node,
 gboolean    em_task_spec_set_options (EmTaskSpec  *self,
                                       JsonObject  *options,
                                       GError     **error);
+/* a parameter @action declares, given as null, is one left out, as many
+ * JSON clients write it; a null under a name @action does not know stays,
+ * to be refused by name */
+void        em_task_spec_drop_null_parameters (EmTaskSpec *self,
+                                               EmAction   *action);
 void        em_task_spec_free        (EmTaskSpec  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmTaskSpec, em_task_spec_free)

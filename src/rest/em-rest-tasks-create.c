@@ -316,6 +316,9 @@ create_envelope (EmRestContext     *ctx,
         tasks = member;
       else if (g_str_equal (key, "exclusive"))
         {
+          /* null is the field left out, as for a task's own */
+          if (JSON_NODE_HOLDS_NULL (member))
+            continue;
           if (!JSON_NODE_HOLDS_VALUE (member) ||
               json_node_get_value_type (member) != G_TYPE_BOOLEAN)
             {
