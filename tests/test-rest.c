@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gst/gst.h>
@@ -1930,6 +1932,71 @@ test_image_cut_short (Fixture       *f,
   g_test_assert_expected_messages ();
   end = strstr (response->str, "\r\n\r\n") + 4;
   g_assert_cmpuint (response->len - (gsize) (end - response->str), <, size);
+}
+
+/* while a request is handled, no descriptor is left: the image file cannot
+ * be opened */
+static gboolean
+exhaust_fds_hook (GSignalInvocationHint *hint,
+                  guint                  n_params,
+                  const GValue          *params,
+                  gpointer               user_data)
+{
+  struct rlimit *saved = user_data;
+  struct rlimit limit;
+  int lowest = dup (0);
+
+  g_assert_cmpint (lowest, >=, 0);
+  close (lowest);
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, saved), ==, 0);
+  limit = *saved;
+  limit.rlim_cur = (rlim_t) lowest;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  return FALSE;
+}
+
+/* an image file that is there but cannot be opened now (here: out of
+ * descriptors) is 500, as README says, not the 404 of a file that is gone:
+ * the client must not take the image for lost when asking again may get it */
+static void
+test_image_unreadable (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *id = create_task (f, "{\"name\":\"shot\",\"action\":\"capture_image\"}");
+  g_autofree char *path = g_strconcat ("/tasks/", id, "/image", NULL);
+  g_autofree char *request = raw_request ("GET", path, NULL, 0);
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autoptr(JsonNode) node = NULL;
+  guint got_body = g_signal_lookup ("got-body", SOUP_TYPE_SERVER_MESSAGE);
+  g_autoptr(GTypeClass) klass = g_type_class_ref (SOUP_TYPE_SERVER_MESSAGE);
+  struct rlimit saved = { 0, };
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+  const char *detail;
+
+  wait_for_status (f, id, "completed");
+  client = raw_connect (f, 0);
+  g_signal_add_emission_hook (got_body, 0, exhaust_fds_hook, &saved, NULL);
+  while (!closed && g_get_monotonic_time () < deadline)
+    {
+      closed = raw_pump (client, request, &sent, response);
+      /* the limit goes back once the answer is decided */
+      if (saved.rlim_max != 0 && response->len > 0)
+        {
+          g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+          saved.rlim_max = 0;
+        }
+    }
+  if (saved.rlim_max != 0)
+    g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_true (closed);
+  g_assert_cmpuint (raw_status (response), ==, 500);
+  node = raw_json (response);
+  detail = json_object_get_string_member (json_node_get_object (node), "detail");
+  g_assert_nonnull (strstr (detail, "image: the file of this task cannot be served: "));
+  g_assert_nonnull (strstr (detail, g_strerror (EMFILE)));
 }
 
 /* a capture never changes: a client that holds it is told so with 304,
@@ -4100,6 +4167,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/image/validators", test_image_validators, NULL);
   ADD ("/rest/tasks/image/after-shutdown", test_image_after_shutdown, NULL);
   ADD ("/rest/tasks/image/cut-short", test_image_cut_short, NULL);
+  ADD ("/rest/tasks/image/unreadable", test_image_unreadable, NULL);
   ADD ("/rest/tasks/integral-number", test_integral_number, NULL);
   ADD ("/rest/routing/encoded-slash", test_encoded_slash, NULL);
   ADD ("/rest/routing/long-id-clipped", test_long_id_clipped, NULL);

@@ -185,9 +185,16 @@ open_thread (GTask        *task,
   if (opened->fd < 0)
     {
       saved_errno = errno;
-      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                               "%s", saved_errno == ELOOP ? _("it is a symbolic link")
-                                                          : g_strerror (saved_errno));
+      if (saved_errno == ELOOP)
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS,
+                                 "%s", _("it is a symbolic link"));
+      /* a socket, or a device without its driver */
+      else if (saved_errno == ENXIO || saved_errno == ENODEV)
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                                 "%s", _("it is not a regular file"));
+      else
+        g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                                 "%s", g_strerror (saved_errno));
       return;
     }
   if (fstat (opened->fd, &info) != 0 || !S_ISREG (info.st_mode))
@@ -244,7 +251,13 @@ opened_cb (GObject      *source,
         em_problem_respond_printf (send->msg, 404, _("image: the file of this task is gone: %s"),
                                    error->message);
       else
-        em_problem_respond_printf (send->msg, 404,
+        /* a file that is there but cannot be opened now (out of descriptors,
+         * an I/O error, its permissions) is no 404: the client would take
+         * the image for lost, when asking again later may get it */
+        em_problem_respond_printf (send->msg,
+                                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS) ||
+                                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE)
+                                     ? 404 : 500,
                                    _("image: the file of this task cannot be served: %s"),
                                    error->message);
       soup_server_message_unpause (send->msg);
