@@ -155,6 +155,16 @@ test_parse (void)
   g_assert_null (node);
   g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_cmpstr (error->message, ==, "a: not valid JSON at byte 6: the body ends before the JSON value does");
+  g_clear_error (&error);
+
+  /* what some editors and Windows tools write first, and no one sees: the
+   * refusal names it rather than a value missing at byte 0 */
+  node = em_json_guard_parse ("\xef\xbb\xbf{\"a\": 1}", 11, 64, &error);
+  g_assert_null (node);
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "body: starts with a byte order mark (bytes EF BB BF), "
+                                       "which JSON sent over a network must not have; "
+                                       "send the body without it");
 }
 
 /* what is not JSON is refused however json-glib would read it, and the message

@@ -40,6 +40,14 @@ em_json_guard_parse (const char  *data,
                            _("body: empty; expected a JSON object"));
       return NULL;
     }
+  /* invisible in an editor: "expected a value at byte 0" would not say why */
+  if (length >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("body: starts with a byte order mark (bytes EF BB BF), which "
+                             "JSON sent over a network must not have; send the body without it"));
+      return NULL;
+    }
   g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;
 }
