@@ -67,7 +67,7 @@ em_rest_cors_add_headers (SoupServerMessage  *msg,
   headers = soup_server_message_get_response_headers (msg);
   soup_message_headers_replace (headers, "Access-Control-Allow-Origin", origin);
   soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
-                                "Location, Link, X-Total-Count, Retry-After, WWW-Authenticate");
+                                "Location, Link, X-Total-Count, Retry-After, WWW-Authenticate, ETag");
 }
 
 void
@@ -87,8 +87,11 @@ em_rest_cors_preflight (SoupServerMessage  *msg,
     }
   em_rest_cors_add_headers (msg, allowed);
   soup_message_headers_replace (headers, "Access-Control-Allow-Methods", methods);
+  /* the validators too: a page may revalidate an image or the description
+   * it holds itself, as README's conditional requests describe */
   soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
-                                "Authorization, Content-Type, Accept-Language");
+                                "Authorization, Content-Type, Accept-Language, If-None-Match, "
+                                "If-Modified-Since");
   soup_message_headers_replace (headers, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
   em_rest_set_status (msg, 204);
 }
