@@ -294,6 +294,14 @@ opened_cb (GObject      *source,
   /* opened on its own in a browser, the file is no document that may run
    * anything or reach anywhere, whatever its bytes hold */
   soup_message_headers_replace (headers, "Content-Security-Policy", "default-src 'none'; sandbox");
+  /* an empty file, even one written to since, has nothing to send */
+  if (send->remaining == 0)
+    {
+      soup_message_body_complete (soup_server_message_get_response_body (send->msg));
+      soup_server_message_unpause (send->msg);
+      file_send_free (send);
+      return;
+    }
   /* chunks are dropped once written, so memory stays at one chunk */
   soup_message_body_set_accumulate (soup_server_message_get_response_body (send->msg), FALSE);
   send->wrote_chunk_id = g_signal_connect (send->msg, "wrote-chunk",
