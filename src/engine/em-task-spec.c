@@ -224,12 +224,21 @@ set_option (EmTaskSpec *self, const char *key, JsonNode *node, GError **error)
     {
       g_autoptr(GDateTime) run_at = NULL;
 
-      if (holds_type (node, G_TYPE_STRING))
-        run_at = em_time_parse (json_node_get_string (node));
-      if (run_at == NULL)
+      if (!holds_type (node, G_TYPE_STRING))
         {
           g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                                _("run_at must be an RFC 3339 time with a time zone, e.g. 2026-01-01T12:00:00Z"));
+          return FALSE;
+        }
+      run_at = em_time_parse (json_node_get_string (node));
+      if (run_at == NULL)
+        {
+          /* quoted back: a time with its zone may still be no date (Feb 30) */
+          g_autofree char *given = em_clip_for_message (json_node_get_string (node));
+
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: “%s” is not an RFC 3339 time with a time zone, "
+                         "e.g. 2026-01-01T12:00:00Z"), key, given);
           return FALSE;
         }
       g_clear_pointer (&self->run_at, g_date_time_unref);
