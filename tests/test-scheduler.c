@@ -762,6 +762,30 @@ test_no_starvation (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a ready task whose devices are free, held back only by a better one that
+ * waits for a device they share, says which of its devices it waits for */
+static void
+test_waiting_for_held_back (Fixture *fx, gconstpointer data)
+{
+  EmTask *camera = submit (fx, "{\"name\": \"c\", \"action\": \"hold_camera\", \"parameters\": {\"duration\": 300}}");
+  EmTask *big, *small, *focus;
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (camera) == EM_TASK_STATUS_RUNNING, 2000);
+  big = submit (fx, "{\"name\": \"big\", \"action\": \"hold_camera_stage\", \"priority\": 5}");
+  small = submit (fx, "{\"name\": \"s\", \"action\": \"hold_stage\"}");
+  focus = submit (fx, "{\"name\": \"f\", \"action\": \"hold_focus\", \"parameters\": {\"duration\": 300}}");
+  EM_TEST_WAIT_UNTIL (em_task_get_status (focus) == EM_TASK_STATUS_RUNNING, 2000);
+
+  g_assert_cmpint (em_task_get_status (small), ==, EM_TASK_STATUS_PENDING);
+  g_assert_cmpstr (em_task_get_waiting_for (big)[0], ==, "camera");
+  g_assert_null (em_task_get_waiting_for (big)[1]);
+  g_assert_cmpstr (em_task_get_waiting_for (small)[0], ==, "stage");
+  g_assert_null (em_task_get_waiting_for (small)[1]);
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (small), 5000);
+  g_assert_cmpint (event_index (fx, big, EM_EVENT_TASK_STARTED), <, event_index (fx, small, EM_EVENT_TASK_STARTED));
+}
+
 static void
 test_max_concurrent (Fixture *fx, gconstpointer data)
 {
@@ -1253,6 +1277,7 @@ main (int argc, char **argv)
   ADD ("exclusive-batch-outside-cancelled", test_exclusive_batch_outside_cancelled);
   ADD ("device-concurrency", test_device_concurrency);
   ADD ("no-starvation", test_no_starvation);
+  ADD ("waiting-for-held-back", test_waiting_for_held_back);
   ADD ("max-concurrent", test_max_concurrent);
   ADD ("pause-resume", test_pause_resume);
   ADD ("timeout-during-move", test_timeout_during_move);

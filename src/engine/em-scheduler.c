@@ -37,6 +37,8 @@ struct _EmScheduler
                                         * the manager updates after every pass */
   EmDeviceKind  busy;
   EmSchedBatch *reserved_by[N_DEVICES];
+  guint64       generation;            /* grows with every change of the queues,
+                                        * `busy` or the reservations */
 };
 
 static gint
@@ -209,6 +211,7 @@ em_scheduler_add_ready (EmScheduler *self, EmSchedItem *item)
 
   queue = in_holding_batch (item) ? self->batch_ready : self->buckets[bucket_claims (item)];
   item->ready_iter = g_sequence_insert_sorted (queue, item, compare_items, NULL);
+  self->generation++;
   if (!item->fresh)
     {
       item->fresh = TRUE;
@@ -223,6 +226,7 @@ em_scheduler_remove_ready (EmScheduler *self, EmSchedItem *item)
     return;
   g_sequence_remove (item->ready_iter);
   item->ready_iter = NULL;
+  self->generation++;
   /* left in `fresh`: the waiting update skips items that are no longer ready */
 }
 
@@ -260,6 +264,7 @@ hold (EmScheduler *self, EmSchedItem *item)
 {
   em_scheduler_remove_ready (self, item);
   self->busy |= item->claims;
+  self->generation++;
   item->holding = TRUE;
   item->waiting_for = 0;
 }
@@ -273,6 +278,7 @@ reserve (EmScheduler *self, EmSchedBatch *batch)
   GSequenceIter *iter = g_sequence_get_begin_iter (queue);
 
   batch->holding = TRUE;
+  self->generation++;
   for (guint i = 0; i < N_DEVICES; i++)
     {
       if (batch->claims & (1 << i))
@@ -371,6 +377,7 @@ em_scheduler_release (EmScheduler *self, EmSchedItem *item)
     return;
   item->holding = FALSE;
   self->busy &= ~item->claims;
+  self->generation++;
 }
 
 void
@@ -392,6 +399,7 @@ em_scheduler_batch_task_done (EmScheduler *self, EmSchedItem *item)
   if (--batch->n_unfinished > 0 || !batch->holding)
     return;
   batch->holding = FALSE;
+  self->generation++;
   for (guint i = 0; i < N_DEVICES; i++)
     {
       if (self->reserved_by[i] == batch)
@@ -407,15 +415,59 @@ note_waiting (GPtrArray *changes, EmSchedItem *item, EmDeviceKind mask)
     g_ptr_array_add (changes, item);
 }
 
+/* what the items of each bucket wait for: the devices of their claims that
+ * are busy or reserved, and those a better ready task that cannot start
+ * holds against them. The heads are visited best first, as
+ * em_scheduler_take_next() does: one that cannot start keeps every lower
+ * item from its devices, so a task held back only by it waits for them too */
+static void
+compute_waiting (EmScheduler *self, EmDeviceKind out[N_BUCKETS])
+{
+  EmDeviceKind unavailable = self->busy | reserved_mask (self, NULL);
+  EmDeviceKind blocked = 0;
+  gboolean visited[N_BUCKETS] = { FALSE, };
+
+  for (guint b = 0; b < N_BUCKETS; b++)
+    out[b] = b & unavailable;
+  for (;;)
+    {
+      EmSchedItem *best = NULL;
+      guint best_b = 0;
+
+      for (guint b = 0; b < N_BUCKETS; b++)
+        {
+          EmSchedItem *head;
+
+          if (visited[b] || g_sequence_is_empty (self->buckets[b]))
+            continue;
+          head = g_sequence_get (g_sequence_get_begin_iter (self->buckets[b]));
+          if (best == NULL || compare_items (head, best, NULL) < 0)
+            {
+              best = head;
+              best_b = b;
+            }
+        }
+      if (best == NULL)
+        return;
+      visited[best_b] = TRUE;
+      out[best_b] = best_b & (unavailable | blocked);
+      if ((best_b & blocked) == 0 && (best_b & unavailable) != 0)
+        blocked |= best_b;
+    }
+}
+
 void
 em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointer user_data)
 {
-  EmDeviceKind unavailable = self->busy | reserved_mask (self, NULL);
+  EmDeviceKind waiting[N_BUCKETS];
   g_autoptr(GPtrArray) changes = g_ptr_array_new ();
+  guint64 computed;
 
+  compute_waiting (self, waiting);
+  computed = self->generation;
   for (guint b = 0; b < N_BUCKETS; b++)
     {
-      EmDeviceKind mask = b & unavailable;
+      EmDeviceKind mask = waiting[b];
 
       /* whole buckets are revisited only when their answer changes */
       if (mask != self->bucket_waiting[b])
@@ -457,10 +509,11 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
 
   /* @func reaches listeners, who may cancel tasks and so take items out of
    * the queues: told only once the walk is over, and only while still ready.
-   * Ending an exclusive batch frees its devices at once, so each is told
-   * what it waits for at its turn, not at the walk: the buckets' answers
-   * kept from the walk differ then, and the next pass (which that end
-   * brings) walks them again */
+   * Ending an exclusive batch frees its devices at once, and a cancelled
+   * head no longer holds its devices against the rest, so each is told what
+   * it waits for at its turn, not at the walk: the buckets' answers kept
+   * from the walk differ then, and the next pass (which that end brings)
+   * walks them again */
   for (guint i = 0; i < changes->len; i++)
     {
       EmSchedItem *item = g_ptr_array_index (changes, i);
@@ -468,8 +521,18 @@ em_scheduler_update_waiting (EmScheduler *self, EmSchedWaitingFunc func, gpointe
 
       if (item->ready_iter == NULL)
         continue;
-      mask = in_holding_batch (item) ? item->claims & self->busy
-                                     : bucket_claims (item) & (self->busy | reserved_mask (self, NULL));
+      if (in_holding_batch (item))
+        mask = item->claims & self->busy;
+      else
+        {
+          /* again only if a listener changed something */
+          if (computed != self->generation)
+            {
+              compute_waiting (self, waiting);
+              computed = self->generation;
+            }
+          mask = waiting[bucket_claims (item)];
+        }
       if (item->waiting_for == mask)
         continue;
       item->waiting_for = mask;
