@@ -496,6 +496,44 @@ test_shutdown (Fixture *fx, gconstpointer data)
   g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
 }
 
+/* without a store a stop cancels every pending task: one that waits on a
+ * pending task ends cancelled as one that waits on a running task does, not
+ * failed by its dependency's cancellation */
+static void
+test_shutdown_dependents (Fixture *fx, gconstpointer data)
+{
+  EmTask *running = schedule (fx, "wait", "{\"duration\": 100000}");
+  g_autoptr(EmTaskSpec) later_spec = em_task_spec_new ("later", "wait", NULL);
+  g_autoptr(EmTaskSpec) after_running_spec = em_task_spec_new ("after-running", "wait", NULL);
+  g_autoptr(EmTaskSpec) after_later_spec = em_task_spec_new ("after-later", "wait", NULL);
+  const char *on_running[] = { em_task_get_id (running), NULL };
+  g_autoptr(GError) error = NULL;
+  EmTask *later, *after_running, *after_later;
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (running) == EM_TASK_STATUS_RUNNING, 5000);
+  later_spec->delay = 3600;
+  later = em_engine_manager_schedule_task (fx->manager, later_spec, &error);
+  g_assert_no_error (error);
+  after_running_spec->depends_on = g_strdupv ((char **) on_running);
+  after_running = em_engine_manager_schedule_task (fx->manager, after_running_spec, &error);
+  g_assert_no_error (error);
+  {
+    const char *on_later[] = { em_task_get_id (later), NULL };
+
+    after_later_spec->depends_on = g_strdupv ((char **) on_later);
+  }
+  after_later = em_engine_manager_schedule_task (fx->manager, after_later_spec, &error);
+  g_assert_no_error (error);
+
+  em_engine_manager_shutdown (fx->manager);
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (later)), ==, "cancelled");
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (after_running)), ==, "cancelled");
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (after_later)), ==, "cancelled");
+  g_assert_null (em_task_get_error (after_later));
+  g_assert_cmpstr (em_task_status_to_string (em_task_get_status (running)), ==, "cancelled");
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -521,6 +559,7 @@ main (int argc, char **argv)
   ADD ("last-progress-before-status", test_last_progress_before_status);
   ADD ("event-json", test_event_json);
   ADD ("shutdown", test_shutdown);
+  ADD ("shutdown-dependents", test_shutdown_dependents);
 #undef ADD
 
   ret = g_test_run ();

@@ -837,6 +837,19 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
   self->cascading = FALSE;
 }
 
+/* searched from the end: the newest dependents usually go first (a stop
+ * cancels newest first), and one task may have very many */
+static void
+remove_dependent (GPtrArray *dependents, TaskEntry *entry)
+{
+  for (guint i = dependents->len; i-- > 0;)
+    if (g_ptr_array_index (dependents, i) == entry)
+      {
+        g_ptr_array_remove_index (dependents, i);
+        return;
+      }
+}
+
 /* ends the task as @type says, with @result or the error @message */
 static void
 finish_entry (EmEngineManager *self,
@@ -864,7 +877,7 @@ finish_entry (EmEngineManager *self,
       TaskEntry *dep = g_ptr_array_index (entry->waiting_on, i);
 
       if (dep->dependents != NULL)
-        g_ptr_array_remove (dep->dependents, entry);
+        remove_dependent (dep->dependents, entry);
       batch_free |= unlink_outside (entry, dep);
     }
   g_ptr_array_set_size (entry->waiting_on, 0);
@@ -1745,9 +1758,12 @@ cancel_all (EmEngineManager *self, EmTaskStatus status)
   for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
        !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
     g_ptr_array_add (entries, g_sequence_get (iter));
-  /* one already finished is being finished further up the stack (a listener
+  /* newest first: a task's dependencies are older than it, so each pending
+   * one is cancelled by the stop itself, not failed by the cancellation of
+   * what it waits on, and it leaves its dependencies' lists from their end.
+   * One already finished is being finished further up the stack (a listener
    * of its notify::status stops the service), or a listener ended it */
-  for (guint i = 0; i < entries->len; i++)
+  for (guint i = entries->len; i-- > 0;)
     {
       TaskEntry *entry = g_ptr_array_index (entries, i);
 
