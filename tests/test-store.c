@@ -1024,6 +1024,54 @@ test_migrate_v1 (Fixture *fx, gconstpointer data)
   }
 }
 
+/* a task from a schema 1 file has no task_scheduled event, the first of its
+ * events pruning keeps the log from: while it is pending, its events stay
+ * all the same (here the retry its interrupted run brings at the start) */
+static void
+test_migrate_v1_prune (Fixture *fx, gconstpointer data)
+{
+  static const char running_id[] = "33333333-3333-4333-8333-333333333333";
+  g_autoptr(GPtrArray) frames = NULL;
+  sqlite3 *db = NULL;
+  guint64 oldest = 0;
+  gboolean retry_kept = FALSE;
+
+  write_v1_file (fx->db_path, 1);
+  g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
+  exec_sql (db,
+            "INSERT INTO tasks VALUES ('33333333-3333-4333-8333-333333333333', 3, 'running',"
+            " 'wait', '2025-06-02T00:00:00.000000Z', '{\"id\":\"33333333-3333-4333-8333-333333333333\","
+            "\"name\":\"interrupted\",\"action\":\"wait\",\"parameters\":{\"duration\":1},"
+            "\"status\":\"running\",\"result\":null,\"error\":null,"
+            "\"created_at\":\"2025-06-02T00:00:00.000000Z\",\"started_at\":\"2025-06-02T00:00:01.000000Z\","
+            "\"completed_at\":null,\"progress\":0,\"priority\":0,"
+            "\"depends_on\":[],\"waiting_on\":[],\"waiting_for\":[],\"max_retries\":3,"
+            "\"retry_delay\":3600,\"attempts\":1,\"run_at\":null,\"timeout\":null,\"batch\":null}');");
+  sqlite3_close (db);
+
+  open_manager (fx, 0);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (fx->manager, running_id)), ==,
+                   EM_TASK_STATUS_PENDING);
+  for (guint i = 0; i < 3; i++)
+    schedule (fx, "wait", "{\"duration\": 0}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager,
+                                                     &(EmTaskStatus) { EM_TASK_STATUS_COMPLETED }) == 4, 5000);
+  sync_store (fx);
+
+  /* all the finished tasks but the newest go, and with them their events */
+  g_object_set (fx->manager, "retention-max-tasks", 2, NULL);
+  g_assert_cmpuint (prune (fx), ==, 4);
+  frames = read_events (fx, 0, 0, &oldest);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      g_autofree char *frame = frame_string (g_ptr_array_index (frames, i));
+
+      retry_kept |= strstr (frame, "task_retrying") != NULL && strstr (frame, running_id) != NULL;
+    }
+  g_assert_true (retry_kept);
+  g_assert_cmpuint (oldest, ==, 1);
+}
+
 static void
 assert_open_fails (Fixture *fx, const char *what)
 {
@@ -2996,6 +3044,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);
+  ADD ("/store/migration/v1-prune", test_migrate_v1_prune);
   ADD ("/store/page-size", test_page_size);
   ADD ("/store/log-id", test_log_id);
   ADD ("/store/refuse/newer", test_refuse_newer);

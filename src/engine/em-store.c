@@ -340,6 +340,18 @@ em_store_snapshot_clear (EmStoreSnapshot *snapshot)
   g_clear_pointer (&snapshot->finished, em_finished_cache_free);
 }
 
+/* pruning keeps the log from the first event of the oldest remaining task,
+ * its task_scheduled (scheduled_seq). A task from a schema 1 file has none,
+ * and MIN() passed over it: a pending or running one would lose the events
+ * of its story so far. It gets its first event in the log, or, with none
+ * yet, the next one */
+static const char fill_scheduled_seq[] =
+  "UPDATE tasks SET scheduled_seq = COALESCE ("
+  "  (SELECT MIN (seq) FROM events WHERE events.task_id = tasks.id),"
+  "  1 + MAX ((SELECT COALESCE (MAX (seq), 0) FROM events),"
+  "           (SELECT COALESCE ((SELECT value FROM meta WHERE key = 'last_seq'), 0))))"
+  " WHERE scheduled_seq IS NULL AND status IN ('pending', 'running')";
+
 gboolean
 em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot *out, GError **error)
 {
@@ -357,7 +369,8 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
   recent_sql = g_strdup_printf ("SELECT * FROM (SELECT serial, batch_exclusive, json FROM tasks "
                                 "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
                                 "ORDER BY serial", n_recent);
-  if (!em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
+  if (!em_store_exec (self->conn.db, self->conn.path, fill_scheduled_seq, error) ||
+      !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MAX (seq), 0) FROM events", &max_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MIN (seq), 0) FROM events", &oldest_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_serial'", &meta_serial, error) ||
