@@ -1242,7 +1242,18 @@ assert_sync_fails (Fixture *fx, const char *file)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
 
-  schedule (fx, "wait", "{\"duration\": 0}");
+  /* once the store has failed it refuses new tasks, naming the file */
+  if (em_engine_manager_check_store (fx->manager, NULL))
+    schedule (fx, "wait", "{\"duration\": 0}");
+  else
+    {
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+
+      g_assert_null (em_engine_manager_schedule_task (fx->manager, spec, &error));
+      g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+      g_assert_nonnull (strstr (error->message, file));
+      g_clear_error (&error);
+    }
   em_engine_manager_sync_async (fx->manager, NULL, got_result, &result);
   WAIT_RESULT (result);
   g_assert_false (em_engine_manager_sync_finish (fx->manager, result, &error));
@@ -1310,6 +1321,22 @@ test_failure_journal (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
+/* the task, or NULL once the store has failed a write (maybe just now, on
+ * its threads) and refuses new ones */
+static EmTask *
+try_schedule (Fixture *fx, EmTaskSpec *spec)
+{
+  g_autoptr(GError) error = NULL;
+  EmTask *task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+
+  if (task == NULL)
+    {
+      g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+      g_assert_false (em_engine_manager_check_store (fx->manager, NULL));
+    }
+  return task;
+}
+
 /* schedules tasks until the store, under a small file-size limit, has failed
  * a write; how many it scheduled */
 static guint
@@ -1319,7 +1346,10 @@ schedule_until_failed (Fixture *fx)
 
   while (em_engine_manager_check_store (fx->manager, NULL))
     {
-      schedule (fx, "wait", "{\"duration\": 0}");
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+
+      if (try_schedule (fx, spec) == NULL)
+        break;
       em_test_run_for (30);
       g_assert_cmpuint (++rounds, <, 1000);
     }
@@ -1344,44 +1374,119 @@ test_failure_database (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
-/* after a failed commit the database lacks what the journal keeps for the
- * next start: a deletion or a pruning would act on a stale record (a task
- * cancelled since then is cancelled in memory and in the journal, running in
- * the database). Both are refused, naming the file, until a restart, which
- * has everything again */
-/* the same stale record would answer for the tasks that leave memory: they
- * stay until the restart, so that a task finished since reads as finished */
+/* the store answers from its overlay meanwhile, which has what the database
+ * lacks: finished tasks still leave memory past --keep-finished, and every
+ * read finds those that ended since the failure as they ended. New tasks
+ * are refused until the restart: they could not be acknowledged, and would
+ * run all the same */
 static void
 test_failure_database_eviction (Fixture *fx, gconstpointer data)
 {
+  g_autoptr(GPtrArray) delayed = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(EmTaskSpec) refused = spec_new ("wait", "{\"duration\": 0}");
+  g_autoptr(GDateTime) since = NULL;
+  g_auto(EmTaskQuery) q;
   g_autofree char *long_id = NULL;
   GLogLevelFlags fatal_mask;
   struct rlimit before;
+  guint total = G_MAXUINT;
 
   open_manager (fx, 2);
   long_id = g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 60000}")));
   EM_TEST_WAIT_UNTIL (em_task_get_status (em_engine_manager_get_task (fx->manager, long_id)) ==
                       EM_TASK_STATUS_RUNNING, 5000);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+      EmTask *task;
+
+      spec->delay = 3600;
+      task = schedule_spec (fx, spec);
+      if (i == 0)
+        since = g_date_time_ref (em_task_get_created_at (task));
+      g_ptr_array_add (delayed, g_strdup (em_task_get_id (task)));
+    }
   sync_store (fx);
 
   before = limit_file_size (64 * 1024, &fatal_mask);
   schedule_until_failed (fx);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_null (em_engine_manager_schedule_task (fx->manager, refused, &error));
+  g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, fx->db_path));
+  g_clear_error (&error);
+
+  /* they end after the failure: the database still has them pending or running */
   g_assert_true (em_engine_manager_cancel_task (fx->manager, long_id, &error));
   g_assert_no_error (error);
-  for (guint i = 0; i < 10; i++)
-    schedule (fx, "wait", "{\"duration\": 0}");
+  for (guint i = 0; i < delayed->len; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
+      g_assert_no_error (error);
+    }
   EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager) &&
-                      em_engine_manager_count_tasks (fx->manager,
-                                                     &(EmTaskStatus) { EM_TASK_STATUS_PENDING }) == 0, 5000);
-  em_test_run_for (200);
+                      em_engine_manager_count_tasks (fx->manager, NULL) <= 2, 5000);
+  g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (delayed, 0)));
 
-  g_assert_cmpstr (status_of (lookup_object (fx, long_id, &node)), ==, "cancelled");
+  for (guint i = 0; i < delayed->len; i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+
+      g_assert_cmpstr (status_of (lookup_object (fx, g_ptr_array_index (delayed, i), &node)), ==,
+                       "cancelled");
+    }
+  {
+    g_autoptr(JsonNode) node = NULL;
+
+    g_assert_cmpstr (status_of (lookup_object (fx, long_id, &node)), ==, "cancelled");
+  }
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_PENDING) | EM_TASK_QUERY_STATUS (EM_TASK_STATUS_RUNNING);
+  g_ptr_array_unref (query (fx, &q, &total));
+  g_assert_cmpuint (total, ==, 0);
+
+  /* cancelled, by action and time, a page at a time from an evicted task */
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_CANCELLED);
+  q.action = g_strdup ("wait");
+  q.since = g_date_time_ref (since);
+  q.after_id = g_strdup (g_ptr_array_index (delayed, 1));
+  q.limit = 2;
+  {
+    g_autoptr(GPtrArray) found = query (fx, &q, &total);
+
+    g_assert_cmpuint (total, ==, delayed->len);
+    g_assert_cmpuint (found->len, ==, 2);
+    for (guint k = 0; k < found->len; k++)
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (g_ptr_array_index (found, k)),
+                                                      "id"), ==, g_ptr_array_index (delayed, 2 + k));
+  }
+
+  /* events up to the last one recorded, from the start */
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, 0, 0, NULL);
+
+    g_assert_cmpuint (frames->len, ==, em_engine_manager_get_committed_event_seq (fx->manager));
+  }
   end_disk_full (fx, fatal_mask);
+
+  /* the restart has them all from the journal */
+  open_manager (fx, 2);
+  for (guint i = 0; i < delayed->len; i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+
+      g_assert_cmpstr (status_of (lookup_object (fx, g_ptr_array_index (delayed, i), &node)), ==,
+                       "cancelled");
+    }
 }
 
+/* after a failed commit the database lacks what the journal keeps for the
+ * next start: a deletion or a pruning would act on a stale record (a task
+ * cancelled since then is cancelled in memory and in the journal, running in
+ * the database). Both are refused, naming the file, until a restart, which
+ * has everything again */
 static void
 test_failure_database_delete (Fixture *fx, gconstpointer data)
 {
@@ -1469,9 +1574,12 @@ test_failure_database_listing (Fixture *fx, gconstpointer data)
   while (em_engine_manager_check_store (fx->manager, NULL))
     {
       g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+      EmTask *task;
 
       spec->delay = 3600;
-      g_ptr_array_add (later, g_strdup (em_task_get_id (schedule_spec (fx, spec))));
+      if ((task = try_schedule (fx, spec)) == NULL)
+        break;
+      g_ptr_array_add (later, g_strdup (em_task_get_id (task)));
       em_test_run_for (30);
       g_assert_cmpuint (later->len, <, 1000);
     }
@@ -1560,7 +1668,13 @@ test_failure_database_evicted (Fixture *fx, gconstpointer data)
   while (em_engine_manager_check_store (fx->manager, NULL))
     {
       for (guint i = 0; i < 3; i++)
-        g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "wait", "{\"duration\": 0}"))));
+        {
+          g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+          EmTask *task = try_schedule (fx, spec);
+
+          if (task != NULL)
+            g_ptr_array_add (ids, g_strdup (em_task_get_id (task)));
+        }
       em_test_run_for (20);
       g_assert_cmpuint (ids->len, <, 3000);
     }

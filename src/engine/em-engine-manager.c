@@ -320,9 +320,10 @@ evict_finished (EmEngineManager *self, guint max_tasks)
   g_autoptr(GPtrArray) gone = NULL;
   guint evicted = 0;
 
-  /* after a failed write the database lacks what finished since: it would
-   * answer for the evicted tasks with their old state until the restart */
-  if (self->store != NULL && !em_store_check (self->store, NULL))
+  /* after a failed commit the store answers from its overlay, which has
+   * what the database lacks; only if that failed too would it answer for
+   * the evicted tasks with their old state until the restart */
+  if (self->store != NULL && !em_store_reads_complete (self->store))
     return FALSE;
   /* without a store they are gone, as deleted ones are, and say so */
   if (self->store == NULL)
@@ -1416,10 +1417,24 @@ em_engine_manager_check_capacity (EmEngineManager *self, guint n_tasks, GError *
 static gboolean
 check_accepting (EmEngineManager *self, GError **error)
 {
-  if (!self->shutting_down)
-    return TRUE;
-  g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE, _("the service is shutting down"));
-  return FALSE;
+  g_autoptr(GError) failure = NULL;
+
+  if (self->shutting_down)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_UNAVAILABLE, _("the service is shutting down"));
+      return FALSE;
+    }
+  /* it could not be acknowledged, and would run all the same: a client
+   * retrying the refusal would run it again and again, and its rows would
+   * pile up in the store's overlay until the restart */
+  if (self->store != NULL && !em_store_check (self->store, &failure))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                   _("store: new tasks are refused until the service restarts: %s"),
+                   failure->message);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 EmTask *

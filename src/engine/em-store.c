@@ -88,6 +88,8 @@ struct _EmStore
   guint64               applied_writes; /* under lock: committed to SQLite */
   gboolean              writer_failed;  /* under lock */
   gboolean              journal_failed; /* under lock; journal_error is set before it */
+  gboolean              reads_stale;    /* under lock: after a failed commit, the overlay
+                                         * could not take some rows */
   guint64               notified_seq;
 
   /* journal thread only */
@@ -553,6 +555,14 @@ row_is_final (const EmStoreTaskRow *row)
   return row->finished_us != 0;
 }
 
+static void
+set_reads_stale (EmStore *self)
+{
+  g_mutex_lock (&self->lock);
+  self->reads_stale = TRUE;
+  g_mutex_unlock (&self->lock);
+}
+
 /* after a failed commit: a write's rows go into the overlay, in order, the
  * last row of a task replacing the one before */
 static void
@@ -568,13 +578,17 @@ overlay_add (EmStore *self, Op *op)
   for (guint e = 0; error == NULL && op->events != NULL && e < op->events->len; e++)
     if (!write_event_with (self, self->overlay_event, g_ptr_array_index (op->events, e), &error))
       break;
-  if (error != NULL)
-    g_debug ("overlay of %s: %s", self->conn.path, error->message);
+  /* once: the engine keeps its finished tasks from then on */
+  if (error != NULL && em_store_reads_complete (self))
+    {
+      g_warning ("%s", error->message);
+      set_reads_stale (self);
+    }
 }
 
 /* once a commit has failed: the overlay, with the rows of the batch that
- * failed; later writes go there as they arrive */
-static void
+ * failed; later writes go there as they arrive. FALSE if there is none */
+static gboolean
 start_overlay (EmStore *self, GPtrArray *batch)
 {
   g_autoptr(GError) error = NULL;
@@ -594,11 +608,12 @@ start_overlay (EmStore *self, GPtrArray *batch)
       g_warning ("%s", error->message);
       self->conn.overlay = FALSE;
       g_clear_pointer (&self->overlay_task, sqlite3_finalize);
-      return;
+      return FALSE;
     }
   for (guint i = 0; i < batch->len; i++)
     if (((Op *) g_ptr_array_index (batch, i))->kind == OP_WRITE)
       overlay_add (self, g_ptr_array_index (batch, i));
+  return TRUE;
 }
 
 /* the write's rows into the transaction, opened by the first write */
@@ -768,6 +783,7 @@ static void
 commit_batch (EmStore *self, GPtrArray *batch, Transaction *txn)
 {
   g_autoptr(GError) error = NULL;
+  gboolean overlay;
 
   /* after a failed commit, later ones would move last_seq past the lost rows
    * and hide them from the replay: the journal keeps them all instead */
@@ -778,9 +794,10 @@ commit_batch (EmStore *self, GPtrArray *batch, Transaction *txn)
       sqlite3_exec (self->conn.db, "ROLLBACK", NULL, NULL, NULL);
       g_warning ("%s", error->message);
       self->write_error = g_steal_pointer (&error);
-      start_overlay (self, batch);
+      overlay = start_overlay (self, batch);
       g_mutex_lock (&self->lock);
       self->writer_failed = TRUE;
+      self->reads_stale |= !overlay;
       g_cond_broadcast (&self->applied_cond);
       g_mutex_unlock (&self->lock);
       return;
@@ -983,6 +1000,17 @@ em_store_check (EmStore *self, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+em_store_reads_complete (EmStore *self)
+{
+  gboolean stale;
+
+  g_mutex_lock (&self->lock);
+  stale = self->reads_stale;
+  g_mutex_unlock (&self->lock);
+  return !stale;
 }
 
 /* --- the journal thread --- */

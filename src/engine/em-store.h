@@ -90,6 +90,11 @@ void        em_store_free               (EmStore               *self);
  * has failed a write; from any thread */
 gboolean    em_store_check              (EmStore               *self,
                                          GError               **error);
+/* whether queries, lookups and event reads see every row handed over so far,
+ * as the database would have had its commits succeeded: always, but once a
+ * commit has failed and the in-memory overlay that takes the database's
+ * place could not take some rows; from any thread */
+gboolean    em_store_reads_complete     (EmStore               *self);
 
 /* @tasks: (transfer full) (element-type EmStoreTaskRow)
  * @events: (transfer full) (element-type EmStoreEventRow)
