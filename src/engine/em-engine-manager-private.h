@@ -38,7 +38,9 @@ typedef struct
   guint64          scheduled_seq;
   gint64           due_us;       /* real time */
   GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
-  GPtrArray       *dependents;   /* TaskEntry that wait for this one */
+  GPtrArray       *waiting_links; /* (nullable): for each of those, this entry's link
+                                   * in its `dependents`, so that it leaves at once */
+  GQueue          *dependents;   /* TaskEntry that wait for this one, oldest first */
   GCancellable    *cancellable;
   EmActionContext *context;
   gboolean         in_flight;

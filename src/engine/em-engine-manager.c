@@ -129,7 +129,8 @@ task_entry_free (TaskEntry *entry)
   g_clear_object (&entry->cancellable);
   g_clear_pointer (&entry->context, em_action_context_free);
   g_clear_pointer (&entry->waiting_on, g_ptr_array_unref);
-  g_clear_pointer (&entry->dependents, g_ptr_array_unref);
+  g_clear_pointer (&entry->waiting_links, g_ptr_array_unref);
+  g_clear_pointer (&entry->dependents, g_queue_free);
   em_sched_item_clear_batch (&entry->item);
   if (em_task_get_engine_entry (entry->task) == entry)
     em_task_set_engine_entry (entry->task, NULL);
@@ -739,8 +740,11 @@ link_dependency (EmEngineManager *self, TaskEntry *entry, TaskEntry *dep)
 
   g_ptr_array_add (entry->waiting_on, dep);
   if (dep->dependents == NULL)
-    dep->dependents = g_ptr_array_new ();
-  g_ptr_array_add (dep->dependents, entry);
+    dep->dependents = g_queue_new ();
+  g_queue_push_tail (dep->dependents, entry);
+  if (entry->waiting_links == NULL)
+    entry->waiting_links = g_ptr_array_new ();
+  g_ptr_array_add (entry->waiting_links, dep->dependents->tail);
   if (!is_outside_link (entry, dep))
     return;
   em_sched_batch_wait_outside (batch);
@@ -806,16 +810,18 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
     {
       TaskEntry *dep = g_queue_pop_head (&self->cascade);
       EmTaskStatus status = em_task_get_status (dep->task);
-      g_autoptr(GPtrArray) dependents = g_steal_pointer (&dep->dependents);
+      GQueue *dependents = g_steal_pointer (&dep->dependents);
 
-      for (guint i = 0; dependents != NULL && i < dependents->len; i++)
+      for (GList *l = dependents != NULL ? dependents->head : NULL; l != NULL; l = l->next)
         {
-          TaskEntry *entry = g_ptr_array_index (dependents, i);
-
+          TaskEntry *entry = l->data;
           gboolean batch_free;
+          guint index;
 
-          if (em_task_is_finished (entry->task) || !g_ptr_array_remove (entry->waiting_on, dep))
+          if (em_task_is_finished (entry->task) || !g_ptr_array_find (entry->waiting_on, dep, &index))
             continue;
+          g_ptr_array_remove_index (entry->waiting_on, index);
+          g_ptr_array_remove_index (entry->waiting_links, index);
           batch_free = unlink_outside (entry, dep);
           publish_waiting_on (entry);
 
@@ -834,21 +840,10 @@ resolve_dependents (EmEngineManager *self, TaskEntry *finished)
           if (batch_free)
             make_batch_ready (self, entry->item.batch);
         }
+      if (dependents != NULL)
+        g_queue_free (dependents);
     }
   self->cascading = FALSE;
-}
-
-/* searched from the end: the newest dependents usually go first (a stop
- * cancels newest first), and one task may have very many */
-static void
-remove_dependent (GPtrArray *dependents, TaskEntry *entry)
-{
-  for (guint i = dependents->len; i-- > 0;)
-    if (g_ptr_array_index (dependents, i) == entry)
-      {
-        g_ptr_array_remove_index (dependents, i);
-        return;
-      }
 }
 
 /* ends the task as @type says, with @result or the error @message */
@@ -877,11 +872,15 @@ finish_entry (EmEngineManager *self,
     {
       TaskEntry *dep = g_ptr_array_index (entry->waiting_on, i);
 
+      /* by its link: one task may have very many dependents. Once its
+       * dependents are being resolved, the list is no longer its own */
       if (dep->dependents != NULL)
-        remove_dependent (dep->dependents, entry);
+        g_queue_delete_link (dep->dependents, g_ptr_array_index (entry->waiting_links, i));
       batch_free |= unlink_outside (entry, dep);
     }
   g_ptr_array_set_size (entry->waiting_on, 0);
+  if (entry->waiting_links != NULL)
+    g_ptr_array_set_size (entry->waiting_links, 0);
   em_scheduler_remove_ready (self->scheduler, &entry->item);
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
@@ -1775,9 +1774,9 @@ cancel_all (EmEngineManager *self, EmTaskStatus status)
     g_ptr_array_add (entries, g_sequence_get (iter));
   /* newest first: a task's dependencies are older than it, so each pending
    * one is cancelled by the stop itself, not failed by the cancellation of
-   * what it waits on, and it leaves its dependencies' lists from their end.
-   * One already finished is being finished further up the stack (a listener
-   * of its notify::status stops the service), or a listener ended it */
+   * what it waits on. One already finished is being finished further up
+   * the stack (a listener of its notify::status stops the service), or a
+   * listener ended it */
   for (guint i = entries->len; i-- > 0;)
     {
       TaskEntry *entry = g_ptr_array_index (entries, i);
