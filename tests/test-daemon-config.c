@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <locale.h>
 #include <glib/gstdio.h>
 
 #include "actions/em-builtin-actions.h"
@@ -292,6 +293,32 @@ test_crossed_limits (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (fmax, ==, 10000.0);
 }
 
+/* the limits come back as written: every digit, a decimal point in any locale */
+static void
+test_limit_digits (void)
+{
+  EmStagePosition min = { -50000.0, -50000.0, 0.0 };
+  EmStagePosition max = { 50000.0, 50000.0, 10000.0 };
+  g_autoptr(GError) error = NULL;
+
+  /* a German LC_NUMERIC, where the machine has one, would print 0,5 */
+  if (setlocale (LC_NUMERIC, "de_DE.UTF-8") == NULL)
+    setlocale (LC_NUMERIC, "de_DE.utf8");
+
+  min.z = 10000.0001;
+  g_assert_false (em_daemon_check_stage_limits (&min, &max, &error));
+  g_assert_cmpstr (error->message, ==, "stage-min’s z (10000.0001) exceeds stage-max’s (10000)");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (0.5, 0.25, &error));
+  g_assert_cmpstr (error->message, ==, "focus-min (0.5) exceeds focus-max (0.25)");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (1234567.5, 1234567.25, &error));
+  g_assert_cmpstr (error->message, ==, "focus-min (1234567.5) exceeds focus-max (1234567.25)");
+  setlocale (LC_NUMERIC, "C");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -301,6 +328,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/schema-defaults", test_schema_defaults);
   g_test_add_func ("/daemon/config/builtin-matches-devices", test_builtin_matches_devices);
   g_test_add_func ("/daemon/config/load-settings", test_load_settings);
+  g_test_add_func ("/daemon/config/limit-digits", test_limit_digits);
   g_test_add ("/daemon/settings/live-changes", Fixture, NULL,
               fixture_set_up, test_live_changes, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-keys", Fixture, NULL,

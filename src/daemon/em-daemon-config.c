@@ -9,6 +9,7 @@
 #include "devices/em-gst-camera.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 /* the simulated devices' travel and speeds; the schema's defaults repeat them
  * (tests/test-daemon-config.c checks that they agree) */
@@ -95,14 +96,21 @@ em_daemon_config_is_pinned (const EmDaemonConfig *config,
          g_strv_contains ((const char * const *) config->pinned, key);
 }
 
+/* the limits are given with every digit and a decimal point whatever the
+ * locale: %g calls 10000.0001 "10000", and a decimal comma is not how the
+ * value is written on the command line or in GSettings */
 static gboolean
 check_stage_axis (const char *axis, gdouble min, gdouble max, GError **error)
 {
+  char low[G_ASCII_DTOSTR_BUF_SIZE];
+  char high[G_ASCII_DTOSTR_BUF_SIZE];
+
   /* also false for NaN */
   if (min <= max)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-               _("stage-min’s %s (%g) exceeds stage-max’s (%g)"), axis, min, max);
+               _("stage-min’s %s (%s) exceeds stage-max’s (%s)"), axis,
+               em_json_format_double (low, min), em_json_format_double (high, max));
   return FALSE;
 }
 
@@ -121,10 +129,14 @@ em_daemon_check_focus_limits (gdouble   min,
                               gdouble   max,
                               GError  **error)
 {
+  char low[G_ASCII_DTOSTR_BUF_SIZE];
+  char high[G_ASCII_DTOSTR_BUF_SIZE];
+
   if (min <= max)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-               _("focus-min (%g) exceeds focus-max (%g)"), min, max);
+               _("focus-min (%s) exceeds focus-max (%s)"),
+               em_json_format_double (low, min), em_json_format_double (high, max));
   return FALSE;
 }
 
