@@ -400,7 +400,7 @@ schedule_error (EmEngineManager *manager, const char *json)
 }
 
 /* a grid that starts where the stage is would start, run again after failing
- * part-way, where the stage stopped: retries need an origin */
+ * part-way, where the stage stopped: retries need an origin, and no refocus */
 static void
 test_retry_needs_origin (void)
 {
@@ -410,6 +410,8 @@ test_retry_needs_origin (void)
   g_autoptr(GError) no_origin = NULL;
   g_autoptr(GError) half_origin = NULL;
   g_autoptr(GError) with_origin = NULL;
+  g_autoptr(GError) with_autofocus = NULL;
+  g_autoptr(GError) no_autofocus = NULL;
 
   em_builtin_actions_register (registry);
   manager = em_engine_manager_new (registry, NULL, data_dir);
@@ -425,6 +427,17 @@ test_retry_needs_origin (void)
                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                          " \"origin_x\": 0, \"origin_y\": 0}}");
   g_assert_no_error (with_origin);
+  /* every refocus is centred on the focus's position, wherever a failed
+   * attempt left it */
+  with_autofocus = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+                                            " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
+                                            " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 2}}");
+  g_assert_error (with_autofocus, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (with_autofocus->message, "max_retries"));
+  no_autofocus = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
+                                          " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 0}}");
+  g_assert_no_error (no_autofocus);
 
   em_engine_manager_shutdown (manager);
   EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (manager), 5000);

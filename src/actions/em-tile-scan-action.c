@@ -567,11 +567,14 @@ em_tile_scan_action_run_async (EmAction            *action,
 
 /* without an origin the grid starts where the stage is: run again after
  * failing part-way, it would start where the stage stopped, another grid,
- * and write its tiles over the first one's under the same names */
+ * and write its tiles over the first one's under the same names. Each
+ * refocus searches around where the focus is, so a retry would begin its
+ * first search wherever the failed attempt left the focus */
 static gboolean
 em_tile_scan_action_is_retry_safe (EmAction *action, JsonObject *parameters)
 {
-  return em_action_param_has (parameters, "origin_x") && em_action_param_has (parameters, "origin_y");
+  return em_action_param_has (parameters, "origin_x") && em_action_param_has (parameters, "origin_y") &&
+         em_action_param_double (action, parameters, "autofocus_every") == 0;
 }
 
 static void
