@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <math.h>
 #include <glib/gstdio.h>
 
 #include "actions/em-builtin-actions.h"
@@ -319,6 +320,33 @@ test_limit_digits (void)
   setlocale (LC_NUMERIC, "C");
 }
 
+/* GSettings takes nan for a double: it is no limit, and exceeds nothing */
+static void
+test_limit_nan (void)
+{
+  EmStagePosition min = { -50000.0, -50000.0, 0.0 };
+  EmStagePosition max = { 50000.0, 50000.0, 10000.0 };
+  g_autoptr(GError) error = NULL;
+
+  min.y = NAN;
+  g_assert_false (em_daemon_check_stage_limits (&min, &max, &error));
+  g_assert_cmpstr (error->message, ==, "stage-min’s y is not a number");
+  g_clear_error (&error);
+
+  min.y = -50000.0;
+  max.z = NAN;
+  g_assert_false (em_daemon_check_stage_limits (&min, &max, &error));
+  g_assert_cmpstr (error->message, ==, "stage-max’s z is not a number");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (NAN, 10000.0, &error));
+  g_assert_cmpstr (error->message, ==, "focus-min is not a number");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (0.0, NAN, &error));
+  g_assert_cmpstr (error->message, ==, "focus-max is not a number");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -329,6 +357,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/builtin-matches-devices", test_builtin_matches_devices);
   g_test_add_func ("/daemon/config/load-settings", test_load_settings);
   g_test_add_func ("/daemon/config/limit-digits", test_limit_digits);
+  g_test_add_func ("/daemon/config/limit-nan", test_limit_nan);
   g_test_add ("/daemon/settings/live-changes", Fixture, NULL,
               fixture_set_up, test_live_changes, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-keys", Fixture, NULL,

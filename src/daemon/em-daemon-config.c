@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -105,7 +106,15 @@ check_stage_axis (const char *axis, gdouble min, gdouble max, GError **error)
   char low[G_ASCII_DTOSTR_BUF_SIZE];
   char high[G_ASCII_DTOSTR_BUF_SIZE];
 
-  /* also false for NaN */
+  /* GSettings takes nan for a double: it exceeds nothing, and no move could
+   * be checked against it */
+  if (isnan (min) || isnan (max))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   isnan (min) ? _("stage-min’s %s is not a number") : _("stage-max’s %s is not a number"),
+                   axis);
+      return FALSE;
+    }
   if (min <= max)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
@@ -132,6 +141,12 @@ em_daemon_check_focus_limits (gdouble   min,
   char low[G_ASCII_DTOSTR_BUF_SIZE];
   char high[G_ASCII_DTOSTR_BUF_SIZE];
 
+  if (isnan (min) || isnan (max))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           isnan (min) ? _("focus-min is not a number") : _("focus-max is not a number"));
+      return FALSE;
+    }
   if (min <= max)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
