@@ -1,8 +1,11 @@
 #include "config.h"
 
 #include <signal.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <gst/gst.h>
 
@@ -25,6 +28,11 @@
 
 #define MANAGER_IFACE "io.github.enginemanager.EngineManager1"
 #define TIMEOUT_MS    10000
+/* a call answered after thousands of task objects' signals, which under
+ * valgrind take longer than TIMEOUT_MS */
+#define CALL_TIMEOUT_MS (10 * TIMEOUT_MS)
+/* tasks enough that reading them all shows in the memory the process takes */
+#define LARGE_HISTORY 10000
 
 typedef struct {
   GSubprocess          *bus;
@@ -240,8 +248,8 @@ call_service (Fixture            *fx,
 
   g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service),
                           EM_DBUS_MANAGER_PATH, interface, method, parameters, reply_type,
-                          G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, replied_cb, &result);
-  EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, CALL_TIMEOUT_MS + TIMEOUT_MS);
   return g_dbus_connection_call_finish (fx->client, result, error);
 }
 
@@ -277,6 +285,21 @@ task_status (Fixture     *fx,
   return g_variant_dup_string (value, NULL);
 }
 
+/* VmHWM: the peak resident memory, in KiB */
+static guint64
+peak_rss (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_file_get_contents ("/proc/self/status", &status, NULL, &error);
+  g_assert_no_error (error);
+  line = strstr (status, "VmHWM:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("VmHWM:"), NULL, 10);
+}
+
 static void
 schedule_pending (Fixture *fx,
                   guint    n)
@@ -305,6 +328,9 @@ test_listing_too_large (Fixture *fx, gconstpointer data)
   g_autoptr(GVariant) page = NULL;
   g_autoptr(GVariant) tasks = NULL;
   g_autofree char *remote = NULL;
+  g_autofree char *filter = NULL;
+  const char *fit;
+  guint n;
 
   schedule_pending (fx, 40);
   g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
@@ -313,16 +339,132 @@ test_listing_too_large (Fixture *fx, gconstpointer data)
   g_assert_null (all);
   remote = g_dbus_error_get_remote_error (error);
   g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.InvalidArgument");
-  g_assert_nonnull (strstr (error->message, "filter.limit: the 40 matching tasks"));
+  g_assert_nonnull (strstr (error->message, "filter.limit: the matching tasks take more than "
+                                            "the 8192 bytes one D-Bus reply may hold"));
+  fit = strstr (error->message, "which the first ");
+  g_assert_nonnull (fit);
+  n = g_ascii_strtoull (fit + strlen ("which the first "), NULL, 10);
+  g_assert_cmpuint (n, >, 0);
+  g_assert_cmpuint (n, <, 40);
   g_clear_error (&error);
 
-  /* still on the bus, and a page that fits is sent */
+  /* still on the bus, and a page as long as the refusal said fits is sent */
   g_assert_false (g_dbus_connection_is_closed (fx->service));
-  page = list_tasks (fx, "({'limit': <uint32 5>},)", &error);
+  filter = g_strdup_printf ("({'limit': <uint32 %u>},)", n);
+  page = list_tasks (fx, filter, &error);
   g_assert_no_error (error);
   tasks = g_variant_get_child_value (page, 0);
-  g_assert_cmpuint (g_variant_n_children (tasks), ==, 5);
+  g_assert_cmpuint (g_variant_n_children (tasks), ==, n);
   g_assert_cmpuint (g_variant_get_size (page), <=, 8192);
+}
+
+/* the ids of a ListTasks reply, in order */
+static GStrv
+listed_ids (Fixture    *fx,
+            const char *filter)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = list_tasks (fx, filter, &error);
+  g_autoptr(GVariant) tasks = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+
+  g_assert_no_error (error);
+  tasks = g_variant_get_child_value (reply, 0);
+  for (gsize i = 0; i < g_variant_n_children (tasks); i++)
+    {
+      g_autoptr(GVariant) task = g_variant_get_child_value (tasks, i);
+      const char *id = NULL;
+
+      g_assert_true (g_variant_lookup (task, "id", "&s", &id));
+      g_strv_builder_add (ids, id);
+    }
+  return g_strv_builder_end (ids);
+}
+
+/* a listing read in several pages is the one listing: every task once, in
+ * order, offset and limit counted over the whole */
+static void
+test_listing_pages (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) scheduled = NULL;
+  g_auto(GStrv) all = NULL;
+  g_auto(GStrv) slice = NULL;
+  g_autofree char *filter = NULL;
+
+  schedule_pending (fx, 1100);
+  scheduled = em_engine_manager_list_tasks (fx->manager, NULL, 0, 0, NULL);
+  g_assert_cmpuint (scheduled->len, ==, 1100);
+
+  all = listed_ids (fx, "(@a{sv} {},)");
+  g_assert_cmpuint (g_strv_length (all), ==, 1100);
+  for (guint i = 0; i < scheduled->len; i++)
+    g_assert_cmpstr (all[i], ==, em_task_get_id (g_ptr_array_index (scheduled, i)));
+
+  slice = listed_ids (fx, "({'offset': <uint32 70>, 'limit': <uint32 1000>},)");
+  g_assert_cmpuint (g_strv_length (slice), ==, 1000);
+  for (guint i = 0; i < 1000; i++)
+    g_assert_cmpstr (slice[i], ==, all[70 + i]);
+  g_clear_pointer (&slice, g_strfreev);
+
+  filter = g_strdup_printf ("({'after': <'%s'>, 'offset': <uint32 5>},)", all[100]);
+  slice = listed_ids (fx, filter);
+  g_assert_cmpuint (g_strv_length (slice), ==, 1100 - 106);
+  g_assert_cmpstr (slice[0], ==, all[106]);
+  g_assert_cmpstr (slice[1100 - 107], ==, all[1099]);
+}
+
+/* the peak resident memory of this process in KiB, from now on */
+static guint64
+reset_peak_rss (void)
+{
+  int fd;
+
+  /* freed memory goes back first, so what the listing takes shows */
+  malloc_trim (0);
+  fd = open ("/proc/self/clear_refs", O_WRONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "5", 1), ==, 1);
+  close (fd);
+  return peak_rss ();
+}
+
+/* a listing that cannot be sent is refused after reading about as much
+ * history as the reply may hold: the whole of it was read, converted and
+ * only then refused (200 000 tasks took 2.2 GB and 10 s) */
+static void
+test_listing_refused_early (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autofree char *remote = NULL;
+  g_autofree char *name = g_strnfill (256, 'n');
+  guint64 before, after;
+
+  em_engine_manager_pause (fx->manager);
+  for (guint i = 0; i < LARGE_HISTORY; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = em_task_spec_new (name, "wait", NULL);
+
+      em_engine_manager_schedule_task (fx->manager, spec, &error);
+      g_assert_no_error (error);
+    }
+  g_object_set (fx->adapter, "max-reply-bytes", 65536, NULL);
+  /* the task objects' signals are handled before the measure begins */
+  all = list_tasks (fx, "({'limit': <uint32 1>},)", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&all, g_variant_unref);
+
+  before = reset_peak_rss ();
+  all = list_tasks (fx, "(@a{sv} {},)", &error);
+  after = peak_rss ();
+  g_assert_null (all);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.InvalidArgument");
+  g_assert_nonnull (strstr (error->message, "filter.limit: "));
+  g_test_message ("peak RSS before %" G_GUINT64_FORMAT " KiB, during the listing %"
+                  G_GUINT64_FORMAT " KiB", before, after);
+  /* the history read whole was about 40 MiB */
+  g_assert_cmpuint (after - before, <, 8 * 1024);
 }
 
 /* the same for the replies GLib builds: GetManagedObjects grows with the
@@ -543,6 +685,10 @@ main (int argc, char **argv)
               test_progress_then_cancel, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,
               test_listing_too_large, fixture_teardown);
+  g_test_add ("/dbus/adapter/listing-pages", Fixture, NULL, fixture_setup,
+              test_listing_pages, fixture_teardown);
+  g_test_add ("/dbus/adapter/listing-refused-early", Fixture, NULL, fixture_setup,
+              test_listing_refused_early, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
               test_managed_objects_too_large, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,

@@ -253,128 +253,189 @@ parse_list_filter (GVariant     *filter,
   return TRUE;
 }
 
+/* Without a limit a listing is all of history, hundreds of thousands of
+ * tasks: read whole, then converted, 200 000 tasks took 2.2 GB and 10 s
+ * before the reply was refused as too large. So it is read a page at a
+ * time, each page converted in a worker into the serialized dictionaries of
+ * the reply and dropped, and the listing is refused as soon as they pass the
+ * limit: it holds about what it may send, and the loop only hands on pages */
+#define LIST_FIRST_PAGE 64
+#define LIST_MAX_PAGE   1000
+#define LIST_PAGE_BYTES (1024 * 1024)
+/* an item's place in the array beyond its own bytes: an offset of at most 4
+ * bytes (an array up to 4 GiB) and padding to the dictionary's alignment of 8 */
+#define LIST_ITEM_FRAMING 11
+
 /* a listing and the call it answers. The call is freed on the loop, where
  * the invocation's last reference must go (the sender limits count it) */
 typedef struct {
-  Call      *call;
-  GPtrArray *tasks;   /* (element-type JsonNode) */
-  gsize      max_bytes;
+  Call            *call;
+  GWeakRef         manager;   /* a listing must not keep the engine past a stop */
+  GCancellable    *cancellable;
+  EmTaskQuery      query;     /* the next page's */
+  guint            wanted;    /* the caller's limit; 0: all */
+  gsize            max_bytes;
+  GPtrArray       *dicts;     /* (element-type GVariant): the reply's items, serialized */
+  gsize            size;      /* of the items with their framing */
+  GPtrArray       *page;      /* (element-type JsonNode): read, not yet converted */
+  guint64          next;      /* the cursor after the page; 0 after the last */
 } Listing;
 
 static void
 listing_free (Listing *listing)
 {
-  call_free (listing->call);
-  g_clear_pointer (&listing->tasks, g_ptr_array_unref);
+  g_clear_pointer (&listing->call, call_free);
+  g_weak_ref_clear (&listing->manager);
+  g_clear_object (&listing->cancellable);
+  em_task_query_clear (&listing->query);
+  g_clear_pointer (&listing->dicts, g_ptr_array_unref);
+  g_clear_pointer (&listing->page, g_ptr_array_unref);
   g_free (listing);
 }
 
-/* in a worker: without a limit a listing is all of history, and converting,
- * serializing and freeing hundreds of thousands of tasks would hold up the
- * loop for seconds. The trees share nothing with the engine's tasks
- * (em_task_to_json() copies), so they may go here too */
-/* (transfer full) (nullable): NULL when the listing would be over max_bytes */
-static GVariant *
-build_listing (Listing *listing)
+/* pages hold about LIST_PAGE_BYTES, and no more than the reply has room for */
+static guint
+listing_page_length (Listing *listing)
 {
-  g_autoptr(GVariant) tasks = NULL;
-  GVariantBuilder builder;
-  gsize size = 0;
+  guint length = LIST_FIRST_PAGE;
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < listing->tasks->len; i++)
+  if (listing->dicts->len > 0)
     {
-      g_autoptr(GVariant) dict = g_variant_ref_sink (node_to_dict (g_ptr_array_index (listing->tasks, i)));
+      gsize item = MAX (listing->size / listing->dicts->len, 1);
+      gsize room = listing->max_bytes > listing->size ? listing->max_bytes - listing->size : 0;
 
-      /* the sum of the items is less than the whole: over it, no need to go on */
-      size += g_variant_get_size (dict);
-      if (size > listing->max_bytes)
-        {
-          g_variant_builder_clear (&builder);
-          return NULL;
-        }
-      g_variant_builder_add_value (&builder, dict);
+      length = (guint) CLAMP (MIN (LIST_PAGE_BYTES, room) / item + 1, 1, LIST_MAX_PAGE);
     }
-  tasks = g_variant_ref_sink (g_variant_builder_end (&builder));
-  return g_variant_get_size (tasks) <= listing->max_bytes ? g_steal_pointer (&tasks) : NULL;
+  if (listing->wanted > 0)
+    length = MIN (length, listing->wanted - listing->dicts->len);
+  return length;
 }
 
 static void
-reply_listing_thread (GTask        *task,
-                      gpointer      source,
-                      gpointer      task_data,
-                      GCancellable *cancellable)
+reply_listing (Listing *listing)
 {
-  Listing *listing = task_data;
-  g_autoptr(GVariant) tasks = build_listing (listing);
   GDBusMethodInvocation *invocation = listing->call->invocation;
+  g_autoptr(GVariant) tasks = NULL;
 
   em_dbus_sender_limits_release (invocation);
-  if (tasks != NULL)
+  if (listing->size <= listing->max_bytes)
+    tasks = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("a{sv}"),
+                                                     (GVariant **) listing->dicts->pdata,
+                                                     listing->dicts->len));
+  if (tasks != NULL && g_variant_get_size (tasks) <= listing->max_bytes)
     em_dbus_engine_manager1_complete_list_tasks (listing->call->iface, g_object_ref (invocation),
                                                  tasks);
   else
     {
       /* the numbers apart: a format macro would cut the msgid short */
-      g_autofree char *count = g_strdup_printf ("%u", listing->tasks->len);
       g_autofree char *limit = g_strdup_printf ("%" G_GSIZE_FORMAT, listing->max_bytes);
+      g_autofree char *fit = g_strdup_printf ("%u", listing->dicts->len - 1);
 
       g_dbus_method_invocation_return_error (g_object_ref (invocation), EM_ERROR,
                                              EM_ERROR_INVALID_ARGUMENT,
-                                             _("filter.limit: the %s matching tasks take more "
-                                               "than the %s bytes one D-Bus reply may hold; ask "
-                                               "for fewer with limit and page on with after"),
-                                             count, limit);
+                                             _("filter.limit: the matching tasks take more "
+                                               "than the %s bytes one D-Bus reply may hold, "
+                                               "which the first %s of them fill; ask for "
+                                               "fewer with limit and page on with after"),
+                                             limit, fit);
     }
-  g_clear_pointer (&listing->tasks, g_ptr_array_unref);
+}
+
+/* in a worker: converting and serializing a page; the trees share nothing
+ * with the engine's tasks (em_task_to_json() copies), so they may go here
+ * too. Returns whether the listing has been answered */
+static void
+convert_page_thread (GTask        *task,
+                     gpointer      source,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  Listing *listing = task_data;
+  g_autoptr(GPtrArray) page = g_steal_pointer (&listing->page);
+
+  for (guint i = 0; i < page->len && listing->size <= listing->max_bytes; i++)
+    {
+      GVariant *dict = g_variant_ref_sink (node_to_dict (g_ptr_array_index (page, i)));
+
+      /* serialized now, the dictionary drops its tree of values */
+      g_variant_get_data (dict);
+      listing->size += g_variant_get_size (dict) + LIST_ITEM_FRAMING;
+      g_ptr_array_add (listing->dicts, dict);
+    }
+  if (listing->size <= listing->max_bytes && listing->next != 0 &&
+      (listing->wanted == 0 || listing->dicts->len < listing->wanted))
+    {
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  reply_listing (listing);
   g_task_return_boolean (task, TRUE);
 }
 
+static void listing_read_page (Listing *listing);
+
 static void
-listing_replied_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+page_converted_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
-  listing_free (user_data);
+  Listing *listing = user_data;
+
+  if (g_task_propagate_boolean (G_TASK (result), NULL))
+    {
+      listing_free (listing);
+      return;
+    }
+  /* the next page starts after this one; offset counted from the first */
+  g_clear_pointer (&listing->query.after_id, g_free);
+  listing->query.after = listing->next;
+  listing->query.offset = 0;
+  listing_read_page (listing);
 }
 
-/* what a listing waits for: the call, and how large its reply may be */
-typedef struct {
-  Call  *call;
-  gsize  max_bytes;
-} ListCall;
-
 static void
-query_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+page_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
-  g_autofree ListCall *list_call = user_data;
-  g_autoptr(Call) call = list_call->call;
+  Listing *listing = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) tasks = NULL;
   g_autoptr(GTask) task = NULL;
-  Listing *listing;
 
-  tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL, NULL,
-                                                &error);
-  if (tasks == NULL)
+  listing->page = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source), result, NULL,
+                                                        &listing->next, &error);
+  if (listing->page == NULL)
     {
       /* the one task a listing looks up is its cursor */
       if (g_error_matches (error, EM_ERROR, EM_ERROR_NOT_FOUND))
         g_prefix_error (&error, "filter.after: ");
-      call_return_error (call, error);
+      call_return_error (listing->call, error);
+      listing_free (listing);
       return;
     }
 
-  listing = g_new0 (Listing, 1);
-  listing->call = g_steal_pointer (&call);
-  listing->tasks = g_steal_pointer (&tasks);
-  listing->max_bytes = list_call->max_bytes;
-  task = g_task_new (NULL, NULL, listing_replied_cb, listing);
-  g_task_set_source_tag (task, query_done_cb);
+  task = g_task_new (NULL, NULL, page_converted_cb, listing);
+  g_task_set_source_tag (task, page_read_cb);
   g_task_set_task_data (task, listing, NULL);
-  g_task_run_in_thread (task, reply_listing_thread);
+  g_task_run_in_thread (task, convert_page_thread);
+}
+
+static void
+listing_read_page (Listing *listing)
+{
+  g_autoptr(EmEngineManager) manager = g_weak_ref_get (&listing->manager);
+
+  if (manager == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (g_steal_pointer (&listing->call->invocation),
+                                                     EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                                     _("The service is shutting down"));
+      listing_free (listing);
+      return;
+    }
+  listing->query.limit = listing_page_length (listing);
+  em_engine_manager_query_tasks_async (manager, &listing->query, listing->cancellable,
+                                       page_read_cb, listing);
 }
 
 void
@@ -385,21 +446,25 @@ em_dbus_history_list_tasks (EmEngineManager       *manager,
                             gsize                  max_reply_bytes,
                             GCancellable          *cancellable)
 {
-  g_auto(EmTaskQuery) query;
   g_autoptr(GError) error = NULL;
-  ListCall *list_call;
+  Listing *listing = g_new0 (Listing, 1);
 
-  em_task_query_init (&query);
-  if (!parse_list_filter (filter, &query, &error))
+  em_task_query_init (&listing->query);
+  if (!parse_list_filter (filter, &listing->query, &error))
     {
+      em_task_query_clear (&listing->query);
+      g_free (listing);
       em_dbus_return_error (invocation, error);
       return;
     }
 
-  list_call = g_new0 (ListCall, 1);
-  list_call->call = call_new (iface, invocation);
-  list_call->max_bytes = max_reply_bytes;
-  em_engine_manager_query_tasks_async (manager, &query, cancellable, query_done_cb, list_call);
+  listing->call = call_new (iface, invocation);
+  g_weak_ref_init (&listing->manager, manager);
+  listing->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  listing->wanted = listing->query.limit;
+  listing->max_bytes = max_reply_bytes;
+  listing->dicts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  listing_read_page (listing);
 }
 
 /* --- GetEvents --- */
