@@ -6,6 +6,7 @@
 
 #include "engine/em-error.h"
 #include "dbus/em-dbus-manager-adapter.h"
+#include "dbus/em-dbus-name-owner.h"
 #include "dbus/em-dbus-service.h"
 #include "dbus/em-dbus-util.h"
 
@@ -18,7 +19,7 @@ struct _EmDbusService
   /* the connection it served on, kept past the stop for the last flush */
   GDBusConnection *served;
   gboolean flushing;
-  guint owner_id;
+  EmDbusNameOwner *owner;
   GTask *start_task; /* until the name is acquired or refused */
   gboolean name_acquired;
 };
@@ -41,61 +42,58 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void
-name_acquired_cb (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
+name_lost_cb (EmDbusNameOwner *owner,
+              EmDbusService   *self)
 {
-  EmDbusService *self = EM_DBUS_SERVICE (user_data);
-  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
-
-  g_debug ("owning %s", name);
-  self->name_acquired = TRUE;
-  if (task != NULL)
-    g_task_return_boolean (task, TRUE);
-}
-
-static gboolean
-unown_idle_cb (gpointer user_data)
-{
-  g_bus_unown_name (GPOINTER_TO_UINT (user_data));
-  return G_SOURCE_REMOVE;
-}
-
-static void
-name_lost_cb (GDBusConnection *connection,
-              const char      *name,
-              gpointer         user_data)
-{
-  EmDbusService *self = EM_DBUS_SERVICE (user_data);
-  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
-
-  if (task != NULL)
-    {
-      /* never had it: with DO_NOT_QUEUE this means another owner. GLib
-       * (2.74) marks a refused name as not to release only after this
-       * handler returns; unowning now would release a name never owned and
-       * warn "Unexpected reply 3", so the unown waits for the loop */
-      g_idle_add_full (G_PRIORITY_HIGH, unown_idle_cb,
-                       GUINT_TO_POINTER (self->owner_id), NULL);
-      self->owner_id = 0;
-      em_dbus_service_stop (self);
-      if (connection == NULL || g_dbus_connection_is_closed (connection))
-        g_task_return_new_error (task, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                                 _("The connection to the session bus closed before "
-                                   "%s could be owned"), name);
-      else
-        g_task_return_new_error (task, EM_ERROR, EM_ERROR_CONFLICT,
-                                 _("The name %s is already owned on the session bus; "
-                                   "is another engine-manager running?"), name);
-      return;
-    }
-
   if (!self->name_acquired)
     return;
 
-  g_message (_("Lost the name %s on the session bus"), name);
+  g_message (_("Lost the name %s on the session bus"), EM_DBUS_NAME);
   self->name_acquired = FALSE;
   g_signal_emit (self, signals[SIGNAL_NAME_LOST], 0);
+}
+
+/* the weak reference: a bus that never answers must not keep the service,
+ * and with it the engine, past a stop */
+static void
+name_acquired_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  GWeakRef *ref = user_data;
+  g_autoptr(EmDbusService) self = g_weak_ref_get (ref);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+  gboolean acquired;
+
+  g_weak_ref_clear (ref);
+  g_free (ref);
+  acquired = em_dbus_name_owner_acquire_finish (EM_DBUS_NAME_OWNER (source), result, &error);
+  /* stopped meanwhile: the start has had its answer */
+  if (self == NULL || self->owner != EM_DBUS_NAME_OWNER (source))
+    return;
+
+  task = g_steal_pointer (&self->start_task);
+  if (acquired)
+    {
+      g_debug ("owning %s", EM_DBUS_NAME);
+      self->name_acquired = TRUE;
+      if (task != NULL)
+        g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  em_dbus_service_stop (self);
+  if (task == NULL)
+    return;
+  if (g_error_matches (error, EM_ERROR, EM_ERROR_CONFLICT))
+    g_task_return_new_error (task, EM_ERROR, EM_ERROR_CONFLICT,
+                             _("The name %s is already owned on the session bus; "
+                               "is another engine-manager running?"), EM_DBUS_NAME);
+  else
+    g_task_return_new_error (task, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                             _("The connection to the session bus closed before "
+                               "%s could be owned"), EM_DBUS_NAME);
 }
 
 static void
@@ -107,6 +105,7 @@ bus_get_cb (GObject      *source,
   EmDbusService *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDBusConnection) connection = g_bus_get_finish (result, &error);
+  GWeakRef *ref;
 
   if (connection == NULL)
     {
@@ -138,10 +137,11 @@ bus_get_cb (GObject      *source,
     }
 
   self->start_task = g_steal_pointer (&task);
-  self->owner_id = g_bus_own_name_on_connection (self->connection, EM_DBUS_NAME,
-                                                 G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                                 name_acquired_cb, name_lost_cb,
-                                                 self, NULL);
+  self->owner = em_dbus_name_owner_new (self->connection, EM_DBUS_NAME);
+  g_signal_connect (self->owner, "lost", G_CALLBACK (name_lost_cb), self);
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  em_dbus_name_owner_acquire_async (self->owner, name_acquired_cb, ref);
 }
 
 static void
@@ -289,7 +289,14 @@ em_dbus_service_stop (EmDbusService *self)
 
   g_return_if_fail (EM_IS_DBUS_SERVICE (self));
 
-  g_clear_handle_id (&self->owner_id, g_bus_unown_name);
+  /* never waits for the bus's answer: a bus that stopped answering held
+   * the stop's loop for 25 s in g_bus_unown_name() */
+  if (self->owner != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->owner, self);
+      em_dbus_name_owner_release (self->owner);
+      g_clear_object (&self->owner);
+    }
   self->name_acquired = FALSE;
   if (self->adapter != NULL)
     em_dbus_manager_adapter_unexport (self->adapter);
