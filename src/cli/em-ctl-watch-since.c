@@ -11,6 +11,10 @@
 
 /* what GetEvents gives at most per call; a shorter page means we are level */
 #define PAGE 1000
+/* a read that failed while the service stayed on the bus is tried again,
+ * waiting twice as long each time up to the longest */
+#define RETRY_FIRST_MS 100
+#define RETRY_LONGEST_MS 5000
 
 /* watch --since: the event log read over D-Bus. Every change of LastEventSeq
  * asks for what follows the last seq printed, so events come in seq order with
@@ -32,6 +36,8 @@ typedef struct {
   char *log_id;
   gboolean new_log;        /* the service has another log: read it from its start */
   GVariant *last_event;    /* the event last printed, to find it again after a restart */
+  guint retry_source;      /* a failed read waits to be tried again */
+  guint retry_ms;          /* the next wait; 0 while reads succeed */
   int status;
 } Follow;
 
@@ -150,8 +156,20 @@ stop (Follow *follow,
   g_main_loop_quit (follow->loop);
 }
 
-/* before watching, a failure ends it; after, the service may be restarting
- * and the next change of LastEventSeq tries again */
+static gboolean
+retry_cb (gpointer user_data)
+{
+  Follow *follow = user_data;
+
+  follow->retry_source = 0;
+  read_log (follow);
+  return G_SOURCE_REMOVE;
+}
+
+/* before watching, a failure ends it. After, it is tried again after a
+ * while: waiting for the next change of LastEventSeq left the events up to
+ * the current one unprinted for as long as the service had nothing new.
+ * A service that left the bus is read again once it is back */
 static void
 read_failed (Follow *follow,
              GError *error)
@@ -161,13 +179,21 @@ read_failed (Follow *follow,
     return;
   em_ctl_print_error (error);
   if (!follow->watching)
-    stop (follow, EM_CTL_EXIT_ERROR);
+    {
+      stop (follow, EM_CTL_EXIT_ERROR);
+      return;
+    }
+  follow->retry_ms = follow->retry_ms == 0 ? RETRY_FIRST_MS
+                                           : MIN (follow->retry_ms * 2, RETRY_LONGEST_MS);
+  if (follow->retry_source == 0)
+    follow->retry_source = g_timeout_add (follow->retry_ms, retry_cb, follow);
 }
 
 static void
 read_done (Follow *follow)
 {
   follow->busy = FALSE;
+  follow->retry_ms = 0;
   if (!follow->watching)
     {
       follow->watching = TRUE;
@@ -441,6 +467,7 @@ read_log (Follow *follow)
    * its signals may come first, and a read then would skip the checks */
   if (follow->away || !check_log_id (follow))
     return;
+  g_clear_handle_id (&follow->retry_source, g_source_remove);
   follow->busy = TRUE;
   follow->again = FALSE;
   if (follow->new_log)
@@ -611,7 +638,7 @@ em_ctl_watch_since (guint64     since,
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Follow follow = { NULL, loop, cancellable, json, since, FALSE, TRUE, FALSE, FALSE,
-                    FALSE, g_strdup (log_id), FALSE, NULL, EM_CTL_EXIT_OK };
+                    FALSE, g_strdup (log_id), FALSE, NULL, 0, 0, EM_CTL_EXIT_OK };
   guint sigint, sigterm;
 
   /* before the first call: Ctrl+C while the service starts or answers ends
@@ -626,6 +653,7 @@ em_ctl_watch_since (guint64     since,
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_clear_handle_id (&follow.retry_source, g_source_remove);
 
   if (follow.proxy != NULL)
     {
