@@ -1753,6 +1753,31 @@ test_long_id_clipped (void)
       assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", "xxxxxxxxxx…”");
       g_assert_cmpuint (strlen (error->message), <, 400);
     }
+
+  /* and the times of a listing: one that does not parse, and swapped bounds
+   * with as many digits of a second as the call can carry */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *late = g_strconcat ("2026-01-02T00:00:00.", id + 1024, "Z", NULL);
+      g_autoptr(GVariant) reply = NULL;
+      GVariantBuilder filter;
+
+      /* digits where the id has x's */
+      if (i == 1)
+        memset (late + strlen ("2026-01-02T00:00:00."), '0', strlen (id + 1024));
+      g_variant_builder_init (&filter, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&filter, "{sv}", "since", g_variant_new_string (late));
+      if (i == 1)
+        g_variant_builder_add (&filter, "{sv}", "until",
+                               g_variant_new_string ("2026-01-01T00:00:00Z"));
+      reply = call (MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+                    g_variant_new ("(a{sv})", &filter), NULL, &error);
+      g_assert_null (reply);
+      assert_dbus_error (error, ERROR_PREFIX "InvalidArgument", i == 0 ? "filter.since" : "filter.until");
+      g_assert_nonnull (strstr (error->message, i == 0 ? "xxxxxxxxxx…" : "0000000000…"));
+      g_assert_cmpuint (strlen (error->message), <, 400);
+    }
 }
 
 #define HISTORY_TASKS 1100

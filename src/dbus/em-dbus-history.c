@@ -231,11 +231,14 @@ parse_list_filter (GVariant     *filter,
     {
       g_autoptr(GVariant) since = g_variant_lookup_value (filter, "since", NULL);
       g_autoptr(GVariant) until = g_variant_lookup_value (filter, "until", NULL);
+      /* a time may have any number of digits of a second */
+      g_autofree char *since_quoted = em_clip_for_message (g_variant_get_string (since, NULL));
+      g_autofree char *until_quoted = em_clip_for_message (g_variant_get_string (until, NULL));
 
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("filter.until: %s is before filter.since (%s); since is the start "
                      "of the window, until its end"),
-                   g_variant_get_string (until, NULL), g_variant_get_string (since, NULL));
+                   until_quoted, since_quoted);
       return FALSE;
     }
 

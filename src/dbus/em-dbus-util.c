@@ -171,10 +171,13 @@ em_dbus_lookup_time (GVariant    *dict,
   time = em_time_parse (g_variant_get_string (value, NULL));
   if (time == NULL)
     {
+      /* the call may carry a megabyte of it */
+      g_autofree char *quoted = em_clip_for_message (g_variant_get_string (value, NULL));
+
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("%s.%s must be an RFC 3339 time with a time zone, e.g. "
                      "2026-01-01T12:00:00Z, not “%s”"),
-                   what, key, g_variant_get_string (value, NULL));
+                   what, key, quoted);
       return FALSE;
     }
 
