@@ -467,6 +467,59 @@ test_listing_refused_early (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (after - before, <, 8 * 1024);
 }
 
+static void
+communicated_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* enginectl list pages through history 1000 tasks a call; where a page is
+ * larger than one reply may hold it asks for smaller ones, rather than fail
+ * with the service's refusal of a limit the user never gave */
+static void
+test_cli_list_smaller_pages (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) listed = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GVariant) owned = NULL;
+  guint32 reply = 0;
+
+  schedule_pending (fx, 40);
+  g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+  owned = g_dbus_connection_call_sync (fx->service, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "RequestName",
+                                       g_variant_new ("(su)", EM_DBUS_NAME, 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                       &error);
+  g_assert_no_error (error);
+  g_variant_get (owned, "(u)", &reply);
+  g_assert_cmpuint (reply, ==, 1);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", fx->bus_address, TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ENGINECTL"), "list", "--json",
+                                     NULL);
+  g_assert_no_error (error);
+  /* the service answers on this thread's loop */
+  g_subprocess_communicate_utf8_async (cli, NULL, NULL, communicated_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+  g_subprocess_communicate_utf8_finish (cli, result, &out, &err, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_exit_status (cli) != 0)
+    g_error ("enginectl list failed: %s", err);
+  listed = json_from_string (out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (listed)), ==, 40);
+}
+
 /* the same for the replies GLib builds: GetManagedObjects grows with the
  * task objects (thousands of pending tasks with long dependency lists were
  * over 128 MiB) and, sent, took the service off the bus */
@@ -689,6 +742,8 @@ main (int argc, char **argv)
               test_listing_pages, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-refused-early", Fixture, NULL, fixture_setup,
               test_listing_refused_early, fixture_teardown);
+  g_test_add ("/dbus/adapter/cli-list-smaller-pages", Fixture, NULL, fixture_setup,
+              test_cli_list_smaller_pages, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
               test_managed_objects_too_large, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,

@@ -166,6 +166,21 @@ print_json_array (GVariant *tasks)
  * megabytes, past the bus's message limit and its default call timeout */
 #define LIST_PAGE 1000
 
+/* whether the service refused a page as larger than one reply may hold: its
+ * tasks are large (long dependency lists, results), and fewer of them fit */
+static gboolean
+page_too_large (const GError *error)
+{
+  g_autofree char *remote = g_dbus_error_get_remote_error (error);
+  g_autoptr(GError) copy = NULL;
+
+  if (g_strcmp0 (remote, "io.github.enginemanager.Error.InvalidArgument") != 0)
+    return FALSE;
+  copy = g_error_copy (error);
+  g_dbus_error_strip_remote_error (copy);
+  return g_str_has_prefix (copy->message, "filter.limit:");
+}
+
 /* the tasks @filter selects, from @offset on, at most @limit of them (0: all),
  * asked for page by page, each after the last task of the one before, so that
  * tasks leaving the filter meanwhile (pending ones that start) skip none */
@@ -179,13 +194,15 @@ list_tasks (EmDBusEngineManager1  *proxy,
   GVariantBuilder all;
   g_autofree char *last_id = NULL;
   guint got = 0;
+  guint page_length = LIST_PAGE;
 
   g_variant_builder_init (&all, G_VARIANT_TYPE ("aa{sv}"));
   for (;;)
     {
       g_auto(GVariantDict) page_filter = G_VARIANT_DICT_INIT (filter);
       g_autoptr(GVariant) page = NULL;
-      guint want = limit > 0 ? MIN (LIST_PAGE, limit - got) : LIST_PAGE;
+      g_autoptr(GError) local_error = NULL;
+      guint want = limit > 0 ? MIN (page_length, limit - got) : page_length;
       gsize n;
 
       if (last_id == NULL)
@@ -195,8 +212,15 @@ list_tasks (EmDBusEngineManager1  *proxy,
       g_variant_dict_insert (&page_filter, "limit", "u", want);
       if (!em_dbus_engine_manager1_call_list_tasks_sync (proxy, g_variant_dict_end (&page_filter),
                                                          G_DBUS_CALL_FLAGS_NONE, -1,
-                                                         &page, NULL, error))
+                                                         &page, NULL, &local_error))
         {
+          /* the page is ours, not the user's: a smaller one is asked for */
+          if (want > 1 && page_too_large (local_error))
+            {
+              page_length = want / 2;
+              continue;
+            }
+          g_propagate_error (error, g_steal_pointer (&local_error));
           g_variant_builder_clear (&all);
           return NULL;
         }
