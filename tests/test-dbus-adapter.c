@@ -475,6 +475,24 @@ communicated_cb (GObject      *source,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+/* owns the service's name on the test's bus, for enginectl */
+static void
+own_name (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) owned = NULL;
+  guint32 reply = 0;
+
+  owned = g_dbus_connection_call_sync (fx->service, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "RequestName",
+                                       g_variant_new ("(su)", EM_DBUS_NAME, 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                       &error);
+  g_assert_no_error (error);
+  g_variant_get (owned, "(u)", &reply);
+  g_assert_cmpuint (reply, ==, 1);
+}
+
 /* enginectl list pages through history 1000 tasks a call; where a page is
  * larger than one reply may hold it asks for smaller ones, rather than fail
  * with the service's refusal of a limit the user never gave */
@@ -488,19 +506,10 @@ test_cli_list_smaller_pages (Fixture *fx, gconstpointer data)
   g_autoptr(JsonNode) listed = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
-  g_autoptr(GVariant) owned = NULL;
-  guint32 reply = 0;
 
   schedule_pending (fx, 40);
   g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
-  owned = g_dbus_connection_call_sync (fx->service, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "RequestName",
-                                       g_variant_new ("(su)", EM_DBUS_NAME, 4),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
-                                       &error);
-  g_assert_no_error (error);
-  g_variant_get (owned, "(u)", &reply);
-  g_assert_cmpuint (reply, ==, 1);
+  own_name (fx);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
@@ -518,6 +527,133 @@ test_cli_list_smaller_pages (Fixture *fx, gconstpointer data)
   listed = json_from_string (out, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (listed)), ==, 40);
+}
+
+static guint64
+published_last_event_seq (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  reply = call_service (fx, "org.freedesktop.DBus.Properties", "Get",
+                        g_variant_new ("(ss)", MANAGER_IFACE, "LastEventSeq"),
+                        G_VARIANT_TYPE ("(v)"), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_get_uint64 (value);
+}
+
+/* every event up to the last one is on disk, where GetEvents reads, and
+ * LastEventSeq says so (it is published at most 10 times a second) */
+static guint64
+wait_events_committed (Fixture *fx)
+{
+  guint64 last = em_engine_manager_get_last_event_seq (fx->manager);
+
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_committed_event_seq (fx->manager) >= last, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (published_last_event_seq (fx) >= last, TIMEOUT_MS);
+  return last;
+}
+
+/* GetEvents stops short of what one reply may hold, and a client reads on
+ * from the last seq: large events (a tile scan's result lists every tile)
+ * made a reply the service had to refuse, over and over, so a client could
+ * never read past them */
+static void
+test_events_pages (Fixture *fx, gconstpointer data)
+{
+  guint64 last, seq = 0;
+  guint pages = 0;
+
+  schedule_pending (fx, 100);
+  last = wait_events_committed (fx);
+  g_assert_cmpuint (last, >=, 100);
+  g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+
+  while (seq < last)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+      g_autoptr(GVariant) events = NULL;
+
+      reply = call_service (fx, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", seq, 1000),
+                            G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_get_size (reply), <=, 8192);
+      events = g_variant_get_child_value (reply, 0);
+      g_assert_cmpuint (g_variant_n_children (events), >, 0);
+      for (gsize i = 0; i < g_variant_n_children (events); i++)
+        {
+          g_autoptr(GVariant) event = g_variant_get_child_value (events, i);
+          gint64 event_seq = 0;
+
+          g_assert_true (g_variant_lookup (event, "seq", "x", &event_seq));
+          g_assert_cmpint (event_seq, ==, seq + 1);
+          seq = event_seq;
+        }
+      pages++;
+    }
+  g_assert_cmpuint (pages, >, 1);
+}
+
+/* enginectl watch --since reads on past a short page up to LastEventSeq: a
+ * page shorter than 1 000 events was taken for the end of the log */
+static void
+test_cli_watch_since_pages (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *last_line = NULL;
+  g_autofree char *expected = NULL;
+  guint64 last;
+
+  schedule_pending (fx, 100);
+  last = wait_events_committed (fx);
+  g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+  own_name (fx);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", fx->bus_address, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C", TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ENGINECTL"), "watch",
+                                     "--since", "0", "--json", NULL);
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (cli));
+  /* its first line on stderr says the catch-up is done, or why it failed */
+  for (;;)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autofree char *line = NULL;
+
+      g_data_input_stream_read_line_async (err, G_PRIORITY_DEFAULT, NULL, communicated_cb, &result);
+      EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+      line = g_data_input_stream_read_line_finish (err, result, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (!g_str_has_prefix (line, "Watching events after seq "))
+        g_error ("watch --since: %s", line);
+      expected = g_strdup_printf ("Watching events after seq %" G_GUINT64_FORMAT " ", last);
+      g_assert_true (g_str_has_prefix (line, expected));
+      break;
+    }
+  g_subprocess_send_signal (cli, SIGINT);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    g_subprocess_communicate_utf8_async (cli, NULL, NULL, communicated_cb, &result);
+    EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+    g_subprocess_communicate_utf8_finish (cli, result, &out, NULL, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (g_subprocess_get_exit_status (cli), ==, 0);
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf ("\"seq\":%" G_GUINT64_FORMAT "}\n", last);
+  g_assert_true (g_str_has_suffix (out, expected));
 }
 
 /* the same for the replies GLib builds: GetManagedObjects grows with the
@@ -744,6 +880,10 @@ main (int argc, char **argv)
               test_listing_refused_early, fixture_teardown);
   g_test_add ("/dbus/adapter/cli-list-smaller-pages", Fixture, NULL, fixture_setup,
               test_cli_list_smaller_pages, fixture_teardown);
+  g_test_add ("/dbus/adapter/events-pages", Fixture, NULL, fixture_setup,
+              test_events_pages, fixture_teardown);
+  g_test_add ("/dbus/adapter/cli-watch-since-pages", Fixture, NULL, fixture_setup,
+              test_cli_watch_since_pages, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
               test_managed_objects_too_large, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,

@@ -9,7 +9,7 @@
 #include "engine/em-error.h"
 #include "cli/em-ctl.h"
 
-/* what GetEvents gives at most per call; a shorter page means we are level */
+/* what GetEvents gives at most per call */
 #define PAGE 1000
 /* a read that failed while the service stayed on the bus is tried again,
  * waiting twice as long each time up to the longest */
@@ -221,6 +221,7 @@ page_cb (GObject      *source,
   g_autoptr(GVariant) events = NULL;
   g_autoptr(GError) error = NULL;
   guint64 oldest = 0;
+  guint64 before = follow->last;
   gsize n;
 
   if (!em_dbus_engine_manager1_call_get_events_finish (EM_DBUS_ENGINE_MANAGER1 (source), &events,
@@ -257,7 +258,11 @@ page_cb (GObject      *source,
     }
   fflush (stdout);
 
-  if (n >= PAGE)
+  /* a page is shorter than asked for at the end of the log, and also where
+   * its events are large (a tile scan's result): read on up to LastEventSeq */
+  if (n >= PAGE ||
+      (follow->last > before &&
+       follow->last < em_dbus_engine_manager1_get_last_event_seq (follow->proxy)))
     request_page (follow);
   else
     read_done (follow);

@@ -13,9 +13,6 @@
 #include "dbus/em-dbus-sender-limits.h"
 #include "dbus/em-dbus-util.h"
 
-/* GetEvents pages through a long gap rather than building one huge message */
-#define EVENTS_PAGE 1000
-
 static const char * const list_filter_keys[] = {
   "status", "action", "since", "until", "after", "offset", "limit", NULL
 };
@@ -468,77 +465,6 @@ em_dbus_history_list_tasks (EmEngineManager       *manager,
   listing->max_bytes = max_reply_bytes;
   listing->dicts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   listing_read_page (listing);
-}
-
-/* --- GetEvents --- */
-
-static void
-events_done_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(Call) call = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) frames = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  guint64 oldest = 0;
-  GVariantBuilder builder;
-
-  frames = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result,
-                                                 &oldest, &error);
-  if (frames == NULL)
-    {
-      call_return_error (call, error);
-      return;
-    }
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < frames->len; i++)
-    {
-      GBytes *frame = g_ptr_array_index (frames, i);
-      gsize size = 0;
-      const char *data = g_bytes_get_data (frame, &size);
-      JsonNode *root;
-
-      /* the engine wrote these frames; one that does not parse is a bug there */
-      if (!json_parser_load_from_data (parser, data, size, &error) ||
-          (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-        {
-          g_warning ("skipping an unreadable event frame: %s",
-                     error != NULL ? error->message : "not an object");
-          g_clear_error (&error);
-          continue;
-        }
-      g_variant_builder_add_value (&builder, node_to_dict (root));
-    }
-  em_dbus_engine_manager1_complete_get_events (call->iface, g_steal_pointer (&call->invocation),
-                                               g_variant_builder_end (&builder), oldest);
-}
-
-void
-em_dbus_history_get_events (EmEngineManager       *manager,
-                            EmDBusEngineManager1  *iface,
-                            GDBusMethodInvocation *invocation,
-                            guint64                after_seq,
-                            guint                  limit,
-                            GCancellable          *cancellable)
-{
-  guint64 last = em_engine_manager_get_last_event_seq (manager);
-
-  /* as /ws?since=: a seq the log never reached is another log's, or a typo,
-   * and an empty list would read as "nothing new" */
-  if (after_seq > last)
-    {
-      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                                             _("after_seq: %llu is ahead of the last event (%llu)"),
-                                             (unsigned long long) after_seq,
-                                             (unsigned long long) last);
-      return;
-    }
-  if (limit == 0 || limit > EVENTS_PAGE)
-    limit = EVENTS_PAGE;
-  em_engine_manager_read_events_async (manager, after_seq, limit, cancellable, events_done_cb,
-                                       call_new (iface, invocation));
 }
 
 /* --- GetQueue --- */

@@ -25,12 +25,6 @@ void em_dbus_history_list_tasks (EmEngineManager       *manager,
                                  GVariant              *filter,
                                  gsize                  max_reply_bytes,
                                  GCancellable          *cancellable);
-void em_dbus_history_get_events (EmEngineManager       *manager,
-                                 EmDBusEngineManager1  *iface,
-                                 GDBusMethodInvocation *invocation,
-                                 guint64                after_seq,
-                                 guint                  limit,
-                                 GCancellable          *cancellable);
 void em_dbus_history_get_queue  (EmEngineManager       *manager,
                                  EmDBusEngineManager1  *iface,
                                  GDBusMethodInvocation *invocation,

@@ -8,6 +8,7 @@
 #include "engine/em-json-variant.h"
 #include "engine/em-rate-limit.h"
 #include "dbus/em-dbus-device-positions.h"
+#include "dbus/em-dbus-events.h"
 #include "dbus/em-dbus-history.h"
 #include "dbus/em-dbus-manager-adapter.h"
 #include "dbus/em-dbus-recorded.h"
@@ -144,8 +145,8 @@ handle_get_events_cb (EmDBusEngineManager1  *iface,
 {
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_history_get_events (self->manager, iface, invocation, after_seq, limit,
-                              self->cancellable);
+  em_dbus_events_get (self->manager, iface, invocation, after_seq, limit, self->max_reply_bytes,
+                      self->cancellable);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
