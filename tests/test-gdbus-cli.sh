@@ -204,6 +204,16 @@ case "$err" in *CRITICAL*) fail "enginectl hit a critical: $err" ;; *) pass "no 
 # UTF-8 is taken whatever the locale, as before
 expect 1 "get with a UTF-8 id under LC_ALL=C" env LC_ALL=C "$ENGINECTL" get 'ké'
 contains "$err" "no task with id" "the UTF-8 id reached the service"
+# and so are the flags' values, which GOption read in the locale's character set
+expect 0 "schedule with a UTF-8 --name under LC_ALL=C" env LC_ALL=C "$ENGINECTL" schedule wait --name 'Zürich' duration=1
+utf8_named=$out
+expect 0 "get of the task named under LC_ALL=C" "$ENGINECTL" get "$utf8_named"
+contains "$out" 'Name:         Zürich' "the --name reached the service as written"
+expect 0 "list with a UTF-8 --action under LC_ALL=C" env LC_ALL=C "$ENGINECTL" list --action 'Zürich'
+contains "$out" 'No tasks' "the --action reached the service"
+expect 2 "schedule with a --name that is not UTF-8" "$ENGINECTL" schedule wait --name $'Z\xfcrich'
+contains "$err" '“Z\xfcrich” is neither UTF-8' "the bytes of the --name are named"
+case "$err" in *CRITICAL*) fail "enginectl hit a critical: $err" ;; *) pass "no critical warning" ;; esac
 expect 2 "schedule without an action" "$ENGINECTL" schedule
 # as the default name, an empty action was refused as an empty --name nobody gave
 expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1

@@ -84,12 +84,28 @@ em_ctl_argument_text (const char *command,
 }
 
 gboolean
+em_ctl_option_texts (const char *command,
+                     GStrv       values)
+{
+  for (guint i = 0; values != NULL && values[i] != NULL; i++)
+    {
+      char *text = em_ctl_argument_text (command, values[i]);
+
+      if (text == NULL)
+        return FALSE;
+      g_free (values[i]);
+      values[i] = text;
+    }
+  return TRUE;
+}
+
+gboolean
 em_ctl_option_once (const char  *flag,
                     GStrv        values,
                     const char **out_value,
                     GError     **error)
 {
-  /* GOption keeps the last of a G_OPTION_ARG_STRING given twice, which drops
+  /* GOption keeps the last of a G_OPTION_ARG_FILENAME given twice, which drops
    * the first without a word: "--action a --action b" listed b's tasks alone */
   *out_value = values != NULL ? values[0] : NULL;
   if (values == NULL || values[1] == NULL)

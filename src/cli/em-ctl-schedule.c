@@ -166,23 +166,23 @@ em_ctl_schedule (int argc, char **argv)
   g_auto(GVariantDict) parameters = G_VARIANT_DICT_INIT (NULL);
   g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &args.name,
+    { "name", 'n', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.name,
       N_("A name for the task (default: the action)"), N_("NAME") },
-    { "priority", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &args.priority,
+    { "priority", 'p', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.priority,
       N_("Higher runs first among ready tasks (default 0)"), N_("N") },
-    { "depends-on", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &args.depends_on,
+    { "depends-on", 'd', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.depends_on,
       N_("Start only after this task completed; repeatable"), N_("ID") },
-    { "max-retries", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.max_retries,
+    { "max-retries", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args.max_retries,
       N_("Run a failed task again up to N times"), N_("N") },
-    { "retry-delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.retry_delay,
+    { "retry-delay", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args.retry_delay,
       N_("Seconds before the first retry, doubling after (default 1)"), N_("SECONDS") },
-    { "delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.delay,
+    { "delay", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args.delay,
       N_("Start no sooner than this many seconds from now"), N_("SECONDS") },
-    { "run-at", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.run_at,
+    { "run-at", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args.run_at,
       N_("Start no sooner than this RFC 3339 time, e.g. 2026-01-01T12:00:00Z"), N_("TIME") },
-    { "timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.timeout,
+    { "timeout", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args.timeout,
       N_("Fail a run that takes longer than this many seconds"), N_("SECONDS") },
-    { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &args.option_args,
+    { "option", 'o', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.option_args,
       N_("Any scheduling option as KEY=VALUE, e.g. delay=30; repeatable"), N_("KEY=VALUE") },
     { NULL }
   };
@@ -196,6 +196,16 @@ em_ctl_schedule (int argc, char **argv)
       "  enginectl schedule capture_image --depends-on ID --timeout 30 exposure=10\n"
       "Prints the new task’s id."));
   if (!em_ctl_parse_options (context, "schedule", &argc, &argv))
+    return EM_CTL_EXIT_USAGE;
+  if (!em_ctl_option_texts ("schedule", args.name) ||
+      !em_ctl_option_texts ("schedule", args.priority) ||
+      !em_ctl_option_texts ("schedule", args.depends_on) ||
+      !em_ctl_option_texts ("schedule", args.max_retries) ||
+      !em_ctl_option_texts ("schedule", args.retry_delay) ||
+      !em_ctl_option_texts ("schedule", args.delay) ||
+      !em_ctl_option_texts ("schedule", args.run_at) ||
+      !em_ctl_option_texts ("schedule", args.timeout) ||
+      !em_ctl_option_texts ("schedule", args.option_args))
     return EM_CTL_EXIT_USAGE;
 
   /* an empty one too: as the default name, it was refused as an empty name */

@@ -327,19 +327,19 @@ em_ctl_list (int argc, char **argv)
   g_auto(GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "status", 's', 0, G_OPTION_ARG_STRING_ARRAY, &status,
+    { "status", 's', 0, G_OPTION_ARG_FILENAME_ARRAY, &status,
       N_("Only tasks with this status: pending, running, completed, failed or cancelled; "
          "repeatable, or several separated by commas"),
       N_("STATUS") },
-    { "action", 'a', 0, G_OPTION_ARG_STRING_ARRAY, &action_args,
+    { "action", 'a', 0, G_OPTION_ARG_FILENAME_ARRAY, &action_args,
       N_("Only tasks of this action"), N_("ACTION") },
-    { "since", 0, 0, G_OPTION_ARG_STRING_ARRAY, &since_args,
+    { "since", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &since_args,
       N_("Only tasks created at or after this RFC 3339 time"), N_("TIME") },
-    { "until", 0, 0, G_OPTION_ARG_STRING_ARRAY, &until_args,
+    { "until", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &until_args,
       N_("Only tasks created before this RFC 3339 time"), N_("TIME") },
-    { "offset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &offset_args,
+    { "offset", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &offset_args,
       N_("Skip the first N matching tasks"), N_("N") },
-    { "limit", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &limit_args,
+    { "limit", 'l', 0, G_OPTION_ARG_FILENAME_ARRAY, &limit_args,
       N_("Show at most N tasks (default: all)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print a JSON array of tasks, as the REST API returns them"), NULL },
@@ -348,6 +348,10 @@ em_ctl_list (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!em_ctl_parse_options (context, "list", &argc, &argv))
+    return EM_CTL_EXIT_USAGE;
+  if (!em_ctl_option_texts ("list", status) || !em_ctl_option_texts ("list", action_args) ||
+      !em_ctl_option_texts ("list", since_args) || !em_ctl_option_texts ("list", until_args) ||
+      !em_ctl_option_texts ("list", offset_args) || !em_ctl_option_texts ("list", limit_args))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
     {

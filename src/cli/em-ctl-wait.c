@@ -325,7 +325,7 @@ em_ctl_wait (int argc, char **argv)
   Wait wait = { NULL, NULL, NULL, NULL, FALSE, FALSE, 0, FALSE, DEFAULT_RETURN_TIMEOUT, 0, -1 };
   guint sigint, sigterm;
   const GOptionEntry entries[] = {
-    { "return-timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &return_timeout_args,
+    { "return-timeout", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &return_timeout_args,
       N_("How long to wait for Engine Manager to return when it leaves the bus, as it "
          "does when restarted (default 60; 0: give up at once)"), N_("SECONDS") },
     { NULL }
@@ -336,7 +336,8 @@ em_ctl_wait (int argc, char **argv)
     _("Shows a progress bar when the output is a terminal.\n"
       "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
       "3 unknown task, service error, bad usage or interrupted."));
-  if (!em_ctl_parse_options (context, "wait", &argc, &argv))
+  if (!em_ctl_parse_options (context, "wait", &argc, &argv) ||
+      !em_ctl_option_texts ("wait", return_timeout_args))
     return WAIT_ERROR;
   if (!em_ctl_option_once ("--return-timeout", return_timeout_args, &return_timeout, &error))
     {

@@ -268,10 +268,10 @@ em_ctl_watch (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &watch.json,
       N_("Print each event as one line of JSON, with the WebSocket event’s field names"), NULL },
-    { "since", 's', 0, G_OPTION_ARG_STRING_ARRAY, &since_args,
+    { "since", 's', 0, G_OPTION_ARG_FILENAME_ARRAY, &since_args,
       N_("First print every event after SEQ from the service’s event log, then the live "
          "ones, each with its seq"), N_("SEQ") },
-    { "log", 0, 0, G_OPTION_ARG_STRING_ARRAY, &log_args,
+    { "log", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &log_args,
       N_("With --since: the event log SEQ is from; another log is read from its start"),
       N_("ID") },
     { NULL }
@@ -287,7 +287,8 @@ em_ctl_watch (int argc, char **argv)
       "when the service has another event log than the --log given (its\n"
       "EventLogId), or comes back with another one; that log is then read from\n"
       "its start."));
-  if (!em_ctl_parse_options (context, "watch", &argc, &argv))
+  if (!em_ctl_parse_options (context, "watch", &argc, &argv) ||
+      !em_ctl_option_texts ("watch", since_args) || !em_ctl_option_texts ("watch", log_args))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
     {

@@ -58,8 +58,14 @@ gboolean        em_ctl_one_argument       (const char     *command,
  * error, when it is neither UTF-8 nor text in that encoding */
 char           *em_ctl_argument_text      (const char     *command,
                                            const char     *argument);
-/* the value of an option that takes one, gathered as G_OPTION_ARG_STRING_ARRAY
- * so that a second one is a usage error, not the value; %NULL when absent */
+/* option values are gathered as G_OPTION_ARG_FILENAME_ARRAY, bytes as given:
+ * GOption converts a string option from the locale's character set, which
+ * refused UTF-8 under LC_ALL=C. This reads each as em_ctl_argument_text()
+ * reads an argument, in place; FALSE after a usage error */
+gboolean        em_ctl_option_texts       (const char     *command,
+                                           GStrv           values);
+/* the value of an option that takes one, gathered as an array so that a
+ * second one is a usage error, not the value; %NULL when absent */
 gboolean        em_ctl_option_once        (const char     *flag,
                                            GStrv           values,
                                            const char    **out_value,
