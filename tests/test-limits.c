@@ -1,10 +1,12 @@
-/* the engine's own limits: how many tasks may wait in the queue */
+/* the engine's own limits: how many tasks may wait in the queue, and how many
+ * one batch may hold */
 
 #include "config.h"
 
 #include "actions/em-builtin-actions.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
+#include "engine/em-task-spec.h"
 #include "em-test-util.h"
 
 typedef struct {
@@ -247,6 +249,37 @@ test_running_not_counted (Fixture *fx, gconstpointer data)
   g_assert_error (error, EM_ERROR, EM_ERROR_UNAVAILABLE);
 }
 
+/* every transport's batch is made in one turn of the loop: one item past
+ * the limit is refused whole, naming `tasks`, and one at it is made */
+static void
+test_batch_size (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = g_strdup_printf ("tasks: a batch holds at most %u tasks, got %u; "
+                                              "submit the rest in further batches",
+                                              (guint) EM_TASK_BATCH_MAX,
+                                              (guint) EM_TASK_BATCH_MAX + 1);
+
+  em_engine_manager_pause (fx->manager);
+  em_engine_manager_set_max_pending (fx->manager, 0);
+  for (guint i = 0; i <= EM_TASK_BATCH_MAX; i++)
+    g_ptr_array_add (specs, wait_spec ("item", 1));
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, FALSE, &error);
+  g_assert_null (tasks);
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, message);
+  g_clear_error (&error);
+  g_assert_cmpuint (count (fx, EM_TASK_STATUS_PENDING), ==, 0);
+
+  g_ptr_array_remove_index (specs, 0);
+  tasks = em_engine_manager_schedule_batch (fx->manager, specs, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tasks->len, ==, EM_TASK_BATCH_MAX);
+  g_assert_cmpuint (count (fx, EM_TASK_STATUS_PENDING), ==, EM_TASK_BATCH_MAX);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -260,6 +293,7 @@ main (int argc, char **argv)
   ADD ("/limits/max-pending/batch", test_batch);
   ADD ("/limits/max-pending/batch-reentrant", test_batch_reentrant);
   ADD ("/limits/max-pending/running-not-counted", test_running_not_counted);
+  ADD ("/limits/batch-size", test_batch_size);
 #undef ADD
 
   return g_test_run ();

@@ -17,6 +17,7 @@
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
 #include "engine/em-engine-manager.h"
+#include "engine/em-task-spec.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-server.h"
 #include "em-test-stubborn-action.h"
@@ -3486,6 +3487,46 @@ test_batch (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 5);
 }
 
+/* a batch of @n wait tasks named t<index>, each after the one before it
+ * when @chained */
+static char *
+wait_batch (guint    n,
+            gboolean chained)
+{
+  GString *body = g_string_new ("[");
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_string_append_c (body, ',');
+      g_string_append_printf (body, "{\"name\":\"t%u\",\"action\":\"wait\"", i);
+      if (chained && i > 0)
+        g_string_append_printf (body, ",\"depends_on\":[\"#%u\"]", i - 1);
+      g_string_append_c (body, '}');
+    }
+  g_string_append_c (body, ']');
+  return g_string_free (body, FALSE);
+}
+
+/* every item of a batch is made in one turn of the loop, which all clients
+ * wait for: past EM_TASK_BATCH_MAX items it is refused, naming `tasks` and
+ * the limit, and nothing is made */
+static void
+test_batch_limit (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *over = wait_batch (EM_TASK_BATCH_MAX + 1, FALSE);
+  g_autofree char *envelope = g_strdup_printf ("{\"exclusive\":true,\"tasks\":%s}", over);
+  g_autofree char *detail = g_strdup_printf ("tasks: a batch holds at most %u tasks, got %u",
+                                             (guint) EM_TASK_BATCH_MAX, (guint) EM_TASK_BATCH_MAX + 1);
+  g_autoptr(Reply) refused = http (f, "POST", "/tasks", "application/json", over);
+  g_autoptr(Reply) refused_envelope = http (f, "POST", "/tasks", "application/json", envelope);
+
+  assert_problem (refused, 400, detail);
+  assert_problem (refused_envelope, 400, detail);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 /* a full queue does not hide what is wrong with a submission: one task or
  * a batch that is invalid gets its 400 naming the item and field, which a
  * retry would only meet again; a valid one gets 429 to retry later */
@@ -4207,6 +4248,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/max-clients-closing", test_ws_max_clients_closing, NULL);
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);
+  ADD ("/rest/tasks/batch/limit", test_batch_limit, NULL);
   ADD ("/rest/tasks/full-queue-validates-first", test_full_queue_validates_first, NULL);
   ADD ("/rest/queue", test_queue, NULL);
   ADD ("/rest/tasks/history", test_history, WITH_STORE);

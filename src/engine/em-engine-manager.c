@@ -1483,12 +1483,8 @@ em_engine_manager_schedule_batch (EmEngineManager  *self,
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
   g_return_val_if_fail (specs != NULL, NULL);
 
-  if (specs->len == 0)
-    {
-      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                           _("tasks: a batch needs at least one task"));
-      return NULL;
-    }
+  if (!em_task_spec_check_batch_size (specs->len, error))
+    return NULL;
 
   /* everything is checked before anything is created: all or nothing; the
    * items first, as for one task, so an invalid one is named even when the

@@ -38,6 +38,25 @@ em_task_spec_free (EmTaskSpec *self)
   g_free (self);
 }
 
+gboolean
+em_task_spec_check_batch_size (guint n_tasks, GError **error)
+{
+  if (n_tasks == 0)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("tasks: a batch needs at least one task"));
+      return FALSE;
+    }
+  if (n_tasks > EM_TASK_BATCH_MAX)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("tasks: a batch holds at most %u tasks, got %u; submit the rest "
+                     "in further batches"), (guint) EM_TASK_BATCH_MAX, n_tasks);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 holds_type (JsonNode *node, GType type)
 {

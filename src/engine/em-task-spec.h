@@ -44,6 +44,9 @@ typedef struct {
 #define EM_TASK_RETRY_DELAY_CAP 600.0
 #define EM_TASK_MAX_DELAY (366.0 * 24 * 3600)
 #define EM_TASK_PRIORITY_LIMIT 1000000
+/* the most items one batch may hold: all of them are created in one turn of
+ * the main loop (all or nothing), which every client waits for */
+#define EM_TASK_BATCH_MAX 5000
 
 EmTaskSpec *em_task_spec_new         (const char  *name,
                                       const char  *action,
@@ -62,6 +65,10 @@ gboolean    em_task_spec_set_options (EmTaskSpec  *self,
  * to be refused by name */
 void        em_task_spec_drop_null_parameters (EmTaskSpec *self,
                                                EmAction   *action);
+/* a batch of @n_tasks items has at least one and at most EM_TASK_BATCH_MAX;
+ * the error names `tasks`. Any thread */
+gboolean    em_task_spec_check_batch_size (guint    n_tasks,
+                                           GError **error);
 void        em_task_spec_free        (EmTaskSpec  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EmTaskSpec, em_task_spec_free)
