@@ -624,6 +624,13 @@ def main():
                 fail(f"Accept-Language: de gave {german.json()}")
             if english.json().get("title") != "Not found":
                 fail(f"Accept-Language: en gave {english.json()}")
+            # and those of a large body, read off the main loop
+            too_many = [{"name": "t", "action": "wait"}] * 5001
+            refused = requests.post(url + "/tasks", json=too_many, timeout=30,
+                                    headers={"Accept-Language": "de"})
+            if refused.status_code != 400 or not refused.json().get("detail", "").startswith(
+                    "tasks: ein Stapel fasst höchstens 5000 Aufgaben, erhalten 5001"):
+                fail(f"a batch of 5001 with Accept-Language: de gave {refused.status_code} {refused.text[:300]}")
             # so do the refusals made before any handler runs, from the headers alone
             for length, title, detail in (("2000000000", "Anfragekörper zu groß", "body: größer als"),
                                           ("-5", "Ungültige Anfrage", "Content-Length: muss")):

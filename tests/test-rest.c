@@ -3527,6 +3527,126 @@ test_batch_limit (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* the largest batch is made whole, and its answer, written off the loop from
+ * a copy of the tasks, is what the tasks say of themselves, in order */
+static void
+test_batch_largest (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *body = wait_batch (EM_TASK_BATCH_MAX, TRUE);
+  g_autoptr(Reply) paused = http (f, "POST", "/queue/pause", NULL, NULL);
+  g_autoptr(Reply) reply = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GString) expected = g_string_new ("[");
+  g_autofree char *location = NULL;
+  JsonArray *tasks;
+
+  /* paused, so that no task changes between the answer and the check */
+  g_assert_cmpuint (reply_status (paused), ==, 200);
+  reply = http (f, "POST", "/tasks", "application/json", body);
+  g_assert_cmpuint (reply_status (reply), ==, 201);
+  node = reply_json (reply);
+  tasks = json_node_get_array (node);
+  g_assert_cmpuint (json_array_get_length (tasks), ==, EM_TASK_BATCH_MAX);
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, EM_TASK_BATCH_MAX);
+  location = g_strconcat ("/tasks/", member_string (json_array_get_element (tasks, 0), "id"), NULL);
+  g_assert_cmpstr (reply_header (reply, "Location"), ==, location);
+  for (guint i = 0; i < EM_TASK_BATCH_MAX; i++)
+    {
+      JsonNode *item = json_array_get_element (tasks, i);
+      g_autofree char *name = g_strdup_printf ("t%u", i);
+      g_autofree char *text = NULL;
+      EmTask *task = em_engine_manager_get_task (f->manager, member_string (item, "id"));
+
+      g_assert_nonnull (task);
+      g_assert_cmpstr (em_task_get_name (task), ==, name);
+      text = em_task_to_json_string (task);
+      if (i > 0)
+        g_string_append_c (expected, ',');
+      g_string_append (expected, text);
+    }
+  g_string_append_c (expected, ']');
+  g_assert_cmpmem (g_bytes_get_data (reply->body, NULL), g_bytes_get_size (reply->body),
+                   expected->str, expected->len);
+}
+
+static gboolean
+count_turn_cb (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+  guint turns;       /* turns of the main loop so far */
+  guint read_turn;   /* at the body's arrival */
+  guint made_turn;   /* at the first task's creation */
+  gboolean read;
+  gboolean made;
+} Turns;
+
+static gboolean
+body_read_hook (GSignalInvocationHint *hint,
+                guint                  n_params,
+                const GValue          *params,
+                gpointer               user_data)
+{
+  Turns *turns = user_data;
+  SoupServerMessage *msg = g_value_get_object (&params[1]);
+
+  if (g_str_equal (soup_server_message_get_method (msg), "POST") && !turns->read)
+    {
+      turns->read = TRUE;
+      turns->read_turn = turns->turns;
+    }
+  return TRUE;
+}
+
+static void
+first_scheduled_cb (EmEngineManager *manager,
+                    EmTask          *task,
+                    gpointer         user_data)
+{
+  Turns *turns = user_data;
+
+  if (!turns->made)
+    {
+      turns->made = TRUE;
+      turns->made_turn = turns->turns;
+    }
+}
+
+/* a large body is parsed and checked in a worker: the loop goes on serving
+ * other clients between its arrival and the creation of its tasks, rather
+ * than parsing a megabyte of JSON in the turn that received it */
+static void
+test_batch_read_off_loop (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *body = wait_batch (2000, FALSE);
+  guint signal_id = g_signal_lookup ("request-read", SOUP_TYPE_SERVER);
+  Turns turns = { 0 };
+  guint probe;
+  gulong hook;
+  g_autoptr(Reply) reply = NULL;
+
+  g_assert_cmpuint (strlen (body), >, 32 * 1024);
+  /* counts the turns of the loop: one dispatch each, as it is always ready */
+  probe = g_idle_add_full (G_PRIORITY_DEFAULT, count_turn_cb, &turns.turns, NULL);
+  hook = g_signal_add_emission_hook (signal_id, 0, body_read_hook, &turns, NULL);
+  g_signal_connect (f->manager, "task-scheduled", G_CALLBACK (first_scheduled_cb), &turns);
+
+  reply = http (f, "POST", "/tasks", "application/json", body);
+
+  g_signal_remove_emission_hook (signal_id, hook);
+  g_signal_handlers_disconnect_by_data (f->manager, &turns);
+  g_source_remove (probe);
+  g_assert_cmpuint (reply_status (reply), ==, 201);
+  g_assert_true (turns.read);
+  g_assert_true (turns.made);
+  g_assert_cmpuint (turns.made_turn, >, turns.read_turn);
+}
+
 /* a full queue does not hide what is wrong with a submission: one task or
  * a batch that is invalid gets its 400 naming the item and field, which a
  * retry would only meet again; a valid one gets 429 to retry later */
@@ -4249,6 +4369,8 @@ main (int argc, char **argv)
   ADD ("/rest/ws/shutdown", test_ws_shutdown, NULL);
   ADD ("/rest/tasks/batch", test_batch, NULL);
   ADD ("/rest/tasks/batch/limit", test_batch_limit, NULL);
+  ADD ("/rest/tasks/batch/largest", test_batch_largest, NULL);
+  ADD ("/rest/tasks/batch/read-off-loop", test_batch_read_off_loop, NULL);
   ADD ("/rest/tasks/full-queue-validates-first", test_full_queue_validates_first, NULL);
   ADD ("/rest/queue", test_queue, NULL);
   ADD ("/rest/tasks/history", test_history, WITH_STORE);

@@ -8,17 +8,23 @@
 
 #include "engine/em-clip.h"
 #include "engine/em-error.h"
-#include "rest/em-json-guard.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-async.h"
 #include "rest/em-rest-context.h"
 #include "rest/em-rest-i18n.h"
+#include "rest/em-rest-task-array.h"
+#include "rest/em-rest-task-body.h"
 
 /* seconds a client refused for the pending limit is asked to wait */
 #define RETRY_AFTER_SECONDS "1"
+/* a body up to this size is read on the main loop, where it takes well under
+ * a millisecond; a larger one, up to the body limit, is read in a worker */
+#define READ_ON_LOOP_MAX_BYTES (16 * 1024)
+/* an answer of up to this many tasks is written on the main loop */
+#define WRITE_ON_LOOP_MAX_TASKS 64
 
 /* POST /tasks takes one task object, an array of them (an atomic batch), or
- * {"tasks": [...], "exclusive": true} */
+ * {"tasks": [...], "exclusive": true} (em-rest-task-body.c) */
 typedef struct {
   EmEngineManager *manager;
   GPtrArray       *tasks;   /* EmTask, referenced */
@@ -49,15 +55,23 @@ task_location (EmTask *task)
 }
 
 static void
-respond_created (SoupServerMessage *msg,
-                 Created           *created)
+set_location (SoupServerMessage *msg,
+              Created           *created)
 {
   g_autofree char *location = task_location (g_ptr_array_index (created->tasks, 0));
-  GString *body;
 
   /* a batch is located by its first task: every item is one GET /tasks/{id} away */
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Location", location);
+}
+
+static void
+respond_created (SoupServerMessage *msg,
+                 Created           *created)
+{
+  GString *body;
+
+  set_location (msg, created);
   if (!created->batch)
     {
       em_rest_respond_json_text (msg, 201, em_task_to_json_string (g_ptr_array_index (created->tasks, 0)));
@@ -77,6 +91,23 @@ respond_created (SoupServerMessage *msg,
 }
 
 static void
+written_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  EmRestAsync *async = user_data;
+  SoupServerMessage *msg;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  g_autofree char *text = em_rest_task_array_write_finish (result, NULL);
+
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  set_location (msg, em_rest_async_get_data (async));
+  em_rest_respond_json_text (msg, 201, g_steal_pointer (&text));
+  em_rest_async_done (async);
+}
+
+static void
 synced_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
@@ -90,6 +121,13 @@ synced_cb (GObject      *source,
 
   if ((msg = em_rest_async_resume (async, &scope)) == NULL)
     return;
+  /* thousands of tasks are megabytes of text: written in a worker from a
+   * copy of them as they are now, the message paused meanwhile */
+  if (synced && created->batch && created->tasks->len > WRITE_ON_LOOP_MAX_TASKS)
+    {
+      em_rest_task_array_write_async (created->tasks, NULL, written_cb, async);
+      return;
+    }
   if (synced)
     respond_created (msg, created);
   else
@@ -220,129 +258,71 @@ dependencies_found_cb (GObject      *source,
 }
 
 /* a dependency on a task that finished long ago is looked up in the store
- * first; everything else is scheduled at once */
-static void
-submit (EmRestContext     *ctx,
+ * first; everything else is scheduled at once. Answers at once, or returns
+ * TRUE when an async step holds @msg paused and will answer */
+static gboolean
+submit (EmEngineManager   *manager,
+        GCancellable      *cancellable,
         SoupServerMessage *msg,
-        GPtrArray         *specs,
-        gboolean           batch,
-        gboolean           exclusive)
+        EmRestTaskBody    *body)
 {
-  Submission now = { ctx->manager, ctx->cancellable, specs, batch, exclusive };
+  Submission now = { manager, cancellable, body->specs, body->batch, body->exclusive };
   Submission *later;
   EmRestAsync *async;
 
-  if (em_engine_manager_dependencies_known (ctx->manager, specs))
-    {
-      (void) schedule (&now, msg);
-      return;
-    }
+  if (em_engine_manager_dependencies_known (manager, body->specs))
+    return schedule (&now, msg);
   later = g_memdup2 (&now, sizeof now);
   g_object_ref (later->manager);
   if (later->cancellable != NULL)
     g_object_ref (later->cancellable);
   g_ptr_array_ref (later->specs);
   async = em_rest_async_begin (msg, later, submission_free);
-  em_engine_manager_look_up_dependencies_async (ctx->manager, specs, ctx->cancellable,
+  em_engine_manager_look_up_dependencies_async (manager, body->specs, cancellable,
                                                 dependencies_found_cb, async);
+  return TRUE;
+}
+
+typedef struct {
+  EmEngineManager *manager;
+  GCancellable    *cancellable;
+} Reading;
+
+static void
+reading_free (gpointer data)
+{
+  Reading *reading = data;
+
+  g_object_unref (reading->manager);
+  g_clear_object (&reading->cancellable);
+  g_free (reading);
 }
 
 static void
-create_one (EmRestContext     *ctx,
-            SoupServerMessage *msg,
-            JsonNode          *root)
+body_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
+  EmRestAsync *async = user_data;
+  Reading *reading = em_rest_async_get_data (async);
+  SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
-  EmTaskSpec *spec = em_task_spec_from_json (root, &error);
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+  g_autoptr(EmRestTaskBody) body = em_rest_task_body_read_finish (result, &error);
 
-  if (spec == NULL)
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    em_problem_respond (msg, 503, NULL, _("The service is shutting down"));
+  else if (body == NULL)
+    em_problem_respond_error (msg, error);
+  /* the next step holds the message paused from here on */
+  else if (submit (reading->manager, reading->cancellable, msg, body))
     {
-      em_problem_respond_error (msg, error);
+      em_rest_async_release (async);
       return;
     }
-  g_ptr_array_add (specs, spec);
-  submit (ctx, msg, specs, FALSE, FALSE);
-}
-
-static void
-create_batch (EmRestContext     *ctx,
-              SoupServerMessage *msg,
-              JsonArray         *items,
-              gboolean           exclusive)
-{
-  g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func ((GDestroyNotify) em_task_spec_free);
-  g_autoptr(GError) error = NULL;
-  guint n = json_array_get_length (items);
-
-  if (n == 0)
-    {
-      em_problem_respond (msg, 400, NULL, _("tasks: a batch needs at least one task"));
-      return;
-    }
-  /* every item is parsed before any is scheduled, and the engine checks them all
-   * again before creating one: all or nothing */
-  for (guint i = 0; i < n; i++)
-    {
-      EmTaskSpec *spec = em_task_spec_from_json (json_array_get_element (items, i), &error);
-
-      if (spec == NULL)
-        {
-          g_prefix_error (&error, "[%u] ", i);
-          em_problem_respond_error (msg, error);
-          return;
-        }
-      g_ptr_array_add (specs, spec);
-    }
-  submit (ctx, msg, specs, TRUE, exclusive);
-}
-
-/* {"tasks": [...], "exclusive": bool}; nothing else */
-static void
-create_envelope (EmRestContext     *ctx,
-                 SoupServerMessage *msg,
-                 JsonObject        *envelope)
-{
-  JsonObjectIter iter;
-  const char *key;
-  JsonNode *member;
-  JsonNode *tasks = NULL;
-  gboolean exclusive = FALSE;
-
-  json_object_iter_init_ordered (&iter, envelope);
-  while (json_object_iter_next_ordered (&iter, &key, &member))
-    {
-      if (g_str_equal (key, "tasks"))
-        tasks = member;
-      else if (g_str_equal (key, "exclusive"))
-        {
-          /* null is the field left out, as for a task's own */
-          if (JSON_NODE_HOLDS_NULL (member))
-            continue;
-          if (!JSON_NODE_HOLDS_VALUE (member) ||
-              json_node_get_value_type (member) != G_TYPE_BOOLEAN)
-            {
-              em_problem_respond (msg, 400, NULL, _("exclusive: must be true or false"));
-              return;
-            }
-          exclusive = json_node_get_boolean (member);
-        }
-      else
-        {
-          g_autofree char *quoted = em_clip_member_name (key);
-
-          em_problem_respond_printf (msg, 400,
-                                     _("%s: unknown field of a batch; use tasks and exclusive"),
-                                     quoted);
-          return;
-        }
-    }
-  if (!JSON_NODE_HOLDS_ARRAY (tasks))
-    {
-      em_problem_respond (msg, 400, NULL, _("tasks: must be an array of task objects"));
-      return;
-    }
-  create_batch (ctx, msg, json_node_get_array (tasks), exclusive);
+  em_rest_async_done (async);
 }
 
 /* the body is read as it came: a compressed one would otherwise be refused
@@ -376,36 +356,38 @@ check_content_encoding (SoupServerMessage *msg)
   return TRUE;
 }
 
+
 void
 em_rest_tasks_create (EmRestContext     *ctx,
                       SoupServerMessage *msg)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  const char *data;
-  gsize length;
+  g_autoptr(GBytes) data = NULL;
+  g_autoptr(EmRestTaskBody) body = NULL;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  Reading *reading;
+  EmRestAsync *async;
 
   if (!check_content_encoding (msg))
     return;
-  body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  data = g_bytes_get_data (body, &length);
+  data = soup_message_body_flatten (soup_server_message_get_request_body (msg));
 
-  root = em_json_guard_parse (data, length, ctx->max_json_depth, &error);
-  if (root == NULL)
+  if (g_bytes_get_size (data) <= READ_ON_LOOP_MAX_BYTES)
     {
-      em_problem_respond_error (msg, error);
+      body = em_rest_task_body_read (g_bytes_get_data (data, NULL), g_bytes_get_size (data),
+                                     ctx->max_json_depth, &error);
+      if (body == NULL)
+        em_problem_respond_error (msg, error);
+      else
+        (void) submit (ctx->manager, ctx->cancellable, msg, body);
       return;
     }
-  if (JSON_NODE_HOLDS_ARRAY (root))
-    create_batch (ctx, msg, json_node_get_array (root), FALSE);
-  else if (JSON_NODE_HOLDS_OBJECT (root) &&
-           json_object_has_member (json_node_get_object (root), "tasks"))
-    create_envelope (ctx, msg, json_node_get_object (root));
-  else if (JSON_NODE_HOLDS_OBJECT (root))
-    create_one (ctx, msg, root);
-  else
-    em_problem_respond (msg, 400, NULL,
-                        _("body: expected a JSON object with “name” and “action”, "
-                          "or an array of them"));
+  /* a megabyte of JSON takes tens of milliseconds to parse and check, which
+   * every other client would wait for: only the scheduling is left to the loop */
+  reading = g_new0 (Reading, 1);
+  reading->manager = g_object_ref (ctx->manager);
+  reading->cancellable = ctx->cancellable != NULL ? g_object_ref (ctx->cancellable) : NULL;
+  async = em_rest_async_begin (msg, reading, reading_free);
+  em_rest_task_body_read_async (data, soup_message_headers_get_list (headers, "Accept-Language"),
+                                ctx->max_json_depth, ctx->cancellable, body_read_cb, async);
 }
