@@ -162,7 +162,21 @@ em_sched_item_set_batch (EmSchedItem *item, EmSchedBatch *batch)
   g_return_if_fail (item->batch == NULL);
 
   item->batch = em_sched_batch_ref (batch);
+  item->batch_index = batch->items->len;
   g_ptr_array_add (batch->items, item);
+}
+
+/* by its index: a search per finished item made a large batch quadratic */
+static void
+remove_batch_item (EmSchedBatch *batch, EmSchedItem *item)
+{
+  guint index = item->batch_index;
+
+  if (index >= batch->items->len || g_ptr_array_index (batch->items, index) != item)
+    return;
+  g_ptr_array_remove_index_fast (batch->items, index);
+  if (index < batch->items->len)
+    ((EmSchedItem *) g_ptr_array_index (batch->items, index))->batch_index = index;
 }
 
 void
@@ -170,7 +184,7 @@ em_sched_item_clear_batch (EmSchedItem *item)
 {
   if (item->batch == NULL)
     return;
-  g_ptr_array_remove_fast (item->batch->items, item);
+  remove_batch_item (item->batch, item);
   g_clear_pointer (&item->batch, em_sched_batch_unref);
 }
 
@@ -395,7 +409,7 @@ em_scheduler_batch_task_done (EmScheduler *self, EmSchedItem *item)
 
   g_return_if_fail (batch->n_unfinished > 0);
 
-  g_ptr_array_remove_fast (batch->items, item);
+  remove_batch_item (batch, item);
   if (--batch->n_unfinished > 0 || !batch->holding)
     return;
   batch->holding = FALSE;

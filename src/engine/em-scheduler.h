@@ -25,6 +25,7 @@ typedef struct {
   EmDeviceKind   waiting_for;
   gboolean       holding;     /* its devices are marked busy */
   gboolean       fresh;       /* its waiting_for is due at the next update */
+  guint          batch_index; /* its place in its batch's unfinished items */
 } EmSchedItem;
 
 typedef void (*EmSchedWaitingFunc) (EmSchedItem  *item,
