@@ -864,6 +864,42 @@ test_acknowledged_while_leaving (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (id, ==, em_task_get_id (g_ptr_array_index (tasks, 0)));
 }
 
+/* on a full queue a batch's items are still read, as ScheduleTask's and a
+ * REST body's are: an invalid one is named, and only a valid batch is told
+ * to come back when there is room */
+static void
+test_batch_invalid_on_full_queue (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *remote = NULL;
+
+  g_object_set (fx->manager, "max-pending", 1, NULL);
+  schedule_pending (fx, 1);
+
+  reply = call_service (fx, MANAGER_IFACE, "ScheduleBatch",
+                        g_variant_new_parsed ("([{'name': <'bad'>, 'action': <'no_such_action'>}], "
+                                              "@a{sv} {})"),
+                        G_VARIANT_TYPE ("(as)"), &error);
+  g_assert_null (reply);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.InvalidArgument");
+  g_dbus_error_strip_remote_error (error);
+  g_assert_true (g_str_has_prefix (error->message, "tasks[0] "));
+  g_assert_nonnull (strstr (error->message, "action"));
+  g_clear_error (&error);
+  g_clear_pointer (&remote, g_free);
+
+  reply = call_service (fx, MANAGER_IFACE, "ScheduleBatch",
+                        g_variant_new_parsed ("([{'name': <'good'>, 'action': <'wait'>}], @a{sv} {})"),
+                        G_VARIANT_TYPE ("(as)"), &error);
+  g_assert_null (reply);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.Unavailable");
+  g_dbus_error_strip_remote_error (error);
+  g_assert_nonnull (strstr (error->message, "the queue is full"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -894,6 +930,8 @@ main (int argc, char **argv)
               test_answering_until_sent, fixture_teardown);
   g_test_add ("/dbus/adapter/acknowledged-while-leaving", Fixture, NULL, fixture_setup,
               test_acknowledged_while_leaving, fixture_teardown);
+  g_test_add ("/dbus/adapter/batch-invalid-on-full-queue", Fixture, NULL, fixture_setup,
+              test_batch_invalid_on_full_queue, fixture_teardown);
 
   return g_test_run ();
 }

@@ -403,9 +403,10 @@ em_dbus_submit_batch (EmEngineManager       *manager,
   g_autoptr(GPtrArray) specs = NULL;
   gboolean exclusive = FALSE;
 
-  /* a batch the queue has no room for is refused before it is converted */
-  if (check_size (invocation, &error) &&
-      em_engine_manager_check_capacity (manager, g_variant_n_children (items), &error))
+  /* the items are read even when the queue is full, as ScheduleTask's and a
+   * REST body's are: an invalid one is named, not retried to be refused again
+   * (the size cap bounds the work); the engine refuses for room after that */
+  if (check_size (invocation, &error))
     specs = specs_from_batch (items, options, &exclusive, &error);
   if (specs == NULL)
     {
