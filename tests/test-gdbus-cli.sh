@@ -409,6 +409,8 @@ expect 0 "pause" "$ENGINECTL" pause
 expect 0 "queue" "$ENGINECTL" queue
 contains "$out" "Paused:" "queue shows whether it is paused"
 contains "$out" "yes" "the queue is paused"
+if grep -Eq '^Max running: +4$' <<<"$out"; then
+  pass "queue shows how many tasks run at once, as --json does"; else fail "queue without max_concurrent: $out"; fi
 held=$("$ENGINECTL" schedule wait --name held duration=0)
 sleep 0.3
 is_status "$held" pending && pass "nothing starts while paused" || fail "a task started while paused"

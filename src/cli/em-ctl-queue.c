@@ -65,11 +65,20 @@ print_queue (GVariant *queue)
   g_autoptr(GVariant) counts = g_variant_lookup_value (queue, "counts", G_VARIANT_TYPE ("a{su}"));
   g_autofree const char **running = NULL;
   gboolean paused = FALSE;
+  guint max_concurrent = 0;
 
   g_variant_lookup (queue, "paused", "b", &paused);
   g_variant_lookup (queue, "running", "^a&s", &running);
 
   g_print ("%-12s %s\n", _("Paused:"), paused ? _("yes") : _("no"));
+  /* an older service leaves it out; 0 is no limit */
+  if (g_variant_lookup (queue, "max_concurrent", "u", &max_concurrent))
+    {
+      if (max_concurrent == 0)
+        g_print ("%-12s %s\n", _("Max running:"), _("no limit"));
+      else
+        g_print ("%-12s %u\n", _("Max running:"), max_concurrent);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
     {
       guint count = 0;
