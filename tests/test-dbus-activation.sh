@@ -34,6 +34,32 @@ if [ -n "${EM_TEST_INSIDE_BUS:-}" ]; then
 
   id=$("$ENGINECTL" schedule wait duration=10) && "$ENGINECTL" wait "$id" >/dev/null \
     && pass "enginectl talks to the activated service" || fail "enginectl against the activated service"
+
+  # a stopping service leaves the bus before it closes the task database: a
+  # call in between has the bus start another on the same data directory,
+  # which waits for the database rather than failing the call. Here one
+  # without a bus name (HTTP only, on a free port) holds it, and stops a
+  # moment after the call
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  "$ENGINE_MANAGER" --bus none --http-port 0 --data-dir "$EM_TEST_DATA_DIR" 2>"$EM_TEST_TMP/holder.log" &
+  holder=$!
+  for _ in $(seq 100); do grep -q "ready" "$EM_TEST_TMP/holder.log" && break; sleep 0.1; done
+  grep -q "ready" "$EM_TEST_TMP/holder.log" || fail "the service holding the database did not start"
+  gdbus call --session --dest "$NAME" --object-path /io/github/enginemanager/EngineManager \
+    --method org.freedesktop.DBus.Properties.Get io.github.enginemanager.EngineManager1 Version \
+    >"$EM_TEST_TMP/call.out" 2>&1 &
+  caller=$!
+  sleep 1.5
+  kill "$holder"
+  wait "$holder"
+  if wait "$caller"; then pass "a call while the database is still held reaches the service started for it"
+  else fail "a call while the database is still held: $(cat "$EM_TEST_TMP/call.out")"; fi
+  second=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+           --method org.freedesktop.DBus.GetConnectionUnixProcessID "$NAME" | sed 's/^(uint32 \([0-9]*\),)$/\1/')
+  [ -n "$second" ] && [ "$second" != "$holder" ] && pass "the activated service serves (pid $second)" ||
+    fail "no activated service after the wait: “$second”"
+  echo "$second" >"$EM_TEST_PID_FILE"
   exit "$failures"
 fi
 
@@ -72,7 +98,7 @@ cat >"$tmp/bus.conf" <<EOF
 </busconfig>
 EOF
 
-EM_TEST_INSIDE_BUS=1 EM_TEST_PID_FILE="$tmp/pid" \
+EM_TEST_INSIDE_BUS=1 EM_TEST_PID_FILE="$tmp/pid" EM_TEST_DATA_DIR="$tmp/data" EM_TEST_TMP="$tmp" \
   dbus-run-session --config-file="$tmp/bus.conf" -- bash "$0"
 inside=$?
 [ "$inside" -eq 0 ] || failures=$((failures + inside))

@@ -27,6 +27,12 @@
 #define STOP_POLL_MS 20
 /* the bus connection's last flush, even when the grace has run out */
 #define STOP_FLUSH_MIN_MS 1000
+/* how long a start by the bus waits for another service to close the task
+ * database: a stopping one leaves the bus before it has, and a call in
+ * between has the bus start this one. Past its stop's grace, and within the
+ * bus's 25 s for an activated service to take its name */
+#define STORE_WAIT_S 15
+#define STORE_RETRY_MS 100
 
 struct _EmDaemon
 {
@@ -49,6 +55,10 @@ struct _EmDaemon
   gulong           bus_cancel_id;
   gboolean         bus_starting;
   gboolean         bus_flushed;
+  /* the start while it waits for the task database's lock */
+  GTask           *store_task;
+  guint            store_retry_id;
+  gint64           store_deadline;
 };
 
 G_DEFINE_FINAL_TYPE (EmDaemon, em_daemon, G_TYPE_OBJECT)
@@ -309,6 +319,11 @@ name_lost_cb (EmDbusService *dbus, EmDaemon *self)
   em_daemon_stop (self);
 }
 
+static void     serve          (EmDaemon *self,
+                                GTask    *owned_task,
+                                gint64    started_s);
+static gboolean store_retry_cb (gpointer  user_data);
+
 void
 em_daemon_start_async (EmDaemon            *self,
                        GCancellable        *cancellable,
@@ -317,7 +332,6 @@ em_daemon_start_async (EmDaemon            *self,
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GError) error = NULL;
-  g_autofree char *base_url = NULL;
   /* before anything can write an image */
   gint64 started_s = g_get_real_time () / G_USEC_PER_SEC;
 
@@ -366,9 +380,33 @@ em_daemon_start_async (EmDaemon            *self,
     g_warning (_("No task database (--in-memory): the history is lost when the service stops"));
   else if (!em_engine_manager_open_store (self->manager, &error))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      /* locked, with the bus starting this one for a call (it says so in
+       * the environment): the service before it may be closing it. Started
+       * by hand, a second service is told at once */
+      if (!g_error_matches (error, EM_ERROR, EM_ERROR_UNAVAILABLE) ||
+          g_getenv ("DBUS_STARTER_BUS_TYPE") == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_message (_("%s Waiting up to %d s for it to be released."), error->message, STORE_WAIT_S);
+      self->store_task = g_steal_pointer (&task);
+      self->store_deadline = g_get_monotonic_time () + STORE_WAIT_S * G_USEC_PER_SEC;
+      self->store_retry_id = g_timeout_add (STORE_RETRY_MS, store_retry_cb, self);
       return;
     }
+  serve (self, g_steal_pointer (&task), started_s);
+}
+
+static void
+serve (EmDaemon *self,
+       GTask    *owned_task,
+       gint64    started_s)
+{
+  g_autoptr(GTask) task = owned_task;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base_url = NULL;
+
   /* a write cut short by a crash left its temporaries; writes from now on
    * are this run's and keep theirs. After the store: a second service that
    * cannot have it must not touch the first one's writes */
@@ -414,13 +452,37 @@ em_daemon_start_async (EmDaemon            *self,
   g_signal_connect (self->dbus, "name-lost", G_CALLBACK (name_lost_cb), self);
   /* cancelled by a stop as by the caller */
   self->bus_cancellable = g_cancellable_new ();
-  if (cancellable != NULL)
-    self->bus_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (cancel_bus_cb),
+  if (g_task_get_cancellable (task) != NULL)
+    self->bus_cancel_id = g_cancellable_connect (g_task_get_cancellable (task),
+                                                 G_CALLBACK (cancel_bus_cb),
                                                  g_object_ref (self->bus_cancellable),
                                                  g_object_unref);
   self->bus_starting = TRUE;
   em_dbus_service_start_async (self->dbus, self->bus_cancellable, dbus_started_cb,
                                g_steal_pointer (&task));
+}
+
+static gboolean
+store_retry_cb (gpointer user_data)
+{
+  EmDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+  /* the other service's writes ended when it let go of the store */
+  gint64 started_s = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (!em_engine_manager_open_store (self->manager, &error) &&
+      g_error_matches (error, EM_ERROR, EM_ERROR_UNAVAILABLE) &&
+      g_get_monotonic_time () < self->store_deadline)
+    return G_SOURCE_CONTINUE;
+
+  self->store_retry_id = 0;
+  task = g_steal_pointer (&self->store_task);
+  if (error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    serve (self, g_steal_pointer (&task), started_s);
+  return G_SOURCE_REMOVE;
 }
 
 gboolean
@@ -498,6 +560,14 @@ em_daemon_stop (EmDaemon *self)
   g_clear_object (&self->watch);
   if (self->bus_cancellable != NULL)
     g_cancellable_cancel (self->bus_cancellable);
+  if (self->store_task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->store_task);
+
+      g_clear_handle_id (&self->store_retry_id, g_source_remove);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Stopped while waiting for the task database"));
+    }
 
   if (self->manager != NULL)
     em_engine_manager_shutdown (self->manager);
