@@ -344,8 +344,33 @@ contains "$err" "tasks[1]" "the bad item is named"
 contains "$err" "priority" "the bad key is named"
 after=$(task_count)
 [ "$before" -eq "$after" ] && pass "a bad batch creates nothing" || fail "a bad batch created $((after - before)) tasks"
+# null is a field left out, as in a POST /tasks body
 expect 1 "batch with a null name" "$ENGINECTL" batch - <<<'[{"name": "fine", "action": "wait"}, {"name": null, "action": "wait"}]'
-contains "$err" "tasks[1].name: null cannot be sent" "the null member is named, not taken for a missing name"
+contains "$err" "tasks[1] name" "a null name is a missing one, named as POST /tasks names it"
+cat >"$tmp/null-batch.json" <<'JSON'
+{"tasks": [
+  {"name": "nulls", "action": "wait", "parameters": {"duration": null}, "priority": null,
+   "depends_on": null, "max_retries": null, "retry_delay": null, "delay": null, "timeout": null, "run_at": null},
+  {"name": "null parameters", "action": "move_stage", "parameters": {"x": 1, "relative": null}},
+  {"name": "no parameters", "action": "wait", "parameters": null}
+], "exclusive": null}
+JSON
+expect 0 "batch with null options, parameters and exclusive, as POST /tasks takes them" "$ENGINECTL" batch "$tmp/null-batch.json"
+[ "$(wc -l <"$tmp/out")" -eq 3 ] && pass "the batch with nulls made its three tasks" || fail "batch with nulls printed: $out"
+nulls=$(sed -n 1p "$tmp/out")
+expect 0 "get the task whose options were null" "$ENGINECTL" get --json "$nulls"
+contains "$out" '"priority" : 0' "a null priority takes its default"
+before=$(task_count)
+expect 1 "batch with a null under a misspelt parameter" "$ENGINECTL" batch - <<<'[{"name": "a", "action": "wait"}, {"name": "b", "action": "wait", "parameters": {"duraton": null}}]'
+contains "$err" "tasks[1] parameters.duraton: unknown parameter for action “wait”" "the misspelt parameter is named, not dropped"
+expect 1 "batch with a null under a misspelt field" "$ENGINECTL" batch - <<<'[{"name": "a", "action": "wait", "priorty": null}]'
+contains "$err" "tasks[0] priorty: unknown field" "the misspelt field is named, not dropped"
+after=$(task_count)
+[ "$before" -eq "$after" ] && pass "a refused null creates nothing" || fail "a refused null created $((after - before)) tasks"
+expect 1 "batch whose exclusive is not a boolean" "$ENGINECTL" batch - <<<'{"tasks": [{"name": "a", "action": "wait"}], "exclusive": "yes"}'
+contains "$err" "exclusive: must be true or false" "the bad exclusive is named"
+expect 1 "batch object with an unknown field" "$ENGINECTL" batch - <<<'{"tasks": [{"name": "a", "action": "wait"}], "exclusiv": true}'
+contains "$err" "exclusiv: unknown field of a batch" "the unknown batch field is named"
 expect 1 "batch with a null parameter item" "$ENGINECTL" batch - <<<'[{"name": "n", "action": "wait", "parameters": {"duration": [null]}}]'
 contains "$err" "tasks[0].parameters.duration[0]: null" "the null item is named"
 expect 1 "batch of a JSON object" "$ENGINECTL" batch - <<<'{"name": "x", "action": "wait"}'

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/em-action-registry.h"
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-rate-limit.h"
@@ -461,6 +462,29 @@ em_dbus_manager_adapter_init (EmDbusManagerAdapter *self)
                       "[em-dbus] LastEventSeq rate limit", publish_event_seq, self);
 }
 
+/* a{sas}: each action's parameter names */
+static GVariant *
+action_parameters (EmActionRegistry *registry)
+{
+  g_auto(GStrv) names = em_action_registry_get_names (registry);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sas}"));
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      const EmParamSpec *params;
+      guint n_params = 0;
+      GVariantBuilder declared;
+
+      params = em_action_get_params (em_action_registry_lookup (registry, names[i]), &n_params);
+      g_variant_builder_init (&declared, G_VARIANT_TYPE_STRING_ARRAY);
+      for (guint j = 0; j < n_params; j++)
+        g_variant_builder_add (&declared, "s", params[j].name);
+      g_variant_builder_add (&builder, "{sas}", names[i], &declared);
+    }
+  return g_variant_builder_end (&builder);
+}
+
 EmDbusManagerAdapter *
 em_dbus_manager_adapter_new (EmEngineManager *manager,
                              const char      *http_address)
@@ -479,6 +503,8 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   actions = em_action_registry_get_names (em_engine_manager_get_registry (manager));
   em_dbus_engine_manager1_set_version (self->iface, PACKAGE_VERSION);
   em_dbus_engine_manager1_set_actions (self->iface, (const char * const *) actions);
+  em_dbus_engine_manager1_set_action_parameters (self->iface,
+                                                 action_parameters (em_engine_manager_get_registry (manager)));
   em_dbus_engine_manager1_set_http_address (self->iface, http_address != NULL ? http_address : "");
   em_dbus_engine_manager1_set_last_event_seq (self->iface,
                                               em_engine_manager_get_committed_event_seq (manager));
