@@ -97,6 +97,31 @@ test_failed_and_cancelled (void)
   g_assert_nonnull (em_task_get_completed_at (cancelled));
 }
 
+/* a stored task that is run again (restored while running, say) comes with
+ * the result or error of its earlier end: the new one replaces it */
+static void
+test_rerun_replaces_end (void)
+{
+  g_autoptr(JsonObject) stored = object_from_string (
+    "{\"id\": \"6f1c0000-0000-4000-8000-000000000001\", \"name\": \"again\", "
+    "\"action\": \"wait\", \"status\": \"pending\", \"result\": {\"old\": 1}, "
+    "\"error\": \"the earlier run failed\"}");
+  g_autoptr(JsonObject) result = object_from_string ("{\"new\": 2}");
+  g_autoptr(EmTask) failed = em_task_new_from_json (1, stored, NULL);
+  g_autoptr(EmTask) completed = em_task_new_from_json (2, stored, NULL);
+
+  g_assert_nonnull (failed);
+  g_assert_cmpstr (em_task_get_error (failed), ==, "the earlier run failed");
+  em_task_mark_running (failed);
+  em_task_mark_failed (failed, "the stage is stuck");
+  g_assert_cmpstr (em_task_get_error (failed), ==, "the stage is stuck");
+
+  g_assert_nonnull (completed);
+  em_task_mark_running (completed);
+  em_task_mark_completed (completed, result);
+  g_assert_true (em_task_get_result (completed) == result);
+}
+
 static void
 test_json_form (void)
 {
@@ -661,6 +686,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/new", test_new_task_fields);
   g_test_add_func ("/engine/task/transitions-notify", test_transitions_notify);
   g_test_add_func ("/engine/task/failed-and-cancelled", test_failed_and_cancelled);
+  g_test_add_func ("/engine/task/rerun-replaces-end", test_rerun_replaces_end);
   g_test_add_func ("/engine/task/json", test_json_form);
   g_test_add_func ("/engine/task/json-text", test_json_text_form);
   g_test_add_func ("/engine/task/json-writer", test_json_writer_matches_generator);

@@ -502,6 +502,8 @@ void
 em_task_mark_completed (EmTask *self, JsonObject *result)
 {
   g_object_freeze_notify (G_OBJECT (self));
+  /* a stored task run again may come with the end of an earlier run */
+  g_clear_pointer (&self->result, json_object_unref);
   self->result = result != NULL ? json_object_ref (result) : json_object_new ();
   json_object_seal (self->result);
   g_clear_pointer (&self->state.result_json, g_free);
@@ -515,6 +517,8 @@ void
 em_task_mark_failed (EmTask *self, const char *error)
 {
   g_object_freeze_notify (G_OBJECT (self));
+  /* as in em_task_mark_completed() */
+  g_free (self->state.error);
   self->state.error = g_strdup (error);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
   mark_finished (self, EM_TASK_STATUS_FAILED);
