@@ -1651,6 +1651,64 @@ test_failure_database_listing (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
+/* once the database has failed, the events since are only in its in-memory
+ * stand-in (and, while it can be written, the journal): LastEventSeq stops
+ * there, and a read from the store stops there too, as the ring's does, so
+ * that no client sees an event a restart could number again */
+static void
+test_failure_database_events (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) delayed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint64 committed;
+
+  open_manager (fx, 50);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+
+      spec->delay = 3600;
+      g_ptr_array_add (delayed, g_strdup (em_task_get_id (schedule_spec (fx, spec))));
+    }
+  sync_store (fx);
+  /* the ring starts empty: a read from the first event goes to the store */
+  close_manager (fx);
+  open_manager (fx, 50);
+
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  schedule_until_failed (fx);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  for (guint i = 0; i < delayed->len; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+  em_test_run_for (100);
+  committed = em_engine_manager_get_committed_event_seq (fx->manager);
+  g_assert_cmpuint (committed, <, em_engine_manager_get_last_event_seq (fx->manager));
+
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, 0, 0, NULL);
+
+    g_assert_cmpuint (frames->len, ==, committed);
+    for (guint i = 0; i < frames->len; i++)
+      {
+        g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+        g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, i));
+      }
+  }
+  {
+    g_autoptr(GPtrArray) frames = read_events (fx, committed, 0, NULL);
+
+    g_assert_cmpuint (frames->len, ==, 0);
+  }
+  end_disk_full (fx, fatal_mask);
+}
+
 /* the tasks that left memory just before a commit failed: their last rows
  * were in that commit, and the database still has them pending or running.
  * They read as they finished, in a lookup and in a listing */
@@ -3171,6 +3229,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database-eviction", test_failure_database_eviction);
   ADD ("/store/failure/database-listing", test_failure_database_listing);
   ADD ("/store/failure/database-evicted", test_failure_database_evicted);
+  ADD ("/store/failure/database-events", test_failure_database_events);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/large", test_delete_large);

@@ -883,7 +883,9 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
       events_answer_free (answer);
       em_engine_manager_flush_unwritten (self);
       self->store_requests++;
-      em_store_read_events_async (self->store, after_seq, limit, cancellable,
+      /* held to the same seq as the ring: past it, the store may hold events
+       * only its in-memory overlay has, once the database has failed */
+      em_store_read_events_async (self->store, after_seq, durable, limit, cancellable,
                                   read_events_done_cb, g_steal_pointer (&task));
       return;
     }

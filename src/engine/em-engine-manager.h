@@ -270,10 +270,10 @@ gboolean          em_engine_manager_prune_finish   (EmEngineManager     *self,
  * The events after @after_seq, as their exact WebSocket frames, in seq order:
  * from the in-memory ring of recent events when it reaches back far enough,
  * else from the store (after every queued write). Only durable events are
- * read: from the ring, none past em_engine_manager_get_committed_event_seq()
- * at the call; from the store, what it holds once the writes queued before
- * the read are in, which may go past that seq (those events are in the
- * journal by then). The rest are not included: follow them with an
+ * read: none past em_engine_manager_get_committed_event_seq() at the call,
+ * from the ring or the store (which, once its database has failed, holds
+ * events in memory that a restart may number again). The rest are not
+ * included: follow them with an
  * EmDurableFeed created first, buffer, read, then drain the buffer skipping
  * seq ≤ the last one read.
  */

@@ -91,9 +91,10 @@ GStrv      em_store_sql_delete_tasks  (EmStoreDb          *self,
                                        EmTaskQuery        *query,
                                        const char * const *keep,
                                        GError            **error);
-/* (element-type GBytes) frames with seq > @after_seq */
+/* (element-type GBytes) frames with @after_seq < seq <= @max_seq */
 GPtrArray *em_store_sql_read_events   (EmStoreDb          *self,
                                        guint64             after_seq,
+                                       guint64             max_seq,
                                        guint               limit,
                                        guint64            *out_oldest_seq,
                                        GError            **error);

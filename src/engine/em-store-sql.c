@@ -555,12 +555,14 @@ read_oldest_seq (EmStoreDb *self, guint64 *out, GError **error)
 GPtrArray *
 em_store_sql_read_events (EmStoreDb  *self,
                           guint64     after_seq,
+                          guint64     max_seq,
                           guint       limit,
                           guint64    *out_oldest_seq,
                           GError    **error)
 {
   g_autoptr(GPtrArray) items = NULL;
-  g_autofree char *sql = g_strdup_printf ("SELECT json FROM %s WHERE seq > ? ORDER BY seq LIMIT ?",
+  g_autofree char *sql = g_strdup_printf ("SELECT json FROM %s WHERE seq > ?1 AND seq <= ?3 "
+                                          "ORDER BY seq LIMIT ?2",
                                           events_source (self));
   sqlite3_stmt *stmt = NULL;
   int rc;
@@ -570,6 +572,7 @@ em_store_sql_read_events (EmStoreDb  *self,
     return NULL;
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after_seq);
   sqlite3_bind_int64 (stmt, 2, limit > 0 ? (sqlite3_int64) limit : -1);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) MIN (max_seq, (guint64) G_MAXINT64));
   items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (items, g_bytes_new (sqlite3_column_text (stmt, 0),

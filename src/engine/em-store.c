@@ -46,6 +46,7 @@ typedef struct _Op {
   GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
   guint64      write_no;    /* OP_WRITE: its number in the journal, from 1 */
   guint64      after_seq;
+  guint64      max_seq;     /* OP_EVENTS */
   guint        limit;
   guint        max_tasks;
   gint64       max_age_us;
@@ -898,7 +899,7 @@ run_op (EmStore *self, Op *op)
                                            (const char * const *) op->keep, &op->error);
       break;
     case OP_EVENTS:
-      op->items = em_store_sql_read_events (&self->conn, op->after_seq, op->limit,
+      op->items = em_store_sql_read_events (&self->conn, op->after_seq, op->max_seq, op->limit,
                                             &op->oldest_seq, &op->error);
       break;
     case OP_PRUNE:
@@ -1428,6 +1429,7 @@ em_store_delete_tasks_finish (EmStore *self, GAsyncResult *result, GError **erro
 void
 em_store_read_events_async (EmStore             *self,
                             guint64              after_seq,
+                            guint64              max_seq,
                             guint                limit,
                             GCancellable        *cancellable,
                             GAsyncReadyCallback  callback,
@@ -1436,6 +1438,7 @@ em_store_read_events_async (EmStore             *self,
   Op *op = new_request (self, OP_EVENTS, em_store_read_events_async, cancellable, callback, user_data);
 
   op->after_seq = after_seq;
+  op->max_seq = max_seq;
   op->limit = limit;
   push (self, op);
 }

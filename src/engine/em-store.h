@@ -186,9 +186,12 @@ void        em_store_delete_tasks_async (EmStore               *self,
 GStrv       em_store_delete_tasks_finish (EmStore              *self,
                                           GAsyncResult         *result,
                                           GError              **error);
-/* (element-type GBytes) frames with seq > @after_seq, in seq order */
+/* (element-type GBytes) frames with @after_seq < seq <= @max_seq, in seq
+ * order: a reader passes what it announced as durable, since once the
+ * database has failed the store also holds events that may never be */
 void        em_store_read_events_async  (EmStore               *self,
                                          guint64                after_seq,
+                                         guint64                max_seq,
                                          guint                  limit,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
