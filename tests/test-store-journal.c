@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sqlite3.h>
 #include <glib/gstdio.h>
 #include <zlib.h>
 
@@ -577,6 +578,91 @@ test_rows_without_events (Fixture *fx, gconstpointer data)
   em_store_free (store);
 }
 
+static void
+exec_sql (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+typedef struct {
+  gboolean done;
+  GError  *error;
+} SyncAnswer;
+
+static void
+sync_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SyncAnswer *answer = user_data;
+
+  em_store_sync_finish ((EmStore *) source, result, &answer->error);
+  answer->done = TRUE;
+}
+
+/* once the database has failed, nothing empties the journal, and the next
+ * start reads it whole: it stops at its bound, failing every later
+ * acknowledgement as a journal that cannot be written does, rather than
+ * grow with every state change until the restart */
+static void
+test_bounded_after_failure (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_auto(EmStoreSnapshot) reopened = { 0, };
+  g_autofree char *padding = g_malloc (LARGE_ROW_SIZE + 1);
+  GLogLevelFlags fatal_mask;
+  EmStore *store;
+  gboolean journal_named = FALSE;
+  GStatBuf st;
+
+  store_first_task (fx);
+  /* a commit with an event fails, as on a full disk */
+  exec_sql (fx->db_path, "CREATE TRIGGER full BEFORE INSERT ON events "
+                         "BEGIN SELECT RAISE (ABORT, 'database or disk is full'); END");
+  memset (padding, 'x', LARGE_ROW_SIZE);
+  padding[LARGE_ROW_SIZE] = '\0';
+  fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  store = open_store (fx, &snapshot);
+  em_store_start (store, NULL, NULL);
+  for (guint i = 0; i < 100 && !journal_named; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%u", i);
+      g_autofree char *json = g_strdup_printf ("{\"id\":\"%s\",\"name\":\"%s\",\"action\":\"wait\","
+                                               "\"status\":\"pending\"}", id, padding);
+      GPtrArray *tasks = task_rows ();
+      GPtrArray *events = event_rows ();
+      EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z",
+                                                   json, strlen (json));
+      SyncAnswer answer = { FALSE, NULL };
+
+      row->serial = i + 2;
+      row->status = "pending";
+      row->created_us = 1795600800000000;
+      row->scheduled_seq = i + 2;
+      g_ptr_array_add (tasks, row);
+      g_ptr_array_add (events, event_row (i + 2, "task_scheduled", id));
+      em_store_write_and_sync_async (store, tasks, events, NULL, NULL, sync_answer_cb, &answer);
+      EM_TEST_WAIT_UNTIL (answer.done, 20000);
+      journal_named = answer.error != NULL && strstr (answer.error->message, fx->journal_path) != NULL;
+      g_clear_error (&answer.error);
+    }
+  g_assert_true (journal_named);
+  g_assert_cmpint (g_stat (fx->journal_path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, <=, 64 * 1024 * 1024);
+  em_store_free (store);
+  g_log_set_always_fatal (fatal_mask);
+
+  /* room again: the restart replays what the journal kept */
+  exec_sql (fx->db_path, "DROP TRIGGER full");
+  g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered*");
+  store = open_store (fx, &reopened);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (loaded_status (&reopened, "t0"), ==, "pending");
+  em_store_free (store);
+}
+
 /* a record from before writes were numbered ("EMJ1", no number in front of
  * the rows) is still read, and told committed or not by its events */
 static void
@@ -656,6 +742,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/large-rows-bounded", test_large_rows_bounded);
   ADD ("/store-journal/rows-without-events", test_rows_without_events);
   ADD ("/store-journal/unnumbered-record", test_unnumbered_record);
+  ADD ("/store-journal/bounded-after-failure", test_bounded_after_failure);
   ADD ("/store-journal/unwritable", test_unwritable);
 
   return g_test_run ();

@@ -20,6 +20,10 @@
 /* below it, the journal is emptied only when the database has caught up anyway;
  * past it, the writer stops spacing its commits until the journal is emptied */
 #define JOURNAL_TRIM_BYTES (4 * 1024 * 1024)
+/* once the database has failed, the journal is never emptied, and the next
+ * start reads it whole to replay it: past this size it takes no more, as if
+ * it could not be written (every acknowledgement fails from then on) */
+#define JOURNAL_FAILED_MAX_BYTES (64 * 1024 * 1024)
 
 typedef enum {
   OP_WRITE,
@@ -1055,6 +1059,27 @@ trim_journal (EmStore *self)
     g_warning ("%s", error->message);
 }
 
+/* FALSE, with the journal failed for good, when @length more bytes would
+ * take it past its bound while the database cannot empty it */
+static gboolean
+journal_has_room (EmStore *self, gsize length)
+{
+  gboolean writer_failed;
+
+  g_mutex_lock (&self->lock);
+  writer_failed = self->writer_failed;
+  g_mutex_unlock (&self->lock);
+  if (!writer_failed ||
+      em_store_journal_get_size (self->journal) + length <= JOURNAL_FAILED_MAX_BYTES)
+    return TRUE;
+  g_set_error (&self->journal_error, EM_ERROR, EM_ERROR_FAILED,
+               _("The task journal “%s” has reached its limit of %u MiB while the task "
+                 "database cannot be written; restart the service once it can"),
+               em_store_journal_get_path (self->journal),
+               (guint) (JOURNAL_FAILED_MAX_BYTES / (1024 * 1024)));
+  return FALSE;
+}
+
 static gpointer
 journal_main (gpointer user_data)
 {
@@ -1099,7 +1124,8 @@ journal_main (gpointer user_data)
            * journal, not the database's commits, which come up to
            * COMMIT_INTERVAL_US later (queries wait for those anyway). Not
            * once the database has failed: its answers would stop short */
-          if (em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
+          if (journal_has_room (self, records->len) &&
+              em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
             {
               if (batch_seq > journaled_seq && em_store_check (self, NULL))
                 deliver (self, NULL, batch_seq);
