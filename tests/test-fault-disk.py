@@ -138,6 +138,14 @@ def main():
                 fail("the first capture came back as %s" % by_id[first["id"]])
             if by_id[capture["id"]]["status"] != "failed":
                 fail("the failed capture came back as %s" % by_id[capture["id"]])
+            # the pause above reached the journal if only the database had
+            # failed, and the resume was refused until now: the queue may
+            # come back paused, as a pause is kept across a restart
+            status, queue = daemon.request("GET", "/queue")
+            if status == 200 and queue.get("paused"):
+                status, _ = daemon.request("POST", "/queue/resume")
+                if status != 200:
+                    fail("POST /queue/resume after the restart answered %d" % status)
             _, task = daemon.submit("after-restart", "capture_image", {"exposure": 1})
             if daemon.wait_finished(task["id"])["status"] != "completed":
                 fail("captures do not work after the restart")

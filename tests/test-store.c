@@ -1709,6 +1709,41 @@ test_failure_database_events (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
+/* once the store has failed, the queue can still be paused, as a safety
+ * control, but not resumed until the restart: every switch adds an event
+ * that memory keeps meanwhile, and a client looping them would grow it
+ * without bound */
+static void
+test_failure_database_pause (Fixture *fx, gconstpointer data)
+{
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+  guint64 last;
+
+  open_manager (fx, 50);
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  schedule_until_failed (fx);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
+
+  last = em_engine_manager_get_last_event_seq (fx->manager);
+  for (guint i = 0; i < 20; i++)
+    {
+      em_engine_manager_pause (fx->manager);
+      g_assert_true (em_engine_manager_get_paused (fx->manager));
+      em_engine_manager_resume (fx->manager);
+    }
+  g_assert_true (em_engine_manager_get_paused (fx->manager));
+  g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), ==, last + 1);
+  end_disk_full (fx, fatal_mask);
+
+  /* the pause was in the journal: the restart keeps it, and can resume */
+  open_manager (fx, 50);
+  g_assert_true (em_engine_manager_get_paused (fx->manager));
+  em_engine_manager_resume (fx->manager);
+  g_assert_false (em_engine_manager_get_paused (fx->manager));
+}
+
 /* the tasks that left memory just before a commit failed: their last rows
  * were in that commit, and the database still has them pending or running.
  * They read as they finished, in a lookup and in a listing */
@@ -3230,6 +3265,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database-listing", test_failure_database_listing);
   ADD ("/store/failure/database-evicted", test_failure_database_evicted);
   ADD ("/store/failure/database-events", test_failure_database_events);
+  ADD ("/store/failure/database-pause", test_failure_database_pause);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/large", test_delete_large);

@@ -1617,6 +1617,15 @@ em_engine_manager_resume (EmEngineManager *self)
 
   if (!self->paused)
     return;
+  /* once the store has failed, each switch adds an event that memory keeps
+   * until the restart, so a client looping pause and resume would grow it
+   * without bound. Pausing still works, once, as a safety control; resuming
+   * waits for the restart */
+  if (!em_engine_manager_check_store (self, NULL))
+    {
+      g_debug ("not resuming the queue: the store has failed");
+      return;
+    }
   self->paused = FALSE;
   /* the event first, as in pause */
   emit_event (self, EM_EVENT_QUEUE_RESUMED, NULL);
