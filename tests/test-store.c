@@ -1651,10 +1651,32 @@ test_failure_database_listing (Fixture *fx, gconstpointer data)
   end_disk_full (fx, fatal_mask);
 }
 
-/* once the database has failed, the events since are only in its in-memory
- * stand-in (and, while it can be written, the journal): LastEventSeq stops
- * there, and a read from the store stops there too, as the ring's does, so
- * that no client sees an event a restart could number again */
+/* reads from 0, from the store (the ring has only the events since the
+ * restart): every event up to the committed seq, as emitted, and none after */
+static void
+assert_events_committed (Fixture *fx)
+{
+  guint64 committed = em_engine_manager_get_committed_event_seq (fx->manager);
+  g_autoptr(GPtrArray) frames = read_events (fx, 0, 0, NULL);
+  g_autoptr(GPtrArray) after = read_events (fx, committed, 0, NULL);
+
+  g_assert_cmpuint (frames->len, ==, committed);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+      g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, i));
+    }
+  g_assert_cmpuint (after->len, ==, 0);
+}
+
+/* once the database has failed, the events since are in its in-memory
+ * stand-in and, while it can be written, in the journal, which the restart
+ * replays under the same seqs: they are recorded, and LastEventSeq and
+ * reads go on with them. Once the journal fails too, they are in memory
+ * only, and the restart would number other events with their seqs:
+ * LastEventSeq stops, and a read from the store stops there too, as the
+ * ring's does */
 static void
 test_failure_database_events (Fixture *fx, gconstpointer data)
 {
@@ -1665,7 +1687,7 @@ test_failure_database_events (Fixture *fx, gconstpointer data)
   guint64 committed;
 
   open_manager (fx, 50);
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < 4; i++)
     {
       g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
 
@@ -1673,40 +1695,43 @@ test_failure_database_events (Fixture *fx, gconstpointer data)
       g_ptr_array_add (delayed, g_strdup (em_task_get_id (schedule_spec (fx, spec))));
     }
   sync_store (fx);
-  /* the ring starts empty: a read from the first event goes to the store */
   close_manager (fx);
   open_manager (fx, 50);
 
   before = limit_file_size (64 * 1024, &fatal_mask);
   schedule_until_failed (fx);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
-  for (guint i = 0; i < delayed->len; i++)
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager) &&
+                      em_engine_manager_get_committed_event_seq (fx->manager) ==
+                      em_engine_manager_get_last_event_seq (fx->manager), 5000);
+  assert_events_committed (fx);
+
+  /* the journal cannot grow either */
+  before = limit_file_size (1, &fatal_mask);
+  committed = em_engine_manager_get_committed_event_seq (fx->manager);
+  for (guint i = 2; i < delayed->len; i++)
     {
       g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
       g_assert_no_error (error);
     }
   EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
-  em_test_run_for (100);
-  committed = em_engine_manager_get_committed_event_seq (fx->manager);
+  em_test_run_for (200);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_cmpuint (em_engine_manager_get_committed_event_seq (fx->manager), ==, committed);
   g_assert_cmpuint (committed, <, em_engine_manager_get_last_event_seq (fx->manager));
-
-  {
-    g_autoptr(GPtrArray) frames = read_events (fx, 0, 0, NULL);
-
-    g_assert_cmpuint (frames->len, ==, committed);
-    for (guint i = 0; i < frames->len; i++)
-      {
-        g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
-
-        g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, i));
-      }
-  }
-  {
-    g_autoptr(GPtrArray) frames = read_events (fx, committed, 0, NULL);
-
-    g_assert_cmpuint (frames->len, ==, 0);
-  }
+  assert_events_committed (fx);
   end_disk_full (fx, fatal_mask);
+
+  /* the restart has what was recorded, under the same seqs */
+  open_manager (fx, 50);
+  g_assert_cmpuint (em_engine_manager_get_last_event_seq (fx->manager), ==, committed);
+  g_ptr_array_set_size (fx->frames, committed);
+  assert_events_committed (fx);
 }
 
 /* once the store has failed, the queue can still be paused, as a safety
@@ -2967,6 +2992,57 @@ feed_overflow (gpointer user_data)
 
 static const EmDurableFeedFuncs feed_funcs = { feed_deliver, feed_wanted, feed_overflow };
 
+/* a follower sees only recorded events, also once the database has failed:
+ * those the journal takes, and once it cannot, none; it is told to come back
+ * later instead (feed_deliver() checks each event is recorded) */
+static void
+test_failure_database_feed (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) delayed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) seqs = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EmDurableFeed) feed = NULL;
+  FeedLog log = { NULL, seqs, TRUE, 0 };
+  GLogLevelFlags fatal_mask;
+  struct rlimit before;
+
+  open_manager (fx, 50);
+  log.manager = fx->manager;
+  feed = em_durable_feed_new (fx->manager, 1024 * 1024, &feed_funcs, &log);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = spec_new ("wait", "{\"duration\": 0}");
+
+      spec->delay = 3600;
+      g_ptr_array_add (delayed, g_strdup (em_task_get_id (schedule_spec (fx, spec))));
+    }
+  before = limit_file_size (64 * 1024, &fatal_mask);
+  schedule_until_failed (fx);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (seqs->len > 0 &&
+                      GPOINTER_TO_SIZE (g_ptr_array_index (seqs, seqs->len - 1)) ==
+                      em_engine_manager_get_last_event_seq (fx->manager), 5000);
+  g_assert_cmpuint (log.overflows, ==, 0);
+
+  before = limit_file_size (1, &fatal_mask);
+  for (guint i = 2; i < delayed->len; i++)
+    {
+      g_assert_true (em_engine_manager_cancel_task (fx->manager, g_ptr_array_index (delayed, i), &error));
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (log.overflows > 0, 5000);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &before), ==, 0);
+  g_assert_cmpuint (GPOINTER_TO_SIZE (g_ptr_array_index (seqs, seqs->len - 1)), <,
+                    em_engine_manager_get_last_event_seq (fx->manager));
+  g_clear_pointer (&feed, em_durable_feed_free);
+  end_disk_full (fx, fatal_mask);
+}
+
 /* the feed asks for the journal itself: every event arrives, without a flush
  * by anyone else, and none before it is durable */
 static void
@@ -3266,6 +3342,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database-evicted", test_failure_database_evicted);
   ADD ("/store/failure/database-events", test_failure_database_events);
   ADD ("/store/failure/database-pause", test_failure_database_pause);
+  ADD ("/store/failure/database-feed", test_failure_database_feed);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
   ADD ("/store/delete/large", test_delete_large);

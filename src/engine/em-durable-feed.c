@@ -15,6 +15,7 @@ struct _EmDurableFeed
   gulong                    event_id;
   gulong                    committed_id;
   GCancellable             *cancellable; /* the sync in flight, if any */
+  guint64                   sync_from;   /* the committed seq when it was asked */
 };
 
 static gboolean
@@ -59,10 +60,20 @@ synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   self = user_data;
   g_clear_object (&self->cancellable);
-  /* what was held is durable now and went on from committed_cb; a store that
-   * cannot write any more makes nothing durable, and a live view beats none */
-  if (error != NULL)
-    release (self, G_MAXUINT64);
+  /* what was held is durable now and went on from committed_cb. A store that
+   * has failed answers every sync with its error, though its journal may
+   * still take the events (the committed seq moves on): then ask again. If
+   * nothing moved on, what is held is not recorded and may never be, and a
+   * restart would give its seqs to other events: the followers are told to
+   * come back later rather than shown it */
+  if (error != NULL && self->held.length > 0 &&
+      em_engine_manager_get_committed_event_seq (self->manager) <= self->sync_from)
+    {
+      g_debug ("events are not recorded: %s", error->message);
+      drop_held (self);
+      self->funcs->overflow (self->user_data);
+      return;
+    }
   request_sync (self);
 }
 
@@ -73,6 +84,7 @@ request_sync (EmDurableFeed *self)
   if (self->cancellable != NULL || self->held.length == 0)
     return;
   self->cancellable = g_cancellable_new ();
+  self->sync_from = em_engine_manager_get_committed_event_seq (self->manager);
   em_engine_manager_sync_async (self->manager, self->cancellable, synced_cb, self);
 }
 

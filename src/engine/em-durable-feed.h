@@ -9,8 +9,10 @@ G_BEGIN_DECLS
  * from the last seq it saw, even after a crash of the service, finds that seq
  * and everything before it in the record, and nothing after it that it missed.
  * Events wait in order for the store's journal, which they are asked into at
- * once (tens of microseconds), not at the next timed flush. Without a store,
- * and once the store has failed, they go on at once. Main context only.
+ * once (tens of microseconds), not at the next timed flush. Without a store
+ * they go on at once. Once the store cannot record them, they are dropped
+ * and overflow is called: nobody sees a seq that a restart could give to
+ * another event. Main context only.
  */
 typedef struct _EmDurableFeed EmDurableFeed;
 
@@ -19,7 +21,8 @@ typedef struct {
   void     (*deliver)  (EmEvent *event, gpointer user_data);
   /* whether anyone takes events now; while not, nothing is held */
   gboolean (*wanted)   (gpointer user_data);
-  /* more than max_held_bytes of frames wait for the store: they are dropped */
+  /* more than max_held_bytes of frames wait for the store, or the store
+   * cannot record them: they are dropped */
   void     (*overflow) (gpointer user_data);
 } EmDurableFeedFuncs;
 

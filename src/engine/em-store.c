@@ -1122,12 +1122,14 @@ journal_main (gpointer user_data)
         {
           /* the events are durable now: LastEventSeq and catch-up follow the
            * journal, not the database's commits, which come up to
-           * COMMIT_INTERVAL_US later (queries wait for those anyway). Not
-           * once the database has failed: its answers would stop short */
+           * COMMIT_INTERVAL_US later (queries wait for those anyway). Also
+           * once the database has failed, since the restart replays them
+           * under the same seqs and the overlay answers reads meanwhile; not
+           * once the overlay has missed rows, as reads would stop short */
           if (journal_has_room (self, records->len) &&
               em_store_journal_append (self->journal, records->data, records->len, &self->journal_error))
             {
-              if (batch_seq > journaled_seq && em_store_check (self, NULL))
+              if (batch_seq > journaled_seq && em_store_reads_complete (self))
                 deliver (self, NULL, batch_seq);
               journaled_seq = MAX (journaled_seq, batch_seq);
             }
