@@ -124,6 +124,10 @@ def main():
                     if status != 503 or "store" not in problem.get("detail", ""):
                         fail("POST /queue/%s with the store failed answered %d %s"
                              % (change, status, problem))
+                    # the resume is not applied, and says so
+                    if change == "resume" and "stays paused" not in problem.get("detail", ""):
+                        fail("POST /queue/resume with the store failed does not say the queue "
+                             "stays paused: %s" % problem)
             else:
                 daemon.healthy()
         finally:

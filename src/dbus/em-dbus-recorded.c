@@ -77,6 +77,17 @@ em_dbus_set_paused (EmEngineManager       *manager,
                     gboolean               paused,
                     GDBusMethodInvocation *invocation)
 {
+  g_autoptr(GError) failure = NULL;
+
+  /* once the store has failed the engine keeps a paused queue paused */
+  if (!paused && em_engine_manager_get_paused (manager) &&
+      !em_engine_manager_check_store (manager, &failure))
+    {
+      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                                             _("store: the queue stays paused until the service "
+                                               "restarts: %s"), failure->message);
+      return;
+    }
   if (paused)
     em_engine_manager_pause (manager);
   else

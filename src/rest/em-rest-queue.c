@@ -174,6 +174,17 @@ set_paused (EmRestContext     *ctx,
             SoupServerMessage *msg,
             gboolean           paused)
 {
+  g_autoptr(GError) failure = NULL;
+
+  /* once the store has failed the engine keeps a paused queue paused */
+  if (!paused && em_engine_manager_get_paused (ctx->manager) &&
+      !em_engine_manager_check_store (ctx->manager, &failure))
+    {
+      em_problem_respond_printf (msg, 503,
+                                 _("store: the queue stays paused until the service restarts: %s"),
+                                 failure->message);
+      return;
+    }
   /* idempotent: pausing a paused queue changes nothing and emits nothing */
   if (paused && !em_engine_manager_get_paused (ctx->manager))
     em_engine_manager_pause (ctx->manager);
