@@ -19,7 +19,9 @@ em_rest_etag_matches (SoupMessageHeaders *request_headers,
 
   if (if_none_match == NULL)
     return FALSE;
-  tags = g_strsplit (if_none_match, ",", 32);
+  /* every tag: a cap on the split would leave the rest of a long list as
+   * one token that matches nothing; the header's size already bounds it */
+  tags = g_strsplit (if_none_match, ",", -1);
   for (guint i = 0; tags[i] != NULL; i++)
     {
       const char *tag = g_strstrip (tags[i]);
