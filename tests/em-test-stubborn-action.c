@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "em-test-stubborn-action.h"
 
 struct _EmTestStubbornAction
@@ -21,12 +23,31 @@ static const EmParamSpec stubborn_params[] = {
     .minimum = 0,
     .default_value = "0",
   },
+  {
+    .name = "result_bytes",
+    .type = EM_PARAM_NUMBER,
+    .description = "How long a string its result's padding holds",
+    .has_minimum = TRUE,
+    .minimum = 0,
+    .default_value = "0",
+  },
 };
 
 static gboolean
 done_cb (gpointer user_data)
 {
-  g_task_return_pointer (G_TASK (user_data), json_object_new (), (GDestroyNotify) json_object_unref);
+  JsonObject *result = json_object_new ();
+  gsize bytes = GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (user_data)));
+
+  if (bytes > 0)
+    {
+      g_autofree char *padding = g_malloc (bytes + 1);
+
+      memset (padding, 'x', bytes);
+      padding[bytes] = '\0';
+      json_object_set_string_member (result, "padding", padding);
+    }
+  g_task_return_pointer (G_TASK (user_data), result, (GDestroyNotify) json_object_unref);
   returned++;
   return G_SOURCE_REMOVE;
 }
@@ -41,6 +62,10 @@ stubborn_run_async (EmAction            *action,
 {
   /* the cancellable is left out on purpose */
   GTask *task = g_task_new (action, NULL, callback, user_data);
+
+  g_task_set_task_data (task, GSIZE_TO_POINTER ((gsize) em_action_param_double (action, parameters,
+                                                                                "result_bytes")),
+                        NULL);
 
   g_timeout_add_full (G_PRIORITY_DEFAULT,
                       (guint) em_action_param_double (action, parameters, "duration"),

@@ -21,6 +21,7 @@
 
 typedef struct {
   GPtrArray *tasks;
+  GArray    *serials;    /* the tasks', in the same order */
   guint      total;
   guint64    next;       /* the cursor after the page, 0 on the last one */
 } QueryAnswer;
@@ -29,6 +30,7 @@ static void
 query_answer_free (QueryAnswer *answer)
 {
   g_clear_pointer (&answer->tasks, g_ptr_array_unref);
+  g_clear_pointer (&answer->serials, g_array_unref);
   g_free (answer);
 }
 
@@ -46,6 +48,7 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
       seq = self->by_status[s];
 
   answer->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  answer->serials = g_array_new (FALSE, FALSE, sizeof (guint64));
   for (GSequenceIter *iter = g_sequence_get_begin_iter (seq);
        !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter))
     {
@@ -62,6 +65,7 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
         {
           g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
           last = entry->item.serial;
+          g_array_append_val (answer->serials, last);
         }
       else if (answer->next == 0)
         answer->next = last;
@@ -124,12 +128,13 @@ query_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   EmEngineManager *self = g_task_get_source_object (task);
   const EmTaskQuery *query = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) serials = NULL;
+  GArray *serials;
   QueryAnswer *answer = g_new0 (QueryAnswer, 1);
 
   self->store_requests--;
-  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total, &serials,
-                                               &answer->next, &error);
+  answer->tasks = em_store_query_tasks_finish (self->store, result, &answer->total,
+                                               &answer->serials, &answer->next, &error);
+  serials = answer->serials;
   if (answer->tasks == NULL)
     {
       query_answer_free (answer);
@@ -224,6 +229,18 @@ em_engine_manager_query_tasks_finish (EmEngineManager  *self,
                                       guint64          *out_next,
                                       GError          **error)
 {
+  return em_engine_manager_query_tasks_finish_full (self, result, out_total, out_next, NULL,
+                                                    error);
+}
+
+GPtrArray *
+em_engine_manager_query_tasks_finish_full (EmEngineManager  *self,
+                                           GAsyncResult     *result,
+                                           guint            *out_total,
+                                           guint64          *out_next,
+                                           GArray          **out_serials,
+                                           GError          **error)
+{
   QueryAnswer *answer;
   GPtrArray *tasks;
 
@@ -236,6 +253,8 @@ em_engine_manager_query_tasks_finish (EmEngineManager  *self,
     *out_total = answer->total;
   if (out_next != NULL)
     *out_next = answer->next;
+  if (out_serials != NULL)
+    *out_serials = g_steal_pointer (&answer->serials);
   tasks = g_steal_pointer (&answer->tasks);
   query_answer_free (answer);
   return tasks;

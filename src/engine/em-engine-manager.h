@@ -209,6 +209,15 @@ GPtrArray        *em_engine_manager_query_tasks_finish (EmEngineManager     *sel
                                                         guint               *out_total,
                                                         guint64             *out_next,
                                                         GError             **error);
+/* the same, with @out_serials: (transfer full) (element-type guint64) the
+ * tasks' serials in the same order, for a caller that stops within a page
+ * and continues after the last task it took */
+GPtrArray        *em_engine_manager_query_tasks_finish_full (EmEngineManager  *self,
+                                                             GAsyncResult     *result,
+                                                             guint            *out_total,
+                                                             guint64          *out_next,
+                                                             GArray          **out_serials,
+                                                             GError          **error);
 /* one task by id, wherever it is; EM_ERROR_NOT_FOUND when it is nowhere */
 void              em_engine_manager_lookup_task_async  (EmEngineManager     *self,
                                                         const char          *id,

@@ -13,6 +13,7 @@ typedef struct {
   guint            max_json_depth;
   guint            page_default;
   guint            page_max;
+  gsize            page_max_bytes;
 } EmRestContext;
 
 /* handlers, split by resource; each answers @msg, pausing it for async work */

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-async.h"
 #include "rest/em-rest-context.h"
@@ -13,9 +14,36 @@
 
 /* GET /tasks and DELETE /tasks: all of history, through the engine's queries */
 
+/*
+ * A page stops at `limit` tasks or once its tasks pass ctx->page_max_bytes,
+ * whichever comes first, with at least one task. It is read in batches that
+ * start small and grow with the room left, each written out in a worker, so
+ * a page of large tasks (a tile scan's result lists every tile) never has
+ * more than a few of them in memory at once, nor is built whole to be sent.
+ */
+
+/* tasks in the first batch, and how much faster batches may grow */
+#define LISTING_FIRST_BATCH 4
+#define LISTING_GROWTH      4
+
 typedef struct {
-  GHashTable *params;
-  guint       limit;
+  EmEngineManager *manager;
+  GCancellable    *cancellable;
+  GHashTable      *params;
+  guint            limit;
+  gsize            max_bytes;
+  EmTaskQuery      query;       /* the next batch's */
+  guint            asked;       /* the last batch's length */
+  gboolean         first_read;
+  guint            total;
+  GString         *body;        /* "[" and the tasks so far */
+  guint            count;
+  guint64          last;        /* the serial of the last task in @body */
+  gboolean         more;        /* tasks follow it */
+  gboolean         complete;
+  GPtrArray       *batch;       /* (element-type JsonNode) read, not written */
+  GArray          *serials;
+  guint64          batch_next;
 } Listing;
 
 static void
@@ -23,38 +51,74 @@ listing_free (gpointer data)
 {
   Listing *listing = data;
 
+  g_clear_object (&listing->manager);
+  g_clear_object (&listing->cancellable);
   g_clear_pointer (&listing->params, g_hash_table_unref);
+  em_task_query_clear (&listing->query);
+  if (listing->body != NULL)
+    g_string_free (listing->body, TRUE);
+  g_clear_pointer (&listing->batch, g_ptr_array_unref);
+  g_clear_pointer (&listing->serials, g_array_unref);
   g_free (listing);
 }
 
-/* @next: the serial of the page's last task when more follow, else 0. The
- * next page starts after it rather than at an offset, so that tasks leaving
- * the filter meanwhile (a pending task that starts) make it skip none. */
+static Listing *
+listing_new (EmRestContext     *ctx,
+             GHashTable        *query,
+             const EmTaskQuery *filter)
+{
+  Listing *listing = g_new0 (Listing, 1);
+
+  listing->manager = g_object_ref (ctx->manager);
+  listing->cancellable = g_object_ref (ctx->cancellable);
+  listing->params = query != NULL ? g_hash_table_ref (query) : NULL;
+  listing->limit = filter->limit;
+  listing->max_bytes = MAX (ctx->page_max_bytes, 1);
+  em_task_query_copy (&listing->query, filter);
+  listing->body = g_string_new ("[");
+  return listing;
+}
+
+/* adds a task unless the page is complete; TRUE if it did */
+static gboolean
+listing_add (Listing  *listing,
+             JsonNode *task,
+             guint64   serial)
+{
+  if (listing->complete)
+    return FALSE;
+  if (listing->count > 0)
+    g_string_append_c (listing->body, ',');
+  em_json_write_node (listing->body, task);
+  listing->count++;
+  listing->last = serial;
+  listing->complete = listing->count >= listing->limit ||
+                      listing->body->len >= listing->max_bytes;
+  return TRUE;
+}
+
+/* the next page starts after the serial of this page's last task rather than
+ * at an offset, so that tasks leaving the filter meanwhile (a pending task
+ * that starts) make it skip none, and a page cut short by its size continues
+ * exactly where it stopped */
 static void
 respond_listing (SoupServerMessage *msg,
-                 Listing           *listing,
-                 GPtrArray         *tasks,
-                 guint              total,
-                 guint64            next)
+                 Listing           *listing)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  g_autoptr(JsonArray) array = json_array_sized_new (tasks->len);
-  g_autoptr(JsonNode) root = NULL;
   char total_text[32];
 
-  g_snprintf (total_text, sizeof total_text, "%u", total);
+  g_snprintf (total_text, sizeof total_text, "%u", listing->total);
   soup_message_headers_replace (headers, "X-Total-Count", total_text);
-  if (next != 0)
+  if (listing->more && listing->count > 0)
     {
-      g_autofree char *link = em_rest_query_next_link (listing->params, listing->limit, next);
+      g_autofree char *link = em_rest_query_next_link (listing->params, listing->limit,
+                                                       listing->last);
 
       soup_message_headers_replace (headers, "Link", link);
     }
-
-  for (guint i = 0; i < tasks->len; i++)
-    json_array_add_element (array, json_node_ref (g_ptr_array_index (tasks, i)));
-  root = json_node_init_array (json_node_alloc (), array);
-  em_rest_respond_json (msg, 200, root);
+  g_string_append_c (listing->body, ']');
+  em_rest_respond_json_text (msg, 200, g_string_free (g_steal_pointer (&listing->body), FALSE));
 }
 
 /* what memory answers exactly through the engine's per-status indexes, in
@@ -67,10 +131,9 @@ list_from_indexes (EmRestContext     *ctx,
                    Listing           *listing)
 {
   g_autoptr(GPtrArray) tasks = NULL;
-  g_autoptr(GPtrArray) nodes = NULL;
   gboolean has_store = em_engine_manager_has_store (ctx->manager);
   EmTaskStatus status = EM_TASK_STATUS_N_STATUSES;
-  guint total = 0;
+  guint i;
 
   if (filter->action != NULL || filter->since != NULL || filter->until != NULL ||
       filter->after != 0)
@@ -85,43 +148,141 @@ list_from_indexes (EmRestContext     *ctx,
 
   tasks = em_engine_manager_list_tasks (ctx->manager,
                                         status != EM_TASK_STATUS_N_STATUSES ? &status : NULL,
-                                        filter->offset, filter->limit, &total);
-  nodes = g_ptr_array_new_full (tasks->len, (GDestroyNotify) json_node_unref);
-  for (guint i = 0; i < tasks->len; i++)
-    g_ptr_array_add (nodes, em_task_to_json (g_ptr_array_index (tasks, i)));
-  respond_listing (msg, listing, nodes, total,
-                   tasks->len > 0 && (guint64) filter->offset + tasks->len < total
-                     ? em_task_get_serial (g_ptr_array_index (tasks, tasks->len - 1)) : 0);
+                                        filter->offset, filter->limit, &listing->total);
+  for (i = 0; i < tasks->len; i++)
+    {
+      EmTask *task = g_ptr_array_index (tasks, i);
+      g_autoptr(JsonNode) node = NULL;
+
+      if (listing->complete)
+        break;
+      node = em_task_to_json (task);
+      listing_add (listing, node, em_task_get_serial (task));
+    }
+  listing->more = (guint64) filter->offset + i < listing->total;
+  respond_listing (msg, listing);
   return TRUE;
 }
 
+static void read_batch (EmRestAsync *async);
+
+/* in a worker: the batch's tasks, written out until the page is complete */
 static void
-listed_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+write_batch_thread (GTask        *task,
+                    gpointer      source,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  Listing *listing = task_data;
+  guint i;
+
+  for (i = 0; i < listing->batch->len; i++)
+    if (!listing_add (listing, g_ptr_array_index (listing->batch, i),
+                      g_array_index (listing->serials, guint64, i)))
+      break;
+  listing->more = i < listing->batch->len || listing->batch_next != 0;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+batch_written_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  EmRestAsync *async = user_data;
+  Listing *listing = em_rest_async_get_data (async);
+  SoupServerMessage *msg;
+  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+  g_clear_pointer (&listing->batch, g_ptr_array_unref);
+  g_clear_pointer (&listing->serials, g_array_unref);
+  if (!listing->complete && listing->more)
+    {
+      if (em_rest_async_get_message (async) == NULL)
+        {
+          em_rest_async_done (async);
+          return;
+        }
+      /* on from the last task taken; the total was counted by the first */
+      listing->query.after = listing->last;
+      listing->query.offset = 0;
+      read_batch (async);
+      return;
+    }
+  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+    return;
+  respond_listing (msg, listing);
+  em_rest_async_done (async);
+}
+
+static void
+batch_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
   EmRestAsync *async = user_data;
   Listing *listing = em_rest_async_get_data (async);
   SoupServerMessage *msg;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
   guint total = 0;
-  guint64 next = 0;
-  g_autoptr(GPtrArray) tasks = em_engine_manager_query_tasks_finish (EM_ENGINE_MANAGER (source),
-                                                                     result, &total, &next,
-                                                                     &error);
-  g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
 
-  if ((msg = em_rest_async_resume (async, &scope)) == NULL)
-    return;
-  if (tasks == NULL)
+  listing->batch = em_engine_manager_query_tasks_finish_full (EM_ENGINE_MANAGER (source), result,
+                                                              &total, &listing->batch_next,
+                                                              &listing->serials, &error);
+  if (listing->batch == NULL)
     {
+      g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+      if ((msg = em_rest_async_resume (async, &scope)) == NULL)
+        return;
       em_problem_respond_error (msg, error);
       em_rest_async_done (async);
       return;
     }
+  if (em_rest_async_get_message (async) == NULL)
+    {
+      em_rest_async_done (async);
+      return;
+    }
+  if (!listing->first_read)
+    {
+      listing->first_read = TRUE;
+      listing->total = total;
+    }
+  task = g_task_new (NULL, NULL, batch_written_cb, async);
+  g_task_set_source_tag (task, batch_read_cb);
+  g_task_set_task_data (task, listing, NULL);
+  g_task_run_in_thread (task, write_batch_thread);
+}
 
-  respond_listing (msg, listing, tasks, total, next);
-  em_rest_async_done (async);
+/* as many as the room left takes at the size of the tasks so far, at most
+ * LISTING_GROWTH times the batch before: the sizes ahead are unknown */
+static guint
+batch_length (Listing *listing)
+{
+  guint wanted = listing->limit - listing->count;
+  gsize length = LISTING_FIRST_BATCH;
+
+  if (listing->count > 0)
+    {
+      gsize item = MAX (listing->body->len / listing->count, 1);
+      gsize room = listing->max_bytes > listing->body->len ?
+                   listing->max_bytes - listing->body->len : 0;
+
+      length = MIN (room / item + 1, (gsize) listing->asked * LISTING_GROWTH);
+    }
+  return (guint) CLAMP (length, 1, wanted);
+}
+
+static void
+read_batch (EmRestAsync *async)
+{
+  Listing *listing = em_rest_async_get_data (async);
+
+  listing->asked = listing->query.limit = batch_length (listing);
+  em_engine_manager_query_tasks_async (listing->manager, &listing->query, listing->cancellable,
+                                       batch_read_cb, async);
 }
 
 void
@@ -140,16 +301,13 @@ em_rest_tasks_list (EmRestContext     *ctx,
       return;
     }
 
-  listing = g_new0 (Listing, 1);
-  listing->params = query != NULL ? g_hash_table_ref (query) : NULL;
-  listing->limit = filter.limit;
+  listing = listing_new (ctx, query, &filter);
   if (list_from_indexes (ctx, msg, &filter, listing))
     {
       listing_free (listing);
       return;
     }
-  em_engine_manager_query_tasks_async (ctx->manager, &filter, ctx->cancellable, listed_cb,
-                                       em_rest_async_begin (msg, listing, listing_free));
+  read_batch (em_rest_async_begin (msg, listing, listing_free));
 }
 
 static void

@@ -11,6 +11,10 @@
 /* GET /tasks paging */
 #define EM_REST_DEFAULT_PAGE_LIMIT        100
 #define EM_REST_MAX_PAGE_LIMIT            1000
+/* a page stops early, with at least one task, once its tasks pass this many
+ * bytes: a task's parameters may take up to the body limit, and a tile
+ * scan's result 1.5 MB, so 1 000 of them would be gigabytes */
+#define EM_REST_DEFAULT_PAGE_MAX_BYTES    (4 * 1024 * 1024)
 /* bytes queued for one WebSocket client beyond what its socket took */
 #define EM_REST_DEFAULT_WS_BACKLOG        (1024 * 1024)
 #define EM_REST_DEFAULT_WS_KEEPALIVE      30

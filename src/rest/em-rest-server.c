@@ -80,6 +80,7 @@ enum {
   PROP_CORS_ORIGINS,
   PROP_MAX_HEADER_SIZE,
   PROP_IDLE_TIMEOUT,
+  PROP_MAX_PAGE_BYTES,
   N_PROPS
 };
 
@@ -1089,6 +1090,9 @@ em_rest_server_get_property (GObject    *object,
     case PROP_IDLE_TIMEOUT:
       g_value_set_uint (value, self->idle_timeout);
       break;
+    case PROP_MAX_PAGE_BYTES:
+      g_value_set_uint64 (value, self->ctx.page_max_bytes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1150,6 +1154,9 @@ em_rest_server_set_property (GObject      *object,
     case PROP_IDLE_TIMEOUT:
       self->idle_timeout = g_value_get_uint (value);
       em_rest_idle_set_timeout (self->idle, self->idle_timeout);
+      break;
+    case PROP_MAX_PAGE_BYTES:
+      self->ctx.page_max_bytes = g_value_get_uint64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1215,6 +1222,11 @@ em_rest_server_class_init (EmRestServerClass *klass)
     g_param_spec_uint ("idle-timeout", NULL, NULL, 0, G_MAXUINT,
                        EM_REST_DEFAULT_IDLE_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /* the bytes of tasks past which a GET /tasks page stops early */
+  properties[PROP_MAX_PAGE_BYTES] =
+    g_param_spec_uint64 ("max-page-bytes", NULL, NULL, 1, G_MAXSIZE,
+                         EM_REST_DEFAULT_PAGE_MAX_BYTES,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
