@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <errno.h>
 #include <sys/resource.h>
@@ -4228,6 +4229,108 @@ test_ws_catch_up_overflow (Fixture       *f,
     }
 }
 
+/* the peak resident size of this process since the last call, in bytes;
+ * 0 where the kernel cannot tell */
+static guint64
+peak_rss_since_reset (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+  guint64 peak = 0;
+  FILE *clear;
+  gboolean reset;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
+      (line = strstr (status, "VmHWM:")) == NULL)
+    return 0;
+  peak = g_ascii_strtoull (line + strlen ("VmHWM:"), NULL, 10) * 1024;
+  /* "5" resets the peak to what is resident now; written in place, not
+   * replaced as g_file_set_contents() would */
+  clear = fopen ("/proc/self/clear_refs", "w");
+  if (clear == NULL)
+    return 0;
+  reset = fputs ("5", clear) >= 0;
+  reset = fclose (clear) == 0 && reset;
+  return reset ? peak : 0;
+}
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static void
+ws_count_cb (SoupWebsocketConnection *conn,
+             gint                     type,
+             GBytes                  *message,
+             gpointer                 user_data)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (message, &length);
+  g_autofree char *text = g_strndup (data, length);
+  const char *seq = g_strrstr (text, "\"seq\":");
+
+  /* the seq only: the frames are not kept */
+  if (seq != NULL)
+    *(guint64 *) user_data = g_ascii_strtoull (seq + strlen ("\"seq\":"), NULL, 10);
+}
+
+/* a client resuming over large events (a task_completed carries the task's
+ * result) gets them a few at a time: the history is read in pages of about
+ * a MiB, not a thousand events whatever their size */
+static void
+test_ws_catch_up_bytes (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint n_large = 80;
+  EmTaskSpec small = { .name = (char *) "queued", .action = (char *) "wait" };
+  g_autofree char *url = g_strconcat (f->base_url, "/ws?since=0", NULL);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 last, received = 0, before, peak;
+  gboolean synced = FALSE;
+
+  for (guint i = 0; i < n_large; i++)
+    g_free (create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                            "\"parameters\":{\"result_bytes\":1048576}}"));
+  wait_all_finished (f);
+  /* more events than memory keeps, so the history comes from the database */
+  em_engine_manager_pause (f->manager);
+  for (guint i = 0; i < 4200; i++)
+    g_assert_nonnull (em_engine_manager_schedule_task (f->manager, &small, NULL));
+  em_engine_manager_sync_async (f->manager, NULL, synced_cb, &synced);
+  EM_TEST_WAIT_UNTIL (synced, TIMEOUT_MS);
+  last = em_engine_manager_get_last_event_seq (f->manager);
+
+  if (peak_rss_since_reset () == 0)
+    {
+      g_test_skip ("the kernel does not report or reset the peak resident size");
+      return;
+    }
+  before = peak_rss_since_reset ();
+  memcpy (url, "ws", 2);
+  msg = soup_message_new ("GET", url);
+  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        store_result_cb, &connected);
+  EM_TEST_WAIT_UNTIL (connected != NULL, TIMEOUT_MS);
+  conn = soup_session_websocket_connect_finish (f->session, connected, &error);
+  g_assert_no_error (error);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  g_signal_connect (conn, "message", G_CALLBACK (ws_count_cb), &received);
+  EM_TEST_WAIT_UNTIL (received == last, 60000);
+  peak = peak_rss_since_reset ();
+  g_test_message ("catching up over %u events of 1 MiB: the peak grew by %" G_GUINT64_FORMAT " KiB",
+                  n_large, (peak - MIN (before, peak)) / 1024);
+  /* the client's frame and the server's pages, never the 80 MiB at once */
+  g_assert_cmpuint (peak - MIN (before, peak), <, 40 * 1024 * 1024);
+  g_signal_handlers_disconnect_by_data (conn, &received);
+}
+
 /* a resuming client that reads far faster than events come: the end of the
  * history and the live events buffered meanwhile may not count against it
  * at the first live event, or it is closed although it keeps up */
@@ -4490,6 +4593,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/catch-up-overflow", test_ws_catch_up_overflow, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/catch-up-bytes", test_ws_catch_up_bytes, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-reset", test_ws_catch_up_reset, NULL);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);
