@@ -4229,6 +4229,46 @@ test_ws_catch_up_overflow (Fixture       *f,
     }
 }
 
+/* an event larger than the backlog limit (a tile scan's task_completed
+ * lists every tile) reaches a client that keeps up, live or catching up,
+ * rather than closing it: the limit judges what waits before an event */
+static void
+test_ws_large_event (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WsClient) live = ws_connect (f);
+  g_autoptr(WsClient) resumed = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  guint64 since = em_engine_manager_get_last_event_seq (f->manager);
+
+  soup_websocket_connection_set_max_incoming_payload_size (live->conn, 4 * 1024 * 1024);
+  /* 1.5 MB of result, past the 1 MiB backlog */
+  id = create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                       "\"parameters\":{\"result_bytes\":1500000}}");
+  wait_for_status (f, id, "completed");
+  EM_TEST_WAIT_UNTIL (live->closed || (live->events->len > 0 &&
+                      g_strcmp0 (event_member (live, live->events->len - 1, "type"),
+                                 "task_completed") == 0), TIMEOUT_MS);
+  g_assert_false (live->closed);
+
+  /* and again, once that one is read */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_free (create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                              "\"parameters\":{\"result_bytes\":1500000}}"));
+      EM_TEST_WAIT_UNTIL (live->closed || live->events->len >= 3 * (i + 2), TIMEOUT_MS);
+      g_assert_false (live->closed);
+    }
+
+  path = g_strdup_printf ("/ws?since=%" G_GUINT64_FORMAT, since);
+  resumed = ws_connect_path (f, path);
+  soup_websocket_connection_set_max_incoming_payload_size (resumed->conn, 4 * 1024 * 1024);
+  EM_TEST_WAIT_UNTIL (resumed->closed || resumed->events->len >= 9, TIMEOUT_MS);
+  g_assert_false (resumed->closed);
+  g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 2);
+}
+
 /* the peak resident size of this process since the last call, in bytes;
  * 0 where the kernel cannot tell */
 static guint64
@@ -4594,6 +4634,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-bytes", test_ws_catch_up_bytes, WITH_STORE_STUBBORN);
+  ADD ("/rest/ws/large-event", test_ws_large_event, WITH_STUBBORN);
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-reset", test_ws_catch_up_reset, NULL);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);

@@ -40,6 +40,10 @@ typedef struct {
   gboolean                   orphaned;
   GQueue                     pending;
   guint64                    pending_bytes;
+  /* an event larger than the backlog limit was queued, or buffered: the
+   * limit counts this much on top of it until that drained */
+  guint64                    allowance;
+  guint64                    pending_allowance;
   guint64                    last_sent;
   /* it resumed with the seq of another log: resync_required comes first */
   gboolean                   other_log;
@@ -103,6 +107,30 @@ client_over_limit (Client  *client,
     return FALSE;
   em_coalescing_output_stream_flush_nonblocking (client->output);
   return client_backlog (client) + extra > limit;
+}
+
+/* whether @client's backlog passed its limit with @extra more bytes. An event
+ * larger than the limit (a tile scan's task_completed lists every tile)
+ * counts as the limit, so it reaches a client that has nothing queued,
+ * and until it drained the limit counts on top of it: what is judged is
+ * what waits before an event */
+static gboolean
+client_over_backlog (Client  *client,
+                     guint64  extra)
+{
+  guint64 limit = client->hub->max_backlog;
+
+  if (client->allowance > 0 && !client_over_limit (client, 0, limit))
+    client->allowance = 0;
+  return client_over_limit (client, MIN (extra, limit), limit + client->allowance);
+}
+
+static void
+client_allow (Client  *client,
+              guint64  size)
+{
+  if (size > client->hub->max_backlog)
+    client->allowance = MAX (client->allowance, size - client->hub->max_backlog);
 }
 
 static void
@@ -222,8 +250,7 @@ client_ping_cb (EmMessageLimitInputStream *input,
 {
   Client *client = user_data;
 
-  if (!client_is_open (client) || !client_over_limit (client, frame_size (length),
-                                                      client->hub->max_backlog))
+  if (!client_is_open (client) || !client_over_backlog (client, frame_size (length)))
     return;
   g_debug ("dropping a WebSocket client that pings and does not read (%" G_GUINT64_FORMAT
            " bytes queued)", client_backlog (client));
@@ -272,12 +299,17 @@ client_buffer (Client  *client,
                EmEvent *event,
                guint64  size)
 {
-  if (client->pending_bytes + size > client->hub->max_backlog)
+  guint64 limit = client->hub->max_backlog;
+
+  /* an event larger than the limit is judged as client_over_backlog() does */
+  if (client->pending_bytes + MIN (size, limit) > limit + client->pending_allowance)
     {
       g_debug ("dropping a WebSocket client that could not catch up");
       client_drop (client, EM_WS_CLOSE_TRY_AGAIN_LATER, "could not catch up");
       return;
     }
+  if (size > limit)
+    client->pending_allowance = MAX (client->pending_allowance, size - limit);
   client->pending_bytes += size;
   g_queue_push_tail (&client->pending, em_event_ref (event));
 }
@@ -320,6 +352,8 @@ client_drain_pending (Client *client)
         break;
       g_queue_pop_head (&client->pending);
       client->pending_bytes -= frame_size (g_bytes_get_size (em_event_get_json_bytes (event)));
+      if (client->pending_bytes <= client->hub->max_backlog)
+        client->pending_allowance = 0;
       if (em_event_get_seq (event) > client->last_sent)
         {
           client->last_sent = em_event_get_seq (event);
@@ -328,10 +362,12 @@ client_drain_pending (Client *client)
               em_event_unref (event);
               return;
             }
+          client_allow (client, frame_size (g_bytes_get_size (em_event_get_json_bytes (event))));
         }
       em_event_unref (event);
     }
   client->pending_bytes = 0;
+  client->pending_allowance = 0;
   client->catching_up = FALSE;
   g_debug ("WebSocket client caught up at seq %" G_GUINT64_FORMAT, client->last_sent);
 }
@@ -361,6 +397,7 @@ client_send_page (Client *client)
         continue;
       if (!client_send (client, frame))
         return;
+      client_allow (client, frame_size (g_bytes_get_size (frame)));
       if (seq != 0)
         client->last_sent = seq;
     }
@@ -540,7 +577,7 @@ deliver_cb (EmEvent  *event,
           client_buffer (client, event, size);
           continue;
         }
-      if (client_over_limit (client, size, self->max_backlog))
+      if (client_over_backlog (client, size))
         {
           g_debug ("dropping a WebSocket client that stopped reading (%" G_GUINT64_FORMAT
                    " bytes queued)", client_backlog (client));
@@ -548,6 +585,7 @@ deliver_cb (EmEvent  *event,
           continue;
         }
       soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, bytes);
+      client_allow (client, size);
     }
 }
 
