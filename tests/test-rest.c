@@ -4269,6 +4269,35 @@ test_ws_large_event (Fixture       *f,
   g_assert_cmpuint (em_rest_server_get_n_websocket_clients (f->server), ==, 2);
 }
 
+/* the events kept in memory for clients that resume are bounded in bytes
+ * too, not only in number: 4 096 task_completed events of tile scans would
+ * hold gigabytes. Without a database, what is older is gone, as retention's
+ * pruning would have it */
+static void
+test_ws_ring_bytes (Fixture       *f,
+                    gconstpointer  data)
+{
+  const guint n_large = 80;
+  g_autoptr(WsClient) resumed = NULL;
+  guint64 last;
+
+  for (guint i = 0; i < n_large; i++)
+    g_free (create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                            "\"parameters\":{\"result_bytes\":1048576}}"));
+  wait_all_finished (f);
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  g_assert_cmpuint (last, <, 4096);
+  /* 80 MiB of task_completed events, beyond the 64 MiB kept */
+  g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (f->manager), >, 1);
+  g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (f->manager), >, last - 3 * 64);
+
+  resumed = ws_connect_path (f, "/ws?since=0");
+  soup_websocket_connection_set_max_incoming_payload_size (resumed->conn, 4 * 1024 * 1024);
+  EM_TEST_WAIT_UNTIL (resumed->closed || resumed->events->len > 0, TIMEOUT_MS);
+  g_assert_false (resumed->closed);
+  g_assert_cmpstr (event_member (resumed, 0, "type"), ==, "resync_required");
+}
+
 /* the peak resident size of this process since the last call, in bytes;
  * 0 where the kernel cannot tell */
 static guint64
@@ -4635,6 +4664,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-bytes", test_ws_catch_up_bytes, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/large-event", test_ws_large_event, WITH_STUBBORN);
+  ADD ("/rest/ws/ring-bytes", test_ws_ring_bytes, WITH_STUBBORN);
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-reset", test_ws_catch_up_reset, NULL);
   ADD ("/rest/ws/resync", test_ws_resync, NULL);

@@ -22,6 +22,9 @@
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 /* recent events kept as frames for clients that reconnect */
 #define EVENT_RING_SIZE 4096
+/* and at most this many bytes of them: a task_completed event carries the
+ * task's result, 1.5 MB for a 10 000-tile scan */
+#define EVENT_RING_MAX_BYTES (64 * 1024 * 1024)
 /* state changes reach the writer thread within this delay, so a task that starts
  * and ends within it is serialized once; an acknowledgement (sync) or a query
  * hands everything over at once instead of waiting */
@@ -2451,7 +2454,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->all = g_sequence_new (NULL);
   g_queue_init (&self->finished);
   self->gone = em_finished_cache_new (EM_ENGINE_FINISHED_CACHE_SIZE);
-  self->ring = em_event_ring_new (EVENT_RING_SIZE);
+  self->ring = em_event_ring_new (EVENT_RING_SIZE, EVENT_RING_MAX_BYTES);
   self->unwritten = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   self->dirty = g_ptr_array_new_with_free_func ((GDestroyNotify) dirty_task_free);
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);

@@ -10,14 +10,18 @@ struct _EmEventRing
   guint     capacity;
   guint     length;
   guint64   oldest;
+  gsize     bytes;
+  gsize     max_bytes;
 };
 
 EmEventRing *
-em_event_ring_new (guint capacity)
+em_event_ring_new (guint capacity,
+                   gsize max_bytes)
 {
   EmEventRing *self = g_new0 (EmEventRing, 1);
 
   self->capacity = MAX (capacity, 1);
+  self->max_bytes = max_bytes;
   self->slots = g_new0 (GBytes *, self->capacity);
   return self;
 }
@@ -29,6 +33,18 @@ clear (EmEventRing *self)
     g_clear_pointer (&self->slots[i], g_bytes_unref);
   self->length = 0;
   self->oldest = 0;
+  self->bytes = 0;
+}
+
+static void
+drop_oldest (EmEventRing *self)
+{
+  GBytes **slot = &self->slots[self->oldest % self->capacity];
+
+  self->bytes -= g_bytes_get_size (*slot);
+  g_clear_pointer (slot, g_bytes_unref);
+  self->oldest++;
+  self->length--;
 }
 
 void
@@ -48,15 +64,17 @@ em_event_ring_push (EmEventRing *self, guint64 seq, GBytes *json)
 
   if (self->length > 0 && seq != self->oldest + self->length)
     clear (self);
+  if (self->length == self->capacity)
+    drop_oldest (self);
+  /* large events (a task_completed carries the task's result) go sooner:
+   * the newest always stays */
+  while (self->length > 0 && self->bytes + g_bytes_get_size (json) > self->max_bytes)
+    drop_oldest (self);
   if (self->length == 0)
     self->oldest = seq;
-
   slot = &self->slots[seq % self->capacity];
-  if (self->length == self->capacity)
-    self->oldest++;
-  else
-    self->length++;
-  g_clear_pointer (slot, g_bytes_unref);
+  self->length++;
+  self->bytes += g_bytes_get_size (json);
   *slot = g_bytes_ref (json);
 }
 

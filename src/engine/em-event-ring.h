@@ -11,7 +11,9 @@ G_BEGIN_DECLS
  */
 typedef struct _EmEventRing EmEventRing;
 
-EmEventRing *em_event_ring_new        (guint        capacity);
+/* at most @capacity events and, but for the newest, @max_bytes of them */
+EmEventRing *em_event_ring_new        (guint        capacity,
+                                       gsize        max_bytes);
 void         em_event_ring_free       (EmEventRing *self);
 /* seqs are contiguous; a jump (never expected) starts the ring afresh */
 void         em_event_ring_push       (EmEventRing *self,
