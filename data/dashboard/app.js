@@ -330,6 +330,21 @@
     if (latestImageTask && latestImageTask.id === id) clearImage();
   }
 
+  // the tasks from @path on, up to MAX_ROWS: a page of large tasks (a tile
+  // scan's result lists every tile) stops at a few MiB with a Link to the
+  // rest, so a short page is not the end; null when a page fails
+  async function listWindow (path) {
+    const listed = [];
+    while (path && listed.length < MAX_ROWS) {
+      const page = await api('GET', path);
+      if (!page.ok || !Array.isArray(page.data)) return null;
+      listed.push(...page.data);
+      const next = /<([^>]*)>;\s*rel="next"/.exec(page.headers.get('Link') || '');
+      path = next ? next[1] : null;
+    }
+    return listed;
+  }
+
   async function loadSnapshot () {
     if (snapshotPending) return;
     snapshotPending = [];
@@ -337,13 +352,13 @@
       const head = await api('GET', '/tasks?limit=1');
       const total = Number(head.headers.get('X-Total-Count') || 0);
       const offset = Math.max(0, total - MAX_ROWS);
-      const page = await api('GET', '/tasks?limit=' + MAX_ROWS + '&offset=' + offset);
-      if (page.ok && Array.isArray(page.data)) {
+      const rows = await listWindow('/tasks?limit=' + MAX_ROWS + '&offset=' + offset);
+      if (rows) {
         // the table becomes what the service lists: a row of a task deleted
         // or pruned while events were missed would otherwise stay as it was
-        const listed = new Set(page.data.map((task) => task.id));
+        const listed = new Set(rows.map((task) => task.id));
         for (const id of Array.from(tasks.keys())) if (!listed.has(id)) forgetTask(id);
-        for (const task of page.data) {
+        for (const task of rows) {
           const known = tasks.get(task.id);
           // an event newer than the snapshot may already have finished it
           if (known && STATUS_RANK[known.status] > STATUS_RANK[task.status]) continue;
