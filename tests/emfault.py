@@ -26,6 +26,8 @@ class Daemon:
     def __init__(self, data_dir, extra_args=(), preexec_fn=None, expect_start=True):
         # restore_signals would undo what preexec_fn sets up (SIGXFSZ)
         self.log = []
+        # the reader thread may lag behind the daemon on a loaded machine
+        self.log_changed = threading.Condition()
         self.port = None
         self.proc = subprocess.Popen(
             [os.environ["EM_DAEMON"], "--bus", "none", "--http-address", "127.0.0.1",
@@ -47,7 +49,9 @@ class Daemon:
     def _read(self, listening):
         # keep draining stderr so the daemon never blocks on a full pipe
         for line in self.proc.stderr:
-            self.log.append(line)
+            with self.log_changed:
+                self.log.append(line)
+                self.log_changed.notify_all()
             match = re.search(r"Listening on https?://[^:/]+:(\d+)", line)
             if match and self.port is None:
                 self.port = int(match.group(1))
@@ -55,6 +59,18 @@ class Daemon:
 
     def output(self):
         return "".join(self.log)
+
+    def wait_log(self, text, timeout=10):
+        """whether @text shows in the log within @timeout seconds: a line
+        the daemon wrote may not have been read from the pipe yet"""
+        deadline = time.monotonic() + timeout
+        with self.log_changed:
+            while text not in self.output():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.reader.is_alive():
+                    return text in self.output()
+                self.log_changed.wait(min(remaining, 0.5))
+        return True
 
     def wait_exit(self, timeout=10):
         try:

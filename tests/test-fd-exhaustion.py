@@ -79,10 +79,9 @@ def main():
             if daemon.wait_finished(task["id"])["status"] != "completed":
                 fail("a task submitted afterwards did not complete")
 
-            log = daemon.output()
             for expected in ("Too many open files", "Accepting connections again"):
-                if expected not in log:
-                    fail("the log does not say “%s”:\n%s" % (expected, log))
+                if not daemon.wait_log(expected):
+                    fail("the log does not say “%s”:\n%s" % (expected, daemon.output()))
             if daemon.stop() != 0:
                 fail("engine-manager did not stop cleanly:\n" + daemon.output())
         finally:
