@@ -302,11 +302,19 @@
     return merged;
   }
 
+  // a task as a REST answer gave it, which events that came first may have
+  // taken further: a completed task must not go back to pending. Null if so
+  function mergeAnswer (task) {
+    const known = tasks.get(task.id);
+    if (known && STATUS_RANK[known.status] > STATUS_RANK[task.status]) return null;
+    return mergeTask(task);
+  }
+
   async function cancelTask (id, button) {
     button.disabled = true;
     try {
       const result = await api('DELETE', '/tasks/' + encodeURIComponent(id));
-      if (result.ok && result.data) mergeTask(result.data);
+      if (result.ok && result.data) mergeAnswer(result.data);
       else if (!result.ok) alertRow(id, problemText(result));
     } catch (error) {
       alertRow(id, _('The service cannot be reached.'));
@@ -359,10 +367,7 @@
         const listed = new Set(rows.map((task) => task.id));
         for (const id of Array.from(tasks.keys())) if (!listed.has(id)) forgetTask(id);
         for (const task of rows) {
-          const known = tasks.get(task.id);
-          // an event newer than the snapshot may already have finished it
-          if (known && STATUS_RANK[known.status] > STATUS_RANK[task.status]) continue;
-          mergeTask(task);
+          if (!mergeAnswer(task)) continue;
           if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
         }
       }
@@ -463,8 +468,8 @@
     try {
       const result = await api('GET', '/tasks/' + encodeURIComponent(id));
       if (result.ok && result.data) {
-        const task = mergeTask(result.data);
-        if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
+        const task = mergeAnswer(result.data);
+        if (task && task.action === 'capture_image' && task.status === 'completed') showImage(task);
       }
     } catch (error) {
       console.warn('task fetch failed', error);
@@ -863,7 +868,7 @@
       try {
         const result = await api('POST', '/tasks', body);
         if (result.ok && result.data) {
-          mergeTask(result.data);
+          mergeAnswer(result.data);
           message.textContent = format(_('Scheduled “%s”.'), result.data.name);
           message.className = 'form-message ok';
         } else {

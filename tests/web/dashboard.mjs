@@ -430,6 +430,21 @@ try {
   check(await image.getAttribute('data-task-id') === snapId, 'the latest image is that of the new capture');
   check(await image.evaluate((img) => img.naturalWidth) === 640, 'the image is the camera frame');
 
+  // the answer to a submission can reach the page after the task's events (a
+  // busy browser): the row stays completed, not back to the pending it answers
+  await page.route('**/tasks', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    const answer = await route.fetch();
+    const { id } = await answer.json();
+    await page.locator(`#task-${id}[data-status="completed"]`).waitFor();
+    await route.fulfill({ response: answer });
+  });
+  const late = await submit(page, label, 'capture_image', 'answered late', { exposure: 5 });
+  await page.unroute('**/tasks');
+  step(`${label}: "answered late" stays completed once its answer is in`);
+  check(await late.getAttribute('data-status') === 'completed',
+    `a submission answered after its task completed shows ${await late.getAttribute('data-status')}`);
+
   // a name another client gave is text: no element, no script (the CSP would
   // stop an inline handler, so the DOM itself is checked)
   const markup = '<img src=x onerror="window.emInjected=1"><b>bold</b>';
