@@ -56,6 +56,14 @@ wait_for () {
 
 status_of () { "$ENGINECTL" get --json "$1" | grep -o '"status" : "[a-z]*"' | cut -d'"' -f4; }
 is_status () { [ "$(status_of "$1")" = "$2" ]; }
+# catches_sigint PID: enginectl runs as PID, its SIGINT handler in place (before
+# that, SIGINT is ignored in a job of a script, or kills it at its default)
+catches_sigint () {
+  local mask
+  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = enginectl ] || return 1
+  mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ -n "$mask" ] &&
+    (( 0x$mask & 2 ))
+}
 nothing_unfinished () {
   "$ENGINECTL" list --status pending | grep -q 'No tasks' && "$ENGINECTL" list --status running | grep -q 'No tasks'
 }
@@ -111,9 +119,12 @@ done <<<"$readme_lines"
 
 # everything the README scheduled ends, and the monitor saw it happen
 wait_for 60 nothing_unfinished || fail "the README's tasks did not finish"
-sleep 0.5
+monitored="TaskScheduled TaskStarted TaskProgress TaskCompleted TaskCancelled InterfacesAdded PropertiesChanged"
+# gdbus monitor prints what it was sent when it gets to it
+monitor_saw_all () { local member; for member in $monitored; do grep -q "$member" "$tmp/monitor" || return 1; done; }
+wait_for 10 monitor_saw_all
 monitor=$(cat "$tmp/monitor")
-for member in TaskScheduled TaskStarted TaskProgress TaskCompleted TaskCancelled InterfacesAdded PropertiesChanged; do
+for member in $monitored; do
   contains "$monitor" "$member" "gdbus monitor shows $member"
 done
 
@@ -458,7 +469,6 @@ long=$("$ENGINECTL" schedule wait --name long duration=60000)
 "$ENGINECTL" wait "$long" >"$tmp/wait-out" 2>&1 &
 wait_pid=$!
 wait_for 10 is_status "$long" running || fail "long task did not start"
-sleep 0.2
 expect 0 "cancel a running task" "$ENGINECTL" cancel "$long"
 contains "$out" "Cancelled $long" "cancel says so on stdout"
 [ -z "$err" ] && pass "cancel prints nothing on stderr" || fail "cancel printed on stderr: $err"
@@ -476,7 +486,7 @@ interrupted=$("$ENGINECTL" schedule wait --name interrupted duration=60000)
 "$ENGINECTL" wait "$interrupted" >"$tmp/wait-out" 2>"$tmp/wait-err" &
 wait_pid=$!
 wait_for 10 is_status "$interrupted" running || fail "the task to interrupt did not start"
-sleep 0.2
+wait_for 20 catches_sigint "$wait_pid" || fail "wait: no SIGINT handler after 20 s"
 kill -INT "$wait_pid"
 wait "$wait_pid"
 status=$?
@@ -488,7 +498,7 @@ contains "$(cat "$tmp/wait-err")" "interrupted" "wait says it was interrupted"
 kill -STOP "$daemon_pid"
 env --default-signal=INT "$ENGINECTL" wait "$interrupted" >"$tmp/wait-out" 2>"$tmp/wait-err" &
 wait_pid=$!
-sleep 0.5
+wait_for 20 catches_sigint "$wait_pid" || fail "wait: no SIGINT handler after 20 s"
 kill -INT "$wait_pid"
 # it ends while the service is still frozen: nothing it waits for can come
 wait_for 5 bash -c "! kill -0 $wait_pid" || fail "wait: still running 5 s after Ctrl+C"
@@ -569,7 +579,10 @@ watched=$("$ENGINECTL" schedule wait --name watched duration=200)
 "$ENGINECTL" pause >/dev/null && "$ENGINECTL" resume >/dev/null
 retried=$("$ENGINECTL" schedule move_stage --name retried --max-retries 1 --retry-delay 0.05 x=60000)
 "$ENGINECTL" wait "$retried" >/dev/null 2>&1
-sleep 0.3
+# the last event: each watch has printed everything once it shows this one
+wait_for 10 grep -q "\"type\":\"task_failed\",\"task_id\":\"$retried\"" "$tmp/watch-json"
+watch_text_saw_failure () { grep "$retried" "$tmp/watch-text" | grep -q task_failed; }
+wait_for 10 watch_text_saw_failure
 kill -INT "$watch_json" "$watch_text"
 wait "$watch_json"; status_json=$?
 wait "$watch_text"; status_text=$?
@@ -661,7 +674,7 @@ interrupted_early () {
   kill -STOP "$daemon_pid"
   env --default-signal=INT "$ENGINECTL" "$@" >"$tmp/early-out" 2>"$tmp/early-err" &
   pid=$!
-  sleep 0.5
+  wait_for 20 catches_sigint "$pid" || fail "$what: no SIGINT handler after 20 s"
   kill -INT "$pid"
   # it ends while the service is still frozen: nothing it waits for can come
   wait_for 5 bash -c "! kill -0 $pid" || fail "$what: still running 5 s after Ctrl+C"
@@ -679,10 +692,13 @@ echo "# the README's ObjectManager example"
 if /usr/bin/python3 -c 'import gi' 2>/dev/null; then
   awk '/<!-- section:dbus -->/ { inside = 1 } /<!-- end:dbus -->/ { inside = 0 }
        inside && /^```/ { code = ($0 == "```python"); next } inside && code { print }' "$README" >"$tmp/follow.py"
-  timeout 20 /usr/bin/python3 -u "$tmp/follow.py" >"$tmp/follow" 2>&1 &
+  # the example lists the tasks there are once it follows the manager
+  marker=$("$ENGINECTL" schedule wait --name "follow marker" duration=60000)
+  timeout 60 /usr/bin/python3 -u "$tmp/follow.py" >"$tmp/follow" 2>&1 &
   follow_pid=$!
   background+=("$follow_pid")
-  sleep 2
+  wait_for 30 grep -q "$marker" "$tmp/follow" || fail "the example does not list a task after 30 s"
+  "$ENGINECTL" cancel "$marker" >/dev/null
   followed=$("$ENGINECTL" schedule wait --name followed duration=200)
   "$ENGINECTL" wait "$followed" >/dev/null
   wait_for 10 grep -q "gone .*${followed//-/_}" "$tmp/follow" || true
