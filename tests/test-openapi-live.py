@@ -380,10 +380,12 @@ def raw_post(url, content_length, language):
     return int(head.split()[1]), json.loads(body)
 
 
-async def follow_events(url, since, count):
+async def follow_events(url, since, count, connected=None):
     frames = []
     ws_url = url.replace("http://", "ws://") + "/ws" + (f"?since={since}" if since is not None else "")
     async with websockets.connect(ws_url) as ws:
+        if connected is not None:
+            connected.set()
         while len(frames) < count:
             frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
     return frames
@@ -642,8 +644,10 @@ def main():
             event_schema = {"$ref": "#/components/schemas/Event"}
 
             async def live():
-                task = asyncio.ensure_future(follow_events(url, None, 4))
-                await asyncio.sleep(0.5)
+                # a live stream has only what comes after its handshake
+                connected = asyncio.Event()
+                task = asyncio.ensure_future(follow_events(url, None, 4, connected))
+                await asyncio.wait_for(connected.wait(), 30)
                 await asyncio.to_thread(requests.post, url + "/tasks",
                                         json={"name": "ws", "action": "capture_image"}, timeout=5)
                 return await task
