@@ -274,11 +274,11 @@ async function checkResync (url) {
     first.send(JSON.stringify({ type: 'task_scheduled', task_id: old, name: 'long ago',
       action: 'wait', timestamp: time, seq: 5001 }));
     step(`${label}: the reload drops the row of the task the service does not list`);
-    await page.locator(`#task-${gone}`).waitFor({ state: 'detached', timeout: 10000 });
+    await page.locator(`#task-${gone}`).waitFor({ state: 'detached', timeout: TIMEOUT });
     await waitLive(page, `${label}, after the resync`);
     check(await page.locator(`#task-${old}`).count() === 0, 'the retained history is not played onto the table');
     step(`${label}: the queue shows what GET /queue says after the resync`);
-    await page.locator('#queue-state[data-paused="false"]').waitFor({ timeout: 10000 });
+    await page.locator('#queue-state[data-paused="false"]').waitFor({ timeout: TIMEOUT });
     check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
       'the reload shows the tasks the service lists, once');
   } finally {
@@ -371,7 +371,7 @@ async function checkRestart () {
     await page.locator('#token-form button[type="submit"]').click();
     await waitLive(page, `${label}, with the fresh service`);
     step(`${label}: the image of a task of the former database goes`);
-    await page.locator('#latest-image').waitFor({ state: 'hidden', timeout: 10000 });
+    await page.locator('#latest-image').waitFor({ state: 'hidden', timeout: TIMEOUT });
     check(await page.locator('#latest-image[data-task-id]').count() === 0, 'no image of a task the service does not list');
     const fresh = await postTask(service.url, 'on the fresh service', { Authorization: 'Bearer ' + TOKEN });
     step(`${label}: "on the fresh service" completes, from the events of the new stream`);
