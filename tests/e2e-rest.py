@@ -6,8 +6,8 @@ README's examples do."""
 import asyncio
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,35 +20,33 @@ DAEMON = os.environ.get("EM_DAEMON", "engine-manager")
 CURL = os.environ.get("EM_CURL", "curl")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RestEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="em-e2e-rest-")
-        cls.port = free_port()
-        cls.base = f"http://127.0.0.1:{cls.port}"
         env = dict(os.environ, GSETTINGS_BACKEND="memory")
-        cls.log = open(os.path.join(cls.tmp.name, "daemon.log"), "w+")
+        log_path = os.path.join(cls.tmp.name, "daemon.log")
+        cls.log = open(log_path, "w")
+        # port 0 and the port it says: a port found free beforehand may be
+        # taken by another test before the daemon binds it
         cls.daemon = subprocess.Popen(
-            [DAEMON, "--http-address", "127.0.0.1", "--http-port", str(cls.port),
+            [DAEMON, "--http-address", "127.0.0.1", "--http-port", "0",
              "--bus", "none", "--data-dir", os.path.join(cls.tmp.name, "data")],
             stdout=cls.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
         while True:
-            try:
-                if requests.get(cls.base + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
+            with open(log_path) as log:
+                text = log.read()
+            match = re.search(r"Listening on http://127\.0\.0\.1:(\d+)", text)
+            if match:
+                break
             if cls.daemon.poll() is not None or time.monotonic() > deadline:
-                cls.log.seek(0)
-                raise RuntimeError("engine-manager did not come up:\n" + cls.log.read())
+                raise RuntimeError("engine-manager did not come up:\n" + text)
             time.sleep(0.05)
+        cls.port = int(match.group(1))
+        cls.base = f"http://127.0.0.1:{cls.port}"
+        if requests.get(cls.base + "/health", timeout=10).status_code != 200:
+            raise RuntimeError("GET /health of the new daemon failed")
 
     @classmethod
     def tearDownClass(cls):
