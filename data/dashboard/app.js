@@ -59,6 +59,8 @@
   let devicesTimer = null;
   let devicesInFlight = false;
   let queueAvailable = true;
+  // queue events applied: an answer asked for before the last one is older
+  let queueEvents = 0;
   let imageUrl = null; // object URL of the image shown
 
   const $ = (id) => document.getElementById(id);
@@ -407,9 +409,11 @@
   function applyEvent (event) {
     switch (event.type) {
       case 'queue_paused':
+        queueEvents++;
         showQueue(true);
         return;
       case 'queue_resumed':
+        queueEvents++;
         showQueue(false);
         return;
       default:
@@ -702,13 +706,15 @@
   }
 
   async function refreshQueue () {
+    const seen = queueEvents;
     try {
       const result = await api('GET', '/queue');
       if (result.status === 404 || result.status === 405) {
         queueUnavailable();
         return;
       }
-      if (result.ok && result.data) showQueue(Boolean(result.data.paused));
+      // an event that came meanwhile is as new, and any later change sends one
+      if (result.ok && result.data && queueEvents === seen) showQueue(Boolean(result.data.paused));
     } catch (error) {
       console.warn('queue refresh failed', error);
     }
@@ -716,6 +722,7 @@
 
   async function setPaused (paused) {
     if (!queueAvailable) return;
+    const seen = queueEvents;
     const result = await api('POST', paused ? '/queue/pause' : '/queue/resume');
     if (result.status === 404 || result.status === 405) {
       queueUnavailable();
@@ -726,6 +733,7 @@
       return;
     }
     setText('queue-note', '');
+    if (queueEvents !== seen) return;
     if (result.data && typeof result.data.paused === 'boolean') showQueue(result.data.paused);
     else refreshQueue();
   }

@@ -494,6 +494,37 @@ try {
     step(`${label}: the queue shows running`);
     await page.locator('#queue-state[data-paused="false"]').waitFor();
     passed++;
+
+    // a GET /queue asked before a queue event and answered after it is older
+    // than the event: the badge keeps what the event says
+    step(`${label}: the queue's state while the page's GET /queue is held`);
+    let releaseQueue;
+    const release = new Promise((resolve) => { releaseQueue = resolve; });
+    let held = 0;
+    let answered = 0;
+    await page.route('**/queue', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const answer = await route.fetch();
+      held++;
+      await release;
+      await route.fulfill({ response: answer });
+      answered++;
+    });
+    await page.reload();
+    await waitLive(page, `${label}, reloaded`);
+    while (held === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await fetch(daemon.url + '/queue/pause', { method: 'POST' });
+    step(`${label}: the queue shows paused from the event`);
+    await page.locator('#queue-state[data-paused="true"]').waitFor();
+    releaseQueue();
+    while (answered < held) await new Promise((resolve) => setTimeout(resolve, 50));
+    await page.unroute('**/queue');
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    check(await page.locator('#queue-state').getAttribute('data-paused') === 'true',
+      'a GET /queue answered after a queue event leaves the badge as the event set it');
+    await fetch(daemon.url + '/queue/resume', { method: 'POST' });
+    step(`${label}: the queue shows running again`);
+    await page.locator('#queue-state[data-paused="false"]').waitFor();
   }
 
   step(`${label}: screenshot`);
