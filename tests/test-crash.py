@@ -124,6 +124,20 @@ class Witness(threading.Thread):
             return
 
 
+def wait_recorded(port, kind, ids):
+    """until the journal holds a @kind event of each of @ids, and with it the
+    rows of the same write: a client resuming from seq 0 gets only what it holds"""
+    missing = set(ids)
+    stream = text_frames(port, "/ws?since=0")
+    try:
+        while missing:
+            event = json.loads(next(stream))
+            if event.get("type") == kind:
+                missing.discard(event.get("task_id"))
+    finally:
+        stream.close()
+
+
 def recorded_frames(port, after, until):
     """the frames after seq @after up to @until, as a client resuming gets them"""
     frames = {}
@@ -221,7 +235,7 @@ def kill_after_restore(tmp):
     witness = Witness(port, proc.pid)
     witness.start()
     before = wait_for(port, ids, ("completed",), 30)
-    time.sleep(0.2)  # past the flush interval: every row is in the journal
+    wait_recorded(port, "task_completed", ids)
     proc.kill()
     proc.wait()
     witness.join(timeout=10)
