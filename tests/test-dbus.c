@@ -1585,6 +1585,22 @@ manager_property_changes (const char  *property,
   return count;
 }
 
+/* whether the last change of @property signalled since @since is a value
+ * whose first member is within 1e-6 of @first; FALSE before any change */
+static gboolean
+last_change_reached (const char *property,
+                     gint64      since,
+                     gdouble     first)
+{
+  g_autoptr(GVariant) last = NULL;
+  g_autoptr(GVariant) member = NULL;
+
+  if (manager_property_changes (property, since, &last) == 0)
+    return FALSE;
+  member = g_variant_is_container (last) ? g_variant_get_child_value (last, 0) : g_variant_ref (last);
+  return fabs (g_variant_get_double (member) - first) < 1e-6;
+}
+
 static void
 test_positions (void)
 {
@@ -1601,6 +1617,9 @@ test_positions (void)
   /* one second of travel */
   id = schedule ("travel", "move_stage", "{'x': <-1000.0>, 'y': <500.0>, 'speed': <1118.034>}", NULL);
   EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+  /* the last change comes after the task's end, at the rate limit's pace; on
+   * a loaded machine later than any fixed wait */
+  EM_TEST_WAIT_UNTIL (last_change_reached ("StagePosition", begin, -1000.0), TIMEOUT_MS);
   em_test_run_for (300);
   elapsed = g_get_monotonic_time () - begin;
 
@@ -1616,6 +1635,7 @@ test_positions (void)
 
   focus_id = schedule ("focus", "adjust_focus", "{'position': <150.0>, 'speed': <500.0>}", NULL);
   EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", focus_id) != NULL, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (last_change_reached ("FocusPosition", begin, 150.0), TIMEOUT_MS);
   em_test_run_for (300);
   g_assert_cmpuint (manager_property_changes ("FocusPosition", begin, &focus), >=, 2);
   g_assert_cmpfloat_with_epsilon (g_variant_get_double (focus), 150.0, 1e-6);
@@ -1625,6 +1645,14 @@ test_positions (void)
 
 /* a burst of events moves LastEventSeq ten times a second at most, and the
  * last change carries the last seq; SendersInFlight is read, never signalled */
+static guint64
+last_seq_signalled (gint64 since)
+{
+  g_autoptr(GVariant) last = NULL;
+
+  return manager_property_changes ("LastEventSeq", since, &last) > 0 ? g_variant_get_uint64 (last) : 0;
+}
+
 static void
 test_last_event_seq_rate (void)
 {
@@ -1640,6 +1668,7 @@ test_last_event_seq_rate (void)
   EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", g_ptr_array_index (ids, SEQ_BURST - 1)) != NULL,
                       TIMEOUT_MS);
   final_seq = last_event_seq ();
+  EM_TEST_WAIT_UNTIL (last_seq_signalled (begin) >= final_seq, TIMEOUT_MS);
   em_test_run_for (300);
   elapsed = g_get_monotonic_time () - begin;
 
