@@ -36,9 +36,12 @@ test_burst (void)
   for (guint i = 0; i < 10; i++)
     em_rate_limit_poke (&limit);
   g_assert_cmpuint (counter.calls, ==, 1);
+  /* a timer's call, as late as a loaded machine makes it */
+  EM_TEST_WAIT_UNTIL (counter.calls == 2, 5000);
+  g_assert_cmpint (counter.last_call_us - first_us, >=, INTERVAL_MS * G_TIME_SPAN_MILLISECOND);
+  /* and the only one of the burst */
   em_test_run_for (INTERVAL_MS * 3);
   g_assert_cmpuint (counter.calls, ==, 2);
-  g_assert_cmpint (counter.last_call_us - first_us, >=, INTERVAL_MS * G_TIME_SPAN_MILLISECOND);
 
   /* quiet for longer than the interval: at once again */
   em_rate_limit_poke (&limit);
