@@ -14,6 +14,7 @@
 #include "devices/em-gst-camera.h"
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
+#include "dbus/em-dbus-managed-objects.h"
 #include "dbus/em-dbus-manager-adapter.h"
 #include "dbus/em-dbus-service.h"
 #include "dbus/em-dbus-util.h"
@@ -22,6 +23,7 @@
 #include "engine/em-task-private.h"
 #include "engine/em-task-spec.h"
 #include "em-test-util.h"
+#include "em-dbus-generated.h"
 
 /* the D-Bus adapter in this process, on a private bus, so that a test can hook
  * into the engine while an event goes out; a second connection listens */
@@ -659,6 +661,369 @@ test_cli_watch_since_pages (Fixture *fx, gconstpointer data)
 /* the same for the replies GLib builds: GetManagedObjects grows with the
  * task objects (thousands of pending tasks with long dependency lists were
  * over 128 MiB) and, sent, took the service off the bus */
+#define OBJECT_MANAGER_IFACE "org.freedesktop.DBus.ObjectManager"
+#define TASK_IFACE "io.github.enginemanager.Task1"
+
+/* what the test hook saw of a GetManagedObjects being built */
+typedef struct {
+  Fixture *fx;
+  guint turns;
+  /* called after that many turns, when not 0 */
+  guint act_at;
+  void (*act) (EmDbusTaskTable *table, gpointer data);
+  gpointer act_data;
+} Build;
+
+static void
+build_hook_cb (EmDbusTaskTable *table,
+               gpointer         user_data)
+{
+  Build *build = user_data;
+
+  build->turns++;
+  if (build->act != NULL && build->turns == build->act_at)
+    build->act (table, build);
+}
+
+static void
+start_call (GDBusConnection *connection,
+            Fixture         *fx,
+            const char      *path,
+            const char      *interface,
+            const char      *method,
+            GVariant        *parameters,
+            GAsyncResult   **result)
+{
+  g_dbus_connection_call (connection, g_dbus_connection_get_unique_name (fx->service), path,
+                          interface, method, parameters, NULL, G_DBUS_CALL_FLAGS_NONE,
+                          CALL_TIMEOUT_MS, NULL, replied_cb, result);
+}
+
+/* the a{oa{sa{sv}}} of a GetManagedObjects reply, or NULL with @error set */
+static GVariant *
+managed_objects_finish (GDBusConnection  *connection,
+                        GAsyncResult     *result,
+                        GError          **error)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (connection, result, error);
+
+  if (reply == NULL)
+    return NULL;
+  g_assert_cmpstr (g_variant_get_type_string (reply), ==, "(a{oa{sa{sv}}})");
+  return g_variant_get_child_value (reply, 0);
+}
+
+static GVariant *
+managed_objects (Fixture  *fx,
+                 GError  **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  start_call (fx->client, fx, EM_DBUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+              NULL, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, CALL_TIMEOUT_MS + TIMEOUT_MS);
+  return managed_objects_finish (fx->client, result, error);
+}
+
+/* Properties.GetAll of Task1 at @path, read on its own */
+static GVariant *
+task_properties (Fixture    *fx,
+                 const char *path)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  start_call (fx->client, fx, path, "org.freedesktop.DBus.Properties", "GetAll",
+              g_variant_new ("(s)", TASK_IFACE), &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 2 * TIMEOUT_MS);
+  reply = g_dbus_connection_call_finish (fx->client, result, &error);
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+static void
+assert_same_dict (GVariant *dict,
+                  GVariant *expected)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_assert_cmpuint (g_variant_n_children (dict), ==, g_variant_n_children (expected));
+  g_variant_iter_init (&iter, expected);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) found = g_variant_lookup_value (dict, key, NULL);
+      g_autofree char *want = g_variant_print (value, TRUE);
+      g_autofree char *got = found != NULL ? g_variant_print (found, TRUE) : NULL;
+
+      g_assert_cmpstr (got, ==, want);
+      g_variant_unref (value);
+    }
+}
+
+/* every exported object, with each interface GLib's ObjectManager server
+ * would list (the object's skeletons: Task1 alone) and its properties as the
+ * object itself serves them */
+static void
+assert_objects_as_served (Fixture  *fx,
+                          GVariant *objects,
+                          guint     n_expected)
+{
+  GVariantIter iter;
+  const char *path;
+  GVariant *interfaces;
+
+  g_assert_cmpuint (g_variant_n_children (objects), ==, n_expected);
+  g_variant_iter_init (&iter, objects);
+  while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
+    {
+      g_autoptr(GVariant) properties = NULL;
+      g_autoptr(GVariant) served = task_properties (fx, path);
+
+      g_assert_true (g_str_has_prefix (path, EM_DBUS_TASKS_PATH "/"));
+      g_assert_cmpuint (g_variant_n_children (interfaces), ==, 1);
+      properties = g_variant_lookup_value (interfaces, TASK_IFACE, G_VARIANT_TYPE_VARDICT);
+      g_assert_nonnull (properties);
+      assert_same_dict (properties, served);
+      g_variant_unref (interfaces);
+    }
+}
+
+/* on a small table, the reply is what GLib's server sent: the same objects,
+ * interfaces and properties, and a GDBusObjectManagerClient sees them all */
+static void
+test_managed_objects_as_served (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GDBusObjectManager) client = NULL;
+  GList *proxies;
+
+  schedule_pending (fx, 5);
+  objects = managed_objects (fx, &error);
+  g_assert_no_error (error);
+  assert_objects_as_served (fx, objects, 5);
+
+  em_dbus_object_manager_client_new (fx->client, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
+                                     g_dbus_connection_get_unique_name (fx->service),
+                                     EM_DBUS_MANAGER_PATH, NULL, replied_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, TIMEOUT_MS);
+  client = em_dbus_object_manager_client_new_finish (result, &error);
+  g_assert_no_error (error);
+  proxies = g_dbus_object_manager_get_objects (client);
+  g_assert_cmpuint (g_list_length (proxies), ==, 5);
+  for (GList *l = proxies; l != NULL; l = l->next)
+    {
+      const char *path = g_dbus_object_get_object_path (l->data);
+      g_autoptr(EmDBusTask1) task = em_dbus_object_get_task1 (l->data);
+      g_autoptr(GVariant) served = task_properties (fx, path);
+      g_auto(GStrv) names = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (task));
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_assert_cmpuint (g_strv_length (names), ==, g_variant_n_children (served));
+      g_variant_iter_init (&iter, served);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_autoptr(GVariant) cached = g_dbus_proxy_get_cached_property (G_DBUS_PROXY (task), key);
+
+          g_assert_nonnull (cached);
+          g_assert_true (g_variant_equal (cached, value));
+          g_variant_unref (value);
+        }
+    }
+  g_list_free_full (proxies, g_object_unref);
+}
+
+/* GLib's server read every object in one turn: with 50 000 tasks the loop,
+ * REST and D-Bus alike, stood still for seconds. A call that comes after
+ * GetManagedObjects is now answered before it */
+static void
+test_managed_objects_loop_turns (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) objects_result = NULL;
+  g_autoptr(GAsyncResult) status_result = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("first", "wait", NULL);
+  Build build = { fx };
+  gboolean status_first = FALSE;
+  EmTask *task;
+
+  em_engine_manager_pause (fx->manager);
+  task = em_engine_manager_schedule_task (fx->manager, spec, &error);
+  g_assert_no_error (error);
+  path = em_dbus_task_path (em_task_get_id (task));
+  schedule_pending (fx, 3000);
+  em_dbus_managed_objects_set_test_hook (0, build_hook_cb, &build);
+
+  /* on one connection, so the service receives them in this order */
+  start_call (fx->client, fx, EM_DBUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+              NULL, &objects_result);
+  start_call (fx->client, fx, path, "org.freedesktop.DBus.Properties", "Get",
+              g_variant_new ("(ss)", TASK_IFACE, "Status"), &status_result);
+  EM_TEST_WAIT_UNTIL (objects_result != NULL || status_result != NULL, CALL_TIMEOUT_MS);
+  status_first = status_result != NULL && objects_result == NULL;
+  EM_TEST_WAIT_UNTIL (objects_result != NULL && status_result != NULL, CALL_TIMEOUT_MS);
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
+
+  status = g_dbus_connection_call_finish (fx->client, status_result, &error);
+  g_assert_no_error (error);
+  objects = managed_objects_finish (fx->client, objects_result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (objects), ==, 3001);
+  g_assert_true (status_first);
+  g_assert_cmpuint (build.turns, >=, 3001 / 200);
+}
+
+typedef struct {
+  char *removed_early;  /* unexported before the build read it */
+  char *removed_late;   /* unexported after */
+  char *changed;        /* changed after it was read */
+  char *added;
+} Changes;
+
+static const char *
+some_id (EmDbusTaskTable *table,
+         const char      *other)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, em_dbus_task_table_get_objects (table));
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_strcmp0 (key, other) != 0)
+      return key;
+  g_assert_not_reached ();
+}
+
+static void
+forget (EmDbusTaskTable *table,
+        const char      *id)
+{
+  const char *ids[] = { id, NULL };
+
+  em_dbus_task_table_forget (table, ids);
+}
+
+static void
+change_early_cb (EmDbusTaskTable *table,
+                 gpointer         user_data)
+{
+  Build *build = user_data;
+  Changes *changes = build->act_data;
+  GHashTableIter iter;
+  gpointer key;
+
+  /* the last id in the table's order is read last */
+  g_hash_table_iter_init (&iter, em_dbus_task_table_get_objects (table));
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_free (changes->removed_early);
+      changes->removed_early = g_strdup (key);
+    }
+  forget (table, changes->removed_early);
+
+  build->act_at = build->turns + 9;
+}
+
+/* after the first pass read every object */
+static void
+change_late_cb (EmDbusTaskTable *table,
+                gpointer         user_data)
+{
+  Build *build = user_data;
+  Changes *changes = build->act_data;
+  const char * const devices[] = { "camera", NULL };
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("added", "wait", NULL);
+  g_autoptr(GError) error = NULL;
+  EmTask *task;
+
+  changes->removed_late = g_strdup (some_id (table, NULL));
+  forget (table, changes->removed_late);
+  changes->changed = g_strdup (some_id (table, NULL));
+  task = em_dbus_task_object_get_task (em_dbus_task_table_lookup (table, changes->changed));
+  em_task_set_waiting_for (task, devices);
+  task = em_engine_manager_schedule_task (build->fx->manager, spec, &error);
+  g_assert_no_error (error);
+  changes->added = g_strdup (em_task_get_id (task));
+  g_assert_nonnull (em_dbus_task_table_lookup (table, changes->added));
+}
+
+static void
+change_cb (EmDbusTaskTable *table,
+           gpointer         user_data)
+{
+  Build *build = user_data;
+
+  if (build->turns == 1)
+    change_early_cb (table, user_data);
+  else
+    change_late_cb (table, user_data);
+}
+
+static gboolean
+has_object (GVariant   *objects,
+            const char *id)
+{
+  g_autofree char *path = em_dbus_task_path (id);
+  g_autoptr(GVariant) interfaces = g_variant_lookup_value (objects, path, NULL);
+
+  return interfaces != NULL;
+}
+
+/* the reply is the table as it is when sent, as GLib's synchronous answer
+ * was: objects removed during the build are not in it, one changed after it
+ * was read is read again, one added is in it */
+static void
+test_managed_objects_changes (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GVariant) interfaces = NULL;
+  g_autoptr(GVariant) waiting_for = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *changed_path = NULL;
+  Changes changes = { NULL };
+  Build build = { fx, 0, 1, change_cb, &changes };
+
+  schedule_pending (fx, 100);
+  em_dbus_managed_objects_set_test_hook (10, build_hook_cb, &build);
+  objects = managed_objects (fx, &error);
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
+  g_assert_no_error (error);
+
+  g_assert_nonnull (changes.added);
+  g_assert_cmpuint (build.turns, ==, 10);
+  assert_objects_as_served (fx, objects, 100 - 2 + 1);
+  g_assert_false (has_object (objects, changes.removed_early));
+  g_assert_false (has_object (objects, changes.removed_late));
+  g_assert_true (has_object (objects, changes.added));
+  changed_path = em_dbus_task_path (changes.changed);
+  interfaces = g_variant_lookup_value (objects, changed_path, NULL);
+  g_assert_nonnull (interfaces);
+  {
+    g_autoptr(GVariant) properties = g_variant_lookup_value (interfaces, TASK_IFACE, NULL);
+
+    waiting_for = g_variant_lookup_value (properties, "WaitingFor", G_VARIANT_TYPE_STRING_ARRAY);
+  }
+  g_assert_nonnull (waiting_for);
+  g_assert_cmpuint (g_variant_n_children (waiting_for), ==, 1);
+
+  g_free (changes.removed_early);
+  g_free (changes.removed_late);
+  g_free (changes.changed);
+  g_free (changes.added);
+}
+
+/* a reply over what one D-Bus message may hold is refused as soon as the
+ * objects read pass the limit, not once all were read; the bus would
+ * disconnect the service for sending it */
 static void
 test_managed_objects_too_large (Fixture *fx, gconstpointer data)
 {
@@ -666,23 +1031,99 @@ test_managed_objects_too_large (Fixture *fx, gconstpointer data)
   g_autoptr(GVariant) objects = NULL;
   g_autoptr(GVariant) page = NULL;
   g_autofree char *remote = NULL;
+  Build build = { fx };
 
   schedule_pending (fx, 40);
   g_object_set (fx->adapter, "max-reply-bytes", 8192, NULL);
+  em_dbus_managed_objects_set_test_hook (5, build_hook_cb, &build);
 
-  g_test_expect_message ("em-dbus", G_LOG_LEVEL_WARNING, "refusing to send a reply of *");
-  objects = call_service (fx, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
-                          G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), &error);
+  g_test_expect_message ("em-dbus", G_LOG_LEVEL_WARNING,
+                         "refusing GetManagedObjects: 40 task objects take more than 8192 bytes");
+  objects = managed_objects (fx, &error);
   g_test_assert_expected_messages ();
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
   g_assert_null (objects);
   remote = g_dbus_error_get_remote_error (error);
-  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.Failed");
-  g_assert_nonnull (strstr (error->message, "bytes one D-Bus message may hold"));
+  g_assert_cmpstr (remote, ==, "org.freedesktop.DBus.Error.LimitsExceeded");
+  g_assert_nonnull (strstr (error->message, "The 40 task objects take more than the 8192 bytes "
+                                            "one D-Bus message may hold"));
+  g_assert_nonnull (strstr (error->message, "ListTasks"));
+  g_assert_cmpuint (build.turns, <, 40 / 5 / 2);
   g_clear_error (&error);
 
   g_assert_false (g_dbus_connection_is_closed (fx->service));
   page = list_tasks (fx, "({'limit': <uint32 5>},)", &error);
   g_assert_no_error (error);
+}
+
+static void
+close_cb (EmDbusTaskTable *table,
+          gpointer         user_data)
+{
+  GDBusConnection *leaving = ((Build *) user_data)->act_data;
+
+  g_dbus_connection_close_sync (leaving, NULL, NULL);
+}
+
+/* calls that come during a build share it; one whose caller left meanwhile
+ * is dropped by the bus */
+static void
+test_managed_objects_concurrent (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GDBusConnection) leaving = connect_bus (fx);
+  GAsyncResult *results[3] = { NULL };
+  g_autoptr(GAsyncResult) left = NULL;
+  Build build = { fx, 0, 3, close_cb, leaving };
+
+  schedule_pending (fx, 200);
+  em_dbus_managed_objects_set_test_hook (10, build_hook_cb, &build);
+  start_call (leaving, fx, EM_DBUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+              NULL, &left);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    start_call (fx->client, fx, EM_DBUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+                NULL, &results[i]);
+  EM_TEST_WAIT_UNTIL (results[0] != NULL && results[1] != NULL && results[2] != NULL && left != NULL,
+                      CALL_TIMEOUT_MS);
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) objects = managed_objects_finish (fx->client, results[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (objects), ==, 200);
+      g_object_unref (results[i]);
+    }
+  g_assert_cmpuint (build.turns, >=, 200 / 10);
+}
+
+static void
+leave_bus_cb (EmDbusTaskTable *table,
+              gpointer         user_data)
+{
+  Build *build = user_data;
+
+  em_dbus_manager_adapter_unexport (build->fx->adapter);
+}
+
+/* the service leaving the bus answers the calls still being built */
+static void
+test_managed_objects_stop (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autofree char *remote = NULL;
+  Build build = { fx, 0, 2, leave_bus_cb };
+
+  schedule_pending (fx, 100);
+  em_dbus_managed_objects_set_test_hook (10, build_hook_cb, &build);
+  objects = managed_objects (fx, &error);
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
+  g_assert_null (objects);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.Unavailable");
+  g_assert_cmpuint (build.turns, ==, 2);
 }
 
 /* a task deleted from history (DELETE /tasks, retention) leaves the bus at
@@ -922,6 +1363,16 @@ main (int argc, char **argv)
               test_cli_watch_since_pages, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-too-large", Fixture, NULL, fixture_setup,
               test_managed_objects_too_large, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-as-served", Fixture, NULL, fixture_setup,
+              test_managed_objects_as_served, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-loop-turns", Fixture, NULL, fixture_setup,
+              test_managed_objects_loop_turns, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-changes", Fixture, NULL, fixture_setup,
+              test_managed_objects_changes, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-concurrent", Fixture, NULL, fixture_setup,
+              test_managed_objects_concurrent, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-stop", Fixture, NULL, fixture_setup,
+              test_managed_objects_stop, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,
               test_deleted_task_unexported, fixture_teardown);
   g_test_add ("/dbus/adapter/evicted-task-unexported", Fixture, NULL, fixture_setup,

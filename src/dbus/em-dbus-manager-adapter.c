@@ -421,6 +421,8 @@ em_dbus_manager_adapter_set_property (GObject      *object,
     {
     case PROP_MAX_REPLY_BYTES:
       self->max_reply_bytes = g_value_get_uint (value);
+      if (self->tasks != NULL)
+        em_dbus_task_table_set_max_reply_bytes (self->tasks, self->max_reply_bytes);
       if (self->reply_guard != 0)
         {
           g_dbus_connection_remove_filter (self->connection, self->reply_guard);
@@ -498,6 +500,7 @@ em_dbus_manager_adapter_new (EmEngineManager *manager,
   self->manager = g_object_ref (manager);
   self->limits = em_dbus_sender_limits_new ();
   self->tasks = em_dbus_task_table_new (manager, self->limits);
+  em_dbus_task_table_set_max_reply_bytes (self->tasks, self->max_reply_bytes);
   self->iface = em_dbus_engine_manager1_skeleton_new ();
 
   actions = em_action_registry_get_names (em_engine_manager_get_registry (manager));

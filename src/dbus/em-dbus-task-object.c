@@ -23,6 +23,9 @@ struct _EmDbusTaskObject
   EmDBusObjectSkeleton *object;
   EmDBusTask1 *iface;
   gint64 expires_at;
+  /* bumped on every property change, so a GetManagedObjects being built
+   * knows which entries it serialized are stale */
+  guint64 serial;
 };
 
 G_DEFINE_FINAL_TYPE (EmDbusTaskObject, em_dbus_task_object, G_TYPE_OBJECT)
@@ -221,6 +224,16 @@ handle_cancel_cb (EmDBusTask1           *iface,
 }
 
 static void
+iface_notify_cb (GObject    *iface,
+                 GParamSpec *pspec,
+                 gpointer    user_data)
+{
+  EmDbusTaskObject *self = user_data;
+
+  self->serial++;
+}
+
+static void
 em_dbus_task_object_dispose (GObject *object)
 {
   EmDbusTaskObject *self = EM_DBUS_TASK_OBJECT (object);
@@ -288,6 +301,8 @@ em_dbus_task_object_new (EmEngineManager    *manager,
   em_dbus_object_skeleton_set_task1 (self->object, self->iface);
 
   g_signal_connect (self->iface, "handle-cancel", G_CALLBACK (handle_cancel_cb), self);
+  /* the generated setters notify only when a value really changed */
+  g_signal_connect (self->iface, "notify", G_CALLBACK (iface_notify_cb), self);
   for (guint i = 0; i < G_N_ELEMENTS (watched); i++)
     {
       g_autofree char *signal = g_strconcat ("notify::", watched[i].property, NULL);
@@ -347,4 +362,12 @@ em_dbus_task_object_set_expires_at (EmDbusTaskObject *self,
   g_return_if_fail (EM_IS_DBUS_TASK_OBJECT (self));
 
   self->expires_at = expires_at;
+}
+
+guint64
+em_dbus_task_object_get_serial (EmDbusTaskObject *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_TASK_OBJECT (self), 0);
+
+  return self->serial;
 }

@@ -27,5 +27,7 @@ void                 em_dbus_task_object_flush        (EmDbusTaskObject *self,
 gint64               em_dbus_task_object_get_expires_at (EmDbusTaskObject *self);
 void                 em_dbus_task_object_set_expires_at (EmDbusTaskObject *self,
                                                          gint64            expires_at);
+/* changes whenever one of the object's properties does */
+guint64              em_dbus_task_object_get_serial     (EmDbusTaskObject *self);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "dbus/em-dbus-managed-objects.h"
 #include "dbus/em-dbus-task-table.h"
 #include "dbus/em-dbus-util.h"
 
@@ -12,6 +13,8 @@ struct _EmDbusTaskTable
   EmEngineManager *manager;
   EmDbusSenderLimits *limits;
   GDBusObjectManagerServer *server;
+  /* answers GetManagedObjects in its place, a slice per turn */
+  EmDbusManagedObjects *managed;
   GHashTable *objects; /* id → EmDbusTaskObject */
   /* ids of finished tasks in the order they expire: the grace period is the same
    * for all, so one timer for the head serves thousands of objects */
@@ -105,6 +108,9 @@ em_dbus_task_table_dispose (GObject *object)
 {
   EmDbusTaskTable *self = EM_DBUS_TASK_TABLE (object);
 
+  if (self->managed != NULL)
+    em_dbus_managed_objects_set_connection (self->managed, NULL);
+  g_clear_object (&self->managed);
   if (self->server != NULL)
     {
       unexport_all (self);
@@ -144,6 +150,7 @@ em_dbus_task_table_new (EmEngineManager    *manager,
   self = g_object_new (EM_TYPE_DBUS_TASK_TABLE, NULL);
   self->manager = g_object_ref (manager);
   self->limits = g_object_ref (limits);
+  self->managed = em_dbus_managed_objects_new (self);
 
   return self;
 }
@@ -157,6 +164,8 @@ em_dbus_task_table_set_connection (EmDbusTaskTable *self,
   /* off the bus, no object is worth keeping: the engine still has every task */
   if (connection == NULL)
     unexport_all (self);
+  /* its filter goes first, so no call reaches the server once connected */
+  em_dbus_managed_objects_set_connection (self->managed, connection);
   g_dbus_object_manager_server_set_connection (self->server, connection);
 }
 
@@ -215,4 +224,21 @@ em_dbus_task_table_get_size (EmDbusTaskTable *self)
   g_return_val_if_fail (EM_IS_DBUS_TASK_TABLE (self), 0);
 
   return g_hash_table_size (self->objects);
+}
+
+GHashTable *
+em_dbus_task_table_get_objects (EmDbusTaskTable *self)
+{
+  g_return_val_if_fail (EM_IS_DBUS_TASK_TABLE (self), NULL);
+
+  return self->objects;
+}
+
+void
+em_dbus_task_table_set_max_reply_bytes (EmDbusTaskTable *self,
+                                        gsize            max_bytes)
+{
+  g_return_if_fail (EM_IS_DBUS_TASK_TABLE (self));
+
+  em_dbus_managed_objects_set_max_bytes (self->managed, max_bytes);
 }

@@ -29,5 +29,10 @@ guint             em_dbus_task_table_get_size       (EmDbusTaskTable *self);
 /* unexports the objects of @ids at once: their tasks left history */
 void              em_dbus_task_table_forget         (EmDbusTaskTable     *self,
                                                      const char * const  *ids);
+/* id → EmDbusTaskObject of every exported object; (transfer none) */
+GHashTable       *em_dbus_task_table_get_objects    (EmDbusTaskTable *self);
+/* GetManagedObjects is refused once its reply would pass @max_bytes */
+void              em_dbus_task_table_set_max_reply_bytes (EmDbusTaskTable *self,
+                                                          gsize            max_bytes);
 
 G_END_DECLS
