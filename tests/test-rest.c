@@ -3236,6 +3236,89 @@ test_ws_slow_consumer (Fixture       *f,
   EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
 }
 
+/* a batch at the limits (5 000 tasks whose names fill a 1 MiB body) makes
+ * more task_scheduled frames than the journal's hold and a client's backlog
+ * were sized for, all in one turn: a client that reads gets every event, in
+ * order, and one that stopped reading is still closed */
+static void
+ws_batch_burst (Fixture  *f,
+                gboolean  paused)
+{
+  g_autoptr(WsClient) reader = ws_connect (f);
+  g_autoptr(GString) stopped_buffer = g_string_new (NULL);
+  g_autoptr(GSocket) stopped = raw_ws_connect (f, 4096, stopped_buffer);
+  g_autoptr(GString) body = g_string_new ("[");
+  g_autoptr(Reply) reply = NULL;
+  static const char item[] = "{\"name\":\"\",\"action\":\"wait\"},";
+  /* the longest names a 1 MiB body has room for */
+  g_autofree char *name = g_strnfill ((1024 * 1024 - 2) / EM_TASK_BATCH_MAX - (sizeof item - 1),
+                                      'x');
+  guint64 first_seq;
+  guint64 scheduled_bytes = 0;
+  guint64 last_seq;
+  guint text_frames = 0;
+  guint code;
+
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 2, TIMEOUT_MS);
+  /* the queue_paused event comes first */
+  first_seq = em_engine_manager_get_last_event_seq (f->manager) + 1;
+  if (paused)
+    em_engine_manager_pause (f->manager);
+
+  for (guint i = 0; i < EM_TASK_BATCH_MAX; i++)
+    g_string_append_printf (body, "%s{\"name\":\"%s\",\"action\":\"wait\"}",
+                            i > 0 ? "," : "", name);
+  g_string_append_c (body, ']');
+  g_assert_cmpuint (body->len, <=, 1024 * 1024);
+  reply = http (f, "POST", "/tasks", "application/json", body->str);
+  g_assert_cmpuint (reply_status (reply), ==, 201);
+
+  /* each task is scheduled, then started and completed unless the queue is
+   * paused (the store keeps only a few finished ones to count) */
+  EM_TEST_WAIT_UNTIL (reader->closed || reader->events->len >= (paused ? 1 : 3) * EM_TASK_BATCH_MAX,
+                      4 * TIMEOUT_MS);
+  last_seq = em_engine_manager_get_last_event_seq (f->manager);
+  EM_TEST_WAIT_UNTIL (reader->closed || reader->events->len == last_seq - first_seq + 1,
+                      TIMEOUT_MS);
+  g_assert_false (reader->closed);
+  for (guint i = 0; i < reader->events->len; i++)
+    {
+      g_assert_cmpint (event_seq (reader, i), ==, (gint64) (first_seq + i));
+      if (i >= (guint) paused && i < (guint) paused + EM_TASK_BATCH_MAX)
+        {
+          g_autofree char *json = json_to_string (g_ptr_array_index (reader->events, i), FALSE);
+
+          g_assert_cmpstr (event_member (reader, i, "type"), ==, "task_scheduled");
+          scheduled_bytes += strlen (json);
+        }
+    }
+  /* the batch alone was more than the backlog limit */
+  g_test_message ("the batch made %" G_GUINT64_FORMAT " bytes of task_scheduled", scheduled_bytes);
+  g_assert_cmpuint (scheduled_bytes, >, 1024 * 1024);
+
+  /* the other was closed for not reading, without a read to prompt it, and
+   * with no later event to judge it at if the queue is paused */
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  code = raw_ws_read_until_close (stopped, stopped_buffer, &text_frames, NULL);
+  g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_cmpuint (text_frames, <, EM_TASK_BATCH_MAX);
+  g_assert_false (reader->closed);
+}
+
+static void
+test_ws_batch_burst (Fixture       *f,
+                     gconstpointer  data)
+{
+  ws_batch_burst (f, FALSE);
+}
+
+static void
+test_ws_batch_burst_paused (Fixture       *f,
+                            gconstpointer  data)
+{
+  ws_batch_burst (f, TRUE);
+}
+
 /* @n pings with a full (125-byte) payload, masked with a zero key, then
  * reads until their pongs are in; returns the pong bytes read */
 static guint64
@@ -4645,6 +4728,8 @@ main (int argc, char **argv)
   ADD ("/rest/ws/event-order", test_ws_event_order, NULL);
   ADD ("/rest/ws/empty-result", test_ws_empty_result, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/slow-consumer", test_ws_slow_consumer, GUINT_TO_POINTER (16 * 1024));
+  ADD ("/rest/ws/batch-burst", test_ws_batch_burst, WITH_STORE);
+  ADD ("/rest/ws/batch-burst-paused", test_ws_batch_burst_paused, WITH_STORE);
   ADD ("/rest/ws/pong-credit", test_ws_pong_credit, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/ping-flood", test_ws_ping_flood, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/many-clients", test_ws_many_clients, NULL);

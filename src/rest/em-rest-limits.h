@@ -19,6 +19,15 @@
 #define EM_REST_DEFAULT_WS_BACKLOG        (1024 * 1024)
 #define EM_REST_DEFAULT_WS_KEEPALIVE      30
 #define EM_REST_DEFAULT_WS_MAX_CLIENTS    4096
+/* what one main-loop turn may put out at once: a batch of 5 000 tasks in a
+ * body at the default limit makes about 2 MB of task_scheduled frames.
+ * Events that wait for the journal are held up to this (once, for all
+ * clients), and a client's backlog may pass its limit by the burst of one
+ * turn, up to this, while it drains */
+#define EM_REST_WS_MAX_BURST              (16 * 1024 * 1024)
+/* a client over its backlog limit whose socket takes nothing for this long
+ * has stopped reading */
+#define EM_REST_WS_STALL_MS               2000
 /* clients send nothing meaningful: a message (all its frames) larger than
  * this is an abuse, closed with 1009 */
 #define EM_REST_WS_MAX_INCOMING_MESSAGE   4096

@@ -51,6 +51,13 @@ typedef struct {
    * through the history */
   guint64                    joined_seq;
   guint                      wait_id;
+  /* live, @pending holds what a burst queued past the stream's share of the
+   * backlog (references to the shared events, not copies); @turn is the
+   * hub's turn the client was last judged in; the socket took
+   * @stall_written bytes when last seen taking any, at @stall_since */
+  guint64                    turn;
+  guint64                    stall_written;
+  gint64                     stall_since;
 } Client;
 
 struct _EmWebsocketHub
@@ -64,6 +71,9 @@ struct _EmWebsocketHub
   guint            keepalive_seconds;
   guint            max_clients;
   gboolean         closed;
+  /* counts main-loop turns that delivered events; @turn_id ends the current one */
+  guint64          turn;
+  guint            turn_id;
 };
 
 /* what ?since= (and &log=) asked for */
@@ -92,7 +102,10 @@ frame_size (gsize length)
 static guint64
 client_backlog (Client *client)
 {
-  return em_coalescing_output_stream_get_buffered (client->output);
+  guint64 backlog = em_coalescing_output_stream_get_buffered (client->output);
+
+  /* while catching up, the buffer has its own limit (client_buffer()) */
+  return client->catching_up ? backlog : backlog + client->pending_bytes;
 }
 
 /* whether @extra more bytes would take the backlog past @limit; frames wait
@@ -209,6 +222,9 @@ client_drop (Client     *client,
              const char *reason)
 {
   client->dropped = TRUE;
+  /* the events it was still to get are not sent now */
+  g_queue_clear_full (&client->pending, (GDestroyNotify) em_event_unref);
+  client->pending_bytes = 0;
   if (soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   /* what the socket takes now still goes out; the close frame must not wait
@@ -413,11 +429,15 @@ client_send_page (Client *client)
     client_read_history (client);
 }
 
+static gboolean client_live_wait (Client *client);
+
 static gboolean
 client_wait_cb (gpointer user_data)
 {
   Client *client = user_data;
 
+  if (!client->catching_up && client_is_open (client))
+    return client_live_wait (client);
   if (client_is_open (client) && client_backlog (client) > client->hub->max_backlog / 2)
     return G_SOURCE_CONTINUE;
   client->wait_id = 0;
@@ -546,6 +566,118 @@ client_read_history (Client *client)
                                        NULL, history_cb, client);
 }
 
+/* --- live bursts --- */
+
+/* whether a frame of @size would take the stream past the backlog limit,
+ * after the socket took what it could; an empty stream takes any frame */
+static gboolean
+client_stream_full (Client  *client,
+                    guint64  size)
+{
+  guint64 limit = client->hub->max_backlog;
+
+  if (em_coalescing_output_stream_get_buffered (client->output) == 0 ||
+      em_coalescing_output_stream_get_buffered (client->output) + size <= limit)
+    return FALSE;
+  em_coalescing_output_stream_flush_nonblocking (client->output);
+  return em_coalescing_output_stream_get_buffered (client->output) > 0 &&
+         em_coalescing_output_stream_get_buffered (client->output) + size > limit;
+}
+
+/* what waits in @pending goes out as the socket takes it: the stream holds
+ * at most a backlog of copies, however large the burst */
+static void
+client_drain_live (Client *client)
+{
+  EmEvent *event;
+
+  while ((event = g_queue_peek_head (&client->pending)) != NULL)
+    {
+      GBytes *bytes = em_event_get_json_bytes (event);
+      guint64 size = frame_size (g_bytes_get_size (bytes));
+
+      if (client_stream_full (client, size))
+        {
+          /* the time to take something counts from here */
+          if (client->wait_id == 0)
+            {
+              client->stall_written = em_coalescing_output_stream_get_written (client->output);
+              client->stall_since = g_get_monotonic_time ();
+              client->wait_id = g_timeout_add (CATCH_UP_WAIT_MS, client_wait_cb, client);
+            }
+          return;
+        }
+      g_queue_pop_head (&client->pending);
+      client->pending_bytes -= size;
+      if (!client_send (client, bytes))
+        {
+          em_event_unref (event);
+          return;
+        }
+      em_event_unref (event);
+    }
+}
+
+/* a client over its limit whose socket took nothing for EM_REST_WS_STALL_MS
+ * has stopped reading; one that reads gets the rest once the stream is down
+ * to half the limit */
+static gboolean
+client_live_wait (Client *client)
+{
+  guint64 written = em_coalescing_output_stream_get_written (client->output);
+  gint64 now = g_get_monotonic_time ();
+
+  if (written != client->stall_written)
+    {
+      client->stall_written = written;
+      client->stall_since = now;
+    }
+  else if (client_backlog (client) > client->hub->max_backlog &&
+           now - client->stall_since >= EM_REST_WS_STALL_MS * G_TIME_SPAN_MILLISECOND)
+    {
+      client->wait_id = 0;
+      g_debug ("dropping a WebSocket client that stopped reading in a burst (%" G_GUINT64_FORMAT
+               " bytes queued)", client_backlog (client));
+      client_drop (client, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "backlog limit exceeded");
+      return G_SOURCE_REMOVE;
+    }
+  /* under the limit, all that waits fits in the stream */
+  if (em_coalescing_output_stream_get_buffered (client->output) > client->hub->max_backlog / 2 &&
+      client_backlog (client) > client->hub->max_backlog)
+    return G_SOURCE_CONTINUE;
+  client->wait_id = 0;
+  client_drain_live (client);
+  return G_SOURCE_REMOVE;
+}
+
+/* a live event: straight into the stream, or behind what waits already */
+static void
+client_queue_live (Client  *client,
+                   EmEvent *event,
+                   guint64  size)
+{
+  if (client->pending.length == 0 && !client_stream_full (client, size))
+    {
+      soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT,
+                                              em_event_get_json_bytes (event));
+      return;
+    }
+  g_queue_push_tail (&client->pending, em_event_ref (event));
+  client->pending_bytes += size;
+  /* a waiting client is drained by its timer: not a send per event */
+  if (client->wait_id == 0)
+    client_drain_live (client);
+}
+
+static gboolean
+turn_end_cb (gpointer user_data)
+{
+  EmWebsocketHub *self = user_data;
+
+  self->turn_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
 /* a durable event: a client never sees one that a crash could take back */
 static void
 deliver_cb (EmEvent  *event,
@@ -554,6 +686,8 @@ deliver_cb (EmEvent  *event,
   EmWebsocketHub *self = user_data;
   GBytes *bytes;
   guint64 size;
+  gboolean burst;
+  gboolean over;
   GList *link;
 
   if (self->clients.length == 0)
@@ -562,6 +696,11 @@ deliver_cb (EmEvent  *event,
   /* serialized once; every client's frame is built from the same bytes */
   bytes = em_event_get_json_bytes (event);
   size = frame_size (g_bytes_get_size (bytes));
+  if (self->turn_id == 0)
+    {
+      self->turn++;
+      self->turn_id = g_idle_add_full (G_PRIORITY_DEFAULT, turn_end_cb, self, NULL);
+    }
 
   for (link = self->clients.head; link != NULL;)
     {
@@ -577,15 +716,28 @@ deliver_cb (EmEvent  *event,
           client_buffer (client, event, size);
           continue;
         }
-      if (client_over_backlog (client, size))
+      /* judged at the first event of a turn, by what was queued before it:
+       * the events one turn delivers (a batch makes 5 000) are a burst that
+       * a reading client takes as fast as it reads, and may pass the limit
+       * by up to EM_REST_WS_MAX_BURST; until it is back under the limit,
+       * the limit counts the burst on top of it */
+      burst = client->turn == self->turn;
+      client->turn = self->turn;
+      if (!burst)
+        over = client_over_backlog (client, size);
+      else
+        over = client_backlog (client) + size > self->max_backlog + EM_REST_WS_MAX_BURST;
+      if (over)
         {
           g_debug ("dropping a WebSocket client that stopped reading (%" G_GUINT64_FORMAT
                    " bytes queued)", client_backlog (client));
           client_drop (client, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "backlog limit exceeded");
           continue;
         }
-      soup_websocket_connection_send_message (client->conn, SOUP_WEBSOCKET_DATA_TEXT, bytes);
       client_allow (client, size);
+      client_queue_live (client, event, size);
+      if (burst && client_backlog (client) > self->max_backlog)
+        client->allowance = MAX (client->allowance, client_backlog (client) - self->max_backlog);
     }
 }
 
@@ -611,8 +763,8 @@ drop_all (EmWebsocketHub *self,
     }
 }
 
-/* the store fell so far behind that a backlog's worth of events waits for it:
- * the clients resume with ?since= once it has caught up */
+/* the store fell so far behind that EM_REST_WS_MAX_BURST of events waits for
+ * it: the clients resume with ?since= once it has caught up */
 static void
 overflow_cb (gpointer user_data)
 {
@@ -867,6 +1019,14 @@ em_websocket_hub_is_flushing (EmWebsocketHub *self)
   return FALSE;
 }
 
+/* events wait for the journal once for all clients: as many as one
+ * submission makes (a client's backlog may not hold them, see deliver_cb) */
+static guint64
+feed_max_held (guint64 max_backlog)
+{
+  return MAX (max_backlog, EM_REST_WS_MAX_BURST);
+}
+
 void
 em_websocket_hub_set_limits (EmWebsocketHub *self,
                              guint64         max_backlog,
@@ -876,7 +1036,7 @@ em_websocket_hub_set_limits (EmWebsocketHub *self,
   g_return_if_fail (EM_IS_WEBSOCKET_HUB (self));
   self->max_backlog = max_backlog;
   if (self->feed != NULL)
-    em_durable_feed_set_max_held_bytes (self->feed, max_backlog);
+    em_durable_feed_set_max_held_bytes (self->feed, feed_max_held (max_backlog));
   self->keepalive_seconds = keepalive_seconds;
   self->max_clients = max_clients;
 }
@@ -900,6 +1060,7 @@ em_websocket_hub_dispose (GObject *object)
   Client *client;
 
   g_clear_pointer (&self->feed, em_durable_feed_free);
+  g_clear_handle_id (&self->turn_id, g_source_remove);
   while ((client = g_queue_pop_head (&self->clients)) != NULL)
     client_free (client);
   g_clear_object (&self->manager);
@@ -930,6 +1091,6 @@ em_websocket_hub_new (EmEngineManager *manager)
   EmWebsocketHub *self = g_object_new (EM_TYPE_WEBSOCKET_HUB, NULL);
 
   self->manager = g_object_ref (manager);
-  self->feed = em_durable_feed_new (manager, self->max_backlog, &feed_funcs, self);
+  self->feed = em_durable_feed_new (manager, feed_max_held (self->max_backlog), &feed_funcs, self);
   return self;
 }
