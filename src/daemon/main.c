@@ -233,7 +233,7 @@ main (int argc, char **argv)
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0, };
-  guint sigint_id, sigterm_id, sighup_id = 0;
+  gboolean watch_sighup = FALSE;
   struct sigaction sighup_action;
   const GOptionEntry entries[] = {
     { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
@@ -451,13 +451,16 @@ main (int argc, char **argv)
   ctx.loop = loop;
   ctx.daemon = daemon;
 
-  sigint_id = g_unix_signal_add (SIGINT, signal_cb, &ctx);
-  sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, &ctx);
+  g_unix_signal_add (SIGINT, signal_cb, &ctx);
+  g_unix_signal_add (SIGTERM, signal_cb, &ctx);
   /* the terminal it ran in went away: stop as cleanly as on SIGTERM rather
    * than die with running tasks unrecorded; unless it was started with the
    * signal ignored (nohup), which asks it to outlive the terminal */
   if (sigaction (SIGHUP, NULL, &sighup_action) != 0 || sighup_action.sa_handler != SIG_IGN)
-    sighup_id = g_unix_signal_add (SIGHUP, signal_cb, &ctx);
+    {
+      g_unix_signal_add (SIGHUP, signal_cb, &ctx);
+      watch_sighup = TRUE;
+    }
   g_signal_connect (daemon, "stopped", G_CALLBACK (stopped_cb), &ctx);
 
   em_daemon_start_async (daemon, NULL, started_cb, &ctx);
@@ -474,19 +477,15 @@ main (int argc, char **argv)
     gst_deinit ();
   else
     g_object_remove_weak_pointer (G_OBJECT (engine), (gpointer *) &engine);
-  /* only now: removing the last watch of a signal restores its default
-   * action, and a second Ctrl+C or SIGTERM while the store closes above
-   * would kill the process halfway, its journal not emptied. Past here all
-   * is closed: more of them are ignored, not left to kill the exit (which
-   * a sanitizer's leak check makes long) with their status */
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
+  /* past here all is closed: more signals are ignored, not left to kill
+   * the exit (which a sanitizer's leak check makes long) with their status.
+   * The watches stay: removing the last watch of a signal restores its
+   * default action, and one arriving before SIG_IGN replaced it killed the
+   * process. Nor before the store has closed above: a second Ctrl+C or
+   * SIGTERM then would kill it halfway, its journal not emptied */
   signal (SIGINT, SIG_IGN);
   signal (SIGTERM, SIG_IGN);
-  if (sighup_id != 0)
-    {
-      g_source_remove (sighup_id);
-      signal (SIGHUP, SIG_IGN);
-    }
+  if (watch_sighup)
+    signal (SIGHUP, SIG_IGN);
   return ctx.exit_status;
 }
