@@ -13,6 +13,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-writer.h"
 #include "engine/em-task-spec.h"
+#include "em-test-schedule.h"
 #include "em-test-scope.h"
 #include "em-test-util.h"
 
@@ -311,22 +312,6 @@ test_claims (void)
   g_assert_cmpint (em_action_get_claims (action), ==, EM_DEVICE_KIND_FOCUS | EM_DEVICE_KIND_CAMERA);
 }
 
-static GError *
-schedule_error (EmEngineManager *manager, const char *json)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(EmTaskSpec) spec = NULL;
-  EmTask *task;
-  GError *error = NULL;
-
-  spec = em_task_spec_from_json (node, &error);
-  g_assert_no_error (error);
-  task = em_engine_manager_schedule_task (manager, spec, &error);
-  if (task != NULL)
-    em_engine_manager_cancel_task (manager, em_task_get_id (task), NULL);
-  return error;
-}
-
 /* without a center the search is around where the focus is: run again after
  * failing part-way, it would search around where the focus stopped */
 static void
@@ -341,10 +326,10 @@ test_retry_needs_center (void)
   em_builtin_actions_register (registry);
   manager = em_engine_manager_new (registry, NULL, data_dir);
 
-  no_center = schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2}");
+  no_center = em_test_schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2}");
   g_assert_error (no_center, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (no_center->message, "max_retries"));
-  with_center = schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2,"
+  with_center = em_test_schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2,"
                                          " \"parameters\": {\"center\": 100}}");
   g_assert_no_error (with_center);
 

@@ -15,6 +15,7 @@
 #include "engine/em-engine-manager.h"
 #include "engine/em-task-spec.h"
 #include "engine/em-error.h"
+#include "em-test-schedule.h"
 #include "em-test-scope.h"
 #include "em-test-util.h"
 
@@ -383,22 +384,6 @@ test_claims (void)
                    EM_DEVICE_KIND_STAGE | EM_DEVICE_KIND_CAMERA | EM_DEVICE_KIND_FOCUS);
 }
 
-static GError *
-schedule_error (EmEngineManager *manager, const char *json)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(EmTaskSpec) spec = NULL;
-  EmTask *task;
-  GError *error = NULL;
-
-  spec = em_task_spec_from_json (node, &error);
-  g_assert_no_error (error);
-  task = em_engine_manager_schedule_task (manager, spec, &error);
-  if (task != NULL)
-    em_engine_manager_cancel_task (manager, em_task_get_id (task), NULL);
-  return error;
-}
-
 /* a grid that starts where the stage is would start, run again after failing
  * part-way, where the stage stopped: retries need an origin, and no refocus */
 static void
@@ -416,25 +401,25 @@ test_retry_needs_origin (void)
   em_builtin_actions_register (registry);
   manager = em_engine_manager_new (registry, NULL, data_dir);
 
-  no_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+  no_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                        " \"parameters\": {\"step_x\": 40, \"nx\": 3}}");
   g_assert_error (no_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (no_origin->message, "max_retries"));
-  half_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+  half_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3, \"origin_x\": 0}}");
   g_assert_error (half_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
-  with_origin = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+  with_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                          " \"origin_x\": 0, \"origin_y\": 0}}");
   g_assert_no_error (with_origin);
   /* every refocus is centred on the focus's position, wherever a failed
    * attempt left it */
-  with_autofocus = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+  with_autofocus = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                             " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                             " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 2}}");
   g_assert_error (with_autofocus, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (with_autofocus->message, "max_retries"));
-  no_autofocus = schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
+  no_autofocus = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                           " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                           " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 0}}");
   g_assert_no_error (no_autofocus);
