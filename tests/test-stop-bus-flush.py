@@ -12,14 +12,12 @@ and that the service still exited with 0.
 
 import os
 import signal
-import socket
-import struct
 import subprocess
 import tempfile
-import threading
 import time
 
 from embus import NAME, on_private_bus
+from embusrelay import AUTH_END, BusRelay, split_messages
 from emfault import Daemon, fail
 
 TASKS = 3000
@@ -28,54 +26,20 @@ BATCH = 1000
 STALL_S = 2
 
 
-def bus_socket_path(address):
-    for part in address.split(";")[0].split(":", 1)[1].split(","):
-        key, _, value = part.partition("=")
-        if key == "path":
-            return value, False
-        if key == "abstract":
-            return value, True
-    fail("cannot use the bus address %s" % address)
-    return None
-
-
-class Relay:
-    """forwards one client connection to the bus, counting the signals the
-    client sends by member; stalls once @stall_on first goes by"""
+class Relay(BusRelay):
+    """counts the signals the client sends by member; stalls once @stall_on
+    first goes by"""
 
     def __init__(self, path, bus_address, stall_on):
-        self.bus_path, self.abstract = bus_socket_path(bus_address)
         self.stall_on = stall_on.encode() + b"\0"
         self.counts = {}
         self.stalled = False
-        self.done = threading.Event()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path, bus_address)
 
     def count(self, member):
         return self.counts.get(member.encode() + b"\0", 0)
 
-    def _serve(self):
-        client, _ = self.listener.accept()
-        bus = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        bus.connect(("\0" + self.bus_path) if self.abstract else self.bus_path)
-        threading.Thread(target=self._pipe, args=(bus, client), daemon=True).start()
-        self._from_client(client, bus)
-
-    @staticmethod
-    def _pipe(source, sink):
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-
-    def _from_client(self, client, bus):
+    def from_client(self, client, bus):
         pending = b""
         authenticated = False
         while True:
@@ -85,30 +49,21 @@ class Relay:
             bus.sendall(data)
             pending += data
             if not authenticated:
-                end = pending.find(b"BEGIN\r\n")
+                end = pending.find(AUTH_END)
                 if end < 0:
                     continue
                 authenticated = True
-                pending = pending[end + len(b"BEGIN\r\n"):]
+                pending = pending[end + len(AUTH_END):]
+            messages, pending = split_messages(pending)
             stall = False
-            while len(pending) >= 16:
-                order = "<" if pending[0:1] == b"l" else ">"
-                body, fields = struct.unpack(order + "I", pending[4:8])[0], \
-                    struct.unpack(order + "I", pending[12:16])[0]
-                header = 16 + fields + (-(16 + fields) % 8)
-                if len(pending) < header + body:
-                    break
-                head = pending[:header]
+            for head, _ in messages:
                 for member in (b"InterfacesAdded\0", b"InterfacesRemoved\0"):
                     if member in head:
                         self.counts[member] = self.counts.get(member, 0) + 1
                 stall = stall or self.stall_on in head
-                pending = pending[header + body:]
             if stall and not self.stalled:
                 self.stalled = True
                 time.sleep(STALL_S)
-        bus.close()
-        self.done.set()
 
 
 def main():

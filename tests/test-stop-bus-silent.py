@@ -12,13 +12,13 @@ with a call that waits for the bus's answer held the stop up for 25 s.
 
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 
 from embus import NAME, on_private_bus
+from embusrelay import BusRelay
 from emfault import Daemon, fail
 
 TASKS = 20
@@ -27,61 +27,33 @@ TASKS = 20
 STOP_LIMIT_S = 12
 
 
-def bus_socket_path(address):
-    for part in address.split(";")[0].split(":", 1)[1].split(","):
-        key, _, value = part.partition("=")
-        if key == "path":
-            return value, False
-        if key == "abstract":
-            return value, True
-    fail("cannot use the bus address %s" % address)
-    return None
-
-
-class Relay:
-    """forwards one client connection to the bus; once silenced, what the
-    bus sends is dropped. Counts the client's InterfacesRemoved"""
+class Relay(BusRelay):
+    """once silenced, what the bus sends is dropped. Counts the client's
+    InterfacesRemoved"""
 
     def __init__(self, path, bus_address):
-        self.bus_path, self.abstract = bus_socket_path(bus_address)
         self.silent = threading.Event()
         self.sent = b""
-        self.done = threading.Event()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path, bus_address)
 
     def removed(self):
         return self.sent.count(b"InterfacesRemoved\0")
 
-    def _serve(self):
-        client, _ = self.listener.accept()
-        bus = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        bus.connect(("\0" + self.bus_path) if self.abstract else self.bus_path)
-        threading.Thread(target=self._from_bus, args=(bus, client), daemon=True).start()
-        try:
-            while True:
-                data = client.recv(65536)
-                if not data:
-                    break
-                self.sent += data
-                bus.sendall(data)
-        except OSError:
-            pass
-        bus.close()
-        self.done.set()
+    def from_client(self, client, bus):
+        while True:
+            data = client.recv(65536)
+            if not data:
+                break
+            self.sent += data
+            bus.sendall(data)
 
-    def _from_bus(self, bus, client):
-        try:
-            while True:
-                data = bus.recv(65536)
-                if not data:
-                    break
-                if not self.silent.is_set():
-                    client.sendall(data)
-        except OSError:
-            pass
+    def from_bus(self, bus, client):
+        while True:
+            data = bus.recv(65536)
+            if not data:
+                break
+            if not self.silent.is_set():
+                client.sendall(data)
 
 
 def main():

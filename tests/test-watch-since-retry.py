@@ -11,97 +11,51 @@ long as the service had nothing new to say.
 """
 
 import os
-import struct
 import subprocess
 import tempfile
 import threading
 import time
-import socket
 
 from embus import NAME, on_private_bus
+from embusrelay import AUTH_END, BusRelay, split_messages
 from emfault import Daemon, fail
 
 
-def bus_socket_path(address):
-    for part in address.split(";")[0].split(":", 1)[1].split(","):
-        key, _, value = part.partition("=")
-        if key == "path":
-            return value, False
-        if key == "abstract":
-            return value, True
-    fail("cannot use the bus address %s" % address)
-    return None
-
-
-class Relay:
-    """forwards one client connection to the bus; when @spoil is set, the
-    next GetEvents the client sends goes out as GetEventz (same length)"""
+class Relay(BusRelay):
+    """when @spoil is set, the next GetEvents the client sends goes out as
+    GetEventz (same length)"""
 
     def __init__(self, path, bus_address):
-        self.bus_path, self.abstract = bus_socket_path(bus_address)
         self.spoil = threading.Event()
         self.spoiled = 0
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path, bus_address)
 
-    def _serve(self):
-        client, _ = self.listener.accept()
-        bus = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        bus.connect(("\0" + self.bus_path) if self.abstract else self.bus_path)
-        threading.Thread(target=self._pipe, args=(bus, client), daemon=True).start()
-        self._from_client(client, bus)
-
-    @staticmethod
-    def _pipe(source, sink):
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-
-    def _from_client(self, client, bus):
+    def from_client(self, client, bus):
         pending = b""
         authenticated = False
-        try:
-            while True:
-                data = client.recv(65536)
-                if not data:
-                    break
-                pending += data
-                if not authenticated:
-                    end = pending.find(b"BEGIN\r\n")
-                    if end < 0:
-                        bus.sendall(data)
-                        pending = b""
-                        continue
-                    authenticated = True
-                    end += len(b"BEGIN\r\n")
-                    bus.sendall(pending[:end])
-                    pending = pending[end:]
-                # whole messages only, so a member name is never split
-                while len(pending) >= 16:
-                    order = "<" if pending[0:1] == b"l" else ">"
-                    body = struct.unpack(order + "I", pending[4:8])[0]
-                    fields = struct.unpack(order + "I", pending[12:16])[0]
-                    header = 16 + fields + (-(16 + fields) % 8)
-                    if len(pending) < header + body:
-                        break
-                    message = pending[:header + body]
-                    pending = pending[header + body:]
-                    head = message[:header]
-                    if self.spoil.is_set() and b"GetEvents\0" in head:
-                        self.spoil.clear()
-                        self.spoiled += 1
-                        message = head.replace(b"GetEvents\0", b"GetEventz\0") + message[header:]
-                    bus.sendall(message)
-        except OSError:
-            pass
-        bus.close()
+        while True:
+            data = client.recv(65536)
+            if not data:
+                break
+            pending += data
+            if not authenticated:
+                end = pending.find(AUTH_END)
+                if end < 0:
+                    bus.sendall(data)
+                    pending = b""
+                    continue
+                authenticated = True
+                end += len(AUTH_END)
+                bus.sendall(pending[:end])
+                pending = pending[end:]
+            # whole messages only, so a member name is never split
+            messages, pending = split_messages(pending)
+            for head, message in messages:
+                if self.spoil.is_set() and b"GetEvents\0" in head:
+                    self.spoil.clear()
+                    self.spoiled += 1
+                    message = head.replace(b"GetEvents\0", b"GetEventz\0") + message[len(head):]
+                bus.sendall(message)
 
 
 def wait_for(what, predicate, timeout):
