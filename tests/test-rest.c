@@ -3304,9 +3304,12 @@ ws_batch_burst (Fixture  *f,
 
   /* the other was closed for not reading, without a read to prompt it, and
    * with no later event to judge it at if the queue is paused */
-  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_rest_server_get_n_websocket_clients (f->server) == 1,
+                      RUNNING_ON_VALGRIND ? 6 * TIMEOUT_MS : TIMEOUT_MS);
   code = raw_ws_read_until_close (stopped, stopped_buffer, &text_frames, NULL);
-  g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  /* under valgrind the close frame can miss the close of the connection */
+  if (!RUNNING_ON_VALGRIND || code != 0)
+    g_assert_cmpuint (code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
   g_assert_cmpuint (text_frames, <, n_tasks);
   g_assert_false (reader->closed);
 }
