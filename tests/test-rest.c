@@ -1544,6 +1544,29 @@ test_connection_drain (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
+/* during a drain, @head on a new connection is answered @status with
+ * Connection: close, and nothing is left being answered */
+static void
+assert_drain_answer (Fixture    *f,
+                     const char *head,
+                     guint       status)
+{
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *connection = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  g_test_message ("%s", head);
+  while (!closed && g_get_monotonic_time () < deadline)
+    closed = raw_pump (socket, head, &sent, response);
+  g_assert_true (closed);
+  g_assert_cmpuint (raw_status (response), ==, status);
+  g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
+  EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
+}
+
 /* a request with a body that comes after a stop began is refused at its
  * head: neither the client (with or without "Expect: 100-continue") nor the
  * stop waits for a body that would only be refused */
@@ -1562,22 +1585,7 @@ test_connection_drain_head (Fixture       *f,
 
   em_rest_server_drain (f->server);
   for (guint i = 0; i < G_N_ELEMENTS (heads); i++)
-    {
-      g_autoptr(GSocket) socket = raw_connect (f, 0);
-      g_autoptr(GString) response = g_string_new (NULL);
-      g_autofree char *connection = NULL;
-      gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-      gboolean closed = FALSE;
-      gsize sent = 0;
-
-      g_test_message ("%s", heads[i]);
-      while (!closed && g_get_monotonic_time () < deadline)
-        closed = raw_pump (socket, heads[i], &sent, response);
-      g_assert_true (closed);
-      g_assert_cmpuint (raw_status (response), ==, 503);
-      g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
-      EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
-    }
+    assert_drain_answer (f, heads[i], 503);
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
@@ -1603,22 +1611,7 @@ test_connection_drain_head_refused (Fixture       *f,
 
   em_rest_server_drain (f->server);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr(GSocket) socket = raw_connect (f, 0);
-      g_autoptr(GString) response = g_string_new (NULL);
-      g_autofree char *connection = NULL;
-      gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-      gboolean closed = FALSE;
-      gsize sent = 0;
-
-      g_test_message ("%s", cases[i].head);
-      while (!closed && g_get_monotonic_time () < deadline)
-        closed = raw_pump (socket, cases[i].head, &sent, response);
-      g_assert_true (closed);
-      g_assert_cmpuint (raw_status (response), ==, cases[i].status);
-      g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
-      EM_TEST_WAIT_UNTIL (!em_rest_server_is_answering (f->server), TIMEOUT_MS);
-    }
+    assert_drain_answer (f, cases[i].head, cases[i].status);
 }
 
 /* a request whose body is still arriving when a stop begins is answered then,
