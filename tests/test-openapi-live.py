@@ -324,7 +324,8 @@ def probes(schema):
         if low is None or high is None:
             return None
         return [str(low), str(low - 1), str(high), str(high + 1), "ten"]
-    return ["bogus", "", "2026-01-01T00:00:00Z", "completed,bogus", "pending", "failed, cancelled"]
+    # the empty value; a leading zero, and the largest cursor, for a pattern of digits
+    return ["bogus", "", "07", "9223372036854775807", "2026-01-01T00:00:00Z", "completed,bogus", "pending", "failed, cancelled"]
 
 
 def check_query_values(url, ids):
