@@ -271,7 +271,9 @@ def ws_status(url):
     """The status a WebSocket handshake on @url gets"""
     async def connect():
         try:
-            async with websockets.connect(url.replace("http://", "ws://"), open_timeout=5):
+            # unread events of a since must not hold the closing handshake up
+            async with websockets.connect(url.replace("http://", "ws://"), open_timeout=5,
+                                          max_queue=None):
                 return 101
         except websockets.exceptions.InvalidStatusCode as error:
             return error.status_code
@@ -353,6 +355,29 @@ def check_query_values(url, ids):
                 if allowed != response.ok:
                     fail(f"{method} {template}?{param['name']}={value}: {response.status_code}, but the "
                          f"document {'allows' if allowed else 'refuses'} it: {response.text[:200]}")
+
+
+def check_ws_query_values(url):
+    """since and log of /ws: a value the schema allows gets the upgrade, one it
+    refuses 400; log is sent with since=0, without which it is refused."""
+    operation = DOC["paths"]["/ws"]["get"]
+    probes_of = {"since": ["0", "01", "-1", "1.0", "", "ten"],
+                 "log": ["", "0123456789abcdef", "another-log"]}
+    for param in parameters_of(DOC["paths"]["/ws"], operation):
+        if param["in"] != "query" or param["name"] not in probes_of:
+            continue
+        validator = jsonschema.Draft202012Validator(param["schema"], format_checker=FORMATS)
+        for value in probes_of[param["name"]]:
+            typed = value
+            if param["schema"].get("type") == "integer" and value.lstrip("-").isdigit():
+                typed = int(value)
+            query = {param["name"]: value}
+            if param["name"] == "log":
+                query["since"] = "0"
+            status = ws_status(url + "/ws?" + urllib.parse.urlencode(query))
+            if validator.is_valid(typed) != (status == 101):
+                fail(f"GET /ws?{urllib.parse.urlencode(query)}: {status}, but the document "
+                     f"{'allows' if validator.is_valid(typed) else 'refuses'} {param['name']}={value!r}")
 
 
 def public(operation):
@@ -610,6 +635,7 @@ def main():
             check_bare_names(url, ids)
             check_revalidation(url, ids)
             check_query_values(url, ids)
+            check_ws_query_values(url)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
             check_refusals(url, ids, "with an expectation the service does not know",
