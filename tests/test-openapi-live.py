@@ -441,6 +441,28 @@ def check_event(frame, where):
         fail(f"{where}: members {undocumented} are not documented")
 
 
+def check_readme_events():
+    """The README's example of each event is one the Event schema allows, and
+    every type the schema has is shown there."""
+    readme = open(os.path.join(SOURCE_ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("\n### Events\n", 1)[1].split("\n### ", 1)[0]
+    shown = set()
+    for block in section.split("```json\n")[1:]:
+        for line in block.split("```", 1)[0].splitlines():
+            frame = json.loads(line)
+            shown.add(frame.get("type"))
+            where = f"README example {frame.get('type')}"
+            # not walk_members(): what is required follows the service's answers
+            validate(frame, {"$ref": "#/components/schemas/Event"}, where)
+            schema = event_schemas().get(frame.get("type"), {"properties": {}})
+            undocumented = sorted(set(frame) - set(schema["properties"]))
+            if undocumented:
+                fail(f"{where}: members {undocumented} are not documented")
+    missing = sorted(set(event_schemas()) - shown)
+    if missing:
+        fail(f"README's Events section shows no {missing}")
+
+
 async def collect_events(url, types, act):
     """Follows /ws while act() runs, until a frame of each of types has come."""
     frames = []
@@ -690,6 +712,7 @@ def main():
                 validate(frame, event_schema, f"WebSocket replay {frame.get('type')}")
             check_close_codes(url)
 
+        check_readme_events()
         check_every_event(tmp)
         check_pending_limit(tmp)
         check_submission_bounds(tmp)
