@@ -122,7 +122,8 @@ def resolve(node):
 # the response headers a client acts on: each one an answer carries is listed
 # for its status
 CONTRACT_HEADERS = ("Location", "Link", "X-Total-Count", "Retry-After", "Allow", "ETag",
-                    "Last-Modified", "Cache-Control", "WWW-Authenticate", "Accept-Encoding")
+                    "Last-Modified", "Cache-Control", "WWW-Authenticate", "Accept-Encoding",
+                    "Access-Control-Allow-Origin")
 
 
 def check_response(method, path_template, operation, response, where):
