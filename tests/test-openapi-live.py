@@ -126,6 +126,18 @@ CONTRACT_HEADERS = ("Location", "Link", "X-Total-Count", "Retry-After", "Allow",
                     "Access-Control-Allow-Origin")
 
 
+def check_header_value(value, spec, where):
+    """A header's value is one its documented schema allows (read as a number
+    where the schema wants one)."""
+    schema = spec.get("schema", {})
+    if schema.get("type") == "integer":
+        if not value.isdigit():
+            fail(f"{where}: {value!r} is not an integer")
+            return
+        value = int(value)
+    validate(value, schema, where)
+
+
 def check_response(method, path_template, operation, response, where):
     responses = operation["responses"]
     status = str(response.status_code)
@@ -133,10 +145,12 @@ def check_response(method, path_template, operation, response, where):
         fail(f"{where}: status {status} is not documented ({sorted(responses)}): {response.text[:200]}")
         return
     documented = resolve(responses[status])
-    for header in documented.get("headers", {}):
+    for header, spec in documented.get("headers", {}).items():
         # Link only while more pages follow
         if header != "Link" and header not in response.headers:
             fail(f"{where}: no {header} header")
+        elif header in response.headers:
+            check_header_value(response.headers[header], resolve(spec), f"{where} {header}")
     undocumented = sorted(h for h in CONTRACT_HEADERS
                           if h in response.headers and h not in documented.get("headers", {}))
     if undocumented:
@@ -151,6 +165,8 @@ def check_response(method, path_template, operation, response, where):
     if media.endswith("json") and method != "HEAD":
         if validate(response.json(), content[media]["schema"], where):
             walk_members(response.json(), content[media]["schema"], where)
+        if media == "application/problem+json" and response.json().get("status") != response.status_code:
+            fail(f"{where}: the problem document says status {response.json().get('status')}")
 
 
 def parameters_of(path_item, operation):
@@ -274,7 +290,14 @@ def ws_status(url):
         try:
             # unread events of a since must not hold the closing handshake up
             async with websockets.connect(url.replace("http://", "ws://"), open_timeout=5,
-                                          max_queue=None):
+                                          max_queue=None) as ws:
+                upgrade = DOC["paths"]["/ws"]["get"]["responses"]["101"]
+                for header, spec in upgrade.get("headers", {}).items():
+                    if header not in ws.response_headers:
+                        fail(f"GET /ws 101: no {header} header")
+                    else:
+                        check_header_value(ws.response_headers[header], resolve(spec),
+                                           f"GET /ws 101 {header}")
                 return 101
         except websockets.exceptions.InvalidStatusCode as error:
             return error.status_code
