@@ -404,6 +404,19 @@ def check_ws_query_values(url):
                      f"{'allows' if validator.is_valid(typed) else 'refuses'} {param['name']}={value!r}")
 
 
+def check_queue_answers():
+    """The queue document counts the finished tasks in the task database: every
+    operation that answers with it can meet a history that cannot be read, as
+    GET /queue documents."""
+    unreadable = DOC["paths"]["/queue"]["get"]["responses"].get("500")
+    for template, method, operation in operations():
+        success = resolve(operation["responses"].get("200", {}))
+        schema = success.get("content", {}).get("application/json", {}).get("schema", {})
+        if schema.get("$ref") == "#/components/schemas/Queue" and \
+                operation["responses"].get("500") != unreadable:
+            fail(f"{method} {template}: answers with the queue, but does not document its 500")
+
+
 def public(operation):
     return operation.get("security") == []
 
@@ -737,6 +750,7 @@ def main():
             check_close_codes(url)
 
         check_readme_events()
+        check_queue_answers()
         check_every_event(tmp)
         check_pending_limit(tmp)
         check_submission_bounds(tmp)
