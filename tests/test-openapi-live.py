@@ -417,6 +417,18 @@ def check_queue_answers():
             fail(f"{method} {template}: answers with the queue, but does not document its 500")
 
 
+def check_dashboard_files(url):
+    """Every file of the dashboard, under /dashboard/, answers as the document
+    says: app.js alone would leave the other media types unchecked."""
+    template = "/dashboard/{file}"
+    operation = DOC["paths"][template]["get"]
+    for name in sorted(os.listdir(os.path.join(SOURCE_ROOT, "data", "dashboard"))):
+        response = requests.get(f"{url}/dashboard/{name}", timeout=5)
+        if response.status_code != 200:
+            fail(f"GET /dashboard/{name}: {response.status_code}")
+        check_response("GET", template, operation, response, f"GET /dashboard/{name}")
+
+
 def public(operation):
     return operation.get("security") == []
 
@@ -695,6 +707,7 @@ def main():
             check_revalidation(url, ids)
             check_query_values(url, ids)
             check_ws_query_values(url)
+            check_dashboard_files(url)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
             check_refusals(url, ids, "with an expectation the service does not know",
