@@ -429,6 +429,25 @@ def check_dashboard_files(url):
         check_response("GET", template, operation, response, f"GET /dashboard/{name}")
 
 
+def check_paging(url):
+    """GET /tasks a task a page, filtered, following each Link: every page is
+    answered as documented (its Link included), and the pages hold every task
+    once, in order."""
+    operation = DOC["paths"]["/tasks"]["get"]
+    query = "/tasks?status=completed,failed,cancelled&since=2026-01-01T00:00:00%2B00:00&limit=1"
+    whole = requests.get(url + query.replace("limit=1", "limit=1000"), timeout=5).json()
+    seen = []
+    target = query
+    while target is not None and len(seen) <= len(whole):
+        response = requests.get(url + target, timeout=5)
+        check_response("GET", "/tasks", operation, response, f"GET {target}")
+        seen += [task["id"] for task in response.json()]
+        link = response.headers.get("Link")
+        target = link[1:link.index(">")] if link else None
+    if seen != [task["id"] for task in whole]:
+        fail(f"GET {query} and its Links gave {len(seen)} tasks, one page {len(whole)}")
+
+
 def public(operation):
     return operation.get("security") == []
 
@@ -708,6 +727,7 @@ def main():
             check_query_values(url, ids)
             check_ws_query_values(url)
             check_dashboard_files(url)
+            check_paging(url)
             check_refusals(url, ids, "with a body over the limit", headers={"Content-Length": "99999999"},
                            statuses=lambda op: {413})
             check_refusals(url, ids, "with an expectation the service does not know",
