@@ -162,6 +162,11 @@ def check_response(method, path_template, operation, response, where):
     if media not in content:
         fail(f"{where}: Content-Type {media} is not documented ({sorted(content)})")
         return
+    if status == "201" and "Location" in response.headers:
+        body = response.json()
+        first = body[0] if isinstance(body, list) and body else body
+        if response.headers["Location"] != "/tasks/" + urllib.parse.quote(str(first.get("id")), safe=""):
+            fail(f"{where}: Location {response.headers['Location']} is not that of the (first) task")
     if media.endswith("json") and method != "HEAD":
         if validate(response.json(), content[media]["schema"], where):
             walk_members(response.json(), content[media]["schema"], where)
