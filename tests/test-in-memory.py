@@ -8,7 +8,8 @@
 4. Memory stays bounded: past --keep-finished the oldest finished tasks are
    gone, from listings and GET /tasks/{id} (404), ListTasks still pages on
    after one, a task may still depend on one, and /ws?since= from before the
-   event ring asks for a resync.
+   event ring asks for a resync. Past --keep-finished-bytes they are gone
+   too, however few they are.
 """
 
 import json
@@ -74,6 +75,31 @@ def check_bounded(tmp):
     print("%d tasks run with --keep-finished 2: 2 kept, the rest gone" % N_EVICTED, flush=True)
 
 
+def check_bytes_bounded(tmp):
+    daemon = start(os.path.join(tmp, "bytes"), "--in-memory", "--keep-finished-bytes", "1")
+    try:
+        ids = []
+        for i in range(3):
+            _, task = daemon.submit("bytes-%d" % i, "wait", {"duration": 0})
+            ids.append(task["id"])
+        # every finished task holds more than one byte: each goes once it ends
+        deadline = time.monotonic() + 10
+        while True:
+            found = [task_id for task_id in ids
+                     if daemon.request("GET", "/tasks/" + task_id)[0] != 404]
+            if not found and not daemon.all_tasks():
+                break
+            if time.monotonic() > deadline:
+                fail("with --keep-finished-bytes 1, %s are still there: %s"
+                     % (found, daemon.all_tasks()))
+            time.sleep(0.05)
+        daemon.healthy()
+    finally:
+        if daemon.stop() != 0:
+            fail("the daemon did not stop cleanly:\n" + daemon.output())
+    print("3 tasks run with --keep-finished-bytes 1: none kept", flush=True)
+
+
 def main():
     on_private_bus()
     with tempfile.TemporaryDirectory(prefix="em-in-memory-") as tmp:
@@ -111,6 +137,7 @@ def main():
         print("3 tasks served without a database; nothing written, nothing kept", flush=True)
 
         check_bounded(tmp)
+        check_bytes_bounded(tmp)
 
 
 if __name__ == "__main__":

@@ -1142,6 +1142,10 @@ chaos_act (Chaos *c, EmTask *task)
     case 12:
       em_engine_manager_set_max_pending (manager, g_test_rand_int_range (0, 20));
       break;
+    case 13:
+      /* a few tasks' JSON, or none */
+      g_object_set (manager, "keep-finished-bytes", (guint64) g_test_rand_int_range (0, 2000), NULL);
+      break;
     default:
       break;
     }

@@ -273,7 +273,7 @@ open_store (Fixture *fx, EmStoreSnapshot *snapshot)
 
   g_assert_no_error (error);
   g_assert_nonnull (store);
-  g_assert_true (em_store_load (store, 100, 1000, snapshot, &error));
+  g_assert_true (em_store_load (store, 100, G_MAXUINT64, 1000, snapshot, &error));
   g_assert_no_error (error);
   return store;
 }

@@ -38,6 +38,7 @@ em_daemon_config_init_defaults (EmDaemonConfig *config)
   config->max_pending = -1;
   config->keep_finished = -1;
   config->finished_cache_size = -1;
+  config->keep_finished_bytes = -1;
   config->ws_max_clients = -1;
   config->max_header_size = -1;
   config->idle_timeout = -1;

@@ -35,6 +35,8 @@ typedef struct {
    * depends_on); -1 (or 0 for the second): the engine's defaults */
   gint             keep_finished;
   gint             finished_cache_size;
+  /* bytes of JSON those kept whole hold at most; -1: the engine's default */
+  gint             keep_finished_bytes;
   gint             ws_max_clients;
   gint             max_header_size;
   gint             idle_timeout;

@@ -371,6 +371,8 @@ em_daemon_start_async (EmDaemon            *self,
     g_object_set (self->manager, "max-pending", (guint) self->config.max_pending, NULL);
   if (self->config.keep_finished >= 0)
     g_object_set (self->manager, "keep-finished", (guint) self->config.keep_finished, NULL);
+  if (self->config.keep_finished_bytes >= 0)
+    g_object_set (self->manager, "keep-finished-bytes", (guint64) self->config.keep_finished_bytes, NULL);
   if (self->config.finished_cache_size > 0)
     g_object_set (self->manager, "finished-cache-size", (guint) self->config.finished_cache_size, NULL);
   if (self->settings != NULL)

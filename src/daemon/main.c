@@ -44,6 +44,7 @@ enum {
   OPT_MAX_CONCURRENT,
   OPT_MAX_PENDING,
   OPT_KEEP_FINISHED,
+  OPT_KEEP_FINISHED_BYTES,
   OPT_FINISHED_CACHE_SIZE,
   OPT_WS_MAX_CLIENTS,
   OPT_MAX_HEADER_SIZE,
@@ -223,6 +224,7 @@ main (int argc, char **argv)
     [OPT_MAX_CONCURRENT] = { "max-concurrent", 0, 1024 },
     [OPT_MAX_PENDING] = { "max-pending", 0, G_MAXINT },
     [OPT_KEEP_FINISHED] = { "keep-finished", 0, G_MAXINT },
+    [OPT_KEEP_FINISHED_BYTES] = { "keep-finished-bytes", 0, G_MAXINT },
     [OPT_FINISHED_CACHE_SIZE] = { "finished-cache-size", 1, G_MAXINT },
     [OPT_WS_MAX_CLIENTS] = { "ws-max-clients", 1, G_MAXINT },
     [OPT_MAX_HEADER_SIZE] = { "max-header-size", 0, G_MAXINT },
@@ -268,6 +270,8 @@ main (int argc, char **argv)
       N_("Pending tasks beyond which submissions are refused (REST 429, D-Bus Unavailable); 0: no limit (default 100000)"), N_("N") },
     { "keep-finished", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks kept whole in memory for quick answers; the rest are read from the task database (default 1000)"), N_("N") },
+    { "keep-finished-bytes", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+      N_("Bytes of memory the parameters and results of the finished tasks kept whole may take in all, at most 2147483647; the oldest go first (default 67108864: 64 MiB)"), N_("BYTES") },
     { "finished-cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks whose final status stays in memory for depends_on; older ones are read from the task database (default 100000)"), N_("N") },
     { "ws-max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
@@ -409,6 +413,7 @@ main (int argc, char **argv)
   config.cors_origins = g_steal_pointer (&cors_origins);
   config.max_pending = or_default (&ints[OPT_MAX_PENDING]);
   config.keep_finished = or_default (&ints[OPT_KEEP_FINISHED]);
+  config.keep_finished_bytes = or_default (&ints[OPT_KEEP_FINISHED_BYTES]);
   config.finished_cache_size = or_default (&ints[OPT_FINISHED_CACHE_SIZE]);
   config.ws_max_clients = or_default (&ints[OPT_WS_MAX_CLIENTS]);
   config.max_header_size = or_default (&ints[OPT_MAX_HEADER_SIZE]);

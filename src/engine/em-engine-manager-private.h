@@ -35,6 +35,7 @@ typedef struct
   GSequenceIter   *status_iter;
   GSequenceIter   *timer_iter;
   GList           *finished_link;  /* in `finished` */
+  gsize            finished_size;  /* counted in `finished_bytes` while there */
   guint64          scheduled_seq;
   gint64           due_us;       /* real time */
   GPtrArray       *waiting_on;   /* TaskEntry not completed yet */
@@ -62,6 +63,7 @@ struct _EmEngineManager
   GHashTable       *entries;        /* id → TaskEntry, owns the entries */
   GSequence        *all;            /* TaskEntry by serial */
   GQueue            finished;       /* finished TaskEntry in memory, oldest first */
+  guint64           finished_bytes; /* the sum of their finished_size */
   EmFinishedCache  *gone;           /* final status of the newest finished tasks no longer in
                                      * memory; the store holds them all */
   GSequence        *by_status[EM_TASK_STATUS_N_STATUSES]; /* TaskEntry by serial */
@@ -100,6 +102,7 @@ struct _EmEngineManager
   gboolean          pruning;
   GQueue            forgetting;     /* deletions memory is still letting go of */
   guint             keep_finished;
+  guint64           keep_finished_bytes;
   guint             retention_max_tasks;
   gdouble           retention_max_age;
   guint64           oldest_stored_seq; /* 0: the stored log is empty */

@@ -74,6 +74,7 @@ enum {
   PROP_PAUSED,
   PROP_MAX_CONCURRENT,
   PROP_KEEP_FINISHED,
+  PROP_KEEP_FINISHED_BYTES,
   PROP_FINISHED_CACHE_SIZE,
   PROP_RETENTION_MAX_TASKS,
   PROP_RETENTION_MAX_AGE,
@@ -183,6 +184,19 @@ reindex (EmEngineManager *self, TaskEntry *entry)
   entry->status_iter = insert_by_serial (self->by_status[status], entry);
 }
 
+/* counted by what its parameters and result take, measured once: large
+ * results (tile scans) are what fills memory. A restored entry comes with
+ * its size, measured as it was read */
+static void
+push_finished (EmEngineManager *self, TaskEntry *entry)
+{
+  if (entry->finished_size == 0)
+    entry->finished_size = em_task_get_memory_size (entry->task);
+  g_queue_push_tail (&self->finished, entry);
+  entry->finished_link = self->finished.tail;
+  self->finished_bytes += entry->finished_size;
+}
+
 /* makes an entry known: by id, in creation order, by status */
 static void
 insert_entry (EmEngineManager *self, TaskEntry *entry)
@@ -192,10 +206,7 @@ insert_entry (EmEngineManager *self, TaskEntry *entry)
   entry->all_iter = insert_by_serial (self->all, entry);
   reindex (self, entry);
   if (em_task_is_finished (entry->task))
-    {
-      g_queue_push_tail (&self->finished, entry);
-      entry->finished_link = self->finished.tail;
-    }
+    push_finished (self, entry);
 }
 
 void
@@ -206,7 +217,11 @@ em_engine_manager_forget_entry (EmEngineManager *self, TaskEntry *entry, gboolea
   if (remember)
     em_finished_cache_add (self->gone, id, em_task_get_status (entry->task));
   if (entry->finished_link != NULL)
-    g_queue_delete_link (&self->finished, entry->finished_link);
+    {
+      g_queue_delete_link (&self->finished, entry->finished_link);
+      entry->finished_link = NULL;
+      self->finished_bytes -= entry->finished_size;
+    }
   em_scheduler_forget (self->scheduler, &entry->item);
   g_sequence_remove (entry->all_iter);
   g_sequence_remove (entry->status_iter);
@@ -314,6 +329,15 @@ em_engine_manager_flush_unwritten (EmEngineManager *self)
 }
 
 
+/* more finished tasks in memory than keep-finished, or more bytes of them
+ * than keep-finished-bytes */
+static gboolean
+past_keep_limits (EmEngineManager *self, guint64 factor)
+{
+  return self->finished.length > factor * self->keep_finished ||
+         self->finished_bytes > MIN (self->keep_finished_bytes, G_MAXUINT64 / factor) * factor;
+}
+
 /* keeps memory bounded: the store has the rest of history; without one,
  * the older finished tasks are gone, as if deleted. At most @max_tasks go
  * (0: all past the limit); returns whether more are past it */
@@ -332,7 +356,7 @@ evict_finished (EmEngineManager *self, guint max_tasks)
   /* without a store they are gone, as deleted ones are, and say so */
   if (self->store == NULL)
     gone = g_ptr_array_new_with_free_func (g_free);
-  while (link != NULL && self->finished.length > self->keep_finished &&
+  while (link != NULL && past_keep_limits (self, 1) &&
          (max_tasks == 0 || evicted < max_tasks))
     {
       TaskEntry *oldest = link->data;
@@ -359,7 +383,7 @@ evict_finished (EmEngineManager *self, guint max_tasks)
       g_ptr_array_add (gone, NULL);
       em_engine_manager_emit_tasks_deleted (self, (const char * const *) gone->pdata);
     }
-  return link != NULL && self->finished.length > self->keep_finished;
+  return link != NULL && past_keep_limits (self, 1);
 }
 
 /* a turn of the loop frees at most this many: past twice the limit under
@@ -387,10 +411,9 @@ schedule_eviction (EmEngineManager *self)
 {
   gint priority;
 
-  if (self->finished.length <= self->keep_finished)
+  if (!past_keep_limits (self, 1))
     return;
-  priority = self->finished.length > 2 * (guint64) self->keep_finished ? G_PRIORITY_DEFAULT
-                                                                       : G_PRIORITY_LOW;
+  priority = past_keep_limits (self, 2) ? G_PRIORITY_DEFAULT : G_PRIORITY_LOW;
   if (self->evict_source != 0 && self->evict_priority <= priority)
     return;
   g_clear_handle_id (&self->evict_source, g_source_remove);
@@ -888,8 +911,7 @@ finish_entry (EmEngineManager *self,
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
   reindex (self, entry);
-  g_queue_push_tail (&self->finished, entry);
-  entry->finished_link = self->finished.tail;
+  push_finished (self, entry);
   emit_event_thawing (self, type, entry->task);
   /* with a store, each flush schedules it, once the rows are on their way */
   if (self->store == NULL)
@@ -1895,6 +1917,9 @@ restore_entry (EmEngineManager *self, EmStoreLoadedTask *loaded, EmSchedBatch *b
       task_entry_free (entry);
       return NULL;
     }
+  /* measured on the tree it was read into, without writing its text again */
+  if (em_task_is_finished (entry->task))
+    entry->finished_size = MAX (loaded->size, 1);
   insert_entry (self, entry);
   return entry;
 }
@@ -2141,7 +2166,8 @@ em_engine_manager_open_store (EmEngineManager *self, GError **error)
   path = g_build_filename (self->data_dir, "tasks.db", NULL);
   store = em_store_open (path, error);
   if (store == NULL ||
-      !em_store_load (store, self->keep_finished, em_finished_cache_get_max_size (self->gone),
+      !em_store_load (store, self->keep_finished, self->keep_finished_bytes,
+                      em_finished_cache_get_max_size (self->gone),
                       &snapshot, error))
     return FALSE;
 
@@ -2275,6 +2301,9 @@ em_engine_manager_get_property (GObject    *object,
     case PROP_KEEP_FINISHED:
       g_value_set_uint (value, self->keep_finished);
       break;
+    case PROP_KEEP_FINISHED_BYTES:
+      g_value_set_uint64 (value, self->keep_finished_bytes);
+      break;
     case PROP_FINISHED_CACHE_SIZE:
       g_value_set_uint (value, em_finished_cache_get_max_size (self->gone));
       break;
@@ -2315,6 +2344,10 @@ em_engine_manager_set_property (GObject      *object,
       self->keep_finished = g_value_get_uint (value);
       /* from an idle, as always: set by a listener, freeing at once would drop
        * entries whose last event is still queued, and with them their last row */
+      schedule_eviction (self);
+      break;
+    case PROP_KEEP_FINISHED_BYTES:
+      self->keep_finished_bytes = g_value_get_uint64 (value);
       schedule_eviction (self);
       break;
     case PROP_FINISHED_CACHE_SIZE:
@@ -2395,6 +2428,10 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
   properties[PROP_KEEP_FINISHED] =
     g_param_spec_uint ("keep-finished", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_KEEP_FINISHED,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_KEEP_FINISHED_BYTES] =
+    g_param_spec_uint64 ("keep-finished-bytes", NULL, NULL, 0, G_MAXUINT64,
+                         EM_ENGINE_DEFAULT_KEEP_FINISHED_BYTES,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /* with a store, how many more finished tasks keep their final status in
    * memory, for depends_on; the store answers for older ones */
   properties[PROP_FINISHED_CACHE_SIZE] =
@@ -2459,6 +2496,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->dirty = g_ptr_array_new_with_free_func ((GDestroyNotify) dirty_task_free);
   self->sync_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->keep_finished = EM_ENGINE_DEFAULT_KEEP_FINISHED;
+  self->keep_finished_bytes = EM_ENGINE_DEFAULT_KEEP_FINISHED_BYTES;
   for (guint i = 0; i < EM_TASK_STATUS_N_STATUSES; i++)
     self->by_status[i] = g_sequence_new (NULL);
   self->scheduler = em_scheduler_new ();

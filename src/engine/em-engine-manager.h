@@ -32,7 +32,9 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
  *
  * Properties: `paused` (gboolean), `max-concurrent` (guint, 0 = no limit),
  * `keep-finished` (guint: with a store, how many finished tasks stay in memory
- * besides the store), `retention-max-tasks` (guint, 0 = no limit: stored rows
+ * besides the store), `keep-finished-bytes` (guint64: and at most how many
+ * bytes their parameters, results and errors take all told, as trees and
+ * text; without a store, those past either limit are gone), `retention-max-tasks` (guint, 0 = no limit: stored rows
  * beyond which the oldest finished tasks are pruned), `retention-max-age`
  * (gdouble seconds, 0 = no limit: finished tasks older than this are pruned),
  * `max-pending` (guint, 0 = no limit: pending tasks beyond which submissions are
@@ -43,6 +45,9 @@ G_DECLARE_FINAL_TYPE (EmEngineManager, em_engine_manager, EM, ENGINE_MANAGER, GO
 #define EM_ENGINE_DEFAULT_MAX_CONCURRENT 4
 /* with a store, finished tasks kept in memory for the synchronous getters */
 #define EM_ENGINE_DEFAULT_KEEP_FINISHED 1000
+/* and no more than this much memory: a thousand large results (tile scans)
+ * kept gigabytes resident */
+#define EM_ENGINE_DEFAULT_KEEP_FINISHED_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
 /* beyond those, the final status of this many more, for depends_on without a
  * query (about 100 bytes each); older ones are looked up in the store */
 #define EM_ENGINE_FINISHED_CACHE_SIZE 100000
@@ -155,7 +160,8 @@ gboolean          em_engine_manager_has_store_requests (EmEngineManager *self);
  *
  * With a store, em_engine_manager_shutdown() leaves pending tasks pending and
  * running ones running in the record (they are settled at the next start), and
- * memory holds active tasks plus the `keep-finished` most recent finished ones:
+ * memory holds active tasks plus the `keep-finished` most recent finished ones
+ * (fewer when they hold more than `keep-finished-bytes`):
  * em_engine_manager_get_task() and _list_tasks() see only those, the _async
  * queries below see everything.
  */

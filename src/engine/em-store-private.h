@@ -53,6 +53,14 @@ gboolean   em_store_sql_load_tasks    (EmStoreDb          *self,
                                        const char         *sql,
                                        GPtrArray          *out,
                                        GError            **error);
+void       em_store_loaded_task_free  (EmStoreLoadedTask  *loaded);
+/* the newest finished tasks, at most @max_tasks of them taking at most
+ * @max_bytes all told (EmStoreLoadedTask's size), added to @out oldest first */
+gboolean   em_store_sql_load_recent   (EmStoreDb          *self,
+                                       guint               max_tasks,
+                                       guint64             max_bytes,
+                                       GPtrArray          *out,
+                                       GError            **error);
 /* the final status of the finished tasks @active (EmStoreLoadedTask) still
  * lists in waiting_on, wherever they are in history: pinned in @out */
 gboolean   em_store_sql_load_waited_on (EmStoreDb         *self,

@@ -6,6 +6,7 @@
 
 #include "engine/em-clip.h"
 #include "engine/em-error.h"
+#include "engine/em-json-size.h"
 #include "engine/em-store-private.h"
 
 /*
@@ -80,6 +81,23 @@ parse_object (EmStoreDb *self, const char *text, GError **error)
   return g_steal_pointer (&node);
 }
 
+/* a row of serial, batch_exclusive (the batch state), json */
+static EmStoreLoadedTask *
+load_row (EmStoreDb *self, sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(JsonNode) node = parse_object (self, (const char *) sqlite3_column_text (stmt, 2), error);
+  EmStoreLoadedTask *loaded;
+
+  if (node == NULL)
+    return NULL;
+  loaded = g_new0 (EmStoreLoadedTask, 1);
+  loaded->serial = sqlite3_column_int64 (stmt, 0);
+  loaded->batch_state = (guint) sqlite3_column_int (stmt, 1);
+  loaded->task = json_object_ref (json_node_get_object (node));
+  loaded->size = sqlite3_column_bytes (stmt, 2) + em_json_object_size (loaded->task);
+  return loaded;
+}
+
 gboolean
 em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GError **error)
 {
@@ -90,18 +108,13 @@ em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GErro
     return FALSE;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      g_autoptr(JsonNode) node = parse_object (self, (const char *) sqlite3_column_text (stmt, 2), error);
-      EmStoreLoadedTask *loaded;
+      EmStoreLoadedTask *loaded = load_row (self, stmt, error);
 
-      if (node == NULL)
+      if (loaded == NULL)
         {
           sqlite3_finalize (stmt);
           return FALSE;
         }
-      loaded = g_new0 (EmStoreLoadedTask, 1);
-      loaded->serial = sqlite3_column_int64 (stmt, 0);
-      loaded->batch_state = (guint) sqlite3_column_int (stmt, 1);
-      loaded->task = json_object_ref (json_node_get_object (node));
       g_ptr_array_add (out, loaded);
     }
   sqlite3_finalize (stmt);
@@ -109,6 +122,60 @@ em_store_sql_load_tasks (EmStoreDb *self, const char *sql, GPtrArray *out, GErro
     {
       em_store_set_error (error, self->db, self->path, rc);
       return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+em_store_sql_load_recent (EmStoreDb *self, guint max_tasks, guint64 max_bytes, GPtrArray *out,
+                          GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  guint64 bytes = 0;
+  guint first = out->len;
+  int rc;
+
+  if (!em_store_sql_prepare (self, "SELECT serial, batch_exclusive, json FROM tasks "
+                                   "WHERE status IN " EM_STORE_FINISHED_SQL " "
+                                   "ORDER BY serial DESC LIMIT ?1", &stmt, error))
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, max_tasks);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      EmStoreLoadedTask *loaded;
+
+      /* the first one past the bound ends it, the older ones are never
+       * read; its text alone may tell before it is parsed */
+      sqlite3_column_text (stmt, 2);
+      if ((guint64) sqlite3_column_bytes (stmt, 2) > max_bytes - bytes)
+        break;
+      loaded = load_row (self, stmt, error);
+      if (loaded == NULL)
+        {
+          sqlite3_finalize (stmt);
+          return FALSE;
+        }
+      if (loaded->size > max_bytes - bytes)
+        {
+          em_store_loaded_task_free (loaded);
+          break;
+        }
+      bytes += loaded->size;
+      g_ptr_array_add (out, loaded);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->db, self->path, rc);
+      return FALSE;
+    }
+  /* read newest first, kept oldest first */
+  for (guint i = first, j = out->len; i + 1 < j; i++, j--)
+    {
+      gpointer swap = out->pdata[i];
+
+      out->pdata[i] = out->pdata[j - 1];
+      out->pdata[j - 1] = swap;
     }
   return TRUE;
 }

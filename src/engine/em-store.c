@@ -273,8 +273,8 @@ em_store_event_row_free (EmStoreEventRow *row)
     g_free (row);
 }
 
-static void
-loaded_task_free (EmStoreLoadedTask *loaded)
+void
+em_store_loaded_task_free (EmStoreLoadedTask *loaded)
 {
   json_object_unref (loaded->task);
   g_free (loaded);
@@ -360,22 +360,19 @@ static const char fill_scheduled_seq[] =
   " WHERE scheduled_seq IS NULL AND status IN ('pending', 'running')";
 
 gboolean
-em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot *out, GError **error)
+em_store_load (EmStore *self, guint n_recent, guint64 max_recent_bytes, guint n_finished,
+               EmStoreSnapshot *out, GError **error)
 {
-  g_autofree char *recent_sql = NULL;
   gint64 meta_seq = 0, max_seq = 0, oldest_seq = 0, meta_serial = 0, max_serial = 0;
   gint64 paused_seq = 0, resumed_seq = 0, log_id = 0;
 
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
   memset (out, 0, sizeof *out);
-  out->active = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
-  out->recent = g_ptr_array_new_with_free_func ((GDestroyNotify) loaded_task_free);
+  out->active = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_loaded_task_free);
+  out->recent = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_loaded_task_free);
   out->finished = em_finished_cache_new (n_finished);
 
-  recent_sql = g_strdup_printf ("SELECT * FROM (SELECT serial, batch_exclusive, json FROM tasks "
-                                "WHERE status IN " EM_STORE_FINISHED_SQL " ORDER BY serial DESC LIMIT %u) "
-                                "ORDER BY serial", n_recent);
   if (!em_store_exec (self->conn.db, self->conn.path, fill_scheduled_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT value FROM meta WHERE key = 'last_seq'", &meta_seq, error) ||
       !em_store_sql_load_int (&self->conn, "SELECT COALESCE (MAX (seq), 0) FROM events", &max_seq, error) ||
@@ -390,8 +387,8 @@ em_store_load (EmStore *self, guint n_recent, guint n_finished, EmStoreSnapshot 
       !em_store_sql_load_tasks (&self->conn, "SELECT serial, batch_exclusive, json FROM tasks "
                          "WHERE status IN ('pending', 'running') ORDER BY serial",
                    out->active, error) ||
-      !em_store_sql_load_tasks (&self->conn, recent_sql, out->recent, error) ||
-      !em_store_sql_load_finished (&self->conn, n_recent, out->finished, error) ||
+      !em_store_sql_load_recent (&self->conn, n_recent, max_recent_bytes, out->recent, error) ||
+      !em_store_sql_load_finished (&self->conn, out->recent->len, out->finished, error) ||
       !em_store_sql_load_waited_on (&self->conn, out->active, out->finished, error))
     {
       em_store_snapshot_clear (out);

@@ -54,11 +54,14 @@ typedef struct {
   guint64     serial;
   guint       batch_state;     /* as written in EmStoreTaskRow */
   JsonObject *task;            /* the em_task_to_json() form */
+  gsize       size;            /* about the bytes it takes in memory: its stored
+                                * JSON, as text and as @task */
 } EmStoreLoadedTask;
 
 typedef struct {
   GPtrArray  *active;          /* EmStoreLoadedTask, pending and running, oldest first */
-  GPtrArray  *recent;          /* EmStoreLoadedTask, the newest finished, oldest first */
+  GPtrArray  *recent;          /* EmStoreLoadedTask, the newest finished, oldest first:
+                                * as many as fit both bounds em_store_load() was given */
   EmFinishedCache *finished;   /* the newest finished tasks beyond @recent, and those
                                 * @active still waits on, pinned */
   guint64     last_seq;
@@ -74,8 +77,12 @@ typedef void (*EmStoreCommittedFunc) (guint64 seq, gpointer user_data);
 EmStore    *em_store_open               (const char            *path,
                                          GError               **error);
 const char *em_store_get_path           (EmStore               *self);
+/* loads the active tasks, the @n_recent newest finished ones (fewer when
+ * they take more than @max_recent_bytes in memory all told, by their size)
+ * and the final status of the @n_finished before those */
 gboolean    em_store_load               (EmStore               *self,
                                          guint                  n_recent,
+                                         guint64                max_recent_bytes,
                                          guint                  n_finished,
                                          EmStoreSnapshot       *out,
                                          GError               **error);

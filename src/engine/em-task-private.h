@@ -46,6 +46,10 @@ void    em_task_set_progress   (EmTask      *self,
 void        em_task_set_engine_entry (EmTask   *self,
                                       gpointer  entry);
 gpointer    em_task_get_engine_entry (EmTask   *self);
+/* about the bytes its parameters, result and error take, as trees and as
+ * the text made of them once (as for the store's rows): what a finished
+ * task costs to keep */
+gsize       em_task_get_memory_size (EmTask *self);
 /* (nullable) the result as JSON text, made once */
 const char *em_task_get_result_json (EmTask *self,
                                      gsize  *length);

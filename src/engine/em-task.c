@@ -8,6 +8,7 @@
 #include "engine/em-error.h"
 
 #include "engine/em-enum-types.h"
+#include "engine/em-json-size.h"
 #include "engine/em-json-variant.h"
 #include "engine/em-json-writer.h"
 #include "engine/em-task-private.h"
@@ -955,6 +956,19 @@ em_task_get_result_json (EmTask *self, gsize *length)
   ensure_result_text (self);
   *length = self->state.result_length;
   return self->state.result_json;
+}
+
+gsize
+em_task_get_memory_size (EmTask *self)
+{
+  const EmTaskState *state;
+
+  g_return_val_if_fail (EM_IS_TASK (self), 0);
+
+  state = ensure_state_text (self);
+  return state->head_length + state->result_length +
+         (state->error != NULL ? strlen (state->error) : 0) +
+         em_json_object_size (self->parameters) + em_json_object_size (self->result);
 }
 
 static gint64

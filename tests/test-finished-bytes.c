@@ -1,0 +1,325 @@
+#include "config.h"
+
+#include <malloc.h>
+#include <string.h>
+#include <gst/gst.h>
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+#include "devices/em-device-set.h"
+#include "devices/em-gst-camera.h"
+#include "devices/em-sim-focus.h"
+#include "devices/em-sim-stage.h"
+#include "engine/em-engine-manager.h"
+#include "engine/em-json-size.h"
+#include "em-test-stubborn-action.h"
+#include "em-test-util.h"
+
+/*
+ * Finished tasks in memory are bounded by the size of what they hold, not
+ * only by their number: a thousand large results (tile scans) kept gigabytes
+ * resident. With a store, the ones past the bound are read from it.
+ */
+
+/* past the 64 MiB default with the default keep-finished of 1000: a result
+ * takes at least its own bytes in memory (more than 64 cannot fit), and
+ * less than four times as many, as a tree and as text (at least 16 do) */
+#define RESULT_BYTES (1024 * 1024)
+#define N_TASKS 80
+#define DEFAULT_BYTES (64 * 1024 * 1024)
+#define MAX_KEPT (DEFAULT_BYTES / RESULT_BYTES)
+#define MIN_KEPT (DEFAULT_BYTES / RESULT_BYTES / 4)
+
+#ifdef HAVE_VALGRIND_H
+#define WAIT_MS (RUNNING_ON_VALGRIND ? 120000 : 20000)
+#else
+#define WAIT_MS 20000
+#endif
+
+typedef struct {
+  char            *data_dir;
+  EmEngineManager *manager;
+} Fixture;
+
+static EmEngineManager *
+new_manager (Fixture *fx)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new ("videotestsrc is-live=true", 160, 120);
+  g_autoptr(EmStage) stage = em_sim_stage_new ();
+  g_autoptr(EmFocus) focus = em_sim_focus_new ();
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
+  g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
+
+  em_action_registry_add (registry, stubborn);
+  return em_engine_manager_new (registry, devices, fx->data_dir);
+}
+
+static void
+open_manager (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx->manager = new_manager (fx);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+}
+
+static void
+close_manager (Fixture *fx)
+{
+  em_engine_manager_shutdown (fx->manager);
+  EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), WAIT_MS);
+  g_assert_finalize_object (g_steal_pointer (&fx->manager));
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  fx->data_dir = em_test_mkdtemp ();
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  if (fx->manager != NULL)
+    close_manager (fx);
+  em_test_rmdir (fx->data_dir);
+  g_free (fx->data_dir);
+}
+
+/* a task whose result holds @bytes of padding */
+static char *
+schedule_large (EmEngineManager *manager, guint bytes)
+{
+  g_autofree char *params_json = g_strdup_printf ("{\"result_bytes\": %u}", bytes);
+  g_autoptr(JsonNode) params = json_from_string (params_json, NULL);
+  g_autoptr(EmTaskSpec) spec = em_task_spec_new ("large", "stubborn", json_node_get_object (params));
+  g_autoptr(GError) error = NULL;
+  EmTask *task = em_engine_manager_schedule_task (manager, spec, &error);
+
+  g_assert_no_error (error);
+  return g_strdup (em_task_get_id (task));
+}
+
+static guint
+n_active (EmEngineManager *manager)
+{
+  EmTaskStatus pending = EM_TASK_STATUS_PENDING, running = EM_TASK_STATUS_RUNNING;
+
+  return em_engine_manager_count_tasks (manager, &pending) +
+         em_engine_manager_count_tasks (manager, &running);
+}
+
+static GPtrArray *
+run_large_tasks (Fixture *fx, guint n, guint bytes)
+{
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (ids, schedule_large (fx->manager, bytes));
+  EM_TEST_WAIT_UNTIL (n_active (fx->manager) == 0, WAIT_MS);
+  return ids;
+}
+
+static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (em_engine_manager_sync_finish (EM_ENGINE_MANAGER (source), result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* every row handed to the store, and memory freed of what it then may let go */
+static void
+settle (EmEngineManager *manager)
+{
+  gboolean synced = FALSE;
+
+  em_engine_manager_sync_async (manager, NULL, synced_cb, &synced);
+  EM_TEST_WAIT_UNTIL (synced, WAIT_MS);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static guint
+n_completed_in_memory (EmEngineManager *manager)
+{
+  EmTaskStatus completed = EM_TASK_STATUS_COMPLETED;
+
+  return em_engine_manager_count_tasks (manager, &completed);
+}
+
+static void
+got_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* what a client reading the task sees, from memory or the store */
+static void
+assert_readable (EmEngineManager *manager, const char *id, guint bytes)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *object;
+
+  em_engine_manager_lookup_task_async (manager, id, NULL, got_result, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, WAIT_MS);
+  node = em_engine_manager_lookup_task_finish (manager, result, &error);
+  g_assert_no_error (error);
+  object = json_node_get_object (node);
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "completed");
+  g_assert_cmpuint (strlen (json_object_get_string_member (json_object_get_object_member (object, "result"),
+                                                           "padding")), ==, bytes);
+}
+
+static void
+test_default (void)
+{
+  g_autoptr(EmEngineManager) manager = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  guint64 bytes = 0;
+  Fixture fx = { data_dir, NULL };
+
+  manager = new_manager (&fx);
+  g_object_get (manager, "keep-finished-bytes", &bytes, NULL);
+  g_assert_cmpuint (bytes, ==, DEFAULT_BYTES);
+  g_clear_object (&manager);
+  em_test_rmdir (data_dir);
+}
+
+/* while running: with the defaults, large results leave memory long before
+ * keep-finished's count is reached, and stay readable from the store */
+static void
+test_running (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  guint kept;
+
+  open_manager (fx);
+  ids = run_large_tasks (fx, N_TASKS, RESULT_BYTES);
+  EM_TEST_WAIT_UNTIL (n_completed_in_memory (fx->manager) <= MAX_KEPT, WAIT_MS);
+  settle (fx->manager);
+  /* a bounded cache, not an empty one: the newest stay */
+  kept = n_completed_in_memory (fx->manager);
+  g_test_message ("%u of %u finished tasks kept in memory", kept, N_TASKS);
+  g_assert_cmpuint (kept, >=, MIN_KEPT);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, ids->len - 1)));
+  g_assert_null (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, 0)));
+  assert_readable (fx->manager, g_ptr_array_index (ids, 0), RESULT_BYTES);
+  assert_readable (fx->manager, g_ptr_array_index (ids, ids->len - 1), RESULT_BYTES);
+}
+
+/* at startup: the store loads no more of the newest finished tasks than
+ * the bound holds */
+static void
+test_load (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  guint kept;
+
+  open_manager (fx);
+  ids = run_large_tasks (fx, N_TASKS, RESULT_BYTES);
+  close_manager (fx);
+
+  open_manager (fx);
+  kept = n_completed_in_memory (fx->manager);
+  g_test_message ("%u of %u finished tasks kept in memory", kept, N_TASKS);
+  g_assert_cmpuint (kept, <=, MAX_KEPT);
+  g_assert_cmpuint (kept, >=, MIN_KEPT);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, ids->len - 1)));
+  assert_readable (fx->manager, g_ptr_array_index (ids, 0), RESULT_BYTES);
+}
+
+/* a lowered bound takes effect at once; pending and running tasks do not
+ * count against it and never leave */
+static void
+test_lowered (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autofree char *pending = NULL;
+  EmTaskStatus status = EM_TASK_STATUS_PENDING;
+
+  open_manager (fx);
+  ids = run_large_tasks (fx, 8, 64 * 1024);
+  g_assert_cmpuint (n_completed_in_memory (fx->manager), ==, 8);
+  em_engine_manager_pause (fx->manager);
+  pending = schedule_large (fx->manager, 64 * 1024);
+
+  /* room for two to seven of them, by the bounds above */
+  g_object_set (fx->manager, "keep-finished-bytes", (guint64) 8 * 64 * 1024, NULL);
+  EM_TEST_WAIT_UNTIL (n_completed_in_memory (fx->manager) <= 7, WAIT_MS);
+  g_assert_cmpuint (n_completed_in_memory (fx->manager), >=, 2);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, g_ptr_array_index (ids, 7)));
+
+  /* a single task larger than the bound is not kept at all */
+  g_object_set (fx->manager, "keep-finished-bytes", (guint64) 1024, NULL);
+  EM_TEST_WAIT_UNTIL (n_completed_in_memory (fx->manager) == 0, WAIT_MS);
+  g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &status), ==, 1);
+  g_assert_nonnull (em_engine_manager_get_task (fx->manager, pending));
+  assert_readable (fx->manager, g_ptr_array_index (ids, 7), 64 * 1024);
+}
+
+static gsize
+heap_in_use (void)
+{
+  struct mallinfo2 info = mallinfo2 ();
+
+  return info.uordblks + info.hblkhd;
+}
+
+/* the size a task counts is what its tree takes: a tile scan's result of a
+ * thousand tiles, parsed as the store's load does */
+static void
+test_estimate (void)
+{
+  g_autoptr(GString) text = g_string_new ("{\"directory\":\"/data/images/scan\",\"tiles\":[");
+  g_autoptr(JsonNode) node = NULL;
+  gsize before, real, estimate;
+
+#ifdef HAVE_VALGRIND_H
+  if (RUNNING_ON_VALGRIND)
+    {
+      g_test_skip ("valgrind's allocator does not report the heap in use");
+      return;
+    }
+#endif
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (text, "%s{\"index\":%u,\"row\":%u,\"column\":%u,\"x\":%g,"
+                            "\"y\":%g,\"refocused\":false,\"autofocus_score\":%g}",
+                            i > 0 ? "," : "", i, i / 40, i % 40, i * 12.5, i * 7.25, i * 0.001);
+  g_string_append (text, "]}");
+  before = heap_in_use ();
+  node = json_from_string (text->str, NULL);
+  real = heap_in_use () - before;
+  if (before == 0 || real == 0)
+    {
+      g_test_skip ("the allocator does not report the heap in use");
+      return;
+    }
+  estimate = em_json_node_size (node);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes of JSON: %" G_GSIZE_FORMAT " on the heap, "
+                  "%" G_GSIZE_FORMAT " estimated", text->len, real, estimate);
+  g_assert_cmpuint (estimate, >=, real * 3 / 4);
+  g_assert_cmpuint (estimate, <=, real * 5 / 4);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/finished-bytes/default", test_default);
+  g_test_add_func ("/finished-bytes/estimate", test_estimate);
+  g_test_add ("/finished-bytes/running", Fixture, NULL, fixture_setup, test_running, fixture_teardown);
+  g_test_add ("/finished-bytes/load", Fixture, NULL, fixture_setup, test_load, fixture_teardown);
+  g_test_add ("/finished-bytes/lowered", Fixture, NULL, fixture_setup, test_lowered, fixture_teardown);
+
+  return g_test_run ();
+}
