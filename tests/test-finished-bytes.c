@@ -309,6 +309,29 @@ test_estimate (void)
   g_assert_cmpuint (estimate, <=, real * 5 / 4);
 }
 
+/* a client that waits for each acknowledgement leaves the loop no idle
+ * time: past twice the bound, eviction may not wait for one */
+static void
+test_under_acknowledgements (Fixture *fx, gconstpointer data)
+{
+  EmTaskStatus completed = EM_TASK_STATUS_COMPLETED;
+
+  open_manager (fx);
+  /* room for two to seven of them, as in /finished-bytes/lowered */
+  g_object_set (fx->manager, "keep-finished-bytes", (guint64) 8 * 64 * 1024, NULL);
+  for (guint i = 0; i < 200; i++)
+    {
+      gboolean synced = FALSE;
+
+      g_free (schedule_large (fx->manager, 64 * 1024));
+      EM_TEST_WAIT_UNTIL (n_active (fx->manager) == 0, WAIT_MS);
+      em_engine_manager_sync_async (fx->manager, NULL, synced_cb, &synced);
+      EM_TEST_WAIT_UNTIL (synced, WAIT_MS);
+      /* twice the bound, and a task or two still on its way */
+      g_assert_cmpuint (em_engine_manager_count_tasks (fx->manager, &completed), <=, 2 * 7 + 2);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,6 +342,8 @@ main (int argc, char **argv)
   g_test_add_func ("/finished-bytes/estimate", test_estimate);
   g_test_add ("/finished-bytes/running", Fixture, NULL, fixture_setup, test_running, fixture_teardown);
   g_test_add ("/finished-bytes/load", Fixture, NULL, fixture_setup, test_load, fixture_teardown);
+  g_test_add ("/finished-bytes/under-acknowledgements", Fixture, NULL, fixture_setup,
+              test_under_acknowledgements, fixture_teardown);
   g_test_add ("/finished-bytes/lowered", Fixture, NULL, fixture_setup, test_lowered, fixture_teardown);
 
   return g_test_run ();
