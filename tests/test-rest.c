@@ -4510,6 +4510,63 @@ test_ws_catch_up_bytes (Fixture       *f,
   g_signal_handlers_disconnect_by_data (conn, &received);
 }
 
+/* a page of small tasks followed by large ones is read only as far as the
+ * page's bytes: the database stops at the room left, where a batch sized by
+ * the small tasks before read and parsed 64 large ones, 64 MiB and more,
+ * for the four the page takes */
+static void
+test_list_bytes_read (Fixture       *f,
+                      gconstpointer  data)
+{
+  const guint n_small = 20, n_large = 64;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *path = g_strdup ("/tasks?limit=1000");
+  guint64 before, peak;
+  guint seen = 0;
+
+  for (guint i = 0; i < n_small; i++)
+    g_ptr_array_add (ids, create_task (f, "{\"name\":\"small\",\"action\":\"wait\"}"));
+  wait_all_finished (f);
+  for (guint i = 0; i < n_large; i++)
+    g_ptr_array_add (ids, create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                                          "\"parameters\":{\"result_bytes\":1048576}}"));
+  wait_all_finished (f);
+
+  if (peak_rss_since_reset () == 0)
+    {
+      g_test_skip ("the kernel does not report or reset the peak resident size");
+      return;
+    }
+  while (path != NULL)
+    {
+      g_autoptr(Reply) reply = NULL;
+      g_auto(GStrv) page = NULL;
+
+      before = peak_rss_since_reset ();
+      reply = http (f, "GET", path, NULL, NULL);
+      peak = peak_rss_since_reset ();
+      page = page_ids (reply);
+      g_test_message ("%s: %u tasks, %" G_GSIZE_FORMAT " bytes, the peak grew by %"
+                      G_GUINT64_FORMAT " KiB", path, g_strv_length (page),
+                      g_bytes_get_size (reply->body), (peak - MIN (before, peak)) / 1024);
+      g_assert_cmpuint (reply_status (reply), ==, 200);
+      g_assert_cmpuint (g_strv_length (page), >=, 1);
+      /* the page and what was read for it, never the large tasks beyond;
+       * under AddressSanitizer freed memory waits in its quarantine */
+      if (!RSS_COUNTS_FREED_MEMORY)
+        g_assert_cmpuint (peak - MIN (before, peak), <, 40 * 1024 * 1024);
+      /* each task once, oldest first, pages continuing where they stopped */
+      for (guint i = 0; page[i] != NULL; i++, seen++)
+        {
+          g_assert_cmpuint (seen, <, ids->len);
+          g_assert_cmpstr (page[i], ==, g_ptr_array_index (ids, seen));
+        }
+      g_free (path);
+      path = next_path (reply);
+    }
+  g_assert_cmpuint (seen, ==, ids->len);
+}
+
 /* a resuming client that reads far faster than events come: the end of the
  * history and the live events buffered meanwhile may not count against it
  * at the first live event, or it is closed although it keeps up */
@@ -4775,6 +4832,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/since-store", test_ws_since, WITH_STORE);
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-bytes", test_ws_catch_up_bytes, WITH_STORE_STUBBORN);
+  ADD ("/rest/tasks/list-bytes-read", test_list_bytes_read, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/large-event", test_ws_large_event, WITH_STUBBORN);
   ADD ("/rest/ws/ring-bytes", test_ws_ring_bytes, WITH_STUBBORN);
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));

@@ -2350,6 +2350,77 @@ test_query_large (Fixture *fx, gconstpointer data)
   g_assert_cmpint (gaps.longest, <, took / 50);
 }
 
+/* a page stops at its byte budget: the row that passes it is the last one
+ * read, and the next page starts right after it, whether the task is in
+ * memory or only in the store; a budget below one task still lists one */
+static void
+test_query_max_bytes (Fixture *fx, gconstpointer data)
+{
+  const guint sizes[] = { 0, 0, 0, 50000, 50000, 0, 50000, 0, 0, 120000, 0, 50000 };
+  const gsize budgets[] = { 60000, 1 };
+  EmTaskStatus pending = EM_TASK_STATUS_PENDING, running = EM_TASK_STATUS_RUNNING;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  /* the last two stay in memory as they finished */
+  open_manager (fx, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *params = g_strdup_printf ("{\"result_bytes\": %u}", sizes[i]);
+
+      g_ptr_array_add (ids, g_strdup (em_task_get_id (schedule (fx, "stubborn", params))));
+    }
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, &pending) == 0 &&
+                      em_engine_manager_count_tasks (fx->manager, &running) == 0, 5000);
+
+  for (guint b = 0; b < G_N_ELEMENTS (budgets); b++)
+    {
+      g_auto(EmTaskQuery) q;
+      guint seen = 0, pages = 0;
+      guint64 next;
+
+      em_task_query_init (&q);
+      q.limit = 100;
+      q.max_bytes = budgets[b];
+      do
+        {
+          g_autoptr(GAsyncResult) result = NULL;
+          g_autoptr(GPtrArray) found = NULL;
+          g_autoptr(GError) error = NULL;
+          gsize bytes = 0;
+          guint total = 0;
+
+          em_engine_manager_query_tasks_async (fx->manager, &q, NULL, got_result, &result);
+          WAIT_RESULT (result);
+          found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, &next, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (total, ==, G_N_ELEMENTS (sizes));
+          g_assert_cmpuint (found->len, >=, 1);
+          for (guint i = 0; i < found->len; i++, seen++)
+            {
+              JsonNode *node = g_ptr_array_index (found, i);
+              g_autofree char *text = node_string (node);
+
+              /* only the last row may take the page past its budget */
+              g_assert_cmpuint (bytes, <, budgets[b]);
+              bytes += strlen (text);
+              g_assert_cmpuint (seen, <, ids->len);
+              g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "id"),
+                               ==, g_ptr_array_index (ids, seen));
+            }
+          /* and the page ends there, not before */
+          g_assert_true (next == 0 || bytes >= budgets[b]);
+          g_assert_true ((next == 0) == (seen == ids->len));
+          q.after = next;
+          pages++;
+        }
+      while (next != 0);
+      g_test_message ("a budget of %" G_GSIZE_FORMAT " bytes: %u pages", budgets[b], pages);
+      g_assert_cmpuint (seen, ==, ids->len);
+      if (budgets[b] == 1)
+        g_assert_cmpuint (pages, ==, ids->len);
+    }
+}
+
 /* a task that changes status while the store answers a query is listed as
  * the store found it, not with a status the filter excludes */
 static void
@@ -3353,6 +3424,7 @@ main (int argc, char **argv)
   ADD ("/store/query/filters", test_query_filters);
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/query/large", test_query_large);
+  ADD ("/store/query/max-bytes", test_query_max_bytes);
   ADD ("/store/query/cursor-deleted", test_query_cursor_deleted);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);

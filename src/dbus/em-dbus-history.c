@@ -311,6 +311,17 @@ listing_page_length (Listing *listing)
   return length;
 }
 
+/* and the store stops reading a page at that many bytes of stored tasks:
+ * the sizes ahead are unknown, and a page of tile scans after small tasks
+ * was read and parsed whole, hundreds of MB */
+static gsize
+listing_page_bytes (Listing *listing)
+{
+  gsize room = listing->max_bytes > listing->size ? listing->max_bytes - listing->size : 0;
+
+  return MAX (MIN (LIST_PAGE_BYTES, room), 1);
+}
+
 static void
 reply_listing (Listing *listing)
 {
@@ -434,6 +445,7 @@ listing_read_page (Listing *listing)
       return;
     }
   listing->query.limit = listing_page_length (listing);
+  listing->query.max_bytes = listing_page_bytes (listing);
   em_engine_manager_query_tasks_async (manager, &listing->query, listing->cancellable,
                                        page_read_cb, listing);
 }

@@ -348,9 +348,18 @@ bind_query (sqlite3_stmt *stmt, const EmTaskQuery *query)
   bind_named_int (stmt, ":offset", query->offset);
 }
 
+/* whether a read that has taken @n rows of @bytes of text in all has enough
+ * for a budget of @max_bytes (0: none): the row that passes it is the last */
+static gboolean
+budget_spent (guint n, guint64 bytes, gsize max_bytes)
+{
+  return max_bytes > 0 && n > 0 && bytes >= max_bytes;
+}
+
 /* runs @sql whose columns are a task's JSON and serial, adding the nodes to
- * @out and their serials to @out_serials up to the query's limit; @out_next:
- * see em_store_sql_query_tasks() */
+ * @out and their serials to @out_serials up to the query's limit and byte
+ * budget; @out_next: see em_store_sql_query_tasks(). A row past either is
+ * stepped to, to tell that one follows, but neither copied nor parsed */
 static gboolean
 collect_tasks (EmStoreDb         *self,
                const char        *sql,
@@ -361,7 +370,7 @@ collect_tasks (EmStoreDb         *self,
                GError           **error)
 {
   sqlite3_stmt *stmt = NULL;
-  guint64 last = 0;
+  guint64 last = 0, bytes = 0;
   int rc;
 
   *out_next = 0;
@@ -372,7 +381,8 @@ collect_tasks (EmStoreDb         *self,
     {
       JsonNode *node;
 
-      if (query->limit > 0 && out->len == query->limit)
+      if ((query->limit > 0 && out->len == query->limit) ||
+          budget_spent (out->len, bytes, query->max_bytes))
         {
           *out_next = last;
           rc = SQLITE_DONE;
@@ -384,6 +394,7 @@ collect_tasks (EmStoreDb         *self,
           sqlite3_finalize (stmt);
           return FALSE;
         }
+      bytes += (guint64) sqlite3_column_bytes (stmt, 0);
       g_ptr_array_add (out, node);
       last = (guint64) sqlite3_column_int64 (stmt, 1);
       g_array_append_val (out_serials, last);

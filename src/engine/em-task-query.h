@@ -18,6 +18,11 @@ G_BEGIN_DECLS
  *   has no such task); the query resolves it into @after
  * @offset: how many matching tasks to skip, oldest first, from @after on
  * @limit: at most this many; 0 means no limit
+ * @max_bytes: the store stops reading once the tasks read pass this many
+ *   bytes of their stored text, with at least one; the next page starts
+ *   after the last one read. 0 means no limit. A page of small tasks
+ *   followed by tile scans (1.5 MB each) read up to @limit of the large
+ *   ones, parsed, whatever its caller could send
  *
  * A filter over all of history, in memory or in the store. Stack-allocate it,
  * fill it with em_task_query_init() and release it with em_task_query_clear().
@@ -31,6 +36,7 @@ typedef struct {
   char      *after_id;
   guint      offset;
   guint      limit;
+  gsize      max_bytes;
 } EmTaskQuery;
 
 #define EM_TASK_QUERY_STATUS(status) (1u << (status))
@@ -42,7 +48,8 @@ void     em_task_query_init    (EmTaskQuery       *query);
 void     em_task_query_clear   (EmTaskQuery       *query);
 void     em_task_query_copy    (EmTaskQuery       *dest,
                                 const EmTaskQuery *src);
-/* status, action and time filters; after, offset and limit are the caller's */
+/* status, action and time filters; after, offset, limit and max_bytes are the
+ * caller's */
 gboolean em_task_query_matches (const EmTaskQuery *query,
                                 EmTask            *task);
 

@@ -281,6 +281,10 @@ read_batch (EmRestAsync *async)
   Listing *listing = em_rest_async_get_data (async);
 
   listing->asked = listing->query.limit = batch_length (listing);
+  /* the store stops at the room left too: the sizes ahead are unknown, and a
+   * batch of tile scans after a few small tasks was hundreds of MB read */
+  listing->query.max_bytes = listing->max_bytes > listing->body->len
+                             ? listing->max_bytes - listing->body->len : 1;
   em_engine_manager_query_tasks_async (listing->manager, &listing->query, listing->cancellable,
                                        batch_read_cb, async);
 }
