@@ -4510,6 +4510,61 @@ test_ws_catch_up_bytes (Fixture       *f,
   g_signal_handlers_disconnect_by_data (conn, &received);
 }
 
+/* a client resuming over small events followed by large ones gets pages of
+ * about a MiB still: the page after the small events was sized by them, 128
+ * events, and the database read all of them, tens of MiB of results */
+static void
+test_ws_catch_up_mixed (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint n_small = 10, n_large = 64;
+  g_autofree char *url = g_strconcat (f->base_url, "/ws?since=0", NULL);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 last, received = 0, before, peak;
+  gboolean synced = FALSE;
+
+  for (guint i = 0; i < n_small; i++)
+    g_free (create_task (f, "{\"name\":\"small\",\"action\":\"wait\"}"));
+  wait_all_finished (f);
+  /* 96 MiB of task_completed events, more than memory keeps: the history
+   * comes from the database */
+  for (guint i = 0; i < n_large; i++)
+    g_free (create_task (f, "{\"name\":\"large\",\"action\":\"stubborn\","
+                            "\"parameters\":{\"result_bytes\":1572864}}"));
+  wait_all_finished (f);
+  em_engine_manager_sync_async (f->manager, NULL, synced_cb, &synced);
+  EM_TEST_WAIT_UNTIL (synced, TIMEOUT_MS);
+  last = em_engine_manager_get_last_event_seq (f->manager);
+  g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (f->manager), ==, 1);
+
+  if (peak_rss_since_reset () == 0)
+    {
+      g_test_skip ("the kernel does not report or reset the peak resident size");
+      return;
+    }
+  before = peak_rss_since_reset ();
+  memcpy (url, "ws", 2);
+  msg = soup_message_new ("GET", url);
+  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        store_result_cb, &connected);
+  EM_TEST_WAIT_UNTIL (connected != NULL, TIMEOUT_MS);
+  conn = soup_session_websocket_connect_finish (f->session, connected, &error);
+  g_assert_no_error (error);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  g_signal_connect (conn, "message", G_CALLBACK (ws_count_cb), &received);
+  /* every event, the pages cut short by their bytes read on from */
+  EM_TEST_WAIT_UNTIL (received == last, 60000);
+  peak = peak_rss_since_reset ();
+  g_test_message ("catching up over %u small tasks and %u of 1.5 MiB: the peak grew by %"
+                  G_GUINT64_FORMAT " KiB", n_small, n_large, (peak - MIN (before, peak)) / 1024);
+  if (!RSS_COUNTS_FREED_MEMORY)
+    g_assert_cmpuint (peak - MIN (before, peak), <, 40 * 1024 * 1024);
+  g_signal_handlers_disconnect_by_data (conn, &received);
+}
+
 /* a page of small tasks followed by large ones is read only as far as the
  * page's bytes: the database stops at the room left, where a batch sized by
  * the small tasks before read and parsed 64 large ones, 64 MiB and more,
@@ -4833,6 +4888,7 @@ main (int argc, char **argv)
   ADD ("/rest/ws/catch-up-burst", test_ws_catch_up_burst, GUINT_TO_POINTER (16 * 1024));
   ADD ("/rest/ws/catch-up-bytes", test_ws_catch_up_bytes, WITH_STORE_STUBBORN);
   ADD ("/rest/tasks/list-bytes-read", test_list_bytes_read, WITH_STORE_STUBBORN);
+  ADD ("/rest/ws/catch-up-mixed", test_ws_catch_up_mixed, WITH_STORE_STUBBORN);
   ADD ("/rest/ws/large-event", test_ws_large_event, WITH_STUBBORN);
   ADD ("/rest/ws/ring-bytes", test_ws_ring_bytes, WITH_STUBBORN);
   ADD ("/rest/ws/catch-up-ping", test_ws_catch_up_ping, GUINT_TO_POINTER (16 * 1024));

@@ -241,9 +241,25 @@ read_events (Fixture *fx, guint64 after, guint limit, guint64 *out_oldest)
   g_autoptr(GError) error = NULL;
   GPtrArray *frames;
 
-  em_engine_manager_read_events_async (fx->manager, after, limit, NULL, got_result, &result);
+  em_engine_manager_read_events_async (fx->manager, after, limit, 0, NULL, got_result, &result);
   WAIT_RESULT (result);
-  frames = em_engine_manager_read_events_finish (fx->manager, result, out_oldest, &error);
+  frames = em_engine_manager_read_events_finish (fx->manager, result, out_oldest, NULL, &error);
+  g_assert_no_error (error);
+  return frames;
+}
+
+/* from the store only, where the read stops at @max_bytes */
+static GPtrArray *
+read_events_bytes (Fixture *fx, guint64 after, guint limit, gsize max_bytes, gboolean *out_cut)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *frames;
+
+  em_engine_manager_read_events_async (fx->manager, after, limit, max_bytes, NULL, got_result,
+                                       &result);
+  WAIT_RESULT (result);
+  frames = em_engine_manager_read_events_finish (fx->manager, result, NULL, out_cut, &error);
   g_assert_no_error (error);
   return frames;
 }
@@ -3001,6 +3017,72 @@ test_events_resume (Fixture *fx, gconstpointer data)
   }
 }
 
+/* a read from the store stops once its frames pass the byte budget, with
+ * at least one, and says it was cut short, so that a reader takes its
+ * short page for more to come and reads on from its last frame */
+static void
+test_events_max_bytes (Fixture *fx, gconstpointer data)
+{
+  const guint sizes[] = { 0, 0, 50000, 0, 120000, 0, 50000, 0 };
+  const gsize budgets[] = { 60000, 1 };
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  guint64 last;
+
+  open_manager (fx, 1000);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *params = g_strdup_printf ("{\"result_bytes\": %u}", sizes[i]);
+
+      g_ptr_array_add (tasks, schedule (fx, "stubborn", params));
+    }
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  g_ptr_array_set_size (tasks, 0);
+  last = em_engine_manager_get_last_event_seq (fx->manager);
+  close_manager (fx);
+  /* the ring starts empty: the events come from the database */
+  open_manager (fx, 1000);
+
+  for (guint b = 0; b < G_N_ELEMENTS (budgets); b++)
+    {
+      guint64 after = 0;
+      guint pages = 0;
+
+      while (after < last)
+        {
+          gboolean cut = FALSE;
+          g_autoptr(GPtrArray) frames = read_events_bytes (fx, after, 100, budgets[b], &cut);
+          gsize bytes = 0;
+
+          g_assert_cmpuint (frames->len, >=, 1);
+          for (guint i = 0; i < frames->len; i++)
+            {
+              g_autofree char *text = frame_string (g_ptr_array_index (frames, i));
+
+              /* only the last frame may take the read past its budget */
+              g_assert_cmpuint (bytes, <, budgets[b]);
+              bytes += strlen (text);
+              g_assert_cmpstr (text, ==, g_ptr_array_index (fx->frames, after + i));
+            }
+          after += frames->len;
+          /* cut short exactly when events are left, and there, not before */
+          g_assert_true (cut == (after < last));
+          g_assert_true (!cut || bytes >= budgets[b]);
+          pages++;
+        }
+      g_test_message ("a budget of %" G_GSIZE_FORMAT " bytes: %u reads", budgets[b], pages);
+      if (budgets[b] == 1)
+        g_assert_cmpuint (pages, ==, last);
+    }
+  /* a read that reaches its limit is not cut short */
+  {
+    gboolean cut = TRUE;
+    g_autoptr(GPtrArray) frames = read_events_bytes (fx, 0, 2, 1000000, &cut);
+
+    g_assert_cmpuint (frames->len, ==, 2);
+    g_assert_false (cut);
+  }
+}
+
 /* an event is read only once it is on disk: a crash could take back the
  * others, and the next start would number new events with their seqs */
 static void
@@ -3438,6 +3520,7 @@ main (int argc, char **argv)
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
   ADD ("/store/events/resume", test_events_resume);
+  ADD ("/store/events/max-bytes", test_events_max_bytes);
   ADD ("/store/events/pruned-from-ring", test_events_pruned_from_ring);
   ADD ("/store/events/durable-only", test_events_durable_only);
   ADD ("/store/events/durable-feed", test_events_durable_feed);

@@ -41,6 +41,7 @@ typedef struct {
   gsize                  size;
   GPtrArray             *batch;       /* (element-type GBytes): read, not converted */
   guint                  batch_asked; /* how many it was asked for */
+  gboolean               batch_cut;   /* the store stopped it at the room left */
   gboolean               full;        /* the next event would not fit */
 } EventsRead;
 
@@ -131,10 +132,10 @@ convert_batch_thread (GTask        *task,
                                         json_node_get_object (root), "seq", 0));
     }
 
-  /* a shorter batch than asked for is the end of the log; one of unreadable
-   * frames only would be read again and again */
-  if (!read->full && read->events->len < read->wanted && batch->len == read->batch_asked &&
-      read->events->len > before)
+  /* a shorter batch than asked for, unless the room left cut it, is the end
+   * of the log; one of unreadable frames only would be read again and again */
+  if (!read->full && read->events->len < read->wanted &&
+      (batch->len == read->batch_asked || read->batch_cut) && read->events->len > before)
     {
       g_task_return_boolean (task, FALSE);
       return;
@@ -179,7 +180,7 @@ batch_read_cb (GObject      *source,
   guint64 oldest = 0;
 
   read->batch = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result,
-                                                      &oldest, &error);
+                                                      &oldest, &read->batch_cut, &error);
   if (read->batch == NULL)
     {
       return_error (read, error);
@@ -210,7 +211,11 @@ read_batch (EventsRead *read)
       return;
     }
   read->batch_asked = batch_length (read);
+  /* the store stops at the room left too: a batch sized by small events
+   * before read as many large ones, up to a thousand */
   em_engine_manager_read_events_async (manager, read->after, read->batch_asked,
+                                       MAX (read->max_bytes > read->size
+                                            ? read->max_bytes - read->size : 0, 1),
                                        read->cancellable, batch_read_cb, read);
 }
 

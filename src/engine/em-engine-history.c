@@ -833,6 +833,7 @@ em_engine_manager_get_oldest_event_seq (EmEngineManager *self)
 typedef struct {
   GPtrArray *events;
   guint64    oldest;
+  gboolean   cut;      /* the store stopped at the byte budget */
 } EventsAnswer;
 
 static void
@@ -851,7 +852,8 @@ read_events_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   EventsAnswer *answer = g_new0 (EventsAnswer, 1);
 
   self->store_requests--;
-  answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &error);
+  answer->events = em_store_read_events_finish (self->store, result, &answer->oldest, &answer->cut,
+                                                &error);
   if (answer->events == NULL)
     {
       events_answer_free (answer);
@@ -867,6 +869,7 @@ void
 em_engine_manager_read_events_async (EmEngineManager     *self,
                                      guint64              after_seq,
                                      guint                limit,
+                                     gsize                max_bytes,
                                      GCancellable        *cancellable,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
@@ -904,7 +907,7 @@ em_engine_manager_read_events_async (EmEngineManager     *self,
       self->store_requests++;
       /* held to the same seq as the ring: past it, the store may hold events
        * only its in-memory overlay has, once the database has failed */
-      em_store_read_events_async (self->store, after_seq, durable, limit, cancellable,
+      em_store_read_events_async (self->store, after_seq, durable, limit, max_bytes, cancellable,
                                   read_events_done_cb, g_steal_pointer (&task));
       return;
     }
@@ -917,6 +920,7 @@ GPtrArray *
 em_engine_manager_read_events_finish (EmEngineManager  *self,
                                       GAsyncResult     *result,
                                       guint64          *out_oldest_available,
+                                      gboolean         *out_cut,
                                       GError          **error)
 {
   EventsAnswer *answer;
@@ -929,6 +933,8 @@ em_engine_manager_read_events_finish (EmEngineManager  *self,
     return NULL;
   if (out_oldest_available != NULL)
     *out_oldest_available = answer->oldest;
+  if (out_cut != NULL)
+    *out_cut = answer->cut;
   events = g_steal_pointer (&answer->events);
   events_answer_free (answer);
   return events;

@@ -281,6 +281,9 @@ gboolean          em_engine_manager_prune_finish   (EmEngineManager     *self,
  * em_engine_manager_read_events_async:
  * @after_seq: the last seq the client has; 0 for everything retained
  * @limit: at most this many; 0 means no limit (page through large gaps)
+ * @max_bytes: a read from the store stops once its frames pass this many
+ *   bytes, with at least one; 0 means no limit. The ring's frames are
+ *   shared, not copied: its reads take @limit alone
  *
  * The events after @after_seq, as their exact WebSocket frames, in seq order:
  * from the in-memory ring of recent events when it reaches back far enough,
@@ -295,15 +298,19 @@ gboolean          em_engine_manager_prune_finish   (EmEngineManager     *self,
 void              em_engine_manager_read_events_async  (EmEngineManager     *self,
                                                         guint64              after_seq,
                                                         guint                limit,
+                                                        gsize                max_bytes,
                                                         GCancellable        *cancellable,
                                                         GAsyncReadyCallback  callback,
                                                         gpointer             user_data);
 /* Returns: (transfer container) (element-type GBytes): frames without a
  * trailing nul. @out_oldest_available: the oldest seq still retained; when
- * @after_seq + 1 is older, events were lost and the client must resync */
+ * @after_seq + 1 is older, events were lost and the client must resync.
+ * @out_cut: (optional): whether @max_bytes stopped the read with events
+ * left: fewer events than @limit are the end of the log only if not */
 GPtrArray        *em_engine_manager_read_events_finish (EmEngineManager     *self,
                                                         GAsyncResult        *result,
                                                         guint64             *out_oldest_available,
+                                                        gboolean            *out_cut,
                                                         GError             **error);
 /* the oldest seq a client can still resume from; last seq + 1 when none is kept */
 guint64           em_engine_manager_get_oldest_event_seq (EmEngineManager *self);

@@ -99,12 +99,15 @@ GStrv      em_store_sql_delete_tasks  (EmStoreDb          *self,
                                        EmTaskQuery        *query,
                                        const char * const *keep,
                                        GError            **error);
-/* (element-type GBytes) frames with @after_seq < seq <= @max_seq */
+/* (element-type GBytes) frames with @after_seq < seq <= @max_seq; see
+ * em_store_read_events_async() for @max_bytes and @out_cut */
 GPtrArray *em_store_sql_read_events   (EmStoreDb          *self,
                                        guint64             after_seq,
                                        guint64             max_seq,
                                        guint               limit,
+                                       gsize               max_bytes,
                                        guint64            *out_oldest_seq,
+                                       gboolean           *out_cut,
                                        GError            **error);
 /* the pruned task ids; those in @keep (nullable) stay */
 GStrv      em_store_sql_prune         (EmStoreDb          *self,

@@ -635,16 +635,20 @@ em_store_sql_read_events (EmStoreDb  *self,
                           guint64     after_seq,
                           guint64     max_seq,
                           guint       limit,
+                          gsize       max_bytes,
                           guint64    *out_oldest_seq,
+                          gboolean   *out_cut,
                           GError    **error)
 {
   g_autoptr(GPtrArray) items = NULL;
+  guint64 bytes = 0;
   g_autofree char *sql = g_strdup_printf ("SELECT json FROM %s WHERE seq > ?1 AND seq <= ?3 "
                                           "ORDER BY seq LIMIT ?2",
                                           events_source (self));
   sqlite3_stmt *stmt = NULL;
   int rc;
 
+  *out_cut = FALSE;
   if (!read_oldest_seq (self, out_oldest_seq, error) ||
       !em_store_sql_prepare (self, sql, &stmt, error))
     return NULL;
@@ -653,8 +657,18 @@ em_store_sql_read_events (EmStoreDb  *self,
   sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) MIN (max_seq, (guint64) G_MAXINT64));
   items = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (items, g_bytes_new (sqlite3_column_text (stmt, 0),
-                                         sqlite3_column_bytes (stmt, 0)));
+    {
+      /* the row past the budget only tells that one follows */
+      if (budget_spent (items->len, bytes, max_bytes))
+        {
+          *out_cut = TRUE;
+          rc = SQLITE_DONE;
+          break;
+        }
+      g_ptr_array_add (items, g_bytes_new (sqlite3_column_text (stmt, 0),
+                                           sqlite3_column_bytes (stmt, 0)));
+      bytes += (guint64) sqlite3_column_bytes (stmt, 0);
+    }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
     {

@@ -52,6 +52,8 @@ typedef struct _Op {
   guint64      after_seq;
   guint64      max_seq;     /* OP_EVENTS */
   guint        limit;
+  gsize        max_bytes;   /* OP_EVENTS */
+  gboolean     cut;         /* OP_EVENTS: max_bytes stopped the read */
   guint        max_tasks;
   gint64       max_age_us;
 
@@ -901,7 +903,7 @@ run_op (EmStore *self, Op *op)
       break;
     case OP_EVENTS:
       op->items = em_store_sql_read_events (&self->conn, op->after_seq, op->max_seq, op->limit,
-                                            &op->oldest_seq, &op->error);
+                                            op->max_bytes, &op->oldest_seq, &op->cut, &op->error);
       break;
     case OP_PRUNE:
       if (!check_deletable (self, &op->error))
@@ -1456,6 +1458,7 @@ em_store_read_events_async (EmStore             *self,
                             guint64              after_seq,
                             guint64              max_seq,
                             guint                limit,
+                            gsize                max_bytes,
                             GCancellable        *cancellable,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
@@ -1465,11 +1468,16 @@ em_store_read_events_async (EmStore             *self,
   op->after_seq = after_seq;
   op->max_seq = max_seq;
   op->limit = limit;
+  op->max_bytes = max_bytes;
   push (self, op);
 }
 
 GPtrArray *
-em_store_read_events_finish (EmStore *self, GAsyncResult *result, guint64 *out_oldest_seq, GError **error)
+em_store_read_events_finish (EmStore       *self,
+                             GAsyncResult  *result,
+                             guint64       *out_oldest_seq,
+                             gboolean      *out_cut,
+                             GError       **error)
 {
   g_autoptr(Op) op = finish_request (result, em_store_read_events_async, error);
 
@@ -1477,6 +1485,8 @@ em_store_read_events_finish (EmStore *self, GAsyncResult *result, guint64 *out_o
     return NULL;
   if (out_oldest_seq != NULL)
     *out_oldest_seq = op->oldest_seq;
+  if (out_cut != NULL)
+    *out_cut = op->cut;
   return g_steal_pointer (&op->items);
 }
 

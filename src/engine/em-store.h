@@ -195,17 +195,24 @@ GStrv       em_store_delete_tasks_finish (EmStore              *self,
                                           GError              **error);
 /* (element-type GBytes) frames with @after_seq < seq <= @max_seq, in seq
  * order: a reader passes what it announced as durable, since once the
- * database has failed the store also holds events that may never be */
+ * database has failed the store also holds events that may never be. At
+ * most @limit (0: no limit), and the read stops once the frames pass
+ * @max_bytes (0: no limit), with at least one */
 void        em_store_read_events_async  (EmStore               *self,
                                          guint64                after_seq,
                                          guint64                max_seq,
                                          guint                  limit,
+                                         gsize                  max_bytes,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data);
+/* @out_cut: (optional): whether @max_bytes stopped the read with events left
+ * before @limit and @max_seq: a read that returns fewer than @limit events
+ * has reached the end only if not */
 GPtrArray  *em_store_read_events_finish (EmStore               *self,
                                          GAsyncResult          *result,
                                          guint64               *out_oldest_seq,
+                                         gboolean              *out_cut,
                                          GError               **error);
 /* retention: finished tasks but those in @keep (nullable) beyond @max_tasks
  * rows or finished more than @max_age_us ago (0: no limit), then the events

@@ -29,11 +29,13 @@ typedef struct {
    * before them has been sent; @last_sent is the seq of the last frame sent */
   gboolean                   catching_up;
   /* the page of history being sent, from @page_next on; @page_asked: how
-   * many events it was read for, @page_item: its events' mean size */
+   * many events it was read for, @page_item: its events' mean size;
+   * @page_cut: the store stopped it at CATCH_UP_PAGE_BYTES */
   GPtrArray                 *page;
   guint                      page_next;
   guint                      page_asked;
   gsize                      page_item;
+  gboolean                   page_cut;
   /* the history is out; @pending drains, paced as the history was */
   gboolean                   history_done;
   gboolean                   reading;
@@ -279,7 +281,8 @@ client_ping_cb (EmMessageLimitInputStream *input,
  * of the page before, about CATCH_UP_PAGE_BYTES of them. A task_completed
  * event carries the task's result (1.5 MB for a 10 000-tile scan): a
  * thousand such events read at once held hundreds of megabytes per client.
- * A page shorter than asked for means the history is exhausted */
+ * A page shorter than asked for, unless its bytes cut it short, means the
+ * history is exhausted */
 #define CATCH_UP_PAGE 1000
 #define CATCH_UP_PAGE_BYTES (1024 * 1024)
 #define CATCH_UP_FIRST_PAGE 16
@@ -417,7 +420,7 @@ client_send_page (Client *client)
       if (seq != 0)
         client->last_sent = seq;
     }
-  short_page = client->page->len < client->page_asked;
+  short_page = client->page->len < client->page_asked && !client->page_cut;
   g_clear_pointer (&client->page, g_ptr_array_unref);
 
   /* past the event it joined at, the live events it buffered take over: a
@@ -472,9 +475,11 @@ history_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) frames = NULL;
   guint64 oldest = 0;
+  gboolean cut = FALSE;
 
   client->reading = FALSE;
-  frames = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result, &oldest, &error);
+  frames = em_engine_manager_read_events_finish (EM_ENGINE_MANAGER (source), result, &oldest, &cut,
+                                                 &error);
   if (client->orphaned)
     {
       g_free (client);
@@ -499,6 +504,7 @@ history_cb (GObject      *source,
     }
   client->page = g_steal_pointer (&frames);
   client->page_next = 0;
+  client->page_cut = cut;
   if (client->page->len > 0)
     {
       gsize bytes = 0;
@@ -562,8 +568,10 @@ client_read_history (Client *client)
       return;
     }
   client->page_asked = catch_up_length (client);
+  /* the store stops at the bytes too: a page sized by small events before
+   * read as many large ones, a hundred MiB and more */
   em_engine_manager_read_events_async (manager, client->last_sent, client->page_asked,
-                                       NULL, history_cb, client);
+                                       CATCH_UP_PAGE_BYTES, NULL, history_cb, client);
 }
 
 /* --- live bursts --- */
