@@ -22,6 +22,7 @@
 #include "engine/em-engine-manager.h"
 #include "engine/em-task-private.h"
 #include "engine/em-task-spec.h"
+#include "em-test-stubborn-action.h"
 #include "em-test-util.h"
 #include "em-dbus-generated.h"
 
@@ -155,6 +156,11 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   em_builtin_actions_register (registry);
+  {
+    g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
+
+    em_action_registry_add (registry, stubborn);
+  }
   fx->data_dir = em_test_mkdtemp ();
   fx->manager = em_engine_manager_new (registry, devices, fx->data_dir);
   fx->trace = g_ptr_array_new_with_free_func (g_free);
@@ -597,6 +603,92 @@ test_events_pages (Fixture *fx, gconstpointer data)
       pages++;
     }
   g_assert_cmpuint (pages, >, 1);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* freed memory waits in the quarantine, and the peak counts all that went by */
+#define RSS_COUNTS_FREED_MEMORY TRUE
+#else
+#define RSS_COUNTS_FREED_MEMORY FALSE
+#endif
+
+/* GetEvents and ListTasks read history from the store a reply's room at a
+ * time, also where small tasks come before large ones: the batch after the
+ * small ones was sized by them, and the store read all of it, tens of MiB
+ * of results for a reply of a few */
+static void
+test_history_read_by_bytes (Fixture *fx, gconstpointer data)
+{
+  const guint n_small = 10, n_large = 64;
+  EmTaskStatus pending = EM_TASK_STATUS_PENDING, running = EM_TASK_STATUS_RUNNING;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autofree char *remote = NULL;
+  guint64 last, seq = 0, before, after, events_peak = 0;
+
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  json_object_set_int_member (large, "result_bytes", 1536 * 1024);
+  for (guint i = 0; i < n_small + n_large; i++)
+    {
+      g_autoptr(EmTaskSpec) spec = i < n_small ? em_task_spec_new ("small", "wait", NULL)
+                                               : em_task_spec_new ("large", "stubborn", large);
+
+      em_engine_manager_schedule_task (fx->manager, spec, &error);
+      g_assert_no_error (error);
+      if (i + 1 == n_small)
+        EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, &pending) == 0 &&
+                            em_engine_manager_count_tasks (fx->manager, &running) == 0,
+                            TIMEOUT_MS);
+    }
+  /* 96 MiB of results to record: under valgrind, more than TIMEOUT_MS */
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, &pending) == 0 &&
+                      em_engine_manager_count_tasks (fx->manager, &running) == 0,
+                      CALL_TIMEOUT_MS);
+  last = wait_events_committed (fx);
+  g_object_set (fx->adapter, "max-reply-bytes", 8 * 1024 * 1024, NULL);
+
+  while (seq < last)
+    {
+      g_autoptr(GVariant) reply = NULL;
+      g_autoptr(GVariant) events = NULL;
+
+      before = reset_peak_rss ();
+      reply = call_service (fx, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", seq, 1000),
+                            G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+      after = peak_rss ();
+      g_assert_no_error (error);
+      events_peak = MAX (events_peak, after - MIN (before, after));
+      events = g_variant_get_child_value (reply, 0);
+      g_assert_cmpuint (g_variant_n_children (events), >, 0);
+      /* every event once, in order, read on from where a reply stopped */
+      for (gsize i = 0; i < g_variant_n_children (events); i++)
+        {
+          g_autoptr(GVariant) event = g_variant_get_child_value (events, i);
+          gint64 event_seq = 0;
+
+          g_assert_true (g_variant_lookup (event, "seq", "x", &event_seq));
+          g_assert_cmpint (event_seq, ==, seq + 1);
+          seq = event_seq;
+        }
+    }
+
+  /* a listing past the reply's 8 MiB is refused once it has read that */
+  before = reset_peak_rss ();
+  all = list_tasks (fx, "(@a{sv} {},)", &error);
+  after = peak_rss ();
+  g_assert_null (all);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, "io.github.enginemanager.Error.InvalidArgument");
+  g_test_message ("the peak grew by %" G_GUINT64_FORMAT " KiB for GetEvents, by %"
+                  G_GUINT64_FORMAT " KiB for ListTasks", events_peak,
+                  after - MIN (before, after));
+  if (!RSS_COUNTS_FREED_MEMORY)
+    {
+      g_assert_cmpuint (events_peak, <, 40 * 1024);
+      g_assert_cmpuint (after - MIN (before, after), <, 40 * 1024);
+    }
 }
 
 /* enginectl watch --since reads on past a short page up to LastEventSeq: a
@@ -1357,6 +1449,8 @@ main (int argc, char **argv)
               test_listing_refused_early, fixture_teardown);
   g_test_add ("/dbus/adapter/cli-list-smaller-pages", Fixture, NULL, fixture_setup,
               test_cli_list_smaller_pages, fixture_teardown);
+  g_test_add ("/dbus/adapter/history-read-by-bytes", Fixture, NULL, fixture_setup,
+              test_history_read_by_bytes, fixture_teardown);
   g_test_add ("/dbus/adapter/events-pages", Fixture, NULL, fixture_setup,
               test_events_pages, fixture_teardown);
   g_test_add ("/dbus/adapter/cli-watch-since-pages", Fixture, NULL, fixture_setup,
