@@ -2437,6 +2437,36 @@ test_query_max_bytes (Fixture *fx, gconstpointer data)
     }
 }
 
+/* a count reads no task: GET /queue and GetQueue count finished tasks so */
+static void
+test_query_count_only (Fixture *fx, gconstpointer data)
+{
+  EmTaskStatus pending = EM_TASK_STATUS_PENDING, running = EM_TASK_STATUS_RUNNING;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(EmTaskQuery) q;
+  guint total = 0;
+  guint64 next = 1;
+
+  open_manager (fx, 1);
+  for (guint i = 0; i < 3; i++)
+    schedule (fx, "stubborn", "{\"result_bytes\": 1000}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, &pending) == 0 &&
+                      em_engine_manager_count_tasks (fx->manager, &running) == 0, 5000);
+
+  em_task_query_init (&q);
+  q.statuses = EM_TASK_QUERY_STATUS (EM_TASK_STATUS_COMPLETED);
+  q.count_only = TRUE;
+  em_engine_manager_query_tasks_async (fx->manager, &q, NULL, got_result, &result);
+  WAIT_RESULT (result);
+  found = em_engine_manager_query_tasks_finish (fx->manager, result, &total, &next, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 3);
+  g_assert_cmpuint (found->len, ==, 0);
+  g_assert_cmpuint (next, ==, 0);
+}
+
 /* a task that changes status while the store answers a query is listed as
  * the store found it, not with a status the filter excludes */
 static void
@@ -3507,6 +3537,7 @@ main (int argc, char **argv)
   ADD ("/store/query/status-moved-on", test_query_status_moved_on);
   ADD ("/store/query/large", test_query_large);
   ADD ("/store/query/max-bytes", test_query_max_bytes);
+  ADD ("/store/query/count-only", test_query_count_only);
   ADD ("/store/query/cursor-deleted", test_query_cursor_deleted);
   ADD ("/store/eviction", test_eviction);
   ADD ("/store/eviction-under-acknowledgements", test_eviction_under_acknowledgements);

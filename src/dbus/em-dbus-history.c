@@ -590,7 +590,7 @@ em_dbus_history_get_queue (EmEngineManager       *manager,
 
       em_task_query_init (&query);
       query.statuses = EM_TASK_QUERY_STATUS (finished[i]);
-      query.limit = 1;
+      query.count_only = TRUE;
       count->answer = answer;
       count->status = finished[i];
       em_engine_manager_query_tasks_async (manager, &query, cancellable, count_done_cb, count);

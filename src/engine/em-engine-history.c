@@ -59,6 +59,8 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
       answer->total++;
       if (entry->item.serial <= query->after)
         continue;
+      if (query->count_only)
+        continue;
       if (skipped < query->offset)
         skipped++;
       else if (query->limit == 0 || answer->tasks->len < query->limit)

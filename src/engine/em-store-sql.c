@@ -501,6 +501,9 @@ em_store_sql_query_tasks (EmStoreDb          *self,
   sqlite3_finalize (stmt);
 
   items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  *out_next = 0;
+  if (query->count_only)
+    return g_steal_pointer (&items);
   if (!collect_tasks (self, rows_sql->str, query, items, out_serials, out_next, error))
     return NULL;
   return g_steal_pointer (&items);

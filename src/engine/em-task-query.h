@@ -23,6 +23,7 @@ G_BEGIN_DECLS
  *   after the last one read. 0 means no limit. A page of small tasks
  *   followed by tile scans (1.5 MB each) read up to @limit of the large
  *   ones, parsed, whatever its caller could send
+ * @count_only: only the total is wanted: no task is read, nor parsed
  *
  * A filter over all of history, in memory or in the store. Stack-allocate it,
  * fill it with em_task_query_init() and release it with em_task_query_clear().
@@ -37,6 +38,7 @@ typedef struct {
   guint      offset;
   guint      limit;
   gsize      max_bytes;
+  gboolean   count_only;
 } EmTaskQuery;
 
 #define EM_TASK_QUERY_STATUS(status) (1u << (status))
@@ -48,8 +50,8 @@ void     em_task_query_init    (EmTaskQuery       *query);
 void     em_task_query_clear   (EmTaskQuery       *query);
 void     em_task_query_copy    (EmTaskQuery       *dest,
                                 const EmTaskQuery *src);
-/* status, action and time filters; after, offset, limit and max_bytes are the
- * caller's */
+/* status, action and time filters; after, offset, limit, max_bytes and
+ * count_only are the caller's */
 gboolean em_task_query_matches (const EmTaskQuery *query,
                                 EmTask            *task);
 

@@ -118,7 +118,7 @@ respond_queue (EmRestContext     *ctx,
 
       em_task_query_init (&query);
       query.statuses = EM_TASK_QUERY_STATUS (status);
-      query.limit = 1;
+      query.count_only = TRUE;
       call->async = async;
       call->status = em_task_status_to_string (status);
       doc->outstanding++;
