@@ -34,6 +34,9 @@ query_answer_free (QueryAnswer *answer)
   g_free (answer);
 }
 
+/* about a task's JSON but for its result, for a query's max_bytes */
+#define MEMORY_TASK_BYTES 512
+
 static QueryAnswer *
 query_memory (EmEngineManager *self, const EmTaskQuery *query)
 {
@@ -41,6 +44,7 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
   GSequence *seq = self->all;
   guint skipped = 0;
   guint64 last = 0;
+  gsize bytes = 0;
 
   /* one status: walk just its index */
   for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
@@ -63,11 +67,18 @@ query_memory (EmEngineManager *self, const EmTaskQuery *query)
         continue;
       if (skipped < query->offset)
         skipped++;
-      else if (query->limit == 0 || answer->tasks->len < query->limit)
+      else if ((query->limit == 0 || answer->tasks->len < query->limit) &&
+               (query->max_bytes == 0 || answer->tasks->len == 0 || bytes < query->max_bytes))
         {
+          gsize result_length = 0;
+
           g_ptr_array_add (answer->tasks, em_task_to_json (entry->task));
           last = entry->item.serial;
           g_array_append_val (answer->serials, last);
+          /* the budget as the store keeps it, by the part that can be large:
+           * each task here is a copy, made on the loop */
+          em_task_get_result_json (entry->task, &result_length);
+          bytes += result_length + MEMORY_TASK_BYTES;
         }
       else if (answer->next == 0)
         answer->next = last;

@@ -20,7 +20,8 @@ G_BEGIN_DECLS
  * @limit: at most this many; 0 means no limit
  * @max_bytes: the store stops reading once the tasks read pass this many
  *   bytes of their stored text, with at least one; the next page starts
- *   after the last one read. 0 means no limit. A page of small tasks
+ *   after the last one read (memory, without a store, stops at about as
+ *   many bytes of results). 0 means no limit. A page of small tasks
  *   followed by tile scans (1.5 MB each) read up to @limit of the large
  *   ones, parsed, whatever its caller could send
  * @count_only: only the total is wanted: no task is read, nor parsed
