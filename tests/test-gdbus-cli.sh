@@ -231,9 +231,20 @@ expect 2 "schedule with an empty action" "$ENGINECTL" schedule "" duration=1
 contains "$err" "an ACTION is required" "the empty action is what is refused"
 expect 2 "schedule with a bad KEY=VALUE" "$ENGINECTL" schedule wait duration
 contains "$err" "KEY=VALUE" "bad KEY=VALUE is explained"
+# null is the parameter or option left out, as in a POST /tasks body
+expect 0 "schedule with a null optional parameter and option" "$ENGINECTL" schedule wait --option priority=null duration=null
+expect 0 "get --json of it" "$ENGINECTL" get --json "$out"
+contains "$out" '"priority" : 0' "a null priority takes its default"
+contains "$out" '"parameters" : null' "a null parameter is left out"
+expect 1 "schedule with a null required parameter" "$ENGINECTL" schedule adjust_focus position=null
+contains "$err" "parameters.position is required" "the required parameter is named"
+expect 1 "schedule with a null under a misspelt parameter" "$ENGINECTL" schedule wait duraton=null
+contains "$err" "parameters.duraton: unknown parameter for action “wait”" "the misspelt parameter is named, not dropped"
+expect 1 "schedule with a null under a misspelt option" "$ENGINECTL" schedule wait --option priorty=null
+contains "$err" "options.priorty: unknown field" "the misspelt option is named, not dropped"
+expect 2 "schedule with a parameter given and null" "$ENGINECTL" schedule wait duration=5 duration=null
+contains "$err" "duration is given twice" "a null is a value given once"
 # D-Bus has no null: dropped from an object or made "" in an array, unsaid
-expect 2 "schedule with a null VALUE" "$ENGINECTL" schedule wait duration=null
-contains "$err" "duration: null cannot be sent" "the null is named"
 expect 2 "schedule with a null inside a list" "$ENGINECTL" schedule wait 'duration=[1, null]'
 contains "$err" "duration[1]: null cannot be sent" "the null item is named"
 expect 2 "schedule with a null inside an object" "$ENGINECTL" schedule wait 'duration={"a": {"b": null}}'

@@ -146,46 +146,6 @@ has_null_parameter (JsonArray *tasks)
   return FALSE;
 }
 
-/* the service's ActionParameters (a{sas}), or NULL from one that has none */
-static GVariant *
-get_declarations (EmDBusEngineManager1  *proxy,
-                  GError               **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  GVariant *value = NULL;
-
-  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), "org.freedesktop.DBus.Properties.Get",
-                                  g_variant_new ("(ss)", "io.github.enginemanager.EngineManager1",
-                                                 "ActionParameters"),
-                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, &local_error);
-  if (reply == NULL)
-    {
-      if (g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS) ||
-          g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY))
-        return NULL;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  g_variant_get (reply, "(v)", &value);
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("a{sas}")))
-    g_clear_pointer (&value, g_variant_unref);
-  return value;
-}
-
-static gboolean
-is_declared (GVariant   *declarations,
-             const char *action,
-             const char *name,
-             gboolean   *known_action)
-{
-  g_autofree const char **params = NULL;
-
-  *known_action = action != NULL &&
-                  g_variant_lookup (declarations, action, "^a&s", &params);
-  return *known_action && g_strv_contains ((const char * const *) params, name);
-}
-
 /* the parameters without a null the action declares; NULL with @error
  * for one it does not, which a misspelt name would be */
 static JsonObject *
@@ -218,7 +178,7 @@ drop_null_parameters (JsonObject  *parameters,
           return NULL;
         }
       /* of an unknown action none is: the service refuses the action */
-      else if (!is_declared (declarations, action, key, &known_action) && known_action)
+      else if (!em_ctl_action_declares (declarations, action, key, &known_action) && known_action)
         {
           g_autofree char *quoted = em_clip_member_name (key);
 
@@ -361,7 +321,7 @@ em_ctl_batch (int argc, char **argv)
    * a file refused here does not start it */
   if (has_null_parameter (items) &&
       ((proxy = em_ctl_connect (&error)) == NULL ||
-       ((declarations = get_declarations (proxy, &error)) == NULL && error != NULL)))
+       ((declarations = em_ctl_get_action_parameters (proxy, &error)) == NULL && error != NULL)))
     {
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;

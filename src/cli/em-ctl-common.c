@@ -205,6 +205,14 @@ em_ctl_find_null (JsonNode   *node,
     }
 }
 
+gboolean
+em_ctl_value_is_null (const char *text)
+{
+  g_autoptr(JsonNode) node = em_json_reader_read (text, strlen (text), 1, NULL);
+
+  return node != NULL && JSON_NODE_HOLDS_NULL (node);
+}
+
 GVariant *
 em_ctl_parse_value (const char  *key,
                     const char  *text,
@@ -230,6 +238,45 @@ em_ctl_parse_value (const char  *key,
     }
 
   return em_json_node_to_variant (node);
+}
+
+GVariant *
+em_ctl_get_action_parameters (EmDBusEngineManager1  *proxy,
+                              GError               **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *value = NULL;
+
+  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), "org.freedesktop.DBus.Properties.Get",
+                                  g_variant_new ("(ss)", "io.github.enginemanager.EngineManager1",
+                                                 "ActionParameters"),
+                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, &local_error);
+  if (reply == NULL)
+    {
+      if (g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS) ||
+          g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY))
+        return NULL;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  g_variant_get (reply, "(v)", &value);
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("a{sas}")))
+    g_clear_pointer (&value, g_variant_unref);
+  return value;
+}
+
+gboolean
+em_ctl_action_declares (GVariant   *declarations,
+                        const char *action,
+                        const char *name,
+                        gboolean   *known_action)
+{
+  g_autofree const char **params = NULL;
+
+  *known_action = action != NULL &&
+                  g_variant_lookup (declarations, action, "^a&s", &params);
+  return *known_action && g_strv_contains ((const char * const *) params, name);
 }
 
 void

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "cli/em-ctl.h"
 
@@ -38,27 +39,61 @@ schedule_options_clear (ScheduleOptions *options)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScheduleOptions, schedule_options_clear)
 
-static gboolean
-insert_value (GVariantDict  *dict,
-              const char    *key,
-              GVariant      *value,
-              GError       **error)
-{
-  g_autoptr(GVariant) owned = g_variant_ref_sink (value);
+/* the scheduling options, each optional: null is one left out, as in a
+ * POST /tasks body */
+static const char * const option_keys[] = {
+  "priority", "depends_on", "max_retries", "retry_delay", "delay", "timeout", "run_at", NULL
+};
 
-  if (g_variant_dict_contains (dict, key))
+/* KEY=VALUE pairs as given: the values, and the keys given as null, which
+ * D-Bus cannot carry and which are left out once the service says whether
+ * it knows them */
+typedef struct {
+  GVariantDict dict;
+  GPtrArray *nulls;
+} Assignments;
+
+static void
+assignments_clear (Assignments *self)
+{
+  g_variant_dict_clear (&self->dict);
+  g_clear_pointer (&self->nulls, g_ptr_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Assignments, assignments_clear)
+
+static gboolean
+has_key (Assignments *self,
+         const char  *key)
+{
+  return g_variant_dict_contains (&self->dict, key) ||
+         g_ptr_array_find_with_equal_func (self->nulls, key, g_str_equal, NULL);
+}
+
+static gboolean
+insert_value (Assignments  *self,
+              const char   *key,
+              GVariant     *value,
+              GError      **error)
+{
+  g_autoptr(GVariant) owned = value != NULL ? g_variant_ref_sink (value) : NULL;
+
+  if (has_key (self, key))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s is given twice"), key);
       return FALSE;
     }
-  g_variant_dict_insert_value (dict, key, owned);
+  if (owned == NULL)
+    g_ptr_array_add (self->nulls, g_strdup (key));
+  else
+    g_variant_dict_insert_value (&self->dict, key, owned);
   return TRUE;
 }
 
 static gboolean
-parse_assignment (GVariantDict  *dict,
-                  const char    *argument,
-                  GError       **error)
+parse_assignment (Assignments  *self,
+                  const char   *argument,
+                  GError      **error)
 {
   const char *equals = strchr (argument, '=');
   g_autofree char *key = NULL;
@@ -72,14 +107,82 @@ parse_assignment (GVariantDict  *dict,
     }
 
   key = g_strndup (argument, equals - argument);
+  if (em_ctl_value_is_null (equals + 1))
+    return insert_value (self, key, NULL, error);
   value = em_ctl_parse_value (key, equals + 1, error);
-  return value != NULL && insert_value (dict, key, value, error);
+  return value != NULL && insert_value (self, key, value, error);
+}
+
+/* a null option under a name the service does not know is refused as the
+ * service refuses one with a value, rather than dropped unseen */
+static gboolean
+check_null_options (Assignments  *options,
+                    GError      **error)
+{
+  for (guint i = 0; i < options->nulls->len; i++)
+    {
+      const char *key = g_ptr_array_index (options->nulls, i);
+
+      if (!g_strv_contains (option_keys, key))
+        {
+          g_autofree char *quoted = em_clip_member_name (key);
+
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("options.%s: unknown field"), quoted);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* the null parameters are left out when @action declares them (a required
+ * one is then refused by the service as missing, by name); under a name it
+ * does not declare one is refused, since it may be a misspelt one */
+static gboolean
+check_null_parameters (EmDBusEngineManager1  *proxy,
+                       const char            *action,
+                       Assignments           *parameters,
+                       GError               **error)
+{
+  g_autoptr(GVariant) declarations = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (parameters->nulls->len == 0)
+    return TRUE;
+  declarations = em_ctl_get_action_parameters (proxy, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  for (guint i = 0; i < parameters->nulls->len; i++)
+    {
+      const char *key = g_ptr_array_index (parameters->nulls, i);
+      g_autofree char *quoted = em_clip_member_name (key);
+      gboolean known_action = FALSE;
+
+      /* a service without ActionParameters cannot say which to leave out */
+      if (declarations == NULL)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: null cannot be sent over D-Bus; leave the key out instead"), quoted);
+          return FALSE;
+        }
+      /* of an unknown action none is: the service refuses the action */
+      if (!em_ctl_action_declares (declarations, action, key, &known_action) && known_action)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("parameters.%s: unknown parameter for action “%s”"), quoted, action);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 /* a number flag: its form is checked here (a usage error), its range by the
  * service, whose message names the option */
 static gboolean
-insert_number (GVariantDict  *dict,
+insert_number (Assignments   *dict,
                const char    *flag,
                const char    *key,
                GStrv          values,
@@ -118,7 +221,7 @@ insert_number (GVariantDict  *dict,
 
 static gboolean
 build_options (ScheduleOptions  *args,
-               GVariantDict     *options,
+               Assignments      *options,
                GError          **error)
 {
   const char *run_at = NULL;
@@ -163,8 +266,8 @@ em_ctl_schedule (int argc, char **argv)
   g_autofree char *action = NULL;
   g_autofree char *id = NULL;
   g_autofree char *path = NULL;
-  g_auto(GVariantDict) parameters = G_VARIANT_DICT_INIT (NULL);
-  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+  g_auto(Assignments) parameters = { G_VARIANT_DICT_INIT (NULL), g_ptr_array_new_with_free_func (g_free) };
+  g_auto(Assignments) options = { G_VARIANT_DICT_INIT (NULL), g_ptr_array_new_with_free_func (g_free) };
   const GOptionEntry entries[] = {
     { "name", 'n', 0, G_OPTION_ARG_FILENAME_ARRAY, &args.name,
       N_("A name for the task (default: the action)"), N_("NAME") },
@@ -190,7 +293,7 @@ em_ctl_schedule (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("VALUE is read as JSON when it is valid JSON (10, 2.5, true, \"text\") and as a\n"
-      "string otherwise. Examples:\n"
+      "string otherwise; null leaves the key out. Examples:\n"
       "  enginectl schedule capture_image --name snap exposure=10 format=png\n"
       "  enginectl schedule move_stage --priority 5 --max-retries 2 x=1200 y=-350\n"
       "  enginectl schedule capture_image --depends-on ID --timeout 30 exposure=10\n"
@@ -237,13 +340,20 @@ em_ctl_schedule (int argc, char **argv)
       return EM_CTL_EXIT_USAGE;
     }
 
+  if (!check_null_options (&options, &error))
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+
   proxy = em_ctl_connect (&error);
   if (proxy == NULL ||
+      !check_null_parameters (proxy, action, &parameters, &error) ||
       !em_dbus_engine_manager1_call_schedule_task_sync (proxy,
                                                         name != NULL ? name : action,
                                                         action,
-                                                        g_variant_dict_end (&parameters),
-                                                        g_variant_dict_end (&options),
+                                                        g_variant_dict_end (&parameters.dict),
+                                                        g_variant_dict_end (&options.dict),
                                                         G_DBUS_CALL_FLAGS_NONE, -1,
                                                         &id, &path, NULL, &error))
     {

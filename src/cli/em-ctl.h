@@ -111,6 +111,18 @@ char           *em_ctl_find_null          (JsonNode       *node,
 GVariant       *em_ctl_parse_value        (const char     *key,
                                            const char     *text,
                                            GError        **error);
+/* whether VALUE is JSON's null, which a KEY=VALUE gives for the key left out */
+gboolean        em_ctl_value_is_null      (const char     *text);
+/* the service's ActionParameters (a{sas}); %NULL without @error from a
+ * service that has none */
+GVariant       *em_ctl_get_action_parameters (EmDBusEngineManager1 *proxy,
+                                              GError        **error);
+/* whether @action declares the parameter @name in @declarations;
+ * @known_action says whether it declares any, i.e. is known */
+gboolean        em_ctl_action_declares    (GVariant       *declarations,
+                                           const char     *action,
+                                           const char     *name,
+                                           gboolean       *known_action);
 /* a string member of an a{sv}, or "" */
 const char     *em_ctl_dict_get_string    (GVariant       *dict,
                                            const char     *key);
