@@ -64,3 +64,25 @@ em_test_run_for (guint ms)
 
   EM_TEST_WAIT_UNTIL (g_get_monotonic_time () >= until, ms + 1000);
 }
+
+char *
+em_test_build_german_locale (void)
+{
+  g_autofree char *output = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  const char *argv[] = { "localedef", "-i", "de_DE", "-f", "UTF-8", NULL, NULL };
+  g_autofree char *target = NULL;
+  char *locale_dir = em_test_mkdtemp ();
+
+  target = g_build_filename (locale_dir, "de_DE.UTF-8", NULL);
+  argv[5] = target;
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &output, &status, &error))
+    g_error ("localedef: %s", error->message);
+  /* localedef exits 1 for warnings about the charmap; the files are written */
+  if (!g_file_test (target, G_FILE_TEST_IS_DIR))
+    g_error ("localedef could not build de_DE.UTF-8 (install Debian's locales): %s", output);
+  g_setenv ("LOCPATH", locale_dir, TRUE);
+  return locale_dir;
+}

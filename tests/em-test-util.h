@@ -23,6 +23,11 @@ void em_test_run_for (guint ms);
 char *em_test_mkdtemp (void);
 void  em_test_rmdir   (const char *path);
 
+/* builds de_DE.UTF-8 from the system's locale sources into a fresh directory
+ * and points LOCPATH at it, so that a test does not depend on which locales
+ * are generated; returns the directory, for em_test_rmdir() */
+char *em_test_build_german_locale (void);
+
 /* a main-context timer that wakes g_main_context_iteration() while waiting */
 guint em_test_add_wakeup (guint interval_ms);
 

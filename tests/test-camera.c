@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -555,6 +556,33 @@ test_capture_bad_settings (void)
   EM_TEST_WAIT_UNTIL (run.done, 1000);
   g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   run_clear (&run);
+}
+
+/* a refusal reads the same in every locale: %g wrote "-0,5" under a German
+ * LC_NUMERIC, which no client parses back as the value it sent */
+static void
+test_capture_bad_settings_locale (void)
+{
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autofree char *locale_dir = em_test_build_german_locale ();
+  Run run;
+
+  g_assert_nonnull (setlocale (LC_NUMERIC, "de_DE.UTF-8"));
+
+  capture (camera, -0.5, NULL, &run);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (run.error->message, "got -0.5"));
+  run_clear (&run);
+
+  run_init (&run);
+  em_camera_capture_async (camera, 5.0, -1.25, NULL, NULL, NULL, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 1000);
+  g_assert_error (run.error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (run.error->message, "got -1.25"));
+  run_clear (&run);
+
+  setlocale (LC_NUMERIC, "C");
+  em_test_rmdir (locale_dir);
 }
 
 static gboolean
@@ -1859,6 +1887,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/capture/cancel-after-rename", test_capture_cancel_after_rename);
   g_test_add_func ("/camera/capture/busy", test_capture_busy);
   g_test_add_func ("/camera/capture/bad-settings", test_capture_bad_settings);
+  g_test_add_func ("/camera/capture/bad-settings-locale", test_capture_bad_settings_locale);
   g_test_add_func ("/camera/error/broken-pipeline-recovers", test_broken_pipeline_recovers);
   g_test_add_func ("/camera/error/bad-description", test_bad_description);
   g_test_add_func ("/camera/switch-source-slow-to-build", test_switch_source_slow_to_build);

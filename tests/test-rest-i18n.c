@@ -103,29 +103,6 @@ test_thread_local (void)
   g_assert_cmpstr (translate (), ==, "Nicht gefunden");
 }
 
-/* a German locale for newlocale(), built from the system's locale sources so
- * that the test does not depend on which locales are generated */
-static void
-build_locale (void)
-{
-  g_autofree char *output = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  const char *argv[] = { "localedef", "-i", "de_DE", "-f", "UTF-8", NULL, NULL };
-  g_autofree char *target = NULL;
-
-  locale_dir = em_test_mkdtemp ();
-  target = g_build_filename (locale_dir, "de_DE.UTF-8", NULL);
-  argv[5] = target;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &output, &status, &error))
-    g_error ("localedef: %s", error->message);
-  /* localedef exits 1 for warnings about the charmap; the files are written */
-  if (!g_file_test (target, G_FILE_TEST_IS_DIR))
-    g_error ("localedef could not build de_DE.UTF-8 (install Debian's locales): %s", output);
-  g_setenv ("LOCPATH", locale_dir, TRUE);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -139,7 +116,7 @@ main (int argc, char **argv)
   po_dir = g_test_build_filename (G_TEST_BUILT, "..", "po", NULL);
   bindtextdomain (GETTEXT_PACKAGE, po_dir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  build_locale ();
+  locale_dir = em_test_build_german_locale ();
 
   g_test_add_func ("/rest/i18n/parse-accept-language", test_parse);
   g_test_add_func ("/rest/i18n/scope", test_scope);

@@ -7,6 +7,7 @@
 
 #include "devices/em-camera.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 typedef struct
 {
@@ -111,6 +112,7 @@ em_camera_capture_async (EmCamera            *self,
 {
   EmCameraPrivate *priv = em_camera_get_instance_private (self);
   g_autoptr(GTask) task = NULL;
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
 
   g_return_if_fail (EM_IS_CAMERA (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -120,17 +122,19 @@ em_camera_capture_async (EmCamera            *self,
 
   if (g_task_return_error_if_cancelled (task))
     return;
+  /* numbers as JSON writes them: %g follows the locale ("-0,5" in German) */
   if (!(exposure_ms > 0.0) || !isfinite (exposure_ms))
     {
       g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                               _("The exposure must be a positive number of milliseconds, got %g"),
-                               exposure_ms);
+                               _("The exposure must be a positive number of milliseconds, got %s"),
+                               em_json_format_double (number, exposure_ms));
       return;
     }
   if (!(gain >= 0.0) || !isfinite (gain))
     {
       g_task_return_new_error (task, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                               _("The gain must be zero or more, got %g"), gain);
+                               _("The gain must be zero or more, got %s"),
+                               em_json_format_double (number, gain));
       return;
     }
   if (priv->capturing)
