@@ -69,7 +69,13 @@ read_params (EmAction *action, JsonObject *parameters)
           g_assert_not_reached ();
         }
     }
-  (void) em_action_is_retry_safe (action, parameters);
+  /* an unsafe retry always comes with its reason */
+  {
+    g_autoptr(GError) unsafe = NULL;
+
+    if (!em_action_is_retry_safe (action, parameters, &unsafe))
+      g_assert_nonnull (unsafe);
+  }
 }
 
 int

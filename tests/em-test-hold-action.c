@@ -122,7 +122,7 @@ hold_run_async (EmAction            *action,
 
 
 static gboolean
-hold_is_retry_safe (EmAction *action, JsonObject *parameters)
+hold_is_retry_safe (EmAction *action, JsonObject *parameters, GError **error)
 {
   return EM_TEST_HOLD_ACTION (action)->retry_safe;
 }

@@ -329,6 +329,7 @@ test_retry_needs_center (void)
   no_center = em_test_schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2}");
   g_assert_error (no_center, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (no_center->message, "max_retries"));
+  g_assert_nonnull (strstr (no_center->message, "parameters.center is needed"));
   with_center = em_test_schedule_error (manager, "{\"name\": \"af\", \"action\": \"autofocus\", \"max_retries\": 2,"
                                          " \"parameters\": {\"center\": 100}}");
   g_assert_no_error (with_center);

@@ -785,7 +785,8 @@ test_errors (void)
       "tasks[1] depends_on[1]: “#1” must name an earlier item of the same batch" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'move_stage', {'x': <1.0>, 'relative': <true>}, {'max_retries': <1>})", "InvalidArgument",
-      "options.max_retries: action “move_stage” is not safe to retry" },
+      "options.max_retries: action “move_stage” is not safe to retry with these parameters: "
+      "parameters.relative is true" },
     /* a key twice, as a JSON member twice, is refused rather than one kept */
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', {'duration': <10>, 'duration': <20000>}, @a{sv} {})", "InvalidArgument",

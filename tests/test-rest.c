@@ -2470,6 +2470,9 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"tile_scan\",\"parameters\":{\"step_x\":1,\"autofocus_every\":1e19}}", 400, "parameters.autofocus_every" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"priority\":2.5}", 400, "priority must be an integer between -1000000 and 1000000, got 2.5" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\",\"max_retries\":1e3}", 400, "max_retries must be between 0 and 100, got 1000" },
+    /* the refusal of a retry names the parameter that would make it safe */
+    { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"autofocus\",\"max_retries\":1}", 400,
+      "max_retries: action “autofocus” is not safe to retry with these parameters: parameters.center is needed" },
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"wait\"} trailing", 400, "JSON" },
     /* what json-glib's own parser would take: numbers that wrap, and not JSON at all */
     { "POST", "/tasks", "{\"name\":\"x\",\"action\":\"adjust_focus\",\"parameters\":{\"position\":0x1000000000000000A}}", 400, "parameters.position: not valid JSON at byte 62: invalid number" },

@@ -405,9 +405,11 @@ test_retry_needs_origin (void)
                                        " \"parameters\": {\"step_x\": 40, \"nx\": 3}}");
   g_assert_error (no_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (no_origin->message, "max_retries"));
+  g_assert_nonnull (strstr (no_origin->message, "parameters.origin_x and parameters.origin_y are needed"));
   half_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3, \"origin_x\": 0}}");
   g_assert_error (half_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (half_origin->message, "parameters.origin_y is needed"));
   with_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                          " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                          " \"origin_x\": 0, \"origin_y\": 0}}");
@@ -419,6 +421,7 @@ test_retry_needs_origin (void)
                                             " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 2}}");
   g_assert_error (with_autofocus, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (with_autofocus->message, "max_retries"));
+  g_assert_nonnull (strstr (with_autofocus->message, "parameters.autofocus_every must be 0"));
   no_autofocus = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\", \"max_retries\": 2,"
                                           " \"parameters\": {\"step_x\": 40, \"nx\": 3,"
                                           " \"origin_x\": 0, \"origin_y\": 0, \"autofocus_every\": 0}}");

@@ -97,9 +97,14 @@ em_adjust_focus_action_run_async (EmAction            *action,
 /* as for the stage: a relative move that failed part-way would land
  * somewhere else if run again */
 static gboolean
-em_adjust_focus_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+em_adjust_focus_action_is_retry_safe (EmAction *action, JsonObject *parameters, GError **error)
 {
-  return !em_action_param_boolean (action, parameters, "relative");
+  if (!em_action_param_boolean (action, parameters, "relative"))
+    return TRUE;
+  g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("parameters.relative is true: a relative move that failed part-way "
+                         "would end elsewhere when run again; give an absolute position"));
+  return FALSE;
 }
 
 static void

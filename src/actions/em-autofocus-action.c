@@ -171,9 +171,14 @@ em_autofocus_action_run_async (EmAction            *action,
  * run again after failing part-way, it would search around where the focus
  * stopped, another range */
 static gboolean
-em_autofocus_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+em_autofocus_action_is_retry_safe (EmAction *action, JsonObject *parameters, GError **error)
 {
-  return em_action_param_has (parameters, "center");
+  if (em_action_param_has (parameters, "center"))
+    return TRUE;
+  g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("parameters.center is needed: without it a retry searches around "
+                         "where the focus stopped"));
+  return FALSE;
 }
 
 static void

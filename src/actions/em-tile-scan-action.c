@@ -571,10 +571,33 @@ em_tile_scan_action_run_async (EmAction            *action,
  * refocus searches around where the focus is, so a retry would begin its
  * first search wherever the failed attempt left the focus */
 static gboolean
-em_tile_scan_action_is_retry_safe (EmAction *action, JsonObject *parameters)
+em_tile_scan_action_is_retry_safe (EmAction *action, JsonObject *parameters, GError **error)
 {
-  return em_action_param_has (parameters, "origin_x") && em_action_param_has (parameters, "origin_y") &&
-         em_action_param_double (action, parameters, "autofocus_every") == 0;
+  gboolean has_x = em_action_param_has (parameters, "origin_x");
+  gboolean has_y = em_action_param_has (parameters, "origin_y");
+
+  if (!has_x && !has_y)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("parameters.origin_x and parameters.origin_y are needed: without "
+                             "them a retry starts its grid where the stage stopped"));
+      return FALSE;
+    }
+  if (!has_x || !has_y)
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s is needed: without it a retry starts its grid where the stage stopped"),
+                   !has_x ? "parameters.origin_x" : "parameters.origin_y");
+      return FALSE;
+    }
+  if (em_action_param_double (action, parameters, "autofocus_every") != 0)
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("parameters.autofocus_every must be 0: a retry would refocus "
+                             "around where the focus stopped"));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void

@@ -316,12 +316,21 @@ em_action_validate (EmAction *self, JsonObject *parameters, GError **error)
 }
 
 gboolean
-em_action_is_retry_safe (EmAction *self, JsonObject *parameters)
+em_action_is_retry_safe (EmAction *self, JsonObject *parameters, GError **error)
 {
   EmActionClass *klass = EM_ACTION_GET_CLASS (self);
+  g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (EM_IS_ACTION (self), FALSE);
-  return klass->is_retry_safe == NULL || klass->is_retry_safe (self, parameters);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (klass->is_retry_safe == NULL || klass->is_retry_safe (self, parameters, &local_error))
+    return TRUE;
+  /* an action that gave no reason still gets a message */
+  if (local_error == NULL)
+    g_set_error_literal (&local_error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                         _("a failed run may have changed what a retry would start from"));
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 void

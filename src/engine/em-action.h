@@ -73,7 +73,8 @@ G_DECLARE_DERIVABLE_TYPE (EmAction, em_action, EM, ACTION, GObject)
  *   not set, @run_async's result must be a GTask with the action as source object
  *   returning the result object as its pointer
  * @is_retry_safe: whether running again after a failed attempt is harmless with
- *   these parameters (e.g. not for a relative move); %TRUE when not set
+ *   these parameters (e.g. not for a relative move); when not, @error names the
+ *   parameter that makes it so, or the one missing; %TRUE when not set
  */
 struct _EmActionClass
 {
@@ -92,7 +93,8 @@ struct _EmActionClass
                               GAsyncResult        *result,
                               GError             **error);
   gboolean     (*is_retry_safe) (EmAction         *self,
-                                 JsonObject       *parameters);
+                                 JsonObject       *parameters,
+                                 GError          **error);
 
   gpointer padding[7];
 };
@@ -115,7 +117,8 @@ gboolean            em_action_validate        (EmAction          *self,
                                                JsonObject        *parameters,
                                                GError           **error);
 gboolean            em_action_is_retry_safe   (EmAction          *self,
-                                               JsonObject        *parameters);
+                                               JsonObject        *parameters,
+                                               GError           **error);
 void                em_action_run_async       (EmAction            *self,
                                                EmActionContext     *context,
                                                JsonObject          *parameters,

@@ -1160,6 +1160,7 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
 {
   EmAction *action;
   glong n_chars;
+  g_autoptr(GError) unsafe = NULL;
 
   if (spec->name == NULL)
     {
@@ -1200,11 +1201,12 @@ validate_spec (EmEngineManager *self, EmTaskSpec *spec, EmAction **out_action, G
   em_task_spec_drop_null_parameters (spec, action);
   if (!em_action_validate (action, spec->parameters, error))
     return FALSE;
-  if (spec->max_retries > 0 && !em_action_is_retry_safe (action, spec->parameters))
+  if (spec->max_retries > 0 && !em_action_is_retry_safe (action, spec->parameters, &unsafe))
     {
+      /* the reason names the parameter that would make it safe */
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("max_retries: action “%s” is not safe to retry with these parameters"),
-                   spec->action);
+                   _("max_retries: action “%s” is not safe to retry with these parameters: %s"),
+                   spec->action, unsafe->message);
       return FALSE;
     }
 
