@@ -71,6 +71,13 @@ nothing_unfinished () {
 PATH="$(dirname "$ENGINECTL"):$PATH"
 export PATH
 
+# a German locale, which writes 0,5 for 0.5, built from the system's locale
+# sources so that the test does not depend on which locales are generated
+mkdir -p "$tmp/locale"
+localedef -i de_DE -f UTF-8 "$tmp/locale/de_DE.UTF-8" >/dev/null 2>&1
+[ -d "$tmp/locale/de_DE.UTF-8" ] || { echo "Bail out! localedef could not build de_DE.UTF-8"; exit 1; }
+german=(env LOCPATH="$tmp/locale" LC_ALL=de_DE.UTF-8)
+
 echo "# engine-manager refuses a negative retention"
 # a negative limit would otherwise be dropped in silence, keeping all of history
 expect 2 "--retention-max-tasks -5 is refused" timeout 10 "$ENGINE_MANAGER" --bus none --no-http \
@@ -542,6 +549,13 @@ contains "$out" "quick" "get prints the name"
 expect 0 "get --json" "$ENGINECTL" get --json "$failing"
 contains "$out" "\"error\"" "get --json has the error"
 contains "$out" "\"status\" : \"failed\"" "get --json has the status"
+# numbers as given and as --json has them, not rounded, in exponent form or
+# with the locale's decimal comma
+expect 0 "schedule with a fractional retry delay and a long timeout" "$ENGINECTL" schedule wait \
+  --max-retries 1 --retry-delay 1.2345678 --timeout 1234567 duration=1
+expect 0 "get under a German locale" "${german[@]}" "$ENGINECTL" get "$out"
+if grep -q " 1\.2345678$" <<<"$out"; then pass "get shows the retry delay as given"; else fail "get retry delay: $out"; fi
+if grep -q " 1234567$" <<<"$out"; then pass "get shows the timeout as given"; else fail "get timeout: $out"; fi
 expect 1 "get an unknown task" "$ENGINECTL" get nope
 contains "$err" "nope" "unknown id is named"
 expect 0 "list" "$ENGINECTL" list
@@ -896,7 +910,7 @@ contains "$(cat "$tmp/across-err")" "back on the bus" "wait says the service is 
 echo "# wait gives up when the service stays away"
 "$ENGINECTL" pause >/dev/null
 stranded=$("$ENGINECTL" schedule wait --name stranded duration=0)
-"$ENGINECTL" wait --return-timeout 1 "$stranded" >/dev/null 2>"$tmp/away-err" &
+"${german[@]}" "$ENGINECTL" wait --return-timeout 1.5 "$stranded" >/dev/null 2>"$tmp/away-err" &
 waiter=$!
 background+=("$waiter")
 sleep 1
@@ -906,8 +920,9 @@ daemon_pid=
 wait_for 10 bash -c "! kill -0 $waiter" || fail "wait --return-timeout 1 still runs 10 s after the service left"
 wait "$waiter"
 status=$?
-[ "$status" -eq 3 ] && pass "wait exits 3 once --return-timeout passes" || fail "wait --return-timeout 1: exit $status"
-contains "$(cat "$tmp/away-err")" "did not return within 1 seconds" "wait says the service did not return"
+[ "$status" -eq 3 ] && pass "wait exits 3 once --return-timeout passes" || fail "wait --return-timeout 1.5: exit $status"
+# in German: the number as given, not 1,5
+contains "$(cat "$tmp/away-err")" " 1.5 " "wait says how long it waited for the service, as given"
 expect 3 "wait with a bad --return-timeout" "$ENGINECTL" wait --return-timeout soon "$stranded"
 contains "$err" "--return-timeout" "the message names --return-timeout"
 expect 3 "wait with a negative --return-timeout" "$ENGINECTL" wait --return-timeout -1 "$stranded"

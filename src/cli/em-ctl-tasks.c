@@ -5,6 +5,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "engine/em-json-writer.h"
 #include "cli/em-ctl.h"
 #include "cli/em-ctl-output.h"
 
@@ -34,8 +35,14 @@ field_value_text (GVariant   *task,
     return g_variant_dup_string (value, NULL);
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
     return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+  /* as given and as --json has it: %g rounds to six digits, writes 1e+06,
+   * and a comma in some locales */
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-    return g_strdup_printf ("%g", g_variant_get_double (value));
+    {
+      char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+      return g_strdup (em_json_format_double (number, g_variant_get_double (value)));
+    }
   if (g_variant_is_of_type (value, G_VARIANT_TYPE ("av")))
     {
       g_autoptr(GString) text = g_string_new (NULL);

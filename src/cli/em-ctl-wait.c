@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
+#include "engine/em-json-writer.h"
 #include "cli/em-ctl.h"
 #include "cli/em-ctl-output.h"
 
@@ -135,10 +136,12 @@ return_timeout_cb (gpointer user_data)
 {
   Wait *wait = user_data;
   g_autofree char *message = NULL;
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
 
   wait->return_source = 0;
-  message = g_strdup_printf (_("Engine Manager did not return within %g seconds"),
-                             wait->return_timeout);
+  /* the number as --return-timeout took it, whatever the locale */
+  message = g_strdup_printf (_("Engine Manager did not return within %s seconds"),
+                             em_json_format_double (number, wait->return_timeout));
   finish (wait, WAIT_ERROR, message);
   return G_SOURCE_REMOVE;
 }
