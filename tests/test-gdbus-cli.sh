@@ -278,6 +278,15 @@ contains "$out" $'"duration" : 0.3\n' "a double reads as it was given, not 0.299
 expect 1 "schedule with an unknown option" "$ENGINECTL" schedule wait --option urgency=1 duration=1
 contains "$err" "options.urgency" "unknown option is named"
 expect 2 "schedule with a non-numeric --priority" "$ENGINECTL" schedule wait --priority high
+# a value the service refuses is named as it was given: by its flag, or by --option's key
+expect 1 "schedule with a --priority out of range" "$ENGINECTL" schedule wait --priority 99999999 duration=1
+contains "$err" "enginectl: --priority must be between" "the refused --priority is named by its flag"
+expect 1 "schedule with an unknown --depends-on" "$ENGINECTL" schedule wait --depends-on nope duration=1
+contains "$err" "enginectl: --depends-on: unknown task “nope”" "the refused --depends-on is named by its flag"
+expect 1 "schedule with a relative move and --max-retries" "$ENGINECTL" schedule move_stage --max-retries 2 x=1 relative=true
+contains "$err" "enginectl: --max-retries: action “move_stage” is not safe to retry" "the refused --max-retries is named by its flag"
+expect 1 "schedule with --option priority out of range" "$ENGINECTL" schedule wait --option priority=99999999 duration=1
+contains "$err" "enginectl: options.priority must be between" "the refused --option is named by its key"
 
 expect 0 "schedule with every scheduling flag" "$ENGINECTL" schedule wait --name opts --priority 3 \
   --depends-on "$quick" --max-retries 1 --retry-delay 0.5 --timeout 30 --delay 0.2 duration=1
@@ -337,9 +346,9 @@ contains "$err" "--since is given twice" "the repeated --since is named"
 expect 1 "schedule depending on an unknown task" "$ENGINECTL" schedule wait --depends-on 00000000-0000-0000-0000-000000000000
 contains "$err" "00000000-0000-0000-0000-000000000000" "the unknown dependency is named"
 expect 1 "schedule with a retry delay out of range" "$ENGINECTL" schedule wait --max-retries 1 --retry-delay 99999
-contains "$err" "retry_delay" "the bad option is named"
+contains "$err" "--retry-delay must be between" "the bad option is named by its flag"
 expect 1 "schedule with a bad --run-at" "$ENGINECTL" schedule wait --run-at tomorrow
-contains "$err" "run_at" "the bad time is named"
+contains "$err" "--run-at: “tomorrow”" "the bad time is named by its flag"
 expect 0 "schedule with --run-at" "$ENGINECTL" schedule wait --run-at 2099-01-01T00:00:00Z
 later=$out
 expect 0 "a task with a run_at is pending" "$ENGINECTL" get --json "$later"

@@ -255,6 +255,41 @@ build_options (ScheduleOptions  *args,
   return TRUE;
 }
 
+/* the service names a refused option by its key ("options.priority must be
+ * between …"); one that a flag set, the user knows by the flag, as `list`
+ * names its filters. A key is set once, so a flag given is the key's source */
+static void
+name_flag (GError          *error,
+           ScheduleOptions *args)
+{
+  const struct { const char *key; const char *flag; GStrv given; } flags[] = {
+    { "priority", "--priority", args->priority },
+    { "depends_on", "--depends-on", args->depends_on },
+    { "max_retries", "--max-retries", args->max_retries },
+    { "retry_delay", "--retry-delay", args->retry_delay },
+    { "delay", "--delay", args->delay },
+    { "run_at", "--run-at", args->run_at },
+    { "timeout", "--timeout", args->timeout },
+  };
+
+  g_dbus_error_strip_remote_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (flags); i++)
+    {
+      g_autofree char *prefix = g_strconcat ("options.", flags[i].key, NULL);
+      gsize length = strlen (prefix);
+      char *message;
+
+      /* the key itself, not one that starts with it */
+      if (flags[i].given == NULL || !g_str_has_prefix (error->message, prefix) ||
+          error->message[length] == '\0' || strchr (":[ ", error->message[length]) == NULL)
+        continue;
+      message = g_strconcat (flags[i].flag, error->message + length, NULL);
+      g_free (error->message);
+      error->message = message;
+      return;
+    }
+}
+
 int
 em_ctl_schedule (int argc, char **argv)
 {
@@ -347,9 +382,12 @@ em_ctl_schedule (int argc, char **argv)
     }
 
   proxy = em_ctl_connect (&error);
-  if (proxy == NULL ||
-      !check_null_parameters (proxy, action, &parameters, &error) ||
-      !em_dbus_engine_manager1_call_schedule_task_sync (proxy,
+  if (proxy == NULL || !check_null_parameters (proxy, action, &parameters, &error))
+    {
+      em_ctl_print_error (error);
+      return EM_CTL_EXIT_ERROR;
+    }
+  if (!em_dbus_engine_manager1_call_schedule_task_sync (proxy,
                                                         name != NULL ? name : action,
                                                         action,
                                                         g_variant_dict_end (&parameters.dict),
@@ -357,6 +395,8 @@ em_ctl_schedule (int argc, char **argv)
                                                         G_DBUS_CALL_FLAGS_NONE, -1,
                                                         &id, &path, NULL, &error))
     {
+      if (g_error_matches (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT))
+        name_flag (error, &args);
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
     }
