@@ -76,7 +76,8 @@ export PATH
 mkdir -p "$tmp/locale"
 localedef -i de_DE -f UTF-8 "$tmp/locale/de_DE.UTF-8" >/dev/null 2>&1
 [ -d "$tmp/locale/de_DE.UTF-8" ] || { echo "Bail out! localedef could not build de_DE.UTF-8"; exit 1; }
-german=(env LOCPATH="$tmp/locale" LC_ALL=de_DE.UTF-8)
+# the build tree's catalogues, as `meson devenv` names them
+german=(env LOCPATH="$tmp/locale" LC_ALL=de_DE.UTF-8 LANGUAGE= ENGINE_MANAGER_LOCALEDIR="${PO_BUILDDIR:?}")
 
 echo "# engine-manager refuses a negative retention"
 # a negative limit would otherwise be dropped in silence, keeping all of history
@@ -183,6 +184,10 @@ for command in get cancel wait batch; do
 done
 expect 2 "get with no argument" "$ENGINECTL" get
 contains "$err" "exactly one task ID" "get says what it wants"
+
+echo "# enginectl: in German"
+expect 0 "enginectl --help in German" "${german[@]}" "$ENGINECTL" --help
+contains "$out" "Befehle:" "enginectl takes the catalogues of ENGINE_MANAGER_LOCALEDIR, as the service does"
 
 echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50

@@ -59,9 +59,11 @@ main (int argc, char **argv)
   const EmCtlCommand *command;
   g_autofree char *prgname = NULL;
   const char *name;
+  /* the build tree's catalogues under `meson devenv`, as the service takes them */
+  const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   em_ctl_install_safe_output ();
