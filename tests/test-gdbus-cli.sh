@@ -570,6 +570,17 @@ expect 0 "schedule with a fractional retry delay and a long timeout" "$ENGINECTL
 expect 0 "get under a German locale" "${german[@]}" "$ENGINECTL" get "$out"
 if grep -q " 1\.2345678$" <<<"$out"; then pass "get shows the retry delay as given"; else fail "get retry delay: $out"; fi
 if grep -q " 1234567$" <<<"$out"; then pass "get shows the timeout as given"; else fail "get timeout: $out"; fi
+# German labels are longer than the English ones, and not ASCII: the values
+# still start in one column
+values_aligned () {
+  /usr/bin/python3 -c '
+import re, sys
+starts = {len(re.match(r"^(.*?: +| +)", line).group(0)) for line in sys.stdin.read().splitlines()}
+sys.exit(len(starts) != 1)'
+}
+if values_aligned <<<"$out"; then pass "get lines up the German values"; else fail "get in German: $out"; fi
+expect 0 "queue under a German locale" "${german[@]}" "$ENGINECTL" queue
+if values_aligned <<<"$out"; then pass "queue lines up the German values"; else fail "queue in German: $out"; fi
 expect 1 "get an unknown task" "$ENGINECTL" get nope
 contains "$err" "nope" "unknown id is named"
 expect 0 "list" "$ENGINECTL" list

@@ -48,6 +48,25 @@ em_ctl_one_line (const char *text)
   return g_string_free (line, FALSE);
 }
 
+void
+em_ctl_print_fields (GPtrArray *fields,
+                     guint      min_width)
+{
+  glong width = min_width;
+
+  for (guint i = 0; i + 1 < fields->len; i += 2)
+    width = MAX (width, g_utf8_strlen (g_ptr_array_index (fields, i), -1));
+  for (guint i = 0; i + 1 < fields->len; i += 2)
+    {
+      const char *label = g_ptr_array_index (fields, i);
+      g_autoptr(GString) line = g_string_new (label);
+
+      for (glong n = g_utf8_strlen (label, -1); n < width; n++)
+        g_string_append_c (line, ' ');
+      g_print ("%s %s\n", line->str, (const char *) g_ptr_array_index (fields, i + 1));
+    }
+}
+
 static void
 write_escaped (FILE *stream, const char *string)
 {

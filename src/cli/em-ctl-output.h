@@ -15,6 +15,13 @@ char *em_ctl_escape_controls     (const char *text);
  * and start what reads as another task or event */
 char *em_ctl_one_line            (const char *text);
 
+/* @fields, alternately a label and its value, one pair a line with the values
+ * in one column: the labels are padded by characters, not bytes, to the
+ * longest of them and at least to @min_width, as a translated label may be
+ * longer than the English one and not ASCII */
+void  em_ctl_print_fields        (GPtrArray  *fields,
+                                  guint       min_width);
+
 /* g_print() and g_printerr() escape as above from now on */
 void  em_ctl_install_safe_output (void);
 

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "cli/em-ctl.h"
+#include "cli/em-ctl-output.h"
 
 typedef gboolean (*QueueCall) (EmDBusEngineManager1  *proxy,
                                GDBusCallFlags         flags,
@@ -64,20 +65,21 @@ print_queue (GVariant *queue)
                                          N_("Failed:"), N_("Cancelled:") };
   g_autoptr(GVariant) counts = g_variant_lookup_value (queue, "counts", G_VARIANT_TYPE ("a{su}"));
   g_autofree const char **running = NULL;
+  g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
   gboolean paused = FALSE;
   guint max_concurrent = 0;
 
   g_variant_lookup (queue, "paused", "b", &paused);
   g_variant_lookup (queue, "running", "^a&s", &running);
 
-  g_print ("%-12s %s\n", _("Paused:"), paused ? _("yes") : _("no"));
+  g_ptr_array_add (fields, g_strdup (_("Paused:")));
+  g_ptr_array_add (fields, g_strdup (paused ? _("yes") : _("no")));
   /* an older service leaves it out; 0 is no limit */
   if (g_variant_lookup (queue, "max_concurrent", "u", &max_concurrent))
     {
-      if (max_concurrent == 0)
-        g_print ("%-12s %s\n", _("Max running:"), _("no limit"));
-      else
-        g_print ("%-12s %u\n", _("Max running:"), max_concurrent);
+      g_ptr_array_add (fields, g_strdup (_("Max running:")));
+      g_ptr_array_add (fields, max_concurrent == 0 ? g_strdup (_("no limit"))
+                                                   : g_strdup_printf ("%u", max_concurrent));
     }
   for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
     {
@@ -85,10 +87,15 @@ print_queue (GVariant *queue)
 
       if (counts != NULL)
         g_variant_lookup (counts, statuses[i], "u", &count);
-      g_print ("%-12s %u\n", _(labels[i]), count);
+      g_ptr_array_add (fields, g_strdup (_(labels[i])));
+      g_ptr_array_add (fields, g_strdup_printf ("%u", count));
     }
   for (guint i = 0; running != NULL && running[i] != NULL; i++)
-    g_print ("%-12s %s\n", i == 0 ? _("Running IDs:") : "", running[i]);
+    {
+      g_ptr_array_add (fields, g_strdup (i == 0 ? _("Running IDs:") : ""));
+      g_ptr_array_add (fields, g_strdup (running[i]));
+    }
+  em_ctl_print_fields (fields, 12);
 }
 
 /* {"paused": …, "counts": {"pending": N, …}, "running": [ids], "max_concurrent": N} */

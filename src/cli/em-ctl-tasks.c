@@ -417,22 +417,23 @@ em_ctl_list (int argc, char **argv)
   return EM_CTL_EXIT_OK;
 }
 
+/* a label and its value for em_ctl_print_fields(); nothing when empty */
 static void
-print_field (const char *label,
-             const char *value)
+add_field (GPtrArray  *fields,
+           const char *label,
+           const char *value)
 {
-  g_autofree char *line = NULL;
-
   if (value == NULL || *value == '\0')
     return;
-  line = em_ctl_one_line (value);
-  g_print ("%-13s %s\n", label, line);
+  g_ptr_array_add (fields, g_strdup (label));
+  g_ptr_array_add (fields, em_ctl_one_line (value));
 }
 
 static void
-print_dict_field (GVariant   *task,
-                  const char *label,
-                  const char *key)
+add_dict_field (GPtrArray  *fields,
+                GVariant   *task,
+                const char *label,
+                const char *key)
 {
   g_autoptr(GVariant) dict = g_variant_lookup_value (task, key, G_VARIANT_TYPE_VARDICT);
   g_autofree char *text = NULL;
@@ -440,54 +441,57 @@ print_dict_field (GVariant   *task,
   if (dict == NULL)
     return;
   text = em_ctl_dict_to_json (dict, FALSE);
-  print_field (label, text);
+  add_field (fields, label, text);
 }
 
 static void
-print_text_field (GVariant   *task,
-                  const char *label,
-                  const char *key)
+add_text_field (GPtrArray  *fields,
+                GVariant   *task,
+                const char *label,
+                const char *key)
 {
   g_autofree char *text = field_text (task, key);
 
-  print_field (label, text);
+  add_field (fields, label, text);
 }
 
 static void
 print_task (GVariant *task)
 {
+  g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
   gdouble progress = 0;
   gint64 max_retries = 0;
   g_autofree char *percent = NULL;
 
-  print_field (_("ID:"), em_ctl_dict_get_string (task, "id"));
-  print_field (_("Name:"), em_ctl_dict_get_string (task, "name"));
-  print_field (_("Action:"), em_ctl_dict_get_string (task, "action"));
-  print_field (_("Status:"), em_ctl_dict_get_string (task, "status"));
-  print_dict_field (task, _("Parameters:"), "parameters");
-  print_dict_field (task, _("Result:"), "result");
-  print_field (_("Error:"), em_ctl_dict_get_string (task, "error"));
-  print_field (_("Created:"), em_ctl_dict_get_string (task, "created_at"));
-  print_field (_("Started:"), em_ctl_dict_get_string (task, "started_at"));
-  print_field (_("Completed:"), em_ctl_dict_get_string (task, "completed_at"));
+  add_field (fields, _("ID:"), em_ctl_dict_get_string (task, "id"));
+  add_field (fields, _("Name:"), em_ctl_dict_get_string (task, "name"));
+  add_field (fields, _("Action:"), em_ctl_dict_get_string (task, "action"));
+  add_field (fields, _("Status:"), em_ctl_dict_get_string (task, "status"));
+  add_dict_field (fields, task, _("Parameters:"), "parameters");
+  add_dict_field (fields, task, _("Result:"), "result");
+  add_field (fields, _("Error:"), em_ctl_dict_get_string (task, "error"));
+  add_field (fields, _("Created:"), em_ctl_dict_get_string (task, "created_at"));
+  add_field (fields, _("Started:"), em_ctl_dict_get_string (task, "started_at"));
+  add_field (fields, _("Completed:"), em_ctl_dict_get_string (task, "completed_at"));
   if (g_variant_lookup (task, "progress", "d", &progress))
     {
       percent = g_strdup_printf ("%.0f %%", progress * 100.0);
-      print_field (_("Progress:"), percent);
+      add_field (fields, _("Progress:"), percent);
     }
-  print_text_field (task, _("Priority:"), "priority");
-  print_text_field (task, _("Depends on:"), "depends_on");
-  print_text_field (task, _("Waiting on:"), "waiting_on");
-  print_text_field (task, _("Waiting for:"), "waiting_for");
-  print_text_field (task, _("Run at:"), "run_at");
-  print_text_field (task, _("Attempts:"), "attempts");
+  add_text_field (fields, task, _("Priority:"), "priority");
+  add_text_field (fields, task, _("Depends on:"), "depends_on");
+  add_text_field (fields, task, _("Waiting on:"), "waiting_on");
+  add_text_field (fields, task, _("Waiting for:"), "waiting_for");
+  add_text_field (fields, task, _("Run at:"), "run_at");
+  add_text_field (fields, task, _("Attempts:"), "attempts");
   if (g_variant_lookup (task, "max_retries", "x", &max_retries) && max_retries > 0)
     {
-      print_text_field (task, _("Max retries:"), "max_retries");
-      print_text_field (task, _("Retry delay:"), "retry_delay");
+      add_text_field (fields, task, _("Max retries:"), "max_retries");
+      add_text_field (fields, task, _("Retry delay:"), "retry_delay");
     }
-  print_text_field (task, _("Timeout:"), "timeout");
-  print_text_field (task, _("Batch:"), "batch");
+  add_text_field (fields, task, _("Timeout:"), "timeout");
+  add_text_field (fields, task, _("Batch:"), "batch");
+  em_ctl_print_fields (fields, 13);
 }
 
 int
