@@ -419,6 +419,10 @@ contains "$err" "tasks[0].parameters.duration[0]: null" "the null item is named"
 expect 1 "batch of a JSON object" "$ENGINECTL" batch - <<<'{"name": "x", "action": "wait"}'
 contains "$err" "array" "a batch must be an array"
 expect 1 "batch of something that is not JSON" "$ENGINECTL" batch - <<<'move the stage'
+# a read error is the input's, not the bus's
+expect 1 "batch from a standard input that cannot be read" "$ENGINECTL" batch - <"$tmp"
+contains "$err" "Could not read standard input" "the unreadable standard input is named"
+case "$err" in *D-Bus*) fail "a read error blamed the bus: $err" ;; *) pass "no hint about the bus" ;; esac
 # what json-glib's parser would take in a changed form, or crash on, is refused
 expect 1 "batch with a number written 010" "$ENGINECTL" batch - <<<'[{"name": "o", "action": "wait", "parameters": {"duration": 010}}]'
 contains "$err" "[0].parameters.duration" "the octal-looking number is named"

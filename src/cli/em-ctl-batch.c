@@ -23,14 +23,22 @@ read_input (const char  *path,
 {
   g_autoptr(GInputStream) input = NULL;
   g_autoptr(GOutputStream) output = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   if (!g_str_equal (path, "-"))
     return g_file_get_contents (path, out_text, out_length, error);
 
   input = G_INPUT_STREAM (g_unix_input_stream_new (0, FALSE));
   output = g_memory_output_stream_new_resizable ();
-  if (g_output_stream_splice (output, input, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0)
-    return FALSE;
+  if (g_output_stream_splice (output, input, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL,
+                              &local_error) < 0)
+    {
+      /* named, and out of G_IO_ERROR, whose errors are the bus's to the
+       * hint that em_ctl_print_error() adds */
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                   _("Could not read standard input: %s"), local_error->message);
+      return FALSE;
+    }
 
   *out_length = g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (output));
   *out_text = g_memory_output_stream_steal_data (G_MEMORY_OUTPUT_STREAM (output));
