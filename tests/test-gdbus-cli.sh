@@ -189,6 +189,15 @@ echo "# enginectl: in German"
 expect 0 "enginectl --help in German" "${german[@]}" "$ENGINECTL" --help
 contains "$out" "Befehle:" "enginectl takes the catalogues of ENGINE_MANAGER_LOCALEDIR, as the service does"
 
+echo "# enginectl: output that cannot be written"
+# a script must not take the id it never got for success
+for command in "schedule wait duration=1" "list" "queue --json" "--version"; do
+  "$ENGINECTL" $command >/dev/full 2>"$tmp/err"
+  status=$?
+  [ "$status" -eq 1 ] && pass "$command into /dev/full exits 1" || fail "$command into /dev/full: exit $status"
+  contains "$(cat "$tmp/err")" "could not write to standard output" "$command says its output was lost"
+done
+
 echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50
 quick=$out

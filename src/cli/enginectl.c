@@ -53,6 +53,21 @@ unexpected_argument (const char *after,
   return EM_CTL_EXIT_USAGE;
 }
 
+/* output that did not reach standard output (a full disk, /dev/full) fails
+ * the command: a script must not take an id it never got for success. Not
+ * wait's, whose status is the task's outcome */
+static int
+check_output (const char *command,
+              int         status)
+{
+  if (fflush (stdout) == 0 && !ferror (stdout))
+    return status;
+  g_printerr (_("enginectl: could not write to standard output\n"));
+  if (status != EM_CTL_EXIT_OK || g_str_equal (command, "wait"))
+    return status;
+  return EM_CTL_EXIT_ERROR;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -80,7 +95,7 @@ main (int argc, char **argv)
       if (argc > 2)
         return unexpected_argument (name, argv[2]);
       g_print ("enginectl %s\n", PACKAGE_VERSION);
-      return EM_CTL_EXIT_OK;
+      return check_output (name, EM_CTL_EXIT_OK);
     }
 
   /* "enginectl help COMMAND" (or --help COMMAND) is "enginectl COMMAND --help" */
@@ -102,7 +117,7 @@ main (int argc, char **argv)
           prgname = g_strdup_printf ("enginectl %s", command->name);
           g_set_prgname (prgname);
           help_argv[0] = (char *) command->name;
-          return command->run (2, help_argv);
+          return check_output (command->name, command->run (2, help_argv));
         }
       name = argv[2];
     }
@@ -118,5 +133,5 @@ main (int argc, char **argv)
   /* the usage line of --help reads "enginectl COMMAND [OPTION…] …" */
   prgname = g_strdup_printf ("enginectl %s", command->name);
   g_set_prgname (prgname);
-  return command->run (argc - 1, argv + 1);
+  return check_output (command->name, command->run (argc - 1, argv + 1));
 }
