@@ -23,16 +23,20 @@ def fail(message):
 class Daemon:
     """One engine-manager process; its stderr is kept for the test to search."""
 
-    def __init__(self, data_dir, extra_args=(), preexec_fn=None, expect_start=True):
+    def __init__(self, data_dir, extra_args=(), preexec_fn=None, expect_start=True,
+                 debug=False):
         # restore_signals would undo what preexec_fn sets up (SIGXFSZ)
         self.log = []
+        # GLib writes debug messages to stdout: @debug keeps them with the rest
+        env = dict(os.environ, G_MESSAGES_DEBUG="all") if debug else None
         # the reader thread may lag behind the daemon on a loaded machine
         self.log_changed = threading.Condition()
         self.port = None
         self.proc = subprocess.Popen(
             [os.environ["EM_DAEMON"], "--bus", "none", "--http-address", "127.0.0.1",
              "--http-port", "0", "--data-dir", data_dir, *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if debug else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if debug else subprocess.PIPE, env=env,
             text=True, errors="replace", preexec_fn=preexec_fn,
             restore_signals=preexec_fn is None)
         listening = threading.Event()
@@ -48,7 +52,7 @@ class Daemon:
 
     def _read(self, listening):
         # keep draining stderr so the daemon never blocks on a full pipe
-        for line in self.proc.stderr:
+        for line in self.proc.stdout if self.proc.stderr is None else self.proc.stderr:
             with self.log_changed:
                 self.log.append(line)
                 self.log_changed.notify_all()

@@ -58,12 +58,14 @@ def restart_clean(data_dir, what, extra_args=()):
 
 def deletion_in_flight(data_dir):
     what = "during DELETE /tasks"
-    daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"])
+    daemon = Daemon(data_dir, extra_args=["--max-concurrent", "0"], debug=True)
     try:
         daemon.complete_tasks(TASKS, BATCH)
         conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=10)
         conn.request("DELETE", "/tasks?status=completed")
-        time.sleep(0.02)
+        # a stop that comes before the request is read rightly deletes nothing
+        if not daemon.wait_log("deleting finished tasks from"):
+            fail("the deletion never started:\n" + daemon.output())
         stop_and_check(daemon, data_dir, what)
         conn.close()
     finally:

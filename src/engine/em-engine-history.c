@@ -704,6 +704,7 @@ em_engine_manager_delete_tasks_async (EmEngineManager     *self,
       g_auto(GStrv) keep = unreturned_ids (self);
 
       em_engine_manager_flush_unwritten (self);
+      g_debug ("deleting finished tasks from %s", em_store_get_path (self->store));
       /* no cancellable: once queued the rows go, and their ids must come back */
       self->store_requests++;
       em_store_delete_tasks_async (self->store, &finished, (const char * const *) keep, NULL,
