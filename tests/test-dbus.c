@@ -2108,6 +2108,53 @@ test_sender_limit_recorded (void)
   start_daemon ();
 }
 
+#define HELD_OBJECTS 1000
+
+/* GetManagedObjects replies later too (its reply is built over several
+ * turns) and each caller gets a copy of it: it counts against its sender as
+ * the other such calls do, or one client could make the service hold a
+ * reply's worth of memory per call */
+static void
+test_sender_limit_managed_objects (void)
+{
+  g_autoptr(GVariantBuilder) items = g_variant_builder_new (G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  Replies managed = { 0, };
+
+  stop_daemon (SIGTERM);
+  fixture.max_calls = "1";
+  start_daemon ();
+
+  /* pending task objects enough for a build of several turns */
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Pause", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+  for (guint i = 0; i < HELD_OBJECTS; i++)
+    g_variant_builder_add_parsed (items, "{'name': <'held'>, 'action': <'wait'>, "
+                                  "'parameters': <{'duration': <0>}>}");
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+                g_variant_new ("(aa{sv}@a{sv})", items,
+                               g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+                NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  freeze_daemon ();
+  for (guint i = 0; i < LIMIT_CALLS; i++)
+    call_async (MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
+                &managed);
+  assert_counted ("GetManagedObjects", &managed);
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "Resume", NULL, NULL, &error);
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (nothing_unfinished (), 6 * TIMEOUT_MS);
+
+  stop_daemon (SIGTERM);
+  fixture.max_calls = NULL;
+  start_daemon ();
+}
+
 #define VANISHING_CALLS 30
 
 /* tasks called @name that the service holds, created since @since */
@@ -2302,6 +2349,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/history/last-event-seq-rate", test_last_event_seq_rate);
   g_test_add_func ("/dbus/history/restart", test_history_restart);
   g_test_add_func ("/dbus/limits/calls-per-sender", test_sender_limit);
+  g_test_add_func ("/dbus/limits/managed-objects", test_sender_limit_managed_objects);
   g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);
   g_test_add_func ("/dbus/limits/recorded-calls", test_sender_limit_recorded);
   g_test_add_func ("/dbus/stop/calls-in-flight", test_stop_with_calls_in_flight);

@@ -54,6 +54,7 @@ struct _EmDbusManagedObjects
   GObject parent_instance;
 
   EmDbusTaskTable *table;
+  EmDbusSenderLimits *limits;
   GDBusConnection *connection;
   guint filter;
   gsize max_bytes;
@@ -398,6 +399,9 @@ dispatch_cb (gpointer user_data)
       reply_unavailable (connection, request->message);
       return G_SOURCE_REMOVE;
     }
+  /* each caller gets its own copy of the reply: counted until it is sent */
+  if (!em_dbus_sender_limits_admit_message (self->limits, connection, request->message))
+    return G_SOURCE_REMOVE;
 
   if (self->callers == NULL)
     start_build (self);
@@ -448,6 +452,7 @@ em_dbus_managed_objects_dispose (GObject *object)
   EmDbusManagedObjects *self = EM_DBUS_MANAGED_OBJECTS (object);
 
   em_dbus_managed_objects_set_connection (self, NULL);
+  g_clear_object (&self->limits);
 
   G_OBJECT_CLASS (em_dbus_managed_objects_parent_class)->dispose (object);
 }
@@ -465,14 +470,17 @@ em_dbus_managed_objects_init (EmDbusManagedObjects *self)
 }
 
 EmDbusManagedObjects *
-em_dbus_managed_objects_new (EmDbusTaskTable *table)
+em_dbus_managed_objects_new (EmDbusTaskTable    *table,
+                             EmDbusSenderLimits *limits)
 {
   EmDbusManagedObjects *self;
 
   g_return_val_if_fail (EM_IS_DBUS_TASK_TABLE (table), NULL);
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (limits), NULL);
 
   self = g_object_new (EM_TYPE_DBUS_MANAGED_OBJECTS, NULL);
   self->table = table;
+  self->limits = g_object_ref (limits);
   return self;
 }
 

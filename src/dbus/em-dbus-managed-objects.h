@@ -10,8 +10,10 @@ G_DECLARE_FINAL_TYPE (EmDbusManagedObjects, em_dbus_managed_objects, EM, DBUS_MA
 /* answers org.freedesktop.DBus.ObjectManager.GetManagedObjects at the manager
  * path in place of GDBusObjectManagerServer, which builds the whole reply in
  * one main-loop turn: the reply is read from @table's objects a slice per
- * turn. @table owns it and must outlive it */
-EmDbusManagedObjects *em_dbus_managed_objects_new            (EmDbusTaskTable *table);
+ * turn. @table owns it and must outlive it. Each call counts against its
+ * sender in @limits until its reply is sent */
+EmDbusManagedObjects *em_dbus_managed_objects_new            (EmDbusTaskTable    *table,
+                                                              EmDbusSenderLimits *limits);
 /* NULL answers the calls still waiting with Unavailable and stops taking new ones */
 void                  em_dbus_managed_objects_set_connection (EmDbusManagedObjects *self,
                                                               GDBusConnection      *connection);

@@ -176,12 +176,44 @@ em_dbus_sender_limits_new (void)
   return g_object_new (EM_TYPE_DBUS_SENDER_LIMITS, NULL);
 }
 
+/* the ticket for a call from @sender, or NULL with @refusal set beyond the limit */
+static Ticket *
+take_ticket (EmDbusSenderLimits  *self,
+             const char          *sender,
+             GError             **refusal)
+{
+  guint count;
+  Ticket *ticket;
+
+  g_mutex_lock (&self->lock);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, sender));
+  if (count < self->max_per_sender)
+    g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count + 1));
+  g_mutex_unlock (&self->lock);
+  if (count >= self->max_per_sender)
+    {
+      g_set_error (refusal, EM_ERROR, EM_ERROR_UNAVAILABLE,
+                   _("Too many calls in flight from %s (limit %u); wait for their replies"),
+                   sender, self->max_per_sender);
+      return NULL;
+    }
+
+  if (count == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
+
+  ticket = g_new0 (Ticket, 1);
+  ticket->limits = g_object_ref (self);
+  ticket->sender = g_strdup (sender);
+  g_atomic_int_inc (&self->unsent);
+  return ticket;
+}
+
 gboolean
 em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
                              GDBusMethodInvocation *invocation)
 {
+  g_autoptr(GError) refusal = NULL;
   const char *sender;
-  guint count;
   Ticket *ticket;
 
   g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), FALSE);
@@ -192,29 +224,50 @@ em_dbus_sender_limits_admit (EmDbusSenderLimits    *self,
   if (sender == NULL)
     return TRUE;
 
-  g_mutex_lock (&self->lock);
-  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->in_flight, sender));
-  if (count < self->max_per_sender)
-    g_hash_table_insert (self->in_flight, g_strdup (sender), GUINT_TO_POINTER (count + 1));
-  g_mutex_unlock (&self->lock);
-  if (count >= self->max_per_sender)
+  ticket = take_ticket (self, sender, &refusal);
+  if (ticket == NULL)
     {
-      g_dbus_method_invocation_return_error (invocation, EM_ERROR, EM_ERROR_UNAVAILABLE,
-                                             _("Too many calls in flight from %s (limit %u); "
-                                               "wait for their replies"),
-                                             sender, self->max_per_sender);
+      g_dbus_method_invocation_return_gerror (invocation, refusal);
       return FALSE;
     }
-
-  if (count == 0)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDERS]);
-
-  ticket = g_new0 (Ticket, 1);
-  ticket->limits = g_object_ref (self);
-  ticket->sender = g_strdup (sender);
-  g_atomic_int_inc (&self->unsent);
   g_object_set_data_full (G_OBJECT (invocation), TICKET_KEY, ticket, ticket_free);
   return TRUE;
+}
+
+gboolean
+em_dbus_sender_limits_admit_message (EmDbusSenderLimits *self,
+                                     GDBusConnection    *connection,
+                                     GDBusMessage       *call)
+{
+  g_autoptr(GError) refusal = NULL;
+  g_autoptr(GDBusMessage) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  const char *sender;
+  Ticket *ticket;
+
+  g_return_val_if_fail (EM_IS_DBUS_SENDER_LIMITS (self), FALSE);
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), FALSE);
+  g_return_val_if_fail (G_IS_DBUS_MESSAGE (call), FALSE);
+
+  sender = g_dbus_message_get_sender (call);
+  if (sender == NULL)
+    return TRUE;
+
+  ticket = take_ticket (self, sender, &refusal);
+  if (ticket != NULL)
+    {
+      g_object_set_data_full (G_OBJECT (call), TICKET_KEY, ticket, ticket_free);
+      return TRUE;
+    }
+
+  name = g_dbus_error_encode_gerror (refusal);
+  reply = g_dbus_message_new_method_error_literal (call, name, refusal->message);
+  /* a caller gone meanwhile: the bus drops the reply */
+  if (!g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+                                       NULL, &error))
+    g_debug ("could not refuse a call: %s", error->message);
+  return FALSE;
 }
 
 void

@@ -18,6 +18,12 @@ EmDbusSenderLimits *em_dbus_sender_limits_new         (void);
  * returns FALSE */
 gboolean            em_dbus_sender_limits_admit       (EmDbusSenderLimits    *self,
                                                        GDBusMethodInvocation *invocation);
+/* as em_dbus_sender_limits_admit(), for a method call GDBus does not
+ * dispatch (a connection filter took it): counts @call until it is freed, or
+ * answers it Unavailable on @connection and returns FALSE */
+gboolean            em_dbus_sender_limits_admit_message (EmDbusSenderLimits *self,
+                                                         GDBusConnection    *connection,
+                                                         GDBusMessage       *call);
 /* stops counting @invocation against its sender now, from any thread: a
  * reply sent by a worker must not reach the client while its call still
  * counts, or the client's next call could be refused at the limit. It stays

@@ -150,7 +150,7 @@ em_dbus_task_table_new (EmEngineManager    *manager,
   self = g_object_new (EM_TYPE_DBUS_TASK_TABLE, NULL);
   self->manager = g_object_ref (manager);
   self->limits = g_object_ref (limits);
-  self->managed = em_dbus_managed_objects_new (self);
+  self->managed = em_dbus_managed_objects_new (self, limits);
 
   return self;
 }
