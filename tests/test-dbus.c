@@ -1618,8 +1618,8 @@ test_positions (void)
   /* one second of travel */
   id = schedule ("travel", "move_stage", "{'x': <-1000.0>, 'y': <500.0>, 'speed': <1118.034>}", NULL);
   EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
-  /* the last change comes after the task's end, at the rate limit's pace; on
-   * a loaded machine later than any fixed wait */
+  /* signalled before TaskCompleted (see position-before-completion); the
+   * wait covers a loaded machine delivering them late */
   EM_TEST_WAIT_UNTIL (last_change_reached ("StagePosition", begin, -1000.0), TIMEOUT_MS);
   em_test_run_for (300);
   elapsed = g_get_monotonic_time () - begin;
@@ -1640,6 +1640,80 @@ test_positions (void)
   em_test_run_for (300);
   g_assert_cmpuint (manager_property_changes ("FocusPosition", begin, &focus), >=, 2);
   g_assert_cmpfloat_with_epsilon (g_variant_get_double (focus), 150.0, 1e-6);
+}
+
+/* the StagePosition last signalled before @completed */
+static GVariant *
+stage_position_before (Signal *completed)
+{
+  GVariant *last = NULL;
+
+  for (guint i = 0; i < fixture.signals->len && g_ptr_array_index (fixture.signals, i) != completed; i++)
+    {
+      Signal *signal = g_ptr_array_index (fixture.signals, i);
+      g_autoptr(GVariant) changed = NULL;
+      GVariant *value;
+
+      if (!g_str_equal (signal->member, "PropertiesChanged") || !g_str_equal (signal->path, MANAGER_PATH))
+        continue;
+      changed = g_variant_get_child_value (signal->parameters, 1);
+      value = g_variant_lookup_value (changed, "StagePosition", NULL);
+      if (value != NULL)
+        {
+          g_clear_pointer (&last, g_variant_unref);
+          last = value;
+        }
+    }
+  return last;
+}
+
+/* whether the latest recorded event is @id's task_completed */
+static gboolean
+completion_recorded (const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GVariant) event = NULL;
+  guint64 last = last_event_seq ();
+
+  if (last == 0)
+    return FALSE;
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "GetEvents", g_variant_new ("(tu)", last - 1, 1),
+                G_VARIANT_TYPE ("(aa{sv}t)"), &error);
+  g_assert_no_error (error);
+  events = g_variant_get_child_value (reply, 0);
+  if (g_variant_n_children (events) == 0)
+    return FALSE;
+  event = g_variant_get_child_value (events, 0);
+  return g_strcmp0 (dict_string (event, "task_id"), id) == 0 &&
+         g_strcmp0 (dict_string (event, "type"), "task_completed") == 0;
+}
+
+#define SHORT_MOVES 3
+
+/* a client that reads StagePosition on a move's TaskCompleted finds where the
+ * stage stopped, not a position of the move the rate limit held back */
+static void
+test_position_before_completion (void)
+{
+  for (guint i = 0; i < SHORT_MOVES; i++)
+    {
+      gdouble target = 100.0 * (i + 1);
+      g_autofree char *parameters = g_strdup_printf ("{'x': <%.1f>, 'speed': <500.0>}", target);
+      g_autofree char *id = schedule ("short move", "move_stage", parameters, NULL);
+      g_autoptr(GVariant) signalled = NULL;
+      gdouble x = 0, y = 0, z = 0;
+
+      EM_TEST_WAIT_UNTIL (find_signal ("TaskCompleted", id) != NULL, TIMEOUT_MS);
+      signalled = stage_position_before (find_signal ("TaskCompleted", id));
+      g_assert_nonnull (signalled);
+      g_variant_get (signalled, "(ddd)", &x, &y, &z);
+      g_assert_cmpfloat_with_epsilon (x, target, 1e-6);
+      /* the next tests count events from LastEventSeq on */
+      if (i == SHORT_MOVES - 1)
+        EM_TEST_WAIT_UNTIL (completion_recorded (id), TIMEOUT_MS);
+    }
 }
 
 #define SEQ_BURST 40
@@ -2345,6 +2419,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/scheduling/retrying", test_retrying);
   g_test_add_func ("/dbus/task/scheduling-properties", test_task_properties);
   g_test_add_func ("/dbus/devices/positions", test_positions);
+  g_test_add_func ("/dbus/devices/position-before-completion", test_position_before_completion);
   g_test_add_func ("/dbus/history/events", test_events);
   g_test_add_func ("/dbus/history/last-event-seq-rate", test_last_event_seq_rate);
   g_test_add_func ("/dbus/history/restart", test_history_restart);

@@ -139,3 +139,12 @@ em_dbus_device_positions_new (EmDeviceSet          *devices,
 
   return self;
 }
+
+void
+em_dbus_device_positions_flush (EmDbusDevicePositions *self)
+{
+  g_return_if_fail (EM_IS_DBUS_DEVICE_POSITIONS (self));
+
+  em_rate_limit_flush (&self->stage.limit);
+  em_rate_limit_flush (&self->focus.limit);
+}

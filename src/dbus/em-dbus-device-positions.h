@@ -16,5 +16,8 @@ G_DECLARE_FINAL_TYPE (EmDbusDevicePositions, em_dbus_device_positions, EM, DBUS_
  * where a move ends always published; @devices: (nullable) */
 EmDbusDevicePositions *em_dbus_device_positions_new (EmDeviceSet          *devices,
                                                      EmDBusEngineManager1 *iface);
+/* publishes at once a position the rate limit holds back, so that the end of
+ * a task that moved a device comes after the position where it stopped */
+void                   em_dbus_device_positions_flush (EmDbusDevicePositions *self);
 
 G_END_DECLS

@@ -249,8 +249,11 @@ emit_task_event (EmDbusManagerAdapter *self,
     }
 
   /* PropertiesChanged of the task object go first, so a client reacting to a
-   * lifecycle signal already reads the new Status */
+   * lifecycle signal already reads the new Status, and so do the device
+   * positions: on a move's TaskCompleted, StagePosition is where it stopped */
   em_dbus_task_object_flush (object, em_event_get_progress (event));
+  em_dbus_device_positions_flush (self->positions);
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self->iface));
 
   switch (em_event_get_event_type (event))
     {
