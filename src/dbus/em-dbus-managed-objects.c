@@ -197,19 +197,22 @@ static void
 refuse_too_large (EmDbusManagedObjects *self)
 {
   g_autofree char *limit = g_strdup_printf ("%" G_GSIZE_FORMAT, self->max_bytes);
-  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
   guint n_objects = g_hash_table_size (em_dbus_task_table_get_objects (self->table));
 
-  /* the numbers apart: a format macro would cut the msgid short */
-  text = g_strdup_printf (_("The %u task objects take more than the %s bytes one D-Bus "
-                            "message may hold; list the tasks in pages with ListTasks "
-                            "(limit, after) and follow the task signals instead"),
-                          n_objects, limit);
+  /* the numbers apart: a format macro would cut the msgid short; Failed, as
+   * the reply guard refuses any other reply too large */
+  error = g_error_new (EM_ERROR, EM_ERROR_FAILED,
+                       _("The %u task objects take more than the %s bytes one D-Bus "
+                         "message may hold; list the tasks in pages with ListTasks "
+                         "(limit, after) and follow the task signals instead"),
+                       n_objects, limit);
+  name = g_dbus_error_encode_gerror (error);
   g_warning ("refusing GetManagedObjects: %u task objects take more than %s bytes",
              n_objects, limit);
   for (guint i = 0; i < self->callers->len; i++)
-    reply_error (self->connection, g_ptr_array_index (self->callers, i),
-                 "org.freedesktop.DBus.Error.LimitsExceeded", text);
+    reply_error (self->connection, g_ptr_array_index (self->callers, i), name, error->message);
   clear_build (self);
 }
 
