@@ -440,17 +440,28 @@ def check_paging(url):
     once, in order."""
     operation = DOC["paths"]["/tasks"]["get"]
     query = "/tasks?status=completed,failed,cancelled&since=2026-01-01T00:00:00%2B00:00&limit=1"
-    whole = requests.get(url + query.replace("limit=1", "limit=1000"), timeout=5).json()
-    seen = []
-    target = query
-    while target is not None and len(seen) <= len(whole):
-        response = requests.get(url + target, timeout=5)
-        check_response("GET", "/tasks", operation, response, f"GET {target}")
-        seen += [task["id"] for task in response.json()]
-        link = response.headers.get("Link")
-        target = link[1:link.index(">")] if link else None
-    if seen != [task["id"] for task in whole]:
-        fail(f"GET {query} and its Links gave {len(seen)} tasks, one page {len(whole)}")
+
+    def whole():
+        page = requests.get(url + query.replace("limit=1", "limit=1000"), timeout=5).json()
+        return [task["id"] for task in page]
+
+    # tasks sent earlier may still finish meanwhile: the pages are compared
+    # with a listing that did not change while they were read
+    for attempt in range(5):
+        before = whole()
+        seen = []
+        target = query
+        while target is not None and len(seen) <= len(before):
+            response = requests.get(url + target, timeout=5)
+            check_response("GET", "/tasks", operation, response, f"GET {target}")
+            seen += [task["id"] for task in response.json()]
+            link = response.headers.get("Link")
+            target = link[1:link.index(">")] if link else None
+        if whole() == before:
+            break
+        time.sleep(0.5)
+    if seen != before:
+        fail(f"GET {query} and its Links gave {len(seen)} tasks, one page {len(before)}")
 
 
 def public(operation):
