@@ -373,6 +373,44 @@ test_outside_travel (void)
   em_test_scope_clear (&scope);
 }
 
+/* a step so large that the grid's far edge is no number: refused at
+ * submission, naming the step, not "x is not a finite number" at run time */
+static void
+test_grid_past_any_position (void)
+{
+  g_autoptr(EmActionRegistry) registry = em_action_registry_new ();
+  g_autoptr(EmEngineManager) manager = NULL;
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(GError) wide = NULL;
+  g_autoptr(GError) tall = NULL;
+  g_autoptr(GError) far_origin = NULL;
+  g_autoptr(GError) large = NULL;
+
+  em_builtin_actions_register (registry);
+  manager = em_engine_manager_new (registry, NULL, data_dir);
+
+  wide = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\","
+                                  " \"parameters\": {\"step_x\": 1e308, \"nx\": 3}}");
+  g_assert_error (wide, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", wide->message);
+  g_assert_true (g_str_has_prefix (wide->message, "parameters.step_x is too large"));
+  /* step_y defaults to step_x: that is the one to change */
+  tall = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\","
+                                  " \"parameters\": {\"step_x\": 1e308, \"ny\": 3}}");
+  g_assert_error (tall, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_str_has_prefix (tall->message, "parameters.step_x is too large"));
+  g_assert_nonnull (strstr (tall->message, "parameters.ny"));
+  far_origin = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\","
+                                        " \"parameters\": {\"step_x\": 1, \"step_y\": 1e308,"
+                                        " \"origin_y\": 1e308, \"ny\": 2}}");
+  g_assert_error (far_origin, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_str_has_prefix (far_origin->message, "parameters.step_y is too large"));
+  /* merely outside the travel is the run's to say */
+  large = em_test_schedule_error (manager, "{\"name\": \"s\", \"action\": \"tile_scan\","
+                                   " \"parameters\": {\"step_x\": 1e300, \"nx\": 3}}");
+  g_assert_no_error (large);
+}
+
 static void
 test_claims (void)
 {
@@ -469,6 +507,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
+  g_test_add_func ("/tile-scan/grid-past-any-position", test_grid_past_any_position);
   g_test_add_data_func ("/tile-scan/directory-is-foreign-link", "images/scan", test_foreign_link);
   g_test_add_func ("/tile-scan/directory-is-own-link", test_directory_is_own_link);
   g_test_add_data_func ("/tile-scan/images-is-foreign-link", "images", test_foreign_link);

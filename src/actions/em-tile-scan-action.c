@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "actions/em-autofocus.h"
@@ -213,6 +215,33 @@ scan_free (gpointer data)
   g_free (scan);
 }
 
+/* the far edge of the grid along one axis: a step that large is a slip of
+ * the unit, and the corner check that names the axis cannot say which
+ * parameter overflowed */
+static gboolean
+check_extent (EmAction    *action,
+              JsonObject  *parameters,
+              const char  *origin_key,
+              const char  *step_key,
+              const char  *count_key,
+              GError     **error)
+{
+  /* step_y defaults to step_x */
+  const char *step_name = em_action_param_has (parameters, step_key) ? step_key : "step_x";
+  gdouble count = em_action_param_double (action, parameters, count_key);
+  gdouble step = em_action_param_double (action, parameters, step_name);
+  gdouble origin = em_action_param_has (parameters, origin_key)
+                     ? em_action_param_double (action, parameters, origin_key) : 0.0;
+
+  if (isfinite (origin + (count - 1) * step))
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+               _("parameters.%s is too large: parameters.%s + (parameters.%s − 1) × parameters.%s "
+                 "lies past any stage position"),
+               step_name, origin_key, count_key, step_name);
+  return FALSE;
+}
+
 static gboolean
 em_tile_scan_action_validate (EmAction    *action,
                               JsonObject  *parameters,
@@ -230,6 +259,9 @@ em_tile_scan_action_validate (EmAction    *action,
                    _("parameters.nx × parameters.ny must be at most %d tiles"), MAX_TILES);
       return FALSE;
     }
+  if (!check_extent (action, parameters, "origin_x", "step_x", "nx", error) ||
+      !check_extent (action, parameters, "origin_y", "step_y", "ny", error))
+    return FALSE;
   return em_autofocus_check_search (range, step, tolerance, "autofocus_range", "autofocus_step",
                                     "autofocus_tolerance", error);
 }
