@@ -4,6 +4,7 @@
 
 #include "actions/em-adjust-focus-action.h"
 #include "actions/em-move-stage-action.h"
+#include "actions/em-wait-action.h"
 #include "devices/em-device-set.h"
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
@@ -644,6 +645,28 @@ test_adjust_focus_action (void)
   run_clear (&run);
 }
 
+/* a wait ends when asked, not at the next 50 ms tick after: 60 ms lasted 100 */
+static void
+test_wait_action_duration (void)
+{
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (NULL, NULL, NULL);
+  g_autoptr(EmAction) action = em_wait_action_new ();
+  gdouble waited;
+  Run run;
+
+  run_init (&run);
+  run_action (action, devices, "{\"duration\": 60}", NULL, &run);
+  g_assert_no_error (run.error);
+  waited = json_object_get_double_member (run.result, "waited");
+  g_test_message ("waited %g ms", waited);
+  g_assert_cmpfloat (waited, >=, 60.0);
+  g_assert_cmpfloat (waited, <, 90.0);
+  /* and the progress it reported rose on the way */
+  for (guint i = 1; i < run.progress->len; i++)
+    g_assert_cmpfloat (g_array_index (run.progress, gdouble, i), >=, g_array_index (run.progress, gdouble, i - 1));
+  run_clear (&run);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -665,6 +688,7 @@ main (int argc, char **argv)
   g_test_add_func ("/devices/actions/move-stage-cancel", test_move_stage_action_cancel);
   g_test_add_func ("/devices/actions/move-stage-no-stage", test_move_stage_action_no_stage);
   g_test_add_func ("/devices/actions/adjust-focus", test_adjust_focus_action);
+  g_test_add_func ("/devices/actions/wait-duration", test_wait_action_duration);
 
   return g_test_run ();
 }

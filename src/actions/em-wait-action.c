@@ -67,6 +67,17 @@ make_result (gint64 waited_us)
   return result;
 }
 
+/* the last tick lands on the end of the wait, not up to a tick after it: a
+ * 75 ms wait lasted 100 ms */
+static void
+schedule_tick (WaitData *data)
+{
+  gint64 remaining_us = data->start_us + data->duration_us - g_get_monotonic_time ();
+
+  g_source_set_ready_time (data->timer,
+                           g_get_monotonic_time () + CLAMP (remaining_us, 0, TICK_MS * 1000));
+}
+
 static gboolean
 tick_cb (gpointer user_data)
 {
@@ -83,8 +94,21 @@ tick_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   em_action_context_report_progress (data->context, (gdouble) elapsed / data->duration_us);
+  schedule_tick (data);
   return G_SOURCE_CONTINUE;
 }
+
+static gboolean
+tick_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  /* one-shot until tick_cb sets the next ready time */
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs tick_funcs = {
+  .dispatch = tick_dispatch,
+};
 
 static void
 cancelled_cb (GCancellable *cancellable, gpointer user_data)
@@ -119,8 +143,10 @@ em_wait_action_run_async (EmAction            *action,
       return;
     }
 
-  data->timer = g_timeout_source_new (MIN (TICK_MS, data->duration_us / 1000 + 1));
+  data->timer = g_source_new (&tick_funcs, sizeof (GSource));
+  g_source_set_name (data->timer, "[engine-manager] wait tick");
   g_source_set_callback (data->timer, tick_cb, g_object_ref (task), g_object_unref);
+  schedule_tick (data);
   g_source_attach (data->timer, g_task_get_context (task));
   if (cancellable != NULL)
     {
