@@ -1383,6 +1383,9 @@ test_image (Fixture       *f,
   g_autofree char *focus_id = NULL;
   g_autofree char *focus_path = NULL;
   g_autoptr(Reply) unfocused = NULL;
+  g_autofree char *scan_id = NULL;
+  g_autofree char *scan_path = NULL;
+  g_autoptr(Reply) scan = NULL;
   g_autoptr(Reply) early = http (f, "GET", path, NULL, NULL);
   g_autoptr(Reply) resumed = NULL;
   g_autoptr(Reply) image = NULL;
@@ -1439,6 +1442,13 @@ test_image (Fixture       *f,
   focus_path = g_strconcat ("/tasks/", focus_id, "/image", NULL);
   unfocused = http (f, "GET", focus_path, NULL, NULL);
   assert_problem (unfocused, 404, "has no image: action adjust_focus captures none");
+  /* a tile scan captures many, each named in its result */
+  scan_id = create_task (f, "{\"name\":\"scan\",\"action\":\"tile_scan\","
+                            "\"parameters\":{\"step_x\":10}}");
+  wait_for_status (f, scan_id, "completed");
+  scan_path = g_strconcat ("/tasks/", scan_id, "/image", NULL);
+  scan = http (f, "GET", scan_path, NULL, NULL);
+  assert_problem (scan, 404, "is a tile_scan, which has no single image: its result lists each tile");
 
   /* a capture that will never have one does not say "yet" */
   paused_again = http (f, "POST", "/queue/pause", NULL, NULL);

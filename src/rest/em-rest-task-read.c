@@ -43,6 +43,14 @@ respond_image (EmRestContext     *ctx,
   g_autofree char *name = NULL;
   g_autofree char *file = NULL;
 
+  /* it captures many: "captures none" would send its user looking for a
+   * failure, not for the tiles its result names */
+  if (g_str_equal (action, "tile_scan"))
+    {
+      em_problem_respond_printf (msg, 404, _("id: task “%s” is a tile_scan, which has no single "
+                                             "image: its result lists each tile’s file"), id);
+      return;
+    }
   if (!g_str_equal (action, "capture_image"))
     {
       /* no article before the name: "a autofocus task" */
