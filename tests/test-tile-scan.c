@@ -267,6 +267,8 @@ test_first_tile_fails (void)
   g_assert_null (result);
   g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
   g_test_message ("%s", error->message);
+  /* which tile, and the reason after it */
+  g_assert_true (g_str_has_prefix (error->message, "Tile at row 0, column 0 (1 of 3): Cannot write image "));
   g_assert_false (g_file_test (directory, G_FILE_TEST_EXISTS));
   /* nor anything else: no sidecar, no temporary file */
   dir = g_dir_open (images, 0, NULL);

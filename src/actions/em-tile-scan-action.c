@@ -335,6 +335,17 @@ fail (GTask *task, GError *error)
 {
   Scan *scan = g_task_get_task_data (task);
 
+  /* "Camera error: …" alone does not say which of thousands of tiles */
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && scan->index < scan->nx * scan->ny)
+    {
+      guint row, column;
+      EmStagePosition position;
+
+      tile_position (scan, scan->index, &row, &column, &position);
+      g_prefix_error (&error, _("Tile at row %u, column %u (%u of %u): "), row, column,
+                      scan->index + 1, scan->nx * scan->ny);
+    }
+
   if (json_array_get_length (scan->tiles) > 0)
     {
       g_task_return_error (task, error);
