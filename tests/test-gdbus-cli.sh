@@ -625,6 +625,11 @@ contains "$err" "enginectl: --since must be an RFC 3339 time" "a bad time names 
 expect 1 "list --until in month 13" "$ENGINECTL" list --status failed --until 2026-13-01T00:00:00Z
 contains "$err" "enginectl: --until must be an RFC 3339 time" "a bad time names --until"
 case "$err" in *filter.*) fail "list names the D-Bus filter: $err" ;; *) pass "list names no D-Bus key" ;; esac
+# a message naming two keys names both by their flags
+expect 1 "list --until before --since" "$ENGINECTL" list --since 2021-01-01T00:00:00Z --until 2020-01-01T00:00:00Z
+contains "$err" "enginectl: --until: 2020-01-01T00:00:00Z is before --since (2021-01-01T00:00:00Z)" \
+  "swapped bounds name --until and --since"
+case "$err" in *filter.*) fail "swapped bounds name a D-Bus key: $err" ;; *) pass "swapped bounds name no D-Bus key" ;; esac
 expect 2 "list with an argument" "$ENGINECTL" list extra
 
 echo "# enginectl: watch"

@@ -285,32 +285,53 @@ parse_count (const char *flag,
   return FALSE;
 }
 
+/* the index in @keys of the flag-given key that "filter.KEY" at @text names,
+ * the key itself and not one that starts with it; -1 for none */
+static int
+flag_key_at (const char         *text,
+             const char * const *keys)
+{
+  if (!g_str_has_prefix (text, "filter."))
+    return -1;
+  for (int i = 0; keys[i] != NULL; i++)
+    {
+      gsize length = strlen (keys[i]);
+
+      if (*keys[i] != '\0' && strncmp (text + strlen ("filter."), keys[i], length) == 0 &&
+          text[strlen ("filter.") + length] != '\0' &&
+          strchr (":[ ;,)", text[strlen ("filter.") + length]) != NULL)
+        return i;
+    }
+  return -1;
+}
+
 /* the service names a refused key of the filter ("filter.status: unknown status
- * …"); when enginectl filled that key from a flag, the user knows it as the flag */
+ * …", "filter.until: … is before filter.since (…)"); when enginectl filled that
+ * key from a flag, the user knows it as the flag, wherever the message names it */
 static void
 name_flag (GError             *error,
            const char * const *keys)
 {
-  g_dbus_error_strip_remote_error (error);
-  for (guint i = 0; keys[i] != NULL; i++)
-    {
-      g_autofree char *prefix = NULL;
-      gsize length;
-      char *message;
+  g_autoptr(GString) message = NULL;
 
-      if (*keys[i] == '\0')
-        continue;
-      prefix = g_strconcat ("filter.", keys[i], NULL);
-      length = strlen (prefix);
-      /* the key itself, not one that starts with it */
-      if (!g_str_has_prefix (error->message, prefix) || error->message[length] == '\0' ||
-          strchr (":[ ", error->message[length]) == NULL)
-        continue;
-      message = g_strconcat ("--", keys[i], error->message + length, NULL);
-      g_free (error->message);
-      error->message = message;
-      return;
+  g_dbus_error_strip_remote_error (error);
+  if (flag_key_at (error->message, keys) < 0)
+    return;
+  message = g_string_sized_new (strlen (error->message));
+  for (const char *p = error->message; *p != '\0';)
+    {
+      int key = flag_key_at (p, keys);
+
+      if (key >= 0)
+        {
+          g_string_append_printf (message, "--%s", keys[key]);
+          p += strlen ("filter.") + strlen (keys[key]);
+        }
+      else
+        g_string_append_c (message, *p++);
     }
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&message), FALSE);
 }
 
 int
