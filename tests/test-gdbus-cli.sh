@@ -479,7 +479,12 @@ expect 2 "list --limit 0x10" "$ENGINECTL" list --limit 0x10
 contains "$err" "--limit takes a whole number" "--limit 0x10 is refused by name"
 contains "$err" "“0x10”" "the hexadecimal value is named"
 expect 2 "list --limit -5" "$ENGINECTL" list --limit -5
-contains "$err" "--limit takes a whole number from 0 to 4294967295, not “-5”" "a negative --limit is refused by name"
+contains "$err" "--limit takes a whole number from 1 to 4294967295, not “-5”" "a negative --limit is refused by name"
+# 0 could mean none or all: refused, as REST refuses limit=0; all is the flag left out
+expect 2 "list --limit 0" "$ENGINECTL" list --limit 0
+contains "$err" "--limit takes a whole number from 1 to 4294967295, not “0”; leave it out for all tasks" \
+  "--limit 0 is refused by name"
+[ -z "$out" ] && pass "--limit 0 lists nothing" || fail "--limit 0 listed: ${out:0:200}"
 expect 2 "list --offset -1" "$ENGINECTL" list --offset -1
 contains "$err" "--offset takes a whole number from 0 to 4294967295, not “-1”" "a negative --offset is refused by name"
 expect 2 "list --limit with nothing" "$ENGINECTL" list --limit ""

@@ -285,6 +285,23 @@ parse_count (const char *flag,
   return FALSE;
 }
 
+/* --limit 0 reads as "none" (head -n 0) as much as "no limit" (ListTasks'
+ * limit 0), and REST refuses limit=0: refused, as all tasks is the flag left out */
+static gboolean
+parse_limit (const char *text,
+             guint64    *out_limit)
+{
+  if (text == NULL)
+    return TRUE;
+  if (g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT32, out_limit, NULL))
+    return TRUE;
+
+  em_ctl_usage_error ("list", _("--limit takes a whole number from 1 to %u, not “%s”; "
+                                "leave it out for all tasks"),
+                      G_MAXUINT32, text);
+  return FALSE;
+}
+
 /* the index in @keys of the flag-given key that "filter.KEY" at @text names,
  * the key itself and not one that starts with it; -1 for none */
 static int
@@ -368,7 +385,7 @@ em_ctl_list (int argc, char **argv)
     { "offset", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &offset_args,
       N_("Skip the first N matching tasks"), N_("N") },
     { "limit", 'l', 0, G_OPTION_ARG_FILENAME_ARRAY, &limit_args,
-      N_("Show at most N tasks (default: all)"), N_("N") },
+      N_("Show at most N tasks, N at least 1 (default: all)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print a JSON array of tasks, as the REST API returns them"), NULL },
     { NULL }
@@ -397,7 +414,7 @@ em_ctl_list (int argc, char **argv)
       return EM_CTL_EXIT_USAGE;
     }
   if (!parse_count ("--offset", offset_text, &offset) ||
-      !parse_count ("--limit", limit_text, &limit))
+      !parse_limit (limit_text, &limit))
     return EM_CTL_EXIT_USAGE;
 
   if (status != NULL)
