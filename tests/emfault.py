@@ -32,8 +32,10 @@ class Daemon:
         # the reader thread may lag behind the daemon on a loaded machine
         self.log_changed = threading.Condition()
         self.port = None
+        # an option is given once: the daemon refuses one given twice
+        bus = [] if "--bus" in extra_args else ["--bus", "none"]
         self.proc = subprocess.Popen(
-            [os.environ["EM_DAEMON"], "--bus", "none", "--http-address", "127.0.0.1",
+            [os.environ["EM_DAEMON"], *bus, "--http-address", "127.0.0.1",
              "--http-port", "0", "--data-dir", data_dir, *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if debug else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if debug else subprocess.PIPE, env=env,

@@ -35,7 +35,13 @@ def env():
 
 def run(*args, cwd=None):
     """the daemon's exit status and output; None if it kept running"""
-    argv = [DAEMON, "--bus", "none", "--http-port", "0", *args]
+    # the defaults for the test unless it gives its own: the daemon refuses an
+    # option given twice
+    argv = [DAEMON]
+    for option, value in (("--bus", "none"), ("--http-port", "0")):
+        if option not in args:
+            argv += [option, value]
+    argv += args
     try:
         p = subprocess.run(argv, cwd=cwd, env=env(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=5)
@@ -96,6 +102,16 @@ def test_bad_values(root):
         (["--tls-certificate", "/etc/hostname"], "--tls-key"),
         (["--tls-key", "/etc/hostname"], "--tls-certificate"),
         (["--bus", "system"], "--bus"),
+        # one value each: which of two was meant is not for the service to guess
+        (["--http-port", "1", "--http-port", "2"], "--http-port is given twice, as “1” and as “2”"),
+        (["--http-port=1", "--http-port", "-5"], "--http-port is given twice"),
+        (["--max-concurrent", "1", "--max-concurrent=2"], "--max-concurrent is given twice"),
+        (["--http-address", "127.0.0.1", "--http-address", "::1"], "--http-address is given twice"),
+        (["--bus", "none", "--bus", "session"], "--bus is given twice, as “none” and as “session”"),
+        (["--token-file", "/etc/hostname", "--token-file", ""], "--token-file is given twice"),
+        (["--camera-pipeline", "emsimsrc", "--camera-pipeline", "videotestsrc"],
+         "--camera-pipeline is given twice"),
+        (["--tls-certificate", "a", "--tls-key", "b", "--tls-key", "c"], "--tls-key is given twice"),
         # it takes no arguments: a stray word is no option to be ignored
         (["http-port", "8080"], "“http-port”"),
         # nothing would reach it
@@ -103,6 +119,9 @@ def test_bad_values(root):
     ]
     for args, option in cases:
         refused(["--data-dir", os.path.join(root, "data"), *args], option)
+    refused(["--data-dir", os.path.join(root, "data"), "--data-dir", os.path.join(root, "other")],
+            "--data-dir is given twice")
+    check(not os.path.exists(os.path.join(root, "other")), "a repeated --data-dir creates nothing")
     check(not os.path.exists(os.path.join(root, "data")), "a refused start creates nothing")
 
     # an empty data directory would be the working directory

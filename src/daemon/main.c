@@ -59,7 +59,54 @@ typedef struct {
   int         max;  /* G_MAXINT: no upper bound */
   gboolean    given;
   int         value;
+  char       *text;  /* as given, for a message */
 } IntOption;
+
+/* the options that take one text value; GOption would keep the last of one
+ * given twice without a word, so they come through string_option_cb */
+enum {
+  OPT_HTTP_ADDRESS,
+  OPT_TOKEN_FILE,
+  OPT_DATA_DIR,
+  OPT_CAMERA_PIPELINE,
+  OPT_TLS_CERTIFICATE,
+  OPT_TLS_KEY,
+  OPT_BUS,
+  N_STRING_OPTIONS
+};
+
+typedef struct {
+  const char *name;
+  char       *value;  /* NULL: not given */
+} StringOption;
+
+/* what the option callbacks fill in */
+typedef struct {
+  IntOption    ints[N_INT_OPTIONS];
+  StringOption strings[N_STRING_OPTIONS];
+} Options;
+
+static void
+options_clear (Options *options)
+{
+  for (guint i = 0; i < N_INT_OPTIONS; i++)
+    g_clear_pointer (&options->ints[i].text, g_free);
+  for (guint i = 0; i < N_STRING_OPTIONS; i++)
+    g_clear_pointer (&options->strings[i].value, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
+/* as enginectl refuses a flag given twice: which value was meant is the user's call */
+static gboolean
+set_twice_error (const char *name, const char *first, const char *second, GError **error)
+{
+  g_autofree char *flag = g_strconcat ("--", name, NULL);
+
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s is given twice, as “%s” and as “%s”"), flag, first, second);
+  return FALSE;
+}
 
 static void
 set_range_error (const IntOption *option, const char *text, gboolean below, GError **error)
@@ -90,14 +137,18 @@ int_option_cb (const char  *option_name,
                gpointer     user_data,
                GError     **error)
 {
-  IntOption *options = user_data;
+  Options *options = user_data;
   IntOption *option = NULL;
   gint64 value;
 
   for (guint i = 0; i < N_INT_OPTIONS; i++)
-    if (g_str_equal (option_name + strlen ("--"), options[i].name))
-      option = &options[i];
+    if (g_str_equal (option_name + strlen ("--"), options->ints[i].name))
+      option = &options->ints[i];
   g_assert (option != NULL);
+
+  if (option->text != NULL)
+    return set_twice_error (option->name, option->text, text, error);
+  option->text = g_strdup (text);
 
   if (!is_whole_number (text))
     {
@@ -115,6 +166,26 @@ int_option_cb (const char  *option_name,
     }
   option->value = (int) value;
   option->given = TRUE;
+  return TRUE;
+}
+
+static gboolean
+string_option_cb (const char  *option_name,
+                  const char  *text,
+                  gpointer     user_data,
+                  GError     **error)
+{
+  Options *options = user_data;
+  StringOption *option = NULL;
+
+  for (guint i = 0; i < N_STRING_OPTIONS; i++)
+    if (g_str_equal (option_name + strlen ("--"), options->strings[i].name))
+      option = &options->strings[i];
+  g_assert (option != NULL);
+
+  if (option->value != NULL)
+    return set_twice_error (option->name, option->value, text, error);
+  option->value = g_strdup (text);
   return TRUE;
 }
 
@@ -202,20 +273,13 @@ main (int argc, char **argv)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(EmDaemon) daemon = NULL;
   EmEngineManager *engine = NULL;
-  g_autofree char *http_address = NULL;
-  g_autofree char *data_dir = NULL;
-  g_autofree char *camera_pipeline = NULL;
-  g_autofree char *token_file = NULL;
   g_autofree char *env_token = g_strdup (g_getenv ("ENGINE_MANAGER_TOKEN"));
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GPtrArray) pinned = g_ptr_array_new_null_terminated (8, g_free, TRUE);
   const char *localedir = g_getenv ("ENGINE_MANAGER_LOCALEDIR");
-  g_autofree char *bus = NULL;
   gboolean insecure = FALSE;
-  g_autofree char *tls_certificate = NULL;
-  g_autofree char *tls_key = NULL;
   g_auto(GStrv) cors_origins = NULL;
-  IntOption ints[N_INT_OPTIONS] = {
+  g_auto(Options) options = { .ints = {
     [OPT_HTTP_PORT] = { "http-port", 0, 65535 },
     [OPT_CAMERA_WIDTH] = { "camera-width", 16, 16384 },
     [OPT_CAMERA_HEIGHT] = { "camera-height", 16, 16384 },
@@ -230,7 +294,18 @@ main (int argc, char **argv)
     [OPT_MAX_HEADER_SIZE] = { "max-header-size", 0, G_MAXINT },
     [OPT_IDLE_TIMEOUT] = { "idle-timeout", 0, G_MAXINT },
     [OPT_DBUS_MAX_CALLS_PER_SENDER] = { "dbus-max-calls-per-sender", 1, G_MAXINT },
-  };
+  }, .strings = {
+    [OPT_HTTP_ADDRESS] = { "http-address" },
+    [OPT_TOKEN_FILE] = { "token-file" },
+    [OPT_DATA_DIR] = { "data-dir" },
+    [OPT_CAMERA_PIPELINE] = { "camera-pipeline" },
+    [OPT_TLS_CERTIFICATE] = { "tls-certificate" },
+    [OPT_TLS_KEY] = { "tls-key" },
+    [OPT_BUS] = { "bus" },
+  } };
+  IntOption *ints = options.ints;
+  const char *http_address, *data_dir, *camera_pipeline, *token_file;
+  const char *tls_certificate, *tls_key, *bus;
   gboolean no_http = FALSE;
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
@@ -238,17 +313,17 @@ main (int argc, char **argv)
   gboolean watch_sighup = FALSE;
   struct sigaction sighup_action;
   const GOptionEntry entries[] = {
-    { "http-address", 0, 0, G_OPTION_ARG_STRING, &http_address,
+    { "http-address", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
     { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Port of the REST server; 0 picks a free port (default 8000)"), N_("PORT") },
     { "no-http", 0, 0, G_OPTION_ARG_NONE, &no_http,
       N_("Do not serve REST and WebSocket"), NULL },
-    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+    { "token-file", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("File whose first line is the token REST clients must present"), N_("FILE") },
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+    { "data-dir", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Where tasks and captured images are kept (default $XDG_DATA_HOME/engine-manager)"), N_("DIR") },
-    { "camera-pipeline", 0, 0, G_OPTION_ARG_STRING, &camera_pipeline,
+    { "camera-pipeline", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("GStreamer source description of the camera, e.g. “v4l2src device=/dev/video0”"), N_("DESC") },
     { "camera-width", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Width of captured images in pixels, 16 to 16384 (default 640)"), N_("PIXELS") },
@@ -260,9 +335,9 @@ main (int argc, char **argv)
       N_("Prune finished tasks older than DAYS days from the history, at most 36500000 (default 0: no limit)"), N_("DAYS") },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
       N_("Serve REST on a non-loopback address without a token"), NULL },
-    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &tls_certificate,
+    { "tls-certificate", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("PEM certificate for HTTPS and WSS (with --tls-key)"), N_("FILE") },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+    { "tls-key", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("PEM private key of --tls-certificate"), N_("FILE") },
     { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
       N_("An origin (e.g. https://lab.example.org) whose web pages may use the REST API; repeatable"), N_("ORIGIN") },
@@ -282,7 +357,7 @@ main (int argc, char **argv)
       N_("Seconds an HTTP connection may stay silent, or take for one request, before it is closed; 0: never (default 60)"), N_("SECONDS") },
     { "max-concurrent", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("How many tasks may run at once, at most 1024; 0: no limit (default 4)"), N_("N") },
-    { "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
+    { "bus", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
     { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("D-Bus method calls one client may have waiting for a reply; more get Unavailable (default 64)"), N_("N") },
@@ -310,8 +385,8 @@ main (int argc, char **argv)
   option_context = g_option_context_new (NULL);
   g_option_context_set_summary (option_context,
                                 _("Schedules and runs microscope operations as tasks."));
-  /* the group's data is what int_option_cb fills in */
-  main_group = g_option_group_new (NULL, NULL, NULL, ints, NULL);
+  /* the group's data is what the option callbacks fill in */
+  main_group = g_option_group_new (NULL, NULL, NULL, &options, NULL);
   g_option_group_add_entries (main_group, entries);
   g_option_group_set_translation_domain (main_group, GETTEXT_PACKAGE);
   g_option_context_set_main_group (option_context, main_group);
@@ -321,6 +396,14 @@ main (int argc, char **argv)
       g_printerr ("engine-manager: %s\n", error->message);
       return 2;
     }
+
+  http_address = options.strings[OPT_HTTP_ADDRESS].value;
+  token_file = options.strings[OPT_TOKEN_FILE].value;
+  data_dir = options.strings[OPT_DATA_DIR].value;
+  camera_pipeline = options.strings[OPT_CAMERA_PIPELINE].value;
+  tls_certificate = options.strings[OPT_TLS_CERTIFICATE].value;
+  tls_key = options.strings[OPT_TLS_KEY].value;
+  bus = options.strings[OPT_BUS].value;
 
   /* it takes none: a stray word is most likely a mistyped option */
   if (argc > 1)
