@@ -137,11 +137,29 @@ def check_enginectl():
                 check(False, f"enginectl.1 describes {command} {option}, which its --help does not list")
 
 
+def check_wait_statuses(readme):
+    """what wait's exit status 3 stands for, as README's table says it, in
+    wait --help and in enginectl.1 too: a script reads one of them"""
+    row = re.search(r"^\| 3 \| (.*?) \|", readme, re.MULTILINE)
+    check(row is not None, "README has no row for wait's exit status 3")
+    if row is None:
+        return
+    causes = ("unknown", "service error", "--return-timeout", "bad usage", "interrupted")
+    help_text = " ".join(help_of(ENGINECTL, "wait").split("Exit status:", 1)[-1].split())
+    page = man_text("enginectl.1")
+    page_statuses = " ".join(page.split(".SH EXIT STATUS", 1)[-1].split(".SH", 1)[0].split())
+    for cause in causes:
+        check(cause in row.group(1), f"README's row for exit 3 does not say {cause}")
+        check(cause in help_text, f"wait --help does not give {cause} as a cause of exit 3: {help_text}")
+        check(cause in page_statuses, f"enginectl.1 does not give {cause} as a cause of wait's exit 3")
+
+
 def main():
     readme = source("README.md")
     check_daemon(readme)
     check_settings(readme)
     check_enginectl()
+    check_wait_statuses(readme)
     print(f"{checked - len(failures)} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
 

@@ -338,7 +338,8 @@ em_ctl_wait (int argc, char **argv)
   g_option_context_set_description (context,
     _("Shows a progress bar when the output is a terminal.\n"
       "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
-      "3 unknown task, service error, bad usage or interrupted."));
+      "3 unknown task (also one gone when the service returns), service error,\n"
+      "the service not back within --return-timeout, bad usage or interrupted."));
   if (!em_ctl_parse_options (context, "wait", &argc, &argv) ||
       !em_ctl_option_texts ("wait", return_timeout_args))
     return WAIT_ERROR;
