@@ -135,6 +135,30 @@ def check_enginectl():
             # the watch entry names the daemon's --in-memory
             if option != "--in-memory":
                 check(False, f"enginectl.1 describes {command} {option}, which its --help does not list")
+    return commands
+
+
+def value_options(options):
+    """the flags of a command's --help that take a value, long and short"""
+    found = set()
+    for short, long in re.findall(r"^\s+(?:(-[a-zA-Z]), )?(--[a-z][a-z0-9-]*)=", options, re.MULTILINE):
+        found.add(long)
+        if short:
+            found.add(short)
+    return found
+
+
+def check_completion_values(commands):
+    """the completion completes a flag's value only for the commands whose
+    --help has that flag: schedule --action offers no actions"""
+    completion = source("data", "enginectl.bash-completion")
+    listed = dict(re.findall(r'^\s+([a-z]+)\) value_options="([^"]*)"', completion, re.MULTILINE))
+    check(listed, "the completion has no value_options per command")
+    for command in commands:
+        want = value_options(application_options(help_of(ENGINECTL, command)))
+        got = set(listed.get(command, "").split())
+        check(got == want, f"the completion takes {sorted(got)} as {command}'s flags with a value, "
+                           f"its --help {sorted(want)}")
 
 
 def check_wait_statuses(readme):
@@ -158,7 +182,8 @@ def main():
     readme = source("README.md")
     check_daemon(readme)
     check_settings(readme)
-    check_enginectl()
+    commands = check_enginectl()
+    check_completion_values(commands)
     check_wait_statuses(readme)
     print(f"{checked - len(failures)} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
