@@ -347,6 +347,35 @@ test_limit_nan (void)
   g_assert_cmpstr (error->message, ==, "focus-max is not a number");
 }
 
+/* nor does the schema's range keep nan from a speed: refused at a change,
+ * with the speed in force kept */
+static void
+test_speed_nan (Fixture *fixture, gconstpointer data)
+{
+  g_auto(EmDaemonConfig) config = { 0, };
+  g_autoptr(EmSettingsWatch) watch = NULL;
+  g_autoptr(GError) error = NULL;
+  EmDeviceSet *devices = em_engine_manager_get_devices (fixture->manager);
+
+  g_assert_false (em_daemon_check_speed ("stage-speed", NAN, &error));
+  g_assert_cmpstr (error->message, ==, "stage-speed is not a number");
+  g_assert_true (em_daemon_check_speed ("focus-speed", 500.0, NULL));
+
+  em_daemon_config_init_defaults (&config);
+  watch = em_settings_watch_new (fixture->settings, fixture->manager, &config);
+  g_test_expect_message ("engine-manager", G_LOG_LEVEL_WARNING,
+                         "*default speed: stage-speed is not a number*");
+  g_settings_set_double (fixture->settings, "stage-speed", NAN);
+  g_test_assert_expected_messages ();
+  g_assert_cmpfloat (em_stage_get_default_speed (em_device_set_get_stage (devices)), ==, 1000.0);
+
+  g_test_expect_message ("engine-manager", G_LOG_LEVEL_WARNING,
+                         "*default speed: focus-speed is not a number*");
+  g_settings_set_double (fixture->settings, "focus-speed", NAN);
+  g_test_assert_expected_messages ();
+  g_assert_cmpfloat (em_focus_get_default_speed (em_device_set_get_focus (devices)), ==, 500.0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -364,6 +393,8 @@ main (int argc, char **argv)
               fixture_set_up, test_pinned_keys, fixture_tear_down);
   g_test_add ("/daemon/settings/crossed-limits", Fixture, NULL,
               fixture_set_up, test_crossed_limits, fixture_tear_down);
+  g_test_add ("/daemon/settings/speed-nan", Fixture, NULL,
+              fixture_set_up, test_speed_nan, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-retention", Fixture, NULL,
               fixture_set_up, test_pinned_retention, fixture_tear_down);
   return g_test_run ();

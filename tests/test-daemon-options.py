@@ -603,7 +603,10 @@ def test_crossed_settings(root):
     settings_env = {"GSETTINGS_BACKEND": "keyfile", "XDG_CONFIG_HOME": config_home}
     for key, value, message in [
             ("stage-min", "(60000.0, 0.0, 0.0)", "stage-min’s x (60000) exceeds stage-max’s (50000)"),
-            ("focus-max", "-5.0", "focus-min (0) exceeds focus-max (-5)")]:
+            ("focus-max", "-5.0", "focus-min (0) exceeds focus-max (-5)"),
+            # nan passes the schema's range
+            ("stage-speed", "nan", "stage-speed is not a number"),
+            ("focus-speed", "nan", "focus-speed is not a number")]:
         with open(os.path.join(settings, "keyfile"), "w") as f:
             f.write(f"[io/github/enginemanager/EngineManager]\n{key}={value}\n")
         data_dir = os.path.join(root, "crossed")

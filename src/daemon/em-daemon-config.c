@@ -157,6 +157,19 @@ em_daemon_check_focus_limits (gdouble   min,
 }
 
 gboolean
+em_daemon_check_speed (const char  *key,
+                       gdouble      speed,
+                       GError     **error)
+{
+  /* the schema's range lets nan through (it compares as neither below nor
+   * above), and a move at that speed would never arrive */
+  if (!isnan (speed))
+    return TRUE;
+  g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, _("%s is not a number"), key);
+  return FALSE;
+}
+
+gboolean
 em_daemon_check_cors_origin (const char  *origin,
                              GError     **error)
 {

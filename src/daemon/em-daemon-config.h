@@ -79,6 +79,11 @@ gboolean   em_daemon_check_focus_limits   (gdouble                min,
                                            gdouble                max,
                                            GError               **error);
 
+/* a default speed from GSettings (@key names it): nan passes the schema's range */
+gboolean   em_daemon_check_speed          (const char            *key,
+                                           gdouble                speed,
+                                           GError               **error);
+
 /* an origin as browsers send it (scheme://host[:port], http or https) or "*":
  * anything else would never match one */
 gboolean   em_daemon_check_cors_origin    (const char            *origin,

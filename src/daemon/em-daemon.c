@@ -339,7 +339,9 @@ em_daemon_start_async (EmDaemon            *self,
 
   /* the settings' limits, before anything is created */
   if (!em_daemon_check_stage_limits (&self->config.stage_min, &self->config.stage_max, &error) ||
-      !em_daemon_check_focus_limits (self->config.focus_min, self->config.focus_max, &error))
+      !em_daemon_check_focus_limits (self->config.focus_min, self->config.focus_max, &error) ||
+      !em_daemon_check_speed ("stage-speed", self->config.stage_speed, &error) ||
+      !em_daemon_check_speed ("focus-speed", self->config.focus_speed, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

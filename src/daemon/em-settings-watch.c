@@ -59,6 +59,7 @@ apply_stage (EmSettingsWatch *self)
 {
   EmStage *stage = em_device_set_get_stage (em_engine_manager_get_devices (self->manager));
   EmStagePosition min, max;
+  gdouble speed = g_settings_get_double (self->settings, "stage-speed");
   g_autoptr(GError) error = NULL;
 
   if (stage == NULL)
@@ -71,7 +72,11 @@ apply_stage (EmSettingsWatch *self)
     em_stage_set_limits (stage, &min, &max);
   else
     g_warning (_("Keeping the stage’s travel limits: %s"), error->message);
-  em_stage_set_default_speed (stage, g_settings_get_double (self->settings, "stage-speed"));
+  g_clear_error (&error);
+  if (em_daemon_check_speed ("stage-speed", speed, &error))
+    em_stage_set_default_speed (stage, speed);
+  else
+    g_warning (_("Keeping the stage’s default speed: %s"), error->message);
 }
 
 static void
@@ -80,6 +85,7 @@ apply_focus (EmSettingsWatch *self)
   EmFocus *focus = em_device_set_get_focus (em_engine_manager_get_devices (self->manager));
   gdouble min = g_settings_get_double (self->settings, "focus-min");
   gdouble max = g_settings_get_double (self->settings, "focus-max");
+  gdouble speed = g_settings_get_double (self->settings, "focus-speed");
   g_autoptr(GError) error = NULL;
 
   if (focus == NULL)
@@ -88,7 +94,11 @@ apply_focus (EmSettingsWatch *self)
     em_focus_set_limits (focus, min, max);
   else
     g_warning (_("Keeping the focus drive’s travel limits: %s"), error->message);
-  em_focus_set_default_speed (focus, g_settings_get_double (self->settings, "focus-speed"));
+  g_clear_error (&error);
+  if (em_daemon_check_speed ("focus-speed", speed, &error))
+    em_focus_set_default_speed (focus, speed);
+  else
+    g_warning (_("Keeping the focus drive’s default speed: %s"), error->message);
 }
 
 static void
