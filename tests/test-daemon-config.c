@@ -347,6 +347,33 @@ test_limit_nan (void)
   g_assert_cmpstr (error->message, ==, "focus-max is not a number");
 }
 
+/* nor inf, which GET /devices could only write as no JSON number */
+static void
+test_limit_infinite (void)
+{
+  EmStagePosition min = { -50000.0, -50000.0, 0.0 };
+  EmStagePosition max = { 50000.0, 50000.0, 10000.0 };
+  g_autoptr(GError) error = NULL;
+
+  max.x = INFINITY;
+  g_assert_false (em_daemon_check_stage_limits (&min, &max, &error));
+  g_assert_cmpstr (error->message, ==, "stage-max’s x is infinite");
+  g_clear_error (&error);
+
+  max.x = 50000.0;
+  min.z = -INFINITY;
+  g_assert_false (em_daemon_check_stage_limits (&min, &max, &error));
+  g_assert_cmpstr (error->message, ==, "stage-min’s z is infinite");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (-INFINITY, 10000.0, &error));
+  g_assert_cmpstr (error->message, ==, "focus-min is infinite");
+  g_clear_error (&error);
+
+  g_assert_false (em_daemon_check_focus_limits (0.0, INFINITY, &error));
+  g_assert_cmpstr (error->message, ==, "focus-max is infinite");
+}
+
 /* nor does the schema's range keep nan from a speed: refused at a change,
  * with the speed in force kept */
 static void
@@ -387,6 +414,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/load-settings", test_load_settings);
   g_test_add_func ("/daemon/config/limit-digits", test_limit_digits);
   g_test_add_func ("/daemon/config/limit-nan", test_limit_nan);
+  g_test_add_func ("/daemon/config/limit-infinite", test_limit_infinite);
   g_test_add ("/daemon/settings/live-changes", Fixture, NULL,
               fixture_set_up, test_live_changes, fixture_tear_down);
   g_test_add ("/daemon/settings/pinned-keys", Fixture, NULL,

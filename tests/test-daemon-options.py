@@ -604,6 +604,9 @@ def test_crossed_settings(root):
     for key, value, message in [
             ("stage-min", "(60000.0, 0.0, 0.0)", "stage-min’s x (60000) exceeds stage-max’s (50000)"),
             ("focus-max", "-5.0", "focus-min (0) exceeds focus-max (-5)"),
+            # no JSON number is infinite: GET /devices would be no JSON at all
+            ("stage-max", "(inf, 50000.0, 10000.0)", "stage-max’s x is infinite"),
+            ("focus-min", "-inf", "focus-min is infinite"),
             # nan passes the schema's range
             ("stage-speed", "nan", "stage-speed is not a number"),
             ("focus-speed", "nan", "focus-speed is not a number")]:

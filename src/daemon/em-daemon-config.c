@@ -116,6 +116,15 @@ check_stage_axis (const char *axis, gdouble min, gdouble max, GError **error)
                    axis);
       return FALSE;
     }
+  /* and inf, which no JSON number can carry: GET /devices would answer with
+   * a document no client can parse */
+  if (isinf (min) || isinf (max))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   isinf (min) ? _("stage-min’s %s is infinite") : _("stage-max’s %s is infinite"),
+                   axis);
+      return FALSE;
+    }
   if (min <= max)
     return TRUE;
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
@@ -146,6 +155,12 @@ em_daemon_check_focus_limits (gdouble   min,
     {
       g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                            isnan (min) ? _("focus-min is not a number") : _("focus-max is not a number"));
+      return FALSE;
+    }
+  if (isinf (min) || isinf (max))
+    {
+      g_set_error_literal (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           isinf (min) ? _("focus-min is infinite") : _("focus-max is infinite"));
       return FALSE;
     }
   if (min <= max)
