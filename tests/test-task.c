@@ -654,6 +654,8 @@ test_json_writer_doubles (void)
     { 2.0, "2.0" }, { -3.0, "-3.0" }, { 1e15, "1e+15" },
     /* subnormals hold fewer digits: 15 read back, though fewer would too */
     { 5e-324, "4.94065645841247e-324" },
+    /* JSON has no form for them */
+    { INFINITY, "null" }, { -INFINITY, "null" }, { NAN, "null" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -154,6 +154,13 @@ em_json_write_double (GString *out, gdouble value)
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
   const char *text;
 
+  /* JSON has no infinity and no NaN: bare inf or nan would make the whole
+   * document unreadable, so they are written as JSON.stringify() does */
+  if (!isfinite (value))
+    {
+      put (out, "null", 4);
+      return;
+    }
   /* whole numbers (progress 0 and 1, most delays) skip the shortest-form search */
   if (value >= -1e9 && value <= 1e9 && value == floor (value) && !(value == 0 && signbit (value)))
     {
