@@ -208,7 +208,7 @@ test_live_changes (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (fmax, ==, 10000.0);
   g_assert_cmpfloat (em_focus_get_default_speed (em_device_set_get_focus (devices)), ==, 7.0);
 
-  /* applies at the next start: logged, nothing else */
+  /* the camera is rebuilt at once: here only that the change is taken */
   g_settings_set_string (fixture->settings, "camera-pipeline", "videotestsrc");
 
   /* once the watch is gone, changes no longer reach the engine */

@@ -183,6 +183,18 @@ em_settings_watch_init (EmSettingsWatch *self)
   self->cancellable = g_cancellable_new ();
 }
 
+static void
+read_every_key (GSettings *settings)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    g_variant_unref (g_settings_get_value (settings, keys[i]));
+}
+
 EmSettingsWatch *
 em_settings_watch_new (GSettings            *settings,
                        EmEngineManager      *manager,
@@ -198,5 +210,8 @@ em_settings_watch_new (GSettings            *settings,
   self->manager = g_object_ref (manager);
   self->pinned = g_strdupv (config->pinned);
   self->changed_id = g_signal_connect (settings, "changed", G_CALLBACK (changed_cb), self);
+  /* GSettings promises "changed" only for keys read while a handler is
+   * connected: dconf, for one, may not watch a key otherwise */
+  read_every_key (settings);
   return self;
 }
