@@ -39,7 +39,7 @@ def run(*args, cwd=None):
     # option given twice
     argv = [DAEMON]
     for option, value in (("--bus", "none"), ("--http-port", "0")):
-        if option not in args:
+        if option not in args and not (option == "--http-port" and "--no-http" in args):
             argv += [option, value]
     argv += args
     try:
@@ -116,6 +116,11 @@ def test_bad_values(root):
         (["http-port", "8080"], "“http-port”"),
         # nothing would reach it
         (["--no-http"], "--no-http"),
+        # where to listen, with no listening
+        (["--bus", "session", "--no-http", "--http-port", "1"],
+         "--http-address and --http-port go without it"),
+        (["--bus", "session", "--http-address", "127.0.0.1", "--no-http"],
+         "--http-address and --http-port go without it"),
     ]
     for args, option in cases:
         refused(["--data-dir", os.path.join(root, "data"), *args], option)

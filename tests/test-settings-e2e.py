@@ -111,6 +111,13 @@ def main():
             assert "Listening on" not in out, out
         keyfile.values.pop("data-dir")
 
+        # a port asked for on the command line is asking for HTTP: the
+        # http-enabled setting turned off does not silently drop it
+        keyfile.set(http_enabled="false")
+        with Daemon(env=settings_env) as daemon:
+            assert requests.get(daemon.url + "/health", timeout=5).status_code == 200
+        keyfile.values.pop("http-enabled")
+
         # the command line wins over the settings, also when they change
         keyfile.set(max_concurrent=1, retention_max_tasks=0)
         with Daemon("--max-concurrent", "5", "--camera-pipeline", "videotestsrc",

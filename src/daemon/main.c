@@ -435,6 +435,14 @@ main (int argc, char **argv)
       return 2;
     }
 
+  if (no_http && (http_address != NULL || ints[OPT_HTTP_PORT].given))
+    {
+      g_printerr ("engine-manager: %s\n",
+                  _("--no-http turns the REST server off: --http-address and --http-port "
+                    "go without it"));
+      return 2;
+    }
+
   for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
     if (!em_daemon_check_cors_origin (cors_origins[i], &error))
       {
@@ -459,9 +467,11 @@ main (int argc, char **argv)
       config.http_port = ints[OPT_HTTP_PORT].value;
       pin (pinned, "http-port");
     }
-  if (no_http)
+  /* where to listen, asked for on the command line, is asking for HTTP: the
+   * http-enabled setting turned off would otherwise drop it without a word */
+  if (no_http || http_address != NULL || ints[OPT_HTTP_PORT].given)
     {
-      config.http_enabled = FALSE;
+      config.http_enabled = !no_http;
       pin (pinned, "http-enabled");
     }
   config.in_memory = in_memory;
