@@ -344,6 +344,39 @@ test_variant_refuses_unmappable (void)
   g_assert_nonnull (strstr (error->message, "where"));
 }
 
+/* a{ss} and the like are as plain a JSON object as a{sv}; an entry of one
+ * was refused as "key[0]: a value of D-Bus type “{ss}”" */
+static void
+test_variant_string_keyed_dicts (void)
+{
+  g_autoptr(GVariant) dict = g_variant_ref_sink (g_variant_new_parsed (
+    "{'labels': <{'a': 'x', 'b': 'y'}>, 'counts': <[{'n': int64 2}]>, 'empty': <@a{sd} {}>}"));
+  g_autoptr(GVariant) bad = g_variant_ref_sink (g_variant_new_parsed (
+    "{'where': <{'at': objectpath '/a'}>}"));
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *labels;
+  JsonArray *counts;
+
+  object = em_variant_to_json_object (dict, &error);
+  g_assert_no_error (error);
+  labels = json_object_get_object_member (object, "labels");
+  g_assert_nonnull (labels);
+  g_assert_cmpstr (json_object_get_string_member (labels, "a"), ==, "x");
+  g_assert_cmpstr (json_object_get_string_member (labels, "b"), ==, "y");
+  counts = json_object_get_array_member (object, "counts");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (counts, 0), "n"),
+                   ==, 2);
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (object, "empty")), ==, 0);
+
+  /* a key inside one is named by its path, as inside a{sv} */
+  g_clear_pointer (&object, json_object_unref);
+  object = em_variant_to_json_object (bad, &error);
+  g_assert_null (object);
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_str_has_prefix (error->message, "where.at: "));
+}
+
 static void
 test_status_strings (void)
 {
@@ -698,6 +731,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/variant", test_variant_form);
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);
+  g_test_add_func ("/engine/task/variant-string-keyed", test_variant_string_keyed_dicts);
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);
   g_test_add_func ("/engine/task/time-parse-rfc3339", test_time_parse_rfc3339);

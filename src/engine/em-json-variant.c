@@ -83,6 +83,8 @@ em_json_object_to_variant (JsonObject *object)
   return g_variant_builder_end (&builder);
 }
 
+#define STRING_KEYED_DICT G_VARIANT_TYPE ("a{s*}")
+
 static JsonNode *
 number_node (gint64 value)
 {
@@ -103,7 +105,8 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
 
       return em_variant_to_json_node (inner, key, error);
     }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
+  /* any dictionary with string keys, a{ss} as a{sv}: a JSON object */
+  if (g_variant_is_of_type (value, STRING_KEYED_DICT))
     {
       JsonObject *object = em_variant_to_json_object (value, error);
 
@@ -208,11 +211,9 @@ JsonObject *
 em_variant_to_json_object (GVariant *dict, GError **error)
 {
   g_autoptr(JsonObject) object = json_object_new ();
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
+  gsize n;
 
-  if (!g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT))
+  if (!g_variant_is_of_type (dict, STRING_KEYED_DICT))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                    _("expected a dictionary of type a{sv}, got “%s”"),
@@ -220,10 +221,14 @@ em_variant_to_json_object (GVariant *dict, GError **error)
       return NULL;
     }
 
-  g_variant_iter_init (&iter, dict);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+  n = g_variant_n_children (dict);
+  for (gsize i = 0; i < n; i++)
     {
-      g_autoptr(GVariant) owned = value;
+      g_autoptr(GVariant) entry = g_variant_get_child_value (dict, i);
+      g_autoptr(GVariant) owned = g_variant_get_child_value (entry, 1);
+      const char *key;
+
+      g_variant_get_child (entry, 0, "&s", &key);
       /* the key as a refusal names it: a caller's key may be megabytes */
       g_autofree char *quoted = em_clip_member_name (key);
       JsonNode *member = em_variant_to_json_node (owned, quoted, error);

@@ -10,8 +10,9 @@ G_BEGIN_DECLS
 GVariant   *em_json_object_to_variant (JsonObject  *object);
 GVariant   *em_json_node_to_variant   (JsonNode    *node);
 
-/* the reverse, for a{sv} arriving over D-Bus; @error names the key whose value
- * has no JSON form (e.g. an object path or a file descriptor) */
+/* the reverse, for a{sv} arriving over D-Bus, where any dictionary with
+ * string keys (a{ss}, a{sx}, …) is an object too; @error names the key whose
+ * value has no JSON form (e.g. an object path or a file descriptor) */
 JsonObject *em_variant_to_json_object (GVariant    *dict,
                                        GError     **error);
 JsonNode   *em_variant_to_json_node   (GVariant    *value,
