@@ -841,6 +841,10 @@ test_errors (void)
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
       "([{'name': <'x'>, 'action': <'wait'>, 'parameters': <{'duration': <'long'>}>}], @a{sv} {})",
       "InvalidArgument", "tasks[0] parameters.duration" },
+    /* in D-Bus terms: JSON's null is no D-Bus value */
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'parameters': <'fast'>}], @a{sv} {})",
+      "InvalidArgument", "tasks[0] parameters must be a dictionary (a{sv}), not s" },
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
       "([{'name': <'x'>, 'action': <'wait'>, 'urgency': <1>}], @a{sv} {})",
       "InvalidArgument", "urgency" },

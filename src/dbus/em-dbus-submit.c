@@ -197,6 +197,16 @@ spec_from_item (GVariant  *item,
   g_autoptr(JsonNode) node = NULL;
   EmTaskSpec *spec;
   JsonNode *parameters;
+  g_autoptr(GVariant) given = g_variant_lookup_value (item, "parameters", NULL);
+
+  /* the engine's refusal speaks of JSON's null, which D-Bus cannot send */
+  if (given != NULL && !g_variant_is_of_type (given, G_VARIANT_TYPE ("a{s*}")))
+    {
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("tasks[%u] parameters must be a dictionary (a{sv}), not %s"),
+                   index, g_variant_get_type_string (given));
+      return NULL;
+    }
 
   object = em_variant_to_json_object (item, error);
   if (object == NULL)
