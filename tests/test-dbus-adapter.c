@@ -1192,6 +1192,44 @@ test_managed_objects_concurrent (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (build.turns, >=, 200 / 10);
 }
 
+/* each turn takes a while: time for the bus to say that a caller left */
+static void
+slow_hook_cb (EmDbusTaskTable *table,
+              gpointer         user_data)
+{
+  build_hook_cb (table, user_data);
+  g_usleep (2 * 1000);
+}
+
+/* a build whose only caller left stops: it read on to the end before, for a
+ * reply nobody was there to receive */
+static void
+test_managed_objects_caller_leaves (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GDBusConnection) leaving = connect_bus (fx);
+  g_autoptr(GAsyncResult) left = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GError) error = NULL;
+  EmDbusSenderLimits *limits = em_dbus_manager_adapter_get_sender_limits (fx->adapter);
+  Build build = { fx, 0, 3, close_cb, leaving };
+
+  schedule_pending (fx, 1000);
+  em_dbus_managed_objects_set_test_hook (10, slow_hook_cb, &build);
+  start_call (leaving, fx, EM_DBUS_MANAGER_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+              NULL, &left);
+  EM_TEST_WAIT_UNTIL (left != NULL && build.turns >= 3, CALL_TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_dbus_sender_limits_get_senders (limits) == 0, CALL_TIMEOUT_MS);
+  g_test_message ("the build stopped after %u of 100 turns", build.turns);
+  g_assert_cmpuint (build.turns, <, 1000 / 10 / 2);
+
+  /* and the next caller gets a whole build of its own */
+  build.act = NULL;
+  objects = managed_objects (fx, &error);
+  em_dbus_managed_objects_set_test_hook (0, NULL, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (objects), ==, 1000);
+}
+
 static void
 leave_bus_cb (EmDbusTaskTable *table,
               gpointer         user_data)
@@ -1467,6 +1505,8 @@ main (int argc, char **argv)
               test_managed_objects_changes, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-concurrent", Fixture, NULL, fixture_setup,
               test_managed_objects_concurrent, fixture_teardown);
+  g_test_add ("/dbus/adapter/managed-objects-caller-leaves", Fixture, NULL, fixture_setup,
+              test_managed_objects_caller_leaves, fixture_teardown);
   g_test_add ("/dbus/adapter/managed-objects-stop", Fixture, NULL, fixture_setup,
               test_managed_objects_stop, fixture_teardown);
   g_test_add ("/dbus/adapter/deleted-task-unexported", Fixture, NULL, fixture_setup,

@@ -2393,6 +2393,90 @@ test_stop_with_calls_in_flight (void)
   start_daemon ();
 }
 
+/* --- callers that leave --- */
+
+#define LEAVING_HISTORY   10000
+#define LEAVING_LISTINGS  32
+
+static gint64
+time_full_listing (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) tasks = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  reply = g_dbus_connection_call_sync (fixture.connection, BUS_NAME, MANAGER_PATH, MANAGER_IFACE,
+                                       "ListTasks", g_variant_new_parsed ("(@a{sv} {},)"),
+                                       G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                       6 * TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+  tasks = g_variant_get_child_value (reply, 0);
+  g_assert_cmpuint (g_variant_n_children (tasks), >=, LEAVING_HISTORY);
+  return g_get_monotonic_time () - start;
+}
+
+/* a client that asks for all of a long history and leaves: nobody is there
+ * for the listings, so the service stops reading them, and they stop
+ * counting against it at once, not after reading all of history over and
+ * over. A change it asked for still completes */
+static void
+test_reads_end_with_caller (void)
+{
+  g_autoptr(GDBusConnection) client = private_connection ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *since = NULL;
+  Replies replies = { 0, };
+  gint64 one_listing, left, stopped;
+
+  for (guint done = 0; done < LEAVING_HISTORY; done += 5000)
+    {
+      g_autoptr(GString) batch = g_string_new ("([");
+      g_auto(GStrv) ids = NULL;
+
+      for (guint i = 0; i < 5000; i++)
+        g_string_append_printf (batch, "%s{'name': <'history %u'>, 'action': <'wait'>}",
+                                i > 0 ? ", " : "", done + i);
+      g_string_append (batch, "], @a{sv} {})");
+      ids = schedule_batch (batch->str, &error);
+      g_assert_no_error (error);
+    }
+  EM_TEST_WAIT_UNTIL (nothing_unfinished (), 12 * TIMEOUT_MS);
+  one_listing = time_full_listing ();
+  /* the history is older: the page count_named_since() reads is the new task's */
+  now = g_date_time_new_now_utc ();
+  since = g_date_time_format_iso8601 (now);
+  g_test_message ("one listing of all of history takes %" G_GINT64_FORMAT " ms",
+                  one_listing / 1000);
+
+  for (guint i = 0; i < LEAVING_LISTINGS; i++)
+    g_dbus_connection_call (client, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListTasks",
+                            g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(aa{sv})"),
+                            G_DBUS_CALL_FLAGS_NONE, 6 * TIMEOUT_MS, NULL, NULL, NULL);
+  schedule_async (client, "left before the reply", &replies);
+  g_dbus_connection_flush_sync (client, NULL, &error);
+  g_assert_no_error (error);
+  /* the listings are under way */
+  EM_TEST_WAIT_UNTIL (senders_in_flight () > 0, TIMEOUT_MS);
+  g_dbus_connection_close_sync (client, NULL, &error);
+  g_assert_no_error (error);
+  left = g_get_monotonic_time ();
+  EM_TEST_WAIT_UNTIL (replies.replies == 1, TIMEOUT_MS);
+
+  /* the old code read all 32 listings to the end: many times one listing */
+  EM_TEST_WAIT_UNTIL (senders_in_flight () == 0, 12 * TIMEOUT_MS);
+  stopped = g_get_monotonic_time () - left;
+  g_test_message ("the calls stopped counting %" G_GINT64_FORMAT " ms after the caller left",
+                  stopped / 1000);
+  g_assert_cmpint (stopped, <, 3 * one_listing);
+
+  /* the change was made, and the service serves on */
+  EM_TEST_WAIT_UNTIL (count_named_since ("left before the reply", since) == 1, TIMEOUT_MS);
+  g_assert_cmpint (time_full_listing (), <, 12 * TIMEOUT_MS * 1000);
+  g_free (replies.refusal);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2432,6 +2516,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/limits/sender-vanishes", test_sender_vanishes);
   g_test_add_func ("/dbus/limits/recorded-calls", test_sender_limit_recorded);
   g_test_add_func ("/dbus/stop/calls-in-flight", test_stop_with_calls_in_flight);
+  g_test_add_func ("/dbus/limits/reads-end-with-caller", test_reads_end_with_caller);
   g_test_add_func ("/dbus/startup/name-taken", test_name_taken);
   g_test_add_func ("/dbus/startup/no-bus", test_no_bus);
 

@@ -61,7 +61,8 @@ static void
 return_error (EventsRead   *read,
               const GError *error)
 {
-  /* the calls' cancellable goes off only when the service leaves the bus */
+  /* the calls' cancellable goes off when the service leaves the bus, or
+   * when the caller did, who gets no answer */
   if (error == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_dbus_method_invocation_return_error_literal (g_steal_pointer (&read->invocation),
                                                    EM_ERROR, EM_ERROR_UNAVAILABLE,
@@ -160,9 +161,17 @@ batch_converted_cb (GObject      *source,
                     gpointer      user_data)
 {
   EventsRead *read = user_data;
+  g_autoptr(GError) error = NULL;
 
   if (g_task_propagate_boolean (G_TASK (result), NULL))
     {
+      events_read_free (read);
+      return;
+    }
+  /* the caller left, or the service is leaving: no batch more */
+  if (g_cancellable_set_error_if_cancelled (read->cancellable, &error))
+    {
+      return_error (read, error);
       events_read_free (read);
       return;
     }

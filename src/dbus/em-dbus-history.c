@@ -49,7 +49,8 @@ static void
 call_return_error (Call         *call,
                    const GError *error)
 {
-  /* the calls' cancellable goes off only when the service leaves the bus */
+  /* the calls' cancellable goes off when the service leaves the bus, or
+   * for a read when its caller did, who gets no answer */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_dbus_method_invocation_return_error_literal (g_steal_pointer (&call->invocation),
                                                    EM_ERROR, EM_ERROR_UNAVAILABLE,
@@ -391,9 +392,17 @@ page_converted_cb (GObject      *source,
                    gpointer      user_data)
 {
   Listing *listing = user_data;
+  g_autoptr(GError) error = NULL;
 
   if (g_task_propagate_boolean (G_TASK (result), NULL))
     {
+      listing_free (listing);
+      return;
+    }
+  /* the caller left, or the service is leaving: no page more */
+  if (g_cancellable_set_error_if_cancelled (listing->cancellable, &error))
+    {
+      call_return_error (listing->call, error);
       listing_free (listing);
       return;
     }

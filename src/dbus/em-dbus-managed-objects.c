@@ -295,7 +295,20 @@ static gboolean
 build_cb (gpointer user_data)
 {
   EmDbusManagedObjects *self = user_data;
-  guint end = MIN (self->next + slice_objects (), self->todo->len);
+  guint end;
+
+  /* callers that left the bus get nothing: the build ends with the last */
+  for (guint i = self->callers->len; i > 0; i--)
+    if (em_dbus_sender_limits_caller_left (g_ptr_array_index (self->callers, i - 1)))
+      g_ptr_array_remove_index (self->callers, i - 1);
+  if (self->callers->len == 0)
+    {
+      self->source = 0;
+      clear_build (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  end = MIN (self->next + slice_objects (), self->todo->len);
 
   for (; self->next < end; self->next++)
     {

@@ -118,9 +118,13 @@ handle_get_task_cb (EmDBusEngineManager1  *iface,
                     const char            *id,
                     EmDbusManagerAdapter  *self)
 {
+  g_autoptr(GCancellable) read = NULL;
+
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_history_get_task (self->manager, iface, invocation, id, self->cancellable);
+  /* a read stops when its caller leaves: nobody would receive it */
+  read = em_dbus_sender_limits_watch (invocation, self->cancellable);
+  em_dbus_history_get_task (self->manager, iface, invocation, id, read);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -130,10 +134,14 @@ handle_list_tasks_cb (EmDBusEngineManager1  *iface,
                       GVariant              *filter,
                       EmDbusManagerAdapter  *self)
 {
+  g_autoptr(GCancellable) read = NULL;
+
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+  /* a read stops when its caller leaves: nobody would receive it */
+  read = em_dbus_sender_limits_watch (invocation, self->cancellable);
   em_dbus_history_list_tasks (self->manager, iface, invocation, filter, self->max_reply_bytes,
-                              self->cancellable);
+                              read);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -144,10 +152,14 @@ handle_get_events_cb (EmDBusEngineManager1  *iface,
                       guint                  limit,
                       EmDbusManagerAdapter  *self)
 {
+  g_autoptr(GCancellable) read = NULL;
+
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+  /* a read stops when its caller leaves: nobody would receive it */
+  read = em_dbus_sender_limits_watch (invocation, self->cancellable);
   em_dbus_events_get (self->manager, iface, invocation, after_seq, limit, self->max_reply_bytes,
-                      self->cancellable);
+                      read);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -156,9 +168,13 @@ handle_get_queue_cb (EmDBusEngineManager1  *iface,
                      GDBusMethodInvocation *invocation,
                      EmDbusManagerAdapter  *self)
 {
+  g_autoptr(GCancellable) read = NULL;
+
   if (!em_dbus_sender_limits_admit (self->limits, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  em_dbus_history_get_queue (self->manager, iface, invocation, self->cancellable);
+  /* a read stops when its caller leaves: nobody would receive it */
+  read = em_dbus_sender_limits_watch (invocation, self->cancellable);
+  em_dbus_history_get_queue (self->manager, iface, invocation, read);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -551,6 +567,7 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   self->cancellable = g_cancellable_new ();
   g_set_object (&self->connection, connection);
   self->reply_guard = em_dbus_reply_guard_add (connection, self->max_reply_bytes);
+  em_dbus_sender_limits_set_connection (self->limits, connection);
   em_dbus_task_table_set_connection (self->tasks, connection);
   export_unfinished_tasks (self);
   g_signal_connect (self->manager, "event", G_CALLBACK (manager_event_cb), self);
@@ -589,6 +606,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   g_signal_handlers_disconnect_by_func (self->manager, tasks_deleted_cb, self);
   em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);
+  em_dbus_sender_limits_set_connection (self->limits, NULL);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->iface));
   if (self->reply_guard != 0)
     g_dbus_connection_remove_filter (self->connection, self->reply_guard);

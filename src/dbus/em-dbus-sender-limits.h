@@ -30,6 +30,17 @@ gboolean            em_dbus_sender_limits_admit_message (EmDbusSenderLimits *sel
  * unsent until the invocation is freed */
 void                em_dbus_sender_limits_release     (GDBusMethodInvocation *invocation);
 guint               em_dbus_sender_limits_get_senders (EmDbusSenderLimits    *self);
+/* watches @connection's bus for senders leaving; NULL stops watching */
+void                em_dbus_sender_limits_set_connection (EmDbusSenderLimits *self,
+                                                          GDBusConnection    *connection);
+/* (transfer full): goes off when the sender of @invocation leaves the bus
+ * while the call counts, or when @also does; for reads, which nobody is left
+ * to receive. Once per invocation */
+GCancellable       *em_dbus_sender_limits_watch       (GDBusMethodInvocation *invocation,
+                                                       GCancellable          *also);
+/* whether the sender of an admitted invocation or message left the bus
+ * while it counted */
+gboolean            em_dbus_sender_limits_caller_left (GObject               *call);
 /* admitted calls whose reply is not on the connection yet, from any thread */
 guint               em_dbus_sender_limits_get_unsent  (EmDbusSenderLimits    *self);
 
