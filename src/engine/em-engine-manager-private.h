@@ -93,6 +93,7 @@ struct _EmEngineManager
                                      * cursors; NULL until one is */
   GPtrArray        *unwritten;      /* EmStoreEventRow not handed to the store yet */
   EmArena          *unwritten_arena; /* (nullable) theirs, and the next flush's task rows */
+  gsize             unwritten_bytes; /* of their frames */
   GPtrArray        *dirty;          /* DirtyTask whose row is not handed over yet */
   guint             flush_source;
   guint             evict_source;

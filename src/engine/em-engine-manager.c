@@ -19,6 +19,10 @@
 #include "engine/em-time.h"
 
 /* progress events per task are capped at this rate; the last value is never lost */
+/* a frame or a result this large goes to the store shared, not copied: the
+ * copy cost more than the one free() on the store's thread, and as many
+ * bytes as the event ring and the tasks themselves held */
+#define SHARE_MIN_BYTES (64 * 1024)
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 /* recent events kept as frames for clients that reconnect */
 #define EVENT_RING_SIZE 4096
@@ -35,6 +39,11 @@
  * likely, a flush's arena no longer stays in the cache: store-bench did best
  * at 4 096 (against 2 048, 8 192 and 32 768) */
 #define FLUSH_THRESHOLD 4096
+/* or this many bytes of their frames: a task_completed event carries the
+ * task's result, and so does its row. Hundreds of large results finishing
+ * within one interval went over as one write of hundreds of MiB, rendered
+ * and encoded whole by the journal before any of it could be freed */
+#define FLUSH_BYTES (4 * 1024 * 1024)
 #define PRUNE_INTERVAL_S 60
 /* the delayed tasks' timer runs on monotonic time, which stands still while
  * the machine sleeps and ignores changes of the clock, while run_at is a time
@@ -259,11 +268,15 @@ make_task_row (EmEngineManager *self, DirtyTask *dirty)
   EmArena *arena = unwritten_arena (self);
   GDateTime *completed = em_task_get_completed_at (task);
   EmStoreTaskRow *row;
+  EmTaskSnapshot *snapshot;
+  GBytes *shared = NULL;
 
   /* the row's text is written by the store's journal thread from a copy of
    * the task's fields: the loop only copies them */
+  snapshot = em_task_snapshot_new_sharing (task, arena, SHARE_MIN_BYTES, &shared);
   row = em_store_task_row_new_in (arena, em_task_get_id (task), em_task_get_action (task),
-                                  em_task_snapshot_new (task, arena));
+                                  snapshot);
+  row->shared = shared;
   row->serial = em_task_get_serial (task);
   row->status = em_task_status_to_string (em_task_get_status (task));
   row->created_us = time_to_us (em_task_get_created_at (task));
@@ -306,6 +319,7 @@ flush_unwritten (EmEngineManager     *self,
   g_ptr_array_set_size (self->dirty, 0);
 
   n_events = self->unwritten->len;
+  self->unwritten_bytes = 0;
   if (sync_cb != NULL)
     em_store_write_and_sync_async (self->store, g_steal_pointer (&rows),
                                    g_steal_pointer (&self->unwritten),
@@ -494,18 +508,25 @@ record_event (EmEngineManager *self, EmEvent *event)
   json = g_bytes_get_data (em_event_get_json_bytes (event), &json_length);
   /* a copy: the frame's last reference dropped on the store's thread would
    * free it there, into the main thread's malloc arena, under its lock */
-  row = em_store_event_row_new_in (unwritten_arena (self),
-                                   task != NULL ? em_task_get_id (task) : NULL, json, json_length);
+  if (json_length >= SHARE_MIN_BYTES)
+    row = em_store_event_row_new_sharing (unwritten_arena (self),
+                                          task != NULL ? em_task_get_id (task) : NULL,
+                                          em_event_get_json_bytes (event));
+  else
+    row = em_store_event_row_new_in (unwritten_arena (self),
+                                     task != NULL ? em_task_get_id (task) : NULL, json,
+                                     json_length);
   row->seq = em_event_get_seq (event);
   row->type = em_event_get_type_name (event);
   row->timestamp_us = time_to_us (em_event_get_timestamp (event));
   g_ptr_array_add (self->unwritten, row);
+  self->unwritten_bytes += json_length;
   if (self->oldest_stored_seq == 0)
     self->oldest_stored_seq = row->seq;
   if (entry != NULL)
     mark_dirty (self, entry);
 
-  if (self->unwritten->len >= FLUSH_THRESHOLD)
+  if (self->unwritten->len >= FLUSH_THRESHOLD || self->unwritten_bytes >= FLUSH_BYTES)
     em_engine_manager_flush_unwritten (self);
   else
     schedule_flush (self);
@@ -1122,6 +1143,10 @@ process_idle_cb (gpointer user_data)
   while (!self->paused && !self->shutting_down &&
          (self->max_concurrent == 0 || self->n_in_flight < self->max_concurrent))
     {
+      /* results come faster than the store writes them: what waits for it
+       * would grow without bound, so the queue waits instead (store_drained_cb) */
+      if (self->store != NULL && em_store_is_backlogged (self->store))
+        break;
       EmSchedBatch *reserved = NULL;
       EmSchedItem *item = em_scheduler_take_next (self->scheduler, &reserved);
 
@@ -1886,6 +1911,13 @@ em_engine_manager_emit_tasks_deleted (EmEngineManager *self, const char * const 
     g_signal_emit (self, signals[SIGNAL_TASKS_DELETED], 0, ids);
 }
 
+/* the store has caught up with what made it stop the queue */
+static void
+store_drained_cb (gpointer store, gpointer user_data)
+{
+  process_queue (user_data);
+}
+
 static void
 committed_cb (guint64 seq, gpointer user_data)
 {
@@ -2174,6 +2206,7 @@ em_engine_manager_open_store (EmEngineManager *self, GError **error)
     return FALSE;
 
   self->store = g_steal_pointer (&store);
+  em_store_set_drained_func (self->store, store_drained_cb, self);
   em_store_start (self->store, committed_cb, self);
   if (!restore (self, &snapshot, error))
     {

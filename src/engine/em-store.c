@@ -24,6 +24,9 @@
  * start reads it whole to replay it: past this size it takes no more, as if
  * it could not be written (every acknowledgement fails from then on) */
 #define JOURNAL_FAILED_MAX_BYTES (64 * 1024 * 1024)
+/* a commit takes no more than this many bytes of rows either: its writes are
+ * freed only after it, and so are the large results they hold */
+#define MAX_BATCH_BYTES (16 * 1024 * 1024)
 
 typedef enum {
   OP_WRITE,
@@ -49,6 +52,7 @@ typedef struct _Op {
   char        *id;
   GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
   guint64      write_no;    /* OP_WRITE: its number in the journal, from 1 */
+  gsize        bytes;       /* OP_WRITE: what it counts in the backlog */
   guint64      after_seq;
   guint64      max_seq;     /* OP_EVENTS */
   guint        limit;
@@ -118,6 +122,14 @@ struct _EmStore
   gint64                last_commit_us;
 
   gint                  catch_up;       /* atomic: the journal waits to be emptied */
+
+  /* bytes of writes handed over and not yet freed by the writer; under lock */
+  gsize                 backlog;
+  gboolean              backlog_watched; /* under lock: the main context waits for it
+                                          * to drop, and hears of it in deliver_cb */
+  gboolean              drained;        /* under lock */
+  GFunc                 drained_func;   /* main context only */
+  gpointer              drained_data;
 };
 
 /* the least time between two commits while writes keep coming: a commit
@@ -229,6 +241,7 @@ em_store_task_row_free (EmStoreTaskRow *row)
   if (row == NULL)
     return;
   g_free (row->rendered);
+  g_clear_pointer (&row->shared, g_bytes_unref);
   if (!row->in_arena)
     g_free (row);
 }
@@ -268,10 +281,27 @@ em_store_event_row_new_in (EmArena *arena, const char *task_id, const char *json
   return event_row_init (row, task_id, id_length, json, json_length);
 }
 
+EmStoreEventRow *
+em_store_event_row_new_sharing (EmArena *arena, const char *task_id, GBytes *frame)
+{
+  gsize id_length = task_id != NULL ? strlen (task_id) : 0;
+  EmStoreEventRow *row = em_arena_alloc0 (arena, sizeof *row + id_length + 1);
+
+  row->in_arena = TRUE;
+  if (task_id != NULL)
+    put_string (&row->task_id, (char *) (row + 1), task_id, id_length);
+  row->frame = g_bytes_ref (frame);
+  row->json = g_bytes_get_data (frame, &row->json_length);
+  return row;
+}
+
 void
 em_store_event_row_free (EmStoreEventRow *row)
 {
-  if (row != NULL && !row->in_arena)
+  if (row == NULL)
+    return;
+  g_clear_pointer (&row->frame, g_bytes_unref);
+  if (!row->in_arena)
     g_free (row);
 }
 
@@ -753,7 +783,7 @@ deliver (EmStore *self, Op *op, guint64 committed_seq)
 {
   g_mutex_lock (&self->lock);
   /* a commit's seq has mostly been reported by the journal already */
-  if (op == NULL && committed_seq <= self->committed_seq)
+  if (op == NULL && committed_seq <= self->committed_seq && !self->drained)
     {
       g_mutex_unlock (&self->lock);
       return;
@@ -873,13 +903,38 @@ check_deletable (EmStore *self, GError **error)
   return FALSE;
 }
 
+/* a write is freed: once the backlog the main context waits on is down to
+ * half its bound, it hears so */
+static void
+release_backlog (EmStore *self, gsize bytes)
+{
+  gboolean wake = FALSE;
+
+  g_mutex_lock (&self->lock);
+  self->backlog -= MIN (bytes, self->backlog);
+  if (self->backlog_watched && self->backlog <= EM_STORE_BACKLOG_BYTES / 2)
+    {
+      self->backlog_watched = FALSE;
+      self->drained = TRUE;
+      wake = TRUE;
+    }
+  g_mutex_unlock (&self->lock);
+  if (wake)
+    deliver (self, NULL, 0);
+}
+
 static gboolean
 run_op (EmStore *self, Op *op)
 {
   switch (op->kind)
     {
     case OP_WRITE:
-      op_free (op);
+      {
+        gsize bytes = op->bytes;
+
+        op_free (op);
+        release_backlog (self, bytes);
+      }
       return TRUE;
     case OP_STOP:
       op_free (op);
@@ -931,6 +986,7 @@ collect_batch (EmStore *self, Transaction *txn)
   Op *op = g_async_queue_pop (self->writer_queue);
 
   guint rows = 0;
+  gsize bytes = 0;
 
   while (TRUE)
     {
@@ -940,9 +996,11 @@ collect_batch (EmStore *self, Transaction *txn)
       if (op->kind == OP_WRITE)
         {
           rows += (op->tasks != NULL ? op->tasks->len : 0) + (op->events != NULL ? op->events->len : 0);
+          bytes += op->bytes;
           transaction_add (self, txn, op);
         }
-      if (op->kind != OP_WRITE || batch->len >= MAX_BATCH || rows >= MAX_BATCH_ROWS)
+      if (op->kind != OP_WRITE || batch->len >= MAX_BATCH || rows >= MAX_BATCH_ROWS ||
+          bytes >= MAX_BATCH_BYTES)
         break;
       wait = deadline - g_get_monotonic_time ();
       op = wait > 0 ? g_async_queue_timeout_pop (self->writer_queue, (guint64) wait)
@@ -1141,6 +1199,12 @@ journal_main (gpointer user_data)
             }
         }
 
+      /* a write larger than the bound left as large a buffer, kept for good */
+      if (records->len > 2 * JOURNAL_TRIM_BYTES)
+        {
+          g_byte_array_unref (records);
+          records = g_byte_array_new ();
+        }
       for (guint i = 0; i < batch->len; i++)
         {
           op = g_ptr_array_index (batch, i);
@@ -1200,12 +1264,19 @@ deliver_cb (gpointer user_data)
   EmStore *self = user_data;
   g_autoptr(GPtrArray) done = NULL;
   guint64 committed;
+  gboolean drained;
 
   g_mutex_lock (&self->lock);
   self->wake = NULL;
   g_mutex_unlock (&self->lock);
 
   take_answers (self, &done, &committed);
+  g_mutex_lock (&self->lock);
+  drained = self->drained;
+  self->drained = FALSE;
+  g_mutex_unlock (&self->lock);
+  if (drained && self->drained_func != NULL)
+    self->drained_func (self, self->drained_data);
   if (committed > self->notified_seq)
     {
       self->notified_seq = committed;
@@ -1227,6 +1298,25 @@ em_store_start (EmStore *self, EmStoreCommittedFunc func, gpointer user_data)
   self->committed_data = user_data;
   self->thread = g_thread_new ("em-store", thread_main, self);
   self->journal_thread = g_thread_new ("em-journal", journal_main, self);
+}
+
+void
+em_store_set_drained_func (EmStore *self, GFunc func, gpointer user_data)
+{
+  self->drained_func = func;
+  self->drained_data = user_data;
+}
+
+gboolean
+em_store_is_backlogged (EmStore *self)
+{
+  gboolean backlogged;
+
+  g_mutex_lock (&self->lock);
+  backlogged = self->backlog > EM_STORE_BACKLOG_BYTES;
+  self->backlog_watched |= backlogged;
+  g_mutex_unlock (&self->lock);
+  return backlogged;
 }
 
 static void
@@ -1297,8 +1387,29 @@ em_store_free (EmStore *self)
   g_free (self);
 }
 
+/* the bytes of text a write holds: its frames, and its rows' fields, which
+ * the journal renders once more */
+static gsize
+write_bytes (GPtrArray *tasks, GPtrArray *events)
+{
+  gsize bytes = 0;
+
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+    {
+      EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
+
+      if (row->snapshot != NULL)
+        bytes += 2 * (row->snapshot->head_length + row->snapshot->result_length);
+      else if (row->json != NULL)
+        bytes += strlen (row->json);
+    }
+  for (guint i = 0; events != NULL && i < events->len; i++)
+    bytes += ((EmStoreEventRow *) g_ptr_array_index (events, i))->json_length;
+  return bytes;
+}
+
 static Op *
-new_write (GPtrArray *tasks, GPtrArray *events, EmArena *arena)
+new_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
 {
   Op *op = g_new0 (Op, 1);
 
@@ -1306,13 +1417,17 @@ new_write (GPtrArray *tasks, GPtrArray *events, EmArena *arena)
   op->tasks = tasks;
   op->events = events;
   op->arena = arena;
+  op->bytes = write_bytes (tasks, events);
+  g_mutex_lock (&self->lock);
+  self->backlog += op->bytes;
+  g_mutex_unlock (&self->lock);
   return op;
 }
 
 void
 em_store_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
 {
-  push (self, new_write (tasks, events, arena));
+  push (self, new_write (self, tasks, events, arena));
 }
 
 static Op *new_request (EmStore *self, OpKind kind, gpointer source_tag, GCancellable *cancellable,
@@ -1328,7 +1443,7 @@ em_store_write_and_sync_async (EmStore             *self,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
-  Op *op = new_write (tasks, events, arena);
+  Op *op = new_write (self, tasks, events, arena);
 
   op->sync = new_request (self, OP_SYNC, em_store_sync_async, cancellable, callback, user_data);
   push (self, op);

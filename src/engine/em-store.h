@@ -37,6 +37,7 @@ typedef struct {
   const EmTaskSnapshot *snapshot; /* (nullable) what created_at and json are rendered
                                    * from, in the row's arena */
   char       *rendered;        /* (nullable) the block they were rendered into */
+  GBytes     *shared;          /* (nullable) a large result @snapshot points into */
   gboolean    in_arena;        /* freed with its arena, but for @rendered */
 } EmStoreTaskRow;
 
@@ -47,6 +48,8 @@ typedef struct {
   gint64      timestamp_us;
   const char *json;            /* the frame, in the row's block or arena */
   gsize       json_length;
+  GBytes     *frame;           /* (nullable) a large frame @json points into, shared,
+                                * not copied */
   gboolean    in_arena;
 } EmStoreEventRow;
 
@@ -90,6 +93,16 @@ void        em_store_snapshot_clear     (EmStoreSnapshot       *snapshot);
 /* starts the writer thread; answers and @func run on the thread-default context */
 void        em_store_start              (EmStore               *self,
                                          EmStoreCommittedFunc   func,
+                                         gpointer               user_data);
+/* past this many bytes of writes not yet committed and freed, the store is
+ * backlogged: the engine starts no more tasks until it has caught up */
+#define EM_STORE_BACKLOG_BYTES ((gsize) 32 * 1024 * 1024)
+/* whether it is; if so, @func of em_store_set_drained_func() runs on the main
+ * context once the backlog is down to half the bound. Never waits */
+gboolean    em_store_is_backlogged      (EmStore               *self);
+/* @func gets the store and @user_data */
+void        em_store_set_drained_func   (EmStore               *self,
+                                         GFunc                  func,
                                          gpointer               user_data);
 /* flushes, stops the thread and closes the file; pending answers are delivered */
 void        em_store_free               (EmStore               *self);
@@ -145,6 +158,11 @@ EmStoreEventRow *em_store_event_row_new_in (EmArena            *arena,
                                             const char         *task_id,
                                             const char         *json,
                                             gsize               json_length);
+/* a large frame shared, not copied: its last reference dropped on another
+ * thread frees it there, but once for many bytes */
+EmStoreEventRow *em_store_event_row_new_sharing (EmArena      *arena,
+                                                 const char   *task_id,
+                                                 GBytes       *frame);
 /* a row in an arena waits for its arena */
 void        em_store_event_row_free     (EmStoreEventRow       *row);
 

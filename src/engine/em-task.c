@@ -24,7 +24,8 @@ struct _EmTaskState
   char         *head;         /* `{"id":…,"parameters":…`: these never change */
   gsize         head_length;
   EmTaskStatus  status;
-  char         *result_json;  /* (nullable) the result, made on first use */
+  char         *result_json;  /* (nullable) the result, made on first use, in: */
+  GBytes       *result_bytes;
   gsize         result_length;
   char         *error;
   GDateTime    *created_at;
@@ -93,7 +94,8 @@ static void
 state_clear (EmTaskState *state)
 {
   g_clear_pointer (&state->head, g_free);
-  g_clear_pointer (&state->result_json, g_free);
+  state->result_json = NULL;
+  g_clear_pointer (&state->result_bytes, g_bytes_unref);
   g_clear_pointer (&state->error, g_free);
   g_clear_pointer (&state->created_at, g_date_time_unref);
   g_clear_pointer (&state->started_at, g_date_time_unref);
@@ -507,7 +509,8 @@ em_task_mark_completed (EmTask *self, JsonObject *result)
   g_clear_pointer (&self->result, json_object_unref);
   self->result = result != NULL ? json_object_ref (result) : json_object_new ();
   json_object_seal (self->result);
-  g_clear_pointer (&self->state.result_json, g_free);
+  self->state.result_json = NULL;
+  g_clear_pointer (&self->state.result_bytes, g_bytes_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESULT]);
   em_task_set_progress (self, 1.0);
   mark_finished (self, EM_TASK_STATUS_COMPLETED);
@@ -905,6 +908,8 @@ ensure_result_text (EmTask *self)
 
       em_json_write_object (result, self->result);
       self->state.result_json = steal_text (result, &self->state.result_length);
+      self->state.result_bytes = g_bytes_new_take (self->state.result_json,
+                                                   self->state.result_length);
     }
 }
 
@@ -1019,17 +1024,14 @@ em_task_write_json (EmTask *self, GString *out)
   em_task_snapshot_write_json (&view, out);
 }
 
-EmTaskSnapshot *
-em_task_snapshot_new (EmTask *self, EmArena *arena)
+static EmTaskSnapshot *
+snapshot_new (EmTask *self, EmArena *arena, gboolean copy_result)
 {
-  EmTaskSnapshot *snapshot;
+  EmTaskSnapshot *snapshot = em_arena_alloc (arena, sizeof *snapshot);
 
-  g_return_val_if_fail (EM_IS_TASK (self), NULL);
-
-  snapshot = em_arena_alloc (arena, sizeof *snapshot);
   view_state (self, snapshot);
   snapshot->head = em_arena_memdup (arena, snapshot->head, snapshot->head_length);
-  if (snapshot->result != NULL)
+  if (snapshot->result != NULL && copy_result)
     snapshot->result = em_arena_memdup (arena, snapshot->result, snapshot->result_length);
   snapshot->error = em_arena_strdup (arena, snapshot->error);
   snapshot->depends_on = em_arena_strdupv (arena, snapshot->depends_on);
@@ -1037,6 +1039,28 @@ em_task_snapshot_new (EmTask *self, EmArena *arena)
   snapshot->waiting_for = em_arena_strdupv (arena, snapshot->waiting_for);
   snapshot->batch = em_arena_strdup (arena, snapshot->batch);
   return snapshot;
+}
+
+EmTaskSnapshot *
+em_task_snapshot_new (EmTask *self, EmArena *arena)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  return snapshot_new (self, arena, TRUE);
+}
+
+EmTaskSnapshot *
+em_task_snapshot_new_sharing (EmTask *self, EmArena *arena, gsize min_shared, GBytes **out_result)
+{
+  g_return_val_if_fail (EM_IS_TASK (self), NULL);
+
+  *out_result = NULL;
+  ensure_result_text (self);
+  if (self->state.result_bytes == NULL || self->state.result_length < min_shared)
+    return snapshot_new (self, arena, TRUE);
+  /* the text never changes: a new result comes in new bytes */
+  *out_result = g_bytes_ref (self->state.result_bytes);
+  return snapshot_new (self, arena, FALSE);
 }
 
 static void

@@ -66,7 +66,8 @@ GVariant     *em_task_to_variant       (EmTask *self);
 /* what em_task_write_json() writes, as plain values: taken on the loop into an
  * arena (em_task_snapshot_new()) and written out on any thread, while the task
  * changes or goes. It holds no json-glib object (their reference counts are
- * not atomic) and nothing counted: only copies, all in the arena */
+ * not atomic): only copies, all in the arena, but for a large result's text
+ * with em_task_snapshot_new_sharing() */
 #define EM_TASK_NO_TIME G_MININT64
 
 typedef struct {
@@ -94,6 +95,13 @@ typedef struct {
 
 EmTaskSnapshot *em_task_snapshot_new        (EmTask               *self,
                                              EmArena              *arena);
+/* the same, but a result of @min_shared bytes or more is not copied: the
+ * snapshot points into @out_result, a reference to the task's own text,
+ * which the caller keeps as long as the snapshot (NULL when copied) */
+EmTaskSnapshot *em_task_snapshot_new_sharing (EmTask               *self,
+                                              EmArena              *arena,
+                                              gsize                 min_shared,
+                                              GBytes              **out_result);
 /* @out must be empty, as for em_task_write_json() */
 void            em_task_snapshot_write_json (const EmTaskSnapshot *snapshot,
                                              GString              *out);
