@@ -7,6 +7,7 @@
 
 #include "engine/em-action-private.h"
 #include "engine/em-engine-manager-private.h"
+#include "engine/em-trim.h"
 #include "engine/em-clip.h"
 #include "engine/em-debug.h"
 #include "engine/em-enum-types.h"
@@ -361,6 +362,7 @@ evict_finished (EmEngineManager *self, guint max_tasks)
   GList *link = self->finished.head;
   g_autoptr(GPtrArray) gone = NULL;
   guint evicted = 0;
+  gsize freed = 0;
 
   /* after a failed commit the store answers from its overlay, which has
    * what the database lacks; only if that failed too would it answer for
@@ -389,9 +391,12 @@ evict_finished (EmEngineManager *self, guint max_tasks)
                                   oldest->item.serial);
           g_ptr_array_add (gone, g_strdup (em_task_get_id (oldest->task)));
         }
+      if (oldest->finished_size >= EM_TRIM_LARGE_BYTES)
+        freed += oldest->finished_size;
       em_engine_manager_forget_entry (self, oldest, TRUE);
       evicted++;
     }
+  em_trim_note_freed (freed);
   if (gone != NULL && gone->len > 0)
     {
       g_ptr_array_add (gone, NULL);

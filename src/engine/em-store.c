@@ -10,6 +10,7 @@
 #include "engine/em-json-writer.h"
 #include "engine/em-store-journal.h"
 #include "engine/em-store-private.h"
+#include "engine/em-trim.h"
 
 /* how many queued requests one transaction may take: rows from many loop
  * iterations go into one commit while the previous commit is running */
@@ -53,6 +54,8 @@ typedef struct _Op {
   GStrv        keep;        /* OP_DELETE, OP_PRUNE: ids left alone */
   guint64      write_no;    /* OP_WRITE: its number in the journal, from 1 */
   gsize        bytes;       /* OP_WRITE: what it counts in the backlog */
+  gsize        large_bytes; /* OP_WRITE: of that, in rows and frames of EM_TRIM_LARGE_BYTES
+                             * or more */
   guint64      after_seq;
   guint64      max_seq;     /* OP_EVENTS */
   guint        limit;
@@ -930,10 +933,11 @@ run_op (EmStore *self, Op *op)
     {
     case OP_WRITE:
       {
-        gsize bytes = op->bytes;
+        gsize bytes = op->bytes, large_bytes = op->large_bytes;
 
         op_free (op);
         release_backlog (self, bytes);
+        em_trim_note_freed (large_bytes);
       }
       return TRUE;
     case OP_STOP:
@@ -1387,25 +1391,30 @@ em_store_free (EmStore *self)
   g_free (self);
 }
 
+static void
+count_bytes (Op *op, gsize bytes)
+{
+  op->bytes += bytes;
+  if (bytes >= EM_TRIM_LARGE_BYTES)
+    op->large_bytes += bytes;
+}
+
 /* the bytes of text a write holds: its frames, and its rows' fields, which
  * the journal renders once more */
-static gsize
-write_bytes (GPtrArray *tasks, GPtrArray *events)
+static void
+count_write (Op *op)
 {
-  gsize bytes = 0;
-
-  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+  for (guint i = 0; op->tasks != NULL && i < op->tasks->len; i++)
     {
-      EmStoreTaskRow *row = g_ptr_array_index (tasks, i);
+      EmStoreTaskRow *row = g_ptr_array_index (op->tasks, i);
 
       if (row->snapshot != NULL)
-        bytes += 2 * (row->snapshot->head_length + row->snapshot->result_length);
+        count_bytes (op, 2 * (row->snapshot->head_length + row->snapshot->result_length));
       else if (row->json != NULL)
-        bytes += strlen (row->json);
+        count_bytes (op, strlen (row->json));
     }
-  for (guint i = 0; events != NULL && i < events->len; i++)
-    bytes += ((EmStoreEventRow *) g_ptr_array_index (events, i))->json_length;
-  return bytes;
+  for (guint i = 0; op->events != NULL && i < op->events->len; i++)
+    count_bytes (op, ((EmStoreEventRow *) g_ptr_array_index (op->events, i))->json_length);
 }
 
 static Op *
@@ -1417,7 +1426,7 @@ new_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
   op->tasks = tasks;
   op->events = events;
   op->arena = arena;
-  op->bytes = write_bytes (tasks, events);
+  count_write (op);
   g_mutex_lock (&self->lock);
   self->backlog += op->bytes;
   g_mutex_unlock (&self->lock);
