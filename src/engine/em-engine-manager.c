@@ -19,11 +19,11 @@
 #include "engine/em-task-private.h"
 #include "engine/em-time.h"
 
-/* progress events per task are capped at this rate; the last value is never lost */
 /* a frame or a result this large goes to the store shared, not copied: the
  * copy cost more than the one free() on the store's thread, and as many
  * bytes as the event ring and the tasks themselves held */
 #define SHARE_MIN_BYTES (64 * 1024)
+/* progress events per task are capped at this rate; the last value is never lost */
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 /* recent events kept as frames for clients that reconnect */
 #define EVENT_RING_SIZE 4096
@@ -1148,12 +1148,14 @@ process_idle_cb (gpointer user_data)
   while (!self->paused && !self->shutting_down &&
          (self->max_concurrent == 0 || self->n_in_flight < self->max_concurrent))
     {
+      EmSchedBatch *reserved = NULL;
+      EmSchedItem *item;
+
       /* results come faster than the store writes them: what waits for it
        * would grow without bound, so the queue waits instead (store_drained_cb) */
       if (self->store != NULL && em_store_is_backlogged (self->store))
         break;
-      EmSchedBatch *reserved = NULL;
-      EmSchedItem *item = em_scheduler_take_next (self->scheduler, &reserved);
+      item = em_scheduler_take_next (self->scheduler, &reserved);
 
       if (item == NULL)
         break;
