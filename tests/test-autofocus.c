@@ -172,13 +172,14 @@ test_center_and_travel (void)
   g_assert_cmpfloat (json_object_get_double_member (range, "max"), ==, 106.0);
   g_clear_pointer (&result, json_object_unref);
 
-  /* a search past the end of the travel is clipped to it */
+  /* a search past the end of the travel is clipped to it; 100 µm off the
+   * plane, that range has no peak to find */
   result = em_test_scope_run_action (&scope, action, "af", "{\"center\": 2, \"range\": 8}", 2.0, NULL, &error);
-  g_assert_no_error (error);
-  range = json_object_get_object_member (result, "range");
-  g_assert_cmpfloat (json_object_get_double_member (range, "min"), ==, 0.0);
-  g_assert_cmpfloat (json_object_get_double_member (range, "max"), ==, 6.0);
-  g_clear_pointer (&result, json_object_unref);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "no contrast: the scores from 0 to 6 µm"));
+  g_clear_error (&error);
 
   /* and one entirely outside it fails */
   result = em_test_scope_run_action (&scope, action, "af", "{\"center\": -100, \"range\": 8}", 2.0, NULL, &error);
@@ -303,6 +304,78 @@ test_no_contrast_score (void)
   em_test_scope_clear (&scope);
 }
 
+/* far off the focal plane every frame is blurred alike and the scores differ
+ * only by the camera's noise: the task fails rather than pick a position by
+ * chance, and the focus goes back */
+static void
+far_off (guint width, guint height, gdouble start, const char *json)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_test_scope_init (&scope, NULL, width, height);
+  g_assert_cmpfloat (fabs (start - em_test_scope_focal_plane (&scope, 0.0, 0.0)), >, 60.0);
+  em_test_scope_move_focus (&scope, start);
+
+  result = em_test_scope_run_action (&scope, action, "af", json, 2.0, NULL, &error);
+  if (result != NULL)
+    g_test_message ("landed at %g µm", json_object_get_double_member (result, "best_position"));
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "Autofocus found no contrast: the scores from "));
+  g_assert_nonnull (strstr (error->message, "vary no more than the camera's noise"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, start);
+  g_assert_false (em_focus_is_moving (scope.focus));
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_far_off (void)
+{
+  /* the defaults from 0 µm, the plane at 100 */
+  far_off (WIDTH, HEIGHT, 0.0, "{}");
+  far_off (WIDTH, HEIGHT, 200.0, "{\"exposure\": 2}");
+  far_off (64, 48, 30.0, "{\"range\": 20, \"metric\": \"brenner\"}");
+  far_off (WIDTH, HEIGHT, 170.0, "{\"range\": 8, \"exposure\": 50}");
+}
+
+/* a real peak is found with dim or small frames, where the noise is larger */
+static void
+weak_peak (guint width, guint height, gdouble offset, const char *json)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gdouble plane, best;
+
+  em_test_scope_init (&scope, NULL, width, height);
+  plane = em_test_scope_focal_plane (&scope, 0.0, 0.0);
+  em_test_scope_move_focus (&scope, plane + offset);
+
+  result = em_test_scope_run_action (&scope, action, "af", json, 2.0, NULL, &error);
+  g_assert_no_error (error);
+  best = json_object_get_double_member (result, "best_position");
+  g_test_message ("%ux%u %s from %+g µm: best %.3f µm, plane %.3f µm", width, height, json, offset, best, plane);
+  g_assert_cmpfloat (fabs (best - plane), <, 1.0);
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, best);
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_weak_peak (void)
+{
+  weak_peak (WIDTH, HEIGHT, 9.0, "{\"exposure\": 5}");
+  weak_peak (WIDTH, HEIGHT, -13.0, "{\"exposure\": 5}");
+  weak_peak (64, 48, 1.0, "{\"range\": 8}");
+  weak_peak (64, 48, -6.0, "{\"range\": 20, \"exposure\": 20}");
+}
+
 static void
 test_claims (void)
 {
@@ -358,6 +431,8 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/cancel", test_cancel);
   g_test_add_func ("/autofocus/no-contrast", test_no_contrast);
   g_test_add_func ("/autofocus/no-contrast-score", test_no_contrast_score);
+  g_test_add_func ("/autofocus/no-contrast-far-off", test_far_off);
+  g_test_add_func ("/autofocus/weak-peak", test_weak_peak);
   g_test_add_func ("/autofocus/retry-needs-center", test_retry_needs_center);
 
   ret = g_test_run ();

@@ -175,7 +175,7 @@ test_autofocus_long_period (void)
       g_autoptr(EmAction) action = em_tile_scan_action_new ();
       g_autoptr(JsonObject) result = NULL;
       g_autoptr(GError) error = NULL;
-      g_autofree char *json = g_strdup_printf ("{\"step_x\": 50, \"nx\": 2, \"exposure\": 2,"
+      g_autofree char *json = g_strdup_printf ("{\"step_x\": 50, \"nx\": 2,"
                                                " \"autofocus_every\": %s, \"autofocus_range\": 8}",
                                                periods[p]);
       JsonArray *tiles;
@@ -192,6 +192,37 @@ test_autofocus_long_period (void)
       g_assert_false (json_object_get_boolean_member (json_array_get_object_element (tiles, 1), "refocused"));
       em_test_scope_clear (&scope);
     }
+}
+
+/* a refocus far off the focal plane finds nothing but the camera's noise: the
+ * scan fails at that tile with the focus back where it was, rather than
+ * drift to wherever the noise peaked and carry on */
+static void
+test_autofocus_no_contrast (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *directory = NULL;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* the slide is sharp near 100 µm; the focus starts 80 µm below */
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50, \"nx\": 3,"
+                                     " \"autofocus_every\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message,
+                                   "Tile at row 0, column 0 (1 of 3): Autofocus found no contrast: the scores"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0);
+  directory = g_build_filename (scope.data_dir, "images", "scan", NULL);
+  g_assert_false (g_file_test (directory, G_FILE_TEST_EXISTS));
+
+  em_test_scope_clear (&scope);
 }
 
 static void
@@ -506,6 +537,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/grid", test_grid);
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
+  g_test_add_func ("/tile-scan/autofocus-no-contrast", test_autofocus_no_contrast);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);

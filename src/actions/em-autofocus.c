@@ -12,6 +12,14 @@
 
 /* positions closer than this are the same sample */
 #define SAME_POSITION 1e-6
+/* frames taken again near the best coarse position to measure the noise; a
+ * short sweep shows too little of the noise itself, so it takes more */
+#define N_REPEATS        2
+#define N_REPEATS_SHORT  4
+#define SHORT_SWEEP      8
+/* how many times the frame-to-frame noise the peak must stand above the rest
+ * of the sweep; noise alone passes a sweep of 11 frames about once in 2000 */
+#define PEAK_OVER_NOISE 5.0
 
 typedef struct {
   gdouble position;
@@ -32,6 +40,11 @@ typedef struct {
   GArray              *todo;      /* gdouble: positions still to sample */
   GArray              *samples;   /* Sample */
   gdouble              target;
+  gboolean             checked;   /* the coarse peak was weighed against the noise */
+  GArray              *repeats;   /* gdouble: scores of the frames taken again */
+  gdouble              ratio;     /* peak over noise, once checked */
+  gboolean             repeating; /* the frame in flight is a repeat */
+  guint                n_repeats;
   gdouble              final_position;
   guint                done;
   guint                planned;
@@ -46,6 +59,7 @@ autofocus_free (gpointer data)
   g_clear_object (&af->focus);
   g_array_unref (af->todo);
   g_array_unref (af->samples);
+  g_array_unref (af->repeats);
   g_free (af);
 }
 
@@ -175,6 +189,106 @@ curve_is_flat (Autofocus *af)
   return TRUE;
 }
 
+static gint
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  gdouble da = *(const gdouble *) a;
+  gdouble db = *(const gdouble *) b;
+
+  return (da > db) - (da < db);
+}
+
+/* sorts @values */
+static gdouble
+median (GArray *values)
+{
+  guint n = values->len;
+
+  g_array_sort (values, compare_doubles);
+  if (n == 0)
+    return 0.0;
+  if (n % 2 == 1)
+    return g_array_index (values, gdouble, n / 2);
+  return 0.5 * (g_array_index (values, gdouble, n / 2 - 1) + g_array_index (values, gdouble, n / 2));
+}
+
+/* hundredths of the tolerance either side of the best coarse position: the
+ * same picture to the search, yet a view of its own, so each frame carries
+ * its own noise (the simulator draws the same noise for the same view) */
+static gdouble
+repeat_position (Autofocus *af, guint k)
+{
+  const Sample *sample = best_sample (af);
+  gdouble best = sample != NULL ? sample->position : af->settings.center;
+  gdouble offset = (k / 2 + 1) * af->settings.tolerance / 100.0;
+  gdouble position = k % 2 == 0 ? best + offset : best - offset;
+
+  /* at an end of the range, the other side; a range of one position has none */
+  if (position > af->high || position < af->low)
+    position = 2.0 * best - position;
+  return CLAMP (position, af->low, af->high);
+}
+
+/* how far the best coarse frame and the frames taken again there stand above
+ * the rest of the sweep, in units of the frame-to-frame noise of the score:
+ * the spread of those frames, or (when larger) the spread the sweep shows away
+ * from the peak. Noise alone gives a best frame whose repeats fall back. */
+static gdouble
+peak_over_noise (Autofocus *af)
+{
+  g_autoptr(GArray) sorted = g_array_copy (af->samples);
+  g_autoptr(GArray) others = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(GArray) curvature = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  gdouble best_score, mean = 0.0, variance = 0.0, repeated = 0.0, noise, rise;
+  guint best = 0;
+  guint n;
+
+  g_array_sort (sorted, compare_samples);
+  n = sorted->len;
+  for (guint i = 1; i < n; i++)
+    if (g_array_index (sorted, Sample, i).score > g_array_index (sorted, Sample, best).score)
+      best = i;
+  best_score = g_array_index (sorted, Sample, best).score;
+  for (guint i = 0; i < n; i++)
+    if (i != best)
+      g_array_append_val (others, g_array_index (sorted, Sample, i).score);
+
+  /* the best frame and its repeats: one score, measured several times */
+  mean = best_score;
+  for (guint k = 0; k < af->repeats->len; k++)
+    {
+      repeated += g_array_index (af->repeats, gdouble, k);
+      mean += g_array_index (af->repeats, gdouble, k);
+    }
+  repeated /= MAX (af->repeats->len, 1);
+  mean /= af->repeats->len + 1;
+  variance = (best_score - mean) * (best_score - mean);
+  for (guint k = 0; k < af->repeats->len; k++)
+    variance += pow (g_array_index (af->repeats, gdouble, k) - mean, 2.0);
+  noise = af->repeats->len > 0 ? sqrt (variance / af->repeats->len) : 0.0;
+
+  /* second differences clear of the peak see the noise, not a smooth curve;
+   * their median absolute value is 0.6745 × √6 times the noise */
+  for (guint i = 1; i + 1 < n; i++)
+    if (i + 1 < best || i > best + 1)
+      {
+        gdouble d = g_array_index (sorted, Sample, i - 1).score - 2.0 * g_array_index (sorted, Sample, i).score +
+                    g_array_index (sorted, Sample, i + 1).score;
+
+        d = fabs (d);
+        g_array_append_val (curvature, d);
+      }
+  if (curvature->len >= 3)
+    noise = MAX (noise, median (curvature) / (0.6745 * sqrt (6.0)));
+
+  rise = MIN (best_score, repeated) - median (others);
+  g_debug ("autofocus: peak %g and repeats %g over the rest %g, noise %g: %.2f", best_score, repeated,
+           median (others), noise, noise > 0.0 ? rise / noise : 0.0);
+  if (noise == 0.0)
+    return rise > 0.0 ? G_MAXDOUBLE : 0.0;
+  return rise / noise;
+}
+
 static void
 returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -189,6 +303,28 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!em_focus_move_finish (EM_FOCUS (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (af->repeats->len > 0 && best_sample (af) != NULL)
+    {
+      const Sample *best = best_sample (af);
+      gdouble lowest = best->score;
+      char highest[G_ASCII_DTOSTR_BUF_SIZE];
+      char ratio[G_ASCII_DTOSTR_BUF_SIZE];
+      char needed[G_ASCII_DTOSTR_BUF_SIZE];
+
+      for (guint i = 0; i < af->samples->len; i++)
+        lowest = MIN (lowest, g_array_index (af->samples, Sample, i).score);
+      g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
+                               _("Autofocus found no contrast: the scores from %s to %s µm (%s to %s) vary "
+                                 "no more than the camera's noise, the sharpest standing %s times the noise "
+                                 "above the rest where %s are needed; the focus is back at %s µm"),
+                               em_json_format_double (low, af->low), em_json_format_double (high, af->high),
+                               em_json_format_double (score, lowest),
+                               em_json_format_double (highest, best->score),
+                               g_ascii_formatd (ratio, sizeof ratio, "%.1f", MAX (af->ratio, 0.0)),
+                               g_ascii_formatd (needed, sizeof needed, "%.0f", PEAK_OVER_NOISE),
+                               em_json_format_double (start, af->start_position));
       return;
     }
   /* the score as the result's curve gives it, with a point in any locale */
@@ -239,7 +375,10 @@ scored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_debug ("autofocus: %s at %.3f µm = %g", em_focus_metric_to_string (af->settings.metric),
            sample.position, sample.score);
-  g_array_append_val (af->samples, sample);
+  if (af->repeating)
+    g_array_append_val (af->repeats, sample.score);
+  else
+    g_array_append_val (af->samples, sample);
   af->done++;
   report_progress (af);
   next_step (g_steal_pointer (&task));
@@ -294,13 +433,28 @@ next_step (GTask *task)
       return;
     }
 
-  /* the coarse sweep found nothing to focus on: any end of the range would be
-   * a guess, so the focus goes back to where it was */
-  if (af->todo->len == 0 && af->step == af->settings.coarse_step && curve_is_flat (af))
+  /* after the coarse sweep, the best position again to measure the noise; a
+   * peak no higher than the noise is nothing to focus on, and any position
+   * would be a guess, so the focus goes back to where it was */
+  if (af->todo->len == 0 && af->step == af->settings.coarse_step && !af->checked)
     {
-      em_focus_move_async (af->focus, af->start_position, af->settings.speed, cancellable, NULL, NULL,
-                           returned_cb, task);
-      return;
+      if (!curve_is_flat (af) && af->repeats->len < af->n_repeats)
+        {
+          af->repeating = TRUE;
+          af->target = repeat_position (af, af->repeats->len);
+          em_focus_move_async (af->focus, af->target, af->settings.speed, cancellable, NULL, NULL,
+                               moved_cb, task);
+          return;
+        }
+      af->repeating = FALSE;
+      af->checked = TRUE;
+      af->ratio = af->repeats->len > 0 ? peak_over_noise (af) : 0.0;
+      if (!(af->ratio >= PEAK_OVER_NOISE))
+        {
+          em_focus_move_async (af->focus, af->start_position, af->settings.speed, cancellable, NULL, NULL,
+                               returned_cb, task);
+          return;
+        }
     }
 
   /* out of positions: halve the step around the best so far, until fine enough */
@@ -365,6 +519,7 @@ em_autofocus_run_async (EmCamera                  *camera,
   af->progress_data = progress_data;
   af->todo = g_array_new (FALSE, FALSE, sizeof (gdouble));
   af->samples = g_array_new (FALSE, FALSE, sizeof (Sample));
+  af->repeats = g_array_new (FALSE, FALSE, sizeof (gdouble));
   af->start_position = em_focus_get_position (focus);
   af->step = settings->coarse_step;
   g_task_set_task_data (task, af, autofocus_free);
@@ -408,8 +563,9 @@ em_autofocus_run_async (EmCamera                  *camera,
 
   for (gdouble step = settings->coarse_step; step > settings->tolerance; step /= 2.0)
     n_refine++;
-  /* every frame, plus the final move */
-  af->planned = n_coarse + 2 * n_refine + 1;
+  af->n_repeats = n_coarse < SHORT_SWEEP ? N_REPEATS_SHORT : N_REPEATS;
+  /* every frame, the repeats, plus the final move */
+  af->planned = n_coarse + af->n_repeats + 2 * n_refine + 1;
 
   next_step (g_steal_pointer (&task));
 }

@@ -41,10 +41,13 @@ typedef struct {
  * @progress: (nullable): the share of the planned frames taken, on the main context
  *
  * Sweeps the focus over the range in coarse steps, capturing a frame at each
- * and scoring it in a worker thread; then halves the step around the best
- * position until it is within the tolerance, and moves the focus to the peak
- * (a parabola through the best three samples). Cancelling stops the move or
- * capture in flight; the focus stays where it stopped.
+ * and scoring it in a worker thread; then takes the best position again in a
+ * few frames to measure the camera's noise, and fails with the focus back at
+ * the start unless the peak stands well above that noise (EM_ERROR_FAILED, "no
+ * contrast"); then halves the step around the best position until it is
+ * within the tolerance, and moves the focus to the peak (a parabola through
+ * the best three samples). Cancelling stops the move or capture in flight; the
+ * focus stays where it stopped.
  *
  * The result: `best_position` (µm), `best_score`, `metric`, `start_position`,
  * `range` { `min`, `max` } as searched, `samples`, and `curve`, every sample
