@@ -374,6 +374,9 @@ test_weak_peak (void)
   weak_peak (WIDTH, HEIGHT, -13.0, "{\"exposure\": 5}");
   weak_peak (64, 48, 1.0, "{\"range\": 8}");
   weak_peak (64, 48, -6.0, "{\"range\": 20, \"exposure\": 20}");
+  /* as README says: the Brenner gradient copes with frames too dim for the Laplacian */
+  weak_peak (64, 48, 7.0, "{\"exposure\": 1, \"metric\": \"brenner\"}");
+  weak_peak (WIDTH, HEIGHT, -11.0, "{\"exposure\": 1, \"metric\": \"brenner\"}");
 }
 
 static void
