@@ -4467,6 +4467,40 @@ ws_count_cb (SoupWebsocketConnection *conn,
     *(guint64 *) user_data = g_ascii_strtoull (seq + strlen ("\"seq\":"), NULL, 10);
 }
 
+/* connects to /ws?since=0 and reads up to @last; returns how much the peak
+ * resident size grew meanwhile, or FALSE when the kernel cannot say */
+static gboolean
+ws_catch_up_peak_growth (Fixture *f,
+                         guint64  last,
+                         guint64 *out_growth)
+{
+  g_autofree char *url = g_strconcat (f->base_url, "/ws?since=0", NULL);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 received = 0, before, peak;
+
+  if (peak_rss_since_reset () == 0)
+    return FALSE;
+  before = peak_rss_since_reset ();
+  memcpy (url, "ws", 2);
+  msg = soup_message_new ("GET", url);
+  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        store_result_cb, &connected);
+  EM_TEST_WAIT_UNTIL (connected != NULL, TIMEOUT_MS);
+  conn = soup_session_websocket_connect_finish (f->session, connected, &error);
+  g_assert_no_error (error);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  g_signal_connect (conn, "message", G_CALLBACK (ws_count_cb), &received);
+  /* every event, the pages cut short by their bytes read on from */
+  EM_TEST_WAIT_UNTIL (received == last, 60000);
+  peak = peak_rss_since_reset ();
+  g_signal_handlers_disconnect_by_data (conn, &received);
+  *out_growth = peak - MIN (before, peak);
+  return TRUE;
+}
+
 /* a client resuming over large events (a task_completed carries the task's
  * result) gets them a few at a time: the history is read in pages of about
  * a MiB, not a thousand events whatever their size */
@@ -4476,12 +4510,7 @@ test_ws_catch_up_bytes (Fixture       *f,
 {
   const guint n_large = 80;
   EmTaskSpec small = { .name = (char *) "queued", .action = (char *) "wait" };
-  g_autofree char *url = g_strconcat (f->base_url, "/ws?since=0", NULL);
-  g_autoptr(SoupMessage) msg = NULL;
-  g_autoptr(SoupWebsocketConnection) conn = NULL;
-  g_autoptr(GAsyncResult) connected = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 last, received = 0, before, peak;
+  guint64 last, growth;
   gboolean synced = FALSE;
 
   for (guint i = 0; i < n_large; i++)
@@ -4496,31 +4525,18 @@ test_ws_catch_up_bytes (Fixture       *f,
   EM_TEST_WAIT_UNTIL (synced, TIMEOUT_MS);
   last = em_engine_manager_get_last_event_seq (f->manager);
 
-  if (peak_rss_since_reset () == 0)
+  if (!ws_catch_up_peak_growth (f, last, &growth))
     {
       g_test_skip ("the kernel does not report or reset the peak resident size");
       return;
     }
-  before = peak_rss_since_reset ();
-  memcpy (url, "ws", 2);
-  msg = soup_message_new ("GET", url);
-  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        store_result_cb, &connected);
-  EM_TEST_WAIT_UNTIL (connected != NULL, TIMEOUT_MS);
-  conn = soup_session_websocket_connect_finish (f->session, connected, &error);
-  g_assert_no_error (error);
-  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
-  g_signal_connect (conn, "message", G_CALLBACK (ws_count_cb), &received);
-  EM_TEST_WAIT_UNTIL (received == last, 60000);
-  peak = peak_rss_since_reset ();
   g_test_message ("catching up over %u events of 1 MiB: the peak grew by %" G_GUINT64_FORMAT " KiB",
-                  n_large, (peak - MIN (before, peak)) / 1024);
+                  n_large, growth / 1024);
   /* the client's frame and the server's pages, never the 80 MiB at once;
    * under AddressSanitizer freed memory waits in its quarantine, and the
    * peak counts all that went by */
   if (!RSS_COUNTS_FREED_MEMORY)
-    g_assert_cmpuint (peak - MIN (before, peak), <, 40 * 1024 * 1024);
-  g_signal_handlers_disconnect_by_data (conn, &received);
+    g_assert_cmpuint (growth, <, 40 * 1024 * 1024);
 }
 
 /* a client resuming over small events followed by large ones gets pages of
@@ -4531,12 +4547,7 @@ test_ws_catch_up_mixed (Fixture       *f,
                         gconstpointer  data)
 {
   const guint n_small = 10, n_large = 64;
-  g_autofree char *url = g_strconcat (f->base_url, "/ws?since=0", NULL);
-  g_autoptr(SoupMessage) msg = NULL;
-  g_autoptr(SoupWebsocketConnection) conn = NULL;
-  g_autoptr(GAsyncResult) connected = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 last, received = 0, before, peak;
+  guint64 last, growth;
   gboolean synced = FALSE;
 
   for (guint i = 0; i < n_small; i++)
@@ -4553,29 +4564,15 @@ test_ws_catch_up_mixed (Fixture       *f,
   last = em_engine_manager_get_last_event_seq (f->manager);
   g_assert_cmpuint (em_engine_manager_get_oldest_event_seq (f->manager), ==, 1);
 
-  if (peak_rss_since_reset () == 0)
+  if (!ws_catch_up_peak_growth (f, last, &growth))
     {
       g_test_skip ("the kernel does not report or reset the peak resident size");
       return;
     }
-  before = peak_rss_since_reset ();
-  memcpy (url, "ws", 2);
-  msg = soup_message_new ("GET", url);
-  soup_session_websocket_connect_async (f->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        store_result_cb, &connected);
-  EM_TEST_WAIT_UNTIL (connected != NULL, TIMEOUT_MS);
-  conn = soup_session_websocket_connect_finish (f->session, connected, &error);
-  g_assert_no_error (error);
-  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
-  g_signal_connect (conn, "message", G_CALLBACK (ws_count_cb), &received);
-  /* every event, the pages cut short by their bytes read on from */
-  EM_TEST_WAIT_UNTIL (received == last, 60000);
-  peak = peak_rss_since_reset ();
   g_test_message ("catching up over %u small tasks and %u of 1.5 MiB: the peak grew by %"
-                  G_GUINT64_FORMAT " KiB", n_small, n_large, (peak - MIN (before, peak)) / 1024);
+                  G_GUINT64_FORMAT " KiB", n_small, n_large, growth / 1024);
   if (!RSS_COUNTS_FREED_MEMORY)
-    g_assert_cmpuint (peak - MIN (before, peak), <, 40 * 1024 * 1024);
-  g_signal_handlers_disconnect_by_data (conn, &received);
+    g_assert_cmpuint (growth, <, 40 * 1024 * 1024);
 }
 
 /* a page of small tasks followed by large ones is read only as far as the
