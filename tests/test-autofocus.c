@@ -379,6 +379,51 @@ test_weak_peak (void)
   weak_peak (WIDTH, HEIGHT, -11.0, "{\"exposure\": 1, \"metric\": \"brenner\"}");
 }
 
+/* a range the focus travel clips to one position, or to positions closer
+ * than the tolerance, has nothing to compare: the task fails before moving,
+ * naming the clipped range, rather than report a focus it never judged */
+static void
+clipped (const char *json, const char *expected)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  em_test_scope_move_focus (&scope, 9990.0);
+
+  result = em_test_scope_run_action (&scope, action, "af", json, 2.0, progress, &error);
+  if (result != NULL)
+    g_test_message ("%s: landed at %g µm", json, json_object_get_double_member (result, "best_position"));
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, expected));
+  g_assert_nonnull (strstr (error->message, "move the center or widen the range; the focus is still at 9990 µm"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, 9990.0);
+  g_assert_false (em_focus_is_moving (scope.focus));
+  g_assert_false (em_camera_is_capturing (scope.camera));
+
+  em_test_scope_clear (&scope);
+}
+
+static void
+test_clipped_to_one_position (void)
+{
+  /* the centre past the top of the travel by half the range */
+  clipped ("{\"center\": 10004, \"range\": 8}",
+           "The autofocus range of 8 µm around the center 10004 µm leaves one position inside the "
+           "focus travel (0 to 10000 µm), 10000 µm, and one frame has no other to compare");
+  /* a range narrower than the tolerance once clipped */
+  clipped ("{\"center\": 10003.9, \"range\": 8}",
+           "The autofocus range of 8 µm around the center 10003.9 µm leaves 9999.9 to 10000 µm inside the "
+           "focus travel (0 to 10000 µm), narrower than the tolerance of 0.5 µm");
+  clipped ("{\"center\": 10000, \"range\": 0.8, \"coarse_step\": 0.8}",
+           "leaves 9999.6 to 10000 µm inside the focus travel (0 to 10000 µm), narrower than the tolerance of 0.5 µm");
+}
+
 static void
 test_claims (void)
 {
@@ -436,6 +481,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/no-contrast-score", test_no_contrast_score);
   g_test_add_func ("/autofocus/no-contrast-far-off", test_far_off);
   g_test_add_func ("/autofocus/weak-peak", test_weak_peak);
+  g_test_add_func ("/autofocus/clipped-to-one-position", test_clipped_to_one_position);
   g_test_add_func ("/autofocus/retry-needs-center", test_retry_needs_center);
 
   ret = g_test_run ();

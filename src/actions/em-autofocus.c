@@ -223,7 +223,7 @@ repeat_position (Autofocus *af, guint k)
   gdouble offset = (k / 2 + 1) * af->settings.tolerance / 100.0;
   gdouble position = k % 2 == 0 ? best + offset : best - offset;
 
-  /* at an end of the range, the other side; a range of one position has none */
+  /* at an end of the range, the other side */
   if (position > af->high || position < af->low)
     position = 2.0 * best - position;
   return CLAMP (position, af->low, af->high);
@@ -540,6 +540,44 @@ em_autofocus_run_async (EmCamera                  *camera,
                                em_json_format_double (from, settings->center - settings->range / 2.0),
                                em_json_format_double (to, settings->center + settings->range / 2.0),
                                em_json_format_double (low, min), em_json_format_double (high, max));
+      return;
+    }
+  /* one position, or a few closer together than the tolerance, are the same
+   * picture to the search: the sharpest of them is no focus, and the noise
+   * check has no rest of the sweep to weigh it against */
+  if (af->high - af->low < settings->tolerance)
+    {
+      char width[G_ASCII_DTOSTR_BUF_SIZE];
+      char center[G_ASCII_DTOSTR_BUF_SIZE];
+      char low[G_ASCII_DTOSTR_BUF_SIZE];
+      char high[G_ASCII_DTOSTR_BUF_SIZE];
+      char travel_min[G_ASCII_DTOSTR_BUF_SIZE];
+      char travel_max[G_ASCII_DTOSTR_BUF_SIZE];
+      char tolerance[G_ASCII_DTOSTR_BUF_SIZE];
+      char start[G_ASCII_DTOSTR_BUF_SIZE];
+
+      em_json_format_double (width, settings->range);
+      em_json_format_double (center, settings->center);
+      em_json_format_double (travel_min, min);
+      em_json_format_double (travel_max, max);
+      em_json_format_double (start, af->start_position);
+      if (af->high - af->low <= SAME_POSITION)
+        g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
+                                 _("The autofocus range of %s µm around the center %s µm leaves one position "
+                                   "inside the focus travel (%s to %s µm), %s µm, and one frame has no other "
+                                   "to compare its sharpness with: move the center or widen the range; "
+                                   "the focus is still at %s µm"),
+                                 width, center, travel_min, travel_max, em_json_format_double (low, af->low),
+                                 start);
+      else
+        g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
+                                 _("The autofocus range of %s µm around the center %s µm leaves %s to %s µm "
+                                   "inside the focus travel (%s to %s µm), narrower than the tolerance of %s µm, "
+                                   "too little to compare sharpness over: move the center or widen the range; "
+                                   "the focus is still at %s µm"),
+                                 width, center, em_json_format_double (low, af->low),
+                                 em_json_format_double (high, af->high), travel_min, travel_max,
+                                 em_json_format_double (tolerance, settings->tolerance), start);
       return;
     }
 

@@ -40,11 +40,13 @@ typedef struct {
  * em_autofocus_run_async:
  * @progress: (nullable): the share of the planned frames taken, on the main context
  *
- * Sweeps the focus over the range in coarse steps, capturing a frame at each
+ * Fails at once, without moving, when the range clipped to the focus travel
+ * is narrower than the tolerance (one position, or positions too close to
+ * tell apart, have nothing to compare: EM_ERROR_FAILED). Otherwise sweeps
+ * the focus over the range in coarse steps, capturing a frame at each
  * and scoring it in a worker thread; then takes the best position again in a
  * few frames to measure the camera's noise, and fails with the focus back at
- * the start unless the peak stands well above that noise (EM_ERROR_FAILED, "no
- * contrast"); then halves the step around the best position until it is
+ * the start unless the peak stands well above that noise (EM_ERROR_FAILED, "no contrast"); then halves the step around the best position until it is
  * within the tolerance, and moves the focus to the peak (a parabola through
  * the best three samples). Cancelling stops the move or capture in flight; the
  * focus stays where it stopped.
