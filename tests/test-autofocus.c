@@ -424,6 +424,53 @@ test_clipped_to_one_position (void)
            "leaves 9999.6 to 10000 µm inside the focus travel (0 to 10000 µm), narrower than the tolerance of 0.5 µm");
 }
 
+/* min_contrast sets how far the peak must stand out: a real peak the
+ * default takes is refused when far more is asked, naming what was asked */
+static void
+test_min_contrast (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_autofocus_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) described = em_action_describe (action);
+  JsonArray *params = json_object_get_array_member (json_node_get_object (described), "parameters");
+  JsonObject *spec = NULL;
+  gdouble plane;
+
+  /* listed with the others, with its unit, range and default */
+  for (guint i = 0; i < json_array_get_length (params); i++)
+    if (g_strcmp0 (json_object_get_string_member (json_array_get_object_element (params, i), "name"),
+                   "min_contrast") == 0)
+      spec = json_array_get_object_element (params, i);
+  g_assert_nonnull (spec);
+  g_assert_cmpstr (json_object_get_string_member (spec, "type"), ==, "number");
+  g_assert_nonnull (json_object_get_string_member (spec, "unit"));
+  g_assert_cmpfloat (json_object_get_double_member (spec, "minimum"), ==, EM_AUTOFOCUS_MIN_MIN_CONTRAST);
+  g_assert_cmpfloat (json_object_get_double_member (spec, "maximum"), ==, EM_AUTOFOCUS_MAX_MIN_CONTRAST);
+  g_assert_cmpfloat (json_object_get_double_member (spec, "default"), ==, EM_AUTOFOCUS_DEFAULT_MIN_CONTRAST);
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  plane = em_test_scope_focal_plane (&scope, 0.0, 0.0);
+  em_test_scope_move_focus (&scope, plane + 9.0);
+
+  result = em_test_scope_run_action (&scope, action, "af", "{\"min_contrast\": 1000}", 2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "Autofocus found no contrast: the scores from "));
+  g_assert_nonnull (strstr (error->message, "where 1000 are needed"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, plane + 9.0);
+  g_clear_error (&error);
+
+  /* and the same search passes at a ratio below the peak's */
+  result = em_test_scope_run_action (&scope, action, "af", "{\"min_contrast\": 2.5}", 2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fabs (json_object_get_double_member (result, "best_position") - plane), <, 1.0);
+
+  em_test_scope_clear (&scope);
+}
+
 static void
 test_claims (void)
 {
@@ -482,6 +529,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autofocus/no-contrast-far-off", test_far_off);
   g_test_add_func ("/autofocus/weak-peak", test_weak_peak);
   g_test_add_func ("/autofocus/clipped-to-one-position", test_clipped_to_one_position);
+  g_test_add_func ("/autofocus/min-contrast", test_min_contrast);
   g_test_add_func ("/autofocus/retry-needs-center", test_retry_needs_center);
 
   ret = g_test_run ();

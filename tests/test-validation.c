@@ -240,6 +240,9 @@ test_autofocus_valid (Fixture *fixture, gconstpointer data)
   assert_valid (fixture, "autofocus", "{\"center\": 120, \"range\": 30, \"coarse_step\": 3,"
                                       " \"tolerance\": 0.25, \"metric\": \"brenner\", \"exposure\": 5,"
                                       " \"gain\": 2, \"speed\": 100}");
+  assert_valid (fixture, "autofocus", "{\"min_contrast\": 1}");
+  assert_valid (fixture, "autofocus", "{\"min_contrast\": 1000}");
+  assert_valid (fixture, "autofocus", "{\"min_contrast\": 2.5}");
 }
 
 static void
@@ -250,6 +253,9 @@ test_autofocus_refused (Fixture *fixture, gconstpointer data)
   assert_refused (fixture, "autofocus", "{\"coarse_step\": -1}", "coarse_step");
   assert_refused (fixture, "autofocus", "{\"tolerance\": 0}", "tolerance");
   assert_refused (fixture, "autofocus", "{\"metric\": \"tenengrad\"}", "metric");
+  assert_refused (fixture, "autofocus", "{\"min_contrast\": 0.5}", "min_contrast");
+  assert_refused (fixture, "autofocus", "{\"min_contrast\": 1001}", "min_contrast");
+  assert_refused (fixture, "autofocus", "{\"min_contrast\": \"high\"}", "min_contrast");
   assert_refused (fixture, "autofocus", "{\"exposure\": 0}", "exposure");
   assert_refused (fixture, "autofocus", "{\"speed\": 0}", "speed");
   assert_refused (fixture, "autofocus", "{\"focus\": 1}", "focus");

@@ -66,6 +66,18 @@ static const EmParamSpec autofocus_params[] = {
     .default_value = "\"laplacian\"",
   },
   {
+    .name = "min_contrast",
+    .type = EM_PARAM_NUMBER,
+    .unit = "× noise",
+    .description = N_("How many times the camera's noise the sharpest frame must stand above the rest of the "
+                      "sweep; a lower peak fails the task"),
+    .has_minimum = TRUE,
+    .minimum = EM_AUTOFOCUS_MIN_MIN_CONTRAST,
+    .has_maximum = TRUE,
+    .maximum = EM_AUTOFOCUS_MAX_MIN_CONTRAST,
+    .default_value = "5",
+  },
+  {
     .name = "exposure",
     .type = EM_PARAM_NUMBER,
     .unit = "ms",
@@ -157,6 +169,7 @@ em_autofocus_action_run_async (EmAction            *action,
   /* validated against the choices already */
   if (!em_focus_metric_from_string (em_action_param_string (action, parameters, "metric"), &settings.metric))
     settings.metric = EM_FOCUS_METRIC_LAPLACIAN;
+  settings.min_contrast = em_action_param_double (action, parameters, "min_contrast");
   settings.exposure_ms = em_action_param_double (action, parameters, "exposure");
   settings.gain = em_action_param_double (action, parameters, "gain");
   if (em_action_param_has (parameters, "speed"))

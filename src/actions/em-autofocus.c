@@ -17,9 +17,6 @@
 #define N_REPEATS        2
 #define N_REPEATS_SHORT  4
 #define SHORT_SWEEP      8
-/* how many times the frame-to-frame noise the peak must stand above the rest
- * of the sweep; noise alone passes a sweep of 11 frames about once in 2000 */
-#define PEAK_OVER_NOISE 5.0
 
 typedef struct {
   gdouble position;
@@ -323,7 +320,7 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                em_json_format_double (score, lowest),
                                em_json_format_double (highest, best->score),
                                g_ascii_formatd (ratio, sizeof ratio, "%.1f", MAX (af->ratio, 0.0)),
-                               g_ascii_formatd (needed, sizeof needed, "%.0f", PEAK_OVER_NOISE),
+                               em_json_format_double (needed, af->settings.min_contrast),
                                em_json_format_double (start, af->start_position));
       return;
     }
@@ -449,7 +446,7 @@ next_step (GTask *task)
       af->repeating = FALSE;
       af->checked = TRUE;
       af->ratio = af->repeats->len > 0 ? peak_over_noise (af) : 0.0;
-      if (!(af->ratio >= PEAK_OVER_NOISE))
+      if (!(af->ratio >= af->settings.min_contrast))
         {
           em_focus_move_async (af->focus, af->start_position, af->settings.speed, cancellable, NULL, NULL,
                                returned_cb, task);
@@ -515,6 +512,11 @@ em_autofocus_run_async (EmCamera                  *camera,
   af->camera = g_object_ref (camera);
   af->focus = g_object_ref (focus);
   af->settings = *settings;
+  /* how many times the frame-to-frame noise the peak must stand above the
+   * rest of the sweep; at 5, noise alone passes a sweep of 11 frames about
+   * once in 2000 */
+  if (!(af->settings.min_contrast > 0.0))
+    af->settings.min_contrast = EM_AUTOFOCUS_DEFAULT_MIN_CONTRAST;
   af->progress = progress;
   af->progress_data = progress_data;
   af->todo = g_array_new (FALSE, FALSE, sizeof (gdouble));

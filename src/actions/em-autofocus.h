@@ -14,6 +14,12 @@ G_BEGIN_DECLS
 #define EM_AUTOFOCUS_MAX_RANGE         10000.0
 #define EM_AUTOFOCUS_MAX_COARSE_STEPS  1000
 
+/* how many times the camera's noise the sharpest frame must stand above the
+ * rest of the sweep, by default and at the least and most a request may ask */
+#define EM_AUTOFOCUS_DEFAULT_MIN_CONTRAST  5.0
+#define EM_AUTOFOCUS_MIN_MIN_CONTRAST      1.0
+#define EM_AUTOFOCUS_MAX_MIN_CONTRAST      1000.0
+
 /**
  * EmAutofocusSettings:
  * @center: middle of the search, µm
@@ -24,6 +30,9 @@ G_BEGIN_DECLS
  * @exposure_ms: exposure of each frame
  * @gain: gain of each frame
  * @speed: focus speed in µm/s, 0 for the drive's default
+ * @min_contrast: how many times the camera's noise the sharpest frame must
+ *   stand above the rest of the coarse sweep; 0 for
+ *   EM_AUTOFOCUS_DEFAULT_MIN_CONTRAST
  */
 typedef struct {
   gdouble       center;
@@ -34,6 +43,7 @@ typedef struct {
   gdouble       exposure_ms;
   gdouble       gain;
   gdouble       speed;
+  gdouble       min_contrast;
 } EmAutofocusSettings;
 
 /**
@@ -46,7 +56,8 @@ typedef struct {
  * the focus over the range in coarse steps, capturing a frame at each
  * and scoring it in a worker thread; then takes the best position again in a
  * few frames to measure the camera's noise, and fails with the focus back at
- * the start unless the peak stands well above that noise (EM_ERROR_FAILED, "no contrast"); then halves the step around the best position until it is
+ * the start unless the peak stands @min_contrast times that noise above the
+ * rest (EM_ERROR_FAILED, "no contrast"); then halves the step around the best position until it is
  * within the tolerance, and moves the focus to the peak (a parabola through
  * the best three samples). Cancelling stops the move or capture in flight; the
  * focus stays where it stopped.
