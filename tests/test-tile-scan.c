@@ -12,6 +12,7 @@
 
 #include "actions/em-builtin-actions.h"
 #include "actions/em-tile-scan-action.h"
+#include "devices/em-gst-camera.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-task-spec.h"
 #include "engine/em-error.h"
@@ -78,6 +79,7 @@ test_grid (void)
   directory = g_build_filename (scope.data_dir, "images", "scan", NULL);
   g_assert_cmpstr (json_object_get_string_member (result, "directory"), ==, directory);
   g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 6);
+  g_assert_cmpint (json_object_get_int_member (result, "no_contrast"), ==, 0);
   tiles = json_object_get_array_member (result, "tiles");
   g_assert_cmpuint (json_array_get_length (tiles), ==, 6);
 
@@ -98,6 +100,8 @@ test_grid (void)
       g_assert_cmpfloat (json_object_get_double_member (tile, "x"), ==, 100.0 + 40.0 * column);
       g_assert_cmpfloat (json_object_get_double_member (tile, "y"), ==, 50.0 + 30.0 * row);
       g_assert_false (json_object_get_boolean_member (tile, "refocused"));
+      g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "kept");
+      g_assert_false (json_object_has_member (tile, "focus_reason"));
       g_assert_cmpstr (json_object_get_string_member (tile, "path"), ==, path);
       g_assert_cmpint (json_object_get_int_member (tile, "bit_depth"), ==, 16);
 
@@ -155,6 +159,7 @@ test_autofocus (void)
 
       g_test_message ("tile at x = %g µm: focus %.3f µm, plane %.3f µm", x, focus, plane);
       g_assert_true (json_object_get_boolean_member (tile, "refocused"));
+      g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "found");
       g_assert_cmpfloat (fabs (focus - plane), <, 1.0);
       g_assert_true (g_file_test (json_object_get_string_member (tile, "path"), G_FILE_TEST_IS_REGULAR));
     }
@@ -194,11 +199,121 @@ test_autofocus_long_period (void)
     }
 }
 
-/* a refocus far off the focal plane finds nothing but the camera's noise: the
- * scan fails at that tile with the focus back where it was, rather than
- * drift to wherever the noise peaked and carry on */
+/* a refocus far off the focal plane finds nothing but the camera's noise:
+ * rather than drift to wherever the noise peaked, the focus stays where it
+ * started, and the scan goes on there, saying which refocus found nothing */
 static void
 test_autofocus_no_contrast (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gdouble start;
+  JsonArray *tiles;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* the slide is sharp near 100 µm; the focus starts 80 µm below */
+  start = em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0;
+  em_test_scope_move_focus (&scope, start);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50, \"nx\": 3,"
+                                     " \"autofocus_every\": 2}",
+                                     2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 3);
+  /* the first and the third tile refocused, in vain */
+  g_assert_cmpint (json_object_get_int_member (result, "no_contrast"), ==, 2);
+  tiles = json_object_get_array_member (result, "tiles");
+  for (guint i = 0; i < 3; i++)
+    {
+      JsonObject *tile = json_array_get_object_element (tiles, i);
+
+      g_assert_false (json_object_get_boolean_member (tile, "refocused"));
+      g_assert_false (json_object_has_member (tile, "autofocus_score"));
+      g_assert_cmpfloat (json_object_get_double_member (tile, "focus_position"), ==, start);
+      g_assert_true (g_file_test (json_object_get_string_member (tile, "path"), G_FILE_TEST_IS_REGULAR));
+      if (i == 1)
+        {
+          g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "kept");
+          g_assert_false (json_object_has_member (tile, "focus_reason"));
+          continue;
+        }
+      g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "no_contrast");
+      g_test_message ("%s", json_object_get_string_member (tile, "focus_reason"));
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (tile, "focus_reason"),
+                                       "Autofocus found no contrast: "));
+    }
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, start);
+
+  em_test_scope_clear (&scope);
+}
+
+/* a slide tilted so steeply that the right-hand column lies 80 µm above the
+ * left, far outside each 20 µm search: those fields are as empty as blank
+ * glass to the refocus. The scan keeps the last focus found for them, and
+ * finds the plane again on the way back */
+static void
+test_autofocus_empty_tiles (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstElement) source = NULL;
+  const char *expected[] = { "found", "no_contrast", "no_contrast", "found" };
+  gdouble first_focus;
+  JsonArray *tiles;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  source = em_gst_camera_get_source (EM_GST_CAMERA (scope.camera));
+  g_object_set (source, "tilt-x", 0.1, "tilt-y", 0.0, NULL);
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0));
+  g_assert_cmpfloat (em_test_scope_focal_plane (&scope, 800.0, 0.0) -
+                     em_test_scope_focal_plane (&scope, 0.0, 0.0), ==, 80.0);
+
+  /* serpentine: (0, 0), (800, 0), (800, 40), (0, 40) */
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 800, \"step_y\": 40,"
+                                     " \"nx\": 2, \"ny\": 2, \"speed\": 20000, \"autofocus_every\": 1}",
+                                     2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  g_assert_cmpint (json_object_get_int_member (result, "count"), ==, 4);
+  g_assert_cmpint (json_object_get_int_member (result, "no_contrast"), ==, 2);
+
+  tiles = json_object_get_array_member (result, "tiles");
+  g_assert_cmpuint (json_array_get_length (tiles), ==, 4);
+  first_focus = json_object_get_double_member (json_array_get_object_element (tiles, 0), "focus_position");
+  for (guint i = 0; i < 4; i++)
+    {
+      JsonObject *tile = json_array_get_object_element (tiles, i);
+      gdouble x = json_object_get_double_member (tile, "x");
+      gdouble y = json_object_get_double_member (tile, "y");
+      gdouble focus = json_object_get_double_member (tile, "focus_position");
+      gboolean found = g_str_equal (expected[i], "found");
+
+      g_test_message ("tile %u at (%g, %g): %s, focus %.3f µm, plane %.3f µm", i, x, y,
+                      json_object_get_string_member (tile, "focus"), focus,
+                      em_test_scope_focal_plane (&scope, x, y));
+      g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, expected[i]);
+      g_assert_cmpint (json_object_get_boolean_member (tile, "refocused"), ==, found);
+      g_assert_cmpint (json_object_has_member (tile, "autofocus_score"), ==, found);
+      g_assert_cmpint (json_object_has_member (tile, "focus_reason"), ==, !found);
+      g_assert_true (g_file_test (json_object_get_string_member (tile, "path"), G_FILE_TEST_IS_REGULAR));
+      if (found)
+        g_assert_cmpfloat (fabs (focus - em_test_scope_focal_plane (&scope, x, y)), <, 1.0);
+      else
+        /* the focus the first tile found, not wherever the search ended */
+        g_assert_cmpfloat (focus, ==, first_focus);
+    }
+
+  em_test_scope_clear (&scope);
+}
+
+/* a cancel during a refocus is no empty field: the scan stops there */
+static void
+test_cancel_during_autofocus (void)
 {
   EmTestScope scope;
   g_autoptr(EmAction) action = em_tile_scan_action_new ();
@@ -207,18 +322,16 @@ test_autofocus_no_contrast (void)
   g_autofree char *directory = NULL;
 
   em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
-  /* the slide is sharp near 100 µm; the focus starts 80 µm below */
-  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0);
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0));
+  /* the first tile needs no move; its refocus is 30 % to 70 % of it, 15 % to
+   * 35 % of the scan */
   result = em_test_scope_run_action (&scope, action, "scan",
-                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50, \"nx\": 3,"
-                                     " \"autofocus_every\": 2}",
-                                     2.0, NULL, &error);
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50, \"nx\": 2,"
+                                     " \"autofocus_every\": 1}",
+                                     0.25, NULL, &error);
   g_assert_null (result);
-  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
-  g_test_message ("%s", error->message);
-  g_assert_true (g_str_has_prefix (error->message,
-                                   "Tile at row 0, column 0 (1 of 3): Autofocus found no contrast: the scores"));
-  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (em_focus_is_moving (scope.focus));
   directory = g_build_filename (scope.data_dir, "images", "scan", NULL);
   g_assert_false (g_file_test (directory, G_FILE_TEST_EXISTS));
 
@@ -538,6 +651,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/autofocus-no-contrast", test_autofocus_no_contrast);
+  g_test_add_func ("/tile-scan/autofocus-empty-tiles", test_autofocus_empty_tiles);
+  g_test_add_func ("/tile-scan/cancel-during-autofocus", test_cancel_during_autofocus);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -196,6 +197,11 @@ typedef struct
 
   guint                index;
   gboolean             refocused;
+  /* the tile in hand: "found", "no_contrast" (with the autofocus's message)
+   * or "kept" when no refocus was due */
+  const char          *focus_state;
+  char                *focus_reason;
+  guint                no_contrast;
   JsonObject          *focus_result;
   JsonArray           *tiles;
   GError              *error;
@@ -209,6 +215,7 @@ scan_free (gpointer data)
   g_clear_object (&scan->devices);
   g_free (scan->images_dir);
   g_free (scan->directory);
+  g_free (scan->focus_reason);
   g_clear_pointer (&scan->focus_result, json_object_unref);
   g_clear_pointer (&scan->tiles, json_array_unref);
   g_clear_error (&scan->error);
@@ -379,6 +386,9 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   json_object_set_double_member (tile, "x", position.x);
   json_object_set_double_member (tile, "y", position.y);
   json_object_set_boolean_member (tile, "refocused", scan->refocused);
+  json_object_set_string_member (tile, "focus", scan->focus_state);
+  if (scan->focus_reason != NULL)
+    json_object_set_string_member (tile, "focus_reason", scan->focus_reason);
   if (scan->refocused && scan->focus_result != NULL)
     json_object_set_double_member (tile, "autofocus_score",
                                    json_object_get_double_member (scan->focus_result, "best_score"));
@@ -419,6 +429,35 @@ capture_tile (GTask *task)
                             captured_cb, task);
 }
 
+/* whether a refocus failed for want of contrast (an empty field, or one
+ * too far from the focus), the one failure a scan goes on after: the
+ * autofocus has put the focus back where the search began. It says so only
+ * in its message, one of these two as translated; a device error, a
+ * cancellation or a range outside the travel says something else */
+static gboolean
+is_no_contrast (const GError *error)
+{
+  const char *formats[] = {
+    _("Autofocus found no contrast: the scores from %s to %s µm (%s to %s) vary "
+      "no more than the camera's noise, the sharpest standing %s times the noise "
+      "above the rest where %s are needed; the focus is back at %s µm"),
+    _("Autofocus found no contrast: every frame from %s to %s µm scored %s; "
+      "the focus is back at %s µm"),
+  };
+
+  if (!g_error_matches (error, EM_ERROR, EM_ERROR_FAILED))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      const char *end = strchr (formats[i], '%');
+      gsize length = end != NULL ? (gsize) (end - formats[i]) : strlen (formats[i]);
+
+      if (length > 0 && strncmp (error->message, formats[i], length) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -430,10 +469,23 @@ focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   scan->focus_result = em_autofocus_run_finish (result, &error);
   if (scan->focus_result == NULL)
     {
-      fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      if (!is_no_contrast (error))
+        {
+          fail (g_steal_pointer (&task), g_steal_pointer (&error));
+          return;
+        }
+      /* one empty field does not end a scan of thousands: the tile is taken
+       * at the focus it had before, the last one found or the starting one,
+       * and the result says which tiles those were */
+      g_debug ("tile_scan: tile %u of %u: %s", scan->index + 1, scan->nx * scan->ny, error->message);
+      scan->focus_state = "no_contrast";
+      scan->focus_reason = g_strdup (error->message);
+      scan->no_contrast++;
+      capture_tile (g_steal_pointer (&task));
       return;
     }
   scan->refocused = TRUE;
+  scan->focus_state = "found";
   capture_tile (g_steal_pointer (&task));
 }
 
@@ -453,6 +505,8 @@ moved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   scan->refocused = FALSE;
+  scan->focus_state = "kept";
+  g_clear_pointer (&scan->focus_reason, g_free);
   if (autofocus_due (scan))
     {
       /* around where the focus is now: the slide's tilt moves the plane slowly */
@@ -474,6 +528,7 @@ build_result (Scan *scan)
   json_object_set_int_member (result, "nx", scan->nx);
   json_object_set_int_member (result, "ny", scan->ny);
   json_object_set_int_member (result, "count", json_array_get_length (scan->tiles));
+  json_object_set_int_member (result, "no_contrast", scan->no_contrast);
   json_object_set_array_member (result, "tiles", json_array_ref (scan->tiles));
   return result;
 }
