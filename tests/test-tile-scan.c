@@ -135,6 +135,7 @@ test_autofocus (void)
   g_autoptr(EmAction) action = em_tile_scan_action_new ();
   g_autoptr(JsonObject) result = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
   JsonArray *tiles;
 
   em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
@@ -145,8 +146,19 @@ test_autofocus (void)
                                      "{\"origin_x\": 2000, \"origin_y\": 0, \"step_x\": 500,"
                                      " \"nx\": 2, \"autofocus_every\": 1, \"autofocus_range\": 16,"
                                      " \"format\": \"tiff\"}",
-                                     2.0, NULL, &error);
+                                     2.0, progress, &error);
   g_assert_no_error (error);
+
+  /* the refocus plans more frames as it refines: the scan's progress still
+   * only rises */
+  for (guint i = 1; i < progress->len; i++)
+    {
+      if (g_array_index (progress, gdouble, i) < g_array_index (progress, gdouble, i - 1))
+        g_test_message ("progress %u: %g after %g", i, g_array_index (progress, gdouble, i),
+                        g_array_index (progress, gdouble, i - 1));
+      g_assert_cmpfloat (g_array_index (progress, gdouble, i), >=, g_array_index (progress, gdouble, i - 1));
+    }
+  g_assert_cmpfloat (g_array_index (progress, gdouble, progress->len - 1), ==, 1.0);
 
   tiles = json_object_get_array_member (result, "tiles");
   g_assert_cmpuint (json_array_get_length (tiles), ==, 2);
@@ -373,6 +385,47 @@ test_cancel_during_move (void)
   second = g_build_filename (scope.data_dir, "images", "scan", "tile-r000-c001.png", NULL);
   g_assert_true (g_file_test (first, G_FILE_TEST_IS_REGULAR));
   g_assert_false (g_file_test (second, G_FILE_TEST_EXISTS));
+
+  em_test_scope_clear (&scope);
+}
+
+/* a cancel while a tile is exposed: that tile leaves neither image nor
+ * sidecar, the ones before stay */
+static void
+test_cancel_during_capture (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *directory = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  guint files = 0;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  /* a long exposure: the capture is 70 % of each tile, 23 % to 33 % of the
+   * scan for the first, 57 % to 67 % for the second */
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 40, \"nx\": 3,"
+                                     " \"speed\": 10000, \"exposure\": 300}",
+                                     0.5, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (em_camera_is_capturing (scope.camera));
+  em_test_run_for (200);
+
+  directory = g_build_filename (scope.data_dir, "images", "scan", NULL);
+  dir = g_dir_open (directory, 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_test_message ("%s", name);
+      g_assert_true (g_str_has_prefix (name, "tile-r000-c000."));
+      files++;
+    }
+  /* the image and its sidecar */
+  g_assert_cmpuint (files, ==, 2);
 
   em_test_scope_clear (&scope);
 }
@@ -654,6 +707,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus-empty-tiles", test_autofocus_empty_tiles);
   g_test_add_func ("/tile-scan/cancel-during-autofocus", test_cancel_during_autofocus);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
+  g_test_add_func ("/tile-scan/cancel-during-capture", test_cancel_during_capture);
   g_test_add_func ("/tile-scan/first-tile-fails", test_first_tile_fails);
   g_test_add_func ("/tile-scan/outside-travel", test_outside_travel);
   g_test_add_func ("/tile-scan/grid-past-any-position", test_grid_past_any_position);
