@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <libintl.h>
+#include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
@@ -259,6 +261,46 @@ test_autofocus_no_contrast (void)
   g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, start);
 
   em_test_scope_clear (&scope);
+}
+
+/* the autofocus says "no contrast" in the service's language: in German too,
+ * the scan goes on */
+static void
+test_autofocus_no_contrast_translated (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *po_dir = g_test_build_filename (G_TEST_BUILT, "..", "po", NULL);
+  g_autofree char *locale_dir = NULL;
+  g_autofree char *saved = g_strdup (setlocale (LC_MESSAGES, NULL));
+  JsonObject *tile;
+
+  bindtextdomain (GETTEXT_PACKAGE, po_dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  locale_dir = em_test_build_german_locale ();
+  g_unsetenv ("LANGUAGE");
+  g_assert_nonnull (setlocale (LC_MESSAGES, "de_DE.UTF-8"));
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  em_test_scope_move_focus (&scope, em_test_scope_focal_plane (&scope, 0.0, 0.0) - 80.0);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50,"
+                                     " \"autofocus_every\": 1}",
+                                     2.0, NULL, &error);
+  setlocale (LC_MESSAGES, saved);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (result, "no_contrast"), ==, 1);
+  tile = json_array_get_object_element (json_object_get_array_member (result, "tiles"), 0);
+  g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "no_contrast");
+  g_test_message ("%s", json_object_get_string_member (tile, "focus_reason"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (tile, "focus_reason"),
+                                   "Der Autofokus fand keinen Kontrast: "));
+
+  em_test_scope_clear (&scope);
+  em_test_rmdir (locale_dir);
 }
 
 /* a slide tilted so steeply that the right-hand column lies 80 µm above the
@@ -704,6 +746,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/autofocus-no-contrast", test_autofocus_no_contrast);
+  g_test_add_func ("/tile-scan/autofocus-no-contrast-translated", test_autofocus_no_contrast_translated);
   g_test_add_func ("/tile-scan/autofocus-empty-tiles", test_autofocus_empty_tiles);
   g_test_add_func ("/tile-scan/cancel-during-autofocus", test_cancel_during_autofocus);
   g_test_add_func ("/tile-scan/cancel-during-move", test_cancel_during_move);
