@@ -94,6 +94,21 @@ def main():
                 assert os.path.isdir(os.path.join(expected, "images")), os.listdir(home)
             assert os.listdir(elsewhere) == [], os.listdir(elsewhere)
 
+        # a relative one under a home whose name is not UTF-8: refused, and the
+        # message names the key, as it does for any unusable one below
+        latin1_home = os.path.join(root, "caf\udce9")  # the byte 0xE9, Latin-1 for é
+        os.makedirs(latin1_home)
+        keyfile.set(max_concurrent=1, data_dir="'lab'")
+        try:
+            with Daemon(env=dict(settings_env, HOME=latin1_home), pass_data_dir=False):
+                raise AssertionError("a data-dir that is not UTF-8: the service started")
+        except RuntimeError as e:
+            out = str(e)
+        assert "UTF-8" in out, out
+        assert "gsettings set io.github.enginemanager.EngineManager data-dir" in out, out
+        assert "Listening on" not in out, out
+        assert not os.path.exists(os.path.join(latin1_home, "lab")), os.listdir(latin1_home)
+
         # an unusable data directory from the settings: the message names the
         # key as its source, and how to change it
         a_file = os.path.join(root, "a-file")

@@ -149,6 +149,12 @@ prepare_data_dir (const char *data_dir, DataDirSource source, GError **error)
         g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                      _("--data-dir: “%s” is not valid UTF-8; task results hold paths "
                        "inside it, and JSON and D-Bus carry only UTF-8"), shown);
+      else if (source == DATA_DIR_SETTING)
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("The data directory “%s” of the setting data-dir is not valid UTF-8; "
+                       "task results hold paths inside it, and JSON and D-Bus carry only "
+                       "UTF-8. Choose another with “gsettings set %s data-dir DIR”, or "
+                       "with --data-dir"), shown, EM_APP_ID);
       else
         g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                      _("The data directory “%s” is not valid UTF-8; task results hold "
