@@ -283,6 +283,49 @@ def test_data_dir_not_utf8(root):
     check(not os.path.exists(data_dir), "a non-UTF-8 --data-dir: nothing is created")
 
 
+def test_help_not_written(root):
+    # GOption printed the help and exited 0 whether or not it got written
+    for option in ("--help", "--help-all", "--help-gst", "-h", "--version"):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([DAEMON, option], env=env(), stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=5)
+        check(p.returncode == 1, f"{option} into /dev/full: exit 1 expected, got {p.returncode}")
+        check("could not write to standard output" in p.stderr,
+              f"{option} into /dev/full: the message says so:\n{p.stderr}")
+    p = subprocess.run([DAEMON, "--help"], env=env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=5)
+    check(p.returncode == 0 and p.stdout.startswith("Usage:\n  engine-manager [OPTION"),
+          f"--help: exit 0 and the usage line:\n{p.stdout}{p.stderr}")
+
+
+def test_value_forgotten(root):
+    # GOption took the next argument for the value whatever it was: the
+    # service listened on "--data-dir" and X was an unexpected argument
+    data_dir = os.path.join(root, "forgotten")
+    for args, option in ((["--http-address", "--data-dir", data_dir], "--http-address"),
+                         (["--http-address", f"--data-dir={data_dir}"], "--http-address"),
+                         (["--camera-pipeline", "--help"], "--camera-pipeline"),
+                         (["--token-file", "--gst-debug-level=2"], "--token-file"),
+                         (["--cors-origin", "--insecure"], "--cors-origin"),
+                         (["--data-dir", "--"], "--data-dir")):
+        code, out = run(*args, cwd=root)
+        what = " ".join(args)
+        check(code == 2, f"{what}: exit 2 expected, got {code}:\n{out}")
+        check(f"{option} is missing its value" in out,
+              f"{what}: the message names {option} as the option without its value:\n{out}")
+    check(not os.path.exists(data_dir), "a forgotten value: nothing is created")
+    check(not os.path.exists(os.path.join(root, "--")), "--data-dir --: nothing is created")
+    # a value that merely begins with '-' is still one
+    code, out = run("--http-port", "-5")
+    check(code == 2 and "--http-port must be between" in out,
+          f"--http-port -5: refused for its range, not as a missing value:\n{out}")
+    workdir = os.path.join(root, "dash")
+    os.makedirs(workdir)
+    with Daemon("--data-dir", "-lab", cwd=workdir) as daemon:
+        check(f"Data directory: {workdir}/-lab" in daemon.output(),
+              f"--data-dir -lab is a directory named -lab:\n{daemon.output()}")
+
+
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
@@ -683,6 +726,8 @@ def main():
         test_tls_key(root)
         test_data_dir_not_a_directory(root)
         test_data_dir_not_utf8(root)
+        test_help_not_written(root)
+        test_value_forgotten(root)
         test_shared_data_dir(root)
         test_limits_accepted(root)
         test_signals(root)

@@ -197,6 +197,32 @@ for command in "schedule wait duration=1" "list" "queue --json" "--version"; do
   [ "$status" -eq 1 ] && pass "$command into /dev/full exits 1" || fail "$command into /dev/full: exit $status"
   contains "$(cat "$tmp/err")" "could not write to standard output" "$command says its output was lost"
 done
+# help too: GOption's own printed it and exited 0 whether or not it was written
+for command in "--help" "help" "help list" "list --help" "schedule -h" "get --help-all" "wait --help"; do
+  "$ENGINECTL" $command >/dev/full 2>"$tmp/err"
+  status=$?
+  want=1
+  case "$command" in wait*) want=3 ;; esac
+  [ "$status" -eq "$want" ] && pass "$command into /dev/full exits $want" || fail "$command into /dev/full: exit $status"
+  contains "$(cat "$tmp/err")" "could not write to standard output" "$command says its help was lost"
+done
+expect 0 "list --help" "$ENGINECTL" list --help
+contains "$out" "--action" "list --help lists its options"
+
+echo "# enginectl: an option's value forgotten"
+# GOption took the next option for the value: the task was named "--priority"
+expect 2 "schedule --name followed by an option" "$ENGINECTL" schedule wait --name --priority 5 duration=1
+contains "$err" "--name is missing its value" "the option without its value is named"
+expect 2 "list -a followed by an option" "$ENGINECTL" list -a --limit 5
+contains "$err" "-a is missing its value" "a short option without its value is named"
+expect 2 "list --action followed by --limit=5" "$ENGINECTL" list --action --limit=5
+# wait's usage errors are its status 3
+expect 3 "wait --return-timeout followed by --help" "$ENGINECTL" wait --return-timeout --help some-id
+contains "$err" "--return-timeout is missing its value" "wait names the option without its value"
+expect 2 "schedule --name followed by --" "$ENGINECTL" schedule wait --name -- duration=1
+expect 0 "schedule --name=--priority gives that name" "$ENGINECTL" schedule wait --name=--priority duration=0
+expect 0 "get the task named --priority" "$ENGINECTL" get --json "$out"
+contains "$out" '"name" : "--priority"' "the name after = is taken as given"
 
 echo "# enginectl: schedule"
 expect 0 "schedule wait" "$ENGINECTL" schedule wait --name quick duration=50

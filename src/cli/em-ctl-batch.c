@@ -304,7 +304,6 @@ em_ctl_batch (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("FILE (or “-” for standard input) holds a batch as POST /tasks takes it: a JSON\n"
       "array of task objects (name, action, parameters and the scheduling options),\n"
@@ -314,7 +313,7 @@ em_ctl_batch (int argc, char **argv)
       "Example:\n"
       "  [{\"name\": \"go\", \"action\": \"move_stage\", \"parameters\": {\"x\": 100}},\n"
       "   {\"name\": \"snap\", \"action\": \"capture_image\", \"depends_on\": [\"#0\"]}]"));
-  if (!em_ctl_parse_options (context, "batch", &argc, &argv))
+  if (!em_ctl_parse_options (context, entries, "batch", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (!em_ctl_one_argument ("batch", argc, argv, _("exactly one FILE (or “-”) is required")))
     return EM_CTL_EXIT_USAGE;

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -116,14 +118,175 @@ em_ctl_option_once (const char  *flag,
   return FALSE;
 }
 
+/* whether @entry takes a value (the next argument, or after '=') */
+static gboolean
+entry_takes_value (const GOptionEntry *entry)
+{
+  if (entry->arg == G_OPTION_ARG_NONE)
+    return FALSE;
+  return entry->arg != G_OPTION_ARG_CALLBACK ||
+         (entry->flags & (G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_OPTIONAL_ARG)) == 0;
+}
+
+/* GOption's own help options, which every command has */
+static const char * const help_names[] = { "help", "help-all", NULL };
+
+/* whether @text is one of the command's long options, alone or with "=…" */
+static gboolean
+is_option_name (const GOptionEntry *entries,
+                const char         *text)
+{
+  size_t length;
+
+  if (!g_str_has_prefix (text, "--"))
+    return FALSE;
+  /* the end of the options is no value either */
+  if (g_str_equal (text, "--"))
+    return TRUE;
+  text += strlen ("--");
+  length = strcspn (text, "=");
+  for (guint i = 0; help_names[i] != NULL; i++)
+    if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
+      return TRUE;
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (strlen (entries[i].long_name) == length &&
+        strncmp (text, entries[i].long_name, length) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static const GOptionEntry *
+find_long (const GOptionEntry *entries,
+           const char         *name,
+           size_t              length)
+{
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
+      return &entries[i];
+  return NULL;
+}
+
+static const GOptionEntry *
+find_short (const GOptionEntry *entries,
+            char                name)
+{
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (entries[i].short_name == name)
+      return &entries[i];
+  return NULL;
+}
+
+/* "--help", "-h", "-?" or "--help-all" met where an option may be, and before
+ * any error; %NULL when none. GOption takes the next argument as an option's
+ * value whatever it is, so "--name --json" named the task "--json": an
+ * option's value that is one of the command's own long options is taken for
+ * a forgotten value and refused; "--name=--json" still gives it */
+static gboolean
+scan_arguments (const GOptionEntry  *entries,
+                const char          *command,
+                int                  argc,
+                char               **argv,
+                const char         **help)
+{
+  *help = NULL;
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      const GOptionEntry *entry = NULL;
+      g_autofree char *flag = NULL;
+
+      if (g_str_equal (arg, "--"))
+        break;
+      if (g_str_equal (arg, "--help") || g_str_equal (arg, "--help-all"))
+        {
+          *help = arg;
+          return TRUE;
+        }
+      if (g_str_has_prefix (arg, "--"))
+        {
+          const char *name = arg + strlen ("--");
+
+          /* "--name=VALUE" carries its value */
+          if (strchr (name, '=') != NULL)
+            continue;
+          entry = find_long (entries, name, strlen (name));
+          flag = g_strdup (arg);
+        }
+      else if (arg[0] == '-' && arg[1] != '\0')
+        {
+          /* a cluster such as "-xn NAME": the first that takes a value takes
+           * the next argument */
+          for (const char *c = arg + 1; *c != '\0' && entry == NULL; c++)
+            {
+              const GOptionEntry *found = find_short (entries, *c);
+
+              if (found == NULL && (*c == 'h' || *c == '?'))
+                {
+                  *help = "--help";
+                  return TRUE;
+                }
+              if (found != NULL && entry_takes_value (found))
+                {
+                  entry = found;
+                  flag = g_strdup_printf ("-%c", *c);
+                }
+            }
+        }
+      if (entry == NULL || !entry_takes_value (entry) || i + 1 >= argc)
+        continue;
+      i++;
+      if (is_option_name (entries, argv[i]))
+        {
+          g_autofree char *long_flag = g_strconcat ("--", entry->long_name, NULL);
+
+          em_ctl_usage_error (command,
+                              _("%s is missing its value: “%s” follows it, which is an option; to "
+                                "give that as the value, write %s=%s"),
+                              flag, argv[i], long_flag, argv[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* what standard output's failure returns with: wait's statuses are its own */
+static int
+write_error_status (const char *command)
+{
+  return g_str_equal (command, "wait") ? 3 : EM_CTL_EXIT_ERROR;
+}
+
 gboolean
-em_ctl_parse_options (GOptionContext   *context,
-                      const char       *command,
-                      int              *argc,
-                      char           ***argv)
+em_ctl_parse_options (GOptionContext      *context,
+                      const GOptionEntry  *entries,
+                      const char          *command,
+                      int                 *argc,
+                      char              ***argv)
 {
   g_autoptr(GError) error = NULL;
+  const char *help = NULL;
 
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!scan_arguments (entries, command, *argc, *argv, &help))
+    return FALSE;
+  /* GOption's own help would print with g_print() and exit 0 whether or not
+   * the text got written: "enginectl list --help > /dev/full" succeeded */
+  if (help != NULL)
+    {
+      g_autofree char *text = NULL;
+
+      g_option_context_set_help_enabled (context, TRUE);
+      text = g_option_context_get_help (context, g_str_equal (help, "--help"), NULL);
+      fputs (text, stdout);
+      if (fflush (stdout) != 0 || ferror (stdout))
+        {
+          g_printerr (_("enginectl: could not write to standard output\n"));
+          exit (write_error_status (command));
+        }
+      exit (EM_CTL_EXIT_OK);
+    }
+  g_option_context_set_help_enabled (context, FALSE);
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       em_ctl_usage_error (command, "%s", error->message);

@@ -24,7 +24,7 @@ run_queue_call (const char *command,
   g_autoptr(EmDBusEngineManager1) proxy = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (!em_ctl_parse_options (context, command, &argc, &argv))
+  if (!em_ctl_parse_options (context, NULL, command, &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
     {
@@ -161,8 +161,7 @@ em_ctl_queue (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!em_ctl_parse_options (context, "queue", &argc, &argv))
+  if (!em_ctl_parse_options (context, entries, "queue", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)
     {

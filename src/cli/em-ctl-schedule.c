@@ -325,7 +325,6 @@ em_ctl_schedule (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("VALUE is read as JSON when it is valid JSON (10, 2.5, true, \"text\") and as a\n"
       "string otherwise; null leaves the key out. Examples:\n"
@@ -333,7 +332,7 @@ em_ctl_schedule (int argc, char **argv)
       "  enginectl schedule move_stage --priority 5 --max-retries 2 x=1200 y=-350\n"
       "  enginectl schedule capture_image --depends-on ID --timeout 30 exposure=10\n"
       "Prints the new task’s id."));
-  if (!em_ctl_parse_options (context, "schedule", &argc, &argv))
+  if (!em_ctl_parse_options (context, entries, "schedule", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (!em_ctl_option_texts ("schedule", args.name) ||
       !em_ctl_option_texts ("schedule", args.priority) ||

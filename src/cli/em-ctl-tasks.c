@@ -391,8 +391,7 @@ em_ctl_list (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!em_ctl_parse_options (context, "list", &argc, &argv))
+  if (!em_ctl_parse_options (context, entries, "list", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (!em_ctl_option_texts ("list", status) || !em_ctl_option_texts ("list", action_args) ||
       !em_ctl_option_texts ("list", since_args) || !em_ctl_option_texts ("list", until_args) ||
@@ -547,8 +546,7 @@ em_ctl_get (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!em_ctl_parse_options (context, "get", &argc, &argv))
+  if (!em_ctl_parse_options (context, entries, "get", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (!em_ctl_one_argument ("get", argc, argv, _("exactly one task ID is required")) ||
       (id = em_ctl_argument_text ("get", argv[1])) == NULL)
@@ -584,7 +582,7 @@ em_ctl_cancel (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *id = NULL;
 
-  if (!em_ctl_parse_options (context, "cancel", &argc, &argv))
+  if (!em_ctl_parse_options (context, NULL, "cancel", &argc, &argv))
     return EM_CTL_EXIT_USAGE;
   if (!em_ctl_one_argument ("cancel", argc, argv, _("exactly one task ID is required")) ||
       (id = em_ctl_argument_text ("cancel", argv[1])) == NULL)

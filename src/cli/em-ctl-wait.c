@@ -334,13 +334,12 @@ em_ctl_wait (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("Shows a progress bar when the output is a terminal.\n"
       "Exit status: 0 completed, 1 failed, 2 cancelled,\n"
       "3 unknown task (also one gone when the service returns), service error,\n"
       "the service not back within --return-timeout, bad usage or interrupted."));
-  if (!em_ctl_parse_options (context, "wait", &argc, &argv) ||
+  if (!em_ctl_parse_options (context, entries, "wait", &argc, &argv) ||
       !em_ctl_option_texts ("wait", return_timeout_args))
     return WAIT_ERROR;
   if (!em_ctl_option_once ("--return-timeout", return_timeout_args, &return_timeout, &error))

@@ -277,7 +277,6 @@ em_ctl_watch (int argc, char **argv)
     { NULL }
   };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     _("Prints one line per event until interrupted with Ctrl+C.\n"
       "With --since, the events come from the service’s event log with their seq\n"
@@ -287,7 +286,7 @@ em_ctl_watch (int argc, char **argv)
       "when the service has another event log than the --log given (its\n"
       "EventLogId), or comes back with another one; that log is then read from\n"
       "its start."));
-  if (!em_ctl_parse_options (context, "watch", &argc, &argv) ||
+  if (!em_ctl_parse_options (context, entries, "watch", &argc, &argv) ||
       !em_ctl_option_texts ("watch", since_args) || !em_ctl_option_texts ("watch", log_args))
     return EM_CTL_EXIT_USAGE;
   if (argc > 1)

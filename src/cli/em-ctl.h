@@ -39,8 +39,11 @@ const EmCtlCommand *em_ctl_lookup_command (const char *name);
 
 /* a GOptionContext for @command with its parameters and summary; --help works */
 GOptionContext *em_ctl_option_context_new (const char *command);
-/* parses, printing a usage error on failure; argv keeps the positional args */
+/* adds @entries (or none) and parses, printing a usage error on failure;
+ * argv keeps the positional args. --help prints the help and exits, with a
+ * failure when the help could not be written */
 gboolean        em_ctl_parse_options      (GOptionContext *context,
+                                           const GOptionEntry *entries,
                                            const char     *command,
                                            int            *argc,
                                            char         ***argv);

@@ -107,7 +107,7 @@ main (int argc, char **argv)
       if (argc < 3 || (argc == 3 && g_str_equal (argv[2], "help")))
         {
           print_usage (stdout);
-          return EM_CTL_EXIT_OK;
+          return check_output (name, EM_CTL_EXIT_OK);
         }
       if (argc > 3)
         return unexpected_argument (argv[2], argv[3]);

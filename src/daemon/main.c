@@ -4,6 +4,7 @@
 
 #include <locale.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
@@ -224,6 +225,107 @@ parse_bus (const char *text, EmBusType *out, GError **error)
   return TRUE;
 }
 
+/* whether @entry takes a value (the next argument, or after '=') */
+static gboolean
+entry_takes_value (const GOptionEntry *entry)
+{
+  if (entry->arg == G_OPTION_ARG_NONE)
+    return FALSE;
+  return entry->arg != G_OPTION_ARG_CALLBACK ||
+         (entry->flags & (G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_OPTIONAL_ARG)) == 0;
+}
+
+static const GOptionEntry *
+find_entry (const GOptionEntry *entries,
+            const char         *name,
+            size_t              length)
+{
+  for (guint i = 0; entries[i].long_name != NULL; i++)
+    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
+      return &entries[i];
+  return NULL;
+}
+
+/* one of the program's long options, alone or with "=…": its own, GOption's
+ * help, and GStreamer's, which all begin with "gst-" */
+static gboolean
+is_option_name (const GOptionEntry *entries,
+                const char         *text)
+{
+  static const char * const help_names[] = { "help", "help-all", "help-gst", NULL };
+  size_t length;
+
+  if (!g_str_has_prefix (text, "--"))
+    return FALSE;
+  /* the end of the options is no value either */
+  if (g_str_equal (text, "--"))
+    return TRUE;
+  text += strlen ("--");
+  length = strcspn (text, "=");
+  if (g_str_has_prefix (text, "gst-") || find_entry (entries, text, length) != NULL)
+    return TRUE;
+  for (guint i = 0; help_names[i] != NULL; i++)
+    if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* the help option met where an option may be, in *help; %NULL when none.
+ * GOption takes the next argument as an option's value whatever it is, so
+ * "--http-address --data-dir X" listened on "--data-dir": a value that is
+ * one of the program's own long options is taken for a forgotten value and
+ * refused; "--http-address=--data-dir" still gives it */
+static gboolean
+scan_arguments (const GOptionEntry  *entries,
+                int                  argc,
+                char               **argv,
+                const char         **help,
+                GError             **error)
+{
+  *help = NULL;
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      const GOptionEntry *entry;
+
+      if (g_str_equal (arg, "--"))
+        break;
+      if (g_str_equal (arg, "--help") || g_str_equal (arg, "--help-all") ||
+          g_str_equal (arg, "--help-gst") || g_str_equal (arg, "-h") || g_str_equal (arg, "-?"))
+        {
+          *help = arg;
+          return TRUE;
+        }
+      /* "--name=VALUE" carries its value; the options have no short names */
+      if (!g_str_has_prefix (arg, "--") || strchr (arg, '=') != NULL)
+        continue;
+      entry = find_entry (entries, arg + strlen ("--"), strlen (arg + strlen ("--")));
+      if (entry == NULL || !entry_takes_value (entry) || i + 1 >= argc)
+        continue;
+      i++;
+      if (is_option_name (entries, argv[i]))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("%s is missing its value: “%s” follows it, which is an option; to "
+                         "give that as the value, write %s=%s"), arg, argv[i], arg, argv[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* g_print() then exit 0 would call output that never arrived (a full disk,
+ * /dev/full) a success */
+static int
+print_stdout (const char *text)
+{
+  fputs (text, stdout);
+  if (fflush (stdout) == 0 && !ferror (stdout))
+    return 0;
+  g_printerr ("engine-manager: %s\n", _("could not write to standard output"));
+  return 1;
+}
+
 static gboolean
 signal_cb (gpointer user_data)
 {
@@ -269,6 +371,8 @@ main (int argc, char **argv)
   g_auto(EmDaemonConfig) config = { 0, };
   g_autoptr(GOptionContext) option_context = NULL;
   GOptionGroup *main_group;
+  GOptionGroup *gst_group;
+  const char *help = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(EmDaemon) daemon = NULL;
@@ -390,7 +494,29 @@ main (int argc, char **argv)
   g_option_group_add_entries (main_group, entries);
   g_option_group_set_translation_domain (main_group, GETTEXT_PACKAGE);
   g_option_context_set_main_group (option_context, main_group);
-  g_option_context_add_group (option_context, gst_init_get_option_group ());
+  gst_group = gst_init_get_option_group ();
+  g_option_context_add_group (option_context, gst_group);
+  if (!scan_arguments (entries, argc, argv, &help, &error))
+    {
+      g_printerr ("engine-manager: %s\n", error->message);
+      return 2;
+    }
+  /* GOption's own help would exit 0 whether or not the text got written */
+  if (help != NULL)
+    {
+      g_autofree char *text = NULL;
+      g_autofree char *prgname = g_path_get_basename (argv[0]);
+
+      /* the usage line's name, which g_option_context_parse() would set */
+      if (g_get_prgname () == NULL)
+        g_set_prgname (prgname);
+      if (g_str_equal (help, "--help-gst"))
+        text = g_option_context_get_help (option_context, FALSE, gst_group);
+      else
+        text = g_option_context_get_help (option_context, !g_str_equal (help, "--help-all"), NULL);
+      return print_stdout (text);
+    }
+  g_option_context_set_help_enabled (option_context, FALSE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
     {
       g_printerr ("engine-manager: %s\n", error->message);
@@ -416,8 +542,9 @@ main (int argc, char **argv)
 
   if (version)
     {
-      g_print ("engine-manager %s\n", PACKAGE_VERSION);
-      return 0;
+      g_autofree char *text = g_strdup_printf ("engine-manager %s\n", PACKAGE_VERSION);
+
+      return print_stdout (text);
     }
 
   /* as with the integers, checked as they were read: a bad value is
