@@ -326,6 +326,23 @@ def test_value_forgotten(root):
               f"--data-dir -lab is a directory named -lab:\n{daemon.output()}")
 
 
+def test_text_values(root):
+    # GOption converted the values from the locale's character set: UTF-8
+    # under LC_ALL=C was refused with "Invalid byte sequence in conversion
+    # input", which names no option
+    c_env = dict(env(), LC_ALL="C")
+    with Daemon("--camera-pipeline", "videotestsrc name=caméra", "--cors-origin",
+                "https://café.example", env=c_env) as daemon:
+        check("Camera: videotestsrc" in daemon.output(),
+              f"a UTF-8 value under LC_ALL=C is taken:\n{daemon.output()}")
+    for option, value in (("--camera-pipeline", "videotestsrc name=\udcff"),
+                          ("--http-address", "\udcff"),
+                          ("--cors-origin", "https://\udcff.example")):
+        code, out = run(option, value)
+        check(code == 2 and f"{option}: " in out and "UTF-8" in out,
+              f"{option} that is not UTF-8: exit 2 and a message naming it:\n{out}")
+
+
 def test_limits_accepted(root):
     # the schema's bounds themselves are fine
     with Daemon("--camera-width", "16", "--camera-height", "16384",
@@ -728,6 +745,7 @@ def main():
         test_data_dir_not_utf8(root)
         test_help_not_written(root)
         test_value_forgotten(root)
+        test_text_values(root)
         test_shared_data_dir(root)
         test_limits_accepted(root)
         test_signals(root)

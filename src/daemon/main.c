@@ -78,6 +78,7 @@ enum {
 
 typedef struct {
   const char *name;
+  gboolean    text;   /* UTF-8 text; else a path, the bytes as given */
   char       *value;  /* NULL: not given */
 } StringOption;
 
@@ -170,6 +171,31 @@ int_option_cb (const char  *option_name,
   return TRUE;
 }
 
+/* every value comes as the bytes given (G_OPTION_FLAG_FILENAME): GOption
+ * would convert it from the locale's character set, which refused UTF-8
+ * under LC_ALL=C with a message naming no option. UTF-8 is taken as it is,
+ * whatever the locale, as enginectl does */
+static char *
+option_text (const char  *name,
+             const char  *value,
+             GError     **error)
+{
+  g_autofree char *shown = NULL;
+  g_autofree char *message = NULL;
+  char *text;
+
+  if (g_utf8_validate (value, -1, NULL))
+    return g_strdup (value);
+  text = g_locale_to_utf8 (value, -1, NULL, NULL, NULL);
+  if (text != NULL)
+    return text;
+  shown = g_utf8_make_valid (value, -1);
+  message = g_strdup_printf (_("“%s” is neither UTF-8 nor text in the locale’s character set"),
+                             shown);
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--%s: %s", name, message);
+  return NULL;
+}
+
 static gboolean
 string_option_cb (const char  *option_name,
                   const char  *text,
@@ -186,8 +212,13 @@ string_option_cb (const char  *option_name,
 
   if (option->value != NULL)
     return set_twice_error (option->name, option->value, text, error);
-  option->value = g_strdup (text);
-  return TRUE;
+  if (!option->text)
+    {
+      option->value = g_strdup (text);
+      return TRUE;
+    }
+  option->value = option_text (option->name, text, error);
+  return option->value != NULL;
 }
 
 static gboolean
@@ -399,13 +430,13 @@ main (int argc, char **argv)
     [OPT_IDLE_TIMEOUT] = { "idle-timeout", 0, G_MAXINT },
     [OPT_DBUS_MAX_CALLS_PER_SENDER] = { "dbus-max-calls-per-sender", 1, G_MAXINT },
   }, .strings = {
-    [OPT_HTTP_ADDRESS] = { "http-address" },
+    [OPT_HTTP_ADDRESS] = { "http-address", TRUE },
     [OPT_TOKEN_FILE] = { "token-file" },
     [OPT_DATA_DIR] = { "data-dir" },
-    [OPT_CAMERA_PIPELINE] = { "camera-pipeline" },
+    [OPT_CAMERA_PIPELINE] = { "camera-pipeline", TRUE },
     [OPT_TLS_CERTIFICATE] = { "tls-certificate" },
     [OPT_TLS_KEY] = { "tls-key" },
-    [OPT_BUS] = { "bus" },
+    [OPT_BUS] = { "bus", TRUE },
   } };
   IntOption *ints = options.ints;
   const char *http_address, *data_dir, *camera_pipeline, *token_file;
@@ -417,9 +448,9 @@ main (int argc, char **argv)
   gboolean watch_sighup = FALSE;
   struct sigaction sighup_action;
   const GOptionEntry entries[] = {
-    { "http-address", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
+    { "http-address", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Address the REST and WebSocket server listens on (default 127.0.0.1)"), N_("ADDR") },
-    { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "http-port", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Port of the REST server; 0 picks a free port (default 8000)"), N_("PORT") },
     { "no-http", 0, 0, G_OPTION_ARG_NONE, &no_http,
       N_("Do not serve REST and WebSocket"), NULL },
@@ -427,15 +458,15 @@ main (int argc, char **argv)
       N_("File whose first line is the token REST clients must present"), N_("FILE") },
     { "data-dir", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Where tasks and captured images are kept (default $XDG_DATA_HOME/engine-manager)"), N_("DIR") },
-    { "camera-pipeline", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
+    { "camera-pipeline", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("GStreamer source description of the camera, e.g. “v4l2src device=/dev/video0”"), N_("DESC") },
-    { "camera-width", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "camera-width", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Width of captured images in pixels, 16 to 16384 (default 640)"), N_("PIXELS") },
-    { "camera-height", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "camera-height", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Height of captured images in pixels, 16 to 16384 (default 480)"), N_("PIXELS") },
-    { "retention-max-tasks", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "retention-max-tasks", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Keep at most N tasks in the history; older finished ones are pruned (default 0: no limit)"), N_("N") },
-    { "retention-max-age", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "retention-max-age", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Prune finished tasks older than DAYS days from the history, at most 36500000 (default 0: no limit)"), N_("DAYS") },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
       N_("Serve REST on a non-loopback address without a token"), NULL },
@@ -443,27 +474,27 @@ main (int argc, char **argv)
       N_("PEM certificate for HTTPS and WSS (with --tls-key)"), N_("FILE") },
     { "tls-key", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("PEM private key of --tls-certificate"), N_("FILE") },
-    { "cors-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cors_origins,
+    { "cors-origin", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cors_origins,
       N_("An origin (e.g. https://lab.example.org) whose web pages may use the REST API; repeatable"), N_("ORIGIN") },
-    { "max-pending", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "max-pending", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Pending tasks beyond which submissions are refused (REST 429, D-Bus Unavailable); 0: no limit (default 100000)"), N_("N") },
-    { "keep-finished", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "keep-finished", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks kept whole in memory for quick answers; the rest are read from the task database (default 1000)"), N_("N") },
-    { "keep-finished-bytes", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "keep-finished-bytes", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Bytes of memory the parameters and results of the finished tasks kept whole may take in all, at most 2147483647; the oldest go first (default 67108864: 64 MiB)"), N_("BYTES") },
-    { "finished-cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "finished-cache-size", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Finished tasks whose final status stays in memory for depends_on; older ones are read from the task database (default 100000)"), N_("N") },
-    { "ws-max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "ws-max-clients", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("WebSocket clients served at once (default 4096)"), N_("N") },
-    { "max-header-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "max-header-size", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Bytes of request headers beyond which a request gets 431; 0: no limit (default 16384)"), N_("BYTES") },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "idle-timeout", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("Seconds an HTTP connection may stay silent, or take for one request, before it is closed; 0: never (default 60)"), N_("SECONDS") },
-    { "max-concurrent", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "max-concurrent", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("How many tasks may run at once, at most 1024; 0: no limit (default 4)"), N_("N") },
-    { "bus", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
+    { "bus", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) string_option_cb,
       N_("Which D-Bus bus to serve on: session (default) or none"), N_("BUS") },
-    { "dbus-max-calls-per-sender", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
+    { "dbus-max-calls-per-sender", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, (gpointer) int_option_cb,
       N_("D-Bus method calls one client may have waiting for a reply; more get Unavailable (default 64)"), N_("N") },
     /* hidden: it gives up the durable record, which no lab should want */
     { "in-memory", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &in_memory,
@@ -570,6 +601,18 @@ main (int argc, char **argv)
       return 2;
     }
 
+  for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
+    {
+      char *origin = option_text ("cors-origin", cors_origins[i], &error);
+
+      if (origin == NULL)
+        {
+          g_printerr ("engine-manager: %s\n", error->message);
+          return 2;
+        }
+      g_free (cors_origins[i]);
+      cors_origins[i] = origin;
+    }
   for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
     if (!em_daemon_check_cors_origin (cors_origins[i], &error))
       {
