@@ -128,6 +128,17 @@ entry_takes_value (const GOptionEntry *entry)
          (entry->flags & (G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_OPTIONAL_ARG)) == 0;
 }
 
+static const GOptionEntry *
+find_long (const GOptionEntry *entries,
+           const char         *name,
+           size_t              length)
+{
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
+      return &entries[i];
+  return NULL;
+}
+
 /* GOption's own help options, which every command has */
 static const char * const help_names[] = { "help", "help-all", NULL };
 
@@ -148,22 +159,7 @@ is_option_name (const GOptionEntry *entries,
   for (guint i = 0; help_names[i] != NULL; i++)
     if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
       return TRUE;
-  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
-    if (strlen (entries[i].long_name) == length &&
-        strncmp (text, entries[i].long_name, length) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-static const GOptionEntry *
-find_long (const GOptionEntry *entries,
-           const char         *name,
-           size_t              length)
-{
-  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
-    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
-      return &entries[i];
-  return NULL;
+  return find_long (entries, text, length) != NULL;
 }
 
 static const GOptionEntry *
@@ -176,8 +172,8 @@ find_short (const GOptionEntry *entries,
   return NULL;
 }
 
-/* "--help", "-h", "-?" or "--help-all" met where an option may be, and before
- * any error; %NULL when none. GOption takes the next argument as an option's
+/* sets *help to "--help" or "--help-all" when one (or -h, -?) is met where an
+ * option may be, before any error; %NULL when none. GOption takes the next argument as an option's
  * value whatever it is, so "--name --json" named the task "--json": an
  * option's value that is one of the command's own long options is taken for
  * a forgotten value and refused; "--name=--json" still gives it */
@@ -278,7 +274,8 @@ em_ctl_parse_options (GOptionContext      *context,
 
       g_option_context_set_help_enabled (context, TRUE);
       text = g_option_context_get_help (context, g_str_equal (help, "--help"), NULL);
-      fputs (text, stdout);
+      /* g_print(): in the locale's character set, as GOption printed it */
+      g_print ("%s", text);
       if (fflush (stdout) != 0 || ferror (stdout))
         {
           g_printerr (_("enginectl: could not write to standard output\n"));

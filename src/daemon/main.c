@@ -301,7 +301,8 @@ is_option_name (const GOptionEntry *entries,
   return FALSE;
 }
 
-/* the help option met where an option may be, in *help; %NULL when none.
+/* sets *help to the help option (--help, --help-all, --help-gst, -h, -?) when
+ * one is met where an option may be, before any error; %NULL when none.
  * GOption takes the next argument as an option's value whatever it is, so
  * "--http-address --data-dir X" listened on "--data-dir": a value that is
  * one of the program's own long options is taken for a forgotten value and
@@ -350,7 +351,8 @@ scan_arguments (const GOptionEntry  *entries,
 static int
 print_stdout (const char *text)
 {
-  fputs (text, stdout);
+  /* g_print(): in the locale's character set, as GOption printed the help */
+  g_print ("%s", text);
   if (fflush (stdout) == 0 && !ferror (stdout))
     return 0;
   g_printerr ("engine-manager: %s\n", _("could not write to standard output"));
