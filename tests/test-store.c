@@ -3488,6 +3488,64 @@ test_file_modes (Fixture *fx, gconstpointer data)
   umask (old_umask);
 }
 
+/* the engine asks at every task start whether the store is behind, without
+ * its lock: once it has said yes, the drained callback comes, once, when the
+ * writer is down to half the bound, and then it says no */
+static void
+count_drained_cb (gpointer store, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+ignore_committed_cb (guint64 seq, gpointer user_data)
+{
+}
+
+static void
+test_store_backlog_drained (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "tasks.db", NULL);
+  g_autofree char *json = NULL;
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autoptr(GError) error = NULL;
+  GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+  EmStoreEventRow *row;
+  EmStore *store;
+  guint drained = 0;
+
+  store = em_store_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (em_store_load (store, 10, G_MAXUINT64, 10, &snapshot, &error));
+  g_assert_no_error (error);
+  em_store_set_backlog_bound (store, 1024);
+  em_store_set_drained_func (store, count_drained_cb, &drained);
+  em_store_start (store, ignore_committed_cb, NULL);
+  g_assert_false (em_store_is_backlogged (store));
+
+  em_store_hold_writer (store, TRUE);
+  json = g_strdup_printf ("{\"type\":\"queue_paused\",\"pad\":\"%0*d\",\"seq\":1}", 4096, 0);
+  row = em_store_event_row_new (NULL, json, strlen (json));
+  row->seq = 1;
+  row->type = "queue_paused";
+  row->timestamp_us = g_get_real_time ();
+  g_ptr_array_add (events, row);
+  em_store_write (store, NULL, events, NULL);
+  g_assert_true (em_store_is_backlogged (store));
+  g_assert_true (em_store_is_backlogged (store));
+  em_test_run_for (100);
+  g_assert_cmpuint (drained, ==, 0);
+
+  em_store_hold_writer (store, FALSE);
+  EM_TEST_WAIT_UNTIL (drained > 0, 10000);
+  g_assert_false (em_store_is_backlogged (store));
+  em_test_run_for (100);
+  g_assert_cmpuint (drained, ==, 1);
+  em_store_free (store);
+  em_test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -3550,6 +3608,7 @@ main (int argc, char **argv)
   ADD ("/store/deps/beyond-cache", test_dependency_beyond_cache);
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
+  g_test_add_func ("/store/backlog/drained", test_store_backlog_drained);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/events/max-bytes", test_events_max_bytes);
   ADD ("/store/events/pruned-from-ring", test_events_pruned_from_ring);

@@ -7,6 +7,14 @@
 
 G_BEGIN_DECLS
 
+/* for tests: another bound than EM_STORE_BACKLOG_BYTES, before em_store_start() */
+void     em_store_set_backlog_bound (EmStore    *self,
+                                     gsize       bytes);
+/* for tests: while held, the writer commits nothing, so the writes handed
+ * over stay in the backlog; em_store_free() lets go of it */
+void     em_store_hold_writer    (EmStore     *self,
+                                  gboolean     hold);
+
 /* the schema this build writes; older files are migrated when opened */
 #define EM_STORE_SCHEMA_VERSION 2
 

@@ -126,11 +126,16 @@ struct _EmStore
 
   gint                  catch_up;       /* atomic: the journal waits to be emptied */
 
-  /* bytes of writes handed over and not yet freed by the writer; under lock */
+  /* bytes of writes handed over and not yet freed by the writer: atomic, so
+   * that the engine reads it at every task start without the lock */
   gsize                 backlog;
-  gboolean              backlog_watched; /* under lock: the main context waits for it
-                                          * to drop, and hears of it in deliver_cb */
+  gsize                 backlog_bound;  /* set before the writer starts */
+  gint                  backlog_watched; /* atomic: the main context waits for it to
+                                          * drop, and hears of it in deliver_cb; who
+                                          * clears it (compare-and-exchange) wakes it */
   gboolean              drained;        /* under lock */
+  gboolean              writer_held;    /* under lock: em_store_hold_writer() */
+  GCond                 writer_cond;
   GFunc                 drained_func;   /* main context only */
   gpointer              drained_data;
 };
@@ -358,6 +363,8 @@ em_store_open (const char *path, GError **error)
   self->done = g_ptr_array_new ();
   g_mutex_init (&self->lock);
   g_cond_init (&self->applied_cond);
+  g_cond_init (&self->writer_cond);
+  self->backlog_bound = EM_STORE_BACKLOG_BYTES;
 
   /* the database lock is held: nobody else appends to the journal */
   journal_path = em_store_journal_path_for (path);
@@ -907,23 +914,21 @@ check_deletable (EmStore *self, GError **error)
 }
 
 /* a write is freed: once the backlog the main context waits on is down to
- * half its bound, it hears so */
+ * half its bound, it hears so. All of it sequentially consistent: either this
+ * sees the watch that em_store_is_backlogged() set, or that sees what this
+ * freed, so a wait always ends */
 static void
 release_backlog (EmStore *self, gsize bytes)
 {
-  gboolean wake = FALSE;
+  gsize left = (gsize) g_atomic_pointer_add (&self->backlog, -(gssize) bytes) - bytes;
 
+  if (left > self->backlog_bound / 2 || !g_atomic_int_get (&self->backlog_watched) ||
+      !g_atomic_int_compare_and_exchange (&self->backlog_watched, TRUE, FALSE))
+    return;
   g_mutex_lock (&self->lock);
-  self->backlog -= MIN (bytes, self->backlog);
-  if (self->backlog_watched && self->backlog <= EM_STORE_BACKLOG_BYTES / 2)
-    {
-      self->backlog_watched = FALSE;
-      self->drained = TRUE;
-      wake = TRUE;
-    }
+  self->drained = TRUE;
   g_mutex_unlock (&self->lock);
-  if (wake)
-    deliver (self, NULL, 0);
+  deliver (self, NULL, 0);
 }
 
 static gboolean
@@ -1015,6 +1020,15 @@ collect_batch (EmStore *self, Transaction *txn)
   return batch;
 }
 
+static void
+wait_while_held (EmStore *self)
+{
+  g_mutex_lock (&self->lock);
+  while (self->writer_held)
+    g_cond_wait (&self->writer_cond, &self->lock);
+  g_mutex_unlock (&self->lock);
+}
+
 static gpointer
 thread_main (gpointer user_data)
 {
@@ -1028,6 +1042,7 @@ thread_main (gpointer user_data)
       Transaction txn = { 0, };
       g_autoptr(GPtrArray) batch = collect_batch (self, &txn);
 
+      wait_while_held (self);
       commit_batch (self, batch, &txn);
       transaction_clear (&txn);
       /* the spacing is between commits: a batch of queries commits nothing */
@@ -1314,14 +1329,34 @@ em_store_set_drained_func (EmStore *self, GFunc func, gpointer user_data)
 gboolean
 em_store_is_backlogged (EmStore *self)
 {
-  gboolean backlogged;
-
-  g_mutex_lock (&self->lock);
-  backlogged = self->backlog > EM_STORE_BACKLOG_BYTES;
-  self->backlog_watched |= backlogged;
-  g_mutex_unlock (&self->lock);
-  return backlogged;
+  if ((gsize) g_atomic_pointer_get (&self->backlog) <= self->backlog_bound)
+    return FALSE;
+  g_atomic_int_set (&self->backlog_watched, TRUE);
+  /* the writer may have freed it down to half before it saw the watch: then
+   * nobody would wake the queue, and it has not to wait. If the writer took
+   * the watch first, its wake-up is on its way */
+  if ((gsize) g_atomic_pointer_get (&self->backlog) <= self->backlog_bound / 2 &&
+      g_atomic_int_compare_and_exchange (&self->backlog_watched, TRUE, FALSE))
+    return FALSE;
+  return TRUE;
 }
+
+void
+em_store_set_backlog_bound (EmStore *self, gsize bytes)
+{
+  g_return_if_fail (self->thread == NULL);
+  self->backlog_bound = bytes;
+}
+
+void
+em_store_hold_writer (EmStore *self, gboolean hold)
+{
+  g_mutex_lock (&self->lock);
+  self->writer_held = hold;
+  g_cond_broadcast (&self->writer_cond);
+  g_mutex_unlock (&self->lock);
+}
+
 
 static void
 push (EmStore *self, Op *op)
@@ -1344,6 +1379,7 @@ em_store_free (EmStore *self)
 
       /* the journal thread hands the stop on to the writer after the rest */
       stop->kind = OP_STOP;
+      em_store_hold_writer (self, FALSE);
       push (self, stop);
       g_thread_join (g_steal_pointer (&self->journal_thread));
       g_thread_join (g_steal_pointer (&self->thread));
@@ -1384,6 +1420,7 @@ em_store_free (EmStore *self)
   g_async_queue_unref (self->queue);
   g_async_queue_unref (self->writer_queue);
   g_cond_clear (&self->applied_cond);
+  g_cond_clear (&self->writer_cond);
   g_ptr_array_unref (self->done);
   g_mutex_clear (&self->lock);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -1427,9 +1464,7 @@ new_write (EmStore *self, GPtrArray *tasks, GPtrArray *events, EmArena *arena)
   op->events = events;
   op->arena = arena;
   count_write (op);
-  g_mutex_lock (&self->lock);
-  self->backlog += op->bytes;
-  g_mutex_unlock (&self->lock);
+  g_atomic_pointer_add (&self->backlog, (gssize) op->bytes);
   return op;
 }
 

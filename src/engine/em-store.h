@@ -98,7 +98,7 @@ void        em_store_start              (EmStore               *self,
  * backlogged: the engine starts no more tasks until it has caught up */
 #define EM_STORE_BACKLOG_BYTES ((gsize) 32 * 1024 * 1024)
 /* whether it is; if so, @func of em_store_set_drained_func() runs on the main
- * context once the backlog is down to half the bound. Never waits */
+ * context once the backlog is down to half the bound. Never waits, nor locks */
 gboolean    em_store_is_backlogged      (EmStore               *self);
 /* @func gets the store and @user_data */
 void        em_store_set_drained_func   (EmStore               *self,
