@@ -20,6 +20,8 @@
 #include "dbus/em-dbus-util.h"
 #include "engine/em-task-query.h"
 #include "engine/em-engine-manager.h"
+#include "engine/em-engine-manager-private.h"
+#include "engine/em-store-private.h"
 #include "engine/em-task-private.h"
 #include "engine/em-task-spec.h"
 #include "em-test-stubborn-action.h"
@@ -88,8 +90,12 @@ signal_cb (GDBusConnection *connection,
       g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
       const char *status = NULL;
 
+      const char *held = NULL;
+
       if (g_variant_lookup (changed, "Status", "&s", &status))
         g_ptr_array_add (fx->trace, g_strdup_printf ("Status=%s", status));
+      if (g_variant_lookup (changed, "Held", "&s", &held))
+        g_ptr_array_add (fx->trace, g_strdup_printf ("Held=%s", held));
     }
 }
 
@@ -616,6 +622,170 @@ test_events_pages (Fixture *fx, gconstpointer data)
  * time, also where small tasks come before large ones: the batch after the
  * small ones was sized by them, and the store read all of it, tens of MiB
  * of results for a reply of a few */
+static char *
+held_property (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  reply = call_service (fx, "org.freedesktop.DBus.Properties", "Get",
+                        g_variant_new ("(ss)", MANAGER_IFACE, "Held"), G_VARIANT_TYPE ("(v)"),
+                        &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_dup_string (value, NULL);
+}
+
+static GSubprocess *
+spawn_cli_queue (Fixture *fx, const char *option)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  GSubprocess *cli;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", fx->bus_address, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C", TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ENGINECTL"), "queue", option,
+                                     NULL);
+  g_assert_no_error (error);
+  return cli;
+}
+
+/* what it printed, once it has exited with 0; the service answers on this
+ * thread's loop */
+static char *
+cli_output (GSubprocess *cli, GAsyncResult **result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  char *out = NULL;
+
+  EM_TEST_WAIT_UNTIL (*result != NULL, 2 * TIMEOUT_MS);
+  g_subprocess_communicate_utf8_finish (cli, *result, &out, &err, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_exit_status (cli) != 0)
+    g_error ("enginectl queue failed: %s", err);
+  return out;
+}
+
+static void
+assert_queue_held (GVariant *reply, const char *held)
+{
+  g_autoptr(GVariant) queue = g_variant_get_child_value (reply, 0);
+  const char *value = NULL;
+
+  g_assert_true (g_variant_lookup (queue, "held", "&s", &value));
+  g_assert_cmpstr (value, ==, held);
+}
+
+/* a queue that the store's backlog holds back says so in GetQueue, Held and
+ * enginectl queue:
+ * before, its ready tasks stayed pending with nothing telling why. The
+ * store's writer is held, so that the backlog, of real results, lasts; the
+ * finished counts of GetQueue are read behind the writes, so its answer comes
+ * once the writer goes on, and says what was true when it was called */
+static void
+test_queue_held_by_store (Fixture *fx, gconstpointer data)
+{
+  const gsize bound = 64 * 1024;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(EmTaskSpec) large_spec = NULL, waiting_spec = NULL;
+  g_autoptr(EmTask) first = NULL, waiting = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *trace = NULL;
+  g_autoptr(GSubprocess) text_cli = NULL, json_cli = NULL;
+  g_autoptr(GAsyncResult) text_result = NULL, json_result = NULL;
+  g_autofree char *text = NULL, *json = NULL;
+  g_autoptr(JsonNode) printed = NULL;
+  const char *after;
+  char *held;
+
+  /* the store counts as behind past 64 KiB of uncommitted writes, not 32 MiB */
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  reply = call_service (fx, MANAGER_IFACE, "GetQueue", NULL, G_VARIANT_TYPE ("(a{sv})"), &error);
+  g_assert_no_error (error);
+  assert_queue_held (reply, "");
+  g_clear_pointer (&reply, g_variant_unref);
+
+  em_store_hold_writer (fx->manager->store, TRUE);
+  /* its row and its task_completed event each carry the result */
+  json_object_set_int_member (large, "result_bytes", 4 * bound);
+  large_spec = em_task_spec_new ("large", "stubborn", large);
+  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  /* once the engine has handed them over */
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  waiting_spec = em_task_spec_new ("waits", "stubborn", NULL);
+  waiting = g_object_ref (em_engine_manager_schedule_task (fx->manager, waiting_spec, &error));
+  g_assert_no_error (error);
+  em_test_run_for (200);
+  g_assert_cmpint (em_task_get_status (waiting), ==, EM_TASK_STATUS_PENDING);
+
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "store");
+  g_free (held);
+  /* paused, it is the pause that holds them; resumed, the store again */
+  g_variant_unref (call_service (fx, MANAGER_IFACE, "Pause", NULL, NULL, &error));
+  g_assert_no_error (error);
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "");
+  g_free (held);
+  g_variant_unref (call_service (fx, MANAGER_IFACE, "Resume", NULL, NULL, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_engine_manager_get_held (fx->manager), "store") == 0,
+                      TIMEOUT_MS);
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "store");
+  g_free (held);
+  own_name (fx);
+  text_cli = spawn_cli_queue (fx, NULL);
+  g_subprocess_communicate_utf8_async (text_cli, NULL, NULL, communicated_cb, &text_result);
+  json_cli = spawn_cli_queue (fx, "--json");
+  g_subprocess_communicate_utf8_async (json_cli, NULL, NULL, communicated_cb, &json_result);
+  g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service),
+                          EM_DBUS_MANAGER_PATH, MANAGER_IFACE, "GetQueue", NULL,
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                          NULL, replied_cb, &result);
+  em_test_run_for (200);
+  em_store_hold_writer (fx->manager->store, FALSE);
+  EM_TEST_WAIT_UNTIL (result != NULL, CALL_TIMEOUT_MS);
+  reply = g_dbus_connection_call_finish (fx->client, result, &error);
+  g_assert_no_error (error);
+  assert_queue_held (reply, "store");
+  g_clear_pointer (&reply, g_variant_unref);
+  text = cli_output (text_cli, &text_result);
+  g_assert_nonnull (strstr (text, "\nHeld:"));
+  g_assert_nonnull (strstr (text, "by the task database"));
+  json = cli_output (json_cli, &json_result);
+  printed = json_from_string (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (printed), "held"), ==,
+                   "store");
+
+  /* down to half the bound, the waiting task starts and nothing is held */
+  EM_TEST_WAIT_UNTIL (em_task_get_status (waiting) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  reply = call_service (fx, MANAGER_IFACE, "GetQueue", NULL, G_VARIANT_TYPE ("(a{sv})"), &error);
+  g_assert_no_error (error);
+  assert_queue_held (reply, "");
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "");
+  g_free (held);
+  /* and watchers of the property heard of both changes */
+  trace = joined (fx->trace);
+  after = strstr (trace, "Held=store");
+  g_assert_nonnull (after);
+  after += strlen ("Held=store");
+  g_assert_true (strstr (after, "Held= ") != NULL || g_str_has_suffix (after, "Held="));
+}
+
 static void
 test_history_read_by_bytes (Fixture *fx, gconstpointer data)
 {
@@ -1479,6 +1649,8 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add ("/dbus/adapter/queue-held-by-store", Fixture, NULL, fixture_setup,
+              test_queue_held_by_store, fixture_teardown);
   g_test_add ("/dbus/adapter/progress-then-cancel", Fixture, NULL, fixture_setup,
               test_progress_then_cancel, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,

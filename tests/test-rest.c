@@ -18,6 +18,8 @@
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
 #include "engine/em-engine-manager.h"
+#include "engine/em-engine-manager-private.h"
+#include "engine/em-store-private.h"
 #include "engine/em-task-spec.h"
 #include "rest/em-problem.h"
 #include "rest/em-rest-limits.h"
@@ -34,6 +36,11 @@
 #define WITH_STUBBORN GUINT_TO_POINTER (2)
 /* fixture data: both */
 #define WITH_STORE_STUBBORN GUINT_TO_POINTER (3)
+/* fixture data: both, with a store that counts as behind past BACKLOG_BYTES of
+ * uncommitted writes rather than 32 MiB (the engine's "store-backlog-bytes",
+ * which the service leaves at its default) */
+#define WITH_STORE_SMALL_BACKLOG GUINT_TO_POINTER (4)
+#define BACKLOG_BYTES (64 * 1024)
 
 /* the engine and the server in this process, on a free loopback port, driven
  * over real sockets the way clients drive the daemon */
@@ -66,7 +73,7 @@ fixture_set_up (Fixture       *f,
   g_assert_cmpint (g_mkdir_with_parents (images, 0750), ==, 0);
 
   em_builtin_actions_register (registry);
-  if (data == WITH_STUBBORN || data == WITH_STORE_STUBBORN)
+  if (data == WITH_STUBBORN || data == WITH_STORE_STUBBORN || data == WITH_STORE_SMALL_BACKLOG)
     {
       g_autoptr(EmAction) stubborn = em_test_stubborn_action_new ();
 
@@ -74,7 +81,9 @@ fixture_set_up (Fixture       *f,
     }
   f->manager = em_engine_manager_new (registry, devices, f->data_dir);
   f->server = em_rest_server_new (f->manager);
-  if (data == WITH_STORE || data == WITH_STORE_STUBBORN)
+  if (data == WITH_STORE_SMALL_BACKLOG)
+    g_object_set (f->manager, "store-backlog-bytes", (guint64) BACKLOG_BYTES, NULL);
+  if (data == WITH_STORE || data == WITH_STORE_STUBBORN || data == WITH_STORE_SMALL_BACKLOG)
     {
       g_object_set (f->manager, "keep-finished", STORE_KEEP_FINISHED, NULL);
       g_assert_true (em_engine_manager_open_store (f->manager, &error));
@@ -3972,6 +3981,63 @@ test_queue (Fixture       *f,
                       TIMEOUT_MS);
 }
 
+/* a queue that the store's backlog holds back says so: ready tasks stay
+ * pending with nothing in waiting_for, and before "held" nothing told why.
+ * The store's writer is held, so the backlog lasts as long as the test needs;
+ * the results that fill it are real, written once it is let go. The finished
+ * counts are read from the store, behind its writes, so the document asked
+ * for while held comes once the writer goes on, and says what was true when
+ * it was asked for */
+static void
+test_queue_held_by_store (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(JsonNode) n1 = NULL, n2 = NULL, n3 = NULL, n4 = NULL;
+  g_autofree char *large = NULL, *waiting = NULL, *body = NULL, *url = NULL;
+  g_autoptr(Reply) held = g_new0 (Reply, 1);
+  JsonObject *queue;
+
+  queue = queue_document (f, "GET", "/queue", &n1);
+  g_assert_true (json_object_has_member (queue, "held"));
+  g_assert_true (json_object_get_null_member (queue, "held"));
+  queue = queue_document (f, "POST", "/queue/resume", &n2);
+  g_assert_true (json_object_has_member (queue, "held"));
+  g_assert_true (json_object_get_null_member (queue, "held"));
+
+  em_store_hold_writer (f->manager->store, TRUE);
+  /* its row and its task_completed event each carry the result */
+  body = g_strdup_printf ("{\"name\":\"large\",\"action\":\"stubborn\","
+                          "\"parameters\":{\"result_bytes\":%u}}", 4 * BACKLOG_BYTES);
+  large = create_task (f, body);
+  wait_for_status (f, large, "completed");
+  /* once the engine has handed them over */
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (f->manager->store), TIMEOUT_MS);
+  waiting = create_task (f, "{\"name\":\"waits\",\"action\":\"stubborn\"}");
+  em_test_run_for (200);
+  g_assert_cmpint (em_task_get_status (em_engine_manager_get_task (f->manager, waiting)), ==,
+                   EM_TASK_STATUS_PENDING);
+
+  url = g_strconcat (f->base_url, "/queue", NULL);
+  held->msg = soup_message_new ("GET", url);
+  soup_session_send_and_read_async (f->session, held->msg, G_PRIORITY_DEFAULT, NULL,
+                                    sent_cb, held);
+  em_test_run_for (200);
+  em_store_hold_writer (f->manager->store, FALSE);
+  EM_TEST_WAIT_UNTIL (held->done, TIMEOUT_MS);
+  g_assert_no_error (held->error);
+  g_assert_cmpuint (reply_status (held), ==, 200);
+  n3 = reply_json (held);
+  queue = json_node_get_object (n3);
+  g_assert_false (json_object_get_boolean_member (queue, "paused"));
+  g_assert_cmpstr (json_object_get_string_member (queue, "held"), ==, "store");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (queue, "counts"), "pending"), ==, 1);
+
+  /* down to half the bound, the waiting task starts and nothing is held */
+  wait_for_status (f, waiting, "completed");
+  queue = queue_document (f, "GET", "/queue", &n4);
+  g_assert_true (json_object_get_null_member (queue, "held"));
+}
+
 /* --- history (the store) --- */
 
 static guint
@@ -4928,6 +4994,7 @@ main (int argc, char **argv)
   ADD ("/rest/tasks/batch/read-off-loop", test_batch_read_off_loop, NULL);
   ADD ("/rest/tasks/full-queue-validates-first", test_full_queue_validates_first, NULL);
   ADD ("/rest/queue", test_queue, NULL);
+  ADD ("/rest/queue/held-by-store", test_queue_held_by_store, WITH_STORE_SMALL_BACKLOG);
   ADD ("/rest/tasks/history", test_history, WITH_STORE);
   ADD ("/rest/ws/recorded-only", test_ws_recorded_only, WITH_STORE);
   ADD ("/rest/ws/since", test_ws_since, NULL);

@@ -67,6 +67,7 @@ print_queue (GVariant *queue)
   g_autofree const char **running = NULL;
   g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
   gboolean paused = FALSE;
+  const char *held = NULL;
   guint max_concurrent = 0;
 
   g_variant_lookup (queue, "paused", "b", &paused);
@@ -74,6 +75,16 @@ print_queue (GVariant *queue)
 
   g_ptr_array_add (fields, g_strdup (_("Paused:")));
   g_ptr_array_add (fields, g_strdup (paused ? _("yes") : _("no")));
+  /* only while something holds ready tasks back; an older service leaves it out */
+  if (g_variant_lookup (queue, "held", "&s", &held) && *held != '\0')
+    {
+      g_ptr_array_add (fields, g_strdup (_("Held:")));
+      if (g_str_equal (held, "store"))
+        g_ptr_array_add (fields, g_strdup (_("by the task database, which is catching up "
+                                             "with its writes; pending tasks start after")));
+      else
+        g_ptr_array_add (fields, g_strdup (held));
+    }
   /* an older service leaves it out; 0 is no limit */
   if (g_variant_lookup (queue, "max_concurrent", "u", &max_concurrent))
     {
@@ -98,7 +109,8 @@ print_queue (GVariant *queue)
   em_ctl_print_fields (fields, 12);
 }
 
-/* {"paused": …, "counts": {"pending": N, …}, "running": [ids], "max_concurrent": N} */
+/* {"paused": …, "held": null or "store", "counts": {"pending": N, …}, "running": [ids],
+ *  "max_concurrent": N} */
 static char *
 queue_to_json (GVariant *queue)
 {
@@ -107,6 +119,7 @@ queue_to_json (GVariant *queue)
   g_autofree const char **running = NULL;
   g_autoptr(JsonNode) root = NULL;
   gboolean paused = FALSE;
+  const char *held = NULL;
   guint max_concurrent = 0;
   GVariantIter iter;
   const char *status;
@@ -118,6 +131,15 @@ queue_to_json (GVariant *queue)
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "paused");
   json_builder_add_boolean_value (builder, paused);
+  /* an older service leaves it out; D-Bus says none with "" */
+  if (g_variant_lookup (queue, "held", "&s", &held))
+    {
+      json_builder_set_member_name (builder, "held");
+      if (*held != '\0')
+        json_builder_add_string_value (builder, held);
+      else
+        json_builder_add_null_value (builder);
+    }
   json_builder_set_member_name (builder, "counts");
   json_builder_begin_object (builder);
   if (counts != NULL)

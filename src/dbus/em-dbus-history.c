@@ -494,6 +494,7 @@ em_dbus_history_list_tasks (EmEngineManager       *manager,
 typedef struct {
   Call *call;
   gboolean paused;
+  const char *held;     /* static */
   guint max_concurrent;
   guint counts[EM_TASK_STATUS_N_STATUSES];
   GStrv running;
@@ -527,6 +528,7 @@ queue_answer_reply (QueueAnswer *answer)
     g_variant_builder_add (&counts, "{su}", em_task_status_to_string (s), answer->counts[s]);
 
   g_variant_dict_insert (&dict, "paused", "b", answer->paused);
+  g_variant_dict_insert (&dict, "held", "s", answer->held != NULL ? answer->held : "");
   g_variant_dict_insert_value (&dict, "counts", g_variant_builder_end (&counts));
   g_variant_dict_insert_value (&dict, "running",
                                g_variant_new_strv ((const char * const *) answer->running, -1));
@@ -580,6 +582,7 @@ em_dbus_history_get_queue (EmEngineManager       *manager,
 
   answer->call = call_new (iface, invocation);
   answer->paused = em_engine_manager_get_paused (manager);
+  answer->held = em_engine_manager_get_held (manager);
   answer->max_concurrent = em_engine_manager_get_max_concurrent (manager);
 
   /* active tasks are all in memory */

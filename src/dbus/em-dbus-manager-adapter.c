@@ -218,6 +218,8 @@ sync_queue_properties (EmDbusManagerAdapter *self)
   em_dbus_engine_manager1_set_paused (self->iface, em_engine_manager_get_paused (self->manager));
   em_dbus_engine_manager1_set_max_concurrent (self->iface,
                                               em_engine_manager_get_max_concurrent (self->manager));
+  em_dbus_engine_manager1_set_held (self->iface, em_engine_manager_get_held (self->manager) != NULL
+                                                 ? em_engine_manager_get_held (self->manager) : "");
 }
 
 static void
@@ -360,7 +362,7 @@ tasks_deleted_cb (EmEngineManager      *manager,
 }
 
 static void
-max_concurrent_notify_cb (EmEngineManager      *manager,
+queue_property_notify_cb (EmEngineManager      *manager,
                           GParamSpec           *pspec,
                           EmDbusManagerAdapter *self)
 {
@@ -573,7 +575,8 @@ em_dbus_manager_adapter_export (EmDbusManagerAdapter  *self,
   g_signal_connect (self->manager, "event", G_CALLBACK (manager_event_cb), self);
   g_signal_connect (self->manager, "events-committed", G_CALLBACK (events_committed_cb), self);
   g_signal_connect (self->manager, "notify::max-concurrent",
-                    G_CALLBACK (max_concurrent_notify_cb), self);
+                    G_CALLBACK (queue_property_notify_cb), self);
+  g_signal_connect (self->manager, "notify::held", G_CALLBACK (queue_property_notify_cb), self);
   g_signal_connect (self->manager, "tasks-deleted", G_CALLBACK (tasks_deleted_cb), self);
   sync_queue_properties (self);
   self->seen_seq = em_engine_manager_get_committed_event_seq (self->manager);
@@ -602,7 +605,7 @@ em_dbus_manager_adapter_unexport (EmDbusManagerAdapter *self)
   g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_func (self->manager, manager_event_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, events_committed_cb, self);
-  g_signal_handlers_disconnect_by_func (self->manager, max_concurrent_notify_cb, self);
+  g_signal_handlers_disconnect_by_func (self->manager, queue_property_notify_cb, self);
   g_signal_handlers_disconnect_by_func (self->manager, tasks_deleted_cb, self);
   em_rate_limit_clear (&self->seq_limit);
   em_dbus_task_table_set_connection (self->tasks, NULL);

@@ -76,6 +76,8 @@ struct _EmEngineManager
   guint             max_pending;    /* 0: no limit */
   guint             reserved_pending; /* items of a batch being made, not enqueued yet */
   gboolean          paused;
+  const char       *held;           /* (nullable): what keeps ready tasks from starting */
+  guint64           store_backlog_bytes;
   guint64           next_serial;
 
   guint64           last_seq;

@@ -16,6 +16,7 @@
 #include "engine/em-json-writer.h"
 #include "engine/em-scheduler.h"
 #include "engine/em-store.h"
+#include "engine/em-store-private.h"
 #include "engine/em-task-private.h"
 #include "engine/em-time.h"
 
@@ -89,6 +90,8 @@ enum {
   PROP_RETENTION_MAX_TASKS,
   PROP_RETENTION_MAX_AGE,
   PROP_MAX_PENDING,
+  PROP_HELD,
+  PROP_STORE_BACKLOG_BYTES,
   N_PROPS
 };
 
@@ -1139,10 +1142,20 @@ waiting_cb (EmSchedItem *item, EmDeviceKind waiting_for, gpointer user_data)
   em_task_set_waiting_for (entry->task, names);
 }
 
+static void
+set_held (EmEngineManager *self, const char *held)
+{
+  if (g_strcmp0 (self->held, held) == 0)
+    return;
+  self->held = held;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELD]);
+}
+
 static gboolean
 process_idle_cb (gpointer user_data)
 {
   EmEngineManager *self = user_data;
+  const char *held = NULL;
 
   self->process_source = 0;
   while (!self->paused && !self->shutting_down &&
@@ -1154,7 +1167,13 @@ process_idle_cb (gpointer user_data)
       /* results come faster than the store writes them: what waits for it
        * would grow without bound, so the queue waits instead (store_drained_cb) */
       if (self->store != NULL && em_store_is_backlogged (self->store))
-        break;
+        {
+          /* said only with a task ready to start: one waiting on its
+           * dependencies, or no task at all, is not held */
+          if (em_scheduler_count_ready (self->scheduler) > 0)
+            held = "store";
+          break;
+        }
       item = em_scheduler_take_next (self->scheduler, &reserved);
 
       if (item == NULL)
@@ -1172,6 +1191,8 @@ process_idle_cb (gpointer user_data)
       start_entry (self, (TaskEntry *) item);
     }
   em_scheduler_update_waiting (self->scheduler, waiting_cb, self);
+  /* the store's drained callback comes back here, and clears it */
+  set_held (self, held);
   return G_SOURCE_REMOVE;
 }
 
@@ -1667,6 +1688,8 @@ em_engine_manager_pause (EmEngineManager *self)
    * last event must say the state a restart comes back to */
   emit_event (self, EM_EVENT_QUEUE_PAUSED, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  /* the pause is what holds them now; a resume asks the store again */
+  set_held (self, NULL);
 }
 
 void
@@ -1697,6 +1720,13 @@ em_engine_manager_get_paused (EmEngineManager *self)
 {
   g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), FALSE);
   return self->paused;
+}
+
+const char *
+em_engine_manager_get_held (EmEngineManager *self)
+{
+  g_return_val_if_fail (EM_IS_ENGINE_MANAGER (self), NULL);
+  return self->held;
 }
 
 guint
@@ -2213,6 +2243,7 @@ em_engine_manager_open_store (EmEngineManager *self, GError **error)
     return FALSE;
 
   self->store = g_steal_pointer (&store);
+  em_store_set_backlog_bound (self->store, (gsize) MIN (self->store_backlog_bytes, G_MAXSIZE));
   em_store_set_drained_func (self->store, store_drained_cb, self);
   em_store_start (self->store, committed_cb, self);
   if (!restore (self, &snapshot, error))
@@ -2340,6 +2371,12 @@ em_engine_manager_get_property (GObject    *object,
     case PROP_MAX_PENDING:
       g_value_set_uint (value, self->max_pending);
       break;
+    case PROP_HELD:
+      g_value_set_string (value, self->held);
+      break;
+    case PROP_STORE_BACKLOG_BYTES:
+      g_value_set_uint64 (value, self->store_backlog_bytes);
+      break;
     case PROP_KEEP_FINISHED:
       g_value_set_uint (value, self->keep_finished);
       break;
@@ -2381,6 +2418,9 @@ em_engine_manager_set_property (GObject      *object,
       break;
     case PROP_MAX_PENDING:
       em_engine_manager_set_max_pending (self, g_value_get_uint (value));
+      break;
+    case PROP_STORE_BACKLOG_BYTES:
+      self->store_backlog_bytes = g_value_get_uint64 (value);
       break;
     case PROP_KEEP_FINISHED:
       self->keep_finished = g_value_get_uint (value);
@@ -2488,6 +2528,14 @@ em_engine_manager_class_init (EmEngineManagerClass *klass)
   properties[PROP_MAX_PENDING] =
     g_param_spec_uint ("max-pending", NULL, NULL, 0, G_MAXUINT, EM_ENGINE_DEFAULT_MAX_PENDING,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HELD] =
+    g_param_spec_string ("held", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* the store's EM_STORE_BACKLOG_BYTES, read when it opens: for tests that
+   * need a backlog without writing 32 MiB; the service keeps the default */
+  properties[PROP_STORE_BACKLOG_BYTES] =
+    g_param_spec_uint64 ("store-backlog-bytes", NULL, NULL, 1, G_MAXUINT64, EM_STORE_BACKLOG_BYTES,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   for (guint i = 0; i < G_N_ELEMENTS (task_signals); i++)
@@ -2545,6 +2593,7 @@ em_engine_manager_init (EmEngineManager *self)
   self->timers = g_sequence_new (NULL);
   self->max_concurrent = EM_ENGINE_DEFAULT_MAX_CONCURRENT;
   self->max_pending = EM_ENGINE_DEFAULT_MAX_PENDING;
+  self->store_backlog_bytes = EM_STORE_BACKLOG_BYTES;
   g_queue_init (&self->event_queue);
   g_queue_init (&self->cascade);
   /* a log kept in memory only is a new one every run; a store replaces it

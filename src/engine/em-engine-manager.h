@@ -119,6 +119,10 @@ const char       *em_engine_manager_get_event_log_id (EmEngineManager *self);
 void              em_engine_manager_pause          (EmEngineManager  *self);
 void              em_engine_manager_resume         (EmEngineManager  *self);
 gboolean          em_engine_manager_get_paused     (EmEngineManager  *self);
+/* (nullable): what holds back ready tasks that the queue, neither paused nor
+ * at max-concurrent, would start: "store" while the task store catches up
+ * with its writes (EM_STORE_BACKLOG_BYTES); notified as "held" */
+const char       *em_engine_manager_get_held       (EmEngineManager  *self);
 guint             em_engine_manager_get_max_concurrent (EmEngineManager *self);
 void              em_engine_manager_set_max_concurrent (EmEngineManager *self,
                                                         guint            max_concurrent);

@@ -74,8 +74,9 @@ counted_cb (GObject      *source,
   em_rest_async_done (async);
 }
 
-/* {"paused", "counts": {status: n}, "running": [ids], "max_concurrent"}; with a
- * store, memory holds only recent finished tasks, so their counts come from it */
+/* {"paused", "held", "counts": {status: n}, "running": [ids], "max_concurrent"};
+ * with a store, memory holds only recent finished tasks, so their counts come
+ * from it */
 static void
 respond_queue (EmRestContext     *ctx,
                SoupServerMessage *msg)
@@ -100,6 +101,11 @@ respond_queue (EmRestContext     *ctx,
 
   json_object_set_boolean_member (doc->object, "paused",
                                   em_engine_manager_get_paused (ctx->manager));
+  /* null, or what keeps ready tasks from starting: "store" */
+  if (em_engine_manager_get_held (ctx->manager) != NULL)
+    json_object_set_string_member (doc->object, "held", em_engine_manager_get_held (ctx->manager));
+  else
+    json_object_set_null_member (doc->object, "held");
   json_object_set_array_member (doc->object, "running", g_steal_pointer (&running_ids));
   json_object_set_int_member (doc->object, "max_concurrent",
                               em_engine_manager_get_max_concurrent (ctx->manager));
