@@ -861,6 +861,23 @@ test_errors (void)
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', @a{sv} {}, {'depends_on': <[<'a'>, <objectpath '/a'>]>})",
       "InvalidArgument", "options.depends_on[1]: a value of D-Bus type" },
+    /* an entry of a dictionary whose keys are not strings is named by its
+     * key, not by a position that reads as an array item's */
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <{3: <'a'>}>}, @a{sv} {})", "InvalidArgument",
+      "parameters.duration{3}: a dictionary with keys of D-Bus type “i” has no JSON form" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', {'duration': <{'ms': <{byte 7: 'a', byte 9: 'b'}>}>}, @a{sv} {})", "InvalidArgument",
+      "parameters.duration.ms{7}: a dictionary with keys of D-Bus type “y”" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
+      "('x', 'wait', @a{sv} {}, {'depends_on': <[<'a'>, <{objectpath '/a': 1}>]>})", "InvalidArgument",
+      "options.depends_on[1]{'/a'}: a dictionary with keys of D-Bus type “o”" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'parameters': <{'duration': <{int64 -5: 1}>}>}], @a{sv} {})",
+      "InvalidArgument", "tasks[0] parameters.duration{-5}: a dictionary with keys of D-Bus type “x”" },
+    { MANAGER_PATH, MANAGER_IFACE, "ScheduleBatch",
+      "([{'name': <'x'>, 'action': <'wait'>, 'tags': <{true: 1}>}], @a{sv} {})",
+      "InvalidArgument", "tasks[0] tags{true}: a dictionary with keys of D-Bus type “b”" },
     /* numbers no JSON body could hold are named as such, not as D-Bus types */
     { MANAGER_PATH, MANAGER_IFACE, "ScheduleTask",
       "('x', 'wait', @a{sv} {}, {'max_retries': <uint64 18446744073709551615>})", "InvalidArgument",
@@ -2477,6 +2494,126 @@ test_reads_end_with_caller (void)
   g_free (replies.refusal);
 }
 
+/* a zero value of a type in our signatures */
+static GVariant *
+zero_value (const GVariantType *type)
+{
+  if (g_variant_type_is_array (type))
+    return g_variant_new_array (g_variant_type_element (type), NULL, 0);
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_STRING))
+    return g_variant_new_string ("");
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_UINT64))
+    return g_variant_new_uint64 (0);
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_UINT32))
+    return g_variant_new_uint32 (0);
+  g_assert_not_reached ();
+}
+
+/* @method's arguments, in their declared types, as zero values; with the
+ * last left out (@drop), an extra string after them (@extra), or the first
+ * an int32 (@swap) */
+static GVariant *
+arguments_for (GDBusMethodInfo *method,
+               gboolean         drop,
+               gboolean         extra,
+               gboolean         swap)
+{
+  g_autoptr(GPtrArray) values = g_ptr_array_new ();
+  guint n = method->in_args != NULL ? g_strv_length ((char **) method->in_args) : 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (drop && i == n - 1)
+        break;
+      if (swap && i == 0)
+        g_ptr_array_add (values, g_variant_new_int32 (1));
+      else
+        g_ptr_array_add (values, zero_value (G_VARIANT_TYPE (method->in_args[i]->signature)));
+    }
+  if (extra)
+    g_ptr_array_add (values, g_variant_new_string ("extra"));
+  return g_variant_new_tuple ((GVariant **) values->pdata, values->len);
+}
+
+static void
+assert_invalid_args (const char *path,
+                     const char *interface,
+                     GVariant   *arguments_floating,
+                     GDBusMethodInfo *method)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) arguments = g_variant_ref_sink (arguments_floating);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GString) expected = g_string_new ("(");
+  g_autofree char *remote = NULL;
+
+  for (guint i = 0; method->in_args != NULL && method->in_args[i] != NULL; i++)
+    g_string_append (expected, method->in_args[i]->signature);
+  g_string_append_c (expected, ')');
+
+  g_test_message ("%s%s", method->name, g_variant_get_type_string (arguments));
+  reply = call (path, interface, method->name, arguments, NULL, &error);
+  g_assert_null (reply);
+  g_assert_nonnull (error);
+  remote = g_dbus_error_get_remote_error (error);
+  /* the bus library's own answer, before any handler of the service runs:
+   * not one of the io.github.enginemanager.Error names, and naming the
+   * signatures (sent and declared) rather than an argument */
+  g_assert_cmpstr (remote, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  g_assert_nonnull (strstr (error->message, g_variant_get_type_string (arguments)));
+  g_assert_nonnull (strstr (error->message, expected->str));
+}
+
+/* a call whose arguments do not match the declared signature never reaches
+ * the service: GDBus answers it with org.freedesktop.DBus.Error.InvalidArgs,
+ * for wrong types, missing and extra arguments alike, and nothing changes */
+static void
+test_signature_mismatch (void)
+{
+  g_autofree char *task_path = NULL;
+  g_autofree char *id = schedule ("held", "wait", "{'duration': <600000>}", &task_path);
+  GDBusInterfaceInfo *interfaces[] = {
+    em_dbus_engine_manager1_interface_info (),
+    em_dbus_task1_interface_info (),
+  };
+  const char *paths[] = { MANAGER_PATH, task_path };
+  guint before = count_tasks ("(@a{sv} {},)");
+  g_autoptr(GVariant) paused_before = get_property (MANAGER_PATH, MANAGER_IFACE, "Paused");
+  g_autoptr(GVariant) paused_after = NULL;
+  g_autoptr(GVariant) task = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *status = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (interfaces); i++)
+    for (guint m = 0; interfaces[i]->methods[m] != NULL; m++)
+      {
+        GDBusMethodInfo *method = interfaces[i]->methods[m];
+        gboolean has_args = method->in_args != NULL && method->in_args[0] != NULL;
+
+        assert_invalid_args (paths[i], interfaces[i]->name,
+                             arguments_for (method, FALSE, TRUE, FALSE), method);
+        if (!has_args)
+          continue;
+        assert_invalid_args (paths[i], interfaces[i]->name,
+                             arguments_for (method, TRUE, FALSE, FALSE), method);
+        assert_invalid_args (paths[i], interfaces[i]->name,
+                             arguments_for (method, FALSE, FALSE, TRUE), method);
+      }
+
+  /* the scheduling calls scheduled nothing, the cancelling ones cancelled
+   * nothing, Pause and Resume with an argument changed nothing */
+  g_assert_cmpuint (count_tasks ("(@a{sv} {},)"), ==, before);
+  task = get_task (id);
+  g_assert_true (g_variant_lookup (task, "status", "&s", &status));
+  g_assert_cmpstr (status, !=, "cancelled");
+  paused_after = get_property (MANAGER_PATH, MANAGER_IFACE, "Paused");
+  g_assert_true (g_variant_equal (paused_before, paused_after));
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", id), NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2488,6 +2625,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/manager/properties", test_properties);
   g_test_add_func ("/dbus/manager/errors", test_errors);
   g_test_add_func ("/dbus/manager/huge-arguments", test_huge_arguments);
+  g_test_add_func ("/dbus/manager/signature-mismatch", test_signature_mismatch);
   g_test_add_func ("/dbus/manager/integral-double", test_integral_double);
   g_test_add_func ("/dbus/manager/list", test_list);
   g_test_add_func ("/dbus/manager/list-after", test_list_after);
