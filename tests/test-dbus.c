@@ -800,6 +800,14 @@ test_errors (void)
     /* no status at all would be no filter: every task */
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <@as []>},)",
       "InvalidArgument", "filter.status" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <@av []>},)",
+      "InvalidArgument", "filter.status: empty" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <[<'pending'>, <1>]>},)",
+      "InvalidArgument", "filter.status[1] must be of type s, not i" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <[<'pending'>, <'sleeping'>]>},)",
+      "InvalidArgument", "filter.status: unknown status “sleeping”" },
+    { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'status': <[1, 2]>},)",
+      "InvalidArgument", "filter.status must be of type s or as (or av of strings), not ai" },
     /* no action is an action's name: an empty one matched nothing, where
      * GET /tasks?action= is refused */
     { MANAGER_PATH, MANAGER_IFACE, "ListTasks", "({'action': <''>},)",
@@ -2614,6 +2622,25 @@ test_signature_mismatch (void)
   g_assert_no_error (error);
 }
 
+/* a JSON array arrives as av (the mapping of every a{sv} here): a status
+ * list sent so selects as an as does */
+static void
+test_list_status_av (void)
+{
+  g_autofree char *id = schedule ("av status", "wait", "{'duration': <600000>}", NULL);
+  guint unfinished = count_tasks ("({'status': <['pending', 'running']>},)");
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (unfinished, >, 0);
+  g_assert_cmpuint (count_tasks ("({'status': <[<'pending'>, <'running'>]>},)"), ==, unfinished);
+  g_assert_cmpuint (count_tasks ("({'status': <[<'completed'>]>},)"), ==,
+                    count_tasks ("({'status': <['completed']>},)"));
+
+  reply = call (MANAGER_PATH, MANAGER_IFACE, "CancelTask", g_variant_new ("(s)", id), NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2629,6 +2656,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/manager/integral-double", test_integral_double);
   g_test_add_func ("/dbus/manager/list", test_list);
   g_test_add_func ("/dbus/manager/list-after", test_list_after);
+  g_test_add_func ("/dbus/manager/list-status-av", test_list_status_av);
   g_test_add_func ("/dbus/signals/complete", test_complete);
   g_test_add_func ("/dbus/signals/fail", test_fail);
   g_test_add_func ("/dbus/signals/last-progress", test_last_progress);

@@ -161,11 +161,32 @@ parse_status (GVariant  *value,
   const char * const *names = one;
   EmTaskStatus status;
 
-  /* one status, or several */
+  /* one status, or several: as, or av as a JSON array arrives */
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
     one[0] = g_variant_get_string (value, NULL);
-  else
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY))
     names = several = g_variant_get_strv (value, NULL);
+  else
+    {
+      gsize n = g_variant_n_children (value);
+
+      names = several = g_new0 (const char *, n + 1);
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) boxed = g_variant_get_child_value (value, i);
+          g_autoptr(GVariant) item = g_variant_get_variant (boxed);
+
+          if (!g_variant_is_of_type (item, G_VARIANT_TYPE_STRING))
+            {
+              g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                           _("filter.status[%u] must be of type s, not %s"),
+                           (guint) i, g_variant_get_type_string (item));
+              return FALSE;
+            }
+          /* the string lives in @value, which outlives @names */
+          several[i] = g_variant_get_string (item, NULL);
+        }
+    }
 
   /* no names at all would be no filter: every task, the opposite of what an
    * empty selection means */
@@ -206,10 +227,11 @@ parse_list_filter (GVariant     *filter,
 
   if (status != NULL &&
       !g_variant_is_of_type (status, G_VARIANT_TYPE_STRING) &&
-      !g_variant_is_of_type (status, G_VARIANT_TYPE_STRING_ARRAY))
+      !g_variant_is_of_type (status, G_VARIANT_TYPE_STRING_ARRAY) &&
+      !g_variant_is_of_type (status, G_VARIANT_TYPE ("av")))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("filter.status must be of type s or as, not %s"),
+                   _("filter.status must be of type s or as (or av of strings), not %s"),
                    g_variant_get_type_string (status));
       return FALSE;
     }
