@@ -149,6 +149,14 @@ expect 0 "Version property" gdbus call --session --dest "$NAME" --object-path /i
 version=$("$ENGINECTL" --version | cut -d' ' -f2)
 contains "$out" "'$version'" "Version is the build's"
 
+# a call that does not match the signature is answered by GDBus itself, as
+# the README's D-Bus section says, naming the signatures rather than an argument
+expect 1 "ScheduleTask with one argument" gdbus call --session --dest "$NAME" \
+  --object-path /io/github/enginemanager/EngineManager \
+  --method io.github.enginemanager.EngineManager1.ScheduleTask 'x'
+contains "$err" "org.freedesktop.DBus.Error.InvalidArgs" "a signature mismatch is InvalidArgs"
+contains "$err" "(ssa{sv}a{sv})" "a signature mismatch names the expected signature"
+
 echo "# enginectl: help"
 expect 0 "enginectl --help" "$ENGINECTL" --help
 for command in schedule list get cancel watch wait batch pause resume queue; do
