@@ -263,6 +263,30 @@ test_autofocus_no_contrast (void)
   em_test_scope_clear (&scope);
 }
 
+/* only a search that found no contrast lets the scan go on: one whose range,
+ * clipped to the focus travel, leaves nothing to compare still fails it */
+static void
+test_autofocus_clipped_fails (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  em_test_scope_move_focus (&scope, 10000.0);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50,"
+                                     " \"autofocus_every\": 1, \"autofocus_range\": 0.4,"
+                                     " \"autofocus_step\": 0.4, \"autofocus_tolerance\": 0.4}",
+                                     2.0, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "narrower than the tolerance"));
+  em_test_scope_clear (&scope);
+}
+
 /* the autofocus says "no contrast" in the service's language: in German too,
  * the scan goes on */
 static void
@@ -746,6 +770,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/autofocus-no-contrast", test_autofocus_no_contrast);
+  g_test_add_func ("/tile-scan/autofocus-clipped-fails", test_autofocus_clipped_fails);
   g_test_add_func ("/tile-scan/autofocus-no-contrast-translated", test_autofocus_no_contrast_translated);
   g_test_add_func ("/tile-scan/autofocus-empty-tiles", test_autofocus_empty_tiles);
   g_test_add_func ("/tile-scan/cancel-during-autofocus", test_cancel_during_autofocus);

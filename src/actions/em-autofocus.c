@@ -40,6 +40,7 @@ typedef struct {
   gboolean             checked;   /* the coarse peak was weighed against the noise */
   GArray              *repeats;   /* gdouble: scores of the frames taken again */
   gdouble              ratio;     /* peak over noise, once checked */
+  gboolean             no_contrast; /* failed because no frame stood out */
   gboolean             repeating; /* the frame in flight is a repeat */
   guint                n_repeats;
   gdouble              final_position;
@@ -312,10 +313,11 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
       for (guint i = 0; i < af->samples->len; i++)
         lowest = MIN (lowest, g_array_index (af->samples, Sample, i).score);
+      af->no_contrast = TRUE;
       g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
-                               _("Autofocus found no contrast: the scores from %s to %s µm (%s to %s) vary "
-                                 "no more than the camera's noise, the sharpest standing %s times the noise "
-                                 "above the rest where %s are needed; the focus is back at %s µm"),
+                               _("Autofocus found no contrast: over the scores from %s to %s µm (%s to %s), "
+                                 "the sharpest stands %s times the camera's noise above the rest where %s "
+                                 "are needed; the focus is back at %s µm"),
                                em_json_format_double (low, af->low), em_json_format_double (high, af->high),
                                em_json_format_double (score, lowest),
                                em_json_format_double (highest, best->score),
@@ -325,6 +327,7 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   /* the score as the result's curve gives it, with a point in any locale */
+  af->no_contrast = TRUE;
   g_task_return_new_error (task, EM_ERROR, EM_ERROR_FAILED,
                            _("Autofocus found no contrast: every frame from %s to %s µm scored %s; "
                              "the focus is back at %s µm"),
@@ -617,6 +620,18 @@ em_autofocus_run_finish (GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_async_result_is_tagged (result, em_autofocus_run_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gboolean
+em_autofocus_found_no_contrast (GAsyncResult *result)
+{
+  Autofocus *af;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, em_autofocus_run_async), FALSE);
+
+  af = g_task_get_task_data (G_TASK (result));
+  return af != NULL && af->no_contrast;
 }
 
 gboolean

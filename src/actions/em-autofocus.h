@@ -77,6 +77,9 @@ void        em_autofocus_run_async  (EmCamera                  *camera,
 /* Returns: (transfer full): the result, or %NULL with @error set */
 JsonObject *em_autofocus_run_finish (GAsyncResult              *result,
                                      GError                   **error);
+/* whether the search failed for want of contrast (no frame stood out of the
+ * noise, an empty field), rather than for a device, a cancellation or its range */
+gboolean    em_autofocus_found_no_contrast (GAsyncResult      *result);
 
 /* whether a search of @range in steps of @step down to @tolerance is one to
  * run (the step within the range, at most EM_AUTOFOCUS_MAX_COARSE_STEPS

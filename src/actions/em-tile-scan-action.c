@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -429,35 +428,6 @@ capture_tile (GTask *task)
                             captured_cb, task);
 }
 
-/* whether a refocus failed for want of contrast (an empty field, or one
- * too far from the focus), the one failure a scan goes on after: the
- * autofocus has put the focus back where the search began. It says so only
- * in its message, one of these two as translated; a device error, a
- * cancellation or a range outside the travel says something else */
-static gboolean
-is_no_contrast (const GError *error)
-{
-  const char *formats[] = {
-    _("Autofocus found no contrast: the scores from %s to %s µm (%s to %s) vary "
-      "no more than the camera's noise, the sharpest standing %s times the noise "
-      "above the rest where %s are needed; the focus is back at %s µm"),
-    _("Autofocus found no contrast: every frame from %s to %s µm scored %s; "
-      "the focus is back at %s µm"),
-  };
-
-  if (!g_error_matches (error, EM_ERROR, EM_ERROR_FAILED))
-    return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
-    {
-      const char *end = strchr (formats[i], '%');
-      gsize length = end != NULL ? (gsize) (end - formats[i]) : strlen (formats[i]);
-
-      if (length > 0 && strncmp (error->message, formats[i], length) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 static void
 focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -469,7 +439,10 @@ focused_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   scan->focus_result = em_autofocus_run_finish (result, &error);
   if (scan->focus_result == NULL)
     {
-      if (!is_no_contrast (error))
+      /* an empty field, or one too far from the focus: the autofocus has put
+       * the focus back where the search began. Any other failure (a device,
+       * a cancellation, a range outside the travel) ends the scan */
+      if (!em_autofocus_found_no_contrast (result))
         {
           fail (g_steal_pointer (&task), g_steal_pointer (&error));
           return;
