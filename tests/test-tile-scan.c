@@ -263,6 +263,35 @@ test_autofocus_no_contrast (void)
   em_test_scope_clear (&scope);
 }
 
+/* autofocus_min_contrast reaches each refocus: a peak that passes the
+ * default 5 does not pass 1000, and those tiles keep the focus they had */
+static void
+test_autofocus_min_contrast (void)
+{
+  EmTestScope scope;
+  g_autoptr(EmAction) action = em_tile_scan_action_new ();
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *tile;
+  gdouble start;
+
+  em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
+  start = em_test_scope_focal_plane (&scope, 0.0, 0.0) - 3.0;
+  em_test_scope_move_focus (&scope, start);
+  result = em_test_scope_run_action (&scope, action, "scan",
+                                     "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 50,"
+                                     " \"autofocus_every\": 1, \"autofocus_min_contrast\": 1000}",
+                                     2.0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (result, "no_contrast"), ==, 1);
+  tile = json_array_get_object_element (json_object_get_array_member (result, "tiles"), 0);
+  g_assert_cmpstr (json_object_get_string_member (tile, "focus"), ==, "no_contrast");
+  g_test_message ("%s", json_object_get_string_member (tile, "focus_reason"));
+  g_assert_nonnull (strstr (json_object_get_string_member (tile, "focus_reason"), "where 1000 are needed"));
+  g_assert_cmpfloat (em_focus_get_position (scope.focus), ==, start);
+  em_test_scope_clear (&scope);
+}
+
 /* only a search that found no contrast lets the scan go on: one whose range,
  * clipped to the focus travel, leaves nothing to compare still fails it */
 static void
@@ -770,6 +799,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tile-scan/autofocus", test_autofocus);
   g_test_add_func ("/tile-scan/autofocus-long-period", test_autofocus_long_period);
   g_test_add_func ("/tile-scan/autofocus-no-contrast", test_autofocus_no_contrast);
+  g_test_add_func ("/tile-scan/autofocus-min-contrast", test_autofocus_min_contrast);
   g_test_add_func ("/tile-scan/autofocus-clipped-fails", test_autofocus_clipped_fails);
   g_test_add_func ("/tile-scan/autofocus-no-contrast-translated", test_autofocus_no_contrast_translated);
   g_test_add_func ("/tile-scan/autofocus-empty-tiles", test_autofocus_empty_tiles);

@@ -274,7 +274,7 @@ test_tile_scan_valid (Fixture *fixture, gconstpointer data)
                                       " \"exposure\": 20, \"gain\": 1, \"format\": \"tiff\", \"speed\": 2000,"
                                       " \"autofocus_every\": 5, \"autofocus_range\": 30,"
                                       " \"autofocus_step\": 5, \"autofocus_tolerance\": 0.5,"
-                                      " \"autofocus_metric\": \"brenner\"}");
+                                      " \"autofocus_metric\": \"laplacian\", \"autofocus_min_contrast\": 2.5}");
   /* JSON has no 2 apart from 2.0: an integer may come with a zero fraction */
   assert_valid (fixture, "tile_scan", "{\"step_x\": 100, \"nx\": 2.0, \"ny\": 3e0,"
                                       " \"autofocus_every\": 1.0}");
@@ -286,6 +286,10 @@ static void
 test_tile_scan_refused (Fixture *fixture, gconstpointer data)
 {
   assert_refused (fixture, "tile_scan", NULL, "step_x");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 100, \"autofocus_min_contrast\": 0.5}",
+                  "autofocus_min_contrast");
+  assert_refused (fixture, "tile_scan", "{\"step_x\": 100, \"autofocus_min_contrast\": 1001}",
+                  "autofocus_min_contrast");
   assert_refused (fixture, "tile_scan", "{\"nx\": 2}", "step_x");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 0}", "step_x");
   assert_refused (fixture, "tile_scan", "{\"step_x\": 10, \"step_y\": -1}", "step_y");

@@ -169,7 +169,19 @@ static const EmParamSpec tile_scan_params[] = {
     .type = EM_PARAM_STRING,
     .description = N_("Sharpness score of each autofocus search"),
     .choices = metric_choices,
-    .default_value = "\"laplacian\"",
+    .default_value = "\"brenner\"",
+  },
+  {
+    .name = "autofocus_min_contrast",
+    .type = EM_PARAM_NUMBER,
+    .unit = "× noise",
+    .description = N_("How many times the camera's noise the sharpest frame of each autofocus search must "
+                      "stand above the rest; a lower peak leaves that tile at the focus it had"),
+    .has_minimum = TRUE,
+    .minimum = EM_AUTOFOCUS_MIN_MIN_CONTRAST,
+    .has_maximum = TRUE,
+    .maximum = EM_AUTOFOCUS_MAX_MIN_CONTRAST,
+    .default_value = "5",
   },
 };
 
@@ -605,7 +617,8 @@ em_tile_scan_action_run_async (EmAction            *action,
   scan->autofocus.tolerance = em_action_param_double (action, parameters, "autofocus_tolerance");
   if (!em_focus_metric_from_string (em_action_param_string (action, parameters, "autofocus_metric"),
                                     &scan->autofocus.metric))
-    scan->autofocus.metric = EM_FOCUS_METRIC_LAPLACIAN;
+    scan->autofocus.metric = EM_FOCUS_METRIC_BRENNER;
+  scan->autofocus.min_contrast = em_action_param_double (action, parameters, "autofocus_min_contrast");
   scan->autofocus.exposure_ms = scan->exposure_ms;
   scan->autofocus.gain = scan->gain;
 
