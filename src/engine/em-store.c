@@ -1357,7 +1357,6 @@ em_store_hold_writer (EmStore *self, gboolean hold)
   g_mutex_unlock (&self->lock);
 }
 
-
 static void
 push (EmStore *self, Op *op)
 {
