@@ -377,6 +377,224 @@ test_variant_string_keyed_dicts (void)
   g_assert_true (g_str_has_prefix (error->message, "where.at: "));
 }
 
+/* the refusal a{sv} text @text gets, or NULL when it converts */
+static char *
+variant_refusal (const char *text)
+{
+  g_autoptr(GVariant) dict = g_variant_ref_sink (g_variant_new_parsed (text));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = em_variant_to_json_object (dict, &error);
+
+  if (object != NULL)
+    return NULL;
+  g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+  return g_strdup (error->message);
+}
+
+/* an entry of a dictionary with keys other than strings is named by its key
+ * in braces after the path, as a caller wrote it: integers in decimal,
+ * anything else in GVariant text; it was named "x[0]", as an array item */
+static void
+test_variant_key_forms (void)
+{
+  static const struct {
+    const char *dict;
+    const char *message;
+  } cases[] = {
+    { "{'duration': <{3: <'a'>}>}",
+      "duration{3}: a dictionary with keys of D-Bus type “i” has no JSON form; "
+      "JSON object keys are strings" },
+    { "{'d': <{int64 -5: 1}>}", "d{-5}: a dictionary with keys of D-Bus type “x”" },
+    { "{'d': <{uint64 18446744073709551615: 1}>}",
+      "d{18446744073709551615}: a dictionary with keys of D-Bus type “t”" },
+    { "{'d': <{byte 7: 'a', byte 9: 'b'}>}", "d{7}: a dictionary with keys of D-Bus type “y”" },
+    { "{'d': <{int16 -3: 1}>}", "d{-3}: a dictionary with keys of D-Bus type “n”" },
+    { "{'d': <{uint16 3: 1}>}", "d{3}: a dictionary with keys of D-Bus type “q”" },
+    { "{'d': <{uint32 4000000000: 1}>}", "d{4000000000}: a dictionary with keys of D-Bus type “u”" },
+    { "{'d': <{objectpath '/a/b': 1}>}", "d{'/a/b'}: a dictionary with keys of D-Bus type “o”" },
+    { "{'d': <{true: 1}>}", "d{true}: a dictionary with keys of D-Bus type “b”" },
+    { "{'d': <{1.5: 1}>}", "d{1.5}: a dictionary with keys of D-Bus type “d”" },
+    /* nested: under the path of any other refusal */
+    { "{'a': <{'b': <[<1>, <{3: 'x'}>]>}>}", "a.b[1]{3}: a dictionary with keys of D-Bus type “i”" },
+    { "{'a': <[{byte 1: 'x'}]>}", "a[0]{1}: a dictionary with keys of D-Bus type “y”" },
+    { "{'a': <{'b': {7: <{'c': 1}>}}>}", "a.b{7}: a dictionary with keys of D-Bus type “i”" },
+    /* the first refusal in order, whatever it is */
+    { "{'a': <objectpath '/a'>, 'b': <{3: 'x'}>}", "a: a value of D-Bus type “o” has no JSON form" },
+    { "{'a': <{3: 'x'}>, 'b': <objectpath '/a'>}", "a{3}: " },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *message = variant_refusal (cases[i].dict);
+
+      g_test_message ("%s", cases[i].dict);
+      g_assert_nonnull (message);
+      g_assert_true (g_str_has_prefix (message, cases[i].message));
+    }
+}
+
+/* a long key of another type is clipped as a long string key is */
+static void
+test_variant_key_clipped (void)
+{
+  g_autofree char *long_path = g_strnfill (5000, 'p');
+  g_autofree char *text = g_strdup_printf ("{'d': <{objectpath '/%s': 1}>}", long_path);
+  g_autofree char *message = variant_refusal (text);
+
+  g_assert_nonnull (message);
+  g_assert_true (g_str_has_prefix (message, "d{'/ppppp"));
+  g_assert_cmpuint (strlen (message), <, 400);
+}
+
+/* string keys, whatever the value type, still make a JSON object, also
+ * inside an array and under another object */
+static void
+test_variant_string_keys_stay_objects (void)
+{
+  g_autoptr(GVariant) dict = g_variant_ref_sink (g_variant_new_parsed (
+    "{'a': <[{'x': int64 1}, {'y': int64 2}]>, 'b': <{'c': <{'d': 'e'}>}>}"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = em_variant_to_json_object (dict, &error);
+  JsonArray *a;
+  JsonObject *c;
+
+  g_assert_no_error (error);
+  a = json_object_get_array_member (object, "a");
+  g_assert_cmpuint (json_array_get_length (a), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (a, 1), "y"), ==, 2);
+  c = json_object_get_object_member (json_object_get_object_member (object, "b"), "c");
+  g_assert_cmpstr (json_object_get_string_member (c, "d"), ==, "e");
+}
+
+/* an empty container is refused by its type as a full one is: an empty
+ * a{is} or ao was taken as [] and an empty a{so} as {}, while a full one
+ * was refused */
+static void
+test_variant_empty_by_type (void)
+{
+  static const struct {
+    const char *dict;
+    const char *message;
+  } refused[] = {
+    { "{'d': <@a{is} {}>}", "d: a value of D-Bus type “a{is}” has no JSON form" },
+    { "{'d': <@ao []>}", "d: a value of D-Bus type “ao” has no JSON form" },
+    { "{'d': <@a{so} {}>}", "d: a value of D-Bus type “a{so}” has no JSON form" },
+    { "{'d': <@a(ii) []>}", "d: a value of D-Bus type “a(ii)” has no JSON form" },
+    { "{'d': <@aag [[]]>}", "d[0]: a value of D-Bus type “ag” has no JSON form" },
+    { "{'d': <@ah []>}", "d: a value of D-Bus type “ah” has no JSON form" },
+    { "{'d': <()>}", "d: a value of D-Bus type “()” has no JSON form" },
+  };
+  static const char * const accepted[] = {
+    "{'d': <@av []>}", "{'d': <@a{sv} {}>}", "{'d': <@aas []>}", "{'d': <@a{sa{sx}} {}>}",
+    "{'d': <@aav [[]]>}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *message = variant_refusal (refused[i].dict);
+
+      g_test_message ("%s", refused[i].dict);
+      g_assert_cmpstr (message, ==, refused[i].message);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (accepted); i++)
+    {
+      g_autofree char *message = variant_refusal (accepted[i]);
+
+      g_test_message ("%s", accepted[i]);
+      g_assert_cmpstr (message, ==, NULL);
+    }
+}
+
+/* maybe, handle and other types with no JSON form are refused by name; a
+ * double that is not finite as such */
+static void
+test_variant_other_types (void)
+{
+  static const struct {
+    const char *dict;
+    const char *message;
+  } cases[] = {
+    { "{'d': <just 'x'>}", "d: a value of D-Bus type “ms” has no JSON form" },
+    { "{'d': <@ms nothing>}", "d: a value of D-Bus type “ms” has no JSON form" },
+    { "{'d': <handle 3>}", "d: a value of D-Bus type “h” has no JSON form" },
+    { "{'d': <signature 'x'>}", "d: a value of D-Bus type “g” has no JSON form" },
+    { "{'d': <(1, 'a')>}", "d: a value of D-Bus type “(is)” has no JSON form" },
+    { "{'d': <[<inf>]>}", "d[0]: inf is not a finite number" },
+    { "{'d': <{'e': <-inf>}>}", "d.e: -inf is not a finite number" },
+    { "{'d': <{'e': nan}>}", "d.e: nan is not a finite number" },
+    { "{'d': <[uint64 1, 9223372036854775808]>}",
+      "d[1]: 9223372036854775808 is out of range; integers go up to 9223372036854775807" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *message = variant_refusal (cases[i].dict);
+
+      g_test_message ("%s", cases[i].dict);
+      g_assert_cmpstr (message, ==, cases[i].message);
+    }
+}
+
+/* as deep as a REST body may nest, and no deeper: over the bus GDBus refuses
+ * such a message first, but a value built in-process has no bound of its own */
+static void
+test_variant_depth (void)
+{
+  for (guint depth = 63; depth <= 66; depth++)
+    {
+      GVariant *value = g_variant_new_int32 (1);
+      g_autoptr(GVariant) dict = NULL;
+      g_autoptr(JsonObject) object = NULL;
+      g_autoptr(GError) error = NULL;
+
+      /* the dictionary itself is one level, as a JSON body's object is */
+      for (guint i = 1; i < depth; i++)
+        value = g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                     (GVariant *[]) { g_variant_new_variant (value) }, 1);
+      dict = g_variant_ref_sink (g_variant_new_parsed ("{'d': %v}", value));
+      object = em_variant_to_json_object (dict, &error);
+      g_test_message ("%u levels", depth);
+      if (depth <= 64)
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (object);
+        }
+      else
+        {
+          g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+          g_assert_true (g_str_has_prefix (error->message, "d[0][0]"));
+          g_assert_true (g_str_has_suffix (error->message, ": nested deeper than 64 levels"));
+        }
+    }
+}
+
+/* a long array converts, and its items are named by index */
+static void
+test_variant_huge_array (void)
+{
+  gsize n = 1024 * 1024;
+  g_autofree guchar *bytes = g_malloc0 (n);
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  GVariantBuilder builder;
+
+  bytes[n - 1] = 7;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "data",
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, bytes, n, 1));
+  dict = g_variant_ref_sink (g_variant_builder_end (&builder));
+  object = em_variant_to_json_object (dict, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "data")), ==, n);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (object, "data"), n - 1),
+                   ==, 7);
+
+  message = variant_refusal ("{'data': <[<1>, <2>, <3>, <4>, <5>, <6>, <7>, <8>, <9>, <10>, <11.0>, <objectpath '/'>]>}");
+  g_assert_cmpstr (message, ==, "data[11]: a value of D-Bus type “o” has no JSON form");
+}
+
 static void
 test_status_strings (void)
 {
@@ -732,6 +950,13 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/variant-round-trip", test_variant_round_trip);
   g_test_add_func ("/engine/task/variant-unmappable", test_variant_refuses_unmappable);
   g_test_add_func ("/engine/task/variant-string-keyed", test_variant_string_keyed_dicts);
+  g_test_add_func ("/engine/task/variant-key-forms", test_variant_key_forms);
+  g_test_add_func ("/engine/task/variant-key-clipped", test_variant_key_clipped);
+  g_test_add_func ("/engine/task/variant-string-keys-objects", test_variant_string_keys_stay_objects);
+  g_test_add_func ("/engine/task/variant-empty-by-type", test_variant_empty_by_type);
+  g_test_add_func ("/engine/task/variant-other-types", test_variant_other_types);
+  g_test_add_func ("/engine/task/variant-depth", test_variant_depth);
+  g_test_add_func ("/engine/task/variant-huge-array", test_variant_huge_array);
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);
   g_test_add_func ("/engine/task/time-parse-rfc3339", test_time_parse_rfc3339);

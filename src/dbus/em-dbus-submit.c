@@ -6,7 +6,6 @@
 
 #include <glib/gi18n.h>
 
-#include "engine/em-clip.h"
 #include "engine/em-error.h"
 #include "engine/em-json-variant.h"
 #include "dbus/em-dbus-submit.h"
@@ -154,127 +153,6 @@ check_size (GDBusMethodInvocation  *invocation,
   return FALSE;
 }
 
-/* a key of a dictionary whose keys are not strings, as a caller wrote it:
- * integers in decimal (a byte too), anything else in GVariant text */
-static char *
-key_for_message (GVariant *key)
-{
-  g_autofree char *printed = NULL;
-
-  switch (g_variant_classify (key))
-    {
-    case G_VARIANT_CLASS_BYTE:
-      return g_strdup_printf ("%u", g_variant_get_byte (key));
-    case G_VARIANT_CLASS_INT16:
-      return g_strdup_printf ("%d", g_variant_get_int16 (key));
-    case G_VARIANT_CLASS_UINT16:
-      return g_strdup_printf ("%u", g_variant_get_uint16 (key));
-    case G_VARIANT_CLASS_INT32:
-      return g_strdup_printf ("%" G_GINT32_FORMAT, g_variant_get_int32 (key));
-    case G_VARIANT_CLASS_UINT32:
-      return g_strdup_printf ("%" G_GUINT32_FORMAT, g_variant_get_uint32 (key));
-    case G_VARIANT_CLASS_INT64:
-      return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (key));
-    case G_VARIANT_CLASS_UINT64:
-      return g_strdup_printf ("%" G_GUINT64_FORMAT, g_variant_get_uint64 (key));
-    default:
-      /* an object path may be long: clipped as any quoted key is */
-      printed = g_variant_print (key, FALSE);
-      return em_clip_for_message (printed);
-    }
-}
-
-/* the JSON conversion would name an entry of a dictionary with keys other
- * than strings (a{is}, a{ys}, …) by its position, "x[0]", as if it were an
- * array item; such a dictionary has no JSON form, and the refusal names its
- * first entry by its key instead, "x{3}", under the same path as any other
- * refusal of the conversion ("duration.ms", "depends_on[1]") */
-static gboolean
-check_dict_keys (GVariant    *value,
-                 const char  *path,
-                 GError     **error)
-{
-  const GVariantType *type = g_variant_get_type (value);
-  GVariantIter iter;
-  GVariant *child;
-  guint index = 0;
-
-  /* only a variant or a dictionary can hold one */
-  if (strpbrk (g_variant_get_type_string (value), "v{") == NULL)
-    return TRUE;
-
-  if (g_variant_type_is_variant (type))
-    {
-      g_autoptr(GVariant) inner = g_variant_get_variant (value);
-
-      return check_dict_keys (inner, path, error);
-    }
-  if (!g_variant_type_is_array (type))
-    return TRUE; /* a tuple, which the conversion refuses as such */
-
-  if (g_variant_type_is_dict_entry (g_variant_type_element (type)) &&
-      !g_variant_type_equal (g_variant_type_key (g_variant_type_element (type)),
-                             G_VARIANT_TYPE_STRING))
-    {
-      g_autoptr(GVariant) entry = NULL;
-      g_autoptr(GVariant) key = NULL;
-      g_autofree char *named = NULL;
-      g_autofree char *key_type = NULL;
-
-      /* an empty one is an empty JSON array, as the conversion has it */
-      if (g_variant_n_children (value) == 0)
-        return TRUE;
-      entry = g_variant_get_child_value (value, 0);
-      key = g_variant_get_child_value (entry, 0);
-      named = key_for_message (key);
-      key_type = g_variant_type_dup_string (g_variant_get_type (key));
-      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                   _("%s{%s}: a dictionary with keys of D-Bus type “%s” has no JSON form; "
-                     "JSON object keys are strings"),
-                   path, named, key_type);
-      return FALSE;
-    }
-
-  g_variant_iter_init (&iter, value);
-  while ((child = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      g_autoptr(GVariant) owned = child;
-      g_autofree char *child_path = NULL;
-      gboolean ok;
-
-      if (g_variant_is_of_type (owned, G_VARIANT_TYPE ("{s*}")))
-        {
-          g_autoptr(GVariant) member = g_variant_get_child_value (owned, 1);
-          const char *key;
-          g_autofree char *quoted = NULL;
-
-          g_variant_get_child (owned, 0, "&s", &key);
-          quoted = em_clip_member_name (key);
-          child_path = path != NULL ? g_strconcat (path, ".", quoted, NULL) : g_steal_pointer (&quoted);
-          ok = check_dict_keys (member, child_path, error);
-        }
-      else
-        {
-          child_path = g_strdup_printf ("%s[%u]", path != NULL ? path : "", index);
-          ok = check_dict_keys (owned, child_path, error);
-        }
-      index++;
-      if (!ok)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* an a{sv} argument as a JSON object, or an INVALID_ARGUMENT naming the key */
-static JsonObject *
-dict_to_json_object (GVariant  *dict,
-                     GError   **error)
-{
-  if (!check_dict_keys (dict, NULL, error))
-    return NULL;
-  return em_variant_to_json_object (dict, error);
-}
-
 static EmTaskSpec *
 spec_from_call (const char  *name,
                 const char  *action,
@@ -288,7 +166,7 @@ spec_from_call (const char  *name,
 
   /* an empty dictionary means "no parameters", as an absent JSON member does */
   if (g_variant_n_children (parameters) > 0 &&
-      (params = dict_to_json_object (parameters, error)) == NULL)
+      (params = em_variant_to_json_object (parameters, error)) == NULL)
     {
       prefix_key (error, "parameters");
       return NULL;
@@ -300,7 +178,7 @@ spec_from_call (const char  *name,
 
   /* the scheduling options are the engine's (priority, depends_on, …), as the
    * REST body's are; it refuses unknown keys */
-  json_options = dict_to_json_object (options, error);
+  json_options = em_variant_to_json_object (options, error);
   if (json_options == NULL || !em_task_spec_set_options (spec, json_options, error))
     {
       prefix_key (error, "options");
@@ -330,7 +208,7 @@ spec_from_item (GVariant  *item,
       return NULL;
     }
 
-  object = dict_to_json_object (item, error);
+  object = em_variant_to_json_object (item, error);
   if (object == NULL)
     {
       g_prefix_error (error, "tasks[%u] ", index);

@@ -85,6 +85,21 @@ em_json_object_to_variant (JsonObject *object)
 
 #define STRING_KEYED_DICT G_VARIANT_TYPE ("a{s*}")
 
+/* as deep as a REST body may nest; over the bus GDBus refuses a message
+ * nested that deep before it is read, but a value built in-process is not
+ * bounded, and each level is a stack frame here */
+#define MAX_DEPTH 64
+
+/* one walk of a value: the path of what is being converted, grown and cut
+ * back as the walk goes, so an item's name is only written out when refused */
+typedef struct {
+  GString *path;
+  guint    depth;
+} Walk;
+
+static JsonNode   *node_from_variant   (Walk *walk, GVariant *value, GError **error);
+static JsonObject *object_from_variant (Walk *walk, GVariant *dict, GError **error);
+
 static JsonNode *
 number_node (gint64 value)
 {
@@ -94,8 +109,113 @@ number_node (gint64 value)
   return node;
 }
 
-JsonNode *
-em_variant_to_json_node (GVariant *value, const char *key, GError **error)
+/* whether a value of @type can have a JSON form, whatever it holds */
+static gboolean
+type_has_json_form (const GVariantType *type)
+{
+  const GVariantType *element;
+
+  if (g_variant_type_is_variant (type))
+    return TRUE;
+  if (g_variant_type_is_basic (type))
+    return !g_variant_type_equal (type, G_VARIANT_TYPE_OBJECT_PATH) &&
+           !g_variant_type_equal (type, G_VARIANT_TYPE_SIGNATURE) &&
+           !g_variant_type_equal (type, G_VARIANT_TYPE_HANDLE);
+  if (!g_variant_type_is_array (type))
+    return FALSE;
+  element = g_variant_type_element (type);
+  if (g_variant_type_is_dict_entry (element))
+    return g_variant_type_equal (g_variant_type_key (element), G_VARIANT_TYPE_STRING) &&
+           type_has_json_form (g_variant_type_value (element));
+  return type_has_json_form (element);
+}
+
+/* a key of a dictionary whose keys are not strings, as a caller wrote it:
+ * integers in decimal (a byte too), anything else in GVariant text */
+static char *
+key_for_message (GVariant *key)
+{
+  g_autofree char *printed = NULL;
+
+  switch (g_variant_classify (key))
+    {
+    case G_VARIANT_CLASS_BYTE:
+      return g_strdup_printf ("%u", g_variant_get_byte (key));
+    case G_VARIANT_CLASS_INT16:
+      return g_strdup_printf ("%d", g_variant_get_int16 (key));
+    case G_VARIANT_CLASS_UINT16:
+      return g_strdup_printf ("%u", g_variant_get_uint16 (key));
+    case G_VARIANT_CLASS_INT32:
+      return g_strdup_printf ("%" G_GINT32_FORMAT, g_variant_get_int32 (key));
+    case G_VARIANT_CLASS_UINT32:
+      return g_strdup_printf ("%" G_GUINT32_FORMAT, g_variant_get_uint32 (key));
+    case G_VARIANT_CLASS_INT64:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (key));
+    case G_VARIANT_CLASS_UINT64:
+      return g_strdup_printf ("%" G_GUINT64_FORMAT, g_variant_get_uint64 (key));
+    default:
+      /* an object path may be long: clipped as any quoted key is */
+      printed = g_variant_print (key, FALSE);
+      return em_clip_for_message (printed);
+    }
+}
+
+static JsonNode *
+array_from_variant (Walk      *walk,
+                    GVariant  *value,
+                    GError   **error)
+{
+  const GVariantType *element = g_variant_type_element (g_variant_get_type (value));
+  JsonArray *array;
+  JsonNode *node;
+  GVariantIter iter;
+  GVariant *child;
+  guint index = 0;
+  gsize len = walk->path->len;
+
+  /* a dictionary with other keys (a{is}, a{ys}, …) would read as an array of
+   * its entries; its first entry is named by its key, "x{3}", not by a
+   * position that reads as an array item's, "x[0]" */
+  if (g_variant_type_is_dict_entry (element) && g_variant_n_children (value) > 0)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (value, 0);
+      g_autoptr(GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autofree char *named = key_for_message (key);
+      g_autofree char *key_type = g_variant_type_dup_string (g_variant_get_type (key));
+
+      g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                   _("%s{%s}: a dictionary with keys of D-Bus type “%s” has no JSON form; "
+                     "JSON object keys are strings"),
+                   walk->path->str, named, key_type);
+      return NULL;
+    }
+
+  array = json_array_new ();
+  g_variant_iter_init (&iter, value);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) owned = child;
+      JsonNode *item;
+
+      g_string_append_printf (walk->path, "[%u]", index++);
+      item = node_from_variant (walk, owned, error);
+      if (item == NULL)
+        {
+          json_array_unref (array);
+          return NULL;
+        }
+      g_string_truncate (walk->path, len);
+      json_array_add_element (array, item);
+    }
+  node = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (node, array);
+  return node;
+}
+
+static JsonNode *
+node_from_variant (Walk      *walk,
+                   GVariant  *value,
+                   GError   **error)
 {
   JsonNode *node;
 
@@ -103,20 +223,42 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
     {
       g_autoptr(GVariant) inner = g_variant_get_variant (value);
 
-      return em_variant_to_json_node (inner, key, error);
+      return node_from_variant (walk, inner, error);
     }
+
+  if (g_variant_is_container (value))
+    {
+      /* an empty container is refused by its type as a full one is by its
+       * first item: an empty a{is} or ao is no more a JSON value than a
+       * full one */
+      if (g_variant_n_children (value) == 0 &&
+          !type_has_json_form (g_variant_get_type (value)))
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                       _("%s: a value of D-Bus type “%s” has no JSON form"),
+                       walk->path->str, g_variant_get_type_string (value));
+          return NULL;
+        }
+      if (walk->depth >= MAX_DEPTH)
+        {
+          g_autofree char *what = g_strdup_printf (_("nested deeper than %u levels"), MAX_DEPTH);
+
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s",
+                       walk->path->str, what);
+          return NULL;
+        }
+    }
+
   /* any dictionary with string keys, a{ss} as a{sv}: a JSON object */
   if (g_variant_is_of_type (value, STRING_KEYED_DICT))
     {
-      JsonObject *object = em_variant_to_json_object (value, error);
+      JsonObject *object;
 
-      /* a key inside names its whole path, "parameters.duration", as a
-       * JSON body's refusal does */
+      walk->depth++;
+      object = object_from_variant (walk, value, error);
+      walk->depth--;
       if (object == NULL)
-        {
-          g_prefix_error (error, "%s.", key);
-          return NULL;
-        }
+        return NULL;
       node = json_node_new (JSON_NODE_OBJECT);
       json_node_take_object (node, object);
       return node;
@@ -151,7 +293,8 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
           /* a JSON body's integers stop there too; "type t has no JSON form"
            * read as if no uint64 were taken */
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("%s: %s is out of range; integers go up to %s"), key, number, limit);
+                       _("%s: %s is out of range; integers go up to %s"),
+                       walk->path->str, number, limit);
           return NULL;
         }
       return number_node ((gint64) g_variant_get_uint64 (value));
@@ -161,7 +304,7 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
           char number[G_ASCII_DTOSTR_BUF_SIZE];
 
           g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
-                       _("%s: %s is not a finite number"), key,
+                       _("%s: %s is not a finite number"), walk->path->str,
                        g_ascii_dtostr (number, sizeof number, g_variant_get_double (value)));
           return NULL;
         }
@@ -173,45 +316,78 @@ em_variant_to_json_node (GVariant *value, const char *key, GError **error)
       json_node_set_string (node, g_variant_get_string (value, NULL));
       return node;
     case G_VARIANT_CLASS_ARRAY:
-      {
-        JsonArray *array = json_array_new ();
-        GVariantIter iter;
-        GVariant *child;
-        guint index = 0;
-
-        g_variant_iter_init (&iter, value);
-        while ((child = g_variant_iter_next_value (&iter)) != NULL)
-          {
-            g_autoptr(GVariant) owned = child;
-            g_autofree char *item_key = g_strdup_printf ("%s[%u]", key, index++);
-            JsonNode *item = em_variant_to_json_node (owned, item_key, error);
-
-            if (item == NULL)
-              {
-                json_array_unref (array);
-                return NULL;
-              }
-            json_array_add_element (array, item);
-          }
-        node = json_node_new (JSON_NODE_ARRAY);
-        json_node_take_array (node, array);
-        return node;
-      }
+      walk->depth++;
+      node = array_from_variant (walk, value, error);
+      walk->depth--;
+      return node;
     default:
       break;
     }
 
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                _("%s: a value of D-Bus type “%s” has no JSON form"),
-               key, g_variant_get_type_string (value));
+               walk->path->str, g_variant_get_type_string (value));
   return NULL;
+}
+
+/* @dict is known to be an a{s*}; its members are named under the walk's
+ * path, "parameters.duration", as a JSON body's refusal names them */
+static JsonObject *
+object_from_variant (Walk      *walk,
+                     GVariant  *dict,
+                     GError   **error)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+  gsize len = walk->path->len;
+  gsize n = g_variant_n_children (dict);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (dict, i);
+      g_autoptr(GVariant) owned = g_variant_get_child_value (entry, 1);
+      const char *key;
+      /* the key as a refusal names it: a caller's key may be megabytes */
+      g_autofree char *quoted = NULL;
+      JsonNode *member;
+
+      g_variant_get_child (entry, 0, "&s", &key);
+      quoted = em_clip_member_name (key);
+      if (len > 0)
+        g_string_append_c (walk->path, '.');
+      g_string_append (walk->path, quoted);
+
+      member = node_from_variant (walk, owned, error);
+      if (member == NULL)
+        return NULL;
+      /* D-Bus allows a key twice; the last would win silently, and a JSON
+       * body with a member twice is refused too */
+      if (json_object_has_member (object, key))
+        {
+          json_node_unref (member);
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s", walk->path->str,
+                       _("member name appears more than once"));
+          return NULL;
+        }
+      g_string_truncate (walk->path, len);
+      json_object_set_member (object, key, member);
+    }
+  return g_steal_pointer (&object);
+}
+
+JsonNode *
+em_variant_to_json_node (GVariant *value, const char *key, GError **error)
+{
+  g_autoptr(GString) path = g_string_new (key);
+  Walk walk = { path, 0 };
+
+  return node_from_variant (&walk, value, error);
 }
 
 JsonObject *
 em_variant_to_json_object (GVariant *dict, GError **error)
 {
-  g_autoptr(JsonObject) object = json_object_new ();
-  gsize n;
+  g_autoptr(GString) path = NULL;
+  Walk walk = { NULL, 1 };
 
   if (!g_variant_is_of_type (dict, STRING_KEYED_DICT))
     {
@@ -221,30 +397,7 @@ em_variant_to_json_object (GVariant *dict, GError **error)
       return NULL;
     }
 
-  n = g_variant_n_children (dict);
-  for (gsize i = 0; i < n; i++)
-    {
-      g_autoptr(GVariant) entry = g_variant_get_child_value (dict, i);
-      g_autoptr(GVariant) owned = g_variant_get_child_value (entry, 1);
-      const char *key;
-
-      g_variant_get_child (entry, 0, "&s", &key);
-      /* the key as a refusal names it: a caller's key may be megabytes */
-      g_autofree char *quoted = em_clip_member_name (key);
-      JsonNode *member = em_variant_to_json_node (owned, quoted, error);
-
-      if (member == NULL)
-        return NULL;
-      /* D-Bus allows a key twice; the last would win silently, and a JSON
-       * body with a member twice is refused too */
-      if (json_object_has_member (object, key))
-        {
-          json_node_unref (member);
-          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s", quoted,
-                       _("member name appears more than once"));
-          return NULL;
-        }
-      json_object_set_member (object, key, member);
-    }
-  return g_steal_pointer (&object);
+  path = g_string_new (NULL);
+  walk.path = path;
+  return object_from_variant (&walk, dict, error);
 }
