@@ -321,6 +321,58 @@ test_estimate (void)
   g_assert_cmpuint (estimate, <=, real * 5 / 4);
 }
 
+/* what the engine keeps of a result is its size, not the buffer it was
+ * written into: a result of 1 MiB and its task_completed frame, each written
+ * into a GString, sat in 2 MiB apiece, and the event ring's 64 MiB of frames
+ * took twice that */
+static void
+test_kept_fits (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  Fixture fx = { data_dir, NULL };
+  gsize before, kept;
+
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_skip ("AddressSanitizer's allocator does not report the heap in use");
+  return;
+#endif
+#ifdef HAVE_VALGRIND_H
+  if (RUNNING_ON_VALGRIND)
+    {
+      g_test_skip ("valgrind's allocator does not report the heap in use");
+      return;
+    }
+#endif
+  /* no store: nothing else holds on to the results (SQLite's cache, the
+   * journal's buffers) */
+  fx.manager = new_manager (&fx);
+  g_object_set (fx.manager, "keep-finished-bytes", (guint64) 1024 * 1024 * 1024, NULL);
+  g_ptr_array_unref (run_large_tasks (&fx, 1, RESULT_BYTES));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  before = heap_in_use ();
+  if (before == 0)
+    {
+      g_test_skip ("the allocator does not report the heap in use");
+      close_manager (&fx);
+      em_test_rmdir (data_dir);
+      return;
+    }
+  /* in memory as tasks and as frames in the ring, which has room for them */
+  g_ptr_array_unref (run_large_tasks (&fx, 24, RESULT_BYTES));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (n_completed_in_memory (fx.manager), ==, 25);
+  kept = heap_in_use ();
+  kept = kept > before ? kept - before : 0;
+  g_test_message ("24 results of 1 MiB kept: %" G_GSIZE_FORMAT " KiB on the heap", kept >> 10);
+  /* each as a tree, as text and as a frame, a little over 1 MiB apiece:
+   * 3.1 MiB a task, where 5.1 were taken */
+  g_assert_cmpuint (kept, <, 24 * RESULT_BYTES * 4);
+  close_manager (&fx);
+  em_test_rmdir (data_dir);
+}
+
 /* a client that waits for each acknowledgement leaves the loop no idle
  * time: past twice the bound, eviction may not wait for one */
 static void
@@ -502,6 +554,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/finished-bytes/default", test_default);
   g_test_add_func ("/finished-bytes/estimate", test_estimate);
+  g_test_add_func ("/finished-bytes/kept-fits", test_kept_fits);
   g_test_add ("/finished-bytes/running", Fixture, NULL, fixture_setup, test_running, fixture_teardown);
   g_test_add ("/finished-bytes/load", Fixture, NULL, fixture_setup, test_load, fixture_teardown);
   g_test_add ("/finished-bytes/under-acknowledgements", Fixture, NULL, fixture_setup,

@@ -281,7 +281,7 @@ em_event_get_json_bytes (EmEvent *self)
     {
       GString *frame = write_frame (self);
 
-      self->json = g_string_free_to_bytes (frame);
+      self->json = em_json_text_free_to_bytes (frame);
     }
   return self->json;
 }

@@ -437,3 +437,29 @@ em_json_write_strv (GString *out, char **strv)
     }
   g_string_append_c (out, ']');
 }
+
+/* less is left: cutting it would cost a realloc() per small text */
+#define TEXT_SLACK_MAX 4096
+
+char *
+em_json_text_free (GString *out, gsize *length)
+{
+  gsize used = out->len + 1, allocated = out->allocated_len;
+  char *text;
+
+  *length = out->len;
+  text = g_string_free (out, FALSE);
+  /* in place: the end of the block goes back to malloc, nothing is copied */
+  if (allocated - used >= TEXT_SLACK_MAX)
+    text = g_realloc (text, used);
+  return text;
+}
+
+GBytes *
+em_json_text_free_to_bytes (GString *out)
+{
+  gsize length;
+  char *text = em_json_text_free (out, &length);
+
+  return g_bytes_new_take (text, length);
+}

@@ -54,4 +54,13 @@ void em_json_write_node_pretty (GString  *out,
 void em_json_write_strv   (GString    *out,
                            char      **strv);
 
+/* the text of @out, which is freed, with its length in @length. GString
+ * doubles its buffer as it grows, and text a little over a power of two sat in
+ * twice its size for as long as it was kept (a result or its task_completed
+ * frame, in a finished task and the event ring): past a page to spare, the
+ * buffer is cut to the text */
+char   *em_json_text_free (GString *out,
+                           gsize   *length);
+GBytes *em_json_text_free_to_bytes (GString *out);
+
 G_END_DECLS

@@ -891,14 +891,6 @@ em_task_to_json_string (EmTask *self)
 }
 
 
-/* text kept as the GString's own buffer: no second block to make and free */
-static char *
-steal_text (GString *text, gsize *length)
-{
-  *length = text->len;
-  return g_string_free (text, FALSE);
-}
-
 static void
 ensure_result_text (EmTask *self)
 {
@@ -907,7 +899,7 @@ ensure_result_text (EmTask *self)
       GString *result = g_string_new (NULL);
 
       em_json_write_object (result, self->result);
-      self->state.result_json = steal_text (result, &self->state.result_length);
+      self->state.result_json = em_json_text_free (result, &self->state.result_length);
       self->state.result_bytes = g_bytes_new_take (self->state.result_json,
                                                    self->state.result_length);
     }
@@ -932,7 +924,7 @@ ensure_state_text (EmTask *self)
       em_json_write_string (head, self->action);
       em_json_write_key (head, "parameters");
       em_json_write_object (head, self->parameters);
-      self->state.head = steal_text (head, &self->state.head_length);
+      self->state.head = em_json_text_free (head, &self->state.head_length);
     }
   ensure_result_text (self);
   return &self->state;
