@@ -373,6 +373,56 @@ test_kept_fits (void)
   em_test_rmdir (data_dir);
 }
 
+#define LARGE_RESULT_BYTES (24 * 1024 * 1024)
+
+/* once a task with a very large result is written and gone from memory, no
+ * more than its frame in the event ring stays: the buffer its row was
+ * rendered into kept 32 MiB for good */
+static void
+test_large_row_freed (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  gsize before, after;
+
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_skip ("AddressSanitizer's allocator does not report the heap in use");
+  return;
+#endif
+#ifdef HAVE_VALGRIND_H
+  if (RUNNING_ON_VALGRIND)
+    {
+      g_test_skip ("valgrind's allocator does not report the heap in use");
+      return;
+    }
+#endif
+  open_manager (fx);
+  g_object_set (fx->manager, "keep-finished-bytes", (guint64) 0, NULL);
+  g_ptr_array_unref (run_large_tasks (fx, 1, 1024));
+  settle (fx->manager);
+  before = heap_in_use ();
+  if (before == 0)
+    {
+      g_test_skip ("the allocator does not report the heap in use");
+      return;
+    }
+  id = schedule_large (fx->manager, LARGE_RESULT_BYTES);
+  EM_TEST_WAIT_UNTIL (n_active (fx->manager) == 0, WAIT_MS);
+  EM_TEST_WAIT_UNTIL (n_completed_in_memory (fx->manager) == 0, WAIT_MS);
+  settle (fx->manager);
+  assert_readable (fx->manager, id, LARGE_RESULT_BYTES);
+  /* the writer has committed it once a query sees it */
+  g_usleep (200 * 1000);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  after = heap_in_use ();
+  after = after > before ? after - before : 0;
+  g_test_message ("a result of 24 MiB written: %" G_GSIZE_FORMAT " KiB more on the heap",
+                  after >> 10);
+  /* its frame, and SQLite's cache of 32 MiB filled with its pages: about
+   * 58 MiB, where 90 were taken */
+  g_assert_cmpuint (after, <, (gsize) LARGE_RESULT_BYTES + 32 * 1024 * 1024 + 16 * 1024 * 1024);
+}
+
 /* a client that waits for each acknowledgement leaves the loop no idle
  * time: past twice the bound, eviction may not wait for one */
 static void
@@ -559,6 +609,8 @@ main (int argc, char **argv)
   g_test_add ("/finished-bytes/load", Fixture, NULL, fixture_setup, test_load, fixture_teardown);
   g_test_add ("/finished-bytes/under-acknowledgements", Fixture, NULL, fixture_setup,
               test_under_acknowledgements, fixture_teardown);
+  g_test_add ("/finished-bytes/large-row-freed", Fixture, NULL, fixture_setup, test_large_row_freed,
+              fixture_teardown);
   g_test_add ("/finished-bytes/burst", Fixture, NULL, fixture_setup, test_burst, fixture_teardown);
   g_test_add ("/finished-bytes/evicted-returned", Fixture, NULL, fixture_setup, test_evicted_returned,
               fixture_teardown);

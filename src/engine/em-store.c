@@ -28,6 +28,10 @@
 /* a commit takes no more than this many bytes of rows either: its writes are
  * freed only after it, and so are the large results they hold */
 #define MAX_BATCH_BYTES (16 * 1024 * 1024)
+/* the journal thread's buffer for rendering a task's row keeps no more room
+ * than this between batches: rows this large are rare, and the time to
+ * render one dwarfs that of growing the buffer again */
+#define SCRATCH_MAX_BYTES (256 * 1024)
 
 typedef enum {
   OP_WRITE,
@@ -1223,6 +1227,13 @@ journal_main (gpointer user_data)
         {
           g_byte_array_unref (records);
           records = g_byte_array_new ();
+        }
+      /* and so did a single large row, rendered here: one result of 24 MiB
+       * kept 32 MiB */
+      if (scratch->allocated_len > SCRATCH_MAX_BYTES)
+        {
+          g_string_free (scratch, TRUE);
+          scratch = g_string_sized_new (1024);
         }
       for (guint i = 0; i < batch->len; i++)
         {
