@@ -7,6 +7,9 @@
   const RECONNECT_MAX_MS = 10000;
   const DEVICE_POLL_BUSY_MS = 1000;
   const DEVICE_POLL_IDLE_MS = 10000;
+  // GET /queue while the queue may be held (no event says so): while it is,
+  // and while a task waits to start in a queue that is not paused
+  const QUEUE_POLL_MS = 5000;
   const STATUS_RANK = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
 
   // --- translation: strings are marked with _() so that xgettext sees them
@@ -61,6 +64,9 @@
   let queueAvailable = true;
   // queue events applied: an answer asked for before the last one is older
   let queueEvents = 0;
+  let queuePaused = false;
+  let queueHeld = null; // null, or why ready tasks do not start ("store")
+  let queueTimer = null;
   let imageUrl = null; // object URL of the image shown
 
   const $ = (id) => document.getElementById(id);
@@ -164,9 +170,10 @@
 
   // --- static text
 
+  // the same text again is left alone: a live region would announce it anew
   function setText (id, text) {
     const element = $(id);
-    if (element) element.textContent = text;
+    if (element && element.textContent !== text) element.textContent = text;
   }
 
   function renderStaticText () {
@@ -294,6 +301,7 @@
     for (const task of tasks.values()) if (isActive(task)) active++;
     setText('task-count', format(_('%s shown, %s active'), count, active));
     scheduleDevicePoll();
+    scheduleQueuePoll();
   }
 
   function mergeTask (task) {
@@ -410,11 +418,11 @@
     switch (event.type) {
       case 'queue_paused':
         queueEvents++;
-        showQueue(true);
+        showQueue(true, queueHeld);
         return;
       case 'queue_resumed':
         queueEvents++;
-        showQueue(false);
+        showQueue(false, queueHeld);
         return;
       default:
         break;
@@ -688,13 +696,58 @@
 
   // --- queue
 
-  function showQueue (paused) {
+  // @held: why ready tasks do not start, as GET /queue says ("store" while
+  // the task database catches up with its writes), or null
+  function showQueue (paused, held) {
+    queuePaused = paused;
+    queueHeld = typeof held === 'string' ? held : null;
     const badge = $('queue-state');
-    badge.textContent = paused ? _('Paused') : _('Running');
-    badge.className = 'badge ' + (paused ? 'warn' : 'ok');
+    let text = _('Running');
+    let cls = 'ok';
+    if (paused) {
+      text = _('Paused');
+      cls = 'warn';
+    } else if (queueHeld) {
+      text = _('Held');
+      cls = 'warn';
+    }
+    badge.textContent = text;
+    badge.className = 'badge ' + cls;
     badge.dataset.paused = String(paused);
+    badge.dataset.held = queueHeld || '';
     $('queue-pause').disabled = paused;
     $('queue-resume').disabled = !paused;
+    let note = '';
+    if (queueHeld === 'store') {
+      note = _('Held: the task store is catching up — tasks start again once it has.');
+    } else if (queueHeld) {
+      note = format(_('Held: %s — tasks start again once it is over.'), queueHeld);
+    }
+    setText('queue-held', note);
+    scheduleQueuePoll();
+  }
+
+  // whether GET /queue is worth asking again: nothing is sent when the queue
+  // becomes held or stops being so
+  function queueWorthPolling () {
+    if (!queueAvailable || locked) return false;
+    if (queueHeld) return true;
+    if (queuePaused) return false;
+    for (const task of tasks.values()) if (task.status === 'pending') return true;
+    return false;
+  }
+
+  function scheduleQueuePoll () {
+    const wanted = queueWorthPolling();
+    if (wanted && !queueTimer) {
+      queueTimer = setTimeout(() => {
+        queueTimer = null;
+        refreshQueue().finally(scheduleQueuePoll);
+      }, QUEUE_POLL_MS);
+    } else if (!wanted && queueTimer) {
+      clearTimeout(queueTimer);
+      queueTimer = null;
+    }
   }
 
   function queueUnavailable () {
@@ -702,7 +755,9 @@
     $('queue-state').textContent = '';
     $('queue-pause').hidden = true;
     $('queue-resume').hidden = true;
+    setText('queue-held', '');
     setText('queue-note', _('This service cannot pause its queue.'));
+    scheduleQueuePoll();
   }
 
   async function refreshQueue () {
@@ -713,8 +768,11 @@
         queueUnavailable();
         return;
       }
-      // an event that came meanwhile is as new, and any later change sends one
-      if (result.ok && result.data && queueEvents === seen) showQueue(Boolean(result.data.paused));
+      // an event that came meanwhile is as new, and any later change sends
+      // one; no event says whether the queue is held, so that is the answer's
+      if (result.ok && result.data) {
+        showQueue(queueEvents === seen ? Boolean(result.data.paused) : queuePaused, result.data.held);
+      }
     } catch (error) {
       console.warn('queue refresh failed', error);
     }
@@ -733,9 +791,12 @@
       return;
     }
     setText('queue-note', '');
-    if (queueEvents !== seen) return;
-    if (result.data && typeof result.data.paused === 'boolean') showQueue(result.data.paused);
-    else refreshQueue();
+    if (result.data && typeof result.data.paused === 'boolean') {
+      // an event that came meanwhile is as new as the answer's paused
+      showQueue(queueEvents === seen ? result.data.paused : queuePaused, result.data.held);
+    } else {
+      refreshQueue();
+    }
   }
 
   // --- submit forms, one per action

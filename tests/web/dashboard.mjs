@@ -242,6 +242,68 @@ async function checkRetry (url) {
   }
 }
 
+// "held": no event says when the queue is held (the task store catching up
+// holds task starts back), so while a task waits to start the page asks
+// GET /queue again every few seconds, notices the queue held and then no
+// longer held without a reload, and asks nothing while nothing waits. The
+// service's answers are given "held":"store" on the way, and the pending task
+// comes from a stand-in WebSocket.
+async function checkHeld (url) {
+  const label = 'held page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (held): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    let held = false;
+    let asked = 0;
+    await page.route('**/queue', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      asked++;
+      const answer = await route.fetch();
+      const body = await answer.json();
+      if (held) body.held = 'store';
+      await route.fulfill({ response: answer, json: body });
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    step(`${label}: the queue shows running`);
+    await page.locator('#queue-state[data-paused="false"]').waitFor();
+    check(await page.locator('#queue-state').getAttribute('data-held') === '', 'a queue not held says so');
+
+    const id = '00000000-0000-4000-8000-000000000004';
+    const time = new Date().toISOString();
+    held = true;
+    server.send(JSON.stringify({ type: 'task_scheduled', task_id: id, name: 'held back', action: 'wait',
+      timestamp: time, seq: 3001 }));
+    step(`${label}: the queue shows held, with no reload and no event`);
+    await page.locator('#queue-state[data-held="store"]').waitFor({ timeout: 15000 });
+    check(await page.locator('#queue-state').textContent() === 'Held', 'the badge says held');
+    check(/task store is catching up/.test(await page.locator('#queue-held').textContent()),
+      `the queue says why: "${await page.locator('#queue-held').textContent()}"`);
+    check(await page.locator('#queue-held').isVisible(), 'the reason shows');
+
+    held = false;
+    step(`${label}: the queue shows running once no longer held`);
+    await page.locator('#queue-state[data-held=""]').waitFor({ timeout: 15000 });
+    check(await page.locator('#queue-state').textContent() === 'Running', 'the badge says running again');
+    check(await page.locator('#queue-held').isHidden(), 'no reason shows');
+
+    server.send(JSON.stringify({ type: 'task_cancelled', task_id: id, timestamp: time, seq: 3002 }));
+    step(`${label}: the task is cancelled`);
+    await page.locator(`#task-${id}[data-status="cancelled"]`).waitFor();
+    const before = asked;
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    check(asked === before, `GET /queue asked ${asked - before} times while no task waits`);
+  } finally {
+    await context.close();
+  }
+}
+
 // resync_required: the events the page missed are gone, so it reloads the
 // table from GET /tasks, and a row the service no longer lists goes with it,
 // and the queue from GET /queue;
@@ -551,6 +613,7 @@ try {
   await german.close();
 
   await checkRetry(daemon.url);
+  await checkHeld(daemon.url);
   await checkResync(daemon.url);
   await checkRestart();
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
