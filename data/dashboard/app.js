@@ -57,6 +57,8 @@
   let socket = null;
   let reconnectDelay = 500;
   let snapshotPending = null; // events buffered while a snapshot loads
+  // a reload asked for while a snapshot loads: that one may predate what it is for
+  let snapshotAgain = false;
   let actions = [];
   let latestImageTask = null;
   let devicesTimer = null;
@@ -364,7 +366,11 @@
   }
 
   async function loadSnapshot () {
-    if (snapshotPending) return;
+    if (snapshotPending) {
+      snapshotAgain = true;
+      return;
+    }
+    snapshotAgain = false;
     snapshotPending = [];
     try {
       const head = await api('GET', '/tasks?limit=1');
@@ -388,6 +394,7 @@
       snapshotPending = null;
       for (const event of buffered) applyEvent(event);
       updateCounts();
+      if (snapshotAgain) loadSnapshot();
     }
   }
 

@@ -304,6 +304,56 @@ async function checkHeld (url) {
   }
 }
 
+// A gap in the stream while the table is loading: the listing on its way may
+// have been answered before the missed events, so the page lists again once
+// it is in. The first listing is held back, answered as it was before a task
+// was submitted, while a stand-in WebSocket shows the gap.
+async function checkGapDuringSnapshot (url) {
+  const label = 'gap page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (gap): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    let releaseListing;
+    const release = new Promise((resolve) => { releaseListing = resolve; });
+    let listingHeld = null;
+    const listingAnswered = new Promise((resolve) => { listingHeld = resolve; });
+    let first = true;
+    await page.route((address) => address.pathname === '/tasks' && address.searchParams.get('limit') !== '1',
+      async (route) => {
+        if (!first || route.request().method() !== 'GET') return route.continue();
+        first = false;
+        const answer = await route.fetch();
+        listingHeld();
+        await release;
+        await route.fulfill({ response: answer });
+      });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    step(`${label}: the first listing is answered`);
+    await listingAnswered;
+    const missed = await postTask(url, 'missed while listing');
+    const id = '00000000-0000-4000-8000-000000000005';
+    const time = new Date().toISOString();
+    server.send(JSON.stringify({ type: 'task_scheduled', task_id: id, name: 'before the gap', action: 'wait',
+      timestamp: time, seq: 4001 }));
+    server.send(JSON.stringify({ type: 'task_cancelled', task_id: id, timestamp: time, seq: 4003 }));
+    // the page has the events once a request of its own made after them is through
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    releaseListing();
+    step(`${label}: the task submitted before the gap shows, from a listing after it`);
+    await page.locator(`#task-${missed.id}`).waitFor();
+    passed++;
+  } finally {
+    await context.close();
+  }
+}
+
 // resync_required: the events the page missed are gone, so it reloads the
 // table from GET /tasks, and a row the service no longer lists goes with it,
 // and the queue from GET /queue;
@@ -614,6 +664,7 @@ try {
 
   await checkRetry(daemon.url);
   await checkHeld(daemon.url);
+  await checkGapDuringSnapshot(daemon.url);
   await checkResync(daemon.url);
   await checkRestart();
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
