@@ -534,8 +534,10 @@
       opened = true;
       reconnectDelay = 500;
       setConnection('live');
-      // without a resumable stream the page is rebuilt from REST
+      // without a resumable stream the page is rebuilt from REST; with one,
+      // the queue is asked again, as no event says whether it is held
       if (!resume) reloadState();
+      else refreshQueue();
     });
     current.addEventListener('message', (message) => {
       if (socket !== current) return;

@@ -441,9 +441,15 @@ async function checkRestart () {
     const tries = sockets.length;
     while (sockets.length < tries + 1) await new Promise((resolve) => setTimeout(resolve, 100));
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // no event says whether the queue is held: a resumed stream asks again
+    const queueAsked = page.waitForRequest((request) => request.method() === 'GET' &&
+      new URL(request.url()).pathname === '/queue', { timeout: 10000 });
     step('the service starts again on its port');
     service = await startDaemon('the service after its restart', firstDir, {}, port);
     await waitLive(page, `${label}, after the restart`);
+    step(`${label}: GET /queue after the resume`);
+    await queueAsked;
+    passed++;
     const resumed = sockets[sockets.length - 1];
     check(/[?&]since=[1-9]/.test(resumed), `the page resumes after a restart, with ${resumed}`);
     const after = await postTask(service.url, 'after the restart');
