@@ -280,6 +280,7 @@
     const progress = row.querySelector('progress');
     progress.hidden = task.status !== 'running';
     progress.value = typeof task.progress === 'number' ? task.progress : 0;
+    progress.setAttribute('aria-label', format(_('Progress of “%s”'), task.name));
     row.querySelector('.error').textContent = task.error || '';
     row.querySelector('.created').textContent = formatTime(task.created_at);
     const cancel = row.querySelector('button.cancel');

@@ -32,6 +32,7 @@ window.EM_TRANSLATIONS = {
     "Connecting…": "Verbinde…",
     "Offline, reconnecting…": "Getrennt, verbinde neu…",
     "Cancel “%s”": "„%s“ abbrechen",
+    "Progress of “%s”": "Fortschritt von „%s“",
     "%s shown, %s active": "%s angezeigt, %s aktiv",
     "The service cannot be reached.": "Der Dienst ist nicht erreichbar.",
     "Download “%s” (TIFF)": "„%s“ herunterladen (TIFF)",

@@ -237,6 +237,8 @@ async function checkRetry (url) {
     check(await progress.isVisible(), 'the retry shows its progress');
     const value = await progress.evaluate((element) => element.value);
     check(value === 0, `the retry starts from nothing, not from ${value}`);
+    check(await progress.getAttribute('aria-label') === 'Progress of “retried move”',
+      `the progress bar is named: ${await progress.getAttribute('aria-label')}`);
   } finally {
     await context.close();
   }
