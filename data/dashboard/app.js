@@ -284,6 +284,12 @@
     row.querySelector('.error').textContent = task.error || '';
     row.querySelector('.created').textContent = formatTime(task.created_at);
     const cancel = row.querySelector('button.cancel');
+    if (!isActive(task) && document.activeElement === cancel) {
+      // the button goes with the task's end: its row keeps the focus, which
+      // would otherwise fall back to the start of the page
+      row.tabIndex = -1;
+      row.focus();
+    }
     cancel.hidden = !isActive(task);
     cancel.setAttribute('aria-label', format(_('Cancel “%s”'), task.name));
     if (!row.parentNode) {
@@ -323,8 +329,11 @@
     return mergeTask(task);
   }
 
+  // the button is marked busy rather than disabled: a disabled button loses
+  // the keyboard's focus
   async function cancelTask (id, button) {
-    button.disabled = true;
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    button.setAttribute('aria-disabled', 'true');
     try {
       const result = await api('DELETE', '/tasks/' + encodeURIComponent(id));
       if (result.ok && result.data) mergeAnswer(result.data);
@@ -332,7 +341,7 @@
     } catch (error) {
       alertRow(id, _('The service cannot be reached.'));
     } finally {
-      button.disabled = false;
+      button.removeAttribute('aria-disabled');
     }
   }
 

@@ -586,9 +586,13 @@ try {
   step(`${label}: the stage position shows the move`);
   await page.waitForFunction(() => !/^—$|x 0, y 0/.test(document.getElementById('stage-position').textContent));
   const moveId = await move.getAttribute('data-task-id');
-  await move.locator('button.cancel').click();
+  // from the keyboard: the focus stays on the row once the button goes
+  await move.locator('button.cancel').focus();
+  await page.keyboard.press('Enter');
   step(`${label}: "long move" is cancelled`);
   await page.locator('#task-rows tr[data-status="cancelled"]', { hasText: 'long move' }).waitFor();
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  check(focused === `task-${moveId}`, `the focus is on the row of the cancelled task, not on "${focused}"`);
   const task = await (await fetch(`${daemon.url}/tasks/${moveId}`)).json();
   check(task.status === 'cancelled', `the service says the move is ${task.status}`);
   check(await move.locator('button.cancel').isHidden(), 'a finished task has no cancel button');
