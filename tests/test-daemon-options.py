@@ -136,6 +136,29 @@ def test_bad_values(root):
     check(os.listdir(cwd) == [], f"nothing is created in the working directory: {os.listdir(cwd)}")
 
 
+def test_not_utf8_value(root):
+    # bytes that are not UTF-8 are shown as text in the message, never passed
+    # on raw (a terminal or a log reading UTF-8 would choke on them)
+    for args, expected in (([b"--http-port", b"\xff"], "--http-port takes a whole number"),
+                           ([b"--http-port", b"1", b"--http-port", b"\xfe"],
+                            "--http-port is given twice"),
+                           ([b"--data-dir", b"/a", b"--data-dir", b"/b\xfe"],
+                            "--data-dir is given twice"),
+                           ([b"--bogus\xff"], "--bogus"),
+                           ([b"stray\xff"], "unexpected argument")):
+        p = subprocess.run([DAEMON, b"--bus", b"none", *args], env=env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=5)
+        what = repr(args)
+        check(p.returncode == 2, f"{what}: exit 2 expected, got {p.returncode}: {p.stdout!r}")
+        try:
+            out = p.stdout.decode("utf-8")
+        except UnicodeDecodeError:
+            check(False, f"{what}: the message is not UTF-8: {p.stdout!r}")
+            continue
+        check(expected in out, f"{what}: the message says {expected!r}: {out!r}")
+        check("\ufffd" in out, f"{what}: the byte is shown as U+FFFD: {out!r}")
+
+
 def test_cors_origin(root):
     # a browser's Origin is scheme://host[:port]; anything else never matches
     # one, so CORS would silently stay off
@@ -737,6 +760,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="em-options-") as root:
         test_documented(root)
         test_bad_values(root)
+        test_not_utf8_value(root)
         test_cors_origin(root)
         test_token_file(root)
         test_token_not_inherited(root)

@@ -99,14 +99,27 @@ options_clear (Options *options)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
 
+/* a message is text: a value given as bytes that are not UTF-8 (a path,
+ * a mistyped number) is shown with U+FFFD for what is not, never passed on
+ * raw to the terminal or a log */
+static void
+print_error (const char *message)
+{
+  g_autofree char *shown = g_utf8_make_valid (message, -1);
+
+  g_printerr ("engine-manager: %s\n", shown);
+}
+
 /* as enginectl refuses a flag given twice: which value was meant is the user's call */
 static gboolean
 set_twice_error (const char *name, const char *first, const char *second, GError **error)
 {
   g_autofree char *flag = g_strconcat ("--", name, NULL);
+  g_autofree char *first_shown = g_utf8_make_valid (first, -1);
+  g_autofree char *second_shown = g_utf8_make_valid (second, -1);
 
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               _("%s is given twice, as “%s” and as “%s”"), flag, first, second);
+               _("%s is given twice, as “%s” and as “%s”"), flag, first_shown, second_shown);
   return FALSE;
 }
 
@@ -154,8 +167,10 @@ int_option_cb (const char  *option_name,
 
   if (!is_whole_number (text))
     {
+      g_autofree char *shown = g_utf8_make_valid (text, -1);
+
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("--%s takes a whole number, not “%s”"), option->name, text);
+                   _("--%s takes a whole number, not “%s”"), option->name, shown);
       return FALSE;
     }
   /* digits past 64 bits are a number too, just out of range */
@@ -229,7 +244,7 @@ check_not_empty (const char *option, const char *value)
   if (value == NULL || *value != '\0')
     return TRUE;
   message = g_strdup_printf (_("--%s must not be empty"), option);
-  g_printerr ("engine-manager: %s\n", message);
+  print_error (message);
   return FALSE;
 }
 
@@ -337,9 +352,11 @@ scan_arguments (const GOptionEntry  *entries,
       i++;
       if (is_option_name (entries, argv[i]))
         {
+          g_autofree char *shown = g_utf8_make_valid (argv[i], -1);
+
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                        _("%s is missing its value: “%s” follows it, which is an option; to "
-                         "give that as the value, write %s=%s"), arg, argv[i], arg, argv[i]);
+                         "give that as the value, write %s=%s"), arg, shown, arg, shown);
           return FALSE;
         }
     }
@@ -531,7 +548,7 @@ main (int argc, char **argv)
   g_option_context_add_group (option_context, gst_group);
   if (!scan_arguments (entries, argc, argv, &help, &error))
     {
-      g_printerr ("engine-manager: %s\n", error->message);
+      print_error (error->message);
       return 2;
     }
   /* GOption's own help would exit 0 whether or not the text got written */
@@ -552,7 +569,7 @@ main (int argc, char **argv)
   g_option_context_set_help_enabled (option_context, FALSE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
     {
-      g_printerr ("engine-manager: %s\n", error->message);
+      print_error (error->message);
       return 2;
     }
 
@@ -569,7 +586,7 @@ main (int argc, char **argv)
     {
       g_autofree char *message = g_strdup_printf (_("unexpected argument “%s”"), argv[1]);
 
-      g_printerr ("engine-manager: %s\n", message);
+      print_error (message);
       return 2;
     }
 
@@ -609,7 +626,7 @@ main (int argc, char **argv)
 
       if (origin == NULL)
         {
-          g_printerr ("engine-manager: %s\n", error->message);
+          print_error (error->message);
           return 2;
         }
       g_free (cors_origins[i]);
@@ -618,7 +635,7 @@ main (int argc, char **argv)
   for (guint i = 0; cors_origins != NULL && cors_origins[i] != NULL; i++)
     if (!em_daemon_check_cors_origin (cors_origins[i], &error))
       {
-        g_printerr ("engine-manager: %s\n", error->message);
+        print_error (error->message);
         return 2;
       }
 
@@ -701,7 +718,7 @@ main (int argc, char **argv)
     }
   if (bus != NULL && !parse_bus (bus, &config.bus, &error))
     {
-      g_printerr ("engine-manager: %s\n", error->message);
+      print_error (error->message);
       return 2;
     }
   if (!config.http_enabled && config.bus == EM_BUS_NONE)
