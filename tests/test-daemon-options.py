@@ -116,12 +116,18 @@ def test_bad_values(root):
         (["http-port", "8080"], "“http-port”"),
         # nothing would reach it
         (["--no-http"], "--no-http"),
-        # where to listen, with no listening
-        (["--bus", "session", "--no-http", "--http-port", "1"],
-         "--http-address and --http-port go without it"),
-        (["--bus", "session", "--http-address", "127.0.0.1", "--no-http"],
-         "--http-address and --http-port go without it"),
     ]
+    # an option of the REST server alone, with no REST server: it would be
+    # dropped without a word
+    for http_args in (["--http-port", "1"], ["--http-address", "127.0.0.1"],
+                      ["--insecure"], ["--cors-origin", "https://a.example"],
+                      ["--tls-certificate", "/etc/hostname", "--tls-key", "/etc/hostname"],
+                      ["--token-file", "/etc/hostname"],
+                      ["--max-header-size", "100"], ["--idle-timeout", "5"],
+                      ["--ws-max-clients", "3"]):
+        for args in (["--bus", "session", "--no-http", *http_args],
+                     ["--bus", "session", *http_args, "--no-http"]):
+            cases.append((args, f"--no-http turns the REST server off: {http_args[0]} goes without it"))
     for args, option in cases:
         refused(["--data-dir", os.path.join(root, "data"), *args], option)
     refused(["--data-dir", os.path.join(root, "data"), "--data-dir", os.path.join(root, "other")],

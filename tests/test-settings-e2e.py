@@ -2,6 +2,7 @@
 schema's values with it, the command line above both, and live changes."""
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -131,7 +132,26 @@ def main():
         keyfile.set(http_enabled="false")
         with Daemon(env=settings_env) as daemon:
             assert requests.get(daemon.url + "/health", timeout=5).status_code == 200
+        # so is any other option only the REST server reads (a CORS origin,
+        # its limits, TLS, a token file, --insecure), here with the port from
+        # the settings; with --bus none and HTTP off it would not even start
+        keyfile.set(http_port=0)
+        for option in (["--cors-origin", "https://lab.example.org"], ["--idle-timeout", "30"],
+                       ["--insecure"]):
+            daemon = Daemon(*option, env=settings_env)
+            daemon.args.remove("--http-port")
+            daemon.args.remove("0")
+            with daemon:
+                assert requests.get(daemon.url + "/health", timeout=5).status_code == 200
+        # but not an empty --token-file, which sets no file: it asks for no
+        # server, least of all one without a token
+        code = subprocess.run([os.environ["EM_DAEMON"], "--bus", "none", "--token-file", "",
+                               "--data-dir", os.path.join(root, "no-token")],
+                              env=dict(os.environ, **settings_env), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=10)
+        assert code.returncode == 2 and "--bus none with HTTP off" in code.stdout, code.stdout
         keyfile.values.pop("http-enabled")
+        keyfile.values.pop("http-port")
 
         # the command line wins over the settings, also when they change
         keyfile.set(max_concurrent=1, retention_max_tasks=0)

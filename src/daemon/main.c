@@ -248,6 +248,45 @@ check_not_empty (const char *option, const char *value)
   return FALSE;
 }
 
+/* the first option given that only the REST and WebSocket server reads, as
+ * "--NAME"; %NULL when none. An empty --token-file asks for nothing (no
+ * file): it must not turn on, without a token, a server the http-enabled
+ * setting keeps off */
+static const char *
+first_http_option (const Options *options,
+                   gboolean       insecure,
+                   GStrv          cors_origins)
+{
+  static const struct { int index; const char *flag; } strings[] = {
+    { OPT_HTTP_ADDRESS, "--http-address" },
+    { OPT_TOKEN_FILE, "--token-file" },
+    { OPT_TLS_CERTIFICATE, "--tls-certificate" },
+    { OPT_TLS_KEY, "--tls-key" },
+  };
+  static const struct { int index; const char *flag; } ints[] = {
+    { OPT_HTTP_PORT, "--http-port" },
+    { OPT_WS_MAX_CLIENTS, "--ws-max-clients" },
+    { OPT_MAX_HEADER_SIZE, "--max-header-size" },
+    { OPT_IDLE_TIMEOUT, "--idle-timeout" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      const char *value = options->strings[strings[i].index].value;
+
+      if (value != NULL && (*value != '\0' || strings[i].index != OPT_TOKEN_FILE))
+        return strings[i].flag;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (ints); i++)
+    if (options->ints[ints[i].index].given)
+      return ints[i].flag;
+  if (insecure)
+    return "--insecure";
+  if (cors_origins != NULL)
+    return "--cors-origin";
+  return NULL;
+}
+
 /* the server's own default when not given */
 static int
 or_default (const IntOption *option)
@@ -460,6 +499,7 @@ main (int argc, char **argv)
   IntOption *ints = options.ints;
   const char *http_address, *data_dir, *camera_pipeline, *token_file;
   const char *tls_certificate, *tls_key, *bus;
+  const char *http_option;
   gboolean no_http = FALSE;
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
@@ -580,6 +620,7 @@ main (int argc, char **argv)
   tls_certificate = options.strings[OPT_TLS_CERTIFICATE].value;
   tls_key = options.strings[OPT_TLS_KEY].value;
   bus = options.strings[OPT_BUS].value;
+  http_option = first_http_option (&options, insecure, cors_origins);
 
   /* it takes none: a stray word is most likely a mistyped option */
   if (argc > 1)
@@ -605,18 +646,20 @@ main (int argc, char **argv)
       !check_not_empty ("tls-certificate", tls_certificate) ||
       !check_not_empty ("tls-key", tls_key))
     return 2;
+  /* an option of the REST server alone, given with --no-http, would be
+   * dropped without a word: which of the two was meant is the user's call */
+  if (no_http && http_option != NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("--no-http turns the REST server off: %s goes without it"), http_option);
+
+      print_error (message);
+      return 2;
+    }
   if ((tls_certificate == NULL) != (tls_key == NULL))
     {
       g_printerr ("engine-manager: %s\n",
                   _("--tls-certificate and --tls-key go together: give both, or neither"));
-      return 2;
-    }
-
-  if (no_http && (http_address != NULL || ints[OPT_HTTP_PORT].given))
-    {
-      g_printerr ("engine-manager: %s\n",
-                  _("--no-http turns the REST server off: --http-address and --http-port "
-                    "go without it"));
       return 2;
     }
 
@@ -656,9 +699,10 @@ main (int argc, char **argv)
       config.http_port = ints[OPT_HTTP_PORT].value;
       pin (pinned, "http-port");
     }
-  /* where to listen, asked for on the command line, is asking for HTTP: the
-   * http-enabled setting turned off would otherwise drop it without a word */
-  if (no_http || http_address != NULL || ints[OPT_HTTP_PORT].given)
+  /* an option of the REST server on the command line (where to listen, a
+   * token file, TLS, CORS, its limits) is asking for HTTP: the http-enabled
+   * setting turned off would otherwise drop it without a word */
+  if (no_http || http_option != NULL)
     {
       config.http_enabled = !no_http;
       pin (pinned, "http-enabled");
