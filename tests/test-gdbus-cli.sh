@@ -196,6 +196,22 @@ contains "$err" "exactly one task ID" "get says what it wants"
 echo "# enginectl: in German"
 expect 0 "enginectl --help in German" "${german[@]}" "$ENGINECTL" --help
 contains "$out" "Befehle:" "enginectl takes the catalogues of ENGINE_MANAGER_LOCALEDIR, as the service does"
+# the usage is in the locale's character set, as all other output: ü is one
+# byte in ISO-8859-1, not UTF-8's two
+localedef -i de_DE -f ISO-8859-1 "$tmp/locale/de_DE.ISO-8859-1" >/dev/null 2>&1
+if [ -d "$tmp/locale/de_DE.ISO-8859-1" ]; then
+  latin1=(env LOCPATH="$tmp/locale" LC_ALL=de_DE.ISO-8859-1 LANGUAGE= ENGINE_MANAGER_LOCALEDIR="$PO_BUILDDIR")
+  for args in "--help" "help" ""; do
+    want=0; [ -z "$args" ] && want=2
+    expect "$want" "enginectl ${args:-(no command)} under ISO-8859-1" "${latin1[@]}" "$ENGINECTL" $args
+    [ -z "$args" ] && out=$err
+    contains "$out" "Steuert Engine Manager "$'\xfc'"ber D-Bus." "enginectl ${args:-(no command)}: the usage in ISO-8859-1"
+    case "$out" in *$'\xc3\xbc'*) fail "enginectl ${args:-(no command)}: the usage in UTF-8 under ISO-8859-1" ;;
+      *) pass "enginectl ${args:-(no command)}: no UTF-8 under ISO-8859-1" ;; esac
+  done
+else
+  fail "localedef could not build de_DE.ISO-8859-1"
+fi
 
 echo "# enginectl: output that cannot be written"
 # a script must not take the id it never got for success

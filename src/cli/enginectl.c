@@ -31,16 +31,24 @@ em_ctl_lookup_command (const char *name)
   return NULL;
 }
 
+/* through g_print() or g_printerr(), as all other output: a translation is
+ * written in the locale's character set, not as raw UTF-8 */
 static void
-print_usage (FILE *stream)
+print_usage (gboolean to_stderr)
 {
-  fprintf (stream, "%s\n", _("Usage:\n  enginectl COMMAND [OPTION…] [ARGUMENT…]"));
-  fprintf (stream, "\n%s\n", _("Drives Engine Manager over D-Bus."));
-  fprintf (stream, "\n%s\n", _("Commands:"));
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  g_string_append_printf (text, "%s\n", _("Usage:\n  enginectl COMMAND [OPTION…] [ARGUMENT…]"));
+  g_string_append_printf (text, "\n%s\n", _("Drives Engine Manager over D-Bus."));
+  g_string_append_printf (text, "\n%s\n", _("Commands:"));
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (stream, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
-  fprintf (stream, "\n%s\n", _("Run “enginectl COMMAND --help” for a command’s options."));
-  fprintf (stream, "\n%s\n", _("Options:\n  -h, --help     Show this help\n  --version      Print the version"));
+    g_string_append_printf (text, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  g_string_append_printf (text, "\n%s\n", _("Run “enginectl COMMAND --help” for a command’s options."));
+  g_string_append_printf (text, "\n%s\n", _("Options:\n  -h, --help     Show this help\n  --version      Print the version"));
+  if (to_stderr)
+    g_printerr ("%s", text->str);
+  else
+    g_print ("%s", text->str);
 }
 
 /* what follows --version or "help COMMAND" would otherwise be dropped without a word */
@@ -85,7 +93,7 @@ main (int argc, char **argv)
 
   if (argc < 2)
     {
-      print_usage (stderr);
+      print_usage (TRUE);
       return EM_CTL_EXIT_USAGE;
     }
 
@@ -106,7 +114,7 @@ main (int argc, char **argv)
       /* "help help" too: completion offers help after help */
       if (argc < 3 || (argc == 3 && g_str_equal (argv[2], "help")))
         {
-          print_usage (stdout);
+          print_usage (FALSE);
           return check_output (name, EM_CTL_EXIT_OK);
         }
       if (argc > 3)
