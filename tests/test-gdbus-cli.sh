@@ -184,6 +184,16 @@ expect 0 "--help COMMAND" "$ENGINECTL" --help wait
 contains "$out" "enginectl wait" "--help COMMAND is that command's help"
 expect 2 "--help with an unknown command" "$ENGINECTL" --help frobnicate
 contains "$err" "frobnicate" "--help names the unknown command"
+# an option before the command is no command
+for args in "--bogus" "--json list" "-x" "--help --version" "help --bogus" "--version=1"; do
+  expect 2 "enginectl $args" "$ENGINECTL" $args
+  set -- $args
+  [ "$1" = "--help" ] || [ "$1" = "help" ] && shift
+  contains "$err" "unknown option “$1”" "enginectl $args calls $1 an option"
+  case "$err" in *"unknown command"*) fail "enginectl $args calls an option a command: $err" ;;
+    *) pass "enginectl $args calls no option a command" ;; esac
+done
+set --
 # a command that takes one argument names the one too many
 for command in get cancel wait batch; do
   status=2; [ "$command" = wait ] && status=3

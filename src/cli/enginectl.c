@@ -131,6 +131,14 @@ main (int argc, char **argv)
     }
 
   command = em_ctl_lookup_command (name);
+  /* options go after the command; one before it ("enginectl --json list",
+   * a mistyped --version) is no command */
+  if (command == NULL && name[0] == '-' && name[1] != '\0')
+    {
+      g_printerr (_("enginectl: unknown option “%s”\n"), name);
+      g_printerr (_("Run “enginectl --help” for the list of commands.\n"));
+      return EM_CTL_EXIT_USAGE;
+    }
   if (command == NULL)
     {
       g_printerr (_("enginectl: unknown command “%s”\n"), name);
