@@ -171,6 +171,10 @@ contains "$out" "3 unknown task" "wait --help documents its exit statuses"
 # completion offers help after help
 expect 0 "enginectl help help" "$ENGINECTL" help help
 contains "$out" "enginectl COMMAND" "help help shows the usage"
+for args in "help --help" "--help --help" "-h -h" "--help help"; do
+  expect 0 "enginectl $args" "$ENGINECTL" $args
+  contains "$out" "enginectl COMMAND" "$args shows the usage"
+done
 expect 2 "no command" "$ENGINECTL"
 expect 2 "unknown command" "$ENGINECTL" frobnicate
 contains "$err" "frobnicate" "unknown command is named"

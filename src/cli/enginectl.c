@@ -111,8 +111,11 @@ main (int argc, char **argv)
     {
       char *help_argv[] = { NULL, (char *) "--help", NULL };
 
-      /* "help help" too: completion offers help after help */
-      if (argc < 3 || (argc == 3 && g_str_equal (argv[2], "help")))
+      /* "help help" too: completion offers help after help; and "--help
+       * --help", which asks for the same once more */
+      if (argc < 3 ||
+          (argc == 3 && (g_str_equal (argv[2], "help") || g_str_equal (argv[2], "--help") ||
+                         g_str_equal (argv[2], "-h"))))
         {
           print_usage (FALSE);
           return check_output (name, EM_CTL_EXIT_OK);
