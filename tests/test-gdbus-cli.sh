@@ -913,6 +913,12 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl wait ${active:0:20}" "$active "
   offers "enginectl wait --ret" "--return-timeout "
   offers "enginectl wait --return-timeout " ""
+  # --help takes one command, as help does, and no option: an option goes after the command
+  offers "enginectl --help wa" "wait watch "
+  offers "enginectl -h wa" "wait watch "
+  offers "enginectl --help --" ""
+  offers "enginectl --help wait ${active:0:20}" ""
+  offers "enginectl --bogus " ""
   # a finished task cannot be cancelled or waited for any more
   offers "enginectl cancel ${long:0:20}" ""
   offers "enginectl wait ${quick:0:20}" ""
