@@ -1165,6 +1165,10 @@ case "$(head -n 1 <<<"$out")" in
 esac
 expect 2 "watch --log without --since" "$ENGINECTL" watch --log "$past_log"
 contains "$err" "give --since too" "watch --log without --since says why"
+# no log has an empty id: /ws?since=SEQ&log= answers 400, and so is this bad usage
+expect 2 "watch --since 0 --log=" timeout 10 "$ENGINECTL" watch --since 0 --log=
+contains "$err" "--log must not be empty" "watch --log= says why"
+expect 2 "watch --since 0 --log ''" timeout 10 "$ENGINECTL" watch --since 0 --log ''
 
 echo "# watch --since tells a database restored from a backup"
 # the backup keeps its log's id; the restored log goes on from an older seq

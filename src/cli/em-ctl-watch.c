@@ -305,6 +305,13 @@ em_ctl_watch (int argc, char **argv)
       em_ctl_usage_error ("watch", _("--log names the log of --since’s SEQ; give --since too"));
       return EM_CTL_EXIT_USAGE;
     }
+  /* no log has that id: it would read the whole log again without a word,
+   * where /ws?since=SEQ&log= answers 400 */
+  if (log_id != NULL && *log_id == '\0')
+    {
+      em_ctl_usage_error ("watch", _("--log must not be empty"));
+      return EM_CTL_EXIT_USAGE;
+    }
   if (since != NULL)
     {
       if (!g_ascii_string_to_unsigned (since, 10, 0, G_MAXUINT64, &since_seq, NULL))
