@@ -128,6 +128,10 @@ def test_bad_values(root):
         for args in (["--bus", "session", "--no-http", *http_args],
                      ["--bus", "session", *http_args, "--no-http"]):
             cases.append((args, f"--no-http turns the REST server off: {http_args[0]} goes without it"))
+    # and the D-Bus one with no bus
+    for args in (["--bus", "none", "--dbus-max-calls-per-sender", "5"],
+                 ["--dbus-max-calls-per-sender=5", "--bus", "none"]):
+        cases.append((args, "--bus none serves no D-Bus: --dbus-max-calls-per-sender goes without it"))
     for args, option in cases:
         refused(["--data-dir", os.path.join(root, "data"), *args], option)
     refused(["--data-dir", os.path.join(root, "data"), "--data-dir", os.path.join(root, "other")],

@@ -765,6 +765,13 @@ main (int argc, char **argv)
       print_error (error->message);
       return 2;
     }
+  /* as an option of the REST server with --no-http: it would be dropped
+   * without a word */
+  if (config.bus == EM_BUS_NONE && ints[OPT_DBUS_MAX_CALLS_PER_SENDER].given)
+    {
+      print_error (_("--bus none serves no D-Bus: --dbus-max-calls-per-sender goes without it"));
+      return 2;
+    }
   if (!config.http_enabled && config.bus == EM_BUS_NONE)
     {
       g_printerr ("engine-manager: %s\n",
