@@ -294,6 +294,9 @@ async function checkHeld (url) {
     await page.locator('#queue-state[data-held=""]').waitFor({ timeout: 15000 });
     check(await page.locator('#queue-state').textContent() === 'Running', 'the badge says running again');
     check(await page.locator('#queue-held').isHidden(), 'no reason shows');
+    // a live region taken out of the page while empty announces nothing when it fills
+    const display = await page.locator('#queue-held').evaluate((element) => getComputedStyle(element).display);
+    check(display !== 'none', `the empty reason stays a live region, not display: ${display}`);
 
     server.send(JSON.stringify({ type: 'task_cancelled', task_id: id, timestamp: time, seq: 3002 }));
     step(`${label}: the task is cancelled`);
