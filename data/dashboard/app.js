@@ -51,7 +51,12 @@
 
   // --- state
 
-  const tasks = new Map(); // id → task object as GET /tasks gives it
+  // id → what the page shows of a task (see keptOf), not the whole task: a
+  // tile scan's result alone can be several MiB
+  const tasks = new Map();
+  // id → the events of a task fetched on its way, for after the answer
+  const fetching = new Map();
+  let connection = 'connecting'; // the badge's state
   let lastSeq = 0;
   let lastFrame = null; // the frame of lastSeq, as the service sent it
   let socket = null;
@@ -219,6 +224,8 @@
     badge.textContent = text;
     badge.className = 'badge ' + cls;
     badge.dataset.state = state;
+    connection = state;
+    scheduleQueuePoll();
   }
 
   // --- task table
@@ -293,14 +300,39 @@
     cancel.hidden = !isActive(task);
     cancel.setAttribute('aria-label', format(_('Cancel “%s”'), task.name));
     if (!row.parentNode) {
-      rows.prepend(row);
-      while (rows.rows.length > MAX_ROWS) {
-        const last = rows.rows[rows.rows.length - 1];
-        tasks.delete(last.dataset.taskId);
-        last.remove();
-      }
+      // newest first: a task fetched for an event (one from before the
+      // listing's window) goes where its created_at puts it, not at the top
+      let before = rows.rows[0] || null;
+      while (before && isNewer(tasks.get(before.dataset.taskId), task)) before = before.nextElementSibling;
+      rows.insertBefore(row, before);
+      pruneRows();
     }
     updateCounts();
+  }
+
+  function isNewer (a, b) {
+    const ta = a && a.created_at ? Date.parse(a.created_at) : NaN;
+    const tb = b && b.created_at ? Date.parse(b.created_at) : NaN;
+    if (Number.isNaN(ta) || Number.isNaN(tb)) return false;
+    if (ta !== tb) return ta > tb;
+    return a.created_at > b.created_at;
+  }
+
+  // past MAX_ROWS, the oldest rows of ended tasks go; a pending or running
+  // task keeps its row (and its cancel button), or each of its events would
+  // fetch it again only for it to go at once
+  function pruneRows () {
+    const rows = $('task-rows');
+    let candidate = rows.rows[rows.rows.length - 1] || null;
+    while (rows.rows.length > MAX_ROWS && candidate) {
+      const previous = candidate.previousElementSibling;
+      const task = tasks.get(candidate.dataset.taskId);
+      if (!task || !isActive(task)) {
+        tasks.delete(candidate.dataset.taskId);
+        candidate.remove();
+      }
+      candidate = previous;
+    }
   }
 
   function updateCounts () {
@@ -313,9 +345,24 @@
     scheduleQueuePoll();
   }
 
+  // what the page reads of a task: its parameters and result stay with the
+  // service, but for the format of a capture's image (a TIFF is offered, not
+  // shown)
+  const KEPT_FIELDS = ['id', 'name', 'action', 'status', 'progress', 'error', 'created_at', 'completed_at'];
+
+  function keptOf (task) {
+    const kept = {};
+    for (const field of KEPT_FIELDS) if (field in task) kept[field] = task[field];
+    if ('result' in task) {
+      const format = task.result && typeof task.result.format === 'string' ? task.result.format : null;
+      kept.result = format ? { format } : null;
+    }
+    return kept;
+  }
+
   function mergeTask (task) {
     const known = tasks.get(task.id);
-    const merged = Object.assign({}, known || {}, task);
+    const merged = Object.assign({}, known || {}, keptOf(task));
     tasks.set(task.id, merged);
     renderTask(merged);
     return merged;
@@ -465,6 +512,7 @@
       case 'task_completed':
         update.status = 'completed';
         update.result = event.result;
+        update.completed_at = event.timestamp;
         update.progress = 1;
         break;
       case 'task_failed':
@@ -484,8 +532,8 @@
         return;
     }
     if (!known && event.type !== 'task_scheduled') {
-      // a task from before the snapshot window: fetch it whole
-      fetchTask(event.task_id);
+      // a task from before the snapshot window: fetch it, once
+      fetchTask(event);
       return;
     }
     const task = mergeTask(update);
@@ -493,15 +541,43 @@
     if (event.type !== 'task_progress' && task.action !== 'capture_image') refreshDevices();
   }
 
-  async function fetchTask (id) {
+  // the status an event gives its task, if any
+  const EVENT_STATUS = {
+    task_started: 'running',
+    task_completed: 'completed',
+    task_failed: 'failed',
+    task_cancelled: 'cancelled',
+    task_retrying: 'pending'
+  };
+
+  // one GET /tasks/{id} for the events of a task the table does not have:
+  // those that come while it is on its way wait for its answer, which may
+  // predate them, and then apply unless they would take the task back
+  async function fetchTask (event) {
+    const id = event.task_id;
+    const waiting = fetching.get(id);
+    if (waiting) {
+      waiting.push(event);
+      return;
+    }
+    fetching.set(id, []);
+    let task = null;
     try {
       const result = await api('GET', '/tasks/' + encodeURIComponent(id));
-      if (result.ok && result.data) {
-        const task = mergeAnswer(result.data);
-        if (task && task.action === 'capture_image' && task.status === 'completed') showImage(task);
-      }
+      if (result.ok && result.data) task = mergeAnswer(result.data) || tasks.get(id) || null;
     } catch (error) {
       console.warn('task fetch failed', error);
+    }
+    const later = fetching.get(id) || [];
+    fetching.delete(id);
+    if (!task) return;
+    if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
+    for (const next of later) {
+      const current = tasks.get(id);
+      if (!current) break;
+      const status = EVENT_STATUS[next.type];
+      if (status === undefined ? current.status !== 'running' : STATUS_RANK[status] < STATUS_RANK[current.status]) continue;
+      applyEvent(next);
     }
   }
 
@@ -677,7 +753,8 @@
   }
 
   async function refreshDevices () {
-    if (devicesInFlight || locked) return;
+    // while the service is away a request would only fail
+    if (devicesInFlight || locked || connection === 'offline') return;
     devicesInFlight = true;
     try {
       const result = await api('GET', '/devices');
@@ -749,7 +826,9 @@
   // whether GET /queue is worth asking again: nothing is sent when the queue
   // becomes held or stops being so
   function queueWorthPolling () {
-    if (!queueAvailable || locked) return false;
+    // while the service is away a request would only fail: the poll starts
+    // again once the WebSocket is back
+    if (!queueAvailable || locked || connection !== 'live') return false;
     if (queueHeld) return true;
     if (queuePaused) return false;
     for (const task of tasks.values()) if (task.status === 'pending') return true;

@@ -359,6 +359,185 @@ async function checkGapDuringSnapshot (url) {
   }
 }
 
+// A tile scan's result lists every tile and can be several MiB: the page keeps
+// of a task only what it shows (of a result, a capture's format), whether the
+// task comes from the listing or from task_completed. The listing is given
+// large tile scans on its way and a stand-in WebSocket sends more; the page's
+// heap, after a garbage collection, grows by far less than they hold.
+async function checkResultsNotKept (url) {
+  const label = 'results page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (results): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    const tiles = Array.from({ length: 30000 }, (_, i) =>
+      ({ x: i % 173, y: Math.floor(i / 173), z: 0, path: `/var/lib/engine-manager/images/tile-${i}-of-scan.png` }));
+    const old = new Date(Date.now() - 60000).toISOString();
+    const listed = [];
+    for (let i = 0; i < 4; i++) {
+      listed.push({ id: `00000000-0000-4000-8000-0000000001${String(i).padStart(2, '0')}`, name: `listed scan ${i}`,
+        action: 'tile_scan', status: 'completed', progress: 1, error: null, created_at: old, completed_at: old,
+        parameters: {}, result: { tiles } });
+    }
+    let inject = false;
+    await page.route((address) => address.pathname === '/tasks' && address.searchParams.get('limit') !== '1',
+      async (route) => {
+        if (!inject || route.request().method() !== 'GET') return route.continue();
+        const answer = await route.fetch();
+        const body = await answer.json();
+        await route.fulfill({ response: answer, json: [...body, ...listed] });
+      });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    const cdp = await context.newCDPSession(page);
+    const heap = async () => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      return (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    };
+    const before = await heap();
+
+    // a gap in the stream: the page lists again, and is given the scans
+    inject = true;
+    const time = new Date().toISOString();
+    server.send(JSON.stringify({ type: 'queue_resumed', timestamp: time, seq: 7001 }));
+    server.send(JSON.stringify({ type: 'queue_resumed', timestamp: time, seq: 7003 }));
+    step(`${label}: the listed tile scans show`);
+    await page.locator(`#task-${listed[3].id}[data-status="completed"]`).waitFor();
+    let seq = 7003;
+    const sent = [];
+    for (let i = 0; i < 4; i++) {
+      const id = `00000000-0000-4000-8000-0000000002${String(i).padStart(2, '0')}`;
+      sent.push(id);
+      server.send(JSON.stringify({ type: 'task_scheduled', task_id: id, name: `scan ${i}`, action: 'tile_scan',
+        timestamp: time, seq: ++seq }));
+      server.send(JSON.stringify({ type: 'task_completed', task_id: id, result: { tiles }, timestamp: time,
+        seq: ++seq }));
+    }
+    step(`${label}: the tile scans from the events complete`);
+    await page.locator(`#task-${sent[3]}[data-status="completed"]`).waitFor();
+    // a small last event: the page keeps the frame of the last one
+    server.send(JSON.stringify({ type: 'queue_paused', timestamp: time, seq: ++seq }));
+    step(`${label}: the queue shows paused`);
+    await page.locator('#queue-state[data-paused="true"]').waitFor();
+    const grown = (await heap()) - before;
+    const held = 8 * JSON.stringify({ tiles }).length;
+    check(grown < held / 4, `the page's heap grew by ${(grown / 1048576).toFixed(1)} MiB for ` +
+      `${(held / 1048576).toFixed(1)} MiB of tile scan results`);
+  } finally {
+    await context.close();
+  }
+}
+
+// Events of a task the table does not have (a running task from before the
+// listing's window): one GET /tasks/{id} for all of them, the events that
+// come meanwhile applied after its answer, and its row where its created_at
+// puts it in a table of the newest first, not at the top.
+async function checkFetchOnce (url) {
+  const label = 'fetch page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (fetch): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    const id = '00000000-0000-4000-8000-000000000301';
+    const created = '2020-01-01T00:00:00.000000Z';
+    let asked = 0;
+    let releaseAnswer;
+    const release = new Promise((resolve) => { releaseAnswer = resolve; });
+    await page.route(`**/tasks/${id}`, async (route) => {
+      asked++;
+      await release;
+      await route.fulfill({ json: { id, name: 'running from long ago', action: 'wait', status: 'running',
+        progress: 0.2, error: null, created_at: created, completed_at: null, parameters: { duration: 600000 },
+        result: null } });
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    const time = new Date().toISOString();
+    let seq = 8000;
+    for (const n of [1, 2]) {
+      server.send(JSON.stringify({ type: 'task_scheduled', task_id: `00000000-0000-4000-8000-00000000030${n + 1}`,
+        name: `newer ${n}`, action: 'wait', timestamp: time, seq: ++seq }));
+    }
+    for (let i = 1; i <= 5; i++) {
+      server.send(JSON.stringify({ type: 'task_progress', task_id: id, progress: 0.2 + i / 10, timestamp: time,
+        seq: ++seq }));
+    }
+    server.send(JSON.stringify({ type: 'task_completed', task_id: id, result: null, timestamp: time, seq: ++seq }));
+    // the page has the events once a request of its own made after them is through
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    releaseAnswer();
+    step(`${label}: the row of the task from before the window`);
+    await page.locator(`#task-${id}`).waitFor();
+    check(asked === 1, `the events of one task not in the table asked GET /tasks/{id} ${asked} times`);
+    const order = await page.locator('#task-rows tr').evaluateAll((rows) => rows.map((row) => row.dataset.taskId));
+    check(order[order.length - 1] === id,
+      `the oldest task's row is the last, not row ${order.indexOf(id) + 1} of ${order.length}`);
+    step(`${label}: the task completes, from the event that came while it was fetched`);
+    await page.locator(`#task-${id}[data-status="completed"]`).waitFor();
+  } finally {
+    await context.close();
+  }
+}
+
+// While the service is away the page does not ask GET /queue every few
+// seconds (each failing with a warning), though a pending task shows; once
+// the service is back it asks again.
+async function checkOffline () {
+  const label = 'offline page';
+  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-offline-'));
+  step('the service to stop starts');
+  let service = await startDaemon('the service to stop', dir);
+  const port = Number(new URL(service.url).port);
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (offline): ${error.message}`));
+    const warnings = [];
+    page.on('console', (message) => {
+      if (/queue refresh failed/.test(message.text())) warnings.push(message.text());
+    });
+    step(`${label}: GET /`);
+    await page.goto(service.url + '/');
+    await waitLive(page, label);
+    const waiting = await fetch(service.url + '/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'waits an hour', action: 'wait', delay: 3600 })
+    }).then((response) => response.json());
+    step(`${label}: the pending task shows`);
+    await page.locator(`#task-${waiting.id}[data-status="pending"]`).waitFor();
+    step(`${label}: the page sees the service go`);
+    await stopDaemon(service);
+    await page.locator('#connection[data-state="offline"]').waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 12000));
+    check(warnings.length === 0, `GET /queue failed ${warnings.length} times while the service was away`);
+    const queueAsked = page.waitForRequest((request) => request.method() === 'GET' &&
+      new URL(request.url()).pathname === '/queue', { timeout: 20000 });
+    step('the stopped service starts again on its port');
+    service = await startDaemon('the stopped service, again', dir, {}, port);
+    await waitLive(page, `${label}, after the restart`);
+    step(`${label}: GET /queue once the service is back`);
+    await queueAsked;
+    passed++;
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // resync_required: the events the page missed are gone, so it reloads the
 // table from GET /tasks, and a row the service no longer lists goes with it,
 // and the queue from GET /queue;
@@ -680,6 +859,9 @@ try {
   await checkRetry(daemon.url);
   await checkHeld(daemon.url);
   await checkGapDuringSnapshot(daemon.url);
+  await checkResultsNotKept(daemon.url);
+  await checkFetchOnce(daemon.url);
+  await checkOffline();
   await checkResync(daemon.url);
   await checkRestart();
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
