@@ -618,10 +618,6 @@ test_events_pages (Fixture *fx, gconstpointer data)
 #define RSS_COUNTS_FREED_MEMORY FALSE
 #endif
 
-/* GetEvents and ListTasks read history from the store a reply's room at a
- * time, also where small tasks come before large ones: the batch after the
- * small ones was sized by them, and the store read all of it, tens of MiB
- * of results for a reply of a few */
 static char *
 held_property (Fixture *fx)
 {
@@ -786,6 +782,10 @@ test_queue_held_by_store (Fixture *fx, gconstpointer data)
   g_assert_true (strstr (after, "Held= ") != NULL || g_str_has_suffix (after, "Held="));
 }
 
+/* GetEvents and ListTasks read history from the store a reply's room at a
+ * time, also where small tasks come before large ones: the batch after the
+ * small ones was sized by them, and the store read all of it, tens of MiB
+ * of results for a reply of a few */
 static void
 test_history_read_by_bytes (Fixture *fx, gconstpointer data)
 {
