@@ -667,6 +667,20 @@ cli_output (GSubprocess *cli, GAsyncResult **result)
   return out;
 }
 
+/* on the service connection's worker thread: counts the GetQueue calls that
+ * came in, from any client */
+static GDBusMessage *
+count_get_queue_cb (GDBusConnection *connection,
+                    GDBusMessage    *message,
+                    gboolean         incoming,
+                    gpointer         user_data)
+{
+  if (incoming && g_dbus_message_get_message_type (message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
+      g_strcmp0 (g_dbus_message_get_member (message), "GetQueue") == 0)
+    g_atomic_int_inc ((gint *) user_data);
+  return message;
+}
+
 static void
 assert_queue_held (GVariant *reply, const char *held)
 {
@@ -700,6 +714,8 @@ test_queue_held_by_store (Fixture *fx, gconstpointer data)
   g_autoptr(JsonNode) printed = NULL;
   const char *after;
   char *held;
+  gint get_queue_calls = 0;
+  guint filter;
 
   /* the store counts as behind past 64 KiB of uncommitted writes, not 32 MiB */
   g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
@@ -742,6 +758,7 @@ test_queue_held_by_store (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (held, ==, "store");
   g_free (held);
   own_name (fx);
+  filter = g_dbus_connection_add_filter (fx->service, count_get_queue_cb, &get_queue_calls, NULL);
   text_cli = spawn_cli_queue (fx, NULL);
   g_subprocess_communicate_utf8_async (text_cli, NULL, NULL, communicated_cb, &text_result);
   json_cli = spawn_cli_queue (fx, "--json");
@@ -750,7 +767,14 @@ test_queue_held_by_store (Fixture *fx, gconstpointer data)
                           EM_DBUS_MANAGER_PATH, MANAGER_IFACE, "GetQueue", NULL,
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
                           NULL, replied_cb, &result);
-  em_test_run_for (200);
+  /* the writer goes on only once the service has read all three calls, however
+   * long enginectl took to start; a call made after them is handled after
+   * them, so its answer means theirs have read the queue */
+  EM_TEST_WAIT_UNTIL (g_atomic_int_get (&get_queue_calls) == 3, 2 * TIMEOUT_MS);
+  g_dbus_connection_remove_filter (fx->service, filter);
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "store");
+  g_free (held);
   em_store_hold_writer (fx->manager->store, FALSE);
   EM_TEST_WAIT_UNTIL (result != NULL, CALL_TIMEOUT_MS);
   reply = g_dbus_connection_call_finish (fx->client, result, &error);
