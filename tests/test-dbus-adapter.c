@@ -806,6 +806,61 @@ test_queue_held_by_store (Fixture *fx, gconstpointer data)
   g_assert_true (strstr (after, "Held= ") != NULL || g_str_has_suffix (after, "Held="));
 }
 
+/* whether the client saw Held become "store", then empty */
+static gboolean
+held_cleared_in_trace (Fixture *fx)
+{
+  g_autofree char *trace = joined (fx->trace);
+  const char *after = strstr (trace, "Held=store");
+
+  if (after == NULL)
+    return FALSE;
+  after += strlen ("Held=store");
+  return strstr (after, "Held= ") != NULL || g_str_has_suffix (after, "Held=");
+}
+
+/* the queue is held only while a task is ready to start: once the last one
+ * is cancelled, Held goes back to empty, without waiting for the store to
+ * catch up (which the held writer keeps from happening here) */
+static void
+test_queue_held_until_cancelled (Fixture *fx, gconstpointer data)
+{
+  const gsize bound = 64 * 1024;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(EmTaskSpec) large_spec = NULL, waiting_spec = NULL;
+  g_autoptr(EmTask) first = NULL, waiting = NULL;
+  g_autoptr(GError) error = NULL;
+  char *held;
+
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  em_store_hold_writer (fx->manager->store, TRUE);
+  json_object_set_int_member (large, "result_bytes", 4 * bound);
+  large_spec = em_task_spec_new ("large", "stubborn", large);
+  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  waiting_spec = em_task_spec_new ("waits", "stubborn", NULL);
+  waiting = g_object_ref (em_engine_manager_schedule_task (fx->manager, waiting_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_engine_manager_get_held (fx->manager), "store") == 0,
+                      TIMEOUT_MS);
+
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (waiting), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_held (fx->manager) == NULL, TIMEOUT_MS);
+  /* the store is still behind: it was the ready task that was held */
+  g_assert_true (em_store_is_backlogged (fx->manager->store));
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "");
+  g_free (held);
+  /* and watchers of the property heard of it */
+  EM_TEST_WAIT_UNTIL (held_cleared_in_trace (fx), TIMEOUT_MS);
+  em_store_hold_writer (fx->manager->store, FALSE);
+}
+
 /* GetEvents and ListTasks read history from the store a reply's room at a
  * time, also where small tasks come before large ones: the batch after the
  * small ones was sized by them, and the store read all of it, tens of MiB
@@ -1675,6 +1730,8 @@ main (int argc, char **argv)
 
   g_test_add ("/dbus/adapter/queue-held-by-store", Fixture, NULL, fixture_setup,
               test_queue_held_by_store, fixture_teardown);
+  g_test_add ("/dbus/adapter/queue-held-until-cancelled", Fixture, NULL, fixture_setup,
+              test_queue_held_until_cancelled, fixture_teardown);
   g_test_add ("/dbus/adapter/progress-then-cancel", Fixture, NULL, fixture_setup,
               test_progress_then_cancel, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,

@@ -937,6 +937,10 @@ finish_entry (EmEngineManager *self,
   if (entry->waiting_links != NULL)
     g_ptr_array_set_size (entry->waiting_links, 0);
   em_scheduler_remove_ready (self->scheduler, &entry->item);
+  /* it may have been the last ready task the store held back: the queue asks
+   * again, since the store's drained callback may be long in coming */
+  if (self->held != NULL)
+    process_queue (self);
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
   reindex (self, entry);
