@@ -3988,6 +3988,21 @@ test_queue (Fixture       *f,
  * counts are read from the store, behind its writes, so the document asked
  * for while held comes once the writer goes on, and says what was true when
  * it was asked for */
+/* a request for /queue has been read: the server's handler runs as soon as
+ * this returns, before the main loop goes on */
+static gboolean
+queue_request_read_cb (GSignalInvocationHint *hint,
+                       guint                  n_params,
+                       const GValue          *params,
+                       gpointer               user_data)
+{
+  SoupServerMessage *msg = g_value_get_object (&params[1]);
+
+  if (g_strcmp0 (g_uri_get_path (soup_server_message_get_uri (msg)), "/queue") == 0)
+    (*(guint *) user_data)++;
+  return TRUE;
+}
+
 static void
 test_queue_held_by_store (Fixture       *f,
                           gconstpointer  data)
@@ -3996,6 +4011,8 @@ test_queue_held_by_store (Fixture       *f,
   g_autofree char *large = NULL, *waiting = NULL, *body = NULL, *url = NULL;
   g_autoptr(Reply) held = g_new0 (Reply, 1);
   JsonObject *queue;
+  guint read = 0;
+  gulong hook;
 
   queue = queue_document (f, "GET", "/queue", &n1);
   g_assert_true (json_object_has_member (queue, "held"));
@@ -4019,9 +4036,14 @@ test_queue_held_by_store (Fixture       *f,
 
   url = g_strconcat (f->base_url, "/queue", NULL);
   held->msg = soup_message_new ("GET", url);
+  /* the writer goes on once the server has the request, however long it
+   * took to get there */
+  hook = g_signal_add_emission_hook (g_signal_lookup ("request-read", SOUP_TYPE_SERVER), 0,
+                                     queue_request_read_cb, &read, NULL);
   soup_session_send_and_read_async (f->session, held->msg, G_PRIORITY_DEFAULT, NULL,
                                     sent_cb, held);
-  em_test_run_for (200);
+  EM_TEST_WAIT_UNTIL (read == 1, TIMEOUT_MS);
+  g_signal_remove_emission_hook (g_signal_lookup ("request-read", SOUP_TYPE_SERVER), hook);
   em_store_hold_writer (f->manager->store, FALSE);
   EM_TEST_WAIT_UNTIL (held->done, TIMEOUT_MS);
   g_assert_no_error (held->error);
