@@ -499,8 +499,8 @@ test_cancel_during_capture (void)
   guint files = 0;
 
   em_test_scope_init (&scope, NULL, WIDTH, HEIGHT);
-  /* a long exposure: the capture is 70 % of each tile, 23 % to 33 % of the
-   * scan for the first, 57 % to 67 % for the second */
+  /* a long exposure: the capture is 70 % of each tile, 10 % to 33 % of the
+   * scan for the first, 43 % to 67 % for the second */
   result = em_test_scope_run_action (&scope, action, "scan",
                                      "{\"origin_x\": 0, \"origin_y\": 0, \"step_x\": 40, \"nx\": 3,"
                                      " \"speed\": 10000, \"exposure\": 300}",
