@@ -3546,6 +3546,63 @@ test_store_backlog_drained (void)
   em_test_rmdir (dir);
 }
 
+static void
+write_padded_event (EmStore *store, guint64 seq, gsize pad)
+{
+  GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
+  g_autofree char *json = g_strdup_printf ("{\"type\":\"queue_paused\",\"pad\":\"%0*d\",\"seq\":%"
+                                           G_GUINT64_FORMAT "}", (int) pad, 0, seq);
+  EmStoreEventRow *row = em_store_event_row_new (NULL, json, strlen (json));
+
+  row->seq = seq;
+  row->type = "queue_paused";
+  row->timestamp_us = g_get_real_time ();
+  g_ptr_array_add (events, row);
+  em_store_write (store, NULL, events, NULL);
+}
+
+/* once the store has said it is behind, it says so until the writer is down
+ * to half the bound, not only while it is over the bound: in between, tasks
+ * started again at the first look */
+static void
+test_store_backlog_half (void)
+{
+  g_autofree char *dir = em_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "tasks.db", NULL);
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autoptr(GError) error = NULL;
+  EmStore *store;
+  guint drained = 0;
+
+  store = em_store_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (em_store_load (store, 10, G_MAXUINT64, 10, &snapshot, &error));
+  g_assert_no_error (error);
+  em_store_set_backlog_bound (store, 8192);
+  em_store_set_drained_func (store, count_drained_cb, &drained);
+  em_store_hold_writer (store, TRUE);
+  em_store_start (store, ignore_committed_cb, NULL);
+
+  /* 3 KiB in the writer's first batch, then 6 KiB after it: 9 KiB, behind */
+  write_padded_event (store, 1, 3072);
+  em_store_wait_writer_stops (store, 1);
+  write_padded_event (store, 2, 6144);
+  g_assert_true (em_store_is_backlogged (store));
+
+  /* the first batch committed: 6 KiB left, under the bound, over half */
+  em_store_step_writer (store, 1);
+  em_store_wait_writer_stops (store, 2);
+  g_assert_true (em_store_is_backlogged (store));
+  em_test_run_for (50);
+  g_assert_cmpuint (drained, ==, 0);
+
+  em_store_hold_writer (store, FALSE);
+  EM_TEST_WAIT_UNTIL (drained > 0, 10000);
+  g_assert_false (em_store_is_backlogged (store));
+  em_store_free (store);
+  em_test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -3609,6 +3666,7 @@ main (int argc, char **argv)
   ADD ("/store/deps/restart-waiting-on-old", test_restart_waiting_on_old);
   g_test_add_func ("/store/deps/finished-cache", test_finished_cache);
   g_test_add_func ("/store/backlog/drained", test_store_backlog_drained);
+  g_test_add_func ("/store/backlog/half", test_store_backlog_half);
   ADD ("/store/events/resume", test_events_resume);
   ADD ("/store/events/max-bytes", test_events_max_bytes);
   ADD ("/store/events/pruned-from-ring", test_events_pruned_from_ring);

@@ -14,6 +14,13 @@ void     em_store_set_backlog_bound (EmStore    *self,
  * over stay in the backlog; em_store_free() lets go of it */
 void     em_store_hold_writer    (EmStore     *self,
                                   gboolean     hold);
+/* for tests, while held: lets the writer commit @n_batches more batches */
+void     em_store_step_writer    (EmStore     *self,
+                                  guint        n_batches);
+/* for tests, while held: waits until the writer has stopped before a commit
+ * @n_stops times since it started */
+void     em_store_wait_writer_stops (EmStore  *self,
+                                     guint     n_stops);
 
 /* the schema this build writes; older files are migrated when opened */
 #define EM_STORE_SCHEMA_VERSION 2

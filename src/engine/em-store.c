@@ -139,6 +139,8 @@ struct _EmStore
                                           * clears it (compare-and-exchange) wakes it */
   gboolean              drained;        /* under lock */
   gboolean              writer_held;    /* under lock: em_store_hold_writer() */
+  guint                 writer_steps;   /* under lock: batches it may commit while held */
+  guint                 writer_stops;   /* under lock: times it stopped, held */
   GCond                 writer_cond;
   GFunc                 drained_func;   /* main context only */
   gpointer              drained_data;
@@ -1028,8 +1030,15 @@ static void
 wait_while_held (EmStore *self)
 {
   g_mutex_lock (&self->lock);
-  while (self->writer_held)
+  if (self->writer_held && self->writer_steps == 0)
+    {
+      self->writer_stops++;
+      g_cond_broadcast (&self->writer_cond);
+    }
+  while (self->writer_held && self->writer_steps == 0)
     g_cond_wait (&self->writer_cond, &self->lock);
+  if (self->writer_held)
+    self->writer_steps--;
   g_mutex_unlock (&self->lock);
 }
 
@@ -1340,7 +1349,12 @@ em_store_set_drained_func (EmStore *self, GFunc func, gpointer user_data)
 gboolean
 em_store_is_backlogged (EmStore *self)
 {
-  if ((gsize) g_atomic_pointer_get (&self->backlog) <= self->backlog_bound)
+  gsize backlog = (gsize) g_atomic_pointer_get (&self->backlog);
+
+  /* once behind, until down to half: under the bound alone, a queue that
+   * asked again at once would start tasks with the writer barely caught up */
+  if (backlog <= self->backlog_bound / 2 ||
+      (backlog <= self->backlog_bound && !g_atomic_int_get (&self->backlog_watched)))
     return FALSE;
   g_atomic_int_set (&self->backlog_watched, TRUE);
   /* the writer may have freed it down to half before it saw the watch: then
@@ -1364,7 +1378,26 @@ em_store_hold_writer (EmStore *self, gboolean hold)
 {
   g_mutex_lock (&self->lock);
   self->writer_held = hold;
+  self->writer_steps = 0;
   g_cond_broadcast (&self->writer_cond);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+em_store_step_writer (EmStore *self, guint n_batches)
+{
+  g_mutex_lock (&self->lock);
+  self->writer_steps += n_batches;
+  g_cond_broadcast (&self->writer_cond);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+em_store_wait_writer_stops (EmStore *self, guint n_stops)
+{
+  g_mutex_lock (&self->lock);
+  while (self->writer_stops < n_stops)
+    g_cond_wait (&self->writer_cond, &self->lock);
   g_mutex_unlock (&self->lock);
 }
 
