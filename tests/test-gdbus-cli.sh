@@ -188,6 +188,18 @@ expect 0 "--help COMMAND" "$ENGINECTL" --help wait
 contains "$out" "enginectl wait" "--help COMMAND is that command's help"
 expect 2 "--help with an unknown command" "$ENGINECTL" --help frobnicate
 contains "$err" "frobnicate" "--help names the unknown command"
+# the help of a command is freed before it exits: nothing is lost
+if command -v valgrind >/dev/null; then
+  for args in "list --help" "help wait"; do
+    if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+         --show-leak-kinds=definite,indirect --suppressions="$G_TEST_SRCDIR/valgrind.supp" \
+         "$ENGINECTL" $args >/dev/null 2>"$tmp/valgrind"; then
+      pass "enginectl $args loses no memory"
+    else
+      fail "enginectl $args under valgrind: $(cat "$tmp/valgrind")"
+    fi
+  done
+fi
 # an option before the command is no command
 for args in "--bogus" "--json list" "-x" "--help --version" "help --bogus" "--version=1"; do
   expect 2 "enginectl $args" "$ENGINECTL" $args

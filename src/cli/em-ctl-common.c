@@ -270,18 +270,21 @@ em_ctl_parse_options (GOptionContext      *context,
    * the text got written: "enginectl list --help > /dev/full" succeeded */
   if (help != NULL)
     {
-      g_autofree char *text = NULL;
+      char *text;
+      int status = EM_CTL_EXIT_OK;
 
       g_option_context_set_help_enabled (context, TRUE);
       text = g_option_context_get_help (context, g_str_equal (help, "--help"), NULL);
       /* g_print(): in the locale's character set, as GOption printed it */
       g_print ("%s", text);
+      /* freed before exit(), which runs no cleanup of this frame */
+      g_free (text);
       if (fflush (stdout) != 0 || ferror (stdout))
         {
           g_printerr (_("enginectl: could not write to standard output\n"));
-          exit (write_error_status (command));
+          status = write_error_status (command);
         }
-      exit (EM_CTL_EXIT_OK);
+      exit (status);
     }
   g_option_context_set_help_enabled (context, FALSE);
   if (!g_option_context_parse (context, argc, argv, &error))
