@@ -368,6 +368,11 @@ contains "$out" $'"duration" : 0.3\n' "a double reads as it was given, not 0.299
 expect 1 "schedule with an unknown option" "$ENGINECTL" schedule wait --option urgency=1 duration=1
 contains "$err" "options.urgency" "unknown option is named"
 expect 2 "schedule with a non-numeric --priority" "$ENGINECTL" schedule wait --priority high
+# a sign of plus is no more a whole number here than for list --limit or the service's options
+expect 2 "schedule with --priority +5" "$ENGINECTL" schedule wait --priority +5 duration=1
+contains "$err" "--priority takes a whole number, not “+5”" "--priority +5 is refused by name"
+expect 2 "schedule with --max-retries +1" "$ENGINECTL" schedule wait --max-retries +1 duration=1
+contains "$err" "--max-retries takes a whole number, not “+1”" "--max-retries +1 is refused by name"
 # a value the service refuses is named as it was given: by its flag, or by --option's key
 expect 1 "schedule with a --priority out of range" "$ENGINECTL" schedule wait --priority 99999999 duration=1
 contains "$err" "enginectl: --priority must be between" "the refused --priority is named by its flag"

@@ -199,7 +199,10 @@ insert_number (Assignments   *dict,
   if (text == NULL)
     return TRUE;
 
-  if (integer && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
+  /* g_ascii_string_to_signed() takes "+5", which --limit, --since and the
+   * service's own whole-number options refuse */
+  if (integer && text[0] != '+' &&
+      g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
     return insert_value (dict, key, g_variant_new_int64 (whole), error);
 
   /* decimal only: strtod also takes " 5", 0x10, inf and nan, and the last two,
