@@ -188,6 +188,15 @@ expect 0 "--help COMMAND" "$ENGINECTL" --help wait
 contains "$out" "enginectl wait" "--help COMMAND is that command's help"
 expect 2 "--help with an unknown command" "$ENGINECTL" --help frobnicate
 contains "$err" "frobnicate" "--help names the unknown command"
+# every command takes GOption's -? and --help-all after its name: so does enginectl before one
+for flag in "-?" "--help-all"; do
+  expect 0 "enginectl $flag" "$ENGINECTL" "$flag"
+  contains "$out" "Commands:" "enginectl $flag prints the usage"
+  expect 0 "enginectl $flag wait" "$ENGINECTL" "$flag" wait
+  contains "$out" "enginectl wait" "enginectl $flag COMMAND is that command's help"
+  expect 0 "enginectl --help $flag" "$ENGINECTL" --help "$flag"
+  contains "$out" "Commands:" "enginectl --help $flag prints the usage"
+done
 # the help of a command is freed before it exits: nothing is lost
 if command -v valgrind >/dev/null; then
   for args in "list --help" "help wait"; do
@@ -933,6 +942,8 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   # --help takes one command, as help does, and no option: an option goes after the command
   offers "enginectl --help wa" "wait watch "
   offers "enginectl -h wa" "wait watch "
+  offers "enginectl --help-all wa" "wait watch "
+  offers "enginectl --help-all wait " ""
   offers "enginectl --help --" ""
   offers "enginectl --help wait ${active:0:20}" ""
   offers "enginectl --bogus " ""

@@ -61,6 +61,16 @@ unexpected_argument (const char *after,
   return EM_CTL_EXIT_USAGE;
 }
 
+/* what asks for help before a command: help, and GOption's help options,
+ * which every command takes after its name */
+static gboolean
+is_help (const char *argument)
+{
+  static const char * const names[] = { "help", "--help", "-h", "-?", "--help-all", NULL };
+
+  return g_strv_contains (names, argument);
+}
+
 /* output that did not reach standard output (a full disk, /dev/full) fails
  * the command: a script must not take an id it never got for success. Not
  * wait's, whose status is the task's outcome */
@@ -107,15 +117,13 @@ main (int argc, char **argv)
     }
 
   /* "enginectl help COMMAND" (or --help COMMAND) is "enginectl COMMAND --help" */
-  if (g_str_equal (name, "help") || g_str_equal (name, "--help") || g_str_equal (name, "-h"))
+  if (is_help (name))
     {
       char *help_argv[] = { NULL, (char *) "--help", NULL };
 
       /* "help help" too: completion offers help after help; and "--help
        * --help", which asks for the same once more */
-      if (argc < 3 ||
-          (argc == 3 && (g_str_equal (argv[2], "help") || g_str_equal (argv[2], "--help") ||
-                         g_str_equal (argv[2], "-h"))))
+      if (argc < 3 || (argc == 3 && is_help (argv[2])))
         {
           print_usage (FALSE);
           return check_output (name, EM_CTL_EXIT_OK);
