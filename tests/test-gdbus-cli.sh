@@ -1195,8 +1195,15 @@ expect 2 "watch --log without --since" "$ENGINECTL" watch --log "$past_log"
 contains "$err" "give --since too" "watch --log without --since says why"
 # no log has an empty id: /ws?since=SEQ&log= answers 400, and so is this bad usage
 expect 2 "watch --since 0 --log=" timeout 10 "$ENGINECTL" watch --since 0 --log=
-contains "$err" "--log must not be empty" "watch --log= says why"
+contains "$err" "--log takes an event log id, 16 hex digits" "watch --log= says why"
 expect 2 "watch --since 0 --log ''" timeout 10 "$ENGINECTL" watch --since 0 --log ''
+# nor one in another form than the service gives (a typo, one cut short, in capitals):
+# it could never match and would read the whole log again
+for log in "${past_log:0:15}" "${past_log}0" "${past_log:0:15}F" "log-$past_log" "0x${past_log:2}"; do
+  expect 2 "watch --since 0 --log $log" timeout 10 "$ENGINECTL" watch --since 0 --log "$log"
+  contains "$err" "--log takes an event log id, 16 hex digits (0-9, a-f) as the Watching line or EventLogId gives it, not “$log”" \
+    "watch --log $log names the expected form"
+done
 
 echo "# watch --since tells a database restored from a backup"
 # the backup keeps its log's id; the restored log goes on from an older seq

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
@@ -251,6 +252,13 @@ proxy_cb (GObject      *source,
   em_ctl_ping_async (proxy, watch->cancellable, ping_cb, watch);
 }
 
+/* the form the service gives its event log ids in: 16 lowercase hex digits */
+static gboolean
+is_event_log_id (const char *text)
+{
+  return strlen (text) == 16 && text[strspn (text, "0123456789abcdef")] == '\0';
+}
+
 int
 em_ctl_watch (int argc, char **argv)
 {
@@ -305,11 +313,14 @@ em_ctl_watch (int argc, char **argv)
       em_ctl_usage_error ("watch", _("--log names the log of --since’s SEQ; give --since too"));
       return EM_CTL_EXIT_USAGE;
     }
-  /* no log has that id: it would read the whole log again without a word,
-   * where /ws?since=SEQ&log= answers 400 */
-  if (log_id != NULL && *log_id == '\0')
+  /* no log has such an id (an empty one, a typo, one cut short): it could
+   * never match and would read the whole log again without a word, where
+   * /ws?since=SEQ&log= answers 400 for an empty one */
+  if (log_id != NULL && !is_event_log_id (log_id))
     {
-      em_ctl_usage_error ("watch", _("--log must not be empty"));
+      em_ctl_usage_error ("watch", _("--log takes an event log id, 16 hex digits (0-9, a-f) as "
+                                     "the Watching line or EventLogId gives it, not “%s”"),
+                          log_id);
       return EM_CTL_EXIT_USAGE;
     }
   if (since != NULL)
