@@ -8,8 +8,11 @@
   const DEVICE_POLL_BUSY_MS = 1000;
   const DEVICE_POLL_IDLE_MS = 10000;
   // GET /queue while the queue may be held (no event says so): while it is,
-  // and while a task waits to start in a queue that is not paused
+  // and while a task that could start now waits in a queue that is not paused
   const QUEUE_POLL_MS = 5000;
+  // the longest a timer waits for a task's run_at (setTimeout's own limit is
+  // under 25 days, and a longer delay would fire at once)
+  const RUN_AT_WAKE_MAX_MS = 3600000;
   const STATUS_RANK = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
 
   // --- translation: strings are marked with _() so that xgettext sees them
@@ -74,6 +77,8 @@
   let queuePaused = false;
   let queueHeld = null; // null, or why ready tasks do not start ("store")
   let queueTimer = null;
+  let runAtTimer = null; // for the next run_at of a pending task
+  let learning = false; // a listing of pending tasks for their run_at is on its way
   let imageUrl = null; // object URL of the image shown
 
   const $ = (id) => document.getElementById(id);
@@ -348,7 +353,10 @@
   // what the page reads of a task: its parameters and result stay with the
   // service, but for the format of a capture's image (a TIFF is offered, not
   // shown)
-  const KEPT_FIELDS = ['id', 'name', 'action', 'status', 'progress', 'error', 'created_at', 'completed_at'];
+  // (run_at and waiting_on say whether a pending task could start now, which
+  // is when GET /queue is worth asking again)
+  const KEPT_FIELDS = ['id', 'name', 'action', 'status', 'progress', 'error', 'created_at', 'completed_at',
+    'run_at', 'waiting_on'];
 
   function keptOf (task) {
     const kept = {};
@@ -429,6 +437,7 @@
     }
     snapshotAgain = false;
     snapshotPending = [];
+    const unlisted = [];
     try {
       const head = await api('GET', '/tasks?limit=1');
       const total = Number(head.headers.get('X-Total-Count') || 0);
@@ -437,8 +446,15 @@
       if (rows) {
         // the table becomes what the service lists: a row of a task deleted
         // or pruned while events were missed would otherwise stay as it was
+        // or finished since. A pending or running task older than the
+        // listing's window (fetched for its events) keeps its row, asked for
+        // again once the listing is in, as its events may have been missed
         const listed = new Set(rows.map((task) => task.id));
-        for (const id of Array.from(tasks.keys())) if (!listed.has(id)) forgetTask(id);
+        for (const [id, task] of Array.from(tasks.entries())) {
+          if (listed.has(id)) continue;
+          if (isActive(task)) unlisted.push(id);
+          else forgetTask(id);
+        }
         for (const task of rows) {
           if (!mergeAnswer(task)) continue;
           if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
@@ -450,6 +466,7 @@
       const buffered = snapshotPending || [];
       snapshotPending = null;
       for (const event of buffered) applyEvent(event);
+      for (const id of unlisted) if (tasks.has(id)) fetchTask(id, null);
       updateCounts();
       if (snapshotAgain) loadSnapshot();
     }
@@ -523,22 +540,36 @@
         update.status = 'cancelled';
         break;
       case 'task_retrying':
-        // the next attempt starts from nothing, with no task_progress to say so
+        // the next attempt starts from nothing, with no task_progress to say so,
+        // and not before retry_at
         update.status = 'pending';
         update.error = event.error || null;
         update.progress = 0;
+        update.run_at = typeof event.retry_at === 'string' ? event.retry_at : null;
         break;
       default:
         return;
     }
-    if (!known && event.type !== 'task_scheduled') {
-      // a task from before the snapshot window: fetch it, once
-      fetchTask(event);
+    if (event.type === 'task_completed') dependencyCompleted(event.task_id);
+    if (fetching.has(event.task_id) || (!known && event.type !== 'task_scheduled')) {
+      // a task from before the snapshot window: fetch it, once; or one on its
+      // way: the event waits for the answer
+      fetchTask(event.task_id, event);
       return;
     }
     const task = mergeTask(update);
     if (event.type === 'task_completed' && task.action === 'capture_image') showImage(task);
     if (event.type !== 'task_progress' && task.action !== 'capture_image') refreshDevices();
+  }
+
+  // no event says that a task no longer waits on a dependency: its
+  // dependents' waiting_on loses it once it completes
+  function dependencyCompleted (id) {
+    for (const task of tasks.values()) {
+      if (Array.isArray(task.waiting_on) && task.waiting_on.includes(id)) {
+        task.waiting_on = task.waiting_on.filter((dependency) => dependency !== id);
+      }
+    }
   }
 
   // the status an event gives its task, if any
@@ -550,34 +581,67 @@
     task_retrying: 'pending'
   };
 
-  // one GET /tasks/{id} for the events of a task the table does not have:
-  // those that come while it is on its way wait for its answer, which may
-  // predate them, and then apply unless they would take the task back
-  async function fetchTask (event) {
-    const id = event.task_id;
+  // whether a held event, applied to a task as an answer gave it, would take
+  // it back: to an earlier status, or to a lower progress while it runs. The
+  // answer may be newer than such an event, or older
+  function goesBack (event, task) {
+    const status = EVENT_STATUS[event.type];
+    if (status !== undefined) return STATUS_RANK[status] < STATUS_RANK[task.status];
+    if (event.type !== 'task_progress') return false;
+    return task.status !== 'running' || (typeof task.progress === 'number' && event.progress < task.progress);
+  }
+
+  // one GET /tasks/{id} for the events of a task the table does not have
+  // (@event the first of them, which the answer reflects), or for a task a
+  // reload kept though the listing did not hold it (@event null). The events
+  // that come while it is on its way wait for its answer, which may predate
+  // them, and then apply unless they would take the task back; if one would,
+  // the answer may as well be older than that event, so the task is asked
+  // again once, after it, and the events held meanwhile apply the same way.
+  // A task the service answers 404 for is gone: its row goes
+  async function fetchTask (id, event) {
     const waiting = fetching.get(id);
     if (waiting) {
-      waiting.push(event);
+      if (event) waiting.push(event);
       return;
     }
-    fetching.set(id, []);
-    let task = null;
-    try {
-      const result = await api('GET', '/tasks/' + encodeURIComponent(id));
-      if (result.ok && result.data) task = mergeAnswer(result.data) || tasks.get(id) || null;
-    } catch (error) {
-      console.warn('task fetch failed', error);
-    }
-    const later = fetching.get(id) || [];
-    fetching.delete(id);
-    if (!task) return;
-    if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
-    for (const next of later) {
-      const current = tasks.get(id);
-      if (!current) break;
-      const status = EVENT_STATUS[next.type];
-      if (status === undefined ? current.status !== 'running' : STATUS_RANK[status] < STATUS_RANK[current.status]) continue;
-      applyEvent(next);
+    for (let round = 0; round < 2; round++) {
+      fetching.set(id, []);
+      let answer = null;
+      let gone = false;
+      try {
+        const result = await api('GET', '/tasks/' + encodeURIComponent(id));
+        if (result.ok && result.data) answer = result.data;
+        else if (result.status === 404) gone = true;
+      } catch (error) {
+        console.warn('task fetch failed', error);
+      }
+      const later = fetching.get(id) || [];
+      fetching.delete(id);
+      if (gone) {
+        forgetTask(id);
+        return;
+      }
+      // what the table shows of a task it had, or had after the first
+      // answer, came before the request (later events wait): the answer is
+      // as new, even where it shows an earlier status
+      const fresh = round > 0 || event === null;
+      let task = tasks.get(id) || null;
+      if (answer) task = (fresh && task ? mergeTask(answer) : mergeAnswer(answer)) || tasks.get(id) || null;
+      // no answer for a task the table does not have: its events go with it
+      if (!task) return;
+      if (answer && task.action === 'capture_image' && task.status === 'completed') showImage(task);
+      let skipped = false;
+      for (const next of later) {
+        const current = tasks.get(id);
+        if (!current) return;
+        if (goesBack(next, current)) {
+          skipped = true;
+          continue;
+        }
+        applyEvent(next);
+      }
+      if (!skipped || !answer) return;
     }
   }
 
@@ -823,16 +887,49 @@
     scheduleQueuePoll();
   }
 
+  // when a pending task may start, in ms since the epoch: 0 for now, NaN for
+  // not before its dependencies have completed. run_at undefined is not known
+  // yet (task_scheduled does not say): such a task counts as one that could
+  // start now until a listing says otherwise
+  function startsAt (task) {
+    if (Array.isArray(task.waiting_on) && task.waiting_on.length > 0) return NaN;
+    if (typeof task.run_at !== 'string') return 0;
+    const at = Date.parse(task.run_at);
+    return Number.isNaN(at) ? 0 : at;
+  }
+
   // whether GET /queue is worth asking again: nothing is sent when the queue
-  // becomes held or stops being so
+  // becomes held or stops being so, and a hold matters only to a task that
+  // could start now, not to one waiting for its run_at or its dependencies
   function queueWorthPolling () {
     // while the service is away a request would only fail: the poll starts
     // again once the WebSocket is back
     if (!queueAvailable || locked || connection !== 'live') return false;
     if (queueHeld) return true;
     if (queuePaused) return false;
-    for (const task of tasks.values()) if (task.status === 'pending') return true;
-    return false;
+    const now = Date.now();
+    let next = Infinity;
+    let ready = false;
+    for (const task of tasks.values()) {
+      if (task.status !== 'pending') continue;
+      const at = startsAt(task);
+      if (at <= now) ready = true;
+      else if (at < next) next = at;
+    }
+    wakeAt(ready ? Infinity : next);
+    return ready;
+  }
+
+  // a timer for the first run_at to come: the poll starts then
+  function wakeAt (at) {
+    if (runAtTimer) clearTimeout(runAtTimer);
+    runAtTimer = null;
+    if (at === Infinity) return;
+    const wait = Math.min(Math.max(at - Date.now(), 0) + 100, RUN_AT_WAKE_MAX_MS);
+    runAtTimer = setTimeout(() => {
+      runAtTimer = null;
+      scheduleQueuePoll();
+    }, wait);
   }
 
   function scheduleQueuePoll () {
@@ -840,11 +937,52 @@
     if (wanted && !queueTimer) {
       queueTimer = setTimeout(() => {
         queueTimer = null;
-        refreshQueue().finally(scheduleQueuePoll);
+        Promise.all([refreshQueue(), learnPending()]).finally(scheduleQueuePoll);
       }, QUEUE_POLL_MS);
     } else if (!wanted && queueTimer) {
       clearTimeout(queueTimer);
       queueTimer = null;
+    }
+  }
+
+  // the run_at and waiting_on of the pending tasks known only from
+  // task_scheduled (another client's, submitted with a delay, say): one
+  // listing of the pending tasks created since the oldest of them. A task it
+  // does not hold (started meanwhile, or past its window) counts as one that
+  // could start now
+  async function learnPending () {
+    if (learning) return;
+    let oldest = Infinity;
+    const unknown = [];
+    for (const task of tasks.values()) {
+      if (task.status !== 'pending' || 'run_at' in task) continue;
+      unknown.push(task.id);
+      const created = Date.parse(task.created_at);
+      if (!Number.isNaN(created) && created < oldest) oldest = created;
+    }
+    if (unknown.length === 0) return;
+    learning = true;
+    try {
+      const query = new URLSearchParams({ status: 'pending', limit: String(MAX_ROWS) });
+      // a second before: the event's timestamp and the task's created_at need not be equal
+      if (oldest !== Infinity) query.set('since', new Date(oldest - 1000).toISOString());
+      const listed = await listWindow('/tasks?' + query.toString());
+      if (!listed) return;
+      const byId = new Map(listed.map((task) => [task.id, task]));
+      for (const id of unknown) {
+        const known = tasks.get(id);
+        if (!known || known.status !== 'pending' || 'run_at' in known) continue;
+        const answer = byId.get(id);
+        known.run_at = answer && typeof answer.run_at === 'string' ? answer.run_at : null;
+        // a dependency whose task_completed came meanwhile is done
+        known.waiting_on = answer && Array.isArray(answer.waiting_on)
+          ? answer.waiting_on.filter((dependency) => tasks.get(dependency)?.status !== 'completed')
+          : [];
+      }
+    } catch (error) {
+      console.warn('pending tasks failed', error);
+    } finally {
+      learning = false;
     }
   }
 

@@ -489,6 +489,125 @@ async function checkFetchOnce (url) {
   }
 }
 
+// A pending task that waits for its run_at (another client's, submitted with
+// a delay: task_scheduled does not say so) is no reason to ask GET /queue
+// every few seconds: the page learns its run_at once, then stops asking.
+async function checkDelayedNoPoll (url) {
+  const label = 'delayed page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  let waiting = null;
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (delayed): ${error.message}`));
+    let asked = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'GET' && new URL(request.url()).pathname === '/queue') asked++;
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    waiting = await fetch(url + '/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'waits an hour', action: 'wait', delay: 3600 })
+    }).then((response) => response.json());
+    step(`${label}: the delayed task shows pending`);
+    await page.locator(`#task-${waiting.id}[data-status="pending"]`).waitFor();
+    // at most one poll while the page does not know the run_at yet
+    await new Promise((resolve) => setTimeout(resolve, 6500));
+    const before = asked;
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    check(asked === before, `GET /queue asked ${asked - before} times while the only pending task waits an hour`);
+  } finally {
+    await context.close();
+    if (waiting) await fetch(url + '/tasks/' + waiting.id, { method: 'DELETE' });
+  }
+}
+
+// A task the page fetched for its events: a task_retrying that came while the
+// answer was on its way, which says running (it predates the retry), leaves
+// the row neither running nor with the progress of the failed attempt; and a
+// reload of the table keeps the row of such a running task, older than the
+// listing's window, rather than dropping it and fetching it again at its
+// next event.
+async function checkFetchedKept (url) {
+  const label = 'fetched page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (fetched): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    const id = '00000000-0000-4000-8000-000000000401';
+    const created = '2020-01-01T00:00:00.000000Z';
+    const time = new Date().toISOString();
+    const retryAt = new Date(Date.now() + 3600000).toISOString();
+    const task = { id, name: 'retried from long ago', action: 'wait', status: 'running', progress: 0.5, error: null,
+      created_at: created, completed_at: null, parameters: { duration: 600000 }, result: null,
+      run_at: null, waiting_on: [] };
+    let asked = 0;
+    let releaseAnswer;
+    const release = new Promise((resolve) => { releaseAnswer = resolve; });
+    let answer = task;
+    await page.route(`**/tasks/${id}`, async (route) => {
+      asked++;
+      const given = asked === 1 ? task : answer;
+      if (asked === 1) await release;
+      await route.fulfill({ json: given });
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    let seq = 9000;
+    const send = (event) => server.send(JSON.stringify({ task_id: id, timestamp: time, seq: ++seq, ...event }));
+    send({ type: 'task_progress', progress: 0.5 });
+    // the page has the event once a request of its own made after it is through
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    send({ type: 'task_retrying', attempt: 1, error: 'stage: lost', retry_at: retryAt });
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    // what the service says from now on: the task waits for its retry
+    answer = { ...task, status: 'pending', progress: 0, error: 'stage: lost', run_at: retryAt };
+    releaseAnswer();
+    step(`${label}: the row of the task fetched for its events`);
+    await page.locator(`#task-${id}`).waitFor();
+    step(`${label}: the row shows the task waiting for its retry`);
+    const pending = await page.locator(`#task-${id}[data-status="pending"]`).waitFor({ timeout: 5000 })
+      .then(() => true, () => false);
+    check(pending, 'a task_retrying that came while its task was fetched leaves the row ' +
+      await page.locator(`#task-${id}`).getAttribute('data-status'));
+    check(await page.locator(`#task-${id} .error`).textContent() === 'stage: lost', 'the row shows the error');
+
+    step(`${label}: the retry runs`);
+    answer = { ...answer, status: 'running', error: null };
+    send({ type: 'task_started' });
+    send({ type: 'task_progress', progress: 0.25 });
+    await page.waitForFunction((selector) => document.querySelector(selector)?.value === 0.25,
+      `#task-${id} progress`);
+    const fetched = asked;
+    // a gap: the page lists the tasks again, which do not hold this one
+    const listed = page.waitForResponse((response) => new URL(response.url()).pathname === '/tasks' &&
+      new URL(response.url()).searchParams.get('limit') !== '1');
+    seq += 2;
+    server.send(JSON.stringify({ type: 'queue_resumed', timestamp: time, seq: ++seq }));
+    step(`${label}: the listing after the gap`);
+    await listed;
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    check(await page.locator(`#task-${id}`).count() === 1, 'a reload keeps the row of a running task older than the listing');
+    send({ type: 'task_progress', progress: 0.75 });
+    step(`${label}: the progress after the reload`);
+    await page.waitForFunction((selector) => document.querySelector(selector)?.value === 0.75,
+      `#task-${id} progress`);
+    check(asked <= fetched + 1, `a reload and the next event asked GET /tasks/{id} ${asked - fetched} times`);
+    check(await page.locator(`#task-${id}[data-status="running"]`).count() === 1, 'the task still runs');
+  } finally {
+    await context.close();
+  }
+}
+
 // While the service is away the page does not ask GET /queue every few
 // seconds (each failing with a warning), though a pending task shows; once
 // the service is back it asks again.
@@ -861,6 +980,8 @@ try {
   await checkGapDuringSnapshot(daemon.url);
   await checkResultsNotKept(daemon.url);
   await checkFetchOnce(daemon.url);
+  await checkFetchedKept(daemon.url);
+  await checkDelayedNoPoll(daemon.url);
   await checkOffline();
   await checkResync(daemon.url);
   await checkRestart();
