@@ -568,6 +568,70 @@ test_variant_depth (void)
     }
 }
 
+/* a variant holding a variant counts as a level, toward the same limit: a
+ * chain of them built in-process recursed without bound. One variant around
+ * a value is none, as a{sv} holds every member in one */
+static void
+test_variant_in_variant_depth (void)
+{
+  for (guint depth = 63; depth <= 66; depth++)
+    {
+      GVariant *value = g_variant_new_int32 (1);
+      g_autoptr(GVariant) dict = NULL;
+      g_autoptr(JsonObject) object = NULL;
+      g_autoptr(GError) error = NULL;
+
+      /* the dictionary is one level, and each variant in a variant one more */
+      for (guint i = 1; i < depth; i++)
+        value = g_variant_new_variant (value);
+      dict = g_variant_ref_sink (g_variant_new_parsed ("{'d': %v}", value));
+      object = em_variant_to_json_object (dict, &error);
+      g_test_message ("%u levels", depth);
+      if (depth <= 64)
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (object);
+          g_assert_cmpint (json_object_get_int_member (object, "d"), ==, 1);
+        }
+      else
+        {
+          g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+          g_assert_cmpstr (error->message, ==, "d: nested deeper than 64 levels");
+        }
+    }
+
+  /* nor does a chain far deeper exhaust the stack, alone or inside arrays */
+  {
+    GVariant *value = g_variant_new_int32 (1);
+    g_autoptr(GVariant) owned = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 10000; i++)
+      value = g_variant_new_variant (value);
+    owned = g_variant_ref_sink (value);
+    node = em_variant_to_json_node (owned, "v", &error);
+    g_assert_null (node);
+    g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpstr (error->message, ==, "v: nested deeper than 64 levels");
+  }
+  {
+    GVariant *value = g_variant_new_int32 (1);
+    g_autoptr(GVariant) owned = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 40; i++)
+      value = g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                   (GVariant *[]) { g_variant_new_variant (g_variant_new_variant (value)) }, 1);
+    owned = g_variant_ref_sink (value);
+    node = em_variant_to_json_node (owned, "a", &error);
+    g_assert_null (node);
+    g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
+    g_assert_true (g_str_has_suffix (error->message, ": nested deeper than 64 levels"));
+  }
+}
+
 /* a long array converts, and its items are named by index */
 static void
 test_variant_huge_array (void)
@@ -956,6 +1020,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/task/variant-empty-by-type", test_variant_empty_by_type);
   g_test_add_func ("/engine/task/variant-other-types", test_variant_other_types);
   g_test_add_func ("/engine/task/variant-depth", test_variant_depth);
+  g_test_add_func ("/engine/task/variant-in-variant-depth", test_variant_in_variant_depth);
   g_test_add_func ("/engine/task/variant-huge-array", test_variant_huge_array);
   g_test_add_func ("/engine/task/status-strings", test_status_strings);
   g_test_add_func ("/engine/task/time-format", test_time_format);

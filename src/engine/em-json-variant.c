@@ -223,7 +223,23 @@ node_from_variant (Walk      *walk,
     {
       g_autoptr(GVariant) inner = g_variant_get_variant (value);
 
-      return node_from_variant (walk, inner, error);
+      /* a variant around a value is no level, as a{sv} holds each member in
+       * one; a variant around a variant is, or a chain of them built
+       * in-process would recurse without bound */
+      if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_VARIANT))
+        return node_from_variant (walk, inner, error);
+      if (walk->depth >= MAX_DEPTH)
+        {
+          g_autofree char *what = g_strdup_printf (_("nested deeper than %u levels"), MAX_DEPTH);
+
+          g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT, "%s: %s",
+                       walk->path->str, what);
+          return NULL;
+        }
+      walk->depth++;
+      node = node_from_variant (walk, inner, error);
+      walk->depth--;
+      return node;
     }
 
   if (g_variant_is_container (value))
