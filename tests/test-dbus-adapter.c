@@ -51,6 +51,7 @@ typedef struct {
   gdouble               event_progress; /* of the progress event the task was cancelled in */
   gdouble               signal_progress;
   gboolean              cancelled;
+  guint                 subscription;
 } Fixture;
 
 static GDBusConnection *
@@ -174,9 +175,10 @@ fixture_setup (Fixture *fx, gconstpointer data)
   fx->bus = start_bus (&fx->bus_address);
   fx->service = connect_bus (fx);
   fx->client = connect_bus (fx);
-  g_dbus_connection_signal_subscribe (fx->client, g_dbus_connection_get_unique_name (fx->service),
-                                      NULL, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                      signal_cb, fx, NULL);
+  fx->subscription =
+    g_dbus_connection_signal_subscribe (fx->client, g_dbus_connection_get_unique_name (fx->service),
+                                        NULL, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        signal_cb, fx, NULL);
   /* before the adapter's handler, as any listener connected earlier */
   g_signal_connect (fx->manager, "event", G_CALLBACK (cancel_on_progress_cb), fx);
   fx->adapter = em_dbus_manager_adapter_new (fx->manager, NULL);
@@ -192,6 +194,9 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   em_engine_manager_shutdown (fx->manager);
   EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
   g_clear_object (&fx->manager);
+  /* a signal still on its way must not reach the next test's loop with this
+   * fixture, freed by then */
+  g_dbus_connection_signal_unsubscribe (fx->client, fx->subscription);
   g_dbus_connection_close_sync (fx->client, NULL, NULL);
   g_dbus_connection_close_sync (fx->service, NULL, NULL);
   g_clear_object (&fx->client);
@@ -859,6 +864,164 @@ test_queue_held_until_cancelled (Fixture *fx, gconstpointer data)
   /* and watchers of the property heard of it */
   EM_TEST_WAIT_UNTIL (held_cleared_in_trace (fx), TIMEOUT_MS);
   em_store_hold_writer (fx->manager->store, FALSE);
+}
+
+/* the store holds the queue only when a task could start now but for it: a
+ * stage task behind a long move waits for the stage, whatever the store, and
+ * is held by the store only once the stage is free. Before, Held said
+ * "store" while the task's waiting_for named the stage */
+static void
+test_queue_held_not_by_busy_device (Fixture *fx, gconstpointer data)
+{
+  const gsize bound = 64 * 1024;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(JsonNode) long_params = json_from_string ("{\"x\": 40000, \"speed\": 1}", NULL);
+  g_autoptr(JsonNode) short_params = json_from_string ("{\"x\": 10}", NULL);
+  g_autoptr(EmTaskSpec) move_spec = NULL, large_spec = NULL, behind_spec = NULL;
+  g_autoptr(EmTask) move = NULL, first = NULL, behind = NULL;
+  g_autoptr(GError) error = NULL;
+  const char * const *waiting_for;
+  char *held;
+
+  /* the long move must not reach the fixture's cancellation at half way */
+  fx->cancelled = TRUE;
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  em_store_hold_writer (fx->manager->store, TRUE);
+
+  move_spec = em_task_spec_new ("long move", "move_stage", json_node_get_object (long_params));
+  move = g_object_ref (em_engine_manager_schedule_task (fx->manager, move_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (move) == EM_TASK_STATUS_RUNNING, TIMEOUT_MS);
+  json_object_set_int_member (large, "result_bytes", 4 * bound);
+  large_spec = em_task_spec_new ("large", "stubborn", large);
+  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+
+  behind_spec = em_task_spec_new ("behind", "move_stage", json_node_get_object (short_params));
+  behind = g_object_ref (em_engine_manager_schedule_task (fx->manager, behind_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_waiting_for (behind) != NULL &&
+                      em_task_get_waiting_for (behind)[0] != NULL, TIMEOUT_MS);
+  em_test_run_for (200);
+  waiting_for = em_task_get_waiting_for (behind);
+  g_assert_cmpstr (waiting_for[0], ==, "stage");
+  g_assert_null (waiting_for[1]);
+  g_assert_null (em_engine_manager_get_held (fx->manager));
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "");
+  g_free (held);
+
+  /* the stage is free: now it is the store that holds the task */
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (move), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_engine_manager_get_held (fx->manager), "store") == 0,
+                      TIMEOUT_MS);
+  g_assert_cmpint (em_task_get_status (behind), ==, EM_TASK_STATUS_PENDING);
+  g_assert_null (em_task_get_waiting_for (behind)[0]);
+  held = held_property (fx);
+  g_assert_cmpstr (held, ==, "store");
+  g_free (held);
+
+  em_store_hold_writer (fx->manager->store, FALSE);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (behind) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  g_assert_null (em_engine_manager_get_held (fx->manager));
+}
+
+/* once the engine stops, nothing starts whatever the store: Held is empty.
+ * Before, it stayed "store" through the stop */
+static void
+test_queue_held_until_shutdown (Fixture *fx, gconstpointer data)
+{
+  const gsize bound = 64 * 1024;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(EmTaskSpec) large_spec = NULL, waiting_spec = NULL;
+  g_autoptr(EmTask) first = NULL, waiting = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  em_store_hold_writer (fx->manager->store, TRUE);
+  json_object_set_int_member (large, "result_bytes", 4 * bound);
+  large_spec = em_task_spec_new ("large", "stubborn", large);
+  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  waiting_spec = em_task_spec_new ("waits", "stubborn", NULL);
+  waiting = g_object_ref (em_engine_manager_schedule_task (fx->manager, waiting_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_engine_manager_get_held (fx->manager), "store") == 0,
+                      TIMEOUT_MS);
+
+  em_store_hold_writer (fx->manager->store, FALSE);
+  em_engine_manager_shutdown (fx->manager);
+  g_assert_null (em_engine_manager_get_held (fx->manager));
+  g_assert_cmpint (em_task_get_status (waiting), ==, EM_TASK_STATUS_PENDING);
+}
+
+static void
+pause_on_waiting_cb (EmTask *task, GParamSpec *pspec, EmEngineManager *manager)
+{
+  if (em_task_get_waiting_for (task)[0] != NULL)
+    em_engine_manager_pause (manager);
+}
+
+/* a listener told of a task's waiting_for in the pass that finds the queue
+ * held may pause it: paused, the queue is not held by the store. Before, the
+ * pass said "store" after the listeners had paused it */
+static void
+test_queue_held_paused_by_listener (Fixture *fx, gconstpointer data)
+{
+  const gsize bound = 64 * 1024;
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(JsonNode) long_params = json_from_string ("{\"x\": 40000, \"speed\": 1}", NULL);
+  g_autoptr(JsonNode) short_params = json_from_string ("{\"x\": 10}", NULL);
+  g_autoptr(EmTaskSpec) move_spec = NULL, large_spec = NULL, behind_spec = NULL, free_spec = NULL;
+  g_autoptr(EmTask) move = NULL, first = NULL, behind = NULL, ready = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fx->cancelled = TRUE;
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  em_store_hold_writer (fx->manager->store, TRUE);
+
+  move_spec = em_task_spec_new ("long move", "move_stage", json_node_get_object (long_params));
+  move = g_object_ref (em_engine_manager_schedule_task (fx->manager, move_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (move) == EM_TASK_STATUS_RUNNING, TIMEOUT_MS);
+  json_object_set_int_member (large, "result_bytes", 4 * bound);
+  large_spec = em_task_spec_new ("large", "stubborn", large);
+  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+
+  /* in one pass: one task the store holds, one that waits for the stage */
+  free_spec = em_task_spec_new ("ready", "stubborn", NULL);
+  ready = g_object_ref (em_engine_manager_schedule_task (fx->manager, free_spec, &error));
+  g_assert_no_error (error);
+  behind_spec = em_task_spec_new ("behind", "move_stage", json_node_get_object (short_params));
+  behind = g_object_ref (em_engine_manager_schedule_task (fx->manager, behind_spec, &error));
+  g_assert_no_error (error);
+  g_signal_connect (behind, "notify::waiting-for", G_CALLBACK (pause_on_waiting_cb), fx->manager);
+  EM_TEST_WAIT_UNTIL (em_engine_manager_get_paused (fx->manager), TIMEOUT_MS);
+  em_test_run_for (100);
+  g_signal_handlers_disconnect_by_func (behind, pause_on_waiting_cb, fx->manager);
+  g_assert_cmpint (em_task_get_status (ready), ==, EM_TASK_STATUS_PENDING);
+  g_assert_null (em_engine_manager_get_held (fx->manager));
+
+  em_engine_manager_resume (fx->manager);
+  EM_TEST_WAIT_UNTIL (g_strcmp0 (em_engine_manager_get_held (fx->manager), "store") == 0,
+                      TIMEOUT_MS);
+  em_store_hold_writer (fx->manager->store, FALSE);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (ready) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  g_assert_null (em_engine_manager_get_held (fx->manager));
 }
 
 /* GetEvents and ListTasks read history from the store a reply's room at a
@@ -1732,6 +1895,12 @@ main (int argc, char **argv)
               test_queue_held_by_store, fixture_teardown);
   g_test_add ("/dbus/adapter/queue-held-until-cancelled", Fixture, NULL, fixture_setup,
               test_queue_held_until_cancelled, fixture_teardown);
+  g_test_add ("/dbus/adapter/queue-held-not-by-busy-device", Fixture, NULL, fixture_setup,
+              test_queue_held_not_by_busy_device, fixture_teardown);
+  g_test_add ("/dbus/adapter/queue-held-paused-by-listener", Fixture, NULL, fixture_setup,
+              test_queue_held_paused_by_listener, fixture_teardown);
+  g_test_add ("/dbus/adapter/queue-held-until-shutdown", Fixture, NULL, fixture_setup,
+              test_queue_held_until_shutdown, fixture_teardown);
   g_test_add ("/dbus/adapter/progress-then-cancel", Fixture, NULL, fixture_setup,
               test_progress_then_cancel, fixture_teardown);
   g_test_add ("/dbus/adapter/listing-too-large", Fixture, NULL, fixture_setup,

@@ -786,6 +786,31 @@ test_waiting_for_held_back (Fixture *fx, gconstpointer data)
   g_assert_cmpint (event_index (fx, big, EM_EVENT_TASK_STARTED), <, event_index (fx, small, EM_EVENT_TASK_STARTED));
 }
 
+/* a ready task that held its devices against a lower one, cancelled, lets
+ * that one start at once: before, it waited for the end of the task the
+ * cancelled one had waited for */
+static void
+test_cancel_unblocks_held_back (Fixture *fx, gconstpointer data)
+{
+  EmTask *camera = submit (fx, "{\"name\": \"c\", \"action\": \"hold_camera\", \"parameters\": {\"duration\": 4000}}");
+  EmTask *big, *small;
+  g_autoptr(GError) error = NULL;
+  gint64 cancelled_at;
+
+  EM_TEST_WAIT_UNTIL (em_task_get_status (camera) == EM_TASK_STATUS_RUNNING, 2000);
+  big = submit (fx, "{\"name\": \"big\", \"action\": \"hold_camera_stage\", \"priority\": 5}");
+  small = submit (fx, "{\"name\": \"s\", \"action\": \"hold_stage\"}");
+  EM_TEST_WAIT_UNTIL (em_task_get_waiting_for (small)[0] != NULL, 2000);
+  g_assert_cmpstr (em_task_get_waiting_for (small)[0], ==, "stage");
+
+  cancelled_at = g_get_monotonic_time ();
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (big), &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (small) != EM_TASK_STATUS_PENDING, 3000);
+  g_assert_cmpint (em_task_get_status (camera), ==, EM_TASK_STATUS_RUNNING);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <, 3 * G_TIME_SPAN_SECOND);
+}
+
 static void
 test_max_concurrent (Fixture *fx, gconstpointer data)
 {
@@ -1278,6 +1303,7 @@ main (int argc, char **argv)
   ADD ("device-concurrency", test_device_concurrency);
   ADD ("no-starvation", test_no_starvation);
   ADD ("waiting-for-held-back", test_waiting_for_held_back);
+  ADD ("cancel-unblocks-held-back", test_cancel_unblocks_held_back);
   ADD ("max-concurrent", test_max_concurrent);
   ADD ("pause-resume", test_pause_resume);
   ADD ("timeout-during-move", test_timeout_during_move);

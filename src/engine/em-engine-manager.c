@@ -936,11 +936,15 @@ finish_entry (EmEngineManager *self,
   g_ptr_array_set_size (entry->waiting_on, 0);
   if (entry->waiting_links != NULL)
     g_ptr_array_set_size (entry->waiting_links, 0);
-  em_scheduler_remove_ready (self->scheduler, &entry->item);
-  /* it may have been the last ready task the store held back: the queue asks
-   * again, since the store's drained callback may be long in coming */
-  if (self->held != NULL)
-    process_queue (self);
+  /* a ready task may have held its devices against lower ones, or been the
+   * last one the store held back: the queue asks again, since neither the
+   * end of the task it waited for nor the store's drained callback need come
+   * soon */
+  if (em_scheduler_is_ready (&entry->item))
+    {
+      em_scheduler_remove_ready (self->scheduler, &entry->item);
+      process_queue (self);
+    }
   remove_timer (self, entry);
   em_task_set_waiting_for (entry->task, NULL);
   reindex (self, entry);
@@ -1172,9 +1176,10 @@ process_idle_cb (gpointer user_data)
        * would grow without bound, so the queue waits instead (store_drained_cb) */
       if (self->store != NULL && em_store_is_backlogged (self->store))
         {
-          /* said only with a task ready to start: one waiting on its
-           * dependencies, or no task at all, is not held */
-          if (em_scheduler_count_ready (self->scheduler) > 0)
+          /* said only when a task could start now but for the store: one
+           * waiting on its dependencies or on a busy device, or no task at
+           * all, is not held by it. Asked only while the store is behind */
+          if (em_scheduler_can_take_next (self->scheduler))
             held = "store";
           break;
         }
@@ -1194,9 +1199,11 @@ process_idle_cb (gpointer user_data)
         }
       start_entry (self, (TaskEntry *) item);
     }
-  em_scheduler_update_waiting (self->scheduler, waiting_cb, self);
-  /* the store's drained callback comes back here, and clears it */
+  /* the store's drained callback comes back here, and clears it. Said
+   * before the waiting update, whose listeners may pause the queue or cancel
+   * the task it holds: those see it set, and clear it or ask again */
   set_held (self, held);
+  em_scheduler_update_waiting (self->scheduler, waiting_cb, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1893,6 +1900,8 @@ em_engine_manager_shutdown (EmEngineManager *self)
     return;
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->process_source, g_source_remove);
+  /* nothing starts any more, whatever the store: the queue is not held by it */
+  set_held (self, NULL);
   g_clear_handle_id (&self->timer_source, g_source_remove);
   /* a pruning started now would hold the engine past the stop's wait */
   g_clear_handle_id (&self->prune_source, g_source_remove);

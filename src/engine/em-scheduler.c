@@ -263,16 +263,6 @@ em_scheduler_forget (EmScheduler *self, EmSchedItem *item)
     }
 }
 
-guint
-em_scheduler_count_ready (EmScheduler *self)
-{
-  guint n = g_sequence_get_length (self->batch_ready);
-
-  for (guint i = 0; i < N_BUCKETS; i++)
-    n += g_sequence_get_length (self->buckets[i]);
-  return n;
-}
-
 static void
 hold (EmScheduler *self, EmSchedItem *item)
 {
@@ -312,8 +302,9 @@ reserve (EmScheduler *self, EmSchedBatch *batch)
     }
 }
 
+/* the first item of a holding batch whose devices are free */
 static EmSchedItem *
-take_from_batches (EmScheduler *self)
+find_in_batches (EmScheduler *self)
 {
   GSequenceIter *iter = g_sequence_get_begin_iter (self->batch_ready);
 
@@ -322,10 +313,7 @@ take_from_batches (EmScheduler *self)
       EmSchedItem *item = g_sequence_get (iter);
 
       if ((item->claims & self->busy) == 0)
-        {
-          hold (self, item);
-          return item;
-        }
+        return item;
     }
   return NULL;
 }
@@ -335,15 +323,14 @@ take_from_batches (EmScheduler *self)
  * claim set to `blocked`, and no lower item may take any of those devices: so a
  * high-priority task is never starved by a stream of smaller ones, and devices
  * are taken all at once, so no two tasks each hold what the other needs.
+ * Changes nothing: em_scheduler_take_next() takes what this finds.
  */
-EmSchedItem *
-em_scheduler_take_next (EmScheduler *self, EmSchedBatch **out_reserved)
+static EmSchedItem *
+find_next (EmScheduler *self)
 {
   EmDeviceKind blocked = 0;
-  EmSchedItem *item = take_from_batches (self);
+  EmSchedItem *item = find_in_batches (self);
 
-  if (out_reserved != NULL)
-    *out_reserved = NULL;
   if (item != NULL)
     return item;
 
@@ -368,20 +355,36 @@ em_scheduler_take_next (EmScheduler *self, EmSchedBatch **out_reserved)
       claims = bucket_claims (best);
       unavailable = self->busy | reserved_mask (self, best->batch);
       if ((claims & unavailable) == 0)
-        {
-          if (best->batch != NULL && best->batch->exclusive && !best->batch->holding)
-            {
-              reserve (self, best->batch);
-              if (out_reserved != NULL)
-                *out_reserved = best->batch;
-            }
-          hold (self, best);
-          return best;
-        }
+        return best;
 
       /* an item with no claims is never unavailable, so this always grows */
       blocked |= claims;
     }
+}
+
+gboolean
+em_scheduler_can_take_next (EmScheduler *self)
+{
+  return find_next (self) != NULL;
+}
+
+EmSchedItem *
+em_scheduler_take_next (EmScheduler *self, EmSchedBatch **out_reserved)
+{
+  EmSchedItem *item = find_next (self);
+
+  if (out_reserved != NULL)
+    *out_reserved = NULL;
+  if (item == NULL)
+    return NULL;
+  if (!in_holding_batch (item) && item->batch != NULL && item->batch->exclusive)
+    {
+      reserve (self, item->batch);
+      if (out_reserved != NULL)
+        *out_reserved = item->batch;
+    }
+  hold (self, item);
+  return item;
 }
 
 void

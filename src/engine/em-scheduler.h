@@ -72,13 +72,15 @@ gboolean      em_scheduler_is_ready       (EmSchedItem   *item);
 /* @item is about to be freed: the scheduler keeps no pointer to it */
 void          em_scheduler_forget         (EmScheduler   *self,
                                            EmSchedItem   *item);
-guint         em_scheduler_count_ready    (EmScheduler   *self);
 
 /* the best ready item whose devices are all free, now removed from the ready set
  * with its devices marked busy; %NULL when nothing may start. @out_reserved:
  * (optional): the exclusive batch that took its devices with this start */
 EmSchedItem  *em_scheduler_take_next      (EmScheduler   *self,
                                            EmSchedBatch **out_reserved);
+/* whether em_scheduler_take_next() would return an item now; takes none and
+ * changes nothing. As cheap as a take: a look at each queue's head */
+gboolean      em_scheduler_can_take_next  (EmScheduler   *self);
 /* a batch that held its devices before a restart takes them again, before
  * anything starts */
 void          em_scheduler_hold_batch     (EmScheduler   *self,
