@@ -340,7 +340,17 @@ def test_value_forgotten(root):
                          (["--camera-pipeline", "--help"], "--camera-pipeline"),
                          (["--token-file", "--gst-debug-level=2"], "--token-file"),
                          (["--cors-origin", "--insecure"], "--cors-origin"),
-                         (["--data-dir", "--"], "--data-dir")):
+                         (["--data-dir", "--"], "--data-dir"),
+                         # GStreamer's options that take a value forget it as well
+                         (["--gst-debug", "--data-dir", data_dir], "--gst-debug"),
+                         (["--gst-plugin-path", "--version"], "--gst-plugin-path"),
+                         (["--gst-debug-color-mode", "--help"], "--gst-debug-color-mode"),
+                         # GOption's other spelling of a group's option
+                         (["--gst-gst-debug-level", "--data-dir", data_dir],
+                          "--gst-gst-debug-level"),
+                         # the short help options are options too
+                         (["--gst-debug-level", "-h", "--version"], "--gst-debug-level"),
+                         (["--http-address", "-?"], "--http-address")):
         code, out = run(*args, cwd=root)
         what = " ".join(args)
         check(code == 2, f"{what}: exit 2 expected, got {code}:\n{out}")
@@ -348,6 +358,16 @@ def test_value_forgotten(root):
               f"{what}: the message names {option} as the option without its value:\n{out}")
     check(not os.path.exists(data_dir), "a forgotten value: nothing is created")
     check(not os.path.exists(os.path.join(root, "--")), "--data-dir --: nothing is created")
+    # only GStreamer's real options are options: the rest of "--gst-" is a value
+    code, out = run("--camera-pipeline", "--gst-foo", "--version")
+    check(code == 0 and out.startswith("engine-manager "),
+          f"--camera-pipeline --gst-foo: --gst-foo is the value:\n{out}")
+    code, out = run("--gst-debug-level", "-h", "--version")
+    check("Usage:" not in out, f"--gst-debug-level -h: no help:\n{out}")
+    for args in (["--gst-debug-level=2"], ["--gst-debug-no-color"], ["--gst-debug", "foo:3"]):
+        code, out = run(*args, "--version")
+        check(code == 0 and out.startswith("engine-manager "),
+              f"{' '.join(args)} --version: GStreamer's option is taken:\n{out}")
     # a value that merely begins with '-' is still one
     code, out = run("--http-port", "-5")
     check(code == 2 and "--http-port must be between" in out,

@@ -331,8 +331,60 @@ find_entry (const GOptionEntry *entries,
   return NULL;
 }
 
-/* one of the program's long options, alone or with "=…": its own, GOption's
- * help, and GStreamer's, which all begin with "gst-" */
+/* GStreamer's own options, gst_init_get_option_group() in gst/gst.c of
+ * GStreamer 1.22, as `engine-manager --help-gst` lists them; those marked
+ * take a value (G_OPTION_ARG_CALLBACK without G_OPTION_FLAG_NO_ARG) */
+static const struct
+{
+  const char *name;
+  gboolean takes_value;
+} gst_options[] = {
+  { "gst-version", FALSE },
+  { "gst-fatal-warnings", FALSE },
+  { "gst-debug-help", FALSE },
+  { "gst-debug-level", TRUE },
+  { "gst-debug", TRUE },
+  { "gst-debug-no-color", FALSE },
+  { "gst-debug-color-mode", TRUE },
+  { "gst-debug-disable", FALSE },
+  { "gst-plugin-spew", FALSE },
+  { "gst-plugin-path", TRUE },
+  { "gst-plugin-load", TRUE },
+  { "gst-disable-segtrap", FALSE },
+  { "gst-disable-registry-update", FALSE },
+  { "gst-disable-registry-fork", FALSE },
+};
+
+static int
+find_gst_exact (const char *name,
+                size_t      length)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (gst_options); i++)
+    if (strlen (gst_options[i].name) == length &&
+        strncmp (name, gst_options[i].name, length) == 0)
+      return (int) i;
+  return -1;
+}
+
+/* the GStreamer option @name (@length bytes, without "--") stands for, or -1.
+ * GOption also takes an option of a group other than the main one as
+ * "--GROUP-NAME", the group named by any start of "gst": --gst-gst-debug and
+ * --g-gst-debug are --gst-debug */
+static int
+find_gst_option (const char *name,
+                 size_t      length)
+{
+  const char *dash = memchr (name, '-', length);
+  int found = find_gst_exact (name, length);
+
+  if (found < 0 && dash != NULL && dash > name && (size_t) (dash - name) <= strlen ("gst") &&
+      strncmp (name, "gst", dash - name) == 0)
+    found = find_gst_exact (dash + 1, length - (dash + 1 - name));
+  return found;
+}
+
+/* one of the program's options, alone or with "=…": its own long ones,
+ * GOption's help (also -h and -?, the only short ones) and GStreamer's */
 static gboolean
 is_option_name (const GOptionEntry *entries,
                 const char         *text)
@@ -340,6 +392,8 @@ is_option_name (const GOptionEntry *entries,
   static const char * const help_names[] = { "help", "help-all", "help-gst", NULL };
   size_t length;
 
+  if (g_str_equal (text, "-h") || g_str_equal (text, "-?"))
+    return TRUE;
   if (!g_str_has_prefix (text, "--"))
     return FALSE;
   /* the end of the options is no value either */
@@ -347,7 +401,7 @@ is_option_name (const GOptionEntry *entries,
     return TRUE;
   text += strlen ("--");
   length = strcspn (text, "=");
-  if (g_str_has_prefix (text, "gst-") || find_entry (entries, text, length) != NULL)
+  if (find_gst_option (text, length) >= 0 || find_entry (entries, text, length) != NULL)
     return TRUE;
   for (guint i = 0; help_names[i] != NULL; i++)
     if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
@@ -360,7 +414,8 @@ is_option_name (const GOptionEntry *entries,
  * GOption takes the next argument as an option's value whatever it is, so
  * "--http-address --data-dir X" listened on "--data-dir": a value that is
  * one of the program's own long options is taken for a forgotten value and
- * refused; "--http-address=--data-dir" still gives it */
+ * refused, GStreamer's values as well; "--http-address=--data-dir" still
+ * gives it */
 static gboolean
 scan_arguments (const GOptionEntry  *entries,
                 int                  argc,
@@ -373,6 +428,7 @@ scan_arguments (const GOptionEntry  *entries,
     {
       const char *arg = argv[i];
       const GOptionEntry *entry;
+      int gst;
 
       if (g_str_equal (arg, "--"))
         break;
@@ -386,7 +442,10 @@ scan_arguments (const GOptionEntry  *entries,
       if (!g_str_has_prefix (arg, "--") || strchr (arg, '=') != NULL)
         continue;
       entry = find_entry (entries, arg + strlen ("--"), strlen (arg + strlen ("--")));
-      if (entry == NULL || !entry_takes_value (entry) || i + 1 >= argc)
+      gst = find_gst_option (arg + strlen ("--"), strlen (arg + strlen ("--")));
+      if (entry != NULL ? !entry_takes_value (entry) : gst < 0 || !gst_options[gst].takes_value)
+        continue;
+      if (i + 1 >= argc)
         continue;
       i++;
       if (is_option_name (entries, argv[i]))
