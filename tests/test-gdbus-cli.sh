@@ -384,6 +384,14 @@ expect 2 "schedule with --priority +5" "$ENGINECTL" schedule wait --priority +5 
 contains "$err" "--priority takes a whole number, not “+5”" "--priority +5 is refused by name"
 expect 2 "schedule with --max-retries +1" "$ENGINECTL" schedule wait --max-retries +1 duration=1
 contains "$err" "--max-retries takes a whole number, not “+1”" "--max-retries +1 is refused by name"
+# nor in the seconds, while an exponent keeps its sign
+for flag in --retry-delay --delay --timeout; do
+  expect 2 "schedule with $flag +5" "$ENGINECTL" schedule wait --max-retries 1 "$flag" +5 duration=1
+  contains "$err" "$flag takes a number of seconds, not “+5”" "$flag +5 is refused by name"
+done
+expect 0 "schedule with --timeout 1e+3" "$ENGINECTL" schedule wait --timeout 1e+3 duration=0
+expect 0 "get --json of it" "$ENGINECTL" get --json "$out"
+contains "$out" '"timeout" : 1000' "--timeout 1e+3 is a thousand seconds"
 # a value the service refuses is named as it was given: by its flag, or by --option's key
 expect 1 "schedule with a --priority out of range" "$ENGINECTL" schedule wait --priority 99999999 duration=1
 contains "$err" "enginectl: --priority must be between" "the refused --priority is named by its flag"
@@ -1083,6 +1091,8 @@ contains "$(cat "$tmp/away-err")" " 1.5 " "wait says how long it waited for the 
 expect 3 "wait with a bad --return-timeout" "$ENGINECTL" wait --return-timeout soon "$stranded"
 contains "$err" "--return-timeout" "the message names --return-timeout"
 expect 3 "wait with a negative --return-timeout" "$ENGINECTL" wait --return-timeout -1 "$stranded"
+expect 3 "wait with --return-timeout +5" "$ENGINECTL" wait --return-timeout +5 "$stranded"
+contains "$err" "--return-timeout" "--return-timeout +5 is refused by name"
 
 echo "# wait ends when the task did not survive the restart"
 "$ENGINE_MANAGER" --bus session --no-http --in-memory 2>/dev/null &

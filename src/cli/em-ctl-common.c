@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,18 @@ em_ctl_option_once (const char  *flag,
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                _("%s is given twice, as “%s” and as “%s”"), flag, values[0], values[1]);
   return FALSE;
+}
+
+gboolean
+em_ctl_parse_seconds (const char *text,
+                      gdouble    *out)
+{
+  char *end = NULL;
+
+  if (*text == '\0' || *text == '+' || text[strspn (text, "0123456789.eE+-")] != '\0')
+    return FALSE;
+  *out = g_ascii_strtod (text, &end);
+  return *end == '\0' && isfinite (*out);
 }
 
 /* whether @entry takes a value (the next argument, or after '=') */

@@ -2,7 +2,6 @@
 
 #include "config.h"
 
-#include <math.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -192,7 +191,6 @@ insert_number (Assignments   *dict,
   const char *text = NULL;
   gint64 whole = 0;
   gdouble number = 0;
-  char *end = NULL;
 
   if (!em_ctl_option_once (flag, values, &text, error))
     return FALSE;
@@ -205,15 +203,10 @@ insert_number (Assignments   *dict,
       g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
     return insert_value (dict, key, g_variant_new_int64 (whole), error);
 
-  /* decimal only: strtod also takes " 5", 0x10, inf and nan, and the last two,
-   * which have no JSON form, came back from the service as a puzzle about
-   * D-Bus types instead of a usage error naming the flag */
-  if (!integer && *text != '\0' && text[strspn (text, "0123456789+-.eE")] == '\0')
-    {
-      number = g_ascii_strtod (text, &end);
-      if (*end == '\0' && isfinite (number))
-        return insert_value (dict, key, g_variant_new_double (number), error);
-    }
+  /* inf and nan came back from the service as a puzzle about D-Bus types
+   * instead of a usage error naming the flag */
+  if (!integer && em_ctl_parse_seconds (text, &number))
+    return insert_value (dict, key, g_variant_new_double (number), error);
 
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                integer ? _("%s takes a whole number, not “%s”")

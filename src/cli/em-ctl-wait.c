@@ -2,7 +2,6 @@
 
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -302,17 +301,12 @@ proxy_cb (GObject      *source,
                                          wait->cancellable, get_task_cb, wait);
 }
 
-/* decimal only, as schedule's --delay: strtod also takes 0x10, inf and nan */
+/* as schedule's --delay, and not negative */
 static gboolean
 parse_seconds (const char *text,
                gdouble    *out)
 {
-  char *end = NULL;
-
-  if (*text == '\0' || text[strspn (text, "0123456789.eE+-")] != '\0')
-    return FALSE;
-  *out = g_ascii_strtod (text, &end);
-  return *end == '\0' && isfinite (*out) && *out >= 0;
+  return em_ctl_parse_seconds (text, out) && *out >= 0;
 }
 
 int

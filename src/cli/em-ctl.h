@@ -73,6 +73,11 @@ gboolean        em_ctl_option_once        (const char     *flag,
                                            GStrv           values,
                                            const char    **out_value,
                                            GError        **error);
+/* a number of seconds as the flags take it: decimal, finite, with no sign of
+ * plus (the whole-number flags refuse "+5" too; "1e+3" is fine); strtod also
+ * takes " 5", 0x10, inf and nan, the last two with no JSON form */
+gboolean        em_ctl_parse_seconds      (const char     *text,
+                                           gdouble        *out);
 
 /* the manager proxy on the session bus; may start the service by activation */
 EmDBusEngineManager1 *em_ctl_connect      (GError        **error);
