@@ -162,6 +162,10 @@ expect 0 "enginectl --help" "$ENGINECTL" --help
 for command in schedule list get cancel watch wait batch pause resume queue; do
   contains "$out" "$command" "--help lists $command"
 done
+# the help options it takes before a command are the ones it lists
+for flag in "-h" "-?" "--help" "--help-all" "--version"; do
+  contains "$out" " $flag" "--help lists $flag"
+done
 for command in schedule list get cancel watch wait batch pause resume queue; do
   expect 0 "enginectl $command --help" "$ENGINECTL" "$command" --help
   contains "$out" "enginectl $command" "$command --help shows its usage"

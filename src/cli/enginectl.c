@@ -44,7 +44,10 @@ print_usage (gboolean to_stderr)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     g_string_append_printf (text, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
   g_string_append_printf (text, "\n%s\n", _("Run “enginectl COMMAND --help” for a command’s options."));
-  g_string_append_printf (text, "\n%s\n", _("Options:\n  -h, --help     Show this help\n  --version      Print the version"));
+  g_string_append_printf (text, "\n%s\n", _("Options:\n"
+                                                   "  -h, -?, --help, --help-all\n"
+                                                   "                 Show this help\n"
+                                                   "  --version      Print the version"));
   if (to_stderr)
     g_printerr ("%s", text->str);
   else
