@@ -281,6 +281,27 @@ contains "$err" "--name is missing its value" "the option without its value is n
 expect 2 "list -a followed by an option" "$ENGINECTL" list -a --limit 5
 contains "$err" "-a is missing its value" "a short option without its value is named"
 expect 2 "list --action followed by --limit=5" "$ENGINECTL" list --action --limit=5
+# a short option alone is an option as well: the tasks of action "-s" were listed
+expect 2 "list -a followed by -s" "$ENGINECTL" list -a -s completed
+contains "$err" "-a is missing its value: “-s” follows it" "the short option that follows is named"
+expect 2 "schedule -n followed by -h" "$ENGINECTL" schedule wait -n -h duration=1
+contains "$err" "-n is missing its value" "-h is no task's name"
+[ -z "$out" ] && pass "schedule -n -h prints no help" || fail "schedule -n -h printed: $out"
+# a cluster reads as GOption reads it: -h anywhere in it is help, also after
+# a letter that takes a value, which GOption then called an unknown option
+for args in "list -ah" "list -a?" "list -ah x" "schedule -nh"; do
+  expect 0 "enginectl $args" "$ENGINECTL" $args
+  set -- $args
+  contains "$out" "enginectl $1 [OPTION" "enginectl $args prints the command's help"
+done
+set --
+# two letters that take a value: GOption said only "Error parsing option -a"
+expect 2 "list -sa" "$ENGINECTL" list -sa completed wait
+contains "$err" "-s and -a both take a value" "list -sa says why it is refused"
+# a value that merely begins with '-' is still one
+expect 0 "schedule --priority -5" "$ENGINECTL" schedule wait --priority -5 --name -lab duration=0
+expect 0 "get the task named -lab" "$ENGINECTL" get --json "$out"
+contains "$out" '"name" : "-lab"' "the name -lab is taken as given"
 # wait's usage errors are its status 3
 expect 3 "wait --return-timeout followed by --help" "$ENGINECTL" wait --return-timeout --help some-id
 contains "$err" "--return-timeout is missing its value" "wait names the option without its value"

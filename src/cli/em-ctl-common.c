@@ -152,16 +152,29 @@ find_long (const GOptionEntry *entries,
   return NULL;
 }
 
+static const GOptionEntry *
+find_short (const GOptionEntry *entries,
+            char                name)
+{
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (entries[i].short_name == name)
+      return &entries[i];
+  return NULL;
+}
+
 /* GOption's own help options, which every command has */
 static const char * const help_names[] = { "help", "help-all", NULL };
 
-/* whether @text is one of the command's long options, alone or with "=…" */
+/* whether @text is one of the command's long options, alone or with "=…", or
+ * one of its short ones (-h and -? included) alone */
 static gboolean
 is_option_name (const GOptionEntry *entries,
                 const char         *text)
 {
   size_t length;
 
+  if (text[0] == '-' && text[1] != '\0' && text[1] != '-' && text[2] == '\0')
+    return text[1] == 'h' || text[1] == '?' || find_short (entries, text[1]) != NULL;
   if (!g_str_has_prefix (text, "--"))
     return FALSE;
   /* the end of the options is no value either */
@@ -175,21 +188,12 @@ is_option_name (const GOptionEntry *entries,
   return find_long (entries, text, length) != NULL;
 }
 
-static const GOptionEntry *
-find_short (const GOptionEntry *entries,
-            char                name)
-{
-  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
-    if (entries[i].short_name == name)
-      return &entries[i];
-  return NULL;
-}
-
 /* sets *help to "--help" or "--help-all" when one (or -h, -?) is met where an
  * option may be, before any error; %NULL when none. GOption takes the next argument as an option's
  * value whatever it is, so "--name --json" named the task "--json": an
  * option's value that is one of the command's own long options is taken for
- * a forgotten value and refused; "--name=--json" still gives it */
+ * a forgotten value and refused, and so is one of its short options alone
+ * ("-a -s completed"); "--name=--json" still gives it */
 static gboolean
 scan_arguments (const GOptionEntry  *entries,
                 const char          *command,
@@ -223,9 +227,11 @@ scan_arguments (const GOptionEntry  *entries,
         }
       else if (arg[0] == '-' && arg[1] != '\0')
         {
-          /* a cluster such as "-xn NAME": the first that takes a value takes
-           * the next argument */
-          for (const char *c = arg + 1; *c != '\0' && entry == NULL; c++)
+          /* a cluster such as "-xn NAME": as GOption reads one, the first
+           * that takes a value takes the next argument, not the rest of the
+           * cluster, and -h or -? anywhere in it, after that one as well
+           * ("-ah"), asks for help */
+          for (const char *c = arg + 1; *c != '\0'; c++)
             {
               const GOptionEntry *found = find_short (entries, *c);
 
@@ -234,11 +240,20 @@ scan_arguments (const GOptionEntry  *entries,
                   *help = "--help";
                   return TRUE;
                 }
-              if (found != NULL && entry_takes_value (found))
+              if (found == NULL || !entry_takes_value (found))
+                continue;
+              /* GOption gives the next argument to the first and then
+               * fails with "Error parsing option", which says nothing of why */
+              if (entry != NULL)
                 {
-                  entry = found;
-                  flag = g_strdup_printf ("-%c", *c);
+                  em_ctl_usage_error (command,
+                                      _("“%s”: %s and -%c both take a value, which each must be "
+                                        "given as the next argument: write them apart"),
+                                      arg, flag, *c);
+                  return FALSE;
                 }
+              entry = found;
+              flag = g_strdup_printf ("-%c", *c);
             }
         }
       if (entry == NULL || !entry_takes_value (entry) || i + 1 >= argc)
