@@ -318,13 +318,20 @@ def test_data_dir_not_utf8(root):
 
 def test_help_not_written(root):
     # GOption printed the help and exited 0 whether or not it got written
-    for option in ("--help", "--help-all", "--help-gst", "-h", "--version"):
+    for option in ("--help", "--help-all", "--help-gst", "-h", "--version", "--gst-version"):
         with open("/dev/full", "w") as full:
             p = subprocess.run([DAEMON, option], env=env(), stdout=full,
                                stderr=subprocess.PIPE, text=True, timeout=5)
         check(p.returncode == 1, f"{option} into /dev/full: exit 1 expected, got {p.returncode}")
         check("could not write to standard output" in p.stderr,
               f"{option} into /dev/full: the message says so:\n{p.stderr}")
+    # GStreamer's exited 0 as GOption met it, before the options after it
+    code, out = run("--gst-version", "--http-port", "abc")
+    check(code == 2 and "--http-port takes a whole number" in out,
+          f"--gst-version --http-port abc: the bad value is refused:\n{out}")
+    code, out = run("--gst-version")
+    check(code == 0 and out.startswith("GStreamer Core Library version 1."),
+          f"--gst-version: exit 0 and GStreamer's version:\n{out}")
     p = subprocess.run([DAEMON, "--help"], env=env(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=5)
     check(p.returncode == 0 and p.stdout.startswith("Usage:\n  engine-manager [OPTION"),

@@ -415,16 +415,18 @@ is_option_name (const GOptionEntry *entries,
  * "--http-address --data-dir X" listened on "--data-dir": a value that is
  * one of the program's own long options is taken for a forgotten value and
  * refused, GStreamer's values as well; "--http-address=--data-dir" still
- * gives it */
+ * gives it. --gst-version is taken out of @argv and *print_gst_version set */
 static gboolean
 scan_arguments (const GOptionEntry  *entries,
-                int                  argc,
+                int                 *argc,
                 char               **argv,
                 const char         **help,
+                gboolean            *print_gst_version,
                 GError             **error)
 {
   *help = NULL;
-  for (int i = 1; i < argc; i++)
+  *print_gst_version = FALSE;
+  for (int i = 1; i < *argc; i++)
     {
       const char *arg = argv[i];
       const GOptionEntry *entry;
@@ -443,9 +445,20 @@ scan_arguments (const GOptionEntry  *entries,
         continue;
       entry = find_entry (entries, arg + strlen ("--"), strlen (arg + strlen ("--")));
       gst = find_gst_option (arg + strlen ("--"), strlen (arg + strlen ("--")));
+      /* GStreamer prints its version and exits 0 as GOption meets it,
+       * whether or not the text got written and before the options after
+       * it are checked: it is taken out here and printed as --version is */
+      if (gst >= 0 && g_str_equal (gst_options[gst].name, "gst-version"))
+        {
+          *print_gst_version = TRUE;
+          memmove (&argv[i], &argv[i + 1], (*argc - i) * sizeof (char *));
+          (*argc)--;
+          i--;
+          continue;
+        }
       if (entry != NULL ? !entry_takes_value (entry) : gst < 0 || !gst_options[gst].takes_value)
         continue;
-      if (i + 1 >= argc)
+      if (i + 1 >= *argc)
         continue;
       i++;
       if (is_option_name (entries, argv[i]))
@@ -562,6 +575,7 @@ main (int argc, char **argv)
   gboolean no_http = FALSE;
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
+  gboolean print_gst_version = FALSE;
   Context ctx = { 0, };
   gboolean watch_sighup = FALSE;
   struct sigaction sighup_action;
@@ -645,7 +659,7 @@ main (int argc, char **argv)
   g_option_context_set_main_group (option_context, main_group);
   gst_group = gst_init_get_option_group ();
   g_option_context_add_group (option_context, gst_group);
-  if (!scan_arguments (entries, argc, argv, &help, &error))
+  if (!scan_arguments (entries, &argc, argv, &help, &print_gst_version, &error))
     {
       print_error (error->message);
       return 2;
@@ -690,11 +704,21 @@ main (int argc, char **argv)
       return 2;
     }
 
-  if (version)
+  if (version || print_gst_version)
     {
-      g_autofree char *text = g_strdup_printf ("engine-manager %s\n", PACKAGE_VERSION);
+      g_autoptr(GString) text = g_string_new (NULL);
 
-      return print_stdout (text);
+      if (version)
+        g_string_append_printf (text, "engine-manager %s\n", PACKAGE_VERSION);
+      /* GStreamer's own words for it */
+      if (print_gst_version)
+        {
+          g_autofree char *gst = gst_version_string ();
+
+          g_string_append_printf (text, "GStreamer Core Library version %s\n",
+                                  gst + strlen ("GStreamer "));
+        }
+      return print_stdout (text->str);
     }
 
   /* as with the integers, checked as they were read: a bad value is
