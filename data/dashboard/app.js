@@ -13,6 +13,13 @@
   // the longest a timer waits for a task's run_at (setTimeout's own limit is
   // under 25 days, and a longer delay would fire at once)
   const RUN_AT_WAKE_MAX_MS = 3600000;
+  // a listing of the tasks that failed is asked again after these, doubling
+  const SNAPSHOT_RETRY_MIN_MS = 1000;
+  const SNAPSHOT_RETRY_MAX_MS = 30000;
+  // the pages of pending tasks a look for their run_at reads at most, of
+  // PENDING_PAGE tasks each (GET /tasks's largest limit)
+  const PENDING_PAGE = 1000;
+  const PENDING_PAGES_MAX = 10;
   const STATUS_RANK = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
 
   // --- translation: strings are marked with _() so that xgettext sees them
@@ -67,7 +74,12 @@
   let snapshotPending = null; // events buffered while a snapshot loads
   // a reload asked for while a snapshot loads: that one may predate what it is for
   let snapshotAgain = false;
+  // the table is not what the service lists: the last listing failed
+  let listingStale = false;
+  let snapshotRetryTimer = null;
+  let snapshotRetryDelay = SNAPSHOT_RETRY_MIN_MS;
   let actions = [];
+  let actionsLoaded = false; // GET /actions answered with the list
   let latestImageTask = null;
   let devicesTimer = null;
   let devicesInFlight = false;
@@ -417,17 +429,65 @@
 
   // the tasks from @path on, up to MAX_ROWS: a page of large tasks (a tile
   // scan's result lists every tile) stops at a few MiB with a Link to the
-  // rest, so a short page is not the end; null when a page fails
-  async function listWindow (path) {
+  // rest, so a short page is not the end; null when a page fails (and
+  // @failed.result its answer)
+  async function listWindow (path, failed) {
     const listed = [];
     while (path && listed.length < MAX_ROWS) {
       const page = await api('GET', path);
-      if (!page.ok || !Array.isArray(page.data)) return null;
+      if (!page.ok || !Array.isArray(page.data)) {
+        if (failed) failed.result = page;
+        return null;
+      }
       listed.push(...page.data);
       const next = /<([^>]*)>;\s*rel="next"/.exec(page.headers.get('Link') || '');
       path = next ? next[1] : null;
     }
     return listed;
+  }
+
+  // the listing could not be read: the table stays as it is, a line says so,
+  // and the listing is asked again after a while that grows to
+  // SNAPSHOT_RETRY_MAX_MS. A 401 waits for the token instead (its form loads
+  // everything again), and a page without its WebSocket for the stream's return
+  function listingFailed (result) {
+    listingStale = true;
+    setText('listing-note', _('The task list could not be refreshed; it may be out of date.'));
+    if (locked || (result && result.status === 401) || snapshotRetryTimer) return;
+    let wait = snapshotRetryDelay;
+    // a 429 may say when to ask again
+    const after = result && result.status === 429 ? Number(result.headers.get('Retry-After')) : NaN;
+    if (Number.isFinite(after) && after > 0) wait = Math.max(wait, after * 1000);
+    wait = Math.min(wait, SNAPSHOT_RETRY_MAX_MS);
+    snapshotRetryDelay = Math.min(snapshotRetryDelay * 2, SNAPSHOT_RETRY_MAX_MS);
+    snapshotRetryTimer = setTimeout(() => {
+      snapshotRetryTimer = null;
+      if (locked || connection === 'offline') return;
+      loadSnapshot();
+    }, wait);
+  }
+
+  function listingRead () {
+    listingStale = false;
+    snapshotRetryDelay = SNAPSHOT_RETRY_MIN_MS;
+    if (snapshotRetryTimer) clearTimeout(snapshotRetryTimer);
+    snapshotRetryTimer = null;
+    setText('listing-note', '');
+  }
+
+  // the newest MAX_ROWS tasks, or null (@failed told why) when the count or a
+  // page of them cannot be read: without X-Total-Count the window would be the
+  // oldest tasks instead
+  async function listNewest (failed) {
+    const head = await api('GET', '/tasks?limit=1');
+    const total = Number.parseInt(head.headers.get('X-Total-Count') || '', 10);
+    if (!head.ok || !Number.isFinite(total) || total < 0) {
+      failed.result = head;
+      return null;
+    }
+    const offset = Math.max(0, total - MAX_ROWS);
+    const rows = await listWindow('/tasks?limit=' + MAX_ROWS + '&offset=' + offset, failed);
+    return rows;
   }
 
   async function loadSnapshot () {
@@ -438,12 +498,16 @@
     snapshotAgain = false;
     snapshotPending = [];
     const unlisted = [];
+    const failed = { result: null };
+    let rows = null;
     try {
-      const head = await api('GET', '/tasks?limit=1');
-      const total = Number(head.headers.get('X-Total-Count') || 0);
-      const offset = Math.max(0, total - MAX_ROWS);
-      const rows = await listWindow('/tasks?limit=' + MAX_ROWS + '&offset=' + offset);
+      rows = await listNewest(failed);
+    } catch (error) {
+      console.warn('snapshot failed', error);
+    }
+    try {
       if (rows) {
+        listingRead();
         // the table becomes what the service lists: a row of a task deleted
         // or pruned while events were missed would otherwise stay as it was
         // or finished since. A pending or running task older than the
@@ -459,6 +523,8 @@
           if (!mergeAnswer(task)) continue;
           if (task.action === 'capture_image' && task.status === 'completed') showImage(task);
         }
+      } else if (!snapshotAgain) {
+        listingFailed(failed.result);
       }
     } catch (error) {
       console.warn('snapshot failed', error);
@@ -686,8 +752,11 @@
       setConnection('live');
       // without a resumable stream the page is rebuilt from REST; with one,
       // the queue is asked again, as no event says whether it is held
-      if (!resume) reloadState();
+      // (and a listing that failed meanwhile is asked again now)
+      if (!resume || listingStale) reloadState();
       else refreshQueue();
+      // forms that failed to load (the service was away, say) come now
+      if (!actionsLoaded) loadActions().catch((error) => console.warn('actions failed', error));
     });
     current.addEventListener('message', (message) => {
       if (socket !== current) return;
@@ -818,7 +887,8 @@
 
   async function refreshDevices () {
     // while the service is away a request would only fail
-    if (devicesInFlight || locked || connection === 'offline') return;
+    // nor while the page is hidden, which asks once it shows
+    if (devicesInFlight || locked || connection === 'offline' || document.hidden) return;
     devicesInFlight = true;
     try {
       const result = await api('GET', '/devices');
@@ -846,6 +916,12 @@
   }
 
   function scheduleDevicePoll () {
+    // a hidden page shows nothing: its polls start again once it shows
+    if (document.hidden) {
+      if (devicesTimer) clearInterval(devicesTimer.id);
+      devicesTimer = null;
+      return;
+    }
     let busy = false;
     for (const task of tasks.values()) if (task.status === 'running') busy = true;
     const wanted = busy ? DEVICE_POLL_BUSY_MS : DEVICE_POLL_IDLE_MS;
@@ -904,7 +980,11 @@
   function queueWorthPolling () {
     // while the service is away a request would only fail: the poll starts
     // again once the WebSocket is back
-    if (!queueAvailable || locked || connection !== 'live') return false;
+    // and a hidden page shows nothing: it asks once it shows again
+    if (!queueAvailable || locked || connection !== 'live' || document.hidden) {
+      wakeAt(Infinity);
+      return false;
+    }
     if (queueHeld) return true;
     if (queuePaused) return false;
     const now = Date.now();
@@ -947,32 +1027,51 @@
 
   // the run_at and waiting_on of the pending tasks known only from
   // task_scheduled (another client's, submitted with a delay, say): one
-  // listing of the pending tasks created since the oldest of them. A task it
-  // does not hold (started meanwhile, or past its window) counts as one that
-  // could start now
+  // listing of the pending tasks created since the oldest of them, read on
+  // until it holds them all (a batch can hold thousands), up to
+  // PENDING_PAGES_MAX pages. A task a whole listing does not hold (started
+  // meanwhile) counts as one that could start now; one past a listing cut
+  // short stays unknown, for the next poll to list from
   async function learnPending () {
     if (learning) return;
     let oldest = Infinity;
-    const unknown = [];
+    const unknown = new Set();
     for (const task of tasks.values()) {
       if (task.status !== 'pending' || 'run_at' in task) continue;
-      unknown.push(task.id);
+      unknown.add(task.id);
       const created = Date.parse(task.created_at);
       if (!Number.isNaN(created) && created < oldest) oldest = created;
     }
-    if (unknown.length === 0) return;
+    if (unknown.size === 0) return;
     learning = true;
     try {
-      const query = new URLSearchParams({ status: 'pending', limit: String(MAX_ROWS) });
+      const query = new URLSearchParams({ status: 'pending', limit: String(PENDING_PAGE) });
       // a second before: the event's timestamp and the task's created_at need not be equal
       if (oldest !== Infinity) query.set('since', new Date(oldest - 1000).toISOString());
-      const listed = await listWindow('/tasks?' + query.toString());
-      if (!listed) return;
-      const byId = new Map(listed.map((task) => [task.id, task]));
+      let path = '/tasks?' + query.toString();
+      const byId = new Map();
+      let pages = 0;
+      while (path && pages < PENDING_PAGES_MAX) {
+        const page = await api('GET', path);
+        if (!page.ok || !Array.isArray(page.data)) break;
+        pages++;
+        for (const task of page.data) {
+          if (!unknown.has(task.id)) continue;
+          // only what learning needs, not the task's parameters
+          byId.set(task.id, { run_at: task.run_at, waiting_on: task.waiting_on });
+        }
+        const next = /<([^>]*)>;\s*rel="next"/.exec(page.headers.get('Link') || '');
+        path = next ? next[1] : null;
+        if (byId.size === unknown.size) break;
+      }
+      // with no page read, nothing is learnt: the next poll lists again
+      if (pages === 0) return;
+      const whole = path === null;
       for (const id of unknown) {
         const known = tasks.get(id);
         if (!known || known.status !== 'pending' || 'run_at' in known) continue;
         const answer = byId.get(id);
+        if (!answer && !whole) continue;
         known.run_at = answer && typeof answer.run_at === 'string' ? answer.run_at : null;
         // a dependency whose task_completed came meanwhile is done
         known.waiting_on = answer && Array.isArray(answer.waiting_on)
@@ -1017,7 +1116,13 @@
   async function setPaused (paused) {
     if (!queueAvailable) return;
     const seen = queueEvents;
-    const result = await api('POST', paused ? '/queue/pause' : '/queue/resume');
+    let result;
+    try {
+      result = await api('POST', paused ? '/queue/pause' : '/queue/resume');
+    } catch (error) {
+      setText('queue-note', _('The service cannot be reached.'));
+      return;
+    }
     if (result.status === 404 || result.status === 405) {
       queueUnavailable();
       return;
@@ -1205,6 +1310,8 @@
       return;
     }
     actions = result.data;
+    actionsLoaded = true;
+    setText('action-description', '');
     const select = $('action-select');
     const forms = $('action-forms');
     select.textContent = '';
@@ -1254,6 +1361,11 @@
       location.reload();
     });
     $('forget-token').hidden = !token;
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) refreshDevices();
+      scheduleDevicePoll();
+      scheduleQueuePoll();
+    });
     load();
     loadVersion();
     updateCounts();

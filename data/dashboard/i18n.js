@@ -58,6 +58,7 @@ window.EM_TRANSLATIONS = {
     "This service needs its token. It is kept in this tab until the tab is closed.": "Dieser Dienst braucht sein Token. Es bleibt in diesem Tab, bis der Tab geschlossen wird.",
     "Use token": "Token verwenden",
     "Forget token": "Token vergessen",
+    "The task list could not be refreshed; it may be out of date.": "Die Aufgabenliste konnte nicht aktualisiert werden; sie ist womöglich veraltet.",
     "Token needed": "Token nötig"
   }
 };

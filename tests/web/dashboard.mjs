@@ -608,6 +608,132 @@ async function checkFetchedKept (url) {
   }
 }
 
+// The count of the listing (GET /tasks?limit=1) fails, with a 500 and then
+// with no answer at all: without its X-Total-Count the page must not list from
+// the first task, which would show the oldest tasks in place of the newest. It
+// keeps its rows, says that the list could not be refreshed, and asks again a
+// little later, until the count comes through. A gap on a stand-in WebSocket
+// makes it reload; a listing from the start is answered with a task of 2020.
+async function checkListingFailed (url) {
+  const label = 'listing page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (listing): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    let failing = null; // null, 'status' or 'network'
+    let counted = 0;
+    const oldest = { id: '00000000-0000-4000-8000-000000000501', name: 'the oldest task', action: 'wait',
+      status: 'completed', progress: 1, error: null, created_at: '2020-01-01T00:00:00.000000Z',
+      completed_at: '2020-01-01T00:00:01.000000Z', parameters: {}, result: null, run_at: null, waiting_on: [] };
+    await page.route((address) => address.pathname === '/tasks', async (route) => {
+      const query = new URL(route.request().url()).searchParams;
+      if (route.request().method() !== 'GET' || !failing) return route.continue();
+      if (query.get('limit') === '1') {
+        counted++;
+        if (failing === 'network') return route.abort('failed');
+        return route.fulfill({ status: 500, contentType: 'application/problem+json',
+          json: { title: 'Internal Server Error', status: 500 } });
+      }
+      if ((query.get('offset') ?? '0') === '0') return route.fulfill({ json: [oldest] });
+      return route.continue();
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    step(`${label}: the row of "browser snap"`);
+    await page.locator('#task-rows tr', { hasText: 'browser snap' }).waitFor();
+
+    failing = 'status';
+    const time = new Date().toISOString();
+    const countFailed = page.waitForResponse((response) => new URL(response.url()).pathname === '/tasks' &&
+      new URL(response.url()).searchParams.get('limit') === '1' && response.status() === 500);
+    // a gap in the stream: the page lists again
+    server.send(JSON.stringify({ type: 'queue_resumed', timestamp: time, seq: 6001 }));
+    server.send(JSON.stringify({ type: 'queue_resumed', timestamp: time, seq: 6003 }));
+    step(`${label}: the count answers 500`);
+    await countFailed;
+    // a listing from the start, had one been asked, is in once a request made after it is through
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    check(await page.locator('#task-rows tr', { hasText: 'the oldest task' }).count() === 0,
+      'a failed count of the tasks shows the oldest tasks in place of the newest');
+    check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
+      'a failed count of the tasks keeps the rows shown');
+    step(`${label}: the page says the list could not be refreshed`);
+    await page.locator('#listing-note', { hasText: 'could not be refreshed' }).waitFor({ timeout: 5000 });
+
+    step(`${label}: the count is asked again, and fails with no answer`);
+    const before = counted;
+    failing = 'network';
+    while (counted < before + 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    check(await page.evaluate(() => fetch('/health').then(() => true)), 'the page still runs');
+    check(await page.locator('#listing-note').textContent() !== '', 'the note stays while the count fails');
+    check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
+      'a count with no answer keeps the rows shown');
+
+    failing = null;
+    step(`${label}: the listing comes through and the note goes`);
+    await page.waitForFunction(() => document.getElementById('listing-note').textContent === '', null,
+      { timeout: 20000 });
+    const asked = counted;
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    check(counted === asked, 'the count is not asked again once the listing is read');
+    check(await page.locator('#task-rows tr', { hasText: 'browser snap' }).count() === 1,
+      'the table shows the newest tasks');
+  } finally {
+    await context.close();
+  }
+}
+
+// A batch of 1 000 tasks another client submitted with an hour's delay: the
+// pending listing the page reads for their run_at must cover them all, or the
+// ones past it count as tasks that could start now and GET /queue is asked
+// every few seconds for the hour. On a service of its own.
+async function checkBatchNoPoll () {
+  const label = 'batch page';
+  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-batch-'));
+  step('the service for a batch starts');
+  const service = await startDaemon('the service with a batch', dir);
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (batch): ${error.message}`));
+    let asked = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'GET' && new URL(request.url()).pathname === '/queue') asked++;
+    });
+    step(`${label}: GET /`);
+    await page.goto(service.url + '/');
+    await waitLive(page, label);
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ name: `batched ${i}`, action: 'wait', delay: 3600 }));
+    const answer = await fetch(service.url + '/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(batch)
+    });
+    check(answer.status === 201, `the batch was answered ${answer.status}`);
+    step(`${label}: the 1000 pending tasks show`);
+    await page.waitForFunction(() => document.querySelectorAll('#task-rows tr[data-status="pending"]').length === 1000,
+      null, { timeout: TIMEOUT });
+    // at most one poll while the page does not know their run_at yet
+    step(`${label}: no GET /queue while the batch waits`);
+    await new Promise((resolve) => setTimeout(resolve, 6500));
+    const before = asked;
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    check(asked === before, `GET /queue asked ${asked - before} times while 1000 pending tasks wait an hour`);
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // While the service is away the page does not ask GET /queue every few
 // seconds (each failing with a warning), though a pending task shows; once
 // the service is back it asks again.
@@ -982,6 +1108,8 @@ try {
   await checkFetchOnce(daemon.url);
   await checkFetchedKept(daemon.url);
   await checkDelayedNoPoll(daemon.url);
+  await checkBatchNoPoll();
+  await checkListingFailed(daemon.url);
   await checkOffline();
   await checkResync(daemon.url);
   await checkRestart();
