@@ -318,7 +318,8 @@ def test_data_dir_not_utf8(root):
 
 def test_help_not_written(root):
     # GOption printed the help and exited 0 whether or not it got written
-    for option in ("--help", "--help-all", "--help-gst", "-h", "--version", "--gst-version"):
+    for option in ("--help", "--help-all", "--help-gst", "-h", "-hx", "--version",
+                   "--gst-version", "--gst-debug-help"):
         with open("/dev/full", "w") as full:
             p = subprocess.run([DAEMON, option], env=env(), stdout=full,
                                stderr=subprocess.PIPE, text=True, timeout=5)
@@ -332,6 +333,27 @@ def test_help_not_written(root):
     code, out = run("--gst-version")
     check(code == 0 and out.startswith("GStreamer Core Library version 1."),
           f"--gst-version: exit 0 and GStreamer's version:\n{out}")
+    code, out = run("--gst-debug-help", "--http-port", "abc")
+    check(code == 2 and "--http-port takes a whole number" in out,
+          f"--gst-debug-help --http-port abc: the bad value is refused:\n{out}")
+    # an option after it counts as well: GStreamer printed in colour here
+    code, out = run("--gst-debug-help", "--gst-debug-no-color")
+    check(code == 0 and "\nname                  level    description\n" in out and
+          "\nGST_BUS               0   " in out and "\033" not in out,
+          f"--gst-debug-help: exit 0 and the debug categories:\n{out[:500]}")
+    # the versions are printed only once every option has been checked
+    for args, option in ((["--version", "--data-dir", ""], "--data-dir"),
+                         (["--gst-version", "--tls-key", "k"], "--tls-key"),
+                         (["--version", "--bus", "foo"], "--bus"),
+                         (["--gst-debug-help", "--no-http", "--http-port", "1"], "--no-http")):
+        refused(args, option)
+    # as GOption reads a group of short options, -h or -? anywhere in it is help
+    for option in ("-hx", "-xh", "-x?"):
+        code, out = run(option)
+        check(code == 0 and out.startswith("Usage:\n  engine-manager [OPTION"),
+              f"{option}: exit 0 and the usage line:\n{out}")
+    code, out = run("-x")
+    check(code == 2 and "Unknown option -x" in out, f"-x: refused:\n{out}")
     p = subprocess.run([DAEMON, "--help"], env=env(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=5)
     check(p.returncode == 0 and p.stdout.startswith("Usage:\n  engine-manager [OPTION"),

@@ -415,17 +415,20 @@ is_option_name (const GOptionEntry *entries,
  * "--http-address --data-dir X" listened on "--data-dir": a value that is
  * one of the program's own long options is taken for a forgotten value and
  * refused, GStreamer's values as well; "--http-address=--data-dir" still
- * gives it. --gst-version is taken out of @argv and *print_gst_version set */
+ * gives it. --gst-version and --gst-debug-help are taken out of @argv and
+ * *print_gst_version and *print_gst_debug_help set */
 static gboolean
 scan_arguments (const GOptionEntry  *entries,
                 int                 *argc,
                 char               **argv,
                 const char         **help,
                 gboolean            *print_gst_version,
+                gboolean            *print_gst_debug_help,
                 GError             **error)
 {
   *help = NULL;
   *print_gst_version = FALSE;
+  *print_gst_debug_help = FALSE;
   for (int i = 1; i < *argc; i++)
     {
       const char *arg = argv[i];
@@ -440,17 +443,31 @@ scan_arguments (const GOptionEntry  *entries,
           *help = arg;
           return TRUE;
         }
+      /* a group of short options such as "-hx": as GOption reads one with
+       * its help on, and as enginectl does, -h or -? anywhere in it asks
+       * for help, whatever the other letters (there are no other short
+       * options) */
+      if (arg[0] == '-' && arg[1] != '-' && arg[1] != '\0' && strpbrk (arg + 1, "h?") != NULL)
+        {
+          *help = "--help";
+          return TRUE;
+        }
       /* "--name=VALUE" carries its value; the options have no short names */
       if (!g_str_has_prefix (arg, "--") || strchr (arg, '=') != NULL)
         continue;
       entry = find_entry (entries, arg + strlen ("--"), strlen (arg + strlen ("--")));
       gst = find_gst_option (arg + strlen ("--"), strlen (arg + strlen ("--")));
-      /* GStreamer prints its version and exits 0 as GOption meets it,
+      /* GStreamer prints its version (or its debug categories) and exits 0
+       * as GOption meets it,
        * whether or not the text got written and before the options after
        * it are checked: it is taken out here and printed as --version is */
-      if (gst >= 0 && g_str_equal (gst_options[gst].name, "gst-version"))
+      if (gst >= 0 && (g_str_equal (gst_options[gst].name, "gst-version") ||
+                       g_str_equal (gst_options[gst].name, "gst-debug-help")))
         {
-          *print_gst_version = TRUE;
+          if (g_str_equal (gst_options[gst].name, "gst-version"))
+            *print_gst_version = TRUE;
+          else
+            *print_gst_debug_help = TRUE;
           memmove (&argv[i], &argv[i + 1], (*argc - i) * sizeof (char *));
           (*argc)--;
           i--;
@@ -485,6 +502,74 @@ print_stdout (const char *text)
     return 0;
   g_printerr ("engine-manager: %s\n", _("could not write to standard output"));
   return 1;
+}
+
+static gint
+compare_category_names (gconstpointer a,
+                        gconstpointer b)
+{
+  return strcmp (gst_debug_category_get_name ((GstDebugCategory *) a),
+                 gst_debug_category_get_name ((GstDebugCategory *) b));
+}
+
+/* what GStreamer's --gst-debug-help prints (gst/gst.c of GStreamer 1.22):
+ * every plugin loaded and one of each of its elements made, where most
+ * categories are registered, then the categories by name */
+static void
+append_gst_debug_help (GString *text)
+{
+  GList *plugins = gst_registry_get_plugin_list (gst_registry_get ());
+  GSList *categories;
+
+  for (GList *p = plugins; p != NULL; p = p->next)
+    {
+      GstPlugin *plugin = p->data;
+      g_autoptr(GstPlugin) loaded = NULL;
+      GList *features;
+
+      if (GST_OBJECT_FLAG_IS_SET (plugin, GST_PLUGIN_FLAG_BLACKLISTED))
+        continue;
+      loaded = gst_plugin_load (plugin);
+      features = gst_registry_get_feature_list_by_plugin (gst_registry_get (),
+                                                          gst_plugin_get_name (plugin));
+      for (GList *f = features; f != NULL; f = f->next)
+        if (f->data != NULL && GST_IS_ELEMENT_FACTORY (f->data))
+          {
+            GstElement *element = gst_element_factory_create (f->data, NULL);
+
+            if (element != NULL)
+              gst_object_unref (gst_object_ref_sink (element));
+          }
+      gst_plugin_feature_list_free (features);
+    }
+  gst_plugin_list_free (plugins);
+
+  categories = g_slist_sort (gst_debug_get_all_categories (), compare_category_names);
+  g_string_append (text, "\n");
+  g_string_append (text, "name                  level    description\n");
+  g_string_append (text, "---------------------+--------+--------------------------------\n");
+  for (GSList *c = categories; c != NULL; c = c->next)
+    {
+      GstDebugCategory *category = c->data;
+      GstDebugLevel level = gst_debug_category_get_threshold (category);
+
+      if (gst_debug_is_colored ())
+        {
+          g_autofree char *color = gst_debug_construct_term_color (gst_debug_category_get_color (category));
+
+          g_string_append_printf (text, "%s%-20s\033[00m  %1d %s  %s%s\033[00m\n", color,
+                                  gst_debug_category_get_name (category), level,
+                                  gst_debug_level_get_name (level), color,
+                                  gst_debug_category_get_description (category));
+        }
+      else
+        g_string_append_printf (text, "%-20s  %1d %s  %s\n",
+                                gst_debug_category_get_name (category), level,
+                                gst_debug_level_get_name (level),
+                                gst_debug_category_get_description (category));
+    }
+  g_slist_free (categories);
+  g_string_append (text, "\n");
 }
 
 static gboolean
@@ -576,6 +661,7 @@ main (int argc, char **argv)
   gboolean in_memory = FALSE;
   gboolean version = FALSE;
   gboolean print_gst_version = FALSE;
+  gboolean print_gst_debug_help = FALSE;
   Context ctx = { 0, };
   gboolean watch_sighup = FALSE;
   struct sigaction sighup_action;
@@ -659,7 +745,8 @@ main (int argc, char **argv)
   g_option_context_set_main_group (option_context, main_group);
   gst_group = gst_init_get_option_group ();
   g_option_context_add_group (option_context, gst_group);
-  if (!scan_arguments (entries, &argc, argv, &help, &print_gst_version, &error))
+  if (!scan_arguments (entries, &argc, argv, &help, &print_gst_version,
+                       &print_gst_debug_help, &error))
     {
       print_error (error->message);
       return 2;
@@ -702,23 +789,6 @@ main (int argc, char **argv)
 
       print_error (message);
       return 2;
-    }
-
-  if (version || print_gst_version)
-    {
-      g_autoptr(GString) text = g_string_new (NULL);
-
-      if (version)
-        g_string_append_printf (text, "engine-manager %s\n", PACKAGE_VERSION);
-      /* GStreamer's own words for it */
-      if (print_gst_version)
-        {
-          g_autofree char *gst = gst_version_string ();
-
-          g_string_append_printf (text, "GStreamer Core Library version %s\n",
-                                  gst + strlen ("GStreamer "));
-        }
-      return print_stdout (text->str);
     }
 
   /* as with the integers, checked as they were read: a bad value is
@@ -866,6 +936,27 @@ main (int argc, char **argv)
   config.token = g_steal_pointer (&env_token);
 
   gst_init (NULL, NULL);
+
+  /* only once every option has been checked, each of them before anything
+   * is created; GStreamer is initialised for its debug categories */
+  if (version || print_gst_version || print_gst_debug_help)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      if (version)
+        g_string_append_printf (text, "engine-manager %s\n", PACKAGE_VERSION);
+      /* GStreamer's own words for it */
+      if (print_gst_version)
+        {
+          g_autofree char *gst = gst_version_string ();
+
+          g_string_append_printf (text, "GStreamer Core Library version %s\n",
+                                  gst + strlen ("GStreamer "));
+        }
+      if (print_gst_debug_help)
+        append_gst_debug_help (text);
+      return print_stdout (text->str);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   daemon = em_daemon_new (&config, settings);
