@@ -965,6 +965,10 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   offers "enginectl schedule --option=max" "max_retries= "
   offers "enginectl watch --since=" ""
   offers "enginectl --version " ""
+  # the help options enginectl takes, all of them
+  offers "enginectl --h" "--help --help-all "
+  offers "enginectl -" "--help --help-all --version -? -h "
+  offers "enginectl -?" "-? "
   offers "enginectl help wa" "wait watch "
   offers "enginectl help wait " ""
   # task ids from the service that runs
