@@ -397,6 +397,18 @@ def test_value_forgotten(root):
         code, out = run(*args, "--version")
         check(code == 0 and out.startswith("engine-manager "),
               f"{' '.join(args)} --version: GStreamer's option is taken:\n{out}")
+    # GOption took "--no-http=false" for --no-http, and GStreamer's
+    # "--gst-version=1" printed the version whatever followed
+    for args, option in ((["--no-http=false"], "--no-http"),
+                         (["--insecure=no"], "--insecure"),
+                         (["--version=1"], "--version"),
+                         (["--gst-version=1", "--http-port", "abc"], "--gst-version"),
+                         (["--gst-debug-help=x"], "--gst-debug-help"),
+                         (["--gst-gst-fatal-warnings=1"], "--gst-gst-fatal-warnings")):
+        code, out = run(*args)
+        what = " ".join(args)
+        check(code == 2 and f"{option} takes no value" in out,
+              f"{what}: refused, naming {option}:\n{out}")
     # a value that merely begins with '-' is still one
     code, out = run("--http-port", "-5")
     check(code == 2 and "--http-port must be between" in out,

@@ -298,6 +298,11 @@ set --
 # two letters that take a value: GOption said only "Error parsing option -a"
 expect 2 "list -sa" "$ENGINECTL" list -sa completed wait
 contains "$err" "-s and -a both take a value" "list -sa says why it is refused"
+# GOption took "--json=no" for --json
+expect 2 "list --json=no" "$ENGINECTL" list --json=no
+contains "$err" "--json takes no value, not “no”" "list --json=no says why it is refused"
+expect 2 "queue --json=" "$ENGINECTL" queue --json=
+contains "$err" "--json takes no value" "queue --json= says why it is refused"
 # a value that merely begins with '-' is still one
 expect 0 "schedule --priority -5" "$ENGINECTL" schedule wait --priority -5 --name -lab duration=0
 expect 0 "get the task named -lab" "$ENGINECTL" get --json "$out"

@@ -219,9 +219,23 @@ scan_arguments (const GOptionEntry  *entries,
         {
           const char *name = arg + strlen ("--");
 
-          /* "--name=VALUE" carries its value */
+          /* "--name=VALUE" carries its value, but GOption took "--json=no"
+           * for --json, dropping the value without a word */
           if (strchr (name, '=') != NULL)
-            continue;
+            {
+              size_t length = strcspn (name, "=");
+
+              entry = find_long (entries, name, length);
+              if (entry != NULL && !entry_takes_value (entry))
+                {
+                  g_autofree char *flag_name = g_strndup (arg, strlen ("--") + length);
+
+                  em_ctl_usage_error (command, _("%s takes no value, not “%s”"),
+                                      flag_name, name + length + 1);
+                  return FALSE;
+                }
+              continue;
+            }
           entry = find_long (entries, name, strlen (name));
           flag = g_strdup (arg);
         }

@@ -452,11 +452,27 @@ scan_arguments (const GOptionEntry  *entries,
           *help = "--help";
           return TRUE;
         }
-      /* "--name=VALUE" carries its value; the options have no short names */
-      if (!g_str_has_prefix (arg, "--") || strchr (arg, '=') != NULL)
+      /* the options have no short names */
+      if (!g_str_has_prefix (arg, "--"))
         continue;
-      entry = find_entry (entries, arg + strlen ("--"), strlen (arg + strlen ("--")));
-      gst = find_gst_option (arg + strlen ("--"), strlen (arg + strlen ("--")));
+      entry = find_entry (entries, arg + strlen ("--"), strcspn (arg + strlen ("--"), "="));
+      gst = find_gst_option (arg + strlen ("--"), strcspn (arg + strlen ("--"), "="));
+      /* "--name=VALUE" carries its value, but GOption took "--no-http=false"
+       * for --no-http, and GStreamer's "--gst-version=1" for --gst-version,
+       * dropping the value without a word */
+      if (strchr (arg, '=') != NULL)
+        {
+          if (entry != NULL ? !entry_takes_value (entry) : gst >= 0 && !gst_options[gst].takes_value)
+            {
+              g_autofree char *name = g_strndup (arg, strcspn (arg, "="));
+              g_autofree char *shown = g_utf8_make_valid (strchr (arg, '=') + 1, -1);
+
+              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           _("%s takes no value, not “%s”"), name, shown);
+              return FALSE;
+            }
+          continue;
+        }
       /* GStreamer prints its version (or its debug categories) and exits 0
        * as GOption meets it,
        * whether or not the text got written and before the options after
