@@ -824,29 +824,52 @@ held_cleared_in_trace (Fixture *fx)
   return strstr (after, "Held= ") != NULL || g_str_has_suffix (after, "Held=");
 }
 
+/* the store counts as behind past HELD_BOUND of uncommitted writes, not
+ * 32 MiB, and its writer commits nothing until it is let go */
+#define HELD_BOUND (64 * 1024)
+
+static void
+open_store_held (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (fx->manager, "store-backlog-bytes", (guint64) HELD_BOUND, NULL);
+  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
+  g_assert_no_error (error);
+  em_store_hold_writer (fx->manager->store, TRUE);
+}
+
+/* a task whose row and task_completed event each carry a result four times
+ * the bound: once the engine has handed them over, the store is behind */
+static void
+put_store_behind (Fixture *fx)
+{
+  g_autoptr(JsonObject) large = json_object_new ();
+  g_autoptr(EmTaskSpec) spec = NULL;
+  g_autoptr(EmTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_int_member (large, "result_bytes", 4 * HELD_BOUND);
+  spec = em_task_spec_new ("large", "stubborn", large);
+  task = g_object_ref (em_engine_manager_schedule_task (fx->manager, spec, &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (em_task_get_status (task) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
+  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+}
+
 /* the queue is held only while a task is ready to start: once the last one
  * is cancelled, Held goes back to empty, without waiting for the store to
  * catch up (which the held writer keeps from happening here) */
 static void
 test_queue_held_until_cancelled (Fixture *fx, gconstpointer data)
 {
-  const gsize bound = 64 * 1024;
-  g_autoptr(JsonObject) large = json_object_new ();
-  g_autoptr(EmTaskSpec) large_spec = NULL, waiting_spec = NULL;
-  g_autoptr(EmTask) first = NULL, waiting = NULL;
+  g_autoptr(EmTaskSpec) waiting_spec = NULL;
+  g_autoptr(EmTask) waiting = NULL;
   g_autoptr(GError) error = NULL;
   char *held;
 
-  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
-  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
-  g_assert_no_error (error);
-  em_store_hold_writer (fx->manager->store, TRUE);
-  json_object_set_int_member (large, "result_bytes", 4 * bound);
-  large_spec = em_task_spec_new ("large", "stubborn", large);
-  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
-  g_assert_no_error (error);
-  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
-  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  open_store_held (fx);
+  put_store_behind (fx);
   waiting_spec = em_task_spec_new ("waits", "stubborn", NULL);
   waiting = g_object_ref (em_engine_manager_schedule_task (fx->manager, waiting_spec, &error));
   g_assert_no_error (error);
@@ -873,33 +896,23 @@ test_queue_held_until_cancelled (Fixture *fx, gconstpointer data)
 static void
 test_queue_held_not_by_busy_device (Fixture *fx, gconstpointer data)
 {
-  const gsize bound = 64 * 1024;
-  g_autoptr(JsonObject) large = json_object_new ();
   g_autoptr(JsonNode) long_params = json_from_string ("{\"x\": 40000, \"speed\": 1}", NULL);
   g_autoptr(JsonNode) short_params = json_from_string ("{\"x\": 10}", NULL);
-  g_autoptr(EmTaskSpec) move_spec = NULL, large_spec = NULL, behind_spec = NULL;
-  g_autoptr(EmTask) move = NULL, first = NULL, behind = NULL;
+  g_autoptr(EmTaskSpec) move_spec = NULL, behind_spec = NULL;
+  g_autoptr(EmTask) move = NULL, behind = NULL;
   g_autoptr(GError) error = NULL;
   const char * const *waiting_for;
   char *held;
 
   /* the long move must not reach the fixture's cancellation at half way */
   fx->cancelled = TRUE;
-  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
-  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
-  g_assert_no_error (error);
-  em_store_hold_writer (fx->manager->store, TRUE);
+  open_store_held (fx);
 
   move_spec = em_task_spec_new ("long move", "move_stage", json_node_get_object (long_params));
   move = g_object_ref (em_engine_manager_schedule_task (fx->manager, move_spec, &error));
   g_assert_no_error (error);
   EM_TEST_WAIT_UNTIL (em_task_get_status (move) == EM_TASK_STATUS_RUNNING, TIMEOUT_MS);
-  json_object_set_int_member (large, "result_bytes", 4 * bound);
-  large_spec = em_task_spec_new ("large", "stubborn", large);
-  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
-  g_assert_no_error (error);
-  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
-  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  put_store_behind (fx);
 
   behind_spec = em_task_spec_new ("behind", "move_stage", json_node_get_object (short_params));
   behind = g_object_ref (em_engine_manager_schedule_task (fx->manager, behind_spec, &error));
@@ -936,22 +949,12 @@ test_queue_held_not_by_busy_device (Fixture *fx, gconstpointer data)
 static void
 test_queue_held_until_shutdown (Fixture *fx, gconstpointer data)
 {
-  const gsize bound = 64 * 1024;
-  g_autoptr(JsonObject) large = json_object_new ();
-  g_autoptr(EmTaskSpec) large_spec = NULL, waiting_spec = NULL;
-  g_autoptr(EmTask) first = NULL, waiting = NULL;
+  g_autoptr(EmTaskSpec) waiting_spec = NULL;
+  g_autoptr(EmTask) waiting = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
-  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
-  g_assert_no_error (error);
-  em_store_hold_writer (fx->manager->store, TRUE);
-  json_object_set_int_member (large, "result_bytes", 4 * bound);
-  large_spec = em_task_spec_new ("large", "stubborn", large);
-  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
-  g_assert_no_error (error);
-  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
-  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  open_store_held (fx);
+  put_store_behind (fx);
   waiting_spec = em_task_spec_new ("waits", "stubborn", NULL);
   waiting = g_object_ref (em_engine_manager_schedule_task (fx->manager, waiting_spec, &error));
   g_assert_no_error (error);
@@ -977,30 +980,20 @@ pause_on_waiting_cb (EmTask *task, GParamSpec *pspec, EmEngineManager *manager)
 static void
 test_queue_held_paused_by_listener (Fixture *fx, gconstpointer data)
 {
-  const gsize bound = 64 * 1024;
-  g_autoptr(JsonObject) large = json_object_new ();
   g_autoptr(JsonNode) long_params = json_from_string ("{\"x\": 40000, \"speed\": 1}", NULL);
   g_autoptr(JsonNode) short_params = json_from_string ("{\"x\": 10}", NULL);
-  g_autoptr(EmTaskSpec) move_spec = NULL, large_spec = NULL, behind_spec = NULL, free_spec = NULL;
-  g_autoptr(EmTask) move = NULL, first = NULL, behind = NULL, ready = NULL;
+  g_autoptr(EmTaskSpec) move_spec = NULL, behind_spec = NULL, free_spec = NULL;
+  g_autoptr(EmTask) move = NULL, behind = NULL, ready = NULL;
   g_autoptr(GError) error = NULL;
 
   fx->cancelled = TRUE;
-  g_object_set (fx->manager, "store-backlog-bytes", (guint64) bound, NULL);
-  g_assert_true (em_engine_manager_open_store (fx->manager, &error));
-  g_assert_no_error (error);
-  em_store_hold_writer (fx->manager->store, TRUE);
+  open_store_held (fx);
 
   move_spec = em_task_spec_new ("long move", "move_stage", json_node_get_object (long_params));
   move = g_object_ref (em_engine_manager_schedule_task (fx->manager, move_spec, &error));
   g_assert_no_error (error);
   EM_TEST_WAIT_UNTIL (em_task_get_status (move) == EM_TASK_STATUS_RUNNING, TIMEOUT_MS);
-  json_object_set_int_member (large, "result_bytes", 4 * bound);
-  large_spec = em_task_spec_new ("large", "stubborn", large);
-  first = g_object_ref (em_engine_manager_schedule_task (fx->manager, large_spec, &error));
-  g_assert_no_error (error);
-  EM_TEST_WAIT_UNTIL (em_task_get_status (first) == EM_TASK_STATUS_COMPLETED, TIMEOUT_MS);
-  EM_TEST_WAIT_UNTIL (em_store_is_backlogged (fx->manager->store), TIMEOUT_MS);
+  put_store_behind (fx);
 
   /* in one pass: one task the store holds, one that waits for the stage */
   free_spec = em_task_spec_new ("ready", "stubborn", NULL);
