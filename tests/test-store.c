@@ -3502,26 +3502,37 @@ ignore_committed_cb (guint64 seq, gpointer user_data)
 {
 }
 
+/* a store of its own with another backlog bound, its writer held first
+ * when @held, counting its drained callbacks in *@drained */
+static EmStore *
+start_bounded_store (const char *path, gsize bound, gboolean held, guint *drained)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autoptr(GError) error = NULL;
+  EmStore *store = em_store_open (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (em_store_load (store, 10, G_MAXUINT64, 10, &snapshot, &error));
+  g_assert_no_error (error);
+  em_store_set_backlog_bound (store, bound);
+  em_store_set_drained_func (store, count_drained_cb, drained);
+  em_store_hold_writer (store, held);
+  em_store_start (store, ignore_committed_cb, NULL);
+  return store;
+}
+
 static void
 test_store_backlog_drained (void)
 {
   g_autofree char *dir = em_test_mkdtemp ();
   g_autofree char *path = g_build_filename (dir, "tasks.db", NULL);
   g_autofree char *json = NULL;
-  g_auto(EmStoreSnapshot) snapshot = { 0, };
-  g_autoptr(GError) error = NULL;
   GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) em_store_event_row_free);
   EmStoreEventRow *row;
   EmStore *store;
   guint drained = 0;
 
-  store = em_store_open (path, &error);
-  g_assert_no_error (error);
-  g_assert_true (em_store_load (store, 10, G_MAXUINT64, 10, &snapshot, &error));
-  g_assert_no_error (error);
-  em_store_set_backlog_bound (store, 1024);
-  em_store_set_drained_func (store, count_drained_cb, &drained);
-  em_store_start (store, ignore_committed_cb, NULL);
+  store = start_bounded_store (path, 1024, FALSE, &drained);
   g_assert_false (em_store_is_backlogged (store));
 
   em_store_hold_writer (store, TRUE);
@@ -3569,19 +3580,10 @@ test_store_backlog_half (void)
 {
   g_autofree char *dir = em_test_mkdtemp ();
   g_autofree char *path = g_build_filename (dir, "tasks.db", NULL);
-  g_auto(EmStoreSnapshot) snapshot = { 0, };
-  g_autoptr(GError) error = NULL;
   EmStore *store;
   guint drained = 0;
 
-  store = em_store_open (path, &error);
-  g_assert_no_error (error);
-  g_assert_true (em_store_load (store, 10, G_MAXUINT64, 10, &snapshot, &error));
-  g_assert_no_error (error);
-  em_store_set_backlog_bound (store, 8192);
-  em_store_set_drained_func (store, count_drained_cb, &drained);
-  em_store_hold_writer (store, TRUE);
-  em_store_start (store, ignore_committed_cb, NULL);
+  store = start_bounded_store (path, 8192, TRUE, &drained);
 
   /* 3 KiB in the writer's first batch, then 6 KiB after it: 9 KiB, behind */
   write_padded_event (store, 1, 3072);
