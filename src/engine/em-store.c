@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <stdio.h>
 
 #include <glib/gi18n.h>
 
@@ -52,6 +53,8 @@ typedef struct _Op {
   GPtrArray   *tasks;
   GPtrArray   *events;
   EmArena     *arena;       /* OP_WRITE: where its rows are, if anywhere */
+  EmArena     *rendered;    /* OP_WRITE: the text of its task rows, made by the journal
+                             * thread in its own malloc arena */
   struct _Op  *sync;        /* OP_WRITE: an OP_SYNC answered once it is journaled */
   EmTaskQuery  query;
   char        *id;
@@ -101,6 +104,8 @@ struct _EmStore
   GMutex                lock;
   GCond                 applied_cond;
   GPtrArray            *done;           /* answered Op, under lock */
+  GPtrArray            *spent;          /* under lock: committed writes, for the main
+                                         * context to free */
   GSource              *wake;           /* under lock */
   guint64               committed_seq;  /* under lock */
   guint64               applied_writes; /* under lock: committed to SQLite */
@@ -172,6 +177,7 @@ op_free (Op *op)
   g_clear_pointer (&op->events, g_ptr_array_unref);
   /* after the rows */
   g_clear_pointer (&op->arena, em_arena_free);
+  g_clear_pointer (&op->rendered, em_arena_free);
   g_clear_pointer (&op->sync, op_free);
   em_task_query_clear (&op->query);
   g_free (op->id);
@@ -235,18 +241,15 @@ em_store_task_row_new_in (EmArena              *arena,
 }
 
 void
-em_store_task_row_render (EmStoreTaskRow *row, GString *scratch)
+em_store_task_row_render (EmStoreTaskRow *row, GString *scratch, EmArena *into)
 {
   if (row->json != NULL)
     return;
   g_string_truncate (scratch, 0);
   em_task_snapshot_write_json (row->snapshot, scratch);
-  /* one block for both, as for a row made with its text */
-  row->rendered = g_malloc (EM_JSON_TIME_SIZE + scratch->len + 1);
-  em_json_format_time_us_into (row->snapshot->created_us, row->rendered);
-  row->created_at = row->rendered;
-  row->json = row->rendered + EM_JSON_TIME_SIZE;
-  memcpy (row->json, scratch->str, scratch->len + 1);
+  row->created_at = em_arena_alloc (into, EM_JSON_TIME_SIZE);
+  em_json_format_time_us_into (row->snapshot->created_us, row->created_at);
+  row->json = em_arena_memdup (into, scratch->str, scratch->len + 1);
 }
 
 void
@@ -254,7 +257,6 @@ em_store_task_row_free (EmStoreTaskRow *row)
 {
   if (row == NULL)
     return;
-  g_free (row->rendered);
   g_clear_pointer (&row->shared, g_bytes_unref);
   if (!row->in_arena)
     g_free (row);
@@ -367,6 +369,7 @@ em_store_open (const char *path, GError **error)
   self->queue = g_async_queue_new ();
   self->writer_queue = g_async_queue_new ();
   self->done = g_ptr_array_new ();
+  self->spent = g_ptr_array_new ();
   g_mutex_init (&self->lock);
   g_cond_init (&self->applied_cond);
   g_cond_init (&self->writer_cond);
@@ -793,6 +796,19 @@ replay_journal (EmStore *self, GError **error)
 
 static gboolean deliver_cb (gpointer user_data);
 
+static void
+wake_locked (EmStore *self)
+{
+  if (self->wake != NULL)
+    return;
+  self->wake = g_idle_source_new ();
+  g_source_set_priority (self->wake, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->wake, deliver_cb, self, NULL);
+  g_source_set_static_name (self->wake, "[em-store] deliver");
+  g_source_attach (self->wake, self->context);
+  g_source_unref (self->wake);
+}
+
 /* hands an answer (or just news of a commit) back to the main context */
 static void
 deliver (EmStore *self, Op *op, guint64 committed_seq)
@@ -807,15 +823,23 @@ deliver (EmStore *self, Op *op, guint64 committed_seq)
   if (op != NULL)
     g_ptr_array_add (self->done, op);
   self->committed_seq = MAX (self->committed_seq, committed_seq);
-  if (self->wake == NULL)
-    {
-      self->wake = g_idle_source_new ();
-      g_source_set_priority (self->wake, G_PRIORITY_DEFAULT);
-      g_source_set_callback (self->wake, deliver_cb, self, NULL);
-      g_source_set_static_name (self->wake, "[em-store] deliver");
-      g_source_attach (self->wake, self->context);
-      g_source_unref (self->wake);
-    }
+  wake_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+/* The main context allocated the writes, so it frees them: freed here, each
+ * free() of a block of its rows took the main thread's malloc arena lock, and
+ * the main loop slept on that lock, for milliseconds whenever this thread was
+ * preempted holding it. One wake-up per commit. */
+static void
+hand_back (EmStore *self, GPtrArray *spent)
+{
+  if (spent->len == 0)
+    return;
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < spent->len; i++)
+    g_ptr_array_add (self->spent, g_ptr_array_index (spent, i));
+  wake_locked (self);
   g_mutex_unlock (&self->lock);
 }
 
@@ -938,18 +962,16 @@ release_backlog (EmStore *self, gsize bytes)
 }
 
 static gboolean
-run_op (EmStore *self, Op *op)
+run_op (EmStore *self, Op *op, GPtrArray *spent)
 {
   switch (op->kind)
     {
     case OP_WRITE:
-      {
-        gsize bytes = op->bytes, large_bytes = op->large_bytes;
-
-        op_free (op);
-        release_backlog (self, bytes);
-        em_trim_note_freed (large_bytes);
-      }
+      /* the journal thread's blocks: freed by any thread but the main one,
+       * whose loop would otherwise wait on that thread's malloc arena */
+      g_clear_pointer (&op->rendered, em_arena_free);
+      g_ptr_array_add (spent, op);
+      release_backlog (self, op->bytes);
       return TRUE;
     case OP_STOP:
       op_free (op);
@@ -1056,13 +1078,18 @@ thread_main (gpointer user_data)
       g_autoptr(GPtrArray) batch = collect_batch (self, &txn);
 
       wait_while_held (self);
+      gint64 c0 = g_get_monotonic_time (); int f0 = self->wal_frames;
       commit_batch (self, batch, &txn);
+      if (g_getenv ("TAIL2")) fprintf (stderr, "  commit %.1f ms, %u ops, %d left, backlog %zu KiB, frames %d, at %ld\n", (g_get_monotonic_time () - c0) / 1000.0, batch->len, g_async_queue_length (self->writer_queue), (gsize) g_atomic_pointer_get (&self->backlog) / 1024, self->wal_frames - f0, (long) (c0 / 1000 % 100000));
       transaction_clear (&txn);
       /* the spacing is between commits: a batch of queries commits nothing */
       if (count_writes (batch) > 0)
         self->last_commit_us = g_get_monotonic_time ();
+      g_autoptr(GPtrArray) spent = g_ptr_array_new ();
+
       for (guint i = 0; i < batch->len; i++)
-        running = run_op (self, g_ptr_array_index (batch, i)) && running;
+        running = run_op (self, g_ptr_array_index (batch, i), spent) && running;
+      hand_back (self, spent);
       if (running)
         maybe_checkpoint (self);
     }
@@ -1197,8 +1224,11 @@ journal_main (gpointer user_data)
           g_ptr_array_add (batch, op);
           if (op->kind == OP_WRITE)
             {
+              if (op->tasks != NULL && op->tasks->len > 0 && op->rendered == NULL)
+                op->rendered = em_arena_new ();
               for (guint t = 0; op->tasks != NULL && t < op->tasks->len; t++)
-                em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch);
+                em_store_task_row_render (g_ptr_array_index (op->tasks, t), scratch,
+                                          op->rendered);
               op->write_no = ++self->last_write_no;
               em_store_journal_encode (records, op->write_no, op->tasks, op->events);
               batch_seq = MAX (batch_seq, last_event_seq (op->events));
@@ -1288,13 +1318,28 @@ answer (Op *op)
 }
 
 static void
-take_answers (EmStore *self, GPtrArray **out_done, guint64 *out_committed)
+take_answers (EmStore *self, GPtrArray **out_done, GPtrArray **out_spent, guint64 *out_committed)
 {
   g_mutex_lock (&self->lock);
   *out_done = g_steal_pointer (&self->done);
   self->done = g_ptr_array_new ();
+  *out_spent = g_steal_pointer (&self->spent);
+  self->spent = g_ptr_array_new ();
   *out_committed = self->committed_seq;
   g_mutex_unlock (&self->lock);
+}
+
+static void
+free_spent (GPtrArray *spent)
+{
+  for (guint i = 0; i < spent->len; i++)
+    {
+      Op *op = g_ptr_array_index (spent, i);
+      gsize large_bytes = op->large_bytes;
+
+      op_free (op);
+      em_trim_note_freed (large_bytes);
+    }
 }
 
 static gboolean
@@ -1302,6 +1347,7 @@ deliver_cb (gpointer user_data)
 {
   EmStore *self = user_data;
   g_autoptr(GPtrArray) done = NULL;
+  g_autoptr(GPtrArray) spent = NULL;
   guint64 committed;
   gboolean drained;
 
@@ -1309,7 +1355,8 @@ deliver_cb (gpointer user_data)
   self->wake = NULL;
   g_mutex_unlock (&self->lock);
 
-  take_answers (self, &done, &committed);
+  take_answers (self, &done, &spent, &committed);
+  free_spent (spent);
   g_mutex_lock (&self->lock);
   drained = self->drained;
   self->drained = FALSE;
@@ -1411,6 +1458,7 @@ void
 em_store_free (EmStore *self)
 {
   g_autoptr(GPtrArray) done = NULL;
+  g_autoptr(GPtrArray) spent = NULL;
   guint64 committed;
 
   if (self == NULL)
@@ -1435,7 +1483,8 @@ em_store_free (EmStore *self)
       if (self->wake != NULL)
         g_source_destroy (g_steal_pointer (&self->wake));
       g_mutex_unlock (&self->lock);
-      take_answers (self, &done, &committed);
+      take_answers (self, &done, &spent, &committed);
+      free_spent (spent);
       for (guint i = 0; i < done->len; i++)
         answer (g_ptr_array_index (done, i));
     }
@@ -1465,6 +1514,7 @@ em_store_free (EmStore *self)
   g_cond_clear (&self->applied_cond);
   g_cond_clear (&self->writer_cond);
   g_ptr_array_unref (self->done);
+  g_ptr_array_unref (self->spent);
   g_mutex_clear (&self->lock);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->conn.path);

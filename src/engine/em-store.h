@@ -24,7 +24,7 @@ typedef struct _EmStore EmStore;
 /* one task's state as of the events handed over with it */
 typedef struct {
   char       *id;              /* id and action share the row's block; so do created_at
-                                * and json, unless rendered from @state */
+                                * and json, unless rendered from @snapshot */
   guint64     serial;
   const char *status;          /* static */
   char       *action;
@@ -36,9 +36,8 @@ typedef struct {
   char       *json;            /* for a row made from @snapshot, NULL until rendered */
   const EmTaskSnapshot *snapshot; /* (nullable) what created_at and json are rendered
                                    * from, in the row's arena */
-  char       *rendered;        /* (nullable) the block they were rendered into */
   GBytes     *shared;          /* (nullable) a large result @snapshot points into */
-  gboolean    in_arena;        /* freed with its arena, but for @rendered */
+  gboolean    in_arena;        /* freed with its arena */
 } EmStoreTaskRow;
 
 typedef struct {
@@ -145,10 +144,11 @@ EmStoreTaskRow  *em_store_task_row_new_in (EmArena               *arena,
                                            const char            *id,
                                            const char            *action,
                                            const EmTaskSnapshot  *snapshot);
-/* fills in created_at and json from the snapshot, if not done yet; @scratch is
- * any empty or reusable buffer */
+/* fills in created_at and json from the snapshot, if not done yet, in @into,
+ * which the row must not outlive; @scratch is any empty or reusable buffer */
 void        em_store_task_row_render    (EmStoreTaskRow        *row,
-                                         GString               *scratch);
+                                         GString               *scratch,
+                                         EmArena               *into);
 void        em_store_task_row_free      (EmStoreTaskRow        *row);
 /* @task_id: (nullable); the row holds copies of it and of @json */
 EmStoreEventRow *em_store_event_row_new (const char            *task_id,
