@@ -991,7 +991,7 @@ test_page_size (Fixture *fx, gconstpointer data)
   schedule (fx, "wait", "{\"duration\": 0}");
   close_manager (fx);
   g_assert_cmpint (file_pragma (fx->db_path, "page_size"), ==, 4096);
-  g_assert_cmpint (file_user_version (fx->db_path), ==, 2);
+  g_assert_cmpint (file_user_version (fx->db_path), ==, EM_STORE_SCHEMA_VERSION);
 }
 
 static void
@@ -1030,7 +1030,7 @@ test_migrate_v1 (Fixture *fx, gconstpointer data)
   next = schedule (fx, "wait", "{\"duration\": 1}");
   g_assert_cmpuint (em_task_get_serial (next), ==, 3);
   close_manager (fx);
-  g_assert_cmpint (file_user_version (fx->db_path), ==, 2);
+  g_assert_cmpint (file_user_version (fx->db_path), ==, EM_STORE_SCHEMA_VERSION);
 
   open_manager (fx, 0);
   {
@@ -2066,6 +2066,102 @@ test_delete (Fixture *fx, gconstpointer data)
     g_assert_null (em_engine_manager_schedule_task (fx->manager, spec, &error));
     g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   }
+}
+
+static guint
+count_by_status (Fixture *fx, guint statuses)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GPtrArray) found = NULL;
+  guint total = G_MAXUINT;
+
+  em_task_query_init (&q);
+  q.statuses = statuses;
+  q.count_only = TRUE;
+  found = query (fx, &q, &total);
+  return total;
+}
+
+#define ONE(status) EM_TASK_QUERY_STATUS (EM_TASK_STATUS_##status)
+
+/* the file's counts by status are what a scan of its rows finds */
+static void
+assert_counts_match_rows (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                   "SELECT (SELECT count(*) FROM (SELECT status, count(*) AS c FROM tasks GROUP BY status)"
+                   "        LEFT JOIN task_counts USING (status) WHERE n IS NOT c) +"
+                   "       (SELECT count(*) FROM task_counts AS t"
+                   "        WHERE n <> (SELECT count(*) FROM tasks WHERE status = t.status))",
+                   -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+}
+
+/* counts by status come from the table the triggers keep, through every way
+ * a row changes: finishing, deletion, pruning, the recovery of a restart */
+static void
+test_task_counts (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(EmTaskSpec) delayed = spec_new ("wait", "{\"duration\": 1}");
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  open_manager (fx, 1);
+  for (guint i = 0; i < 5; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+  g_ptr_array_add (tasks, schedule (fx, FAILING, FAILING_PARAMS));
+  delayed->delay = 3600;
+  g_ptr_array_add (tasks, schedule_spec (fx, delayed));
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (g_ptr_array_index (tasks, 6)),
+                                                &error));
+  g_assert_no_error (error);
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  schedule_spec (fx, delayed);
+  schedule (fx, "wait", "{\"duration\": 60000}");
+  EM_TEST_WAIT_UNTIL (em_engine_manager_count_tasks (fx->manager, &(EmTaskStatus) { EM_TASK_STATUS_RUNNING }) == 1,
+                      5000);
+
+  g_assert_cmpuint (count_by_status (fx, ONE (COMPLETED)), ==, 5);
+  g_assert_cmpuint (count_by_status (fx, ONE (FAILED)), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (CANCELLED)), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (PENDING)), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (RUNNING)), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, EM_TASK_QUERY_FINISHED), ==, 7);
+  g_assert_cmpuint (count_by_status (fx, 0), ==, 9);
+
+  em_task_query_init (&q);
+  q.statuses = ONE (COMPLETED);
+  q.until = g_date_time_new_now_utc ();
+  g_assert_true (delete_tasks (fx, &q, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, 5);
+  g_assert_cmpuint (count_by_status (fx, ONE (COMPLETED)), ==, 0);
+  g_assert_cmpuint (count_by_status (fx, 0), ==, 4);
+
+  /* the failed one is the oldest finished row */
+  g_object_set (fx->manager, "retention-max-tasks", 3, NULL);
+  g_assert_cmpuint (prune (fx), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (FAILED)), ==, 0);
+  g_assert_cmpuint (count_by_status (fx, EM_TASK_QUERY_FINISHED), ==, 1);
+  close_manager (fx);
+  assert_counts_match_rows (fx->db_path);
+
+  /* the running task failed with the stop */
+  open_manager (fx, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (RUNNING)), ==, 0);
+  g_assert_cmpuint (count_by_status (fx, ONE (FAILED)), ==, 1);
+  g_assert_cmpuint (count_by_status (fx, 0), ==, 3);
+  close_manager (fx);
+  assert_counts_match_rows (fx->db_path);
 }
 
 /* the caller gives up (its client went away) while the database deletes:
@@ -3645,6 +3741,7 @@ main (int argc, char **argv)
   ADD ("/store/failure/database-feed", test_failure_database_feed);
   ADD ("/store/retention", test_retention);
   ADD ("/store/delete", test_delete);
+  ADD ("/store/task-counts", test_task_counts);
   ADD ("/store/delete/large", test_delete_large);
   g_test_add ("/store/delete/large-at-shutdown", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_delete_large, fixture_teardown);

@@ -23,7 +23,7 @@ void     em_store_wait_writer_stops (EmStore  *self,
                                      guint     n_stops);
 
 /* the schema this build writes; older files are migrated when opened */
-#define EM_STORE_SCHEMA_VERSION 2
+#define EM_STORE_SCHEMA_VERSION 3
 
 /* the page size of a file this build creates */
 #define EM_STORE_PAGE_SIZE 16384

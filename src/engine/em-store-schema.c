@@ -14,8 +14,9 @@
 /*
  * Schema history. Version 1 kept tasks only; version 2 adds the event log, the
  * columns the history filters and retention need, and a small key/value table
- * for counters that must survive pruning. A file is migrated one step at a
- * time, each step in its own transaction with its user_version bump.
+ * for counters that must survive pruning; version 3 the number of tasks in each
+ * status. A file is migrated one step at a time, each step in its own
+ * transaction with its user_version bump.
  *
  * tasks.batch_exclusive is nonzero for a task of an exclusive batch; it holds
  * the engine's batch state (whether the batch holds its devices, and which),
@@ -53,6 +54,29 @@ static const char schema_v2[] =
   "INSERT INTO meta (key, value) VALUES"
   "  ('last_seq', 0),"
   "  ('last_serial', COALESCE ((SELECT MAX (serial) FROM tasks), 0));";
+
+/* kept by triggers, in the transaction of every change, so that a count by
+ * status (a listing's total, the queue's counts) reads a few rows instead of
+ * an index of all history: 150 000 tasks took milliseconds a count */
+static const char schema_v3[] =
+  "CREATE TABLE task_counts (status TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;"
+  "INSERT INTO task_counts (status, n) SELECT status, count(*) FROM tasks WHERE 1 GROUP BY status;"
+  "CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN"
+  "  INSERT INTO task_counts (status, n) VALUES (new.status, 1)"
+  "    ON CONFLICT (status) DO UPDATE SET n = n + 1;"
+  "END;"
+  "CREATE TRIGGER task_counts_update AFTER UPDATE OF status ON tasks"
+  "  WHEN new.status IS NOT old.status BEGIN"
+  "  UPDATE task_counts SET n = n - 1 WHERE status = old.status;"
+  "  INSERT INTO task_counts (status, n) VALUES (new.status, 1)"
+  "    ON CONFLICT (status) DO UPDATE SET n = n + 1;"
+  "END;"
+  "CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN"
+  "  UPDATE task_counts SET n = n - 1 WHERE status = old.status;"
+  "END;";
+
+static const char * const schemas[] = { NULL, schema_v1, schema_v2, schema_v3 };
+G_STATIC_ASSERT (G_N_ELEMENTS (schemas) == EM_STORE_SCHEMA_VERSION + 1);
 
 /* the event log's identity: seqs mean something only within one log, so a
  * client resuming by seq checks it is still reading the log it read. Made
@@ -183,7 +207,7 @@ migrate_step (sqlite3 *db, const char *path, gint64 from, gint64 to, GError **er
 
   if (!em_store_exec (db, path, "BEGIN IMMEDIATE", error))
     return FALSE;
-  if (!em_store_exec (db, path, to == 1 ? schema_v1 : schema_v2, error) ||
+  if (!em_store_exec (db, path, schemas[to], error) ||
       (to == 2 && !fill_v2_times (db, path, error)) ||
       !em_store_exec (db, path, bump, error) ||
       !em_store_exec (db, path, "COMMIT", error))
