@@ -124,6 +124,8 @@ struct _EmStore
   sqlite3_stmt         *upsert_task;
   sqlite3_stmt         *insert_event;
   sqlite3_stmt         *set_meta;
+  sqlite3_stmt         *select_status;
+  sqlite3_stmt         *add_count;
   sqlite3_stmt         *overlay_task;   /* once a commit has failed (em_store_sql_start_overlay) */
   sqlite3_stmt         *overlay_event;
   GError               *write_error;    /* sticky: after a failed commit nothing more is
@@ -496,10 +498,50 @@ write_task_with (EmStore *self, sqlite3_stmt *stmt, EmStoreTaskRow *row, GError 
   return step_done (self, stmt, error);
 }
 
+/* the highest of each in what one transaction writes, and how it changes the
+ * number of tasks in each status */
+typedef struct {
+  guint64 seq;
+  guint64 serial;
+  guint64 write;
+  guint64 paused_seq;   /* the last queue_paused event */
+  guint64 resumed_seq;  /* the last queue_resumed event */
+  gint64  in_status[EM_TASK_STATUS_N_STATUSES];
+} Counters;
+
+/* the upsert counts tasks by status as it changes them: the row's status
+ * before it, if any, loses one, and its new one gains one */
 static gboolean
-write_task (EmStore *self, EmStoreTaskRow *row, GError **error)
+count_status_change (EmStore *self, EmStoreTaskRow *row, Counters *counters, GError **error)
 {
-  return write_task_with (self, self->upsert_task, row, error);
+  sqlite3_stmt *stmt = self->select_status;
+  EmTaskStatus before, after;
+  gboolean known_before = FALSE;
+  int rc;
+
+  sqlite3_bind_text (stmt, 1, row->id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    known_before = em_task_status_from_string ((const char *) sqlite3_column_text (stmt, 0), &before);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      em_store_set_error (error, self->conn.db, self->conn.path, rc);
+      return FALSE;
+    }
+  if (!em_task_status_from_string (row->status, &after) || (known_before && before == after))
+    return TRUE;
+  if (known_before)
+    counters->in_status[before]--;
+  counters->in_status[after]++;
+  return TRUE;
+}
+
+static gboolean
+write_task (EmStore *self, EmStoreTaskRow *row, Counters *counters, GError **error)
+{
+  return count_status_change (self, row, counters, error) &&
+         write_task_with (self, self->upsert_task, row, error);
 }
 
 static gboolean
@@ -530,15 +572,6 @@ write_meta (EmStore *self, const char *key, guint64 value, GError **error)
   return step_done (self, self->set_meta, error);
 }
 
-/* the highest of each in what one transaction writes */
-typedef struct {
-  guint64 seq;
-  guint64 serial;
-  guint64 write;
-  guint64 paused_seq;   /* the last queue_paused event */
-  guint64 resumed_seq;  /* the last queue_resumed event */
-} Counters;
-
 static gboolean
 write_rows (EmStore   *self,
             GPtrArray *tasks,
@@ -550,7 +583,7 @@ write_rows (EmStore   *self,
     {
       EmStoreTaskRow *row = g_ptr_array_index (tasks, t);
 
-      if (!write_task (self, row, error))
+      if (!write_task (self, row, counters, error))
         return FALSE;
       counters->serial = MAX (counters->serial, row->serial);
     }
@@ -569,13 +602,30 @@ write_rows (EmStore   *self,
   return TRUE;
 }
 
+static gboolean
+write_status_counts (EmStore *self, const Counters *counters, GError **error)
+{
+  for (guint s = 0; s < EM_TASK_STATUS_N_STATUSES; s++)
+    {
+      if (counters->in_status[s] == 0)
+        continue;
+      sqlite3_reset (self->add_count);
+      sqlite3_bind_text (self->add_count, 1, em_task_status_to_string (s), -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (self->add_count, 2, counters->in_status[s]);
+      if (!step_done (self, self->add_count, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* the counters move in the same transaction as the rows: last_write says which
  * journal records the database already has. The queue's state is kept as the
  * seq of its last pause and resume, since retention may prune those events */
 static gboolean
 write_counters (EmStore *self, const Counters *counters, GError **error)
 {
-  return (counters->seq == 0 || write_meta (self, "last_seq", counters->seq, error)) &&
+  return write_status_counts (self, counters, error) &&
+         (counters->seq == 0 || write_meta (self, "last_seq", counters->seq, error)) &&
          (counters->serial == 0 || write_meta (self, "last_serial", counters->serial, error)) &&
          (counters->write == 0 || write_meta (self, "last_write", counters->write, error)) &&
          (counters->paused_seq == 0 || write_meta (self, "paused_seq", counters->paused_seq, error)) &&
@@ -699,7 +749,7 @@ transaction_add (EmStore *self, Transaction *txn, Op *op)
       txn->counters.serial = MAX (txn->counters.serial, row->serial);
       if (!row_is_final (row))
         g_ptr_array_add (txn->held, row);
-      else if (!write_task (self, row, &txn->error))
+      else if (!write_task (self, row, &txn->counters, &txn->error))
         return;
     }
   if (!write_rows (self, NULL, op->events, &txn->counters, &txn->error))
@@ -720,7 +770,8 @@ transaction_commit (EmStore *self, Transaction *txn, GError **error)
     {
       EmStoreTaskRow *row = g_ptr_array_index (txn->held, i);
 
-      if (g_hash_table_lookup (txn->newest, row->id) == row && !write_task (self, row, error))
+      if (g_hash_table_lookup (txn->newest, row->id) == row &&
+          !write_task (self, row, &txn->counters, error))
         return FALSE;
     }
   return write_counters (self, &txn->counters, error) &&
@@ -926,7 +977,12 @@ prepare_writes (EmStore *self, GError **error)
                   &self->insert_event, error) &&
          em_store_sql_prepare (&self->conn, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                                "ON CONFLICT (key) DO UPDATE SET value = MAX (value, excluded.value)",
-                  &self->set_meta, error);
+                  &self->set_meta, error) &&
+         em_store_sql_prepare (&self->conn, "SELECT status FROM tasks WHERE id = ?1",
+                               &self->select_status, error) &&
+         em_store_sql_prepare (&self->conn, "INSERT INTO task_counts (status, n) VALUES (?1, ?2) "
+                               "ON CONFLICT (status) DO UPDATE SET n = n + excluded.n",
+                               &self->add_count, error);
 }
 
 /* after a failed commit the database lacks what the journal keeps for the
@@ -1508,6 +1564,8 @@ em_store_free (EmStore *self)
   g_clear_pointer (&self->upsert_task, sqlite3_finalize);
   g_clear_pointer (&self->insert_event, sqlite3_finalize);
   g_clear_pointer (&self->set_meta, sqlite3_finalize);
+  g_clear_pointer (&self->select_status, sqlite3_finalize);
+  g_clear_pointer (&self->add_count, sqlite3_finalize);
   g_clear_pointer (&self->overlay_task, sqlite3_finalize);
   g_clear_pointer (&self->overlay_event, sqlite3_finalize);
   em_store_sql_clear (&self->conn);
