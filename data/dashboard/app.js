@@ -10,6 +10,9 @@
   // GET /queue while the queue may be held (no event says so): while it is,
   // and while a task that could start now waits in a queue that is not paused
   const QUEUE_POLL_MS = 5000;
+  // a task's GET /tasks/{id} while it fails
+  const FETCH_ATTEMPTS = 6;
+  const FETCH_DELAY_MAX_MS = 30000;
   // the longest a timer waits for a task's run_at (setTimeout's own limit is
   // under 25 days, and a longer delay would fire at once)
   const RUN_AT_WAKE_MAX_MS = 3600000;
@@ -657,6 +660,31 @@
     return task.status !== 'running' || (typeof task.progress === 'number' && event.progress < task.progress);
   }
 
+  // GET /tasks/{id}, asked again while it fails (no connection, an error of
+  // the service, 429) after 1, 2, 4… s, up to 30 s apart, or as Retry-After
+  // says, FETCH_ATTEMPTS times in all: given up at once, the events waiting
+  // on it went, and with them the row of a task the table did not have, until
+  // the next reload. {answer} or {gone: true} (404), or {} once it gives up
+  async function askTask (id) {
+    let delay = 1000;
+    for (let attempt = 1; ; attempt++) {
+      let result = null;
+      try {
+        result = await api('GET', '/tasks/' + encodeURIComponent(id));
+      } catch (error) {
+        console.warn('task fetch failed', error);
+      }
+      if (result && result.ok && result.data) return { answer: result.data };
+      if (result && result.status === 404) return { gone: true };
+      // the token prompt takes over a 401; other refusals do not pass by
+      if (attempt >= FETCH_ATTEMPTS || (result && result.status >= 400 && result.status < 500 &&
+                                        result.status !== 429)) return {};
+      const after = result && result.status === 429 ? Number(result.headers.get('Retry-After')) * 1000 : NaN;
+      await new Promise((resolve) => setTimeout(resolve, after > 0 ? Math.min(after, FETCH_DELAY_MAX_MS) : delay));
+      delay = Math.min(2 * delay, FETCH_DELAY_MAX_MS);
+    }
+  }
+
   // one GET /tasks/{id} for the events of a task the table does not have
   // (@event the first of them, which the answer reflects), or for a task a
   // reload kept though the listing did not hold it (@event null). The events
@@ -673,15 +701,7 @@
     }
     for (let round = 0; round < 2; round++) {
       fetching.set(id, []);
-      let answer = null;
-      let gone = false;
-      try {
-        const result = await api('GET', '/tasks/' + encodeURIComponent(id));
-        if (result.ok && result.data) answer = result.data;
-        else if (result.status === 404) gone = true;
-      } catch (error) {
-        console.warn('task fetch failed', error);
-      }
+      const { answer = null, gone = false } = await askTask(id);
       const later = fetching.get(id) || [];
       fetching.delete(id);
       if (gone) {

@@ -489,6 +489,46 @@ async function checkFetchOnce (url) {
   }
 }
 
+// The answer for a task the table does not have fails once (the service is
+// busy): the page asks again, and the row comes with the events that waited.
+// Old: the events went with the failed answer, and no row came.
+async function checkFetchRetried (url) {
+  const label = 'fetch retry page';
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (fetch retry): ${error.message}`));
+    let server = null;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { server = ws; });
+    const id = '00000000-0000-4000-8000-000000000311';
+    let asked = 0;
+    await page.route(`**/tasks/${id}`, async (route) => {
+      asked++;
+      if (asked === 1) {
+        await route.fulfill({ status: 503, contentType: 'application/problem+json',
+          body: JSON.stringify({ status: 503, title: 'Service Unavailable', detail: 'busy' }) });
+        return;
+      }
+      await route.fulfill({ json: { id, name: 'answered on the second ask', action: 'wait', status: 'running',
+        progress: 0.2, error: null, created_at: '2020-01-01T00:00:00.000000Z', completed_at: null,
+        parameters: { duration: 600000 }, result: null } });
+    });
+    step(`${label}: GET /`);
+    await page.goto(url + '/');
+    await waitLive(page, label);
+    const time = new Date().toISOString();
+    server.send(JSON.stringify({ type: 'task_progress', task_id: id, progress: 0.5, timestamp: time, seq: 9001 }));
+    server.send(JSON.stringify({ type: 'task_completed', task_id: id, result: null, timestamp: time, seq: 9002 }));
+    step(`${label}: the row, asked again after the failure`);
+    await page.locator(`#task-${id}[data-status="completed"]`).waitFor();
+    check(asked === 2, `a failed GET /tasks/{id} was asked ${asked} times in all, not twice`);
+  } finally {
+    await context.close();
+  }
+}
+
 // A pending task that waits for its run_at (another client's, submitted with
 // a delay: task_scheduled does not say so) is no reason to ask GET /queue
 // every few seconds: the page learns its run_at once, then stops asking.
@@ -1106,6 +1146,7 @@ try {
   await checkGapDuringSnapshot(daemon.url);
   await checkResultsNotKept(daemon.url);
   await checkFetchOnce(daemon.url);
+  await checkFetchRetried(daemon.url);
   await checkFetchedKept(daemon.url);
   await checkDelayedNoPoll(daemon.url);
   await checkBatchNoPoll();
