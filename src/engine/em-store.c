@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <string.h>
-#include <stdio.h>
 
 #include <glib/gi18n.h>
 
@@ -1137,9 +1136,7 @@ thread_main (gpointer user_data)
       g_autoptr(GPtrArray) batch = collect_batch (self, &txn);
 
       wait_while_held (self);
-      gint64 c0 = g_get_monotonic_time (); int f0 = self->wal_frames;
       commit_batch (self, batch, &txn);
-      if (g_getenv ("TAIL2")) fprintf (stderr, "  commit %.1f ms, %u ops, %d left, backlog %zu KiB, frames %d, at %ld\n", (g_get_monotonic_time () - c0) / 1000.0, batch->len, g_async_queue_length (self->writer_queue), (gsize) g_atomic_pointer_get (&self->backlog) / 1024, self->wal_frames - f0, (long) (c0 / 1000 % 100000));
       transaction_clear (&txn);
       /* the spacing is between commits: a batch of queries commits nothing */
       if (count_writes (batch) > 0)
