@@ -136,8 +136,9 @@ struct _EmStore
 
   gint                  catch_up;       /* atomic: the journal waits to be emptied */
 
-  /* bytes of writes handed over and not yet freed by the writer: atomic, so
-   * that the engine reads it at every task start without the lock */
+  /* bytes of writes handed over and not yet committed and handed back to be
+   * freed: atomic, so that the engine reads it at every task start without
+   * the lock */
   gsize                 backlog;
   gsize                 backlog_bound;  /* set before the writer starts */
   gint                  backlog_watched; /* atomic: the main context waits for it to
@@ -1029,7 +1030,6 @@ run_op (EmStore *self, Op *op, GPtrArray *spent)
        * whose loop would otherwise wait on that thread's malloc arena */
       g_clear_pointer (&op->rendered, em_arena_free);
       g_ptr_array_add (spent, op);
-      release_backlog (self, op->bytes);
       return TRUE;
     case OP_STOP:
       op_free (op);
@@ -1134,6 +1134,8 @@ thread_main (gpointer user_data)
     {
       Transaction txn = { 0, };
       g_autoptr(GPtrArray) batch = collect_batch (self, &txn);
+      g_autoptr(GPtrArray) spent = g_ptr_array_new ();
+      gsize spent_bytes = 0;
 
       wait_while_held (self);
       commit_batch (self, batch, &txn);
@@ -1141,11 +1143,15 @@ thread_main (gpointer user_data)
       /* the spacing is between commits: a batch of queries commits nothing */
       if (count_writes (batch) > 0)
         self->last_commit_us = g_get_monotonic_time ();
-      g_autoptr(GPtrArray) spent = g_ptr_array_new ();
-
       for (guint i = 0; i < batch->len; i++)
         running = run_op (self, g_ptr_array_index (batch, i), spent) && running;
+      for (guint i = 0; i < spent->len; i++)
+        spent_bytes += ((Op *) g_ptr_array_index (spent, i))->bytes;
+      /* handed back before the backlog drops: the main context frees them
+       * before it hears that the store has caught up, so the bound holds for
+       * their memory too */
       hand_back (self, spent);
+      release_backlog (self, spent_bytes);
       if (running)
         maybe_checkpoint (self);
     }
@@ -1411,12 +1417,14 @@ deliver_cb (gpointer user_data)
   self->wake = NULL;
   g_mutex_unlock (&self->lock);
 
-  take_answers (self, &done, &spent, &committed);
-  free_spent (spent);
+  /* in one go: the writes handed back before the writer said it had
+   * drained are freed before the queue hears of it */
   g_mutex_lock (&self->lock);
   drained = self->drained;
   self->drained = FALSE;
   g_mutex_unlock (&self->lock);
+  take_answers (self, &done, &spent, &committed);
+  free_spent (spent);
   if (drained && self->drained_func != NULL)
     self->drained_func (self, self->drained_data);
   if (committed > self->notified_seq)
