@@ -662,9 +662,11 @@
 
   // GET /tasks/{id}, asked again while it fails (no connection, an error of
   // the service, 429) after 1, 2, 4… s, up to 30 s apart, or as Retry-After
-  // says, FETCH_ATTEMPTS times in all: given up at once, the events waiting
-  // on it went, and with them the row of a task the table did not have, until
-  // the next reload. {answer} or {gone: true} (404), or {} once it gives up
+  // says (up to 30 s too), FETCH_ATTEMPTS times in all: given up at once, the
+  // events waiting on it went, and with them the row of a task the table did
+  // not have, until the next reload. Not once the table has the task (a
+  // reload listed it): its events apply to its row then, instead of waiting.
+  // {answer} or {gone: true} (404), or {} once it gives up
   async function askTask (id) {
     let delay = 1000;
     for (let attempt = 1; ; attempt++) {
@@ -677,10 +679,11 @@
       if (result && result.ok && result.data) return { answer: result.data };
       if (result && result.status === 404) return { gone: true };
       // the token prompt takes over a 401; other refusals do not pass by
-      if (attempt >= FETCH_ATTEMPTS || (result && result.status >= 400 && result.status < 500 &&
-                                        result.status !== 429)) return {};
+      if (attempt >= FETCH_ATTEMPTS || tasks.has(id) ||
+          (result && result.status >= 400 && result.status < 500 && result.status !== 429)) return {};
       const after = result && result.status === 429 ? Number(result.headers.get('Retry-After')) * 1000 : NaN;
       await new Promise((resolve) => setTimeout(resolve, after > 0 ? Math.min(after, FETCH_DELAY_MAX_MS) : delay));
+      if (tasks.has(id)) return {};
       delay = Math.min(2 * delay, FETCH_DELAY_MAX_MS);
     }
   }
