@@ -975,6 +975,22 @@ file_user_version (const char *path)
   return file_pragma (path, "user_version");
 }
 
+static guint
+count_by_status (Fixture *fx, guint statuses)
+{
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GPtrArray) found = NULL;
+  guint total = G_MAXUINT;
+
+  em_task_query_init (&q);
+  q.statuses = statuses;
+  q.count_only = TRUE;
+  found = query (fx, &q, &total);
+  return total;
+}
+
+#define ONE(status) EM_TASK_QUERY_STATUS (EM_TASK_STATUS_##status)
+
 /* the file's counts by status are what a scan of its rows finds */
 static void
 assert_counts_match_rows (const char *path)
@@ -1060,6 +1076,42 @@ test_migrate_v1 (Fixture *fx, gconstpointer data)
 
     g_assert_cmpuint (frames->len, >=, 3);
   }
+}
+
+/* a file as version 2 left it (version 3 only adds the counts by status and
+ * their trigger): it is migrated, its tasks counted, its history kept */
+static void
+test_migrate_v2 (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GPtrArray) frames = NULL;
+  g_auto(EmTaskQuery) q;
+  g_autoptr(GPtrArray) all = NULL;
+  guint total = 0;
+  sqlite3 *db = NULL;
+
+  open_manager (fx, 1);
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (tasks, schedule (fx, "wait", "{\"duration\": 0}"));
+  g_ptr_array_add (tasks, schedule (fx, FAILING, FAILING_PARAMS));
+  EM_TEST_WAIT_UNTIL (all_finished (tasks), 5000);
+  close_manager (fx);
+  g_assert_cmpint (sqlite3_open (fx->db_path, &db), ==, SQLITE_OK);
+  exec_sql (db, "DROP TRIGGER task_counts_delete; DROP TABLE task_counts; PRAGMA user_version = 2");
+  sqlite3_close (db);
+
+  open_manager (fx, 1);
+  g_assert_cmpuint (count_by_status (fx, ONE (COMPLETED)), ==, 3);
+  g_assert_cmpuint (count_by_status (fx, ONE (FAILED)), ==, 1);
+  em_task_query_init (&q);
+  all = query (fx, &q, &total);
+  g_assert_cmpuint (total, ==, 4);
+  g_assert_cmpuint (all->len, ==, 4);
+  frames = read_events (fx, 0, 0, NULL);
+  g_assert_cmpuint (frames->len, >=, 4 * 3);
+  close_manager (fx);
+  g_assert_cmpint (file_user_version (fx->db_path), ==, EM_STORE_SCHEMA_VERSION);
+  assert_counts_match_rows (fx->db_path);
 }
 
 /* a task from a schema 1 file has no task_scheduled event, the first of its
@@ -2089,22 +2141,6 @@ test_delete (Fixture *fx, gconstpointer data)
     g_assert_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT);
   }
 }
-
-static guint
-count_by_status (Fixture *fx, guint statuses)
-{
-  g_auto(EmTaskQuery) q;
-  g_autoptr(GPtrArray) found = NULL;
-  guint total = G_MAXUINT;
-
-  em_task_query_init (&q);
-  q.statuses = statuses;
-  q.count_only = TRUE;
-  found = query (fx, &q, &total);
-  return total;
-}
-
-#define ONE(status) EM_TASK_QUERY_STATUS (EM_TASK_STATUS_##status)
 
 /* counts by status come from the table the triggers keep, through every way
  * a row changes: finishing, deletion, pruning, the recovery of a restart */
@@ -3725,6 +3761,7 @@ main (int argc, char **argv)
   ADD ("/store/recovery/exclusive-batch", test_recover_exclusive_batch);
   ADD ("/store/recovery/batch-outside-dependency", test_recover_batch_outside_dependency);
   ADD ("/store/migration/v1", test_migrate_v1);
+  ADD ("/store/migration/v2", test_migrate_v2);
   ADD ("/store/migration/v1-prune", test_migrate_v1_prune);
   ADD ("/store/page-size", test_page_size);
   ADD ("/store/log-id", test_log_id);
