@@ -651,6 +651,35 @@ def test_logs_bus_name(root):
                 process.wait()
 
 
+def test_allocator(root):
+    # the build linked mimalloc, or not; when it did, mimalloc must be the
+    # malloc() the whole process runs on, which the link order decides
+    log_path = os.path.join(root, "allocator.log")
+    with open(log_path, "w") as log:
+        daemon = subprocess.Popen(
+            [DAEMON, "--bus", "none", "--http-port", "0", "--data-dir", os.path.join(root, "allocator")],
+            env=dict(env(), G_MESSAGES_DEBUG="engine-manager"), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def output():
+            with open(log_path) as f:
+                return f.read()
+
+        wait_until(lambda: "ready" in output() or daemon.poll() is not None, what="the start")
+        out = output()
+        if os.environ["EM_ALLOCATOR"] == "mimalloc":
+            check(re.search(r"memory allocator: mimalloc \d+", out) is not None and "WARNING" not in out,
+                  f"built with mimalloc, the service runs on it:\n{out}")
+        else:
+            check("memory allocator: the C library's" in out,
+                  f"built without mimalloc, the service says so:\n{out}")
+        daemon.send_signal(signal.SIGTERM)
+        check(daemon.wait(timeout=15) == 0, f"allocator: a clean stop:\n{output()}")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
 def test_name_taken(root):
     # a second service on the same bus is refused by name, and cleanly: no
     # GLib warning (fatal under G_DEBUG=fatal-warnings) on the way out
@@ -858,6 +887,7 @@ def main():
         test_bus_lost(root)
         test_logs_bus_name(root)
         test_name_taken(root)
+        test_allocator(root)
         test_stop_while_owning_name(root)
 
     if FAILED:

@@ -10,6 +10,10 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 
+#ifdef EM_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 #include "daemon/em-daemon.h"
 #include "daemon/em-daemon-args.h"
 
@@ -349,6 +353,23 @@ started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_message (_("Engine Manager %s ready"), PACKAGE_VERSION);
+}
+
+/* mimalloc replaces malloc() only if the link put it before the C library */
+static void
+log_allocator (void)
+{
+#ifdef EM_WITH_MIMALLOC
+  g_autofree char *probe = g_malloc (64);
+
+  if (mi_is_in_heap_region (probe))
+    g_debug ("memory allocator: mimalloc %d", mi_version ());
+  else
+    g_warning ("mimalloc %d is linked but the C library's malloc() is in use",
+               mi_version ());
+#else
+  g_debug ("memory allocator: the C library's");
+#endif
 }
 
 int
@@ -698,6 +719,7 @@ main (int argc, char **argv)
       return em_daemon_print_stdout (text->str);
     }
 
+  log_allocator ();
   loop = g_main_loop_new (NULL, FALSE);
   daemon = em_daemon_new (&config, settings);
   ctx.loop = loop;
