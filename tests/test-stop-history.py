@@ -33,7 +33,8 @@ def stop_and_check(daemon, data_dir, what):
     if code != 0 or took > EXIT_WITHIN_S:
         fail("stopped %s, engine-manager exited with %d after %.1f s:\n%s"
              % (what, code, took, daemon.output()))
-    journal = os.path.getsize(os.path.join(data_dir, "tasks.journal"))
+    journal = sum(os.path.getsize(os.path.join(data_dir, name))
+                  for name in ("tasks.journal", "tasks.journal.1"))
     if journal != 0:
         fail("stopped %s, the journal still holds %d bytes: the store was never "
              "closed" % (what, journal))

@@ -43,7 +43,8 @@ def main():
         if code != 0:
             fail("with signals repeated during the stop, engine-manager exited with %d:\n%s"
                  % (code, daemon.output()))
-        journal = os.path.getsize(os.path.join(data_dir, "tasks.journal"))
+        journal = sum(os.path.getsize(os.path.join(data_dir, name))
+                      for name in ("tasks.journal", "tasks.journal.1"))
         if journal != 0:
             fail("the journal still holds %d bytes: the store was not closed" % journal)
         if os.path.exists(os.path.join(data_dir, "tasks.db-wal")):

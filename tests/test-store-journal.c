@@ -8,6 +8,7 @@
 #include "engine/em-error.h"
 #include "engine/em-store-journal.h"
 #include "engine/em-store.h"
+#include "engine/em-store-private.h"
 #include "engine/em-task-private.h"
 #include "em-test-util.h"
 
@@ -710,6 +711,198 @@ test_unnumbered_record (Fixture *fx, gconstpointer data)
   em_store_free (store);
 }
 
+static gsize
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return (gsize) st.st_size;
+}
+
+/* one record per task, each with its status and event, in a file of their own */
+static void
+write_records (const char *path, guint64 first_write_no, const char * const *statuses,
+               guint64 first_seq)
+{
+  g_autoptr(GByteArray) file = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; statuses[i] != NULL; i++)
+    {
+      g_autoptr(GPtrArray) tasks = task_rows ();
+      g_autoptr(GPtrArray) events = event_rows ();
+
+      g_ptr_array_add (tasks, task_row ("a", 1, statuses[i], 1));
+      g_ptr_array_add (events, event_row (first_seq + i, "task_progress", "a"));
+      em_store_journal_encode (file, first_write_no + i, tasks, events);
+    }
+  g_assert_true (g_file_set_contents (path, (const char *) file->data, file->len, &error));
+  g_assert_no_error (error);
+}
+
+/* the journal is two files, and either may be the older: replay takes the
+ * older one's records first, so the task ends as the newer one has it */
+static void
+test_two_files_in_order (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autofree char *second = em_store_journal_second_path (fx->journal_path);
+  g_autoptr(GPtrArray) seen = NULL;
+  EmStore *store;
+
+  store_first_task (fx);
+  /* the second file was written first, then the appends went back to the first */
+  write_records (second, 2, (const char *[]) { "running", "failed", NULL }, 2);
+  write_records (fx->journal_path, 4, (const char *[]) { "pending", "completed", NULL }, 4);
+
+  seen = replay_all (fx->journal_path);
+  g_assert_cmpuint (seen->len, ==, 4);
+  for (guint i = 0; i < seen->len; i++)
+    {
+      g_autofree char *prefix = g_strdup_printf ("write %u\n", i + 2);
+
+      g_assert_true (g_str_has_prefix (g_ptr_array_index (seen, i), prefix));
+    }
+
+  g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered 4 writes*");
+  store = open_store (fx, &snapshot);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (loaded_status (&snapshot, "a"), ==, "completed");
+  g_assert_cmpuint (snapshot.last_seq, ==, 5);
+  g_assert_cmpuint (file_size (fx->journal_path), ==, 0);
+  g_assert_cmpuint (file_size (second), ==, 0);
+  em_store_free (store);
+}
+
+/* a write cut short is the last one written: in the older file, with records
+ * in the newer one, it is damage, and the store refuses to start on it */
+static void
+test_two_files_torn_older (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *second = em_store_journal_second_path (fx->journal_path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  EmStore *store;
+
+  store_first_task (fx);
+  write_records (fx->journal_path, 2, (const char *[]) { "running", NULL }, 2);
+  write_records (second, 3, (const char *[]) { "completed", NULL }, 3);
+  g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (fx->journal_path, contents, length - 5, NULL));
+
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*");
+  store = em_store_open (fx->db_path, &error);
+  g_test_assert_expected_messages ();
+  g_assert_null (store);
+  g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, fx->journal_path));
+  g_assert_nonnull (strstr (error->message, second));
+}
+
+#define ROTATION_ROW_SIZE (512 * 1024)
+
+/* a task's row of about ROTATION_ROW_SIZE bytes, @padding its name */
+static void
+write_large (EmStore *store, guint i, const char *padding)
+{
+  g_autofree char *id = g_strdup_printf ("t%u", i);
+  g_autofree char *json = g_strdup_printf ("{\"id\":\"%s\",\"name\":\"%s\",\"action\":\"wait\","
+                                           "\"status\":\"pending\"}", id, padding);
+  GPtrArray *tasks = task_rows ();
+  EmStoreTaskRow *row = em_store_task_row_new (id, "wait", "2026-11-26T10:00:00.000000Z",
+                                               json, strlen (json));
+
+  row->serial = i + 2;
+  row->status = "pending";
+  row->created_us = 1795600800000000;
+  g_ptr_array_add (tasks, row);
+  em_store_write (store, tasks, event_rows (), NULL);
+}
+
+static void
+sync_now (EmStore *store)
+{
+  gboolean done = FALSE;
+
+  em_store_sync_async (store, NULL, synced_cb, &done);
+  EM_TEST_WAIT_UNTIL (done, 20000);
+}
+
+static void
+looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  JsonNode **found = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *found = em_store_lookup_task_finish ((EmStore *) source, result, &error);
+  g_assert_no_error (error);
+}
+
+/* until the database has task @i */
+static void
+wait_written (EmStore *store, guint i)
+{
+  g_autofree char *id = g_strdup_printf ("t%u", i);
+  g_autoptr(JsonNode) found = NULL;
+
+  em_store_lookup_task_async (store, id, NULL, looked_up_cb, &found);
+  EM_TEST_WAIT_UNTIL (found != NULL, 20000);
+}
+
+/* With the database held back, acknowledgements go on past a full file into
+ * the second, beyond what one file may hold; and once the database has the
+ * first file's writes, that file is emptied while the second keeps the
+ * writes the database still lacks */
+static void
+test_rotation (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autofree char *second = em_store_journal_second_path (fx->journal_path);
+  g_autofree char *padding = g_malloc (ROTATION_ROW_SIZE + 1);
+  EmStore *store;
+  guint i = 0;
+
+  store_first_task (fx);
+  memset (padding, 'x', ROTATION_ROW_SIZE);
+  padding[ROTATION_ROW_SIZE] = '\0';
+  store = open_store (fx, &snapshot);
+  em_store_start (store, NULL, NULL);
+  em_store_hold_writer (store, TRUE);
+
+  /* one write and acknowledgement at a time: the first file fills to 4 MiB */
+  while (file_size (second) == 0)
+    {
+      write_large (store, i++, padding);
+      sync_now (store);
+      g_assert_cmpuint (i, <, 32);
+    }
+  g_assert_cmpuint (file_size (fx->journal_path), >=, 4 * 1024 * 1024);
+  /* 10 MiB in all acknowledged, none of it in the database */
+  while (file_size (fx->journal_path) + file_size (second) < 10 * 1024 * 1024)
+    {
+      write_large (store, i++, padding);
+      sync_now (store);
+    }
+
+  /* the database takes everything there is (a lookup is answered after the
+   * writes before it), and then one more write comes: the first file is
+   * emptied, the second keeps that write, which the database lacks */
+  em_store_hold_writer (store, FALSE);
+  wait_written (store, i - 1);
+  em_store_hold_writer (store, TRUE);
+  write_large (store, i, padding);
+  sync_now (store);
+  g_assert_cmpuint (file_size (fx->journal_path), ==, 0);
+  g_assert_cmpuint (file_size (second), >, 0);
+  em_store_free (store);
+
+  /* a clean stop empties both */
+  g_assert_cmpuint (file_size (fx->journal_path), ==, 0);
+  g_assert_cmpuint (file_size (second), ==, 0);
+}
+
 /* a journal that cannot be opened stops the store, naming the file */
 static void
 test_unwritable (Fixture *fx, gconstpointer data)
@@ -744,6 +937,9 @@ main (int argc, char **argv)
   ADD ("/store-journal/unnumbered-record", test_unnumbered_record);
   ADD ("/store-journal/bounded-after-failure", test_bounded_after_failure);
   ADD ("/store-journal/unwritable", test_unwritable);
+  ADD ("/store-journal/two-files-in-order", test_two_files_in_order);
+  ADD ("/store-journal/two-files-torn-older", test_two_files_torn_older);
+  ADD ("/store-journal/rotation", test_rotation);
 
   return g_test_run ();
 }

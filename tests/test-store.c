@@ -3618,6 +3618,7 @@ test_file_modes (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (file_mode (fx->data_dir, "tasks.db"), ==, 0640);
   g_assert_cmpuint (file_mode (fx->data_dir, "tasks.db-wal"), ==, 0640);
   g_assert_cmpuint (file_mode (fx->data_dir, "tasks.journal"), ==, 0640);
+  g_assert_cmpuint (file_mode (fx->data_dir, "tasks.journal.1"), ==, 0640);
   close_manager (fx);
   umask (old_umask);
 }

@@ -27,11 +27,20 @@
 #define HEADER_SIZE   12
 #define NULL_STRING   G_MAXUINT32
 
+/* two files: appends go to the active one; once it is full the other, empty,
+ * takes over, and the full one is emptied when the caller has all it holds */
+typedef struct {
+  char    *path;
+  int      fd;
+  gsize    size;
+} Segment;
+
 struct _EmStoreJournal
 {
-  char  *path;
-  int    fd;
-  gsize  size;
+  Segment   segments[2];
+  guint     active;
+  gboolean  sealed;         /* the other segment holds records not yet released */
+  guint64   sealed_mark;
 };
 
 /* CRC-32 (IEEE 802.3) */
@@ -71,26 +80,41 @@ set_io_error (GError **error, const char *path, int saved_errno)
                _("Cannot write the task journal “%s”: %s"), path, g_strerror (saved_errno));
 }
 
+char *
+em_store_journal_second_path (const char *path)
+{
+  return g_strconcat (path, ".1", NULL);
+}
+
+static gboolean
+segment_open (Segment *segment, char *path, GError **error)
+{
+  struct stat st;
+
+  segment->path = path;
+  /* as the data directory's images: the group may read, no one else */
+  segment->fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (segment->fd < 0 || fstat (segment->fd, &st) != 0)
+    {
+      set_io_error (error, path, errno);
+      return FALSE;
+    }
+  segment->size = (gsize) st.st_size;
+  return TRUE;
+}
+
 EmStoreJournal *
 em_store_journal_open (const char *path, GError **error)
 {
-  EmStoreJournal *self;
-  struct stat st;
-  int fd;
+  EmStoreJournal *self = g_new0 (EmStoreJournal, 1);
 
-  /* as the data directory's images: the group may read, no one else */
-  fd = g_open (path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0 || fstat (fd, &st) != 0)
+  self->segments[0].fd = self->segments[1].fd = -1;
+  if (!segment_open (&self->segments[0], g_strdup (path), error) ||
+      !segment_open (&self->segments[1], em_store_journal_second_path (path), error))
     {
-      set_io_error (error, path, errno);
-      if (fd >= 0)
-        close (fd);
+      em_store_journal_free (self);
       return NULL;
     }
-  self = g_new0 (EmStoreJournal, 1);
-  self->path = g_strdup (path);
-  self->fd = fd;
-  self->size = (gsize) st.st_size;
   return self;
 }
 
@@ -99,21 +123,31 @@ em_store_journal_free (EmStoreJournal *self)
 {
   if (self == NULL)
     return;
-  close (self->fd);
-  g_free (self->path);
+  for (guint i = 0; i < G_N_ELEMENTS (self->segments); i++)
+    {
+      if (self->segments[i].fd >= 0)
+        close (self->segments[i].fd);
+      g_free (self->segments[i].path);
+    }
   g_free (self);
 }
 
 const char *
 em_store_journal_get_path (EmStoreJournal *self)
 {
-  return self->path;
+  return self->segments[0].path;
 }
 
 gsize
 em_store_journal_get_size (EmStoreJournal *self)
 {
-  return self->size;
+  return self->segments[0].size + self->segments[1].size;
+}
+
+gsize
+em_store_journal_get_active_size (EmStoreJournal *self)
+{
+  return self->segments[self->active].size;
 }
 
 /* --- encoding --- */
@@ -354,22 +388,49 @@ intact_record_after (const guint8 *contents, gsize length, gsize offset)
   return FALSE;
 }
 
-gboolean
-em_store_journal_replay (EmStoreJournal      *self,
-                         EmStoreJournalFunc   func,
-                         gpointer             user_data,
-                         GError             **error)
+static gboolean
+read_segment (Segment *segment, guint8 **out_contents, gsize *out_length, GError **error)
 {
-  g_autofree guint8 *contents = NULL;
   g_autoptr(GError) read_error = NULL;
-  gsize length = 0, offset = 0;
 
-  if (!g_file_get_contents (self->path, (char **) &contents, &length, &read_error))
+  if (!g_file_get_contents (segment->path, (char **) out_contents, out_length, &read_error))
     {
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
-                   _("Cannot read the task journal “%s”: %s"), self->path, read_error->message);
+                   _("Cannot read the task journal “%s”: %s"), segment->path, read_error->message);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* the number of the file's first record if it is intact and numbered, else 0 */
+static guint64
+first_write_no (const guint8 *contents, gsize length)
+{
+  guint32 header[3];
+  guint64 write_no;
+
+  if (length < HEADER_SIZE + 8)
+    return 0;
+  memcpy (header, contents, HEADER_SIZE);
+  if (GUINT32_FROM_LE (header[0]) != RECORD_MAGIC ||
+      GUINT32_FROM_LE (header[1]) > length - HEADER_SIZE ||
+      crc32_of (contents + HEADER_SIZE, GUINT32_FROM_LE (header[1])) != GUINT32_FROM_LE (header[2]))
+    return 0;
+  memcpy (&write_no, contents + HEADER_SIZE, 8);
+  return GUINT64_FROM_LE (write_no);
+}
+
+/* @out_torn: the file ended in a record cut short */
+static gboolean
+replay_segment (Segment             *segment,
+                const guint8        *contents,
+                gsize                length,
+                EmStoreJournalFunc   func,
+                gpointer             user_data,
+                gboolean            *out_torn,
+                GError             **error)
+{
+  gsize offset = 0;
 
   while (length - offset >= HEADER_SIZE)
     {
@@ -399,12 +460,61 @@ em_store_journal_replay (EmStoreJournal      *self,
       g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
                    _("The task journal “%s” is damaged at byte %lu, with intact writes after it; "
                      "move it aside to start without them"),
-                   self->path, (gulong) offset);
+                   segment->path, (gulong) offset);
       return FALSE;
     }
+  *out_torn = offset < length;
   if (offset < length)
     g_warning (_("Ignored the last %lu bytes of the task journal “%s”: "
-                 "a write cut short, never acknowledged"), (gulong) (length - offset), self->path);
+                 "a write cut short, never acknowledged"), (gulong) (length - offset), segment->path);
+  return TRUE;
+}
+
+gboolean
+em_store_journal_replay (EmStoreJournal      *self,
+                         EmStoreJournalFunc   func,
+                         gpointer             user_data,
+                         GError             **error)
+{
+  g_autofree guint8 *first = NULL;
+  g_autofree guint8 *second = NULL;
+  const guint8 *contents[2];
+  gsize length[2] = { 0, 0 };
+  guint order[2] = { 0, 1 };
+  gboolean torn = FALSE;
+
+  if (!read_segment (&self->segments[0], &first, &length[0], error) ||
+      !read_segment (&self->segments[1], &second, &length[1], error))
+    return FALSE;
+  contents[0] = first;
+  contents[1] = second;
+  /* the older file first: a file written before the journal had two starts
+   * with an unnumbered record, or is the only one */
+  if (length[1] > 0 &&
+      (length[0] == 0 || first_write_no (contents[1], length[1]) < first_write_no (contents[0], length[0])))
+    {
+      order[0] = 1;
+      order[1] = 0;
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      guint at = order[i];
+
+      if (length[at] == 0)
+        continue;
+      /* a write cut short is the last thing written: not with records after it */
+      if (torn)
+        {
+          g_set_error (error, EM_ERROR, EM_ERROR_FAILED,
+                       _("The task journal “%s” ends in a damaged write, and “%s” has later "
+                         "ones; move them aside to start without them"),
+                       self->segments[order[0]].path, self->segments[at].path);
+          return FALSE;
+        }
+      if (!replay_segment (&self->segments[at], contents[at], length[at], func, user_data,
+                           &torn, error))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -413,11 +523,12 @@ em_store_journal_replay (EmStoreJournal      *self,
 gboolean
 em_store_journal_append (EmStoreJournal *self, const guint8 *data, gsize length, GError **error)
 {
+  Segment *segment = &self->segments[self->active];
   gsize written = 0;
 
   while (written < length)
     {
-      gssize n = write (self->fd, data + written, length - written);
+      gssize n = write (segment->fd, data + written, length - written);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -426,25 +537,66 @@ em_store_journal_append (EmStoreJournal *self, const guint8 *data, gsize length,
           int saved_errno = n < 0 ? errno : ENOSPC;
 
           /* best effort: no torn record stays behind for the next append */
-          if (ftruncate (self->fd, (off_t) self->size) != 0)
-            g_debug ("could not cut %s back: %s", self->path, g_strerror (errno));
-          set_io_error (error, self->path, saved_errno);
+          if (ftruncate (segment->fd, (off_t) segment->size) != 0)
+            g_debug ("could not cut %s back: %s", segment->path, g_strerror (errno));
+          set_io_error (error, segment->path, saved_errno);
           return FALSE;
         }
       written += (gsize) n;
     }
-  self->size += length;
+  segment->size += length;
+  return TRUE;
+}
+
+gboolean
+em_store_journal_get_sealed (EmStoreJournal *self, guint64 *out_mark)
+{
+  if (self->sealed)
+    *out_mark = self->sealed_mark;
+  return self->sealed;
+}
+
+void
+em_store_journal_rotate (EmStoreJournal *self, guint64 mark)
+{
+  g_return_if_fail (!self->sealed);
+  g_return_if_fail (self->segments[1 - self->active].size == 0);
+
+  self->sealed = TRUE;
+  self->sealed_mark = mark;
+  self->active = 1 - self->active;
+}
+
+static gboolean
+segment_truncate (Segment *segment, GError **error)
+{
+  if (ftruncate (segment->fd, 0) != 0)
+    {
+      set_io_error (error, segment->path, errno);
+      return FALSE;
+    }
+  segment->size = 0;
+  return TRUE;
+}
+
+gboolean
+em_store_journal_release_sealed (EmStoreJournal *self, GError **error)
+{
+  g_return_val_if_fail (self->sealed, FALSE);
+
+  if (!segment_truncate (&self->segments[1 - self->active], error))
+    return FALSE;
+  self->sealed = FALSE;
   return TRUE;
 }
 
 gboolean
 em_store_journal_truncate (EmStoreJournal *self, GError **error)
 {
-  if (ftruncate (self->fd, 0) != 0)
-    {
-      set_io_error (error, self->path, errno);
-      return FALSE;
-    }
-  self->size = 0;
+  if (!segment_truncate (&self->segments[0], error) ||
+      !segment_truncate (&self->segments[1], error))
+    return FALSE;
+  self->sealed = FALSE;
+  self->active = 0;
   return TRUE;
 }

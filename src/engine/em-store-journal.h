@@ -26,17 +26,26 @@ typedef gboolean (*EmStoreJournalFunc) (guint64     write_no,
 
 /* the journal's file name for the database at @db_path */
 char           *em_store_journal_path_for  (const char          *db_path);
-/* opens (creating) the file for appending; nothing is read yet */
+/* the journal is two files, @path and this one: records are appended to one
+ * while the other, full, waits to be emptied once the database has its
+ * records, so that appending never waits for the database to catch up
+ * with everything (only with a whole file's worth) */
+char           *em_store_journal_second_path (const char        *path);
+/* opens (creating) both files for appending; nothing is read yet */
 EmStoreJournal *em_store_journal_open      (const char          *path,
                                             GError             **error);
 void            em_store_journal_free      (EmStoreJournal      *self);
+/* the first file's: messages about the journal as a whole name it */
 const char     *em_store_journal_get_path  (EmStoreJournal      *self);
-/* bytes in the file */
+/* bytes in both files */
 gsize           em_store_journal_get_size  (EmStoreJournal      *self);
+/* bytes in the file appends go to */
+gsize           em_store_journal_get_active_size (EmStoreJournal *self);
 
-/* passes every intact record to @func; a torn or damaged tail (a write cut by
- * a crash) ends the reading with a warning, since nothing past it was ever
- * acknowledged. Damage with intact records after it fails, naming the file */
+/* passes every intact record to @func, the older file's first; a torn or
+ * damaged tail (a write cut by a crash) ends the reading with a warning,
+ * since nothing past it was ever acknowledged. Damage with intact records
+ * after it, in the same file or the newer one, fails, naming the file */
 gboolean        em_store_journal_replay    (EmStoreJournal      *self,
                                             EmStoreJournalFunc   func,
                                             gpointer             user_data,
@@ -52,7 +61,18 @@ gboolean        em_store_journal_append    (EmStoreJournal      *self,
                                             const guint8        *data,
                                             gsize                length,
                                             GError             **error);
-/* empties the file: everything in it is in the database */
+/* appends go to the other file, which must be empty, from now on; the full
+ * one is sealed with @mark, which the caller uses to tell when the database
+ * has all of its records */
+void            em_store_journal_rotate    (EmStoreJournal      *self,
+                                            guint64              mark);
+/* whether a sealed file waits to be emptied, and its mark */
+gboolean        em_store_journal_get_sealed (EmStoreJournal     *self,
+                                             guint64            *out_mark);
+/* empties the sealed file: everything in it is in the database */
+gboolean        em_store_journal_release_sealed (EmStoreJournal *self,
+                                                 GError        **error);
+/* empties both files: everything in them is in the database */
 gboolean        em_store_journal_truncate  (EmStoreJournal      *self,
                                             GError             **error);
 

@@ -15,12 +15,13 @@
 /* how many queued requests one transaction may take: rows from many loop
  * iterations go into one commit while the previous commit is running */
 #define MAX_BATCH 512
-/* past this size the journal waits for the database to catch up and starts
- * over: it bounds both the file and the work not yet in the database */
-#define JOURNAL_MAX_BYTES (8 * 1024 * 1024)
-/* below it, the journal is emptied only when the database has caught up anyway;
- * past it, the writer stops spacing its commits until the journal is emptied */
+/* past this size a journal file hands appends over to the other, which then
+ * waits to be emptied, and the writer stops spacing its commits until it is */
 #define JOURNAL_TRIM_BYTES (4 * 1024 * 1024)
+/* past this size of the file appends go to, while the other still holds
+ * writes the database lacks, the journal waits for the database: it bounds
+ * both the files and the work not yet in the database */
+#define JOURNAL_MAX_BYTES (8 * 1024 * 1024)
 /* once the database has failed, the journal is never emptied, and the next
  * start reads it whole to replay it: past this size it takes no more, as if
  * it could not be written (every acknowledgement fails from then on) */
@@ -134,7 +135,7 @@ struct _EmStore
   int                   checkpoint_frames_max;
   gint64                last_commit_us;
 
-  gint                  catch_up;       /* atomic: the journal waits to be emptied */
+  gint                  catch_up;       /* atomic: a sealed journal file waits to be emptied */
 
   /* bytes of writes handed over and not yet committed and handed back to be
    * freed: atomic, so that the engine reads it at every task start without
@@ -159,8 +160,9 @@ struct _EmStore
  * (over REST, 100 ms instead of 20 took the store's threads from 25-28 to
  * 22-24 µs of CPU per request) */
 #define COMMIT_INTERVAL_US (100 * 1000)
-/* but a commit takes no more rows than this, past which the journal, emptied
- * only once the database has caught up, grows towards its limit (store-bench,
+/* but a commit takes no more rows than this, past which the journal, whose
+ * full file is emptied only once the database has its writes, grows towards
+ * its limit (store-bench,
  * at ~100 000 tasks/s, fell from 0.57 to 0.33-0.41 of the rate without a store
  * with 100 ms and no such bound). Not much less either: past ~100 000 tasks of
  * history every commit rewrites nearly all of the random id index, so its
@@ -1205,36 +1207,59 @@ answer_sync (EmStore *self, Op *op, guint64 journaled_seq)
   deliver (self, op, op->error == NULL ? journaled_seq : 0);
 }
 
-/* starts the journal over once the database has everything in it; past the
- * size limit, waits for that */
+/* the writer stops spacing its commits until the sealed file is emptied */
+static void
+ask_catch_up (EmStore *self)
+{
+  Op *wake;
+
+  if (g_atomic_int_get (&self->catch_up))
+    return;
+  /* it may be sitting out its interval between commits, with nothing more
+   * coming while this thread waits: wake it */
+  wake = g_new0 (Op, 1);
+  wake->kind = OP_WAKE;
+  g_atomic_int_set (&self->catch_up, TRUE);
+  g_async_queue_push (self->writer_queue, wake);
+}
+
+/* Appends go to one of the journal's two files. Past JOURNAL_TRIM_BYTES the
+ * other, empty, takes over, and the full one is emptied once the database has
+ * all of its writes, while appends go on: acknowledgements wait for the
+ * database only if the second file fills up (JOURNAL_MAX_BYTES) first */
 static void
 trim_journal (EmStore *self)
 {
-  gsize size = em_store_journal_get_size (self->journal);
   g_autoptr(GError) error = NULL;
-  gboolean caught_up;
+  guint64 mark;
 
-  if (self->journal_error != NULL || size < JOURNAL_TRIM_BYTES)
+  if (self->journal_error != NULL)
     return;
-  /* the writer may be sitting out its interval between commits, with nothing
-   * more coming while this thread waits: acknowledgements would wait with it */
-  if (!g_atomic_int_get (&self->catch_up))
+  if (em_store_journal_get_sealed (self->journal, &mark))
     {
-      Op *wake = g_new0 (Op, 1);
+      gsize active = em_store_journal_get_active_size (self->journal);
+      gboolean applied;
 
-      wake->kind = OP_WAKE;
-      g_atomic_int_set (&self->catch_up, TRUE);
-      g_async_queue_push (self->writer_queue, wake);
+      if (active >= JOURNAL_TRIM_BYTES)
+        ask_catch_up (self);
+      g_mutex_lock (&self->lock);
+      while (active >= JOURNAL_MAX_BYTES && !self->writer_failed && self->applied_writes < mark)
+        g_cond_wait (&self->applied_cond, &self->lock);
+      /* once the database has failed nothing is emptied: the journal keeps
+       * it all for the restart, up to JOURNAL_FAILED_MAX_BYTES */
+      applied = !self->writer_failed && self->applied_writes >= mark;
+      g_mutex_unlock (&self->lock);
+      if (!applied)
+        return;
+      g_atomic_int_set (&self->catch_up, FALSE);
+      if (!em_store_journal_release_sealed (self->journal, &error))
+        {
+          g_warning ("%s", error->message);
+          return;
+        }
     }
-  g_mutex_lock (&self->lock);
-  while (size >= JOURNAL_MAX_BYTES && !self->writer_failed &&
-         self->applied_writes < self->forwarded_writes)
-    g_cond_wait (&self->applied_cond, &self->lock);
-  caught_up = !self->writer_failed && self->applied_writes == self->forwarded_writes;
-  g_mutex_unlock (&self->lock);
-  g_atomic_int_set (&self->catch_up, !caught_up);
-  if (caught_up && !em_store_journal_truncate (self->journal, &error))
-    g_warning ("%s", error->message);
+  if (em_store_journal_get_active_size (self->journal) >= JOURNAL_TRIM_BYTES)
+    em_store_journal_rotate (self->journal, self->forwarded_writes);
 }
 
 /* FALSE, with the journal failed for good, when @length more bytes would
