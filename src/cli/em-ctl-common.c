@@ -12,6 +12,7 @@
 #include "engine/em-error.h"
 #include "engine/em-json-reader.h"
 #include "engine/em-json-variant.h"
+#include "engine/em-option-entries.h"
 #include "engine/em-json-writer.h"
 #include "dbus/em-dbus-util.h"
 #include "cli/em-ctl.h"
@@ -131,27 +132,6 @@ em_ctl_parse_seconds (const char *text,
   return *end == '\0' && isfinite (*out);
 }
 
-/* whether @entry takes a value (the next argument, or after '=') */
-static gboolean
-entry_takes_value (const GOptionEntry *entry)
-{
-  if (entry->arg == G_OPTION_ARG_NONE)
-    return FALSE;
-  return entry->arg != G_OPTION_ARG_CALLBACK ||
-         (entry->flags & (G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_OPTIONAL_ARG)) == 0;
-}
-
-static const GOptionEntry *
-find_long (const GOptionEntry *entries,
-           const char         *name,
-           size_t              length)
-{
-  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
-    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
-      return &entries[i];
-  return NULL;
-}
-
 static const GOptionEntry *
 find_short (const GOptionEntry *entries,
             char                name)
@@ -185,7 +165,7 @@ is_option_name (const GOptionEntry *entries,
   for (guint i = 0; help_names[i] != NULL; i++)
     if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
       return TRUE;
-  return find_long (entries, text, length) != NULL;
+  return em_option_entries_find_long (entries, text, length) != NULL;
 }
 
 /* sets *help to "--help" or "--help-all" when one (or -h, -?) is met where an
@@ -225,8 +205,8 @@ scan_arguments (const GOptionEntry  *entries,
             {
               size_t length = strcspn (name, "=");
 
-              entry = find_long (entries, name, length);
-              if (entry != NULL && !entry_takes_value (entry))
+              entry = em_option_entries_find_long (entries, name, length);
+              if (entry != NULL && !em_option_entry_takes_value (entry))
                 {
                   g_autofree char *flag_name = g_strndup (arg, strlen ("--") + length);
 
@@ -236,7 +216,7 @@ scan_arguments (const GOptionEntry  *entries,
                 }
               continue;
             }
-          entry = find_long (entries, name, strlen (name));
+          entry = em_option_entries_find_long (entries, name, strlen (name));
           flag = g_strdup (arg);
         }
       else if (arg[0] == '-' && arg[1] != '\0')
@@ -254,7 +234,7 @@ scan_arguments (const GOptionEntry  *entries,
                   *help = "--help";
                   return TRUE;
                 }
-              if (found == NULL || !entry_takes_value (found))
+              if (found == NULL || !em_option_entry_takes_value (found))
                 continue;
               /* GOption gives the next argument to the first and then
                * fails with "Error parsing option", which says nothing of why */
@@ -270,7 +250,7 @@ scan_arguments (const GOptionEntry  *entries,
               flag = g_strdup_printf ("-%c", *c);
             }
         }
-      if (entry == NULL || !entry_takes_value (entry) || i + 1 >= argc)
+      if (entry == NULL || !em_option_entry_takes_value (entry) || i + 1 >= argc)
         continue;
       i++;
       if (is_option_name (entries, argv[i]))

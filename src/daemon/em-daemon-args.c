@@ -8,27 +8,7 @@
 #include <gst/gst.h>
 
 #include "daemon/em-daemon-args.h"
-
-/* whether @entry takes a value (the next argument, or after '=') */
-static gboolean
-entry_takes_value (const GOptionEntry *entry)
-{
-  if (entry->arg == G_OPTION_ARG_NONE)
-    return FALSE;
-  return entry->arg != G_OPTION_ARG_CALLBACK ||
-         (entry->flags & (G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_OPTIONAL_ARG)) == 0;
-}
-
-static const GOptionEntry *
-find_entry (const GOptionEntry *entries,
-            const char         *name,
-            size_t              length)
-{
-  for (guint i = 0; entries[i].long_name != NULL; i++)
-    if (strlen (entries[i].long_name) == length && strncmp (name, entries[i].long_name, length) == 0)
-      return &entries[i];
-  return NULL;
-}
+#include "engine/em-option-entries.h"
 
 /* GStreamer's own options, gst_init_get_option_group() in gst/gst.c of
  * GStreamer 1.22, as `engine-manager --help-gst` lists them; those marked
@@ -100,7 +80,8 @@ is_option_name (const GOptionEntry *entries,
     return TRUE;
   text += strlen ("--");
   length = strcspn (text, "=");
-  if (find_gst_option (text, length) >= 0 || find_entry (entries, text, length) != NULL)
+  if (find_gst_option (text, length) >= 0 ||
+      em_option_entries_find_long (entries, text, length) != NULL)
     return TRUE;
   for (guint i = 0; help_names[i] != NULL; i++)
     if (strlen (help_names[i]) == length && strncmp (text, help_names[i], length) == 0)
@@ -154,14 +135,15 @@ em_daemon_args_scan (const GOptionEntry  *entries,
       /* the options have no short names */
       if (!g_str_has_prefix (arg, "--"))
         continue;
-      entry = find_entry (entries, arg + strlen ("--"), strcspn (arg + strlen ("--"), "="));
+      entry = em_option_entries_find_long (entries, arg + strlen ("--"),
+                                           strcspn (arg + strlen ("--"), "="));
       gst = find_gst_option (arg + strlen ("--"), strcspn (arg + strlen ("--"), "="));
       /* "--name=VALUE" carries its value, but GOption took "--no-http=false"
        * for --no-http, and GStreamer's "--gst-version=1" for --gst-version,
        * dropping the value without a word */
       if (strchr (arg, '=') != NULL)
         {
-          if (entry != NULL ? !entry_takes_value (entry) : gst >= 0 && !gst_options[gst].takes_value)
+          if (entry != NULL ? !em_option_entry_takes_value (entry) : gst >= 0 && !gst_options[gst].takes_value)
             {
               g_autofree char *name = g_strndup (arg, strcspn (arg, "="));
               g_autofree char *shown = g_utf8_make_valid (strchr (arg, '=') + 1, -1);
@@ -188,7 +170,7 @@ em_daemon_args_scan (const GOptionEntry  *entries,
           i--;
           continue;
         }
-      if (entry != NULL ? !entry_takes_value (entry) : gst < 0 || !gst_options[gst].takes_value)
+      if (entry != NULL ? !em_option_entry_takes_value (entry) : gst < 0 || !gst_options[gst].takes_value)
         continue;
       if (i + 1 >= *argc)
         continue;
