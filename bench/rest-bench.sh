@@ -18,6 +18,11 @@
 # a time, and even a task that ends at once takes a turn of the loop), and once
 # --max-pending are waiting it answers 429, which is cheap and creates no task.
 # The non-2xx counts are printed too.
+#
+# Under each server's figures, its main loop's CPU time per request and how
+# busy it was: the loop that every request goes through is what limits the
+# rate, so this says how far each server's own work per request is from the
+# other's.
 set -eu
 
 build=${1:-build}
@@ -53,24 +58,36 @@ wait_port () {
   done
 }
 
+# CPU time of a process's main thread (its GMainLoop), in clock ticks
+main_ticks () {
+  awk '{ print $14 + $15 }' "/proc/$1/task/$1/stat"
+}
+
+# run_wrk URL PID: a short warm-up, then the measured run; "ticks N" in
+# wrk.out is what the server's main thread took of the CPU meanwhile, over
+# "elapsed_s" seconds
 run_wrk () {
-  # a short warm-up, then the measured run
   wrk -t$threads -c$connections -d2s -s "$post_lua" "$1" >/dev/null
+  before=$(main_ticks "$2")
+  started=$(date +%s%N)
   wrk -t$threads -c$connections -d"${duration}s" --latency -s "$post_lua" "$1" > "$work/wrk.out"
+  echo "ticks $(( $(main_ticks "$2") - before ))" >> "$work/wrk.out"
+  echo "elapsed_s $(( $(date +%s%N) - started ))e-9" >> "$work/wrk.out"
   cat "$work/wrk.out" >&2
 }
 
 service_port=$(free_port)
 "$daemon" --bus none --http-address 127.0.0.1 --http-port "$service_port" \
   --data-dir "$work/data" > "$work/daemon.log" 2>&1 &
-pids="$pids $!"
+service_pid=$!
 memory_port=$(free_port)
 "$daemon" --bus none --http-address 127.0.0.1 --http-port "$memory_port" \
   --data-dir "$work/memory-data" --in-memory > "$work/memory.log" 2>&1 &
-pids="$pids $!"
+memory_pid=$!
 baseline_port=$(free_port)
 "$baseline" "$baseline_port" > "$work/baseline.log" 2>&1 &
-pids="$pids $!"
+baseline_pid=$!
+pids="$service_pid $memory_pid $baseline_pid"
 wait_port "$service_port"
 wait_port "$memory_port"
 wait_port "$baseline_port" tasks POST
@@ -80,16 +97,23 @@ wait_port "$baseline_port" tasks POST
 : > "$work/base.txt"
 : > "$work/svc.txt"
 : > "$work/mem.txt"
+# each line: req/s, p99 ms, non-2xx answers, main-loop µs of CPU per request
+# and the share of the time it was busy
+tally () {
+  awk -v hz="$(getconf CLK_TCK)" '
+    /^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} /^ticks/ {t = $2} /^elapsed_s/ {d = $2 + 0}
+    END {print r, p, n + 0, (r > 0 ? t / hz * 1e6 / (r * d) : 0), 100 * t / hz / d}' "$work/wrk.out"
+}
 for round in $(seq 1 "$rounds"); do
   echo "== round $round: libsoup baseline, POST /tasks, $connections connections, ${duration}s" >&2
-  run_wrk "http://127.0.0.1:$baseline_port/tasks"
-  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} END {print r, p}' "$work/wrk.out" >> "$work/base.txt"
+  run_wrk "http://127.0.0.1:$baseline_port/tasks" "$baseline_pid"
+  tally >> "$work/base.txt"
   echo "== round $round: engine-manager, POST /tasks, $connections connections, ${duration}s" >&2
-  run_wrk "http://127.0.0.1:$service_port/tasks"
-  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} END {print r, p, n}' "$work/wrk.out" >> "$work/svc.txt"
+  run_wrk "http://127.0.0.1:$service_port/tasks" "$service_pid"
+  tally >> "$work/svc.txt"
   echo "== round $round: engine-manager --in-memory, POST /tasks, $connections connections, ${duration}s" >&2
-  run_wrk "http://127.0.0.1:$memory_port/tasks"
-  awk '/^rps/ {r = $2} /^p99_ms/ {p = $2} /^non2xx/ {n = $2} END {print r, p, n}' "$work/wrk.out" >> "$work/mem.txt"
+  run_wrk "http://127.0.0.1:$memory_port/tasks" "$memory_pid"
+  tally >> "$work/mem.txt"
 done
 median () {
   sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -102,6 +126,10 @@ svc_non2xx=$(awk '{ n += $3 } END { print n }' "$work/svc.txt")
 mem_rps=$(cut -d' ' -f1 "$work/mem.txt" | median)
 mem_p99=$(cut -d' ' -f2 "$work/mem.txt" | median)
 mem_non2xx=$(awk '{ n += $3 } END { print n }' "$work/mem.txt")
+# the main loop's CPU per request (median) and how busy it was (median)
+loop () {
+  printf '%.1f µs of CPU per request, busy %.0f%%' "$(cut -d' ' -f4 "$1" | median)" "$(cut -d' ' -f5 "$1" | median)"
+}
 
 if [ "${FANOUT:-1}" != 0 ]; then
   # a fresh daemon for fan-out, so the tasks above do not weigh on it
@@ -120,10 +148,13 @@ fi
 echo
 echo "POST /tasks at $connections connections, median of $rounds rounds of ${duration}s ($(nproc) cores)"
 printf '  %-22s %10s req/s   p99 %8s ms\n' "libsoup baseline" "$base_rps" "$base_p99"
+printf '  %-22s %s\n' "  its main loop" "$(loop "$work/base.txt")"
 printf '  %-22s %10s req/s   p99 %8s ms   (non-2xx: %s)\n' "engine-manager" "$svc_rps" "$svc_p99" "$svc_non2xx"
+printf '  %-22s %s\n' "  its main loop" "$(loop "$work/svc.txt")"
 awk -v s="$svc_rps" -v b="$base_rps" 'BEGIN { printf "  throughput ratio       %.2f (target >= 0.70)\n", s / b }'
 echo "Without the task database (--in-memory, for comparison only)"
 printf '  %-22s %10s req/s   p99 %8s ms   (non-2xx: %s)\n' "engine-manager" "$mem_rps" "$mem_p99" "$mem_non2xx"
+printf '  %-22s %s\n' "  its main loop" "$(loop "$work/mem.txt")"
 awk -v s="$mem_rps" -v b="$base_rps" -v t="$svc_rps" 'BEGIN { printf "  throughput ratio       %.2f (the store costs %.0f%% of it)\n", s / b, 100 * (1 - t / s) }'
 if [ "${FANOUT:-1}" != 0 ]; then
   echo "WebSocket fan-out"
