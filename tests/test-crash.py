@@ -15,6 +15,9 @@ journal at the kill, must not bring a task back pending once it has finished,
 nor run it again, and neither may a dependent that finished after its
 dependency.
 
+A third run kills it as the journal's appends move on to its second file,
+and every task acknowledged before the kill must be back, once.
+
 Environment: EM_DAEMON, the engine-manager binary.
 """
 
@@ -262,9 +265,74 @@ def kill_after_restore(tmp):
     print("a restored task and its dependent, finished before the kill, stay finished", flush=True)
 
 
+def kill_after_rotation(tmp):
+    """the journal is two files: killed as appends move on to the second one,
+    every task acknowledged before the kill is there after the restart, once"""
+    data_dir = os.path.join(tmp, "rotation")
+    proc, port = start_daemon(data_dir)
+    second = os.path.join(data_dir, "tasks.journal.1")
+    acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def submit_long(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in range(k, 100000, N_SUBMITTERS):
+            if stop.is_set():
+                return
+            # the longest names, so that the journal fills in a few thousand tasks
+            body = {"name": ("rotation-%06d-" % i).ljust(256, "x"), "action": "wait",
+                    "parameters": {"duration": 0}}
+            try:
+                status, _, task = request(conn, "POST", "/tasks", body)
+            except (OSError, http.client.HTTPException):
+                return
+            if status != 201:
+                fail("POST /tasks answered %d: %s" % (status, task))
+            with lock:
+                acked[task["id"]] = body["name"]
+
+    threads = [threading.Thread(target=submit_long, args=(k,)) for k in range(N_SUBMITTERS)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while not (os.path.exists(second) and os.path.getsize(second) > 0):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            stop.set()
+            fail("the journal never moved on to its second file")
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    sizes = [os.path.getsize(os.path.join(data_dir, name)) for name in ("tasks.journal", "tasks.journal.1")]
+    print("killed with %d tasks acknowledged, the journal's files at %d and %d bytes"
+          % (len(acked), sizes[0], sizes[1]), flush=True)
+
+    proc, port = start_daemon(data_dir)
+    try:
+        by_id = {}
+        for task in all_tasks(port):
+            if task["id"] in by_id:
+                fail("%s is listed twice after the restart" % task["id"])
+            by_id[task["id"]] = task
+        missing = [i for i in acked if i not in by_id]
+        if missing:
+            fail("%d acknowledged tasks are missing after the restart, e.g. %s"
+                 % (len(missing), missing[:3]))
+        for task_id, name in acked.items():
+            if by_id[task_id]["name"] != name:
+                fail("%s came back named %s" % (task_id, by_id[task_id]["name"][:30]))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print("killed as the journal moved to its second file: every acknowledged task is back",
+          flush=True)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="em-crash-") as tmp:
         kill_after_restore(tmp)
+        kill_after_rotation(tmp)
         data_dir = os.path.join(tmp, "data")
         proc, port = start_daemon(data_dir)
         witness = Witness(port, proc.pid)
