@@ -787,8 +787,8 @@ test_two_files_torn_older (Fixture *fx, gconstpointer data)
   EmStore *store;
 
   store_first_task (fx);
-  write_records (fx->journal_path, 2, (const char *[]) { "running", NULL }, 2);
-  write_records (second, 3, (const char *[]) { "completed", NULL }, 3);
+  write_records (fx->journal_path, 2, (const char *[]) { "running", "failed", NULL }, 2);
+  write_records (second, 4, (const char *[]) { "completed", NULL }, 4);
   g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
   g_assert_true (g_file_set_contents (fx->journal_path, contents, length - 5, NULL));
 
@@ -799,6 +799,32 @@ test_two_files_torn_older (Fixture *fx, gconstpointer data)
   g_assert_error (error, EM_ERROR, EM_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, fx->journal_path));
   g_assert_nonnull (strstr (error->message, second));
+}
+
+/* a crash in the first append after the files changed roles leaves the
+ * newer file with a write cut short and nothing else: the older file's
+ * records are replayed, and the cut one ignored */
+static void
+test_two_files_torn_newer (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autofree char *second = em_store_journal_second_path (fx->journal_path);
+  g_autofree char *contents = NULL;
+  gsize length;
+  EmStore *store;
+
+  store_first_task (fx);
+  write_records (second, 2, (const char *[]) { "running", "completed", NULL }, 2);
+  write_records (fx->journal_path, 4, (const char *[]) { "failed", NULL }, 4);
+  g_assert_true (g_file_get_contents (fx->journal_path, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (fx->journal_path, contents, length - 5, NULL));
+
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Ignored the last*");
+  g_test_expect_message ("em-store", G_LOG_LEVEL_MESSAGE, "*Recovered 2 writes*");
+  store = open_store (fx, &snapshot);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (loaded_status (&snapshot, "a"), ==, "completed");
+  em_store_free (store);
 }
 
 #define ROTATION_ROW_SIZE (512 * 1024)
@@ -939,6 +965,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/unwritable", test_unwritable);
   ADD ("/store-journal/two-files-in-order", test_two_files_in_order);
   ADD ("/store-journal/two-files-torn-older", test_two_files_torn_older);
+  ADD ("/store-journal/two-files-torn-newer", test_two_files_torn_newer);
   ADD ("/store-journal/rotation", test_rotation);
 
   return g_test_run ();

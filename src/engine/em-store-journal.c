@@ -402,20 +402,29 @@ read_segment (Segment *segment, guint8 **out_contents, gsize *out_length, GError
   return TRUE;
 }
 
-/* the number of the file's first record if it is intact and numbered, else 0 */
+/* what orders the two files: the number of the first record; 0 for an
+ * unnumbered one, older than any numbered; G_MAXUINT64 when it is not intact,
+ * since a write cut short is the last one written */
 static guint64
-first_write_no (const guint8 *contents, gsize length)
+order_key (const guint8 *contents, gsize length)
 {
   guint32 header[3];
+  guint32 magic, size;
   guint64 write_no;
 
-  if (length < HEADER_SIZE + 8)
-    return 0;
+  if (length < HEADER_SIZE)
+    return G_MAXUINT64;
   memcpy (header, contents, HEADER_SIZE);
-  if (GUINT32_FROM_LE (header[0]) != RECORD_MAGIC ||
-      GUINT32_FROM_LE (header[1]) > length - HEADER_SIZE ||
-      crc32_of (contents + HEADER_SIZE, GUINT32_FROM_LE (header[1])) != GUINT32_FROM_LE (header[2]))
+  magic = GUINT32_FROM_LE (header[0]);
+  size = GUINT32_FROM_LE (header[1]);
+  if ((magic != RECORD_MAGIC && magic != RECORD_MAGIC_UNNUMBERED) ||
+      size > length - HEADER_SIZE ||
+      crc32_of (contents + HEADER_SIZE, size) != GUINT32_FROM_LE (header[2]))
+    return G_MAXUINT64;
+  if (magic == RECORD_MAGIC_UNNUMBERED)
     return 0;
+  if (size < 8)
+    return G_MAXUINT64;
   memcpy (&write_no, contents + HEADER_SIZE, 8);
   return GUINT64_FROM_LE (write_no);
 }
@@ -488,10 +497,9 @@ em_store_journal_replay (EmStoreJournal      *self,
     return FALSE;
   contents[0] = first;
   contents[1] = second;
-  /* the older file first: a file written before the journal had two starts
-   * with an unnumbered record, or is the only one */
+  /* the older file first */
   if (length[1] > 0 &&
-      (length[0] == 0 || first_write_no (contents[1], length[1]) < first_write_no (contents[0], length[0])))
+      (length[0] == 0 || order_key (contents[1], length[1]) < order_key (contents[0], length[0])))
     {
       order[0] = 1;
       order[1] = 0;
