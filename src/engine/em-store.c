@@ -162,12 +162,12 @@ struct _EmStore
 #define COMMIT_INTERVAL_US (100 * 1000)
 /* but a commit takes no more rows than this, past which the journal, whose
  * full file is emptied only once the database has its writes, grows towards
- * its limit (store-bench,
- * at ~100 000 tasks/s, fell from 0.57 to 0.33-0.41 of the rate without a store
- * with 100 ms and no such bound). Not much less either: past ~100 000 tasks of
- * history every commit rewrites nearly all of the random id index, so its
- * cost per task falls with the tasks it carries (8 192 rows, ~2 000 tasks: the
- * writer fell behind, store-bench of 200 000 tasks 0.69-0.76; now 0.87-0.91) */
+ * its limit (store-bench, at ~100 000 tasks/s, fell from 0.57 to 0.33-0.41 of
+ * the rate without a store with 100 ms and no such bound). Not much less
+ * either: past ~100 000 tasks of history every commit rewrites nearly all of
+ * the random id index, so its cost per task falls with the tasks it carries
+ * (8 192 rows, ~2 000 tasks: the writer fell behind, store-bench of 200 000
+ * tasks 0.69-0.76; now 0.87-0.91) */
 #define MAX_BATCH_ROWS 32768
 /* SQLite's own checkpoint runs inside COMMIT, before the batch's
  * acknowledgements; this one runs after them, when nothing else waits, once
