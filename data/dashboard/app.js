@@ -25,6 +25,13 @@
   const PENDING_PAGES_MAX = 10;
   const STATUS_RANK = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
 
+  // a backoff's wait, somewhere between half of @ms and all of it: pages
+  // that lost the service together (a restart) would otherwise all come
+  // back in the same instant, again and again
+  function spread (ms) {
+    return ms / 2 + Math.random() * ms / 2;
+  }
+
   // --- translation: strings are marked with _() so that xgettext sees them
   // and po/de.po holds the same translations as i18n.js
 
@@ -450,14 +457,14 @@
   }
 
   // the listing could not be read: the table stays as it is, a line says so,
-  // and the listing is asked again after a while that grows to
+  // and the listing is asked again after a while (spread) that grows to
   // SNAPSHOT_RETRY_MAX_MS. A 401 waits for the token instead (its form loads
   // everything again), and a page without its WebSocket for the stream's return
   function listingFailed (result) {
     listingStale = true;
     setText('listing-note', _('The task list could not be refreshed; it may be out of date.'));
     if (locked || (result && result.status === 401) || snapshotRetryTimer) return;
-    let wait = snapshotRetryDelay;
+    let wait = spread(snapshotRetryDelay);
     // a 429 may say when to ask again
     const after = result && result.status === 429 ? Number(result.headers.get('Retry-After')) : NaN;
     if (Number.isFinite(after) && after > 0) wait = Math.max(wait, after * 1000);
@@ -661,7 +668,7 @@
   }
 
   // GET /tasks/{id}, asked again while it fails (no connection, an error of
-  // the service, 429) after 1, 2, 4… s, up to 30 s apart, or as Retry-After
+  // the service, 429) after 1, 2, 4… s (spread), up to 30 s apart, or as Retry-After
   // says (up to 30 s too), FETCH_ATTEMPTS times in all: given up at once, the
   // events waiting on it went, and with them the row of a task the table did
   // not have, until the next reload. Not once the table has the task (a
@@ -682,7 +689,7 @@
       if (attempt >= FETCH_ATTEMPTS || tasks.has(id) ||
           (result && result.status >= 400 && result.status < 500 && result.status !== 429)) return {};
       const after = result && result.status === 429 ? Number(result.headers.get('Retry-After')) * 1000 : NaN;
-      await new Promise((resolve) => setTimeout(resolve, after > 0 ? Math.min(after, FETCH_DELAY_MAX_MS) : delay));
+      await new Promise((resolve) => setTimeout(resolve, after > 0 ? Math.min(after, FETCH_DELAY_MAX_MS) : spread(delay)));
       if (tasks.has(id)) return {};
       delay = Math.min(2 * delay, FETCH_DELAY_MAX_MS);
     }
@@ -814,7 +821,7 @@
 
   function reconnectLater () {
     if (locked) return;
-    setTimeout(connect, reconnectDelay);
+    setTimeout(connect, spread(reconnectDelay));
     reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
   }
 

@@ -529,6 +529,50 @@ async function checkFetchRetried (url) {
   }
 }
 
+// Pages that lose the stream together do not come back together: each waits
+// between half its backoff and all of it, as Math.random says. Two pages, one
+// whose Math.random always says 0 and one whose says almost 1, have their
+// stream closed; what each page's setTimeout was asked to wait before
+// connect() is recorded. Old: 500 ms for both.
+async function checkReconnectSpread (url) {
+  const label = 'reconnect page';
+  const waits = [];
+  for (const random of [0, 0.999]) {
+    const context = await browser.newContext({ locale: 'en-US' });
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(TIMEOUT);
+      watchPage(page, label);
+      page.on('pageerror', (error) => problems.push(`page error (reconnect): ${error.message}`));
+      await page.addInitScript((value) => {
+        Math.random = () => value;
+        window.connectWaits = [];
+        const setTimeoutOf = window.setTimeout;
+        window.setTimeout = function (callback, ms, ...rest) {
+          if (typeof callback === 'function' && callback.name === 'connect') window.connectWaits.push(ms);
+          return setTimeoutOf.call(this, callback, ms, ...rest);
+        };
+      }, random);
+      const servers = [];
+      await page.routeWebSocket(/\/ws(\?|$)/, (ws) => { servers.push(ws); });
+      step(`${label} (Math.random ${random}): GET /`);
+      await page.goto(url + '/');
+      await waitLive(page, `${label} (Math.random ${random})`);
+      await servers[0].close();
+      step(`${label} (Math.random ${random}): connected again`);
+      while (servers.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitLive(page, `${label} (Math.random ${random}), connected again`);
+      waits.push(await page.evaluate(() => window.connectWaits));
+    } finally {
+      await context.close();
+    }
+  }
+  check(JSON.stringify(waits[0]) === JSON.stringify([250]),
+    `with Math.random 0 the page waited ${JSON.stringify(waits[0])} ms before connecting again, not 250`);
+  check(waits[1].length === 1 && Math.abs(waits[1][0] - 499.75) < 0.01,
+    `with Math.random 0.999 the page waited ${JSON.stringify(waits[1])} ms, not 499.75`);
+}
+
 // A pending task that waits for its run_at (another client's, submitted with
 // a delay: task_scheduled does not say so) is no reason to ask GET /queue
 // every few seconds: the page learns its run_at once, then stops asking.
@@ -1147,6 +1191,7 @@ try {
   await checkResultsNotKept(daemon.url);
   await checkFetchOnce(daemon.url);
   await checkFetchRetried(daemon.url);
+  await checkReconnectSpread(daemon.url);
   await checkFetchedKept(daemon.url);
   await checkDelayedNoPoll(daemon.url);
   await checkBatchNoPoll();
