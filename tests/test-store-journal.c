@@ -1,6 +1,10 @@
 #include "config.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <glib/gstdio.h>
 #include <zlib.h>
@@ -944,6 +948,78 @@ test_rotation (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (file_size (second), ==, 0);
 }
 
+/* sets or clears the append-only attribute of @path, under which writes
+ * go on and ftruncate() fails, as a disk may refuse it; FALSE when the file
+ * system or the test's privileges do not allow it */
+static gboolean
+set_append_only (const char *path, gboolean append_only)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  int flags = 0;
+  gboolean done;
+
+  g_assert_cmpint (fd, >=, 0);
+  done = ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (append_only)
+    flags |= FS_APPEND_FL;
+  else
+    flags &= ~FS_APPEND_FL;
+  done = done && ioctl (fd, FS_IOC_SETFLAGS, &flags) == 0;
+  close (fd);
+  return done;
+}
+
+/* A full journal file that cannot be emptied leaves the other to grow: it
+ * is bounded as after a failed database, acknowledgements failing at the
+ * bound and naming the journal, and the warning comes once, not with every
+ * batch. Old: no bound at all, and a warning per batch */
+static void
+test_unreleasable (Fixture *fx, gconstpointer data)
+{
+  g_auto(EmStoreSnapshot) snapshot = { 0, };
+  g_autofree char *second = em_store_journal_second_path (fx->journal_path);
+  g_autofree char *padding = g_malloc (LARGE_ROW_SIZE + 1);
+  EmStore *store;
+  gboolean journal_named = FALSE;
+  guint i = 0;
+
+  store_first_task (fx);
+  memset (padding, 'x', LARGE_ROW_SIZE);
+  padding[LARGE_ROW_SIZE] = '\0';
+  store = open_store (fx, &snapshot);
+  em_store_start (store, NULL, NULL);
+  if (!set_append_only (fx->journal_path, TRUE))
+    {
+      em_store_free (store);
+      g_test_skip ("the append-only attribute cannot be set here");
+      return;
+    }
+
+  /* the file that could not be emptied, once; then the bound, once */
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*Cannot write*tasks.journal*");
+  g_test_expect_message ("em-store", G_LOG_LEVEL_WARNING, "*limit of 64 MiB*could not be emptied*");
+  for (; i < 100 && !journal_named; i++)
+    {
+      SyncAnswer answer = { FALSE, NULL };
+
+      write_large (store, i, padding);
+      em_store_sync_async (store, NULL, sync_answer_cb, &answer);
+      EM_TEST_WAIT_UNTIL (answer.done, 20000);
+      journal_named = answer.error != NULL &&
+                      strstr (answer.error->message, fx->journal_path) != NULL &&
+                      strstr (answer.error->message, "could not be emptied") != NULL;
+      g_clear_error (&answer.error);
+    }
+  g_test_assert_expected_messages ();
+  g_assert_true (journal_named);
+  g_assert_cmpuint (file_size (fx->journal_path) + file_size (second), <=, 64 * 1024 * 1024);
+  /* past 64 MiB, written at 1 MiB a task */
+  g_assert_cmpuint (i, >, 60);
+
+  g_assert_true (set_append_only (fx->journal_path, FALSE));
+  em_store_free (store);
+}
+
 /* a journal that cannot be opened stops the store, naming the file */
 static void
 test_unwritable (Fixture *fx, gconstpointer data)
@@ -982,6 +1058,7 @@ main (int argc, char **argv)
   ADD ("/store-journal/two-files-torn-older", test_two_files_torn_older);
   ADD ("/store-journal/two-files-torn-newer", test_two_files_torn_newer);
   ADD ("/store-journal/rotation", test_rotation);
+  ADD ("/store-journal/unreleasable", test_unreleasable);
 
   return g_test_run ();
 }

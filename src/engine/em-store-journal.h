@@ -45,7 +45,8 @@ gsize           em_store_journal_get_active_size (EmStoreJournal *self);
 /* passes every intact record to @func, the older file's first; a torn or
  * damaged tail (a write cut by a crash) ends the reading with a warning,
  * since nothing past it was ever acknowledged. Damage with intact records
- * after it, in the same file or the newer one, fails, naming the file */
+ * after it in the same file, or with the newer file not empty, fails,
+ * naming the files */
 gboolean        em_store_journal_replay    (EmStoreJournal      *self,
                                             EmStoreJournalFunc   func,
                                             gpointer             user_data,

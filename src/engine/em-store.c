@@ -22,9 +22,10 @@
  * writes the database lacks, the journal waits for the database: it bounds
  * both the files and the work not yet in the database */
 #define JOURNAL_MAX_BYTES (8 * 1024 * 1024)
-/* once the database has failed, the journal is never emptied, and the next
- * start reads it whole to replay it: past this size it takes no more, as if
- * it could not be written (every acknowledgement fails from then on) */
+/* once the database has failed, or a full journal file cannot be emptied,
+ * the journal only grows, and the next start reads it whole to replay it:
+ * past this size it takes no more, as if it could not be written (every
+ * acknowledgement fails from then on) */
 #define JOURNAL_FAILED_MAX_BYTES (64 * 1024 * 1024)
 /* a commit takes no more than this many bytes of rows either: its writes are
  * freed only after it, and so are the large results they hold */
@@ -119,6 +120,8 @@ struct _EmStore
   GError               *journal_error;  /* sticky: an unwritten record cannot be acknowledged */
   guint64               forwarded_writes;
   guint64               last_write_no;  /* set at open, before the thread starts */
+  gboolean              release_failed; /* the sealed file could not be emptied: tried
+                                         * again with every batch, said once */
 
   /* writer thread only */
   sqlite3_stmt         *upsert_task;
@@ -1251,19 +1254,22 @@ trim_journal (EmStore *self)
       g_mutex_unlock (&self->lock);
       if (!applied)
         return;
-      g_atomic_int_set (&self->catch_up, FALSE);
       if (!em_store_journal_release_sealed (self->journal, &error))
         {
-          g_warning ("%s", error->message);
+          if (!self->release_failed)
+            g_warning ("%s", error->message);
+          self->release_failed = TRUE;
           return;
         }
+      self->release_failed = FALSE;
+      g_atomic_int_set (&self->catch_up, FALSE);
     }
   if (em_store_journal_get_active_size (self->journal) >= JOURNAL_TRIM_BYTES)
     em_store_journal_rotate (self->journal, self->forwarded_writes);
 }
 
 /* FALSE, with the journal failed for good, when @length more bytes would
- * take it past its bound while the database cannot empty it */
+ * take it past its bound while nothing can empty it */
 static gboolean
 journal_has_room (EmStore *self, gsize length)
 {
@@ -1272,14 +1278,21 @@ journal_has_room (EmStore *self, gsize length)
   g_mutex_lock (&self->lock);
   writer_failed = self->writer_failed;
   g_mutex_unlock (&self->lock);
-  if (!writer_failed ||
+  if ((!writer_failed && !self->release_failed) ||
       em_store_journal_get_size (self->journal) + length <= JOURNAL_FAILED_MAX_BYTES)
     return TRUE;
-  g_set_error (&self->journal_error, EM_ERROR, EM_ERROR_FAILED,
-               _("The task journal “%s” has reached its limit of %u MiB while the task "
-                 "database cannot be written; restart the service once it can"),
-               em_store_journal_get_path (self->journal),
-               (guint) (JOURNAL_FAILED_MAX_BYTES / (1024 * 1024)));
+  if (writer_failed)
+    g_set_error (&self->journal_error, EM_ERROR, EM_ERROR_FAILED,
+                 _("The task journal “%s” has reached its limit of %u MiB while the task "
+                   "database cannot be written; restart the service once it can"),
+                 em_store_journal_get_path (self->journal),
+                 (guint) (JOURNAL_FAILED_MAX_BYTES / (1024 * 1024)));
+  else
+    g_set_error (&self->journal_error, EM_ERROR, EM_ERROR_FAILED,
+                 _("The task journal “%s” has reached its limit of %u MiB as one of its "
+                   "files could not be emptied; restart the service once it can"),
+                 em_store_journal_get_path (self->journal),
+                 (guint) (JOURNAL_FAILED_MAX_BYTES / (1024 * 1024)));
   return FALSE;
 }
 
