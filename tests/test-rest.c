@@ -2889,6 +2889,157 @@ test_chunked_framing (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 1);
 }
 
+/* sends all of @data, the loop turning */
+static void
+raw_send_all (GSocket    *socket,
+              const char *data,
+              gsize       length)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gsize sent = 0;
+
+  while (sent < length)
+    {
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_send (socket, data + sent, length - sent, NULL, NULL);
+      if (n > 0)
+        sent += (gsize) n;
+      else
+        g_usleep (200);
+    }
+}
+
+/* reads until @response holds a whole head (and its body, when it has a
+ * length), the loop turning */
+static void
+raw_read_answer (GSocket *socket,
+                 GString *response)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+
+  while (!(strstr (response->str, "\r\n\r\n") != NULL &&
+           (strstr (response->str, "Content-Length: ") == NULL || response_complete (response))))
+    {
+      char buffer[4096];
+      gssize n;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+      if (n > 0)
+        g_string_append_len (response, buffer, n);
+      else
+        g_assert_cmpint (n, !=, 0);
+      if (n < 0)
+        g_usleep (200);
+    }
+}
+
+/* a POST /tasks of @length bytes announced with "Expect: 100-continue":
+ * the answer to its head, on @socket */
+static GString *
+announce_body (GSocket *socket,
+               gsize    length)
+{
+  g_autofree char *head = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+                                           length);
+  GString *answer = g_string_new (NULL);
+
+  raw_send_all (socket, head, strlen (head));
+  raw_read_answer (socket, answer);
+  return answer;
+}
+
+#define HELD_BODY_SIZE (90 * 1000)
+
+/* libsoup holds each body whole: large bodies that arrive at once count
+ * against one budget, and one that would take it past its maximum gets 503
+ * with Retry-After; small bodies are not counted, and a body's bytes are
+ * given back when its request goes. Old: nothing bounded them but the
+ * number of connections */
+static void
+test_bodies_budget (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GSocket) first = raw_connect (f, 0);
+  g_autoptr(GSocket) second = raw_connect (f, 0);
+  g_autoptr(GString) first_answer = NULL;
+  g_autoptr(GString) second_answer = NULL;
+  g_autoptr(GString) refused = NULL;
+  g_autoptr(GString) body = g_string_new ("{\"name\":\"large\",\"action\":\"wait\"}");
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(Reply) small = NULL;
+  g_autoptr(GString) created = NULL;
+  gint64 deadline;
+  gboolean continued = FALSE;
+
+  g_object_set (f->server, "max-bodies-size", (guint64) (2 * HELD_BODY_SIZE + 10000), NULL);
+  first_answer = announce_body (first, HELD_BODY_SIZE);
+  second_answer = announce_body (second, HELD_BODY_SIZE);
+  g_assert_true (g_str_has_prefix (first_answer->str, "HTTP/1.1 100 Continue"));
+  g_assert_true (g_str_has_prefix (second_answer->str, "HTTP/1.1 100 Continue"));
+
+  /* two bodies are on their way: a third does not fit */
+  {
+    g_autoptr(GSocket) third = raw_connect (f, 0);
+
+    refused = announce_body (third, HELD_BODY_SIZE);
+  }
+  g_assert_cmpuint (raw_status (refused), ==, 503);
+  g_assert_nonnull (strstr (refused->str, "Retry-After: 1\r\n"));
+  node = raw_json (refused);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (node), "detail"),
+                                   "body: "));
+
+  /* a chunked body counts as it streams */
+  {
+    g_autofree char *chunk = g_strnfill (20000, ' ');
+    g_autofree char *request = g_strdup_printf ("POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                "Content-Type: application/json\r\n"
+                                                "Transfer-Encoding: chunked\r\n\r\n"
+                                                "%x\r\n%s\r\n0\r\n\r\n", 20000, chunk);
+    g_autoptr(GString) streamed = raw_exchange (f, request, strlen (request));
+
+    g_assert_cmpuint (raw_status (streamed), ==, 503);
+  }
+
+  /* a small one is not counted */
+  small = http (f, "POST", "/tasks", "application/json", "{\"name\":\"small\",\"action\":\"wait\"}");
+  g_assert_cmpuint (reply_status (small), ==, 201);
+
+  /* the first goes away: its bytes are given back once libsoup lets go of
+   * its request, and a large body fits again */
+  g_socket_close (first, NULL);
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  while (!continued)
+    {
+      g_autoptr(GSocket) again = raw_connect (f, 0);
+      g_autoptr(GString) answer = announce_body (again, HELD_BODY_SIZE);
+
+      continued = g_str_has_prefix (answer->str, "HTTP/1.1 100 Continue");
+      if (continued)
+        {
+          while (body->len < HELD_BODY_SIZE)
+            g_string_append_c (body, ' ');
+          created = g_string_new (NULL);
+          raw_send_all (again, body->str, body->len);
+          raw_read_answer (again, created);
+        }
+      else
+        {
+          g_assert_cmpuint (raw_status (answer), ==, 503);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_usleep (10000);
+        }
+    }
+  g_assert_cmpuint (raw_status (created), ==, 201);
+}
+
 /* a client that goes away mid-response must leave the service answering */
 static void
 test_disconnect_mid_response (Fixture       *f,
@@ -5080,6 +5231,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rest/errors/problem-utf8", test_problem_utf8);
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
   ADD ("/rest/errors/chunked-framing", test_chunked_framing, NULL);
+  ADD ("/rest/errors/bodies-budget", test_bodies_budget, NULL);
   ADD ("/rest/connections/client-closed", test_connection_client_closed, NULL);
   ADD ("/rest/connections/closed-by-server", test_connection_closed_by_server, NULL);
   ADD ("/rest/connections/no-content", test_connection_no_content, NULL);

@@ -13,6 +13,7 @@ typedef struct {
   guint64       max_bytes;
   guint64       received;
   gboolean      refused;
+  EmBodyBudget *budget;  /* (nullable) */
   GCancellable *cancellable;
   void        (*add_headers) (SoupServerMessage *msg,
                               gpointer           user_data);
@@ -25,6 +26,7 @@ watch_free (gpointer data)
   Watch *watch = data;
 
   g_clear_object (&watch->cancellable);
+  g_clear_pointer (&watch->budget, em_body_budget_unref);
   g_free (watch);
 }
 
@@ -53,6 +55,18 @@ refuse_too_large (SoupServerMessage *msg,
   refuse (msg, watch, 413, detail);
 }
 
+/* the body would fit its own limit, but not among the others being read */
+static void
+refuse_overbooked (SoupServerMessage *msg,
+                   Watch             *watch)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", "1");
+  refuse (msg, watch, 503,
+          _("body: the service is reading too many large request bodies at once; "
+            "try again shortly"));
+}
+
 static void
 got_chunk_cb (SoupServerMessage *msg,
               GBytes            *chunk,
@@ -64,11 +78,16 @@ got_chunk_cb (SoupServerMessage *msg,
   if (watch->refused)
     return;
   watch->received += g_bytes_get_size (chunk);
-  if (watch->received <= watch->max_bytes)
+  if (watch->received <= watch->max_bytes &&
+      (watch->budget == NULL ||
+       em_body_budget_hold (watch->budget, G_OBJECT (msg), g_bytes_get_size (chunk))))
     return;
   /* before any handler: the answer speaks the client's language from here */
   em_rest_i18n_scope_enter_for_message (&scope, msg);
-  refuse_too_large (msg, watch);
+  if (watch->received > watch->max_bytes)
+    refuse_too_large (msg, watch);
+  else
+    refuse_overbooked (msg, watch);
 }
 
 /* RFC 9110's 1*DIGIT, given once: libsoup reads "-5" and "+5" with strtoull,
@@ -154,6 +173,7 @@ em_body_limit_check_head (SoupServerMessage *msg,
   const char *twice = header_given_twice (headers);
   gboolean bad_length = FALSE;
   gboolean both = FALSE;
+  gboolean overbooked = FALSE;
   Watch *watch;
 
   if (twice != NULL)
@@ -175,9 +195,16 @@ em_body_limit_check_head (SoupServerMessage *msg,
          * nothing else */
         both = soup_message_headers_get_list (headers, "Transfer-Encoding") != NULL;
         bad_length = !is_one_length (soup_message_headers_get_list (headers, "Content-Length"));
-        if (!both && !bad_length &&
-            (guint64) soup_message_headers_get_content_length (headers) <= limit->max_bytes)
-          return TRUE;
+        if (!both && !bad_length)
+          {
+            guint64 length = (guint64) soup_message_headers_get_content_length (headers);
+
+            if (length <= limit->max_bytes &&
+                (length < EM_BODY_BUDGET_MIN_BYTES || limit->budget == NULL ||
+                 em_body_budget_hold (limit->budget, G_OBJECT (msg), length)))
+              return TRUE;
+            overbooked = length <= limit->max_bytes;
+          }
         break;
       case SOUP_ENCODING_NONE:
         return TRUE;
@@ -196,6 +223,7 @@ em_body_limit_check_head (SoupServerMessage *msg,
 
   watch = g_new0 (Watch, 1);
   watch->max_bytes = limit->max_bytes;
+  watch->budget = limit->budget != NULL ? em_body_budget_ref (limit->budget) : NULL;
   watch->cancellable = limit->cancellable != NULL ? g_object_ref (limit->cancellable) : NULL;
   watch->add_headers = limit->add_headers;
   watch->add_headers_data = limit->add_headers_data;
@@ -210,6 +238,8 @@ em_body_limit_check_head (SoupServerMessage *msg,
   else if (bad_length)
     refuse (msg, watch, 400,
             _("Content-Length: must be one number of bytes, in decimal digits"));
+  else if (overbooked)
+    refuse_overbooked (msg, watch);
   else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
     refuse_too_large (msg, watch);
   else

@@ -6,6 +6,9 @@
 #define EM_REST_LISTEN_BACKLOG            4096
 /* request bodies larger than this are refused with 413 before they are buffered */
 #define EM_REST_DEFAULT_MAX_BODY_SIZE     (1024 * 1024)
+/* what the bodies of EM_BODY_BUDGET_MIN_BYTES or more being read or held
+ * at once may add up to; past it, 503 with Retry-After */
+#define EM_REST_DEFAULT_MAX_BODIES_SIZE   (64 * 1024 * 1024)
 /* json-glib 1.6 recurses per level and overflows the stack on deep nesting */
 #define EM_REST_MAX_JSON_DEPTH            64
 /* GET /tasks paging */

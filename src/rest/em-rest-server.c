@@ -69,6 +69,7 @@ enum {
   PROP_0,
   PROP_MANAGER,
   PROP_MAX_BODY_SIZE,
+  PROP_MAX_BODIES_SIZE,
   PROP_WS_MAX_BACKLOG,
   PROP_WS_KEEPALIVE,
   PROP_WS_MAX_CLIENTS,
@@ -1030,6 +1031,7 @@ em_rest_server_finalize (GObject *object)
 
   g_clear_object (&self->ctx.cancellable);
   g_clear_object (&self->body_limit.cancellable);
+  g_clear_pointer (&self->body_limit.budget, em_body_budget_unref);
   g_free (self->base_url);
   g_free (self->token);
   g_free (self->token_file);
@@ -1055,6 +1057,9 @@ em_rest_server_get_property (GObject    *object,
       break;
     case PROP_MAX_BODY_SIZE:
       g_value_set_uint64 (value, self->body_limit.max_bytes);
+      break;
+    case PROP_MAX_BODIES_SIZE:
+      g_value_set_uint64 (value, em_body_budget_get_max (self->body_limit.budget));
       break;
     case PROP_WS_MAX_BACKLOG:
       g_value_set_uint64 (value, self->ws_max_backlog);
@@ -1113,6 +1118,9 @@ em_rest_server_set_property (GObject      *object,
       break;
     case PROP_MAX_BODY_SIZE:
       self->body_limit.max_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_BODIES_SIZE:
+      em_body_budget_set_max (self->body_limit.budget, g_value_get_uint64 (value));
       break;
     case PROP_WS_MAX_BACKLOG:
       self->ws_max_backlog = g_value_get_uint64 (value);
@@ -1184,6 +1192,10 @@ em_rest_server_class_init (EmRestServerClass *klass)
     g_param_spec_uint64 ("max-body-size", NULL, NULL, 1, G_MAXUINT64,
                          EM_REST_DEFAULT_MAX_BODY_SIZE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MAX_BODIES_SIZE] =
+    g_param_spec_uint64 ("max-bodies-size", NULL, NULL, 1, G_MAXUINT64,
+                         EM_REST_DEFAULT_MAX_BODIES_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   properties[PROP_WS_MAX_BACKLOG] =
     g_param_spec_uint64 ("ws-max-backlog", NULL, NULL, 1, G_MAXUINT64,
                          EM_REST_DEFAULT_WS_BACKLOG,
@@ -1235,6 +1247,7 @@ em_rest_server_init (EmRestServer *self)
 {
   self->ctx.cancellable = g_cancellable_new ();
   self->body_limit.cancellable = g_cancellable_new ();
+  self->body_limit.budget = em_body_budget_new (EM_REST_DEFAULT_MAX_BODIES_SIZE);
   /* the server outlives its messages' signal handlers */
   self->body_limit.add_headers = add_answer_headers;
   self->body_limit.add_headers_data = self;

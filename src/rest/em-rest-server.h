@@ -32,7 +32,8 @@ gboolean      em_rest_server_is_flushing  (EmRestServer    *self);
 /* how many WebSocket clients follow the event stream now (open, not being dropped) */
 guint         em_rest_server_get_n_websocket_clients (EmRestServer *self);
 
-/* limits, as properties: "max-body-size" (bytes), "ws-max-backlog" (bytes),
+/* limits, as properties: "max-body-size" (bytes), "max-bodies-size" (bytes
+ * of the large bodies being read or held at once), "ws-max-backlog" (bytes),
  * "ws-keepalive" (seconds, 0 turns pings off), "ws-max-clients",
  * "max-header-size" (bytes, 431 beyond), "idle-timeout" (seconds an HTTP
  * connection may stay silent; 0: never); the defaults are in em-rest-limits.h.
