@@ -3040,6 +3040,45 @@ test_bodies_budget (Fixture       *f,
   g_assert_cmpuint (raw_status (created), ==, 201);
 }
 
+/* the status code of an answer to an HTTP/1.0 request */
+static guint
+raw_status_http10 (GString *response)
+{
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.0 "));
+  return (guint) g_ascii_strtoull (response->str + 9, NULL, 10);
+}
+
+/* an HTTP/1.0 request without Host: libsoup takes its whole target for the
+ * path, so the query named no resource ("/tasks?limit=1"); it is split */
+static void
+test_http10_target (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *limited = "GET /tasks?limit=1 HTTP/1.0\r\n\r\n";
+  const char *filtered = "GET /tasks?status=bogus HTTP/1.0\r\n\r\n";
+  const char *escaped = "GET /tasks/%ZZ HTTP/1.0\r\n\r\n";
+  g_autofree char *first = create_task (f, "{\"name\":\"a\",\"action\":\"wait\"}");
+  g_autofree char *second = create_task (f, "{\"name\":\"b\",\"action\":\"wait\"}");
+  g_autoptr(GString) listing = raw_exchange (f, limited, strlen (limited));
+  g_autoptr(GString) refused = raw_exchange (f, filtered, strlen (filtered));
+  g_autoptr(GString) bad_escape = raw_exchange (f, escaped, strlen (escaped));
+  g_autoptr(JsonNode) page = NULL;
+  g_autoptr(JsonNode) problem = NULL;
+  g_autoptr(JsonNode) escape_problem = NULL;
+
+  g_assert_cmpuint (raw_status_http10 (listing), ==, 200);
+  page = raw_json (listing);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (page)), ==, 1);
+  g_assert_cmpuint (raw_status_http10 (refused), ==, 400);
+  problem = raw_json (refused);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (problem), "detail"),
+                                   "status: "));
+  g_assert_cmpuint (raw_status_http10 (bad_escape), ==, 400);
+  escape_problem = raw_json (bad_escape);
+  g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (escape_problem), "detail"),
+                            "not followed by two hex digits"));
+}
+
 /* a client that goes away mid-response must leave the service answering */
 static void
 test_disconnect_mid_response (Fixture       *f,
@@ -5232,6 +5271,7 @@ main (int argc, char **argv)
   ADD ("/rest/errors/body-cap", test_body_cap, NULL);
   ADD ("/rest/errors/chunked-framing", test_chunked_framing, NULL);
   ADD ("/rest/errors/bodies-budget", test_bodies_budget, NULL);
+  ADD ("/rest/http10-target", test_http10_target, NULL);
   ADD ("/rest/connections/client-closed", test_connection_client_closed, NULL);
   ADD ("/rest/connections/closed-by-server", test_connection_closed_by_server, NULL);
   ADD ("/rest/connections/no-content", test_connection_no_content, NULL);

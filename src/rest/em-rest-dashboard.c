@@ -10,6 +10,7 @@
 #include "rest/em-rest-conditional.h"
 #include "rest/em-rest-dashboard.h"
 #include "rest/em-rest-status.h"
+#include "rest/em-rest-target.h"
 
 #define DASHBOARD_URL_PREFIX "/dashboard/"
 
@@ -75,7 +76,7 @@ em_rest_serve_resource (SoupServerMessage *msg,
   if (bytes == NULL)
     {
       g_autofree char *quoted =
-        em_clip_for_message (g_uri_get_path (soup_server_message_get_uri (msg)));
+        em_clip_for_message (g_uri_get_path (em_rest_target_uri (msg)));
 
       em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), quoted);
       return;

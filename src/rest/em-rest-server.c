@@ -28,6 +28,7 @@
 #include "rest/em-rest-query.h"
 #include "rest/em-rest-server.h"
 #include "rest/em-rest-status.h"
+#include "rest/em-rest-target.h"
 #include "rest/em-rest-tls.h"
 #include "rest/em-rest-drain.h"
 #include "rest/em-rest-idle.h"
@@ -354,7 +355,12 @@ check_head (EmRestServer       *self,
    * and the WebSocket hub reads the query too: refused before anyone does */
   if (decoded == NULL)
     {
-      em_problem_respond (msg, 400, NULL, _("path: holds a NUL byte once percent-decoded"));
+      /* libsoup refuses a bad escape in the path itself, but for an HTTP/1.0
+       * request without Host */
+      if (strstr (path, "%00") == NULL)
+        em_problem_respond (msg, 400, NULL, _("path: holds a “%” not followed by two hex digits"));
+      else
+        em_problem_respond (msg, 400, NULL, _("path: holds a NUL byte once percent-decoded"));
       return FALSE;
     }
   if (!g_utf8_validate (decoded, -1, NULL))
@@ -364,7 +370,7 @@ check_head (EmRestServer       *self,
     }
   /* most requests have none: their handlers take NULL, as libsoup gives it */
   if (query != NULL &&
-      (*out_params = em_rest_query_decode (g_uri_get_query (soup_server_message_get_uri (msg)),
+      (*out_params = em_rest_query_decode (g_uri_get_query (em_rest_target_uri (msg)),
                                            &error)) == NULL)
     {
       em_problem_respond_error (msg, error);
@@ -438,11 +444,17 @@ take_checked_head (SoupServerMessage *msg, GHashTable **out_params)
 static void
 handle_request (SoupServer        *server,
                 SoupServerMessage *msg,
-                const char        *path,
-                GHashTable        *query,
+                const char        *soup_path,
+                GHashTable        *soup_query,
                 gpointer           user_data)
 {
   EmRestServer *self = user_data;
+  GUri *uri = em_rest_target_uri (msg);
+  const char *path = g_uri_get_path (uri);
+  /* libsoup's, unless it had taken the query for part of the path */
+  g_autoptr(GHashTable) split_query = uri != soup_server_message_get_uri (msg) ?
+                                      soup_form_decode (g_uri_get_query (uri)) : NULL;
+  GHashTable *query = split_query != NULL ? split_query : soup_query;
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *id = NULL;
   Route route = route_for_path (path, &id);
@@ -537,7 +549,7 @@ refuse_head (EmRestServer      *self,
              SoupServerMessage *msg,
              gboolean           expects_continue)
 {
-  GUri *uri = soup_server_message_get_uri (msg);
+  GUri *uri = em_rest_target_uri (msg);
   const char *raw_query = g_uri_get_query (uri);
   g_autoptr(GHashTable) query = raw_query != NULL ? soup_form_decode (raw_query) : NULL;
   g_autoptr(GHashTable) params = NULL;
