@@ -71,17 +71,6 @@ em_body_budget_get_max (EmBodyBudget *self)
   return max_bytes;
 }
 
-guint64
-em_body_budget_get_held (EmBodyBudget *self)
-{
-  guint64 held;
-
-  g_mutex_lock (&self->lock);
-  held = self->held;
-  g_mutex_unlock (&self->lock);
-  return held;
-}
-
 static void
 held_free (gpointer data)
 {

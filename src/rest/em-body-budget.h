@@ -22,8 +22,6 @@ void          em_body_budget_unref    (EmBodyBudget *self);
 void          em_body_budget_set_max  (EmBodyBudget *self,
                                        guint64       max_bytes);
 guint64       em_body_budget_get_max  (EmBodyBudget *self);
-/* bytes counted now, of owners still alive */
-guint64       em_body_budget_get_held (EmBodyBudget *self);
 /* counts @bytes more against the budget until @owner is finalized; FALSE,
  * counting nothing, when they would take it past its maximum */
 gboolean      em_body_budget_hold     (EmBodyBudget *self,
