@@ -327,11 +327,13 @@ response_complete (GString *response)
                           g_ascii_strtoull (length + strlen ("Content-Length: "), NULL, 10);
 }
 
-/* sends @request and reads the whole answer, the loop turning all along */
+/* sends @request and reads the whole answer (with @until_closed, all the
+ * server sends until it closes the connection), the loop turning all along */
 static GString *
-raw_exchange (Fixture    *f,
-              const char *request,
-              gsize       length)
+raw_exchange_full (Fixture    *f,
+                   const char *request,
+                   gsize       length,
+                   gboolean    until_closed)
 {
   g_autoptr(GSocket) socket = raw_connect (f, 0);
   GString *response = g_string_new (NULL);
@@ -356,7 +358,7 @@ raw_exchange (Fixture    *f,
       n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
       if (n > 0)
         g_string_append_len (response, buffer, n);
-      if (n == 0 || response_complete (response))
+      if (n == 0 || (!until_closed && response_complete (response)))
         eof = TRUE;
       else if (n < 0)
         g_usleep (200);
@@ -364,6 +366,14 @@ raw_exchange (Fixture    *f,
   g_assert_true (eof);
   g_socket_close (socket, NULL);
   return response;
+}
+
+static GString *
+raw_exchange (Fixture    *f,
+              const char *request,
+              gsize       length)
+{
+  return raw_exchange_full (f, request, length, FALSE);
 }
 
 /* the descriptors this process has open, the server's among them */
@@ -2805,42 +2815,6 @@ test_body_cap (Fixture       *f,
   g_assert_cmpuint (reply_status (health), ==, 200);
 }
 
-/* what the service sends on one connection until it closes it */
-static GString *
-raw_exchange_until_closed (Fixture    *f,
-                           const char *request)
-{
-  g_autoptr(GSocket) socket = raw_connect (f, 0);
-  GString *response = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-  gsize sent = 0;
-  gsize length = strlen (request);
-  gboolean closed = FALSE;
-
-  while (!closed && g_get_monotonic_time () < deadline)
-    {
-      char buffer[4096];
-      gssize n;
-
-      g_main_context_iteration (NULL, FALSE);
-      if (sent < length)
-        {
-          n = g_socket_send (socket, request + sent, length - sent, NULL, NULL);
-          if (n > 0)
-            sent += (gsize) n;
-        }
-      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
-      if (n > 0)
-        g_string_append_len (response, buffer, n);
-      else if (n == 0)
-        closed = TRUE;
-      else
-        g_usleep (200);
-    }
-  g_assert_true (closed);
-  return response;
-}
-
 static guint
 count_status_lines (const char *response)
 {
@@ -2870,9 +2844,9 @@ test_chunked_framing (Fixture       *f,
                                           "Content-Type: application/json\r\n"
                                           "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
                                           strlen (task), task);
-  g_autoptr(GString) lax_answer = raw_exchange_until_closed (f, lax);
-  g_autoptr(GString) last_answer = raw_exchange_until_closed (f, last);
-  g_autoptr(GString) old_answer = raw_exchange_until_closed (f, old);
+  g_autoptr(GString) lax_answer = raw_exchange_full (f, lax, strlen (lax), TRUE);
+  g_autoptr(GString) last_answer = raw_exchange_full (f, last, strlen (last), TRUE);
+  g_autoptr(GString) old_answer = raw_exchange_full (f, old, strlen (old), TRUE);
   g_autoptr(JsonNode) node = NULL;
 
   g_assert_cmpuint (raw_status (lax_answer), ==, 201);
