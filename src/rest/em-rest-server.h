@@ -4,6 +4,9 @@
 
 G_BEGIN_DECLS
 
+/* every method some resource takes: the Allow of "OPTIONS *" */
+#define EM_REST_SERVER_METHODS "GET, HEAD, POST, DELETE, OPTIONS"
+
 #define EM_TYPE_REST_SERVER (em_rest_server_get_type ())
 G_DECLARE_FINAL_TYPE (EmRestServer, em_rest_server, EM, REST_SERVER, GObject)
 

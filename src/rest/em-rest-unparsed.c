@@ -6,6 +6,7 @@
 
 #include "rest/em-problem.h"
 #include "rest/em-rest-i18n.h"
+#include "rest/em-rest-server.h"
 #include "rest/em-rest-unparsed.h"
 
 /* Until the head is read libsoup gives no hook: a head it cannot parse skips
@@ -104,12 +105,12 @@ em_rest_unparsed_head_read (SoupServerMessage *msg)
       em_rest_i18n_scope_enter_for_message (&scope, msg);
       em_problem_respond (msg, status, NULL, detail_for (status));
     }
-  /* "OPTIONS *" reaches no handler, and libsoup would answer an empty 404 */
+  /* "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7) and
+   * reaches no handler, where libsoup would answer an empty 404: the methods
+   * some resource takes, as each path's OPTIONS gives its own */
   else if (soup_server_message_is_options_ping (msg))
     {
-      g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
-
-      em_rest_i18n_scope_enter_for_message (&scope, msg);
-      em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), "*");
+      soup_message_headers_replace (headers, "Allow", EM_REST_SERVER_METHODS);
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
     }
 }
