@@ -2595,6 +2595,11 @@ test_malformed (Fixture       *f,
     { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"parameters\":{\"bogus\":1}}]", 400, "[1] " },
     { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"colour\":2}]", 400, "[1] colour" },
     { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\",\"depends_on\":[\"#1\"]},{\"name\":\"b\",\"action\":\"wait\"}]", 400, "[0] depends_on" },
+    /* one spelling per item */
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"depends_on\":[\"#00\"]}]", 400,
+      "[1] depends_on[0]: “#00” must name an earlier item of the same batch" },
+    { "POST", "/tasks", "[{\"name\":\"a\",\"action\":\"wait\"},{\"name\":\"b\",\"action\":\"wait\",\"depends_on\":[\"#+0\"]}]", 400,
+      "[1] depends_on[0]: “#+0” must name" },
     /* one task is no batch: no #N names anything */
     { "POST", "/tasks", "{\"name\":\"a\",\"action\":\"wait\",\"depends_on\":[\"#0\"]}", 400,
       "depends_on[0]: “#0” refers to an item of a batch; #N references exist only inside one" },

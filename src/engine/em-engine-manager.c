@@ -1326,7 +1326,9 @@ resolve_depends_on (EmEngineManager *self,
                            i, quoted);
               return NULL;
             }
-          if (!g_ascii_string_to_unsigned (ref + 1, 10, 0, G_MAXUINT, &n, NULL) || n >= index)
+          /* one spelling per item: "#01" or "#00" would name #1 or #0 too */
+          if ((ref[1] == '0' && ref[2] != '\0') ||
+              !g_ascii_string_to_unsigned (ref + 1, 10, 0, G_MAXUINT, &n, NULL) || n >= index)
             {
               g_autofree char *quoted = em_clip_for_message (ref);
 
