@@ -215,6 +215,49 @@ test_dependency_cancel_cascades (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (em_task_get_error (b), "cancelled"));
 }
 
+/* a task that ends waits on nothing, whichever of its dependencies had not
+ * ended: cancelled while one runs, failed by one while another runs, or
+ * failed at submission by one listed after a pending one. Old: each kept
+ * naming the running or pending task, after it completed too */
+static void
+test_ended_waits_on_nothing (Fixture *fx, gconstpointer data)
+{
+  EmTask *running = submit (fx, "{\"name\": \"running\", \"action\": \"hold_none\", "
+                                "\"parameters\": {\"duration\": 300}}");
+  EmTask *failing = submit (fx, "{\"name\": \"failing\", \"action\": \"hold_none\", "
+                                "\"parameters\": {\"fail\": true, \"duration\": 50}}");
+  const char *running_id = em_task_get_id (running);
+  const char *failing_id = em_task_get_id (failing);
+  g_autofree char *jc = g_strdup_printf ("{\"name\": \"c\", \"action\": \"hold_none\", "
+                                         "\"depends_on\": [\"%s\"]}", running_id);
+  g_autofree char *jd = g_strdup_printf ("{\"name\": \"d\", \"action\": \"hold_none\", "
+                                         "\"depends_on\": [\"%s\", \"%s\"]}", failing_id, running_id);
+  EmTask *cancelled = submit (fx, jc);
+  EmTask *failed = submit (fx, jd);
+  g_autofree char *je = NULL;
+  EmTask *refused;
+
+  g_assert_cmpuint (g_strv_length ((GStrv) em_task_get_waiting_on (failed)), ==, 2);
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (cancelled), NULL));
+  g_assert_null (em_task_get_waiting_on (cancelled)[0]);
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (failed), 5000);
+  g_assert_false (em_task_is_finished (running));
+  g_assert_cmpint (em_task_get_status (failed), ==, EM_TASK_STATUS_FAILED);
+  g_assert_null (em_task_get_waiting_on (failed)[0]);
+
+  je = g_strdup_printf ("{\"name\": \"e\", \"action\": \"hold_none\", "
+                        "\"depends_on\": [\"%s\", \"%s\"]}", running_id, failing_id);
+  refused = submit (fx, je);
+  g_assert_cmpint (em_task_get_status (refused), ==, EM_TASK_STATUS_FAILED);
+  g_assert_null (em_task_get_waiting_on (refused)[0]);
+
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (running), 5000);
+  g_assert_null (em_task_get_waiting_on (cancelled)[0]);
+  g_assert_null (em_task_get_waiting_on (failed)[0]);
+  g_assert_null (em_task_get_waiting_on (refused)[0]);
+}
+
 static void
 test_unknown_dependency_refused (Fixture *fx, gconstpointer data)
 {
@@ -1285,6 +1328,7 @@ main (int argc, char **argv)
   ADD ("dependencies", test_dependencies);
   ADD ("dependency-failure-cascades", test_dependency_failure_cascades);
   ADD ("dependency-cancel-cascades", test_dependency_cancel_cascades);
+  ADD ("ended-waits-on-nothing", test_ended_waits_on_nothing);
   ADD ("unknown-dependency-refused", test_unknown_dependency_refused);
   ADD ("retries", test_retries);
   ADD ("cancel-during-backoff", test_cancel_during_backoff);

@@ -936,6 +936,10 @@ finish_entry (EmEngineManager *self,
   g_ptr_array_set_size (entry->waiting_on, 0);
   if (entry->waiting_links != NULL)
     g_ptr_array_set_size (entry->waiting_links, 0);
+  /* and says so: ended while a dependency had not, or failed by one with
+   * others still listed, it would go on naming them after they completed */
+  if (em_task_get_waiting_on (entry->task)[0] != NULL)
+    publish_waiting_on (entry);
   /* a ready task may have held its devices against lower ones, or been the
    * last one the store held back: the queue asks again, since neither the
    * end of the task it waited for nor the store's drained callback need come
