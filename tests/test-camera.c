@@ -289,6 +289,51 @@ test_capture_tiff (void)
   em_test_rmdir (data_dir);
 }
 
+/* the sidecar, and the TIFF's description with its text, read back as JSON
+ * whatever form a number takes. Old: json-glib wrote a gain of 1e20 as
+ * 1e+20.0 */
+static void
+test_capture_metadata_numbers (void)
+{
+  g_autofree char *data_dir = em_test_mkdtemp ();
+  g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
+  g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
+  g_autoptr(EmAction) action = em_capture_image_action_new ();
+  g_autoptr(EmActionContext) context = NULL;
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"format\": \"tiff\", \"gain\": 1e20}", NULL);
+  g_autofree char *path = g_build_filename (data_dir, "images", "gain.tiff", NULL);
+  g_autofree char *sidecar = em_image_writer_sidecar_path (path);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) metadata = NULL;
+  g_autoptr(JsonNode) described = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *description = NULL;
+  TIFF *tif;
+  Run run;
+
+  run_init (&run);
+  context = em_action_context_new (devices, "gain", data_dir, progress_cb, &run);
+  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  g_assert_no_error (run.error);
+
+  g_assert_true (g_file_get_contents (sidecar, &text, NULL, NULL));
+  metadata = json_from_string (text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (json_object_get_double_member (json_node_get_object (metadata), "gain"), ==, 1e20);
+
+  tif = TIFFOpen (path, "r");
+  g_assert_nonnull (tif);
+  g_assert_true (TIFFGetField (tif, TIFFTAG_IMAGEDESCRIPTION, &description));
+  described = json_from_string (description, &error);
+  TIFFClose (tif);
+  g_assert_no_error (error);
+  g_assert_true (json_node_equal (described, metadata));
+
+  run_clear (&run);
+  em_test_rmdir (data_dir);
+}
+
 static void
 test_capture_exposure (void)
 {
@@ -1881,6 +1926,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/switch-source", test_switch_source);
   g_test_add_func ("/camera/capture/tiff", test_capture_tiff);
   g_test_add_func ("/camera/capture/exposure", test_capture_exposure);
+  g_test_add_func ("/camera/capture/metadata-numbers", test_capture_metadata_numbers);
   g_test_add_func ("/camera/capture/next-frame", test_capture_next_frame);
   g_test_add_func ("/camera/capture/cancel", test_capture_cancel);
   g_test_add_func ("/camera/capture/action-cancel", test_capture_action_cancel);

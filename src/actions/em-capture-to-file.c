@@ -7,6 +7,7 @@
 #include "actions/em-capture-to-file.h"
 #include "actions/em-image-metadata.h"
 #include "engine/em-error.h"
+#include "engine/em-json-writer.h"
 
 /* the share of the progress the exposure takes; encoding and writing the rest */
 #define EXPOSURE_SHARE 0.9
@@ -83,6 +84,7 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(EmFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
+  GString *metadata_text;
   g_autofree char *metadata_json = NULL;
   g_autofree char *metadata_path = NULL;
   EmStage *stage = em_device_set_get_stage (capture->devices);
@@ -116,9 +118,12 @@ captured_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   capture->result = em_image_metadata_new (frame, has_stage ? &stage_position : NULL,
                                            has_focus ? &focus_position : NULL);
 
-  /* the text goes to the worker; the object stays on this thread */
+  /* the text goes to the worker; the object stays on this thread. Not
+   * json-glib's: it writes 1e+20 as 1e+20.0, which no reader takes */
   node = json_node_init_object (json_node_alloc (), capture->result);
-  metadata_json = json_to_string (node, TRUE);
+  metadata_text = g_string_new (NULL);
+  em_json_write_node_pretty (metadata_text, node);
+  metadata_json = g_string_free (metadata_text, FALSE);
 
   metadata_path = em_image_writer_sidecar_path (capture->path);
   json_object_set_string_member (capture->result, "path", capture->path);
