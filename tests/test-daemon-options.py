@@ -101,6 +101,9 @@ def test_bad_values(root):
         (["--retention-max-age", "36500001"], "--retention-max-age"),
         (["--retention-max-age", "2147483647"], "--retention-max-age"),
         (["--http-address", ""], "--http-address"),
+        # the address is read before anything is made, not when listening
+        (["--http-address", "999.1.1.1"], "--http-address: “999.1.1.1” is not an IP address"),
+        (["--http-address", "lab.example.org"], "--http-address"),
         (["--camera-pipeline", ""], "--camera-pipeline"),
         (["--tls-certificate", ""], "--tls-certificate"),
         (["--tls-key", ""], "--tls-key"),
@@ -803,7 +806,9 @@ def test_crossed_settings(root):
             ("focus-min", "-inf", "focus-min is infinite"),
             # nan passes the schema's range
             ("stage-speed", "nan", "stage-speed is not a number"),
-            ("focus-speed", "nan", "focus-speed is not a number")]:
+            ("focus-speed", "nan", "focus-speed is not a number"),
+            # read before anything is made, not when the server listens
+            ("http-address", "'999.1.1.1'", "http-address: “999.1.1.1” is not an IP address")]:
         with open(os.path.join(settings, "keyfile"), "w") as f:
             f.write(f"[io/github/enginemanager/EngineManager]\n{key}={value}\n")
         data_dir = os.path.join(root, "crossed")

@@ -208,6 +208,23 @@ em_daemon_check_cors_origin (const char  *origin,
   return FALSE;
 }
 
+gboolean
+em_daemon_check_http_address (const char  *name,
+                              const char  *address,
+                              GError     **error)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+
+  if (g_str_equal (address, "localhost"))
+    return TRUE;
+  inet = g_inet_address_new_from_string (address);
+  if (inet != NULL)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s: “%s” is not an IP address"), name, address);
+  return FALSE;
+}
+
 /* every key the daemon reads, with the type it reads it as */
 static const struct {
   const char *name;

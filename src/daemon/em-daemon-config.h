@@ -84,6 +84,11 @@ gboolean   em_daemon_check_speed          (const char            *key,
                                            gdouble                speed,
                                            GError               **error);
 
+/* where the REST server may listen: an IP address, or localhost (127.0.0.1);
+ * @name is the option or setting it came from, for the message */
+gboolean   em_daemon_check_http_address   (const char            *name,
+                                           const char            *address,
+                                           GError               **error);
 /* an origin as browsers send it (scheme://host[:port], http or https) or "*":
  * anything else would never match one */
 gboolean   em_daemon_check_cors_origin    (const char            *origin,

@@ -347,7 +347,9 @@ em_daemon_start_async (EmDaemon            *self,
   if (!em_daemon_check_stage_limits (&self->config.stage_min, &self->config.stage_max, &error) ||
       !em_daemon_check_focus_limits (self->config.focus_min, self->config.focus_max, &error) ||
       !em_daemon_check_speed ("stage-speed", self->config.stage_speed, &error) ||
-      !em_daemon_check_speed ("focus-speed", self->config.focus_speed, &error))
+      !em_daemon_check_speed ("focus-speed", self->config.focus_speed, &error) ||
+      (self->config.http_enabled && self->config.http_address != NULL &&
+       !em_daemon_check_http_address ("http-address", self->config.http_address, &error)))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

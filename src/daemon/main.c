@@ -560,6 +560,11 @@ main (int argc, char **argv)
       !check_not_empty ("tls-certificate", tls_certificate) ||
       !check_not_empty ("tls-key", tls_key))
     return 2;
+  if (http_address != NULL && !em_daemon_check_http_address ("--http-address", http_address, &error))
+    {
+      print_error (error->message);
+      return 2;
+    }
   /* an option of the REST server alone, given with --no-http, would be
    * dropped without a word: which of the two was meant is the user's call */
   if (no_http && http_option != NULL)
