@@ -319,8 +319,8 @@ returned_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                  "the sharpest stands %s times the camera's noise above the rest where %s "
                                  "are needed; the focus is back at %s µm"),
                                em_json_format_double (low, af->low), em_json_format_double (high, af->high),
-                               em_json_format_double (score, lowest),
-                               em_json_format_double (highest, best->score),
+                               g_ascii_formatd (score, sizeof score, "%.3g", lowest),
+                               g_ascii_formatd (highest, sizeof highest, "%.3g", best->score),
                                g_ascii_formatd (ratio, sizeof ratio, "%.1f", MAX (af->ratio, 0.0)),
                                em_json_format_double (needed, af->settings.min_contrast),
                                em_json_format_double (start, af->start_position));
