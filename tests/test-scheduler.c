@@ -258,6 +258,46 @@ test_ended_waits_on_nothing (Fixture *fx, gconstpointer data)
   g_assert_null (em_task_get_waiting_on (refused)[0]);
 }
 
+static GDateTime *
+event_time (Fixture *fx, EmTask *task, EmEventType type)
+{
+  gint index = event_index (fx, task, type);
+
+  g_assert_cmpint (index, >=, 0);
+  return em_event_get_timestamp (g_ptr_array_index (fx->events, index));
+}
+
+/* an event bears the time the task records for its change, to the
+ * microsecond: a client that builds its tasks from the events reads the
+ * same times as one that asks for them. Old: each was read from the clock
+ * again, a few µs later */
+static void
+test_event_times (Fixture *fx, gconstpointer data)
+{
+  EmTask *ran = submit (fx, "{\"name\": \"ran\", \"action\": \"hold_none\", "
+                            "\"parameters\": {\"duration\": 20}}");
+  EmTask *failed = submit (fx, "{\"name\": \"failed\", \"action\": \"hold_none\", "
+                               "\"parameters\": {\"fail\": true}}");
+  EmTask *cancelled = submit (fx, "{\"name\": \"cancelled\", \"action\": \"hold_none\", \"delay\": 60}");
+
+  g_assert_true (em_engine_manager_cancel_task (fx->manager, em_task_get_id (cancelled), NULL));
+  EM_TEST_WAIT_UNTIL (em_task_is_finished (ran) && em_task_is_finished (failed), 5000);
+
+  g_assert_true (g_date_time_equal (event_time (fx, ran, EM_EVENT_TASK_SCHEDULED),
+                                    em_task_get_created_at (ran)));
+  g_assert_true (g_date_time_equal (event_time (fx, ran, EM_EVENT_TASK_STARTED),
+                                    em_task_get_started_at (ran)));
+  g_assert_true (g_date_time_equal (event_time (fx, ran, EM_EVENT_TASK_COMPLETED),
+                                    em_task_get_completed_at (ran)));
+  g_assert_true (g_date_time_equal (event_time (fx, failed, EM_EVENT_TASK_FAILED),
+                                    em_task_get_completed_at (failed)));
+  g_assert_true (g_date_time_equal (event_time (fx, cancelled, EM_EVENT_TASK_CANCELLED),
+                                    em_task_get_completed_at (cancelled)));
+  /* and they stay in the order of the changes */
+  g_assert_cmpint (g_date_time_compare (em_task_get_created_at (ran), em_task_get_started_at (ran)), <=, 0);
+  g_assert_cmpint (g_date_time_compare (em_task_get_started_at (ran), em_task_get_completed_at (ran)), <, 0);
+}
+
 static void
 test_unknown_dependency_refused (Fixture *fx, gconstpointer data)
 {
@@ -1329,6 +1369,7 @@ main (int argc, char **argv)
   ADD ("dependency-failure-cascades", test_dependency_failure_cascades);
   ADD ("dependency-cancel-cascades", test_dependency_cancel_cascades);
   ADD ("ended-waits-on-nothing", test_ended_waits_on_nothing);
+  ADD ("event-times", test_event_times);
   ADD ("unknown-dependency-refused", test_unknown_dependency_refused);
   ADD ("retries", test_retries);
   ADD ("cancel-during-backoff", test_cancel_during_backoff);

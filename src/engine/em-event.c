@@ -38,6 +38,32 @@ static const char *type_names[] = {
   "queue_resumed",
 };
 
+/* the time the task itself records for the change: a client that builds
+ * its tasks from the events gets the times a read of the task gives */
+static GDateTime *
+task_time (EmEventType type, EmTask *task)
+{
+  GDateTime *time = NULL;
+
+  switch (type)
+    {
+    case EM_EVENT_TASK_SCHEDULED:
+      time = em_task_get_created_at (task);
+      break;
+    case EM_EVENT_TASK_STARTED:
+      time = em_task_get_started_at (task);
+      break;
+    case EM_EVENT_TASK_COMPLETED:
+    case EM_EVENT_TASK_FAILED:
+    case EM_EVENT_TASK_CANCELLED:
+      time = em_task_get_completed_at (task);
+      break;
+    default:
+      break;
+    }
+  return time != NULL ? g_date_time_ref (time) : em_time_now ();
+}
+
 EmEvent *
 em_event_new (EmEventType type, guint64 seq, EmTask *task)
 {
@@ -47,7 +73,7 @@ em_event_new (EmEventType type, guint64 seq, EmTask *task)
   self->type = type;
   self->seq = seq;
   self->task = task != NULL ? g_object_ref (task) : NULL;
-  self->timestamp = em_time_now ();
+  self->timestamp = task != NULL ? task_time (type, task) : em_time_now ();
   self->progress = task != NULL ? em_task_get_progress (task) : 0.0;
   return self;
 }
