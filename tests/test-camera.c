@@ -983,6 +983,27 @@ test_stuck_stop_keeps_loop_free (void)
   em_test_rmdir (dir);
 }
 
+/* a large frame may take longer than the 5 s a small one gets: here a source
+ * that sends one every 6 s, at 4000 × 4000, which gets 13 s. Old: "no frame
+ * within 5 s", every time, as the simulator at 8192 × 8192 did */
+static void
+test_large_frame_takes_longer (void)
+{
+  g_autoptr(EmCamera) camera =
+    em_gst_camera_new ("videotestsrc pattern=black ! video/x-raw,format=GRAY8 ! "
+                       "identity sleep-time=6000000", 4000, 4000);
+  gint64 start = g_get_monotonic_time ();
+  Run run;
+
+  run_init (&run);
+  em_camera_capture_async (camera, 1.0, 0.0, NULL, NULL, NULL, captured_cb, &run);
+  EM_TEST_WAIT_UNTIL (run.done, 20000);
+  g_assert_no_error (run.error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 6 * G_USEC_PER_SEC);
+  g_assert_cmpuint (em_frame_get_width (run.frame), ==, 4000);
+  run_clear (&run);
+}
+
 /* a capture asked for while @gate holds a setting: it waits until the gate
  * opens, then succeeds */
 static void
@@ -1926,6 +1947,7 @@ main (int argc, char **argv)
   g_test_add_func ("/camera/switch-source", test_switch_source);
   g_test_add_func ("/camera/capture/tiff", test_capture_tiff);
   g_test_add_func ("/camera/capture/exposure", test_capture_exposure);
+  g_test_add_func ("/camera/capture/large-frame-takes-longer", test_large_frame_takes_longer);
   g_test_add_func ("/camera/capture/metadata-numbers", test_capture_metadata_numbers);
   g_test_add_func ("/camera/capture/next-frame", test_capture_next_frame);
   g_test_add_func ("/camera/capture/cancel", test_capture_cancel);

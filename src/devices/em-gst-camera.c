@@ -28,6 +28,10 @@
 #define SINK_NAME            "em_camera_sink"
 #define PROGRESS_INTERVAL_MS 50
 #define FRAME_TIMEOUT_S      5
+/* and a second more per this many pixels: a camera reads out, and the
+ * simulator renders, a large frame for longer (8192 × 8192 takes the
+ * simulator some 8 s on two cores) */
+#define FRAME_TIMEOUT_PIXELS_PER_S 2000000
 
 /* the formats a capture keeps: colour as RGB, monochrome at the source's depth */
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
@@ -717,18 +721,26 @@ worker_run (gpointer data, gpointer user_data)
   g_source_set_ready_time (self->answered_source, 0);
 }
 
+/* how long a frame may take once the exposure is over */
+static guint
+frame_timeout_s (EmGstCamera *self)
+{
+  return FRAME_TIMEOUT_S + (guint) ((guint64) self->width * self->height / FRAME_TIMEOUT_PIXELS_PER_S);
+}
+
 static gboolean
 frame_timeout_cb (gpointer user_data)
 {
   EmGstCamera *self = user_data;
   Capture *capture = g_task_get_task_data (self->pending);
+  int timeout_s = (int) frame_timeout_s (self);
 
   g_clear_pointer (&capture->frame_timeout, g_source_unref);
-  g_warning ("Camera delivered no frame within %d s; restarting its pipeline", FRAME_TIMEOUT_S);
+  g_warning ("Camera delivered no frame within %d s; restarting its pipeline", timeout_s);
   teardown (self);
   finish_capture (self, NULL,
                   g_error_new (EM_ERROR, EM_ERROR_FAILED,
-                               _("The camera delivered no frame within %d s"), FRAME_TIMEOUT_S));
+                               _("The camera delivered no frame within %d s"), timeout_s));
   return G_SOURCE_REMOVE;
 }
 
@@ -754,7 +766,7 @@ exposure_tick_cb (gpointer user_data)
 
   /* the exposure is over: the next frame is ours */
   set_armed (self, TRUE, capture->not_before);
-  capture->frame_timeout = g_timeout_source_new_seconds (FRAME_TIMEOUT_S);
+  capture->frame_timeout = g_timeout_source_new_seconds (frame_timeout_s (self));
   g_source_set_callback (capture->frame_timeout, frame_timeout_cb, self, NULL);
   g_source_attach (capture->frame_timeout, self->context);
   if (capture->progress != NULL)
