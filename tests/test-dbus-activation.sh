@@ -16,6 +16,16 @@ has_line () {
   if grep -qx "$2" "$1"; then pass "$(basename "$1"): $2"; else fail "$(basename "$1") lacks “$2”"; fi
 }
 
+if [ -n "${EM_TEST_FAILING_BUS:-}" ]; then
+  # on a bus whose service stops at once: enginectl says where to look
+  out=$("$ENGINECTL" list 2>&1)
+  status=$?
+  [ "$status" -ne 0 ] && pass "enginectl fails when the service cannot start" || fail "enginectl list: $out"
+  echo "$out" | grep -q "engine-manager” by hand to see why" \
+    && pass "and says how to see why" || fail "no hint: $out"
+  exit "$failures"
+fi
+
 if [ -n "${EM_TEST_INSIDE_BUS:-}" ]; then
   # on the private bus: nobody owns the name until someone calls it
   owned=$(gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
@@ -109,6 +119,15 @@ if [ -s "$tmp/pid" ]; then
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then fail "engine-manager outlived its bus"; kill "$pid"; else pass "engine-manager left with its bus"; fi
 fi
+
+echo "# a service that cannot start"
+mkdir -p "$tmp/failing"
+sed "s|^Exec=.*|Exec=$ENGINE_MANAGER --data-dir $tmp/data --http-address 999.1.1.1|" \
+  "$SERVICE_FILE" >"$tmp/failing/$NAME.service"
+sed "s|<servicedir>.*</servicedir>|<servicedir>$tmp/failing</servicedir>|" "$tmp/bus.conf" >"$tmp/failing.conf"
+EM_TEST_FAILING_BUS=1 dbus-run-session --config-file="$tmp/failing.conf" -- bash "$0"
+inside=$?
+[ "$inside" -eq 0 ] || failures=$((failures + inside))
 
 if [ "$failures" -gt 0 ]; then echo "# $failures failed"; exit 1; fi
 echo "# all passed"

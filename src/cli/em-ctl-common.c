@@ -486,10 +486,25 @@ em_ctl_error_is_not_found (const GError *error)
 static const char *
 error_hint (const GError *error)
 {
+  g_autofree char *remote_name = g_dbus_error_get_remote_error (error);
+
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
     return _("Engine Manager is not running on the session bus, and it could not be "
              "started automatically. Start it with “engine-manager”.");
+  /* the bus ran it, directly or through systemd, and it stopped at once:
+   * its own message went to its log, not to the caller */
+  if ((error->domain == G_DBUS_ERROR &&
+       (error->code == G_DBUS_ERROR_SPAWN_CHILD_EXITED ||
+        error->code == G_DBUS_ERROR_SPAWN_CHILD_SIGNALED ||
+        error->code == G_DBUS_ERROR_SPAWN_EXEC_FAILED ||
+        error->code == G_DBUS_ERROR_SPAWN_FAILED ||
+        error->code == G_DBUS_ERROR_SPAWN_SETUP_FAILED)) ||
+      (remote_name != NULL && g_str_has_prefix (remote_name, "org.freedesktop.systemd1.")))
+    return _("The bus could not start Engine Manager, or it stopped at once. Run "
+             "“engine-manager” by hand to see why (another program may hold its HTTP "
+             "port: see --http-port and --no-http), or read its log: "
+             "journalctl --user -u engine-manager");
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return _("Engine Manager did not answer in time.");
