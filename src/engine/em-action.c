@@ -223,6 +223,16 @@ check_integral (const EmParamSpec *spec, JsonNode *node, GError **error)
   if (value == trunc (value) && value >= -0x1p63 && value < 0x1p63)
     return TRUE;
 
+  /* a whole number past 64 bits is out of range rather than fractional:
+   * the range says so when one of its bounds refuses it */
+  if (value == trunc (value))
+    {
+      if (check_range (spec, value, error))
+        g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
+                     _("parameters.%s must be an integer within 64 bits, got %s"),
+                     spec->name, em_json_format_double (given, value));
+      return FALSE;
+    }
   g_set_error (error, EM_ERROR, EM_ERROR_INVALID_ARGUMENT,
                _("parameters.%s must be an integer, got %s"),
                spec->name, em_json_format_double (given, value));
