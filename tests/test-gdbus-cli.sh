@@ -389,6 +389,13 @@ expect 2 "schedule with a null inside an object" "$ENGINECTL" schedule wait 'dur
 contains "$err" "duration.a.b: null cannot be sent" "the null member is named"
 expect 1 "schedule an unknown action" "$ENGINECTL" schedule no_such_action
 contains "$err" "no_such_action" "unknown action is named"
+# the action is the default name: one too long for a name is still an
+# unknown action, and a name too long is the --name the user gave
+long=$(printf 'a%.0s' $(seq 300))
+expect 1 "schedule an action too long to be a name" "$ENGINECTL" schedule "$long"
+contains "$err" "unknown action" "a long unknown action is refused as one"
+expect 1 "schedule with an empty --name" "$ENGINECTL" schedule wait -n '' duration=1
+contains "$err" "enginectl: --name must be 1 to 256 characters long, got 0" "the bad name is named by its flag"
 expect 1 "schedule a parameter of the wrong type" "$ENGINECTL" schedule wait duration=soon
 contains "$err" "duration" "wrong parameter is named"
 contains "$err" "enginectl: " "error is prefixed"

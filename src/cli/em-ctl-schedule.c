@@ -7,6 +7,7 @@
 
 #include "engine/em-clip.h"
 #include "engine/em-error.h"
+#include "engine/em-task-spec.h"
 #include "cli/em-ctl.h"
 
 /* each as given, so that an option that takes one value can be refused twice */
@@ -269,6 +270,15 @@ name_flag (GError          *error,
   };
 
   g_dbus_error_strip_remote_error (error);
+  /* the task's own field, which --name gives */
+  if (args->name != NULL && g_str_has_prefix (error->message, "name "))
+    {
+      char *message = g_strconcat ("--", error->message, NULL);
+
+      g_free (error->message);
+      error->message = message;
+      return;
+    }
   for (guint i = 0; i < G_N_ELEMENTS (flags); i++)
     {
       g_autofree char *prefix = g_strconcat ("options.", flags[i].key, NULL);
@@ -295,6 +305,7 @@ em_ctl_schedule (int argc, char **argv)
   g_auto(ScheduleOptions) args = { NULL, };
   const char *name = NULL;
   g_autofree char *action = NULL;
+  g_autofree char *default_name = NULL;
   g_autofree char *id = NULL;
   g_autofree char *path = NULL;
   g_auto(Assignments) parameters = { G_VARIANT_DICT_INIT (NULL), g_ptr_array_new_with_free_func (g_free) };
@@ -382,8 +393,12 @@ em_ctl_schedule (int argc, char **argv)
       em_ctl_print_error (error);
       return EM_CTL_EXIT_ERROR;
     }
+  /* the action is the default name, as far as a name may go: a longer one
+   * is no action either, and that is what the answer should say */
+  if (name == NULL)
+    default_name = g_utf8_substring (action, 0, MIN (g_utf8_strlen (action, -1), EM_TASK_NAME_MAX_CHARS));
   if (!em_dbus_engine_manager1_call_schedule_task_sync (proxy,
-                                                        name != NULL ? name : action,
+                                                        name != NULL ? name : default_name,
                                                         action,
                                                         g_variant_dict_end (&parameters.dict),
                                                         g_variant_dict_end (&options.dict),
