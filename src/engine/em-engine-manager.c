@@ -2203,6 +2203,8 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
       if (entry == NULL)
         return FALSE;
       em_finished_cache_remove (self->gone, em_task_get_id (entry->task));
+      g_clear_pointer (&((EmStoreLoadedTask *) g_ptr_array_index (snapshot->recent, i))->task,
+                       json_object_unref);
     }
 
   /* every active task exists before any is linked, failed or started */
@@ -2217,6 +2219,9 @@ restore (EmEngineManager *self, EmStoreSnapshot *snapshot, GError **error)
       if (entry == NULL)
         return FALSE;
       g_ptr_array_add (active, entry);
+      /* the task holds what it needs of its row: with 100 000 pending tasks
+       * the parsed rows and the tasks side by side were 750 MB */
+      g_clear_pointer (&loaded->task, json_object_unref);
     }
   for (guint i = 0; i < active->len; i++)
     {

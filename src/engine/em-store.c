@@ -334,7 +334,8 @@ em_store_event_row_free (EmStoreEventRow *row)
 void
 em_store_loaded_task_free (EmStoreLoadedTask *loaded)
 {
-  json_object_unref (loaded->task);
+  /* the engine may have let go of it already */
+  g_clear_pointer (&loaded->task, json_object_unref);
   g_free (loaded);
 }
 
