@@ -3802,6 +3802,17 @@ test_ws_max_clients_closing (Fixture       *f,
   refused = raw_ws_upgrade (f, "/ws", 0, next_buffer, &status);
   g_assert_cmpuint (status, ==, 503);
   g_clear_object (&refused);
+  /* with when to try again, as the service's other 503s */
+  {
+    const char *handshake = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n";
+    g_autoptr(GString) answer = raw_exchange (f, handshake, strlen (handshake));
+    g_autofree char *retry_after = NULL;
+
+    g_assert_cmpuint (raw_status (answer), ==, 503);
+    g_assert_cmpstr (raw_header_value (answer, "Retry-After", &retry_after), ==, "5");
+  }
   g_string_truncate (next_buffer, 0);
 
   /* a message over the limit (masked with a zero key) is closed with 1009;

@@ -195,6 +195,8 @@ client_message_cb (SoupWebsocketConnection *conn,
 
 /* RFC 6455 registry: "try again later"; libsoup 3.2 has no name for it */
 #define EM_WS_CLOSE_TRY_AGAIN_LATER 1013
+/* the Retry-After of a handshake refused at the client limit */
+#define WS_FULL_RETRY_AFTER_SECONDS "5"
 
 /* libsoup 3.2 sends no close code under 3000 that it does not know, 1013
  * among them: it closes with 1002 (protocol error) instead. The close frame is
@@ -953,6 +955,9 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
     {
       em_problem_respond_printf (msg, 503, _("upgrade: too many WebSocket clients (limit %u)"),
                                  self->max_clients);
+      /* a place frees only as a client leaves, which a second rarely sees */
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", WS_FULL_RETRY_AFTER_SECONDS);
       return;
     }
   if (query != NULL)
