@@ -245,6 +245,7 @@
       live: [_('Live'), 'ok'],
       connecting: [_('Connecting…'), 'warn'],
       offline: [_('Offline, reconnecting…'), 'bad'],
+      refused: [_('No live updates, retrying…'), 'warn'],
       locked: [_('Token needed'), 'warn']
     };
     const [text, cls] = labels[state];
@@ -829,7 +830,10 @@
   // tells why: no answer is a service still away (resume from the same seq
   // once it is back), a 401 asks for the token, and any other answer is a
   // service that refused the rest, such as a ?since= beyond what a fresh
-  // database holds: the next stream starts from now, with the table reloaded
+  // database holds: the next stream starts from now, with the table reloaded.
+  // A service that answers REST but not the stream (at its WebSocket client
+  // limit, a proxy that drops the upgrade) gets its table from REST at each
+  // try, as no event will bring it
   async function handshakeFailed (resumed) {
     let result;
     try {
@@ -838,6 +842,10 @@
       return;
     }
     if (result.status !== 401 && resumed && socket === null) lastSeq = 0;
+    if (result.ok && socket === null && !locked) {
+      setConnection('refused');
+      reloadState();
+    }
   }
 
   // --- latest image

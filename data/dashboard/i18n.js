@@ -31,6 +31,7 @@ window.EM_TRANSLATIONS = {
     "Live": "Verbunden",
     "Connecting…": "Verbinde…",
     "Offline, reconnecting…": "Getrennt, verbinde neu…",
+    "No live updates, retrying…": "Keine Live-Aktualisierung, versuche erneut…",
     "Cancel “%s”": "„%s“ abbrechen",
     "Progress of “%s”": "Fortschritt von „%s“",
     "%s shown, %s active": "%s angezeigt, %s aktiv",

@@ -59,11 +59,12 @@ function check (condition, message) {
   passed++;
 }
 
-function startDaemon (label, dataDir, extraEnv = {}, port = 0) {
+function startDaemon (label, dataDir, extraEnv = {}, port = 0, args = []) {
   // the log then says when each WebSocket client comes and goes
   const env = { G_MESSAGES_DEBUG: 'em-rest', ...process.env, ...extraEnv };
   delete env.LANGUAGE;
-  const child = spawn(process.env.EM_DAEMON, ['--bus', 'none', '--http-port', String(port), '--data-dir', dataDir],
+  const child = spawn(process.env.EM_DAEMON,
+    ['--bus', 'none', '--http-port', String(port), '--data-dir', dataDir, ...args],
     { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   services.push({ label, log: () => log });
@@ -821,6 +822,52 @@ async function checkBatchNoPoll () {
 // While the service is away the page does not ask GET /queue every few
 // seconds (each failing with a warning), though a pending task shows; once
 // the service is back it asks again.
+// A service that answers REST but refuses the stream (here at its WebSocket
+// client limit, which another page holds) still fills the table from REST,
+// and the badge says there are no live updates rather than that the service
+// is away; once a place frees the page goes live. Old: "Offline" and "No
+// tasks yet" until then
+async function checkStreamRefused () {
+  const label = 'refused page';
+  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-refused-'));
+  step('the service with one WebSocket place starts');
+  const service = await startDaemon('the service with one WebSocket place', dir, {}, 0,
+    ['--ws-max-clients', '1']);
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const created = await fetch(service.url + '/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'listed without a stream', action: 'wait', delay: 3600 })
+    }).then((response) => response.json());
+    const holder = await context.newPage();
+    holder.setDefaultTimeout(TIMEOUT);
+    watchPage(holder, 'page holding the place');
+    step(`${label}: another page takes the only place`);
+    await holder.goto(service.url + '/');
+    await waitLive(holder, 'page holding the place');
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (refused): ${error.message}`));
+    step(`${label}: GET /`);
+    await page.goto(service.url + '/');
+    step(`${label}: the badge says there are no live updates`);
+    await page.locator('#connection[data-state="refused"]').waitFor();
+    step(`${label}: the task shows from REST`);
+    await page.locator(`#task-${created.id}[data-status="pending"]`).waitFor();
+    passed++;
+    step(`${label}: live once the other page goes`);
+    await holder.close();
+    await waitLive(page, label);
+    passed++;
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function checkOffline () {
   const label = 'offline page';
   const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-offline-'));
@@ -1197,6 +1244,7 @@ try {
   await checkBatchNoPoll();
   await checkListingFailed(daemon.url);
   await checkOffline();
+  await checkStreamRefused();
   await checkResync(daemon.url);
   await checkRestart();
   check(problems.length === 0, 'console errors:\n' + problems.join('\n'));
