@@ -819,6 +819,45 @@ async function checkBatchNoPoll () {
   }
 }
 
+// A batch larger than the table's 200 rows shows whole while it runs, and
+// once it has ended the table is back to the newest 200 (its rows are pruned
+// once per frame, not as each is added). Old: the rows of the tasks pending
+// when they came stayed, 1000 shown
+async function checkBatchPruned () {
+  const label = 'pruned page';
+  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-pruned-'));
+  step('the service for a batch that runs starts');
+  const service = await startDaemon('the service with a batch that runs', dir);
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    watchPage(page, label);
+    page.on('pageerror', (error) => problems.push(`page error (pruned): ${error.message}`));
+    step(`${label}: GET /`);
+    await page.goto(service.url + '/');
+    await waitLive(page, label);
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ name: `run ${i}`, action: 'wait' }));
+    const answer = await fetch(service.url + '/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(batch)
+    });
+    check(answer.status === 201, `the batch was answered ${answer.status}`);
+    step(`${label}: the batch ends and the table holds the newest 200`);
+    await page.waitForFunction(() => document.getElementById('task-count').textContent === '200 shown, 0 active',
+      null, { timeout: TIMEOUT });
+    const names = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#task-rows tr .name'), (cell) => cell.textContent));
+    check(names.length === 200 && names[0] === 'run 999' && names[199] === 'run 800',
+      `the rows are ${names.length}, from “${names[0]}” to “${names[names.length - 1]}”`);
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // While the service is away the page does not ask GET /queue every few
 // seconds (each failing with a warning), though a pending task shows; once
 // the service is back it asks again.
@@ -1242,6 +1281,7 @@ try {
   await checkFetchedKept(daemon.url);
   await checkDelayedNoPoll(daemon.url);
   await checkBatchNoPoll();
+  await checkBatchPruned();
   await checkListingFailed(daemon.url);
   await checkOffline();
   await checkStreamRefused();
