@@ -774,21 +774,39 @@ async function checkListingFailed (url) {
   }
 }
 
+// a service of its own on a fresh data directory (started with @args) and a
+// browser context for @body, both gone when it ends
+async function withOwnService (label, args, body) {
+  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-own-'));
+  step(`the service of the ${label} starts`);
+  const service = await startDaemon(`the service of the ${label}`, dir, {}, 0, args);
+  const context = await browser.newContext({ locale: 'en-US' });
+  try {
+    await body(service, context);
+  } finally {
+    await context.close();
+    await stopDaemon(service);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// a page of @context whose log a failure shows, and whose errors are problems
+async function watchedPage (context, label) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  watchPage(page, label);
+  page.on('pageerror', (error) => problems.push(`page error (${label}): ${error.message}`));
+  return page;
+}
+
 // A batch of 1 000 tasks another client submitted with an hour's delay: the
 // pending listing the page reads for their run_at must cover them all, or the
 // ones past it count as tasks that could start now and GET /queue is asked
 // every few seconds for the hour. On a service of its own.
 async function checkBatchNoPoll () {
   const label = 'batch page';
-  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-batch-'));
-  step('the service for a batch starts');
-  const service = await startDaemon('the service with a batch', dir);
-  const context = await browser.newContext({ locale: 'en-US' });
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT);
-    watchPage(page, label);
-    page.on('pageerror', (error) => problems.push(`page error (batch): ${error.message}`));
+  await withOwnService(label, [], async (service, context) => {
+    const page = await watchedPage(context, label);
     let asked = 0;
     page.on('request', (request) => {
       if (request.method() === 'GET' && new URL(request.url()).pathname === '/queue') asked++;
@@ -812,11 +830,7 @@ async function checkBatchNoPoll () {
     const before = asked;
     await new Promise((resolve) => setTimeout(resolve, 6000));
     check(asked === before, `GET /queue asked ${asked - before} times while 1000 pending tasks wait an hour`);
-  } finally {
-    await context.close();
-    await stopDaemon(service);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 // A batch larger than the table's 200 rows shows whole while it runs, and
@@ -825,15 +839,8 @@ async function checkBatchNoPoll () {
 // when they came stayed, 1000 shown
 async function checkBatchPruned () {
   const label = 'pruned page';
-  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-pruned-'));
-  step('the service for a batch that runs starts');
-  const service = await startDaemon('the service with a batch that runs', dir);
-  const context = await browser.newContext({ locale: 'en-US' });
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT);
-    watchPage(page, label);
-    page.on('pageerror', (error) => problems.push(`page error (pruned): ${error.message}`));
+  await withOwnService(label, [], async (service, context) => {
+    const page = await watchedPage(context, label);
     step(`${label}: GET /`);
     await page.goto(service.url + '/');
     await waitLive(page, label);
@@ -851,16 +858,9 @@ async function checkBatchPruned () {
       Array.from(document.querySelectorAll('#task-rows tr .name'), (cell) => cell.textContent));
     check(names.length === 200 && names[0] === 'run 999' && names[199] === 'run 800',
       `the rows are ${names.length}, from “${names[0]}” to “${names[names.length - 1]}”`);
-  } finally {
-    await context.close();
-    await stopDaemon(service);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-// While the service is away the page does not ask GET /queue every few
-// seconds (each failing with a warning), though a pending task shows; once
-// the service is back it asks again.
 // A service that answers REST but refuses the stream (here at its WebSocket
 // client limit, which another page holds) still fills the table from REST,
 // and the badge says there are no live updates rather than that the service
@@ -868,27 +868,17 @@ async function checkBatchPruned () {
 // tasks yet" until then
 async function checkStreamRefused () {
   const label = 'refused page';
-  const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-refused-'));
-  step('the service with one WebSocket place starts');
-  const service = await startDaemon('the service with one WebSocket place', dir, {}, 0,
-    ['--ws-max-clients', '1']);
-  const context = await browser.newContext({ locale: 'en-US' });
-  try {
+  await withOwnService(label, ['--ws-max-clients', '1'], async (service, context) => {
     const created = await fetch(service.url + '/tasks', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'listed without a stream', action: 'wait', delay: 3600 })
     }).then((response) => response.json());
-    const holder = await context.newPage();
-    holder.setDefaultTimeout(TIMEOUT);
-    watchPage(holder, 'page holding the place');
+    const holder = await watchedPage(context, 'page holding the place');
     step(`${label}: another page takes the only place`);
     await holder.goto(service.url + '/');
     await waitLive(holder, 'page holding the place');
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT);
-    watchPage(page, label);
-    page.on('pageerror', (error) => problems.push(`page error (refused): ${error.message}`));
+    const page = await watchedPage(context, label);
     step(`${label}: GET /`);
     await page.goto(service.url + '/');
     step(`${label}: the badge says there are no live updates`);
@@ -900,13 +890,12 @@ async function checkStreamRefused () {
     await holder.close();
     await waitLive(page, label);
     passed++;
-  } finally {
-    await context.close();
-    await stopDaemon(service);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
+// While the service is away the page does not ask GET /queue every few
+// seconds (each failing with a warning), though a pending task shows; once
+// the service is back it asks again.
 async function checkOffline () {
   const label = 'offline page';
   const dir = mkdtempSync(join(tmpdir(), 'em-dashboard-offline-'));
