@@ -29,8 +29,8 @@
 #define PROGRESS_INTERVAL_MS 50
 #define FRAME_TIMEOUT_S      5
 /* and a second more per this many pixels: a camera reads out, and the
- * simulator renders, a large frame for longer (8192 × 8192 takes the
- * simulator some 8 s on two cores) */
+ * simulator renders, a large frame for longer (a first capture at 8192 ×
+ * 8192 took the simulator 18 s on two cores, pipeline start included) */
 #define FRAME_TIMEOUT_PIXELS_PER_S 2000000
 
 /* the formats a capture keeps: colour as RGB, monochrome at the source's depth */
