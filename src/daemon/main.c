@@ -370,6 +370,10 @@ log_allocator (void)
 #else
   g_debug ("memory allocator: the C library's");
 #endif
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  g_debug ("slices from %s",
+           g_slice_get_config (G_SLICE_CONFIG_ALWAYS_MALLOC) ? "malloc()" : "GLib's magazines");
+  G_GNUC_END_IGNORE_DEPRECATIONS
 }
 
 int
