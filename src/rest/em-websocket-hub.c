@@ -974,7 +974,7 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
               g_autofree char *quoted = em_clip_for_message (key);
 
               em_problem_respond_printf (msg, 400,
-                                         _("%s: unknown query parameter; use since and log"),
+                                         _("%s: unknown query parameter; use since, log or access_token"),
                                          quoted);
               return;
             }
