@@ -1955,7 +1955,8 @@ test_connection_drain_body_shutdown (Fixture       *f,
  * same Allow; OPTIONS answers it too. Methods are case-sensitive, and a part
  * of a listed one is another method, as is none at all (" /health").
  * "OPTIONS *" (§9.3.7) lists every method some route takes, and the
- * connection stays open after it */
+ * connection stays open after it; the "*" target with another method is a
+ * bad request line (RFC 9112 §3.2.4), and its body is never read as a request */
 static void
 test_allow (Fixture       *f,
             gconstpointer  data)
@@ -1992,6 +1993,23 @@ test_allow (Fixture       *f,
   g_assert_cmpstr (raw_header_value (pinged, "Allow", &server_allow), ==, EM_REST_SERVER_METHODS);
   g_assert_cmpuint (count_status_lines (pinged->str), ==, 2);
   g_assert_nonnull (strstr (pinged->str, "HTTP/1.1 200 OK"));
+  for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
+    {
+      const char *inner = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      g_autofree char *request = NULL;
+      g_autoptr(GString) response = NULL;
+
+      if (g_str_equal (methods[m], "OPTIONS") || *methods[m] == '\0')
+        continue;
+      request = g_strdup_printf ("%s * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s",
+                                 methods[m], strlen (inner), inner);
+      response = raw_exchange_full (f, request, strlen (request), TRUE);
+      g_test_message ("%s *: %s", methods[m], response->str);
+      g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 400 "));
+      if (!g_str_equal (methods[m], "HEAD"))
+        g_assert_nonnull (strstr (response->str, "the target \u201c*\u201d is only for OPTIONS"));
+      g_assert_cmpuint (count_status_lines (response->str), ==, 1);
+    }
 
   for (guint i = 0; i < G_N_ELEMENTS (table); i++)
     {

@@ -110,6 +110,19 @@ em_rest_unparsed_head_read (SoupServerMessage *msg)
    * some resource takes, as each path's OPTIONS gives its own */
   else if (soup_server_message_is_options_ping (msg))
     {
+      g_auto(EmRestI18nScope) scope = EM_REST_I18N_SCOPE_INIT;
+
+      /* libsoup takes the "*" target with any method (RFC 9112 §3.2.4: only
+       * OPTIONS has it) */
+      if (soup_server_message_get_method (msg) != SOUP_METHOD_OPTIONS)
+        {
+          em_rest_i18n_scope_enter_for_message (&scope, msg);
+          /* a body it has would otherwise be read as the next request */
+          soup_message_headers_replace (headers, "Connection", "close");
+          em_problem_respond (msg, SOUP_STATUS_BAD_REQUEST, NULL,
+                              _("request line: the target “*” is only for OPTIONS"));
+          return;
+        }
       soup_message_headers_replace (headers, "Allow", EM_REST_SERVER_METHODS);
       soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
     }
