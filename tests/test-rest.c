@@ -1664,6 +1664,30 @@ test_connection_drain_head_refused (Fixture       *f,
     assert_drain_answer (f, cases[i].head, cases[i].status);
 }
 
+/* a client that waits for "100 Continue" before it sends a compressed body
+ * is refused at the head, and never sends a body only to have it refused */
+static void
+test_content_encoding_expect (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *head = "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                     "Content-Encoding: gzip\r\nContent-Length: 40\r\n\r\n";
+  g_autoptr(GSocket) socket = raw_connect (f, 0);
+  g_autoptr(GString) response = g_string_new (NULL);
+  g_autofree char *connection = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  gboolean closed = FALSE;
+  gsize sent = 0;
+
+  while (!closed && g_get_monotonic_time () < deadline)
+    closed = raw_pump (socket, head, &sent, response);
+  g_assert_true (closed);
+  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 415 "));
+  g_assert_cmpuint (count_status_lines (response->str), ==, 1);
+  g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
+  g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
+}
+
 /* a request whose body is still arriving when a stop begins is answered then,
  * with 503: a client that never sends the rest holds neither the stop nor
  * its own connection until the grace time runs out */
@@ -5265,6 +5289,7 @@ main (int argc, char **argv)
   ADD ("/rest/not-modified", test_not_modified, NULL);
   ADD ("/rest/dashboard/headers", test_dashboard_headers, NULL);
   ADD ("/rest/tasks/content-encoding", test_content_encoding, NULL);
+  ADD ("/rest/tasks/content-encoding-expect", test_content_encoding_expect, NULL);
   ADD ("/rest/tasks/create-and-get", test_create_and_get, NULL);
   ADD ("/rest/tasks/create-null-is-absent", test_create_null_is_absent, NULL);
   ADD ("/rest/tasks/list-paging", test_list_paging, NULL);

@@ -23,6 +23,8 @@ void em_rest_tasks_create  (EmRestContext *ctx, SoupServerMessage *msg);
 gboolean em_rest_tasks_check_capacity (EmEngineManager   *manager,
                                        SoupServerMessage *msg,
                                        guint              adding);
+/* a task body comes uncompressed: 415 otherwise, FALSE once it has answered */
+gboolean em_rest_tasks_check_content_encoding (SoupServerMessage *msg);
 void em_rest_tasks_list    (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
 void em_rest_tasks_delete  (EmRestContext *ctx, SoupServerMessage *msg, GHashTable *query);
 void em_rest_tasks_get     (EmRestContext *ctx, SoupServerMessage *msg, const char *id);

@@ -541,9 +541,10 @@ handle_request (SoupServer        *server,
 }
 
 /* check_head() before the body: as libsoup's handler would see the request;
- * and, for a client that waits for "100 Continue", a full queue for a new
- * task, which the handler checks again once the body has come, as tasks may
- * have been added meanwhile */
+ * a new task's body in a coding the handler would refuse; and, for a client
+ * that waits for "100 Continue", a full queue for a new task, which the
+ * handler checks again once the body has come, as tasks may have been added
+ * meanwhile */
 static void
 refuse_head (EmRestServer      *self,
              SoupServerMessage *msg,
@@ -566,6 +567,7 @@ refuse_head (EmRestServer      *self,
    * the stop waits for it */
   if (check_head (self, msg, g_uri_get_path (uri), query, route, &params) &&
       !em_rest_drain_refuse (self->drain, msg) &&
+      (!creates || em_rest_tasks_check_content_encoding (msg)) &&
       (!creates || !expects_continue ||
        em_rest_tasks_check_capacity (self->ctx.manager, msg, 1)))
     {

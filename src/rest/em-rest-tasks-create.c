@@ -327,8 +327,8 @@ body_read_cb (GObject      *source,
 
 /* the body is read as it came: a compressed one would otherwise be refused
  * for its bytes ("not valid UTF-8 at byte 1"), which misleads the client */
-static gboolean
-check_content_encoding (SoupServerMessage *msg)
+gboolean
+em_rest_tasks_check_content_encoding (SoupServerMessage *msg)
 {
   const char *encoding = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
                                                         "Content-Encoding");
@@ -368,7 +368,7 @@ em_rest_tasks_create (EmRestContext     *ctx,
   Reading *reading;
   EmRestAsync *async;
 
-  if (!check_content_encoding (msg))
+  if (!em_rest_tasks_check_content_encoding (msg))
     return;
   data = soup_message_body_flatten (soup_server_message_get_request_body (msg));
 
