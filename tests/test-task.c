@@ -706,7 +706,10 @@ test_time_parse_rfc3339 (void)
     "2026-01-01T12:00Z", "2026-01-01T12Z", "2026-01-01", "2026-01-01T12:00:00.Z",
     "2026-01-01T12:00:00Z ", " 2026-01-01T12:00:00Z", "+2026-01-01T12:00:00Z",
     "2026-13-01T12:00:00Z", "2026-02-30T12:00:00Z", "2026-01-01T24:00:00Z", "",
+    "2026-01-01T12:00:61Z", "2026-01-01T12:00:99Z", "2026-01-01T12:00:00+24:00",
+    "2026-01-01T12:00:00-24:00", "2026-01-01T12:00:00+23:60",
   };
+  g_autoptr(GDateTime) leap = em_time_parse ("2016-12-31T23:59:60Z");
 
   for (guint i = 0; i < G_N_ELEMENTS (accepted); i++)
     {
@@ -726,6 +729,9 @@ test_time_parse_rfc3339 (void)
       if (time != NULL)
         g_error ("“%s” is not RFC 3339 but was accepted", refused[i]);
     }
+  /* a leap second is RFC 3339's; GLib reads it as the end of second 59 */
+  g_assert_nonnull (leap);
+  g_assert_cmpint (g_date_time_get_second (leap), ==, 59);
 }
 
 /* digits past the microsecond are kept, as the next microsecond: "since" is

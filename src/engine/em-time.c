@@ -23,10 +23,18 @@ em_time_format (GDateTime *time)
                           g_date_time_get_microsecond (utc));
 }
 
+static guint
+two_digits (const char *p)
+{
+  return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
 /* RFC 3339's date-time (§5.6), whose "T" and "Z" may be lowercase (and the
  * "T" a space, as its note allows). GLib reads all of ISO 8601, which is
  * more: week and ordinal dates, the basic format without separators, an
- * offset of hours only, a decimal comma. */
+ * offset of hours only, a decimal comma; and it takes an offset of 24 hours
+ * and a second of 61, where RFC 3339 ends at 23 and at 60 (a leap second,
+ * which GLib reads as the end of second 59). */
 static gboolean
 is_rfc3339 (const char *text)
 {
@@ -47,6 +55,8 @@ is_rfc3339 (const char *text)
       if (!fits)
         return FALSE;
     }
+  if (two_digits (text + 17) > 60)
+    return FALSE;
   if (*p == '.')
     {
       if (!g_ascii_isdigit (*++p))
@@ -60,7 +70,8 @@ is_rfc3339 (const char *text)
     return FALSE;
   p++;
   return g_ascii_isdigit (p[0]) && g_ascii_isdigit (p[1]) && p[2] == ':' &&
-         g_ascii_isdigit (p[3]) && g_ascii_isdigit (p[4]) && p[5] == '\0';
+         g_ascii_isdigit (p[3]) && g_ascii_isdigit (p[4]) && p[5] == '\0' &&
+         two_digits (p) <= 23 && two_digits (p + 3) <= 59;
 }
 
 /* removes the fraction of a second from @text and returns it in microseconds.
