@@ -96,13 +96,24 @@ em_rest_idle_new (void)
   return self;
 }
 
+static void forget (GHashTableIter *iter, GSocket *socket, Connection *connection);
+
 void
 em_rest_idle_free (EmRestIdle *self)
 {
+  GHashTableIter iter;
+  gpointer socket, connection;
+
   if (self == NULL)
     return;
   instances = g_list_remove (instances, self);
   g_clear_handle_id (&self->sweep_source, g_source_remove);
+  /* the connections that ended since the last sweep, and those the stopped
+   * server closed */
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &socket, &connection))
+    if (g_socket_is_closed (socket))
+      forget (&iter, socket, connection);
   g_hash_table_unref (self->connections);
   g_free (self);
 }
