@@ -678,11 +678,7 @@ def test_allocator(root):
         else:
             check("memory allocator: the C library's" in out,
                   f"built without mimalloc, the service says so:\n{out}")
-        # not under AddressSanitizer: its leak checker unwinds quickly, which
-        # stops at GLib's frames, so libsoup 3.2's known leak of each accepted
-        # socket (valgrind.supp) would show and could not be told apart
-        if "ASAN_OPTIONS" not in os.environ:
-            check("slices from malloc()" in out, f"GLib's slices come from malloc():\n{out}")
+        check("slices from malloc()" in out, f"GLib's slices come from malloc():\n{out}")
         daemon.send_signal(signal.SIGTERM)
         check(daemon.wait(timeout=15) == 0, f"allocator: a clean stop:\n{output()}")
     finally:

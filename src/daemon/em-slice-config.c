@@ -10,18 +10,6 @@
 
 #include <glib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EM_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EM_SANITIZED 1
-#endif
-#endif
-
-/* Not under AddressSanitizer: its leak checker unwinds fast, which stops at
- * GLib's frames, so libsoup 3.2's known leak of each accepted socket (see
- * tests/valgrind.supp) would show with no stack to suppress it by. */
-#ifndef EM_SANITIZED
 static void
 use_malloc_for_slices (int argc, char **argv, char **envp)
 {
@@ -33,4 +21,3 @@ use_malloc_for_slices (int argc, char **argv, char **envp)
 /* only an executable's .preinit_array runs before its libraries' constructors */
 __attribute__((section (".preinit_array"), used))
 static void (*const em_slice_config_preinit) (int, char **, char **) = use_malloc_for_slices;
-#endif
