@@ -2362,13 +2362,13 @@ test_encoded_slash (Fixture       *f,
     const char *after;  /* with the task's id between them; NULL: no id */
     const char *unknown;  /* in the detail: the id or path that does not exist */
   } table[] = {
-    { "GET", "/tasks%2F", "", "path: no resource at" },
-    { "DELETE", "/tasks%2f", "", "path: no resource at" },
+    { "GET", "/tasks%2F", "", "path: no resource at “/tasks%2F" },
+    { "DELETE", "/tasks%2f", "", "path: no resource at “/tasks%2F" },
     { "GET", "/tasks/", "%2Fimage", image_id },
     { "DELETE", "/tasks/", "%2Fimage", image_id },
     { "GET", "/tasks/abc%2Fdef", NULL, "id: no task “abc/def”" },
-    { "POST", "/queue%2Fpause", NULL, "path: no resource at" },
-    { "GET", "/dashboard%2Fapp.js", NULL, "path: no resource at" },
+    { "POST", "/queue%2Fpause", NULL, "path: no resource at “/queue%2Fpause”" },
+    { "GET", "/dashboard%2Fapp.js", NULL, "path: no resource at “/dashboard%2Fapp.js”" },
   };
 
   wait_for_status (f, id, "completed");
