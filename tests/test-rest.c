@@ -2713,6 +2713,11 @@ test_malformed (Fixture       *f,
       "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n" },
     { "GET", "/ws", NULL, 400, "Sec-WebSocket-Key: given more than once",
       WS_HANDSHAKE "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n" },
+    /* the head's end, then a body (the row's own CRLF comes after it) */
+    { "GET", "/ws", NULL, 400, "a WebSocket handshake has no body",
+      WS_HANDSHAKE "Content-Length: 2\r\n\r\n{}" },
+    { "GET", "/ws", NULL, 400, "a WebSocket handshake has no body",
+      WS_HANDSHAKE "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n" },
     { "POST", "/tasks", NULL /* deep, set below */, 400, "nested" },
   };
   GString *nested = g_string_new ("{\"name\":\"x\",\"action\":\"wait\",\"parameters\":{\"duration\":");

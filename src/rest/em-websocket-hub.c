@@ -946,6 +946,16 @@ em_websocket_hub_handle (EmWebsocketHub    *self,
                                  error->message);
       return;
     }
+  /* a GET with a body is no handshake a client means (RFC 6455 §4.1), and a
+   * chunked one's answer would lose its "Connection: Upgrade" to the close
+   * that ends such a request */
+  if (soup_message_headers_get_encoding (soup_server_message_get_request_headers (msg)) ==
+        SOUP_ENCODING_CHUNKED ||
+      soup_server_message_get_request_body (msg)->length > 0)
+    {
+      em_problem_respond (msg, 400, NULL, _("upgrade: a WebSocket handshake has no body"));
+      return;
+    }
   /* a client in its close handshake is gone but for its socket (its backlog is
    * dropped); counting it until the handshake ends, 5 s for one that does not
    * answer, would refuse the reconnects that follow a mass close; they are
