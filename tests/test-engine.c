@@ -4,10 +4,12 @@
 #include <gst/gst.h>
 
 #include "actions/em-builtin-actions.h"
+#include "actions/em-wait-action.h"
 #include "devices/em-device-set.h"
 #include "devices/em-gst-camera.h"
 #include "devices/em-sim-focus.h"
 #include "devices/em-sim-stage.h"
+#include "engine/em-action-private.h"
 #include "engine/em-engine-manager.h"
 #include "engine/em-error.h"
 #include "em-test-util.h"
@@ -534,6 +536,47 @@ test_shutdown_dependents (Fixture *fx, gconstpointer data)
   EM_TEST_WAIT_UNTIL (!em_engine_manager_is_busy (fx->manager), 5000);
 }
 
+static void
+progress_append_cb (gdouble  fraction,
+                    gpointer user_data)
+{
+  g_array_append_val ((GArray *) user_data, fraction);
+}
+
+static void
+async_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* a long wait reports its progress by the percent, not by the 50 ms tick:
+ * each report becomes an event the log keeps. 6 s is 120 ticks */
+static void
+test_wait_progress_steps (void)
+{
+  g_autoptr(EmAction) action = em_wait_action_new ();
+  g_autoptr(GArray) progress = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_autoptr(JsonNode) parameters = json_from_string ("{\"duration\": 6000}", NULL);
+  g_autoptr(EmActionContext) context = em_action_context_new (NULL, "wait", NULL,
+                                                              progress_append_cb, progress);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) waited = NULL;
+  g_autoptr(GError) error = NULL;
+
+  em_action_run_async (action, context, json_node_get_object (parameters), NULL,
+                       async_result_cb, &result);
+  EM_TEST_WAIT_UNTIL (result != NULL, 20000);
+  waited = em_action_run_finish (action, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (json_object_get_double_member (waited, "waited"), >=, 6000.0);
+  g_test_message ("%u reports", progress->len);
+  g_assert_cmpuint (progress->len, >=, 50);
+  g_assert_cmpuint (progress->len, <=, 100);
+  for (guint i = 1; i < progress->len; i++)
+    g_assert_cmpfloat (g_array_index (progress, gdouble, i) - g_array_index (progress, gdouble, i - 1),
+                       >=, 0.01);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -541,6 +584,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
+  g_test_add_func ("/engine/wait/progress-steps", test_wait_progress_steps);
 
 #define ADD(path, func) \
   g_test_add ("/engine/manager/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)

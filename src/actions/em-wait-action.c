@@ -10,6 +10,10 @@
 
 #define MAX_DURATION_MS (24.0 * 3600.0 * 1000.0)
 #define TICK_MS 50
+/* progress is reported each time it has gone this much further: every
+ * event is kept in the event log, and a day's wait would otherwise add one
+ * for each 100 ms (the engine's cap), 864 000 in all */
+#define PROGRESS_STEP 0.01
 
 struct _EmWaitAction
 {
@@ -40,6 +44,7 @@ typedef struct
   GSource         *timer;
   GCancellable    *cancellable;
   gulong           cancelled_id;
+  gdouble          reported;
 } WaitData;
 
 static void
@@ -93,7 +98,11 @@ tick_cb (gpointer user_data)
       g_task_return_pointer (task, make_result (elapsed), (GDestroyNotify) json_object_unref);
       return G_SOURCE_REMOVE;
     }
-  em_action_context_report_progress (data->context, (gdouble) elapsed / data->duration_us);
+  if ((gdouble) elapsed / data->duration_us >= data->reported + PROGRESS_STEP)
+    {
+      data->reported = (gdouble) elapsed / data->duration_us;
+      em_action_context_report_progress (data->context, data->reported);
+    }
   schedule_tick (data);
   return G_SOURCE_CONTINUE;
 }
