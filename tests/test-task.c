@@ -729,7 +729,7 @@ test_time_parse_rfc3339 (void)
       if (time != NULL)
         g_error ("“%s” is not RFC 3339 but was accepted", refused[i]);
     }
-  /* a leap second is RFC 3339's; GLib reads it as the end of second 59 */
+  /* a leap second is RFC 3339's; GLib reads it as second 59 */
   g_assert_nonnull (leap);
   g_assert_cmpint (g_date_time_get_second (leap), ==, 59);
 }

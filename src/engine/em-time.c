@@ -34,7 +34,7 @@ two_digits (const char *p)
  * more: week and ordinal dates, the basic format without separators, an
  * offset of hours only, a decimal comma; and it takes an offset of 24 hours
  * and a second of 61, where RFC 3339 ends at 23 and at 60 (a leap second,
- * which GLib reads as the end of second 59). */
+ * which GLib reads as the start of second 59, "…:60.5" as "…:59.5"). */
 static gboolean
 is_rfc3339 (const char *text)
 {
