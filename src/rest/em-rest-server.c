@@ -379,8 +379,8 @@ check_head (EmRestServer       *self,
 
   if (route == ROUTE_NONE)
     {
-      /* as sent: decoded, "/tasks%2F<id>" would read "/tasks/<id>", as if the
-       * task were missing */
+      /* escapes kept: decoded, "/tasks%2F<id>" would read "/tasks/<id>", as
+       * if the task were missing */
       g_autofree char *quoted = em_clip_for_message (path);
 
       em_problem_respond_printf (msg, 404, _("path: no resource at “%s”"), quoted);
