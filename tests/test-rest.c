@@ -1594,10 +1594,10 @@ test_connection_drain (Fixture       *f,
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
-/* during a drain, @head on a new connection is answered @status with
- * Connection: close, and nothing is left being answered */
+/* @head on a new connection is answered @status with Connection: close, and
+ * nothing is left being answered (a refusal at the head, during a drain or not) */
 static void
-assert_drain_answer (Fixture    *f,
+assert_closing_answer (Fixture    *f,
                      const char *head,
                      guint       status)
 {
@@ -1635,7 +1635,7 @@ test_connection_drain_head (Fixture       *f,
 
   em_rest_server_drain (f->server);
   for (guint i = 0; i < G_N_ELEMENTS (heads); i++)
-    assert_drain_answer (f, heads[i], 503);
+    assert_closing_answer (f, heads[i], 503);
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
@@ -1661,7 +1661,7 @@ test_connection_drain_head_refused (Fixture       *f,
 
   em_rest_server_drain (f->server);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    assert_drain_answer (f, cases[i].head, cases[i].status);
+    assert_closing_answer (f, cases[i].head, cases[i].status);
 }
 
 /* a client that waits for "100 Continue" before it sends a compressed body
@@ -1672,19 +1672,10 @@ test_content_encoding_expect (Fixture       *f,
 {
   const char *head = "POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                      "Content-Encoding: gzip\r\nContent-Length: 40\r\n\r\n";
-  g_autoptr(GSocket) socket = raw_connect (f, 0);
-  g_autoptr(GString) response = g_string_new (NULL);
-  g_autofree char *connection = NULL;
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-  gboolean closed = FALSE;
-  gsize sent = 0;
 
-  while (!closed && g_get_monotonic_time () < deadline)
-    closed = raw_pump (socket, head, &sent, response);
-  g_assert_true (closed);
-  g_assert_true (g_str_has_prefix (response->str, "HTTP/1.1 415 "));
-  g_assert_cmpuint (count_status_lines (response->str), ==, 1);
-  g_assert_cmpstr (raw_header_value (response, "Connection", &connection), ==, "close");
+  /* with the body awaited after a "100 Continue", the first answer would be
+   * that one and the connection would stay open */
+  assert_closing_answer (f, head, 415);
   g_assert_cmpuint (em_engine_manager_count_tasks (f->manager, NULL), ==, 0);
 }
 
