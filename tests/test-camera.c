@@ -104,6 +104,25 @@ capture (EmCamera *camera, gdouble exposure_ms, GCancellable *cancellable, Run *
   EM_TEST_WAIT_UNTIL (run->done, 10000);
 }
 
+/* @action run for @task_id in @data_dir with @json's parameters, to its end */
+static void
+run_action (EmAction    *action,
+            EmDeviceSet *devices,
+            const char  *task_id,
+            const char  *data_dir,
+            const char  *json,
+            Run         *run)
+{
+  g_autoptr(JsonNode) parameters = json_from_string (json, NULL);
+  g_autoptr(EmActionContext) context = NULL;
+
+  g_assert_nonnull (parameters);
+  run_init (run);
+  context = em_action_context_new (devices, task_id, data_dir, progress_cb, run);
+  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, run);
+  EM_TEST_WAIT_UNTIL (run->done, 10000);
+}
+
 static gboolean
 has_source (EmCamera *camera)
 {
@@ -187,7 +206,6 @@ test_capture_png (void)
   g_autoptr(EmFocus) focus = em_sim_focus_new ();
   g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, stage, focus);
   g_autoptr(EmAction) action = em_capture_image_action_new ();
-  g_autoptr(EmActionContext) context = NULL;
   g_autoptr(JsonNode) parameters = json_from_string ("{\"exposure\": 30, \"gain\": 2.5}", NULL);
   g_autofree char *expected_path = g_build_filename (data_dir, "images", "task-1.png", NULL);
   g_autoptr(GDateTime) before = em_time_now ();
@@ -202,10 +220,7 @@ test_capture_png (void)
   g_assert_true (em_action_validate (action, json_node_get_object (parameters), &error));
   g_assert_no_error (error);
 
-  run_init (&run);
-  context = em_action_context_new (devices, "task-1", data_dir, progress_cb, &run);
-  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
-  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  run_action (action, devices, "task-1", data_dir, "{\"exposure\": 30, \"gain\": 2.5}", &run);
   g_assert_no_error (run.error);
 
   g_assert_cmpstr (json_object_get_string_member (run.result, "path"), ==, expected_path);
@@ -244,18 +259,13 @@ test_capture_tiff (void)
   g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
   g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
   g_autoptr(EmAction) action = em_capture_image_action_new ();
-  g_autoptr(EmActionContext) context = NULL;
-  g_autoptr(JsonNode) parameters = json_from_string ("{\"format\": \"tiff\"}", NULL);
   g_autofree char *expected_path = g_build_filename (data_dir, "images", "task-2.tiff", NULL);
   uint32_t width = 0, height = 0;
   uint16_t bits = 0, samples = 0;
   TIFF *tif;
   Run run;
 
-  run_init (&run);
-  context = em_action_context_new (devices, "task-2", data_dir, progress_cb, &run);
-  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
-  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  run_action (action, devices, "task-2", data_dir, "{\"format\": \"tiff\"}", &run);
   g_assert_no_error (run.error);
 
   g_assert_cmpstr (json_object_get_string_member (run.result, "path"), ==, expected_path);
@@ -299,8 +309,6 @@ test_capture_metadata_numbers (void)
   g_autoptr(EmCamera) camera = em_gst_camera_new (SOURCE, WIDTH, HEIGHT);
   g_autoptr(EmDeviceSet) devices = em_device_set_new (camera, NULL, NULL);
   g_autoptr(EmAction) action = em_capture_image_action_new ();
-  g_autoptr(EmActionContext) context = NULL;
-  g_autoptr(JsonNode) parameters = json_from_string ("{\"format\": \"tiff\", \"gain\": 1e20}", NULL);
   g_autofree char *path = g_build_filename (data_dir, "images", "gain.tiff", NULL);
   g_autofree char *sidecar = em_image_writer_sidecar_path (path);
   g_autofree char *text = NULL;
@@ -311,10 +319,7 @@ test_capture_metadata_numbers (void)
   TIFF *tif;
   Run run;
 
-  run_init (&run);
-  context = em_action_context_new (devices, "gain", data_dir, progress_cb, &run);
-  em_action_run_async (action, context, json_node_get_object (parameters), NULL, action_done_cb, &run);
-  EM_TEST_WAIT_UNTIL (run.done, 10000);
+  run_action (action, devices, "gain", data_dir, "{\"format\": \"tiff\", \"gain\": 1e20}", &run);
   g_assert_no_error (run.error);
 
   g_assert_true (g_file_get_contents (sidecar, &text, NULL, NULL));
